@@ -1,0 +1,662 @@
+/*
+ * Chapter 01 tests: blocking I/O done right (chapters/01-blocking/blocking.h).
+ *
+ * Faults are real: pipes fed in pieces by a harness thread, SIGUSR1 sent
+ * (handler without SA_RESTART) while the learner's call sleeps inside read()
+ * or write(), a reader that has gone away. Expected bytes come from the
+ * harness's own random data, generated from the printed seed.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "blocking.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define LESSON "chapters/01-blocking/README.md"
+
+static int open_or_fail(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Fail with the first differing byte, in words. */
+static void check_same(const void *got, const void *want, size_t len, const char *what)
+{
+	ssize_t at = grade_first_diff(got, want, len);
+
+	grade_check(at < 0, "%s: wrong data at byte %zd of %zu (seed %llu; rerun with "
+		    "make check CH=01 SEED=%llu)", what, at, len,
+		    (unsigned long long)grade_seed(), (unsigned long long)grade_seed());
+}
+
+static const char *errno_name(ssize_t v)
+{
+	static char buf[64];
+
+	if (v >= 0 || v < -4095)
+		snprintf(buf, sizeof(buf), "%zd", v);
+	else
+		snprintf(buf, sizeof(buf), "-%s", strerrorname_np((int)-v) ?: "?");
+	return buf;
+}
+
+/* ------------------------------------------------------------------ read_full */
+
+GRADE_TEST(read_full, whole_files, 2,
+	   "read_full reads whole files of random sizes",
+	   "TODO 1: loop on read(2) until len bytes or end of file; return the count")
+{
+	static const size_t sizes[] = { 1, 17, 4096, 65537, 300001 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t size = sizes[i] + grade_rand_below(100);
+		unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
+		int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+		ssize_t got = SEAM_CALL(read_full(fd, buf, size));
+
+		grade_check(got == (ssize_t)size,
+			    "read_full(fd, buf, %zu) on a %zu-byte file returned %s, expected %zu",
+			    size, size, errno_name(got), size);
+		check_same(buf, data, size, "read_full");
+		close(fd);
+		free(data);
+		free(buf);
+	}
+}
+
+GRADE_TEST(read_full, stops_at_eof, 2,
+	   "read_full stops at end of file and returns the short count, then 0",
+	   "TODO 1: read(2) returns 0 at end of file: stop and return what you have; "
+	   "do not call read again in a loop (lesson: \"End of file\")")
+{
+	unsigned char *data = grade_random_bytes(1000), buf[4096];
+	int fd = open_or_fail(grade_make_file("f", data, 1000), O_RDONLY);
+	ssize_t got = SEAM_CALL(read_full(fd, buf, sizeof(buf)));
+
+	grade_check(got == 1000, "read_full asked for 4096 bytes of a 1000-byte file "
+		    "returned %s, expected 1000", errno_name(got));
+	check_same(buf, data, 1000, "read_full");
+	got = SEAM_CALL(read_full(fd, buf, sizeof(buf)));
+	grade_check(got == 0, "read_full at end of file returned %s, expected 0", errno_name(got));
+	got = SEAM_CALL(read_full(fd, buf, 0));
+	grade_check(got == 0, "read_full with len 0 returned %s, expected 0", errno_name(got));
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(read_full, errors_are_negative_errno, 2,
+	   "read_full returns -errno: -EBADF for a bad descriptor, -EISDIR for a directory",
+	   "TODO 1: on failure return -errno (a negative number), not -1 and not errno; "
+	   "man 2 read, ERRORS")
+{
+	char buf[16];
+	ssize_t got = SEAM_CALL(read_full(-1, buf, sizeof(buf)));
+	int dir;
+
+	grade_check(got == -EBADF, "read_full(-1, ...) returned %s, expected -EBADF (%d)",
+		    errno_name(got), -EBADF);
+	dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	got = SEAM_CALL(read_full(dir, buf, sizeof(buf)));
+	grade_check(got == -EISDIR, "read_full on a directory returned %s, expected -EISDIR (%d)",
+		    errno_name(got), -EISDIR);
+	close(dir);
+}
+
+GRADE_TEST(read_full, pipe_in_pieces, 3,
+	   "read_full collects a pipe that a writer fills 333 bytes at a time",
+	   "TODO 1: read(2) on a pipe returns what is there now, often less than asked: "
+	   "keep reading into buf + done (lesson: \"Short reads\")")
+{
+	const size_t len = 10000;
+	unsigned char *data = grade_random_bytes(len), *buf = grade_xmalloc(len + 100);
+	int p[2];
+	struct fault *f;
+	struct fault_report r;
+	ssize_t got;
+
+	fault_pipe(p, 0);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WRITE_PIECES, .fd = p[1], .data = data, .len = len, .piece = 333 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	/* Ask for more than will come: the writer closes, read_full sees EOF. */
+	got = SEAM_CALL(read_full(p[0], buf, len + 100));
+	r = fault_join(f);
+	grade_check(got == (ssize_t)len, "read_full returned %s for a pipe that delivered %zu "
+		    "bytes in pieces of 333, then closed", errno_name(got), len);
+	check_same(buf, data, len, "read_full from a pipe");
+	grade_check(seam_calls_sum(SEAM_read, SEAM_COUNT) >= (long)(len / 333),
+		    "read_full made %ld read() calls for %zu pieces: it must use read(2)",
+		    seam_calls(SEAM_read), len / 333 + 1);
+	close(p[0]);
+	free(r.sink);
+	free(data);
+	free(buf);
+}
+
+GRADE_TEST(read_full, retries_after_eintr, 2,
+	   "read_full retries when a signal interrupts read() before any data (EINTR)",
+	   "TODO 1: read(2) fails with EINTR when a signal handler without SA_RESTART "
+	   "runs while it waits: call it again (lesson: \"EINTR and SA_RESTART\")")
+{
+	unsigned char *data = grade_random_bytes(4096), buf[4096];
+	int p[2];
+	struct fault *f;
+	struct fault_report r;
+	ssize_t got;
+
+	fault_pipe(p, 0);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_read },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WRITE, .fd = p[1], .data = data, .len = 4096 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	got = SEAM_CALL(read_full(p[0], buf, sizeof(buf)));
+	r = fault_join(f);
+	grade_check(r.blocked_seen == 1 && r.signals == 1,
+		    "read_full never waited inside read() on an empty pipe, so the signal "
+		    "could not be sent (it returned %s)", errno_name(got));
+	grade_check(got == 4096, "read_full returned %s after read() was interrupted by a "
+		    "signal (EINTR); expected it to retry and return 4096", errno_name(got));
+	check_same(buf, data, 4096, "read_full after EINTR");
+	close(p[0]);
+	free(r.sink);
+	free(data);
+}
+
+GRADE_TEST(read_full, nonblocking_eagain, 1,
+	   "read_full on an empty non-blocking pipe returns -EAGAIN instead of spinning",
+	   "TODO 1: EAGAIN is an error to report (-EAGAIN), not a reason to loop: "
+	   "man 2 read, EAGAIN")
+{
+	char buf[64];
+	int p[2];
+	ssize_t got;
+
+	fault_pipe(p, 0);
+	grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s", strerror(errno));
+	got = SEAM_CALL(read_full(p[0], buf, sizeof(buf)));
+	grade_check(got == -EAGAIN, "read_full on an empty non-blocking pipe returned %s, "
+		    "expected -EAGAIN (%d)", errno_name(got), -EAGAIN);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* ----------------------------------------------------------------- pread_full */
+
+GRADE_TEST(pread_full, random_ranges, 2,
+	   "pread_full reads 50 random ranges of a file, some running past its end",
+	   "TODO 2: loop on pread(2) at offset + done; at end of file return the short count")
+{
+	const size_t size = 300000;
+	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+
+	for (int i = 0; i < 50; i++) {
+		off_t off = (off_t)grade_rand_below(size + 1000);
+		size_t len = grade_rand_below(size / 4);
+		size_t want = (size_t)off >= size ? 0 : size - (size_t)off < len ? size - (size_t)off : len;
+		ssize_t got = SEAM_CALL(pread_full(fd, buf, len, off));
+
+		grade_check(got == (ssize_t)want, "pread_full(fd, buf, %zu, %lld) on a %zu-byte "
+			    "file returned %s, expected %zu (seed %llu)", len, (long long)off, size,
+			    errno_name(got), want, (unsigned long long)grade_seed());
+		check_same(buf, data + (want ? off : 0), want, "pread_full");
+	}
+	close(fd);
+	free(data);
+	free(buf);
+}
+
+GRADE_TEST(pread_full, keeps_file_position, 1,
+	   "pread_full uses pread(2) and leaves the file position where it was",
+	   "TODO 2: use pread(2), not lseek + read: other code may share the descriptor")
+{
+	unsigned char *data = grade_random_bytes(8192), buf[1000];
+	int fd = open_or_fail(grade_make_file("f", data, 8192), O_RDONLY);
+	ssize_t got;
+
+	grade_check(lseek(fd, 123, SEEK_SET) == 123, "harness: lseek: %s", strerror(errno));
+	got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
+	grade_check(got == (ssize_t)sizeof(buf), "pread_full returned %s, expected %zu",
+		    errno_name(got), sizeof(buf));
+	check_same(buf, data + 5000, sizeof(buf), "pread_full");
+	grade_check(lseek(fd, 0, SEEK_CUR) == 123, "pread_full moved the file position from 123 "
+		    "to %lld", (long long)lseek(fd, 0, SEEK_CUR));
+	grade_check(seam_calls_sum(SEAM_pread, SEAM_pread64, SEAM_COUNT) > 0,
+		    "pread_full never called pread(2)");
+	close(fd);
+	free(data);
+}
+
+/* A pread that transfers at most 1000 bytes, as a slow device or a network
+ * filesystem may: the contract allows it, pread_full must carry on. */
+static ssize_t short_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return SEAM_REAL(pread)(fd, buf, n > 1000 ? 1000 : n, off);
+}
+
+static ssize_t short_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	return SEAM_REAL(pread64)(fd, buf, n > 1000 ? 1000 : n, off);
+}
+
+GRADE_TEST(pread_full, short_pread_advances_offset, 3,
+	   "pread_full continues a short pread at the advanced offset",
+	   "TODO 2: after a short pread of n bytes, the next one reads at offset + n into "
+	   "buf + n; keeping the old offset copies the same bytes twice (lesson: \"Short reads\")")
+{
+	const size_t size = 20000;
+	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	ssize_t got;
+
+	seam_hook_pread = short_pread;
+	seam_hook_pread64 = short_pread64;
+	got = SEAM_CALL(pread_full(fd, buf, 15000, 4321));
+	seam_hook_pread = NULL;
+	seam_hook_pread64 = NULL;
+	grade_check(got == 15000, "pread_full(fd, buf, 15000, 4321) returned %s when each "
+		    "pread(2) transferred at most 1000 bytes; expected 15000", errno_name(got));
+	check_same(buf, data + 4321, 15000, "pread_full after short preads");
+	close(fd);
+	free(data);
+	free(buf);
+}
+
+GRADE_TEST(pread_full, bad_arguments, 1,
+	   "pread_full: -EINVAL for a negative offset, -EBADF for a bad descriptor, 0 past EOF",
+	   "TODO 2: check offset < 0 yourself; return -errno from pread's failures")
+{
+	unsigned char *data = grade_random_bytes(100), buf[100];
+	int fd = open_or_fail(grade_make_file("f", data, 100), O_RDONLY);
+	ssize_t got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), -1));
+
+	grade_check(got == -EINVAL, "pread_full at offset -1 returned %s, expected -EINVAL",
+		    errno_name(got));
+	got = SEAM_CALL(pread_full(-1, buf, sizeof(buf), 0));
+	grade_check(got == -EBADF, "pread_full(-1, ...) returned %s, expected -EBADF",
+		    errno_name(got));
+	got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
+	grade_check(got == 0, "pread_full past end of file returned %s, expected 0",
+		    errno_name(got));
+	close(fd);
+	free(data);
+}
+
+/* ----------------------------------------------------------------- write_full */
+
+GRADE_TEST(write_full, regular_file, 1,
+	   "write_full writes 100000 random bytes to a file, and 0 bytes as 0",
+	   "TODO 3: loop on write(2) until len bytes are written; return len")
+{
+	const size_t len = 100000;
+	unsigned char *data = grade_random_bytes(len), *back;
+	const char *path = grade_path("out");
+	int fd = open_or_fail(path, O_WRONLY | O_CREAT | O_TRUNC);
+	ssize_t got = SEAM_CALL(write_full(fd, data, len));
+	size_t backlen;
+
+	grade_check(got == (ssize_t)len, "write_full of %zu bytes returned %s", len,
+		    errno_name(got));
+	got = SEAM_CALL(write_full(fd, data, 0));
+	grade_check(got == 0, "write_full of 0 bytes returned %s, expected 0", errno_name(got));
+	close(fd);
+	back = grade_slurp(path, &backlen);
+	grade_check(backlen == len, "the file holds %zu bytes after write_full of %zu", backlen, len);
+	check_same(back, data, len, "write_full");
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(write_full, partial_write_continues, 3,
+	   "write_full continues after a signal cuts a write() short, from the right byte",
+	   "TODO 3: a short write wrote the FIRST n bytes: continue from buf + n with len - n "
+	   "(lesson: \"Short writes\")")
+{
+	const size_t len = 20000;
+	unsigned char *data = grade_random_bytes(len);
+	int p[2];
+	struct fault *f;
+	struct fault_report r;
+	ssize_t got;
+
+	fault_pipe(p, 4096);
+	/* write() fills the 4 KiB pipe and sleeps; the signal makes it return
+	 * the 4096 bytes it wrote; then the harness drains the pipe. */
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_FULL, .fd = p[0], .len = 4096 },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_write },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_READ_ALL, .fd = p[0] },
+		{ .op = FAULT_END } });
+	got = SEAM_CALL(write_full(p[1], data, len));
+	close(p[1]);
+	r = fault_join(f);
+	grade_check(r.signals == 1, "write_full never waited in write() on a full pipe "
+		    "(returned %s)", errno_name(got));
+	grade_check(got == (ssize_t)len, "write_full returned %s, expected %zu", errno_name(got), len);
+	grade_check(r.sunk == len, "the reader received %zu bytes, expected %zu: after a short "
+		    "write, continue with the bytes not yet written", r.sunk, len);
+	check_same(r.sink, data, len, "bytes received from write_full");
+	close(p[0]);
+	free(r.sink);
+	free(data);
+}
+
+GRADE_TEST(write_full, retries_after_eintr, 2,
+	   "write_full retries when a signal interrupts write() before any byte (EINTR)",
+	   "TODO 3: write(2) fails with EINTR if a signal arrives before it wrote anything: "
+	   "call it again (lesson: \"EINTR and SA_RESTART\")")
+{
+	const size_t len = 5000;
+	unsigned char *data = grade_random_bytes(len), *filler = grade_random_bytes(4096);
+	int p[2];
+	struct fault *f;
+	struct fault_report r;
+	ssize_t got;
+
+	fault_pipe(p, 4096);
+	grade_check(SEAM_REAL(write)(p[1], filler, 4096) == 4096, "harness: cannot fill the pipe");
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_write },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_READ_ALL, .fd = p[0] },
+		{ .op = FAULT_END } });
+	got = SEAM_CALL(write_full(p[1], data, len));
+	close(p[1]);
+	r = fault_join(f);
+	grade_check(r.signals == 1, "write_full never waited in write() on a full pipe "
+		    "(returned %s)", errno_name(got));
+	grade_check(got == (ssize_t)len, "write_full returned %s after write() was interrupted "
+		    "by a signal (EINTR); expected it to retry and return %zu", errno_name(got), len);
+	grade_check(r.sunk == 4096 + len, "the reader received %zu bytes, expected %zu",
+		    r.sunk, 4096 + len);
+	check_same(r.sink + 4096, data, len, "bytes received from write_full");
+	close(p[0]);
+	free(r.sink);
+	free(filler);
+	free(data);
+}
+
+GRADE_TEST(write_full, reader_gone_epipe, 1,
+	   "write_full returns -EPIPE when the pipe has no reader",
+	   "TODO 3: return -errno for errors other than EINTR; man 2 write, EPIPE")
+{
+	char buf[100] = { 0 };
+	int p[2];
+	ssize_t got;
+
+	fault_pipe(p, 0);
+	close(p[0]);
+	got = SEAM_CALL(write_full(p[1], buf, sizeof(buf)));
+	grade_check(got == -EPIPE, "write_full to a pipe without reader returned %s, expected "
+		    "-EPIPE (%d)", errno_name(got), -EPIPE);
+	close(p[1]);
+}
+
+/* ------------------------------------------------------------------ copy_file */
+
+/* copy_file moves data with read(2) and write(2) through its buffer only. */
+static void refuse_kernel_copies(void)
+{
+	const char *why = "copy_file must move the data through its own buffer with "
+			  "read(2) and write(2) (TODO 4)";
+
+	seam_refuse(SEAM_sendfile, why);
+	seam_refuse(SEAM_sendfile64, why);
+	seam_refuse(SEAM_splice, why);
+	seam_refuse(SEAM_copy_file_range, why);
+	seam_refuse(SEAM_mmap, why);
+	seam_refuse(SEAM_mmap64, why);
+}
+
+GRADE_TEST(copy_file, byte_for_byte, 3,
+	   "copy_file copies files of odd sizes through odd buffer sizes, byte for byte",
+	   "TODO 4: read_full up to bufsize, write_full what you got, until end of file")
+{
+	static const struct { size_t size, bufsize; } cases[] = {
+		{ 0, 4096 }, { 1, 1 }, { 1000, 7 }, { 4095, 4096 }, { 4096, 4096 },
+		{ 4097, 4096 }, { 65537, 65536 }, { 1000003, 1 << 20 }, { 300001, 333 },
+	};
+
+	refuse_kernel_copies();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t size = cases[i].size, backlen;
+		unsigned char *data = grade_random_bytes(size), *back;
+		const char *src = grade_make_file("src", data, size), *dst = grade_path("dst");
+		off_t got = SEAM_CALL(copy_file(src, dst, cases[i].bufsize));
+
+		grade_check(got == (off_t)size, "copy_file of a %zu-byte file with bufsize %zu "
+			    "returned %s, expected %zu", size, cases[i].bufsize,
+			    errno_name((ssize_t)got), size);
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL, "copy_file returned %lld but %s does not exist",
+			    (long long)got, dst);
+		grade_check(backlen == size, "the copy has %zu bytes, the source %zu (bufsize %zu)",
+			    backlen, size, cases[i].bufsize);
+		check_same(back, data, size, "copy_file");
+		free(back);
+		free(data);
+	}
+}
+
+static size_t largest_read;
+static ssize_t recording_read(int fd, void *buf, size_t n)
+{
+	if (n > largest_read)
+		largest_read = n;
+	return SEAM_REAL(read)(fd, buf, n);
+}
+
+GRADE_TEST(copy_file, uses_the_buffer_size, 2,
+	   "copy_file reads in bufsize pieces: 100 reads of at most 1000 bytes for 100000 bytes",
+	   "TODO 4: one buffer of bufsize bytes; each read(2) asks for at most bufsize "
+	   "(no bigger buffer, no byte-at-a-time loop, no sendfile)")
+{
+	const size_t size = 100000, bufsize = 1000;
+	unsigned char *data = grade_random_bytes(size);
+	const char *src = grade_make_file("src", data, size);
+	off_t got;
+	long reads;
+
+	refuse_kernel_copies();
+	seam_hook_read = recording_read;
+	got = SEAM_CALL(copy_file(src, grade_path("dst"), bufsize));
+	seam_hook_read = NULL;
+	reads = seam_calls(SEAM_read);
+	grade_check(got == (off_t)size, "copy_file returned %s, expected %zu",
+		    errno_name((ssize_t)got), size);
+	grade_check(largest_read <= bufsize, "copy_file asked read() for %zu bytes with "
+		    "bufsize %zu", largest_read, bufsize);
+	grade_check(reads >= 100 && reads <= 102, "copy_file made %ld read() calls for %zu "
+		    "bytes with bufsize %zu; expected 100 to 102", reads, size, bufsize);
+	free(data);
+}
+
+GRADE_TEST(copy_file, truncates_destination, 1,
+	   "copy_file truncates a longer existing destination",
+	   "TODO 4: open the destination with O_WRONLY | O_CREAT | O_TRUNC")
+{
+	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
+	const char *src = grade_make_file("src", data, 100);
+	const char *dst = grade_make_file("dst", old, 50000);
+	off_t got = SEAM_CALL(copy_file(src, dst, 4096));
+	size_t backlen;
+
+	grade_check(got == 100, "copy_file returned %s, expected 100", errno_name((ssize_t)got));
+	back = grade_slurp(dst, &backlen);
+	grade_check(backlen == 100, "the destination has %zu bytes after copying 100 bytes over "
+		    "a 50000-byte file: it was not truncated", backlen);
+	check_same(back, data, 100, "copy_file");
+	free(back);
+	free(old);
+	free(data);
+}
+
+GRADE_TEST(copy_file, errors, 2,
+	   "copy_file: -ENOENT for a missing source or directory, -EISDIR, -EINVAL for bufsize 0",
+	   "TODO 4: return -errno from open(2) (man 2 open, ERRORS); check bufsize first")
+{
+	unsigned char data[10] = "0123456789";
+	const char *src = grade_make_file("src", data, sizeof(data));
+	off_t got = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
+
+	grade_check(got == -ENOENT, "copy_file from a missing source returned %s, expected "
+		    "-ENOENT", errno_name((ssize_t)got));
+	got = SEAM_CALL(copy_file(src, grade_path("no/such/dir"), 4096));
+	grade_check(got == -ENOENT, "copy_file to a file in a missing directory returned %s, "
+		    "expected -ENOENT", errno_name((ssize_t)got));
+	got = SEAM_CALL(copy_file(src, grade_tmpdir(), 4096));
+	grade_check(got == -EISDIR, "copy_file onto a directory returned %s, expected -EISDIR",
+		    errno_name((ssize_t)got));
+	got = SEAM_CALL(copy_file(src, grade_path("dst"), 0));
+	grade_check(got == -EINVAL, "copy_file with bufsize 0 returned %s, expected -EINVAL",
+		    errno_name((ssize_t)got));
+}
+
+GRADE_TEST(copy_file, no_descriptor_leaks, 2,
+	   "copy_file closes every descriptor, after a copy and after each error",
+	   "TODO 4: close both descriptors on every path; a goto-based cleanup at the end of "
+	   "the function keeps it in one place (lesson: \"Cleaning up\")")
+{
+	unsigned char *data = grade_random_bytes(70000);
+	const char *src = grade_make_file("src", data, 70000);
+	int before = fault_count_fds();
+	off_t ok = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
+	int after_ok = fault_count_fds();
+	off_t bad_dst = SEAM_CALL(copy_file(src, grade_path("no/such/dir"), 4096));
+	int after_bad_dst = fault_count_fds();
+	off_t bad_src = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
+	int after_bad_src = fault_count_fds();
+
+	grade_check(ok == 70000 && bad_dst == -ENOENT && bad_src == -ENOENT,
+		    "copy_file returned %lld, %lld, %lld; expected 70000, -ENOENT, -ENOENT",
+		    (long long)ok, (long long)bad_dst, (long long)bad_src);
+	grade_check(after_ok == before, "copy_file left %d descriptor(s) open after a copy",
+		    after_ok - before);
+	grade_check(after_bad_dst == after_ok, "copy_file left %d descriptor(s) open when it "
+		    "could not open the destination (the source stays open?)",
+		    after_bad_dst - after_ok);
+	grade_check(after_bad_src == after_bad_dst, "copy_file left %d descriptor(s) open when "
+		    "the source was missing", after_bad_src - after_bad_dst);
+	free(data);
+}
+
+/* -------------------------------------------------------------- blk_batch_read */
+
+GRADE_TEST(batch, random_batch, 2,
+	   "blk_batch_read: 64 random reads of one file, some past its end",
+	   "TODO 5: reqs[i].res = pread_full(reqs[i].fd, reqs[i].buf, reqs[i].len, "
+	   "reqs[i].offset) for every i")
+{
+	const size_t size = 1 << 20, n = 64;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req reqs[64];
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].fd = fd;
+		reqs[i].offset = (off_t)grade_rand_below(size + 4096);
+		reqs[i].len = 1 + grade_rand_below(65536);
+		reqs[i].buf = grade_xmalloc(reqs[i].len);
+		reqs[i].res = 12345;
+	}
+	ret = SEAM_CALL(blk_batch_read(reqs, n, 8));
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", errno_name(ret));
+	for (size_t i = 0; i < n; i++) {
+		size_t off = (size_t)reqs[i].offset;
+		size_t want = off >= size ? 0 : size - off < reqs[i].len ? size - off : reqs[i].len;
+
+		grade_check(reqs[i].res == (ssize_t)want, "request %zu (offset %zu, len %zu): res "
+			    "is %s, expected %zu (seed %llu)", i, off, reqs[i].len,
+			    errno_name(reqs[i].res), want, (unsigned long long)grade_seed());
+		check_same(reqs[i].buf, data + (want ? off : 0), want, "blk_batch_read");
+		free(reqs[i].buf);
+	}
+	grade_check(lseek(fd, 0, SEEK_CUR) == 0, "blk_batch_read moved the file position");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(batch, errors_stay_per_request, 2,
+	   "blk_batch_read: a failing request gets its own -errno; the others still run",
+	   "TODO 5: store each request's result in its own res and carry on with the next one")
+{
+	unsigned char *data = grade_random_bytes(4096);
+	int fd = open_or_fail(grade_make_file("f", data, 4096), O_RDONLY);
+	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	char bufs[5][512];
+	struct batch_req reqs[5] = {
+		{ fd, 0, 512, bufs[0], 1 },
+		{ -1, 0, 512, bufs[1], 1 },     /* bad descriptor */
+		{ fd, 1024, 512, bufs[2], 1 },
+		{ dir, 0, 512, bufs[3], 1 },    /* a directory */
+		{ fd, 4000, 512, bufs[4], 1 },  /* runs past the end: 96 bytes */
+	};
+	static const ssize_t want[5] = { 512, -EBADF, 512, -EISDIR, 96 };
+	int ret = SEAM_CALL(blk_batch_read(reqs, 5, 2));
+
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", errno_name(ret));
+	for (int i = 0; i < 5; i++)
+		grade_check(reqs[i].res == want[i], "request %d: res is %s, expected %s", i,
+			    errno_name(reqs[i].res), errno_name(want[i]));
+	check_same(bufs[2], data + 1024, 512, "request 2");
+	check_same(bufs[4], data + 4000, 96, "request 4");
+	close(dir);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(batch, arguments, 1,
+	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; an empty batch is 0",
+	   "TODO 5: check the arguments before the loop (chapters/common/batch.h)")
+{
+	struct batch_req one = { -1, 0, 0, NULL, 7 };
+	int ret = SEAM_CALL(blk_batch_read(&one, 1, 0));
+
+	grade_check(ret == -EINVAL, "blk_batch_read with qd 0 returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(blk_batch_read(NULL, 3, 4));
+	grade_check(ret == -EINVAL, "blk_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(blk_batch_read(&one, 0, 4));
+	grade_check(ret == 0 && one.res == 7, "blk_batch_read with n 0 returned %s and "
+		    "touched the request; expected 0 and nothing done", errno_name(ret));
+}
+
+GRADE_TEST(batch, ten_thousand_requests, 1,
+	   "blk_batch_read: 10000 small requests, all answered",
+	   "TODO 5: no fixed-size arrays inside; the caller owns every buffer")
+{
+	const size_t size = 1 << 16, n = 10000;
+	unsigned char *data = grade_random_bytes(size), *bufs = grade_xmalloc(n * 16);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - 16), 16,
+					      bufs + i * 16, -1 };
+	ret = SEAM_CALL(blk_batch_read(reqs, n, 128));
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", errno_name(ret));
+	for (size_t i = 0; i < n; i++) {
+		grade_check(reqs[i].res == 16, "request %zu: res is %s, expected 16", i,
+			    errno_name(reqs[i].res));
+		check_same(reqs[i].buf, data + reqs[i].offset, 16, "blk_batch_read");
+	}
+	close(fd);
+	free(reqs);
+	free(bufs);
+	free(data);
+}

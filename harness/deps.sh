@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# harness/deps.sh - the Debian/Ubuntu packages the course needs.
+#   deps.sh            install them (root, or through sudo)
+#   deps.sh --check    say what is missing and how to install it; as root on a
+#                      machine with apt-get, install it (exit 0 if all is there)
+set -u
+PACKAGES="build-essential pkg-config liburing-dev libaio-dev libcriterion-dev strace"
+
+missing() {
+	local m=""
+	command -v cc >/dev/null 2>&1 || m="$m build-essential"
+	command -v pkg-config >/dev/null 2>&1 || m="$m pkg-config"
+	pkg-config --exists liburing 2>/dev/null || m="$m liburing-dev"
+	pkg-config --exists criterion 2>/dev/null || m="$m libcriterion-dev"
+	[ -e /usr/include/libaio.h ] || pkg-config --exists libaio 2>/dev/null || m="$m libaio-dev"
+	echo "$m"
+}
+
+install() {
+	local sudo=""
+	[ "$(id -u)" = 0 ] || sudo="sudo"
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "deps: no apt-get here; install the equivalents of: $PACKAGES" >&2
+		return 1
+	fi
+	echo "deps: installing $PACKAGES"
+	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $PACKAGES
+}
+
+if [ "${1:-}" = "--check" ]; then
+	m=$(missing)
+	[ -z "$m" ] && exit 0
+	echo "deps: missing:$m" >&2
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "deps: running as root, installing them now (make deps)" >&2
+		install >&2 && [ -z "$(missing)" ] && exit 0
+	fi
+	echo "deps: install them with:  sudo make deps   (or: sudo apt-get install$m)" >&2
+	exit 2
+fi
+install
+m=$(missing)
+[ -z "$m" ] || { echo "deps: still missing:$m" >&2; exit 1; }
+echo "deps: all there"

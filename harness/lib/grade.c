@@ -1,0 +1,469 @@
+/*
+ * grade.c - registry, completion guard, skips and report lines on Criterion.
+ *
+ * Two processes are involved. Criterion's runner (this binary's main) forks a
+ * worker per test; the worker runs the GRADE_TEST body and ends it with
+ * _exit(GRADE_DONE_STATUS). The runner's report hooks below see how each
+ * worker ended and turn that into PASS / FAIL / SKIP with points, then write
+ * one report line per test for harness/tools/report.c.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+
+#include <criterion/hooks.h>
+#include <criterion/options.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <liburing.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef GRADE_CHAPTER
+#define GRADE_CHAPTER "00"
+#endif
+#ifndef GRADE_CHAPTER_TITLE
+#define GRADE_CHAPTER_TITLE ""
+#endif
+
+/* Prefix of a skip message; tells a skip apart from any other early end. */
+#define SKIP_MARK "[grade-skip] "
+#define MAX_TESTS 256
+#define MAX_OUTPUT 2048
+
+enum outcome { OUT_NOT_RUN, OUT_PASS, OUT_FAIL, OUT_SKIP };
+
+struct slot {
+	const struct grade_entry *entry;
+	enum outcome outcome;
+	char output[MAX_OUTPUT];
+};
+
+static struct slot slots[MAX_TESTS];
+static size_t nslots;
+
+void grade_register(const struct grade_entry *entry)
+{
+	if (nslots == MAX_TESTS) {
+		fprintf(stderr, "harness: more than %d tests in one chapter\n", MAX_TESTS);
+		abort();
+	}
+	slots[nslots++].entry = entry;
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+
+	return x->entry->line - y->entry->line;
+}
+
+static struct slot *find_slot(const char *suite, const char *name)
+{
+	for (size_t i = 0; i < nslots; i++)
+		if (!strcmp(slots[i].entry->suite, suite) && !strcmp(slots[i].entry->name, name))
+			return &slots[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Worker side: the test body's frame.
+ */
+
+static char test_dir[4096];
+static uint64_t rng_state;
+static uint64_t seed_value;
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t base_seed(void)
+{
+	const char *env = getenv("SEED");
+
+	return env && *env ? strtoull(env, NULL, 0) : 20261122ULL;
+}
+
+void grade_test_begin(const char *suite, const char *name)
+{
+	const char *base = getenv("GRADE_TMPDIR");
+
+	/* A write to a pipe nobody reads must give EPIPE, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+
+	seed_value = base_seed();
+	rng_state = fnv1a(name, fnv1a(suite, 1469598103934665603ULL ^ seed_value));
+	if (rng_state == 0)
+		rng_state = 1;
+
+	snprintf(test_dir, sizeof(test_dir), "%s/%s.%s.XXXXXX",
+		 base && *base ? base : "/tmp", suite, name);
+	grade_check(mkdtemp(test_dir) != NULL,
+		    "harness: cannot create a test directory %s: %s "
+		    "(is the build directory writable?)", test_dir, strerror(errno));
+	seam_reset();
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void grade_test_end(void)
+{
+	grade_check(1, "end of test");  /* reports a pending seam violation */
+	if (test_dir[0])
+		nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fflush(NULL);
+	_exit(GRADE_DONE_STATUS);
+}
+
+void grade_check_violation(void)
+{
+	const char *v = seam_violation();
+
+	if (v)
+		cr_assert_fail("%s", v);
+}
+
+void grade_skip(const char *reason, const char *fix)
+{
+	cr_skip_test(SKIP_MARK "%s. Fix: %s", reason, fix);
+	abort();  /* not reached: cr_skip_test ends the test */
+}
+
+uint64_t grade_seed(void) { return seed_value; }
+
+uint64_t grade_rand(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+size_t grade_rand_below(size_t bound)
+{
+	return bound ? (size_t)(grade_rand() % bound) : 0;
+}
+
+void grade_fill_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len >= 8) {
+		uint64_t r = grade_rand();
+
+		memcpy(p, &r, 8);
+		p += 8;
+		len -= 8;
+	}
+	if (len) {
+		uint64_t r = grade_rand();
+
+		memcpy(p, &r, len);
+	}
+}
+
+const char *grade_tmpdir(void) { return test_dir; }
+
+const char *grade_path(const char *name)
+{
+	static char paths[8][4200];
+	static unsigned next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", test_dir, name);
+	return p;
+}
+
+void *grade_xmalloc(size_t len)
+{
+	void *p = malloc(len ? len : 1);
+
+	grade_check(p != NULL, "harness: out of memory (%zu bytes)", len);
+	return p;
+}
+
+unsigned char *grade_random_bytes(size_t len)
+{
+	unsigned char *p = grade_xmalloc(len);
+
+	grade_fill_random(p, len);
+	return p;
+}
+
+const char *grade_make_file(const char *name, const void *data, size_t len)
+{
+	const char *path = grade_path(name);
+	const unsigned char *p = data;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	grade_check(fd >= 0, "harness: cannot create %s: %s", path, strerror(errno));
+	while (len > 0) {
+		ssize_t n = SEAM_REAL(write)(fd, p, len);
+
+		grade_check(n > 0, "harness: cannot write %s: %s", path, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	close(fd);
+	return path;
+}
+
+unsigned char *grade_slurp(const char *path, size_t *len_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	*len_out = 0;
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 65536) {
+			cap = cap * 2 + 65536;
+			buf = realloc(buf, cap);
+			grade_check(buf != NULL, "harness: out of memory");
+		}
+		n = SEAM_REAL(read)(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*len_out = len;
+	return buf ? buf : grade_xmalloc(1);
+}
+
+ssize_t grade_first_diff(const void *a, const void *b, size_t len)
+{
+	const unsigned char *x = a, *y = b;
+
+	for (size_t i = 0; i < len; i++)
+		if (x[i] != y[i])
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Why io_uring cannot be used here, in words a learner can act on. */
+void grade_require_io_uring(unsigned entries)
+{
+	struct io_uring ring;
+	int ret = SEAM_REAL(io_uring_queue_init)(entries, &ring, 0);
+	char buf[256] = "";
+	FILE *fp;
+
+	if (ret == 0) {
+		SEAM_REAL(io_uring_queue_exit)(&ring);
+		return;
+	}
+	if (ret == -ENOSYS)
+		grade_skip("this kernel has no io_uring (io_uring_setup: ENOSYS)",
+			   "use a kernel >= 5.6 built with CONFIG_IO_URING; run make doctor");
+	if (ret == -ENOMEM) {
+		struct rlimit rl;
+
+		getrlimit(RLIMIT_MEMLOCK, &rl);
+		snprintf(buf, sizeof(buf),
+			 "io_uring_queue_init(%u) failed with ENOMEM: the ring is charged to "
+			 "RLIMIT_MEMLOCK, which is %llu KiB here", entries,
+			 (unsigned long long)rl.rlim_cur / 1024);
+		grade_skip(buf, "raise it (ulimit -l 65536, or memlock in "
+				"/etc/security/limits.conf); run make doctor");
+	}
+	if (ret == -EPERM) {
+		int disabled = 0;
+
+		fp = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+		if (fp) {
+			if (fscanf(fp, "%d", &disabled) != 1)
+				disabled = 0;
+			fclose(fp);
+		}
+		if (disabled)
+			grade_skip("io_uring is switched off by sysctl kernel.io_uring_disabled",
+				   "as root: sysctl -w kernel.io_uring_disabled=0; run make doctor");
+		grade_skip("io_uring_setup is refused (EPERM): a seccomp filter blocks it, "
+			   "as Docker's default profile does",
+			   "run the container with --security-opt seccomp=unconfined, or on "
+			   "a machine without the filter; run make doctor");
+	}
+	snprintf(buf, sizeof(buf), "io_uring_queue_init(%u) failed: %s", entries, strerror(-ret));
+	grade_skip(buf, "run make doctor");
+}
+
+/* ---------------------------------------------------------------------
+ * Runner side: Criterion's report hooks, in the runner process.
+ */
+
+static void append(struct slot *s, const char *fmt, ...)
+{
+	size_t used = strlen(s->output);
+	va_list ap;
+
+	if (used >= sizeof(s->output) - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->output + used, sizeof(s->output) - used, fmt, ap);
+	va_end(ap);
+}
+
+static void describe_failure(struct slot *s, struct criterion_test_stats *st)
+{
+	if (st->timed_out) {
+		append(s, "timed out after %.0f s: the call never returned. Look for a loop "
+			  "that never ends (retrying 0 at end of file?) or a wait for data "
+			  "that will never come.", s->entry->timeout);
+	} else if (st->crashed || st->signal) {
+		const char *abbrev = sigabbrev_np(st->signal);
+
+		append(s, "crashed with SIG%s (%s)%s", abbrev ? abbrev : "?",
+		       strsignal(st->signal),
+		       st->signal == SIGABRT ? ": abort() or a failed assert() in your code" :
+		       st->signal == SIGSEGV ? ": a bad pointer; run the test under gdb or "
+					      "make check SAN=1 to see where" : "");
+	} else if (st->failed_asserts > 0) {
+		const char *sep = "";
+
+		for (struct criterion_assert_stats *a = st->asserts; a; a = a->next) {
+			if (a->passed)
+				continue;
+			append(s, "%s%s", sep, a->message ? a->message : "a check failed");
+			sep = "\n";
+		}
+	} else if (st->exit_code != GRADE_DONE_STATUS) {
+		append(s, "the test did not finish: the process exited with status %d in "
+			  "the middle of the test. Your code must return (bytes or -errno), "
+			  "never call exit(), _exit() or abort().", st->exit_code);
+		if (getenv("GRADE_SANITIZE") && st->exit_code == 1)
+			append(s, " Under SAN=1 this is usually a sanitizer report: read it above.");
+	} else {
+		append(s, "failed");
+	}
+	if (s->entry->hint && *s->entry->hint)
+		append(s, "\nhint: %s", s->entry->hint);
+}
+
+static void record(struct criterion_test_stats *st)
+{
+	struct slot *s = find_slot(st->test->category, st->test->name);
+
+	if (!s)
+		return;  /* a plain Criterion test: not graded */
+	s->output[0] = '\0';
+	if (!st->timed_out && !st->crashed && !st->signal && st->failed_asserts == 0 &&
+	    st->message && !strncmp(st->message, SKIP_MARK, strlen(SKIP_MARK))) {
+		s->outcome = OUT_SKIP;
+		append(s, "%s", st->message + strlen(SKIP_MARK));
+		return;
+	}
+	if (!st->timed_out && !st->crashed && !st->signal && st->failed_asserts == 0 &&
+	    st->exit_code == GRADE_DONE_STATUS && st->test_status == CR_STATUS_PASSED) {
+		s->outcome = OUT_PASS;
+		return;
+	}
+	s->outcome = OUT_FAIL;
+	describe_failure(s, st);
+}
+
+ReportHook(POST_TEST)(struct criterion_test_stats *st) { record(st); }
+ReportHook(TEST_CRASH)(struct criterion_test_stats *st) { record(st); }
+
+/* Report lines: tab-separated, with \\, \t and \n escaped in the text. */
+static void put_escaped(FILE *fp, const char *text)
+{
+	for (; *text; text++) {
+		if (*text == '\\')
+			fputs("\\\\", fp);
+		else if (*text == '\t')
+			fputs("\\t", fp);
+		else if (*text == '\n')
+			fputs("\\n", fp);
+		else
+			fputc(*text, fp);
+	}
+}
+
+static const char *outcome_word(enum outcome o)
+{
+	return o == OUT_PASS ? "pass" : o == OUT_SKIP ? "skip" : "fail";
+}
+
+static void write_line(FILE *fp, size_t i, enum outcome o, const char *output)
+{
+	const struct grade_entry *e = slots[i].entry;
+
+	fprintf(fp, "%s\t%s.%02zu\t%s\t%d\t%d\t%s\t", GRADE_CHAPTER, GRADE_CHAPTER, i + 1,
+		e->title, o == OUT_PASS ? e->points : 0, e->points, outcome_word(o));
+	put_escaped(fp, output);
+	fputc('\n', fp);
+}
+
+static void write_results(const char *why_not_run)
+{
+	const char *path = getenv("GRADE_RESULTS");
+	FILE *fp = path && *path ? fopen(path, "w") : stdout;
+
+	if (!fp) {
+		fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	qsort(slots, nslots, sizeof(slots[0]), by_line);
+	fprintf(fp, "#chapter\t%s\t%s\n", GRADE_CHAPTER, GRADE_CHAPTER_TITLE);
+	for (size_t i = 0; i < nslots; i++) {
+		if (why_not_run)
+			write_line(fp, i, OUT_FAIL, why_not_run);
+		else if (slots[i].outcome == OUT_NOT_RUN)
+			write_line(fp, i, OUT_FAIL, "the test did not run (the runner lost it)");
+		else
+			write_line(fp, i, slots[i].outcome, slots[i].output);
+	}
+	if (fp != stdout)
+		fclose(fp);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	write_results(NULL);
+}
+
+/*
+ * main: `--grade-list-failed MESSAGE` writes every test as failed with
+ * MESSAGE (used when the learner's code does not build, so the report still
+ * lists every test and its points); anything else goes to Criterion.
+ */
+int main(int argc, char **argv)
+{
+	struct criterion_test_set *tests;
+	int ok = 0;
+
+	if (argc == 3 && !strcmp(argv[1], "--grade-list-failed")) {
+		write_results(argv[2]);
+		return 0;
+	}
+	tests = criterion_initialize();
+	if (criterion_handle_args(argc, argv, true))
+		ok = criterion_run_all_tests(tests);
+	criterion_finalize(tests);
+	return ok ? 0 : 1;
+}

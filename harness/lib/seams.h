@@ -1,0 +1,101 @@
+/*
+ * seams.h - link seams: count, refuse or fake calls from the code under test.
+ *
+ * Every function listed in seams.def is linked with -Wl,--wrap=NAME, so a call
+ * to NAME from the learner's object files lands in __wrap_NAME (seams.c),
+ * which counts it and then calls the real function (__real_NAME), refuses it,
+ * or hands it to a hook the test installed. Calls made inside shared
+ * libraries (liburing's own system calls, glibc's internals) are not seen:
+ * that is why liburing's exported functions are the seams for io_uring, not
+ * io_uring_enter the system call (LD_PRELOAD cannot see those either).
+ *
+ * Only calls made while the seams are armed, and not from a thread the
+ * harness marked as its own, are counted: the harness itself reads and
+ * writes pipes and files all the time.
+ */
+#ifndef SEAMS_H
+#define SEAMS_H
+
+#include <aio.h>
+#include <libaio.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+enum seam_id {
+#define SEAM_LIBC(ret, name, params, args) SEAM_##name,
+#define SEAM_NEG(ret, name, params, args) SEAM_##name,
+#define SEAM_ERRNUM(ret, name, params, args) SEAM_##name,
+#define SEAM_VOID(name, params, args) SEAM_##name,
+#include "seams.def"
+#undef SEAM_LIBC
+#undef SEAM_NEG
+#undef SEAM_ERRNUM
+#undef SEAM_VOID
+	SEAM_COUNT
+};
+
+/* The real functions and the per-seam hooks. A hook, when set, is called
+ * instead of the real function for calls from the code under test; it may
+ * call SEAM_REAL(name)(...) itself (to count bytes, shorten a transfer,
+ * inject -EAGAIN, ...). */
+#define SEAM_REAL(name) __real_##name
+#define SEAM_LIBC(ret, name, params, args) \
+	extern ret __real_##name params;   \
+	extern ret(*seam_hook_##name) params;
+#define SEAM_NEG SEAM_LIBC
+#define SEAM_ERRNUM SEAM_LIBC
+#define SEAM_VOID(name, params, args)       \
+	extern void __real_##name params;   \
+	extern void(*seam_hook_##name) params;
+#include "seams.def"
+#undef SEAM_LIBC
+#undef SEAM_NEG
+#undef SEAM_ERRNUM
+#undef SEAM_VOID
+
+/* Arm / disarm counting. Tests wrap each call into the code under test:
+ *     got = SEAM_CALL(read_full(fd, buf, len));                          */
+void seam_arm(void);
+void seam_disarm(void);
+#define SEAM_CALL(expr)                          \
+	({                                       \
+		seam_arm();                      \
+		__auto_type seam_result_ = (expr); \
+		seam_disarm();                   \
+		seam_result_;                    \
+	})
+/* Same for a call returning void. */
+#define SEAM_CALL_VOID(expr) \
+	do {                 \
+		seam_arm();  \
+		(expr);      \
+		seam_disarm(); \
+	} while (0)
+
+/* Mark the calling thread as the harness's: its calls are never counted. */
+void seam_mark_harness_thread(void);
+
+/* Calls to `id` made by the code under test since the test began (or since
+ * seam_reset()). Thread-safe. */
+long seam_calls(enum seam_id id);
+/* Sum over several seams; the list ends with SEAM_COUNT. */
+long seam_calls_sum(enum seam_id first, ...);
+void seam_reset(void);
+const char *seam_name(enum seam_id id);
+
+/* Refuse every call to `id` from the code under test: the call fails (EPERM)
+ * and the test fails at its end with "your code called NAME(), which this
+ * exercise does not allow: WHY". */
+void seam_refuse(enum seam_id id, const char *why);
+/* Refuse all the blocking read and write calls, including syscall(SYS_read..),
+ * mmap of files and the in-kernel copies (sendfile, splice, copy_file_range). */
+void seam_refuse_blocking_io(const char *why);
+/* The message of the first refused call, or NULL. */
+const char *seam_violation(void);
+
+#endif /* SEAMS_H */

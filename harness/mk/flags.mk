@@ -1,0 +1,18 @@
+# harness/mk/flags.mk - compiler flags and libraries, shared by every build.
+CC ?= cc
+# -U_FORTIFY_SOURCE: Ubuntu's compiler fortifies by default, which turns
+# read() into __read_chk() and would slip past the link seams.
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -U_FORTIFY_SOURCE -pthread
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1
+endif
+LDFLAGS :=
+CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
+CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
+# Debian 12 ships libaio without a pkg-config file; Ubuntu 24.04 has none either.
+AIO_LIBS := $(shell pkg-config --libs libaio 2>/dev/null || echo -laio)
+Q := $(if $(V),,@)

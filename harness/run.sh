@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# harness/run.sh IMPL CH [ARGS...] - build chapter CH's demo on the implementation
+# tree IMPL (the learner's exercises/ by default) and run it with ARGS.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+IMPL=${1:-exercises}
+CH=${2:-}
+shift 2 2>/dev/null || shift $#
+if [ -z "$CH" ]; then
+	echo "usage: make run CH=NN [IMPL=solutions] ARGS=\"...\"" >&2
+	exit 2
+fi
+"$ROOT/harness/deps.sh" --check || exit 2
+chapter=$(cd "$ROOT/harness" && ls -d "$CH"-* "$CH" 2>/dev/null | head -n 1)
+if [ -z "$chapter" ] || [ ! -f "$ROOT/harness/$chapter/chapter.mk" ]; then
+	echo "run: no chapter $CH" >&2
+	exit 2
+fi
+IMPL=$(cd "$IMPL" 2>/dev/null && pwd) || { echo "run: no such directory: $IMPL" >&2; exit 2; }
+case "$IMPL" in
+"$ROOT"/*) tag=${IMPL#"$ROOT"/} ;;
+*) tag=ext/$(printf '%s' "$IMPL" | tr -c 'A-Za-z0-9._-' '_') ;;
+esac
+[ "${SAN:-0}" = 1 ] && tag="$tag-san"
+out=$ROOT/build/$tag/$chapter
+make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$chapter" \
+	IMPL_DIR="$IMPL/$chapter" OUT="$out" SAN="${SAN:-0}" demo programs || exit 2
+exec "$out/demo" "$@"

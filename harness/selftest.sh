@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# harness/selftest.sh - the repository's own test (make test).
+#
+# Proves that the grader grades:
+#   - every chapter builds warning-free (-Werror): solutions, skeletons, demos;
+#   - the solutions score full marks, also under ASan + UBSan;
+#   - the skeletons score zero;
+#   - every mutant (harness/NN-*/mutants/*.c, a plausible mistake or a cheat)
+#     loses points;
+#   - the demo of each chapter runs on the reference (harness/NN-*/smoke.sh);
+#   - the reports exist and parse.
+# Ends with one line "N passed, N failed"; exit 0 only if nothing failed.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+CH=${CH:-}
+OUT=$ROOT/build/selftest
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok     $*"; }
+not_ok() { failed=$((failed + 1)); echo "FAILED $*"; }
+
+harness/deps.sh --check || { echo "0 passed, 1 failed"; exit 1; }
+make -s tools || { echo "0 passed, 1 failed"; exit 1; }
+
+chapters=()
+for d in harness/[0-9][0-9]-*/; do
+	c=$(basename "$d")
+	[ -z "$CH" ] || [ "$CH" = "${c%%-*}" ] || continue
+	chapters+=("$c")
+done
+
+# score_of DIR: "score max" of the chapter TSVs in DIR (skips excluded).
+score_of() {
+	awk -F'\t' '!/^#/ && $6 != "skip" { s += $4; m += $5 } END { printf "%d %d\n", s, m }' "$1"/chapter-*.tsv 2>/dev/null
+}
+
+# grade NAME IMPL CH [VAR=VALUE...]: grade quietly into $OUT/NAME; log kept there.
+grade() {
+	local name=$1 impl=$2 ch=$3
+	shift 3
+	rm -rf "${OUT:?}/$name" && mkdir -p "$OUT/$name"
+	env REPORTS="$OUT/$name" "$@" harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
+}
+
+rm -rf "$OUT" && mkdir -p "$OUT"
+for c in "${chapters[@]}"; do
+	nn=${c%%-*}
+	echo "== chapter $c"
+
+	for impl in solutions exercises; do
+		if make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
+			IMPL_DIR="$ROOT/$impl/$c" OUT="$ROOT/build/werror/$impl/$c" WERROR=1 \
+			tests demo programs > "$OUT/build-$impl-$nn.log" 2>&1; then
+			ok "$c: $impl, tests and demo build with -Wall -Wextra -Werror"
+		else
+			not_ok "$c: $impl does not build warning-free (see $OUT/build-$impl-$nn.log)"
+		fi
+	done
+
+	grade "solutions-$nn" solutions "$nn" WERROR=1
+	read -r s m < <(score_of "$OUT/solutions-$nn")
+	if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
+		ok "$c: solutions score full marks ($s/$m)"
+	else
+		not_ok "$c: solutions score ${s:-?}/${m:-?} (see $OUT/solutions-$nn/log)"
+	fi
+	if [ -f "$OUT/solutions-$nn/results.json" ] && [ -f "$OUT/solutions-$nn/junit.xml" ]; then
+		if ! command -v python3 >/dev/null 2>&1; then
+			ok "$c: reports written (python3 missing: not parsed)"
+		elif python3 - "$OUT/solutions-$nn" <<'PY'; then
+import json, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+r = json.load(open(d + "/results.json"))
+assert r["score"] == r["max_score"] > 0
+for t in r["tests"]:
+    assert {"name", "number", "score", "max_score", "status", "output"} <= t.keys()
+ET.parse(d + "/junit.xml")
+PY
+			ok "$c: results.json (Gradescope) and junit.xml parse"
+		else
+			not_ok "$c: results.json or junit.xml does not parse"
+		fi
+	else
+		not_ok "$c: reports missing in $OUT/solutions-$nn"
+	fi
+
+	grade "exercises-$nn" exercises "$nn" WERROR=1
+	read -r s m < <(score_of "$OUT/exercises-$nn")
+	if [ "${m:-0}" -gt 0 ] && [ "$s" = 0 ]; then
+		ok "$c: the skeleton scores 0/$m"
+	else
+		not_ok "$c: the skeleton scores ${s:-?}/${m:-?} (see $OUT/exercises-$nn/log)"
+	fi
+
+	for mutant in harness/"$c"/mutants/*.c; do
+		[ -e "$mutant" ] || continue
+		name=$(basename "$mutant" .c)
+		header=$(head -n 1 "$mutant")
+		target=$(printf '%s' "$header" | sed -n 's/^.*mutant of \([^:]*\):.*$/\1/p')
+		what=$(printf '%s' "$header" | sed -n 's/^.*mutant of [^:]*: *\(.*\) \*\/.*$/\1/p')
+		if [ -z "$target" ]; then
+			not_ok "$c: mutant $name has no first line '/* mutant of FILE: MISTAKE */'"
+			continue
+		fi
+		tree=$OUT/trees/$nn-$name
+		rm -rf "$tree" && mkdir -p "$tree"
+		cp -r "solutions/$c" "$tree/$c" && cp "$mutant" "$tree/$c/$target"
+		grade "mutant-$nn-$name" "$tree" "$nn"
+		read -r s m < <(score_of "$OUT/mutant-$nn-$name")
+		if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
+			caught=$(awk -F'\t' '!/^#/ && $6 == "fail" { printf "%s ", $2 }' "$OUT/mutant-$nn-$name"/chapter-*.tsv)
+			ok "$c: mutant $name loses points ($s/$m; caught by $caught) - $what"
+		else
+			not_ok "$c: mutant $name is not caught: $s/$m - $what"
+		fi
+	done
+
+	grade "sanitized-$nn" solutions "$nn" SAN=1
+	read -r s m < <(score_of "$OUT/sanitized-$nn")
+	if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
+		ok "$c: solutions score full marks under ASan + UBSan ($s/$m)"
+	else
+		not_ok "$c: solutions under ASan + UBSan score ${s:-?}/${m:-?} (see $OUT/sanitized-$nn/log)"
+	fi
+
+	if [ -x "harness/$c/smoke.sh" ]; then
+		if harness/"$c"/smoke.sh "$ROOT/build/werror/solutions/$c" > "$OUT/smoke-$nn.log" 2>&1; then
+			ok "$c: the demo works on the reference (harness/$c/smoke.sh)"
+		else
+			not_ok "$c: the demo smoke test failed (see $OUT/smoke-$nn.log)"
+		fi
+	fi
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
