@@ -38,7 +38,7 @@ check:
 run:
 	@harness/run.sh "$(IMPL)" "$(CH)" $(ARGS)
 
-doctor: build/tools/probe
+doctor:
 	@harness/doctor.sh
 
 test:

@@ -19,12 +19,8 @@ MAKE=${MAKE:-make}
 CHAPTER_LIMIT=${CHAPTER_LIMIT:-600}
 
 IMPL=$(cd "$IMPL" 2>/dev/null && pwd) || { echo "grade: no such directory: $1" >&2; exit 2; }
-case "$IMPL" in
-"$ROOT"/*) tag=${IMPL#"$ROOT"/} ;;
-*) tag=ext/$(printf '%s' "$IMPL" | tr -c 'A-Za-z0-9._-' '_') ;;
-esac
-[ "$SAN" = 1 ] && tag="$tag-san"
-BUILD=$ROOT/build/$tag
+. "$ROOT/harness/common.sh"
+BUILD=$(impl_build_dir "$ROOT" "$IMPL")
 
 "$ROOT/harness/deps.sh" --check || exit 2
 "$MAKE" -s -C "$ROOT" tools >/dev/null || { echo "grade: cannot build the report tool" >&2; exit 2; }
@@ -67,7 +63,7 @@ for c in "${chapters[@]}"; do
 	if [ -n "$why" ]; then
 		list_failed "$why"
 	else
-		tmp=$ROOT/build/tmp/$tag/$c
+		tmp=$BUILD/tmp/$c
 		rm -rf "$tmp" && mkdir -p "$tmp"
 		rm -f "$tsv"
 		# Programs of the exercise are graded from outside through this path.

@@ -17,12 +17,8 @@ if [ -z "$chapter" ] || [ ! -f "$ROOT/harness/$chapter/chapter.mk" ]; then
 	exit 2
 fi
 IMPL=$(cd "$IMPL" 2>/dev/null && pwd) || { echo "run: no such directory: $IMPL" >&2; exit 2; }
-case "$IMPL" in
-"$ROOT"/*) tag=${IMPL#"$ROOT"/} ;;
-*) tag=ext/$(printf '%s' "$IMPL" | tr -c 'A-Za-z0-9._-' '_') ;;
-esac
-[ "${SAN:-0}" = 1 ] && tag="$tag-san"
-out=$ROOT/build/$tag/$chapter
+. "$ROOT/harness/common.sh"
+out=$(impl_build_dir "$ROOT" "$IMPL")/$chapter
 make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$chapter" \
 	IMPL_DIR="$IMPL/$chapter" OUT="$out" SAN="${SAN:-0}" demo programs || exit 2
 exec "$out/demo" "$@"

@@ -44,6 +44,31 @@ grade() {
 	env REPORTS="$OUT/$name" "$@" harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
 }
 
+# check_mutant CHAPTER FILE: grade the solution with FILE in place of the file
+# its first line names; print "ok ..." if it loses points, "not_ok ..." if not.
+check_mutant() {
+	local c=$1 mutant=$2 nn=${1%%-*} name header target what tree s m caught
+	name=$(basename "$mutant" .c)
+	header=$(head -n 1 "$mutant")
+	target=$(printf '%s' "$header" | sed -n 's/^.*mutant of \([^:]*\):.*$/\1/p')
+	what=$(printf '%s' "$header" | sed -n 's/^.*mutant of [^:]*: *\(.*\) \*\/.*$/\1/p')
+	if [ -z "$target" ]; then
+		echo "not_ok $c: mutant $name has no first line '/* mutant of FILE: MISTAKE */'"
+		return
+	fi
+	tree=$OUT/trees/$nn-$name
+	rm -rf "$tree" && mkdir -p "$tree"
+	cp -r "solutions/$c" "$tree/$c" && cp "$mutant" "$tree/$c/$target"
+	grade "mutant-$nn-$name" "$tree" "$nn"
+	read -r s m < <(score_of "$OUT/mutant-$nn-$name")
+	if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
+		caught=$(awk -F'\t' '!/^#/ && $6 == "fail" { printf "%s ", $2 }' "$OUT/mutant-$nn-$name"/chapter-*.tsv)
+		echo "ok $c: mutant $name loses points ($s/$m; caught by ${caught% }) - $what"
+	else
+		echo "not_ok $c: mutant $name is not caught: ${s:-?}/${m:-?} - $what"
+	fi
+}
+
 rm -rf "$OUT" && mkdir -p "$OUT"
 for c in "${chapters[@]}"; do
 	nn=${c%%-*}
@@ -94,27 +119,29 @@ PY
 		not_ok "$c: the skeleton scores ${s:-?}/${m:-?} (see $OUT/exercises-$nn/log)"
 	fi
 
+	# Mutants are graded three at a time: most of their time is spent waiting
+	# for the time limits of the tests they hang. The harness objects they
+	# share are built first, once.
+	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
+		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/unused" harness
+	running=0
 	for mutant in harness/"$c"/mutants/*.c; do
 		[ -e "$mutant" ] || continue
-		name=$(basename "$mutant" .c)
-		header=$(head -n 1 "$mutant")
-		target=$(printf '%s' "$header" | sed -n 's/^.*mutant of \([^:]*\):.*$/\1/p')
-		what=$(printf '%s' "$header" | sed -n 's/^.*mutant of [^:]*: *\(.*\) \*\/.*$/\1/p')
-		if [ -z "$target" ]; then
-			not_ok "$c: mutant $name has no first line '/* mutant of FILE: MISTAKE */'"
-			continue
+		check_mutant "$c" "$mutant" > "$OUT/verdict-$nn-$(basename "$mutant" .c)" &
+		running=$((running + 1))
+		if [ "$running" -ge "${JOBS:-3}" ]; then
+			wait -n
+			running=$((running - 1))
 		fi
-		tree=$OUT/trees/$nn-$name
-		rm -rf "$tree" && mkdir -p "$tree"
-		cp -r "solutions/$c" "$tree/$c" && cp "$mutant" "$tree/$c/$target"
-		grade "mutant-$nn-$name" "$tree" "$nn"
-		read -r s m < <(score_of "$OUT/mutant-$nn-$name")
-		if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
-			caught=$(awk -F'\t' '!/^#/ && $6 == "fail" { printf "%s ", $2 }' "$OUT/mutant-$nn-$name"/chapter-*.tsv)
-			ok "$c: mutant $name loses points ($s/$m; caught by $caught) - $what"
-		else
-			not_ok "$c: mutant $name is not caught: $s/$m - $what"
-		fi
+	done
+	wait
+	for verdict in "$OUT"/verdict-"$nn"-*; do
+		[ -e "$verdict" ] || continue
+		line=$(cat "$verdict")
+		case "$line" in
+		ok*) ok "${line#ok }" ;;
+		*) not_ok "${line#not_ok }" ;;
+		esac
 	done
 
 	grade "sanitized-$nn" solutions "$nn" SAN=1

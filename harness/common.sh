@@ -1,0 +1,14 @@
+# harness/common.sh - sourced by grade.sh and run.sh.
+
+# impl_build_dir ROOT IMPL_ABS: where builds of that implementation tree go.
+# A tree inside the repository keeps its relative name (build/exercises,
+# build/solutions); any other tree gets a name made from its path.
+impl_build_dir() {
+	local root=$1 impl=$2 tag
+	case "$impl" in
+	"$root"/*) tag=${impl#"$root"/} ;;
+	*) tag=ext/$(printf '%s' "$impl" | tr -c 'A-Za-z0-9._-' '_') ;;
+	esac
+	[ "${SAN:-0}" = 1 ] && tag="$tag-san"
+	printf '%s/build/%s\n' "$root" "$tag"
+}
