@@ -4,6 +4,7 @@
 #   make check [CH=NN] [IMPL=…]  grade exercises/ (or IMPL=solutions, or any tree
 #                                laid out like exercises/); exit 0 only at full marks
 #   make run CH=NN ARGS="…"      run chapter NN's demo on the graded implementation
+#                                (PROG=name runs another program of the chapter)
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
 #   make test                    the repository's own test (solutions, skeletons, mutants)
 #   make clean
@@ -14,14 +15,14 @@ IMPL ?= exercises
 CH ?=
 ARGS ?=
 SAN ?= 0
-export SAN SEED
+export SAN SEED PROG
 
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
 .PHONY: help deps check test run doctor clean tools
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
 deps:
 	@harness/deps.sh

@@ -21,4 +21,11 @@ IMPL=$(cd "$IMPL" 2>/dev/null && pwd) || { echo "run: no such directory: $IMPL" 
 out=$(impl_build_dir "$ROOT" "$IMPL")/$chapter
 make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$chapter" \
 	IMPL_DIR="$IMPL/$chapter" OUT="$out" SAN="${SAN:-0}" demo programs || exit 2
-exec "$out/demo" "$@"
+# PROG=name runs another program of the chapter (a lesson's stand-alone
+# example, or a program of the exercise) instead of the demo.
+prog=${PROG:-demo}
+if [ ! -x "$out/$prog" ]; then
+	echo "run: chapter $chapter has no program '$prog' (have: $(cd "$out" && find . -maxdepth 1 -type f -perm -u+x -printf '%f ' | sed 's/tests //; s/list //'))" >&2
+	exit 2
+fi
+exec "$out/$prog" "$@"

@@ -7,5 +7,7 @@ MODULE_SRCS := blocking.c
 PROGRAM_SRCS :=
 # The demo, from chapters/01-blocking/, linked with the module.
 DEMO_SRCS := demo.c
+# Stand-alone programs of the lesson in chapters/01-blocking/ (make run PROG=name).
+EXTRA_DEMO_SRCS :=
 # pkg-config packages the module needs beyond liburing, libaio and Criterion.
 CHAPTER_PKGS :=

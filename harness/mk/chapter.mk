@@ -28,6 +28,9 @@ HARNESS_OUT := $(ROOT)/build/harness/$(if $(filter 1,$(SAN)),san,plain)$(if $(fi
 LIB_OBJS := $(addprefix $(HARNESS_OUT)/lib/,grade.o seams.o faults.o)
 TEST_OBJS := $(HARNESS_OUT)/tests.o $(LIB_OBJS)
 DEMO_OBJS := $(addprefix $(OUT)/demo-obj/,$(DEMO_SRCS:.c=.o))
+# Stand-alone programs of the lesson (chapters/NN-topic/name.c -> name), built
+# beside the demo and run with make run CH=NN PROG=name.
+EXTRA_DEMOS := $(addprefix $(OUT)/,$(EXTRA_DEMO_SRCS:.c=))
 
 CH_PKG_CFLAGS := $(if $(strip $(CHAPTER_PKGS)),$(shell pkg-config --cflags $(CHAPTER_PKGS)))
 CH_PKG_LIBS := $(if $(strip $(CHAPTER_PKGS)),$(shell pkg-config --libs $(CHAPTER_PKGS)))
@@ -39,7 +42,7 @@ MODULE_LIBS := $(CH_PKG_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
 tests: $(OUT)/tests
 harness: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
 list: $(OUT)/list
-demo: $(if $(DEMO_SRCS),$(OUT)/demo)
+demo: $(if $(DEMO_SRCS),$(OUT)/demo) $(EXTRA_DEMOS)
 programs: $(PROGRAMS)
 
 $(HARNESS_OUT)/wrap-flags: $(LIB_DIR)/wrap-flags.in $(LIB_DIR)/seams.def
@@ -56,6 +59,10 @@ $(OUT)/list: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
 
 $(OUT)/demo: $(DEMO_OBJS) $(MODULE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MODULE_LIBS)
+
+$(EXTRA_DEMOS): $(OUT)/%: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(MODULE_LIBS)
 
 # A program of the exercise: its own main plus the module, if it uses it.
 $(OUT)/%: $(OUT)/impl/%.o $(MODULE_OBJS)
