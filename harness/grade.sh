@@ -67,9 +67,15 @@ for c in "${chapters[@]}"; do
 		rm -rf "$tmp" && mkdir -p "$tmp"
 		rm -f "$tsv"
 		# Programs of the exercise are graded from outside through this path.
-		GRADE_RESULTS=$tsv GRADE_TMPDIR=$tmp GRADE_PROGRAMS=$out GRADE_SANITIZE=$([ "$SAN" = 1 ] && echo 1) \
-			timeout -k 5 "$CHAPTER_LIMIT" "$out/tests" -q
-		rc=$?
+		# Criterion's own lines are dropped (the report says it all); what the
+		# code under test prints, and sanitizer reports, stay on stderr.
+		{
+			GRADE_RESULTS=$tsv GRADE_TMPDIR=$tmp GRADE_PROGRAMS=$out \
+				GRADE_SANITIZE=$([ "$SAN" = 1 ] && echo 1) \
+				timeout -k 5 "$CHAPTER_LIMIT" "$out/tests" 2>&1 1>&3 |
+				grep -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' >&2
+			rc=${PIPESTATUS[0]}
+		} 3>&1
 		[ -s "$tsv" ] || list_failed "the test runner stopped (status $rc) before it reported; run $out/tests --verbose to see why"
 		rm -rf "$tmp"
 	fi
@@ -79,6 +85,7 @@ for c in "${chapters[@]}"; do
 	else
 		echo "grade: chapter $c produced no results" >&2
 	fi
+
 done
 
 "$REPORT" summary --json "$REPORTS/results.json" --junit "$REPORTS/junit.xml" "${results[@]}"

@@ -355,7 +355,8 @@ static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 			  "the middle of the test. Your code must return (bytes or -errno), "
 			  "never call exit(), _exit() or abort().", st->exit_code);
 		if (getenv("GRADE_SANITIZE") && st->exit_code == 1)
-			append(s, " Under SAN=1 this is usually a sanitizer report: read it above.");
+			append(s, " Under SAN=1 this is usually a sanitizer report: read it above "
+				  "the results.");
 	} else {
 		append(s, "failed");
 	}

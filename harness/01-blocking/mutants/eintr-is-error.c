@@ -20,7 +20,7 @@ ssize_t read_full(int fd, void *buf, size_t len)
 		ssize_t n = read(fd, p + done, len - done);
 
 		if (n < 0) {
-			return -errno;          /* MUTANT: EINTR is an error */          /* EAGAIN included: never spin */
+			return -errno;          /* MUTANT: EINTR is an error */
 		}
 		if (n == 0)
 			break;                  /* end of file: done, short */
