@@ -14,7 +14,8 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 CH=${CH:-}
-OUT=$ROOT/build/selftest
+# One directory per CH, so that two chapters' self-tests can run at once.
+OUT=$ROOT/build/selftest${CH:+-$CH}
 passed=0
 failed=0
 
