@@ -69,14 +69,20 @@ for c in "${chapters[@]}"; do
 		rm -f "$tsv"
 		# Programs of the exercise are graded from outside through this path.
 		# Criterion's own lines are dropped (the report says it all); what the
-		# code under test prints, and sanitizer reports, stay on stderr.
-		{
-			GRADE_RESULTS=$tsv GRADE_TMPDIR=$tmp GRADE_PROGRAMS=$out \
-				GRADE_SANITIZE=$([ "$SAN" = 1 ] && echo 1) \
-				timeout -k 5 "$CHAPTER_LIMIT" "$out/tests" 2>&1 1>&3 |
-				grep -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' >&2
-			rc=${PIPESTATUS[0]}
-		} 3>&1
+		# code under test prints, and sanitizer reports, stay on stderr. A
+		# runner that dies without reporting (not a test: the runner itself)
+		# gets one more try, so that a fault of the runner never costs points.
+		for attempt in 1 2; do
+			{
+				GRADE_RESULTS=$tsv GRADE_TMPDIR=$tmp GRADE_PROGRAMS=$out \
+					GRADE_SANITIZE=$([ "$SAN" = 1 ] && echo 1) \
+					timeout -k 5 "$CHAPTER_LIMIT" "$out/tests" 2>&1 1>&3 |
+					grep -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' >&2
+				rc=${PIPESTATUS[0]}
+			} 3>&1
+			[ -s "$tsv" ] && break
+			echo "grade: the test runner of $c stopped (status $rc) without reporting; running it again" >&2
+		done
 		[ -s "$tsv" ] || list_failed "the test runner stopped (status $rc) before it reported; run $out/tests --verbose to see why"
 		rm -rf "$tmp"
 	fi

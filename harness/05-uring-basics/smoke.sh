@@ -4,6 +4,8 @@
 # and the lesson's raw_ring (no liburing) printing a file byte for byte.
 # Usage: smoke.sh BUILD_DIR (holding demo and raw_ring built on the solutions)
 set -eu
+# `! cmd` does not stop a set -e script when cmd succeeds: say it plainly.
+fails() { if "$@" 2>/dev/null; then echo "smoke: should have failed: $*" >&2; exit 1; fi; }
 demo=$1/demo
 raw=$1/raw_ring
 tmp=$(mktemp -d)
@@ -45,4 +47,4 @@ grep -Eq '^IORING_FEAT_NODROP[[:space:]]+(yes|no)' "$tmp/report"
 "$raw" "$tmp/empty" | cmp - "$tmp/empty"
 "$raw" -v -b 1000 "$tmp/b" 2> "$tmp/trace" | cmp - "$tmp/b"
 grep -q "enter(to_submit=1, min_complete=1)" "$tmp/trace"
-! "$raw" "$tmp/missing" 2>/dev/null
+fails "$raw" "$tmp/missing"
