@@ -1,0 +1,359 @@
+/*
+ * aio_watch.h - chapter 02's seam hooks on libaio (io_setup, io_submit,
+ * io_getevents, io_destroy).
+ *
+ * libaio's functions are plain exported functions, so the link seams see
+ * every call the code under test makes. The hooks below run in place of
+ * them (for calls from the code under test only) and:
+ *   - count the calls, the iocbs accepted and the events handed back, and
+ *     from those the requests in flight (accepted by io_submit, not yet
+ *     handed back by io_getevents), their maximum, and whether io_submit
+ *     was called while others were still in flight (a window that refills);
+ *   - play the kernel's legal answers that a test cannot provoke on
+ *     demand: io_submit accepting only the first 1-3 iocbs, -EAGAIN,
+ *     -EBADF for one fd; io_getevents returning -EINTR or -EFAULT, handing
+ *     back one ready event per call, the latest first, and halving every
+ *     positive res (a short read); io_setup failing;
+ *   - set errno to a marker (EXDEV) before every call they answer: libaio
+ *     leaves errno alone, so code that reports -errno after a libaio call
+ *     reports -EXDEV, which no real read produces here;
+ *   - stop code that would wait forever (io_getevents with no timeout for
+ *     more completions than are in flight) or loop forever (io_submit
+ *     called without end), with a message instead of a time-out;
+ *   - turn a machine without kernel AIO into a skip, not a failure.
+ *
+ * Header-only, included once by tests.c.
+ */
+#ifndef AIO_WATCH_H
+#define AIO_WATCH_H
+
+#include "grade.h"
+
+#include <errno.h>
+#include <libaio.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* What errno holds whenever a libaio call returns to the code under test. */
+#define ERRNO_MARKER EXDEV
+/* io_submit calls one test may make before the hooks call it a loop. */
+#define SUBMIT_LIMIT 20000L
+/* Completions the hooks can hold back (reordering, one at a time). */
+#define HELD_MAX 16384
+
+struct aio_watch {
+	/* settings, by the test */
+	int accept_cycle;     /* > 0: io_submit accepts at most 1, 2, .. this many, in turn */
+	int eagain_first;     /* the first k io_submit calls return -EAGAIN ...            */
+	int eagain_every;     /* ... and then every m-th one                               */
+	bool eagain_always;   /* every io_submit returns -EAGAIN                             */
+	int ebadf_fd;         /* an iocb reading this fd is refused with -EBADF (-1: off)    */
+	int eintr_every;      /* every m-th io_getevents returns -EINTR                      */
+	int efault_at;        /* the k-th io_getevents returns -EFAULT                       */
+	int setup_error;      /* io_setup returns this (0: the real answer)                 */
+	bool one_at_a_time;   /* a waiting io_getevents gets one event (min_nr if more)     */
+	bool reverse;         /* events come back latest first                              */
+	bool halve;           /* every res > 1 is halved: a short read                      */
+	long poll_delay;      /* polls (min_nr 0 or a zero timeout) answer 0 this many      */
+	                      /* times after each io_submit                                  */
+	long submit_limit;
+	/* observations */
+	long setups, destroys;         /* successful io_setup / io_destroy        */
+	long setup_nr;                 /* nr of the last io_setup                 */
+	long submit_calls, accepted;   /* io_submit calls; iocbs accepted         */
+	long getevents_calls, events;  /* io_getevents calls; events handed back  */
+	long polls;                    /* io_getevents calls that did not wait    */
+	long inflight, max_inflight;
+	long submits_while_inflight;   /* io_submit accepting while others ran    */
+	long eagains, eintrs;          /* injected                                */
+	long waits_below;              /* waits with fewer than `window` in flight */
+	long waits_below_inflight;     /*   (the first one: in flight, accepted)  */
+	long waits_below_accepted;
+	long window;                   /* for waits_below (0: not watched)        */
+	long batch_n;                  /* requests in the batch (for waits_below) */
+	long last_submit_nr;
+	int last_submit_rc;
+	long polls_left;
+};
+
+static struct aio_watch aw;
+static struct io_event held[HELD_MAX];
+static long nheld;
+static bool alternate_poll;  /* one_at_a_time: the next poll answers 0 */
+
+/* ---- a machine without kernel AIO is a skip ----------------------------- */
+
+static long read_proc_long(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	long v = -1;
+
+	if (fp) {
+		if (fscanf(fp, "%ld", &v) != 1)
+			v = -1;
+		fclose(fp);
+	}
+	return v;
+}
+
+/* io_setup failed with rc for the code under test, asking for nr events:
+ * skip when the machine, not the code, is the reason. */
+static void skip_if_machine_lacks_aio(int rc, int nr)
+{
+	char why[300];
+
+	if (rc == -ENOSYS)
+		grade_skip("this kernel has no kernel AIO: io_setup returned ENOSYS "
+			   "(built without CONFIG_AIO, or a sandbox such as gVisor)",
+			   "use a kernel with CONFIG_AIO=y (every distribution kernel has "
+			   "it); run make doctor");
+	if (rc == -EPERM)
+		grade_skip("io_setup is refused (EPERM): a seccomp filter blocks kernel AIO",
+			   "run the container with a seccomp profile that allows io_setup, "
+			   "or on a VM; run make doctor");
+	if (rc == -EAGAIN && nr > 0 && nr <= (int)LAIO_MAX_QD) {
+		io_context_t ctx = 0;
+		int again = SEAM_REAL(io_setup)(1, &ctx);
+
+		if (again == 0) {
+			SEAM_REAL(io_destroy)(ctx);
+			return;  /* the machine has room: the code asked for too much */
+		}
+		snprintf(why, sizeof(why), "io_setup returned EAGAIN: the machine-wide "
+			 "budget of AIO events is used up (fs.aio-nr %ld of fs.aio-max-nr %ld)",
+			 read_proc_long("/proc/sys/fs/aio-nr"),
+			 read_proc_long("/proc/sys/fs/aio-max-nr"));
+		grade_skip(why, "end the programs holding io contexts, or as root: "
+				"sysctl -w fs.aio-max-nr=1048576; run make doctor");
+	}
+}
+
+/* ---- the hooks ---------------------------------------------------------- */
+
+static int w_io_setup(int nr, io_context_t *ctx)
+{
+	int rc;
+
+	aw.setup_nr = nr;
+	if (aw.setup_error) {
+		errno = ERRNO_MARKER;
+		return aw.setup_error;
+	}
+	rc = SEAM_REAL(io_setup)(nr, ctx);
+	if (rc == 0)
+		aw.setups++;
+	else
+		skip_if_machine_lacks_aio(rc, nr);
+	errno = ERRNO_MARKER;
+	return rc;
+}
+
+static int w_io_destroy(io_context_t ctx)
+{
+	int rc = SEAM_REAL(io_destroy)(ctx);
+
+	if (rc == 0) {
+		aw.destroys++;
+		/* Whatever was in flight or held back died with the context. */
+		aw.inflight = 0;
+		nheld = 0;
+	}
+	errno = ERRNO_MARKER;
+	return rc;
+}
+
+static bool injected_eagain(long call)
+{
+	if (aw.eagain_always || call <= aw.eagain_first)
+		return true;
+	return aw.eagain_every > 0 && (call - aw.eagain_first) % aw.eagain_every == 0;
+}
+
+static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
+{
+	long call = ++aw.submit_calls, before = aw.inflight;
+	int rc;
+
+	if (call > aw.submit_limit && aw.last_submit_rc == -EAGAIN)
+		grade_fail("io_submit was called %ld times in this test and answered -EAGAIN "
+			   "every time: retries of -EAGAIN must stop after a bounded number "
+			   "of tries (then the batch returns -EAGAIN)", call - 1);
+	if (call > aw.submit_limit)
+		grade_fail("io_submit was called %ld times in this test (last asked to take "
+			   "%ld iocbs, answer %d): a loop that never ends? A read whose res "
+			   "is 0 is at end of file: finish the request instead of submitting "
+			   "it again", call - 1, aw.last_submit_nr, aw.last_submit_rc);
+	aw.last_submit_nr = nr;
+	errno = ERRNO_MARKER;
+	if (aw.ebadf_fd >= 0 && list) {
+		/* As the kernel does with a bad fd: the iocbs before it are
+		 * accepted; if it comes first, the call fails with its error. */
+		for (long i = 0; i < nr; i++) {
+			if (list[i] && (int)list[i]->aio_fildes == aw.ebadf_fd) {
+				if (i == 0)
+					return aw.last_submit_rc = -EBADF;
+				nr = i;
+				break;
+			}
+		}
+	}
+	if (injected_eagain(call)) {
+		aw.eagains++;
+		return aw.last_submit_rc = -EAGAIN;
+	}
+	if (aw.accept_cycle > 0 && nr > 0) {
+		long cap = 1 + call % aw.accept_cycle;
+
+		if (nr > cap)
+			nr = cap;
+	}
+	rc = SEAM_REAL(io_submit)(ctx, nr, list);
+	errno = ERRNO_MARKER;
+	if (rc > 0) {
+		aw.accepted += rc;
+		aw.inflight += rc;
+		if (aw.inflight > aw.max_inflight)
+			aw.max_inflight = aw.inflight;
+		if (before > 0)
+			aw.submits_while_inflight++;
+		aw.polls_left = aw.poll_delay;
+	}
+	return aw.last_submit_rc = rc;
+}
+
+/* Hand back up to k held events, latest first if reverse. */
+static int hand_out(struct io_event *ev, long k)
+{
+	if (k > nheld)
+		k = nheld;
+	for (long i = 0; i < k; i++) {
+		if (aw.reverse) {
+			ev[i] = held[--nheld];
+		} else {
+			ev[i] = held[i];
+		}
+	}
+	if (!aw.reverse && k > 0) {
+		nheld -= k;
+		memmove(held, held + k, (size_t)nheld * sizeof(held[0]));
+	}
+	return (int)k;
+}
+
+/* io_getevents as a device that finishes one read at a time (or hands
+ * completions back latest first): real completions are collected into
+ * held[] and handed out from there. Honest about min_nr: a waiting call
+ * gets at least min_nr events. */
+static int held_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
+			  struct timespec *ts, bool poll)
+{
+	long want;
+
+	if (poll && aw.one_at_a_time && alternate_poll) {
+		/* "nothing else is ready yet": a poll right after a completion */
+		alternate_poll = false;
+		return 0;
+	}
+	while (nheld < (min_nr > 0 ? min_nr : 0) || (nheld == 0 && !poll)) {
+		long need = min_nr - nheld;
+		int got = SEAM_REAL(io_getevents)(ctx, need > 1 ? need : 1, HELD_MAX - nheld,
+						  held + nheld, ts);
+
+		if (got < 0)
+			return got;
+		if (got == 0)
+			break;  /* a timeout ran out */
+		nheld += got;
+	}
+	if (nheld == 0 && poll) {
+		int got = SEAM_REAL(io_getevents)(ctx, 0, HELD_MAX, held, ts);
+
+		if (got < 0)
+			return got;
+		nheld = got;
+	}
+	want = aw.one_at_a_time ? (min_nr > 1 ? min_nr : 1) : nr;
+	if (want > nr)
+		want = nr;
+	alternate_poll = true;
+	return hand_out(ev, want);
+}
+
+static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
+			  struct timespec *ts)
+{
+	long call = ++aw.getevents_calls;
+	bool poll = min_nr <= 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0);
+	int got;
+
+	errno = ERRNO_MARKER;
+	if (aw.efault_at > 0 && call == aw.efault_at)
+		return -EFAULT;
+	if (aw.eintr_every > 0 && call % aw.eintr_every == 0) {
+		aw.eintrs++;
+		return -EINTR;
+	}
+	if (poll) {
+		aw.polls++;
+		if (aw.polls_left > 0) {
+			aw.polls_left--;
+			return 0;
+		}
+	} else {
+		if (!ts && min_nr > aw.inflight)
+			grade_fail("your code waits in io_getevents(min_nr %ld, timeout NULL) with "
+				   "only %ld request(s) in flight: that wait never ends. io_submit "
+				   "accepts iocbs from the front of the array and returns how many "
+				   "(it last returned %d when asked to take %ld): only those are "
+				   "in flight", min_nr, aw.inflight, aw.last_submit_rc,
+				   aw.last_submit_nr);
+		if (aw.window > 0 && aw.accepted < aw.batch_n && aw.inflight < aw.window &&
+		    aw.waits_below++ == 0) {
+			aw.waits_below_inflight = aw.inflight;
+			aw.waits_below_accepted = aw.accepted;
+		}
+	}
+	if (aw.one_at_a_time || aw.reverse)
+		got = held_getevents(ctx, min_nr, nr, ev, ts, poll);
+	else
+		got = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
+	errno = ERRNO_MARKER;
+	if (got > 0) {
+		aw.events += got;
+		aw.inflight -= got;
+		if (aw.halve)
+			for (int i = 0; i < got; i++)
+				if ((long)ev[i].res > 1)
+					ev[i].res = (unsigned long)((long)ev[i].res / 2);
+	}
+	return got;
+}
+
+/* Start watching, with everything off; tests then set what they inject. */
+static void watch_start(void)
+{
+	aw = (struct aio_watch){ .ebadf_fd = -1, .submit_limit = SUBMIT_LIMIT };
+	nheld = 0;
+	alternate_poll = false;
+	seam_hook_io_setup = w_io_setup;
+	seam_hook_io_destroy = w_io_destroy;
+	seam_hook_io_submit = w_io_submit;
+	seam_hook_io_getevents = w_io_getevents;
+}
+
+/* Between two calls in one test: forget the per-call observations. */
+static void watch_next_call(void)
+{
+	aw.max_inflight = 0;
+	aw.submits_while_inflight = 0;
+	aw.waits_below = 0;
+	aw.accepted = 0;
+	aw.submit_calls = 0;
+	aw.getevents_calls = 0;
+	aw.eagains = 0;
+	aw.eintrs = 0;
+	aw.polls = 0;
+}
+
+#endif /* AIO_WATCH_H */

@@ -1,0 +1,999 @@
+/*
+ * Chapter 02 tests: the batch of reads through kernel AIO
+ * (chapters/02-libaio/laio.h).
+ *
+ * Expected bytes come from the harness's own random data (seeded, the seed
+ * printed in failure messages). Faults are real where the kernel can be
+ * made to produce them deterministically: per-request errors (bad fd,
+ * write-only fd, directory, negative offset, misaligned O_DIRECT), end of
+ * file, pipes fed in pieces (short reads), SIGUSR1 while the call sleeps
+ * inside io_submit on an empty pipe (res -EINTR). The rest is played by
+ * the seam hooks of aio_watch.h: io_submit accepting fewer than asked or
+ * answering -EAGAIN, io_getevents answering -EINTR, completions one at a
+ * time or latest first, short reads on a regular file.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "laio.h"
+#include "aio_watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static int open_or_fail(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* "-EBADF", "4096", and a word when the value is errno's marker. */
+static const char *errno_name(ssize_t v)
+{
+	static char bufs[4][160];
+	static unsigned next;
+	char *buf = bufs[next++ % 4];
+
+	if (v >= 0 || v < -4095)
+		snprintf(buf, sizeof(bufs[0]), "%zd", v);
+	else if (v == -ERRNO_MARKER)
+		snprintf(buf, sizeof(bufs[0]), "-%s (that is what errno held: libaio "
+			 "calls return -errno themselves and leave errno alone)",
+			 strerrorname_np(ERRNO_MARKER));
+	else
+		snprintf(buf, sizeof(bufs[0]), "-%s", strerrorname_np((int)-v) ?: "?");
+	return buf;
+}
+
+static unsigned long long seed(void) { return (unsigned long long)grade_seed(); }
+
+/* A file of random bytes in the test directory, opened with flags. */
+struct datafile {
+	unsigned char *data;
+	size_t size;
+	int fd;
+};
+
+static struct datafile make_datafile(const char *name, size_t size, int flags)
+{
+	struct datafile f = { grade_random_bytes(size), size, -1 };
+
+	f.fd = open_or_fail(grade_make_file(name, f.data, size), flags);
+	return f;
+}
+
+static void close_datafile(struct datafile *f)
+{
+	close(f->fd);
+	free(f->data);
+}
+
+/* Skip unless the test directory's filesystem does O_DIRECT. */
+static int open_direct_or_skip(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	char why[600];
+
+	if (fd >= 0)
+		return fd;
+	snprintf(why, sizeof(why), "O_DIRECT is refused on %s (%s): its filesystem "
+		 "has no direct I/O (tmpfs?)", grade_tmpdir(), strerror(errno));
+	grade_skip(why, "keep the course on a disk filesystem such as ext4 or xfs; "
+			"run make doctor");
+	return -1;
+}
+
+/* Skip unless O_DIRECT on fd really demands alignment: tmpfs (Linux 6.6+)
+ * accepts O_DIRECT and then reads anything, aligned or not. */
+static void require_dio_alignment(int fd)
+{
+	void *buf = NULL;
+	ssize_t at100, len100;
+
+	grade_check(posix_memalign(&buf, 4096, 4096) == 0, "harness: out of memory");
+	at100 = SEAM_REAL(pread)(fd, buf, 4096, 100);
+	len100 = SEAM_REAL(pread)(fd, buf, 100, 0);
+	free(buf);
+	if (at100 >= 0 || len100 >= 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "O_DIRECT on %s reads misaligned ranges "
+			 "without complaint (a pread at offset 100 returned %zd, one of "
+			 "100 bytes %zd): its filesystem does not enforce alignment (tmpfs?)",
+			 grade_tmpdir(), at100, len100);
+		grade_skip(why, "keep the course on a disk filesystem such as ext4 or "
+				"xfs; run make doctor");
+	}
+}
+
+/*
+ * A batch and what each request must end with: res, and for res > 0 the
+ * bytes (src). Buffers are 4096-aligned (O_DIRECT) and filled with a
+ * pattern, so that bytes never written show up.
+ */
+struct plan {
+	size_t n;
+	struct batch_req *reqs;
+	ssize_t *want;
+	const unsigned char **src;
+	const char **what;   /* what kind of request, for messages */
+};
+
+static struct plan plan_new(size_t n)
+{
+	struct plan p = { n, grade_xmalloc(n * sizeof(struct batch_req)),
+			  grade_xmalloc(n * sizeof(ssize_t)),
+			  grade_xmalloc(n * sizeof(unsigned char *)),
+			  grade_xmalloc(n * sizeof(char *)) };
+
+	memset(p.reqs, 0, n * sizeof(struct batch_req));
+	return p;
+}
+
+static void *aligned_buffer(size_t len)
+{
+	void *buf = NULL;
+	size_t rounded = (len + 4095) / 4096 * 4096;
+
+	grade_check(posix_memalign(&buf, 4096, rounded ? rounded : 4096) == 0,
+		    "harness: out of memory");
+	memset(buf, 0xA5, rounded ? rounded : 4096);
+	return buf;
+}
+
+/* Request i reads len bytes at off of f (through fd, f->fd if fd < 0). */
+static void plan_read(struct plan *p, size_t i, const struct datafile *f, int fd,
+		      off_t off, size_t len, const char *what)
+{
+	size_t avail = (size_t)off >= f->size ? 0 : f->size - (size_t)off;
+
+	free(p->reqs[i].buf);
+	p->reqs[i] = (struct batch_req){ fd >= 0 ? fd : f->fd, off, len,
+					 aligned_buffer(len), 12345 };
+	p->want[i] = (ssize_t)(len < avail ? len : avail);
+	p->src[i] = f->data + (p->want[i] > 0 ? off : 0);
+	p->what[i] = what;
+}
+
+/* Request i must fail with err (a negated errno). */
+static void plan_error(struct plan *p, size_t i, int fd, off_t off, size_t len,
+		       ssize_t err, const char *what)
+{
+	free(p->reqs[i].buf);
+	p->reqs[i] = (struct batch_req){ fd, off, len, aligned_buffer(len), 12345 };
+	p->want[i] = err;
+	p->src[i] = NULL;
+	p->what[i] = what;
+}
+
+/* Reset results and buffers, to run the same plan again. */
+static void plan_reset(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		size_t len = p->reqs[i].len, rounded = (len + 4095) / 4096 * 4096;
+
+		p->reqs[i].res = 12345;
+		memset(p->reqs[i].buf, 0xA5, rounded ? rounded : 4096);
+	}
+}
+
+/* Do the first bytes of buf (up to 16) still hold the fill pattern? */
+static bool never_written(const unsigned char *buf, size_t len)
+{
+	if (len > 16)
+		len = 16;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != 0xA5)
+			return false;
+	return len > 0;
+}
+
+static void plan_check(const struct plan *p, const char *call)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct batch_req *r = &p->reqs[i];
+		ssize_t at;
+
+		grade_check(r->res == p->want[i],
+			    "%s: request %zu of %zu (%s, offset %lld, len %zu): res is %s, "
+			    "expected %s (seed %llu)", call, i, p->n, p->what[i],
+			    (long long)r->offset, r->len, r->res == 12345 ? "never set" :
+			    errno_name(r->res), errno_name(p->want[i]), seed());
+		if (p->want[i] <= 0)
+			continue;
+		at = grade_first_diff(r->buf, p->src[i], (size_t)p->want[i]);
+		if (at >= 0 && never_written((const unsigned char *)r->buf + at,
+					     (size_t)p->want[i] - (size_t)at))
+			grade_fail("%s: request %zu of %zu (%s, offset %lld, len %zu): res is "
+				   "%zd but the buffer was never written from byte %zd on: res "
+				   "counts bytes that were not read (a negative res taken for a "
+				   "byte count?) (seed %llu)", call, i, p->n, p->what[i],
+				   (long long)r->offset, r->len, r->res, at, seed());
+		grade_check(at < 0, "%s: request %zu of %zu (%s, offset %lld, len %zu): "
+			    "res is right but the buffer is wrong from byte %zd on: it holds "
+			    "other data (a short read continued at the wrong offset, or results "
+			    "matched to the wrong request?) (seed %llu; rerun with make check "
+			    "CH=02 SEED=%llu)", call, i, p->n, p->what[i], (long long)r->offset,
+			    r->len, at, seed(), seed());
+	}
+}
+
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->reqs[i].buf);
+	free(p->reqs);
+	free(p->want);
+	free(p->src);
+	free(p->what);
+}
+
+/* n random reads of f: offsets up to past its end, lengths 0..maxlen-1. */
+static struct plan random_plan(const struct datafile *f, size_t n, size_t maxlen)
+{
+	struct plan p = plan_new(n);
+
+	for (size_t i = 0; i < n; i++)
+		plan_read(&p, i, f, -1, (off_t)grade_rand_below(f->size + 2 * maxlen),
+			  grade_rand_below(maxlen), "random read");
+	return p;
+}
+
+/* Run the batch with the seams armed; it must return 0. */
+static void run_batch(struct plan *p, unsigned qd, const char *call)
+{
+	int ret;
+
+	plan_reset(p);
+	watch_next_call();
+	ret = SEAM_CALL(laio_batch_read(p->reqs, p->n, qd));
+	grade_check(ret == 0, "%s: laio_batch_read(reqs, %zu, %u) returned %s, expected 0 "
+		    "(every request has its res) (seed %llu)", call, p->n, qd,
+		    errno_name(ret), seed());
+	plan_check(p, call);
+}
+
+/* "[aio]" lines in /proc/self/maps: one per live io context. */
+static int count_aio_maps(void)
+{
+	FILE *fp = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	grade_check(fp != NULL, "harness: cannot read /proc/self/maps");
+	while (fgets(line, sizeof(line), fp))
+		if (strstr(line, "[aio]"))
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* ------------------------------------------------------------------ batch */
+
+GRADE_TEST(batch, random_batches, 3,
+	   "random batches (1-150 reads, qd 1-40, some past end of file) read the right bytes",
+	   "TODOs 2-6: one iocb per request (io_prep_pread), io_submit, io_getevents, "
+	   "and (long)ev.res stored in the request that event belongs to (lesson: \"The "
+	   "batch read with a queue-depth window\")")
+{
+	struct datafile f = make_datafile("f", 300000 + grade_rand_below(5000), O_RDONLY);
+
+	watch_start();
+	for (int round = 0; round < 6; round++) {
+		size_t n = 1 + grade_rand_below(150);
+		unsigned qd = 1 + (unsigned)grade_rand_below(40);
+		struct plan p = random_plan(&f, n, 20000);
+		char call[64];
+
+		snprintf(call, sizeof(call), "round %d (qd %u)", round + 1, qd);
+		run_batch(&p, qd, call);
+		plan_free(&p);
+	}
+	grade_check(seam_calls(SEAM_io_submit) > 0, "laio_batch_read never called io_submit");
+	close_datafile(&f);
+}
+
+GRADE_TEST(batch, end_of_file, 2,
+	   "end of file, zero-length reads, an empty file, qd larger than the batch",
+	   "TODO 6: res 0 is end of file: the request is done with the bytes it has (a "
+	   "zero-length read is 0); TODO 2: the window is min(qd, n, LAIO_MAX_QD), so a "
+	   "huge qd is fine")
+{
+	struct datafile f = make_datafile("f", 10000, O_RDONLY);
+	struct datafile empty = make_datafile("empty", 0, O_RDONLY);
+	struct plan p = plan_new(7);
+
+	watch_start();
+	plan_read(&p, 0, &f, -1, 9000, 4096, "crosses end of file");
+	plan_read(&p, 1, &f, -1, 10000, 100, "at end of file");
+	plan_read(&p, 2, &f, -1, 1 << 20, 100, "far past end of file");
+	plan_read(&p, 3, &f, -1, 500, 0, "zero length");
+	plan_read(&p, 4, &empty, -1, 0, 4096, "empty file");
+	plan_read(&p, 5, &f, -1, 0, 10000, "the whole file");
+	plan_read(&p, 6, &f, -1, 0, 1 << 20, "1 MiB from a 10000-byte file");
+	run_batch(&p, 3, "7 requests at qd 3");
+	run_batch(&p, 1000, "7 requests at qd 1000");
+	run_batch(&p, 4000000000u, "7 requests at qd 4000000000");
+	plan_free(&p);
+	close_datafile(&empty);
+	close_datafile(&f);
+}
+
+GRADE_TEST(batch, arguments, 1,
+	   "qd 0 and a NULL array are -EINVAL; an empty batch returns 0 and touches nothing",
+	   "TODO 1: check the arguments before anything else (chapters/common/batch.h)")
+{
+	struct batch_req one = { -1, 0, 0, NULL, 7 };
+	int ret;
+
+	watch_start();
+	ret = SEAM_CALL(laio_batch_read(&one, 1, 0));
+	grade_check(ret == -EINVAL, "laio_batch_read with qd 0 returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read(NULL, 3, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read(&one, 0, 4));
+	grade_check(ret == 0 && one.res == 7, "laio_batch_read with n 0 returned %s and left "
+		    "res %zd; expected 0 and nothing touched", errno_name(ret), one.res);
+	grade_check(aw.setups == aw.destroys, "laio_batch_read left an io context behind "
+		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
+}
+
+GRADE_TEST(batch, errors_mid_batch, 3,
+	   "a bad fd, a write-only fd, a directory and a negative offset fail alone; "
+	   "the reads around them succeed",
+	   "TODO 4: a negative io_submit return (not -EAGAIN) is the error of the FIRST "
+	   "iocb of the array: store it in that request's res, drop it, submit the rest "
+	   "(lesson: \"Submission can be partial\", pitfall 6); TODO 6: (long)ev.res < 0 "
+	   "is that request's error")
+{
+	struct datafile f = make_datafile("f", 200000, O_RDONLY);
+	int wronly = open_or_fail(grade_path("f"), O_WRONLY);
+	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	struct plan p = plan_new(12);
+
+	watch_start();
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)grade_rand_below(190000),
+			  1 + grade_rand_below(8000), "a good read");
+	plan_error(&p, 2, -1, 0, 100, -EBADF, "fd -1");
+	plan_error(&p, 4, 9999, 0, 100, -EBADF, "fd 9999, not open");
+	plan_error(&p, 5, wronly, 0, 100, -EBADF, "an fd open O_WRONLY");
+	plan_error(&p, 7, dir, 0, 100, -EINVAL, "a directory");
+	plan_error(&p, 8, f.fd, -4096, 100, -EINVAL, "negative offset");
+	plan_error(&p, 11, -1, 0, 100, -EBADF, "fd -1, last");
+	run_batch(&p, 1, "qd 1");
+	run_batch(&p, 8, "qd 8");
+	run_batch(&p, 64, "qd 64");
+	plan_free(&p);
+	close(dir);
+	close(wronly);
+	close_datafile(&f);
+}
+
+GRADE_TEST(batch, ten_thousand_requests, 1,
+	   "10000 small requests at qd 64, all answered",
+	   "TODO 2: size your bookkeeping by the window (or n), allocated with calloc, "
+	   "not a fixed array; the caller owns every buffer")
+{
+	const size_t n = 10000;
+	struct datafile f = make_datafile("f", 1 << 16, O_RDONLY);
+	unsigned char *bufs = grade_xmalloc(n * 16);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int ret;
+
+	watch_start();
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ f.fd, (off_t)grade_rand_below(f.size - 16), 16,
+					      bufs + i * 16, -1 };
+	ret = SEAM_CALL(laio_batch_read(reqs, n, 64));
+	grade_check(ret == 0, "laio_batch_read of 10000 requests returned %s, expected 0",
+		    errno_name(ret));
+	for (size_t i = 0; i < n; i++) {
+		grade_check(reqs[i].res == 16, "request %zu: res is %s, expected 16", i,
+			    errno_name(reqs[i].res));
+		grade_check(grade_first_diff(reqs[i].buf, f.data + reqs[i].offset, 16) < 0,
+			    "request %zu: wrong bytes (seed %llu)", i, seed());
+	}
+	grade_check(aw.max_inflight <= 64, "%ld requests were in flight at once with qd 64",
+		    aw.max_inflight);
+	free(reqs);
+	free(bufs);
+	close_datafile(&f);
+}
+
+/* ----------------------------------------------------------------- window */
+
+GRADE_TEST(window, never_more_than_qd, 3,
+	   "never more than qd requests in flight (submitted and not yet reaped)",
+	   "TODOs 2-4: at most min(qd, n) requests submitted and not yet reaped: count "
+	   "them yourself; the kernel rounds io_setup's nr up and accepts more than you "
+	   "asked for (pitfall 2)")
+{
+	static const struct { size_t n; unsigned qd; } cases[] = {
+		{ 50, 1 }, { 50, 7 }, { 100, 32 }, { 20, 64 },
+	};
+	struct datafile f = make_datafile("f", 400000, O_RDONLY);
+
+	watch_start();
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct plan p = random_plan(&f, cases[c].n, 10000);
+		char call[64];
+
+		snprintf(call, sizeof(call), "%zu requests at qd %u", cases[c].n, cases[c].qd);
+		run_batch(&p, cases[c].qd, call);
+		grade_check(aw.max_inflight <= (long)cases[c].qd,
+			    "%s: %ld requests were in flight at once (accepted by io_submit, "
+			    "not yet returned by io_getevents)", call, aw.max_inflight);
+		plan_free(&p);
+	}
+	close_datafile(&f);
+}
+
+GRADE_TEST(window, refills_as_completions_arrive, 3,
+	   "the window refills as each completion arrives: qd in flight while requests wait",
+	   "TODOs 3-5: after each completion, give the free slot the next request and "
+	   "io_submit it before waiting again; wait with min_nr 1, not for the whole "
+	   "window (\"waves\" leave the device with fewer than qd requests: pitfall 3)")
+{
+	const size_t n = 40;
+	const unsigned qd = 8;
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = plan_new(n);
+
+	for (size_t i = 0; i < n; i++)
+		plan_read(&p, i, &f, -1, (off_t)grade_rand_below(290000),
+			  1 + grade_rand_below(8000), "a read inside the file");
+	watch_start();
+	/* The device finishes one read at a time: each waiting io_getevents
+	 * gets one completion (min_nr of them if it asks for more). */
+	aw.one_at_a_time = true;
+	aw.window = qd;
+	aw.batch_n = (long)n;
+	run_batch(&p, qd, "40 requests at qd 8, completions one at a time");
+	grade_check(aw.max_inflight == qd, "at most %ld requests were in flight at once with "
+		    "qd 8 and 40 requests: the queue depth was not used", aw.max_inflight);
+	grade_check(aw.submits_while_inflight > 0, "io_submit was only ever called with "
+		    "nothing in flight: the window went out in waves (submit 8, wait for all "
+		    "8, submit the next 8) instead of refilling as completions arrived");
+	grade_check(aw.waits_below == 0, "laio_batch_read waited in io_getevents %ld time(s) "
+		    "with fewer than 8 requests in flight while requests were still waiting "
+		    "to start (first: %ld in flight, %ld of 40 submitted): refill the window "
+		    "before waiting", aw.waits_below, aw.waits_below_inflight,
+		    aw.waits_below_accepted);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(window, results_by_event_not_order, 2,
+	   "completions arriving latest first still land in the right requests",
+	   "TODO 6: find the request through ev.data (what you put in iocb.data) or "
+	   "ev.obj, never through its position in events[] or the order of submission "
+	   "(pitfall 4)")
+{
+	const size_t n = 24;
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = plan_new(n);
+
+	/* Results that cannot be mistaken for one another: reads inside the
+	 * file, reads crossing its end (short) and reads past it (0). */
+	for (size_t i = 0; i < n; i++) {
+		if (i % 3 == 0)
+			plan_read(&p, i, &f, -1, (off_t)grade_rand_below(250000), 100 + 37 * i,
+				  "a read inside the file");
+		else if (i % 3 == 1)
+			plan_read(&p, i, &f, -1, (off_t)(f.size - 50 - i), 100 + 37 * i,
+				  "a read crossing end of file");
+		else
+			plan_read(&p, i, &f, -1, (off_t)(f.size + 1000 * i), 100 + 37 * i,
+				  "a read past end of file");
+	}
+	watch_start();
+	aw.reverse = true;
+	run_batch(&p, 8, "24 requests at qd 8, each io_getevents answering latest first");
+	aw.one_at_a_time = true;
+	run_batch(&p, 6, "24 requests at qd 6, one completion per io_getevents, latest first");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+/* ----------------------------------------------------------------- faults */
+
+GRADE_TEST(faults, partial_submit, 3,
+	   "io_submit accepting only 1-3 of the iocbs it is given",
+	   "TODO 4: io_submit returns how many iocbs it accepted, from the front of the "
+	   "array; the others were NOT submitted: submit them again (io_submit(2), "
+	   "pitfall 5)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 50, 10000);
+
+	watch_start();
+	aw.accept_cycle = 3;
+	run_batch(&p, 8, "50 requests at qd 8, io_submit taking 1, 2 or 3 per call");
+	grade_check(aw.max_inflight <= 8, "%ld requests were in flight at once with qd 8",
+		    aw.max_inflight);
+	aw.accept_cycle = 1;
+	run_batch(&p, 5, "50 requests at qd 5, io_submit taking 1 per call");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, eagain_retried, 2,
+	   "io_submit answering -EAGAIN (the first three calls, then every second one)",
+	   "TODO 4: -EAGAIN means \"no resources now\": with requests in flight, reap "
+	   "(io_getevents) and submit again; with none, pause a few milliseconds and "
+	   "retry (a bounded number of times, more than three) (pitfall 7)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 40, 10000);
+
+	watch_start();
+	aw.eagain_first = 3;
+	aw.eagain_every = 2;
+	run_batch(&p, 8, "40 requests at qd 8, io_submit answering -EAGAIN");
+	grade_check(aw.eagains >= 4, "harness: only %ld -EAGAIN were injected", aw.eagains);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, eagain_gives_up, 1,
+	   "io_submit answering -EAGAIN for ever: -EAGAIN after a bounded number of tries",
+	   "TODO 4: with nothing in flight, retry -EAGAIN a bounded number of times (say "
+	   "50, a few ms apart), then end the batch with -EAGAIN; TODO 7: io_destroy on "
+	   "that path too")
+{
+	struct datafile f = make_datafile("f", 10000, O_RDONLY);
+	struct plan p = random_plan(&f, 4, 1000);
+	int ret;
+
+	watch_start();
+	aw.eagain_always = true;
+	aw.submit_limit = 1000;
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	grade_check(ret == -EAGAIN, "laio_batch_read returned %s after io_submit answered "
+		    "-EAGAIN %ld times in a row; expected -EAGAIN", errno_name(ret), aw.eagains);
+	grade_check(aw.setups == aw.destroys, "laio_batch_read returned without io_destroy "
+		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, getevents_eintr, 2,
+	   "io_getevents interrupted by a signal (-EINTR, every second call)",
+	   "TODO 5: -EINTR from io_getevents means a signal handler ran while you waited; "
+	   "nothing happened to the requests: call it again (pitfall 8)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 40, 10000);
+
+	watch_start();
+	aw.eintr_every = 2;
+	run_batch(&p, 8, "40 requests at qd 8, io_getevents answering -EINTR every second call");
+	grade_check(aw.eintrs > 0, "harness: no -EINTR was injected");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, short_reads_continue, 3,
+	   "short reads (every res halved) continue from offset + done; end of file stops",
+	   "TODO 6: 0 < res < what was asked, before end of file: submit the rest at "
+	   "offset + done into buf + done, len - done, through io_submit again; res 0 is "
+	   "end of file: finish with what you have (pitfall 9)")
+{
+	struct datafile f = make_datafile("f", 100000, O_RDONLY);
+	struct plan p = plan_new(20);
+
+	for (size_t i = 0; i < 16; i++)
+		plan_read(&p, i, &f, -1, (off_t)grade_rand_below(90000),
+			  1 + grade_rand_below(9000), "a read inside the file");
+	plan_read(&p, 16, &f, -1, 99000, 5000, "crosses end of file");
+	plan_read(&p, 17, &f, -1, 100000, 10, "at end of file");
+	plan_read(&p, 18, &f, -1, 5, 1, "one byte");
+	plan_read(&p, 19, &f, -1, 0, 100000, "the whole file");
+	watch_start();
+	aw.halve = true;
+	run_batch(&p, 6, "20 requests at qd 6, every read returning half of what it did");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, pipe_in_pieces, 2,
+	   "a pipe fed 333 bytes at a time, in a batch with file reads: every piece collected",
+	   "TODO 6: a read of a pipe completes with what is there now (a short read): "
+	   "submit the rest until len bytes or end of file (res 0)")
+{
+	const size_t len = 9000;
+	unsigned char *pipe_data = grade_random_bytes(len);
+	struct datafile f = make_datafile("f", 50000, O_RDONLY);
+	struct datafile fromp = { pipe_data, len, -1 };
+	struct plan p = plan_new(3);
+	int fds[2];
+	struct fault *flt;
+	struct fault_report r;
+	int ret;
+
+	fault_pipe(fds, 0);
+	plan_read(&p, 0, &f, -1, 1000, 4000, "a file read");
+	/* asks for more than will come: the writer closes, the read sees EOF */
+	plan_read(&p, 1, &fromp, fds[0], 0, len + 500, "the pipe");
+	plan_read(&p, 2, &f, -1, 30000, 7000, "a file read");
+	watch_start();
+	flt = fault_start((struct fault_step[]){
+		{ .op = FAULT_WRITE_PIECES, .fd = fds[1], .data = pipe_data, .len = len,
+		  .piece = 333 },
+		{ .op = FAULT_CLOSE, .fd = fds[1] },
+		{ .op = FAULT_END } });
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 3));
+	r = fault_join(flt);
+	grade_check(ret == 0, "laio_batch_read returned %s, expected 0", errno_name(ret));
+	plan_check(&p, "a pipe fed in pieces of 333 bytes, then closed");
+	grade_check(r.gave_up == 0, "the writer gave up: laio_batch_read stopped reading "
+		    "the pipe before its end");
+	close(fds[0]);
+	free(r.sink);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, signal_during_read, 2,
+	   "a signal interrupts a pipe read inside io_submit: res -EINTR is tried again",
+	   "TODO 6: res == -EINTR means a blocking read was interrupted by a signal "
+	   "before any data (AIO is never restarted by the kernel): submit the same "
+	   "piece again (pitfall 11)")
+{
+	const size_t len = 4096;
+	unsigned char *pipe_data = grade_random_bytes(len);
+	struct datafile fromp = { pipe_data, len, -1 };
+	struct plan p = plan_new(1);
+	int fds[2];
+	struct fault *flt;
+	struct fault_report r;
+	int ret;
+
+	fault_pipe(fds, 0);
+	plan_read(&p, 0, &fromp, fds[0], 0, len, "the pipe");
+	watch_start();
+	/* A read of an empty pipe sleeps inside io_submit (kernel AIO reads
+	 * of pipes are synchronous); SIGUSR1 has a handler without SA_RESTART. */
+	flt = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_submit },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_submit },
+		{ .op = FAULT_WRITE, .fd = fds[1], .data = pipe_data, .len = len },
+		{ .op = FAULT_CLOSE, .fd = fds[1] },
+		{ .op = FAULT_END } });
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 1));
+	r = fault_join(flt);
+	grade_check(r.signals == 1, "laio_batch_read never slept inside io_submit reading "
+		    "an empty pipe, so the signal could not be sent (it returned %s)",
+		    errno_name(ret));
+	grade_check(ret == 0, "laio_batch_read returned %s, expected 0", errno_name(ret));
+	plan_check(&p, "a pipe read interrupted by a signal");
+	grade_check(r.blocked_seen == 2, "after the signal, the read was not submitted again");
+	close(fds[0]);
+	free(r.sink);
+	plan_free(&p);
+}
+
+GRADE_TEST(faults, everything_at_once, 2,
+	   "partial submits, -EAGAIN, -EINTR, short reads, completions latest first and "
+	   "bad requests, all in one batch",
+	   "TODOs 4-6: each fault alone has its own test above; start with those")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 60, 12000);
+
+	plan_error(&p, 13, 9999, 0, 100, -EBADF, "fd 9999, not open");
+	plan_error(&p, 41, f.fd, -1, 100, -EINVAL, "negative offset");
+	watch_start();
+	aw.accept_cycle = 3;
+	aw.eagain_every = 4;
+	aw.eintr_every = 3;
+	aw.halve = true;
+	aw.reverse = true;
+	aw.one_at_a_time = true;
+	run_batch(&p, 8, "60 requests at qd 8, every fault at once");
+	grade_check(aw.max_inflight <= 8, "%ld requests were in flight at once with qd 8",
+		    aw.max_inflight);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+/* ----------------------------------------------------------------- errors */
+
+GRADE_TEST(errors, return_values_not_errno, 2,
+	   "errors come from libaio's return values (-errno), never from errno",
+	   "TODOs 2 and 4: io_setup, io_submit and io_getevents return -errno and leave "
+	   "errno alone: store or return their value itself (io_submit(2), NOTES; "
+	   "pitfall 1)")
+{
+	struct datafile f = make_datafile("f", 100000, O_RDONLY);
+	int other = dup(f.fd);
+	struct plan p = plan_new(6);
+	int ret;
+
+	grade_check(other >= 0, "harness: dup: %s", strerror(errno));
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)(i * 9000), 5000, "a good read");
+	plan_error(&p, 1, 9999, 0, 100, -EBADF, "fd 9999, not open");
+	plan_error(&p, 3, other, 0, 100, -EBADF, "io_submit answers -EBADF for it");
+	watch_start();
+	aw.ebadf_fd = other;
+	run_batch(&p, 4, "io_submit failing for two requests");
+	aw.ebadf_fd = -1;
+	aw.setup_error = -EAGAIN;
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	grade_check(ret == -EAGAIN, "laio_batch_read returned %s when io_setup returned "
+		    "-EAGAIN; expected -EAGAIN", errno_name(ret));
+	close(other);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+/* ----------------------------------------------------------------- direct */
+
+GRADE_TEST(direct, aligned_batch, 2,
+	   "O_DIRECT: aligned random reads, the last block short at end of file",
+	   "TODO 6: with O_DIRECT the read that reaches end of file is short, and asking "
+	   "for the rest returns 0: stop there (lesson: \"O_DIRECT and alignment\")")
+{
+	struct datafile f = make_datafile("f", (1 << 20) + 1000, O_RDONLY);
+	int fd = open_direct_or_skip(grade_path("f"));
+	size_t blocks = f.size / 4096 + 3;
+	struct plan p = plan_new(40);
+
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, fd, (off_t)(4096 * grade_rand_below(blocks)),
+			  4096 * (1 + grade_rand_below(4)), "an aligned O_DIRECT read");
+	plan_read(&p, 7, &f, fd, (off_t)(f.size / 4096 * 4096), 8192,
+		  "the last block, crossing end of file");
+	plan_read(&p, 8, &f, fd, 4096, 0, "zero length");
+	watch_start();
+	run_batch(&p, 8, "40 O_DIRECT reads at qd 8");
+	plan_free(&p);
+	close(fd);
+	close_datafile(&f);
+}
+
+GRADE_TEST(direct, misaligned_per_request, 3,
+	   "O_DIRECT: a misaligned offset or length fails that request alone with -EINVAL",
+	   "TODO 6: the kernel accepts a misaligned O_DIRECT read and completes it with "
+	   "res -EINVAL: convert ev.res to long before testing < 0 and store it in that "
+	   "request; the others succeed (pitfall 10)")
+{
+	struct datafile f = make_datafile("f", 1 << 20, O_RDONLY);
+	int fd = open_direct_or_skip(grade_path("f"));
+	struct plan p = plan_new(8);
+
+	require_dio_alignment(fd);
+
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, fd, (off_t)(4096 * (3 * i + 1)), 4096,
+			  "an aligned O_DIRECT read");
+	plan_error(&p, 2, fd, 4096 * 7 + 100, 4096, -EINVAL, "misaligned offset");
+	plan_error(&p, 3, fd, 4096 * 10, 100, -EINVAL, "misaligned length (100)");
+	plan_error(&p, 6, fd, 4096 * 19 + 100, 100, -EINVAL, "misaligned offset and length");
+	watch_start();
+	run_batch(&p, 2, "O_DIRECT at qd 2");
+	run_batch(&p, 8, "O_DIRECT at qd 8");
+	plan_free(&p);
+	close(fd);
+	close_datafile(&f);
+}
+
+/* -------------------------------------------------------------- resources */
+
+GRADE_TEST(resources, no_leaks, 2,
+	   "no io context, fd or thread left behind: one io_setup and one io_destroy per call",
+	   "TODO 7: io_destroy after every successful io_setup, free your bookkeeping; "
+	   "open no fd, start no thread (pitfall 12)")
+{
+	struct datafile f = make_datafile("f", 200000, O_RDONLY);
+	struct plan good = random_plan(&f, 30, 10000), bad = random_plan(&f, 10, 1000);
+	int maps = count_aio_maps(), fds = fault_count_fds(), threads = fault_count_threads();
+
+	plan_error(&bad, 4, 9999, 0, 100, -EBADF, "fd 9999, not open");
+	watch_start();
+	run_batch(&good, 4, "30 requests at qd 4");
+	grade_check(aw.setups == 1 && aw.destroys == 1, "one laio_batch_read call made %ld "
+		    "successful io_setup and %ld io_destroy calls; expected 1 and 1",
+		    aw.setups, aw.destroys);
+	run_batch(&bad, 4, "10 requests at qd 4, one with a bad fd");
+	grade_check(aw.setups == 2 && aw.destroys == 2, "two laio_batch_read calls made %ld "
+		    "successful io_setup and %ld io_destroy calls; expected 2 and 2",
+		    aw.setups, aw.destroys);
+	grade_check(count_aio_maps() == maps, "%d io context(s) are still mapped (\"[aio]\" "
+		    "in /proc/self/maps) after laio_batch_read returned", count_aio_maps() - maps);
+	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after "
+		    "laio_batch_read than before", fault_count_fds() - fds);
+	grade_check(fault_count_threads() == threads, "%d more thread(s) after "
+		    "laio_batch_read than before", fault_count_threads() - threads);
+	plan_free(&good);
+	plan_free(&bad);
+	close_datafile(&f);
+}
+
+GRADE_TEST(resources, cleanup_on_failure, 2,
+	   "io_getevents failing (-EFAULT): the batch returns -EFAULT and destroys its context",
+	   "TODOs 5 and 7: an io_getevents error other than -EINTR ends the batch: "
+	   "io_destroy, free, return that error (not -errno)")
+{
+	struct datafile f = make_datafile("f", 100000, O_RDONLY);
+	struct plan p = random_plan(&f, 20, 5000);
+	int maps = count_aio_maps(), fds = fault_count_fds();
+	int ret;
+
+	watch_start();
+	aw.efault_at = 1;
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	grade_check(ret == -EFAULT, "laio_batch_read returned %s when io_getevents failed "
+		    "with -EFAULT; expected -EFAULT", errno_name(ret));
+	grade_check(aw.setups == aw.destroys, "laio_batch_read returned without io_destroy "
+		    "after io_getevents failed (io_setup %ld, io_destroy %ld)", aw.setups,
+		    aw.destroys);
+	grade_check(count_aio_maps() == maps, "%d io context(s) still mapped after the "
+		    "failed batch", count_aio_maps() - maps);
+	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after the failed "
+		    "batch", fault_count_fds() - fds);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+/* -------------------------------------------------------------- mechanism */
+
+GRADE_TEST(mechanism, no_blocking_reads, 2,
+	   "every byte through io_submit + io_getevents: pread, read and threads refused",
+	   "TODOs 3-6: every read, the rest of a short read too, goes through io_submit and "
+	   "io_getevents; pread and friends and pthread_create are refused (pitfall 13)")
+{
+	static const char why[] = "laio_batch_read must move every byte through io_submit "
+				  "and io_getevents, short-read remainders too (TODOs 3-6)";
+	struct datafile f = make_datafile("f", 200000, O_RDONLY);
+	struct plan p = random_plan(&f, 20, 10000);
+
+	seam_refuse_blocking_io(why);
+	seam_refuse(SEAM_pthread_create, "laio_batch_read needs no thread: the kernel does "
+					 "the reads (TODOs 3-6)");
+	watch_start();
+	aw.halve = true;
+	run_batch(&p, 4, "20 requests at qd 4 with short reads, pread refused");
+	grade_check(seam_calls(SEAM_io_submit) > 0 && seam_calls(SEAM_io_getevents) > 0,
+		    "laio_batch_read called io_submit %ld and io_getevents %ld times",
+		    seam_calls(SEAM_io_submit), seam_calls(SEAM_io_getevents));
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(mechanism, submission_budget, 2,
+	   "64 reads at qd 64 take at most 4 io_submit calls; no polling with io_getevents",
+	   "TODO 4: hand io_submit the whole pending array (one call for many iocbs), not "
+	   "one iocb per call; TODO 5: wait with min_nr 1 and timeout NULL instead of "
+	   "polling with min_nr 0")
+{
+	struct datafile f = make_datafile("f", 1 << 20, O_RDONLY);
+	struct plan p = plan_new(64);
+
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)(4096 * grade_rand_below(256)), 4096,
+			  "a 4 KiB read");
+	watch_start();
+	/* Polls (min_nr 0, or a zero timeout) find nothing ready the first
+	 * 1000 times after each io_submit: a poller spins, a waiter does not. */
+	aw.poll_delay = 1000;
+	run_batch(&p, 64, "64 requests at qd 64");
+	grade_check(aw.submit_calls <= 4, "laio_batch_read made %ld io_submit calls for 64 "
+		    "reads at qd 64; expected at most 4 (one call can take all 64 iocbs)",
+		    aw.submit_calls);
+	grade_check(aw.getevents_calls <= 2 * 64 + 4, "laio_batch_read made %ld io_getevents "
+		    "calls for 64 reads (%ld of them polls that did not wait): busy polling. "
+		    "Wait with min_nr >= 1 and no timeout", aw.getevents_calls, aw.polls);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+GRADE_TEST(helpers, alloc_aligned, 1,
+	   "laio_alloc_aligned: 4096-aligned, zeroed, rounded up to a multiple of 4096; NULL "
+	   "for 0 and for sizes that overflow",
+	   "TODO 8: posix_memalign(&p, LAIO_DIO_ALIGN, rounded length), memset to 0; NULL "
+	   "when len is 0 or len + 4095 overflows (pitfall 14)")
+{
+	static const size_t sizes[] = { 1, 100, 4095, 4096, 4097, (1 << 20) + 3 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t rounded = (sizes[i] + 4095) / 4096 * 4096;
+		unsigned char *p = SEAM_CALL(laio_alloc_aligned(sizes[i]));
+		size_t nonzero = rounded;
+
+		grade_check(p != NULL, "laio_alloc_aligned(%zu) returned NULL", sizes[i]);
+		grade_check((uintptr_t)p % 4096 == 0, "laio_alloc_aligned(%zu) returned %p, "
+			    "not a multiple of 4096 (O_DIRECT needs aligned buffers)",
+			    sizes[i], (void *)p);
+		grade_check(malloc_usable_size(p) >= rounded, "laio_alloc_aligned(%zu) gave "
+			    "%zu usable bytes; expected at least %zu (rounded up to 4096)",
+			    sizes[i], malloc_usable_size(p), rounded);
+		for (size_t b = 0; b < rounded && nonzero == rounded; b++)
+			if (p[b] != 0)
+				nonzero = b;
+		grade_check(nonzero == rounded, "laio_alloc_aligned(%zu): byte %zu is not "
+			    "zero; the whole rounded length must be zeroed", sizes[i], nonzero);
+		memset(p, 0x5A, rounded);
+		free(p);
+	}
+	grade_check(SEAM_CALL(laio_alloc_aligned(0)) == NULL,
+		    "laio_alloc_aligned(0) did not return NULL");
+	grade_check(SEAM_CALL(laio_alloc_aligned(SIZE_MAX)) == NULL,
+		    "laio_alloc_aligned(SIZE_MAX) did not return NULL");
+	grade_check(SEAM_CALL(laio_alloc_aligned(SIZE_MAX - 100)) == NULL,
+		    "laio_alloc_aligned(SIZE_MAX - 100) did not return NULL (rounding up "
+		    "overflows)");
+}
+
+/* What the kernel says for fd: mem and offset alignment, 4096 when silent. */
+static void kernel_dio_alignment(int fd, size_t *mem, size_t *off)
+{
+	struct statx stx;
+
+	memset(&stx, 0, sizeof(stx));
+	grade_check(statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0,
+		    "harness: statx: %s", strerror(errno));
+	*mem = *off = LAIO_DIO_ALIGN;
+	if (stx.stx_mask & STATX_DIOALIGN) {
+		*mem = stx.stx_dio_mem_align;
+		*off = stx.stx_dio_offset_align;
+	}
+}
+
+GRADE_TEST(helpers, dio_alignment, 1,
+	   "laio_dio_alignment: what statx(STATX_DIOALIGN) says, 4096 where it says "
+	   "nothing (a pipe), -EBADF for a bad fd",
+	   "TODO 9: statx(fd, \"\", AT_EMPTY_PATH, STATX_DIOALIGN, &stx); use "
+	   "stx_dio_mem_align and stx_dio_offset_align when stx_mask has STATX_DIOALIGN, "
+	   "else LAIO_DIO_ALIGN; pointers may be NULL; -errno on failure")
+{
+	struct datafile f = make_datafile("f", 8192, O_RDONLY);
+	size_t mem = 1, off = 1, kmem, koff;
+	int fds[2], ret;
+
+	kernel_dio_alignment(f.fd, &kmem, &koff);
+	ret = SEAM_CALL(laio_dio_alignment(f.fd, &mem, &off));
+	grade_check(ret == 0 || (ret == -EOPNOTSUPP && kmem == 0),
+		    "laio_dio_alignment on a file returned %s, expected 0", errno_name(ret));
+	if (ret == 0)
+		grade_check(mem == kmem && off == koff, "laio_dio_alignment on a file in %s "
+			    "gave memory %zu, offset %zu; statx says %zu and %zu",
+			    grade_tmpdir(), mem, off, kmem, koff);
+	ret = SEAM_CALL(laio_dio_alignment(f.fd, NULL, NULL));
+	grade_check(ret == 0 || (ret == -EOPNOTSUPP && kmem == 0),
+		    "laio_dio_alignment(fd, NULL, NULL) returned %s, expected 0",
+		    errno_name(ret));
+	fault_pipe(fds, 0);
+	mem = off = 1;
+	ret = SEAM_CALL(laio_dio_alignment(fds[0], &mem, &off));
+	kernel_dio_alignment(fds[0], &kmem, &koff);
+	grade_check(ret == 0 && mem == kmem && off == koff, "laio_dio_alignment on a pipe "
+		    "returned %s with memory %zu, offset %zu; expected 0, %zu and %zu (statx "
+		    "does not report STATX_DIOALIGN for a pipe: use LAIO_DIO_ALIGN)",
+		    errno_name(ret), mem, off, kmem, koff);
+	close(fds[0]);
+	close(fds[1]);
+	errno = ERRNO_MARKER;
+	ret = SEAM_CALL(laio_dio_alignment(-1, &mem, &off));
+	grade_check(ret == -EBADF, "laio_dio_alignment(-1, ...) returned %s, expected -EBADF",
+		    errno_name(ret));
+	close_datafile(&f);
+}
