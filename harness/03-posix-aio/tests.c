@@ -1,0 +1,1232 @@
+/*
+ * Chapter 03 tests: POSIX aio (part A, paio_batch_read) and the thread pool
+ * behind it (part B, tpool_*); the contract is chapters/03-posix-aio/paio.h.
+ *
+ * Part A is watched through the aio seams (watch.h): every aiocb aio_read
+ * accepted must be collected by exactly one aio_return, after aio_error
+ * stopped saying EINPROGRESS, before the call returns. Pipes are answered
+ * by a harness thread only while the test thread sleeps inside
+ * aio_suspend, in orders that need the whole window in flight.
+ *
+ * Part B is watched through pthread_create (each worker's start routine is
+ * wrapped: its thread id, its signal mask, its end), pthread_join and the
+ * reads. Pipes answered in reverse order prove that the pool reads in
+ * parallel; "every thread asleep" (from /proc/self/task/TID/syscall) marks
+ * the moments at which the reads in progress are counted.
+ *
+ * Expected bytes come from the harness's own random data, generated from
+ * the printed seed. No test sleeps to order threads: every wait is for a
+ * condition, and bounded.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "paio.h"
+#include "watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* res before the call: no request can end with it. */
+#define UNSET ((ssize_t)-7777)
+
+static int open_or_fail(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static const char *errno_name(ssize_t v)
+{
+	static char bufs[4][64];
+	static unsigned next;
+	char *buf = bufs[next++ % 4];
+
+	if (v == UNSET)
+		snprintf(buf, 64, "never set");
+	else if (v >= 0 || v < -4095)
+		snprintf(buf, 64, "%zd", v);
+	else
+		snprintf(buf, 64, "-%s", strerrorname_np((int)-v) ?: "?");
+	return buf;
+}
+
+static void check_same(const void *got, const void *want, size_t len, const char *what)
+{
+	ssize_t at = grade_first_diff(got, want, len);
+
+	grade_check(at < 0, "%s: wrong data at byte %zd of %zu (seed %llu; rerun with "
+		    "make check CH=03 SEED=%llu)", what, at, len,
+		    (unsigned long long)grade_seed(), (unsigned long long)grade_seed());
+}
+
+/* What a read of len bytes at off returns from a file of size bytes. */
+static size_t expected_len(size_t size, off_t off, size_t len)
+{
+	if ((size_t)off >= size)
+		return 0;
+	return size - (size_t)off < len ? size - (size_t)off : len;
+}
+
+/* n random reads of the file (data, size) on fd; some past its end. */
+static struct batch_req *random_reads(int fd, size_t size, size_t n, size_t maxlen)
+{
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 1 + grade_rand_below(maxlen);
+		off_t off = (off_t)grade_rand_below(size);
+
+		if (i % 10 == 3)
+			off = (off_t)(size - grade_rand_below(len));   /* crosses the end */
+		else if (i % 10 == 7)
+			off = (off_t)(size + grade_rand_below(4096));  /* past the end */
+		reqs[i] = (struct batch_req){ fd, off, len, grade_xmalloc(len), UNSET };
+	}
+	return reqs;
+}
+
+/* Every request of a file batch has the right res and bytes; frees them. */
+static void check_file_results(const char *fn, struct batch_req *reqs, size_t n,
+			       const unsigned char *data, size_t size, unsigned qd)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t want = expected_len(size, reqs[i].offset, reqs[i].len);
+
+		grade_check(reqs[i].res == (ssize_t)want, "%s (qd %u): request %zu (offset %lld, "
+			    "len %zu of a %zu-byte file): res is %s, expected %zu (seed %llu)", fn,
+			    qd, i, (long long)reqs[i].offset, reqs[i].len, size,
+			    errno_name(reqs[i].res), want, (unsigned long long)grade_seed());
+		check_same(reqs[i].buf, data + (want ? reqs[i].offset : 0), want, fn);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(reqs[i].buf);
+	free(reqs);
+}
+
+/* Pipe requests: each got its len bytes (the writer hung up after them). */
+static void check_pipe_results(const char *fn, struct batch_req *reqs, int n,
+			       unsigned char **data, size_t len)
+{
+	for (int i = 0; i < n; i++) {
+		grade_check(reqs[i].res == (ssize_t)len, "%s: request %d (a pipe that delivered "
+			    "%zu bytes, then its writer hung up): res is %s, expected %zu", fn, i,
+			    len, errno_name(reqs[i].res), len);
+		check_same(reqs[i].buf, data[i], len, fn);
+	}
+}
+
+static void check_fed(const struct feed *f, const char *what)
+{
+	grade_check(f->why[0] == '\0', "%s: %s", what, f->why);
+}
+
+/* After part A's call: every accepted read collected, nothing else wrong. */
+static void check_protocol(void)
+{
+	long left = aw_in_flight();
+
+	w_check_no_violation();
+	grade_check(left == 0, "paio_batch_read returned with %ld read(s) still in flight "
+		    "(accepted by aio_read, never collected by aio_return): glibc's helper "
+		    "threads will write into those aiocbs and buffers after they are freed "
+		    "(TODOs 7 and 9)", left);
+	grade_check(aw.returns == aw.accepted, "aio_read accepted %ld reads but aio_return was "
+		    "called %ld times: exactly once per accepted read (TODO 7)", aw.accepted,
+		    aw.returns);
+}
+
+/* ===================================================================== */
+/* Part A: paio_batch_read                                               */
+/* ===================================================================== */
+
+GRADE_TEST(paio, random_file, 3,
+	   "paio_batch_read: 3 batches of 60 random reads of a 1 MiB file (qd 1, 4, 16), some past its end",
+	   "TODOs 3-7: one aiocb per request in flight; aio_read, aio_suspend, then aio_error "
+	   "and aio_return for each finished read; a read at or past the end of file returns "
+	   "fewer bytes, or 0 (lesson sections 2-3)")
+{
+	static const unsigned qds[] = { 1, 4, 16 };
+	const size_t size = 1 << 20, n = 60;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+
+	aw_watch();
+	for (size_t k = 0; k < 3; k++) {
+		struct batch_req *reqs = random_reads(fd, size, n, 70000);
+		int rc = SEAM_CALL(paio_batch_read(reqs, n, qds[k]));
+
+		grade_check(rc == 0, "paio_batch_read(reqs, %zu, %u) returned %s, expected 0",
+			    n, qds[k], errno_name(rc));
+		check_protocol();
+		check_file_results("paio_batch_read", reqs, n, data, size, qds[k]);
+	}
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, uses_aio_read, 2,
+	   "paio_batch_read submits every read with aio_read: 32 reads of 4 KiB, one aio_read each, no pread",
+	   "TODO 5: aio_read(3) for each request; read, pread and lio_listio are refused in "
+	   "part A (lesson section 11)")
+{
+	const size_t size = 256 * 1024, n = 32;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)(grade_rand_below(60) * 4096), 4096,
+					      grade_xmalloc(4096), UNSET };
+	aw_watch();
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 8));
+	grade_check(rc == 0, "paio_batch_read(reqs, 32, 8) returned %s, expected 0",
+		    errno_name(rc));
+	check_protocol();
+	grade_check(aw.accepted == (long)n, "paio_batch_read made %ld accepted aio_read calls "
+		    "for 32 reads of 4 KiB inside the file: expected exactly 32, one per request",
+		    aw.accepted);
+	check_file_results("paio_batch_read", reqs, n, data, size, 8);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, edge_cases, 2,
+	   "paio_batch_read: qd 0 and NULL are -EINVAL, n 0 does nothing, len 0 is 0 and offset -1 is -EINVAL without I/O",
+	   "TODOs 1 and 3: check the arguments first; answer len == 0 (0, even for a bad fd) "
+	   "and offset < 0 (-EINVAL) without submitting anything (paio.h, \"Result of each "
+	   "request\")")
+{
+	const size_t size = 5000;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	char bufs[6][200];
+	struct batch_req one = { -1, 0, 0, NULL, UNSET };
+	struct batch_req reqs[6] = {
+		{ -1, 0, 0, bufs[0], UNSET },              /* len 0: 0, even with a bad fd */
+		{ fd, -1, 10, bufs[1], UNSET },            /* -EINVAL */
+		{ fd, -1, 0, bufs[2], UNSET },             /* -EINVAL comes first */
+		{ fd, 5100, 100, bufs[3], UNSET },         /* past the end: 0 */
+		{ fd, 4950, 100, bufs[4], UNSET },         /* crosses the end: 50 */
+		{ fd, 0, 100, bufs[5], UNSET },
+	};
+	static const ssize_t want[6] = { 0, -EINVAL, -EINVAL, 0, 50, 100 };
+	int rc;
+
+	aw_watch();
+	rc = SEAM_CALL(paio_batch_read(&one, 1, 0));
+	grade_check(rc == -EINVAL, "paio_batch_read with qd 0 returned %s, expected -EINVAL",
+		    errno_name(rc));
+	rc = SEAM_CALL(paio_batch_read(NULL, 3, 4));
+	grade_check(rc == -EINVAL, "paio_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
+		    errno_name(rc));
+	rc = SEAM_CALL(paio_batch_read(&one, 0, 4));
+	grade_check(rc == 0 && one.res == UNSET && aw.read_calls == 0,
+		    "paio_batch_read with n 0 returned %s, res %s, %ld aio_read calls: expected 0 "
+		    "and nothing done", errno_name(rc), errno_name(one.res), aw.read_calls);
+	rc = SEAM_CALL(paio_batch_read(reqs, 6, 1u << 30));
+	grade_check(rc == 0, "paio_batch_read(reqs, 6, 2^30) returned %s, expected 0 (a qd "
+		    "larger than n is fine)", errno_name(rc));
+	check_protocol();
+	for (int i = 0; i < 6; i++)
+		grade_check(reqs[i].res == want[i], "request %d (fd %d, offset %lld, len %zu): res "
+			    "is %s, expected %s", i, reqs[i].fd, (long long)reqs[i].offset,
+			    reqs[i].len, errno_name(reqs[i].res), errno_name(want[i]));
+	grade_check(aw.zero_len == 0, "paio_batch_read submitted a read of 0 bytes: answer "
+		    "len == 0 with 0 and no I/O (TODO 3)");
+	grade_check(aw.neg_offset == 0, "paio_batch_read submitted a read at a negative "
+		    "offset: answer it with -EINVAL and no I/O (TODO 3)");
+	check_same(bufs[4], data + 4950, 50, "request 4");
+	check_same(bufs[5], data, 100, "request 5");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, errors_per_request, 2,
+	   "paio_batch_read: a bad fd, a directory and a write-only fd get their own -errno; the others still run",
+	   "TODO 7: aio_error returns the error number (positive): the request's res is -err, "
+	   "and you still call aio_return for it; never read errno for it (lesson section 2)")
+{
+	const size_t size = 8192;
+	unsigned char *data = grade_random_bytes(size);
+	const char *path = grade_make_file("f", data, size);
+	int fd = open_or_fail(path, O_RDONLY), wfd = open_or_fail(path, O_WRONLY);
+	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	char bufs[8][1000];
+	struct batch_req reqs[8] = {
+		{ fd, 0, 1000, bufs[0], UNSET },
+		{ 999, 0, 1000, bufs[1], UNSET },   /* not open */
+		{ fd, 3000, 1000, bufs[2], UNSET },
+		{ dir, 0, 1000, bufs[3], UNSET },
+		{ fd, 6000, 1000, bufs[4], UNSET },
+		{ wfd, 0, 1000, bufs[5], UNSET },   /* open for writing only */
+		{ fd, 7800, 1000, bufs[6], UNSET }, /* 392 bytes left */
+		{ fd, 1500, 1000, bufs[7], UNSET },
+	};
+	static const ssize_t want[8] = { 1000, -EBADF, 1000, -EISDIR, 1000, -EBADF, 392, 1000 };
+	int rc;
+
+	aw_watch();
+	rc = SEAM_CALL(paio_batch_read(reqs, 8, 3));
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0: a failed request is "
+		    "that request's result, not the batch's", errno_name(rc));
+	check_protocol();
+	for (int i = 0; i < 8; i++)
+		grade_check(reqs[i].res == want[i], "request %d: res is %s, expected %s", i,
+			    errno_name(reqs[i].res), errno_name(want[i]));
+	check_same(bufs[2], data + 3000, 1000, "request 2");
+	check_same(bufs[6], data + 7800, 392, "request 6");
+	check_same(bufs[7], data + 1500, 1000, "request 7");
+	close(dir);
+	close(wfd);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, aiocb_prepared, 1,
+	   "paio_batch_read zeroes each aiocb and asks for no notification (SIGEV_NONE)",
+	   "TODO 4: memset the aiocb to 0 before filling it (glibc refuses a garbage "
+	   "aio_reqprio), then set aio_sigevent.sigev_notify = SIGEV_NONE (0 is SIGEV_SIGNAL; "
+	   "lesson section 1)")
+{
+	const size_t size = 100000, n = 24;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 5000);
+	int rc;
+
+	aw_watch();
+	/* Memory from malloc is no longer zero: fields left unset show up. */
+	mallopt(M_PERTURB, 0x5a);
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 6));
+	mallopt(M_PERTURB, 0);
+	w_check_no_violation();
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_file_results("paio_batch_read", reqs, n, data, size, 6);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, aio_return_once, 3,
+	   "paio_batch_read calls aio_return exactly once per accepted read, after aio_error said it finished",
+	   "TODO 7: after aio_suspend, call aio_error for each read in flight; only when it "
+	   "is not EINPROGRESS call aio_return, once, and then the aiocb is yours again; "
+	   "never for a read aio_read refused (aio_return(3), lesson section 2)")
+{
+	const size_t size = 1 << 19, n = 64, len = 3000;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 20000);
+	static const int order[3] = { 2, 0, 1 };
+	int p[3][2];
+	struct batch_req preqs[3];
+	unsigned char *pdata[3];
+	struct feed *f;
+	int rc;
+
+	aw_watch();
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 8));
+	grade_check(rc == 0, "paio_batch_read(reqs, 64, 8) on a file returned %s, expected 0",
+		    errno_name(rc));
+	check_protocol();
+	check_file_results("paio_batch_read", reqs, n, data, size, 8);
+
+	/* Three pipes answered 2, 0, 1, each while the code sleeps in aio_suspend:
+	 * when aio_suspend returns, the others are still in progress. */
+	feed_pipes(3, p, preqs, pdata, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .order = order, .data = pdata,
+					   .len = len, .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(preqs, 3, 3));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	check_fed(f, "3 pipes at qd 3, answered 2, 0, 1, each while paio_batch_read sleeps in "
+		  "aio_suspend");
+	grade_check(rc == 0, "paio_batch_read on 3 pipes returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read", preqs, 3, pdata, len);
+	feed_free_pipes(3, p, preqs, pdata);
+	free(f);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, sleeps_in_aio_suspend, 3,
+	   "paio_batch_read sleeps in aio_suspend while reads are pending, instead of polling",
+	   "TODO 6: wait with aio_suspend on the list of reads in flight, and set an entry "
+	   "to NULL once you collected it: glibc returns at once while any entry is no "
+	   "longer in progress, which makes every wait a busy loop (lesson section 3)")
+{
+	static const int order[4] = { 1, 3, 0, 2 };
+	const size_t len = 2000;
+	int p[4][2];
+	struct batch_req reqs[4];
+	unsigned char *data[4];
+	struct feed *f;
+	long bound;
+	int rc;
+
+	aw_watch();
+	feed_pipes(4, p, reqs, data, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 4, .pipes = p, .order = order, .data = data,
+					   .len = len, .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(reqs, 4, 4));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	grade_check(rc == 0, "paio_batch_read on 4 pipes returned %s, expected 0", errno_name(rc));
+	check_fed(f, "4 pipes, each answered only while paio_batch_read sleeps in aio_suspend");
+	check_protocol();
+	check_pipe_results("paio_batch_read", reqs, 4, data, len);
+	grade_check(aw.suspends <= aw.accepted + atomic_load(&aw.eintr_seen),
+		    "paio_batch_read called aio_suspend %ld times for %ld reads: each call should "
+		    "sleep until a read finished. A collected aiocb left in the list makes "
+		    "aio_suspend return at once (TODO 6)", aw.suspends, aw.accepted);
+	bound = 3 * 4 * (aw.suspends + 2);   /* a scan before and after each wait is fine */
+	grade_check(aw.errors <= bound, "paio_batch_read called aio_error %ld times for 4 reads "
+		    "and %ld aio_suspend calls (at most %ld expected): it polls instead of "
+		    "sleeping in aio_suspend (TODO 6)", aw.errors, aw.suspends, bound);
+	feed_free_pipes(4, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(paio, eintr_in_aio_suspend, 2,
+	   "paio_batch_read waits again when a signal interrupts aio_suspend (EINTR)",
+	   "TODO 6: aio_suspend fails with EINTR when a handler installed without SA_RESTART "
+	   "ran while it waited; that is no error of any request: call it again "
+	   "(aio_suspend(3), lesson section 3)")
+{
+	const size_t len = 500;
+	int p[1][2];
+	struct batch_req reqs[1];
+	unsigned char *data[1];
+	struct feed *f;
+	int rc;
+
+	aw_watch();
+	feed_pipes(1, p, reqs, data, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 1, .pipes = p, .data = data, .len = len,
+					   .wait = W_IN_SUSPEND, .interrupt = true });
+	rc = SEAM_CALL(paio_batch_read(reqs, 1, 2));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	grade_check(f->interrupted || rc == 0, "paio_batch_read returned %s before a signal "
+		    "could interrupt aio_suspend (expected 0)", errno_name(rc));
+	grade_check(f->interrupted, "paio_batch_read with a read pending on an empty pipe: %s",
+		    f->why[0] ? f->why : "aio_suspend never returned EINTR");
+	grade_check(rc == 0, "paio_batch_read returned %s after a signal interrupted "
+		    "aio_suspend (EINTR); expected it to wait again and return 0", errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read after EINTR", reqs, 1, data, len);
+	feed_free_pipes(1, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(paio, short_reads, 3,
+	   "paio_batch_read continues short reads: aio_read capped at 1000 bytes, pipes fed 100 bytes at a time",
+	   "TODOs 4 and 7: a read can return fewer bytes than asked before end of file: "
+	   "submit the rest at offset + done into buf + done for len - done "
+	   "(lesson section 2)")
+{
+	const size_t size = 200000, n = 24, len = 1000;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int p[2][2];
+	struct batch_req preqs[2];
+	unsigned char *pdata[2];
+	struct feed *f;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = 2500 + grade_rand_below(6500);
+
+		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - l), l,
+					      grade_xmalloc(l), UNSET };
+	}
+	aw_watch();
+	aw.cap = 1000;   /* every aio_read transfers at most 1000 bytes */
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 4));
+	aw.cap = 0;
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_file_results("paio_batch_read with reads cut to 1000 bytes", reqs, n, data, size, 4);
+
+	feed_pipes(2, p, preqs, pdata, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 2, .pipes = p, .data = pdata, .len = len,
+					   .piece = 100 });
+	rc = SEAM_CALL(paio_batch_read(preqs, 2, 2));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	grade_check(rc == 0, "paio_batch_read on pipes fed in pieces returned %s, expected 0",
+		    errno_name(rc));
+	check_protocol();
+	check_fed(f, "pipes fed 100 bytes at a time");
+	check_pipe_results("paio_batch_read (pipes fed 100 bytes at a time)", preqs, 2, pdata, len);
+	feed_free_pipes(2, p, preqs, pdata);
+	free(f);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, end_of_file, 2,
+	   "paio_batch_read ends a request at end of file: pipes that hang up early, reads past a file's end",
+	   "TODO 7: aio_return == 0 means end of file: finish the request with the bytes read "
+	   "so far; do not submit it again (lesson section 2)")
+{
+	const size_t size = 10000, len = 300;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	char bufs[3][1000];
+	struct batch_req reqs[3] = {
+		{ fd, 9500, 1000, bufs[0], UNSET },  /* 500 */
+		{ fd, 20000, 1000, bufs[1], UNSET }, /* 0 */
+		{ fd, 10000, 1, bufs[2], UNSET },    /* 0 */
+	};
+	int p[2][2];
+	struct batch_req preqs[2];
+	unsigned char *pdata[2];
+	struct feed *f;
+	int rc;
+
+	aw_watch();
+	aw.read_budget = 100;
+	aw.budget_why = "paio_batch_read made more than 100 aio_read calls for a few requests "
+			"at end of file: aio_return == 0 means end of file; finish the request "
+			"instead of submitting it again (TODO 7)";
+	rc = SEAM_CALL(paio_batch_read(reqs, 3, 2));
+	w_check_no_violation();
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	grade_check(reqs[0].res == 500 && reqs[1].res == 0 && reqs[2].res == 0,
+		    "reads at offsets 9500, 20000 and 10000 of a 10000-byte file: res %s, %s, %s; "
+		    "expected 500, 0, 0", errno_name(reqs[0].res), errno_name(reqs[1].res),
+		    errno_name(reqs[2].res));
+	check_same(bufs[0], data + 9500, 500, "request 0");
+
+	/* Each pipe delivers 300 bytes and hangs up; the requests ask for 800. */
+	feed_pipes(2, p, preqs, pdata, len, 500, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 2, .pipes = p, .data = pdata, .len = len });
+	rc = SEAM_CALL(paio_batch_read(preqs, 2, 2));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	grade_check(rc == 0, "paio_batch_read on pipes returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read (800 bytes asked)", preqs, 2, pdata, len);
+	feed_free_pipes(2, p, preqs, pdata);
+	free(f);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, queue_depth, 3,
+	   "paio_batch_read keeps qd reads in flight, never more: 8 pipes answered last to first, 40 file reads at qd 5",
+	   "TODOs 2, 3 and 5: submit min(qd, n) reads before you wait, and never more than qd "
+	   "at once; the pipes are answered in reverse order, so they all must be waiting "
+	   "(lesson section 11)")
+{
+	static const int order[8] = { 7, 6, 5, 4, 3, 2, 1, 0 };
+	const size_t size = 1 << 18, n = 40, len = 100;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 8000);
+	int p[8][2];
+	struct batch_req preqs[8];
+	unsigned char *pdata[8];
+	struct feed *f;
+	int rc;
+
+	aw_watch();
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 5));
+	grade_check(rc == 0, "paio_batch_read(reqs, 40, 5) returned %s, expected 0",
+		    errno_name(rc));
+	check_protocol();
+	grade_check(aw.max_inflight <= 5, "paio_batch_read had %ld reads in flight at once "
+		    "with qd 5 (in flight: accepted by aio_read, not yet collected by "
+		    "aio_return)", aw.max_inflight);
+	check_file_results("paio_batch_read", reqs, n, data, size, 5);
+
+	aw.max_inflight = 0;
+	feed_pipes(8, p, preqs, pdata, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 8, .pipes = p, .order = order, .data = pdata,
+					   .len = len, .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(preqs, 8, 8));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	check_fed(f, "8 pipes at qd 8, answered from the last to the first");
+	grade_check(rc == 0, "paio_batch_read on 8 pipes returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read", preqs, 8, pdata, len);
+	grade_check(aw.max_inflight == 8, "paio_batch_read had at most %ld reads in flight "
+		    "with qd 8 and 8 requests", aw.max_inflight);
+	feed_free_pipes(8, p, preqs, pdata);
+	free(f);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, window_refilled, 2,
+	   "paio_batch_read submits the next request as soon as one finishes (qd 2: pipes answered 1, 2, 0)",
+	   "TODOs 3 and 7: when a read finishes and requests are left, give its slot the next "
+	   "request and submit it before waiting again, without waiting for the rest of the "
+	   "window (paio.h, qd)")
+{
+	static const int order[3] = { 1, 2, 0 };
+	const size_t len = 700;
+	int p[3][2];
+	struct batch_req reqs[3];
+	unsigned char *data[3];
+	struct feed *f;
+	int rc;
+
+	aw_watch();
+	feed_pipes(3, p, reqs, data, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .order = order, .data = data,
+					   .len = len, .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(reqs, 3, 2));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	check_fed(f, "3 pipes at qd 2: request 2 must be submitted when request 1 finishes, "
+		  "while request 0 still waits");
+	grade_check(rc == 0, "paio_batch_read on 3 pipes returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read", reqs, 3, data, len);
+	grade_check(aw.max_inflight <= 2, "paio_batch_read had %ld reads in flight with qd 2",
+		    aw.max_inflight);
+	feed_free_pipes(3, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(paio, eagain_from_aio_read, 3,
+	   "paio_batch_read: aio_read failing with EAGAIN is retried (3 in a row, or every other call); if it never ends, -EAGAIN",
+	   "TODOs 5 and 8: EAGAIN means \"out of resources, try later\": wait for one of your "
+	   "reads and submit again; with none in flight pause and retry a bounded number of "
+	   "times, then return -EAGAIN (paio.h)")
+{
+	const size_t size = 100000, n = 20;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	static const struct { enum aw_eagain mode; const char *what; } cases[2] = {
+		{ AW_EAGAIN_FIRST, "the first 3 aio_read calls failed with EAGAIN" },
+		{ AW_EAGAIN_ALTERNATE, "every other aio_read call failed with EAGAIN" },
+	};
+	struct batch_req *reqs;
+	int rc;
+
+	aw_watch();
+	aw.read_budget = 500;
+	aw.budget_why = "paio_batch_read made more than 500 aio_read calls for 20 requests: "
+			"when EAGAIN does not end, give up with -EAGAIN after a bounded number "
+			"of tries (TODO 8)";
+	for (int k = 0; k < 2; k++) {
+		reqs = random_reads(fd, size, n, 5000);
+		aw.read_calls = 0;
+		aw.eagain = cases[k].mode;
+		aw.eagain_first = 3;
+		rc = SEAM_CALL(paio_batch_read(reqs, n, 6));
+		aw.eagain = AW_EAGAIN_NONE;
+		w_check_no_violation();
+		grade_check(rc == 0, "paio_batch_read returned %s when %s; expected 0 (retry)",
+			    errno_name(rc), cases[k].what);
+		check_protocol();
+		for (size_t i = 0; i < n; i++)
+			grade_check(reqs[i].res != -EAGAIN, "request %zu got -EAGAIN when %s: EAGAIN "
+				    "from aio_read is not the request's result, submit it again",
+				    i, cases[k].what);
+		check_file_results("paio_batch_read", reqs, n, data, size, 6);
+	}
+	reqs = random_reads(fd, size, n, 5000);
+	aw.read_calls = 0;
+	aw.eagain = AW_EAGAIN_ALWAYS;
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 6));
+	aw.eagain = AW_EAGAIN_NONE;
+	w_check_no_violation();
+	grade_check(rc == -EAGAIN, "paio_batch_read returned %s when every aio_read call failed "
+		    "with EAGAIN; expected -EAGAIN after a bounded number of tries", errno_name(rc));
+	check_protocol();
+	for (size_t i = 0; i < n; i++)
+		free(reqs[i].buf);
+	free(reqs);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, error_collects_reads, 2,
+	   "paio_batch_read: when aio_suspend fails (ENOMEM), it returns -ENOMEM only after collecting every read in flight",
+	   "TODO 9: on an error path, wait for every read still in flight and aio_return it "
+	   "before freeing the aiocbs: glibc's helpers write into them until then "
+	   "(paio.h, return value)")
+{
+	const size_t len = 400;
+	int p[3][2];
+	struct batch_req reqs[3];
+	unsigned char *data[3];
+	struct feed *f;
+	long left;
+	int rc;
+
+	aw_watch();
+	feed_pipes(3, p, reqs, data, len, 0, UNSET);
+	aw.suspend_fail_errno = ENOMEM;   /* the first aio_suspend fails */
+	f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .data = data, .len = len,
+					   .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(reqs, 3, 3));
+	left = aw_in_flight();
+	grade_check(left == 0, "paio_batch_read returned %s with %ld read(s) still in flight "
+		    "after aio_suspend failed: collect every accepted read before returning "
+		    "(TODO 9)", errno_name(rc), left);
+	feed_join(f);
+	w_check_no_violation();
+	grade_check(rc == -ENOMEM, "paio_batch_read returned %s when aio_suspend failed with "
+		    "ENOMEM; expected -ENOMEM", errno_name(rc));
+	check_protocol();
+	feed_free_pipes(3, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(paio, many_requests, 1,
+	   "paio_batch_read: 3000 reads of 16 bytes with qd 2^20 (at most PAIO_MAX_INFLIGHT in flight)",
+	   "TODO 2: allocate the window for min(qd, n, PAIO_MAX_INFLIGHT) slots, not qd and "
+	   "not a fixed array")
+{
+	const size_t size = 1 << 16, n = 3000;
+	unsigned char *data = grade_random_bytes(size), *bufs = grade_xmalloc(n * 16);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - 16), 16,
+					      bufs + i * 16, UNSET };
+	aw_watch();
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 1u << 20));
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	grade_check(aw.max_inflight <= (long)PAIO_MAX_INFLIGHT, "paio_batch_read had %ld "
+		    "reads in flight; at most PAIO_MAX_INFLIGHT (%u) allowed", aw.max_inflight,
+		    PAIO_MAX_INFLIGHT);
+	for (size_t i = 0; i < n; i++) {
+		grade_check(reqs[i].res == 16, "request %zu: res is %s, expected 16", i,
+			    errno_name(reqs[i].res));
+		check_same(reqs[i].buf, data + reqs[i].offset, 16, "paio_batch_read");
+	}
+	close(fd);
+	free(reqs);
+	free(bufs);
+	free(data);
+}
+
+/* ===================================================================== */
+/* Part B: the thread pool                                               */
+/* ===================================================================== */
+
+/* Create a pool under watch; fails the test with the reason if it fails. */
+static struct tpool *pool_or_fail(unsigned nthreads)
+{
+	struct tpool *p = NULL;
+	int rc = SEAM_CALL(tpool_create(&p, nthreads));
+
+	grade_check(rc == 0 && p != NULL, "tpool_create(&p, %u) returned %s%s", nthreads,
+		    errno_name(rc), rc == 0 ? " but left p NULL" : ", expected 0");
+	return p;
+}
+
+GRADE_TEST(tpool, create_and_destroy, 3,
+	   "tpool_create starts exactly nthreads threads; tpool_destroy joins every one of them",
+	   "TODOs 11 and 15: pthread_create nthreads workers in tpool_create; in tpool_destroy "
+	   "set stopping, broadcast, pthread_join each one (pthread_join(3), lesson section 8)")
+{
+	struct tpool *p = (struct tpool *)&p, *q;
+	int base = fault_count_threads(), now, rc;
+
+	tw_watch();
+	rc = SEAM_CALL(tpool_create(&p, 0));
+	grade_check(rc == -EINVAL && p == (struct tpool *)&p, "tpool_create(&p, 0) returned %s "
+		    "(expected -EINVAL, p untouched)", errno_name(rc));
+	rc = SEAM_CALL(tpool_create(&p, TPOOL_MAX_THREADS + 1));
+	grade_check(rc == -EINVAL, "tpool_create(&p, TPOOL_MAX_THREADS + 1) returned %s, "
+		    "expected -EINVAL", errno_name(rc));
+	rc = SEAM_CALL(tpool_create(NULL, 2));
+	grade_check(rc == -EINVAL, "tpool_create(NULL, 2) returned %s, expected -EINVAL",
+		    errno_name(rc));
+	grade_check(tw.create_calls == 0, "tpool_create started threads for invalid arguments");
+
+	q = pool_or_fail(5);
+	now = fault_count_threads();
+	grade_check(tw.created == 5 && now == base + 5, "after tpool_create(&p, 5): %ld "
+		    "pthread_create calls and %d threads more than before; expected 5 and 5",
+		    tw.created, now - base);
+	SEAM_CALL_VOID(tpool_destroy(q));
+	grade_check(tw.detaches == 0, "tpool_destroy detached threads: join them instead, so "
+		    "that no worker runs after tpool_destroy returned (TODO 15)");
+	grade_check(tw_joined() == 5, "tpool_destroy joined %ld of the 5 workers with "
+		    "pthread_join (TODO 15)", tw_joined());
+	grade_check(atomic_load(&tw.exited) == 5, "%d of the 5 workers had ended when "
+		    "tpool_destroy returned", atomic_load(&tw.exited));
+	now = w_threads_settle(base);
+	grade_check(now == base, "%d threads are left after tpool_destroy (before the pool: %d)",
+		    now, base);
+	q = pool_or_fail(1);
+	SEAM_CALL_VOID(tpool_destroy(q));
+	SEAM_CALL_VOID(tpool_destroy(NULL));
+	grade_check(tw_joined() == 6, "tpool_destroy of a 1-thread pool did not join its worker");
+}
+
+/* Part B's functional batch: random reads of a file plus error requests. */
+static struct batch_req *mixed_reads(int fd, int dir, size_t size, size_t n)
+{
+	struct batch_req *reqs = random_reads(fd, size, n, 40000);
+
+	reqs[1].fd = 999;               /* -EBADF */
+	reqs[5].fd = dir;               /* -EISDIR */
+	reqs[8].len = 0;                /* 0 */
+	reqs[9].offset = -1;            /* -EINVAL */
+	return reqs;
+}
+
+static void check_mixed(struct batch_req *reqs, size_t n, const unsigned char *data,
+			size_t size, unsigned qd)
+{
+	static const struct { size_t i; ssize_t want; } special[4] = {
+		{ 1, -EBADF }, { 5, -EISDIR }, { 8, 0 }, { 9, -EINVAL },
+	};
+
+	for (int k = 0; k < 4; k++) {
+		struct batch_req *r = &reqs[special[k].i];
+
+		grade_check(r->res == special[k].want, "tpool_batch_read (qd %u): request %zu (fd "
+			    "%d, offset %lld, len %zu): res is %s, expected %s", qd, special[k].i,
+			    r->fd, (long long)r->offset, r->len, errno_name(r->res),
+			    errno_name(special[k].want));
+		r->fd = -1;  /* not compared again */
+		r->res = 0;
+		r->offset = (off_t)size;
+		r->len = 0;
+	}
+	check_file_results("tpool_batch_read", reqs, n, data, size, qd);
+}
+
+GRADE_TEST(tpool, random_file, 3,
+	   "tpool_batch_read: 3 batches of 50 random reads (qd 1, 3, 8) on one pool, with errors in the middle",
+	   "TODOs 12-14: the workers read (pread, continuing short reads, stopping at end of "
+	   "file); each request gets its own res or -errno; no thread is created per batch")
+{
+	static const unsigned qds[] = { 1, 3, 8 };
+	const size_t size = 1 << 20, n = 50;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	struct tpool *p;
+
+	tw_watch();
+	p = pool_or_fail(4);
+	for (size_t k = 0; k < 3; k++) {
+		struct batch_req *reqs = mixed_reads(fd, dir, size, n);
+		long creates = tw.create_calls;
+		int rc = SEAM_CALL(tpool_batch_read(p, reqs, n, qds[k]));
+
+		grade_check(rc == 0, "tpool_batch_read(p, reqs, 50, %u) returned %s, expected 0",
+			    qds[k], errno_name(rc));
+		grade_check(tw.create_calls == creates, "tpool_batch_read called pthread_create "
+			    "%ld times: the workers exist already, started by tpool_create (TODO 14)",
+			    tw.create_calls - creates);
+		check_mixed(reqs, n, data, size, qds[k]);
+	}
+	grade_check(atomic_load(&rw.by_caller) == 0, "the thread that called tpool_batch_read "
+		    "made %ld of the reads itself: the pool's workers must do them (TODO 12)",
+		    atomic_load(&rw.by_caller));
+	SEAM_CALL_VOID(tpool_destroy(p));
+	close(dir);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, parallel_pipes, 4,
+	   "the pool reads in parallel: 6 pipes answered from the last to the first all complete",
+	   "TODOs 12-13: never hold the lock during the read, so every worker can wait in a "
+	   "read at the same time; pread on a pipe fails with ESPIPE: then use read(2) "
+	   "(lesson section 8)")
+{
+	static const int order[6] = { 5, 4, 3, 2, 1, 0 };
+	const size_t len = 512;
+	int p[6][2];
+	struct batch_req reqs[6];
+	unsigned char *data[6];
+	struct tpool *pool;
+	struct feed *f;
+	int rc;
+
+	tw_watch();
+	pool = pool_or_fail(6);
+	/* Each request asks for 100 bytes more than its pipe delivers before it
+	 * hangs up: the last read of each sees end of file. */
+	feed_pipes(6, p, reqs, data, len, 100, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 6, .pipes = p, .order = order, .data = data,
+					   .len = len });
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, 6, 6));
+	feed_join(f);
+	grade_check(rc == 0, "tpool_batch_read(p, reqs, 6, 6) returned %s, expected 0",
+		    errno_name(rc));
+	for (int i = 0; i < 6; i++)
+		grade_check(reqs[i].res != -ESPIPE, "request %d (a pipe) got -ESPIPE: when pread "
+			    "fails with ESPIPE before any byte, read it with read(2) (TODO 13)", i);
+	check_fed(f, "6 pipes answered from the last to the first, each once the one before "
+		  "was read: a pool that reads one request at a time waits on pipe 0 forever");
+	check_pipe_results("tpool_batch_read", reqs, 6, data, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(6, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(tpool, short_reads, 2,
+	   "the pool continues short reads: pread capped at 1000 bytes, pipes fed 100 bytes at a time",
+	   "TODO 13: after a short read of k bytes, read again at offset + k into buf + k; "
+	   "stop at len or end of file (chapter 01's pread_full)")
+{
+	const size_t size = 300000, n = 20, len = 1000;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int p[2][2];
+	struct batch_req preqs[2];
+	unsigned char *pdata[2];
+	struct tpool *pool;
+	struct feed *f;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = 2500 + grade_rand_below(9000);
+
+		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - l), l,
+					      grade_xmalloc(l), UNSET };
+	}
+	tw_watch();
+	pool = pool_or_fail(3);
+	rw.cap = 1000;
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 3));
+	rw.cap = 0;
+	grade_check(rc == 0, "tpool_batch_read returned %s, expected 0", errno_name(rc));
+	check_file_results("tpool_batch_read with reads cut to 1000 bytes", reqs, n, data, size, 3);
+
+	feed_pipes(2, p, preqs, pdata, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 2, .pipes = p, .data = pdata, .len = len,
+					   .piece = 100 });
+	rc = SEAM_CALL(tpool_batch_read(pool, preqs, 2, 2));
+	feed_join(f);
+	grade_check(rc == 0, "tpool_batch_read on pipes fed in pieces returned %s, expected 0",
+		    errno_name(rc));
+	check_pipe_results("tpool_batch_read (pipes fed 100 bytes at a time)", preqs, 2, pdata, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(2, p, preqs, pdata);
+	free(f);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, workers_block_signals, 1,
+	   "every worker starts with all signals blocked",
+	   "TODO 11: block every signal (sigfillset + pthread_sigmask) while you create the "
+	   "workers - a new thread inherits the mask - then restore yours (pthread_sigmask(3))")
+{
+	const size_t size = 10000;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	char buf[100];
+	struct batch_req req = { fd, 10, 100, buf, UNSET };
+	sigset_t mine;
+	struct tpool *pool;
+	int rc;
+
+	tw_watch();
+	pool = pool_or_fail(3);
+	rc = SEAM_CALL(tpool_batch_read(pool, &req, 1, 1));
+	grade_check(rc == 0 && req.res == 100, "tpool_batch_read of 100 bytes returned %s, res "
+		    "%s", errno_name(rc), errno_name(req.res));
+	grade_check(w_started(3) == 3, "%d of the 3 workers started", atomic_load(&tw.started));
+	grade_check(atomic_load(&tw.unmasked_threads) == 0, "%d of the 3 workers started with "
+		    "signal %d (%s) not blocked: a signal for the process could then interrupt "
+		    "a worker in the middle of a read", atomic_load(&tw.unmasked_threads),
+		    atomic_load(&tw.unmasked_signal),
+		    sigabbrev_np(atomic_load(&tw.unmasked_signal)) ?: "?");
+	pthread_sigmask(SIG_BLOCK, NULL, &mine);
+	grade_check(!sigismember(&mine, SIGUSR1) && !sigismember(&mine, SIGINT),
+		    "tpool_create left the calling thread with signals blocked: restore its mask "
+		    "after creating the workers");
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, eintr_retried, 2,
+	   "the workers retry a read that fails with EINTR (every other pread and read fails so)",
+	   "TODO 13: -1 with errno EINTR means nothing was read: call pread (or read) again; "
+	   "only other errors are the request's result (lesson section 8)")
+{
+	const size_t size = 100000, n = 12, len = 300;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 9000);
+	int p[2][2];
+	struct batch_req preqs[2];
+	unsigned char *pdata[2];
+	struct tpool *pool;
+	struct feed *f;
+	int rc;
+
+	tw_watch();
+	pool = pool_or_fail(2);
+	rw.eintr = true;
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 2));
+	grade_check(rc == 0, "tpool_batch_read returned %s, expected 0", errno_name(rc));
+	for (size_t i = 0; i < n; i++)
+		grade_check(reqs[i].res != -EINTR, "request %zu got -EINTR: a read interrupted "
+			    "before any byte must be made again (TODO 13)", i);
+	check_file_results("tpool_batch_read with EINTR", reqs, n, data, size, 2);
+
+	feed_pipes(2, p, preqs, pdata, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 2, .pipes = p, .data = pdata, .len = len });
+	rc = SEAM_CALL(tpool_batch_read(pool, preqs, 2, 2));
+	feed_join(f);
+	rw.eintr = false;
+	grade_check(rc == 0, "tpool_batch_read on pipes returned %s, expected 0", errno_name(rc));
+	check_pipe_results("tpool_batch_read on pipes with EINTR", preqs, 2, pdata, len);
+	grade_check(atomic_load(&rw.eintr_injected) > 0, "no read was made by the workers");
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(2, p, preqs, pdata);
+	free(f);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, queue_depth, 3,
+	   "tpool_batch_read keeps exactly min(qd, left) requests reading: 6 pipes, qd 2, a pool of 6",
+	   "TODO 14: a batch owns min(qd, n) job slots: queue a request only when one is free, "
+	   "and refill a slot as soon as its request finishes (lesson section 8)")
+{
+	const size_t len = 256;
+	int p[6][2];
+	struct batch_req reqs[6];
+	unsigned char *data[6];
+	struct tpool *pool;
+	struct feed *f;
+	int rc;
+
+	tw_watch();
+	pool = pool_or_fail(6);
+	feed_pipes(6, p, reqs, data, len, 0, UNSET);
+	/* Before each answer, once everyone sleeps: how many reads wait? */
+	f = feed_start(&(struct feed_cfg){ .n = 6, .pipes = p, .data = data, .len = len,
+					   .wait = W_QUIET, .workers = 6, .reqs = reqs,
+					   .unset = UNSET });
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, 6, 2));
+	feed_join(f);
+	grade_check(rc == 0, "tpool_batch_read(p, reqs, 6, 2) returned %s, expected 0",
+		    errno_name(rc));
+	for (int k = 0; k < f->answered; k++) {
+		int want = 6 - k < 2 ? 6 - k : 2;
+
+		grade_check(f->quiet_reads[k] <= 2, "with qd 2, %d requests were being read at once "
+			    "(6 idle-able workers, 6 requests): queue at most qd at a time (TODO 14)",
+			    f->quiet_reads[k]);
+		grade_check(f->quiet_reads[k] == want, "with qd 2 and %d requests left, only %d "
+			    "was being read while everyone slept: refill the window up to qd "
+			    "(TODO 14)", 6 - k, f->quiet_reads[k]);
+	}
+	check_fed(f, "6 pipes answered in order, each once the pool and the caller slept");
+	check_pipe_results("tpool_batch_read", reqs, 6, data, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(6, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(tpool, waits_for_every_request, 2,
+	   "tpool_batch_read returns only when every one of its requests has its result",
+	   "TODO 14: wait until the batch's count of queued + running requests is 0, not until "
+	   "the queue is empty: a request taken by a worker is still running "
+	   "(pthread_cond_wait(3) in a while loop)")
+{
+	static const int order[2] = { 1, 0 };
+	const size_t len = 128;
+	int p[2][2];
+	struct batch_req reqs[2];
+	unsigned char *data[2];
+	struct tpool *pool;
+	struct feed *f;
+	ssize_t res0;
+	long reading;
+	int rc;
+
+	tw_watch();
+	pool = pool_or_fail(2);
+	feed_pipes(2, p, reqs, data, len, 0, UNSET);
+	/* Pipe 1 first; pipe 0 only once request 1 is done and everyone sleeps. */
+	f = feed_start(&(struct feed_cfg){ .n = 2, .pipes = p, .order = order, .data = data,
+					   .len = len, .wait = W_QUIET, .workers = 2,
+					   .reqs = reqs, .unset = UNSET });
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, 2, 2));
+	res0 = *(volatile ssize_t *)&reqs[0].res;
+	reading = atomic_load(&rw.inprogress);
+	feed_join(f);
+	grade_check(rc == 0, "tpool_batch_read returned %s, expected 0", errno_name(rc));
+	grade_check(res0 != UNSET && reading == 0, "tpool_batch_read returned while request 0 "
+		    "was still being read (res %s, %ld read(s) in progress) (TODO 14)",
+		    errno_name(res0), reading);
+	check_fed(f, "pipe 1 answered, then pipe 0 once the caller slept again");
+	check_pipe_results("tpool_batch_read", reqs, 2, data, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(2, p, reqs, data);
+	free(f);
+}
+
+struct other_caller {
+	struct tpool *pool;
+	struct batch_req *req;
+	int rc;
+};
+
+static void *other_caller_main(void *arg)
+{
+	struct other_caller *c = arg;
+
+	c->rc = tpool_batch_read(c->pool, c->req, 1, 1);
+	return NULL;
+}
+
+static bool other_read_pending(int fd)
+{
+	long deadline = w_now_ms() + FEED_PATIENCE_MS;
+
+	while (atomic_load(&rw.reading[fd]) == 0) {
+		if (w_now_ms() > deadline)
+			return false;
+		w_nap();
+	}
+	return true;
+}
+
+GRADE_TEST(tpool, batches_independent, 2,
+	   "two threads share a pool: the second caller returns while the first one's read still waits",
+	   "TODO 14: give each batch its own count and its own condition variable, so that a "
+	   "caller waits for its own requests only (lesson section 8)")
+{
+	static const int order[2] = { 1, 0 };
+	const size_t len = 64;
+	int p[2][2];
+	struct batch_req reqs[2];
+	unsigned char *data[2];
+	struct other_caller other;
+	pthread_t t;
+	struct tpool *pool;
+	struct feed *f;
+	ssize_t other_res;
+	int rc;
+
+	tw_watch();
+	pool = pool_or_fail(2);
+	feed_pipes(2, p, reqs, data, len, 0, UNSET);
+	/* Another thread reads pipe 0 through the pool; we read pipe 1. Pipe 1
+	 * is answered first; pipe 0 only once our call has returned. */
+	other = (struct other_caller){ pool, &reqs[0], -1 };
+	seam_arm();   /* both callers' calls are watched from here on */
+	grade_check(SEAM_REAL(pthread_create)(&t, NULL, other_caller_main, &other) == 0,
+		    "harness: cannot start the second caller");
+	grade_check(other_read_pending(p[0][0]), "the first caller's request (a pipe) was "
+		    "never read by a worker");
+	f = feed_start(&(struct feed_cfg){ .n = 2, .pipes = p, .order = order, .data = data,
+					   .len = len, .after_return = true });
+	rc = tpool_batch_read(pool, &reqs[1], 1, 1);
+	other_res = *(volatile ssize_t *)&reqs[0].res;
+	feed_returned(f);
+	SEAM_REAL(pthread_join)(t, NULL);
+	seam_disarm();
+	feed_join(f);
+	grade_check(rc == 0 && reqs[1].res == (ssize_t)len, "the second caller's "
+		    "tpool_batch_read returned %s, res %s; expected 0 and %zu", errno_name(rc),
+		    errno_name(reqs[1].res), len);
+	grade_check(other_res == UNSET, "the second caller returned only after the first "
+		    "caller's request was answered: it waited for requests of another batch "
+		    "(TODO 14)");
+	check_fed(f, "two callers on one pool");
+	grade_check(other.rc == 0, "the first caller's tpool_batch_read returned %s",
+		    errno_name(other.rc));
+	check_pipe_results("tpool_batch_read", reqs, 2, data, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(2, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(tpool, create_fails_cleanly, 2,
+	   "when the 3rd pthread_create fails (EAGAIN), tpool_create returns -EAGAIN and joins the 2 it started",
+	   "TODO 11: if pthread_create fails, stop and pthread_join the threads already "
+	   "started, free everything, and return the error negated (pthread_create(3))")
+{
+	struct tpool *p = (struct tpool *)&p;
+	int base = fault_count_threads(), now, rc;
+
+	tw_watch();
+	tw.fail_at = 2;
+	rc = SEAM_CALL(tpool_create(&p, 5));
+	grade_check(rc == -EAGAIN, "tpool_create(&p, 5) returned %s when the third "
+		    "pthread_create failed with EAGAIN; expected -EAGAIN", errno_name(rc));
+	grade_check(p == (struct tpool *)&p, "tpool_create changed *out although it failed");
+	grade_check(tw.created == 2 && tw_joined() == 2, "tpool_create started %ld threads and "
+		    "joined %ld of them before returning -EAGAIN; expected 2 and 2 (TODO 11)",
+		    tw.created, tw_joined());
+	now = w_threads_settle(base);
+	grade_check(now == base, "%d threads are left after the failed tpool_create (before: %d)",
+		    now, base);
+}
+
+GRADE_TEST(tpool, batch_read_once, 2,
+	   "tpool_batch_read_once: a pool of min(qd, n) threads for one batch, all joined afterwards",
+	   "TODO 16: create a pool of min(qd, n, TPOOL_MAX_THREADS) threads, run the batch, "
+	   "destroy the pool; qd 0 is -EINVAL, n 0 creates nothing")
+{
+	const size_t size = 300000, n = 10;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 30000);
+	struct batch_req one = { fd, 0, 10, NULL, UNSET };
+	int base = fault_count_threads(), now, rc;
+
+	tw_watch();
+	rc = SEAM_CALL(tpool_batch_read_once(&one, 1, 0));
+	grade_check(rc == -EINVAL, "tpool_batch_read_once with qd 0 returned %s, expected "
+		    "-EINVAL", errno_name(rc));
+	rc = SEAM_CALL(tpool_batch_read_once(&one, 0, 4));
+	grade_check(rc == 0 && tw.create_calls == 0, "tpool_batch_read_once with n 0 returned "
+		    "%s and called pthread_create %ld times; expected 0 and 0", errno_name(rc),
+		    tw.create_calls);
+	rc = SEAM_CALL(tpool_batch_read_once(reqs, n, 4));
+	grade_check(rc == 0, "tpool_batch_read_once(reqs, 10, 4) returned %s, expected 0",
+		    errno_name(rc));
+	grade_check(tw.created == 4, "tpool_batch_read_once(reqs, 10, 4) started %ld threads, "
+		    "expected min(qd, n) = 4", tw.created);
+	grade_check(tw_joined() == 4, "tpool_batch_read_once joined %ld of its 4 threads",
+		    tw_joined());
+	now = w_threads_settle(base);
+	grade_check(now == base, "%d threads are left after tpool_batch_read_once (before: %d)",
+		    now, base);
+	check_file_results("tpool_batch_read_once", reqs, n, data, size, 4);
+	close(fd);
+	free(data);
+}

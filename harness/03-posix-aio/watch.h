@@ -1,0 +1,936 @@
+/*
+ * watch.h - chapter 03's own test helpers (included by tests.c only).
+ *
+ * Three things the library (harness/lib) does not do yet:
+ *
+ *  1. Watch the POSIX aio protocol through the seams (aw_*): every aiocb
+ *     that aio_read accepted is "in flight" until aio_return collects it;
+ *     aio_return for an aiocb that is not in flight, or while aio_error
+ *     still says EINPROGRESS, is a violation; so is an aiocb submitted
+ *     without SIGEV_NONE or with a non-zero aio_reqprio. The hooks also
+ *     inject EAGAIN into aio_read, a failure into aio_suspend, and shorten
+ *     reads (aio_nbytes capped, restored before aio_return) to force
+ *     continuations in the middle of a file.
+ *
+ *  2. Watch threads (tw_*): pthread_create is hooked to wrap the start
+ *     routine, so the harness learns every worker's thread id, its signal
+ *     mask at birth, and when its start routine returned; pthread_join and
+ *     pthread_detach are counted. Reads (read, pread, pread64) are counted
+ *     with the number in progress at once, the reader of each fd, and
+ *     optional EINTR injection or a cap on each transfer.
+ *
+ *  3. Answer pipes from a harness thread (feed_*), in a chosen order, each
+ *     answer only once a condition holds: the test thread sleeps inside
+ *     aio_suspend (W_IN_SUSPEND), or every thread of the pool and the test
+ *     thread sleep (W_QUIET). Every wait is bounded (FEED_PATIENCE_MS);
+ *     when one gives up, or the call under test has returned, every write
+ *     end still open is closed: each read still waiting sees end of file
+ *     and returns, so a wrong implementation fails at once, never on the
+ *     test's time limit.
+ *
+ * "Sleeps" is read from /proc/self/task/TID/syscall: the number of the
+ * system call a blocked thread sleeps in, or "running" for a thread that
+ * runs or is ready to run (a thread that was just woken shows "running").
+ */
+#ifndef CH03_WATCH_H
+#define CH03_WATCH_H
+
+#include "grade.h"
+#include "paio.h"
+
+#include <aio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long a feeder waits for what a correct implementation does in
+ * microseconds (read a pipe, go to sleep). Generous for a loaded machine
+ * and sanitizers; a wrong implementation pays it once per test. */
+#define FEED_PATIENCE_MS 1000
+
+static pid_t w_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+static long w_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void w_nap(void)
+{
+	struct timespec ts = { 0, 200 * 1000 };  /* 0.2 ms */
+
+	nanosleep(&ts, NULL);
+}
+
+/* The system call thread `tid` sleeps in, or -1 if it runs (or is gone). */
+static long w_sysno_of(pid_t tid)
+{
+	char path[64], buf[64] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	if (!fgets(buf, sizeof(buf), fp))
+		buf[0] = '\0';
+	fclose(fp);
+	if (buf[0] < '0' || buf[0] > '9')
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* The message of the first violation a hook saw ("" if none). */
+static char w_violation[768];
+static pthread_mutex_t w_violation_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 1, 2)))
+static void w_violate(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&w_violation_lock);
+	if (!w_violation[0]) {
+		va_start(ap, fmt);
+		vsnprintf(w_violation, sizeof(w_violation), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&w_violation_lock);
+}
+
+/* Fail the test with the first violation, if there was one. */
+static void w_check_no_violation(void)
+{
+	grade_check(w_violation[0] == '\0', "%s", w_violation);
+}
+
+/* Wait (bounded, 1 s) until the process has `want` threads: a joined
+ * thread's task can stay listed a moment after pthread_join returned. */
+static int w_threads_settle(int want)
+{
+	long deadline = w_now_ms() + 1000;
+	int now;
+
+	while ((now = fault_count_threads()) != want && w_now_ms() < deadline)
+		w_nap();
+	return now;
+}
+
+/* ====================================================================== */
+/* 1. The POSIX aio protocol                                              */
+/* ====================================================================== */
+
+#define AW_MAX_CB 4096
+
+enum aw_eagain { AW_EAGAIN_NONE, AW_EAGAIN_FIRST, AW_EAGAIN_ALTERNATE, AW_EAGAIN_ALWAYS };
+
+static struct {
+	pthread_mutex_t lock;
+	/* in flight: accepted by aio_read, not yet collected by aio_return */
+	const struct aiocb *cb[AW_MAX_CB];
+	size_t nbytes[AW_MAX_CB];   /* aio_nbytes as the code under test set it */
+	int used;
+	long inflight, max_inflight;
+	long read_calls, accepted, refused_eagain, returns, errors;
+	long suspends, suspend_eintr, zero_len, neg_offset;
+	atomic_int in_suspend;      /* the test thread is inside aio_suspend */
+	atomic_long suspend_gen;    /* aio_suspend calls entered */
+	atomic_long eintr_seen;     /* aio_suspend returns with EINTR */
+	/* injections */
+	enum aw_eagain eagain;
+	long eagain_first;          /* AW_EAGAIN_FIRST: how many calls fail */
+	int suspend_fail_errno;     /* fail the next aio_suspend with this  */
+	size_t cap;                 /* shorten every read to at most cap    */
+	long read_budget;           /* aio_read calls allowed (0: no limit) */
+	const char *budget_why;
+} aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int aw_find(const struct aiocb *cb)
+{
+	for (int i = 0; i < aw.used; i++)
+		if (aw.cb[i] == cb)
+			return i;
+	return -1;
+}
+
+static void aw_forget(int i)
+{
+	aw.used--;
+	aw.cb[i] = aw.cb[aw.used];
+	aw.nbytes[i] = aw.nbytes[aw.used];
+	aw.inflight--;
+}
+
+/* Everything aio_read and aio_read64 do under watch (the same struct on a
+ * 64-bit system). */
+static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
+{
+	size_t asked;
+	long call;
+	int rc, err;
+
+	pthread_mutex_lock(&aw.lock);
+	call = aw.read_calls++;
+	if (aw.read_budget && call >= aw.read_budget) {
+		pthread_mutex_unlock(&aw.lock);
+		w_violate("%s", aw.budget_why ? aw.budget_why : "too many aio_read calls");
+		errno = EPERM;
+		return -1;
+	}
+	if (cb->aio_sigevent.sigev_notify != SIGEV_NONE)
+		w_violate("aio_read got an aiocb with aio_sigevent.sigev_notify = %d, not "
+			  "SIGEV_NONE (%d): glibc then queues a signal (or starts a thread) for "
+			  "every completion. memset the aiocb to 0, then set sigev_notify = "
+			  "SIGEV_NONE (TODO 4, lesson section 1)", cb->aio_sigevent.sigev_notify,
+			  SIGEV_NONE);
+	if (cb->aio_reqprio != 0)
+		w_violate("aio_read got an aiocb with aio_reqprio = %d: the aiocb was not zeroed "
+			  "before it was filled (memset it; TODO 4, lesson section 1)",
+			  cb->aio_reqprio);
+	if (cb->aio_nbytes == 0)
+		aw.zero_len++;
+	if (cb->aio_offset < 0)
+		aw.neg_offset++;
+	if (aw_find(cb) >= 0)
+		w_violate("aio_read was called with an aiocb that is still in flight (accepted "
+			  "earlier and not yet collected with aio_return): glibc keeps a pointer to "
+			  "it until then (TODO 5, lesson section 1)");
+	if ((aw.eagain == AW_EAGAIN_FIRST && call < aw.eagain_first) ||
+	    (aw.eagain == AW_EAGAIN_ALTERNATE && call % 2 == 1) ||
+	    aw.eagain == AW_EAGAIN_ALWAYS) {
+		aw.refused_eagain++;
+		pthread_mutex_unlock(&aw.lock);
+		errno = EAGAIN;
+		return -1;
+	}
+	asked = cb->aio_nbytes;
+	if (aw.cap && asked > aw.cap)
+		cb->aio_nbytes = aw.cap;
+	rc = real(cb);
+	err = errno;
+	if (rc == 0) {
+		if (aw.used < AW_MAX_CB) {
+			aw.cb[aw.used] = cb;
+			aw.nbytes[aw.used++] = asked;
+		}
+		aw.accepted++;
+		if (++aw.inflight > aw.max_inflight)
+			aw.max_inflight = aw.inflight;
+	} else {
+		cb->aio_nbytes = asked;
+	}
+	pthread_mutex_unlock(&aw.lock);
+	errno = err;
+	return rc;
+}
+
+static int aw_real_read(struct aiocb *cb) { return SEAM_REAL(aio_read)(cb); }
+static int aw_real_read64(struct aiocb *cb) { return SEAM_REAL(aio_read64)((struct aiocb64 *)cb); }
+static int aw_aio_read(struct aiocb *cb) { return aw_read_common(cb, aw_real_read); }
+static int aw_aio_read64(struct aiocb64 *cb) { return aw_read_common((struct aiocb *)cb, aw_real_read64); }
+
+static void aw_before_return(struct aiocb *cb)
+{
+	int i;
+
+	pthread_mutex_lock(&aw.lock);
+	aw.returns++;
+	i = aw_find(cb);
+	if (i < 0) {
+		w_violate("aio_return was called for an aiocb that is not in flight: a second "
+			  "aio_return for the same read, or one for a read that aio_read refused. "
+			  "Call it exactly once per accepted aio_read (TODO 7, aio_return(3))");
+	} else if (SEAM_REAL(aio_error)(cb) == EINPROGRESS) {
+		w_violate("aio_return was called while aio_error still said EINPROGRESS: the "
+			  "read had not finished. Call aio_return only once aio_error returned "
+			  "something else (TODO 7, aio_return(3))");
+	} else {
+		cb->aio_nbytes = aw.nbytes[i];   /* undo the cap: the aiocb is theirs again */
+		aw_forget(i);
+	}
+	pthread_mutex_unlock(&aw.lock);
+}
+
+static ssize_t aw_aio_return(struct aiocb *cb)
+{
+	aw_before_return(cb);
+	return SEAM_REAL(aio_return)(cb);
+}
+
+static ssize_t aw_aio_return64(struct aiocb64 *cb)
+{
+	aw_before_return((struct aiocb *)cb);
+	return SEAM_REAL(aio_return64)(cb);
+}
+
+static int aw_aio_error(const struct aiocb *cb)
+{
+	pthread_mutex_lock(&aw.lock);
+	aw.errors++;
+	pthread_mutex_unlock(&aw.lock);
+	return SEAM_REAL(aio_error)(cb);
+}
+
+static int aw_aio_error64(const struct aiocb64 *cb)
+{
+	pthread_mutex_lock(&aw.lock);
+	aw.errors++;
+	pthread_mutex_unlock(&aw.lock);
+	return SEAM_REAL(aio_error64)(cb);
+}
+
+static int aw_suspend_common(const void *list, int n, const struct timespec *ts, bool is64)
+{
+	int rc, err, fail;
+
+	pthread_mutex_lock(&aw.lock);
+	aw.suspends++;
+	fail = aw.suspend_fail_errno;
+	aw.suspend_fail_errno = 0;
+	pthread_mutex_unlock(&aw.lock);
+	if (fail) {
+		errno = fail;
+		return -1;
+	}
+	atomic_fetch_add(&aw.suspend_gen, 1);
+	atomic_store(&aw.in_suspend, 1);
+	rc = is64 ? SEAM_REAL(aio_suspend64)(list, n, ts) : SEAM_REAL(aio_suspend)(list, n, ts);
+	err = errno;
+	atomic_store(&aw.in_suspend, 0);
+	if (rc < 0 && err == EINTR)
+		atomic_fetch_add(&aw.eintr_seen, 1);
+	errno = err;
+	return rc;
+}
+
+static int aw_aio_suspend(const struct aiocb *const list[], int n, const struct timespec *ts)
+{
+	return aw_suspend_common(list, n, ts, false);
+}
+
+static int aw_aio_suspend64(const struct aiocb64 *const list[], int n, const struct timespec *ts)
+{
+	return aw_suspend_common(list, n, ts, true);
+}
+
+/* Install the aio hooks; part A's rules: no blocking reads, no lio_listio,
+ * no threads of one's own. */
+static void aw_watch(void)
+{
+	static const char why_read[] =
+		"part A reads through POSIX aio only: submit every read with aio_read(3) "
+		"(TODO 5); glibc's helper threads make the real pread calls";
+	static const char why_lio[] =
+		"part A submits with aio_read(3), one aiocb per read (TODO 5); lio_listio is "
+		"shown in the lesson (section 4), not used in the exercise";
+	static const char why_thread[] =
+		"part A creates no threads: glibc's POSIX aio makes its own helpers";
+
+	seam_refuse_blocking_io(why_read);
+	seam_refuse(SEAM_lio_listio, why_lio);
+	seam_refuse(SEAM_lio_listio64, why_lio);
+	seam_refuse(SEAM_pthread_create, why_thread);
+	seam_hook_aio_read = aw_aio_read;
+	seam_hook_aio_read64 = aw_aio_read64;
+	seam_hook_aio_return = aw_aio_return;
+	seam_hook_aio_return64 = aw_aio_return64;
+	seam_hook_aio_error = aw_aio_error;
+	seam_hook_aio_error64 = aw_aio_error64;
+	seam_hook_aio_suspend = aw_aio_suspend;
+	seam_hook_aio_suspend64 = aw_aio_suspend64;
+	/* A request submitted again and again (end of file taken for a short
+	 * read) ends in a failure, not on the time limit. */
+	aw.read_budget = 20000;
+	aw.budget_why = "paio_batch_read made more than 20000 aio_read calls: is a request "
+			"submitted again after aio_return said 0 (end of file)? (TODO 7)";
+}
+
+/* Reads still in flight (accepted, never collected). */
+static long aw_in_flight(void)
+{
+	long n;
+
+	pthread_mutex_lock(&aw.lock);
+	n = aw.inflight;
+	pthread_mutex_unlock(&aw.lock);
+	return n;
+}
+
+/* ====================================================================== */
+/* 2. Threads and reads                                                    */
+/* ====================================================================== */
+
+#define TW_MAX 512
+
+static struct {
+	pthread_mutex_t lock;
+	long create_calls, created, joins, detaches, joins_unknown;
+	long fail_at;               /* pthread_create call (0-based) that fails; -1 none */
+	pthread_t threads[TW_MAX];
+	bool joined[TW_MAX];
+	atomic_int ntids;
+	pid_t tids[TW_MAX];         /* filled by each thread as it starts */
+	atomic_int started, exited;
+	atomic_int unmasked_threads;
+	atomic_int unmasked_signal; /* one signal a worker left unblocked */
+} tw = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_at = -1 };
+
+struct tw_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+/* Is every signal a thread can block blocked in this thread? */
+static int tw_first_unblocked_signal(void)
+{
+	sigset_t now;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &now) != 0)
+		return -1;
+	for (int s = 1; s < SIGRTMIN; s++) {
+		if (s == SIGKILL || s == SIGSTOP || s == 32 || s == 33)
+			continue;  /* cannot be blocked, or glibc's own (cancel, setxid) */
+		if (!sigismember(&now, s))
+			return s;
+	}
+	return 0;
+}
+
+static void *tw_trampoline(void *p)
+{
+	struct tw_start st = *(struct tw_start *)p;
+	int k = atomic_fetch_add(&tw.ntids, 1);
+	int unblocked = tw_first_unblocked_signal();
+	void *ret;
+
+	free(p);
+	if (k < TW_MAX)
+		tw.tids[k] = w_gettid();
+	if (unblocked != 0) {
+		atomic_fetch_add(&tw.unmasked_threads, 1);
+		atomic_store(&tw.unmasked_signal, unblocked);
+	}
+	atomic_fetch_add(&tw.started, 1);
+	ret = st.fn(st.arg);
+	atomic_fetch_add(&tw.exited, 1);
+	return ret;
+}
+
+static int tw_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+	struct tw_start *st;
+	long call;
+	int rc;
+
+	pthread_mutex_lock(&tw.lock);
+	call = tw.create_calls++;
+	pthread_mutex_unlock(&tw.lock);
+	if (call == tw.fail_at)
+		return EAGAIN;   /* as when RLIMIT_NPROC or memory runs out */
+	st = malloc(sizeof(*st));
+	if (!st)
+		return EAGAIN;
+	st->fn = fn;
+	st->arg = arg;
+	rc = SEAM_REAL(pthread_create)(t, a, tw_trampoline, st);
+	if (rc != 0) {
+		free(st);
+		return rc;
+	}
+	pthread_mutex_lock(&tw.lock);
+	if (tw.created < TW_MAX)
+		tw.threads[tw.created] = *t;
+	tw.created++;
+	pthread_mutex_unlock(&tw.lock);
+	return 0;
+}
+
+static int tw_pthread_join(pthread_t t, void **ret)
+{
+	bool known = false;
+
+	pthread_mutex_lock(&tw.lock);
+	tw.joins++;
+	for (long i = 0; i < tw.created && i < TW_MAX; i++) {
+		if (pthread_equal(tw.threads[i], t) && !tw.joined[i]) {
+			tw.joined[i] = true;
+			known = true;
+			break;
+		}
+	}
+	if (!known)
+		tw.joins_unknown++;
+	pthread_mutex_unlock(&tw.lock);
+	return SEAM_REAL(pthread_join)(t, ret);
+}
+
+static int tw_pthread_detach(pthread_t t)
+{
+	pthread_mutex_lock(&tw.lock);
+	tw.detaches++;
+	pthread_mutex_unlock(&tw.lock);
+	return SEAM_REAL(pthread_detach)(t);
+}
+
+/* How many of the threads created so far were joined. */
+static long tw_joined(void)
+{
+	long n = 0;
+
+	pthread_mutex_lock(&tw.lock);
+	for (long i = 0; i < tw.created && i < TW_MAX; i++)
+		n += tw.joined[i];
+	pthread_mutex_unlock(&tw.lock);
+	return n;
+}
+
+/* Wait (bounded) until `want` wrapped threads have started; how many did. */
+static int w_started(int want)
+{
+	long deadline = w_now_ms() + 1000;
+
+	while (atomic_load(&tw.started) < want && w_now_ms() < deadline)
+		w_nap();
+	return atomic_load(&tw.started);
+}
+
+#define RW_MAX_FD 1024
+
+static struct {
+	atomic_long calls, inprogress, max_inprogress, by_caller, eintr_injected;
+	pid_t caller_tid;           /* the test thread: part B reads belong to workers */
+	bool eintr;                 /* fail every other call of each thread with EINTR */
+	size_t cap;                 /* shorten every transfer to at most cap bytes */
+	long budget;                /* calls allowed (0: no limit) */
+	const char *budget_why;
+	atomic_int reading[RW_MAX_FD];   /* reads in progress on each fd */
+	atomic_int reader[RW_MAX_FD];    /* tid of the last thread that read each fd */
+} rw;
+
+static _Thread_local unsigned rw_thread_calls;
+
+static void rw_raise_max(long v)
+{
+	long m = atomic_load(&rw.max_inprogress);
+
+	while (v > m && !atomic_compare_exchange_weak(&rw.max_inprogress, &m, v))
+		;
+}
+
+/* Returns true (and sets *ret) if the call is answered without the kernel. */
+static bool rw_enter(int fd, size_t *n, ssize_t *ret)
+{
+	long call = atomic_fetch_add(&rw.calls, 1);
+
+	if (w_gettid() == rw.caller_tid)
+		atomic_fetch_add(&rw.by_caller, 1);
+	if (rw.budget && call >= rw.budget) {
+		w_violate("%s", rw.budget_why ? rw.budget_why : "too many read calls");
+		errno = EPERM;
+		*ret = -1;
+		return true;
+	}
+	if (rw.eintr && rw_thread_calls++ % 2 == 0) {
+		atomic_fetch_add(&rw.eintr_injected, 1);
+		errno = EINTR;
+		*ret = -1;
+		return true;
+	}
+	if (rw.cap && *n > rw.cap)
+		*n = rw.cap;
+	rw_raise_max(atomic_fetch_add(&rw.inprogress, 1) + 1);
+	if (fd >= 0 && fd < RW_MAX_FD) {
+		atomic_store(&rw.reader[fd], w_gettid());
+		atomic_fetch_add(&rw.reading[fd], 1);
+	}
+	return false;
+}
+
+static void rw_leave(int fd)
+{
+	if (fd >= 0 && fd < RW_MAX_FD)
+		atomic_fetch_sub(&rw.reading[fd], 1);
+	atomic_fetch_sub(&rw.inprogress, 1);
+}
+
+static ssize_t rw_read(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+	int err;
+
+	if (rw_enter(fd, &n, &r))
+		return r;
+	r = SEAM_REAL(read)(fd, buf, n);
+	err = errno;
+	rw_leave(fd);
+	errno = err;
+	return r;
+}
+
+static ssize_t rw_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t r;
+	int err;
+
+	if (rw_enter(fd, &n, &r))
+		return r;
+	r = SEAM_REAL(pread)(fd, buf, n, off);
+	err = errno;
+	rw_leave(fd);
+	errno = err;
+	return r;
+}
+
+static ssize_t rw_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	ssize_t r;
+	int err;
+
+	if (rw_enter(fd, &n, &r))
+		return r;
+	r = SEAM_REAL(pread64)(fd, buf, n, off);
+	err = errno;
+	rw_leave(fd);
+	errno = err;
+	return r;
+}
+
+/* Install the thread and read hooks; part B's rules: no POSIX aio. */
+static void tw_watch(void)
+{
+	static const char why[] =
+		"part B replaces POSIX aio: the pool's workers call pread(2) themselves "
+		"(TODO 12-13)";
+
+	seam_refuse(SEAM_aio_read, why);
+	seam_refuse(SEAM_aio_read64, why);
+	seam_refuse(SEAM_aio_suspend, why);
+	seam_refuse(SEAM_aio_suspend64, why);
+	seam_refuse(SEAM_lio_listio, why);
+	seam_refuse(SEAM_lio_listio64, why);
+	seam_hook_pthread_create = tw_pthread_create;
+	seam_hook_pthread_join = tw_pthread_join;
+	seam_hook_pthread_detach = tw_pthread_detach;
+	seam_hook_read = rw_read;
+	seam_hook_pread = rw_pread;
+	seam_hook_pread64 = rw_pread64;
+	rw.caller_tid = w_gettid();
+}
+
+/* ====================================================================== */
+/* 3. Answering pipes                                                      */
+/* ====================================================================== */
+
+#define FEED_MAX 16
+
+enum feed_wait {
+	W_NONE,        /* answer at once                                         */
+	W_IN_SUSPEND,  /* the test thread sleeps (futex) inside aio_suspend      */
+	W_QUIET,       /* every pool worker and the test thread sleep, and every */
+	               /* request answered so far has its res                    */
+};
+
+struct feed_cfg {
+	int n;                     /* pipes */
+	int (*pipes)[2];
+	const int *order;          /* answer order (n entries); NULL: 0, 1, ... */
+	unsigned char *const *data;/* data[i]: what pipe i delivers, len bytes  */
+	size_t len;
+	size_t piece;              /* write in pieces of this size, each once   */
+	                           /* the pipe is empty again; 0: all at once   */
+	enum feed_wait wait;       /* before each answer                         */
+	int workers;               /* W_QUIET: threads of the pool to wait for   */
+	struct batch_req *reqs;    /* W_QUIET: res of answered requests ...      */
+	ssize_t unset;             /* ... must differ from this                  */
+	bool interrupt;            /* first: SIGUSR1 the test thread inside      */
+	                           /* aio_suspend until it returned EINTR        */
+	bool after_return;         /* answer order[n-1] only once feed_returned() */
+};
+
+struct feed {
+	struct feed_cfg c;
+	pthread_t thread;
+	pid_t test_tid;
+	pthread_t test_thread;
+	atomic_bool stop;
+	atomic_bool returned;
+	bool closed[FEED_MAX];
+	int answered;              /* pipes answered completely */
+	int quiet_reads[FEED_MAX]; /* W_QUIET: reads in progress at each answer */
+	int signals;               /* SIGUSR1 delivered (handler ran)           */
+	bool interrupted;          /* aio_suspend returned EINTR                */
+	char why[512];             /* why the feeder gave up ("" if it did not) */
+	struct sigaction old_usr1;
+};
+
+static atomic_int feed_handled;
+
+static void feed_on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&feed_handled, 1);
+}
+
+static bool feed_should_stop(struct feed *f)
+{
+	return atomic_load(&f->stop);
+}
+
+/* Conditions, each checked repeatedly until true or patience runs out. */
+static bool feed_in_suspend(struct feed *f)
+{
+	return atomic_load(&aw.in_suspend) && w_sysno_of(f->test_tid) == SYS_futex &&
+	       atomic_load(&aw.in_suspend);
+}
+
+static bool feed_all_asleep(struct feed *f)
+{
+	int n = atomic_load(&tw.ntids);
+
+	if (n < f->c.workers)
+		return false;
+	if (n > TW_MAX)
+		n = TW_MAX;
+	/* The workers first, the test thread last: a worker that sleeps again
+	 * has already woken whoever it had to wake. */
+	for (int i = 0; i < n; i++)
+		if (w_sysno_of(tw.tids[i]) < 0)
+			return false;
+	return w_sysno_of(f->test_tid) >= 0;
+}
+
+static bool feed_quiet(struct feed *f)
+{
+	if (f->c.reqs) {
+		for (int k = 0; k < f->answered; k++) {
+			int i = f->c.order ? f->c.order[k] : k;
+
+			if (*(volatile ssize_t *)&f->c.reqs[i].res == f->c.unset)
+				return false;
+		}
+	}
+	/* Twice: a thread woken between two looks shows "running" in the second. */
+	return feed_all_asleep(f) && feed_all_asleep(f);
+}
+
+static bool feed_wait_until(struct feed *f, bool (*cond)(struct feed *), const char *why)
+{
+	long deadline = w_now_ms() + FEED_PATIENCE_MS;
+
+	while (!cond(f)) {
+		if (feed_should_stop(f))
+			return false;
+		if (w_now_ms() > deadline) {
+			snprintf(f->why, sizeof(f->why), "%s", why);
+			return false;
+		}
+		w_nap();
+	}
+	return true;
+}
+
+static int feed_pipe_unread(int fd)
+{
+	int n = 0;
+
+	if (ioctl(fd, FIONREAD, &n) < 0)
+		return -1;
+	return n;
+}
+
+static int feed_current;  /* pipe being answered, for the drained condition */
+
+static bool feed_drained(struct feed *f)
+{
+	return feed_pipe_unread(f->c.pipes[feed_current][0]) <= 0;
+}
+
+static bool feed_returned_cond(struct feed *f)
+{
+	return atomic_load(&f->returned);
+}
+
+static void feed_close_rest(struct feed *f)
+{
+	for (int i = 0; i < f->c.n; i++) {
+		if (!f->closed[i]) {
+			close(f->c.pipes[i][1]);
+			f->closed[i] = true;
+		}
+	}
+}
+
+/* SIGUSR1 the test thread while it sleeps in aio_suspend until aio_suspend
+ * returns EINTR (a signal that lands while the thread waits for glibc's
+ * lock is absorbed without an EINTR: then try again). */
+static bool feed_interrupt(struct feed *f)
+{
+	for (int attempt = 0; attempt < 20; attempt++) {
+		long eintr0 = atomic_load(&aw.eintr_seen), gen0 = atomic_load(&aw.suspend_gen);
+		int handled0 = atomic_load(&feed_handled);
+		long deadline;
+
+		if (!feed_wait_until(f, feed_in_suspend, "the code never went to sleep in "
+				     "aio_suspend, so the signal could not interrupt it"))
+			return false;
+		if (pthread_kill(f->test_thread, SIGUSR1) != 0)
+			return false;
+		deadline = w_now_ms() + FEED_PATIENCE_MS;
+		while (atomic_load(&feed_handled) == handled0 && w_now_ms() < deadline)
+			w_nap();
+		if (atomic_load(&feed_handled) == handled0)
+			return false;
+		f->signals++;
+		/* Did that aio_suspend return EINTR, or did it sleep on? */
+		deadline = w_now_ms() + FEED_PATIENCE_MS;
+		for (;;) {
+			if (atomic_load(&aw.eintr_seen) > eintr0) {
+				f->interrupted = true;
+				return true;
+			}
+			if (atomic_load(&aw.suspend_gen) == gen0 && feed_in_suspend(f))
+				break;   /* absorbed: the same call sleeps again */
+			if (atomic_load(&aw.suspend_gen) != gen0)
+				break;   /* a new call: interrupted but not by us? try again */
+			if (feed_should_stop(f) || w_now_ms() > deadline)
+				return false;
+			w_nap();
+		}
+	}
+	return false;
+}
+
+static bool feed_answer(struct feed *f, int i)
+{
+	const unsigned char *data = f->c.data[i];
+	size_t left = f->c.len, piece = f->c.piece ? f->c.piece : f->c.len;
+	char why[256];
+
+	feed_current = i;
+	snprintf(why, sizeof(why), "the harness wrote to pipe %d (request %d) and nobody "
+		 "read it", i, i);
+	while (left > 0) {
+		size_t now = left < piece ? left : piece;
+
+		if (SEAM_REAL(write)(f->c.pipes[i][1], data, now) != (ssize_t)now) {
+			snprintf(f->why, sizeof(f->why), "harness: cannot write to pipe %d: %s", i,
+				 strerror(errno));
+			return false;
+		}
+		if (!feed_wait_until(f, feed_drained, why))
+			return false;
+		data += now;
+		left -= now;
+	}
+	close(f->c.pipes[i][1]);   /* and hang up: a request asking for more sees EOF */
+	f->closed[i] = true;
+	f->answered++;
+	return true;
+}
+
+static void *feed_main(void *arg)
+{
+	struct feed *f = arg;
+
+	seam_mark_harness_thread();
+	if (f->c.interrupt && !feed_interrupt(f))
+		goto out;
+	for (int k = 0; k < f->c.n; k++) {
+		int i = f->c.order ? f->c.order[k] : k;
+
+		if (f->c.after_return && k == f->c.n - 1 &&
+		    !feed_wait_until(f, feed_returned_cond, "the call under test did not "
+				     "return while the last request was unanswered"))
+			goto out;
+		if (f->c.wait == W_IN_SUSPEND &&
+		    !feed_wait_until(f, feed_in_suspend, "the code never went to sleep in "
+				     "aio_suspend while reads were pending"))
+			goto out;
+		if (f->c.wait == W_QUIET) {
+			if (!feed_wait_until(f, feed_quiet, "the pool's threads and the caller "
+					     "never all went to sleep"))
+				goto out;
+			f->quiet_reads[k] = (int)atomic_load(&rw.inprogress);
+		}
+		if (!feed_answer(f, i))
+			goto out;
+	}
+out:
+	feed_close_rest(f);
+	return NULL;
+}
+
+/* Start answering (call before the call under test). */
+static struct feed *feed_start(const struct feed_cfg *cfg)
+{
+	struct feed *f = calloc(1, sizeof(*f));
+	struct sigaction sa;
+
+	grade_check(f != NULL, "harness: out of memory");
+	grade_check(cfg->n <= FEED_MAX, "harness: too many pipes");
+	f->c = *cfg;
+	f->test_tid = w_gettid();
+	f->test_thread = pthread_self();
+	if (cfg->interrupt) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = feed_on_usr1;   /* no SA_RESTART: EINTR */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, &f->old_usr1);
+	}
+	grade_check(SEAM_REAL(pthread_create)(&f->thread, NULL, feed_main, f) == 0,
+		    "harness: cannot start the feeder thread");
+	return f;
+}
+
+/* The call under test returned (for after_return). */
+static void feed_returned(struct feed *f)
+{
+	atomic_store(&f->returned, true);
+}
+
+/* Stop (the call under test has returned), close what is still open, join.
+ * The caller frees f. */
+static void feed_join(struct feed *f)
+{
+	atomic_store(&f->stop, true);
+	SEAM_REAL(pthread_join)(f->thread, NULL);
+	if (f->c.interrupt)
+		sigaction(SIGUSR1, &f->old_usr1, NULL);
+}
+
+/* n pipes with their read ends in reqs[0..n-1] (len bytes each, asking for
+ * len + extra), data random. */
+static void feed_pipes(int n, int (*p)[2], struct batch_req *reqs, unsigned char **data,
+		       size_t len, size_t extra, ssize_t unset)
+{
+	for (int i = 0; i < n; i++) {
+		fault_pipe(p[i], 0);
+		data[i] = grade_random_bytes(len);
+		reqs[i] = (struct batch_req){ .fd = p[i][0], .offset = 0, .len = len + extra,
+					      .buf = grade_xmalloc(len + extra), .res = unset };
+	}
+}
+
+static void feed_free_pipes(int n, int (*p)[2], struct batch_req *reqs, unsigned char **data)
+{
+	for (int i = 0; i < n; i++) {
+		close(p[i][0]);
+		free(reqs[i].buf);
+		free(data[i]);
+	}
+}
+
+#endif /* CH03_WATCH_H */
