@@ -1,0 +1,1313 @@
+/*
+ * Chapter 06 tests: io_uring batching (chapters/06-uring-batching/ubatch.h)
+ * and the copy program, graded from outside.
+ *
+ * The module is watched through the link seams (ring_watch.h): every
+ * liburing call that may enter the kernel is counted (the budget), the
+ * requests in flight are measured from the ring itself (the window, the CQ
+ * bound), reads still queued in the SQ can be cut short (a short read in
+ * the middle of a regular file), and -EINTR / -EAGAIN can be injected. The
+ * faults the kernel makes on demand are made for real: pipes fed in pieces,
+ * a pipe that gets its data only once the call sleeps in io_uring_enter (its
+ * CQE comes last), SIGUSR1 without SA_RESTART during that sleep. Blocking
+ * reads are refused in every module test. Expected bytes come from the
+ * harness's own random data, generated from the printed seed.
+ *
+ * The copy program is run as a user would (prog.h): its path is $COPY if
+ * set, else $GRADE_PROGRAMS/copy, so any program with the command line
+ * `copy SRC DST` can be graded; strace shows whether its data went through
+ * io_uring with several requests per system call.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "ubatch.h"
+#include "ring_watch.h"
+#include "prog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ helpers */
+
+static const char *errno_name(ssize_t v)
+{
+	static char bufs[4][64];
+	static unsigned next;
+	char *buf = bufs[next++ % 4];
+
+	if (v >= 0 || v < -4095)
+		snprintf(buf, sizeof(bufs[0]), "%zd", v);
+	else
+		snprintf(buf, sizeof(bufs[0]), "-%s", strerrorname_np((int)-v) ?: "?");
+	return buf;
+}
+
+static int open_or_fail(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* A file of `size` random bytes, open for reading; its bytes in *data. */
+static int data_file(const char *name, size_t size, unsigned char **data)
+{
+	*data = grade_random_bytes(size);
+	return open_or_fail(grade_make_file(name, *data, size), O_RDONLY);
+}
+
+/*
+ * Ring memory is charged to RLIMIT_MEMLOCK for ordinary users, and a ring
+ * torn down is freed a little later, in the background: a test that sets up
+ * several rings in a row needs room for more than one. With the usual 8 MiB
+ * (or as root) there is plenty; below 64 KiB the tests skip with the reason.
+ */
+static void require_ring_room(void)
+{
+	struct rlimit rl;
+	char why[256];
+
+	if (geteuid() == 0 || getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= 64 * 1024)
+		return;
+	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB: this chapter's tests set up "
+		 "several rings in a row, and a ring's memory stays charged for a while after "
+		 "it is torn down; they need 64 KiB", (unsigned long long)rl.rlim_cur / 1024);
+	grade_skip(why, "raise it (ulimit -l 65536, or memlock in /etc/security/limits.conf); "
+		   "run make doctor");
+}
+
+/* Every module test: io_uring must work here, blocking reads are refused,
+ * and the watchdog ends a call that never finishes. */
+static void module_setup(unsigned entries)
+{
+	grade_require_io_uring(entries);
+	require_ring_room();
+	seam_refuse_blocking_io("this module reads only through the ring (io_uring_prep_read), "
+				"the rest of a short read too, and never writes, maps or copies "
+				"files (TODOs 4, 5 and 8)");
+	watch_start(20000, NULL);
+}
+
+/* A module test: module_setup(entries) runs before anything else of the
+ * body, so a machine without io_uring skips it with the reason. */
+#define URING_TEST(suite_, name_, points_, title_, hint_, entries_)        \
+	static void uring_body_##suite_##_##name_(void);                  \
+	GRADE_TEST(suite_, name_, points_, title_, hint_)                  \
+	{                                                                  \
+		module_setup(entries_);                                    \
+		uring_body_##suite_##_##name_();                           \
+	}                                                                  \
+	static void uring_body_##suite_##_##name_(void)
+
+static void init_or_fail(struct ubatch *b, unsigned entries)
+{
+	int ret;
+
+	errno = 0;
+	ret = SEAM_CALL(ubatch_init(b, entries));
+	grade_check(ret == 0, "ubatch_init(&b, %u) returned %s, expected 0 (TODO 1)", entries,
+		    errno_name(ret));
+	grade_check(b->live == 1 && b->sq_entries >= entries && b->cq_entries >= b->sq_entries,
+		    "after ubatch_init(&b, %u): live %d, sq_entries %u, cq_entries %u; expected "
+		    "live 1 and the sizes the kernel gave (TODO 1)", entries, b->live,
+		    b->sq_entries, b->cq_entries);
+}
+
+/* What a request should hold after the batch, from the file's data. */
+static ssize_t expected_res(const struct batch_req *q, size_t size)
+{
+	size_t off;
+
+	if (q->offset < 0)
+		return -EINVAL;
+	off = (size_t)q->offset;
+	if (off >= size)
+		return 0;
+	return (ssize_t)(size - off < q->len ? size - off : q->len);
+}
+
+static void check_req(const struct batch_req *q, size_t i, const unsigned char *data,
+		      size_t size, const char *what)
+{
+	ssize_t want = expected_res(q, size), at;
+
+	grade_check(q->res == want, "%s: request %zu (offset %lld, len %zu, file of %zu bytes): "
+		    "res is %s, expected %s (seed %llu; rerun with make check CH=06 SEED=%llu)",
+		    what, i, (long long)q->offset, q->len, size, errno_name(q->res),
+		    errno_name(want), (unsigned long long)grade_seed(),
+		    (unsigned long long)grade_seed());
+	if (want <= 0)
+		return;
+	at = grade_first_diff(q->buf, data + q->offset, (size_t)want);
+	grade_check(at < 0, "%s: request %zu (offset %lld, len %zu): res %zd is right but byte "
+		    "%zd of its buffer is wrong: the data of another request or another offset "
+		    "(seed %llu)", what, i, (long long)q->offset, q->len, q->res, at,
+		    (unsigned long long)grade_seed());
+}
+
+static void check_ring_clean(struct ubatch *b, const char *when)
+{
+	unsigned cq = io_uring_cq_ready(&b->ring), sq = io_uring_sq_ready(&b->ring);
+
+	grade_check(cq == 0 && sq == 0, "%s, the ring still holds %u unreaped CQE(s) and %u "
+		    "unsubmitted SQE(s): the next call would see them. Reap every CQE and "
+		    "advance the CQ past it (io_uring_cq_advance, TODO 7)", when, cq, sq);
+}
+
+/* n requests of random ranges of a file of `size` bytes (some past its end,
+ * one in ten of length 0), each with its own buffer. */
+static struct batch_req *random_reqs(int fd, size_t n, size_t size, size_t maxlen)
+{
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].fd = fd;
+		reqs[i].offset = (off_t)grade_rand_below(size + size / 8);
+		reqs[i].len = grade_rand_below(10) == 0 ? 0 : 1 + grade_rand_below(maxlen);
+		reqs[i].buf = grade_xmalloc(reqs[i].len);
+		reqs[i].res = 0x5a5a;
+	}
+	return reqs;
+}
+
+/* n blocks of bs bytes, block i at offset i * bs, buffers in one array. */
+static struct batch_req *block_reqs(int fd, size_t n, size_t bs, unsigned char *bufs)
+{
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
+	return reqs;
+}
+
+static void free_reqs(struct batch_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(reqs[i].buf);
+	free(reqs);
+}
+
+static int run_read(struct ubatch *b, struct batch_req *reqs, size_t n, unsigned qd)
+{
+	return SEAM_CALL(ubatch_read(b, reqs, n, qd));
+}
+
+/* ------------------------------------------------------------------- ring */
+
+URING_TEST(ring, init_and_exit, 1,
+	   "ubatch_init sets up a ring and records its sizes; ubatch_exit closes it, twice is safe",
+	   "TODO 1: io_uring_queue_init_params(entries, &b->ring, &p), then sq_entries, "
+	   "cq_entries and live from p; TODO 2: io_uring_queue_exit once, then live = 0 "
+	   "(man 3 io_uring_queue_init, man 2 io_uring_setup)", 8)
+{
+	struct ubatch b;
+	int before, with_ring;
+
+	before = fault_count_fds();
+	init_or_fail(&b, 8);
+	with_ring = fault_count_fds();
+	grade_check(b.sq_entries == 8 && b.cq_entries == 16, "ubatch_init(&b, 8): sq_entries %u, "
+		    "cq_entries %u; the kernel gives 8 and 16 (copy them from the params)",
+		    b.sq_entries, b.cq_entries);
+	grade_check(with_ring == before + 1, "ubatch_init opened %d descriptor(s); a ring is one",
+		    with_ring - before);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(b.live == 0, "after ubatch_exit, b.live is %d, expected 0", b.live);
+	grade_check(fault_count_fds() == before, "after ubatch_exit, %d descriptor(s) are still "
+		    "open: io_uring_queue_exit closes the ring's fd (TODO 2)",
+		    fault_count_fds() - before);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(watch.exits == 1, "ubatch_exit called io_uring_queue_exit %ld times for one "
+		    "ring (ubatch_exit was called twice): tear it down once, then live = 0",
+		    watch.exits);
+	init_or_fail(&b, 5);
+	grade_check(b.sq_entries == 8 && b.cq_entries == 16, "ubatch_init(&b, 5): sq_entries %u, "
+		    "cq_entries %u; the kernel rounds 5 up to 8 (and 16): record what it gave",
+		    b.sq_entries, b.cq_entries);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(fault_count_fds() == before, "a ring's descriptor is left open");
+}
+
+URING_TEST(ring, init_errors, 1,
+	   "ubatch_init: -EINVAL for 0 and for 100000 entries (as -errno, never -1 or errno)",
+	   "TODO 1: io_uring_queue_init_params returns -errno itself and leaves errno alone: "
+	   "return its value as it is (lesson, section 7; man 3 io_uring_queue_init)", 8)
+{
+	struct ubatch b;
+	int before, ret;
+
+	before = fault_count_fds();
+	memset(&b, 0xff, sizeof(b));
+	errno = ENOTTY;
+	ret = SEAM_CALL(ubatch_init(&b, 0));
+	grade_check(ret == -EINVAL, "ubatch_init(&b, 0) returned %s, expected -EINVAL",
+		    errno_name(ret));
+	grade_check(b.live == 0, "ubatch_init(&b, 0) failed but left b.live at %d: clear *b "
+		    "first, so that live is 0 on every failure", b.live);
+	memset(&b, 0xff, sizeof(b));
+	errno = ENOTTY;
+	ret = SEAM_CALL(ubatch_init(&b, 100000));
+	grade_check(ret != -ENOTTY, "ubatch_init(&b, 100000) returned -ENOTTY, which is what "
+		    "errno held before the call: liburing does not set errno, it returns -errno");
+	grade_check(ret == -EINVAL, "ubatch_init(&b, 100000) returned %s; the kernel refuses "
+		    "more than 32768 entries: expected -EINVAL", errno_name(ret));
+	grade_check(b.live == 0, "ubatch_init(&b, 100000) failed but left b.live at %d", b.live);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(fault_count_fds() == before, "a failed ubatch_init left %d descriptor(s) open",
+		    fault_count_fds() - before);
+}
+
+/* ------------------------------------------------------------------ batch */
+
+URING_TEST(batch, random_batches, 3,
+	   "ubatch_read: 6 batches of random reads through one ring, some past the end of the file",
+	   "TODOs 3-8: fill the window, submit and wait, reap every CQE, and store bytes read "
+	   "(or -errno) in each request's res (lesson, sections 5-7; chapters/common/batch.h)", 16)
+{
+	static const unsigned qds[] = { 1, 3, 8, 16, 5, 12 };
+	size_t size = 200000 + grade_rand_below(300000);
+	unsigned char *data;
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	grade_check(lseek(fd, 123, SEEK_SET) == 123, "harness: lseek: %s", strerror(errno));
+	init_or_fail(&b, 16);
+	for (size_t round = 0; round < sizeof(qds) / sizeof(qds[0]); round++) {
+		size_t n = 1 + grade_rand_below(200);
+		struct batch_req *reqs = random_reqs(fd, n, size, 70000);
+		int ret = run_read(&b, reqs, n, qds[round]);
+		char what[64];
+
+		grade_check(ret == 0, "ubatch_read of %zu random reads at qd %u returned %s, "
+			    "expected 0 (seed %llu)", n, qds[round], errno_name(ret),
+			    (unsigned long long)grade_seed());
+		snprintf(what, sizeof(what), "batch %zu (n %zu, qd %u)", round + 1, n, qds[round]);
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, what);
+		check_ring_clean(&b, "after ubatch_read returned");
+		free_reqs(reqs, n);
+	}
+	grade_check(lseek(fd, 0, SEEK_CUR) == 123, "the file position moved from 123 to %lld: "
+		    "every read must name its offset (never -1, which means the file position)",
+		    (long long)lseek(fd, 0, SEEK_CUR));
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(fd);
+	free(data);
+}
+
+URING_TEST(batch, arguments, 1,
+	   "ubatch_read: -EINVAL for a NULL or dead ring, qd 0, a NULL array; n 0 does nothing",
+	   "TODO 3: check the arguments first (ubatch.h); n == 0 returns 0 without entering "
+	   "the kernel", 8)
+{
+	struct batch_req one = { -1, 0, 16, NULL, 7 };
+	struct ubatch b, dead;
+	int ret;
+
+	memset(&dead, 0, sizeof(dead));
+	init_or_fail(&b, 8);
+	ret = run_read(NULL, &one, 1, 4);
+	grade_check(ret == -EINVAL, "ubatch_read(NULL, ...) returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = run_read(&dead, &one, 1, 4);
+	grade_check(ret == -EINVAL, "ubatch_read on a ring that was never set up (live 0) "
+		    "returned %s, expected -EINVAL", errno_name(ret));
+	ret = run_read(&b, &one, 1, 0);
+	grade_check(ret == -EINVAL, "ubatch_read with qd 0 returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = run_read(&b, NULL, 3, 4);
+	grade_check(ret == -EINVAL, "ubatch_read(&b, NULL, 3, 4) returned %s, expected -EINVAL",
+		    errno_name(ret));
+	watch_reset_counts();
+	ret = run_read(&b, &one, 0, 4);
+	grade_check(ret == 0 && one.res == 7, "ubatch_read with n 0 returned %s and set res to "
+		    "%zd; expected 0 and the request untouched", errno_name(ret), one.res);
+	grade_check(watch.calls == 0, "ubatch_read with n 0 called liburing %ld time(s); there "
+		    "is nothing to submit", watch.calls);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+}
+
+URING_TEST(batch, end_of_file, 2,
+	   "ubatch_read: reads at, across and past the end of a file, of length 0, of an empty file",
+	   "TODO 8: res == 0 is end of file: the request is finished with what it has read; "
+	   "resubmitting it never ends. len 0: res 0 without I/O (TODO 4)", 8)
+{
+	const size_t size = 10000;
+	unsigned char *data, buf[8][4096];
+	int fd = data_file("f", size, &data);
+	int empty = open_or_fail(grade_make_file("empty", "", 0), O_RDONLY);
+	struct batch_req reqs[8] = {
+		{ fd, 0, 4096, buf[0], 1 },
+		{ fd, 9000, 4096, buf[1], 1 },    /* across the end: 1000 bytes */
+		{ fd, 10000, 100, buf[2], 1 },    /* at the end: 0              */
+		{ fd, 50000, 10, buf[3], 1 },     /* past the end: 0            */
+		{ fd, 5000, 0, buf[4], 1 },       /* length 0: 0                */
+		{ empty, 0, 4096, buf[5], 1 },    /* an empty file: 0           */
+		{ fd, 9999, 4096, buf[6], 1 },    /* the last byte              */
+		{ fd, 4096, 4096, buf[7], 1 },
+	};
+	struct ubatch b;
+	int ret;
+
+	init_or_fail(&b, 8);
+	watch.limit = 1000;
+	watch.limit_why = "a read that returns 0 is at end of file, resubmitting it never ends "
+			  "(TODO 8); or the same CQEs are handled again and again because the CQ "
+			  "head is not advanced (TODO 7)";
+	ret = run_read(&b, reqs, 8, 4);
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	for (size_t i = 0; i < 8; i++)
+		check_req(&reqs[i], i, data, i == 5 ? 0 : size, "end of file");
+	check_ring_clean(&b, "after ubatch_read returned");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(empty);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(batch, errors_per_request, 2,
+	   "ubatch_read: -EBADF, -EISDIR, -EFAULT land in their own request; the others still run",
+	   "TODO 8: a CQE with res < 0 is that request's result; the call still returns 0 "
+	   "(lesson, section 7; man 2 io_uring_enter, \"CQE ERRORS\")", 8)
+{
+	const size_t size = 100000;
+	unsigned char *data, bufs[8][1000];
+	int fd = data_file("f", size, &data);
+	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int closed = open_or_fail(grade_path("f"), O_RDONLY);
+	struct batch_req reqs[8];
+	static const char *const why[8] = {
+		"", "", "a closed descriptor", "", "a directory", "a NULL buffer",
+		"length 0, NULL buffer", "",
+	};
+	struct ubatch b;
+	int ret;
+
+	for (int i = 0; i < 8; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 1000, 1000, bufs[i], 1 };
+	reqs[2].fd = closed;
+	reqs[4].fd = dir;
+	reqs[5].buf = NULL;
+	reqs[6].len = 0;
+	reqs[6].buf = NULL;
+	init_or_fail(&b, 8);
+	close(closed);  /* after the ring took its descriptor: no one has this number now */
+	ret = run_read(&b, reqs, 8, 3);
+	grade_check(ret == 0, "ubatch_read of 8 requests, 3 of them bad, returned %s; expected 0: "
+		    "a failed read is that request's result, not the batch's", errno_name(ret));
+	for (int i = 0; i < 8; i++) {
+		ssize_t want = i == 2 ? -EBADF : i == 4 ? -EISDIR : i == 5 ? -EFAULT : i == 6 ? 0 : 1000;
+
+		grade_check(reqs[i].res == want, "request %d%s%s%s: res is %s, expected %s", i,
+			    why[i][0] ? " (" : "", why[i], why[i][0] ? ")" : "",
+			    errno_name(reqs[i].res), errno_name(want));
+		if (want > 0)
+			check_req(&reqs[i], (size_t)i, data, size, "errors in the middle of a batch");
+	}
+	check_ring_clean(&b, "after a batch with errors");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(dir);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(batch, negative_offset, 1,
+	   "ubatch_read: a negative offset is -EINVAL for that request, and the file position stays",
+	   "TODO 4: offset < 0 gets res = -EINVAL without any I/O: for io_uring, offset -1 "
+	   "means \"read at the file position and move it\" (lesson, section 6)", 8)
+{
+	const size_t size = 20000;
+	unsigned char *data, bufs[4][1000];
+	int fd = data_file("f", size, &data);
+	struct batch_req reqs[4] = {
+		{ fd, 0, 1000, bufs[0], 1 },
+		{ fd, -1, 1000, bufs[1], 1 },
+		{ fd, 3000, 1000, bufs[2], 1 },
+		{ fd, -4096, 1000, bufs[3], 1 },
+	};
+	struct ubatch b;
+	int ret;
+
+	grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek: %s", strerror(errno));
+	init_or_fail(&b, 8);
+	ret = run_read(&b, reqs, 4, 4);
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	for (size_t i = 0; i < 4; i++)
+		check_req(&reqs[i], i, data, size, "negative offsets");
+	grade_check(lseek(fd, 0, SEEK_CUR) == 500, "the file position moved from 500 to %lld",
+		    (long long)lseek(fd, 0, SEEK_CUR));
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(fd);
+	free(data);
+}
+
+URING_TEST(batch, shared_shape, 2,
+	   "ubatch_batch_read: random batches, one ring set up and torn down per call, no fd left",
+	   "TODO 9: ubatch_init(min(qd, n, UBATCH_MAX_ENTRIES)), ubatch_read, ubatch_exit on "
+	   "every path; n 0: return 0 without a ring; qd 0: -EINVAL", 32)
+{
+	static const unsigned qds[] = { 4, 32, 1 };
+	size_t size = 100000 + grade_rand_below(100000);
+	unsigned char *data;
+	int fd = data_file("f", size, &data);
+	int before = fault_count_fds(), ret;
+	struct batch_req one = { fd, 0, 10, NULL, 7 };
+
+	for (size_t round = 0; round < 3; round++) {
+		size_t n = 1 + grade_rand_below(100);
+		struct batch_req *reqs = random_reqs(fd, n, size, 20000);
+
+		watch_reset_counts();
+		ret = SEAM_CALL(ubatch_batch_read(reqs, n, qds[round]));
+		grade_check(ret == 0, "ubatch_batch_read of %zu reads at qd %u returned %s, expected 0",
+			    n, qds[round], errno_name(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "ubatch_batch_read");
+		grade_check(watch.init_ok == 1, "one ubatch_batch_read call set up %ld ring(s) "
+			    "(%ld attempts); expected one", watch.init_ok, watch.inits);
+		grade_check(watch.exits == watch.init_ok && fault_count_fds() == before,
+			    "ubatch_batch_read set up %ld ring(s), tore down %ld and left %d "
+			    "descriptor(s) open: call ubatch_exit before returning",
+			    watch.init_ok, watch.exits, fault_count_fds() - before);
+		free_reqs(reqs, n);
+	}
+	watch_reset_counts();
+	ret = SEAM_CALL(ubatch_batch_read(&one, 0, 4));
+	grade_check(ret == 0 && watch.inits == 0 && one.res == 7, "ubatch_batch_read with n 0 "
+		    "returned %s after %ld ring set-up(s); expected 0 and no ring", errno_name(ret),
+		    watch.inits);
+	ret = SEAM_CALL(ubatch_batch_read(&one, 1, 0));
+	grade_check(ret == -EINVAL, "ubatch_batch_read with qd 0 returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(ubatch_batch_read(NULL, 2, 4));
+	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
+		    errno_name(ret));
+	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
+		    fault_count_fds() - before);
+	close(fd);
+	free(data);
+}
+
+/* ----------------------------------------------------------------- faults */
+
+URING_TEST(faults, short_reads_continued, 3,
+	   "ubatch_read: reads cut short in the middle of a file are continued at the right place",
+	   "TODO 8 and 5: 0 < res < what you asked, before end of file, is a short read: "
+	   "queue the rest at offset + done into buf + done, same user_data; only res == 0 "
+	   "ends a request early (lesson, section 6)", 16)
+{
+	const size_t size = 1 << 20, n = 64;
+	unsigned char *data;
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	struct ubatch b;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].fd = fd;
+		reqs[i].offset = (off_t)(i * 16000 + 17 + grade_rand_below(1000));
+		reqs[i].len = 2000 + grade_rand_below(10000);
+		reqs[i].buf = grade_xmalloc(reqs[i].len);
+		reqs[i].res = 0x5a5a;
+	}
+	reqs[n - 1].offset = (off_t)size - 3000;  /* short at end of file, after a cut */
+	reqs[n - 1].len = 8000;
+	init_or_fail(&b, 16);
+	watch.shrink = true;
+	ret = run_read(&b, reqs, n, 8);
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(watch.shrunk >= n / 2, "the test could cut only %u of %zu reads short: it "
+		    "cuts IORING_OP_READ/READV SQEs still queued when you call io_uring_submit* "
+		    "or io_uring_wait_cqe*; prepare them with io_uring_prep_read (TODO 5)",
+		    watch.shrunk, n);
+	for (size_t i = 0; i < n; i++)
+		check_req(&reqs[i], i, data, size, "every read cut to half its length once");
+	check_ring_clean(&b, "after the short reads");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free_reqs(reqs, n);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, pipe_in_pieces, 2,
+	   "ubatch_read: a pipe fed 100 bytes at a time in the middle of a batch is read in full",
+	   "TODO 8: a read from a pipe returns what is there (a short read, not end of file): "
+	   "queue the rest into buf + done until len bytes or res == 0 (lesson, section 6)", 8)
+{
+	const size_t size = 65536, piece_len = 1000;
+	unsigned char *data, *piece = grade_random_bytes(piece_len), bufs[5][4096];
+	int fd = data_file("f", size, &data);
+	int p[2];
+	struct batch_req reqs[5];
+	struct fault *f;
+	struct fault_report r;
+	struct ubatch b;
+	int ret;
+
+	fault_pipe(p, 0);
+	for (int i = 0; i < 5; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 8192, 4096, bufs[i], 1 };
+	reqs[2] = (struct batch_req){ p[0], 0, piece_len, bufs[2], 1 };
+	init_or_fail(&b, 8);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WRITE_PIECES, .fd = p[1], .data = piece, .len = piece_len, .piece = 100 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	ret = run_read(&b, reqs, 5, 5);
+	r = fault_join(f);
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(reqs[2].res == (ssize_t)piece_len, "request 2, a pipe that delivered %zu bytes "
+		    "100 at a time: res is %s, expected %zu", piece_len, errno_name(reqs[2].res),
+		    piece_len);
+	grade_check(grade_first_diff(bufs[2], piece, piece_len) < 0, "request 2 (the pipe): the "
+		    "bytes are not the ones written, in order: continue into buf + done");
+	for (size_t i = 0; i < 5; i++)
+		if (i != 2)
+			check_req(&reqs[i], i, data, size, "beside the pipe");
+	check_ring_clean(&b, "after the pipe");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(p[0]);
+	free(r.sink);
+	free(piece);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, out_of_order, 3,
+	   "ubatch_read: request 0 (a pipe) completes after requests 1-8; results go by user_data",
+	   "TODO 5 and 8: the k-th CQE is not request k; put the request's index in user_data "
+	   "(io_uring_sqe_set_data64) and read it back from the CQE (lesson, section 2)", 16)
+{
+	const size_t size = 65536;
+	unsigned char *data, bufs[9][4096];
+	int fd = data_file("f", size, &data);
+	int p[2];
+	struct batch_req reqs[9];
+	struct fault *f;
+	struct fault_report r;
+	struct ubatch b;
+	int ret;
+
+	fault_pipe(p, 0);
+	reqs[0] = (struct batch_req){ p[0], 0, 8, bufs[0], 1 };
+	for (int i = 1; i < 9; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 4096 + 7, 4096, bufs[i], 1 };
+	init_or_fail(&b, 16);
+	/* The pipe gets its 8 bytes only once the call sleeps in io_uring_enter,
+	 * i.e. after the file reads have completed: its CQE is the last one. */
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .fd = p[1], .data = "PIPEDATA", .len = 8 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	ret = run_read(&b, reqs, 9, 9);
+	r = fault_join(f);
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(reqs[0].res == 8 && memcmp(bufs[0], "PIPEDATA", 8) == 0, "request 0 (a pipe "
+		    "that got 8 bytes after the other reads had completed): res is %s, expected 8 "
+		    "with the pipe's bytes: results matched by order, not by user_data?",
+		    errno_name(reqs[0].res));
+	for (size_t i = 1; i < 9; i++)
+		check_req(&reqs[i], i, data, size, "completions out of order");
+	check_ring_clean(&b, "after completions out of order");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(p[0]);
+	free(r.sink);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, signal_during_wait, 2,
+	   "ubatch_read: SIGUSR1 (no SA_RESTART) interrupts its wait twice; the batch still completes",
+	   "TODO 6: io_uring_submit_and_wait returns -EINTR when a signal ends the wait: call "
+	   "it again; never hand -EINTR to the caller (lesson, section 1, \"Submit and wait\")", 8)
+{
+	const size_t size = 65536;
+	unsigned char *data, *piped = grade_random_bytes(4096), bufs[5][4096];
+	int fd = data_file("f", size, &data);
+	int p[2];
+	struct batch_req reqs[5];
+	struct fault *f;
+	struct fault_report r;
+	struct ubatch b;
+	int ret;
+
+	fault_pipe(p, 0);
+	for (int i = 0; i < 5; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, bufs[i], 1 };
+	reqs[1] = (struct batch_req){ p[0], 0, 4096, bufs[1], 1 };
+	init_or_fail(&b, 8);
+	/* Two signals: at least one lands in a wait with nothing submitted and
+	 * no CQE ready, which the kernel reports as -EINTR. */
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WRITE, .fd = p[1], .data = piped, .len = 4096 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	ret = run_read(&b, reqs, 5, 8);
+	r = fault_join(f);
+	grade_check(ret == 0, "ubatch_read returned %s after %d signal(s) interrupted its wait in "
+		    "io_uring_enter; expected 0: wait again after -EINTR", errno_name(ret),
+		    r.signals);
+	grade_check(r.signals == 2, "ubatch_read was seen waiting in io_uring_enter %d time(s), "
+		    "2 expected (a read from an empty pipe was in flight): does it wait for "
+		    "completions with io_uring_submit_and_wait / io_uring_wait_cqe?",
+		    r.blocked_seen);
+	grade_check(reqs[1].res == 4096 && grade_first_diff(bufs[1], piped, 4096) < 0,
+		    "request 1 (the pipe): res is %s, expected 4096 with the pipe's bytes",
+		    errno_name(reqs[1].res));
+	for (size_t i = 0; i < 5; i++)
+		if (i != 1)
+			check_req(&reqs[i], i, data, size, "with signals");
+	check_ring_clean(&b, "after the signals");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(p[0]);
+	free(r.sink);
+	free(piped);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, eintr_eagain_ebusy, 2,
+	   "ubatch_read: -EINTR, -EAGAIN and -EBUSY from a liburing call are retried, not returned",
+	   "TODO 6: -EINTR: call again; -EAGAIN / -EBUSY: reap what is there (or wait for a "
+	   "read the kernel has), then submit again; give up only after several rounds without "
+	   "progress (lesson, section 7; man 2 io_uring_enter, ERRORS)", 16)
+{
+	static const struct { int err; long at; } faults[] = {
+		{ -EINTR, 1 }, { -EAGAIN, 2 }, { -EBUSY, 3 }, { -EINTR, 4 },
+	};
+	const size_t size = 64 * 4096, n = 64;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs;
+	struct ubatch b;
+
+	init_or_fail(&b, 16);
+	for (size_t k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
+		int ret;
+
+		reqs = block_reqs(fd, n, 4096, bufs);
+		watch_reset_counts();
+		watch.inject_at = faults[k].at;
+		watch.inject_err = faults[k].err;
+		ret = run_read(&b, reqs, n, 8);
+		grade_check(watch.injected, "harness: ubatch_read made %ld liburing call(s), the "
+			    "fault was planned for call %ld", watch.calls, faults[k].at);
+		grade_check(ret == 0, "liburing call number %ld returned %s (injected, nothing "
+			    "submitted); ubatch_read then returned %s, expected 0", faults[k].at,
+			    errno_name(faults[k].err), errno_name(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "after an injected error");
+		check_ring_clean(&b, "after an injected error");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* -------------------------------------------------------------- mechanism */
+
+URING_TEST(mechanism, submit_budget, 3,
+	   "ubatch_read: 256 cached reads at qd 1/4/16/32/64 enter the kernel at most 2*ceil(n/qd)+2 times",
+	   "TODO 6: fill the whole window with SQEs, then ONE io_uring_submit_and_wait; reap "
+	   "every ready CQE before the next call. The budget counts io_uring_submit*, "
+	   "io_uring_wait_cqe* (when it must wait), io_uring_get_events, io_uring_enter: "
+	   "2 * ceil(n / qd) + 2, e.g. 18 for n 256 at qd 32 (lesson, \"Hints\")", 64)
+{
+	static const unsigned qds[] = { 1, 4, 16, 32, 64 };
+	const size_t n = 256, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	init_or_fail(&b, 64);
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		long budget = 2 * (long)((n + qds[k] - 1) / qds[k]) + 2;
+		int ret;
+
+		watch_reset_counts();
+		ret = run_read(&b, reqs, n, qds[k]);
+		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u returned %s", n, qds[k],
+			    errno_name(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "budget");
+		grade_check(watch.calls <= budget, "a batch of %zu cached reads at qd %u made %ld "
+			    "liburing calls that may enter the kernel; the budget is "
+			    "2 * ceil(%zu / %u) + 2 = %ld. Submitting after every SQE (or reaping "
+			    "one CQE per call) costs n calls: queue the window, then submit once",
+			    n, qds[k], watch.calls, n, qds[k], budget);
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(mechanism, window_is_qd, 2,
+	   "ubatch_read: exactly qd reads in flight at most (qd 1, 3, 8), the window kept full",
+	   "TODO 3 and 4: window = min(qd, cq_entries); start a request only while fewer than "
+	   "window are in flight (from io_uring_get_sqe until its final CQE is reaped), and "
+	   "refill as they complete (lesson, section 5)", 16)
+{
+	static const unsigned qds[] = { 1, 3, 8 };
+	const size_t n = 64, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	init_or_fail(&b, 16);
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		int ret;
+
+		watch_reset_counts();
+		ret = run_read(&b, reqs, n, qds[k]);
+		grade_check(ret == 0, "ubatch_read at qd %u returned %s", qds[k], errno_name(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "window");
+		grade_check(watch.max_inflight <= qds[k], "at qd %u, %u reads were in flight at "
+			    "once (counted from io_uring_get_sqe to the CQ advance past their CQE): "
+			    "the window must not exceed qd", qds[k], watch.max_inflight);
+		grade_check(watch.max_inflight == qds[k], "at qd %u with %zu reads to do, at most "
+			    "%u were ever in flight: fill the window up to qd before you submit",
+			    qds[k], n, watch.max_inflight);
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(mechanism, sq_full_and_cq_bound, 2,
+	   "ubatch_read on a ring of 4 (CQ 8) at qd 64 and 5: SQ full handled, CQ never overflows",
+	   "TODO 4: io_uring_get_sqe returns NULL when the SQ is full: submit, then get again "
+	   "(never write through NULL); TODO 3: window = min(qd, cq_entries), so at most "
+	   "cq_entries reads are in flight (lesson, sections 3 and 4)", 4)
+{
+	static const unsigned qds[] = { 64, 5 };
+	const size_t n = 256, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	init_or_fail(&b, 4);
+	grade_check(b.cq_entries == 8, "ubatch_init(&b, 4) recorded cq_entries %u, the kernel "
+		    "gives 8", b.cq_entries);
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		int ret;
+
+		watch_reset_counts();
+		ret = run_read(&b, reqs, n, qds[k]);
+		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u on a ring of 4 SQ entries "
+			    "returned %s, expected 0", n, qds[k], errno_name(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "SQ full");
+		grade_check(!watch.overflow, "the CQ overflowed (IORING_SQ_CQ_OVERFLOW) at qd %u: "
+			    "more reads in flight than its 8 slots", qds[k]);
+		grade_check(watch.max_inflight <= b.cq_entries, "at qd %u, %u reads were in flight "
+			    "on a ring whose CQ has %u slots: the window is min(qd, cq_entries)",
+			    qds[k], watch.max_inflight, b.cq_entries);
+		check_ring_clean(&b, "after a batch larger than the SQ");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(mechanism, one_ring_reused, 2,
+	   "ubatch_read: 3 batches through one ring, none set up or torn down, the CQ left empty",
+	   "TODO 3: ubatch_read uses b->ring as it is (no io_uring_queue_init or _exit inside) "
+	   "and returns with every CQE reaped: one io_uring_cq_advance past all it handled "
+	   "(TODO 7; lesson, section 8)", 8)
+{
+	const size_t n = 40, bs = 4096, size = 3 * n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	init_or_fail(&b, 8);
+	for (size_t k = 0; k < 3; k++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		int ret;
+
+		for (size_t i = 0; i < n; i++)
+			reqs[i].offset += (off_t)(k * n * bs);
+		watch_reset_counts();
+		ret = run_read(&b, reqs, n, 8);
+		grade_check(ret == 0, "call %zu of ubatch_read on the same ring returned %s",
+			    k + 1, errno_name(ret));
+		grade_check(watch.inits == 0 && watch.exits == 0, "call %zu of ubatch_read set up "
+			    "%ld and tore down %ld ring(s): reuse b->ring", k + 1, watch.inits,
+			    watch.exits);
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "reused ring");
+		check_ring_clean(&b, "after ubatch_read returned");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* -------------------------------------------------------------------- copy */
+
+static const char *copy_program(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("COPY"), *dir = getenv("GRADE_PROGRAMS");
+
+	if (env && *env)
+		snprintf(path, sizeof(path), "%s", env);
+	else
+		snprintf(path, sizeof(path), "%s/copy", dir && *dir ? dir : ".");
+	grade_check(access(path, X_OK) == 0, "the copy program %s cannot be run (%s): it is built "
+		    "from copy.c by make check, or set COPY=/path/to/your/copy",
+		    path, strerror(errno));
+	return path;
+}
+
+static void copy_setup(void)
+{
+	grade_require_io_uring(8);
+	require_ring_room();
+}
+
+static void run_copy(const char *src, const char *dst, struct prog_result *r,
+		     const struct prog_opts *o)
+{
+	const char *argv[] = { copy_program(), src, dst, NULL };
+
+	prog_run(argv, o, r);
+}
+
+/* SRC of `size` random bytes copied to DST: exit 0, silent, same bytes. */
+static void copy_and_compare(size_t size, const char *dst_name, const char *what)
+{
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_make_file("src", data, size), *dst = grade_path(dst_name);
+	struct prog_result r;
+	size_t backlen;
+	ssize_t at;
+
+	run_copy(src, dst, &r, NULL);
+	grade_check(r.exited && r.status == 0, "copy SRC DST with a %zu-byte SRC%s: %s, expected "
+		    "exit status 0; stderr: %s", size, what, prog_ending(&r), prog_stderr_line(&r));
+	grade_check(r.outlen == 0, "copy printed %zu byte(s) on stdout (\"%.60s\"); it must be "
+		    "silent on success", r.outlen, r.out);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL, "copy exited 0 but DST does not exist");
+	grade_check(backlen == size, "copy of a %zu-byte SRC%s: DST has %zu bytes", size, what,
+		    backlen);
+	at = grade_first_diff(back, data, size);
+	grade_check(at < 0, "copy of a %zu-byte SRC%s: DST differs from byte %zd on (block "
+		    "written at the wrong offset, or a short read or write not continued?)",
+		    size, what, at);
+	free(back);
+	free(data);
+}
+
+/* The program must first work at all, so a program that fails every time
+ * (the skeleton) earns nothing from the error cases. */
+static void copy_must_work(void)
+{
+	copy_and_compare(70001, "first-dst", " (the plain copy this test starts with)");
+}
+
+static void check_failed(const struct prog_result *r, const char *what, const char *name)
+{
+	grade_check(r->exited && r->status != 0, "copy %s: %s; expected a non-zero exit status "
+		    "with a message on stderr", what, prog_ending(r));
+	grade_check(r->errlen > 0, "copy %s exited with status %d but printed nothing on stderr: "
+		    "say what went wrong (\"copy: PATH: strerror(errno)\")", what, r->status);
+	if (name)
+		grade_check(strstr(r->err, name) != NULL, "copy %s: the message %s does not name "
+			    "the file (%s)", what, prog_stderr_line(r), name);
+}
+
+GRADE_TEST_T(copy, byte_for_byte, 3,
+	     "copy SRC DST: files of 0, 1, 4095-4097, 128 KiB +- 1, 1 MiB + 1, 10 MB, byte for byte",
+	     "TODOs 12-15: every block read in full, written in full at the offset it was read "
+	     "from, the last block shorter; exit 0 and print nothing (lesson, \"The program\")",
+	     10)
+{
+	static const size_t sizes[] = {
+		0, 1, 4095, 4096, 4097, 131071, 131072, 131073, 1048577, 10000019,
+	};
+
+	copy_setup();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		copy_and_compare(sizes[i], "dst", "");
+}
+
+GRADE_TEST(copy, out_of_order_blocks, 2,
+	   "copy SRC DST with SRC's first 512 KiB out of the page cache: its first blocks finish last",
+	   "TODO 13: write each block at the offset it was READ from (io_uring_prep_write with "
+	   "the block's offset), never at the file position or after the last block written: "
+	   "blocks finish in any order")
+{
+	const size_t size = 2 * 1048576 + 12345, evict = 512 * 1024;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_path("src"), *dst = grade_path("dst");
+	struct prog_result r;
+	size_t backlen;
+	ssize_t at;
+	int fd;
+
+	copy_setup();
+	/* Written 4 KiB at a time (one big write makes large folios, which a
+	 * partial POSIX_FADV_DONTNEED cannot drop), written back, and its first
+	 * 512 KiB dropped from the page cache: reading the first blocks needs
+	 * the disk, the others come from memory at once. */
+	fd = open_or_fail(src, O_WRONLY | O_CREAT | O_TRUNC);
+	for (size_t off = 0; off < size; off += 4096) {
+		size_t len = size - off < 4096 ? size - off : 4096;
+
+		grade_check(SEAM_REAL(write)(fd, data + off, len) == (ssize_t)len,
+			    "harness: cannot write %s: %s", src, strerror(errno));
+	}
+	grade_check(fdatasync(fd) == 0, "harness: fdatasync: %s", strerror(errno));
+	(void)posix_fadvise(fd, 0, (off_t)evict, POSIX_FADV_DONTNEED);
+	close(fd);
+	run_copy(src, dst, &r, NULL);
+	grade_check(r.exited && r.status == 0, "copy SRC DST: %s, expected exit status 0; "
+		    "stderr: %s", prog_ending(&r), prog_stderr_line(&r));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == size, "DST has %zu bytes, SRC %zu", backlen, size);
+	at = grade_first_diff(back, data, size);
+	grade_check(at < 0, "DST differs from SRC from byte %zd on, when the first blocks of SRC "
+		    "were read last: is each block written at the offset it was read from?", at);
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(copy, mode_and_truncate, 1,
+	   "copy: a new DST gets mode 0644 (umask 022); a longer existing DST is truncated",
+	   "TODO 10: open DST with O_WRONLY | O_CREAT, mode 0644, then ftruncate(DST, 0) "
+	   "once you know it is not SRC (man 2 open, man 2 ftruncate)")
+{
+	unsigned char *old = grade_random_bytes(500000);
+	struct stat st;
+
+	copy_setup();
+	copy_and_compare(4097, "new", " (DST new)");
+	grade_check(stat(grade_path("new"), &st) == 0 && (st.st_mode & 07777) == 0644,
+		    "a new DST has mode %o under umask 022, expected 644", st.st_mode & 07777);
+	grade_make_file("old", old, 500000);
+	copy_and_compare(4097, "old", " over a 500000-byte DST");
+	free(old);
+}
+
+GRADE_TEST(copy, missing_source, 1,
+	   "copy: a missing SRC, or a directory: a message, a non-zero status, DST not created",
+	   "TODO 10: open SRC first and fstat it (a regular file); only then create DST; print "
+	   "\"copy: SRC: strerror(errno)\" on stderr and exit 1")
+{
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	run_copy(grade_path("no-such-source"), grade_path("dst-for-missing"), &r, NULL);
+	check_failed(&r, "with a missing SRC", "no-such-source");
+	grade_check(stat(grade_path("dst-for-missing"), &st) < 0, "copy with a missing SRC "
+		    "created DST: open SRC before you create (or truncate) DST");
+	grade_check(mkdir(grade_path("a-directory"), 0755) == 0, "harness: mkdir: %s",
+		    strerror(errno));
+	run_copy(grade_path("a-directory"), grade_path("dst-for-dir"), &r, NULL);
+	check_failed(&r, "with a directory as SRC", NULL);
+}
+
+GRADE_TEST(copy, bad_destination, 2,
+	   "copy: DST in a missing directory, DST a directory, DST /dev/full: a message, non-zero",
+	   "TODOs 10 and 15: report open(DST) failures; a write CQE with res < 0 (-ENOSPC) is "
+	   "an error: print it and exit 1, never 0")
+{
+	unsigned char *data = grade_random_bytes(300000);
+	const char *src;
+	struct prog_result r;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("src", data, 300000);
+	run_copy(src, grade_path("no-such-dir/out-file"), &r, NULL);
+	check_failed(&r, "with DST in a missing directory", "out-file");
+	grade_check(mkdir(grade_path("a-directory"), 0755) == 0, "harness: mkdir: %s",
+		    strerror(errno));
+	run_copy(src, grade_path("a-directory"), &r, NULL);
+	check_failed(&r, "with a directory as DST", "a-directory");
+	run_copy(src, "/dev/full", &r, NULL);
+	check_failed(&r, "SRC /dev/full (every write fails with ENOSPC)", NULL);
+	free(data);
+}
+
+GRADE_TEST(copy, short_write_continued, 2,
+	   "copy: with a file-size limit 1 byte below SRC's size, the cut write is continued and fails",
+	   "TODO 14: a write CQE with 0 < res < asked wrote the first res bytes: write the rest "
+	   "at offset + put; here that rest fails with -EFBIG, which must end in a message "
+	   "and a non-zero status (man 2 setrlimit, RLIMIT_FSIZE)")
+{
+	const size_t size = 300001;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src, *dst = grade_path("limited");
+	struct prog_opts o = { .fsize_limit = size - 1 };
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("src", data, size);
+	run_copy(src, dst, &r, &o);
+	back = grade_slurp(dst, &backlen);
+	grade_check(!(r.exited && r.status == 0), "copy exited 0 although DST holds %zu of SRC's "
+		    "%zu bytes: under a file-size limit of %zu bytes the write of the last block "
+		    "came back short and the rest was never written (or its -EFBIG ignored)",
+		    backlen, size, size - 1);
+	check_failed(&r, "under a file-size limit 1 byte below SRC's size", NULL);
+	grade_check(back && backlen == size - 1 && grade_first_diff(back, data, size - 1) < 0,
+		    "DST holds %zu bytes (the limit allows %zu), or not SRC's first bytes", backlen,
+		    size - 1);
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(copy, same_file, 1,
+	   "copy: SRC and DST the same file (same path, a symlink, a hard link) is refused, SRC intact",
+	   "TODO 10: open DST without O_TRUNC, fstat both, compare st_dev and st_ino; refuse "
+	   "before truncating anything")
+{
+	static const char *const how[] = { "the same path", "a symlink to SRC", "a hard link to SRC" };
+	const size_t size = 5000;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src;
+	char dst[3][PATH_MAX];
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("same", data, size);
+	snprintf(dst[0], PATH_MAX, "%s", src);
+	snprintf(dst[1], PATH_MAX, "%s", grade_path("symlink"));
+	snprintf(dst[2], PATH_MAX, "%s", grade_path("hardlink"));
+	grade_check(symlink(src, dst[1]) == 0 && link(src, dst[2]) == 0, "harness: links: %s",
+		    strerror(errno));
+	for (int i = 0; i < 3; i++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "SRC DST with DST %s", how[i]);
+		run_copy(src, dst[i], &r, NULL);
+		back = grade_slurp(src, &backlen);
+		grade_check(backlen == size && grade_first_diff(back, data, size) < 0, "copy %s "
+			    "destroyed SRC: it now has %zu bytes of its %zu", what, backlen, size);
+		check_failed(&r, what, NULL);
+		free(back);
+	}
+	free(data);
+}
+
+GRADE_TEST(copy, usage, 1,
+	   "copy: with no, one or three arguments: a usage message and a non-zero status",
+	   "main, before TODO 10: argc must be 3; otherwise print \"usage: copy SRC DST\" on "
+	   "stderr and exit 2, before touching any file")
+{
+	const char *prog;
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	prog = copy_program();
+	{
+		const char *argv[] = { prog, NULL };
+
+		prog_run(argv, NULL, &r);
+		check_failed(&r, "(no arguments)", NULL);
+	}
+	{
+		const char *argv[] = { prog, grade_path("src"), NULL };
+
+		prog_run(argv, NULL, &r);
+		check_failed(&r, "SRC (one argument)", NULL);
+	}
+	{
+		const char *argv[] = { prog, grade_path("src"), grade_path("d1"), grade_path("d2"),
+				       NULL };
+
+		prog_run(argv, NULL, &r);
+		check_failed(&r, "SRC D1 D2 (three arguments)", NULL);
+		grade_check(stat(grade_path("d1"), &st) < 0 && stat(grade_path("d2"), &st) < 0,
+			    "copy SRC D1 D2 created a file: check the arguments first");
+	}
+}
+
+/* What strace saw of the copy program. */
+struct trace_summary {
+	long enters;        /* io_uring_enter calls                      */
+	long submitted;     /* SQEs they took (sum of their results)     */
+	long most;          /* the most SQEs one call took               */
+	int sqpoll;         /* the ring was set up with SQPOLL           */
+	char bad[512];      /* the first data call on SRC or DST, if any */
+};
+
+static bool is_data_call(const char *name)
+{
+	static const char *const names[] = {
+		"read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev",
+		"preadv2", "pwritev2", "sendfile", "splice", "copy_file_range", "mmap",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+static void parse_trace(const char *path, const char *src, const char *dst,
+			struct trace_summary *t)
+{
+	char src_tag[2 * PATH_MAX], dst_tag[2 * PATH_MAX], line[8192];
+	FILE *fp = fopen(path, "r");
+
+	memset(t, 0, sizeof(*t));
+	grade_check(fp != NULL, "harness: cannot read strace's output %s", path);
+	snprintf(src_tag, sizeof(src_tag), "<%s>", src);
+	snprintf(dst_tag, sizeof(dst_tag), "<%s>", dst);
+	while (fgets(line, sizeof(line), fp)) {
+		char name[64] = "", *p = line, *eq;
+
+		while (*p >= '0' && *p <= '9')  /* the pid, with -f */
+			p++;
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, "<... ", 5)) {  /* "<... io_uring_enter resumed>" */
+			sscanf(p + 5, "%63[a-z0-9_]", name);
+		} else {
+			sscanf(p, "%63[a-z0-9_]", name);
+			if (p[strlen(name)] != '(')
+				continue;
+		}
+		if (is_data_call(name) && (strstr(p, src_tag) || strstr(p, dst_tag))) {
+			if (!t->bad[0])
+				snprintf(t->bad, sizeof(t->bad), "%.*s", (int)strcspn(p, "\n"), p);
+			continue;
+		}
+		if (!strcmp(name, "io_uring_setup") && strstr(p, "IORING_SETUP_SQPOLL"))
+			t->sqpoll = 1;
+		if (strcmp(name, "io_uring_enter"))
+			continue;
+		if (strncmp(p, "<... ", 5))
+			t->enters++;  /* counted at its start */
+		if (strstr(p, "<unfinished"))
+			continue;
+		eq = strstr(p, ") = ");
+		if (eq) {
+			long took = strtol(eq + 4, NULL, 10);
+
+			if (took > 0) {
+				t->submitted += took;
+				if (took > t->most)
+					t->most = took;
+			}
+		}
+	}
+	fclose(fp);
+}
+
+/* Skip, with the reason, where strace is missing or cannot trace. */
+static void require_strace(char *strace, size_t cap)
+{
+	struct prog_result r;
+
+	if (!prog_in_path("strace", strace, cap))
+		grade_skip("strace is not installed: this test watches the copy program's system "
+			   "calls with it", "sudo apt-get install strace (or make deps)");
+	{
+		const char *argv[] = { strace, "-f", "-o", "/dev/null", "/bin/true", NULL };
+
+		prog_run(argv, NULL, &r);
+	}
+	if (!r.exited || r.status != 0) {
+		static char why[512];
+
+		snprintf(why, sizeof(why), "strace cannot trace programs here (%s; %.200s)",
+			 prog_ending(&r), r.errlen ? r.err : "no message");
+		grade_skip(why, "allow ptrace: in a container run it with --cap-add SYS_PTRACE; "
+			   "or sysctl kernel.yama.ptrace_scope=1");
+	}
+}
+
+GRADE_TEST_T(copy, through_io_uring, 2,
+	     "copy: under strace, SRC and DST are only touched by io_uring, several requests per call",
+	     "TODOs 12-15: no read/write/pread/pwrite/sendfile/mmap on the files; queue a read "
+	     "for every slot, then ONE io_uring_submit_and_wait; reap all ready CQEs and queue "
+	     "the next steps before submitting again (lesson, try it 5)",
+	     10)
+{
+	const size_t size = 4 * 1048576 + 333;
+	unsigned char *data = grade_random_bytes(size), *back;
+	char strace[PATH_MAX], real_dir[PATH_MAX], src[PATH_MAX + 16], dst[PATH_MAX + 16];
+	const char *trace = grade_path("strace.out");
+	struct trace_summary t;
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	require_strace(strace, sizeof(strace));
+	grade_check(realpath(grade_tmpdir(), real_dir) != NULL, "harness: realpath: %s",
+		    strerror(errno));
+	snprintf(src, sizeof(src), "%s/src", real_dir);
+	snprintf(dst, sizeof(dst), "%s/dst", real_dir);
+	grade_make_file("src", data, size);
+	{
+		const char *argv[] = {
+			strace, "-f", "-qq", "-y", "-o", trace, "-e",
+			"trace=read,write,pread64,pwrite64,readv,writev,preadv,pwritev,preadv2,"
+			"pwritev2,sendfile,splice,copy_file_range,mmap,io_uring_setup,io_uring_enter",
+			copy_program(), src, dst, NULL,
+		};
+
+		prog_run(argv, NULL, &r);
+	}
+	grade_check(r.exited && r.status == 0, "copy SRC DST under strace: %s; stderr: %s",
+		    prog_ending(&r), prog_stderr_line(&r));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "copy under strace: DST is not a copy of SRC");
+	parse_trace(trace, src, dst, &t);
+	grade_check(!t.bad[0], "copy moved data without io_uring: strace shows %s", t.bad);
+	if (!t.sqpoll) {
+		grade_check(t.submitted > 0, "copy made %ld io_uring_enter calls that submitted "
+			    "nothing: the reads and writes must go through io_uring", t.enters);
+		grade_check(t.most >= 2, "copy never handed the kernel more than one request per "
+			    "io_uring_enter (%ld calls for %ld requests): one request at a time is "
+			    "chapter 05 again; keep several blocks in flight", t.enters, t.submitted);
+		grade_check(t.enters < t.submitted, "copy made %ld io_uring_enter calls for %ld "
+			    "requests: batch them, queue every ready step before one submit",
+			    t.enters, t.submitted);
+	}
+	free(back);
+	free(data);
+}
