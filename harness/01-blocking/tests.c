@@ -19,35 +19,6 @@
 
 #define LESSON "chapters/01-blocking/README.md"
 
-static int open_or_fail(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC, 0644);
-
-	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
-	return fd;
-}
-
-/* Fail with the first differing byte, in words. */
-static void check_same(const void *got, const void *want, size_t len, const char *what)
-{
-	ssize_t at = grade_first_diff(got, want, len);
-
-	grade_check(at < 0, "%s: wrong data at byte %zd of %zu (seed %llu; rerun with "
-		    "make check CH=01 SEED=%llu)", what, at, len,
-		    (unsigned long long)grade_seed(), (unsigned long long)grade_seed());
-}
-
-static const char *errno_name(ssize_t v)
-{
-	static char buf[64];
-
-	if (v >= 0 || v < -4095)
-		snprintf(buf, sizeof(buf), "%zd", v);
-	else
-		snprintf(buf, sizeof(buf), "-%s", strerrorname_np((int)-v) ?: "?");
-	return buf;
-}
-
 /* ------------------------------------------------------------------ read_full */
 
 GRADE_TEST(read_full, whole_files, 2,
@@ -59,13 +30,13 @@ GRADE_TEST(read_full, whole_files, 2,
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_t size = sizes[i] + grade_rand_below(100);
 		unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
-		int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+		int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 		ssize_t got = SEAM_CALL(read_full(fd, buf, size));
 
 		grade_check(got == (ssize_t)size,
 			    "read_full(fd, buf, %zu) on a %zu-byte file returned %s, expected %zu",
-			    size, size, errno_name(got), size);
-		check_same(buf, data, size, "read_full");
+			    size, size, grade_errno_str(got), size);
+		grade_check_same(buf, data, size, "read_full");
 		close(fd);
 		free(data);
 		free(buf);
@@ -78,16 +49,16 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 	   "do not call read again in a loop (lesson: \"End of file\")")
 {
 	unsigned char *data = grade_random_bytes(1000), buf[4096];
-	int fd = open_or_fail(grade_make_file("f", data, 1000), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, 1000), O_RDONLY);
 	ssize_t got = SEAM_CALL(read_full(fd, buf, sizeof(buf)));
 
 	grade_check(got == 1000, "read_full asked for 4096 bytes of a 1000-byte file "
-		    "returned %s, expected 1000", errno_name(got));
-	check_same(buf, data, 1000, "read_full");
+		    "returned %s, expected 1000", grade_errno_str(got));
+	grade_check_same(buf, data, 1000, "read_full");
 	got = SEAM_CALL(read_full(fd, buf, sizeof(buf)));
-	grade_check(got == 0, "read_full at end of file returned %s, expected 0", errno_name(got));
+	grade_check(got == 0, "read_full at end of file returned %s, expected 0", grade_errno_str(got));
 	got = SEAM_CALL(read_full(fd, buf, 0));
-	grade_check(got == 0, "read_full with len 0 returned %s, expected 0", errno_name(got));
+	grade_check(got == 0, "read_full with len 0 returned %s, expected 0", grade_errno_str(got));
 	close(fd);
 	free(data);
 }
@@ -102,11 +73,11 @@ GRADE_TEST(read_full, errors_are_negative_errno, 2,
 	int dir;
 
 	grade_check(got == -EBADF, "read_full(-1, ...) returned %s, expected -EBADF (%d)",
-		    errno_name(got), -EBADF);
-	dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+		    grade_errno_str(got), -EBADF);
+	dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	got = SEAM_CALL(read_full(dir, buf, sizeof(buf)));
 	grade_check(got == -EISDIR, "read_full on a directory returned %s, expected -EISDIR (%d)",
-		    errno_name(got), -EISDIR);
+		    grade_errno_str(got), -EISDIR);
 	close(dir);
 }
 
@@ -131,8 +102,8 @@ GRADE_TEST(read_full, pipe_in_pieces, 3,
 	got = SEAM_CALL(read_full(p[0], buf, len + 100));
 	r = fault_join(f);
 	grade_check(got == (ssize_t)len, "read_full returned %s for a pipe that delivered %zu "
-		    "bytes in pieces of 333, then closed", errno_name(got), len);
-	check_same(buf, data, len, "read_full from a pipe");
+		    "bytes in pieces of 333, then closed", grade_errno_str(got), len);
+	grade_check_same(buf, data, len, "read_full from a pipe");
 	grade_check(seam_calls_sum(SEAM_read, SEAM_COUNT) >= (long)(len / 333),
 		    "read_full made %ld read() calls for %zu pieces: it must use read(2)",
 		    seam_calls(SEAM_read), len / 333 + 1);
@@ -164,10 +135,10 @@ GRADE_TEST(read_full, retries_after_eintr, 2,
 	r = fault_join(f);
 	grade_check(r.blocked_seen == 1 && r.signals == 1,
 		    "read_full never waited inside read() on an empty pipe, so the signal "
-		    "could not be sent (it returned %s)", errno_name(got));
+		    "could not be sent (it returned %s)", grade_errno_str(got));
 	grade_check(got == 4096, "read_full returned %s after read() was interrupted by a "
-		    "signal (EINTR); expected it to retry and return 4096", errno_name(got));
-	check_same(buf, data, 4096, "read_full after EINTR");
+		    "signal (EINTR); expected it to retry and return 4096", grade_errno_str(got));
+	grade_check_same(buf, data, 4096, "read_full after EINTR");
 	close(p[0]);
 	free(r.sink);
 	free(data);
@@ -186,7 +157,7 @@ GRADE_TEST(read_full, nonblocking_eagain, 1,
 	grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s", strerror(errno));
 	got = SEAM_CALL(read_full(p[0], buf, sizeof(buf)));
 	grade_check(got == -EAGAIN, "read_full on an empty non-blocking pipe returned %s, "
-		    "expected -EAGAIN (%d)", errno_name(got), -EAGAIN);
+		    "expected -EAGAIN (%d)", grade_errno_str(got), -EAGAIN);
 	close(p[0]);
 	close(p[1]);
 }
@@ -199,7 +170,7 @@ GRADE_TEST(pread_full, random_ranges, 2,
 {
 	const size_t size = 300000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 
 	for (int i = 0; i < 50; i++) {
 		off_t off = (off_t)grade_rand_below(size + 1000);
@@ -209,8 +180,8 @@ GRADE_TEST(pread_full, random_ranges, 2,
 
 		grade_check(got == (ssize_t)want, "pread_full(fd, buf, %zu, %lld) on a %zu-byte "
 			    "file returned %s, expected %zu (seed %llu)", len, (long long)off, size,
-			    errno_name(got), want, (unsigned long long)grade_seed());
-		check_same(buf, data + (want ? off : 0), want, "pread_full");
+			    grade_errno_str(got), want, (unsigned long long)grade_seed());
+		grade_check_same(buf, data + (want ? off : 0), want, "pread_full");
 	}
 	close(fd);
 	free(data);
@@ -222,14 +193,14 @@ GRADE_TEST(pread_full, keeps_file_position, 1,
 	   "TODO 2: use pread(2), not lseek + read: other code may share the descriptor")
 {
 	unsigned char *data = grade_random_bytes(8192), buf[1000];
-	int fd = open_or_fail(grade_make_file("f", data, 8192), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
 	ssize_t got;
 
 	grade_check(lseek(fd, 123, SEEK_SET) == 123, "harness: lseek: %s", strerror(errno));
 	got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
 	grade_check(got == (ssize_t)sizeof(buf), "pread_full returned %s, expected %zu",
-		    errno_name(got), sizeof(buf));
-	check_same(buf, data + 5000, sizeof(buf), "pread_full");
+		    grade_errno_str(got), sizeof(buf));
+	grade_check_same(buf, data + 5000, sizeof(buf), "pread_full");
 	grade_check(lseek(fd, 0, SEEK_CUR) == 123, "pread_full moved the file position from 123 "
 		    "to %lld", (long long)lseek(fd, 0, SEEK_CUR));
 	grade_check(seam_calls_sum(SEAM_pread, SEAM_pread64, SEAM_COUNT) > 0,
@@ -257,7 +228,7 @@ GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 {
 	const size_t size = 20000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	ssize_t got;
 
 	seam_hook_pread = short_pread;
@@ -266,8 +237,8 @@ GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 	seam_hook_pread = NULL;
 	seam_hook_pread64 = NULL;
 	grade_check(got == 15000, "pread_full(fd, buf, 15000, 4321) returned %s when each "
-		    "pread(2) transferred at most 1000 bytes; expected 15000", errno_name(got));
-	check_same(buf, data + 4321, 15000, "pread_full after short preads");
+		    "pread(2) transferred at most 1000 bytes; expected 15000", grade_errno_str(got));
+	grade_check_same(buf, data + 4321, 15000, "pread_full after short preads");
 	close(fd);
 	free(data);
 	free(buf);
@@ -278,17 +249,17 @@ GRADE_TEST(pread_full, bad_arguments, 1,
 	   "TODO 2: check offset < 0 yourself; return -errno from pread's failures")
 {
 	unsigned char *data = grade_random_bytes(100), buf[100];
-	int fd = open_or_fail(grade_make_file("f", data, 100), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
 	ssize_t got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), -1));
 
 	grade_check(got == -EINVAL, "pread_full at offset -1 returned %s, expected -EINVAL",
-		    errno_name(got));
+		    grade_errno_str(got));
 	got = SEAM_CALL(pread_full(-1, buf, sizeof(buf), 0));
 	grade_check(got == -EBADF, "pread_full(-1, ...) returned %s, expected -EBADF",
-		    errno_name(got));
+		    grade_errno_str(got));
 	got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
 	grade_check(got == 0, "pread_full past end of file returned %s, expected 0",
-		    errno_name(got));
+		    grade_errno_str(got));
 	close(fd);
 	free(data);
 }
@@ -302,18 +273,18 @@ GRADE_TEST(write_full, regular_file, 1,
 	const size_t len = 100000;
 	unsigned char *data = grade_random_bytes(len), *back;
 	const char *path = grade_path("out");
-	int fd = open_or_fail(path, O_WRONLY | O_CREAT | O_TRUNC);
+	int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
 	ssize_t got = SEAM_CALL(write_full(fd, data, len));
 	size_t backlen;
 
 	grade_check(got == (ssize_t)len, "write_full of %zu bytes returned %s", len,
-		    errno_name(got));
+		    grade_errno_str(got));
 	got = SEAM_CALL(write_full(fd, data, 0));
-	grade_check(got == 0, "write_full of 0 bytes returned %s, expected 0", errno_name(got));
+	grade_check(got == 0, "write_full of 0 bytes returned %s, expected 0", grade_errno_str(got));
 	close(fd);
 	back = grade_slurp(path, &backlen);
 	grade_check(backlen == len, "the file holds %zu bytes after write_full of %zu", backlen, len);
-	check_same(back, data, len, "write_full");
+	grade_check_same(back, data, len, "write_full");
 	free(back);
 	free(data);
 }
@@ -343,11 +314,11 @@ GRADE_TEST(write_full, partial_write_continues, 3,
 	close(p[1]);
 	r = fault_join(f);
 	grade_check(r.signals == 1, "write_full never waited in write() on a full pipe "
-		    "(returned %s)", errno_name(got));
-	grade_check(got == (ssize_t)len, "write_full returned %s, expected %zu", errno_name(got), len);
+		    "(returned %s)", grade_errno_str(got));
+	grade_check(got == (ssize_t)len, "write_full returned %s, expected %zu", grade_errno_str(got), len);
 	grade_check(r.sunk == len, "the reader received %zu bytes, expected %zu: after a short "
 		    "write, continue with the bytes not yet written", r.sunk, len);
-	check_same(r.sink, data, len, "bytes received from write_full");
+	grade_check_same(r.sink, data, len, "bytes received from write_full");
 	close(p[0]);
 	free(r.sink);
 	free(data);
@@ -376,12 +347,12 @@ GRADE_TEST(write_full, retries_after_eintr, 2,
 	close(p[1]);
 	r = fault_join(f);
 	grade_check(r.signals == 1, "write_full never waited in write() on a full pipe "
-		    "(returned %s)", errno_name(got));
+		    "(returned %s)", grade_errno_str(got));
 	grade_check(got == (ssize_t)len, "write_full returned %s after write() was interrupted "
-		    "by a signal (EINTR); expected it to retry and return %zu", errno_name(got), len);
+		    "by a signal (EINTR); expected it to retry and return %zu", grade_errno_str(got), len);
 	grade_check(r.sunk == 4096 + len, "the reader received %zu bytes, expected %zu",
 		    r.sunk, 4096 + len);
-	check_same(r.sink + 4096, data, len, "bytes received from write_full");
+	grade_check_same(r.sink + 4096, data, len, "bytes received from write_full");
 	close(p[0]);
 	free(r.sink);
 	free(filler);
@@ -400,7 +371,7 @@ GRADE_TEST(write_full, reader_gone_epipe, 1,
 	close(p[0]);
 	got = SEAM_CALL(write_full(p[1], buf, sizeof(buf)));
 	grade_check(got == -EPIPE, "write_full to a pipe without reader returned %s, expected "
-		    "-EPIPE (%d)", errno_name(got), -EPIPE);
+		    "-EPIPE (%d)", grade_errno_str(got), -EPIPE);
 	close(p[1]);
 }
 
@@ -438,13 +409,13 @@ GRADE_TEST(copy_file, byte_for_byte, 3,
 
 		grade_check(got == (off_t)size, "copy_file of a %zu-byte file with bufsize %zu "
 			    "returned %s, expected %zu", size, cases[i].bufsize,
-			    errno_name((ssize_t)got), size);
+			    grade_errno_str((ssize_t)got), size);
 		back = grade_slurp(dst, &backlen);
 		grade_check(back != NULL, "copy_file returned %lld but %s does not exist",
 			    (long long)got, dst);
 		grade_check(backlen == size, "the copy has %zu bytes, the source %zu (bufsize %zu)",
 			    backlen, size, cases[i].bufsize);
-		check_same(back, data, size, "copy_file");
+		grade_check_same(back, data, size, "copy_file");
 		free(back);
 		free(data);
 	}
@@ -475,7 +446,7 @@ GRADE_TEST(copy_file, uses_the_buffer_size, 2,
 	seam_hook_read = NULL;
 	reads = seam_calls(SEAM_read);
 	grade_check(got == (off_t)size, "copy_file returned %s, expected %zu",
-		    errno_name((ssize_t)got), size);
+		    grade_errno_str((ssize_t)got), size);
 	grade_check(largest_read <= bufsize, "copy_file asked read() for %zu bytes with "
 		    "bufsize %zu", largest_read, bufsize);
 	grade_check(reads >= 100 && reads <= 102, "copy_file made %ld read() calls for %zu "
@@ -495,11 +466,11 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 
 	refuse_kernel_copies();
 	got = SEAM_CALL(copy_file(src, dst, 4096));
-	grade_check(got == 100, "copy_file returned %s, expected 100", errno_name((ssize_t)got));
+	grade_check(got == 100, "copy_file returned %s, expected 100", grade_errno_str((ssize_t)got));
 	back = grade_slurp(dst, &backlen);
 	grade_check(backlen == 100, "the destination has %zu bytes after copying 100 bytes over "
 		    "a 50000-byte file: it was not truncated", backlen);
-	check_same(back, data, 100, "copy_file");
+	grade_check_same(back, data, 100, "copy_file");
 	free(back);
 	free(old);
 	free(data);
@@ -516,16 +487,16 @@ GRADE_TEST(copy_file, errors, 2,
 	refuse_kernel_copies();
 	got = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
 	grade_check(got == -ENOENT, "copy_file from a missing source returned %s, expected "
-		    "-ENOENT", errno_name((ssize_t)got));
+		    "-ENOENT", grade_errno_str((ssize_t)got));
 	got = SEAM_CALL(copy_file(src, grade_path("no/such/dir"), 4096));
 	grade_check(got == -ENOENT, "copy_file to a file in a missing directory returned %s, "
-		    "expected -ENOENT", errno_name((ssize_t)got));
+		    "expected -ENOENT", grade_errno_str((ssize_t)got));
 	got = SEAM_CALL(copy_file(src, grade_tmpdir(), 4096));
 	grade_check(got == -EISDIR, "copy_file onto a directory returned %s, expected -EISDIR",
-		    errno_name((ssize_t)got));
+		    grade_errno_str((ssize_t)got));
 	got = SEAM_CALL(copy_file(src, grade_path("dst"), 0));
 	grade_check(got == -EINVAL, "copy_file with bufsize 0 returned %s, expected -EINVAL",
-		    errno_name((ssize_t)got));
+		    grade_errno_str((ssize_t)got));
 }
 
 GRADE_TEST(copy_file, no_descriptor_leaks, 2,
@@ -547,10 +518,10 @@ GRADE_TEST(copy_file, no_descriptor_leaks, 2,
 	int after_bad_src = fault_count_fds();
 
 	grade_check(ok == 70000, "copy_file of a 70000-byte file returned %s, expected 70000",
-		    errno_name((ssize_t)ok));
+		    grade_errno_str((ssize_t)ok));
 	grade_check(bad_dst == -ENOENT && bad_src == -ENOENT, "copy_file with a missing "
 		    "destination directory returned %s and with a missing source %s; expected "
-		    "-ENOENT for both", errno_name((ssize_t)bad_dst), errno_name((ssize_t)bad_src));
+		    "-ENOENT for both", grade_errno_str((ssize_t)bad_dst), grade_errno_str((ssize_t)bad_src));
 	grade_check(after_ok == before, "copy_file left %d descriptor(s) open after a copy",
 		    after_ok - before);
 	grade_check(after_bad_dst == after_ok, "copy_file left %d descriptor(s) open when it "
@@ -570,7 +541,7 @@ GRADE_TEST(batch, random_batch, 2,
 {
 	const size_t size = 1 << 20, n = 64;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req reqs[64];
 	int ret;
 
@@ -582,15 +553,15 @@ GRADE_TEST(batch, random_batch, 2,
 		reqs[i].res = 12345;
 	}
 	ret = SEAM_CALL(blk_batch_read(reqs, n, 8));
-	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
 	for (size_t i = 0; i < n; i++) {
 		size_t off = (size_t)reqs[i].offset;
 		size_t want = off >= size ? 0 : size - off < reqs[i].len ? size - off : reqs[i].len;
 
 		grade_check(reqs[i].res == (ssize_t)want, "request %zu (offset %zu, len %zu): res "
 			    "is %s, expected %zu (seed %llu)", i, off, reqs[i].len,
-			    errno_name(reqs[i].res), want, (unsigned long long)grade_seed());
-		check_same(reqs[i].buf, data + (want ? off : 0), want, "blk_batch_read");
+			    grade_errno_str(reqs[i].res), want, (unsigned long long)grade_seed());
+		grade_check_same(reqs[i].buf, data + (want ? off : 0), want, "blk_batch_read");
 		free(reqs[i].buf);
 	}
 	grade_check(lseek(fd, 0, SEEK_CUR) == 0, "blk_batch_read moved the file position");
@@ -606,8 +577,8 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 	   "TODO 5: store each request's result in its own res and carry on with the next one")
 {
 	unsigned char *data = grade_random_bytes(4096);
-	int fd = open_or_fail(grade_make_file("f", data, 4096), O_RDONLY);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	char bufs[5][512];
 	struct batch_req reqs[5] = {
 		{ fd, 0, 512, bufs[0], 1 },
@@ -619,12 +590,12 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 	static const ssize_t want[5] = { 512, -EBADF, 512, -EISDIR, 96 };
 	int ret = SEAM_CALL(blk_batch_read(reqs, 5, 2));
 
-	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
 	for (int i = 0; i < 5; i++)
 		grade_check(reqs[i].res == want[i], "request %d: res is %s, expected %s", i,
-			    errno_name(reqs[i].res), errno_name(want[i]));
-	check_same(bufs[2], data + 1024, 512, "request 2");
-	check_same(bufs[4], data + 4000, 96, "request 4");
+			    grade_errno_str(reqs[i].res), grade_errno_str(want[i]));
+	grade_check_same(bufs[2], data + 1024, 512, "request 2");
+	grade_check_same(bufs[4], data + 4000, 96, "request 4");
 	close(dir);
 	close(fd);
 	free(data);
@@ -638,13 +609,13 @@ GRADE_TEST(batch, arguments, 1,
 	int ret = SEAM_CALL(blk_batch_read(&one, 1, 0));
 
 	grade_check(ret == -EINVAL, "blk_batch_read with qd 0 returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	ret = SEAM_CALL(blk_batch_read(NULL, 3, 4));
 	grade_check(ret == -EINVAL, "blk_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	ret = SEAM_CALL(blk_batch_read(&one, 0, 4));
 	grade_check(ret == 0 && one.res == 7, "blk_batch_read with n 0 returned %s and "
-		    "touched the request; expected 0 and nothing done", errno_name(ret));
+		    "touched the request; expected 0 and nothing done", grade_errno_str(ret));
 }
 
 GRADE_TEST(batch, ten_thousand_requests, 1,
@@ -653,7 +624,7 @@ GRADE_TEST(batch, ten_thousand_requests, 1,
 {
 	const size_t size = 1 << 16, n = 10000;
 	unsigned char *data = grade_random_bytes(size), *bufs = grade_xmalloc(n * 16);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	int ret;
 
@@ -661,11 +632,11 @@ GRADE_TEST(batch, ten_thousand_requests, 1,
 		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - 16), 16,
 					      bufs + i * 16, -1 };
 	ret = SEAM_CALL(blk_batch_read(reqs, n, 128));
-	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
 	for (size_t i = 0; i < n; i++) {
 		grade_check(reqs[i].res == 16, "request %zu: res is %s, expected 16", i,
-			    errno_name(reqs[i].res));
-		check_same(reqs[i].buf, data + reqs[i].offset, 16, "blk_batch_read");
+			    grade_errno_str(reqs[i].res));
+		grade_check_same(reqs[i].buf, data + reqs[i].offset, 16, "blk_batch_read");
 	}
 	close(fd);
 	free(reqs);

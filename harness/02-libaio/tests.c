@@ -30,30 +30,17 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static int open_or_fail(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC, 0644);
-
-	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
-	return fd;
-}
-
 /* "-EBADF", "4096", and a word when the value is errno's marker. */
+_Static_assert(ERRNO_MARKER == EXDEV, "the message below names EXDEV");
+
+/* -ERRNO_MARKER is what errno held during every libaio call: code that
+ * reads errno after one gives exactly that. */
 static const char *errno_name(ssize_t v)
 {
-	static char bufs[4][160];
-	static unsigned next;
-	char *buf = bufs[next++ % 4];
-
-	if (v >= 0 || v < -4095)
-		snprintf(buf, sizeof(bufs[0]), "%zd", v);
-	else if (v == -ERRNO_MARKER)
-		snprintf(buf, sizeof(bufs[0]), "-%s (that is what errno held: libaio "
-			 "calls return -errno themselves and leave errno alone)",
-			 strerrorname_np(ERRNO_MARKER));
-	else
-		snprintf(buf, sizeof(bufs[0]), "-%s", strerrorname_np((int)-v) ?: "?");
-	return buf;
+	if (v == -ERRNO_MARKER)
+		return "-EXDEV (that is what errno held: libaio calls return -errno "
+		       "themselves and leave errno alone)";
+	return grade_errno_str(v);
 }
 
 static unsigned long long seed(void) { return (unsigned long long)grade_seed(); }
@@ -69,7 +56,7 @@ static struct datafile make_datafile(const char *name, size_t size, int flags)
 {
 	struct datafile f = { grade_random_bytes(size), size, -1 };
 
-	f.fd = open_or_fail(grade_make_file(name, f.data, size), flags);
+	f.fd = grade_open(grade_make_file(name, f.data, size), flags);
 	return f;
 }
 
@@ -360,8 +347,8 @@ GRADE_TEST(batch, errors_mid_batch, 3,
 	   "is that request's error")
 {
 	struct datafile f = make_datafile("f", 200000, O_RDONLY);
-	int wronly = open_or_fail(grade_path("f"), O_WRONLY);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int wronly = grade_open(grade_path("f"), O_WRONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	struct plan p = plan_new(12);
 
 	watch_start();

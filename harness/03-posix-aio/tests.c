@@ -34,36 +34,10 @@
 /* res before the call: no request can end with it. */
 #define UNSET ((ssize_t)-7777)
 
-static int open_or_fail(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC, 0644);
-
-	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
-	return fd;
-}
-
+/* A request whose res the code never wrote still holds UNSET. */
 static const char *errno_name(ssize_t v)
 {
-	static char bufs[4][64];
-	static unsigned next;
-	char *buf = bufs[next++ % 4];
-
-	if (v == UNSET)
-		snprintf(buf, 64, "never set");
-	else if (v >= 0 || v < -4095)
-		snprintf(buf, 64, "%zd", v);
-	else
-		snprintf(buf, 64, "-%s", strerrorname_np((int)-v) ?: "?");
-	return buf;
-}
-
-static void check_same(const void *got, const void *want, size_t len, const char *what)
-{
-	ssize_t at = grade_first_diff(got, want, len);
-
-	grade_check(at < 0, "%s: wrong data at byte %zd of %zu (seed %llu; rerun with "
-		    "make check CH=03 SEED=%llu)", what, at, len,
-		    (unsigned long long)grade_seed(), (unsigned long long)grade_seed());
+	return v == UNSET ? "never set" : grade_errno_str(v);
 }
 
 /* What a read of len bytes at off returns from a file of size bytes. */
@@ -103,7 +77,7 @@ static void check_file_results(const char *fn, struct batch_req *reqs, size_t n,
 			    "len %zu of a %zu-byte file): res is %s, expected %zu (seed %llu)", fn,
 			    qd, i, (long long)reqs[i].offset, reqs[i].len, size,
 			    errno_name(reqs[i].res), want, (unsigned long long)grade_seed());
-		check_same(reqs[i].buf, data + (want ? reqs[i].offset : 0), want, fn);
+		grade_check_same(reqs[i].buf, data + (want ? reqs[i].offset : 0), want, fn);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(reqs[i].buf);
@@ -118,7 +92,7 @@ static void check_pipe_results(const char *fn, struct batch_req *reqs, int n,
 		grade_check(reqs[i].res == (ssize_t)len, "%s: request %d (a pipe that delivered "
 			    "%zu bytes, then its writer hung up): res is %s, expected %zu", fn, i,
 			    len, errno_name(reqs[i].res), len);
-		check_same(reqs[i].buf, data[i], len, fn);
+		grade_check_same(reqs[i].buf, data[i], len, fn);
 	}
 }
 
@@ -155,7 +129,7 @@ GRADE_TEST(paio, random_file, 3,
 	static const unsigned qds[] = { 1, 4, 16 };
 	const size_t size = 1 << 20, n = 60;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 
 	aw_watch();
 	for (size_t k = 0; k < 3; k++) {
@@ -178,7 +152,7 @@ GRADE_TEST(paio, uses_aio_read, 2,
 {
 	const size_t size = 256 * 1024, n = 32;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	int rc;
 
@@ -206,7 +180,7 @@ GRADE_TEST(paio, edge_cases, 2,
 {
 	const size_t size = 5000;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	char bufs[6][200];
 	struct batch_req one = { -1, 0, 0, NULL, UNSET };
 	struct batch_req reqs[6] = {
@@ -243,8 +217,8 @@ GRADE_TEST(paio, edge_cases, 2,
 		    "len == 0 with 0 and no I/O (TODO 3)");
 	grade_check(aw.neg_offset == 0, "paio_batch_read submitted a read at a negative "
 		    "offset: answer it with -EINVAL and no I/O (TODO 3)");
-	check_same(bufs[4], data + 4950, 50, "request 4");
-	check_same(bufs[5], data, 100, "request 5");
+	grade_check_same(bufs[4], data + 4950, 50, "request 4");
+	grade_check_same(bufs[5], data, 100, "request 5");
 	close(fd);
 	free(data);
 }
@@ -257,8 +231,8 @@ GRADE_TEST(paio, errors_per_request, 2,
 	const size_t size = 8192;
 	unsigned char *data = grade_random_bytes(size);
 	const char *path = grade_make_file("f", data, size);
-	int fd = open_or_fail(path, O_RDONLY), wfd = open_or_fail(path, O_WRONLY);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int fd = grade_open(path, O_RDONLY), wfd = grade_open(path, O_WRONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	char bufs[8][1000];
 	struct batch_req reqs[8] = {
 		{ fd, 0, 1000, bufs[0], UNSET },
@@ -281,9 +255,9 @@ GRADE_TEST(paio, errors_per_request, 2,
 	for (int i = 0; i < 8; i++)
 		grade_check(reqs[i].res == want[i], "request %d: res is %s, expected %s", i,
 			    errno_name(reqs[i].res), errno_name(want[i]));
-	check_same(bufs[2], data + 3000, 1000, "request 2");
-	check_same(bufs[6], data + 7800, 392, "request 6");
-	check_same(bufs[7], data + 1500, 1000, "request 7");
+	grade_check_same(bufs[2], data + 3000, 1000, "request 2");
+	grade_check_same(bufs[6], data + 7800, 392, "request 6");
+	grade_check_same(bufs[7], data + 1500, 1000, "request 7");
 	close(dir);
 	close(wfd);
 	close(fd);
@@ -298,7 +272,7 @@ GRADE_TEST(paio, aiocb_prepared, 1,
 {
 	const size_t size = 100000, n = 24;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = random_reads(fd, size, n, 5000);
 	int rc;
 
@@ -323,7 +297,7 @@ GRADE_TEST(paio, aio_return_once, 3,
 {
 	const size_t size = 1 << 19, n = 64, len = 3000;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = random_reads(fd, size, n, 20000);
 	static const int order[3] = { 2, 0, 1 };
 	int p[3][2];
@@ -442,7 +416,7 @@ GRADE_TEST(paio, short_reads, 3,
 {
 	const size_t size = 200000, n = 24, len = 1000;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	int p[2][2];
 	struct batch_req preqs[2];
@@ -489,7 +463,7 @@ GRADE_TEST(paio, end_of_file, 2,
 {
 	const size_t size = 10000, len = 300;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	char bufs[3][1000];
 	struct batch_req reqs[3] = {
 		{ fd, 9500, 1000, bufs[0], UNSET },  /* 500 */
@@ -515,7 +489,7 @@ GRADE_TEST(paio, end_of_file, 2,
 		    "reads at offsets 9500, 20000 and 10000 of a 10000-byte file: res %s, %s, %s; "
 		    "expected 500, 0, 0", errno_name(reqs[0].res), errno_name(reqs[1].res),
 		    errno_name(reqs[2].res));
-	check_same(bufs[0], data + 9500, 500, "request 0");
+	grade_check_same(bufs[0], data + 9500, 500, "request 0");
 
 	/* Each pipe delivers 300 bytes and hangs up; the requests ask for 800. */
 	feed_pipes(2, p, preqs, pdata, len, 500, UNSET);
@@ -543,7 +517,7 @@ GRADE_TEST(paio, queue_depth, 3,
 	static const int order[8] = { 7, 6, 5, 4, 3, 2, 1, 0 };
 	const size_t size = 1 << 18, n = 40, len = 100;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = random_reads(fd, size, n, 8000);
 	int p[8][2];
 	struct batch_req preqs[8];
@@ -624,7 +598,7 @@ GRADE_TEST(paio, eagain_from_aio_read, 3,
 {
 	const size_t size = 100000, n = 20;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	static const struct { enum aw_eagain mode; const char *what; } cases[2] = {
 		{ AW_EAGAIN_FIRST, "the first 3 aio_read calls failed with EAGAIN" },
 		{ AW_EAGAIN_ALTERNATE, "every other aio_read call failed with EAGAIN" },
@@ -710,7 +684,7 @@ GRADE_TEST(paio, many_requests, 1,
 {
 	const size_t size = 1 << 16, n = 3000;
 	unsigned char *data = grade_random_bytes(size), *bufs = grade_xmalloc(n * 16);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	int rc;
 
@@ -727,7 +701,7 @@ GRADE_TEST(paio, many_requests, 1,
 	for (size_t i = 0; i < n; i++) {
 		grade_check(reqs[i].res == 16, "request %zu: res is %s, expected 16", i,
 			    errno_name(reqs[i].res));
-		check_same(reqs[i].buf, data + reqs[i].offset, 16, "paio_batch_read");
+		grade_check_same(reqs[i].buf, data + reqs[i].offset, 16, "paio_batch_read");
 	}
 	close(fd);
 	free(reqs);
@@ -833,8 +807,8 @@ GRADE_TEST(tpool, random_file, 3,
 	static const unsigned qds[] = { 1, 3, 8 };
 	const size_t size = 1 << 20, n = 50;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	struct tpool *p;
 
 	tw_watch();
@@ -904,7 +878,7 @@ GRADE_TEST(tpool, short_reads, 2,
 {
 	const size_t size = 300000, n = 20, len = 1000;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	int p[2][2];
 	struct batch_req preqs[2];
@@ -949,7 +923,7 @@ GRADE_TEST(tpool, workers_block_signals, 1,
 {
 	const size_t size = 10000;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	char buf[100];
 	struct batch_req req = { fd, 10, 100, buf, UNSET };
 	sigset_t mine;
@@ -983,7 +957,7 @@ GRADE_TEST(tpool, eintr_retried, 2,
 {
 	const size_t size = 100000, n = 12, len = 300;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = random_reads(fd, size, n, 9000);
 	int p[2][2];
 	struct batch_req preqs[2];
@@ -1203,7 +1177,7 @@ GRADE_TEST(tpool, batch_read_once, 2,
 {
 	const size_t size = 300000, n = 10;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = random_reads(fd, size, n, 30000);
 	struct batch_req one = { fd, 0, 10, NULL, UNSET };
 	int base = fault_count_threads(), now, rc;

@@ -35,37 +35,10 @@ static const char *const no_blocking_io =
 
 /* ------------------------------------------------------------------ helpers */
 
-static int open_or_fail(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC, 0644);
-
-	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
-	return fd;
-}
-
+/* -1 gets a word of its own: it is what code that returns -1 gives. */
 static const char *errno_name(ssize_t v)
 {
-	static char buf[4][64];
-	static unsigned next;
-	char *b = buf[next++ % 4];
-
-	if (v == -1)
-		snprintf(b, sizeof(buf[0]), "-1 (that is -EPERM: return -errno, not -1)");
-	else if (v >= 0 || v < -4095)
-		snprintf(b, sizeof(buf[0]), "%zd", v);
-	else
-		snprintf(b, sizeof(buf[0]), "-%s", strerrorname_np((int)-v) ?: "?");
-	return b;
-}
-
-/* Fail with the first differing byte, in words. */
-static void check_same(const void *got, const void *want, size_t len, const char *what)
-{
-	ssize_t at = grade_first_diff(got, want, len);
-
-	grade_check(at < 0, "%s: wrong data at byte %zd of %zu (seed %llu; rerun with "
-		    "make check CH=05 SEED=%llu)", what, at, len,
-		    (unsigned long long)grade_seed(), (unsigned long long)grade_seed());
+	return v == -1 ? "-1 (that is -EPERM: return -errno, not -1)" : grade_errno_str(v);
 }
 
 /* Locked memory the tests need when ring memory is charged to
@@ -311,7 +284,7 @@ GRADE_TEST(read_full, random_ranges, 3,
 {
 	const size_t size = 300000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct io_uring *ring;
 
 	setup();
@@ -325,7 +298,7 @@ GRADE_TEST(read_full, random_ranges, 3,
 		grade_check(got == (ssize_t)want, "uring_read_full(ring, fd, buf, %zu, %zu) on a "
 			    "%zu-byte file returned %s, expected %zu (seed %llu)", len, off, size,
 			    errno_name(got), want, (unsigned long long)grade_seed());
-		check_same(buf, data + (want ? off : 0), want, "uring_read_full");
+		grade_check_same(buf, data + (want ? off : 0), want, "uring_read_full");
 		check_idle(ring, "uring_read_full");
 	}
 	grade_check(lseek(fd, 0, SEEK_CUR) == 777, "uring_read_full with explicit offsets moved "
@@ -342,7 +315,7 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 	   "again gets 0 forever (lesson pitfall 5). len == 0: return 0 without any I/O")
 {
 	unsigned char *data = grade_random_bytes(1000), buf[4096];
-	int fd = open_or_fail(grade_make_file("f", data, 1000), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, 1000), O_RDONLY);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -351,7 +324,7 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 0));
 	grade_check(got == 1000, "uring_read_full of 4096 bytes from a 1000-byte file returned "
 		    "%s, expected 1000", errno_name(got));
-	check_same(buf, data, 1000, "uring_read_full");
+	grade_check_same(buf, data, 1000, "uring_read_full");
 	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 1000));
 	grade_check(got == 0, "uring_read_full at end of file returned %s, expected 0",
 		    errno_name(got));
@@ -379,7 +352,7 @@ GRADE_TEST(read_full, short_reads_continue, 3,
 	const size_t size = 100000, len = 50000, clamp = 4093;
 	const long want_submits = (long)((len + clamp - 1) / clamp);
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(len);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -391,7 +364,7 @@ GRADE_TEST(read_full, short_reads_continue, 3,
 	grade_check(got == (ssize_t)len, "uring_read_full(ring, fd, buf, %zu, 3000) returned %s "
 		    "when every read was cut to %zu bytes; expected %zu", len, errno_name(got),
 		    clamp, len);
-	check_same(buf, data + 3000, len, "uring_read_full after short reads");
+	grade_check_same(buf, data + 3000, len, "uring_read_full after short reads");
 	check_one_at_a_time("uring_read_full");
 	grade_check(uw.submits == want_submits, "uring_read_full made %ld submit calls for %zu "
 		    "bytes read %zu at a time; expected exactly %ld (one request per submit, "
@@ -411,7 +384,7 @@ GRADE_TEST(read_full, current_position, 2,
 {
 	const size_t size = 60000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -424,14 +397,14 @@ GRADE_TEST(read_full, current_position, 2,
 	grade_check(got == 20000, "uring_read_full(ring, fd, buf, 20000, -1) at file position "
 		    "1234 returned %s when every read was cut to 3000 bytes; expected 20000",
 		    errno_name(got));
-	check_same(buf, data + 1234, 20000, "uring_read_full at the current position");
+	grade_check_same(buf, data + 1234, 20000, "uring_read_full at the current position");
 	grade_check(lseek(fd, 0, SEEK_CUR) == 21234, "after reading 20000 bytes from position "
 		    "1234 with offset -1, the file position is %lld, expected 21234",
 		    (long long)lseek(fd, 0, SEEK_CUR));
 	got = UCALL(uring_read_full(ring, fd, buf, size, -1));
 	grade_check(got == (ssize_t)(size - 21234), "reading on at the current position "
 		    "returned %s, expected the %zu bytes left", errno_name(got), size - 21234);
-	check_same(buf, data + 21234, size - 21234, "uring_read_full at the current position");
+	grade_check_same(buf, data + 21234, size - 21234, "uring_read_full at the current position");
 	got = UCALL(uring_read_full(ring, fd, buf, 10, -2));
 	grade_check(got == -EINVAL, "uring_read_full at offset -2 returned %s, expected -EINVAL",
 		    errno_name(got));
@@ -467,7 +440,7 @@ GRADE_TEST(read_full, pipe_in_pieces, 3,
 	r = fault_join(f);
 	grade_check(got == (ssize_t)len, "uring_read_full returned %s for a pipe that delivered "
 		    "%zu bytes in pieces of %zu, then closed", errno_name(got), len, piece);
-	check_same(buf, data, len, "uring_read_full from a pipe");
+	grade_check_same(buf, data, len, "uring_read_full from a pipe");
 	check_one_at_a_time("uring_read_full");
 	grade_check(uw.rw_sqes >= (long)(len / piece), "uring_read_full made %ld read requests "
 		    "for %zu pieces", uw.rw_sqes, len / piece + 1);
@@ -513,7 +486,7 @@ GRADE_TEST(read_full, wait_interrupted, 2,
 		    "wait (-EINTR); expected it to wait again and return 4096", errno_name(got));
 	grade_check(r.signals == 2, "uring_read_full was interrupted %d time(s), expected 2",
 		    r.signals);
-	check_same(buf, data, 4096, "uring_read_full after -EINTR");
+	grade_check_same(buf, data, 4096, "uring_read_full after -EINTR");
 	check_idle(ring, "uring_read_full");
 	close(p[0]);
 	free(r.sink);
@@ -529,7 +502,7 @@ GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 	static const int retried[] = { -EAGAIN, -EINTR };
 	const size_t size = 8192;
 	unsigned char *data = grade_random_bytes(size), buf[2000];
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -546,7 +519,7 @@ GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 		grade_check(got == (ssize_t)sizeof(buf), "uring_read_full returned %s when the "
 			    "first read completed with res = %s; expected it to ask again and "
 			    "return %zu", errno_name(got), errno_name(retried[i]), sizeof(buf));
-		check_same(buf, data + 100, sizeof(buf), "uring_read_full after a retry");
+		grade_check_same(buf, data + 100, sizeof(buf), "uring_read_full after a retry");
 		check_idle(ring, "uring_read_full");
 	}
 	uw.inject_ops = OPS_READ;
@@ -566,9 +539,9 @@ GRADE_TEST(read_full, errors_are_negative_errno, 2,
 	   "CQE seen before you return (lesson section 6; pitfalls 8 and 9)")
 {
 	unsigned char *data = grade_random_bytes(100), buf[64];
-	int fd = open_or_fail(grade_make_file("f", data, 100), O_RDONLY);
-	int wronly = open_or_fail(grade_path("f"), O_WRONLY);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
+	int wronly = grade_open(grade_path("f"), O_WRONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -590,7 +563,7 @@ GRADE_TEST(read_full, errors_are_negative_errno, 2,
 	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 10));
 	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full after the errors returned %s, "
 		    "expected %zu", errno_name(got), sizeof(buf));
-	check_same(buf, data + 10, sizeof(buf), "uring_read_full after the errors");
+	grade_check_same(buf, data + 10, sizeof(buf), "uring_read_full after the errors");
 	got = UCALL(uring_read_full(NULL, fd, buf, sizeof(buf), 0));
 	grade_check(got == -EINVAL, "uring_read_full(NULL, ...) returned %s, expected -EINVAL",
 		    errno_name(got));
@@ -609,7 +582,7 @@ GRADE_TEST(read_full, huge_length_is_split, 1,
 	 * asked for (1 GiB per request) lies inside the address space, and a
 	 * stack buffer may sit less than 1 GiB below its end (ASLR, ASan). */
 	unsigned char *data = grade_random_bytes(100), *buf = grade_xmalloc(100);
-	int fd = open_or_fail(grade_make_file("f", data, 100), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -618,7 +591,7 @@ GRADE_TEST(read_full, huge_length_is_split, 1,
 	got = UCALL(uring_read_full(ring, fd, buf, ((size_t)1 << 32) + 10, 0));
 	grade_check(got == 100, "uring_read_full(ring, fd, buf, 4 GiB + 10, 0) on a 100-byte "
 		    "file returned %s, expected 100", errno_name(got));
-	check_same(buf, data, 100, "uring_read_full");
+	grade_check_same(buf, data, 100, "uring_read_full");
 	check_idle(ring, "uring_read_full");
 	close(fd);
 	free(data);
@@ -631,7 +604,7 @@ GRADE_TEST(read_full, full_sq_is_ebusy, 1,
 	   "do not write through NULL (man 3 io_uring_get_sqe; pitfall 10)")
 {
 	unsigned char *data = grade_random_bytes(100), buf[64];
-	int fd = open_or_fail(grade_make_file("f", data, 100), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
 	struct io_uring *ring;
 	struct io_uring_cqe *cqe;
 	ssize_t got;
@@ -672,7 +645,7 @@ GRADE_TEST(write_full, regular_file, 2,
 	const size_t len = 123457;
 	unsigned char *data = grade_random_bytes(len), *back;
 	const char *path = grade_path("out");
-	int fd = open_or_fail(path, O_WRONLY | O_CREAT | O_TRUNC);
+	int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
 	struct io_uring *ring;
 	size_t backlen;
 	ssize_t got;
@@ -697,7 +670,7 @@ GRADE_TEST(write_full, regular_file, 2,
 	close(fd);
 	back = grade_slurp(path, &backlen);
 	grade_check(backlen == len, "the file holds %zu bytes after writing %zu", backlen, len);
-	check_same(back, data, len, "uring_write_full");
+	grade_check_same(back, data, len, "uring_write_full");
 	free(back);
 	free(data);
 }
@@ -712,7 +685,7 @@ GRADE_TEST(write_full, short_writes_continue, 3,
 	const long want_submits = (long)((len + clamp - 1) / clamp);
 	unsigned char *data = grade_random_bytes(len), *back;
 	const char *path = grade_path("out");
-	int fd = open_or_fail(path, O_WRONLY | O_CREAT | O_TRUNC);
+	int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
 	struct io_uring *ring;
 	size_t backlen;
 	ssize_t got;
@@ -732,7 +705,7 @@ GRADE_TEST(write_full, short_writes_continue, 3,
 	close(fd);
 	back = grade_slurp(path, &backlen);
 	grade_check(backlen == len, "the file holds %zu bytes after writing %zu", backlen, len);
-	check_same(back, data, len, "uring_write_full after short writes");
+	grade_check_same(back, data, len, "uring_write_full after short writes");
 	free(back);
 	free(data);
 }
@@ -762,7 +735,7 @@ GRADE_TEST(write_full, pipe_slow_reader, 2,
 	grade_check(got == (ssize_t)len, "uring_write_full of %zu bytes to a pipe returned %s",
 		    len, errno_name(got));
 	grade_check(r.sunk == len, "the reader received %zu bytes, expected %zu", r.sunk, len);
-	check_same(r.sink, data, len, "bytes received from uring_write_full");
+	grade_check_same(r.sink, data, len, "bytes received from uring_write_full");
 	check_one_at_a_time("uring_write_full");
 	check_idle(ring, "uring_write_full");
 	close(p[0]);
@@ -776,7 +749,7 @@ GRADE_TEST(write_full, errors_are_negative_errno, 2,
 	   "CQE seen (lesson section 6)")
 {
 	unsigned char data[100] = { 1, 2, 3 };
-	int ro = open_or_fail(grade_make_file("f", data, sizeof(data)), O_RDONLY);
+	int ro = grade_open(grade_make_file("f", data, sizeof(data)), O_RDONLY);
 	struct io_uring *ring;
 	int p[2];
 	ssize_t got;
@@ -806,7 +779,7 @@ GRADE_TEST(write_full, zero_write_is_eio, 1,
 	   "forever: return -EIO (pitfall 13)")
 {
 	const char *path = grade_path("out");
-	int fd = open_or_fail(path, O_WRONLY | O_CREAT | O_TRUNC);
+	int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
 	struct io_uring *ring;
 	ssize_t got;
 
@@ -863,7 +836,7 @@ GRADE_TEST(copy, byte_for_byte, 3,
 			    (long long)got, dst);
 		grade_check(backlen == size, "the copy has %zu bytes, the source %zu (bufsize %zu)",
 			    backlen, size, cases[i].bufsize);
-		check_same(back, data, size, "uring_copy_file");
+		grade_check_same(back, data, size, "uring_copy_file");
 		free(back);
 		free(data);
 	}
@@ -890,7 +863,7 @@ GRADE_TEST(copy, short_transfers, 2,
 	check_one_at_a_time("uring_copy_file");
 	back = grade_slurp(dst, &backlen);
 	grade_check(backlen == size, "the copy has %zu bytes, the source %zu", backlen, size);
-	check_same(back, data, size, "uring_copy_file after short transfers");
+	grade_check_same(back, data, size, "uring_copy_file after short transfers");
 	free(back);
 	free(data);
 }
@@ -913,7 +886,7 @@ GRADE_TEST(copy, from_a_fifo, 2,
 	seam_refuse_blocking_io(copy_no_blocking_io);
 	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
 	/* O_RDWR: the harness holds both ends, so neither open blocks. */
-	wr = open_or_fail(fifo, O_RDWR);
+	wr = grade_open(fifo, O_RDWR);
 	f = fault_start((struct fault_step[]){
 		{ .op = FAULT_WRITE_PIECES, .fd = wr, .data = data, .len = size, .piece = 1000 },
 		{ .op = FAULT_CLOSE, .fd = wr },
@@ -925,7 +898,7 @@ GRADE_TEST(copy, from_a_fifo, 2,
 	back = grade_slurp(dst, &backlen);
 	grade_check(backlen == size, "the copy has %zu bytes, the FIFO delivered %zu", backlen,
 		    size);
-	check_same(back, data, size, "uring_copy_file from a FIFO");
+	grade_check_same(back, data, size, "uring_copy_file from a FIFO");
 	free(back);
 	free(r.sink);
 	free(data);
@@ -949,7 +922,7 @@ GRADE_TEST(copy, truncates_destination, 1,
 	back = grade_slurp(dst, &backlen);
 	grade_check(backlen == 100, "the destination has %zu bytes after copying 100 bytes over "
 		    "a 50000-byte file: it was not truncated", backlen);
-	check_same(back, data, 100, "uring_copy_file");
+	grade_check_same(back, data, 100, "uring_copy_file");
 	free(back);
 	free(old);
 	free(data);
@@ -979,7 +952,7 @@ GRADE_TEST(copy, onto_itself_refused, 2,
 		grade_check(backlen == size, "after copying a file onto %s it has %zu bytes "
 			    "instead of %zu: it was truncated", i ? "a hard link to itself" : "itself",
 			    backlen, size);
-		check_same(back, data, size, "the file copied onto itself");
+		grade_check_same(back, data, size, "the file copied onto itself");
 		free(back);
 	}
 	free(data);
@@ -1327,7 +1300,7 @@ GRADE_TEST(batch, random_batch, 2,
 {
 	const size_t size = 200000, n = 40;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req reqs[40];
 	int ret, before;
 
@@ -1349,7 +1322,7 @@ GRADE_TEST(batch, random_batch, 2,
 		grade_check(reqs[i].res == (ssize_t)want, "request %zu (offset %zu, len %zu): res "
 			    "is %s, expected %zu (seed %llu)", i, off, reqs[i].len,
 			    errno_name(reqs[i].res), want, (unsigned long long)grade_seed());
-		check_same(reqs[i].buf, data + (want ? off : 0), want, "uring_serial_batch_read");
+		grade_check_same(reqs[i].buf, data + (want ? off : 0), want, "uring_serial_batch_read");
 		free(reqs[i].buf);
 	}
 	grade_check(fault_count_fds() == before, "uring_serial_batch_read left %d descriptor(s) "
@@ -1365,8 +1338,8 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 	   "on with the next one (chapters/common/batch.h)")
 {
 	unsigned char *data = grade_random_bytes(4096);
-	int fd = open_or_fail(grade_make_file("f", data, 4096), O_RDONLY);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
 	char bufs[6][512];
 	struct batch_req reqs[6] = {
 		{ fd, 0, 512, bufs[0], 1 },
@@ -1386,9 +1359,9 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 	for (int i = 0; i < 6; i++)
 		grade_check(reqs[i].res == want[i], "request %d: res is %s, expected %s", i,
 			    errno_name(reqs[i].res), errno_name(want[i]));
-	check_same(bufs[0], data, 512, "request 0");
-	check_same(bufs[2], data + 1024, 512, "request 2");
-	check_same(bufs[5], data + 4000, 96, "request 5");
+	grade_check_same(bufs[0], data, 512, "request 0");
+	grade_check_same(bufs[2], data + 1024, 512, "request 2");
+	grade_check_same(bufs[5], data + 4000, 96, "request 5");
 	close(dir);
 	close(fd);
 	free(data);
@@ -1422,7 +1395,7 @@ GRADE_TEST(batch, one_at_a_time, 1,
 {
 	const size_t size = 100000, n = 12;
 	unsigned char *data = grade_random_bytes(size);
-	int fd = open_or_fail(grade_make_file("f", data, size), O_RDONLY);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req reqs[12];
 	int ret;
 
@@ -1443,7 +1416,7 @@ GRADE_TEST(batch, one_at_a_time, 1,
 		grade_check(reqs[i].res == (ssize_t)reqs[i].len, "request %zu (len %zu): res is %s "
 			    "when every read was cut to 1500 bytes; expected %zu", i, reqs[i].len,
 			    errno_name(reqs[i].res), reqs[i].len);
-		check_same(reqs[i].buf, data + reqs[i].offset, reqs[i].len,
+		grade_check_same(reqs[i].buf, data + reqs[i].offset, reqs[i].len,
 			   "uring_serial_batch_read after short reads");
 		free(reqs[i].buf);
 	}

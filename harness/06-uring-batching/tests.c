@@ -37,32 +37,11 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static const char *errno_name(ssize_t v)
-{
-	static char bufs[4][64];
-	static unsigned next;
-	char *buf = bufs[next++ % 4];
-
-	if (v >= 0 || v < -4095)
-		snprintf(buf, sizeof(bufs[0]), "%zd", v);
-	else
-		snprintf(buf, sizeof(bufs[0]), "-%s", strerrorname_np((int)-v) ?: "?");
-	return buf;
-}
-
-static int open_or_fail(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC, 0644);
-
-	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
-	return fd;
-}
-
 /* A file of `size` random bytes, open for reading; its bytes in *data. */
 static int data_file(const char *name, size_t size, unsigned char **data)
 {
 	*data = grade_random_bytes(size);
-	return open_or_fail(grade_make_file(name, *data, size), O_RDONLY);
+	return grade_open(grade_make_file(name, *data, size), O_RDONLY);
 }
 
 /*
@@ -116,7 +95,7 @@ static void init_or_fail(struct ubatch *b, unsigned entries)
 	errno = 0;
 	ret = SEAM_CALL(ubatch_init(b, entries));
 	grade_check(ret == 0, "ubatch_init(&b, %u) returned %s, expected 0 (TODO 1)", entries,
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	grade_check(b->live == 1 && b->sq_entries >= entries && b->cq_entries >= b->sq_entries,
 		    "after ubatch_init(&b, %u): live %d, sq_entries %u, cq_entries %u; expected "
 		    "live 1 and the sizes the kernel gave (TODO 1)", entries, b->live,
@@ -143,8 +122,8 @@ static void check_req(const struct batch_req *q, size_t i, const unsigned char *
 
 	grade_check(q->res == want, "%s: request %zu (offset %lld, len %zu, file of %zu bytes): "
 		    "res is %s, expected %s (seed %llu; rerun with make check CH=06 SEED=%llu)",
-		    what, i, (long long)q->offset, q->len, size, errno_name(q->res),
-		    errno_name(want), (unsigned long long)grade_seed(),
+		    what, i, (long long)q->offset, q->len, size, grade_errno_str(q->res),
+		    grade_errno_str(want), (unsigned long long)grade_seed(),
 		    (unsigned long long)grade_seed());
 	if (want <= 0)
 		return;
@@ -251,7 +230,7 @@ URING_TEST(ring, init_errors, 1,
 	errno = ENOTTY;
 	ret = SEAM_CALL(ubatch_init(&b, 0));
 	grade_check(ret == -EINVAL, "ubatch_init(&b, 0) returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	grade_check(b.live == 0, "ubatch_init(&b, 0) failed but left b.live at %d: clear *b "
 		    "first, so that live is 0 on every failure", b.live);
 	memset(&b, 0xff, sizeof(b));
@@ -260,7 +239,7 @@ URING_TEST(ring, init_errors, 1,
 	grade_check(ret != -ENOTTY, "ubatch_init(&b, 100000) returned -ENOTTY, which is what "
 		    "errno held before the call: liburing does not set errno, it returns -errno");
 	grade_check(ret == -EINVAL, "ubatch_init(&b, 100000) returned %s; the kernel refuses "
-		    "more than 32768 entries: expected -EINVAL", errno_name(ret));
+		    "more than 32768 entries: expected -EINVAL", grade_errno_str(ret));
 	grade_check(b.live == 0, "ubatch_init(&b, 100000) failed but left b.live at %d", b.live);
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	grade_check(fault_count_fds() == before, "a failed ubatch_init left %d descriptor(s) open",
@@ -289,7 +268,7 @@ URING_TEST(batch, random_batches, 3,
 		char what[64];
 
 		grade_check(ret == 0, "ubatch_read of %zu random reads at qd %u returned %s, "
-			    "expected 0 (seed %llu)", n, qds[round], errno_name(ret),
+			    "expected 0 (seed %llu)", n, qds[round], grade_errno_str(ret),
 			    (unsigned long long)grade_seed());
 		snprintf(what, sizeof(what), "batch %zu (n %zu, qd %u)", round + 1, n, qds[round]);
 		for (size_t i = 0; i < n; i++)
@@ -318,20 +297,20 @@ URING_TEST(batch, arguments, 1,
 	init_or_fail(&b, 8);
 	ret = run_read(NULL, &one, 1, 4);
 	grade_check(ret == -EINVAL, "ubatch_read(NULL, ...) returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	ret = run_read(&dead, &one, 1, 4);
 	grade_check(ret == -EINVAL, "ubatch_read on a ring that was never set up (live 0) "
-		    "returned %s, expected -EINVAL", errno_name(ret));
+		    "returned %s, expected -EINVAL", grade_errno_str(ret));
 	ret = run_read(&b, &one, 1, 0);
 	grade_check(ret == -EINVAL, "ubatch_read with qd 0 returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	ret = run_read(&b, NULL, 3, 4);
 	grade_check(ret == -EINVAL, "ubatch_read(&b, NULL, 3, 4) returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	watch_reset_counts();
 	ret = run_read(&b, &one, 0, 4);
 	grade_check(ret == 0 && one.res == 7, "ubatch_read with n 0 returned %s and set res to "
-		    "%zd; expected 0 and the request untouched", errno_name(ret), one.res);
+		    "%zd; expected 0 and the request untouched", grade_errno_str(ret), one.res);
 	grade_check(watch.calls == 0, "ubatch_read with n 0 called liburing %ld time(s); there "
 		    "is nothing to submit", watch.calls);
 	SEAM_CALL_VOID(ubatch_exit(&b));
@@ -345,7 +324,7 @@ URING_TEST(batch, end_of_file, 2,
 	const size_t size = 10000;
 	unsigned char *data, buf[8][4096];
 	int fd = data_file("f", size, &data);
-	int empty = open_or_fail(grade_make_file("empty", "", 0), O_RDONLY);
+	int empty = grade_open(grade_make_file("empty", "", 0), O_RDONLY);
 	struct batch_req reqs[8] = {
 		{ fd, 0, 4096, buf[0], 1 },
 		{ fd, 9000, 4096, buf[1], 1 },    /* across the end: 1000 bytes */
@@ -365,7 +344,7 @@ URING_TEST(batch, end_of_file, 2,
 			  "(TODO 8); or the same CQEs are handled again and again because the CQ "
 			  "head is not advanced (TODO 7)";
 	ret = run_read(&b, reqs, 8, 4);
-	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	for (size_t i = 0; i < 8; i++)
 		check_req(&reqs[i], i, data, i == 5 ? 0 : size, "end of file");
 	check_ring_clean(&b, "after ubatch_read returned");
@@ -383,8 +362,8 @@ URING_TEST(batch, errors_per_request, 2,
 	const size_t size = 100000;
 	unsigned char *data, bufs[8][1000];
 	int fd = data_file("f", size, &data);
-	int dir = open_or_fail(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	int closed = open_or_fail(grade_path("f"), O_RDONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int closed = grade_open(grade_path("f"), O_RDONLY);
 	struct batch_req reqs[8];
 	static const char *const why[8] = {
 		"", "", "a closed descriptor", "", "a directory", "a NULL buffer",
@@ -404,13 +383,13 @@ URING_TEST(batch, errors_per_request, 2,
 	close(closed);  /* after the ring took its descriptor: no one has this number now */
 	ret = run_read(&b, reqs, 8, 3);
 	grade_check(ret == 0, "ubatch_read of 8 requests, 3 of them bad, returned %s; expected 0: "
-		    "a failed read is that request's result, not the batch's", errno_name(ret));
+		    "a failed read is that request's result, not the batch's", grade_errno_str(ret));
 	for (int i = 0; i < 8; i++) {
 		ssize_t want = i == 2 ? -EBADF : i == 4 ? -EISDIR : i == 5 ? -EFAULT : i == 6 ? 0 : 1000;
 
 		grade_check(reqs[i].res == want, "request %d%s%s%s: res is %s, expected %s", i,
 			    why[i][0] ? " (" : "", why[i], why[i][0] ? ")" : "",
-			    errno_name(reqs[i].res), errno_name(want));
+			    grade_errno_str(reqs[i].res), grade_errno_str(want));
 		if (want > 0)
 			check_req(&reqs[i], (size_t)i, data, size, "errors in the middle of a batch");
 	}
@@ -441,7 +420,7 @@ URING_TEST(batch, negative_offset, 1,
 	grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek: %s", strerror(errno));
 	init_or_fail(&b, 8);
 	ret = run_read(&b, reqs, 4, 4);
-	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	for (size_t i = 0; i < 4; i++)
 		check_req(&reqs[i], i, data, size, "negative offsets");
 	grade_check(lseek(fd, 0, SEEK_CUR) == 500, "the file position moved from 500 to %lld",
@@ -470,7 +449,7 @@ URING_TEST(batch, shared_shape, 2,
 		watch_reset_counts();
 		ret = SEAM_CALL(ubatch_batch_read(reqs, n, qds[round]));
 		grade_check(ret == 0, "ubatch_batch_read of %zu reads at qd %u returned %s, expected 0",
-			    n, qds[round], errno_name(ret));
+			    n, qds[round], grade_errno_str(ret));
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "ubatch_batch_read");
 		grade_check(watch.init_ok == 1, "one ubatch_batch_read call set up %ld ring(s) "
@@ -484,14 +463,14 @@ URING_TEST(batch, shared_shape, 2,
 	watch_reset_counts();
 	ret = SEAM_CALL(ubatch_batch_read(&one, 0, 4));
 	grade_check(ret == 0 && watch.inits == 0 && one.res == 7, "ubatch_batch_read with n 0 "
-		    "returned %s after %ld ring set-up(s); expected 0 and no ring", errno_name(ret),
+		    "returned %s after %ld ring set-up(s); expected 0 and no ring", grade_errno_str(ret),
 		    watch.inits);
 	ret = SEAM_CALL(ubatch_batch_read(&one, 1, 0));
 	grade_check(ret == -EINVAL, "ubatch_batch_read with qd 0 returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	ret = SEAM_CALL(ubatch_batch_read(NULL, 2, 4));
 	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
-		    errno_name(ret));
+		    grade_errno_str(ret));
 	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
 		    fault_count_fds() - before);
 	close(fd);
@@ -525,7 +504,7 @@ URING_TEST(faults, short_reads_continued, 3,
 	init_or_fail(&b, 16);
 	watch.shrink = true;
 	ret = run_read(&b, reqs, n, 8);
-	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	grade_check(watch.shrunk >= n / 2, "the test could cut only %u of %zu reads short: it "
 		    "cuts IORING_OP_READ/READV SQEs still queued when you call io_uring_submit* "
 		    "or io_uring_wait_cqe*; prepare them with io_uring_prep_read (TODO 5)",
@@ -565,9 +544,9 @@ URING_TEST(faults, pipe_in_pieces, 2,
 		{ .op = FAULT_END } });
 	ret = run_read(&b, reqs, 5, 5);
 	r = fault_join(f);
-	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	grade_check(reqs[2].res == (ssize_t)piece_len, "request 2, a pipe that delivered %zu bytes "
-		    "100 at a time: res is %s, expected %zu", piece_len, errno_name(reqs[2].res),
+		    "100 at a time: res is %s, expected %zu", piece_len, grade_errno_str(reqs[2].res),
 		    piece_len);
 	grade_check(grade_first_diff(bufs[2], piece, piece_len) < 0, "request 2 (the pipe): the "
 		    "bytes are not the ones written, in order: continue into buf + done");
@@ -612,11 +591,11 @@ URING_TEST(faults, out_of_order, 3,
 		{ .op = FAULT_END } });
 	ret = run_read(&b, reqs, 9, 9);
 	r = fault_join(f);
-	grade_check(ret == 0, "ubatch_read returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	grade_check(reqs[0].res == 8 && memcmp(bufs[0], "PIPEDATA", 8) == 0, "request 0 (a pipe "
 		    "that got 8 bytes after the other reads had completed): res is %s, expected 8 "
 		    "with the pipe's bytes: results matched by order, not by user_data?",
-		    errno_name(reqs[0].res));
+		    grade_errno_str(reqs[0].res));
 	for (size_t i = 1; i < 9; i++)
 		check_req(&reqs[i], i, data, size, "completions out of order");
 	check_ring_clean(&b, "after completions out of order");
@@ -660,7 +639,7 @@ URING_TEST(faults, signal_during_wait, 2,
 	ret = run_read(&b, reqs, 5, 8);
 	r = fault_join(f);
 	grade_check(ret == 0, "ubatch_read returned %s after %d signal(s) interrupted its wait in "
-		    "io_uring_enter; expected 0: wait again after -EINTR", errno_name(ret),
+		    "io_uring_enter; expected 0: wait again after -EINTR", grade_errno_str(ret),
 		    r.signals);
 	grade_check(r.signals == 2, "ubatch_read was seen waiting in io_uring_enter %d time(s), "
 		    "2 expected (a read from an empty pipe was in flight): does it wait for "
@@ -668,7 +647,7 @@ URING_TEST(faults, signal_during_wait, 2,
 		    r.blocked_seen);
 	grade_check(reqs[1].res == 4096 && grade_first_diff(bufs[1], piped, 4096) < 0,
 		    "request 1 (the pipe): res is %s, expected 4096 with the pipe's bytes",
-		    errno_name(reqs[1].res));
+		    grade_errno_str(reqs[1].res));
 	for (size_t i = 0; i < 5; i++)
 		if (i != 1)
 			check_req(&reqs[i], i, data, size, "with signals");
@@ -709,7 +688,7 @@ URING_TEST(faults, eintr_eagain_ebusy, 2,
 			    "fault was planned for call %ld", watch.calls, faults[k].at);
 		grade_check(ret == 0, "liburing call number %ld returned %s (injected, nothing "
 			    "submitted); ubatch_read then returned %s, expected 0", faults[k].at,
-			    errno_name(faults[k].err), errno_name(ret));
+			    grade_errno_str(faults[k].err), grade_errno_str(ret));
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "after an injected error");
 		check_ring_clean(&b, "after an injected error");
@@ -745,7 +724,7 @@ URING_TEST(mechanism, submit_budget, 3,
 		watch_reset_counts();
 		ret = run_read(&b, reqs, n, qds[k]);
 		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u returned %s", n, qds[k],
-			    errno_name(ret));
+			    grade_errno_str(ret));
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "budget");
 		grade_check(watch.calls <= budget, "a batch of %zu cached reads at qd %u made %ld "
@@ -780,7 +759,7 @@ URING_TEST(mechanism, window_is_qd, 2,
 
 		watch_reset_counts();
 		ret = run_read(&b, reqs, n, qds[k]);
-		grade_check(ret == 0, "ubatch_read at qd %u returned %s", qds[k], errno_name(ret));
+		grade_check(ret == 0, "ubatch_read at qd %u returned %s", qds[k], grade_errno_str(ret));
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "window");
 		grade_check(watch.max_inflight <= qds[k], "at qd %u, %u reads were in flight at "
@@ -819,7 +798,7 @@ URING_TEST(mechanism, sq_full_and_cq_bound, 2,
 		watch_reset_counts();
 		ret = run_read(&b, reqs, n, qds[k]);
 		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u on a ring of 4 SQ entries "
-			    "returned %s, expected 0", n, qds[k], errno_name(ret));
+			    "returned %s, expected 0", n, qds[k], grade_errno_str(ret));
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "SQ full");
 		grade_check(!watch.overflow, "the CQ overflowed (IORING_SQ_CQ_OVERFLOW) at qd %u: "
@@ -857,7 +836,7 @@ URING_TEST(mechanism, one_ring_reused, 2,
 		watch_reset_counts();
 		ret = run_read(&b, reqs, n, 8);
 		grade_check(ret == 0, "call %zu of ubatch_read on the same ring returned %s",
-			    k + 1, errno_name(ret));
+			    k + 1, grade_errno_str(ret));
 		grade_check(watch.inits == 0 && watch.exits == 0, "call %zu of ubatch_read set up "
 			    "%ld and tore down %ld ring(s): reuse b->ring", k + 1, watch.inits,
 			    watch.exits);
@@ -981,7 +960,7 @@ GRADE_TEST(copy, out_of_order_blocks, 2,
 	 * partial POSIX_FADV_DONTNEED cannot drop), written back, and its first
 	 * 512 KiB dropped from the page cache: reading the first blocks needs
 	 * the disk, the others come from memory at once. */
-	fd = open_or_fail(src, O_WRONLY | O_CREAT | O_TRUNC);
+	fd = grade_open(src, O_WRONLY | O_CREAT | O_TRUNC);
 	for (size_t off = 0; off < size; off += 4096) {
 		size_t len = size - off < 4096 ? size - off : 4096;
 

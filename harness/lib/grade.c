@@ -289,6 +289,38 @@ ssize_t grade_first_diff(const void *a, const void *b, size_t len)
 	return -1;
 }
 
+void grade_check_same(const void *got, const void *want, size_t len, const char *what)
+{
+	ssize_t at = grade_first_diff(got, want, len);
+
+	grade_check(at < 0, "%s: wrong data at byte %zd of %zu (seed %llu; rerun with "
+		    "make check CH=%s SEED=%llu)", what, at, len,
+		    (unsigned long long)grade_seed(), GRADE_CHAPTER,
+		    (unsigned long long)grade_seed());
+}
+
+int grade_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	grade_check(fd >= 0, "harness: cannot open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+const char *grade_errno_str(ssize_t v)
+{
+	static char bufs[8][64];
+	static unsigned next;
+	char *buf = bufs[next++ % 8];
+	const char *name = v < 0 && v >= -4095 ? strerrorname_np((int)-v) : NULL;
+
+	if (name)
+		snprintf(buf, sizeof(bufs[0]), "-%s", name);
+	else
+		snprintf(buf, sizeof(bufs[0]), "%zd", v);
+	return buf;
+}
+
 /* Why io_uring cannot be used here, in words a learner can act on. */
 void grade_require_io_uring(unsigned entries)
 {

@@ -122,5 +122,16 @@ unsigned char *grade_slurp(const char *path, size_t *len_out);
 
 /* First differing offset of two buffers, or -1 if equal. */
 ssize_t grade_first_diff(const void *a, const void *b, size_t len);
+/* Fail the test unless got equals want, naming the first wrong byte and the
+ * seed to rerun with. `what` says whose data it is ("read_full"). */
+void grade_check_same(const void *got, const void *want, size_t len, const char *what);
+
+/* open(2) for the harness's own use (O_CLOEXEC, mode 0644); fails the test
+ * with the reason if it cannot. */
+int grade_open(const char *path, int flags);
+
+/* A result in words: "4096", "-EBADF". Eight results can be alive at once
+ * (enough for one message). */
+const char *grade_errno_str(ssize_t v);
 
 #endif /* GRADE_H */
