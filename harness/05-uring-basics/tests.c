@@ -47,44 +47,12 @@ static const char *errno_name(ssize_t v)
  * a little later. Measured: 128 KiB passes, 64 KiB fails now and then. */
 #define MEMLOCK_NEEDED (256 * 1024)
 
-static bool has_cap_ipc_lock(void)
-{
-	FILE *fp = fopen("/proc/self/status", "r");
-	unsigned long long caps = 0;
-	char line[256];
-
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			break;
-	fclose(fp);
-	return caps & (1ULL << 14); /* CAP_IPC_LOCK */
-}
-
-/* Skip, with the fix, where RLIMIT_MEMLOCK is too small for the tests'
- * rings: a -ENOMEM from ring setup would otherwise look like your bug. */
-static void require_memlock(void)
-{
-	struct rlimit rl;
-	char why[256];
-
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur >= MEMLOCK_NEEDED || has_cap_ipc_lock())
-		return;
-	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB; ring memory is charged to it, "
-		 "and these tests need about %d KiB of rings set up and torn down",
-		 (unsigned long long)rl.rlim_cur / 1024, MEMLOCK_NEEDED / 1024);
-	grade_skip(why, "raise it (ulimit -l 8192, or memlock in /etc/security/limits.conf); "
-		   "run make doctor");
-}
-
 /* Every test: io_uring usable here (else SKIP with the reason) and
  * submissions watched. */
 static void setup_plain(void)
 {
 	grade_require_io_uring(TEST_RING_ENTRIES);
-	require_memlock();
+	grade_require_memlock(MEMLOCK_NEEDED, "this chapter's tests");
 	watch_submissions();
 }
 

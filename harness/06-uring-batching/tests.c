@@ -50,27 +50,14 @@ static int data_file(const char *name, size_t size, unsigned char **data)
  * several rings in a row needs room for more than one. With the usual 8 MiB
  * (or as root) there is plenty; below 64 KiB the tests skip with the reason.
  */
-static void require_ring_room(void)
-{
-	struct rlimit rl;
-	char why[256];
-
-	if (geteuid() == 0 || getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur >= 64 * 1024)
-		return;
-	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB: this chapter's tests set up "
-		 "several rings in a row, and a ring's memory stays charged for a while after "
-		 "it is torn down; they need 64 KiB", (unsigned long long)rl.rlim_cur / 1024);
-	grade_skip(why, "raise it (ulimit -l 65536, or memlock in /etc/security/limits.conf); "
-		   "run make doctor");
-}
+#define RING_ROOM (64 * 1024)
 
 /* Every module test: io_uring must work here, blocking reads are refused,
  * and the watchdog ends a call that never finishes. */
 static void module_setup(unsigned entries)
 {
 	grade_require_io_uring(entries);
-	require_ring_room();
+	grade_require_memlock(RING_ROOM, "this chapter's tests (several rings in a row)");
 	seam_refuse_blocking_io("this module reads only through the ring (io_uring_prep_read), "
 				"the rest of a short read too, and never writes, maps or copies "
 				"files (TODOs 4, 5 and 8)");
@@ -871,7 +858,7 @@ static const char *copy_program(void)
 static void copy_setup(void)
 {
 	grade_require_io_uring(8);
-	require_ring_room();
+	grade_require_memlock(RING_ROOM, "this chapter's tests (several rings in a row)");
 }
 
 static void run_copy(const char *src, const char *dst, struct prog_result *r,

@@ -321,6 +321,37 @@ const char *grade_errno_str(ssize_t v)
 	return buf;
 }
 
+static bool has_cap_ipc_lock(void)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	unsigned long long caps = 0;
+	char line[256];
+
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(fp);
+	return caps & (1ULL << 14);  /* CAP_IPC_LOCK: not charged at all */
+}
+
+void grade_require_memlock(size_t bytes, const char *what)
+{
+	struct rlimit rl;
+	char why[320];
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= bytes || has_cap_ipc_lock())
+		return;
+	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB and %s needs about %zu KiB "
+		 "(io_uring rings and registered buffers are charged to it, and a ring "
+		 "stays charged a little while after it is torn down)",
+		 (unsigned long long)rl.rlim_cur / 1024, what, bytes / 1024);
+	grade_skip(why, "raise it (ulimit -l 8192, or memlock in /etc/security/limits.conf); "
+			"run make doctor");
+}
+
 /* Why io_uring cannot be used here, in words a learner can act on. */
 void grade_require_io_uring(unsigned entries)
 {

@@ -98,6 +98,13 @@ void grade_skip(const char *reason, const char *fix) __attribute__((noreturn));
  * RLIMIT_MEMLOCK), with the reason. entries: ring size the test needs. */
 void grade_require_io_uring(unsigned entries);
 
+/* Skip unless `bytes` of locked memory are available to this process: ring
+ * memory and registered buffers are charged to RLIMIT_MEMLOCK for users
+ * without CAP_IPC_LOCK, and a torn-down ring stays charged a little while,
+ * so tests that set up many rings need more than one ring's worth. `what`
+ * says what needs it, for the message. */
+void grade_require_memlock(size_t bytes, const char *what);
+
 /* --- inputs ---------------------------------------------------------- */
 
 /* The run's seed (SEED in the environment, else a fixed default so that a
