@@ -344,10 +344,10 @@ void grade_require_memlock(size_t bytes, const char *what)
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
 	    rl.rlim_cur >= bytes || has_cap_ipc_lock())
 		return;
-	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB and %s needs about %zu KiB "
-		 "(io_uring rings and registered buffers are charged to it, and a ring "
-		 "stays charged a little while after it is torn down)",
-		 (unsigned long long)rl.rlim_cur / 1024, what, bytes / 1024);
+	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB, but about %zu KiB are needed "
+		 "for %s (io_uring rings and registered buffers are charged to it, and a "
+		 "ring stays charged a little while after it is torn down)",
+		 (unsigned long long)rl.rlim_cur / 1024, bytes / 1024, what);
 	grade_skip(why, "raise it (ulimit -l 8192, or memlock in /etc/security/limits.conf); "
 			"run make doctor");
 }
