@@ -7,6 +7,7 @@
 #                                (PROG=name runs another program of the chapter)
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
 #   make test                    the repository's own test (solutions, skeletons, mutants)
+#   make bench [QD="1 32 128"]   each chapter's batch read beside fio, as ratios (needs fio)
 #   make clean
 #
 # Options: SAN=1 (AddressSanitizer + UBSan), SEED=N (random inputs), V=1 (show commands).
@@ -20,7 +21,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools
+.PHONY: help deps check test run doctor clean tools bench
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -44,6 +45,10 @@ doctor:
 
 test:
 	@harness/selftest.sh
+
+# The reference unless IMPL is given: a fresh skeleton has nothing to measure.
+bench:
+	@IMPL="$(if $(filter file,$(origin IMPL)),solutions,$(IMPL))" QD="$(QD)" harness/bench.sh
 
 clean:
 	rm -rf build

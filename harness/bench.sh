@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# harness/bench.sh - make bench: the batch read of each chapter beside fio,
+# on one file, in one run, as ratios.
+#
+#   make bench [IMPL=solutions] [QD="1 32 128"] [BENCH_FILE=path] [BENCH_SIZE_MB=1024]
+#
+# 4 KiB random reads with O_DIRECT (chapter 01: buffered, cold cache), every
+# run preceded by dropping the page cache when root. The machine's absolute
+# numbers drift from run to run and from machine to machine: read the ratio
+# of each demo to fio measured here, a few seconds apart, not the IOPS alone.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+IMPL=${IMPL:-solutions}
+QDS=${QD:-1 32 128}
+SIZE_MB=${BENCH_SIZE_MB:-1024}
+FILE=${BENCH_FILE:-$ROOT/build/bench/data-${SIZE_MB}m}
+SECONDS_PER_RUN=${BENCH_SECONDS:-3}
+
+if ! command -v fio >/dev/null 2>&1; then
+	echo "bench: fio is needed for the comparison: sudo apt-get install fio" >&2
+	exit 2
+fi
+mkdir -p "$(dirname "$FILE")"
+if [ ! -s "$FILE" ] || [ "$(stat -c %s "$FILE")" -ne $((SIZE_MB * 1048576)) ]; then
+	echo "bench: writing $SIZE_MB MiB of random data to $FILE (once)"
+	# Real data: blocks from fallocate read back as zeros without touching the disk.
+	dd if=/dev/urandom of="$FILE" bs=1M count="$SIZE_MB" status=none conv=fsync || exit 2
+fi
+
+drop_caches() {
+	sync
+	if [ "$(id -u)" = 0 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
+}
+
+# Build the demos of the implementation graded.
+for ch in 01 02 03 06; do
+	PROG=none "$ROOT/harness/run.sh" "$IMPL" "$ch" >/dev/null 2>&1
+done
+. "$ROOT/harness/common.sh"
+BUILD=$(impl_build_dir "$ROOT" "$(cd "$IMPL" && pwd)")
+
+# fio ENGINE QD [extra...]: read IOPS from fio's terse output (field 8).
+fio_iops() {
+	local engine=$1 qd=$2
+	shift 2
+	drop_caches
+	fio --name=bench --filename="$FILE" --rw=randread --bs=4k --ioengine="$engine" \
+		--iodepth="$qd" --runtime="$SECONDS_PER_RUN" --time_based --norandommap \
+		--output-format=terse --terse-version=3 "$@" 2>/dev/null | awk -F';' '{ printf "%d", $8 }'
+}
+
+# demo BINARY ARGS...: the first "<number> IOPS" or "<number> reads/s" it prints.
+demo_iops() {
+	drop_caches
+	"$@" 2>&1 | grep -o -m 1 -E '[0-9]+ (IOPS|reads/s)' | awk '{ print $1 }'
+}
+
+# Reads for a demo run of about SECONDS_PER_RUN at the rate fio just measured.
+reads_for() {
+	local iops=${1:-10000}
+	[ "$iops" -gt 0 ] 2>/dev/null || iops=10000
+	echo $(( iops * SECONDS_PER_RUN ))
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# compare LABEL FIO_ARGS -- DEMO_ARGS: REPEAT alternating runs of fio and the
+# demo; prints the medians and the median of the per-pair ratios. In the demo
+# arguments, @READS@ becomes the reads that take about SECONDS_PER_RUN at the
+# rate fio just measured.
+compare() {
+	local label=$1 fa=() da=() fs=() ds=() rs=() f d
+	shift
+	while [ "$1" != "--" ]; do fa+=("$1"); shift; done
+	shift
+	da=("$@")
+	for _ in $(seq 1 "$REPEAT"); do
+		f=$(fio_iops "${fa[@]}")
+		d=$(demo_iops "${da[@]//@READS@/$(reads_for "$f")}")
+		[ -n "$f" ] && [ -n "$d" ] && [ "$f" -gt 0 ] || continue
+		fs+=("$f"); ds+=("$d")
+		rs+=("$(awk -v a="$d" -v b="$f" 'BEGIN { printf "%.2f", a / b }')")
+	done
+	printf '  %-46s %9s %9s %7s\n' "$label" "$(median "${ds[@]}")" "$(median "${fs[@]}")" "$(median "${rs[@]}")"
+}
+
+REPEAT=${BENCH_REPEAT:-3}
+B="--iodepth_batch_submit"
+C="--iodepth_batch_complete_max"
+echo "bench: $FILE, 4 KiB random reads, $SECONDS_PER_RUN s a run, medians of $REPEAT alternating runs, IMPL=$IMPL"
+printf '  %-46s %9s %9s %7s\n' "demo / fio (IOPS)" "demo" "fio" "ratio"
+for qd in $QDS; do
+	echo "  -- queue depth $qd"
+	if [ "$qd" = 1 ]; then
+		compare "01 blocking pread (buffered) / fio psync" psync 1 -- \
+			"$BUILD/01-blocking/demo" -r @READS@ "$FILE"
+	fi
+	# fio makes one io_submit / io_uring_enter per request by default; the
+	# chapters batch. The batched fio line is the like-for-like comparison.
+	compare "02 libaio / fio libaio" libaio "$qd" --direct=1 -- \
+		"$BUILD/02-libaio/demo" --direct --qd "$qd" --random @READS@ "$FILE"
+	compare "02 libaio / fio libaio, batched submits" libaio "$qd" --direct=1 "$B=$qd" "$C=$qd" -- \
+		"$BUILD/02-libaio/demo" --direct --qd "$qd" --random @READS@ "$FILE"
+	compare "06 io_uring / fio io_uring" io_uring "$qd" --direct=1 -- \
+		"$BUILD/06-uring-batching/demo" --direct --qd "$qd" --random @READS@ "$FILE"
+	compare "06 io_uring / fio io_uring, batched submits" io_uring "$qd" --direct=1 "$B=$qd" "$C=$qd" -- \
+		"$BUILD/06-uring-batching/demo" --direct --qd "$qd" --random @READS@ "$FILE"
+	compare "03 POSIX aio / fio posixaio" posixaio "$qd" --direct=1 -- \
+		"$BUILD/03-posix-aio/demo" --direct --qd "$qd" --random @READS@ "$FILE"
+	compare "03 own thread pool / fio psync, $qd jobs" psync 1 --direct=1 --numjobs="$qd" --group_reporting -- \
+		"$BUILD/03-posix-aio/demo" --pool "$qd" --direct --qd "$qd" --random @READS@ "$FILE"
+done
