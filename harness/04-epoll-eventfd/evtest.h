@@ -1,0 +1,1246 @@
+/*
+ * evtest.h - chapter 04: what the tests need around the server under test.
+ *
+ *   - spies on libaio (io_setup, io_submit, io_getevents, io_destroy): every
+ *     iocb is inspected (a read, tagged with io_set_eventfd, aligned for
+ *     O_DIRECT on a file opened with O_DIRECT); reads in flight are counted;
+ *     and io_submit can play the kernel's legal answers on demand: accept
+ *     fewer iocbs than asked, -EAGAIN, an error for the first iocb, or
+ *     "accepted" while the read is really held back by the harness until
+ *     the test releases it (a disk that takes as long as the test wants).
+ *     Held iocbs are copied, so an implementation may reuse its iocb after
+ *     io_submit returns (the kernel copies it too); the events of released
+ *     copies have ev.obj translated back to the caller's iocb;
+ *   - io_getevents must never be able to block (min_nr 0, zero timeout);
+ *     read(), readv() and mmap() are refused on regular files only (the
+ *     server reads its eventfds and timerfds with read()); the pread
+ *     family, sendfile and friends, poll/select, every sleep, and threads
+ *     are refused outright;
+ *   - epoll_wait/epoll_pwait calls are counted, the ones with a zero
+ *     timeout apart (a loop that polls instead of sleeping);
+ *   - accept4/accept can fail with EMFILE on demand;
+ *   - a pool of clients that send requests and check every reply against
+ *     the file, byte for byte, driving the server between their reads
+ *     (evsrv_run_once from the test thread: no sleeps, no second thread);
+ *   - the server program started from outside (fork + exec), its ready line
+ *     read from a pipe, stopped by PID with a signal, its exit status.
+ *
+ * Worth moving to harness/lib: the "rule broken in a hook" record
+ * (rule_broken / rules_check), and the program runner (prog_*), which any
+ * chapter whose product is a long-running program needs.
+ */
+#ifndef EVTEST_H
+#define EVTEST_H
+
+#include "grade.h"
+#include "evsrv.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libaio.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IOCB_FLAG_RESFD
+#define IOCB_FLAG_RESFD (1 << 0)
+#endif
+
+/* How long the harness waits, in milliseconds, for something a correct
+ * server does within a few milliseconds, before it calls it missing:
+ * PATIENCE_MS for the kernel (a read to complete), STALL_MS for the server
+ * under test to make any progress at all, PROG_MS for a program to start,
+ * print or end. Generous for a loaded machine and sanitizer builds; short
+ * enough that a wrong server fails quickly. */
+#define PATIENCE_MS 3000
+#define STALL_MS 1500
+#define PROG_MS 2000
+
+static const char *errname(long v)
+{
+	static char bufs[4][64];
+	static unsigned next;
+	char *b = bufs[next++ % 4];
+
+	if (v >= 0 || v < -4095)
+		snprintf(b, sizeof(bufs[0]), "%ld", v);
+	else
+		snprintf(b, sizeof(bufs[0]), "-%s", strerrorname_np((int)-v) ?: "?");
+	return b;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* A short pause of the harness itself (waiting for the kernel or another
+ * process), never counted as the server's. */
+static void nap_us(long us)
+{
+	struct timespec ts = { 0, us * 1000 };
+
+	SEAM_REAL(nanosleep)(&ts, NULL);
+}
+
+/* ------------------------------------------------------------- the rules */
+
+/* The first rule the code under test broke inside a hook. */
+static char rule_msg[600];
+
+static void rule_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void rule_broken(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rule_msg[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rule_msg, sizeof(rule_msg), fmt, ap);
+	va_end(ap);
+}
+
+static void rules_check(void)
+{
+	if (rule_msg[0])
+		grade_fail("%s", rule_msg);
+}
+
+/* Every check first reports a rule the code broke: that is the reason. */
+#define check(cond, ...)                        \
+	do {                                    \
+		rules_check();                  \
+		grade_check((cond), __VA_ARGS__); \
+	} while (0)
+
+static bool is_regular(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The counter of an eventfd, from /proc/self/fdinfo; -1 if fd is none. */
+static long long efd_count(int fd)
+{
+	char path[64], line[256];
+	long long v = -1;
+	FILE *fp;
+
+	if (fd < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "eventfd-count:", 14))
+			v = strtoll(line + 14, NULL, 16);
+	fclose(fp);
+	return v;
+}
+
+/* ------------------------------------------------------- the libaio spy */
+
+#define SLOTS_MAX 2048
+
+struct aio_spy {
+	/* what the test asks for */
+	int hold;            /* iocbs still to hold back: -1 all, 0 none        */
+	int accept_max;      /* > 0: io_submit accepts at most this many         */
+	int eagain_next;     /* the next k io_submit calls return -EAGAIN        */
+	int error_next;      /* < 0: the next io_submit returns it (first iocb)  */
+	int mods[8];         /* changes to the next completions, in order        */
+	int nmods, mod_pos;
+	bool race;           /* the next io_getevents releases the held reads    */
+	                     /* after it looked, and waits for their completion  */
+	bool direct;         /* O_DIRECT works here: require it, and alignment   */
+	/* what the test sees */
+	long setups, destroys;    /* successful io_setup; io_destroy calls  */
+	long submits, accepted;   /* io_submit calls; iocbs accepted         */
+	long getevents, events;   /* io_getevents calls; events handed back  */
+	long inflight, max_inflight;
+	long eagain_streak, max_eagain_streak; /* -EAGAIN answers in one turn */
+	long eagain_answers;
+	long mods_done;
+	int resfd;           /* the eventfd the iocbs name (-1: none yet)        */
+	int file_fd;         /* the descriptor they read                         */
+	io_context_t ctx;
+	/* reads held back: copies, never reused within a test */
+	struct held_slot {
+		struct iocb copy;
+		struct iocb *orig;
+	} slot[SLOTS_MAX];
+	int nslots;
+	int held[SLOTS_MAX];
+	int nheld;
+};
+
+enum { MOD_SHORT = 1, MOD_EIO };
+
+static struct aio_spy spy = { .resfd = -1, .file_fd = -1 };
+
+static void inspect_iocb(const struct iocb *cb)
+{
+	int op = cb->aio_lio_opcode;
+	int fl;
+
+	if (op != IO_CMD_PREAD && op != IO_CMD_PREADV) {
+		rule_broken("io_submit was given an iocb with opcode %d: the server only reads "
+			    "the file (io_prep_pread, TODO 5)", op);
+		return;
+	}
+	if (!(cb->u.c.flags & IOCB_FLAG_RESFD)) {
+		rule_broken("io_submit was given an iocb not tagged with io_set_eventfd: its "
+			    "completion would never reach epoll (TODO 5; lesson: \"io_set_eventfd: "
+			    "the bridge from libaio to epoll\")");
+		return;
+	}
+	if ((int)cb->u.c.resfd != spy.resfd) {
+		if (efd_count((int)cb->u.c.resfd) < 0) {
+			rule_broken("an iocb names descriptor %u in io_set_eventfd, which is not "
+				    "an eventfd (TODO 1, TODO 5; man 2 eventfd)", cb->u.c.resfd);
+			return;
+		}
+		spy.resfd = (int)cb->u.c.resfd;
+	}
+	spy.file_fd = cb->aio_fildes;
+	if (!spy.direct)
+		return;
+	fl = fcntl(cb->aio_fildes, F_GETFL);
+	if (fl >= 0 && !(fl & O_DIRECT)) {
+		rule_broken("the file is read without O_DIRECT, so each io_submit does the read "
+			    "itself and the loop stalls (TODO 1: open it with O_DIRECT; lesson: "
+			    "\"Which reads libaio really does in the background\")");
+		return;
+	}
+	if (op == IO_CMD_PREAD) {
+		if ((uintptr_t)cb->u.c.buf % EVSRV_ALIGN || cb->u.c.offset % EVSRV_ALIGN ||
+		    cb->u.c.nbytes % EVSRV_ALIGN)
+			rule_broken("an O_DIRECT read with buffer %p, offset %lld, length %lu: "
+				    "all three must be multiples of EVSRV_ALIGN (4096); read the "
+				    "aligned window around the request and send the slice (TODO 4)",
+				    cb->u.c.buf, cb->u.c.offset, (unsigned long)cb->u.c.nbytes);
+		return;
+	}
+	if (cb->u.v.offset % EVSRV_ALIGN)
+		rule_broken("an O_DIRECT readv at offset %lld: it must be a multiple of 4096 "
+			    "(TODO 4)", cb->u.v.offset);
+	for (long i = 0; i < (long)cb->u.v.nr && !rule_msg[0]; i++)
+		if ((uintptr_t)cb->u.v.vec[i].iov_base % EVSRV_ALIGN ||
+		    cb->u.v.vec[i].iov_len % EVSRV_ALIGN)
+			rule_broken("an O_DIRECT readv with an iovec of %p, %zu bytes: both must "
+				    "be multiples of 4096 (TODO 4)", cb->u.v.vec[i].iov_base,
+				    cb->u.v.vec[i].iov_len);
+}
+
+static void hold_iocb(struct iocb *cb)
+{
+	if (spy.nslots == SLOTS_MAX) {
+		rule_broken("harness: more than %d reads held in one test", SLOTS_MAX);
+		return;
+	}
+	spy.slot[spy.nslots].copy = *cb;
+	spy.slot[spy.nslots].orig = cb;
+	spy.held[spy.nheld++] = spy.nslots++;
+}
+
+static int hook_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
+{
+	long n = nr;
+	int r;
+
+	spy.submits++;
+	spy.ctx = ctx;
+	if (nr <= 0 || !iocbs)
+		return SEAM_REAL(io_submit)(ctx, nr, iocbs);
+	for (long i = 0; i < nr; i++)
+		inspect_iocb(iocbs[i]);
+	if (spy.error_next < 0) {
+		r = spy.error_next;
+		spy.error_next = 0;
+		return r;
+	}
+	if (spy.eagain_next > 0) {
+		spy.eagain_next--;
+		spy.eagain_answers++;
+		if (++spy.eagain_streak > spy.max_eagain_streak)
+			spy.max_eagain_streak = spy.eagain_streak;
+		return -EAGAIN;
+	}
+	if (spy.accept_max > 0 && n > spy.accept_max)
+		n = spy.accept_max;
+	/* Holding the last k of a batch: accept just those (a legal partial
+	 * submission); the rest go to the kernel on the next call. */
+	if (spy.hold > 0 && n > spy.hold)
+		n = spy.hold;
+	if (spy.hold != 0) {
+		for (long i = 0; i < n; i++)
+			hold_iocb(iocbs[i]);
+		if (spy.hold > 0)
+			spy.hold -= (int)n;
+		r = (int)n;
+	} else {
+		r = SEAM_REAL(io_submit)(ctx, n, iocbs);
+	}
+	if (r > 0) {
+		spy.accepted += r;
+		spy.inflight += r;
+		if (spy.inflight > spy.max_inflight)
+			spy.max_inflight = spy.inflight;
+	}
+	return r;
+}
+
+/* Send the held reads to the kernel for real. */
+static void aio_release(void)
+{
+	struct iocb *list[SLOTS_MAX];
+	int done = 0;
+
+	for (int i = 0; i < spy.nheld; i++)
+		list[i] = &spy.slot[spy.held[i]].copy;
+	while (done < spy.nheld) {
+		int r = SEAM_REAL(io_submit)(spy.ctx, spy.nheld - done, list + done);
+
+		if (r <= 0) {
+			rule_broken("harness: io_submit of %d held reads failed: %s (was the io "
+				    "context destroyed?)", spy.nheld - done, errname(r));
+			break;
+		}
+		done += r;
+	}
+	spy.nheld = 0;
+}
+
+/* Wait (bounded) until the eventfd's counter differs from `before`. */
+static bool efd_wait_change(int fd, long long before)
+{
+	long deadline = now_ms() + PATIENCE_MS;
+
+	while (efd_count(fd) == before) {
+		if (now_ms() > deadline)
+			return false;
+		nap_us(100);
+	}
+	return true;
+}
+
+static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
+			     struct timespec *ts)
+{
+	int r;
+
+	spy.getevents++;
+	if (min_nr > 0 || !ts || ts->tv_sec || ts->tv_nsec) {
+		rule_broken("io_getevents(ctx, %ld, %ld, events, %s) can wait for the disk, and "
+			    "while it waits no client is served: call it only as "
+			    "io_getevents(ctx, 0, nr, events, &zero) with a zero timespec, after "
+			    "the eventfd said completions are there (TODO 6; lesson pitfall 4)",
+			    min_nr, nr, !ts ? "NULL" : "a timeout");
+		return -EPERM;
+	}
+	r = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
+	if (spy.race) {
+		/* A completion that lands just after this look at the ring: it
+		 * bumps the eventfd again, after the server read its counter. */
+		long long before = efd_count(spy.resfd);
+
+		spy.race = false;
+		aio_release();
+		if (!efd_wait_change(spy.resfd, before))
+			rule_broken("harness: a released read did not complete within %d ms",
+				    PATIENCE_MS);
+	}
+	for (int i = 0; i < r; i++) {
+		uintptr_t obj = (uintptr_t)ev[i].obj, first = (uintptr_t)&spy.slot[0];
+
+		/* A released copy: hand back the caller's own iocb. */
+		if (obj >= first && obj < first + sizeof(spy.slot))
+			ev[i].obj = spy.slot[(obj - first) / sizeof(spy.slot[0])].orig;
+		spy.inflight--;
+		spy.events++;
+		if (spy.mod_pos < spy.nmods) {
+			long res = (long)ev[i].res;
+
+			if (spy.mods[spy.mod_pos] == MOD_SHORT && res > 8192) {
+				ev[i].res = 4096;
+				spy.mod_pos++;
+				spy.mods_done++;
+			} else if (spy.mods[spy.mod_pos] == MOD_EIO) {
+				ev[i].res = (unsigned long)(long)-EIO;
+				spy.mod_pos++;
+				spy.mods_done++;
+			}
+		}
+	}
+	return r;
+}
+
+static int hook_io_setup(int nr, io_context_t *ctx)
+{
+	int r = SEAM_REAL(io_setup)(nr, ctx);
+
+	if (r == 0)
+		spy.setups++;
+	return r;
+}
+
+static int hook_io_destroy(io_context_t ctx)
+{
+	spy.destroys++;
+	return SEAM_REAL(io_destroy)(ctx);
+}
+
+/* ------------------------------------------ the file is not read otherwise */
+
+static const char *const FILE_RULE =
+	"the file's data moves only through io_submit + io_getevents (TODO 5; lesson: "
+	"\"io_set_eventfd: the bridge from libaio to epoll\")";
+
+static ssize_t hook_read(int fd, void *buf, size_t n)
+{
+	if (is_regular(fd)) {
+		rule_broken("your code called read() on the file, which this exercise does not "
+			    "allow: %s", FILE_RULE);
+		errno = EPERM;
+		return -1;
+	}
+	return SEAM_REAL(read)(fd, buf, n);
+}
+
+static ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
+{
+	if (is_regular(fd)) {
+		rule_broken("your code called readv() on the file, which this exercise does not "
+			    "allow: %s", FILE_RULE);
+		errno = EPERM;
+		return -1;
+	}
+	return SEAM_REAL(readv)(fd, iov, cnt);
+}
+
+static void *hook_mmap(void *a, size_t n, int prot, int fl, int fd, off_t off)
+{
+	if (is_regular(fd)) {
+		rule_broken("your code called mmap() on the file, which this exercise does not "
+			    "allow: %s", FILE_RULE);
+		errno = EPERM;
+		return MAP_FAILED;
+	}
+	return SEAM_REAL(mmap)(a, n, prot, fl, fd, off);
+}
+
+static void *hook_mmap64(void *a, size_t n, int prot, int fl, int fd, off64_t off)
+{
+	if (is_regular(fd)) {
+		rule_broken("your code called mmap() on the file, which this exercise does not "
+			    "allow: %s", FILE_RULE);
+		errno = EPERM;
+		return MAP_FAILED;
+	}
+	return SEAM_REAL(mmap64)(a, n, prot, fl, fd, off);
+}
+
+/* ------------------------------------------------------ epoll and accept */
+
+struct loop_spy {
+	long waits, zero_waits;  /* epoll_wait/epoll_pwait calls; with timeout 0 */
+	int last_timeout;
+	int emfile;              /* accept fails with EMFILE: -1 always, k times  */
+	long accepts;
+};
+
+static struct loop_spy lspy;
+
+static void note_wait(int timeout)
+{
+	lspy.waits++;
+	if (timeout == 0)
+		lspy.zero_waits++;
+	lspy.last_timeout = timeout;
+	spy.eagain_streak = 0;
+}
+
+static int hook_epoll_wait(int epfd, void *ev, int max, int timeout)
+{
+	note_wait(timeout);
+	return SEAM_REAL(epoll_wait)(epfd, ev, max, timeout);
+}
+
+static int hook_epoll_pwait(int epfd, void *ev, int max, int timeout, const sigset_t *ss)
+{
+	note_wait(timeout);
+	return SEAM_REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
+}
+
+static bool emfile_now(void)
+{
+	lspy.accepts++;
+	if (lspy.emfile == 0)
+		return false;
+	if (lspy.emfile > 0)
+		lspy.emfile--;
+	errno = EMFILE;
+	return true;
+}
+
+static int hook_accept4(int fd, struct sockaddr *sa, socklen_t *sl, int fl)
+{
+	if (emfile_now())
+		return -1;
+	return SEAM_REAL(accept4)(fd, sa, sl, fl);
+}
+
+static int hook_accept(int fd, struct sockaddr *sa, socklen_t *sl)
+{
+	if (emfile_now())
+		return -1;
+	return SEAM_REAL(accept)(fd, sa, sl);
+}
+
+/* Skip (with the reason) where the machine has no kernel AIO: then no
+ * server of this chapter can work, whoever wrote it. */
+static void require_kernel_aio(void)
+{
+	io_context_t ctx = 0;
+	int r = SEAM_REAL(io_setup)(1, &ctx);
+	char why[200];
+
+	if (r == 0) {
+		SEAM_REAL(io_destroy)(ctx);
+		return;
+	}
+	if (r == -ENOSYS)
+		grade_skip("this kernel has no kernel AIO: io_setup returned ENOSYS",
+			   "use a kernel built with CONFIG_AIO=y (every distribution kernel); run "
+			   "make doctor");
+	if (r == -EPERM)
+		grade_skip("io_setup is refused (EPERM): a seccomp filter blocks kernel AIO",
+			   "run the container with a seccomp profile that allows io_setup, or on a "
+			   "VM; run make doctor");
+	snprintf(why, sizeof(why), "io_setup(1) fails here with %s (fs.aio-nr has reached "
+		 "fs.aio-max-nr?)", errname(r));
+	grade_skip(why, "sysctl -w fs.aio-max-nr=1048576, or end the programs holding io "
+		   "contexts; run make doctor");
+}
+
+static void install_spies(void)
+{
+	require_kernel_aio();
+	const char *wait_rule = "the one place the loop waits is epoll_wait (TODO 10; lesson: "
+				"\"Everything the loop waits for is a file descriptor\")";
+	const char *sleep_rule = "a server must never sleep: every client would wait with it. "
+				 "Back off with the timerfd in the epoll set or the epoll_wait "
+				 "timeout (TODO 2, TODO 5; lesson: \"timerfd\")";
+	static const enum seam_id file_calls[] = {
+		SEAM_pread, SEAM_pread64, SEAM_preadv, SEAM_preadv64, SEAM_preadv2,
+		SEAM_preadv64v2, SEAM_fread, SEAM_sendfile, SEAM_sendfile64, SEAM_splice,
+		SEAM_copy_file_range,
+	};
+
+	for (size_t i = 0; i < sizeof(file_calls) / sizeof(file_calls[0]); i++)
+		seam_refuse(file_calls[i], FILE_RULE);
+	seam_refuse(SEAM_poll, wait_rule);
+	seam_refuse(SEAM_ppoll, wait_rule);
+	seam_refuse(SEAM_select, wait_rule);
+	seam_refuse(SEAM_pselect, wait_rule);
+	seam_refuse(SEAM_nanosleep, sleep_rule);
+	seam_refuse(SEAM_usleep, sleep_rule);
+	seam_refuse(SEAM_sleep, sleep_rule);
+	seam_refuse(SEAM_clock_nanosleep, sleep_rule);
+	seam_refuse(SEAM_pthread_create, "one thread serves network and disk (lesson: \"One "
+					 "thread, many states\")");
+	seam_hook_io_submit = hook_io_submit;
+	seam_hook_io_getevents = hook_io_getevents;
+	seam_hook_io_setup = hook_io_setup;
+	seam_hook_io_destroy = hook_io_destroy;
+	seam_hook_read = hook_read;
+	seam_hook_readv = hook_readv;
+	seam_hook_mmap = hook_mmap;
+	seam_hook_mmap64 = hook_mmap64;
+	seam_hook_epoll_wait = hook_epoll_wait;
+	seam_hook_epoll_pwait = hook_epoll_pwait;
+	seam_hook_accept4 = hook_accept4;
+	seam_hook_accept = hook_accept;
+}
+
+/* ------------------------------------------------------------ the fixture */
+
+struct fixture {
+	const char *path;          /* the file served              */
+	unsigned char *data;       /* its content                  */
+	size_t size;
+	int lfd;                   /* the listening socket         */
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	struct evsrv *s;
+	int fds_before_open;       /* descriptors before evsrv_open */
+	unsigned qd;
+};
+
+static struct fixture F = { .lfd = -1 };
+
+/* Can this directory do O_DIRECT? (Then the server must use it.) */
+static bool direct_works(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static void make_data(size_t size)
+{
+	F.size = size;
+	F.data = grade_random_bytes(size);
+	F.path = strdup(grade_make_file("data", F.data, size));
+	spy.direct = direct_works(F.path);
+}
+
+static int tcp_listener(int sndbuf, struct sockaddr_storage *addr, socklen_t *alen)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	check(fd >= 0, "harness: socket: %s", strerror(errno));
+	if (sndbuf)
+		check(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0,
+		      "harness: SO_SNDBUF: %s", strerror(errno));
+	check(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 256) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&a, &len) == 0,
+	      "harness: cannot listen on 127.0.0.1: %s", strerror(errno));
+	memcpy(addr, &a, sizeof(a));
+	*alen = sizeof(a);
+	return fd;
+}
+
+/* A unix socket path that fits in sun_path, in the test's directory if it can. */
+static const char *sock_path(const char *name)
+{
+	static char buf[108];
+	const char *p = grade_path(name);
+
+	if (strlen(p) < sizeof(buf) - 1)
+		return p;
+	snprintf(buf, sizeof(buf), "/tmp/ev04-%d-%s", (int)getpid(), name);
+	unlink(buf);
+	return buf;
+}
+
+static int unix_listener(const char *path, struct sockaddr_storage *addr, socklen_t *alen)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	check(fd >= 0, "harness: socket: %s", strerror(errno));
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	check(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 256) == 0,
+	      "harness: cannot listen on %s: %s", path, strerror(errno));
+	memcpy(addr, &a, sizeof(a));
+	*alen = sizeof(a);
+	return fd;
+}
+
+static void srv_open(unsigned qd)
+{
+	int r;
+
+	F.qd = qd;
+	F.fds_before_open = fault_count_fds();
+	r = SEAM_CALL(evsrv_open(&F.s, F.path, F.lfd, qd));
+	check(r == 0, "evsrv_open(&s, PATH, listen_fd, %u) on a %zu-byte file and a listening "
+	      "%s socket returned %s, expected 0: the server does not start (TODO 1)", qd,
+	      F.size, F.addr.ss_family == AF_UNIX ? "unix" : "TCP", errname(r));
+	check(F.s != NULL, "evsrv_open returned 0 but left *out NULL");
+}
+
+/* The usual start: a file of `size` random bytes, a TCP listener on
+ * 127.0.0.1 (sndbuf: its SO_SNDBUF, inherited by accepted sockets; 0 for
+ * the default), the server open on them. SIGPIPE at its default action, as
+ * in a real program that forgot about it: it kills. */
+static void srv_setup(size_t size, unsigned qd, int sndbuf)
+{
+	signal(SIGPIPE, SIG_DFL);
+	install_spies();
+	make_data(size);
+	F.lfd = tcp_listener(sndbuf, &F.addr, &F.alen);
+	srv_open(qd);
+}
+
+/* One turn of the loop under test. */
+static int turn(int timeout_ms)
+{
+	int r = SEAM_CALL(evsrv_run_once(F.s, timeout_ms));
+
+	check(r >= 0 || r == -EINTR, "evsrv_run_once(s, %d) returned %s: the loop itself "
+	      "failed, although only clients misbehaved (TODO 10: errors of one client close "
+	      "that client or become its reply's status)", timeout_ms, errname(r));
+	return r;
+}
+
+/* Turn until cond holds; fail with `what` after STALL_MS. */
+#define turn_until(cond, ...)                                             \
+	do {                                                              \
+		long deadline_ = now_ms() + STALL_MS;                     \
+		while (!(cond)) {                                         \
+			check(now_ms() < deadline_, __VA_ARGS__);         \
+			turn(20);                                         \
+		}                                                         \
+	} while (0)
+
+#define BUSY_HINT                                                                        \
+	"something is reported ready again and again while nothing is happening: a busy " \
+	"loop. Look for the completion eventfd not read (TODO 6), EPOLLOUT left on after a " \
+	"reply (TODO 8), EPOLLIN left on while a request is being served (TODO 4)"
+
+/* Nothing is happening: the loop must have nothing to do. */
+static void quiet(const char *when)
+{
+	int r = 1;
+
+	for (int i = 0; i < 100 && r > 0; i++)
+		r = turn(10);
+	for (int i = 0; i < 3; i++) {
+		long long c = efd_count(spy.resfd);
+
+		r = turn(0);
+		check(c <= 0, "%s, the completion eventfd's counter is still %lld: read it "
+		      "(8 bytes) before you reap, or level-triggered epoll reports it on every turn "
+		      "(TODO 6; lesson pitfall 1)", when, c);
+		check(r == 0, "%s, evsrv_run_once(s, 0) returned %d, expected 0: %s", when, r,
+		      BUSY_HINT);
+	}
+}
+
+/* ----------------------------------------------------------------- clients */
+
+#define CL_QMAX 64
+
+struct client {
+	int fd;
+	int id;
+	uint64_t off[CL_QMAX], len[CL_QMAX];
+	unsigned nsent, ndone;       /* requests sent; replies checked         */
+	unsigned char hdr[EVSRV_HDR_SIZE];
+	size_t hgot;
+	int64_t status;
+	size_t bgot;
+	unsigned char *body;
+	size_t chunk;                /* > 0: at most this many bytes per recv  */
+	bool paused;                 /* not reading for now                    */
+};
+
+static int connect_to(const struct sockaddr_storage *addr, socklen_t alen, int rcvbuf)
+{
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	check(fd >= 0, "harness: socket: %s", strerror(errno));
+	if (rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	check(connect(fd, (const struct sockaddr *)addr, alen) == 0,
+	      "harness: connect: %s", strerror(errno));
+	return fd;
+}
+
+static void cl_connect(struct client *c, int id, int rcvbuf)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->fd = connect_to(&F.addr, F.alen, rcvbuf);
+	c->body = grade_xmalloc(EVSRV_MAX_LEN);
+}
+
+static void cl_close(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->body);
+	c->body = NULL;
+}
+
+static void send_bytes(int fd, const void *p, size_t n)
+{
+	ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+	check(w == (ssize_t)n, "harness: send of %zu request bytes returned %zd (%s): did the "
+	      "server close the connection?", n, w, w < 0 ? strerror(errno) : "short");
+}
+
+/* Queue the request in the client's book and send it (all 16 bytes). */
+static void cl_send(struct client *c, uint64_t off, uint64_t len)
+{
+	unsigned char r[EVSRV_REQ_SIZE];
+
+	check(c->nsent < CL_QMAX, "harness: too many requests in flight on one client");
+	c->off[c->nsent] = off;
+	c->len[c->nsent] = len;
+	c->nsent++;
+	evsrv_encode_request(r, off, len);
+	send_bytes(c->fd, r, sizeof(r));
+}
+
+/* Book a request whose bytes the test sends itself (in pieces). */
+static void cl_book(struct client *c, uint64_t off, uint64_t len)
+{
+	c->off[c->nsent] = off;
+	c->len[c->nsent] = len;
+	c->nsent++;
+}
+
+/* What a correct server answers. */
+static int64_t expected_status(uint64_t off, uint64_t len)
+{
+	if (len > EVSRV_MAX_LEN || off > (uint64_t)INT64_MAX - len)
+		return -EINVAL;
+	if (off >= F.size)
+		return 0;
+	return (int64_t)(len < F.size - off ? len : F.size - off);
+}
+
+static const char *status_name(int64_t st)
+{
+	return errname((long)st);
+}
+
+/* Read what has arrived for client c (without waiting); check each reply
+ * as it completes. Returns the number of bytes read. */
+static size_t cl_progress(struct client *c)
+{
+	size_t total = 0;
+
+	while (c->ndone < c->nsent && !c->paused) {
+		unsigned n = c->ndone;
+		int64_t want = expected_status(c->off[n], c->len[n]);
+		void *dst;
+		size_t room;
+		ssize_t got;
+
+		if (c->hgot < EVSRV_HDR_SIZE) {
+			dst = c->hdr + c->hgot;
+			room = EVSRV_HDR_SIZE - c->hgot;
+		} else {
+			dst = c->body + c->bgot;
+			room = (size_t)c->status - c->bgot;
+		}
+		if (c->chunk && room > c->chunk)
+			room = c->chunk;
+		got = recv(c->fd, dst, room, MSG_DONTWAIT);
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			return total;
+		check(got > 0, "client %d: the server closed the connection (%s) while the client "
+		      "waited for the reply to request %u (offset %llu, length %llu)%s", c->id,
+		      got == 0 ? "end of stream" : strerror(errno), n,
+		      (unsigned long long)c->off[n], (unsigned long long)c->len[n],
+		      c->hgot ? ", part way through the reply" : "");
+		total += (size_t)got;
+		if (c->hgot < EVSRV_HDR_SIZE) {
+			c->hgot += (size_t)got;
+			if (c->hgot < EVSRV_HDR_SIZE)
+				continue;
+			c->status = evsrv_decode_status(c->hdr);
+			check(c->status == want, "client %d, request %u (offset %llu, length %llu): "
+			      "reply status %s, expected %s (file of %zu bytes; seed %llu, rerun with "
+			      "make check CH=04 SEED=%llu)", c->id, n, (unsigned long long)c->off[n],
+			      (unsigned long long)c->len[n], status_name(c->status),
+			      status_name(want), F.size, (unsigned long long)grade_seed(),
+			      (unsigned long long)grade_seed());
+			c->bgot = 0;
+		} else {
+			c->bgot += (size_t)got;
+		}
+		if (c->status > 0 && c->bgot < (size_t)c->status)
+			continue;
+		if (c->status > 0) {
+			ssize_t at = grade_first_diff(c->body, F.data + c->off[n], (size_t)c->status);
+
+			check(at < 0, "client %d, request %u (offset %llu, length %llu): byte %zd of "
+			      "the %lld-byte reply differs from the file (a short send taken as "
+			      "complete, or the wrong slice of the window? seed %llu)", c->id, n,
+			      (unsigned long long)c->off[n], (unsigned long long)c->len[n], at,
+			      (long long)c->status, (unsigned long long)grade_seed());
+		}
+		c->ndone++;
+		c->hgot = 0;
+		c->bgot = 0;
+	}
+	return total;
+}
+
+static bool cl_done(const struct client *c)
+{
+	return c->ndone == c->nsent;
+}
+
+/* Wait for more reply bytes: the in-process server takes a turn; for a
+ * server in another process, poll the clients' sockets. */
+static void wait_step(struct client *const *cls, int n)
+{
+	if (F.s) {
+		turn(20);
+		return;
+	}
+	struct pollfd p[256];
+	int k = 0;
+
+	for (int i = 0; i < n && k < 256; i++)
+		if (!cl_done(cls[i]) && !cls[i]->paused)
+			p[k++] = (struct pollfd){ .fd = cls[i]->fd, .events = POLLIN };
+	SEAM_REAL(poll)(p, (unsigned long)k, 50);
+}
+
+/* Serve until every (not paused) client has every reply; fail with `what`
+ * when no reply byte arrives for STALL_MS (PROG_MS for a program). */
+static void drive(struct client *const *cls, int n, const char *what)
+{
+	const int stall = F.s ? STALL_MS : PROG_MS;
+	long deadline = now_ms() + stall;
+
+	for (;;) {
+		size_t moved = 0;
+		int waiting = -1;
+
+		for (int i = 0; i < n; i++) {
+			moved += cl_progress(cls[i]);
+			if (!cl_done(cls[i]) && !cls[i]->paused && waiting < 0)
+				waiting = i;
+		}
+		if (waiting < 0)
+			return;
+		if (now_ms() > deadline) {
+			const struct client *c = cls[waiting];
+			unsigned k = c->ndone;
+
+			check(0, "%s: client %d never got the %s of its reply to request %u "
+			      "(offset %llu, length %llu): %zu of %zu header bytes and %zu data "
+			      "bytes arrived, then nothing for %d ms", what, c->id,
+			      c->hgot < EVSRV_HDR_SIZE ? "header" : "rest", k,
+			      (unsigned long long)c->off[k], (unsigned long long)c->len[k], c->hgot,
+			      (size_t)EVSRV_HDR_SIZE, c->bgot, stall);
+		}
+		if (moved)
+			deadline = now_ms() + stall;
+		else
+			wait_step(cls, n);
+	}
+}
+
+static void drive_one(struct client *c, const char *what)
+{
+	struct client *one[1] = { c };
+
+	drive(one, 1, what);
+}
+
+/* Close the server, check it gave back every descriptor it made. */
+static void srv_close(void)
+{
+	SEAM_CALL_VOID(evsrv_close(F.s));
+	F.s = NULL;
+}
+
+/* ------------------------------------------------ a thread beside the loop */
+
+/* The test thread's kernel id, for /proc/self/task/TID/syscall. */
+static pid_t test_tid;
+
+static bool in_epoll_wait_nr(long nr)
+{
+	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait
+#ifdef SYS_epoll_pwait2
+	       || nr == SYS_epoll_pwait2
+#endif
+		;
+}
+
+/* Is task `tid` of process `pid` asleep in an epoll wait? *timeout gets the
+ * timeout argument (epoll_wait, epoll_pwait), or -2 if unknown. */
+static int task_in_epoll(pid_t pid, pid_t tid, long *timeout)
+{
+	char path[96], buf[256] = "";
+	unsigned long a[6];
+	long nr;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), fp))
+		buf[0] = '\0';
+	fclose(fp);
+	if (buf[0] < '0' || buf[0] > '9')
+		return 0;
+	if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
+		   &a[5]) != 7)
+		return 0;
+	if (!in_epoll_wait_nr(nr))
+		return 0;
+	if (timeout)
+		*timeout = nr == SYS_epoll_wait || nr == SYS_epoll_pwait ? (long)(int)a[3] : -2;
+	return 1;
+}
+
+/* Wait (bounded) until the test thread sleeps in epoll_wait; give up at
+ * once when *gone becomes true (the call being watched has returned). */
+static bool wait_test_thread_in_epoll(long *timeout, atomic_int *gone)
+{
+	long deadline = now_ms() + STALL_MS;
+
+	while (task_in_epoll(getpid(), test_tid, timeout) != 1) {
+		if (now_ms() > deadline || (gone && atomic_load(gone)))
+			return false;
+		nap_us(200);
+	}
+	return true;
+}
+
+/* ----------------------------------------------- the program, from outside */
+
+struct proc {
+	pid_t pid;
+	int out;             /* read end of its stdout                  */
+	char line[512];      /* its first line of stdout (with newline) */
+	size_t linelen;
+	char errpath[4200];
+};
+
+static pid_t live_pids[16];
+static int nlive;
+
+static const char *server_path(void)
+{
+	static char path[4200];
+	const char *env = getenv("SERVER"), *dir = getenv("GRADE_PROGRAMS");
+
+	if (env && *env)
+		return env;
+	snprintf(path, sizeof(path), "%s/server", dir && *dir ? dir : ".");
+	check(access(path, X_OK) == 0, "there is no server program at %s (build it from "
+	      "server.c: TODO 12); or set SERVER=/path/to/a/server", path);
+	return path;
+}
+
+/* Start the server with argv[1..] (argv[0] is replaced by its path). Its
+ * stdout is a pipe (so an unflushed line shows), stderr a file. It dies
+ * with this test's process (PR_SET_PDEATHSIG), whatever happens. */
+static void prog_start(struct proc *p, const char **argv)
+{
+	int pipefd[2];
+	static int nth;
+
+	memset(p, 0, sizeof(*p));
+	argv[0] = server_path();
+	snprintf(p->errpath, sizeof(p->errpath), "%s/.server-stderr-%d", grade_tmpdir(), nth++);
+	check(pipe2(pipefd, O_CLOEXEC) == 0, "harness: pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t parent = getpid();
+
+	p->pid = fork();
+	check(p->pid >= 0, "harness: fork: %s", strerror(errno));
+	if (p->pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int err = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		sigset_t none;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(126);
+		if (in < 0 || err < 0 || dup2(in, 0) < 0 || dup2(pipefd[1], 1) < 0 ||
+		    dup2(err, 2) < 0)
+			_exit(126);
+		/* A fresh program: default signal actions, nothing blocked. */
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(argv[0], (char *const *)argv);
+		dprintf(2, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	p->out = pipefd[0];
+	if (nlive < 16)
+		live_pids[nlive++] = p->pid;
+}
+
+/* Read stdout until the first newline (or EOF), at most PROG_MS. */
+static bool prog_read_line(struct proc *p)
+{
+	long deadline = now_ms() + PROG_MS;
+
+	while (p->linelen < sizeof(p->line) - 1) {
+		struct pollfd pf = { .fd = p->out, .events = POLLIN };
+		long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || SEAM_REAL(poll)(&pf, 1, (int)left) <= 0)
+			return false;
+		n = SEAM_REAL(read)(p->out, p->line + p->linelen, 1);
+		if (n <= 0)
+			return false;
+		p->linelen++;
+		p->line[p->linelen] = '\0';
+		if (p->line[p->linelen - 1] == '\n')
+			return true;
+	}
+	return false;
+}
+
+static void forget_pid(pid_t pid)
+{
+	for (int i = 0; i < nlive; i++)
+		if (live_pids[i] == pid)
+			live_pids[i] = live_pids[--nlive];
+}
+
+/* Wait up to ms for the process to end; its wait status in *ws. */
+static bool prog_wait(pid_t pid, int ms, int *ws)
+{
+	long deadline = now_ms() + ms;
+
+	for (;;) {
+		pid_t r = waitpid(pid, ws, WNOHANG);
+
+		if (r == pid) {
+			forget_pid(pid);
+			return true;
+		}
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (now_ms() > deadline)
+			return false;
+		nap_us(500);
+	}
+}
+
+/* Kill and reap every server this test started, by PID. */
+static void prog_kill_all(void)
+{
+	while (nlive > 0) {
+		pid_t pid = live_pids[--nlive];
+		int ws;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, &ws, 0);
+	}
+}
+
+static const char *wait_status_text(int ws)
+{
+	static char buf[96];
+
+	if (WIFEXITED(ws))
+		snprintf(buf, sizeof(buf), "exit status %d", WEXITSTATUS(ws));
+	else if (WIFSIGNALED(ws))
+		snprintf(buf, sizeof(buf), "killed by SIG%s", sigabbrev_np(WTERMSIG(ws)) ?: "?");
+	else
+		snprintf(buf, sizeof(buf), "wait status %#x", ws);
+	return buf;
+}
+
+/* The first line of the server's stderr, for messages. */
+static const char *prog_stderr(const struct proc *p)
+{
+	static char buf[300];
+	size_t n = 0;
+	unsigned char *all = grade_slurp(p->errpath, &n);
+	size_t k = 0;
+
+	while (k < n && k < sizeof(buf) - 3 && all[k] != '\n')
+		k++;
+	if (n == 0)
+		snprintf(buf, sizeof(buf), "(nothing on stderr)");
+	else
+		snprintf(buf, sizeof(buf), "\"%.*s\"", (int)k, (const char *)all);
+	free(all);
+	return buf;
+}
+
+static size_t prog_stderr_len(const struct proc *p)
+{
+	size_t n = 0;
+	unsigned char *all = grade_slurp(p->errpath, &n);
+
+	free(all);
+	return n;
+}
+
+/* Stop the server with `sig`; returns its wait status (fails if it does not
+ * end within PROG_MS: then it is killed). */
+static int prog_stop(struct proc *p, int sig)
+{
+	int ws = 0;
+
+	check(kill(p->pid, sig) == 0, "harness: kill(%d): %s", (int)p->pid, strerror(errno));
+	if (!prog_wait(p->pid, PROG_MS, &ws)) {
+		kill(p->pid, SIGKILL);
+		prog_wait(p->pid, PROG_MS, &ws);
+		check(0, "the server did not end within %d ms of SIG%s (it was killed): the "
+		      "handler must call evsrv_stop, which wakes epoll_wait (TODO 10, TODO 12)",
+		      PROG_MS, sigabbrev_np(sig));
+	}
+	return ws;
+}
+
+/* Everything the server wrote to stdout after its first line. */
+static size_t prog_rest_of_stdout(struct proc *p, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r = SEAM_REAL(read)(p->out, buf + n, cap - 1 - n);
+
+		if (r <= 0 || (n += (size_t)r) >= cap - 1)
+			break;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* Run the server to its end (it should not start serving): wait status. */
+static int prog_run(const char **argv, struct proc *p)
+{
+	int ws = 0;
+
+	prog_start(p, argv);
+	if (!prog_wait(p->pid, PROG_MS, &ws)) {
+		kill(p->pid, SIGKILL);
+		prog_wait(p->pid, PROG_MS, &ws);
+		check(0, "the server was still running %d ms after it was started with bad "
+		      "arguments (it was killed); it must print its usage and exit with status 2 "
+		      "(TODO 12)", PROG_MS);
+	}
+	p->linelen = 0;
+	prog_rest_of_stdout(p, p->line, sizeof(p->line));
+	p->linelen = strlen(p->line);
+	close(p->out);
+	return ws;
+}
+
+#endif /* EVTEST_H */

@@ -1,0 +1,1657 @@
+/*
+ * Chapter 04 tests: one thread serving network and disk
+ * (chapters/04-epoll-eventfd/evsrv.h).
+ *
+ * The server under test runs in the test thread: the test connects clients
+ * on 127.0.0.1 (or a unix socket), sends requests, and turns the server's
+ * loop with evsrv_run_once between its own reads, so every scenario happens
+ * in the same order every time, without sleeps. The disk is real (O_DIRECT
+ * reads of a file of random bytes), and where a test needs the disk to be
+ * slow, to answer in pieces, to fail, or several reads to finish at the
+ * same instant, io_submit and io_getevents are played by hooks (evtest.h).
+ * The program server is tested from outside: $SERVER if set, else the one
+ * built from server.c, started with its command line and stopped by PID.
+ */
+#define _GNU_SOURCE
+#include "evtest.h"
+
+#include <sys/resource.h>
+
+/* A file a little over 3 MiB: requests of up to 1 MiB fit anywhere, and
+ * its size is not a multiple of 4096 (the last block is short). */
+#define FILE_SIZE (3u * 1024 * 1024 + 1234)
+
+static uint64_t rand_off(void)
+{
+	return (uint64_t)grade_rand_below(F.size + F.size / 10);
+}
+
+static uint64_t rand_len(size_t max)
+{
+	return (uint64_t)grade_rand_below(max + 1);
+}
+
+static void close_all(struct client *cls, int n)
+{
+	for (int i = 0; i < n; i++)
+		cl_close(&cls[i]);
+}
+
+/* ------------------------------------------------------------------ open */
+
+GRADE_TEST(open, bad_arguments, 2,
+	   "evsrv_open refuses bad arguments with the right -errno and leaves nothing open",
+	   "TODO 1: check out, path, listen_fd and qd first; stat the path before opening it "
+	   "(a directory or a FIFO is -EINVAL: open(2) of a FIFO waits for a writer); "
+	   "getsockopt(SO_ACCEPTCONN) tells -EBADF, -ENOTSOCK and a socket that is not "
+	   "listening (-EINVAL); undo everything on failure")
+{
+	struct evsrv *s = (struct evsrv *)&F, *const untouched = s;
+	int file_fd, udp, tcp, before;
+	const char *fifo = grade_path("fifo");
+	struct {
+		const char *what;
+		struct evsrv **out;
+		const char *path;
+		int fd;
+		unsigned qd;
+		int want;
+	} cases[10];
+	int n = 0;
+
+	install_spies();
+	make_data(8192);
+	F.lfd = tcp_listener(0, &F.addr, &F.alen);
+	check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	file_fd = open(F.path, O_RDONLY | O_CLOEXEC);
+	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	check(file_fd >= 0 && udp >= 0 && tcp >= 0, "harness: %s", strerror(errno));
+	check(fcntl(999, F_GETFD) < 0, "harness: descriptor 999 is open");
+#define CASE(w, o, p, f, q, e) cases[n++] = (typeof(cases[0])){ w, o, p, f, q, e }
+	CASE("qd 0", &s, F.path, F.lfd, 0, -EINVAL);
+	CASE("out NULL", NULL, F.path, F.lfd, 4, -EINVAL);
+	CASE("path NULL", &s, NULL, F.lfd, 4, -EINVAL);
+	CASE("a missing file", &s, grade_path("missing"), F.lfd, 4, -ENOENT);
+	CASE("a directory", &s, grade_tmpdir(), F.lfd, 4, -EINVAL);
+	CASE("a FIFO", &s, fifo, F.lfd, 4, -EINVAL);
+	CASE("listen_fd -1", &s, F.path, -1, 4, -EINVAL);
+	CASE("listen_fd 999, not open", &s, F.path, 999, 4, -EBADF);
+	CASE("listen_fd a regular file", &s, F.path, file_fd, 4, -ENOTSOCK);
+	CASE("listen_fd a TCP socket that is not listening", &s, F.path, tcp, 4, -EINVAL);
+#undef CASE
+	before = fault_count_fds();
+	for (int i = 0; i < n; i++) {
+		int r = SEAM_CALL(evsrv_open(cases[i].out, cases[i].path, cases[i].fd, cases[i].qd));
+
+		check(r == cases[i].want, "evsrv_open with %s returned %s, expected %s",
+		      cases[i].what, errname(r), errname(cases[i].want));
+		check(s == untouched, "evsrv_open with %s failed but changed *out", cases[i].what);
+		check(fault_count_fds() == before, "evsrv_open with %s failed and left %d "
+		      "descriptor(s) open: undo everything it made", cases[i].what,
+		      fault_count_fds() - before);
+	}
+	close(udp);
+	close(tcp);
+	close(file_fd);
+	close(F.lfd);
+}
+
+static int fail_io_setup(int nr, io_context_t *ctx)
+{
+	(void)nr;
+	(void)ctx;
+	return -EAGAIN;
+}
+
+static int epoll_ctl_calls;
+static int fail_late_epoll_ctl(int epfd, int op, int fd, void *ev)
+{
+	/* The third registration fails: by then the epoll set, some descriptors
+	 * and perhaps the io context exist and must be undone. */
+	if (++epoll_ctl_calls == 3) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return SEAM_REAL(epoll_ctl)(epfd, op, fd, ev);
+}
+
+GRADE_TEST(open, undoes_everything_on_failure, 1,
+	   "evsrv_open fails cleanly when io_setup or epoll_ctl fails: its error, nothing left",
+	   "TODO 1: io_setup returns -errno itself (-EAGAIN when fs.aio-max-nr is used up); "
+	   "on any failure close what you opened, io_destroy a context you made, free the "
+	   "memory, and never close listen_fd")
+{
+	struct evsrv *s = NULL;
+	int before, r;
+
+	install_spies();
+	make_data(8192);
+	F.lfd = tcp_listener(0, &F.addr, &F.alen);
+	before = fault_count_fds();
+	seam_hook_io_setup = fail_io_setup;
+	r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
+	seam_hook_io_setup = hook_io_setup;
+	check(r == -EAGAIN, "evsrv_open returned %s when io_setup returned -EAGAIN; expected "
+	      "-EAGAIN (libaio returns -errno and leaves errno alone: return what it returned)",
+	      errname(r));
+	check(fault_count_fds() == before, "evsrv_open failed (io_setup) and left %d "
+	      "descriptor(s) open", fault_count_fds() - before);
+
+	seam_hook_epoll_ctl = fail_late_epoll_ctl;
+	r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
+	seam_hook_epoll_ctl = NULL;
+	check(epoll_ctl_calls >= 3 && r == -ENOMEM, "evsrv_open returned %s when its third "
+	      "epoll_ctl call failed with ENOMEM; expected -ENOMEM", errname(r));
+	check(fault_count_fds() == before, "evsrv_open failed (epoll_ctl) and left %d "
+	      "descriptor(s) open", fault_count_fds() - before);
+	check(spy.destroys >= spy.setups, "evsrv_open failed after io_setup made a context and "
+	      "did not io_destroy it: it stays charged to fs.aio-max-nr");
+	check(fcntl(F.lfd, F_GETFD) >= 0, "evsrv_open failed and closed listen_fd, which "
+	      "belongs to the caller");
+
+	/* And it still works afterwards, on the same listener. */
+	srv_open(4);
+	struct client c;
+
+	cl_connect(&c, 0, 0);
+	cl_send(&c, 100, 1000);
+	drive_one(&c, "a request after two failed evsrv_open calls");
+	cl_close(&c);
+	srv_close();
+	close(F.lfd);
+}
+
+/* ------------------------------------------------------------------ serve */
+
+GRADE_TEST(serve, protocol_edges, 3,
+	   "one client: unaligned ranges, end of file, length 0, 1 MiB, and the -EINVAL cases",
+	   "TODOs 3, 4, 7, 8: status = bytes sent (fewer only at end of file, 0 past it), "
+	   "-EINVAL for length > EVSRV_MAX_LEN or offset > INT64_MAX - length; read the "
+	   "aligned window and send the slice the client asked for; the connection stays "
+	   "open after every reply, errors included (evsrv.h, \"The wire protocol\")")
+{
+	struct client c;
+	const uint64_t big = (uint64_t)INT64_MAX;
+	const uint64_t reqs[][2] = {
+		{ 0, 100 }, { 1, 4095 }, { 4095, 2 }, { 4096, 4096 }, { 123457, 77777 },
+		{ FILE_SIZE - 10, 10 }, { FILE_SIZE - 10, 100 }, { FILE_SIZE, 10 },
+		{ FILE_SIZE + 5000, 10 }, { 12345, 0 }, { 1, EVSRV_MAX_LEN },
+		{ 0, EVSRV_MAX_LEN + 1 }, { big - 100, 100 }, { big - 100, 101 },
+		{ UINT64_MAX - 5, 1 }, { 7, 3 }, { FILE_SIZE - EVSRV_MAX_LEN, EVSRV_MAX_LEN },
+	};
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&c, 0, 0);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		cl_send(&c, reqs[i][0], reqs[i][1]);
+		drive_one(&c, "one request at a time");
+	}
+	cl_close(&c);
+	srv_close();
+}
+
+GRADE_TEST(serve, random_ranges, 3,
+	   "six clients, 150 random requests (some past the end of the file), byte for byte",
+	   "TODOs 2-8: every request gets the bytes of the file at [offset, offset + length), "
+	   "cut at the end of the file; check the window arithmetic of TODO 4 first")
+{
+	struct client cls[6];
+	struct client *all[6];
+
+	srv_setup(FILE_SIZE, 8, 0);
+	for (int i = 0; i < 6; i++) {
+		cl_connect(&cls[i], i, 0);
+		all[i] = &cls[i];
+	}
+	for (int k = 0; k < 150; k++) {
+		struct client *c = &cls[grade_rand_below(6)];
+		uint64_t len = grade_rand_below(10) == 0 ? rand_len(EVSRV_MAX_LEN) : rand_len(70000);
+
+		cl_send(c, rand_off(), len);
+		if (grade_rand_below(3) == 0)
+			continue; /* sometimes two or three clients wait at once */
+		drive(all, 6, "random requests");
+	}
+	drive(all, 6, "random requests");
+	close_all(cls, 6);
+	srv_close();
+}
+
+GRADE_TEST(serve, many_clients, 3,
+	   "64 clients connected at once, each pipelining 3 requests before reading",
+	   "TODO 2: accept until EAGAIN; TODOs 4 and 8: answer each connection's requests "
+	   "in the order they were sent; reads of different clients may complete in any order "
+	   "(iocb.data tells which one)")
+{
+	enum { N = 64 };
+	struct client *cls = grade_xmalloc(N * sizeof(*cls));
+	struct client *all[N];
+
+	srv_setup(FILE_SIZE, 16, 0);
+	for (int i = 0; i < N; i++) {
+		cl_connect(&cls[i], i, 0);
+		all[i] = &cls[i];
+	}
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < 3; k++)
+			cl_send(&cls[i], rand_off(), rand_len(40000));
+	drive(all, N, "64 clients at once");
+	close_all(cls, N);
+	free(cls);
+	srv_close();
+}
+
+GRADE_TEST(serve, request_in_pieces, 2,
+	   "requests that arrive one byte at a time, and split across two requests",
+	   "TODO 3: recv may return any part of the 16 bytes: keep what came (req_got) and "
+	   "wait for the rest; EAGAIN means later, not an error (lesson pitfall 11)")
+{
+	struct client c;
+	unsigned char r[6 * EVSRV_REQ_SIZE];
+	const uint64_t reqs[6][2] = {
+		{ 5, 1000 }, { 100000, 70000 }, { 7, 3 }, { 4096, 8192 }, { 99, 1 }, { 3, 40000 },
+	};
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&c, 0, 0);
+	for (int i = 0; i < 6; i++) {
+		cl_book(&c, reqs[i][0], reqs[i][1]);
+		evsrv_encode_request(r + i * EVSRV_REQ_SIZE, reqs[i][0], reqs[i][1]);
+	}
+	/* Three requests, a byte at a time, the server turning after each. */
+	for (int i = 0; i < 3 * (int)EVSRV_REQ_SIZE; i++) {
+		send_bytes(c.fd, r + i, 1);
+		turn(0);
+		cl_progress(&c);
+	}
+	/* Then 7 + 20 + 21 bytes: pieces that straddle requests. */
+	send_bytes(c.fd, r + 48, 7);
+	turn(0);
+	send_bytes(c.fd, r + 55, 20);
+	turn(0);
+	send_bytes(c.fd, r + 75, 21);
+	drive_one(&c, "requests sent in pieces");
+	cl_close(&c);
+	srv_close();
+}
+
+GRADE_TEST(serve, unix_socket, 1,
+	   "a unix-domain listening socket works like TCP",
+	   "TODO 1: listen_fd may be any listening SOCK_STREAM socket; nothing in the server "
+	   "is specific to TCP (accept4 with NULL address)")
+{
+	struct client c, d;
+	struct client *all[2] = { &c, &d };
+
+	signal(SIGPIPE, SIG_DFL);
+	install_spies();
+	make_data(FILE_SIZE);
+	F.lfd = unix_listener(sock_path("sock"), &F.addr, &F.alen);
+	srv_open(2);
+	cl_connect(&c, 0, 0);
+	cl_connect(&d, 1, 0);
+	cl_send(&c, 12345, 67890);
+	drive_one(&c, "a unix socket client");
+	for (int k = 0; k < 4; k++) {
+		cl_send(&c, rand_off(), rand_len(300000));
+		cl_send(&d, rand_off(), rand_len(300000));
+	}
+	drive(all, 2, "two unix socket clients");
+	cl_close(&c);
+	cl_close(&d);
+	srv_close();
+	unlink(sock_path("sock"));
+}
+
+/* Turn the server until a reply header has arrived on fd: its status. */
+static int64_t header_status(int fd, const char *what)
+{
+	unsigned char hdr[EVSRV_HDR_SIZE];
+	size_t got = 0;
+	long deadline = now_ms() + STALL_MS;
+
+	while (got < sizeof(hdr)) {
+		ssize_t n = recv(fd, hdr + got, sizeof(hdr) - got, MSG_DONTWAIT);
+
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		check(n < 0 && errno == EAGAIN, "%s: the server closed the connection instead "
+		      "of replying", what);
+		check(now_ms() < deadline, "%s: no reply header within %d ms", what, STALL_MS);
+		turn(20);
+	}
+	return evsrv_decode_status(hdr);
+}
+
+/* -------------------------------------------------------------------- disk */
+
+/* Is fd registered in some epoll set of this process? */
+static bool in_an_epoll_set(int fd)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return true; /* cannot tell: do not accuse */
+	while (!found && (e = readdir(d))) {
+		char link[300], target[64] = "", path[300], line[256];
+		ssize_t n;
+		FILE *fp;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0 || !strstr(target, "eventpoll"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", e->d_name);
+		fp = fopen(path, "re");
+		while (fp && fgets(line, sizeof(line), fp)) {
+			int tfd;
+
+			if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd)
+				found = true;
+		}
+		if (fp)
+			fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+GRADE_TEST(disk, libaio_and_eventfd_only, 3,
+	   "reads go through io_submit, tagged with io_set_eventfd, aligned, on an O_DIRECT "
+	   "file; that eventfd is in the epoll set; nothing else reads the file",
+	   "TODO 5: io_prep_pread on the aligned window, io_set_eventfd(&iocb, efd), "
+	   "iocb.data = the connection; TODO 1: open the file with O_DIRECT and add the "
+	   "eventfd to the epoll set; pread, read, mmap of the file are refused")
+{
+	struct client cls[2];
+	struct client *all[2] = { &cls[0], &cls[1] };
+	long needs_read = 0;
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&cls[0], 0, 0);
+	cl_connect(&cls[1], 1, 0);
+	for (int k = 0; k < 20; k++) {
+		uint64_t off = rand_off(), len = 1 + rand_len(200000);
+
+		cl_send(&cls[k % 2], off, len);
+		needs_read += off < F.size;
+		drive(all, 2, "two clients");
+	}
+	check(spy.accepted >= needs_read, "%ld reads of the file were needed, but io_submit "
+	      "accepted only %ld iocbs: read the file with io_submit (TODO 5)", needs_read,
+	      spy.accepted);
+	check(spy.resfd >= 0 && in_an_epoll_set(spy.resfd), "the eventfd the iocbs name "
+	      "(descriptor %d) is not in any epoll set: add it with epoll_ctl (TODO 1)",
+	      spy.resfd);
+	check(spy.getevents > 0 && spy.events >= spy.accepted, "io_getevents handed back %ld "
+	      "events for %ld reads (TODO 6)", spy.events, spy.accepted);
+	close_all(cls, 2);
+	srv_close();
+}
+
+GRADE_TEST(disk, second_client_while_first_reads, 3,
+	   "a second client is served while the first one's read is still on the disk",
+	   "TODOs 5 and 6: never wait for a read: io_submit and go back to epoll_wait; reap "
+	   "only when the eventfd is readable, with io_getevents(ctx, 0, nr, ev, &zero) "
+	   "(lesson pitfall 4)")
+{
+	struct client a, b;
+	unsigned char x;
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 0);
+	spy.hold = 1;
+	cl_send(&a, 0, 5000);
+	turn_until(spy.nheld == 1, "client 0's request never reached io_submit (%ld io_submit "
+		   "calls)", spy.submits);
+	cl_send(&b, 4096, 100);
+	drive_one(&b, "while client 0's read was still in flight");
+	check(recv(a.fd, &x, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN, "client 0 got bytes "
+	      "before its read completed");
+	aio_release();
+	drive_one(&a, "after its read completed");
+	cl_close(&a);
+	cl_close(&b);
+	srv_close();
+}
+
+GRADE_TEST(disk, drains_every_completion, 3,
+	   "four reads that finish together (one wake-up, counter 4) all get their replies; "
+	   "the eventfd's counter ends at 0",
+	   "TODO 6: read the eventfd's 8-byte counter, then io_getevents(ctx, 0, nr, ev, &zero) "
+	   "until it returns fewer than nr: one wake-up may stand for many completions "
+	   "(lesson pitfalls 1 and 2)")
+{
+	struct client cls[4];
+	struct client *all[4];
+	long long cnt;
+
+	srv_setup(FILE_SIZE, 8, 0);
+	spy.hold = 4;
+	for (int i = 0; i < 4; i++) {
+		cl_connect(&cls[i], i, 0);
+		all[i] = &cls[i];
+		cl_send(&cls[i], (uint64_t)i * 50000 + 17, 4000);
+	}
+	turn_until(spy.nheld == 4, "4 requests were sent, %d reads reached io_submit", spy.nheld);
+	aio_release();
+	/* All four complete before the server looks: one readable eventfd. */
+	{
+		long deadline = now_ms() + PATIENCE_MS;
+
+		while ((cnt = efd_count(spy.resfd)) < 4 && now_ms() < deadline)
+			nap_us(100);
+		check(cnt == 4, "harness: 4 released reads, eventfd counter %lld", cnt);
+	}
+	drive(all, 4, "4 reads completed together (eventfd counter 4, one wake-up)");
+	cnt = efd_count(spy.resfd);
+	check(cnt == 0, "every reply went out, but the eventfd's counter is %lld: read it "
+	      "(8 bytes) each time it is readable, before reaping (TODO 6)", cnt);
+	close_all(cls, 4);
+	srv_close();
+}
+
+GRADE_TEST(disk, late_completion_not_lost, 2,
+	   "a read that completes while the server is reaping is not lost",
+	   "TODO 6: read the eventfd counter FIRST, then reap: a completion that lands after "
+	   "io_getevents looked bumps the counter again and wakes the next turn. Reap first "
+	   "and read the counter after, and that bump is swallowed (lesson pitfall 3)")
+{
+	struct client a, b;
+	struct client *all[2] = { &a, &b };
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 0);
+	spy.hold = 1;
+	cl_send(&a, 0, 4096);
+	turn_until(spy.nheld == 1, "client 0's request never reached io_submit");
+	/* b's read is real; while the server reaps it, a's read completes. */
+	spy.race = true;
+	cl_send(&b, 8192, 4096);
+	drive(all, 2, "client 0's read completed just after io_getevents looked at the ring");
+	cl_close(&a);
+	cl_close(&b);
+	srv_close();
+}
+
+GRADE_TEST(disk, queue_depth, 3,
+	   "qd 3 with 10 clients waiting: exactly 3 reads in flight, never more; all answered",
+	   "TODO 5: count reads submitted and not yet reaped; submit while that is below qd, "
+	   "the others wait in a queue in arrival order (lesson pitfall 15)")
+{
+	enum { N = 10 };
+	struct client cls[N];
+	struct client *all[N];
+
+	srv_setup(FILE_SIZE, 3, 0);
+	spy.hold = -1; /* the disk answers nothing until the test says so */
+	for (int i = 0; i < N; i++) {
+		cl_connect(&cls[i], i, 0);
+		all[i] = &cls[i];
+	}
+	for (int i = 0; i < N; i++)
+		cl_send(&cls[i], (uint64_t)i * 100000, 100000);
+	turn_until(spy.nheld >= 3, "with %d requests waiting and qd 3, only %d read(s) went "
+		   "to io_submit: keep up to qd reads in flight", N, spy.nheld);
+	for (int i = 0; i < 10; i++)
+		turn(0);
+	check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
+	      spy.max_inflight);
+	check(spy.nheld == 3, "with %d requests waiting and qd 3, %d reads are in flight",
+	      N, spy.nheld);
+	spy.hold = 0;
+	aio_release();
+	drive(all, N, "10 clients with qd 3");
+	check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
+	      spy.max_inflight);
+	close_all(cls, N);
+	srv_close();
+}
+
+GRADE_TEST(disk, io_submit_takes_fewer, 2,
+	   "io_submit accepting one iocb per call, and failing the first iocb with -EBADF",
+	   "TODO 5: io_submit returns how many iocbs it took, from the front: submit the rest "
+	   "again; another negative value is the error of the first iocb alone: that "
+	   "request's status; the others go on (lesson pitfall 14)")
+{
+	enum { N = 6 };
+	struct client cls[N];
+	struct client *all[N];
+	long before;
+
+	srv_setup(FILE_SIZE, 8, 0);
+	for (int i = 0; i < N; i++) {
+		cl_connect(&cls[i], i, 0);
+		all[i] = &cls[i];
+	}
+	drive(all, N, "connecting");
+	spy.accept_max = 1;
+	before = spy.submits;
+	for (int i = 0; i < N; i++)
+		cl_send(&cls[i], (uint64_t)i * 7000, 9000);
+	drive(all, N, "io_submit accepting one iocb per call");
+	check(spy.submits - before >= N, "harness: %ld io_submit calls for %d reads",
+	      spy.submits - before, N);
+	spy.accept_max = 0;
+
+	/* -EBADF for the first iocb: its request answers -EBADF. */
+	spy.error_next = -EBADF;
+	{
+		unsigned char r[EVSRV_REQ_SIZE];
+		int64_t st;
+
+		evsrv_encode_request(r, 100, 100);
+		send_bytes(cls[0].fd, r, sizeof(r));
+		st = header_status(cls[0].fd, "a request whose io_submit returned -EBADF");
+		check(st == -EBADF, "io_submit returned -EBADF for the request's iocb; its reply "
+		      "status is %s, expected -EBADF", status_name(st));
+	}
+	cl_send(&cls[0], 3, 30);
+	cl_send(&cls[1], 5, 50);
+	drive(all, N, "requests after an io_submit error");
+	close_all(cls, N);
+	srv_close();
+}
+
+/* ------------------------------------------------ a thread beside the loop */
+
+struct actor {
+	pthread_t t;
+	void (*act)(struct actor *);
+	atomic_int done;       /* the test thread's call returned         */
+	atomic_int fired;      /* 1: had to wake the loop; 2: had to stop  */
+	bool saw_epoll, saw_epoll_again;
+	long timeout_seen;
+	int wake_fd;
+	int wait_ms;           /* how long the call may take after act    */
+	char note[200];
+};
+
+static volatile sig_atomic_t usr2_count;
+static struct evsrv *volatile usr2_stops;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	usr2_count++;
+	if (usr2_stops)
+		evsrv_stop(usr2_stops);
+}
+
+static void install_usr2(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr2 }; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+static void *actor_main(void *arg)
+{
+	struct actor *a = arg;
+	long deadline;
+
+	seam_mark_harness_thread();
+	if (a->act) {
+		a->saw_epoll = wait_test_thread_in_epoll(&a->timeout_seen, &a->done);
+		a->act(a);
+	}
+	/* Watchdog: if the call does not return, wake the loop by connecting
+	 * (the listener becomes readable), and as a last resort stop it. */
+	deadline = now_ms() + a->wait_ms;
+	while (!atomic_load(&a->done) && now_ms() < deadline)
+		nap_us(200);
+	if (atomic_load(&a->done))
+		return NULL;
+	atomic_store(&a->fired, 1);
+	a->wake_fd = socket(F.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (a->wake_fd >= 0)
+		connect(a->wake_fd, (struct sockaddr *)&F.addr, F.alen);
+	deadline = now_ms() + PATIENCE_MS;
+	while (!atomic_load(&a->done) && now_ms() < deadline)
+		nap_us(200);
+	if (!atomic_load(&a->done)) {
+		atomic_store(&a->fired, 2);
+		evsrv_stop(F.s);
+	}
+	return NULL;
+}
+
+static void actor_start(struct actor *a, void (*act)(struct actor *), int wait_ms)
+{
+	memset(a, 0, sizeof(*a));
+	a->act = act;
+	a->wake_fd = -1;
+	a->wait_ms = wait_ms;
+	test_tid = (pid_t)syscall(SYS_gettid);
+	check(pthread_create(&a->t, NULL, actor_main, a) == 0, "harness: pthread_create");
+}
+
+static int actor_end(struct actor *a)
+{
+	atomic_store(&a->done, 1);
+	pthread_join(a->t, NULL);
+	if (a->wake_fd >= 0)
+		close(a->wake_fd);
+	return atomic_load(&a->fired);
+}
+
+static void act_nothing(struct actor *a)
+{
+	(void)a;
+}
+
+/* The loop's own timer must wake it: run_once(s, -1) with a watchdog. */
+static int watched_turn(int *fired)
+{
+	struct actor a;
+	int r;
+
+	actor_start(&a, act_nothing, 1000);
+	r = SEAM_CALL(evsrv_run_once(F.s, -1));
+	*fired = actor_end(&a);
+	return r;
+}
+
+GRADE_TEST(disk, io_submit_eagain, 2,
+	   "io_submit says -EAGAIN with nothing in flight: retried on a timer, never a spin, "
+	   "never the client's status",
+	   "TODO 5: -EAGAIN means \"later\": keep the request queued and arm the back-off "
+	   "timer (a timerfd in the epoll set, or the epoll_wait timeout); retry when it fires "
+	   "or a read completes. Never sleep, never retry in a loop, never reply -EAGAIN "
+	   "(lesson pitfall 14)")
+{
+	struct client c;
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&c, 0, 0);
+	cl_send(&c, 1, 1000);
+	drive_one(&c, "a first request");
+	spy.eagain_next = 3;
+	cl_send(&c, 4097, 30000);
+	turn_until(spy.eagain_answers >= 1, "the request never reached io_submit");
+	for (int k = 0; k < 20 && !cl_done(&c); k++) {
+		int fired, r = watched_turn(&fired);
+
+		check(r >= 0, "evsrv_run_once(s, -1) returned %s after io_submit said -EAGAIN",
+		      errname(r));
+		check(!fired, "after io_submit said -EAGAIN with no read in flight, "
+		      "evsrv_run_once(s, -1) slept for 1 s with nothing to wake it: arm a back-off "
+		      "timer (timerfd in the epoll set, or the epoll_wait timeout) (TODO 5)");
+		cl_progress(&c);
+	}
+	check(spy.max_eagain_streak <= 2, "io_submit was called %ld times in one turn of the "
+	      "loop, each answered -EAGAIN: that is a busy retry; wait for the timer or a "
+	      "completion", spy.max_eagain_streak);
+	drive_one(&c, "after io_submit said -EAGAIN three times");
+	check(spy.eagain_next == 0, "harness: -EAGAIN answers left");
+	cl_send(&c, 77, 77);
+	drive_one(&c, "after the back-off");
+	cl_close(&c);
+	srv_close();
+}
+
+GRADE_TEST(disk, short_reads_and_errors, 2,
+	   "a short read is continued at the right place; an error, also after a short read, "
+	   "is the reply's status",
+	   "TODO 7: a short read that ends on a block boundary before the window is full is "
+	   "continued at offset + done into buf + done; res < 0 is the status (no partial "
+	   "count); then the connection serves its next request (lesson pitfall 13)")
+{
+	struct client c;
+	unsigned char r[EVSRV_REQ_SIZE];
+	int64_t st;
+
+	srv_setup(FILE_SIZE, 8, 0);
+	cl_connect(&c, 0, 0);
+	spy.mods[0] = MOD_SHORT;
+	spy.nmods = 1;
+	cl_send(&c, 1, 300000);
+	drive_one(&c, "the read came back short (4096 bytes of a 303104-byte window)");
+
+	spy.mods[0] = MOD_EIO;
+	spy.nmods = 1;
+	spy.mod_pos = 0;
+	evsrv_encode_request(r, 5000, 20000);
+	send_bytes(c.fd, r, EVSRV_REQ_SIZE);
+	st = header_status(c.fd, "a read that failed with -EIO");
+	check(st == -EIO, "a read failed with -EIO; the reply status is %s, expected -EIO",
+	      status_name(st));
+
+	/* A short read whose continuation fails. */
+	spy.mods[0] = MOD_SHORT;
+	spy.mods[1] = MOD_EIO;
+	spy.nmods = 2;
+	spy.mod_pos = 0;
+	evsrv_encode_request(r, 1, 300000);
+	send_bytes(c.fd, r, EVSRV_REQ_SIZE);
+	st = header_status(c.fd, "a short read whose continuation failed with -EIO");
+	check(st == -EIO, "a read came back short, then its continuation failed with -EIO; the "
+	      "reply status is %s, expected -EIO (the error, never a partial count)",
+	      status_name(st));
+	spy.nmods = 0;
+	cl_send(&c, 3, 30);
+	drive_one(&c, "a request after two failed reads");
+	cl_close(&c);
+	srv_close();
+}
+
+/* -------------------------------------------------------------------- net */
+
+GRADE_TEST(net, slow_reader, 3,
+	   "a 1 MiB reply to a client that reads slowly goes out in pieces, while another "
+	   "client is served",
+	   "TODO 8: a non-blocking send takes what fits: remember how far you got; on EAGAIN "
+	   "ask epoll for EPOLLOUT and continue when it comes; never treat EAGAIN as an error "
+	   "or a short count as complete (lesson pitfalls 5 and 6)")
+{
+	struct client a, b;
+	struct client *all[2] = { &a, &b };
+
+	srv_setup(FILE_SIZE, 4, 4096); /* small send buffers on the server side */
+	cl_connect(&a, 0, 4096);
+	cl_connect(&b, 1, 0);
+	a.paused = true;
+	cl_send(&a, 3, EVSRV_MAX_LEN);
+	turn_until(spy.events >= 1, "client 0's read never completed");
+	for (int i = 0; i < 5; i++)
+		turn(0);
+	cl_send(&b, 77, 777);
+	drive(all, 2, "while client 0 was not reading its 1 MiB reply");
+	cl_send(&b, 5555, 55555);
+	drive(all, 2, "while client 0 was not reading its 1 MiB reply");
+	a.paused = false;
+	a.chunk = 4096;
+	drive(all, 2, "client 0 reading its reply 4 KiB at a time");
+	cl_send(&a, 10, 10);
+	drive(all, 2, "the slow client's next request");
+	cl_close(&a);
+	cl_close(&b);
+	srv_close();
+}
+
+static void reset_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+GRADE_TEST(net, clients_that_leave, 3,
+	   "clients that leave mid-request, mid-read and mid-reply: the others are served, "
+	   "every socket of theirs is closed",
+	   "TODO 9: recv 0, EPOLLHUP/EPOLLERR, EPIPE or ECONNRESET: close that client's "
+	   "socket; if its read is queued or in flight, keep the connection (buffer, iocb.data) "
+	   "until the completion comes back, then free it (lesson pitfall 10)")
+{
+	struct client c1, c2, c3, c4, c5;
+	struct client *all[2] = { &c4, &c5 };
+	unsigned char r[EVSRV_REQ_SIZE];
+	int base;
+
+	srv_setup(FILE_SIZE, 8, 4096);
+	base = fault_count_fds();
+	/* c1: 7 bytes of a request, then gone. */
+	cl_connect(&c1, 1, 0);
+	evsrv_encode_request(r, 0, 100);
+	send_bytes(c1.fd, r, 7);
+	turn(0);
+	turn(0);
+	cl_close(&c1);
+	/* c2: gone (reset) while its read is on the disk. */
+	cl_connect(&c2, 2, 0);
+	spy.hold = 1;
+	cl_send(&c2, 0, 100000);
+	turn_until(spy.nheld == 1, "client 2's request never reached io_submit");
+	reset_close(c2.fd);
+	c2.fd = -1;
+	for (int i = 0; i < 3; i++)
+		turn(0);
+	/* c4 comes while c2's read is still out, and its read is held too. */
+	cl_connect(&c4, 4, 0);
+	spy.hold = 1;
+	cl_send(&c4, 8192, 100000);
+	turn_until(spy.nheld == 2, "client 4's request never reached io_submit");
+	aio_release();
+	drive(all, 1, "after a client left while its read was in flight");
+	/* c3: gone (reset) part way through a 1 MiB reply. */
+	cl_connect(&c3, 3, 2048);
+	cl_send(&c3, 0, EVSRV_MAX_LEN);
+	turn_until(spy.events >= 3, "client 3's read never completed");
+	header_status(c3.fd, "client 3 asking for 1 MiB");
+	reset_close(c3.fd);
+	c3.fd = -1;
+	for (int i = 0; i < 3; i++)
+		turn(0);
+	/* The others are still served. */
+	cl_connect(&c5, 5, 0);
+	cl_send(&c5, 3, 333);
+	cl_send(&c4, 4444, 44444);
+	drive(all, 2, "after clients left mid-request, mid-read and mid-reply");
+	cl_close(&c4);
+	cl_close(&c5);
+	cl_close(&c1);
+	cl_close(&c2);
+	cl_close(&c3);
+	turn_until(fault_count_fds() == base, "every client has gone, but %d socket(s) of the "
+		   "server are still open: close a client's socket when it leaves (TODO 9)",
+		   fault_count_fds() - base);
+	srv_close();
+}
+
+GRADE_TEST(net, no_sigpipe, 2,
+	   "a reply to a client that has gone away does not kill the server (SIGPIPE)",
+	   "TODO 8: send with MSG_NOSIGNAL (send or sendmsg): a peer that has closed gives "
+	   "EPIPE instead of SIGPIPE, whose default action kills the whole process, every "
+	   "other client with it. The module must not change signal dispositions (lesson "
+	   "pitfall 9)")
+{
+	struct client a, b;
+	long long before;
+
+	signal(SIGPIPE, SIG_DFL);
+	install_spies();
+	make_data(FILE_SIZE);
+	F.lfd = unix_listener(sock_path("sock"), &F.addr, &F.alen);
+	srv_open(4);
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 0);
+	spy.hold = 1;
+	cl_send(&a, 0, 200000);
+	turn_until(spy.nheld == 1, "client 0's request never reached io_submit");
+	/* The client stops reading (shutdown SHUT_RD: on a unix socket the
+	 * server's end can no longer send, and epoll reports nothing to a
+	 * socket whose mask is 0), then its read completes: the server's
+	 * send meets a peer that has gone. */
+	check(shutdown(a.fd, SHUT_RD) == 0, "harness: shutdown: %s", strerror(errno));
+	before = efd_count(spy.resfd);
+	aio_release();
+	check(efd_wait_change(spy.resfd, before), "harness: the read did not complete");
+	for (int i = 0; i < 5; i++)
+		turn(0);
+	cl_close(&a);
+	for (int i = 0; i < 3; i++)
+		turn(0);
+	{
+		struct sigaction now;
+
+		sigaction(SIGPIPE, NULL, &now);
+		check(now.sa_handler == SIG_DFL, "the module changed the action of SIGPIPE: send "
+		      "with MSG_NOSIGNAL instead and leave signals to the program");
+	}
+	cl_send(&b, 10, 1000);
+	drive_one(&b, "after a client left before its reply was sent");
+	cl_close(&b);
+	srv_close();
+	unlink(sock_path("sock"));
+}
+
+GRADE_TEST(net, accept_emfile, 1,
+	   "accept failing with EMFILE pauses the listener (no spin) and resumes on the timer",
+	   "TODO 2: with EMFILE or ENFILE the connection stays in the backlog and a level-"
+	   "triggered listener is reported again at once: stop watching it (EPOLL_CTL_MOD, "
+	   "events 0) and arm the back-off timer; watch it again when the timer fires "
+	   "(lesson pitfall 16)")
+{
+	struct client c;
+	int busy = 0;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	lspy.emfile = -1;
+	cl_connect(&c, 0, 0);
+	turn_until(lspy.accepts >= 1, "the server never called accept for a waiting connection");
+	for (int i = 0; i < 50; i++)
+		busy += turn(0) > 0;
+	check(busy <= 10, "accept failed with EMFILE and %d of the next 50 evsrv_run_once(s, 0) "
+	      "calls had something to do: the listener is reported again and again (spin)",
+	      busy);
+	lspy.emfile = 0;
+	cl_send(&c, 5, 5);
+	drive_one(&c, "after accept failed with EMFILE (the listener must be watched again "
+		  "when the back-off timer fires)");
+	cl_close(&c);
+	srv_close();
+}
+
+/* ------------------------------------------------------------------- idle */
+
+GRADE_TEST(idle, nothing_ready_after_replies, 3,
+	   "after the replies, with clients connected and idle, evsrv_run_once(s, 0) returns 0",
+	   "TODO 6: read the eventfd counter on every wake-up; TODO 8: switch the mask back "
+	   "to EPOLLIN once a reply is out (a socket with room is always writable); "
+	   "evsrv.h: \"nothing is ready, so evsrv_run_once(s, 0) returns 0\" "
+	   "(lesson pitfalls 1 and 7)")
+{
+	struct client a, b, idle;
+	struct client *all[2] = { &a, &b };
+
+	srv_setup(FILE_SIZE, 4, 4096);
+	cl_connect(&idle, 2, 0);
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 4096);
+	for (int k = 0; k < 3; k++) {
+		cl_send(&a, rand_off(), rand_len(5000));
+		drive(all, 2, "small replies");
+	}
+	quiet("after three small replies");
+	b.chunk = 8192;
+	cl_send(&b, 5, EVSRV_MAX_LEN);
+	drive(all, 2, "a 1 MiB reply to a client reading 8 KiB at a time");
+	quiet("after a reply that needed EPOLLOUT");
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&idle);
+	srv_close();
+}
+
+GRADE_TEST(idle, nothing_ready_while_disk_works, 2,
+	   "while a read is on the disk and the same client's next request waits, nothing is "
+	   "ready; both are then answered in order",
+	   "TODO 4: stop watching the socket (mask 0) while its request is served: the next "
+	   "request waits in the socket buffer and level-triggered epoll does not report it "
+	   "again and again; TODO 8: watch it again (EPOLLIN) after the reply, and serve what "
+	   "is already there (lesson pitfall 8)")
+{
+	struct client a;
+	unsigned char r[2 * EVSRV_REQ_SIZE];
+
+	srv_setup(FILE_SIZE, 4, 0);
+	cl_connect(&a, 0, 0);
+	spy.hold = -1;
+	cl_book(&a, 1000, 5000);
+	cl_book(&a, 9, 99);
+	evsrv_encode_request(r, 1000, 5000);
+	evsrv_encode_request(r + EVSRV_REQ_SIZE, 9, 99);
+	send_bytes(a.fd, r, sizeof(r)); /* two requests in one send */
+	turn_until(spy.nheld >= 1, "the request never reached io_submit");
+	quiet("while client 0's read was on the disk and its next request waited");
+	spy.hold = 0;
+	aio_release();
+	drive_one(&a, "two pipelined requests");
+	quiet("after both replies");
+	cl_close(&a);
+	srv_close();
+}
+
+struct run_probe {
+	bool ok;
+	char why[200];
+	long zero_before, zero_after, waits_before, waits_after;
+	bool saw_again;
+	long timeout_again;
+};
+
+static struct run_probe probe;
+
+/* The actor of idle.run_sleeps: a client served while evsrv_run runs. */
+static void act_client_then_stop(struct actor *a)
+{
+	unsigned char r[EVSRV_REQ_SIZE], got[8 + 1000];
+	size_t n = 0;
+	long deadline = now_ms() + STALL_MS;
+	int fd;
+
+	probe.zero_before = lspy.zero_waits;
+	probe.waits_before = lspy.waits;
+	fd = socket(F.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&F.addr, F.alen) < 0) {
+		snprintf(probe.why, sizeof(probe.why), "harness: connect: %s", strerror(errno));
+		goto stop;
+	}
+	evsrv_encode_request(r, 100, 1000);
+	if (send(fd, r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
+		goto stop;
+	while (n < sizeof(got) && now_ms() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t k;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		k = recv(fd, got + n, sizeof(got) - n, 0);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n != sizeof(got) || evsrv_decode_status(got) != 1000 ||
+	    memcmp(got + 8, F.data + 100, 1000) != 0) {
+		snprintf(probe.why, sizeof(probe.why), "a client of evsrv_run did not get its "
+			 "reply (%zu of %zu bytes)", n, sizeof(got));
+		goto stop;
+	}
+	probe.saw_again = wait_test_thread_in_epoll(&probe.timeout_again, &a->done);
+	probe.zero_after = lspy.zero_waits;
+	probe.waits_after = lspy.waits;
+	probe.ok = true;
+stop:
+	if (fd >= 0)
+		close(fd);
+	evsrv_stop(F.s);
+}
+
+GRADE_TEST(idle, run_sleeps_in_epoll_wait, 2,
+	   "evsrv_run sleeps in epoll_wait while idle (no polling), serves a client, stops",
+	   "TODO 10: evsrv_run calls evsrv_run_once(s, -1) again and again: the thread sleeps "
+	   "in epoll_wait until something happens; a zero or tiny timeout turns it into a "
+	   "busy loop")
+{
+	struct actor a;
+	int r, fired;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	actor_start(&a, act_client_then_stop, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	check(a.saw_epoll, "evsrv_run never slept in epoll_wait in %d ms (made %ld epoll_wait "
+	      "calls, %ld with a zero timeout): it polls instead of waiting", STALL_MS,
+	      lspy.waits, lspy.zero_waits);
+	check(a.timeout_seen == -1 || a.timeout_seen >= 100 || a.timeout_seen == -2,
+	      "evsrv_run sleeps in epoll_wait with a timeout of %ld ms while idle: call "
+	      "evsrv_run_once(s, -1)", a.timeout_seen);
+	check(probe.why[0] == '\0', "%s", probe.why);
+	check(probe.ok && probe.saw_again, "after serving a client, evsrv_run did not go back "
+	      "to sleep in epoll_wait");
+	check(lspy.zero_waits <= 3, "evsrv_run made %ld epoll_wait calls with a zero timeout: "
+	      "it polls instead of sleeping", lspy.zero_waits);
+	check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0",
+	      errname(r), fired ? " only after the harness woke it" : "");
+	srv_close();
+}
+
+/* -------------------------------------------------------------------- run */
+
+static void act_stop(struct actor *a)
+{
+	(void)a;
+	evsrv_stop(F.s);
+}
+
+static pthread_t test_thread;
+
+static void act_usr2(struct actor *a)
+{
+	int before = usr2_count;
+	long deadline = now_ms() + PATIENCE_MS;
+
+	(void)a;
+	pthread_kill(test_thread, SIGUSR2);
+	while (usr2_count == before && now_ms() < deadline)
+		nap_us(100);
+}
+
+GRADE_TEST(run, stop_wakes_the_loop, 2,
+	   "evsrv_stop, from another thread or a signal handler, makes a sleeping evsrv_run "
+	   "return 0; before the loop it makes evsrv_run_once return -ECANCELED",
+	   "TODO 10: evsrv_stop sets an atomic flag AND writes 1 to an eventfd in the epoll "
+	   "set (write is async-signal-safe), so epoll_wait wakes up; it keeps errno as it was; "
+	   "evsrv_run_once checks the flag before waiting and after handling (lesson pitfall 17)")
+{
+	struct actor a;
+	int r, fired;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	install_usr2();
+	test_thread = pthread_self();
+
+	/* Stopped before the loop runs. */
+	errno = 1234;
+	evsrv_stop(F.s);
+	check(errno == 1234, "evsrv_stop changed errno from 1234 to %d: save and restore it "
+	      "(it may run in a signal handler)", errno);
+	actor_start(&a, NULL, 1000);
+	r = SEAM_CALL(evsrv_run_once(F.s, -1));
+	fired = actor_end(&a);
+	check(r == -ECANCELED && !fired, "after evsrv_stop, evsrv_run_once(s, -1) returned %s%s; "
+	      "expected -ECANCELED at once", errname(r), fired ? " only after the harness woke it"
+	      : "");
+	actor_start(&a, NULL, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	check(r == 0 && !fired, "after evsrv_stop, evsrv_run returned %s%s; expected 0 at once",
+	      errname(r), fired ? " only after the harness woke it" : "");
+	srv_close();
+
+	/* From another thread, while evsrv_run sleeps. */
+	srv_open(4);
+	actor_start(&a, act_stop, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
+	check(!fired, "evsrv_stop from another thread did not wake evsrv_run sleeping in "
+	      "epoll_wait (it returned only after the harness %s): write to an eventfd in the "
+	      "epoll set", fired == 1 ? "connected a client to wake it" : "stopped it again");
+	check(r == 0, "evsrv_run returned %s after evsrv_stop; expected 0", errname(r));
+	srv_close();
+
+	/* From a signal handler, while evsrv_run sleeps. */
+	srv_open(4);
+	usr2_stops = F.s;
+	actor_start(&a, act_usr2, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	usr2_stops = NULL;
+	check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
+	check(!fired && r == 0, "evsrv_stop called by a signal handler: evsrv_run returned %s%s; "
+	      "expected 0 (epoll_wait fails with EINTR: go on, and see the flag)", errname(r),
+	      fired ? " only after the harness woke it" : "");
+	srv_close();
+	evsrv_stop(NULL);
+	evsrv_close(NULL);
+}
+
+static void act_usr2_then_stop(struct actor *a)
+{
+	act_usr2(a);
+	a->saw_epoll_again = wait_test_thread_in_epoll(NULL, &a->done);
+	evsrv_stop(F.s);
+}
+
+GRADE_TEST(run, eintr, 1,
+	   "a signal during epoll_wait: evsrv_run_once returns -EINTR, evsrv_run carries on",
+	   "TODO 10: epoll_wait fails with EINTR when a handler runs (never restarted, "
+	   "signal(7)): evsrv_run_once returns -EINTR with nothing lost; evsrv_run calls it "
+	   "again")
+{
+	struct actor a;
+	int r, fired;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	install_usr2();
+	test_thread = pthread_self();
+	actor_start(&a, act_usr2, 1000);
+	r = SEAM_CALL(evsrv_run_once(F.s, -1));
+	fired = actor_end(&a);
+	check(a.saw_epoll && usr2_count == 1, "evsrv_run_once(s, -1) never slept in epoll_wait");
+	check(r == -EINTR && !fired, "a signal interrupted epoll_wait: evsrv_run_once(s, -1) "
+	      "returned %s%s; expected -EINTR", errname(r), fired ? " only after the harness "
+	      "woke it (it went back to sleep)" : "");
+	actor_start(&a, act_usr2_then_stop, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	check(r != -EINTR, "evsrv_run returned -EINTR when a signal interrupted epoll_wait: "
+	      "call evsrv_run_once again");
+	check(a.saw_epoll_again, "after a signal, evsrv_run did not go back to epoll_wait");
+	check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0 at once",
+	      errname(r), fired ? " only after the harness woke it" : "");
+	srv_close();
+}
+
+/* -------------------------------------------------------------- resources */
+
+GRADE_TEST(resources, close_releases_everything, 3,
+	   "evsrv_close, with clients connected and a read in flight: every descriptor and "
+	   "the io context gone, clients see the close, listen_fd still open and usable",
+	   "TODO 11: io_destroy first (it waits for reads in flight), then close every client "
+	   "socket and every descriptor the module made, free the memory; never close "
+	   "listen_fd, which belongs to the caller (lesson pitfall 18)")
+{
+	struct client a, b, c, d;
+	int before, threads, yes = 0;
+	socklen_t len = sizeof(yes);
+	char x;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	before = F.fds_before_open;
+	threads = fault_count_threads();
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 0);
+	cl_connect(&c, 2, 0);
+	cl_send(&a, 1, 1);
+	drive_one(&a, "a first reply");
+	spy.hold = 1;
+	cl_send(&c, 0, 100000);
+	turn_until(spy.nheld == 1, "client 2's request never reached io_submit");
+	turn(0);
+	srv_close();
+	check(fault_count_fds() == before + 3, "evsrv_close left %d descriptor(s) open (the "
+	      "file, the epoll set, eventfds, timerfd, client sockets...)",
+	      fault_count_fds() - before - 3);
+	check(spy.destroys >= spy.setups && spy.setups >= 1, "evsrv_close did not io_destroy "
+	      "the io context (%ld io_setup, %ld io_destroy)", spy.setups, spy.destroys);
+	check(fault_count_threads() == threads, "the thread count changed");
+	check(fcntl(F.lfd, F_GETFD) >= 0, "evsrv_close closed listen_fd, which belongs to the "
+	      "caller: close only what the module opened");
+	check(getsockopt(F.lfd, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) == 0 && yes,
+	      "listen_fd is no longer a listening socket after evsrv_close");
+	for (struct client **kk = (struct client *[]){ &a, &b, &c, NULL }; *kk; kk++) {
+		struct client *k = *kk;
+		ssize_t n = -1;
+
+		for (int i = 0; i < 1000; i++) {
+			n = recv(k->fd, &x, 1, MSG_DONTWAIT);
+			if (!(n < 0 && errno == EAGAIN))
+				break;
+			nap_us(100);
+		}
+		check(n == 0 || (n < 0 && errno == ECONNRESET), "client %d's connection is still "
+		      "open after evsrv_close: close every client socket", k->id);
+	}
+	/* The same listener serves again. */
+	srv_open(2);
+	cl_connect(&d, 3, 0);
+	cl_send(&d, 9, 99);
+	drive_one(&d, "a new server on the same listening socket after evsrv_close");
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+	cl_close(&d);
+	srv_close();
+}
+
+/* ------------------------------------------------------------------ program */
+
+static void prog_data(void)
+{
+	require_kernel_aio();
+	make_data(FILE_SIZE);
+}
+
+/* Start the server and read its ready line. */
+static void prog_serve(struct proc *p, const char **argv)
+{
+	prog_start(p, argv);
+	if (!prog_read_line(p)) {
+		int ws = 0;
+
+		if (prog_wait(p->pid, 100, &ws))
+			check(0, "the server ended (%s) without printing its \"listening on ...\" "
+			      "line (stdout: \"%.80s\"; stderr: %s) (TODO 12)",
+			      wait_status_text(ws), p->line, prog_stderr(p));
+		check(0, "the server is running but printed no complete \"listening on ...\" "
+		      "line within %d ms (stdout so far: \"%.80s\"; stderr: %s): print it when "
+		      "ready and fflush(stdout), which is a pipe here, fully buffered (TODO 12)",
+		      PROG_MS, p->line, prog_stderr(p));
+	}
+}
+
+static bool parse_tcp_line(const char *line, unsigned *port)
+{
+	char tail[8];
+	int used = 0;
+
+	if (sscanf(line, "listening on 127.0.0.1:%u%n", port, &used) != 1 || used == 0)
+		return false;
+	snprintf(tail, sizeof(tail), "%s", line + used);
+	return !strcmp(tail, "\n") && *port > 0 && *port < 65536;
+}
+
+GRADE_TEST(program, bad_arguments, 2,
+	   "server with bad arguments: a usage message on stderr, exit status 2",
+	   "TODO 12: server --file PATH (--port N | --unix SOCKPATH) [--qd N]: exactly one of "
+	   "--port and --unix; a port 0..65535; qd >= 1; anything else is a usage error "
+	   "(stderr, status 2), before anything is opened")
+{
+	const char *f, *sock = sock_path("s");
+	struct {
+		const char *what;
+		const char *argv[10];
+	} cases[] = {
+		{ "no arguments", { "" } },
+		{ "--file only", { "", "--file", NULL } },
+		{ "both --port and --unix", { "", "--file", NULL, "--port", "0", "--unix", NULL } },
+		{ "--port 99999", { "", "--file", NULL, "--port", "99999" } },
+		{ "--port abc", { "", "--file", NULL, "--port", "abc" } },
+		{ "--qd 0", { "", "--file", NULL, "--port", "0", "--qd", "0" } },
+		{ "--port without a value", { "", "--file", NULL, "--port" } },
+		{ "an unknown option", { "", "--file", NULL, "--port", "0", "--fast", "1" } },
+	};
+
+	prog_data();
+	f = F.path;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char **argv = cases[i].argv;
+		struct proc p;
+		int ws;
+
+		for (int k = 1; k < 9; k++)
+			if (!argv[k] && argv[k - 1] && !strcmp(argv[k - 1], "--file"))
+				argv[k] = f;
+			else if (!argv[k] && argv[k - 1] && !strcmp(argv[k - 1], "--unix"))
+				argv[k] = sock;
+		ws = prog_run(argv, &p);
+		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "server with %s: %s, expected exit "
+		      "status 2 (stdout: \"%.60s\")", cases[i].what, wait_status_text(ws), p.line);
+		check(prog_stderr_len(&p) > 0, "server with %s exited without a message on stderr: "
+		      "print the usage", cases[i].what);
+		check(strstr(p.line, "listening") == NULL, "server with %s printed \"%.60s\"",
+		      cases[i].what, p.line);
+	}
+	unlink(sock);
+}
+
+GRADE_TEST(program, cannot_serve, 1,
+	   "server that cannot serve (no such file, port taken, socket path exists): a message "
+	   "on stderr, exit status 1",
+	   "TODO 12: print what failed and why (strerror) on stderr and exit with status 1; "
+	   "never print the ready line before the server can serve")
+{
+	struct sockaddr_storage taken;
+	socklen_t tl;
+	int busy;
+	char port[16];
+	const char *sock = sock_path("exists");
+	struct proc p;
+	int ws;
+
+	prog_data();
+	{
+		/* First the same command line that works, so that a program that
+		 * always fails does not pass. */
+		const char *argv[] = { "", "--file", F.path, "--port", "0", NULL };
+
+		prog_serve(&p, argv);
+		ws = prog_stop(&p, SIGTERM);
+		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --file PATH --port 0, stopped "
+		      "with SIGTERM: %s, expected exit status 0", wait_status_text(ws));
+		close(p.out);
+	}
+	busy = tcp_listener(0, &taken, &tl);
+	snprintf(port, sizeof(port), "%u", ntohs(((struct sockaddr_in *)&taken)->sin_port));
+	grade_make_file("exists", "x", 1);
+	check(access(sock, F_OK) == 0 || strcmp(sock, grade_path("exists")) != 0, "harness");
+	if (access(sock, F_OK) != 0)
+		check(symlink("/", sock) == 0, "harness: symlink: %s", strerror(errno));
+	{
+		const char *argv[] = { "", "--file", grade_path("missing"), "--port", "0", NULL };
+
+		ws = prog_run(argv, &p);
+		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		      "server --file MISSING --port 0: %s, stderr %s; expected exit status 1 and a "
+		      "message", wait_status_text(ws), prog_stderr(&p));
+		check(!strstr(p.line, "listening"), "server with a missing file printed \"%.60s\"",
+		      p.line);
+	}
+	{
+		const char *argv[] = { "", "--file", F.path, "--port", port, NULL };
+
+		ws = prog_run(argv, &p);
+		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		      "server --port %s (a port already in use): %s, stderr %s; expected exit "
+		      "status 1 and a message", port, wait_status_text(ws), prog_stderr(&p));
+	}
+	{
+		const char *argv[] = { "", "--file", F.path, "--unix", sock, NULL };
+
+		ws = prog_run(argv, &p);
+		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		      "server --unix PATH where PATH already exists: %s, stderr %s; expected exit "
+		      "status 1 and a message", wait_status_text(ws), prog_stderr(&p));
+		check(access(sock, F_OK) == 0, "server --unix PATH removed a file it did not "
+		      "create");
+	}
+	close(busy);
+	unlink(sock);
+}
+
+static void connect_clients(struct client *cls, int n, int rcvbuf)
+{
+	for (int i = 0; i < n; i++)
+		cl_connect(&cls[i], i, rcvbuf);
+}
+
+GRADE_TEST_T(program, tcp, 3,
+	     "server --file PATH --port 0: the ready line, 8 clients served, exit 0 on SIGTERM",
+	     "TODO 12: bind 127.0.0.1 port N (0: any), listen, print \"listening on "
+	     "127.0.0.1:PORT\" with the real port (getsockname) and flush; SIGTERM's handler "
+	     "calls evsrv_stop; then evsrv_close, close the listener, exit 0; nothing else on "
+	     "stdout", 10)
+{
+	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
+	struct proc p;
+	struct client cls[8];
+	struct client *all[8];
+	struct sockaddr_in *in = (struct sockaddr_in *)&F.addr;
+	unsigned port = 0;
+	char rest[256];
+	int ws;
+
+	prog_data();
+	argv[2] = F.path;
+	prog_serve(&p, argv);
+	check(parse_tcp_line(p.line, &port), "the server's first line is \"%.80s\"; expected "
+	      "\"listening on 127.0.0.1:PORT\" and a newline", p.line);
+	*in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	F.alen = sizeof(*in);
+	connect_clients(cls, 8, 0);
+	for (int i = 0; i < 8; i++) {
+		all[i] = &cls[i];
+		for (int k = 0; k < 4; k++)
+			cl_send(&cls[i], rand_off(), rand_len(k == 0 ? EVSRV_MAX_LEN : 60000));
+		cl_send(&cls[i], 0, EVSRV_MAX_LEN + 1);
+	}
+	drive(all, 8, "8 clients of the server program");
+	close_all(cls, 8);
+	ws = prog_stop(&p, SIGTERM);
+	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s "
+	      "(stderr: %s); expected exit status 0", wait_status_text(ws), prog_stderr(&p));
+	check(prog_rest_of_stdout(&p, rest, sizeof(rest)) == 0, "the server printed more than "
+	      "its ready line on stdout: \"%.80s\"", rest);
+	close(p.out);
+
+	/* SIGTERM right after the ready line. */
+	prog_serve(&p, argv);
+	ws = prog_stop(&p, SIGTERM);
+	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "SIGTERM right after the ready line: %s; "
+	      "expected exit status 0 (install the handler before printing the line)",
+	      wait_status_text(ws));
+	close(p.out);
+}
+
+GRADE_TEST_T(program, unix_socket, 2,
+	     "server --file PATH --unix SOCKPATH --qd 4: the ready line, clients served, "
+	     "exit 0 on SIGINT, the socket file removed",
+	     "TODO 12: bind a unix stream socket at SOCKPATH, print \"listening on "
+	     "unix:SOCKPATH\" and flush; SIGINT stops it like SIGTERM; unlink SOCKPATH on the "
+	     "way out", 10)
+{
+	const char *sock = sock_path("srv.sock");
+	const char *argv[] = { "", "--file", NULL, "--unix", sock, "--qd", "4", NULL };
+	struct proc p;
+	struct client cls[4];
+	struct client *all[4];
+	char want[200];
+	int ws;
+
+	prog_data();
+	argv[2] = F.path;
+	prog_serve(&p, argv);
+	snprintf(want, sizeof(want), "listening on unix:%s\n", sock);
+	check(!strcmp(p.line, want), "the server's first line is \"%.120s\"; expected \"%.120s\"",
+	      p.line, want);
+	{
+		struct sockaddr_un *u = (struct sockaddr_un *)&F.addr;
+
+		memset(&F.addr, 0, sizeof(F.addr));
+		u->sun_family = AF_UNIX;
+		snprintf(u->sun_path, sizeof(u->sun_path), "%s", sock);
+		F.alen = sizeof(*u);
+	}
+	connect_clients(cls, 4, 0);
+	for (int i = 0; i < 4; i++) {
+		all[i] = &cls[i];
+		for (int k = 0; k < 3; k++)
+			cl_send(&cls[i], rand_off(), rand_len(300000));
+	}
+	drive(all, 4, "4 clients of the server program on a unix socket");
+	close_all(cls, 4);
+	ws = prog_stop(&p, SIGINT);
+	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGINT the server ended with %s "
+	      "(stderr: %s); expected exit status 0", wait_status_text(ws), prog_stderr(&p));
+	check(access(sock, F_OK) != 0, "the server left its socket file %s behind: unlink it "
+	      "on the way out", sock);
+	close(p.out);
+}
+
+GRADE_TEST_T(program, slow_and_vanishing_clients, 2,
+	     "the server program: a client that does not read its 1 MiB reply does not hold up "
+	     "the others; clients that hang up do not kill it",
+	     "TODOs 8, 9 and 12: non-blocking sends with MSG_NOSIGNAL (or SIGPIPE ignored in "
+	     "the program), EAGAIN -> EPOLLOUT; a client that leaves is closed, the server "
+	     "goes on", 10)
+{
+	const char *sock = sock_path("srv.sock");
+	const char *argv[] = { "", "--file", NULL, "--unix", sock, NULL };
+	struct proc p;
+	struct client slow, cls[4], late;
+	struct client *all[5];
+	unsigned char r[EVSRV_REQ_SIZE];
+	int ws;
+
+	prog_data();
+	argv[2] = F.path;
+	prog_serve(&p, argv);
+	{
+		struct sockaddr_un *u = (struct sockaddr_un *)&F.addr;
+
+		memset(&F.addr, 0, sizeof(F.addr));
+		u->sun_family = AF_UNIX;
+		snprintf(u->sun_path, sizeof(u->sun_path), "%s", sock);
+		F.alen = sizeof(*u);
+	}
+	/* A unix socket holds about 200 KiB: a 1 MiB reply cannot be sent in one go. */
+	cl_connect(&slow, 9, 0);
+	slow.paused = true;
+	cl_send(&slow, 7, EVSRV_MAX_LEN);
+	cl_send(&slow, 1000000, EVSRV_MAX_LEN);
+	connect_clients(cls, 4, 0);
+	for (int i = 0; i < 4; i++) {
+		all[i] = &cls[i];
+		for (int k = 0; k < 3; k++)
+			cl_send(&cls[i], rand_off(), rand_len(100000));
+	}
+	all[4] = &slow;
+	drive(all, 5, "while one client did not read its 1 MiB reply");
+	/* Three clients that hang up: mid-request, after a request, with a reset. */
+	{
+		int h1 = connect_to(&F.addr, F.alen, 0), h2 = connect_to(&F.addr, F.alen, 0);
+		int h3 = connect_to(&F.addr, F.alen, 0);
+
+		evsrv_encode_request(r, 0, EVSRV_MAX_LEN);
+		send_bytes(h1, r, 7);
+		send_bytes(h2, r, sizeof(r));
+		send_bytes(h3, r, sizeof(r));
+		close(h1);
+		close(h2);
+		reset_close(h3);
+	}
+	slow.paused = false;
+	slow.chunk = 16384;
+	drive(all, 5, "the slow client reading its replies");
+	cl_connect(&late, 10, 0);
+	cl_send(&late, 12, 34567);
+	drive_one(&late, "a client after others hung up");
+	cl_close(&late);
+	cl_close(&slow);
+	close_all(cls, 4);
+	ws = prog_stop(&p, SIGTERM);
+	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s; "
+	      "expected exit status 0", wait_status_text(ws));
+	close(p.out);
+}
+
+/* Every thread of pid asleep, one of them in an epoll wait with no short
+ * timeout: 1; not yet: 0; cannot tell (no access): -errno. */
+static int proc_idle_in_epoll(pid_t pid, long *timeout)
+{
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+	int found = 0, running = 0, err = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		char path[400], buf[64] = "";
+		FILE *fp;
+		long t = -2;
+		int in;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/syscall", dir, e->d_name);
+		fp = fopen(path, "re");
+		if (!fp) {
+			err = -errno;
+			continue;
+		}
+		if (!fgets(buf, sizeof(buf), fp) && ferror(fp))
+			err = -errno;
+		fclose(fp);
+		if (!strncmp(buf, "running", 7)) {
+			running++;
+			continue;
+		}
+		in = task_in_epoll(pid, (pid_t)atoi(e->d_name), &t);
+		if (in == 1 && (t == -1 || t == -2 || t >= 100)) {
+			found = 1;
+			*timeout = t;
+		} else if (in == 1) {
+			*timeout = t;
+		}
+	}
+	closedir(d);
+	if (err && !found)
+		return err;
+	return found && !running;
+}
+
+GRADE_TEST_T(program, sleeps_when_idle, 1,
+	     "the server program, with an idle client connected, sleeps in epoll_wait (no "
+	     "busy polling)",
+	     "TODO 10: the loop sleeps in epoll_wait(..., -1) until something happens; nothing "
+	     "is reported ready when nothing happens (read the eventfd, EPOLLOUT only while a "
+	     "reply is stuck)", 10)
+{
+	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
+	struct proc p;
+	struct client c;
+	unsigned port = 0;
+	long t = 0, deadline;
+	int st = 0, ws;
+
+	prog_data();
+	argv[2] = F.path;
+	prog_serve(&p, argv);
+	check(parse_tcp_line(p.line, &port), "the server's first line is \"%.80s\"", p.line);
+	{
+		struct sockaddr_in *in = (struct sockaddr_in *)&F.addr;
+
+		*in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		F.alen = sizeof(*in);
+	}
+	cl_connect(&c, 0, 0);
+	for (int round = 0; round < 2; round++) {
+		deadline = now_ms() + PROG_MS;
+		while ((st = proc_idle_in_epoll(p.pid, &t)) == 0 && now_ms() < deadline)
+			nap_us(500);
+		if (st < 0) {
+			prog_kill_all();
+			grade_skip("cannot read /proc/PID/task/*/syscall of the server (ptrace access "
+				   "refused)", "run as the same user without a ptrace restriction "
+				   "(sysctl kernel.yama.ptrace_scope=1 or 0); run make doctor");
+		}
+		check(st == 1, "with %s, the server never slept in epoll_wait for %d ms%s: it is "
+		      "busy polling", round ? "an idle client after its reply" : "an idle client "
+		      "connected", PROG_MS, t > 0 && t < 100 ? " (it waits with a tiny timeout)"
+		      : "");
+		if (round == 0) {
+			cl_send(&c, 4096, 10000);
+			drive_one(&c, "one request to the server program");
+		}
+	}
+	cl_close(&c);
+	ws = prog_stop(&p, SIGTERM);
+	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", wait_status_text(ws));
+	close(p.out);
+}
