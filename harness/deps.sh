@@ -11,6 +11,10 @@ missing() {
 	command -v cc >/dev/null 2>&1 || m="$m build-essential"
 	command -v pkg-config >/dev/null 2>&1 || m="$m pkg-config"
 	pkg-config --exists liburing 2>/dev/null || m="$m liburing-dev"
+	if pkg-config --exists liburing 2>/dev/null && ! pkg-config --atleast-version=2.3 liburing; then
+		echo "deps: liburing $(pkg-config --modversion liburing) is too old: the course needs 2.3 or" \
+			"newer (Debian 12, Ubuntu 24.04)" >&2
+	fi
 	pkg-config --exists criterion 2>/dev/null || m="$m libcriterion-dev"
 	[ -e /usr/include/libaio.h ] || pkg-config --exists libaio 2>/dev/null || m="$m libaio-dev"
 	echo "$m"
