@@ -25,8 +25,7 @@
  *   - the server program started from outside (fork + exec), its ready line
  *     read from a pipe, stopped by PID with a signal, its exit status.
  *
- * Worth moving to harness/lib: the "rule broken in a hook" record
- * (rule_broken / rules_check), and the program runner (prog_*), which any
+ * Worth moving to harness/lib: the program runner (prog_*), which any
  * chapter whose product is a long-running program needs.
  */
 #ifndef EVTEST_H
@@ -106,34 +105,6 @@ static void nap_us(long us)
 
 /* ------------------------------------------------------------- the rules */
 
-/* The first rule the code under test broke inside a hook. */
-static char rule_msg[600];
-
-static void rule_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void rule_broken(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rule_msg[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rule_msg, sizeof(rule_msg), fmt, ap);
-	va_end(ap);
-}
-
-static void rules_check(void)
-{
-	if (rule_msg[0])
-		grade_fail("%s", rule_msg);
-}
-
-/* Every check first reports a rule the code broke: that is the reason. */
-#define check(cond, ...)                        \
-	do {                                    \
-		rules_check();                  \
-		grade_check((cond), __VA_ARGS__); \
-	} while (0)
-
 static bool is_regular(int fd)
 {
 	struct stat st;
@@ -207,19 +178,19 @@ static void inspect_iocb(const struct iocb *cb)
 	int fl;
 
 	if (op != IO_CMD_PREAD && op != IO_CMD_PREADV) {
-		rule_broken("io_submit was given an iocb with opcode %d: the server only reads "
+		seam_violate("io_submit was given an iocb with opcode %d: the server only reads "
 			    "the file (io_prep_pread, TODO 5)", op);
 		return;
 	}
 	if (!(cb->u.c.flags & IOCB_FLAG_RESFD)) {
-		rule_broken("io_submit was given an iocb not tagged with io_set_eventfd: its "
+		seam_violate("io_submit was given an iocb not tagged with io_set_eventfd: its "
 			    "completion would never reach epoll (TODO 5; lesson: \"io_set_eventfd: "
 			    "the bridge from libaio to epoll\")");
 		return;
 	}
 	if ((int)cb->u.c.resfd != spy.resfd) {
 		if (efd_count((int)cb->u.c.resfd) < 0) {
-			rule_broken("an iocb names descriptor %u in io_set_eventfd, which is not "
+			seam_violate("an iocb names descriptor %u in io_set_eventfd, which is not "
 				    "an eventfd (TODO 1, TODO 5; man 2 eventfd)", cb->u.c.resfd);
 			return;
 		}
@@ -230,7 +201,7 @@ static void inspect_iocb(const struct iocb *cb)
 		return;
 	fl = fcntl(cb->aio_fildes, F_GETFL);
 	if (fl >= 0 && !(fl & O_DIRECT)) {
-		rule_broken("the file is read without O_DIRECT, so each io_submit does the read "
+		seam_violate("the file is read without O_DIRECT, so each io_submit does the read "
 			    "itself and the loop stalls (TODO 1: open it with O_DIRECT; lesson: "
 			    "\"Which reads libaio really does in the background\")");
 		return;
@@ -238,19 +209,19 @@ static void inspect_iocb(const struct iocb *cb)
 	if (op == IO_CMD_PREAD) {
 		if ((uintptr_t)cb->u.c.buf % EVSRV_ALIGN || cb->u.c.offset % EVSRV_ALIGN ||
 		    cb->u.c.nbytes % EVSRV_ALIGN)
-			rule_broken("an O_DIRECT read with buffer %p, offset %lld, length %lu: "
+			seam_violate("an O_DIRECT read with buffer %p, offset %lld, length %lu: "
 				    "all three must be multiples of EVSRV_ALIGN (4096); read the "
 				    "aligned window around the request and send the slice (TODO 4)",
 				    cb->u.c.buf, cb->u.c.offset, (unsigned long)cb->u.c.nbytes);
 		return;
 	}
 	if (cb->u.v.offset % EVSRV_ALIGN)
-		rule_broken("an O_DIRECT readv at offset %lld: it must be a multiple of 4096 "
+		seam_violate("an O_DIRECT readv at offset %lld: it must be a multiple of 4096 "
 			    "(TODO 4)", cb->u.v.offset);
-	for (long i = 0; i < (long)cb->u.v.nr && !rule_msg[0]; i++)
+	for (long i = 0; i < (long)cb->u.v.nr && !seam_violation(); i++)
 		if ((uintptr_t)cb->u.v.vec[i].iov_base % EVSRV_ALIGN ||
 		    cb->u.v.vec[i].iov_len % EVSRV_ALIGN)
-			rule_broken("an O_DIRECT readv with an iovec of %p, %zu bytes: both must "
+			seam_violate("an O_DIRECT readv with an iovec of %p, %zu bytes: both must "
 				    "be multiples of 4096 (TODO 4)", cb->u.v.vec[i].iov_base,
 				    cb->u.v.vec[i].iov_len);
 }
@@ -258,7 +229,7 @@ static void inspect_iocb(const struct iocb *cb)
 static void hold_iocb(struct iocb *cb)
 {
 	if (spy.nslots == SLOTS_MAX) {
-		rule_broken("harness: more than %d reads held in one test", SLOTS_MAX);
+		seam_violate("harness: more than %d reads held in one test", SLOTS_MAX);
 		return;
 	}
 	spy.slot[spy.nslots].copy = *cb;
@@ -325,7 +296,7 @@ static void aio_release(void)
 		int r = SEAM_REAL(io_submit)(spy.ctx, spy.nheld - done, list + done);
 
 		if (r <= 0) {
-			rule_broken("harness: io_submit of %d held reads failed: %s (was the io "
+			seam_violate("harness: io_submit of %d held reads failed: %s (was the io "
 				    "context destroyed?)", spy.nheld - done, errname(r));
 			break;
 		}
@@ -354,7 +325,7 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 
 	spy.getevents++;
 	if (min_nr > 0 || !ts || ts->tv_sec || ts->tv_nsec) {
-		rule_broken("io_getevents(ctx, %ld, %ld, events, %s) can wait for the disk, and "
+		seam_violate("io_getevents(ctx, %ld, %ld, events, %s) can wait for the disk, and "
 			    "while it waits no client is served: call it only as "
 			    "io_getevents(ctx, 0, nr, events, &zero) with a zero timespec, after "
 			    "the eventfd said completions are there (TODO 6; lesson pitfall 4)",
@@ -370,7 +341,7 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 		spy.race = false;
 		aio_release();
 		if (!efd_wait_change(spy.resfd, before))
-			rule_broken("harness: a released read did not complete within %d ms",
+			seam_violate("harness: a released read did not complete within %d ms",
 				    PATIENCE_MS);
 	}
 	for (int i = 0; i < r; i++) {
@@ -422,7 +393,7 @@ static const char *const FILE_RULE =
 static ssize_t hook_read(int fd, void *buf, size_t n)
 {
 	if (is_regular(fd)) {
-		rule_broken("your code called read() on the file, which this exercise does not "
+		seam_violate("your code called read() on the file, which this exercise does not "
 			    "allow: %s", FILE_RULE);
 		errno = EPERM;
 		return -1;
@@ -433,7 +404,7 @@ static ssize_t hook_read(int fd, void *buf, size_t n)
 static ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
 {
 	if (is_regular(fd)) {
-		rule_broken("your code called readv() on the file, which this exercise does not "
+		seam_violate("your code called readv() on the file, which this exercise does not "
 			    "allow: %s", FILE_RULE);
 		errno = EPERM;
 		return -1;
@@ -444,7 +415,7 @@ static ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
 static void *hook_mmap(void *a, size_t n, int prot, int fl, int fd, off_t off)
 {
 	if (is_regular(fd)) {
-		rule_broken("your code called mmap() on the file, which this exercise does not "
+		seam_violate("your code called mmap() on the file, which this exercise does not "
 			    "allow: %s", FILE_RULE);
 		errno = EPERM;
 		return MAP_FAILED;
@@ -455,7 +426,7 @@ static void *hook_mmap(void *a, size_t n, int prot, int fl, int fd, off_t off)
 static void *hook_mmap64(void *a, size_t n, int prot, int fl, int fd, off64_t off)
 {
 	if (is_regular(fd)) {
-		rule_broken("your code called mmap() on the file, which this exercise does not "
+		seam_violate("your code called mmap() on the file, which this exercise does not "
 			    "allow: %s", FILE_RULE);
 		errno = EPERM;
 		return MAP_FAILED;
@@ -627,11 +598,11 @@ static int tcp_listener(int sndbuf, struct sockaddr_storage *addr, socklen_t *al
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	check(fd >= 0, "harness: socket: %s", strerror(errno));
+	grade_check(fd >= 0, "harness: socket: %s", strerror(errno));
 	if (sndbuf)
-		check(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0,
+		grade_check(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0,
 		      "harness: SO_SNDBUF: %s", strerror(errno));
-	check(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 256) == 0 &&
+	grade_check(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 256) == 0 &&
 	      getsockname(fd, (struct sockaddr *)&a, &len) == 0,
 	      "harness: cannot listen on 127.0.0.1: %s", strerror(errno));
 	memcpy(addr, &a, sizeof(a));
@@ -657,9 +628,9 @@ static int unix_listener(const char *path, struct sockaddr_storage *addr, sockle
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	check(fd >= 0, "harness: socket: %s", strerror(errno));
+	grade_check(fd >= 0, "harness: socket: %s", strerror(errno));
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	check(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 256) == 0,
+	grade_check(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 256) == 0,
 	      "harness: cannot listen on %s: %s", path, strerror(errno));
 	memcpy(addr, &a, sizeof(a));
 	*alen = sizeof(a);
@@ -673,10 +644,10 @@ static void srv_open(unsigned qd)
 	F.qd = qd;
 	F.fds_before_open = fault_count_fds();
 	r = SEAM_CALL(evsrv_open(&F.s, F.path, F.lfd, qd));
-	check(r == 0, "evsrv_open(&s, PATH, listen_fd, %u) on a %zu-byte file and a listening "
+	grade_check(r == 0, "evsrv_open(&s, PATH, listen_fd, %u) on a %zu-byte file and a listening "
 	      "%s socket returned %s, expected 0: the server does not start (TODO 1)", qd,
 	      F.size, F.addr.ss_family == AF_UNIX ? "unix" : "TCP", errname(r));
-	check(F.s != NULL, "evsrv_open returned 0 but left *out NULL");
+	grade_check(F.s != NULL, "evsrv_open returned 0 but left *out NULL");
 }
 
 /* The usual start: a file of `size` random bytes, a TCP listener on
@@ -697,7 +668,7 @@ static int turn(int timeout_ms)
 {
 	int r = SEAM_CALL(evsrv_run_once(F.s, timeout_ms));
 
-	check(r >= 0 || r == -EINTR, "evsrv_run_once(s, %d) returned %s: the loop itself "
+	grade_check(r >= 0 || r == -EINTR, "evsrv_run_once(s, %d) returned %s: the loop itself "
 	      "failed, although only clients misbehaved (TODO 10: errors of one client close "
 	      "that client or become its reply's status)", timeout_ms, errname(r));
 	return r;
@@ -708,7 +679,7 @@ static int turn(int timeout_ms)
 	do {                                                              \
 		long deadline_ = now_ms() + STALL_MS;                     \
 		while (!(cond)) {                                         \
-			check(now_ms() < deadline_, __VA_ARGS__);         \
+			grade_check(now_ms() < deadline_, __VA_ARGS__);         \
 			turn(20);                                         \
 		}                                                         \
 	} while (0)
@@ -729,10 +700,10 @@ static void quiet(const char *when)
 		long long c = efd_count(spy.resfd);
 
 		r = turn(0);
-		check(c <= 0, "%s, the completion eventfd's counter is still %lld: read it "
+		grade_check(c <= 0, "%s, the completion eventfd's counter is still %lld: read it "
 		      "(8 bytes) before you reap, or level-triggered epoll reports it on every turn "
 		      "(TODO 6; lesson pitfall 1)", when, c);
-		check(r == 0, "%s, evsrv_run_once(s, 0) returned %d, expected 0: %s", when, r,
+		grade_check(r == 0, "%s, evsrv_run_once(s, 0) returned %d, expected 0: %s", when, r,
 		      BUSY_HINT);
 	}
 }
@@ -759,10 +730,10 @@ static int connect_to(const struct sockaddr_storage *addr, socklen_t alen, int r
 {
 	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	check(fd >= 0, "harness: socket: %s", strerror(errno));
+	grade_check(fd >= 0, "harness: socket: %s", strerror(errno));
 	if (rcvbuf)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	check(connect(fd, (const struct sockaddr *)addr, alen) == 0,
+	grade_check(connect(fd, (const struct sockaddr *)addr, alen) == 0,
 	      "harness: connect: %s", strerror(errno));
 	return fd;
 }
@@ -788,7 +759,7 @@ static void send_bytes(int fd, const void *p, size_t n)
 {
 	ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
-	check(w == (ssize_t)n, "harness: send of %zu request bytes returned %zd (%s): did the "
+	grade_check(w == (ssize_t)n, "harness: send of %zu request bytes returned %zd (%s): did the "
 	      "server close the connection?", n, w, w < 0 ? strerror(errno) : "short");
 }
 
@@ -797,7 +768,7 @@ static void cl_send(struct client *c, uint64_t off, uint64_t len)
 {
 	unsigned char r[EVSRV_REQ_SIZE];
 
-	check(c->nsent < CL_QMAX, "harness: too many requests in flight on one client");
+	grade_check(c->nsent < CL_QMAX, "harness: too many requests in flight on one client");
 	c->off[c->nsent] = off;
 	c->len[c->nsent] = len;
 	c->nsent++;
@@ -853,7 +824,7 @@ static size_t cl_progress(struct client *c)
 		got = recv(c->fd, dst, room, MSG_DONTWAIT);
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			return total;
-		check(got > 0, "client %d: the server closed the connection (%s) while the client "
+		grade_check(got > 0, "client %d: the server closed the connection (%s) while the client "
 		      "waited for the reply to request %u (offset %llu, length %llu)%s", c->id,
 		      got == 0 ? "end of stream" : strerror(errno), n,
 		      (unsigned long long)c->off[n], (unsigned long long)c->len[n],
@@ -864,7 +835,7 @@ static size_t cl_progress(struct client *c)
 			if (c->hgot < EVSRV_HDR_SIZE)
 				continue;
 			c->status = evsrv_decode_status(c->hdr);
-			check(c->status == want, "client %d, request %u (offset %llu, length %llu): "
+			grade_check(c->status == want, "client %d, request %u (offset %llu, length %llu): "
 			      "reply status %s, expected %s (file of %zu bytes; seed %llu, rerun with "
 			      "make check CH=04 SEED=%llu)", c->id, n, (unsigned long long)c->off[n],
 			      (unsigned long long)c->len[n], status_name(c->status),
@@ -879,7 +850,7 @@ static size_t cl_progress(struct client *c)
 		if (c->status > 0) {
 			ssize_t at = grade_first_diff(c->body, F.data + c->off[n], (size_t)c->status);
 
-			check(at < 0, "client %d, request %u (offset %llu, length %llu): byte %zd of "
+			grade_check(at < 0, "client %d, request %u (offset %llu, length %llu): byte %zd of "
 			      "the %lld-byte reply differs from the file (a short send taken as "
 			      "complete, or the wrong slice of the window? seed %llu)", c->id, n,
 			      (unsigned long long)c->off[n], (unsigned long long)c->len[n], at,
@@ -936,7 +907,7 @@ static void drive(struct client *const *cls, int n, const char *what)
 			const struct client *c = cls[waiting];
 			unsigned k = c->ndone;
 
-			check(0, "%s: client %d never got the %s of its reply to request %u "
+			grade_check(0, "%s: client %d never got the %s of its reply to request %u "
 			      "(offset %llu, length %llu): %zu of %zu header bytes and %zu data "
 			      "bytes arrived, then nothing for %d ms", what, c->id,
 			      c->hgot < EVSRV_HDR_SIZE ? "header" : "rest", k,
@@ -1041,7 +1012,7 @@ static const char *server_path(void)
 	if (env && *env)
 		return env;
 	snprintf(path, sizeof(path), "%s/server", dir && *dir ? dir : ".");
-	check(access(path, X_OK) == 0, "there is no server program at %s (build it from "
+	grade_check(access(path, X_OK) == 0, "there is no server program at %s (build it from "
 	      "server.c: TODO 12); or set SERVER=/path/to/a/server", path);
 	return path;
 }
@@ -1057,12 +1028,12 @@ static void prog_start(struct proc *p, const char **argv)
 	memset(p, 0, sizeof(*p));
 	argv[0] = server_path();
 	snprintf(p->errpath, sizeof(p->errpath), "%s/.server-stderr-%d", grade_tmpdir(), nth++);
-	check(pipe2(pipefd, O_CLOEXEC) == 0, "harness: pipe: %s", strerror(errno));
+	grade_check(pipe2(pipefd, O_CLOEXEC) == 0, "harness: pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t parent = getpid();
 
 	p->pid = fork();
-	check(p->pid >= 0, "harness: fork: %s", strerror(errno));
+	grade_check(p->pid >= 0, "harness: fork: %s", strerror(errno));
 	if (p->pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
 		int err = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1197,11 +1168,11 @@ static int prog_stop(struct proc *p, int sig)
 {
 	int ws = 0;
 
-	check(kill(p->pid, sig) == 0, "harness: kill(%d): %s", (int)p->pid, strerror(errno));
+	grade_check(kill(p->pid, sig) == 0, "harness: kill(%d): %s", (int)p->pid, strerror(errno));
 	if (!prog_wait(p->pid, PROG_MS, &ws)) {
 		kill(p->pid, SIGKILL);
 		prog_wait(p->pid, PROG_MS, &ws);
-		check(0, "the server did not end within %d ms of SIG%s (it was killed): the "
+		grade_check(0, "the server did not end within %d ms of SIG%s (it was killed): the "
 		      "handler must call evsrv_stop, which wakes epoll_wait (TODO 10, TODO 12)",
 		      PROG_MS, sigabbrev_np(sig));
 	}
@@ -1232,7 +1203,7 @@ static int prog_run(const char **argv, struct proc *p)
 	if (!prog_wait(p->pid, PROG_MS, &ws)) {
 		kill(p->pid, SIGKILL);
 		prog_wait(p->pid, PROG_MS, &ws);
-		check(0, "the server was still running %d ms after it was started with bad "
+		grade_check(0, "the server was still running %d ms after it was started with bad "
 		      "arguments (it was killed); it must print its usage and exit with status 2 "
 		      "(TODO 12)", PROG_MS);
 	}

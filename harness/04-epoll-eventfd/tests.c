@@ -62,12 +62,12 @@ GRADE_TEST(open, bad_arguments, 2,
 	install_spies();
 	make_data(8192);
 	F.lfd = tcp_listener(0, &F.addr, &F.alen);
-	check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
 	file_fd = open(F.path, O_RDONLY | O_CLOEXEC);
 	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	check(file_fd >= 0 && udp >= 0 && tcp >= 0, "harness: %s", strerror(errno));
-	check(fcntl(999, F_GETFD) < 0, "harness: descriptor 999 is open");
+	grade_check(file_fd >= 0 && udp >= 0 && tcp >= 0, "harness: %s", strerror(errno));
+	grade_check(fcntl(999, F_GETFD) < 0, "harness: descriptor 999 is open");
 #define CASE(w, o, p, f, q, e) cases[n++] = (typeof(cases[0])){ w, o, p, f, q, e }
 	CASE("qd 0", &s, F.path, F.lfd, 0, -EINVAL);
 	CASE("out NULL", NULL, F.path, F.lfd, 4, -EINVAL);
@@ -84,10 +84,10 @@ GRADE_TEST(open, bad_arguments, 2,
 	for (int i = 0; i < n; i++) {
 		int r = SEAM_CALL(evsrv_open(cases[i].out, cases[i].path, cases[i].fd, cases[i].qd));
 
-		check(r == cases[i].want, "evsrv_open with %s returned %s, expected %s",
+		grade_check(r == cases[i].want, "evsrv_open with %s returned %s, expected %s",
 		      cases[i].what, errname(r), errname(cases[i].want));
-		check(s == untouched, "evsrv_open with %s failed but changed *out", cases[i].what);
-		check(fault_count_fds() == before, "evsrv_open with %s failed and left %d "
+		grade_check(s == untouched, "evsrv_open with %s failed but changed *out", cases[i].what);
+		grade_check(fault_count_fds() == before, "evsrv_open with %s failed and left %d "
 		      "descriptor(s) open: undo everything it made", cases[i].what,
 		      fault_count_fds() - before);
 	}
@@ -132,22 +132,22 @@ GRADE_TEST(open, undoes_everything_on_failure, 1,
 	seam_hook_io_setup = fail_io_setup;
 	r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
 	seam_hook_io_setup = hook_io_setup;
-	check(r == -EAGAIN, "evsrv_open returned %s when io_setup returned -EAGAIN; expected "
+	grade_check(r == -EAGAIN, "evsrv_open returned %s when io_setup returned -EAGAIN; expected "
 	      "-EAGAIN (libaio returns -errno and leaves errno alone: return what it returned)",
 	      errname(r));
-	check(fault_count_fds() == before, "evsrv_open failed (io_setup) and left %d "
+	grade_check(fault_count_fds() == before, "evsrv_open failed (io_setup) and left %d "
 	      "descriptor(s) open", fault_count_fds() - before);
 
 	seam_hook_epoll_ctl = fail_late_epoll_ctl;
 	r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
 	seam_hook_epoll_ctl = NULL;
-	check(epoll_ctl_calls >= 3 && r == -ENOMEM, "evsrv_open returned %s when its third "
+	grade_check(epoll_ctl_calls >= 3 && r == -ENOMEM, "evsrv_open returned %s when its third "
 	      "epoll_ctl call failed with ENOMEM; expected -ENOMEM", errname(r));
-	check(fault_count_fds() == before, "evsrv_open failed (epoll_ctl) and left %d "
+	grade_check(fault_count_fds() == before, "evsrv_open failed (epoll_ctl) and left %d "
 	      "descriptor(s) open", fault_count_fds() - before);
-	check(spy.destroys >= spy.setups, "evsrv_open failed after io_setup made a context and "
+	grade_check(spy.destroys >= spy.setups, "evsrv_open failed after io_setup made a context and "
 	      "did not io_destroy it: it stays charged to fs.aio-max-nr");
-	check(fcntl(F.lfd, F_GETFD) >= 0, "evsrv_open failed and closed listen_fd, which "
+	grade_check(fcntl(F.lfd, F_GETFD) >= 0, "evsrv_open failed and closed listen_fd, which "
 	      "belongs to the caller");
 
 	/* And it still works afterwards, on the same listener. */
@@ -318,9 +318,9 @@ static int64_t header_status(int fd, const char *what)
 			got += (size_t)n;
 			continue;
 		}
-		check(n < 0 && errno == EAGAIN, "%s: the server closed the connection instead "
+		grade_check(n < 0 && errno == EAGAIN, "%s: the server closed the connection instead "
 		      "of replying", what);
-		check(now_ms() < deadline, "%s: no reply header within %d ms", what, STALL_MS);
+		grade_check(now_ms() < deadline, "%s: no reply header within %d ms", what, STALL_MS);
 		turn(20);
 	}
 	return evsrv_decode_status(hdr);
@@ -382,13 +382,13 @@ GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 		needs_read += off < F.size;
 		drive(all, 2, "two clients");
 	}
-	check(spy.accepted >= needs_read, "%ld reads of the file were needed, but io_submit "
+	grade_check(spy.accepted >= needs_read, "%ld reads of the file were needed, but io_submit "
 	      "accepted only %ld iocbs: read the file with io_submit (TODO 5)", needs_read,
 	      spy.accepted);
-	check(spy.resfd >= 0 && in_an_epoll_set(spy.resfd), "the eventfd the iocbs name "
+	grade_check(spy.resfd >= 0 && in_an_epoll_set(spy.resfd), "the eventfd the iocbs name "
 	      "(descriptor %d) is not in any epoll set: add it with epoll_ctl (TODO 1)",
 	      spy.resfd);
-	check(spy.getevents > 0 && spy.events >= spy.accepted, "io_getevents handed back %ld "
+	grade_check(spy.getevents > 0 && spy.events >= spy.accepted, "io_getevents handed back %ld "
 	      "events for %ld reads (TODO 6)", spy.events, spy.accepted);
 	close_all(cls, 2);
 	srv_close();
@@ -412,7 +412,7 @@ GRADE_TEST(disk, second_client_while_first_reads, 3,
 		   "calls)", spy.submits);
 	cl_send(&b, 4096, 100);
 	drive_one(&b, "while client 0's read was still in flight");
-	check(recv(a.fd, &x, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN, "client 0 got bytes "
+	grade_check(recv(a.fd, &x, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN, "client 0 got bytes "
 	      "before its read completed");
 	aio_release();
 	drive_one(&a, "after its read completed");
@@ -447,11 +447,11 @@ GRADE_TEST(disk, drains_every_completion, 3,
 
 		while ((cnt = efd_count(spy.resfd)) < 4 && now_ms() < deadline)
 			nap_us(100);
-		check(cnt == 4, "harness: 4 released reads, eventfd counter %lld", cnt);
+		grade_check(cnt == 4, "harness: 4 released reads, eventfd counter %lld", cnt);
 	}
 	drive(all, 4, "4 reads completed together (eventfd counter 4, one wake-up)");
 	cnt = efd_count(spy.resfd);
-	check(cnt == 0, "every reply went out, but the eventfd's counter is %lld: read it "
+	grade_check(cnt == 0, "every reply went out, but the eventfd's counter is %lld: read it "
 	      "(8 bytes) each time it is readable, before reaping (TODO 6)", cnt);
 	close_all(cls, 4);
 	srv_close();
@@ -502,14 +502,14 @@ GRADE_TEST(disk, queue_depth, 3,
 		   "to io_submit: keep up to qd reads in flight", N, spy.nheld);
 	for (int i = 0; i < 10; i++)
 		turn(0);
-	check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
+	grade_check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
 	      spy.max_inflight);
-	check(spy.nheld == 3, "with %d requests waiting and qd 3, %d reads are in flight",
+	grade_check(spy.nheld == 3, "with %d requests waiting and qd 3, %d reads are in flight",
 	      N, spy.nheld);
 	spy.hold = 0;
 	aio_release();
 	drive(all, N, "10 clients with qd 3");
-	check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
+	grade_check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
 	      spy.max_inflight);
 	close_all(cls, N);
 	srv_close();
@@ -537,7 +537,7 @@ GRADE_TEST(disk, io_submit_takes_fewer, 2,
 	for (int i = 0; i < N; i++)
 		cl_send(&cls[i], (uint64_t)i * 7000, 9000);
 	drive(all, N, "io_submit accepting one iocb per call");
-	check(spy.submits - before >= N, "harness: %ld io_submit calls for %d reads",
+	grade_check(spy.submits - before >= N, "harness: %ld io_submit calls for %d reads",
 	      spy.submits - before, N);
 	spy.accept_max = 0;
 
@@ -550,7 +550,7 @@ GRADE_TEST(disk, io_submit_takes_fewer, 2,
 		evsrv_encode_request(r, 100, 100);
 		send_bytes(cls[0].fd, r, sizeof(r));
 		st = header_status(cls[0].fd, "a request whose io_submit returned -EBADF");
-		check(st == -EBADF, "io_submit returned -EBADF for the request's iocb; its reply "
+		grade_check(st == -EBADF, "io_submit returned -EBADF for the request's iocb; its reply "
 		      "status is %s, expected -EBADF", status_name(st));
 	}
 	cl_send(&cls[0], 3, 30);
@@ -631,7 +631,7 @@ static void actor_start(struct actor *a, void (*act)(struct actor *), int wait_m
 	a->wake_fd = -1;
 	a->wait_ms = wait_ms;
 	test_tid = (pid_t)syscall(SYS_gettid);
-	check(pthread_create(&a->t, NULL, actor_main, a) == 0, "harness: pthread_create");
+	grade_check(pthread_create(&a->t, NULL, actor_main, a) == 0, "harness: pthread_create");
 }
 
 static int actor_end(struct actor *a)
@@ -680,18 +680,18 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 	for (int k = 0; k < 20 && !cl_done(&c); k++) {
 		int fired, r = watched_turn(&fired);
 
-		check(r >= 0, "evsrv_run_once(s, -1) returned %s after io_submit said -EAGAIN",
+		grade_check(r >= 0, "evsrv_run_once(s, -1) returned %s after io_submit said -EAGAIN",
 		      errname(r));
-		check(!fired, "after io_submit said -EAGAIN with no read in flight, "
+		grade_check(!fired, "after io_submit said -EAGAIN with no read in flight, "
 		      "evsrv_run_once(s, -1) slept for 1 s with nothing to wake it: arm a back-off "
 		      "timer (timerfd in the epoll set, or the epoll_wait timeout) (TODO 5)");
 		cl_progress(&c);
 	}
-	check(spy.max_eagain_streak <= 2, "io_submit was called %ld times in one turn of the "
+	grade_check(spy.max_eagain_streak <= 2, "io_submit was called %ld times in one turn of the "
 	      "loop, each answered -EAGAIN: that is a busy retry; wait for the timer or a "
 	      "completion", spy.max_eagain_streak);
 	drive_one(&c, "after io_submit said -EAGAIN three times");
-	check(spy.eagain_next == 0, "harness: -EAGAIN answers left");
+	grade_check(spy.eagain_next == 0, "harness: -EAGAIN answers left");
 	cl_send(&c, 77, 77);
 	drive_one(&c, "after the back-off");
 	cl_close(&c);
@@ -722,7 +722,7 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	evsrv_encode_request(r, 5000, 20000);
 	send_bytes(c.fd, r, EVSRV_REQ_SIZE);
 	st = header_status(c.fd, "a read that failed with -EIO");
-	check(st == -EIO, "a read failed with -EIO; the reply status is %s, expected -EIO",
+	grade_check(st == -EIO, "a read failed with -EIO; the reply status is %s, expected -EIO",
 	      status_name(st));
 
 	/* A short read whose continuation fails. */
@@ -733,7 +733,7 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	evsrv_encode_request(r, 1, 300000);
 	send_bytes(c.fd, r, EVSRV_REQ_SIZE);
 	st = header_status(c.fd, "a short read whose continuation failed with -EIO");
-	check(st == -EIO, "a read came back short, then its continuation failed with -EIO; the "
+	grade_check(st == -EIO, "a read came back short, then its continuation failed with -EIO; the "
 	      "reply status is %s, expected -EIO (the error, never a partial count)",
 	      status_name(st));
 	spy.nmods = 0;
@@ -871,10 +871,10 @@ GRADE_TEST(net, no_sigpipe, 2,
 	 * server's end can no longer send, and epoll reports nothing to a
 	 * socket whose mask is 0), then its read completes: the server's
 	 * send meets a peer that has gone. */
-	check(shutdown(a.fd, SHUT_RD) == 0, "harness: shutdown: %s", strerror(errno));
+	grade_check(shutdown(a.fd, SHUT_RD) == 0, "harness: shutdown: %s", strerror(errno));
 	before = efd_count(spy.resfd);
 	aio_release();
-	check(efd_wait_change(spy.resfd, before), "harness: the read did not complete");
+	grade_check(efd_wait_change(spy.resfd, before), "harness: the read did not complete");
 	for (int i = 0; i < 5; i++)
 		turn(0);
 	cl_close(&a);
@@ -884,7 +884,7 @@ GRADE_TEST(net, no_sigpipe, 2,
 		struct sigaction now;
 
 		sigaction(SIGPIPE, NULL, &now);
-		check(now.sa_handler == SIG_DFL, "the module changed the action of SIGPIPE: send "
+		grade_check(now.sa_handler == SIG_DFL, "the module changed the action of SIGPIPE: send "
 		      "with MSG_NOSIGNAL instead and leave signals to the program");
 	}
 	cl_send(&b, 10, 1000);
@@ -910,7 +910,7 @@ GRADE_TEST(net, accept_emfile, 1,
 	turn_until(lspy.accepts >= 1, "the server never called accept for a waiting connection");
 	for (int i = 0; i < 50; i++)
 		busy += turn(0) > 0;
-	check(busy <= 10, "accept failed with EMFILE and %d of the next 50 evsrv_run_once(s, 0) "
+	grade_check(busy <= 10, "accept failed with EMFILE and %d of the next 50 evsrv_run_once(s, 0) "
 	      "calls had something to do: the listener is reported again and again (spin)",
 	      busy);
 	lspy.emfile = 0;
@@ -1049,18 +1049,18 @@ GRADE_TEST(idle, run_sleeps_in_epoll_wait, 2,
 	actor_start(&a, act_client_then_stop, 1000);
 	r = SEAM_CALL(evsrv_run(F.s));
 	fired = actor_end(&a);
-	check(a.saw_epoll, "evsrv_run never slept in epoll_wait in %d ms (made %ld epoll_wait "
+	grade_check(a.saw_epoll, "evsrv_run never slept in epoll_wait in %d ms (made %ld epoll_wait "
 	      "calls, %ld with a zero timeout): it polls instead of waiting", STALL_MS,
 	      lspy.waits, lspy.zero_waits);
-	check(a.timeout_seen == -1 || a.timeout_seen >= 100 || a.timeout_seen == -2,
+	grade_check(a.timeout_seen == -1 || a.timeout_seen >= 100 || a.timeout_seen == -2,
 	      "evsrv_run sleeps in epoll_wait with a timeout of %ld ms while idle: call "
 	      "evsrv_run_once(s, -1)", a.timeout_seen);
-	check(probe.why[0] == '\0', "%s", probe.why);
-	check(probe.ok && probe.saw_again, "after serving a client, evsrv_run did not go back "
+	grade_check(probe.why[0] == '\0', "%s", probe.why);
+	grade_check(probe.ok && probe.saw_again, "after serving a client, evsrv_run did not go back "
 	      "to sleep in epoll_wait");
-	check(lspy.zero_waits <= 3, "evsrv_run made %ld epoll_wait calls with a zero timeout: "
+	grade_check(lspy.zero_waits <= 3, "evsrv_run made %ld epoll_wait calls with a zero timeout: "
 	      "it polls instead of sleeping", lspy.zero_waits);
-	check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0",
+	grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0",
 	      errname(r), fired ? " only after the harness woke it" : "");
 	srv_close();
 }
@@ -1103,18 +1103,18 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	/* Stopped before the loop runs. */
 	errno = 1234;
 	evsrv_stop(F.s);
-	check(errno == 1234, "evsrv_stop changed errno from 1234 to %d: save and restore it "
+	grade_check(errno == 1234, "evsrv_stop changed errno from 1234 to %d: save and restore it "
 	      "(it may run in a signal handler)", errno);
 	actor_start(&a, NULL, 1000);
 	r = SEAM_CALL(evsrv_run_once(F.s, -1));
 	fired = actor_end(&a);
-	check(r == -ECANCELED && !fired, "after evsrv_stop, evsrv_run_once(s, -1) returned %s%s; "
+	grade_check(r == -ECANCELED && !fired, "after evsrv_stop, evsrv_run_once(s, -1) returned %s%s; "
 	      "expected -ECANCELED at once", errname(r), fired ? " only after the harness woke it"
 	      : "");
 	actor_start(&a, NULL, 1000);
 	r = SEAM_CALL(evsrv_run(F.s));
 	fired = actor_end(&a);
-	check(r == 0 && !fired, "after evsrv_stop, evsrv_run returned %s%s; expected 0 at once",
+	grade_check(r == 0 && !fired, "after evsrv_stop, evsrv_run returned %s%s; expected 0 at once",
 	      errname(r), fired ? " only after the harness woke it" : "");
 	srv_close();
 
@@ -1123,11 +1123,11 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	actor_start(&a, act_stop, 1000);
 	r = SEAM_CALL(evsrv_run(F.s));
 	fired = actor_end(&a);
-	check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
-	check(!fired, "evsrv_stop from another thread did not wake evsrv_run sleeping in "
+	grade_check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
+	grade_check(!fired, "evsrv_stop from another thread did not wake evsrv_run sleeping in "
 	      "epoll_wait (it returned only after the harness %s): write to an eventfd in the "
 	      "epoll set", fired == 1 ? "connected a client to wake it" : "stopped it again");
-	check(r == 0, "evsrv_run returned %s after evsrv_stop; expected 0", errname(r));
+	grade_check(r == 0, "evsrv_run returned %s after evsrv_stop; expected 0", errname(r));
 	srv_close();
 
 	/* From a signal handler, while evsrv_run sleeps. */
@@ -1137,8 +1137,8 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	r = SEAM_CALL(evsrv_run(F.s));
 	fired = actor_end(&a);
 	usr2_stops = NULL;
-	check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
-	check(!fired && r == 0, "evsrv_stop called by a signal handler: evsrv_run returned %s%s; "
+	grade_check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
+	grade_check(!fired && r == 0, "evsrv_stop called by a signal handler: evsrv_run returned %s%s; "
 	      "expected 0 (epoll_wait fails with EINTR: go on, and see the flag)", errname(r),
 	      fired ? " only after the harness woke it" : "");
 	srv_close();
@@ -1168,17 +1168,17 @@ GRADE_TEST(run, eintr, 1,
 	actor_start(&a, act_usr2, 1000);
 	r = SEAM_CALL(evsrv_run_once(F.s, -1));
 	fired = actor_end(&a);
-	check(a.saw_epoll && usr2_count == 1, "evsrv_run_once(s, -1) never slept in epoll_wait");
-	check(r == -EINTR && !fired, "a signal interrupted epoll_wait: evsrv_run_once(s, -1) "
+	grade_check(a.saw_epoll && usr2_count == 1, "evsrv_run_once(s, -1) never slept in epoll_wait");
+	grade_check(r == -EINTR && !fired, "a signal interrupted epoll_wait: evsrv_run_once(s, -1) "
 	      "returned %s%s; expected -EINTR", errname(r), fired ? " only after the harness "
 	      "woke it (it went back to sleep)" : "");
 	actor_start(&a, act_usr2_then_stop, 1000);
 	r = SEAM_CALL(evsrv_run(F.s));
 	fired = actor_end(&a);
-	check(r != -EINTR, "evsrv_run returned -EINTR when a signal interrupted epoll_wait: "
+	grade_check(r != -EINTR, "evsrv_run returned -EINTR when a signal interrupted epoll_wait: "
 	      "call evsrv_run_once again");
-	check(a.saw_epoll_again, "after a signal, evsrv_run did not go back to epoll_wait");
-	check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0 at once",
+	grade_check(a.saw_epoll_again, "after a signal, evsrv_run did not go back to epoll_wait");
+	grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0 at once",
 	      errname(r), fired ? " only after the harness woke it" : "");
 	srv_close();
 }
@@ -1210,15 +1210,15 @@ GRADE_TEST(resources, close_releases_everything, 3,
 	turn_until(spy.nheld == 1, "client 2's request never reached io_submit");
 	turn(0);
 	srv_close();
-	check(fault_count_fds() == before + 3, "evsrv_close left %d descriptor(s) open (the "
+	grade_check(fault_count_fds() == before + 3, "evsrv_close left %d descriptor(s) open (the "
 	      "file, the epoll set, eventfds, timerfd, client sockets...)",
 	      fault_count_fds() - before - 3);
-	check(spy.destroys >= spy.setups && spy.setups >= 1, "evsrv_close did not io_destroy "
+	grade_check(spy.destroys >= spy.setups && spy.setups >= 1, "evsrv_close did not io_destroy "
 	      "the io context (%ld io_setup, %ld io_destroy)", spy.setups, spy.destroys);
-	check(fault_count_threads() == threads, "the thread count changed");
-	check(fcntl(F.lfd, F_GETFD) >= 0, "evsrv_close closed listen_fd, which belongs to the "
+	grade_check(fault_count_threads() == threads, "the thread count changed");
+	grade_check(fcntl(F.lfd, F_GETFD) >= 0, "evsrv_close closed listen_fd, which belongs to the "
 	      "caller: close only what the module opened");
-	check(getsockopt(F.lfd, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) == 0 && yes,
+	grade_check(getsockopt(F.lfd, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) == 0 && yes,
 	      "listen_fd is no longer a listening socket after evsrv_close");
 	for (struct client **kk = (struct client *[]){ &a, &b, &c, NULL }; *kk; kk++) {
 		struct client *k = *kk;
@@ -1230,7 +1230,7 @@ GRADE_TEST(resources, close_releases_everything, 3,
 				break;
 			nap_us(100);
 		}
-		check(n == 0 || (n < 0 && errno == ECONNRESET), "client %d's connection is still "
+		grade_check(n == 0 || (n < 0 && errno == ECONNRESET), "client %d's connection is still "
 		      "open after evsrv_close: close every client socket", k->id);
 	}
 	/* The same listener serves again. */
@@ -1261,10 +1261,10 @@ static void prog_serve(struct proc *p, const char **argv)
 		int ws = 0;
 
 		if (prog_wait(p->pid, 100, &ws))
-			check(0, "the server ended (%s) without printing its \"listening on ...\" "
+			grade_check(0, "the server ended (%s) without printing its \"listening on ...\" "
 			      "line (stdout: \"%.80s\"; stderr: %s) (TODO 12)",
 			      wait_status_text(ws), p->line, prog_stderr(p));
-		check(0, "the server is running but printed no complete \"listening on ...\" "
+		grade_check(0, "the server is running but printed no complete \"listening on ...\" "
 		      "line within %d ms (stdout so far: \"%.80s\"; stderr: %s): print it when "
 		      "ready and fflush(stdout), which is a pipe here, fully buffered (TODO 12)",
 		      PROG_MS, p->line, prog_stderr(p));
@@ -1316,11 +1316,11 @@ GRADE_TEST(program, bad_arguments, 2,
 			else if (!argv[k] && argv[k - 1] && !strcmp(argv[k - 1], "--unix"))
 				argv[k] = sock;
 		ws = prog_run(argv, &p);
-		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "server with %s: %s, expected exit "
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "server with %s: %s, expected exit "
 		      "status 2 (stdout: \"%.60s\")", cases[i].what, wait_status_text(ws), p.line);
-		check(prog_stderr_len(&p) > 0, "server with %s exited without a message on stderr: "
+		grade_check(prog_stderr_len(&p) > 0, "server with %s exited without a message on stderr: "
 		      "print the usage", cases[i].what);
-		check(strstr(p.line, "listening") == NULL, "server with %s printed \"%.60s\"",
+		grade_check(strstr(p.line, "listening") == NULL, "server with %s printed \"%.60s\"",
 		      cases[i].what, p.line);
 	}
 	unlink(sock);
@@ -1348,31 +1348,31 @@ GRADE_TEST(program, cannot_serve, 1,
 
 		prog_serve(&p, argv);
 		ws = prog_stop(&p, SIGTERM);
-		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --file PATH --port 0, stopped "
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --file PATH --port 0, stopped "
 		      "with SIGTERM: %s, expected exit status 0", wait_status_text(ws));
 		close(p.out);
 	}
 	busy = tcp_listener(0, &taken, &tl);
 	snprintf(port, sizeof(port), "%u", ntohs(((struct sockaddr_in *)&taken)->sin_port));
 	grade_make_file("exists", "x", 1);
-	check(access(sock, F_OK) == 0 || strcmp(sock, grade_path("exists")) != 0, "harness");
+	grade_check(access(sock, F_OK) == 0 || strcmp(sock, grade_path("exists")) != 0, "harness");
 	if (access(sock, F_OK) != 0)
-		check(symlink("/", sock) == 0, "harness: symlink: %s", strerror(errno));
+		grade_check(symlink("/", sock) == 0, "harness: symlink: %s", strerror(errno));
 	{
 		const char *argv[] = { "", "--file", grade_path("missing"), "--port", "0", NULL };
 
 		ws = prog_run(argv, &p);
-		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
 		      "server --file MISSING --port 0: %s, stderr %s; expected exit status 1 and a "
 		      "message", wait_status_text(ws), prog_stderr(&p));
-		check(!strstr(p.line, "listening"), "server with a missing file printed \"%.60s\"",
+		grade_check(!strstr(p.line, "listening"), "server with a missing file printed \"%.60s\"",
 		      p.line);
 	}
 	{
 		const char *argv[] = { "", "--file", F.path, "--port", port, NULL };
 
 		ws = prog_run(argv, &p);
-		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
 		      "server --port %s (a port already in use): %s, stderr %s; expected exit "
 		      "status 1 and a message", port, wait_status_text(ws), prog_stderr(&p));
 	}
@@ -1380,10 +1380,10 @@ GRADE_TEST(program, cannot_serve, 1,
 		const char *argv[] = { "", "--file", F.path, "--unix", sock, NULL };
 
 		ws = prog_run(argv, &p);
-		check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
 		      "server --unix PATH where PATH already exists: %s, stderr %s; expected exit "
 		      "status 1 and a message", wait_status_text(ws), prog_stderr(&p));
-		check(access(sock, F_OK) == 0, "server --unix PATH removed a file it did not "
+		grade_check(access(sock, F_OK) == 0, "server --unix PATH removed a file it did not "
 		      "create");
 	}
 	close(busy);
@@ -1415,7 +1415,7 @@ GRADE_TEST_T(program, tcp, 3,
 	prog_data();
 	argv[2] = F.path;
 	prog_serve(&p, argv);
-	check(parse_tcp_line(p.line, &port), "the server's first line is \"%.80s\"; expected "
+	grade_check(parse_tcp_line(p.line, &port), "the server's first line is \"%.80s\"; expected "
 	      "\"listening on 127.0.0.1:PORT\" and a newline", p.line);
 	*in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -1430,16 +1430,16 @@ GRADE_TEST_T(program, tcp, 3,
 	drive(all, 8, "8 clients of the server program");
 	close_all(cls, 8);
 	ws = prog_stop(&p, SIGTERM);
-	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s "
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s "
 	      "(stderr: %s); expected exit status 0", wait_status_text(ws), prog_stderr(&p));
-	check(prog_rest_of_stdout(&p, rest, sizeof(rest)) == 0, "the server printed more than "
+	grade_check(prog_rest_of_stdout(&p, rest, sizeof(rest)) == 0, "the server printed more than "
 	      "its ready line on stdout: \"%.80s\"", rest);
 	close(p.out);
 
 	/* SIGTERM right after the ready line. */
 	prog_serve(&p, argv);
 	ws = prog_stop(&p, SIGTERM);
-	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "SIGTERM right after the ready line: %s; "
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "SIGTERM right after the ready line: %s; "
 	      "expected exit status 0 (install the handler before printing the line)",
 	      wait_status_text(ws));
 	close(p.out);
@@ -1464,7 +1464,7 @@ GRADE_TEST_T(program, unix_socket, 2,
 	argv[2] = F.path;
 	prog_serve(&p, argv);
 	snprintf(want, sizeof(want), "listening on unix:%s\n", sock);
-	check(!strcmp(p.line, want), "the server's first line is \"%.120s\"; expected \"%.120s\"",
+	grade_check(!strcmp(p.line, want), "the server's first line is \"%.120s\"; expected \"%.120s\"",
 	      p.line, want);
 	{
 		struct sockaddr_un *u = (struct sockaddr_un *)&F.addr;
@@ -1483,9 +1483,9 @@ GRADE_TEST_T(program, unix_socket, 2,
 	drive(all, 4, "4 clients of the server program on a unix socket");
 	close_all(cls, 4);
 	ws = prog_stop(&p, SIGINT);
-	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGINT the server ended with %s "
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGINT the server ended with %s "
 	      "(stderr: %s); expected exit status 0", wait_status_text(ws), prog_stderr(&p));
-	check(access(sock, F_OK) != 0, "the server left its socket file %s behind: unlink it "
+	grade_check(access(sock, F_OK) != 0, "the server left its socket file %s behind: unlink it "
 	      "on the way out", sock);
 	close(p.out);
 }
@@ -1552,7 +1552,7 @@ GRADE_TEST_T(program, slow_and_vanishing_clients, 2,
 	cl_close(&slow);
 	close_all(cls, 4);
 	ws = prog_stop(&p, SIGTERM);
-	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s; "
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s; "
 	      "expected exit status 0", wait_status_text(ws));
 	close(p.out);
 }
@@ -1622,7 +1622,7 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 	prog_data();
 	argv[2] = F.path;
 	prog_serve(&p, argv);
-	check(parse_tcp_line(p.line, &port), "the server's first line is \"%.80s\"", p.line);
+	grade_check(parse_tcp_line(p.line, &port), "the server's first line is \"%.80s\"", p.line);
 	{
 		struct sockaddr_in *in = (struct sockaddr_in *)&F.addr;
 
@@ -1641,7 +1641,7 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 				   "refused)", "run as the same user without a ptrace restriction "
 				   "(sysctl kernel.yama.ptrace_scope=1 or 0); run make doctor");
 		}
-		check(st == 1, "with %s, the server never slept in epoll_wait for %d ms%s: it is "
+		grade_check(st == 1, "with %s, the server never slept in epoll_wait for %d ms%s: it is "
 		      "busy polling", round ? "an idle client after its reply" : "an idle client "
 		      "connected", PROG_MS, t > 0 && t < 100 ? " (it waits with a tiny timeout)"
 		      : "");
@@ -1652,6 +1652,6 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 	}
 	cl_close(&c);
 	ws = prog_stop(&p, SIGTERM);
-	check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", wait_status_text(ws));
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", wait_status_text(ws));
 	close(p.out);
 }

@@ -81,6 +81,17 @@ const char *seam_violation(void)
 	return violation[0] ? violation : NULL;
 }
 
+void seam_violate(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_flag_test_and_set(&violation_taken))
+		return;  /* the first one is the reason; keep it */
+	va_start(ap, fmt);
+	vsnprintf(violation, sizeof(violation), fmt, ap);
+	va_end(ap);
+}
+
 /* Count a call; true if it must be refused. */
 static bool seam_enter(enum seam_id id)
 {

@@ -95,7 +95,11 @@ void seam_refuse(enum seam_id id, const char *why);
 /* Refuse all the blocking read and write calls, including syscall(SYS_read..),
  * mmap of files and the in-kernel copies (sendfile, splice, copy_file_range). */
 void seam_refuse_blocking_io(const char *why);
-/* The message of the first refused call, or NULL. */
+/* Record a rule the code under test broke, found inside a hook (a wrong
+ * argument, a forbidden flag). Like a refused call, the first one recorded
+ * fails the test at its next check, with this message. Any thread. */
+void seam_violate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The message of the first refused call or recorded violation, or NULL. */
 const char *seam_violation(void);
 
 #endif /* SEAMS_H */
