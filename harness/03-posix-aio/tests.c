@@ -1087,12 +1087,12 @@ static void *other_caller_main(void *arg)
 
 static bool other_read_pending(int fd)
 {
-	long deadline = w_now_ms() + FEED_PATIENCE_MS;
+	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
 
 	while (atomic_load(&rw.reading[fd]) == 0) {
-		if (w_now_ms() > deadline)
+		if (fault_now_ms() > deadline)
 			return false;
-		w_nap();
+		fault_nap();
 	}
 	return true;
 }

@@ -60,21 +60,6 @@
 
 static pid_t w_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
-static long w_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void w_nap(void)
-{
-	struct timespec ts = { 0, 200 * 1000 };  /* 0.2 ms */
-
-	nanosleep(&ts, NULL);
-}
-
 /* The system call thread `tid` sleeps in, or -1 if it runs (or is gone). */
 static long w_sysno_of(pid_t tid)
 {
@@ -121,11 +106,11 @@ static void w_check_no_violation(void)
  * thread's task can stay listed a moment after pthread_join returned. */
 static int w_threads_settle(int want)
 {
-	long deadline = w_now_ms() + 1000;
+	long deadline = fault_now_ms() + 1000;
 	int now;
 
-	while ((now = fault_count_threads()) != want && w_now_ms() < deadline)
-		w_nap();
+	while ((now = fault_count_threads()) != want && fault_now_ms() < deadline)
+		fault_nap();
 	return now;
 }
 
@@ -500,10 +485,10 @@ static long tw_joined(void)
 /* Wait (bounded) until `want` wrapped threads have started; how many did. */
 static int w_started(int want)
 {
-	long deadline = w_now_ms() + 1000;
+	long deadline = fault_now_ms() + 1000;
 
-	while (atomic_load(&tw.started) < want && w_now_ms() < deadline)
-		w_nap();
+	while (atomic_load(&tw.started) < want && fault_now_ms() < deadline)
+		fault_nap();
 	return atomic_load(&tw.started);
 }
 
@@ -728,16 +713,16 @@ static bool feed_quiet(struct feed *f)
 
 static bool feed_wait_until(struct feed *f, bool (*cond)(struct feed *), const char *why)
 {
-	long deadline = w_now_ms() + FEED_PATIENCE_MS;
+	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
 
 	while (!cond(f)) {
 		if (feed_should_stop(f))
 			return false;
-		if (w_now_ms() > deadline) {
+		if (fault_now_ms() > deadline) {
 			snprintf(f->why, sizeof(f->why), "%s", why);
 			return false;
 		}
-		w_nap();
+		fault_nap();
 	}
 	return true;
 }
@@ -788,14 +773,14 @@ static bool feed_interrupt(struct feed *f)
 			return false;
 		if (pthread_kill(f->test_thread, SIGUSR1) != 0)
 			return false;
-		deadline = w_now_ms() + FEED_PATIENCE_MS;
-		while (atomic_load(&feed_handled) == handled0 && w_now_ms() < deadline)
-			w_nap();
+		deadline = fault_now_ms() + FEED_PATIENCE_MS;
+		while (atomic_load(&feed_handled) == handled0 && fault_now_ms() < deadline)
+			fault_nap();
 		if (atomic_load(&feed_handled) == handled0)
 			return false;
 		f->signals++;
 		/* Did that aio_suspend return EINTR, or did it sleep on? */
-		deadline = w_now_ms() + FEED_PATIENCE_MS;
+		deadline = fault_now_ms() + FEED_PATIENCE_MS;
 		for (;;) {
 			if (atomic_load(&aw.eintr_seen) > eintr0) {
 				f->interrupted = true;
@@ -805,9 +790,9 @@ static bool feed_interrupt(struct feed *f)
 				break;   /* absorbed: the same call sleeps again */
 			if (atomic_load(&aw.suspend_gen) != gen0)
 				break;   /* a new call: interrupted but not by us? try again */
-			if (feed_should_stop(f) || w_now_ms() > deadline)
+			if (feed_should_stop(f) || fault_now_ms() > deadline)
 				return false;
-			w_nap();
+			fault_nap();
 		}
 	}
 	return false;

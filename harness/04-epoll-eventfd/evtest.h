@@ -73,27 +73,6 @@
 #define STALL_MS 1500
 #define PROG_MS 2000
 
-static const char *errname(long v)
-{
-	static char bufs[4][64];
-	static unsigned next;
-	char *b = bufs[next++ % 4];
-
-	if (v >= 0 || v < -4095)
-		snprintf(b, sizeof(bufs[0]), "%ld", v);
-	else
-		snprintf(b, sizeof(bufs[0]), "-%s", strerrorname_np((int)-v) ?: "?");
-	return b;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* A short pause of the harness itself (waiting for the kernel or another
  * process), never counted as the server's. */
 static void nap_us(long us)
@@ -297,7 +276,7 @@ static void aio_release(void)
 
 		if (r <= 0) {
 			seam_violate("harness: io_submit of %d held reads failed: %s (was the io "
-				    "context destroyed?)", spy.nheld - done, errname(r));
+				    "context destroyed?)", spy.nheld - done, grade_errno_str(r));
 			break;
 		}
 		done += r;
@@ -308,10 +287,10 @@ static void aio_release(void)
 /* Wait (bounded) until the eventfd's counter differs from `before`. */
 static bool efd_wait_change(int fd, long long before)
 {
-	long deadline = now_ms() + PATIENCE_MS;
+	long deadline = fault_now_ms() + PATIENCE_MS;
 
 	while (efd_count(fd) == before) {
-		if (now_ms() > deadline)
+		if (fault_now_ms() > deadline)
 			return false;
 		nap_us(100);
 	}
@@ -512,7 +491,7 @@ static void require_kernel_aio(void)
 			   "run the container with a seccomp profile that allows io_setup, or on a "
 			   "VM; run make doctor");
 	snprintf(why, sizeof(why), "io_setup(1) fails here with %s (fs.aio-nr has reached "
-		 "fs.aio-max-nr?)", errname(r));
+		 "fs.aio-max-nr?)", grade_errno_str(r));
 	grade_skip(why, "sysctl -w fs.aio-max-nr=1048576, or end the programs holding io "
 		   "contexts; run make doctor");
 }
@@ -646,7 +625,7 @@ static void srv_open(unsigned qd)
 	r = SEAM_CALL(evsrv_open(&F.s, F.path, F.lfd, qd));
 	grade_check(r == 0, "evsrv_open(&s, PATH, listen_fd, %u) on a %zu-byte file and a listening "
 	      "%s socket returned %s, expected 0: the server does not start (TODO 1)", qd,
-	      F.size, F.addr.ss_family == AF_UNIX ? "unix" : "TCP", errname(r));
+	      F.size, F.addr.ss_family == AF_UNIX ? "unix" : "TCP", grade_errno_str(r));
 	grade_check(F.s != NULL, "evsrv_open returned 0 but left *out NULL");
 }
 
@@ -670,16 +649,16 @@ static int turn(int timeout_ms)
 
 	grade_check(r >= 0 || r == -EINTR, "evsrv_run_once(s, %d) returned %s: the loop itself "
 	      "failed, although only clients misbehaved (TODO 10: errors of one client close "
-	      "that client or become its reply's status)", timeout_ms, errname(r));
+	      "that client or become its reply's status)", timeout_ms, grade_errno_str(r));
 	return r;
 }
 
 /* Turn until cond holds; fail with `what` after STALL_MS. */
 #define turn_until(cond, ...)                                             \
 	do {                                                              \
-		long deadline_ = now_ms() + STALL_MS;                     \
+		long deadline_ = fault_now_ms() + STALL_MS;                     \
 		while (!(cond)) {                                         \
-			grade_check(now_ms() < deadline_, __VA_ARGS__);         \
+			grade_check(fault_now_ms() < deadline_, __VA_ARGS__);         \
 			turn(20);                                         \
 		}                                                         \
 	} while (0)
@@ -796,7 +775,7 @@ static int64_t expected_status(uint64_t off, uint64_t len)
 
 static const char *status_name(int64_t st)
 {
-	return errname((long)st);
+	return grade_errno_str((long)st);
 }
 
 /* Read what has arrived for client c (without waiting); check each reply
@@ -890,7 +869,7 @@ static void wait_step(struct client *const *cls, int n)
 static void drive(struct client *const *cls, int n, const char *what)
 {
 	const int stall = F.s ? STALL_MS : PROG_MS;
-	long deadline = now_ms() + stall;
+	long deadline = fault_now_ms() + stall;
 
 	for (;;) {
 		size_t moved = 0;
@@ -903,7 +882,7 @@ static void drive(struct client *const *cls, int n, const char *what)
 		}
 		if (waiting < 0)
 			return;
-		if (now_ms() > deadline) {
+		if (fault_now_ms() > deadline) {
 			const struct client *c = cls[waiting];
 			unsigned k = c->ndone;
 
@@ -915,7 +894,7 @@ static void drive(struct client *const *cls, int n, const char *what)
 			      (size_t)EVSRV_HDR_SIZE, c->bgot, stall);
 		}
 		if (moved)
-			deadline = now_ms() + stall;
+			deadline = fault_now_ms() + stall;
 		else
 			wait_step(cls, n);
 	}
@@ -981,10 +960,10 @@ static int task_in_epoll(pid_t pid, pid_t tid, long *timeout)
  * once when *gone becomes true (the call being watched has returned). */
 static bool wait_test_thread_in_epoll(long *timeout, atomic_int *gone)
 {
-	long deadline = now_ms() + STALL_MS;
+	long deadline = fault_now_ms() + STALL_MS;
 
 	while (task_in_epoll(getpid(), test_tid, timeout) != 1) {
-		if (now_ms() > deadline || (gone && atomic_load(gone)))
+		if (fault_now_ms() > deadline || (gone && atomic_load(gone)))
 			return false;
 		nap_us(200);
 	}
@@ -1063,11 +1042,11 @@ static void prog_start(struct proc *p, const char **argv)
 /* Read stdout until the first newline (or EOF), at most PROG_MS. */
 static bool prog_read_line(struct proc *p)
 {
-	long deadline = now_ms() + PROG_MS;
+	long deadline = fault_now_ms() + PROG_MS;
 
 	while (p->linelen < sizeof(p->line) - 1) {
 		struct pollfd pf = { .fd = p->out, .events = POLLIN };
-		long left = deadline - now_ms();
+		long left = deadline - fault_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || SEAM_REAL(poll)(&pf, 1, (int)left) <= 0)
@@ -1093,7 +1072,7 @@ static void forget_pid(pid_t pid)
 /* Wait up to ms for the process to end; its wait status in *ws. */
 static bool prog_wait(pid_t pid, int ms, int *ws)
 {
-	long deadline = now_ms() + ms;
+	long deadline = fault_now_ms() + ms;
 
 	for (;;) {
 		pid_t r = waitpid(pid, ws, WNOHANG);
@@ -1104,7 +1083,7 @@ static bool prog_wait(pid_t pid, int ms, int *ws)
 		}
 		if (r < 0 && errno != EINTR)
 			return false;
-		if (now_ms() > deadline)
+		if (fault_now_ms() > deadline)
 			return false;
 		nap_us(500);
 	}

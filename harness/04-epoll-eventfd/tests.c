@@ -85,7 +85,7 @@ GRADE_TEST(open, bad_arguments, 2,
 		int r = SEAM_CALL(evsrv_open(cases[i].out, cases[i].path, cases[i].fd, cases[i].qd));
 
 		grade_check(r == cases[i].want, "evsrv_open with %s returned %s, expected %s",
-		      cases[i].what, errname(r), errname(cases[i].want));
+		      cases[i].what, grade_errno_str(r), grade_errno_str(cases[i].want));
 		grade_check(s == untouched, "evsrv_open with %s failed but changed *out", cases[i].what);
 		grade_check(fault_count_fds() == before, "evsrv_open with %s failed and left %d "
 		      "descriptor(s) open: undo everything it made", cases[i].what,
@@ -134,7 +134,7 @@ GRADE_TEST(open, undoes_everything_on_failure, 1,
 	seam_hook_io_setup = hook_io_setup;
 	grade_check(r == -EAGAIN, "evsrv_open returned %s when io_setup returned -EAGAIN; expected "
 	      "-EAGAIN (libaio returns -errno and leaves errno alone: return what it returned)",
-	      errname(r));
+	      grade_errno_str(r));
 	grade_check(fault_count_fds() == before, "evsrv_open failed (io_setup) and left %d "
 	      "descriptor(s) open", fault_count_fds() - before);
 
@@ -142,7 +142,7 @@ GRADE_TEST(open, undoes_everything_on_failure, 1,
 	r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
 	seam_hook_epoll_ctl = NULL;
 	grade_check(epoll_ctl_calls >= 3 && r == -ENOMEM, "evsrv_open returned %s when its third "
-	      "epoll_ctl call failed with ENOMEM; expected -ENOMEM", errname(r));
+	      "epoll_ctl call failed with ENOMEM; expected -ENOMEM", grade_errno_str(r));
 	grade_check(fault_count_fds() == before, "evsrv_open failed (epoll_ctl) and left %d "
 	      "descriptor(s) open", fault_count_fds() - before);
 	grade_check(spy.destroys >= spy.setups, "evsrv_open failed after io_setup made a context and "
@@ -309,7 +309,7 @@ static int64_t header_status(int fd, const char *what)
 {
 	unsigned char hdr[EVSRV_HDR_SIZE];
 	size_t got = 0;
-	long deadline = now_ms() + STALL_MS;
+	long deadline = fault_now_ms() + STALL_MS;
 
 	while (got < sizeof(hdr)) {
 		ssize_t n = recv(fd, hdr + got, sizeof(hdr) - got, MSG_DONTWAIT);
@@ -320,7 +320,7 @@ static int64_t header_status(int fd, const char *what)
 		}
 		grade_check(n < 0 && errno == EAGAIN, "%s: the server closed the connection instead "
 		      "of replying", what);
-		grade_check(now_ms() < deadline, "%s: no reply header within %d ms", what, STALL_MS);
+		grade_check(fault_now_ms() < deadline, "%s: no reply header within %d ms", what, STALL_MS);
 		turn(20);
 	}
 	return evsrv_decode_status(hdr);
@@ -443,9 +443,9 @@ GRADE_TEST(disk, drains_every_completion, 3,
 	aio_release();
 	/* All four complete before the server looks: one readable eventfd. */
 	{
-		long deadline = now_ms() + PATIENCE_MS;
+		long deadline = fault_now_ms() + PATIENCE_MS;
 
-		while ((cnt = efd_count(spy.resfd)) < 4 && now_ms() < deadline)
+		while ((cnt = efd_count(spy.resfd)) < 4 && fault_now_ms() < deadline)
 			nap_us(100);
 		grade_check(cnt == 4, "harness: 4 released reads, eventfd counter %lld", cnt);
 	}
@@ -605,8 +605,8 @@ static void *actor_main(void *arg)
 	}
 	/* Watchdog: if the call does not return, wake the loop by connecting
 	 * (the listener becomes readable), and as a last resort stop it. */
-	deadline = now_ms() + a->wait_ms;
-	while (!atomic_load(&a->done) && now_ms() < deadline)
+	deadline = fault_now_ms() + a->wait_ms;
+	while (!atomic_load(&a->done) && fault_now_ms() < deadline)
 		nap_us(200);
 	if (atomic_load(&a->done))
 		return NULL;
@@ -614,8 +614,8 @@ static void *actor_main(void *arg)
 	a->wake_fd = socket(F.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (a->wake_fd >= 0)
 		connect(a->wake_fd, (struct sockaddr *)&F.addr, F.alen);
-	deadline = now_ms() + PATIENCE_MS;
-	while (!atomic_load(&a->done) && now_ms() < deadline)
+	deadline = fault_now_ms() + PATIENCE_MS;
+	while (!atomic_load(&a->done) && fault_now_ms() < deadline)
 		nap_us(200);
 	if (!atomic_load(&a->done)) {
 		atomic_store(&a->fired, 2);
@@ -681,7 +681,7 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 		int fired, r = watched_turn(&fired);
 
 		grade_check(r >= 0, "evsrv_run_once(s, -1) returned %s after io_submit said -EAGAIN",
-		      errname(r));
+		      grade_errno_str(r));
 		grade_check(!fired, "after io_submit said -EAGAIN with no read in flight, "
 		      "evsrv_run_once(s, -1) slept for 1 s with nothing to wake it: arm a back-off "
 		      "timer (timerfd in the epoll set, or the epoll_wait timeout) (TODO 5)");
@@ -996,7 +996,7 @@ static void act_client_then_stop(struct actor *a)
 {
 	unsigned char r[EVSRV_REQ_SIZE], got[8 + 1000];
 	size_t n = 0;
-	long deadline = now_ms() + STALL_MS;
+	long deadline = fault_now_ms() + STALL_MS;
 	int fd;
 
 	probe.zero_before = lspy.zero_waits;
@@ -1009,7 +1009,7 @@ static void act_client_then_stop(struct actor *a)
 	evsrv_encode_request(r, 100, 1000);
 	if (send(fd, r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
 		goto stop;
-	while (n < sizeof(got) && now_ms() < deadline) {
+	while (n < sizeof(got) && fault_now_ms() < deadline) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t k;
 
@@ -1061,7 +1061,7 @@ GRADE_TEST(idle, run_sleeps_in_epoll_wait, 2,
 	grade_check(lspy.zero_waits <= 3, "evsrv_run made %ld epoll_wait calls with a zero timeout: "
 	      "it polls instead of sleeping", lspy.zero_waits);
 	grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0",
-	      errname(r), fired ? " only after the harness woke it" : "");
+	      grade_errno_str(r), fired ? " only after the harness woke it" : "");
 	srv_close();
 }
 
@@ -1078,11 +1078,11 @@ static pthread_t test_thread;
 static void act_usr2(struct actor *a)
 {
 	int before = usr2_count;
-	long deadline = now_ms() + PATIENCE_MS;
+	long deadline = fault_now_ms() + PATIENCE_MS;
 
 	(void)a;
 	pthread_kill(test_thread, SIGUSR2);
-	while (usr2_count == before && now_ms() < deadline)
+	while (usr2_count == before && fault_now_ms() < deadline)
 		nap_us(100);
 }
 
@@ -1109,13 +1109,13 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	r = SEAM_CALL(evsrv_run_once(F.s, -1));
 	fired = actor_end(&a);
 	grade_check(r == -ECANCELED && !fired, "after evsrv_stop, evsrv_run_once(s, -1) returned %s%s; "
-	      "expected -ECANCELED at once", errname(r), fired ? " only after the harness woke it"
+	      "expected -ECANCELED at once", grade_errno_str(r), fired ? " only after the harness woke it"
 	      : "");
 	actor_start(&a, NULL, 1000);
 	r = SEAM_CALL(evsrv_run(F.s));
 	fired = actor_end(&a);
 	grade_check(r == 0 && !fired, "after evsrv_stop, evsrv_run returned %s%s; expected 0 at once",
-	      errname(r), fired ? " only after the harness woke it" : "");
+	      grade_errno_str(r), fired ? " only after the harness woke it" : "");
 	srv_close();
 
 	/* From another thread, while evsrv_run sleeps. */
@@ -1127,7 +1127,7 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	grade_check(!fired, "evsrv_stop from another thread did not wake evsrv_run sleeping in "
 	      "epoll_wait (it returned only after the harness %s): write to an eventfd in the "
 	      "epoll set", fired == 1 ? "connected a client to wake it" : "stopped it again");
-	grade_check(r == 0, "evsrv_run returned %s after evsrv_stop; expected 0", errname(r));
+	grade_check(r == 0, "evsrv_run returned %s after evsrv_stop; expected 0", grade_errno_str(r));
 	srv_close();
 
 	/* From a signal handler, while evsrv_run sleeps. */
@@ -1139,7 +1139,7 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	usr2_stops = NULL;
 	grade_check(a.saw_epoll, "evsrv_run never slept in epoll_wait");
 	grade_check(!fired && r == 0, "evsrv_stop called by a signal handler: evsrv_run returned %s%s; "
-	      "expected 0 (epoll_wait fails with EINTR: go on, and see the flag)", errname(r),
+	      "expected 0 (epoll_wait fails with EINTR: go on, and see the flag)", grade_errno_str(r),
 	      fired ? " only after the harness woke it" : "");
 	srv_close();
 	evsrv_stop(NULL);
@@ -1170,7 +1170,7 @@ GRADE_TEST(run, eintr, 1,
 	fired = actor_end(&a);
 	grade_check(a.saw_epoll && usr2_count == 1, "evsrv_run_once(s, -1) never slept in epoll_wait");
 	grade_check(r == -EINTR && !fired, "a signal interrupted epoll_wait: evsrv_run_once(s, -1) "
-	      "returned %s%s; expected -EINTR", errname(r), fired ? " only after the harness "
+	      "returned %s%s; expected -EINTR", grade_errno_str(r), fired ? " only after the harness "
 	      "woke it (it went back to sleep)" : "");
 	actor_start(&a, act_usr2_then_stop, 1000);
 	r = SEAM_CALL(evsrv_run(F.s));
@@ -1179,7 +1179,7 @@ GRADE_TEST(run, eintr, 1,
 	      "call evsrv_run_once again");
 	grade_check(a.saw_epoll_again, "after a signal, evsrv_run did not go back to epoll_wait");
 	grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0 at once",
-	      errname(r), fired ? " only after the harness woke it" : "");
+	      grade_errno_str(r), fired ? " only after the harness woke it" : "");
 	srv_close();
 }
 
@@ -1632,8 +1632,8 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 	}
 	cl_connect(&c, 0, 0);
 	for (int round = 0; round < 2; round++) {
-		deadline = now_ms() + PROG_MS;
-		while ((st = proc_idle_in_epoll(p.pid, &t)) == 0 && now_ms() < deadline)
+		deadline = fault_now_ms() + PROG_MS;
+		while ((st = proc_idle_in_epoll(p.pid, &t)) == 0 && fault_now_ms() < deadline)
 			nap_us(500);
 		if (st < 0) {
 			prog_kill_all();

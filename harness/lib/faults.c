@@ -38,7 +38,7 @@ static void on_sigusr1(int sig)
 	atomic_fetch_add(&signals_caught, 1);
 }
 
-static long now_ms(void)
+long fault_now_ms(void)
 {
 	struct timespec ts;
 
@@ -46,11 +46,11 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void nap(void)
+void fault_nap(void)
 {
 	struct timespec ts = { 0, 200 * 1000 };  /* 0.2 ms */
 
-	nanosleep(&ts, NULL);
+	SEAM_REAL(nanosleep)(&ts, NULL);
 }
 
 static int pipe_unread(int fd)
@@ -66,14 +66,14 @@ static int pipe_unread(int fd)
 static bool wait_until(struct fault *f, const struct fault_step *s,
 		       bool (*cond)(struct fault *, const struct fault_step *))
 {
-	long deadline = now_ms() + FAULT_PATIENCE_MS;
+	long deadline = fault_now_ms() + FAULT_PATIENCE_MS;
 
 	while (!cond(f, s)) {
-		if (now_ms() > deadline || atomic_load(&f->stop)) {
+		if (fault_now_ms() > deadline || atomic_load(&f->stop)) {
 			f->report.gave_up++;
 			return false;
 		}
-		nap();
+		fault_nap();
 	}
 	return true;
 }
@@ -112,14 +112,14 @@ static bool is_blocked(struct fault *f, const struct fault_step *s)
 /* Write all of data, waiting (bounded) while the pipe is full. */
 static void write_all(struct fault *f, int fd, const unsigned char *data, size_t len)
 {
-	long deadline = now_ms() + FAULT_PATIENCE_MS;
+	long deadline = fault_now_ms() + FAULT_PATIENCE_MS;
 
 	while (len > 0) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		ssize_t n;
 
 		if (poll(&p, 1, 50) <= 0) {
-			if (now_ms() > deadline || atomic_load(&f->stop)) {
+			if (fault_now_ms() > deadline || atomic_load(&f->stop)) {
 				f->report.gave_up++;
 				return;
 			}
@@ -133,14 +133,14 @@ static void write_all(struct fault *f, int fd, const unsigned char *data, size_t
 		}
 		data += n;
 		len -= (size_t)n;
-		deadline = now_ms() + FAULT_PATIENCE_MS;
+		deadline = fault_now_ms() + FAULT_PATIENCE_MS;
 	}
 }
 
 /* Read up to len bytes (or to EOF if all), bounded by patience. */
 static void read_into_sink(struct fault *f, int fd, size_t len, bool all)
 {
-	long deadline = now_ms() + FAULT_PATIENCE_MS;
+	long deadline = fault_now_ms() + FAULT_PATIENCE_MS;
 	size_t wanted = f->report.sunk + len;
 
 	while (all || f->report.sunk < wanted) {
@@ -152,7 +152,7 @@ static void read_into_sink(struct fault *f, int fd, size_t len, bool all)
 		if (!all && wanted - f->report.sunk < ask)
 			ask = wanted - f->report.sunk;
 		if (poll(&p, 1, 50) <= 0) {
-			if (now_ms() > deadline || atomic_load(&f->stop)) {
+			if (fault_now_ms() > deadline || atomic_load(&f->stop)) {
 				f->report.gave_up++;
 				return;
 			}
@@ -168,7 +168,7 @@ static void read_into_sink(struct fault *f, int fd, size_t len, bool all)
 			abort();  /* harness out of memory: nothing sensible to do */
 		memcpy(f->report.sink + f->report.sunk, chunk, (size_t)n);
 		f->report.sunk += (size_t)n;
-		deadline = now_ms() + FAULT_PATIENCE_MS;
+		deadline = fault_now_ms() + FAULT_PATIENCE_MS;
 	}
 }
 

@@ -63,6 +63,11 @@ struct fault_report fault_join(struct fault *f);
  * kernel). Fails the test if the pipe cannot be made. */
 void fault_pipe(int fds[2], size_t capacity);
 
+/* Milliseconds on the monotonic clock, for the harness's bounded waits. */
+long fault_now_ms(void);
+/* A 0.2 ms pause of the harness itself; never counted as the code's sleep. */
+void fault_nap(void);
+
 /* Open descriptors and threads in this process right now. */
 int fault_count_fds(void);
 int fault_count_threads(void);
