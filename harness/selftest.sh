@@ -73,6 +73,20 @@ grade() {
 	env REPORTS="$OUT/$name" "$@" harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
 }
 
+# expect_full_marks NAME CHAPTER HOW [VAR=VALUE...]: grade the solutions of
+# CHAPTER (built HOW, e.g. " under ASan + UBSan") and require full marks.
+expect_full_marks() {
+	local name=$1 c=$2 how=$3 s m
+	shift 3
+	grade "$name" solutions "${c%%-*}" "$@"
+	read -r s m < <(score_of "$OUT/$name")
+	if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
+		ok "$c: solutions score full marks$how ($s/$m)"
+	else
+		not_ok "$c: solutions score ${s:-?}/${m:-?}$how (see $OUT/$name/log)"
+	fi
+}
+
 # check_mutant CHAPTER FILE: grade the solution with FILE in place of the file
 # its first line names; print "ok ..." if it loses points, "not_ok ..." if not.
 check_mutant() {
@@ -113,13 +127,7 @@ for c in "${chapters[@]}"; do
 		fi
 	done
 
-	grade "solutions-$nn" solutions "$nn" WERROR=1
-	read -r s m < <(score_of "$OUT/solutions-$nn")
-	if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
-		ok "$c: solutions score full marks ($s/$m)"
-	else
-		not_ok "$c: solutions score ${s:-?}/${m:-?} (see $OUT/solutions-$nn/log)"
-	fi
+	expect_full_marks "solutions-$nn" "$c" "" WERROR=1
 	if [ -f "$OUT/solutions-$nn/results.json" ] && [ -f "$OUT/solutions-$nn/junit.xml" ]; then
 		if ! command -v python3 >/dev/null 2>&1; then
 			ok "$c: reports written (python3 missing: not parsed)"
@@ -173,13 +181,7 @@ PY
 		esac
 	done
 
-	grade "sanitized-$nn" solutions "$nn" SAN=1
-	read -r s m < <(score_of "$OUT/sanitized-$nn")
-	if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
-		ok "$c: solutions score full marks under ASan + UBSan ($s/$m)"
-	else
-		not_ok "$c: solutions under ASan + UBSan score ${s:-?}/${m:-?} (see $OUT/sanitized-$nn/log)"
-	fi
+	expect_full_marks "sanitized-$nn" "$c" " under ASan + UBSan" SAN=1
 
 	if [ -x "harness/$c/smoke.sh" ]; then
 		if harness/"$c"/smoke.sh "$ROOT/build/werror/solutions/$c" > "$OUT/smoke-$nn.log" 2>&1; then
