@@ -33,6 +33,17 @@ fi
 if command -v strace >/dev/null; then ok "strace" "$(strace -V | head -n 1)"; else
 	warn "strace" "missing: the lessons count system calls with strace -c" "sudo apt-get install strace"; fi
 
+# --- the grader's sandbox ---------------------------------------------------
+if ! command -v bwrap >/dev/null; then
+	warn "sandbox" "bubblewrap is missing: make check grades learner code unsandboxed (it can reach this checkout)" \
+		"sudo apt-get install bubblewrap (make deps)"
+elif err=$(bwrap --unshare-all --unshare-user --die-with-parent --cap-drop ALL --ro-bind / / -- /bin/true 2>&1); then
+	ok "sandbox" "bubblewrap $(bwrap --version | awk '{ print $2 }'): tests run in their own namespaces, without solutions/"
+else
+	warn "sandbox" "bubblewrap cannot start: ${err:-unknown error}; make check grades unsandboxed" \
+		"allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or in a container run it with --privileged; SANDBOX=required makes this an error"
+fi
+
 # --- io_uring ----------------------------------------------------------------
 disabled=$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)
 seccomp=$(awk '/^Seccomp:/ { print $2 }' /proc/self/status)

@@ -4,27 +4,47 @@
 #   harness/grade.sh IMPL [CH]      (make check IMPL=... CH=... calls this)
 #
 # IMPL is a tree laid out like exercises/ (NN-topic/<files>); it is read,
-# never written. Builds go to build/<tag>/, reports to build/reports/.
-# Exit status: 0 only at full marks of what was graded.
+# never written. Exit status: 0 only at full marks of what was graded.
+#
+# The grade belongs to the grader, not to the code it grades:
+#   - only the files the chapter names are taken from IMPL, as regular files
+#     of sane size, into a private directory of this grading;
+#   - they are compiled in a sandbox (harness/sandbox.sh) that cannot see the
+#     course's solutions, with the contract's include path only, and vetted
+#     before linking (harness/vet.sh);
+#   - the tests run in the sandbox too, under limits; the verdicts reach this
+#     script on a descriptor that only the test runner holds, and are checked
+#     (harness/tools/report.c, `report check`) against the list of tests and
+#     points taken from a binary built without the learner's code, and skips
+#     against what the course's own probe found on this machine;
+#   - learner output is cleaned and bounded before it reaches the console or
+#     a report; reports are written whole, then renamed into place.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-IMPL=${1:?usage: grade.sh IMPL [CH]}
+IMPL_ARG=${1:?usage: grade.sh IMPL [CH]}
 CH=${2:-}
 SAN=${SAN:-0}
 REPORTS=${REPORTS:-$ROOT/build/reports}
 MAKE=${MAKE:-make}
-# A runner that is still going after this long is stuck, whatever the tests'
-# own limits say.
+# A runner still going after this long is stuck, whatever the tests' own
+# limits say; a build, after BUILD_LIMIT.
 CHAPTER_LIMIT=${CHAPTER_LIMIT:-600}
+BUILD_LIMIT=${BUILD_LIMIT:-180}
+# The largest source file taken from a learner's tree.
+MAX_SOURCE_BYTES=$((1024 * 1024))
+# The most console output of the learner's code shown per chapter.
+MAX_OUTPUT_BYTES=${MAX_OUTPUT_BYTES:-65536}
 
-IMPL=$(cd "$IMPL" 2>/dev/null && pwd) || { echo "grade: no such directory: $1" >&2; exit 2; }
+IMPL=$(cd "$IMPL_ARG" 2>/dev/null && pwd) || { echo "grade: no such directory: $IMPL_ARG" >&2; exit 2; }
 . "$ROOT/harness/common.sh"
-BUILD=$(impl_build_dir "$ROOT" "$IMPL")
+. "$ROOT/harness/sandbox.sh"
 
 "$ROOT/harness/deps.sh" --check || exit 2
 "$MAKE" -s -C "$ROOT" tools >/dev/null || { echo "grade: cannot build the report tool" >&2; exit 2; }
 REPORT=$ROOT/build/tools/report
+PROBE=$ROOT/build/tools/probe
+sandbox_check || exit 2
 
 chapters=()
 for d in "$ROOT"/harness/[0-9][0-9]-*/; do
@@ -38,61 +58,150 @@ if [ ${#chapters[@]} -eq 0 ]; then
 	exit 2
 fi
 
-mkdir -p "$REPORTS"
-# Only the chapters graded now: another grading may be writing the others.
-for c in "${chapters[@]}"; do rm -f "$REPORTS/chapter-${c%%-*}.tsv"; done
-# Report every test of the chapter as failed with one reason (it did not build,
-# its directory is missing, the runner died), so the points still show.
-list_failed() {
-	"${mk[@]}" list >/dev/null 2>&1 && "$out/list" --grade-list-failed "$1" > "$tsv"
+# Everything of this grading lives in its own directory, removed at the end:
+# two gradings at the same time (an instructor's class, make test) never
+# share a file.
+mkdir -p "$ROOT/build/grading" "$REPORTS" || exit 2
+PRIV=$(mktemp -d "$ROOT/build/grading/run.XXXXXX") || exit 2
+trap 'rm -rf "$PRIV"; sandbox_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+# copy_sources CHAPTER DEST: copy the files the chapter grades from the
+# learner's tree; on refusal print why and return 1.
+copy_sources() {
+	local c=$1 dest=$2 f src size
+	if [ -L "$IMPL/$c" ] || [ ! -d "$IMPL/$c" ]; then
+		[ -e "$IMPL/$c" ] || [ -L "$IMPL/$c" ] || { echo "the directory $IMPL/$c is missing: copy exercises/$c there to start"; return 1; }
+		echo "$IMPL/$c must be a directory, not a link or a file"
+		return 1
+	fi
+	mkdir -p "$dest"
+	for f in $("$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$c" sources); do
+		src=$IMPL/$c/$f
+		if [ -L "$src" ]; then
+			echo "$f is a symbolic link: the grader takes only regular files (copy the file itself there)"
+			return 1
+		elif [ ! -e "$src" ]; then
+			echo "$f is missing from $IMPL/$c: copy it from exercises/$c"
+			return 1
+		elif [ ! -f "$src" ]; then
+			echo "$f is not a regular file (a FIFO, a device or a directory): the grader takes only regular files"
+			return 1
+		fi
+		size=$(stat -c %s -- "$src") || return 1
+		if [ "$size" -gt "$MAX_SOURCE_BYTES" ]; then
+			echo "$f is $size bytes: the grader takes source files up to $MAX_SOURCE_BYTES bytes"
+			return 1
+		fi
+		cp -- "$src" "$dest/$f" || { echo "cannot read $f"; return 1; }
+	done
+	return 0
+}
+
+# The learner's build: in the sandbox, seeing the contract, the harness's
+# build rules and its prebuilt objects read-only (never solutions/ or the
+# mutants), writing only its output directory.
+build_learner() {
+	local c=$1 src=$2 out=$3 m masks=()
+	for m in "$ROOT"/harness/*/mutants; do
+		[ -d "$m" ] && masks+=(--mask "$m")
+	done
+	(
+		sandbox_limits "$BUILD_LIMIT"
+		ulimit -S -v $((4 * 1024 * 1024)) 2>/dev/null
+		ulimit -S -f $((256 * 1024)) 2>/dev/null
+		sandbox_run --timeout "$BUILD_LIMIT" --ro "$ROOT/chapters" --ro "$ROOT/harness" "${masks[@]}" \
+			--ro "$ROOT/build/harness" --ro "$src" --rw "$out" --chdir "$out" -- \
+			"$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
+			CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}" tests programs
+	) 2>&1 | "$REPORT" sanitize --max "$MAX_OUTPUT_BYTES" >&2
+	return "${PIPESTATUS[0]}"
+}
+
+# The environment of the tests: the program directory, the private temporary
+# directory, and an instructor's COPY= or SERVER= program.
+test_sandbox_args() {
+	local out=$1 tmp=$2 v p
+	SBARGS=(--ro "$out" --rw "$tmp" --chdir "$tmp" --env GRADE_TMPDIR="$tmp" --env GRADE_PROGRAMS="$out")
+	[ -n "${SEED:-}" ] && SBARGS+=(--env SEED="$SEED")
+	[ "$SAN" = 1 ] && SBARGS+=(--env GRADE_SANITIZE=1)
+	for v in COPY SERVER; do
+		p=${!v:-}
+		[ -n "$p" ] || continue
+		p=$(realpath -e -- "$p" 2>/dev/null) || { echo "grade: $v=${!v} does not exist" >&2; continue; }
+		SBARGS+=(--ro "$p" --env "$v=$p")
+	done
+	return 0
 }
 
 results=()
 for c in "${chapters[@]}"; do
 	nn=${c%%-*}
-	out=$BUILD/$c
-	tsv=$REPORTS/chapter-$nn.tsv
+	src=$PRIV/src/$c
+	out=$PRIV/out/$c
+	tmp=$PRIV/tmp/$c
+	list=$PRIV/list-$nn.tsv
+	raw=$PRIV/raw-$nn.tsv
+	facts=$PRIV/facts-$nn
+	checked=$PRIV/chapter-$nn.tsv
 	mk=("$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT"
-	    CHAPTER="$c" IMPL_DIR="$IMPL/$c" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}")
+	    CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}")
 	echo "== $c  ($IMPL/$c)"
+	mkdir -p "$out" "$tmp"
+
+	# The list of tests and points comes from a binary without learner code.
+	if ! "${mk[@]}" harness list >&2 || ! "$out/list" --grade-list-failed "not graded" > "$list"; then
+		echo "grade: the grader's own build of $c failed (make test shows why)" >&2
+		continue
+	fi
+
 	why=""
-	if [ ! -d "$IMPL/$c" ]; then
-		why="the directory $IMPL/$c is missing: copy exercises/$c there to start"
-	elif ! "${mk[@]}" tests programs; then
-		why="your code does not build: read the compiler errors above (make check CH=$nn)"
+	if ! why=$(copy_sources "$c" "$src"); then
+		why="your files were not graded: $why"
+	elif ! build_learner "$c" "$src" "$out"; then
+		if [ -s "$out/refused.txt" ]; then
+			why="your code was refused before it ran: $(cat "$out/refused.txt")"
+		else
+			why="your code does not build: read the compiler errors above (make check CH=$nn). Only $(cd "$src" && echo *) are taken from your tree, compiled against the chapter's headers; a helper shared between your files must be declared in the contract, so make helpers static"
+		fi
 	fi
-	if [ -n "$why" ]; then
-		list_failed "$why"
-	else
-		tmp=$BUILD/tmp/$c
-		rm -rf "$tmp" && mkdir -p "$tmp"
-		rm -f "$tsv"
-		# Programs of the exercise are graded from outside through this path.
-		# Criterion's own lines are dropped (the report says it all); what the
-		# code under test prints, and sanitizer reports, stay on stderr. A
-		# runner that dies without reporting (not a test: the runner itself)
-		# gets one more try, so that a fault of the runner never costs points.
+
+	if [ -z "$why" ]; then
+		test_sandbox_args "$out" "$tmp"
+		# What this machine can do, found by the course's probe without any
+		# learner code; a test may skip only for a reason confirmed here.
+		sandbox_run --timeout 60 "${SBARGS[@]}" --ro "$PROBE" -- "$PROBE" facts "$tmp" > "$facts" 2>/dev/null
+		# The runner writes its verdicts on descriptor 9, which it alone
+		# holds (harness/lib/grade.c). Criterion's own lines are dropped (the
+		# report says it all); what the code under test prints, and sanitizer
+		# reports, are shown cleaned and bounded. A runner that dies without
+		# reporting gets one more try, so that a fault of the runner never
+		# costs points.
 		for attempt in 1 2; do
-			{
-				GRADE_RESULTS=$tsv GRADE_TMPDIR=$tmp GRADE_PROGRAMS=$out \
-					GRADE_SANITIZE=$([ "$SAN" = 1 ] && echo 1) \
-					timeout -k 5 "$CHAPTER_LIMIT" "$out/tests" 2>&1 1>&3 |
-					grep -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' >&2
-				rc=${PIPESTATUS[0]}
-			} 3>&1
-			[ -s "$tsv" ] && break
-			echo "grade: the test runner of $c stopped (status $rc) without reporting; running it again" >&2
+			: > "$raw"
+			(
+				sandbox_limits "$CHAPTER_LIMIT"
+				sandbox_run --timeout "$CHAPTER_LIMIT" "${SBARGS[@]}" --env GRADE_RESULTS_FD=9 \
+					-- "$out/tests" 9> "$raw" 2>&1
+			) | grep -a -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' |
+				"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" >&2
+			rc=${PIPESTATUS[0]}
+			[ -s "$raw" ] && break
+			[ "$attempt" = 1 ] && echo "grade: the test runner of $c stopped (status $rc) without reporting; running it again" >&2
 		done
-		[ -s "$tsv" ] || list_failed "the test runner stopped (status $rc) before it reported; run $out/tests --verbose to see why"
-		rm -rf "$tmp"
+		"$REPORT" check --list "$list" --facts "$facts" --out "$checked" \
+			--why-missing "the test runner stopped (status $rc) before it reported this test: read the output above" "$raw"
+	else
+		"$REPORT" check --list "$list" --facts /dev/null --out "$checked" --why-missing "$why"
 	fi
-	if [ -s "$tsv" ]; then
-		"$REPORT" lines "$tsv"
-		results+=("$tsv")
+	if [ -s "$checked" ]; then
+		"$REPORT" lines "$checked"
+		results+=("$checked")
+		cp "$checked" "$REPORTS/.chapter-$nn.tsv.$$" && mv "$REPORTS/.chapter-$nn.tsv.$$" "$REPORTS/chapter-$nn.tsv"
 	else
 		echo "grade: chapter $c produced no results" >&2
 	fi
-
+	rm -rf "$tmp"
 done
 
 "$REPORT" summary --json "$REPORTS/results.json" --junit "$REPORTS/junit.xml" "${results[@]}"

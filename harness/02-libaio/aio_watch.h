@@ -104,12 +104,12 @@ static void skip_if_machine_lacks_aio(int rc, int nr)
 	char why[300];
 
 	if (rc == -ENOSYS)
-		grade_skip("this kernel has no kernel AIO: io_setup returned ENOSYS "
+		grade_skip("aio", "this kernel has no kernel AIO: io_setup returned ENOSYS "
 			   "(built without CONFIG_AIO, or a sandbox such as gVisor)",
 			   "use a kernel with CONFIG_AIO=y (every distribution kernel has "
 			   "it); run make doctor");
 	if (rc == -EPERM)
-		grade_skip("io_setup is refused (EPERM): a seccomp filter blocks kernel AIO",
+		grade_skip("aio", "io_setup is refused (EPERM): a seccomp filter blocks kernel AIO",
 			   "run the container with a seccomp profile that allows io_setup, "
 			   "or on a VM; run make doctor");
 	if (rc == -EAGAIN && nr > 0 && nr <= (int)LAIO_MAX_QD) {
@@ -124,7 +124,7 @@ static void skip_if_machine_lacks_aio(int rc, int nr)
 			 "budget of AIO events is used up (fs.aio-nr %ld of fs.aio-max-nr %ld)",
 			 read_proc_long("/proc/sys/fs/aio-nr"),
 			 read_proc_long("/proc/sys/fs/aio-max-nr"));
-		grade_skip(why, "end the programs holding io contexts, or as root: "
+		grade_skip("aio", why, "end the programs holding io contexts, or as root: "
 				"sysctl -w fs.aio-max-nr=1048576; run make doctor");
 	}
 }

@@ -76,7 +76,7 @@ static int open_direct_or_skip(const char *path)
 		return fd;
 	snprintf(why, sizeof(why), "O_DIRECT is refused on %s (%s): its filesystem "
 		 "has no direct I/O (tmpfs?)", grade_tmpdir(), strerror(errno));
-	grade_skip(why, "keep the course on a disk filesystem such as ext4 or xfs; "
+	grade_skip("odirect", why, "keep the course on a disk filesystem such as ext4 or xfs; "
 			"run make doctor");
 	return -1;
 }
@@ -99,7 +99,7 @@ static void require_dio_alignment(int fd)
 			 "without complaint (a pread at offset 100 returned %zd, one of "
 			 "100 bytes %zd): its filesystem does not enforce alignment (tmpfs?)",
 			 grade_tmpdir(), at100, len100);
-		grade_skip(why, "keep the course on a disk filesystem such as ext4 or "
+		grade_skip("odirect", why, "keep the course on a disk filesystem such as ext4 or "
 				"xfs; run make doctor");
 	}
 }

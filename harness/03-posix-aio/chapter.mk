@@ -3,6 +3,9 @@ CHAPTER_TITLE := POSIX aio and a thread pool
 # Files of the implementation tree (exercises/03-posix-aio/, solutions/03-posix-aio/,
 # or a student's copy) linked into the tests and the demo: part A and part B.
 MODULE_SRCS := paio.c tpool.c
+# The contract's functions (the chapter's header): the only globals of the
+# module's objects left global when they are vetted (harness/vet.sh).
+EXPORTS := paio_batch_read tpool_create tpool_batch_read tpool_destroy tpool_batch_read_once
 # Programs of the implementation tree with a main() (name.c -> name), tested from outside.
 PROGRAM_SRCS :=
 # The demo, from chapters/03-posix-aio/, linked with the module.

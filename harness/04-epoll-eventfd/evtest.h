@@ -483,16 +483,16 @@ static void require_kernel_aio(void)
 		return;
 	}
 	if (r == -ENOSYS)
-		grade_skip("this kernel has no kernel AIO: io_setup returned ENOSYS",
+		grade_skip("aio", "this kernel has no kernel AIO: io_setup returned ENOSYS",
 			   "use a kernel built with CONFIG_AIO=y (every distribution kernel); run "
 			   "make doctor");
 	if (r == -EPERM)
-		grade_skip("io_setup is refused (EPERM): a seccomp filter blocks kernel AIO",
+		grade_skip("aio", "io_setup is refused (EPERM): a seccomp filter blocks kernel AIO",
 			   "run the container with a seccomp profile that allows io_setup, or on a "
 			   "VM; run make doctor");
 	snprintf(why, sizeof(why), "io_setup(1) fails here with %s (fs.aio-nr has reached "
 		 "fs.aio-max-nr?)", grade_errno_str(r));
-	grade_skip(why, "sysctl -w fs.aio-max-nr=1048576, or end the programs holding io "
+	grade_skip("aio", why, "sysctl -w fs.aio-max-nr=1048576, or end the programs holding io "
 		   "contexts; run make doctor");
 }
 

@@ -1637,7 +1637,7 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 			nap_us(500);
 		if (st < 0) {
 			prog_kill_all();
-			grade_skip("cannot read /proc/PID/task/*/syscall of the server (ptrace access "
+			grade_skip("ptrace", "cannot read /proc/PID/task/*/syscall of the server (ptrace access "
 				   "refused)", "run as the same user without a ptrace restriction "
 				   "(sysctl kernel.yama.ptrace_scope=1 or 0); run make doctor");
 		}

@@ -261,7 +261,7 @@ static void require_nop_inject(void)
 	}
 	SEAM_REAL(io_uring_queue_exit)(&ring);
 	if (res != -EAGAIN)
-		grade_skip("this kernel's IORING_OP_NOP cannot inject a result "
+		grade_skip("nop_inject", "this kernel's IORING_OP_NOP cannot inject a result "
 			   "(IORING_NOP_INJECT_RESULT), which this test uses to put -EAGAIN, "
 			   "-EINTR, -EIO or 0 into cqe->res",
 			   "nothing to fix in your code; a newer kernel runs this test");

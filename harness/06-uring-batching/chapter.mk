@@ -3,6 +3,9 @@ CHAPTER_TITLE := io_uring batching
 # Files of the implementation tree (exercises/06-uring-batching/,
 # solutions/06-uring-batching/, or a student's copy) linked into the tests and the demo.
 MODULE_SRCS := ubatch.c
+# The contract's functions (the chapter's header): the only globals of the
+# module's objects left global when they are vetted (harness/vet.sh).
+EXPORTS := ubatch_init ubatch_read ubatch_exit ubatch_batch_read
 # Programs of the implementation tree with a main() (name.c -> name), tested from
 # outside: copy SRC DST. COPY=/path/to/any/copy in the environment (or on the make
 # command line) grades another program with the same command line instead.

@@ -1208,7 +1208,7 @@ static void require_strace(char *strace, size_t cap)
 	struct prog_result r;
 
 	if (!prog_in_path("strace", strace, cap))
-		grade_skip("strace is not installed: this test watches the copy program's system "
+		grade_skip("strace", "strace is not installed: this test watches the copy program's system "
 			   "calls with it", "sudo apt-get install strace (or make deps)");
 	{
 		const char *argv[] = { strace, "-f", "-o", "/dev/null", "/bin/true", NULL };
@@ -1220,7 +1220,7 @@ static void require_strace(char *strace, size_t cap)
 
 		snprintf(why, sizeof(why), "strace cannot trace programs here (%s; %.200s)",
 			 prog_ending(&r), r.errlen ? r.err : "no message");
-		grade_skip(why, "allow ptrace: in a container run it with --cap-add SYS_PTRACE; "
+		grade_skip("strace", why, "allow ptrace: in a container run it with --cap-add SYS_PTRACE; "
 			   "or sysctl kernel.yama.ptrace_scope=1");
 	}
 }

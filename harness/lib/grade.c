@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,6 +44,7 @@ enum outcome { OUT_NOT_RUN, OUT_PASS, OUT_FAIL, OUT_SKIP };
 struct slot {
 	const struct grade_entry *entry;
 	enum outcome outcome;
+	char skip_kind[64];  /* what the machine lacks, for a skip (grade_skip) */
 	char output[MAX_OUTPUT];
 };
 
@@ -122,6 +124,7 @@ void grade_test_begin(const char *suite, const char *name)
 	const char *base = getenv("GRADE_TMPDIR");
 
 	arm_time_limit(suite, name);
+	prctl(PR_SET_DUMPABLE, 1);  /* /proc/self of the test stays readable */
 
 	/* A write to a pipe nobody reads must give EPIPE, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
@@ -165,9 +168,9 @@ void grade_check_violation(void)
 		cr_assert_fail("%s", v);
 }
 
-void grade_skip(const char *reason, const char *fix)
+void grade_skip(const char *kind, const char *reason, const char *fix)
 {
-	cr_skip_test(SKIP_MARK "%s. Fix: %s", reason, fix);
+	cr_skip_test(SKIP_MARK "%s\t%s. Fix: %s", kind, reason, fix);
 	abort();  /* not reached: cr_skip_test ends the test */
 }
 
@@ -344,11 +347,14 @@ void grade_require_memlock(size_t bytes, const char *what)
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
 	    rl.rlim_cur >= bytes || has_cap_ipc_lock())
 		return;
+	char kind[64];
+
+	snprintf(kind, sizeof(kind), "memlock:%zu", bytes);
 	snprintf(why, sizeof(why), "RLIMIT_MEMLOCK is %llu KiB, but about %zu KiB are needed "
 		 "for %s (io_uring rings and registered buffers are charged to it, and a "
 		 "ring stays charged a little while after it is torn down)",
 		 (unsigned long long)rl.rlim_cur / 1024, bytes / 1024, what);
-	grade_skip(why, "raise it (ulimit -l 8192, or memlock in /etc/security/limits.conf); "
+	grade_skip(kind, why, "raise it (ulimit -l 8192, or memlock in /etc/security/limits.conf); "
 			"run make doctor");
 }
 
@@ -365,7 +371,7 @@ void grade_require_io_uring(unsigned entries)
 		return;
 	}
 	if (ret == -ENOSYS)
-		grade_skip("this kernel has no io_uring (io_uring_setup: ENOSYS)",
+		grade_skip("io_uring", "this kernel has no io_uring (io_uring_setup: ENOSYS)",
 			   "use a kernel >= 5.6 built with CONFIG_IO_URING; run make doctor");
 	if (ret == -ENOMEM) {
 		struct rlimit rl;
@@ -375,7 +381,7 @@ void grade_require_io_uring(unsigned entries)
 			 "io_uring_queue_init(%u) failed with ENOMEM: the ring is charged to "
 			 "RLIMIT_MEMLOCK, which is %llu KiB here", entries,
 			 (unsigned long long)rl.rlim_cur / 1024);
-		grade_skip(buf, "raise it (ulimit -l 65536, or memlock in "
+		grade_skip("io_uring", buf, "raise it (ulimit -l 65536, or memlock in "
 				"/etc/security/limits.conf); run make doctor");
 	}
 	if (ret == -EPERM) {
@@ -388,15 +394,15 @@ void grade_require_io_uring(unsigned entries)
 			fclose(fp);
 		}
 		if (disabled)
-			grade_skip("io_uring is switched off by sysctl kernel.io_uring_disabled",
+			grade_skip("io_uring", "io_uring is switched off by sysctl kernel.io_uring_disabled",
 				   "as root: sysctl -w kernel.io_uring_disabled=0; run make doctor");
-		grade_skip("io_uring_setup is refused (EPERM): a seccomp filter blocks it, "
+		grade_skip("io_uring", "io_uring_setup is refused (EPERM): a seccomp filter blocks it, "
 			   "as Docker's default profile does",
 			   "run the container with --security-opt seccomp=unconfined, or on "
 			   "a machine without the filter; run make doctor");
 	}
 	snprintf(buf, sizeof(buf), "io_uring_queue_init(%u) failed: %s", entries, strerror(-ret));
-	grade_skip(buf, "run make doctor");
+	grade_skip("io_uring", buf, "run make doctor");
 }
 
 /* ---------------------------------------------------------------------
@@ -461,8 +467,14 @@ static void record(struct criterion_test_stats *st)
 	s->output[0] = '\0';
 	if (!st->timed_out && !st->crashed && !st->signal && st->failed_asserts == 0 &&
 	    st->message && !strncmp(st->message, SKIP_MARK, strlen(SKIP_MARK))) {
+		const char *kind = st->message + strlen(SKIP_MARK);
+		const char *tab = strchr(kind, '\t');
+
 		s->outcome = OUT_SKIP;
-		append(s, "%s", st->message + strlen(SKIP_MARK));
+		if (!tab)
+			tab = kind;
+		snprintf(s->skip_kind, sizeof(s->skip_kind), "%.*s", (int)(tab - kind), kind);
+		append(s, "%s", *tab ? tab + 1 : tab);
 		return;
 	}
 	if (!st->timed_out && !st->crashed && !st->signal && st->failed_asserts == 0 &&
@@ -504,16 +516,40 @@ static void write_line(FILE *fp, size_t i, enum outcome o, const char *output)
 	fprintf(fp, "%s\t%s.%02zu\t%s\t%d\t%d\t%s\t", GRADE_CHAPTER, GRADE_CHAPTER, i + 1,
 		e->title, o == OUT_PASS ? e->points : 0, e->points, outcome_word(o));
 	put_escaped(fp, output);
-	fputc('\n', fp);
+	fprintf(fp, "\t%s\n", o == OUT_SKIP ? slots[i].skip_kind : "");
+}
+
+/*
+ * Where the report lines go: the file descriptor grade.sh handed the runner
+ * in GRADE_RESULTS_FD, else stdout. The runner takes the descriptor before
+ * any test starts, marks it close-on-exec and drops the variable, so the
+ * test workers (re-executed by BoxFort) never hold it: learner code runs only
+ * in workers and cannot write, add or rewrite a result line.
+ */
+static int results_fd = STDOUT_FILENO;
+
+static void take_results_fd(void)
+{
+	const char *env = getenv("GRADE_RESULTS_FD");
+	char *end;
+	long fd;
+
+	if (!env || !*env)
+		return;
+	fd = strtol(env, &end, 10);
+	if (*end == '\0' && fd > 2 && fd < 1024 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0)
+		results_fd = (int)fd;
+	else
+		fprintf(stderr, "harness: GRADE_RESULTS_FD=%s is not an open descriptor\n", env);
+	unsetenv("GRADE_RESULTS_FD");
 }
 
 static void write_results(const char *why_not_run)
 {
-	const char *path = getenv("GRADE_RESULTS");
-	FILE *fp = path && *path ? fopen(path, "w") : stdout;
+	FILE *fp = fdopen(dup(results_fd), "w");
 
 	if (!fp) {
-		fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "harness: cannot write the results: %s\n", strerror(errno));
 		return;
 	}
 	qsort(slots, nslots, sizeof(slots[0]), by_line);
@@ -526,8 +562,7 @@ static void write_results(const char *why_not_run)
 		else
 			write_line(fp, i, slots[i].outcome, slots[i].output);
 	}
-	if (fp != stdout)
-		fclose(fp);
+	fclose(fp);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -550,6 +585,12 @@ int main(int argc, char **argv)
 		write_results(argv[2]);
 		return 0;
 	}
+	take_results_fd();
+	/* The runner decides every verdict: not dumpable, so no other process
+	 * of this user without CAP_SYS_PTRACE can read or write its memory
+	 * (/proc/PID/mem, ptrace). Workers are re-executed and dumpable again
+	 * (grade_test_begin makes sure), so tests can read their own /proc. */
+	prctl(PR_SET_DUMPABLE, 0);
 	tests = criterion_initialize();
 	if (criterion_handle_args(argc, argv, true))
 		ok = criterion_run_all_tests(tests);

@@ -90,9 +90,18 @@ void grade_check_violation(void);
 	} while (0)
 #define grade_fail(...) cr_assert_fail(__VA_ARGS__)
 
-/* Report the test as skipped: the machine lacks what it needs. `reason` says
- * what is missing, `fix` what to do about it. Ends the test. */
-void grade_skip(const char *reason, const char *fix) __attribute__((noreturn));
+/* Report the test as skipped: the machine lacks what it needs. `kind` names
+ * the missing feature in the words of the course's probe (tools/probe.c,
+ * `probe facts`): io_uring, memlock:BYTES, aio, odirect, ptrace, strace,
+ * nop_inject. `reason` says what is missing, `fix` what to do about it. Ends
+ * the test.
+ *
+ * The skip is honoured only if the probe, run on this machine without any
+ * learner code, found the feature missing too (harness/tools/report.c,
+ * `report check`); otherwise the test fails, so learner code cannot make a
+ * chapter look unrunnable and drop its tests out of the maximum score. */
+void grade_skip(const char *kind, const char *reason, const char *fix)
+	__attribute__((noreturn));
 
 /* Skip unless io_uring can be used here (seccomp, io_uring_disabled,
  * RLIMIT_MEMLOCK), with the reason. entries: ring size the test needs. */

@@ -3,8 +3,16 @@
 # Called by the top-level Makefile and harness/grade.sh, never by hand:
 #   make -f harness/mk/chapter.mk ROOT=... CHAPTER=01-blocking IMPL_DIR=... OUT=... [SAN=1] [WERROR=1] TARGET
 # Targets: tests (the graded test binary), list (the same tests without the
-# implementation, to report them when it does not build), demo, programs,
-# harness (the implementation-independent objects only).
+# implementation: the learner-free list of tests and points, and the report
+# when the code does not build), demo, programs, harness (the
+# implementation-independent objects only).
+#
+# The learner's files are compiled with the contract's include path only
+# (chapters/common, chapters/NN-topic): never harness/lib, never the course's
+# other trees. Each object's dependencies are checked, and the module objects
+# are vetted before linking (harness/vet.sh): only the functions the chapter
+# allows, no constructors or destructors, no raw system calls, and every
+# global the contract does not name (EXPORTS) made local to its object.
 
 ROOT ?= $(CURDIR)
 include $(ROOT)/harness/mk/flags.mk
@@ -15,9 +23,14 @@ CH_DIR := $(ROOT)/chapters/$(CHAPTER)
 TEST_DIR := $(ROOT)/harness/$(CHAPTER)
 LIB_DIR := $(ROOT)/harness/lib
 
-# The contract headers come first, so a header left in the implementation
-# tree cannot replace them.
-CPPFLAGS += -I$(ROOT)/chapters/common -I$(CH_DIR) -I$(LIB_DIR) -I$(IMPL_DIR)
+# The contract headers, for everything. The harness's own objects add
+# harness/lib; nothing is ever compiled with the implementation's directory
+# on its include path, so no file of a learner's tree can stand in for a
+# header of the course or the system.
+CPPFLAGS += -I$(ROOT)/chapters/common -I$(CH_DIR)
+HARNESS_CPPFLAGS = $(CPPFLAGS) -I$(LIB_DIR)
+VET := $(ROOT)/harness/vet.sh
+ALLOWED := $(LIB_DIR)/allowed.txt $(wildcard $(TEST_DIR)/allowed.txt)
 
 MODULE_OBJS := $(addprefix $(OUT)/impl/,$(MODULE_SRCS:.c=.o))
 PROGRAMS := $(addprefix $(OUT)/,$(PROGRAM_SRCS:.c=))
@@ -69,9 +82,21 @@ $(EXTRA_DEMOS): $(OUT)/%: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapte
 $(OUT)/%: $(OUT)/impl/%.o $(MODULE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(MODULE_OBJS) $(MODULE_LIBS)
 
-$(OUT)/impl/%.o: $(IMPL_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
+# A file of the implementation: compiled, its dependencies checked (nothing
+# outside the system headers, the contract and its own directory), and, for
+# a module linked into the tests, vetted and its non-contract globals made
+# local. A program (with its own main) runs as a separate process: checked,
+# not vetted.
+$(OUT)/impl/%.unvetted.o: $(IMPL_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MD -MF $(@:.o=.d) -c -o $@ $<
+	$(Q)$(VET) deps $(@:.o=.d) $(IMPL_DIR) $(ROOT)/chapters/common $(CH_DIR)
+
+$(MODULE_OBJS): $(OUT)/impl/%.o: $(OUT)/impl/%.unvetted.o $(VET) $(ALLOWED)
+	$(Q)$(VET) object $< $@ "$(EXPORTS)" $(if $(filter 1,$(SAN)),--sanitized) $(ALLOWED)
+
+$(addprefix $(OUT)/impl/,$(PROGRAM_SRCS:.c=.o)): $(OUT)/impl/%.o: $(OUT)/impl/%.unvetted.o
+	$(Q)cp $< $@
 
 $(OUT)/demo-obj/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $(@D)
@@ -81,9 +106,15 @@ $(OUT)/demo-obj/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/co
 # gradings started at once never see half a file.
 $(HARNESS_OUT)/tests.o: $(TEST_DIR)/tests.c $(wildcard $(CH_DIR)/*.h $(LIB_DIR)/*.h $(TEST_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
+	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 $(HARNESS_OUT)/lib/%.o: $(LIB_DIR)/%.c $(wildcard $(LIB_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) \
+	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) \
 		-DGRADE_CHAPTER='"$(NN)"' -DGRADE_CHAPTER_TITLE='"$(CHAPTER_TITLE)"' -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
+
+# The files of the implementation tree that the chapter grades (grade.sh
+# copies these, and nothing else, from the learner's tree).
+.PHONY: sources
+sources:
+	@echo $(MODULE_SRCS) $(PROGRAM_SRCS)
