@@ -142,7 +142,7 @@ for c in "${chapters[@]}"; do
 	tmp=$PRIV/tmp/$c
 	list=$PRIV/list-$nn.tsv
 	raw=$PRIV/raw-$nn.tsv
-	facts=$PRIV/facts-$nn
+	facts=$PRIV/facts
 	checked=$PRIV/chapter-$nn.tsv
 	mk=("$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT"
 	    CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}")
@@ -150,7 +150,7 @@ for c in "${chapters[@]}"; do
 	mkdir -p "$out" "$tmp"
 
 	# The list of tests and points comes from a binary without learner code.
-	if ! "${mk[@]}" harness list >&2 || ! "$out/list" --grade-list-failed "not graded" > "$list"; then
+	if ! "${mk[@]}" harness list >&2 || ! cp "$("${mk[@]}" list-path)" "$list"; then
 		echo "grade: the grader's own build of $c failed (make test shows why)" >&2
 		continue
 	fi
@@ -169,8 +169,10 @@ for c in "${chapters[@]}"; do
 	if [ -z "$why" ]; then
 		test_sandbox_args "$out" "$tmp"
 		# What this machine can do, found by the course's probe without any
-		# learner code; a test may skip only for a reason confirmed here.
-		sandbox_run --timeout 60 "${SBARGS[@]}" --ro "$PROBE" -- "$PROBE" facts "$tmp" > "$facts" 2>/dev/null
+		# learner code, in the tests' sandbox, once per grading; a test may
+		# skip only for a reason confirmed here.
+		[ -s "$facts" ] ||
+			sandbox_run --timeout 60 "${SBARGS[@]}" --ro "$PROBE" -- "$PROBE" facts "$tmp" > "$facts" 2>/dev/null
 		# The runner writes its verdicts on descriptor 9, which it alone
 		# holds (harness/lib/grade.c). Criterion's own lines are dropped (the
 		# report says it all); what the code under test prints, and sanitizer

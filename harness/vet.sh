@@ -41,18 +41,25 @@ system_header() {
 }
 
 vet_deps() {
-	local depfile=$1 dep real ok dir
+	local depfile=$1 real ok dir deps dirs=()
 	shift
-	# Make syntax: "target: dep dep \" on several lines.
-	for dep in $(sed -e 's/\\$//' -e 's/^[^:]*: *//' "$depfile"); do
-		real=$(realpath -m -- "$dep")
+	for dir in "$@"; do
+		dirs+=("$(realpath -m -- "$dir")")
+	done
+	# Make syntax: "target: dep dep \" on several lines. One realpath for
+	# all of them: a header-heavy file has a hundred.
+	mapfile -t deps < <(sed -e 's/\\$//' -e 's/^[^:]*: *//' "$depfile" | tr -s ' \t' '\n\n' | grep -v '^$')
+	[ ${#deps[@]} -gt 0 ] || return 0
+	local i=0
+	while IFS= read -r real; do
 		ok=0
-		for dir in "$@"; do
-			case "$real" in "$(realpath -m -- "$dir")"/*) ok=1 ;; esac
+		for dir in "${dirs[@]}"; do
+			case "$real" in "$dir"/*) ok=1 ;; esac
 		done
 		system_header "$real" && ok=1
-		[ "$ok" = 1 ] || refuse "$depfile" "it includes $dep, which is not part of the chapter's contract. A file of the exercise may include the system's headers, the chapter's headers (chapters/common, chapters/NN-topic) and nothing else of the course."
-	done
+		[ "$ok" = 1 ] || refuse "$depfile" "it includes ${deps[$i]}, which is not part of the chapter's contract. A file of the exercise may include the system's headers, the chapter's headers (chapters/common, chapters/NN-topic) and nothing else of the course."
+		i=$((i + 1))
+	done < <(realpath -m -- "${deps[@]}")
 }
 
 # --- object -----------------------------------------------------------------

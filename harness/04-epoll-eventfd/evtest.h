@@ -1029,6 +1029,7 @@ static void prog_start(struct proc *p, const char **argv)
 			signal(sig, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		grade_confine_child();
 		execv(argv[0], (char *const *)argv);
 		dprintf(2, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

@@ -91,6 +91,7 @@ static void prog_run(const char *const argv[], const struct prog_opts *o, struct
 		}
 		if (o && o->cwd && chdir(o->cwd) < 0)
 			_exit(126);
+		grade_confine_child();
 		execv(argv[0], (char *const *)argv);
 		dprintf(2, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

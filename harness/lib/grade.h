@@ -146,6 +146,14 @@ void grade_check_same(const void *got, const void *want, size_t len, const char 
  * with the reason if it cannot. */
 int grade_open(const char *path, int flags);
 
+/* In a child the harness forked to run a learner's program (a copy
+ * program, a server), just before execv: confine it so that it cannot
+ * ptrace, or write the memory of, the test process that judges it, nor any
+ * other process outside its own descendants (a Landlock domain; the kernel
+ * enforces it across exec). Async-signal-safe. Returns 0, or -errno where
+ * the kernel has no Landlock (then only the sandbox of grade.sh holds). */
+int grade_confine_child(void);
+
 /* A result in words: "4096", "-EBADF". Eight results can be alive at once
  * (enough for one message). */
 const char *grade_errno_str(ssize_t v);

@@ -54,7 +54,7 @@ MODULE_LIBS := $(CH_PKG_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
 .PHONY: tests list demo programs harness
 tests: $(OUT)/tests
 harness: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
-list: $(OUT)/list
+list: $(HARNESS_OUT)/list.tsv
 demo: $(if $(DEMO_SRCS),$(OUT)/demo) $(EXTRA_DEMOS)
 programs: $(PROGRAMS)
 
@@ -68,8 +68,18 @@ $(OUT)/tests: $(TEST_OBJS) $(MODULE_OBJS) $(HARNESS_OUT)/wrap-flags
 # The test list without the implementation: its symbols stay unresolved and
 # are never called (only --grade-list-failed runs). Not position-independent:
 # in a PIE the loader refuses the unresolved entries ("unexpected PLT reloc").
-$(OUT)/list: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -no-pie $$(cat $(HARNESS_OUT)/wrap-flags) -Wl,--unresolved-symbols=ignore-all -o $@ $(TEST_OBJS) $(TEST_LIBS)
+# Built once per chapter and flavour beside the harness's objects, with the
+# list it prints: no learner code is ever linked into it.
+$(HARNESS_OUT)/list: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -no-pie $$(cat $(HARNESS_OUT)/wrap-flags) -Wl,--unresolved-symbols=ignore-all -o $@.$$$$.tmp $(TEST_OBJS) $(TEST_LIBS) && mv $@.$$$$.tmp $@
+
+$(HARNESS_OUT)/list.tsv: $(HARNESS_OUT)/list
+	$(Q)$< --grade-list-failed "not graded" > $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+# Where the list is, for grade.sh.
+.PHONY: list-path
+list-path:
+	@echo $(HARNESS_OUT)/list.tsv
 
 $(OUT)/demo: $(DEMO_OBJS) $(MODULE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MODULE_LIBS)
