@@ -63,6 +63,9 @@ fi
 # share a file.
 mkdir -p "$ROOT/build/grading" "$REPORTS" || exit 2
 PRIV=$(mktemp -d "$ROOT/build/grading/run.XXXXXX") || exit 2
+# No report of an earlier grading may stand in for this one if it is
+# stopped half way: the new ones are renamed into place at the end.
+rm -f "$REPORTS/results.json" "$REPORTS/junit.xml"
 trap 'rm -rf "$PRIV"; sandbox_cleanup' EXIT
 trap 'exit 130' INT TERM
 
