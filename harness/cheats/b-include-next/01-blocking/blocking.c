@@ -1,2 +1,0 @@
-/* cheat: #include_next in the main file acts as #include <...>, searched in -I chapters/common etc. */
-#include_next <../../solutions/01-blocking/blocking.c>

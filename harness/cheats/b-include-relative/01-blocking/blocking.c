@@ -1,2 +1,0 @@
-/* cheat: the reference, included by a path relative to this tree (harness/cheats/NAME/01-blocking/) */
-#include "../../../../solutions/01-blocking/blocking.c"

@@ -1,1 +1,0 @@
-../../../../solutions/01-blocking/blocking.c
