@@ -38,6 +38,11 @@ sandbox_base() {
 		localtime hosts services protocols; do
 		[ -e "/etc/$f" ] && SB+=(--ro-bind "/etc/$f" "/etc/$f")
 	done
+	# A checkout under /usr would be visible whole through the bind above:
+	# the reference stays hidden wherever the course lives.
+	if [ -n "${ROOT:-}" ] && [ -d "$ROOT/solutions" ]; then
+		SB+=(--tmpfs "$ROOT/solutions")
+	fi
 	return 0
 }
 
