@@ -50,6 +50,7 @@ sandbox_base() {
 # reason when they are not. Returns 1 if SANDBOX=required cannot be met.
 sandbox_check() {
 	local err
+	[ "$(id -u)" = 0 ] && sandbox_cleanup_stale
 	if [ "$SANDBOX" = off ]; then
 		SANDBOX_WHY="SANDBOX=off was given"
 	elif ! command -v bwrap >/dev/null 2>&1; then
@@ -106,6 +107,20 @@ sandbox_pids_cgroup() {
 			return 0
 		fi
 		rmdir "$dir" 2>/dev/null
+	done
+	return 0
+}
+
+# sandbox_cleanup_stale: remove the empty cgroups of gradings that are no
+# longer running (one stopped before its cleanup ran, or raced a process
+# still exiting). Called once per grading.
+sandbox_cleanup_stale() {
+	local dir pid
+	for dir in /sys/fs/cgroup/pids/aio-grade.* /sys/fs/cgroup/unified/aio-grade.* /sys/fs/cgroup/aio-grade.*; do
+		[ -d "$dir" ] || continue
+		pid=${dir##*/aio-grade.}
+		pid=${pid%%.*}
+		kill -0 "$pid" 2>/dev/null || rmdir "$dir" 2>/dev/null
 	done
 	return 0
 }
