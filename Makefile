@@ -30,7 +30,7 @@ deps:
 
 tools: build/tools/report build/tools/probe
 
-build/tools/%: harness/tools/%.c
+build/tools/%: harness/tools/%.c harness/lib/tsv.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< $(if $(filter probe,$*),$(URING_LIBS))
 

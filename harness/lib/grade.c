@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "grade.h"
 
+#include "tsv.h"
 #include <criterion/hooks.h>
 #include <criterion/options.h>
 #include <errno.h>
@@ -564,21 +565,6 @@ static void record(struct criterion_test_stats *st)
 ReportHook(POST_TEST)(struct criterion_test_stats *st) { record(st); }
 ReportHook(TEST_CRASH)(struct criterion_test_stats *st) { record(st); }
 
-/* Report lines: tab-separated, with \\, \t and \n escaped in the text. */
-static void put_escaped(FILE *fp, const char *text)
-{
-	for (; *text; text++) {
-		if (*text == '\\')
-			fputs("\\\\", fp);
-		else if (*text == '\t')
-			fputs("\\t", fp);
-		else if (*text == '\n')
-			fputs("\\n", fp);
-		else
-			fputc(*text, fp);
-	}
-}
-
 static const char *outcome_word(enum outcome o)
 {
 	return o == OUT_PASS ? "pass" : o == OUT_SKIP ? "skip" : "fail";
@@ -590,7 +576,7 @@ static void write_line(FILE *fp, size_t i, enum outcome o, const char *output)
 
 	fprintf(fp, "%s\t%s.%02zu\t%s\t%d\t%d\t%s\t", GRADE_CHAPTER, GRADE_CHAPTER, i + 1,
 		e->title, o == OUT_PASS ? e->points : 0, e->points, outcome_word(o));
-	put_escaped(fp, output);
+	tsv_put_escaped(fp, output);
 	fprintf(fp, "\t%s\n", o == OUT_SKIP ? slots[i].skip_kind : "");
 }
 

@@ -45,6 +45,7 @@
  * `check` already cleaned: they do not trust their input either.
  */
 #define _GNU_SOURCE
+#include "../lib/tsv.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -488,21 +489,6 @@ static int commit_temp(FILE *fp, char *tmp, const char *path)
 	return -1;
 }
 
-/* Report lines: tab-separated, with \\, \t and \n escaped in the text. */
-static void put_escaped(FILE *fp, const char *text)
-{
-	for (; *text; text++) {
-		if (*text == '\\')
-			fputs("\\\\", fp);
-		else if (*text == '\t')
-			fputs("\\t", fp);
-		else if (*text == '\n')
-			fputs("\\n", fp);
-		else
-			fputc(*text, fp);
-	}
-}
-
 /* ---------------------------------------------------------------------
  * check
  */
@@ -768,9 +754,9 @@ static void write_test(FILE *fp, const struct test *x)
 
 	fprintf(fp, "%s\t%s\t%s\t%d\t%d\t%s\t", nn, number, title, pass ? x->max : 0, x->max,
 		x->status);
-	put_escaped(fp, x->output);
+	tsv_put_escaped(fp, x->output);
 	fputc('\t', fp);
-	put_escaped(fp, !strcmp(x->status, "skip") ? x->kind : "");
+	tsv_put_escaped(fp, !strcmp(x->status, "skip") ? x->kind : "");
 	fputc('\n', fp);
 	free(nn);
 	free(number);
