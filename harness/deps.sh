@@ -6,12 +6,14 @@
 set -u
 # bubblewrap: the sandbox of make check (without it, grading still works and
 # says it is not sandboxed).
-PACKAGES="build-essential pkg-config liburing-dev libaio-dev libcriterion-dev strace bubblewrap"
+# patch: make test applies the mutants (diffs against the reference).
+PACKAGES="build-essential patch pkg-config liburing-dev libaio-dev libcriterion-dev strace bubblewrap"
 
 missing() {
 	local m=""
 	command -v cc >/dev/null 2>&1 || m="$m build-essential"
 	command -v pkg-config >/dev/null 2>&1 || m="$m pkg-config"
+	command -v patch >/dev/null 2>&1 || m="$m patch"
 	pkg-config --exists liburing 2>/dev/null || m="$m liburing-dev"
 	if pkg-config --exists liburing 2>/dev/null && ! pkg-config --atleast-version=2.3 liburing; then
 		echo "deps: liburing $(pkg-config --modversion liburing) is too old: the course needs 2.3 or" \

@@ -5,8 +5,8 @@
 #   - every chapter builds warning-free (-Werror): solutions, skeletons, demos;
 #   - the solutions score full marks, also under ASan + UBSan;
 #   - the skeletons score zero;
-#   - every mutant (harness/NN-*/mutants/*.c, a plausible mistake or a cheat)
-#     loses points;
+#   - every mutant (harness/NN-*/mutants/*.diff, a plausible mistake or a cheat,
+#     applied to the reference) loses points, and still applies;
 #   - the demo of each chapter runs on the reference (harness/NN-*/smoke.sh);
 #   - the reports exist and parse;
 #   - every cheat submission (harness/cheats/) earns only what its honest
@@ -102,21 +102,27 @@ expect_full_marks() {
 	fi
 }
 
-# check_mutant CHAPTER FILE: grade the solution with FILE in place of the file
-# its first line names; print "ok ..." if it loses points, "not_ok ..." if not.
+# check_mutant CHAPTER DIFF: grade the solution with DIFF applied (a unified
+# diff against the reference whose first line is "mutant of FILE: MISTAKE");
+# print "ok ..." if it loses points, "not_ok ..." if not, or if the diff no
+# longer applies to the reference exactly (no fuzz: a mutant must not drift).
 check_mutant() {
 	local c=$1 mutant=$2 nn=${1%%-*} name header target what tree s m caught
-	name=$(basename "$mutant" .c)
+	name=$(basename "$mutant" .diff)
 	header=$(head -n 1 "$mutant")
-	target=$(printf '%s' "$header" | sed -n 's/^.*mutant of \([^:]*\):.*$/\1/p')
-	what=$(printf '%s' "$header" | sed -n 's/^.*mutant of [^:]*: *\(.*\) \*\/.*$/\1/p')
-	if [ -z "$target" ]; then
-		echo "not_ok $c: mutant $name has no first line '/* mutant of FILE: MISTAKE */'"
+	target=$(printf '%s' "$header" | sed -n 's/^mutant of \([^:]*\): .*$/\1/p')
+	what=${header#*: }
+	if [ -z "$target" ] || [ ! -f "solutions/$c/$target" ]; then
+		echo "not_ok $c: mutant $name has no first line 'mutant of FILE: MISTAKE' naming a file of solutions/$c"
 		return
 	fi
 	tree=$OUT/trees/$nn-$name
 	rm -rf "$tree" && mkdir -p "$tree"
-	cp -r "solutions/$c" "$tree/$c" && cp "$mutant" "$tree/$c/$target"
+	cp -r "solutions/$c" "$tree/$c"
+	if ! patch -s -p1 -F0 --no-backup-if-mismatch -r - -d "$tree/$c" < "$mutant" > "$OUT/patch-$nn-$name.log" 2>&1; then
+		echo "not_ok $c: mutant $name no longer applies to solutions/$c/$target (see $OUT/patch-$nn-$name.log): update the diff"
+		return
+	fi
 	grade "mutant-$nn-$name" "$tree" "$nn"
 	read -r s m < <(score_of "$OUT/mutant-$nn-$name")
 	if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
@@ -177,9 +183,9 @@ PY
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/unused" harness
 	running=0
-	for mutant in harness/"$c"/mutants/*.c; do
+	for mutant in harness/"$c"/mutants/*.diff; do
 		[ -e "$mutant" ] || continue
-		check_mutant "$c" "$mutant" > "$OUT/verdict-$nn-$(basename "$mutant" .c)" &
+		check_mutant "$c" "$mutant" > "$OUT/verdict-$nn-$(basename "$mutant" .diff)" &
 		running=$((running + 1))
 		if [ "$running" -ge "${JOBS:-3}" ]; then
 			wait -n
