@@ -58,8 +58,9 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * truncating it, through one buffer of bufsize bytes: each read(2) asks for
  * at most bufsize bytes. Returns the number of bytes copied, or -errno
  * (bufsize == 0: -EINVAL; src missing: -ENOENT; dst not writable: that
- * error, e.g. -EACCES, -EISDIR, -ENOENT). Every descriptor it opens is
- * closed before it returns, on success and on every error path.
+ * error, e.g. -EACCES, -EISDIR, -ENOENT; no memory for the buffer:
+ * -ENOMEM). Every descriptor it opens is closed, and every byte of heap it
+ * allocates freed, before it returns, on success and on every error path.
  */
 off_t copy_file(const char *src, const char *dst, size_t bufsize);
 

@@ -532,6 +532,44 @@ GRADE_TEST(copy_file, no_descriptor_leaks, 2,
 	free(data);
 }
 
+GRADE_TEST(copy_file, frees_its_buffer, 2,
+	   "copy_file frees its buffer after a copy and after each error; -ENOMEM when malloc fails",
+	   "TODO 4: every path out of copy_file after the malloc goes through one cleanup that "
+	   "frees the buffer and closes the descriptors; a NULL from malloc is -ENOMEM "
+	   "(lesson: \"Cleaning up\")")
+{
+	unsigned char *data = grade_random_bytes(70000);
+	const char *src = grade_make_file("src", data, 70000);
+	struct seam_heap before;
+	off_t ok, bad_dst, bad_src, no_memory;
+	int fds;
+
+	refuse_kernel_copies();
+	seam_heap_usage(&before);
+	ok = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
+	grade_check(ok == 70000, "copy_file of a 70000-byte file returned %s, expected 70000",
+		    grade_errno_str((ssize_t)ok));
+	grade_check_heap(&before, "copy_file of a 70000-byte file");
+	bad_dst = SEAM_CALL(copy_file(src, grade_path("no/such/dir"), 4096));
+	grade_check(bad_dst == -ENOENT, "copy_file to a missing directory returned %s, expected "
+		    "-ENOENT", grade_errno_str((ssize_t)bad_dst));
+	grade_check_heap(&before, "copy_file to a missing directory");
+	bad_src = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
+	grade_check(bad_src == -ENOENT, "copy_file from a missing source returned %s, expected "
+		    "-ENOENT", grade_errno_str((ssize_t)bad_src));
+	grade_check_heap(&before, "copy_file from a missing source");
+
+	fds = fault_count_fds();
+	seam_heap_fail(1, -1);
+	no_memory = SEAM_CALL(copy_file(src, grade_path("dst2"), 4096));
+	seam_heap_fail(0, 0);
+	grade_check(no_memory == -ENOMEM, "copy_file returned %s when malloc returned NULL, "
+		    "expected -ENOMEM", grade_errno_str((ssize_t)no_memory));
+	grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when malloc "
+		    "failed", fault_count_fds() - fds);
+	free(data);
+}
+
 /* -------------------------------------------------------------- blk_batch_read */
 
 GRADE_TEST(batch, random_batch, 2,

@@ -658,3 +658,16 @@ int main(int argc, char **argv)
 	criterion_finalize(tests);
 	return ok ? 0 : 1;
 }
+
+void grade_check_heap(const struct seam_heap *before, const char *what)
+{
+	struct seam_heap now;
+
+	seam_heap_usage(&now);
+	grade_check(now.blocks <= before->blocks,
+		    "%s left %ld block%s (%lld bytes) of heap memory allocated that it never freed: "
+		    "every malloc, calloc, realloc, posix_memalign or strdup of your code needs its "
+		    "free on every path, the error paths included",
+		    what, now.blocks - before->blocks, now.blocks - before->blocks == 1 ? "" : "s",
+		    now.bytes - before->bytes);
+}

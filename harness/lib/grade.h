@@ -158,4 +158,12 @@ int grade_confine_child(void);
  * (enough for one message). */
 const char *grade_errno_str(ssize_t v);
 
+/* Heap leaks. Take `before` with seam_heap_usage() before the calls under
+ * test (after a first call, if the module may keep one cache for good), and
+ * call this after them: it fails the test, in the learner's words, if the
+ * module holds more heap blocks than it did. `what` names the calls
+ * ("tpool_create that failed half way"). A block freed twice is not its
+ * business: glibc aborts on that, and the crash fails the test. */
+void grade_check_heap(const struct seam_heap *before, const char *what);
+
 #endif /* GRADE_H */

@@ -102,4 +102,24 @@ void seam_violate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The message of the first refused call or recorded violation, or NULL. */
 const char *seam_violation(void);
 
+/*
+ * Heap accounting (heap.c). The module's calls to malloc, calloc, realloc,
+ * reallocarray, free, posix_memalign, aligned_alloc, memalign, strdup and
+ * strndup are renamed to seam_* when its objects are linked into the tests
+ * (harness/lib/heap.redefine), so every block the module allocates, on any
+ * thread, armed or not, is known until the module frees it.
+ */
+struct seam_heap {
+	long blocks;       /* the module's blocks alive now      */
+	long long bytes;   /* their sizes, as asked              */
+	long allocs;       /* allocations asked for, in total    */
+	long frees;        /* frees of the module's own blocks   */
+	long failed;       /* allocations made to fail (below)   */
+};
+void seam_heap_usage(struct seam_heap *out);
+/* Make the module's allocations fail (NULL or ENOMEM, errno ENOMEM): from
+ * the nth one counted from now (1: the next), `count` of them (-1: every one
+ * after). nth 0 turns failures off. */
+void seam_heap_fail(long nth, long count);
+
 #endif /* SEAMS_H */

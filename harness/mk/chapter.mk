@@ -33,12 +33,15 @@ VET := $(ROOT)/harness/vet.sh
 ALLOWED := $(LIB_DIR)/allowed.txt $(wildcard $(TEST_DIR)/allowed.txt)
 
 MODULE_OBJS := $(addprefix $(OUT)/impl/,$(MODULE_SRCS:.c=.o))
+# The same objects as linked into the tests: their allocator calls renamed to
+# the harness's heap accounting (harness/lib/heap.c).
+TESTED_OBJS := $(addprefix $(OUT)/impl/,$(MODULE_SRCS:.c=.tested.o))
 PROGRAMS := $(addprefix $(OUT)/,$(PROGRAM_SRCS:.c=))
 # The harness's objects do not depend on the implementation: built once per
 # chapter and flavour, shared by every tree graded (an instructor's class, the
 # mutants of make test).
 HARNESS_OUT := $(ROOT)/build/harness/$(if $(filter 1,$(SAN)),san,plain)$(if $(filter 1,$(WERROR)),-werror)/$(CHAPTER)
-LIB_OBJS := $(addprefix $(HARNESS_OUT)/lib/,grade.o seams.o faults.o)
+LIB_OBJS := $(addprefix $(HARNESS_OUT)/lib/,grade.o seams.o faults.o heap.o)
 TEST_OBJS := $(HARNESS_OUT)/tests.o $(LIB_OBJS)
 DEMO_OBJS := $(addprefix $(OUT)/demo-obj/,$(DEMO_SRCS:.c=.o))
 # Stand-alone programs of the lesson (chapters/NN-topic/name.c -> name), built
@@ -62,8 +65,8 @@ $(HARNESS_OUT)/wrap-flags: $(LIB_DIR)/wrap-flags.in $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
 	$(Q)$(CC) -E -P -x c -I$(LIB_DIR) $< | tr -s ' \n' '  ' > $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
-$(OUT)/tests: $(TEST_OBJS) $(MODULE_OBJS) $(HARNESS_OUT)/wrap-flags
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $$(cat $(HARNESS_OUT)/wrap-flags) -o $@ $(TEST_OBJS) $(MODULE_OBJS) $(TEST_LIBS)
+$(OUT)/tests: $(TEST_OBJS) $(TESTED_OBJS) $(HARNESS_OUT)/wrap-flags
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $$(cat $(HARNESS_OUT)/wrap-flags) -o $@ $(TEST_OBJS) $(TESTED_OBJS) $(TEST_LIBS)
 
 # The test list without the implementation: its symbols stay unresolved and
 # are never called (only --grade-list-failed runs). Not position-independent:
@@ -104,6 +107,9 @@ $(OUT)/impl/%.unvetted.o: $(IMPL_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chap
 
 $(MODULE_OBJS): $(OUT)/impl/%.o: $(OUT)/impl/%.unvetted.o $(VET) $(ALLOWED)
 	$(Q)$(VET) object $< $@ "$(EXPORTS)" $(if $(filter 1,$(SAN)),--sanitized) $(ALLOWED)
+
+$(TESTED_OBJS): $(OUT)/impl/%.tested.o: $(OUT)/impl/%.o $(LIB_DIR)/heap.redefine
+	$(Q)objcopy --redefine-syms=$(LIB_DIR)/heap.redefine $< $@
 
 $(addprefix $(OUT)/impl/,$(PROGRAM_SRCS:.c=.o)): $(OUT)/impl/%.o: $(OUT)/impl/%.unvetted.o
 	$(Q)cp $< $@

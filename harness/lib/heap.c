@@ -1,0 +1,271 @@
+/*
+ * heap.c - heap accounting for the code under test (seams.h, "heap").
+ *
+ * The module's objects are linked into the tests with their calls to the
+ * allocator renamed (objcopy --redefine-syms=heap.redefine, chapter.mk): a
+ * call to malloc from the learner's code lands in seam_malloc here, and
+ * nowhere else does. That is what -Wl,--wrap cannot do: the harness and
+ * Criterion allocate too, and only the module's blocks are its to free.
+ * Every thread is counted, armed or not (a pool's workers allocate between
+ * the calls of a test). strdup and strndup are renamed too: glibc's own
+ * copies allocate where no seam sees them.
+ *
+ * Live blocks are kept in a hash table of their addresses and sizes, so a
+ * block allocated by the module and freed by it is accounted exactly; a
+ * pointer the module frees that it did not allocate (one glibc made) is
+ * passed on untouched.
+ */
+#define _GNU_SOURCE
+#include "seams.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAP_BUCKETS 65536
+
+struct block {
+	void *ptr;
+	size_t size;
+	struct block *next;
+};
+
+/* A mutex, not a spin lock: the module's threads may be descheduled while
+ * holding it. Its own calls go to the real pthread functions: this file is
+ * part of the harness, its calls are never counted as the module's. */
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct block *buckets[HEAP_BUCKETS];
+static struct seam_heap usage;
+/* Allocation failures to inject: from the fail_at-th allocation counted by
+ * `allocs`, fail_count of them (-1: all). */
+static long fail_at;
+static long fail_count;
+
+static size_t bucket_of(const void *p)
+{
+	uintptr_t v = (uintptr_t)p;
+
+	v ^= v >> 17;
+	v *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(v >> 48) % HEAP_BUCKETS;
+}
+
+/* Called with heap_lock held: true if this allocation must fail. */
+static bool fail_now(void)
+{
+	long n = ++usage.allocs;
+
+	if (fail_at <= 0 || n < fail_at)
+		return false;
+	if (fail_count >= 0 && n >= fail_at + fail_count)
+		return false;
+	usage.failed++;
+	return true;
+}
+
+/* Account for a new block (ptr may be NULL: a failed allocation). */
+static void remember(void *ptr, size_t size)
+{
+	struct block *b;
+
+	if (!ptr)
+		return;
+	b = malloc(sizeof(*b));  /* the harness's own block */
+	__real_pthread_mutex_lock(&heap_lock);
+	if (b) {
+		b->ptr = ptr;
+		b->size = size;
+		b->next = buckets[bucket_of(ptr)];
+		buckets[bucket_of(ptr)] = b;
+		usage.blocks++;
+		usage.bytes += (long long)size;
+	}
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+/* Forget a block the module frees; false if it was not the module's. */
+static bool forget(void *ptr)
+{
+	struct block **pp, *b = NULL;
+
+	__real_pthread_mutex_lock(&heap_lock);
+	for (pp = &buckets[bucket_of(ptr)]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->ptr == ptr) {
+			b = *pp;
+			*pp = b->next;
+			usage.blocks--;
+			usage.bytes -= (long long)b->size;
+			usage.frees++;
+			break;
+		}
+	}
+	__real_pthread_mutex_unlock(&heap_lock);
+	free(b);
+	return b != NULL;
+}
+
+static bool should_fail(void)
+{
+	bool fail;
+
+	__real_pthread_mutex_lock(&heap_lock);
+	fail = fail_now();
+	__real_pthread_mutex_unlock(&heap_lock);
+	return fail;
+}
+
+void seam_heap_usage(struct seam_heap *out)
+{
+	__real_pthread_mutex_lock(&heap_lock);
+	*out = usage;
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+void seam_heap_fail(long nth, long count)
+{
+	__real_pthread_mutex_lock(&heap_lock);
+	fail_at = nth > 0 ? usage.allocs + nth : 0;
+	fail_count = count;
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+/* --- the allocator as the module sees it ------------------------------ */
+
+void *seam_malloc(size_t size);
+void *seam_calloc(size_t n, size_t size);
+void *seam_realloc(void *ptr, size_t size);
+void *seam_reallocarray(void *ptr, size_t n, size_t size);
+void seam_free(void *ptr);
+int seam_posix_memalign(void **out, size_t align, size_t size);
+void *seam_aligned_alloc(size_t align, size_t size);
+void *seam_memalign(size_t align, size_t size);
+char *seam_strdup(const char *s);
+char *seam_strndup(const char *s, size_t n);
+
+void *seam_malloc(size_t size)
+{
+	void *p;
+
+	if (should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = malloc(size);
+	remember(p, size);
+	return p;
+}
+
+void *seam_calloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = calloc(n, size);
+	remember(p, n * size);  /* calloc itself refuses an overflow */
+	return p;
+}
+
+void *seam_realloc(void *ptr, size_t size)
+{
+	void *p;
+
+	if (!ptr)
+		return seam_malloc(size);
+	if (size == 0) {  /* glibc frees and returns NULL */
+		seam_free(ptr);
+		return NULL;
+	}
+	if (should_fail()) {
+		errno = ENOMEM;
+		return NULL;  /* the old block stays the module's */
+	}
+	p = realloc(ptr, size);
+	if (p) {
+		forget(ptr);
+		remember(p, size);
+	}
+	return p;
+}
+
+void *seam_reallocarray(void *ptr, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return seam_realloc(ptr, n * size);
+}
+
+void seam_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	forget(ptr);
+	free(ptr);
+}
+
+int seam_posix_memalign(void **out, size_t align, size_t size)
+{
+	int err;
+
+	if (should_fail())
+		return ENOMEM;
+	err = posix_memalign(out, align, size);
+	if (err == 0)
+		remember(*out, size);
+	return err;
+}
+
+void *seam_aligned_alloc(size_t align, size_t size)
+{
+	void *p;
+
+	if (should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = aligned_alloc(align, size);
+	remember(p, size);
+	return p;
+}
+
+void *seam_memalign(size_t align, size_t size)
+{
+	void *p;
+
+	if (should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = memalign(align, size);
+	remember(p, size);
+	return p;
+}
+
+char *seam_strdup(const char *s)
+{
+	size_t len = strlen(s);
+	char *p = seam_malloc(len + 1);
+
+	if (p)
+		memcpy(p, s, len + 1);
+	return p;
+}
+
+char *seam_strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = seam_malloc(len + 1);
+
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
