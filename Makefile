@@ -8,6 +8,8 @@
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
 #   make test                    the repository's own test (solutions, skeletons, mutants)
 #   make bench [QD="1 32 128"]   each chapter's batch read beside fio, as ratios (needs fio)
+#   make mutate CH=NN            (developers) operator mutants of chapter NN's reference,
+#                                graded; lists the ones no test catches (needs python3)
 #   make clean
 #
 # Options: SAN=1 (AddressSanitizer + UBSan), SEED=N (random inputs), V=1 (show commands).
@@ -21,7 +23,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools bench
+.PHONY: help deps check test run doctor clean tools bench mutate
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -49,6 +51,10 @@ test:
 # The reference unless IMPL is given: a fresh skeleton has nothing to measure.
 bench:
 	@IMPL="$(if $(filter file,$(origin IMPL)),solutions,$(IMPL))" QD="$(QD)" harness/bench.sh
+
+mutate:
+	@test -n "$(CH)" || { echo "make mutate: say which chapter, e.g. make mutate CH=01" >&2; exit 2; }
+	@python3 harness/tools/mutate.py "$(CH)" $(if $(JOBS),--jobs $(JOBS)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf build
