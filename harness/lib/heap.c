@@ -86,8 +86,9 @@ static void remember(void *ptr, size_t size)
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
-/* Forget a block the module frees; false if it was not the module's. */
-static bool forget(void *ptr)
+/* Forget a block the module frees or reallocates: true, and its size in
+ * *size if size is not NULL, if it was the module's. */
+static bool forget(void *ptr, size_t *size)
 {
 	struct block **pp, *b = NULL;
 
@@ -99,6 +100,8 @@ static bool forget(void *ptr)
 			usage.blocks--;
 			usage.bytes -= (long long)b->size;
 			usage.frees++;
+			if (size)
+				*size = b->size;
 			break;
 		}
 	}
@@ -173,6 +176,8 @@ void *seam_calloc(size_t n, size_t size)
 
 void *seam_realloc(void *ptr, size_t size)
 {
+	size_t old_size = 0;
+	bool ours;
 	void *p;
 
 	if (!ptr)
@@ -185,11 +190,14 @@ void *seam_realloc(void *ptr, size_t size)
 		errno = ENOMEM;
 		return NULL;  /* the old block stays the module's */
 	}
+	/* Forgotten first: after a successful realloc the old pointer may not
+	 * be used at all. If realloc fails, the block is still the module's. */
+	ours = forget(ptr, &old_size);
 	p = realloc(ptr, size);
-	if (p) {
-		forget(ptr);
+	if (p)
 		remember(p, size);
-	}
+	else if (ours)
+		remember(ptr, old_size);
 	return p;
 }
 
@@ -206,7 +214,7 @@ void seam_free(void *ptr)
 {
 	if (!ptr)
 		return;
-	forget(ptr);
+	forget(ptr, NULL);
 	free(ptr);
 }
 
