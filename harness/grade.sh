@@ -27,6 +27,9 @@ CH=${2:-}
 SAN=${SAN:-0}
 REPORTS=${REPORTS:-$ROOT/build/reports}
 MAKE=${MAKE:-make}
+# FAIL_FAST=1 (make test's mutants): stop a chapter at its first failed test;
+# the tests not run then count as failed. Only "does it lose points" is known.
+#
 # A runner still going after this long is stuck, whatever the tests' own
 # limits say; a build, after BUILD_LIMIT.
 CHAPTER_LIMIT=${CHAPTER_LIMIT:-600}
@@ -187,7 +190,7 @@ for c in "${chapters[@]}"; do
 			(
 				sandbox_limits "$CHAPTER_LIMIT"
 				sandbox_run --timeout "$CHAPTER_LIMIT" "${SBARGS[@]}" --env GRADE_RESULTS_FD=9 \
-					-- "$out/tests" 9> "$raw" 2>&1
+					-- "$out/tests" ${FAIL_FAST:+--fail-fast} 9> "$raw" 2>&1
 			) | grep -a -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' |
 				"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" >&2
 			rc=${PIPESTATUS[0]}

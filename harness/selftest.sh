@@ -123,10 +123,13 @@ check_mutant() {
 		echo "not_ok $c: mutant $name no longer applies to solutions/$c/$target (see $OUT/patch-$nn-$name.log): update the diff"
 		return
 	fi
-	grade "mutant-$nn-$name" "$tree" "$nn"
+	# Stopped at the first failed test: whether it loses points is all
+	# make test needs to know (the tests it did not run count as failed).
+	grade "mutant-$nn-$name" "$tree" "$nn" FAIL_FAST=1
 	read -r s m < <(score_of "$OUT/mutant-$nn-$name")
 	if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
-		caught=$(awk -F'\t' '!/^#/ && $6 == "fail" { printf "%s ", $2 }' "$OUT/mutant-$nn-$name"/chapter-*.tsv)
+		caught=$(awk -F'\t' '!/^#/ && $6 == "fail" && $7 !~ /^the test did not run/ { printf "%s ", $2 }' \
+			"$OUT/mutant-$nn-$name"/chapter-*.tsv)
 		echo "ok $c: mutant $name loses points ($s/$m; caught by ${caught% }) - $what"
 	else
 		echo "not_ok $c: mutant $name is not caught: ${s:-?}/${m:-?} - $what"
