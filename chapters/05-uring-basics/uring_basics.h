@@ -22,9 +22,18 @@
  *    on the error paths too, and before the function returns.
  *  - Interruptions are not errors: io_uring_wait_cqe(3) or
  *    io_uring_submit_and_wait(3) returning -EINTR (a signal arrived while
- *    waiting) is retried; a CQE whose res is -EINTR or -EAGAIN is retried
- *    (for -EAGAIN: wait until the fd is ready with an IORING_OP_POLL_ADD
- *    request first, so that the retry does not spin).
+ *    waiting) is retried; a CQE whose res is -EINTR or -EAGAIN is retried,
+ *    for reads and writes alike (for -EAGAIN: first wait until the fd is
+ *    ready, POLLIN for a read, POLLOUT for a write, with an
+ *    IORING_OP_POLL_ADD request, so that the retry does not spin).
+ *  - A submit call returning -EAGAIN (the kernel is short of memory for
+ *    the request) may be tried again a few times, never without end; then
+ *    it is returned, like -EBUSY and every other submit or wait error.
+ *  - An error after partial progress is still an error: when a later
+ *    piece of a read or write fails, the result is its -errno, not the
+ *    bytes moved so far.
+ *  - 64 bits: offsets are off_t and lengths size_t. Files beyond 4 GiB
+ *    (sparse ones, in the tests) and transfers beyond 4 GiB work.
  *  - Short transfers are continued: a read or write that moved fewer bytes
  *    than asked is resubmitted for the rest, with the buffer advanced AND
  *    the file offset advanced by the bytes already done.
@@ -131,7 +140,8 @@ ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
  *
  * Returns len (0 when len == 0, with no I/O), or -errno: -EBADF, -ENOSPC,
  * -EPIPE (write to a pipe with no reader; the process also gets SIGPIPE
- * unless it ignores it), -EFBIG, -EIO, ...
+ * unless it ignores it), -EFBIG, -EIO, ... also when some bytes were
+ * already written: unlike write(2), it never reports a partial count.
  */
 ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
 			 size_t len, off_t offset);
@@ -152,10 +162,11 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
  * with uring_write_full(), one buffer at a time, until end of file.
  * Regular files use explicit offsets; other files use -1.
  *
- * Returns the number of bytes copied, or -errno: -ENOENT, -EACCES,
+ * Returns the number of bytes copied (an off_t: files beyond 4 GiB work),
+ * or -errno: -ENOMEM if the buffer cannot be allocated, -ENOENT, -EACCES,
  * -EISDIR from opening, any error from setup, reading, writing, or from
- * closing dst (a failed close can report a lost write). On failure dst
- * may be left partly written.
+ * closing dst (a failed close can report a lost write), also when some
+ * bytes were already copied. On failure dst may be left partly written.
  */
 off_t uring_copy_file(const char *src, const char *dst, size_t bufsize);
 
@@ -246,11 +257,16 @@ int uring_feature_report(FILE *out);
  * Follows batch.h exactly: for each i, reqs[i].res = uring_read_full() of
  * reqs[i].len bytes at reqs[i].offset (offset < 0 gives that request
  * -EINVAL; a bad fd gives it -EBADF; the others still run). Never more
- * than one request in flight, which satisfies any qd >= 1. Uses its own
- * ring, torn down before return.
+ * than one request in flight, which satisfies any qd >= 1, however large
+ * (qd is not a ring size: 1 << 20 and UINT_MAX are fine). Uses its own
+ * small ring, torn down before return on every path.
  *
  * Returns 0 when every res is set; -EINVAL for qd == 0 or reqs == NULL
  * with n > 0; -errno from ring setup. n == 0 returns 0 (qd still checked).
+ * If the ring itself fails half way (a submit or wait error, not a
+ * request's res), the batch stops and returns that -errno (or stores it in
+ * the res of every request not done and returns 0); the ring is torn down
+ * either way.
  * Chapter 06 does the same batch with a window of qd requests in flight.
  */
 int uring_serial_batch_read(struct batch_req *reqs, size_t n, unsigned qd);

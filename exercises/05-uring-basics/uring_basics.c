@@ -69,8 +69,10 @@ static int run_request(struct io_uring *ring, struct io_uring_sqe *sqe, int *res
 	 *    flight>) (lesson section 5);
 	 *  - io_uring_submit_and_wait(ring, 1): submit and wait in one system
 	 *    call. It returns -errno on failure: -EINTR means a signal arrived
-	 *    while waiting; call it again (lesson section 8). Other errors: return
-	 *    them. man 3 io_uring_submit_and_wait.
+	 *    while waiting; call it again (lesson section 8). -EAGAIN (the
+	 *    kernel is short of memory) may be tried a few times, never without
+	 *    end. Other errors (-EBUSY ...): return them.
+	 *    man 3 io_uring_submit_and_wait, man 2 io_uring_enter (ERRORS).
 	 *
 	 * TODO 3: reap the completion.
 	 *  - io_uring_wait_cqe(ring, &cqe): 0, or -errno (-EINTR: call it again);
@@ -92,15 +94,20 @@ ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
 	 * TODO 4: read len bytes, or up to end of file, one IORING_OP_READ at a
 	 * time (io_uring_prep_read(sqe, fd, buf + done, ask, at)).
 	 *  - ring == NULL or offset < -1: -EINVAL; len == 0: return 0, no I/O;
+	 *  - offset -1 needs IORING_FEAT_RW_CUR_POS in ring->features, else
+	 *    -EOPNOTSUPP before any request;
 	 *  - the next request is always "the rest": buf + done, len - done, and
 	 *    offset + done, except that -1 stays -1 (the kernel moves the file
 	 *    position itself); lesson section 7;
-	 *  - sqe->len is 32 bits: ask for at most 1 GiB per request;
+	 *  - sqe->len is 32 bits: ask for at most 1 GiB per request; keep done
+	 *    in a size_t and offsets in an off_t (files and lengths go beyond
+	 *    4 GiB);
 	 *  - cqe->res > 0: add to done (short or not, go round again);
 	 *    res == 0: end of file, return done;
 	 *    res == -EINTR: ask again; res == -EAGAIN: wait with
 	 *    io_uring_prep_poll_add(sqe, fd, POLLIN) through the ring, then ask
-	 *    again; any other res < 0: return it (it is already -errno);
+	 *    again (never at once: that spins); any other res < 0: return it
+	 *    (it is already -errno), even when some bytes were read before;
 	 *  - a ring failure from TODO 2/3: return it.
 	 * man 3 io_uring_prep_read, man 3 io_uring_prep_poll_add.
 	 */
@@ -123,7 +130,8 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
 	 *  - res == 0 for a non-empty request is no progress: return -EIO instead
 	 *    of asking again forever;
 	 *  - -EINTR / -EAGAIN (poll for POLLOUT) as in TODO 4; other errors
-	 *    (-EBADF, -EPIPE, -ENOSPC ...) are returned.
+	 *    (-EBADF, -EPIPE, -ENOSPC ...) are returned, even after some bytes
+	 *    went out (not the bytes so far, as write(2) would say).
 	 * man 3 io_uring_prep_write.
 	 */
 	(void)ring;
@@ -145,8 +153,9 @@ off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 	 *    regular file (S_ISREG);
 	 *  - a ring of your own: uring_open(&ring, 4);
 	 *  - loop: uring_read_full up to bufsize bytes, uring_write_full what you
-	 *    got, until end of file. Regular files: explicit offsets (the total
-	 *    so far); anything else (FIFO, /dev/null): -1;
+	 *    got, until end of file (0; a negative result is an error, not the
+	 *    end). Regular files: explicit offsets (the total so far, an off_t);
+	 *    anything else (FIFO, /dev/null): -1;
 	 *  - on EVERY path, errors included: io_uring_queue_exit, close both
 	 *    files, free the buffer. A failed close(dst) is an error too.
 	 * Returns the bytes copied or -errno (open failed: -errno right away).
@@ -204,7 +213,9 @@ int uring_serial_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 * TODO 9: the course's batch of reads (chapters/common/batch.h), one
 	 * request at a time.
 	 *  - qd == 0, or reqs == NULL with n > 0: -EINVAL; n == 0: return 0;
-	 *  - a ring of your own (uring_open), torn down before you return;
+	 *  - a ring of your own (uring_open, a few entries: qd is not a ring
+	 *    size, it may be far above 4096), torn down before you return, on
+	 *    every path;
 	 *  - reqs[i].res = what TODO 4's loop gives for reqs[i] (an offset < 0
 	 *    is -EINVAL for that request alone); a failing request does not
 	 *    stop the others;

@@ -19,8 +19,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -303,6 +305,9 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 	got = UCALL(uring_read_full(ring, fd, buf, 0, 0));
 	grade_check(got == 0, "uring_read_full with len 0 returned %s, expected 0",
 		    errno_name(got));
+	got = UCALL(uring_read_full(ring, -1, buf, 0, 0));
+	grade_check(got == 0, "uring_read_full with len 0 on fd -1 returned %s, expected 0 "
+		    "(len 0 does no I/O, so no fd is looked at)", errno_name(got));
 	grade_check(uw.submits == 0, "uring_read_full with len 0 submitted %ld time(s); "
 		    "len 0 does no I/O", uw.submits);
 	check_idle(ring, "uring_read_full");
@@ -630,6 +635,9 @@ GRADE_TEST(write_full, regular_file, 2,
 	got = UCALL(uring_write_full(ring, fd, data, 0, 0));
 	grade_check(got == 0, "uring_write_full of 0 bytes returned %s, expected 0",
 		    errno_name(got));
+	got = UCALL(uring_write_full(ring, -1, data, 0, 0));
+	grade_check(got == 0, "uring_write_full with len 0 on fd -1 returned %s, expected 0 "
+		    "(len 0 does no I/O, so no fd is looked at)", errno_name(got));
 	grade_check(uw.submits == 0, "uring_write_full with len 0 submitted %ld time(s); "
 		    "len 0 does no I/O", uw.submits);
 	check_idle(ring, "uring_write_full");
@@ -1389,6 +1397,694 @@ GRADE_TEST(batch, one_at_a_time, 1,
 		free(reqs[i].buf);
 	}
 	check_one_at_a_time("uring_serial_batch_read");
+	close(fd);
+	free(data);
+}
+
+/* ==================================================================== */
+/* The edges: errors after partial progress, writes as well as reads,    */
+/* 64-bit offsets and lengths, argument bounds, resources on every path, */
+/* pacing. Numbered after the tests above so that their numbers stay.    */
+/* ==================================================================== */
+
+#define GiB ((size_t)1 << 30)
+
+/* len bytes of address space that cost nothing until touched (the hooks
+ * complete the requests that would fill it without moving any data). */
+static unsigned char *virtual_buffer(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	grade_check(p != MAP_FAILED, "harness: mmap of %zu bytes of address space: %s", len,
+		    strerror(errno));
+	return p;
+}
+
+/* A sparse file with pieces of data at offsets beyond 4 GiB. */
+static int sparse_file(const char *name, const unsigned char *const *data,
+		       const off_t *at, int pieces)
+{
+	int fd = grade_open(grade_path(name), O_RDWR | O_CREAT | O_TRUNC);
+
+	for (int i = 0; i < pieces; i++)
+		grade_check(pwrite(fd, data[i], 100, at[i]) == 100,
+			    "harness: pwrite at %lld: %s", (long long)at[i], strerror(errno));
+	return fd;
+}
+
+static off_t file_size(int fd)
+{
+	struct stat st;
+
+	grade_check(fstat(fd, &st) == 0, "harness: fstat: %s", strerror(errno));
+	return st.st_size;
+}
+
+/* 100 bytes of the file at off, read by the harness. */
+static void check_file_bytes(int fd, off_t off, const unsigned char *want, const char *what)
+{
+	unsigned char got[100];
+
+	grade_check(pread(fd, got, 100, off) == 100, "harness: pread at %lld: %s",
+		    (long long)off, strerror(errno));
+	grade_check_same(got, want, 100, what);
+}
+
+/* Turn injection on: the first `skip` matching SQEs go through, then `left`
+ * of them complete with res. */
+static void inject(int ops, int skip, int left, int res)
+{
+	uw.inject_ops = ops;
+	uw.inject_skip = skip;
+	uw.inject_left = left;
+	uw.inject_res = res;
+}
+
+GRADE_TEST(read_full, error_after_progress, 2,
+	   "uring_read_full returns -EIO when a read fails after 3000 bytes came in (reads cut "
+	   "to 1000 bytes), and carries on after -EINTR there",
+	   "TODO 4: a negative res is the answer even after some bytes were read: return it, "
+	   "not the bytes so far (uring_basics.h: \"even if some bytes were already read\"); "
+	   "a retry after -EINTR continues at offset + done (lesson sections 6 and 8)")
+{
+	const size_t size = 10000;
+	unsigned char *data = grade_random_bytes(size), buf[8000];
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	struct io_uring *ring;
+	ssize_t got;
+
+	setup();
+	require_nop_inject();
+	ring = test_ring();
+	uw.clamp = 1000;
+	inject(OPS_READ, 3, 1, -EIO);
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 500));
+	grade_check(uw.injected == 1, "uring_read_full returned %s after %ld read request(s); "
+		    "the 4th read was to fail", errno_name(got), uw.rw_sqes);
+	grade_check(got == -EIO, "uring_read_full returned %s when the 4th read (after 3000 "
+		    "bytes) completed with res = -EIO; expected -EIO, not the bytes so far",
+		    errno_name(got));
+	check_idle(ring, "uring_read_full returning -EIO");
+	inject(OPS_READ, 3, 1, -EINTR);
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 500));
+	uw.clamp = 0;
+	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full returned %s when the 4th read "
+		    "(after 3000 bytes) completed with res = -EINTR; expected it to ask again and "
+		    "return %zu", errno_name(got), sizeof(buf));
+	grade_check_same(buf, data + 500, sizeof(buf), "uring_read_full after -EINTR mid-way");
+	check_idle(ring, "uring_read_full");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(write_full, error_after_progress, 2,
+	   "uring_write_full returns -EPIPE when the reader goes away after 10000 bytes, and "
+	   "-ENOSPC when a write fails after 3000 bytes",
+	   "TODO 5: a negative res is the answer even after some bytes were written: return "
+	   "it, not the bytes so far (write(2) reports a partial count; this API does not: "
+	   "uring_basics.h, uring_write_full)")
+{
+	const size_t len = 200000;
+	unsigned char *data = grade_random_bytes(len), *back;
+	const char *path = grade_path("out");
+	struct io_uring *ring;
+	struct fault *f;
+	struct fault_report r;
+	size_t backlen;
+	int p[2], fd;
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	fault_pipe(p, 4096);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_READ, .fd = p[0], .len = 10000 },
+		{ .op = FAULT_CLOSE, .fd = p[0] },
+		{ .op = FAULT_END } });
+	got = UCALL(uring_write_full(ring, p[1], data, len, -1));
+	r = fault_join(f);
+	close(p[1]);
+	grade_check(r.sunk == 10000, "harness: the reader got %zu bytes before going away",
+		    r.sunk);
+	grade_check(got == -EPIPE, "uring_write_full of %zu bytes to a pipe whose reader took "
+		    "10000 bytes and closed it returned %s; expected -EPIPE, not the bytes so far",
+		    len, errno_name(got));
+	grade_check_same(r.sink, data, 10000, "the bytes the reader got from uring_write_full");
+	check_idle(ring, "uring_write_full returning -EPIPE");
+	free(r.sink);
+
+	require_nop_inject();
+	fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+	uw.clamp = 1000;
+	inject(OPS_WRITE, 3, 1, -ENOSPC);
+	got = UCALL(uring_write_full(ring, fd, data, 8000, 0));
+	uw.clamp = 0;
+	grade_check(uw.injected == 1, "uring_write_full returned %s after %ld write request(s); "
+		    "the 4th write was to fail", errno_name(got), uw.rw_sqes);
+	grade_check(got == -ENOSPC, "uring_write_full returned %s when the 4th write (after "
+		    "3000 bytes) completed with res = -ENOSPC; expected -ENOSPC", errno_name(got));
+	check_idle(ring, "uring_write_full returning -ENOSPC");
+	close(fd);
+	back = grade_slurp(path, &backlen);
+	grade_check(backlen < 8000, "the file holds %zu bytes although a write failed with "
+		    "-ENOSPC before the end", backlen);
+	grade_check_same(back, data, backlen, "uring_write_full before the error");
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(write_full, retries_eagain_eintr_results, 2,
+	   "uring_write_full asks again when cqe->res is -EAGAIN or -EINTR, and returns -EIO",
+	   "TODO 5: the same rules as for reads: res == -EINTR: submit the write again; "
+	   "res == -EAGAIN: wait for POLLOUT (io_uring_prep_poll_add) and submit again; any "
+	   "other negative res is the answer (lesson section 8, pitfall 7)")
+{
+	static const int retried[] = { -EAGAIN, -EINTR };
+	const size_t len = 5000;
+	unsigned char *data = grade_random_bytes(len), *back;
+	const char *path = grade_path("out");
+	struct io_uring *ring;
+	size_t backlen;
+	ssize_t got;
+
+	setup();
+	require_nop_inject();
+	ring = test_ring();
+	for (size_t i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
+		int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+
+		inject(OPS_WRITE, 0, 1, retried[i]);
+		got = UCALL(uring_write_full(ring, fd, data, len, 0));
+		close(fd);
+		grade_check(uw.inject_left == 0, "uring_write_full returned %s without making an "
+			    "IORING_OP_WRITE request", errno_name(got));
+		grade_check(got == (ssize_t)len, "uring_write_full returned %s when the first "
+			    "write completed with res = %s; expected it to ask again and return %zu",
+			    errno_name(got), errno_name(retried[i]), len);
+		back = grade_slurp(path, &backlen);
+		grade_check(backlen == len, "the file holds %zu bytes after a write retried "
+			    "after %s, expected %zu", backlen, errno_name(retried[i]), len);
+		grade_check_same(back, data, len, "uring_write_full after a retry");
+		free(back);
+		check_idle(ring, "uring_write_full");
+	}
+	{
+		int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+
+		inject(OPS_WRITE, 0, 1, -EIO);
+		got = UCALL(uring_write_full(ring, fd, data, len, 0));
+		close(fd);
+	}
+	grade_check(got == -EIO, "uring_write_full returned %s when the write completed with "
+		    "res = -EIO; expected -EIO", errno_name(got));
+	check_idle(ring, "uring_write_full returning -EIO");
+	free(data);
+}
+
+GRADE_TEST(read_full, eagain_waits_for_readiness, 2,
+	   "after -EAGAIN in cqe->res, uring_read_full and uring_write_full wait with "
+	   "IORING_OP_POLL_ADD (POLLIN / POLLOUT) before each retry: no spinning",
+	   "TODO 4/5: res == -EAGAIN means \"not ready\": asking again at once spins. Queue an "
+	   "IORING_OP_POLL_ADD for POLLIN (reads) or POLLOUT (writes), wait for its CQE, then "
+	   "resubmit (uring_basics.h; man 3 io_uring_prep_poll_add; lesson section 8)")
+{
+	const size_t size = 4000;
+	unsigned char *data = grade_random_bytes(size), buf[2000];
+	int fd = grade_open(grade_make_file("f", data, size), O_RDWR);
+	struct io_uring *ring;
+	ssize_t got;
+
+	setup();
+	require_nop_inject();
+	ring = test_ring();
+	inject(OPS_READ, 0, 3, -EAGAIN);
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 10));
+	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full returned %s after three reads "
+		    "completed with res = -EAGAIN; expected %zu", errno_name(got), sizeof(buf));
+	grade_check_same(buf, data + 10, sizeof(buf), "uring_read_full after -EAGAIN");
+	grade_check(uw.unpaced == 0, "uring_read_full asked again %ld time(s) right after a "
+		    "read completed with -EAGAIN, without waiting for POLLIN first: that spins "
+		    "while the descriptor has nothing to give", uw.unpaced);
+	grade_check(uw.polls >= 3 && (uw.poll_events & POLLIN), "uring_read_full made %ld "
+		    "IORING_OP_POLL_ADD request(s) (events 0x%x) for three -EAGAIN results; "
+		    "expected one for POLLIN before each retry", uw.polls, uw.poll_events);
+	check_idle(ring, "uring_read_full");
+	watch_reset();
+	inject(OPS_WRITE, 0, 3, -EAGAIN);
+	got = UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0));
+	grade_check(got == (ssize_t)sizeof(buf), "uring_write_full returned %s after three writes "
+		    "completed with res = -EAGAIN; expected %zu", errno_name(got), sizeof(buf));
+	grade_check(uw.unpaced == 0, "uring_write_full asked again %ld time(s) right after a "
+		    "write completed with -EAGAIN, without waiting for POLLOUT first: that spins "
+		    "while the descriptor cannot take more", uw.unpaced);
+	grade_check(uw.polls >= 3 && (uw.poll_events & POLLOUT), "uring_write_full made %ld "
+		    "IORING_OP_POLL_ADD request(s) (events 0x%x) for three -EAGAIN results; "
+		    "expected one for POLLOUT before each retry (a write waits until the "
+		    "descriptor can take data, not until it has some)", uw.polls, uw.poll_events);
+	check_idle(ring, "uring_write_full");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(read_full, beyond_4gib, 2,
+	   "uring_read_full at offsets beyond 4 GiB of a sparse file, and a read of 5 GiB + 200 "
+	   "bytes that returns 5 GiB + 100",
+	   "TODO 4: offsets are off_t (64 bits) and the byte count a size_t: never keep either "
+	   "in an int or an unsigned; split lengths above 1 GiB (lesson section 7, pitfall 15)")
+{
+	unsigned char *d1 = grade_random_bytes(100), *d2 = grade_random_bytes(100), buf[100];
+	const unsigned char *data[2] = { d1, d2 };
+	const off_t at[2] = { (off_t)(4 * GiB) - 50, (off_t)(6 * GiB) };
+	int fd = sparse_file("sparse", data, at, 2);
+	const size_t big = 5 * GiB + 200;
+	unsigned char *vbuf;
+	struct io_uring *ring;
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	uw.clamp = 30;
+	got = UCALL(uring_read_full(ring, fd, buf, 100, at[0]));
+	uw.clamp = 0;
+	grade_check(got == 100, "uring_read_full of 100 bytes at offset 4 GiB - 50 (reads cut to "
+		    "30 bytes) returned %s, expected 100", errno_name(got));
+	grade_check_same(buf, d1, 100, "uring_read_full across the 4 GiB mark");
+	got = UCALL(uring_read_full(ring, fd, buf, 100, at[1]));
+	grade_check(got == 100, "uring_read_full of 100 bytes at offset 6 GiB returned %s, "
+		    "expected 100", errno_name(got));
+	grade_check_same(buf, d2, 100, "uring_read_full at offset 6 GiB");
+	check_idle(ring, "uring_read_full");
+
+	/* 1 GiB .. 6 GiB completes without moving data; the 100 bytes at 6 GiB
+	 * are read for real, into vbuf + 5 GiB. */
+	vbuf = virtual_buffer(big);
+	watch_reset();
+	uw.fake_below = 6 * GiB;
+	got = UCALL(uring_read_full(ring, fd, vbuf, big, (off_t)GiB));
+	uw.fake_below = 0;
+	grade_check(got == (ssize_t)(5 * GiB + 100), "uring_read_full of 5 GiB + 200 bytes at "
+		    "offset 1 GiB of a file of 6 GiB + 100 returned %s, expected %zu (5 GiB + 100)",
+		    errno_name(got), 5 * GiB + 100);
+	grade_check_same(vbuf + 5 * GiB, d2, 100, "uring_read_full, the bytes at 6 GiB landing "
+			 "at buf + 5 GiB");
+	check_one_at_a_time("uring_read_full");
+	check_idle(ring, "uring_read_full");
+	munmap(vbuf, big);
+	close(fd);
+	free(d1);
+	free(d2);
+}
+
+GRADE_TEST(write_full, beyond_4gib, 2,
+	   "uring_write_full at offsets beyond 4 GiB of a sparse file, and a write of 5 GiB + "
+	   "100 bytes",
+	   "TODO 5: offsets are off_t (64 bits) and the byte count a size_t: never keep either "
+	   "in an int or an unsigned; split lengths above 1 GiB (lesson section 7, pitfall 15)")
+{
+	unsigned char *d1 = grade_random_bytes(100), *d2 = grade_random_bytes(100);
+	const size_t big = 5 * GiB + 100;
+	int fd = grade_open(grade_path("sparse"), O_RDWR | O_CREAT | O_TRUNC);
+	unsigned char *vbuf;
+	struct io_uring *ring;
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	uw.clamp = 30;
+	got = UCALL(uring_write_full(ring, fd, d1, 100, (off_t)(4 * GiB) - 50));
+	uw.clamp = 0;
+	grade_check(got == 100, "uring_write_full of 100 bytes at offset 4 GiB - 50 (writes cut "
+		    "to 30 bytes) returned %s, expected 100", errno_name(got));
+	check_file_bytes(fd, (off_t)(4 * GiB) - 50, d1, "uring_write_full across the 4 GiB mark");
+	check_idle(ring, "uring_write_full");
+
+	/* 1 GiB .. 6 GiB completes without moving data; the last 100 bytes
+	 * (vbuf + 5 GiB) are written for real at 6 GiB. */
+	vbuf = virtual_buffer(big);
+	memcpy(vbuf + 5 * GiB, d2, 100);
+	watch_reset();
+	uw.fake_below = 6 * GiB;
+	got = UCALL(uring_write_full(ring, fd, vbuf, big, (off_t)GiB));
+	uw.fake_below = 0;
+	grade_check(got == (ssize_t)big, "uring_write_full of 5 GiB + 100 bytes at offset 1 GiB "
+		    "returned %s, expected %zu", errno_name(got), big);
+	grade_check(file_size(fd) == (off_t)(6 * GiB + 100), "after writing 5 GiB + 100 bytes "
+		    "at offset 1 GiB the file has %lld bytes, expected %zu (6 GiB + 100)",
+		    (long long)file_size(fd), 6 * GiB + 100);
+	check_file_bytes(fd, (off_t)(6 * GiB), d2, "uring_write_full, buf + 5 GiB landing at "
+			 "offset 6 GiB");
+	check_one_at_a_time("uring_write_full");
+	check_idle(ring, "uring_write_full");
+	munmap(vbuf, big);
+	close(fd);
+	free(d1);
+	free(d2);
+}
+
+GRADE_TEST(copy, beyond_4gib, 1,
+	   "uring_copy_file copies a sparse file of 5 GiB + 100 bytes and returns 5 GiB + 100",
+	   "TODO 6: the running total is the offset of the next read and write and the "
+	   "result: an off_t, never an int (man 2 lseek: off_t is 64 bits)")
+{
+	unsigned char *d = grade_random_bytes(100);
+	const unsigned char *data[1] = { d };
+	const off_t at[1] = { (off_t)(5 * GiB) };
+	int fd = sparse_file("src", data, at, 1), out;
+	off_t got;
+
+	setup();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	uw.fake_below = 5 * GiB;
+	got = UCALL(uring_copy_file(grade_path("src"), grade_path("dst"), 64 << 20));
+	uw.fake_below = 0;
+	grade_check(got == (off_t)(5 * GiB + 100), "uring_copy_file of a file of 5 GiB + 100 bytes "
+		    "returned %s, expected %zu", errno_name((ssize_t)got), 5 * GiB + 100);
+	out = grade_open(grade_path("dst"), O_RDONLY);
+	grade_check(file_size(out) == (off_t)(5 * GiB + 100), "the copy has %lld bytes, expected "
+		    "%zu", (long long)file_size(out), 5 * GiB + 100);
+	check_file_bytes(out, at[0], d, "uring_copy_file, the bytes at 5 GiB");
+	close(out);
+	close(fd);
+	free(d);
+}
+
+GRADE_TEST(copy, error_after_progress, 2,
+	   "uring_copy_file returns -EIO when the 3rd read fails and -ENOSPC when the 3rd write "
+	   "fails, and leaks nothing",
+	   "TODO 6: an error after some bytes were copied is still the answer: a negative "
+	   "result from uring_read_full is not end of file, and the bytes copied so far are "
+	   "not the result; close, tear down and free on that path too")
+{
+	const size_t size = 20000;
+	unsigned char *data = grade_random_bytes(size);
+	const char *src = grade_make_file("src", data, size);
+	static const struct { int ops, res; const char *what; } cases[] = {
+		{ OPS_READ, -EIO, "the 3rd read completed with res = -EIO" },
+		{ OPS_WRITE, -ENOSPC, "the 3rd write completed with res = -ENOSPC" },
+	};
+	struct seam_heap heap;
+	int before;
+
+	setup();
+	require_nop_inject();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	before = fault_count_fds();
+	seam_heap_usage(&heap);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		off_t got;
+
+		watch_reset();
+		inject(cases[i].ops, 2, 1, cases[i].res);
+		got = UCALL(uring_copy_file(src, grade_path("dst"), 4096));
+		grade_check(uw.injected == 1, "uring_copy_file returned %s before %s: the copy of "
+			    "%zu bytes by 4096 needs 5 reads and writes", errno_name((ssize_t)got),
+			    cases[i].what, size);
+		grade_check(got == cases[i].res, "uring_copy_file returned %s when %s; expected %s",
+			    errno_name((ssize_t)got), cases[i].what, errno_name(cases[i].res));
+		grade_check(fault_count_fds() == before, "uring_copy_file left %d descriptor(s) open "
+			    "when %s", fault_count_fds() - before, cases[i].what);
+		grade_check_heap(&heap, "uring_copy_file that failed after 8192 bytes");
+	}
+	free(data);
+}
+
+GRADE_TEST(copy, frees_its_buffer, 2,
+	   "uring_copy_file frees its buffer after a copy and after each error; -ENOMEM when "
+	   "malloc fails",
+	   "TODO 6: every path out after the malloc frees the buffer, closes both files and "
+	   "tears the ring down (one cleanup block); a NULL from malloc is -ENOMEM with "
+	   "nothing left open (pitfall 11)")
+{
+	unsigned char *data = grade_random_bytes(30000);
+	const char *src = grade_make_file("src", data, 30000);
+	static const char *const what[] = {
+		"a copy", "a missing source", "a destination in a missing directory",
+		"a directory as source", "a copy onto itself", "a write error (/dev/full)",
+		"ring setup failing (-ENOMEM)",
+	};
+	const char *srcs[] = { src, grade_path("missing"), src, grade_tmpdir(), src, src, src };
+	const char *dsts[] = { grade_path("dst"), grade_path("dst"), grade_path("no/such/dir"),
+			       grade_path("dst"), src, "/dev/full", grade_path("dst") };
+	const off_t want[] = { 30000, -ENOENT, -ENOENT, -EISDIR, -EINVAL, -ENOSPC, -ENOMEM };
+	struct seam_heap heap;
+	off_t got;
+	int before;
+
+	setup();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	before = fault_count_fds();
+	seam_heap_usage(&heap);
+	for (int i = 0; i < 7; i++) {
+		if (i == 6)
+			doctor_kernel((struct doctor){ .setup_error = -ENOMEM });
+		got = UCALL(uring_copy_file(srcs[i], dsts[i], 4096));
+		undoctor_kernel();
+		grade_check(got == want[i], "uring_copy_file with %s returned %s, expected %s",
+			    what[i], errno_name((ssize_t)got), errno_name((ssize_t)want[i]));
+		grade_check_heap(&heap, what[i]);
+	}
+	seam_heap_fail(1, -1);
+	got = UCALL(uring_copy_file(src, grade_path("dst2"), 4096));
+	seam_heap_fail(0, 0);
+	grade_check(got == -ENOMEM, "uring_copy_file returned %s when malloc returned NULL, "
+		    "expected -ENOMEM", errno_name((ssize_t)got));
+	grade_check(fault_count_fds() == before, "uring_copy_file left %d descriptor(s) open when "
+		    "malloc failed", fault_count_fds() - before);
+	free(data);
+}
+
+GRADE_TEST(open, ring_size_bounds, 1,
+	   "uring_open at the bounds of entries: 1, 3 (rounded up to 4) and 4096 work; 4097, "
+	   "32768 and more are -EINVAL",
+	   "TODO 1: entries is 1..4096 (uring_basics.h); the kernel rounds up to a power of "
+	   "two, and accepts up to 32768 (IORING_MAX_ENTRIES) by itself: check the contract's "
+	   "bound yourself (man 2 io_uring_setup)")
+{
+	static const struct { unsigned entries, sq; } good[] = { { 1, 1 }, { 3, 4 }, { 4096, 4096 } };
+	static const unsigned bad[] = { 4097, 8192, 32768, 32769, 0x80000000u, 0xffffffffu };
+	struct io_uring ring;
+	int before, ret;
+
+	setup();
+	grade_require_memlock(2 << 20, "a ring of 4096 entries");
+	before = fault_count_fds();
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ret = UCALL(uring_open(&ring, good[i].entries));
+		grade_check(ret == 0, "uring_open(&ring, %u) returned %s, expected 0",
+			    good[i].entries, errno_name(ret));
+		grade_check(ring.sq.ring_entries == good[i].sq, "uring_open(&ring, %u) set up a ring "
+			    "of %u SQ entries; the kernel gives %u: pass entries on as it is",
+			    good[i].entries, ring.sq.ring_entries, good[i].sq);
+		io_uring_queue_exit(&ring);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ret = UCALL(uring_open(&ring, bad[i]));
+		if (ret == 0)
+			io_uring_queue_exit(&ring);
+		grade_check(ret == -EINVAL, "uring_open(&ring, %u) returned %s, expected -EINVAL "
+			    "(entries is 1..4096)", bad[i], errno_name(ret));
+	}
+	grade_check(fault_count_fds() == before, "uring_open left %d descriptor(s) open",
+		    fault_count_fds() - before);
+	check_probes_freed("uring_open");
+}
+
+GRADE_TEST(read_full, submit_errors, 2,
+	   "-EINTR from the submit call is retried; -EAGAIN and -EBUSY that persist come back "
+	   "as they are, without an endless retry",
+	   "TODO 2: io_uring_submit_and_wait returning -EINTR submitted nothing: call it "
+	   "again. -EAGAIN (the kernel is short of memory) may be tried a few times, then "
+	   "returned; never loop on it without end. Other errors are returned as they are "
+	   "(man 2 io_uring_enter, ERRORS)")
+{
+	static const int persist[] = { -EAGAIN, -EBUSY };
+	unsigned char *data = grade_random_bytes(3000), buf[3000];
+	int fd = grade_open(grade_make_file("f", data, 3000), O_RDWR);
+	struct io_uring *ring;
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	uw.submit_error = -EINTR;
+	uw.submit_error_left = 2;
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 0));
+	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full returned %s when its first two "
+		    "submit calls returned -EINTR (nothing submitted); expected it to submit again "
+		    "and return %zu", errno_name(got), sizeof(buf));
+	grade_check_same(buf, data, sizeof(buf), "uring_read_full after -EINTR from submit");
+	watch_reset();
+	uw.submit_error = -EINTR;
+	uw.submit_error_left = 2;
+	got = UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0));
+	grade_check(got == (ssize_t)sizeof(buf), "uring_write_full returned %s when its first two "
+		    "submit calls returned -EINTR (nothing submitted); expected it to submit again "
+		    "and return %zu", errno_name(got), sizeof(buf));
+	check_idle(ring, "uring_write_full");
+	for (size_t i = 0; i < sizeof(persist) / sizeof(persist[0]); i++) {
+		watch_reset();
+		uw.submit_error = persist[i];
+		uw.submit_error_left = -1;
+		got = i == 0 ? UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 0))
+			     : UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0));
+		grade_check(got == persist[i], "%s returned %s when every submit call returned %s; "
+			    "expected %s", i == 0 ? "uring_read_full" : "uring_write_full",
+			    errno_name(got), errno_name(persist[i]), errno_name(persist[i]));
+		/* The contract: after a submit error, tear the ring down. */
+		io_uring_queue_exit(ring);
+		ring = test_ring();
+	}
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(read_full, current_position_needs_feature, 1,
+	   "offset -1 on a kernel without IORING_FEAT_RW_CUR_POS is -EOPNOTSUPP, with no "
+	   "request made; explicit offsets still work",
+	   "TODO 4/5: offset -1 needs IORING_FEAT_RW_CUR_POS (ring->features, filled in by "
+	   "io_uring_setup): without it the kernel would read at position 0 instead; check "
+	   "the bit, never the kernel version (uring_basics.h; man 2 io_uring_setup)")
+{
+	unsigned char *data = grade_random_bytes(1000), buf[100];
+	int fd = grade_open(grade_make_file("f", data, 1000), O_RDWR);
+	struct io_uring *ring;
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	ring->features &= ~IORING_FEAT_RW_CUR_POS;
+	doctor_kernel((struct doctor){ .clear_features = IORING_FEAT_RW_CUR_POS });
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), -1));
+	grade_check(got == -EOPNOTSUPP, "uring_read_full with offset -1 on a ring without "
+		    "IORING_FEAT_RW_CUR_POS returned %s, expected -EOPNOTSUPP", errno_name(got));
+	got = UCALL(uring_write_full(ring, fd, data, sizeof(buf), -1));
+	grade_check(got == -EOPNOTSUPP, "uring_write_full with offset -1 on a ring without "
+		    "IORING_FEAT_RW_CUR_POS returned %s, expected -EOPNOTSUPP", errno_name(got));
+	grade_check(uw.rw_sqes == 0, "%ld read or write request(s) were made with offset -1 on a "
+		    "ring without IORING_FEAT_RW_CUR_POS", uw.rw_sqes);
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 20));
+	undoctor_kernel();
+	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full at offset 20 on a ring without "
+		    "IORING_FEAT_RW_CUR_POS returned %s, expected %zu (only -1 needs the feature)",
+		    errno_name(got), sizeof(buf));
+	grade_check_same(buf, data + 20, sizeof(buf), "uring_read_full");
+	grade_check(lseek(fd, 0, SEEK_CUR) == 0, "the file position moved");
+	check_idle(ring, "uring_read_full");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(batch, edges, 1,
+	   "uring_serial_batch_read with qd far above n (1 << 20, UINT_MAX), offsets beyond "
+	   "4 GiB, len 0, and NULL with n 0",
+	   "TODO 9: one request at a time satisfies any qd: qd is not a ring size (a ring has at "
+	   "most 4096 entries here); offsets are 64 bits; n == 0 returns 0 whatever reqs is "
+	   "(chapters/common/batch.h)")
+{
+	static const unsigned qds[] = { 1u << 20, 0xffffffffu };
+	unsigned char *d1 = grade_random_bytes(100), *d2 = grade_random_bytes(100);
+	const unsigned char *data[2] = { d1, d2 };
+	const off_t at[2] = { (off_t)(4 * GiB) - 50, (off_t)(5 * GiB) + 7 };
+	int fd = sparse_file("sparse", data, at, 2);
+	unsigned char bufs[3][100];
+	int ret;
+
+	setup();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++) {
+		struct batch_req reqs[4] = {
+			{ fd, at[0], 100, bufs[0], 1 },
+			{ fd, at[1], 100, bufs[1], 1 },
+			{ fd, at[1], 0, NULL, 1 },          /* len 0: no I/O, res 0 */
+			{ fd, at[1] + 50, 100, bufs[2], 1 },  /* 50 bytes before EOF */
+		};
+		static const ssize_t want[4] = { 100, 100, 0, 50 };
+
+		memset(bufs, 0, sizeof(bufs));
+		ret = UCALL(uring_serial_batch_read(reqs, 4, qds[q]));
+		grade_check(ret == 0, "uring_serial_batch_read with qd %u returned %s, expected 0",
+			    qds[q], errno_name(ret));
+		for (int i = 0; i < 4; i++)
+			grade_check(reqs[i].res == want[i], "request %d (offset %lld, len %zu, qd %u): "
+				    "res is %s, expected %s", i, (long long)reqs[i].offset, reqs[i].len,
+				    qds[q], errno_name(reqs[i].res), errno_name(want[i]));
+		grade_check_same(bufs[0], d1, 100, "request 0, across the 4 GiB mark");
+		grade_check_same(bufs[1], d2, 100, "request 1, at 5 GiB + 7");
+		grade_check_same(bufs[2], d2 + 50, 50, "request 3, at 5 GiB + 57");
+	}
+	ret = UCALL(uring_serial_batch_read(NULL, 0, 4));
+	grade_check(ret == 0, "uring_serial_batch_read(NULL, 0, 4) returned %s, expected 0 (n == 0 "
+		    "does nothing)", errno_name(ret));
+	ret = UCALL(uring_serial_batch_read(NULL, 0, 0));
+	grade_check(ret == -EINVAL, "uring_serial_batch_read(NULL, 0, 0) returned %s, expected "
+		    "-EINVAL (qd is still checked)", errno_name(ret));
+	close(fd);
+	free(d1);
+	free(d2);
+}
+
+GRADE_TEST(batch, ring_failure, 1,
+	   "uring_serial_batch_read returns the ring's error when submitting fails, and still "
+	   "tears its ring down",
+	   "TODO 9: a submit error is the ring failing, not a request: stop, io_uring_queue_exit "
+	   "and return it; every path out of the function tears the ring down (pitfall 11)")
+{
+	unsigned char *data = grade_random_bytes(4096), bufs[3][512];
+	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
+	struct batch_req reqs[3] = {
+		{ fd, 0, 512, bufs[0], 1 }, { fd, 512, 512, bufs[1], 1 }, { fd, 1024, 512, bufs[2], 1 },
+	};
+	struct seam_heap heap;
+	int before, ret;
+
+	setup();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	before = fault_count_fds();
+	seam_heap_usage(&heap);
+	uw.submit_error = -EBUSY;
+	uw.submit_error_left = -1;
+	ret = UCALL(uring_serial_batch_read(reqs, 3, 2));
+	uw.submit_error = 0;
+	/* The ring's error is returned, or (batch.h allows it) given to each
+	 * request that could not run. */
+	grade_check(ret == -EBUSY || (ret == 0 && reqs[0].res == -EBUSY && reqs[1].res == -EBUSY &&
+				      reqs[2].res == -EBUSY),
+		    "uring_serial_batch_read returned %s (res %s, %s, %s) when every submit call "
+		    "returned -EBUSY; expected -EBUSY (or 0 with -EBUSY in every res)",
+		    errno_name(ret), errno_name(reqs[0].res), errno_name(reqs[1].res),
+		    errno_name(reqs[2].res));
+	grade_check(fault_count_fds() == before, "uring_serial_batch_read left %d descriptor(s) "
+		    "open after the ring failed: tear the ring down on that path too",
+		    fault_count_fds() - before);
+	grade_check_heap(&heap, "uring_serial_batch_read whose ring failed");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(batch, error_after_progress, 1,
+	   "uring_serial_batch_read: a request that fails after a short read gets -EIO, not the "
+	   "bytes so far; the next request still runs",
+	   "TODO 9: each request's res is what the read-fully loop of TODO 4 returns: a "
+	   "negative res after some bytes is the request's -errno (chapters/common/batch.h)")
+{
+	unsigned char *data = grade_random_bytes(8192), bufs[2][3000];
+	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
+	struct batch_req reqs[2] = { { fd, 100, 3000, bufs[0], 1 }, { fd, 4000, 3000, bufs[1], 1 } };
+	int ret;
+
+	setup();
+	require_nop_inject();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	uw.clamp = 1000;
+	inject(OPS_READ, 1, 1, -EIO);
+	ret = UCALL(uring_serial_batch_read(reqs, 2, 1));
+	uw.clamp = 0;
+	grade_check(ret == 0, "uring_serial_batch_read returned %s, expected 0", errno_name(ret));
+	grade_check(reqs[0].res == -EIO, "request 0: res is %s when its 2nd read (after 1000 "
+		    "bytes) completed with -EIO; expected -EIO", errno_name(reqs[0].res));
+	grade_check(reqs[1].res == 3000, "request 1: res is %s, expected 3000",
+		    errno_name(reqs[1].res));
+	grade_check_same(bufs[1], data + 4000, 3000, "request 1");
 	close(fd);
 	free(data);
 }

@@ -13,7 +13,17 @@
  *     file, as a signal or a network filesystem would cause;
  *   - may turn a READ/WRITE SQE into a NOP that completes with a chosen res
  *     (IORING_NOP_INJECT_RESULT): -EAGAIN, -EINTR, -EIO, 0 in cqe->res on
- *     demand, with the request's user_data kept;
+ *     demand, with the request's user_data kept, after letting a number of
+ *     them through first (an error after partial progress);
+ *   - may complete READ/WRITE SQEs at explicit offsets below a bound as NOPs
+ *     that report the bytes asked (up to the bound) without moving any data:
+ *     lengths and totals beyond 4 GiB cost microseconds, and only the bytes
+ *     from the bound on are really read or written;
+ *   - watch the IORING_OP_POLL_ADD requests: how many, for which events, and
+ *     whether each retry after an injected -EAGAIN waited for one first;
+ *   - may make the submit call itself fail (-EAGAIN, -EBUSY, -EINTR) without
+ *     submitting anything, as io_uring_enter(2) does when the kernel is short
+ *     of memory or a signal arrives first;
  *   - stop code that submits without end (a read loop that never sees end
  *     of file) once a budget is spent, so that it fails with a message
  *     instead of a time-out.
@@ -52,6 +62,11 @@ struct uring_watch {
 	int inject_ops;        /* OPS_READ | OPS_WRITE: which SQEs injection takes */
 	int inject_left;       /* how many of them become NOPs ... */
 	int inject_res;        /* ... completing with this res */
+	int inject_skip;       /* matching SQEs let through before injection starts */
+	__u64 fake_below;      /* > 0: READ/WRITE at explicit offsets below this are
+				* NOPs reporting min(len, fake_below - off) bytes */
+	int submit_error;      /* < 0: submit calls fail with this, submitting nothing ... */
+	int submit_error_left; /* ... this many times (-1: every time) */
 	/* observations */
 	long submits;          /* submit calls */
 	long sqes;             /* SQEs handed over */
@@ -60,6 +75,12 @@ struct uring_watch {
 	unsigned max_pending;  /* most SQEs in one submit call */
 	unsigned max_in_flight;/* most requests submitted and not reaped */
 	bool budget_blown;
+	long faked;            /* SQEs completed by fake_below */
+	long injected;         /* SQEs turned into injected results */
+	long polls;            /* IORING_OP_POLL_ADD SQEs */
+	unsigned poll_events;  /* their events, or'ed */
+	bool eagain_pending;   /* an -EAGAIN was injected, no poll seen since */
+	long unpaced;          /* READ/WRITE submitted right after an -EAGAIN, no poll between */
 };
 
 static struct uring_watch uw = { .other_opcode = -1 };
@@ -70,28 +91,62 @@ static bool is_rw(const struct io_uring_sqe *sqe, int ops)
 	       ((ops & OPS_WRITE) && sqe->opcode == IORING_OP_WRITE);
 }
 
-static void tamper_sqe(struct io_uring_sqe *sqe)
+/* Make sqe a NOP that completes with res, keeping its user_data. */
+static void nop_with_result(struct io_uring_sqe *sqe, int res)
 {
-	if (is_rw(sqe, OPS_READ | OPS_WRITE))
-		uw.rw_sqes++;
-	else if (sqe->opcode != IORING_OP_POLL_ADD && sqe->opcode != IORING_OP_NOP)
-		uw.other_opcode = sqe->opcode;
-	if (uw.inject_left > 0 && is_rw(sqe, uw.inject_ops)) {
-		__u64 user_data = sqe->user_data;
+	__u64 user_data = sqe->user_data;
 
-		uw.inject_left--;
-		io_uring_prep_nop(sqe);
-		sqe->rw_flags = IORING_NOP_INJECT_RESULT;
-		sqe->len = (unsigned)uw.inject_res;
-		sqe->user_data = user_data;
-		return;
-	}
-	if (uw.clamp && is_rw(sqe, OPS_READ | OPS_WRITE) && sqe->len > uw.clamp)
-		sqe->len = uw.clamp;
+	io_uring_prep_nop(sqe);
+	sqe->rw_flags = IORING_NOP_INJECT_RESULT;
+	sqe->len = (unsigned)res;
+	sqe->user_data = user_data;
 }
 
-/* Look at (and maybe change) what is about to be submitted. False: the
- * budget is spent, refuse the call. */
+static void tamper_sqe(struct io_uring_sqe *sqe)
+{
+	bool rw = is_rw(sqe, OPS_READ | OPS_WRITE);
+
+	if (rw)
+		uw.rw_sqes++;
+	else if (sqe->opcode == IORING_OP_POLL_ADD) {
+		uw.polls++;
+		uw.poll_events |= sqe->poll32_events;
+		uw.eagain_pending = false;
+	} else if (sqe->opcode != IORING_OP_NOP)
+		uw.other_opcode = sqe->opcode;
+	if (rw && uw.eagain_pending) {
+		uw.unpaced++;
+		uw.eagain_pending = false;
+	}
+	if (uw.inject_left > 0 && is_rw(sqe, uw.inject_ops)) {
+		if (uw.inject_skip > 0) {
+			uw.inject_skip--;
+		} else {
+			uw.inject_left--;
+			uw.injected++;
+			if (uw.inject_res == -EAGAIN)
+				uw.eagain_pending = true;
+			nop_with_result(sqe, uw.inject_res);
+			return;
+		}
+	}
+	if (uw.clamp && rw && sqe->len > uw.clamp)
+		sqe->len = uw.clamp;
+	if (uw.fake_below && rw && sqe->off != (__u64)-1 && sqe->off < uw.fake_below) {
+		__u64 room = uw.fake_below - sqe->off;
+		__u64 res = sqe->len < room ? sqe->len : room;
+
+		/* The kernel moves at most MAX_RW_COUNT (2 GiB - 4 KiB) at once. */
+		if (res > 0x7ffff000u)
+			res = 0x7ffff000u;
+		uw.faked++;
+		nop_with_result(sqe, (int)res);
+	}
+}
+
+/* Look at (and maybe change) what is about to be submitted. False: refuse
+ * the call, submitting nothing (the budget is spent, or a submit error is
+ * asked for: submit_result() says which). */
 static bool watch_submit(struct io_uring *ring)
 {
 	unsigned pending = ring->sq.sqe_tail - ring->sq.sqe_head;
@@ -99,6 +154,11 @@ static bool watch_submit(struct io_uring *ring)
 
 	if (++uw.submits > SUBMIT_BUDGET) {
 		uw.budget_blown = true;
+		return false;
+	}
+	if (uw.submit_error && uw.submit_error_left != 0) {
+		if (uw.submit_error_left > 0)
+			uw.submit_error_left--;
 		return false;
 	}
 	uw.sqes += pending;
@@ -111,14 +171,20 @@ static bool watch_submit(struct io_uring *ring)
 	return true;
 }
 
+/* What a refused submit call returns. */
+static int refused(void)
+{
+	return uw.budget_blown ? -ECANCELED : uw.submit_error;
+}
+
 static int hook_submit(struct io_uring *ring)
 {
-	return watch_submit(ring) ? SEAM_REAL(io_uring_submit)(ring) : -ECANCELED;
+	return watch_submit(ring) ? SEAM_REAL(io_uring_submit)(ring) : refused();
 }
 
 static int hook_submit_and_wait(struct io_uring *ring, unsigned nr)
 {
-	return watch_submit(ring) ? SEAM_REAL(io_uring_submit_and_wait)(ring, nr) : -ECANCELED;
+	return watch_submit(ring) ? SEAM_REAL(io_uring_submit_and_wait)(ring, nr) : refused();
 }
 
 static int hook_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_cqe **cqe,
@@ -126,12 +192,12 @@ static int hook_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_c
 {
 	return watch_submit(ring)
 		? SEAM_REAL(io_uring_submit_and_wait_timeout)(ring, cqe, nr, ts, sig)
-		: -ECANCELED;
+		: refused();
 }
 
 static int hook_submit_and_get_events(struct io_uring *ring)
 {
-	return watch_submit(ring) ? SEAM_REAL(io_uring_submit_and_get_events)(ring) : -ECANCELED;
+	return watch_submit(ring) ? SEAM_REAL(io_uring_submit_and_get_events)(ring) : refused();
 }
 
 /* --- doctoring what the kernel says ------------------------------------ */
