@@ -33,15 +33,19 @@
  * Returns the number of bytes read: len, or fewer only if end of file came
  * first (0 if fd was already at end of file). Retries after EINTR and after
  * short reads. On an error returns -errno, even if some bytes were already
- * read (their content is in buf, but the caller must not rely on it).
- * len == 0 returns 0. See read(2).
+ * read (their content is in buf, but the caller must not rely on it);
+ * EAGAIN (a non-blocking descriptor with nothing more now) is such an error,
+ * never retried. len == 0 returns 0 without calling read, whatever fd is.
+ * Lengths and counts may exceed 4 GiB. See read(2).
  */
 ssize_t read_full(int fd, void *buf, size_t len);
 
 /*
  * Like read_full, but reads at offset with pread(2): the file's current
  * position is neither used nor changed (so two threads may share the fd).
- * offset < 0 is -EINVAL. Reading at or past end of file returns 0.
+ * offset < 0 is -EINVAL, checked first (also when len == 0); otherwise
+ * len == 0 returns 0 without calling pread. Reading at or past end of file
+ * returns 0. Offsets may exceed 4 GiB (off_t is 64 bits).
  */
 ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
 
@@ -49,14 +53,18 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
  * Write len bytes from buf to fd. Returns len, or -errno on an error (for
  * example -EPIPE when the reader has gone: the grader ignores SIGPIPE).
  * Retries after EINTR and after short writes, continuing from the first byte
- * not yet written. len == 0 returns 0. See write(2).
+ * not yet written. An error after a short write is still -errno, not the
+ * bytes written so far; EAGAIN is reported, never retried. len == 0 returns
+ * 0 without calling write, whatever fd is. See write(2).
  */
 ssize_t write_full(int fd, const void *buf, size_t len);
 
 /*
  * Copy the file at src to dst, creating dst (mode 0644, before umask) or
  * truncating it, through one buffer of bufsize bytes: each read(2) asks for
- * at most bufsize bytes. Returns the number of bytes copied, or -errno
+ * at most bufsize bytes. Returns the number of bytes copied (beyond 4 GiB
+ * too), or -errno: a read or write that fails mid-copy makes the result
+ * its -errno, not the bytes copied so far
  * (bufsize == 0: -EINVAL; src missing: -ENOENT; dst not writable: that
  * error, e.g. -EACCES, -EISDIR, -ENOENT; no memory for the buffer:
  * -ENOMEM). Every descriptor it opens is closed, and every byte of heap it
@@ -67,8 +75,9 @@ off_t copy_file(const char *src, const char *dst, size_t bufsize);
 /*
  * The course's shared workload (batch.h) done the blocking way: one request
  * after the other with pread_full, i.e. queue depth 1 whatever qd says.
- * qd == 0 or (reqs == NULL and n > 0) is -EINVAL; otherwise every request
- * gets its own res and the function returns 0.
+ * qd == 0 or (reqs == NULL and n > 0) is -EINVAL; otherwise (n == 0 with
+ * reqs == NULL, any qd from 1 to UINT_MAX) every request gets its own res
+ * and the function returns 0.
  */
 int blk_batch_read(struct batch_req *reqs, size_t n, unsigned qd);
 

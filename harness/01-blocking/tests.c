@@ -12,12 +12,212 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define LESSON "chapters/01-blocking/README.md"
+
+/* ------------------------------------------------------------------ helpers */
+
+/*
+ * A scripted system call, for faults a local file never shows: the code under
+ * test's calls (of one family, on one descriptor or on any) are numbered from
+ * 1; each transfers at most `piece` bytes, every `eintr_every`-th one fails
+ * with EINTR before doing anything, and call number `fail_call` fails with
+ * `err`. Calls after that pass through to the real function, so a loop that
+ * wrongly carries on ends instead of hanging, and the count shows it.
+ */
+struct script {
+	int only_fd;       /* -1: every descriptor */
+	size_t piece;      /* 0: no limit */
+	long eintr_every;  /* 0: never */
+	long fail_call;    /* 0: never */
+	int err;
+	long calls;        /* calls seen so far */
+	long after_fail;   /* calls made after the failing one */
+};
+static struct script rd_script, wr_script;
+
+static void script_set(struct script *s, int only_fd, size_t piece, long eintr_every,
+		       long fail_call, int err)
+{
+	*s = (struct script){ only_fd, piece, eintr_every, fail_call, err, 0, 0 };
+}
+
+/* true: this call fails (errno set); otherwise *n may have been shortened. */
+static bool script_fails(struct script *s, int fd, size_t *n)
+{
+	long k;
+
+	if (s->only_fd >= 0 && fd != s->only_fd)
+		return false;
+	k = ++s->calls;
+	if (s->fail_call && k > s->fail_call) {
+		s->after_fail++;
+		return false;
+	}
+	if (k == s->fail_call) {
+		errno = s->err;
+		return true;
+	}
+	if (s->eintr_every && k % s->eintr_every == 0) {
+		errno = EINTR;
+		return true;
+	}
+	if (s->piece && *n > s->piece)
+		*n = s->piece;
+	return false;
+}
+
+static ssize_t script_read(int fd, void *buf, size_t n)
+{
+	return script_fails(&rd_script, fd, &n) ? -1 : SEAM_REAL(read)(fd, buf, n);
+}
+
+static ssize_t script_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return script_fails(&rd_script, fd, &n) ? -1 : SEAM_REAL(pread)(fd, buf, n, off);
+}
+
+static ssize_t script_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	return script_fails(&rd_script, fd, &n) ? -1 : SEAM_REAL(pread64)(fd, buf, n, off);
+}
+
+static ssize_t script_write(int fd, const void *buf, size_t n)
+{
+	return script_fails(&wr_script, fd, &n) ? -1 : SEAM_REAL(write)(fd, buf, n);
+}
+
+static void hooks_script(void)
+{
+	seam_hook_read = script_read;
+	seam_hook_pread = script_pread;
+	seam_hook_pread64 = script_pread64;
+	seam_hook_write = script_write;
+}
+
+static void hooks_off(void)
+{
+	seam_hook_read = NULL;
+	seam_hook_pread = NULL;
+	seam_hook_pread64 = NULL;
+	seam_hook_write = NULL;
+}
+
+/*
+ * Transfers that only pretend: no byte moves, so lengths beyond 2 and 4 GiB
+ * cost nothing. The file is `size` bytes long; each call moves at most
+ * 0x7ffff000 bytes (the kernel's cap, read(2) NOTES); a call that is not at
+ * the place in the buffer (and, for pread, in the file) where the bytes so
+ * far end is recorded as a violation. A write past `size` fails with ENOSPC,
+ * so a loop whose count wrapped around ends.
+ */
+#define KERNEL_CAP 0x7ffff000ull
+#define GIB (1ull << 30)
+
+static struct {
+	const char *base;            /* where the caller's buffer starts */
+	off_t start;                 /* pread: the first offset */
+	unsigned long long size;     /* bytes the pretend file has */
+	unsigned long long done;     /* bytes moved so far */
+	long calls;
+} pretend;
+
+static void pretend_set(const void *base, off_t start, unsigned long long size)
+{
+	pretend.base = base;
+	pretend.start = start;
+	pretend.size = size;
+	pretend.done = 0;
+	pretend.calls = 0;
+}
+
+static ssize_t pretend_move(const void *buf, size_t n, long long off, bool has_off, bool is_write)
+{
+	unsigned long long left = pretend.size - pretend.done;
+	size_t k = n > KERNEL_CAP ? (size_t)KERNEL_CAP : n;
+
+	pretend.calls++;
+	if (pretend.base && (const char *)buf != pretend.base + pretend.done)
+		seam_violate("after %llu bytes your code asked for the next ones at buf + %lld, "
+			     "not at buf + %llu", pretend.done,
+			     (long long)((const char *)buf - pretend.base), pretend.done);
+	if (has_off && (unsigned long long)(off - pretend.start) != pretend.done)
+		seam_violate("after %llu bytes from offset %lld your code asked for the next ones "
+			     "at offset %lld, not %lld", pretend.done, (long long)pretend.start,
+			     off, (long long)pretend.start + (long long)pretend.done);
+	if (k > left) {
+		if (is_write) {
+			errno = ENOSPC;
+			return -1;
+		}
+		k = (size_t)left;
+	}
+	pretend.done += k;
+	return (ssize_t)k;
+}
+
+static ssize_t pretend_read(int fd, void *buf, size_t n)
+{
+	(void)fd;
+	return pretend_move(buf, n, 0, false, false);
+}
+
+static ssize_t pretend_pread(int fd, void *buf, size_t n, off_t off)
+{
+	(void)fd;
+	return pretend_move(buf, n, off, true, false);
+}
+
+static ssize_t pretend_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	(void)fd;
+	return pretend_move(buf, n, off, true, false);
+}
+
+static ssize_t pretend_write(int fd, const void *buf, size_t n)
+{
+	(void)fd;
+	return pretend_move(buf, n, 0, false, true);
+}
+
+static ssize_t ok_write(int fd, const void *buf, size_t n)
+{
+	(void)fd;
+	(void)buf;
+	return (ssize_t)n;
+}
+
+/* Address space for a huge buffer that is never touched (no memory behind it). */
+static void *reserve(unsigned long long len)
+{
+	void *p = mmap(NULL, (size_t)len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+
+	grade_check(p != MAP_FAILED, "harness: cannot reserve %llu bytes of address space: %s",
+		    len, strerror(errno));
+	return p;
+}
+
+/* A sparse file of `size` bytes with `len` bytes of data at `at`; returns an fd. */
+static int sparse_file(const char *name, unsigned long long size, off_t at,
+		       const void *data, size_t len)
+{
+	const char *path = grade_path(name);
+	int fd = grade_open(path, O_RDWR | O_CREAT | O_TRUNC);
+
+	grade_check(ftruncate(fd, (off_t)size) == 0, "harness: cannot make a sparse file of "
+		    "%llu bytes: %s", size, strerror(errno));
+	grade_check(SEAM_REAL(pwrite)(fd, data, len, at) == (ssize_t)len,
+		    "harness: cannot write the sparse file: %s", strerror(errno));
+	return fd;
+}
 
 /* ------------------------------------------------------------------ read_full */
 
@@ -162,6 +362,62 @@ GRADE_TEST(read_full, nonblocking_eagain, 1,
 	close(p[1]);
 }
 
+GRADE_TEST(read_full, error_after_progress, 2,
+	   "read_full returns -errno when read() fails after some bytes came (EIO, EAGAIN)",
+	   "TODO 1: an error is the answer even after a short read: return -errno, not the "
+	   "bytes so far (blocking.h: \"On an error returns -errno, even if some bytes were "
+	   "already read\"); EAGAIN is an error too, never a reason to call read again")
+{
+	static const int errs[] = { EIO, EAGAIN };
+	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
+	const char *path = grade_make_file("f", data, 10000);
+
+	for (int i = 0; i < 2; i++) {
+		int fd = grade_open(path, O_RDONLY);
+		ssize_t got;
+
+		/* read() gives 1000 bytes, then 1000, then fails. */
+		script_set(&rd_script, -1, 1000, 0, 3, errs[i]);
+		hooks_script();
+		got = SEAM_CALL(read_full(fd, buf, 10000));
+		hooks_off();
+		grade_check(got == -errs[i], "read() returned 1000, 1000, then -1 with errno %s; "
+			    "read_full returned %s, expected %s", grade_errno_str(-errs[i]) + 1,
+			    grade_errno_str(got), grade_errno_str(-errs[i]));
+		grade_check(rd_script.after_fail == 0, "read_full called read() %ld more time(s) "
+			    "after it failed with %s: report the error at once", rd_script.after_fail,
+			    grade_errno_str(-errs[i]) + 1);
+		close(fd);
+	}
+	free(data);
+	free(buf);
+}
+
+GRADE_TEST(read_full, beyond_4gib, 1,
+	   "read_full of 3 GiB and of 5 GiB: the count goes past 2 and 4 GiB (no data moves)",
+	   "TODO 1: keep the count in a size_t and return it as ssize_t: an int or an unsigned "
+	   "wraps past 2 or 4 GiB; each read(2) moves at most 0x7ffff000 bytes (read(2), NOTES)")
+{
+	static const unsigned long long lens[] = { 3 * GIB, 5 * GIB + 7 };
+	char *base = reserve(5 * GIB + 4096);
+	int fd = grade_open(grade_make_file("f", "x", 1), O_RDONLY);
+
+	for (int i = 0; i < 2; i++) {
+		ssize_t got;
+
+		/* The file has 5 GiB + 7 bytes; nothing is really read. */
+		pretend_set(base, 0, 5 * GIB + 7);
+		seam_hook_read = pretend_read;
+		got = SEAM_CALL(read_full(fd, base, (size_t)lens[i]));
+		seam_hook_read = NULL;
+		grade_check(got == (ssize_t)lens[i], "read_full(fd, buf, %llu) returned %s "
+			    "after %ld read() calls, expected %llu", lens[i], grade_errno_str(got),
+			    pretend.calls, lens[i]);
+	}
+	munmap(base, 5 * GIB + 4096);
+	close(fd);
+}
+
 /* ----------------------------------------------------------------- pread_full */
 
 GRADE_TEST(pread_full, random_ranges, 2,
@@ -260,6 +516,93 @@ GRADE_TEST(pread_full, bad_arguments, 1,
 	got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
 	grade_check(got == 0, "pread_full past end of file returned %s, expected 0",
 		    grade_errno_str(got));
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(pread_full, error_after_progress, 1,
+	   "pread_full returns -EIO when pread() fails after some bytes came",
+	   "TODO 2: an error after a short pread is the answer: return -errno, not the bytes "
+	   "so far (blocking.h, read_full)")
+{
+	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
+	int fd = grade_open(grade_make_file("f", data, 10000), O_RDONLY);
+	ssize_t got;
+
+	script_set(&rd_script, -1, 1000, 0, 2, EIO);
+	hooks_script();
+	got = SEAM_CALL(pread_full(fd, buf, 8000, 100));
+	hooks_off();
+	grade_check(got == -EIO, "pread() returned 1000, then -1 with errno EIO; pread_full "
+		    "returned %s, expected -EIO", grade_errno_str(got));
+	grade_check(rd_script.after_fail == 0, "pread_full called pread() %ld more time(s) after "
+		    "it failed with EIO", rd_script.after_fail);
+	close(fd);
+	free(data);
+	free(buf);
+}
+
+GRADE_TEST(pread_full, retries_after_eintr, 1,
+	   "pread_full retries a pread() that fails with EINTR, between short preads",
+	   "TODO 2: EINTR means nothing happened: call pread again at the same offset "
+	   "(lesson: \"EINTR and SA_RESTART\")")
+{
+	const size_t size = 20000;
+	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	ssize_t got;
+
+	/* Each pread moves at most 1500 bytes; every third one fails with EINTR. */
+	script_set(&rd_script, -1, 1500, 3, 0, 0);
+	hooks_script();
+	got = SEAM_CALL(pread_full(fd, buf, 12000, 777));
+	hooks_off();
+	grade_check(got == 12000, "pread_full(fd, buf, 12000, 777) returned %s when every third "
+		    "pread() failed with EINTR; expected 12000", grade_errno_str(got));
+	grade_check_same(buf, data + 777, 12000, "pread_full after EINTR");
+	close(fd);
+	free(data);
+	free(buf);
+}
+
+GRADE_TEST(pread_full, beyond_4gib, 2,
+	   "pread_full at offsets beyond 4 GiB of a sparse file, and lengths beyond 4 GiB",
+	   "TODO 2: offsets are off_t (64 bits) and counts size_t: never keep either in an int "
+	   "or unsigned; the next pread starts at offset + done (lesson: \"Short reads\")")
+{
+	static const unsigned long long offs[] = { 4 * GIB - 100, 5 * GIB + 12345 };
+	unsigned char *data = grade_random_bytes(8192), buf[8192];
+	int fd = sparse_file("sparse", 6 * GIB, (off_t)offs[0], data, 4096);
+	char *base;
+	ssize_t got;
+
+	grade_check(SEAM_REAL(pwrite)(fd, data + 4096, 4096, (off_t)offs[1]) == 4096,
+		    "harness: cannot write the sparse file: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		/* Short preads of 1000 bytes make the offset arithmetic matter. */
+		script_set(&rd_script, -1, 1000, 0, 0, 0);
+		hooks_script();
+		got = SEAM_CALL(pread_full(fd, buf, 4096, (off_t)offs[i]));
+		hooks_off();
+		grade_check(got == 4096, "pread_full(fd, buf, 4096, %llu) in a 6 GiB sparse file "
+			    "returned %s, expected 4096", offs[i], grade_errno_str(got));
+		grade_check_same(buf, data + 4096 * i, 4096, "pread_full beyond 4 GiB");
+	}
+	got = SEAM_CALL(pread_full(fd, buf, 100, (off_t)(6 * GIB)));
+	grade_check(got == 0, "pread_full at the end of a 6 GiB file returned %s, expected 0",
+		    grade_errno_str(got));
+
+	/* 5 GiB + 3 bytes at offset 3 GiB of a pretend file: nothing really moves. */
+	base = reserve(6 * GIB);
+	pretend_set(base, (off_t)(3 * GIB), 5 * GIB + 3);
+	seam_hook_pread = pretend_pread;
+	seam_hook_pread64 = pretend_pread64;
+	got = SEAM_CALL(pread_full(fd, base, (size_t)(6 * GIB), (off_t)(3 * GIB)));
+	hooks_off();
+	grade_check(got == (ssize_t)(5 * GIB + 3), "pread_full(fd, buf, 6 GiB, 3 GiB) of a file "
+		    "with 5 GiB + 3 bytes from there returned %s after %ld pread() calls, expected "
+		    "%llu", grade_errno_str(got), pretend.calls, 5 * GIB + 3);
+	munmap(base, 6 * GIB);
 	close(fd);
 	free(data);
 }
@@ -373,6 +716,89 @@ GRADE_TEST(write_full, reader_gone_epipe, 1,
 	grade_check(got == -EPIPE, "write_full to a pipe without reader returned %s, expected "
 		    "-EPIPE (%d)", grade_errno_str(got), -EPIPE);
 	close(p[1]);
+}
+
+GRADE_TEST(write_full, error_after_progress, 2,
+	   "write_full returns -errno when write() fails after some bytes went out (ENOSPC, EAGAIN)",
+	   "TODO 3: an error after a short write is the answer: return -errno, not the bytes "
+	   "so far; EAGAIN on a non-blocking descriptor is reported, never retried "
+	   "(lesson: \"EAGAIN: when the descriptor is non-blocking\")")
+{
+	static const int errs[] = { ENOSPC, EAGAIN };
+	unsigned char *data = grade_random_bytes(20000);
+	int p[2];
+	ssize_t got;
+
+	for (int i = 0; i < 2; i++) {
+		int fd = grade_open(grade_path("out"), O_WRONLY | O_CREAT | O_TRUNC);
+
+		/* write() takes 1000 bytes, then 1000, then fails. */
+		script_set(&wr_script, -1, 1000, 0, 3, errs[i]);
+		hooks_script();
+		got = SEAM_CALL(write_full(fd, data, 10000));
+		hooks_off();
+		grade_check(got == -errs[i], "write() returned 1000, 1000, then -1 with errno %s; "
+			    "write_full returned %s, expected %s", grade_errno_str(-errs[i]) + 1,
+			    grade_errno_str(got), grade_errno_str(-errs[i]));
+		grade_check(wr_script.after_fail == 0, "write_full called write() %ld more time(s) "
+			    "after it failed with %s: report the error at once", wr_script.after_fail,
+			    grade_errno_str(-errs[i]) + 1);
+		close(fd);
+	}
+
+	/* The real thing: a non-blocking 4 KiB pipe takes 4096 bytes, then EAGAIN. */
+	fault_pipe(p, 4096);
+	grade_check(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s", strerror(errno));
+	got = SEAM_CALL(write_full(p[1], data, 20000));
+	grade_check(got == -EAGAIN, "write_full of 20000 bytes to a non-blocking pipe that holds "
+		    "4096 returned %s, expected -EAGAIN", grade_errno_str(got));
+	close(p[0]);
+	close(p[1]);
+	free(data);
+}
+
+GRADE_TEST(write_full, beyond_4gib, 1,
+	   "write_full of 3 GiB and of 5 GiB: the count goes past 2 and 4 GiB (no data moves)",
+	   "TODO 3: keep the count in a size_t: an int or an unsigned wraps past 2 or 4 GiB; "
+	   "each write(2) moves at most 0x7ffff000 bytes (write(2), NOTES)")
+{
+	static const unsigned long long lens[] = { 3 * GIB, 5 * GIB + 7 };
+	char *base = reserve(5 * GIB + 4096);
+	int fd = grade_open(grade_path("out"), O_WRONLY | O_CREAT | O_TRUNC);
+
+	for (int i = 0; i < 2; i++) {
+		ssize_t got;
+
+		/* The device takes exactly lens[i] bytes, then is full. */
+		pretend_set(base, 0, lens[i]);
+		seam_hook_write = pretend_write;
+		got = SEAM_CALL(write_full(fd, base, (size_t)lens[i]));
+		seam_hook_write = NULL;
+		grade_check(got == (ssize_t)lens[i], "write_full(fd, buf, %llu) returned %s after "
+			    "%ld write() calls, expected %llu", lens[i], grade_errno_str(got),
+			    pretend.calls, lens[i]);
+	}
+	munmap(base, 5 * GIB + 4096);
+	close(fd);
+}
+
+GRADE_TEST(edges, length_zero, 1,
+	   "len 0 returns 0 even with a bad descriptor; a negative offset is still -EINVAL",
+	   "TODOs 1-3: with len == 0 there is nothing to do: return 0 before calling read, "
+	   "pread or write (a do-while loop calls them once anyway); pread_full checks "
+	   "offset < 0 first (blocking.h)")
+{
+	char buf[1];
+	ssize_t r = SEAM_CALL(read_full(-1, buf, 0));
+	ssize_t p = SEAM_CALL(pread_full(-1, buf, 0, 0));
+	ssize_t w = SEAM_CALL(write_full(-1, buf, 0));
+	ssize_t neg = SEAM_CALL(pread_full(-1, buf, 0, -1));
+
+	grade_check(r == 0, "read_full(-1, buf, 0) returned %s, expected 0", grade_errno_str(r));
+	grade_check(p == 0, "pread_full(-1, buf, 0, 0) returned %s, expected 0", grade_errno_str(p));
+	grade_check(w == 0, "write_full(-1, buf, 0) returned %s, expected 0", grade_errno_str(w));
+	grade_check(neg == -EINVAL, "pread_full(-1, buf, 0, -1) returned %s, expected -EINVAL",
+		    grade_errno_str(neg));
 }
 
 /* ------------------------------------------------------------------ copy_file */
@@ -570,6 +996,133 @@ GRADE_TEST(copy_file, frees_its_buffer, 2,
 	free(data);
 }
 
+GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
+	   "copy_file copies when read() and write() come back short and fail with EINTR",
+	   "TODO 4: move the data with read_full and write_full (or loops just as careful): a "
+	   "short read is not the end of the file, a short write must be finished "
+	   "(lesson: \"Short reads\", \"Short writes\")")
+{
+	const size_t size = 30011;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_make_file("src", data, size), *dst = grade_path("dst");
+	size_t backlen;
+	off_t got;
+
+	refuse_kernel_copies();
+	/* read() moves at most 100 bytes, write() at most 77; both fail with
+	 * EINTR now and then. */
+	script_set(&rd_script, -1, 100, 5, 0, 0);
+	script_set(&wr_script, -1, 77, 4, 0, 0);
+	hooks_script();
+	got = SEAM_CALL(copy_file(src, dst, 4096));
+	hooks_off();
+	grade_check(got == (off_t)size, "copy_file of %zu bytes returned %s when read() gave at "
+		    "most 100 bytes and write() took at most 77, with EINTR now and then",
+		    size, grade_errno_str((ssize_t)got));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == size, "the copy has %zu bytes, the source %zu",
+		    back ? backlen : 0, size);
+	grade_check_same(back, data, size, "copy_file with short transfers");
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(copy_file, error_mid_copy, 2,
+	   "copy_file returns the -errno of a read or write that fails mid-copy, and cleans up",
+	   "TODO 4: a failed read_full or write_full ends the copy with its -errno (not the "
+	   "bytes copied so far), through the same cleanup as every other path: close both "
+	   "descriptors, free the buffer (lesson: \"Cleaning up\")")
+{
+	const size_t size = 50000;
+	unsigned char *data = grade_random_bytes(size);
+	const char *src = grade_make_file("src", data, size);
+	struct seam_heap before;
+	int fds;
+	off_t got;
+
+	refuse_kernel_copies();
+	seam_heap_usage(&before);
+	fds = fault_count_fds();
+	/* The third write() fails: the disk is full. */
+	script_set(&wr_script, -1, 0, 0, 3, ENOSPC);
+	hooks_script();
+	got = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
+	hooks_off();
+	grade_check(got == -ENOSPC, "copy_file returned %s when its third write() failed with "
+		    "ENOSPC, expected -ENOSPC", grade_errno_str((ssize_t)got));
+	grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open after a "
+		    "write failed mid-copy", fault_count_fds() - fds);
+	grade_check_heap(&before, "copy_file whose write failed mid-copy");
+
+	/* The third read() fails: an I/O error on the source. */
+	script_set(&rd_script, -1, 0, 0, 3, EIO);
+	hooks_script();
+	got = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
+	hooks_off();
+	grade_check(got == -EIO, "copy_file returned %s when its third read() failed with EIO, "
+		    "expected -EIO", grade_errno_str((ssize_t)got));
+	grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open after a "
+		    "read failed mid-copy", fault_count_fds() - fds);
+	grade_check_heap(&before, "copy_file whose read failed mid-copy");
+	free(data);
+}
+
+GRADE_TEST(copy_file, creates_mode_0644, 1,
+	   "copy_file creates the destination with mode 0644 before umask (umask 0, 022, 077)",
+	   "TODO 4: open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644): the mode is the third "
+	   "argument, the umask is applied by the kernel; not 0666, not the source's mode "
+	   "(man 2 open, O_CREAT; man 2 umask)")
+{
+	static const struct { mode_t mask, want; } cases[] = {
+		{ 0, 0644 }, { 022, 0644 }, { 077, 0600 },
+	};
+	const char *src = grade_make_file("src", "0123456789", 10);
+	mode_t old;
+
+	refuse_kernel_copies();
+	/* The source's own mode is not the copy's. */
+	grade_check(chmod(src, 0751) == 0, "harness: chmod: %s", strerror(errno));
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		const char *dst;
+		struct stat st;
+		off_t got;
+
+		snprintf(name, sizeof(name), "dst%d", i);
+		dst = grade_path(name);
+		old = umask(cases[i].mask);
+		got = SEAM_CALL(copy_file(src, dst, 4096));
+		umask(old);
+		grade_check(got == 10, "copy_file returned %s, expected 10",
+			    grade_errno_str((ssize_t)got));
+		grade_check(stat(dst, &st) == 0, "copy_file returned 10 but %s does not exist", dst);
+		grade_check((st.st_mode & 07777) == cases[i].want, "under umask %03o the new "
+			    "destination has mode %04o, expected %04o (0644 before the umask; "
+			    "the source has %04o)", (unsigned)cases[i].mask,
+			    (unsigned)(st.st_mode & 07777), (unsigned)cases[i].want, 0751u);
+	}
+}
+
+GRADE_TEST(copy_file, beyond_4gib, 1,
+	   "copy_file of a 5 GiB file returns 5 GiB + 123 (no data moves)",
+	   "TODO 4: keep the total in an off_t, as the return type says: an int wraps past "
+	   "2 GiB (lesson: Hints, TODO 4)")
+{
+	const char *src = grade_make_file("src", "x", 1);
+	off_t got;
+
+	refuse_kernel_copies();
+	/* read() pretends the source has 5 GiB + 123 bytes; write() takes
+	 * anything. Neither touches the buffer. */
+	pretend_set(NULL, 0, 5 * GIB + 123);
+	seam_hook_read = pretend_read;
+	seam_hook_write = ok_write;
+	got = SEAM_CALL(copy_file(src, grade_path("dst"), 64 << 20));
+	hooks_off();
+	grade_check(got == (off_t)(5 * GIB + 123), "copy_file of a 5 GiB + 123-byte file "
+		    "returned %s, expected %llu", grade_errno_str((ssize_t)got), 5 * GIB + 123);
+}
+
 /* -------------------------------------------------------------- blk_batch_read */
 
 GRADE_TEST(batch, random_batch, 2,
@@ -679,5 +1232,99 @@ GRADE_TEST(batch, ten_thousand_requests, 1,
 	close(fd);
 	free(reqs);
 	free(bufs);
+	free(data);
+}
+
+GRADE_TEST(batch, error_after_progress, 1,
+	   "blk_batch_read: a request whose pread() fails after a short one gets -EIO",
+	   "TODO 5 (and TODO 2): res is pread_full's answer, and pread_full returns -errno "
+	   "for an error even after a short pread, not the bytes so far")
+{
+	unsigned char *data = grade_random_bytes(8192);
+	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
+	int bad = dup(fd);
+	char bufs[3][4096];
+	struct batch_req reqs[3] = {
+		{ fd, 0, 4096, bufs[0], 1 },
+		{ bad, 100, 4000, bufs[1], 1 },  /* 1000 bytes, then EIO */
+		{ fd, 4096, 4096, bufs[2], 1 },
+	};
+	int ret;
+
+	grade_check(bad >= 0, "harness: dup: %s", strerror(errno));
+	script_set(&rd_script, bad, 1000, 0, 2, EIO);
+	hooks_script();
+	ret = SEAM_CALL(blk_batch_read(reqs, 3, 4));
+	hooks_off();
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(reqs[1].res == -EIO, "request 1: pread() returned 1000, then failed with "
+		    "EIO; res is %s, expected -EIO", grade_errno_str(reqs[1].res));
+	grade_check(reqs[0].res == 4096 && reqs[2].res == 4096, "requests 0 and 2: res %s and "
+		    "%s, expected 4096 each", grade_errno_str(reqs[0].res),
+		    grade_errno_str(reqs[2].res));
+	grade_check_same(bufs[0], data, 4096, "request 0");
+	grade_check_same(bufs[2], data + 4096, 4096, "request 2");
+	close(bad);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(batch, beyond_4gib, 1,
+	   "blk_batch_read: requests at offsets beyond 4 GiB of a sparse file",
+	   "TODO 5: pass reqs[i].offset (an off_t) on unchanged; never through an int")
+{
+	static const unsigned long long offs[] = { 4 * GIB - 10, 5 * GIB, 7 * GIB + 1 };
+	unsigned char *data = grade_random_bytes(3 * 512);
+	int fd = sparse_file("sparse", 8 * GIB, (off_t)offs[0], data, 512);
+	char bufs[4][512];
+	struct batch_req reqs[4];
+	int ret;
+
+	for (int i = 1; i < 3; i++)
+		grade_check(SEAM_REAL(pwrite)(fd, data + 512 * i, 512, (off_t)offs[i]) == 512,
+			    "harness: cannot write the sparse file: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)offs[i], 512, bufs[i], 1 };
+	reqs[3] = (struct batch_req){ fd, (off_t)(8 * GIB - 100), 512, bufs[3], 1 };
+	ret = SEAM_CALL(blk_batch_read(reqs, 4, 2));
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
+	for (int i = 0; i < 3; i++) {
+		grade_check(reqs[i].res == 512, "request %d at offset %llu: res is %s, expected 512",
+			    i, offs[i], grade_errno_str(reqs[i].res));
+		grade_check_same(bufs[i], data + 512 * i, 512, "blk_batch_read beyond 4 GiB");
+	}
+	grade_check(reqs[3].res == 100, "request 3 (512 bytes, 100 before the end of an 8 GiB "
+		    "file): res is %s, expected 100", grade_errno_str(reqs[3].res));
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(batch, odd_queue_depths, 1,
+	   "blk_batch_read: n == 0 with NULL is 0; qd 3, 1 << 20 and UINT_MAX for 10 requests",
+	   "TODO 5: only qd == 0 and (reqs == NULL with n > 0) are -EINVAL; qd above n is fine "
+	   "and n need not be a multiple of qd (chapters/common/batch.h)")
+{
+	static const unsigned qds[] = { 3, 1u << 20, UINT_MAX };
+	unsigned char *data = grade_random_bytes(10 * 100);
+	int fd = grade_open(grade_make_file("f", data, 10 * 100), O_RDONLY);
+	char bufs[10][100];
+	struct batch_req reqs[10];
+	int ret = SEAM_CALL(blk_batch_read(NULL, 0, 4));
+
+	grade_check(ret == 0, "blk_batch_read(NULL, 0, 4) returned %s, expected 0",
+		    grade_errno_str(ret));
+	for (int q = 0; q < 3; q++) {
+		for (int i = 0; i < 10; i++)
+			reqs[i] = (struct batch_req){ fd, 100 * (9 - i), 100, bufs[i], -1 };
+		ret = SEAM_CALL(blk_batch_read(reqs, 10, qds[q]));
+		grade_check(ret == 0, "blk_batch_read(reqs, 10, %u) returned %s, expected 0",
+			    qds[q], grade_errno_str(ret));
+		for (int i = 0; i < 10; i++) {
+			grade_check(reqs[i].res == 100, "qd %u: request %d has res %s, expected 100",
+				    qds[q], i, grade_errno_str(reqs[i].res));
+			grade_check_same(bufs[i], data + 100 * (9 - i), 100, "blk_batch_read");
+		}
+	}
+	close(fd);
 	free(data);
 }
