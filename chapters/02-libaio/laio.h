@@ -62,13 +62,17 @@
  *           in flight at any moment (submitted to the kernel and not yet
  *           reaped). The window is refilled as completions arrive: when one
  *           request finishes and others are waiting, the next one goes out
- *           without waiting for the rest of the window to drain.
+ *           without waiting for the rest of the window to drain; and the
+ *           window is filled (min(qd, n, LAIO_MAX_QD) in flight) before the
+ *           first wait. Any qd from 1 to UINT_MAX is valid. io_setup is
+ *           asked for at most LAIO_MAX_QD events (the window is enough).
  *
  * Returns 0 when every request has its res. Returns a negated errno when
  * the batch as a whole could not run, and then the res fields are
  * unspecified:
  *   -EINVAL  qd == 0, or reqs == NULL with n > 0;
- *   -ENOMEM  no memory for the bookkeeping;
+ *   -ENOMEM  no memory for the bookkeeping (everything allocated so far
+ *            freed, and the context destroyed if it was set up);
  *   -EAGAIN  io_setup found /proc/sys/fs/aio-max-nr used up, or io_submit
  *            kept answering -EAGAIN with nothing of ours in flight (a
  *            bounded number of retries);
@@ -77,6 +81,8 @@
  * n == 0 returns 0 and touches nothing (it need not create a context).
  *
  * Behaviour the tests check:
+ *  - offsets are 64-bit: requests beyond 4 GiB of a (sparse) file work,
+ *    and so does the remainder of a short read there.
  *  - short read before EOF: a read that returns 0 < res < remaining is
  *    continued by submitting the remainder (offset + done, buf + done,
  *    len - done) through io_submit again, until len bytes or EOF (res 0).
@@ -90,10 +96,11 @@
  *    to the FIRST iocb of the array (bad fd, negative offset, fd not open
  *    for reading): that request gets it as its res and the rest go on.
  *  - io_submit returning -EAGAIN: reap at least one completion, then retry;
- *    if nothing is in flight, retry a bounded number of times with a short
- *    pause (more than three: the tests answer -EAGAIN three times in a row
- *    before accepting), then give up with -EAGAIN (the tests allow at most
- *    1000 calls).
+ *    never call io_submit again before that io_getevents. If nothing is in
+ *    flight, retry a bounded number of times (more than three: the tests
+ *    answer -EAGAIN three times in a row before accepting) with a short
+ *    pause between tries (nanosleep, or io_getevents with a timeout), then
+ *    give up with -EAGAIN (the tests allow at most 1000 calls).
  *  - io_getevents returning -EINTR (a signal arrived while waiting): call
  *    it again. It is not an error of any request.
  *  - results are mapped back through the completion itself (io_event.data

@@ -57,10 +57,13 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 * TODO 2: the window and the io context.
 	 *  - window = min(qd, n, LAIO_MAX_QD): never more requests than that
 	 *    submitted and not yet reaped. Count them yourself: the kernel
-	 *    rounds io_setup's nr up and would accept more (pitfall 2);
+	 *    rounds io_setup's nr up and would accept more (pitfall 2). Use a
+	 *    size_t (qd may be UINT_MAX) and fill the whole window before the
+	 *    first wait; io_setup gets the window, not qd or n (pitfall 19);
 	 *  - allocate the slots (and an array of struct iocb * for io_submit,
 	 *    an array of struct io_event for io_getevents) with calloc, sized
-	 *    by the window: -ENOMEM if that fails;
+	 *    by the window: -ENOMEM if one fails, after freeing the others
+	 *    (and io_destroy if the context is already set up: pitfall 20);
 	 *  - io_context_t ctx = 0; rc = io_setup(window, &ctx): the context
 	 *    MUST be zeroed first. On failure return rc itself (-EAGAIN when
 	 *    fs.aio-max-nr is used up, -ENOSYS, ...), never -errno.
@@ -74,9 +77,10 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *  - rc > 0: the FIRST rc were accepted, the others were not: keep them
 	 *    pending and submit them again (pitfall 5);
 	 *  - rc == -EAGAIN: the kernel is short of resources. If something is
-	 *    in flight, reap (TODO 5) and try again; if nothing is, pause a
-	 *    few milliseconds (nanosleep) and retry, a bounded number of times
-	 *    (say 50), then give up: the batch returns -EAGAIN (pitfall 7);
+	 *    in flight, reap (TODO 5) before you call io_submit again; if
+	 *    nothing is, pause a few milliseconds (nanosleep) before each
+	 *    retry, a bounded number of times (say 50), then give up: the
+	 *    batch returns -EAGAIN (pitfalls 7 and 17);
 	 *  - any other rc < 0 (-EBADF, -EINVAL, ...) is the error of list[0]
 	 *    alone: that request's res = rc; drop it and submit the rest
 	 *    (pitfall 6).
@@ -95,11 +99,13 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *  - res == -EINTR: a blocking read was interrupted; submit the same
 	 *    piece again (pitfall 11);
 	 *  - res < 0: the request's res = res (e.g. -EINVAL for a misaligned
-	 *    O_DIRECT read: pitfall 10);
+	 *    O_DIRECT read: pitfall 10), even if an earlier piece of it was
+	 *    read (not the bytes so far: pitfall 16);
 	 *  - res == 0: end of file: res = bytes done so far;
 	 *  - done + res == len: res = len;
 	 *  - otherwise a short read: done += res, submit the rest at offset +
-	 *    done into buf + done, len - done (pitfall 9). Never pread.
+	 *    done into buf + done, len - done (pitfall 9); offsets are 64-bit
+	 *    (pitfall 18). Never pread.
 	 *    A slot is free again only when its request is finished.
 	 *
 	 * TODO 7: tear down on EVERY path after io_setup succeeded, errors

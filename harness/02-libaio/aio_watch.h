@@ -17,6 +17,10 @@
  *   - set errno to a marker (EXDEV) before every call they answer: libaio
  *     leaves errno alone, so code that reports -errno after a libaio call
  *     reports -EXDEV, which no real read produces here;
+ *   - watch the pace of retries after an injected -EAGAIN: the next
+ *     io_submit must follow an io_getevents (requests in flight) or a pause
+ *     (none in flight: nanosleep, usleep, clock_nanosleep, sleep, or an
+ *     io_getevents with a timeout); the pauses are counted and take no time;
  *   - stop code that would wait forever (io_getevents with no timeout for
  *     more completions than are in flight) or loop forever (io_submit
  *     called without end), with a message instead of a time-out;
@@ -34,6 +38,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* What errno holds whenever a libaio call returns to the code under test. */
 #define ERRNO_MARKER EXDEV
@@ -75,6 +81,12 @@ struct aio_watch {
 	long last_submit_nr;
 	int last_submit_rc;
 	long polls_left;
+	/* pacing after -EAGAIN from io_submit (the contract: reap with requests
+	 * in flight, pause with none; never call io_submit again at once) */
+	bool owe_reap, owe_pause;
+	long resubmits_unreaped;       /* io_submit again, no io_getevents since  */
+	long unpaused_retries;         /* io_submit again, no pause or wait since */
+	long pauses;                   /* nanosleep, usleep, clock_nanosleep, sleep */
 };
 
 static struct aio_watch aw;
@@ -185,6 +197,11 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 			   "is 0 is at end of file: finish the request instead of submitting "
 			   "it again", call - 1, aw.last_submit_nr, aw.last_submit_rc);
 	aw.last_submit_nr = nr;
+	if (aw.owe_reap)
+		aw.resubmits_unreaped++;
+	if (aw.owe_pause)
+		aw.unpaused_retries++;
+	aw.owe_reap = aw.owe_pause = false;
 	errno = ERRNO_MARKER;
 	if (aw.ebadf_fd >= 0 && list) {
 		/* As the kernel does with a bad fd: the iocbs before it are
@@ -200,6 +217,10 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 	}
 	if (injected_eagain(call)) {
 		aw.eagains++;
+		if (aw.inflight > 0)
+			aw.owe_reap = true;
+		else
+			aw.owe_pause = true;
 		return aw.last_submit_rc = -EAGAIN;
 	}
 	if (aw.accept_cycle > 0 && nr > 0) {
@@ -288,6 +309,9 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	int got;
 
 	errno = ERRNO_MARKER;
+	aw.owe_reap = false;
+	if (!poll || ts)
+		aw.owe_pause = false;  /* a wait, or a wait with a timeout, paused */
 	if (aw.efault_at > 0 && call == aw.efault_at)
 		return -EFAULT;
 	if (aw.eintr_every > 0 && call % aw.eintr_every == 0) {
@@ -330,6 +354,46 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	return got;
 }
 
+/* The pauses: counted, and over at once (the tests need no real time). */
+static void paused(void)
+{
+	aw.pauses++;
+	aw.owe_pause = false;
+}
+
+static int w_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	(void)req;
+	(void)rem;
+	paused();
+	return 0;
+}
+
+static int w_usleep(useconds_t us)
+{
+	(void)us;
+	paused();
+	return 0;
+}
+
+static unsigned int w_sleep(unsigned int s)
+{
+	(void)s;
+	paused();
+	return 0;
+}
+
+static int w_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
+			     struct timespec *rem)
+{
+	(void)clk;
+	(void)fl;
+	(void)req;
+	(void)rem;
+	paused();
+	return 0;
+}
+
 /* Start watching, with everything off; tests then set what they inject. */
 static void watch_start(void)
 {
@@ -340,6 +404,10 @@ static void watch_start(void)
 	seam_hook_io_destroy = w_io_destroy;
 	seam_hook_io_submit = w_io_submit;
 	seam_hook_io_getevents = w_io_getevents;
+	seam_hook_nanosleep = w_nanosleep;
+	seam_hook_usleep = w_usleep;
+	seam_hook_sleep = w_sleep;
+	seam_hook_clock_nanosleep = w_clock_nanosleep;
 }
 
 /* Between two calls in one test: forget the per-call observations. */
@@ -354,6 +422,10 @@ static void watch_next_call(void)
 	aw.eagains = 0;
 	aw.eintrs = 0;
 	aw.polls = 0;
+	aw.owe_reap = aw.owe_pause = false;
+	aw.resubmits_unreaped = 0;
+	aw.unpaused_retries = 0;
+	aw.pauses = 0;
 }
 
 #endif /* AIO_WATCH_H */

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -401,6 +402,55 @@ GRADE_TEST(batch, ten_thousand_requests, 1,
 	close_datafile(&f);
 }
 
+GRADE_TEST(batch, beyond_4gib, 1,
+	   "reads at offsets beyond 4 GiB of a sparse file, short reads continued there",
+	   "TODOs 3 and 6: offsets are 64-bit (off_t, long long in io_prep_pread): never "
+	   "through an int; the rest of a short read starts at offset + done")
+{
+	static const unsigned long long offs[] = {
+		(4ull << 30) - 2048, 5ull << 30, (7ull << 30) + 4096,
+	};
+	const char *path = grade_path("sparse");
+	int fd = grade_open(path, O_RDWR | O_CREAT | O_TRUNC);
+	struct datafile f = { grade_random_bytes(3 * 4096), 3 * 4096, fd };
+	struct plan p = plan_new(4);
+
+	grade_check(ftruncate(fd, (off_t)(8ull << 30)) == 0, "harness: cannot make an 8 GiB "
+		    "sparse file: %s", strerror(errno));
+	for (size_t i = 0; i < 3; i++) {
+		grade_check(SEAM_REAL(pwrite)(fd, f.data + 4096 * i, 4096, (off_t)offs[i]) == 4096,
+			    "harness: cannot write the sparse file: %s", strerror(errno));
+		plan_read(&p, i, &f, fd, (off_t)offs[i], 4096, "a read beyond 4 GiB");
+		p.want[i] = 4096;
+		p.src[i] = f.data + 4096 * i;
+	}
+	/* The last 100 bytes of the file: zeros (a hole), then end of file. */
+	plan_read(&p, 3, &f, fd, (off_t)((8ull << 30) - 100), 4096, "a read at the end of 8 GiB");
+	p.want[3] = 100;
+	p.src[3] = NULL;
+	watch_start();
+	aw.halve = true;
+	plan_reset(&p);
+	{
+		int ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 2));
+		static const unsigned char zeros[100];
+
+		grade_check(ret == 0, "laio_batch_read returned %s, expected 0", errno_name(ret));
+		for (size_t i = 0; i < 3; i++) {
+			grade_check(p.reqs[i].res == 4096, "request %zu (offset %llu, len 4096, every "
+				    "read halved): res is %s, expected 4096", i, offs[i],
+				    errno_name(p.reqs[i].res));
+			grade_check_same(p.reqs[i].buf, p.src[i], 4096, "a read beyond 4 GiB");
+		}
+		grade_check(p.reqs[3].res == 100, "request 3 (100 bytes before the end of an "
+			    "8 GiB file): res is %s, expected 100", errno_name(p.reqs[3].res));
+		grade_check_same(p.reqs[3].buf, zeros, 100, "the end of an 8 GiB sparse file");
+	}
+	plan_free(&p);
+	close(fd);
+	free(f.data);
+}
+
 /* ----------------------------------------------------------------- window */
 
 GRADE_TEST(window, never_more_than_qd, 3,
@@ -461,6 +511,60 @@ GRADE_TEST(window, refills_as_completions_arrive, 3,
 		    "before waiting", aw.waits_below, aw.waits_below_inflight,
 		    aw.waits_below_accepted);
 	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(window, limits, 2,
+	   "n 0 with NULL; qd 3, 1 << 20 and UINT_MAX for 10 reads; 66000 reads at qd "
+	   "UINT_MAX: the window is min(qd, n, LAIO_MAX_QD), and so is io_setup's size",
+	   "TODOs 2-4: window = min(qd, n, LAIO_MAX_QD), in a size_t (not an int: UINT_MAX); "
+	   "io_setup(window): a context sized by qd or n runs into /proc/sys/fs/aio-max-nr "
+	   "(65536); fill the whole window before waiting (laio.h)")
+{
+	static const struct { size_t n; unsigned qd; } cases[] = {
+		{ 10, 3 }, { 10, 1u << 20 }, { 10, UINT_MAX }, { 66000, UINT_MAX },
+	};
+	const size_t size = 1 << 16;
+	struct datafile f = make_datafile("f", size, O_RDONLY);
+	unsigned char *bufs = grade_xmalloc(66000 * 16);
+	struct batch_req *reqs = grade_xmalloc(66000 * sizeof(*reqs));
+	int ret0;
+
+	watch_start();
+	ret0 = SEAM_CALL(laio_batch_read(NULL, 0, 4));
+	grade_check(ret0 == 0, "laio_batch_read(NULL, 0, 4) returned %s, expected 0: an empty "
+		    "batch may come without an array (only NULL with n > 0 is -EINVAL)",
+		    errno_name(ret0));
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = cases[c].n, window = cases[c].qd;
+		int ret;
+
+		if (window > LAIO_MAX_QD)
+			window = LAIO_MAX_QD;
+		if (window > n)
+			window = n;
+		for (size_t i = 0; i < n; i++)
+			reqs[i] = (struct batch_req){ f.fd, (off_t)(i * 16 % (size - 16)), 16,
+						      bufs + i * 16, 12345 };
+		watch_next_call();
+		aw.setup_nr = 0;
+		ret = SEAM_CALL(laio_batch_read(reqs, n, cases[c].qd));
+		grade_check(ret == 0, "laio_batch_read(reqs, %zu, %u) returned %s, expected 0",
+			    n, cases[c].qd, errno_name(ret));
+		for (size_t i = 0; i < n; i++) {
+			grade_check(reqs[i].res == 16, "%zu reads at qd %u: request %zu has res %s, "
+				    "expected 16", n, cases[c].qd, i, errno_name(reqs[i].res));
+			grade_check_same(reqs[i].buf, f.data + reqs[i].offset, 16, "laio_batch_read");
+		}
+		grade_check(aw.setup_nr >= 1 && aw.setup_nr <= (long)LAIO_MAX_QD,
+			    "%zu reads at qd %u: io_setup was asked for %ld events; expected "
+			    "1 to LAIO_MAX_QD (%u)", n, cases[c].qd, aw.setup_nr, LAIO_MAX_QD);
+		grade_check(aw.max_inflight == (long)window, "%zu reads at qd %u: at most %ld "
+			    "requests were in flight at once, expected the window, min(qd, n, "
+			    "LAIO_MAX_QD) = %zu", n, cases[c].qd, aw.max_inflight, window);
+	}
+	free(reqs);
+	free(bufs);
 	close_datafile(&f);
 }
 
@@ -675,6 +779,71 @@ GRADE_TEST(faults, signal_during_read, 2,
 	plan_free(&p);
 }
 
+GRADE_TEST(faults, eagain_paced, 2,
+	   "after -EAGAIN from io_submit: reap before retrying with requests in flight, "
+	   "pause with none; never io_submit again at once",
+	   "TODO 4: -EAGAIN means the kernel is out of room now; calling io_submit again "
+	   "at once spins. With requests in flight, io_getevents first (each completion "
+	   "frees room); with none, nanosleep a few milliseconds between tries (pitfall 7)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 40, 10000);
+
+	watch_start();
+	aw.eagain_first = 3;   /* nothing in flight yet: only a pause helps */
+	aw.eagain_every = 2;   /* later, with requests in flight: reap first */
+	/* Keep requests in flight: io_submit takes 1-3 iocbs, and the device
+	 * finishes one read at a time. */
+	aw.accept_cycle = 3;
+	aw.one_at_a_time = true;
+	run_batch(&p, 8, "40 requests at qd 8, io_submit answering -EAGAIN");
+	grade_check(aw.eagains >= 4, "harness: only %ld -EAGAIN were injected", aw.eagains);
+	grade_check(aw.unpaused_retries == 0, "io_submit answered -EAGAIN with nothing in "
+		    "flight, and your code called it again %ld time(s) without pausing first "
+		    "(no nanosleep, no io_getevents with a timeout): that spins a CPU until "
+		    "the kernel has room", aw.unpaused_retries);
+	grade_check(aw.resubmits_unreaped == 0, "io_submit answered -EAGAIN with requests in "
+		    "flight, and your code called it again %ld time(s) before reaping any "
+		    "(io_getevents): reap first, completions free the room it lacks",
+		    aw.resubmits_unreaped);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+/* Events of reads at an offset that is not a multiple of 4096 (the rest of
+ * a short read, since every request starts on one) fail with -EIO. */
+static int eio_on_remainder(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
+			    struct timespec *ts)
+{
+	int got = w_io_getevents(ctx, min_nr, nr, ev, ts);
+
+	for (int i = 0; i < got; i++)
+		if (ev[i].obj && ev[i].obj->u.c.offset % 4096 != 0)
+			ev[i].res = (unsigned long)-EIO;
+	return got;
+}
+
+GRADE_TEST(faults, error_after_partial, 2,
+	   "a read that fails after a short piece (half, then -EIO) gets -EIO, not the half",
+	   "TODO 6: an error after a partial transfer is still the request's error: res = "
+	   "-errno, not the bytes so far (a short count would claim end of file; laio.h)")
+{
+	struct datafile f = make_datafile("f", 64 * 4096, O_RDONLY);
+	struct plan p = plan_new(12);
+
+	for (size_t i = 0; i < 12; i++)
+		plan_read(&p, i, &f, -1, (off_t)(4096 * (i * 5 % 60)), 4096, "a read that fails "
+			  "half way");
+	for (size_t i = 0; i < 12; i++)
+		p.want[i] = -EIO;
+	watch_start();
+	aw.halve = true;        /* every read comes back short: half of it */
+	seam_hook_io_getevents = eio_on_remainder;
+	run_batch(&p, 4, "12 reads, each short (half) and then failing with -EIO");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
 GRADE_TEST(faults, everything_at_once, 2,
 	   "partial submits, -EAGAIN, -EINTR, short reads, completions latest first and "
 	   "bad requests, all in one batch",
@@ -835,6 +1004,49 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 		    "failed batch", count_aio_maps() - maps);
 	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after the failed "
 		    "batch", fault_count_fds() - fds);
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(resources, allocation_failures, 2,
+	   "malloc failing at each of your allocations: -ENOMEM (or a full answer), and "
+	   "nothing left behind: no heap block, no io context",
+	   "TODOs 2 and 7: check every allocation; on failure free what was allocated and "
+	   "io_destroy a context already set up, then return -ENOMEM (lesson: pitfalls)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 30, 10000);
+	struct seam_heap before, after;
+	long allocs;
+
+	watch_start();
+	seam_heap_usage(&before);
+	run_batch(&p, 8, "30 requests at qd 8");
+	grade_check_heap(&before, "laio_batch_read of 30 requests");
+	seam_heap_usage(&after);
+	allocs = after.allocs - before.allocs;
+	for (long k = 1; k <= allocs; k++) {
+		int maps = count_aio_maps(), ret;
+		char what[96];
+
+		plan_reset(&p);
+		watch_next_call();
+		aw.setups = aw.destroys = 0;
+		seam_heap_usage(&before);
+		seam_heap_fail(k, 1);
+		ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 8));
+		seam_heap_fail(0, 0);
+		snprintf(what, sizeof(what), "laio_batch_read whose allocation %ld of %ld failed",
+			 k, allocs);
+		grade_check(ret == -ENOMEM || ret == 0, "%s returned %s, expected -ENOMEM",
+			    what, errno_name(ret));
+		if (ret == 0)
+			plan_check(&p, what);
+		grade_check_heap(&before, what);
+		grade_check(aw.setups == aw.destroys && count_aio_maps() == maps, "%s left an "
+			    "io context behind (io_setup %ld, io_destroy %ld)", what, aw.setups,
+			    aw.destroys);
+	}
 	plan_free(&p);
 	close_datafile(&f);
 }
