@@ -115,7 +115,10 @@
  *    returns at once when an entry is no longer in progress, so an entry
  *    left there after aio_return turns every wait into a busy loop (the
  *    tests allow at most one aio_suspend call per accepted aio_read, plus
- *    one per EINTR). aio_suspend failing with EINTR (a signal handler
+ *    one per EINTR). Pass NULL as the timeout: the tests treat a timeout
+ *    shorter than a second as expired at once when nothing has finished,
+ *    so a loop of short timed waits counts as polling, on any machine.
+ *    aio_suspend failing with EINTR (a signal handler
  *    installed without SA_RESTART ran while it waited) is not an error:
  *    wait again.
  *  - After aio_suspend returns, find the finished requests with
@@ -124,8 +127,10 @@
  *    returned 0, after aio_error stopped saying EINPROGRESS and before the
  *    aiocb is reused or freed. Never for a read aio_read refused.
  *  - aio_read failing with EAGAIN (out of resources) is not a failure of
- *    the request: wait for a request of the batch to finish, then submit
- *    again. If none is in flight, pause briefly and try again: the tests
+ *    the request: wait for a request of the batch to finish (aio_suspend),
+ *    then submit again; never call aio_read again before that (the tests
+ *    allow at most qd EAGAINs in a row without an aio_suspend or an
+ *    aio_return in between). If none is in flight, pause briefly and try again: the tests
  *    inject up to 3 EAGAINs in a row with nothing in flight and expect
  *    the batch to succeed; an EAGAIN that never ends must end the batch
  *    with -EAGAIN after a bounded number of tries, within 2 seconds (the
@@ -188,6 +193,14 @@ int tpool_create(struct tpool **out, unsigned nthreads);
  * res; -EINVAL for p == NULL, qd == 0, or reqs == NULL with n > 0;
  * -ENOMEM, or the negated error of pthread_cond_init (then the res fields
  * are unspecified and nothing was queued). n == 0 returns 0.
+ *
+ * Synchronisation: every wait on a condition variable is in a while loop
+ * on its condition (POSIX allows spurious wake-ups: the tests give every
+ * thread some); the queue and every batch's bookkeeping are read and
+ * changed only with the lock held, and a waiter is signalled after the
+ * state it waits for has changed. The tests wake waiters spuriously and
+ * take each lock only once the pool's other threads sleep: a wait that is
+ * not in a loop, or a wake-up that can be lost, fails every time.
  *
  * Several threads may call tpool_batch_read on the same pool at the same
  * time; each call returns when its own requests are done, and never

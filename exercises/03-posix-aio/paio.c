@@ -80,7 +80,8 @@ int paio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 * nothing will finish and free resources, so pause (nanosleep 1 ms,
 	 * then 2, 4, ... ms) and try again; after a bounded number of tries
 	 * (the reference: 8, about a quarter of a second in all) return
-	 * -EAGAIN. With reads in flight, just wait for one of them (TODO 6).
+	 * -EAGAIN. With reads in flight, just wait for one of them (TODO 6)
+	 * before you call aio_read again: retrying at once only spins.
 	 *
 	 * TODO 9: before returning, on every path (errors included): no read
 	 * may still be in flight. Wait for each one still running (aio_suspend

@@ -69,7 +69,9 @@ int tpool_create(struct tpool **out, unsigned nthreads)
 	 * if the queue is empty (so stopping): unlock and return. Take the
 	 * first job, UNLOCK, read it (TODO 13), LOCK, store res, give the job
 	 * slot back to its batch, decrement the batch's count and signal its
-	 * "done" condition. Never hold the lock during the read: the pool
+	 * "done" condition - in that order, all with the lock held (a signal
+	 * sent before the change can be lost). Wait in a while loop: POSIX
+	 * allows spurious wake-ups, and the tests make them happen. Never hold the lock during the read: the pool
 	 * would read one request at a time. pthread_cond_wait(3).
 	 *
 	 * TODO 13 (a static function): read one request completely, like
@@ -93,7 +95,8 @@ int tpool_batch_read(struct tpool *p, struct batch_req *reqs, size_t n, unsigned
 	 * slot is free and requests are left, give it the next request,
 	 * append it to the pool's queue and signal "work"; if every request
 	 * was queued and the batch's count is 0, stop; else
-	 * pthread_cond_wait(done). Unlock, destroy the condition, free the
+	 * pthread_cond_wait(done) - the check and the wait with the lock held
+	 * throughout, in a loop. Unlock, destroy the condition, free the
 	 * slots, return 0. Return only when every request of THIS batch has
 	 * its res: an empty queue is not enough (workers may still be reading),
 	 * and other callers' requests are none of your business.

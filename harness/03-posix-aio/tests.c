@@ -365,7 +365,9 @@ GRADE_TEST(paio, sleeps_in_aio_suspend, 3,
 	grade_check(aw.suspends <= aw.accepted + atomic_load(&aw.eintr_seen),
 		    "paio_batch_read called aio_suspend %ld times for %ld reads: each call should "
 		    "sleep until a read finished. A collected aiocb left in the list makes "
-		    "aio_suspend return at once (TODO 6)", aw.suspends, aw.accepted);
+		    "aio_suspend return at once; a timeout is polling (%ld call(s) with a "
+		    "timeout under 1 s came back before any read finished: pass NULL) (TODO 6)",
+		    aw.suspends, aw.accepted, atomic_load(&aw.suspend_timeouts));
 	bound = 3 * 4 * (aw.suspends + 2);   /* a scan before and after each wait is fine */
 	grade_check(aw.errors <= bound, "paio_batch_read called aio_error %ld times for 4 reads "
 		    "and %ld aio_suspend calls (at most %ld expected): it polls instead of "
@@ -820,6 +822,11 @@ GRADE_TEST(tpool, random_file, 3,
 
 		grade_check(rc == 0, "tpool_batch_read(p, reqs, 50, %u) returned %s, expected 0",
 			    qds[k], errno_name(rc));
+		grade_check(atomic_load(&rw.max_inprogress) <= (long)(qds[k] < 4 ? qds[k] : 4),
+			    "tpool_batch_read(p, reqs, 50, %u) on a pool of 4 had %ld reads in "
+			    "progress at once: at most min(qd, nthreads) (TODO 14)", qds[k],
+			    atomic_load(&rw.max_inprogress));
+		atomic_store(&rw.max_inprogress, 0);
 		grade_check(tw.create_calls == creates, "tpool_batch_read called pthread_create "
 			    "%ld times: the workers exist already, started by tpool_create (TODO 14)",
 			    tw.create_calls - creates);
@@ -1025,6 +1032,8 @@ GRADE_TEST(tpool, queue_depth, 3,
 			    "was being read while everyone slept: refill the window up to qd "
 			    "(TODO 14)", 6 - k, f->quiet_reads[k]);
 	}
+	grade_check(atomic_load(&rw.max_inprogress) <= 2, "with qd 2, %ld reads of the batch "
+		    "were in progress at once (TODO 14)", atomic_load(&rw.max_inprogress));
 	check_fed(f, "6 pipes answered in order, each once the pool and the caller slept");
 	check_pipe_results("tpool_batch_read", reqs, 6, data, len);
 	SEAM_CALL_VOID(tpool_destroy(pool));
@@ -1201,6 +1210,528 @@ GRADE_TEST(tpool, batch_read_once, 2,
 	grade_check(now == base, "%d threads are left after tpool_batch_read_once (before: %d)",
 		    now, base);
 	check_file_results("tpool_batch_read_once", reqs, n, data, size, 4);
+	close(fd);
+	free(data);
+}
+
+/* ===================================================================== */
+/* Part B under stress: wake-ups that POSIX allows, in the worst order   */
+/* ===================================================================== */
+
+static const char lost_wakeup_hint[] =
+	"TODOs 12 and 14: change a batch's count and the queue only with the lock held, "
+	"signal after the change, and check the count with the lock held right before "
+	"pthread_cond_wait (which lets go of the lock and sleeps in one step); wait in a "
+	"while loop (pthread_cond_wait(3), lesson section 8)";
+
+/* The workers that returned from their start routine before tpool_destroy. */
+static void check_workers_alive(int nthreads)
+{
+	int gone = atomic_load(&tw.exited);
+
+	grade_check(gone == 0, "%d of the %d workers returned from their start routine before "
+		    "tpool_destroy was called: a wake-up that finds no work (POSIX allows "
+		    "spurious wake-ups) must send the worker back to pthread_cond_wait, in a "
+		    "while loop on \"queue empty and not stopping\" (TODO 12)", gone, nthreads);
+}
+
+/* 20 s: the pipes are fed only once every thread sleeps, which a loaded
+ * machine makes slow; a pool that loses track waits out the 6 s bounds. */
+GRADE_TEST_T(tpool, spurious_wakeups, 3,
+	   "the pool survives spurious wake-ups: every thread's first pthread_cond_wait of a round returns at once",
+	   "TODOs 12 and 14: pthread_cond_wait may return although nobody signalled "
+	   "(pthread_cond_wait(3)): wait in a while loop on the condition you need - for a "
+	   "worker, a job or stopping; for the caller, a free slot or every request done", 20)
+{
+	static const int order[3] = { 2, 1, 0 };
+	const size_t size = 200000, n = 20, len = 300;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 9000);
+	int p[3][2];
+	struct batch_req preqs[3];
+	unsigned char *pdata[3];
+	struct cx_call call;
+	struct feed_cfg cfg;
+	struct tpool *pool;
+	struct feed *fed;
+	bool returned;
+
+	tw_watch();
+	cx_watch();
+	seam_arm();   /* the workers' waits are watched from their first one */
+	cx_round(CX_SPURIOUS);
+	pool = pool_or_fail(3);
+	seam_arm();
+	grade_check(w_started(3) == 3, "%d of the 3 workers started", atomic_load(&tw.started));
+
+	/* Three pipes answered last to first, each once everyone sleeps: all three
+	 * workers must be waiting in a read at once. */
+	feed_pipes(3, p, preqs, pdata, len, 0, UNSET);
+	cfg = (struct feed_cfg){ .n = 3, .pipes = p, .order = order, .data = pdata, .len = len,
+				 .wait = W_QUIET, .workers = 3, .reqs = preqs, .unset = UNSET };
+	call = (struct cx_call){ .pool = pool, .reqs = preqs, .n = 3, .qd = 3, .feed = &cfg };
+	cx_round(CX_SPURIOUS);
+	returned = cx_run(&call, 6000);
+	check_workers_alive(3);
+	grade_check(returned, "tpool_batch_read of 3 pipes (qd 3, a pool of 3) did not return "
+		    "within 6 s after spurious wake-ups (%ld given)", atomic_load(&cx.spurious));
+	feed_join(call.f);
+	for (int i = 0; i < 3; i++)
+		grade_check(preqs[i].res != UNSET, "tpool_batch_read returned while request %d "
+			    "(a pipe) had no result yet: after a spurious wake-up the caller went on "
+			    "as if its requests were done; wait in a while loop until the batch's "
+			    "count is 0 (TODO 14)", i);
+	check_fed(call.f, "3 pipes answered from the last to the first, each once every "
+		  "thread slept");
+	grade_check(call.rc == 0, "tpool_batch_read on 3 pipes returned %s, expected 0",
+		    errno_name(call.rc));
+	check_pipe_results("tpool_batch_read after spurious wake-ups", preqs, 3, pdata, len);
+	fed = call.f;
+
+	/* 20 file reads at qd 2: the caller waits for a free slot 18 times. */
+	call = (struct cx_call){ .pool = pool, .reqs = reqs, .n = n, .qd = 2 };
+	cx_round(CX_SPURIOUS);
+	returned = cx_run(&call, 6000);
+	check_workers_alive(3);
+	grade_check(returned, "tpool_batch_read of %zu file reads (qd 2) did not return within "
+		    "6 s after spurious wake-ups", n);
+	grade_check(call.rc == 0, "tpool_batch_read(p, reqs, %zu, 2) returned %s, expected 0", n,
+		    errno_name(call.rc));
+	cx_round(0);
+	seam_disarm();
+	check_file_results("tpool_batch_read after spurious wake-ups", reqs, n, data, size, 2);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	grade_check(tw_joined() == 3, "tpool_destroy joined %ld of the 3 workers", tw_joined());
+	feed_free_pipes(3, p, preqs, pdata);
+	free(fed);
+	close(fd);
+	free(data);
+}
+
+/* 20 s: each lock waits (up to 200 ms) for the others to sleep, which a
+ * loaded machine makes slow; only a lost wake-up waits out the 5 s bound. */
+GRADE_TEST_T(tpool, no_lost_wakeup, 3,
+	     "no lost wake-up: each lock is taken only once every other thread of the pool sleeps",
+	     lost_wakeup_hint, 20)
+{
+	static const struct { unsigned threads; size_t n; unsigned qd; } rounds[3] = {
+		{ 1, 1, 1 }, { 1, 6, 2 }, { 2, 9, 3 },
+	};
+	const size_t size = 100000;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+
+	tw_watch();
+	cx_watch();
+	for (int k = 0; k < 3; k++) {
+		struct batch_req *reqs = random_reads(fd, size, rounds[k].n, 5000);
+		struct tpool *pool = pool_or_fail(rounds[k].threads);
+		struct cx_call call = { .pool = pool, .reqs = reqs, .n = rounds[k].n,
+					.qd = rounds[k].qd };
+		bool returned;
+
+		seam_arm();
+		cx_round(CX_SETTLE);
+		returned = cx_run(&call, 5000);
+		cx_round(0);
+		seam_disarm();
+		grade_check(returned, "tpool_batch_read(%zu file reads, qd %u, a pool of %u) did "
+			    "not return within 5 s: every read was done, but the caller slept on. "
+			    "Here each thread takes the lock only once the others sleep, so a "
+			    "wake-up sent before the count changed, or a count checked before "
+			    "taking the lock to wait, is lost every time", rounds[k].n, rounds[k].qd,
+			    rounds[k].threads);
+		grade_check(call.rc == 0, "tpool_batch_read returned %s, expected 0",
+			    errno_name(call.rc));
+		check_file_results("tpool_batch_read", reqs, rounds[k].n, data, size, rounds[k].qd);
+		SEAM_CALL_VOID(tpool_destroy(pool));
+	}
+	grade_check(atomic_load(&cx.settled) > 0, "harness: no lock was taken by the pool");
+	close(fd);
+	free(data);
+}
+
+/* ===================================================================== */
+/* Errors after progress, 64 bits, pacing, edges and memory              */
+/* ===================================================================== */
+
+#define GIB (1ull << 30)
+
+/* A sparse file of 6 GiB with `len` bytes of data at 5 GiB + 100. */
+static int sparse_file(const unsigned char *data, size_t len)
+{
+	const char *path = grade_path("sparse");
+	int fd = grade_open(path, O_RDWR | O_CREAT | O_TRUNC);
+
+	grade_check(ftruncate(fd, (off_t)(6 * GIB)) == 0, "harness: cannot make a 6 GiB "
+		    "sparse file: %s", strerror(errno));
+	grade_check(SEAM_REAL(pwrite)(fd, data, len, (off_t)(5 * GIB + 100)) == (ssize_t)len,
+		    "harness: cannot write the sparse file: %s", strerror(errno));
+	return fd;
+}
+
+/* Reads beyond 4 GiB in the sparse file, and what they must return. */
+static void sparse_reqs(int fd, struct batch_req r[4], unsigned char *bufs)
+{
+	r[0] = (struct batch_req){ fd, (off_t)(5 * GIB + 100), 5000, bufs, UNSET };
+	r[1] = (struct batch_req){ fd, (off_t)(5 * GIB + 3100), 1000, bufs + 5000, UNSET };
+	r[2] = (struct batch_req){ fd, (off_t)(6 * GIB - 10), 100, bufs + 6000, UNSET };
+	r[3] = (struct batch_req){ fd, (off_t)(6 * GIB + 5), 100, bufs + 6100, UNSET };
+}
+
+static void check_sparse(const char *fn, struct batch_req r[4], const unsigned char *data)
+{
+	static const ssize_t want[4] = { 5000, 1000, 10, 0 };
+	static const unsigned char zero[10];
+
+	for (int i = 0; i < 4; i++)
+		grade_check(r[i].res == want[i], "%s: a read of %zu bytes at offset %llu (5 GiB + "
+			    "%llu) of a 6 GiB sparse file: res %s, expected %zd: an offset kept in "
+			    "an int or an unsigned loses everything above 4 GiB", fn, r[i].len,
+			    (unsigned long long)r[i].offset,
+			    (unsigned long long)r[i].offset - 5 * GIB, errno_name(r[i].res), want[i]);
+	grade_check_same(r[0].buf, data, 5000, fn);
+	grade_check_same(r[1].buf, data + 3000, 1000, fn);
+	grade_check_same(r[2].buf, zero, 10, fn);
+}
+
+GRADE_TEST(paio, beyond_4gib, 1,
+	   "paio_batch_read at offsets beyond 4 GiB of a sparse file (short reads continued there too)",
+	   "TODO 4: aio_offset is an off_t (64 bits): compute offset + done in off_t, never "
+	   "in an int or an unsigned (lesson section 2)")
+{
+	unsigned char *data = grade_random_bytes(5000), *bufs = grade_xmalloc(6200);
+	int fd = sparse_file(data, 5000);
+	struct batch_req r[4];
+	int rc;
+
+	sparse_reqs(fd, r, bufs);
+	aw_watch();
+	aw.cap = 1000;
+	rc = SEAM_CALL(paio_batch_read(r, 4, 4));
+	aw.cap = 0;
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
+	check_protocol();
+	check_sparse("paio_batch_read", r, data);
+	close(fd);
+	free(bufs);
+	free(data);
+}
+
+GRADE_TEST(paio, error_after_progress, 2,
+	   "paio_batch_read: a read that fails after a first piece arrived reports the error, not the bytes so far",
+	   "TODO 7: a short read is continued; if the continuation fails, the request's res "
+	   "is -err from aio_error: a count would claim end of file (paio.h, \"Result of "
+	   "each request\")")
+{
+	const size_t size = 100000, n = 8;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	int rc;
+
+	/* Even requests fit in one piece of 1000 bytes; odd ones need a second
+	 * piece, which fails (it reads a directory: EISDIR). */
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)(4096 * (i + 1)), i % 2 ? 2500 : 800,
+					      grade_xmalloc(2500), UNSET };
+	aw_watch();
+	aw.cap = 1000;
+	aw.cont_fail_fd = dir;
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 3));
+	aw.cap = 0;
+	aw.cont_fail_fd = 0;
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0: a failed request is "
+		    "that request's result", errno_name(rc));
+	check_protocol();
+	for (size_t i = 0; i < n; i++) {
+		ssize_t want = i % 2 ? -EISDIR : 800;
+
+		grade_check(reqs[i].res == want, "request %zu (%zu bytes; %s): res %s, expected %s",
+			    i, reqs[i].len, i % 2 ? "the first 1000 arrived, then the rest failed "
+			    "with EISDIR" : "read in one piece", errno_name(reqs[i].res),
+			    errno_name(want));
+		if (!(i % 2))
+			grade_check_same(reqs[i].buf, data + reqs[i].offset, 800, "paio_batch_read");
+		free(reqs[i].buf);
+	}
+	free(reqs);
+	close(dir);
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(paio, eagain_waits_for_progress, 2,
+	   "paio_batch_read: after EAGAIN with reads in flight it waits for one of them before trying again (no spinning)",
+	   "TODOs 5, 6 and 8: EAGAIN from aio_read while reads of yours are in flight means "
+	   "\"wait for one\": sleep in aio_suspend, collect, then submit again; calling "
+	   "aio_read again at once only spins (paio.h)")
+{
+	static const int order[4] = { 0, 1, 2, 3 };
+	const size_t len = 200;
+	int p[4][2];
+	struct batch_req reqs[4];
+	unsigned char *data[4];
+	struct feed *f;
+	int rc;
+
+	aw_watch();
+	aw.read_budget = 2000;
+	aw.budget_why = "paio_batch_read made more than 2000 aio_read calls for 4 pipes while "
+			"aio_read said EAGAIN: it retries at once instead of waiting in aio_suspend "
+			"for one of its reads (TODOs 6 and 8)";
+	aw.limit = 2;   /* glibc's resources: EAGAIN while 2 reads are in flight */
+	feed_pipes(4, p, reqs, data, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = 4, .pipes = p, .order = order, .data = data,
+					   .len = len, .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(reqs, 4, 4));
+	feed_join(f);
+	aw.limit = 0;
+	w_check_no_violation();
+	check_fed(f, "4 pipes at qd 4 while aio_read accepts only 2 at a time");
+	grade_check(rc == 0, "paio_batch_read returned %s, expected 0 (EAGAIN with reads in "
+		    "flight: wait for one, then submit again)", errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read", reqs, 4, data, len);
+	grade_check(aw.max_eagain_run <= 4, "paio_batch_read called aio_read %ld times in a "
+		    "row, each failing with EAGAIN, without waiting in aio_suspend or collecting "
+		    "a read in between (TODO 8)", aw.max_eagain_run);
+	grade_check(aw.max_inflight == 2, "paio_batch_read had at most %ld reads in flight "
+		    "where aio_read accepted 2", aw.max_inflight);
+	feed_free_pipes(4, p, reqs, data);
+	free(f);
+}
+
+GRADE_TEST(paio, memory, 2,
+	   "paio_batch_read frees what it allocates, also when an allocation fails (-ENOMEM)",
+	   "TODOs 2 and 9: free the window on every path; when the second of two "
+	   "allocations fails, free the first before returning -ENOMEM (malloc(3))")
+{
+	const size_t size = 50000, n = 12;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	struct seam_heap before;
+	int rc;
+
+	aw_watch();
+	seam_heap_usage(&before);
+	rc = SEAM_CALL(paio_batch_read(NULL, 0, 4));
+	grade_check(rc == 0, "paio_batch_read(NULL, 0, 4) returned %s, expected 0 (nothing to "
+		    "do)", errno_name(rc));
+	for (int k = 0; k <= 4; k++) {
+		struct batch_req *reqs = random_reads(fd, size, n, 4000);
+
+		if (k > 0)
+			seam_heap_fail(k, 1);   /* the k-th allocation from here fails */
+		rc = SEAM_CALL(paio_batch_read(reqs, n, 5));
+		seam_heap_fail(0, 0);
+		grade_check(rc == 0 || (k > 0 && rc == -ENOMEM), "paio_batch_read returned %s "
+			    "%s; expected 0%s", errno_name(rc), k ? "when an allocation failed" : "",
+			    k ? " or -ENOMEM" : "");
+		check_protocol();
+		grade_check_heap(&before, k ? "paio_batch_read with an allocation failing" :
+				 "paio_batch_read of 12 reads");
+		if (rc == 0) {
+			check_file_results("paio_batch_read", reqs, n, data, size, 5);
+		} else {
+			for (size_t i = 0; i < n; i++)
+				free(reqs[i].buf);
+			free(reqs);
+		}
+	}
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, error_after_progress, 2,
+	   "the pool: a read that fails after a first piece arrived reports the error, not the bytes so far",
+	   "TODO 13: pread failing after some bytes arrived: the request's res is -errno; "
+	   "returning the bytes so far would claim end of file (paio.h)")
+{
+	const size_t size = 100000, n = 8;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	struct tpool *pool;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)(4096 * (i + 1)), i % 2 ? 2500 : 800,
+					      grade_xmalloc(2500), UNSET };
+	tw_watch();
+	pool = pool_or_fail(2);
+	rw.cap = 1000;
+	rw.cont_fail = true;
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 3));
+	rw.cap = 0;
+	rw.cont_fail = false;
+	grade_check(rc == 0, "tpool_batch_read returned %s, expected 0", errno_name(rc));
+	for (size_t i = 0; i < n; i++) {
+		ssize_t want = i % 2 ? -EIO : 800;
+
+		grade_check(reqs[i].res == want, "request %zu (%zu bytes; %s): res %s, expected %s",
+			    i, reqs[i].len, i % 2 ? "pread gave the first 1000, then failed with "
+			    "EIO" : "read in one piece", errno_name(reqs[i].res), errno_name(want));
+		if (!(i % 2))
+			grade_check_same(reqs[i].buf, data + reqs[i].offset, 800, "tpool_batch_read");
+		free(reqs[i].buf);
+	}
+	free(reqs);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, beyond_4gib, 2,
+	   "the pool at offsets beyond 4 GiB of a sparse file, and a read of 5 GiB (no data moves)",
+	   "TODO 13: keep offsets in off_t and counts in size_t: an int or an unsigned wraps "
+	   "at 2 or 4 GiB; each pread moves at most 0x7ffff000 bytes (pread(2), NOTES)")
+{
+	unsigned char *data = grade_random_bytes(5000), *bufs = grade_xmalloc(6200);
+	int fd = sparse_file(data, 5000);
+	struct batch_req r[4], big;
+	struct tpool *pool;
+	int rc;
+
+	sparse_reqs(fd, r, bufs);
+	tw_watch();
+	pool = pool_or_fail(2);
+	rw.cap = 1000;
+	rc = SEAM_CALL(tpool_batch_read(pool, r, 4, 4));
+	rw.cap = 0;
+	grade_check(rc == 0, "tpool_batch_read returned %s, expected 0", errno_name(rc));
+	check_sparse("tpool_batch_read", r, data);
+
+	/* A pretend file of 5 GiB + 3 bytes on fd 900: the hook answers every
+	 * pread of it and moves no byte, so the buffer is never touched. */
+	rw.pretend_fd = 900;
+	rw.pretend_size = 5 * GIB + 3;
+	big = (struct batch_req){ 900, 0, 6 * GIB, bufs, UNSET };
+	rc = SEAM_CALL(tpool_batch_read(pool, &big, 1, 1));
+	rw.pretend_fd = 0;
+	grade_check(rc == 0 && big.res == (ssize_t)(5 * GIB + 3), "a read of 6 GiB from a file "
+		    "of 5 GiB + 3 bytes: tpool_batch_read returned %s, res %s; expected 0 and "
+		    "%llu", errno_name(rc), errno_name(big.res), 5 * GIB + 3);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	close(fd);
+	free(bufs);
+	free(data);
+}
+
+GRADE_TEST(tpool, argument_edges, 2,
+	   "the pool's edges: NULL with n 0, qd 0, qd 2^20, 256 threads, TPOOL_MAX_THREADS + 1, NULL pool",
+	   "TODOs 11, 14 and 16: n == 0 returns 0 even with reqs NULL; qd == 0 and p == NULL "
+	   "are -EINVAL; qd far above n is fine; 1..TPOOL_MAX_THREADS threads (paio.h)")
+{
+	const size_t size = 30000, n = 10;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req *reqs = random_reads(fd, size, n, 3000);
+	struct batch_req one = { fd, 0, 10, NULL, UNSET };
+	int base = fault_count_threads(), rc;
+	struct tpool *pool, *big = NULL;
+
+	tw_watch();
+	pool = pool_or_fail(3);
+	rc = SEAM_CALL(tpool_batch_read(pool, NULL, 0, 4));
+	grade_check(rc == 0, "tpool_batch_read(p, NULL, 0, 4) returned %s, expected 0",
+		    errno_name(rc));
+	rc = SEAM_CALL(tpool_batch_read(pool, &one, 1, 0));
+	grade_check(rc == -EINVAL && one.res == UNSET, "tpool_batch_read with qd 0 returned %s, "
+		    "expected -EINVAL and nothing read", errno_name(rc));
+	rc = SEAM_CALL(tpool_batch_read(NULL, &one, 1, 1));
+	grade_check(rc == -EINVAL, "tpool_batch_read(NULL, ...) returned %s, expected -EINVAL",
+		    errno_name(rc));
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 1u << 20));
+	grade_check(rc == 0, "tpool_batch_read(p, reqs, 10, 2^20) returned %s, expected 0",
+		    errno_name(rc));
+	grade_check(atomic_load(&rw.max_inprogress) <= 3, "a pool of 3 had %ld reads in "
+		    "progress at once", atomic_load(&rw.max_inprogress));
+	check_file_results("tpool_batch_read with qd 2^20", reqs, n, data, size, 1u << 20);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	rc = SEAM_CALL(tpool_batch_read_once(NULL, 0, 4));
+	grade_check(rc == 0, "tpool_batch_read_once(NULL, 0, 4) returned %s, expected 0",
+		    errno_name(rc));
+	rc = SEAM_CALL(tpool_create(&big, TPOOL_MAX_THREADS));
+	grade_check(rc == 0 && big != NULL, "tpool_create(&p, TPOOL_MAX_THREADS) returned %s, "
+		    "expected 0: TPOOL_MAX_THREADS itself is allowed", errno_name(rc));
+	grade_check(tw.created == 3 + TPOOL_MAX_THREADS, "tpool_create(&p, %u) started %ld "
+		    "threads", TPOOL_MAX_THREADS, tw.created - 3);
+	SEAM_CALL_VOID(tpool_destroy(big));
+	grade_check(tw_joined() == tw.created && tw.joins_unknown == 0, "%ld of %ld workers "
+		    "joined (%ld joins of threads that were not workers or joined twice)",
+		    tw_joined(), tw.created, tw.joins_unknown);
+	grade_check(w_threads_settle(base) == base, "threads are left after tpool_destroy");
+	close(fd);
+	free(data);
+}
+
+GRADE_TEST(tpool, memory, 3,
+	   "the pool frees everything: after destroy, and when an allocation fails half way through tpool_create or a batch",
+	   "TODOs 11, 14 and 15: every allocation has its free on every path: a failed "
+	   "tpool_create stops and joins what it started and frees what it allocated; "
+	   "tpool_destroy frees the pool; a batch frees its job slots (malloc(3))")
+{
+	const size_t size = 50000, n = 12;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	int base = fault_count_threads();
+	struct seam_heap before;
+	int failed = 0;
+
+	tw_watch();
+	seam_heap_usage(&before);
+	for (int k = 0; k <= 6; k++) {
+		struct batch_req *reqs = random_reads(fd, size, n, 4000);
+		struct tpool *pool = NULL;
+		int rc, now;
+
+		if (k > 0)
+			seam_heap_fail(k, 1);   /* the k-th allocation from here fails */
+		rc = SEAM_CALL(tpool_create(&pool, 3));
+		if (rc == 0)
+			rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 4));
+		seam_heap_fail(0, 0);
+		failed += rc != 0;
+		grade_check(rc == 0 || (k > 0 && rc == -ENOMEM), "with allocation %d failing, "
+			    "tpool_create or tpool_batch_read returned %s; expected 0 or -ENOMEM", k,
+			    errno_name(rc));
+		if (pool) {
+			if (rc != 0)   /* the batch's allocation failed: the pool still works */
+				rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 4));
+			grade_check(rc == 0, "tpool_batch_read after a failed one returned %s",
+				    errno_name(rc));
+			check_file_results("tpool_batch_read", reqs, n, data, size, 4);
+			SEAM_CALL_VOID(tpool_destroy(pool));
+		} else {
+			for (size_t i = 0; i < n; i++)
+				free(reqs[i].buf);
+			free(reqs);
+		}
+		now = w_threads_settle(base);
+		grade_check(now == base, "%d threads are left after %s (allocation %d failed)",
+			    now - base, pool ? "tpool_destroy" : "a failed tpool_create", k);
+		grade_check_heap(&before, pool ? "tpool_create, tpool_batch_read and tpool_destroy"
+				 : "a tpool_create that failed half way");
+	}
+	grade_check(failed > 0, "no allocation of tpool_create or tpool_batch_read could be "
+		    "made to fail: does the pool allocate its memory with malloc or calloc?");
+	/* pthread_create failing at once, and half way. */
+	for (int k = 0; k < 2; k++) {
+		struct tpool *pool = NULL;
+		int rc;
+
+		tw.fail_at = tw.create_calls + (k ? 2 : 0);
+		rc = SEAM_CALL(tpool_create(&pool, 4));
+		tw.fail_at = -1;
+		grade_check(rc == -EAGAIN && pool == NULL, "tpool_create returned %s when "
+			    "pthread_create failed with EAGAIN, expected -EAGAIN", errno_name(rc));
+		grade_check(w_threads_settle(base) == base, "threads are left after a failed "
+			    "tpool_create");
+		grade_check_heap(&before, "a tpool_create whose pthread_create failed");
+	}
 	close(fd);
 	free(data);
 }

@@ -134,11 +134,18 @@ static struct {
 	atomic_int in_suspend;      /* the test thread is inside aio_suspend */
 	atomic_long suspend_gen;    /* aio_suspend calls entered */
 	atomic_long eintr_seen;     /* aio_suspend returns with EINTR */
+	atomic_long suspend_timeouts; /* short timeouts taken as expired */
 	/* injections */
 	enum aw_eagain eagain;
 	long eagain_first;          /* AW_EAGAIN_FIRST: how many calls fail */
 	int suspend_fail_errno;     /* fail the next aio_suspend with this  */
 	size_t cap;                 /* shorten every read to at most cap    */
+	int cont_fail_fd;           /* >0: a continuation (aio_offset not a multiple */
+	                            /* of 4096) reads this fd instead: it fails      */
+	int fds[AW_MAX_CB];         /* aio_fildes as the code under test set it      */
+	long limit;                 /* >0: EAGAIN while this many are in flight      */
+	long eagain_run, max_eagain_run; /* EAGAINs since the last aio_suspend or    */
+	                                 /* aio_return, and the most of them        */
 	long read_budget;           /* aio_read calls allowed (0: no limit) */
 	const char *budget_why;
 } aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -156,6 +163,7 @@ static void aw_forget(int i)
 	aw.used--;
 	aw.cb[i] = aw.cb[aw.used];
 	aw.nbytes[i] = aw.nbytes[aw.used];
+	aw.fds[i] = aw.fds[aw.used];
 	aw.inflight--;
 }
 
@@ -165,7 +173,7 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 {
 	size_t asked;
 	long call;
-	int rc, err;
+	int rc, err, fd;
 
 	pthread_mutex_lock(&aw.lock);
 	call = aw.read_calls++;
@@ -195,20 +203,26 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			  "it until then (TODO 5, lesson section 1)");
 	if ((aw.eagain == AW_EAGAIN_FIRST && call < aw.eagain_first) ||
 	    (aw.eagain == AW_EAGAIN_ALTERNATE && call % 2 == 1) ||
-	    aw.eagain == AW_EAGAIN_ALWAYS) {
+	    aw.eagain == AW_EAGAIN_ALWAYS || (aw.limit > 0 && aw.inflight >= aw.limit)) {
 		aw.refused_eagain++;
+		if (++aw.eagain_run > aw.max_eagain_run)
+			aw.max_eagain_run = aw.eagain_run;
 		pthread_mutex_unlock(&aw.lock);
 		errno = EAGAIN;
 		return -1;
 	}
 	asked = cb->aio_nbytes;
+	fd = cb->aio_fildes;
 	if (aw.cap && asked > aw.cap)
 		cb->aio_nbytes = aw.cap;
+	if (aw.cont_fail_fd > 0 && cb->aio_offset % 4096 != 0)
+		cb->aio_fildes = aw.cont_fail_fd;
 	rc = real(cb);
 	err = errno;
 	if (rc == 0) {
 		if (aw.used < AW_MAX_CB) {
 			aw.cb[aw.used] = cb;
+			aw.fds[aw.used] = fd;
 			aw.nbytes[aw.used++] = asked;
 		}
 		aw.accepted++;
@@ -216,6 +230,7 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			aw.max_inflight = aw.inflight;
 	} else {
 		cb->aio_nbytes = asked;
+		cb->aio_fildes = fd;
 	}
 	pthread_mutex_unlock(&aw.lock);
 	errno = err;
@@ -233,6 +248,7 @@ static void aw_before_return(struct aiocb *cb)
 
 	pthread_mutex_lock(&aw.lock);
 	aw.returns++;
+	aw.eagain_run = 0;
 	i = aw_find(cb);
 	if (i < 0) {
 		w_violate("aio_return was called for an aiocb that is not in flight: a second "
@@ -244,6 +260,7 @@ static void aw_before_return(struct aiocb *cb)
 			  "something else (TODO 7, aio_return(3))");
 	} else {
 		cb->aio_nbytes = aw.nbytes[i];   /* undo the cap: the aiocb is theirs again */
+		cb->aio_fildes = aw.fds[i];
 		aw_forget(i);
 	}
 	pthread_mutex_unlock(&aw.lock);
@@ -277,17 +294,42 @@ static int aw_aio_error64(const struct aiocb64 *cb)
 	return SEAM_REAL(aio_error64)(cb);
 }
 
+/* Every non-NULL entry of an aio_suspend list is still in progress. */
+static bool aw_none_done(const void *list, int n, bool is64)
+{
+	for (int i = 0; i < n; i++) {
+		const struct aiocb *cb = ((const struct aiocb *const *)list)[i];
+		int e;
+
+		if (!cb)
+			continue;
+		e = is64 ? SEAM_REAL(aio_error64)((const struct aiocb64 *)cb) : SEAM_REAL(aio_error)(cb);
+		if (e != EINPROGRESS)
+			return false;
+	}
+	return true;
+}
+
 static int aw_suspend_common(const void *list, int n, const struct timespec *ts, bool is64)
 {
 	int rc, err, fail;
 
 	pthread_mutex_lock(&aw.lock);
 	aw.suspends++;
+	aw.eagain_run = 0;
 	fail = aw.suspend_fail_errno;
 	aw.suspend_fail_errno = 0;
 	pthread_mutex_unlock(&aw.lock);
 	if (fail) {
 		errno = fail;
+		return -1;
+	}
+	/* A timeout shorter than a second is taken as expired at once when
+	 * nothing in the list has finished: a loop of short timed waits is
+	 * polling, and is counted as such whatever the machine's speed. */
+	if (ts && ts->tv_sec < 1 && aw_none_done(list, n, is64)) {
+		atomic_fetch_add(&aw.suspend_timeouts, 1);
+		errno = EAGAIN;
 		return -1;
 	}
 	atomic_fetch_add(&aw.suspend_gen, 1);
@@ -498,6 +540,9 @@ static struct {
 	atomic_long calls, inprogress, max_inprogress, by_caller, eintr_injected;
 	pid_t caller_tid;           /* the test thread: part B reads belong to workers */
 	bool eintr;                 /* fail every other call of each thread with EINTR */
+	bool cont_fail;             /* a pread at an offset not a multiple of 4096: EIO */
+	int pretend_fd;             /* >0: preads of this fd move no byte: a file of */
+	unsigned long long pretend_size; /* pretend_size bytes, 0x7ffff000 a call   */
 	size_t cap;                 /* shorten every transfer to at most cap bytes */
 	long budget;                /* calls allowed (0: no limit) */
 	const char *budget_why;
@@ -565,11 +610,36 @@ static ssize_t rw_read(int fd, void *buf, size_t n)
 	return r;
 }
 
+/* pread of the pretend file (no byte moves); true if it answered. */
+static bool rw_fake(int fd, size_t n, off_t off, ssize_t *r)
+{
+	if (rw.cont_fail && off % 4096 != 0) {
+		errno = EIO;
+		*r = -1;
+		return true;
+	}
+	if (rw.pretend_fd <= 0 || fd != rw.pretend_fd)
+		return false;
+	atomic_fetch_add(&rw.calls, 1);
+	if (off < 0 || (unsigned long long)off >= rw.pretend_size) {
+		*r = 0;
+		return true;
+	}
+	if (n > 0x7ffff000u)
+		n = 0x7ffff000u;
+	if (n > rw.pretend_size - (unsigned long long)off)
+		n = (size_t)(rw.pretend_size - (unsigned long long)off);
+	*r = (ssize_t)n;
+	return true;
+}
+
 static ssize_t rw_pread(int fd, void *buf, size_t n, off_t off)
 {
 	ssize_t r;
 	int err;
 
+	if (rw_fake(fd, n, off, &r))
+		return r;
 	if (rw_enter(fd, &n, &r))
 		return r;
 	r = SEAM_REAL(pread)(fd, buf, n, off);
@@ -584,6 +654,8 @@ static ssize_t rw_pread64(int fd, void *buf, size_t n, off64_t off)
 	ssize_t r;
 	int err;
 
+	if (rw_fake(fd, n, off, &r))
+		return r;
 	if (rw_enter(fd, &n, &r))
 		return r;
 	r = SEAM_REAL(pread64)(fd, buf, n, off);
@@ -916,6 +988,171 @@ static void feed_free_pipes(int n, int (*p)[2], struct batch_req *reqs, unsigned
 		free(reqs[i].buf);
 		free(data[i]);
 	}
+}
+
+
+/* ====================================================================== */
+/* 4. Locks and condition variables under stress (part B)                  */
+/* ====================================================================== */
+
+/*
+ * The pool's synchronisation is watched through the seams on
+ * pthread_mutex_lock/unlock and pthread_cond_wait/timedwait, and pushed
+ * into the orders that expose the usual mistakes, every time:
+ *
+ *  CX_SPURIOUS  the first pthread_cond_wait of each thread in each round
+ *               (cx_round()) returns 0 at once, the mutex still held, as if
+ *               woken and first to take the lock back: a spurious wake-up,
+ *               which POSIX allows (pthread_cond_wait(3)). Nothing has
+ *               changed, so a wait that is not in a loop on its condition
+ *               goes on as if the condition held, every time.
+ *  CX_SETTLE    before a thread of the pool (a worker or the caller) takes
+ *               a lock, it waits (bounded) until every other thread of the
+ *               pool sleeps: a worker that signals and only then changes
+ *               the state, or a caller that checks its count, lets go of
+ *               the lock and then waits, misses the wake-up every time.
+ *
+ * Threads of the pool: the workers (tw.tids) and cx.caller.
+ */
+enum { CX_SPURIOUS = 1, CX_SETTLE = 2 };
+
+#define CX_SETTLE_MS 200
+
+static struct {
+	atomic_int mode;
+	atomic_int round;
+	atomic_int caller;          /* tid of the thread calling tpool_batch_read */
+	atomic_long spurious;       /* spurious wake-ups given */
+	atomic_long settled;        /* locks delayed until the others slept */
+} cx;
+
+static _Thread_local int cx_seen_round;
+
+static bool cx_harness_mutex(const pthread_mutex_t *m)
+{
+	return m == &aw.lock || m == &tw.lock || m == &w_violation_lock;
+}
+
+/* Every thread of the pool other than the calling one sleeps. */
+static bool cx_others_asleep(void)
+{
+	pid_t self = w_gettid(), caller = atomic_load(&cx.caller);
+	int n = atomic_load(&tw.ntids);
+
+	if (n > TW_MAX)
+		n = TW_MAX;
+	for (int i = 0; i < n; i++)
+		if (tw.tids[i] != self && w_sysno_of(tw.tids[i]) < 0)
+			return false;
+	return caller == 0 || caller == self || w_sysno_of(caller) >= 0;
+}
+
+static void cx_settle(void)
+{
+	long deadline = fault_now_ms() + CX_SETTLE_MS;
+
+	/* Twice: a thread woken between two looks shows "running" in the second. */
+	while (!(cx_others_asleep() && cx_others_asleep()) && fault_now_ms() < deadline)
+		fault_nap();
+	atomic_fetch_add(&cx.settled, 1);
+}
+
+static int cx_mutex_lock(pthread_mutex_t *m)
+{
+	if (!cx_harness_mutex(m) && (atomic_load(&cx.mode) & CX_SETTLE))
+		cx_settle();
+	return SEAM_REAL(pthread_mutex_lock)(m);
+}
+
+/* true if this wait is to return spuriously. */
+static bool cx_spurious(pthread_mutex_t *m)
+{
+	int round = atomic_load(&cx.round);
+
+	if (!(atomic_load(&cx.mode) & CX_SPURIOUS) || cx_seen_round == round)
+		return false;
+	cx_seen_round = round;
+	atomic_fetch_add(&cx.spurious, 1);
+	/* As if woken and the lock taken back before any other thread got it:
+	 * nothing the waiter looks at has changed. */
+	(void)m;
+	return true;
+}
+
+static int cx_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	if (cx_spurious(m))
+		return 0;
+	return SEAM_REAL(pthread_cond_wait)(c, m);
+}
+
+static int cx_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+{
+	if (cx_spurious(m))
+		return 0;
+	return SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
+}
+
+/* Install the hooks (with tw_watch); the mode is chosen per round. */
+static void cx_watch(void)
+{
+	seam_hook_pthread_mutex_lock = cx_mutex_lock;
+	seam_hook_pthread_cond_wait = cx_cond_wait;
+	seam_hook_pthread_cond_timedwait = cx_cond_timedwait;
+}
+
+/* A new round: every thread's next wait is spurious again (CX_SPURIOUS). */
+static void cx_round(int mode)
+{
+	atomic_store(&cx.mode, mode);
+	atomic_fetch_add(&cx.round, 1);
+}
+
+/* One tpool_batch_read on a thread of its own, so that a call that never
+ * returns (a lost wake-up) fails the test with a reason instead of hanging
+ * it. The thread is the harness's, but not marked: its calls are the code's. */
+struct cx_call {
+	struct tpool *pool;
+	struct batch_req *reqs;
+	size_t n;
+	unsigned qd;
+	const struct feed_cfg *feed;   /* started from the calling thread, or NULL */
+	struct feed *f;
+	int rc;
+	atomic_bool done;
+	pthread_t thread;
+};
+
+static void *cx_call_main(void *arg)
+{
+	struct cx_call *c = arg;
+
+	atomic_store(&cx.caller, w_gettid());
+	if (c->feed)
+		c->f = feed_start(c->feed);
+	c->rc = tpool_batch_read(c->pool, c->reqs, c->n, c->qd);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* Start the call (seams armed); true once it returned, false if it did not
+ * within `patience_ms`. */
+static bool cx_run(struct cx_call *c, long patience_ms)
+{
+	long deadline;
+
+	atomic_store(&c->done, false);
+	c->f = NULL;
+	grade_check(SEAM_REAL(pthread_create)(&c->thread, NULL, cx_call_main, c) == 0,
+		    "harness: cannot start the calling thread");
+	deadline = fault_now_ms() + patience_ms;
+	while (!atomic_load(&c->done) && fault_now_ms() < deadline)
+		fault_nap();
+	if (!atomic_load(&c->done))
+		return false;
+	SEAM_REAL(pthread_join)(c->thread, NULL);
+	atomic_store(&cx.caller, 0);
+	return true;
 }
 
 #endif /* CH03_WATCH_H */
