@@ -85,8 +85,12 @@ int ubatch_init(struct ubatch *b, unsigned entries);
  *   - len == 0 gives 0;
  *   - a short read before end of file is continued: the rest is resubmitted
  *     at offset + done into buf + done, until len bytes or end of file;
- *   - a failed read (-EBADF, -EFAULT, -EISDIR, -EIO, -EAGAIN on an
- *     O_NONBLOCK pipe, ...) is stored as it came, and the others go on.
+ *   - a failed read (-EBADF, -EFAULT, -EISDIR, -EIO, ...) is stored as it
+ *     came, and the others go on; that holds after partial progress too: if
+ *     the rest of a short read fails, res is that -errno, not the bytes so
+ *     far (bytes short of len mean end of file, nothing else);
+ *   - a CQE with -EINTR (the read was interrupted) is not a result: the same
+ *     rest is read again.
  *
  * Returns 0 when every request has its res. Returns -EINVAL (touching
  * nothing) for b == NULL, b not live, qd == 0, or reqs == NULL with n > 0;

@@ -8,9 +8,12 @@
  * Grade your work with:   make check CH=06
  * Try it:                 make run CH=06 PROG=copy ARGS="/tmp/lab/f /tmp/lab/g"
  *
- * The grader runs this program from outside, like a user would: exit status
- * 0 on success with nothing printed; otherwise a message on stderr naming
- * the file, and a non-zero status (2 for a usage error). Data moves only
+ * The grader runs this program from outside, like a user would (the lesson,
+ * "The program", says exactly what it checks): exit status 0 on success with
+ * nothing on stdout; otherwise a non-zero status and a message (on stderr by
+ * convention) that names the file when one cannot be opened; a usage error
+ * exits with status 2 by convention. DST gets mode 0644 less the umask
+ * (open's mode argument; no chmod). Data moves only
  * through io_uring (no read, write, pread, pwrite, sendfile, mmap of the
  * files), with several requests in flight (strace shows it).
  *

@@ -84,14 +84,18 @@ struct run {
  * TODO 5 (prep): the read of what request i still lacks:
  *    io_uring_prep_read(sqe, fd, buf + done, len - done, offset + done);
  *    io_uring_sqe_set_data64(sqe, i);      user_data = the request's index
+ *  Offsets and lengths are 64-bit: keep them in off_t / size_t. An SQE's
+ *  len is 32 bits and one read moves at most 0x7ffff000 bytes: ask for at
+ *  most a chunk (say 1 GiB) and let the short read go on (lesson, section 6).
  *  man 3 io_uring_prep_read, man 3 io_uring_sqe_set_data.
  *
  * TODO 6 (wait): io_uring_submit_and_wait(ring, 1): one system call that
  *  submits every queued SQE and waits for at least one completion.
  *  - -EINTR: a signal came while waiting; call it again (never return it);
  *  - -EAGAIN or -EBUSY: reap what is there, or wait for a read the kernel
- *    already has, then try again; give up after a few rounds without
- *    progress. Never wait when nothing is queued or in the kernel;
+ *    already has (io_uring_wait_cqe), then try again: submitting again at
+ *    once only spins; give up after a few rounds without progress. Never
+ *    wait when nothing is queued or in the kernel;
  *  - any other negative value: the batch cannot go on (return it, after
  *    waiting for the reads the kernel already has: they write into the
  *    caller's buffers).
@@ -110,8 +114,10 @@ struct run {
  *  - res > 0 and still short of len: add it to done and queue the rest
  *    (TODO 5: offset AND buffer advanced); the request stays in flight;
  *  - res == 0: end of file, the request is finished with what it has;
- *  - res == -EINTR: queue the same read again;
- *  - other res < 0: that request's result; the others go on;
+ *  - res == -EINTR: queue the same read again (it is not a result);
+ *  - other res < 0: that request's result, even if an earlier part of it
+ *    was read (an error after partial progress is -errno, never the bytes
+ *    so far); the others go on;
  *  - finished: inflight--, so that fill can start another one.
  *  man 3 io_uring_cqe_get_data (lesson, sections 6 and 7).
  */
@@ -124,6 +130,12 @@ int ubatch_read(struct ubatch *b, struct batch_req *reqs, size_t n,
 	 *    n == 0: return 0 without entering the kernel;
 	 *  - window = min(qd, b->cq_entries): never more requests in flight
 	 *    than the CQ has slots, so it cannot overflow (lesson, section 4);
+	 *    qd may be 1 << 20 or UINT_MAX;
+	 *  - refill the window as reads complete, one slot at a time: one slow
+	 *    read must not hold back the others (lesson, section 5);
+	 *  - whatever you allocate, free it on every path (the grader counts
+	 *    the blocks; a NULL from malloc is -ENOMEM). res can hold the
+	 *    progress, so no memory is needed at all;
 	 *  - use b->ring: no io_uring_queue_init here (the grader counts);
 	 *  - return 0 when every request has its res, with the CQ and the SQ
 	 *    both empty (io_uring_cq_ready == io_uring_sq_ready == 0).
@@ -142,7 +154,8 @@ int ubatch_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *  - qd == 0 or reqs == NULL with n > 0: -EINVAL; n == 0: 0, no ring;
 	 *  - ubatch_init with min(qd, n, UBATCH_MAX_ENTRIES) entries (on
 	 *    -ENOMEM you may halve the size and try again), ubatch_read, then
-	 *    ubatch_exit on EVERY path: a ring left behind is a leaked fd.
+	 *    ubatch_exit on EVERY path, also when ubatch_read fails: a ring
+	 *    left behind is a leaked fd.
 	 * Lesson, section 8 ("One ring for many batches").
 	 */
 	(void)reqs;

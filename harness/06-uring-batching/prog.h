@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@
 struct prog_opts {
 	rlim_t fsize_limit; /* RLIMIT_FSIZE in bytes; 0: none          */
 	const char *cwd;    /* working directory; NULL: the test's     */
+	bool set_umask;     /* run under `umask` instead of 022        */
+	mode_t umask;
 };
 
 struct prog_result {
@@ -80,7 +83,7 @@ static void prog_run(const char *const argv[], const struct prog_opts *o, struct
 		if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 		    dup2(err, 2) < 0)
 			_exit(126);
-		umask(022);
+		umask(o && o->set_umask ? o->umask : 022);
 		signal(SIGPIPE, SIG_DFL);
 		if (o && o->fsize_limit) {
 			struct rlimit rl = { o->fsize_limit, o->fsize_limit };

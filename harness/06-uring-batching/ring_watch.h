@@ -18,7 +18,18 @@
  *     their length, once per user_data: a short read in the middle of a
  *     regular file, which the kernel will not make on demand;
  *   - return an injected error (-EINTR, -EAGAIN, -EBUSY) once, instead of
- *     calling the real function (the kernel took nothing, as for real).
+ *     calling the real function (the kernel took nothing, as for real);
+ *   - pacing: return -EAGAIN from every submit while SQEs are queued and a
+ *     read is in the kernel, until the code waits for a completion; record
+ *     how many submits in a row it tried without waiting or reaping;
+ *   - poison the continuation of a read cut short (its fd becomes -1, so it
+ *     fails with -EBADF): an error after partial progress;
+ *   - after each call, rewrite CQEs the code has not seen yet: one -EINTR per
+ *     request (the nth CQE of its user_data), and the results of "virtual"
+ *     reads (see below);
+ *   - virtual reads: a read SQE on watch.virt_fd becomes a NOP, and its CQE
+ *     says the whole length was read (at most 0x7ffff000 bytes, the kernel's
+ *     cap per read): lengths and totals beyond 2 and 4 GiB, no data moved.
  *
  * Only liburing's exported functions are visible (its system calls are
  * inline): that is what the lesson's budget counts.
@@ -48,17 +59,42 @@ struct ring_watch {
 	bool overflow;         /* a CQ overflow was seen                         */
 	long inits, init_ok;   /* io_uring_queue_init* calls, successful ones    */
 	long exits;            /* io_uring_queue_exit calls                      */
+	unsigned most_entries; /* the largest ring size asked for               */
 	/* fault injection */
 	long inject_at;        /* the call (1, 2, ...) that fails instead; 0: no  */
 	int inject_err;        /* what it returns (-EINTR, -EAGAIN, ...)         */
 	bool injected;
+	bool inject_forever;   /* every call from inject_at on (a broken ring)   */
 	/* short reads */
 	bool shrink;           /* cut queued reads in half, once per user_data   */
 	unsigned shrunk;       /* reads cut so far                               */
 	unsigned reads_seen;   /* read SQEs seen queued at a call                */
 	__u64 shrunk_ids[WATCH_MAX_SHRUNK];
+	__u64 shrunk_off[WATCH_MAX_SHRUNK]; /* the offset each cut read had     */
 	struct iovec iov[WATCH_IOV_SLOTS][WATCH_IOV_MAX];
 	unsigned iov_used;
+	/* an error after partial progress: the continuation of a cut read whose
+	 * buffer address poison_pick() chooses gets fd -1 (-EBADF) */
+	bool (*poison_pick)(__u64 addr);
+	unsigned poisoned;
+	/* pacing: -EAGAIN from submits while reads wait in the kernel */
+	bool eagain_until_wait;
+	bool waited;           /* the code called a liburing wait (nr > 0)       */
+	unsigned eagains;      /* -EAGAIN injected so far                        */
+	unsigned eagain_streak, eagain_streak_max; /* in a row, CQ head not moved */
+	unsigned last_khead;
+	/* CQE rewriting: -EINTR in the cqe_eintr_at-th CQE of each user_data */
+	unsigned cqe_eintr_at; /* 0: off                                         */
+	unsigned cqe_eintrs;   /* CQEs rewritten to -EINTR                        */
+	const struct io_uring *cq_ring;
+	unsigned cq_scanned;   /* CQ index up to which CQEs were looked at       */
+	unsigned nids;
+	struct { __u64 id; unsigned cqes; } ids[WATCH_MAX_SHRUNK];
+	/* virtual reads */
+	int virt_fd;           /* -1: off                                        */
+	unsigned virt_sqes;    /* read SQEs turned into NOPs                      */
+	unsigned nvirt;
+	struct { __u64 id; __u32 len; bool pending; } virt[WATCH_MAX_SHRUNK];
 };
 
 static struct ring_watch watch;
@@ -74,6 +110,56 @@ static bool watch_was_shrunk(__u64 id)
 		if (watch.shrunk_ids[i] == id)
 			return true;
 	return false;
+}
+
+/* The offset a cut read of this user_data had, or -1. */
+static long long watch_shrunk_off(__u64 id)
+{
+	for (unsigned i = 0; i < watch.shrunk && i < WATCH_MAX_SHRUNK; i++)
+		if (watch.shrunk_ids[i] == id)
+			return (long long)watch.shrunk_off[i];
+	return -1;
+}
+
+/* The data address of a read SQE (READV: its first iovec's base). */
+static __u64 watch_sqe_data(const struct io_uring_sqe *sqe)
+{
+	if (sqe->opcode == IORING_OP_READV) {
+		const struct iovec *iov = (const struct iovec *)(uintptr_t)sqe->addr;
+
+		return iov && sqe->len ? (__u64)(uintptr_t)iov[0].iov_base : 0;
+	}
+	return sqe->addr;
+}
+
+/* A read on the virtual fd becomes a NOP; its CQE is rewritten later. */
+static void watch_virtualize(struct io_uring_sqe *sqe)
+{
+	__u32 len = sqe->len;
+
+	if (sqe->opcode == IORING_OP_READV) {
+		const struct iovec *iov = (const struct iovec *)(uintptr_t)sqe->addr;
+		size_t total = 0;
+
+		for (unsigned i = 0; iov && i < sqe->len; i++)
+			total += iov[i].iov_len;
+		len = total > 0x7ffff000u ? 0x7ffff000u : (__u32)total;
+	} else if (len > 0x7ffff000u) {
+		len = 0x7ffff000u;
+	}
+	if (watch.nvirt < WATCH_MAX_SHRUNK) {
+		watch.virt[watch.nvirt].id = sqe->user_data;
+		watch.virt[watch.nvirt].len = len;
+		watch.virt[watch.nvirt].pending = true;
+		watch.nvirt++;
+	}
+	sqe->opcode = IORING_OP_NOP;
+	sqe->fd = -1;
+	sqe->rw_flags = 0;
+	sqe->addr = 0;
+	sqe->len = 0;
+	sqe->off = 0;
+	watch.virt_sqes++;
 }
 
 /* Halve a READV's total length through a copy of its iovec array (the
@@ -115,9 +201,22 @@ static void watch_shrink_queued(struct io_uring *ring)
 		    sqe->opcode != IORING_OP_READV)
 			continue;
 		watch.reads_seen++;
+		if (watch.virt_fd >= 0 && sqe->fd == watch.virt_fd && !(sqe->flags & IOSQE_FIXED_FILE)) {
+			watch_virtualize(sqe);
+			continue;
+		}
+		if (watch.poison_pick && sqe->fd != -1 && watch_was_shrunk(sqe->user_data) &&
+		    (long long)sqe->off != watch_shrunk_off(sqe->user_data) &&
+		    watch.poison_pick(watch_sqe_data(sqe))) {
+			sqe->fd = -1;  /* the rest of a cut read fails: -EBADF */
+			sqe->flags &= (__u8)~IOSQE_FIXED_FILE;
+			watch.poisoned++;
+			continue;
+		}
 		if (!watch.shrink || watch.shrunk >= WATCH_MAX_SHRUNK ||
 		    watch_was_shrunk(sqe->user_data))
 			continue;
+		watch.shrunk_off[watch.shrunk] = sqe->off;
 		if (sqe->opcode == IORING_OP_READV) {
 			cut = watch_shrink_readv(sqe);
 		} else if (sqe->len > 1) {
@@ -139,6 +238,89 @@ static void watch_observe(const struct io_uring *ring)
 		watch.overflow = true;
 }
 
+/* The CQEs of this user_data seen so far (a small table). */
+static unsigned *watch_id_cqes(__u64 id)
+{
+	for (unsigned i = 0; i < watch.nids; i++)
+		if (watch.ids[i].id == id)
+			return &watch.ids[i].cqes;
+	if (watch.nids == WATCH_MAX_SHRUNK)
+		return NULL;
+	watch.ids[watch.nids].id = id;
+	watch.ids[watch.nids].cqes = 0;
+	return &watch.ids[watch.nids++].cqes;
+}
+
+/* Rewrite the CQEs that arrived since the last look, before the code sees
+ * them: the results of virtual reads, and the planned -EINTR. */
+static void watch_rewrite_cqes(struct io_uring *ring)
+{
+	unsigned head = __atomic_load_n(ring->cq.khead, __ATOMIC_ACQUIRE);
+	unsigned tail = __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
+
+	if (!watch.cqe_eintr_at && watch.virt_fd < 0)
+		return;
+	if (watch.cq_ring != ring || (int)(watch.cq_scanned - head) < 0 ||
+	    watch.cq_scanned - head > tail - head) {
+		watch.cq_ring = ring;
+		watch.cq_scanned = head;
+	}
+	for (; watch.cq_scanned != tail; watch.cq_scanned++) {
+		struct io_uring_cqe *cqe = &ring->cq.cqes[watch.cq_scanned & ring->cq.ring_mask];
+		unsigned *seen;
+		bool virt = false;
+
+		for (unsigned i = 0; i < watch.nvirt; i++)
+			if (watch.virt[i].pending && watch.virt[i].id == cqe->user_data) {
+				watch.virt[i].pending = false;
+				cqe->res = (__s32)watch.virt[i].len;
+				virt = true;
+				break;
+			}
+		if (!watch.cqe_eintr_at || virt)
+			continue;
+		seen = watch_id_cqes(cqe->user_data);
+		if (seen && ++*seen == watch.cqe_eintr_at && cqe->res >= 0) {
+			cqe->res = -EINTR;
+			watch.cqe_eintrs++;
+		}
+	}
+}
+
+static bool watch_is_submit(const char *name)
+{
+	return !strncmp(name, "io_uring_submit", 15);
+}
+
+/* Pacing: -EAGAIN for a submit while SQEs are queued, some read is in the
+ * kernel (not queued, no CQE waiting) and the code has not waited yet. */
+static bool watch_pacing(struct io_uring *ring, const char *name, unsigned nr, int *err)
+{
+	unsigned queued, ready, inflight, khead;
+
+	if (!watch.eagain_until_wait || watch.waited || !ring)
+		return false;
+	queued = io_uring_sq_ready(ring);
+	ready = io_uring_cq_ready(ring);
+	inflight = watch_inflight(ring);
+	if (!watch_is_submit(name) || queued == 0) {
+		if (nr > 0)
+			watch.waited = true;  /* a real wait: the injection is over */
+		return false;
+	}
+	if (inflight <= queued + ready || watch.eagains >= 64)
+		return false;
+	khead = *ring->cq.khead;
+	if (khead != watch.last_khead)
+		watch.eagain_streak = 0;
+	watch.last_khead = khead;
+	watch.eagains++;
+	if (++watch.eagain_streak > watch.eagain_streak_max)
+		watch.eagain_streak_max = watch.eagain_streak;
+	*err = -EAGAIN;
+	return true;
+}
+
 /* A call that may enter the kernel; true (with *err) to fail it instead. */
 static bool watch_call(struct io_uring *ring, int *err)
 {
@@ -155,7 +337,8 @@ static bool watch_call(struct io_uring *ring, int *err)
 		watch_observe(ring);
 		watch_shrink_queued(ring);
 	}
-	if (!watch.injected && watch.inject_at == watch.calls) {
+	if (watch.inject_at && ((!watch.injected && watch.inject_at == watch.calls) ||
+				(watch.inject_forever && watch.calls >= watch.inject_at))) {
 		watch.injected = true;
 		*err = watch.inject_err;
 		return true;
@@ -164,32 +347,35 @@ static bool watch_call(struct io_uring *ring, int *err)
 }
 
 /* The hooks: observe, maybe inject, else the real call, then observe again. */
-#define WATCH_RING_HOOK(name, params, args)                      \
+#define WATCH_RING_HOOK(name, params, args, nr)                  \
 	static int watch_##name params                            \
 	{                                                         \
 		int err, ret;                                     \
 		if (watch_call(ring, &err))                       \
 			return err;                               \
+		if (watch_pacing(ring, #name, (nr), &err))        \
+			return err;                               \
 		ret = SEAM_REAL(name) args;                       \
 		watch_observe(ring);                              \
+		watch_rewrite_cqes(ring);                         \
 		return ret;                                       \
 	}
-WATCH_RING_HOOK(io_uring_submit, (struct io_uring *ring), (ring))
-WATCH_RING_HOOK(io_uring_submit_and_wait, (struct io_uring *ring, unsigned nr), (ring, nr))
+WATCH_RING_HOOK(io_uring_submit, (struct io_uring *ring), (ring), 0)
+WATCH_RING_HOOK(io_uring_submit_and_wait, (struct io_uring *ring, unsigned nr), (ring, nr), nr)
 WATCH_RING_HOOK(io_uring_submit_and_wait_timeout,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
-		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig))
+		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig), nr)
 WATCH_RING_HOOK(__io_uring_get_cqe,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
-		 unsigned nr, sigset_t *sig), (ring, cqe, submit, nr, sig))
+		 unsigned nr, sigset_t *sig), (ring, cqe, submit, nr, sig), nr)
 WATCH_RING_HOOK(io_uring_wait_cqes,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
-		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig))
+		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig), nr)
 WATCH_RING_HOOK(io_uring_wait_cqe_timeout,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, struct __kernel_timespec *ts),
-		(ring, cqe, ts))
-WATCH_RING_HOOK(io_uring_get_events, (struct io_uring *ring), (ring))
-WATCH_RING_HOOK(io_uring_submit_and_get_events, (struct io_uring *ring), (ring))
+		(ring, cqe, ts), 1)
+WATCH_RING_HOOK(io_uring_get_events, (struct io_uring *ring), (ring), 0)
+WATCH_RING_HOOK(io_uring_submit_and_get_events, (struct io_uring *ring), (ring), 0)
 #undef WATCH_RING_HOOK
 
 static int watch_io_uring_enter(unsigned fd, unsigned submit, unsigned complete, unsigned fl,
@@ -216,6 +402,8 @@ static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, un
 {
 	int ret = SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
 
+	if (entries > watch.most_entries)
+		watch.most_entries = entries;
 	watch.inits++;
 	watch.init_ok += ret == 0;
 	return ret;
@@ -226,6 +414,8 @@ static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *r
 {
 	int ret = SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
 
+	if (entries > watch.most_entries)
+		watch.most_entries = entries;
 	watch.inits++;
 	watch.init_ok += ret == 0;
 	return ret;
@@ -241,6 +431,7 @@ static void watch_io_uring_queue_exit(struct io_uring *ring)
 static void watch_start(long limit, const char *why)
 {
 	memset(&watch, 0, sizeof(watch));
+	watch.virt_fd = -1;
 	watch.limit = limit;
 	watch.limit_why = why;
 	seam_hook_io_uring_submit = watch_io_uring_submit;
@@ -265,8 +456,10 @@ static void watch_reset_counts(void)
 	watch.max_inflight = 0;
 	watch.overflow = false;
 	watch.inits = watch.init_ok = watch.exits = 0;
+	watch.most_entries = 0;
 	watch.inject_at = 0;
 	watch.injected = false;
+	watch.inject_forever = false;
 }
 
 #endif /* RING_WATCH_H */
