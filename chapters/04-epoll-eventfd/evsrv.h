@@ -81,7 +81,14 @@
  *  - Back-off (io_submit said -EAGAIN with nothing in flight, or accept()
  *    ran out of descriptors) is done with a timer in the epoll set
  *    (timerfd) or the epoll_wait timeout, never by sleeping or spinning.
- *  - malloc, posix_memalign and friends are fine.
+ *  - malloc, posix_memalign and friends are fine. Every allocation is
+ *    checked: a reply whose buffer cannot be allocated has the status
+ *    -ENOMEM; a client whose connection cannot be allocated is closed (or
+ *    left in the backlog until memory is back).
+ *    Nothing stays allocated for a client that has gone (once its read, if
+ *    any, is back), nor after evsrv_close.
+ *  - A send may take any part of a reply, even part of its header; EINTR
+ *    from a send or a receive means "try again", not a broken connection.
  */
 #ifndef COURSE_EVSRV_H
 #define COURSE_EVSRV_H

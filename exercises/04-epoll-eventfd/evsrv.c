@@ -88,8 +88,9 @@ struct evsrv {
  * from evsrv_run_once. Their TODO numbers are the lesson's.
  *
  * TODO 2 (accepting): when the listener is readable, accept4(listen_fd,
- *  NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) until it fails with EAGAIN;
- *  give each client a struct conn, add it to the epoll set with EPOLLIN and
+ *  NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) until it fails with EAGAIN (every
+ *  descriptor of the module is close-on-exec); give each client a struct
+ *  conn (no memory for it: close the socket, the client sees the close), add it to the epoll set with EPOLLIN and
  *  ev.data.ptr = the conn. EMFILE/ENFILE/ENOBUFS/ENOMEM: the connection
  *  stays in the backlog and level-triggered epoll reports the listener again
  *  at once (a spin): stop watching it (EPOLL_CTL_MOD, events 0) and arm the
@@ -99,15 +100,16 @@ struct evsrv {
  *
  * TODO 3 (a request, in pieces): on EPOLLIN, recv(fd, req + req_got,
  *  16 - req_got, 0) until you have 16 bytes (then TODO 4) or it fails with
- *  EAGAIN (the rest comes later: keep what you have). 0 means the client
- *  closed: TODO 9. man 2 recv.
+ *  EAGAIN (the rest comes later: keep what you have). EINTR: try again.
+ *  0 means the client closed: TODO 9. man 2 recv.
  *
  * TODO 4 (starting a request): decode offset and length (evsrv_get_be64).
  *  length > EVSRV_MAX_LEN or offset > INT64_MAX - length: reply -EINVAL;
  *  length 0: reply status 0. Otherwise the aligned window: start = offset
  *  rounded down to EVSRV_ALIGN, end = offset + length rounded up, a buffer
- *  from posix_memalign(&buf, EVSRV_ALIGN, end - start) (-ENOMEM as the
- *  status if it fails). Stop watching the socket (EPOLL_CTL_MOD, events 0)
+ *  from posix_memalign(&buf, EVSRV_ALIGN, end - start) (it returns the
+ *  error number itself, positive: -ENOMEM is the status if it fails).
+ *  Offsets are 64-bit all the way (uint64_t; long long for io_prep_pread). Stop watching the socket (EPOLL_CTL_MOD, events 0)
  *  while the request is served, then queue the read. man 3 posix_memalign.
  *
  * TODO 5 (submitting): while reads are queued and in_flight < qd:
@@ -126,7 +128,8 @@ struct evsrv {
  *  in between. man 2 eventfd, man 2 io_getevents.
  *
  * TODO 7 (one completion): long res = (long)ev.res; the conn is ev.data.
- *  The client left: free it now (TODO 9). res == -EINTR: queue the same
+ *  The client left: its read is done all the same (in flight - 1, its
+ *  qd slot is free again), then free it now (TODO 9). res == -EINTR: queue the same
  *  piece again. res < 0: reply with res as the status. Otherwise done +=
  *  res; reply the slice [offset - win_start, + length) cut at done when res
  *  is 0 (end of file), the window is full, or (O_DIRECT) done is not a
@@ -135,12 +138,16 @@ struct evsrv {
  *
  * TODO 8 (sending): header (evsrv_put_be64 of the status) and data in one
  *  sendmsg(fd, &msg, MSG_NOSIGNAL) with two iovecs, from where you got to.
- *  A short count is normal: remember it and go on. EAGAIN: ask for
+ *  A short count is normal, even inside the 8-byte header: remember it
+ *  and go on. EINTR: try again. EAGAIN: ask for
  *  EPOLLOUT (EPOLL_CTL_MOD) and continue when it comes. Done: free the
  *  buffer, back to READ_REQ with EPOLLIN. EPIPE/ECONNRESET: TODO 9.
  *  man 2 send, man 2 sendmsg.
  *
- * TODO 9 (a client that leaves): EPOLL_CTL_DEL and close its socket now;
+ * TODO 9 (a client that leaves): recv 0, EPIPE/ECONNRESET, or
+ *  EPOLLHUP/EPOLLERR, which epoll reports in every state, even with a mask
+ *  of 0 (ignored, level-triggered epoll reports them again and again):
+ *  EPOLL_CTL_DEL and close its socket now;
  *  free the conn (and its buffer) only when no read of it is queued or in
  *  flight: otherwise when that read comes back (TODO 7). Never free a conn
  *  in the middle of a batch of epoll events (a later event may point at it):
@@ -151,7 +158,8 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 {
 	/*
 	 * TODO 1: set up the server.
-	 *  - out or path NULL, listen_fd < 0, qd 0: -EINVAL;
+	 *  - out or path NULL, listen_fd < 0, qd 0: -EINVAL; a qd above
+	 *    EVSRV_MAX_QD is capped at EVSRV_MAX_QD (io_setup would refuse it);
 	 *  - listen_fd must be a listening socket: getsockopt(listen_fd,
 	 *    SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) fails with EBADF or
 	 *    ENOTSOCK (return -errno), and yes == 0 means -EINVAL (socket(7));
@@ -166,7 +174,8 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 	 *  - fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK); epoll_ctl(ADD) the
 	 *    listener, the two eventfds and the timer, EPOLLIN each, ev.data.ptr
 	 *    telling them apart (e.g. &s->done_efd);
-	 *  - any failure: undo everything made so far (io_destroy, close, free;
+	 *  - any failure (any epoll_ctl, any allocation): undo everything made
+	 *    so far (io_destroy, close, free;
 	 *    never close listen_fd) and return the -errno; *out is set only on
 	 *    success.
 	 *  man 2 epoll_create, eventfd, timerfd_create, io_setup, fcntl, epoll_ctl.

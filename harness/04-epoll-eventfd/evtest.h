@@ -978,7 +978,13 @@ struct proc {
 	char line[512];      /* its first line of stdout (with newline) */
 	size_t linelen;
 	char errpath[4200];
+	size_t filler;       /* bytes of ours in its stdout before its line */
 };
+
+/* Start the next server with its stdout pipe already full, so that its
+ * ready line blocks in write() until the test reads: the test can look at
+ * the process exactly when it prints (prog_frozen_at_ready_line). */
+static bool prog_fill_stdout;
 
 static pid_t live_pids[16];
 static int nlive;
@@ -1008,6 +1014,17 @@ static void prog_start(struct proc *p, const char **argv)
 	argv[0] = server_path();
 	snprintf(p->errpath, sizeof(p->errpath), "%s/.server-stderr-%d", grade_tmpdir(), nth++);
 	grade_check(pipe2(pipefd, O_CLOEXEC) == 0, "harness: pipe: %s", strerror(errno));
+	size_t filler = 0;
+
+	if (prog_fill_stdout) {
+		int cap = fcntl(pipefd[1], F_SETPIPE_SZ, 4096);
+		char junk[4096];
+
+		memset(junk, '#', sizeof(junk));
+		if (cap > 0 && (size_t)cap <= sizeof(junk) &&
+		    SEAM_REAL(write)(pipefd[1], junk, (size_t)cap) == cap)
+			filler = (size_t)cap;
+	}
 	fflush(NULL);
 	pid_t parent = getpid();
 
@@ -1036,6 +1053,7 @@ static void prog_start(struct proc *p, const char **argv)
 	}
 	close(pipefd[1]);
 	p->out = pipefd[0];
+	p->filler = filler;
 	if (nlive < 16)
 		live_pids[nlive++] = p->pid;
 }
@@ -1045,6 +1063,15 @@ static bool prog_read_line(struct proc *p)
 {
 	long deadline = fault_now_ms() + PROG_MS;
 
+	while (p->filler > 0) {
+		char junk[4096];
+		ssize_t n = SEAM_REAL(read)(p->out, junk, p->filler < sizeof(junk) ? p->filler
+										   : sizeof(junk));
+
+		if (n <= 0)
+			return false;
+		p->filler -= (size_t)n;
+	}
 	while (p->linelen < sizeof(p->line) - 1) {
 		struct pollfd pf = { .fd = p->out, .events = POLLIN };
 		long left = deadline - fault_now_ms();

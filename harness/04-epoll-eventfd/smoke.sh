@@ -34,10 +34,11 @@ grep -q "^slow client 0 finished" "$tmp/out"
 "$demo" --lab bridge "$tmp/data" | grep -q "read counter -> 4; io_getevents(min_nr 0) -> 4"
 "$demo" --lab regular-file "$tmp/data" | grep -q "epoll_ctl(ADD) of the regular file           -> -1, EPERM"
 
-# The program: ready line, demo clients, SIGTERM -> 0 (killed by PID only).
+# The program: ready line (waited for up to 60 s: a loaded machine is slow to
+# start it), demo clients, SIGTERM -> 0 (killed by PID only).
 "$server" --file "$tmp/data" --port 0 --qd 8 > "$tmp/line" &
 pid=$!
-for _ in $(seq 500); do grep -qs '^listening on ' "$tmp/line" && break; sleep 0.02; done
+for _ in $(seq 3000); do grep -qs '^listening on ' "$tmp/line" && break; sleep 0.02; done
 port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/line")
 [ -n "$port" ]
 "$demo" --port "$port" --clients 6 --requests 10 --seed 3 "$tmp/data" | grep -q "60 replies right, 0 wrong"
@@ -47,7 +48,7 @@ pid=
 
 "$server" --file "$tmp/data" --unix "$sockdir/sock" > "$tmp/line" &
 pid=$!
-for _ in $(seq 500); do grep -qs '^listening on ' "$tmp/line" && break; sleep 0.02; done
+for _ in $(seq 3000); do grep -qs '^listening on ' "$tmp/line" && break; sleep 0.02; done
 grep -qx "listening on unix:$sockdir/sock" "$tmp/line"
 "$demo" --unix "$sockdir/sock" --clients 3 --requests 10 --slow --seed 4 "$tmp/data" | grep -q "30 replies right, 0 wrong"
 kill -INT "$pid"
