@@ -82,7 +82,8 @@ int ubatch_init(struct ubatch *b, unsigned entries);
  * Per request (results in reqs[i].res, the call itself still returns 0):
  *   - offset < 0 gives -EINVAL without any I/O (io_uring would read at the
  *     file position for offset -1, and move it);
- *   - len == 0 gives 0;
+ *   - len == 0 gives 0 without any I/O, whatever fd is (a negative offset
+ *     is checked first: -EINVAL);
  *   - a short read before end of file is continued: the rest is resubmitted
  *     at offset + done into buf + done, until len bytes or end of file;
  *   - a failed read (-EBADF, -EFAULT, -EISDIR, -EIO, ...) is stored as it
@@ -115,10 +116,12 @@ void ubatch_exit(struct ubatch *b);
 
 /*
  * ubatch_batch_read - the shared-shape batch read (batch_read_fn, batch.h):
- * sets up a ring sized for min(qd, n) (at most UBATCH_MAX_ENTRIES slots,
- * smaller if RLIMIT_MEMLOCK refuses), runs ubatch_read(), tears the ring
- * down. Same results and return values as ubatch_read(); n == 0 returns 0
- * without creating a ring. No ring or fd is left behind on any path.
+ * sets up a ring sized for min(qd, n) (at most UBATCH_MAX_ENTRIES slots;
+ * if RLIMIT_MEMLOCK refuses it, -ENOMEM, it may try smaller sizes), runs
+ * ubatch_read(), tears the ring down. Same results and return values as
+ * ubatch_read(); a ring that cannot be set up at all gives ubatch_init()'s
+ * error; n == 0 returns 0 without creating a ring. No ring or fd is left
+ * behind on any path.
  */
 int ubatch_batch_read(struct batch_req *reqs, size_t n, unsigned qd);
 

@@ -17,8 +17,13 @@
  *   - cut the reads queued in the SQ (not yet seen by the kernel) to half
  *     their length, once per user_data: a short read in the middle of a
  *     regular file, which the kernel will not make on demand;
- *   - return an injected error (-EINTR, -EAGAIN, -EBUSY) once, instead of
- *     calling the real function (the kernel took nothing, as for real);
+ *   - return an injected error (-EINTR, -EAGAIN, -EBUSY, -EBADR) once or
+ *     from then on, instead of calling the real function (the kernel took
+ *     nothing, as for real), at a given call or at the first call where a
+ *     condition holds (a read in the kernel; the SQ full with a CQE waiting);
+ *   - after such an injection, feed pipes the test names, one per completion
+ *     a real call waits for: the reads the code must drain complete only
+ *     when it waits for them;
  *   - pacing: return -EAGAIN from every submit while SQEs are queued and a
  *     read is in the kernel, until the code waits for a completion; record
  *     how many submits in a row it tried without waiting or reaping;
@@ -30,6 +35,8 @@
  *   - virtual reads: a read SQE on watch.virt_fd becomes a NOP, and its CQE
  *     says the whole length was read (at most 0x7ffff000 bytes, the kernel's
  *     cap per read): lengths and totals beyond 2 and 4 GiB, no data moved.
+ *   - ring set-up: count it, record the largest size asked for, and refuse
+ *     sizes above a bound with -ENOMEM (a small RLIMIT_MEMLOCK, on demand).
  *
  * Only liburing's exported functions are visible (its system calls are
  * inline): that is what the lesson's budget counts.
@@ -65,6 +72,16 @@ struct ring_watch {
 	int inject_err;        /* what it returns (-EINTR, -EAGAIN, ...)         */
 	bool injected;
 	bool inject_forever;   /* every call from inject_at on (a broken ring)   */
+	long inject_calls;     /* this many calls from inject_at (0: one)        */
+	int inject_when;       /* WATCH_WHEN_*: inject_at becomes the first call */
+	                       /* at which this holds (0: inject_at as set)      */
+	/* pipes fed by the watch: after the injection, each real call that
+	 * waits for nr completions first writes 8 bytes into the next nr */
+	int feed_fds[4];
+	unsigned nfeed, fed;
+	/* ring set-up refused: -ENOMEM for more than init_enomem_above entries */
+	bool init_enomem;
+	unsigned init_enomem_above;
 	/* short reads */
 	bool shrink;           /* cut queued reads in half, once per user_data   */
 	unsigned shrunk;       /* reads cut so far                               */
@@ -98,6 +115,11 @@ struct ring_watch {
 };
 
 static struct ring_watch watch;
+
+enum {
+	WATCH_WHEN_BUSY = 1,     /* a read is in the kernel (taken, no CQE yet)  */
+	WATCH_WHEN_SQ_FULL_CQE,  /* the SQ is full and a CQE waits to be reaped  */
+};
 
 static unsigned watch_inflight(const struct io_uring *ring)
 {
@@ -321,6 +343,36 @@ static bool watch_pacing(struct io_uring *ring, const char *name, unsigned nr, i
 	return true;
 }
 
+static bool watch_when(const struct io_uring *ring)
+{
+	switch (watch.inject_when) {
+	case WATCH_WHEN_BUSY:
+		return __atomic_load_n(ring->sq.khead, __ATOMIC_ACQUIRE) !=
+		       __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
+	case WATCH_WHEN_SQ_FULL_CQE:
+		return io_uring_sq_space_left(ring) == 0 && io_uring_cq_ready(ring) > 0;
+	}
+	return false;
+}
+
+/* Requests the kernel has taken and not completed yet (each read makes one
+ * CQE): after a return, these could still write into the caller's buffers. */
+static unsigned watch_in_kernel(const struct io_uring *ring)
+{
+	return __atomic_load_n(ring->sq.khead, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
+}
+
+/* After the injection, a real wait for nr completions first feeds nr pipes. */
+static void watch_feed(unsigned nr)
+{
+	if (!watch.injected)
+		return;
+	for (; nr > 0 && watch.fed < watch.nfeed; nr--)
+		if (SEAM_REAL(write)(watch.feed_fds[watch.fed++], "DRAINED!", 8) != 8)
+			grade_fail("harness: cannot feed a pipe");
+}
+
 /* A call that may enter the kernel; true (with *err) to fail it instead. */
 static bool watch_call(struct io_uring *ring, int *err)
 {
@@ -336,9 +388,13 @@ static bool watch_call(struct io_uring *ring, int *err)
 	if (ring) {
 		watch_observe(ring);
 		watch_shrink_queued(ring);
+		if (watch.inject_when && !watch.inject_at && watch_when(ring))
+			watch.inject_at = watch.calls;
 	}
 	if (watch.inject_at && ((!watch.injected && watch.inject_at == watch.calls) ||
-				(watch.inject_forever && watch.calls >= watch.inject_at))) {
+				(watch.inject_forever && watch.calls >= watch.inject_at) ||
+				(watch.calls >= watch.inject_at &&
+				 watch.calls < watch.inject_at + watch.inject_calls))) {
 		watch.injected = true;
 		*err = watch.inject_err;
 		return true;
@@ -355,6 +411,7 @@ static bool watch_call(struct io_uring *ring, int *err)
 			return err;                               \
 		if (watch_pacing(ring, #name, (nr), &err))        \
 			return err;                               \
+		watch_feed((nr));                                 \
 		ret = SEAM_REAL(name) args;                       \
 		watch_observe(ring);                              \
 		watch_rewrite_cqes(ring);                         \
@@ -385,6 +442,7 @@ static int watch_io_uring_enter(unsigned fd, unsigned submit, unsigned complete,
 
 	if (watch_call(NULL, &err))
 		return err;
+	watch_feed(complete);
 	return SEAM_REAL(io_uring_enter)(fd, submit, complete, fl, sig);
 }
 
@@ -395,12 +453,14 @@ static int watch_io_uring_enter2(unsigned fd, unsigned submit, unsigned complete
 
 	if (watch_call(NULL, &err))
 		return err;
+	watch_feed(complete);
 	return SEAM_REAL(io_uring_enter2)(fd, submit, complete, fl, sig, sz);
 }
 
 static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned fl)
 {
-	int ret = SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
+	int ret = watch.init_enomem && entries > watch.init_enomem_above
+			  ? -ENOMEM : SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
 
 	if (entries > watch.most_entries)
 		watch.most_entries = entries;
@@ -412,7 +472,8 @@ static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, un
 static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
 					    struct io_uring_params *p)
 {
-	int ret = SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
+	int ret = watch.init_enomem && entries > watch.init_enomem_above
+			  ? -ENOMEM : SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
 
 	if (entries > watch.most_entries)
 		watch.most_entries = entries;
@@ -460,6 +521,9 @@ static void watch_reset_counts(void)
 	watch.inject_at = 0;
 	watch.injected = false;
 	watch.inject_forever = false;
+	watch.inject_when = 0;
+	watch.inject_calls = 0;
+	watch.nfeed = watch.fed = 0;
 }
 
 #endif /* RING_WATCH_H */

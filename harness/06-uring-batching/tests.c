@@ -381,7 +381,7 @@ URING_TEST(batch, errors_per_request, 2,
 	struct batch_req reqs[8];
 	static const char *const why[8] = {
 		"", "", "a closed descriptor", "", "a directory", "a NULL buffer",
-		"length 0, NULL buffer", "",
+		"length 0, a closed descriptor, a NULL buffer: 0 without any I/O", "",
 	};
 	struct ubatch b;
 	int ret;
@@ -393,6 +393,7 @@ URING_TEST(batch, errors_per_request, 2,
 	reqs[5].buf = NULL;
 	reqs[6].len = 0;
 	reqs[6].buf = NULL;
+	reqs[6].fd = closed;
 	init_or_fail(&b, 8);
 	close(closed);  /* after the ring took its descriptor: no one has this number now */
 	ret = run_read(&b, reqs, 8, 3);
@@ -485,6 +486,34 @@ URING_TEST(batch, shared_shape, 2,
 	ret = SEAM_CALL(ubatch_batch_read(NULL, 2, 4));
 	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
+	/* Ring set-up refused with -ENOMEM (RLIMIT_MEMLOCK too small): above 8
+	 * entries, a smaller ring may serve; at every size, the error comes back. */
+	for (int k = 0; k < 2; k++) {
+		size_t n = 50;
+		struct batch_req *reqs = random_reqs(fd, n, size, 20000);
+
+		watch_reset_counts();
+		watch.init_enomem = true;
+		watch.init_enomem_above = k == 0 ? 8 : 0;
+		ret = SEAM_CALL(ubatch_batch_read(reqs, n, 64));
+		watch.init_enomem = false;
+		if (k == 0) {
+			grade_check(ret == 0 || ret == -ENOMEM, "ubatch_batch_read at qd 64 where "
+				    "rings above 8 entries are refused with -ENOMEM returned %s; "
+				    "expected 0 (a smaller ring) or -ENOMEM", grade_errno_str(ret));
+			for (size_t i = 0; ret == 0 && i < n; i++)
+				check_req(&reqs[i], i, data, size, "ubatch_batch_read on a smaller ring");
+		} else {
+			grade_check(ret == -ENOMEM, "ubatch_batch_read where every ring is refused "
+				    "with -ENOMEM (%ld attempt(s)) returned %s; expected -ENOMEM, the "
+				    "error of ubatch_init, as it came", watch.inits, grade_errno_str(ret));
+		}
+		grade_check(watch.exits == watch.init_ok && fault_count_fds() == before,
+			    "ubatch_batch_read with rings refused by -ENOMEM: set up %ld ring(s), "
+			    "tore down %ld, %d descriptor(s) left open", watch.init_ok, watch.exits,
+			    fault_count_fds() - before);
+		free_reqs(reqs, n);
+	}
 	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
 		    fault_count_fds() - before);
 	close(fd);
@@ -1716,8 +1745,8 @@ URING_TEST(faults, eagain_waits, 2,
 	   "ubatch_read: after -EAGAIN from a submit, it waits for a read in the kernel instead of retrying at once",
 	   "TODO 6: -EAGAIN from io_uring_submit* means \"wait for some completions and try "
 	   "again\" (io_uring_enter(2)): reap what is there, or wait for one of the reads the "
-	   "kernel has (io_uring_wait_cqe), then submit; calling submit again at once spins "
-	   "(lesson, section 7)", 16)
+	   "kernel has (io_uring_wait_cqe; -EINTR from it: wait again), then submit; calling "
+	   "submit again at once spins (lesson, section 7)", 16)
 {
 	const size_t n = 17, bs = 4096, size = n * bs;
 	unsigned char *data, *bufs = grade_xmalloc(size), *piped = grade_random_bytes(64);
@@ -1732,8 +1761,11 @@ URING_TEST(faults, eagain_waits, 2,
 	fault_pipe(p, 0);
 	reqs[0] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
 	init_or_fail(&b, 16);
-	/* The pipe gets its data only once the call sleeps in io_uring_enter. */
+	/* The pipe gets its data only once the call sleeps in io_uring_enter,
+	 * waiting for it after -EAGAIN; a signal interrupts that wait first. */
 	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
 		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
 		{ .op = FAULT_WRITE, .fd = p[1], .data = piped, .len = 64 },
 		{ .op = FAULT_CLOSE, .fd = p[1] },
@@ -1750,8 +1782,10 @@ URING_TEST(faults, eagain_waits, 2,
 		    "in a row, each answered -EAGAIN, without waiting for the read the kernel had "
 		    "(a pipe) or reaping anything: after -EAGAIN, wait for a completion first",
 		    watch.eagain_streak_max);
-	grade_check(ret == 0, "ubatch_read returned %s after -EAGAIN from a submit; expected 0: "
-		    "wait for the read in the kernel, then submit again", grade_errno_str(ret));
+	grade_check(ret == 0, "ubatch_read returned %s after -EAGAIN from a submit and a signal "
+		    "(SIGUSR1, no SA_RESTART) during the wait that followed; expected 0: wait for "
+		    "the read in the kernel (again after -EINTR), then submit again",
+		    grade_errno_str(ret));
 	grade_check(reqs[0].res == 64 && memcmp(slow, piped, 64) == 0, "request 0 (the pipe): "
 		    "res %s, expected 64", grade_errno_str(reqs[0].res));
 	for (size_t i = 1; i < n; i++)
@@ -1848,6 +1882,151 @@ URING_TEST(resources, heap_rings_fds, 2,
 		grade_check_heap(&heap, "calls while malloc failed");
 		grade_check(fault_count_fds() == before, "%d descriptor(s) left open when malloc "
 			    "failed", fault_count_fds() - before);
+		free(reqs);
+	}
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* Two reads that wait on pipes, the rest of a file: the pipes get their data
+ * only when the code waits for completions after the injected error. */
+URING_TEST(batch, error_drains_reads, 2,
+	   "ubatch_read: after a fatal ring error it waits for the reads the kernel has, then returns; it never hangs",
+	   "TODO 6: an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, but the reads "
+	   "the kernel already has would still write into the caller's buffers: wait for each "
+	   "of their completions (io_uring_wait_cqe, io_uring_cqe_seen) before returning the "
+	   "error; if the wait fails too, return (lesson, section 7)", 8)
+{
+	const size_t n = 12, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size), slow[2][8];
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	watch.limit_why = "every liburing call failed with -EBADR (a broken ring) and the code "
+			  "kept calling: return the error, also when waiting for the reads in "
+			  "flight fails (lesson, section 7)";
+	for (int round = 0; round < 2; round++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		int pa[2], pb[2], ret;
+		unsigned left;
+		bool injected;
+
+		fault_pipe(pa, 0);
+		fault_pipe(pb, 0);
+		reqs[0] = (struct batch_req){ pa[0], 0, 8, slow[0], 1 };
+		reqs[1] = (struct batch_req){ pb[0], 0, 8, slow[1], 1 };
+		init_or_fail(&b, 8);
+		watch_reset_counts();
+		/* -EBADR at the first call made while a read is in the kernel:
+		 * round 1 once (waiting still works), round 2 from then on. */
+		watch.inject_when = WATCH_WHEN_BUSY;
+		watch.inject_err = -EBADR;
+		watch.inject_forever = round == 1;
+		if (round == 0) {
+			watch.feed_fds[0] = pa[1];
+			watch.feed_fds[1] = pb[1];
+			watch.nfeed = 2;
+		}
+		ret = run_read(&b, reqs, n, 4);
+		left = watch_in_kernel(&b.ring);
+		injected = watch.injected;
+		watch_reset_counts();
+		grade_check(injected, "harness: no liburing call was made while the pipe reads were "
+			    "in the kernel (ubatch_read returned %s)", grade_errno_str(ret));
+		if (round == 0) {
+			grade_check(ret != -EINTR && (ret < 0 || (reqs[0].res == 8 && reqs[1].res == 8)),
+				    "one liburing call returned -EBADR while two pipe reads were in "
+				    "the kernel; ubatch_read returned %s (requests 0 and 1: res %s, "
+				    "%s); expected the error (or 0 with every request done)",
+				    grade_errno_str(ret), grade_errno_str(reqs[0].res),
+				    grade_errno_str(reqs[1].res));
+			grade_check(left == 0, "ubatch_read returned %s after a liburing call failed "
+				    "with -EBADR, with %u read(s) still in the kernel, which may write "
+				    "into the caller's buffers after it returned: wait for the "
+				    "completion of every read the kernel has before returning (the "
+				    "wait still worked here)", grade_errno_str(ret), left);
+		} else {
+			grade_check(ret < 0 && ret != -EINTR, "every liburing call failed with "
+				    "-EBADR once two pipe reads were in the kernel; ubatch_read "
+				    "returned %s, expected a negative error", grade_errno_str(ret));
+		}
+		SEAM_CALL_VOID(ubatch_exit(&b));
+		close(pa[0]);
+		close(pa[1]);
+		close(pb[0]);
+		close(pb[1]);
+		free(reqs);
+	}
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, eagain_forever, 2,
+	   "ubatch_read: -EAGAIN from every liburing call ends the batch with an error; -EAGAIN with the SQ full and CQEs waiting loses no request",
+	   "TODO 6: retry -EAGAIN / -EBUSY only while something moves; after a few rounds "
+	   "without progress (nothing submitted, nothing reaped) return the error. TODO 8: "
+	   "when the rest of a short read finds no free SQE (io_uring_get_sqe NULL), leave "
+	   "its CQE in the CQ for the next round: never prepare through NULL, never drop "
+	   "it, and do not submit from inside the reaping pass (lesson, section 7 and "
+	   "\"Hints\", Window)", 16)
+{
+	const size_t n = 64, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	int before = fault_count_fds();
+	struct ubatch b;
+
+	watch.limit_why = "every liburing call returned -EAGAIN and the code kept retrying "
+			  "without any progress: give up after a few rounds (lesson, section 7)";
+	for (int round = 0; round < 3; round++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		int ret;
+
+		/* Round 1: from the first call on. Round 2: on a ring of 4 at qd 8,
+		 * every read cut short, from the first call made while the SQ is
+		 * full and a CQE waits (its rest needs an SQE there is no room for).
+		 * Round 3: the same, for three calls only: then the ring works. */
+		init_or_fail(&b, round == 0 ? 16 : 4);
+		watch_reset_counts();
+		watch.inject_err = -EAGAIN;
+		watch.inject_forever = round < 2;
+		watch.inject_calls = round == 2 ? 3 : 0;
+		if (round == 0)
+			watch.inject_at = 1;
+		else
+			watch.inject_when = WATCH_WHEN_SQ_FULL_CQE;
+		watch.shrink = round > 0;
+		watch.shrunk = 0;
+		ret = run_read(&b, reqs, n, 8);
+		watch.shrink = false;
+		watch_reset_counts();
+		if (round == 0) {
+			grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EAGAIN; "
+				    "ubatch_read returned %s, expected a negative error (-EAGAIN)",
+				    grade_errno_str(ret));
+		} else if (round == 1) {
+			grade_check(ret < 0 ? ret != -EINTR : ret == 0, "ubatch_read on a ring of 4 "
+				    "at qd 8, every call answered -EAGAIN once the SQ was full with "
+				    "CQEs waiting: returned %s, expected a negative error",
+				    grade_errno_str(ret));
+			for (size_t i = 0; ret == 0 && i < n; i++)
+				check_req(&reqs[i], i, data, size, "returned 0 after -EAGAIN forever");
+		} else {
+			grade_check(ret == 0 || ret == -EAGAIN, "ubatch_read on a ring of 4 at qd 8, "
+				    "every read cut short, three calls answered -EAGAIN while the SQ was "
+				    "full with CQEs waiting: returned %s, expected 0 (or -EAGAIN)",
+				    grade_errno_str(ret));
+			for (size_t i = 0; ret == 0 && i < n; i++)
+				check_req(&reqs[i], i, data, size, "after three -EAGAIN with the SQ full: "
+					  "a CQE whose rest found no SQE must stay for a later round");
+			if (ret == 0)
+				check_ring_clean(&b, "after -EAGAIN with the SQ full");
+		}
+		SEAM_CALL_VOID(ubatch_exit(&b));
+		grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
+			    fault_count_fds() - before);
 		free(reqs);
 	}
 	free(bufs);

@@ -203,7 +203,9 @@ static int wait_some(struct run *r)
 
 /*
  * Handle one CQE. Returns false if the request needs another read and no
- * SQE is free: the CQE is then left in the CQ for the next round.
+ * SQE is free: the CQE is then left in the CQ for the next round, whose
+ * submit makes room. (Submitting from here would be worse: the CQEs handled
+ * in this pass are not yet off the CQ, so the CQ could overflow.)
  */
 static bool complete(struct run *r, const struct io_uring_cqe *cqe)
 {
@@ -221,7 +223,7 @@ static bool complete(struct run *r, const struct io_uring_cqe *cqe)
 	 * interrupted one. res == 0 is end of file; other errors are final. */
 	again = res == -EINTR || (res > 0 && (size_t)q->res + (size_t)res < q->len);
 	if (again) {
-		sqe = get_sqe(r);
+		sqe = io_uring_get_sqe(r->ring);
 		if (!sqe)
 			return false;
 		if (res > 0)
