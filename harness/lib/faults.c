@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -313,3 +315,92 @@ static int count_dir(const char *path)
 /* opendir holds one descriptor of its own while counting. */
 int fault_count_fds(void) { return count_dir("/proc/self/fd") - 1; }
 int fault_count_threads(void) { return count_dir("/proc/self/task"); }
+
+/* True if no mapping of this process overlaps [lo, hi). */
+static bool range_free(uintptr_t lo, uintptr_t hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long a, b;
+	bool free_ = true;
+	char line[512];
+
+	if (!f)
+		return false;
+	while (free_ && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo)
+			free_ = false;
+	fclose(f);
+	return free_;
+}
+
+static void *map_at(uintptr_t at, size_t len)
+{
+	void *p = mmap((void *)at, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+
+	if (p != MAP_FAILED && p != (void *)at) {  /* a kernel that took it as a hint */
+		munmap(p, len);
+		p = MAP_FAILED;
+	}
+	return p;
+}
+
+/* The page-aligned pieces of a sparse buffer: the head page and the tail. */
+static void sparse_pieces(size_t len, size_t tail, size_t *span, size_t *tail_at, size_t *tail_len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	*span = (len + page - 1) / page * page;
+	if (tail > len)
+		tail = len;
+	*tail_at = (len - tail) / page * page;
+	if (*tail_at < page)
+		*tail_at = page;
+	*tail_len = *span > *tail_at ? *span - *tail_at : 0;
+}
+
+unsigned char *fault_sparse_buffer(size_t len, size_t tail)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), span, tail_at, tail_len;
+	void *probe = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t top;
+
+	sparse_pieces(len, tail, &span, &tail_at, &tail_len);
+	grade_check(probe != MAP_FAILED, "harness: mmap of one page: %s", strerror(errno));
+	top = (uintptr_t)probe;
+	munmap(probe, page);
+	/* Below the mappings (they grow down from near the top of the address
+	 * space), in steps, until a free range of the whole span is found. */
+	for (uintptr_t step = 1; step <= 64; step++) {
+		uintptr_t gap = span + ((uintptr_t)1 << 30), base;
+		void *head;
+
+		if (top < step * gap)
+			break;
+		base = (top - step * gap) / page * page;
+		if (!range_free(base, base + span))
+			continue;
+		head = map_at(base, page);
+		if (head == MAP_FAILED)
+			continue;
+		if (tail_len && map_at(base + tail_at, tail_len) == MAP_FAILED) {
+			munmap(head, page);
+			continue;
+		}
+		return head;
+	}
+	grade_fail("harness: found no free range of %zu bytes of address space for a sparse buffer", len);
+	return NULL;
+}
+
+void fault_sparse_buffer_free(unsigned char *buf, size_t len, size_t tail)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), span, tail_at, tail_len;
+
+	if (!buf)
+		return;
+	sparse_pieces(len, tail, &span, &tail_at, &tail_len);
+	munmap(buf, page);
+	if (tail_len)
+		munmap(buf + tail_at, tail_len);
+}

@@ -68,6 +68,16 @@ long fault_now_ms(void);
 /* A 0.2 ms pause of the harness itself; never counted as the code's sleep. */
 void fault_nap(void);
 
+/* A buffer of `len` bytes (beyond 4 GiB, for the 64-bit tests) of which
+ * only the first page and the last `tail` bytes are memory: the address
+ * range between is left unmapped, so the buffer costs no address space
+ * (graders often cap RLIMIT_AS at a few GiB) and the code under test may
+ * compute any pointer into it; the hooks of the test complete the requests
+ * that would touch the gap without touching it. Fails the test if no such
+ * range can be found. Free with fault_sparse_buffer_free(buf, len, tail). */
+unsigned char *fault_sparse_buffer(size_t len, size_t tail);
+void fault_sparse_buffer_free(unsigned char *buf, size_t len, size_t tail);
+
 /* Open descriptors and threads in this process right now. */
 int fault_count_fds(void);
 int fault_count_threads(void);
