@@ -64,7 +64,9 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * truncating it, through one buffer of bufsize bytes: each read(2) asks for
  * at most bufsize bytes. Returns the number of bytes copied (beyond 4 GiB
  * too), or -errno: a read or write that fails mid-copy makes the result
- * its -errno, not the bytes copied so far
+ * its -errno, not the bytes copied so far, and so does a close(2) of dst
+ * that fails after a copy that had succeeded (a delayed write error, see
+ * close(2)); an open(2) result of 0 is a descriptor like any other
  * (bufsize == 0: -EINVAL; src missing: -ENOENT; dst not writable: that
  * error, e.g. -EACCES, -EISDIR, -ENOENT; no memory for the buffer:
  * -ENOMEM). Every descriptor it opens is closed, and every byte of heap it

@@ -84,8 +84,10 @@ off_t copy_file(const char *src, const char *dst, size_t bufsize)
 	 *  - loop: read_full up to bufsize bytes, write_full what you got, stop
 	 *    at end of file; return the total (an off_t: files exceed 2 GiB), or
 	 *    the first -errno, also when it comes in the middle of the copy;
+	 *  - open returns -1 on failure: 0 is a valid descriptor (test < 0);
 	 *  - close every descriptor you opened and free the buffer on EVERY
-	 *    path, errors included (goto-based cleanup keeps that simple).
+	 *    path, errors included (goto-based cleanup keeps that simple);
+	 *    a failing close(dst) after a good copy is the copy's -errno.
 	 * man 2 open, man 2 close ("dealing with error returns").
 	 */
 	(void)src;

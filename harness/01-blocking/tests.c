@@ -1204,6 +1204,9 @@ GRADE_TEST(batch, arguments, 1,
 	ret = SEAM_CALL(blk_batch_read(NULL, 3, 4));
 	grade_check(ret == -EINVAL, "blk_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
+	ret = SEAM_CALL(blk_batch_read(NULL, 1, 4));
+	grade_check(ret == -EINVAL, "blk_batch_read(NULL, 1, 4) returned %s, expected -EINVAL "
+		    "(any n > 0 with a NULL array)", grade_errno_str(ret));
 	ret = SEAM_CALL(blk_batch_read(&one, 0, 4));
 	grade_check(ret == 0 && one.res == 7, "blk_batch_read with n 0 returned %s and "
 		    "touched the request; expected 0 and nothing done", grade_errno_str(ret));
@@ -1307,8 +1310,9 @@ GRADE_TEST(batch, odd_queue_depths, 1,
 	static const unsigned qds[] = { 3, 1u << 20, UINT_MAX };
 	unsigned char *data = grade_random_bytes(10 * 100);
 	int fd = grade_open(grade_make_file("f", data, 10 * 100), O_RDONLY);
-	char bufs[10][100];
-	struct batch_req reqs[10];
+	char bufs[11][100];
+	/* reqs[10] lies just past the batch: it must not be touched. */
+	struct batch_req reqs[11];
 	int ret = SEAM_CALL(blk_batch_read(NULL, 0, 4));
 
 	grade_check(ret == 0, "blk_batch_read(NULL, 0, 4) returned %s, expected 0",
@@ -1316,9 +1320,13 @@ GRADE_TEST(batch, odd_queue_depths, 1,
 	for (int q = 0; q < 3; q++) {
 		for (int i = 0; i < 10; i++)
 			reqs[i] = (struct batch_req){ fd, 100 * (9 - i), 100, bufs[i], -1 };
+		reqs[10] = (struct batch_req){ fd, 0, 100, bufs[10], 777 };
 		ret = SEAM_CALL(blk_batch_read(reqs, 10, qds[q]));
 		grade_check(ret == 0, "blk_batch_read(reqs, 10, %u) returned %s, expected 0",
 			    qds[q], grade_errno_str(ret));
+		grade_check(reqs[10].res == 777, "blk_batch_read(reqs, 10, %u) also read reqs[10], "
+			    "one past the end of the batch (res became %s): the loop runs for "
+			    "i < n", qds[q], grade_errno_str(reqs[10].res));
 		for (int i = 0; i < 10; i++) {
 			grade_check(reqs[i].res == 100, "qd %u: request %d has res %s, expected 100",
 				    qds[q], i, grade_errno_str(reqs[i].res));
@@ -1327,4 +1335,145 @@ GRADE_TEST(batch, odd_queue_depths, 1,
 	}
 	close(fd);
 	free(data);
+}
+
+/* ------------------------------------------------- copy_file, continued */
+
+GRADE_TEST(copy_file, descriptor_zero, 1,
+	   "copy_file works when descriptor 0 is free, so open() returns 0",
+	   "TODO 4: open(2) returns -1 on failure; every other result, 0 included, is a "
+	   "descriptor: test < 0, not <= 0 or !fd (man 2 open, RETURN VALUE)")
+{
+	const size_t size = 5000;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_make_file("src", data, size), *dst = grade_path("dst");
+	int saved, fds, fds_after, zero_open;
+	size_t backlen;
+	off_t got;
+
+	refuse_kernel_copies();
+	/* Close fd 0 (a daemon's stdin often is), and put it back afterwards. */
+	saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	close(0);
+	fds = fault_count_fds();
+	got = SEAM_CALL(copy_file(src, dst, 4096));
+	fds_after = fault_count_fds();
+	zero_open = fcntl(0, F_GETFD) != -1;
+	if (zero_open)
+		close(0);
+	if (saved >= 0) {
+		dup2(saved, 0);
+		close(saved);
+	}
+	grade_check(got == (off_t)size, "with descriptor 0 closed, copy_file of a %zu-byte "
+		    "file returned %s, expected %zu: open() gave it descriptor 0, which is a "
+		    "valid descriptor (only -1 is an error)", size, grade_errno_str((ssize_t)got),
+		    size);
+	grade_check(!zero_open && fds_after == fds, "with descriptor 0 closed, copy_file "
+		    "left %d descriptor(s) open (descriptor 0 %s)", fds_after - fds + zero_open,
+		    zero_open ? "among them" : "closed");
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == size, "the copy has %zu bytes, the source %zu",
+		    back ? backlen : 0, size);
+	grade_check_same(back, data, size, "copy_file with descriptor 0 free");
+	free(back);
+	free(data);
+}
+
+/*
+ * close() of the destination failing: on a local disk it never does, so
+ * the harness closes the destination's descriptor behind copy_file's back,
+ * and copy_file's own close() then fails (EBADF), standing in for the
+ * delayed write error that close(2) reports on NFS or a full quota.
+ */
+static struct {
+	const char *dst;
+	unsigned long long size, written;
+	int closed;          /* the descriptor the harness closed, or -1 */
+} behind;
+
+/* The descriptor of the code under test open on behind.dst, or -1. */
+static int dst_descriptor(void)
+{
+	struct stat want, st;
+
+	if (stat(behind.dst, &want) != 0)
+		return -1;
+	for (int fd = 0; fd < 1024; fd++)
+		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+			return fd;
+	return -1;
+}
+
+/* An empty source: the destination is closed at the first read. */
+static ssize_t read_closing_dst(int fd, void *buf, size_t n)
+{
+	if (behind.closed < 0) {
+		behind.closed = dst_descriptor();
+		if (behind.closed >= 0)
+			close(behind.closed);
+	}
+	return SEAM_REAL(read)(fd, buf, n);
+}
+
+/* A source of behind.size bytes: the destination is closed after the
+ * write that completes the copy. */
+static ssize_t write_closing_dst(int fd, const void *buf, size_t n)
+{
+	ssize_t k = SEAM_REAL(write)(fd, buf, n);
+
+	if (k > 0)
+		behind.written += (unsigned long long)k;
+	if (k > 0 && behind.closed < 0 && behind.written == behind.size) {
+		behind.closed = fd;
+		close(fd);
+	}
+	return k;
+}
+
+GRADE_TEST(copy_file, close_error_reported, 2,
+	   "copy_file returns -errno when close() of the destination fails (a delayed write "
+	   "error), also after copying an empty file",
+	   "TODO 4: close(2) can report a write error the kernel found only later (NFS, "
+	   "quotas): check close(dst) and, if the copy had succeeded so far, return its "
+	   "-errno; never close it a second time (lesson: \"Cleaning up\"; close(2), "
+	   "\"Dealing with error returns from close()\")")
+{
+	static const size_t sizes[] = { 10000, 0 };
+
+	refuse_kernel_copies();
+	for (int i = 0; i < 2; i++) {
+		unsigned char *data = grade_random_bytes(sizes[i] ? sizes[i] : 1);
+		const char *src = grade_make_file("src", data, sizes[i]);
+		int fds;
+		off_t got;
+
+		behind.dst = grade_path(i ? "empty-copy" : "copy");
+		behind.size = sizes[i];
+		behind.written = 0;
+		behind.closed = -1;
+		fds = fault_count_fds();
+		if (sizes[i])
+			seam_hook_write = write_closing_dst;
+		else
+			seam_hook_read = read_closing_dst;
+		got = SEAM_CALL(copy_file(src, behind.dst, 4096));
+		hooks_off();
+		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when "
+			    "close() of the destination failed", fault_count_fds() - fds);
+		if (sizes[i])
+			grade_check(behind.closed >= 0, "copy_file of %zu bytes returned %s and "
+				    "never wrote all of them", sizes[i], grade_errno_str((ssize_t)got));
+		else if (behind.closed < 0) {
+			free(data);
+			continue;  /* the destination was not open yet when it read */
+		}
+		grade_check(got == -EBADF, "copy_file of a %s file returned %s when close() of "
+			    "the destination failed with EBADF (the harness closed that descriptor "
+			    "%s, standing in for a delayed write error, e.g. on NFS); expected "
+			    "-EBADF: close's error is the copy's error", sizes[i] ? "10000-byte" :
+			    "empty", grade_errno_str((ssize_t)got), sizes[i] ? "after the last "
+			    "write()" : "at the first read()");
+		free(data);
+	}
 }
