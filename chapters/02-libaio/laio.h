@@ -65,7 +65,8 @@
  *           without waiting for the rest of the window to drain; and the
  *           window is filled (min(qd, n, LAIO_MAX_QD) in flight) before the
  *           first wait. Any qd from 1 to UINT_MAX is valid. io_setup is
- *           asked for at most LAIO_MAX_QD events (the window is enough).
+ *           asked for at most the window's number of events (never more
+ *           than LAIO_MAX_QD, nor than n: the window is enough).
  *
  * Returns 0 when every request has its res. Returns a negated errno when
  * the batch as a whole could not run, and then the res fields are
@@ -75,9 +76,11 @@
  *            freed, and the context destroyed if it was set up);
  *   -EAGAIN  io_setup found /proc/sys/fs/aio-max-nr used up, or io_submit
  *            kept answering -EAGAIN with nothing of ours in flight (a
- *            bounded number of retries);
+ *            bounded number of retries in a row);
  *   other    an error from io_setup or io_getevents that leaves the
  *            context unusable (-ENOSYS, -EFAULT, ...).
+ * On every one of these paths the bookkeeping is freed (and the context
+ * destroyed if it was set up), as on success.
  * n == 0 returns 0 and touches nothing (it need not create a context).
  *
  * Behaviour the tests check:
@@ -86,21 +89,28 @@
  *  - short read before EOF: a read that returns 0 < res < remaining is
  *    continued by submitting the remainder (offset + done, buf + done,
  *    len - done) through io_submit again, until len bytes or EOF (res 0).
+ *    A request that has all its len bytes is finished: no read of 0
+ *    bytes is submitted for it (a res equal to what was asked is not short).
  *    A read that fails after some bytes arrived reports the error (-errno),
  *    not the partial count: a short count would claim end of file.
  *    A res of -EINTR (a blocking read interrupted by a signal, e.g. on a
  *    pipe) is not an error: the same piece is submitted again.
  *  - io_submit may accept fewer iocbs than asked: it returns k, and
  *    iocbs k.. were NOT submitted and must be submitted again.
+ *  - io_submit returning -EINTR (a signal before anything was submitted):
+ *    submit the same iocbs again. It is no request's error.
  *  - io_submit returning a negative value other than -EAGAIN/-EINTR refers
  *    to the FIRST iocb of the array (bad fd, negative offset, fd not open
  *    for reading): that request gets it as its res and the rest go on.
  *  - io_submit returning -EAGAIN: reap at least one completion, then retry;
- *    never call io_submit again before that io_getevents. If nothing is in
- *    flight, retry a bounded number of times (more than three: the tests
- *    answer -EAGAIN three times in a row before accepting) with a short
- *    pause between tries (nanosleep, or io_getevents with a timeout), then
- *    give up with -EAGAIN (the tests allow at most 1000 calls).
+ *    never call io_submit again before that io_getevents (one request in
+ *    flight is enough to reap). If nothing is in flight, retry a bounded
+ *    number of times in a row (more than three: the tests answer -EAGAIN
+ *    three times in a row before accepting, also for every request of a
+ *    batch at qd 1; a success starts the count again) with a short pause
+ *    between tries (nanosleep of a few milliseconds, or io_getevents with
+ *    a timeout), then give up with -EAGAIN (the tests allow at most 1000
+ *    calls, and 10 s of pauses in all; well under a second is the aim).
  *  - io_getevents returning -EINTR (a signal arrived while waiting): call
  *    it again. It is not an error of any request.
  *  - results are mapped back through the completion itself (io_event.data

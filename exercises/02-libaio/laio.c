@@ -65,8 +65,9 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *    by the window: -ENOMEM if one fails, after freeing the others
 	 *    (and io_destroy if the context is already set up: pitfall 20);
 	 *  - io_context_t ctx = 0; rc = io_setup(window, &ctx): the context
-	 *    MUST be zeroed first. On failure return rc itself (-EAGAIN when
-	 *    fs.aio-max-nr is used up, -ENOSYS, ...), never -errno.
+	 *    MUST be zeroed first. On failure free what you allocated and
+	 *    return rc itself (-EAGAIN when fs.aio-max-nr is used up,
+	 *    -ENOSYS, ...), never -errno.
 	 *    man 2 io_setup.
 	 *
 	 * TODO 3: refill. Give every free slot the next request not started:
@@ -77,10 +78,12 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *  - rc > 0: the FIRST rc were accepted, the others were not: keep them
 	 *    pending and submit them again (pitfall 5);
 	 *  - rc == -EAGAIN: the kernel is short of resources. If something is
-	 *    in flight, reap (TODO 5) before you call io_submit again; if
-	 *    nothing is, pause a few milliseconds (nanosleep) before each
-	 *    retry, a bounded number of times (say 50), then give up: the
+	 *    in flight (even one request), reap (TODO 5) before you call
+	 *    io_submit again; if nothing is, pause a few milliseconds
+	 *    (nanosleep) before each retry, a bounded number of times IN A ROW
+	 *    (say 50; a success starts the count again), then give up: the
 	 *    batch returns -EAGAIN (pitfalls 7 and 17);
+	 *  - rc == -EINTR: nothing was submitted; submit again;
 	 *  - any other rc < 0 (-EBADF, -EINVAL, ...) is the error of list[0]
 	 *    alone: that request's res = rc; drop it and submit the rest
 	 *    (pitfall 6).
@@ -102,7 +105,7 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *    O_DIRECT read: pitfall 10), even if an earlier piece of it was
 	 *    read (not the bytes so far: pitfall 16);
 	 *  - res == 0: end of file: res = bytes done so far;
-	 *  - done + res == len: res = len;
+	 *  - done + res == len: res = len (finished: do not ask for 0 more);
 	 *  - otherwise a short read: done += res, submit the rest at offset +
 	 *    done into buf + done, len - done (pitfall 9); offsets are 64-bit
 	 *    (pitfall 18). Never pread.

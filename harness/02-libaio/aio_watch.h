@@ -20,7 +20,8 @@
  *   - watch the pace of retries after an injected -EAGAIN: the next
  *     io_submit must follow an io_getevents (requests in flight) or a pause
  *     (none in flight: nanosleep, usleep, clock_nanosleep, sleep, or an
- *     io_getevents with a timeout); the pauses are counted and take no time;
+ *     io_getevents with a timeout, each of some length: a zero one spins);
+ *     the pauses are counted, with the time they ask for, and take none;
  *   - stop code that would wait forever (io_getevents with no timeout for
  *     more completions than are in flight) or loop forever (io_submit
  *     called without end), with a message instead of a time-out;
@@ -53,6 +54,9 @@ struct aio_watch {
 	int accept_cycle;     /* > 0: io_submit accepts at most 1, 2, .. this many, in turn */
 	int eagain_first;     /* the first k io_submit calls return -EAGAIN ...            */
 	int eagain_every;     /* ... and then every m-th one                               */
+	int eagain_run;       /* > 0: -EAGAIN this many times in a row, then one accepted, */
+	                      /* over and over                                             */
+	int submit_eintr_every; /* every m-th io_submit returns -EINTR (nothing submitted)  */
 	bool eagain_always;   /* every io_submit returns -EAGAIN                             */
 	int ebadf_fd;         /* an iocb reading this fd is refused with -EBADF (-1: off)    */
 	int eintr_every;      /* every m-th io_getevents returns -EINTR                      */
@@ -87,6 +91,10 @@ struct aio_watch {
 	long resubmits_unreaped;       /* io_submit again, no io_getevents since  */
 	long unpaused_retries;         /* io_submit again, no pause or wait since */
 	long pauses;                   /* nanosleep, usleep, clock_nanosleep, sleep */
+	long long paused_ns;           /* the time those asked for, and io_getevents */
+	                               /* timeouts, in all                           */
+	long zero_len_iocbs;           /* iocbs submitted asking for 0 bytes         */
+	long submit_eintrs;            /* injected                                   */
 };
 
 static struct aio_watch aw;
@@ -175,9 +183,27 @@ static int w_io_destroy(io_context_t ctx)
 	return rc;
 }
 
+/* The pauses: counted with the time they ask for, and over at once (the
+ * tests need no real time). A pause of no time is no pause: it spins. */
+static void paused(long long ns)
+{
+	if (ns <= 0)
+		return;
+	aw.pauses++;
+	aw.paused_ns += ns;
+	aw.owe_pause = false;
+}
+
+static long long timespec_ns(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
 static bool injected_eagain(long call)
 {
 	if (aw.eagain_always || call <= aw.eagain_first)
+		return true;
+	if (aw.eagain_run > 0 && call % (aw.eagain_run + 1) != 0)
 		return true;
 	return aw.eagain_every > 0 && (call - aw.eagain_first) % aw.eagain_every == 0;
 }
@@ -223,6 +249,11 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 			aw.owe_pause = true;
 		return aw.last_submit_rc = -EAGAIN;
 	}
+	if (aw.submit_eintr_every > 0 && call % aw.submit_eintr_every == 0) {
+		/* A signal before anything was submitted. */
+		aw.submit_eintrs++;
+		return aw.last_submit_rc = -EINTR;
+	}
 	if (aw.accept_cycle > 0 && nr > 0) {
 		long cap = 1 + call % aw.accept_cycle;
 
@@ -231,6 +262,9 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 	}
 	rc = SEAM_REAL(io_submit)(ctx, nr, list);
 	errno = ERRNO_MARKER;
+	for (long i = 0; list && i < rc; i++)
+		if (list[i] && list[i]->u.c.nbytes == 0)
+			aw.zero_len_iocbs++;
 	if (rc > 0) {
 		aw.accepted += rc;
 		aw.inflight += rc;
@@ -310,8 +344,10 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 
 	errno = ERRNO_MARKER;
 	aw.owe_reap = false;
-	if (!poll || ts)
-		aw.owe_pause = false;  /* a wait, or a wait with a timeout, paused */
+	if (!poll)
+		aw.owe_pause = false;  /* a wait paused */
+	if (ts)
+		paused(timespec_ns(ts));  /* so did a timeout of some length; a zero one polls */
 	if (aw.efault_at > 0 && call == aw.efault_at)
 		return -EFAULT;
 	if (aw.eintr_every > 0 && call % aw.eintr_every == 0) {
@@ -354,43 +390,44 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	return got;
 }
 
-/* The pauses: counted, and over at once (the tests need no real time). */
-static void paused(void)
-{
-	aw.pauses++;
-	aw.owe_pause = false;
-}
-
 static int w_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	(void)req;
 	(void)rem;
-	paused();
+	if (!req || req->tv_nsec < 0 || req->tv_nsec > 999999999 || req->tv_sec < 0) {
+		errno = req ? EINVAL : EFAULT;   /* as the real one answers */
+		return -1;
+	}
+	paused(timespec_ns(req));
 	return 0;
 }
 
 static int w_usleep(useconds_t us)
 {
-	(void)us;
-	paused();
+	paused((long long)us * 1000);
 	return 0;
 }
 
 static unsigned int w_sleep(unsigned int s)
 {
-	(void)s;
-	paused();
+	paused((long long)s * 1000000000LL);
 	return 0;
 }
 
 static int w_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 			     struct timespec *rem)
 {
-	(void)clk;
-	(void)fl;
-	(void)req;
+	struct timespec now;
+
 	(void)rem;
-	paused();
+	if (!req || req->tv_nsec < 0 || req->tv_nsec > 999999999 || req->tv_sec < 0)
+		return req ? EINVAL : EFAULT;
+	if (fl & TIMER_ABSTIME) {
+		if (clock_gettime(clk, &now) != 0)
+			return EINVAL;
+		paused(timespec_ns(req) - timespec_ns(&now));
+	} else {
+		paused(timespec_ns(req));
+	}
 	return 0;
 }
 
@@ -426,6 +463,9 @@ static void watch_next_call(void)
 	aw.resubmits_unreaped = 0;
 	aw.unpaused_retries = 0;
 	aw.pauses = 0;
+	aw.paused_ns = 0;
+	aw.zero_len_iocbs = 0;
+	aw.submit_eintrs = 0;
 }
 
 #endif /* AIO_WATCH_H */

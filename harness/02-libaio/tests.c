@@ -332,6 +332,9 @@ GRADE_TEST(batch, arguments, 1,
 	ret = SEAM_CALL(laio_batch_read(NULL, 3, 4));
 	grade_check(ret == -EINVAL, "laio_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
 		    errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read(NULL, 1, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read(NULL, 1, 4) returned %s, expected -EINVAL "
+		    "(any n > 0 with a NULL array)", errno_name(ret));
 	ret = SEAM_CALL(laio_batch_read(&one, 0, 4));
 	grade_check(ret == 0 && one.res == 7, "laio_batch_read with n 0 returned %s and left "
 		    "res %zd; expected 0 and nothing touched", errno_name(ret), one.res);
@@ -556,9 +559,12 @@ GRADE_TEST(window, limits, 2,
 				    "expected 16", n, cases[c].qd, i, errno_name(reqs[i].res));
 			grade_check_same(reqs[i].buf, f.data + reqs[i].offset, 16, "laio_batch_read");
 		}
-		grade_check(aw.setup_nr >= 1 && aw.setup_nr <= (long)LAIO_MAX_QD,
+		grade_check(aw.setup_nr >= 1 && aw.setup_nr <= (long)window,
 			    "%zu reads at qd %u: io_setup was asked for %ld events; expected "
-			    "1 to LAIO_MAX_QD (%u)", n, cases[c].qd, aw.setup_nr, LAIO_MAX_QD);
+			    "1 to the window, min(qd, n, LAIO_MAX_QD) = %zu: a context sized by "
+			    "qd (or capped only by LAIO_MAX_QD) charges the machine-wide "
+			    "aio-max-nr for slots that n requests never use", n, cases[c].qd,
+			    aw.setup_nr, window);
 		grade_check(aw.max_inflight == (long)window, "%zu reads at qd %u: at most %ld "
 			    "requests were in flight at once, expected the window, min(qd, n, "
 			    "LAIO_MAX_QD) = %zu", n, cases[c].qd, aw.max_inflight, window);
@@ -636,6 +642,14 @@ GRADE_TEST(faults, eagain_retried, 2,
 	aw.eagain_every = 2;
 	run_batch(&p, 8, "40 requests at qd 8, io_submit answering -EAGAIN");
 	grade_check(aw.eagains >= 4, "harness: only %ld -EAGAIN were injected", aw.eagains);
+	/* qd 1: nothing is in flight at any io_submit, and each request is
+	 * refused three times before it is accepted: 120 refusals in all, never
+	 * more than 3 in a row. The bound is on refusals in a row. */
+	watch_start();
+	aw.eagain_run = 3;
+	run_batch(&p, 1, "40 requests at qd 1, io_submit answering -EAGAIN three times before "
+		  "accepting each (120 times in all, at most 3 in a row)");
+	grade_check(aw.eagains >= 120, "harness: only %ld -EAGAIN were injected", aw.eagains);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -658,6 +672,14 @@ GRADE_TEST(faults, eagain_gives_up, 1,
 		    "-EAGAIN %ld times in a row; expected -EAGAIN", errno_name(ret), aw.eagains);
 	grade_check(aw.setups == aw.destroys, "laio_batch_read returned without io_destroy "
 		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
+	grade_check(aw.pauses > 0, "laio_batch_read retried -EAGAIN with nothing in flight "
+		    "%ld times without a pause of any length (nanosleep of a positive time, or "
+		    "io_getevents with a timeout)", aw.eagains);
+	grade_check(aw.paused_ns <= 10000000000LL, "laio_batch_read paused %.1f s in all "
+		    "(%ld pauses) before giving up: pauses are meant to be short (milliseconds: "
+		    "a timespec of { 0, 5000000 } is 5 ms, { 5, 0 } is 5 s), the whole retry "
+		    "budget well under a second (laio.h; the tests allow 10 s)",
+		    (double)aw.paused_ns / 1e9, aw.pauses);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -697,6 +719,10 @@ GRADE_TEST(faults, short_reads_continue, 3,
 	watch_start();
 	aw.halve = true;
 	run_batch(&p, 6, "20 requests at qd 6, every read returning half of what it did");
+	grade_check(aw.zero_len_iocbs == 0, "laio_batch_read submitted %ld read(s) of 0 bytes "
+		    "in a batch without zero-length requests: a request that has all its len "
+		    "bytes is finished (its res is len); asking the kernel for 0 more bytes is "
+		    "a wasted round trip (laio.h: \"until len bytes or EOF\")", aw.zero_len_iocbs);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -806,6 +832,18 @@ GRADE_TEST(faults, eagain_paced, 2,
 		    "flight, and your code called it again %ld time(s) before reaping any "
 		    "(io_getevents): reap first, completions free the room it lacks",
 		    aw.resubmits_unreaped);
+	/* qd 2, io_submit taking one iocb per call and answering -EAGAIN every
+	 * second call: the -EAGAIN comes with exactly one request in flight. */
+	watch_start();
+	aw.accept_cycle = 1;
+	aw.eagain_every = 2;
+	run_batch(&p, 2, "40 requests at qd 2, io_submit taking one iocb per call and "
+		  "answering -EAGAIN every second call");
+	grade_check(aw.resubmits_unreaped == 0 && aw.unpaused_retries == 0, "io_submit "
+		    "answered -EAGAIN with one request in flight, and your code called it "
+		    "again %ld time(s) before reaping it (and %ld time(s) without any pause): "
+		    "with anything in flight, reap first (one request in flight is not "
+		    "nothing in flight)", aw.resubmits_unreaped, aw.unpaused_retries);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -858,10 +896,13 @@ GRADE_TEST(faults, everything_at_once, 2,
 	aw.accept_cycle = 3;
 	aw.eagain_every = 4;
 	aw.eintr_every = 3;
+	aw.submit_eintr_every = 5;
 	aw.halve = true;
 	aw.reverse = true;
 	aw.one_at_a_time = true;
-	run_batch(&p, 8, "60 requests at qd 8, every fault at once");
+	run_batch(&p, 8, "60 requests at qd 8, every fault at once (io_submit answering "
+		  "-EINTR every fifth call)");
+	grade_check(aw.submit_eintrs > 0, "harness: no -EINTR was injected into io_submit");
 	grade_check(aw.max_inflight <= 8, "%ld requests were in flight at once with qd 8",
 		    aw.max_inflight);
 	plan_free(&p);
@@ -879,6 +920,7 @@ GRADE_TEST(errors, return_values_not_errno, 2,
 	struct datafile f = make_datafile("f", 100000, O_RDONLY);
 	int other = dup(f.fd);
 	struct plan p = plan_new(6);
+	struct seam_heap heap;
 	int ret;
 
 	grade_check(other >= 0, "harness: dup: %s", strerror(errno));
@@ -891,9 +933,11 @@ GRADE_TEST(errors, return_values_not_errno, 2,
 	run_batch(&p, 4, "io_submit failing for two requests");
 	aw.ebadf_fd = -1;
 	aw.setup_error = -EAGAIN;
+	seam_heap_usage(&heap);
 	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
 	grade_check(ret == -EAGAIN, "laio_batch_read returned %s when io_setup returned "
 		    "-EAGAIN; expected -EAGAIN", errno_name(ret));
+	grade_check_heap(&heap, "laio_batch_read whose io_setup failed");
 	close(other);
 	plan_free(&p);
 	close_datafile(&f);
@@ -1140,6 +1184,45 @@ GRADE_TEST(helpers, alloc_aligned, 1,
 	grade_check(SEAM_CALL(laio_alloc_aligned(SIZE_MAX - 100)) == NULL,
 		    "laio_alloc_aligned(SIZE_MAX - 100) did not return NULL (rounding up "
 		    "overflows)");
+	grade_check(SEAM_CALL(laio_alloc_aligned(SIZE_MAX - 4094)) == NULL,
+		    "laio_alloc_aligned(SIZE_MAX - 4094) did not return NULL: rounding it up "
+		    "to a multiple of 4096 overflows (the largest length that rounds up "
+		    "safely is SIZE_MAX - 4095)");
+	seam_heap_fail(1, -1);
+	{
+		void *p = SEAM_CALL(laio_alloc_aligned(100));
+
+		seam_heap_fail(0, 0);
+		grade_check(p == NULL, "laio_alloc_aligned(100) returned %p when the allocation "
+			    "failed (posix_memalign returned ENOMEM): expected NULL", p);
+	}
+}
+
+/*
+ * statx for the whole test binary, the code under test included: the real
+ * system call, unless a test asks for another STATX_DIOALIGN reply. No file
+ * here can produce "no direct I/O on this file" (both alignments 0: ext4
+ * with data=journal, fs-verity, inline data), nor a device without DMA
+ * alignment limits (memory alignment 1), so the harness plays them.
+ */
+static struct {
+	bool fake;
+	unsigned mem, off;   /* the reply's alignments when fake */
+	long calls;
+} sx;
+
+int statx(int dirfd, const char *restrict path, int flags, unsigned int mask,
+	  struct statx *restrict buf)
+{
+	if (syscall(SYS_statx, dirfd, path, flags, mask, buf) != 0)
+		return -1;
+	sx.calls++;
+	if (sx.fake && (mask & STATX_DIOALIGN)) {
+		buf->stx_mask |= STATX_DIOALIGN;
+		buf->stx_dio_mem_align = sx.mem;
+		buf->stx_dio_offset_align = sx.off;
+	}
+	return 0;
 }
 
 /* What the kernel says for fd: mem and offset alignment, 4096 when silent. */
@@ -1159,7 +1242,7 @@ static void kernel_dio_alignment(int fd, size_t *mem, size_t *off)
 
 GRADE_TEST(helpers, dio_alignment, 1,
 	   "laio_dio_alignment: what statx(STATX_DIOALIGN) says, 4096 where it says "
-	   "nothing (a pipe), -EBADF for a bad fd",
+	   "nothing (a pipe), -EOPNOTSUPP where it says 0, -EBADF for a bad fd",
 	   "TODO 9: statx(fd, \"\", AT_EMPTY_PATH, STATX_DIOALIGN, &stx); use "
 	   "stx_dio_mem_align and stx_dio_offset_align when stx_mask has STATX_DIOALIGN, "
 	   "else LAIO_DIO_ALIGN; pointers may be NULL; -errno on failure")
@@ -1194,5 +1277,27 @@ GRADE_TEST(helpers, dio_alignment, 1,
 	ret = SEAM_CALL(laio_dio_alignment(-1, &mem, &off));
 	grade_check(ret == -EBADF, "laio_dio_alignment(-1, ...) returned %s, expected -EBADF",
 		    errno_name(ret));
+
+	/* Replies no file here gives, played through statx (checked only if
+	 * your code asks statx(3), as the contract says). */
+	sx = (typeof(sx)){ .fake = true, .mem = 0, .off = 0 };
+	mem = off = 7;
+	ret = SEAM_CALL(laio_dio_alignment(f.fd, &mem, &off));
+	if (sx.calls > 0)
+		grade_check(ret == -EOPNOTSUPP && mem == 7 && off == 7, "laio_dio_alignment "
+			    "returned %s (memory %zu, offset %zu) when statx reported "
+			    "STATX_DIOALIGN with both alignments 0 (no direct I/O on this file); "
+			    "expected -EOPNOTSUPP, the outputs left as they were", errno_name(ret),
+			    mem, off);
+	sx = (typeof(sx)){ .fake = true, .mem = 1, .off = 512 };
+	mem = off = 7;
+	ret = SEAM_CALL(laio_dio_alignment(f.fd, &mem, &off));
+	if (sx.calls > 0)
+		grade_check(ret == 0 && mem == 1 && off == 512, "laio_dio_alignment returned %s "
+			    "(memory %zu, offset %zu) when statx reported STATX_DIOALIGN with "
+			    "memory alignment 1 (no limit) and offset alignment 512; expected 0, 1 "
+			    "and 512: only an alignment of 0 means no direct I/O", errno_name(ret),
+			    mem, off);
+	sx.fake = false;
 	close_datafile(&f);
 }
