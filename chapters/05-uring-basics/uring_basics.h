@@ -25,7 +25,10 @@
  *    waiting) is retried; a CQE whose res is -EINTR or -EAGAIN is retried,
  *    for reads and writes alike (for -EAGAIN: first wait until the fd is
  *    ready, POLLIN for a read, POLLOUT for a write, with an
- *    IORING_OP_POLL_ADD request, so that the retry does not spin).
+ *    IORING_OP_POLL_ADD request, so that the retry does not spin). That
+ *    poll's own res counts too: -EINTR is retried, any other negative res
+ *    is returned (asking again would spin on a descriptor that never
+ *    becomes ready).
  *  - A submit call returning -EAGAIN (the kernel is short of memory for
  *    the request) may be tried again a few times, never without end; then
  *    it is returned, like -EBUSY and every other submit or wait error.
@@ -164,9 +167,10 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
  *
  * Returns the number of bytes copied (an off_t: files beyond 4 GiB work),
  * or -errno: -ENOMEM if the buffer cannot be allocated, -ENOENT, -EACCES,
- * -EISDIR from opening, any error from setup, reading, writing, or from
- * closing dst (a failed close can report a lost write), also when some
- * bytes were already copied. On failure dst may be left partly written.
+ * -EISDIR from opening, -EPERM (or any error) from truncating dst, any error
+ * from setup, reading, writing, or from closing dst (a failed close can
+ * report a lost write), also when some bytes were already copied. On
+ * failure dst may be left partly written.
  */
 off_t uring_copy_file(const char *src, const char *dst, size_t bufsize);
 
@@ -262,7 +266,8 @@ int uring_feature_report(FILE *out);
  * small ring, torn down before return on every path.
  *
  * Returns 0 when every res is set; -EINVAL for qd == 0 or reqs == NULL
- * with n > 0; -errno from ring setup. n == 0 returns 0 (qd still checked).
+ * with n > 0; -errno from ring setup. n == 0 returns 0 and does nothing,
+ * not even set up a ring (qd still checked). Only reqs[0..n-1] are touched.
  * If the ring itself fails half way (a submit or wait error, not a
  * request's res), the batch stops and returns that -errno (or stores it in
  * the res of every request not done and returns 0); the ring is torn down

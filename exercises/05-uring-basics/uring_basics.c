@@ -106,7 +106,8 @@ ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
 	 *    res == 0: end of file, return done;
 	 *    res == -EINTR: ask again; res == -EAGAIN: wait with
 	 *    io_uring_prep_poll_add(sqe, fd, POLLIN) through the ring, then ask
-	 *    again (never at once: that spins); any other res < 0: return it
+	 *    again (never at once: that spins); the poll's own res < 0: -EINTR
+	 *    ask again, anything else return it; any other res < 0: return it
 	 *    (it is already -errno), even when some bytes were read before;
 	 *  - a ring failure from TODO 2/3: return it.
 	 * man 3 io_uring_prep_read, man 3 io_uring_prep_poll_add.
@@ -147,10 +148,11 @@ off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 	/*
 	 * TODO 6: copy src to dst through one buffer of bufsize bytes.
 	 *  - bufsize == 0: -EINVAL; malloc the buffer (-ENOMEM);
-	 *  - open src O_RDONLY; open dst O_WRONLY | O_CREAT (0666) WITHOUT
+	 *  - open src O_RDONLY; open dst O_WRONLY | O_CREAT, mode 0666 (the
+	 *    kernel applies the umask), WITHOUT
 	 *    O_TRUNC; fstat both: the same st_dev and st_ino means the same file:
 	 *    -EINVAL, and nothing truncated; then ftruncate(dst, 0) if it is a
-	 *    regular file (S_ISREG);
+	 *    regular file (S_ISREG), and check it (-errno);
 	 *  - a ring of your own: uring_open(&ring, 4);
 	 *  - loop: uring_read_full up to bufsize bytes, uring_write_full what you
 	 *    got, until end of file (0; a negative result is an error, not the
@@ -201,7 +203,8 @@ int uring_feature_report(FILE *out)
 	 *  - any other line (headings, the raw value) must not begin with
 	 *    "IORING_";
 	 *  - out == NULL: -EINVAL; errors of uring_probe_features: return them;
-	 *    fflush(out) failing or ferror(out): -EIO.
+	 *    fflush(out) failing or ferror(out): -EIO (check ferror too: a
+	 *    write that failed in the middle leaves fflush nothing to fail on).
 	 */
 	(void)out;
 	return -ENOSYS;
@@ -212,7 +215,8 @@ int uring_serial_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	/*
 	 * TODO 9: the course's batch of reads (chapters/common/batch.h), one
 	 * request at a time.
-	 *  - qd == 0, or reqs == NULL with n > 0: -EINVAL; n == 0: return 0;
+	 *  - qd == 0, or reqs == NULL with n > 0: -EINVAL; n == 0: return 0
+	 *    before anything else (no ring);
 	 *  - a ring of your own (uring_open, a few entries: qd is not a ring
 	 *    size, it may be far above 4096), torn down before you return, on
 	 *    every path;

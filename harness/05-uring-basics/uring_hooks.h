@@ -20,10 +20,16 @@
  *     lengths and totals beyond 4 GiB cost microseconds, and only the bytes
  *     from the bound on are really read or written;
  *   - watch the IORING_OP_POLL_ADD requests: how many, for which events, and
- *     whether each retry after an injected -EAGAIN waited for one first;
- *   - may make the submit call itself fail (-EAGAIN, -EBUSY, -EINTR) without
- *     submitting anything, as io_uring_enter(2) does when the kernel is short
- *     of memory or a signal arrives first;
+ *     whether each retry after an injected -EAGAIN waited for one first; and
+ *     may complete them with a chosen res (-EINTR, an error) instead;
+ *   - may make the submit call itself fail (-EAGAIN, -EBUSY, -EINTR, -ENXIO)
+ *     without submitting anything, as io_uring_enter(2) does when the kernel
+ *     is short of memory or a signal arrives first, also only after letting a
+ *     number of submit calls through;
+ *   - may make io_uring_submit_and_wait only submit (as when a signal cuts
+ *     its wait short) and the wait for a CQE that is not there yet fail;
+ *   - call a test's function for each READ/WRITE SQE (to act at a chosen
+ *     point of a copy);
  *   - stop code that submits without end (a read loop that never sees end
  *     of file) once a budget is spent, so that it fails with a message
  *     instead of a time-out.
@@ -66,7 +72,15 @@ struct uring_watch {
 	__u64 fake_below;      /* > 0: READ/WRITE at explicit offsets below this are
 				* NOPs reporting min(len, fake_below - off) bytes */
 	int submit_error;      /* < 0: submit calls fail with this, submitting nothing ... */
-	int submit_error_left; /* ... this many times (-1: every time) */
+	int submit_error_left; /* ... this many times (-1: every time) ... */
+	int submit_error_skip; /* ... after letting this many submit calls through */
+	bool submit_no_wait;   /* io_uring_submit_and_wait only submits (as when a
+				* signal cuts its wait short) ... */
+	int wait_error;        /* ... and < 0: waiting for a CQE that is not there yet
+				* fails with this (__io_uring_get_cqe, wait_cqes) */
+	void (*on_rw)(const struct io_uring_sqe *sqe); /* called for each READ/WRITE SQE */
+	int poll_inject_left;  /* POLL_ADD SQEs that become NOPs (-1: every one) ... */
+	int poll_inject_res;   /* ... completing with this res */
 	/* observations */
 	long submits;          /* submit calls */
 	long sqes;             /* SQEs handed over */
@@ -106,12 +120,20 @@ static void tamper_sqe(struct io_uring_sqe *sqe)
 {
 	bool rw = is_rw(sqe, OPS_READ | OPS_WRITE);
 
-	if (rw)
+	if (rw) {
 		uw.rw_sqes++;
-	else if (sqe->opcode == IORING_OP_POLL_ADD) {
+		if (uw.on_rw)
+			uw.on_rw(sqe);
+	} else if (sqe->opcode == IORING_OP_POLL_ADD) {
 		uw.polls++;
 		uw.poll_events |= sqe->poll32_events;
 		uw.eagain_pending = false;
+		if (uw.poll_inject_left != 0) {
+			if (uw.poll_inject_left > 0)
+				uw.poll_inject_left--;
+			nop_with_result(sqe, uw.poll_inject_res);
+			return;
+		}
 	} else if (sqe->opcode != IORING_OP_NOP)
 		uw.other_opcode = sqe->opcode;
 	if (rw && uw.eagain_pending) {
@@ -157,9 +179,13 @@ static bool watch_submit(struct io_uring *ring)
 		return false;
 	}
 	if (uw.submit_error && uw.submit_error_left != 0) {
-		if (uw.submit_error_left > 0)
-			uw.submit_error_left--;
-		return false;
+		if (uw.submit_error_skip > 0) {
+			uw.submit_error_skip--;
+		} else {
+			if (uw.submit_error_left > 0)
+				uw.submit_error_left--;
+			return false;
+		}
 	}
 	uw.sqes += pending;
 	if (pending > uw.max_pending)
@@ -184,15 +210,46 @@ static int hook_submit(struct io_uring *ring)
 
 static int hook_submit_and_wait(struct io_uring *ring, unsigned nr)
 {
-	return watch_submit(ring) ? SEAM_REAL(io_uring_submit_and_wait)(ring, nr) : refused();
+	if (!watch_submit(ring))
+		return refused();
+	return uw.submit_no_wait ? SEAM_REAL(io_uring_submit)(ring)
+				 : SEAM_REAL(io_uring_submit_and_wait)(ring, nr);
+}
+
+/* The waits liburing makes when no CQE is ready yet (io_uring_wait_cqe and
+ * io_uring_wait_cqe_nr are inline and end in __io_uring_get_cqe). */
+static int hook_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
+			unsigned nr, sigset_t *sig)
+{
+	return uw.wait_error ? uw.wait_error
+			     : SEAM_REAL(__io_uring_get_cqe)(ring, cqe, submit, nr, sig);
+}
+
+static int hook_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
+			  struct __kernel_timespec *ts, sigset_t *sig)
+{
+	return uw.wait_error ? uw.wait_error
+			     : SEAM_REAL(io_uring_wait_cqes)(ring, cqe, nr, ts, sig);
+}
+
+static int hook_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe **cqe,
+				 struct __kernel_timespec *ts)
+{
+	return uw.wait_error ? uw.wait_error
+			     : SEAM_REAL(io_uring_wait_cqe_timeout)(ring, cqe, ts);
 }
 
 static int hook_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_cqe **cqe,
 					unsigned nr, struct __kernel_timespec *ts, sigset_t *sig)
 {
-	return watch_submit(ring)
-		? SEAM_REAL(io_uring_submit_and_wait_timeout)(ring, cqe, nr, ts, sig)
-		: refused();
+	if (!watch_submit(ring))
+		return refused();
+	if (uw.submit_no_wait) {
+		int ret = SEAM_REAL(io_uring_submit)(ring);
+
+		return ret < 0 || !uw.wait_error ? ret : uw.wait_error;
+	}
+	return SEAM_REAL(io_uring_submit_and_wait_timeout)(ring, cqe, nr, ts, sig);
 }
 
 static int hook_submit_and_get_events(struct io_uring *ring)
@@ -299,6 +356,9 @@ static void watch_submissions(void)
 	seam_hook_io_uring_submit_and_wait = hook_submit_and_wait;
 	seam_hook_io_uring_submit_and_wait_timeout = hook_submit_and_wait_timeout;
 	seam_hook_io_uring_submit_and_get_events = hook_submit_and_get_events;
+	seam_hook___io_uring_get_cqe = hook_get_cqe;
+	seam_hook_io_uring_wait_cqes = hook_wait_cqes;
+	seam_hook_io_uring_wait_cqe_timeout = hook_wait_cqe_timeout;
 }
 
 static void watch_reset(void)
