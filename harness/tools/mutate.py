@@ -210,7 +210,16 @@ def load_equivalent(chapter):
 
 
 def grade(chapter, work, file, lineno, new_line, text, jobs_inner):
-    """Build and test one mutant; returns (status, failing tests)."""
+    """Build and test one mutant; returns (status, failing tests). A fault of
+    this tool's own (a file gone: two runs in one build directory) is an
+    "error", listed at the end, never a kill and never the end of the run."""
+    try:
+        return grade_one(chapter, work, file, lineno, new_line, text, jobs_inner)
+    except Exception as e:  # noqa: BLE001 - reported, and the run goes on
+        return "error", [f"{type(e).__name__}: {e}"]
+
+
+def grade_one(chapter, work, file, lineno, new_line, text, jobs_inner):
     tree = tempfile.mkdtemp(dir=work, prefix="m.")
     try:
         impl = os.path.join(tree, "impl")
@@ -299,7 +308,8 @@ def main():
         sys.exit(f"mutate: the unmutated reference of {chapter} does not pass ({status}: {' '.join(failed)})")
 
     print(f"mutate: {chapter}: {len(todo)} mutants of {' '.join(files)}, {args.jobs} at a time")
-    counts = {"killed": 0, "survived": 0, "stillborn": 0, "equivalent": 0}
+    counts = {"killed": 0, "survived": 0, "stillborn": 0, "equivalent": 0, "error": 0}
+    errors = []
     survivors = []
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futs = {pool.submit(grade, chapter, work, f, i, new, text, 1): (f, i, line, new, op, text)
@@ -315,6 +325,8 @@ def main():
             counts[status] += 1
             if status == "survived":
                 survivors.append((f, i, line, new, op, text))
+            if status == "error":
+                errors.append(f"ERROR {f}:{i + 1} [{op}] {' '.join(failed)}")
             if done % 25 == 0:
                 print(f"  {done}/{len(todo)}: {counts}", flush=True)
 
@@ -333,7 +345,9 @@ def main():
         lines_out.append(f"SURVIVED {f}:{i + 1} [{op}]\n    - {line.strip()}\n    + {new.strip()}")
     summary = (f"{chapter}: {len(todo)} operator mutants: {counts['killed']} killed, "
                f"{counts['equivalent']} equivalent (mutants/equivalent.tsv), "
-               f"{counts['stillborn']} did not build, {counts['survived']} survived")
+               f"{counts['stillborn']} did not build, {counts['survived']} survived"
+               + (f", {counts['error']} not graded (errors of this tool, listed above)" if errors else ""))
+    lines_out += errors
     with open(os.path.join(work, "summary.txt"), "w") as out:
         out.write(summary + "\n" + "\n".join(lines_out) + "\n")
     print("\n".join(lines_out))
@@ -345,7 +359,7 @@ def main():
         (f, line.strip(), new.strip()) for (f, i, line, new, op, text) in todo)
     for k in sorted(unused):
         print(f"mutate: equivalent.tsv lists a mutant that is no longer generated: {k[0]}: {k[1]} -> {k[2]}")
-    return 1 if survivors else 0
+    return 1 if survivors or errors else 0
 
 
 if __name__ == "__main__":
