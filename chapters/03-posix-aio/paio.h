@@ -130,11 +130,16 @@
  *    the request: wait for a request of the batch to finish (aio_suspend),
  *    then submit again; never call aio_read again before that (the tests
  *    allow at most qd EAGAINs in a row without an aio_suspend or an
- *    aio_return in between). If none is in flight, pause briefly and try again: the tests
- *    inject up to 3 EAGAINs in a row with nothing in flight and expect
- *    the batch to succeed; an EAGAIN that never ends must end the batch
- *    with -EAGAIN after a bounded number of tries, within 2 seconds (the
- *    reference pauses 1, 2, 4 ... 128 ms: about a quarter of a second).
+ *    aio_return in between). If none is in flight, pause briefly
+ *    (nanosleep, usleep, clock_nanosleep, poll or select for a non-zero
+ *    time; the tests allow at most qd such EAGAINs in a row without a
+ *    pause in between) and try again: the tests inject up to 3 EAGAINs in
+ *    a row with nothing in flight and expect the batch to succeed, also
+ *    when that happens again to every request of the batch (count the
+ *    tries in a row: an accepted aio_read starts the count again); an
+ *    EAGAIN that never ends must end the batch with -EAGAIN after a
+ *    bounded number of tries, within 2 seconds (the reference pauses 1,
+ *    2, 4 ... 128 ms: about a quarter of a second).
  *  - aio_read failing with any other errno (EBADF, EINVAL, ...) is that
  *    request's result (-errno); the other requests go on.
  *  - No fd is opened or closed; no memory outlives the call.

@@ -79,8 +79,8 @@ int paio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 * TODO 8: EAGAIN from aio_read while none of your reads is in flight:
 	 * nothing will finish and free resources, so pause (nanosleep 1 ms,
 	 * then 2, 4, ... ms) and try again; after a bounded number of tries
-	 * (the reference: 8, about a quarter of a second in all) return
-	 * -EAGAIN. With reads in flight, just wait for one of them (TODO 6)
+	 * in a row (the reference: 8, about a quarter of a second in all)
+	 * return -EAGAIN. An accepted aio_read starts the count again. With reads in flight, just wait for one of them (TODO 6)
 	 * before you call aio_read again: retrying at once only spins.
 	 *
 	 * TODO 9: before returning, on every path (errors included): no read

@@ -59,9 +59,10 @@ int tpool_create(struct tpool **out, unsigned nthreads)
 	 *    the workers never run a signal handler in the middle of a read;
 	 *  - pthread_create nthreads times (worker_main of TODO 12);
 	 *  - restore the old mask.
-	 * If a pthread_create fails: stop and pthread_join the threads already
-	 * started (as tpool_destroy does), free everything, leave *out alone,
-	 * and return the error negated (e.g. -EAGAIN).
+	 * If a pthread_create fails (with any error, not only EAGAIN): stop
+	 * and pthread_join the threads already started (as tpool_destroy
+	 * does), free everything, leave *out alone, and return the error
+	 * negated (e.g. -EAGAIN).
 	 * pthread_create(3), pthread_sigmask(3).
 	 *
 	 * TODO 12 (a static function, the workers' start routine): lock; loop:
@@ -75,10 +76,11 @@ int tpool_create(struct tpool **out, unsigned nthreads)
 	 * would read one request at a time. pthread_cond_wait(3).
 	 *
 	 * TODO 13 (a static function): read one request completely, like
-	 * pread_full in chapter 01: offset < 0 or len > SSIZE_MAX is -EINVAL;
-	 * pread(2) at offset + done into buf + done until len bytes or end of
-	 * file (0); -1 with EINTR: try again; -1 with ESPIPE before any byte
-	 * (a pipe or a socket): continue with read(2), which ignores the
+	 * pread_full in chapter 01: offset < 0 or len > SSIZE_MAX is -EINVAL
+	 * (checked first: offset -1 with len 0 is -EINVAL); len 0 is 0 with
+	 * no I/O; pread(2) at offset + done into buf + done until len bytes or
+	 * end of file (0); -1 with EINTR: try again; -1 with ESPIPE before any
+	 * byte (a pipe or a socket): continue with read(2), which ignores the
 	 * offset; any other -1: return -errno. Return the bytes read.
 	 */
 	(void)out;

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,7 +121,10 @@ static int w_threads_settle(int want)
 
 #define AW_MAX_CB 4096
 
-enum aw_eagain { AW_EAGAIN_NONE, AW_EAGAIN_FIRST, AW_EAGAIN_ALTERNATE, AW_EAGAIN_ALWAYS };
+/* AW_EAGAIN_IDLE: while none is in flight, the first eagain_first calls fail
+ * (counted again after each accepted read). */
+enum aw_eagain { AW_EAGAIN_NONE, AW_EAGAIN_FIRST, AW_EAGAIN_ALTERNATE, AW_EAGAIN_ALWAYS,
+		 AW_EAGAIN_IDLE };
 
 static struct {
 	pthread_mutex_t lock;
@@ -148,6 +152,11 @@ static struct {
 	                                 /* aio_return, and the most of them        */
 	long read_budget;           /* aio_read calls allowed (0: no limit) */
 	const char *budget_why;
+	int refuse_fd;              /* >0: aio_read of this fd fails with refuse_errno */
+	int refuse_errno;
+	long idle_refused;          /* AW_EAGAIN_IDLE: EAGAINs since the last accept */
+	long idle_run, max_idle_run; /* EAGAINs with none in flight since the last   */
+	                            /* pause (aw_pace_watch), and the most of them   */
 } aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int aw_find(const struct aiocb *cb)
@@ -203,12 +212,24 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			  "it until then (TODO 5, lesson section 1)");
 	if ((aw.eagain == AW_EAGAIN_FIRST && call < aw.eagain_first) ||
 	    (aw.eagain == AW_EAGAIN_ALTERNATE && call % 2 == 1) ||
+	    (aw.eagain == AW_EAGAIN_IDLE && aw.inflight == 0 &&
+	     aw.idle_refused < aw.eagain_first) ||
 	    aw.eagain == AW_EAGAIN_ALWAYS || (aw.limit > 0 && aw.inflight >= aw.limit)) {
 		aw.refused_eagain++;
+		if (aw.inflight == 0) {
+			aw.idle_refused++;
+			if (++aw.idle_run > aw.max_idle_run)
+				aw.max_idle_run = aw.idle_run;
+		}
 		if (++aw.eagain_run > aw.max_eagain_run)
 			aw.max_eagain_run = aw.eagain_run;
 		pthread_mutex_unlock(&aw.lock);
 		errno = EAGAIN;
+		return -1;
+	}
+	if (aw.refuse_fd > 0 && cb->aio_fildes == aw.refuse_fd) {
+		pthread_mutex_unlock(&aw.lock);
+		errno = aw.refuse_errno;
 		return -1;
 	}
 	asked = cb->aio_nbytes;
@@ -226,6 +247,8 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			aw.nbytes[aw.used++] = asked;
 		}
 		aw.accepted++;
+		aw.idle_refused = 0;
+		aw.idle_run = 0;
 		if (++aw.inflight > aw.max_inflight)
 			aw.max_inflight = aw.inflight;
 	} else {
@@ -317,6 +340,16 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 	pthread_mutex_lock(&aw.lock);
 	aw.suspends++;
 	aw.eagain_run = 0;
+	/* Only reads in flight belong in the list (checked for short lists). */
+	for (int i = 0; n <= 64 && i < n; i++) {
+		const struct aiocb *cb = ((const struct aiocb *const *)list)[i];
+
+		if (cb && aw.used < AW_MAX_CB && aw_find(cb) < 0)
+			w_violate("aio_suspend got an entry (%d of %d) that is not a read in flight: "
+				  "never accepted by aio_read, or already collected by aio_return. "
+				  "Pass only the aiocbs of reads in flight, NULL elsewhere, and the "
+				  "length of your list (TODO 6, aio_suspend(3))", i, n);
+	}
 	fail = aw.suspend_fail_errno;
 	aw.suspend_fail_errno = 0;
 	pthread_mutex_unlock(&aw.lock);
@@ -396,6 +429,80 @@ static long aw_in_flight(void)
 	return n;
 }
 
+/* Pauses of the code under test: a sleeping call of non-zero length ends a
+ * run of EAGAINs with nothing in flight (aw.idle_run). */
+static void aw_paused(bool nonzero)
+{
+	if (!nonzero)
+		return;
+	pthread_mutex_lock(&aw.lock);
+	aw.idle_run = 0;
+	pthread_mutex_unlock(&aw.lock);
+}
+
+static int aw_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	aw_paused(req && (req->tv_sec > 0 || req->tv_nsec > 0));
+	return SEAM_REAL(nanosleep)(req, rem);
+}
+
+static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
+			      struct timespec *rem)
+{
+	aw_paused(req && (fl != 0 || req->tv_sec > 0 || req->tv_nsec > 0));
+	return SEAM_REAL(clock_nanosleep)(clk, fl, req, rem);
+}
+
+static int aw_usleep(useconds_t us)
+{
+	aw_paused(us > 0);
+	return SEAM_REAL(usleep)(us);
+}
+
+static unsigned int aw_sleep(unsigned int s)
+{
+	aw_paused(s > 0);
+	return SEAM_REAL(sleep)(s);
+}
+
+static int aw_poll(void *fds, unsigned long n, int timeout)
+{
+	aw_paused(timeout != 0);
+	return SEAM_REAL(poll)(fds, n, timeout);
+}
+
+static int aw_ppoll(void *fds, unsigned long n, const struct timespec *ts, const sigset_t *ss)
+{
+	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0);
+	return SEAM_REAL(ppoll)(fds, n, ts, ss);
+}
+
+static int aw_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	aw_paused(!tv || tv->tv_sec > 0 || tv->tv_usec > 0);
+	return SEAM_REAL(select)(n, r, w, e, tv);
+}
+
+static int aw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+		      const sigset_t *ss)
+{
+	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0);
+	return SEAM_REAL(pselect)(n, r, w, e, ts, ss);
+}
+
+/* Watch the pauses (after aw_watch). */
+static void aw_pace_watch(void)
+{
+	seam_hook_nanosleep = aw_nanosleep;
+	seam_hook_clock_nanosleep = aw_clock_nanosleep;
+	seam_hook_usleep = aw_usleep;
+	seam_hook_sleep = aw_sleep;
+	seam_hook_poll = aw_poll;
+	seam_hook_ppoll = aw_ppoll;
+	seam_hook_select = aw_select;
+	seam_hook_pselect = aw_pselect;
+}
+
 /* ====================================================================== */
 /* 2. Threads and reads                                                    */
 /* ====================================================================== */
@@ -406,6 +513,7 @@ static struct {
 	pthread_mutex_t lock;
 	long create_calls, created, joins, detaches, joins_unknown;
 	long fail_at;               /* pthread_create call (0-based) that fails; -1 none */
+	int fail_errno;             /* ... with this error (0: EAGAIN) */
 	pthread_t threads[TW_MAX];
 	bool joined[TW_MAX];
 	atomic_int ntids;
@@ -465,8 +573,8 @@ static int tw_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(
 	pthread_mutex_lock(&tw.lock);
 	call = tw.create_calls++;
 	pthread_mutex_unlock(&tw.lock);
-	if (call == tw.fail_at)
-		return EAGAIN;   /* as when RLIMIT_NPROC or memory runs out */
+	if (call == tw.fail_at)   /* EAGAIN: as when RLIMIT_NPROC or memory runs out */
+		return tw.fail_errno ? tw.fail_errno : EAGAIN;
 	st = malloc(sizeof(*st));
 	if (!st)
 		return EAGAIN;
