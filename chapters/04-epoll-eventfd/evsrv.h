@@ -83,7 +83,8 @@
  *    (timerfd) or the epoll_wait timeout, never by sleeping or spinning.
  *  - malloc, posix_memalign and friends are fine. Every allocation is
  *    checked: a reply whose buffer cannot be allocated has the status
- *    -ENOMEM; a client whose connection cannot be allocated is closed (or
+ *    -ENOMEM; a client whose connection cannot be allocated, or whose
+ *    socket epoll_ctl cannot add (ENOMEM, ENOSPC), is closed (or
  *    left in the backlog until memory is back).
  *    Nothing stays allocated for a client that has gone (once its read, if
  *    any, is back), nor after evsrv_close.

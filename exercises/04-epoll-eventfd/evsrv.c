@@ -90,18 +90,22 @@ struct evsrv {
  * TODO 2 (accepting): when the listener is readable, accept4(listen_fd,
  *  NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) until it fails with EAGAIN (every
  *  descriptor of the module is close-on-exec); give each client a struct
- *  conn (no memory for it: close the socket, the client sees the close), add it to the epoll set with EPOLLIN and
+ *  conn (no memory for it: close the socket, the client sees the close), add it to the epoll set with EPOLLIN
+ *  (epoll_ctl failing, e.g. ENOSPC: close it and free the conn too) and
  *  ev.data.ptr = the conn. EMFILE/ENFILE/ENOBUFS/ENOMEM: the connection
  *  stays in the backlog and level-triggered epoll reports the listener again
  *  at once (a spin): stop watching it (EPOLL_CTL_MOD, events 0) and arm the
  *  back-off timer (timerfd_settime, ~10 ms, one-shot); watch it again when
  *  the timer fires. ECONNABORTED and friends: just try the next one.
+ *  EBADF, EINVAL, ENOTSOCK: the listener itself is broken: a failure of
+ *  the loop, evsrv_run_once returns -errno.
  *  man 2 accept, "ERRORS" and "NOTES".
  *
  * TODO 3 (a request, in pieces): on EPOLLIN, recv(fd, req + req_got,
  *  16 - req_got, 0) until you have 16 bytes (then TODO 4) or it fails with
  *  EAGAIN (the rest comes later: keep what you have). EINTR: try again.
- *  0 means the client closed: TODO 9. man 2 recv.
+ *  0 means the client closed: TODO 9; any other error (ECONNRESET, ...)
+ *  means the connection is broken: TODO 9 too. man 2 recv.
  *
  * TODO 4 (starting a request): decode offset and length (evsrv_get_be64).
  *  length > EVSRV_MAX_LEN or offset > INT64_MAX - length: reply -EINVAL;
@@ -125,7 +129,9 @@ struct evsrv {
  *  counter (this resets it), THEN reap with
  *  io_getevents(ctx, 0, nr, events, &zero) (a zero struct timespec) until
  *  it returns fewer than nr. Reap-then-read loses a completion that lands
- *  in between. man 2 eventfd, man 2 io_getevents.
+ *  in between. io_getevents failing (it returns -errno) is a failure of
+ *  the loop itself: evsrv_run_once returns it. man 2 eventfd,
+ *  man 2 io_getevents.
  *
  * TODO 7 (one completion): long res = (long)ev.res; the conn is ev.data.
  *  The client left: its read is done all the same (in flight - 1, its
@@ -141,7 +147,8 @@ struct evsrv {
  *  A short count is normal, even inside the 8-byte header: remember it
  *  and go on. EINTR: try again. EAGAIN: ask for
  *  EPOLLOUT (EPOLL_CTL_MOD) and continue when it comes. Done: free the
- *  buffer, back to READ_REQ with EPOLLIN. EPIPE/ECONNRESET: TODO 9.
+ *  buffer, back to READ_REQ with EPOLLIN. EPIPE/ECONNRESET or any other
+ *  error: TODO 9 (close it; never leave it waiting).
  *  man 2 send, man 2 sendmsg.
  *
  * TODO 9 (a client that leaves): recv 0, EPIPE/ECONNRESET, or
@@ -149,7 +156,9 @@ struct evsrv {
  *  of 0 (ignored, level-triggered epoll reports them again and again):
  *  EPOLL_CTL_DEL and close its socket now;
  *  free the conn (and its buffer) only when no read of it is queued or in
- *  flight: otherwise when that read comes back (TODO 7). Never free a conn
+ *  flight: otherwise when that read comes back (TODO 7), or, if it is
+ *  still queued, when the queue reaches it (drop it there and submit the
+ *  next: a gone client must not block the queue). Never free a conn
  *  in the middle of a batch of epoll events (a later event may point at it):
  *  collect them and free them at the end of evsrv_run_once.
  */
@@ -169,7 +178,8 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 	 *    EINVAL (no direct I/O here) again without O_DIRECT (open(2));
 	 *  - epoll_create1(EPOLL_CLOEXEC); eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
 	 *    twice (completions, stop); timerfd_create(CLOCK_MONOTONIC,
-	 *    TFD_NONBLOCK | TFD_CLOEXEC); io_setup(qd, &ctx) with ctx = 0 first
+	 *    TFD_NONBLOCK | TFD_CLOEXEC): check each one (-1: return -errno,
+	 *    e.g. -EMFILE when descriptors run out); io_setup(qd, &ctx) with ctx = 0 first
 	 *    (it returns -errno itself: -EAGAIN when fs.aio-max-nr is used up);
 	 *  - fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK); epoll_ctl(ADD) the
 	 *    listener, the two eventfds and the timer, EPOLLIN each, ev.data.ptr

@@ -44,7 +44,9 @@ int main(int argc, char **argv)
 	 *  - the listener: socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
 	 *    SO_REUSEADDR, bind to 127.0.0.1:N (INADDR_LOOPBACK), listen,
 	 *    getsockname for the real port; or socket(AF_UNIX, ...), bind to
-	 *    SOCKPATH (EADDRINUSE if it exists: that is exit status 1), listen.
+	 *    SOCKPATH (EADDRINUSE if it exists: that is exit status 1; a path
+	 *    that does not fit in sun_path: status 1 too, never copy it
+	 *    unchecked), listen.
 	 *    man 7 ip, man 7 unix, man 2 bind, man 2 getsockname;
 	 *  - evsrv_open(&s, file, listen_fd, qd): on failure print
 	 *    strerror(-r) and return 1;

@@ -11,7 +11,8 @@
  *     Held iocbs are copied, so an implementation may reuse its iocb after
  *     io_submit returns (the kernel copies it too); the events of released
  *     copies have ev.obj translated back to the caller's iocb;
- *   - io_getevents must never be able to block (min_nr 0, zero timeout);
+ *   - io_getevents must never be able to block (min_nr 0, zero timeout),
+ *     and can fail once on demand (spy.getevents_error);
  *     read(), readv() and mmap() are refused on regular files only (the
  *     server reads its eventfds and timerfds with read()); the pread
  *     family, sendfile and friends, poll/select, every sleep, and threads
@@ -121,6 +122,7 @@ struct aio_spy {
 	int accept_max;      /* > 0: io_submit accepts at most this many         */
 	int eagain_next;     /* the next k io_submit calls return -EAGAIN        */
 	int error_next;      /* < 0: the next io_submit returns it (first iocb)  */
+	int getevents_error; /* < 0: the next io_getevents returns it           */
 	int mods[8];         /* changes to the next completions, in order        */
 	int nmods, mod_pos;
 	bool race;           /* the next io_getevents releases the held reads    */
@@ -310,6 +312,11 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 			    "the eventfd said completions are there (TODO 6; lesson pitfall 4)",
 			    min_nr, nr, !ts ? "NULL" : "a timeout");
 		return -EPERM;
+	}
+	if (spy.getevents_error < 0) {
+		r = spy.getevents_error;
+		spy.getevents_error = 0;
+		return r;
 	}
 	r = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
 	if (spy.race) {

@@ -481,8 +481,8 @@ GRADE_TEST(disk, second_client_while_first_reads, 3,
 }
 
 GRADE_TEST(disk, drains_every_completion, 3,
-	   "four reads that finish together (one wake-up, counter 4) all get their replies; "
-	   "the eventfd's counter ends at 0",
+	   "four reads that finish together (one wake-up, counter 4) all get their replies, and "
+	   "then a hundred; the eventfd's counter ends at 0",
 	   "TODO 6: read the eventfd's 8-byte counter, then io_getevents(ctx, 0, nr, ev, &zero) "
 	   "until it returns fewer than nr: one wake-up may stand for many completions "
 	   "(lesson pitfalls 1 and 2)")
@@ -491,7 +491,7 @@ GRADE_TEST(disk, drains_every_completion, 3,
 	struct client *all[4];
 	long long cnt;
 
-	srv_setup(FILE_SIZE, 8, 0);
+	srv_setup(FILE_SIZE, 128, 0);
 	spy.hold = 4;
 	for (int i = 0; i < 4; i++) {
 		cl_connect(&cls[i], i, 0);
@@ -513,6 +513,37 @@ GRADE_TEST(disk, drains_every_completion, 3,
 	grade_check(cnt == 0, "every reply went out, but the eventfd's counter is %lld: read it "
 	      "(8 bytes) each time it is readable, before reaping (TODO 6)", cnt);
 	close_all(cls, 4);
+
+	/* A hundred at once: more than one io_getevents call of any batch size
+	 * up to 99 can hold: reap until it returns fewer than asked. */
+	{
+		enum { M = 100 };
+		struct client *many = grade_xmalloc(M * sizeof(*many));
+		struct client *mall[M];
+
+		for (int i = 0; i < M; i++) {
+			cl_connect(&many[i], 10 + i, 0);
+			mall[i] = &many[i];
+		}
+		drive(mall, M, "connecting 100 clients");
+		spy.hold = M;
+		for (int i = 0; i < M; i++)
+			cl_send(&many[i], (uint64_t)i * 30000 + 5, 3000);
+		turn_until(spy.nheld == M, "%d requests were sent (qd 128), %d reads reached io_submit",
+			   M, spy.nheld);
+		aio_release();
+		{
+			long deadline = fault_now_ms() + PATIENCE_MS;
+
+			while ((cnt = efd_count(spy.resfd)) < M && fault_now_ms() < deadline)
+				nap_us(100);
+			grade_check(cnt == M, "harness: %d released reads, eventfd counter %lld", M, cnt);
+		}
+		drive(mall, M, "100 reads completed together (eventfd counter 100, one wake-up): "
+		      "call io_getevents until it returns fewer events than asked (TODO 6)");
+		close_all(many, M);
+		free(many);
+	}
 	srv_close();
 }
 
@@ -541,7 +572,8 @@ GRADE_TEST(disk, late_completion_not_lost, 2,
 }
 
 GRADE_TEST(disk, queue_depth, 3,
-	   "qd 3 with 10 clients waiting: exactly 3 reads in flight, never more; all answered",
+	   "qd 3 with 10 clients waiting: exactly 3 reads in flight, never more, nothing ready "
+	   "while the others wait; all answered",
 	   "TODO 5: count reads submitted and not yet reaped; submit while that is below qd, "
 	   "the others wait in a queue in arrival order (lesson pitfall 15)")
 {
@@ -565,6 +597,15 @@ GRADE_TEST(disk, queue_depth, 3,
 	      spy.max_inflight);
 	grade_check(spy.nheld == 3, "with %d requests waiting and qd 3, %d reads are in flight",
 	      N, spy.nheld);
+	/* Seven requests wait for a slot: they wait for the disk, nothing is
+	 * ready (no timer that retries them: a completion frees the slot). */
+	for (int i = 0; i < 4; i++) {
+		int r = turn(50);
+
+		grade_check(r == 0, "with qd 3 reads on the disk and 7 requests waiting for a slot, "
+		      "evsrv_run_once(s, 50) returned %d, expected 0: %s (or a timer that retries "
+		      "while no slot is free: submit when a read completes, TODO 5)", r, BUSY_HINT);
+	}
 	spy.hold = 0;
 	aio_release();
 	drive(all, N, "10 clients with qd 3");
@@ -982,11 +1023,20 @@ GRADE_TEST(net, accept_emfile, 1,
 	lspy.emfile = -1;
 	cl_connect(&c, 0, 0);
 	turn_until(lspy.accepts >= 1, "the server never called accept for a waiting connection");
-	for (int i = 0; i < 50; i++)
-		busy += turn(0) > 0;
-	grade_check(busy <= 10, "accept failed with EMFILE and %d of the next 50 evsrv_run_once(s, 0) "
-	      "calls had something to do: the listener is reported again and again (spin)",
-	      busy);
+	{
+		/* A paused listener comes back once per back-off (the timer, then
+		 * the listener: 2 busy turns per ~10 ms); a spinning one on every
+		 * turn. The allowance grows with the time the turns took (a loaded
+		 * machine), so only a spin fails. */
+		long t0 = fault_now_ms(), took;
+
+		for (int i = 0; i < 50; i++)
+			busy += turn(0) > 0;
+		took = fault_now_ms() - t0;
+		grade_check(busy <= 10 + took / 4, "accept failed with EMFILE and %d of the next 50 "
+		      "evsrv_run_once(s, 0) calls (in %ld ms) had something to do: the listener is "
+		      "reported again and again (spin)", busy, took);
+	}
 	lspy.emfile = 0;
 	cl_send(&c, 5, 5);
 	drive_one(&c, "after accept failed with EMFILE (the listener must be watched again "
@@ -1151,6 +1201,17 @@ static void act_stop(struct actor *a)
 
 static pthread_t test_thread;
 
+/* A write to a non-socket that fails with EAGAIN (an eventfd counter full). */
+static ssize_t eagain_write(int fd, const void *p, size_t n)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		return SEAM_REAL(write)(fd, p, n);
+	errno = EAGAIN;
+	return -1;
+}
+
 static void act_usr2(struct actor *a)
 {
 	int before = usr2_count;
@@ -1176,11 +1237,15 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	install_usr2();
 	test_thread = pthread_self();
 
-	/* Stopped before the loop runs. */
+	/* Stopped before the loop runs; its write fails (as on a full counter):
+	 * errno is kept all the same, and the flag alone stops the loop. */
+	seam_hook_write = eagain_write;
 	errno = 1234;
-	evsrv_stop(F.s);
-	grade_check(errno == 1234, "evsrv_stop changed errno from 1234 to %d: save and restore it "
-	      "(it may run in a signal handler)", errno);
+	SEAM_CALL_VOID(evsrv_stop(F.s));
+	seam_hook_write = NULL;
+	grade_check(errno == 1234, "evsrv_stop changed errno from 1234 to %d (%s): save it first and "
+	      "restore it last, also when its write fails (it may run in a signal handler, in the "
+	      "middle of code that looks at errno)", errno, strerrorname_np(errno) ?: "?");
 	actor_start(&a, NULL, 1000);
 	r = SEAM_CALL(evsrv_run_once(F.s, -1));
 	fired = actor_end(&a);
@@ -1451,7 +1516,8 @@ static bool parse_tcp_line(const char *line, unsigned *port)
 }
 
 GRADE_TEST(program, bad_arguments, 2,
-	   "server with bad arguments: a usage message on stderr, exit status 2",
+	   "server with bad arguments: a usage message on stderr, exit status 2; the largest "
+	   "good values (--qd 4096) are accepted",
 	   "TODO 12: server --file PATH (--port N | --unix SOCKPATH) [--qd N]: exactly one of "
 	   "--port and --unix; a port 0..65535; qd >= 1; anything else is a usage error "
 	   "(stderr, status 2), before anything is opened")
@@ -1468,6 +1534,7 @@ GRADE_TEST(program, bad_arguments, 2,
 		{ "--port abc", { "", "--file", NULL, "--port", "abc" } },
 		{ "--qd 0", { "", "--file", NULL, "--port", "0", "--qd", "0" } },
 		{ "--port without a value", { "", "--file", NULL, "--port" } },
+		{ "an empty --port", { "", "--file", NULL, "--port", "" } },
 		{ "an unknown option", { "", "--file", NULL, "--port", "0", "--fast", "1" } },
 	};
 
@@ -1491,12 +1558,24 @@ GRADE_TEST(program, bad_arguments, 2,
 		grade_check(strstr(p.line, "listening") == NULL, "server with %s printed \"%.60s\"",
 		      cases[i].what, p.line);
 	}
+	{
+		/* The largest values are arguments too. */
+		const char *argv[] = { "", "--file", f, "--port", "0", "--qd", "4096", NULL };
+		struct proc p;
+		int ws;
+
+		prog_serve(&p, argv);
+		ws = prog_stop(&p, SIGTERM);
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --qd 4096 (the largest qd "
+		      "allowed), stopped with SIGTERM: %s, expected exit status 0", wait_status_text(ws));
+		close(p.out);
+	}
 	unlink(sock);
 }
 
 GRADE_TEST(program, cannot_serve, 1,
-	   "server that cannot serve (no such file, port taken, socket path exists): a message "
-	   "on stderr (naming a missing file), exit status 1",
+	   "server that cannot serve (no such file, port taken, socket path exists, socket path "
+	   "too long): a message on stderr (naming a missing file), exit status 1",
 	   "TODO 12: print what failed and why (strerror) on stderr and exit with status 1; "
 	   "never print the ready line before the server can serve")
 {
@@ -1570,6 +1649,22 @@ GRADE_TEST(program, cannot_serve, 1,
 		grade_check(access(sock, F_OK) == 0, "server --unix PATH removed a file it did not "
 		      "create");
 	}
+	{
+		/* A path longer than sun_path (108 bytes) cannot be bound: copied
+		 * unchecked it overflows the address, cut it binds somewhere else. */
+		char longp[400];
+		const char *argv[] = { "", "--file", F.path, "--unix", longp, NULL };
+
+		snprintf(longp, sizeof(longp), "%s/%0200d.sock", grade_tmpdir(), 0);
+		ws = prog_run(argv, &p);
+		grade_check(WIFEXITED(ws) && (WEXITSTATUS(ws) == 1 || WEXITSTATUS(ws) == 2) &&
+		      prog_stderr_len(&p) > 0, "server --unix PATH with a %zu-byte PATH (a unix socket "
+		      "address holds 107): %s, stderr %s; expected exit status 1 (or 2) and a message: "
+		      "check the length before copying it into sun_path (man 7 unix)", strlen(longp),
+		      wait_status_text(ws), prog_stderr(&p));
+		grade_check(!strstr(p.line, "listening"), "server --unix with a %zu-byte path printed "
+		      "\"%.60s\"", strlen(longp), p.line);
+	}
 	close(busy);
 	unlink(sock);
 }
@@ -1633,15 +1728,34 @@ GRADE_TEST_T(program, tcp, 3,
 	close(p.out);
 }
 
+/* Bytes of the server's kernel AIO completion rings (the "/[aio]" mappings
+ * of io_setup), from /proc/PID/maps; 0 if none is seen. */
+static unsigned long aio_ring_bytes(pid_t pid)
+{
+	char path[64], line[512];
+	unsigned long total = 0, lo, hi;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return 0;
+	while (fgets(line, sizeof(line), fp))
+		if (strstr(line, "/[aio]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			total += hi - lo;
+	fclose(fp);
+	return total;
+}
+
 GRADE_TEST_T(program, unix_socket, 2,
-	     "server --file PATH --unix SOCKPATH --qd 4: the ready line, clients served, "
-	     "exit 0 on SIGINT, the socket file removed",
+	     "server --file PATH --unix SOCKPATH --qd 1000: the ready line, clients served, "
+	     "the io context sized by --qd, exit 0 on SIGINT, the socket file removed",
 	     "TODO 12: bind a unix stream socket at SOCKPATH, print \"listening on "
-	     "unix:SOCKPATH\" and flush; SIGINT stops it like SIGTERM; unlink SOCKPATH on the "
-	     "way out", 10)
+	     "unix:SOCKPATH\" and flush; pass --qd to evsrv_open; SIGINT stops it like SIGTERM; "
+	     "unlink SOCKPATH on the way out", 10)
 {
 	const char *sock = sock_path("srv.sock");
-	const char *argv[] = { "", "--file", NULL, "--unix", sock, "--qd", "4", NULL };
+	const char *argv[] = { "", "--file", NULL, "--unix", sock, "--qd", "1000", NULL };
 	struct proc p;
 	struct client cls[4];
 	struct client *all[4];
@@ -1669,6 +1783,15 @@ GRADE_TEST_T(program, unix_socket, 2,
 			cl_send(&cls[i], rand_off(), rand_len(300000));
 	}
 	drive(all, 4, "4 clients of the server program on a unix socket");
+	{
+		/* io_setup(1000) maps a completion ring of at least 1000 events of
+		 * 32 bytes (a server without kernel AIO has none: not checked). */
+		unsigned long ring = aio_ring_bytes(p.pid);
+
+		grade_check(ring == 0 || ring >= 1000 * 32, "server --qd 1000: its io context has "
+		      "room for only %lu completions (/proc/PID/maps, \"/[aio]\"): pass the --qd "
+		      "value to evsrv_open (TODO 12)", ring / 32);
+	}
 	close_all(cls, 4);
 	ws = prog_stop(&p, SIGINT);
 	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGINT the server ended with %s "
@@ -2290,8 +2413,9 @@ GRADE_TEST(net, interrupted_and_short_transfers, 2,
 	cl_send(&a, 5, 10);
 	cl_send(&b, 0, EVSRV_MAX_LEN + 1);
 	drive(all, 2, "sends and receives cut short and interrupted");
-	grade_check(sock_sends > 20 && sock_recvs > 20, "harness: %ld sends and %ld receives seen on "
-	      "the clients' sockets", sock_sends, sock_recvs);
+	/* Receives may go through a call the harness does not see (recvmsg):
+	 * then they were simply not cut short. Sends must have been seen. */
+	grade_check(sock_sends > 20, "harness: %ld sends seen on the clients' sockets", sock_sends);
 	seam_hook_sendmsg = NULL;
 	seam_hook_send = NULL;
 	seam_hook_sendto = NULL;
@@ -2519,7 +2643,8 @@ GRADE_TEST_T(program, loopback_only, 1,
 /* ------------------------------------------------------------ argument edges */
 
 GRADE_TEST(open, huge_qd, 1,
-	   "evsrv_open with qd far above EVSRV_MAX_QD (1 << 20, UINT_MAX) caps it and serves",
+	   "evsrv_open with qd far above EVSRV_MAX_QD (1 << 20, UINT_MAX) caps it and serves; "
+	   "listen_fd 0 is a descriptor like any other",
 	   "TODO 1: evsrv.h: \"A qd above this is treated as EVSRV_MAX_QD\": io_setup(qd) with "
 	   "a huge qd fails (-EAGAIN past fs.aio-max-nr, -EINVAL when it does not fit an int): "
 	   "cap qd before io_setup")
@@ -2540,5 +2665,461 @@ GRADE_TEST(open, huge_qd, 1,
 		cl_close(&c);
 		srv_close();
 	}
+	/* listen_fd 0 (inetd hands the listening socket over as stdin): only
+	 * a negative listen_fd is -EINVAL. */
+	{
+		int saved = dup(0), lfd = F.lfd;
+		struct client c;
+
+		grade_check(saved >= 0 && dup2(F.lfd, 0) == 0, "harness: dup2: %s", strerror(errno));
+		F.lfd = 0;
+		srv_open(4);
+		cl_connect(&c, 9, 0);
+		cl_send(&c, 1, 100);
+		drive_one(&c, "a server whose listen_fd is 0");
+		cl_close(&c);
+		srv_close();
+		dup2(saved, 0);
+		close(saved);
+		F.lfd = lfd;
+	}
 	close(F.lfd);
+}
+
+/* ------------------------------------------------------ out of descriptors */
+
+/* Let the process open exactly k more descriptors: RLIMIT_NOFILE's soft
+ * limit becomes the (k+1)-th lowest free descriptor number (a new
+ * descriptor always takes the lowest free number, and none may reach the
+ * limit). The old limit in *saved. */
+static void fds_allow(int k, struct rlimit *saved)
+{
+	struct rlimit rl;
+	int fd, seen = 0;
+
+	grade_check(getrlimit(RLIMIT_NOFILE, saved) == 0, "harness: getrlimit: %s", strerror(errno));
+	for (fd = 0;; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && seen++ == k)
+			break;
+	rl = (struct rlimit){ (rlim_t)fd, saved->rlim_max };
+	grade_check((rlim_t)fd <= saved->rlim_max && setrlimit(RLIMIT_NOFILE, &rl) == 0,
+	      "harness: setrlimit(RLIMIT_NOFILE, %d): %s", fd, strerror(errno));
+}
+
+GRADE_TEST(open, out_of_descriptors, 2,
+	   "evsrv_open when the process runs out of descriptors (EMFILE) at each descriptor it "
+	   "opens: -EMFILE, and nothing of it left",
+	   "TODO 1: check every descriptor you create (open, epoll_create1, eventfd, "
+	   "timerfd_create all return -1 and set errno): return -errno (negative), after "
+	   "closing what was already open and io_destroy-ing the context (evsrv.h: \"-ENOMEM, "
+	   "-EMFILE resources\"; man 2 open, man 2 eventfd)")
+{
+	struct seam_heap h;
+	struct rlimit saved;
+	char what[120];
+	int before, made, r;
+
+	install_spies();
+	make_data(8192);
+	F.lfd = tcp_listener(0, &F.addr, &F.alen);
+	before = fault_count_fds();
+	seam_heap_usage(&h);
+	/* How many descriptors does a good open make? (However many: the
+	 * contract does not say; some may come later.) Each one in turn is the
+	 * one that fails. */
+	srv_open(4);
+	made = fault_count_fds() - before;
+	srv_close();
+	grade_check_heap(&h, "evsrv_open then evsrv_close");
+	grade_check(made >= 2, "evsrv_open opened %d descriptor(s); the file and the epoll set at "
+	      "least were expected (TODO 1)", made);
+	for (int k = 0; k < made && k < 16; k++) {
+		struct evsrv *s = NULL;
+
+		fds_allow(k, &saved);
+		r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
+		setrlimit(RLIMIT_NOFILE, &saved);
+		snprintf(what, sizeof(what), "the process could open %d more descriptor(s), and "
+			 "evsrv_open needs %d", k, made);
+		if (r == 0) {
+			/* It managed without that descriptor: fine, if it serves. */
+			struct client c;
+			char how[320];
+
+			snprintf(how, sizeof(how), "evsrv_open returned 0 when %s (a descriptor it "
+				 "failed to create went unnoticed? check every one: TODO 1)", what);
+			F.s = s;
+			cl_connect(&c, k, 0);
+			cl_send(&c, 10, 5000);
+			drive_one(&c, how);
+			cl_close(&c);
+			srv_close();
+			continue;
+		}
+		check_undone(r, -EMFILE, what, before, &h);
+	}
+	/* And it works again with descriptors to spare. */
+	srv_open(4);
+	{
+		struct client c;
+
+		cl_connect(&c, 0, 0);
+		cl_send(&c, 10, 5000);
+		drive_one(&c, "a request after evsrv_open ran out of descriptors");
+		cl_close(&c);
+	}
+	srv_close();
+	close(F.lfd);
+}
+
+/* ------------------------------------------------------ failures of the loop */
+
+/* Turn (at most `turns` times, 200 ms each) until evsrv_run_once returns a
+ * negative value other than -EINTR: that value; 1 if none came. */
+static int turn_until_error(int turns)
+{
+	for (int i = 0; i < turns; i++) {
+		int r = SEAM_CALL(evsrv_run_once(F.s, 200));
+
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+	return 1;
+}
+
+GRADE_TEST(run, loop_failures, 2,
+	   "the loop's own failures come back as -errno: io_getevents failing, the listening "
+	   "socket shut down behind the module's back (from evsrv_run_once and from evsrv_run)",
+	   "TODO 10 and evsrv.h, evsrv_run_once: \"other -errno: the loop itself cannot go "
+	   "on\". io_getevents returns -errno itself: return it; accept4 failing with EBADF, "
+	   "EINVAL or ENOTSOCK means the listener is broken: return -errno (negative, not "
+	   "errno); evsrv_run returns such an error instead of calling evsrv_run_once again")
+{
+	unsigned char q[EVSRV_REQ_SIZE];
+	struct client c;
+	struct actor a;
+	int r, fired;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	cl_connect(&c, 0, 0);
+	r = SEAM_CALL(evsrv_run_once(F.s, 1000));
+	grade_check(r > 0, "a client connected (the listener was ready), and evsrv_run_once(s, 1000) "
+	      "returned %s: it returns > 0 when something was ready and handled (evsrv.h)",
+	      grade_errno_str(r));
+	cl_send(&c, 1, 1000);
+	drive_one(&c, "a first request");
+	/* io_getevents fails when the server reaps the next read. */
+	spy.getevents_error = -EINVAL;
+	evsrv_encode_request(q, 7, 700);
+	send_bytes(c.fd, q, sizeof(q));
+	r = turn_until_error(PATIENCE_MS / 200);
+	grade_check(spy.getevents_error == 0, "harness: io_getevents was never called for a read "
+	      "that completed");
+	grade_check(r < 0 && r != -ECANCELED, "io_getevents returned -EINVAL when the server reaped "
+	      "a completed read, and evsrv_run_once went on (it returned %s): the loop "
+	      "itself failed, return io_getevents' error (TODO 6, TODO 10)",
+	      r < 0 ? grade_errno_str(r) : "nothing negative");
+	cl_close(&c);
+	srv_close();
+
+	/* The listening socket shut down behind the module's back: accept4
+	 * fails with EINVAL, and epoll reports the listener again and again. */
+	srv_open(4);
+	cl_connect(&c, 1, 0);
+	cl_send(&c, 3, 3000);
+	drive_one(&c, "a request to a new server on the same listener");
+	grade_check(shutdown(F.lfd, SHUT_RDWR) == 0, "harness: shutdown: %s", strerror(errno));
+	r = turn_until_error(5);
+	grade_check(r < 0 && r != -ECANCELED, "the listening socket was shut down (accept4 now fails "
+	      "with EINVAL), and evsrv_run_once went on (it returned %s in 5 calls): return "
+	      "-errno, the loop cannot go on (TODO 2, TODO 10)",
+	      r < 0 ? grade_errno_str(r) : "nothing negative");
+	actor_start(&a, NULL, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	grade_check(!fired && r < 0 && r != -ECANCELED, "the listening socket was shut down, and "
+	      "evsrv_run %s%s: return the loop's error (only -EINTR means call again)",
+	      fired ? "went on calling evsrv_run_once until the harness stopped it" : "returned ",
+	      fired ? "" : grade_errno_str(r));
+	cl_close(&c);
+	srv_close();
+	close(F.lfd);
+}
+
+/* ---------------------------------------------------- a socket that fails */
+
+/* The next receive, or the next send, on a socket fails with this errno
+ * (0: none), before any byte moves: a connection the kernel says is broken. */
+static int fail_recv_errno, fail_send_errno;
+
+static bool fail_recv_now(int fd)
+{
+	if (!fail_recv_errno || !is_socket(fd))
+		return false;
+	errno = fail_recv_errno;
+	fail_recv_errno = 0;
+	return true;
+}
+
+static bool fail_send_now(int fd)
+{
+	if (!fail_send_errno || !is_socket(fd))
+		return false;
+	errno = fail_send_errno;
+	fail_send_errno = 0;
+	return true;
+}
+
+static ssize_t bad_recv(int fd, void *p, size_t n, int fl)
+{
+	return fail_recv_now(fd) ? -1 : SEAM_REAL(recv)(fd, p, n, fl);
+}
+
+static ssize_t bad_recvfrom(int fd, void *p, size_t n, int fl, struct sockaddr *sa, socklen_t *sl)
+{
+	return fail_recv_now(fd) ? -1 : SEAM_REAL(recvfrom)(fd, p, n, fl, sa, sl);
+}
+
+static ssize_t bad_read(int fd, void *p, size_t n)
+{
+	return fail_recv_now(fd) ? -1 : hook_read(fd, p, n);
+}
+
+static ssize_t bad_sendmsg(int fd, const struct msghdr *msg, int fl)
+{
+	return fail_send_now(fd) ? -1 : SEAM_REAL(sendmsg)(fd, msg, fl);
+}
+
+static ssize_t bad_send(int fd, const void *p, size_t n, int fl)
+{
+	return fail_send_now(fd) ? -1 : SEAM_REAL(send)(fd, p, n, fl);
+}
+
+static ssize_t bad_sendto(int fd, const void *p, size_t n, int fl, const struct sockaddr *sa,
+			  socklen_t sl)
+{
+	return fail_send_now(fd) ? -1 : SEAM_REAL(sendto)(fd, p, n, fl, sa, sl);
+}
+
+static ssize_t bad_write(int fd, const void *p, size_t n)
+{
+	return fail_send_now(fd) ? -1 : SEAM_REAL(write)(fd, p, n);
+}
+
+static ssize_t bad_writev(int fd, const struct iovec *iov, int cnt)
+{
+	return fail_send_now(fd) ? -1 : SEAM_REAL(writev)(fd, iov, cnt);
+}
+
+/* The next EPOLL_CTL_ADD fails with this errno (0: none). */
+static int fail_add_errno;
+
+static int bad_epoll_ctl(int epfd, int op, int fd, void *ev)
+{
+	if (op == EPOLL_CTL_ADD && fail_add_errno) {
+		errno = fail_add_errno;
+		fail_add_errno = 0;
+		return -1;
+	}
+	return SEAM_REAL(epoll_ctl)(epfd, op, fd, ev);
+}
+
+/* Turn until the server has closed its end of c: the client reads end of
+ * stream (or a reset, if request bytes were left unread). */
+#define BROKEN_HINT "a receive or send error other than EAGAIN and EINTR means the " \
+	"connection is broken: close it (evsrv.h: \"The server closes a connection ... when the " \
+	"socket fails\"; TODO 3, TODO 8, TODO 9)"
+
+static void wait_closed_by_server(struct client *c, const char *what, const char *why,
+				  int *armed)
+{
+	long deadline = fault_now_ms() + STALL_MS;
+	unsigned char x[64];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, x, sizeof(x), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return;
+		if (n > 0 && armed && *armed) {
+			/* The server never made the call that was to fail (it uses
+			 * one the harness does not see, e.g. recvmsg): nothing to
+			 * judge here. */
+			*armed = 0;
+			return;
+		}
+		grade_check(n < 0 && errno == EAGAIN, "%s, but the server sent client %d %s instead of "
+		      "closing the connection: %s", what, c->id, n > 0 ? "a reply" : "an error", why);
+		grade_check(fault_now_ms() < deadline, "%s, but the server kept client %d's connection "
+		      "open for %d ms: %s", what, c->id, STALL_MS, why);
+		turn(20);
+	}
+}
+
+GRADE_TEST(net, socket_errors_close_the_client, 2,
+	   "a receive or a send that fails with ECONNRESET closes that client's connection, so "
+	   "does a new client that epoll_ctl cannot watch; nothing of theirs left allocated; the "
+	   "other clients are served",
+	   "TODOs 2, 3, 8 and 9: recv or sendmsg failing with anything but EAGAIN/EWOULDBLOCK and "
+	   "EINTR (ECONNRESET, EPIPE, ...): the connection is broken: close the socket (and free "
+	   "the connection when no read of it is out); never wait for more on it, never end the "
+	   "loop for it; a client whose EPOLL_CTL_ADD fails is closed (evsrv.h, \"The wire "
+	   "protocol\" and \"What the exercise allows\")")
+{
+	unsigned char q[EVSRV_REQ_SIZE];
+	struct client a, b, c;
+	struct seam_heap h;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 0);
+	cl_connect(&c, 2, 0);
+	cl_send(&a, 1, 100);
+	drive_one(&a, "a first request");
+	cl_send(&b, 2, 200);
+	drive_one(&b, "a first request");
+	cl_send(&c, 3, 300);
+	drive_one(&c, "a first request");
+	seam_heap_usage(&h);
+	seam_hook_recv = bad_recv;
+	seam_hook_recvfrom = bad_recvfrom;
+	seam_hook_read = bad_read;
+	seam_hook_sendmsg = bad_sendmsg;
+	seam_hook_send = bad_send;
+	seam_hook_sendto = bad_sendto;
+	seam_hook_write = bad_write;
+	seam_hook_writev = bad_writev;
+
+	/* Client 0's next request: the server's recv fails with ECONNRESET. */
+	fail_recv_errno = ECONNRESET;
+	evsrv_encode_request(q, 10, 1000);
+	send_bytes(a.fd, q, sizeof(q));
+	wait_closed_by_server(&a, "the server's recv on client 0's socket failed with ECONNRESET",
+			      BROKEN_HINT, &fail_recv_errno);
+	cl_send(&c, 3, 3000);
+	drive_one(&c, "after another client's socket failed");
+
+	/* Client 1's next reply: the server's send fails with ECONNRESET. */
+	fail_send_errno = ECONNRESET;
+	evsrv_encode_request(q, 20, 2000);
+	send_bytes(b.fd, q, sizeof(q));
+	wait_closed_by_server(&b, "the server's send of the reply on client 1's socket failed with "
+			      "ECONNRESET", BROKEN_HINT, &fail_send_errno);
+	cl_send(&c, 4, 4000);
+	drive_one(&c, "after another client's socket failed");
+
+	/* A new client that epoll cannot watch (ENOSPC: fs.epoll.max_user_watches). */
+	{
+		struct client d;
+		struct seam_heap h2;
+
+		seam_heap_usage(&h2);
+		seam_hook_epoll_ctl = bad_epoll_ctl;
+		fail_add_errno = ENOSPC;
+		cl_connect(&d, 3, 0);
+		wait_closed_by_server(&d, "epoll_ctl(EPOLL_CTL_ADD) of a new client's socket failed "
+				      "with ENOSPC", "a client that epoll does not watch can never "
+				      "be served: close it, like one whose connection cannot be "
+				      "allocated (TODO 2; evsrv.h, \"What the exercise allows\")", NULL);
+		grade_check(fail_add_errno == 0, "harness: the server never added client 3's socket "
+		      "to its epoll set");
+		seam_hook_epoll_ctl = NULL;
+		cl_close(&d);
+		cl_send(&c, 5, 5000);
+		drive_one(&c, "after a new client could not be watched");
+		grade_check_heap(&h2, "a new client that epoll_ctl could not watch, closed (free its "
+				 "connection too: TODO 2)");
+	}
+	seam_hook_recv = NULL;
+	seam_hook_recvfrom = NULL;
+	seam_hook_read = hook_read;
+	seam_hook_sendmsg = NULL;
+	seam_hook_send = NULL;
+	seam_hook_sendto = NULL;
+	seam_hook_write = NULL;
+	seam_hook_writev = NULL;
+	quiet("after three clients' connections failed");
+	grade_check_heap(&h, "three clients whose connections failed (recv, send, EPOLL_CTL_ADD) "
+			 "and one served");
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+	srv_close();
+}
+
+GRADE_TEST(net, queued_leaver, 2,
+	   "a client that leaves while its request waits in the queue (qd 1, the slot taken): its "
+	   "socket is closed at once, the requests behind it are served, its memory is freed; "
+	   "eight clients that leave at once are all freed",
+	   "TODOs 5 and 9: a connection whose read is queued (not yet submitted) is closed at once "
+	   "when its client leaves, and stays only until the queue reaches it: then drop it "
+	   "(free it) and submit the next one; a gone client must not block the queue")
+{
+	struct client w, a, b, c;
+	struct client *ac[2] = { &a, &c };
+	struct seam_heap h;
+	int base;
+
+	srv_setup(FILE_SIZE, 1, 0);
+	/* A first client, so that a cache the module keeps for good is there. */
+	cl_connect(&w, 9, 0);
+	cl_send(&w, 0, 5000);
+	drive_one(&w, "a first client");
+	cl_close(&w);
+	base = fault_count_fds();
+	turn_until(fault_count_fds() <= base - 1, "a client closed its connection, but the server "
+		   "never closed its socket (recv returns 0: close it, TODO 9)");
+	base = fault_count_fds();
+	seam_heap_usage(&h);
+	cl_connect(&a, 0, 0);
+	spy.hold = 1;
+	cl_send(&a, 5, 100000);
+	turn_until(spy.nheld == 1, "client 0's request never reached io_submit");
+	cl_connect(&b, 1, 0);
+	cl_send(&b, 7, 7000); /* queued: the one slot (qd 1) is taken */
+	for (int i = 0; i < 3; i++)
+		turn(0);
+	cl_connect(&c, 2, 0);
+	cl_send(&c, 9, 9000); /* queued behind it */
+	for (int i = 0; i < 3; i++)
+		turn(0);
+	reset_close(b.fd);
+	b.fd = -1;
+	/* base + the two ends of a and of c */
+	turn_until(fault_count_fds() <= base + 4, "client 1 reset its connection while its request "
+		   "waited in the queue, but the server kept its socket open: EPOLLHUP/EPOLLERR come "
+		   "even with a mask of 0; close the socket at once (TODO 9)");
+	quiet("after a client reset its connection while its request waited in the queue");
+	spy.hold = 0;
+	aio_release();
+	drive(ac, 2, "qd 1, the read ahead done, a client that had left queued before this one");
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+	turn_until(fault_count_fds() <= base, "every client has gone, but %d socket(s) of the "
+		   "server are still open (TODO 9)", fault_count_fds() - base);
+	quiet("after the clients left");
+	grade_check_heap(&h, "serving a client that left while its request was queued (and the "
+			 "clients around it)");
+
+	/* Eight clients that leave at once: every one of them freed by the end
+	 * of the turn that saw them go (two more turns allowed), not one per turn. */
+	{
+		struct client m[8];
+
+		for (int i = 0; i < 8; i++)
+			cl_connect(&m[i], 10 + i, 0);
+		turn_until(fault_count_fds() >= base + 16, "8 clients connected, the server accepted "
+			   "%d of them", (fault_count_fds() - base - 8));
+		for (int i = 0; i < 8; i++)
+			cl_close(&m[i]);
+		turn_until(fault_count_fds() <= base, "8 clients closed their connections, but %d "
+			   "socket(s) of the server are still open (TODO 9)", fault_count_fds() - base);
+		turn(0);
+		turn(0);
+		grade_check_heap(&h, "8 clients that left at once, two turns after the server closed "
+				 "their sockets (free every connection that left at the end of the "
+				 "turn, not one per turn: TODO 9)");
+	}
+	srv_close();
 }
