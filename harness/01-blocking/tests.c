@@ -1394,24 +1394,11 @@ static struct {
 	int closed;          /* the descriptor the harness closed, or -1 */
 } behind;
 
-/* The descriptor of the code under test open on behind.dst, or -1. */
-static int dst_descriptor(void)
-{
-	struct stat want, st;
-
-	if (stat(behind.dst, &want) != 0)
-		return -1;
-	for (int fd = 0; fd < 1024; fd++)
-		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
-			return fd;
-	return -1;
-}
-
 /* An empty source: the destination is closed at the first read. */
 static ssize_t read_closing_dst(int fd, void *buf, size_t n)
 {
 	if (behind.closed < 0) {
-		behind.closed = dst_descriptor();
+		behind.closed = fault_fd_on_file(behind.dst);
 		if (behind.closed >= 0)
 			close(behind.closed);
 	}

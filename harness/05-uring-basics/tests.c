@@ -2519,19 +2519,6 @@ static struct {
 	int closed;  /* the descriptor the harness closed, or -1 */
 } behind;
 
-/* The descriptor of the code under test open on behind.dst, or -1. */
-static int dst_descriptor(void)
-{
-	struct stat want, st;
-
-	if (stat(behind.dst, &want) != 0)
-		return -1;
-	for (int fd = 0; fd < 1024; fd++)
-		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
-			return fd;
-	return -1;
-}
-
 /* The first read after a write (or, for an empty source, the first read)
  * closes the destination. */
 static void close_dst_at_read(const struct io_uring_sqe *sqe)
@@ -2541,7 +2528,7 @@ static void close_dst_at_read(const struct io_uring_sqe *sqe)
 		return;
 	}
 	if (sqe->opcode == IORING_OP_READ && behind.closed < 0 && behind.wrote) {
-		behind.closed = dst_descriptor();
+		behind.closed = fault_fd_on_file(behind.dst);
 		if (behind.closed >= 0)
 			close(behind.closed);
 	}

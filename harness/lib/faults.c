@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -403,4 +404,16 @@ void fault_sparse_buffer_free(unsigned char *buf, size_t len, size_t tail)
 	munmap(buf, page);
 	if (tail_len)
 		munmap(buf + tail_at, tail_len);
+}
+
+int fault_fd_on_file(const char *path)
+{
+	struct stat want, st;
+
+	if (stat(path, &want) != 0)
+		return -1;
+	for (int fd = 0; fd < 1024; fd++)
+		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+			return fd;
+	return -1;
 }

@@ -78,6 +78,11 @@ void fault_nap(void);
 unsigned char *fault_sparse_buffer(size_t len, size_t tail);
 void fault_sparse_buffer_free(unsigned char *buf, size_t len, size_t tail);
 
+/* The lowest descriptor of this process open on the file at `path` (the
+ * same device and inode), or -1: which descriptor the code under test is
+ * writing a file through, to pull it away behind its back. */
+int fault_fd_on_file(const char *path);
+
 /* Open descriptors and threads in this process right now. */
 int fault_count_fds(void);
 int fault_count_threads(void);
