@@ -318,9 +318,11 @@ URING_TEST(batch, arguments, 1,
 	ret = run_read(&b, &one, 1, 0);
 	grade_check(ret == -EINVAL, "ubatch_read with qd 0 returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
-	ret = run_read(&b, NULL, 3, 4);
-	grade_check(ret == -EINVAL, "ubatch_read(&b, NULL, 3, 4) returned %s, expected -EINVAL",
-		    grade_errno_str(ret));
+	for (size_t n = 1; n <= 3; n += 2) {
+		ret = run_read(&b, NULL, n, 4);
+		grade_check(ret == -EINVAL, "ubatch_read(&b, NULL, %zu, 4) returned %s, expected "
+			    "-EINVAL", n, grade_errno_str(ret));
+	}
 	watch_reset_counts();
 	ret = run_read(&b, &one, 0, 4);
 	grade_check(ret == 0 && one.res == 7, "ubatch_read with n 0 returned %s and set res to "
@@ -482,6 +484,9 @@ URING_TEST(batch, shared_shape, 2,
 		    watch.inits);
 	ret = SEAM_CALL(ubatch_batch_read(&one, 1, 0));
 	grade_check(ret == -EINVAL, "ubatch_batch_read with qd 0 returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ubatch_batch_read(NULL, 1, 4));
+	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 1, 4) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
 	ret = SEAM_CALL(ubatch_batch_read(NULL, 2, 4));
 	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
