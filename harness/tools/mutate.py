@@ -231,6 +231,9 @@ def grade_one(chapter, work, file, lineno, new_line, text, jobs_inner):
         out = os.path.join(tree, "out")
         b = subprocess.run(["make", "-s", "--no-print-directory", "-f", "harness/mk/chapter.mk",
                             f"ROOT={ROOT}", f"CHAPTER={chapter}", f"IMPL_DIR={impl}", f"OUT={out}",
+                            # The run's own harness objects: a make check or another
+                            # run beside this one never rebuilds them under it.
+                            f"HARNESS_OUT={os.path.join(work, 'harness')}",
                             "tests", "programs"], cwd=ROOT, capture_output=True, text=True)
         if b.returncode != 0:
             return "stillborn", []
