@@ -2077,6 +2077,28 @@ GRADE_TEST(resources, close_on_exec, 1,
 	srv_close();
 }
 
+/* A server of qd 1 that has served one client and seen it leave, so that a
+ * cache the module keeps for good is already there: the descriptors open
+ * after it are returned and its heap usage is taken in *h, the baseline of
+ * the tests of clients that leave. */
+static int served_one_client(struct seam_heap *h)
+{
+	struct client w;
+	int base;
+
+	srv_setup(FILE_SIZE, 1, 0);
+	cl_connect(&w, 9, 0);
+	cl_send(&w, 0, 5000);
+	drive_one(&w, "a first client");
+	cl_close(&w);
+	base = fault_count_fds();
+	turn_until(fault_count_fds() <= base - 1, "a client closed its connection, but the server "
+		   "never closed its socket (recv returns 0: close it, TODO 9)");
+	base = fault_count_fds();
+	seam_heap_usage(h);
+	return base;
+}
+
 GRADE_TEST(net, leaver_frees_its_slot, 2,
 	   "a client that leaves while its read is on the disk: its socket is closed at once, "
 	   "nothing spins, and with qd 1 the next client is served once that read is back; its "
@@ -2086,21 +2108,11 @@ GRADE_TEST(net, leaver_frees_its_slot, 2,
 	   "its completion, then count the read as done (in flight - 1), free the buffer and "
 	   "the connection (lesson pitfall 10)")
 {
-	struct client w, a, b;
+	struct client a, b;
 	struct seam_heap h;
 	int base;
 
-	srv_setup(FILE_SIZE, 1, 0);
-	/* A first client, so that a cache the module keeps for good is there. */
-	cl_connect(&w, 9, 0);
-	cl_send(&w, 0, 5000);
-	drive_one(&w, "a first client");
-	cl_close(&w);
-	base = fault_count_fds();
-	turn_until(fault_count_fds() <= base - 1, "a client closed its connection, but the server "
-		   "never closed its socket (recv returns 0: close it, TODO 9)");
-	base = fault_count_fds();
-	seam_heap_usage(&h);
+	base = served_one_client(&h);
 	for (int round = 0; round < 2; round++) {
 		const char *how = round ? "closed its connection" : "reset its connection";
 
@@ -3055,22 +3067,12 @@ GRADE_TEST(net, queued_leaver, 2,
 	   "when its client leaves, and stays only until the queue reaches it: then drop it "
 	   "(free it) and submit the next one; a gone client must not block the queue")
 {
-	struct client w, a, b, c;
+	struct client a, b, c;
 	struct client *ac[2] = { &a, &c };
 	struct seam_heap h;
 	int base;
 
-	srv_setup(FILE_SIZE, 1, 0);
-	/* A first client, so that a cache the module keeps for good is there. */
-	cl_connect(&w, 9, 0);
-	cl_send(&w, 0, 5000);
-	drive_one(&w, "a first client");
-	cl_close(&w);
-	base = fault_count_fds();
-	turn_until(fault_count_fds() <= base - 1, "a client closed its connection, but the server "
-		   "never closed its socket (recv returns 0: close it, TODO 9)");
-	base = fault_count_fds();
-	seam_heap_usage(&h);
+	base = served_one_client(&h);
 	cl_connect(&a, 0, 0);
 	spy.hold = 1;
 	cl_send(&a, 5, 100000);
