@@ -23,17 +23,17 @@
  *   - a pool of clients that send requests and check every reply against
  *     the file, byte for byte, driving the server between their reads
  *     (evsrv_run_once from the test thread: no sleeps, no second thread);
- *   - the server program started from outside (fork + exec), its ready line
- *     read from a pipe, stopped by PID with a signal, its exit status.
- *
- * Worth moving to harness/lib: the program runner (prog_*), which any
- * chapter whose product is a long-running program needs.
+ *   - the server program started from outside (harness/lib/prog.h), its
+ *     ready line read from a pipe, stopped by PID with a signal, its exit
+ *     status.
  */
 #ifndef EVTEST_H
 #define EVTEST_H
 
 #include "grade.h"
 #include "evsrv.h"
+#include "prog.h"
+#include "tasks.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -939,27 +939,16 @@ static bool in_epoll_wait_nr(long nr)
  * timeout argument (epoll_wait, epoll_pwait), or -2 if unknown. */
 static int task_in_epoll(pid_t pid, pid_t tid, long *timeout)
 {
-	char path[96], buf[256] = "";
-	unsigned long a[6];
-	long nr;
-	FILE *fp;
+	struct task_call c;
+	int err = task_call_read(pid, tid, &c);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-	fp = fopen(path, "re");
-	if (!fp)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), fp))
-		buf[0] = '\0';
-	fclose(fp);
-	if (buf[0] < '0' || buf[0] > '9')
-		return 0;
-	if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
-		   &a[5]) != 7)
-		return 0;
-	if (!in_epoll_wait_nr(nr))
+	if (err)
+		return err;
+	if (c.running || !in_epoll_wait_nr(c.nr))
 		return 0;
 	if (timeout)
-		*timeout = nr == SYS_epoll_wait || nr == SYS_epoll_pwait ? (long)(int)a[3] : -2;
+		*timeout = c.nr == SYS_epoll_wait || c.nr == SYS_epoll_pwait ? (long)(int)c.args[3]
+									     : -2;
 	return 1;
 }
 
@@ -979,22 +968,13 @@ static bool wait_test_thread_in_epoll(long *timeout, atomic_int *gone)
 
 /* ----------------------------------------------- the program, from outside */
 
-struct proc {
-	pid_t pid;
-	int out;             /* read end of its stdout                  */
-	char line[512];      /* its first line of stdout (with newline) */
-	size_t linelen;
-	char errpath[4200];
-	size_t filler;       /* bytes of ours in its stdout before its line */
-};
+/* Programs are started with harness/lib/prog.h; these wrappers add what
+ * chapter 04 says when its server misbehaves. */
 
 /* Start the next server with its stdout pipe already full, so that its
  * ready line blocks in write() until the test reads: the test can look at
- * the process exactly when it prints (prog_frozen_at_ready_line). */
+ * the process exactly when it prints (check_handlers_at_ready_line). */
 static bool prog_fill_stdout;
-
-static pid_t live_pids[16];
-static int nlive;
 
 static const char *server_path(void)
 {
@@ -1009,176 +989,16 @@ static const char *server_path(void)
 	return path;
 }
 
-/* Start the server with argv[1..] (argv[0] is replaced by its path). Its
- * stdout is a pipe (so an unflushed line shows), stderr a file. It dies
- * with this test's process (PR_SET_PDEATHSIG), whatever happens. */
-static void prog_start(struct proc *p, const char **argv)
+/* Start the server with argv[1..] (argv[0] is replaced by its path). */
+static void server_start(struct prog_proc *p, const char **argv)
 {
-	int pipefd[2];
-	static int nth;
-
-	memset(p, 0, sizeof(*p));
 	argv[0] = server_path();
-	snprintf(p->errpath, sizeof(p->errpath), "%s/.server-stderr-%d", grade_tmpdir(), nth++);
-	grade_check(pipe2(pipefd, O_CLOEXEC) == 0, "harness: pipe: %s", strerror(errno));
-	size_t filler = 0;
-
-	if (prog_fill_stdout) {
-		int cap = fcntl(pipefd[1], F_SETPIPE_SZ, 4096);
-		char junk[4096];
-
-		memset(junk, '#', sizeof(junk));
-		if (cap > 0 && (size_t)cap <= sizeof(junk) &&
-		    SEAM_REAL(write)(pipefd[1], junk, (size_t)cap) == cap)
-			filler = (size_t)cap;
-	}
-	fflush(NULL);
-	pid_t parent = getpid();
-
-	p->pid = fork();
-	grade_check(p->pid >= 0, "harness: fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int err = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		sigset_t none;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(126);
-		if (in < 0 || err < 0 || dup2(in, 0) < 0 || dup2(pipefd[1], 1) < 0 ||
-		    dup2(err, 2) < 0)
-			_exit(126);
-		/* A fresh program: default signal actions, nothing blocked. */
-		for (int sig = 1; sig < NSIG; sig++)
-			signal(sig, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		grade_confine_child();
-		execv(argv[0], (char *const *)argv);
-		dprintf(2, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	p->out = pipefd[0];
-	p->filler = filler;
-	if (nlive < 16)
-		live_pids[nlive++] = p->pid;
-}
-
-/* Read stdout until the first newline (or EOF), at most PROG_MS. */
-static bool prog_read_line(struct proc *p)
-{
-	long deadline = fault_now_ms() + PROG_MS;
-
-	while (p->filler > 0) {
-		char junk[4096];
-		ssize_t n = SEAM_REAL(read)(p->out, junk, p->filler < sizeof(junk) ? p->filler
-										   : sizeof(junk));
-
-		if (n <= 0)
-			return false;
-		p->filler -= (size_t)n;
-	}
-	while (p->linelen < sizeof(p->line) - 1) {
-		struct pollfd pf = { .fd = p->out, .events = POLLIN };
-		long left = deadline - fault_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || SEAM_REAL(poll)(&pf, 1, (int)left) <= 0)
-			return false;
-		n = SEAM_REAL(read)(p->out, p->line + p->linelen, 1);
-		if (n <= 0)
-			return false;
-		p->linelen++;
-		p->line[p->linelen] = '\0';
-		if (p->line[p->linelen - 1] == '\n')
-			return true;
-	}
-	return false;
-}
-
-static void forget_pid(pid_t pid)
-{
-	for (int i = 0; i < nlive; i++)
-		if (live_pids[i] == pid)
-			live_pids[i] = live_pids[--nlive];
-}
-
-/* Wait up to ms for the process to end; its wait status in *ws. */
-static bool prog_wait(pid_t pid, int ms, int *ws)
-{
-	long deadline = fault_now_ms() + ms;
-
-	for (;;) {
-		pid_t r = waitpid(pid, ws, WNOHANG);
-
-		if (r == pid) {
-			forget_pid(pid);
-			return true;
-		}
-		if (r < 0 && errno != EINTR)
-			return false;
-		if (fault_now_ms() > deadline)
-			return false;
-		nap_us(500);
-	}
-}
-
-/* Kill and reap every server this test started, by PID. */
-static void prog_kill_all(void)
-{
-	while (nlive > 0) {
-		pid_t pid = live_pids[--nlive];
-		int ws;
-
-		kill(pid, SIGKILL);
-		waitpid(pid, &ws, 0);
-	}
-}
-
-static const char *wait_status_text(int ws)
-{
-	static char buf[96];
-
-	if (WIFEXITED(ws))
-		snprintf(buf, sizeof(buf), "exit status %d", WEXITSTATUS(ws));
-	else if (WIFSIGNALED(ws))
-		snprintf(buf, sizeof(buf), "killed by SIG%s", sigabbrev_np(WTERMSIG(ws)) ?: "?");
-	else
-		snprintf(buf, sizeof(buf), "wait status %#x", ws);
-	return buf;
-}
-
-/* The first line of the server's stderr, for messages. */
-static const char *prog_stderr(const struct proc *p)
-{
-	static char buf[300];
-	size_t n = 0;
-	unsigned char *all = grade_slurp(p->errpath, &n);
-	size_t k = 0;
-
-	while (k < n && k < sizeof(buf) - 3 && all[k] != '\n')
-		k++;
-	if (n == 0)
-		snprintf(buf, sizeof(buf), "(nothing on stderr)");
-	else
-		snprintf(buf, sizeof(buf), "\"%.*s\"", (int)k, (const char *)all);
-	free(all);
-	return buf;
-}
-
-static size_t prog_stderr_len(const struct proc *p)
-{
-	size_t n = 0;
-	unsigned char *all = grade_slurp(p->errpath, &n);
-
-	free(all);
-	return n;
+	prog_start(p, argv, prog_fill_stdout);
 }
 
 /* Stop the server with `sig`; returns its wait status (fails if it does not
  * end within PROG_MS: then it is killed). */
-static int prog_stop(struct proc *p, int sig)
+static int server_stop(struct prog_proc *p, int sig)
 {
 	int ws = 0;
 
@@ -1193,27 +1013,12 @@ static int prog_stop(struct proc *p, int sig)
 	return ws;
 }
 
-/* Everything the server wrote to stdout after its first line. */
-static size_t prog_rest_of_stdout(struct proc *p, char *buf, size_t cap)
-{
-	size_t n = 0;
-
-	for (;;) {
-		ssize_t r = SEAM_REAL(read)(p->out, buf + n, cap - 1 - n);
-
-		if (r <= 0 || (n += (size_t)r) >= cap - 1)
-			break;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
 /* Run the server to its end (it should not start serving): wait status. */
-static int prog_run(const char **argv, struct proc *p)
+static int server_run(const char **argv, struct prog_proc *p)
 {
 	int ws = 0;
 
-	prog_start(p, argv);
+	server_start(p, argv);
 	if (!prog_wait(p->pid, PROG_MS, &ws)) {
 		kill(p->pid, SIGKILL);
 		prog_wait(p->pid, PROG_MS, &ws);

@@ -1400,41 +1400,17 @@ static void prog_data(void)
 	make_data(FILE_SIZE);
 }
 
+static bool writing_stdout(const struct task_call *c, void *ctx)
+{
+	(void)ctx;
+	return !c->running && c->args[0] == 1 && (c->nr == SYS_write || c->nr == SYS_writev);
+}
+
 /* A thread of pid asleep in write(1, ...) or writev(1, ...): its tid; 0:
  * none (yet); -errno: /proc/PID/task/TID/syscall cannot be read. */
 static int thread_writing_stdout(pid_t pid)
 {
-	char dir[64];
-	DIR *d;
-	struct dirent *e;
-	int found = 0;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while (!found && (e = readdir(d))) {
-		char path[400], buf[256] = "";
-		long nr, fd;
-		FILE *fp;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/syscall", dir, e->d_name);
-		fp = fopen(path, "re");
-		if (!fp) {
-			found = -errno;
-			break;
-		}
-		if (!fgets(buf, sizeof(buf), fp))
-			buf[0] = '\0';
-		fclose(fp);
-		if (sscanf(buf, "%ld %lx", &nr, &fd) == 2 && fd == 1 &&
-		    (nr == SYS_write || nr == SYS_writev))
-			found = atoi(e->d_name);
-	}
-	closedir(d);
-	return found;
+	return task_find(pid, writing_stdout, NULL);
 }
 
 /* Is signal sig caught (process-wide) or blocked (in thread tid)? */
@@ -1461,17 +1437,16 @@ static bool sig_caught_or_blocked(pid_t pid, pid_t tid, int sig)
  * already be handled (or blocked, to be handled later): a supervisor may
  * send them the moment the line arrives. Deterministic: nothing after the
  * write has run yet. */
-static void check_handlers_at_ready_line(struct proc *p)
+static void check_handlers_at_ready_line(struct prog_proc *p)
 {
 	long deadline = fault_now_ms() + PROG_MS;
 	int tid = 0;
 	int ws;
 
 	while ((tid = thread_writing_stdout(p->pid)) == 0 && fault_now_ms() < deadline) {
-		if (waitpid(p->pid, &ws, WNOHANG) == p->pid) {
-			forget_pid(p->pid);
+		if (prog_wait(p->pid, 0, &ws)) {
 			grade_check(0, "the server ended (%s) without printing its \"listening on ...\" "
-			      "line (stderr: %s) (TODO 12)", wait_status_text(ws), prog_stderr(p));
+			      "line (stderr: %s) (TODO 12)", prog_status_text(ws), prog_proc_stderr(p));
 		}
 		nap_us(500);
 	}
@@ -1485,22 +1460,22 @@ static void check_handlers_at_ready_line(struct proc *p)
 }
 
 /* Start the server and read its ready line. */
-static void prog_serve(struct proc *p, const char **argv)
+static void prog_serve(struct prog_proc *p, const char **argv)
 {
-	prog_start(p, argv);
+	server_start(p, argv);
 	if (p->filler)
 		check_handlers_at_ready_line(p);
-	if (!prog_read_line(p)) {
+	if (!prog_read_line(p, PROG_MS)) {
 		int ws = 0;
 
 		if (prog_wait(p->pid, 100, &ws))
 			grade_check(0, "the server ended (%s) without printing its \"listening on ...\" "
 			      "line (stdout: \"%.80s\"; stderr: %s) (TODO 12)",
-			      wait_status_text(ws), p->line, prog_stderr(p));
+			      prog_status_text(ws), p->line, prog_proc_stderr(p));
 		grade_check(0, "the server is running but printed no complete \"listening on ...\" "
 		      "line within %d ms (stdout so far: \"%.80s\"; stderr: %s): print it when "
 		      "ready and fflush(stdout), which is a pipe here, fully buffered (TODO 12)",
-		      PROG_MS, p->line, prog_stderr(p));
+		      PROG_MS, p->line, prog_proc_stderr(p));
 	}
 }
 
@@ -1542,7 +1517,7 @@ GRADE_TEST(program, bad_arguments, 2,
 	f = F.path;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char **argv = cases[i].argv;
-		struct proc p;
+		struct prog_proc p;
 		int ws;
 
 		for (int k = 1; k < 9; k++)
@@ -1550,10 +1525,10 @@ GRADE_TEST(program, bad_arguments, 2,
 				argv[k] = f;
 			else if (!argv[k] && argv[k - 1] && !strcmp(argv[k - 1], "--unix"))
 				argv[k] = sock;
-		ws = prog_run(argv, &p);
+		ws = server_run(argv, &p);
 		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "server with %s: %s, expected exit "
-		      "status 2 (stdout: \"%.60s\")", cases[i].what, wait_status_text(ws), p.line);
-		grade_check(prog_stderr_len(&p) > 0, "server with %s exited without a message on stderr: "
+		      "status 2 (stdout: \"%.60s\")", cases[i].what, prog_status_text(ws), p.line);
+		grade_check(prog_proc_stderr_len(&p) > 0, "server with %s exited without a message on stderr: "
 		      "print the usage", cases[i].what);
 		grade_check(strstr(p.line, "listening") == NULL, "server with %s printed \"%.60s\"",
 		      cases[i].what, p.line);
@@ -1561,13 +1536,13 @@ GRADE_TEST(program, bad_arguments, 2,
 	{
 		/* The largest values are arguments too. */
 		const char *argv[] = { "", "--file", f, "--port", "0", "--qd", "4096", NULL };
-		struct proc p;
+		struct prog_proc p;
 		int ws;
 
 		prog_serve(&p, argv);
-		ws = prog_stop(&p, SIGTERM);
+		ws = server_stop(&p, SIGTERM);
 		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --qd 4096 (the largest qd "
-		      "allowed), stopped with SIGTERM: %s, expected exit status 0", wait_status_text(ws));
+		      "allowed), stopped with SIGTERM: %s, expected exit status 0", prog_status_text(ws));
 		close(p.out);
 	}
 	unlink(sock);
@@ -1584,7 +1559,7 @@ GRADE_TEST(program, cannot_serve, 1,
 	int busy;
 	char port[16];
 	const char *sock = sock_path("exists");
-	struct proc p;
+	struct prog_proc p;
 	int ws;
 
 	prog_data();
@@ -1600,9 +1575,9 @@ GRADE_TEST(program, cannot_serve, 1,
 		deadline = fault_now_ms() + PROG_MS;
 		while (proc_idle_in_epoll(p.pid, &t) == 0 && fault_now_ms() < deadline)
 			nap_us(500);
-		ws = prog_stop(&p, SIGTERM);
+		ws = server_stop(&p, SIGTERM);
 		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --file PATH --port 0, stopped "
-		      "with SIGTERM: %s, expected exit status 0", wait_status_text(ws));
+		      "with SIGTERM: %s, expected exit status 0", prog_status_text(ws));
 		close(p.out);
 	}
 	busy = tcp_listener(0, &taken, &tl);
@@ -1614,10 +1589,10 @@ GRADE_TEST(program, cannot_serve, 1,
 	{
 		const char *argv[] = { "", "--file", grade_path("missing"), "--port", "0", NULL };
 
-		ws = prog_run(argv, &p);
-		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		ws = server_run(argv, &p);
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_proc_stderr_len(&p) > 0,
 		      "server --file MISSING --port 0: %s, stderr %s; expected exit status 1 and a "
-		      "message", wait_status_text(ws), prog_stderr(&p));
+		      "message", prog_status_text(ws), prog_proc_stderr(&p));
 		grade_check(!strstr(p.line, "listening"), "server with a missing file printed \"%.60s\"",
 		      p.line);
 		{
@@ -1628,24 +1603,24 @@ GRADE_TEST(program, cannot_serve, 1,
 			free(all);
 			grade_check(named, "server --file %s: the message on stderr, %s, does not name "
 			      "the file: say which file could not be served, and why (strerror)",
-			      grade_path("missing"), prog_stderr(&p));
+			      grade_path("missing"), prog_proc_stderr(&p));
 		}
 	}
 	{
 		const char *argv[] = { "", "--file", F.path, "--port", port, NULL };
 
-		ws = prog_run(argv, &p);
-		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		ws = server_run(argv, &p);
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_proc_stderr_len(&p) > 0,
 		      "server --port %s (a port already in use): %s, stderr %s; expected exit "
-		      "status 1 and a message", port, wait_status_text(ws), prog_stderr(&p));
+		      "status 1 and a message", port, prog_status_text(ws), prog_proc_stderr(&p));
 	}
 	{
 		const char *argv[] = { "", "--file", F.path, "--unix", sock, NULL };
 
-		ws = prog_run(argv, &p);
-		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_stderr_len(&p) > 0,
+		ws = server_run(argv, &p);
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1 && prog_proc_stderr_len(&p) > 0,
 		      "server --unix PATH where PATH already exists: %s, stderr %s; expected exit "
-		      "status 1 and a message", wait_status_text(ws), prog_stderr(&p));
+		      "status 1 and a message", prog_status_text(ws), prog_proc_stderr(&p));
 		grade_check(access(sock, F_OK) == 0, "server --unix PATH removed a file it did not "
 		      "create");
 	}
@@ -1656,12 +1631,12 @@ GRADE_TEST(program, cannot_serve, 1,
 		const char *argv[] = { "", "--file", F.path, "--unix", longp, NULL };
 
 		snprintf(longp, sizeof(longp), "%s/%0200d.sock", grade_tmpdir(), 0);
-		ws = prog_run(argv, &p);
+		ws = server_run(argv, &p);
 		grade_check(WIFEXITED(ws) && (WEXITSTATUS(ws) == 1 || WEXITSTATUS(ws) == 2) &&
-		      prog_stderr_len(&p) > 0, "server --unix PATH with a %zu-byte PATH (a unix socket "
+		      prog_proc_stderr_len(&p) > 0, "server --unix PATH with a %zu-byte PATH (a unix socket "
 		      "address holds 107): %s, stderr %s; expected exit status 1 (or 2) and a message: "
 		      "check the length before copying it into sun_path (man 7 unix)", strlen(longp),
-		      wait_status_text(ws), prog_stderr(&p));
+		      prog_status_text(ws), prog_proc_stderr(&p));
 		grade_check(!strstr(p.line, "listening"), "server --unix with a %zu-byte path printed "
 		      "\"%.60s\"", strlen(longp), p.line);
 	}
@@ -1684,7 +1659,7 @@ GRADE_TEST_T(program, tcp, 3,
 	     "stdout", 10)
 {
 	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
-	struct proc p;
+	struct prog_proc p;
 	struct client cls[8];
 	struct client *all[8];
 	struct sockaddr_in *in = (struct sockaddr_in *)&F.addr;
@@ -1709,9 +1684,9 @@ GRADE_TEST_T(program, tcp, 3,
 	}
 	drive(all, 8, "8 clients of the server program");
 	close_all(cls, 8);
-	ws = prog_stop(&p, SIGTERM);
+	ws = server_stop(&p, SIGTERM);
 	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s "
-	      "(stderr: %s); expected exit status 0", wait_status_text(ws), prog_stderr(&p));
+	      "(stderr: %s); expected exit status 0", prog_status_text(ws), prog_proc_stderr(&p));
 	grade_check(prog_rest_of_stdout(&p, rest, sizeof(rest)) == 0, "the server printed more than "
 	      "its ready line on stdout: \"%.80s\"", rest);
 	close(p.out);
@@ -1721,10 +1696,10 @@ GRADE_TEST_T(program, tcp, 3,
 	prog_fill_stdout = true;
 	prog_serve(&p, argv);
 	prog_fill_stdout = false;
-	ws = prog_stop(&p, SIGTERM);
+	ws = server_stop(&p, SIGTERM);
 	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "SIGTERM right after the ready line: %s; "
 	      "expected exit status 0 (install the handler before printing the line)",
-	      wait_status_text(ws));
+	      prog_status_text(ws));
 	close(p.out);
 }
 
@@ -1756,7 +1731,7 @@ GRADE_TEST_T(program, unix_socket, 2,
 {
 	const char *sock = sock_path("srv.sock");
 	const char *argv[] = { "", "--file", NULL, "--unix", sock, "--qd", "1000", NULL };
-	struct proc p;
+	struct prog_proc p;
 	struct client cls[4];
 	struct client *all[4];
 	char want[200];
@@ -1793,9 +1768,9 @@ GRADE_TEST_T(program, unix_socket, 2,
 		      "value to evsrv_open (TODO 12)", ring / 32);
 	}
 	close_all(cls, 4);
-	ws = prog_stop(&p, SIGINT);
+	ws = server_stop(&p, SIGINT);
 	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGINT the server ended with %s "
-	      "(stderr: %s); expected exit status 0", wait_status_text(ws), prog_stderr(&p));
+	      "(stderr: %s); expected exit status 0", prog_status_text(ws), prog_proc_stderr(&p));
 	grade_check(access(sock, F_OK) != 0, "the server left its socket file %s behind: unlink it "
 	      "on the way out", sock);
 	close(p.out);
@@ -1810,7 +1785,7 @@ GRADE_TEST_T(program, slow_and_vanishing_clients, 2,
 {
 	const char *sock = sock_path("srv.sock");
 	const char *argv[] = { "", "--file", NULL, "--unix", sock, NULL };
-	struct proc p;
+	struct prog_proc p;
 	struct client slow, cls[4], late;
 	struct client *all[5];
 	unsigned char r[EVSRV_REQ_SIZE];
@@ -1862,58 +1837,47 @@ GRADE_TEST_T(program, slow_and_vanishing_clients, 2,
 	cl_close(&late);
 	cl_close(&slow);
 	close_all(cls, 4);
-	ws = prog_stop(&p, SIGTERM);
+	ws = server_stop(&p, SIGTERM);
 	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM the server ended with %s; "
-	      "expected exit status 0", wait_status_text(ws));
+	      "expected exit status 0", prog_status_text(ws));
 	close(p.out);
 }
 
 /* Every thread of pid asleep, one of them in an epoll wait with no short
  * timeout: 1; not yet: 0; cannot tell (no access): -errno. */
+struct idle_scan {
+	int found, running;
+	long *timeout;
+};
+
+/* Visits every thread (never "matches"): counts the running ones and notes
+ * one asleep in an epoll wait with a long or infinite timeout. */
+static bool scan_idle(const struct task_call *c, void *ctx)
+{
+	struct idle_scan *s = ctx;
+	long t;
+
+	if (c->running) {
+		s->running++;
+		return false;
+	}
+	if (!in_epoll_wait_nr(c->nr))
+		return false;
+	t = c->nr == SYS_epoll_wait || c->nr == SYS_epoll_pwait ? (long)(int)c->args[3] : -2;
+	*s->timeout = t;
+	if (t == -1 || t == -2 || t >= 100)
+		s->found = 1;
+	return false;
+}
+
 static int proc_idle_in_epoll(pid_t pid, long *timeout)
 {
-	char dir[64];
-	DIR *d;
-	struct dirent *e;
-	int found = 0, running = 0, err = 0;
+	struct idle_scan s = { 0, 0, timeout };
+	int err = task_find(pid, scan_idle, &s);
 
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		char path[400], buf[64] = "";
-		FILE *fp;
-		long t = -2;
-		int in;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/syscall", dir, e->d_name);
-		fp = fopen(path, "re");
-		if (!fp) {
-			err = -errno;
-			continue;
-		}
-		if (!fgets(buf, sizeof(buf), fp) && ferror(fp))
-			err = -errno;
-		fclose(fp);
-		if (!strncmp(buf, "running", 7)) {
-			running++;
-			continue;
-		}
-		in = task_in_epoll(pid, (pid_t)atoi(e->d_name), &t);
-		if (in == 1 && (t == -1 || t == -2 || t >= 100)) {
-			found = 1;
-			*timeout = t;
-		} else if (in == 1) {
-			*timeout = t;
-		}
-	}
-	closedir(d);
-	if (err && !found)
+	if (err < 0 && !s.found)
 		return err;
-	return found && !running;
+	return s.found && !s.running;
 }
 
 GRADE_TEST_T(program, sleeps_when_idle, 1,
@@ -1924,7 +1888,7 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 	     "reply is stuck)", 10)
 {
 	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
-	struct proc p;
+	struct prog_proc p;
 	struct client c;
 	unsigned port = 0;
 	long t = 0, deadline;
@@ -1962,8 +1926,8 @@ GRADE_TEST_T(program, sleeps_when_idle, 1,
 		}
 	}
 	cl_close(&c);
-	ws = prog_stop(&p, SIGTERM);
-	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", wait_status_text(ws));
+	ws = server_stop(&p, SIGTERM);
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", prog_status_text(ws));
 	close(p.out);
 }
 
@@ -2615,7 +2579,7 @@ GRADE_TEST_T(program, loopback_only, 1,
 {
 	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
 	struct sockaddr_in other;
-	struct proc p;
+	struct prog_proc p;
 	struct client c;
 	unsigned port = 0;
 	int fd, r, err, ws;
@@ -2647,8 +2611,8 @@ GRADE_TEST_T(program, loopback_only, 1,
 	      "address of the machine (INADDR_ANY), not on 127.0.0.1 only", port);
 	grade_check(err == ECONNREFUSED || err == ENETUNREACH || err == EADDRNOTAVAIL,
 	      "harness: connect to 127.0.0.2: %s", strerror(err));
-	ws = prog_stop(&p, SIGTERM);
-	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", wait_status_text(ws));
+	ws = server_stop(&p, SIGTERM);
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "after SIGTERM: %s", prog_status_text(ws));
 	close(p.out);
 }
 

@@ -52,7 +52,7 @@ struct grade_entry {
 	int points;
 	const char *title;  /* what the test checks, in the learner's words */
 	const char *hint;   /* where to look when it fails                   */
-	int line;           /* order in the test file                        */
+	int line;           /* order in the test file (__COUNTER__: headers included count in place) */
 	double timeout;
 };
 
@@ -65,7 +65,7 @@ void grade_test_end(void) __attribute__((noreturn));
 	__attribute__((constructor)) static void grade_reg_##suite_##_##name_(void) \
 	{                                                                        \
 		static const struct grade_entry e = {                            \
-			#suite_, #name_, points_, title_, hint_, __LINE__, timeout_ \
+			#suite_, #name_, points_, title_, hint_, __COUNTER__, timeout_ \
 		};                                                               \
 		grade_register(&e);                                              \
 	}                                                                        \

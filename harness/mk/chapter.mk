@@ -41,7 +41,7 @@ PROGRAMS := $(addprefix $(OUT)/,$(PROGRAM_SRCS:.c=))
 # chapter and flavour, shared by every tree graded (an instructor's class, the
 # mutants of make test).
 HARNESS_OUT := $(ROOT)/build/harness/$(if $(filter 1,$(SAN)),san,plain)$(if $(filter 1,$(WERROR)),-werror)/$(CHAPTER)
-LIB_OBJS := $(addprefix $(HARNESS_OUT)/lib/,grade.o seams.o faults.o heap.o)
+LIB_OBJS := $(addprefix $(HARNESS_OUT)/lib/,grade.o seams.o faults.o heap.o prog.o tasks.o)
 TEST_OBJS := $(HARNESS_OUT)/tests.o $(LIB_OBJS)
 DEMO_OBJS := $(addprefix $(OUT)/demo-obj/,$(DEMO_SRCS:.c=.o))
 # Stand-alone programs of the lesson (chapters/NN-topic/name.c -> name), built

@@ -1,5 +1,5 @@
 /*
- * ring_watch.h - chapter 06: watch a learner's io_uring through the seams.
+ * ring_watch.h - watch a learner's io_uring through the seams (chapters 06-09).
  *
  * Hooks on every exported liburing function that may enter the kernel
  * (io_uring_submit*, __io_uring_get_cqe behind io_uring_wait_cqe*,
@@ -35,13 +35,30 @@
  *   - virtual reads: a read SQE on watch.virt_fd becomes a NOP, and its CQE
  *     says the whole length was read (at most 0x7ffff000 bytes, the kernel's
  *     cap per read): lengths and totals beyond 2 and 4 GiB, no data moved.
+ *   - broken chains (break_links): a queued read with IOSQE_IO_LINK is cut
+ *     to half its length, once per user_data, and the rest of its chain
+ *     becomes NOPs whose CQEs say -ECANCELED: exactly what the kernel does
+ *     when a linked read comes back short, which it will not do on demand in
+ *     the middle of a regular file;
+ *   - interrupted reads (eintr_reads): the next N queued reads become NOPs
+ *     whose CQEs say -EINTR, the rest of their chains -ECANCELED: nothing
+ *     was read, so reading again is right (rewriting the CQE of a read that
+ *     did read would lose pipe data, which no kernel does);
+ *   - what each submission carries: on_sqe() sees every SQE handed to the
+ *     kernel, in order, before any of the above changes it; the most SQEs
+ *     one call handed over is kept; on_cqe() sees (and may change) every
+ *     CQE before the code does;
+ *   - at io_uring_queue_exit: how many requests the kernel still had and how
+ *     many CQEs were left unreaped (a buffer still the kernel's).
  *   - ring set-up: count it, record the largest size asked for, and refuse
  *     sizes above a bound with -ENOMEM (a small RLIMIT_MEMLOCK, on demand).
  *
  * Only liburing's exported functions are visible (its system calls are
  * inline): that is what the lesson's budget counts.
  *
- * Worth moving to harness/lib for chapters 07-09 (io_uring too).
+ * Header-only: a test file includes it once and reaches the state through
+ * `watch`. A chapter that needs only some of it leaves the rest unused,
+ * which is not worth a warning here.
  */
 #ifndef RING_WATCH_H
 #define RING_WATCH_H
@@ -53,6 +70,9 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/uio.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
 
 #define WATCH_MAX_SHRUNK 4096
 #define WATCH_IOV_SLOTS 512
@@ -94,6 +114,9 @@ struct ring_watch {
 	 * buffer address poison_pick() chooses gets fd -1 (-EBADF) */
 	bool (*poison_pick)(__u64 addr);
 	unsigned poisoned;
+	/* a read fails for real (fd -1: -EBADF) when poison_sqe() says so,
+	 * whatever its user_data (the test picks by offset or buffer) */
+	bool (*poison_sqe)(const struct io_uring_sqe *sqe);
 	/* pacing: -EAGAIN from submits while reads wait in the kernel */
 	bool eagain_until_wait;
 	bool waited;           /* the code called a liburing wait (nr > 0)       */
@@ -111,7 +134,21 @@ struct ring_watch {
 	int virt_fd;           /* -1: off                                        */
 	unsigned virt_sqes;    /* read SQEs turned into NOPs                      */
 	unsigned nvirt;
-	struct { __u64 id; __u32 len; bool pending; } virt[WATCH_MAX_SHRUNK];
+	struct { __u64 id; __s32 res; bool pending; } virt[WATCH_MAX_SHRUNK];
+	/* broken chains */
+	bool break_links;      /* cut linked reads, cancel the rest of the chain */
+	unsigned links_broken; /* chains broken so far                            */
+	unsigned cancelled;    /* SQEs turned into NOPs that answer -ECANCELED    */
+	/* interrupted reads */
+	unsigned eintr_reads;  /* reads still to turn into -EINTR NOPs           */
+	unsigned eintrs;       /* turned so far                                  */
+	/* at io_uring_queue_exit */
+	unsigned exit_in_kernel, exit_cq_ready;
+	/* submissions and completions */
+	void (*on_sqe)(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued);
+	void (*on_cqe)(struct io_uring_cqe *cqe);
+	unsigned most_queued;  /* the most SQEs one submitting call handed over   */
+	long sqes_submitted;   /* SQEs handed over by submitting calls            */
 };
 
 static struct ring_watch watch;
@@ -154,6 +191,28 @@ static __u64 watch_sqe_data(const struct io_uring_sqe *sqe)
 	return sqe->addr;
 }
 
+/* The SQE becomes a NOP whose CQE will say `res` instead of 0 (matched by
+ * user_data and the NOP's result 0, so a code that gives both SQEs of a
+ * pair one user_data still gets the other CQE as it was). Its link flags
+ * stay: a chain goes on to its end. */
+static void watch_nop_sqe(struct io_uring_sqe *sqe, int res)
+{
+	if (watch.nvirt < WATCH_MAX_SHRUNK) {
+		watch.virt[watch.nvirt].id = sqe->user_data;
+		watch.virt[watch.nvirt].res = res;
+		watch.virt[watch.nvirt].pending = true;
+		watch.nvirt++;
+	}
+	sqe->opcode = IORING_OP_NOP;
+	sqe->fd = -1;
+	sqe->rw_flags = 0;
+	sqe->addr = 0;
+	sqe->len = 0;
+	sqe->off = 0;
+	sqe->flags &= (__u8)(IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+	watch.cancelled += res == -ECANCELED;
+}
+
 /* A read on the virtual fd becomes a NOP; its CQE is rewritten later. */
 static void watch_virtualize(struct io_uring_sqe *sqe)
 {
@@ -169,18 +228,7 @@ static void watch_virtualize(struct io_uring_sqe *sqe)
 	} else if (len > 0x7ffff000u) {
 		len = 0x7ffff000u;
 	}
-	if (watch.nvirt < WATCH_MAX_SHRUNK) {
-		watch.virt[watch.nvirt].id = sqe->user_data;
-		watch.virt[watch.nvirt].len = len;
-		watch.virt[watch.nvirt].pending = true;
-		watch.nvirt++;
-	}
-	sqe->opcode = IORING_OP_NOP;
-	sqe->fd = -1;
-	sqe->rw_flags = 0;
-	sqe->addr = 0;
-	sqe->len = 0;
-	sqe->off = 0;
+	watch_nop_sqe(sqe, (int)len);
 	watch.virt_sqes++;
 }
 
@@ -212,6 +260,49 @@ static bool watch_shrink_readv(struct io_uring_sqe *sqe)
 	return true;
 }
 
+static bool watch_is_read(const struct io_uring_sqe *sqe)
+{
+	return sqe->opcode == IORING_OP_READ || sqe->opcode == IORING_OP_READ_FIXED ||
+	       sqe->opcode == IORING_OP_READV;
+}
+
+/* Cancel the chain after SQE h (its members linked to h): -ECANCELED. */
+static unsigned watch_cancel_rest(struct io_uring *ring, unsigned h)
+{
+	bool more = ring->sq.sqes[h & ring->sq.ring_mask].flags & IOSQE_IO_LINK;
+
+	for (h++; more && h != ring->sq.sqe_tail; h++) {
+		struct io_uring_sqe *next = &ring->sq.sqes[h & ring->sq.ring_mask];
+
+		more = next->flags & IOSQE_IO_LINK;
+		watch_nop_sqe(next, -ECANCELED);
+	}
+	return h;
+}
+
+/* Break the chain that starts at the linked read h: cut the read, cancel
+ * what it links to. Returns the index after the chain. */
+static unsigned watch_break_chain(struct io_uring *ring, unsigned h)
+{
+	struct io_uring_sqe *read = &ring->sq.sqes[h & ring->sq.ring_mask];
+	bool hard = read->flags & IOSQE_IO_HARDLINK, again = false;
+
+	/* Once per user_data and offset: a module that reuses a slot's
+	 * user_data for every block still has each block's chain broken, and
+	 * the rest of a cut read (another offset) may be cut again. */
+	for (unsigned i = 0; i < watch.shrunk && i < WATCH_MAX_SHRUNK; i++)
+		if (watch.shrunk_ids[i] == read->user_data && watch.shrunk_off[i] == read->off)
+			again = true;
+	if (hard || again || read->len < 2 || read->opcode == IORING_OP_READV ||
+	    watch.shrunk >= WATCH_MAX_SHRUNK)
+		return h + 1;
+	watch.shrunk_off[watch.shrunk] = read->off;
+	watch.shrunk_ids[watch.shrunk++] = read->user_data;
+	read->len /= 2;
+	watch.links_broken++;
+	return watch_cancel_rest(ring, h);
+}
+
 /* The SQEs queued but not yet handed to the kernel: sqe_head .. sqe_tail. */
 static void watch_shrink_queued(struct io_uring *ring)
 {
@@ -219,10 +310,28 @@ static void watch_shrink_queued(struct io_uring *ring)
 		struct io_uring_sqe *sqe = &ring->sq.sqes[h & ring->sq.ring_mask];
 		bool cut = false;
 
-		if (sqe->opcode != IORING_OP_READ && sqe->opcode != IORING_OP_READ_FIXED &&
-		    sqe->opcode != IORING_OP_READV)
+		if (!watch_is_read(sqe))
 			continue;
 		watch.reads_seen++;
+		if (watch.poison_sqe && sqe->fd != -1 && watch.poison_sqe(sqe)) {
+			sqe->fd = -1;
+			sqe->flags &= (__u8)~IOSQE_FIXED_FILE;
+			watch.poisoned++;
+			continue;
+		}
+		if (watch.eintr_reads > 0) {
+			bool linked = sqe->flags & IOSQE_IO_LINK;
+			unsigned next;
+
+			watch.eintr_reads--;
+			watch.eintrs++;
+			next = linked ? watch_cancel_rest(ring, h) : h + 1;
+			watch_nop_sqe(sqe, -EINTR);
+			if (linked)
+				sqe->flags |= IOSQE_IO_LINK;
+			h = next - 1;
+			continue;
+		}
 		if (watch.virt_fd >= 0 && sqe->fd == watch.virt_fd && !(sqe->flags & IOSQE_FIXED_FILE)) {
 			watch_virtualize(sqe);
 			continue;
@@ -233,6 +342,11 @@ static void watch_shrink_queued(struct io_uring *ring)
 			sqe->fd = -1;  /* the rest of a cut read fails: -EBADF */
 			sqe->flags &= (__u8)~IOSQE_FIXED_FILE;
 			watch.poisoned++;
+			continue;
+		}
+		if (watch.break_links && (sqe->flags & IOSQE_IO_LINK) &&
+		    h + 1 != ring->sq.sqe_tail) {
+			h = watch_break_chain(ring, h) - 1;
 			continue;
 		}
 		if (!watch.shrink || watch.shrunk >= WATCH_MAX_SHRUNK ||
@@ -280,7 +394,7 @@ static void watch_rewrite_cqes(struct io_uring *ring)
 	unsigned head = __atomic_load_n(ring->cq.khead, __ATOMIC_ACQUIRE);
 	unsigned tail = __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
 
-	if (!watch.cqe_eintr_at && watch.virt_fd < 0)
+	if (!watch.cqe_eintr_at && watch.nvirt == 0 && !watch.on_cqe)
 		return;
 	if (watch.cq_ring != ring || (int)(watch.cq_scanned - head) < 0 ||
 	    watch.cq_scanned - head > tail - head) {
@@ -293,12 +407,15 @@ static void watch_rewrite_cqes(struct io_uring *ring)
 		bool virt = false;
 
 		for (unsigned i = 0; i < watch.nvirt; i++)
-			if (watch.virt[i].pending && watch.virt[i].id == cqe->user_data) {
+			if (watch.virt[i].pending && watch.virt[i].id == cqe->user_data &&
+			    cqe->res == 0) {  /* a NOP's result */
 				watch.virt[i].pending = false;
-				cqe->res = (__s32)watch.virt[i].len;
+				cqe->res = watch.virt[i].res;
 				virt = true;
 				break;
 			}
+		if (watch.on_cqe && !virt)
+			watch.on_cqe(cqe);
 		if (!watch.cqe_eintr_at || virt)
 			continue;
 		seen = watch_id_cqes(cqe->user_data);
@@ -312,6 +429,24 @@ static void watch_rewrite_cqes(struct io_uring *ring)
 static bool watch_is_submit(const char *name)
 {
 	return !strncmp(name, "io_uring_submit", 15);
+}
+
+/* A submitting call is about to hand the queued SQEs to the kernel: show
+ * each to on_sqe (as the code wrote it), count them, then apply the faults
+ * that rewrite queued SQEs. */
+static void watch_submission(struct io_uring *ring, const char *name)
+{
+	unsigned queued = ring->sq.sqe_tail - ring->sq.sqe_head, pos = 0;
+
+	if (watch_is_submit(name) && queued > 0) {
+		if (watch.on_sqe)
+			for (unsigned h = ring->sq.sqe_head; h != ring->sq.sqe_tail; h++)
+				watch.on_sqe(&ring->sq.sqes[h & ring->sq.ring_mask], pos++, queued);
+		if (queued > watch.most_queued)
+			watch.most_queued = queued;
+		watch.sqes_submitted += queued;
+	}
+	watch_shrink_queued(ring);
 }
 
 /* Pacing: -EAGAIN for a submit while SQEs are queued, some read is in the
@@ -387,7 +522,6 @@ static bool watch_call(struct io_uring *ring, int *err)
 	}
 	if (ring) {
 		watch_observe(ring);
-		watch_shrink_queued(ring);
 		if (watch.inject_when && !watch.inject_at && watch_when(ring))
 			watch.inject_at = watch.calls;
 	}
@@ -411,6 +545,7 @@ static bool watch_call(struct io_uring *ring, int *err)
 			return err;                               \
 		if (watch_pacing(ring, #name, (nr), &err))        \
 			return err;                               \
+		watch_submission(ring, #name);                    \
 		watch_feed((nr));                                 \
 		ret = SEAM_REAL(name) args;                       \
 		watch_observe(ring);                              \
@@ -485,6 +620,8 @@ static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *r
 static void watch_io_uring_queue_exit(struct io_uring *ring)
 {
 	watch.exits++;
+	watch.exit_in_kernel = watch_in_kernel(ring);
+	watch.exit_cq_ready = io_uring_cq_ready(ring);
 	SEAM_REAL(io_uring_queue_exit)(ring);
 }
 
@@ -524,6 +661,10 @@ static void watch_reset_counts(void)
 	watch.inject_when = 0;
 	watch.inject_calls = 0;
 	watch.nfeed = watch.fed = 0;
+	watch.most_queued = 0;
+	watch.sqes_submitted = 0;
 }
+
+#pragma GCC diagnostic pop
 
 #endif /* RING_WATCH_H */

@@ -1,0 +1,552 @@
+/*
+ * copy_battery.h - the black-box tests of a copy program (`copy SRC DST`)
+ * built on io_uring: chapter 06's batched copy, chapter 07's linked copy,
+ * and any program with the same command line (COPY=/path/to/program).
+ *
+ * A chapter's tests.c includes it once, where the copy tests belong in its
+ * numbering, after defining what its hints point at:
+ *
+ *   COPY_NAME              the program's name in the implementation tree
+ *                          ("copy": built from copy.c)
+ *   COPY_TODO_ARGS         where the skeleton checks the command line
+ *   COPY_TODO_OPEN         opening SRC and DST (modes, same file, order)
+ *   COPY_TODO_BLOCKS       the read/write loop as a whole
+ *   COPY_TODO_OFFSET       where a block's write gets its offset
+ *   COPY_TODO_SHORT_WRITE  where a short write is continued
+ *   COPY_TODO_ERRORS       where failures become a message and a status
+ *   COPY_HINT_BATCH        how the chapter puts several requests in one
+ *                          io_uring_enter (the end of a sentence)
+ *   COPY_MEMLOCK_ROOM      RLIMIT_MEMLOCK the program needs (optional)
+ *
+ * The program is judged on behaviour and on what the lessons require of it:
+ * the bytes, exit status 0 or not, a message that names the file it is
+ * about (by path, last component or role), a new file's mode under several
+ * umasks (checked with stat: root ignores permission bits), a short write
+ * continued (a file-size limit makes one), SRC and DST the same file
+ * refused, and, under strace, that the files are only touched through
+ * io_uring with several requests per io_uring_enter. Not the wording, not
+ * the stream of a message.
+ */
+#ifndef COPY_BATTERY_H
+#define COPY_BATTERY_H
+
+#include "grade.h"
+#include "prog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if !defined(COPY_NAME) || !defined(COPY_TODO_ARGS) || !defined(COPY_TODO_OPEN) ||      \
+	!defined(COPY_TODO_BLOCKS) || !defined(COPY_TODO_OFFSET) ||                      \
+	!defined(COPY_TODO_SHORT_WRITE) || !defined(COPY_TODO_ERRORS) || !defined(COPY_HINT_BATCH)
+#error "define COPY_NAME, COPY_TODO_* and COPY_HINT_BATCH before including copy_battery.h"
+#endif
+#ifndef COPY_MEMLOCK_ROOM
+#define COPY_MEMLOCK_ROOM (64 * 1024)
+#endif
+
+
+static const char *copy_program(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("COPY"), *dir = getenv("GRADE_PROGRAMS");
+
+	if (env && *env)
+		snprintf(path, sizeof(path), "%s", env);
+	else
+		snprintf(path, sizeof(path), "%s/" COPY_NAME, dir && *dir ? dir : ".");
+	grade_check(access(path, X_OK) == 0, "the copy program %s cannot be run (%s): it is built "
+		    "from " COPY_NAME ".c by make check, or set COPY=/path/to/your/copy",
+		    path, strerror(errno));
+	return path;
+}
+
+static void copy_setup(void)
+{
+	grade_require_io_uring(8);
+	grade_require_memlock(COPY_MEMLOCK_ROOM, "this chapter's tests (several rings in a row)");
+}
+
+static void run_copy(const char *src, const char *dst, struct prog_result *r,
+		     const struct prog_opts *o)
+{
+	const char *argv[] = { copy_program(), src, dst, NULL };
+
+	prog_run(argv, o, r);
+}
+
+/* SRC of `size` random bytes copied to DST: exit 0, silent, same bytes. */
+static void copy_and_compare(size_t size, const char *dst_name, const char *what)
+{
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_make_file("src", data, size), *dst = grade_path(dst_name);
+	struct prog_result r;
+	size_t backlen;
+	ssize_t at;
+
+	run_copy(src, dst, &r, NULL);
+	grade_check(r.exited && r.status == 0, "copy SRC DST with a %zu-byte SRC%s: %s, expected "
+		    "exit status 0; stderr: %s", size, what, prog_ending(&r), prog_stderr_line(&r));
+	grade_check(r.outlen == 0, "copy printed %zu byte(s) on stdout (\"%.60s\"); it must be "
+		    "silent on success", r.outlen, r.out);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL, "copy exited 0 but DST does not exist");
+	grade_check(backlen == size, "copy of a %zu-byte SRC%s: DST has %zu bytes", size, what,
+		    backlen);
+	at = grade_first_diff(back, data, size);
+	grade_check(at < 0, "copy of a %zu-byte SRC%s: DST differs from byte %zd on (block "
+		    "written at the wrong offset, or a short read or write not continued?)",
+		    size, what, at);
+	free(back);
+	free(data);
+}
+
+/* The program must first work at all, so a program that fails every time
+ * (the skeleton) earns nothing from the error cases. */
+static void copy_must_work(void)
+{
+	copy_and_compare(70001, "first-dst", " (the plain copy this test starts with)");
+}
+
+/*
+ * What the lesson requires of a failing program, and no more: a non-zero
+ * exit status and a message (on stderr, or on stdout: the stream is not
+ * graded). Where a file could not be opened, the message must say which one:
+ * its path (or its last component), or the role the command line gives it
+ * (`role` lists the accepted words: "source", "input", "infile", ...).
+ */
+static const char *const src_roles[] = { "src", "source", "input", "infile", "from", NULL };
+static const char *const dst_roles[] = { "dst", "dest", "output", "outfile", "target", NULL };
+
+static bool names_file(const char *msg, const char *path, const char *const *roles)
+{
+	const char *base = strrchr(path, '/');
+
+	if (strstr(msg, path) || (base && base[1] && strstr(msg, base + 1)))
+		return true;
+	for (size_t i = 0; roles && roles[i]; i++)
+		if (strcasestr(msg, roles[i]))
+			return true;
+	return false;
+}
+
+static void check_failed(const struct prog_result *r, const char *what, const char *path,
+			 const char *const *roles)
+{
+	char msg[sizeof(r->err) + sizeof(r->out) + 2];
+
+	grade_check(r->exited && r->status != 0, "copy %s: %s; expected a non-zero exit status "
+		    "and a message", what, prog_ending(r));
+	grade_check(r->errlen + r->outlen > 0, "copy %s exited with status %d but printed "
+		    "nothing: say what went wrong (\"copy: PATH: strerror(errno)\" on stderr)",
+		    what, r->status);
+	if (!path)
+		return;
+	snprintf(msg, sizeof(msg), "%s\n%s", r->err, r->out);
+	grade_check(names_file(msg, path, roles), "copy %s: the message %s does not say which "
+		    "file it is about: name it by its path (%s) or as the %s", what,
+		    r->errlen ? prog_stderr_line(r) : "on stdout", path,
+		    roles == src_roles ? "source" : "destination");
+}
+
+GRADE_TEST_T(copy, byte_for_byte, 3,
+	     "copy SRC DST: files of 0, 1, 4095-4097, 128 KiB +- 1, 1 MiB + 1, 10 MB, byte for byte",
+	     COPY_TODO_BLOCKS ": every block read in full, written in full at the offset it was read "
+	     "from, the last block shorter; exit 0 and print nothing (lesson, \"The program\")",
+	     10)
+{
+	static const size_t sizes[] = {
+		0, 1, 4095, 4096, 4097, 131071, 131072, 131073, 1048577, 10000019,
+	};
+
+	copy_setup();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		copy_and_compare(sizes[i], "dst", "");
+}
+
+GRADE_TEST(copy, out_of_order_blocks, 2,
+	   "copy SRC DST with SRC's first 512 KiB out of the page cache: its first blocks finish last",
+	   COPY_TODO_OFFSET ": write each block at the offset it was READ from (io_uring_prep_write with "
+	   "the block's offset), never at the file position or after the last block written: "
+	   "blocks finish in any order")
+{
+	const size_t size = 2 * 1048576 + 12345, evict = 512 * 1024;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_path("src"), *dst = grade_path("dst");
+	struct prog_result r;
+	size_t backlen;
+	ssize_t at;
+	int fd;
+
+	copy_setup();
+	/* Written 4 KiB at a time (one big write makes large folios, which a
+	 * partial POSIX_FADV_DONTNEED cannot drop), written back, and its first
+	 * 512 KiB dropped from the page cache: reading the first blocks needs
+	 * the disk, the others come from memory at once. */
+	fd = grade_open(src, O_WRONLY | O_CREAT | O_TRUNC);
+	for (size_t off = 0; off < size; off += 4096) {
+		size_t len = size - off < 4096 ? size - off : 4096;
+
+		grade_check(SEAM_REAL(write)(fd, data + off, len) == (ssize_t)len,
+			    "harness: cannot write %s: %s", src, strerror(errno));
+	}
+	grade_check(fdatasync(fd) == 0, "harness: fdatasync: %s", strerror(errno));
+	(void)posix_fadvise(fd, 0, (off_t)evict, POSIX_FADV_DONTNEED);
+	close(fd);
+	run_copy(src, dst, &r, NULL);
+	grade_check(r.exited && r.status == 0, "copy SRC DST: %s, expected exit status 0; "
+		    "stderr: %s", prog_ending(&r), prog_stderr_line(&r));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == size, "DST has %zu bytes, SRC %zu", backlen, size);
+	at = grade_first_diff(back, data, size);
+	grade_check(at < 0, "DST differs from SRC from byte %zd on, when the first blocks of SRC "
+		    "were read last: is each block written at the offset it was read from?", at);
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(copy, mode_and_truncate, 1,
+	   "copy: a new DST gets mode 0644 less the umask (022, 0, 077), seen by stat; a longer DST is truncated",
+	   COPY_TODO_OPEN ": create DST with open(DST, O_WRONLY | O_CREAT, 0644): the kernel takes the "
+	   "umask off (0666 or a chmod afterwards is wrong), then ftruncate(DST, 0) once you "
+	   "know it is not SRC (man 2 open, man 2 umask, man 2 ftruncate)")
+{
+	static const struct { mode_t umask; mode_t want; } cases[] = {
+		{ 022, 0644 }, { 0, 0644 }, { 077, 0600 },
+	};
+	unsigned char *old = grade_random_bytes(500000);
+	unsigned char *data = grade_random_bytes(4097);
+	const char *src;
+	struct stat st;
+
+	copy_setup();
+	copy_and_compare(4097, "new", " (DST new)");
+	src = grade_make_file("src-mode", data, 4097);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct prog_opts o = { .set_umask = true, .umask = cases[i].umask };
+		struct prog_result r;
+		char name[32];
+
+		snprintf(name, sizeof(name), "new-%03o", (unsigned)cases[i].umask);
+		{
+			const char *argv[] = { copy_program(), src, grade_path(name), NULL };
+
+			prog_run(argv, &o, &r);
+		}
+		grade_check(r.exited && r.status == 0, "copy SRC DST under umask %03o: %s; stderr: %s",
+			    (unsigned)cases[i].umask, prog_ending(&r), prog_stderr_line(&r));
+		/* stat, not access(): root ignores permission bits */
+		grade_check(stat(grade_path(name), &st) == 0 &&
+			    (st.st_mode & 07777) == cases[i].want, "a new DST has mode %03o under "
+			    "umask %03o, expected %03o (0644 less the umask)",
+			    (unsigned)(st.st_mode & 07777), (unsigned)cases[i].umask,
+			    (unsigned)cases[i].want);
+	}
+	grade_make_file("old", old, 500000);
+	copy_and_compare(4097, "old", " over a 500000-byte DST");
+	free(data);
+	free(old);
+}
+
+GRADE_TEST(copy, missing_source, 1,
+	   "copy: a missing SRC, or a directory: a message, a non-zero status, DST not created",
+	   COPY_TODO_OPEN ": open SRC first and fstat it (a regular file); only then create DST; print "
+	   "\"copy: SRC: strerror(errno)\" on stderr and exit 1")
+{
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	run_copy(grade_path("no-such-source"), grade_path("dst-for-missing"), &r, NULL);
+	check_failed(&r, "with a missing SRC", grade_path("no-such-source"), src_roles);
+	grade_check(stat(grade_path("dst-for-missing"), &st) < 0, "copy with a missing SRC "
+		    "created DST: open SRC before you create (or truncate) DST");
+	grade_check(mkdir(grade_path("a-directory"), 0755) == 0, "harness: mkdir: %s",
+		    strerror(errno));
+	run_copy(grade_path("a-directory"), grade_path("dst-for-dir"), &r, NULL);
+	grade_check(r.exited && r.status != 0, "copy with a directory as SRC: %s; expected a "
+		    "non-zero exit status (SRC must be a regular file)", prog_ending(&r));
+}
+
+GRADE_TEST(copy, bad_destination, 2,
+	   "copy: DST in a missing directory, DST a directory, DST /dev/full: a message, non-zero",
+	   COPY_TODO_ERRORS ": report open(DST) failures; a write CQE with res < 0 (-ENOSPC) is "
+	   "an error: print it and exit 1, never 0")
+{
+	unsigned char *data = grade_random_bytes(300000);
+	const char *src;
+	struct prog_result r;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("src", data, 300000);
+	run_copy(src, grade_path("no-such-dir/out-file"), &r, NULL);
+	check_failed(&r, "with DST in a missing directory", grade_path("no-such-dir/out-file"),
+		     dst_roles);
+	grade_check(mkdir(grade_path("a-directory"), 0755) == 0, "harness: mkdir: %s",
+		    strerror(errno));
+	run_copy(src, grade_path("a-directory"), &r, NULL);
+	check_failed(&r, "with a directory as DST", grade_path("a-directory"), dst_roles);
+	run_copy(src, "/dev/full", &r, NULL);
+	check_failed(&r, "SRC /dev/full (every write fails with ENOSPC)", NULL, NULL);
+	free(data);
+}
+
+GRADE_TEST(copy, short_write_continued, 2,
+	   "copy: with a file-size limit 1 byte below SRC's size, the cut write is continued and fails",
+	   COPY_TODO_SHORT_WRITE ": a write CQE with 0 < res < asked wrote the first res bytes: write the rest "
+	   "at offset + put; here that rest fails with -EFBIG, which must end in a message "
+	   "and a non-zero status (man 2 setrlimit, RLIMIT_FSIZE)")
+{
+	const size_t size = 300001;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src, *dst = grade_path("limited");
+	struct prog_opts o = { .fsize_limit = size - 1 };
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("src", data, size);
+	run_copy(src, dst, &r, &o);
+	back = grade_slurp(dst, &backlen);
+	grade_check(!(r.exited && r.status == 0), "copy exited 0 although DST holds %zu of SRC's "
+		    "%zu bytes: under a file-size limit of %zu bytes the write of the last block "
+		    "came back short and the rest was never written (or its -EFBIG ignored)",
+		    backlen, size, size - 1);
+	check_failed(&r, "under a file-size limit 1 byte below SRC's size", NULL, NULL);
+	grade_check(back && backlen == size - 1 && grade_first_diff(back, data, size - 1) < 0,
+		    "DST holds %zu bytes (the limit allows %zu), or not SRC's first bytes", backlen,
+		    size - 1);
+	free(back);
+	/* The limit in the middle of a bigger file: some blocks are written, one
+	 * is cut short, the ones after fail: still a failure, however many
+	 * blocks went through before. */
+	o.fsize_limit = 2 * 131072 + 777;
+	free(data);
+	data = grade_random_bytes(1048576 + 5);
+	src = grade_make_file("src", data, 1048576 + 5);
+	run_copy(src, grade_path("limited-mid"), &r, &o);
+	check_failed(&r, "of 1 MiB + 5 bytes under a file-size limit of 262921 bytes", NULL, NULL);
+	free(data);
+}
+
+GRADE_TEST(copy, same_file, 1,
+	   "copy: SRC and DST the same file (same path, a symlink, a hard link) is refused, SRC intact",
+	   COPY_TODO_OPEN ": open DST without O_TRUNC, fstat both, compare st_dev and st_ino; refuse "
+	   "before truncating anything")
+{
+	static const char *const how[] = { "the same path", "a symlink to SRC", "a hard link to SRC" };
+	const size_t size = 5000;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src;
+	char dst[3][PATH_MAX];
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("same", data, size);
+	snprintf(dst[0], PATH_MAX, "%s", src);
+	snprintf(dst[1], PATH_MAX, "%s", grade_path("symlink"));
+	snprintf(dst[2], PATH_MAX, "%s", grade_path("hardlink"));
+	grade_check(symlink(src, dst[1]) == 0 && link(src, dst[2]) == 0, "harness: links: %s",
+		    strerror(errno));
+	for (int i = 0; i < 3; i++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "SRC DST with DST %s", how[i]);
+		run_copy(src, dst[i], &r, NULL);
+		back = grade_slurp(src, &backlen);
+		grade_check(backlen == size && grade_first_diff(back, data, size) < 0, "copy %s "
+			    "destroyed SRC: it now has %zu bytes of its %zu", what, backlen, size);
+		check_failed(&r, what, NULL, NULL);
+		free(back);
+	}
+	free(data);
+}
+
+GRADE_TEST(copy, usage, 1,
+	   "copy: with no argument or one: a usage message, a non-zero status, no file touched",
+	   COPY_TODO_ARGS ": argc must be 3; otherwise print \"usage: " COPY_NAME " SRC DST\" on "
+	   "stderr and exit 2 (the usual status of a usage error), before touching any file")
+{
+	const char *prog;
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	prog = copy_program();
+	{
+		const char *argv[] = { prog, NULL };
+
+		prog_run(argv, NULL, &r);
+		check_failed(&r, "(no arguments)", NULL, NULL);
+	}
+	{
+		const char *argv[] = { prog, grade_path("only-arg"), NULL };
+
+		prog_run(argv, NULL, &r);
+		check_failed(&r, "SRC (one argument)", NULL, NULL);
+		grade_check(stat(grade_path("only-arg"), &st) < 0, "copy with one argument created "
+			    "it: check the arguments before opening anything");
+	}
+}
+
+/* What strace saw of the copy program. */
+struct trace_summary {
+	long enters;        /* io_uring_enter calls                      */
+	long submitted;     /* SQEs they took (sum of their results)     */
+	long most;          /* the most SQEs one call took               */
+	int sqpoll;         /* the ring was set up with SQPOLL           */
+	char bad[512];      /* the first data call on SRC or DST, if any */
+};
+
+static bool is_data_call(const char *name)
+{
+	static const char *const names[] = {
+		"read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev",
+		"preadv2", "pwritev2", "sendfile", "splice", "copy_file_range", "mmap",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+static void parse_trace(const char *path, const char *src, const char *dst,
+			struct trace_summary *t)
+{
+	char src_tag[2 * PATH_MAX], dst_tag[2 * PATH_MAX], line[8192];
+	FILE *fp = fopen(path, "r");
+
+	memset(t, 0, sizeof(*t));
+	grade_check(fp != NULL, "harness: cannot read strace's output %s", path);
+	snprintf(src_tag, sizeof(src_tag), "<%s>", src);
+	snprintf(dst_tag, sizeof(dst_tag), "<%s>", dst);
+	while (fgets(line, sizeof(line), fp)) {
+		char name[64] = "", *p = line, *eq;
+
+		while (*p >= '0' && *p <= '9')  /* the pid, with -f */
+			p++;
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, "<... ", 5)) {  /* "<... io_uring_enter resumed>" */
+			sscanf(p + 5, "%63[a-z0-9_]", name);
+		} else {
+			sscanf(p, "%63[a-z0-9_]", name);
+			if (p[strlen(name)] != '(')
+				continue;
+		}
+		if (is_data_call(name) && (strstr(p, src_tag) || strstr(p, dst_tag))) {
+			if (!t->bad[0])
+				snprintf(t->bad, sizeof(t->bad), "%.*s", (int)strcspn(p, "\n"), p);
+			continue;
+		}
+		if (!strcmp(name, "io_uring_setup") && strstr(p, "IORING_SETUP_SQPOLL"))
+			t->sqpoll = 1;
+		if (strcmp(name, "io_uring_enter"))
+			continue;
+		if (strncmp(p, "<... ", 5))
+			t->enters++;  /* counted at its start */
+		if (strstr(p, "<unfinished"))
+			continue;
+		eq = strstr(p, ") = ");
+		if (eq) {
+			long took = strtol(eq + 4, NULL, 10);
+
+			if (took > 0) {
+				t->submitted += took;
+				if (took > t->most)
+					t->most = took;
+			}
+		}
+	}
+	fclose(fp);
+}
+
+/* Skip, with the reason, where strace is missing or cannot trace. */
+static void require_strace(char *strace, size_t cap)
+{
+	struct prog_result r;
+
+	if (!prog_in_path("strace", strace, cap))
+		grade_skip("strace", "strace is not installed: this test watches the copy program's system "
+			   "calls with it", "sudo apt-get install strace (or make deps)");
+	{
+		const char *argv[] = { strace, "-f", "-o", "/dev/null", "/bin/true", NULL };
+
+		prog_run(argv, NULL, &r);
+	}
+	if (!r.exited || r.status != 0) {
+		static char why[512];
+
+		snprintf(why, sizeof(why), "strace cannot trace programs here (%s; %.200s)",
+			 prog_ending(&r), r.errlen ? r.err : "no message");
+		grade_skip("strace", why, "allow ptrace: in a container run it with --cap-add SYS_PTRACE; "
+			   "or sysctl kernel.yama.ptrace_scope=1");
+	}
+}
+
+GRADE_TEST_T(copy, through_io_uring, 2,
+	     "copy: under strace, SRC and DST are only touched by io_uring, several requests per call",
+	     COPY_TODO_BLOCKS ": no read/write/pread/pwrite/sendfile/mmap on the files; "
+	     COPY_HINT_BATCH,
+	     10)
+{
+	const size_t size = 4 * 1048576 + 333;
+	unsigned char *data = grade_random_bytes(size), *back;
+	char strace[PATH_MAX], real_dir[PATH_MAX], src[PATH_MAX + 16], dst[PATH_MAX + 16];
+	const char *trace = grade_path("strace.out");
+	struct trace_summary t;
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	require_strace(strace, sizeof(strace));
+	grade_check(realpath(grade_tmpdir(), real_dir) != NULL, "harness: realpath: %s",
+		    strerror(errno));
+	snprintf(src, sizeof(src), "%s/src", real_dir);
+	snprintf(dst, sizeof(dst), "%s/dst", real_dir);
+	grade_make_file("src", data, size);
+	{
+		const char *argv[] = {
+			strace, "-f", "-qq", "-y", "-o", trace, "-e",
+			"trace=read,write,pread64,pwrite64,readv,writev,preadv,pwritev,preadv2,"
+			"pwritev2,sendfile,splice,copy_file_range,mmap,io_uring_setup,io_uring_enter",
+			copy_program(), src, dst, NULL,
+		};
+
+		prog_run(argv, NULL, &r);
+	}
+	grade_check(r.exited && r.status == 0, "copy SRC DST under strace: %s; stderr: %s",
+		    prog_ending(&r), prog_stderr_line(&r));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "copy under strace: DST is not a copy of SRC");
+	parse_trace(trace, src, dst, &t);
+	grade_check(!t.bad[0], "copy moved data without io_uring: strace shows %s", t.bad);
+	if (!t.sqpoll) {
+		grade_check(t.submitted > 0, "copy made %ld io_uring_enter calls that submitted "
+			    "nothing: the reads and writes must go through io_uring", t.enters);
+		grade_check(t.most >= 2, "copy never handed the kernel more than one request per "
+			    "io_uring_enter (%ld calls for %ld requests): one request at a time is "
+			    "chapter 05 again; keep several blocks in flight", t.enters, t.submitted);
+		grade_check(t.enters < t.submitted, "copy made %ld io_uring_enter calls for %ld "
+			    "requests: batch them, queue every ready step before one submit",
+			    t.enters, t.submitted);
+	}
+	free(back);
+	free(data);
+}
+
+#endif /* COPY_BATTERY_H */
