@@ -62,7 +62,10 @@ ssize_t write_full(int fd, const void *buf, size_t len);
 /*
  * Copy the file at src to dst, creating dst (mode 0644, before umask) or
  * truncating it, through one buffer of bufsize bytes: each read(2) asks for
- * at most bufsize bytes. Returns the number of bytes copied (beyond 4 GiB
+ * at most bufsize bytes. src is opened first; if it cannot be opened, dst
+ * is neither created nor truncated. dst is opened for writing only, so a
+ * destination that is writable but not readable (mode 0200) can be copied
+ * onto. Returns the number of bytes copied (beyond 4 GiB
  * too), or -errno: a read or write that fails mid-copy makes the result
  * its -errno, not the bytes copied so far, and so does a close(2) of dst
  * that fails after a copy that had succeeded (a delayed write error, see

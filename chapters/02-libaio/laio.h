@@ -21,7 +21,9 @@
  *    not even "just for the short-read remainder". The tests refuse them.
  *  - The io context is created with io_setup and destroyed with io_destroy
  *    inside each laio_batch_read call; no context, fd or memory survives
- *    the call. Do not open or close the caller's fds.
+ *    the call. Do not open or close the caller's fds. libaio's io_queue_*
+ *    helpers (io_queue_init, io_queue_run, ...) are not allowed: they call
+ *    io_setup and io_getevents inside libaio, where the grader cannot see.
  *  - posix_memalign/aligned_alloc/malloc/calloc/free are fine. statx is
  *    fine. Threads are not needed and not allowed.
  */

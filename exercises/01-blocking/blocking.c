@@ -81,6 +81,8 @@ off_t copy_file(const char *src, const char *dst, size_t bufsize)
 	 *  - bufsize == 0 is -EINVAL; malloc the buffer (-ENOMEM if it fails);
 	 *  - open src with O_RDONLY, dst with O_WRONLY | O_CREAT | O_TRUNC and
 	 *    mode 0644 (the kernel applies the umask; not 0666, not src's mode);
+	 *    src first: a missing src must leave dst untouched; dst for
+	 *    writing only (O_RDWR fails on a file of mode 0200);
 	 *  - loop: read_full up to bufsize bytes, write_full what you got, stop
 	 *    at end of file; return the total (an off_t: files exceed 2 GiB), or
 	 *    the first -errno, also when it comes in the middle of the copy;

@@ -368,7 +368,8 @@ GRADE_TEST(read_full, error_after_progress, 2,
 	   "read_full returns -errno when read() fails after some bytes came (EIO, EAGAIN)",
 	   "TODO 1: an error is the answer even after a short read: return -errno, not the "
 	   "bytes so far (blocking.h: \"On an error returns -errno, even if some bytes were "
-	   "already read\"); EAGAIN is an error too, never a reason to call read again")
+	   "already read\"); EAGAIN is an error too, never a reason to call read again; "
+	   "after a short read ask for len - done bytes at buf + done, never for len")
 {
 	static const int errs[] = { EIO, EAGAIN };
 	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
@@ -389,6 +390,28 @@ GRADE_TEST(read_full, error_after_progress, 2,
 		grade_check(rd_script.after_fail == 0, "read_full called read() %ld more time(s) "
 			    "after it failed with %s: report the error at once", rd_script.after_fail,
 			    grade_errno_str(-errs[i]) + 1);
+		close(fd);
+	}
+
+	/* read() gives at most 1000 bytes a call: read_full(fd, buf, 2500) must
+	 * ask for 2500, 1500, then 500, and never write past buf + 2500. */
+	{
+		int fd = grade_open(path, O_RDONLY);
+		ssize_t got;
+		size_t past = 0;
+
+		memset(buf, 0xAA, 4096);
+		script_set(&rd_script, -1, 1000, 0, 0, 0);
+		hooks_script();
+		got = SEAM_CALL(read_full(fd, buf, 2500));
+		hooks_off();
+		for (size_t k = 2500; k < 4096; k++)
+			past += buf[k] != 0xAA;
+		grade_check(got == 2500, "read_full(fd, buf, 2500) returned %s when each read() "
+			    "gave at most 1000 bytes; expected 2500", grade_errno_str(got));
+		grade_check(past == 0, "read_full(fd, buf, 2500) wrote %zu byte(s) past buf + 2500: "
+			    "after a short read, ask read() for len - done bytes, not len", past);
+		grade_check_same(buf, data, 2500, "read_full in pieces of 1000");
 		close(fd);
 	}
 	free(data);
@@ -421,6 +444,22 @@ GRADE_TEST(read_full, beyond_4gib, 1,
 }
 
 /* ----------------------------------------------------------------- pread_full */
+
+/* pread_full and blk_batch_read read with pread(2) only: lseek + read
+ * (even with the position put back afterwards) moves the position that
+ * every other user of the descriptor shares, if only for a moment. */
+static void refuse_seek_and_read(const char *who)
+{
+	const char *why = !strcmp(who, "pread_full") ?
+		"pread_full reads at its offset with pread(2) and never moves the file "
+		"position, not even to put it back (TODO 2; blocking.h)" :
+		"blk_batch_read reads each request with pread_full, i.e. pread(2), and never "
+		"moves the file position (TODO 5; blocking.h)";
+
+	seam_refuse(SEAM_lseek, why);
+	seam_refuse(SEAM_lseek64, why);
+	seam_refuse(SEAM_read, why);
+}
 
 GRADE_TEST(pread_full, random_ranges, 2,
 	   "pread_full reads 50 random ranges of a file, some running past its end",
@@ -455,6 +494,7 @@ GRADE_TEST(pread_full, keeps_file_position, 1,
 	ssize_t got;
 
 	grade_check(lseek(fd, 123, SEEK_SET) == 123, "harness: lseek: %s", strerror(errno));
+	refuse_seek_and_read("pread_full");
 	got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
 	grade_check(got == (ssize_t)sizeof(buf), "pread_full returned %s, expected %zu",
 		    grade_errno_str(got), sizeof(buf));
@@ -882,9 +922,26 @@ GRADE_TEST(copy_file, uses_the_buffer_size, 2,
 	free(data);
 }
 
+/* copy_file only writes the destination: a descriptor on it open for
+ * reading too (O_RDWR) fails with EACCES on a file of mode 0200 for every
+ * user but root, who may open anything (the sandbox drops that power; this
+ * sees it where it does not). */
+static ssize_t write_only_write(int fd, const void *buf, size_t n)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_ACCMODE) != O_WRONLY)
+		seam_violate("copy_file wrote to a destination it had opened for reading too "
+			     "(%s): a destination that is writable but not readable (mode 0200) "
+			     "cannot be opened that way; open it O_WRONLY",
+			     (fl & O_ACCMODE) == O_RDWR ? "O_RDWR" : "not O_WRONLY");
+	return SEAM_REAL(write)(fd, buf, n);
+}
+
 GRADE_TEST(copy_file, truncates_destination, 1,
-	   "copy_file truncates a longer existing destination",
-	   "TODO 4: open the destination with O_WRONLY | O_CREAT | O_TRUNC")
+	   "copy_file truncates a longer existing destination, also one writable but not readable",
+	   "TODO 4: open the destination with O_WRONLY | O_CREAT | O_TRUNC: only for writing "
+	   "(O_RDWR fails on a file of mode 0200)")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
@@ -893,8 +950,14 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 	size_t backlen;
 
 	refuse_kernel_copies();
+	/* The destination may be written, not read: copy_file needs no more. */
+	grade_check(chmod(dst, 0200) == 0, "harness: chmod: %s", strerror(errno));
+	seam_hook_write = write_only_write;
 	got = SEAM_CALL(copy_file(src, dst, 4096));
-	grade_check(got == 100, "copy_file returned %s, expected 100", grade_errno_str((ssize_t)got));
+	hooks_off();
+	grade_check(chmod(dst, 0600) == 0, "harness: chmod: %s", strerror(errno));
+	grade_check(got == 100, "copy_file onto an existing destination of mode 0200 (writable, "
+		    "not readable) returned %s, expected 100", grade_errno_str((ssize_t)got));
 	back = grade_slurp(dst, &backlen);
 	grade_check(backlen == 100, "the destination has %zu bytes after copying 100 bytes over "
 		    "a 50000-byte file: it was not truncated", backlen);
@@ -905,8 +968,10 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 }
 
 GRADE_TEST(copy_file, errors, 2,
-	   "copy_file: -ENOENT for a missing source or directory, -EISDIR, -EINVAL for bufsize 0",
-	   "TODO 4: return -errno from open(2) (man 2 open, ERRORS); check bufsize first")
+	   "copy_file: -ENOENT for a missing source (destination untouched) or directory, "
+	   "-EISDIR, -EINVAL for bufsize 0",
+	   "TODO 4: return -errno from open(2) (man 2 open, ERRORS); check bufsize first; open "
+	   "the source before the destination, so that a missing source truncates nothing")
 {
 	unsigned char data[10] = "0123456789";
 	const char *src = grade_make_file("src", data, sizeof(data));
@@ -916,6 +981,28 @@ GRADE_TEST(copy_file, errors, 2,
 	got = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
 	grade_check(got == -ENOENT, "copy_file from a missing source returned %s, expected "
 		    "-ENOENT", grade_errno_str((ssize_t)got));
+	grade_check(access(grade_path("dst"), F_OK) != 0, "copy_file from a missing source "
+		    "created the destination: open the source first, and the destination only "
+		    "once the source is open (blocking.h)");
+
+	/* An existing destination stays as it was when the source is missing. */
+	{
+		const char *old = grade_make_file("old", data, sizeof(data));
+		unsigned char *back;
+		size_t backlen;
+
+		got = SEAM_CALL(copy_file(grade_path("missing"), old, 4096));
+		grade_check(got == -ENOENT, "copy_file from a missing source onto an existing "
+			    "file returned %s, expected -ENOENT", grade_errno_str((ssize_t)got));
+		back = grade_slurp(old, &backlen);
+		grade_check(back != NULL && backlen == sizeof(data), "copy_file from a missing "
+			    "source left the existing destination with %zu bytes of its %zu: it "
+			    "opened (and truncated) the destination before it knew the source "
+			    "could be read; open the source first (blocking.h)",
+			    back ? backlen : 0, sizeof(data));
+		grade_check_same(back, data, sizeof(data), "the untouched destination");
+		free(back);
+	}
 	got = SEAM_CALL(copy_file(src, grade_path("no/such/dir"), 4096));
 	grade_check(got == -ENOENT, "copy_file to a file in a missing directory returned %s, "
 		    "expected -ENOENT", grade_errno_str((ssize_t)got));
@@ -1145,6 +1232,7 @@ GRADE_TEST(batch, random_batch, 2,
 		reqs[i].buf = grade_xmalloc(reqs[i].len);
 		reqs[i].res = 12345;
 	}
+	refuse_seek_and_read("blk_batch_read");
 	ret = SEAM_CALL(blk_batch_read(reqs, n, 8));
 	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
 	for (size_t i = 0; i < n; i++) {
@@ -1274,15 +1362,32 @@ GRADE_TEST(batch, error_after_progress, 1,
 	free(data);
 }
 
+/* One descriptor of a batch whose preads only pretend (pretend_move); the
+ * others read for real. */
+static int pretend_fd = -1;
+
+static ssize_t pretend_fd_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return fd == pretend_fd ? pretend_move(buf, n, off, true, false)
+				: SEAM_REAL(pread)(fd, buf, n, off);
+}
+
+static ssize_t pretend_fd_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	return fd == pretend_fd ? pretend_move(buf, n, off, true, false)
+				: SEAM_REAL(pread64)(fd, buf, n, off);
+}
+
 GRADE_TEST(batch, beyond_4gib, 1,
-	   "blk_batch_read: requests at offsets beyond 4 GiB of a sparse file",
-	   "TODO 5: pass reqs[i].offset (an off_t) on unchanged; never through an int")
+	   "blk_batch_read: requests at offsets beyond 4 GiB of a sparse file, and one of 3 GiB",
+	   "TODO 5: pass reqs[i].offset (an off_t) on unchanged, and store pread_full's "
+	   "ssize_t answer in res unchanged; never through an int")
 {
 	static const unsigned long long offs[] = { 4 * GIB - 10, 5 * GIB, 7 * GIB + 1 };
 	unsigned char *data = grade_random_bytes(3 * 512);
 	int fd = sparse_file("sparse", 8 * GIB, (off_t)offs[0], data, 512);
-	char bufs[4][512];
-	struct batch_req reqs[4];
+	char bufs[4][512], *base;
+	struct batch_req reqs[5];
 	int ret;
 
 	for (int i = 1; i < 3; i++)
@@ -1291,8 +1396,24 @@ GRADE_TEST(batch, beyond_4gib, 1,
 	for (int i = 0; i < 3; i++)
 		reqs[i] = (struct batch_req){ fd, (off_t)offs[i], 512, bufs[i], 1 };
 	reqs[3] = (struct batch_req){ fd, (off_t)(8 * GIB - 100), 512, bufs[3], 1 };
-	ret = SEAM_CALL(blk_batch_read(reqs, 4, 2));
+	/* 3 GiB at offset 1 GiB of a descriptor whose preads only pretend: the
+	 * file has 3 GiB + 5 bytes from there; nothing really moves. */
+	pretend_fd = dup(fd);
+	grade_check(pretend_fd >= 0, "harness: dup: %s", strerror(errno));
+	base = reserve(3 * GIB + 4096);
+	pretend_set(base, (off_t)GIB, 3 * GIB + 5);
+	reqs[4] = (struct batch_req){ pretend_fd, (off_t)GIB, (size_t)(3 * GIB), base, 1 };
+	seam_hook_pread = pretend_fd_pread;
+	seam_hook_pread64 = pretend_fd_pread64;
+	ret = SEAM_CALL(blk_batch_read(reqs, 5, 2));
+	hooks_off();
+	unreserve(base, 3 * GIB + 4096);
+	close(pretend_fd);
 	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(reqs[4].res == (ssize_t)(3 * GIB), "request 4 (3 GiB at offset 1 GiB): res "
+		    "is %s after %ld pread() calls, expected %llu%s", grade_errno_str(reqs[4].res),
+		    pretend.calls, 3 * GIB, reqs[4].res == (ssize_t)(int)(unsigned)(3 * GIB) ?
+		    ": res is an ssize_t, and an int on the way wraps past 2 GiB" : "");
 	for (int i = 0; i < 3; i++) {
 		grade_check(reqs[i].res == 512, "request %d at offset %llu: res is %s, expected 512",
 			    i, offs[i], grade_errno_str(reqs[i].res));

@@ -25,6 +25,11 @@
  *   - stop code that would wait forever (io_getevents with no timeout for
  *     more completions than are in flight) or loop forever (io_submit
  *     called without end), with a message instead of a time-out;
+ *   - pretend, for one descriptor, to read lengths no test can afford:
+ *     io_submit takes its iocbs without the kernel and io_getevents
+ *     answers each with min(nbytes, 0x7ffff000) bytes, the kernel's cap
+ *     on one transfer, so a request of 5 GiB is a chain of short reads
+ *     whose bytes never move (pretend_aio_start);
  *   - turn a machine without kernel AIO into a skip, not a failure.
  *
  * Header-only, included once by tests.c.
@@ -98,6 +103,81 @@ struct aio_watch {
 };
 
 static struct aio_watch aw;
+
+/* Pretend reads (pretend_aio_start): iocbs on `fd` never reach the kernel;
+ * the file has bytes without end from `start`, and the caller's buffer
+ * starts at `base`. A piece must ask for the bytes right after the ones
+ * already answered, at the matching place in the buffer. */
+#define PRETEND_CAP 0x7ffff000ull
+#define PRETEND_MAX 64
+static struct {
+	int fd;                       /* -1: off */
+	const char *base;
+	long long start;
+	unsigned long long done;      /* bytes answered so far */
+	long pieces;                  /* iocbs taken */
+	struct io_event ev[PRETEND_MAX];
+	long n;                       /* events not yet handed back */
+} pa = { .fd = -1 };
+
+static void pretend_aio_start(int fd, const void *base, long long start)
+{
+	pa.fd = fd;
+	pa.base = base;
+	pa.start = start;
+	pa.done = 0;
+	pa.pieces = 0;
+	pa.n = 0;
+}
+
+static bool is_pretend(const struct iocb *cb)
+{
+	return pa.fd >= 0 && cb && (int)cb->aio_fildes == pa.fd;
+}
+
+/* io_submit of iocbs that all pretend: each is answered at once, never by
+ * more than the kernel's cap. */
+static int pretend_submit(long nr, struct iocb **list)
+{
+	long k = 0;
+
+	while (k < nr && is_pretend(list[k]) && pa.n < PRETEND_MAX) {
+		struct iocb *cb = list[k++];
+		unsigned long long want = cb->u.c.nbytes;
+		unsigned long long got = want > PRETEND_CAP ? PRETEND_CAP : want;
+
+		if (cb->aio_lio_opcode != IO_CMD_PREAD)
+			seam_violate("an iocb on the pretend descriptor is not a pread (opcode %d)",
+				     (int)cb->aio_lio_opcode);
+		if ((const char *)cb->u.c.buf != pa.base + pa.done)
+			seam_violate("after %llu bytes your code asked for the next ones at buf + "
+				     "%lld, not at buf + %llu", pa.done,
+				     (long long)((const char *)cb->u.c.buf - pa.base), pa.done);
+		if (cb->u.c.offset != pa.start + (long long)pa.done)
+			seam_violate("after %llu bytes from offset %lld your code asked for the next "
+				     "ones at offset %lld, not %lld", pa.done, pa.start,
+				     cb->u.c.offset, pa.start + (long long)pa.done);
+		if (want == 0)
+			aw.zero_len_iocbs++;
+		pa.done += got;
+		pa.pieces++;
+		pa.ev[pa.n++] = (struct io_event){ .data = cb->data, .obj = cb,
+						   .res = (unsigned long)got, .res2 = 0 };
+	}
+	return (int)k;
+}
+
+/* Hand back up to nr pretend completions, in order. */
+static int pretend_events(long nr, struct io_event *ev)
+{
+	long k = pa.n < nr ? pa.n : nr;
+
+	memcpy(ev, pa.ev, (size_t)k * sizeof(*ev));
+	pa.n -= k;
+	memmove(pa.ev, pa.ev + k, (size_t)pa.n * sizeof(*ev));
+	return (int)k;
+}
+
 static struct io_event held[HELD_MAX];
 static long nheld;
 static bool alternate_poll;  /* one_at_a_time: the next poll answers 0 */
@@ -178,6 +258,7 @@ static int w_io_destroy(io_context_t ctx)
 		/* Whatever was in flight or held back died with the context. */
 		aw.inflight = 0;
 		nheld = 0;
+		pa.n = 0;
 	}
 	errno = ERRNO_MARKER;
 	return rc;
@@ -260,11 +341,19 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 		if (nr > cap)
 			nr = cap;
 	}
-	rc = SEAM_REAL(io_submit)(ctx, nr, list);
+	if (list && nr > 0 && is_pretend(list[0])) {
+		/* Only the pretend iocbs at the front: a legal partial submit. */
+		rc = pretend_submit(nr, list);
+	} else {
+		for (long i = 0; pa.fd >= 0 && list && i < nr; i++)
+			if (is_pretend(list[i]))
+				nr = i;   /* the real ones before it */
+		rc = SEAM_REAL(io_submit)(ctx, nr, list);
+		for (long i = 0; list && i < rc; i++)
+			if (list[i] && list[i]->u.c.nbytes == 0)
+				aw.zero_len_iocbs++;
+	}
 	errno = ERRNO_MARKER;
-	for (long i = 0; list && i < rc; i++)
-		if (list[i] && list[i]->u.c.nbytes == 0)
-			aw.zero_len_iocbs++;
 	if (rc > 0) {
 		aw.accepted += rc;
 		aw.inflight += rc;
@@ -374,10 +463,20 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 			aw.waits_below_accepted = aw.accepted;
 		}
 	}
-	if (aw.one_at_a_time || aw.reverse)
+	if (pa.n > 0) {
+		/* Pretend completions first; the kernel's only if more are due. */
+		got = pretend_events(nr, ev);
+		if (got < min_nr && aw.inflight > got) {
+			int more = SEAM_REAL(io_getevents)(ctx, min_nr - got, nr - got, ev + got, ts);
+
+			if (more > 0)
+				got += more;
+		}
+	} else if (aw.one_at_a_time || aw.reverse) {
 		got = held_getevents(ctx, min_nr, nr, ev, ts, poll);
-	else
+	} else {
 		got = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
+	}
 	errno = ERRNO_MARKER;
 	if (got > 0) {
 		aw.events += got;
@@ -435,6 +534,8 @@ static int w_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 static void watch_start(void)
 {
 	aw = (struct aio_watch){ .ebadf_fd = -1, .submit_limit = SUBMIT_LIMIT };
+	pa.fd = -1;
+	pa.n = 0;
 	nheld = 0;
 	alternate_poll = false;
 	seam_hook_io_setup = w_io_setup;

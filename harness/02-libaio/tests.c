@@ -252,6 +252,16 @@ static void run_batch(struct plan *p, unsigned qd, const char *call)
 	plan_check(p, call);
 }
 
+/* The faults of a test are played by the hooks on io_getevents: a batch
+ * whose completions never went through it was not tested at all. */
+static void require_events_seen(long before, const char *call)
+{
+	grade_check(aw.events > before, "%s: no completion came back through io_getevents(), "
+		    "whose answers this test shapes (the harness saw none): reap with "
+		    "io_getevents (laio.h), not with io_queue_run or by reading the "
+		    "completion ring yourself", call);
+}
+
 /* "[aio]" lines in /proc/self/maps: one per live io context. */
 static int count_aio_maps(void)
 {
@@ -406,9 +416,11 @@ GRADE_TEST(batch, ten_thousand_requests, 1,
 }
 
 GRADE_TEST(batch, beyond_4gib, 1,
-	   "reads at offsets beyond 4 GiB of a sparse file, short reads continued there",
-	   "TODOs 3 and 6: offsets are 64-bit (off_t, long long in io_prep_pread): never "
-	   "through an int; the rest of a short read starts at offset + done")
+	   "reads at offsets beyond 4 GiB of a sparse file, short reads continued there; "
+	   "one read of 5 GiB",
+	   "TODOs 3 and 6: offsets are 64-bit (off_t, long long in io_prep_pread) and lengths "
+	   "size_t: never through an int or unsigned; the rest of a short read starts at "
+	   "offset + done, for len - done bytes")
 {
 	static const unsigned long long offs[] = {
 		(4ull << 30) - 2048, 5ull << 30, (7ull << 30) + 4096,
@@ -448,6 +460,31 @@ GRADE_TEST(batch, beyond_4gib, 1,
 		grade_check(p.reqs[3].res == 100, "request 3 (100 bytes before the end of an "
 			    "8 GiB file): res is %s, expected 100", errno_name(p.reqs[3].res));
 		grade_check_same(p.reqs[3].buf, zeros, 100, "the end of an 8 GiB sparse file");
+	}
+
+	/* 5 GiB at offset 1 GiB of a descriptor whose reads only pretend: each
+	 * iocb is answered with at most 0x7ffff000 bytes (the kernel's cap on
+	 * one transfer), so the request is a chain of short reads. */
+	{
+		const unsigned long long len = 5ull << 30;
+		unsigned char *base = fault_sparse_buffer((size_t)len + 4096, 0);
+		int pfd = dup(fd);
+		struct batch_req big;
+		int ret;
+
+		grade_check(pfd >= 0, "harness: dup: %s", strerror(errno));
+		big = (struct batch_req){ pfd, (off_t)(1ull << 30), (size_t)len, base, 1 };
+		watch_start();
+		pretend_aio_start(pfd, base, 1ll << 30);
+		ret = SEAM_CALL(laio_batch_read(&big, 1, 4));
+		fault_sparse_buffer_free(base, (size_t)len + 4096, 0);
+		close(pfd);
+		grade_check(ret == 0, "laio_batch_read of one 5 GiB request returned %s, expected 0",
+			    errno_name(ret));
+		grade_check(big.res == (ssize_t)len, "a request of 5 GiB (each iocb answered with "
+			    "at most 0x7ffff000 bytes, the kernel's cap) has res %s after %ld iocb(s), "
+			    "expected %llu: keep lengths in a size_t and submit the rest, len - done, "
+			    "after each short read", errno_name(big.res), pa.pieces, len);
 	}
 	plan_free(&p);
 	close(fd);
@@ -583,6 +620,7 @@ GRADE_TEST(window, results_by_event_not_order, 2,
 	const size_t n = 24;
 	struct datafile f = make_datafile("f", 300000, O_RDONLY);
 	struct plan p = plan_new(n);
+	long before;
 
 	/* Results that cannot be mistaken for one another: reads inside the
 	 * file, reads crossing its end (short) and reads past it (0). */
@@ -600,8 +638,11 @@ GRADE_TEST(window, results_by_event_not_order, 2,
 	watch_start();
 	aw.reverse = true;
 	run_batch(&p, 8, "24 requests at qd 8, each io_getevents answering latest first");
+	require_events_seen(0, "24 requests at qd 8");
 	aw.one_at_a_time = true;
+	before = aw.events;
 	run_batch(&p, 6, "24 requests at qd 6, one completion per io_getevents, latest first");
+	require_events_seen(before, "24 requests at qd 6");
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -719,6 +760,7 @@ GRADE_TEST(faults, short_reads_continue, 3,
 	watch_start();
 	aw.halve = true;
 	run_batch(&p, 6, "20 requests at qd 6, every read returning half of what it did");
+	require_events_seen(0, "20 requests at qd 6, every read halved");
 	grade_check(aw.zero_len_iocbs == 0, "laio_batch_read submitted %ld read(s) of 0 bytes "
 		    "in a batch without zero-length requests: a request that has all its len "
 		    "bytes is finished (its res is len); asking the kernel for 0 more bytes is "

@@ -1440,12 +1440,14 @@ GRADE_TEST_T(tpool, no_lost_wakeup, 3,
 		struct cx_call call = { .pool = pool, .reqs = reqs, .n = rounds[k].n,
 					.qd = rounds[k].qd };
 		bool returned;
+		long by_workers = atomic_load(&rw.by_workers);
 
 		seam_arm();
 		cx_round(CX_SETTLE);
 		returned = cx_run(&call, 5000);
 		cx_round(0);
 		seam_disarm();
+		by_workers = atomic_load(&rw.by_workers) - by_workers;
 		grade_check(returned, "tpool_batch_read(%zu file reads, qd %u, a pool of %u) did "
 			    "not return within 5 s: every read was done, but the caller slept on. "
 			    "Here each thread takes the lock only once the others sleep, so a "
@@ -1455,6 +1457,11 @@ GRADE_TEST_T(tpool, no_lost_wakeup, 3,
 		grade_check(call.rc == 0, "tpool_batch_read returned %s, expected 0",
 			    errno_name(call.rc));
 		check_file_results("tpool_batch_read", reqs, rounds[k].n, data, size, rounds[k].qd);
+		grade_check(by_workers >= (long)rounds[k].n, "tpool_batch_read(%zu file reads, qd %u, "
+			    "a pool of %u): the pool's workers made %ld read call(s), fewer than the "
+			    "%zu requests: the workers make the reads, not the caller (paio.h, "
+			    "\"Rules\"; TODO 12)", rounds[k].n, rounds[k].qd, rounds[k].threads,
+			    by_workers, rounds[k].n);
 		SEAM_CALL_VOID(tpool_destroy(pool));
 	}
 	grade_check(atomic_load(&cx.settled) > 0, "harness: no lock was taken by the pool");

@@ -646,6 +646,7 @@ static int w_started(int want)
 
 static struct {
 	atomic_long calls, inprogress, max_inprogress, by_caller, eintr_injected;
+	atomic_long by_workers;     /* reads made by the pool's threads (tw.tids) */
 	pid_t caller_tid;           /* the test thread: part B reads belong to workers */
 	bool eintr;                 /* fail every other call of each thread with EINTR */
 	bool cont_fail;             /* a pread at an offset not a multiple of 4096: EIO */
@@ -668,13 +669,31 @@ static void rw_raise_max(long v)
 		;
 }
 
+/* Who reads: the pool's workers, and only they (paio.h, "Rules"). The test
+ * thread that called tpool_batch_read reading for itself is a violation. */
+static void rw_who(int fd)
+{
+	pid_t self = w_gettid();
+	int n = atomic_load(&tw.ntids);
+
+	if (self == rw.caller_tid) {
+		atomic_fetch_add(&rw.by_caller, 1);
+		seam_violate("the thread that called tpool_batch_read read descriptor %d itself: "
+			     "the pool's workers make the reads (paio.h, \"Rules\"; TODO 12)", fd);
+	}
+	for (int i = 0; i < n && i < TW_MAX; i++)
+		if (tw.tids[i] == self) {
+			atomic_fetch_add(&rw.by_workers, 1);
+			break;
+		}
+}
+
 /* Returns true (and sets *ret) if the call is answered without the kernel. */
 static bool rw_enter(int fd, size_t *n, ssize_t *ret)
 {
 	long call = atomic_fetch_add(&rw.calls, 1);
 
-	if (w_gettid() == rw.caller_tid)
-		atomic_fetch_add(&rw.by_caller, 1);
+	rw_who(fd);
 	if (rw.budget && call >= rw.budget) {
 		w_violate("%s", rw.budget_why ? rw.budget_why : "too many read calls");
 		errno = EPERM;
@@ -729,6 +748,7 @@ static bool rw_fake(int fd, size_t n, off_t off, ssize_t *r)
 	if (rw.pretend_fd <= 0 || fd != rw.pretend_fd)
 		return false;
 	atomic_fetch_add(&rw.calls, 1);
+	rw_who(fd);
 	if (off < 0 || (unsigned long long)off >= rw.pretend_size) {
 		*r = 0;
 		return true;
