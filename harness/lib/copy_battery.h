@@ -24,8 +24,9 @@
  * umasks (checked with stat: root ignores permission bits), a short write
  * continued (a file-size limit makes one), SRC and DST the same file
  * refused, and, under strace, that the files are only touched through
- * io_uring with several requests per io_uring_enter. Not the wording, not
- * the stream of a message.
+ * io_uring with several requests per io_uring_enter, on a plain ring (no
+ * SQPOLL: the lessons say so, and nothing could be watched). Not the
+ * wording, not the stream of a message.
  */
 #ifndef COPY_BATTERY_H
 #define COPY_BATTERY_H
@@ -273,6 +274,9 @@ GRADE_TEST(copy, missing_source, 1,
 	run_copy(grade_path("a-directory"), grade_path("dst-for-dir"), &r, NULL);
 	grade_check(r.exited && r.status != 0, "copy with a directory as SRC: %s; expected a "
 		    "non-zero exit status (SRC must be a regular file)", prog_ending(&r));
+	grade_check(stat(grade_path("dst-for-dir"), &st) < 0, "copy with a directory as SRC "
+		    "created DST: check that SRC is a regular file (fstat) before you create or "
+		    "truncate DST");
 }
 
 GRADE_TEST(copy, bad_destination, 2,
@@ -535,16 +539,20 @@ GRADE_TEST_T(copy, through_io_uring, 2,
 		    "copy under strace: DST is not a copy of SRC");
 	parse_trace(trace, src, dst, &t);
 	grade_check(!t.bad[0], "copy moved data without io_uring: strace shows %s", t.bad);
-	if (!t.sqpoll) {
-		grade_check(t.submitted > 0, "copy made %ld io_uring_enter calls that submitted "
-			    "nothing: the reads and writes must go through io_uring", t.enters);
-		grade_check(t.most >= 2, "copy never handed the kernel more than one request per "
-			    "io_uring_enter (%ld calls for %ld requests): one request at a time is "
-			    "chapter 05 again; keep several blocks in flight", t.enters, t.submitted);
-		grade_check(t.enters < t.submitted, "copy made %ld io_uring_enter calls for %ld "
-			    "requests: batch them, queue every ready step before one submit",
-			    t.enters, t.submitted);
-	}
+	/* With SQPOLL a kernel thread takes the SQEs without any system call:
+	 * nothing here could see one request at a time. The lessons ask for a
+	 * plain ring (SQPOLL is chapter 08). */
+	grade_check(!t.sqpoll, "copy set its ring up with IORING_SETUP_SQPOLL: its submissions "
+		    "cannot be watched, and the program is to batch them itself on a plain ring "
+		    "(io_uring_queue_init with no flags; SQPOLL is chapter 08)");
+	grade_check(t.submitted > 0, "copy made %ld io_uring_enter calls that submitted "
+		    "nothing: the reads and writes must go through io_uring", t.enters);
+	grade_check(t.most >= 2, "copy never handed the kernel more than one request per "
+		    "io_uring_enter (%ld calls for %ld requests): one request at a time is "
+		    "chapter 05 again; keep several blocks in flight", t.enters, t.submitted);
+	grade_check(t.enters < t.submitted, "copy made %ld io_uring_enter calls for %ld "
+		    "requests: batch them, queue every ready step before one submit",
+		    t.enters, t.submitted);
 	free(back);
 	free(data);
 }
