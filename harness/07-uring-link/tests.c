@@ -1,0 +1,1411 @@
+/*
+ * Chapter 07 tests: io_uring linking, timeouts and cancellation
+ * (chapters/07-uring-link/ulink.h) and the lcopy program, graded from
+ * outside by the copy battery chapter 06 uses (harness/lib/copy_battery.h).
+ *
+ * The module is watched through the link seams (harness/lib/ring_watch.h):
+ * every SQE it hands to the kernel is seen as it wrote it (a read linked to
+ * a link timeout, read -> write pairs with IOSQE_IO_LINK, the deadline's
+ * timespec), CQEs are looked at before the module sees them, and the
+ * kernel's own ways of breaking a chain are made on demand: a linked read
+ * cut short in the middle of a regular file (its write then answers
+ * -ECANCELED, as the kernel does), a read that fails after earlier blocks
+ * were copied, a read interrupted (-EINTR) before it read anything, -EINTR
+ * and -EAGAIN from liburing calls. The rest is real: pipes that never
+ * answer, pipes fed in pieces or only once the module sleeps in
+ * io_uring_enter, SIGUSR1 without SA_RESTART during that sleep, /dev/full,
+ * a file-size limit. Blocking reads and writes, polling, sleeping and
+ * threads are refused in every module test.
+ *
+ * "The kernel has let go of a buffer" is checked from both sides: nothing
+ * the module submitted is still in the kernel (SQEs taken minus CQEs
+ * posted is 0) and no CQE is left unreaped; and, for reads on pipes, data
+ * written into the pipe after the call returned stays in the pipe and the
+ * caller's buffer stays as it was.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "faults.h"
+#include "ulink.h"
+#include "ring_watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Several rings in a row are set up per test; a torn-down ring stays
+ * charged to RLIMIT_MEMLOCK a moment (FACTS.md). */
+#define RING_ROOM (64 * 1024)
+
+/* Every module test: io_uring must work here; I/O only through the ring;
+ * the deadline is the kernel's; the watchdog ends a call that never ends. */
+static void module_setup(unsigned entries)
+{
+	static const enum seam_id waits[] = {
+		SEAM_poll, SEAM_ppoll, SEAM_select, SEAM_pselect, SEAM_epoll_wait,
+		SEAM_epoll_pwait, SEAM_nanosleep, SEAM_usleep, SEAM_clock_nanosleep,
+		SEAM_pthread_create,
+	};
+
+	grade_require_io_uring(entries);
+	grade_require_memlock(RING_ROOM, "this chapter's tests (several rings in a row)");
+	seam_refuse_blocking_io("this module reads and writes only through the ring "
+				"(io_uring_prep_read, io_uring_prep_write): lesson, \"Rules\"");
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
+		seam_refuse(waits[i], "the deadline is the kernel's (a linked timeout) and the "
+			    "waiting is io_uring's: no polling, sleeping or threads of your own "
+			    "(lesson, \"Rules\")");
+	watch_start(20000, NULL);
+}
+
+/* A module test: module_setup(entries) runs first, so a machine without
+ * io_uring skips it with the reason. */
+#define URING_TEST_T(suite_, name_, points_, title_, hint_, entries_, timeout_) \
+	static void uring_body_##suite_##_##name_(void);                        \
+	GRADE_TEST_T(suite_, name_, points_, title_, hint_, timeout_)            \
+	{                                                                        \
+		module_setup(entries_);                                          \
+		uring_body_##suite_##_##name_();                                 \
+	}                                                                        \
+	static void uring_body_##suite_##_##name_(void)
+#define URING_TEST(suite_, name_, points_, title_, hint_, entries_) \
+	URING_TEST_T(suite_, name_, points_, title_, hint_, entries_, GRADE_TIMEOUT)
+
+static void init_or_fail(struct ulink *u, unsigned entries)
+{
+	int ret;
+
+	memset(u, 0x5a, sizeof(*u));
+	ret = SEAM_CALL(ulink_init(u, entries));
+	grade_check(ret == 0, "ulink_init(&u, %u) returned %s, expected 0 (TODO 1)", entries,
+		    grade_errno_str(ret));
+	grade_check(u->live == 1 && u->sq_entries >= entries && u->cq_entries >= u->sq_entries &&
+		    u->inflight == 0, "after ulink_init(&u, %u): live %d, sq_entries %u, cq_entries "
+		    "%u, inflight %u; expected live 1, the sizes the kernel gave and inflight 0 "
+		    "(TODO 1)", entries, u->live, u->sq_entries, u->cq_entries, u->inflight);
+}
+
+/* Nothing of this call is left: no CQE unreaped, no SQE unsubmitted, no
+ * request still in the kernel (each SQE makes one CQE here). */
+static void check_ring_clean(struct ulink *u, const char *when, const char *todo)
+{
+	unsigned cq = io_uring_cq_ready(&u->ring), sq = io_uring_sq_ready(&u->ring);
+	unsigned kernel = watch_in_kernel(&u->ring);
+
+	grade_check(kernel == 0, "%s, the kernel still had %u request(s) of yours: a buffer is "
+		    "the kernel's until its CQE arrives, so a call returns only once every "
+		    "request it submitted (linked timeouts and cancel requests too) has its CQE "
+		    "(%s; lesson, \"Every request ends in one CQE\")", when, kernel, todo);
+	grade_check(cq == 0 && sq == 0, "%s, the ring still holds %u unreaped CQE(s) and %u "
+		    "unsubmitted SQE(s): the next call would see them. Reap every CQE, the "
+		    "timeout's and the cancel's too (io_uring_cqe_seen) (%s)", when, cq, sq, todo);
+}
+
+/* A pipe with nothing in it; its read end non-blocking for the harness's
+ * own checks (the kernel's io_uring reads on it are armed all the same). */
+static void empty_pipe(int fds[2])
+{
+	fault_pipe(fds, 65536);
+}
+
+static void close_pipe(int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* After the module returned: data written now must stay in the pipe, and
+ * the buffer the module was given must keep its canary. */
+static void check_pipe_let_go(int fds[2], const unsigned char *buf, size_t len, unsigned char canary,
+			      const char *when, const char *todo)
+{
+	char back[16] = "";
+	ssize_t n;
+	int fl = fcntl(fds[0], F_GETFL);
+
+	grade_check(SEAM_REAL(write)(fds[1], "LATE-DATA", 9) == 9, "harness: write: %s",
+		    strerror(errno));
+	fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+	n = SEAM_REAL(read)(fds[0], back, sizeof(back));
+	fcntl(fds[0], F_SETFL, fl);
+	grade_check(n == 9 && !memcmp(back, "LATE-DATA", 9), "%s, 9 bytes written into the pipe "
+		    "were taken by a read the module had left in the kernel (the harness read "
+		    "%s back): the read was still armed, and its buffer still the kernel's. "
+		    "Cancel it and wait for its CQE before returning (%s)", when,
+		    grade_errno_str(n < 0 ? -errno : n), todo);
+	for (size_t i = 0; i < len; i++)
+		grade_check(buf[i] == canary, "%s, byte %zu of a buffer the module was given changed "
+			    "after the call returned: a request was still writing into it (%s)",
+			    when, i, todo);
+}
+
+/* A file of `size` random bytes, open for reading; its bytes in *data. */
+static int data_file(const char *name, size_t size, unsigned char **data)
+{
+	*data = grade_random_bytes(size);
+	return grade_open(grade_make_file(name, *data, size), O_RDONLY);
+}
+
+/* ------------------------------------------------- what the SQEs carried */
+
+/* The deadline: a read with IOSQE_IO_LINK followed, in the same submission,
+ * by an IORING_OP_LINK_TIMEOUT; the timespec it carried. */
+static struct {
+	unsigned reads;         /* read SQEs                                    */
+	unsigned linked;        /* ... followed by a link timeout, same call    */
+	unsigned plain_timeouts;/* IORING_OP_TIMEOUT SQEs (not linked)          */
+	bool prev_linked_read;
+	long long last_ns;      /* the last link timeout's relative time, or -1 */
+	bool abs;               /* ... it was absolute                          */
+} dl;
+
+static void deadline_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)queued;
+	if (pos == 0)
+		dl.prev_linked_read = false;
+	if (watch_is_read(sqe)) {
+		dl.reads++;
+		dl.prev_linked_read = (sqe->flags & IOSQE_IO_LINK) != 0;
+		return;
+	}
+	if (sqe->opcode == IORING_OP_TIMEOUT)
+		dl.plain_timeouts++;
+	if (sqe->opcode == IORING_OP_LINK_TIMEOUT && dl.prev_linked_read) {
+		const struct __kernel_timespec *ts =
+			(const struct __kernel_timespec *)(uintptr_t)sqe->addr;
+
+		dl.linked++;
+		dl.abs = sqe->timeout_flags & IORING_TIMEOUT_ABS;
+		dl.last_ns = ts ? (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec : -1;
+	}
+	dl.prev_linked_read = false;
+}
+
+static void deadline_watch(void)
+{
+	memset(&dl, 0, sizeof(dl));
+	dl.last_ns = -1;
+	watch.on_sqe = deadline_sqe;
+}
+
+static ssize_t run_deadline(struct ulink *u, int fd, void *buf, size_t len, unsigned ms)
+{
+	return SEAM_CALL(ulink_read_timeout(u, fd, buf, len, ms));
+}
+
+/* The same with a fault script running beside it (what it saw in *rep). */
+static ssize_t run_deadline_scripted(struct ulink *u, int fd, void *buf, size_t len, unsigned ms,
+				     const struct fault_step *steps, struct fault_report *rep)
+{
+	struct fault *f = fault_start(steps);
+	ssize_t ret = run_deadline(u, fd, buf, len, ms);
+
+	*rep = fault_join(f);
+	free(rep->sink);
+	rep->sink = NULL;
+	return ret;
+}
+
+/* The copy: read -> write pairs. */
+static struct {
+	unsigned reads, writes;
+	unsigned pairs;         /* linked read + write of the same bytes        */
+	unsigned unlinked_reads;/* reads without IOSQE_IO_LINK                  */
+	unsigned bad_pairs;     /* a linked read followed by something else     */
+	unsigned hardlinks;
+	unsigned split;         /* a linked read last in its submission         */
+	char first_bad[200];
+	struct io_uring_sqe prev_copy;
+	bool have_prev;
+} cp;
+
+static bool is_write(const struct io_uring_sqe *sqe)
+{
+	return sqe->opcode == IORING_OP_WRITE || sqe->opcode == IORING_OP_WRITEV ||
+	       sqe->opcode == IORING_OP_WRITE_FIXED;
+}
+
+static void copy_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	if (pos == 0)
+		cp.have_prev = false;
+	if (sqe->flags & IOSQE_IO_HARDLINK)
+		cp.hardlinks++;
+	if (is_write(sqe)) {
+		cp.writes++;
+		if (cp.have_prev && watch_is_read(&cp.prev_copy) &&
+		    (cp.prev_copy.flags & IOSQE_IO_LINK)) {
+			const struct io_uring_sqe *r = &cp.prev_copy;
+
+			if (r->addr == sqe->addr && r->len == sqe->len && r->off == sqe->off &&
+			    sqe->opcode == IORING_OP_WRITE && r->opcode == IORING_OP_READ) {
+				cp.pairs++;
+			} else if (r->opcode != IORING_OP_READ || sqe->opcode != IORING_OP_WRITE) {
+				cp.pairs++;  /* vector or fixed forms: not compared */
+			} else {
+				cp.bad_pairs++;
+				if (!cp.first_bad[0])
+					snprintf(cp.first_bad, sizeof(cp.first_bad), "a read of %u "
+						 "bytes at offset %llu into %#llx linked to a write of "
+						 "%u bytes at offset %llu from %#llx", r->len,
+						 (unsigned long long)r->off,
+						 (unsigned long long)r->addr, sqe->len,
+						 (unsigned long long)sqe->off,
+						 (unsigned long long)sqe->addr);
+			}
+		}
+	} else if (watch_is_read(sqe)) {
+		cp.reads++;
+		if (!(sqe->flags & IOSQE_IO_LINK))
+			cp.unlinked_reads++;
+		else if (pos + 1 == queued)
+			cp.split++;
+	}
+	if (cp.have_prev && watch_is_read(&cp.prev_copy) && (cp.prev_copy.flags & IOSQE_IO_LINK) &&
+	    !is_write(sqe)) {
+		cp.bad_pairs++;
+		if (!cp.first_bad[0])
+			snprintf(cp.first_bad, sizeof(cp.first_bad), "a linked read followed by "
+				 "an SQE of opcode %u", sqe->opcode);
+	}
+	cp.prev_copy = *sqe;
+	cp.have_prev = true;
+}
+
+static void copy_watch(void)
+{
+	memset(&cp, 0, sizeof(cp));
+	watch.on_sqe = copy_sqe;
+}
+
+static int run_copy_fds(struct ulink *u, int in, int out, off_t size, size_t block,
+			unsigned pairs)
+{
+	return SEAM_CALL(ulink_copy(u, in, out, size, block, pairs));
+}
+
+/* Copy a fresh file of `size` random bytes; DST must equal it. */
+static void copy_and_check(struct ulink *u, size_t size, size_t block, unsigned pairs,
+			   const char *what)
+{
+	unsigned char *data, *back;
+	int in = data_file("src", size, &data);
+	int out = grade_open(grade_path("dst"), O_RDWR | O_CREAT | O_TRUNC);
+	size_t backlen;
+	int ret;
+
+	ret = run_copy_fds(u, in, out, (off_t)size, block, pairs);
+	grade_check(ret == 0, "ulink_copy of %zu bytes, block %zu, %u pairs%s returned %s, "
+		    "expected 0", size, block, pairs, what, grade_errno_str(ret));
+	check_ring_clean(u, "after ulink_copy returned", "TODOs 8-11");
+	grade_check(lseek(in, 0, SEEK_CUR) == 0 && lseek(out, 0, SEEK_CUR) == 0, "ulink_copy "
+		    "moved a file position: it reads and writes at offsets (io_uring_prep_read "
+		    "and io_uring_prep_write with the block's offset, never -1)");
+	back = grade_slurp(grade_path("dst"), &backlen);
+	grade_check(back && backlen == size, "ulink_copy of %zu bytes (block %zu, %u pairs%s): "
+		    "DST has %zu bytes", size, block, pairs, what, backlen);
+	{
+		ssize_t at = grade_first_diff(back, data, size);
+
+		grade_check(at < 0, "ulink_copy of %zu bytes (block %zu, %u pairs%s): DST differs "
+			    "from byte %zd on (the block there written from the wrong buffer or at "
+			    "the wrong offset?) (seed %llu)", size, block, pairs, what, at,
+			    (unsigned long long)grade_seed());
+	}
+	free(back);
+	free(data);
+	close(in);
+	close(out);
+}
+
+/* ------------------------------------------------------------------- init */
+
+URING_TEST(ring, init_and_exit, 1,
+	   "ulink_init: bad arguments are -EINVAL; a ring is set up; ulink_exit twice is safe, nothing left open",
+	   "TODOs 1 and 2: u == NULL or entries < 2 is -EINVAL with u->live 0; "
+	   "io_uring_queue_init_params returns -errno itself; ulink_exit releases everything "
+	   "once and does nothing the second time (man 3 io_uring_queue_init)", 8)
+{
+	int fds = fault_count_fds(), ret;
+	struct seam_heap heap;
+	struct ulink u;
+
+	seam_heap_usage(&heap);
+	ret = SEAM_CALL(ulink_init(NULL, 8));
+	grade_check(ret == -EINVAL, "ulink_init(NULL, 8) returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	for (unsigned e = 0; e < 2; e++) {
+		memset(&u, 0x5a, sizeof(u));
+		ret = SEAM_CALL(ulink_init(&u, e));
+		grade_check(ret == -EINVAL && u.live == 0, "ulink_init(&u, %u) returned %s with "
+			    "live %d, expected -EINVAL and live 0 (a deadline read needs two slots)",
+			    e, grade_errno_str(ret), u.live);
+	}
+	init_or_fail(&u, 8);
+	SEAM_CALL_VOID(ulink_exit(&u));
+	grade_check(u.live == 0, "after ulink_exit, u.live is %d, expected 0", u.live);
+	SEAM_CALL_VOID(ulink_exit(&u));
+	grade_check(watch.exits == 1, "two ulink_exit calls tore the ring down %ld times, "
+		    "expected once (TODO 2)", watch.exits);
+	grade_check(fault_count_fds() == fds, "after ulink_init + ulink_exit, %d descriptor(s) "
+		    "more are open", fault_count_fds() - fds);
+	grade_check_heap(&heap, "ulink_init + ulink_exit");
+
+	/* The kernel refuses the ring (RLIMIT_MEMLOCK too small). */
+	watch.init_enomem = true;
+	watch.init_enomem_above = 0;
+	memset(&u, 0x5a, sizeof(u));
+	ret = SEAM_CALL(ulink_init(&u, 8));
+	watch.init_enomem = false;
+	grade_check(ret == -ENOMEM && u.live == 0, "when io_uring_queue_init fails with -ENOMEM, "
+		    "ulink_init returned %s with live %d; expected -ENOMEM and live 0",
+		    grade_errno_str(ret), u.live);
+	SEAM_CALL_VOID(ulink_exit(&u));
+	grade_check(fault_count_fds() == fds, "a failed ulink_init left %d descriptor(s) open",
+		    fault_count_fds() - fds);
+	grade_check_heap(&heap, "a ulink_init that failed");
+}
+
+/* --------------------------------------------------------------- deadline */
+
+URING_TEST(deadline, data_ready, 2,
+	   "ulink_read_timeout: data already there comes back at once, through a read linked to a link timeout",
+	   "TODOs 4-5: queue a read with IOSQE_IO_LINK, then io_uring_prep_link_timeout, "
+	   "submit both at once; wait for BOTH CQEs (any order, told apart by user_data); the "
+	   "read's CQE is the result (man 3 io_uring_prep_link_timeout)", 8)
+{
+	unsigned char buf[64];
+	int p[2], ret;
+	struct ulink u;
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	deadline_watch();
+	grade_check(SEAM_REAL(write)(p[1], "hello", 5) == 5, "harness: write");
+	memset(buf, 0xa5, sizeof(buf));
+	ret = (int)run_deadline(&u, p[0], buf, sizeof(buf), 2000);
+	grade_check(ret == 5 && !memcmp(buf, "hello", 5), "ulink_read_timeout on a pipe holding "
+		    "\"hello\" returned %s, expected 5 with the bytes", grade_errno_str(ret));
+	for (size_t i = 5; i < sizeof(buf); i++)
+		grade_check(buf[i] == 0xa5, "ulink_read_timeout wrote byte %zu of the buffer, "
+			    "past the 5 bytes it read", i);
+	check_ring_clean(&u, "after ulink_read_timeout returned 5", "TODO 5");
+	grade_check(dl.linked == 1 && dl.reads == 1 && dl.plain_timeouts == 0, "ulink_read_timeout "
+		    "submitted %u read(s), %u of them followed in the same submission by a link "
+		    "timeout, and %u plain timeout(s); expected one read with IOSQE_IO_LINK and its "
+		    "IORING_OP_LINK_TIMEOUT right after it, submitted together (TODO 4)",
+		    dl.reads, dl.linked, dl.plain_timeouts);
+	grade_check(dl.abs || dl.last_ns == 2000LL * 1000000, "the link timeout for 2000 ms "
+		    "carried %lld ns: convert milliseconds to tv_sec and tv_nsec (TODO 4)",
+		    dl.last_ns);
+
+	/* Timeouts whose nanoseconds do not fit 32 bits. */
+	for (unsigned ms = 4295; ms <= 5000; ms += 705) {
+		deadline_watch();
+		grade_check(SEAM_REAL(write)(p[1], "x", 1) == 1, "harness: write");
+		ret = (int)run_deadline(&u, p[0], buf, sizeof(buf), ms);
+		grade_check(ret == 1, "ulink_read_timeout(..., %u ms) on a pipe holding 1 byte "
+			    "returned %s, expected 1", ms, grade_errno_str(ret));
+		grade_check(dl.abs || dl.last_ns == (long long)ms * 1000000, "the link timeout for "
+			    "%u ms carried %lld ns, expected %lld: ms * 1000000 overflows 32 bits "
+			    "(TODO 4)", ms, dl.last_ns, (long long)ms * 1000000);
+		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+URING_TEST(deadline, file_position, 1,
+	   "ulink_read_timeout reads a file from its current position, like read(2): twice in a row, then EOF",
+	   "TODO 4: offset -1 reads at the file position and moves it (man 3 "
+	   "io_uring_prep_read: \"-1 ... current file position\"); 0 at end of file is a result", 8)
+{
+	const size_t size = 6000;
+	unsigned char *data, buf[4096];
+	int fd = data_file("f", size, &data);
+	ssize_t ret;
+	struct ulink u;
+
+	init_or_fail(&u, 8);
+	ret = run_deadline(&u, fd, buf, 4096, 2000);
+	grade_check(ret == 4096 && !memcmp(buf, data, 4096), "the first ulink_read_timeout of "
+		    "4096 bytes on a fresh 6000-byte file returned %s (or other bytes than the "
+		    "file's first 4096)", grade_errno_str(ret));
+	ret = run_deadline(&u, fd, buf, 4096, 2000);
+	grade_check(ret == 1904 && !memcmp(buf, data + 4096, 1904), "the second "
+		    "ulink_read_timeout returned %s, expected 1904 bytes from offset 4096: read at "
+		    "the file position (offset -1), as read(2) does", grade_errno_str(ret));
+	ret = run_deadline(&u, fd, buf, 4096, 2000);
+	grade_check(ret == 0, "at end of file ulink_read_timeout returned %s, expected 0",
+		    grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned 0", "TODO 5");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close(fd);
+	free(data);
+}
+
+URING_TEST(deadline, times_out, 3,
+	   "ulink_read_timeout on a pipe that never answers: -ETIME after the deadline, both CQEs reaped, the read gone",
+	   "TODOs 4 and 5: the read's CQE says -ECANCELED and the timeout's -ETIME: return "
+	   "-ETIME, only after both CQEs are reaped (the read's buffer is the kernel's until "
+	   "its CQE); the timespec is relative, tv_sec + tv_nsec (lesson, \"Linked timeouts\")", 8)
+{
+	static const unsigned waits[] = { 150, 1200 };
+	unsigned char buf[256];
+	struct ulink u;
+	int p[2];
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+		long start, took;
+		ssize_t ret;
+
+		deadline_watch();
+		memset(buf, 0xa5, sizeof(buf));
+		start = fault_now_ms();
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), waits[i]);
+		took = fault_now_ms() - start;
+		grade_check(ret == -ETIME, "ulink_read_timeout(..., %u ms) on an empty pipe returned "
+			    "%s after %ld ms, expected -ETIME (the read's own CQE says -ECANCELED: "
+			    "that is the deadline, not an error of the read)", waits[i],
+			    grade_errno_str(ret), took);
+		grade_check(took >= (long)waits[i] - 5, "ulink_read_timeout(..., %u ms) gave up "
+			    "after %ld ms: the timeout must be %u ms (tv_sec = ms / 1000, tv_nsec = "
+			    "ms %% 1000 * 1000000)", waits[i], took, waits[i]);
+		grade_check(took < (long)waits[i] + 3000, "ulink_read_timeout(..., %u ms) took "
+			    "%ld ms", waits[i], took);
+		grade_check(dl.linked >= 1, "ulink_read_timeout did not link a link timeout to its "
+			    "read (IOSQE_IO_LINK on the read, IORING_OP_LINK_TIMEOUT right after it, "
+			    "one submission): the deadline is the kernel's (TODO 4)");
+		check_ring_clean(&u, "after ulink_read_timeout returned -ETIME", "TODO 5");
+		check_pipe_let_go(p, buf, sizeof(buf), 0xa5, "after ulink_read_timeout returned "
+				  "-ETIME", "TODO 5");
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+URING_TEST(deadline, data_arrives_late, 2,
+	   "ulink_read_timeout: data that arrives while it sleeps in io_uring_enter is returned; the cancelled timeout is reaped too",
+	   "TODO 5: when the read wins, the timeout's CQE (-ECANCELED) still comes: reap it "
+	   "before returning, or the next call finds it in the CQ", 8)
+{
+	unsigned char buf[64];
+	struct ulink u;
+	struct fault_report rep;
+	ssize_t ret;
+	int p[2];
+	struct fault_step steps[] = {
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .data = "late!", .len = 5 },
+		{ .op = FAULT_END },
+	};
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	steps[1].fd = p[1];
+	for (int round = 0; round < 2; round++) {
+		memset(buf, 0xa5, sizeof(buf));
+		ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
+		grade_check(rep.blocked_seen == 1, "ulink_read_timeout on an empty pipe never slept "
+			    "in io_uring_enter (it returned %s): wait for the CQEs with "
+			    "io_uring_wait_cqe or io_uring_submit_and_wait", grade_errno_str(ret));
+		grade_check(ret == 5 && !memcmp(buf, "late!", 5), "ulink_read_timeout returned %s "
+			    "when 5 bytes arrived while it waited, expected 5", grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_read_timeout returned the data", "TODO 5");
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+URING_TEST(deadline, signals, 2,
+	   "ulink_read_timeout: SIGUSR1 (no SA_RESTART) during its wait is not a result; data after it comes back, and so does -ETIME",
+	   "TODO 5: -EINTR from io_uring_wait_cqe means a signal came, not that a request "
+	   "ended: wait again (lesson, \"Waiting\")", 8)
+{
+	unsigned char buf[64];
+	struct ulink u;
+	struct fault_report rep;
+	ssize_t ret;
+	int p[2];
+	struct fault_step steps[] = {
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .data = "after", .len = 5 },
+		{ .op = FAULT_END },
+	};
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	steps[5].fd = p[1];
+	ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 6000, steps, &rep);
+	grade_check(rep.signals == 2, "harness: %d of 2 signals delivered (the call never slept "
+		    "in io_uring_enter?); it returned %s", rep.signals, grade_errno_str(ret));
+	grade_check(ret == 5 && !memcmp(buf, "after", 5), "two signals interrupted "
+		    "ulink_read_timeout's wait, then 5 bytes came; it returned %s, expected 5",
+		    grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+
+	/* No data at all: the deadline still ends it, signals or not. */
+	steps[4].op = FAULT_END;
+	ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 700, steps, &rep);
+	grade_check(ret == -ETIME, "two signals interrupted ulink_read_timeout's wait on an empty "
+		    "pipe; it returned %s, expected -ETIME at the deadline", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned -ETIME", "TODO 5");
+	check_pipe_let_go(p, buf, 0, 0, "after ulink_read_timeout returned -ETIME", "TODO 5");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+/* The race where the read wins: its CQE has the data, and the timeout's CQE
+ * says -ETIME (it fired as the read completed). Made on demand by
+ * rewriting the timeout's -ECANCELED. */
+static __u64 race_timeout_id;
+static bool race_armed;
+
+static void race_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	deadline_sqe(sqe, pos, queued);
+	if (sqe->opcode == IORING_OP_LINK_TIMEOUT) {
+		race_timeout_id = sqe->user_data;
+		race_armed = true;
+	}
+}
+
+static void race_cqe(struct io_uring_cqe *cqe)
+{
+	if (race_armed && cqe->user_data == race_timeout_id && cqe->res == -ECANCELED)
+		cqe->res = -ETIME;
+}
+
+URING_TEST(deadline, request_wins_race, 1,
+	   "ulink_read_timeout: when the read completes and the timeout fires at once, the read's result wins",
+	   "TODO 5: decide by the read's CQE, not by the timeout's: the read can complete just "
+	   "as its timeout fires, and then both CQEs say so (lesson, \"The race\")", 8)
+{
+	unsigned char buf[64];
+	struct ulink u;
+	ssize_t ret;
+	int p[2];
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	deadline_watch();
+	watch.on_sqe = race_sqe;
+	watch.on_cqe = race_cqe;
+	grade_check(SEAM_REAL(write)(p[1], "won", 3) == 3, "harness: write");
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+	watch.on_cqe = NULL;
+	grade_check(race_armed, "ulink_read_timeout submitted no link timeout (TODO 4)");
+	grade_check(ret == 3 && !memcmp(buf, "won", 3), "the read completed with 3 bytes and the "
+		    "timeout's CQE said -ETIME; ulink_read_timeout returned %s, expected 3 (the "
+		    "bytes were read: they are gone from the pipe)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+URING_TEST(deadline, eintr_result_retried, 1,
+	   "ulink_read_timeout: a read CQE of -EINTR (nothing read) is tried again, not returned",
+	   "TODO 5: -EINTR in the read's CQE means it was interrupted before it read anything: "
+	   "reap both CQEs, then submit the read and its timeout again", 8)
+{
+	unsigned char buf[64];
+	struct ulink u;
+	ssize_t ret;
+	int p[2];
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	grade_check(SEAM_REAL(write)(p[1], "again", 5) == 5, "harness: write");
+	watch.eintr_reads = 1;
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+	grade_check(watch.eintrs == 1, "harness: the read was not interrupted (no read SQE?)");
+	grade_check(ret == 5 && !memcmp(buf, "again", 5), "the read's first CQE said -EINTR; "
+		    "ulink_read_timeout returned %s, expected 5 after reading again",
+		    grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+URING_TEST(deadline, arguments_and_errors, 2,
+	   "ulink_read_timeout: len 0 (bad fd too) is 0; bad fd, a directory, NULL buffer, 0 ms, a dead ring, reads in flight",
+	   "TODO 4: check the arguments first (contract in ulink.h); a read that fails gives "
+	   "its own -errno (-EBADF, -EISDIR), and its timeout's CQE is reaped too", 8)
+{
+	unsigned char buf[64];
+	struct ulink u, dead;
+	int p[2], dir;
+	ssize_t ret;
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	ret = run_deadline(&u, -1, buf, 0, 100);
+	grade_check(ret == 0, "ulink_read_timeout(u, -1, buf, 0, 100) returned %s, expected 0 "
+		    "(len 0: no I/O at all)", grade_errno_str(ret));
+	ret = run_deadline(&u, 1000000, buf, sizeof(buf), 500);
+	grade_check(ret == -EBADF, "ulink_read_timeout on fd 1000000 returned %s, expected -EBADF "
+		    "(the read's CQE)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned -EBADF", "TODO 5");
+	dir = open(grade_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = run_deadline(&u, dir, buf, sizeof(buf), 500);
+	grade_check(ret == -EISDIR, "ulink_read_timeout on a directory returned %s, expected "
+		    "-EISDIR", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned -EISDIR", "TODO 5");
+	close(dir);
+	ret = run_deadline(&u, p[0], NULL, 10, 100);
+	grade_check(ret == -EINVAL, "ulink_read_timeout with buf NULL and len 10 returned %s, "
+		    "expected -EINVAL", grade_errno_str(ret));
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 0);
+	grade_check(ret == -EINVAL, "ulink_read_timeout with timeout_ms 0 returned %s, expected "
+		    "-EINVAL", grade_errno_str(ret));
+	memset(&dead, 0, sizeof(dead));
+	ret = run_deadline(&dead, p[0], buf, sizeof(buf), 100);
+	grade_check(ret == -EINVAL, "ulink_read_timeout on a ulink that was never set up (live 0) "
+		    "returned %s, expected -EINVAL", grade_errno_str(ret));
+
+	/* A read started with ulink_start_read is in flight: -EBUSY. */
+	{
+		unsigned char other[16];
+		int q[2], n;
+
+		empty_pipe(q);
+		n = SEAM_CALL(ulink_start_read(&u, q[0], other, sizeof(other), -1, 7));
+		grade_check(n == 0, "ulink_start_read on an empty pipe returned %s, expected 0 "
+			    "(TODO 6)", grade_errno_str(n));
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), 100);
+		grade_check(ret == -EBUSY, "ulink_read_timeout while a read of ulink_start_read is "
+			    "in flight returned %s, expected -EBUSY", grade_errno_str(ret));
+		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		grade_check(n == 1, "ulink_cancel_all with one read in flight returned %s, "
+			    "expected 1 (TODO 7)", grade_errno_str(n));
+		close_pipe(q);
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+/* ----------------------------------------------------------------- cancel */
+
+#define NPIPES 6
+
+URING_TEST(cancel, pipes_never_answer, 3,
+	   "ulink_cancel_all: six reads on silent pipes end -ECANCELED, each tag once; afterwards the pipes and buffers are the caller's",
+	   "TODO 7: cancel (io_uring_prep_cancel64, or IORING_ASYNC_CANCEL_ANY | _ALL), "
+	   "then reap until EVERY read has its CQE, not just the cancel's: its CQE can come "
+	   "first (lesson, \"What must still be reaped\")", 16)
+{
+	static const __u64 tags[NPIPES] = { 0, 1, 42, 0x8000000000000000ull, UINT64_MAX - 1,
+					    UINT64_MAX };
+	unsigned char bufs[NPIPES][128];
+	struct ulink_done done[NPIPES + 4];
+	int pipes[NPIPES][2], n, seen[NPIPES] = { 0 };
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	memset(bufs, 0xa5, sizeof(bufs));
+	for (int i = 0; i < NPIPES; i++) {
+		empty_pipe(pipes[i]);
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], sizeof(bufs[i]), -1, tags[i]));
+		grade_check(n == 0, "ulink_start_read #%d returned %s, expected 0 (TODO 6)", i,
+			    grade_errno_str(n));
+	}
+	grade_check(u.inflight == NPIPES, "after %d ulink_start_read calls u.inflight is %u "
+		    "(TODO 6)", NPIPES, u.inflight);
+	grade_check(io_uring_sq_ready(&u.ring) == 0, "ulink_start_read left its read queued in "
+		    "the SQ: it must be submitted before the call returns (TODO 6)");
+	memset(done, 0x5a, sizeof(done));
+	n = SEAM_CALL(ulink_cancel_all(&u, done, NPIPES + 4));
+	grade_check(n == NPIPES, "ulink_cancel_all with %d reads in flight returned %s, "
+		    "expected %d", NPIPES, grade_errno_str(n), NPIPES);
+	grade_check(u.inflight == 0, "after ulink_cancel_all u.inflight is %u, expected 0",
+		    u.inflight);
+	for (int k = 0; k < n; k++) {
+		int i = 0;
+
+		while (i < NPIPES && tags[i] != done[k].tag)
+			i++;
+		grade_check(i < NPIPES, "ulink_cancel_all reported tag %#llx, which no read had "
+			    "(your own cancel request's user_data?)", (unsigned long long)done[k].tag);
+		grade_check(!seen[i]++, "ulink_cancel_all reported tag %#llx twice",
+			    (unsigned long long)tags[i]);
+		grade_check(done[k].res == -ECANCELED, "the read tagged %#llx on a silent pipe "
+			    "ended with %s, expected -ECANCELED", (unsigned long long)tags[i],
+			    grade_errno_str(done[k].res));
+	}
+	grade_check(done[NPIPES].tag == 0x5a5a5a5a5a5a5a5aull, "ulink_cancel_all wrote "
+		    "done[%d], past the %d reads that ended", NPIPES, NPIPES);
+	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	for (int i = 0; i < NPIPES; i++)
+		check_pipe_let_go(pipes[i], bufs[i], sizeof(bufs[i]), 0xa5,
+				  "after ulink_cancel_all returned", "TODO 7");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	for (int i = 0; i < NPIPES; i++) {
+		close_pipe(pipes[i]);
+	}
+}
+
+URING_TEST(cancel, completed_keep_results, 2,
+	   "ulink_cancel_all: reads that completed before the cancel report their bytes; the silent ones -ECANCELED",
+	   "TODO 7: a read that completed keeps its result (its cancel finds nothing: -ENOENT, "
+	   "which is not the read's result); report every read once with what its own CQE said", 16)
+{
+	const size_t size = 9000;
+	unsigned char *data, fbufs[3][1000], pbufs[3][64];
+	struct ulink_done done[6];
+	int fd = data_file("f", size, &data), pipes[3][2], n, k;
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	for (int i = 0; i < 3; i++) {
+		n = SEAM_CALL(ulink_start_read(&u, fd, fbufs[i], 1000, 1000 * i + 17, 100 + i));
+		grade_check(n == 0, "ulink_start_read on a file returned %s", grade_errno_str(n));
+		empty_pipe(pipes[i]);
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], pbufs[i], 64, -1, 200 + i));
+		grade_check(n == 0, "ulink_start_read on a pipe returned %s", grade_errno_str(n));
+	}
+	n = SEAM_CALL(ulink_cancel_all(&u, done, 6));
+	grade_check(n == 6, "ulink_cancel_all with 6 reads in flight (3 of them already "
+		    "complete) returned %s, expected 6", grade_errno_str(n));
+	for (k = 0; k < 6; k++) {
+		__u64 t = done[k].tag;
+
+		if (t >= 100 && t < 103) {
+			int i = (int)(t - 100);
+
+			grade_check(done[k].res == 1000 && !memcmp(fbufs[i], data + 1000 * i + 17, 1000),
+				    "the file read tagged %llu completed before the cancel; it was "
+				    "reported with %s (or other bytes), expected 1000",
+				    (unsigned long long)t, grade_errno_str(done[k].res));
+		} else {
+			grade_check(t >= 200 && t < 203 && done[k].res == -ECANCELED, "reported tag "
+				    "%llu with %s; expected the pipe reads 200-202 with -ECANCELED",
+				    (unsigned long long)t, grade_errno_str(done[k].res));
+		}
+	}
+	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	for (int i = 0; i < 3; i++) {
+		close_pipe(pipes[i]);
+	}
+	close(fd);
+	free(data);
+}
+
+URING_TEST(cancel, limits_and_arguments, 2,
+	   "ulink_start_read/ulink_cancel_all: -EBUSY past sq_entries reads, -EINVAL cases, done smaller than the reads, nothing in flight",
+	   "TODOs 6 and 7: at most u->sq_entries reads in flight (the CQ keeps room for the "
+	   "cancels); done may be NULL (max 0) or shorter than the reads: all are still "
+	   "reaped, only max are written", 4)
+{
+	unsigned char bufs[8][32], one[4];
+	struct ulink_done done[3];
+	int pipes[8][2], n;
+	struct ulink u, dead;
+	unsigned cap;
+
+	init_or_fail(&u, 4);
+	cap = u.sq_entries;
+	grade_check(cap <= 8, "harness: a ring of 4 has %u SQ entries", cap);
+	for (unsigned i = 0; i < cap; i++) {
+		empty_pipe(pipes[i]);
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, i));
+		grade_check(n == 0, "ulink_start_read #%u of %u returned %s", i, cap,
+			    grade_errno_str(n));
+	}
+	n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], one, sizeof(one), -1, 99));
+	grade_check(n == -EBUSY && u.inflight == cap, "ulink_start_read with %u reads in flight "
+		    "on a ring of %u returned %s (inflight %u), expected -EBUSY", cap, cap,
+		    grade_errno_str(n), u.inflight);
+	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 3));
+	grade_check(n == -EINVAL && u.inflight == cap, "ulink_cancel_all(u, NULL, 3) returned %s "
+		    "(inflight %u), expected -EINVAL and nothing cancelled", grade_errno_str(n),
+		    u.inflight);
+	memset(done, 0x5a, sizeof(done));
+	n = SEAM_CALL(ulink_cancel_all(&u, done, 2));
+	grade_check(n == (int)cap && u.inflight == 0, "ulink_cancel_all(u, done, 2) with %u reads "
+		    "in flight returned %s (inflight %u), expected %u: every read is reaped, "
+		    "only the first 2 reported", cap, grade_errno_str(n), u.inflight, cap);
+	grade_check(done[2].tag == 0x5a5a5a5a5a5a5a5aull, "ulink_cancel_all(u, done, 2) wrote "
+		    "done[2]: max is the size of the caller's array");
+	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+	grade_check(n == 0, "ulink_cancel_all with nothing in flight returned %s, expected 0",
+		    grade_errno_str(n));
+	check_ring_clean(&u, "after ulink_cancel_all with nothing in flight", "TODO 7");
+
+	n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], NULL, 10, -1, 1));
+	grade_check(n == -EINVAL, "ulink_start_read with buf NULL returned %s", grade_errno_str(n));
+	n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], one, 0, -1, 1));
+	grade_check(n == -EINVAL, "ulink_start_read with len 0 returned %s", grade_errno_str(n));
+	memset(&dead, 0, sizeof(dead));
+	n = SEAM_CALL(ulink_start_read(&dead, pipes[0][0], one, 4, -1, 1));
+	grade_check(n == -EINVAL, "ulink_start_read on a ulink never set up returned %s",
+		    grade_errno_str(n));
+	n = SEAM_CALL(ulink_cancel_all(&dead, NULL, 0));
+	grade_check(n == -EINVAL, "ulink_cancel_all on a ulink never set up returned %s",
+		    grade_errno_str(n));
+	grade_check(u.inflight == 0, "refused calls changed u.inflight to %u", u.inflight);
+	SEAM_CALL_VOID(ulink_exit(&u));
+	for (unsigned i = 0; i < cap; i++) {
+		close_pipe(pipes[i]);
+	}
+}
+
+URING_TEST(cancel, interrupted_waits, 2,
+	   "ulink_cancel_all: -EINTR and -EAGAIN from liburing calls are retried; every read still reaped",
+	   "TODO 7: a wait that returns -EINTR or -EAGAIN did not reap anything: wait again "
+	   "until every read and every cancel has its CQE", 16)
+{
+	unsigned char bufs[4][32];
+	int pipes[4][2], n;
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	for (int err = 0; err < 2; err++) {
+		for (int i = 0; i < 4; i++) {
+			if (err == 0)
+				empty_pipe(pipes[i]);
+			n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, i));
+			grade_check(n == 0, "ulink_start_read returned %s", grade_errno_str(n));
+		}
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_calls = 3;
+		watch.inject_err = err == 0 ? -EINTR : -EAGAIN;
+		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		watch.inject_at = 0;
+		grade_check(n == 4, "the first three liburing calls of ulink_cancel_all returned "
+			    "%s; it returned %s, expected 4", err == 0 ? "-EINTR" : "-EAGAIN",
+			    grade_errno_str(n));
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	for (int i = 0; i < 4; i++) {
+		close_pipe(pipes[i]);
+	}
+}
+
+URING_TEST(cancel, exit_waits, 2,
+	   "ulink_exit with reads in flight: cancels and reaps them before io_uring_queue_exit; the pipes and buffers are free",
+	   "TODO 2: io_uring_queue_exit does not wait for requests in flight (their buffers "
+	   "would be written after you freed them): cancel and reap first, as ulink_cancel_all "
+	   "does (lesson, \"Shutting down\")", 16)
+{
+	unsigned char bufs[4][32];
+	int pipes[4][2], n, fds;
+	struct seam_heap heap;
+	struct ulink u;
+
+	fds = fault_count_fds();
+	seam_heap_usage(&heap);
+	init_or_fail(&u, 16);
+	memset(bufs, 0xa5, sizeof(bufs));
+	for (int i = 0; i < 4; i++) {
+		empty_pipe(pipes[i]);
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, i));
+		grade_check(n == 0, "ulink_start_read returned %s", grade_errno_str(n));
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	grade_check(watch.exits == 1, "ulink_exit did not tear the ring down "
+		    "(io_uring_queue_exit)");
+	grade_check(watch.exit_in_kernel == 0 && watch.exit_cq_ready == 0, "ulink_exit called "
+		    "io_uring_queue_exit with %u read(s) still in the kernel and %u CQE(s) "
+		    "unreaped: cancel and reap them first (TODO 2)", watch.exit_in_kernel,
+		    watch.exit_cq_ready);
+	grade_check(u.live == 0, "after ulink_exit u.live is %d", u.live);
+	for (int i = 0; i < 4; i++)
+		check_pipe_let_go(pipes[i], bufs[i], sizeof(bufs[i]), 0xa5, "after ulink_exit "
+				  "returned", "TODO 2");
+	for (int i = 0; i < 4; i++) {
+		close_pipe(pipes[i]);
+	}
+	grade_check(fault_count_fds() == fds, "after ulink_exit %d descriptor(s) more are open",
+		    fault_count_fds() - fds);
+	grade_check_heap(&heap, "ulink_init, four ulink_start_read and ulink_exit");
+}
+
+/* ------------------------------------------------------------------- copy */
+
+URING_TEST_T(copy, files, 3,
+	     "ulink_copy: sizes 0 to 3 MB, blocks of 1 byte to 1 MiB, 1 to 1000 pairs, byte for byte",
+	     "TODOs 8-11: every block read into its own buffer and written from it at the same "
+	     "offset; the last block shorter; a pair count above what the ring holds means as "
+	     "many as fit (lesson, \"The linked copy\")", 16, 20)
+{
+	static const struct { size_t size, block; unsigned pairs; } cases[] = {
+		{ 0, 4096, 4 },         { 1, 4096, 4 },          { 4095, 4096, 1 },
+		{ 4096, 4096, 2 },      { 4097, 4096, 8 },       { 100003, 4096, 8 },
+		{ 65536 * 5 + 7, 65536, 3 }, { 3000017, 131072, 8 }, { 3000017, 1u << 20, 2 },
+		{ 1000, 1, 5 },         { 200001, 8192, 1000 },
+	};
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), " (case %zu)", i);
+		watch_reset_counts();
+		copy_and_check(&u, cases[i].size, cases[i].block, cases[i].pairs, what);
+		grade_check(!watch.overflow && watch.max_inflight <= u.sq_entries, "ulink_copy had "
+			    "%u requests in flight%s with %u pairs asked for on a ring of %u SQ "
+			    "entries: at most sq_entries / 2 pairs (sq_entries requests) at once, "
+			    "or the CQ can overflow (TODO 8)", watch.max_inflight,
+			    watch.overflow ? " and overflowed the CQ" : "", cases[i].pairs,
+			    u.sq_entries);
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+}
+
+URING_TEST(copy, linked_pairs, 3,
+	   "ulink_copy: every read carries IOSQE_IO_LINK to the write of the same buffer, offset and length; several pairs per submit; window <= pairs",
+	   "TODO 9: read SQE with IOSQE_IO_LINK, then the write SQE of the same bytes, "
+	   "both in the same submission; queue several pairs before io_uring_submit; never "
+	   "HARDLINK here (it writes stale data after a short read) (lesson, \"Links\")", 16)
+{
+	const size_t block = 8192, size = 64 * block + 100;
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	copy_watch();
+	watch_reset_counts();
+	copy_and_check(&u, size, block, 4, "");
+	grade_check(cp.reads >= 65 && cp.writes >= 65, "ulink_copy of 65 blocks submitted %u "
+		    "reads and %u writes", cp.reads, cp.writes);
+	grade_check(cp.hardlinks == 0, "ulink_copy used IOSQE_IO_HARDLINK: after a short read "
+		    "the write would still run, with the whole length and a stale buffer "
+		    "(FACTS: measured); use IOSQE_IO_LINK");
+	grade_check(cp.unlinked_reads == 0, "%u of ulink_copy's %u reads had no IOSQE_IO_LINK: "
+		    "each read is linked to its write (TODO 9)", cp.unlinked_reads, cp.reads);
+	grade_check(cp.bad_pairs == 0, "ulink_copy linked %s: the write must write the bytes the "
+		    "read reads (same buffer, offset and length) (TODO 9)", cp.first_bad);
+	grade_check(cp.split == 0, "%u linked read(s) were the last SQE of their submission: a "
+		    "link does not reach into the next submission, so queue the write before you "
+		    "submit (TODO 9)", cp.split);
+	grade_check(cp.pairs >= 65, "only %u of %u reads were linked to the write of the same "
+		    "bytes (TODO 9)", cp.pairs, cp.reads);
+	grade_check(watch.most_queued >= 4, "ulink_copy never handed the kernel more than %u "
+		    "SQE(s) in one submission with 4 pairs allowed: queue several pairs, then "
+		    "submit once (TODO 9)", watch.most_queued);
+	grade_check(watch.max_inflight <= 8, "with pairs 4, ulink_copy had %u requests in flight "
+		    "(at most 4 pairs = 8 SQEs)", watch.max_inflight);
+	grade_check(watch.max_inflight >= 8, "with pairs 4 and 65 blocks, ulink_copy never had "
+		    "more than %u requests in flight: keep the window full (4 pairs = 8 SQEs) "
+		    "(TODO 9)", watch.max_inflight);
+	watch.on_sqe = NULL;
+	SEAM_CALL_VOID(ulink_exit(&u));
+}
+
+URING_TEST_T(copy, broken_chains, 3,
+	     "ulink_copy: every linked read cut short (its write -ECANCELED, as the kernel does): the copy is still exact",
+	     "TODO 10: a read with 0 < res < len broke the chain: its write's CQE is "
+	     "-ECANCELED and wrote nothing. Write the res bytes you have, then read and write "
+	     "the rest at offset + res (lesson, \"When a chain breaks\")", 16, 20)
+{
+	const size_t block = 4096;
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	for (unsigned pairs = 1; pairs <= 8; pairs += 7) {
+		watch_reset_counts();
+		watch.break_links = true;
+		copy_and_check(&u, 40 * block + 1234, block, pairs, " with every chain broken once");
+		watch.break_links = false;
+		grade_check(watch.links_broken >= 40, "harness: only %u chains were broken (are "
+			    "the reads linked?)", watch.links_broken);
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+}
+
+URING_TEST(copy, pipe_in_pieces, 2,
+	   "ulink_copy from a pipe fed 1000 bytes at a time, one pair: real short reads break the chain, the copy is exact",
+	   "TODO 10: a short read is not the end: write what came, then read the rest of the "
+	   "block (lesson, \"When a chain breaks\")", 8)
+{
+	const size_t size = 20000;
+	unsigned char *data = grade_random_bytes(size), *back;
+	struct fault_step steps[] = {
+		{ .op = FAULT_WRITE_PIECES, .data = data, .len = size, .piece = 1000 },
+		{ .op = FAULT_END },
+	};
+	int p[2], out, ret;
+	struct fault *f;
+	struct fault_report rep;
+	size_t backlen;
+	struct ulink u;
+
+	init_or_fail(&u, 8);
+	fault_pipe(p, 4096);
+	steps[0].fd = p[1];
+	out = grade_open(grade_path("dst"), O_RDWR | O_CREAT | O_TRUNC);
+	f = fault_start(steps);
+	ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
+	rep = fault_join(f);
+	free(rep.sink);
+	grade_check(ret == 0, "ulink_copy of 20000 bytes from a pipe fed 1000 bytes at a time "
+		    "returned %s, expected 0", grade_errno_str(ret));
+	back = grade_slurp(grade_path("dst"), &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "ulink_copy from a pipe fed in pieces: DST has %zu bytes, first difference at "
+		    "%zd", backlen, back ? grade_first_diff(back, data, backlen < size ? backlen : size)
+				       : -1);
+	check_ring_clean(&u, "after ulink_copy returned", "TODO 11");
+	free(back);
+	free(data);
+	close(out);
+	close_pipe(p);
+	SEAM_CALL_VOID(ulink_exit(&u));
+}
+
+/* Reads from this offset on fail (fd -1: -EBADF, for real). */
+static __u64 poison_from;
+
+static bool poison_late_reads(const struct io_uring_sqe *sqe)
+{
+	return sqe->off >= poison_from;
+}
+
+/* Only the second half of a cut read (its offset is not a block's). */
+static bool poison_rest_of_block(const struct io_uring_sqe *sqe)
+{
+	return sqe->off % 4096 != 0;
+}
+
+URING_TEST(copy, read_errors, 2,
+	   "ulink_copy: a read that fails after earlier blocks were copied, or after half its block: its -errno, everything reaped",
+	   "TODO 11: a failed read (its write -ECANCELED) ends the copy with the read's "
+	   "-errno, not 0 and not the bytes so far; start nothing new, reap every pair in "
+	   "flight, free the buffers, then return", 16)
+{
+	const size_t block = 4096, size = 40 * block;
+	unsigned char *data;
+	struct seam_heap heap;
+	struct ulink u;
+	int in, out, ret;
+
+	init_or_fail(&u, 16);
+	in = data_file("src", size, &data);
+	out = grade_open(grade_path("dst"), O_RDWR | O_CREAT | O_TRUNC);
+	seam_heap_usage(&heap);
+	poison_from = 20 * block;
+	watch.poison_sqe = poison_late_reads;
+	ret = run_copy_fds(&u, in, out, (off_t)size, block, 4);
+	watch.poison_sqe = NULL;
+	grade_check(ret == -EBADF, "reads from offset %llu on failed with -EBADF; ulink_copy "
+		    "returned %s, expected -EBADF", (unsigned long long)poison_from,
+		    grade_errno_str(ret));
+	grade_check(watch.poisoned <= 8, "after the first read failed, ulink_copy went on "
+		    "starting reads (%u failed, with 4 pairs in flight at most): after the first "
+		    "error no new pair is started (contract in ulink.h)", watch.poisoned);
+	check_ring_clean(&u, "after ulink_copy returned an error", "TODO 11");
+	grade_check_heap(&heap, "a ulink_copy whose reads failed");
+
+	/* The rest of a cut read fails: an error after partial progress. */
+	watch_reset_counts();
+	watch.break_links = true;
+	watch.poison_sqe = poison_rest_of_block;
+	ret = run_copy_fds(&u, in, out, (off_t)size, block, 4);
+	watch.break_links = false;
+	watch.poison_sqe = NULL;
+	grade_check(watch.links_broken > 0, "harness: no chain was broken (are the reads linked?)");
+	grade_check(ret == -EBADF, "each linked read came back half done and the read of its "
+		    "rest failed with -EBADF; ulink_copy returned %s, expected -EBADF (not 0: "
+		    "the copy is incomplete)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_copy returned an error", "TODO 11");
+	grade_check_heap(&heap, "a ulink_copy whose reads failed half way");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close(in);
+	close(out);
+	free(data);
+}
+
+URING_TEST(copy, write_errors, 2,
+	   "ulink_copy: DST /dev/full is -ENOSPC, a read-only DST -EBADF, a file-size limit cuts a write short and its rest is -EFBIG",
+	   "TODOs 10-11: a write CQE with res < 0 ends the copy with that -errno; a short write "
+	   "(0 < res < len) is continued at offset + res, and here the rest fails with -EFBIG "
+	   "(man 2 setrlimit, RLIMIT_FSIZE)", 16)
+{
+	const size_t block = 4096, size = 30 * block + 500, limit = 17 * block + 123;
+	unsigned char *data, *back;
+	struct rlimit rl;
+	struct seam_heap heap;
+	size_t backlen;
+	struct ulink u;
+	int in, out, ret;
+
+	init_or_fail(&u, 16);
+	in = data_file("src", size, &data);
+	seam_heap_usage(&heap);
+	out = grade_open("/dev/full", O_WRONLY);
+	ret = run_copy_fds(&u, in, out, (off_t)size, block, 4);
+	grade_check(ret == -ENOSPC, "ulink_copy to /dev/full returned %s, expected -ENOSPC",
+		    grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_copy returned -ENOSPC", "TODO 11");
+	close(out);
+	out = grade_open(grade_make_file("ro", "", 0), O_RDONLY);
+	ret = run_copy_fds(&u, in, out, (off_t)size, block, 4);
+	grade_check(ret == -EBADF, "ulink_copy to a descriptor open read-only returned %s, "
+		    "expected -EBADF", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_copy returned -EBADF", "TODO 11");
+	close(out);
+
+	/* A file-size limit in the middle (blocks past it fail at once), then
+	 * 100 bytes before the end: only the last write crosses it, comes back
+	 * short, and only its continuation fails. */
+	signal(SIGXFSZ, SIG_IGN);  /* the write fails with EFBIG instead */
+	for (int k = 1; k >= 0; k--) {
+		out = grade_open(grade_path("limited"), O_RDWR | O_CREAT | O_TRUNC);
+		rl.rlim_cur = rl.rlim_max = k == 0 ? limit : size - 100;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			grade_fail("harness: setrlimit: %s", strerror(errno));
+		ret = run_copy_fds(&u, in, out, (off_t)size, block, 4);
+		/* Lowered, the hard limit cannot be raised again (without
+		 * CAP_SYS_RESOURCE): keep it, lift the soft one to it. */
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_FSIZE, &rl);
+		grade_check(ret == -EFBIG, "under a file-size limit of %llu bytes, ulink_copy of %zu "
+			    "bytes returned %s, expected -EFBIG (the write across the limit comes "
+			    "back short, and the write of its rest fails with -EFBIG)",
+			    (unsigned long long)(k == 0 ? limit : size - 100), size,
+			    grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_copy returned -EFBIG", "TODO 11");
+		back = grade_slurp(grade_path("limited"), &backlen);
+		grade_check(back && backlen <= size - 100, "under a file-size limit DST grew to %zu "
+			    "bytes", backlen);
+		free(back);
+		close(out);
+	}
+	grade_check_heap(&heap, "ulink_copy calls that failed on writes");
+	close(in);
+	free(data);
+	SEAM_CALL_VOID(ulink_exit(&u));
+}
+
+URING_TEST(copy, arguments, 1,
+	   "ulink_copy: -EINVAL cases, size 0, a source shorter than size (-EIO), reads in flight (-EBUSY)",
+	   "TODO 8: check the arguments before any I/O (contract in ulink.h); a read of 0 "
+	   "bytes before size means the file is shorter than promised: -EIO, not a loop", 8)
+{
+	unsigned char *data, one[8];
+	struct ulink u, dead;
+	int in, out, ret, p[2];
+
+	init_or_fail(&u, 8);
+	in = data_file("src", 10000, &data);
+	out = grade_open(grade_path("dst"), O_RDWR | O_CREAT | O_TRUNC);
+	memset(&dead, 0, sizeof(dead));
+	ret = run_copy_fds(&dead, in, out, 10000, 4096, 2);
+	grade_check(ret == -EINVAL, "ulink_copy on a ulink never set up returned %s",
+		    grade_errno_str(ret));
+	ret = run_copy_fds(&u, in, out, -1, 4096, 2);
+	grade_check(ret == -EINVAL, "ulink_copy with size -1 returned %s", grade_errno_str(ret));
+	ret = run_copy_fds(&u, in, out, 10000, 0, 2);
+	grade_check(ret == -EINVAL, "ulink_copy with block 0 returned %s", grade_errno_str(ret));
+	ret = run_copy_fds(&u, in, out, 10000, ULINK_MAX_BLOCK + 1, 2);
+	grade_check(ret == -EINVAL, "ulink_copy with block ULINK_MAX_BLOCK + 1 returned %s",
+		    grade_errno_str(ret));
+	ret = run_copy_fds(&u, in, out, 10000, 4096, 0);
+	grade_check(ret == -EINVAL, "ulink_copy with pairs 0 returned %s", grade_errno_str(ret));
+	grade_check(watch.sqes_submitted == 0, "ulink_copy submitted %ld SQE(s) for calls it "
+		    "had to refuse", watch.sqes_submitted);
+	ret = run_copy_fds(&u, -1, -1, 0, 4096, 2);
+	grade_check(ret == 0 && watch.sqes_submitted == 0, "ulink_copy of size 0 returned %s "
+		    "after %ld SQE(s), expected 0 with no I/O", grade_errno_str(ret),
+		    watch.sqes_submitted);
+	ret = run_copy_fds(&u, in, out, 10000 + 5000, 4096, 2);
+	grade_check(ret == -EIO, "ulink_copy of 15000 bytes from a 10000-byte file returned %s, "
+		    "expected -EIO (a read of 0 before size)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_copy returned -EIO", "TODO 10");
+	empty_pipe(p);
+	ret = SEAM_CALL(ulink_start_read(&u, p[0], one, sizeof(one), -1, 1));
+	grade_check(ret == 0, "ulink_start_read returned %s", grade_errno_str(ret));
+	ret = run_copy_fds(&u, in, out, 10000, 4096, 2);
+	grade_check(ret == -EBUSY, "ulink_copy while a read of ulink_start_read is in flight "
+		    "returned %s, expected -EBUSY", grade_errno_str(ret));
+	ret = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+	grade_check(ret == 1, "ulink_cancel_all returned %s, expected 1", grade_errno_str(ret));
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+	close(in);
+	close(out);
+	free(data);
+}
+
+URING_TEST_T(copy, interruptions, 2,
+	     "ulink_copy: reads interrupted (-EINTR CQE, nothing read), -EINTR/-EAGAIN from liburing calls: retried, the copy exact",
+	     "TODO 10: a read CQE of -EINTR (its write -ECANCELED) means do that pair again; "
+	     "-EINTR or -EAGAIN from a submit or a wait took nothing: call again (after -EAGAIN, "
+	     "reap a completion first)", 16, 20)
+{
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	watch_reset_counts();
+	watch.eintr_reads = 5;
+	copy_and_check(&u, 50 * 4096 + 3, 4096, 4, " with 5 reads interrupted");
+	grade_check(watch.eintrs == 5, "harness: %u reads interrupted", watch.eintrs);
+	for (int k = 0; k < 2; k++) {
+		watch_reset_counts();
+		watch.inject_at = 2;
+		watch.inject_calls = 3;
+		watch.inject_err = k == 0 ? -EINTR : -EAGAIN;
+		copy_and_check(&u, 50 * 4096 + 3, 4096, 4, k == 0 ? " with -EINTR from three calls"
+								: " with -EAGAIN from three calls");
+		grade_check(watch.injected, "harness: nothing injected");
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+}
+
+URING_TEST(copy, memory, 2,
+	   "ulink_copy frees its buffers on every path; an allocation that fails is -ENOMEM with nothing in flight",
+	   "TODO 8: allocate the window's buffers once per call, free them before every "
+	   "return; a NULL from malloc is -ENOMEM (man 3 malloc)", 16)
+{
+	const size_t size = 30 * 4096 + 9;
+	unsigned char *data;
+	struct seam_heap heap;
+	struct ulink u;
+	int in, out, ret;
+
+	init_or_fail(&u, 16);
+	in = data_file("src", size, &data);
+	out = grade_open(grade_path("dst"), O_RDWR | O_CREAT | O_TRUNC);
+	seam_heap_usage(&heap);
+	ret = run_copy_fds(&u, in, out, (off_t)size, 4096, 4);
+	grade_check(ret == 0, "ulink_copy returned %s", grade_errno_str(ret));
+	grade_check_heap(&heap, "ulink_copy that succeeded");
+	for (long nth = 1; nth <= 3; nth++) {
+		seam_heap_fail(nth, 1);
+		ret = run_copy_fds(&u, in, out, (off_t)size, 4096, 4);
+		seam_heap_fail(0, 0);
+		grade_check(ret == 0 || ret == -ENOMEM, "when allocation %ld failed, ulink_copy "
+			    "returned %s, expected -ENOMEM (or 0 if it did not need it)", nth,
+			    grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_copy whose allocation failed", "TODO 8");
+		grade_check_heap(&heap, "ulink_copy whose allocation failed");
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close(in);
+	close(out);
+	free(data);
+}
+
+/* ------------------------------------------------------------------ lcopy */
+
+/* The program, graded from outside by the battery chapter 06's copy shares
+ * (harness/lib/copy_battery.h). */
+#define COPY_NAME "lcopy"
+#define COPY_TODO_ARGS "main (given in lcopy.c)"
+#define COPY_TODO_OPEN "open_files (given in lcopy.c)"
+#define COPY_TODO_BLOCKS "TODOs 8-11 of ulink.c"
+#define COPY_TODO_OFFSET "TODO 9"
+#define COPY_TODO_SHORT_WRITE "TODO 10"
+#define COPY_TODO_ERRORS "TODOs 11 and 12"
+#define COPY_HINT_BATCH                                                               \
+	"queue several linked read -> write pairs, then one io_uring_submit; refill the " \
+	"window as pairs end (lesson, \"The linked copy\")"
+#define COPY_MEMLOCK_ROOM RING_ROOM
+#include "copy_battery.h"
+
+/* What lcopy's ring held at each io_uring_enter that submitted. */
+struct link_trace {
+	unsigned submits;     /* io_uring_enter calls that submitted          */
+	unsigned reads;       /* read SQEs                                     */
+	unsigned pairs;       /* ... with IOSQE_IO_LINK, followed by a write   */
+	                      /*     of the same buffer at the same offset     */
+	unsigned hardlinks;   /* SQEs with IOSQE_IO_HARDLINK                   */
+	unsigned most_pairs;  /* the most pairs one submission carried         */
+};
+
+static bool opcode_is(const struct prog_sqe *q, const char *a, const char *b, const char *c)
+{
+	return !strcmp(q->opcode, a) || !strcmp(q->opcode, b) || !strcmp(q->opcode, c);
+}
+
+static void trace_submit(const struct prog_sqe *q, unsigned n, void *ctx)
+{
+	struct link_trace *t = ctx;
+	unsigned pairs = 0;
+
+	t->submits++;
+	for (unsigned i = 0; i < n; i++) {
+		if (q[i].flags & IOSQE_IO_HARDLINK)
+			t->hardlinks++;
+		if (!opcode_is(&q[i], "READ", "READV", "READ_FIXED"))
+			continue;
+		t->reads++;
+		if ((q[i].flags & IOSQE_IO_LINK) && i + 1 < n &&
+		    opcode_is(&q[i + 1], "WRITE", "WRITEV", "WRITE_FIXED") &&
+		    q[i + 1].addr == q[i].addr && q[i + 1].off == q[i].off)
+			pairs++;
+	}
+	t->pairs += pairs;
+	if (pairs > t->most_pairs)
+		t->most_pairs = pairs;
+}
+
+GRADE_TEST_T(copy, linked_from_outside, 2,
+	     "lcopy, watched at each io_uring_enter: its reads are linked to writes of the same buffer and offset, several pairs at once",
+	     "TODO 12 and TODO 9: lcopy copies through ulink_copy (or links its own pairs): "
+	     "each read SQE with IOSQE_IO_LINK, the write of the same buffer and offset right "
+	     "after it, several pairs per submission (lesson, \"The linked copy\")", 20)
+{
+	const size_t size = 4 * 1048576 + 333;
+	unsigned char *data = grade_random_bytes(size), *back;
+	const char *src = grade_make_file("src", data, size), *dst = grade_path("dst");
+	struct link_trace t;
+	struct prog_opts o = { .on_submit = trace_submit, .ctx = &t };
+	struct prog_result r;
+	size_t backlen;
+	int ret;
+
+	copy_setup();
+	memset(&t, 0, sizeof(t));
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+
+		ret = prog_run(argv, &o, &r);
+	}
+	if (ret < 0)
+		grade_skip("ptrace", "programs cannot be traced here (ptrace refused): this test "
+			   "looks into lcopy's ring at each io_uring_enter",
+			   "allow ptrace: in a container run it with --cap-add SYS_PTRACE; or "
+			   "sysctl kernel.yama.ptrace_scope=1");
+	grade_check(r.exited && r.status == 0, "lcopy SRC DST (traced): %s; stderr: %s",
+		    prog_ending(&r), prog_stderr_line(&r));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "lcopy (traced): DST is not a copy of SRC");
+	grade_check(t.submits > 0, "lcopy made no io_uring_enter call that submitted anything "
+		    "(a ring with SQPOLL cannot be watched here: use a plain ring, as "
+		    "ulink_init does)");
+	grade_check(t.hardlinks == 0, "lcopy submitted %u SQE(s) with IOSQE_IO_HARDLINK: after a "
+		    "short read the write would still run with stale bytes; use IOSQE_IO_LINK",
+		    t.hardlinks);
+	grade_check(t.reads >= 2 && t.pairs * 10 >= t.reads * 9, "of lcopy's %u read SQEs, %u "
+		    "were linked (IOSQE_IO_LINK) to a write of the same buffer at the same offset "
+		    "right after them: the copy is made of linked read -> write pairs", t.reads,
+		    t.pairs);
+	grade_check(t.most_pairs >= 2, "lcopy never submitted more than %u linked pair(s) in one "
+		    "io_uring_enter: queue several pairs, then submit", t.most_pairs);
+	free(back);
+	free(data);
+}
