@@ -37,6 +37,9 @@
  *                 -EIO, …  the read failed (whatever the kernel said).
  *               A read that fails part way gives the error, never a
  *               partial count (a short count would claim end of file).
+ *               A completion of -EINTR (the read was interrupted before
+ *               any byte moved) is no failure: that read is submitted
+ *               again.
  *  length == 0 is valid: status 0, no data.
  *
  * A request may arrive in pieces (any split of the 16 bytes). A client may

@@ -53,7 +53,8 @@
  *  - Submit with io_uring_submit(3) or io_uring_submit_and_wait(3) (one
  *    call per request). The grader counts those calls, and some tests
  *    shorten your queued requests at that moment to force short reads and
- *    writes on ordinary files.
+ *    writes on ordinary files. io_uring_enter(2) called by your module
+ *    itself (SQEs published by hand) is refused.
  *  - Check io_uring_get_sqe(3) for NULL.
  *  - Feature detection uses the probe (io_uring_get_probe_ring(3),
  *    io_uring_opcode_supported(3)) and io_uring_params.features, never the
@@ -111,9 +112,12 @@ int uring_open(struct io_uring *ring, unsigned entries);
  *   offset  >= 0: read the file from there (like pread(2)); the file
  *           position is neither used nor changed. Only for seekable files.
  *           -1: read from the file's current position and move it (like
- *           read(2)). Required for pipes, FIFOs, sockets and ttys
- *           (io_uring_prep_read(3): "the offset must be 0 or -1"), and
- *           needs IORING_FEAT_RW_CUR_POS (else -EOPNOTSUPP).
+ *           read(2)). What callers pass for pipes, FIFOs, sockets and
+ *           ttys: io_uring_prep_read(3) says "On files that are not
+ *           capable of seeking, the offset must be 0 or -1" (the kernel
+ *           does not check it: 6.18 ignores any offset on a pipe; the
+ *           lesson shows it). Needs IORING_FEAT_RW_CUR_POS (else
+ *           -EOPNOTSUPP).
  *           Anything below -1: -EINVAL.
  *
  * One IORING_OP_READ at a time (io_uring_prep_read(3)); requests larger

@@ -147,9 +147,12 @@ struct aio_spy {
 	int nslots;
 	int held[SLOTS_MAX];
 	int nheld;
+	/* the file offset of every iocb io_submit accepted, in order */
+	long long sub_off[SLOTS_MAX];
+	int nsub;
 };
 
-enum { MOD_SHORT = 1, MOD_EIO };
+enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR };
 
 static struct aio_spy spy = { .resfd = -1, .file_fd = -1 };
 
@@ -256,6 +259,9 @@ static int hook_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
 	} else {
 		r = SEAM_REAL(io_submit)(ctx, n, iocbs);
 	}
+	for (long i = 0; i < r && spy.nsub < SLOTS_MAX; i++)
+		spy.sub_off[spy.nsub++] = iocbs[i]->aio_lio_opcode == IO_CMD_PREADV
+						  ? iocbs[i]->u.v.offset : iocbs[i]->u.c.offset;
 	if (r > 0) {
 		spy.accepted += r;
 		spy.inflight += r;
@@ -345,8 +351,10 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 				ev[i].res = 4096;
 				spy.mod_pos++;
 				spy.mods_done++;
-			} else if (spy.mods[spy.mod_pos] == MOD_EIO) {
-				ev[i].res = (unsigned long)(long)-EIO;
+			} else if (spy.mods[spy.mod_pos] == MOD_EIO ||
+				   spy.mods[spy.mod_pos] == MOD_EINTR) {
+				ev[i].res = (unsigned long)(long)(spy.mods[spy.mod_pos] == MOD_EIO
+								 ? -EIO : -EINTR);
 				spy.mod_pos++;
 				spy.mods_done++;
 			}

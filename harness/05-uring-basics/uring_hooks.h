@@ -36,6 +36,9 @@
  * The pending SQEs are the ones liburing has handed out and not yet flushed:
  * sq.sqe_head .. sq.sqe_tail (liburing 2.3 and later).
  *
+ * io_uring_enter and io_uring_enter2 called by the module itself are
+ * refused: SQEs it publishes by hand would reach the kernel unseen.
+ *
  * The probe and setup hooks doctor what the kernel says (clear a feature
  * bit, take an opcode away, no probe at all, setup failing), to tell code
  * that asks the kernel from code that guesses.
@@ -257,6 +260,30 @@ static int hook_submit_and_get_events(struct io_uring *ring)
 	return watch_submit(ring) ? SEAM_REAL(io_uring_submit_and_get_events)(ring) : refused();
 }
 
+/* io_uring_enter(2) called by the module itself: SQEs published by hand
+ * would reach the kernel where no hook above sees them (no count, no short
+ * transfer, no injected result). The contract says how to submit. */
+static const char *const ENTER_RULE =
+	"your code called io_uring_enter() itself, which this exercise does not allow: "
+	"uring_basics.h, \"Submit with io_uring_submit(3) or io_uring_submit_and_wait(3) "
+	"(one call per request). The grader counts those calls\"; wait with "
+	"io_uring_wait_cqe(3)";
+
+static int hook_enter(unsigned fd, unsigned submit, unsigned complete, unsigned fl,
+		      sigset_t *sig)
+{
+	(void)fd, (void)submit, (void)complete, (void)fl, (void)sig;
+	seam_violate("%s", ENTER_RULE);
+	return -EPERM;
+}
+
+static int hook_enter2(unsigned fd, unsigned submit, unsigned complete, unsigned fl,
+		       sigset_t *sig, size_t sz)
+{
+	(void)sz;
+	return hook_enter(fd, submit, complete, fl, sig);
+}
+
 /* --- doctoring what the kernel says ------------------------------------ */
 
 struct doctor {
@@ -359,6 +386,8 @@ static void watch_submissions(void)
 	seam_hook___io_uring_get_cqe = hook_get_cqe;
 	seam_hook_io_uring_wait_cqes = hook_wait_cqes;
 	seam_hook_io_uring_wait_cqe_timeout = hook_wait_cqe_timeout;
+	seam_hook_io_uring_enter = hook_enter;
+	seam_hook_io_uring_enter2 = hook_enter2;
 }
 
 static void watch_reset(void)

@@ -419,27 +419,30 @@ URING_TEST(batch, errors_per_request, 2,
 }
 
 URING_TEST(batch, negative_offset, 1,
-	   "ubatch_read: a negative offset is -EINVAL for that request, and the file position stays",
-	   "TODO 4: offset < 0 gets res = -EINVAL without any I/O: for io_uring, offset -1 "
-	   "means \"read at the file position and move it\" (lesson, section 6)", 8)
+	   "ubatch_read: a negative offset is -EINVAL for that request (length 0 too), and the "
+	   "file position stays",
+	   "TODO 4: offset < 0 gets res = -EINVAL without any I/O, checked before length 0: for "
+	   "io_uring, offset -1 means \"read at the file position and move it\" (ubatch.h; "
+	   "lesson, section 6)", 8)
 {
 	const size_t size = 20000;
-	unsigned char *data, bufs[4][1000];
+	unsigned char *data, bufs[5][1000];
 	int fd = data_file("f", size, &data);
-	struct batch_req reqs[4] = {
+	struct batch_req reqs[5] = {
 		{ fd, 0, 1000, bufs[0], 1 },
 		{ fd, -1, 1000, bufs[1], 1 },
 		{ fd, 3000, 1000, bufs[2], 1 },
 		{ fd, -4096, 1000, bufs[3], 1 },
+		{ fd, -1, 0, bufs[4], 1 }, /* "a negative offset is checked first" */
 	};
 	struct ubatch b;
 	int ret;
 
 	grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek: %s", strerror(errno));
 	init_or_fail(&b, 8);
-	ret = run_read(&b, reqs, 4, 4);
+	ret = run_read(&b, reqs, 5, 4);
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 5; i++)
 		check_req(&reqs[i], i, data, size, "negative offsets");
 	grade_check(lseek(fd, 0, SEEK_CUR) == 500, "the file position moved from 500 to %lld",
 		    (long long)lseek(fd, 0, SEEK_CUR));
