@@ -134,7 +134,8 @@ if [ -x "$BUILD/07-uring-link/lcopy" ] && [ -x "$BUILD/06-uring-batching/copy" ]
 		rs_+=("$(awk -v a="$l" -v b="$c" 'BEGIN { printf "%.2f", a / b }')")
 	done
 	echo "  -- copying $SIZE_MB MiB ($([ "$(id -u)" = 0 ] && echo "cold cache" || echo "warm cache: not root"))"
-	printf '  %-46s %9s %9s %7s\n' "07 lcopy / 06 copy (ms, lower is faster)" \
+	printf '  %-46s %9s %9s %7s\n' "(ms, medians; ratio: median of the pairs')" "lcopy" "copy" "ratio"
+	printf '  %-46s %9s %9s %7s\n' "07 lcopy / 06 copy (lower is faster)" \
 		"$(median "${ls_[@]}")" "$(median "${cs_[@]}")" "$(median "${rs_[@]}")"
 	rm -f "$FILE.copy"
 fi
