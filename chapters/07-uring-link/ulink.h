@@ -126,8 +126,9 @@ ssize_t ulink_read_timeout(struct ulink *u, int fd, void *buf, size_t len,
  * room in the CQ for the cancel requests' own CQEs.
  *
  * Returns 0 (u->inflight is one more), -EINVAL for u not live, buf == NULL
- * or len == 0, -EBUSY when full, or the -errno of the submission (the read
- * was then not started).
+ * or len == 0, -EBUSY when full, -ENOMEM if memory the implementation keeps
+ * per read cannot be allocated, or the -errno of the submission (in every
+ * error case the read was not started, and will not be).
  */
 int ulink_start_read(struct ulink *u, int fd, void *buf, size_t len, off_t off,
                      __u64 tag);

@@ -149,6 +149,9 @@ struct ring_watch {
 	void (*on_cqe)(struct io_uring_cqe *cqe);
 	unsigned most_queued;  /* the most SQEs one submitting call handed over   */
 	long sqes_submitted;   /* SQEs handed over by submitting calls            */
+	long skip_success;     /* ... with IOSQE_CQE_SKIP_SUCCESS, ever: no CQE   */
+	                       /* when they succeed, so "taken minus posted" may  */
+	                       /* count them as still in the kernel               */
 };
 
 static struct ring_watch watch;
@@ -439,6 +442,9 @@ static void watch_submission(struct io_uring *ring, const char *name)
 	unsigned queued = ring->sq.sqe_tail - ring->sq.sqe_head, pos = 0;
 
 	if (watch_is_submit(name) && queued > 0) {
+		for (unsigned h = ring->sq.sqe_head; h != ring->sq.sqe_tail; h++)
+			if (ring->sq.sqes[h & ring->sq.ring_mask].flags & IOSQE_CQE_SKIP_SUCCESS)
+				watch.skip_success++;
 		if (watch.on_sqe)
 			for (unsigned h = ring->sq.sqe_head; h != ring->sq.sqe_tail; h++)
 				watch.on_sqe(&ring->sq.sqes[h & ring->sq.ring_mask], pos++, queued);
