@@ -943,6 +943,13 @@ static bool in_epoll_wait_nr(long nr)
 		;
 }
 
+/* The timeout argument of a task asleep in an epoll wait (epoll_wait,
+ * epoll_pwait), or -2 where it cannot be read (epoll_pwait2: a timespec). */
+static long epoll_timeout_arg(const struct task_call *c)
+{
+	return c->nr == SYS_epoll_wait || c->nr == SYS_epoll_pwait ? (long)(int)c->args[3] : -2;
+}
+
 /* Is task `tid` of process `pid` asleep in an epoll wait? *timeout gets the
  * timeout argument (epoll_wait, epoll_pwait), or -2 if unknown. */
 static int task_in_epoll(pid_t pid, pid_t tid, long *timeout)
@@ -955,8 +962,7 @@ static int task_in_epoll(pid_t pid, pid_t tid, long *timeout)
 	if (c.running || !in_epoll_wait_nr(c.nr))
 		return 0;
 	if (timeout)
-		*timeout = c.nr == SYS_epoll_wait || c.nr == SYS_epoll_pwait ? (long)(int)c.args[3]
-									     : -2;
+		*timeout = epoll_timeout_arg(&c);
 	return 1;
 }
 

@@ -1944,7 +1944,7 @@ static bool scan_idle(const struct task_call *c, void *ctx)
 	}
 	if (!in_epoll_wait_nr(c->nr))
 		return false;
-	t = c->nr == SYS_epoll_wait || c->nr == SYS_epoll_pwait ? (long)(int)c->args[3] : -2;
+	t = epoll_timeout_arg(c);
 	*s->timeout = t;
 	if (t == -1 || t == -2 || t >= 100)
 		s->found = 1;

@@ -391,7 +391,8 @@ URING_TEST(deadline, data_ready, 2,
 	   "ulink_read_timeout: data already there comes back at once, through a read linked to a link timeout",
 	   "TODOs 4-5: queue a read with IOSQE_IO_LINK, then io_uring_prep_link_timeout, "
 	   "submit both at once; wait for BOTH CQEs (any order, told apart by user_data); the "
-	   "read's CQE is the result (man 3 io_uring_prep_link_timeout)", 8)
+	   "read's CQE is the result (io_uring_enter(2), IORING_OP_LINK_TIMEOUT; lesson, "
+	   "section 5)", 8)
 {
 	unsigned char buf[64];
 	int p[2], ret;
@@ -785,9 +786,8 @@ URING_TEST(cancel, pipes_never_answer, 3,
 		check_pipe_let_go(pipes[i], bufs[i], sizeof(bufs[i]), 0xa5,
 				  "after ulink_cancel_all returned", "TODO 7");
 	SEAM_CALL_VOID(ulink_exit(&u));
-	for (int i = 0; i < NPIPES; i++) {
+	for (int i = 0; i < NPIPES; i++)
 		close_pipe(pipes[i]);
-	}
 }
 
 URING_TEST(cancel, completed_keep_results, 2,
@@ -830,9 +830,8 @@ URING_TEST(cancel, completed_keep_results, 2,
 	}
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	SEAM_CALL_VOID(ulink_exit(&u));
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
 		close_pipe(pipes[i]);
-	}
 	close(fd);
 	free(data);
 }
@@ -906,9 +905,8 @@ URING_TEST(cancel, limits_and_arguments, 2,
 		    grade_errno_str(n));
 	grade_check(u.inflight == 0, "refused calls changed u.inflight to %u", u.inflight);
 	SEAM_CALL_VOID(ulink_exit(&u));
-	for (unsigned i = 0; i < cap; i++) {
+	for (unsigned i = 0; i < cap; i++)
 		close_pipe(pipes[i]);
-	}
 }
 
 URING_TEST(cancel, interrupted_waits, 2,
@@ -940,9 +938,8 @@ URING_TEST(cancel, interrupted_waits, 2,
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++)
 		close_pipe(pipes[i]);
-	}
 }
 
 URING_TEST(cancel, exit_waits, 2,
@@ -977,9 +974,8 @@ URING_TEST(cancel, exit_waits, 2,
 	for (int i = 0; i < 4; i++)
 		check_pipe_let_go(pipes[i], bufs[i], sizeof(bufs[i]), 0xa5, "after ulink_exit "
 				  "returned", "TODO 2");
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++)
 		close_pipe(pipes[i]);
-	}
 	grade_check(fault_count_fds() == fds, "after ulink_exit %d descriptor(s) more are open",
 		    fault_count_fds() - fds);
 	grade_check_heap(&heap, "ulink_init, four ulink_start_read and ulink_exit");
