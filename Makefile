@@ -12,7 +12,8 @@
 #                                graded; lists the ones no test catches (needs python3)
 #   make clean
 #
-# Options: SAN=1 (AddressSanitizer + UBSan), SEED=N (random inputs), V=1 (show commands).
+# Options: SAN=1 (AddressSanitizer + UBSan), SEED=N (random inputs), V=1 (show commands),
+#          T=NN.MM (make check: run that one test alone, e.g. T=05.10).
 
 IMPL ?= exercises
 CH ?=
@@ -37,7 +38,7 @@ build/tools/%: harness/tools/%.c harness/lib/tsv.h
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< $(if $(filter probe,$*),$(URING_LIBS))
 
 check:
-	@harness/grade.sh "$(IMPL)" "$(CH)"
+	@ONLY_TEST="$(T)" harness/grade.sh "$(IMPL)" "$(CH)"
 
 run:
 	@harness/run.sh "$(IMPL)" "$(CH)" $(ARGS)

@@ -29,6 +29,21 @@ REPORTS=${REPORTS:-$ROOT/build/reports}
 MAKE=${MAKE:-make}
 # FAIL_FAST=1 (make test's mutants): stop a chapter at its first failed test;
 # the tests not run then count as failed. Only "does it lose points" is known.
+# ONLY_TEST=NN.MM (make check T=NN.MM): run that one test of chapter NN; the
+# others count as not run. For a learner fixing one failure, and for make
+# test, which knows the test that catches each mutant.
+ONLY_TEST=${ONLY_TEST:-}
+if [ -n "$ONLY_TEST" ]; then
+	case "$ONLY_TEST" in
+	[0-9][0-9].[0-9][0-9]) ;;
+	*) echo "grade: T=$ONLY_TEST: write the test's number as the report shows it, e.g. T=05.10" >&2; exit 2 ;;
+	esac
+	if [ -n "$CH" ] && [ "$CH" != "${ONLY_TEST%%.*}" ] && [ "${CH%%-*}" != "${ONLY_TEST%%.*}" ]; then
+		echo "grade: T=$ONLY_TEST is a test of chapter ${ONLY_TEST%%.*}, not of CH=$CH" >&2
+		exit 2
+	fi
+	CH=${ONLY_TEST%%.*}
+fi
 #
 # A runner still going after this long is stuck, whatever the tests' own
 # limits say; a build, after BUILD_LIMIT.
@@ -161,6 +176,11 @@ for c in "${chapters[@]}"; do
 		continue
 	fi
 
+	if [ -n "$ONLY_TEST" ] && ! grep -q "^$nn	$ONLY_TEST	" "$list"; then
+		echo "grade: chapter $nn has no test $ONLY_TEST (make check CH=$nn lists them)" >&2
+		exit 2
+	fi
+
 	why=""
 	if ! why=$(copy_sources "$c" "$src"); then
 		why="your files were not graded: $why"
@@ -190,7 +210,7 @@ for c in "${chapters[@]}"; do
 			(
 				sandbox_limits "$CHAPTER_LIMIT"
 				sandbox_run --timeout "$CHAPTER_LIMIT" "${SBARGS[@]}" --env GRADE_RESULTS_FD=9 \
-					-- "$out/tests" ${FAIL_FAST:+--fail-fast} 9> "$raw" 2>&1
+					-- "$out/tests" ${ONLY_TEST:+--grade-only "$ONLY_TEST"} ${FAIL_FAST:+--fail-fast} 9> "$raw" 2>&1
 			) | grep -a -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' |
 				"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" >&2
 			rc=${PIPESTATUS[0]}

@@ -107,7 +107,7 @@ expect_full_marks() {
 # print "ok ..." if it loses points, "not_ok ..." if not, or if the diff no
 # longer applies to the reference exactly (no fuzz: a mutant must not drift).
 check_mutant() {
-	local c=$1 mutant=$2 nn=${1%%-*} name header target what tree s m caught
+	local c=$1 mutant=$2 nn=${1%%-*} name header target what tree s m caught first
 	name=$(basename "$mutant" .diff)
 	header=$(head -n 1 "$mutant")
 	target=$(printf '%s' "$header" | sed -n 's/^mutant of \([^:]*\): .*$/\1/p')
@@ -123,6 +123,20 @@ check_mutant() {
 		echo "not_ok $c: mutant $name no longer applies to solutions/$c/$target (see $OUT/patch-$nn-$name.log): update the diff"
 		return
 	fi
+	# The test that caught this mutant last time (mutants/caught-by.tsv),
+	# run alone: if it fails, the mutant loses points in a real grading, and
+	# the tests before it need not run. If it passes now (the tests or the
+	# mutant changed), the mutant is graded in full below.
+	first=$(awk -F'\t' -v m="$name" '$1 == m { print $2; exit }' "harness/$c/mutants/caught-by.tsv" 2>/dev/null)
+	if [ -n "$first" ]; then
+		grade "mutant-$nn-$name" "$tree" "$nn" ONLY_TEST="$first"
+		if awk -F'\t' -v t="$first" '$2 == t && $6 == "fail" { found = 1 } END { exit !found }' \
+			"$OUT/mutant-$nn-$name"/chapter-*.tsv 2>/dev/null; then
+			printf '%s\t%s\n' "$name" "$first" > "$OUT/caught-$nn-$name"
+			echo "ok $c: mutant $name loses points (caught by $first, run alone) - $what"
+			return
+		fi
+	fi
 	# Stopped at the first failed test: whether it loses points is all
 	# make test needs to know (the tests it did not run count as failed).
 	grade "mutant-$nn-$name" "$tree" "$nn" FAIL_FAST=1
@@ -130,6 +144,7 @@ check_mutant() {
 	if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
 		caught=$(awk -F'\t' '!/^#/ && $6 == "fail" && $7 !~ /^the test did not run/ { printf "%s ", $2 }' \
 			"$OUT/mutant-$nn-$name"/chapter-*.tsv)
+		[ -n "$caught" ] && printf '%s\t%s\n' "$name" "${caught%% *}" > "$OUT/caught-$nn-$name"
 		echo "ok $c: mutant $name loses points ($s/$m; caught by ${caught% }) - $what"
 	else
 		echo "not_ok $c: mutant $name is not caught: ${s:-?}/${m:-?} - $what"
@@ -204,6 +219,10 @@ PY
 		*) not_ok "${line#not_ok }" ;;
 		esac
 	done
+
+	# What caught each mutant this time: harness/tools/caught-by.sh copies
+	# it into harness/NN-*/mutants/caught-by.tsv for the next runs.
+	cat "$OUT"/caught-"$nn"-* > "$OUT/caught-by.tsv" 2>/dev/null
 
 	expect_full_marks "sanitized-$nn" "$c" " under ASan + UBSan" SAN=1
 

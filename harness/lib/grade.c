@@ -552,12 +552,18 @@ static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 		append(s, "\nhint: %s", s->entry->hint);
 }
 
+/* The one test run when the runner was started with --grade-only NN.MM
+ * (make check T=NN.MM), else NULL: every test runs. */
+static const struct grade_entry *only_entry;
+
 static void record(struct criterion_test_stats *st)
 {
 	struct slot *s = find_slot(st->test->category, st->test->name);
 
 	if (!s)
 		return;  /* a plain Criterion test: not graded */
+	if (only_entry && s->entry != only_entry)
+		return;  /* filtered out: stays "not run" */
 	s->output[0] = '\0';
 	if (!st->timed_out && !st->crashed && !st->signal && st->failed_asserts == 0 &&
 	    st->message && !strncmp(st->message, SKIP_MARK, strlen(SKIP_MARK))) {
@@ -636,6 +642,8 @@ static void write_results(const char *why_not_run)
 	for (size_t i = 0; i < nslots; i++) {
 		if (why_not_run)
 			write_line(fp, i, OUT_FAIL, why_not_run);
+		else if (slots[i].outcome == OUT_NOT_RUN && only_entry && slots[i].entry != only_entry)
+			write_line(fp, i, OUT_FAIL, "not run: this grading ran one test alone (T=)");
 		else if (slots[i].outcome == OUT_NOT_RUN)
 			write_line(fp, i, OUT_FAIL, "the test did not run (the runner lost it)");
 		else
@@ -651,9 +659,40 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 }
 
 /*
+ * --grade-only NN.MM: run test MM of this chapter alone (the numbers are the
+ * tests' order in the file, as the report shows them). Returns Criterion's
+ * filter for it, "suite/name", or NULL (with a message) if there is no such
+ * test.
+ */
+static char *only_filter(const char *id)
+{
+	static char filter[512];
+	size_t len = strlen(GRADE_CHAPTER);
+	char *end;
+	long k;
+
+	if (strncmp(id, GRADE_CHAPTER, len) || id[len] != '.') {
+		fprintf(stderr, "harness: T=%s is not a test of chapter %s (write T=%s.05)\n", id,
+			GRADE_CHAPTER, GRADE_CHAPTER);
+		return NULL;
+	}
+	k = strtol(id + len + 1, &end, 10);
+	qsort(slots, nslots, sizeof(slots[0]), by_line);
+	if (*end || k < 1 || (size_t)k > nslots) {
+		fprintf(stderr, "harness: chapter %s has no test %s (it has %s.01 to %s.%02zu)\n",
+			GRADE_CHAPTER, id, GRADE_CHAPTER, GRADE_CHAPTER, nslots);
+		return NULL;
+	}
+	only_entry = slots[k - 1].entry;
+	snprintf(filter, sizeof(filter), "--filter=%s/%s", only_entry->suite, only_entry->name);
+	return filter;
+}
+
+/*
  * main: `--grade-list-failed MESSAGE` writes every test as failed with
  * MESSAGE (used when the learner's code does not build, so the report still
- * lists every test and its points); anything else goes to Criterion.
+ * lists every test and its points); `--grade-only NN.MM` first runs that test
+ * alone; anything else goes to Criterion.
  */
 int main(int argc, char **argv)
 {
@@ -663,6 +702,17 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--grade-list-failed")) {
 		write_results(argv[2]);
 		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "--grade-only")) {
+		char *filter = only_filter(argv[2]);
+
+		if (!filter)
+			return 2;
+		/* Criterion gets "--filter=suite/name" in place of the two. */
+		argv[1] = argv[0];
+		argv[2] = filter;
+		argv++;
+		argc--;
 	}
 	take_results_fd();
 	/* The runner decides every verdict: not dumpable, so no other process
