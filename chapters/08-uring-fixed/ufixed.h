@@ -87,6 +87,8 @@ struct ufixed {
  *
  * With UFIXED_SQPOLL the SQ thread idles after UFIXED_SQ_IDLE_MS.
  *
+ * Sparse tables need Linux 5.19 or newer (older kernels: -EINVAL).
+ *
  * Returns 0, or -errno: -EINVAL for entries 0 or above 32768, or a flag not
  * listed; from the kernel -ENOMEM (RLIMIT_MEMLOCK too small for the ring,
  * ordinary users), -EPERM (io_uring blocked), -ENOSYS. On failure u->live is
@@ -103,7 +105,9 @@ int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags);
  * table: -EINVAL for u not live, base NULL, len 0 or len above
  * UFIXED_MAX_BUF_LEN; -ENOSPC when every slot is taken; from the kernel
  * -ENOMEM (the pinned pages would pass RLIMIT_MEMLOCK: 8 MiB for ordinary
- * users by default) or -EFAULT (memory that is not the caller's).
+ * users by default), -EFAULT (memory that is not the caller's) or
+ * -EOPNOTSUPP (file-backed memory: use anonymous memory, malloc or
+ * mmap(MAP_ANONYMOUS), as io_uring_register(2) says).
  * The memory must stay valid until the slot is removed or the ring exits.
  */
 int ufixed_add_buffer(struct ufixed *u, void *base, size_t len);
@@ -121,8 +125,10 @@ int ufixed_remove_buffer(struct ufixed *u, unsigned slot);
  * table (the lowest free one). Returns the slot, or -errno without changing
  * the table: -EINVAL for u not live, -EBADF for a negative or closed fd
  * (from the kernel), -ENOSPC when every slot is taken. The kernel takes its
- * own reference: the caller may close fd afterwards, and the slot still
- * reads the file until it is removed.
+ * own reference on the file: the slot reads it until it is removed, even if
+ * fd is closed. But ufixed_read() finds the slot by the fd's number, so keep
+ * fd open while it is registered: a number reused by a later open() would
+ * read the old file through the slot.
  */
 int ufixed_add_file(struct ufixed *u, int fd);
 
@@ -168,7 +174,8 @@ void ufixed_exit(struct ufixed *u);
 /*
  * ufixed_batch_read - the shared-shape batch read (batch_read_fn, batch.h):
  * ufixed_init() with no flags for a ring of min(qd, n) entries (at most
- * UFIXED_MAX_ENTRIES), ufixed_read(), ufixed_exit(). It registers nothing:
+ * UFIXED_MAX_ENTRIES; if RLIMIT_MEMLOCK refuses it with -ENOMEM, it may try
+ * smaller sizes), ufixed_read(), ufixed_exit(). It registers nothing:
  * for one batch, registering costs what it saves. n == 0 returns 0 without a
  * ring; no ring, fd or pinned page is left behind on any path.
  */

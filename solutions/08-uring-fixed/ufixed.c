@@ -186,13 +186,33 @@ void ufixed_exit(struct ufixed *u)
 }
 
 /*
+ * An SQE if one is free, without submitting. With SQPOLL the kernel thread
+ * frees SQ slots as it takes SQEs, and it may post the CQEs of fast reads
+ * before it moves the SQ head: an SQ that looks full with every read reaped
+ * is only the thread lagging. Wait for it (io_uring_sqring_wait(3)) instead
+ * of taking "no SQE" for "nothing will ever free one".
+ */
+static struct io_uring_sqe *sqe_now(struct run *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r->ring);
+	int ret;
+
+	if (sqe || !(r->u->flags & UFIXED_SQPOLL))
+		return sqe;
+	do
+		ret = io_uring_sqring_wait(r->ring);
+	while (ret == -EINTR);
+	return ret < 0 ? NULL : io_uring_get_sqe(r->ring);
+}
+
+/*
  * An SQE, submitting what is queued first if the SQ is full. NULL if there
  * is still no room (the submit failed with -EAGAIN/-EBUSY); the caller then
  * stops queueing and the wait step retries the submit.
  */
 static struct io_uring_sqe *get_sqe(struct run *r)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(r->ring);
+	struct io_uring_sqe *sqe = sqe_now(r);
 	int ret;
 
 	if (sqe)
@@ -368,7 +388,7 @@ static bool complete(struct run *r, const struct io_uring_cqe *cqe)
 	 * interrupted one. res == 0 is end of file; other errors are final. */
 	again = res == -EINTR || (res > 0 && (size_t)q->res + (size_t)res < q->len);
 	if (again) {
-		sqe = io_uring_get_sqe(r->ring);
+		sqe = sqe_now(r);
 		if (!sqe)
 			return false;
 		if (res > 0)

@@ -1,0 +1,1732 @@
+/*
+ * Chapter 08 tests: registered buffers and files, SQPOLL, IOPOLL
+ * (chapters/08-uring-fixed/ufixed.h).
+ *
+ * What is checked, beyond the results of the reads:
+ *   - the tables are really the kernel's: after ufixed_add_buffer() the
+ *     harness issues a READ_FIXED of its own on the learner's ring with that
+ *     slot's buf_index, after ufixed_add_file() a read with IOSQE_FIXED_FILE
+ *     on that slot, and after the removes the same SQEs must fail
+ *     (-EFAULT, -EBADF). A table kept in user space only does not pass;
+ *   - every SQE the module hands the kernel is seen (ring_watch.h, on_sqe):
+ *     a request whose buffer lies in a registered buffer must be a
+ *     READ_FIXED with that buf_index, one on a registered fd must carry
+ *     IOSQE_FIXED_FILE and the slot, the others must be plain reads;
+ *   - no registration inside ufixed_read (seams on liburing's register
+ *     functions), buffers registered once for many batches;
+ *   - RLIMIT_MEMLOCK is lowered for real: a buffer above it is -ENOMEM, and a
+ *     removed buffer gives its charge back;
+ *   - SQPOLL: the ring has the flag and the kernel's iou-sqp thread exists;
+ *     IOPOLL on a buffered file: every read -EOPNOTSUPP, no hang;
+ *   - the faults of chapter 06 on fixed reads: short reads (the rest keeps
+ *     its buf_index), pipes fed in pieces, -EINTR in CQEs, an error after
+ *     partial progress, offsets beyond 4 GiB; fds, rings and heap on every
+ *     path. Blocking reads are refused in every test.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "ufixed.h"
+#include "ring_watch.h"
+#include "tasks.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Ring memory and registered buffers are charged to RLIMIT_MEMLOCK (see the
+ * lesson): the tests keep rings small; the memlock test lowers the limit. */
+#define RING_ROOM (64 * 1024)
+
+static void module_setup(unsigned entries)
+{
+	grade_require_io_uring(entries);
+	grade_require_memlock(RING_ROOM, "this chapter's tests (rings and registered buffers)");
+	seam_refuse_blocking_io("this module reads only through the ring (READ_FIXED or READ), "
+				"the rest of a short read too (TODO 8)");
+	watch_start(20000, NULL);
+}
+
+#define URING_TEST(suite_, name_, points_, title_, hint_, entries_)        \
+	static void uring_body_##suite_##_##name_(void);                  \
+	GRADE_TEST(suite_, name_, points_, title_, hint_)                  \
+	{                                                                  \
+		module_setup(entries_);                                    \
+		uring_body_##suite_##_##name_();                           \
+	}                                                                  \
+	static void uring_body_##suite_##_##name_(void)
+
+/* A file of `size` random bytes, open for reading; its bytes in *data. */
+static int data_file(const char *name, size_t size, unsigned char **data)
+{
+	*data = grade_random_bytes(size);
+	return grade_open(grade_make_file(name, *data, size), O_RDONLY);
+}
+
+/* An fd number that is not open (and will not be reused by a ring or a
+ * file opened later in the test: those take the lowest free numbers). */
+static int closed_fd(void)
+{
+	int fd = 900;
+
+	while (fcntl(fd, F_GETFD) != -1)
+		fd++;
+	return fd;
+}
+
+/* Page-aligned memory of len bytes (registered buffers are pinned pages). */
+static unsigned char *arena_alloc(size_t len)
+{
+	void *p = NULL;
+
+	grade_check(posix_memalign(&p, 4096, len) == 0, "harness: out of memory");
+	memset(p, 0, len);
+	return p;
+}
+
+static void init_or_fail(struct ufixed *u, unsigned entries, unsigned flags)
+{
+	int ret = SEAM_CALL(ufixed_init(u, entries, flags));
+
+	grade_check(ret == 0, "ufixed_init(&u, %u, %u) returned %s, expected 0 (TODO 1)", entries,
+		    flags, grade_errno_str(ret));
+	grade_check(u->live == 1 && u->sq_entries >= entries && u->cq_entries >= u->sq_entries &&
+		    u->flags == flags, "after ufixed_init(&u, %u, %u): live %d, sq_entries %u, "
+		    "cq_entries %u, flags %u; expected live 1, the sizes the kernel gave and the "
+		    "flags asked for (TODO 1)", entries, flags, u->live, u->sq_entries,
+		    u->cq_entries, u->flags);
+}
+
+static int add_buffer_or_fail(struct ufixed *u, void *base, size_t len)
+{
+	int s = SEAM_CALL(ufixed_add_buffer(u, base, len));
+
+	grade_check(s >= 0 && (unsigned)s < UFIXED_MAX_BUFS, "ufixed_add_buffer(&u, %p, %zu) "
+		    "returned %s, expected a free slot 0..%u (TODO 2)", base, len,
+		    grade_errno_str(s), UFIXED_MAX_BUFS - 1);
+	return s;
+}
+
+static int add_file_or_fail(struct ufixed *u, int fd)
+{
+	int s = SEAM_CALL(ufixed_add_file(u, fd));
+
+	grade_check(s >= 0 && (unsigned)s < UFIXED_MAX_FILES, "ufixed_add_file(&u, %d) returned "
+		    "%s, expected a free slot 0..%u (TODO 4)", fd, grade_errno_str(s),
+		    UFIXED_MAX_FILES - 1);
+	return s;
+}
+
+/* What a request should hold after the batch, from the file's data. */
+static ssize_t expected_res(const struct batch_req *q, size_t size)
+{
+	size_t off;
+
+	if (q->offset < 0)
+		return -EINVAL;
+	off = (size_t)q->offset;
+	if (off >= size)
+		return 0;
+	return (ssize_t)(size - off < q->len ? size - off : q->len);
+}
+
+static void check_req(const struct batch_req *q, size_t i, const unsigned char *data,
+		      size_t size, const char *what)
+{
+	ssize_t want = expected_res(q, size), at;
+
+	grade_check(q->res == want, "%s: request %zu (offset %lld, len %zu, file of %zu bytes): "
+		    "res is %s, expected %s (seed %llu; rerun with make check CH=08 SEED=%llu)",
+		    what, i, (long long)q->offset, q->len, size, grade_errno_str(q->res),
+		    grade_errno_str(want), (unsigned long long)grade_seed(),
+		    (unsigned long long)grade_seed());
+	if (want <= 0)
+		return;
+	at = grade_first_diff(q->buf, data + q->offset, (size_t)want);
+	grade_check(at < 0, "%s: request %zu (offset %lld, len %zu): res %zd is right but byte "
+		    "%zd of its buffer is wrong: the data of another request, another offset or "
+		    "another buffer slot (seed %llu)", what, i, (long long)q->offset, q->len, q->res,
+		    at, (unsigned long long)grade_seed());
+}
+
+static void check_ring_clean(struct ufixed *u, const char *when)
+{
+	unsigned cq = io_uring_cq_ready(&u->ring), sq = io_uring_sq_ready(&u->ring);
+
+	grade_check(cq == 0 && sq == 0, "%s, the ring still holds %u unreaped CQE(s) and %u "
+		    "unsubmitted SQE(s): the next call would see them", when, cq, sq);
+}
+
+/* Every liburing function that registers or unregisters something. */
+static long register_calls(void)
+{
+	return seam_calls_sum(SEAM_io_uring_register_buffers, SEAM_io_uring_register_files,
+			      SEAM_io_uring_register_buffers_sparse,
+			      SEAM_io_uring_register_buffers_tags,
+			      SEAM_io_uring_register_buffers_update_tag,
+			      SEAM_io_uring_register_files_sparse, SEAM_io_uring_register_files_tags,
+			      SEAM_io_uring_register_files_update,
+			      SEAM_io_uring_register_files_update_tag,
+			      SEAM_io_uring_unregister_buffers, SEAM_io_uring_unregister_files,
+			      SEAM_io_uring_register, SEAM_COUNT);
+}
+
+/* The calls that put a caller's buffer or file into a table (the sparse
+ * tables of ufixed_init and the unregistering of ufixed_exit are not). */
+static long caller_registrations(void)
+{
+	return seam_calls_sum(SEAM_io_uring_register_buffers, SEAM_io_uring_register_buffers_tags,
+			      SEAM_io_uring_register_buffers_update_tag, SEAM_io_uring_register_files,
+			      SEAM_io_uring_register_files_tags, SEAM_io_uring_register_files_update,
+			      SEAM_io_uring_register_files_update_tag, SEAM_COUNT);
+}
+
+/*
+ * One ufixed_read call, with what the watch saw asserted: never more reads
+ * in flight than min(qd, cq_entries), no CQ overflow, no ring set up or torn
+ * down, and nothing registered or unregistered inside the call.
+ */
+static int run_read(struct ufixed *u, struct batch_req *reqs, size_t n, unsigned qd)
+{
+	bool watched = u && u->live && qd > 0;
+	unsigned window = watched ? (qd < u->cq_entries ? qd : u->cq_entries) : 0;
+	long inits = watch.inits, exits = watch.exits, regs = register_calls();
+	int ret;
+
+	watch.max_inflight = 0;
+	watch.overflow = false;
+	ret = SEAM_CALL(ufixed_read(u, reqs, n, qd));
+	grade_check(register_calls() == regs, "ufixed_read made %ld call(s) to liburing's "
+		    "register/unregister functions: the tables are filled by ufixed_add_* between "
+		    "batches; registering inside every batch throws away what registering saves "
+		    "(ufixed.h, rules; lesson, pitfalls)", register_calls() - regs);
+	if (!watched)
+		return ret;
+	grade_check(watch.max_inflight <= window, "ufixed_read(n %zu, qd %u) on a ring whose CQ "
+		    "has %u slots: %u reads were in flight at once; the window is "
+		    "min(qd, cq_entries) = %u", n, qd, u->cq_entries, watch.max_inflight, window);
+	grade_check(!watch.overflow, "ufixed_read(n %zu, qd %u): the CQ overflowed", n, qd);
+	grade_check(watch.inits == inits && watch.exits == exits, "ufixed_read set up %ld and "
+		    "tore down %ld ring(s): it must use u->ring as it is",
+		    watch.inits - inits, watch.exits - exits);
+	return ret;
+}
+
+/*
+ * The harness's own probe of the learner's tables: one read on u's ring,
+ * made and reaped here, outside the module. fixed_buf >= 0: a READ_FIXED
+ * with that buf_index into buf; fixed_file: fd is a slot, IOSQE_FIXED_FILE.
+ * Returns the CQE's res.
+ */
+static int probe_read(struct ufixed *u, int fd, bool fixed_file, void *buf, unsigned len,
+		      int fixed_buf)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	grade_check(io_uring_sq_ready(&u->ring) == 0 && io_uring_cq_ready(&u->ring) == 0,
+		    "the ring holds %u SQE(s) and %u CQE(s) between calls: every call must leave "
+		    "it empty", io_uring_sq_ready(&u->ring), io_uring_cq_ready(&u->ring));
+	sqe = io_uring_get_sqe(&u->ring);
+	grade_check(sqe != NULL, "harness: no SQE free on the ring");
+	if (fixed_buf >= 0)
+		io_uring_prep_read_fixed(sqe, fd, buf, len, 0, fixed_buf);
+	else
+		io_uring_prep_read(sqe, fd, buf, len, 0);
+	if (fixed_file)
+		io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	io_uring_sqe_set_data64(sqe, 0xfeedULL);
+	ret = SEAM_REAL(io_uring_submit_and_wait)(&u->ring, 1);
+	grade_check(ret == 1, "harness: its probe read was not submitted: %s", grade_errno_str(ret));
+	ret = io_uring_peek_cqe(&u->ring, &cqe);
+	grade_check(ret == 0 && cqe->user_data == 0xfeedULL, "harness: no CQE for its probe read");
+	ret = cqe->res;
+	io_uring_cqe_seen(&u->ring, cqe);
+	return ret;
+}
+
+/* n blocks of bs bytes, block i at offset i * bs, buffers in one array. */
+static struct batch_req *block_reqs(int fd, size_t n, size_t bs, unsigned char *bufs)
+{
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
+	return reqs;
+}
+
+/* ------------------------------------------------- what the SQEs carry */
+
+/*
+ * The requests of the batch under watch, and what each of its SQEs must
+ * look like. A SQE is matched to its request by its data address (the
+ * request's buffer, or inside it for the rest of a short read).
+ */
+static struct {
+	const struct ufixed *u;
+	const struct batch_req *reqs;
+	size_t n;
+	long fixed_reads, plain_reads, fixed_files, plain_files;
+	char bad[600];
+} sqe_rules;
+
+static const struct batch_req *sqe_request(const struct io_uring_sqe *sqe)
+{
+	uintptr_t a = (uintptr_t)sqe->addr;
+
+	for (size_t i = 0; i < sqe_rules.n; i++) {
+		uintptr_t b = (uintptr_t)sqe_rules.reqs[i].buf;
+
+		if (a >= b && a - b < sqe_rules.reqs[i].len)
+			return &sqe_rules.reqs[i];
+	}
+	return NULL;
+}
+
+static int slot_of_buffer(const struct batch_req *q)
+{
+	uintptr_t s = (uintptr_t)q->buf;
+
+	for (unsigned k = 0; k < UFIXED_MAX_BUFS; k++) {
+		uintptr_t b = (uintptr_t)sqe_rules.u->bufs[k].iov_base;
+
+		if (b && s >= b && s - b <= sqe_rules.u->bufs[k].iov_len &&
+		    q->len <= sqe_rules.u->bufs[k].iov_len - (s - b))
+			return (int)k;
+	}
+	return -1;
+}
+
+static int slot_of_file(int fd)
+{
+	for (unsigned k = 0; k < UFIXED_MAX_FILES; k++)
+		if (fd >= 0 && sqe_rules.u->files[k] == fd)
+			return (int)k;
+	return -1;
+}
+
+static void rule_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void rule_broken(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sqe_rules.bad[0])
+		return;  /* the first one says it */
+	va_start(ap, fmt);
+	vsnprintf(sqe_rules.bad, sizeof(sqe_rules.bad), fmt, ap);
+	va_end(ap);
+}
+
+static void check_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	const struct batch_req *q;
+	int bslot, fslot;
+	bool fixed_file = sqe->flags & IOSQE_FIXED_FILE;
+
+	(void)pos;
+	(void)queued;
+	if (!watch_is_read(sqe))
+		return;
+	q = sqe_request(sqe);
+	if (!q) {
+		rule_broken("a read SQE (opcode %u) reads into %p, which is no request's buffer",
+			    sqe->opcode, (void *)(uintptr_t)sqe->addr);
+		return;
+	}
+	bslot = slot_of_buffer(q);
+	fslot = slot_of_file(q->fd);
+	if (bslot >= 0) {
+		sqe_rules.fixed_reads++;
+		if (sqe->opcode != IORING_OP_READ_FIXED)
+			rule_broken("request %zu: its buffer lies in registered buffer slot %d, but "
+				    "its SQE has opcode %u, not IORING_OP_READ_FIXED (%u): use "
+				    "io_uring_prep_read_fixed with buf_index %d (TODO 8; man 3 "
+				    "io_uring_prep_read_fixed)", (size_t)(q - sqe_rules.reqs), bslot,
+				    sqe->opcode, IORING_OP_READ_FIXED, bslot);
+		else if (sqe->buf_index != bslot)
+			rule_broken("request %zu: its buffer lies in registered buffer slot %d, but its "
+				    "READ_FIXED names buf_index %u (TODO 6 and 8)",
+				    (size_t)(q - sqe_rules.reqs), bslot, sqe->buf_index);
+	} else {
+		sqe_rules.plain_reads++;
+		if (sqe->opcode != IORING_OP_READ)
+			rule_broken("request %zu: its buffer is not wholly inside any registered "
+				    "buffer, so it must be a plain IORING_OP_READ; its SQE has opcode "
+				    "%u (a READ_FIXED outside the registered range fails with -EFAULT) "
+				    "(TODO 6 and 8)", (size_t)(q - sqe_rules.reqs), sqe->opcode);
+	}
+	if (fslot >= 0) {
+		sqe_rules.fixed_files++;
+		if (!fixed_file)
+			rule_broken("request %zu: fd %d is registered in file slot %d, but its SQE "
+				    "names the fd without IOSQE_FIXED_FILE: set the flag and put the "
+				    "slot in the SQE's fd field (TODO 7 and 8)",
+				    (size_t)(q - sqe_rules.reqs), q->fd, fslot);
+		else if (sqe->fd != fslot)
+			rule_broken("request %zu: fd %d is registered in file slot %d, but its SQE has "
+				    "IOSQE_FIXED_FILE with fd field %d: with the flag the fd field is "
+				    "the slot, not the fd (TODO 8)", (size_t)(q - sqe_rules.reqs),
+				    q->fd, fslot, sqe->fd);
+	} else {
+		sqe_rules.plain_files++;
+		if (fixed_file)
+			rule_broken("request %zu: fd %d is in no file slot, but its SQE has "
+				    "IOSQE_FIXED_FILE (slot %d): only registered fds use the flag "
+				    "(TODO 7 and 8)", (size_t)(q - sqe_rules.reqs), q->fd, sqe->fd);
+		else if (sqe->fd != q->fd)
+			rule_broken("request %zu: its SQE reads fd %d, the request's fd is %d",
+				    (size_t)(q - sqe_rules.reqs), sqe->fd, q->fd);
+	}
+}
+
+static void watch_sqes(const struct ufixed *u, const struct batch_req *reqs, size_t n)
+{
+	memset(&sqe_rules, 0, sizeof(sqe_rules));
+	sqe_rules.u = u;
+	sqe_rules.reqs = reqs;
+	sqe_rules.n = n;
+	watch.on_sqe = check_sqe;
+}
+
+static void check_sqes(const char *what)
+{
+	watch.on_sqe = NULL;
+	grade_check(!sqe_rules.bad[0], "%s: %s", what, sqe_rules.bad);
+}
+
+/* ------------------------------------------------------------------- ring */
+
+URING_TEST(ring, init_and_exit, 1,
+	   "ufixed_init sets up a ring with empty tables; ufixed_exit closes it, twice is safe",
+	   "TODO 1: io_uring_queue_init_params, then sparse tables (io_uring_register_buffers_sparse, "
+	   "io_uring_register_files_sparse); record sizes, flags, live; files[] all -1. TODO 9: "
+	   "unregister, io_uring_queue_exit, live = 0", 8)
+{
+	struct ufixed u;
+	int before = fault_count_fds(), with_ring;
+
+	init_or_fail(&u, 8, 0);
+	with_ring = fault_count_fds();
+	grade_check(u.sq_entries == 8 && u.cq_entries == 16, "ufixed_init(&u, 8, 0): sq_entries "
+		    "%u, cq_entries %u; the kernel gives 8 and 16", u.sq_entries, u.cq_entries);
+	grade_check(with_ring == before + 1, "ufixed_init opened %d descriptor(s); a ring is one",
+		    with_ring - before);
+	for (unsigned s = 0; s < UFIXED_MAX_BUFS; s++)
+		grade_check(u.bufs[s].iov_base == NULL && u.bufs[s].iov_len == 0, "after "
+			    "ufixed_init, buffer slot %u is not empty (iov_base %p, iov_len %zu)",
+			    s, u.bufs[s].iov_base, u.bufs[s].iov_len);
+	for (unsigned s = 0; s < UFIXED_MAX_FILES; s++)
+		grade_check(u.files[s] == -1, "after ufixed_init, files[%u] is %d; an empty file "
+			    "slot holds -1 (0 is a real fd: stdin)", s, u.files[s]);
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	grade_check(u.live == 0, "after ufixed_exit, live is %d, expected 0", u.live);
+	grade_check(fault_count_fds() == before, "after ufixed_exit, %d descriptor(s) are still "
+		    "open (TODO 9)", fault_count_fds() - before);
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	grade_check(watch.exits == 1, "ufixed_exit called io_uring_queue_exit %ld times for one "
+		    "ring (ufixed_exit was called twice)", watch.exits);
+	init_or_fail(&u, 5, 0);
+	grade_check(u.sq_entries == 8, "ufixed_init(&u, 5, 0): sq_entries %u; the kernel rounds 5 "
+		    "up to 8: record what it gave", u.sq_entries);
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	grade_check(fault_count_fds() == before, "a ring's descriptor is left open");
+}
+
+URING_TEST(ring, init_errors, 1,
+	   "ufixed_init: -EINVAL for 0 or 100000 entries and for unknown flags; nothing left behind",
+	   "TODO 1: check entries (1..32768) and flags (only UFIXED_SQPOLL | UFIXED_IOPOLL) "
+	   "first; clear *u so that live is 0 and files[] -1 on every failure; return liburing's "
+	   "-errno as it is", 8)
+{
+	static const struct { unsigned entries, flags; } bad[] = {
+		{ 0, 0 }, { 100000, 0 }, { 8, 4 }, { 8, 0x80000000u }, { 8, UFIXED_SQPOLL | 8 },
+	};
+	struct ufixed u;
+	int before = fault_count_fds();
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		int ret;
+
+		memset(&u, 0x5a, sizeof(u));
+		errno = ENOTTY;
+		ret = SEAM_CALL(ufixed_init(&u, bad[k].entries, bad[k].flags));
+		grade_check(ret == -EINVAL, "ufixed_init(&u, %u, %#x) returned %s, expected -EINVAL",
+			    bad[k].entries, bad[k].flags, grade_errno_str(ret));
+		grade_check(u.live == 0, "ufixed_init(&u, %u, %#x) failed but left live at %d",
+			    bad[k].entries, bad[k].flags, u.live);
+		SEAM_CALL_VOID(ufixed_exit(&u));
+		grade_check(fault_count_fds() == before, "a failed ufixed_init(&u, %u, %#x) left %d "
+			    "descriptor(s) open", bad[k].entries, bad[k].flags,
+			    fault_count_fds() - before);
+	}
+	grade_check(watch.init_ok == 0, "ufixed_init set up %ld ring(s) for arguments it must "
+		    "refuse: check them before io_uring_queue_init_params", watch.init_ok);
+}
+
+/* --------------------------------------------------------------- tables */
+
+URING_TEST(tables, buffers, 2,
+	   "ufixed_add_buffer / ufixed_remove_buffer: lowest free slot, the kernel's table really "
+	   "updated (a READ_FIXED of the harness works, then -EFAULT), errors leave it unchanged",
+	   "TODO 2: io_uring_register_buffers_update_tag(ring, slot, &iov, NULL, 1) on the sparse "
+	   "table; TODO 3: an iovec {NULL, 0} empties the slot (man 3 "
+	   "io_uring_register_buffers_update_tag, man 2 io_uring_register)", 8)
+{
+	const size_t alen = 64 * 1024;
+	unsigned char *a = arena_alloc(alen), *b = arena_alloc(alen), *c = arena_alloc(alen);
+	unsigned char *data;
+	int fd = data_file("f", 8192, &data), ret, s;
+	struct ufixed u, dead;
+
+	memset(&dead, 0, sizeof(dead));
+	init_or_fail(&u, 8, 0);
+	grade_check(add_buffer_or_fail(&u, a, alen) == 0, "the first buffer must get slot 0");
+	grade_check(add_buffer_or_fail(&u, b, alen) == 1, "the second buffer must get slot 1");
+	grade_check(u.bufs[0].iov_base == a && u.bufs[0].iov_len == alen && u.bufs[1].iov_base == b,
+		    "u.bufs[] does not record the registered buffers (slot 0: %p/%zu, expected "
+		    "%p/%zu) (TODO 2)", u.bufs[0].iov_base, u.bufs[0].iov_len, (void *)a, alen);
+	ret = probe_read(&u, fd, false, b + 100, 4096, 1);
+	grade_check(ret == 4096 && grade_first_diff(b + 100, data, 4096) < 0, "a READ_FIXED of "
+		    "the harness into slot 1 (the second buffer) got %s: the kernel's table does not "
+		    "hold it; register it in the slot you record (TODO 2)", grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_remove_buffer(&u, 0));
+	grade_check(ret == 0, "ufixed_remove_buffer(&u, 0) returned %s, expected 0 (TODO 3)",
+		    grade_errno_str(ret));
+	grade_check(u.bufs[0].iov_base == NULL, "after removing slot 0, u.bufs[0] still says %p",
+		    u.bufs[0].iov_base);
+	ret = probe_read(&u, fd, false, a, 4096, 0);
+	grade_check(ret == -EFAULT, "after ufixed_remove_buffer(&u, 0), a READ_FIXED into slot 0 "
+		    "got %s; an empty slot gives -EFAULT: the kernel's slot was not emptied "
+		    "(TODO 3)", grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_remove_buffer(&u, 0));
+	grade_check(ret == -EINVAL, "removing the empty slot 0 again returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_remove_buffer(&u, UFIXED_MAX_BUFS));
+	grade_check(ret == -EINVAL, "ufixed_remove_buffer(&u, %u) (past the table) returned %s, "
+		    "expected -EINVAL", UFIXED_MAX_BUFS, grade_errno_str(ret));
+	grade_check(add_buffer_or_fail(&u, c, alen) == 0, "after slot 0 was emptied, the next "
+		    "buffer must get the lowest free slot, 0");
+	ret = probe_read(&u, fd, false, c, 4096, 0);
+	grade_check(ret == 4096 && grade_first_diff(c, data, 4096) < 0, "a READ_FIXED into slot "
+		    "0 after it was filled again got %s", grade_errno_str(ret));
+
+	/* Arguments the contract refuses, each leaving the table as it was. */
+	{
+		struct iovec keep[UFIXED_MAX_BUFS];
+		struct { void *base; size_t len; const char *what; } bad[] = {
+			{ NULL, alen, "base NULL" },
+			{ a, 0, "len 0" },
+			{ a, (size_t)UFIXED_MAX_BUF_LEN + 1, "len UFIXED_MAX_BUF_LEN + 1" },
+		};
+
+		memcpy(keep, u.bufs, sizeof(keep));
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			ret = SEAM_CALL(ufixed_add_buffer(&u, bad[k].base, bad[k].len));
+			grade_check(ret == -EINVAL, "ufixed_add_buffer with %s returned %s, expected "
+				    "-EINVAL", bad[k].what, grade_errno_str(ret));
+		}
+		ret = SEAM_CALL(ufixed_add_buffer(&dead, a, alen));
+		grade_check(ret == -EINVAL, "ufixed_add_buffer on a ring never set up (live 0) "
+			    "returned %s, expected -EINVAL", grade_errno_str(ret));
+		ret = SEAM_CALL(ufixed_remove_buffer(&dead, 0));
+		grade_check(ret == -EINVAL, "ufixed_remove_buffer on a ring never set up returned "
+			    "%s, expected -EINVAL", grade_errno_str(ret));
+		grade_check(!memcmp(keep, u.bufs, sizeof(keep)), "a refused ufixed_add_buffer "
+			    "changed u.bufs[]");
+	}
+	/* Fill every slot, then one more. */
+	for (s = 2; s < (int)UFIXED_MAX_BUFS; s++) {
+		ret = SEAM_CALL(ufixed_add_buffer(&u, a + (size_t)s * 4096, 4096));
+		grade_check(ret == s, "filling the table: ufixed_add_buffer returned %s, expected "
+			    "slot %d", grade_errno_str(ret), s);
+	}
+	ret = SEAM_CALL(ufixed_add_buffer(&u, b, 4096));
+	grade_check(ret == -ENOSPC, "with all %u slots taken, ufixed_add_buffer returned %s, "
+		    "expected -ENOSPC", UFIXED_MAX_BUFS, grade_errno_str(ret));
+	ret = probe_read(&u, fd, false, a + 5 * 4096, 4096, 5);
+	grade_check(ret == 4096, "a READ_FIXED into slot 5 of the full table got %s",
+		    grade_errno_str(ret));
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	close(fd);
+	free(data);
+	free(a);
+	free(b);
+	free(c);
+}
+
+URING_TEST(tables, files, 2,
+	   "ufixed_add_file / ufixed_remove_file: lowest free slot, the kernel's table really "
+	   "updated, the caller may close its fd, -EBADF for -1, -2 and a closed fd",
+	   "TODO 4: refuse a negative fd yourself (in a files update -1 empties a slot and -2 "
+	   "skips it), then io_uring_register_files_update(ring, slot, &fd, 1); TODO 5: -1 "
+	   "empties the slot (man 3 io_uring_register_files_update)", 8)
+{
+	unsigned char *data, buf[4096];
+	int fd = data_file("f", 8192, &data), fd2, ret, s0, s1;
+	int closed = closed_fd();
+	struct ufixed u;
+
+	init_or_fail(&u, 8, 0);
+	fd2 = grade_open(grade_path("f"), O_RDONLY);
+	s0 = add_file_or_fail(&u, fd);
+	s1 = add_file_or_fail(&u, fd2);
+	grade_check(s0 == 0 && s1 == 1, "the first two files got slots %d and %d, expected 0 "
+		    "and 1 (the lowest free slot)", s0, s1);
+	grade_check(u.files[0] == fd && u.files[1] == fd2, "u.files[] does not record the "
+		    "registered fds (%d and %d; expected %d and %d)", u.files[0], u.files[1], fd, fd2);
+	/* The kernel holds its own reference: the caller's fd may go. */
+	close(fd2);
+	memset(buf, 0, sizeof(buf));
+	ret = probe_read(&u, 1, true, buf, 4096, -1);
+	grade_check(ret == 4096 && grade_first_diff(buf, data, 4096) < 0, "a read of the harness "
+		    "through file slot 1 (IOSQE_FIXED_FILE), after the caller closed its fd, got "
+		    "%s: the kernel's table does not hold the file (TODO 4)", grade_errno_str(ret));
+	for (int bad = -2; bad <= -1; bad++) {
+		ret = SEAM_CALL(ufixed_add_file(&u, bad));
+		grade_check(ret == -EBADF, "ufixed_add_file(&u, %d) returned %s, expected -EBADF: "
+			    "in a files update %d means \"%s\", so it would succeed without "
+			    "registering a file (TODO 4)", bad, grade_errno_str(ret), bad,
+			    bad == -1 ? "empty this slot" : "skip this slot");
+	}
+	ret = SEAM_CALL(ufixed_add_file(&u, closed));
+	grade_check(ret == -EBADF, "ufixed_add_file of a closed fd (%d) returned %s, expected "
+		    "-EBADF (from the kernel)", closed, grade_errno_str(ret));
+	grade_check(u.files[2] == -1, "a refused ufixed_add_file filled slot 2 (files[2] = %d)",
+		    u.files[2]);
+	ret = SEAM_CALL(ufixed_remove_file(&u, 1));
+	grade_check(ret == 0 && u.files[1] == -1, "ufixed_remove_file(&u, 1) returned %s and left "
+		    "files[1] = %d; expected 0 and -1 (TODO 5)", grade_errno_str(ret), u.files[1]);
+	ret = probe_read(&u, 1, true, buf, 4096, -1);
+	grade_check(ret == -EBADF, "a read through file slot 1 after ufixed_remove_file got %s; "
+		    "an empty slot gives -EBADF: the kernel's slot was not emptied (TODO 5)",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_remove_file(&u, 1));
+	grade_check(ret == -EINVAL, "removing the empty file slot 1 again returned %s, expected "
+		    "-EINVAL", grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_remove_file(&u, UFIXED_MAX_FILES));
+	grade_check(ret == -EINVAL, "ufixed_remove_file(&u, %u) returned %s, expected -EINVAL",
+		    UFIXED_MAX_FILES, grade_errno_str(ret));
+	for (unsigned k = 1; k < UFIXED_MAX_FILES; k++) {
+		ret = SEAM_CALL(ufixed_add_file(&u, fd));
+		grade_check(ret == (int)k, "filling the file table: ufixed_add_file returned %s, "
+			    "expected slot %u", grade_errno_str(ret), k);
+	}
+	ret = SEAM_CALL(ufixed_add_file(&u, fd));
+	grade_check(ret == -ENOSPC, "with all %u file slots taken, ufixed_add_file returned %s, "
+		    "expected -ENOSPC", UFIXED_MAX_FILES, grade_errno_str(ret));
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	for (unsigned k = 0; k < UFIXED_MAX_FILES; k++)
+		grade_check(u.files[k] == -1, "after ufixed_exit, files[%u] is still %d: the exit "
+			    "empties the tables (an empty file slot holds -1) (TODO 9)", k, u.files[k]);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(tables, memlock, 2,
+	   "ufixed_add_buffer under a lowered RLIMIT_MEMLOCK: a buffer above it is -ENOMEM (the "
+	   "table unchanged); a removed buffer and a ring torn down give their charge back",
+	   "TODO 2: return the kernel's -ENOMEM as it is and record nothing; TODO 3 and 9: the "
+	   "kernel unpins a buffer only when its slot is emptied or the table unregistered "
+	   "(lesson: the memlock charge; man 2 io_uring_register)", 8)
+{
+	struct rlimit rl;
+	size_t limit, big;
+	unsigned char *mem;
+	struct ufixed u;
+	int ret;
+
+	bool enforced;
+
+	grade_require_memlock(4u << 20, "the memlock test (a buffer under the limit, another above)");
+	grade_check(getrlimit(RLIMIT_MEMLOCK, &rl) == 0, "harness: getrlimit: %s", strerror(errno));
+	/* 16 MiB at most: lowered for this test (its own process). */
+	limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (16u << 20) ? 16u << 20
+									  : (size_t)rl.rlim_cur;
+	rl.rlim_cur = limit;
+	grade_check(setrlimit(RLIMIT_MEMLOCK, &rl) == 0, "harness: setrlimit: %s", strerror(errno));
+	/* Big enough that two at once pass the limit, small enough that one fits
+	 * beside the other rings of this user. */
+	big = limit * 5 / 8 / 4096 * 4096;
+	mem = arena_alloc(limit + 4096);
+	/* Whether the kernel charges this process at all: with CAP_IPC_LOCK (root
+	 * outside the grader's sandbox) it does not, and only the removes are
+	 * checked. */
+	{
+		struct io_uring ring;
+		struct iovec iov = { mem, limit + 4096 };
+
+		grade_check(SEAM_REAL(io_uring_queue_init)(4, &ring, 0) == 0, "harness: no ring");
+		enforced = SEAM_REAL(io_uring_register_buffers)(&ring, &iov, 1) == -ENOMEM;
+		SEAM_REAL(io_uring_queue_exit)(&ring);
+	}
+	init_or_fail(&u, 8, 0);
+	ret = SEAM_CALL(ufixed_add_buffer(&u, mem, limit + 4096));
+	grade_check(!enforced || ret == -ENOMEM, "ufixed_add_buffer of %zu bytes under "
+		    "RLIMIT_MEMLOCK %zu returned %s, expected -ENOMEM (from the kernel: pinned pages "
+		    "are charged to the limit)", limit + 4096, limit, grade_errno_str(ret));
+	if (ret >= 0)
+		SEAM_CALL(ufixed_remove_buffer(&u, (unsigned)ret));
+	grade_check(u.bufs[0].iov_base == NULL, "a refused ufixed_add_buffer (-ENOMEM) recorded "
+		    "the buffer in u.bufs[0]: record a slot only once the kernel took it");
+	for (int round = 0; round < 3; round++) {
+		int s = SEAM_CALL(ufixed_add_buffer(&u, mem, big));
+
+		grade_check(s >= 0, "round %d: ufixed_add_buffer of %zu bytes under RLIMIT_MEMLOCK "
+			    "%zu returned %s. %s", round + 1, big, limit, grade_errno_str(s),
+			    round == 0 ? "It fits on its own" : "The same buffer was registered and "
+			    "removed in the round before: its charge was not given back. Empty the "
+			    "kernel's slot in ufixed_remove_buffer (TODO 3)");
+		ret = SEAM_CALL(ufixed_remove_buffer(&u, (unsigned)s));
+		grade_check(ret == 0, "ufixed_remove_buffer returned %s", grade_errno_str(ret));
+	}
+	/* A ring torn down with a buffer still registered: ufixed_exit must
+	 * unregister it, or the charge stays until the ring is freed later. */
+	ret = SEAM_CALL(ufixed_add_buffer(&u, mem, big));
+	grade_check(ret >= 0, "ufixed_add_buffer of %zu bytes returned %s", big, grade_errno_str(ret));
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	init_or_fail(&u, 8, 0);
+	ret = SEAM_CALL(ufixed_add_buffer(&u, mem, big));
+	grade_check(ret >= 0, "after ufixed_exit of a ring holding a buffer of %zu bytes, a new "
+		    "ring could not register it again (%s): ufixed_exit must unregister the "
+		    "buffers (io_uring_unregister_buffers) before io_uring_queue_exit, which frees "
+		    "the ring (and its pins) only later, in the background (TODO 9)", big,
+		    grade_errno_str(ret));
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(mem);
+}
+
+/* ------------------------------------------------------------------ reads */
+
+/*
+ * A batch over two registered arenas and one plain buffer area, two files
+ * (one registered, one not): requests inside an arena, crossing an arena's
+ * end, starting just before it, in the plain area.
+ */
+struct mixed {
+	unsigned char *arena[2], *plain, *data[2];
+	size_t alen, size;
+	int fd[2];
+	struct batch_req *reqs;
+	size_t n;
+};
+
+static void mixed_make(struct mixed *m, struct ufixed *u, size_t n)
+{
+	m->alen = 256 * 1024;
+	m->size = 300000 + grade_rand_below(200000);
+	m->arena[0] = arena_alloc(m->alen);
+	m->arena[1] = arena_alloc(m->alen + 4096);  /* room past the registered end */
+	m->plain = arena_alloc(m->alen);
+	m->fd[0] = data_file("a", m->size, &m->data[0]);
+	m->fd[1] = data_file("b", m->size, &m->data[1]);
+	m->n = n;
+	m->reqs = grade_xmalloc(n * sizeof(*m->reqs));
+	grade_check(add_buffer_or_fail(u, m->arena[0], m->alen) == 0 &&
+		    add_buffer_or_fail(u, m->arena[1], m->alen) == 1,
+		    "the first two buffers must get slots 0 and 1");
+	grade_check(add_file_or_fail(u, m->fd[0]) == 0, "the first file must get slot 0");
+	for (size_t i = 0; i < n; i++) {
+		struct batch_req *q = &m->reqs[i];
+		size_t len = 1 + grade_rand_below(6000), where = grade_rand_below(4);
+		unsigned char *base;
+
+		/* Each request its own part of its area: i-th 1/n of it. */
+		size_t part = m->alen / n, at = i * part;
+
+		if (len > part)
+			len = part;
+		switch (where) {
+		case 0: base = m->arena[0] + at; break;
+		case 1: base = m->arena[1] + at; break;
+		default: base = m->plain + at; break;
+		}
+		q->fd = m->fd[grade_rand_below(2)];
+		q->offset = (off_t)grade_rand_below(m->size + m->size / 10);
+		q->len = len;
+		q->buf = base;
+		q->res = 0x5a5a;
+	}
+	/* Edges of the registered ranges (n >= 8): the last bytes of arena 0
+	 * (inside), a buffer nowhere registered, one that starts in the last byte
+	 * of arena 1 and runs past its end (not inside: a plain read). */
+	if (n >= 8) {
+		m->reqs[n - 1].buf = m->arena[0] + m->alen - 100;
+		m->reqs[n - 1].len = 100;
+		m->reqs[n - 2].buf = m->plain + m->alen - 4096;  /* not registered at all */
+		m->reqs[n - 2].len = 4096;
+		m->reqs[n - 3].buf = m->arena[1] + m->alen - 1;  /* crosses arena 1's end */
+		m->reqs[n - 3].len = 100;
+	}
+}
+
+static void mixed_check(struct mixed *m, const char *what)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct batch_req *q = &m->reqs[i];
+
+		check_req(q, i, q->fd == m->fd[0] ? m->data[0] : m->data[1], m->size, what);
+	}
+}
+
+static void mixed_free(struct mixed *m)
+{
+	free(m->reqs);
+	free(m->arena[0]);
+	free(m->arena[1]);
+	free(m->plain);
+	close(m->fd[0]);
+	close(m->fd[1]);
+	free(m->data[0]);
+	free(m->data[1]);
+}
+
+URING_TEST(read, random_batches, 3,
+	   "ufixed_read: batches of random reads, in registered buffers and not, on registered "
+	   "files and not, all right",
+	   "TODOs 6-8: choose per request (the whole buffer inside a slot: READ_FIXED with its "
+	   "buf_index; fd in the file table: its slot with IOSQE_FIXED_FILE), the rest as in "
+	   "chapter 06 (ufixed.h; lesson, the exercise)", 16)
+{
+	static const unsigned qds[] = { 1, 4, 16, 7 };
+	struct ufixed u;
+	struct mixed m;
+
+	init_or_fail(&u, 16, 0);
+	mixed_make(&m, &u, 48);
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		char what[64];
+		int ret;
+
+		for (size_t i = 0; i < m.n; i++)
+			m.reqs[i].res = 0x5a5a;
+		ret = run_read(&u, m.reqs, m.n, qds[k]);
+		grade_check(ret == 0, "ufixed_read of %zu reads at qd %u returned %s, expected 0",
+			    m.n, qds[k], grade_errno_str(ret));
+		snprintf(what, sizeof(what), "batch %zu (qd %u)", k + 1, qds[k]);
+		mixed_check(&m, what);
+		check_ring_clean(&u, "after ufixed_read returned");
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	mixed_free(&m);
+}
+
+URING_TEST(mechanism, fixed_opcodes, 3,
+	   "ufixed_read: READ_FIXED with the right buf_index exactly for buffers inside a slot, "
+	   "IOSQE_FIXED_FILE with the slot exactly for registered fds, plain reads otherwise",
+	   "TODO 6: the WHOLE range [buf, buf + len) inside one slot (else a plain READ: a "
+	   "READ_FIXED past the slot's end fails with -EFAULT); TODO 7 and 8: with "
+	   "IOSQE_FIXED_FILE the SQE's fd field is the slot (man 3 io_uring_prep_read_fixed, "
+	   "man 2 io_uring_enter: IOSQE_FIXED_FILE)", 16)
+{
+	struct ufixed u;
+	struct mixed m;
+	int ret;
+
+	init_or_fail(&u, 16, 0);
+	mixed_make(&m, &u, 64);
+	/* One more file slot before the one in use: slot numbers and fds differ. */
+	grade_check(SEAM_CALL(ufixed_remove_file(&u, 0)) == 0, "ufixed_remove_file(&u, 0) failed");
+	grade_check(add_file_or_fail(&u, m.fd[1]) == 0 && add_file_or_fail(&u, m.fd[0]) == 1,
+		    "files must get the lowest free slots");
+	grade_check(SEAM_CALL(ufixed_remove_file(&u, 0)) == 0, "ufixed_remove_file(&u, 0) failed");
+	watch_sqes(&u, m.reqs, m.n);
+	ret = run_read(&u, m.reqs, m.n, 8);
+	check_sqes("the SQEs of a batch");
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+	mixed_check(&m, "with registered buffers and files");
+	grade_check(sqe_rules.fixed_reads > 0 && sqe_rules.plain_reads > 0 &&
+		    sqe_rules.fixed_files > 0 && sqe_rules.plain_files > 0,
+		    "harness: the batch did not mix fixed and plain reads (%ld/%ld, %ld/%ld)",
+		    sqe_rules.fixed_reads, sqe_rules.plain_reads, sqe_rules.fixed_files,
+		    sqe_rules.plain_files);
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	mixed_free(&m);
+}
+
+URING_TEST(mechanism, registered_once, 2,
+	   "ufixed_read: 5 batches on buffers registered once: no registration in any batch, "
+	   "every read a READ_FIXED; the tables survive between batches",
+	   "TODO 8 and the rules of ufixed.h: registration belongs to ufixed_add_* (once), "
+	   "never to ufixed_read; ufixed_read only names the slots (lesson, what registering "
+	   "saves)", 16)
+{
+	const size_t n = 64, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data), slot;
+	struct ufixed u;
+
+	init_or_fail(&u, 16, 0);
+	slot = add_buffer_or_fail(&u, arena, size);
+	grade_check(add_file_or_fail(&u, fd) == 0, "the first file must get slot 0");
+	for (int round = 0; round < 5; round++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
+		int ret;
+
+		memset(arena, 0, size);
+		watch_sqes(&u, reqs, n);
+		ret = run_read(&u, reqs, n, 16);
+		check_sqes("batches on one registered buffer");
+		grade_check(ret == 0, "batch %d: ufixed_read returned %s", round + 1,
+			    grade_errno_str(ret));
+		grade_check(sqe_rules.fixed_reads == (long)n && sqe_rules.plain_reads == 0,
+			    "batch %d: %ld of %zu reads were READ_FIXED", round + 1,
+			    sqe_rules.fixed_reads, n);
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "batches on one registered buffer");
+		free(reqs);
+	}
+	grade_check(u.bufs[slot].iov_base == arena && u.files[0] == fd, "after 5 batches the "
+		    "tables changed: ufixed_read must leave them alone");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	close(fd);
+	free(data);
+	free(arena);
+}
+
+URING_TEST(read, end_of_file_and_errors, 2,
+	   "ufixed_read: end of file, length 0 with a bad fd, negative offsets, a closed fd, a "
+	   "directory, in registered buffers and on registered files; the others go on",
+	   "TODO 8 and chapter 06: res == 0 is end of file; len 0 gives 0 without I/O (a "
+	   "negative offset -EINVAL first); a failed read's -errno is its res alone", 8)
+{
+	const size_t size = 10000;
+	unsigned char *data, *arena = arena_alloc(64 * 1024);
+	int fd = data_file("f", size, &data);
+	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
+	int closed = closed_fd();
+	struct batch_req reqs[10];
+	struct ufixed u;
+	int ret;
+
+	init_or_fail(&u, 8, 0);
+	add_buffer_or_fail(&u, arena, 64 * 1024);
+	add_file_or_fail(&u, fd);
+	add_file_or_fail(&u, dir);
+	reqs[0] = (struct batch_req){ fd, 0, 4096, arena, 1 };
+	reqs[1] = (struct batch_req){ fd, (off_t)size - 10, 4096, arena + 4096, 1 };
+	reqs[2] = (struct batch_req){ fd, (off_t)size, 4096, arena + 8192, 1 };
+	reqs[3] = (struct batch_req){ fd, (off_t)size + 5000, 100, arena + 12288, 1 };
+	reqs[4] = (struct batch_req){ -1, 0, 0, arena + 16384, 1 };
+	reqs[5] = (struct batch_req){ fd, -1, 100, arena + 20480, 1 };
+	reqs[6] = (struct batch_req){ fd, -4096, 0, arena + 24576, 1 };
+	reqs[7] = (struct batch_req){ closed, 0, 100, arena + 28672, 1 };
+	reqs[8] = (struct batch_req){ dir, 0, 100, arena + 32768, 1 };
+	reqs[9] = (struct batch_req){ -1, 0, 100, arena + 36864, 1 };
+	watch_sqes(&u, reqs, 10);
+	ret = run_read(&u, reqs, 10, 4);
+	check_sqes("reads that fail");
+	grade_check(reqs[9].res == -EBADF, "request 9 (fd -1, len 100): res %s, expected -EBADF",
+		    grade_errno_str(reqs[9].res));
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0: failed reads are their "
+		    "requests' results, not the call's", grade_errno_str(ret));
+	for (int i = 0; i < 4; i++)
+		check_req(&reqs[i], (size_t)i, data, size, "around end of file");
+	grade_check(reqs[4].res == 0, "request 4 (len 0, fd -1): res %s, expected 0 without I/O",
+		    grade_errno_str(reqs[4].res));
+	grade_check(reqs[5].res == -EINVAL && reqs[6].res == -EINVAL, "requests 5 and 6 (offset "
+		    "-1 and -4096, the second with len 0): res %s and %s, expected -EINVAL for both",
+		    grade_errno_str(reqs[5].res), grade_errno_str(reqs[6].res));
+	grade_check(reqs[7].res == -EBADF, "request 7 (a closed fd): res %s, expected -EBADF",
+		    grade_errno_str(reqs[7].res));
+	grade_check(reqs[8].res == -EISDIR, "request 8 (a directory, registered in file slot 1): "
+		    "res %s, expected -EISDIR", grade_errno_str(reqs[8].res));
+	check_ring_clean(&u, "after reads that failed");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	close(dir);
+	close(fd);
+	free(data);
+	free(arena);
+}
+
+/* ----------------------------------------------------------------- faults */
+
+URING_TEST(faults, short_reads_fixed, 3,
+	   "ufixed_read: fixed reads cut short in the middle of a file are continued at the right "
+	   "place, still READ_FIXED with the same buf_index, on the same file slot",
+	   "TODO 8: the rest of a short read is offset + done into buf + done, which lies in the "
+	   "same registered buffer: READ_FIXED with the same buf_index (and the same file slot); "
+	   "only res == 0 ends a request early (chapter 06, lesson section 6)", 16)
+{
+	const size_t size = 1 << 20, n = 48, alen = n * 16384;
+	unsigned char *data, *arena = arena_alloc(alen), *other = arena_alloc(4096);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	struct ufixed u;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].fd = fd;
+		reqs[i].offset = (off_t)(i * 16000 + 17 + grade_rand_below(1000));
+		reqs[i].len = 2000 + grade_rand_below(10000);
+		reqs[i].buf = arena + i * 16384;
+		reqs[i].res = 0x5a5a;
+	}
+	reqs[n - 1].offset = (off_t)size - 3000;  /* short at end of file, after a cut */
+	reqs[n - 1].len = 8000;
+	reqs[n - 1].buf = arena + alen - reqs[n - 1].len;  /* ends at the slot's end */
+	init_or_fail(&u, 16, 0);
+	add_buffer_or_fail(&u, other, 4096);                  /* slot 0: not the arena */
+	add_buffer_or_fail(&u, arena + 16384, alen - 16384);  /* all but request 0's buffer */
+	add_file_or_fail(&u, fd);
+	watch.shrink = true;
+	watch_sqes(&u, reqs, n);
+	ret = run_read(&u, reqs, n, 8);
+	check_sqes("reads cut short and continued");
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(watch.shrunk >= n / 2, "the test could cut only %u of %zu reads short: it cuts "
+		    "READ / READ_FIXED SQEs still queued when io_uring_submit* is called",
+		    watch.shrunk, n);
+	for (size_t i = 0; i < n; i++)
+		check_req(&reqs[i], i, data, size, "every read cut to half its length once");
+	check_ring_clean(&u, "after the short reads");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(reqs);
+	free(other);
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, pipe_in_pieces, 2,
+	   "ufixed_read: a registered pipe fed 100 bytes at a time is read in full into a "
+	   "registered buffer, beside file reads",
+	   "TODO 8: a read from a pipe returns what is there: continue into buf + done with the "
+	   "same buf_index and file slot until len bytes or res == 0", 8)
+{
+	const size_t size = 65536, piece_len = 1000;
+	unsigned char *data, *piece = grade_random_bytes(piece_len), *arena = arena_alloc(5 * 4096);
+	int fd = data_file("f", size, &data);
+	int p[2];
+	struct batch_req reqs[5];
+	struct fault *f;
+	struct fault_report r;
+	struct ufixed u;
+	int ret;
+
+	fault_pipe(p, 0);
+	for (int i = 0; i < 5; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 8192, 4096, arena + i * 4096, 1 };
+	reqs[2].fd = p[0];
+	reqs[2].offset = 0;
+	reqs[2].len = piece_len;
+	init_or_fail(&u, 8, 0);
+	add_buffer_or_fail(&u, arena, 5 * 4096);
+	add_file_or_fail(&u, p[0]);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WRITE_PIECES, .fd = p[1], .data = piece, .len = piece_len, .piece = 100 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	watch_sqes(&u, reqs, 5);
+	ret = run_read(&u, reqs, 5, 5);
+	r = fault_join(f);
+	check_sqes("a pipe in pieces");
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(reqs[2].res == (ssize_t)piece_len && grade_first_diff(arena + 2 * 4096, piece,
+		    piece_len) < 0, "request 2, a registered pipe that delivered %zu bytes 100 at a "
+		    "time: res is %s, or not its bytes in order, expected %zu", piece_len,
+		    grade_errno_str(reqs[2].res), piece_len);
+	for (size_t i = 0; i < 5; i++)
+		if (i != 2)
+			check_req(&reqs[i], i, data, size, "beside the pipe");
+	check_ring_clean(&u, "after the pipe");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	close(p[0]);
+	free(r.sink);
+	free(piece);
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(faults, eintr, 2,
+	   "ufixed_read: -EINTR in CQEs (also after a short read) is read again; a signal "
+	   "interrupting the wait and -EINTR/-EAGAIN/-EBUSY from liburing are not results",
+	   "chapter 06's loop: res == -EINTR means nothing was read: queue the same rest again; "
+	   "io_uring_submit_and_wait's -EINTR: wait again; -EAGAIN/-EBUSY: reap, then submit "
+	   "again", 16)
+{
+	static const struct { int err; long at; } faults[] = {
+		{ -EINTR, 1 }, { -EAGAIN, 2 }, { -EBUSY, 3 },
+	};
+	const size_t n = 48, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data);
+	struct ufixed u;
+
+	init_or_fail(&u, 16, 0);
+	add_buffer_or_fail(&u, arena, size);
+	add_file_or_fail(&u, fd);
+	for (unsigned round = 0; round < 2 + 3; round++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
+		int ret;
+
+		memset(arena, 0, size);
+		watch_reset_counts();
+		if (round < 2) {
+			watch.shrink = round == 1;
+			watch.shrunk = 0;
+			watch.nids = 0;
+			watch.cq_ring = NULL;
+			watch.cqe_eintrs = 0;
+			watch.cqe_eintr_at = round + 1;
+		} else {
+			watch.inject_at = faults[round - 2].at;
+			watch.inject_err = faults[round - 2].err;
+		}
+		ret = run_read(&u, reqs, n, 8);
+		watch.cqe_eintr_at = 0;
+		watch.shrink = false;
+		grade_check(ret == 0, "%s: ufixed_read returned %s, expected 0",
+			    round == 0 ? "every read's first CQE said -EINTR" :
+			    round == 1 ? "every read cut short, then the rest said -EINTR" :
+			    "a liburing call failed with an injected error", grade_errno_str(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, round < 2 ? "CQEs with -EINTR" :
+				  "after an injected -EINTR/-EAGAIN/-EBUSY");
+		if (round < 2)
+			grade_check(watch.cqe_eintrs >= n / 2, "harness: only %u CQEs could be given "
+				    "-EINTR", watch.cqe_eintrs);
+		check_ring_clean(&u, "after -EINTR");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+/* Buffers of the error-after-progress test lie in one arena: a read's data
+ * address says which request it belongs to. */
+static unsigned char *poison_arena;
+static size_t poison_stride, poison_n;
+
+static bool poison_every_third(__u64 addr)
+{
+	uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)poison_arena;
+
+	if (a < lo || a >= lo + poison_n * poison_stride)
+		return false;
+	return (a - lo) / poison_stride % 3 == 1;
+}
+
+URING_TEST(faults, error_after_progress, 2,
+	   "ufixed_read: a fixed read that fails after a short first part gets -errno, not the "
+	   "bytes so far",
+	   "chapter 06's loop (TODO 8 for the rest): when the rest of a short read fails, store "
+	   "the CQE's -errno, not what the first part read (ufixed.h)", 16)
+{
+	const size_t size = 1 << 20, n = 24, stride = 8192;
+	unsigned char *data;
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs;
+	struct ufixed u;
+	int ret;
+
+	poison_arena = arena_alloc(n * stride);
+	poison_stride = stride;
+	poison_n = n;
+	reqs = block_reqs(fd, n, stride, poison_arena);
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].offset = (off_t)(i * 40000 + grade_rand_below(1000));
+		reqs[i].len = 3000 + grade_rand_below(5000);
+	}
+	init_or_fail(&u, 16, 0);
+	add_buffer_or_fail(&u, poison_arena, n * stride);
+	add_file_or_fail(&u, fd);
+	watch.shrink = true;
+	watch.poison_pick = poison_every_third;
+	ret = run_read(&u, reqs, n, 6);
+	watch.shrink = false;
+	watch.poison_pick = NULL;
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(watch.poisoned > 0, "the test cuts reads short and makes the rest of some "
+		    "fail, but saw no rest queued (%u cut): is a short read continued?",
+		    watch.shrunk);
+	for (size_t i = 0; i < n; i++) {
+		if (i % 3 == 1) {
+			grade_check(reqs[i].res == -EBADF, "request %zu: its first read came back "
+				    "short, the read of the rest failed with -EBADF; res is %s, "
+				    "expected -EBADF", i, grade_errno_str(reqs[i].res));
+			continue;
+		}
+		check_req(&reqs[i], i, data, size, "beside reads that failed half way");
+	}
+	check_ring_clean(&u, "after reads that failed half way");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(reqs);
+	free(poison_arena);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(read, beyond_4gib, 2,
+	   "ufixed_read: offsets beyond 4 GiB of a registered sparse file into a registered "
+	   "buffer; lengths of 2, 4 and 5 GiB; totals beyond an int",
+	   "offsets and lengths are 64-bit (off_t, size_t): never through an int; an SQE's len "
+	   "is 32 bits and the kernel moves at most 0x7ffff000 bytes per read, so ask for a "
+	   "chunk at a time and continue (chapter 06, lesson section 6)", 8)
+{
+	const off_t gib = (off_t)1 << 30, where = 5 * gib + 1000, end = 6 * gib;
+	const size_t dlen = 8192;
+	unsigned char *data = grade_random_bytes(dlen), *arena = arena_alloc(4 * 8192), zeros[8192];
+	int fd = grade_open(grade_make_file("sparse", "", 0), O_RDWR);
+	int zero = grade_open("/dev/zero", O_RDONLY);
+	size_t vlen[3] = { ((size_t)2 << 30) + 4096, ((size_t)4 << 30) + 4096,
+			   ((size_t)5 << 30) + 123 };
+	size_t span = ((size_t)6 << 30);
+	void *far = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct batch_req reqs[7];
+	struct ufixed u;
+	int ret;
+
+	memset(zeros, 0, sizeof(zeros));
+	grade_check(ftruncate(fd, end) == 0 && pwrite(fd, data, dlen, where) == (ssize_t)dlen,
+		    "harness: cannot make a 6 GiB sparse file: %s", strerror(errno));
+	reqs[0] = (struct batch_req){ fd, where, dlen, arena, 1 };
+	reqs[1] = (struct batch_req){ fd, ((off_t)4 << 30) + 5, 100, arena + 8192, 1 };
+	reqs[2] = (struct batch_req){ fd, end - 50, 100, arena + 16384, 1 };
+	reqs[3] = (struct batch_req){ fd, where + 4096, 8192, arena + 24576, 1 };
+	for (int i = 0; i < 3; i++)
+		reqs[4 + i] = (struct batch_req){ zero, 0, vlen[i],
+						  far == MAP_FAILED ? (void *)(uintptr_t)0x10000 : far, 1 };
+	init_or_fail(&u, 8, 0);
+	add_buffer_or_fail(&u, arena, 4 * 8192);
+	add_file_or_fail(&u, fd);
+	watch.virt_fd = zero;
+	ret = run_read(&u, reqs, 7, 4);
+	watch.virt_fd = -1;
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(reqs[0].res == (ssize_t)dlen && grade_first_diff(arena, data, dlen) < 0,
+		    "request 0 (offset 5 GiB + 1000 of a sparse file, where data was written): res "
+		    "%s, or not the bytes written there: an offset cut to 32 bits?",
+		    grade_errno_str(reqs[0].res));
+	grade_check(reqs[1].res == 100 && grade_first_diff(arena + 8192, zeros, 100) < 0,
+		    "request 1 (offset 4 GiB + 5, a hole): res %s, expected 100 zero bytes",
+		    grade_errno_str(reqs[1].res));
+	grade_check(reqs[2].res == 50, "request 2 (100 bytes at 50 before the end of a 6 GiB "
+		    "file): res %s, expected 50", grade_errno_str(reqs[2].res));
+	grade_check(reqs[3].res == 8192 && grade_first_diff(arena + 24576, data + 4096, 4096) < 0 &&
+		    grade_first_diff(arena + 24576 + 4096, zeros, 4096) < 0, "request 3 (offset 5 GiB "
+		    "+ 5096): res %s, or not the file's bytes", grade_errno_str(reqs[3].res));
+	grade_check(watch.virt_sqes > 0, "harness: no read of the virtual file was seen");
+	for (int i = 0; i < 3; i++)
+		grade_check(reqs[4 + i].res == (ssize_t)vlen[i], "request %d: a read of %zu bytes "
+			    "(%.2f GiB) from a file that always has data: res %s, expected %zu. "
+			    "Lengths and totals are size_t/ssize_t; an SQE takes at most 32 bits: "
+			    "continue", 4 + i, vlen[i], vlen[i] / (double)(1 << 30),
+			    grade_errno_str(reqs[4 + i].res), vlen[i]);
+	check_ring_clean(&u, "after reads beyond 4 GiB");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	if (far != MAP_FAILED)
+		munmap(far, span);
+	free(arena);
+	close(zero);
+	close(fd);
+	free(data);
+}
+
+/* -------------------------------------------------------------- mechanism */
+
+URING_TEST(mechanism, window_and_budget, 2,
+	   "ufixed_read: at most qd reads in flight and the window kept full (qd 1, 3, 8), "
+	   "256 reads at qd 32 in at most 2*ceil(n/qd)+2 liburing calls, a ring of 4 at qd 64",
+	   "chapter 06's loop: window = min(qd, cq_entries); fill it, then ONE "
+	   "io_uring_submit_and_wait; reap every ready CQE; io_uring_get_sqe NULL means submit, "
+	   "then get again", 64)
+{
+	static const unsigned qds[] = { 1, 3, 8, 32 };
+	const size_t n = 256, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data);
+	struct ufixed u;
+
+	init_or_fail(&u, 64, 0);
+	add_buffer_or_fail(&u, arena, size);
+	add_file_or_fail(&u, fd);
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		struct batch_req *reqs = block_reqs(fd, qds[k] == 32 ? n : 64, bs, arena);
+		size_t m = qds[k] == 32 ? n : 64;
+		long budget = 2 * (long)((m + qds[k] - 1) / qds[k]) + 2;
+		int ret;
+
+		watch_reset_counts();
+		ret = run_read(&u, reqs, m, qds[k]);
+		grade_check(ret == 0, "ufixed_read at qd %u returned %s", qds[k], grade_errno_str(ret));
+		for (size_t i = 0; i < m; i++)
+			check_req(&reqs[i], i, data, size, "window");
+		grade_check(watch.max_inflight == qds[k], "at qd %u with %zu reads to do, at most %u "
+			    "were ever in flight: fill the window up to qd (and never beyond) before "
+			    "you submit", qds[k], m, watch.max_inflight);
+		if (qds[k] == 32)
+			grade_check(watch.calls <= budget, "%zu cached reads at qd %u made %ld liburing "
+				    "calls that may enter the kernel; the budget is 2 * ceil(n / qd) + "
+				    "2 = %ld: queue the window, then submit once", m, qds[k],
+				    watch.calls, budget);
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+
+	init_or_fail(&u, 4, 0);
+	add_buffer_or_fail(&u, arena, size);
+	{
+		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
+		int ret;
+
+		watch_reset_counts();
+		ret = run_read(&u, reqs, n, 64);
+		grade_check(ret == 0, "ufixed_read of %zu reads at qd 64 on a ring of 4 SQ entries "
+			    "returned %s, expected 0", n, grade_errno_str(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "SQ full");
+		check_ring_clean(&u, "after a batch larger than the SQ");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(read, arguments, 1,
+	   "ufixed_read: -EINVAL for a NULL or dead ring, qd 0, a NULL array; n 0 does nothing; "
+	   "qd far above n and every limit",
+	   "ufixed.h: check the arguments first; n == 0 returns 0 without entering the kernel; "
+	   "qd is only a bound (window = min(qd, cq_entries))", 8)
+{
+	unsigned char *data, *arena = arena_alloc(16 * 4096);
+	int fd = data_file("f", 16 * 4096, &data);
+	struct batch_req one = { -1, 0, 16, NULL, 7 }, *reqs;
+	struct ufixed u, dead;
+	int ret;
+
+	memset(&dead, 0, sizeof(dead));
+	init_or_fail(&u, 8, 0);
+	ret = run_read(NULL, &one, 1, 4);
+	grade_check(ret == -EINVAL, "ufixed_read(NULL, ...) returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = run_read(&dead, &one, 1, 4);
+	grade_check(ret == -EINVAL, "ufixed_read on a ring never set up returned %s, expected "
+		    "-EINVAL", grade_errno_str(ret));
+	ret = run_read(&u, &one, 1, 0);
+	grade_check(ret == -EINVAL, "ufixed_read with qd 0 returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = run_read(&u, NULL, 3, 4);
+	grade_check(ret == -EINVAL, "ufixed_read(&u, NULL, 3, 4) returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	watch_reset_counts();
+	ret = run_read(&u, NULL, 0, 4);
+	grade_check(ret == 0 && watch.calls == 0, "ufixed_read(&u, NULL, 0, 4) returned %s after "
+		    "%ld liburing call(s); expected 0 and none", grade_errno_str(ret), watch.calls);
+	add_buffer_or_fail(&u, arena, 16 * 4096);
+	for (int k = 0; k < 2; k++) {
+		unsigned qd = k == 0 ? 1u << 20 : UINT_MAX;
+
+		reqs = block_reqs(fd, 16, 4096, arena);
+		ret = run_read(&u, reqs, 16, qd);
+		grade_check(ret == 0, "ufixed_read of 16 reads at qd %u returned %s, expected 0",
+			    qd, grade_errno_str(ret));
+		for (size_t i = 0; i < 16; i++)
+			check_req(&reqs[i], i, data, 16 * 4096, "qd far above n");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+/* A thread of this process named iou-sqp-*: the kernel's SQ polling thread. */
+static int sqpoll_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int found = 0;
+
+	grade_check(d != NULL, "harness: /proc/self/task: %s", strerror(errno));
+	while ((e = readdir(d))) {
+		char path[300], comm[64] = "";
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (fgets(comm, sizeof(comm), fp) && !strncmp(comm, "iou-sqp-", 8))
+			found++;
+		fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+URING_TEST(modes, sqpoll, 2,
+	   "ufixed_init with UFIXED_SQPOLL: an SQPOLL ring (the kernel's iou-sqp thread runs), "
+	   "fixed reads right through it, the thread gone after ufixed_exit",
+	   "TODO 1: io_uring_params.flags |= IORING_SETUP_SQPOLL and sq_thread_idle = "
+	   "UFIXED_SQ_IDLE_MS before io_uring_queue_init_params; io_uring_submit wakes the "
+	   "thread when it sleeps (man 2 io_uring_setup: IORING_SETUP_SQPOLL)", 16)
+{
+	const size_t n = 128, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data), before = sqpoll_threads();
+	struct ufixed u;
+
+	init_or_fail(&u, 16, UFIXED_SQPOLL);
+	grade_check(u.ring.flags & IORING_SETUP_SQPOLL, "ufixed_init(&u, 16, UFIXED_SQPOLL) set "
+		    "up a ring without IORING_SETUP_SQPOLL (ring.flags %#x)", u.ring.flags);
+	/* The thread shows in /proc a moment after io_uring_setup returns. */
+	for (int k = 0; k < 200 && sqpoll_threads() == before; k++)
+		usleep(10000);
+	grade_check(sqpoll_threads() == before + 1, "2 s after ufixed_init with UFIXED_SQPOLL, "
+		    "%d iou-sqp thread(s) run in this process (%d before): the ring has no SQ "
+		    "thread", sqpoll_threads(), before);
+	add_buffer_or_fail(&u, arena, size);
+	add_file_or_fail(&u, fd);
+	for (int round = 0; round < 3; round++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
+		int ret;
+
+		long enters = seam_calls_sum(SEAM_io_uring_enter, SEAM_io_uring_enter2, SEAM_COUNT);
+
+		memset(arena, 0, size);
+		watch_sqes(&u, reqs, n);
+		ret = run_read(&u, reqs, n, 16);
+		check_sqes("on an SQPOLL ring");
+		grade_check(seam_calls_sum(SEAM_io_uring_enter, SEAM_io_uring_enter2, SEAM_COUNT) ==
+			    enters, "on an SQPOLL ring ufixed_read called io_uring_enter itself %ld "
+			    "time(s): that is a system call every time. io_uring_submit* enters the "
+			    "kernel only when the SQ thread sleeps (IORING_SQ_NEED_WAKEUP) or when "
+			    "you wait: let liburing decide (lesson: SQPOLL)",
+			    seam_calls_sum(SEAM_io_uring_enter, SEAM_io_uring_enter2, SEAM_COUNT) - enters);
+		grade_check(ret == 0, "ufixed_read on an SQPOLL ring returned %s, expected 0",
+			    grade_errno_str(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "on an SQPOLL ring");
+		check_ring_clean(&u, "after a batch on an SQPOLL ring");
+		free(reqs);
+		if (round == 1) {
+			/* Idle for UFIXED_SQ_IDLE_MS, the thread sleeps and says so.
+			 * Looked for during 700 ms: the kernel's default idle, used
+			 * when sq_thread_idle is 0, is 1 s. */
+			bool asleep = false;
+
+			for (int k = 0; k < 70 && !asleep; k++) {
+				usleep(10000);
+				asleep = IO_URING_READ_ONCE(*u.ring.sq.kflags) & IORING_SQ_NEED_WAKEUP;
+			}
+			grade_check(asleep, "700 ms after a batch, the SQ thread still polls (no "
+				    "IORING_SQ_NEED_WAKEUP in the SQ flags): sq_thread_idle must be "
+				    "UFIXED_SQ_IDLE_MS, in milliseconds (TODO 1; man 2 io_uring_setup)");
+		}
+	}
+	/* A read that waits (an empty pipe, fed only once the call sleeps in
+	 * io_uring_enter): the SQ thread polls for SQEs, but the module still
+	 * waits for completions in the kernel. A module that spins on the CQ
+	 * instead never sleeps there, and burns the other core. */
+	{
+		unsigned char *piped = grade_random_bytes(4096);
+		struct batch_req reqs[4];
+		struct fault *f;
+		struct fault_report r;
+		int p[2], ret;
+
+		fault_pipe(p, 0);
+		for (int i = 0; i < 4; i++)
+			reqs[i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, arena + i * 4096, 1 };
+		reqs[1].fd = p[0];
+		f = fault_start((struct fault_step[]){
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_WRITE, .fd = p[1], .data = piped, .len = 4096 },
+			{ .op = FAULT_CLOSE, .fd = p[1] },
+			{ .op = FAULT_END } });
+		ret = run_read(&u, reqs, 4, 4);
+		r = fault_join(f);
+		grade_check(ret == 0 && reqs[1].res == 4096 &&
+			    grade_first_diff(arena + 4096, piped, 4096) < 0, "on an SQPOLL ring, a "
+			    "read of a pipe that got its data late: ufixed_read returned %s, res %s, "
+			    "expected 0 and 4096 with the pipe's bytes", grade_errno_str(ret),
+			    grade_errno_str(reqs[1].res));
+		grade_check(r.blocked_seen == 1, "on an SQPOLL ring, while a read of an empty pipe "
+			    "was in flight, ufixed_read never slept in io_uring_enter: it spun on the "
+			    "CQ, beside the SQ thread that spins already (two cores busy for one "
+			    "read). Wait for completions with io_uring_submit_and_wait or "
+			    "io_uring_wait_cqe (lesson: pitfalls, SQPOLL)");
+		for (size_t i = 0; i < 4; i++)
+			if (i != 1)
+				check_req(&reqs[i], i, data, size, "beside a late pipe on SQPOLL");
+		close(p[0]);
+		free(r.sink);
+		free(piped);
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+
+	/* Batches of a full window, one call right after the other: the thread
+	 * takes a pass of SQEs, completes them and only then moves the SQ head,
+	 * so a call may find the SQ full with nothing in flight. */
+	init_or_fail(&u, 32, UFIXED_SQPOLL);
+	add_buffer_or_fail(&u, arena, size);
+	add_file_or_fail(&u, fd);
+	{
+		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
+
+		for (int call = 0; call < 600; call++) {
+			int ret;
+
+			for (size_t i = 0; i < n; i++)
+				reqs[i].offset = (off_t)(grade_rand_below(n) * bs);
+			ret = run_read(&u, reqs, n, 32);
+			grade_check(ret == 0, "call %d: ufixed_read of %zu cached reads at qd 32 on an "
+				    "SQPOLL ring of 32 SQ entries, right after the call before, "
+				    "returned %s, expected 0. The SQ thread frees SQ slots when it "
+				    "has taken a pass of SQEs, after their CQEs may be out: an SQ "
+				    "that looks full with nothing in flight is the thread lagging, "
+				    "not an error; wait for room (io_uring_sqring_wait) (lesson: "
+				    "SQPOLL)", call + 1, n, grade_errno_str(ret));
+			for (size_t i = 0; i < n; i++)
+				check_req(&reqs[i], i, data, size, "batches back to back on SQPOLL");
+		}
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	/* The thread exits in the background: give it a moment. */
+	for (int k = 0; k < 200 && sqpoll_threads() > before; k++)
+		usleep(10000);
+	grade_check(sqpoll_threads() == before, "2 s after ufixed_exit, the SQ thread still "
+		    "runs: the ring was not torn down (TODO 9)");
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(modes, iopoll, 2,
+	   "ufixed_init with UFIXED_IOPOLL: an IOPOLL ring; buffered reads each get -EOPNOTSUPP "
+	   "in res, the call returns 0 and does not hang; len 0 and negative offsets as always",
+	   "TODO 1: IORING_SETUP_IOPOLL; a read the device cannot poll completes with "
+	   "-EOPNOTSUPP, a result like any other error (lesson: IOPOLL; man 2 io_uring_setup)", 8)
+{
+	const size_t n = 8, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs;
+	struct ufixed u;
+	int ret;
+
+	init_or_fail(&u, 8, UFIXED_IOPOLL);
+	grade_check(u.ring.flags & IORING_SETUP_IOPOLL, "ufixed_init(&u, 8, UFIXED_IOPOLL) set up "
+		    "a ring without IORING_SETUP_IOPOLL (ring.flags %#x)", u.ring.flags);
+	add_buffer_or_fail(&u, arena, size);
+	reqs = block_reqs(fd, n, bs, arena);
+	reqs[6].len = 0;
+	reqs[7].offset = -5;
+	ret = run_read(&u, reqs, n, 4);
+	grade_check(ret == 0, "ufixed_read of buffered reads on an IOPOLL ring returned %s, "
+		    "expected 0: -EOPNOTSUPP is each request's result", grade_errno_str(ret));
+	for (size_t i = 0; i < 6; i++)
+		grade_check(reqs[i].res == -EOPNOTSUPP, "request %zu, a buffered read on an IOPOLL "
+			    "ring: res %s, expected -EOPNOTSUPP (polled completions need O_DIRECT "
+			    "on a device with poll queues)", i, grade_errno_str(reqs[i].res));
+	grade_check(reqs[6].res == 0 && reqs[7].res == -EINVAL, "requests 6 (len 0) and 7 (offset "
+		    "-5) on an IOPOLL ring: res %s and %s, expected 0 and -EINVAL without I/O",
+		    grade_errno_str(reqs[6].res), grade_errno_str(reqs[7].res));
+	check_ring_clean(&u, "after reads on an IOPOLL ring");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	free(reqs);
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+/* -------------------------------------------------------------- resources */
+
+static int sparse_enomem(struct io_uring *ring, unsigned nr)
+{
+	(void)ring;
+	(void)nr;
+	return -ENOMEM;
+}
+
+URING_TEST(resources, every_path, 2,
+	   "ufixed_*: fds, rings and heap freed on every path: success, errors, a ring that "
+	   "fails, a registration that fails inside ufixed_init, malloc failing",
+	   "TODO 1: a failed registration after the ring is set up tears the ring down; TODO 9 "
+	   "and 10: ufixed_exit on every path; whatever you allocate is freed, errors included",
+	   16)
+{
+	const size_t n = 40, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data);
+	int before = fault_count_fds(), ret;
+	struct seam_heap heap;
+	struct batch_req *reqs;
+	struct ufixed u;
+
+	seam_heap_usage(&heap);
+	init_or_fail(&u, 16, 0);
+	add_buffer_or_fail(&u, arena, size);
+	add_file_or_fail(&u, fd);
+	reqs = block_reqs(fd, n, bs, arena);
+	ret = run_read(&u, reqs, n, 8);
+	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+	/* The ring fails: every liburing call that may enter the kernel says
+	 * -EBADR. The batch cannot finish; nothing may leak. */
+	watch_reset_counts();
+	watch.inject_at = 1;
+	watch.inject_err = -EBADR;
+	watch.inject_forever = true;
+	ret = run_read(&u, reqs, n, 8);
+	watch_reset_counts();
+	grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EBADR; ufixed_read "
+		    "returned %s, expected a negative error", grade_errno_str(ret));
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	grade_check(fault_count_fds() == before, "%d descriptor(s) left open after ufixed_exit",
+		    fault_count_fds() - before);
+	grade_check_heap(&heap, "a ring set up, used, failed and torn down");
+
+	/* A registration inside ufixed_init fails: -ENOMEM from the kernel. */
+	for (int k = 0; k < 2; k++) {
+		enum seam_id id = k == 0 ? SEAM_io_uring_register_files_sparse
+					 : SEAM_io_uring_register_buffers_sparse;
+		long calls = seam_calls(id);
+
+		watch_reset_counts();
+		seam_hook_io_uring_register_files_sparse = k == 0 ? sparse_enomem : NULL;
+		seam_hook_io_uring_register_buffers_sparse = k == 1 ? sparse_enomem : NULL;
+		memset(&u, 0x5a, sizeof(u));
+		ret = SEAM_CALL(ufixed_init(&u, 8, 0));
+		seam_hook_io_uring_register_files_sparse = NULL;
+		seam_hook_io_uring_register_buffers_sparse = NULL;
+		if (seam_calls(id) == calls) {
+			if (ret == 0)
+				SEAM_CALL_VOID(ufixed_exit(&u));
+			continue;  /* this implementation makes its tables another way */
+		}
+		grade_check(ret == -ENOMEM && u.live == 0, "%s returned -ENOMEM inside ufixed_init; "
+			    "ufixed_init returned %s with live %d, expected -ENOMEM and live 0",
+			    seam_name(id), grade_errno_str(ret), u.live);
+		grade_check(watch.exits == watch.init_ok && fault_count_fds() == before,
+			    "ufixed_init failed after setting up its ring (%s refused) and left "
+			    "%d descriptor(s) open: tear the ring down on that path (TODO 1)",
+			    seam_name(id), fault_count_fds() - before);
+	}
+	grade_check_heap(&heap, "ufixed_init that failed");
+
+	/* Every allocation of the module fails. */
+	watch_reset_counts();
+	seam_heap_fail(1, -1);
+	ret = SEAM_CALL(ufixed_init(&u, 8, 0));
+	if (ret == 0) {
+		add_buffer_or_fail(&u, arena, size);
+		ret = run_read(&u, reqs, n, 8);
+		grade_check(ret == 0 || ret == -ENOMEM, "ufixed_read returned %s while malloc "
+			    "returned NULL; expected 0 or -ENOMEM", grade_errno_str(ret));
+		SEAM_CALL_VOID(ufixed_exit(&u));
+	}
+	ret = SEAM_CALL(ufixed_batch_read(reqs, n, 8));
+	seam_heap_fail(0, 0);
+	grade_check(ret == 0 || ret == -ENOMEM, "ufixed_batch_read returned %s while malloc "
+		    "returned NULL; expected 0 or -ENOMEM", grade_errno_str(ret));
+	grade_check_heap(&heap, "calls while malloc failed");
+	grade_check(fault_count_fds() == before, "%d descriptor(s) left open when malloc failed",
+		    fault_count_fds() - before);
+	free(reqs);
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+URING_TEST(read, shared_shape, 2,
+	   "ufixed_batch_read: batches right, one ring per call torn down, nothing registered "
+	   "left behind; n 0 without a ring; qd 0 and NULL -EINVAL; -ENOMEM rings",
+	   "TODO 10: ufixed_init(min(qd, n, UFIXED_MAX_ENTRIES), 0), ufixed_read, ufixed_exit on "
+	   "every path; on -ENOMEM a smaller ring may serve", 32)
+{
+	static const unsigned qds[] = { 4, 32, 1 };
+	size_t size = 100000 + grade_rand_below(100000);
+	unsigned char *data;
+	int fd = data_file("f", size, &data);
+	int before = fault_count_fds(), ret;
+	struct batch_req one = { fd, 0, 10, NULL, 7 };
+
+	for (size_t round = 0; round < 3; round++) {
+		size_t n = 1 + grade_rand_below(100);
+		unsigned char *bufs = grade_xmalloc(n * 20000);
+		struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+
+		for (size_t i = 0; i < n; i++)
+			reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size + 1000),
+						      grade_rand_below(20000), bufs + i * 20000, 1 };
+		watch_reset_counts();
+		ret = SEAM_CALL(ufixed_batch_read(reqs, n, qds[round]));
+		grade_check(ret == 0, "ufixed_batch_read of %zu reads at qd %u returned %s, "
+			    "expected 0", n, qds[round], grade_errno_str(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "ufixed_batch_read");
+		grade_check(watch.init_ok == 1 && watch.exits == 1 && fault_count_fds() == before,
+			    "one ufixed_batch_read call set up %ld ring(s), tore down %ld, left %d "
+			    "descriptor(s) open; expected one ring, torn down", watch.init_ok,
+			    watch.exits, fault_count_fds() - before);
+		free(reqs);
+		free(bufs);
+	}
+	{
+		unsigned char buf[100];
+		struct batch_req r = { fd, 0, 100, buf, 1 };
+		long regs = caller_registrations();
+
+		ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
+		grade_check(ret == 0 && r.res == 100, "ufixed_batch_read of one read returned %s, "
+			    "res %s", grade_errno_str(ret), grade_errno_str(r.res));
+		grade_check(caller_registrations() == regs, "ufixed_batch_read registered the "
+			    "caller's buffers or files (%ld call(s)): for one batch registering costs "
+			    "what it saves (ufixed.h; TODO 10)", caller_registrations() - regs);
+		/* The ring fails inside the batch: still torn down. */
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_err = -EBADR;
+		watch.inject_forever = true;
+		ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
+		watch_reset_counts();
+		grade_check(ret < 0 && fault_count_fds() == before, "ufixed_batch_read whose ring "
+			    "failed (-EBADR) returned %s and left %d descriptor(s) open: ufixed_exit "
+			    "on every path (TODO 10)", grade_errno_str(ret), fault_count_fds() - before);
+	}
+	watch_reset_counts();
+	ret = SEAM_CALL(ufixed_batch_read(&one, 0, 4));
+	grade_check(ret == 0 && watch.inits == 0 && one.res == 7, "ufixed_batch_read with n 0 "
+		    "returned %s after %ld ring set-up(s); expected 0 and no ring",
+		    grade_errno_str(ret), watch.inits);
+	ret = SEAM_CALL(ufixed_batch_read(&one, 1, 0));
+	grade_check(ret == -EINVAL, "ufixed_batch_read with qd 0 returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_batch_read(NULL, 2, 4));
+	grade_check(ret == -EINVAL, "ufixed_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	watch_reset_counts();
+	watch.init_enomem = true;
+	watch.init_enomem_above = 0;
+	{
+		unsigned char buf[100];
+		struct batch_req r = { fd, 0, 100, buf, 1 };
+
+		ret = SEAM_CALL(ufixed_batch_read(&r, 1, 64));
+	}
+	watch.init_enomem = false;
+	grade_check(ret == -ENOMEM && fault_count_fds() == before, "ufixed_batch_read where every "
+		    "ring is refused with -ENOMEM returned %s (%d descriptor(s) left); expected "
+		    "-ENOMEM, as it came", grade_errno_str(ret), fault_count_fds() - before);
+	close(fd);
+	free(data);
+}
