@@ -22,6 +22,7 @@
 #include "grade.h"
 #include "ubatch.h"
 #include "ring_watch.h"
+#include "batch_checks.h"
 #include "prog.h"
 #include "tasks.h"
 
@@ -39,13 +40,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
-
-/* A file of `size` random bytes, open for reading; its bytes in *data. */
-static int data_file(const char *name, size_t size, unsigned char **data)
-{
-	*data = grade_random_bytes(size);
-	return grade_open(grade_make_file(name, *data, size), O_RDONLY);
-}
 
 /*
  * Ring memory is charged to RLIMIT_MEMLOCK for ordinary users, and a ring
@@ -92,38 +86,6 @@ static void init_or_fail(struct ubatch *b, unsigned entries)
 		    b->sq_entries, b->cq_entries);
 }
 
-/* What a request should hold after the batch, from the file's data. */
-static ssize_t expected_res(const struct batch_req *q, size_t size)
-{
-	size_t off;
-
-	if (q->offset < 0)
-		return -EINVAL;
-	off = (size_t)q->offset;
-	if (off >= size)
-		return 0;
-	return (ssize_t)(size - off < q->len ? size - off : q->len);
-}
-
-static void check_req(const struct batch_req *q, size_t i, const unsigned char *data,
-		      size_t size, const char *what)
-{
-	ssize_t want = expected_res(q, size), at;
-
-	grade_check(q->res == want, "%s: request %zu (offset %lld, len %zu, file of %zu bytes): "
-		    "res is %s, expected %s (seed %llu; rerun with make check CH=06 SEED=%llu)",
-		    what, i, (long long)q->offset, q->len, size, grade_errno_str(q->res),
-		    grade_errno_str(want), (unsigned long long)grade_seed(),
-		    (unsigned long long)grade_seed());
-	if (want <= 0)
-		return;
-	at = grade_first_diff(q->buf, data + q->offset, (size_t)want);
-	grade_check(at < 0, "%s: request %zu (offset %lld, len %zu): res %zd is right but byte "
-		    "%zd of its buffer is wrong: the data of another request or another offset "
-		    "(seed %llu)", what, i, (long long)q->offset, q->len, q->res, at,
-		    (unsigned long long)grade_seed());
-}
-
 static void check_ring_clean(struct ubatch *b, const char *when)
 {
 	unsigned cq = io_uring_cq_ready(&b->ring), sq = io_uring_sq_ready(&b->ring);
@@ -131,39 +93,6 @@ static void check_ring_clean(struct ubatch *b, const char *when)
 	grade_check(cq == 0 && sq == 0, "%s, the ring still holds %u unreaped CQE(s) and %u "
 		    "unsubmitted SQE(s): the next call would see them. Reap every CQE and "
 		    "advance the CQ past it (io_uring_cq_advance, TODO 7)", when, cq, sq);
-}
-
-/* n requests of random ranges of a file of `size` bytes (some past its end,
- * one in ten of length 0), each with its own buffer. */
-static struct batch_req *random_reqs(int fd, size_t n, size_t size, size_t maxlen)
-{
-	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
-
-	for (size_t i = 0; i < n; i++) {
-		reqs[i].fd = fd;
-		reqs[i].offset = (off_t)grade_rand_below(size + size / 8);
-		reqs[i].len = grade_rand_below(10) == 0 ? 0 : 1 + grade_rand_below(maxlen);
-		reqs[i].buf = grade_xmalloc(reqs[i].len);
-		reqs[i].res = 0x5a5a;
-	}
-	return reqs;
-}
-
-/* n blocks of bs bytes, block i at offset i * bs, buffers in one array. */
-static struct batch_req *block_reqs(int fd, size_t n, size_t bs, unsigned char *bufs)
-{
-	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
-
-	for (size_t i = 0; i < n; i++)
-		reqs[i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
-	return reqs;
-}
-
-static void free_reqs(struct batch_req *reqs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(reqs[i].buf);
-	free(reqs);
 }
 
 /*
@@ -1251,66 +1180,6 @@ URING_TEST(mechanism, slow_read_no_stall, 2,
 	free(data);
 }
 
-URING_TEST(faults, eagain_waits, 2,
-	   "ubatch_read: after -EAGAIN from a submit, it waits for a read in the kernel instead of retrying at once",
-	   "TODO 6: -EAGAIN from io_uring_submit* means \"wait for some completions and try "
-	   "again\" (io_uring_enter(2)): reap what is there, or wait for one of the reads the "
-	   "kernel has (io_uring_wait_cqe; -EINTR from it: wait again), then submit; calling "
-	   "submit again at once spins (lesson, section 7)", 16)
-{
-	const size_t n = 17, bs = 4096, size = n * bs;
-	unsigned char *data, *bufs = grade_xmalloc(size), *piped = grade_random_bytes(64);
-	int fd = data_file("f", size, &data);
-	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
-	unsigned char slow[64];
-	struct fault *f;
-	struct fault_report r;
-	struct ubatch b;
-	int p[2], ret;
-
-	fault_pipe(p, 0);
-	reqs[0] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
-	init_or_fail(&b, 16);
-	/* The pipe gets its data only once the call sleeps in io_uring_enter,
-	 * waiting for it after -EAGAIN; a signal interrupts that wait first. */
-	f = fault_start((struct fault_step[]){
-		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
-		{ .op = FAULT_SIGNAL },
-		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
-		{ .op = FAULT_WRITE, .fd = p[1], .data = piped, .len = 64 },
-		{ .op = FAULT_CLOSE, .fd = p[1] },
-		{ .op = FAULT_END } });
-	watch.eagain_until_wait = true;
-	ret = run_read(&b, reqs, n, 4);
-	watch.eagain_until_wait = false;
-	r = fault_join(f);
-	grade_check(watch.eagains > 0, "ubatch_read never submitted new reads while request 0 "
-		    "(a pipe with no data yet) was in the kernel (%ld liburing calls, window 4 of "
-		    "17 reads): refill the window as reads complete (lesson, section 5)",
-		    watch.calls);
-	grade_check(watch.eagain_streak_max <= 2, "ubatch_read called io_uring_submit* %u times "
-		    "in a row, each answered -EAGAIN, without waiting for the read the kernel had "
-		    "(a pipe) or reaping anything: after -EAGAIN, wait for a completion first",
-		    watch.eagain_streak_max);
-	grade_check(ret == 0, "ubatch_read returned %s after -EAGAIN from a submit and a signal "
-		    "(SIGUSR1, no SA_RESTART) during the wait that followed; expected 0: wait for "
-		    "the read in the kernel (again after -EINTR), then submit again",
-		    grade_errno_str(ret));
-	grade_check(reqs[0].res == 64 && memcmp(slow, piped, 64) == 0, "request 0 (the pipe): "
-		    "res %s, expected 64", grade_errno_str(reqs[0].res));
-	for (size_t i = 1; i < n; i++)
-		check_req(&reqs[i], i, data, size, "after -EAGAIN");
-	check_ring_clean(&b, "after -EAGAIN");
-	SEAM_CALL_VOID(ubatch_exit(&b));
-	close(p[0]);
-	free(r.sink);
-	free(piped);
-	free(reqs);
-	free(bufs);
-	close(fd);
-	free(data);
-}
-
 URING_TEST(resources, heap_rings_fds, 2,
 	   "ubatch_read and ubatch_batch_read free their memory and rings on every path: success, "
 	   "bad arguments, a ring error, malloc failing",
@@ -1399,147 +1268,31 @@ URING_TEST(resources, heap_rings_fds, 2,
 	free(data);
 }
 
-/* Two reads that wait on pipes, the rest of a file: the pipes get their data
- * only when the code waits for completions after the injected error. */
-URING_TEST(batch, error_drains_reads, 2,
-	   "ubatch_read: after a fatal ring error it waits for the reads the kernel has, then returns; it never hangs",
-	   "TODO 6: an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, but the reads "
-	   "the kernel already has would still write into the caller's buffers: wait for each "
-	   "of their completions (io_uring_wait_cqe, io_uring_cqe_seen) before returning the "
-	   "error; if the wait fails too, return (lesson, section 7)", 8)
-{
-	const size_t n = 12, bs = 4096, size = n * bs;
-	unsigned char *data, *bufs = grade_xmalloc(size), slow[2][8];
-	int fd = data_file("f", size, &data);
-	struct ubatch b;
-
-	watch.limit_why = "every liburing call failed with -EBADR (a broken ring) and the code "
-			  "kept calling: return the error, also when waiting for the reads in "
-			  "flight fails (lesson, section 7)";
-	for (int round = 0; round < 2; round++) {
-		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
-		int pa[2], pb[2], ret;
-		unsigned left;
-		bool injected;
-
-		fault_pipe(pa, 0);
-		fault_pipe(pb, 0);
-		reqs[0] = (struct batch_req){ pa[0], 0, 8, slow[0], 1 };
-		reqs[1] = (struct batch_req){ pb[0], 0, 8, slow[1], 1 };
-		init_or_fail(&b, 8);
-		watch_reset_counts();
-		/* -EBADR at the first call made while a read is in the kernel:
-		 * round 1 once (waiting still works), round 2 from then on. */
-		watch.inject_when = WATCH_WHEN_BUSY;
-		watch.inject_err = -EBADR;
-		watch.inject_forever = round == 1;
-		if (round == 0) {
-			watch.feed_fds[0] = pa[1];
-			watch.feed_fds[1] = pb[1];
-			watch.nfeed = 2;
-		}
-		ret = run_read(&b, reqs, n, 4);
-		left = watch_in_kernel(&b.ring);
-		injected = watch.injected;
-		watch_reset_counts();
-		grade_check(injected, "harness: no liburing call was made while the pipe reads were "
-			    "in the kernel (ubatch_read returned %s)", grade_errno_str(ret));
-		if (round == 0) {
-			grade_check(ret != -EINTR && (ret < 0 || (reqs[0].res == 8 && reqs[1].res == 8)),
-				    "one liburing call returned -EBADR while two pipe reads were in "
-				    "the kernel; ubatch_read returned %s (requests 0 and 1: res %s, "
-				    "%s); expected the error (or 0 with every request done)",
-				    grade_errno_str(ret), grade_errno_str(reqs[0].res),
-				    grade_errno_str(reqs[1].res));
-			grade_check(left == 0, "ubatch_read returned %s after a liburing call failed "
-				    "with -EBADR, with %u read(s) still in the kernel, which may write "
-				    "into the caller's buffers after it returned: wait for the "
-				    "completion of every read the kernel has before returning (the "
-				    "wait still worked here)", grade_errno_str(ret), left);
-		} else {
-			grade_check(ret < 0 && ret != -EINTR, "every liburing call failed with "
-				    "-EBADR once two pipe reads were in the kernel; ubatch_read "
-				    "returned %s, expected a negative error", grade_errno_str(ret));
-		}
-		SEAM_CALL_VOID(ubatch_exit(&b));
-		close(pa[0]);
-		close(pa[1]);
-		close(pb[0]);
-		close(pb[1]);
-		free(reqs);
-	}
-	free(bufs);
-	close(fd);
-	free(data);
-}
-
-URING_TEST(faults, eagain_forever, 2,
-	   "ubatch_read: -EAGAIN from every liburing call ends the batch with an error; -EAGAIN with the SQ full and CQEs waiting loses no request",
-	   "TODO 6: retry -EAGAIN / -EBUSY only while something moves; after a few rounds "
-	   "without progress (nothing submitted, nothing reaped) return the error. TODO 8: "
-	   "when the rest of a short read finds no free SQE (io_uring_get_sqe NULL), leave "
-	   "its CQE in the CQ for the next round: never prepare through NULL, never drop "
-	   "it, and do not submit from inside the reaping pass (lesson, section 7 and "
-	   "\"Hints\", Window)", 16)
-{
-	const size_t n = 64, bs = 4096, size = n * bs;
-	unsigned char *data, *bufs = grade_xmalloc(size);
-	int fd = data_file("f", size, &data);
-	int before = fault_count_fds();
-	struct ubatch b;
-
-	watch.limit_why = "every liburing call returned -EAGAIN and the code kept retrying "
-			  "without any progress: give up after a few rounds (lesson, section 7)";
-	for (int round = 0; round < 3; round++) {
-		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
-		int ret;
-
-		/* Round 1: from the first call on. Round 2: on a ring of 4 at qd 8,
-		 * every read cut short, from the first call made while the SQ is
-		 * full and a CQE waits (its rest needs an SQE there is no room for).
-		 * Round 3: the same, for three calls only: then the ring works. */
-		init_or_fail(&b, round == 0 ? 16 : 4);
-		watch_reset_counts();
-		watch.inject_err = -EAGAIN;
-		watch.inject_forever = round < 2;
-		watch.inject_calls = round == 2 ? 3 : 0;
-		if (round == 0)
-			watch.inject_at = 1;
-		else
-			watch.inject_when = WATCH_WHEN_SQ_FULL_CQE;
-		watch.shrink = round > 0;
-		watch.shrunk = 0;
-		ret = run_read(&b, reqs, n, 8);
-		watch.shrink = false;
-		watch_reset_counts();
-		if (round == 0) {
-			grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EAGAIN; "
-				    "ubatch_read returned %s, expected a negative error (-EAGAIN)",
-				    grade_errno_str(ret));
-		} else if (round == 1) {
-			grade_check(ret < 0 ? ret != -EINTR : ret == 0, "ubatch_read on a ring of 4 "
-				    "at qd 8, every call answered -EAGAIN once the SQ was full with "
-				    "CQEs waiting: returned %s, expected a negative error",
-				    grade_errno_str(ret));
-			for (size_t i = 0; ret == 0 && i < n; i++)
-				check_req(&reqs[i], i, data, size, "returned 0 after -EAGAIN forever");
-		} else {
-			grade_check(ret == 0 || ret == -EAGAIN, "ubatch_read on a ring of 4 at qd 8, "
-				    "every read cut short, three calls answered -EAGAIN while the SQ was "
-				    "full with CQEs waiting: returned %s, expected 0 (or -EAGAIN)",
-				    grade_errno_str(ret));
-			for (size_t i = 0; ret == 0 && i < n; i++)
-				check_req(&reqs[i], i, data, size, "after three -EAGAIN with the SQ full: "
-					  "a CQE whose rest found no SQE must stay for a later round");
-			if (ret == 0)
-				check_ring_clean(&b, "after -EAGAIN with the SQ full");
-		}
-		SEAM_CALL_VOID(ubatch_exit(&b));
-		grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
-			    fault_count_fds() - before);
-		free(reqs);
-	}
-	free(bufs);
-	close(fd);
-	free(data);
-}
+/* The faults of the loop on the ring, shared with chapter 08 (ring_faults.h):
+ * -EAGAIN that must lead to a wait, a fatal error that must drain, -EAGAIN
+ * forever. */
+#define RF_TEST URING_TEST
+#define RF_STATE struct ubatch
+#define RF_INIT(b, entries) init_or_fail(b, entries)
+#define RF_READ(b, reqs, n, qd) run_read(b, reqs, n, qd)
+#define RF_EXIT(b) SEAM_CALL_VOID(ubatch_exit(b))
+#define RF_CLEAN(b, when) check_ring_clean(b, when)
+#define RF_FN "ubatch_read"
+#define RF_TITLE_EAGAIN_WAITS "ubatch_read: after -EAGAIN from a submit, it waits for a read in the kernel instead of retrying at once"
+#define RF_HINT_EAGAIN_WAITS "TODO 6: -EAGAIN from io_uring_submit* means \"wait for some completions and try " \
+	   "again\" (io_uring_enter(2)): reap what is there, or wait for one of the reads the " \
+	   "kernel has (io_uring_wait_cqe; -EINTR from it: wait again), then submit; calling " \
+	   "submit again at once spins (lesson, section 7)"
+#define RF_TITLE_DRAIN "ubatch_read: after a fatal ring error it waits for the reads the kernel has, then returns; it never hangs"
+#define RF_HINT_DRAIN "TODO 6: an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, but the reads " \
+	   "the kernel already has would still write into the caller's buffers: wait for each " \
+	   "of their completions (io_uring_wait_cqe, io_uring_cqe_seen) before returning the " \
+	   "error; if the wait fails too, return (lesson, section 7)"
+#define RF_TITLE_EAGAIN_FOREVER "ubatch_read: -EAGAIN from every liburing call ends the batch with an error; -EAGAIN with the SQ full and CQEs waiting loses no request"
+#define RF_HINT_EAGAIN_FOREVER "TODO 6: retry -EAGAIN / -EBUSY only while something moves; after a few rounds " \
+	   "without progress (nothing submitted, nothing reaped) return the error. TODO 8: " \
+	   "when the rest of a short read finds no free SQE (io_uring_get_sqe NULL), leave " \
+	   "its CQE in the CQ for the next round: never prepare through NULL, never drop " \
+	   "it, and do not submit from inside the reaping pass (lesson, section 7 and " \
+	   "\"Hints\", Window)"
+#include "ring_faults.h"

@@ -28,6 +28,7 @@
 #include "faults.h"
 #include "ulink.h"
 #include "ring_watch.h"
+#include "batch_checks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,13 +153,6 @@ static void check_pipe_let_go(int fds[2], const unsigned char *buf, size_t len, 
 		grade_check(buf[i] == canary, "%s, byte %zu of a buffer the module was given changed "
 			    "after the call returned: a request was still writing into it (%s)",
 			    when, i, todo);
-}
-
-/* A file of `size` random bytes, open for reading; its bytes in *data. */
-static int data_file(const char *name, size_t size, unsigned char **data)
-{
-	*data = grade_random_bytes(size);
-	return grade_open(grade_make_file(name, *data, size), O_RDONLY);
 }
 
 /* ------------------------------------------------- what the SQEs carried */

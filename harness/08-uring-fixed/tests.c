@@ -27,6 +27,7 @@
 #include "grade.h"
 #include "ufixed.h"
 #include "ring_watch.h"
+#include "batch_checks.h"
 #include "tasks.h"
 
 #include <dirent.h>
@@ -65,13 +66,6 @@ static void module_setup(unsigned entries)
 		uring_body_##suite_##_##name_();                           \
 	}                                                                  \
 	static void uring_body_##suite_##_##name_(void)
-
-/* A file of `size` random bytes, open for reading; its bytes in *data. */
-static int data_file(const char *name, size_t size, unsigned char **data)
-{
-	*data = grade_random_bytes(size);
-	return grade_open(grade_make_file(name, *data, size), O_RDONLY);
-}
 
 /* An fd number that is not open (and will not be reused by a ring or a
  * file opened later in the test: those take the lowest free numbers). */
@@ -125,38 +119,6 @@ static int add_file_or_fail(struct ufixed *u, int fd)
 		    "%s, expected a free slot 0..%u (TODO 4)", fd, grade_errno_str(s),
 		    UFIXED_MAX_FILES - 1);
 	return s;
-}
-
-/* What a request should hold after the batch, from the file's data. */
-static ssize_t expected_res(const struct batch_req *q, size_t size)
-{
-	size_t off;
-
-	if (q->offset < 0)
-		return -EINVAL;
-	off = (size_t)q->offset;
-	if (off >= size)
-		return 0;
-	return (ssize_t)(size - off < q->len ? size - off : q->len);
-}
-
-static void check_req(const struct batch_req *q, size_t i, const unsigned char *data,
-		      size_t size, const char *what)
-{
-	ssize_t want = expected_res(q, size), at;
-
-	grade_check(q->res == want, "%s: request %zu (offset %lld, len %zu, file of %zu bytes): "
-		    "res is %s, expected %s (seed %llu; rerun with make check CH=08 SEED=%llu)",
-		    what, i, (long long)q->offset, q->len, size, grade_errno_str(q->res),
-		    grade_errno_str(want), (unsigned long long)grade_seed(),
-		    (unsigned long long)grade_seed());
-	if (want <= 0)
-		return;
-	at = grade_first_diff(q->buf, data + q->offset, (size_t)want);
-	grade_check(at < 0, "%s: request %zu (offset %lld, len %zu): res %zd is right but byte "
-		    "%zd of its buffer is wrong: the data of another request, another offset or "
-		    "another buffer slot (seed %llu)", what, i, (long long)q->offset, q->len, q->res,
-		    at, (unsigned long long)grade_seed());
 }
 
 static void check_ring_clean(struct ufixed *u, const char *when)
@@ -254,16 +216,6 @@ static int probe_read(struct ufixed *u, int fd, bool fixed_file, void *buf, unsi
 	ret = cqe->res;
 	io_uring_cqe_seen(&u->ring, cqe);
 	return ret;
-}
-
-/* n blocks of bs bytes, block i at offset i * bs, buffers in one array. */
-static struct batch_req *block_reqs(int fd, size_t n, size_t bs, unsigned char *bufs)
-{
-	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
-
-	for (size_t i = 0; i < n; i++)
-		reqs[i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
-	return reqs;
 }
 
 /* ------------------------------------------------- what the SQEs carry */
@@ -472,6 +424,20 @@ URING_TEST(ring, init_errors, 1,
 	}
 	grade_check(watch.init_ok == 0, "ufixed_init set up %ld ring(s) for arguments it must "
 		    "refuse: check them before io_uring_queue_init_params", watch.init_ok);
+	{
+		int ret = SEAM_CALL(ufixed_init(NULL, 8, 0));
+
+		grade_check(ret == -EINVAL, "ufixed_init(NULL, 8, 0) returned %s, expected -EINVAL",
+			    grade_errno_str(ret));
+		/* The largest ring the kernel takes: 32768 is allowed (memory
+		 * may still refuse it as an ordinary user: -ENOMEM). */
+		ret = SEAM_CALL(ufixed_init(&u, 32768, 0));
+		grade_check(ret == 0 || ret == -ENOMEM, "ufixed_init(&u, 32768, 0) returned %s; "
+			    "32768 entries are allowed (expected 0, or -ENOMEM from RLIMIT_MEMLOCK)",
+			    grade_errno_str(ret));
+		if (ret == 0)
+			SEAM_CALL_VOID(ufixed_exit(&u));
+	}
 }
 
 /* --------------------------------------------------------------- tables */
@@ -602,6 +568,20 @@ URING_TEST(tables, files, 2,
 	ret = SEAM_CALL(ufixed_add_file(&u, closed));
 	grade_check(ret == -EBADF, "ufixed_add_file of a closed fd (%d) returned %s, expected "
 		    "-EBADF (from the kernel)", closed, grade_errno_str(ret));
+	{
+		struct ufixed dead;
+
+		memset(&dead, 0, sizeof(dead));
+		ret = SEAM_CALL(ufixed_add_file(&dead, fd));
+		grade_check(ret == -EINVAL, "ufixed_add_file on a ring never set up (live 0) "
+			    "returned %s, expected -EINVAL", grade_errno_str(ret));
+		ret = SEAM_CALL(ufixed_add_file(NULL, fd));
+		grade_check(ret == -EINVAL, "ufixed_add_file(NULL, fd) returned %s, expected -EINVAL",
+			    grade_errno_str(ret));
+		ret = SEAM_CALL(ufixed_remove_file(&dead, 0));
+		grade_check(ret == -EINVAL, "ufixed_remove_file on a ring never set up returned %s, "
+			    "expected -EINVAL", grade_errno_str(ret));
+	}
 	grade_check(u.files[2] == -1, "a refused ufixed_add_file filled slot 2 (files[2] = %d)",
 		    u.files[2]);
 	ret = SEAM_CALL(ufixed_remove_file(&u, 1));
@@ -614,6 +594,24 @@ URING_TEST(tables, files, 2,
 	ret = SEAM_CALL(ufixed_remove_file(&u, 1));
 	grade_check(ret == -EINVAL, "removing the empty file slot 1 again returned %s, expected "
 		    "-EINVAL", grade_errno_str(ret));
+	/* fd 0 is an fd like any other: here it is the data file. */
+	grade_check(dup2(fd, 0) == 0, "harness: dup2: %s", strerror(errno));
+	ret = SEAM_CALL(ufixed_add_file(&u, 0));
+	grade_check(ret == 1, "ufixed_add_file(&u, 0) returned %s, expected slot 1: fd 0 is "
+		    "open (only a negative fd is refused)", grade_errno_str(ret));
+	{
+		unsigned char *arena = arena_alloc(4096);
+		struct batch_req zero = { 0, 0, 4096, arena, 1 };
+
+		watch_sqes(&u, &zero, 1);
+		ret = run_read(&u, &zero, 1, 1);
+		check_sqes("a read of fd 0, registered in file slot 1");
+		grade_check(ret == 0 && zero.res == 4096 && grade_first_diff(arena, data, 4096) < 0,
+			    "a read of fd 0 (registered in slot 1): ufixed_read returned %s, res %s",
+			    grade_errno_str(ret), grade_errno_str(zero.res));
+		free(arena);
+	}
+	grade_check(SEAM_CALL(ufixed_remove_file(&u, 1)) == 0, "ufixed_remove_file(&u, 1) failed");
 	ret = SEAM_CALL(ufixed_remove_file(&u, UFIXED_MAX_FILES));
 	grade_check(ret == -EINVAL, "ufixed_remove_file(&u, %u) returned %s, expected -EINVAL",
 		    UFIXED_MAX_FILES, grade_errno_str(ret));
@@ -1279,14 +1277,23 @@ URING_TEST(mechanism, window_and_budget, 2,
 
 	init_or_fail(&u, 4, 0);
 	add_buffer_or_fail(&u, arena, size);
-	{
+	/* The SQ fills at once: the first liburing call is the submit that
+	 * makes room. Round 2 and 3: that call says -EINTR, then -EAGAIN. */
+	for (int round = 0; round < 3; round++) {
 		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
 		int ret;
 
 		watch_reset_counts();
+		if (round > 0) {
+			watch.inject_at = 1;
+			watch.inject_err = round == 1 ? -EINTR : -EAGAIN;
+		}
 		ret = run_read(&u, reqs, n, 64);
 		grade_check(ret == 0, "ufixed_read of %zu reads at qd 64 on a ring of 4 SQ entries "
-			    "returned %s, expected 0", n, grade_errno_str(ret));
+			    "returned %s, expected 0%s", n, grade_errno_str(ret), round == 0 ? "" :
+			    round == 1 ? " (the submit that makes room in the full SQ said -EINTR "
+			    "once: submit again)" : " (the submit that makes room in the full SQ said "
+			    "-EAGAIN once: go on, the next round submits)");
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "SQ full");
 		check_ring_clean(&u, "after a batch larger than the SQ");
@@ -1321,9 +1328,11 @@ URING_TEST(read, arguments, 1,
 	ret = run_read(&u, &one, 1, 0);
 	grade_check(ret == -EINVAL, "ufixed_read with qd 0 returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
-	ret = run_read(&u, NULL, 3, 4);
-	grade_check(ret == -EINVAL, "ufixed_read(&u, NULL, 3, 4) returned %s, expected -EINVAL",
-		    grade_errno_str(ret));
+	for (size_t n = 1; n <= 3; n += 2) {
+		ret = run_read(&u, NULL, n, 4);
+		grade_check(ret == -EINVAL, "ufixed_read(&u, NULL, %zu, 4) returned %s, expected "
+			    "-EINVAL", n, grade_errno_str(ret));
+	}
 	watch_reset_counts();
 	ret = run_read(&u, NULL, 0, 4);
 	grade_check(ret == 0 && watch.calls == 0, "ufixed_read(&u, NULL, 0, 4) returned %s after "
@@ -1730,3 +1739,36 @@ URING_TEST(read, shared_shape, 2,
 	close(fd);
 	free(data);
 }
+
+/* -------------------------------------------------- the loop's faults */
+
+/* Chapter 06's tests of the loop on the ring (ring_faults.h): the loop is
+ * the same here, given in the skeleton or pasted from chapter 06. */
+#define RF_TEST URING_TEST
+#define RF_STATE struct ufixed
+#define RF_INIT(b, entries) init_or_fail(b, entries, 0)
+#define RF_READ(b, reqs, n, qd) run_read(b, reqs, n, qd)
+#define RF_EXIT(b) SEAM_CALL_VOID(ufixed_exit(b))
+#define RF_CLEAN(b, when) check_ring_clean(b, when)
+#define RF_FN "ufixed_read"
+#define RF_TITLE_EAGAIN_WAITS \
+	"ufixed_read: after -EAGAIN from a submit, it waits for a read in the kernel instead of " \
+	"retrying at once"
+#define RF_HINT_EAGAIN_WAITS \
+	"the loop (wait_some, given; chapter 06's TODO 6): -EAGAIN from io_uring_submit* means " \
+	"\"reap, or wait for a read the kernel has, then submit again\"; at once again spins"
+#define RF_TITLE_DRAIN \
+	"ufixed_read: after a fatal ring error it waits for the reads the kernel has, then " \
+	"returns; it never hangs"
+#define RF_HINT_DRAIN \
+	"the loop (drain, given): an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, " \
+	"but reads the kernel has still write into the caller's buffers: wait for their CQEs " \
+	"first; if waiting fails too, return. With SQPOLL the queued SQEs count too"
+#define RF_TITLE_EAGAIN_FOREVER \
+	"ufixed_read: -EAGAIN from every liburing call ends the batch; -EAGAIN with the SQ full " \
+	"and CQEs waiting loses no request"
+#define RF_HINT_EAGAIN_FOREVER \
+	"the loop (wait_some, reap, complete; given): retry -EAGAIN only while something " \
+	"moves, then return it; a CQE whose rest finds no SQE stays in the CQ for the next " \
+	"round (never prepared through NULL, never dropped)"
+#include "ring_faults.h"

@@ -122,7 +122,8 @@ $(OUT)/demo-obj/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/co
 # gradings started at once never see half a file.
 $(HARNESS_OUT)/tests.o: $(TEST_DIR)/tests.c $(wildcard $(CH_DIR)/*.h $(LIB_DIR)/*.h $(TEST_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
+	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) \
+		-DGRADE_CHAPTER='"$(NN)"' -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 $(HARNESS_OUT)/lib/%.o: $(LIB_DIR)/%.c $(wildcard $(LIB_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
