@@ -332,6 +332,16 @@ close_in:
 	return err;
 }
 
+/* Requests the kernel has taken from the SQ and not yet completed (each
+ * makes exactly one CQE): while there are any, their buffers are still
+ * being written. After a ring failure there can be one; tearing the ring
+ * down does not wait for it (io_uring_queue_exit(3)). */
+static unsigned in_kernel(const struct io_uring *ring)
+{
+	return io_uring_smp_load_acquire(ring->sq.khead) -
+	       io_uring_smp_load_acquire(ring->cq.ktail);
+}
+
 /* The copy loop proper. Returns bytes copied or -errno. */
 static off_t copy_loop(struct io_uring *ring, const struct copy_files *f,
 		       char *buf, size_t bufsize)
@@ -357,6 +367,7 @@ off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 {
 	struct copy_files f;
 	struct io_uring ring;
+	bool kernel_has_buf = false;
 	char *buf;
 	off_t result;
 	int ret;
@@ -376,6 +387,7 @@ off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 		result = ret;
 	} else {
 		result = copy_loop(&ring, &f, buf, bufsize);
+		kernel_has_buf = in_kernel(&ring) > 0;
 		io_uring_queue_exit(&ring);
 	}
 	close(f.in);
@@ -383,7 +395,12 @@ off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 	 * write-back (NFS, quotas): do not drop it. */
 	if (close(f.out) < 0 && result >= 0)
 		result = -errno;
-	free(buf);
+	/* Only when the ring failed with a read still in the kernel (waiting
+	 * for its CQE itself failed): that read may write into buf after we
+	 * return, so buf is left allocated, on purpose, rather than handed
+	 * back to malloc for someone else to use. */
+	if (!kernel_has_buf)
+		free(buf);
 	return result;
 }
 
