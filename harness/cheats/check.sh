@@ -33,7 +33,7 @@
 #     something it must not have, such as another process's memory);
 #   - neither the console nor the reports quote /etc/shadow, root's shell
 #     history or solutions/;
-#   - the grading ended by itself within SECONDS_MAX (default 90 s; make check
+#   - the grading ended by itself within SECONDS_MAX (default 180 s; make check
 #     is killed at CHEAT_TIMEOUT, 300 s) and no process of it used more than
 #     1 GiB;
 #   - CHEAT_GRACE (3 s) later no process carries its CHEATS_RUN (they are
@@ -55,7 +55,7 @@
 # no cheat may change the next grading. Last line: "N passed, N failed"; exit 0
 # only if none failed.
 #
-# Environment: JOBS (3), CHEAT_TIMEOUT (300), CHEAT_SECONDS_MAX (90),
+# Environment: JOBS (3), CHEAT_TIMEOUT (300), CHEAT_SECONDS_MAX (180),
 # CHEAT_MEM_MAX_MB (1024), CHEAT_VMEM_KB (4194304: virtual memory cap of every
 # process of a grading, so that a compiler reading /dev/zero cannot take the
 # machine; 0: none), CHEAT_CONSOLE_MAX (1048576 bytes), CHEAT_GRACE (3 s),
@@ -67,7 +67,7 @@ cd "$ROOT" || exit 2
 CHEATS=$ROOT/harness/cheats
 JOBS=${JOBS:-3}
 TIMEOUT=${CHEAT_TIMEOUT:-300}
-SECONDS_MAX_DEFAULT=${CHEAT_SECONDS_MAX:-90}
+SECONDS_MAX_DEFAULT=${CHEAT_SECONDS_MAX:-180}
 MEM_MAX_MB=${CHEAT_MEM_MAX_MB:-1024}
 VMEM_KB=${CHEAT_VMEM_KB:-4194304}
 CONSOLE_MAX=${CHEAT_CONSOLE_MAX:-1048576}
