@@ -3,6 +3,11 @@
 #   make deps                    install the Debian/Ubuntu packages (root or sudo)
 #   make check [CH=NN] [IMPL=…]  grade exercises/ (or IMPL=solutions, or any tree
 #                                laid out like exercises/); exit 0 only at full marks
+#   make progress                your last score in each chapter, and what is next
+#   make watch CH=NN             grade chapter NN again each time you save one of its files
+#   make grade-class SUBMISSIONS=dir [CH=NN]
+#                                (instructors) grade every student's tree in dir (one
+#                                directory each): build/class.csv, build/class/<student>/
 #   make run CH=NN ARGS="…"      run chapter NN's demo on the graded implementation
 #                                (PROG=name runs another program of the chapter)
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
@@ -24,7 +29,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools bench mutate
+.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -37,8 +42,19 @@ build/tools/%: harness/tools/%.c harness/lib/tsv.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< $(if $(filter probe,$*),$(URING_LIBS))
 
+# A grading of exercises/ (all its tests, no COPY= or SERVER=) is also kept
+# in build/progress/ for make progress; the exit status is the grading's.
 check:
-	@ONLY_TEST="$(T)" harness/grade.sh "$(IMPL)" "$(CH)"
+	@ONLY_TEST="$(T)" harness/progress.sh --grade "$(IMPL)" "$(CH)"
+
+progress:
+	@harness/progress.sh
+
+watch:
+	@ONLY_TEST="$(T)" exec harness/watch.sh "$(IMPL)" "$(CH)"
+
+grade-class:
+	@harness/class.sh "$(SUBMISSIONS)" "$(CH)"
 
 run:
 	@harness/run.sh "$(IMPL)" "$(CH)" $(ARGS)
