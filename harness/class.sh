@@ -49,13 +49,8 @@ die() { echo "grade-class: $*" >&2; exit 2; }
 SUB=$(cd -- "$SUB_ARG" 2>/dev/null && pwd -P) || die "no such directory: $SUB_ARG"
 
 # The chapters graded, in order.
-chapters=()
-for d in "$ROOT"/harness/[0-9][0-9]-*/; do
-	c=$(basename "$d")
-	if [ -z "$CH" ] || [ "$CH" = "${c%%-*}" ] || [ "$CH" = "$c" ]; then
-		chapters+=("$c")
-	fi
-done
+. "$ROOT/harness/common.sh"
+mapfile -t chapters < <(chapters_matching "$ROOT" "$CH")
 [ ${#chapters[@]} -gt 0 ] || die "no chapter matches CH=$CH (have: $(cd "$ROOT/harness" && echo [0-9][0-9]-*))"
 
 case ${CLASS_TIMEOUT:-} in

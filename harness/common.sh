@@ -1,4 +1,16 @@
-# harness/common.sh - sourced by grade.sh and run.sh.
+# harness/common.sh - sourced by grade.sh, run.sh and class.sh.
+
+# chapters_matching ROOT CH: the chapters CH names (NN or NN-topic; every
+# chapter when CH is empty), one per line, in order.
+chapters_matching() {
+	local d c
+	for d in "$1"/harness/[0-9][0-9]-*/; do
+		c=$(basename "$d")
+		if [ -z "$2" ] || [ "$2" = "${c%%-*}" ] || [ "$2" = "$c" ]; then
+			echo "$c"
+		fi
+	done
+}
 
 # impl_build_dir ROOT IMPL_ABS: where builds of that implementation tree go.
 # A tree inside the repository keeps its relative name (build/exercises,

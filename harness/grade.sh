@@ -64,13 +64,7 @@ REPORT=$ROOT/build/tools/report
 PROBE=$ROOT/build/tools/probe
 sandbox_check || exit 2
 
-chapters=()
-for d in "$ROOT"/harness/[0-9][0-9]-*/; do
-	c=$(basename "$d")
-	if [ -z "$CH" ] || [ "$CH" = "${c%%-*}" ] || [ "$CH" = "$c" ]; then
-		chapters+=("$c")
-	fi
-done
+mapfile -t chapters < <(chapters_matching "$ROOT" "$CH")
 if [ ${#chapters[@]} -eq 0 ]; then
 	echo "grade: no chapter matches CH=$CH (have: $(cd "$ROOT/harness" && echo [0-9][0-9]-*))" >&2
 	exit 2

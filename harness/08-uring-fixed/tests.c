@@ -129,20 +129,6 @@ static void check_ring_clean(struct ufixed *u, const char *when)
 		    "unsubmitted SQE(s): the next call would see them", when, cq, sq);
 }
 
-/* Every liburing function that registers or unregisters something. */
-static long register_calls(void)
-{
-	return seam_calls_sum(SEAM_io_uring_register_buffers, SEAM_io_uring_register_files,
-			      SEAM_io_uring_register_buffers_sparse,
-			      SEAM_io_uring_register_buffers_tags,
-			      SEAM_io_uring_register_buffers_update_tag,
-			      SEAM_io_uring_register_files_sparse, SEAM_io_uring_register_files_tags,
-			      SEAM_io_uring_register_files_update,
-			      SEAM_io_uring_register_files_update_tag,
-			      SEAM_io_uring_unregister_buffers, SEAM_io_uring_unregister_files,
-			      SEAM_io_uring_register, SEAM_COUNT);
-}
-
 /* The calls that put a caller's buffer or file into a table (the sparse
  * tables of ufixed_init and the unregistering of ufixed_exit are not). */
 static long caller_registrations(void)
@@ -151,6 +137,17 @@ static long caller_registrations(void)
 			      SEAM_io_uring_register_buffers_update_tag, SEAM_io_uring_register_files,
 			      SEAM_io_uring_register_files_tags, SEAM_io_uring_register_files_update,
 			      SEAM_io_uring_register_files_update_tag, SEAM_COUNT);
+}
+
+/* Every liburing function that registers or unregisters something: the
+ * caller's buffers and files, the sparse tables, unregistering, and the raw
+ * system call's wrapper. */
+static long register_calls(void)
+{
+	return caller_registrations() +
+	       seam_calls_sum(SEAM_io_uring_register_buffers_sparse,
+			      SEAM_io_uring_register_files_sparse, SEAM_io_uring_unregister_buffers,
+			      SEAM_io_uring_unregister_files, SEAM_io_uring_register, SEAM_COUNT);
 }
 
 /*
