@@ -5,7 +5,8 @@
 chapters_matching() {
 	local d c
 	for d in "$1"/harness/[0-9][0-9]-*/; do
-		c=$(basename "$d")
+		c=${d%/}
+		c=${c##*/}
 		if [ -z "$2" ] || [ "$2" = "${c%%-*}" ] || [ "$2" = "$c" ]; then
 			echo "$c"
 		fi

@@ -7,7 +7,8 @@ set -u
 # bubblewrap: the sandbox of make check (without it, grading still works and
 # says it is not sandboxed).
 # patch: make test applies the mutants (diffs against the reference).
-PACKAGES="build-essential patch pkg-config liburing-dev libaio-dev libcriterion-dev strace bubblewrap"
+# python3: make test reads the reports and checks the cheat submissions.
+PACKAGES="build-essential patch python3 pkg-config liburing-dev libaio-dev libcriterion-dev strace bubblewrap"
 
 missing() {
 	local m=""

@@ -18,9 +18,15 @@ SANDBOX=${SANDBOX:-auto}
 SANDBOX_ON=0
 SANDBOX_WHY=""
 
-# sandbox_base: the arguments every sandbox starts with.
+# sandbox_base: the arguments every sandbox starts with (in SB), worked out
+# once per grading and kept in SB_BASE.
+SB_BASE=()
 sandbox_base() {
 	local d f
+	if [ ${#SB_BASE[@]} -gt 0 ]; then
+		SB=("${SB_BASE[@]}")
+		return 0
+	fi
 	SB=(bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --new-session
 	    --cap-drop ALL --ro-bind /usr /usr --proc /proc --dev /dev --tmpfs /tmp
 	    --clearenv --setenv PATH /usr/local/bin:/usr/bin:/bin --setenv HOME /tmp
@@ -43,6 +49,7 @@ sandbox_base() {
 	if [ -n "${ROOT:-}" ] && [ -d "$ROOT/solutions" ]; then
 		SB+=(--tmpfs "$ROOT/solutions")
 	fi
+	SB_BASE=("${SB[@]}")
 	return 0
 }
 

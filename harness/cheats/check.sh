@@ -73,7 +73,10 @@ VMEM_KB=${CHEAT_VMEM_KB:-4194304}
 CONSOLE_MAX=${CHEAT_CONSOLE_MAX:-1048576}
 GRACE=${CHEAT_GRACE:-3}
 PROTECTED=(chapters exercises solutions harness Makefile README.md)
-PY=${PYTHON:-python3}
+# The distribution's python3 first: a version manager's shim found earlier in
+# PATH (pyenv) costs 0.4 s per start, and the checks start python dozens of
+# times per cheat.
+PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 # Names this run's gradings in their environment (see procs).
 RUN_ID=$$.$(date +%s%N)
 unset CHEATS_RUN REPORTS

@@ -48,11 +48,11 @@ DEMO_OBJS := $(addprefix $(OUT)/demo-obj/,$(DEMO_SRCS:.c=.o))
 # beside the demo and run with make run CH=NN PROG=name.
 EXTRA_DEMOS := $(addprefix $(OUT)/,$(EXTRA_DEMO_SRCS:.c=))
 
-CH_PKG_CFLAGS := $(if $(strip $(CHAPTER_PKGS)),$(shell pkg-config --cflags $(CHAPTER_PKGS)))
-CH_PKG_LIBS := $(if $(strip $(CHAPTER_PKGS)),$(shell pkg-config --libs $(CHAPTER_PKGS)))
+CH_PKG_CFLAGS = $(eval CH_PKG_CFLAGS := $$(if $$(strip $$(CHAPTER_PKGS)),$$(shell pkg-config --cflags $$(CHAPTER_PKGS))))$(CH_PKG_CFLAGS)
+CH_PKG_LIBS = $(eval CH_PKG_LIBS := $$(if $$(strip $$(CHAPTER_PKGS)),$$(shell pkg-config --libs $$(CHAPTER_PKGS))))$(CH_PKG_LIBS)
 CPPFLAGS += $(CH_PKG_CFLAGS)
-TEST_LIBS := $(CH_PKG_LIBS) $(CRITERION_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
-MODULE_LIBS := $(CH_PKG_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
+TEST_LIBS = $(CH_PKG_LIBS) $(CRITERION_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
+MODULE_LIBS = $(CH_PKG_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
 
 .PHONY: tests list demo programs harness
 tests: $(OUT)/tests

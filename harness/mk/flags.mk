@@ -10,9 +10,12 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1
 endif
 LDFLAGS :=
-CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
-CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
-URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
+# Each asked of pkg-config the first time it is used, then kept
+# ($(eval ...) turns the variable into a simple one): a make that only
+# prints a file list or finds everything up to date starts no shell.
+CRITERION_CFLAGS = $(eval CRITERION_CFLAGS := $$(shell pkg-config --cflags criterion 2>/dev/null))$(CRITERION_CFLAGS)
+CRITERION_LIBS = $(eval CRITERION_LIBS := $$(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion))$(CRITERION_LIBS)
+URING_LIBS = $(eval URING_LIBS := $$(shell pkg-config --libs liburing 2>/dev/null || echo -luring))$(URING_LIBS)
 # Debian 12 ships libaio without a pkg-config file; Ubuntu 24.04 has none either.
-AIO_LIBS := $(shell pkg-config --libs libaio 2>/dev/null || echo -laio)
+AIO_LIBS = $(eval AIO_LIBS := $$(shell pkg-config --libs libaio 2>/dev/null || echo -laio))$(AIO_LIBS)
 Q := $(if $(V),,@)
