@@ -232,7 +232,7 @@ void tpool_destroy(struct tpool *p);
 
 /*
  * tpool_batch_read_once - the batch-read shape (batch_read_fn) of part B,
- * for the shared tests and chapter 10: creates a pool of
+ * for the shared tests and any caller of batch.h: creates a pool of
  * min(qd, n, TPOOL_MAX_THREADS) threads, runs tpool_batch_read with qd,
  * destroys the pool, and returns the first error of the three (-EINVAL
  * for qd == 0 or reqs == NULL with n > 0; n == 0 returns 0 and creates

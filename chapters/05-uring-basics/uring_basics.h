@@ -3,7 +3,7 @@
  *
  * The contract for the exercise. Your module (exercises/05-uring-basics/
  * uring_basics.c) implements every function below; the tests, the demo
- * (a cat built on this API) and chapter 10 call nothing else.
+ * (a cat built on this API) and the shared tests call nothing else.
  *
  * Conventions for every function here
  * -----------------------------------
@@ -131,8 +131,10 @@ int uring_open(struct io_uring *ring, unsigned entries);
  * were already read into buf: -EBADF, -EISDIR, -EINVAL, -EIO, ...
  * -EBUSY if io_uring_get_sqe(3) returned NULL (the SQ is full: the caller
  * left SQEs queued, breaking the idle-ring rule; nothing is submitted).
- * After a submit or wait error (not a cqe->res error) the ring may still
- * hold the request: tear it down.
+ * After a submit or wait error (not a cqe->res error) the request may
+ * still be in the kernel, reading into buf: reap its CQE before buf is used
+ * or freed. Tearing the ring down is no shortcut: io_uring_queue_exit does
+ * not wait for requests in flight.
  */
 ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
 			off_t offset);

@@ -11,8 +11,8 @@
  *     ubatch_exit(&b);                     torn down once
  *
  * plus ubatch_batch_read(), the shared-shape function (batch_read_fn) that
- * sets a ring up and tears it down around one batch, so that chapter 10 and
- * the shared differential tests can call this chapter like every other one.
+ * sets a ring up and tears it down around one batch, so that the shared
+ * differential tests (and make bench) can call this chapter like every other one.
  *
  * Every function returns 0 (or a count) on success and a negated errno value
  * on failure. liburing returns -errno itself: never read errno after a

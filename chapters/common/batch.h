@@ -46,7 +46,7 @@ struct batch_req {
 	ssize_t res;   /* out: bytes read (short only at EOF) or -errno  */
 };
 
-/* The shape every chapter's batch read has (chapter 10 keeps a table). */
+/* The shape every chapter's batch read has (the shared tests keep a table). */
 typedef int (*batch_read_fn)(struct batch_req *reqs, size_t n, unsigned qd);
 
 #endif /* COURSE_BATCH_H */
