@@ -134,13 +134,13 @@ build_learner() {
 }
 
 # The environment of the tests: the program directory, the private temporary
-# directory, and an instructor's COPY= or SERVER= program.
+# directory, and an instructor's COPY=, SERVER= or ECHO_SERVER= program.
 test_sandbox_args() {
 	local out=$1 tmp=$2 v p
 	SBARGS=(--ro "$out" --rw "$tmp" --chdir "$tmp" --env GRADE_TMPDIR="$tmp" --env GRADE_PROGRAMS="$out")
 	[ -n "${SEED:-}" ] && SBARGS+=(--env SEED="$SEED")
 	[ "$SAN" = 1 ] && SBARGS+=(--env GRADE_SANITIZE=1)
-	for v in COPY SERVER; do
+	for v in COPY SERVER ECHO_SERVER; do
 		p=${!v:-}
 		[ -n "$p" ] || continue
 		p=$(realpath -e -- "$p" 2>/dev/null) || { echo "grade: $v=${!v} does not exist" >&2; continue; }

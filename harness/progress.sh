@@ -11,7 +11,7 @@
 # written by grade.sh) as build/progress/chapter-NN.tsv; its time is the
 # time of the grading. Only a grading of the learner's own exercises/ with
 # all of a chapter's tests counts: not IMPL=solutions or another tree, not
-# T=NN.MM (one test alone), not COPY= or SERVER= (someone else's program).
+# T=NN.MM (one test alone), not COPY=, SERVER= or ECHO_SERVER= (someone else's program).
 # Nothing is written into the learner's tree, nothing goes on the network,
 # and grade.sh's status is the status of --grade.
 set -u
@@ -36,7 +36,7 @@ if [ "${1:-}" = "--grade" ]; then
 	own=$(cd -- "$ROOT/exercises" 2>/dev/null && pwd -P)
 	mine=$(cd -- "$impl" 2>/dev/null && pwd -P)
 	if [ -z "$own" ] || [ "$mine" != "$own" ] || [ -n "${ONLY_TEST:-}" ] ||
-		[ -n "${COPY:-}" ] || [ -n "${SERVER:-}" ]; then
+		[ -n "${COPY:-}" ] || [ -n "${SERVER:-}" ] || [ -n "${ECHO_SERVER:-}" ]; then
 		exec "$ROOT/harness/grade.sh" "$@"
 	fi
 	reports=${REPORTS:-$ROOT/build/reports}
