@@ -13,6 +13,8 @@
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
 #   make test                    the repository's own test (solutions, skeletons, mutants)
 #   make bench [QD="1 32 128"]   each chapter's batch read beside fio, as ratios (needs fio)
+#   make bench CH=09             chapter 09's io_uring echo server beside an epoll one
+#                                (ECHO_SERVER=path: measure that program instead of IMPL's)
 #   make mutate CH=NN            (developers) operator mutants of chapter NN's reference,
 #                                graded; lists the ones no test catches (needs python3)
 #   make clean
@@ -67,7 +69,8 @@ test:
 
 # The reference unless IMPL is given: a fresh skeleton has nothing to measure.
 bench:
-	@IMPL="$(if $(filter file,$(origin IMPL)),solutions,$(IMPL))" QD="$(QD)" harness/bench.sh
+	@IMPL="$(if $(filter file,$(origin IMPL)),solutions,$(IMPL))" QD="$(QD)" CH="$(CH)" \
+		ECHO_SERVER="$(ECHO_SERVER)" harness/bench.sh
 
 mutate:
 	@test -n "$(CH)" || { echo "make mutate: say which chapter, e.g. make mutate CH=01" >&2; exit 2; }

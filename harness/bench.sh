@@ -3,6 +3,7 @@
 # on one file, in one run, as ratios.
 #
 #   make bench [IMPL=solutions] [QD="1 32 128"] [BENCH_FILE=path] [BENCH_SIZE_MB=1024]
+#   make bench CH=09 [ECHO_SERVER=path] ...   chapter 09's echo servers (bench-09.sh)
 #
 # 4 KiB random reads with O_DIRECT (chapter 01: buffered, cold cache), every
 # run preceded by dropping the page cache when root. The machine's absolute
@@ -10,6 +11,10 @@
 # of each demo to fio measured here, a few seconds apart, not the IOPS alone.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# make bench CH=09: the echo servers of chapter 09 instead (bench-09.sh).
+case "${CH:-}" in
+09 | 9 | 09-uring-multishot) exec "$ROOT/harness/bench-09.sh" ;;
+esac
 IMPL=${IMPL:-solutions}
 QDS=${QD:-1 32 128}
 SIZE_MB=${BENCH_SIZE_MB:-1024}
