@@ -3,7 +3,7 @@
 # beside a plain epoll echo server, under the same loads, in one run, as ratios.
 #
 #   make bench CH=09 [IMPL=solutions] [ECHO_SERVER=path] [BENCH_SECONDS=2]
-#                    [BENCH_REPEAT=3] [BENCH_LOADS="16x64x1 64x64x8 8x65536x2"]
+#                    [BENCH_REPEAT=3] [BENCH_LOADS="1x64x1 16x64x1 256x64x1 64x64x8 8x65536x2"]
 #
 # The io_uring server is IMPL's program (build/<impl>/09-uring-multishot/
 # echo-server, built by the chapter's build), or ECHO_SERVER=path for any
@@ -22,7 +22,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IMPL=${IMPL:-solutions}
 SECS=${BENCH_SECONDS:-2}
 REPEAT=${BENCH_REPEAT:-3}
-LOADS=${BENCH_LOADS:-16x64x1 64x64x8 8x65536x2}
+LOADS=${BENCH_LOADS:-1x64x1 16x64x1 256x64x1 64x64x8 8x65536x2}
+TICKS=$(getconf CLK_TCK)
 CHAPTER=09-uring-multishot
 CH_DIR=$ROOT/chapters/$CHAPTER
 TOOLS=$ROOT/build/bench/09
@@ -115,19 +116,31 @@ stop_server() {
 	fi
 }
 
+# The CPU time a process has used (user + system), in clock ticks.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+
 # measure BIN CONNS SIZE DEPTH: one fresh server, one load; prints
-# "MSGS_PER_S P99_US", nothing on failure (the reason on stderr).
+# "MSGS_PER_S P99_US CPU_US_PER_MSG", nothing on failure (the reason on
+# stderr). The CPU time is the server's over the whole load run (warm-up
+# included), per message at the measured rate over the run's wall time.
 measure() {
-	local bin=$1 line rc
+	local bin=$1 line rc c0 c1 t0 t1
 	start_server "$bin" || return 1
+	c0=$(cpu_ticks "$SRV_PID")
+	t0=$EPOCHREALTIME
 	line=$("$LOADGEN" --port "$SRV_PORT" --conns "$2" --size "$3" --depth "$4" --seconds "$SECS" 2>"$TMP/load.err")
 	rc=$?
+	t1=$EPOCHREALTIME
+	c1=$(cpu_ticks "$SRV_PID")
 	stop_server "$bin" || rc=1
 	if [ "$rc" != 0 ]; then
 		echo "bench: loadgen against $bin ($2 conns, $3 bytes, depth $4): $(cat "$TMP/load.err")" >&2
 		return 1
 	fi
-	awk '{ for (i = 1; i < NF; i++) if ($i == "p99") p99 = $(i + 1); print $1, p99 }' <<<"$line"
+	awk -v c="$((c1 - c0))" -v hz="$TICKS" -v t="$t0" -v u="$t1" '{
+		for (i = 1; i < NF; i++) if ($i == "p99") p99 = $(i + 1)
+		msgs = $1 * (u - t)
+		printf "%s %s %.2f\n", $1, p99, msgs > 0 ? c * 1e6 / hz / msgs : 0 }' <<<"$line"
 }
 
 median() {
@@ -149,9 +162,9 @@ echo "  client:   $LOADGEN (one thread, io_uring)"
 echo "  $(nproc) CPUs, shared by the load client and the server (one thread each);" \
 	"load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "  Absolute numbers are this machine's at this moment: read the ratios."
-FMT='  %-24s %10s %10s %5s %-9s  %9s %9s %5s\n'
-printf "$FMT" "load" "io_uring" "epoll" "ratio" "(range)" "io_uring" "epoll" "ratio"
-printf "$FMT" "(conns x bytes, depth)" "msg/s" "msg/s" "" "" "p99 us" "p99 us" ""
+FMT='  %-24s %10s %10s %5s %-9s  %9s %9s %5s  %8s %8s\n'
+printf "$FMT" "load" "io_uring" "epoll" "ratio" "(range)" "io_uring" "epoll" "ratio" "io_uring" "epoll"
+printf "$FMT" "(conns x bytes, depth)" "msg/s" "msg/s" "" "" "p99 us" "p99 us" "" "CPU us/m" "CPU us/m"
 for load in $LOADS; do
 	IFS=x read -r conns size depth <<<"$load"
 	if [ -z "$depth" ]; then
@@ -159,7 +172,7 @@ for load in $LOADS; do
 		FAILED=1
 		continue
 	fi
-	um=() em=() up=() ep=() rm_=() rp=()
+	um=() em=() up=() ep=() rm_=() rp=() uc=() ec=()
 	for round in $(seq 1 "$REPEAT"); do
 		# Swap the order every round: neither server always runs on
 		# the heels of the other.
@@ -173,16 +186,18 @@ for load in $LOADS; do
 			fi
 		done
 		[ -n "$u" ] && [ -n "$e" ] || continue
-		read -r u_rate u_p99 <<<"$u"
-		read -r e_rate e_p99 <<<"$e"
-		um+=("$u_rate") em+=("$e_rate") up+=("$u_p99") ep+=("$e_p99")
+		read -r u_rate u_p99 u_cpu <<<"$u"
+		read -r e_rate e_p99 e_cpu <<<"$e"
+		um+=("$u_rate") em+=("$e_rate") up+=("$u_p99") ep+=("$e_p99") uc+=("$u_cpu") ec+=("$e_cpu")
 		rm_+=("$(ratio "$u_rate" "$e_rate")") rp+=("$(ratio "$u_p99" "$e_p99")")
 	done
 	printf "$FMT" "$conns x $size B, depth $depth" \
 		"$(median "${um[@]}")" "$(median "${em[@]}")" "$(median "${rm_[@]}")" "$(spread "${rm_[@]}")" \
-		"$(median "${up[@]}")" "$(median "${ep[@]}")" "$(median "${rp[@]}")"
+		"$(median "${up[@]}")" "$(median "${ep[@]}")" "$(median "${rp[@]}")" \
+		"$(median "${uc[@]}")" "$(median "${ec[@]}")"
 done
 echo "  ratio = io_uring / epoll, median of the rounds' ratios (range: lowest-highest round): msg/s above 1,"
 echo "  p99 below 1, io_uring wins. A ratio inside the range two identical servers give here is noise:"
-echo "  make bench CH=09 ECHO_SERVER=$EPOLL measures that range."
+echo "  make bench CH=09 ECHO_SERVER=$EPOLL measures that range. CPU us/m: the server's user + system"
+echo "  time over the whole run (warm-up included) per message, from /proc/PID/stat."
 [ "$FAILED" = 0 ] || { echo "bench: some runs failed (see above); their rounds are left out" >&2; exit 1; }

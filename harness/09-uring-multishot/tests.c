@@ -1837,6 +1837,29 @@ static void program_stop(struct prog_proc *p, int sig)
 		    prog_status_text(ws), prog_proc_stderr(p));
 }
 
+/* Start echo-server with argv (which asks for --port 0), check its ready
+ * line and point the clients at the port it names. */
+static void program_serve_tcp(struct prog_proc *p, const char **argv)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&laddr;
+	unsigned port = 0;
+	char tail[8] = "";
+	int used = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	program_start(p, argv);
+	grade_check(sscanf(p->line, "listening on 127.0.0.1:%u%n", &port, &used) == 1 &&
+		    used > 0 && port > 0 && port < 65536 &&
+		    (snprintf(tail, sizeof(tail), "%s", p->line + used), !strcmp(tail, "\n")),
+		    "echo-server --port 0 printed \"%.80s\", expected \"listening on "
+		    "127.0.0.1:PORT\" and a newline, with the port it really got (TODO 12)", p->line);
+	memset(&laddr, 0, sizeof(laddr));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	laddr_len = sizeof(*sin);
+}
+
 GRADE_TEST_T(program, serves_tcp, 3,
 	     "echo-server --port 0: prints \"listening on 127.0.0.1:PORT\", echoes 5 clients of "
 	     "100 KiB, ends with status 0 on SIGTERM",
@@ -1845,24 +1868,10 @@ GRADE_TEST_T(program, serves_tcp, 3,
 {
 	struct prog_proc p;
 	const char *argv[] = { "", "--port", "0", NULL };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&laddr;
 	struct client *cls;
-	unsigned port = 0;
-	char tail[8] = "";
-	int used = 0, n = 5;
+	int n = 5;
 
-	signal(SIGPIPE, SIG_IGN);
-	program_start(&p, argv);
-	grade_check(sscanf(p.line, "listening on 127.0.0.1:%u%n", &port, &used) == 1 && used > 0 &&
-		    port > 0 && port < 65536 && (snprintf(tail, sizeof(tail), "%s", p.line + used),
-						 !strcmp(tail, "\n")),
-		    "echo-server --port 0 printed \"%.80s\", expected \"listening on "
-		    "127.0.0.1:PORT\" and a newline, with the port it really got (TODO 12)", p.line);
-	memset(&laddr, 0, sizeof(laddr));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	laddr_len = sizeof(*sin);
+	program_serve_tcp(&p, argv);
 	cls = clients(n, 100 * 1024, 0);
 	drive(cls, n, false, "echo-server with 5 clients");
 	clients_free(cls, n);
@@ -2175,4 +2184,151 @@ GRADE_TEST(faults, tiny_sq, 2,
 	clients_free(cls, n);
 	srv_close();
 	close(lfd);
+}
+
+/* --------------------------- the program from outside: the issue's loads */
+
+GRADE_TEST_T(program, many_clients, 3,
+	     "echo-server: 64 clients at once with random messages up to 256 KiB, and 2 clients "
+	     "that pipeline 1 MiB each: every echo exact",
+	     "TODO 5-7, 12: the program is the module behind a command line: whatever the module "
+	     "tests ask of the module, the program does for any client", 30)
+{
+	struct prog_proc p;
+	const char *argv[] = { "", "--port", "0", NULL };
+	struct client *cls;
+	int n = 66;
+
+	program_serve_tcp(&p, argv);
+	cls = grade_xmalloc(sizeof(*cls) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		cl_open(&cls[i], i < 64 ? 1 + grade_rand_below(256 * 1024) : 1 << 20, 0);
+	drive(cls, n, false, "echo-server with 66 clients");
+	clients_free(cls, n);
+	program_stop(&p, SIGTERM);
+}
+
+GRADE_TEST_T(program, slow_and_leaving, 3,
+	     "echo-server: a client that reads slowly, 3 that leave mid-message without reading, "
+	     "and 8 ordinary ones: the ordinary ones and the slow one get their echo, the server "
+	     "keeps running and serves a new client afterwards",
+	     "TODO 6-9: a client that goes away (-EPIPE, -ECONNRESET) closes its connection only; a "
+	     "slow reader holds at most UECHO_HOLD_MAX buffers", 30)
+{
+	struct prog_proc p;
+	const char *argv[] = { "", "--port", "0", "--bufs", "64", "--buf-size", "1024", NULL };
+	struct client *cls, fresh;
+	int n = 12, ws;
+
+	program_serve_tcp(&p, argv);
+	cls = clients(n, 200 * 1024, 0);
+	cl_free(&cls[0]);
+	cl_open(&cls[0], 512 * 1024, 4096);
+	cls[0].read_max = 512;
+	for (int i = 1; i <= 3; i++)
+		cls[i].reading = false;
+	for (long end = fault_now_ms() + 200; fault_now_ms() < end;) {
+		for (int i = 0; i < n; i++)
+			cl_step(&cls[i]);
+		usleep(1000);
+	}
+	for (int i = 1; i <= 3; i++) {
+		close(cls[i].fd);
+		cls[i].fd = -1;
+	}
+	drive(cls, n, false, "echo-server with a slow reader and 3 clients that left");
+	grade_check(!prog_wait(p.pid, 0, &ws), "echo-server ended (%s) after clients left "
+		    "mid-message: a send to a client that has gone fails in its CQE (-EPIPE, "
+		    "-ECONNRESET); close that connection, nothing else (TODO 7, 9; stderr: %s)",
+		    prog_status_text(ws), prog_proc_stderr(&p));
+	cl_open(&fresh, 50000, 0);
+	drive(&fresh, 1, false, "a new client after the others");
+	cl_free(&fresh);
+	clients_free(cls, n);
+	program_stop(&p, SIGTERM);
+}
+
+GRADE_TEST_T(program, tiny_ring, 2,
+	     "echo-server --bufs 2 --buf-size 16 under a burst of 8 clients of 32 KiB: the ring "
+	     "runs dry again and again, every byte comes back",
+	     "TODO 6: -ENOBUFS ends a receive; arm it again when a buffer comes back", 30)
+{
+	struct prog_proc p;
+	const char *argv[] = { "", "--port", "0", "--bufs", "2", "--buf-size", "16", NULL };
+	struct client *cls;
+	int n = 8;
+
+	program_serve_tcp(&p, argv);
+	cls = clients(n, 32 * 1024, 0);
+	drive(cls, n, false, "echo-server with 2 buffers of 16 bytes and 8 clients");
+	clients_free(cls, n);
+	program_stop(&p, SIGTERM);
+}
+
+/* The resident set of a process, in KiB (VmRSS), or -1. */
+static long vm_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+GRADE_TEST_T(program, idle_rss, 3,
+	     "echo-server with 1000 idle connections: its resident memory (VmRSS) grows by less "
+	     "than 1 MiB, i.e. no buffer per connection; each connection still echoes",
+	     "TODO 5: a connection is a small record; the bytes live in the shared ring's buffers "
+	     "only while they are in flight (a 4 KiB buffer per connection would be 4 MiB here)", 40)
+{
+	struct prog_proc p;
+	const char *argv[] = { "", "--port", "0", NULL };
+	struct rlimit rl;
+	struct client *cls;
+	long before, after;
+	int n = 1000;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)(n + 200))
+		n = (int)rl.rlim_max - 200;
+	grade_check(n >= 100, "harness: RLIMIT_NOFILE's hard limit (%llu) is too small for this "
+		    "test", (unsigned long long)rl.rlim_max);
+	/* The server inherits the limit: room for its n connections too. */
+	rl.rlim_cur = (rlim_t)(n + 200);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	program_serve_tcp(&p, argv);
+	{
+		struct client warm;
+
+		cl_open(&warm, 4096, 0);
+		drive(&warm, 1, false, "a first client");
+		cl_free(&warm);
+	}
+	before = vm_rss_kib(p.pid);
+	cls = grade_xmalloc(sizeof(*cls) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		cl_open(&cls[i], (i % 100 == 99) ? 1 : 0, 0);
+	for (int i = 99; i < n; i += 100)
+		cls[i].out[0] = (unsigned char)i;
+	/* Every 100th connection echoes a byte: the ones before it in the
+	 * backlog have been accepted by then. */
+	for (int i = 99; i < n; i += 100)
+		drive(&cls[i], 1, false, "one byte on an idle server with many connections");
+	usleep(200 * 1000);
+	after = vm_rss_kib(p.pid);
+	grade_check(before > 0 && after > 0 && after - before < 1024, "echo-server's VmRSS went from "
+		    "%ld KiB to %ld KiB with %d idle connections (+%ld KiB): at most 1 MiB more; no "
+		    "buffer per connection (TODO 5)", before, after, n, after - before);
+	for (int i = 0; i < n; i++)
+		cl_free(&cls[i]);
+	free(cls);
+	program_stop(&p, SIGTERM);
 }
