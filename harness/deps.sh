@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # harness/deps.sh - the Debian/Ubuntu packages the course needs.
-#   deps.sh            install them (root, or through sudo)
-#   deps.sh --check    say what is missing and how to install it; as root on a
-#                      machine with apt-get, install it (exit 0 if all is there)
+#   deps.sh            install what is missing, and only that (root, or
+#                      through sudo; without either, say which command to run)
+#   deps.sh --check    say what is missing and which command installs it;
+#                      never installs anything (make check, make run, make test
+#                      call this). Exit 0 when everything needed is there.
 set -u
-# bubblewrap: the sandbox of make check (without it, grading still works and
-# says it is not sandboxed).
-# patch: make test applies the mutants (diffs against the reference).
-# python3: make test reads the reports and checks the cheat submissions.
-PACKAGES="build-essential patch python3 pkg-config liburing-dev libaio-dev libcriterion-dev strace bubblewrap"
+# Needed to build and grade: a compiler, pkg-config, liburing, libaio,
+# Criterion; patch applies make test's mutants (diffs against the reference).
+# Recommended: bubblewrap (the sandbox of make check; without it grading
+# works and says it is not sandboxed), strace (the lessons' try-it blocks and
+# a few tests), python3 (make test reads the reports and checks the cheats).
 
-missing() {
+# needed_missing / recommended_missing: the package names, space-separated.
+needed_missing() {
 	local m=""
 	command -v cc >/dev/null 2>&1 || m="$m build-essential"
 	command -v pkg-config >/dev/null 2>&1 || m="$m pkg-config"
@@ -25,29 +28,43 @@ missing() {
 	echo "$m"
 }
 
-install() {
-	local sudo=""
-	[ "$(id -u)" = 0 ] || sudo="sudo"
-	if ! command -v apt-get >/dev/null 2>&1; then
-		echo "deps: no apt-get here; install the equivalents of: $PACKAGES" >&2
-		return 1
-	fi
-	echo "deps: installing $PACKAGES"
-	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $PACKAGES
+recommended_missing() {
+	local m=""
+	command -v bwrap >/dev/null 2>&1 || m="$m bubblewrap"
+	command -v strace >/dev/null 2>&1 || m="$m strace"
+	command -v python3 >/dev/null 2>&1 || m="$m python3"
+	echo "$m"
 }
 
 if [ "${1:-}" = "--check" ]; then
-	m=$(missing)
+	m=$(needed_missing)
 	[ -z "$m" ] && exit 0
 	echo "deps: missing:$m" >&2
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "deps: running as root, installing them now (make deps)" >&2
-		install >&2 && [ -z "$(missing)" ] && exit 0
-	fi
-	echo "deps: install them with:  sudo make deps   (or: sudo apt-get install$m)" >&2
+	echo "deps: install them with:  sudo make deps   (or as root: apt-get install$m)" >&2
 	exit 2
 fi
-install
-m=$(missing)
+
+m="$(needed_missing)$(recommended_missing)"
+if [ -z "$m" ]; then
+	echo "deps: all there"
+	exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: no apt-get here; install the equivalents of:$m" >&2
+	exit 1
+fi
+if [ "$(id -u)" = 0 ]; then
+	run=()
+elif command -v sudo >/dev/null 2>&1; then
+	run=(sudo)
+else
+	echo "deps: missing:$m" >&2
+	echo "deps: installing needs root and there is no sudo: as root, run  apt-get update && apt-get install$m" >&2
+	exit 1
+fi
+echo "deps: installing$m"
+# shellcheck disable=SC2086  # one word per package
+"${run[@]}" apt-get update -qq && "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $m || exit 1
+m="$(needed_missing)$(recommended_missing)"
 [ -z "$m" ] || { echo "deps: still missing:$m" >&2; exit 1; }
 echo "deps: all there"
