@@ -140,7 +140,7 @@ measure() {
 	awk -v c="$((c1 - c0))" -v hz="$TICKS" -v t="$t0" -v u="$t1" '{
 		for (i = 1; i < NF; i++) if ($i == "p99") p99 = $(i + 1)
 		msgs = $1 * (u - t)
-		printf "%s %s %.2f\n", $1, p99, msgs > 0 ? c * 1e6 / hz / msgs : 0 }' <<<"$line"
+		printf "%s %s %.2f\n", $1, p99, (msgs > 0 ? c * 1e6 / hz / msgs : 0) }' <<<"$line"
 }
 
 median() {
