@@ -2277,13 +2277,6 @@ GRADE_TEST(disk, error_with_requests_queued, 2,
 
 static long sock_sends, sock_recvs;
 
-static bool is_socket(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 /* What the kernel may legally do to a send on a non-blocking socket: fail
  * with EINTR before sending anything (every third call), or take fewer
  * bytes than offered (1, 3, 5 or 700 bytes: also inside the header). */
@@ -2368,7 +2361,7 @@ static ssize_t short_write(int fd, const void *p, size_t n)
 	bool eintr;
 	size_t lim;
 
-	if (!is_socket(fd))
+	if (!fault_is_socket(fd))
 		return SEAM_REAL(write)(fd, p, n);
 	lim = send_limit(&eintr);
 	if (eintr) {
@@ -2385,7 +2378,7 @@ static ssize_t short_writev(int fd, const struct iovec *iov, int cnt)
 	size_t lim;
 	int n;
 
-	if (!is_socket(fd))
+	if (!fault_is_socket(fd))
 		return SEAM_REAL(writev)(fd, iov, cnt);
 	lim = send_limit(&eintr);
 	if (eintr) {
@@ -2426,7 +2419,7 @@ static ssize_t short_read(int fd, void *p, size_t n)
 	bool eintr;
 	size_t lim;
 
-	if (!is_socket(fd))
+	if (!fault_is_socket(fd))
 		return hook_read(fd, p, n);
 	lim = recv_limit(&eintr);
 	if (eintr) {
@@ -2911,7 +2904,7 @@ static int fail_recv_errno, fail_send_errno;
 
 static bool fail_recv_now(int fd)
 {
-	if (!fail_recv_errno || !is_socket(fd))
+	if (!fail_recv_errno || !fault_is_socket(fd))
 		return false;
 	errno = fail_recv_errno;
 	fail_recv_errno = 0;
@@ -2920,7 +2913,7 @@ static bool fail_recv_now(int fd)
 
 static bool fail_send_now(int fd)
 {
-	if (!fail_send_errno || !is_socket(fd))
+	if (!fail_send_errno || !fault_is_socket(fd))
 		return false;
 	errno = fail_send_errno;
 	fail_send_errno = 0;

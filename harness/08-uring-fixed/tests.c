@@ -67,17 +67,6 @@ static void module_setup(unsigned entries)
 	}                                                                  \
 	static void uring_body_##suite_##_##name_(void)
 
-/* An fd number that is not open (and will not be reused by a ring or a
- * file opened later in the test: those take the lowest free numbers). */
-static int closed_fd(void)
-{
-	int fd = 900;
-
-	while (fcntl(fd, F_GETFD) != -1)
-		fd++;
-	return fd;
-}
-
 /* Page-aligned memory of len bytes (registered buffers are pinned pages). */
 static unsigned char *arena_alloc(size_t len)
 {
@@ -537,7 +526,7 @@ URING_TEST(tables, files, 2,
 {
 	unsigned char *data, buf[4096];
 	int fd = data_file("f", 8192, &data), fd2, ret, s0, s1;
-	int closed = closed_fd();
+	int closed = fault_closed_fd();
 	struct ufixed u;
 
 	init_or_fail(&u, 8, 0);
@@ -899,7 +888,7 @@ URING_TEST(read, end_of_file_and_errors, 2,
 	unsigned char *data, *arena = arena_alloc(64 * 1024);
 	int fd = data_file("f", size, &data);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	int closed = closed_fd();
+	int closed = fault_closed_fd();
 	struct batch_req reqs[10];
 	struct ufixed u;
 	int ret;

@@ -412,16 +412,9 @@ static int obs_io_uring_unregister_buf_ring(struct io_uring *ring, int bgid)
 
 /* Socket I/O outside the ring: read(2) and write(2) are fine on the stop
  * eventfd, never on a socket. */
-static bool is_socket(int fd)
-{
-	struct stat st;
-
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 static ssize_t hook_read(int fd, void *buf, size_t n)
 {
-	if (is_socket(fd))
+	if (fault_is_socket(fd))
 		seam_violate("your code called read() on a socket: this server receives only "
 			     "through the ring (a multishot receive, TODO 5)");
 	return SEAM_REAL(read)(fd, buf, n);
@@ -429,7 +422,7 @@ static ssize_t hook_read(int fd, void *buf, size_t n)
 
 static ssize_t hook_write(int fd, const void *buf, size_t n)
 {
-	if (is_socket(fd))
+	if (fault_is_socket(fd))
 		seam_violate("your code called write() on a socket: this server sends only through "
 			     "the ring (IORING_OP_SEND, TODO 7)");
 	return SEAM_REAL(write)(fd, buf, n);
@@ -828,16 +821,6 @@ static long long vm_bytes(void)
 	return pages * sysconf(_SC_PAGESIZE);
 }
 
-/* An fd number that is not open. */
-static int closed_fd(void)
-{
-	int fd = 900;
-
-	while (fcntl(fd, F_GETFD) != -1)
-		fd++;
-	return fd;
-}
-
 /* Everything uecho_open made must be undone when it fails. */
 static void check_nothing_left(int fds_before, const struct seam_heap *heap_before,
 			       const char *what)
@@ -874,6 +857,15 @@ static void clients_free(struct client *cls, int n)
 	for (int i = 0; i < n; i++)
 		cl_free(&cls[i]);
 	free(cls);
+}
+
+/* n clients that each send len bytes and get their echo back; closed after. */
+static void echo_clients(int n, size_t len, const char *what)
+{
+	struct client *cls = clients(n, len, 0);
+
+	drive(cls, n, false, what);
+	clients_free(cls, n);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -914,7 +906,7 @@ GRADE_TEST(open, bad_arguments, 2,
 	{
 		struct { const char *what; int fd; int want; } fdcases[] = {
 			{ "listen_fd -1", -1, -EINVAL },
-			{ "a closed fd", closed_fd(), -EBADF },
+			{ "a closed fd", fault_closed_fd(), -EBADF },
 			{ "a pipe", pipefd[0], -ENOTSOCK },
 			{ "a socket that does not listen", quiet, -EINVAL },
 		};
@@ -1052,13 +1044,11 @@ GRADE_TEST(mechanism, accept_once, 3,
 	   "TODO 3, 5: io_uring_prep_multishot_accept once; submit it again only when a CQE of it "
 	   "comes without IORING_CQE_F_MORE")
 {
-	struct client *cls;
 	int n = 40;
 
 	setup();
 	srv_open(0, 0);
-	cls = clients(n, 64, 0);
-	drive(cls, n, false, "40 clients");
+	echo_clients(n, 64, "40 clients");
 	grade_check(obs.accepts_single == 0, "%ld ACCEPT SQE(s) without IORING_ACCEPT_MULTISHOT: "
 		    "use io_uring_prep_multishot_accept (TODO 3)", obs.accepts_single);
 	grade_check(obs.accepts == 1, "40 connections took %ld ACCEPT SQEs; one multishot accept "
@@ -1066,7 +1056,6 @@ GRADE_TEST(mechanism, accept_once, 3,
 		    obs.accepts);
 	grade_check(stats().accept_armed == 1, "stats.accept_armed says %llu, the module "
 		    "submitted 1 accept (TODO 10)", (unsigned long long)stats().accept_armed);
-	clients_free(cls, n);
 	srv_close();
 	close(lfd);
 }
@@ -1171,13 +1160,11 @@ GRADE_TEST(mechanism, sends_from_ring, 2,
 	   "ring buffer named by the receive CQE; a copy into memory of the connection's own is "
 	   "what buffer rings save")
 {
-	struct client *cls;
 	int n = 4;
 
 	setup();
 	srv_open(32, 2048);
-	cls = clients(n, 200 * 1024, 0);
-	drive(cls, n, false, "4 clients of 200 KiB");
+	echo_clients(n, 200 * 1024, "4 clients of 200 KiB");
 	grade_check(obs.sends > 0, "no send SQE was seen: echo with IORING_OP_SEND (TODO 7)");
 	grade_check(obs.sends_signal == 0, "%ld of %ld sends without MSG_NOSIGNAL: a client that "
 		    "has gone would kill the server with SIGPIPE (TODO 7)", obs.sends_signal,
@@ -1185,7 +1172,6 @@ GRADE_TEST(mechanism, sends_from_ring, 2,
 	grade_check(obs.sends_outside == 0, "%ld of %ld sends were not from inside a buffer of the "
 		    "ring: send from where the kernel put the bytes (TODO 7)", obs.sends_outside,
 		    obs.sends);
-	clients_free(cls, n);
 	srv_close();
 	close(lfd);
 }
@@ -1275,13 +1261,11 @@ GRADE_TEST(faults, ring_runs_dry, 4,
 	   "buffer has gone back to the ring, not before; FACTS: a burst can use every buffer "
 	   "before you see a CQE")
 {
-	struct client *cls;
 	int n = 4;
 
 	setup();
 	srv_open(2, 16);
-	cls = clients(n, 8 * 1024, 0);
-	drive(cls, n, false, "4 clients of 8 KiB on 2 buffers of 16 bytes");
+	echo_clients(n, 8 * 1024, "4 clients of 8 KiB on 2 buffers of 16 bytes");
 	grade_check(obs.enobufs > 0, "harness: the ring never ran dry (no -ENOBUFS seen); %s",
 		    stats_text());
 	grade_check(obs.recvs > n, "the ring ran dry %ld time(s), yet only %ld receives were "
@@ -1290,7 +1274,6 @@ GRADE_TEST(faults, ring_runs_dry, 4,
 	grade_check(stats().enobufs >= 1, "stats.enobufs says %llu though receives ended with "
 		    "-ENOBUFS %ld time(s) (TODO 10)", (unsigned long long)stats().enobufs,
 		    obs.enobufs);
-	clients_free(cls, n);
 	srv_close();
 	close(lfd);
 }
@@ -1711,14 +1694,11 @@ GRADE_TEST(echo, unix_socket, 2,
 	   "the same server on a unix stream socket: 8 clients of 100 KiB",
 	   "TODO 5: nothing in the module depends on TCP: a unix listener works the same")
 {
-	struct client *cls;
 	int n = 8;
 
 	setup();
 	srv_open_cfg(unix_listener(), 64, 32, 4096);
-	cls = clients(n, 100 * 1024, 0);
-	drive(cls, n, false, "8 clients on a unix socket");
-	clients_free(cls, n);
+	echo_clients(n, 100 * 1024, "8 clients on a unix socket");
 	srv_close();
 	close(lfd);
 }
@@ -1886,13 +1866,10 @@ GRADE_TEST_T(program, serves_tcp, 3,
 {
 	struct prog_proc p;
 	const char *argv[] = { "", "--port", "0", NULL };
-	struct client *cls;
 	int n = 5;
 
 	program_serve_tcp(&p, argv);
-	cls = clients(n, 100 * 1024, 0);
-	drive(cls, n, false, "echo-server with 5 clients");
-	clients_free(cls, n);
+	echo_clients(n, 100 * 1024, "echo-server with 5 clients");
 	program_stop(&p, SIGTERM);
 }
 
@@ -1905,7 +1882,6 @@ GRADE_TEST_T(program, serves_unix, 2,
 	const char *sock = grade_path("echo.sock");
 	const char *argv[] = { "", "--unix", sock, NULL };
 	struct sockaddr_un *sun = (struct sockaddr_un *)&laddr;
-	struct client *cls;
 	char want[200];
 	int n = 3;
 
@@ -1918,9 +1894,7 @@ GRADE_TEST_T(program, serves_unix, 2,
 	sun->sun_family = AF_UNIX;
 	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", sock);
 	laddr_len = sizeof(*sun);
-	cls = clients(n, 50 * 1024, 0);
-	drive(cls, n, false, "echo-server on a unix socket");
-	clients_free(cls, n);
+	echo_clients(n, 50 * 1024, "echo-server on a unix socket");
 	program_stop(&p, SIGINT);
 	grade_check(access(sock, F_OK) != 0, "echo-server left its socket file %s behind "
 		    "(TODO 12)", sock);
@@ -1987,11 +1961,6 @@ static int max_open_fd(void)
 	return max;
 }
 
-static uint64_t want_accepted64;
-static bool accepted_want64(void)
-{
-	return stats().accepted >= want_accepted64;
-}
 
 GRADE_TEST_T(faults, accept_ends, 2,
 	   "the process runs out of descriptors: the multishot accept ends (-EMFILE, no "
@@ -2055,8 +2024,8 @@ GRADE_TEST_T(faults, accept_ends, 2,
 	while (nfill > 0)
 		close(fill[--nfill]);
 	free(fill);
-	want_accepted64 = (uint64_t)n;
-	grade_check(turn_until(accepted_want64, STALL_MS), "the multishot accept ended with -EMFILE "
+	want_accepted = (unsigned)n;
+	grade_check(turn_until(accepted_enough, STALL_MS), "the multishot accept ended with -EMFILE "
 		    "(a CQE without IORING_CQE_F_MORE) %ld time(s); descriptors have been free again "
 		    "for %d ms, yet %d clients still wait in the backlog (%ld accept SQE(s) in all): "
 		    "when the kernel ends the accept, submit it again (TODO 5); %s",
@@ -2196,14 +2165,11 @@ GRADE_TEST(faults, tiny_sq, 2,
 	   "take one again (or keep the work for the next turn); never use the NULL, never drop "
 	   "the request")
 {
-	struct client *cls;
 	int n = 50;
 
 	setup();
 	srv_open_cfg(tcp_listener(), 2, 64, 1024);
-	cls = clients(n, 20 * 1024, 0);
-	drive(cls, n, false, "50 clients on a ring of 2 SQ entries");
-	clients_free(cls, n);
+	echo_clients(n, 20 * 1024, "50 clients on a ring of 2 SQ entries");
 	srv_close();
 	close(lfd);
 }
@@ -2277,13 +2243,10 @@ GRADE_TEST_T(program, tiny_ring, 2,
 {
 	struct prog_proc p;
 	const char *argv[] = { "", "--port", "0", "--bufs", "2", "--buf-size", "16", NULL };
-	struct client *cls;
 	int n = 8;
 
 	program_serve_tcp(&p, argv);
-	cls = clients(n, 32 * 1024, 0);
-	drive(cls, n, false, "echo-server with 2 buffers of 16 bytes and 8 clients");
-	clients_free(cls, n);
+	echo_clients(n, 32 * 1024, "echo-server with 2 buffers of 16 bytes and 8 clients");
 	program_stop(&p, SIGTERM);
 }
 

@@ -317,6 +317,22 @@ static int count_dir(const char *path)
 int fault_count_fds(void) { return count_dir("/proc/self/fd") - 1; }
 int fault_count_threads(void) { return count_dir("/proc/self/task"); }
 
+int fault_closed_fd(void)
+{
+	int fd = 900;
+
+	while (fcntl(fd, F_GETFD) != -1)
+		fd++;
+	return fd;
+}
+
+bool fault_is_socket(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 /* True if no mapping of this process overlaps [lo, hi). */
 static bool range_free(uintptr_t lo, uintptr_t hi)
 {

@@ -87,4 +87,11 @@ int fault_fd_on_file(const char *path);
 int fault_count_fds(void);
 int fault_count_threads(void);
 
+/* An fd number that is not open (and will not be reused by a ring or a
+ * file opened later in the test: those take the lowest free numbers). */
+int fault_closed_fd(void);
+
+/* Is fd an open socket? (In a seam's hook: which calls are socket I/O.) */
+bool fault_is_socket(int fd);
+
 #endif /* FAULTS_H */
