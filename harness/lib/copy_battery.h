@@ -274,6 +274,8 @@ GRADE_TEST(copy, missing_source, 1,
 	run_copy(grade_path("a-directory"), grade_path("dst-for-dir"), &r, NULL);
 	grade_check(r.exited && r.status != 0, "copy with a directory as SRC: %s; expected a "
 		    "non-zero exit status (SRC must be a regular file)", prog_ending(&r));
+	/* A failure is never silent: the user must learn why nothing was copied. */
+	check_failed(&r, "with a directory as SRC", NULL, NULL);
 	grade_check(stat(grade_path("dst-for-dir"), &st) < 0, "copy with a directory as SRC "
 		    "created DST: check that SRC is a regular file (fstat) before you create or "
 		    "truncate DST");
