@@ -413,16 +413,21 @@ URING_TEST(deadline, data_ready, 2,
 		    "carried %lld ns: convert milliseconds to tv_sec and tv_nsec (TODO 4)",
 		    dl.last_ns);
 
-	/* Timeouts whose nanoseconds do not fit 32 bits. */
-	for (unsigned ms = 4295; ms <= 5000; ms += 705) {
+	/* 999 ms is 0 s + 999000000 ns (ms / 1000 and ms % 1000 go together);
+	 * 4295 and 5000 ms: nanoseconds that do not fit 32 bits. */
+	for (size_t i = 0; i < 3; i++) {
+		static const unsigned odd_ms[] = { 999, 4295, 5000 };
+		unsigned ms = odd_ms[i];
+
 		deadline_watch();
 		grade_check(SEAM_REAL(write)(p[1], "x", 1) == 1, "harness: write");
 		ret = (int)run_deadline(&u, p[0], buf, sizeof(buf), ms);
 		grade_check(ret == 1, "ulink_read_timeout(..., %u ms) on a pipe holding 1 byte "
 			    "returned %s, expected 1", ms, grade_errno_str(ret));
 		grade_check(dl.abs || dl.last_ns == (long long)ms * 1000000, "the link timeout for "
-			    "%u ms carried %lld ns, expected %lld: ms * 1000000 overflows 32 bits "
-			    "(TODO 4)", ms, dl.last_ns, (long long)ms * 1000000);
+			    "%u ms carried %lld ns, expected %lld: tv_sec = ms / 1000, tv_nsec = "
+			    "ms %% 1000 * 1000000, in 64 bits (ms * 1000000 overflows 32) (TODO 4)",
+			    ms, dl.last_ns, (long long)ms * 1000000);
 		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
@@ -675,6 +680,9 @@ URING_TEST(deadline, arguments_and_errors, 2,
 	ret = run_deadline(&u, p[0], NULL, 10, 100);
 	grade_check(ret == -EINVAL, "ulink_read_timeout with buf NULL and len 10 returned %s, "
 		    "expected -EINVAL", grade_errno_str(ret));
+	ret = run_deadline(&u, p[0], NULL, 1, 100);
+	grade_check(ret == -EINVAL, "ulink_read_timeout with buf NULL and len 1 returned %s, "
+		    "expected -EINVAL (buf == NULL with len > 0)", grade_errno_str(ret));
 	ret = run_deadline(&u, p[0], buf, sizeof(buf), 0);
 	grade_check(ret == -EINVAL, "ulink_read_timeout with timeout_ms 0 returned %s, expected "
 		    "-EINVAL", grade_errno_str(ret));
@@ -904,7 +912,7 @@ URING_TEST(cancel, limits_and_arguments, 2,
 }
 
 URING_TEST(cancel, interrupted_waits, 2,
-	   "ulink_cancel_all: -EINTR and -EAGAIN from liburing calls are retried; every read still reaped",
+	   "ulink_cancel_all: -EINTR and -EAGAIN from liburing calls are retried, a submission that fails once leaves nothing behind; every read still reaped",
 	   "TODO 7: a wait that returns -EINTR or -EAGAIN did not reap anything: wait again "
 	   "until every read and every cancel has its CQE", 16)
 {
@@ -931,6 +939,34 @@ URING_TEST(cancel, interrupted_waits, 2,
 			    grade_errno_str(n));
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	}
+
+	/* The cancel's submission fails once (-EBADR): either it is tried
+	 * again, or the error comes back with every read still the caller's;
+	 * then a second call cancels them. The reads have their byte already,
+	 * so their CQEs come before any cancel's: a second cancel request
+	 * queued beside the first would leave its CQE behind. */
+	for (int i = 0; i < 4; i++) {
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, i));
+		grade_check(n == 0, "ulink_start_read returned %s", grade_errno_str(n));
+	}
+	for (int i = 0; i < 4; i++)
+		grade_check(SEAM_REAL(write)(pipes[i][1], "b", 1) == 1, "harness: write");
+	watch_reset_counts();
+	watch.inject_at = 1;
+	watch.inject_err = -EBADR;
+	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+	watch.inject_at = 0;
+	if (n < 0) {
+		grade_check(u.inflight == 4, "ulink_cancel_all returned %s after its first liburing "
+			    "call failed, with u.inflight %u: if it returns an error, the 4 reads are "
+			    "still in flight and still counted", grade_errno_str(n), u.inflight);
+		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+	}
+	grade_check(n == 4, "after a liburing call of ulink_cancel_all failed once with -EBADR, "
+		    "cancelling 4 reads gave %s, expected 4", grade_errno_str(n));
+	check_ring_clean(&u, "after ulink_cancel_all, whose first liburing call failed once",
+			 "TODO 7: an SQE queued for a submission that failed is still in the SQ; "
+			 "take it back or reuse it, but do not queue a second cancel beside it");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 4; i++)
 		close_pipe(pipes[i]);
@@ -964,7 +1000,8 @@ URING_TEST(cancel, exit_waits, 2,
 		    "io_uring_queue_exit with %u read(s) still in the kernel and %u CQE(s) "
 		    "unreaped: cancel and reap them first (TODO 2)", watch.exit_in_kernel,
 		    watch.exit_cq_ready);
-	grade_check(u.live == 0, "after ulink_exit u.live is %d", u.live);
+	grade_check(u.live == 0 && u.inflight == 0, "after ulink_exit u.live is %d and "
+		    "u.inflight %u, expected 0 and 0: every read was reaped", u.live, u.inflight);
 	for (int i = 0; i < 4; i++)
 		check_pipe_let_go(pipes[i], bufs[i], sizeof(bufs[i]), 0xa5, "after ulink_exit "
 				  "returned", "TODO 2");
@@ -1451,4 +1488,287 @@ GRADE_TEST_T(copy, linked_from_outside, 2,
 		    "io_uring_enter: queue several pairs, then submit", t.most_pairs);
 	free(back);
 	free(data);
+}
+
+/* ------------------------------------------------ liburing calls that fail */
+
+/* Read SQEs handed to the kernel once an injected error was returned: after
+ * its first error ulink_copy starts no new pair (ulink.h). */
+static unsigned reads_after_error;
+
+static void count_late_reads(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	if (watch.injected && watch_is_read(sqe))
+		reads_after_error++;
+}
+
+/* After a call whose submission failed: no CQE left, nothing in the kernel,
+ * and no read or write queued (SQEs that never reached the kernel may stay
+ * queued only as NOPs, harmless when the next call submits them). */
+static void check_failed_call_clean(struct ulink *u, const char *when, const char *todo)
+{
+	struct io_uring *ring = &u->ring;
+	unsigned cq = io_uring_cq_ready(ring), kernel = watch_in_kernel(ring), io = 0;
+
+	for (unsigned h = *ring->sq.khead; h != ring->sq.sqe_tail; h++) {
+		const struct io_uring_sqe *sqe = &ring->sq.sqes[h & ring->sq.ring_mask];
+
+		io += watch_is_read(sqe) || is_write(sqe);
+	}
+	grade_check(kernel <= watch.skip_success && cq == 0, "%s, the kernel still had %u "
+		    "request(s) of yours and %u CQE(s) were left unreaped: wait for what the kernel "
+		    "has before returning, as long as waiting works (%s)", when, kernel, cq, todo);
+	grade_check(io == 0, "%s, %u read or write SQE(s) were left queued in the SQ: the next "
+		    "call's io_uring_submit would start them behind the caller's back. Take back "
+		    "what never reached the kernel (%s)", when, io, todo);
+}
+
+URING_TEST(copy, ring_errors, 2,
+	   "ulink_copy: a liburing call fails (-EBADR) with pairs in the kernel: that error once they are reaped; failing for good: an error, not a loop; -EAGAIN at the first submit",
+	   "TODO 11: a submit or wait that fails with anything but -EINTR, -EAGAIN or -EBUSY is "
+	   "an error: start nothing new, take back what was queued and never submitted (its "
+	   "CQEs will never come: do not count them), wait for what the kernel has, then "
+	   "return; if waiting fails too, return at once (the ring is broken). After -EAGAIN "
+	   "with nothing in the kernel, submit again: a wait would sleep for ever", 16)
+{
+	const size_t block = 4096, size = 16 * block;
+	unsigned char *data = grade_random_bytes(block);
+	struct seam_heap heap;
+	struct fault_report rep;
+	struct fault *f;
+	struct ulink u;
+	int src[2], dst[2], in, ret;
+
+	/* Once: SRC a pipe holding one block, so one pair completes and three
+	 * reads wait in the kernel; the next liburing call fails with -EBADR.
+	 * The pipe is closed once the module sleeps in io_uring_enter: the
+	 * waiting reads end (0 bytes) and nothing can wait for ever. DST is a
+	 * pipe too, with room: its writes complete at once. */
+	init_or_fail(&u, 16);
+	fault_pipe(src, 65536);
+	fault_pipe(dst, 65536);
+	grade_check(SEAM_REAL(write)(src[1], data, block) == (ssize_t)block, "harness: write");
+	seam_heap_usage(&heap);
+	watch_reset_counts();
+	reads_after_error = 0;
+	watch.on_sqe = count_late_reads;
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_err = -EBADR;
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_CLOSE, .fd = src[1] },
+		{ .op = FAULT_END } });
+	ret = run_copy_fds(&u, src[0], dst[1], (off_t)size, block, 4);
+	rep = fault_join(f);
+	free(rep.sink);
+	watch.on_sqe = NULL;
+	grade_check(ret < 0 && ret != -EINTR, "SRC a pipe holding one block of 16, one liburing "
+		    "call failed with -EBADR while reads waited in the kernel, then SRC was closed; "
+		    "ulink_copy returned %s, expected an error", grade_errno_str(ret));
+	grade_check(ret != -EBADR || reads_after_error == 0, "ulink_copy returned the -EBADR of a "
+		    "failed liburing call, but handed the kernel %u read(s) after it: after the "
+		    "first error no new pair is started, and SQEs queued but never submitted must "
+		    "not reach the kernel later (ulink.h)", reads_after_error);
+	check_failed_call_clean(&u, "after ulink_copy returned the error of a failed liburing call",
+				"TODO 11");
+	grade_check_heap(&heap, "a ulink_copy whose liburing call failed once");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close(src[0]);
+	close_pipe(dst);
+
+	/* For good: SRC a file, DST a full pipe, one pair: the read completes,
+	 * its write waits in the kernel, and from then on every liburing call
+	 * fails. The module cannot reap that write: it returns an error (its
+	 * buffer stays the kernel's, so it may not free it). */
+	free(data);
+	init_or_fail(&u, 16);
+	in = data_file("src", size, &data);
+	fault_pipe(dst, 4096);
+	{
+		unsigned char fill[4096];
+		int fl = fcntl(dst[1], F_GETFL);
+
+		memset(fill, 'f', sizeof(fill));
+		fcntl(dst[1], F_SETFL, fl | O_NONBLOCK);
+		while (SEAM_REAL(write)(dst[1], fill, sizeof(fill)) > 0)
+			;
+		fcntl(dst[1], F_SETFL, fl);
+	}
+	watch_reset_counts();
+	watch.limit_why = "every liburing call failed with -EBADR (a broken ring) and ulink_copy "
+			  "kept calling: return the error, also when the wait for what is in the "
+			  "kernel fails";
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_err = -EBADR;
+	watch.inject_forever = true;
+	ret = run_copy_fds(&u, in, dst[1], (off_t)size, block, 1);
+	grade_check(watch.injected, "harness: no liburing call was made while the write waited "
+		    "on the full pipe (ulink_copy returned %s)", grade_errno_str(ret));
+	watch_reset_counts();
+	watch.limit_why = NULL;
+	grade_check(ret < 0 && ret != -EINTR, "every liburing call failed with -EBADR once a "
+		    "write waited in the kernel; ulink_copy returned %s, expected an error",
+		    grade_errno_str(ret));
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(dst);
+
+	/* -EAGAIN from the first three calls, before anything is in the kernel:
+	 * the copy goes on and is exact. */
+	init_or_fail(&u, 16);
+	watch_reset_counts();
+	watch.inject_at = 1;
+	watch.inject_calls = 3;
+	watch.inject_err = -EAGAIN;
+	copy_and_check(&u, size + 5, block, 4, " with -EAGAIN from its first three liburing calls");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close(in);
+	free(data);
+}
+
+URING_TEST(deadline, ring_call_faults, 2,
+	   "ulink_read_timeout: -EINTR and -EAGAIN from its submit and its wait are retried; -EAGAIN without end is an error, not a loop",
+	   "TODO 5: a liburing call that returns -EINTR or -EAGAIN took nothing and reaped "
+	   "nothing: call it again (a few times for -EAGAIN: io_uring_enter(2), EAGAIN); if it "
+	   "never stops, return that error. The CQE pointer of a wait is set only when the "
+	   "wait returned 0", 8)
+{
+	unsigned char buf[64];
+	struct fault_report rep;
+	struct ulink u;
+	ssize_t ret;
+	int p[2];
+	struct fault_step steps[] = {
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .data = "slept", .len = 5 },
+		{ .op = FAULT_END },
+	};
+
+	init_or_fail(&u, 8);
+	empty_pipe(p);
+	steps[1].fd = p[1];
+	/* The submission: the data is in the pipe already. */
+	for (int k = 0; k < 2; k++) {
+		const char *err = k == 0 ? "-EINTR" : "-EAGAIN";
+
+		grade_check(SEAM_REAL(write)(p[1], "ready", 5) == 5, "harness: write");
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_calls = 3;
+		watch.inject_err = k == 0 ? -EINTR : -EAGAIN;
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+		watch_reset_counts();
+		grade_check(ret == 5 && !memcmp(buf, "ready", 5), "the first three liburing calls of "
+			    "ulink_read_timeout returned %s (the kernel took nothing); on a pipe holding "
+			    "5 bytes it returned %s, expected 5: submit again", err,
+			    grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	}
+	/* The wait: the data comes only once the module sleeps in
+	 * io_uring_enter, and the first three calls made while the read is in
+	 * the kernel say -EAGAIN. */
+	watch_reset_counts();
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_calls = 3;
+	watch.inject_err = -EAGAIN;
+	ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
+	watch_reset_counts();
+	grade_check(ret == 5 && !memcmp(buf, "slept", 5), "three liburing calls made while the "
+		    "read was in the kernel returned -EAGAIN, then the data came; "
+		    "ulink_read_timeout returned %s, expected 5: a wait that says -EAGAIN reaped "
+		    "nothing, wait again", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	SEAM_CALL_VOID(ulink_exit(&u));
+
+	/* -EAGAIN for good: from the submission on, then from the wait on. */
+	for (int k = 0; k < 2; k++) {
+		init_or_fail(&u, 8);
+		watch_reset_counts();
+		watch.limit_why = "every liburing call returned -EAGAIN and ulink_read_timeout kept "
+				  "calling: give up after a few tries and return the error";
+		if (k == 0)
+			watch.inject_at = 1;
+		else
+			watch.inject_when = WATCH_WHEN_BUSY;
+		watch.inject_err = -EAGAIN;
+		watch.inject_forever = true;
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+		watch_reset_counts();
+		watch.limit_why = NULL;
+		grade_check(ret < 0 && ret != -EINTR, "every liburing call %s returned -EAGAIN; "
+			    "ulink_read_timeout returned %s, expected an error",
+			    k == 0 ? "from the submission on" : "made while the read was in the kernel",
+			    grade_errno_str(ret));
+		SEAM_CALL_VOID(ulink_exit(&u));
+	}
+	close_pipe(p);
+}
+
+URING_TEST(cancel, failed_submissions, 2,
+	   "ulink_start_read/ulink_read_timeout on a ring of 2 whose submissions fail (-EBADR): an error, nothing started or leaked; the SQ left full of leftovers does not stop the next calls",
+	   "TODOs 4 and 6: a read whose submission failed was not started: return the error, "
+	   "free what you allocated for it, leave no read queued; the next call must make room "
+	   "for its SQEs (submit what is queued first: man 3 io_uring_sq_space_left)", 2)
+{
+	unsigned char buf[32], other[16];
+	struct ulink_done done[2];
+	struct seam_heap heap;
+	struct ulink u;
+	ssize_t ret;
+	int p[2], n;
+
+	init_or_fail(&u, 2);
+	empty_pipe(p);
+	memset(other, 0xa5, sizeof(other));
+	seam_heap_usage(&heap);
+	for (int round = 0; round < 2; round++) {
+		/* Every liburing call fails: round 1 after a deadline read that
+		 * failed the same way (what it queued may fill the SQ), round 2
+		 * on an empty SQ. */
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_err = -EBADR;
+		watch.inject_forever = true;
+		if (round == 0) {
+			ret = run_deadline(&u, p[0], buf, sizeof(buf), 500);
+			grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EBADR; "
+				    "ulink_read_timeout on a ring of 2 returned %s, expected an error",
+				    grade_errno_str(ret));
+		}
+		n = SEAM_CALL(ulink_start_read(&u, p[0], other, sizeof(other), -1, 7));
+		watch_reset_counts();
+		grade_check(n < 0 && u.inflight == 0, "every liburing call returned -EBADR%s; "
+			    "ulink_start_read returned %s with u.inflight %u, expected an error and "
+			    "nothing started (ulink.h)", round == 0 ? " (after a deadline read that "
+			    "failed the same way)" : "", grade_errno_str(n), u.inflight);
+		check_failed_call_clean(&u, "after ulink_start_read returned an error", "TODO 6");
+		grade_check_heap(&heap, "ulink_start_read calls whose submission failed");
+		if (round == 1)
+			break;
+		/* The ring works again: a deadline read on a ring of 2 needs both
+		 * slots, whatever the failed calls left queued. */
+		grade_check(SEAM_REAL(write)(p[1], "fine", 4) == 4, "harness: write");
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+		grade_check(ret == 4 && !memcmp(buf, "fine", 4), "after calls whose submission "
+			    "failed, ulink_read_timeout on a ring of 2 (a pipe holding 4 bytes) "
+			    "returned %s, expected 4: submit what the failed calls left queued, then "
+			    "the SQ has room for the read and its timeout (TODO 4)",
+			    grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	}
+	n = SEAM_CALL(ulink_start_read(&u, p[0], other, sizeof(other), -1, 9));
+	grade_check(n == 0, "after a ulink_start_read whose submission failed, the next one "
+		    "returned %s, expected 0", grade_errno_str(n));
+	n = SEAM_CALL(ulink_cancel_all(&u, done, 2));
+	grade_check(n == 1 && done[0].tag == 9 && done[0].res == -ECANCELED, "ulink_cancel_all "
+		    "with one read started (tag 9) returned %s (first tag %llu, %s): the reads "
+		    "whose submission failed must not have been started", grade_errno_str(n),
+		    n > 0 ? (unsigned long long)done[0].tag : 0ull,
+		    n > 0 ? grade_errno_str(done[0].res) : "-");
+	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	check_pipe_let_go(p, other, sizeof(other), 0xa5, "after ulink_cancel_all returned",
+			  "TODO 7");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
 }
