@@ -24,6 +24,17 @@
  * on failure. liburing returns -errno itself: never read errno after a
  * liburing call, and never return -1.
  *
+ * A liburing call that fails took nothing or reaped nothing:
+ *   - -EINTR (a signal): call it again; -EINTR never comes out of a function;
+ *   - -EAGAIN or -EBUSY (io_uring_enter(2): the kernel is short of memory,
+ *     or the CQ is full): reap what is there and call again, a few times;
+ *     if it never stops, return it: never loop for ever;
+ *   - anything else: the ring is broken for this call: return the error.
+ * SQEs queued for a submission that failed are still in the SQ, and the next
+ * io_uring_submit would start them: a read the caller was told had failed
+ * must never start later. Take them back (turn them into NOPs, say) or
+ * submit them knowingly.
+ *
  * The rule behind every function here: each request ends in exactly one
  * CQE, and its buffer belongs to the kernel until that CQE has been seen.
  * A function returns only when every request it submitted has its CQE
