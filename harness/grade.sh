@@ -58,8 +58,24 @@ IMPL=$(cd "$IMPL_ARG" 2>/dev/null && pwd) || { echo "grade: no such directory: $
 . "$ROOT/harness/common.sh"
 . "$ROOT/harness/sandbox.sh"
 
-"$ROOT/harness/deps.sh" --check || exit 2
-"$MAKE" -s -C "$ROOT" tools >/dev/null || { echo "grade: cannot build the report tool" >&2; exit 2; }
+# make test's own gradings (harness/selftest.sh), set by the caller only,
+# never by anything a learner controls, save what one grading of many
+# repeats:
+#   GRADE_PREPARED=1      the packages were checked and build/tools built by
+#                         the caller just before;
+#   GRADE_FACTS_CACHE=F   the probe's facts (below) of the first grading are
+#                         kept in F and read by the next (same machine, same
+#                         build/ filesystem, same run);
+#   GRADE_REUSE=REF:OBJ   a source file byte for byte the same as REF/<file>
+#                         is not compiled again: its objects are taken from
+#                         OBJ/impl, a build of REF by harness/mk/chapter.mk
+#                         with this grading's SAN and WERROR (a mutant
+#                         changes one file of a chapter; the others are the
+#                         reference's).
+if [ -z "${GRADE_PREPARED:-}" ]; then
+	"$ROOT/harness/deps.sh" --check || exit 2
+	"$MAKE" -s -C "$ROOT" tools >/dev/null || { echo "grade: cannot build the report tool" >&2; exit 2; }
+fi
 REPORT=$ROOT/build/tools/report
 PROBE=$ROOT/build/tools/probe
 sandbox_check || exit 2
@@ -109,6 +125,24 @@ copy_sources() {
 			return 1
 		fi
 		cp -- "$src" "$dest/$f" || { echo "cannot read $f"; return 1; }
+	done
+	return 0
+}
+
+# reuse_objects SRC OUT: put the objects of GRADE_REUSE's build in OUT/impl
+# for each file of SRC identical to the reference's, newer than the copy, so
+# that the build below takes them as they are (see GRADE_REUSE above).
+reuse_objects() {
+	local src=$1 out=$2 ref=${GRADE_REUSE%%:*} obj=${GRADE_REUSE#*:} f base
+	mkdir -p "$out/impl"
+	for f in "$src"/*.c; do
+		base=${f##*/}
+		base=${base%.c}
+		[ -f "$obj/impl/$base.unvetted.o" ] && cmp -s "$f" "$ref/$base.c" || continue
+		cp "$obj/impl/$base".* "$out/impl/" || return 1
+		# In the order make builds them: none older than what it is made of.
+		touch "$out/impl/$base".{unvetted.d,unvetted.o,o} &&
+			{ [ ! -f "$out/impl/$base.tested.o" ] || touch "$out/impl/$base.tested.o"; } || return 1
 	done
 	return 0
 }
@@ -184,6 +218,8 @@ for c in "${chapters[@]}"; do
 	why=""
 	if ! why=$(copy_sources "$c" "$src"); then
 		why="your files were not graded: $why"
+	elif [ -n "${GRADE_REUSE:-}" ] && ! reuse_objects "$src" "$out"; then
+		why="the grader could not reuse the reference's objects (GRADE_REUSE=$GRADE_REUSE)"
 	elif ! build_learner "$c" "$src" "$out"; then
 		if [ -s "$out/refused.txt" ]; then
 			why="your code was refused before it ran: $(cat "$out/refused.txt")"
@@ -197,8 +233,15 @@ for c in "${chapters[@]}"; do
 		# What this machine can do, found by the course's probe without any
 		# learner code, in the tests' sandbox, once per grading; a test may
 		# skip only for a reason confirmed here.
-		[ -s "$facts" ] ||
+		if [ ! -s "$facts" ] && [ -n "${GRADE_FACTS_CACHE:-}" ] && [ -s "$GRADE_FACTS_CACHE" ]; then
+			cp "$GRADE_FACTS_CACHE" "$facts"
+		fi
+		if [ ! -s "$facts" ]; then
 			sandbox_run --timeout 60 "${SBARGS[@]}" --ro "$PROBE" -- "$PROBE" facts "$tmp" > "$facts" 2>/dev/null
+			if [ -n "${GRADE_FACTS_CACHE:-}" ] && [ -s "$facts" ]; then
+				cp "$facts" "$GRADE_FACTS_CACHE.$$" && mv "$GRADE_FACTS_CACHE.$$" "$GRADE_FACTS_CACHE"
+			fi
+		fi
 		# The runner writes its verdicts on descriptor 9, which it alone
 		# holds (harness/lib/grade.c). Criterion's own lines are dropped (the
 		# report says it all); what the code under test prints, and sanitizer

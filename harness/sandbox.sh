@@ -57,7 +57,7 @@ sandbox_base() {
 # reason when they are not. Returns 1 if SANDBOX=required cannot be met.
 sandbox_check() {
 	local err
-	[ "$(id -u)" = 0 ] && sandbox_cleanup_stale
+	[ "$EUID" = 0 ] && sandbox_cleanup_stale
 	if [ "$SANDBOX" = off ]; then
 		SANDBOX_WHY="SANDBOX=off was given"
 	elif ! command -v bwrap >/dev/null 2>&1; then
@@ -89,8 +89,8 @@ sandbox_limits() {
 	[ "${SAN:-0}" = 1 ] || ulimit -S -v $((16 * 1024 * 1024)) 2>/dev/null
 	# Processes: root is not held by RLIMIT_NPROC (the kernel exempts it);
 	# for anyone else, what runs already plus room for the tests' own.
-	if [ "$(id -u)" != 0 ]; then
-		nproc=$(ps -u "$(id -u)" -L --no-headers 2>/dev/null | wc -l)
+	if [ "$EUID" != 0 ]; then
+		nproc=$(ps -u "$EUID" -L --no-headers 2>/dev/null | wc -l)
 		ulimit -S -u $((nproc + 512)) 2>/dev/null
 	else
 		sandbox_pids_cgroup

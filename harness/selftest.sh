@@ -85,7 +85,11 @@ grade() {
 	local name=$1 impl=$2 ch=$3
 	shift 3
 	rm -rf "${OUT:?}/$name" && mkdir -p "$OUT/$name"
-	env REPORTS="$OUT/$name" "$@" harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
+	# The packages and build/tools were checked above, and the machine's
+	# facts are probed once per run (grade.sh, GRADE_PREPARED and
+	# GRADE_FACTS_CACHE).
+	env REPORTS="$OUT/$name" GRADE_PREPARED=1 GRADE_FACTS_CACHE="$OUT/facts" "$@" \
+		harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
 }
 
 # expect_full_marks NAME CHAPTER HOW [VAR=VALUE...]: grade the solutions of
@@ -128,8 +132,11 @@ check_mutant() {
 	# the tests before it need not run. If it passes now (the tests or the
 	# mutant changed), the mutant is graded in full below.
 	first=$(awk -F'\t' -v m="$name" '$1 == m { print $2; exit }' "harness/$c/mutants/caught-by.tsv" 2>/dev/null)
+	# The files the mutant leaves alone are not compiled again: their objects
+	# come from the reference's build (grade.sh, GRADE_REUSE).
+	reuse=GRADE_REUSE="$ROOT/solutions/$c:$OUT/reference/$c"
 	if [ -n "$first" ]; then
-		grade "mutant-$nn-$name" "$tree" "$nn" ONLY_TEST="$first"
+		grade "mutant-$nn-$name" "$tree" "$nn" "$reuse" ONLY_TEST="$first"
 		if awk -F'\t' -v t="$first" '$2 == t && $6 == "fail" { found = 1 } END { exit !found }' \
 			"$OUT/mutant-$nn-$name"/chapter-*.tsv 2>/dev/null; then
 			printf '%s\t%s\n' "$name" "$first" > "$OUT/caught-$nn-$name"
@@ -139,7 +146,7 @@ check_mutant() {
 	fi
 	# Stopped at the first failed test: whether it loses points is all
 	# make test needs to know (the tests it did not run count as failed).
-	grade "mutant-$nn-$name" "$tree" "$nn" FAIL_FAST=1
+	grade "mutant-$nn-$name" "$tree" "$nn" "$reuse" FAIL_FAST=1
 	read -r s m < <(score_of "$OUT/mutant-$nn-$name")
 	if [ "${m:-0}" -gt 0 ] && [ "$s" -lt "$m" ]; then
 		caught=$(awk -F'\t' '!/^#/ && $6 == "fail" && $7 !~ /^the test did not run/ { printf "%s ", $2 }' \
@@ -198,13 +205,21 @@ PY
 
 	# Mutants are graded three at a time: most of their time is spent waiting
 	# for the time limits of the tests they hang. The harness objects they
-	# share are built first, once.
+	# share are built first, once, and so is the reference, as grade.sh
+	# builds a learner's tree (SAN=0, WERROR=0): the objects of the files a
+	# mutant does not change are taken from there.
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
-		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/unused" harness
+		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 harness tests programs
 	running=0
 	for mutant in harness/"$c"/mutants/*.diff; do
 		[ -e "$mutant" ] || continue
-		check_mutant "$c" "$mutant" > "$OUT/verdict-$nn-$(basename "$mutant" .diff)" &
+		{
+			t0=$EPOCHREALTIME
+			check_mutant "$c" "$mutant"
+			# How long it took, for whoever makes make test faster.
+			t1=$EPOCHREALTIME
+			echo "$(( (${t1/./} - ${t0/./}) / 1000 ))" > "$OUT/ms-$nn-$(basename "$mutant" .diff)"
+		} > "$OUT/verdict-$nn-$(basename "$mutant" .diff)" &
 		running=$((running + 1))
 		if [ "$running" -ge "${JOBS:-3}" ]; then
 			wait -n
