@@ -3,6 +3,8 @@
 #   make deps                    install the Debian/Ubuntu packages (root or sudo)
 #   make check [CH=NN] [IMPL=…]  grade exercises/ (or IMPL=solutions, or any tree
 #                                laid out like exercises/); exit 0 only at full marks
+#   make hint T=NN.MM            a deeper hint for a test that fails: each call one level
+#                                more (the man page passage, then the shape of the fix)
 #   make progress                your last score in each chapter, and what is next
 #   make watch CH=NN             grade chapter NN again each time you save one of its files
 #   make grade-class SUBMISSIONS=dir [CH=NN]
@@ -31,7 +33,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch
+.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch hint
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -51,6 +53,9 @@ check:
 
 progress:
 	@harness/progress.sh
+
+hint:
+	@harness/hint.sh "$(T)" "$(LEVEL)"
 
 watch:
 	@ONLY_TEST="$(T)" exec harness/watch.sh "$(IMPL)" "$(CH)"

@@ -30,6 +30,31 @@ signatures() {
 	return 0
 }
 
+# How many gradings in a row each test has failed (build/progress/streak-NN.tsv):
+# STUCK_AFTER of them, and the learner is pointed at make hint for that test.
+STUCK_AFTER=3
+stuck() {
+	local rec=$1 nn streak c hints
+	nn=${rec##*/chapter-}
+	nn=${nn%.tsv}
+	streak=$KEEP/streak-$nn.tsv
+	awk -F '\t' -v OFS='\t' -v old="$streak" '
+		BEGIN { while ((getline line < old) > 0) { split(line, f, "\t"); n[f[1]] = f[2] } }
+		!/^#/ && NF >= 6 { print $2, ($6 == "fail" ? n[$2] + 1 : 0) }' \
+		"$rec" > "$streak.$$" && mv -- "$streak.$$" "$streak"
+	c=$(cd "$ROOT/harness" && echo "$nn"-*)
+	hints=$ROOT/harness/$c/hints.md
+	# One line, for the first such test: the one to work on next.
+	awk -F '\t' -v k="$STUCK_AFTER" -v deeper="$([ -s "$hints" ] && echo 1)" '
+		$2 >= k { if (first == "") { first = $1; times = $2 } else more++ }
+		END {
+			if (first == "") exit
+			also = more ? " (" more " more tests too)" : ""
+			what = deeper ? "shows a deeper hint (the man page, then the shape of the fix)" : "shows its hint again, and the lesson section to read"
+			printf "  stuck? %s has failed %d gradings in a row%s: make hint T=%s %s\n", first, times, also, first, what
+		}' "$streak"
+}
+
 if [ "${1:-}" = "--grade" ]; then
 	shift
 	impl=${1:-exercises}
@@ -50,6 +75,7 @@ if [ "${1:-}" = "--grade" ]; then
 		grep -qxF -- "$line" <<<"$before" && continue
 		name=${line%% *}
 		cp -p -- "$reports/$name" "$KEEP/.$name.$$" && mv -- "$KEEP/.$name.$$" "$KEEP/$name"
+		stuck "$KEEP/$name"
 	done <<<"$after"
 	exit "$rc"
 fi

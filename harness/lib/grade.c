@@ -692,7 +692,8 @@ static char *only_filter(const char *id)
  * main: `--grade-list-failed MESSAGE` writes every test as failed with
  * MESSAGE (used when the learner's code does not build, so the report still
  * lists every test and its points); `--grade-only NN.MM` first runs that test
- * alone; anything else goes to Criterion.
+ * alone; `--grade-describe NN.MM` prints its title, points and first hint
+ * (make hint); anything else goes to Criterion.
  */
 int main(int argc, char **argv)
 {
@@ -701,6 +702,16 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--grade-list-failed")) {
 		write_results(argv[2]);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--grade-describe")) {
+		/* make hint: the test's title, points and first hint, from
+		 * the learner-free list binary. */
+		if (!only_filter(argv[2]))
+			return 2;
+		printf("%s %s (%d point%s)\nhint: %s\n", argv[2], only_entry->title,
+		       only_entry->points, only_entry->points == 1 ? "" : "s",
+		       only_entry->hint && *only_entry->hint ? only_entry->hint : "(none)");
 		return 0;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "--grade-only")) {
