@@ -17,6 +17,8 @@
 #   make bench [QD="1 32 128"]   each chapter's batch read beside fio, as ratios (needs fio)
 #   make bench CH=09             chapter 09's io_uring echo server beside an epoll one
 #                                (ECHO_SERVER=path: measure that program instead of IMPL's)
+#   make dist                    (instructors) the student edition: build/dist/aio-course.tar.gz,
+#                                without solutions, mutants or cheats (checked for leaks)
 #   make mutate CH=NN            (developers) operator mutants of chapter NN's reference,
 #                                graded; lists the ones no test catches (needs python3)
 #   make clean
@@ -33,7 +35,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch hint
+.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch hint dist
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -70,14 +72,21 @@ doctor:
 	@harness/doctor.sh
 
 test:
-	@harness/selftest.sh
+	@if [ -d solutions ]; then harness/selftest.sh; else \
+		echo "make test checks the course itself and needs solutions/, which this student edition leaves out: make check grades your work"; exit 2; fi
 
-# The reference unless IMPL is given: a fresh skeleton has nothing to measure.
+# The reference unless IMPL is given (a fresh skeleton has nothing to
+# measure); in the student edition, the learner's own exercises/.
 bench:
-	@IMPL="$(if $(filter file,$(origin IMPL)),solutions,$(IMPL))" QD="$(QD)" CH="$(CH)" \
+	@IMPL="$(if $(filter file,$(origin IMPL)),,$(IMPL))" QD="$(QD)" CH="$(CH)" \
 		ECHO_SERVER="$(ECHO_SERVER)" harness/bench.sh
 
+dist:
+	@if [ -d solutions ]; then harness/dist.sh; else \
+		echo "make dist makes the student edition from the full course; this is the student edition already"; exit 2; fi
+
 mutate:
+	@test -d solutions || { echo "make mutate changes the course's solutions/, which this student edition leaves out" >&2; exit 2; }
 	@test -n "$(CH)" || { echo "make mutate: say which chapter, e.g. make mutate CH=01" >&2; exit 2; }
 	@python3 harness/tools/mutate.py "$(CH)" $(if $(JOBS),--jobs $(JOBS)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(ONLY),--only $(ONLY))
 

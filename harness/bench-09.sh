@@ -19,7 +19,8 @@
 # did not stop on SIGTERM with status 0), 2 if nothing could be built.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-IMPL=${IMPL:-solutions}
+# The reference by default; the learner's own code in the student edition.
+IMPL=${IMPL:-$([ -d "$ROOT/solutions" ] && echo solutions || echo exercises)}
 SECS=${BENCH_SECONDS:-2}
 REPEAT=${BENCH_REPEAT:-3}
 LOADS=${BENCH_LOADS:-1x64x1 16x64x1 256x64x1 64x64x8 8x65536x2}

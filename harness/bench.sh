@@ -15,7 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 case "${CH:-}" in
 09 | 9 | 09-uring-multishot) exec "$ROOT/harness/bench-09.sh" ;;
 esac
-IMPL=${IMPL:-solutions}
+# The reference by default; the learner's own code in the student edition.
+IMPL=${IMPL:-$([ -d "$ROOT/solutions" ] && echo solutions || echo exercises)}
 QDS=${QD:-1 32 128}
 SIZE_MB=${BENCH_SIZE_MB:-1024}
 FILE=${BENCH_FILE:-$ROOT/build/bench/data-${SIZE_MB}m}

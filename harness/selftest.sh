@@ -51,6 +51,28 @@ if [ -z "$CH" ]; then
 		fi
 	done
 	wait
+	# The student edition (make dist): made without the reference's code,
+	# and its grader grades there (chapter 01's skeleton: zero, all tests).
+	{
+		dist=$ROOT/build/selftest-dist
+		rm -rf "$dist"
+		if harness/dist.sh "$dist" > "$logs/dist.out" 2>&1; then
+			echo "ok     make dist: the student edition has no solutions, mutants or cheats, and no reference code"
+			if (cd "$dist/aio-course" && REPORTS="$dist/reports" make -s check CH=01) > "$logs/dist-check.out" 2>&1; then
+				echo "FAILED the student edition's make check CH=01 passed on the skeleton (see $logs/dist-check.out)"
+				echo "1 passed, 1 failed"
+			elif grep -qE '^  01 .* 0/[1-9][0-9]* *$' "$logs/dist-check.out"; then
+				echo "ok     the student edition grades: chapter 01's skeleton scores 0 there"
+				echo "2 passed, 0 failed"
+			else
+				echo "FAILED the student edition's make check CH=01 did not grade (see $logs/dist-check.out)"
+				echo "1 passed, 1 failed"
+			fi
+		else
+			echo "FAILED make dist: $(tail -n 1 "$logs/dist.out")"
+			echo "0 passed, 1 failed"
+		fi
+	} > "$logs/zy-dist.log"
 	# The cheats last: one of them succeeding could otherwise spoil the
 	# chapters' gradings running beside it.
 	if [ -z "${NO_CHEATS:-}" ]; then
