@@ -6,9 +6,12 @@
  * Grade your work with:   make check CH=01
  * Try it in a real tool:  make run CH=01 ARGS="-b 7 /etc/hostname"
  *
- * Every function returns a count or -errno (e.g. return -errno; right after
- * the failing call, before anything else can change errno). Replace each
- * "return -ENOSYS" as you solve its TODO.
+ * Every function returns a count or a negated errno value, never -1 and never
+ * errno itself; errno is only valid until the next library call, so take it
+ * right after the call that failed. Replace each "return -ENOSYS" as you
+ * solve its TODO. A failing test names the TODO and a lesson section;
+ * deeper hints for each test (the man page passage, then the shape of the
+ * fix in words) are in harness/01-blocking/hints.md, under its number.
  */
 #define _GNU_SOURCE
 #include "blocking.h"
@@ -21,17 +24,20 @@
 ssize_t read_full(int fd, void *buf, size_t len)
 {
 	/*
-	 * TODO 1: call read(2) until len bytes are in buf.
-	 *  - read may return fewer bytes than asked (a pipe holds what the
-	 *    writer has written so far): ask again for the rest, at buf + done;
-	 *  - it returns 0 at end of file: stop and return what you have;
-	 *  - -1 with errno EINTR means a signal interrupted it before any data:
-	 *    just call it again (lesson: "EINTR and SA_RESTART");
-	 *  - any other -1 (EBADF, EISDIR, EAGAIN, ...) is the answer: return -errno,
-	 *    even if some bytes were read before it (not the count so far);
-	 *  - len == 0 returns 0 without calling read; keep the count in a size_t
-	 *    (lengths beyond 4 GiB happen).
-	 * man 2 read, "RETURN VALUE" and "ERRORS".
+	 * TODO 1: fill buf with len bytes from fd using read(2), fewer only if
+	 * the file ends first.
+	 * Why it is not one call: read(2) promises *some* bytes, not all of
+	 * them (a pipe gives what the writer has written so far, a signal or
+	 * the 2 GiB cap cuts a transfer short), and 0 means end of file. Work
+	 * out, from man 2 read ("RETURN VALUE", "ERRORS", "NOTES"), what each
+	 * kind of result means and which of them the contract in blocking.h
+	 * retries, stops on, or reports.
+	 * Pitfalls the tests check: the second call must not overwrite the
+	 * first call's bytes, nor ask for more room than is left; EINTR is not
+	 * EAGAIN (lesson: "EINTR and SA_RESTART", "EAGAIN"); an error after
+	 * some bytes is still an error ("An error after partial progress");
+	 * len == 0 makes no call at all; counts pass 4 GiB ("64-bit sizes and
+	 * offsets").
 	 */
 	(void)fd;
 	(void)buf;
@@ -42,12 +48,15 @@ ssize_t read_full(int fd, void *buf, size_t len)
 ssize_t pread_full(int fd, void *buf, size_t len, off_t offset)
 {
 	/*
-	 * TODO 2: the same loop with pread(2) at offset + done.
-	 *  - a negative offset is -EINVAL (check it before anything else);
-	 *  - EINTR: call again; other errors: -errno, even after a short pread;
-	 *  - advance the offset together with the buffer after a short read;
-	 *  - pread never moves the file's position: do not use lseek + read.
-	 * man 2 pread.
+	 * TODO 2: read_full's job at a given offset, with pread(2), leaving the
+	 * descriptor's file position alone (another thread may be using it).
+	 * Why pread: it takes the position as an argument and never moves the
+	 * shared one (man 2 pread, DESCRIPTION); lseek + read is refused here.
+	 * What changes from TODO 1: nobody advances the file position for you,
+	 * so after a short pread you decide where the next one reads (lesson:
+	 * "Short reads", the 15000-bytes diagram). The contract's order of
+	 * checks for a negative offset and len == 0 is in blocking.h; offsets
+	 * go beyond 4 GiB, so mind the types.
 	 */
 	(void)fd;
 	(void)buf;
@@ -59,14 +68,12 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t offset)
 ssize_t write_full(int fd, const void *buf, size_t len)
 {
 	/*
-	 * TODO 3: call write(2) until all len bytes are written.
-	 *  - a short write (a signal arrived, a pipe filled up) wrote the FIRST
-	 *    n bytes: continue from buf + done, not from buf;
-	 *  - -1 with EINTR: try again; any other error: return -errno
-	 *    (EPIPE when the reader has gone), even after a short write;
-	 *    EAGAIN is an error too, never retried;
-	 *  - len == 0 returns 0 without calling write.
-	 * man 2 write, "RETURN VALUE".
+	 * TODO 3: deliver all len bytes of buf to fd with write(2); return len,
+	 * or the -errno of the failure that stopped it.
+	 * The contract is in blocking.h (write_full) and the behaviour of a
+	 * partial write in man 2 write, "RETURN VALUE" and "ERRORS"; the
+	 * lesson's "Short writes" shows one happening. Work out the rest from
+	 * what you learned in TODO 1.
 	 */
 	(void)fd;
 	(void)buf;
@@ -77,20 +84,19 @@ ssize_t write_full(int fd, const void *buf, size_t len)
 off_t copy_file(const char *src, const char *dst, size_t bufsize)
 {
 	/*
-	 * TODO 4: copy src to dst through ONE buffer of bufsize bytes.
-	 *  - bufsize == 0 is -EINVAL; malloc the buffer (-ENOMEM if it fails);
-	 *  - open src with O_RDONLY, dst with O_WRONLY | O_CREAT | O_TRUNC and
-	 *    mode 0644 (the kernel applies the umask; not 0666, not src's mode);
-	 *    src first: a missing src must leave dst untouched; dst for
-	 *    writing only (O_RDWR fails on a file of mode 0200);
-	 *  - loop: read_full up to bufsize bytes, write_full what you got, stop
-	 *    at end of file; return the total (an off_t: files exceed 2 GiB), or
-	 *    the first -errno, also when it comes in the middle of the copy;
-	 *  - open returns -1 on failure: 0 is a valid descriptor (test < 0);
-	 *  - close every descriptor you opened and free the buffer on EVERY
-	 *    path, errors included (goto-based cleanup keeps that simple);
-	 *    a failing close(dst) after a good copy is the copy's -errno.
-	 * man 2 open, man 2 close ("dealing with error returns").
+	 * TODO 4: copy the file src to dst through one heap buffer of bufsize
+	 * bytes, moving the data with your read_full and write_full; return
+	 * the bytes copied or an -errno.
+	 * Why so many rules: a copy that looks right on a good day can destroy
+	 * the destination when the source is missing, leave the old tail of a
+	 * longer file, create a file anyone may write, leak a descriptor or the
+	 * buffer on an error path, or report success while close() says the
+	 * data never reached the disk. blocking.h lists what copy_file must do
+	 * in each case; read it as a checklist.
+	 * Read: man 2 open (O_CREAT and its mode argument, O_TRUNC, the access
+	 * modes, RETURN VALUE), man 2 umask, man 2 close ("Dealing with error
+	 * returns from close()"). Lesson: "Cleaning up" (why one cleanup path
+	 * at the end of the function, and the order of the opens).
 	 */
 	(void)src;
 	(void)dst;
@@ -101,12 +107,13 @@ off_t copy_file(const char *src, const char *dst, size_t bufsize)
 int blk_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 5: the shared workload (chapters/common/batch.h), blocking style.
-	 *  - qd == 0, or reqs == NULL with n > 0: return -EINVAL (n == 0 with
-	 *    NULL is 0; any qd above 0, even far above n, is fine);
-	 *  - for each request: reqs[i].res = pread_full(...) of that request;
-	 *    one failed request does not stop the others;
-	 *  - return 0.
+	 * TODO 5: the course's shared workload, a batch of independent reads
+	 * (chapters/common/batch.h), done the blocking way with pread_full:
+	 * one request at a time, so the queue depth is 1 whatever qd says.
+	 * The contract (which arguments are -EINVAL, what lands in each res,
+	 * what the function returns when some requests fail) is in batch.h
+	 * and blocking.h. Later chapters implement the same function with a
+	 * real queue depth; lesson: "One blocking thread is queue depth 1".
 	 */
 	(void)reqs;
 	(void)n;
