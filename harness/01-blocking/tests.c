@@ -225,7 +225,8 @@ static int sparse_file(const char *name, unsigned long long size, off_t at,
 
 GRADE_TEST(read_full, whole_files, 2,
 	   "read_full reads whole files of random sizes",
-	   "TODO 1: loop on read(2) until len bytes or end of file; return the count")
+	   "TODO 1: one read(2) may return fewer bytes than asked; read_full returns len bytes, "
+	   "fewer only at end of file (lesson: \"What read and write promise\")")
 {
 	static const size_t sizes[] = { 1, 17, 4096, 65537, 300001 };
 
@@ -286,7 +287,7 @@ GRADE_TEST(read_full, errors_are_negative_errno, 2,
 GRADE_TEST(read_full, pipe_in_pieces, 3,
 	   "read_full collects a pipe that a writer fills 333 bytes at a time",
 	   "TODO 1: read(2) on a pipe returns what is there now, often less than asked: "
-	   "keep reading into buf + done (lesson: \"Short reads\")")
+	   "a short read is not the end, ask again for the rest (lesson: \"Short reads\")")
 {
 	const size_t len = 10000;
 	unsigned char *data = grade_random_bytes(len), *buf = grade_xmalloc(len + 100);
@@ -369,7 +370,8 @@ GRADE_TEST(read_full, error_after_progress, 2,
 	   "TODO 1: an error is the answer even after a short read: return -errno, not the "
 	   "bytes so far (blocking.h: \"On an error returns -errno, even if some bytes were "
 	   "already read\"); EAGAIN is an error too, never a reason to call read again; "
-	   "after a short read ask for len - done bytes at buf + done, never for len")
+	   "after a short read, ask only for the room left in buf, after the bytes you have "
+	   "(lesson: \"An error after partial progress\", \"Short reads\")")
 {
 	static const int errs[] = { EIO, EAGAIN };
 	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
@@ -463,7 +465,8 @@ static void refuse_seek_and_read(const char *who)
 
 GRADE_TEST(pread_full, random_ranges, 2,
 	   "pread_full reads 50 random ranges of a file, some running past its end",
-	   "TODO 2: loop on pread(2) at offset + done; at end of file return the short count")
+	   "TODO 2: read_full's job with pread(2) at a given offset; at end of file return the "
+	   "short count (lesson: \"Short reads\"; man 2 pread)")
 {
 	const size_t size = 300000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
@@ -521,8 +524,9 @@ static ssize_t short_pread64(int fd, void *buf, size_t n, off64_t off)
 
 GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 	   "pread_full continues a short pread at the advanced offset",
-	   "TODO 2: after a short pread of n bytes, the next one reads at offset + n into "
-	   "buf + n; keeping the old offset copies the same bytes twice (lesson: \"Short reads\")")
+	   "TODO 2: pread never moves a file position for you: after a short pread, the place "
+	   "in the file must advance with the place in the buffer, or the same bytes are "
+	   "read twice (lesson: \"Short reads\")")
 {
 	const size_t size = 20000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
@@ -544,7 +548,8 @@ GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 
 GRADE_TEST(pread_full, bad_arguments, 1,
 	   "pread_full: -EINVAL for a negative offset, -EBADF for a bad descriptor, 0 past EOF",
-	   "TODO 2: check offset < 0 yourself; return -errno from pread's failures")
+	   "TODO 2: a negative offset is your own check, done first (blocking.h); pread's "
+	   "failures come back as -errno (man 2 pread, ERRORS)")
 {
 	unsigned char *data = grade_random_bytes(100), buf[100];
 	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
@@ -676,8 +681,8 @@ GRADE_TEST(write_full, regular_file, 1,
 
 GRADE_TEST(write_full, partial_write_continues, 3,
 	   "write_full continues after a signal cuts a write() short, from the right byte",
-	   "TODO 3: a short write wrote the FIRST n bytes: continue from buf + n with len - n "
-	   "(lesson: \"Short writes\")")
+	   "TODO 3: a short write sent the FIRST bytes of the buffer: continue with the bytes "
+	   "not yet written, never from the start (lesson: \"Short writes\")")
 {
 	const size_t len = 20000;
 	unsigned char *data = grade_random_bytes(len);
@@ -893,7 +898,8 @@ static void refuse_kernel_copies(void)
 
 GRADE_TEST(copy_file, byte_for_byte, 3,
 	   "copy_file copies files of odd sizes through odd buffer sizes, byte for byte",
-	   "TODO 4: read_full up to bufsize, write_full what you got, until end of file")
+	   "TODO 4: every byte of the source reaches the destination, the last partial buffer "
+	   "and the empty file included (blocking.h, copy_file; lesson: \"End of file\")")
 {
 	static const struct { size_t size, bufsize; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 1000, 7 }, { 4095, 4096 }, { 4096, 4096 },
@@ -972,8 +978,9 @@ static ssize_t write_only_write(int fd, const void *buf, size_t n)
 
 GRADE_TEST(copy_file, truncates_destination, 1,
 	   "copy_file truncates a longer existing destination, also one writable but not readable",
-	   "TODO 4: open the destination with O_WRONLY | O_CREAT | O_TRUNC: only for writing "
-	   "(O_RDWR fails on a file of mode 0200)")
+	   "TODO 4: an existing destination must be emptied when it is opened, and opened for "
+	   "writing only (read-write fails on a file of mode 0200): man 2 open, O_TRUNC and "
+	   "the access modes; lesson: \"Cleaning up\"")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
@@ -1190,9 +1197,9 @@ GRADE_TEST(copy_file, error_mid_copy, 2,
 
 GRADE_TEST(copy_file, creates_mode_0644, 1,
 	   "copy_file creates the destination with mode 0644 before umask (umask 0, 022, 077)",
-	   "TODO 4: open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644): the mode is the third "
-	   "argument, the umask is applied by the kernel; not 0666, not the source's mode "
-	   "(man 2 open, O_CREAT; man 2 umask)")
+	   "TODO 4: a new file's mode is an argument of open(2), and the kernel applies the "
+	   "umask to it; the contract's mode is 0644, not 0666, not the source's mode "
+	   "(man 2 open, O_CREAT; man 2 umask; lesson: \"Cleaning up\")")
 {
 	static const struct { mode_t mask, want; } cases[] = {
 		{ 0, 0644 }, { 022, 0644 }, { 077, 0600 },
@@ -1248,8 +1255,8 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 
 GRADE_TEST(batch, random_batch, 2,
 	   "blk_batch_read: 64 random reads of one file, some past its end",
-	   "TODO 5: reqs[i].res = pread_full(reqs[i].fd, reqs[i].buf, reqs[i].len, "
-	   "reqs[i].offset) for every i")
+	   "TODO 5: every request is read with pread_full, with its own fd, buffer, length "
+	   "and offset, and its answer lands in its own res (chapters/common/batch.h)")
 {
 	const size_t size = 1 << 20, n = 64;
 	unsigned char *data = grade_random_bytes(size);
@@ -1412,8 +1419,8 @@ static ssize_t pretend_fd_pread64(int fd, void *buf, size_t n, off64_t off)
 
 GRADE_TEST(batch, beyond_4gib, 1,
 	   "blk_batch_read: requests at offsets beyond 4 GiB of a sparse file, and one of 3 GiB",
-	   "TODO 5: pass reqs[i].offset (an off_t) on unchanged, and store pread_full's "
-	   "ssize_t answer in res unchanged; never through an int")
+	   "TODO 5: a request's offset (off_t) and pread_full's answer (ssize_t) are 64 bits: "
+	   "never pass either through an int (lesson: \"64-bit sizes and offsets\")")
 {
 	static const unsigned long long offs[] = { 4 * GIB - 10, 5 * GIB, 7 * GIB + 1 };
 	unsigned char *data = grade_random_bytes(3 * 512);
@@ -1497,7 +1504,7 @@ GRADE_TEST(batch, odd_queue_depths, 1,
 GRADE_TEST(copy_file, descriptor_zero, 1,
 	   "copy_file works when descriptor 0 is free, so open() returns 0",
 	   "TODO 4: open(2) returns -1 on failure; every other result, 0 included, is a "
-	   "descriptor: test < 0, not <= 0 or !fd (man 2 open, RETURN VALUE)")
+	   "descriptor (man 2 open, RETURN VALUE; lesson: \"Cleaning up\")")
 {
 	const size_t size = 5000;
 	unsigned char *data = grade_random_bytes(size), *back;
