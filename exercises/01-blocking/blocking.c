@@ -11,7 +11,7 @@
  * right after the call that failed. Replace each "return -ENOSYS" as you
  * solve its TODO. A failing test names the TODO and a lesson section;
  * deeper hints for each test (the man page passage, then the shape of the
- * fix in words) are in harness/01-blocking/hints.md, under its number.
+ * fix in words) come with `make hint T=01.NN`, one level per call.
  */
 #define _GNU_SOURCE
 #include "blocking.h"
