@@ -33,17 +33,22 @@
 int uring_open(struct io_uring *ring, unsigned entries)
 {
 	/*
-	 * TODO 1: set up a ring and make sure it can do what this module needs.
-	 *  - ring == NULL, entries == 0 or entries > 4096: -EINVAL;
-	 *  - io_uring_queue_init(entries, ring, 0) returns 0 or -errno
-	 *    (-EPERM, -ENOMEM, -ENOSYS): return that value as it is;
-	 *  - ask the kernel, not its version number: io_uring_get_probe_ring(ring),
-	 *    then io_uring_opcode_supported(probe, IORING_OP_READ) and
-	 *    IORING_OP_WRITE; io_uring_free_probe(probe). A NULL probe means a
-	 *    kernel too old for IORING_OP_READ;
-	 *  - if anything is missing: io_uring_queue_exit(ring) (no fd left open)
-	 *    and return -EOPNOTSUPP.
-	 * man 3 io_uring_queue_init, man 3 io_uring_get_probe; lesson section 9.
+	 * TODO 1: set up a ring, then make sure the kernel behind it can do what
+	 * this module needs, before anyone uses it.
+	 *  - the contract (uring_basics.h) bounds entries to 1..4096, tighter than
+	 *    the kernel's own limit: the kernel will not refuse 4097 for you. In
+	 *    the range, the size goes to the kernel as it is (it rounds it up);
+	 *  - setup failures come back from liburing already as -errno (-EPERM
+	 *    when io_uring is blocked, -ENOMEM when RLIMIT_MEMLOCK is too small):
+	 *    they are the answer. liburing does not set errno;
+	 *  - ask the kernel whether it can read and write (the probe), never its
+	 *    version number: distribution kernels backport and disable. A kernel
+	 *    without a probe is too old to read through io_uring at all;
+	 *  - when the answer is no, the caller gets -EOPNOTSUPP and nothing to
+	 *    clean up: the grader counts open descriptors, and a ring is one.
+	 *    Whatever the probe call hands you is yours to give back.
+	 * man 3 io_uring_queue_init, man 3 io_uring_get_probe,
+	 * man 3 io_uring_opcode_supported; lesson sections 9 and 10.
 	 */
 	(void)ring;
 	(void)entries;
@@ -61,25 +66,27 @@ __attribute__((unused))
 static int run_request(struct io_uring *ring, struct io_uring_sqe *sqe, int *res)
 {
 	/*
-	 * TODO 2: submit it and wait.
-	 *  - (the caller got sqe from io_uring_get_sqe(ring), which returns NULL
-	 *    when the SQ is full: the caller returns -EBUSY then; man 3
-	 *    io_uring_get_sqe);
-	 *  - tag it: io_uring_sqe_set_data(sqe, <something unique while it is in
-	 *    flight>) (lesson section 5);
-	 *  - io_uring_submit_and_wait(ring, 1): submit and wait in one system
-	 *    call. It returns -errno on failure: -EINTR means a signal arrived
-	 *    while waiting; call it again (lesson section 8). -EAGAIN (the
-	 *    kernel is short of memory) may be tried a few times, never without
-	 *    end. Other errors (-EBUSY ...): return them.
+	 * TODO 2: submit it and wait, in one system call.
+	 *  - (the caller took sqe from the SQ, which can be full: that is the
+	 *    caller's -EBUSY, before anything is submitted; man 3 io_uring_get_sqe);
+	 *  - give the request a tag that you will recognise in its CQE and that no
+	 *    other request in flight can share (lesson section 5);
+	 *  - the submit-and-wait call fails in three ways that are handled apart:
+	 *    interrupted by a signal (nothing is wrong, call again), the kernel
+	 *    short of memory (worth a few more tries, never an endless loop), and
+	 *    everything else (the ring failed you: report it). Lesson section 8;
 	 *    man 3 io_uring_submit_and_wait, man 2 io_uring_enter (ERRORS).
 	 *
 	 * TODO 3: reap the completion.
-	 *  - io_uring_wait_cqe(ring, &cqe): 0, or -errno (-EINTR: call it again);
-	 *  - check io_uring_cqe_get_data(cqe) is your tag; copy cqe->res;
-	 *  - io_uring_cqe_seen(ring, cqe) right after copying, before any if or
-	 *    return, so that no path leaves the CQE behind (lesson section 6).
-	 * man 3 io_uring_wait_cqe, man 3 io_uring_cqe_seen.
+	 *  - waiting for the CQE can be interrupted too; any other failure means
+	 *    you have no CQE to look at;
+	 *  - the CQE should carry your tag; what you need from it is its res;
+	 *  - a CQE left unmarked stays at the head of the CQ and answers the next
+	 *    request instead of its own. Arrange the code so that no path, error
+	 *    paths included, can leave the function between taking a CQE and
+	 *    marking it seen (lesson section 6, pitfall 9).
+	 * man 3 io_uring_wait_cqe, man 3 io_uring_cqe_get_data,
+	 * man 3 io_uring_cqe_seen.
 	 */
 	(void)ring;
 	(void)sqe;
@@ -91,26 +98,26 @@ ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
 			off_t offset)
 {
 	/*
-	 * TODO 4: read len bytes, or up to end of file, one IORING_OP_READ at a
-	 * time (io_uring_prep_read(sqe, fd, buf + done, ask, at)).
-	 *  - ring == NULL or offset < -1: -EINVAL; len == 0: return 0, no I/O;
-	 *  - offset -1 needs IORING_FEAT_RW_CUR_POS in ring->features, else
-	 *    -EOPNOTSUPP before any request;
-	 *  - the next request is always "the rest": buf + done, len - done, and
-	 *    offset + done, except that -1 stays -1 (the kernel moves the file
-	 *    position itself); lesson section 7;
-	 *  - sqe->len is 32 bits: ask for at most 1 GiB per request; keep done
-	 *    in a size_t and offsets in an off_t (files and lengths go beyond
-	 *    4 GiB);
-	 *  - cqe->res > 0: add to done (short or not, go round again);
-	 *    res == 0: end of file, return done;
-	 *    res == -EINTR: ask again; res == -EAGAIN: wait with
-	 *    io_uring_prep_poll_add(sqe, fd, POLLIN) through the ring, then ask
-	 *    again (never at once: that spins); the poll's own res < 0: -EINTR
-	 *    ask again, anything else return it; any other res < 0: return it
-	 *    (it is already -errno), even when some bytes were read before;
-	 *  - a ring failure from TODO 2/3: return it.
-	 * man 3 io_uring_prep_read, man 3 io_uring_prep_poll_add.
+	 * TODO 4: read len bytes, or up to end of file, one IORING_OP_READ in
+	 * flight at a time, through run_request.
+	 *  - arguments first (see uring_basics.h): what is -EINVAL, what returns 0
+	 *    without any I/O, and what offset -1 needs from the ring's features
+	 *    (-EOPNOTSUPP, checked before any request);
+	 *  - a completion may bring fewer bytes than asked without being at end of
+	 *    file (pipes, signals, the grader). Each request asks for the rest: the
+	 *    buffer AND the file offset move with the bytes done, except that -1
+	 *    means "the kernel moves the position", so it is never added to
+	 *    (lesson section 7, pitfalls 1-4);
+	 *  - one request carries at most 32 bits of length and its res is a
+	 *    signed int, while len, the bytes done and offsets are 64-bit: keep
+	 *    them in size_t / off_t and cap each request (pitfalls 15, 23);
+	 *  - what res can be: bytes, 0 (end of file), -EINTR (interrupted, ask
+	 *    again), -EAGAIN (not ready: wait for readiness through the ring
+	 *    before asking again, or you spin; that wait's own result counts), or
+	 *    an error, which is the answer even after some bytes arrived
+	 *    (lesson sections 6 and 8);
+	 *  - a ring failure from TODO 2/3 is returned as it is.
+	 * man 3 io_uring_prep_read, man 3 io_uring_prep_poll_add, man 2 read.
 	 */
 	(void)ring;
 	(void)fd;
@@ -124,16 +131,16 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
 			 size_t len, off_t offset)
 {
 	/*
-	 * TODO 5: the same loop with io_uring_prep_write(3), until all len bytes
-	 * are written.
-	 *  - a short write wrote the FIRST res bytes: continue at buf + done and
-	 *    offset + done (-1 stays -1);
-	 *  - res == 0 for a non-empty request is no progress: return -EIO instead
-	 *    of asking again forever;
-	 *  - -EINTR / -EAGAIN (poll for POLLOUT) as in TODO 4; other errors
-	 *    (-EBADF, -EPIPE, -ENOSPC ...) are returned, even after some bytes
-	 *    went out (not the bytes so far, as write(2) would say).
-	 * man 3 io_uring_prep_write.
+	 * TODO 5: write all len bytes: TODO 4's rules, for writes. Sharing one
+	 * loop between both directions is allowed and saves writing it twice.
+	 *  - a short write sent the FIRST res bytes; the rest follows them;
+	 *  - res == 0 has no "end of file" meaning for a write: it is no progress,
+	 *    and asking again would never end (the contract says what to return);
+	 *  - the interruptions and "not ready" results are retried exactly as for
+	 *    reads (readiness for writing, this time); other errors (-EBADF,
+	 *    -EPIPE, -ENOSPC ...) are returned even after some bytes went out,
+	 *    unlike write(2)'s partial count.
+	 * man 3 io_uring_prep_write, man 2 write.
 	 */
 	(void)ring;
 	(void)fd;
@@ -146,22 +153,23 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
 off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 {
 	/*
-	 * TODO 6: copy src to dst through one buffer of bufsize bytes.
-	 *  - bufsize == 0: -EINVAL; malloc the buffer (-ENOMEM);
-	 *  - open src O_RDONLY; open dst O_WRONLY | O_CREAT, mode 0666 (the
-	 *    kernel applies the umask), WITHOUT
-	 *    O_TRUNC; fstat both: the same st_dev and st_ino means the same file:
-	 *    -EINVAL, and nothing truncated; then ftruncate(dst, 0) if it is a
-	 *    regular file (S_ISREG), and check it (-errno);
-	 *  - a ring of your own: uring_open(&ring, 4);
-	 *  - loop: uring_read_full up to bufsize bytes, uring_write_full what you
-	 *    got, until end of file (0; a negative result is an error, not the
-	 *    end). Regular files: explicit offsets (the total so far, an off_t);
-	 *    anything else (FIFO, /dev/null): -1;
-	 *  - on EVERY path, errors included: io_uring_queue_exit, close both
-	 *    files, free the buffer. A failed close(dst) is an error too.
-	 * Returns the bytes copied or -errno (open failed: -errno right away).
-	 * man 2 open, man 2 fstat, man 2 ftruncate; lesson, "The exercise".
+	 * TODO 6: copy src to dst through one buffer of bufsize bytes, on a ring of
+	 * your own, with TODOs 4 and 5 doing the I/O.
+	 *  - "cp f f" must not destroy f: dst may be the same file as src under
+	 *    another name (a hard link). Find out before anything is truncated
+	 *    (-EINVAL); the path names cannot tell you, the open files can;
+	 *  - dst's old contents beyond the copy must go, and if that fails the
+	 *    copy must not go ahead; a missing dst is created with mode 0666 and
+	 *    the user's umask, applied by the kernel;
+	 *  - regular files have positions you know (the total so far, an off_t);
+	 *    a FIFO or a device does not;
+	 *  - a negative read result is an error, never the end of the file;
+	 *  - every path out, errors included, gives back what was taken so far:
+	 *    buffer, ring, both files. close(dst) can report a write that failed
+	 *    late (NFS, quotas): it is an error too;
+	 *  - open(2) reports failure as -1 with errno: your result is -errno.
+	 * man 2 open, man 2 fstat, man 7 inode, man 2 ftruncate, man 2 close;
+	 * uring_basics.h, uring_copy_file.
 	 */
 	(void)src;
 	(void)dst;
@@ -172,20 +180,20 @@ off_t uring_copy_file(const char *src, const char *dst, size_t bufsize)
 int uring_probe_features(struct uring_features *out)
 {
 	/*
-	 * TODO 7: ask the kernel what its io_uring can do.
-	 *  - out == NULL: -EINVAL; otherwise zero *out first;
-	 *  - io_uring_queue_init_params(URING_PROBE_ENTRIES, &ring, &params)
-	 *    with params zeroed; copy params.features, params.sq_entries and
-	 *    params.cq_entries;
-	 *  - io_uring_get_probe_ring(&ring): NULL is not an error (have_probe
-	 *    stays false); else have_probe = true, last_op = probe->last_op and
-	 *    op_supported[op] = io_uring_opcode_supported(probe, op) for every
-	 *    op 0..URING_MAX_OPCODES-1; io_uring_free_probe(probe);
-	 *  - io_uring_queue_exit(&ring) before returning.
-	 * Never look at uname(2): the kernel version says nothing about what a
-	 * distribution kernel backported or disabled.
+	 * TODO 7: ask the kernel what its io_uring can do, on a ring of
+	 * URING_PROBE_ENTRIES entries made for the purpose and gone before you
+	 * return.
+	 *  - out == NULL: -EINVAL; otherwise *out starts all zero;
+	 *  - the feature bits and the SQ/CQ sizes are what setup reports back
+	 *    (there is a variant of the setup call that hands its parameters
+	 *    back); a setup failure is returned as it is;
+	 *  - the opcodes come from the probe, for every slot of op_supported, not
+	 *    only those your headers name; no probe is an answer, not an error
+	 *    (uring_basics.h says what the fields hold then);
+	 *  - never uname(2): the kernel version says nothing about what a
+	 *    distribution kernel backported or disabled.
 	 * man 3 io_uring_queue_init_params, man 2 io_uring_setup (the
-	 * IORING_FEAT_* bits); lesson section 9.
+	 * IORING_FEAT_* bits), man 3 io_uring_get_probe; lesson section 9.
 	 */
 	(void)out;
 	return -ENOSYS;
@@ -195,16 +203,14 @@ int uring_feature_report(FILE *out)
 {
 	/*
 	 * TODO 8: print what uring_probe_features found, one line per name of
-	 * URING_REPORT_FEATURES and URING_REPORT_OPCODES (uring_basics.h shows
-	 * how to turn those X-lists into a table of { "NAME", value }):
-	 *     IORING_FEAT_NODROP               yes
-	 *     IORING_OP_READ                   yes
-	 *  - "yes" when (features & value) is set / op_supported[value];
-	 *  - any other line (headings, the raw value) must not begin with
-	 *    "IORING_";
-	 *  - out == NULL: -EINVAL; errors of uring_probe_features: return them;
-	 *    fflush(out) failing or ferror(out): -EIO (check ferror too: a
-	 *    write that failed in the middle leaves fflush nothing to fail on).
+	 * URING_REPORT_FEATURES and URING_REPORT_OPCODES, in the format
+	 * uring_basics.h gives (uring_feature_report). The header also shows how
+	 * an X-list becomes a table of names and values.
+	 *  - every yes/no comes from this call's uring_probe_features, never from
+	 *    what some kernel supports;
+	 *  - a line that is not a NAME line must not begin with "IORING_";
+	 *  - a write error on out is -EIO, also one that happened before the last
+	 *    flush and left that flush nothing to fail on (man 3 ferror).
 	 */
 	(void)out;
 	return -ENOSYS;
@@ -213,17 +219,9 @@ int uring_feature_report(FILE *out)
 int uring_serial_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 9: the course's batch of reads (chapters/common/batch.h), one
-	 * request at a time.
-	 *  - qd == 0, or reqs == NULL with n > 0: -EINVAL; n == 0: return 0
-	 *    before anything else (no ring);
-	 *  - a ring of your own (uring_open, a few entries: qd is not a ring
-	 *    size, it may be far above 4096), torn down before you return, on
-	 *    every path;
-	 *  - reqs[i].res = what TODO 4's loop gives for reqs[i] (an offset < 0
-	 *    is -EINVAL for that request alone); a failing request does not
-	 *    stop the others;
-	 *  - return 0 once every res is set (or a ring failure as -errno).
+	 * TODO 9: the course's batch of reads (chapters/common/batch.h), the
+	 * chapter-05 way: one request in flight at a time. The contract is
+	 * uring_basics.h, uring_serial_batch_read; this one is yours to plan.
 	 */
 	(void)reqs;
 	(void)n;
