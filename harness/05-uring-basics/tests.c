@@ -146,9 +146,9 @@ static size_t expect_read(size_t size, size_t off, size_t len)
 
 GRADE_TEST(open, sets_up_a_ring, 2,
 	   "uring_open sets up a working ring of the size asked; -EINVAL for NULL, 0 or huge",
-	   "TODO 1: check the arguments first, then io_uring_queue_init(entries, ring, 0); "
-	   "free the probe you ask for with io_uring_free_probe (man 3 io_uring_queue_init, "
-	   "man 3 io_uring_get_probe)")
+	   "TODO 1: the contract's bounds on entries are yours to check; in range, the size "
+	   "goes to the kernel as it is; a probe you ask for is yours to free (lesson "
+	   "section 9; man 3 io_uring_queue_init, man 3 io_uring_get_probe)")
 {
 	struct io_uring ring;
 	struct io_uring_sqe *sqe;
@@ -192,10 +192,9 @@ GRADE_TEST(open, sets_up_a_ring, 2,
 
 GRADE_TEST(open, probes_the_kernel, 2,
 	   "uring_open asks the probe: -EOPNOTSUPP, ring torn down, without READ, WRITE or a probe",
-	   "TODO 1: io_uring_get_probe_ring + io_uring_opcode_supported for IORING_OP_READ and "
-	   "IORING_OP_WRITE; if either is missing (or the probe is NULL) io_uring_queue_exit "
-	   "and return -EOPNOTSUPP. Never guess from the kernel version (lesson section 9, "
-	   "pitfall 12)")
+	   "TODO 1: ask the kernel behind the new ring whether it can read and write (the "
+	   "probe); no probe, or either opcode missing, is -EOPNOTSUPP with nothing left "
+	   "open. Never guess from the kernel version (lesson section 9, pitfall 12)")
 {
 	static const struct {
 		struct doctor d;
@@ -249,8 +248,9 @@ GRADE_TEST(open, setup_errors_as_negative_errno, 1,
 
 GRADE_TEST(read_full, random_ranges, 3,
 	   "uring_read_full reads 40 random ranges of a file, some past its end",
-	   "TODO 2-4: one IORING_OP_READ at offset + done into buf + done until len bytes or "
-	   "res == 0 (end of file); the file position is not used (man 3 io_uring_prep_read)")
+	   "TODO 2-4: the read-fully loop: each request asks for what is still missing, at "
+	   "the matching place in the buffer and in the file, until len bytes or end of "
+	   "file; the file position is not used (lesson section 7; man 3 io_uring_prep_read)")
 {
 	const size_t size = 300000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
@@ -318,9 +318,9 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 GRADE_TEST(read_full, short_reads_continue, 3,
 	   "uring_read_full continues short reads at the advanced offset and buffer "
 	   "(every read cut to 4093 bytes)",
-	   "TODO 4: a CQE with 0 < res < asked is a short read, not the end: the next request "
-	   "asks for len - done at buf + done AND offset + done, one request per submit "
-	   "(lesson section 7; pitfalls 1-3)")
+	   "TODO 4: a short read is not the end: the next request continues where it "
+	   "stopped, in the buffer AND in the file, one request per submit (lesson section "
+	   "7; pitfalls 1-3)")
 {
 	const size_t size = 100000, len = 50000, clamp = 4093;
 	const long want_submits = (long)((len + clamp - 1) / clamp);
@@ -468,9 +468,9 @@ GRADE_TEST(read_full, wait_interrupted, 2,
 
 GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 	   "uring_read_full asks again when cqe->res is -EAGAIN or -EINTR, and returns -EIO",
-	   "TODO 4: res == -EINTR: submit the read again; res == -EAGAIN: wait for POLLIN "
-	   "(io_uring_prep_poll_add) and submit again; any other negative res is the answer "
-	   "(lesson section 8, pitfall 7)")
+	   "TODO 4: not every negative res is the answer: -EINTR is asked again, -EAGAIN too"
+	   " but only after waiting for readiness; the rest is returned (lesson section 8, "
+	   "pitfall 7)")
 {
 	static const int retried[] = { -EAGAIN, -EINTR };
 	const size_t size = 8192;
@@ -612,8 +612,8 @@ GRADE_TEST(read_full, full_sq_is_ebusy, 1,
 
 GRADE_TEST(write_full, regular_file, 2,
 	   "uring_write_full writes 123457 random bytes at two offsets, and 0 bytes as 0",
-	   "TODO 5: one IORING_OP_WRITE at offset + done from buf + done until all len bytes "
-	   "are written; return len (man 3 io_uring_prep_write)")
+	   "TODO 5: the write-fully loop has the read loop's shape and ends only when all "
+	   "len bytes are written (lesson section 7; man 3 io_uring_prep_write)")
 {
 	const size_t len = 123457;
 	unsigned char *data = grade_random_bytes(len), *back;
@@ -654,8 +654,8 @@ GRADE_TEST(write_full, regular_file, 2,
 GRADE_TEST(write_full, short_writes_continue, 3,
 	   "uring_write_full continues short writes at the advanced offset and buffer "
 	   "(every write cut to 777 bytes)",
-	   "TODO 5: a short write wrote the FIRST res bytes: continue from buf + done at "
-	   "offset + done, one request per submit (lesson section 7)")
+	   "TODO 5: a short write sent the FIRST res bytes: the next request continues after"
+	   " them, in the buffer AND in the file (lesson section 7)")
 {
 	const size_t len = 123457, clamp = 777;
 	const long want_submits = (long)((len + clamp - 1) / clamp);
@@ -688,8 +688,8 @@ GRADE_TEST(write_full, short_writes_continue, 3,
 
 GRADE_TEST(write_full, pipe_slow_reader, 2,
 	   "uring_write_full sends 50000 bytes through a 4 KiB pipe with offset -1",
-	   "TODO 5: a write to a full pipe completes short; submit the rest (buf + done, "
-	   "offset -1) until everything is written")
+	   "TODO 5: a write to a full pipe completes short; the rest follows, at offset -1 "
+	   "again, until everything is written (lesson section 7)")
 {
 	const size_t len = 50000;
 	unsigned char *data = grade_random_bytes(len);
@@ -785,8 +785,9 @@ static const char *const copy_no_blocking_io =
 
 GRADE_TEST(copy, byte_for_byte, 3,
 	   "uring_copy_file copies files of odd sizes through odd buffer sizes, byte for byte",
-	   "TODO 6: uring_read_full up to bufsize bytes, uring_write_full what you got, at "
-	   "the running total as offset, until end of file; return the total")
+	   "TODO 6: each round writes exactly what its read returned, at the same place; the"
+	   " copy ends at end of file and returns the total (uring_basics.h, "
+	   "uring_copy_file)")
 {
 	static const struct { size_t size, bufsize; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 1000, 7 }, { 4095, 4096 }, { 4096, 4096 },
@@ -882,7 +883,8 @@ GRADE_TEST(copy, from_a_fifo, 2,
 
 GRADE_TEST(copy, truncates_destination, 1,
 	   "uring_copy_file truncates a longer existing destination",
-	   "TODO 6: after checking that dst is not src, ftruncate(dst, 0) a regular file")
+	   "TODO 6: the destination's old contents beyond the copy must go, once you know "
+	   "dst is not src, and only for a regular file (uring_basics.h; man 2 ftruncate)")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
@@ -907,8 +909,8 @@ GRADE_TEST(copy, truncates_destination, 1,
 GRADE_TEST(copy, onto_itself_refused, 2,
 	   "uring_copy_file of a file onto itself (same name, or a hard link) is -EINVAL, "
 	   "the file intact",
-	   "TODO 6: open dst without O_TRUNC, compare st_dev and st_ino of both (fstat); "
-	   "equal: -EINVAL before anything is truncated (pitfall 14)")
+	   "TODO 6: dst may be src under another name (a hard link): find out from the two "
+	   "open files before anything is truncated (pitfall 14; man 7 inode)")
 {
 	const size_t size = 5000;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -967,9 +969,8 @@ GRADE_TEST(copy, errors, 2,
 
 GRADE_TEST(copy, no_leaks, 2,
 	   "uring_copy_file closes both files and its ring after a copy and after each error",
-	   "TODO 6: io_uring_queue_exit and close both descriptors on every path, also when "
-	   "the ring cannot be set up; one cleanup block at the end of the function keeps "
-	   "it in one place (pitfall 11)")
+	   "TODO 6: every path out, also when the ring cannot be set up, gives back the ring"
+	   " and both descriptors (pitfall 11)")
 {
 	unsigned char *data = grade_random_bytes(70000);
 	const char *src = grade_make_file("src", data, 70000);
@@ -1070,9 +1071,9 @@ static void check_features(const struct uring_features *f, const struct truth *t
 
 GRADE_TEST(features, probe_matches_kernel, 2,
 	   "uring_probe_features reports this kernel's features, ring sizes and opcodes",
-	   "TODO 7: io_uring_queue_init_params with params zeroed, then params.features, "
-	   "sq_entries, cq_entries; io_uring_get_probe_ring and io_uring_opcode_supported for "
-	   "every op 0..255 (man 2 io_uring_setup, man 3 io_uring_get_probe)")
+	   "TODO 7: the features and ring sizes are what ring setup reports back; the "
+	   "opcodes come from the probe, for every slot of op_supported (lesson section 9; "
+	   "man 2 io_uring_setup, man 3 io_uring_get_probe)")
 {
 	struct uring_features f;
 	struct truth t;
@@ -1212,9 +1213,9 @@ static void check_report(const struct report *r, const struct truth *t, const ch
 GRADE_TEST(features, report_lines, 2,
 	   "uring_feature_report prints one \"NAME yes|no\" line per listed feature and opcode; "
 	   "-EINVAL for NULL, -EIO when the output fails",
-	   "TODO 8: one line per name of URING_REPORT_FEATURES and URING_REPORT_OPCODES: the "
-	   "name, spaces, yes or no; other lines must not begin with IORING_; fflush and "
-	   "ferror for -EIO (uring_basics.h)")
+	   "TODO 8: the line format and the error results are in uring_basics.h "
+	   "(uring_feature_report); other lines must not begin with IORING_; a write error "
+	   "anywhere in the report is -EIO")
 {
 	struct report r;
 	struct truth t;
@@ -1271,8 +1272,8 @@ static const char *const batch_no_blocking_io =
 
 GRADE_TEST(batch, random_batch, 2,
 	   "uring_serial_batch_read: 40 random reads of one file, some past its end",
-	   "TODO 9: reqs[i].res = the read-fully loop of TODO 4 on reqs[i] (fd, buf, len, "
-	   "offset), for every i; a ring of your own")
+	   "TODO 9: each request's res is what the read-fully loop of TODO 4 gives for it, "
+	   "on a ring the batch sets up for itself (uring_basics.h, uring_serial_batch_read)")
 {
 	const size_t size = 200000, n = 40;
 	unsigned char *data = grade_random_bytes(size);
@@ -1555,9 +1556,9 @@ GRADE_TEST(write_full, error_after_progress, 2,
 
 GRADE_TEST(write_full, retries_eagain_eintr_results, 2,
 	   "uring_write_full asks again when cqe->res is -EAGAIN or -EINTR, and returns -EIO",
-	   "TODO 5: the same rules as for reads: res == -EINTR: submit the write again; "
-	   "res == -EAGAIN: wait for POLLOUT (io_uring_prep_poll_add) and submit again; any "
-	   "other negative res is the answer (lesson section 8, pitfall 7)")
+	   "TODO 5: writes get the retries reads get: -EINTR is asked again, -EAGAIN too "
+	   "after waiting until the fd can take data; any other negative res is the answer "
+	   "(lesson section 8, pitfalls 7 and 20)")
 {
 	static const int retried[] = { -EAGAIN, -EINTR };
 	const size_t len = 5000;
@@ -1604,9 +1605,10 @@ GRADE_TEST(write_full, retries_eagain_eintr_results, 2,
 GRADE_TEST(read_full, eagain_waits_for_readiness, 2,
 	   "after -EAGAIN in cqe->res, uring_read_full and uring_write_full wait with "
 	   "IORING_OP_POLL_ADD (POLLIN / POLLOUT) before each retry: no spinning",
-	   "TODO 4/5: res == -EAGAIN means \"not ready\": asking again at once spins. Queue an "
-	   "IORING_OP_POLL_ADD for POLLIN (reads) or POLLOUT (writes), wait for its CQE, then "
-	   "resubmit (uring_basics.h; man 3 io_uring_prep_poll_add; lesson section 8)")
+	   "TODO 4/5: res == -EAGAIN means \"not ready\": asking again at once spins. Before"
+	   " each retry, wait through the ring until the fd is ready in the transfer's "
+	   "direction (uring_basics.h; lesson section 8, pitfall 21; man 3 "
+	   "io_uring_prep_poll_add)")
 {
 	const size_t size = 4000;
 	unsigned char *data = grade_random_bytes(size), buf[2000];
@@ -1811,9 +1813,8 @@ GRADE_TEST(copy, error_after_progress, 2,
 GRADE_TEST(copy, frees_its_buffer, 2,
 	   "uring_copy_file frees its buffer after a copy and after each error; -ENOMEM when "
 	   "malloc fails",
-	   "TODO 6: every path out after the malloc frees the buffer, closes both files and "
-	   "tears the ring down (one cleanup block); a NULL from malloc is -ENOMEM with "
-	   "nothing left open (pitfall 11)")
+	   "TODO 6: every path out after the buffer was allocated frees it; a failed "
+	   "allocation is -ENOMEM with nothing left open (pitfalls 11 and 26)")
 {
 	unsigned char *data = grade_random_bytes(30000);
 	const char *src = grade_make_file("src", data, 30000);
@@ -2025,8 +2026,8 @@ GRADE_TEST(batch, edges, 1,
 GRADE_TEST(batch, ring_failure, 1,
 	   "uring_serial_batch_read returns the ring's error when submitting fails, and still "
 	   "tears its ring down",
-	   "TODO 9: a submit error is the ring failing, not a request: stop, io_uring_queue_exit "
-	   "and return it; every path out of the function tears the ring down (pitfall 11)")
+	   "TODO 9: a submit error is the ring failing, not a request: the batch stops and "
+	   "reports it, and the ring is torn down on that path too (pitfall 26)")
 {
 	unsigned char *data = grade_random_bytes(4096), bufs[3][512];
 	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
@@ -2176,8 +2177,8 @@ GRADE_TEST(features, report_write_error_midway, 1,
 GRADE_TEST(batch, runs_exactly_n, 1,
 	   "uring_serial_batch_read runs requests 0..n-1 and no more (n = 1 and 2); NULL with "
 	   "n 1 is -EINVAL; n 0 returns 0 without setting up a ring",
-	   "TODO 9: loop i from 0 while i < n; reqs == NULL with any n > 0 is -EINVAL; n == 0 "
-	   "returns 0 and does nothing, not even a ring (chapters/common/batch.h)")
+	   "TODO 9: exactly requests 0..n-1 are run; an empty batch is answered before any "
+	   "ring is set up (uring_basics.h, uring_serial_batch_read; pitfall 31)")
 {
 	unsigned char *data = grade_random_bytes(4096), bufs[3][100];
 	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
@@ -2349,8 +2350,8 @@ GRADE_TEST(read_full, poll_result_checked, 2,
 
 GRADE_TEST(copy, stdin_closed, 1,
 	   "uring_copy_file works when descriptor 0 is free, so that the source opens as fd 0",
-	   "TODO 6: open(2) returns -1 on failure and any descriptor >= 0 on success, 0 included "
-	   "when stdin is closed: test fd < 0, never fd <= 0 (man 2 open, RETURN VALUE)")
+	   "TODO 6: descriptor 0 is a valid result of open(2) when stdin is closed: only a "
+	   "negative result is a failure (man 2 open, RETURN VALUE; pitfall 32)")
 {
 	const size_t size = 5000;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -2422,9 +2423,9 @@ GRADE_TEST(features, setup_errors_returned, 1,
 GRADE_TEST(copy, truncate_failure_reported, 1,
 	   "uring_copy_file returns -EPERM when ftruncate of the destination fails (a sealed "
 	   "memfd), instead of copying over the old contents",
-	   "TODO 6: check ftruncate(2)'s result: -1 is an error to return (-errno), after "
-	   "closing both files; otherwise the old bytes beyond the copy stay in dst (man 2 "
-	   "ftruncate, man 2 fcntl: F_SEAL_SHRINK)")
+	   "TODO 6: truncating dst can fail, and then the copy must not go ahead (the old "
+	   "bytes would stay): its -errno is the result, with nothing left open (man 2 "
+	   "ftruncate; pitfall 32)")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100);
 	const char *src = grade_make_file("src", data, 100);
@@ -2460,10 +2461,9 @@ GRADE_TEST(copy, truncate_failure_reported, 1,
 GRADE_TEST(read_full, ring_errors_mid_request, 2,
 	   "a wait that fails after the read was submitted, and a submit that fails for the "
 	   "poll after -EAGAIN, are returned as they are",
-	   "TODO 3/4: check what io_uring_wait_cqe returns before you touch cqe: -EINTR waits "
-	   "again, any other error is returned (the CQE pointer is not set); the poll's "
-	   "submit and wait are ring calls like any other: their errors are returned "
-	   "(uring_basics.h; man 3 io_uring_wait_cqe)")
+	   "TODO 3/4: a failed wait gives you no CQE to look at: -EINTR waits again, other "
+	   "errors are the ring failing; the poll after -EAGAIN is a request like any other,"
+	   " its ring errors too (uring_basics.h; man 3 io_uring_wait_cqe; pitfall 32)")
 {
 	unsigned char *data = grade_random_bytes(4000), buf[2000];
 	int fd = grade_open(grade_make_file("f", data, 4000), O_RDWR);
@@ -2541,9 +2541,9 @@ static void close_dst_at_read(const struct io_uring_sqe *sqe)
 GRADE_TEST(copy, close_error_reported, 1,
 	   "uring_copy_file returns -errno when close() of the destination fails (a delayed "
 	   "write error), also after copying an empty file",
-	   "TODO 6: close(2) can report a write error the kernel found only later (NFS, "
-	   "quotas): check close(dst) and, if the copy had succeeded so far (0 bytes "
-	   "included), return its -errno (uring_basics.h: \"or from closing dst\"; man 2 close)")
+	   "TODO 6: close(2) of the destination can report a write that failed late (NFS, "
+	   "quotas): when the copy had succeeded so far (0 bytes included), that error is "
+	   "the result (uring_basics.h; man 2 close; pitfall 33)")
 {
 	static const size_t sizes[] = { 10000, 0 };
 
