@@ -4,7 +4,8 @@
 #   harness/dist.sh [DIR]       (make dist; DIR defaults to build/dist)
 #
 # Writes DIR/aio-course/ and DIR/aio-course.tar.gz: the lessons, the
-# skeletons, the grader and its tests, without what gives the answers away:
+# skeletons, the grader and its tests, without what gives the answers away
+# (and DIR/aio-course-instructor.tar.gz, the whole course, to keep private):
 #   solutions/                      the reference modules;
 #   harness/NN-topic/mutants/       wrong versions of them, as diffs whose
 #                                   context lines are the reference's code;
@@ -12,8 +13,8 @@
 #   harness/selftest.sh, harness/tools/mutate.py, harness/tools/caught-by.sh,
 #   .ci/                            the course's own tests, which need the above.
 # make check, make hint, make progress, make watch, make run and make bench
-# work there on the learner's exercises/ (make doctor leaves out the lines
-# it measures with a reference demo).
+# work there on the learner's exercises/; make doctor asks the kernel with
+# the reference demos of a few chapters, shipped compiled and stripped.
 #
 # Then it checks that no file of the edition holds the reference's code: no
 # run of LEAK_LINES (4) consecutive lines of a reference file, each at least
@@ -52,6 +53,21 @@ stage=$OUT/.$NAME.$$
 rm -rf "$stage" && mkdir -p "$stage/$NAME" || exit 2
 trap 'rm -rf "$stage"' EXIT
 tar -C "$ROOT" -cf - -- "${keep[@]}" | tar -C "$stage/$NAME" -xf - || exit 2
+
+# make doctor asks the kernel some questions with a chapter's demo built on
+# the reference module: the edition carries those demos compiled and
+# stripped (no source, no symbols of the module's own functions).
+for c in $(cd "$ROOT/harness" && grep -l reference_demo [0-9][0-9]-*/doctor.sh | cut -d/ -f1); do
+	obj=$stage/obj/$c
+	make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$c" \
+		IMPL_DIR="$ROOT/solutions/$c" OUT="$obj" demo > "$stage/build-$c.log" 2>&1 &&
+		strip -o "$stage/$NAME/harness/$c/doctor-demo" "$obj/demo" || {
+		echo "make dist: chapter $c's demo for make doctor does not build (see $stage/build-$c.log)" >&2
+		trap - EXIT
+		exit 2
+	}
+done
+rm -rf "$stage/obj" "$stage"/build-*.log
 
 # The edition says what it is, first thing in its README.
 {
@@ -124,7 +140,13 @@ PY
 	exit 1
 fi
 
-rm -rf "${OUT:?}/$NAME" "$OUT/$NAME.tar.gz"
+# The instructor's archive: the whole course, solutions, mutants and cheats
+# included. Keep it private.
+tar -C "$ROOT" -czf "$stage/$NAME-instructor.tar.gz" --transform "s|^|$NAME-instructor/|" -- "${files[@]}" || exit 2
+
+rm -rf "${OUT:?}/$NAME" "$OUT/$NAME.tar.gz" "$OUT/$NAME-instructor.tar.gz"
 tar -C "$stage" -czf "$stage/$NAME.tar.gz" "$NAME" &&
-	mv "$stage/$NAME" "$OUT/$NAME" && mv "$stage/$NAME.tar.gz" "$OUT/$NAME.tar.gz" || exit 2
-echo "make dist: $OUT/$NAME.tar.gz (${#keep[@]} files; no solutions, mutants or cheats)"
+	mv "$stage/$NAME" "$OUT/$NAME" && mv "$stage/$NAME.tar.gz" "$OUT/$NAME.tar.gz" &&
+	mv "$stage/$NAME-instructor.tar.gz" "$OUT/" || exit 2
+echo "make dist: $OUT/$NAME.tar.gz, the student edition (${#keep[@]} files; no solutions, mutants or cheats; make doctor's reference demos compiled)"
+echo "make dist: $OUT/$NAME-instructor.tar.gz, the whole course: keep it private"

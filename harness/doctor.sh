@@ -15,6 +15,24 @@ warn() {
 	printf '        %-22s fix: %s\n' "" "$3"
 }
 
+# reference_demo CHAPTER: the path of the chapter's demo built on the
+# reference module, which some chapters' lines ask the kernel with: built
+# from solutions/ in build/doctor/CHAPTER, or, in the student edition (make
+# dist), the compiled copy it ships as harness/CHAPTER/doctor-demo (never
+# the source). Returns 1 if neither is there.
+reference_demo() {
+	local out=$ROOT/build/doctor/$1
+	if [ -d "$ROOT/solutions/$1" ]; then
+		make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
+			CHAPTER="$1" IMPL_DIR="$ROOT/solutions/$1" OUT="$out" demo > /dev/null 2>&1 || return 1
+		echo "$out/demo"
+	elif [ -x "$ROOT/harness/$1/doctor-demo" ]; then
+		mkdir -p "$out" && echo "$ROOT/harness/$1/doctor-demo"
+	else
+		return 1
+	fi
+}
+
 echo "make doctor: $(uname -sr), $(nproc) cores, user $(id -un)"
 make -s -C "$ROOT" build/tools/probe >/dev/null 2>&1 || echo "  (the probe does not build yet: io_uring and O_DIRECT lines are unknown)"
 

@@ -19,13 +19,9 @@ else
 		ok "aio-nr (ch. 02)" "fs.aio-nr $aio_nr of fs.aio-max-nr $aio_max: room for the tests' io contexts"
 	fi
 	d02=$ROOT/build/doctor/02-libaio
-	if [ ! -d "$ROOT/solutions/02-libaio" ]; then
-		info "io_setup (ch. 02)" "not tried: this student edition has no reference demo to ask the kernel with; make run CH=02 ARGS=\"--verbose FILE\" runs your own once make check CH=02 passes"
-	elif make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
-		CHAPTER=02-libaio IMPL_DIR="$ROOT/solutions/02-libaio" OUT="$d02" demo \
-		> /dev/null 2>&1; then
+	if demo02=$(reference_demo 02-libaio); then
 		head -c 65536 /dev/urandom > "$d02/probe.dat" 2>/dev/null
-		out=$("$d02/demo" --qd 4 "$d02/probe.dat" 2>&1)
+		out=$("$demo02" --qd 4 "$d02/probe.dat" 2>&1)
 		case "$out" in
 		*"io contexts     1 created, 1 destroyed"*)
 			ok "io_setup (ch. 02)" "kernel AIO works: the chapter 02 demo read a file through io_setup, io_submit and io_getevents" ;;

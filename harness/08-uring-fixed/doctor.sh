@@ -7,13 +7,9 @@
 # read from sysfs for the disk under build/ (IOPOLL needs them).
 
 d08=$ROOT/build/doctor/08-uring-fixed
-if [ ! -d "$ROOT/solutions/08-uring-fixed" ]; then
-	info "SQPOLL (ch. 08)" "not tried: this student edition has no reference demo to ask the kernel with; make run CH=08 ARGS=\"read FILE --sqpoll\" runs your own once make check CH=08 passes"
-elif make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
-	CHAPTER=08-uring-fixed IMPL_DIR="$ROOT/solutions/08-uring-fixed" OUT="$d08" demo \
-	> /dev/null 2>&1; then
+if demo08=$(reference_demo 08-uring-fixed); then
 	head -c 1048576 /dev/urandom > "$d08/probe.dat" 2>/dev/null
-	out=$(timeout 20 "$d08/demo" read "$d08/probe.dat" --n 256 --qd 8 --sqpoll 2>&1)
+	out=$(timeout 20 "$demo08" read "$d08/probe.dat" --n 256 --qd 8 --sqpoll 2>&1)
 	case "$out" in
 	*"SQ thread: iou-sqp-"*)
 		ok "SQPOLL (ch. 08)" "a SQPOLL ring works for $(id -un): its kernel thread iou-sqp-PID was seen (no privilege needed since 5.13)" ;;
@@ -24,7 +20,7 @@ elif make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" 
 		warn "SQPOLL (ch. 08)" "the SQPOLL demo failed: $(printf '%s' "$out" | grep -m 1 -i 'demo:\|failed' || printf '%s' "$out" | head -n 1)" \
 			"run make run CH=08 IMPL=solutions ARGS=\"read FILE --sqpoll\" to see why" ;;
 	esac
-	out=$("$d08/demo" memlock 4 2>&1)
+	out=$("$demo08" memlock 4 2>&1)
 	case "$out" in
 	*"4 MiB): slot"*)
 		ok "memlock (ch. 08)" "4 MiB of buffers register under RLIMIT_MEMLOCK $(ulimit -l) KiB (what the chapter's demo registers)" ;;

@@ -9,12 +9,8 @@
 # root (CAP_IPC_LOCK) is not charged.
 
 d09=$ROOT/build/doctor/09-uring-multishot
-if [ ! -d "$ROOT/solutions/09-uring-multishot" ]; then
-	info "multishot (ch. 09)" "not tried: this student edition has no reference demo to ask the kernel with; make run CH=09 ARGS=burst runs your own once make check CH=09 passes"
-elif make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
-	CHAPTER=09-uring-multishot IMPL_DIR="$ROOT/solutions/09-uring-multishot" OUT="$d09" demo \
-	> /dev/null 2>&1; then
-	out=$(timeout 20 "$d09/demo" burst --conns 4 --msgs 4 --size 256 --entries 16 --bufs 16 --buf-size 1024 2>&1)
+if demo09=$(reference_demo 09-uring-multishot); then
+	out=$(timeout 20 "$demo09" burst --conns 4 --msgs 4 --size 256 --entries 16 --bufs 16 --buf-size 1024 2>&1)
 	case "$out" in
 	*"every byte checked"*)
 		ok "multishot (ch. 09)" "multishot accept and receive with a buffer ring echo a burst of 4 connections" ;;
@@ -31,7 +27,7 @@ elif make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" 
 		warn "multishot (ch. 09)" "the chapter 09 demo failed: $(printf '%s' "$out" | grep -m 1 'demo:' || printf '%s' "$out" | head -n 1)" \
 			"run make run CH=09 IMPL=solutions ARGS=burst to see why" ;;
 	esac
-	out=$(timeout 20 "$d09/demo" burst --conns 2 --msgs 2 --size 64 2>&1)
+	out=$(timeout 20 "$demo09" burst --conns 2 --msgs 2 --size 64 2>&1)
 	case "$out" in
 	*"every byte checked"*)
 		ok "memlock (ch. 09)" "the default server (256 entries, 256 buffers of 4 KiB) fits under RLIMIT_MEMLOCK $(ulimit -l) KiB" ;;
