@@ -5,6 +5,7 @@
 #                                laid out like exercises/); exit 0 only at full marks
 #   make hint T=NN.MM            a deeper hint for a test that fails: each call one level
 #                                more (the man page passage, then the shape of the fix)
+#   make compdb                  build/compile_commands.json for clangd (make check writes it too)
 #   make progress                your last score in each chapter, and what is next
 #   make watch CH=NN             grade chapter NN again each time you save one of its files
 #   make grade-class SUBMISSIONS=dir [CH=NN]
@@ -35,7 +36,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch hint dist
+.PHONY: help deps check test run doctor clean tools bench mutate grade-class progress watch hint dist compdb
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -50,8 +51,15 @@ build/tools/%: harness/tools/%.c harness/lib/tsv.h
 
 # A grading of exercises/ (all its tests, no COPY= or SERVER=) is also kept
 # in build/progress/ for make progress; the exit status is the grading's.
-check:
+check: build/compile_commands.json
 	@ONLY_TEST="$(T)" harness/progress.sh --grade "$(IMPL)" "$(CH)"
+
+# For clangd and other editors (they find it in build/ by themselves):
+# written again when a C file of the course is added or changed. Never stops
+# a grading.
+compdb: build/compile_commands.json
+build/compile_commands.json: harness/compdb.sh $(wildcard chapters/*/*.c exercises/*/*.c harness/*/*.c)
+	@harness/compdb.sh || true
 
 progress:
 	@harness/progress.sh
@@ -65,7 +73,7 @@ watch:
 grade-class:
 	@harness/class.sh "$(SUBMISSIONS)" "$(CH)"
 
-run:
+run: build/compile_commands.json
 	@harness/run.sh "$(IMPL)" "$(CH)" $(ARGS)
 
 doctor:
