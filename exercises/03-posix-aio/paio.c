@@ -11,16 +11,18 @@
  * read, pread, readv, preadv, lio_listio, pthread_create.
  *
  * The suggested shape (the reference is about 250 lines): a "window" of
- * min(qd, n, PAIO_MAX_INFLIGHT) slots, each holding one aiocb, the request
- * it serves, the bytes already read, and a state (free, ready to submit,
- * in flight); then a loop:
+ * slots, each serving one request at a time and remembering how far that
+ * request got and whether its read is in flight; then a loop that fills
+ * free slots, submits, sleeps until a read finishes, and collects what
+ * finished (lesson section 12). Small functions, one per step, keep the
+ * states of a slot easy to follow.
  *
- *     fill free slots with the next requests     (TODO 3)
- *     submit every ready slot with aio_read      (TODOs 4, 5)
- *     sleep in aio_suspend                       (TODO 6)
- *     reap finished reads: aio_error, aio_return (TODO 7)
- *
- * Replace "return -ENOSYS" once the TODOs are done.
+ * Every function returns 0 or a negated errno value; POSIX aio itself uses
+ * two other conventions (lesson section 2), so convert at once. Replace
+ * "return -ENOSYS" once the TODOs are done. A failing test names the TODO
+ * and a lesson section; deeper hints for each test (the man page passage,
+ * then the shape of the fix in words) come with `make hint T=03.NN`, one
+ * level per call.
  */
 #define _GNU_SOURCE
 #include "paio.h"
@@ -35,57 +37,60 @@
 int paio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 1: check the arguments: qd == 0, or reqs == NULL with n > 0,
-	 * is -EINVAL; n == 0 returns 0 and does nothing (batch.h).
+	 * TODO 1: refuse a call that cannot describe a batch, and do nothing
+	 * for an empty one. Which arguments are which is in batch.h and in
+	 * paio.h (paio_batch_read, "Returns"); the checks come before any
+	 * allocation.
 	 *
-	 * TODO 2: allocate the window: min(qd, n, PAIO_MAX_INFLIGHT) slots
-	 * (each: a struct aiocb, which request it serves, the bytes done so
-	 * far, its state) and the list aio_suspend waits on: an array of
-	 * const struct aiocb * of the same length, NULL where nothing is in
-	 * flight. -ENOMEM if malloc fails. The aiocbs must not move while
-	 * their reads are in flight: one array, allocated once.
+	 * TODO 2: set up the window: one slot per read that may be in flight,
+	 * and beside the slots the list that aio_suspend(3) waits on. How many
+	 * slots: paio.h (qd, and why PAIO_MAX_INFLIGHT exists). Why one
+	 * allocation that never moves: glibc keeps a pointer to each aiocb
+	 * until you collect its read (aio(7), NOTES; lesson section 1, rule 2).
+	 * Running out of memory is -ENOMEM, with nothing leaked.
 	 *
-	 * TODO 3: give free slots the next requests. Answer without any I/O:
-	 * offset < 0 or len > SSIZE_MAX: res = -EINVAL (check this first);
-	 * len == 0: res = 0 (even for a bad fd). Those take no slot.
+	 * TODO 3: give free slots the next requests. Some requests need no I/O
+	 * at all and are answered here (paio.h, "Result of each request": which
+	 * ones, with what, and which check comes first); they must not leave a
+	 * slot empty while requests are left (lesson section 10, pitfall 31).
 	 *
-	 * TODO 4: prepare a slot's aiocb for the part of its request not read
-	 * yet: memset it to 0 (glibc refuses a garbage aio_reqprio), then
-	 * aio_fildes = fd, aio_buf = buf + done, aio_nbytes = len - done,
-	 * aio_offset = offset + done, aio_sigevent.sigev_notify = SIGEV_NONE
-	 * (0 would be SIGEV_SIGNAL). aio(7), lesson section 1.
+	 * TODO 4: describe, in a slot's aiocb, the part of its request that is
+	 * still missing: after a short read that is not the whole request
+	 * (lesson section 2). Two traps the tests check: glibc refuses a
+	 * control block with leftovers in it, and the notification field's
+	 * value 0 is not "none" in glibc (aio(7), sigevent(7); lesson section
+	 * 1, rule 1). Offsets pass 4 GiB.
 	 *
-	 * TODO 5: submit it with aio_read(3). 0: it is in flight, put
-	 * &slot.cb in the suspend list. -1 with EAGAIN: keep it ready and try
-	 * again later (TODO 8). -1 with any other errno: that request's
-	 * res = -errno; the batch goes on.
+	 * TODO 5: submit a slot with aio_read(3). Read its RETURN VALUE and
+	 * ERRORS: an accepted read is in flight and belongs in the wait list;
+	 * a refused one was never queued. EAGAIN ("out of resources") is not
+	 * the request's answer (TODO 8); any other refusal is, and the batch
+	 * goes on.
 	 *
-	 * TODO 6: wait with aio_suspend(3) on the list (NULL entries are
-	 * ignored; timeout NULL). It fails with EINTR when a signal handler
-	 * ran: that is not an error, call it again. Any other failure ends
-	 * the batch with -errno, but only after TODO 9. Never poll aio_error
-	 * in a loop instead: lesson section 3.
+	 * TODO 6: sleep until at least one of your reads finished, with
+	 * aio_suspend(3) on the list of reads in flight and no timeout. Know
+	 * which of its failures is not an error at all (aio_suspend(3) ERRORS,
+	 * signal(7); lesson section 3), and why a list entry must not outlive
+	 * its read. Never poll instead: the tests answer pipes only while you
+	 * sleep in aio_suspend.
 	 *
-	 * TODO 7: reap. For each slot in flight, aio_error(3): EINPROGRESS
-	 * means still running, leave it. Anything else: call aio_return(3)
-	 * exactly once, set the list entry to NULL, then
-	 *   err > 0          -> res = -err (aio_error returns a POSITIVE errno)
-	 *   aio_return == 0  -> end of file: res = bytes done so far
-	 *   done == len      -> res = len
-	 *   otherwise        -> a short read: the slot is ready again for the
-	 *                       rest (back to TODO 4), not free.
-	 * aio_return(3), lesson section 2.
+	 * TODO 7: collect finished reads. aio_error(3) tells which of your
+	 * reads finished and how; aio_return(3) gives the count, and its man
+	 * page says when and how often you may call it. Then decide what the
+	 * request's state is now: failed, at end of file, complete, or short
+	 * and to be continued (paio.h, "Result of each request"; lesson
+	 * section 2, the life of a request). Mind the convention: aio_error
+	 * returns the error number itself.
 	 *
-	 * TODO 8: EAGAIN from aio_read while none of your reads is in flight:
-	 * nothing will finish and free resources, so pause (nanosleep 1 ms,
-	 * then 2, 4, ... ms) and try again; after a bounded number of tries
-	 * in a row (the reference: 8, about a quarter of a second in all)
-	 * return -EAGAIN. An accepted aio_read starts the count again. With reads in flight, just wait for one of them (TODO 6)
-	 * before you call aio_read again: retrying at once only spins.
+	 * TODO 8: aio_read saying EAGAIN. With reads of yours in flight, one of
+	 * them finishing is what frees resources; with none in flight, nothing
+	 * will, so pause before each new try and give up after a bounded
+	 * number of tries in a row. The numbers the tests hold you to are in
+	 * paio.h (the EAGAIN rule); lesson section 11.
 	 *
-	 * TODO 9: before returning, on every path (errors included): no read
-	 * may still be in flight. Wait for each one still running (aio_suspend
-	 * on it alone), collect it with aio_return, then free the window.
+	 * TODO 9: when paio_batch_read returns, on every path (errors
+	 * included), none of its reads is still in flight and nothing it
+	 * allocated is left (paio.h, "Returns"; lesson section 10, pitfall 11).
 	 */
 	(void)reqs;
 	(void)n;

@@ -12,16 +12,16 @@
  * aio_* and lio_listio (this part replaces them). No polling and no
  * sleep() while waiting: sleep on a condition variable.
  *
- *   caller (tpool_batch_read)              workers (nthreads of them)
- *   lock                                   lock
- *   queue requests while a slot is free    while queue empty and not stopping:
- *   signal(work)              --------->       cond_wait(work)
- *   cond_wait(batch.done)                  take a job; unlock
- *   ...                                    read it completely (no lock held!)
- *   until its requests are all done  <---  lock; store res; free the slot;
- *   unlock                                 signal(batch.done)
+ * Who does what: the caller of tpool_batch_read only hands requests out and
+ * sleeps until its own are done; the workers, started once by tpool_create,
+ * take requests from a shared queue, make the blocking reads and wake the
+ * caller. Lesson section 8 draws it and gives the reasons for each choice.
  *
- * Replace each "return -ENOSYS" as you solve its TODO.
+ * pthread_* functions return the error number (positive); every function
+ * here returns it negated. Replace each "return -ENOSYS" as you solve its
+ * TODO. A failing test names the TODO and a lesson section; deeper hints
+ * for each test (the man page passage, then the shape of the fix in words)
+ * come with `make hint T=03.NN`, one level per call.
  */
 #define _GNU_SOURCE
 #include "paio.h"
@@ -35,53 +35,49 @@
 #include <unistd.h>
 
 /*
- * TODO 10: define the pool: a pthread_mutex_t, a pthread_cond_t "work"
- * (a job was queued, or stopping was set), a queue of jobs (head and tail
- * of a linked list), a bool stopping, the number of threads started and
- * their pthread_t ids (a flexible array member sized by tpool_create).
- * A job is one request plus the batch it belongs to; a batch (one call of
- * tpool_batch_read, on the caller's stack) has its own condition variable
- * "done", its free job slots and a count of requests queued or running.
+ * TODO 10: define the pool's state. Decide what the workers and every
+ * caller share (the queue of work, whether the pool is stopping, the
+ * threads to join later) and what belongs to one call of
+ * tpool_batch_read only (its requests' progress, its own way to be woken:
+ * other callers' requests are none of its business). One mutex protects
+ * all of the shared part; write down, beside each field, who may read or
+ * change it and with which lock held. Lesson section 8, "The decisions".
  */
 struct tpool {
-	int todo;  /* replace with the fields above */
+	int todo;  /* replace with the pool's fields (TODO 10) */
 };
 
 int tpool_create(struct tpool **out, unsigned nthreads)
 {
 	/*
-	 * TODO 11: check the arguments (out == NULL, nthreads == 0 or more
-	 * than TPOOL_MAX_THREADS: -EINVAL); allocate the pool (-ENOMEM);
-	 * pthread_mutex_init and pthread_cond_init (they return a positive
-	 * error number: return it negated). Then start the workers:
-	 *  - block every signal first (sigfillset, pthread_sigmask(SIG_SETMASK,
-	 *    &all, &old)): a new thread inherits the mask of its creator, so
-	 *    the workers never run a signal handler in the middle of a read;
-	 *  - pthread_create nthreads times (worker_main of TODO 12);
-	 *  - restore the old mask.
-	 * If a pthread_create fails (with any error, not only EAGAIN): stop
-	 * and pthread_join the threads already started (as tpool_destroy
-	 * does), free everything, leave *out alone, and return the error
-	 * negated (e.g. -EAGAIN).
-	 * pthread_create(3), pthread_sigmask(3).
+	 * TODO 11: start a pool of exactly nthreads workers, or fail leaving
+	 * nothing behind. The contract (valid arguments, what *out holds on
+	 * failure, which errors to return) is in paio.h, tpool_create.
+	 * Why the workers must start with every signal blocked, and why the
+	 * creating thread arranges that rather than each worker: man 3
+	 * pthread_create (what a new thread inherits), man 3 pthread_sigmask;
+	 * the caller's own mask must be as it was afterwards. Why a creation
+	 * that fails half way is the hard case: the threads already started
+	 * are running and must be stopped and joined (paio.h; pitfall 22 of
+	 * lesson section 10).
 	 *
-	 * TODO 12 (a static function, the workers' start routine): lock; loop:
-	 * while the queue is empty and not stopping, pthread_cond_wait(work);
-	 * if the queue is empty (so stopping): unlock and return. Take the
-	 * first job, UNLOCK, read it (TODO 13), LOCK, store res, give the job
-	 * slot back to its batch, decrement the batch's count and signal its
-	 * "done" condition - in that order, all with the lock held (a signal
-	 * sent before the change can be lost). Wait in a while loop: POSIX
-	 * allows spurious wake-ups, and the tests make them happen. Never hold the lock during the read: the pool
-	 * would read one request at a time. pthread_cond_wait(3).
+	 * TODO 12 (a static function, the workers' start routine): wait for
+	 * work, take one job, read it (TODO 13), hand the result back to the
+	 * batch it came from and wake its caller; leave when the pool stops.
+	 * Three rules the tests check, each with its reason in the lesson
+	 * (section 8, "The decisions", and section 12): the lock is never held
+	 * during a read (else the pool reads one request at a time); a wait
+	 * on a condition variable may return with nothing to do (POSIX allows
+	 * spurious wake-ups, pthread_cond_wait(3p)); a wake-up sent before the
+	 * state it announces has changed can be lost for good.
 	 *
-	 * TODO 13 (a static function): read one request completely, like
-	 * pread_full in chapter 01: offset < 0 or len > SSIZE_MAX is -EINVAL
-	 * (checked first: offset -1 with len 0 is -EINVAL); len 0 is 0 with
-	 * no I/O; pread(2) at offset + done into buf + done until len bytes or
-	 * end of file (0); -1 with EINTR: try again; -1 with ESPIPE before any
-	 * byte (a pipe or a socket): continue with read(2), which ignores the
-	 * offset; any other -1: return -errno. Return the bytes read.
+	 * TODO 13 (a static function): read one request completely, the way
+	 * chapter 01's pread_full did, with this chapter's extension for pipes
+	 * and sockets: paio.h, "Pipes, FIFOs and sockets" and "Result of each
+	 * request" (which checks come first, when a count is the result and
+	 * when an error is). Read man 2 pread (RETURN VALUE, ERRORS) and man 2
+	 * read (EINTR; NOTES on the size of one transfer). Requests reach
+	 * 5 GiB and offsets pass 4 GiB: mind the types.
 	 */
 	(void)out;
 	(void)nthreads;
@@ -91,17 +87,13 @@ int tpool_create(struct tpool **out, unsigned nthreads)
 int tpool_batch_read(struct tpool *p, struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 14: p == NULL, qd == 0, or reqs == NULL with n > 0: -EINVAL;
-	 * n == 0: return 0. Allocate min(qd, n) job slots (the batch's queue
-	 * depth) and init the batch's "done" condition. Lock; loop: while a
-	 * slot is free and requests are left, give it the next request,
-	 * append it to the pool's queue and signal "work"; if every request
-	 * was queued and the batch's count is 0, stop; else
-	 * pthread_cond_wait(done) - the check and the wait with the lock held
-	 * throughout, in a loop. Unlock, destroy the condition, free the
-	 * slots, return 0. Return only when every request of THIS batch has
-	 * its res: an empty queue is not enough (workers may still be reading),
-	 * and other callers' requests are none of your business.
+	 * TODO 14: run one batch through the pool: every request read by the
+	 * workers, at most min(qd, n) of this batch's requests queued or being
+	 * read at any moment, the window refilled as they finish, and the call
+	 * returns only when every request of THIS batch has its res. Other
+	 * callers may be running batches on the same pool at the same time.
+	 * The contract (arguments, return values, synchronisation rules) is in
+	 * paio.h, tpool_batch_read.
 	 */
 	(void)p;
 	(void)reqs;
@@ -113,11 +105,11 @@ int tpool_batch_read(struct tpool *p, struct batch_req *reqs, size_t n, unsigned
 void tpool_destroy(struct tpool *p)
 {
 	/*
-	 * TODO 15: p == NULL does nothing. Lock, set stopping, broadcast
-	 * "work" (every worker must wake, not just one), unlock; then
-	 * pthread_join every worker (never detach: when tpool_destroy returns,
-	 * no worker may be running); destroy the mutex and the condition;
-	 * free the pool. pthread_join(3), pthread_cond_broadcast(3).
+	 * TODO 15: stop the pool. When tpool_destroy returns, no worker is
+	 * running any more and everything tpool_create made is released
+	 * (paio.h, tpool_destroy). Why joining and not detaching: man 3
+	 * pthread_join (NOTES) and lesson section 8. Think about which workers
+	 * a single wake-up reaches: every one of them must notice.
 	 */
 	(void)p;
 }
@@ -125,10 +117,10 @@ void tpool_destroy(struct tpool *p)
 int tpool_batch_read_once(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 16: qd == 0, or reqs == NULL with n > 0: -EINVAL; n == 0:
-	 * return 0 without creating anything. Otherwise tpool_create a pool
-	 * of min(qd, n, TPOOL_MAX_THREADS) threads, tpool_batch_read with qd,
-	 * tpool_destroy, and return the first error of the three.
+	 * TODO 16: the one-call form of part B, for callers of batch.h: a pool
+	 * made for this batch alone, used, and gone. Its size, its argument
+	 * checks and which error it returns are in paio.h,
+	 * tpool_batch_read_once; n can be far larger than TPOOL_MAX_THREADS.
 	 */
 	(void)reqs;
 	(void)n;
