@@ -122,9 +122,9 @@ static void check_protocol(void)
 
 GRADE_TEST(paio, random_file, 3,
 	   "paio_batch_read: 3 batches of 60 random reads of a 1 MiB file (qd 1, 4, 16), some past its end",
-	   "TODOs 3-7: one aiocb per request in flight; aio_read, aio_suspend, then aio_error "
-	   "and aio_return for each finished read; a read at or past the end of file returns "
-	   "fewer bytes, or 0 (lesson sections 2-3)")
+	   "TODOs 3-7: the life of a request (lesson section 2: submitted, finished, "
+	   "collected) and waiting for any of several (section 3); a read at or past the end "
+	   "of file returns fewer bytes, or 0")
 {
 	static const unsigned qds[] = { 1, 4, 16 };
 	const size_t size = 1 << 20, n = 60;
@@ -242,8 +242,9 @@ GRADE_TEST(paio, edge_cases, 2,
 
 GRADE_TEST(paio, errors_per_request, 2,
 	   "paio_batch_read: a bad fd, a directory and a write-only fd get their own -errno; the others still run",
-	   "TODO 7: aio_error returns the error number (positive): the request's res is -err, "
-	   "and you still call aio_return for it; never read errno for it (lesson section 2)")
+	   "TODO 7: a read's failure comes from aio_error, as a positive error number, not "
+	   "from errno; it is that request's result alone, and the read is still collected "
+	   "(aio_error(3), lesson section 2)")
 {
 	const size_t size = 8192;
 	unsigned char *data = grade_random_bytes(size);
@@ -283,9 +284,9 @@ GRADE_TEST(paio, errors_per_request, 2,
 
 GRADE_TEST(paio, aiocb_prepared, 1,
 	   "paio_batch_read zeroes each aiocb and asks for no notification (SIGEV_NONE)",
-	   "TODO 4: memset the aiocb to 0 before filling it (glibc refuses a garbage "
-	   "aio_reqprio), then set aio_sigevent.sigev_notify = SIGEV_NONE (0 is SIGEV_SIGNAL; "
-	   "lesson section 1)")
+	   "TODO 4: every aiocb given to aio_read starts cleared (glibc refuses leftovers "
+	   "such as a garbage aio_reqprio) and asks for no notification, which in glibc is "
+	   "not the value 0 (aio(7) NOTES, sigevent(7), lesson section 1)")
 {
 	const size_t size = 100000, n = 24;
 	unsigned char *data = grade_random_bytes(size);
@@ -353,9 +354,9 @@ GRADE_TEST(paio, aio_return_once, 3,
 
 GRADE_TEST(paio, sleeps_in_aio_suspend, 3,
 	   "paio_batch_read sleeps in aio_suspend while reads are pending, instead of polling",
-	   "TODO 6: wait with aio_suspend on the list of reads in flight, and set an entry "
-	   "to NULL once you collected it: glibc returns at once while any entry is no "
-	   "longer in progress, which makes every wait a busy loop (lesson section 3)")
+	   "TODO 6: sleep in aio_suspend on a list of exactly the reads in flight: glibc "
+	   "returns at once while any entry is no longer in progress, so a collected read "
+	   "left in the list makes every wait a busy loop (lesson section 3)")
 {
 	static const int order[4] = { 1, 3, 0, 2 };
 	const size_t len = 2000;
@@ -429,9 +430,9 @@ GRADE_TEST(paio, eintr_in_aio_suspend, 2,
 
 GRADE_TEST(paio, short_reads, 3,
 	   "paio_batch_read continues short reads: aio_read capped at 1000 bytes, pipes fed 100 bytes at a time",
-	   "TODOs 4 and 7: a read can return fewer bytes than asked before end of file: "
-	   "submit the rest at offset + done into buf + done for len - done "
-	   "(lesson section 2)")
+	   "TODOs 4 and 7: a read can return fewer bytes than asked before end of file; the "
+	   "request is not finished: submit the part still missing, from where the bytes so "
+	   "far end (lesson section 2, short reads)")
 {
 	const size_t size = 200000, n = 24, len = 1000;
 	unsigned char *data = grade_random_bytes(size);
@@ -477,8 +478,8 @@ GRADE_TEST(paio, short_reads, 3,
 
 GRADE_TEST(paio, end_of_file, 2,
 	   "paio_batch_read ends a request at end of file: pipes that hang up early, reads past a file's end",
-	   "TODO 7: aio_return == 0 means end of file: finish the request with the bytes read "
-	   "so far; do not submit it again (lesson section 2)")
+	   "TODO 7: a read that returns 0 is the end of the file: the request ends with the "
+	   "bytes it has and is not submitted again (read(2), lesson section 2)")
 {
 	const size_t size = 10000, len = 300;
 	unsigned char *data = grade_random_bytes(size);
@@ -532,9 +533,9 @@ GRADE_TEST(paio, end_of_file, 2,
 
 GRADE_TEST(paio, queue_depth, 3,
 	   "paio_batch_read keeps qd reads in flight, never more: 8 pipes answered last to first, 40 file reads at qd 5",
-	   "TODOs 2, 3 and 5: submit min(qd, n) reads before you wait, and never more than qd "
-	   "at once; the pipes are answered in reverse order, so they all must be waiting "
-	   "(lesson section 11)")
+	   "TODOs 2, 3 and 5: fill the whole window before the first wait, and never have "
+	   "more than qd reads in flight; the pipes are answered in reverse order, so they "
+	   "all must be waiting at once (paio.h, qd; lesson section 11)")
 {
 	static const int order[8] = { 7, 6, 5, 4, 3, 2, 1, 0 };
 	const size_t size = 1 << 18, n = 40, len = 100;
@@ -707,8 +708,8 @@ GRADE_TEST(paio, error_collects_reads, 2,
 
 GRADE_TEST(paio, many_requests, 1,
 	   "paio_batch_read: 3000 reads of 16 bytes with qd 2^20 (at most PAIO_MAX_INFLIGHT in flight)",
-	   "TODO 2: allocate the window for min(qd, n, PAIO_MAX_INFLIGHT) slots, not qd and "
-	   "not a fixed array")
+	   "TODO 2: the window's size is bounded by the contract's limits, whatever qd says, "
+	   "and lives on the heap (paio.h: qd and PAIO_MAX_INFLIGHT)")
 {
 	const size_t size = 1 << 16, n = 3000;
 	unsigned char *data = grade_random_bytes(size), *bufs = grade_xmalloc(n * 16);
@@ -789,8 +790,9 @@ static struct tpool *pool_or_fail(unsigned nthreads)
 
 GRADE_TEST(tpool, create_and_destroy, 3,
 	   "tpool_create starts exactly nthreads threads; tpool_destroy joins every one of them",
-	   "TODOs 11 and 15: pthread_create nthreads workers in tpool_create; in tpool_destroy "
-	   "set stopping, broadcast, pthread_join each one (pthread_join(3), lesson section 8)")
+	   "TODOs 11 and 15: tpool_create starts exactly nthreads workers; tpool_destroy "
+	   "wakes every one of them and joins it before it returns (pthread_join(3), lesson "
+	   "section 8, \"The decisions\")")
 {
 	struct tpool *p = (struct tpool *)&p, *q;
 	int base = fault_count_threads(), now, rc;
@@ -951,8 +953,8 @@ GRADE_TEST(tpool, parallel_pipes, 4,
 
 GRADE_TEST(tpool, short_reads, 2,
 	   "the pool continues short reads: pread capped at 1000 bytes, pipes fed 100 bytes at a time",
-	   "TODO 13: after a short read of k bytes, read again at offset + k into buf + k; "
-	   "stop at len or end of file (chapter 01's pread_full)")
+	   "TODO 13: a short pread is not the end of the file: go on reading the part still "
+	   "missing until len or a 0 (chapter 01's pread_full; pread(2), RETURN VALUE)")
 {
 	const size_t size = 300000, n = 20, len = 1000;
 	unsigned char *data = grade_random_bytes(size);
@@ -996,8 +998,9 @@ GRADE_TEST(tpool, short_reads, 2,
 
 GRADE_TEST(tpool, workers_block_signals, 1,
 	   "every worker starts with all signals blocked",
-	   "TODO 11: block every signal (sigfillset + pthread_sigmask) while you create the "
-	   "workers - a new thread inherits the mask - then restore yours (pthread_sigmask(3))")
+	   "TODO 11: workers start with every signal blocked; a new thread inherits its "
+	   "creator's mask, so arrange it around the creation, and leave the caller's own "
+	   "mask as it was (pthread_create(3), pthread_sigmask(3), lesson section 8)")
 {
 	const size_t size = 10000;
 	unsigned char *data = grade_random_bytes(size);
@@ -1230,8 +1233,8 @@ GRADE_TEST(tpool, batches_independent, 2,
 
 GRADE_TEST(tpool, create_fails_cleanly, 2,
 	   "when the 3rd pthread_create fails (EAGAIN), tpool_create returns -EAGAIN and joins the 2 it started",
-	   "TODO 11: if pthread_create fails, stop and pthread_join the threads already "
-	   "started, free everything, and return the error negated (pthread_create(3))")
+	   "TODO 11: a creation that fails half way leaves no thread and no memory behind, "
+	   "and returns the error negated (paio.h, tpool_create; pthread_create(3))")
 {
 	struct tpool *p = (struct tpool *)&p;
 	int base = fault_count_threads(), now, rc;
@@ -1515,8 +1518,8 @@ static void check_sparse(const char *fn, struct batch_req r[4], const unsigned c
 
 GRADE_TEST(paio, beyond_4gib, 1,
 	   "paio_batch_read at offsets beyond 4 GiB of a sparse file (short reads continued there too)",
-	   "TODO 4: aio_offset is an off_t (64 bits): compute offset + done in off_t, never "
-	   "in an int or an unsigned (lesson section 2)")
+	   "TODO 4: beyond 4 GiB: a continuation's position must be worked out in 64 bits "
+	   "(aio_offset is an off_t), never in an int or an unsigned (aio(7), lesson section 2)")
 {
 	unsigned char *data = grade_random_bytes(5000), *bufs = grade_xmalloc(6200);
 	int fd = sparse_file(data, 5000), small;
@@ -1634,8 +1637,9 @@ GRADE_TEST(paio, eagain_waits_for_progress, 2,
 
 GRADE_TEST(paio, memory, 2,
 	   "paio_batch_read frees what it allocates, also when an allocation fails (-ENOMEM)",
-	   "TODOs 2 and 9: free the window on every path; when the second of two "
-	   "allocations fails, free the first before returning -ENOMEM (malloc(3))")
+	   "TODOs 2 and 9: what is allocated is freed on every path, also when a later "
+	   "allocation fails and the call returns -ENOMEM (malloc(3), lesson section 10, "
+	   "pitfall 29)")
 {
 	const size_t size = 50000, n = 12;
 	unsigned char *data = grade_random_bytes(size);
@@ -1723,7 +1727,7 @@ GRADE_TEST(tpool, error_after_progress, 2,
 GRADE_TEST(tpool, beyond_4gib, 2,
 	   "the pool at offsets beyond 4 GiB of a sparse file, and a read of 5 GiB (no data moves)",
 	   "TODO 13: keep offsets in off_t and counts in size_t: an int or an unsigned wraps "
-	   "at 2 or 4 GiB; each pread moves at most 0x7ffff000 bytes (pread(2), NOTES)")
+	   "at 2 or 4 GiB; each pread moves at most 0x7ffff000 bytes (read(2), NOTES)")
 {
 	unsigned char *data = grade_random_bytes(5000), *bufs = grade_xmalloc(6200);
 	int fd = sparse_file(data, 5000);
