@@ -1571,12 +1571,15 @@ static bool parse_tcp_line(const char *line, unsigned *port)
 	return !strcmp(tail, "\n") && *port > 0 && *port < 65536;
 }
 
-GRADE_TEST(program, bad_arguments, 2,
+/* Ten runs of the program each: 15 s, so that a loaded machine under SAN=1
+ * (each start of an ASan program is slow) never turns a correct server into
+ * a timeout. */
+GRADE_TEST_T(program, bad_arguments, 2,
 	   "server with bad arguments: a usage message on stderr, exit status 2; the largest "
 	   "good values (--qd 4096) are accepted",
 	   "TODO 12: server --file PATH (--port N | --unix SOCKPATH) [--qd N]: exactly one of "
 	   "--port and --unix; a port 0..65535; qd >= 1; anything else is a usage error "
-	   "(stderr, status 2), before anything is opened")
+	   "(stderr, status 2), before anything is opened", 15)
 {
 	const char *f, *sock = sock_path("s");
 	struct {
@@ -1629,11 +1632,11 @@ GRADE_TEST(program, bad_arguments, 2,
 	unlink(sock);
 }
 
-GRADE_TEST(program, cannot_serve, 1,
+GRADE_TEST_T(program, cannot_serve, 1,
 	   "server that cannot serve (no such file, port taken, socket path exists, socket path "
 	   "too long): a message on stderr (naming a missing file), exit status 1",
 	   "TODO 12: print what failed and why (strerror) on stderr and exit with status 1; "
-	   "never print the ready line before the server can serve")
+	   "never print the ready line before the server can serve", 15)
 {
 	struct sockaddr_storage taken;
 	socklen_t tl;
