@@ -7,6 +7,7 @@
  * Read chapters/06-uring-batching/README.md ("The program") first.
  * Grade your work with:   make check CH=06
  * Try it:                 make run CH=06 PROG=copy ARGS="/tmp/lab/f /tmp/lab/g"
+ * A failing test names the TODO; `make hint T=06.NN` gives deeper hints.
  *
  * The grader runs this program from outside, like a user would (the lesson,
  * "The program", says exactly what it checks): exit status 0 on success with
@@ -17,7 +18,7 @@
  * through io_uring (no read, write, pread, pwrite, sendfile, mmap of the
  * files), with several requests in flight (strace shows it).
  *
- * A shape that works (lesson, "The program" and pitfalls 15-19): SLOTS
+ * A shape that works (lesson, "The program" and pitfalls 22-28): SLOTS
  * buffers of BLOCK bytes.
  * Each slot owns one block of the file at a time and goes
  *
@@ -47,37 +48,43 @@
 #define SLOTS 8u             /* blocks in flight at once          */
 
 /*
- * TODO 10 (open): open SRC (O_RDONLY), fstat it: it must be a regular file.
- *  Then open DST with O_WRONLY | O_CREAT, mode 0644, but WITHOUT O_TRUNC:
- *  if DST is SRC (same st_dev and st_ino after fstat of both), truncating
- *  it would destroy the data before you could notice. Refuse that case;
- *  otherwise ftruncate(DST, 0). Never create or truncate DST before SRC is
- *  known to be readable. Each failure: "copy: PATH: strerror(errno)" on
- *  stderr, status 1.  man 2 open, man 2 fstat, man 2 ftruncate.
+ * TODO 10 (open): open SRC for reading and DST for writing, refusing every
+ *  case the lesson's table lists (SRC missing or not a regular file, DST
+ *  unopenable, DST the same file as SRC under another name).
+ *  Why the order matters: DST must not be created, and never emptied,
+ *  until SRC is known to be a readable regular file and DST is known not
+ *  to be SRC; opening with truncation would destroy SRC before you could
+ *  compare (man 2 open, O_TRUNC; man 2 fstat; man 7 inode, "Inode number").
+ *  A new DST's mode is open's job, with the umask applied by the kernel
+ *  (man 2 open, O_CREAT; man 2 umask); a chmod afterwards is wrong. Each
+ *  failure prints a message that names the file and the reason.
  *
- * TODO 11 (set-up): SLOTS block buffers (posix_memalign to 4096 keeps them
- *  O_DIRECT-ready) and io_uring_queue_init(SLOTS, &ring, 0); it returns
- *  -errno (print strerror(-ret)).  man 3 io_uring_queue_init.
+ * TODO 11 (set-up): the slots' buffers and a plain ring (no SQPOLL) big
+ *  enough that every slot can always have its one request queued.
+ *  liburing returns -errno: man 3 io_uring_queue_init.
  *
- * TODO 12 (start): give every slot a block: its offset, its length (the
- *  last block is shorter), and queue its read (io_uring_prep_read at the
- *  block's offset, io_uring_sqe_set_data(sqe, slot)).
+ * TODO 12 (start): give a slot the next block of SRC and queue its read.
+ *  Blocks are cut from the size fstat gave; the last one is shorter. A
+ *  CQE must lead back to its slot (man 3 io_uring_sqe_set_data).
  *
- * TODO 13 (read done): res > 0 and the block not full yet: read the rest at
- *  offset + got into buf + got. Full: queue the write of the block AT THE
- *  OFFSET IT WAS READ FROM (io_uring_prep_write). res < 0: remember the
- *  first error. res == 0: SRC shrank; write what you have.
- *  man 3 io_uring_prep_write.
+ * TODO 13 (read done): a read CQE for a slot. Like ubatch_read, a short
+ *  read is not the end of the block, 0 is end of file (SRC shrank) and a
+ *  negative res is an error of SRC. A full block is written next, and
+ *  blocks finish in any order: man 3 io_uring_prep_write says where a
+ *  write with an explicit offset goes, and why -1 is a bad idea here.
  *
- * TODO 14 (write done): a short write wrote the first res bytes: write the
- *  rest at offset + put from buf + put. All written: the slot takes the
- *  next block (TODO 12), if any is left and no error happened.
+ * TODO 14 (write done): a write CQE for a slot. man 2 write, first
+ *  paragraph of DESCRIPTION, says what a short write did write; the grader
+ *  makes one happen (a file-size limit) and expects its rest to be written,
+ *  and its failure reported. A block fully written frees its slot for the
+ *  next block, unless the copy has already failed.
  *
- * TODO 15 (loop): while requests are in flight: io_uring_submit_and_wait
- *  (ring, 1) (-EINTR: just go on), then handle every ready CQE
- *  (io_uring_for_each_cqe) and io_uring_cq_advance once. On an error:
- *  print it ("copy: DST: No space left on device"), tear down, exit 1.
- *  Close DST and check close()'s result too. Exit 0 on success, silently.
+ * TODO 15 (loop): submit and wait, reap, until no slot has a request in
+ *  flight: the same trip as ubatch_read's, so that strace shows several
+ *  requests per io_uring_enter (lesson, try it 5). Then tear down and
+ *  report: exit 0 and silence on success; on any error a message naming
+ *  the file and a non-zero status. close() of DST can fail too (man 2
+ *  close, "Dealing with error returns from close()").
  */
 int main(int argc, char **argv)
 {

@@ -10,7 +10,10 @@
  *
  * Every function returns 0 (or a count) or -errno. liburing returns -errno
  * itself: never read errno after a liburing call, never return -1.
- * Replace each "return -ENOSYS" as you solve its TODO.
+ * Replace each "return -ENOSYS" as you solve its TODO. A failing test names
+ * the TODO and a lesson section; deeper hints for each test (the man page
+ * passage, then the shape of the fix in words) come with
+ * `make hint T=06.NN`, one level per call.
  *
  * Rules (the grader enforces them): every read goes through the ring
  * (read, pread, readv, preadv, preadv2 are refused); ubatch_read() never sets
@@ -27,16 +30,15 @@
 int ubatch_init(struct ubatch *b, unsigned entries)
 {
 	/*
-	 * TODO 1: set up the ring (lesson, sections 3 and 4).
-	 *  - b == NULL or entries == 0: -EINVAL. Clear *b first (memset), so
-	 *    that b->live is 0 on every failure;
-	 *  - struct io_uring_params p = { 0 };
-	 *    ret = io_uring_queue_init_params(entries, &b->ring, &p);
-	 *    a negative ret is already -errno (-EINVAL for entries > 32768,
-	 *    -ENOMEM when RLIMIT_MEMLOCK is too small): return it as it is;
-	 *  - record the sizes the kernel gave: b->sq_entries = p.sq_entries,
-	 *    b->cq_entries = p.cq_entries (2 x sq_entries), then b->live = 1.
-	 * man 3 io_uring_queue_init, man 2 io_uring_setup ("cq_entries").
+	 * TODO 1: set up b's ring and record the SQ and CQ sizes the kernel
+	 * actually gave, which are not always what was asked for.
+	 * Why the sizes matter: the CQ size bounds the window of every later
+	 * ubatch_read (lesson, section 4), and the kernel rounds entries up.
+	 * man 3 io_uring_queue_init says which variant lets you read back what
+	 * io_uring_setup(2) filled in, and what it returns on failure (the
+	 * error is in the return value, never in errno). The contract
+	 * (ubatch.h) wants b->live to read 0 after every failure, whatever
+	 * was in *b before.
 	 */
 	(void)b;
 	(void)entries;
@@ -46,9 +48,10 @@ int ubatch_init(struct ubatch *b, unsigned entries)
 void ubatch_exit(struct ubatch *b)
 {
 	/*
-	 * TODO 2: if b is live, io_uring_queue_exit(&b->ring) and b->live = 0.
-	 * Calling it twice, or after a failed ubatch_init, must do nothing.
-	 * man 3 io_uring_queue_exit.
+	 * TODO 2: release what a successful ubatch_init acquired (the mapping
+	 * and the ring's fd: man 3 io_uring_queue_exit). Calling it twice, or
+	 * after a failed ubatch_init, must do nothing: a second teardown of the
+	 * same ring would close an fd that may belong to someone else by then.
 	 */
 	(void)b;
 }
@@ -68,77 +71,73 @@ struct run {
 };
 
 /*
- * Write ubatch_read() as a loop of small static helpers (lesson, section 5):
+ * ubatch_read() is a loop of trips, each made of the steps below (lesson,
+ * section 5, the window diagram); small static helpers keep each step
+ * readable. The call is over when every request has been started and none
+ * is in flight.
  *
- *     for (;;) { fill; if nothing is in flight: done; wait; reap; }
+ * TODO 4 (fill): start requests while the window has room and requests
+ *  remain. Some requests need no I/O at all: the contract in ubatch.h says
+ *  which, what their res is, and in which order the two cases are checked.
+ *  Why a negative offset never reaches the kernel: read what offset -1
+ *  means in man 3 io_uring_prep_read (lesson, section 6).
+ *  The SQ can be smaller than the window, so getting an SQE can fail:
+ *  man 3 io_uring_get_sqe, RETURN VALUE, says what you must do before you
+ *  can get one (lesson, section 3). Writing through a NULL SQE crashes;
+ *  giving up there leaves requests undone.
  *
- * TODO 4 (fill): start requests while inflight < window and requests remain.
- *  - offset < 0: res = -EINVAL, no I/O (for io_uring, offset -1 means "the
- *    file position", and the kernel would move it: lesson, section 6);
- *  - len == 0: res = 0, no I/O;
- *  - otherwise sqe = io_uring_get_sqe(ring). NULL means the SQ is full:
- *    io_uring_submit(ring) what is queued, then get again (and if that still
- *    fails, stop filling: the wait step submits). Never use a NULL sqe.
- *  man 3 io_uring_get_sqe, man 3 io_uring_submit (lesson, section 3).
- *
- * TODO 5 (prep): the read of what request i still lacks:
- *    io_uring_prep_read(sqe, fd, buf + done, len - done, offset + done);
- *    io_uring_sqe_set_data64(sqe, i);      user_data = the request's index
- *  Offsets and lengths are 64-bit: keep them in off_t / size_t. An SQE's
- *  len is 32 bits and one read moves at most 0x7ffff000 bytes: ask for at
- *  most a chunk (say 1 GiB) and let the short read go on (lesson, section 6).
+ * TODO 5 (prep): prepare the read of what a request still lacks, tagged so
+ *  that its CQE can be traced back to it. The same helper serves the first
+ *  read and every continuation of a short read, so think of "what is still
+ *  missing" as a place in the file, a place in the buffer and a length.
+ *  Pitfalls: offsets go beyond 4 GiB and lengths beyond 2 and 4 GiB, but an
+ *  SQE's length is 32 bits and one read moves at most 0x7ffff000 bytes
+ *  (man 2 read, NOTES; lesson, section 6).
  *  man 3 io_uring_prep_read, man 3 io_uring_sqe_set_data.
  *
- * TODO 6 (wait): io_uring_submit_and_wait(ring, 1): one system call that
- *  submits every queued SQE and waits for at least one completion.
- *  - -EINTR: a signal came while waiting; call it again (never return it);
- *  - -EAGAIN or -EBUSY: reap what is there, or wait for a read the kernel
- *    already has (io_uring_wait_cqe), then try again: submitting again at
- *    once only spins; give up after a few rounds without progress. Never
- *    wait when nothing is queued or in the kernel;
- *  - any other negative value: the batch cannot go on (return it, after
- *    waiting for the reads the kernel already has: they write into the
- *    caller's buffers).
- *  man 3 io_uring_submit_and_wait, man 2 io_uring_enter ("ERRORS").
- *  Budget: a batch of n cached reads at depth qd may enter the kernel at
- *  most 2 * ceil(n / qd) + 2 times (lesson, "Hints").
+ * TODO 6 (wait): hand every queued SQE to the kernel and wait for at least
+ *  one completion, in ONE system call per trip: the grader's budget is
+ *  2 * ceil(n / qd) + 2 calls for n cached reads (lesson, section 1 and
+ *  "Hints"). A negative answer is an error of the ring, not of a request;
+ *  man 2 io_uring_enter, ERRORS, and the lesson's section 7 table say which
+ *  ones are waited out, which are retried and how, and which end the
+ *  batch. -EINTR never reaches the caller. Retrying -EAGAIN at once only
+ *  spins. Ending the batch early still leaves reads in the kernel, writing
+ *  into the caller's buffers: the contract says what must happen to them.
+ *  Never wait when nothing is queued or in the kernel: that waits forever.
  *
- * TODO 7 (reap): every CQE that is ready, in one pass, then ONE advance:
- *    io_uring_for_each_cqe(ring, head, cqe) { complete(cqe); seen++; }
- *    io_uring_cq_advance(ring, seen);
- *  Forgetting the advance hands you the same CQEs again.
- *  man 3 io_uring_cq_advance (lesson, section 2).
+ * TODO 7 (reap): handle every CQE that is ready, then tell the kernel once
+ *  how many you consumed. Why once: each report is a store the kernel
+ *  watches, and a CQE you forget to report comes back again, one reported
+ *  twice makes you skip another (man 3 io_uring_cq_advance; the macro
+ *  io_uring_for_each_cqe in liburing.h; lesson, section 2). Copy what you
+ *  need out of a CQE before its slot is handed back.
  *
- * TODO 8 (complete): the CQE's request is reqs[io_uring_cqe_get_data64(cqe)]
- *  (CQEs come back in any order: never assume the k-th CQE is request k).
- *  - res > 0 and still short of len: add it to done and queue the rest
- *    (TODO 5: offset AND buffer advanced); the request stays in flight;
- *  - res == 0: end of file, the request is finished with what it has;
- *  - res == -EINTR: queue the same read again (it is not a result);
- *  - other res < 0: that request's result, even if an earlier part of it
- *    was read (an error after partial progress is -errno, never the bytes
- *    so far); the others go on;
- *  - finished: inflight--, so that fill can start another one.
- *  man 3 io_uring_cqe_get_data (lesson, sections 6 and 7).
+ * TODO 8 (complete): decide what one CQE means for its request. CQEs come
+ *  back in any order (man 7 io_uring). A CQE's res can mean "finished",
+ *  "go on with the rest" or "do the same read again": ubatch.h, under "Per
+ *  request", lists every case, and the lesson's sections 6 and 7 explain
+ *  them (short reads, end of file, an error after partial progress, -EINTR
+ *  in a CQE). A request leaves the window only when it is finished.
+ *  If its next read finds no free SQE, you are inside the reaping pass:
+ *  the lesson's "Hints" (Window) says why you must not submit there.
  */
 int ubatch_read(struct ubatch *b, struct batch_req *reqs, size_t n,
                 unsigned qd)
 {
 	/*
-	 * TODO 3: check the arguments, then run the loop above.
-	 *  - b == NULL, !b->live, qd == 0, or reqs == NULL with n > 0: -EINVAL;
-	 *    n == 0: return 0 without entering the kernel;
-	 *  - window = min(qd, b->cq_entries): never more requests in flight
-	 *    than the CQ has slots, so it cannot overflow (lesson, section 4);
-	 *    qd may be 1 << 20 or UINT_MAX;
-	 *  - refill the window as reads complete, one slot at a time: one slow
-	 *    read must not hold back the others (lesson, section 5);
-	 *  - whatever you allocate, free it on every path (the grader counts
-	 *    the blocks; a NULL from malloc is -ENOMEM). res can hold the
-	 *    progress, so no memory is needed at all;
-	 *  - use b->ring: no io_uring_queue_init here (the grader counts);
-	 *  - return 0 when every request has its res, with the CQ and the SQ
-	 *    both empty (io_uring_cq_ready == io_uring_sq_ready == 0).
+	 * TODO 3: check the arguments as ubatch.h says, then run the loop
+	 * above through b's own ring (this call never sets a ring up or tears
+	 * one down: that is what makes many batches through one ring cheap,
+	 * lesson, section 8).
+	 * The window: why it can never exceed the CQ size is the lesson's
+	 * section 4; qd itself may be 1 << 20 or UINT_MAX. One slow read must
+	 * not hold back the others (section 5).
+	 * The grader counts your heap blocks on every path and makes malloc
+	 * fail: if you allocate, every return frees it. A request's res can
+	 * hold its progress while it runs.
+	 * On return the ring must be ready for the next call: nothing left in
+	 * the CQ or the SQ (man 3 io_uring_cq_ready).
 	 */
 	(void)b;
 	(void)reqs;
@@ -150,13 +149,11 @@ int ubatch_read(struct ubatch *b, struct batch_req *reqs, size_t n,
 int ubatch_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 9: the shared shape (batch_read_fn in batch.h) around one ring.
-	 *  - qd == 0 or reqs == NULL with n > 0: -EINVAL; n == 0: 0, no ring;
-	 *  - ubatch_init with min(qd, n, UBATCH_MAX_ENTRIES) entries (on
-	 *    -ENOMEM you may halve the size and try again), ubatch_read, then
-	 *    ubatch_exit on EVERY path, also when ubatch_read fails: a ring
-	 *    left behind is a leaked fd.
-	 * Lesson, section 8 ("One ring for many batches").
+	 * TODO 9: the course's shared one-call shape (batch_read_fn in
+	 * chapters/common/batch.h) built from the three functions above.
+	 * The contract is ubatch.h, ubatch_batch_read: the arguments, the size
+	 * of the ring, and "no ring or fd is left behind on any path".
+	 * Lesson, section 8.
 	 */
 	(void)reqs;
 	(void)n;
