@@ -129,9 +129,9 @@ static int run_read(struct ubatch *b, struct batch_req *reqs, size_t n, unsigned
 
 URING_TEST(ring, init_and_exit, 1,
 	   "ubatch_init sets up a ring and records its sizes; ubatch_exit closes it, twice is safe",
-	   "TODO 1: io_uring_queue_init_params(entries, &b->ring, &p), then sq_entries, "
-	   "cq_entries and live from p; TODO 2: io_uring_queue_exit once, then live = 0 "
-	   "(man 3 io_uring_queue_init, man 2 io_uring_setup)", 8)
+	   "TODO 1: the sizes to record are the ones the kernel gave back, not the ones asked "
+	   "for, and live marks a ring that was set up; TODO 2: a ring is torn down once, a "
+	   "second exit does nothing (man 3 io_uring_queue_init, man 2 io_uring_setup)", 8)
 {
 	struct ubatch b;
 	int before, with_ring;
@@ -382,8 +382,9 @@ URING_TEST(batch, negative_offset, 1,
 
 URING_TEST(batch, shared_shape, 2,
 	   "ubatch_batch_read: random batches, one ring set up and torn down per call, no fd left",
-	   "TODO 9: ubatch_init(min(qd, n, UBATCH_MAX_ENTRIES)), ubatch_read, ubatch_exit on "
-	   "every path; n 0: return 0 without a ring; qd 0: -EINVAL", 32)
+	   "TODO 9: one ring per call, sized as ubatch.h says, torn down on every path; an "
+	   "empty batch needs no ring, bad arguments none either (ubatch.h, "
+	   "ubatch_batch_read; lesson, section 8)", 32)
 {
 	static const unsigned qds[] = { 4, 32, 1 };
 	size_t size = 100000 + grade_rand_below(100000);
@@ -463,8 +464,8 @@ URING_TEST(batch, shared_shape, 2,
 URING_TEST(faults, short_reads_continued, 3,
 	   "ubatch_read: reads cut short in the middle of a file are continued at the right place",
 	   "TODO 8 and 5: 0 < res < what you asked, before end of file, is a short read: "
-	   "queue the rest at offset + done into buf + done, same user_data; only res == 0 "
-	   "ends a request early (lesson, section 6)", 16)
+	   "the request goes on with the part still missing, where the file and the buffer "
+	   "have both moved on; only res == 0 ends a request early (lesson, section 6)", 16)
 {
 	const size_t size = 1 << 20, n = 64;
 	unsigned char *data;
@@ -502,7 +503,8 @@ URING_TEST(faults, short_reads_continued, 3,
 URING_TEST(faults, pipe_in_pieces, 2,
 	   "ubatch_read: a pipe fed 100 bytes at a time in the middle of a batch is read in full",
 	   "TODO 8: a read from a pipe returns what is there (a short read, not end of file): "
-	   "queue the rest into buf + done until len bytes or res == 0 (lesson, section 6)", 8)
+	   "the request goes on until len bytes or res == 0, never overwriting what it has "
+	   "(lesson, section 6)", 8)
 {
 	const size_t size = 65536, piece_len = 1000;
 	unsigned char *data, *piece = grade_random_bytes(piece_len), bufs[5][4096];
@@ -685,8 +687,9 @@ URING_TEST(faults, eintr_eagain_ebusy, 2,
 
 URING_TEST(mechanism, submit_budget, 3,
 	   "ubatch_read: 256 cached reads at qd 1/4/16/32/64 enter the kernel at most 2*ceil(n/qd)+2 times",
-	   "TODO 6: fill the whole window with SQEs, then ONE io_uring_submit_and_wait; reap "
-	   "every ready CQE before the next call. The budget counts io_uring_submit*, "
+	   "TODO 6: one system call per trip: prepare SQEs for the whole window first, submit "
+	   "and wait in the same call, and handle every ready CQE before the next one. The "
+	   "budget counts io_uring_submit*, "
 	   "io_uring_wait_cqe* (when it must wait), io_uring_get_events, io_uring_enter: "
 	   "2 * ceil(n / qd) + 2, e.g. 18 for n 256 at qd 32 (lesson, \"Hints\")", 64)
 {
@@ -723,9 +726,9 @@ URING_TEST(mechanism, submit_budget, 3,
 
 URING_TEST(mechanism, window_is_qd, 2,
 	   "ubatch_read: exactly qd reads in flight at most (qd 1, 3, 8), the window kept full",
-	   "TODO 3 and 4: window = min(qd, cq_entries); start a request only while fewer than "
-	   "window are in flight (from io_uring_get_sqe until its final CQE is reaped), and "
-	   "refill as they complete (lesson, section 5)", 16)
+	   "TODO 3 and 4: the window is the smaller of qd and the CQ size; a request is in "
+	   "flight from its first SQE until its final CQE is reaped; refill the window as "
+	   "requests complete (lesson, section 5)", 16)
 {
 	static const unsigned qds[] = { 1, 3, 8 };
 	const size_t n = 64, bs = 4096, size = n * bs;
@@ -759,9 +762,10 @@ URING_TEST(mechanism, window_is_qd, 2,
 
 URING_TEST(mechanism, sq_full_and_cq_bound, 2,
 	   "ubatch_read on a ring of 4 (CQ 8) at qd 64 and 5: SQ full handled, CQ never overflows",
-	   "TODO 4: io_uring_get_sqe returns NULL when the SQ is full: submit, then get again "
-	   "(never write through NULL); TODO 3: window = min(qd, cq_entries), so at most "
-	   "cq_entries reads are in flight (lesson, sections 3 and 4)", 4)
+	   "TODO 4: with qd above the SQ size, io_uring_get_sqe returns NULL when the SQ is "
+	   "full: the queued SQEs must reach the kernel before there is room, and a NULL SQE is "
+	   "never used (man 3 io_uring_get_sqe, RETURN VALUE); TODO 3: the window never exceeds "
+	   "the CQ size, so the CQ cannot overflow (lesson, sections 3 and 4)", 4)
 {
 	static const unsigned qds[] = { 64, 5 };
 	const size_t n = 256, bs = 4096, size = n * bs;
@@ -798,9 +802,9 @@ URING_TEST(mechanism, sq_full_and_cq_bound, 2,
 
 URING_TEST(mechanism, one_ring_reused, 2,
 	   "ubatch_read: 3 batches through one ring, none set up or torn down, the CQ left empty",
-	   "TODO 3: ubatch_read uses b->ring as it is (no io_uring_queue_init or _exit inside) "
-	   "and returns with every CQE reaped: one io_uring_cq_advance past all it handled "
-	   "(TODO 7; lesson, section 8)", 8)
+	   "TODO 3: ubatch_read uses b->ring as it is (it sets no ring up and tears none down) "
+	   "and returns with every CQE it handled marked as consumed, none left over "
+	   "(TODO 7, man 3 io_uring_cq_advance; lesson, sections 2 and 8)", 8)
 {
 	const size_t n = 40, bs = 4096, size = 3 * n * bs;
 	unsigned char *data, *bufs = grade_xmalloc(size);
@@ -844,8 +848,8 @@ URING_TEST(mechanism, one_ring_reused, 2,
 #define COPY_TODO_SHORT_WRITE "TODO 14"
 #define COPY_TODO_ERRORS "TODOs 10 and 15"
 #define COPY_HINT_BATCH                                                              \
-	"queue a read for every slot, then ONE io_uring_submit_and_wait; reap all ready " \
-	"CQEs and queue the next steps before submitting again (lesson, try it 5)"
+	"several requests per system call: every slot's next step is queued before the " \
+	"one call that submits them and waits (lesson, try it 5)"
 #define COPY_MEMLOCK_ROOM RING_ROOM
 #include "copy_battery.h"
 
@@ -919,9 +923,9 @@ URING_TEST(batch, error_after_progress, 2,
 
 URING_TEST(faults, eintr_in_cqe, 2,
 	   "ubatch_read: a CQE with res -EINTR is read again, also when it ends a short read",
-	   "TODO 8: res == -EINTR means the read was interrupted before it moved anything: queue "
-	   "the same rest again (same offset + done, same buf + done); it is not the request's "
-	   "result (lesson, section 7, the table)", 16)
+	   "TODO 8: res == -EINTR means the read was interrupted before it moved anything: the "
+	   "same read is due again, the progress unchanged; it is not the request's result "
+	   "(lesson, section 7, the table)", 16)
 {
 	const size_t n = 48, bs = 4096, size = n * bs;
 	unsigned char *data, *bufs = grade_xmalloc(size);
@@ -1028,8 +1032,8 @@ URING_TEST(batch, beyond_4gib, 2,
 URING_TEST(batch, argument_edges, 1,
 	   "ubatch_read and ubatch_batch_read: n 0 with NULL; qd 1<<20 and UINT_MAX; n not a multiple of qd",
 	   "TODO 3: n == 0 returns 0 at once, whatever reqs is; qd may be far larger than the "
-	   "ring or n: the window is min(qd, cq_entries). TODO 9: the ring is sized for "
-	   "min(qd, n), never more than UBATCH_MAX_ENTRIES (ubatch.h)", 8)
+	   "ring or n, and the window never exceeds the CQ. TODO 9: the ring's size follows "
+	   "qd and n, within UBATCH_MAX_ENTRIES (ubatch.h)", 8)
 {
 	static const unsigned qds[] = { 1u << 20, UINT_MAX, 7 };
 	const size_t size = 300 * 512;
