@@ -173,9 +173,9 @@ GRADE_TEST_T(copy, byte_for_byte, 3,
 
 GRADE_TEST(copy, out_of_order_blocks, 2,
 	   "copy SRC DST with SRC's first 512 KiB out of the page cache: its first blocks finish last",
-	   COPY_TODO_OFFSET ": write each block at the offset it was READ from (io_uring_prep_write with "
-	   "the block's offset), never at the file position or after the last block written: "
-	   "blocks finish in any order")
+	   COPY_TODO_OFFSET ": a block belongs at the offset it was read from, not at the file "
+	   "position or after the last block written: blocks finish in any order (chapter 06's "
+	   "lesson, section 2)")
 {
 	const size_t size = 2 * 1048576 + 12345, evict = 512 * 1024;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -214,9 +214,10 @@ GRADE_TEST(copy, out_of_order_blocks, 2,
 
 GRADE_TEST(copy, mode_and_truncate, 1,
 	   "copy: a new DST gets mode 0644 less the umask (022, 0, 077), seen by stat; a longer DST is truncated",
-	   COPY_TODO_OPEN ": create DST with open(DST, O_WRONLY | O_CREAT, 0644): the kernel takes the "
-	   "umask off (0666 or a chmod afterwards is wrong), then ftruncate(DST, 0) once you "
-	   "know it is not SRC (man 2 open, man 2 umask, man 2 ftruncate)")
+	   COPY_TODO_OPEN ": a new DST gets the mode the lesson gives, less the umask: let the "
+	   "kernel apply the umask when it creates the file instead of setting the mode yourself, "
+	   "and empty DST only once you know it is not SRC (man 2 open, \"mode\"; man 2 umask; "
+	   "chapter 06's lesson, \"The program\")")
 {
 	static const struct { mode_t umask; mode_t want; } cases[] = {
 		{ 022, 0644 }, { 0, 0644 }, { 077, 0600 },
@@ -307,9 +308,9 @@ GRADE_TEST(copy, bad_destination, 2,
 
 GRADE_TEST(copy, short_write_continued, 2,
 	   "copy: with a file-size limit 1 byte below SRC's size, the cut write is continued and fails",
-	   COPY_TODO_SHORT_WRITE ": a write CQE with 0 < res < asked wrote the first res bytes: write the rest "
-	   "at offset + put; here that rest fails with -EFBIG, which must end in a message "
-	   "and a non-zero status (man 2 setrlimit, RLIMIT_FSIZE)")
+	   COPY_TODO_SHORT_WRITE ": a short write wrote the start of its block: the rest still has "
+	   "to go, and here that rest fails with -EFBIG, which must end in a message and a "
+	   "non-zero status (man 2 write, RETURN VALUE; man 2 setrlimit, RLIMIT_FSIZE)")
 {
 	const size_t size = 300001;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -346,8 +347,9 @@ GRADE_TEST(copy, short_write_continued, 2,
 
 GRADE_TEST(copy, same_file, 1,
 	   "copy: SRC and DST the same file (same path, a symlink, a hard link) is refused, SRC intact",
-	   COPY_TODO_OPEN ": open DST without O_TRUNC, fstat both, compare st_dev and st_ino; refuse "
-	   "before truncating anything")
+	   COPY_TODO_OPEN ": the same file can hide behind another name (a symlink, a hard link): "
+	   "find out whether SRC and DST are one file before anything is truncated, and refuse "
+	   "(man 2 stat, \"st_dev\", \"st_ino\")")
 {
 	static const char *const how[] = { "the same path", "a symlink to SRC", "a hard link to SRC" };
 	const size_t size = 5000;
