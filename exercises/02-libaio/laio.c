@@ -12,7 +12,9 @@
  * short read); no threads; one io context per call, destroyed before you
  * return. libaio's functions return -errno and leave errno alone: use what
  * they return, never errno. Replace each "return -ENOSYS" as you solve its
- * TODO.
+ * TODO. A failing test names the TODO and a lesson section; deeper hints
+ * for each test (the man page passage, then the shape of the fix in words)
+ * come with `make hint T=02.NN`, one level per call.
  */
 #define _GNU_SOURCE
 #include "laio.h"
@@ -50,72 +52,56 @@ struct slot {
 int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 1: the arguments (chapters/common/batch.h).
-	 *  - qd == 0, or reqs == NULL with n > 0: return -EINVAL;
-	 *  - n == 0: return 0 and touch nothing.
+	 * TODO 1: the arguments. chapters/common/batch.h and laio.h
+	 *    ("Returns") say which combinations of qd, reqs and n are -EINVAL,
+	 *    which is an empty batch, and what an empty batch may touch. Decide
+	 *    before you allocate anything or talk to the kernel.
 	 *
-	 * TODO 2: the window and the io context.
-	 *  - window = min(qd, n, LAIO_MAX_QD): never more requests than that
-	 *    submitted and not yet reaped. Count them yourself: the kernel
-	 *    rounds io_setup's nr up and would accept more (pitfall 2). Use a
-	 *    size_t (qd may be UINT_MAX) and fill the whole window before the
-	 *    first wait; io_setup gets the window, not qd or n (pitfall 19);
-	 *  - allocate the slots (and an array of struct iocb * for io_submit,
-	 *    an array of struct io_event for io_getevents) with calloc, sized
-	 *    by the window: -ENOMEM if one fails, after freeing the others
-	 *    (and io_destroy if the context is already set up: pitfall 20);
-	 *  - io_context_t ctx = 0; rc = io_setup(window, &ctx): the context
-	 *    MUST be zeroed first. On failure free what you allocated and
-	 *    return rc itself (-EAGAIN when fs.aio-max-nr is used up,
-	 *    -ENOSYS, ...), never -errno.
-	 *    man 2 io_setup.
+	 * TODO 2: the window and the io context. The window is how many
+	 *    requests may be in flight at once; laio.h defines it from qd, n
+	 *    and LAIO_MAX_QD, and qd can be UINT_MAX (mind the type). The
+	 *    kernel will not hold you to it: it rounds io_setup's nr up and
+	 *    accepts more (lesson: "Submission can be partial", pitfall 2), so
+	 *    the bookkeeping you size by the window is what keeps you honest.
+	 *    Size the context by the window too, not by qd or n: every context
+	 *    counts against a machine-wide budget (pitfall 19). io_setup has a
+	 *    precondition on the handle you pass in, and reports failure by its
+	 *    return value (man 2 io_setup, DESCRIPTION, ERRORS, NOTES). Every
+	 *    failure here returns with nothing left allocated (pitfall 20).
 	 *
-	 * TODO 3: refill. Give every free slot the next request not started:
-	 *    io_prep_pread(&slot->cb, fd, buf, len, offset); slot->cb.data =
-	 *    slot; and add &slot->cb to the pending list. man 3 io_prep_pread.
+	 * TODO 3: refill. Whenever a slot is free and a request has not
+	 *    started, the slot takes that request and its iocb describes the
+	 *    read (man 3 io_prep_pread). The iocb must carry a way back to its
+	 *    slot: completions arrive in any order (TODO 6). A prepared iocb is
+	 *    not in flight until io_submit has accepted it.
 	 *
-	 * TODO 4: submit the pending iocbs: rc = io_submit(ctx, npending, list).
-	 *  - rc > 0: the FIRST rc were accepted, the others were not: keep them
-	 *    pending and submit them again (pitfall 5);
-	 *  - rc == -EAGAIN: the kernel is short of resources. If something is
-	 *    in flight (even one request), reap (TODO 5) before you call
-	 *    io_submit again; if nothing is, pause a few milliseconds
-	 *    (nanosleep) before each retry, a bounded number of times IN A ROW
-	 *    (say 50; a success starts the count again), then give up: the
-	 *    batch returns -EAGAIN (pitfalls 7 and 17);
-	 *  - rc == -EINTR: nothing was submitted; submit again;
-	 *  - any other rc < 0 (-EBADF, -EINVAL, ...) is the error of list[0]
-	 *    alone: that request's res = rc; drop it and submit the rest
-	 *    (pitfall 6).
-	 *    man 2 io_submit ("RETURN VALUE", "ERRORS", "NOTES").
+	 * TODO 4: submit the prepared iocbs, as many per call as are ready
+	 *    (pitfall 15). Read man 2 io_submit, RETURN VALUE, ERRORS and NOTES,
+	 *    and decide what each kind of answer means for the iocbs you passed:
+	 *    a count smaller than you asked (pitfall 5); "no resources now",
+	 *    with and without requests of yours in flight, neither given up on
+	 *    nor retried at once (pitfalls 7 and 17; laio.h gives the limits);
+	 *    an interruption; and any other error, which is about one request
+	 *    only, not the batch (pitfall 6).
 	 *
-	 * TODO 5: reap: got = io_getevents(ctx, 1, in_flight, events, NULL).
-	 *    min_nr 1 wakes you at the first completion, so the window can be
-	 *    refilled while the others are still running (pitfall 3); do not
-	 *    poll with min_nr 0. got == -EINTR: a signal handler ran; call it
-	 *    again (pitfall 8). Any other got < 0 ends the batch with that
-	 *    error (after TODO 7). man 2 io_getevents.
+	 * TODO 5: reap. Wait until at least one request completes, so that the
+	 *    window refills while the others still run (pitfall 3), sleeping in
+	 *    the kernel rather than polling (pitfall 15). A signal handler
+	 *    running during the wait is not an error (pitfall 8; man 7 signal
+	 *    lists io_getevents among the calls never restarted); any other
+	 *    failure ends the batch. man 2 io_getevents.
 	 *
-	 * TODO 6: one completion. The request is the one in ev.data (or the
-	 *    iocb in ev.obj), never "the next one" (pitfall 4). First
-	 *    long res = (long)ev.res;  (it is unsigned long in libaio.h), then:
-	 *  - res == -EINTR: a blocking read was interrupted; submit the same
-	 *    piece again (pitfall 11);
-	 *  - res < 0: the request's res = res (e.g. -EINVAL for a misaligned
-	 *    O_DIRECT read: pitfall 10), even if an earlier piece of it was
-	 *    read (not the bytes so far: pitfall 16);
-	 *  - res == 0: end of file: res = bytes done so far;
-	 *  - done + res == len: res = len (finished: do not ask for 0 more);
-	 *  - otherwise a short read: done += res, submit the rest at offset +
-	 *    done into buf + done, len - done (pitfall 9); offsets are 64-bit
-	 *    (pitfall 18). Never pread.
-	 *    A slot is free again only when its request is finished.
+	 * TODO 6: one completion: decide what it means for its request, which
+	 *    you find through the event itself (pitfall 4). The contract in
+	 *    laio.h ("Behaviour the tests check") is the whole specification;
+	 *    the lesson's "Short reads, EOF and -EINTR inside res" and
+	 *    pitfalls 9, 10, 11, 16 and 18 are the traps. Data moves only
+	 *    through io_submit, for every piece of a request (pitfall 13).
 	 *
-	 * TODO 7: tear down on EVERY path after io_setup succeeded, errors
-	 *    included: io_destroy(ctx) (it waits for reads still running, so
-	 *    your caller's buffers are safe afterwards), free what you
-	 *    allocated; return 0 once every request has its res (pitfall 12).
-	 *    man 2 io_destroy.
+	 * TODO 7: tear down. No context, memory, fd or thread outlives the call,
+	 *    whichever way it ends (pitfalls 12 and 20). man 2 io_destroy says
+	 *    what it does with reads still in flight, and why that makes the
+	 *    caller's buffers safe.
 	 */
 	(void)reqs;
 	(void)n;
@@ -126,13 +112,10 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 void *laio_alloc_aligned(size_t len)
 {
 	/*
-	 * TODO 8: memory for O_DIRECT (pitfall 14).
-	 *  - len == 0, or rounding len up to a multiple of LAIO_DIO_ALIGN
-	 *    would overflow (len > SIZE_MAX - (LAIO_DIO_ALIGN - 1)): NULL;
-	 *  - round len up to a multiple of LAIO_DIO_ALIGN; posix_memalign with
-	 *    alignment LAIO_DIO_ALIGN (it returns an error number, not -1);
-	 *  - zero the whole rounded length; return it (the caller frees it).
-	 * man 3 posix_memalign.
+	 * TODO 8: memory fit for O_DIRECT (pitfall 14). The contract is in
+	 * laio.h (laio_alloc_aligned): the alignment, the rounded size, the
+	 * contents, and the sizes that get NULL. man 3 posix_memalign says how
+	 * it reports failure, and it is not the usual way.
 	 */
 	(void)len;
 	return NULL;
@@ -141,18 +124,14 @@ void *laio_alloc_aligned(size_t len)
 int laio_dio_alignment(int fd, size_t *mem_align, size_t *offset_align)
 {
 	/*
-	 * TODO 9: ask the kernel what O_DIRECT needs for this fd.
-	 *  - struct statx stx; statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN,
-	 *    &stx); statx is a glibc function: on failure return -errno;
-	 *  - if stx.stx_mask has STATX_DIOALIGN: stx_dio_mem_align and
-	 *    stx_dio_offset_align are the answer (0 means no O_DIRECT on this
-	 *    file: return -EOPNOTSUPP); if not, the kernel did not say: use
-	 *    LAIO_DIO_ALIGN for both;
-	 *  - store them through the pointers that are not NULL; return 0.
-	 *  - STATX_DIOALIGN and the stx_dio_* fields came with Linux 6.1's
-	 *    headers (Debian 12 has them); the lesson says what to do with
-	 *    older ones.
-	 * man 2 statx ("stx_dio_mem_align").
+	 * TODO 9: ask the kernel what O_DIRECT needs for this fd. laio.h
+	 * (laio_dio_alignment) gives the three outcomes: the kernel's values,
+	 * the safe default when it does not say, and "not supported". man 2
+	 * statx: how to name a file by its fd alone, what STATX_DIOALIGN asks
+	 * for, and how stx_mask tells you whether you got it. statx is a glibc
+	 * function, so its failure is reported the C library way. If your
+	 * headers predate Linux 6.1, the lesson's "The exercise" says what to
+	 * define.
 	 */
 	(void)fd;
 	(void)mem_align;
