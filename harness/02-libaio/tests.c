@@ -281,9 +281,9 @@ static int count_aio_maps(void)
 
 GRADE_TEST(batch, random_batches, 3,
 	   "random batches (1-150 reads, qd 1-40, some past end of file) read the right bytes",
-	   "TODOs 2-6: one iocb per request (io_prep_pread), io_submit, io_getevents, "
-	   "and (long)ev.res stored in the request that event belongs to (lesson: \"The "
-	   "batch read with a queue-depth window\")")
+	   "TODOs 2-6: each request is described to the kernel, submitted, and its result "
+	   "taken from the completion that names it; the tests after this one isolate "
+	   "each step (lesson: \"The batch read with a queue-depth window\")")
 {
 	struct datafile f = make_datafile("f", 300000 + grade_rand_below(5000), O_RDONLY);
 
@@ -356,9 +356,9 @@ GRADE_TEST(batch, errors_mid_batch, 3,
 	   "a bad fd, a write-only fd, a directory and a negative offset fail alone; "
 	   "the reads around them succeed",
 	   "TODO 4: a negative io_submit return (not -EAGAIN) is the error of the FIRST "
-	   "iocb of the array: store it in that request's res, drop it, submit the rest "
-	   "(lesson: \"Submission can be partial\", pitfall 6); TODO 6: (long)ev.res < 0 "
-	   "is that request's error")
+	   "iocb of the array, not of the batch: that request fails, the others still go "
+	   "out (lesson: \"Submission can be partial\", pitfall 6); TODO 6: a negative res "
+	   "in an event is that request's error")
 {
 	struct datafile f = make_datafile("f", 200000, O_RDONLY);
 	int wronly = grade_open(grade_path("f"), O_WRONLY);
@@ -386,8 +386,8 @@ GRADE_TEST(batch, errors_mid_batch, 3,
 
 GRADE_TEST(batch, ten_thousand_requests, 1,
 	   "10000 small requests at qd 64, all answered",
-	   "TODO 2: size your bookkeeping by the window (or n), allocated with calloc, "
-	   "not a fixed array; the caller owns every buffer")
+	   "TODO 2: your bookkeeping is sized at run time by the window (or n), never a "
+	   "fixed size; the caller owns every buffer (laio.h)")
 {
 	const size_t n = 10000;
 	struct datafile f = make_datafile("f", 1 << 16, O_RDONLY);
@@ -418,9 +418,9 @@ GRADE_TEST(batch, ten_thousand_requests, 1,
 GRADE_TEST(batch, beyond_4gib, 1,
 	   "reads at offsets beyond 4 GiB of a sparse file, short reads continued there; "
 	   "one read of 5 GiB",
-	   "TODOs 3 and 6: offsets are 64-bit (off_t, long long in io_prep_pread) and lengths "
-	   "size_t: never through an int or unsigned; the rest of a short read starts at "
-	   "offset + done, for len - done bytes")
+	   "TODOs 3 and 6: offsets and lengths are 64-bit all the way to the iocb, also for "
+	   "the rest of a short read: a 32-bit type on the way drops the high bits "
+	   "(pitfall 18; man 3 io_prep_pread)")
 {
 	static const unsigned long long offs[] = {
 		(4ull << 30) - 2048, 5ull << 30, (7ull << 30) + 4096,
@@ -522,8 +522,8 @@ GRADE_TEST(window, never_more_than_qd, 3,
 GRADE_TEST(window, refills_as_completions_arrive, 3,
 	   "the window refills as each completion arrives: qd in flight while requests wait",
 	   "TODOs 3-5: after each completion, give the free slot the next request and "
-	   "io_submit it before waiting again; wait with min_nr 1, not for the whole "
-	   "window (\"waves\" leave the device with fewer than qd requests: pitfall 3)")
+	   "io_submit it before waiting again; wake at the first completion, not when the "
+	   "whole window is done (\"waves\" leave the device with fewer than qd requests: pitfall 3)")
 {
 	const size_t n = 40;
 	const unsigned qd = 8;
@@ -557,9 +557,9 @@ GRADE_TEST(window, refills_as_completions_arrive, 3,
 GRADE_TEST(window, limits, 2,
 	   "n 0 with NULL; qd 3, 1 << 20 and UINT_MAX for 10 reads; 66000 reads at qd "
 	   "UINT_MAX: the window is min(qd, n, LAIO_MAX_QD), and so is io_setup's size",
-	   "TODOs 2-4: window = min(qd, n, LAIO_MAX_QD), in a size_t (not an int: UINT_MAX); "
-	   "io_setup(window): a context sized by qd or n runs into /proc/sys/fs/aio-max-nr "
-	   "(65536); fill the whole window before waiting (laio.h)")
+	   "TODOs 2-4: the window is min(qd, n, LAIO_MAX_QD), in a type that holds UINT_MAX; "
+	   "a context sized by qd or n runs into /proc/sys/fs/aio-max-nr (65536); fill the "
+	   "whole window before waiting (laio.h, pitfall 19)")
 {
 	static const struct { size_t n; unsigned qd; } cases[] = {
 		{ 10, 3 }, { 10, 1u << 20 }, { 10, UINT_MAX }, { 66000, UINT_MAX },
@@ -743,9 +743,9 @@ GRADE_TEST(faults, getevents_eintr, 2,
 
 GRADE_TEST(faults, short_reads_continue, 3,
 	   "short reads (every res halved) continue from offset + done; end of file stops",
-	   "TODO 6: 0 < res < what was asked, before end of file: submit the rest at "
-	   "offset + done into buf + done, len - done, through io_submit again; res 0 is "
-	   "end of file: finish with what you have (pitfall 9)")
+	   "TODO 6: a positive res smaller than what was asked is not the end: the missing "
+	   "part goes out through io_submit again, from where the read stopped; res 0 is "
+	   "end of file (lesson: \"Short reads, EOF and -EINTR inside res\", pitfall 9)")
 {
 	struct datafile f = make_datafile("f", 100000, O_RDONLY);
 	struct plan p = plan_new(20);
@@ -1013,8 +1013,8 @@ GRADE_TEST(direct, aligned_batch, 2,
 GRADE_TEST(direct, misaligned_per_request, 3,
 	   "O_DIRECT: a misaligned offset or length fails that request alone with -EINVAL",
 	   "TODO 6: the kernel accepts a misaligned O_DIRECT read and completes it with "
-	   "res -EINVAL: convert ev.res to long before testing < 0 and store it in that "
-	   "request; the others succeed (pitfall 10)")
+	   "res -EINVAL; libaio.h declares res unsigned, so a negative result must be seen "
+	   "as negative, and it belongs to that request alone (pitfall 10)")
 {
 	struct datafile f = make_datafile("f", 1 << 20, O_RDONLY);
 	int fd = open_direct_or_skip(grade_path("f"));
@@ -1164,9 +1164,9 @@ GRADE_TEST(mechanism, no_blocking_reads, 2,
 
 GRADE_TEST(mechanism, submission_budget, 2,
 	   "64 reads at qd 64 take at most 4 io_submit calls; no polling with io_getevents",
-	   "TODO 4: hand io_submit the whole pending array (one call for many iocbs), not "
-	   "one iocb per call; TODO 5: wait with min_nr 1 and timeout NULL instead of "
-	   "polling with min_nr 0")
+	   "TODO 4: one io_submit carries every iocb that is ready, not one iocb per call; "
+	   "TODO 5: sleep in io_getevents until a completion arrives instead of polling "
+	   "(pitfall 15)")
 {
 	struct datafile f = make_datafile("f", 1 << 20, O_RDONLY);
 	struct plan p = plan_new(64);
@@ -1194,8 +1194,9 @@ GRADE_TEST(mechanism, submission_budget, 2,
 GRADE_TEST(helpers, alloc_aligned, 1,
 	   "laio_alloc_aligned: 4096-aligned, zeroed, rounded up to a multiple of 4096; NULL "
 	   "for 0 and for sizes that overflow",
-	   "TODO 8: posix_memalign(&p, LAIO_DIO_ALIGN, rounded length), memset to 0; NULL "
-	   "when len is 0 or len + 4095 overflows (pitfall 14)")
+	   "TODO 8: aligned memory (man 3 posix_memalign, which does not report through "
+	   "errno), zeroed, its size rounded up; NULL when len is 0 or rounding up would "
+	   "overflow (laio.h, pitfall 14)")
 {
 	static const size_t sizes[] = { 1, 100, 4095, 4096, 4097, (1 << 20) + 3 };
 
@@ -1285,9 +1286,9 @@ static void kernel_dio_alignment(int fd, size_t *mem, size_t *off)
 GRADE_TEST(helpers, dio_alignment, 1,
 	   "laio_dio_alignment: what statx(STATX_DIOALIGN) says, 4096 where it says "
 	   "nothing (a pipe), -EOPNOTSUPP where it says 0, -EBADF for a bad fd",
-	   "TODO 9: statx(fd, \"\", AT_EMPTY_PATH, STATX_DIOALIGN, &stx); use "
-	   "stx_dio_mem_align and stx_dio_offset_align when stx_mask has STATX_DIOALIGN, "
-	   "else LAIO_DIO_ALIGN; pointers may be NULL; -errno on failure")
+	   "TODO 9: ask statx(2) about the fd itself for STATX_DIOALIGN; stx_mask says "
+	   "whether the kernel answered, and an alignment of 0 means no O_DIRECT; "
+	   "pointers may be NULL; -errno on failure (laio.h)")
 {
 	struct datafile f = make_datafile("f", 8192, O_RDONLY);
 	size_t mem = 1, off = 1, kmem, koff;
