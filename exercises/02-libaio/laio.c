@@ -125,8 +125,8 @@ int laio_dio_alignment(int fd, size_t *mem_align, size_t *offset_align)
 {
 	/*
 	 * TODO 9: ask the kernel what O_DIRECT needs for this fd. laio.h
-	 * (laio_dio_alignment) gives the three outcomes: the kernel's values,
-	 * the safe default when it does not say, and "not supported". man 2
+	 * (laio_dio_alignment) gives the outcomes: the kernel's values, the
+	 * safe default when it does not say, "not supported", and errors. man 2
 	 * statx: how to name a file by its fd alone, what STATX_DIOALIGN asks
 	 * for, and how stx_mask tells you whether you got it. statx is a glibc
 	 * function, so its failure is reported the C library way. If your
