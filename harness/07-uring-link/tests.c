@@ -62,11 +62,11 @@ static void module_setup(unsigned entries)
 	grade_require_io_uring(entries);
 	grade_require_memlock(RING_ROOM, "this chapter's tests (several rings in a row)");
 	seam_refuse_blocking_io("this module reads and writes only through the ring "
-				"(io_uring_prep_read, io_uring_prep_write): lesson, \"Rules\"");
+				"(io_uring_prep_read, io_uring_prep_write): lesson, \"The exercise\"");
 	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
 		seam_refuse(waits[i], "the deadline is the kernel's (a linked timeout) and the "
 			    "waiting is io_uring's: no polling, sleeping or threads of your own "
-			    "(lesson, \"Rules\")");
+			    "(lesson, \"The exercise\")");
 	watch_start(20000, NULL);
 }
 
@@ -110,7 +110,7 @@ static void check_ring_clean(struct ulink *u, const char *when, const char *todo
 	grade_check(kernel <= watch.skip_success, "%s, the kernel still had %u request(s) of "
 		    "yours: a buffer is the kernel's until its CQE arrives, so a call returns "
 		    "only once every request it submitted (linked timeouts and cancel requests "
-		    "too) has its CQE (%s; lesson, \"Every request ends in one CQE\")", when,
+		    "too) has its CQE (%s; lesson, section 8)", when,
 		    kernel, todo);
 	grade_check(cq == 0 && sq == 0, "%s, the ring still holds %u unreaped CQE(s) and %u "
 		    "unsubmitted SQE(s): the next call would see them. Reap every CQE, the "
@@ -332,9 +332,9 @@ static void copy_and_check(struct ulink *u, size_t size, size_t block, unsigned 
 
 URING_TEST(ring, init_and_exit, 1,
 	   "ulink_init: bad arguments are -EINVAL; a ring is set up; ulink_exit twice is safe, nothing left open",
-	   "TODOs 1 and 2: u == NULL or entries < 2 is -EINVAL with u->live 0; "
-	   "io_uring_queue_init_params returns -errno itself; ulink_exit releases everything "
-	   "once and does nothing the second time (man 3 io_uring_queue_init)", 8)
+	   "TODOs 1 and 2: ulink.h says what ulink_init refuses and what u->live means after "
+	   "a failure; liburing already returns -errno; ulink_exit must be safe twice and after "
+	   "a failed init (man 3 io_uring_queue_init, man 3 io_uring_queue_exit)", 8)
 {
 	int fds = fault_count_fds(), ret;
 	struct seam_heap heap;
@@ -383,10 +383,9 @@ URING_TEST(ring, init_and_exit, 1,
 
 URING_TEST(deadline, data_ready, 2,
 	   "ulink_read_timeout: data already there comes back at once, through a read linked to a link timeout",
-	   "TODOs 4-5: queue a read with IOSQE_IO_LINK, then io_uring_prep_link_timeout, "
-	   "submit both at once; wait for BOTH CQEs (any order, told apart by user_data); the "
-	   "read's CQE is the result (io_uring_enter(2), IORING_OP_LINK_TIMEOUT; lesson, "
-	   "section 5)", 8)
+	   "TODOs 4-5: a deadline read is two linked requests that reach the kernel in one "
+	   "submission, and two CQEs that come back in either order; the read's CQE decides "
+	   "(io_uring_enter(2), IORING_OP_LINK_TIMEOUT; lesson, section 5)", 8)
 {
 	unsigned char buf[64];
 	int p[2], ret;
@@ -436,8 +435,9 @@ URING_TEST(deadline, data_ready, 2,
 
 URING_TEST(deadline, file_position, 1,
 	   "ulink_read_timeout reads a file from its current position, like read(2): twice in a row, then EOF",
-	   "TODO 4: offset -1 reads at the file position and moves it (man 3 "
-	   "io_uring_prep_read: \"-1 ... current file position\"); 0 at end of file is a result", 8)
+	   "TODO 4: like read(2), the read starts at the file's current position and moves it: "
+	   "man 3 io_uring_prep_read says which offset asks for that; 0 at end of file is a "
+	   "result (lesson, section 5)", 8)
 {
 	const size_t size = 6000;
 	unsigned char *data, buf[4096];
@@ -465,9 +465,9 @@ URING_TEST(deadline, file_position, 1,
 
 URING_TEST(deadline, times_out, 3,
 	   "ulink_read_timeout on a pipe that never answers: -ETIME after the deadline, both CQEs reaped, the read gone",
-	   "TODOs 4 and 5: the read's CQE says -ECANCELED and the timeout's -ETIME: return "
-	   "-ETIME, only after both CQEs are reaped (the read's buffer is the kernel's until "
-	   "its CQE); the timespec is relative, tv_sec + tv_nsec (lesson, \"Linked timeouts\")", 8)
+	   "TODOs 4 and 5: when the kernel's timer ends the read, what do its two CQEs say? "
+	   "Turn that into -ETIME only once both are reaped (the read's buffer is the kernel's "
+	   "until its CQE), and check your milliseconds (lesson, sections 4 and 5; pitfalls 5, 6)", 8)
 {
 	static const unsigned waits[] = { 150, 1200 };
 	unsigned char buf[256];
@@ -508,7 +508,7 @@ URING_TEST(deadline, times_out, 3,
 URING_TEST(deadline, data_arrives_late, 2,
 	   "ulink_read_timeout: data that arrives while it sleeps in io_uring_enter is returned; the cancelled timeout is reaped too",
 	   "TODO 5: when the read wins, the timeout's CQE (-ECANCELED) still comes: reap it "
-	   "before returning, or the next call finds it in the CQ", 8)
+	   "before returning, or the next call finds it in the CQ (lesson, section 5; pitfall 1)", 8)
 {
 	unsigned char buf[64];
 	struct ulink u;
@@ -541,7 +541,7 @@ URING_TEST(deadline, data_arrives_late, 2,
 URING_TEST(deadline, signals, 2,
 	   "ulink_read_timeout: SIGUSR1 (no SA_RESTART) during its wait is not a result; data after it comes back, and so does -ETIME",
 	   "TODO 5: -EINTR from io_uring_wait_cqe means a signal came, not that a request "
-	   "ended: wait again (lesson, \"Waiting\")", 8)
+	   "ended: wait again (lesson, pitfall 7)", 8)
 {
 	unsigned char buf[64];
 	struct ulink u;
@@ -604,7 +604,7 @@ static void race_cqe(struct io_uring_cqe *cqe)
 URING_TEST(deadline, request_wins_race, 1,
 	   "ulink_read_timeout: when the read completes and the timeout fires at once, the read's result wins",
 	   "TODO 5: decide by the read's CQE, not by the timeout's: the read can complete just "
-	   "as its timeout fires, and then both CQEs say so (lesson, \"The race\")", 8)
+	   "as its timeout fires, and then both CQEs say so (lesson, section 5, \"The race\")", 8)
 {
 	unsigned char buf[64];
 	struct ulink u;
@@ -631,7 +631,8 @@ URING_TEST(deadline, request_wins_race, 1,
 URING_TEST(deadline, eintr_result_retried, 1,
 	   "ulink_read_timeout: a read CQE of -EINTR (nothing read) is tried again, not returned",
 	   "TODO 5: -EINTR in the read's CQE means it was interrupted before it read anything: "
-	   "reap both CQEs, then submit the read and its timeout again", 8)
+	   "the round is over only when both CQEs are reaped; then the read is tried again, with "
+	   "a fresh deadline (lesson, pitfall 7)", 8)
 {
 	unsigned char buf[64];
 	struct ulink u;
@@ -739,9 +740,9 @@ URING_TEST(deadline, arguments_and_errors, 2,
 
 URING_TEST(cancel, pipes_never_answer, 3,
 	   "ulink_cancel_all: six reads on silent pipes end -ECANCELED, each tag once; afterwards the pipes and buffers are the caller's",
-	   "TODO 7: cancel (io_uring_prep_cancel64, or IORING_ASYNC_CANCEL_ANY | _ALL), "
-	   "then reap until EVERY read has its CQE, not just the cancel's: its CQE can come "
-	   "first (lesson, \"What must still be reaped\")", 16)
+	   "TODO 7: a cancel request has a CQE of its own, often the first to come: reap until "
+	   "EVERY read has its CQE too; the cancel's user_data must never look like a read's, "
+	   "whatever the tags (TODO 3; lesson, sections 6 and 8; pitfalls 8, 9)", 16)
 {
 	static const __u64 tags[NPIPES] = { 0, 1, 42, 0x8000000000000000ull, UINT64_MAX - 1,
 					    UINT64_MAX };
@@ -795,7 +796,8 @@ URING_TEST(cancel, pipes_never_answer, 3,
 URING_TEST(cancel, completed_keep_results, 2,
 	   "ulink_cancel_all: reads that completed before the cancel report their bytes; the silent ones -ECANCELED",
 	   "TODO 7: a read that completed keeps its result (its cancel finds nothing: -ENOENT, "
-	   "which is not the read's result); report every read once with what its own CQE said", 16)
+	   "which is not the read's result); report every read once with what its own CQE said "
+	   "(lesson, section 6; pitfalls 10, 11)", 16)
 {
 	const size_t size = 9000;
 	unsigned char *data, fbufs[3][1000], pbufs[3][64];
@@ -976,7 +978,7 @@ URING_TEST(cancel, exit_waits, 2,
 	   "ulink_exit with reads in flight: cancels and reaps them before io_uring_queue_exit; the pipes and buffers are free",
 	   "TODO 2: io_uring_queue_exit does not wait for requests in flight (their buffers "
 	   "would be written after you freed them): cancel and reap first, as ulink_cancel_all "
-	   "does (lesson, \"Shutting down\")", 16)
+	   "does (lesson, section 8, \"io_uring_queue_exit does not wait\")", 16)
 {
 	unsigned char bufs[4][32];
 	int pipes[4][2], n, fds;
@@ -1018,7 +1020,7 @@ URING_TEST_T(copy, files, 3,
 	     "ulink_copy: sizes 0 to 3 MB, blocks of 1 byte to 1 MiB, 1 to 1000 pairs, byte for byte",
 	     "TODOs 8-11: every block read into its own buffer and written from it at the same "
 	     "offset; the last block shorter; a pair count above what the ring holds means as "
-	     "many as fit (lesson, \"The linked copy\")", 16, 20)
+	     "many as fit (ulink.h, ulink_copy; lesson, section 1)", 16, 20)
 {
 	static const struct { size_t size, block; unsigned pairs; } cases[] = {
 		{ 0, 4096, 4 },         { 1, 4096, 4 },          { 4095, 4096, 1 },
@@ -1057,9 +1059,9 @@ URING_TEST_T(copy, files, 3,
 
 URING_TEST(copy, linked_pairs, 3,
 	   "ulink_copy: every read carries IOSQE_IO_LINK to the write of the same buffer, offset and length; several pairs per submit; window <= pairs",
-	   "TODO 9: read SQE with IOSQE_IO_LINK, then the write SQE of the same bytes, "
-	   "both in the same submission; queue several pairs before io_uring_submit; never "
-	   "HARDLINK here (it writes stale data after a short read) (lesson, \"Links\")", 16)
+	   "TODO 9: each block is one soft-linked chain, a read then the write of the same bytes, "
+	   "and one submission carries several chains; a hard link writes stale bytes after a "
+	   "short read (lesson, sections 1 and 2; pitfalls 17, 18)", 16)
 {
 	const size_t block = 8192, size = 64 * block + 100;
 	struct ulink u;
@@ -1096,9 +1098,10 @@ URING_TEST(copy, linked_pairs, 3,
 
 URING_TEST_T(copy, broken_chains, 3,
 	     "ulink_copy: every linked read cut short (its write -ECANCELED, as the kernel does): the copy is still exact",
-	     "TODO 10: a read with 0 < res < len broke the chain: its write's CQE is "
-	     "-ECANCELED and wrote nothing. Write the res bytes you have, then read and write "
-	     "the rest at offset + res (lesson, \"When a chain breaks\")", 16, 20)
+	     "TODO 10: a short read broke its chain: the write was cancelled and wrote nothing, "
+	     "but the bytes read are in the buffer; the copy repairs the chain and goes on "
+	     "(ulink.h, ulink_copy; lesson, section 1, \"What it does not promise\"; "
+	     "pitfalls 14-16)", 16, 20)
 {
 	const size_t block = 4096;
 	struct ulink u;
@@ -1117,8 +1120,8 @@ URING_TEST_T(copy, broken_chains, 3,
 
 URING_TEST(copy, pipe_in_pieces, 2,
 	   "ulink_copy from a pipe fed 1000 bytes at a time, one pair: real short reads break the chain, the copy is exact",
-	   "TODO 10: a short read is not the end: write what came, then read the rest of the "
-	   "block (lesson, \"When a chain breaks\")", 8)
+	   "TODO 10: a short read is not the end: what came must be written and the rest of the "
+	   "block read (lesson, section 1, \"What it does not promise\")", 8)
 {
 	const size_t size = 20000;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -1219,9 +1222,9 @@ URING_TEST(copy, read_errors, 2,
 
 URING_TEST(copy, write_errors, 2,
 	   "ulink_copy: DST /dev/full is -ENOSPC, a read-only DST -EBADF, a file-size limit cuts a write short and its rest is -EFBIG",
-	   "TODOs 10-11: a write CQE with res < 0 ends the copy with that -errno; a short write "
-	   "(0 < res < len) is continued at offset + res, and here the rest fails with -EFBIG "
-	   "(man 2 setrlimit, RLIMIT_FSIZE)", 16)
+	   "TODOs 10-11: a failed write ends the copy with its -errno; a short write is not an "
+	   "error, the rest of its block still has to be written, and here that rest fails "
+	   "(ulink.h, ulink_copy; man 2 setrlimit, RLIMIT_FSIZE)", 16)
 {
 	const size_t block = 4096, size = 30 * block + 500, limit = 17 * block + 123;
 	unsigned char *data, *back;
@@ -1333,7 +1336,7 @@ URING_TEST_T(copy, interruptions, 2,
 	     "ulink_copy: reads interrupted (-EINTR CQE, nothing read), -EINTR/-EAGAIN from liburing calls: retried, the copy exact",
 	     "TODO 10: a read CQE of -EINTR (its write -ECANCELED) means do that pair again; "
 	     "-EINTR or -EAGAIN from a submit or a wait took nothing: call again (after -EAGAIN, "
-	     "reap a completion first)", 16, 20)
+	     "reap a completion first; ulink.h, what a failed liburing call means)", 16, 20)
 {
 	struct ulink u;
 
@@ -1400,8 +1403,8 @@ URING_TEST(copy, memory, 2,
 #define COPY_TODO_SHORT_WRITE "TODO 10"
 #define COPY_TODO_ERRORS "TODOs 11 and 12"
 #define COPY_HINT_BATCH                                                               \
-	"queue several linked read -> write pairs, then one io_uring_submit; refill the " \
-	"window as pairs end (lesson, \"The linked copy\")"
+	"several linked read -> write pairs per submission, the window refilled as pairs " \
+	"end (lesson, section 1 and \"The exercise\")"
 #define COPY_MEMLOCK_ROOM RING_ROOM
 #include "copy_battery.h"
 
@@ -1444,9 +1447,9 @@ static void trace_submit(const struct prog_sqe *q, unsigned n, void *ctx)
 
 GRADE_TEST_T(copy, linked_from_outside, 2,
 	     "lcopy, watched at each io_uring_enter: its reads are linked to writes of the same buffer and offset, several pairs at once",
-	     "TODO 12 and TODO 9: lcopy copies through ulink_copy (or links its own pairs): "
-	     "each read SQE with IOSQE_IO_LINK, the write of the same buffer and offset right "
-	     "after it, several pairs per submission (lesson, \"The linked copy\")", 20)
+	     "TODO 12 and TODO 9: lcopy copies through ulink_copy (or links its own pairs), so "
+	     "what 07.16 checks inside must also be seen from outside (lesson, \"The program: "
+	     "lcopy SRC DST\"; pitfall 18)", 20)
 {
 	const size_t size = 4 * 1048576 + 333;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -1527,11 +1530,10 @@ static void check_failed_call_clean(struct ulink *u, const char *when, const cha
 
 URING_TEST(copy, ring_errors, 2,
 	   "ulink_copy: a liburing call fails (-EBADR) with pairs in the kernel: that error once they are reaped; failing for good: an error, not a loop; -EAGAIN at the first submit",
-	   "TODO 11: a submit or wait that fails with anything but -EINTR, -EAGAIN or -EBUSY is "
-	   "an error: start nothing new, take back what was queued and never submitted (its "
-	   "CQEs will never come: do not count them), wait for what the kernel has, then "
-	   "return; if waiting fails too, return at once (the ring is broken). After -EAGAIN "
-	   "with nothing in the kernel, submit again: a wait would sleep for ever", 16)
+	   "TODO 11: ulink.h says what each failure of a liburing call means. SQEs never "
+	   "submitted will never complete and must never start later; what the kernel took "
+	   "must still be reaped; a wait with nothing in the kernel sleeps for ever (lesson, "
+	   "pitfall 22)", 16)
 {
 	const size_t block = 4096, size = 16 * block;
 	unsigned char *data = grade_random_bytes(block);
@@ -1632,7 +1634,7 @@ URING_TEST(deadline, ring_call_faults, 2,
 	   "TODO 5: a liburing call that returns -EINTR or -EAGAIN took nothing and reaped "
 	   "nothing: call it again (a few times for -EAGAIN: io_uring_enter(2), EAGAIN); if it "
 	   "never stops, return that error. The CQE pointer of a wait is set only when the "
-	   "wait returned 0", 8)
+	   "wait returned 0 (lesson, pitfall 7)", 8)
 {
 	unsigned char buf[64];
 	struct fault_report rep;
@@ -1707,9 +1709,9 @@ URING_TEST(deadline, ring_call_faults, 2,
 
 URING_TEST(cancel, failed_submissions, 2,
 	   "ulink_start_read/ulink_read_timeout on a ring of 2 whose submissions fail (-EBADR): an error, nothing started or leaked; the SQ left full of leftovers does not stop the next calls",
-	   "TODOs 4 and 6: a read whose submission failed was not started: return the error, "
-	   "free what you allocated for it, leave no read queued; the next call must make room "
-	   "for its SQEs (submit what is queued first: man 3 io_uring_sq_space_left)", 2)
+	   "TODOs 4 and 6: a read whose submission failed was not started and must never start "
+	   "later; what you allocated for it goes. The SQ may be left full: the next call must "
+	   "still find room for its SQEs (lesson, pitfall 22; man 3 io_uring_sq_space_left)", 2)
 {
 	unsigned char buf[32], other[16];
 	struct ulink_done done[2];
