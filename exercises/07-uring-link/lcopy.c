@@ -10,6 +10,8 @@
  * success, otherwise a message on stderr naming the file and status 1 (2 for
  * a usage error). The grader runs it from outside, like a user would.
  * Try it:  make run CH=07 PROG=lcopy ARGS="/tmp/lab/f /tmp/lab/g"
+ * Graded by tests 07.24-07.33 (make check CH=07); stuck on one of them:
+ * make hint T=07.NN.
  *
  * Opening the files and the messages are chapter 06 material and are given
  * below, complete. What is left is the copying itself (TODO 12).
@@ -91,13 +93,13 @@ static void copy_failed(const struct files *f, int err)
 static int copy(const struct files *f)
 {
 	/*
-	 * TODO 12: the copy is one ulink_copy() call, on a ring of RING
-	 * entries with BLOCK bytes per pair and PAIRS pairs; the ring is
-	 * released on every path. ulink_init() and ulink_copy() return -errno:
-	 * print strerror(-ret), through copy_failed() for the copy so that the
-	 * message names the file the error concerns. Then delete the two
-	 * "not implemented" lines at the top of main().
-	 * man 3 io_uring_queue_init (what -EPERM and -ENOMEM mean here).
+	 * TODO 12: copy f->size bytes from f->in to f->out with your module
+	 * (the sizes above say how big a ring, block and window), and return 0
+	 * only if every byte was written; on failure, a message that names the
+	 * file the error concerns (copy_failed() knows which) and -1. The ring
+	 * is released on every path. The module returns -errno, not -1 with
+	 * errno. Then delete the two "not implemented" lines at the top of
+	 * main(). man 3 io_uring_queue_init (what -EPERM and -ENOMEM mean here).
 	 */
 	(void)f;
 	(void)copy_failed;

@@ -13,6 +13,10 @@
  * returns -errno itself: never read errno after a liburing call, never
  * return -1. Replace each "return -ENOSYS" as you solve its TODOs.
  *
+ * A failing test names the TODO and a lesson section; deeper hints for each
+ * test (the man page passage, then the shape of the fix in words) come with
+ * `make hint T=07.NN`, one level per call.
+ *
  * Rules (the grader enforces them): I/O goes through the ring (read, pread,
  * write, pwrite, their vector forms, poll, epoll, sendfile are refused);
  * the deadline is a linked timeout, not a sleep, a signal or a timer of
@@ -34,26 +38,33 @@
 
 /*
  * TODO 3 (whose CQE is this?): decide, before you write any other
- * function, what you put in user_data. One ring carries the caller's reads
- * (each with a tag the caller chose: any 64-bit value), the reads and
- * timeouts of ulink_read_timeout(), your cancel requests and the reads and
- * writes of ulink_copy(). Reaping, you must tell each CQE's owner from
- * user_data alone, and no tag the caller picks may be mistaken for one of
- * your own requests. struct ulink has no room for a table of tags: think
- * about what a pointer to something you allocate looks like in its low
- * bits, and what you can then put in the other values. Nothing in the
- * lesson spells out an answer; write yours down here, in a comment.
- * man 3 io_uring_sqe_set_data, man 3 io_uring_cqe_get_data.
+ * function, what you put in user_data. Only the goal and the contract are
+ * given here; the design is yours.
+ *
+ * The goal: from a CQE's user_data alone, tell which request it ends. One
+ * ring carries the caller's reads, the read and timeout of
+ * ulink_read_timeout(), your cancel requests and the reads and writes of
+ * ulink_copy() (which slot, which half of the pair).
+ * The contract: ulink_cancel_all() gives each read back with the caller's
+ * tag, and a tag is any 64-bit value (0, UINT64_MAX and everything between
+ * are used by the grader), so no tag may ever be taken for one of your own
+ * requests, nor two reads with the same tag for one. struct ulink has no
+ * field for your bookkeeping, and a global would tie the module to one
+ * ring. Write your scheme down here, in a comment, and keep to it.
+ * man 3 io_uring_sqe_set_data, man 3 io_uring_cqe_get_data; lesson,
+ * section 6, "Cancelling what you do not know".
  */
 
 int ulink_init(struct ulink *u, unsigned entries)
 {
 	/*
-	 * TODO 1: set up the ring, like chapter 06's init, and say why each
-	 * check is there. Clear *u first, so u->live is 0 on every failure;
-	 * refuse what ulink.h refuses (a deadline read needs two SQEs) with
-	 * -EINVAL; record the sizes the kernel gave, not the ones you asked
-	 * for. man 3 io_uring_queue_init_params, man 2 io_uring_setup.
+	 * TODO 1: give the caller a live ring, or an error and a *u that
+	 * needs no releasing (ulink.h: "On failure u->live is 0"), whatever
+	 * *u held before the call. The sizes the rest of the module relies on
+	 * are the ones the kernel chose (it rounds), not the one asked for.
+	 * Why entries < 2 is refused: a deadline read needs two SQEs in the SQ
+	 * at once. liburing's setup already returns -errno.
+	 * man 3 io_uring_queue_init_params, man 2 io_uring_setup.
 	 */
 	(void)u;
 	(void)entries;
@@ -64,7 +75,7 @@ void ulink_exit(struct ulink *u)
 {
 	/*
 	 * TODO 2: release the ring, once: a second call, or a call after a
-	 * failed ulink_init(), must do nothing.
+	 * failed ulink_init(), must do nothing (u->live says which).
 	 * Come back here after TODO 7: io_uring_queue_exit() does not wait for
 	 * requests in flight (man 3 io_uring_queue_exit; `make run CH=07
 	 * PROG=tour ARGS=exit`), so reads started with ulink_start_read() must
@@ -77,28 +88,29 @@ ssize_t ulink_read_timeout(struct ulink *u, int fd, void *buf, size_t len,
                            unsigned timeout_ms)
 {
 	/*
-	 * TODO 4 (the linked pair): check the arguments in the order ulink.h
-	 * lists its results. Then queue two SQEs that go to the kernel in the
-	 * same submission: the read (at the file position: what offset says
-	 * that?) flagged so that the next SQE is linked to it, and a linked
-	 * timeout. Both SQEs must fit before you take the first one: a
-	 * submission between them would send a link with nothing after it.
-	 * The timeout's struct __kernel_timespec is read by the kernel when it
-	 * takes the SQE, not when you prepare it: where must it live?
-	 * io_uring_get_sqe returns NULL when the SQ is full: never use it.
-	 * man 2 io_uring_enter (IORING_OP_LINK_TIMEOUT; liburing 2.3 has no page
-	 * for io_uring_prep_link_timeout: read its prototype in liburing.h),
-	 * man 3 io_uring_sqe_set_flags
-	 * (IOSQE_IO_LINK), man 3 io_uring_get_sqe, man 3 io_uring_submit.
+	 * TODO 4 (the linked pair): the deadline must be the kernel's, so that
+	 * when the time is up the kernel itself ends the read and the buffer
+	 * is free again: a read and a link timeout tied to it, which reach the
+	 * kernel together (lesson, section 5). Arguments first, in the order
+	 * ulink.h lists the results. Like read(2), the read uses and moves the
+	 * file position. Pitfalls: a submission between the two SQEs sends a
+	 * link with nothing after it (no deadline at all); the timeout's time
+	 * is read by the kernel at submission, not when you prepare the SQE;
+	 * a full SQ gives no SQE; milliseconds are not the kernel's unit.
+	 * man 2 io_uring_enter (IOSQE_IO_LINK, IORING_OP_LINK_TIMEOUT;
+	 * liburing 2.3 has no page for io_uring_prep_link_timeout: read its
+	 * prototype in liburing.h), man 3 io_uring_sqe_set_flags,
+	 * man 3 io_uring_get_sqe, man 3 io_uring_submit.
 	 *
-	 * TODO 5 (both CQEs): wait until you have the read's CQE AND the
-	 * timeout's; they may come in either order (tell them apart by
-	 * user_data). The read's result decides: bytes are bytes even if the
-	 * timer fired too; a read cancelled by its timer (what do the two CQEs
-	 * say then? run `make run CH=07 PROG=tour ARGS=linktimeout`) is -ETIME.
-	 * A wait interrupted by a signal is resumed; a read CQE of -EINTR means
-	 * "try again", with a fresh deadline. If the submission fails, the SQEs
-	 * still queued must never reach the kernel later.
+	 * TODO 5 (both CQEs): two requests end in two CQEs, in either order,
+	 * and the call is over only when both are reaped (else the next call
+	 * finds one in the CQ). The read's CQE is the answer: bytes are bytes
+	 * even if the timer fired too (lesson, "The race"); what the two CQEs
+	 * say when the timer won, `make run CH=07 PROG=tour ARGS=linktimeout`
+	 * shows. -EINTR never comes out: not from a wait (a signal), not from
+	 * the read's CQE (nothing was read: the caller still wants the data,
+	 * within a whole deadline). If the submission fails, the SQEs still
+	 * queued must never reach the kernel later (ulink.h, at the top).
 	 * man 3 io_uring_wait_cqe, man 3 io_uring_cqe_seen.
 	 */
 	(void)u;
@@ -113,13 +125,15 @@ int ulink_start_read(struct ulink *u, int fd, void *buf, size_t len, off_t off,
                      __u64 tag)
 {
 	/*
-	 * TODO 6: start one read and return without waiting for it: queue it,
-	 * name it in user_data so that ulink_cancel_all() can give the caller
-	 * back `tag` (TODO 3), submit it, count it in u->inflight. At most
-	 * u->sq_entries in flight (why does the CQ then never overflow, even
-	 * with your cancel's CQE?). If the submission fails the read was not
-	 * started: it must not start later either, and whatever you allocated
-	 * for it goes. man 3 io_uring_prep_read, man 3 io_uring_submit.
+	 * TODO 6: start one read and return without waiting for it; it stays
+	 * the kernel's until ulink_cancel_all() or ulink_exit() reaps it, and
+	 * then the caller must get `tag` back (your scheme of TODO 3).
+	 * u->inflight is how the other functions know reads are out there.
+	 * At most u->sq_entries in flight (why does the CQ then never overflow,
+	 * even with your cancel's CQE?). If the submission fails the read was
+	 * not started: it must not start later either, and whatever you
+	 * allocated for it goes. An SQ left full by an earlier failure must
+	 * not stop this call. man 3 io_uring_prep_read, man 3 io_uring_submit.
 	 */
 	(void)u;
 	(void)fd;
@@ -158,12 +172,14 @@ int ulink_cancel_all(struct ulink *u, struct ulink_done *done, unsigned max)
  *  path, errors included: but never while the kernel may still write into
  *  one (the rule at the top). man 3 posix_memalign.
  *
- * TODO 9 (the pairs): each block is a read SQE linked to a write SQE of
- *  the same buffer, offset and length; the write starts only if the read
- *  filled the buffer. Keep the window full, and let one io_uring_enter
- *  carry several pairs (the grader counts them; strace -c shows them).
- *  man 3 io_uring_prep_read, man 3 io_uring_prep_write,
- *  man 3 io_uring_submit_and_wait.
+ * TODO 9 (the pairs): only the goal and the contract. Goal: the write of
+ *  a block never waits for user space, because the kernel starts it as
+ *  soon as its read has filled the buffer, and each trip into the kernel
+ *  carries many such pairs. Contract (ulink.h, ulink_copy): every read
+ *  linked to the write of the same buffer, offset and length, never a hard
+ *  link; at most `pairs` in flight (fewer if the ring is smaller); several
+ *  pairs per submission: the grader reads every SQE you submit.
+ *  man 3 io_uring_sqe_set_flags, lesson sections 1 and 2.
  *
  * TODO 10 (broken chains): list every way a pair can end (ulink.h,
  *  ulink_copy) and what comes next for its buffer in each: a short read,
