@@ -11,7 +11,10 @@
  *
  * Every function returns 0 (or a slot number) or -errno. liburing returns
  * -errno itself: never read errno after a liburing call, never return -1.
- * Replace each "return -ENOSYS" as you solve its TODO.
+ * Replace each "return -ENOSYS" as you solve its TODO. A failing test names
+ * the TODO and a lesson section; deeper hints for each test (the man page
+ * passage, then the shape of the fix in words) come with
+ * `make hint T=08.NN`, one level per call.
  *
  * Rules (the grader enforces them): every read goes through the ring (read,
  * pread, readv, preadv, preadv2, aio_read and io_submit are refused);
@@ -60,20 +63,18 @@ struct run {
 int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags)
 {
 	/*
-	 * TODO 1: set up the ring and its two empty tables.
-	 *  - The clearing below is given: keep it first, so that every failure
-	 *    leaves live 0 and the tables empty. -EINVAL for entries 0 or above
-	 *    MAX_ENTRIES, or a flag other than UFIXED_SQPOLL and UFIXED_IOPOLL;
-	 *  - UFIXED_SQPOLL is IORING_SETUP_SQPOLL with sq_thread_idle =
-	 *    UFIXED_SQ_IDLE_MS (how long the kernel thread polls an empty SQ
-	 *    before it sleeps); UFIXED_IOPOLL is IORING_SETUP_IOPOLL;
-	 *  - register an empty (sparse) table of UFIXED_MAX_BUFS buffers and one
-	 *    of UFIXED_MAX_FILES files: registered once, then updated a slot at
-	 *    a time (TODOs 2 to 5), never waiting for the ring to go idle as
-	 *    replacing a whole table would. If one fails, tear the ring down
-	 *    again: on failure nothing is left to release;
-	 *  - record the sizes the kernel gave (not the ones you asked for), the
-	 *    flags, live = 1.
+	 * TODO 1: set up a ring as the flags ask, with an empty buffer table and
+	 * an empty file table registered on it, and describe it in *u.
+	 * Why empty tables now: registered once, they are then filled and
+	 * emptied a slot at a time (TODOs 2 to 5); replacing a whole table
+	 * instead waits for the ring to go idle (lesson, section 3).
+	 * The contract (ufixed.h) lists the arguments to refuse, and says that
+	 * a failed call leaves nothing to release: the clearing below is given,
+	 * keep it ahead of every return. Each UFIXED_ flag asks for the
+	 * io_uring_setup(2) feature of the same name; SQPOLL also takes the
+	 * idle time of ufixed.h (lesson, sections 7 and 8).
+	 * Pitfalls the tests check: a registration that fails after the ring
+	 * exists; sizes taken from your request instead of from the kernel.
 	 * man 3 io_uring_queue_init_params, man 2 io_uring_setup, man 3
 	 * io_uring_register_buffers (it covers io_uring_register_buffers_sparse,
 	 * which has no page of its own in liburing 2.3), man 3
@@ -92,20 +93,19 @@ int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags)
 int ufixed_add_buffer(struct ufixed *u, void *base, size_t len)
 {
 	/*
-	 * TODO 2: register [base, base + len) in the lowest free slot.
-	 *  - -EINVAL for u NULL or not live, base NULL, len 0 or len above
-	 *    UFIXED_MAX_BUF_LEN; -ENOSPC when no slot is free (a free slot has
-	 *    iov_base NULL);
-	 *  - update that one slot of the sparse table (no tag needed). This is
-	 *    where the kernel pins the pages, once for every later read:
-	 *    -ENOMEM (they would pass RLIMIT_MEMLOCK) and -EFAULT (not the
-	 *    caller's memory) come from the kernel; return them as they are;
-	 *  - the call returns how many slots it updated: anything but one means
-	 *    nothing was registered. Record the slot in u->bufs only on
-	 *    success (a failure leaves the table as it was); return the slot.
-	 * man 2 io_uring_register (IORING_REGISTER_BUFFERS_UPDATE); liburing
-	 * 2.3 has no page for io_uring_register_buffers_update_tag: read its
-	 * prototype in liburing.h.
+	 * TODO 2: register [base, base + len) in the lowest free slot of the
+	 * buffer table and return the slot. The errors to refuse yourself and
+	 * the ones that come from the kernel are in ufixed.h.
+	 * Why here: this is where the kernel pins the pages, once for every
+	 * later read (lesson, sections 2 and 4). u->bufs is your mirror of the
+	 * kernel's table: the kernel does not tell you what a slot holds.
+	 * Pitfalls: the kernel's -ENOMEM is the RLIMIT_MEMLOCK limit, not
+	 * "out of memory"; a mirror changed before the kernel agreed lies
+	 * after a failure. Read what the update call returns on success.
+	 * man 2 io_uring_register (IORING_REGISTER_BUFFERS_UPDATE, RETURN
+	 * VALUE); liburing 2.3 has no page for
+	 * io_uring_register_buffers_update_tag: read its prototype in
+	 * liburing.h.
 	 */
 	(void)u;
 	(void)base;
@@ -116,11 +116,12 @@ int ufixed_add_buffer(struct ufixed *u, void *base, size_t len)
 int ufixed_remove_buffer(struct ufixed *u, unsigned slot)
 {
 	/*
-	 * TODO 3: -EINVAL for u NULL or not live, slot out of range or already
-	 * empty. Emptying a slot is an update too: the same call as TODO 2,
-	 * with an empty iovec (base NULL, length 0) for that slot. The kernel
-	 * then unpins the pages, and gives back their RLIMIT_MEMLOCK charge,
-	 * once no read uses them. Clear u->bufs[slot] only if the kernel agreed.
+	 * TODO 3: empty one slot of the buffer table (the -EINVAL cases are in
+	 * ufixed.h). Emptying is an update of that slot too; lesson section 3
+	 * says what an update with no memory looks like. Why it matters: only
+	 * then does the kernel unpin the pages and give their RLIMIT_MEMLOCK
+	 * charge back (section 4). As in TODO 2, the mirror follows the
+	 * kernel, never leads it.
 	 * man 2 io_uring_register (IORING_REGISTER_BUFFERS_UPDATE).
 	 */
 	(void)u;
@@ -131,17 +132,15 @@ int ufixed_remove_buffer(struct ufixed *u, unsigned slot)
 int ufixed_add_file(struct ufixed *u, int fd)
 {
 	/*
-	 * TODO 4: register fd in the lowest free slot of the file table.
-	 *  - -EINVAL for u NULL or not live. A negative fd is -EBADF, refused
-	 *    here: in a files update, -1 empties a slot and -2
-	 *    (IORING_REGISTER_FILES_SKIP) leaves it alone, so the kernel would
-	 *    "succeed" without registering anything. -ENOSPC when every slot
-	 *    holds a fd (a free slot holds -1);
-	 *  - update that one slot; a closed fd comes back from the kernel as
-	 *    -EBADF. The kernel takes its own reference on the file: the slot
-	 *    still reads it after the caller closes fd;
-	 *  - as in TODO 2: one slot updated or nothing was; record the fd in
-	 *    u->files only on success, and return the slot.
+	 * TODO 4: register fd in the lowest free slot of the file table and
+	 * return the slot; the errors are in ufixed.h. The kernel takes its own
+	 * reference on the file, so the slot still reads it after the caller
+	 * closes fd (lesson, section 5).
+	 * Pitfall: some negative fds mean something to a files update (read
+	 * IORING_REGISTER_FILES_UPDATE in the man page): passed on, the update
+	 * "succeeds" and registers nothing, so which fds must never reach the
+	 * kernel? Otherwise as TODO 2: the mirror changes only after the
+	 * kernel agreed.
 	 * man 2 io_uring_register (IORING_REGISTER_FILES_UPDATE); liburing 2.3
 	 * has no page for io_uring_register_files_update: read its prototype
 	 * in liburing.h.
@@ -154,10 +153,10 @@ int ufixed_add_file(struct ufixed *u, int fd)
 int ufixed_remove_file(struct ufixed *u, unsigned slot)
 {
 	/*
-	 * TODO 5: -EINVAL for u NULL or not live, slot out of range or already
-	 * empty. Then update that slot to "empty" (which fd value means that?
-	 * TODO 4), so the kernel drops its reference on the file; set
-	 * u->files[slot] to -1 only if the kernel agreed.
+	 * TODO 5: empty one slot of the file table (the -EINVAL cases are in
+	 * ufixed.h), so that the kernel drops its reference on the file. The
+	 * man page's update says which fd value means "empty"; the mirror
+	 * follows the kernel, as in TODO 3.
 	 * man 2 io_uring_register (IORING_REGISTER_FILES_UPDATE).
 	 */
 	(void)u;
@@ -167,12 +166,12 @@ int ufixed_remove_file(struct ufixed *u, unsigned slot)
 
 /*
  * TODO 6: the slot of the registered buffer that holds ALL of
- * [buf, buf + len), or -1. The whole range, not only its start: a
- * READ_FIXED that runs past the end of its slot fails with -EFAULT. Compare
- * the addresses as integers (uintptr_t), and with subtractions (where buf
- * lies in the slot, how much room is left after it), never with buf + len:
- * that sum can wrap around near the top of the address space. Skip empty
- * slots. man 3 io_uring_prep_read_fixed.
+ * [buf, buf + len), or -1. Why the whole range: a READ_FIXED that runs past
+ * the end of its slot fails with -EFAULT (lesson, section 2).
+ * Pitfalls the tests check: a range that starts inside a slot and ends
+ * past it; empty slots; ranges near the top of the address space, where
+ * an end address computed as a sum wraps around (so compare in a form
+ * that cannot overflow). man 3 io_uring_prep_read_fixed.
  */
 static int buffer_slot(const struct ufixed *u, const void *buf, size_t len)
 {
@@ -183,9 +182,10 @@ static int buffer_slot(const struct ufixed *u, const void *buf, size_t len)
 }
 
 /*
- * TODO 7: the slot whose u->files entry is fd, or -1. A negative fd never
- * matches (empty slots hold -1). Whatever number the caller's fd has, the
- * table decides: a read on an fd found here names the slot (TODO 8).
+ * TODO 7: the slot of the file table that holds fd, or -1. Whatever number
+ * the caller's fd has, the table decides: a read on an fd found here names
+ * the slot (TODO 8). Pitfall: what do empty slots hold, and what must a
+ * request with fd -1 therefore never find? (lesson, section 5)
  */
 static int file_slot(const struct ufixed *u, int fd)
 {
@@ -195,19 +195,19 @@ static int file_slot(const struct ufixed *u, int fd)
 }
 
 /*
- * TODO 8: prepare the read of what request i still lacks: len - res bytes,
- * buffer AND offset advanced by res (q->res holds the bytes read so far),
- * at most CHUNK_MAX of them (an SQE's length is 32 bits; the given loop
- * continues a short read), user_data = i; as chapter 06's prep. New here:
- *  - buffer_slot() finds the request's whole range [buf, buf + len): a
- *    READ_FIXED with that buf_index, otherwise a plain READ. Look up the
- *    whole request, not the rest: the rest of a short read lies in the same
- *    registered buffer, so it keeps the same index;
- *  - file_slot() finds q->fd: put the slot, not the fd, in the SQE's fd
- *    field and set IOSQE_FIXED_FILE (after the prep: the prep helpers
- *    clear the SQE's flags).
+ * TODO 8: prepare in sqe the read of what request i still lacks. The given
+ * loop calls it for the first read and for every continuation, with q->res
+ * holding the bytes read so far, and finds the request again by the SQE's
+ * user data (the index i). What the rest of a request is, and why one SQE
+ * asks for at most CHUNK_MAX bytes, is chapter 06's (its lesson, section 6).
+ * New here, from ufixed.h (ufixed_read, "How each read is issued"): the
+ * tables decide how each read goes out, through TODOs 6 and 7.
+ * Pitfalls the tests check: the rest of a short read lies in the request's
+ * registered buffer too, and must keep its slot; with a registered file
+ * the SQE must not carry the caller's fd number (lesson, section 5); the
+ * prep helpers overwrite fields you may have set before them.
  * man 3 io_uring_prep_read_fixed, man 3 io_uring_prep_read,
- * man 3 io_uring_sqe_set_flags, man 3 io_uring_sqe_set_data64.
+ * man 3 io_uring_sqe_set_flags, man 2 io_uring_enter (IOSQE_FIXED_FILE).
  */
 static void prep_rest(const struct ufixed *u, struct io_uring_sqe *sqe, struct batch_req *q,
 		      size_t i)
@@ -489,14 +489,13 @@ int ufixed_read(struct ufixed *u, struct batch_req *reqs, size_t n, unsigned qd)
 void ufixed_exit(struct ufixed *u)
 {
 	/*
-	 * TODO 9: if u is live: unregister the buffer table and the file
-	 * table, then tear the ring down; empty u->bufs, set every u->files
-	 * entry to -1, live = 0. Why unregister, when io_uring_queue_exit()
-	 * drops both tables anyway: it frees the ring in the background,
-	 * later, and only then would the pinned pages and their
-	 * RLIMIT_MEMLOCK charge come back; unregistering gives them back now
-	 * (a caller that sets up its next ring at once needs that charge).
-	 * A second call, or a call after a failed ufixed_init(), does nothing.
+	 * TODO 9: release what ufixed_init() and the add functions set up, and
+	 * leave *u as a dead ring with empty tables; a second call, or a call
+	 * after a failed ufixed_init(), does nothing (ufixed.h).
+	 * Why not only tear the ring down: io_uring_queue_exit() frees the ring
+	 * in the background, later, and only then would the pinned pages and
+	 * their RLIMIT_MEMLOCK charge come back. A caller that sets up its next
+	 * ring at once needs that charge now (lesson, section 4).
 	 * man 3 io_uring_unregister_buffers, man 3 io_uring_unregister_files,
 	 * man 3 io_uring_queue_exit.
 	 */
@@ -506,17 +505,9 @@ void ufixed_exit(struct ufixed *u)
 int ufixed_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 {
 	/*
-	 * TODO 10: the shared shape (batch_read_fn in batch.h) around one
-	 * ring, as in chapter 06.
-	 *  - qd 0, or reqs NULL with n > 0: -EINVAL; n 0: 0, without a ring;
-	 *  - ufixed_init() with no flags for min(qd, n) entries, at most
-	 *    UFIXED_MAX_ENTRIES; the ring's memory is charged to
-	 *    RLIMIT_MEMLOCK, so on -ENOMEM halve the size and try again
-	 *    (down to 1);
-	 *  - ufixed_read(), then ufixed_exit() on EVERY path, failures
-	 *    included: a ring left behind is a leaked fd;
-	 *  - register nothing: for one batch, pinning the buffers and taking
-	 *    the files once costs about what it saves (ufixed.h).
+	 * TODO 10: the course's batch read (batch_read_fn, chapters/common/
+	 * batch.h) on this chapter's module, one ring per call. The contract
+	 * is ufixed.h, ufixed_batch_read; this one is yours to plan.
 	 */
 	(void)reqs;
 	(void)n;
