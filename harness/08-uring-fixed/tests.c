@@ -347,9 +347,9 @@ static void check_sqes(const char *what)
 
 URING_TEST(ring, init_and_exit, 1,
 	   "ufixed_init sets up a ring with empty tables; ufixed_exit closes it, twice is safe",
-	   "TODO 1: io_uring_queue_init_params, then sparse tables (io_uring_register_buffers_sparse, "
-	   "io_uring_register_files_sparse); record sizes, flags, live; files[] all -1. TODO 9: "
-	   "unregister, io_uring_queue_exit, live = 0", 8)
+	   "TODO 1: a ring plus two empty (sparse) tables, and *u describing what the kernel "
+	   "gave (lesson, section 3; ufixed.h). TODO 9: release both tables and the ring, once "
+	   "(lesson, section 4)", 8)
 {
 	struct ufixed u;
 	int before = fault_count_fds(), with_ring;
@@ -383,9 +383,9 @@ URING_TEST(ring, init_and_exit, 1,
 
 URING_TEST(ring, init_errors, 1,
 	   "ufixed_init: -EINVAL for 0 or 100000 entries and for unknown flags; nothing left behind",
-	   "TODO 1: check entries (1..32768) and flags (only UFIXED_SQPOLL | UFIXED_IOPOLL) "
-	   "first; clear *u so that live is 0 and files[] -1 on every failure; return liburing's "
-	   "-errno as it is", 8)
+	   "TODO 1: the contract's argument checks come before the kernel sees anything, and a "
+	   "refused call leaves *u cleared (ufixed.h, ufixed_init; man 2 io_uring_setup, "
+	   "ERRORS)", 8)
 {
 	static const struct { unsigned entries, flags; } bad[] = {
 		{ 0, 0 }, { 100000, 0 }, { 8, 4 }, { 8, 0x80000000u }, { 8, UFIXED_SQPOLL | 8 },
@@ -431,9 +431,9 @@ URING_TEST(ring, init_errors, 1,
 URING_TEST(tables, buffers, 2,
 	   "ufixed_add_buffer / ufixed_remove_buffer: lowest free slot, the kernel's table really "
 	   "updated (a READ_FIXED of the harness works, then -EFAULT), errors leave it unchanged",
-	   "TODO 2: io_uring_register_buffers_update_tag(ring, slot, &iov, NULL, 1) on the sparse "
-	   "table; TODO 3: an iovec {NULL, 0} empties the slot (man 3 "
-	   "io_uring_register_buffers_update_tag, man 2 io_uring_register)", 8)
+	   "TODOs 2 and 3: one slot of the sparse table updated in the kernel, the mirror "
+	   "u->bufs changed only after the kernel agreed (lesson, section 3: updating one "
+	   "slot; man 2 io_uring_register, IORING_REGISTER_BUFFERS_UPDATE)", 8)
 {
 	const size_t alen = 64 * 1024;
 	unsigned char *a = arena_alloc(alen), *b = arena_alloc(alen), *c = arena_alloc(alen);
@@ -520,9 +520,9 @@ URING_TEST(tables, buffers, 2,
 URING_TEST(tables, files, 2,
 	   "ufixed_add_file / ufixed_remove_file: lowest free slot, the kernel's table really "
 	   "updated, the caller may close its fd, -EBADF for -1, -2 and a closed fd",
-	   "TODO 4: refuse a negative fd yourself (in a files update -1 empties a slot and -2 "
-	   "skips it), then io_uring_register_files_update(ring, slot, &fd, 1); TODO 5: -1 "
-	   "empties the slot (man 3 io_uring_register_files_update)", 8)
+	   "TODOs 4 and 5: one slot of the file table updated in the kernel; negative fds are "
+	   "commands in a files update, not files (lesson, section 3: careful with the file "
+	   "update; man 2 io_uring_register, IORING_REGISTER_FILES_UPDATE)", 8)
 {
 	unsigned char *data, buf[4096];
 	int fd = data_file("f", 8192, &data), fd2, ret, s0, s1;
@@ -938,9 +938,9 @@ URING_TEST(read, end_of_file_and_errors, 2,
 URING_TEST(faults, short_reads_fixed, 3,
 	   "ufixed_read: fixed reads cut short in the middle of a file are continued at the right "
 	   "place, still READ_FIXED with the same buf_index, on the same file slot",
-	   "TODO 8: the rest of a short read is offset + done into buf + done, which lies in the "
-	   "same registered buffer: READ_FIXED with the same buf_index (and the same file slot); "
-	   "only res == 0 ends a request early (chapter 06, lesson section 6)", 16)
+	   "TODO 8: the rest of a short read lies in the same registered buffer and reads the "
+	   "same file: it keeps its buf_index and file slot; only end of file ends a request "
+	   "early (chapter 06's lesson, section 6; this lesson, pitfall 6)", 16)
 {
 	const size_t size = 1 << 20, n = 48, alen = n * 16384;
 	unsigned char *data, *arena = arena_alloc(alen), *other = arena_alloc(4096);
@@ -985,8 +985,9 @@ URING_TEST(faults, short_reads_fixed, 3,
 URING_TEST(faults, pipe_in_pieces, 2,
 	   "ufixed_read: a registered pipe fed 100 bytes at a time is read in full into a "
 	   "registered buffer, beside file reads",
-	   "TODO 8: a read from a pipe returns what is there: continue into buf + done with the "
-	   "same buf_index and file slot until len bytes or res == 0", 8)
+	   "TODO 8: a read from a pipe returns what is there: a short read, continued like any "
+	   "other, through the same slots, until len bytes or end of file (chapter 06's lesson, "
+	   "section 6)", 8)
 {
 	const size_t size = 65536, piece_len = 1000;
 	unsigned char *data, *piece = grade_random_bytes(piece_len), *arena = arena_alloc(5 * 4096);
@@ -1225,9 +1226,9 @@ URING_TEST(read, beyond_4gib, 2,
 URING_TEST(mechanism, window_and_budget, 2,
 	   "ufixed_read: at most qd reads in flight and the window kept full (qd 1, 3, 8), "
 	   "256 reads at qd 32 in at most 2*ceil(n/qd)+2 liburing calls, a ring of 4 at qd 64",
-	   "chapter 06's loop: window = min(qd, cq_entries); fill it, then ONE "
-	   "io_uring_submit_and_wait; reap every ready CQE; io_uring_get_sqe NULL means submit, "
-	   "then get again", 64)
+	   "chapter 06's loop (given): the window is bounded by qd and by the CQ; one submission "
+	   "per round, every ready CQE reaped; a full SQ means submit, not give up (chapter 06's "
+	   "lesson, sections 3 and 5)", 64)
 {
 	static const unsigned qds[] = { 1, 3, 8, 32 };
 	const size_t n = 256, bs = 4096, size = n * bs;
@@ -1294,8 +1295,8 @@ URING_TEST(mechanism, window_and_budget, 2,
 URING_TEST(read, arguments, 1,
 	   "ufixed_read: -EINVAL for a NULL or dead ring, qd 0, a NULL array; n 0 does nothing; "
 	   "qd far above n and every limit",
-	   "ufixed.h: check the arguments first; n == 0 returns 0 without entering the kernel; "
-	   "qd is only a bound (window = min(qd, cq_entries))", 8)
+	   "ufixed.h (ufixed_read): the argument checks come first; an empty batch enters no "
+	   "kernel; qd is only a bound, never a size to allocate or wait for", 8)
 {
 	unsigned char *data, *arena = arena_alloc(16 * 4096);
 	int fd = data_file("f", 16 * 4096, &data);
@@ -1370,9 +1371,9 @@ static int sqpoll_threads(void)
 URING_TEST(modes, sqpoll, 2,
 	   "ufixed_init with UFIXED_SQPOLL: an SQPOLL ring (the kernel's iou-sqp thread runs), "
 	   "fixed reads right through it, the thread gone after ufixed_exit",
-	   "TODO 1: io_uring_params.flags |= IORING_SETUP_SQPOLL and sq_thread_idle = "
-	   "UFIXED_SQ_IDLE_MS before io_uring_queue_init_params; io_uring_submit wakes the "
-	   "thread when it sleeps (man 2 io_uring_setup: IORING_SETUP_SQPOLL)", 16)
+	   "TODO 1: UFIXED_SQPOLL asks for an SQ thread with the contract's idle time, set up "
+	   "with the ring; liburing's submit wakes the thread, never do it yourself (lesson, "
+	   "section 7; man 2 io_uring_setup: IORING_SETUP_SQPOLL)", 16)
 {
 	const size_t n = 128, bs = 4096, size = n * bs;
 	unsigned char *data, *arena = arena_alloc(size);
@@ -1645,8 +1646,9 @@ URING_TEST(resources, every_path, 2,
 URING_TEST(read, shared_shape, 2,
 	   "ufixed_batch_read: batches right, one ring per call torn down, nothing registered "
 	   "left behind; n 0 without a ring; qd 0 and NULL -EINVAL; -ENOMEM rings",
-	   "TODO 10: ufixed_init(min(qd, n, UFIXED_MAX_ENTRIES), 0), ufixed_read, ufixed_exit on "
-	   "every path; on -ENOMEM a smaller ring may serve", 32)
+	   "TODO 10: one plain ring per call, sized as ufixed.h says, released on every path, "
+	   "nothing registered; a ring refused for RLIMIT_MEMLOCK may be retried smaller "
+	   "(ufixed.h, ufixed_batch_read; lesson, section 4)", 32)
 {
 	static const unsigned qds[] = { 4, 32, 1 };
 	size_t size = 100000 + grade_rand_below(100000);
