@@ -6,6 +6,7 @@
  *
  * Read chapters/09-uring-multishot/README.md ("The exercise") first.
  * Grade your work with:   make check CH=09
+ * Stuck on a test:        make hint T=09.NN (deeper hints, one level a call)
  * Try it:                 make run CH=09 PROG=echo-server ARGS="--port 0"
  *
  * The grader runs this program from outside, like a user would:

@@ -8,6 +8,8 @@
  * chapters/09-uring-multishot/uecho.h. Read its "Rules of the exercise"
  * twice: every test checks one of them.
  * Grade your work with:   make check CH=09          (one test: T=09.NN)
+ * Stuck on a test:        make hint T=09.NN  (the man page passage, then,
+ *                         asked again, the shape of the fix in words)
  * Try it in a real tool:  make run CH=09 PROG=echo-server ARGS="--port 0"
  *                         (TODO 12), then from another terminal
  *                         make run CH=09 PROG=loadgen ARGS="--port PORT"
@@ -247,24 +249,23 @@ static NOT_YET_CALLED struct __kernel_timespec ms_to_ts(int ms)
 /* ------------------------------------------------------------- TODOs */
 
 /*
- * TODO 2: the buffer ring: nbufs buffers of buf_size bytes, all of them
- * the kernel's, as buffer group UECHO_BGID.
- *  - memory for the ring's entries (one struct io_uring_buf per buffer) that
- *    is page-aligned, as the kernel requires: mmap gives that, malloc does
- *    not. Memory for the buffers themselves (nbufs * buf_size: check that
- *    product for overflow before you ask for it). And whatever per-buffer
- *    table your queue design needs (TODO 7);
- *  - initialise the ring, then register it with the ring's size and the
- *    group id. liburing 2.3 has no io_uring_setup_buf_ring: these two
- *    steps are what it would do. The registration's pages count against
- *    RLIMIT_MEMLOCK: -ENOMEM comes from here, return it as it is;
- *  - add EVERY buffer (its address, its full length, its id = its index),
- *    then publish them with one advance. Why: the kernel only sees entries
- *    below the ring's tail, and the advance is the store that moves it.
- *    Never initialise the ring again after this: that resets the tail and
- *    the ring looks empty to the kernel for good;
- *  - on failure leave what you made for uecho_open to undo (TODO 1).
- * man 3 io_uring_buf_ring_init, man 3 io_uring_register_buf_ring,
+ * TODO 2: the buffer ring. Only the goal and the contract here; the steps
+ * are yours to work out from the lesson (section 4) and the man pages.
+ *  - the goal: when uecho_open returns, the kernel can pick any of nbufs
+ *    buffers of buf_size bytes for a receive that selects buffer group
+ *    UECHO_BGID, and the module can find a buffer's bytes from its id
+ *    (plus whatever per-buffer state your queue design needs, TODO 7);
+ *  - the kernel's side of the contract is in the man pages below: what
+ *    memory it accepts for the ring (its alignment, its size), which
+ *    sizes of ring it accepts, and which of your entries it can see (only
+ *    those you have published). Build on liburing 2.3: the one-call set-up
+ *    of newer releases does not exist there (uecho.h, the rules);
+ *  - the pitfall the tests catch: a ring re-initialised once it is in use
+ *    looks empty to the kernel for good (lesson, section 8);
+ *  - failures: -ENOMEM from the registration is RLIMIT_MEMLOCK, return it
+ *    as it is; a size product that overflows is an error too. Leave what
+ *    you made for uecho_open to undo (TODO 1).
+ * man 3 io_uring_register_buf_ring, man 3 io_uring_buf_ring_init,
  * man 3 io_uring_buf_ring_add, man 3 io_uring_buf_ring_advance,
  * man 3 io_uring_buf_ring_mask, man 2 mmap.
  */
@@ -377,9 +378,10 @@ static NOT_YET_CALLED void on_recv(struct uecho *s, struct conn *c,
  *  - a send CQE's res may be less than what you asked: the rest goes in
  *    the next send, from the same buffer. Count bytes_sent by res;
  *  - once a buffer's last byte is out, and only then (before, the kernel
- *    may still be reading it), give it back to the ring: its full
- *    buf_size again, and an advance to publish it. That may let a paused
- *    (TODO 8) or waiting (TODO 6) receive go again;
+ *    may still be reading it), give it back to the ring, whole, and make
+ *    it visible to the kernel (lesson, section 8: not by initialising the
+ *    ring again). That may let a paused (TODO 8) or waiting (TODO 6)
+ *    receive go again;
  *  - -EPIPE, -ECONNRESET and other errors: that client failed (TODO 9).
  * man 3 io_uring_prep_send, man 2 send (MSG_NOSIGNAL),
  * man 3 io_uring_buf_ring_add, man 3 io_uring_buf_ring_advance.
@@ -481,9 +483,9 @@ int uecho_run_once(struct uecho *s, int timeout_ms)
 	 *    not an error (-ETIME): the turn returns 0;
 	 *  - handle EVERY CQE there is, each seen once, none left in the CQ:
 	 *    what it is about comes from its user_data (TODOs 5 to 9; the cancel
-	 *    and the stop request's own CQEs too). Mark each one seen before
-	 *    you handle a copy of it, so its CQ slot is free again if a handler
-	 *    submits;
+	 *    and the stop request's own CQEs too). A CQE's slot is the kernel's
+	 *    again once you mark it seen: think about when a handler that
+	 *    submits may need that slot, and what you may still read after;
 	 *  - then prepare what the CQEs call for (sends, re-arms, cancels,
 	 *    closes, the accept) and submit before you return. No SQE free and
 	 *    the submit refused: keep that work for the next turn, never drop
@@ -503,11 +505,12 @@ int uecho_run_once(struct uecho *s, int timeout_ms)
 
 /*
  * TODO 10: uecho_stop, uecho_run, uecho_stats.
- *  - uecho_stop may run in a signal handler or in another thread: NULL
- *    does nothing; save errno, set the atomic flag, write 8 bytes to the
- *    stop eventfd (why: a thread asleep in the ring's wait sees no flag,
- *    only the CQE of the request of TODO 3 wakes it), restore errno.
- *    Nothing else: no lock, no free, no liburing call;
+ *  - uecho_stop may run in a signal handler or in another thread: it may
+ *    use only async-signal-safe calls (no lock, no free, no liburing),
+ *    must leave errno as it found it, and must wake a loop that is asleep
+ *    in the ring's wait. Why a flag alone is not enough: that thread sees
+ *    nothing until a CQE comes (TODO 3 armed the request that makes one).
+ *    NULL does nothing;
  *  - uecho_run: uecho_run_once(s, -1) until uecho_stop; -EINTR: go on;
  *    -ECANCELED: return 0; any other -errno: return it;
  *  - uecho_stats copies the counters. Count as the CQEs say, where they
@@ -539,21 +542,19 @@ void uecho_close(struct uecho *s)
 {
 	/*
 	 * TODO 11: tear it down. NULL: nothing.
-	 *  - io_uring_queue_exit does NOT wait for requests in flight: until
-	 *    each has posted its final CQE, the kernel may still write into
-	 *    your buffers and hold your sockets. So: set the stop flag, submit
-	 *    what is queued, cancel every request in flight (the accept, every
-	 *    receive and send, the stop request; one cancel can match them
-	 *    all), then reap CQEs until every request counted in TODO 3 has
-	 *    its final one. A connection accepted meanwhile: close its fd;
-	 *  - bound that wait (a second or two): if some request still holds on,
-	 *    shutting the client sockets down ends any receive or send a cancel
-	 *    could not. If it still does not end, leave the memory the kernel
-	 *    may touch mapped rather than free it under the kernel;
-	 *  - then close every client socket and free every record, unregister
-	 *    the buffer ring (group UECHO_BGID), exit the ring, unmap the
-	 *    buffers and the ring's entries, close the eventfd, free s. Never
-	 *    close listen_fd: it is the caller's.
+	 *  - the contract: when it returns, the kernel holds nothing of the
+	 *    module's (no request in flight, no buffer it may still write to,
+	 *    no client socket), every descriptor the module opened is closed and
+	 *    all its memory is freed. Never close listen_fd: it is the caller's;
+	 *  - why it takes more than io_uring_queue_exit: that call does NOT wait
+	 *    for requests in flight (lesson, section 10), so memory freed
+	 *    after it may still be written by the kernel. Every request counted
+	 *    since TODO 3 must have posted its final CQE first, and the order of
+	 *    the rest matters (what the kernel uses goes after the kernel lets go);
+	 *  - the wait must be bounded (a second or two): a request a cancel
+	 *    cannot end is ended by shutting its socket down; if even that fails,
+	 *    leaking memory the kernel may touch is better than freeing it;
+	 *  - a connection accepted during the tear-down is yours to close.
 	 * man 3 io_uring_prep_cancel64 (IORING_ASYNC_CANCEL_ANY,
 	 * IORING_ASYNC_CANCEL_ALL in man 3 io_uring_prep_cancel),
 	 * man 3 io_uring_wait_cqe_timeout, man 2 shutdown,
