@@ -873,10 +873,9 @@ static void echo_clients(int n, size_t len, const char *what)
 GRADE_TEST(open, bad_arguments, 2,
 	   "uecho_open: NULL out, a bad fd, a pipe, a socket that does not listen, sizes out of "
 	   "range: -EINVAL, -EBADF, -ENOTSOCK, with nothing left behind and *out untouched",
-	   "TODO 1: check every argument before making anything; nbufs is a power of two in "
-	   "[2, UECHO_MAX_NBUFS], buf_size in [1, UECHO_MAX_BUF_SIZE], entries at most "
-	   "UECHO_MAX_ENTRIES (0 means the default); getsockopt(SO_ACCEPTCONN) says whether a "
-	   "socket listens")
+	   "TODO 1: validate before you make anything: every size against uecho.h \"Limits\" "
+	   "(0 takes the default), and ask the socket itself whether it listens (socket(7)); "
+	   "lesson: \"The exercise\"")
 {
 	struct uecho *sentinel = (struct uecho *)(uintptr_t)0x5eed, *out;
 	int pipefd[2], lst, quiet, fds;
@@ -940,8 +939,8 @@ GRADE_TEST(open, bad_arguments, 2,
 GRADE_TEST(open, error_paths, 3,
 	   "uecho_open when the ring, the buffer ring's registration or the n-th allocation fails: "
 	   "-ENOMEM, with everything made so far undone",
-	   "TODO 1-3: undo in reverse order on every error path (unregister the buffer ring, "
-	   "free its memory, close the eventfd, io_uring_queue_exit); liburing returns -errno")
+	   "TODO 1-3: every error path undoes what exists so far, in reverse order, and returns "
+	   "the failing step's -errno (liburing returns it; lesson, section 12)")
 {
 	struct uecho *sentinel = (struct uecho *)(uintptr_t)0x5eed, *out = sentinel;
 	struct uecho_config c = { 64, 64, 1024 };
@@ -993,7 +992,7 @@ GRADE_TEST(echo, one_client, 3,
 	   "one client: a short message, then 100 KiB, come back byte for byte; the counters "
 	   "say one connection and the bytes both ways",
 	   "TODO 4-7: accept CQE -> arm the connection's receive; receive CQE -> send those bytes "
-	   "from that buffer; send CQE -> buffer back to the ring")
+	   "from that buffer; send CQE -> buffer back to the ring (lesson, section 13)")
 {
 	struct client c;
 	struct uecho_stats st;
@@ -1063,8 +1062,8 @@ GRADE_TEST(mechanism, accept_once, 3,
 GRADE_TEST(mechanism, recv_once, 3,
 	   "8 connections, 25 exchanges each: one multishot receive per connection (buffer "
 	   "select, the module's group), never re-armed while the kernel keeps it",
-	   "TODO 5, 6: io_uring_prep_recv_multishot with IOSQE_BUFFER_SELECT and buf_group "
-	   "UECHO_BGID, once per connection; a CQE with IORING_CQE_F_MORE means it is still armed")
+	   "TODO 5, 6: one multishot receive per connection, taking its buffers from the "
+	   "module's group; IORING_CQE_F_MORE means it is still armed (lesson, sections 1, 2)")
 {
 	struct client *cls;
 	int n = 8;
@@ -1103,9 +1102,8 @@ GRADE_TEST(mechanism, recv_once, 3,
 GRADE_TEST(mechanism, buffer_ring, 2,
 	   "the buffer ring: registered once with nbufs entries of buf_size bytes in group "
 	   "UECHO_BGID, every buffer given to the kernel; unregistered by uecho_close",
-	   "TODO 2, 11: memory for the ring (page-aligned), io_uring_buf_ring_init, "
-	   "io_uring_register_buf_ring, io_uring_buf_ring_add for each buffer, then "
-	   "io_uring_buf_ring_advance; io_uring_unregister_buf_ring at the end")
+	   "TODO 2, 11: the kernel sees only the buffers you have published in a registered "
+	   "ring, and the group must be unregistered before its memory goes (lesson, section 4)")
 {
 	unsigned nbufs = 64, size = 1000;
 
@@ -1156,9 +1154,8 @@ GRADE_TEST(mechanism, buffer_ring, 2,
 GRADE_TEST(mechanism, sends_from_ring, 2,
 	   "every send leaves from inside the ring buffer the bytes were received in (no copy), "
 	   "with MSG_NOSIGNAL",
-	   "TODO 7: io_uring_prep_send(sqe, fd, buffer + offset, length, MSG_NOSIGNAL) on the "
-	   "ring buffer named by the receive CQE; a copy into memory of the connection's own is "
-	   "what buffer rings save")
+	   "TODO 7: send from the ring buffer the receive CQE named, where it lies (a copy is the "
+	   "per-connection buffer rings save), and never raise SIGPIPE (lesson, section 6)")
 {
 	int n = 4;
 
@@ -1201,8 +1198,8 @@ GRADE_TEST(mechanism, one_send_in_flight, 3,
 GRADE_TEST(faults, short_sends, 3,
 	   "every send completes short (the kernel sends half of what was asked): the rest is "
 	   "sent, from the right place, before the buffer goes back to the ring",
-	   "TODO 7: a send CQE's res may be less than the length asked: send the rest (buffer + "
-	   "offset + res) and give the buffer back only after its last byte")
+	   "TODO 7: a send CQE's res may be less than the length asked: the rest is still in the "
+	   "same buffer, which goes back only after its last byte (lesson, section 6, short sends)")
 {
 	struct client *cls;
 	int n = 6;
@@ -1282,8 +1279,8 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	   "one client sends 4 MiB and never reads: once it holds half the buffers its receive "
 	   "is paused (cancelled), and another client is echoed meanwhile",
 	   "TODO 8: a connection seen holding UECHO_HOLD_MAX(nbufs) buffers gets its receive "
-	   "cancelled (io_uring_prep_cancel64 with its user_data); arm it again once its sends "
-	   "have given buffers back", 15)
+	   "cancelled by its user_data, once; armed again once its sends have given buffers back "
+	   "(lesson, section 9)", 15)
 {
 	struct client cls[2];
 	long end;
@@ -1715,8 +1712,8 @@ static bool is_client_fd(const struct client *cls, int n, int fd)
 GRADE_TEST(resources, cloexec, 1,
 	   "every descriptor the module opens (the ring, the eventfd, accepted sockets) is "
 	   "close-on-exec",
-	   "TODO 3, 5: SOCK_CLOEXEC in the multishot accept's flags; EFD_CLOEXEC; a program that "
-	   "runs another must not hand it your clients")
+	   "TODO 3, 5: close-on-exec from birth for the eventfd and for every accepted socket "
+	   "(lesson, section 2); a program that runs another must not hand it your clients")
 {
 	struct client *cls;
 	bool before[1024] = { false };
@@ -1861,8 +1858,8 @@ static void program_serve_tcp(struct prog_proc *p, const char **argv)
 GRADE_TEST_T(program, serves_tcp, 3,
 	     "echo-server --port 0: prints \"listening on 127.0.0.1:PORT\", echoes 5 clients of "
 	     "100 KiB, ends with status 0 on SIGTERM",
-	     "TODO 12: bind 127.0.0.1 port N (0: any), listen, print the line with the real port "
-	     "and fflush; SIGTERM and SIGINT call uecho_stop", 15)
+	     "TODO 12: the ready line must name the port the socket really got, reach a pipe at "
+	     "once, and come after the signal handlers are in place (echo-server.c's header)", 15)
 {
 	struct prog_proc p;
 	const char *argv[] = { "", "--port", "0", NULL };
@@ -2125,9 +2122,8 @@ GRADE_TEST(stop, from_thread, 1,
 GRADE_TEST(mechanism, every_cqe, 1,
 	   "8 connections' accept CQEs wait in the CQ: one uecho_run_once(s, 0) handles every CQE "
 	   "there is, none is left for a later turn",
-	   "TODO 4: after the wait, take CQEs until the CQ is empty (io_uring_peek_cqe in a loop, or "
-	   "io_uring_for_each_cqe then io_uring_cq_advance); one CQE per turn falls behind and "
-	   "overflows the CQ")
+	   "TODO 4: one turn handles every CQE already in the CQ, not only the one it waited for; "
+	   "one CQE per turn falls behind and overflows the CQ (lesson, section 11, the CQ size)")
 {
 	int fds[8], n = 8;
 	unsigned ready, head;
