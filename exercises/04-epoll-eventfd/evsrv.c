@@ -8,14 +8,18 @@
  * Try it in a real tool:  make run CH=04 ARGS="--clients 4 /var/tmp/ch04.dat"
  *                         (head -c 64M /dev/urandom > /var/tmp/ch04.dat first)
  *
- * Rules (the grader enforces them): the file is read only with io_submit +
- * io_getevents, every iocb tagged with io_set_eventfd; the one place the
- * thread waits is epoll_wait; io_getevents only as
- * io_getevents(ctx, 0, nr, events, &zero); no poll/select, no sleeping, no
- * threads; replies sent with MSG_NOSIGNAL; at most qd reads in flight.
- * libaio's functions return -errno and leave errno alone. Every function
- * here returns 0 (or a count) or -errno. Replace each "return -ENOSYS" as
- * you solve its TODO.
+ * Rules (the grader enforces them; the full list is the lesson's "The
+ * exercise"): the file is read only through libaio, every request tagged
+ * so that its completion bumps an eventfd; the one place the thread waits
+ * is epoll_wait (collecting completions must never wait); no poll/select,
+ * no sleeping, no threads; no send may raise SIGPIPE; at most qd reads in
+ * flight. libaio's functions return -errno and leave errno alone. Every
+ * function here returns 0 (or a count) or -errno. Replace each
+ * "return -ENOSYS" as you solve its TODO; the lesson's "Steps" section
+ * says which TODOs to do first and which tests grade each step.
+ * A failing test names the TODO and a lesson section; deeper hints for
+ * each test (the man page passage, then the shape of the fix in words)
+ * come with `make hint T=04.NN`, one level per call.
  *
  * A suggested shape (the lesson's "One thread, many states"; use it, change
  * it, or ignore it: only the behaviour is graded). One struct conn per
@@ -87,108 +91,110 @@ struct evsrv {
  * The pieces below are helpers you write yourself (static functions), called
  * from evsrv_run_once. Their TODO numbers are the lesson's.
  *
- * TODO 2 (accepting): when the listener is readable, accept4(listen_fd,
- *  NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) until it fails with EAGAIN (every
- *  descriptor of the module is close-on-exec); give each client a struct
- *  conn (no memory for it: close the socket, the client sees the close), add it to the epoll set with EPOLLIN
- *  (epoll_ctl failing, e.g. ENOSPC: close it and free the conn too) and
- *  ev.data.ptr = the conn. EMFILE/ENFILE/ENOBUFS/ENOMEM: the connection
- *  stays in the backlog and level-triggered epoll reports the listener again
- *  at once (a spin): stop watching it (EPOLL_CTL_MOD, events 0) and arm the
- *  back-off timer (timerfd_settime, ~10 ms, one-shot); watch it again when
- *  the timer fires. ECONNABORTED and friends: just try the next one.
- *  EBADF, EINVAL, ENOTSOCK: the listener itself is broken: a failure of
- *  the loop, evsrv_run_once returns -errno.
- *  man 2 accept, "ERRORS" and "NOTES".
+ * TODO 2 (accepting): when the listener is readable, take on every client
+ *  that is waiting, not just one (a readiness report can stand for many).
+ *  Each accepted socket must be non-blocking and close-on-exec from the
+ *  moment it exists (04.32), and gets its own connection state, watched
+ *  for its first request. Decide for each failure of accept whose problem
+ *  it is: nothing left to accept; a connection that died in the backlog
+ *  (try the next); the process out of descriptors or memory (the
+ *  connection stays in the backlog, the listener stays readable: a
+ *  level-triggered loop would spin, so pause the listener and resume it
+ *  on the back-off timer, pitfall 16); a broken listener (a failure of the
+ *  loop, pitfall 31). A client you cannot allocate or cannot add to the
+ *  epoll set can never be served: close it (pitfall 32).
+ *  man 2 accept ("ERRORS", "NOTES"), man 2 timerfd_create.
  *
- * TODO 3 (a request, in pieces): on EPOLLIN, recv(fd, req + req_got,
- *  16 - req_got, 0) until you have 16 bytes (then TODO 4) or it fails with
- *  EAGAIN (the rest comes later: keep what you have). EINTR: try again.
- *  0 means the client closed: TODO 9; any other error (ECONNRESET, ...)
- *  means the connection is broken: TODO 9 too. man 2 recv.
+ * TODO 3 (a request, in pieces): goal: a connection's 16-byte request,
+ *  gathered from as many receives as it takes, handed to TODO 4 once it is
+ *  whole. Contract: evsrv.h, "The wire protocol" and "What the exercise
+ *  allows" (EINTR is never the client's fault; any other failure of a
+ *  receive, and the peer's orderly shutdown, end the connection). man 2 recv.
  *
- * TODO 4 (starting a request): decode offset and length (evsrv_get_be64).
- *  length > EVSRV_MAX_LEN or offset > INT64_MAX - length: reply -EINVAL;
- *  length 0: reply status 0. Otherwise the aligned window: start = offset
- *  rounded down to EVSRV_ALIGN, end = offset + length rounded up, a buffer
- *  from posix_memalign(&buf, EVSRV_ALIGN, end - start) (it returns the
- *  error number itself, positive: -ENOMEM is the status if it fails).
- *  Offsets are 64-bit all the way (uint64_t; long long for io_prep_pread). Stop watching the socket (EPOLL_CTL_MOD, events 0)
- *  while the request is served, then queue the read. man 3 posix_memalign.
+ * TODO 4 (starting a request): decode the request (evsrv.h has helpers)
+ *  and decide what it needs: an invalid request (too long, or a range whose
+ *  end does not fit a signed 64-bit offset: write that test so that it
+ *  cannot overflow itself) and length 0 are answered at once, without the
+ *  disk. Anything else is read as the block-aligned window that covers it,
+ *  because O_DIRECT refuses unaligned offsets, lengths and buffers
+ *  (pitfall 12), into a buffer aligned the same way. posix_memalign reports
+ *  failure differently from malloc (pitfall 28). 64-bit offsets all the way
+ *  (pitfall 26). While the request is served the socket must not be
+ *  watched (pitfall 8); then the read waits for a slot (TODO 5).
+ *  man 3 posix_memalign, man 2 open ("O_DIRECT").
  *
- * TODO 5 (submitting): while reads are queued and in_flight < qd:
- *  io_prep_pread(&c->iocb, file_fd, buf + done, win_len - done,
- *  win_start + done); io_set_eventfd(&c->iocb, done_efd); c->iocb.data = c;
- *  then io_submit(ctx, n, list). It returns how many it took FROM THE
- *  FRONT: the others stay queued. -EAGAIN: later (arm the back-off timer,
- *  retry when it fires or a read completes; never sleep, never spin, never
- *  the client's status). Any other negative value is the error of list[0]
- *  alone: that request's status. man 2 io_submit.
+ * TODO 5 (submitting): move reads from the waiting queue to the disk, in
+ *  arrival order, never more than qd in flight (pitfall 15). Each iocb
+ *  reads the part of the window not read yet, says whose it is (so its
+ *  completion can find the connection) and is tagged with the completion
+ *  eventfd (libaio.h, io_set_eventfd; otherwise nothing wakes the loop).
+ *  Read io_submit(2)'s "RETURN VALUE" and "ERRORS" closely: it may take
+ *  fewer than offered, from the front; -EAGAIN means "later" (back off on
+ *  a timer or wait for a completion: never sleep, never spin, never the
+ *  client's status); any other error belongs to the first iocb alone
+ *  (pitfalls 14, 24). A client that left while queued is dropped here
+ *  (pitfall 33). man 2 io_submit.
  *
- * TODO 6 (the completion eventfd is readable): FIRST read its 8-byte
- *  counter (this resets it), THEN reap with
- *  io_getevents(ctx, 0, nr, events, &zero) (a zero struct timespec) until
- *  it returns fewer than nr. Reap-then-read loses a completion that lands
- *  in between. io_getevents failing (it returns -errno) is a failure of
- *  the loop itself: evsrv_run_once returns it. man 2 eventfd,
- *  man 2 io_getevents.
+ * TODO 6 (the completion eventfd is readable): clear its counter, then
+ *  collect every finished read from the io context without ever waiting,
+ *  until the context has nothing more to give. The order of those two
+ *  steps matters (pitfall 3), and so does not stopping after one batch
+ *  (pitfalls 1, 2). A failure to collect is a failure of the loop
+ *  (pitfall 31). man 2 eventfd, man 2 io_getevents (min_nr, timeout).
  *
- * TODO 7 (one completion): long res = (long)ev.res; the conn is ev.data.
- *  The client left: its read is done all the same (in flight - 1, its
- *  qd slot is free again), then free it now (TODO 9). res == -EINTR: queue the same
- *  piece again. res < 0: reply with res as the status. Otherwise done +=
- *  res; reply the slice [offset - win_start, + length) cut at done when res
- *  is 0 (end of file), the window is full, or (O_DIRECT) done is not a
- *  multiple of EVSRV_ALIGN (only end of file does that); else queue the
- *  rest of the window.
+ * TODO 7 (one completion): the event says whose read it was and its result
+ *  (a byte count or a negated errno; mind the type of res in libaio.h).
+ *  The read is done either way: its slot is free. A gone client is freed
+ *  now (TODO 9). -EINTR: nothing was read, read the same piece again. Any
+ *  other error is the reply's status, even after earlier bytes. A byte
+ *  count either completes the window, reveals the end of the file (how does
+ *  a direct read tell you that? pitfall 13, "Which reads libaio really
+ *  does in the background"), or leaves the rest of the window to read.
  *
- * TODO 8 (sending): header (evsrv_put_be64 of the status) and data in one
- *  sendmsg(fd, &msg, MSG_NOSIGNAL) with two iovecs, from where you got to.
- *  A short count is normal, even inside the 8-byte header: remember it
- *  and go on. EINTR: try again. EAGAIN: ask for
- *  EPOLLOUT (EPOLL_CTL_MOD) and continue when it comes. Done: free the
- *  buffer, back to READ_REQ with EPOLLIN. EPIPE/ECONNRESET or any other
- *  error: TODO 9 (close it; never leave it waiting).
+ * TODO 8 (sending): the reply is an 8-byte header and the client's slice of
+ *  the window, sent together, from wherever the previous send stopped
+ *  (even inside the header). A non-blocking socket takes what fits:
+ *  remember how far you got, and when it takes nothing, let epoll tell you
+ *  when it can take more; once the reply is out, stop asking (pitfalls
+ *  5-7). No send may raise SIGPIPE (pitfall 9). EINTR is not the client's
+ *  fault; any other failure ends the connection (TODO 9).
  *  man 2 send, man 2 sendmsg.
  *
- * TODO 9 (a client that leaves): recv 0, EPIPE/ECONNRESET, or
- *  EPOLLHUP/EPOLLERR, which epoll reports in every state, even with a mask
- *  of 0 (ignored, level-triggered epoll reports them again and again):
- *  EPOLL_CTL_DEL and close its socket now;
- *  free the conn (and its buffer) only when no read of it is queued or in
- *  flight: otherwise when that read comes back (TODO 7), or, if it is
- *  still queued, when the queue reaches it (drop it there and submit the
- *  next: a gone client must not block the queue). Never free a conn
- *  in the middle of a batch of epoll events (a later event may point at it):
- *  collect them and free them at the end of evsrv_run_once.
+ * TODO 9 (a client that leaves): it leaves by an orderly shutdown, a failed
+ *  receive or send, or EPOLLHUP/EPOLLERR, which epoll reports in every
+ *  state, even with a mask of 0 (pitfall 21). Its socket goes at once; its
+ *  memory only when nothing of it is still queued or in flight, since the
+ *  kernel may still write into its buffer and the completion points at it
+ *  (pitfalls 10, 22, 33). Freeing in the middle of a batch of epoll events
+ *  is unsafe: a later event of the batch may point at it.
+ *  man 7 epoll (Q6), man 2 epoll_ctl ("EPOLLHUP").
  */
 
 int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 {
 	/*
-	 * TODO 1: set up the server.
-	 *  - out or path NULL, listen_fd < 0, qd 0: -EINVAL; a qd above
-	 *    EVSRV_MAX_QD is capped at EVSRV_MAX_QD (io_setup would refuse it);
-	 *  - listen_fd must be a listening socket: getsockopt(listen_fd,
-	 *    SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) fails with EBADF or
-	 *    ENOTSOCK (return -errno), and yes == 0 means -EINVAL (socket(7));
-	 *  - stat(path) first: a regular file or a block device, else -EINVAL
-	 *    (open(2) of a FIFO would wait for a writer); then
-	 *    open(path, O_RDONLY | O_DIRECT | O_CLOEXEC), and only if that says
-	 *    EINVAL (no direct I/O here) again without O_DIRECT (open(2));
-	 *  - epoll_create1(EPOLL_CLOEXEC); eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
-	 *    twice (completions, stop); timerfd_create(CLOCK_MONOTONIC,
-	 *    TFD_NONBLOCK | TFD_CLOEXEC): check each one (-1: return -errno,
-	 *    e.g. -EMFILE when descriptors run out); io_setup(qd, &ctx) with ctx = 0 first
-	 *    (it returns -errno itself: -EAGAIN when fs.aio-max-nr is used up);
-	 *  - fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK); epoll_ctl(ADD) the
-	 *    listener, the two eventfds and the timer, EPOLLIN each, ev.data.ptr
-	 *    telling them apart (e.g. &s->done_efd);
-	 *  - any failure (any epoll_ctl, any allocation): undo everything made
-	 *    so far (io_destroy, close, free;
-	 *    never close listen_fd) and return the -errno; *out is set only on
-	 *    success.
-	 *  man 2 epoll_create, eventfd, timerfd_create, io_setup, fcntl, epoll_ctl.
+	 * TODO 1: set up everything the loop will need, or nothing at all.
+	 *  - Refuse what evsrv.h refuses before making anything (its order of
+	 *    checks, its error numbers); qd above EVSRV_MAX_QD is capped, not
+	 *    refused (04.39). Is listen_fd really a listening socket? socket(7)
+	 *    has a read-only option that says so. Look at what path is before
+	 *    opening it: opening a FIFO would wait for a writer (fifo(7)).
+	 *  - The file: direct I/O, so that io_submit does not do the read
+	 *    itself (lesson: "Which reads libaio really does in the
+	 *    background"); plain only when open(2) says the filesystem cannot.
+	 *  - The descriptors the loop waits on (lesson: "Everything the loop
+	 *    waits for is a file descriptor"): the epoll set, an eventfd for
+	 *    completions, one for evsrv_stop, a timerfd for back-off; each
+	 *    non-blocking where it is read, each close-on-exec (04.32). The
+	 *    io context sized for qd. The listener made non-blocking: accept
+	 *    must never wait. Everything in the set, tagged so that an event
+	 *    says whose descriptor it is.
+	 *  - Any step may fail (descriptors run out, memory, epoll_ctl,
+	 *    io_setup, which returns -errno itself): undo exactly what was made,
+	 *    never close listen_fd (the caller's), return the -errno; *out is
+	 *    written only on success (pitfalls 18, 30).
+	 *  man 7 socket, man 2 open, epoll_create, eventfd, timerfd_create,
+	 *  io_setup, fcntl, epoll_ctl.
 	 */
 	(void)out;
 	(void)path;
@@ -200,22 +206,20 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 int evsrv_run_once(struct evsrv *s, int timeout_ms)
 {
 	/*
-	 * TODO 10 (the loop): one turn.
-	 *  - the stop flag already set: return -ECANCELED without waiting;
-	 *  - n = epoll_wait(epfd, events, max, timeout_ms); -1 with EINTR:
-	 *    return -EINTR (a signal; nothing lost); other errors: -errno;
-	 *  - handle each event by its ev.data.ptr: the listener (TODO 2), the
-	 *    completion eventfd (TODO 6), the stop eventfd (read its counter),
-	 *    the timer (read it; resume the listener, retry queued reads), a
-	 *    client (EPOLLHUP/EPOLLERR: TODO 9; EPOLLIN: TODO 3; EPOLLOUT:
-	 *    TODO 8);
-	 *  - then submit queued reads (TODO 5), free the conns that left
-	 *    (TODO 9);
-	 *  - return -ECANCELED if the flag is set now, else n (0: the timeout
-	 *    passed with nothing ready). With every client idle or waiting for
-	 *    the disk, nothing may be ready: evsrv_run_once(s, 0) must return
-	 *    0 (read the eventfd; EPOLLOUT only while a reply is stuck; mask 0
-	 *    while a request is served). man 2 epoll_wait.
+	 * TODO 10 (the loop): one turn: wait once (at most timeout_ms), handle
+	 *  what is ready, start what can be started, free what left, and say
+	 *  how it went.
+	 *  - Return values are the contract's (evsrv.h, evsrv_run_once): a stop
+	 *    requested before or during the turn, a wait interrupted by a signal
+	 *    (never restarted, signal(7)), a failure of the loop itself
+	 *    (pitfall 31), or the number of events handled (0: the time ran out).
+	 *  - Every ready descriptor is dispatched by the tag you gave it: the
+	 *    listener (TODO 2), the completion eventfd (TODO 6), the stop
+	 *    eventfd and the timer (both must be read, or they stay ready:
+	 *    pitfall 23), a client (TODOs 3, 8, 9).
+	 *  - The idle test: with every client idle or waiting for the disk,
+	 *    evsrv_run_once(s, 0) must return 0 (04.20, 04.21). Check your masks
+	 *    against the lesson's state diagram. man 2 epoll_wait.
 	 */
 	(void)s;
 	(void)timeout_ms;
@@ -225,8 +229,10 @@ int evsrv_run_once(struct evsrv *s, int timeout_ms)
 int evsrv_run(struct evsrv *s)
 {
 	/*
-	 * TODO 10: evsrv_run_once(s, -1) again and again; -EINTR: go on;
-	 * -ECANCELED: return 0; any other negative value: return it.
+	 * TODO 10: serve until stopped, sleeping in epoll_wait whenever nothing
+	 * happens (pitfall 19): the thread must never go round without a reason.
+	 * Which results of evsrv_run_once mean "go on", "stopped" (return 0)
+	 * and "failed" (return it)? evsrv.h says.
 	 */
 	(void)s;
 	return -ENOSYS;
@@ -235,11 +241,12 @@ int evsrv_run(struct evsrv *s)
 void evsrv_stop(struct evsrv *s)
 {
 	/*
-	 * TODO 10: may run in a signal handler or another thread. s == NULL:
-	 * nothing. Save errno; set the atomic stop flag; write(wake_efd, &one,
-	 * 8) so that a thread asleep in epoll_wait wakes up (a flag alone is
-	 * not seen until something else happens); restore errno.
-	 * man 7 signal-safety.
+	 * TODO 10: ask the loop to stop, and wake it if it is asleep in
+	 * epoll_wait with no time limit: a flag alone is not seen until
+	 * something else happens (pitfall 17). It may run in a signal handler or
+	 * another thread, so it may only use async-signal-safe calls and must
+	 * leave errno as it found it. s == NULL: nothing.
+	 * man 7 signal-safety, man 2 eventfd.
 	 */
 	(void)s;
 }
@@ -247,11 +254,12 @@ void evsrv_stop(struct evsrv *s)
 void evsrv_close(struct evsrv *s)
 {
 	/*
-	 * TODO 11: s == NULL: nothing. io_destroy(ctx) FIRST: it waits for
-	 * reads still in flight, so their buffers may be freed afterwards.
-	 * Then close every client socket and free every conn and buffer, close
-	 * the timer, both eventfds, the epoll set and the file; free s. Never
-	 * close listen_fd: it belongs to the caller. man 2 io_destroy.
+	 * TODO 11: goal: nothing of the server left: no descriptor it made, no
+	 * io context, no heap block, even with clients connected and reads in
+	 * flight; clients see their connection close. Contract: evsrv.h,
+	 * evsrv_close (s == NULL is allowed; listen_fd is the caller's and stays
+	 * open). Think about what the kernel may still be writing when you are
+	 * called. man 2 io_destroy.
 	 */
 	(void)s;
 }

@@ -20,6 +20,8 @@
  * Serve until SIGTERM or SIGINT, then exit 0. Bad arguments: usage on
  * stderr, exit 2. Cannot serve (file missing, address in use, path exists):
  * a message on stderr, exit 1. Nothing else on stdout.
+ * A failing test names the TODO and a lesson section; deeper hints for each
+ * test come with `make hint T=04.NN` (04.26-04.31 and 04.38 are this file's).
  */
 #define _GNU_SOURCE
 #include "evsrv.h"
@@ -38,24 +40,26 @@
 int main(int argc, char **argv)
 {
 	/*
-	 * TODO 12: the program.
-	 *  - parse the arguments (strtol with an end pointer, ranges checked);
-	 *    anything wrong: usage on stderr, return 2;
-	 *  - the listener: socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
-	 *    SO_REUSEADDR, bind to 127.0.0.1:N (INADDR_LOOPBACK), listen,
-	 *    getsockname for the real port; or socket(AF_UNIX, ...), bind to
-	 *    SOCKPATH (EADDRINUSE if it exists: that is exit status 1; a path
-	 *    that does not fit in sun_path: status 1 too, never copy it
-	 *    unchecked), listen.
-	 *    man 7 ip, man 7 unix, man 2 bind, man 2 getsockname;
-	 *  - evsrv_open(&s, file, listen_fd, qd): on failure print
-	 *    strerror(-r) and return 1;
-	 *  - sigaction for SIGTERM and SIGINT with a handler that calls
-	 *    evsrv_stop(the server) (keep it in a global); SIGPIPE ignored as a
-	 *    second line of defence. Install them BEFORE printing the line;
-	 *  - printf the ready line, fflush(stdout);
-	 *  - evsrv_run(s); then ignore SIGTERM/SIGINT, evsrv_close(s),
-	 *    close(listen_fd), unlink SOCKPATH; return 0 (1 if evsrv_run failed).
+	 * TODO 12: the program, in the order a supervisor relies on.
+	 *  - The command line first, before anything is opened: every number
+	 *    parsed strictly (the whole string, in range; man 3 strtol) and
+	 *    exactly one of --port and --unix. Anything wrong: usage, status 2.
+	 *  - The listening socket: the lesson's "The listening socket" walks
+	 *    through it (man 2 socket, bind, listen, getsockname; man 7 ip,
+	 *    man 7 unix, man 7 socket). What the grader checks: TCP on 127.0.0.1
+	 *    only, never every address (this server has no access control,
+	 *    pitfall 29); the real port for --port 0; a restart right after a
+	 *    stop must not fail on the old connections; a socket path that does
+	 *    not fit the address is an error, never copied in unchecked.
+	 *  - The server, opened on that listener; anything that stops it from
+	 *    serving: say what and why on stderr (naming a missing file), status 1.
+	 *  - SIGTERM and SIGINT must stop the loop through evsrv_stop from the
+	 *    moment the ready line can be seen (a signal handler reaches the
+	 *    server only through a global). man 2 sigaction.
+	 *  - The ready line, on stdout, and make sure it leaves the process now:
+	 *    stdout to a pipe is fully buffered (pitfall 20).
+	 *  - Serve; then tear down (the module, the listener, a --unix socket
+	 *    file) and exit 0, or 1 if the loop failed.
 	 */
 	(void)argc;
 	(void)argv;
