@@ -424,9 +424,10 @@ static bool in_an_epoll_set(int fd)
 GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 	   "reads go through io_submit, tagged with io_set_eventfd, aligned, on an O_DIRECT "
 	   "file; that eventfd is in the epoll set; nothing else reads the file",
-	   "TODO 5: io_prep_pread on the aligned window, io_set_eventfd(&iocb, efd), "
-	   "iocb.data = the connection; TODO 1: open the file with O_DIRECT and add the "
-	   "eventfd to the epoll set; pread, read, mmap of the file are refused")
+	   "TODO 5: every read is an iocb on the aligned window, tagged with the completion "
+	   "eventfd and naming its connection; TODO 1: the file opened with O_DIRECT and that "
+	   "eventfd in the epoll set; no other call may read the file (lesson: "
+	   "\"io_set_eventfd: the bridge from libaio to epoll\", pitfall 12)")
 {
 	struct client cls[2];
 	struct client *all[2] = { &cls[0], &cls[1] };
@@ -456,9 +457,9 @@ GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 
 GRADE_TEST(disk, second_client_while_first_reads, 3,
 	   "a second client is served while the first one's read is still on the disk",
-	   "TODOs 5 and 6: never wait for a read: io_submit and go back to epoll_wait; reap "
-	   "only when the eventfd is readable, with io_getevents(ctx, 0, nr, ev, &zero) "
-	   "(lesson pitfall 4)")
+	   "TODOs 5 and 6: never wait for a read: submit it and go back to epoll_wait; collect "
+	   "completions only when the eventfd is readable, with a call that cannot block "
+	   "(lesson: \"io_set_eventfd: the bridge from libaio to epoll\", pitfall 4)")
 {
 	struct client a, b;
 	unsigned char x;
@@ -484,9 +485,9 @@ GRADE_TEST(disk, second_client_while_first_reads, 3,
 GRADE_TEST(disk, drains_every_completion, 3,
 	   "four reads that finish together (one wake-up, counter 4) all get their replies, and "
 	   "then a hundred; the eventfd's counter ends at 0",
-	   "TODO 6: read the eventfd's 8-byte counter, then io_getevents(ctx, 0, nr, ev, &zero) "
-	   "until it returns fewer than nr: one wake-up may stand for many completions "
-	   "(lesson pitfalls 1 and 2)")
+	   "TODO 6: one wake-up may stand for many completions: clear the eventfd's counter, "
+	   "then collect until the context has nothing more to give (lesson: \"io_set_eventfd: "
+	   "the bridge from libaio to epoll\", pitfalls 1 and 2)")
 {
 	struct client cls[4];
 	struct client *all[4];
@@ -852,10 +853,10 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 GRADE_TEST(disk, short_reads_and_errors, 2,
 	   "a short read is continued at the right place; an error, also after a short read, "
 	   "is the reply's status; -EINTR is read again",
-	   "TODO 7: a short read that ends on a block boundary before the window is full is "
-	   "continued at offset + done into buf + done; res == -EINTR: the same read again; "
-	   "other res < 0 is the status (no partial count); then the connection serves its "
-	   "next request (lesson pitfall 13)")
+	   "TODO 7: a short read that stops on a block boundary before the window is full is "
+	   "continued where the data so far ends, in the file and in the buffer; an "
+	   "interrupted read (-EINTR) is read again; any other error is the status, with no "
+	   "partial count; then the connection serves its next request (lesson pitfall 13)")
 {
 	struct client c;
 	unsigned char r[EVSRV_REQ_SIZE];
@@ -1092,10 +1093,10 @@ GRADE_TEST(net, no_sigpipe, 2,
 GRADE_TEST(net, accept_emfile, 1,
 	   "accept failing with EMFILE pauses the listener (no spin) and resumes on the timer; "
 	   "nothing ready afterwards",
-	   "TODO 2: with EMFILE or ENFILE the connection stays in the backlog and a level-"
-	   "triggered listener is reported again at once: stop watching it (EPOLL_CTL_MOD, "
-	   "events 0) and arm the back-off timer; watch it again when the timer fires "
-	   "(lesson pitfall 16)")
+	   "TODO 2: with EMFILE or ENFILE the connection stays in the backlog and a "
+	   "level-triggered listener is reported again at once: stop watching the listener "
+	   "until the back-off timer fires, then watch it again (lesson: \"timerfd: time as a "
+	   "descriptor\", pitfall 16)")
 {
 	struct client c;
 	int busy = 0;
@@ -1245,9 +1246,9 @@ stop:
 
 GRADE_TEST(idle, run_sleeps_in_epoll_wait, 2,
 	   "evsrv_run sleeps in epoll_wait while idle (no polling), serves a client, stops",
-	   "TODO 10: evsrv_run calls evsrv_run_once(s, -1) again and again: the thread sleeps "
-	   "in epoll_wait until something happens; a zero or tiny timeout turns it into a "
-	   "busy loop")
+	   "TODO 10: evsrv_run must sleep in epoll_wait with no time limit whenever nothing "
+	   "happens; a zero or tiny timeout turns it into a busy loop (evsrv.h, evsrv_run; "
+	   "lesson pitfall 19)")
 {
 	struct actor a;
 	int r, fired;
@@ -1307,9 +1308,10 @@ static void act_usr2(struct actor *a)
 GRADE_TEST(run, stop_wakes_the_loop, 2,
 	   "evsrv_stop, from another thread or a signal handler, makes a sleeping evsrv_run "
 	   "return 0; before the loop it makes evsrv_run_once return -ECANCELED",
-	   "TODO 10: evsrv_stop sets an atomic flag AND writes 1 to an eventfd in the epoll "
-	   "set (write is async-signal-safe), so epoll_wait wakes up; it keeps errno as it was; "
-	   "evsrv_run_once checks the flag before waiting and after handling (lesson pitfall 17)")
+	   "TODO 10: a flag alone does not wake a thread asleep in epoll_wait: evsrv_stop must "
+	   "also make a descriptor of the epoll set readable, with async-signal-safe calls "
+	   "only, and leave errno as it was; evsrv_run_once checks the flag before waiting and "
+	   "after handling (lesson: \"eventfd: a counter in the kernel\", pitfall 17)")
 {
 	struct actor a;
 	int r, fired;
@@ -1737,10 +1739,10 @@ static void connect_clients(struct client *cls, int n, int rcvbuf)
 GRADE_TEST_T(program, tcp, 3,
 	     "server --file PATH --port 0: the ready line (SIGTERM and SIGINT handled when it "
 	     "is written), 8 clients served, exit 0 on SIGTERM",
-	     "TODO 12: bind 127.0.0.1 port N (0: any), listen, print \"listening on "
-	     "127.0.0.1:PORT\" with the real port (getsockname) and flush; SIGTERM's handler "
-	     "calls evsrv_stop; then evsrv_close, close the listener, exit 0; nothing else on "
-	     "stdout", 10)
+	     "TODO 12: the listener on 127.0.0.1 (port 0: the kernel picks one), the ready line "
+	     "with the port really bound, flushed, and SIGTERM/SIGINT handled by then; after the "
+	     "stop, tear down and exit 0; nothing else on stdout (lesson: \"The listening "
+	     "socket\", pitfalls 20 and 29)", 10)
 {
 	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
 	struct prog_proc p;
@@ -2077,10 +2079,10 @@ static void note_open_fds(void)
 GRADE_TEST(resources, close_on_exec, 1,
 	   "every descriptor the module opens is close-on-exec, the accepted client sockets "
 	   "included",
-	   "evsrv.h: \"Every descriptor the module opens is close-on-exec\": O_CLOEXEC, "
-	   "EPOLL_CLOEXEC, EFD_CLOEXEC, TFD_CLOEXEC, and accept4(..., SOCK_NONBLOCK | "
-	   "SOCK_CLOEXEC) (TODOs 1 and 2; a program that runs another one must not hand it "
-	   "its clients' sockets; man 2 accept, man 2 open)")
+	   "TODOs 1 and 2: evsrv.h: \"Every descriptor the module opens is close-on-exec\": "
+	   "each call that makes one (open, epoll, eventfd, timerfd, accept4) has a flag that "
+	   "sets it at creation; a program that runs another one must not hand it its clients' "
+	   "sockets (lesson: \"The listening socket\", pitfall 27; man 2 accept, man 2 open)")
 {
 	struct client a, b;
 	unsigned char r[EVSRV_REQ_SIZE];
@@ -2650,9 +2652,9 @@ GRADE_TEST(resources, out_of_memory, 2,
 GRADE_TEST_T(program, loopback_only, 1,
 	     "server --port N listens on 127.0.0.1 only: a connection to another address of "
 	     "the machine (127.0.0.2) is refused",
-	     "TODO 12: bind to INADDR_LOOPBACK (127.0.0.1), not INADDR_ANY (0.0.0.0) or ::: "
-	     "this server has no access control, so it must not be reachable from other "
-	     "machines (man 7 ip)", 10)
+	     "TODO 12: bind the TCP listener to the loopback address, not to every address of "
+	     "the machine: this server has no access control, so it must not be reachable from "
+	     "elsewhere (lesson: \"The listening socket\"; man 7 ip)", 10)
 {
 	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
 	struct sockaddr_in other;
