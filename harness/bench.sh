@@ -3,6 +3,9 @@
 # on one file, in one run, as ratios.
 #
 #   make bench [IMPL=solutions] [QD="1 32 128"] [BENCH_FILE=path] [BENCH_SIZE_MB=1024]
+#              [BENCH_SECONDS=3] [BENCH_REPEAT=3]
+#   writes build/reports/bench.csv, and bench.svg (IOPS against queue depth)
+#   when gnuplot is installed
 #   make bench CH=09 [ECHO_SERVER=path] ...   chapter 09's echo servers (bench-09.sh)
 #
 # 4 KiB random reads with O_DIRECT (chapter 01: buffered, cold cache), every
@@ -88,9 +91,18 @@ compare() {
 		rs+=("$(awk -v a="$d" -v b="$f" 'BEGIN { printf "%.2f", a / b }')")
 	done
 	printf '  %-46s %9s %9s %7s\n' "$label" "$(median "${ds[@]}")" "$(median "${fs[@]}")" "$(median "${rs[@]}")"
+	[ ${#ds[@]} -gt 0 ] && printf '%s,"%s",%s,%s,%s\n' "$qd" "${label//\"/\"\"}" "$(median "${ds[@]}")" \
+		"$(median "${fs[@]}")" "$(median "${rs[@]}")" >> "$CSV"
+	return 0
 }
 
 REPEAT=${BENCH_REPEAT:-3}
+# The same figures as a table for other tools, and as a picture when gnuplot
+# is installed (apt-get install gnuplot-nox): build/reports/bench.{csv,svg}.
+REPORT_DIR=$ROOT/build/reports
+CSV=$REPORT_DIR/bench.csv
+mkdir -p "$REPORT_DIR" || exit 2
+echo "queue_depth,comparison,demo_iops,fio_iops,ratio" > "$CSV"
 B="--iodepth_batch_submit"
 C="--iodepth_batch_complete_max"
 echo "bench: $FILE, 4 KiB random reads, $SECONDS_PER_RUN s a run, medians of $REPEAT alternating runs, IMPL=$IMPL"
@@ -121,7 +133,7 @@ for qd in $QDS; do
 		"$BUILD/08-uring-fixed/demo" read "$FILE" --direct --qd "$qd" --n @READS@ --fixed --files --sqpoll
 	compare "03 POSIX aio / fio posixaio" posixaio "$qd" --direct=1 -- \
 		"$BUILD/03-posix-aio/demo" --direct --qd "$qd" --random @READS@ "$FILE"
-	compare "03 own thread pool / fio psync, $qd jobs" psync 1 --direct=1 --numjobs="$qd" --group_reporting -- \
+	compare "03 own thread pool / fio psync, one job per thread" psync 1 --direct=1 --numjobs="$qd" --group_reporting -- \
 		"$BUILD/03-posix-aio/demo" --pool "$qd" --direct --qd "$qd" --random @READS@ "$FILE"
 done
 
@@ -177,4 +189,39 @@ if [ -x "$BUILD/07-uring-link/demo" ]; then
 	echo "  -- a deadline per request (07 demo cost, cached reads, medians of 5 rounds)"
 	"$BUILD/07-uring-link/demo" cost "$FILE.small" 20000 | sed -n 's/^median: /  /p'
 	rm -f "$FILE.small"
+fi
+
+# The picture: IOPS against queue depth, each chapter's demo (solid) beside
+# the fio line it is compared with (dashed, same colour).
+if command -v gnuplot >/dev/null 2>&1 && [ "$(wc -l < "$CSV")" -gt 1 ]; then
+	plot=$REPORT_DIR/bench.gp
+	awk -F'"' -v svg="$REPORT_DIR/bench.svg" -v title="4 KiB random reads, O_DIRECT (01: buffered), IMPL=$IMPL" '
+		NR > 1 { label = $2; split($1, a, ","); split($3, b, ",")
+			if (!(label in seen)) { seen[label] = ++n; name[n] = label }
+			k = seen[label]; rows[k] = rows[k] a[1] " " b[2] " " b[3] "\n" }
+		END {
+			print "set terminal svg size 1100,640 dynamic noenhanced background rgb \"white\""
+			print "set output \"" svg "\""
+			print "set title \"" title "\""
+			print "set logscale x 2; set logscale y 10; set grid"
+			print "set xlabel \"queue depth\"; set ylabel \"IOPS (median)\""
+			print "set key outside right top font \",9\""
+			printf "plot "
+			for (k = 1; k <= n; k++) {
+				# "02 libaio / fio libaio, batched": the demo, then its fio line.
+				gsub(/"/, "", name[k])
+				demo = name[k]; fio = name[k]
+				sub(/ \/ .*/, "", demo); sub(/^[^\/]*\/ /, "", fio)
+				printf "%s\047-\047 using 1:2 with linespoints lt %d dt 1 title \"%s\", \047-\047 using 1:3 with linespoints lt %d dt 2 title \"  %s\"", (k > 1 ? ", " : ""), k, demo, k, fio
+			}
+			print ""
+			for (k = 1; k <= n; k++) { printf "%se\n%se\n", rows[k], rows[k] }
+		}' "$CSV" > "$plot"
+	if gnuplot "$plot" 2>/dev/null; then
+		echo "bench: $CSV and $REPORT_DIR/bench.svg"
+	else
+		echo "bench: $CSV (gnuplot could not draw $REPORT_DIR/bench.svg)"
+	fi
+else
+	echo "bench: $CSV (install gnuplot-nox for a picture of it)"
 fi
