@@ -95,7 +95,29 @@ PRIV=$(mktemp -d "$ROOT/build/grading/run.XXXXXX") || exit 2
 # stopped half way: the new ones are renamed into place at the end.
 rm -f "$REPORTS/results.json" "$REPORTS/junit.xml"
 trap 'rm -rf "$PRIV"; sandbox_cleanup' EXIT
-trap 'exit 130' INT TERM
+
+# Ctrl-C: the build and the test runner run under timeout, in a process
+# group of their own, so the terminal's SIGINT reaches only this script; and
+# bash runs a trap only once the command it waits for in the foreground has
+# ended. So they run in the background, waited for with `wait`, which a
+# signal interrupts at once, and the trap ends them (every descendant of
+# this script, leaves first: timeout passes the signal on, the sandbox dies
+# with its parent) before the grading stops.
+descendants() {
+	local pid=$1 child
+	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		descendants "$child"
+		echo "$child"
+	done
+}
+interrupted() {
+	trap - INT TERM
+	# shellcheck disable=SC2046  # one pid per word
+	kill -TERM $(descendants $$) 2>/dev/null
+	echo "grade: interrupted" >&2
+	exit 130
+}
+trap interrupted INT TERM
 
 # copy_sources CHAPTER DEST: copy the files the chapter grades from the
 # learner's tree; on refusal print why and return 1.
@@ -189,6 +211,18 @@ test_sandbox_args() {
 	return 0
 }
 
+# run_tests OUT RAW: the chapter's test runner in the sandbox, its verdicts
+# in RAW; the status is the runner's.
+run_tests() {
+	(
+		sandbox_limits "$CHAPTER_LIMIT"
+		sandbox_run --timeout "$CHAPTER_LIMIT" "${SBARGS[@]}" --env GRADE_RESULTS_FD=9 \
+			-- "$1/tests" ${ONLY_TEST:+--grade-only "$ONLY_TEST"} ${FAIL_FAST:+--fail-fast} 9> "$2" 2>&1
+	) | grep -a -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' |
+		"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" >&2
+	return "${PIPESTATUS[0]}"
+}
+
 results=()
 for c in "${chapters[@]}"; do
 	nn=${c%%-*}
@@ -220,7 +254,7 @@ for c in "${chapters[@]}"; do
 		why="your files were not graded: $why"
 	elif [ -n "${GRADE_REUSE:-}" ] && ! reuse_objects "$src" "$out"; then
 		why="the grader could not reuse the reference's objects (GRADE_REUSE=$GRADE_REUSE)"
-	elif ! build_learner "$c" "$src" "$out"; then
+	elif ! { build_learner "$c" "$src" "$out" & wait $!; }; then
 		if [ -s "$out/refused.txt" ]; then
 			why="your code was refused before it ran: $(cat "$out/refused.txt")"
 		else
@@ -250,13 +284,8 @@ for c in "${chapters[@]}"; do
 		# costs points.
 		for attempt in 1 2; do
 			: > "$raw"
-			(
-				sandbox_limits "$CHAPTER_LIMIT"
-				sandbox_run --timeout "$CHAPTER_LIMIT" "${SBARGS[@]}" --env GRADE_RESULTS_FD=9 \
-					-- "$out/tests" ${ONLY_TEST:+--grade-only "$ONLY_TEST"} ${FAIL_FAST:+--fail-fast} 9> "$raw" 2>&1
-			) | grep -a -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' |
-				"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" >&2
-			rc=${PIPESTATUS[0]}
+			run_tests "$out" "$raw" & wait $!
+			rc=$?
 			[ -s "$raw" ] && break
 			[ "$attempt" = 1 ] && echo "grade: the test runner of $c stopped (status $rc) without reporting; running it again" >&2
 		done
