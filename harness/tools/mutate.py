@@ -22,9 +22,12 @@ mutant as a hand mutant in mutants/ if it is a mistake learners make) or an
 equivalent mutant (the program means the same). Equivalent ones are listed,
 with the reason, in harness/NN-topic/mutants/equivalent.tsv, one per line:
 
-    FILE <TAB> original line <TAB> mutated line <TAB> why it is equivalent
+    FILE <TAB> original line <TAB> mutated line <TAB> why it is equivalent [<TAB> FUNCTION]
 
 (lines compared with leading and trailing blanks removed; # starts a comment).
+With a fifth field the entry covers that change only inside the function of
+that name: the same line text elsewhere in the file is another mutant, which
+may be a real mistake there. Without it, every line with that text.
 
 Usage: mutate.py CH [--file F] [--only OP,...] [--jobs N] [--limit N] [--keep]
 Writes build/mutate/NN/: summary.txt, survivors/*.diff (ready to become hand
@@ -195,6 +198,7 @@ def make_vars(chapter):
 
 
 def load_equivalent(chapter):
+    """{(file, original, mutated): set of functions it covers, None for all}."""
     path = os.path.join(ROOT, "harness", chapter, "mutants", "equivalent.tsv")
     known = {}
     if os.path.exists(path):
@@ -203,10 +207,33 @@ def load_equivalent(chapter):
                 continue
             parts = raw.rstrip("\n").split("\t")
             if len(parts) >= 4:
-                known[(parts[0], parts[1].strip(), parts[2].strip())] = parts[3]
+                where = parts[4].strip() if len(parts) >= 5 and parts[4].strip() else None
+                known.setdefault((parts[0], parts[1].strip(), parts[2].strip()), set()).add(where)
             else:
                 print(f"mutate: {path}: a line without four tab-separated fields: {raw.strip()}")
     return known
+
+
+FUNCTION_HEAD = re.compile(r"^[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\(")
+
+
+def function_at(lines, i):
+    """The name of the function whose body holds line i: the nearest line
+    above it, at column 0, that opens a definition (a name, then "(", no ";"
+    at its end). "" outside any function."""
+    for k in range(i, -1, -1):
+        line = lines[k]
+        m = FUNCTION_HEAD.match(line)
+        if m and not line.rstrip().endswith(";") and not line.startswith(("typedef", "struct", "enum")):
+            return m.group(1)
+        if line.startswith("}") and k != i:
+            return ""
+    return ""
+
+
+def is_equivalent(equivalent, file, line, new, where):
+    covers = equivalent.get((file, line.strip(), new.strip()))
+    return bool(covers) and (None in covers or where in covers)
 
 
 def grade(chapter, work, file, lineno, new_line, text, jobs_inner):
@@ -322,8 +349,8 @@ def main():
             f, i, line, new, op, text = futs[fut]
             status, failed = fut.result()
             done += 1
-            key = (f, line.strip(), new.strip())
-            if status == "survived" and key in equivalent:
+            if status == "survived" and is_equivalent(equivalent, f, line, new,
+                                                       function_at(text.split("\n"), i)):
                 status = "equivalent"
             counts[status] += 1
             if status == "survived":
@@ -342,10 +369,13 @@ def main():
         mutated[i] = new
         diff = difflib.unified_diff([l + "\n" for l in old], [l + "\n" for l in mutated],
                                     f"a/{f}", f"b/{f}", n=3)
+        where = function_at(old, i)
         with open(os.path.join(work, "survivors", name + ".diff"), "w") as out:
-            out.write(f"mutant of {f}: (operator {op}, line {i + 1}) describe the mistake here\n")
+            out.write(f"mutant of {f}: (operator {op}, line {i + 1}, in {where or 'no function'}) "
+                      f"describe the mistake here\n")
             out.writelines(diff)
-        lines_out.append(f"SURVIVED {f}:{i + 1} [{op}]\n    - {line.strip()}\n    + {new.strip()}")
+        lines_out.append(f"SURVIVED {f}:{i + 1} in {where or '-'} [{op}]\n    - {line.strip()}\n"
+                         f"    + {new.strip()}")
     summary = (f"{chapter}: {len(todo)} operator mutants: {counts['killed']} killed, "
                f"{counts['equivalent']} equivalent (mutants/equivalent.tsv), "
                f"{counts['stillborn']} did not build, {counts['survived']} survived"
