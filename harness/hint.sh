@@ -2,6 +2,11 @@
 # harness/hint.sh - make hint: a deeper hint for one test, on request.
 #
 #   harness/hint.sh T [LEVEL]        (make hint T=05.10 [LEVEL=N])
+#   harness/hint.sh --check LIST HINTS
+#       (make test) HINTS has a "## NN.MM" section with a non-empty "### 2"
+#       and "### 3" for every test of the list file LIST (the list binary's
+#       tsv), and none for a test that does not exist; prints what is wrong
+#       on one line and exits 1 otherwise.
 #
 # Level 1 is the hint a failing test prints (tests.c). The deeper levels live
 # in harness/NN-topic/hints.md:
@@ -13,6 +18,24 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/harness/common.sh"
+
+if [ "${1:-}" = --check ]; then
+	awk -F '\t' '
+		FNR == NR { if (!/^#/ && NF >= 5) { want[$2] = 1; order[++n] = $2 } next }
+		/^## / { t = substr($0, 4); if (!(t in want)) bad = bad " " t " (no such test)"; seen[t] = 1; next }
+		/^### / { lvl = substr($0, 5); next }
+		t != "" && lvl != "" && /[^[:space:]]/ { has[t, lvl] = 1 }
+		END {
+			for (i = 1; i <= n; i++) {
+				id = order[i]
+				if (!(id in seen)) bad = bad " " id " (missing)"
+				else if (!has[id, "2"] || !has[id, "3"]) bad = bad " " id " (a level missing)"
+			}
+			if (bad != "") { print substr(bad, 2); exit 1 }
+		}' "${2:?}" "${3:?}"
+	exit
+fi
+
 T=${1:-}
 LEVEL=${2:-}
 DEEPEST=3
@@ -85,8 +108,7 @@ mkdir -p "$ROOT/build/hints"
 [ "$shown" -gt "$seen" ] && echo "$shown" > "$seen_file"
 echo
 if [ "$shown" -lt "$DEEPEST" ] && [ -n "$(level $((shown + 1)))" ]; then
-	echo "Still stuck after trying? make hint T=$T again shows hint $((shown + 1)) ($(
-		[ $((shown + 1)) = 2 ] && echo "the man page passage" || echo "the shape of the fix"))."
+	echo "Still stuck after trying? make hint T=$T again shows hint $((shown + 1)) (${names[$((shown + 1))]})."
 else
 	echo "That is the deepest hint. Run just this test while you work on it: make check CH=$nn T=$T"
 fi

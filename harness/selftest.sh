@@ -222,19 +222,7 @@ PY
 	if [ -f "harness/$c/hints.md" ]; then
 		list=$(make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 			IMPL_DIR="$ROOT/exercises/$c" OUT="$OUT/unused" WERROR=1 list list-path)
-		if problems=$(awk -F '\t' '
-			FNR == NR { if (!/^#/ && NF >= 5) { want[$2] = 1; order[++n] = $2 } next }
-			/^## / { t = substr($0, 4); if (!(t in want)) bad = bad " " t " (no such test)"; seen[t] = 1; next }
-			/^### / { lvl = substr($0, 5); next }
-			t != "" && lvl != "" && /[^[:space:]]/ { has[t, lvl] = 1 }
-			END {
-				for (i = 1; i <= n; i++) {
-					id = order[i]
-					if (!(id in seen)) bad = bad " " id " (missing)"
-					else if (!has[id, "2"] || !has[id, "3"]) bad = bad " " id " (a level missing)"
-				}
-				if (bad != "") { print substr(bad, 2); exit 1 }
-			}' "$list" "harness/$c/hints.md"); then
+		if problems=$(harness/hint.sh --check "$list" "harness/$c/hints.md"); then
 			ok "$c: hints.md has levels 2 and 3 for every test (make hint)"
 		else
 			not_ok "$c: harness/$c/hints.md: $problems"
