@@ -58,8 +58,8 @@ check: build/compile_commands.json
 # written again when a C file of the course is added or changed. Never stops
 # a grading.
 compdb: build/compile_commands.json
-build/compile_commands.json: harness/compdb.sh $(wildcard chapters/*/*.c exercises/*/*.c harness/*/*.c)
-	@harness/compdb.sh || true
+build/compile_commands.json: harness/compdb.sh harness/mk/flags.mk $(wildcard chapters/*/*.c exercises/*/*.c harness/*/*.c)
+	@CFLAGS="$(CFLAGS)" harness/compdb.sh || true
 
 progress:
 	@harness/progress.sh

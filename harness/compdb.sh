@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # harness/compdb.sh - build/compile_commands.json, for clangd and other
 # editors that read a compilation database (make check and make run write
-# it; `make compdb` on its own). clangd finds it in build/ by itself.
+# it; `make compdb` on its own, which passes the flags of harness/mk/flags.mk
+# in CFLAGS). clangd finds it in build/ by itself.
 #
 # One entry per C file of exercises/, solutions/, chapters/ and harness/,
 # with the flags harness/mk/chapter.mk compiles it with: the contract's
@@ -9,7 +10,8 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build/compile_commands.json
-CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -U_FORTIFY_SOURCE -pthread"
+# The compiler flags of harness/mk/flags.mk, which make passes in.
+CFLAGS=${CFLAGS:?run through make: make compdb}
 PKG=$(pkg-config --cflags liburing criterion 2>/dev/null)
 
 # json STRING: STRING as a JSON string, in J (no subshell: one per entry
