@@ -1,4 +1,4 @@
-# harness/common.sh - sourced by grade.sh, run.sh and class.sh.
+# harness/common.sh - sourced by grade.sh, run.sh, class.sh, hint.sh and progress.sh.
 
 # chapters_matching ROOT CH: the chapters CH names (NN or NN-topic; every
 # chapter when CH is empty), one per line, in order.

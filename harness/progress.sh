@@ -17,6 +17,7 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/harness/common.sh"
 KEEP=$ROOT/build/progress
 
 # signatures DIR: one line per chapter result in DIR: its name, inode and
@@ -42,7 +43,7 @@ stuck() {
 		BEGIN { while ((getline line < old) > 0) { split(line, f, "\t"); n[f[1]] = f[2] } }
 		!/^#/ && NF >= 6 { print $2, ($6 == "fail" ? n[$2] + 1 : 0) }' \
 		"$rec" > "$streak.$$" && mv -- "$streak.$$" "$streak"
-	c=$(cd "$ROOT/harness" && echo "$nn"-*)
+	c=$(chapters_matching "$ROOT" "$nn")
 	hints=$ROOT/harness/$c/hints.md
 	# One line, for the first such test: the one to work on next.
 	awk -F '\t' -v k="$STUCK_AFTER" -v deeper="$([ -s "$hints" ] && echo 1)" '
