@@ -67,6 +67,21 @@ for c in $(cd "$ROOT/harness" && grep -l reference_demo [0-9][0-9]-*/doctor.sh |
 		exit 2
 	}
 done
+# A chapter built on earlier chapters' modules (BACKEND_SRCS, chapter 10)
+# links the reference's: the edition carries those compiled, without debug
+# information or local symbols, as harness/CHAPTER/backends/*.o.
+for c in $(cd "$ROOT/harness" && grep -l '^BACKEND_SRCS *:= *[^ ]' [0-9][0-9]-*/chapter.mk | cut -d/ -f1); do
+	objs=$(make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$c" \
+		IMPL_DIR="$ROOT/solutions/$c" OUT="$stage/obj/$c" backends 2> "$stage/build-$c.log") || {
+		echo "make dist: chapter $c's back-ends do not build (see $stage/build-$c.log)" >&2
+		trap - EXIT
+		exit 2
+	}
+	mkdir -p "$stage/$NAME/harness/$c/backends" || exit 2
+	for o in $objs; do
+		strip --strip-unneeded -o "$stage/$NAME/harness/$c/backends/${o##*/}" "$o" || exit 2
+	done
+done
 rm -rf "$stage/obj" "$stage"/build-*.log
 
 # The edition says what it is, first thing in its README.

@@ -27,12 +27,21 @@ LIB_DIR := $(ROOT)/harness/lib
 # harness/lib; nothing is ever compiled with the implementation's directory
 # on its include path, so no file of a learner's tree can stand in for a
 # header of the course or the system.
-CPPFLAGS += -I$(ROOT)/chapters/common -I$(CH_DIR)
+# A chapter built on earlier ones (BACKEND_SRCS) also sees their contracts.
+CONTRACT_DIRS := $(ROOT)/chapters/common $(CH_DIR) $(addprefix $(ROOT)/chapters/,$(sort $(patsubst %/,%,$(dir $(BACKEND_SRCS)))))
+CPPFLAGS += $(addprefix -I,$(CONTRACT_DIRS))
 HARNESS_CPPFLAGS = $(CPPFLAGS) -I$(LIB_DIR)
 VET := $(ROOT)/harness/vet.sh
 ALLOWED := $(LIB_DIR)/allowed.txt $(wildcard $(TEST_DIR)/allowed.txt)
 
 MODULE_OBJS := $(addprefix $(OUT)/impl/,$(MODULE_SRCS:.c=.o))
+# Modules of earlier chapters this chapter's module drives (chapter 10's
+# back-ends): always the reference's, never the learner's earlier work, so
+# that a grade depends on this chapter's code alone. Compiled from
+# solutions/ when it is there; the student edition (make dist) ships them
+# compiled instead, as harness/NN-topic/backends/*.o, never as source.
+BACKEND_OBJS = $(addprefix $(HARNESS_OUT)/backends/,$(notdir $(BACKEND_SRCS:.c=.o)))
+BACKEND_TESTED_OBJS = $(BACKEND_OBJS:.o=.tested.o)
 # The same objects as linked into the tests: their allocator calls renamed to
 # the harness's heap accounting (harness/lib/heap.c).
 TESTED_OBJS := $(addprefix $(OUT)/impl/,$(MODULE_SRCS:.c=.tested.o))
@@ -56,7 +65,7 @@ MODULE_LIBS = $(CH_PKG_LIBS) $(URING_LIBS) $(AIO_LIBS) -lpthread
 
 .PHONY: tests list demo programs harness
 tests: $(OUT)/tests
-harness: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
+harness: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags $(BACKEND_TESTED_OBJS)
 list: $(HARNESS_OUT)/list.tsv
 demo: $(if $(DEMO_SRCS),$(OUT)/demo) $(EXTRA_DEMOS)
 programs: $(PROGRAMS)
@@ -65,8 +74,8 @@ $(HARNESS_OUT)/wrap-flags: $(LIB_DIR)/wrap-flags.in $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
 	$(Q)$(CC) -E -P -x c -I$(LIB_DIR) $< | tr -s ' \n' '  ' > $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
-$(OUT)/tests: $(TEST_OBJS) $(TESTED_OBJS) $(HARNESS_OUT)/wrap-flags
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $$(cat $(HARNESS_OUT)/wrap-flags) -o $@ $(TEST_OBJS) $(TESTED_OBJS) $(TEST_LIBS)
+$(OUT)/tests: $(TEST_OBJS) $(TESTED_OBJS) $(BACKEND_TESTED_OBJS) $(HARNESS_OUT)/wrap-flags
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $$(cat $(HARNESS_OUT)/wrap-flags) -o $@ $(TEST_OBJS) $(TESTED_OBJS) $(BACKEND_TESTED_OBJS) $(TEST_LIBS)
 
 # The test list without the implementation: its symbols stay unresolved and
 # are never called (only --grade-list-failed runs). Not position-independent:
@@ -84,7 +93,7 @@ $(HARNESS_OUT)/list.tsv: $(HARNESS_OUT)/list
 list-path:
 	@echo $(HARNESS_OUT)/list.tsv
 
-$(OUT)/demo: $(DEMO_OBJS) $(MODULE_OBJS)
+$(OUT)/demo: $(DEMO_OBJS) $(MODULE_OBJS) $(BACKEND_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MODULE_LIBS)
 
 $(EXTRA_DEMOS): $(OUT)/%: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
@@ -103,7 +112,7 @@ $(OUT)/%: $(OUT)/impl/%.o $(MODULE_OBJS)
 $(OUT)/impl/%.unvetted.o: $(IMPL_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MD -MF $(@:.o=.d) -c -o $@ $<
-	$(Q)$(VET) deps $(@:.o=.d) $(IMPL_DIR) $(ROOT)/chapters/common $(CH_DIR)
+	$(Q)$(VET) deps $(@:.o=.d) $(IMPL_DIR) $(CONTRACT_DIRS)
 
 $(MODULE_OBJS): $(OUT)/impl/%.o: $(OUT)/impl/%.unvetted.o $(VET) $(ALLOWED)
 	$(Q)$(VET) object $< $@ "$(EXPORTS)" $(if $(filter 1,$(SAN)),--sanitized) $(ALLOWED)
@@ -113,6 +122,31 @@ $(TESTED_OBJS): $(OUT)/impl/%.tested.o: $(OUT)/impl/%.o $(LIB_DIR)/heap.redefine
 
 $(addprefix $(OUT)/impl/,$(PROGRAM_SRCS:.c=.o)): $(OUT)/impl/%.o: $(OUT)/impl/%.unvetted.o
 	$(Q)cp $< $@
+
+# The back-ends: trusted objects like the harness's, one set per flavour.
+$(HARNESS_OUT)/backends/%.tested.o: $(HARNESS_OUT)/backends/%.o $(LIB_DIR)/heap.redefine
+	$(Q)objcopy --redefine-syms=$(LIB_DIR)/heap.redefine $< $@.$$$$.tmp && mv $@.$$$$.tmp $@
+# Three cases, per back-end: its source in solutions/ is there (the course:
+# compile it), the edition's compiled copy is there (copy it), or neither is
+# visible (the learner's sandboxed build: the object was made before it,
+# outside, by the target harness).
+define backend_rule
+ifneq ($(wildcard $(ROOT)/solutions/$(1)),)
+$(HARNESS_OUT)/backends/$(notdir $(1:.c=.o)): $(ROOT)/solutions/$(1) $(wildcard $(ROOT)/chapters/$(dir $(1))*.h) $(ROOT)/chapters/common/batch.h
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) -c -o $$@.$$$$$$$$.tmp $$< && mv $$@.$$$$$$$$.tmp $$@
+else ifneq ($(wildcard $(TEST_DIR)/backends/$(notdir $(1:.c=.o))),)
+$(HARNESS_OUT)/backends/$(notdir $(1:.c=.o)): $(TEST_DIR)/backends/$(notdir $(1:.c=.o))
+	@mkdir -p $$(@D)
+	$$(Q)cp $$< $$@
+endif
+endef
+$(foreach b,$(BACKEND_SRCS),$(eval $(call backend_rule,$(b))))
+
+# For make dist: the back-end objects, to ship in the student edition.
+.PHONY: backends
+backends: $(BACKEND_OBJS)
+	@echo $(BACKEND_OBJS)
 
 $(OUT)/demo-obj/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $(@D)
