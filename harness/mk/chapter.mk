@@ -50,7 +50,10 @@ PROGRAMS := $(addprefix $(OUT)/,$(PROGRAM_SRCS:.c=))
 # chapter and flavour, shared by every tree graded (an instructor's class, the
 # mutants of make test).
 HARNESS_OUT := $(ROOT)/build/harness/$(if $(filter 1,$(SAN)),san,plain)$(if $(filter 1,$(WERROR)),-werror)/$(CHAPTER)
-LIB_OBJS := $(addprefix $(HARNESS_OUT)/lib/,grade.o seams.o faults.o heap.o prog.o tasks.o)
+# grade.o carries the chapter's number and title; the rest of harness/lib is
+# the same for every chapter, built once per flavour and shared.
+HARNESS_SHARED := $(dir $(HARNESS_OUT))shared
+LIB_OBJS := $(HARNESS_OUT)/lib/grade.o $(addprefix $(HARNESS_SHARED)/lib/,seams.o faults.o heap.o prog.o tasks.o)
 TEST_OBJS := $(HARNESS_OUT)/tests.o $(LIB_OBJS)
 DEMO_OBJS := $(addprefix $(OUT)/demo-obj/,$(DEMO_SRCS:.c=.o))
 # Stand-alone programs of the lesson (chapters/NN-topic/name.c -> name), built
@@ -163,6 +166,12 @@ $(HARNESS_OUT)/lib/%.o: $(LIB_DIR)/%.c $(wildcard $(LIB_DIR)/*.h) $(LIB_DIR)/sea
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) \
 		-DGRADE_CHAPTER='"$(NN)"' -DGRADE_CHAPTER_TITLE='"$(CHAPTER_TITLE)"' -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
+
+# Without the chapter's include path or macros: nothing chapter-specific can
+# reach an object that every chapter links.
+$(HARNESS_SHARED)/lib/%.o: $(LIB_DIR)/%.c $(wildcard $(LIB_DIR)/*.h) $(LIB_DIR)/seams.def
+	@mkdir -p $(@D)
+	$(Q)$(CC) -I$(ROOT)/chapters/common -I$(LIB_DIR) $(CRITERION_CFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 # The files of the implementation tree that the chapter grades (grade.sh
 # copies these, and nothing else, from the learner's tree).
