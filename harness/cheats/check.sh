@@ -40,7 +40,7 @@
 #     killed then; nothing else is ever killed);
 #   - the course's files are unchanged (git status, and a hash of every file of
 #     chapters/ exercises/ solutions/ harness/ Makefile README.md), and so are
-#     the grader's shared build products (build/tools, build/harness/plain/NN-*).
+#     the grader's shared build products (build/tools, build/harness/plain/NN-* and shared/).
 #     A changed build product is removed (make builds it again); a changed
 #     course file is reported, and restored from the snapshot only with
 #     CHEAT_RESTORE=1 (a developer may be editing the checkout while make test
@@ -308,6 +308,7 @@ builds() {
 		for c in "${chapter_dirs[@]}"; do
 			find "build/harness/plain/$c" -type f 2>/dev/null
 		done
+		find build/harness/plain/shared -type f 2>/dev/null
 		find build/tools -type f 2>/dev/null
 	) | sort | (cd "$ROOT" && xargs -r sha1sum 2>/dev/null)
 }
