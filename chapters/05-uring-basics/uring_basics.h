@@ -79,16 +79,19 @@
  *
  *   ring     caller-owned storage; on success it holds a live ring that the
  *            caller tears down with io_uring_queue_exit(3).
- *   entries  SQ size wanted (the kernel rounds up to a power of two; the
- *            CQ gets twice as many). 1..4096; small is right here: ring
- *            memory is charged to RLIMIT_MEMLOCK for ordinary users.
+ *   entries  SQ size wanted, passed to io_uring_queue_init(3) as it is
+ *            (the kernel rounds up to a power of two; the CQ gets twice as
+ *            many). 1..4096, checked here: the kernel itself would accept
+ *            more. Small is right here: ring memory is charged to
+ *            RLIMIT_MEMLOCK for ordinary users.
  *
  * Sets the ring up with io_uring_queue_init(3) (no flags), then probes it:
  * if the kernel cannot do IORING_OP_READ and IORING_OP_WRITE (or has no
  * probe at all, which means a kernel too old for them), the ring is torn
  * down again and -EOPNOTSUPP returned. (The reference also requires
  * IORING_OP_POLL_ADD, which its -EAGAIN path uses; tests only take READ
- * or WRITE away.)
+ * or WRITE away.) The probe is freed (io_uring_free_probe(3)) on every
+ * path, success included.
  *
  * Returns 0, or -errno with nothing left open:
  *   -EINVAL      ring == NULL, entries == 0 or too big
@@ -120,6 +123,11 @@ int uring_open(struct io_uring *ring, unsigned entries);
  *           -EOPNOTSUPP).
  *           Anything below -1: -EINVAL.
  *
+ * The arguments are checked before any request is made: ring == NULL is
+ * -EINVAL, checked first (before anything else, len == 0 included); then
+ * an offset below -1 (-EINVAL) and -1 without IORING_FEAT_RW_CUR_POS
+ * (-EOPNOTSUPP); then len == 0 returns 0.
+ *
  * One IORING_OP_READ at a time (io_uring_prep_read(3)); requests larger
  * than 1 GiB are split (sqe->len is 32 bits and cqe->res an int). A CQE
  * with 0 < res < asked is a short read: resubmit for the rest at
@@ -129,6 +137,8 @@ int uring_open(struct io_uring *ring, unsigned entries);
  * first (0 at EOF or when len == 0; len == 0 does no I/O). On an error
  * returns -errno (cqe->res, or the submit/wait error) even if some bytes
  * were already read into buf: -EBADF, -EISDIR, -EINVAL, -EIO, ...
+ * -EINVAL also for the arguments: ring == NULL (checked first) or an
+ * offset below -1.
  * -EBUSY if io_uring_get_sqe(3) returned NULL (the SQ is full: the caller
  * left SQEs queued, breaking the idle-ring rule; nothing is submitted).
  * After a submit or wait error (not a cqe->res error) the request may
@@ -147,7 +157,9 @@ ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
  * for the rest at buf + done and offset + done. A write that reports 0
  * bytes for a non-empty request is -EIO (it would otherwise loop forever).
  *
- * Returns len (0 when len == 0, with no I/O), or -errno: -EBADF, -ENOSPC,
+ * Returns len (0 when len == 0, with no I/O), or -errno: -EINVAL for
+ * ring == NULL (checked first, as in uring_read_full) or an offset below
+ * -1, -EOPNOTSUPP for -1 without IORING_FEAT_RW_CUR_POS, -EBADF, -ENOSPC,
  * -EPIPE (write to a pipe with no reader; the process also gets SIGPIPE
  * unless it ignores it), -EFBIG, -EIO, ... also when some bytes were
  * already written: unlike write(2), it never reports a partial count.
@@ -164,6 +176,7 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
  *            as src is -EINVAL (nothing truncated).
  *   bufsize  bytes per request, >= 1 (0 is -EINVAL). The buffer is
  *            allocated here and freed before return.
+ * src or dst NULL is -EINVAL, like bufsize 0, before anything is opened.
  *
  * Uses its own ring (uring_open(), a few entries) and tears it down before
  * returning, on every path, and closes both files: no fd, ring or memory
@@ -269,7 +282,8 @@ int uring_feature_report(FILE *out);
  * -EINVAL; a bad fd gives it -EBADF; the others still run). Never more
  * than one request in flight, which satisfies any qd >= 1, however large
  * (qd is not a ring size: 1 << 20 and UINT_MAX are fine). Uses its own
- * small ring, torn down before return on every path.
+ * small ring, torn down before return on every path; no fd or memory it
+ * takes outlives the call.
  *
  * Returns 0 when every res is set; -EINVAL for qd == 0 or reqs == NULL
  * with n > 0; -errno from ring setup. n == 0 returns 0 and does nothing,

@@ -100,8 +100,9 @@ ssize_t uring_read_full(struct io_uring *ring, int fd, void *buf, size_t len,
 	/*
 	 * TODO 4: read len bytes, or up to end of file, one IORING_OP_READ in
 	 * flight at a time, through run_request.
-	 *  - arguments first (see uring_basics.h): what is -EINVAL, what returns 0
-	 *    without any I/O, and what offset -1 needs from the ring's features
+	 *  - arguments first (see uring_basics.h): what is -EINVAL (a NULL ring
+	 *    among them, checked before anything else), what returns 0 without
+	 *    any I/O, and what offset -1 needs from the ring's features
 	 *    (-EOPNOTSUPP, checked before any request);
 	 *  - a completion may bring fewer bytes than asked without being at end of
 	 *    file (pipes, signals, the grader). Each request asks for the rest: the

@@ -507,9 +507,11 @@ GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 }
 
 GRADE_TEST(read_full, errors_are_negative_errno, 2,
-	   "uring_read_full returns cqe->res errors as they are: -EBADF, -EISDIR; CQE seen",
+	   "uring_read_full returns cqe->res errors as they are: -EBADF, -EISDIR; CQE seen; "
+	   "a NULL ring is -EINVAL",
 	   "TODO 3/4: cqe->res is already -errno: return it (not -1, not errno); mark the "
-	   "CQE seen before you return (lesson section 6; pitfalls 8 and 9)")
+	   "CQE seen before you return (lesson section 6; pitfalls 8 and 9). A NULL ring is "
+	   "-EINVAL, checked before anything else (uring_basics.h, uring_read_full)")
 {
 	unsigned char *data = grade_random_bytes(100), buf[64];
 	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
@@ -538,8 +540,8 @@ GRADE_TEST(read_full, errors_are_negative_errno, 2,
 		    "expected %zu", errno_name(got), sizeof(buf));
 	grade_check_same(buf, data + 10, sizeof(buf), "uring_read_full after the errors");
 	got = UCALL(uring_read_full(NULL, fd, buf, sizeof(buf), 0));
-	grade_check(got == -EINVAL, "uring_read_full(NULL, ...) returned %s, expected -EINVAL",
-		    errno_name(got));
+	grade_check(got == -EINVAL, "uring_read_full(NULL, ...) returned %s, expected -EINVAL "
+		    "(a NULL ring is checked first: uring_basics.h)", errno_name(got));
 	close(dir);
 	close(wronly);
 	close(fd);
