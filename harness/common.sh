@@ -25,3 +25,30 @@ impl_build_dir() {
 	[ "${SAN:-0}" = 1 ] && tag="$tag-san"
 	printf '%s/build/%s\n' "$root" "$tag"
 }
+
+# no_such_impl ROOT IMPL WHO CH: say on stderr why IMPL (as the learner wrote
+# it) names no tree. In the student edition (make dist: no solutions/),
+# IMPL=solutions gets what to run instead: the learner's own exercises/.
+no_such_impl() {
+	local root=$1 impl=$2 who=$3 ch=${4:-NN} name
+	name=${impl%/}
+	name=${name#./}
+	if { [ "$name" = solutions ] || [ "$name" = "$root/solutions" ]; } && [ ! -d "$root/solutions" ]; then
+		echo "$who: IMPL=$impl: this student edition leaves the reference (solutions/) out." >&2
+		case "$who" in
+		run)
+			echo "  Run your own code instead: the same command without IMPL=solutions" >&2
+			echo "  (make run CH=$ch ARGS=\"...\"), and where a lesson names" >&2
+			echo "  build/solutions/NN-topic/, use build/exercises/NN-topic/ (make run builds it)." >&2
+			echo "  The lesson's results are the reference's: yours match once make check CH=$ch passes." >&2
+			;;
+		*)
+			[ "$who" = grade ] && who=check
+			echo "  make $who${4:+ CH=$4} (without IMPL=) grades your own exercises/; full marks" >&2
+			echo "  is what the lesson shows for the reference." >&2
+			;;
+		esac
+		return 0
+	fi
+	echo "$who: no such directory: $impl" >&2
+}

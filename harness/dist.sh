@@ -88,8 +88,9 @@ rm -rf "$stage/obj" "$stage"/build-*.log
 {
 	echo "> **Student edition** (made with \`make dist\`): the reference solutions, the"
 	echo "> known-wrong variants and the course's own tests are not included. \`make check\`"
-	echo "> grades your \`exercises/\`; where a lesson says \`IMPL=solutions\`, run your own"
-	echo "> code (the default) once \`make check CH=NN\` passes."
+	echo "> grades your \`exercises/\`. Where a lesson says \`IMPL=solutions\`, leave it out to"
+	echo "> run your own code (the default), and read \`build/exercises/\` where it says"
+	echo "> \`build/solutions/\`: the output matches the lesson's once \`make check CH=NN\` passes."
 	echo
 	cat "$ROOT/README.md"
 } > "$stage/$NAME/README.md" || exit 2

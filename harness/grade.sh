@@ -54,8 +54,8 @@ MAX_SOURCE_BYTES=$((1024 * 1024))
 # The most console output of the learner's code shown per chapter.
 MAX_OUTPUT_BYTES=${MAX_OUTPUT_BYTES:-65536}
 
-IMPL=$(cd "$IMPL_ARG" 2>/dev/null && pwd) || { echo "grade: no such directory: $IMPL_ARG" >&2; exit 2; }
 . "$ROOT/harness/common.sh"
+IMPL=$(cd "$IMPL_ARG" 2>/dev/null && pwd) || { no_such_impl "$ROOT" "$IMPL_ARG" grade "$CH"; exit 2; }
 . "$ROOT/harness/sandbox.sh"
 
 # make test's own gradings (harness/selftest.sh), set by the caller only,

@@ -16,8 +16,9 @@ if [ -z "$chapter" ] || [ ! -f "$ROOT/harness/$chapter/chapter.mk" ]; then
 	echo "run: no chapter $CH" >&2
 	exit 2
 fi
-IMPL=$(cd "$IMPL" 2>/dev/null && pwd) || { echo "run: no such directory: $IMPL" >&2; exit 2; }
 . "$ROOT/harness/common.sh"
+impl_abs=$(cd "$IMPL" 2>/dev/null && pwd) || { no_such_impl "$ROOT" "$IMPL" run "$CH"; exit 2; }
+IMPL=$impl_abs
 out=$(impl_build_dir "$ROOT" "$IMPL")/$chapter
 make -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$chapter" \
 	IMPL_DIR="$IMPL/$chapter" OUT="$out" SAN="${SAN:-0}" demo programs || exit 2

@@ -28,6 +28,11 @@ for d in "$ROOT"/harness/[0-9][0-9]-*/; do
 done
 [ -n "$chapter" ] || { echo "make watch: no chapter matches CH=$CH (have: $(cd "$ROOT/harness" && echo [0-9][0-9]-*))" >&2; exit 2; }
 nn=${chapter%%-*}
+if [ ! -d "$IMPL" ]; then
+	. "$ROOT/harness/common.sh"
+	no_such_impl "$ROOT" "$IMPL" watch "$nn"
+	exit 2
+fi
 dir=$IMPL/$chapter
 [ -d "$dir" ] || { echo "make watch: $dir is not a directory (copy exercises/$chapter there to start)" >&2; exit 2; }
 
