@@ -515,6 +515,17 @@ static void append(struct slot *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The test's number in the report (NN.MM): its place in the file. */
+static size_t number_of(const struct grade_entry *e)
+{
+	size_t k = 1;
+
+	for (size_t i = 0; i < nslots; i++)
+		if (slots[i].entry->line < e->line)
+			k++;
+	return k;
+}
+
 static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 {
 	if (st->timed_out || (st->crashed && st->signal == SIGXCPU)) {
@@ -527,8 +538,19 @@ static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 		append(s, "crashed with SIG%s (%s)%s", abbrev ? abbrev : "?",
 		       strsignal(st->signal),
 		       st->signal == SIGABRT ? ": abort() or a failed assert() in your code" :
-		       st->signal == SIGSEGV ? ": a bad pointer; run the test under gdb or "
-					      "make check SAN=1 to see where" : "");
+		       st->signal == SIGSEGV ? ": a bad pointer" : "");
+		/* The grader's build and test binary are gone once the grading
+		 * ends: the way to the line is a sanitized grading of this test. */
+		if (st->signal == SIGSEGV || st->signal == SIGBUS) {
+			if (getenv("GRADE_SANITIZE"))
+				append(s, ". The sanitizer's report, above the results (its "
+					  "lines start with \"  | \"), names the file and line");
+			else
+				append(s, ". To see the file and line: make check SAN=1 T=%s.%02zu "
+					  "(the sanitizer's report is printed above the results, its "
+					  "lines starting with \"  | \")",
+				       GRADE_CHAPTER, number_of(s->entry));
+		}
 	} else if (st->failed_asserts > 0) {
 		const char *sep = "";
 
