@@ -91,6 +91,17 @@ fi
 # share a file.
 mkdir -p "$ROOT/build/grading" "$REPORTS" || exit 2
 PRIV=$(mktemp -d "$ROOT/build/grading/run.XXXXXX") || exit 2
+# The compiler and the sanitizers name the learner's files by the private
+# copy they were built from ($PRIV/src/NN-topic/file.c): on the console that
+# prefix becomes the tree graded, as the learner knows it (relative to the
+# current directory when the tree is inside it: exercises/NN-topic/file.c),
+# so that an editor can jump to the line. report sanitize replaces that one
+# string, then cleans the line as it cleans any other.
+case "$IMPL/" in
+"$PWD"/?*) SHOWN_IMPL=${IMPL#"$PWD"/} ;;
+*) SHOWN_IMPL=$IMPL ;;
+esac
+MAP_PATHS=(--path-from "$PRIV/src/" --path-to "$SHOWN_IMPL/")
 # No report of an earlier grading may stand in for this one if it is
 # stopped half way: the new ones are renamed into place at the end.
 rm -f "$REPORTS/results.json" "$REPORTS/junit.xml"
@@ -185,7 +196,7 @@ build_learner() {
 			--ro "$ROOT/build/harness" --ro "$src" --rw "$out" --chdir "$out" -- \
 			"$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
 			CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}" tests programs
-	) 2>&1 | "$REPORT" sanitize --max "$MAX_OUTPUT_BYTES" >&2
+	) 2>&1 | "$REPORT" sanitize --max "$MAX_OUTPUT_BYTES" "${MAP_PATHS[@]}" >&2
 	return "${PIPESTATUS[0]}"
 }
 
@@ -219,7 +230,7 @@ run_tests() {
 		sandbox_run --timeout "$CHAPTER_LIMIT" "${SBARGS[@]}" --env GRADE_RESULTS_FD=9 \
 			-- "$1/tests" ${ONLY_TEST:+--grade-only "$ONLY_TEST"} ${FAIL_FAST:+--fail-fast} 9> "$2" 2>&1
 	) | grep -a -v -E '^\[(----|====|RUN |PASS|FAIL|SKIP|ERR |WARN)\]' |
-		"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" >&2
+		"$REPORT" sanitize --prefix "  | " --max "$MAX_OUTPUT_BYTES" "${MAP_PATHS[@]}" >&2
 	return "${PIPESTATUS[0]}"
 }
 

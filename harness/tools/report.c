@@ -25,12 +25,18 @@
  *       at OUT is replaced, never followed); exit 0 only at full marks of what
  *       was graded (skipped tests are not graded), 2 when a report cannot be
  *       written;
- *   report sanitize [--max BYTES] [--prefix TEXT]
+ *   report sanitize [--max BYTES] [--prefix TEXT] [--path-from DIR --path-to DIR]
  *       a filter for the console output of learner code while tests run:
  *       stdin to stdout, line by line, each cleaned as below and cut at 4000
  *       bytes, each starting with TEXT; after BYTES in total (65536 by
  *       default) one line says how much more was not shown. It reads stdin
- *       to its end whatever happens, so the writer never blocks.
+ *       to its end whatever happens, so the writer never blocks. With
+ *       --path-from, every occurrence of that string in a line (the
+ *       grader's private copy of the learner's files, as the compiler and
+ *       the sanitizers name them) is replaced by --path-to (the tree graded,
+ *       as the learner knows it) before the line is cleaned: text
+ *       substitution of one string the grader chose, after which the line
+ *       is cleaned and bounded like any other.
  *
  * Lines (harness/lib/grade.c writes them), tab-separated:
  *   #chapter  NN  TITLE
@@ -1156,12 +1162,39 @@ static int cmd_summary(const char *json, const char *junit)
 
 struct filter {
 	const char *prefix;
+	const char *from, *to;  /* --path-from, --path-to: from is never empty */
 	unsigned long long max, shown, hidden;
 	int stopped, broken;  /* the budget is spent; stdout is gone */
 	char line[SANITIZE_RAW_CAP];
 	size_t len;
 	int cut;
 };
+
+/*
+ * line with every occurrence of from replaced by to (a new string, len in
+ * *out_len). The bytes around are the learner's, copied as they are: the
+ * caller cleans the result.
+ */
+static char *replace_all(const char *line, size_t len, const char *from, const char *to,
+			 size_t *out_len)
+{
+	size_t from_len = strlen(from), to_len = strlen(to), i = 0;
+	struct buf b = { 0 };
+
+	buf_put(&b, "", 0);
+	while (i < len) {
+		const char *hit = memmem(line + i, len - i, from, from_len);
+		size_t upto = hit ? (size_t)(hit - line) : len;
+
+		buf_put(&b, line + i, upto - i);
+		if (!hit)
+			break;
+		buf_put(&b, to, to_len);
+		i = upto + from_len;
+	}
+	*out_len = b.n;
+	return b.p;
+}
 
 /* A whole line read (or the last, without newline): print it or count it. */
 static void filter_line(struct filter *f, size_t raw_len)
@@ -1173,7 +1206,15 @@ static void filter_line(struct filter *f, size_t raw_len)
 		f->hidden += raw_len;
 		return;
 	}
-	text = clean(f->line, f->len, TEXT_CAP, CLEAN_ONE_LINE | (f->cut ? CLEAN_MORE : 0));
+	if (f->from) {
+		size_t n;
+		char *mapped = replace_all(f->line, f->len, f->from, f->to, &n);
+
+		text = clean(mapped, n, TEXT_CAP, CLEAN_ONE_LINE | (f->cut ? CLEAN_MORE : 0));
+		free(mapped);
+	} else {
+		text = clean(f->line, f->len, TEXT_CAP, CLEAN_ONE_LINE | (f->cut ? CLEAN_MORE : 0));
+	}
 	need = strlen(f->prefix) + strlen(text) + 1;
 	if (f->shown + need > f->max) {
 		f->stopped = 1;
@@ -1186,7 +1227,8 @@ static void filter_line(struct filter *f, size_t raw_len)
 	free(text);
 }
 
-static int cmd_sanitize(const char *prefix, unsigned long long max)
+static int cmd_sanitize(const char *prefix, unsigned long long max, const char *from,
+			const char *to)
 {
 	static struct filter f;
 	char in[65536];
@@ -1197,6 +1239,10 @@ static int cmd_sanitize(const char *prefix, unsigned long long max)
 	signal(SIGPIPE, SIG_IGN);
 	f.prefix = prefix;
 	f.max = max;
+	if (from && *from) {
+		f.from = from;
+		f.to = to ? to : "";
+	}
 	while ((got = read(STDIN_FILENO, in, sizeof(in))) != 0) {
 		if (got < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -1235,7 +1281,7 @@ static int usage(void)
 		"usage: report check --list LIST --facts FACTS --out OUT [--why-missing TEXT] [RESULTS]\n"
 		"       report lines FILE...\n"
 		"       report summary [--json OUT] [--junit OUT] FILE...\n"
-		"       report sanitize [--max BYTES] [--prefix TEXT]\n");
+		"       report sanitize [--max BYTES] [--prefix TEXT] [--path-from DIR --path-to DIR]\n");
 	return 2;
 }
 
@@ -1243,8 +1289,9 @@ int main(int argc, char **argv)
 {
 	static const char *const options[] = {
 		"--json", "--junit", "--list", "--facts", "--out", "--why-missing", "--max", "--prefix",
+		"--path-from", "--path-to",
 	};
-	enum { JSON, JUNIT, LIST, FACTS, OUT, WHY, MAX, PREFIX, NOPTIONS };
+	enum { JSON, JUNIT, LIST, FACTS, OUT, WHY, MAX, PREFIX, FROM, TO, NOPTIONS };
 	const char *opt[NOPTIONS] = { 0 };
 	char **files = xrealloc(NULL, (size_t)argc * sizeof(*files));
 	int nfiles = 0;
@@ -1271,9 +1318,9 @@ int main(int argc, char **argv)
 				 nfiles ? files[0] : NULL);
 	}
 	if (!strcmp(argv[1], "sanitize")) {
-		if (nfiles || (opt[MAX] && !parse_bytes(opt[MAX], &max)))
+		if (nfiles || (opt[MAX] && !parse_bytes(opt[MAX], &max)) || !opt[FROM] != !opt[TO])
 			return usage();
-		return cmd_sanitize(opt[PREFIX] ? opt[PREFIX] : "", max);
+		return cmd_sanitize(opt[PREFIX] ? opt[PREFIX] : "", max, opt[FROM], opt[TO]);
 	}
 	if (strcmp(argv[1], "lines") && strcmp(argv[1], "summary")) {
 		fprintf(stderr, "report: unknown command %s\n", argv[1]);
