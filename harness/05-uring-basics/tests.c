@@ -75,15 +75,23 @@ static struct io_uring *test_ring(void)
 	return &ring;
 }
 
-/* Code that submitted without end was stopped by the hooks: say so first. */
+/* Code that submitted without end was stopped by the hooks: say so first.
+ * When the test was making every submit call fail, that is the loop. */
 static void check_no_spin(void)
 {
+	grade_check(!uw.budget_blown || !uw.submit_error || uw.submit_error_left == 0,
+		    "your code called io_uring_submit / io_uring_submit_and_wait more than %d "
+		    "times in one call, each of them returning %s, and was stopped: a submit "
+		    "error retried without end. -EINTR may be retried; -EAGAIN a few times at "
+		    "most, then returned; -EBUSY and the other errors are returned at once "
+		    "(TODO 2; uring_basics.h)",
+		    SUBMIT_BUDGET, grade_errno_str(uw.submit_error));
 	grade_check(!uw.budget_blown,
 		    "your code made more than %d submissions in one call and was stopped: "
 		    "a loop that never ends. Usual causes: asking again after res == 0 (for a "
-		    "read that is end of file, TODO 4; for a write, return -EIO, TODO 5), or a "
+		    "read that is end of file, TODO 4; for a write, return -EIO, TODO 5), a "
 		    "CQE never marked seen, so that the same stale completion comes back every "
-		    "time (TODO 3)",
+		    "time (TODO 3), or a submit or wait error retried without end (TODO 2)",
 		    SUBMIT_BUDGET);
 }
 
@@ -1845,6 +1853,17 @@ GRADE_TEST(copy, frees_its_buffer, 2,
 		grade_check(got == want[i], "uring_copy_file with %s returned %s, expected %s",
 			    what[i], errno_name((ssize_t)got), errno_name((ssize_t)want[i]));
 		grade_check_heap(&heap, what[i]);
+		/* The cases after it copy the same source: a copy onto itself
+		 * that truncated it would show up there as a wrong result. */
+		if (srcs[i] == dsts[i]) {
+			struct stat st;
+
+			grade_check(stat(src, &st) == 0, "harness: stat %s: %s", src, strerror(errno));
+			grade_check(st.st_size == 30000, "after uring_copy_file(src, src, 4096) the "
+				    "source has %lld bytes instead of 30000: the copy onto itself "
+				    "truncated it (dst opened with O_TRUNC before it was known not "
+				    "to be src; pitfall 14, TODO 6)", (long long)st.st_size);
+		}
 	}
 	seam_heap_fail(1, -1);
 	got = UCALL(uring_copy_file(src, grade_path("dst2"), 4096));
