@@ -33,6 +33,11 @@ signatures() {
 
 # How many gradings in a row each test has failed (build/progress/streak-NN.tsv):
 # STUCK_AFTER of them, and the learner is pointed at make hint for that test.
+# Only a failure of code the learner wrote counts: not one of a grading that
+# scored 0 in the chapter (the skeleton, or nothing working yet), and not one
+# whose message shows the skeleton's stub still in place ("returned -ENOSYS",
+# or a program's "not implemented (TODO N)"): such a test is not started, not
+# stuck. It keeps its count; a pass sets it back to 0.
 STUCK_AFTER=3
 stuck() {
 	local rec=$1 nn streak c hints
@@ -41,7 +46,17 @@ stuck() {
 	streak=$KEEP/streak-$nn.tsv
 	awk -F '\t' -v OFS='\t' -v old="$streak" '
 		BEGIN { while ((getline line < old) > 0) { split(line, f, "\t"); n[f[1]] = f[2] } }
-		!/^#/ && NF >= 6 { print $2, ($6 == "fail" ? n[$2] + 1 : 0) }' \
+		!/^#/ && NF >= 6 { id[++k] = $2; st[k] = $6; msg[k] = $7; score += $4 }
+		END {
+			for (i = 1; i <= k; i++) {
+				c = n[id[i]] + 0
+				if (st[i] != "fail")
+					c = 0
+				else if (score > 0 && msg[i] !~ /returned -ENOSYS|not implemented \(TODO/)
+					c++
+				print id[i], c
+			}
+		}' \
 		"$rec" > "$streak.$$" && mv -- "$streak.$$" "$streak"
 	c=$(chapters_matching "$ROOT" "$nn")
 	hints=$ROOT/harness/$c/hints.md
