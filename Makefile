@@ -25,7 +25,8 @@
 #   make clean
 #
 # Options: SAN=1 (AddressSanitizer + UBSan), SEED=N (random inputs), V=1 (show commands),
-#          T=NN.MM (make check: run that one test alone, e.g. T=05.10).
+#          T=NN.MM (make check, make watch: run that one test alone, e.g. T=05.10;
+#          exit 0 when it passes).
 
 IMPL ?= exercises
 CH ?=

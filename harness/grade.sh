@@ -4,7 +4,8 @@
 #   harness/grade.sh IMPL [CH]      (make check IMPL=... CH=... calls this)
 #
 # IMPL is a tree laid out like exercises/ (NN-topic/<files>); it is read,
-# never written. Exit status: 0 only at full marks of what was graded.
+# never written. Exit status: 0 only at full marks of what was graded (with
+# ONLY_TEST, below: when that test passed).
 #
 # The grade belongs to the grader, not to the code it grades:
 #   - only the files the chapter names are taken from IMPL, as regular files
@@ -30,8 +31,10 @@ MAKE=${MAKE:-make}
 # FAIL_FAST=1 (make test's mutants): stop a chapter at its first failed test;
 # the tests not run then count as failed. Only "does it lose points" is known.
 # ONLY_TEST=NN.MM (make check T=NN.MM): run that one test of chapter NN; the
-# others count as not run. For a learner fixing one failure, and for make
-# test, which knows the test that catches each mutant.
+# others count as not run (as failed in the reports). The console says that
+# test's verdict, and the exit status is 0 when it passed. For a learner
+# fixing one failure, and for make test, which knows the test that catches
+# each mutant.
 ONLY_TEST=${ONLY_TEST:-}
 if [ -n "$ONLY_TEST" ]; then
 	case "$ONLY_TEST" in
@@ -306,7 +309,7 @@ for c in "${chapters[@]}"; do
 		"$REPORT" check --list "$list" --facts /dev/null --out "$checked" --why-missing "$why"
 	fi
 	if [ -s "$checked" ]; then
-		"$REPORT" lines "$checked"
+		"$REPORT" lines ${ONLY_TEST:+--only "$ONLY_TEST"} "$checked"
 		results+=("$checked")
 		cp "$checked" "$REPORTS/.chapter-$nn.tsv.$$" && mv "$REPORTS/.chapter-$nn.tsv.$$" "$REPORTS/chapter-$nn.tsv"
 	else
@@ -315,4 +318,6 @@ for c in "${chapters[@]}"; do
 	rm -rf "$tmp"
 done
 
-"$REPORT" summary --json "$REPORTS/results.json" --junit "$REPORTS/junit.xml" "${results[@]}"
+# T=NN.MM: the summary is that test's verdict, and so is the exit status.
+"$REPORT" summary ${ONLY_TEST:+--only "$ONLY_TEST"} --json "$REPORTS/results.json" \
+	--junit "$REPORTS/junit.xml" "${results[@]}"

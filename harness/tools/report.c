@@ -16,15 +16,19 @@
  *       are ignored with a warning. OUT is written whole or not at all (a
  *       temporary file, then rename). Exit 0 when OUT was written, 2 on a
  *       usage error or when LIST cannot be read or OUT written;
- *   report lines FILE.tsv...
+ *   report lines [--only NN.MM] FILE.tsv...
  *       print one line per test (PASS / FAIL / SKIP, points, the reason and
  *       the hint under a failure);
- *   report summary --json OUT --junit OUT FILE.tsv...
+ *   report summary [--only NN.MM] --json OUT --junit OUT FILE.tsv...
  *       print the per-chapter score table and the total, write Gradescope's
  *       results.json and a JUnit XML file (each whole, by rename: a symlink
  *       at OUT is replaced, never followed); exit 0 only at full marks of what
  *       was graded (skipped tests are not graded), 2 when a report cannot be
- *       written;
+ *       written. --only NN.MM (make check T=NN.MM: grade.sh says which test
+ *       it ran, the results do not) prints, instead of the table, that
+ *       test's verdict and how many of the chapter's tests ran, and exits 0
+ *       when it passed; `lines` shows only that test then. The reports are
+ *       written as always: the tests not run count as failed there;
  *   report sanitize [--max BYTES] [--prefix TEXT] [--path-from DIR --path-to DIR]
  *       a filter for the console output of learner code while tests run:
  *       stdin to stdout, line by line, each cleaned as below and cut at 4000
@@ -902,15 +906,27 @@ static void print_indented(const char *text)
 /* What the runner says of the tests it left out under T=NN.MM (grade.c). */
 #define ONE_TEST_ALONE "not run: this grading ran one test alone"
 
-static int cmd_lines(void)
+/*
+ * r was left out of a grading of one test alone: not the test --only names
+ * (grade.sh's word, which learner code cannot change), or, without --only,
+ * a result that says so itself.
+ */
+static int left_out(const struct result *r, const char *only)
 {
-	size_t left_out = 0;
+	if (only)
+		return strcmp(r->number, only) != 0;
+	return !strncmp(r->output, ONE_TEST_ALONE, strlen(ONE_TEST_ALONE));
+}
+
+static int cmd_lines(const char *only)
+{
+	size_t not_run = 0;
 
 	for (size_t i = 0; i < nresults; i++) {
 		const struct result *r = &results[i];
 
-		if (!strncmp(r->output, ONE_TEST_ALONE, strlen(ONE_TEST_ALONE))) {
-			left_out++;
+		if (left_out(r, only)) {
+			not_run++;
 			continue;
 		}
 		if (!strcmp(r->status, "skip"))
@@ -921,9 +937,9 @@ static int cmd_lines(void)
 		if (strcmp(r->status, "pass") && r->output[0])
 			print_indented(r->output);
 	}
-	if (left_out)
-		printf("  (%zu other test%s not run: T= asked for one test; the score counts them as "
-		       "failed. Without T= every test runs.)\n", left_out, left_out == 1 ? "" : "s");
+	if (not_run)
+		printf("  (%zu other test%s not run: T= asked for one test. Without T= every test "
+		       "runs.)\n", not_run, not_run == 1 ? "" : "s");
 	return 0;
 }
 
@@ -1102,33 +1118,71 @@ static int write_junit(const char *path)
 	return commit_temp(fp, tmp, path);
 }
 
-static int cmd_summary(const char *json, const char *junit)
+/*
+ * make check T=NN.MM: the verdict of the one test run, and how many of its
+ * chapter's tests ran, instead of a score that counts the others as failed.
+ * Returns the exit status: 0 only when the test ran and passed.
+ */
+static int summary_of_one(const char *only)
+{
+	const struct result *r = NULL;
+	size_t in_chapter = 0;
+
+	for (size_t i = 0; i < nresults; i++)
+		if (!strcmp(results[i].number, only))
+			r = &results[i];
+	if (!r) {
+		printf("\n  %s was not graded: no result for it.\n", only);
+		return 1;
+	}
+	for (size_t i = 0; i < nresults; i++)
+		if (!strcmp(results[i].chapter, r->chapter))
+			in_chapter++;
+	printf("\n  %s %s (1 of %zu tests run; make check CH=%s runs them all)\n", r->number,
+	       !strcmp(r->status, "pass") ? "PASS" : !strcmp(r->status, "skip") ? "SKIP" : "FAIL",
+	       in_chapter, r->chapter);
+	if (!strcmp(r->status, "skip"))
+		printf("  it was skipped: this machine lacks what it needs (see the reason above, and "
+		       "make doctor)\n");
+	return !strcmp(r->status, "pass") ? 0 : 1;
+}
+
+static int cmd_summary(const char *json, const char *junit, const char *only)
 {
 	long score = 0, max = 0;
-	int skipped = 0, failed = 0;
+	int skipped = 0, failed = 0, one = 0;
 
-	printf("\n  chapter                              score\n");
-	printf("  ---------------------------------------------\n");
 	for (size_t i = 0; i < nchapters; i++) {
-		const struct chapter *c = &chapters[i];
-
-		printf("  ");
-		print_column(c->nn, 2);
-		printf(" ");
-		print_column(c->title, 31);
-		printf(" %3ld/%-3ld", c->score, c->max);
-		if (c->skipped)
-			printf("  (%d skipped)", c->skipped);
-		printf("\n");
-		score += c->score;
-		max += c->max;
-		skipped += c->skipped;
+		score += chapters[i].score;
+		max += chapters[i].max;
+		skipped += chapters[i].skipped;
 	}
-	printf("  ---------------------------------------------\n");
-	printf("  %-34s %3ld/%-3ld", "total", score, max);
-	if (max)
-		printf("  %ld%%", score * 100 / max);
-	printf("\n");
+	if (only) {
+		/* The table would count the tests not run as failed (2/67 for a
+		 * test that passed): one line instead. The reports below still
+		 * count them, as always. */
+		one = summary_of_one(only);
+	} else {
+		printf("\n  chapter                              score\n");
+		printf("  ---------------------------------------------\n");
+		for (size_t i = 0; i < nchapters; i++) {
+			const struct chapter *c = &chapters[i];
+
+			printf("  ");
+			print_column(c->nn, 2);
+			printf(" ");
+			print_column(c->title, 31);
+			printf(" %3ld/%-3ld", c->score, c->max);
+			if (c->skipped)
+				printf("  (%d skipped)", c->skipped);
+			printf("\n");
+		}
+		printf("  ---------------------------------------------\n");
+		printf("  %-34s %3ld/%-3ld", "total", score, max);
+		if (max)
+			printf("  %ld%%", score * 100 / max);
+		printf("\n");
+	}
 	fflush(stdout);
 	if (json && write_json(json, score, max) < 0) {
 		fprintf(stderr, "report: cannot write %s: %s\n", json, strerror(errno));
@@ -1139,14 +1193,16 @@ static int cmd_summary(const char *json, const char *junit)
 		failed = 1;
 	}
 	if ((json || junit) && !failed)
-		printf("  reports: %s%s%s\n", json ? json : "", json && junit ? "  " : "",
-		       junit ? junit : "");
-	if (skipped)
+		printf("  reports: %s%s%s%s\n", json ? json : "", json && junit ? "  " : "",
+		       junit ? junit : "", only ? " (the tests not run count as failed there)" : "");
+	if (skipped && !only)
 		printf("  %d test(s) skipped: this machine lacks what they need (see the "
 		       "reasons above, and make doctor). Skips earn no points and cost none.\n",
 		       skipped);
 	if (failed)
 		return 2;  /* a report that was not written must not look like a grade */
+	if (only)
+		return one;
 	if (max == 0) {
 		printf("  nothing was graded.\n");
 		return 1;
@@ -1279,8 +1335,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: report check --list LIST --facts FACTS --out OUT [--why-missing TEXT] [RESULTS]\n"
-		"       report lines FILE...\n"
-		"       report summary [--json OUT] [--junit OUT] FILE...\n"
+		"       report lines [--only NN.MM] FILE...\n"
+		"       report summary [--only NN.MM] [--json OUT] [--junit OUT] FILE...\n"
 		"       report sanitize [--max BYTES] [--prefix TEXT] [--path-from DIR --path-to DIR]\n");
 	return 2;
 }
@@ -1289,9 +1345,9 @@ int main(int argc, char **argv)
 {
 	static const char *const options[] = {
 		"--json", "--junit", "--list", "--facts", "--out", "--why-missing", "--max", "--prefix",
-		"--path-from", "--path-to",
+		"--path-from", "--path-to", "--only",
 	};
-	enum { JSON, JUNIT, LIST, FACTS, OUT, WHY, MAX, PREFIX, FROM, TO, NOPTIONS };
+	enum { JSON, JUNIT, LIST, FACTS, OUT, WHY, MAX, PREFIX, FROM, TO, ONLY, NOPTIONS };
 	const char *opt[NOPTIONS] = { 0 };
 	char **files = xrealloc(NULL, (size_t)argc * sizeof(*files));
 	int nfiles = 0;
@@ -1331,6 +1387,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++)
 		load(files[i]);
 	if (!strcmp(argv[1], "lines"))
-		return cmd_lines();
-	return cmd_summary(opt[JSON], opt[JUNIT]);
+		return cmd_lines(opt[ONLY]);
+	return cmd_summary(opt[JSON], opt[JUNIT], opt[ONLY]);
 }
