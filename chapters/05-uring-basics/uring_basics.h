@@ -180,7 +180,11 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
  *
  * Uses its own ring (uring_open(), a few entries) and tears it down before
  * returning, on every path, and closes both files: no fd, ring or memory
- * outlives the call. Reads with uring_read_full() and writes what it got
+ * outlives the call, with one exception, which wins over "freed before
+ * return": when the ring fails (a wait error) while a request on the buffer
+ * is still in the kernel, the buffer is left allocated, since the kernel may
+ * still write into it (lesson section 6; io_uring_queue_exit does not wait
+ * for it). Reads with uring_read_full() and writes what it got
  * with uring_write_full(), one buffer at a time, until end of file.
  * Regular files use explicit offsets; other files use -1.
  *
