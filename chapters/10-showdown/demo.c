@@ -829,6 +829,7 @@ struct row {
 	double iops[MAX_ROUNDS], ratio[MAX_ROUNDS], cpu_us[MAX_ROUNDS];
 	double vcs[MAX_ROUNDS], ics[MAX_ROUNDS], setup_us[MAX_ROUNDS];
 	unsigned good;          /* rounds ok */
+	int most_wrk;           /* the most iou-wrk threads a run ended with */
 	struct result last;     /* the last run, for what is not a median */
 };
 
@@ -888,6 +889,8 @@ static size_t pick_ifaces(const struct opts *o, struct row *rows)
 static void record(struct row *w, unsigned round, const struct result *r, const struct opts *o)
 {
 	w->last = *r;
+	if (r->census.iou_wrk > w->most_wrk)
+		w->most_wrk = r->census.iou_wrk;
 	if (!r->ran || r->first_err || r->failed || r->secs <= 0)
 		return;
 	w->ok[round] = true;
@@ -969,10 +972,18 @@ static int do_showdown(const struct opts *o)
 		print_row(&rows[i], o);
 		failed |= rows[i].good < o->rounds;
 	}
+	printf("\n  kernel io_uring workers (iou-wrk) when the reads ended:");
+	for (size_t i = 0, any = 0; i < k; i++) {
+		if (rows[i].most_wrk)
+			printf("%s %s %d", any++ ? "," : "", rows[i].ifc->name, rows[i].most_wrk);
+		if (i == k - 1 && !any)
+			printf(" none");
+	}
 	printf("\n  vcs/rd, ics/rd: voluntary and involuntary context switches per read (getrusage);\n"
-	       "  threads: the process's threads when the last run's reads ended; setup: before the\n"
-	       "  first read. System calls per read: one interface at a time under strace -f -c\n"
-	       "  (demo read FILE --backend NAME ...)\n");
+	       "  threads: the process's threads when the last run's reads ended (glibc's POSIX aio\n"
+	       "  helpers stay 1 s after their last read: the run after posix-aio may count one);\n"
+	       "  setup: before the first read. System calls per read: one interface at a time\n"
+	       "  under strace -f -c (demo read FILE --backend NAME ...)\n");
 	free(rows);
 	return failed;
 }

@@ -132,6 +132,7 @@ grep -q '^  interface  *ch  *fd  *IOPS  *ratio  *CPU us/rd  *vcs/rd  *ics/rd  *t
 for name in blocking posix-aio threads libaio-buffered libaio uring-serial io_uring uring-fixed sqpoll; do
 	grep -q "^  $name  *[0-9][0-9]  *\(cache\|O_DIRECT\|not run: \)" "$tmp/out" || say "showdown: no row for $name"
 done
+grep -q '^  kernel io_uring workers (iou-wrk) when the reads ended: ' "$tmp/out"
 # The first row is the ratios' reference.
 awk '/^  blocking / { exit !($5 == "1.00") }' "$tmp/out"
 [ "$(grep -c '^  [a-z_-]* *[0-9][0-9]  *\(cache\|O_DIRECT\)  *[0-9]' "$tmp/out")" -ge 4 ]
