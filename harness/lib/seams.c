@@ -5,6 +5,7 @@
 #include "seams.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -125,6 +126,19 @@ static bool seam_active(void)
 			return seam_hook_##name args;           \
 		return __real_##name args;                      \
 	}
+/* open's third argument, read only when the flags say it was passed
+ * (O_CREAT, O_TMPFILE: open(2)); used in the wrappers' argument lists. */
+#define SEAM_OPEN_MODE(flags)                                              \
+	({                                                                 \
+		mode_t mode_ = 0;                                          \
+		if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) { \
+			va_list ap_;                                       \
+			va_start(ap_, flags);                              \
+			mode_ = va_arg(ap_, mode_t);                       \
+			va_end(ap_);                                       \
+		}                                                          \
+		mode_;                                                     \
+	})
 #define SEAM_LIBC(ret, name, params, args) \
 	SEAM_WRAPPER(ret, name, params, args, errno = EPERM; return (ret)-1)
 #define SEAM_NEG(ret, name, params, args) \

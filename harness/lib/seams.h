@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 
 enum seam_id {
 #define SEAM_LIBC(ret, name, params, args) SEAM_##name,
