@@ -82,7 +82,7 @@ static int open_file(const char *path, int direct)
 static int try_uring(struct reader *r)
 {
 	struct io_uring_probe *probe;
-	int ret, can_read;
+	int ret, probed, can_read;
 
 	ret = ubatch_init(&r->ring, min_u(r->qd, RD_MAX_RING));
 	if (ret == -ENOSYS || ret == -EPERM || ret == -ENOMEM) {
@@ -101,13 +101,14 @@ static int try_uring(struct reader *r)
 	 * nothing about backports or seccomp.
 	 */
 	probe = io_uring_get_probe_ring(&r->ring.ring);
-	can_read = probe && io_uring_opcode_supported(probe, IORING_OP_READ);
-	if (probe)
-		io_uring_free_probe(probe);
+	probed = probe != NULL;
+	can_read = probed && io_uring_opcode_supported(probe, IORING_OP_READ);
+	if (probed)
+		io_uring_free_probe(probe); /* probe is not to be looked at again */
 	if (!can_read) {
 		ubatch_exit(&r->ring);
-		say(r, "io_uring: %s", probe ? "no IORING_OP_READ in this kernel"
-					     : "no opcode probe (kernel before 5.6), so no IORING_OP_READ");
+		say(r, "io_uring: %s", probed ? "no IORING_OP_READ in this kernel"
+					      : "no opcode probe (kernel before 5.6), so no IORING_OP_READ");
 		return 0;
 	}
 	return 1;
