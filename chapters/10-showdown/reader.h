@@ -123,7 +123,8 @@ const char *rd_backend_name(enum rd_backend b);
  * interface tried and found unavailable, its name and the error that ruled
  * it out, spelled as the errno's name (EPERM, ENOSYS, ENOMEM, EINVAL,
  * EAGAIN: strerrorname_np(3)) or as a flag ("RD_NO_URING"); for an
- * io_uring without IORING_OP_READ, "IORING_OP_READ". For example:
+ * io_uring whose probe failed or lacks IORING_OP_READ, "IORING_OP_READ";
+ * and the name of the interface taken (rd_backend_name). For example:
  *
  *   "io_uring: io_uring_queue_init EPERM (seccomp or kernel.io_uring_disabled); O_DIRECT: EINVAL; using threads"
  *
@@ -140,7 +141,11 @@ int rd_direct(const struct reader *r);
 
 /*
  * rd_batch_read - the batch of reads (batch.h) through the reader's
- * interface, at most the qd given to rd_open in flight.
+ * interface, with the qd given to rd_open as the window: the back-end is
+ * handed that qd as it is (not n, not a constant, not the ring's or the
+ * pool's size), so at most qd reads are in flight, and as many as the
+ * back-end can keep, up to qd (a ring of RD_MAX_RING entries has twice as
+ * many CQ slots: it keeps 300 in flight at qd 300).
  *
  * Same results as every chapter's batch read (batch.h): res is bytes read
  * (short only at end of file) or -errno for that request alone; requests on
