@@ -3,11 +3,20 @@
  *
  *   caller (tpool_batch_read)              workers (nthreads of them)
  *   -------------------------              --------------------------
- *   take a free job slot                   wait on `work` for a job
+ *   take up to qd job slots                wait on `work` for a job
  *   job->req = next request     --queue-->  pop the job
- *   signal `work`                          pread until done (no lock held)
- *   ...                                    store res, give the slot back,
- *   wait on batch.done          <--------  signal batch.done
+ *   signal `work` for each                 pread until done (no lock held)
+ *   wait on batch.done                     store res; while the batch has
+ *                                            requests left, take the next
+ *                                            one into the same slot and go on
+ *                               <--------  last one out: signal batch.done
+ *
+ * A worker refills its own slot instead of handing it back to the caller
+ * to refill: a hand-off through the caller costs two wake-ups (worker ->
+ * caller -> worker) per read, which is most of the pool's cost on cached
+ * data (see the lesson's "What a hand-off costs"). When other batches
+ * have jobs queued, the refilled job goes to the back of the queue and the
+ * worker takes the front one, so one batch cannot keep a worker to itself.
  *
  * One mutex protects the queue and every batch's bookkeeping. A worker
  * never holds it during I/O, so all workers can be blocked in pread at
@@ -27,18 +36,19 @@
 struct tpool_batch;
 
 /* One request handed to the workers. Job slots belong to a batch and are
- * reused as requests finish: a batch never has more than qd of them. */
+ * reused as requests finish: a batch has min(qd, n) of them. */
 struct tpool_job {
 	struct batch_req *req;
 	struct tpool_batch *batch;
-	struct tpool_job *next;  /* in the pool's queue, or the batch's free list */
+	struct tpool_job *next;  /* in the pool's queue                        */
 };
 
 /* One call of tpool_batch_read; lives on the caller's stack. */
 struct tpool_batch {
-	pthread_cond_t done;     /* a job of this batch finished       */
-	struct tpool_job *free;  /* job slots not queued, not running   */
-	size_t in_flight;        /* queued + running                    */
+	pthread_cond_t done;     /* the batch's last job finished       */
+	size_t in_flight;        /* jobs queued + running               */
+	struct batch_req *reqs;  /* the caller's requests ...            */
+	size_t n, next;          /* ... and the first not yet taken      */
 };
 
 struct tpool {
@@ -93,16 +103,31 @@ static struct tpool_job *dequeue(struct tpool *p)
 	return job;
 }
 
-/* Called with the lock held: give the slot back and wake its caller. */
-static void job_done(struct tpool_job *job)
+/* Called with the lock held, the job's request finished: give the job the
+ * batch's next request and return true, or, with none left, retire the
+ * job, wake the caller if it was the batch's last, and return false. */
+static bool job_next(struct tpool_job *job)
 {
 	struct tpool_batch *b = job->batch;
 
+	if (b->next < b->n) {
+		job->req = &b->reqs[b->next++];
+		return true;
+	}
 	job->req = NULL;
-	job->next = b->free;
-	b->free = job;
-	b->in_flight--;
-	pthread_cond_signal(&b->done);
+	if (--b->in_flight == 0)
+		pthread_cond_signal(&b->done);
+	return false;
+}
+
+static void enqueue_quiet(struct tpool *p, struct tpool_job *job)
+{
+	job->next = NULL;
+	if (p->tail != NULL)
+		p->tail->next = job;
+	else
+		p->head = job;
+	p->tail = job;
 }
 
 static void *worker_main(void *arg)
@@ -119,13 +144,22 @@ static void *worker_main(void *arg)
 		if (p->head == NULL)
 			break;                  /* stopping, and nothing left */
 		job = dequeue(p);
-		pthread_mutex_unlock(&p->lock);
+		for (;;) {
+			struct batch_req *req = job->req;
 
-		res = read_request(job->req);  /* the blocking part, unlocked */
-
-		pthread_mutex_lock(&p->lock);
-		job->req->res = res;
-		job_done(job);
+			pthread_mutex_unlock(&p->lock);
+			res = read_request(req);  /* the blocking part, unlocked */
+			pthread_mutex_lock(&p->lock);
+			req->res = res;
+			if (!job_next(job))
+				break;
+			/* Other jobs waiting: take turns. No wake-up is needed,
+			 * this thread is awake and takes the front job itself. */
+			if (p->head != NULL) {
+				enqueue_quiet(p, job);
+				job = dequeue(p);
+			}
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -218,52 +252,29 @@ void tpool_destroy(struct tpool *p)
 /* Called with the lock held. */
 static void enqueue(struct tpool *p, struct tpool_job *job)
 {
-	job->next = NULL;
-	if (p->tail != NULL)
-		p->tail->next = job;
-	else
-		p->head = job;
-	p->tail = job;
+	enqueue_quiet(p, job);
 	pthread_cond_signal(&p->work);
 }
 
-/* Called with the lock held: queue requests while the batch has free job
- * slots, i.e. while fewer than qd of its requests are queued or running. */
-static void queue_more(struct tpool *p, struct tpool_batch *b,
-		       struct batch_req *reqs, size_t n, size_t *next)
+/* Called with the lock held: queue the batch's first min(qd, n) requests,
+ * one job each; the workers take the rest (job_next). */
+static void queue_window(struct tpool *p, struct tpool_batch *b,
+			 struct tpool_job *jobs, size_t window)
 {
-	while (*next < n && b->free != NULL) {
-		struct tpool_job *job = b->free;
-
-		b->free = job->next;
-		job->req = &reqs[(*next)++];
-		job->batch = b;
+	for (size_t i = 0; i < window; i++) {
+		jobs[i].req = &b->reqs[b->next++];
+		jobs[i].batch = b;
 		b->in_flight++;
-		enqueue(p, job);
+		enqueue(p, &jobs[i]);
 	}
-}
-
-static int batch_init(struct tpool_batch *b, struct tpool_job *jobs, size_t count)
-{
-	int rc = pthread_cond_init(&b->done, NULL);
-
-	if (rc != 0)
-		return -rc;
-	b->free = NULL;
-	b->in_flight = 0;
-	for (size_t i = 0; i < count; i++) {
-		jobs[i].next = b->free;
-		b->free = &jobs[i];
-	}
-	return 0;
 }
 
 int tpool_batch_read(struct tpool *p, struct batch_req *reqs, size_t n,
 		     unsigned qd)
 {
-	struct tpool_batch b;
+	struct tpool_batch b = { .reqs = reqs, .n = n };
 	struct tpool_job *jobs;
-	size_t window, next = 0;
+	size_t window;
 	int rc;
 
 	if (p == NULL || qd == 0 || (reqs == NULL && n > 0))
@@ -274,19 +285,17 @@ int tpool_batch_read(struct tpool *p, struct batch_req *reqs, size_t n,
 	jobs = calloc(window, sizeof(*jobs));
 	if (jobs == NULL)
 		return -ENOMEM;
-	rc = batch_init(&b, jobs, window);
-	if (rc < 0) {
+	rc = pthread_cond_init(&b.done, NULL);
+	if (rc != 0) {
 		free(jobs);
-		return rc;
+		return -rc;
 	}
 
 	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		queue_more(p, &b, reqs, n, &next);
-		if (next == n && b.in_flight == 0)
-			break;
+	queue_window(p, &b, jobs, window);
+	/* in_flight reaches 0 only once no request is left to take. */
+	while (b.in_flight > 0)
 		pthread_cond_wait(&b.done, &p->lock);
-	}
 	pthread_mutex_unlock(&p->lock);
 
 	pthread_cond_destroy(&b.done);
