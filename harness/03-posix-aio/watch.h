@@ -508,6 +508,7 @@ static void aw_pace_watch(void)
 /* ====================================================================== */
 
 #define TW_MAX 512
+#define TW_GONE ((pid_t)-1)
 
 static struct {
 	pthread_mutex_t lock;
@@ -517,7 +518,8 @@ static struct {
 	pthread_t threads[TW_MAX];
 	bool joined[TW_MAX];
 	atomic_int ntids;
-	pid_t tids[TW_MAX];         /* filled by each thread as it starts */
+	pid_t tids[TW_MAX];         /* filled by each thread as it starts;
+				     * TW_GONE once it has ended */
 	atomic_int started, exited;
 	atomic_int unmasked_threads;
 	atomic_int unmasked_signal; /* one signal a worker left unblocked */
@@ -560,6 +562,11 @@ static void *tw_trampoline(void *p)
 	}
 	atomic_fetch_add(&tw.started, 1);
 	ret = st.fn(st.arg);
+	/* An ended thread neither sleeps nor runs: the checks below that wait
+	 * for every thread to sleep must not wait for it (a test that makes a
+	 * new pool per round would otherwise wait out every bound). */
+	if (k < TW_MAX)
+		tw.tids[k] = TW_GONE;
 	atomic_fetch_add(&tw.exited, 1);
 	return ret;
 }
@@ -892,7 +899,7 @@ static bool feed_all_asleep(struct feed *f)
 	/* The workers first, the test thread last: a worker that sleeps again
 	 * has already woken whoever it had to wake. */
 	for (int i = 0; i < n; i++)
-		if (w_sysno_of(tw.tids[i]) < 0)
+		if (tw.tids[i] != TW_GONE && w_sysno_of(tw.tids[i]) < 0)
 			return false;
 	return w_sysno_of(f->test_tid) >= 0;
 }
@@ -1136,9 +1143,11 @@ static void feed_free_pipes(int n, int (*p)[2], struct batch_req *reqs, unsigned
  *               goes on as if the condition held, every time.
  *  CX_SETTLE    before a thread of the pool (a worker or the caller) takes
  *               a lock, it waits (bounded) until every other thread of the
- *               pool sleeps: a worker that signals and only then changes
- *               the state, or a caller that checks its count, lets go of
- *               the lock and then waits, misses the wake-up every time.
+ *               pool sleeps; when the caller and a worker both want a lock,
+ *               the worker goes first. A worker that signals and only then
+ *               changes the state, or a caller that checks its count, lets
+ *               go of the lock and then waits (the worker's last wake-up
+ *               comes in between), misses the wake-up every time.
  *
  * Threads of the pool: the workers (tw.tids) and cx.caller.
  */
@@ -1152,6 +1161,7 @@ static struct {
 	atomic_int caller;          /* tid of the thread calling tpool_batch_read */
 	atomic_long spurious;       /* spurious wake-ups given */
 	atomic_long settled;        /* locks delayed until the others slept */
+	atomic_int settling;        /* workers waiting in cx_settle for a lock */
 } cx;
 
 static _Thread_local int cx_seen_round;
@@ -1170,7 +1180,7 @@ static bool cx_others_asleep(void)
 	if (n > TW_MAX)
 		n = TW_MAX;
 	for (int i = 0; i < n; i++)
-		if (tw.tids[i] != self && w_sysno_of(tw.tids[i]) < 0)
+		if (tw.tids[i] != self && tw.tids[i] != TW_GONE && w_sysno_of(tw.tids[i]) < 0)
 			return false;
 	return caller == 0 || caller == self || w_sysno_of(caller) >= 0;
 }
@@ -1178,10 +1188,20 @@ static bool cx_others_asleep(void)
 static void cx_settle(void)
 {
 	long deadline = fault_now_ms() + CX_SETTLE_MS;
+	bool caller = w_gettid() == atomic_load(&cx.caller);
 
+	/* A worker napping here looks asleep to the caller, and the caller
+	 * napping here looks asleep to the worker: without an order between
+	 * them, which one takes the lock first would be luck. The caller lets
+	 * every worker that waits here go first. */
+	if (!caller)
+		atomic_fetch_add(&cx.settling, 1);
 	/* Twice: a thread woken between two looks shows "running" in the second. */
-	while (!(cx_others_asleep() && cx_others_asleep()) && fault_now_ms() < deadline)
+	while (!(cx_others_asleep() && cx_others_asleep() &&
+		 (!caller || atomic_load(&cx.settling) == 0)) && fault_now_ms() < deadline)
 		fault_nap();
+	if (!caller)
+		atomic_fetch_sub(&cx.settling, 1);
 	atomic_fetch_add(&cx.settled, 1);
 }
 
