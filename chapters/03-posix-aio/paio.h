@@ -189,12 +189,13 @@ int tpool_create(struct tpool **out, unsigned nthreads);
  *  qd       at most min(qd, n) requests of this batch are queued or being
  *           read at any moment; they run in parallel on up to
  *           min(qd, n, nthreads) workers. When one finishes and requests
- *           are left, the next one is queued at once.
+ *           are left, the next one is queued (or taken on by the worker
+ *           that finished) at once.
  *
  * Each worker takes a request, reads it completely with pread(2) (read(2)
- * after ESPIPE) - continuing short reads, retrying EINTR - stores res,
- * and wakes the caller. The caller sleeps on a condition variable while
- * it waits: no polling, no sleep(). Returns 0 when every request has its
+ * after ESPIPE) - continuing short reads, retrying EINTR - and stores
+ * res. The caller sleeps on a condition variable while it waits, woken by
+ * the workers: no polling, no sleep(). Returns 0 when every request has its
  * res; -EINVAL for p == NULL, qd == 0, or reqs == NULL with n > 0;
  * -ENOMEM, or the negated error of pthread_cond_init (then the res fields
  * are unspecified and nothing was queued). n == 0 returns 0.

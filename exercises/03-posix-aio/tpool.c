@@ -12,10 +12,11 @@
  * aio_* and lio_listio (this part replaces them). No polling and no
  * sleep() while waiting: sleep on a condition variable.
  *
- * Who does what: the caller of tpool_batch_read only hands requests out and
+ * Who does what: the caller of tpool_batch_read hands requests out and
  * sleeps until its own are done; the workers, started once by tpool_create,
- * take requests from a shared queue, make the blocking reads and wake the
- * caller. Lesson section 8 draws it and gives the reasons for each choice.
+ * take requests from a shared queue, make the blocking reads, store the
+ * results and see that the caller is woken. Lesson section 8 draws one way
+ * to share the work and gives the reasons for each choice.
  *
  * pthread_* functions return the error number (positive); every function
  * here returns it negated. Replace each "return -ENOSYS" as you solve its
@@ -62,8 +63,11 @@ int tpool_create(struct tpool **out, unsigned nthreads)
 	 * lesson section 10).
 	 *
 	 * TODO 12 (a static function, the workers' start routine): wait for
-	 * work, take one job, read it (TODO 13), hand the result back to the
-	 * batch it came from and wake its caller; leave when the pool stops.
+	 * work, take one job, read it (TODO 13), store the result in the batch
+	 * it came from and keep that batch going (its window refilled, its
+	 * caller woken when what it waits for has happened); leave when the
+	 * pool stops. Who refills the window, the worker or the caller, is
+	 * yours to decide: lesson section 8, "What a hand-off costs".
 	 * Three rules the tests check, each with its reason in the lesson
 	 * (section 8, "The decisions", and section 12): the lock is never held
 	 * during a read (else the pool reads one request at a time); a wait
