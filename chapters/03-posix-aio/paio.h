@@ -210,7 +210,10 @@ int tpool_create(struct tpool **out, unsigned nthreads);
  *
  * Several threads may call tpool_batch_read on the same pool at the same
  * time; each call returns when its own requests are done, and never
- * before (the workers must be finished with its reqs and buffers).
+ * before (the workers must be finished with its reqs and buffers). The
+ * batches take turns: when a request finishes while requests of other
+ * batches wait in the queue, its batch's next request goes behind them,
+ * so that one long batch cannot keep the workers to itself.
  *
  * Rules: reads are made by the pool's workers with pread(2), or read(2)
  * after ESPIPE; aio_* and lio_listio are NOT allowed (this part replaces

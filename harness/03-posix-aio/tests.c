@@ -1154,17 +1154,21 @@ GRADE_TEST(tpool, waits_for_every_request, 2,
 	free(f);
 }
 
+/* Another thread calling tpool_batch_read (qd 1) on a shared pool. */
 struct other_caller {
 	struct tpool *pool;
-	struct batch_req *req;
+	struct batch_req *reqs;
+	size_t n;
 	int rc;
+	atomic_int tid;
 };
 
 static void *other_caller_main(void *arg)
 {
 	struct other_caller *c = arg;
 
-	c->rc = tpool_batch_read(c->pool, c->req, 1, 1);
+	atomic_store(&c->tid, w_gettid());
+	c->rc = tpool_batch_read(c->pool, c->reqs, c->n, 1);
 	return NULL;
 }
 
@@ -1202,7 +1206,7 @@ GRADE_TEST(tpool, batches_independent, 2,
 	feed_pipes(2, p, reqs, data, len, 0, UNSET);
 	/* Another thread reads pipe 0 through the pool; we read pipe 1. Pipe 1
 	 * is answered first; pipe 0 only once our call has returned. */
-	other = (struct other_caller){ pool, &reqs[0], -1 };
+	other = (struct other_caller){ .pool = pool, .reqs = &reqs[0], .n = 1, .rc = -1 };
 	seam_arm();   /* both callers' calls are watched from here on */
 	grade_check(SEAM_REAL(pthread_create)(&t, NULL, other_caller_main, &other) == 0,
 		    "harness: cannot start the second caller");
@@ -2053,4 +2057,107 @@ GRADE_TEST(paio, eagain_backs_off, 2,
 	check_file_results("paio_batch_read", reqs, 8, data, size, 1);
 	close(fd);
 	free(data);
+}
+
+/* ===================================================================== */
+/* Part B: batches on one pool take turns                                */
+/* ===================================================================== */
+
+/* Wait (bounded) until the caller has started and sleeps (twice: a thread
+ * woken between two looks shows "running" in the second). */
+static bool other_caller_asleep(struct other_caller *c)
+{
+	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
+	pid_t tid;
+
+	while ((tid = atomic_load(&c->tid)) == 0 || w_sysno_of(tid) < 0 || w_sysno_of(tid) < 0) {
+		if (fault_now_ms() > deadline)
+			return false;
+		fault_nap();
+	}
+	return true;
+}
+
+/* Give a pipe its data, then hang up (once). */
+static void turn_answer(int p[2], const unsigned char *data, size_t len)
+{
+	if (p[1] < 0)
+		return;
+	grade_check(SEAM_REAL(write)(p[1], data, len) == (ssize_t)len, "harness: cannot feed a pipe");
+	close(p[1]);
+	p[1] = -1;
+}
+
+/* The first of two pipes a worker starts reading; -1 if none within the bound. */
+static int turn_first_read(int a, int b)
+{
+	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
+
+	for (;;) {
+		if (atomic_load(&rw.reading[a]) > 0)
+			return a;
+		if (atomic_load(&rw.reading[b]) > 0)
+			return b;
+		if (fault_now_ms() > deadline)
+			return -1;
+		fault_nap();
+	}
+}
+
+GRADE_TEST(tpool, batches_take_turns, 2,
+	   "batches take turns: on a pool of one worker, another caller's waiting request is read before the rest of a long batch",
+	   "TODOs 12 and 14: a batch must not keep a worker to itself. When one of its requests "
+	   "finishes while requests of other batches wait in the queue, its next request goes "
+	   "behind them (lesson section 8, \"The decisions\")")
+{
+	const size_t len = 64;
+	int pa[3][2], pb[1][2], first;
+	struct batch_req ra[3], rb[1];
+	unsigned char *da[3], *db[1];
+	struct other_caller a, b;
+	pthread_t ta, tb;
+	struct tpool *pool;
+	bool a0_read, b_queued;
+
+	tw_watch();
+	pool = pool_or_fail(1);
+	feed_pipes(3, pa, ra, da, len, 0, UNSET);
+	feed_pipes(1, pb, rb, db, len, 0, UNSET);
+	a = (struct other_caller){ .pool = pool, .reqs = ra, .n = 3, .rc = -1 };
+	b = (struct other_caller){ .pool = pool, .reqs = rb, .n = 1, .rc = -1 };
+	/* Caller A: 3 requests at qd 1; the only worker waits in the first. */
+	seam_arm();   /* both callers' calls are watched from here on */
+	grade_check(SEAM_REAL(pthread_create)(&ta, NULL, other_caller_main, &a) == 0,
+		    "harness: cannot start the first caller");
+	a0_read = other_read_pending(pa[0][0]);
+	/* Caller B: 1 request, queued while the worker reads A's first. */
+	grade_check(SEAM_REAL(pthread_create)(&tb, NULL, other_caller_main, &b) == 0,
+		    "harness: cannot start the second caller");
+	b_queued = other_caller_asleep(&b);
+	/* A's first request ends: the worker reads B's request next, or A's second. */
+	turn_answer(pa[0], da[0], len);
+	first = turn_first_read(pb[0][0], pa[1][0]);
+	turn_answer(pb[0], db[0], len);
+	turn_answer(pa[1], da[1], len);
+	turn_answer(pa[2], da[2], len);
+	SEAM_REAL(pthread_join)(ta, NULL);
+	SEAM_REAL(pthread_join)(tb, NULL);
+	seam_disarm();
+	grade_check(a0_read, "the first caller's first request (a pipe) was never read by the "
+		    "pool's one worker");
+	grade_check(b_queued, "the second caller never went to sleep in tpool_batch_read");
+	grade_check(first >= 0, "after the first caller's first request finished, the worker "
+		    "read neither the second caller's request nor the first caller's next one");
+	grade_check(first == pb[0][0], "after the first caller's first request finished, the "
+		    "pool's one worker went on with that caller's next request while the second "
+		    "caller's request was waiting in the queue: one batch kept the worker to "
+		    "itself, and a long batch would make every other caller wait for all of it "
+		    "(TODOs 12 and 14)");
+	grade_check(a.rc == 0 && b.rc == 0, "tpool_batch_read returned %s (3 requests) and %s "
+		    "(1 request), expected 0 and 0", errno_name(a.rc), errno_name(b.rc));
+	check_pipe_results("tpool_batch_read (first caller)", ra, 3, da, len);
+	check_pipe_results("tpool_batch_read (second caller)", rb, 1, db, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(3, pa, ra, da);
+	feed_free_pipes(1, pb, rb, db);
 }
