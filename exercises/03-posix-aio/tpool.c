@@ -95,7 +95,8 @@ int tpool_batch_read(struct tpool *p, struct batch_req *reqs, size_t n, unsigned
 	 * workers, at most min(qd, n) of this batch's requests queued or being
 	 * read at any moment, the window refilled as they finish, and the call
 	 * returns only when every request of THIS batch has its res. Other
-	 * callers may be running batches on the same pool at the same time.
+	 * callers may be running batches on the same pool at the same time,
+	 * and the batches take turns: none keeps the workers to itself.
 	 * The contract (arguments, return values, synchronisation rules) is in
 	 * paio.h, tpool_batch_read.
 	 */
