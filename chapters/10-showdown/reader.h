@@ -85,7 +85,9 @@ struct reader;
  *     kernel cannot read through it: ask the ring which opcodes it supports
  *     (io_uring_get_probe_ring(3), io_uring_opcode_supported(3)) and fall
  *     back when the probe fails or lacks IORING_OP_READ (kernels before
- *     5.6); that ring is torn down before going on.
+ *     5.6); that ring is torn down before going on. The probe is NULL
+ *     where the kernel has none (before 5.6) and also when it cannot be
+ *     allocated: either way nothing says the ring can read.
  *  2. libaio (unless RD_NO_LIBAIO), only on an O_DIRECT descriptor: on a
  *     buffered file io_submit(2) reads synchronously, and the pool below is
  *     then the better choice. Open the file with O_DIRECT; when the

@@ -98,7 +98,9 @@ static int try_uring(struct reader *r)
 	 * A ring can come up on a kernel that cannot read through it:
 	 * IORING_OP_READ arrived in 5.6, the probe itself in 5.6 too. Ask
 	 * the ring rather than parse the kernel's version, which says
-	 * nothing about backports or seccomp.
+	 * nothing about backports or seccomp. The probe is NULL where the
+	 * kernel has none, and also when liburing cannot allocate it: either
+	 * way nothing says the ring can read.
 	 */
 	probe = io_uring_get_probe_ring(&r->ring.ring);
 	probed = probe != NULL;
@@ -107,8 +109,11 @@ static int try_uring(struct reader *r)
 		io_uring_free_probe(probe); /* probe is not to be looked at again */
 	if (!can_read) {
 		ubatch_exit(&r->ring);
-		say(r, "io_uring: %s", probed ? "no IORING_OP_READ in this kernel"
-					      : "no opcode probe (kernel before 5.6), so no IORING_OP_READ");
+		if (probed)
+			say(r, "io_uring: no IORING_OP_READ in this kernel");
+		else
+			say(r, "io_uring: no opcode probe (a kernel before 5.6, or out of "
+			       "memory), so no IORING_OP_READ");
 		return 0;
 	}
 	return 1;
@@ -304,8 +309,11 @@ void rd_close(struct reader *r)
 {
 	if (!r)
 		return;
-	/* Both are safe on what was never set up (live == 0, pool NULL). */
-	ubatch_exit(&r->ring);
+	/* Only what was set up: ubatch.h promises ubatch_exit is safe twice and
+	 * after a failed ubatch_init, not on a ring that was only zeroed by
+	 * calloc; paio.h promises tpool_destroy(NULL) does nothing. */
+	if (r->ring.live)
+		ubatch_exit(&r->ring);
 	tpool_destroy(r->pool);
 	close_file(r);
 	free(r);
