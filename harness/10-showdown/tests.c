@@ -600,7 +600,7 @@ GRADE_TEST(open, arguments, 1,
 	   "rd_open: -EINVAL for a NULL out or path, qd 0, unknown flag bits; *out untouched, "
 	   "nothing opened",
 	   "TODO 1: check every argument before making anything, so that a refusal has nothing "
-	   "to undo; *out is written on success only (reader.h, rd_open)")
+	   "to undo; *out is written on success only (reader.h, rd_open; lesson, section 7)")
 {
 	static const struct { bool null_out, null_path; unsigned qd, flags; const char *what; } bad[] = {
 		{ true, false, 4, 0, "out NULL" },
@@ -699,7 +699,8 @@ GRADE_TEST(choice, io_uring_first, 2,
 	   "file read-only, close-on-exec, through the page cache; rd_why names io_uring",
 	   "TODOs 2, 3, 4 and 7: io_uring first, through ubatch_init; then ask that ring which "
 	   "operations it supports (io_uring_get_probe(3), io_uring_opcode_supported(3)) and free "
-	   "the probe (io_uring_free_probe(3)); open O_RDONLY | O_CLOEXEC (open(2))")
+	   "the probe (io_uring_free_probe(3)); open O_RDONLY | O_CLOEXEC (open(2); lesson, "
+	   "sections 6 and 7)")
 {
 	struct datafile f;
 	struct reader *r;
@@ -739,7 +740,8 @@ GRADE_TEST(choice, io_uring_first, 2,
 GRADE_TEST(choice, ring_size, 1,
 	   "the ring has min(qd, RD_MAX_RING) entries: qd 1, 1000 and UINT_MAX",
 	   "TODO 2: ubatch_init(&ring, min(qd, RD_MAX_RING)); a larger qd is still the window "
-	   "(reader.h, step 1 and RD_MAX_RING; ubatch.h, ubatch_init)")
+	   "(reader.h, step 1 and RD_MAX_RING; ubatch.h, ubatch_init; lesson, section 7, \"the "
+	   "window is qd, the ring is at most RD_MAX_RING\")")
 {
 	static const struct { unsigned qd, entries; } sizes[] = {
 		{ 1, 1 }, { 1000, RD_MAX_RING }, { UINT_MAX, RD_MAX_RING },
@@ -770,7 +772,8 @@ GRADE_TEST(choice, direct_flag, 2,
 	   "RD_DIRECT: the file open with O_DIRECT and rd_direct 1 with each interface; aligned "
 	   "reads through it",
 	   "TODO 4: O_DIRECT when the caller asks for it (RD_DIRECT), whichever interface reads "
-	   "(reader.h, rd_open: path; open(2), O_DIRECT)")
+	   "(reader.h, rd_open: path; open(2), O_DIRECT; lesson, section 7, \"RD_DIRECT is a "
+	   "request\")")
 {
 	static const struct { unsigned flags; enum rd_backend want; } cases[] = {
 		{ RD_DIRECT, RD_IO_URING },
@@ -801,7 +804,8 @@ GRADE_TEST(choice, not_by_version, 2,
 	   "uname says 4.19 and kernel.io_uring_disabled says 1, but io_uring works: the reader "
 	   "takes io_uring",
 	   "TODO 2: find out by trying, never from the kernel's version or a sysctl: backports, "
-	   "seccomp and group rules make them wrong both ways (reader.h, the choice)")
+	   "seccomp and group rules make them wrong both ways (reader.h, the choice; lesson, "
+	   "section 6)")
 {
 	static const char release[] = "4.19.0-27-amd64\n",
 			  version[] = "Linux version 4.19.0-27-amd64 (gcc 8.3.0) #1 SMP Debian "
@@ -865,7 +869,8 @@ GRADE_TEST(fallback, uring_eperm, 1,
 	   "io_uring refused with -EPERM (seccomp, kernel.io_uring_disabled): libaio on O_DIRECT, "
 	   "rd_why names io_uring and EPERM",
 	   "TODOs 2, 4, 5 and 7: -EPERM from ubatch_init means \"not here\", not an error: go on to "
-	   "libaio, which needs the file open with O_DIRECT (reader.h, step 1)")
+	   "libaio, which needs the file open with O_DIRECT (reader.h, step 1; lesson, sections "
+	   "5 and 6)")
 {
 	uring_refused(-EPERM, "EPERM");
 }
@@ -873,7 +878,7 @@ GRADE_TEST(fallback, uring_eperm, 1,
 GRADE_TEST(fallback, uring_enosys, 1,
 	   "io_uring refused with -ENOSYS (a kernel without it): libaio, rd_why names ENOSYS",
 	   "TODOs 2 and 7: -ENOSYS from ubatch_init means \"not here\" (reader.h, step 1; "
-	   "io_uring_setup(2), ERRORS)")
+	   "io_uring_setup(2), ERRORS; lesson, section 6)")
 {
 	uring_refused(-ENOSYS, "ENOSYS");
 }
@@ -882,7 +887,8 @@ GRADE_TEST(fallback, uring_enomem, 1,
 	   "io_uring refused with -ENOMEM (RLIMIT_MEMLOCK too small for the ring): libaio, rd_why "
 	   "names ENOMEM",
 	   "TODOs 2 and 7: -ENOMEM from ubatch_init is the ring's memory, charged to "
-	   "RLIMIT_MEMLOCK: \"not here\", like EPERM and ENOSYS (reader.h, step 1)")
+	   "RLIMIT_MEMLOCK: \"not here\", like EPERM and ENOSYS (reader.h, step 1; lesson, "
+	   "section 5, RLIMIT_MEMLOCK)")
 {
 	uring_refused(-ENOMEM, "ENOMEM");
 }
@@ -922,8 +928,8 @@ GRADE_TEST(fallback, probe_fails, 2,
 	   "a ring comes up but its probe fails (kernel before 5.6): the ring torn down, libaio, "
 	   "rd_why names IORING_OP_READ",
 	   "TODO 3: io_uring_get_probe_ring returns NULL when the kernel has no probe "
-	   "(io_uring_get_probe(3), NOTES): then nothing says the ring can read; tear the ring down "
-	   "before going on")
+	   "(io_uring_get_probe(3), NOTES) or it cannot be allocated: then nothing says the ring "
+	   "can read; tear the ring down before going on (lesson, section 6)")
 {
 	probe_refused(PROBE_NULL, "a ring whose io_uring_get_probe_ring returns NULL");
 }
@@ -932,7 +938,7 @@ GRADE_TEST(fallback, probe_without_read, 2,
 	   "a ring comes up but IORING_OP_READ is not supported: the ring torn down, libaio, the "
 	   "probe freed",
 	   "TODO 3: io_uring_opcode_supported(probe, IORING_OP_READ) says 0: fall back, after "
-	   "io_uring_free_probe and ubatch_exit (io_uring_opcode_supported(3))")
+	   "io_uring_free_probe and ubatch_exit (io_uring_opcode_supported(3); lesson, section 6)")
 {
 	probe_refused(PROBE_NO_READ, "a ring whose probe lacks IORING_OP_READ");
 }
@@ -942,7 +948,7 @@ GRADE_TEST(fallback, odirect_refused, 2,
 	   "page cache, rd_direct 0, rd_why names EINVAL",
 	   "TODOs 4 and 5: EINVAL from open(2) with O_DIRECT means this filesystem has no direct "
 	   "I/O: open again without it; libaio is then not worth it (reader.h, step 2; open(2), "
-	   "ERRORS, EINVAL)")
+	   "ERRORS, EINVAL; lesson, section 5, \"O_DIRECT refused\")")
 {
 	static const struct { unsigned flags; const char *what; } cases[] = {
 		{ 0, "io_uring refused (EPERM) and O_DIRECT refused (EINVAL)" },
@@ -975,7 +981,8 @@ GRADE_TEST(fallback, odirect_refused_uring, 1,
 	   "RD_DIRECT with io_uring where O_DIRECT is refused: io_uring through the page cache, "
 	   "rd_direct 0",
 	   "TODO 4: RD_DIRECT asks for O_DIRECT \"if its filesystem allows it\": EINVAL means read "
-	   "through the page cache and say so (reader.h, rd_open)")
+	   "through the page cache and say so (reader.h, rd_open; lesson, section 7, \"RD_DIRECT "
+	   "is a request\")")
 {
 	const char *what = "rd_open with RD_DIRECT, io_uring up, O_DIRECT refused (EINVAL)";
 	struct datafile f;
@@ -999,7 +1006,8 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 	   "O_DIRECT unless RD_DIRECT, no AIO context left",
 	   "TODOs 5 and 6: those three mean \"no libaio here\"; the descriptor opened O_DIRECT only "
 	   "for libaio is not the pool's: reopen through the page cache unless the caller asked "
-	   "for RD_DIRECT (reader.h, steps 2 and 3; io_setup(2), ERRORS)")
+	   "for RD_DIRECT (reader.h, steps 2 and 3; io_setup(2), ERRORS; lesson, section 7, "
+	   "\"libaio brings its own O_DIRECT\")")
 {
 	static const struct { int err; const char *name; unsigned flags; } cases[] = {
 		{ -EAGAIN, "EAGAIN", 0 },
@@ -1039,7 +1047,7 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 GRADE_TEST(fallback, no_uring_flag, 1,
 	   "RD_NO_URING: no ring set up at all, libaio on O_DIRECT, rd_why names RD_NO_URING",
 	   "TODOs 2 and 7: a flag skips its step without trying it, and the line says which flag "
-	   "(reader.h, rd_open: flags; rd_why)")
+	   "(reader.h, rd_open: flags; rd_why; lesson, section 7)")
 {
 	const char *what = "rd_open with RD_NO_URING";
 	struct datafile f;
@@ -1065,7 +1073,7 @@ GRADE_TEST(fallback, no_uring_no_libaio, 1,
 	   "RD_NO_URING|RD_NO_LIBAIO: the pool of min(qd, RD_MAX_THREADS) threads, nothing else "
 	   "tried, rd_why names both flags",
 	   "TODOs 5, 6 and 7: RD_NO_LIBAIO skips step 2 (no io_setup, no O_DIRECT); the pool has "
-	   "min(qd, RD_MAX_THREADS) threads (reader.h, step 3)")
+	   "min(qd, RD_MAX_THREADS) threads (reader.h, step 3; lesson, section 7)")
 {
 	static const struct { unsigned qd; int threads; } cases[] = { { 8, 8 }, { 100, RD_MAX_THREADS } };
 	struct datafile f;
@@ -1178,7 +1186,7 @@ GRADE_TEST_T(fallback, seccomp_for_real, 3,
 	     "Docker's default profile does), rd_open takes libaio and reads right",
 	     "TODOs 2 and 7: what a container does to io_uring, for real: the ring's set-up fails "
 	     "with -EPERM, which means \"not here\" (reader.h, step 1; seccomp(2), "
-	     "SECCOMP_RET_ERRNO)", 15)
+	     "SECCOMP_RET_ERRNO; lesson, section 5, Docker's seccomp profile)", 15)
 {
 	struct datafile f;
 	struct seccomp_report rep;
@@ -1242,7 +1250,7 @@ GRADE_TEST(errors, not_unavailable, 2,
 	   "or from io_setup; nothing left, *out untouched",
 	   "TODOs 2 and 5: only ENOSYS, EPERM, ENOMEM (io_uring) and ENOSYS, EAGAIN, EPERM "
 	   "(libaio) mean \"not here\"; any other failure is rd_open's error, after releasing "
-	   "everything (reader.h, rd_open)")
+	   "everything (reader.h, rd_open; lesson, section 6, \"everything else is an error\")")
 {
 	static const struct { int init_err, setup_err; const char *what; } cases[] = {
 		{ -EINVAL, 0, "io_uring_queue_init_params (ubatch_init) answering -EINVAL" },
@@ -1281,7 +1289,7 @@ GRADE_TEST(errors, missing_file, 1,
 	   "a path that does not exist: -ENOENT with every flag, nothing left (not even a ring "
 	   "set up before the file was opened)",
 	   "TODOs 1 and 4: open(2)'s error is rd_open's (-errno); everything made before it is "
-	   "released (reader.h, rd_open)")
+	   "released (reader.h, rd_open; lesson, section 7, \"nothing left behind\")")
 {
 	const char *path = grade_path("no-such-file");
 
@@ -1306,7 +1314,8 @@ GRADE_TEST(errors, missing_file, 1,
 GRADE_TEST(errors, access_refused, 1,
 	   "a file open(2) refuses with EACCES: -EACCES with every flag, nothing left",
 	   "TODO 4: only EINVAL with O_DIRECT means \"read through the page cache\"; EACCES is "
-	   "the caller's to see (open(2), ERRORS)")
+	   "the caller's to see (open(2), ERRORS; lesson, section 6, \"everything else is an "
+	   "error\")")
 {
 	struct datafile f;
 
@@ -1335,7 +1344,8 @@ GRADE_TEST(errors, out_of_memory, 2,
 	   "malloc failing at each allocation of rd_open in turn (the reader's, the pool's): "
 	   "-ENOMEM, nothing left",
 	   "TODO 1: allocate the reader (and let tpool_create allocate the pool); on any failure "
-	   "release what exists and return -ENOMEM (malloc(3); reader.h, rd_open)")
+	   "release what exists and return -ENOMEM (malloc(3); reader.h, rd_open; lesson, "
+	   "section 7, \"nothing left behind\")")
 {
 	static const unsigned flags[] = { 0, RD_NO_URING, RD_NO_URING | RD_NO_LIBAIO };
 	struct datafile f;
@@ -1386,7 +1396,8 @@ GRADE_TEST(errors, pool_fails, 2,
 	   "pthread_create refused (EAGAIN) for the 1st and then the 3rd worker: -EAGAIN, no "
 	   "thread, descriptor or memory left",
 	   "TODOs 1 and 6: tpool_create's failure is rd_open's failure, returned as it came, "
-	   "after closing the file and freeing the reader (reader.h, step 3)")
+	   "after closing the file and freeing the reader (reader.h, step 3; lesson, section 7, "
+	   "\"nothing left behind\")")
 {
 	static const long fail_at[] = { 1, 3 };
 	struct datafile f;
@@ -1418,7 +1429,8 @@ GRADE_TEST(errors, descriptor_zero, 1,
 	   "the file may get descriptor 0 (the caller closed stdin): it is opened, kept, read and "
 	   "closed like any other",
 	   "TODOs 4 and 9: open(2) returns -1 on failure and any descriptor from 0 up on success; "
-	   "\"no file\" is -1 in the reader, never 0 (open(2), RETURN VALUE)")
+	   "\"no file\" is -1 in the reader, never 0 (open(2), RETURN VALUE; lesson, Hints, "
+	   "\"one clean-up path\")")
 {
 	static const struct { unsigned flags; int setup_err; bool odirect_einval; bool aio;
 			      enum rd_backend want; const char *what; } cases[] = {
@@ -1471,7 +1483,7 @@ GRADE_TEST(close, releases_everything, 2,
 	   "rd_close after batches, with each interface: no descriptor, ring, AIO context, thread "
 	   "or memory left",
 	   "TODO 9: ring (ubatch_exit) or pool (tpool_destroy), then the file, then the reader "
-	   "(reader.h, rd_close)")
+	   "(reader.h, rd_close; lesson, Hints, \"one clean-up path\")")
 {
 	static const unsigned flags[] = { 0, RD_NO_URING, RD_NO_URING | RD_NO_LIBAIO,
 					  RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO };
@@ -1500,7 +1512,7 @@ GRADE_TEST(why, stays, 1,
 	   "rd_why: one line of at most 255 bytes naming the interface taken, the same after "
 	   "batches",
 	   "TODO 7: the line is written while rd_open decides and kept in the reader until "
-	   "rd_close (reader.h, rd_why)")
+	   "rd_close (reader.h, rd_why; lesson, section 6 and Hints, \"append to the reason\")")
 {
 	static const unsigned flags[] = { 0, RD_NO_URING | RD_NO_LIBAIO };
 	struct datafile f;
@@ -1744,7 +1756,7 @@ GRADE_TEST(mechanism, io_uring, 2,
 	   "an io_uring reader: every batch through its one ring (io_uring_submit seen, no new "
 	   "ring, no read on the caller's thread)",
 	   "TODO 8: ubatch_read on the ring rd_open set up, with the reader's qd (reader.h, "
-	   "rd_batch_read)")
+	   "rd_batch_read; lesson, section 7, \"one ring, one pool, for the reader's life\")")
 {
 	uring_setup();
 	mechanism(&uring_target, 16, "an io_uring reader");
@@ -1753,7 +1765,9 @@ GRADE_TEST(mechanism, io_uring, 2,
 GRADE_TEST(mechanism, libaio, 2,
 	   "a libaio reader: every batch through io_submit on O_DIRECT, no ring, no thread, no "
 	   "pread",
-	   "TODO 8: laio_batch_read with the reader's qd (reader.h, rd_batch_read)")
+	   "TODO 8: laio_batch_read with the reader's qd (reader.h, rd_batch_read; lesson, "
+	   "section 7, \"one ring, one pool, for the reader's life\", where libaio is the "
+	   "exception)")
 {
 	aio_setup();
 	mechanism(&aio_target, 16, "a libaio reader");
@@ -1763,15 +1777,16 @@ GRADE_TEST(mechanism, threads, 2,
 	   "a pool reader: the preads made by the pool's workers, never by the caller; no new "
 	   "thread per batch",
 	   "TODO 8: tpool_batch_read on the pool rd_open made, with the reader's qd (reader.h, "
-	   "rd_batch_read)")
+	   "rd_batch_read; lesson, section 7, \"one ring, one pool, for the reader's life\")")
 {
 	pool_setup();
 	mechanism(&pool_target, 16, "a pool reader");
 }
 
 BATCH_BATTERY(uring_batch, uring_target, "rd_batch_read through io_uring",
-	      "TODO 8 (ubatch_read on the reader's ring)")
+	      "TODO 8 (ubatch_read on the reader's ring, with its qd; lesson, section 7)")
 BATCH_BATTERY(libaio_batch, aio_target, "rd_batch_read through libaio",
-	      "TODO 8 (laio_batch_read on the O_DIRECT file)")
+	      "TODO 8 (laio_batch_read on the O_DIRECT file, with the reader's qd; lesson, "
+	      "section 7)")
 BATCH_BATTERY(pool_batch, pool_target, "rd_batch_read through the thread pool",
-	      "TODO 8 (tpool_batch_read on the reader's pool)")
+	      "TODO 8 (tpool_batch_read on the reader's pool, with its qd; lesson, section 7)")
