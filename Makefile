@@ -15,7 +15,10 @@
 #                                (PROG=name runs another program of the chapter)
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
 #   make test                    the repository's own test (solutions, skeletons, mutants)
-#   make bench [QD="1 32 128"]   each chapter's batch read beside fio, as ratios (needs fio)
+#   make bench [FULL=1]          each chapter's batch read beside fio, as ratios, with CPU time
+#                                per read (needs fio): quick by default (queue depth 32, 1 s
+#                                runs), FULL=1 for queue depths 1, 32 and 128 (QD="…" to choose)
+#   make bench IMPL=exercises    your own modules beside the reference's and fio's
 #   make bench CH=09             chapter 09's io_uring echo server beside an epoll one
 #                                (ECHO_SERVER=path: measure that program instead of IMPL's)
 #   make dist                    (instructors) the student edition: build/dist/aio-course.tar.gz,
@@ -87,7 +90,7 @@ test:
 # The reference unless IMPL is given (a fresh skeleton has nothing to
 # measure); in the student edition, the learner's own exercises/.
 bench:
-	@IMPL="$(if $(filter file,$(origin IMPL)),,$(IMPL))" QD="$(QD)" CH="$(CH)" \
+	@IMPL="$(if $(filter file,$(origin IMPL)),,$(IMPL))" QD="$(QD)" CH="$(CH)" FULL="$(FULL)" \
 		ECHO_SERVER="$(ECHO_SERVER)" harness/bench.sh
 
 dist:
