@@ -54,7 +54,12 @@ HARNESS_OUT := $(ROOT)/build/harness/$(if $(filter 1,$(SAN)),san,plain)$(if $(fi
 # the same for every chapter, built once per flavour and shared.
 HARNESS_SHARED := $(dir $(HARNESS_OUT))shared
 LIB_OBJS := $(HARNESS_OUT)/lib/grade.o $(addprefix $(HARNESS_SHARED)/lib/,seams.o faults.o heap.o prog.o tasks.o)
-TEST_OBJS := $(HARNESS_OUT)/tests.o $(LIB_OBJS)
+# The course's own code of a chapter (COURSE_SRCS, chapters/NN-topic/*.c:
+# chapter 11's index format and builder): trusted like the harness, linked
+# into the tests and the demo, called by the learner's module through the
+# contract. Not heap-accounted: its blocks are not the learner's.
+COURSE_OBJS := $(addprefix $(HARNESS_OUT)/course/,$(COURSE_SRCS:.c=.o))
+TEST_OBJS := $(HARNESS_OUT)/tests.o $(LIB_OBJS) $(COURSE_OBJS)
 DEMO_OBJS := $(addprefix $(OUT)/demo-obj/,$(DEMO_SRCS:.c=.o))
 # Stand-alone programs of the lesson (chapters/NN-topic/name.c -> name), built
 # beside the demo and run with make run CH=NN PROG=name.
@@ -96,7 +101,7 @@ $(HARNESS_OUT)/list.tsv: $(HARNESS_OUT)/list
 list-path:
 	@echo $(HARNESS_OUT)/list.tsv
 
-$(OUT)/demo: $(DEMO_OBJS) $(MODULE_OBJS) $(BACKEND_OBJS)
+$(OUT)/demo: $(DEMO_OBJS) $(MODULE_OBJS) $(BACKEND_OBJS) $(COURSE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MODULE_LIBS)
 
 $(EXTRA_DEMOS): $(OUT)/%: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
@@ -154,6 +159,10 @@ backends: $(BACKEND_OBJS)
 $(OUT)/demo-obj/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(HARNESS_OUT)/course/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 # Shared objects are written under a temporary name and renamed, so two
 # gradings started at once never see half a file.

@@ -1,0 +1,108 @@
+/*
+ * search.c - chapter 11 exercise: the beam search's I/O loop.
+ *
+ * Read chapters/11-capstone/README.md first; the contract (what a hop
+ * reads, in how many calls, what the results are, which errors come back)
+ * is the ann_search comment in chapters/11-capstone/ann.h.
+ * Grade your work with:   make check CH=11          (one test: T=11.NN)
+ * Stuck on a test:        make hint T=11.NN  (the man page passage, then,
+ *                         asked again, the shape of the fix in words)
+ * Try it on a real index: make run CH=11 ARGS="search"
+ *
+ * What is given (the course's code, annindex.c): the index in memory
+ * (idx->h, the compressed vectors behind ann_approx_dist), ann_node_offset,
+ * ann_node_parse and ann_dist. What you write is the walk: which nodes to
+ * read next, reading them through io->read, and what to do with them.
+ *
+ * Rules (the grader enforces them): nodes are read through io->read only
+ * (no pread, read or mmap: the reads are counted and the others refused);
+ * one call of io->read per hop, with the hop's whole frontier; no node read
+ * twice in a query; buffers, offsets and lengths multiples of ANN_SECTOR
+ * (the file may be open with O_DIRECT); every allocation freed on every
+ * path, errors included (they are counted); nothing kept between calls.
+ *
+ * A suggested shape (only the behaviour is graded):
+ *
+ *   ann_search   check the arguments                          (TODO 1)
+ *                allocate the query's state                   (TODO 2)
+ *                seed the list with the entry node            (TODO 3)
+ *                hops until no unread candidate:
+ *                  the frontier: W nearest not read yet       (TODO 4)
+ *                  one io->read for all of it                 (TODO 5)
+ *                  each node: check, score, offer neighbours  (TODO 6)
+ *                the results, the stats                       (TODO 7)
+ *                free everything, on every path               (TODO 8)
+ *
+ * Replace each "return -ENOSYS" as you solve its TODO. Every int function
+ * returns a count or 0, or -errno; never read or set errno for the caller.
+ */
+#define _GNU_SOURCE
+#include "ann.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * TODO 1 (arguments): -EINVAL for a NULL idx, io, io->read, query, p or
+ * ids, and for p out of range: 1 <= k <= ANN_MAX_K, k <= L <= ANN_MAX_L,
+ * 1 <= W <= L. dists and stats may be NULL (then they are not written).
+ * Check before allocating anything.
+ *
+ * TODO 2 (the query's state): everything one query needs, allocated per
+ * call (ann_search keeps nothing between calls, so that threads can search
+ * the same index at once):
+ *  - the candidate list: at most L entries of (estimated distance, id,
+ *    read yet?), kept nearest first;
+ *  - which nodes this query has already seen: one bit per node
+ *    (idx->h.n of them) is small and never wrong;
+ *  - the k best nodes read so far, by exact distance;
+ *  - W requests (struct batch_req, chapters/common/batch.h) and W sector
+ *    buffers aligned to ANN_SECTOR: man 3 posix_memalign; man 2 open,
+ *    "O_DIRECT", says why the alignment matters.
+ * Any allocation failing: free what was made, return -ENOMEM.
+ *
+ * TODO 3 (start): the entry node idx->h.entry is the first candidate, with
+ * its estimate ann_approx_dist(idx, query, entry), and it is seen.
+ *
+ * TODO 4 (the frontier): the (at most) W candidates nearest the query that
+ * are not read yet. Mark them read as you take them. None left: the search
+ * is over (every candidate of the list has been read).
+ *
+ * TODO 5 (one batch per hop): one request per frontier node (fd io->fd,
+ * offset ann_node_offset(id), length ANN_SECTOR, its own aligned buffer)
+ * and ONE call io->read(io->ctx, reqs, m) for the whole frontier. Reading
+ * the nodes one call at a time gives the same answer and throws away what
+ * this chapter is about: the reader can only keep in flight what it is
+ * given at once (README, "What one hop costs"). A negative return is the
+ * search's error.
+ *
+ * TODO 6 (each node read): its request's res first: -errno is the
+ * search's error; fewer than ANN_SECTOR bytes is -EIO (the index file is
+ * cut short). Then ann_node_parse (its error is the search's), the exact
+ * distance ann_dist(query, vec, dim) into the k best, and each neighbour
+ * not seen before into the candidate list by its estimate, the list kept
+ * to the L nearest (the farthest falls off).
+ *
+ * TODO 7 (the answer): the k best by exact distance, nearest first, into
+ * ids[] (and dists[] when not NULL); return how many (fewer than k only
+ * when fewer nodes were read). *stats, when not NULL: hops = calls of
+ * io->read, reads = nodes read.
+ *
+ * TODO 8 (free): every allocation of TODO 2, on every path out, the error
+ * paths of TODOs 5 and 6 included.
+ */
+int ann_search(const struct ann_index *idx, const struct ann_io *io, const float *query,
+	       const struct ann_params *p, uint32_t *ids, float *dists, struct ann_stats *stats)
+{
+	(void)idx;
+	(void)io;
+	(void)query;
+	(void)p;
+	(void)ids;
+	(void)dists;
+	(void)stats;
+	return -ENOSYS;
+}

@@ -1,0 +1,1132 @@
+/*
+ * Chapter 11 tests: the beam search's I/O loop (ann_search, chapters/
+ * 11-capstone/ann.h).
+ *
+ * Most tests serve the search's reads themselves: the struct ann_io they
+ * hand to ann_search reads sectors from a copy of the index file held in
+ * memory (or made up on the spot, for the synthetic graphs). That reader
+ * sees every request, so it can record what each hop read, check the
+ * alignment O_DIRECT would demand, and fail a request, cut it short or
+ * hand back the wrong node. While ann_search runs, every blocking read of
+ * the process (pread, read, mmap ...) is refused through the link seams:
+ * the nodes come through io->read or not at all.
+ *
+ * The mechanism is checked by replaying the contract: the harness keeps its
+ * own candidate list, fed with the nodes the search actually read, and
+ * checks at every hop that the search read, in one call, the W nearest
+ * candidates not read yet, and that it stopped exactly when none was left.
+ * Results are checked against the nodes the search read (the k nearest of
+ * them by exact distance), and recall against the exact answers computed by
+ * brute force.
+ *
+ * The index comes from ann_build (the course's code) with a fixed seed,
+ * built afresh in each test's own directory: nothing is shared between
+ * tests or between students.
+ */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "ann.h"
+#include "blocking.h"
+#include "paio.h"
+#include "ubatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ============================================================ the index */
+
+/* The test index: small enough to build in a fraction of a second, large
+ * enough that a search of L = 64 reads well under a tenth of it. */
+#define T_N 3000u
+#define T_DIM 32u
+#define T_DEGREE 16u
+#define T_BUILD_LIST 32u
+#define T_SEED 11u
+#define T_NQ 40u
+#define T_K 10u
+
+/* Mean recall@10 of the reference at k 10, L 24, W 4 over the T_NQ queries
+ * of the test index (measured: 0.872; at L 64 it is 1.000, too easy to tell
+ * a wrong walk from a right one). ann_search's contract fixes the walk, so a
+ * correct search gets the same up to ties. */
+#define T_REC_L 24u
+#define T_REF_RECALL 0.872
+#define T_RECALL_SLACK 0.02
+
+struct world {
+	const char *path;
+	struct ann_index *idx;
+	unsigned char *image;   /* the whole file, as read back */
+	size_t size;
+	float *queries;         /* T_NQ x dim */
+	uint32_t *truth;        /* T_NQ x T_K */
+	/* a synthetic world (make_synthetic) serves sectors from these */
+	uint32_t base;          /* ids base .. base + count - 1 exist */
+	uint32_t count;
+	float *vecs;            /* count x dim */
+	uint32_t (*nbrs)[ANN_MAX_DEGREE];
+	unsigned *nnbrs;
+};
+
+static struct world W;
+
+static void make_world(void)
+{
+	struct ann_build_params bp = {
+		.n = T_N, .dim = T_DIM, .degree = T_DEGREE, .build_list = T_BUILD_LIST,
+		.clusters = 16, .seed = T_SEED, .threads = 1,
+	};
+	int rc;
+
+	W.path = grade_path("index.ann");
+	rc = ann_build(W.path, &bp);
+	grade_check(rc == 0, "harness: ann_build failed: %s (the course's code; is the disk full?)",
+		    grade_errno_str(rc));
+	rc = ann_load(&W.idx, W.path);
+	grade_check(rc == 0, "harness: ann_load failed: %s", grade_errno_str(rc));
+	W.image = grade_slurp(W.path, &W.size);
+	grade_check(W.image != NULL, "harness: cannot read the index back");
+	W.queries = grade_xmalloc(sizeof(float) * T_NQ * T_DIM);
+	W.truth = grade_xmalloc(sizeof(uint32_t) * T_NQ * T_K);
+	rc = ann_queries(W.idx, 5, T_NQ, W.queries);
+	grade_check(rc == 0, "harness: ann_queries failed: %s", grade_errno_str(rc));
+	rc = ann_truth(W.idx, W.path, W.queries, T_NQ, T_K, W.truth);
+	grade_check(rc == 0, "harness: ann_truth failed: %s", grade_errno_str(rc));
+}
+
+static const float *query(unsigned q)
+{
+	return W.queries + (size_t)q * W.idx->h.dim;
+}
+
+/* ======================================================= the test reader */
+
+#define MEM_FD 1000     /* the descriptor the requests must name */
+#define MAX_LOG 8192
+
+enum fault_kind { F_NONE, F_RES, F_SHORT, F_WRONG_NODE, F_CALL, F_BAD_NODE };
+
+struct mem_io {
+	struct ann_io io;
+	long calls;
+	long reqs;
+	long largest;           /* most requests in one call */
+	/* the log of one query: ids read, and where each call starts */
+	uint32_t log[MAX_LOG];
+	long nlog;
+	long call_start[MAX_LOG];
+	long ncalls_logged;
+	/* a fault: at call `at_call` (1-based), request `at_req` (0-based) */
+	enum fault_kind fault;
+	long at_call, at_req;
+	int err;
+	bool faulted;
+	/* the first rule broken, for the message */
+	char broke[256];
+};
+
+/* The bytes of the file at [off, off + len): the image, or a synthetic
+ * node. Returns how many (short only at the end of the file). */
+static ssize_t serve(off_t off, void *buf, size_t len)
+{
+	if (W.image) {
+		if ((size_t)off >= W.size)
+			return 0;
+		if (len > W.size - (size_t)off)
+			len = W.size - (size_t)off;
+		memcpy(buf, W.image + off, len);
+		return (ssize_t)len;
+	}
+	/* synthetic: one sector per node of the made-up graph */
+	uint32_t id = (uint32_t)(off / ANN_SECTOR) - 1;
+	unsigned char *p = buf;
+
+	memset(buf, 0, len);
+	if (off % ANN_SECTOR || id < W.base || id >= W.base + W.count || len < ANN_SECTOR)
+		return (ssize_t)len;    /* zeros: not a node ann_node_parse accepts */
+	uint32_t j = id - W.base;
+	struct ann_node_head head = { .id = id, .nnbrs = W.nnbrs[j] };
+
+	memcpy(p, &head, sizeof(head));
+	memcpy(p + sizeof(head), W.vecs + (size_t)j * W.idx->h.dim, sizeof(float) * W.idx->h.dim);
+	memcpy(p + sizeof(head) + sizeof(float) * W.idx->h.dim, W.nbrs[j],
+	       sizeof(uint32_t) * W.nnbrs[j]);
+	return ANN_SECTOR;
+}
+
+static void broke(struct mem_io *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void broke(struct mem_io *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->broke[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(m->broke, sizeof(m->broke), fmt, ap);
+	va_end(ap);
+}
+
+static int mem_read(void *ctx, struct batch_req *reqs, size_t n)
+{
+	struct mem_io *m = ctx;
+
+	m->calls++;
+	if (n == 0)
+		return 0;
+	if (!reqs)
+		return -EINVAL;
+	if ((long)n > m->largest)
+		m->largest = (long)n;
+	if (m->ncalls_logged < MAX_LOG)
+		m->call_start[m->ncalls_logged++] = m->nlog;
+	if (m->fault == F_CALL && m->calls == m->at_call) {
+		m->faulted = true;
+		return m->err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct batch_req *r = &reqs[i];
+
+		m->reqs++;
+		if (r->fd != MEM_FD) {
+			broke(m, "a request named descriptor %d instead of io->fd (%d)", r->fd, MEM_FD);
+			r->res = -EBADF;
+			continue;
+		}
+		if (r->offset < 0 || r->offset % ANN_SECTOR || r->len % ANN_SECTOR ||
+		    (uintptr_t)r->buf % ANN_SECTOR) {
+			broke(m, "a request had offset %lld, length %zu, buffer %p: with O_DIRECT all "
+			      "three must be multiples of ANN_SECTOR (4096), and the read fails with "
+			      "EINVAL", (long long)r->offset, r->len, r->buf);
+			r->res = -EINVAL;
+			continue;
+		}
+		if (m->nlog < MAX_LOG)
+			m->log[m->nlog++] = (uint32_t)(r->offset / ANN_SECTOR - 1);
+		r->res = serve(r->offset, r->buf, r->len);
+		if (m->calls == m->at_call && (long)i == m->at_req) {
+			m->faulted = true;
+			if (m->fault == F_RES)
+				r->res = m->err;
+			else if (m->fault == F_SHORT)
+				r->res = 512;
+			else if (m->fault == F_WRONG_NODE)
+				r->res = serve(r->offset + ANN_SECTOR, r->buf, r->len);
+			else if (m->fault == F_BAD_NODE)
+				((struct ann_node_head *)r->buf)->nnbrs = W.idx->h.degree + 1;
+		}
+	}
+	return 0;
+}
+
+static void mem_init(struct mem_io *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->io.read = mem_read;
+	m->io.ctx = m;
+	m->io.fd = MEM_FD;
+}
+
+static void mem_new_query(struct mem_io *m)
+{
+	m->nlog = 0;
+	m->ncalls_logged = 0;
+	m->calls = 0;
+	m->reqs = 0;
+}
+
+/* ann_search with every blocking read refused and the heap watched. */
+static int search(struct mem_io *m, const float *q, unsigned k, unsigned L, unsigned Wd,
+		  uint32_t *ids, float *dists, struct ann_stats *st)
+{
+	struct ann_params p = { .k = k, .L = L, .W = Wd };
+	int ret;
+
+	mem_new_query(m);
+	seam_refuse_blocking_io("the nodes are read through io->read, the reader the search is "
+				"given (ann.h: \"Reads go through io->read and nothing else\")");
+	ret = SEAM_CALL(ann_search(W.idx, &m->io, q, &p, ids, dists, st));
+	grade_check(m->broke[0] == 0, "ann_search: %s (TODO 5)", m->broke);
+	return ret;
+}
+
+/* ============================================================== replay */
+
+/* The harness's own candidate list, fed with what the search read. */
+struct model {
+	float est[ANN_MAX_L + 1];
+	uint32_t id[ANN_MAX_L + 1];
+	bool read[ANN_MAX_L + 1];
+	unsigned n, L;
+	uint8_t *seen;
+};
+
+static bool m_closer(float a, uint32_t ia, float b, uint32_t ib)
+{
+	return a < b || (a == b && ia < ib);
+}
+
+static void model_offer(struct model *md, const float *q, uint32_t id)
+{
+	unsigned i;
+	float e;
+
+	if (md->seen[id])
+		return;
+	md->seen[id] = 1;
+	e = ann_approx_dist(W.idx, q, id);
+	for (i = md->n; i > 0 && m_closer(e, id, md->est[i - 1], md->id[i - 1]); i--) {
+		md->est[i] = md->est[i - 1];
+		md->id[i] = md->id[i - 1];
+		md->read[i] = md->read[i - 1];
+	}
+	md->est[i] = e;
+	md->id[i] = id;
+	md->read[i] = false;
+	if (md->n < md->L)
+		md->n++;
+}
+
+static int model_find(const struct model *md, uint32_t id)
+{
+	for (unsigned i = 0; i < md->n; i++)
+		if (md->id[i] == id)
+			return (int)i;
+	return -1;
+}
+
+/* The node's neighbours, from the bytes the harness serves. */
+static unsigned node_nbrs(uint32_t id, uint32_t *out)
+{
+	unsigned char *sec = aligned_alloc(ANN_SECTOR, ANN_SECTOR);
+	const float *vec;
+	const uint32_t *nb;
+	unsigned nn = 0;
+
+	grade_check(sec != NULL, "harness: out of memory");
+	if (serve(ann_node_offset(id), sec, ANN_SECTOR) == ANN_SECTOR &&
+	    ann_node_parse(W.idx, id, sec, ANN_SECTOR, &vec, &nb, &nn) == 0)
+		memcpy(out, nb, nn * sizeof(*nb));
+	else
+		nn = 0;
+	free(sec);
+	return nn;
+}
+
+static float node_dist(uint32_t id, const float *q)
+{
+	unsigned char *sec = aligned_alloc(ANN_SECTOR, ANN_SECTOR);
+	const float *vec;
+	const uint32_t *nb;
+	unsigned nn;
+	float d = INFINITY;
+
+	grade_check(sec != NULL, "harness: out of memory");
+	if (serve(ann_node_offset(id), sec, ANN_SECTOR) == ANN_SECTOR &&
+	    ann_node_parse(W.idx, id, sec, ANN_SECTOR, &vec, &nb, &nn) == 0)
+		d = ann_dist(q, vec, W.idx->h.dim);
+	free(sec);
+	return d;
+}
+
+/* Check the hops the search made for query q against the contract's walk. */
+static void replay(const struct mem_io *m, const float *q, unsigned L, unsigned Wd,
+		   const char *what)
+{
+	struct model *md = calloc(1, sizeof(*md));
+	uint32_t nb[ANN_MAX_DEGREE];
+	long calls = m->ncalls_logged;
+
+	grade_check(md != NULL, "harness: out of memory");
+	md->seen = calloc(W.idx->h.n, 1);
+	grade_check(md->seen != NULL, "harness: out of memory");
+	md->L = L;
+	model_offer(md, q, W.idx->h.entry);
+	for (long c = 0; c < calls; c++) {
+		long from = m->call_start[c], to = c + 1 < calls ? m->call_start[c + 1] : m->nlog;
+		unsigned unread = 0, want;
+		float limit = -INFINITY;
+
+		for (unsigned i = 0; i < md->n; i++)
+			if (!md->read[i] && unread++ < Wd)
+				limit = md->est[i];
+		want = unread < Wd ? unread : Wd;
+		grade_check(want > 0, "%s: the search read again (hop %ld) after every candidate of its "
+			    "list had been read: it is over when no unread candidate is left (TODO 4)",
+			    what, c + 1);
+		grade_check(to - from == (long)want, "%s: hop %ld read %ld node(s) in its call of "
+			    "io->read; the contract's hop reads min(W, unread candidates) = %u nodes, all in "
+			    "one call (W = %u; TODOs 4 and 5; README, \"One hop, one batch\")", what, c + 1,
+			    to - from, want, Wd);
+		for (long r = from; r < to; r++) {
+			int at = model_find(md, m->log[r]);
+
+			grade_check(at >= 0, "%s: hop %ld read node %u, which is not among the L = %u "
+				    "nearest candidates seen so far: the search reads only nodes of its "
+				    "candidate list (an entry node first, then neighbours of nodes read; "
+				    "TODOs 3, 4 and 6)", what, c + 1, m->log[r], L);
+			grade_check(!md->read[at], "%s: hop %ld read node %u a second time: a node is read at "
+				    "most once per query (mark it read when you take it; TODO 4)", what,
+				    c + 1, m->log[r]);
+			grade_check(md->est[at] <= limit, "%s: hop %ld read node %u (estimate %g) but left "
+				    "a nearer unread candidate: the hop reads the W nearest unread by "
+				    "ann_approx_dist (TODO 4)", what, c + 1, m->log[r], md->est[at]);
+			md->read[at] = true;
+		}
+		for (long r = from; r < to; r++) {
+			unsigned nn = node_nbrs(m->log[r], nb);
+
+			for (unsigned j = 0; j < nn; j++)
+				model_offer(md, q, nb[j]);
+		}
+	}
+	for (unsigned i = 0; i < md->n; i++)
+		grade_check(md->read[i], "%s: the search stopped after %ld hop(s) with node %u (estimate "
+			    "%g) in its best L = %u candidates and not read: it goes on until every "
+			    "candidate of the list has been read (TODO 4; README, \"When the search "
+			    "ends\")", what, calls, md->id[i], md->est[i], L);
+	free(md->seen);
+	free(md);
+}
+
+/* The answer must be the k nearest, by exact distance, of the nodes read. */
+static void check_answer(const struct mem_io *m, const float *q, unsigned k, int ret,
+			 const uint32_t *ids, const float *dists, const char *what)
+{
+	long nread = m->nlog;
+	float *d = grade_xmalloc(sizeof(float) * (size_t)(nread ? nread : 1));
+	unsigned want = (unsigned)(nread < (long)k ? nread : (long)k);
+
+	grade_check(ret == (int)want, "%s: ann_search returned %s; it read %ld node(s), so it "
+		    "returns min(k = %u, nodes read) = %u (TODO 7)", what, grade_errno_str(ret), nread, k,
+		    want);
+	for (long i = 0; i < nread; i++)
+		d[i] = node_dist(m->log[i], q);
+	/* sort the distances of the nodes read */
+	for (long i = 1; i < nread; i++)
+		for (long j = i; j > 0 && d[j] < d[j - 1]; j--) {
+			float t = d[j];
+			d[j] = d[j - 1];
+			d[j - 1] = t;
+		}
+	for (unsigned i = 0; i < want; i++) {
+		long at = -1;
+
+		for (long j = 0; j < nread; j++)
+			if (m->log[j] == ids[i])
+				at = j;
+		grade_check(at >= 0, "%s: result %u is node %u, which the search never read: the "
+			    "answer is made of nodes read, scored by their exact distance (TODO 6)",
+			    what, i, ids[i]);
+		float got = node_dist(ids[i], q);
+
+		grade_check(got <= d[i] * (1 + 1e-5f) + 1e-6f && got >= d[i] * (1 - 1e-5f) - 1e-6f,
+			    "%s: result %u is node %u at exact distance %g, but the %u-th nearest node "
+			    "read is at %g: the results are the k nearest of the nodes read by "
+			    "ann_dist on the vector read from disk (not by the estimate), nearest first "
+			    "(TODOs 6 and 7)", what, i, ids[i], got, i + 1, d[i]);
+		for (unsigned j = 0; j < i; j++)
+			grade_check(ids[j] != ids[i], "%s: node %u is in the results twice", what, ids[i]);
+		if (dists)
+			grade_check(fabsf(dists[i] - got) <= 1e-4f * (got + 1),
+				    "%s: dists[%u] is %g but node %u is at squared distance %g "
+				    "(ann_dist; TODO 7)", what, i, dists[i], ids[i], got);
+	}
+	free(d);
+}
+
+static double recall(const uint32_t *ids, int r, unsigned q)
+{
+	unsigned hit = 0;
+
+	for (unsigned i = 0; i < T_K; i++)
+		for (int j = 0; j < r; j++)
+			if (ids[j] == W.truth[(size_t)q * T_K + i]) {
+				hit++;
+				break;
+			}
+	return (double)hit / T_K;
+}
+
+/* =========================================================== synthetic */
+
+/* A made-up index: `count` nodes with ids base .. base + count - 1 (all
+ * other ids exist only in the compressed vectors), vectors on a line at
+ * 1, 2, 3 ... in the first dimension, and the neighbours given. */
+static void make_synthetic(uint32_t base, uint32_t count, unsigned dim, unsigned degree)
+{
+	size_t n = (size_t)base + count;
+	struct ann_index *idx = grade_xmalloc(sizeof(*idx));
+	float *lo = calloc(dim, sizeof(float)), *step = calloc(dim, sizeof(float));
+	uint8_t *codes = calloc(n, dim);
+
+	grade_check(lo && step && codes, "harness: out of memory");
+	memset(idx, 0, sizeof(*idx));
+	memcpy(idx->h.magic, ANN_MAGIC, 8);
+	idx->h.version = 1;
+	idx->h.dim = dim;
+	idx->h.n = (uint32_t)n;
+	idx->h.degree = degree;
+	idx->h.entry = base;
+	idx->h.codes_offset = (uint64_t)(n + 1) * ANN_SECTOR;
+	for (unsigned d = 0; d < dim; d++)
+		step[d] = 1.0f;
+	idx->lo = lo;
+	idx->step = step;
+	idx->codes = codes;
+	W.idx = idx;
+	W.image = NULL;
+	W.base = base;
+	W.count = count;
+	W.vecs = calloc((size_t)count * dim, sizeof(float));
+	W.nbrs = calloc(count, sizeof(*W.nbrs));
+	W.nnbrs = calloc(count, sizeof(unsigned));
+	grade_check(W.vecs && W.nbrs && W.nnbrs, "harness: out of memory");
+	for (uint32_t j = 0; j < count; j++) {
+		W.vecs[(size_t)j * dim] = (float)(j + 1);
+		codes[(size_t)(base + j) * dim] = (uint8_t)(j + 1);
+	}
+}
+
+static void synth_edge(uint32_t from, uint32_t to)
+{
+	uint32_t j = from - W.base;
+
+	W.nbrs[j][W.nnbrs[j]++] = to;
+}
+
+/* ============================================================== tests */
+
+GRADE_TEST(search, null_arguments, 1,
+	   "ann_search: -EINVAL for a NULL idx, io, io->read, query, p or ids; nothing read",
+	   "TODO 1: check every pointer the contract names before using or allocating anything "
+	   "(ann.h, ann_search, \"Returns\")")
+{
+	struct mem_io m;
+	struct ann_io noread;
+	struct ann_params p = { .k = 10, .L = 32, .W = 4 };
+	uint32_t ids[10];
+	struct seam_heap before;
+	int ret;
+
+	make_world();
+	mem_init(&m);
+	noread = m.io;
+	noread.read = NULL;
+	seam_heap_usage(&before);
+	seam_refuse_blocking_io("ann_search reads through io->read only");
+	ret = SEAM_CALL(ann_search(NULL, &m.io, query(0), &p, ids, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search with idx NULL returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ann_search(W.idx, NULL, query(0), &p, ids, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search with io NULL returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ann_search(W.idx, &noread, query(0), &p, ids, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search with io->read NULL returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ann_search(W.idx, &m.io, NULL, &p, ids, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search with query NULL returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ann_search(W.idx, &m.io, query(0), NULL, ids, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search with p NULL returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	ret = SEAM_CALL(ann_search(W.idx, &m.io, query(0), &p, NULL, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search with ids NULL returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	grade_check(m.calls == 0, "ann_search called io->read %ld time(s) although it was going to "
+		    "refuse its arguments: check them first (TODO 1)", m.calls);
+	grade_check_heap(&before, "ann_search refusing its arguments");
+}
+
+GRADE_TEST(search, param_ranges, 2,
+	   "ann_search: -EINVAL for k, L or W out of range (k 0 or > ANN_MAX_K, L < k or > "
+	   "ANN_MAX_L, W 0 or > L); the edges themselves accepted",
+	   "TODO 1: 1 <= k <= ANN_MAX_K, k <= L <= ANN_MAX_L, 1 <= W <= L (ann.h, struct "
+	   "ann_params); refuse before allocating")
+{
+	static const struct { unsigned k, L, Wd; bool ok; } cases[] = {
+		{ 0, 32, 4, false }, { ANN_MAX_K + 1, ANN_MAX_L, 4, false }, { 10, 9, 4, false },
+		{ 10, ANN_MAX_L + 1, 4, false }, { 10, 32, 0, false }, { 10, 32, 33, false },
+		{ 1, 1, 1, true }, { 10, 10, 10, true }, { 10, 32, 32, true },
+		{ ANN_MAX_K, ANN_MAX_K, 1, true },
+	};
+	struct mem_io m;
+	uint32_t ids[ANN_MAX_K];
+	struct seam_heap before;
+
+	make_world();
+	mem_init(&m);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		seam_heap_usage(&before);
+		ret = search(&m, query(1), cases[i].k, cases[i].L, cases[i].Wd, ids, NULL, NULL);
+		if (cases[i].ok)
+			grade_check(ret == (int)cases[i].k, "ann_search with k %u, L %u, W %u (all in range) "
+				    "returned %s, expected %u results", cases[i].k, cases[i].L, cases[i].Wd,
+				    grade_errno_str(ret), cases[i].k);
+		else
+			grade_check(ret == -EINVAL && m.calls == 0, "ann_search with k %u, L %u, W %u "
+				    "returned %s after %ld call(s) of io->read, expected -EINVAL before "
+				    "reading anything (TODO 1)", cases[i].k, cases[i].L, cases[i].Wd,
+				    grade_errno_str(ret), m.calls);
+		grade_check_heap(&before, "ann_search");
+	}
+}
+
+GRADE_TEST(search, one_query, 3,
+	   "one query: the answer is the k nearest of the nodes read, by exact distance, nearest "
+	   "first, with their distances",
+	   "TODOs 6 and 7: score every node read with ann_dist on the vector the sector holds, keep "
+	   "the k nearest, return them nearest first (README, \"Estimate, then read\")")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	float dists[T_K];
+	int ret;
+
+	make_world();
+	mem_init(&m);
+	ret = search(&m, query(0), T_K, 64, 4, ids, dists, NULL);
+	grade_check(ret >= 0, "ann_search returned %s on a good index and a good reader",
+		    grade_errno_str(ret));
+	check_answer(&m, query(0), T_K, ret, ids, dists, "query 0 (k 10, L 64, W 4)");
+}
+
+GRADE_TEST(search, many_queries, 3,
+	   "40 queries at several k, L and W: every answer is the k nearest of the nodes read",
+	   "TODOs 6 and 7; each query starts afresh: a list, a seen set and a best-k of its own "
+	   "(TODO 2)")
+{
+	static const struct { unsigned k, L, Wd; } p[] = {
+		{ 10, 64, 4 }, { 1, 16, 1 }, { 5, 32, 8 }, { 20, 40, 40 }, { 10, 128, 16 },
+	};
+	struct mem_io m;
+	uint32_t ids[ANN_MAX_K];
+	float dists[ANN_MAX_K];
+	char what[96];
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < T_NQ; q++) {
+		unsigned c = q % (sizeof(p) / sizeof(p[0]));
+		int ret = search(&m, query(q), p[c].k, p[c].L, p[c].Wd, ids, dists, NULL);
+
+		snprintf(what, sizeof(what), "query %u (k %u, L %u, W %u)", q, p[c].k, p[c].L, p[c].Wd);
+		grade_check(ret >= 0, "%s: ann_search returned %s", what, grade_errno_str(ret));
+		check_answer(&m, query(q), p[c].k, ret, ids, dists, what);
+	}
+}
+
+GRADE_TEST(search, recall, 3,
+	   "recall@10 over 40 queries (k 10, L 24, W 4) as good as the reference's",
+	   "Recall is what the walk finds: TODOs 3, 4 and 6 (README, \"Recall, and what it costs\"); "
+	   "the mechanism tests (hops) say which step differs")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	double sum = 0;
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < T_NQ; q++) {
+		int ret = search(&m, query(q), T_K, T_REC_L, 4, ids, NULL, NULL);
+
+		grade_check(ret >= 0, "query %u: ann_search returned %s", q, grade_errno_str(ret));
+		sum += recall(ids, ret, q);
+	}
+	grade_check(sum / T_NQ >= T_REF_RECALL - T_RECALL_SLACK, "mean recall@10 is %.3f over %u "
+		    "queries; the reference's is %.3f on the same index (seed %u), and a correct search "
+		    "gets it too: compare your walk with ann.h's three steps", sum / T_NQ, T_NQ,
+		    T_REF_RECALL, T_SEED);
+}
+
+GRADE_TEST(search, optional_outputs, 1,
+	   "dists and stats may be NULL; the same answer with and without them",
+	   "TODO 7: write dists[] and *stats only when they are not NULL")
+{
+	struct mem_io m;
+	uint32_t a[T_K], b[T_K];
+	float d[T_K];
+	struct ann_stats st;
+	int ra, rb;
+
+	make_world();
+	mem_init(&m);
+	ra = search(&m, query(2), T_K, 48, 4, a, d, &st);
+	rb = search(&m, query(2), T_K, 48, 4, b, NULL, NULL);
+	grade_check(ra == rb && ra > 0 && !memcmp(a, b, sizeof(uint32_t) * (size_t)ra),
+		    "ann_search answered differently (%s, %s) with dists and stats given and without "
+		    "them", grade_errno_str(ra), grade_errno_str(rb));
+}
+
+GRADE_TEST(search, stats, 2,
+	   "stats: hops is the calls of io->read and reads the nodes read, as the reader counted",
+	   "TODO 7: count every call of io->read and every request, whatever happens after")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	struct ann_stats st;
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < 6; q++) {
+		int ret;
+
+		memset(&st, 0xa5, sizeof(st));
+		ret = search(&m, query(q), T_K, 32 + 16 * q, 1 + q, ids, NULL, &st);
+		grade_check(ret > 0, "query %u: ann_search returned %s", q, grade_errno_str(ret));
+		grade_check(st.hops == (unsigned)m.calls && st.reads == (unsigned)m.reqs,
+			    "query %u: stats say %u hops and %u reads; the reader was called %ld times "
+			    "for %ld requests", q, st.hops, st.reads, m.calls, m.reqs);
+	}
+}
+
+GRADE_TEST(hops, walk, 5,
+	   "every hop reads, in one call, the W nearest unread candidates; the search ends when none "
+	   "is left (the contract's walk, replayed over 40 queries)",
+	   "TODOs 3-6: the entry first; each hop min(W, unread) nodes in ONE io->read; neighbours "
+	   "not seen before join the list, kept to the L nearest (README, \"One hop, one batch\")")
+{
+	static const struct { unsigned L, Wd; } p[] = { { 64, 4 }, { 32, 1 }, { 48, 8 }, { 100, 16 } };
+	struct mem_io m;
+	uint32_t ids[T_K];
+	char what[96];
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < T_NQ; q++) {
+		unsigned c = q % 4;
+		int ret = search(&m, query(q), T_K, p[c].L, p[c].Wd, ids, NULL, NULL);
+
+		snprintf(what, sizeof(what), "query %u (L %u, W %u)", q, p[c].L, p[c].Wd);
+		grade_check(ret > 0, "%s: ann_search returned %s", what, grade_errno_str(ret));
+		grade_check(m.nlog > 0 && m.log[0] == W.idx->h.entry, "%s: the first node read was %u, "
+			    "not the entry node %u: every query starts at idx->h.entry (TODO 3)", what,
+			    m.nlog ? m.log[0] : 0, W.idx->h.entry);
+		replay(&m, query(q), p[c].L, p[c].Wd, what);
+	}
+}
+
+GRADE_TEST(hops, batched, 3,
+	   "at W 8 a query makes about one call of io->read per 8 nodes, not one per node",
+	   "TODO 5: one call of io->read per hop with the whole frontier; a call per node gives the "
+	   "same answer and keeps one read in flight (README, \"What one hop costs\")")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	long calls = 0, reqs = 0;
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < 10; q++) {
+		int ret = search(&m, query(q), T_K, 64, 8, ids, NULL, NULL);
+
+		grade_check(ret > 0, "query %u: ann_search returned %s", q, grade_errno_str(ret));
+		calls += m.calls;
+		reqs += m.reqs;
+	}
+	grade_check(reqs >= 4 * calls, "10 queries at W 8 read %ld nodes in %ld calls of io->read "
+		    "(%.1f per call): a hop's frontier goes to the reader in one call", reqs, calls,
+		    calls ? (double)reqs / calls : 0.0);
+}
+
+GRADE_TEST(hops, list_bounded, 2,
+	   "the candidate list keeps only the L nearest: reads grow with L, and a query at L 16 reads "
+	   "far fewer nodes than the index holds",
+	   "TODO 6: when the list is full, a newcomer takes the place of the farthest or is dropped "
+	   "(ann.h, step 3: \"keeping only the L best\")")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	long r16 = 0, r128 = 0;
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < 10; q++) {
+		grade_check(search(&m, query(q), T_K, 16, 4, ids, NULL, NULL) > 0, "query %u failed", q);
+		r16 += m.reqs;
+		grade_check(search(&m, query(q), T_K, 128, 4, ids, NULL, NULL) > 0, "query %u failed", q);
+		r128 += m.reqs;
+	}
+	grade_check(r16 < r128 && r16 <= 10 * 16 * 4, "10 queries read %ld nodes at L 16 and %ld at "
+		    "L 128: a list kept to L nodes reads a few times L per query, and more with a longer "
+		    "list", r16, r128);
+}
+
+GRADE_TEST(hops, aligned, 2,
+	   "every request: io->fd, offset ann_node_offset(id), ANN_SECTOR bytes, a buffer aligned to "
+	   "ANN_SECTOR",
+	   "TODO 2 (posix_memalign) and TODO 5; man 2 open, \"O_DIRECT\": buffer, offset and length "
+	   "aligned")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < 4; q++) {
+		int ret = search(&m, query(q), T_K, 32, 4 + q, ids, NULL, NULL);
+
+		grade_check(ret > 0, "query %u: ann_search returned %s", q, grade_errno_str(ret));
+	}
+}
+
+GRADE_TEST(faults, request_error, 3,
+	   "a request that fails (-EIO, -EINTR, -ENOMEM in its res) at any hop: its error is "
+	   "returned, nothing leaks",
+	   "TODO 6: a negative res is the search's error, returned as it is; TODO 8: free on that path "
+	   "too")
+{
+	static const int errs[] = { -EIO, -EINTR, -ENOMEM, -EBADF };
+	struct mem_io m;
+	uint32_t ids[T_K];
+	struct seam_heap before;
+	unsigned faulted = 0;
+
+	make_world();
+	for (unsigned t = 0; t < 8; t++) {
+		int ret;
+
+		mem_init(&m);
+		m.fault = F_RES;
+		m.err = errs[t % 4];
+		m.at_call = 1 + t;
+		m.at_req = t % 3 == 0 ? 0 : (long)(t % 4);
+		seam_heap_usage(&before);
+		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		if (!m.faulted)
+			continue;       /* the query ended before that hop */
+		faulted++;
+		grade_check(ret == m.err, "request %ld of hop %ld came back with res %s; ann_search "
+			    "returned %s instead of that error", m.at_req, m.at_call,
+			    grade_errno_str(m.err), grade_errno_str(ret));
+		grade_check_heap(&before, "ann_search after a failed request");
+	}
+	grade_check(faulted >= 6, "only %u of 8 queries reached the hop whose request was made to "
+		    "fail: queries of L 64 and W 4 make more than 8 hops (TODO 4)", faulted);
+}
+
+GRADE_TEST(faults, call_error, 2,
+	   "io->read itself fails (the batch could not run): its error is returned, nothing leaks",
+	   "TODO 5: a negative return of io->read is the search's error; TODO 8")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	struct seam_heap before;
+
+	make_world();
+	for (unsigned t = 1; t <= 4; t++) {
+		int ret;
+
+		mem_init(&m);
+		m.fault = F_CALL;
+		m.err = t % 2 ? -EAGAIN : -ENOMEM;
+		m.at_call = t;
+		seam_heap_usage(&before);
+		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		grade_check(m.faulted && ret == m.err, "io->read returned %s at call %ld; ann_search "
+			    "returned %s (expected that error)", grade_errno_str(m.err), m.at_call,
+			    grade_errno_str(ret));
+		grade_check_heap(&before, "ann_search after io->read failed");
+	}
+}
+
+GRADE_TEST(faults, short_read, 2,
+	   "a node read short (the index file cut): -EIO, nothing leaks",
+	   "TODO 6: res between 0 and ANN_SECTOR - 1 means the file ends inside the node: -EIO")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	struct seam_heap before;
+	int ret;
+
+	make_world();
+	for (unsigned t = 1; t <= 3; t++) {
+		mem_init(&m);
+		m.fault = F_SHORT;
+		m.at_call = t;
+		m.at_req = 0;
+		seam_heap_usage(&before);
+		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		grade_check(m.faulted && ret == -EIO, "a node came back with 512 bytes of %u at hop %u; "
+			    "ann_search returned %s, expected -EIO", ANN_SECTOR, t, grade_errno_str(ret));
+		grade_check_heap(&before, "ann_search after a short read");
+	}
+}
+
+GRADE_TEST(faults, wrong_node, 2,
+	   "a sector that is not the node asked for (another node, or more neighbours than the "
+	   "degree): -EIO",
+	   "TODO 6: ann_node_parse checks the sector; its error is the search's (ann.h)")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	int ret;
+
+	make_world();
+	for (unsigned t = 0; t < 4; t++) {
+		mem_init(&m);
+		m.fault = t % 2 ? F_BAD_NODE : F_WRONG_NODE;
+		m.at_call = 2 + t;
+		m.at_req = 0;
+		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		grade_check(m.faulted && ret == -EIO, "hop %ld was served %s; ann_search returned %s, "
+			    "expected -EIO", m.at_call, t % 2 ? "a node claiming more neighbours than "
+			    "the index's degree" : "the sector of the next node", grade_errno_str(ret));
+	}
+}
+
+GRADE_TEST(resources, heap, 2,
+	   "no heap block left after queries, successful or not",
+	   "TODO 8: every allocation of TODO 2 freed on every path out")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	struct seam_heap before;
+
+	make_world();
+	mem_init(&m);
+	seam_heap_usage(&before);
+	for (unsigned q = 0; q < 8; q++)
+		grade_check(search(&m, query(q), T_K, 16 + 8 * q, 1 + q % 4, ids, NULL, NULL) > 0,
+			    "query %u failed", q);
+	grade_check_heap(&before, "8 queries");
+}
+
+GRADE_TEST(resources, enomem, 2,
+	   "each allocation failing in turn: -ENOMEM, nothing leaks",
+	   "TODO 2: an allocation that fails gives -ENOMEM after freeing the ones made; TODO 8")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	struct seam_heap before, after;
+	long allocs;
+
+	make_world();
+	mem_init(&m);
+	seam_heap_usage(&before);
+	grade_check(search(&m, query(3), T_K, 64, 4, ids, NULL, NULL) > 0, "query 3 failed");
+	seam_heap_usage(&after);
+	allocs = after.allocs - before.allocs;
+	for (long nth = 1; nth <= allocs; nth++) {
+		struct seam_heap b2, a2;
+		int ret;
+
+		seam_heap_usage(&b2);
+		seam_heap_fail(nth, 1);
+		ret = search(&m, query(3), T_K, 64, 4, ids, NULL, NULL);
+		seam_heap_fail(0, 0);
+		seam_heap_usage(&a2);
+		if (a2.failed > b2.failed)
+			grade_check(ret == -ENOMEM, "allocation %ld of %ld failed; ann_search returned %s, "
+				    "expected -ENOMEM", nth, allocs, grade_errno_str(ret));
+		grade_check_heap(&b2, "ann_search with an allocation failing");
+	}
+}
+
+struct par_arg {
+	unsigned first;
+	uint32_t ids[T_NQ][T_K];
+	int ret[T_NQ];
+	struct mem_io m;
+};
+
+static void *par_worker(void *p)
+{
+	struct par_arg *a = p;
+	struct ann_params prm = { .k = T_K, .L = 64, .W = 4 };
+
+	for (unsigned i = 0; i < T_NQ; i++) {
+		unsigned q = (a->first + i) % T_NQ;
+
+		mem_new_query(&a->m);
+		a->ret[q] = ann_search(W.idx, &a->m.io, query(q), &prm, a->ids[q], NULL, NULL);
+	}
+	return NULL;
+}
+
+GRADE_TEST(resources, threads, 2,
+	   "two threads searching the same index at once get the answers one thread gets",
+	   "TODO 2: every piece of a query's state belongs to that call (no static list, seen set "
+	   "or buffer); ann_search keeps nothing between calls")
+{
+	struct par_arg *a = grade_xmalloc(sizeof(*a) * 3);
+	pthread_t t[2];
+
+	make_world();
+	for (int i = 0; i < 3; i++) {
+		mem_init(&a[i].m);
+		a[i].first = i == 2 ? 0 : (unsigned)i * 7;
+	}
+	/* alone first, then two at once, starting at different queries */
+	par_worker(&a[2]);
+	seam_arm();
+	for (int i = 0; i < 2; i++)
+		grade_check(pthread_create(&t[i], NULL, par_worker, &a[i]) == 0, "harness: no thread");
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	seam_disarm();
+	for (unsigned q = 0; q < T_NQ; q++)
+		grade_check(a[2].ret[q] == T_K, "query %u (k %u, L 64, W 4) returned %s", q, T_K,
+			    grade_errno_str(a[2].ret[q]));
+	for (int i = 0; i < 2; i++)
+		for (unsigned q = 0; q < T_NQ; q++)
+			grade_check(a[i].ret[q] == a[2].ret[q] &&
+					    !memcmp(a[i].ids[q], a[2].ids[q], sizeof(a[2].ids[q])),
+				    "query %u answered differently (%s) while another thread searched than "
+				    "alone (%s): queries share state", q, grade_errno_str(a[i].ret[q]),
+				    grade_errno_str(a[2].ret[q]));
+	free(a);
+}
+
+GRADE_TEST(synthetic, lone_entry, 1,
+	   "an index of one node with no neighbours: one read, one result",
+	   "TODO 4: the search is over when no unread candidate is left; TODO 7: r = min(k, nodes "
+	   "read)")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	float d[T_K];
+	int ret;
+
+	make_synthetic(0, 1, 4, 4);
+	mem_init(&m);
+	ret = search(&m, W.vecs, T_K, 16, 4, ids, d, NULL);
+	grade_check(ret == 1 && ids[0] == 0 && m.reqs == 1 && m.calls == 1, "ann_search on a one-node "
+		    "index returned %s with %ld read(s) in %ld call(s), expected 1 result (node 0) "
+		    "after 1 read", grade_errno_str(ret), m.reqs, m.calls);
+}
+
+GRADE_TEST(synthetic, high_ids, 2,
+	   "node ids above 1,048,575 (sectors past 4 GiB) are read at ann_node_offset(id)",
+	   "TODO 5: offsets are off_t: (id + 1) * 4096 overflows 32 bits past id 1,048,574; use "
+	   "ann_node_offset (ann.h, the file)")
+{
+	const uint32_t base = 1500000, count = 12;
+	struct mem_io m;
+	uint32_t ids[T_K];
+	float q[8] = { 0 };
+	int ret;
+
+	make_synthetic(base, count, 8, 4);
+	for (uint32_t j = 0; j + 1 < count; j++) {
+		synth_edge(base + j, base + j + 1);
+		synth_edge(base + j + 1, base + j);
+	}
+	q[0] = 9.2f;
+	mem_init(&m);
+	ret = search(&m, q, 3, 8, 2, ids, NULL, NULL);
+	grade_check(ret == 3, "ann_search on a path of nodes %u.. returned %s, expected 3 results",
+		    base, grade_errno_str(ret));
+	grade_check(ids[0] == base + 8 && ids[1] == base + 9 && ids[2] == base + 7,
+		    "the 3 nodes nearest the query are %u and then %u and %u (at distances 0.04, 0.64, "
+		    "1.44); the search answered %u, %u, %u", base + 8, base + 9, base + 7, ids[0],
+		    ids[1], ids[2]);
+}
+
+GRADE_TEST(synthetic, seen_once, 2,
+	   "a node that is the neighbour of several nodes read joins the list once and is read once",
+	   "TODO 6: remember which nodes this query has seen (a bit per node); a node already seen is "
+	   "not offered again")
+{
+	struct mem_io m;
+	uint32_t ids[T_K];
+	float q[4] = { 6.0f, 0, 0, 0 };
+	int ret;
+
+	/* a complete graph of 7 nodes: every node is everyone's neighbour */
+	make_synthetic(0, 7, 4, 8);
+	for (uint32_t a = 0; a < 7; a++)
+		for (uint32_t b = 0; b < 7; b++)
+			if (a != b)
+				synth_edge(a, b);
+	mem_init(&m);
+	ret = search(&m, q, 7, 7, 2, ids, NULL, NULL);
+	grade_check(ret == 7 && m.reqs == 7, "on a complete graph of 7 nodes with L 7 the search "
+		    "reads each node once: %ld reads, %s", m.reqs, grade_errno_str(ret));
+	replay(&m, q, 7, 2, "complete graph of 7 nodes");
+}
+
+/* The real back-ends: the answer does not depend on who serves the reads. */
+struct real_io {
+	int (*fn)(void *ctx, struct batch_req *reqs, size_t n);
+	const char *name;
+};
+
+static int via_blocking(void *ctx, struct batch_req *reqs, size_t n)
+{
+	(void)ctx;
+	return blk_batch_read(reqs, n, 8);
+}
+
+static int via_pool(void *ctx, struct batch_req *reqs, size_t n)
+{
+	return tpool_batch_read(ctx, reqs, n, 8);
+}
+
+static int via_ring(void *ctx, struct batch_req *reqs, size_t n)
+{
+	return ubatch_read(ctx, reqs, n, 8);
+}
+
+GRADE_TEST_T(backends, same_answer, 3,
+	     "the same answers through pread, the thread pool and io_uring, on the index file "
+	     "(O_DIRECT where the filesystem allows it)",
+	     "ann_search reads through io->read and uses io->fd: nothing in it depends on which "
+	     "module serves the reads (TODO 5; README, \"Any reader will do\")", 15)
+{
+	struct mem_io m;
+	struct ann_io io;
+	struct tpool *pool = NULL;
+	struct ubatch ring;
+	uint32_t ids[T_K], want[T_NQ][T_K];
+	int wret[T_NQ], fd, rc;
+	bool have_ring;
+
+	make_world();
+	mem_init(&m);
+	for (unsigned q = 0; q < T_NQ; q++) {
+		struct ann_params p = { .k = T_K, .L = 64, .W = 4 };
+
+		mem_new_query(&m);
+		wret[q] = SEAM_CALL(ann_search(W.idx, &m.io, query(q), &p, want[q], NULL, NULL));
+		grade_check(wret[q] == T_K, "query %u (k %u, L 64, W 4) through the harness's reader "
+			    "returned %s", q, T_K, grade_errno_str(wret[q]));
+	}
+	fd = open(W.path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+	if (fd < 0)
+		fd = grade_open(W.path, O_RDONLY);
+	rc = tpool_create(&pool, 4);
+	grade_check(rc == 0, "harness: tpool_create failed: %s", grade_errno_str(rc));
+	have_ring = ubatch_init(&ring, 8) == 0;
+	for (int b = 0; b < 3; b++) {
+		if (b == 2 && !have_ring)
+			break;
+		io.read = b == 0 ? via_blocking : b == 1 ? via_pool : via_ring;
+		io.ctx = b == 0 ? NULL : b == 1 ? (void *)pool : (void *)&ring;
+		io.fd = fd;
+		for (unsigned q = 0; q < T_NQ; q++) {
+			struct ann_params p = { .k = T_K, .L = 64, .W = 4 };
+			int ret = SEAM_CALL(ann_search(W.idx, &io, query(q), &p, ids, NULL, NULL));
+
+			grade_check(ret == wret[q] && (ret < 0 || !memcmp(ids, want[q], sizeof(uint32_t) *
+									   (size_t)ret)),
+				    "query %u through %s answered %s, differently from the same query "
+				    "through the harness's reader (%s)", q,
+				    b == 0 ? "blk_batch_read" : b == 1 ? "the thread pool" : "io_uring",
+				    grade_errno_str(ret), grade_errno_str(wret[q]));
+		}
+	}
+	if (have_ring)
+		ubatch_exit(&ring);
+	tpool_destroy(pool);
+	close(fd);
+}
