@@ -102,9 +102,16 @@ if [ -z "$CH" ]; then
 	fi
 	for log in "$logs"/*.log; do
 		sed '$d' "$log" | sed '/^$/d' | grep -v '^#'
-		read -r p _ f _ < <(tail -n 1 "$log")
-		passed=$((passed + ${p:-0}))
-		failed=$((failed + ${f:-1}))
+		# The last line is the log's count; anything else (a crash, a
+		# killed run) is one failure, said as such.
+		last=$(tail -n 1 "$log")
+		if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+			passed=$((passed + BASH_REMATCH[1]))
+			failed=$((failed + BASH_REMATCH[2]))
+		else
+			echo "FAILED $(basename "$log" .log): its run ended without a count (last line: ${last:-nothing})"
+			failed=$((failed + 1))
+		fi
 	done
 	echo
 	echo "$passed passed, $failed failed"
