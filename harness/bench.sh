@@ -5,6 +5,8 @@
 #   make bench [FULL=1] [IMPL=exercises|solutions|path] [QD="1 32 128"]
 #              [BENCH_FILE=path] [BENCH_SIZE_MB=N] [BENCH_SECONDS=N] [BENCH_REPEAT=N]
 #   make bench CH=09 [ECHO_SERVER=path] ...   chapter 09's echo servers (bench-09.sh)
+#   make bench CH=11 [FULL=1] [IMPL=...]      chapter 11's search through each
+#                                             interface (bench-11.sh)
 #
 # Two modes:
 #   quick (the default, about a minute and a half on 2 cores): a 256 MiB file,
@@ -37,9 +39,11 @@
 # seconds apart, not the IOPS alone.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# make bench CH=09: the echo servers of chapter 09 instead (bench-09.sh).
+# make bench CH=09: the echo servers of chapter 09 instead (bench-09.sh);
+# CH=11: chapter 11's search on an index on disk (bench-11.sh).
 case "${CH:-}" in
 09 | 9 | 09-uring-multishot) exec "$ROOT/harness/bench-09.sh" ;;
+11 | 11-capstone) exec "$ROOT/harness/bench-11.sh" ;;
 esac
 # shellcheck source=/dev/null
 . "$ROOT/harness/common.sh"
