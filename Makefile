@@ -21,6 +21,8 @@
 #   make bench IMPL=exercises    your own modules beside the reference's and fio's
 #   make bench CH=09             chapter 09's io_uring echo server beside an epoll one
 #                                (ECHO_SERVER=path: measure that program instead of IMPL's)
+#   make bench CH=11             the capstone's search through every interface, cold (O_DIRECT)
+#                                and warm (page cache): queries/s, p50/p99, recall (FULL=1: 100k)
 #   make dist                    (instructors) the student edition: build/dist/aio-course.tar.gz,
 #                                without solutions, mutants or cheats (checked for leaks)
 #   make mutate CH=NN            (developers) operator mutants of chapter NN's reference,

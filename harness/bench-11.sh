@@ -126,10 +126,10 @@ if [ -s "$CSV" ]; then
 	awk -F, '$1 ~ /^cold/ && $11 == "ok" { r[$2] = $13; rec = $18 } END {
 		if (r["io_uring"] == "") exit
 		printf "  cold: batched io_uring (a hop'\''s W reads in one submit) at %sx the queries/s of blocking, recall@10 %.3f;\n", r["io_uring"], rec
-		printf "  threads %sx, libaio %sx, io_uring one read at a time %sx. The capstone aims at 3x for\n",
+		printf "  threads %sx, libaio %sx, io_uring one read at a time %sx (the batching alone: a hop reads\n",
 			(r["threads"] != "" ? r["threads"] : "-"), (r["libaio"] != "" ? r["libaio"] : "-"),
 			(r["io_uring-qd1"] != "" ? r["io_uring-qd1"] : "-")
-		print "  the pipelined search (the next hop'\''s reads issued before this hop'\''s are scored)." }' "$CSV"
+		print "  about W nodes side by side instead of one after another)." }' "$CSV"
 fi
 
 # ---------------------------------------------------------------- the picture

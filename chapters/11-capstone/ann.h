@@ -213,6 +213,9 @@ struct ann_stats {
  *      each of its neighbours not seen before in this query into the list
  *      (by estimated distance), keeping only the L best.
  *
+ * Ties (two nodes at the same distance, rare with float distances) may be
+ * ordered either way; the reference puts the smaller id first.
+ *
  * A node is read at most once per query. The results are the k nodes
  * nearest the query by exact distance among all the nodes read, nearest
  * first: ids[0..r-1], and their squared distances in dists[0..r-1] when

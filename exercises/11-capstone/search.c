@@ -7,7 +7,7 @@
  * Grade your work with:   make check CH=11          (one test: T=11.NN)
  * Stuck on a test:        make hint T=11.NN  (the man page passage, then,
  *                         asked again, the shape of the fix in words)
- * Try it on a real index: make run CH=11 ARGS="search"
+ * Try it on a real index: make run CH=11 ARGS="search --n 20000"
  *
  * What is given (the course's code, annindex.c): the index in memory
  * (idx->h, the compressed vectors behind ann_approx_dist), ann_node_offset,

@@ -15,6 +15,6 @@ COURSE_SRCS := annindex.c
 # search's reads with: always the reference's (harness/mk/chapter.mk says why).
 BACKEND_SRCS := 01-blocking/blocking.c 03-posix-aio/tpool.c 06-uring-batching/ubatch.c
 PROGRAM_SRCS :=
-DEMO_SRCS :=
+DEMO_SRCS := demo.c
 EXTRA_DEMO_SRCS :=
 CHAPTER_PKGS :=
