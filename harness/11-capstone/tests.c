@@ -261,6 +261,14 @@ static int search(struct mem_io *m, const float *q, unsigned k, unsigned L, unsi
 	return ret;
 }
 
+/* A search that returned an error without reading anything (the untouched
+ * skeleton's -ENOSYS) says so, instead of failing a check about hops. */
+static void check_searched(const struct mem_io *m, int ret, const char *what)
+{
+	grade_check(ret >= 0 || m->calls > 0, "%s: ann_search returned %s without reading "
+		    "anything (TODOs 1 to 5 come first)", what, grade_errno_str(ret));
+}
+
 /* ============================================================== replay */
 
 /* The harness's own candidate list, fed with what the search read. */
@@ -270,6 +278,7 @@ struct model {
 	bool read[ANN_MAX_L + 1];
 	unsigned n, L;
 	uint8_t *seen;
+	long *read_at;          /* per node: the hop that read it, 0: not read */
 };
 
 static bool m_closer(float a, uint32_t ia, float b, uint32_t ib)
@@ -350,7 +359,8 @@ static void replay(const struct mem_io *m, const float *q, unsigned L, unsigned 
 
 	grade_check(md != NULL, "harness: out of memory");
 	md->seen = calloc(W.idx->h.n, 1);
-	grade_check(md->seen != NULL, "harness: out of memory");
+	md->read_at = calloc(W.idx->h.n, sizeof(long));
+	grade_check(md->seen != NULL && md->read_at != NULL, "harness: out of memory");
 	md->L = L;
 	model_offer(md, q, W.idx->h.entry);
 	for (long c = 0; c < calls; c++) {
@@ -362,6 +372,24 @@ static void replay(const struct mem_io *m, const float *q, unsigned L, unsigned 
 			if (!md->read[i] && unread++ < Wd)
 				limit = md->est[i];
 		want = unread < Wd ? unread : Wd;
+		/* a node read again first: it says more than the counts below */
+		for (long r = from; r < to; r++) {
+			uint32_t id = m->log[r];
+
+			for (long t = from; t < r; t++)
+				if (m->log[t] == id)
+					grade_fail("%s: hop %ld read node %u twice in the same call: it was in "
+						   "your list twice, so your seen set let it in a second time "
+						   "(TODO 6; a seen set that cannot hold some ids, id 0 as an "
+						   "empty marker?), or the frontier took it twice (TODO 4)", what,
+						   c + 1, id);
+			if (md->read_at[id])
+				grade_fail("%s: hop %ld read node %u, which hop %ld had read already: a node is "
+					   "read at most once per query. It came back into your list, so your "
+					   "seen set let it in again (TODO 6; for the entry node, TODO 3: it is "
+					   "seen from the start). A seen set that cannot hold some ids (id 0 as "
+					   "an empty marker?) does this", what, c + 1, id, md->read_at[id]);
+		}
 		grade_check(want > 0, "%s: the search read again (hop %ld) after every candidate of its "
 			    "list had been read: it is over when no unread candidate is left (TODO 4)",
 			    what, c + 1);
@@ -370,19 +398,36 @@ static void replay(const struct mem_io *m, const float *q, unsigned L, unsigned 
 			    "one call (W = %u; TODOs 4 and 5; README, \"One hop, one batch\")", what, c + 1,
 			    to - from, want, Wd);
 		for (long r = from; r < to; r++) {
-			int at = model_find(md, m->log[r]);
+			uint32_t id = m->log[r];
+			int at = model_find(md, id);
 
 			grade_check(at >= 0, "%s: hop %ld read node %u, which is not among the L = %u "
 				    "nearest candidates seen so far: the search reads only nodes of its "
 				    "candidate list (an entry node first, then neighbours of nodes read; "
-				    "TODOs 3, 4 and 6)", what, c + 1, m->log[r], L);
-			grade_check(!md->read[at], "%s: hop %ld read node %u a second time: a node is read at "
-				    "most once per query (mark it read when you take it; TODO 4)", what,
-				    c + 1, m->log[r]);
-			grade_check(md->est[at] <= limit, "%s: hop %ld read node %u (estimate %g) but left "
-				    "a nearer unread candidate: the hop reads the W nearest unread by "
-				    "ann_approx_dist (TODO 4)", what, c + 1, m->log[r], md->est[at]);
+				    "TODOs 3, 4 and 6), and a node the full list dropped is not read", what,
+				    c + 1, id, L);
+			if (md->est[at] > limit) {
+				unsigned left = 0;
+
+				/* the nearest unread candidate this hop did not take */
+				for (unsigned i = 0; i < md->n; i++) {
+					bool taken = false;
+
+					for (long t = from; t < to; t++)
+						taken |= m->log[t] == md->id[i];
+					if (!md->read[i] && !taken) {
+						left = i;
+						break;
+					}
+				}
+				grade_fail("%s: hop %ld read node %u (estimate %g) but left node %u (estimate "
+					   "%g) unread: the hop reads the W nearest unread by ann_approx_dist "
+					   "(TODO 4), or your list lost node %u when it was full: the farthest "
+					   "falls off, never another (TODO 6)", what, c + 1, id, md->est[at],
+					   md->id[left], md->est[left], md->id[left]);
+			}
 			md->read[at] = true;
+			md->read_at[id] = c + 1;
 		}
 		for (long r = from; r < to; r++) {
 			unsigned nn = node_nbrs(m->log[r], nb);
@@ -397,6 +442,7 @@ static void replay(const struct mem_io *m, const float *q, unsigned L, unsigned 
 			    "candidate of the list has been read (TODO 4; README, \"When the search "
 			    "ends\")", what, calls, md->id[i], md->est[i], L);
 	free(md->seen);
+	free(md->read_at);
 	free(md);
 }
 
@@ -761,9 +807,12 @@ GRADE_TEST(hops, list_bounded, 2,
 	make_world();
 	mem_init(&m);
 	for (unsigned q = 0; q < 10; q++) {
-		grade_check(search(&m, query(q), T_K, 16, 4, ids, NULL, NULL) > 0, "query %u failed", q);
+		int ret = search(&m, query(q), T_K, 16, 4, ids, NULL, NULL);
+
+		grade_check(ret > 0, "query %u (L 16) returned %s", q, grade_errno_str(ret));
 		r16 += m.reqs;
-		grade_check(search(&m, query(q), T_K, 128, 4, ids, NULL, NULL) > 0, "query %u failed", q);
+		ret = search(&m, query(q), T_K, 128, 4, ids, NULL, NULL);
+		grade_check(ret > 0, "query %u (L 128) returned %s", q, grade_errno_str(ret));
 		r128 += m.reqs;
 	}
 	grade_check(r16 < r128 && r16 <= 10 * 16 * 4, "10 queries read %ld nodes at L 16 and %ld at "
@@ -790,7 +839,7 @@ GRADE_TEST(hops, aligned, 2,
 }
 
 GRADE_TEST(faults, request_error, 3,
-	   "a request that fails (-EIO, -EINTR, -ENOMEM in its res) at any hop: its error is "
+	   "a request that fails (-EIO, -EINTR, -ENOMEM, -EBADF in its res) at any hop: its error is "
 	   "returned, nothing leaks",
 	   "TODO 6: a negative res is the search's error, returned as it is; TODO 8: free on that path "
 	   "too")
@@ -812,6 +861,7 @@ GRADE_TEST(faults, request_error, 3,
 		m.at_req = t % 3 == 0 ? 0 : (long)(t % 4);
 		seam_heap_usage(&before);
 		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		check_searched(&m, ret, "a query with a request made to fail");
 		if (!m.faulted)
 			continue;       /* the query ended before that hop */
 		faulted++;
@@ -868,6 +918,7 @@ GRADE_TEST(faults, short_read, 2,
 		m.at_req = 0;
 		seam_heap_usage(&before);
 		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		check_searched(&m, ret, "a query with a node read short");
 		grade_check(m.faulted && ret == -EIO, "a node came back with %d bytes of %u at hop %u; "
 			    "ann_search returned %s, expected -EIO", m.err, ANN_SECTOR, t,
 			    grade_errno_str(ret));
@@ -891,6 +942,7 @@ GRADE_TEST(faults, wrong_node, 2,
 		m.at_call = 2 + t;
 		m.at_req = 0;
 		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
+		check_searched(&m, ret, "a query served a wrong node");
 		grade_check(m.faulted && ret == -EIO, "hop %ld was served %s; ann_search returned %s, "
 			    "expected -EIO", m.at_call, t % 2 ? "a node claiming more neighbours than "
 			    "the index's degree" : "the sector of the next node", grade_errno_str(ret));
@@ -908,15 +960,19 @@ GRADE_TEST(resources, heap, 2,
 	make_world();
 	mem_init(&m);
 	seam_heap_usage(&before);
-	for (unsigned q = 0; q < 8; q++)
-		grade_check(search(&m, query(q), T_K, 16 + 8 * q, 1 + q % 4, ids, NULL, NULL) > 0,
-			    "query %u failed", q);
+	for (unsigned q = 0; q < 8; q++) {
+		int ret = search(&m, query(q), T_K, 16 + 8 * q, 1 + q % 4, ids, NULL, NULL);
+
+		grade_check(ret > 0, "query %u (k 10, L %u, W %u) returned %s", q, 16 + 8 * q,
+			    1 + q % 4, grade_errno_str(ret));
+	}
 	grade_check_heap(&before, "8 queries");
 }
 
 GRADE_TEST(resources, enomem, 2,
 	   "each allocation failing in turn: -ENOMEM, nothing leaks",
-	   "TODO 2: an allocation that fails gives -ENOMEM after freeing the ones made; TODO 8")
+	   "TODO 2 (and any allocation made during the walk): an allocation that fails gives -ENOMEM "
+	   "after freeing the ones made; TODO 8")
 {
 	struct mem_io m;
 	uint32_t ids[T_K];
@@ -926,7 +982,9 @@ GRADE_TEST(resources, enomem, 2,
 	make_world();
 	mem_init(&m);
 	seam_heap_usage(&before);
-	grade_check(search(&m, query(3), T_K, 64, 4, ids, NULL, NULL) > 0, "query 3 failed");
+	int ret0 = search(&m, query(3), T_K, 64, 4, ids, NULL, NULL);
+
+	grade_check(ret0 > 0, "query 3 (k 10, L 64, W 4) returned %s", grade_errno_str(ret0));
 	seam_heap_usage(&after);
 	allocs = after.allocs - before.allocs;
 	for (long nth = 1; nth <= allocs; nth++) {
@@ -939,8 +997,10 @@ GRADE_TEST(resources, enomem, 2,
 		seam_heap_fail(0, 0);
 		seam_heap_usage(&a2);
 		if (a2.failed > b2.failed)
-			grade_check(ret == -ENOMEM, "allocation %ld of %ld failed; ann_search returned %s, "
-				    "expected -ENOMEM", nth, allocs, grade_errno_str(ret));
+			grade_check(ret == -ENOMEM, "allocation %ld of the %ld a query makes failed (the "
+				    "%ld-th malloc, calloc, realloc or posix_memalign, before or during the "
+				    "walk); ann_search returned %s, expected -ENOMEM", nth, allocs, nth,
+				    grade_errno_str(ret));
 		grade_check_heap(&b2, "ann_search with an allocation failing");
 	}
 }
@@ -1037,12 +1097,19 @@ GRADE_TEST(synthetic, high_ids, 2,
 	q[0] = 9.2f;
 	mem_init(&m);
 	ret = search(&m, q, 3, 8, 2, ids, NULL, NULL);
+	check_searched(&m, ret, "a search on nodes past 4 GiB");
+	for (long i = 0; i < m.nlog; i++)
+		grade_check(m.log[i] >= base && m.log[i] < base + count, "a request asked for the "
+			    "sector at byte %llu, which is node %u's; the nodes of this graph are %u to %u "
+			    "(bytes %llu and up): the offset wrapped at 32 bits? (ann_node_offset; TODO 5)",
+			    (unsigned long long)(m.log[i] + 1) * ANN_SECTOR, m.log[i], base,
+			    base + count - 1, (unsigned long long)(base + 1) * ANN_SECTOR);
 	grade_check(ret == 3, "ann_search on a path of nodes %u.. returned %s, expected 3 results",
 		    base, grade_errno_str(ret));
 	grade_check(ids[0] == base + 8 && ids[1] == base + 9 && ids[2] == base + 7,
 		    "the 3 nodes nearest the query are %u and then %u and %u (at distances 0.04, 0.64, "
-		    "1.44); the search answered %u, %u, %u", base + 8, base + 9, base + 7, ids[0],
-		    ids[1], ids[2]);
+		    "1.44); the search answered %u, %u, %u. Its offsets were right: the walk differs "
+		    "(11.08 says at which hop)", base + 8, base + 9, base + 7, ids[0], ids[1], ids[2]);
 }
 
 GRADE_TEST(synthetic, seen_once, 2,
@@ -1063,9 +1130,17 @@ GRADE_TEST(synthetic, seen_once, 2,
 				synth_edge(a, b);
 	mem_init(&m);
 	ret = search(&m, q, 7, 7, 2, ids, NULL, NULL);
+	check_searched(&m, ret, "complete graph of 7 nodes");
+	replay(&m, q, 7, 2, "complete graph of 7 nodes");
 	grade_check(ret == 7 && m.reqs == 7, "on a complete graph of 7 nodes with L 7 the search "
 		    "reads each node once: %ld reads, %s", m.reqs, grade_errno_str(ret));
-	replay(&m, q, 7, 2, "complete graph of 7 nodes");
+	/* the query beside node 0, the entry: every node read offers it again */
+	q[0] = 1.2f;
+	ret = search(&m, q, 3, 4, 2, ids, NULL, NULL);
+	replay(&m, q, 4, 2, "complete graph of 7 nodes, query beside node 0");
+	grade_check(ret == 3 && ids[0] == 0, "on a complete graph of 7 nodes, a query beside node "
+		    "0 (the entry) answered %s, first id %u, expected 3 results, node 0 first",
+		    grade_errno_str(ret), ret > 0 ? ids[0] : 0);
 }
 
 /* The real back-ends: the answer does not depend on who serves the reads. */
