@@ -5,7 +5,7 @@
  *   demo build    [--n N] [--dim D] [--degree R] [--seed S] [--out FILE] [--force]
  *   demo truth    [--index FILE] [--queries N] [--k K]
  *   demo search   [--index FILE] [--backend NAME] [--qd N] [--direct|--buffered]
- *                 [--cold|--warm] [--k 10] [--L 64] [--W 8] [--queries N]
+ *                 [--cold|--warm] [--k 10] [--L 64] [--W 8] [--queries N] [--cache C]
  *   demo sweep    [--index FILE] [--backend NAME] [--qd N] [--direct|--buffered]
  *                 [--cold|--warm] [--k 10] [--W 8] [--Ls 16,32,64,128,256] [--queries N]
  *   demo showdown [--index FILE] [--queries N] [--k 10] [--L 64] [--W 8] [--qd N]
@@ -33,7 +33,11 @@
  *           interface (--backend, below) set up once for all the queries;
  *           prints recall@k against the exact answers, queries/s, the p50
  *           and p99 of one query's time, hops and reads per query, and
- *           what setting the interface up cost.
+ *           what setting the interface up cost. --cache C keeps the C nodes
+ *           nearest the entry in hops (the entry, its neighbours, theirs
+ *           ...) in memory, read once before the queries: a reader in front
+ *           of the interface serves those from memory and hands it the rest,
+ *           and the run says how many reads the cache served.
  * sweep     the same for each candidate list size L of --Ls, one interface:
  *           how recall rises with L, and what it costs in reads.
  * showdown  every interface in turn (blocking, threads, libaio, io_uring,
@@ -116,6 +120,7 @@
 #define POOL_MAX 64u
 #define MAX_ROUNDS 20u
 #define MAX_LS 16u
+#define MAX_CACHE 65536u        /* nodes: 256 MiB of sectors */
 #define WARM_CHUNK (1u << 20)
 
 static void usage(void) __attribute__((noreturn));
@@ -125,7 +130,7 @@ static void usage(void)
 	        "usage: demo build    [--n N] [--dim D] [--degree R] [--seed S] [--out FILE] [--force]\n"
 	        "       demo truth    [--index FILE] [--queries N] [--k K]\n"
 	        "       demo search   [--index FILE] [--backend NAME] [--qd N] [--direct|--buffered]\n"
-	        "                     [--cold|--warm] [--k 10] [--L 64] [--W 8] [--queries N]\n"
+	        "                     [--cold|--warm] [--k 10] [--L 64] [--W 8] [--queries N] [--cache C]\n"
 	        "       demo sweep    [--index FILE] [--backend NAME] [--qd N] [--direct|--buffered]\n"
 	        "                     [--cold|--warm] [--k 10] [--W 8] [--Ls 16,32,64,128,256] [--queries N]\n"
 	        "       demo showdown [--index FILE] [--queries N] [--k 10] [--L 64] [--W 8] [--qd N]\n"
@@ -161,7 +166,7 @@ struct opts {
 	const char *index;      /* --index, or build's --out */
 	const char *backend;    /* search, sweep */
 	const char *csv;        /* showdown */
-	unsigned n, dim, degree, queries, k, L, W, qd, rounds;
+	unsigned n, dim, degree, queries, k, L, W, qd, rounds, cache;
 	unsigned Ls[MAX_LS], nLs;
 	uint64_t seed;
 	bool force, direct, warm;
@@ -192,6 +197,7 @@ static const struct option_rule {
 	{ "--Ls", C_SWEEP, true },
 	{ "--rounds", C_SHOWDOWN, true },
 	{ "--csv", C_SHOWDOWN, true },
+	{ "--cache", C_SEARCH, true },
 };
 
 /* The value of option flag, a decimal number from min to max. */
@@ -276,6 +282,8 @@ static void set_option(struct opts *o, const char *a, const char *v)
 		o->rounds = (unsigned)number(v, a, 1, MAX_ROUNDS);
 	} else if (!strcmp(a, "--csv")) {
 		o->csv = v;
+	} else if (!strcmp(a, "--cache")) {
+		o->cache = (unsigned)number(v, a, 0, MAX_CACHE);
 	}
 }
 
@@ -999,6 +1007,115 @@ static const struct bdesc *find_backend(const char *name)
 	return NULL;
 }
 
+/*
+ * A cache of hot nodes, in front of the interface. Every query starts at
+ * the entry node and its first hops read among the entry's neighbourhood,
+ * so the nodes nearest the entry in hops are read by nearly every query.
+ * Kept in memory, they cost no read at all. The cache lives in the reader,
+ * not in ann_search (which keeps nothing between calls): the search cannot
+ * tell a sector copied from memory from one read from the disk.
+ */
+struct cached {
+	uint32_t id;
+	unsigned slot;          /* its sector: sectors + slot * ANN_SECTOR */
+};
+
+struct node_cache {
+	unsigned count;
+	struct cached *ids;     /* sorted by id, for bsearch               */
+	unsigned char *sectors; /* count * ANN_SECTOR, aligned             */
+	struct batch_req *miss; /* the requests the cache cannot serve ... */
+	size_t *where;          /* ... and where each came from            */
+	unsigned long hits, misses;
+};
+
+static int by_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct cached *)a)->id, y = ((const struct cached *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+static void cache_free(struct node_cache *c)
+{
+	free(c->ids);
+	free(c->sectors);
+	free(c->miss);
+	free(c->where);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Read the `want` nodes nearest the entry in hops (breadth first), with
+ * plain preads before any query runs. 0 or -errno. */
+static int cache_fill(struct node_cache *c, const struct ann_index *idx, int fd, unsigned want)
+{
+	uint8_t *seen = NULL;
+	void *mem = NULL;
+	unsigned head = 0;
+	uint32_t *order = NULL;
+	int rc = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (want > idx->h.n)
+		want = idx->h.n;
+	seen = calloc(idx->h.n, 1);
+	order = malloc(want * sizeof(*order));
+	c->ids = malloc(want * sizeof(*c->ids));
+	c->miss = malloc(ANN_MAX_L * sizeof(*c->miss));
+	c->where = malloc(ANN_MAX_L * sizeof(*c->where));
+	if (posix_memalign(&mem, ANN_SECTOR, (size_t)want * ANN_SECTOR) == 0)
+		c->sectors = mem;
+	if (!seen || !order || !c->ids || !c->miss || !c->where || !c->sectors) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* order[] is the queue: nodes are appended as they are discovered */
+	order[c->count++] = idx->h.entry;
+	seen[idx->h.entry] = 1;
+	for (head = 0; head < c->count; head++) {
+		unsigned char *sec = c->sectors + (size_t)head * ANN_SECTOR;
+		const float *vec;
+		const uint32_t *nbrs;
+		unsigned nn;
+		ssize_t got = pread_all(fd, sec, ANN_SECTOR, ann_node_offset(order[head]));
+
+		if (got < 0 || (rc = ann_node_parse(idx, order[head], sec, got < 0 ? 0 : (size_t)got,
+		                                    &vec, &nbrs, &nn)) < 0) {
+			rc = got < 0 ? (int)got : rc;
+			goto out;
+		}
+		for (unsigned j = 0; j < nn && c->count < want; j++)
+			if (!seen[nbrs[j]]) {
+				seen[nbrs[j]] = 1;
+				order[c->count++] = nbrs[j];
+			}
+	}
+	/* sorted ids for the look-up, each remembering its sector */
+	for (unsigned i = 0; i < c->count; i++)
+		c->ids[i] = (struct cached){ .id = order[i], .slot = i };
+	qsort(c->ids, c->count, sizeof(*c->ids), by_id);
+out:
+	free(seen);
+	free(order);
+	if (rc < 0)
+		cache_free(c);
+	return rc;
+}
+
+/* The cached sector of the node a request asks for, or NULL. */
+static const unsigned char *cache_find(const struct node_cache *c, const struct batch_req *r)
+{
+	struct cached key;
+	const struct cached *at;
+
+	if (c->count == 0 || r->offset < (off_t)ANN_SECTOR || r->offset % ANN_SECTOR ||
+	    r->len != ANN_SECTOR || r->offset / ANN_SECTOR - 1 > UINT32_MAX)
+		return NULL;
+	key.id = (uint32_t)(r->offset / ANN_SECTOR - 1);
+	at = bsearch(&key, c->ids, c->count, sizeof(*c->ids), by_id);
+	return at ? c->sectors + (size_t)at->slot * ANN_SECTOR : NULL;
+}
+
 /* One interface, set up for one run: the ctx of the struct ann_io. */
 struct backend {
 	const struct bdesc *d;
@@ -1007,6 +1124,7 @@ struct backend {
 	struct ubatch ring;
 	struct aio_reader aio;
 	bool broken;            /* a batch failed as a whole: torn down */
+	struct node_cache *cache; /* hot nodes served from memory, or NULL */
 	unsigned long calls;    /* io->read calls: 0 after a query means the
 	                           search never read (the skeleton) */
 	double setup_us;
@@ -1088,13 +1206,48 @@ static void backend_close(struct backend *b)
 	aio_reader_close(&b->aio);
 }
 
-/* The struct ann_io read: the search's hop, through the chosen interface. */
+static int backend_read_uncached(struct backend *b, struct batch_req *reqs, size_t n);
+
+/* The struct ann_io read: the search's hop, through the chosen interface,
+ * the cached nodes (--cache) copied from memory instead. */
 static int backend_read(void *ctx, struct batch_req *reqs, size_t n)
 {
 	struct backend *b = ctx;
-	int rc = -EIO;
+	struct node_cache *c = b->cache;
+	size_t m = 0;
+	int rc;
 
 	b->calls++;
+	if (!c || n > ANN_MAX_L)
+		return backend_read_uncached(b, reqs, n);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *sec = cache_find(c, &reqs[i]);
+
+		if (sec) {
+			memcpy(reqs[i].buf, sec, ANN_SECTOR);
+			reqs[i].res = ANN_SECTOR;
+			c->hits++;
+		} else {
+			c->miss[m] = reqs[i];
+			c->where[m++] = i;
+		}
+	}
+	c->misses += m;
+	if (m == 0)
+		return 0;
+	/* the rest in one call, as the search handed them over */
+	rc = backend_read_uncached(b, c->miss, m);
+	if (rc < 0)
+		return rc;
+	for (size_t j = 0; j < m; j++)
+		reqs[c->where[j]].res = c->miss[j].res;
+	return 0;
+}
+
+static int backend_read_uncached(struct backend *b, struct batch_req *reqs, size_t n)
+{
+	int rc = -EIO;
+
 	if (b->broken)
 		return -EIO;
 	switch (b->d->kind) {
@@ -1507,6 +1660,7 @@ static int open_for_queries(const struct opts *o, const struct setup *s, struct 
 static int do_search(const struct opts *o)
 {
 	struct ann_params p = { .k = o->k, .L = o->L, .W = o->W };
+	struct node_cache cache = { 0 };
 	struct backend b;
 	struct ixfile f;
 	struct setup s;
@@ -1524,6 +1678,22 @@ static int do_search(const struct opts *o)
 		setup_put(&s);
 		return 1;
 	}
+	if (o->cache > 0) {
+		double t0 = now_s();
+
+		rc = cache_fill(&cache, s.idx, f.fd, o->cache);
+		if (rc < 0) {
+			fprintf(stderr, "demo: --cache %u: %s\n", o->cache, strerror(-rc));
+			backend_close(&b);
+			close_index(&f);
+			setup_put(&s);
+			return 1;
+		}
+		b.cache = &cache;
+		printf("cache: the %u nodes nearest the entry in hops, %.1f MiB, read in %.0f ms before "
+		       "the queries\n", cache.count, mib((double)cache.count * ANN_SECTOR),
+		       (now_s() - t0) * 1e3);
+	}
 	printf("queries: %u, k %u, L %u, W %u, qd %u\n", s.truth.nq, p.k, p.L, p.W, b.qd);
 	fflush(stdout);
 	rc = run_queries(s.idx, &b, f.fd, &s.truth, &p, &r);
@@ -1536,7 +1706,13 @@ static int do_search(const struct opts *o)
 		printf("per query: %.1f hops, %.1f reads (%.1f reads per hop)\n", r.hops, r.reads,
 		       r.hops > 0 ? r.reads / r.hops : 0);
 		printf("back-end set-up: %.0f us, once for all the queries\n", b.setup_us);
+		if (b.cache)
+			printf("cache: served %.1f of the %.1f reads per query from memory (%.1f%%), "
+			       "%.1f went to %s\n", (double)cache.hits / r.nq, r.reads,
+			       100.0 * (double)cache.hits / (double)(cache.hits + cache.misses),
+			       (double)cache.misses / r.nq, b.d->name);
 	}
+	cache_free(&cache);
 	backend_close(&b);
 	close_index(&f);
 	setup_put(&s);

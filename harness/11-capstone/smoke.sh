@@ -89,6 +89,17 @@ done
 recall=$(sed -n 's/^recall@10: \([0-9.]*\) .*/\1/p' found-blocking)
 awk -v r="$recall" 'BEGIN { exit !(r >= 0.9) }' || say "recall@10 $recall below 0.9 at L 64 on a small index"
 
+# A cache of hot nodes in front of the reader: the same answers and reads
+# per query, some of them served from memory (the entry alone: one a query).
+"$demo" search "${small[@]}" --queries 40 --backend blocking --cache 1 > out
+has out '^cache: the 1 nodes nearest the entry in hops, 0\.0 MiB, read in [0-9]* ms before the queries$'
+has out '^cache: served 1\.0 of the [0-9.]* reads per query from memory'
+grep -E '^(recall|per query)' out | cmp -s found-blocking - || say "--cache changed what the search found or read"
+"$demo" search "${small[@]}" --queries 10 --backend blocking --cache 300 > out
+has out '^cache: the 300 nodes nearest the entry in hops'
+fails 2 "$demo" search --cache 65537
+fails 2 "$demo" sweep --cache 10
+
 # Page cache: cold is empty, warm is full (mincore on our own file).
 "$demo" search "${small[@]}" --queries 10 --buffered --backend threads > out
 has out '^file: page cache, cold: the index.s pages dropped first (POSIX_FADV_DONTNEED)$'
