@@ -1657,6 +1657,31 @@ static int open_for_queries(const struct opts *o, const struct setup *s, struct 
 	return 0;
 }
 
+/* What search and sweep stand on: the index and its answers, the file,
+ * one interface. -1 (said why, everything undone) or 0; end_run undoes it. */
+static int start_run(const struct opts *o, struct setup *s, struct ixfile *f, struct backend *b)
+{
+	if (setup_get(o, s) < 0)
+		return -1;
+	if (open_for_queries(o, s, f) < 0) {
+		setup_put(s);
+		return -1;
+	}
+	if (open_backend(o, b, f) < 0) {
+		close_index(f);
+		setup_put(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void end_run(struct setup *s, struct ixfile *f, struct backend *b)
+{
+	backend_close(b);
+	close_index(f);
+	setup_put(s);
+}
+
 static int do_search(const struct opts *o)
 {
 	struct ann_params p = { .k = o->k, .L = o->L, .W = o->W };
@@ -1667,26 +1692,15 @@ static int do_search(const struct opts *o)
 	struct run r;
 	int rc;
 
-	if (setup_get(o, &s) < 0)
+	if (start_run(o, &s, &f, &b) < 0)
 		return 1;
-	if (open_for_queries(o, &s, &f) < 0) {
-		setup_put(&s);
-		return 1;
-	}
-	if (open_backend(o, &b, &f) < 0) {
-		close_index(&f);
-		setup_put(&s);
-		return 1;
-	}
 	if (o->cache > 0) {
 		double t0 = now_s();
 
 		rc = cache_fill(&cache, s.idx, f.fd, o->cache);
 		if (rc < 0) {
 			fprintf(stderr, "demo: --cache %u: %s\n", o->cache, strerror(-rc));
-			backend_close(&b);
-			close_index(&f);
-			setup_put(&s);
+			end_run(&s, &f, &b);
 			return 1;
 		}
 		b.cache = &cache;
@@ -1713,9 +1727,7 @@ static int do_search(const struct opts *o)
 			       (double)cache.misses / r.nq, b.d->name);
 	}
 	cache_free(&cache);
-	backend_close(&b);
-	close_index(&f);
-	setup_put(&s);
+	end_run(&s, &f, &b);
 	return rc < 0;
 }
 
@@ -1726,17 +1738,8 @@ static int do_sweep(const struct opts *o)
 	struct setup s;
 	int failed = 0;
 
-	if (setup_get(o, &s) < 0)
+	if (start_run(o, &s, &f, &b) < 0)
 		return 1;
-	if (open_for_queries(o, &s, &f) < 0) {
-		setup_put(&s);
-		return 1;
-	}
-	if (open_backend(o, &b, &f) < 0) {
-		close_index(&f);
-		setup_put(&s);
-		return 1;
-	}
 	printf("sweep: %u queries, k %u, W %u, qd %u; each L %s\n", s.truth.nq, o->k, o->W, b.qd,
 	       f.direct ? "on O_DIRECT" : o->warm ? "on the warm page cache" : "after dropping the index's pages");
 	printf("\n  %5s %9s %8s %7s %10s %8s %8s\n", "L", "recall@k", "reads/q", "hops/q", "queries/s",
@@ -1761,9 +1764,7 @@ static int do_sweep(const struct opts *o)
 	if (!failed)
 		printf("\n  recall@k: the share of the exact k nearest found; a larger L reads more nodes\n"
 		       "  per query and finds more of them\n");
-	backend_close(&b);
-	close_index(&f);
-	setup_put(&s);
+	end_run(&s, &f, &b);
 	return failed;
 }
 
