@@ -73,10 +73,11 @@ if [ -z "$CH" ]; then
 				echo "FAILED the student edition's make check CH=01: the skeleton scored ${s:-?}/${m:-?} (see $logs/dist-check.out)"
 				fail=$((fail + 1))
 			fi
-			# Chapters 10 and 11 link earlier chapters' reference modules, which
-			# the edition ships compiled (and 11 the course's own code, as
-			# source): the reference, graded there, is full.
-			for c in 10-showdown 11-capstone; do
+			# A chapter that links earlier chapters' reference modules
+			# (BACKEND_SRCS: 10, 11), which the edition ships compiled (and 11
+			# the course's own code, as source): the reference, graded there,
+			# is full. The same list as dist.sh's.
+			for c in $(cd harness && grep -l '^BACKEND_SRCS *:= *[^ ]' [0-9][0-9]-*/chapter.mk | cut -d/ -f1); do
 				nn=${c%%-*}
 				mkdir -p "$dist/tree/$c" && cp solutions/"$c"/* "$dist/tree/$c/"
 				(cd "$dist/aio-course" && REPORTS="$dist/reports$nn" make -s check CH="$nn" IMPL="$dist/tree") > "$logs/dist-check$nn.out" 2>&1
