@@ -234,4 +234,60 @@ struct ann_stats {
 int ann_search(const struct ann_index *idx, const struct ann_io *io, const float *query,
 	       const struct ann_params *p, uint32_t *ids, float *dists, struct ann_stats *stats);
 
+/* ============================================ the exercise, second part */
+
+struct io_uring;
+
+/*
+ * ann_search_uring - the same search (the same list, seen set, results,
+ * stats and errors as ann_search), reading the nodes on io_uring directly,
+ * with the reads pipelined instead of taken hop by hop.
+ *
+ * ann_search waits for a whole hop before it picks the next: the hop's
+ * slowest read holds up the rest, and a freshly read node's neighbours wait
+ * for all of its hop's reads. ann_search_uring keeps up to W reads in
+ * flight all the time and picks a new node as soon as any read completes:
+ *
+ *   1. fill: while fewer than W reads are in flight and the list holds a
+ *      candidate neither read nor in flight, take the nearest such and
+ *      queue a read of its sector (IORING_OP_READ or READV of ANN_SECTOR
+ *      bytes at ann_node_offset(id) on `fd`, into a buffer of its own,
+ *      aligned to ANN_SECTOR); then submit what was queued, in one submit;
+ *   2. when no read is in flight, the search is over;
+ *   3. wait for a completion, and handle every completion that is ready:
+ *      each read as ann_search's step 3 (check, score, offer the
+ *      neighbours); then go back to 1.
+ *
+ * A node is still read at most once per query. stats->hops counts the
+ * submits of step 1 that carried reads, stats->reads the nodes read (a read
+ * submitted again after -EAGAIN is not a new read).
+ *
+ * The ring is the caller's: set up with at least W submission queue
+ * entries, nothing queued, in flight or waiting to be reaped on entry. The
+ * search uses it as it is: no io_uring_queue_init, no registered buffers or
+ * files, no change to its set-up. On every return, success or error (but
+ * see the last case below), the ring is as it was: nothing queued, nothing
+ * in flight, no completion left unreaped.
+ *
+ * Completions and errors:
+ *   - a completion with -EAGAIN: the same read is submitted again;
+ *   - -EINTR from a submit or a wait (a signal): call it again;
+ *   - any other -errno in a completion, a read shorter than ANN_SECTOR
+ *     (-EIO), a sector ann_node_parse refuses, -ENOMEM while the reads are
+ *     in flight: the search's error. It queues nothing more, waits for
+ *     every read still in flight (their buffers are the kernel's until
+ *     then), and returns the first error;
+ *   - a submit or a wait failing with anything else: that error is
+ *     returned at once. The ring is then in an unknown state (the caller
+ *     should exit it) and the buffers of the reads still in flight are not
+ *     freed, since the kernel may still write into them.
+ *
+ * Returns r as ann_search, or a negated errno: -EINVAL as ann_search (ring
+ * for io), or when the ring has fewer than p->W submission queue entries.
+ * Reads go through the ring and nothing else.
+ */
+int ann_search_uring(const struct ann_index *idx, struct io_uring *ring, int fd,
+		     const float *query, const struct ann_params *p, uint32_t *ids, float *dists,
+		     struct ann_stats *stats);
+
 #endif /* COURSE_ANN_H */

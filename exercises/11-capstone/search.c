@@ -33,6 +33,17 @@
  *                the results, the stats                       (TODO 7)
  *                free everything, on every path               (TODO 8)
  *
+ * The second part (README, "The next step: pipelining"):
+ *
+ *   ann_search_uring  arguments, the ring's size, the same state (TODO 9)
+ *                     until nothing is in flight:
+ *                       fill the free slots, one submit        (TODO 10)
+ *                       wait; every completion ready:          (TODO 11)
+ *                         -EAGAIN: the same read again,
+ *                         else each node as in TODO 6
+ *                     an error: stop filling, drain, return it (TODO 12)
+ *                     -EINTR from a submit or a wait: again    (TODO 13)
+ *
  * Replace each "return -ENOSYS" as you solve its TODO. Every int function
  * returns a count or 0, or -errno; never read or set errno for the caller.
  */
@@ -40,6 +51,7 @@
 #include "ann.h"
 
 #include <errno.h>
+#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,6 +111,59 @@ int ann_search(const struct ann_index *idx, const struct ann_io *io, const float
 {
 	(void)idx;
 	(void)io;
+	(void)query;
+	(void)p;
+	(void)ids;
+	(void)dists;
+	(void)stats;
+	return -ENOSYS;
+}
+
+/*
+ * The second part: the same walk on io_uring, pipelined (ann.h,
+ * ann_search_uring). Do it once ann_search passes: the list, the seen set,
+ * the k best and TODO 6's handling of a node are the same, so share them.
+ *
+ * TODO 9 (arguments and state): -EINVAL as in TODO 1 (ring instead of
+ * io), and when ring->sq.ring_entries < p->W. The state of TODO 2, with W
+ * "slots": a buffer each (aligned to ANN_SECTOR), the node it reads, and
+ * whether a read is in flight in it. The ring is the caller's: do not set
+ * up one of your own, register anything on it, or exit it.
+ *
+ * TODO 10 (fill): while fewer than W reads are in flight and the list
+ * holds a candidate not read and not in flight, take the nearest, mark it,
+ * and queue a read of its sector into a free slot (io_uring_get_sqe,
+ * io_uring_prep_read, the slot's number in the user_data). Then ONE
+ * io_uring_submit for all that was queued; each submit that carried reads
+ * is a hop in *stats. Nothing in flight after the fill: the search is over.
+ * This is the step that pipelines: it runs after every completion, while
+ * the other reads are still in flight (README, "The next step").
+ *
+ * TODO 11 (completions): io_uring_wait_cqe for one, then every CQE that is
+ * ready (io_uring_peek_cqe until it says none), each marked seen
+ * (io_uring_cqe_seen) once you have taken its user_data and res. res
+ * -EAGAIN: nothing was read; queue the same read again in the same slot
+ * (it is still in flight, and not a new read in *stats). Otherwise the slot
+ * is free again and its node is handled as in TODO 6.
+ *
+ * TODO 12 (errors: drain): the search's first error (a res, a short read,
+ * ann_node_parse) stops the filling, but the reads in flight still write
+ * into your buffers: keep waiting and reaping (without handling) until none
+ * is in flight, then free and return the error. The ring must be as you
+ * found it: nothing queued, in flight or unreaped. If a submit or a wait
+ * itself fails (other than -EINTR), return its error at once and do NOT
+ * free the buffers of reads still in flight (the kernel may write there).
+ *
+ * TODO 13 (signals): io_uring_submit and io_uring_wait_cqe return -EINTR
+ * when a signal arrives: that is not an error, call them again.
+ */
+int ann_search_uring(const struct ann_index *idx, struct io_uring *ring, int fd,
+		     const float *query, const struct ann_params *p, uint32_t *ids, float *dists,
+		     struct ann_stats *stats)
+{
+	(void)idx;
+	(void)ring;
+	(void)fd;
 	(void)query;
 	(void)p;
 	(void)ids;

@@ -5,7 +5,7 @@ CHAPTER_TITLE := capstone: nearest-neighbour search on an index on disk
 MODULE_SRCS := search.c
 # The contract's function (ann.h's exercise half): the only global of the
 # module's object left global when it is vetted (harness/vet.sh).
-EXPORTS := ann_search
+EXPORTS := ann_search ann_search_uring
 # The course's code of the chapter (chapters/11-capstone/): the index format,
 # building, loading, parsing a node, the distances. Compiled like the
 # harness's own objects and linked into the tests and the demo; the learner's

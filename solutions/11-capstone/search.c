@@ -26,6 +26,7 @@
 #include "ann.h"
 
 #include <errno.h>
+#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,7 +54,9 @@ struct query {
 	unsigned nbest;
 	struct batch_req *reqs;
 	unsigned char *sectors;
-	uint32_t *frontier;
+	uint32_t *frontier;     /* ann_search: the hop's nodes; ann_search_uring:
+	                           the node each buffer (slot) is reading */
+	bool *busy;             /* ann_search_uring: slot i has a read in flight */
 };
 
 /* Ordering of both lists: nearer first, and between equal distances the
@@ -129,18 +132,18 @@ static unsigned pick_frontier(struct query *s, unsigned W)
 }
 
 /* One node as read: check it, score it exactly, and offer its neighbours. */
-static int expand(struct query *s, uint32_t id, const struct batch_req *req)
+static int expand(struct query *s, uint32_t id, const void *sector, ssize_t res)
 {
 	const float *vec;
 	const uint32_t *nbrs;
 	unsigned nnbrs;
 	int rc;
 
-	if (req->res < 0)
-		return (int)req->res;
-	if ((size_t)req->res < ANN_SECTOR)
+	if (res < 0)
+		return (int)res;
+	if ((size_t)res < ANN_SECTOR)
 		return -EIO;            /* the index file is cut short */
-	rc = ann_node_parse(s->idx, id, req->buf, (size_t)req->res, &vec, &nbrs, &nnbrs);
+	rc = ann_node_parse(s->idx, id, sector, (size_t)res, &vec, &nbrs, &nnbrs);
 	if (rc < 0)
 		return rc;
 	best_insert(s, id, ann_dist(s->q, vec, s->idx->h.dim));
@@ -153,12 +156,17 @@ static int expand(struct query *s, uint32_t id, const struct batch_req *req)
 }
 
 /* The hops, until every candidate of the list has been read. */
+static void start_at_entry(struct query *s)
+{
+	seen_test_and_set(s->seen, s->idx->h.entry);
+	list_insert(s, s->idx->h.entry, ann_approx_dist(s->idx, s->q, s->idx->h.entry));
+}
+
 static int walk(struct query *s, const struct ann_io *io, unsigned W, struct ann_stats *st)
 {
 	unsigned m;
 
-	seen_test_and_set(s->seen, s->idx->h.entry);
-	list_insert(s, s->idx->h.entry, ann_approx_dist(s->idx, s->q, s->idx->h.entry));
+	start_at_entry(s);
 
 	while ((m = pick_frontier(s, W)) > 0) {
 		int rc;
@@ -179,7 +187,7 @@ static int walk(struct query *s, const struct ann_io *io, unsigned W, struct ann
 		if (rc < 0)
 			return rc;
 		for (unsigned i = 0; i < m; i++) {
-			rc = expand(s, s->frontier[i], &s->reqs[i]);
+			rc = expand(s, s->frontier[i], s->reqs[i].buf, s->reqs[i].res);
 			if (rc < 0)
 				return rc;
 		}
@@ -200,6 +208,7 @@ static void query_free(struct query *s)
 	free(s->best);
 	free(s->reqs);
 	free(s->frontier);
+	free(s->busy);
 	free(s->sectors);
 }
 
@@ -212,12 +221,25 @@ static int query_alloc(struct query *s, unsigned W)
 	s->best = calloc(s->k, sizeof(*s->best));
 	s->reqs = calloc(W, sizeof(*s->reqs));
 	s->frontier = calloc(W, sizeof(*s->frontier));
+	s->busy = calloc(W, sizeof(*s->busy));
 	/* O_DIRECT wants the buffer aligned as well as the offset and length */
 	if (posix_memalign(&sectors, ANN_SECTOR, (size_t)W * ANN_SECTOR) == 0)
 		s->sectors = sectors;
-	if (!s->list || !s->seen || !s->best || !s->reqs || !s->frontier || !s->sectors)
+	if (!s->list || !s->seen || !s->best || !s->reqs || !s->frontier || !s->busy ||
+	    !s->sectors)
 		return -ENOMEM;
 	return 0;
+}
+
+/* The k nearest nodes read, nearest first; returns how many. */
+static int results(const struct query *s, uint32_t *ids, float *dists)
+{
+	for (unsigned i = 0; i < s->nbest; i++) {
+		ids[i] = s->best[i].id;
+		if (dists)
+			dists[i] = s->best[i].dist;
+	}
+	return (int)s->nbest;
 }
 
 int ann_search(const struct ann_index *idx, const struct ann_io *io, const float *query,
@@ -236,16 +258,191 @@ int ann_search(const struct ann_index *idx, const struct ann_io *io, const float
 	rc = query_alloc(&s, p->W);
 	if (rc == 0)
 		rc = walk(&s, io, p->W, &st);
-	if (rc == 0) {
-		for (unsigned i = 0; i < s.nbest; i++) {
-			ids[i] = s.best[i].id;
-			if (dists)
-				dists[i] = s.best[i].dist;
-		}
-		rc = (int)s.nbest;
-	}
+	if (rc == 0)
+		rc = results(&s, ids, dists);
 	if (stats)
 		*stats = st;
+	query_free(&s);
+	return rc;
+}
+
+/* ======================================================= ann_search_uring
+ *
+ * The same walk with the reads pipelined on the caller's ring. Each of the
+ * W buffers is a slot: a read in flight into slot i has user_data i, and
+ * frontier[i] says which node it reads. As soon as a read completes, its
+ * node's neighbours join the list and the slot takes the nearest candidate
+ * not read yet: the other reads go on meanwhile, and no read waits for the
+ * slowest of a hop.
+ */
+
+struct pipeline {
+	struct query *s;
+	struct io_uring *ring;
+	int fd;
+	unsigned W;
+	unsigned inflight;      /* reads queued or in the kernel, CQE not reaped */
+	int err;                /* the search's first error: stop, drain, return */
+	struct ann_stats st;
+};
+
+static void prep_slot(struct pipeline *pl, struct io_uring_sqe *sqe, unsigned slot)
+{
+	io_uring_prep_read(sqe, pl->fd, pl->s->sectors + (size_t)slot * ANN_SECTOR, ANN_SECTOR,
+			   (__u64)ann_node_offset(pl->s->frontier[slot]));
+	io_uring_sqe_set_data64(sqe, slot);
+}
+
+/* Step 1: queue a read for each free slot, nearest candidates first. */
+static int fill(struct pipeline *pl)
+{
+	struct query *s = pl->s;
+	unsigned slot = 0;
+
+	for (unsigned i = 0; i < s->nlist && pl->inflight < pl->W; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (s->list[i].read)
+			continue;
+		while (s->busy[slot])
+			slot++;         /* fewer than W busy: a free one exists */
+		sqe = io_uring_get_sqe(pl->ring);
+		if (!sqe)
+			return -EBUSY;  /* the SQ is not ours alone (SQPOLL, or not
+			                   empty on entry): the contract's ring is */
+		s->list[i].read = true;
+		s->busy[slot] = true;
+		s->frontier[slot] = s->list[i].id;
+		prep_slot(pl, sqe, slot);
+		pl->inflight++;
+		pl->st.reads++;
+	}
+	return 0;
+}
+
+/* Hand the kernel what is queued; -EINTR (a signal) is not an error. */
+static int submit_queued(struct pipeline *pl)
+{
+	bool carried = false;
+
+	while (io_uring_sq_ready(pl->ring) > 0) {
+		int rc = io_uring_submit(pl->ring);
+
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return -EBUSY;  /* nothing taken, nothing to wait for */
+		carried = true;
+	}
+	pl->st.hops += carried;
+	return 0;
+}
+
+/* Step 3: every completion ready, each handled (or, once the search has
+ * failed, only counted out: draining). */
+static void reap(struct pipeline *pl)
+{
+	struct query *s = pl->s;
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(pl->ring, &cqe) == 0) {
+		__u64 slot = cqe->user_data;
+		int res = cqe->res;
+
+		io_uring_cqe_seen(pl->ring, cqe);
+		if (slot >= pl->W || !s->busy[slot]) {
+			/* not one of ours: the ring was not empty on entry */
+			if (!pl->err)
+				pl->err = -EINVAL;
+			continue;
+		}
+		if (res == -EAGAIN && !pl->err) {
+			/* nothing was read: the same read again, in the same
+			 * slot (still in flight, not a new read) */
+			struct io_uring_sqe *sqe = io_uring_get_sqe(pl->ring);
+
+			if (sqe) {
+				prep_slot(pl, sqe, (unsigned)slot);
+				continue;
+			}
+			res = -EBUSY;
+		}
+		s->busy[slot] = false;
+		pl->inflight--;
+		if (!pl->err) {
+			int rc = expand(s, s->frontier[slot], s->sectors + slot * ANN_SECTOR, res);
+
+			if (rc < 0)
+				pl->err = rc;
+		}
+	}
+}
+
+/* Returns 0 or the search's error; a ring that failed under us comes back
+ * as *broken: reads may still be in flight. */
+static int walk_uring(struct pipeline *pl, bool *broken)
+{
+	int rc;
+
+	start_at_entry(pl->s);
+	for (;;) {
+		if (!pl->err) {
+			rc = fill(pl);
+			if (rc < 0)
+				pl->err = rc;
+		}
+		rc = submit_queued(pl);
+		if (rc < 0)
+			break;
+		if (pl->inflight == 0)
+			return pl->err;
+		do {
+			struct io_uring_cqe *cqe;
+
+			rc = io_uring_wait_cqe(pl->ring, &cqe);
+		} while (rc == -EINTR);
+		if (rc < 0)
+			break;
+		reap(pl);
+	}
+	/* The ring failed: the kernel may still hold reads into our buffers. */
+	*broken = pl->inflight > 0;
+	return rc;
+}
+
+int ann_search_uring(const struct ann_index *idx, struct io_uring *ring, int fd,
+		     const float *query, const struct ann_params *p, uint32_t *ids, float *dists,
+		     struct ann_stats *stats)
+{
+	struct query s = { 0 };
+	struct pipeline pl = { 0 };
+	bool broken = false;
+	int rc;
+
+	if (!idx || !ring || !query || !p || !ids || !params_ok(p))
+		return -EINVAL;
+	if (ring->sq.ring_entries < p->W)
+		return -EINVAL;         /* W reads could not be queued at once */
+	s.idx = idx;
+	s.q = query;
+	s.L = p->L;
+	s.k = p->k;
+	rc = query_alloc(&s, p->W);
+	if (rc == 0) {
+		pl = (struct pipeline){ .s = &s, .ring = ring, .fd = fd, .W = p->W };
+		rc = walk_uring(&pl, &broken);
+	}
+	if (rc == 0)
+		rc = results(&s, ids, dists);
+	if (stats)
+		*stats = pl.st;
+	if (broken) {
+		/* Leaked on purpose: the kernel may still write into them.
+		 * The rest of the query is ours to free. */
+		s.sectors = NULL;
+	}
 	query_free(&s);
 	return rc;
 }
