@@ -1,6 +1,7 @@
 /*
  * Chapter 11 tests: the beam search's I/O loop (ann_search, chapters/
- * 11-capstone/ann.h).
+ * 11-capstone/ann.h), and the same search pipelined on io_uring
+ * (ann_search_uring: its tests, 11.23 on, are at the end of this file).
  *
  * Most tests serve the search's reads themselves: the struct ann_io they
  * hand to ann_search reads sectors from a copy of the index file held in
@@ -454,7 +455,7 @@ static void check_answer(const struct mem_io *m, const float *q, unsigned k, int
 	float *d = grade_xmalloc(sizeof(float) * (size_t)(nread ? nread : 1));
 	unsigned want = (unsigned)(nread < (long)k ? nread : (long)k);
 
-	grade_check(ret == (int)want, "%s: ann_search returned %s; it read %ld node(s), so it "
+	grade_check(ret == (int)want, "%s: the search returned %s; it read %ld node(s), so it "
 		    "returns min(k = %u, nodes read) = %u (TODO 7)", what, grade_errno_str(ret), nread, k,
 		    want);
 	for (long i = 0; i < nread; i++)
@@ -1217,4 +1218,847 @@ GRADE_TEST_T(backends, same_answer, 3,
 		ubatch_exit(&ring);
 	tpool_destroy(pool);
 	close(fd);
+}
+
+/* ===================================================== ann_search_uring
+ *
+ * The second part reads on a ring the test sets up, over the index file on
+ * disk (buffered: the file was just written, so every read is served from
+ * the page cache and completes during the submit, which makes a query's
+ * walk the same from run to run). The ring is watched through the seams
+ * (harness/lib/ring_watch.h): every SQE the search hands over is checked
+ * and logged (on_sqe), and the test may rewrite one read before the kernel
+ * sees it (edit_sqe):
+ *
+ *   - HOLD: the read is redirected to a pipe that the test feeds with the
+ *     node's sector only when the search waits and nothing else could
+ *     complete: a slow read. A pipelined search keeps reading around it;
+ *     one that waits for the whole batch reads nothing while it is held;
+ *   - EAGAIN: the read becomes a NOP whose CQE says -EAGAIN (nothing read);
+ *   - FAIL: the read's fd becomes -1: a real -EBADF;
+ *   - SHORT: the read asks for half the sector: a real short read.
+ *
+ * After every call the ring must be as the test gave it: nothing queued,
+ * in flight or left unreaped.
+ */
+#include "ring_watch.h"
+
+#define U_MAX_READS 16384
+#define U_WATCHDOG 200000
+
+enum u_action { U_NONE, U_HOLD, U_EAGAIN, U_FAIL, U_SHORT };
+
+struct uring_test {
+	struct io_uring ring;
+	bool ring_ok;
+	int fd;                         /* the descriptor the reads must name */
+	/* the log of one query */
+	uint32_t node[U_MAX_READS];     /* each read SQE's node, as written */
+	long nreads;                    /* read SQEs (resubmits included) */
+	long resubmits;                 /* ... of which reads again after -EAGAIN */
+	long submits;                   /* submitting calls that carried SQEs */
+	unsigned max_inflight;          /* most reads queued or in the kernel */
+	uint8_t *times_read;            /* per node */
+	uint8_t *found;                 /* per node: a neighbour of a node read */
+	uint8_t *eagain_pending;        /* per node: its read said -EAGAIN */
+	/* planned faults: the plan-th read SQE (0-based, in order) */
+	long plan_at[2];
+	enum u_action plan[2];
+	const struct io_uring_sqe *planned_sqe[2];
+	/* a held read */
+	int hold_pipe[2];
+	bool held, released;
+	uint32_t held_node;
+	long reads_while_held;
+	char broke[256];
+};
+
+static struct uring_test U;
+
+static void u_broke(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void u_broke(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (U.broke[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(U.broke, sizeof(U.broke), fmt, ap);
+	va_end(ap);
+}
+
+/* The neighbours of node id, straight from the file's image (no heap:
+ * this runs inside the search's calls, where allocations are counted). */
+static unsigned image_nbrs(uint32_t id, const uint32_t **nb)
+{
+	const float *vec;
+	unsigned nn = 0;
+
+	if (ann_node_parse(W.idx, id, W.image + ann_node_offset(id), ANN_SECTOR, &vec, nb, &nn))
+		return 0;
+	return nn;
+}
+
+static uint64_t u_sqe_len(const struct io_uring_sqe *sqe)
+{
+	uint64_t total = 0;
+
+	if (sqe->opcode != IORING_OP_READV)
+		return sqe->len;
+	for (unsigned i = 0; i < sqe->len; i++)
+		total += ((const struct iovec *)(uintptr_t)sqe->addr)[i].iov_len;
+	return total;
+}
+
+/* Every SQE the search hands over, as it wrote it. */
+static void u_on_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	const uint32_t *nb;
+	uint32_t id;
+	unsigned nn, inflight;
+
+	if (pos == 0) {
+		U.submits++;
+		inflight = watch_in_kernel(&U.ring) + queued;
+		if (inflight > U.max_inflight)
+			U.max_inflight = inflight;
+	}
+	if (sqe->opcode == IORING_OP_READ_FIXED || (sqe->flags & IOSQE_FIXED_FILE)) {
+		u_broke("an SQE used a registered %s: the ring is the caller's, the search registers "
+			"nothing on it (ann.h; TODO 9)",
+			sqe->opcode == IORING_OP_READ_FIXED ? "buffer" : "file");
+		return;
+	}
+	if (sqe->opcode != IORING_OP_READ && sqe->opcode != IORING_OP_READV) {
+		u_broke("an SQE had opcode %u: the search queues reads of node sectors only "
+			"(io_uring_prep_read; TODO 10)", sqe->opcode);
+		return;
+	}
+	if (sqe->fd != U.fd) {
+		u_broke("a read named descriptor %d instead of the fd argument (%d) (TODO 10)", sqe->fd,
+			U.fd);
+		return;
+	}
+	if (sqe->off % ANN_SECTOR || sqe->off < ANN_SECTOR || sqe->off >= W.size ||
+	    u_sqe_len(sqe) != ANN_SECTOR || watch_sqe_data(sqe) % ANN_SECTOR) {
+		u_broke("a read had offset %llu, length %llu, buffer 0x%llx: one node's sector is "
+			"ANN_SECTOR (4096) bytes at ann_node_offset(id), into a buffer aligned to "
+			"ANN_SECTOR (O_DIRECT demands all three) (TODO 10)",
+			(unsigned long long)sqe->off, (unsigned long long)u_sqe_len(sqe),
+			(unsigned long long)watch_sqe_data(sqe));
+		return;
+	}
+	id = (uint32_t)(sqe->off / ANN_SECTOR - 1);
+	if (U.eagain_pending[id]) {
+		U.eagain_pending[id] = 0;
+		U.resubmits++;
+	} else if (U.times_read[id]) {
+		u_broke("node %u was read twice in one query: the seen set lets a node into the list "
+			"once, and a node is marked when its read is queued, so that it is not taken "
+			"again while in flight (TODO 10)", id);
+		return;
+	} else if (id != W.idx->h.entry && !U.found[id]) {
+		u_broke("node %u was read, but it is not a neighbour of any node read before it "
+			"(and not the entry): the search reads only candidates it found (TODO 10)", id);
+		return;
+	} else {
+		U.times_read[id]++;
+		if (U.nreads - U.resubmits < U_MAX_READS)
+			U.node[U.nreads - U.resubmits] = id;
+		nn = image_nbrs(id, &nb);
+		for (unsigned j = 0; j < nn; j++)
+			U.found[nb[j]] = 1;
+		if (U.held && !U.released)
+			U.reads_while_held++;
+	}
+	for (int i = 0; i < 2; i++)
+		if (U.plan[i] && U.plan_at[i] == U.nreads)
+			U.planned_sqe[i] = sqe;
+	U.nreads++;
+}
+
+/* The planned fault, on the SQE it was planned for (before the kernel). */
+static void u_edit_sqe(struct io_uring_sqe *sqe)
+{
+	for (int i = 0; i < 2; i++) {
+		if (U.planned_sqe[i] != sqe)
+			continue;
+		U.planned_sqe[i] = NULL;
+		switch (U.plan[i]) {
+		case U_HOLD:
+			U.held = true;
+			U.held_node = (uint32_t)(sqe->off / ANN_SECTOR - 1);
+			sqe->fd = U.hold_pipe[0];
+			sqe->off = (__u64)-1;   /* a pipe has no offset */
+			break;
+		case U_EAGAIN:
+			U.eagain_pending[sqe->off / ANN_SECTOR - 1] = 1;
+			watch_nop_sqe(sqe, -EAGAIN);
+			break;
+		case U_FAIL:
+			sqe->fd = -1;           /* the kernel says -EBADF */
+			break;
+		case U_SHORT:
+			if (sqe->opcode == IORING_OP_READV)
+				watch_shrink_readv(sqe);
+			else
+				sqe->len /= 2;
+			break;
+		case U_NONE:
+			break;
+		}
+		U.plan[i] = U_NONE;
+	}
+}
+
+/* Feed the held read its node's sector. */
+static void u_release(void)
+{
+	if (!U.held || U.released)
+		return;
+	U.released = true;
+	if (SEAM_REAL(write)(U.hold_pipe[1], W.image + ann_node_offset(U.held_node), ANN_SECTOR) !=
+	    ANN_SECTOR)
+		u_broke("harness: cannot feed the held read's pipe");
+}
+
+/* A wait for nr completions: if only the held read could make one of them,
+ * release it (a slow read, not a lost one). */
+static void u_before_wait(struct io_uring *ring, unsigned nr)
+{
+	unsigned could;
+
+	if (!U.held || U.released)
+		return;
+	if (!ring) {
+		u_release();
+		return;
+	}
+	could = io_uring_cq_ready(ring) + io_uring_sq_ready(ring) + watch_in_kernel(ring) - 1;
+	if (could < nr)
+		u_release();
+}
+
+/* A ring of `entries` and the index file (buffered unless `direct`). */
+static void uring_setup(unsigned entries, bool direct)
+{
+	int rc;
+
+	if (!W.idx)
+		make_world();   /* once per test: building takes a while */
+	memset(&U, 0, sizeof(U));
+	U.fd = -1;
+	if (direct)
+		U.fd = open(W.path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+	if (U.fd < 0)
+		U.fd = grade_open(W.path, O_RDONLY);
+	U.times_read = grade_xmalloc(W.idx->h.n);
+	U.found = grade_xmalloc(W.idx->h.n);
+	U.eagain_pending = grade_xmalloc(W.idx->h.n);
+	grade_check(pipe2(U.hold_pipe, O_CLOEXEC) == 0, "harness: pipe2: %s", strerror(errno));
+	rc = io_uring_queue_init(entries, &U.ring, 0);
+	if (rc == -ENOMEM)
+		grade_fail("harness: io_uring_queue_init(%u) failed with -ENOMEM: the locked-memory "
+			   "limit (ulimit -l) is too small for a ring; make doctor says more", entries);
+	grade_check(rc == 0, "harness: io_uring_queue_init(%u) failed: %s (is io_uring allowed "
+		    "here? make doctor)", entries, grade_errno_str(rc));
+	U.ring_ok = true;
+	watch_start(U_WATCHDOG, "a read resubmitted forever, or a wait that never ends?");
+	watch.on_sqe = u_on_sqe;
+	watch.edit_sqe = u_edit_sqe;
+	watch.before_wait = u_before_wait;
+}
+
+/* Undo uring_setup (the world stays), to set up another ring. */
+static void uring_teardown(void)
+{
+	io_uring_queue_exit(&U.ring);
+	close(U.fd);
+	close(U.hold_pipe[0]);
+	close(U.hold_pipe[1]);
+	free(U.times_read);
+	free(U.found);
+	free(U.eagain_pending);
+}
+
+/* Plan a fault on the at-th read SQE of the next query (0 is the entry's). */
+static void uring_plan(int slot, enum u_action what, long at)
+{
+	U.plan[slot] = what;
+	U.plan_at[slot] = at;
+}
+
+static void uring_new_query(void)
+{
+	memset(U.times_read, 0, W.idx->h.n);
+	memset(U.found, 0, W.idx->h.n);
+	memset(U.eagain_pending, 0, W.idx->h.n);
+	U.nreads = U.resubmits = U.submits = 0;
+	U.max_inflight = 0;
+	U.held = U.released = false;
+	U.reads_while_held = 0;
+	U.broke[0] = 0;
+	watch_reset_counts();
+}
+
+/* How many distinct nodes the last query read. */
+static long uring_nodes(void)
+{
+	return U.nreads - U.resubmits;
+}
+
+/* After a query: what the search left in the ring, then the ring emptied
+ * by the test (a held read released or ended), ready for the next one. */
+static void uring_after(const char *what, bool expect_in_flight)
+{
+	unsigned queued = io_uring_sq_ready(&U.ring);
+	unsigned inflight = watch_in_kernel(&U.ring);
+	unsigned unreaped = io_uring_cq_ready(&U.ring);
+	char msg[512];
+
+	msg[0] = 0;
+	if (queued)
+		snprintf(msg, sizeof(msg), "%s: the search returned with %u SQE(s) queued and not "
+			 "submitted: the ring is left as it was found (TODOs 10 and 12)", what, queued);
+	else if (inflight && !expect_in_flight)
+		snprintf(msg, sizeof(msg), "%s: the search returned while %u read(s) were still in "
+			 "flight: their buffers are the kernel's until each CQE is reaped; after an "
+			 "error, keep waiting until nothing is in flight, then return (TODO 12; "
+			 "README, \"The next step: pipelining\")", what, inflight);
+	else if (unreaped)
+		snprintf(msg, sizeof(msg), "%s: the search returned with %u completion(s) not "
+			 "reaped: mark each CQE seen (io_uring_cqe_seen) once handled, the ones of a "
+			 "drain too (TODOs 11 and 12)", what, unreaped);
+	/* Empty the ring for the next query: a held read still in flight ends
+	 * at end of file (no data is written into a buffer that may be freed). */
+	if (U.held && !U.released) {
+		close(U.hold_pipe[1]);
+		U.released = true;
+		U.hold_pipe[1] = -1;
+	}
+	if (queued)
+		io_uring_submit(&U.ring);
+	while (watch_in_kernel(&U.ring) > 0 || io_uring_cq_ready(&U.ring) > 0) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(&U.ring, &cqe) == 0)
+			io_uring_cqe_seen(&U.ring, cqe);
+	}
+	if (U.hold_pipe[1] < 0) {
+		close(U.hold_pipe[0]);
+		grade_check(pipe2(U.hold_pipe, O_CLOEXEC) == 0, "harness: pipe2: %s", strerror(errno));
+	}
+	grade_check(msg[0] == 0, "%s", msg);
+	grade_check(watch.inits == 0, "%s: the search set up a ring of its own "
+		    "(io_uring_queue_init): it reads on the ring it is given (TODO 9)", what);
+	grade_check(watch.exits == 0, "%s: the search called io_uring_queue_exit on the caller's "
+		    "ring: the ring is the caller's (TODO 9)", what);
+}
+
+/* ann_search_uring with the blocking reads refused. */
+static int usearch(const float *q, unsigned k, unsigned L, unsigned Wd, uint32_t *ids,
+		   float *dists, struct ann_stats *st)
+{
+	struct ann_params p = { .k = k, .L = L, .W = Wd };
+	int ret;
+
+	uring_new_query();
+	seam_refuse_blocking_io("the nodes are read on the ring the search is given (ann.h: "
+				"\"Reads go through the ring and nothing else\")");
+	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, q, &p, ids, dists, st));
+	grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
+	return ret;
+}
+
+/* check_answer on the nodes the last query read. */
+static void uring_check_answer(const float *q, unsigned k, int ret, const uint32_t *ids,
+			       const float *dists, const char *what)
+{
+	static struct mem_io m;
+
+	m.nlog = uring_nodes() < MAX_LOG ? uring_nodes() : MAX_LOG;
+	memcpy(m.log, U.node, sizeof(uint32_t) * (size_t)m.nlog);
+	check_answer(&m, q, k, ret, ids, dists, what);
+}
+
+static void uring_check_searched(int ret, const char *what)
+{
+	grade_check(ret >= 0 || U.nreads > 0, "%s: ann_search_uring returned %s without reading "
+		    "anything (TODOs 9 to 11 come first)", what, grade_errno_str(ret));
+}
+
+/* The 40 queries at k 10, L T_REC_L, W 4, each answer checked: their
+ * recall@10 and nodes read, summed. */
+static void uring_recall_run(const char *how, double *sum, long *reads)
+{
+	uint32_t ids[T_K];
+
+	for (unsigned q = 0; q < T_NQ; q++) {
+		char what[64];
+		int ret = usearch(query(q), T_K, T_REC_L, 4, ids, NULL, NULL);
+
+		snprintf(what, sizeof(what), "query %u (k 10, L %u, W 4)%s", q, T_REC_L, how);
+		uring_check_searched(ret, what);
+		uring_check_answer(query(q), T_K, ret, ids, NULL, what);
+		uring_after(what, false);
+		*sum += recall(ids, ret, q);
+		*reads += uring_nodes();
+	}
+}
+
+GRADE_TEST(uring, arguments, 2,
+	   "ann_search_uring: -EINVAL for a NULL idx, ring, query, p or ids, p out of range, or a ring "
+	   "with fewer SQ entries than W; nothing submitted, nothing leaked",
+	   "TODO 9: check the arguments as TODO 1 does, and ring->sq.ring_entries against p->W, "
+	   "before anything is allocated or queued")
+{
+	uint32_t ids[T_K];
+	struct ann_params ok = { .k = T_K, .L = 24, .W = 4 }, bad[] = {
+		{ 0, 24, 4 }, { ANN_MAX_K + 1, ANN_MAX_L, 4 }, { 10, 9, 4 }, { 10, ANN_MAX_L + 1, 4 },
+		{ 10, 24, 0 }, { 10, 24, 25 },
+	};
+	struct seam_heap before;
+	int ret;
+
+	uring_setup(8, false);
+	seam_heap_usage(&before);
+	struct {
+		const struct ann_index *idx;
+		struct io_uring *ring;
+		const float *q;
+		const struct ann_params *p;
+		uint32_t *ids;
+		const char *what;
+	} nulls[] = {
+		{ NULL, &U.ring, query(0), &ok, ids, "idx" },
+		{ W.idx, NULL, query(0), &ok, ids, "ring" },
+		{ W.idx, &U.ring, NULL, &ok, ids, "query" },
+		{ W.idx, &U.ring, query(0), NULL, ids, "p" },
+		{ W.idx, &U.ring, query(0), &ok, NULL, "ids" },
+	};
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+		uring_new_query();
+		ret = SEAM_CALL(ann_search_uring(nulls[i].idx, nulls[i].ring, U.fd, nulls[i].q,
+						 nulls[i].p, nulls[i].ids, NULL, NULL));
+		grade_check(ret == -EINVAL, "ann_search_uring with a NULL %s returned %s, expected "
+			    "-EINVAL (TODO 9)", nulls[i].what, grade_errno_str(ret));
+		grade_check(watch.sqes_submitted == 0, "ann_search_uring with a NULL %s submitted "
+			    "%ld SQE(s) before refusing it (TODO 9)", nulls[i].what,
+			    watch.sqes_submitted);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uring_new_query();
+		ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(0), &bad[i], ids, NULL,
+						 NULL));
+		grade_check(ret == -EINVAL, "ann_search_uring with k %u, L %u, W %u returned %s, "
+			    "expected -EINVAL (ann.h, struct ann_params; TODO 9)", bad[i].k, bad[i].L,
+			    bad[i].W, grade_errno_str(ret));
+		grade_check(watch.sqes_submitted == 0, "ann_search_uring with k %u, L %u, W %u "
+			    "submitted %ld SQE(s) before refusing it (TODO 9)", bad[i].k, bad[i].L,
+			    bad[i].W, watch.sqes_submitted);
+	}
+	/* the ring has 8 SQ entries: W 16 cannot have 16 reads queued */
+	struct ann_params wide = { .k = T_K, .L = 32, .W = 16 };
+
+	uring_new_query();
+	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(0), &wide, ids, NULL, NULL));
+	grade_check(ret == -EINVAL, "ann_search_uring at W 16 on a ring of 8 SQ entries returned %s, "
+		    "expected -EINVAL: compare ring->sq.ring_entries with W (TODO 9)",
+		    grade_errno_str(ret));
+	grade_check(watch.sqes_submitted == 0, "ann_search_uring at W 16 on a ring of 8 entries "
+		    "submitted %ld SQE(s) before refusing it (TODO 9)", watch.sqes_submitted);
+	grade_check_heap(&before, "ann_search_uring refusing its arguments");
+	/* and W equal to the ring's size is fine */
+	ret = usearch(query(0), T_K, 24, 8, ids, NULL, NULL);
+	uring_check_searched(ret, "k 10, L 24, W 8 on a ring of 8 entries");
+	grade_check(ret == T_K, "ann_search_uring at W 8 on a ring of 8 SQ entries returned %s: W "
+		    "may be as large as the ring (TODO 9)", grade_errno_str(ret));
+	uring_after("W 8 on a ring of 8 entries", false);
+}
+
+GRADE_TEST(uring, one_query, 3,
+	   "ann_search_uring, one query on the index file: the k nearest of the nodes read; every "
+	   "SQE a read of one node's sector into an aligned buffer; no node twice; the ring left "
+	   "empty; no ring of its own; no blocking reads",
+	   "TODOs 10 and 11: io_uring_prep_read(sqe, fd, slot buffer, ANN_SECTOR, "
+	   "ann_node_offset(id)); each CQE handled as in TODO 6, marked seen; io_uring_prep_read(3)")
+{
+	uint32_t ids[T_K];
+	float dists[T_K];
+	int ret;
+
+	uring_setup(8, false);
+	ret = usearch(query(0), T_K, 24, 4, ids, dists, NULL);
+	uring_check_searched(ret, "query 0 (k 10, L 24, W 4)");
+	uring_check_answer(query(0), T_K, ret, ids, dists, "query 0 (k 10, L 24, W 4)");
+	uring_after("query 0 (k 10, L 24, W 4)", false);
+	/* a second query on the same ring: the first left it usable */
+	ret = usearch(query(1), 5, 16, 2, ids, dists, NULL);
+	uring_check_searched(ret, "query 1 (k 5, L 16, W 2), after query 0 on the same ring");
+	uring_check_answer(query(1), 5, ret, ids, dists, "query 1 (k 5, L 16, W 2), after query 0");
+	uring_after("query 1 (k 5, L 16, W 2)", false);
+}
+
+GRADE_TEST(uring, recall, 3,
+	   "ann_search_uring: recall@10 over 40 queries (k 10, L 24, W 4) as good as the "
+	   "reference's, for as many reads",
+	   "TODO 10: the nearest candidates not read and not in flight first; TODO 11: every "
+	   "neighbour not seen into the list by its estimate, the list kept to L")
+{
+	double sum = 0;
+	long reads = 0;
+
+	uring_setup(8, false);
+	uring_recall_run("", &sum, &reads);
+	grade_check(sum / T_NQ >= T_REF_RECALL - T_RECALL_SLACK,
+		    "recall@10 over %u queries is %.3f; the reference finds %.3f at the same k, L and "
+		    "W: the next read is the nearest candidate by estimate that is neither read nor "
+		    "in flight (TODO 10)", T_NQ, sum / T_NQ, T_REF_RECALL);
+	grade_check((double)reads / T_NQ <= 1.5 * T_REF_READS,
+		    "the queries read %.1f nodes each on average; the reference reads %.1f: a node "
+		    "joins the list once (the seen set) and the list keeps only the L nearest "
+		    "(TODO 11)", (double)reads / T_NQ, T_REF_READS);
+}
+
+GRADE_TEST(uring, in_flight, 3,
+	   "ann_search_uring: W reads in flight and never more (W 4 and 8, also on a ring larger "
+	   "than W); every node read was found (the entry, or a neighbour of a node read before)",
+	   "TODO 10: fill every free slot, up to W reads queued or in the kernel, and no more: the "
+	   "ring may be larger than W. Count a read in flight from its SQE until its CQE is reaped")
+{
+	static const unsigned ws[] = { 4, 8, 4 }, rings[] = { 4, 8, 64 };
+	uint32_t ids[T_K];
+
+	for (int c = 0; c < 3; c++) {
+		unsigned most = 0;
+
+		if (c > 0)
+			uring_teardown();
+		uring_setup(rings[c], false);
+		for (unsigned q = 0; q < 10; q++) {
+			char what[96];
+			int ret = usearch(query(q), T_K, 32, ws[c], ids, NULL, NULL);
+
+			snprintf(what, sizeof(what), "query %u (k 10, L 32, W %u) on a ring of %u entries",
+				 q, ws[c], rings[c]);
+			uring_check_searched(ret, what);
+			uring_check_answer(query(q), T_K, ret, ids, NULL, what);
+			uring_after(what, false);
+			grade_check(U.max_inflight <= ws[c], "%s: %u reads were in flight at once (queued "
+				    "or in the kernel), more than W = %u (TODO 10)", what,
+				    U.max_inflight, ws[c]);
+			if (U.max_inflight > most)
+				most = U.max_inflight;
+		}
+		grade_check(most == ws[c], "10 queries at W %u on a ring of %u entries never had more "
+			    "than %u read(s) in flight at once: fill every free slot before you submit, "
+			    "up to W (TODO 10)", ws[c], rings[c], most);
+	}
+}
+
+GRADE_TEST(uring, pipelined, 4,
+	   "ann_search_uring is pipelined: one read held back by the test, the search keeps reading "
+	   "around it (at least W more reads submitted while it is outstanding)",
+	   "TODO 10 runs after every round of completions, while other reads are in flight: do not "
+	   "wait for all W reads before you refill (io_uring_wait_cqe waits for one). README, \"The "
+	   "next step: pipelining\"")
+{
+	uint32_t ids[T_K];
+
+	uring_setup(8, false);
+	for (unsigned q = 0; q < 4; q++) {
+		char what[128];
+		int ret;
+
+		/* read 0 is the entry's, alone; read 2 is in the first full fill */
+		uring_plan(0, U_HOLD, 2);
+		ret = usearch(query(q), T_K, T_REC_L, 4, ids, NULL, NULL);
+		snprintf(what, sizeof(what), "query %u (k 10, L %u, W 4) with its third read held back",
+			 q, T_REC_L);
+		uring_check_searched(ret, what);
+		grade_check(U.held, "%s: the search made only %ld read(s)", what, U.nreads);
+		uring_after(what, false);
+		uring_check_answer(query(q), T_K, ret, ids, NULL, what);
+		grade_check(U.reads_while_held >= 4,
+			    "%s: while that read was outstanding the search submitted %ld other "
+			    "read(s), though other reads had completed and the list held unread "
+			    "candidates: a read that completes frees its slot at once, and the slot "
+			    "takes the next candidate while the slow read goes on. Waiting for every "
+			    "read of a batch before the next is ann_search's hop, not a pipeline (TODO 10)",
+			    what, U.reads_while_held);
+	}
+}
+
+GRADE_TEST(uring, stats, 1,
+	   "ann_search_uring: stats, hops = submits that carried reads, reads = nodes read",
+	   "TODO 10: count a hop for each io_uring_submit that handed reads over, a read for each "
+	   "node read (not a read submitted again after -EAGAIN)")
+{
+	uint32_t ids[T_K];
+	struct ann_stats st;
+
+	uring_setup(8, false);
+	for (unsigned q = 0; q < 5; q++) {
+		char what[96];
+		int ret;
+
+		memset(&st, 0xa5, sizeof(st));
+		ret = usearch(query(q), T_K, 32, 1 + q, ids, NULL, &st);
+		snprintf(what, sizeof(what), "query %u (k 10, L 32, W %u)", q, 1 + q);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(st.reads == uring_nodes() && st.hops == U.submits,
+			    "%s: stats say %u hops and %u reads; the ring saw %ld submits carrying "
+			    "reads and %ld nodes read (TODO 10)", what, st.hops, st.reads, U.submits,
+			    uring_nodes());
+	}
+}
+
+GRADE_TEST(uring, eagain, 2,
+	   "ann_search_uring: -EAGAIN in a completion, the same read submitted again (not a new "
+	   "read); the query succeeds",
+	   "TODO 11: a CQE whose res is -EAGAIN read nothing: queue the same read again in the same "
+	   "slot; it is still in flight, and not counted as a new read")
+{
+	uint32_t ids[T_K];
+	struct ann_stats st;
+
+	uring_setup(8, false);
+	for (long at = 0; at < 6; at += 2) {
+		char what[128];
+		int ret;
+
+		uring_plan(0, U_EAGAIN, at);
+		ret = usearch(query(at), T_K, T_REC_L, 4, ids, NULL, &st);
+		snprintf(what, sizeof(what), "query %ld (k 10, L %u, W 4), read %ld answered -EAGAIN",
+			 at, T_REC_L, at);
+		uring_check_searched(ret, what);
+		grade_check(ret != -EAGAIN, "%s: the search returned -EAGAIN: a completion's -EAGAIN "
+			    "means \"try again\", not failure (TODO 11)", what);
+		grade_check(ret >= 0, "%s: the search returned %s (TODO 11)", what,
+			    grade_errno_str(ret));
+		grade_check(U.resubmits == 1, "%s: the read was never submitted again: a node that "
+			    "said -EAGAIN was not read, and its neighbours are lost (TODO 11)", what);
+		uring_after(what, false);
+		uring_check_answer(query(at), T_K, ret, ids, NULL, what);
+		grade_check(st.reads == uring_nodes(), "%s: stats say %u reads, but %ld nodes were "
+			    "read: a read submitted again is not a new read (TODO 11)", what, st.reads,
+			    uring_nodes());
+	}
+}
+
+GRADE_TEST(uring, eintr, 2,
+	   "ann_search_uring: -EINTR from a submit and from a wait, called again; the query succeeds "
+	   "with the same answer",
+	   "TODO 13: io_uring_submit and io_uring_wait_cqe return -EINTR when a signal arrives; it "
+	   "is not an error, call them again (io_uring_enter(2), ERRORS)")
+{
+	uint32_t want[T_K], ids[T_K];
+	int wret, ret;
+
+	uring_setup(8, false);
+	/* the answer without signals, a read held so that the search waits */
+	uring_plan(0, U_HOLD, 2);
+	wret = usearch(query(7), T_K, T_REC_L, 4, want, NULL, NULL);
+	uring_check_searched(wret, "query 7 (k 10, L 24, W 4)");
+	uring_after("query 7 (k 10, L 24, W 4)", false);
+	grade_check(wret == T_K, "query 7 (k 10, L 24, W 4) returned %s", grade_errno_str(wret));
+
+	for (int c = 0; c < 2; c++) {
+		const char *what = c == 0 ? "query 7, the first submit failing with -EINTR"
+					  : "query 7, the first wait failing with -EINTR";
+
+		uring_plan(0, U_HOLD, 2);
+		uring_new_query();
+		watch.inject_err = -EINTR;
+		if (c == 0)
+			watch.inject_at = 1;
+		else
+			watch.inject_when = WATCH_WHEN_WAITS;
+		{
+			struct ann_params p = { .k = T_K, .L = T_REC_L, .W = 4 };
+
+			seam_refuse_blocking_io("the nodes are read on the ring the search is given");
+			ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(7), &p, ids, NULL,
+							 NULL));
+		}
+		grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
+		grade_check(watch.injected, "%s: the search never %s", what,
+			    c == 0 ? "called liburing" : "waited for a completion");
+		grade_check(ret != -EINTR, "%s: the search returned -EINTR: a signal interrupted the "
+			    "call, nothing failed; call it again (TODO 13)", what);
+		uring_after(what, false);
+		grade_check(ret == wret && !memcmp(ids, want, sizeof(ids)),
+			    "%s: the search answered %s, differently from the same query without the "
+			    "signal (%s): the interrupted call is made again, nothing else changes "
+			    "(TODO 13)", what, grade_errno_str(ret), grade_errno_str(wret));
+	}
+}
+
+GRADE_TEST(uring, error_drains, 3,
+	   "ann_search_uring: a read failing (-EBADF) while others are in flight, its error "
+	   "returned only after every read in flight completed; the ring empty; nothing leaked",
+	   "TODO 12: after the first error, queue nothing more, but keep waiting and reaping until "
+	   "no read is in flight: their buffers are the kernel's until each CQE. Then free and "
+	   "return the error")
+{
+	uint32_t ids[T_K];
+	struct seam_heap before;
+
+	uring_setup(8, false);
+	for (long at = 1; at <= 4; at++) {
+		char what[128];
+		int ret;
+
+		if (at == 2)
+			continue;
+		/* read 2 is slow; read `at` (1, 3 or 4, beside it) fails */
+		uring_plan(0, U_HOLD, 2);
+		uring_plan(1, U_FAIL, at);
+		seam_heap_usage(&before);
+		ret = usearch(query(at), T_K, T_REC_L, 4, ids, NULL, NULL);
+		snprintf(what, sizeof(what), "query %ld (k 10, L %u, W 4), read %ld failing with "
+			 "-EBADF while read 2 is slow", at, T_REC_L, at);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(ret == -EBADF, "%s: the search returned %s, expected the read's -EBADF "
+			    "(TODO 12)", what, grade_errno_str(ret));
+		grade_check_heap(&before, what);
+	}
+	/* two errors in one query: the first is the one returned */
+	uring_plan(0, U_FAIL, 1);
+	uring_plan(1, U_SHORT, 3);
+	int ret = usearch(query(5), T_K, T_REC_L, 4, ids, NULL, NULL);
+
+	uring_after("query 5, read 1 failing with -EBADF and read 3 cut short", false);
+	grade_check(ret == -EBADF, "query 5 (k 10, L %u, W 4), read 1 failing with -EBADF, then "
+		    "read 3 cut short: the search returned %s, expected the first error, -EBADF: "
+		    "while draining, the later completions are reaped, not handled (TODO 12)",
+		    T_REC_L, grade_errno_str(ret));
+}
+
+GRADE_TEST(uring, short_read, 2,
+	   "ann_search_uring: a read cut short, -EIO, after draining the reads in flight; nothing "
+	   "leaked",
+	   "TODO 11 (as TODO 6): a CQE with fewer than ANN_SECTOR bytes is -EIO; TODO 12: drain "
+	   "before returning")
+{
+	uint32_t ids[T_K];
+	struct seam_heap before;
+
+	uring_setup(8, false);
+	for (long at = 0; at <= 3; at += 3) {
+		char what[128];
+		int ret;
+
+		if (at > 0)
+			uring_plan(0, U_HOLD, 2);
+		uring_plan(1, U_SHORT, at);
+		seam_heap_usage(&before);
+		ret = usearch(query(at), T_K, T_REC_L, 4, ids, NULL, NULL);
+		snprintf(what, sizeof(what), "query %ld (k 10, L %u, W 4), read %ld cut to 2048 bytes%s",
+			 at, T_REC_L, at, at > 0 ? " while read 2 is slow" : "");
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(ret == -EIO, "%s: the search returned %s, expected -EIO: a node read short "
+			    "is not a node (TODO 11, as TODO 6)", what, grade_errno_str(ret));
+		grade_check_heap(&before, what);
+	}
+}
+
+GRADE_TEST(uring, heap, 2,
+	   "ann_search_uring: no heap block left after queries; each allocation failing in turn, "
+	   "-ENOMEM, the ring empty, nothing leaked",
+	   "TODO 9: everything one query allocates is freed on every path; a failed allocation is "
+	   "-ENOMEM after draining what is in flight (TODO 12) and freeing the rest")
+{
+	uint32_t ids[T_K];
+	struct seam_heap before, after;
+	long allocs;
+	int ret;
+
+	uring_setup(8, false);
+	seam_heap_usage(&before);
+	for (unsigned q = 0; q < 6; q++) {
+		char what[64];
+
+		ret = usearch(query(q), T_K, 16 + 8 * q, 1 + q % 4, ids, NULL, NULL);
+		snprintf(what, sizeof(what), "query %u (k 10, L %u, W %u)", q, 16 + 8 * q, 1 + q % 4);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(ret == T_K, "%s returned %s", what, grade_errno_str(ret));
+	}
+	grade_check_heap(&before, "6 queries of ann_search_uring");
+	seam_heap_usage(&before);
+	ret = usearch(query(3), T_K, 64, 4, ids, NULL, NULL);
+	uring_after("query 3 (k 10, L 64, W 4)", false);
+	seam_heap_usage(&after);
+	allocs = after.allocs - before.allocs;
+	for (long nth = 1; nth <= allocs; nth++) {
+		struct seam_heap b2, a2;
+
+		seam_heap_usage(&b2);
+		seam_heap_fail(nth, 1);
+		ret = usearch(query(3), T_K, 64, 4, ids, NULL, NULL);
+		seam_heap_fail(0, 0);
+		seam_heap_usage(&a2);
+		uring_after("ann_search_uring with an allocation failing", false);
+		if (a2.failed > b2.failed)
+			grade_check(ret == -ENOMEM, "allocation %ld of the %ld a query makes failed; "
+				    "ann_search_uring returned %s, expected -ENOMEM (TODO 9)", nth, allocs,
+				    grade_errno_str(ret));
+		grade_check_heap(&b2, "ann_search_uring with an allocation failing");
+	}
+}
+
+GRADE_TEST(uring, ring_fails, 1,
+	   "ann_search_uring: a wait failing with another error (-EBADR), returned at once, not "
+	   "retried forever",
+	   "TODO 12: only -EINTR is called again; any other error of a submit or a wait is the "
+	   "search's, returned at once (the buffers still in flight are then not freed)")
+{
+	uint32_t ids[T_K];
+	struct ann_params p = { .k = T_K, .L = T_REC_L, .W = 4 };
+	long calls;
+	int ret;
+
+	uring_setup(8, false);
+	uring_plan(0, U_HOLD, 2);
+	uring_new_query();
+	watch.inject_err = -EBADR;
+	watch.inject_when = WATCH_WHEN_WAITS;
+	watch.inject_forever = true;
+	watch.limit = 1000;
+	watch.limit_why = "a wait that fails with -EBADR is called again and again: only -EINTR "
+			  "is retried (TODO 12)";
+	seam_refuse_blocking_io("the nodes are read on the ring the search is given");
+	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(2), &p, ids, NULL, NULL));
+	calls = watch.calls - watch.inject_at;
+	grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
+	uring_check_searched(ret, "query 2 (k 10, L 24, W 4), every wait failing with -EBADR");
+	grade_check(watch.injected, "the search never waited for a completion");
+	uring_after("a wait failing with -EBADR", true);
+	grade_check(ret == -EBADR, "every wait failing with -EBADR: the search returned %s, expected "
+		    "-EBADR (TODO 12)", grade_errno_str(ret));
+	grade_check(calls < 100, "every wait failing with -EBADR: the search made %ld more "
+		    "liburing calls after the first failure before it returned (TODO 12)", calls);
+}
+
+GRADE_TEST_T(uring, odirect, 2,
+	     "ann_search_uring on an O_DIRECT descriptor (reads complete in any order): the answers "
+	     "valid, recall as good",
+	     "TODO 10: buffers, offsets and lengths multiples of ANN_SECTOR; TODO 11: a completion "
+	     "is matched to its node by its user_data, not by its place in the CQ", 15)
+{
+	double sum = 0;
+	long reads = 0;
+
+	uring_setup(8, true);
+	uring_recall_run(", O_DIRECT", &sum, &reads);
+	grade_check(sum / T_NQ >= T_REF_RECALL - 2 * T_RECALL_SLACK,
+		    "recall@10 over %u queries on O_DIRECT is %.3f; the reference finds about %.3f "
+		    "(TODOs 10 and 11)", T_NQ, sum / T_NQ, T_REF_RECALL);
+	grade_check((double)reads / T_NQ <= 1.5 * T_REF_READS,
+		    "the queries read %.1f nodes each on average on O_DIRECT; the reference reads "
+		    "about %.1f (TODOs 10 and 11)", (double)reads / T_NQ, T_REF_READS);
 }

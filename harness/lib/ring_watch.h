@@ -48,6 +48,12 @@
  *     kernel, in order, before any of the above changes it; the most SQEs
  *     one call handed over is kept; on_cqe() sees (and may change) every
  *     CQE before the code does;
+ *   - edit_sqe(): the test's own rewrite of each queued read, before the
+ *     faults above (e.g. a read redirected to a pipe the test feeds later:
+ *     a read held back, completing only when the test says);
+ *   - before_wait(): called before every real call that waits for nr > 0
+ *     completions (nr is what the call waits for), so that a test holding
+ *     reads back can release enough of them for the wait to end;
  *   - at io_uring_queue_exit: how many requests the kernel still had and how
  *     many CQEs were left unreaped (a buffer still the kernel's).
  *   - ring set-up: count it, record the largest size asked for, and refuse
@@ -147,6 +153,9 @@ struct ring_watch {
 	/* submissions and completions */
 	void (*on_sqe)(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued);
 	void (*on_cqe)(struct io_uring_cqe *cqe);
+	void (*edit_sqe)(struct io_uring_sqe *sqe);
+	void (*before_wait)(struct io_uring *ring, unsigned nr); /* ring NULL: raw enter */
+	unsigned cur_nr;       /* the completions the current call waits for     */
 	unsigned most_queued;  /* the most SQEs one submitting call handed over   */
 	long sqes_submitted;   /* SQEs handed over by submitting calls            */
 	long skip_success;     /* ... with IOSQE_CQE_SKIP_SUCCESS, ever: no CQE   */
@@ -159,6 +168,7 @@ static struct ring_watch watch;
 enum {
 	WATCH_WHEN_BUSY = 1,     /* a read is in the kernel (taken, no CQE yet)  */
 	WATCH_WHEN_SQ_FULL_CQE,  /* the SQ is full and a CQE waits to be reaped  */
+	WATCH_WHEN_WAITS,        /* the call waits for a completion (nr > 0)    */
 };
 
 static unsigned watch_inflight(const struct io_uring *ring)
@@ -316,6 +326,8 @@ static void watch_shrink_queued(struct io_uring *ring)
 		if (!watch_is_read(sqe))
 			continue;
 		watch.reads_seen++;
+		if (watch.edit_sqe)
+			watch.edit_sqe(sqe);
 		if (watch.poison_sqe && sqe->fd != -1 && watch.poison_sqe(sqe)) {
 			sqe->fd = -1;
 			sqe->flags &= (__u8)~IOSQE_FIXED_FILE;
@@ -492,6 +504,8 @@ static bool watch_when(const struct io_uring *ring)
 		       __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
 	case WATCH_WHEN_SQ_FULL_CQE:
 		return io_uring_sq_space_left(ring) == 0 && io_uring_cq_ready(ring) > 0;
+	case WATCH_WHEN_WAITS:
+		return watch.cur_nr > 0;
 	}
 	return false;
 }
@@ -547,12 +561,15 @@ static bool watch_call(struct io_uring *ring, int *err)
 	static int watch_##name params                            \
 	{                                                         \
 		int err, ret;                                     \
+		watch.cur_nr = (nr);                              \
 		if (watch_call(ring, &err))                       \
 			return err;                               \
 		if (watch_pacing(ring, #name, (nr), &err))        \
 			return err;                               \
 		watch_submission(ring, #name);                    \
 		watch_feed((nr));                                 \
+		if (watch.before_wait && (nr) > 0)                \
+			watch.before_wait(ring, (nr));            \
 		ret = SEAM_REAL(name) args;                       \
 		watch_observe(ring);                              \
 		watch_rewrite_cqes(ring);                         \
@@ -584,6 +601,8 @@ static int watch_io_uring_enter(unsigned fd, unsigned submit, unsigned complete,
 	if (watch_call(NULL, &err))
 		return err;
 	watch_feed(complete);
+	if (watch.before_wait && complete > 0)
+		watch.before_wait(NULL, complete);
 	return SEAM_REAL(io_uring_enter)(fd, submit, complete, fl, sig);
 }
 
@@ -595,6 +614,8 @@ static int watch_io_uring_enter2(unsigned fd, unsigned submit, unsigned complete
 	if (watch_call(NULL, &err))
 		return err;
 	watch_feed(complete);
+	if (watch.before_wait && complete > 0)
+		watch.before_wait(NULL, complete);
 	return SEAM_REAL(io_uring_enter2)(fd, submit, complete, fl, sig, sz);
 }
 
