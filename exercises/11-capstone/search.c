@@ -134,8 +134,9 @@ int ann_search(const struct ann_index *idx, const struct ann_io *io, const float
  * holds a candidate not read and not in flight, take the nearest, mark it,
  * and queue a read of its sector into a free slot (io_uring_get_sqe,
  * io_uring_prep_read, the slot's number in the user_data). Then ONE
- * io_uring_submit for all that was queued; each submit that carried reads
- * is a hop in *stats. Nothing in flight after the fill: the search is over.
+ * io_uring_submit for all that was queued (or io_uring_submit_and_wait(ring,
+ * 1): the submit and TODO 11's wait in one system call); each submit that
+ * carried reads is a hop in *stats. Nothing in flight after the fill: the search is over.
  * This is the step that pipelines: it runs after every completion, while
  * the other reads are still in flight (README, "The next step").
  *
@@ -154,8 +155,8 @@ int ann_search(const struct ann_index *idx, const struct ann_io *io, const float
  * itself fails (other than -EINTR), return its error at once and do NOT
  * free the buffers of reads still in flight (the kernel may write there).
  *
- * TODO 13 (signals): io_uring_submit and io_uring_wait_cqe return -EINTR
- * when a signal arrives: that is not an error, call them again.
+ * TODO 13 (signals): io_uring_submit (and _and_wait) and io_uring_wait_cqe
+ * return -EINTR when a signal arrives: that is not an error, call them again.
  */
 int ann_search_uring(const struct ann_index *idx, struct io_uring *ring, int fd,
 		     const float *query, const struct ann_params *p, uint32_t *ids, float *dists,

@@ -168,7 +168,9 @@ static struct ring_watch watch;
 enum {
 	WATCH_WHEN_BUSY = 1,     /* a read is in the kernel (taken, no CQE yet)  */
 	WATCH_WHEN_SQ_FULL_CQE,  /* the SQ is full and a CQE waits to be reaped  */
-	WATCH_WHEN_WAITS,        /* the call waits for a completion (nr > 0)    */
+	WATCH_WHEN_WAITS_BUSY,   /* the call only waits for a completion (nr > */
+	                         /* 0, nothing queued) while a read is in the  */
+	                         /* kernel                                     */
 };
 
 static unsigned watch_inflight(const struct io_uring *ring)
@@ -504,8 +506,10 @@ static bool watch_when(const struct io_uring *ring)
 		       __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
 	case WATCH_WHEN_SQ_FULL_CQE:
 		return io_uring_sq_space_left(ring) == 0 && io_uring_cq_ready(ring) > 0;
-	case WATCH_WHEN_WAITS:
-		return watch.cur_nr > 0;
+	case WATCH_WHEN_WAITS_BUSY:
+		return watch.cur_nr > 0 && io_uring_sq_ready(ring) == 0 &&
+		       __atomic_load_n(ring->sq.khead, __ATOMIC_ACQUIRE) !=
+			       __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
 	}
 	return false;
 }

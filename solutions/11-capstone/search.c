@@ -320,24 +320,24 @@ static int fill(struct pipeline *pl)
 	return 0;
 }
 
-/* Hand the kernel what is queued; -EINTR (a signal) is not an error. */
-static int submit_queued(struct pipeline *pl)
+/* Hand the kernel what step 1 queued and wait for a completion, in one
+ * system call (io_uring_submit_and_wait), or only wait when nothing was
+ * queued. -EINTR means a signal arrived: nothing is lost, call again. */
+static int submit_and_wait_one(struct pipeline *pl)
 {
-	bool carried = false;
-
-	while (io_uring_sq_ready(pl->ring) > 0) {
-		int rc = io_uring_submit(pl->ring);
+	for (;;) {
+		bool queued = io_uring_sq_ready(pl->ring) > 0;
+		struct io_uring_cqe *cqe;
+		int rc = queued ? io_uring_submit_and_wait(pl->ring, 1)
+				: io_uring_wait_cqe(pl->ring, &cqe);
 
 		if (rc == -EINTR)
 			continue;
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
-			return -EBUSY;  /* nothing taken, nothing to wait for */
-		carried = true;
+		pl->st.hops += queued;
+		return 0;
 	}
-	pl->st.hops += carried;
-	return 0;
 }
 
 /* Step 3: every completion ready, each handled (or, once the search has
@@ -393,16 +393,9 @@ static int walk_uring(struct pipeline *pl, bool *broken)
 			if (rc < 0)
 				pl->err = rc;
 		}
-		rc = submit_queued(pl);
-		if (rc < 0)
-			break;
 		if (pl->inflight == 0)
-			return pl->err;
-		do {
-			struct io_uring_cqe *cqe;
-
-			rc = io_uring_wait_cqe(pl->ring, &cqe);
-		} while (rc == -EINTR);
+			return pl->err;         /* nothing queued either */
+		rc = submit_and_wait_one(pl);
 		if (rc < 0)
 			break;
 		reap(pl);
