@@ -259,8 +259,9 @@ struct io_uring;
  *      neighbours); then go back to 1.
  *
  * A node is still read at most once per query. stats->hops counts the
- * submits of step 1 that carried reads, stats->reads the nodes read (a read
- * submitted again after -EAGAIN is not a new read).
+ * submits of step 1 that carried reads (a read submitted again after
+ * -EAGAIN counts as one: a submit of it alone is a hop), stats->reads the
+ * nodes read (a read submitted again is not a new read).
  *
  * The ring is the caller's: set up with at least W submission queue
  * entries, nothing queued, in flight or waiting to be reaped on entry. The
@@ -280,7 +281,8 @@ struct io_uring;
  *   - a submit or a wait failing with anything else: that error is
  *     returned at once. The ring is then in an unknown state (the caller
  *     should exit it) and the buffers of the reads still in flight are not
- *     freed, since the kernel may still write into them.
+ *     freed, since the kernel may still write into them (the rest of the
+ *     query's state is).
  *
  * Returns r as ann_search, or a negated errno: -EINVAL as ann_search (ring
  * for io), or when the ring has fewer than p->W submission queue entries.

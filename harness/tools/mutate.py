@@ -29,7 +29,9 @@ With a fifth field the entry covers that change only inside the function of
 that name: the same line text elsewhere in the file is another mutant, which
 may be a real mistake there. Without it, every line with that text.
 
-Usage: mutate.py CH [--file F] [--only OP,...] [--jobs N] [--limit N] [--keep]
+Usage: mutate.py CH [--file F] [--only OP,...] [--function NAME] [--jobs N] [--limit N] [--keep]
+(--function: only the lines of the functions whose names start with NAME, e.g.
+the part of a reference a change touched; repeatable)
 Writes build/mutate/NN/: summary.txt, survivors/*.diff (ready to become hand
 mutants), log/. Exit 0 if no survivor is left unexplained.
 """
@@ -299,6 +301,8 @@ def main():
     ap.add_argument("--only", help="only these operators, comma-separated")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "2")))
     ap.add_argument("--limit", type=int, default=0, help="grade at most N mutants (a sample)")
+    ap.add_argument("--function", action="append",
+                    help="only lines inside functions whose name starts with this (repeatable)")
     ap.add_argument("--list", action="store_true", help="print the mutants, grade nothing")
     args = ap.parse_args()
 
@@ -315,7 +319,10 @@ def main():
     for file in files:
         text = open(os.path.join(ROOT, "solutions", chapter, file)).read()
         seen = set()
+        lines = text.split("\n")
         for i, line in code_lines(text):
+            if args.function and not any(function_at(lines, i).startswith(f) for f in args.function):
+                continue
             for op, new in mutations(line):
                 if (only and op not in only) or new == line or (i, new) in seen:
                     continue
@@ -389,7 +396,7 @@ def main():
         print(f"mutate: the survivors as diffs: {work}/survivors/ (kill each with a test, or list it "
               f"in harness/{chapter}/mutants/equivalent.tsv with the reason)")
     # Only a whole run can tell that a listed mutant is no longer made.
-    unused = set() if (args.limit or only) else set(k for k in equivalent if k[0] in files) - set(
+    unused = set() if (args.limit or only or args.function) else set(k for k in equivalent if k[0] in files) - set(
         (f, line.strip(), new.strip()) for (f, i, line, new, op, text) in todo)
     for k in sorted(unused):
         print(f"mutate: equivalent.tsv lists a mutant that is no longer generated: {k[0]}: {k[1]} -> {k[2]}")
