@@ -674,10 +674,29 @@ static void write_results(const char *why_not_run)
 	fclose(fp);
 }
 
+/*
+ * Criterion 2.4 binds its runner's socket at /tmp/criterion_<pid>.sock,
+ * whatever TMPDIR says, and removes it only when the run ends normally: a
+ * run stopped by --fail-fast (make test's mutants, make mutate) kills its own
+ * process group and leaves it. In the sandbox /tmp is the grading's own
+ * tmpfs, gone with it; unsandboxed (SANDBOX=off, no bubblewrap, make mutate)
+ * it is the machine's /tmp, where they piled up by the hundred. Once every
+ * verdict is in, no worker is started any more, and the ones still running
+ * hold their connections, not the path: the runner removes it then.
+ */
+static void remove_runner_socket(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/criterion_%llu.sock", (unsigned long long)getpid());
+	unlink(path);
+}
+
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void)stats;
 	write_results(NULL);
+	remove_runner_socket();
 }
 
 /*
