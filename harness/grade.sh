@@ -22,7 +22,8 @@
 #     a report; reports are written whole, then renamed into place.
 set -u
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+case $0 in */*) ROOT=${0%/*} ;; *) ROOT=. ;; esac
+ROOT=$(cd "$ROOT/.." && pwd)
 IMPL_ARG=${1:?usage: grade.sh IMPL [CH]}
 CH=${2:-}
 SAN=${SAN:-0}
@@ -69,6 +70,9 @@ IMPL=$(cd "$IMPL_ARG" 2>/dev/null && pwd) || { no_such_impl "$ROOT" "$IMPL_ARG" 
 #   GRADE_FACTS_CACHE=F   the probe's facts (below) of the first grading are
 #                         kept in F and read by the next (same machine, same
 #                         build/ filesystem, same run);
+#   GRADE_SANDBOX_CHECKED=1  (with GRADE_PREPARED) the caller tried the
+#                         sandbox (sandbox_check) before, and it started: this
+#                         grading is sandboxed without trying again;
 #   GRADE_REUSE=REF:OBJ   a source file byte for byte the same as REF/<file>
 #                         is not compiled again: its objects are taken from
 #                         OBJ/impl, a build of REF by harness/mk/chapter.mk
@@ -133,17 +137,18 @@ interrupted() {
 }
 trap interrupted INT TERM
 
-# copy_sources CHAPTER DEST: copy the files the chapter grades from the
-# learner's tree; on refusal print why and return 1.
+# copy_sources CHAPTER DEST FILES: copy the files the chapter grades (its
+# make sources, a line of names) from the learner's tree; on refusal print
+# why and return 1.
 copy_sources() {
-	local c=$1 dest=$2 f src size
+	local c=$1 dest=$2 files=$3 f src size
 	if [ -L "$IMPL/$c" ] || [ ! -d "$IMPL/$c" ]; then
 		[ -e "$IMPL/$c" ] || [ -L "$IMPL/$c" ] || { echo "the directory $IMPL/$c is missing: copy exercises/$c there to start"; return 1; }
 		echo "$IMPL/$c must be a directory, not a link or a file"
 		return 1
 	fi
-	mkdir -p "$dest"
-	for f in $("$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" CHAPTER="$c" sources); do
+	[ -d "$dest" ] || mkdir -p "$dest"
+	for f in $files; do
 		src=$IMPL/$c/$f
 		if [ -L "$src" ]; then
 			echo "$f is a symbolic link: the grader takes only regular files (copy the file itself there)"
@@ -170,7 +175,7 @@ copy_sources() {
 # that the build below takes them as they are (see GRADE_REUSE above).
 reuse_objects() {
 	local src=$1 out=$2 ref=${GRADE_REUSE%%:*} obj=${GRADE_REUSE#*:} f base
-	mkdir -p "$out/impl"
+	[ -d "$out/impl" ] || mkdir -p "$out/impl"
 	for f in "$src"/*.c; do
 		base=${f##*/}
 		base=${base%.c}
@@ -237,7 +242,17 @@ run_tests() {
 	return "${PIPESTATUS[0]}"
 }
 
+# listed NN TEST LIST: whether LIST (a chapter's list of tests) has TEST.
+listed() {
+	local ch id _
+	while IFS=$'\t' read -r ch id _; do
+		[ "$ch" = "$1" ] && [ "$id" = "$2" ] && return 0
+	done < "$3"
+	return 1
+}
+
 results=()
+facts=$PRIV/facts
 for c in "${chapters[@]}"; do
 	nn=${c%%-*}
 	src=$PRIV/src/$c
@@ -245,26 +260,33 @@ for c in "${chapters[@]}"; do
 	tmp=$PRIV/tmp/$c
 	list=$PRIV/list-$nn.tsv
 	raw=$PRIV/raw-$nn.tsv
-	facts=$PRIV/facts
 	checked=$PRIV/chapter-$nn.tsv
 	mk=("$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT"
 	    CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}")
 	echo "== $c  ($IMPL/$c)"
-	mkdir -p "$out" "$tmp"
+	mkdir -p "$out/impl" "$tmp" "$src"
 
 	# The list of tests and points comes from a binary without learner code.
-	if ! "${mk[@]}" harness list >&2 || ! cp "$("${mk[@]}" list-path)" "$list"; then
+	# One make builds it and then prints where it is and which files the
+	# chapter grades (its last two lines; anything before them is the
+	# build's, shown as it was).
+	made=()
+	mapfile -t made < <("${mk[@]}" harness list list-path sources)
+	wait $! && [ ${#made[@]} -ge 2 ] && made_ok=1 || made_ok=0
+	[ ${#made[@]} -le 2 ] || printf '%s\n' "${made[@]:0:${#made[@]}-2}" >&2
+	if [ "$made_ok" = 0 ] || ! cp "${made[-2]}" "$list"; then
 		echo "grade: the grader's own build of $c failed (make test shows why)" >&2
 		continue
 	fi
+	sources=${made[-1]}
 
-	if [ -n "$ONLY_TEST" ] && ! grep -q "^$nn	$ONLY_TEST	" "$list"; then
+	if [ -n "$ONLY_TEST" ] && ! listed "$nn" "$ONLY_TEST" "$list"; then
 		echo "grade: chapter $nn has no test $ONLY_TEST (make check CH=$nn lists them)" >&2
 		exit 2
 	fi
 
 	why=""
-	if ! why=$(copy_sources "$c" "$src"); then
+	if ! why=$(copy_sources "$c" "$src" "$sources"); then
 		why="your files were not graded: $why"
 	elif [ -n "${GRADE_REUSE:-}" ] && ! reuse_objects "$src" "$out"; then
 		why="the grader could not reuse the reference's objects (GRADE_REUSE=$GRADE_REUSE)"
@@ -281,8 +303,10 @@ for c in "${chapters[@]}"; do
 		# What this machine can do, found by the course's probe without any
 		# learner code, in the tests' sandbox, once per grading; a test may
 		# skip only for a reason confirmed here.
+		# (make test's cache is read where it is: written whole, then
+		# renamed into place.)
 		if [ ! -s "$facts" ] && [ -n "${GRADE_FACTS_CACHE:-}" ] && [ -s "$GRADE_FACTS_CACHE" ]; then
-			cp "$GRADE_FACTS_CACHE" "$facts"
+			facts=$GRADE_FACTS_CACHE
 		fi
 		if [ ! -s "$facts" ]; then
 			sandbox_run --timeout 60 "${SBARGS[@]}" --ro "$PROBE" -- "$PROBE" facts "$tmp" > "$facts" 2>/dev/null
@@ -315,7 +339,8 @@ for c in "${chapters[@]}"; do
 	else
 		echo "grade: chapter $c produced no results" >&2
 	fi
-	rm -rf "$tmp"
+	# The last chapter's goes with the rest of $PRIV, at exit.
+	[ "$c" = "${chapters[-1]}" ] || rm -rf "$tmp"
 done
 
 # T=NN.MM: the summary is that test's verdict, and so is the exit status.

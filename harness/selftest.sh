@@ -35,6 +35,14 @@ if [ -z "${NO_CHEATS:-}" ] && [ -z "$CH" ] && ! command -v bwrap >/dev/null 2>&1
 	exit 1
 fi
 
+# The sandbox is tried once here; each grading of this run takes that answer
+# instead of trying it again (grade.sh, GRADE_SANDBOX_CHECKED). Where it
+# does not start, every grading tries, and says why, as it would alone.
+SANDBOX_CHECKED=""
+if (. harness/sandbox.sh && sandbox_check > /dev/null 2>&1 && [ "$SANDBOX_ON" = 1 ]); then
+	SANDBOX_CHECKED=1
+fi
+
 # score_of DIR: "score max" of the chapter TSVs in DIR (skips excluded).
 score_of() {
 	awk -F'\t' '!/^#/ && $6 != "skip" { s += $4; m += $5 } END { printf "%d %d\n", s, m }' "$1"/chapter-*.tsv 2>/dev/null
@@ -128,15 +136,32 @@ for d in harness/[0-9][0-9]-*/; do
 done
 
 # grade NAME IMPL CH [VAR=VALUE...]: grade quietly into $OUT/NAME; log kept there.
+# (A process costs about 10 ms of CPU on the 2-core VM, and make test grades
+# some 700 times: the mutant path below starts only the ones it needs.)
 grade() {
 	local name=$1 impl=$2 ch=$3
 	shift 3
-	rm -rf "${OUT:?}/$name" && mkdir -p "$OUT/$name"
-	# The packages and build/tools were checked above, and the machine's
-	# facts are probed once per run (grade.sh, GRADE_PREPARED and
-	# GRADE_FACTS_CACHE).
-	env REPORTS="$OUT/$name" GRADE_PREPARED=1 GRADE_FACTS_CACHE="$OUT/facts" "$@" \
-		harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
+	[ ! -e "${OUT:?}/$name" ] || rm -rf "${OUT:?}/$name"
+	mkdir -p "$OUT/$name"
+	# The packages and build/tools were checked above, the sandbox was tried
+	# once, and the machine's facts are probed once per run (grade.sh,
+	# GRADE_PREPARED, GRADE_SANDBOX_CHECKED and GRADE_FACTS_CACHE). The
+	# variables are exported to grade.sh alone, from this function.
+	local -x REPORTS="$OUT/$name" GRADE_PREPARED=1 GRADE_FACTS_CACHE="$OUT/facts" \
+		GRADE_SANDBOX_CHECKED="$SANDBOX_CHECKED" "$@"
+	harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
+}
+
+# failed_test DIR TEST: whether DIR's chapter report says TEST failed.
+failed_test() {
+	local f _ id outcome
+	for f in "$1"/chapter-*.tsv; do
+		[ -f "$f" ] || continue
+		while IFS=$'\t' read -r _ id _ _ _ outcome _; do
+			[ "$id" = "$2" ] && [ "$outcome" = fail ] && return 0
+		done < "$f"
+	done
+	return 1
 }
 
 # expect_full_marks NAME CHAPTER HOW [VAR=VALUE...]: grade the solutions of
@@ -158,18 +183,19 @@ expect_full_marks() {
 # print "ok ..." if it loses points, "not_ok ..." if not, or if the diff no
 # longer applies to the reference exactly (no fuzz: a mutant must not drift).
 check_mutant() {
-	local c=$1 mutant=$2 nn=${1%%-*} name header target what tree s m caught first
-	name=$(basename "$mutant" .diff)
-	header=$(head -n 1 "$mutant")
-	target=$(printf '%s' "$header" | sed -n 's/^mutant of \([^:]*\): .*$/\1/p')
+	local c=$1 mutant=$2 nn=${1%%-*} name header="" target="" what tree s m caught first
+	name=${mutant##*/}
+	name=${name%.diff}
+	IFS= read -r header < "$mutant"
+	[[ $header =~ ^mutant\ of\ ([^:]*):\ .*$ ]] && target=${BASH_REMATCH[1]}
 	what=${header#*: }
 	if [ -z "$target" ] || [ ! -f "solutions/$c/$target" ]; then
 		echo "not_ok $c: mutant $name has no first line 'mutant of FILE: MISTAKE' naming a file of solutions/$c"
 		return
 	fi
 	tree=$OUT/trees/$nn-$name
-	rm -rf "$tree" && mkdir -p "$tree"
-	cp -r "solutions/$c" "$tree/$c"
+	[ ! -e "$tree" ] || rm -rf "$tree"
+	mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c"
 	if ! patch -s -p1 -F0 --no-backup-if-mismatch -r - -d "$tree/$c" < "$mutant" > "$OUT/patch-$nn-$name.log" 2>&1; then
 		echo "not_ok $c: mutant $name no longer applies to solutions/$c/$target (see $OUT/patch-$nn-$name.log): update the diff"
 		return
@@ -178,14 +204,13 @@ check_mutant() {
 	# run alone: if it fails, the mutant loses points in a real grading, and
 	# the tests before it need not run. If it passes now (the tests or the
 	# mutant changed), the mutant is graded in full below.
-	first=$(awk -F'\t' -v m="$name" '$1 == m { print $2; exit }' "harness/$c/mutants/caught-by.tsv" 2>/dev/null)
+	first=${CAUGHT_BY[$name]:-}
 	# The files the mutant leaves alone are not compiled again: their objects
 	# come from the reference's build (grade.sh, GRADE_REUSE).
 	reuse=GRADE_REUSE="$ROOT/solutions/$c:$OUT/reference/$c"
 	if [ -n "$first" ]; then
 		grade "mutant-$nn-$name" "$tree" "$nn" "$reuse" ONLY_TEST="$first"
-		if awk -F'\t' -v t="$first" '$2 == t && $6 == "fail" { found = 1 } END { exit !found }' \
-			"$OUT/mutant-$nn-$name"/chapter-*.tsv 2>/dev/null; then
+		if failed_test "$OUT/mutant-$nn-$name" "$first"; then
 			printf '%s\t%s\n' "$name" "$first" > "$OUT/caught-$nn-$name"
 			echo "ok $c: mutant $name loses points (caught by $first, run alone) - $what"
 			return
@@ -269,16 +294,26 @@ PY
 	# mutant does not change are taken from there.
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 harness tests programs
+	# The test that caught each mutant last time (mutants/caught-by.tsv),
+	# read once for the chapter.
+	declare -A CAUGHT_BY=()
+	if [ -f "harness/$c/mutants/caught-by.tsv" ]; then
+		while IFS=$'\t' read -r m t _; do
+			[ -n "$m" ] && [ "${m:0:1}" != "#" ] && [ -z "${CAUGHT_BY[$m]:-}" ] && CAUGHT_BY[$m]=$t
+		done < "harness/$c/mutants/caught-by.tsv"
+	fi
 	running=0
 	for mutant in harness/"$c"/mutants/*.diff; do
 		[ -e "$mutant" ] || continue
+		m=${mutant##*/}
+		m=${m%.diff}
 		{
 			t0=$EPOCHREALTIME
 			check_mutant "$c" "$mutant"
 			# How long it took, for whoever makes make test faster.
 			t1=$EPOCHREALTIME
-			echo "$(( (${t1/./} - ${t0/./}) / 1000 ))" > "$OUT/ms-$nn-$(basename "$mutant" .diff)"
-		} > "$OUT/verdict-$nn-$(basename "$mutant" .diff)" &
+			echo "$(( (${t1/./} - ${t0/./}) / 1000 ))" > "$OUT/ms-$nn-$m"
+		} > "$OUT/verdict-$nn-$m" &
 		running=$((running + 1))
 		if [ "$running" -ge "${JOBS:-3}" ]; then
 			wait -n
