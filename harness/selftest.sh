@@ -230,11 +230,31 @@ check_mutant() {
 	fi
 }
 
+# seed_plain CHAPTER: the grader's own objects of CHAPTER (and the ones every
+# chapter shares), as the -Werror builds above made them
+# (build/harness/plain-werror), put where grade.sh's builds without -Werror
+# look for them (build/harness/plain: make check's flavour, the mutants'),
+# unless they are there already. -Werror changes what the compiler reports,
+# never what it writes: the objects are the same bytes, and tests.c need not
+# be compiled a second time (seconds per chapter). Times are kept, so make
+# takes them as they are; each file is renamed into place, as make writes
+# them (two chapters' self-tests share shared/). Only the course's harness
+# goes this way, never an implementation's objects.
+seed_plain() {
+	local from=$ROOT/build/harness/plain-werror to=$ROOT/build/harness/plain f
+	[ -d "$from/$1" ] || return 0
+	while IFS= read -r f; do
+		[ -e "$to/$f" ] && continue
+		mkdir -p "$to/${f%/*}" && cp -p "$from/$f" "$to/$f.$$.tmp" && mv "$to/$f.$$.tmp" "$to/$f"
+	done < <(cd "$from" && find "$1" shared -type f ! -name '*.tmp')
+}
+
 rm -rf "$OUT" && mkdir -p "$OUT"
 for c in "${chapters[@]}"; do
 	nn=${c%%-*}
 	echo "== chapter $c"
 
+	werror_ok=1
 	for impl in solutions exercises; do
 		if make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 			IMPL_DIR="$ROOT/$impl/$c" OUT="$ROOT/build/werror/$impl/$c" WERROR=1 \
@@ -242,6 +262,7 @@ for c in "${chapters[@]}"; do
 			ok "$c: $impl, tests and demo build with -Wall -Wextra -Werror"
 		else
 			not_ok "$c: $impl does not build warning-free (see $OUT/build-$impl-$nn.log)"
+			werror_ok=0
 		fi
 	done
 
@@ -292,6 +313,7 @@ PY
 	# share are built first, once, and so is the reference, as grade.sh
 	# builds a learner's tree (SAN=0, WERROR=0): the objects of the files a
 	# mutant does not change are taken from there.
+	[ "$werror_ok" = 1 ] && seed_plain "$c"
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 harness tests programs
 	# The test that caught each mutant last time (mutants/caught-by.tsv),
