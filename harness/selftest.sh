@@ -48,8 +48,53 @@ score_of() {
 	awk -F'\t' '!/^#/ && $6 != "skip" { s += $4; m += $5 } END { printf "%d %d\n", s, m }' "$1"/chapter-*.tsv 2>/dev/null
 }
 
-# Without CH: every chapter's self-test, two chapters at a time (most of the
-# time goes to waiting out the limits of hanging mutants), reported in order.
+# The student edition (make dist): made without the reference's code, and
+# its grader grades there (chapter 01's skeleton: zero, all tests). Only the
+# course's own code is built and graded here, in build/selftest-dist: it runs
+# as one more job beside the chapters' self-tests, not after them.
+dist_check() {
+	dist=$ROOT/build/selftest-dist
+	rm -rf "$dist"
+	if harness/dist.sh "$dist" > "$logs/dist.out" 2>&1; then
+		echo "ok     make dist: the student edition has no solutions, mutants or cheats, and no reference code"
+		(cd "$dist/aio-course" && REPORTS="$dist/reports" make -s check CH=01) > "$logs/dist-check.out" 2>&1
+		read -r s m < <(score_of "$dist/reports")
+		pass=1 fail=0
+		if [ "${m:-0}" -gt 0 ] && [ "$s" = 0 ]; then
+			echo "ok     the student edition grades: chapter 01's skeleton scores 0/$m there"
+			pass=$((pass + 1))
+		else
+			echo "FAILED the student edition's make check CH=01: the skeleton scored ${s:-?}/${m:-?} (see $logs/dist-check.out)"
+			fail=$((fail + 1))
+		fi
+		# A chapter that links earlier chapters' reference modules
+		# (BACKEND_SRCS: 10, 11), which the edition ships compiled (and 11
+		# the course's own code, as source): the reference, graded there,
+		# is full. The same list as dist.sh's.
+		for c in $(cd harness && grep -l '^BACKEND_SRCS *:= *[^ ]' [0-9][0-9]-*/chapter.mk | cut -d/ -f1); do
+			nn=${c%%-*}
+			mkdir -p "$dist/tree/$c" && cp solutions/"$c"/* "$dist/tree/$c/"
+			(cd "$dist/aio-course" && REPORTS="$dist/reports$nn" make -s check CH="$nn" IMPL="$dist/tree") > "$logs/dist-check$nn.out" 2>&1
+			read -r s m < <(score_of "$dist/reports$nn")
+			if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
+				echo "ok     the student edition grades chapter $nn on its compiled back-ends: the reference scores $s/$m there"
+				pass=$((pass + 1))
+			else
+				echo "FAILED the student edition's make check CH=$nn of the reference: ${s:-?}/${m:-?} (see $logs/dist-check$nn.out)"
+				fail=$((fail + 1))
+			fi
+		done
+		echo "$pass passed, $fail failed"
+	else
+		echo "FAILED make dist: $(tail -n 1 "$logs/dist.out")"
+		echo "0 passed, 1 failed"
+	fi
+}
+
+# Without CH: every chapter's self-test, two chapters at a time (two mutants
+# each: that keeps both cores busy; a mutant's grading is mostly CPU, the
+# hanging ones' time limits a small part), then make dist's check in the
+# first free place, reported in order.
 if [ -z "$CH" ]; then
 	logs=$ROOT/build/selftest-logs
 	rm -rf "$logs" && mkdir -p "$logs"
@@ -63,47 +108,11 @@ if [ -z "$CH" ]; then
 			running=$((running - 1))
 		fi
 	done
+	if [ "$running" -ge "${CHAPTER_JOBS:-2}" ]; then
+		wait -n
+	fi
+	dist_check > "$logs/zy-dist.log" &
 	wait
-	# The student edition (make dist): made without the reference's code,
-	# and its grader grades there (chapter 01's skeleton: zero, all tests).
-	{
-		dist=$ROOT/build/selftest-dist
-		rm -rf "$dist"
-		if harness/dist.sh "$dist" > "$logs/dist.out" 2>&1; then
-			echo "ok     make dist: the student edition has no solutions, mutants or cheats, and no reference code"
-			(cd "$dist/aio-course" && REPORTS="$dist/reports" make -s check CH=01) > "$logs/dist-check.out" 2>&1
-			read -r s m < <(score_of "$dist/reports")
-			pass=1 fail=0
-			if [ "${m:-0}" -gt 0 ] && [ "$s" = 0 ]; then
-				echo "ok     the student edition grades: chapter 01's skeleton scores 0/$m there"
-				pass=$((pass + 1))
-			else
-				echo "FAILED the student edition's make check CH=01: the skeleton scored ${s:-?}/${m:-?} (see $logs/dist-check.out)"
-				fail=$((fail + 1))
-			fi
-			# A chapter that links earlier chapters' reference modules
-			# (BACKEND_SRCS: 10, 11), which the edition ships compiled (and 11
-			# the course's own code, as source): the reference, graded there,
-			# is full. The same list as dist.sh's.
-			for c in $(cd harness && grep -l '^BACKEND_SRCS *:= *[^ ]' [0-9][0-9]-*/chapter.mk | cut -d/ -f1); do
-				nn=${c%%-*}
-				mkdir -p "$dist/tree/$c" && cp solutions/"$c"/* "$dist/tree/$c/"
-				(cd "$dist/aio-course" && REPORTS="$dist/reports$nn" make -s check CH="$nn" IMPL="$dist/tree") > "$logs/dist-check$nn.out" 2>&1
-				read -r s m < <(score_of "$dist/reports$nn")
-				if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
-					echo "ok     the student edition grades chapter $nn on its compiled back-ends: the reference scores $s/$m there"
-					pass=$((pass + 1))
-				else
-					echo "FAILED the student edition's make check CH=$nn of the reference: ${s:-?}/${m:-?} (see $logs/dist-check$nn.out)"
-					fail=$((fail + 1))
-				fi
-			done
-			echo "$pass passed, $fail failed"
-		else
-			echo "FAILED make dist: $(tail -n 1 "$logs/dist.out")"
-			echo "0 passed, 1 failed"
-		fi
-	} > "$logs/zy-dist.log"
 	# The cheats last: one of them succeeding could otherwise spoil the
 	# chapters' gradings running beside it.
 	if [ -z "${NO_CHEATS:-}" ]; then
@@ -308,11 +317,12 @@ PY
 		not_ok "$c: the skeleton scores ${s:-?}/${m:-?} (see $OUT/exercises-$nn/log)"
 	fi
 
-	# Mutants are graded three at a time: most of their time is spent waiting
-	# for the time limits of the tests they hang. The harness objects they
-	# share are built first, once, and so is the reference, as grade.sh
-	# builds a learner's tree (SAN=0, WERROR=0): the objects of the files a
-	# mutant does not change are taken from there.
+	# Mutants are graded JOBS at a time (3; make test gives 2, beside another
+	# chapter's): a few wait out a test's time limit while the others use the
+	# cores. The harness objects they share are built first, once (most of
+	# them copied from the -Werror build: seed_plain), and so is the
+	# reference, as grade.sh builds a learner's tree (SAN=0, WERROR=0): the
+	# objects of the files a mutant does not change are taken from there.
 	[ "$werror_ok" = 1 ] && seed_plain "$c"
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 harness tests programs
