@@ -9,6 +9,8 @@
 #   solutions/                      the reference modules;
 #   harness/NN-topic/mutants/       wrong versions of them, as diffs whose
 #                                   context lines are the reference's code;
+#   harness/NN-topic/variants/      correct modules shaped differently (they
+#                                   hold the reference's code too);
 #   harness/cheats/                 the cheat submissions (instructor matter);
 #   harness/selftest.sh, harness/tools/mutate.py, harness/tools/caught-by.sh,
 #   .ci/                            the course's own tests, which need the above.
@@ -42,7 +44,7 @@ fi
 keep=()
 for f in "${files[@]}"; do
 	case "$f" in
-	solutions/* | harness/*/mutants/* | harness/cheats/* | .ci/* | \
+	solutions/* | harness/*/mutants/* | harness/*/variants/* | harness/cheats/* | .ci/* | \
 		harness/selftest.sh | harness/tools/mutate.py | harness/tools/caught-by.sh | \
 		harness/dist.sh | harness/dist-allowed.txt) ;;
 	*) [ -f "$ROOT/$f" ] && keep+=("$f") ;;

@@ -5,6 +5,8 @@
 #   - every chapter builds warning-free (-Werror): solutions, skeletons, demos;
 #   - the solutions score full marks, also under ASan + UBSan;
 #   - the skeletons score zero;
+#   - every correct variant (harness/NN-*/variants/NAME/, a module shaped
+#     differently from the reference) scores full marks;
 #   - every mutant (harness/NN-*/mutants/*.diff, a plausible mistake or a cheat,
 #     applied to the reference) loses points, and still applies;
 #   - the demo of each chapter runs on the reference (harness/NN-*/smoke.sh);
@@ -367,6 +369,23 @@ PY
 	cat "$OUT"/caught-"$nn"-* > "$OUT/caught-by.tsv" 2>/dev/null
 
 	expect_full_marks "sanitized-$nn" "$c" " under ASan + UBSan" SAN=1
+
+	# Correct modules shaped differently from the reference
+	# (harness/NN-*/variants/NAME/: whole files that replace the
+	# reference's): full marks, or a test asks for more than the contract.
+	for v in harness/"$c"/variants/*/; do
+		[ -d "$v" ] || continue
+		vname=$(basename "$v")
+		tree=$OUT/trees/variant-$vname
+		rm -rf "$tree" && mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c" && cp "$v"* "$tree/$c/"
+		grade "variant-$nn-$vname" "$tree" "$nn"
+		read -r s m < <(score_of "$OUT/variant-$nn-$vname")
+		if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
+			ok "$c: variant $vname, correct and shaped differently, scores full marks ($s/$m)"
+		else
+			not_ok "$c: variant $vname, correct and shaped differently, scores ${s:-?}/${m:-?}: a test asks for more than the contract, or the variant is out of date (see $OUT/variant-$nn-$vname/log)"
+		fi
+	done
 
 	if [ -x "harness/$c/smoke.sh" ]; then
 		if harness/"$c"/smoke.sh "$ROOT/build/werror/solutions/$c" > "$OUT/smoke-$nn.log" 2>&1; then
