@@ -354,8 +354,7 @@ static void reap(struct pipeline *pl)
 		io_uring_cqe_seen(pl->ring, cqe);
 		if (slot >= pl->W || !s->busy[slot]) {
 			/* not one of ours: the ring was not empty on entry */
-			if (!pl->err)
-				pl->err = -EINVAL;
+			pl->err = pl->err ? pl->err : -EINVAL;
 			continue;
 		}
 		if (res == -EAGAIN && !pl->err) {
@@ -371,12 +370,8 @@ static void reap(struct pipeline *pl)
 		}
 		s->busy[slot] = false;
 		pl->inflight--;
-		if (!pl->err) {
-			int rc = expand(s, s->frontier[slot], s->sectors + slot * ANN_SECTOR, res);
-
-			if (rc < 0)
-				pl->err = rc;
-		}
+		if (!pl->err)   /* draining after an error: counted out only */
+			pl->err = expand(s, s->frontier[slot], s->sectors + slot * ANN_SECTOR, res);
 	}
 }
 
@@ -388,11 +383,8 @@ static int walk_uring(struct pipeline *pl, bool *broken)
 
 	start_at_entry(pl->s);
 	for (;;) {
-		if (!pl->err) {
-			rc = fill(pl);
-			if (rc < 0)
-				pl->err = rc;
-		}
+		if (!pl->err)
+			pl->err = fill(pl);
 		if (pl->inflight == 0)
 			return pl->err;         /* nothing queued either */
 		rc = submit_and_wait_one(pl);
