@@ -1561,19 +1561,27 @@ static void uring_after(const char *what, bool ring_failed)
 		    "ring: the ring is the caller's (TODO 9)", what);
 }
 
-/* ann_search_uring with the blocking reads refused. */
-static int usearch(const float *q, unsigned k, unsigned L, unsigned Wd, uint32_t *ids,
-		   float *dists, struct ann_stats *st)
+/* ann_search_uring with the blocking reads refused, on the query state as
+ * it is (a test may set up an injection after uring_new_query). */
+static int urun(const float *q, unsigned k, unsigned L, unsigned Wd, uint32_t *ids,
+		float *dists, struct ann_stats *st)
 {
 	struct ann_params p = { .k = k, .L = L, .W = Wd };
 	int ret;
 
-	uring_new_query();
 	seam_refuse_blocking_io("the nodes are read on the ring the search is given (ann.h: "
 				"\"Reads go through the ring and nothing else\")");
 	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, q, &p, ids, dists, st));
 	grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
 	return ret;
+}
+
+/* A new query, then urun. */
+static int usearch(const float *q, unsigned k, unsigned L, unsigned Wd, uint32_t *ids,
+		   float *dists, struct ann_stats *st)
+{
+	uring_new_query();
+	return urun(q, k, L, Wd, ids, dists, st);
 }
 
 /* check_answer on the nodes the last query read. */
@@ -1896,14 +1904,7 @@ GRADE_TEST(uring, eintr, 2,
 			watch.inject_at = 1;
 		else
 			watch.inject_when = WATCH_WHEN_WAITS_BUSY;
-		{
-			struct ann_params p = { .k = T_K, .L = T_REC_L, .W = 4 };
-
-			seam_refuse_blocking_io("the nodes are read on the ring the search is given");
-			ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(7), &p, ids, NULL,
-							 NULL));
-		}
-		grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
+		ret = urun(query(7), T_K, T_REC_L, 4, ids, NULL, NULL);
 		grade_check(watch.injected, "%s: the search never %s", what,
 			    c == 0 ? "called liburing" : "waited while a read was in flight");
 		grade_check(ret != -EINTR, "%s: the search returned -EINTR: a signal interrupted the "
@@ -2039,7 +2040,7 @@ GRADE_TEST(uring, ring_fails, 1,
 	   "search's, returned at once (the buffers still in flight are then not freed)")
 {
 	uint32_t ids[T_K];
-	struct ann_params p = { .k = T_K, .L = T_REC_L, .W = 4 };
+	struct seam_heap before, after;
 	long calls;
 	int ret;
 
@@ -2052,14 +2053,10 @@ GRADE_TEST(uring, ring_fails, 1,
 	watch.limit = 1000;
 	watch.limit_why = "a wait that fails with -EBADR is called again and again: only -EINTR "
 			  "is retried (TODO 12)";
-	struct seam_heap before, after;
-
-	seam_refuse_blocking_io("the nodes are read on the ring the search is given");
 	seam_heap_usage(&before);
-	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(2), &p, ids, NULL, NULL));
+	ret = urun(query(2), T_K, T_REC_L, 4, ids, NULL, NULL);
 	seam_heap_usage(&after);
 	calls = watch.calls - watch.inject_at;
-	grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
 	uring_check_searched(ret, "query 2 (k 10, L 24, W 4), every wait failing with -EBADR");
 	grade_check(watch.injected, "the search never waited for a completion while a read was in "
 		    "flight");
