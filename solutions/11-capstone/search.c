@@ -155,13 +155,14 @@ static int expand(struct query *s, uint32_t id, const void *sector, ssize_t res)
 	return 0;
 }
 
-/* The hops, until every candidate of the list has been read. */
+/* Every walk starts with the entry node, seen and in the list. */
 static void start_at_entry(struct query *s)
 {
 	seen_test_and_set(s->seen, s->idx->h.entry);
 	list_insert(s, s->idx->h.entry, ann_approx_dist(s->idx, s->q, s->idx->h.entry));
 }
 
+/* The hops, until every candidate of the list has been read. */
 static int walk(struct query *s, const struct ann_io *io, unsigned W, struct ann_stats *st)
 {
 	unsigned m;
