@@ -5,7 +5,8 @@
  * libaio's functions are plain exported functions, so the link seams see
  * every call the code under test makes. The hooks below run in place of
  * them (for calls from the code under test only) and:
- *   - count the calls, the iocbs accepted and the events handed back, and
+ *   - count the calls, the iocbs accepted and the events handed back (and
+ *     the bytes those events say were read), and
  *     from those the requests in flight (accepted by io_submit, not yet
  *     handed back by io_getevents), their maximum, and whether io_submit
  *     was called while others were still in flight (a window that refills);
@@ -78,6 +79,7 @@ struct aio_watch {
 	long setup_nr;                 /* nr of the last io_setup                 */
 	long submit_calls, accepted;   /* io_submit calls; iocbs accepted         */
 	long getevents_calls, events;  /* io_getevents calls; events handed back  */
+	long long event_bytes;         /* the positive res of those events, added */
 	long polls;                    /* io_getevents calls that did not wait    */
 	long inflight, max_inflight;
 	long submits_while_inflight;   /* io_submit accepting while others ran    */
@@ -485,6 +487,9 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 			for (int i = 0; i < got; i++)
 				if ((long)ev[i].res > 1)
 					ev[i].res = (unsigned long)((long)ev[i].res / 2);
+		for (int i = 0; i < got; i++)
+			if ((long)ev[i].res > 0)
+				aw.event_bytes += (long)ev[i].res;
 	}
 	return got;
 }
