@@ -578,6 +578,10 @@ static int buffers_alloc(struct round_buffers *b, size_t count, size_t bs)
 			count, bs);
 		return -1;
 	}
+	/* Fault the pages in now, before any clock starts: the first write to
+	 * a fresh page costs a page fault (found, zeroed, mapped), which the
+	 * first round's reads would otherwise be charged with. */
+	memset(mem, 0, count * bs);
 	b->mem = mem;
 	b->count = count;
 	return 0;
