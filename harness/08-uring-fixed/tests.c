@@ -777,7 +777,7 @@ static void mixed_free(struct mixed *m)
 	free(m->data[1]);
 }
 
-URING_TEST(read, random_batches, 3,
+URING_TEST(read, random_batches, 2,
 	   "ufixed_read: batches of random reads, in registered buffers and not, on registered "
 	   "files and not, all right",
 	   "TODOs 6-8: choose per request (the whole buffer inside a slot: READ_FIXED with its "
@@ -1660,68 +1660,30 @@ URING_TEST(resources, every_path, 2,
 	free(data);
 }
 
-URING_TEST(read, shared_shape, 2,
-	   "ufixed_batch_read: batches right, one ring per call torn down, nothing registered "
-	   "left behind; n 0 without a ring; qd 0 and NULL -EINVAL; -ENOMEM rings",
-	   "TODO 10: one plain ring per call, sized as ufixed.h says, released on every path, "
-	   "nothing registered; a ring refused for RLIMIT_MEMLOCK may be retried smaller "
-	   "(ufixed.h, ufixed_batch_read; lesson, section 4)", 32)
+URING_TEST(read, shared_shape, 1,
+	   "ufixed_batch_read: a ring that fails inside the batch is still torn down; qd 0 and "
+	   "NULL -EINVAL; every ring refused with -ENOMEM gives -ENOMEM, nothing left",
+	   "TODO 10: validate first; a set-up that fails returns its error as it came (a ring "
+	   "refused for RLIMIT_MEMLOCK may be retried smaller); once a ring is set up, "
+	   "ufixed_exit on every path, the error path too (ufixed.h, ufixed_batch_read; lesson, "
+	   "section 4). Its batches are graded by 08.24-08.29", 32)
 {
-	static const unsigned qds[] = { 4, 32, 1 };
 	size_t size = 100000 + grade_rand_below(100000);
-	unsigned char *data;
+	unsigned char *data, buf[100];
 	int fd = data_file("f", size, &data);
 	int before = fault_count_fds(), ret;
-	struct batch_req one = { fd, 0, 10, NULL, 7 };
+	struct batch_req one = { fd, 0, 10, NULL, 7 }, r = { fd, 0, 100, buf, 1 };
 
-	for (size_t round = 0; round < 3; round++) {
-		size_t n = 1 + grade_rand_below(100);
-		unsigned char *bufs = grade_xmalloc(n * 20000);
-		struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
-
-		for (size_t i = 0; i < n; i++)
-			reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size + 1000),
-						      grade_rand_below(20000), bufs + i * 20000, 1 };
-		watch_reset_counts();
-		ret = SEAM_CALL(ufixed_batch_read(reqs, n, qds[round]));
-		grade_check(ret == 0, "ufixed_batch_read of %zu reads at qd %u returned %s, "
-			    "expected 0", n, qds[round], grade_errno_str(ret));
-		for (size_t i = 0; i < n; i++)
-			check_req(&reqs[i], i, data, size, "ufixed_batch_read");
-		grade_check(watch.init_ok == 1 && watch.exits == 1 && fault_count_fds() == before,
-			    "one ufixed_batch_read call set up %ld ring(s), tore down %ld, left %d "
-			    "descriptor(s) open; expected one ring, torn down", watch.init_ok,
-			    watch.exits, fault_count_fds() - before);
-		free(reqs);
-		free(bufs);
-	}
-	{
-		unsigned char buf[100];
-		struct batch_req r = { fd, 0, 100, buf, 1 };
-		long regs = caller_registrations();
-
-		ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
-		grade_check(ret == 0 && r.res == 100, "ufixed_batch_read of one read returned %s, "
-			    "res %s", grade_errno_str(ret), grade_errno_str(r.res));
-		grade_check(caller_registrations() == regs, "ufixed_batch_read registered the "
-			    "caller's buffers or files (%ld call(s)): for one batch registering costs "
-			    "what it saves (ufixed.h; TODO 10)", caller_registrations() - regs);
-		/* The ring fails inside the batch: still torn down. */
-		watch_reset_counts();
-		watch.inject_at = 1;
-		watch.inject_err = -EBADR;
-		watch.inject_forever = true;
-		ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
-		watch_reset_counts();
-		grade_check(ret < 0 && fault_count_fds() == before, "ufixed_batch_read whose ring "
-			    "failed (-EBADR) returned %s and left %d descriptor(s) open: ufixed_exit "
-			    "on every path (TODO 10)", grade_errno_str(ret), fault_count_fds() - before);
-	}
+	/* The ring fails inside the batch: still torn down. */
 	watch_reset_counts();
-	ret = SEAM_CALL(ufixed_batch_read(&one, 0, 4));
-	grade_check(ret == 0 && watch.inits == 0 && one.res == 7, "ufixed_batch_read with n 0 "
-		    "returned %s after %ld ring set-up(s); expected 0 and no ring",
-		    grade_errno_str(ret), watch.inits);
+	watch.inject_at = 1;
+	watch.inject_err = -EBADR;
+	watch.inject_forever = true;
+	ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
+	watch_reset_counts();
+	grade_check(ret < 0 && fault_count_fds() == before, "ufixed_batch_read whose ring "
+		    "failed (-EBADR) returned %s and left %d descriptor(s) open: ufixed_exit "
+		    "on every path (TODO 10)", grade_errno_str(ret), fault_count_fds() - before);
 	ret = SEAM_CALL(ufixed_batch_read(&one, 1, 0));
 	grade_check(ret == -EINVAL, "ufixed_batch_read with qd 0 returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
@@ -1731,12 +1693,7 @@ URING_TEST(read, shared_shape, 2,
 	watch_reset_counts();
 	watch.init_enomem = true;
 	watch.init_enomem_above = 0;
-	{
-		unsigned char buf[100];
-		struct batch_req r = { fd, 0, 100, buf, 1 };
-
-		ret = SEAM_CALL(ufixed_batch_read(&r, 1, 64));
-	}
+	ret = SEAM_CALL(ufixed_batch_read(&r, 1, 64));
 	watch.init_enomem = false;
 	grade_check(ret == -ENOMEM && fault_count_fds() == before, "ufixed_batch_read where every "
 		    "ring is refused with -ENOMEM returned %s (%d descriptor(s) left); expected "
@@ -1777,3 +1734,79 @@ URING_TEST(read, shared_shape, 2,
 	"moves, then return it; a CQE whose rest finds no SQE stays in the CQ for the next " \
 	"round (never prepared through NULL, never dropped)"
 #include "ring_faults.h"
+
+/* --------------------------------------- the batch battery (08.24 on) */
+
+/*
+ * The tests every chapter's batch read shares (harness/lib/batch_battery.h),
+ * on ufixed_batch_read: random reads with the file position watched,
+ * per-request errors, shapes up to qd UINT_MAX, 1500 requests, a 6 GiB
+ * sparse file, the window. Around every batch the ring watch proves the
+ * mechanism (uring_battery.h: one ring per call, sized min(qd, n) and at
+ * most UFIXED_MAX_ENTRIES, torn down with nothing in flight; every read an
+ * SQE of a submit, the first window submitted at once; no blocking read),
+ * and here also: nothing of the caller's registered, so every read is a
+ * plain IORING_OP_READ on the fd itself. One point each: 08.06 and 08.20,
+ * which checked part of it, now weigh less (lesson, the points table).
+ */
+#define URB_FN "ufixed_batch_read"
+#define URB_MAX_ENTRIES UFIXED_MAX_ENTRIES
+#define URB_TODO "TODO 10, and the loop of ufixed_read behind it"
+#include "uring_battery.h"
+
+static struct {
+	long registrations;
+	char bad[300];
+} ufb;
+
+/* Nothing is registered for one batch: every read SQE is a plain READ
+ * naming the request's fd. */
+static void ufb_check_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	if (ufb.bad[0] || !watch_is_read(sqe))
+		return;
+	if (sqe->opcode != IORING_OP_READ || (sqe->flags & IOSQE_FIXED_FILE))
+		snprintf(ufb.bad, sizeof(ufb.bad), "a read SQE has opcode %u%s, where nothing is "
+			 "registered: a plain IORING_OP_READ (%u) on the fd itself", sqe->opcode,
+			 sqe->flags & IOSQE_FIXED_FILE ? " and IOSQE_FIXED_FILE" : "",
+			 IORING_OP_READ);
+}
+
+static void ufb_setup(void)
+{
+	module_setup(UFIXED_MAX_ENTRIES);
+	battery_fn_use(ufixed_batch_read, 0);
+}
+
+static void ufb_before(void)
+{
+	urb_before();
+	ufb.registrations = caller_registrations();
+	ufb.bad[0] = '\0';
+	watch.on_sqe = ufb_check_sqe;
+}
+
+static void ufb_after(const struct batch_req *reqs, size_t n, int ret, const char *what)
+{
+	watch.on_sqe = NULL;
+	urb_after(reqs, n, ret, what);
+	grade_check(caller_registrations() == ufb.registrations, "ufixed_batch_read (%s) made "
+		    "%ld call(s) registering the caller's buffers or files: for one batch "
+		    "registering costs what it saves; it registers nothing (ufixed.h; TODO 10)",
+		    what, caller_registrations() - ufb.registrations);
+	grade_check(!ufb.bad[0], "ufixed_batch_read (%s): %s (ufixed.h; TODO 10)", what, ufb.bad);
+}
+
+static const struct battery_target ufixed_target = {
+	.name = "ufixed_batch_read",
+	.setup = ufb_setup,
+	.open = battery_fn_open, .read = battery_fn_read, .close = battery_fn_close,
+	.before = ufb_before, .after = ufb_after,
+	.max_inflight = urb_max_inflight, .fills_to = urb_fills_to,
+};
+
+BATCH_BATTERY(ufixed_battery, ufixed_target, "ufixed_batch_read",
+	      "TODO 10 (ufixed_batch_read: one plain ring per call, sized min(qd, n), nothing "
+	      "registered, then ufixed_read; lesson, \"The exercise\")")
