@@ -17,11 +17,13 @@
  * What the exercise allows
  * ------------------------
  *  - Data moves only through io_submit + io_getevents: pread, pread64,
- *    preadv, preadv2, read and readv are NOT allowed in laio_batch_read,
- *    not even "just for the short-read remainder". The tests refuse them.
+ *    preadv, preadv2, read and readv are NOT allowed in laio_batch_read
+ *    and laio_batch_read_ctx, not even "just for the short-read remainder". The tests refuse them.
  *  - The io context is created with io_setup and destroyed with io_destroy
  *    inside each laio_batch_read call; no context, fd or memory survives
- *    the call. Do not open or close the caller's fds. libaio's io_queue_*
+ *    the call. laio_batch_read_ctx uses the caller's context and never
+ *    sets one up or destroys one. Do not open or close the caller's fds.
+ *    libaio's io_queue_*
  *    helpers (io_queue_init, io_queue_run, ...) are not allowed: they call
  *    io_setup and io_getevents inside libaio, where the grader cannot see.
  *  - posix_memalign/aligned_alloc/malloc/calloc/free are fine. statx is
@@ -31,6 +33,7 @@
 #define COURSE_LAIO_H
 
 #include <stddef.h>
+#include <libaio.h>
 #include "batch.h"
 
 /*
@@ -128,6 +131,70 @@
  *    caller's buffers are safe once the call returns); no fd is opened.
  */
 int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd);
+
+/*
+ * laio_batch_read_ctx - the same batch, through the caller's io context.
+ *
+ * laio_batch_read sets up a context and destroys it in every call, and
+ * io_destroy is slow: it waits for the reads still in flight and then for
+ * an RCU grace period of the kernel (tens of milliseconds; the lesson's
+ * "Keep the context"). A program that reads many batches sets up one
+ * context for its whole life and hands it to every batch:
+ *
+ *     io_context_t ctx = 0;
+ *     int rc = io_setup(nr_events, &ctx);        // once
+ *     ...
+ *     rc = laio_batch_read_ctx(ctx, nr_events, reqs, n, qd);   // per batch
+ *     ...
+ *     io_destroy(ctx);                           // once, at the end
+ *
+ *  ctx        a context the caller set up with io_setup(nr_events, &ctx)
+ *             and still owns: laio_batch_read_ctx never calls io_setup or
+ *             io_destroy. It must hold nothing in flight when the call
+ *             begins, and nobody else may use it during the call: every
+ *             completion io_getevents hands back is taken for one of this
+ *             batch's.
+ *  nr_events  the nr_events the context was set up with: the kernel may
+ *             accept more (it rounds up), but the caller asked for this
+ *             many, so no more are ever in flight.
+ *  reqs, n, qd  as for laio_batch_read, with every rule of its "Behaviour
+ *             the tests check" (short reads continued, -EINTR and -EAGAIN,
+ *             partial submits, results by the completion, O_DIRECT), except
+ *             the window: at most min(qd, n, nr_events, LAIO_MAX_QD)
+ *             requests are in flight at any moment, and the window is
+ *             filled to that before the first wait.
+ *
+ * Returns 0 when every request has its res; then nothing this call
+ * submitted is left in the context (every accepted iocb was reaped), and
+ * the context is ready for the next batch. Otherwise a negated errno, with
+ * the res fields unspecified:
+ *   -EINVAL  ctx == 0, nr_events == 0, qd == 0, or reqs == NULL with
+ *            n > 0 (whatever n is: these are checked first);
+ *   -ENOMEM  no memory for the bookkeeping: nothing was submitted, the
+ *            context is as it was;
+ *   -EAGAIN  io_submit kept answering -EAGAIN with nothing of ours in
+ *            flight (laio_batch_read's bounded retries): every iocb this
+ *            call submitted was reaped, the context is empty and usable;
+ *   other    io_getevents failed with something other than -EINTR
+ *            (-EFAULT, -EINVAL for a context that is not one, ...): the
+ *            batch stops at once and reads it submitted MAY STILL BE IN
+ *            FLIGHT in the context, writing into the caller's buffers. The
+ *            context is not fit for another batch (their completions would
+ *            come back to it). The caller must io_destroy it, which waits
+ *            for those reads: only after io_destroy returns are the buffers
+ *            safe to reuse or free. Then io_setup a new one if it goes on.
+ * The bookkeeping is freed on every path. n == 0 (with valid arguments)
+ * returns 0 and touches nothing, the context included.
+ * A ctx that is not 0 but not a live context either (destroyed, say) is
+ * not detected up front: io_submit answers -EINVAL, which laio.h's rule
+ * makes the first iocb's error, so every request ends with res -EINVAL.
+ *
+ * laio_batch_read(reqs, n, qd) is io_setup(w) + laio_batch_read_ctx(ctx,
+ * w, reqs, n, qd) + io_destroy, with w = min(qd, n, LAIO_MAX_QD): its
+ * io_destroy is what makes its buffers safe on the io_getevents path.
+ */
+int laio_batch_read_ctx(io_context_t ctx, unsigned nr_events,
+			struct batch_req *reqs, size_t n, unsigned qd);
 
 /*
  * laio_alloc_aligned - memory fit for O_DIRECT.

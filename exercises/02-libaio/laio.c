@@ -9,12 +9,14 @@
  *
  * Rules (the grader enforces them): data moves only through io_submit and
  * io_getevents (pread, read, preadv... are refused, even for the rest of a
- * short read); no threads; one io context per call, destroyed before you
- * return. libaio's functions return -errno and leave errno alone: use what
- * they return, never errno. Replace each "return -ENOSYS" as you solve its
- * TODO. A failing test names the TODO and a lesson section; deeper hints
- * for each test (the man page passage, then the shape of the fix in words)
- * come with `make hint T=02.NN`, one level per call.
+ * short read); no threads; laio_batch_read: one io context per call,
+ * destroyed before you return; laio_batch_read_ctx: the caller's context,
+ * never set up or destroyed by you. libaio's functions return -errno and
+ * leave errno alone: use what they return, never errno. Replace each
+ * "return -ENOSYS" as you solve its TODO. A failing test names the TODO
+ * and a lesson section; deeper hints for each test (the man page passage,
+ * then the shape of the fix in words) come with `make hint T=02.NN`, one
+ * level per call.
  */
 #define _GNU_SOURCE
 #include "laio.h"
@@ -103,6 +105,31 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 *    what it does with reads still in flight, and why that makes the
 	 *    caller's buffers safe.
 	 */
+	(void)reqs;
+	(void)n;
+	(void)qd;
+	return -ENOSYS;
+}
+
+int laio_batch_read_ctx(io_context_t ctx, unsigned nr_events,
+			struct batch_req *reqs, size_t n, unsigned qd)
+{
+	/*
+	 * TODO 10: the same batch on the caller's context (laio.h,
+	 *    laio_batch_read_ctx; lesson: "Keep the context"). Solve TODOs 1-7
+	 *    first: this is their loop without the context's birth and death.
+	 *    The context is the caller's: no io_setup, no io_destroy here, on
+	 *    any path (pitfall 22). It was set up for nr_events, so the window
+	 *    has one more bound than laio_batch_read's (pitfall 23). It must
+	 *    be empty when you return, since the next batch's io_getevents
+	 *    would take your leftovers for its own; and laio.h says what may
+	 *    be left in it on the one path where it cannot be, and who cleans
+	 *    up then. The argument errors have two more cases than TODO 1's.
+	 *    Once this works, laio_batch_read can be io_setup + this +
+	 *    io_destroy: one loop to get right instead of two.
+	 */
+	(void)ctx;
+	(void)nr_events;
 	(void)reqs;
 	(void)n;
 	(void)qd;

@@ -5,7 +5,7 @@ CHAPTER_TITLE := libaio (kernel AIO)
 MODULE_SRCS := laio.c
 # The contract's functions (the chapter's header): the only globals of the
 # module's objects left global when they are vetted (harness/vet.sh).
-EXPORTS := laio_batch_read laio_alloc_aligned laio_dio_alignment
+EXPORTS := laio_batch_read laio_batch_read_ctx laio_alloc_aligned laio_dio_alignment
 # Programs of the implementation tree with a main() (name.c -> name), tested from outside.
 PROGRAM_SRCS :=
 # The demo, from chapters/02-libaio/, linked with the module.

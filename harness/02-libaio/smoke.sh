@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Chapter 02 demo on the reference: whole-file reads give the same checksum at
 # any queue depth, O_DIRECT random reads verify against pread, the queue depth
-# is respected, contexts are not leaked, misaligned O_DIRECT reads fail, bad
+# is respected, contexts are not leaked (one per batch, or one for the run
+# with --keep-ctx), misaligned O_DIRECT reads fail, bad
 # command lines are refused.
 # Usage: smoke.sh BUILD_DIR (holding the demo built on the solutions)
 set -eu
@@ -25,6 +26,16 @@ grep -q "in flight       at most 16 (qd 16)" <<< "$out"
 grep -q "1 created, 1 destroyed" <<< "$out"
 grep -q "0 requests differ from pread" <<< "$out"
 
+# Rounds of 50: a context per round, or one for the run (--keep-ctx).
+out=$("$demo" --verify --qd 16 --random 500 --batch 50 "$tmp/data")
+grep -q "10 created, 10 destroyed" <<< "$out"
+grep -q "0 requests differ from pread" <<< "$out"
+out=$("$demo" --verify --qd 16 --random 500 --batch 50 --keep-ctx "$tmp/data")
+grep -q "one io context for every batch" <<< "$out"
+grep -q "in flight       at most 16 (qd 16)" <<< "$out"
+grep -q "1 created, 1 destroyed" <<< "$out"
+grep -q "0 requests differ from pread" <<< "$out"
+
 if dd if="$tmp/data" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then
 	out=$("$demo" --direct --verify --qd 8 --random 200 "$tmp/data")
 	grep -q "O_DIRECT, 4096-byte reads, qd 8" <<< "$out"
@@ -42,4 +53,5 @@ fi
 fails "$demo" "$tmp/missing"
 fails "$demo"
 fails "$demo" --qd 0 "$tmp/data"
+fails "$demo" --batch 0 "$tmp/data"
 echo "smoke: chapter 02 demo OK"

@@ -1306,6 +1306,31 @@ static size_t laio_window(unsigned qd, size_t n)
 	return n < w ? n : w;
 }
 
+/* The bytes a batch reports read: its positive res, added. */
+static long long res_bytes(const struct batch_req *reqs, size_t n)
+{
+	long long bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (reqs[i].res > 0)
+			bytes += reqs[i].res;
+	return bytes;
+}
+
+/* Every byte a batch reports came back through io_getevents (bw: when it
+ * began), from iocbs io_submit accepted. fn names the function, call the
+ * batch, todo where to look. */
+static void check_bytes_through(const char *fn, const char *call, long long bytes,
+				const char *todo)
+{
+	long long through = aw.event_bytes - bw.event_bytes;
+
+	grade_check(aw.accepted > 0 && through >= bytes, "%s (%s) reported %lld bytes read, but "
+		    "io_getevents handed back %lld in %ld completion(s) of %ld iocb(s) accepted by "
+		    "io_submit: every byte goes through io_submit and io_getevents (%s; laio.h)",
+		    fn, call, bytes, through, aw.events - bw.events, aw.accepted, todo);
+}
+
 static void aio_before(void)
 {
 	watch_next_call();
@@ -1320,25 +1345,19 @@ static void aio_after(const struct batch_req *reqs, size_t n, int ret, const cha
 {
 	long setups = aw.setups - bw.setups, destroys = aw.destroys - bw.destroys;
 	long events = aw.events - bw.events;
-	long long through = aw.event_bytes - bw.event_bytes, bytes = 0;
 	unsigned qd = battery_fn.qd;
 	size_t window = laio_window(qd, n);
+	char call[160];
 
 	grade_check(setups == destroys, "laio_batch_read (%s, qd %u) made %ld io_setup and %ld "
 		    "io_destroy call(s): the context it sets up is destroyed before it returns, "
 		    "on every path (TODO 7)", what, qd, setups, destroys);
 	if (ret != 0 || n == 0)
 		return;   /* the battery says what is wrong with the answer itself */
-	for (size_t i = 0; i < n; i++)
-		if (reqs[i].res > 0)
-			bytes += reqs[i].res;
-	if (bytes == 0)
+	if (res_bytes(reqs, n) == 0)
 		return;
-	grade_check(aw.accepted > 0 && through >= bytes, "laio_batch_read (%s, qd %u) reported "
-		    "%lld bytes read, but io_getevents handed back %lld in %ld completion(s) of %ld "
-		    "iocb(s) accepted by io_submit: every byte goes through io_submit and "
-		    "io_getevents (TODOs 3-6; laio.h)", what, qd, bytes, through, events,
-		    aw.accepted);
+	snprintf(call, sizeof(call), "%s, qd %u", what, qd);
+	check_bytes_through("laio_batch_read", call, res_bytes(reqs, n), "TODOs 3-6");
 	grade_check(setups == 1, "laio_batch_read (%s, qd %u) set up %ld io context(s): one per "
 		    "call, set up once and used for the whole batch (TODO 2)", what, qd, setups);
 	grade_check(aw.setup_nr >= 1 && aw.setup_nr <= (long)window, "laio_batch_read (%s, "
@@ -1387,3 +1406,399 @@ BATCH_BATTERY(battery_direct, direct_target, "laio_batch_read on O_DIRECT files"
 BATCH_BATTERY(battery_buffered, buffered_target, "laio_batch_read on buffered files",
 	      "TODOs 2-7 (exercises/02-libaio/laio.c, laio_batch_read; lesson, \"The batch "
 	      "read with a queue-depth window\")")
+
+/*
+ * The third instance: laio_batch_read_ctx on a context the harness sets up
+ * when the target opens (io_setup(CTX_EVENTS)) and destroys when it closes,
+ * as a long-lived program would. Around every batch the same watcher, and
+ * what this function adds to the contract: no io_setup and no io_destroy
+ * inside (the context is the caller's), the context empty when the batch
+ * returns (every iocb accepted was reaped, nothing ready left to reap), and
+ * never more in flight than min(qd, n, nr_events, LAIO_MAX_QD). CTX_EVENTS
+ * is below the battery's largest qd (300), so the nr_events bound is
+ * measured too.
+ */
+#define CTX_EVENTS 128u
+
+static struct {
+	io_context_t ctx;
+	unsigned nr_events;
+	int fd;
+	unsigned qd;
+} bc;
+
+static const char ctx_refused[] = "laio_batch_read_ctx moves every byte through io_submit "
+				  "and io_getevents, and needs no thread (TODO 10)";
+
+/* The harness's own io_setup, for the caller's context (not watched). */
+static io_context_t caller_ctx(unsigned nr_events)
+{
+	io_context_t ctx = 0;
+	int rc = SEAM_REAL(io_setup)((int)nr_events, &ctx);
+
+	if (rc < 0)
+		skip_if_machine_lacks_aio(rc, 1);
+	grade_check(rc == 0, "harness: io_setup(%u) failed: %s", nr_events, grade_errno_str(rc));
+	return ctx;
+}
+
+/* The harness's io_destroy of the caller's context: it fails if the code
+ * under test destroyed the context already. */
+static void caller_ctx_done(io_context_t ctx, const char *what)
+{
+	int rc = SEAM_REAL(io_destroy)(ctx);
+
+	grade_check(rc == 0, "%s: the caller's io_destroy of its own context returned %s: "
+		    "laio_batch_read_ctx destroyed a context that was not its own (the caller "
+		    "keeps it for its next batch; TODO 10, pitfall 22)", what, grade_errno_str(rc));
+}
+
+/* Completions ready in ctx that nobody reaped (harness, not watched). */
+static int ready_left(io_context_t ctx)
+{
+	struct io_event ev[64];
+	struct timespec zero = { 0, 0 };
+	int got = SEAM_REAL(io_getevents)(ctx, 0, 64, ev, &zero);
+
+	return got < 0 ? 0 : got;
+}
+
+/* min(qd, n, nr_events, LAIO_MAX_QD) */
+static size_t ctx_window(unsigned nr_events, unsigned qd, size_t n)
+{
+	size_t w = laio_window(qd, n);
+
+	return nr_events < w ? nr_events : w;
+}
+
+/* What laio_batch_read_ctx must leave behind, whatever it returned: no
+ * context made or destroyed, nothing of its own in flight (ret_ok: the
+ * paths where laio.h says so; on an io_getevents failure reads may stay). */
+static void check_ctx_left(io_context_t ctx, long setups, long destroys, bool in_flight_ok,
+			   const char *what)
+{
+	int ready;
+
+	grade_check(setups == 0, "laio_batch_read_ctx (%s) called io_setup %ld time(s): the "
+		    "context is the caller's, set up once for many batches; making one per call "
+		    "is what this function exists to avoid (TODO 10, pitfall 22)", what, setups);
+	grade_check(destroys == 0, "laio_batch_read_ctx (%s) called io_destroy: the context is "
+		    "the caller's, who reads its next batch through it (TODO 10, pitfall 22)", what);
+	if (in_flight_ok)
+		return;
+	grade_check(aw.inflight == 0, "laio_batch_read_ctx (%s) returned with %ld iocb(s) it "
+		    "submitted still in the caller's context, never reaped: the next batch's "
+		    "io_getevents would take their completions for its own (TODO 10; laio.h)",
+		    what, aw.inflight);
+	ready = ready_left(ctx);
+	grade_check(ready == 0, "laio_batch_read_ctx (%s) returned with %d completion(s) ready "
+		    "in the caller's context and not reaped (TODO 10; laio.h)", what, ready);
+}
+
+static void ctx_setup(void)
+{
+	watch_start();
+	seam_refuse_blocking_io(ctx_refused);
+	seam_refuse(SEAM_pthread_create, ctx_refused);
+}
+
+static int ctx_open(const char *path, unsigned qd, size_t *align)
+{
+	bc.nr_events = CTX_EVENTS;
+	bc.ctx = caller_ctx(bc.nr_events);
+	bc.fd = grade_open(path, O_RDONLY);
+	bc.qd = qd;
+	*align = 1;
+	return bc.fd;
+}
+
+static int ctx_read(struct batch_req *reqs, size_t n)
+{
+	return SEAM_CALL(laio_batch_read_ctx(bc.ctx, bc.nr_events, reqs, n, bc.qd));
+}
+
+static void ctx_close(void)
+{
+	close(bc.fd);
+	bc.fd = -1;
+	caller_ctx_done(bc.ctx, "after the battery's batches");
+	bc.ctx = 0;
+}
+
+static void ctx_after(const struct batch_req *reqs, size_t n, int ret, const char *what)
+{
+	size_t window = ctx_window(bc.nr_events, bc.qd, n);
+	char call[160];
+
+	snprintf(call, sizeof(call), "%s, qd %u, nr_events %u", what, bc.qd, bc.nr_events);
+	check_ctx_left(bc.ctx, aw.setups - bw.setups, aw.destroys - bw.destroys, false, call);
+	if (ret != 0 || n == 0 || res_bytes(reqs, n) == 0)
+		return;
+	check_bytes_through("laio_batch_read_ctx", call, res_bytes(reqs, n), "TODO 10");
+	grade_check(aw.max_inflight <= (long)window, "laio_batch_read_ctx (%s): %ld requests "
+		    "were in flight at once; at most min(qd, n, nr_events, LAIO_MAX_QD) = %zu: the "
+		    "caller set the context up for nr_events (TODO 10, pitfall 23)", call,
+		    aw.max_inflight, window);
+}
+
+static unsigned ctx_fills_to(unsigned qd, size_t n)
+{
+	return (unsigned)ctx_window(CTX_EVENTS, qd, n);
+}
+
+static const struct battery_target ctx_target = {
+	.name = "laio_batch_read_ctx on one context per file",
+	.setup = ctx_setup, .open = ctx_open, .read = ctx_read, .close = ctx_close,
+	.before = aio_before, .after = ctx_after,
+	.max_inflight = aio_max_inflight, .fills_to = ctx_fills_to,
+};
+
+BATCH_BATTERY(battery_ctx, ctx_target, "laio_batch_read_ctx on the caller's context",
+	      "TODO 10 (exercises/02-libaio/laio.c, laio_batch_read_ctx; lesson, \"Keep the "
+	      "context\")")
+
+/* ---------------------------------------------------------- the caller's context */
+
+/* One batch of p through laio_batch_read_ctx on ctx; the result is checked
+ * by the caller. Leaves the watcher's counts of this call in aw. */
+static int run_ctx(struct plan *p, io_context_t ctx, unsigned nr_events, unsigned qd)
+{
+	plan_reset(p);
+	watch_next_call();
+	aw.setups = aw.destroys = 0;
+	return SEAM_CALL(laio_batch_read_ctx(ctx, nr_events, p->reqs, p->n, qd));
+}
+
+static void run_ctx_ok(struct plan *p, io_context_t ctx, unsigned nr_events, unsigned qd,
+		       const char *what)
+{
+	int ret = run_ctx(p, ctx, nr_events, qd);
+
+	grade_check(ret == 0, "%s: laio_batch_read_ctx(ctx, %u, reqs, %zu, %u) returned %s, "
+		    "expected 0 (every request has its res) (seed %llu)", what, nr_events, p->n,
+		    qd, errno_name(ret), seed());
+	plan_check(p, what);
+	check_ctx_left(ctx, aw.setups, aw.destroys, false, what);
+}
+
+GRADE_TEST(ctx, many_batches_one_context, 2,
+	   "ten batches through one context of the caller's, with short reads, partial submits "
+	   "and completions latest first: no io_setup or io_destroy, nothing left in it between "
+	   "batches",
+	   "TODO 10: the context is the caller's: use it, never set one up or destroy it; "
+	   "reap everything you submitted before returning (lesson: \"Keep the context\", "
+	   "pitfall 22)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 40, 10000);
+	int maps = count_aio_maps();
+	io_context_t ctx;
+
+	watch_start();
+	ctx = caller_ctx(32);
+	for (unsigned k = 0; k < 10; k++) {
+		char what[120];
+
+		snprintf(what, sizeof(what), "batch %u of 10 on one context of 32 events, qd %u",
+			 k + 1, 1 + k * 7);
+		aw.halve = k % 3 == 1;
+		aw.reverse = k % 2 == 1;
+		aw.one_at_a_time = k % 4 == 3;
+		aw.accept_cycle = k % 5 == 2 ? 3 : 0;
+		run_ctx_ok(&p, ctx, 32, 1 + k * 7, what);
+		grade_check(count_aio_maps() == maps + 1, "%s: %d io context(s) mapped, expected "
+			    "the caller's one alone", what, count_aio_maps() - maps);
+	}
+	caller_ctx_done(ctx, "after ten batches");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(ctx, window_bounded_by_nr_events, 2,
+	   "the window is min(qd, n, nr_events, LAIO_MAX_QD): a context of 4 events at qd 32, "
+	   "one of 64 at qd 5, one of 4200 at qd UINT_MAX",
+	   "TODO 10: the caller set the context up for nr_events: never put more than that in "
+	   "flight, even when qd is larger (the kernel may accept more; pitfall 23)")
+{
+	static const struct { unsigned nr, qd; size_t n; } cases[] = {
+		{ 4, 32, 40 }, { 64, 5, 40 }, { 4200, UINT_MAX, 4500 },
+	};
+	const size_t size = 1 << 16;
+	struct datafile f = make_datafile("f", size, O_RDONLY);
+	unsigned char *bufs = grade_xmalloc(4500 * 16);
+	struct batch_req *reqs = grade_xmalloc(4500 * sizeof(*reqs));
+
+	watch_start();
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = cases[c].n, window = ctx_window(cases[c].nr, cases[c].qd, n);
+		io_context_t ctx = caller_ctx(cases[c].nr);
+		char what[120];
+		int ret;
+
+		snprintf(what, sizeof(what), "%zu reads at qd %u on a context of %u events", n,
+			 cases[c].qd, cases[c].nr);
+		for (size_t i = 0; i < n; i++)
+			reqs[i] = (struct batch_req){ f.fd, (off_t)(i * 16 % (size - 16)), 16,
+						      bufs + i * 16, 12345 };
+		watch_next_call();
+		aw.setups = aw.destroys = 0;
+		ret = SEAM_CALL(laio_batch_read_ctx(ctx, cases[c].nr, reqs, n, cases[c].qd));
+		grade_check(ret == 0, "%s: laio_batch_read_ctx returned %s, expected 0", what,
+			    errno_name(ret));
+		for (size_t i = 0; i < n; i++) {
+			grade_check(reqs[i].res == 16, "%s: request %zu has res %s, expected 16",
+				    what, i, errno_name(reqs[i].res));
+			grade_check_same(reqs[i].buf, f.data + reqs[i].offset, 16,
+					 "laio_batch_read_ctx");
+		}
+		check_ctx_left(ctx, aw.setups, aw.destroys, false, what);
+		grade_check(aw.max_inflight == (long)window, "%s: at most %ld requests were in "
+			    "flight at once, expected the window, min(qd, n, nr_events, LAIO_MAX_QD) "
+			    "= %zu, filled before the first wait", what, aw.max_inflight, window);
+		caller_ctx_done(ctx, what);
+	}
+	free(reqs);
+	free(bufs);
+	close_datafile(&f);
+}
+
+GRADE_TEST(ctx, arguments, 1,
+	   "ctx 0, nr_events 0, qd 0 and a NULL array with n > 0 are -EINVAL, even with n 0; "
+	   "n 0 on a good context returns 0 and touches nothing",
+	   "TODO 10: check every argument before anything else, the two new ones too "
+	   "(laio.h, laio_batch_read_ctx, \"Returns\")")
+{
+	struct batch_req one = { -1, 0, 0, NULL, 7 };
+	io_context_t ctx;
+	int ret;
+
+	watch_start();
+	ctx = caller_ctx(8);
+	ret = SEAM_CALL(laio_batch_read_ctx(0, 8, &one, 1, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx with ctx 0 returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(0, 8, NULL, 0, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx(0, 8, NULL, 0, 4) returned %s, expected "
+		    "-EINVAL: a missing context is wrong whatever n is", errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 0, &one, 1, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx with nr_events 0 returned %s, expected "
+		    "-EINVAL", errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 0, NULL, 0, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx(ctx, 0, NULL, 0, 4) returned %s, "
+		    "expected -EINVAL (nr_events 0, whatever n is)", errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, &one, 1, 0));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx with qd 0 returned %s, expected -EINVAL",
+		    errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 3, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx(ctx, 8, NULL, 3, 4) returned %s, "
+		    "expected -EINVAL", errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 0, 4));
+	grade_check(ret == 0, "laio_batch_read_ctx(ctx, 8, NULL, 0, 4) returned %s, expected 0: "
+		    "an empty batch may come without an array", errno_name(ret));
+	grade_check(one.res == 7, "laio_batch_read_ctx wrote a res for a call it refused");
+	grade_check(seam_calls_sum(SEAM_io_setup, SEAM_io_destroy, SEAM_io_submit,
+				   SEAM_io_getevents, SEAM_COUNT) == 0,
+		    "laio_batch_read_ctx talked to the kernel (io_setup %ld, io_destroy %ld, "
+		    "io_submit %ld, io_getevents %ld) for calls that are -EINVAL or empty",
+		    seam_calls(SEAM_io_setup), seam_calls(SEAM_io_destroy),
+		    seam_calls(SEAM_io_submit), seam_calls(SEAM_io_getevents));
+	caller_ctx_done(ctx, "after the argument errors");
+}
+
+/* io_submit as the watcher answers it, and -EAGAIN for ever once it took some. */
+static int accept_once_then_eagain(io_context_t ctx, long nr, struct iocb **list)
+{
+	int rc = w_io_submit(ctx, nr, list);
+
+	if (rc > 0)
+		aw.eagain_always = true;
+	return rc;
+}
+
+GRADE_TEST(ctx, every_path_leaves_the_context, 2,
+	   "-EAGAIN given up, -EINTR, malloc failing, io_getevents failing: the caller's "
+	   "context is never destroyed, is empty where laio.h says, and takes the next batch",
+	   "TODO 10: on every path but a failing io_getevents, everything submitted is "
+	   "reaped before returning; never io_destroy the caller's context, not even on "
+	   "errors (laio.h, laio_batch_read_ctx; pitfall 22)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 30, 10000);
+	struct seam_heap before, after;
+	io_context_t ctx;
+	long allocs;
+	int ret;
+
+	watch_start();
+	ctx = caller_ctx(16);
+
+	/* -EAGAIN with nothing in flight, for ever: -EAGAIN, context empty. */
+	aw.eagain_always = true;
+	aw.submit_limit = 1000;
+	ret = run_ctx(&p, ctx, 16, 8);
+	grade_check(ret == -EAGAIN, "laio_batch_read_ctx returned %s after io_submit answered "
+		    "-EAGAIN %ld times in a row; expected -EAGAIN", errno_name(ret), aw.eagains);
+	check_ctx_left(ctx, aw.setups, aw.destroys, false, "io_submit answering -EAGAIN for ever");
+	aw.eagain_always = false;
+
+	/* The first io_submit takes the whole window, then -EAGAIN for ever:
+	 * -EAGAIN, but only once every read it took was reaped. */
+	seam_hook_io_submit = accept_once_then_eagain;
+	ret = run_ctx(&p, ctx, 16, 8);
+	seam_hook_io_submit = w_io_submit;
+	grade_check(ret == -EAGAIN, "laio_batch_read_ctx returned %s when io_submit took the "
+		    "first window and then answered -EAGAIN for ever; expected -EAGAIN",
+		    errno_name(ret));
+	check_ctx_left(ctx, aw.setups, aw.destroys, false, "io_submit taking the first window, "
+		       "then answering -EAGAIN for ever (reap what is in flight before giving up)");
+	aw.eagain_always = false;
+	aw.submit_limit = SUBMIT_LIMIT;
+
+	/* -EAGAIN with reads in flight, -EINTR both ways: all retried, 0. */
+	aw.eagain_first = 1;
+	aw.eagain_every = 3;
+	aw.eintr_every = 3;
+	aw.submit_eintr_every = 4;
+	aw.accept_cycle = 3;
+	run_ctx_ok(&p, ctx, 16, 8, "the next batch on the same context, with -EAGAIN and -EINTR "
+		   "from io_submit and -EINTR from io_getevents");
+	grade_check(aw.eagains > 0 && aw.eintrs > 0, "harness: nothing was injected");
+	aw.eagain_first = aw.eagain_every = aw.eintr_every = aw.submit_eintr_every = 0;
+	aw.accept_cycle = 0;
+
+	/* Each allocation failing in turn: -ENOMEM (or 0), nothing submitted
+	 * left behind, the context still the caller's. */
+	seam_heap_usage(&before);
+	run_ctx_ok(&p, ctx, 16, 8, "30 requests at qd 8");
+	grade_check_heap(&before, "laio_batch_read_ctx of 30 requests");
+	seam_heap_usage(&after);
+	allocs = after.allocs - before.allocs;
+	for (long k = 1; k <= allocs; k++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "laio_batch_read_ctx whose allocation %ld of %ld "
+			 "failed", k, allocs);
+		seam_heap_usage(&before);
+		seam_heap_fail(k, 1);
+		ret = run_ctx(&p, ctx, 16, 8);
+		seam_heap_fail(0, 0);
+		grade_check(ret == -ENOMEM || ret == 0, "%s returned %s, expected -ENOMEM", what,
+			    errno_name(ret));
+		if (ret == 0)
+			plan_check(&p, what);
+		grade_check_heap(&before, what);
+		check_ctx_left(ctx, aw.setups, aw.destroys, false, what);
+	}
+	run_ctx_ok(&p, ctx, 16, 8, "a batch on the context after the allocation failures");
+
+	/* io_getevents failing for good: its error, the context left to the
+	 * caller, who destroys it (which waits for what is in flight). */
+	aw.efault_at = 1;
+	ret = run_ctx(&p, ctx, 16, 8);
+	grade_check(ret == -EFAULT, "laio_batch_read_ctx returned %s when io_getevents failed "
+		    "with -EFAULT; expected -EFAULT", errno_name(ret));
+	check_ctx_left(ctx, aw.setups, aw.destroys, true, "io_getevents failing with -EFAULT");
+	caller_ctx_done(ctx, "after io_getevents failed");
+	plan_free(&p);
+	close_datafile(&f);
+}

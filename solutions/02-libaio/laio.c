@@ -16,6 +16,11 @@
  * depth. iocb.data points back at the slot, so a completion finds its
  * request whatever order the kernel completes them in.
  *
+ * laio_batch_read_ctx does all of that on a context its caller set up and
+ * keeps; laio_batch_read is io_setup + laio_batch_read_ctx + io_destroy, a
+ * context for one call. A program that reads many batches keeps one
+ * context: io_destroy waits for an RCU grace period (milliseconds).
+ *
  * See chapters/02-libaio/laio.h for the contract.
  */
 #define _GNU_SOURCE
@@ -220,12 +225,14 @@ static int submit_pending(struct batch *b)
 
 /* ---- setup and teardown ------------------------------------------------ */
 
-static size_t window_for(size_t n, unsigned qd)
+/* min(qd, n, cap): the most requests this batch puts in flight at once.
+ * qd can be UINT_MAX, so the comparisons are done in size_t. */
+static size_t window_for(size_t n, unsigned qd, size_t cap)
 {
 	size_t w = qd;
 
-	if (w > LAIO_MAX_QD)
-		w = LAIO_MAX_QD;
+	if (w > cap)
+		w = cap;
 	if (w > n)
 		w = n;
 	return w;
@@ -239,13 +246,16 @@ static void batch_free(struct batch *b)
 	free(b->events);
 }
 
-static int batch_init(struct batch *b, struct batch_req *reqs, size_t n,
-		      unsigned qd)
+/* The bookkeeping of one batch on a context that is already set up. Nothing
+ * here talks to the kernel, so a failure leaves the context as it was. */
+static int batch_init(struct batch *b, io_context_t ctx, struct batch_req *reqs,
+		      size_t n, size_t window)
 {
 	memset(b, 0, sizeof(*b));
 	b->reqs = reqs;
 	b->n = n;
-	b->window = window_for(n, qd);
+	b->ctx = ctx;
+	b->window = window;
 
 	b->slots = calloc(b->window, sizeof(*b->slots));
 	b->free = calloc(b->window, sizeof(*b->free));
@@ -258,30 +268,69 @@ static int batch_init(struct batch *b, struct batch_req *reqs, size_t n,
 	/* Push in reverse so the first request gets slot 0 (tidier traces). */
 	for (size_t i = b->window; i > 0; i--)
 		b->free[b->nfree++] = &b->slots[i - 1];
-
-	/* io_setup wants *ctxp == 0 on entry; memset did that. */
-	int rc = io_setup((int)b->window, &b->ctx);
-	if (rc < 0) {
-		batch_free(b);
-		return rc;       /* -EAGAIN: aio-max-nr used up; -ENOSYS ... */
-	}
 	return 0;
 }
 
-static void batch_destroy(struct batch *b)
+/* Refill, submit, reap, until every request has its res. Returns 0 with
+ * nothing of ours in flight; -EAGAIN from submit_pending also leaves
+ * nothing in flight (it gives up only then); an io_getevents error may
+ * leave reads in flight, which only io_destroy can wait for. */
+static int run(struct batch *b)
 {
-	/* io_destroy cancels what it can and waits for the rest, so no
-	 * read can land in a caller's buffer after we return. Its result
-	 * cannot change what the caller gets, so it is not reported. */
-	(void)io_destroy(b->ctx);
-	batch_free(b);
+	int rc = 0;
+
+	for (;;) {
+		refill(b);
+		if (b->npending == 0 && b->inflight == 0)
+			break;                  /* every request has its res */
+		rc = submit_pending(b);
+		if (rc < 0)
+			break;
+		if (b->inflight > 0) {
+			rc = reap(b);
+			if (rc < 0)
+				break;
+		}
+	}
+	return rc;
 }
 
 /* ---- the exercise ------------------------------------------------------ */
 
-int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
+int laio_batch_read_ctx(io_context_t ctx, unsigned nr_events,
+			struct batch_req *reqs, size_t n, unsigned qd)
 {
 	struct batch b;
+	size_t cap;
+	int rc;
+
+	/* A context of no events could never take a read: the caller's
+	 * mistake, like qd 0, whether or not there is anything to read. */
+	if (ctx == NULL || nr_events == 0 || qd == 0 || (reqs == NULL && n > 0))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+
+	/* The context was sized for nr_events: never more in flight. The
+	 * kernel rounds its size up and might take more, but the caller did
+	 * not ask for them, and an io_submit beyond them may answer -EAGAIN. */
+	cap = nr_events < LAIO_MAX_QD ? nr_events : LAIO_MAX_QD;
+	rc = batch_init(&b, ctx, reqs, n, window_for(n, qd, cap));
+	if (rc < 0)
+		return rc;       /* nothing submitted: the context is as it was */
+	rc = run(&b);
+	/* The kernel copied what it needed from our iocbs at io_submit and
+	 * never writes them, so the bookkeeping can go even if io_getevents
+	 * failed with reads in flight: their events name freed slots, which
+	 * is why the caller must io_destroy the context then, never reap it. */
+	batch_free(&b);
+	return rc;
+}
+
+int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
+{
+	io_context_t ctx = 0;   /* io_setup wants *ctxp == 0 on entry */
+	size_t window;
 	int rc;
 
 	if (qd == 0 || (reqs == NULL && n > 0))
@@ -289,24 +338,20 @@ int laio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	if (n == 0)
 		return 0;
 
-	rc = batch_init(&b, reqs, n, qd);
+	/* Size the context by the window: every event asked for counts
+	 * against the machine-wide /proc/sys/fs/aio-max-nr. */
+	window = window_for(n, qd, LAIO_MAX_QD);
+	rc = io_setup((int)window, &ctx);
 	if (rc < 0)
-		return rc;
+		return rc;       /* -EAGAIN: aio-max-nr used up; -ENOSYS ... */
 
-	for (;;) {
-		refill(&b);
-		if (b.npending == 0 && b.inflight == 0)
-			break;                  /* every request has its res */
-		rc = submit_pending(&b);
-		if (rc < 0)
-			break;
-		if (b.inflight > 0) {
-			rc = reap(&b);
-			if (rc < 0)
-				break;
-		}
-	}
-	batch_destroy(&b);
+	rc = laio_batch_read_ctx(ctx, (unsigned)window, reqs, n, qd);
+
+	/* io_destroy cancels what it can and waits for the rest, so no read
+	 * can land in a caller's buffer after we return, even when
+	 * io_getevents failed with reads in flight. Its result cannot change
+	 * what the caller gets, so it is not reported. */
+	(void)io_destroy(ctx);
 	return rc;
 }
 
