@@ -25,7 +25,9 @@
  *
  *   RD_IO_URING  chapter 06: ubatch_init / ubatch_read / ubatch_exit, one
  *                ring kept for the reader's life;
- *   RD_LIBAIO    chapter 02: laio_batch_read, on an O_DIRECT descriptor only;
+ *   RD_LIBAIO    chapter 02: laio_batch_read_ctx on an O_DIRECT descriptor
+ *                only, one AIO context (io_setup / io_destroy) kept for
+ *                the reader's life;
  *   RD_THREADS   chapter 03: tpool_create / tpool_batch_read / tpool_destroy,
  *                one pool kept for the reader's life.
  *
@@ -91,10 +93,10 @@ struct reader;
  *  2. libaio (unless RD_NO_LIBAIO), only on an O_DIRECT descriptor: on a
  *     buffered file io_submit(2) reads synchronously, and the pool below is
  *     then the better choice. Open the file with O_DIRECT; when the
- *     filesystem refuses it (-EINVAL), libaio is unavailable. Then check
- *     that the kernel gives an AIO context of min(qd, RD_MAX_RING) events
- *     (io_setup(2), destroyed again at once): -ENOSYS, -EAGAIN (aio-max-nr
- *     reached) and -EPERM make libaio unavailable.
+ *     filesystem refuses it (-EINVAL), libaio is unavailable. Then set up
+ *     the AIO context every batch will read through, of min(qd,
+ *     RD_MAX_RING) events (io_setup(2)), kept until rd_close: -ENOSYS,
+ *     -EAGAIN (aio-max-nr reached) and -EPERM make libaio unavailable.
  *  3. the thread pool: tpool_create() with min(qd, RD_MAX_THREADS)
  *     threads. Its failure is rd_open's failure.
  *
@@ -147,7 +149,8 @@ int rd_direct(const struct reader *r);
  * handed that qd as it is (not n, not a constant, not the ring's or the
  * pool's size), so at most qd reads are in flight, and as many as the
  * back-end can keep, up to qd (a ring of RD_MAX_RING entries has twice as
- * many CQ slots: it keeps 300 in flight at qd 300).
+ * many CQ slots: it keeps 300 in flight at qd 300; the AIO context of
+ * min(qd, RD_MAX_RING) events keeps that many).
  *
  * Same results as every chapter's batch read (batch.h): res is bytes read
  * (short only at end of file) or -errno for that request alone; requests on
@@ -155,12 +158,18 @@ int rd_direct(const struct reader *r);
  * has its res; -EINVAL for r == NULL or reqs == NULL with n > 0 (n == 0
  * returns 0 and does nothing); another -errno when the batch as a whole
  * could not run (the back-end's error). The reader can be used again after
- * an error, except after an error from the io_uring back-end, when only
- * rd_close is allowed.
+ * an error, except after an error from the io_uring back-end, or from the
+ * libaio back-end other than -EAGAIN and -ENOMEM (io_getevents failed:
+ * laio.h), when only rd_close is allowed. In that libaio case the reader
+ * has already destroyed its context (io_destroy waits for the reads still
+ * in flight), so the caller's buffers are its own again when
+ * rd_batch_read returns, as after any batch.
  *
  * The reads go through the interface rd_backend() names, and only it: the
- * ring set up at rd_open (no new ring per batch), laio_batch_read, or the
- * pool made at rd_open (no new thread per batch).
+ * ring set up at rd_open (no new ring per batch), the AIO context set up
+ * at rd_open through laio_batch_read_ctx (no io_setup or io_destroy per
+ * batch: each io_destroy waits tens of milliseconds, chapter 02's "Keep
+ * the context"), or the pool made at rd_open (no new thread per batch).
  */
 int rd_batch_read(struct reader *r, struct batch_req *reqs, size_t n);
 

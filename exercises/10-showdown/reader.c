@@ -11,13 +11,14 @@
  * Try it in a real tool:  make run CH=10 ARGS="FILE"
  *
  * Every int function returns 0 (or a value) or -errno: open(2) sets errno
- * (turn it into -errno at once); ubatch_*, laio_batch_read, tpool_* and
- * io_setup return -errno themselves (never read errno after them). Replace
+ * (turn it into -errno at once); ubatch_*, laio_batch_read_ctx, tpool_*
+ * and io_setup return -errno themselves (never read errno after them). Replace
  * each "return -ENOSYS" as you solve its TODO.
  *
  * What you write here is the choosing and the driving, not the I/O: the
  * back-ends are the course's modules of chapters 06 (ubatch_*), 02
- * (laio_batch_read) and 03 (tpool_*), linked for you from the reference.
+ * (laio_batch_read_ctx) and 03 (tpool_*), linked for you from the
+ * reference.
  * Their contracts are in their headers, included by reader.h.
  *
  * Rules (the grader enforces them): the choice is made by trying each
@@ -37,7 +38,7 @@
  *              each step: 1 taken, 0 "not here" (said in the line, TODO 7),
  *              -errno an error
  *   rd_batch_read   dispatch on the back-end               (TODO 8)
- *   rd_close        ring or pool, file, memory             (TODO 9)
+ *   rd_close        ring, AIO context or pool, file, memory (TODO 9)
  *
  * What is given: the includes, the struct (fields for everything the
  * reference keeps; add what you need), and the stubs.
@@ -65,6 +66,8 @@ struct reader {
 	int direct;              /* fd has O_DIRECT                          */
 	unsigned qd;             /* the window of every batch, as given      */
 	struct ubatch ring;      /* RD_IO_URING: ring.live == 1 while set up */
+	io_context_t aio;        /* RD_LIBAIO: 0 until set up                */
+	unsigned aio_events;     /* the nr_events aio was set up with        */
 	struct tpool *pool;      /* RD_THREADS: NULL until made              */
 	char why[256];           /* rd_why(): always NUL-terminated          */
 	size_t why_len;
@@ -171,11 +174,14 @@ static NOT_YET_CALLED int open_file(struct reader *r, const char *path, int want
  *  - only on an O_DIRECT descriptor (if O_DIRECT was refused, libaio is
  *    not worth it: say so);
  *  - ask the kernel for a context of min(qd, RD_MAX_RING) events
- *    (io_setup), and give it back at once (io_destroy): laio_batch_read
- *    makes its own per batch. -ENOSYS, -EAGAIN (fs.aio-max-nr used up) and
- *    -EPERM (seccomp) mean "not here"; anything else is an error.
+ *    (io_setup), and keep it: it is the one every batch reads through
+ *    (TODO 8), for the reader's life, since each io_destroy waits tens of
+ *    milliseconds (chapter 02, "Keep the context"). -ENOSYS, -EAGAIN
+ *    (fs.aio-max-nr used up) and -EPERM (seccomp) mean "not here";
+ *    anything else is an error.
  *  - libaio returns -errno itself and leaves errno alone.
- * man 2 io_setup (ERRORS, NOTES), man 2 io_destroy, laio.h.
+ * man 2 io_setup (ERRORS, NOTES), man 2 io_destroy, laio.h
+ * (laio_batch_read_ctx).
  */
 static NOT_YET_CALLED int try_libaio(struct reader *r)
 {
@@ -262,8 +268,11 @@ const char *rd_why(const struct reader *r)
  *    the reader took, on what rd_open set up for it, with the reader's qd
  *    as the window, as it was given;
  *  - the contract: reader.h (rd_batch_read): what is -EINVAL, what n == 0
- *    does, what an error of the back-end means; and the back-ends' own
- *    headers, for what each function wants.
+ *    does, what an error of the back-end means (for libaio, laio.h says
+ *    what an io_getevents failure leaves in the context, and who must
+ *    clean up); and the back-ends' own headers, for what each function
+ *    wants (laio_batch_read_ctx, not laio_batch_read, which makes and
+ *    destroys a context per call).
  */
 int rd_batch_read(struct reader *r, struct batch_req *reqs, size_t n)
 {
@@ -274,8 +283,8 @@ int rd_batch_read(struct reader *r, struct batch_req *reqs, size_t n)
 }
 
 /*
- * TODO 9: rd_close. Release ring (ubatch_exit) or pool (tpool_destroy),
- * the file, the reader. NULL does nothing. Written so that it also
+ * TODO 9: rd_close. Release ring (ubatch_exit), AIO context (io_destroy)
+ * or pool (tpool_destroy), the file, the reader. NULL does nothing. Written so that it also
  * releases a reader that rd_open left half made (TODO 1 calls it then):
  * what was never made is not released (ubatch.h and paio.h say which of
  * their functions are safe on what was never set up).

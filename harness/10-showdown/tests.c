@@ -1554,6 +1554,7 @@ static struct {
 	int threads_before;
 	/* counters at the start of the batch */
 	long inits, creates, reads, by_caller, submits, uring_submits;
+	long aio_setups, aio_destroys;
 } bt;
 
 static long uring_submits(void)
@@ -1603,6 +1604,8 @@ static void bt_before(void)
 	bt.by_caller = atomic_load(&reads_by_caller);
 	bt.submits = hk.submits;
 	bt.uring_submits = uring_submits();
+	bt.aio_setups = hk.setup_calls;
+	bt.aio_destroys = hk.destroys;
 }
 
 static void bt_after(const struct batch_req *reqs, size_t n, int ret, const char *what)
@@ -1620,6 +1623,12 @@ static void bt_after(const struct batch_req *reqs, size_t n, int ret, const char
 		    "TODO 8)", what, inits);
 	grade_check(made == 0, "rd_batch_read (%s) started %ld thread(s): the pool's threads are "
 		    "started once, by rd_open (no tpool_batch_read_once; TODO 8)", what, made);
+	grade_check(hk.setup_calls == bt.aio_setups && hk.destroys == bt.aio_destroys,
+		    "rd_batch_read (%s) made %ld io_setup and %ld io_destroy call(s): the reader's AIO "
+		    "context is set up once, by rd_open, and every batch reads through it "
+		    "(laio_batch_read_ctx, not laio_batch_read, whose io_destroy costs tens of "
+		    "milliseconds per batch; TODO 8)", what, hk.setup_calls - bt.aio_setups,
+		    hk.destroys - bt.aio_destroys);
 	grade_check(by_caller == 0, "rd_batch_read (%s) called read or pread %ld time(s) on the "
 		    "caller's thread: the reads go through the back-end the reader took (TODO 8)",
 		    what, by_caller);
@@ -1635,7 +1644,8 @@ static void bt_after(const struct batch_req *reqs, size_t n, int ret, const char
 	case RD_LIBAIO:
 		grade_check(aio > 0 && rd == 0 && uring == 0, "rd_batch_read (%s) on a libaio "
 			    "reader: %ld io_submit call(s), %ld read/pread call(s), %ld io_uring "
-			    "submit(s); the reads go through laio_batch_read (TODO 8)", what, aio, rd,
+			    "submit(s); the reads go through laio_batch_read_ctx on the reader's "
+			    "context (TODO 8)", what, aio, rd,
 			    uring);
 		break;
 	case RD_THREADS:
@@ -1672,10 +1682,11 @@ static unsigned uring_fills_to(unsigned qd, size_t n)
 	return n < fill ? (unsigned)n : fill;
 }
 
-/* laio_batch_read submits min(qd, n, LAIO_MAX_QD) before its first wait. */
+/* laio_batch_read_ctx submits min(qd, n, nr_events, LAIO_MAX_QD) before its
+ * first wait, and the reader's context has min(qd, RD_MAX_RING) events. */
 static unsigned aio_fills_to(unsigned qd, size_t n)
 {
-	unsigned fill = qd < LAIO_MAX_QD ? qd : LAIO_MAX_QD;
+	unsigned fill = qd < RD_MAX_RING ? qd : RD_MAX_RING;
 
 	return n < fill ? (unsigned)n : fill;
 }
@@ -1763,11 +1774,11 @@ GRADE_TEST(mechanism, io_uring, 2,
 }
 
 GRADE_TEST(mechanism, libaio, 2,
-	   "a libaio reader: every batch through io_submit on O_DIRECT, no ring, no thread, no "
-	   "pread",
-	   "TODO 8: laio_batch_read with the reader's qd (reader.h, rd_batch_read; lesson, "
-	   "section 7, \"one ring, one pool, for the reader's life\", where libaio is the "
-	   "exception)")
+	   "a libaio reader: every batch through io_submit on O_DIRECT on its one AIO context "
+	   "(no io_setup or io_destroy per batch), no ring, no thread, no pread",
+	   "TODO 8: laio_batch_read_ctx on the context rd_open set up, with the reader's qd "
+	   "(reader.h, rd_batch_read; lesson, section 7, \"one ring, one context, one pool, "
+	   "for the reader's life\")")
 {
 	aio_setup();
 	mechanism(&aio_target, 16, "a libaio reader");
@@ -1786,7 +1797,7 @@ GRADE_TEST(mechanism, threads, 2,
 BATCH_BATTERY(uring_batch, uring_target, "rd_batch_read through io_uring",
 	      "TODO 8 (ubatch_read on the reader's ring, with its qd; lesson, section 7)")
 BATCH_BATTERY(libaio_batch, aio_target, "rd_batch_read through libaio",
-	      "TODO 8 (laio_batch_read on the O_DIRECT file, with the reader's qd; lesson, "
-	      "section 7)")
+	      "TODO 8 (laio_batch_read_ctx on the reader's context and O_DIRECT file, with "
+	      "the reader's qd; lesson, section 7)")
 BATCH_BATTERY(pool_batch, pool_target, "rd_batch_read through the thread pool",
 	      "TODO 8 (tpool_batch_read on the reader's pool, with its qd; lesson, section 7)")

@@ -27,6 +27,8 @@ struct reader {
 	int direct;           /* fd has O_DIRECT                              */
 	unsigned qd;          /* the window of every batch                    */
 	struct ubatch ring;   /* RD_IO_URING: set up once, ring.live == 1     */
+	io_context_t aio;     /* RD_LIBAIO: set up once; 0 when there is none */
+	unsigned aio_events;  /* the nr_events aio was set up with            */
 	struct tpool *pool;   /* RD_THREADS: made once                        */
 	char why[256];        /* rd_why(); always NUL-terminated              */
 	size_t why_len;
@@ -121,21 +123,25 @@ static int try_uring(struct reader *r)
 
 /*
  * Step 2: libaio, which needs r->fd open with O_DIRECT. Returns 1 when an
- * AIO context of the window's size can be had, 0 when not (said), -errno
- * on an error.
+ * AIO context of the window's size was set up (r->aio, kept for the
+ * reader's life), 0 when not (said), -errno on an error.
  */
 static int try_libaio(struct reader *r)
 {
-	io_context_t ctx = 0;
+	unsigned nr = min_u(r->qd, RD_MAX_RING);
+	io_context_t ctx = 0;   /* io_setup wants it 0 */
 	int ret;
 
 	if (!r->direct) {
 		say(r, "libaio: needs O_DIRECT");
 		return 0;
 	}
-	/* libaio returns -errno itself, like liburing. Only a probe: each
-	 * laio_batch_read sets up its own context. */
-	ret = io_setup((int)min_u(r->qd, RD_MAX_RING), &ctx);
+	/* libaio returns -errno itself, like liburing. The context that
+	 * answers the question is the one every batch reads through: one
+	 * io_setup per reader, one io_destroy in rd_close, instead of a
+	 * context per batch whose io_destroy waits for an RCU grace period
+	 * (tens of milliseconds: chapter 02, "Keep the context"). */
+	ret = io_setup((int)nr, &ctx);
 	if (ret == -ENOSYS || ret == -EAGAIN || ret == -EPERM) {
 		say(r, "libaio: io_setup %s%s", ename(ret),
 		    ret == -EAGAIN ? " (fs.aio-max-nr reached)" : "");
@@ -143,7 +149,8 @@ static int try_libaio(struct reader *r)
 	}
 	if (ret < 0)
 		return ret;
-	io_destroy(ctx);
+	r->aio = ctx;
+	r->aio_events = nr;
 	return 1;
 }
 
@@ -288,6 +295,26 @@ int rd_direct(const struct reader *r)
 	return r->direct;
 }
 
+/* The libaio back-end's batch, through the reader's one context: at most
+ * min(qd, aio_events) in flight, since the context was set up for
+ * aio_events (laio.h, laio_batch_read_ctx). */
+static int aio_read(struct reader *r, struct batch_req *reqs, size_t n, unsigned qd)
+{
+	int ret = laio_batch_read_ctx(r->aio, r->aio_events, reqs, n, qd);
+
+	if (ret < 0 && ret != -EAGAIN && ret != -ENOMEM && r->aio) {
+		/* io_getevents failed for good: reads of this batch may still
+		 * be in flight into the caller's buffers (laio.h). io_destroy
+		 * waits for them, so the buffers are the caller's again when we
+		 * return. The reader has no context left: like a failed ring,
+		 * only rd_close is allowed now (reader.h), and a batch anyway
+		 * gets laio_batch_read_ctx's -EINVAL for ctx 0. */
+		io_destroy(r->aio);
+		r->aio = 0;
+	}
+	return ret;
+}
+
 int rd_batch_read(struct reader *r, struct batch_req *reqs, size_t n)
 {
 	if (!r || (!reqs && n > 0))
@@ -298,7 +325,7 @@ int rd_batch_read(struct reader *r, struct batch_req *reqs, size_t n)
 	case RD_IO_URING:
 		return ubatch_read(&r->ring, reqs, n, r->qd);
 	case RD_LIBAIO:
-		return laio_batch_read(reqs, n, r->qd);
+		return aio_read(r, reqs, n, r->qd);
 	case RD_THREADS:
 		return tpool_batch_read(r->pool, reqs, n, r->qd);
 	}
@@ -314,6 +341,8 @@ void rd_close(struct reader *r)
 	 * calloc; paio.h promises tpool_destroy(NULL) does nothing. */
 	if (r->ring.live)
 		ubatch_exit(&r->ring);
+	if (r->aio)
+		io_destroy(r->aio);   /* waits for anything in flight */
 	tpool_destroy(r->pool);
 	close_file(r);
 	free(r);
