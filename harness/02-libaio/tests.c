@@ -333,6 +333,10 @@ GRADE_TEST(batch, arguments, 1,
 		    "(any n > 0 with a NULL array)", errno_name(ret));
 	grade_check(aw.setups == aw.destroys, "laio_batch_read left an io context behind "
 		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
+	grade_check(seam_calls(SEAM_io_setup) == 0, "laio_batch_read called io_setup %ld time(s) "
+		    "for calls whose arguments are -EINVAL: check them before anything talks to "
+		    "the kernel (a context of 0 events is refused too, but that is io_setup's "
+		    "answer, not yours)", seam_calls(SEAM_io_setup));
 }
 
 GRADE_TEST(batch, errors_mid_batch, 2,
@@ -1692,6 +1696,9 @@ GRADE_TEST(ctx, arguments, 1,
 	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 3, 4));
 	grade_check(ret == -EINVAL, "laio_batch_read_ctx(ctx, 8, NULL, 3, 4) returned %s, "
 		    "expected -EINVAL", errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 1, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx(ctx, 8, NULL, 1, 4) returned %s, "
+		    "expected -EINVAL (any n > 0 with a NULL array)", errno_name(ret));
 	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 0, 4));
 	grade_check(ret == 0, "laio_batch_read_ctx(ctx, 8, NULL, 0, 4) returned %s, expected 0: "
 		    "an empty batch may come without an array", errno_name(ret));
