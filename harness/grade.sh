@@ -170,24 +170,6 @@ copy_sources() {
 	return 0
 }
 
-# reuse_objects SRC OUT: put the objects of GRADE_REUSE's build in OUT/impl
-# for each file of SRC identical to the reference's, newer than the copy, so
-# that the build below takes them as they are (see GRADE_REUSE above).
-reuse_objects() {
-	local src=$1 out=$2 ref=${GRADE_REUSE%%:*} obj=${GRADE_REUSE#*:} f base
-	[ -d "$out/impl" ] || mkdir -p "$out/impl"
-	for f in "$src"/*.c; do
-		base=${f##*/}
-		base=${base%.c}
-		[ -f "$obj/impl/$base.unvetted.o" ] && cmp -s "$f" "$ref/$base.c" || continue
-		cp "$obj/impl/$base".* "$out/impl/" || return 1
-		# In the order make builds them: none older than what it is made of.
-		touch "$out/impl/$base".{unvetted.d,unvetted.o,o} &&
-			{ [ ! -f "$out/impl/$base.tested.o" ] || touch "$out/impl/$base.tested.o"; } || return 1
-	done
-	return 0
-}
-
 # The learner's build: in the sandbox, seeing the contract, the harness's
 # build rules and its prebuilt objects read-only (never solutions/ or the
 # mutants), writing only its output directory.
@@ -288,7 +270,7 @@ for c in "${chapters[@]}"; do
 	why=""
 	if ! why=$(copy_sources "$c" "$src" "$sources"); then
 		why="your files were not graded: $why"
-	elif [ -n "${GRADE_REUSE:-}" ] && ! reuse_objects "$src" "$out"; then
+	elif [ -n "${GRADE_REUSE:-}" ] && ! reuse_objects "$src" "$out" "${GRADE_REUSE%%:*}" "${GRADE_REUSE#*:}"; then
 		why="the grader could not reuse the reference's objects (GRADE_REUSE=$GRADE_REUSE)"
 	elif ! { build_learner "$c" "$src" "$out" & wait $!; }; then
 		if [ -s "$out/refused.txt" ]; then
