@@ -63,6 +63,11 @@ struct ubatch {
  * ring (ordinary users: 8 MiB by default), -EPERM when io_uring is blocked
  * (seccomp, kernel.io_uring_disabled), -ENOSYS without io_uring at all.
  * On failure b->live is 0 and nothing needs releasing.
+ *
+ * The ring may be set up with IORING_SETUP_SINGLE_ISSUER and
+ * IORING_SETUP_DEFER_TASKRUN where the kernel has them (the reference does,
+ * lesson section 8; not required): callers use a ring from the thread that
+ * set it up.
  */
 int ubatch_init(struct ubatch *b, unsigned entries);
 
