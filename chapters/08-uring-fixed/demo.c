@@ -204,11 +204,16 @@ static uint64_t next_random(uint64_t *s)
 
 static void print_setup(const struct ufixed *u, const struct opts *o, int bslot, int fslot)
 {
-	printf("ring: %u SQ entries, %u CQ entries, setup flags 0x%x (%s%s%s)\n", u->sq_entries,
+	const unsigned known = IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL |
+			       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+
+	printf("ring: %u SQ entries, %u CQ entries, setup flags 0x%x (%s%s%s%s%s)\n", u->sq_entries,
 	       u->cq_entries, u->ring.flags,
 	       u->ring.flags & IORING_SETUP_SQPOLL ? "SQPOLL " : "",
 	       u->ring.flags & IORING_SETUP_IOPOLL ? "IOPOLL " : "",
-	       u->ring.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL) ? "" : "none");
+	       u->ring.flags & IORING_SETUP_SINGLE_ISSUER ? "SINGLE_ISSUER " : "",
+	       u->ring.flags & IORING_SETUP_DEFER_TASKRUN ? "DEFER_TASKRUN " : "",
+	       u->ring.flags & known ? "" : "none");
 	printf("tables: buffer %s, file %s, ring fd %s\n",
 	       bslot >= 0 ? "registered in slot" : "not registered (plain IORING_OP_READ)",
 	       fslot >= 0 ? "registered (IOSQE_FIXED_FILE)" : "not registered (the fd itself)",

@@ -86,6 +86,10 @@ struct ufixed {
  * (sparse tables: slots are filled later, one at a time).
  *
  * With UFIXED_SQPOLL the SQ thread idles after UFIXED_SQ_IDLE_MS.
+ * Without SQPOLL or IOPOLL the ring may also get IORING_SETUP_SINGLE_ISSUER
+ * | IORING_SETUP_DEFER_TASKRUN where the kernel has them (the reference
+ * does; chapter 06's lesson, section 8): callers then use u from the thread
+ * that set it up.
  *
  * Sparse tables need Linux 5.19 or newer (older kernels: -EINVAL).
  *

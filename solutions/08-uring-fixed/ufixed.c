@@ -71,7 +71,22 @@ int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags)
 	}
 	if (flags & UFIXED_IOPOLL)
 		p.flags |= IORING_SETUP_IOPOLL;
-	ret = io_uring_queue_init_params(entries, &u->ring, &p);
+	/*
+	 * A plain ring: completions posted only when this thread asks for them
+	 * (chapter 06's lesson, section 8, "Two set-up flags"). Not with
+	 * SQPOLL, whose kernel thread is the one that submits. A kernel that
+	 * does not know the flags says -EINVAL: then without them.
+	 */
+	if (!(flags & (UFIXED_SQPOLL | UFIXED_IOPOLL))) {
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+		ret = io_uring_queue_init_params(entries, &u->ring, &p);
+		if (ret == -EINVAL) {
+			memset(&p, 0, sizeof(p));
+			ret = io_uring_queue_init_params(entries, &u->ring, &p);
+		}
+	} else {
+		ret = io_uring_queue_init_params(entries, &u->ring, &p);
+	}
 	if (ret < 0)
 		return ret; /* already -errno: do not look at errno */
 
