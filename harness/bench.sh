@@ -426,27 +426,43 @@ not_done() {
 	NOTES+=("$who, $3: ${RUN_WHY:-does not build}")
 }
 
-# Chapter 08: io_uring_enter calls per read at queue depth 32, with and
-# without SQPOLL (strace -c -f counts the real system calls; liburing makes
+# io_uring_enter calls per read at queue depth 32: chapter 06's batched
+# module, chapter 08's with and without SQPOLL, and fio's batched io_uring
+# job beside them (strace -c -f counts the real system calls; liburing makes
 # them inline, where LD_PRELOAD cannot see them).
+# enter_row LABEL CHAPTER PROGRAM_ARGS...: one row per tree.
+enter_row() {
+	local label=$1 ch=$2 impl dir calls
+	shift 2
+	for impl in "${IMPLS[@]}"; do
+		RUN_WHY=
+		dir=${BUILT[$impl/$ch]}
+		if [ -z "$dir" ] || ! run_demo 20000 strace -f -c -o "$TMP/strace" -e trace=io_uring_enter \
+			"$dir/demo" "$@" >/dev/null; then
+			not_done "$impl" "$ch" "$label"
+			continue
+		fi
+		calls=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMP/strace")
+		xrow "$label" "$(who_name "$impl")" "${calls:-0}" \
+			"$(awk -v c="${calls:-0}" 'BEGIN { printf "%.3f", c / 20000 }')" ""
+	done
+}
 if command -v strace >/dev/null 2>&1; then
 	echo "  -- io_uring_enter calls per read: 20000 reads at queue depth 32, O_DIRECT, strace -c -f"
 	xrow "" "code" "calls" "per read" ""
-	for impl in "${IMPLS[@]}"; do
-		for mode in "" --sqpoll; do
-			label="08 ${mode:-plain ring}, fixed buffers + files"
-			RUN_WHY=
-			dir=${BUILT[$impl/08-uring-fixed]}
-			if [ -z "$dir" ] || ! run_demo 20000 strace -f -c -o "$TMP/strace" -e trace=io_uring_enter \
-				"$dir/demo" read "$FILE" --direct --qd 32 --n 20000 --fixed --files ${mode:+"$mode"} >/dev/null; then
-				not_done "$impl" 08-uring-fixed "$label"
-				continue
-			fi
-			calls=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMP/strace")
-			xrow "$label" "$(who_name "$impl")" "${calls:-0}" \
-				"$(awk -v c="${calls:-0}" 'BEGIN { printf "%.3f", c / 20000 }')" ""
-		done
+	enter_row "06 batched ring (ubatch_read)" 06-uring-batching --direct --qd 32 --random 20000 "$FILE"
+	for mode in "" --sqpoll; do
+		enter_row "08 ${mode:-plain ring}, fixed buffers + files" 08-uring-fixed \
+			read "$FILE" --direct --qd 32 --n 20000 --fixed --files ${mode:+"$mode"}
 	done
+	if strace -f -c -o "$TMP/strace" -e trace=io_uring_enter fio --name=bench --filename="$FILE" \
+		--rw=randread --bs=4k --ioengine=io_uring --iodepth=32 --direct=1 \
+		--iodepth_batch_submit=32 --iodepth_batch_complete_max=32 --number_ios=20000 \
+		--output-format=terse > /dev/null 2>&1; then
+		calls=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMP/strace")
+		xrow "  beside: fio io_uring, batched submits" fio "${calls:-0}" \
+			"$(awk -v c="${calls:-0}" 'BEGIN { printf "%.3f", c / 20000 }')" ""
+	fi
 fi
 
 # Chapter 07 (full run): the linked copy (lcopy, read -> write pairs with
