@@ -430,9 +430,15 @@ not_done() {
 # module, chapter 08's with and without SQPOLL, and fio's batched io_uring
 # job beside them (strace -c -f counts the real system calls; liburing makes
 # them inline, where LD_PRELOAD cannot see them).
+# calls_row LABEL WHO: the row of the io_uring_enter calls strace counted in $TMP/strace.
+calls_row() {
+	local calls
+	calls=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMP/strace")
+	xrow "$1" "$2" "${calls:-0}" "$(awk -v c="${calls:-0}" 'BEGIN { printf "%.3f", c / 20000 }')" ""
+}
 # enter_row LABEL CHAPTER PROGRAM_ARGS...: one row per tree.
 enter_row() {
-	local label=$1 ch=$2 impl dir calls
+	local label=$1 ch=$2 impl dir
 	shift 2
 	for impl in "${IMPLS[@]}"; do
 		RUN_WHY=
@@ -442,9 +448,7 @@ enter_row() {
 			not_done "$impl" "$ch" "$label"
 			continue
 		fi
-		calls=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMP/strace")
-		xrow "$label" "$(who_name "$impl")" "${calls:-0}" \
-			"$(awk -v c="${calls:-0}" 'BEGIN { printf "%.3f", c / 20000 }')" ""
+		calls_row "$label" "$(who_name "$impl")"
 	done
 }
 if command -v strace >/dev/null 2>&1; then
@@ -459,9 +463,7 @@ if command -v strace >/dev/null 2>&1; then
 		--rw=randread --bs=4k --ioengine=io_uring --iodepth=32 --direct=1 \
 		--iodepth_batch_submit=32 --iodepth_batch_complete_max=32 --number_ios=20000 \
 		--output-format=terse > /dev/null 2>&1; then
-		calls=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMP/strace")
-		xrow "  beside: fio io_uring, batched submits" fio "${calls:-0}" \
-			"$(awk -v c="${calls:-0}" 'BEGIN { printf "%.3f", c / 20000 }')" ""
+		calls_row "  beside: fio io_uring, batched submits" fio
 	fi
 fi
 

@@ -129,8 +129,10 @@ if [ -z "$CH" ]; then
 	rm -rf "$logs" && mkdir -p "$logs"
 	running=0
 	order=$(for d in harness/[0-9][0-9]-*/; do
-		n=$(find "$d" -path '*/mutants/*.diff' 2>/dev/null | wc -l)
-		echo "$n $(basename "$d")"
+		m=("$d"mutants/*.diff)
+		[ -e "${m[0]}" ] || m=()
+		c=${d%/}
+		echo "${#m[@]} ${c##*/}"
 	done | sort -k1,1nr -k2,2 | cut -d' ' -f2)
 	for c in $order; do
 		CH=${c%%-*} JOBS=${JOBS:-2} "$0" > "$logs/$c.log" 2>&1 &
@@ -409,20 +411,21 @@ PY
 		not_ok "$c: the skeleton scores ${s:-?}/${m:-?} (see $OUT/exercises-$nn/log)"
 	fi
 
-	# Mutants are graded JOBS at a time (3; make test gives 2, beside another
-	# chapter's): a few wait out a test's time limit while the others use the
+	phase "$nn grade skeleton"
+
+	# Mutants are graded JOBS at a time (3; make test gives 2, beside other
+	# chapters'): a few wait out a test's time limit while the others use the
 	# cores. The harness objects they share are built first, once (most of
 	# them copied from the -Werror build: seed_plain), and so is the
 	# reference, as grade.sh builds a learner's tree (SAN=0, WERROR=0): the
 	# objects of the files a mutant does not change are taken from there.
-	phase "$nn grade skeleton"
 	[ "$werror_ok" = 1 ] && seed_plain "$c"
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 harness tests programs
+	phase "$nn reference build"
 	# Every test of the reference run alone outside the sandbox, as the
 	# mutants' caught-by tests are run on the quick way (check_mutant): a
 	# mutant's failure there counts only for a test the reference passes there.
-	phase "$nn reference build"
 	declare -A REF_ALONE=()
 	while read -r t outcome; do
 		REF_ALONE[$t]=$outcome

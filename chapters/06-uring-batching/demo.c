@@ -43,10 +43,10 @@
  * stays full most of the time (it drains at the end of each call). */
 #define WINDOWS_PER_CALL 64u
 #define CALL_MIN 1024u
-/* At most this much buffer memory per call. Every read gets a buffer of its
- * own, which the kernel pins for the read; 64 MiB of them (qd 128) cost
- * about a tenth of the IOPS against 8 MiB in alternating runs on our VM
- * (fio reads into qd buffers). */
+/* At most this much buffer memory per call. Reading the file in order, every
+ * read gets a buffer of its own, which the kernel pins for the read: a
+ * small set stays in the caches (random reads share a smaller pool, see
+ * run()). */
 #define CALL_MEM (8u << 20)
 
 struct opts {

@@ -52,6 +52,7 @@ struct run {
 int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags)
 {
 	struct io_uring_params p;
+	bool plain;
 	int ret;
 
 	if (!u)
@@ -77,14 +78,12 @@ int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags)
 	 * SQPOLL, whose kernel thread is the one that submits. A kernel that
 	 * does not know the flags says -EINVAL: then without them.
 	 */
-	if (!(flags & (UFIXED_SQPOLL | UFIXED_IOPOLL))) {
+	plain = !(flags & (UFIXED_SQPOLL | UFIXED_IOPOLL));
+	if (plain)
 		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-		ret = io_uring_queue_init_params(entries, &u->ring, &p);
-		if (ret == -EINVAL) {
-			memset(&p, 0, sizeof(p));
-			ret = io_uring_queue_init_params(entries, &u->ring, &p);
-		}
-	} else {
+	ret = io_uring_queue_init_params(entries, &u->ring, &p);
+	if (ret == -EINVAL && plain) {
+		memset(&p, 0, sizeof(p));
 		ret = io_uring_queue_init_params(entries, &u->ring, &p);
 	}
 	if (ret < 0)
