@@ -49,7 +49,9 @@ PROGRAMS := $(addprefix $(OUT)/,$(PROGRAM_SRCS:.c=))
 # The harness's objects do not depend on the implementation: built once per
 # chapter and flavour, shared by every tree graded (an instructor's class, the
 # mutants of make test).
-HARNESS_OUT := $(ROOT)/build/harness/$(if $(filter 1,$(SAN)),san,plain)$(if $(filter 1,$(WERROR)),-werror)/$(CHAPTER)
+# (The same objects under SAN=1: they are compiled without the sanitizers,
+# flags.mk's HARNESS_CFLAGS.)
+HARNESS_OUT := $(ROOT)/build/harness/plain$(if $(filter 1,$(WERROR)),-werror)/$(CHAPTER)
 # grade.o carries the chapter's number and title; the rest of harness/lib is
 # the same for every chapter, built once per flavour and shared.
 HARNESS_SHARED := $(dir $(HARNESS_OUT))shared
@@ -91,7 +93,7 @@ $(OUT)/tests: $(TEST_OBJS) $(TESTED_OBJS) $(BACKEND_TESTED_OBJS) $(HARNESS_OUT)/
 # Built once per chapter and flavour beside the harness's objects, with the
 # list it prints: no learner code is ever linked into it.
 $(HARNESS_OUT)/list: $(TEST_OBJS) $(HARNESS_OUT)/wrap-flags
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -no-pie $$(cat $(HARNESS_OUT)/wrap-flags) -Wl,--unresolved-symbols=ignore-all -o $@.$$$$.tmp $(TEST_OBJS) $(TEST_LIBS) && mv $@.$$$$.tmp $@
+	$(Q)$(CC) $(HARNESS_CFLAGS) $(LDFLAGS) -no-pie $$(cat $(HARNESS_OUT)/wrap-flags) -Wl,--unresolved-symbols=ignore-all -o $@.$$$$.tmp $(TEST_OBJS) $(TEST_LIBS) && mv $@.$$$$.tmp $@
 
 $(HARNESS_OUT)/list.tsv: $(HARNESS_OUT)/list
 	$(Q)$< --grade-list-failed "not graded" > $@.$$$$.tmp && mv $@.$$$$.tmp $@
@@ -142,7 +144,7 @@ define backend_rule
 ifneq ($(wildcard $(ROOT)/solutions/$(1)),)
 $(HARNESS_OUT)/backends/$(notdir $(1:.c=.o)): $(ROOT)/solutions/$(1) $(wildcard $(ROOT)/chapters/$(dir $(1))*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) -c -o $$@.$$$$$$$$.tmp $$< && mv $$@.$$$$$$$$.tmp $$@
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(HARNESS_CFLAGS) -c -o $$@.$$$$$$$$.tmp $$< && mv $$@.$$$$$$$$.tmp $$@
 else ifneq ($(wildcard $(TEST_DIR)/backends/$(notdir $(1:.c=.o))),)
 $(HARNESS_OUT)/backends/$(notdir $(1:.c=.o)): $(TEST_DIR)/backends/$(notdir $(1:.c=.o))
 	@mkdir -p $$(@D)
@@ -162,25 +164,25 @@ $(OUT)/demo-obj/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/co
 
 $(HARNESS_OUT)/course/%.o: $(CH_DIR)/%.c $(wildcard $(CH_DIR)/*.h) $(ROOT)/chapters/common/batch.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
+	$(Q)$(CC) $(CPPFLAGS) $(HARNESS_CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 # Shared objects are written under a temporary name and renamed, so two
 # gradings started at once never see half a file.
 $(HARNESS_OUT)/tests.o: $(TEST_DIR)/tests.c $(wildcard $(CH_DIR)/*.h $(LIB_DIR)/*.h $(TEST_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) \
+	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(HARNESS_CFLAGS) \
 		-DGRADE_CHAPTER='"$(NN)"' -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 $(HARNESS_OUT)/lib/%.o: $(LIB_DIR)/%.c $(wildcard $(LIB_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(CFLAGS) \
+	$(Q)$(CC) $(HARNESS_CPPFLAGS) $(CRITERION_CFLAGS) $(HARNESS_CFLAGS) \
 		-DGRADE_CHAPTER='"$(NN)"' -DGRADE_CHAPTER_TITLE='"$(CHAPTER_TITLE)"' -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 # Without the chapter's include path or macros: nothing chapter-specific can
 # reach an object that every chapter links.
 $(HARNESS_SHARED)/lib/%.o: $(LIB_DIR)/%.c $(wildcard $(LIB_DIR)/*.h) $(LIB_DIR)/seams.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) -I$(ROOT)/chapters/common -I$(LIB_DIR) $(CRITERION_CFLAGS) $(CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
+	$(Q)$(CC) -I$(ROOT)/chapters/common -I$(LIB_DIR) $(CRITERION_CFLAGS) $(HARNESS_CFLAGS) -c -o $@.$$$$.tmp $< && mv $@.$$$$.tmp $@
 
 # The files of the implementation tree that the chapter grades (grade.sh
 # copies these, and nothing else, from the learner's tree).
