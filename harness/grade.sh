@@ -78,10 +78,16 @@ IMPL=$(cd "$IMPL_ARG" 2>/dev/null && pwd) || { no_such_impl "$ROOT" "$IMPL_ARG" 
 #                         OBJ/impl, a build of REF by harness/mk/chapter.mk
 #                         with this grading's SAN and WERROR (a mutant
 #                         changes one file of a chapter; the others are the
-#                         reference's).
+#                         reference's);
+#   GRADE_PKG_VARS=LINES  (with GRADE_PREPARED) the libraries' flags, one
+#                         VAR=value per line (make pkg-vars), given to each
+#                         make of this grading instead of its own pkg-config.
+PKG_VARS=()
 if [ -z "${GRADE_PREPARED:-}" ]; then
 	"$ROOT/harness/deps.sh" --check || exit 2
 	"$MAKE" -s -C "$ROOT" tools >/dev/null || { echo "grade: cannot build the report tool" >&2; exit 2; }
+elif [ -n "${GRADE_PKG_VARS:-}" ]; then
+	mapfile -t PKG_VARS <<< "$GRADE_PKG_VARS"
 fi
 REPORT=$ROOT/build/tools/report
 PROBE=$ROOT/build/tools/probe
@@ -185,7 +191,7 @@ build_learner() {
 		sandbox_run --timeout "$BUILD_LIMIT" --ro "$ROOT/chapters" --ro "$ROOT/harness" "${masks[@]}" \
 			--ro "$ROOT/build/harness" --ro "$src" --rw "$out" --chdir "$out" -- \
 			"$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT" \
-			CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}" tests programs
+			CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}" "${PKG_VARS[@]}" tests programs
 	) 2>&1 | "$REPORT" sanitize --max "$MAX_OUTPUT_BYTES" "${MAP_PATHS[@]}" >&2
 	return "${PIPESTATUS[0]}"
 }
@@ -244,7 +250,7 @@ for c in "${chapters[@]}"; do
 	raw=$PRIV/raw-$nn.tsv
 	checked=$PRIV/chapter-$nn.tsv
 	mk=("$MAKE" -s --no-print-directory -f "$ROOT/harness/mk/chapter.mk" ROOT="$ROOT"
-	    CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}")
+	    CHAPTER="$c" IMPL_DIR="$src" OUT="$out" SAN="$SAN" WERROR="${WERROR:-0}" "${PKG_VARS[@]}")
 	echo "== $c  ($IMPL/$c)"
 	mkdir -p "$out/impl" "$tmp" "$src"
 

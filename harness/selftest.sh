@@ -53,6 +53,12 @@ phase() {
 
 harness/deps.sh --check || { echo "0 passed, 1 failed"; exit 1; }
 make -s tools || { echo "0 passed, 1 failed"; exit 1; }
+# The libraries' flags, asked of pkg-config once (make pkg-vars), given to
+# every make of this run on its command line and to the gradings
+# (GRADE_PKG_VARS): otherwise each build of a test binary starts six
+# processes for them, and make test makes about 750 (5 ms a process here).
+mapfile -t PKG_VARS < <(make -s --no-print-directory pkg-vars)
+PKG_LINES=$(printf '%s\n' "${PKG_VARS[@]}")
 # The cheats are graded in the sandbox: without bubblewrap, make test cannot
 # show that the grader holds.
 if [ -z "${NO_CHEATS:-}" ] && [ -z "$CH" ] && ! command -v bwrap >/dev/null 2>&1; then
@@ -191,7 +197,7 @@ grade() {
 	# GRADE_PREPARED, GRADE_SANDBOX_CHECKED and GRADE_FACTS_CACHE). The
 	# variables are exported to grade.sh alone, from this function.
 	local -x REPORTS="$OUT/$name" GRADE_PREPARED=1 GRADE_FACTS_CACHE="$OUT/facts" \
-		GRADE_SANDBOX_CHECKED="$SANDBOX_CHECKED" "$@"
+		GRADE_SANDBOX_CHECKED="$SANDBOX_CHECKED" GRADE_PKG_VARS="$PKG_LINES" "$@"
 	harness/grade.sh "$impl" "$ch" > "$OUT/$name/log" 2>&1
 }
 
@@ -293,7 +299,7 @@ check_mutant() {
 		if rm -rf "$alone" && mkdir -p "$alone" &&
 			reuse_objects "$tree/$c" "$alone" "$ROOT/solutions/$c" "$OUT/reference/$c" &&
 			make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
-				IMPL_DIR="$tree/$c" OUT="$alone" SAN=0 WERROR=0 tests programs \
+				IMPL_DIR="$tree/$c" OUT="$alone" SAN=0 WERROR=0 "${PKG_VARS[@]}" tests programs \
 				> "$alone/build.log" 2>&1 &&
 			[ "$(run_alone "$alone" "$first")" = fail ]; then
 			printf '%s\t%s\n' "$name" "$first" > "$OUT/caught-$nn-$name"
@@ -357,7 +363,7 @@ for c in "${chapters[@]}"; do
 	werror_ok=1
 	for impl in solutions exercises; do
 		if make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
-			IMPL_DIR="$ROOT/$impl/$c" OUT="$ROOT/build/werror/$impl/$c" WERROR=1 \
+			IMPL_DIR="$ROOT/$impl/$c" OUT="$ROOT/build/werror/$impl/$c" WERROR=1 "${PKG_VARS[@]}" \
 			tests demo programs > "$OUT/build-$impl-$nn.log" 2>&1; then
 			ok "$c: $impl, tests and demo build with -Wall -Wextra -Werror"
 		else
@@ -421,7 +427,7 @@ PY
 	# objects of the files a mutant does not change are taken from there.
 	[ "$werror_ok" = 1 ] && seed_plain "$c"
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
-		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 harness tests programs
+		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 "${PKG_VARS[@]}" harness tests programs
 	phase "$nn reference build"
 	# Every test of the reference run alone outside the sandbox, as the
 	# mutants' caught-by tests are run on the quick way (check_mutant): a
