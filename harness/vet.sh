@@ -42,23 +42,33 @@ system_header() {
 }
 
 vet_deps() {
-	local depfile=$1 real ok dir deps dirs=()
+	local depfile=$1 real ok dir line first=1 n i words=() all=() deps=() dirs=()
 	shift
-	mapfile -t dirs < <(realpath -m -- "$@")
-	# Make syntax: "target: dep dep \" on several lines. One realpath for
-	# all of them: a header-heavy file has a hundred.
-	mapfile -t deps < <(awk '{ sub(/\\$/, ""); if (NR == 1) sub(/^[^:]*: */, ""); for (i = 1; i <= NF; i++) print $i }' "$depfile")
+	n=$#
+	# Make syntax: "target: dep dep \" on several lines, split here without
+	# globbing (read -a). One realpath for the DIRs and every file (a
+	# header-heavy file has a hundred): its first n lines are the DIRs.
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%\\}
+		if [ "$first" = 1 ]; then
+			line=${line#*:}
+			first=0
+		fi
+		read -r -a words <<< "$line"
+		deps+=("${words[@]}")
+	done < "$depfile"
 	[ ${#deps[@]} -gt 0 ] || return 0
-	local i=0
-	while IFS= read -r real; do
+	mapfile -t all < <(realpath -m -- "$@" "${deps[@]}")
+	dirs=("${all[@]:0:n}")
+	for ((i = 0; i < ${#deps[@]}; i++)); do
+		real=${all[n + i]}
 		ok=0
 		for dir in "${dirs[@]}"; do
 			case "$real" in "$dir"/*) ok=1 ;; esac
 		done
 		system_header "$real" && ok=1
 		[ "$ok" = 1 ] || refuse "$depfile" "it includes ${deps[$i]}, which is not part of the chapter's contract. A file of the exercise may include the system's headers, the chapter's headers (chapters/common, chapters/NN-topic) and nothing else of the course."
-		i=$((i + 1))
-	done < <(realpath -m -- "${deps[@]}")
+	done
 }
 
 # --- object -----------------------------------------------------------------
@@ -148,25 +158,27 @@ vet_object() {
 		done < "$list"
 	done
 
-	# Constructors, destructors and init sections run outside any test: in
-	# the runner that decides the verdicts, before and after every test.
-	# AddressSanitizer adds its own pair (asan.module_ctor, module_dtor)
-	# under SAN=1: those, and only those, are let through then.
-	while read -r sec type; do
-		case "$sec:$type" in
-		.init_array* | .fini_array* | .preinit_array* | .ctors* | .dtors* | .init:* | .fini:* | *:INIT_ARRAY | *:FINI_ARRAY | *:PREINIT_ARRAY)
-			[ "$sanitized" = 1 ] && only_sanitizer_entries "$in" "$sec" && continue
-			refuse "$in" "it has a constructor or destructor (section $sec): code that runs before or after the tests is not allowed. Remove __attribute__((constructor)) / ((destructor))." ;;
-		esac
-	done < <(readelf -SW "$in" | sed -n 's/^ *\[ *[0-9]*\] \([^ ]*\) *\([A-Z_]*\) .*/\1 \2/p')
-
-	# The symbol table, read once (readelf: nm is ten times slower to start,
-	# and a grading vets every object it builds): "UND name" for what the
-	# object calls or uses from outside, "COM name" for common symbols. A
-	# line of another layout is refused rather than skipped.
-	local raw table
-	raw=$(readelf -sW "$in") || refuse "$in" "readelf could not read its symbol table"
-	table=$(printf '%s\n' "$raw" | awk '
+	# The section headers and the symbol table, read once, by one readelf
+	# (nm is ten times slower to start, and a grading vets every object it
+	# builds), as lines "SEC name type" for each section, "UND name" for what
+	# the object calls or uses from outside, "COM name" for common symbols.
+	# A symbol line of another layout is refused rather than skipped; so is
+	# an object readelf cannot read (the last line says its status).
+	local lines=() sections=() table=()
+	mapfile -t lines < <(readelf -SsW "$in" | awk '
+		/^ *\[ *[0-9]+\] / {
+			# "[Nr] Name Type ...": the type is the first field after the
+			# name in capitals (a name may hold a space; [0] has none).
+			line = $0
+			sub(/^ *\[ *[0-9]+\] /, "", line)
+			n = split(line, f, " ")
+			name = (line ~ /^ /) ? "" : f[1]
+			type = ""
+			for (i = (name == "" ? 1 : 2); i <= n; i++)
+				if (f[i] ~ /^[A-Z_]+$/) { type = f[i]; break }
+			print "SEC", name, type
+			next
+		}
 		/^ *[0-9]+:/ {
 			line = $0
 			if (!sub(/^ *[0-9]+: +[0-9a-f]+ +(0x)?[0-9a-f]+ +[A-Z_0-9]+ +[A-Z_0-9]+ +[A-Z_0-9]+ +/, "", line)) {
@@ -178,9 +190,31 @@ vet_object() {
 				sub(/@.*/, "", name)
 				print ndx, name
 			}
-		}')
-	while read -r type sym; do
-		[ -n "$type" ] || continue
+		}'; echo "END ${PIPESTATUS[0]}")
+	[ "${lines[-1]:-}" = "END 0" ] || refuse "$in" "readelf could not read its symbol table"
+	unset 'lines[-1]'
+	for line in "${lines[@]}"; do
+		case "$line" in
+		"SEC "*) sections+=("${line#SEC }") ;;
+		*) table+=("$line") ;;
+		esac
+	done
+
+	# Constructors, destructors and init sections run outside any test: in
+	# the runner that decides the verdicts, before and after every test.
+	# AddressSanitizer adds its own pair (asan.module_ctor, module_dtor)
+	# under SAN=1: those, and only those, are let through then.
+	for line in "${sections[@]}"; do
+		sec=${line% *} type=${line##* }
+		case "$sec:$type" in
+		.init_array* | .fini_array* | .preinit_array* | .ctors* | .dtors* | .init:* | .fini:* | *:INIT_ARRAY | *:FINI_ARRAY | *:PREINIT_ARRAY)
+			[ "$sanitized" = 1 ] && only_sanitizer_entries "$in" "$sec" && continue
+			refuse "$in" "it has a constructor or destructor (section $sec): code that runs before or after the tests is not allowed. Remove __attribute__((constructor)) / ((destructor))." ;;
+		esac
+	done
+
+	for line in "${table[@]}"; do
+		type=${line%% *} sym=${line#* }
 		case "$type" in
 		BAD) refuse "$in" "its symbol table has an entry the grader cannot read: $sym" ;;
 		# COMMON symbols cannot be made local: ask for an ordinary definition.
@@ -193,7 +227,7 @@ vet_object() {
 		*) refuse "$in" "$WHY." ;;
 		esac
 		allowed "$sym" || refuse "$in" "$WHY."
-	done <<< "$table"
+	done
 
 	# Raw system calls bypass every function the grader watches.
 	if objdump -d --no-show-raw-insn "$in" | grep -qE $'\t(syscall|sysenter|int +\\$0x80)( |$)'; then
