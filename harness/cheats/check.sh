@@ -18,8 +18,10 @@
 #   setup.sh    run with the copy's path as $1: FIFOs, symbolic links, sparse files.
 # The student's tree is the whole of exercises/NN-topic/ with those changes.
 #
-# The cheats are graded JOBS at a time (default 3: the grace time and checks
-# after a grading wait without taking a place), each as an autograder does
+# The cheats are graded JOBS at a time (default 4: the grace time and checks
+# after a grading wait without taking a place; on the 2-core VM, 73
+# gradings took 3.2 min three at a time and 2.9 four at a time, with both
+# cores busy), each as an autograder does
 # (`make check CH=NN IMPL=...`, into its own REPORTS directory), with
 # CHEATS_RUN=<this run>-NAME in the environment of the grading. (grade.sh
 # starts the tests with a cleared environment: CHEATS_RUN finds what is left
@@ -55,7 +57,7 @@
 # no cheat may change the next grading. Last line: "N passed, N failed"; exit 0
 # only if none failed.
 #
-# Environment: JOBS (3), CHEAT_TIMEOUT (300), CHEAT_SECONDS_MAX (180),
+# Environment: JOBS (4), CHEAT_TIMEOUT (300), CHEAT_SECONDS_MAX (180),
 # CHEAT_MEM_MAX_MB (1024), CHEAT_VMEM_KB (4194304: virtual memory cap of every
 # process of a grading, so that a compiler reading /dev/zero cannot take the
 # machine; 0: none), CHEAT_CONSOLE_MAX (1048576 bytes), CHEAT_GRACE (3 s),
@@ -65,7 +67,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 2
 CHEATS=$ROOT/harness/cheats
-JOBS=${JOBS:-3}
+JOBS=${JOBS:-4}
 TIMEOUT=${CHEAT_TIMEOUT:-300}
 SECONDS_MAX_DEFAULT=${CHEAT_SECONDS_MAX:-180}
 MEM_MAX_MB=${CHEAT_MEM_MAX_MB:-1024}
@@ -113,89 +115,93 @@ chapter_dir() { (cd "$ROOT/exercises" && ls -d "$1"-* 2>/dev/null | head -n 1); 
 
 # ---------------------------------------------------------------- helpers in python
 
-# results DIR: "score max graded|refused:REASON" from DIR/results.json and DIR/junit.xml, or
-# "error: why" (on stdout, one line).
-results() {
-	"$PY" - "$1" <<'PY'
+# inspect DIR LOG: three lines on one grading (reports in DIR, console in
+# LOG), one python for the three (a start costs about 90 ms here, and a run
+# inspects some 80 gradings):
+#   1. "score max graded|refused:REASON" from DIR/results.json and
+#      DIR/junit.xml, or "error: why";
+#   2. the console's problems, or nothing;
+#   3. what of /etc/shadow, root's history or solutions/ the console and the
+#      reports quote, or nothing.
+inspect() {
+	"$PY" - "$1" "$2" "$CONSOLE_MAX" "$WORK/markers" <<'PY'
 import json, re, sys, xml.etree.ElementTree as ET
-d = sys.argv[1]
-bad = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f]')
-try:
-    with open(d + "/results.json", encoding="utf-8", errors="strict") as fp:
-        r = json.load(fp)
-except FileNotFoundError:
-    print("error: no results.json"); sys.exit()
-except Exception as e:
-    print("error: results.json does not parse (%s)" % str(e).splitlines()[0][:100]); sys.exit()
-try:
-    ET.parse(d + "/junit.xml")
-except FileNotFoundError:
-    print("error: no junit.xml"); sys.exit()
-except Exception as e:
-    print("error: junit.xml does not parse (%s)" % str(e).splitlines()[0][:100]); sys.exit()
-try:
-    score, mx = int(r["score"]), int(r["max_score"])
-except Exception:
-    print("error: results.json has no score/max_score"); sys.exit()
-texts = [str(r.get("output", ""))]
-tests = r.get("tests", []) or []
-for t in tests:
-    texts += [str(t.get(k, "")) for k in ("name", "output")]
-for t in texts:
-    if bad.search(t):
-        print("error: results.json quotes control characters (%r)" % bad.search(t).group(0)); sys.exit()
-with open(d + "/junit.xml", "rb") as fp:
-    if re.search(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", fp.read()):
-        print("error: junit.xml carries control characters"); sys.exit()
-# refused: every test failed, all for one and the same reason (the build's,
-# or a runner that died before any test); its first line, shortened
-outs = {str(t.get("output", "")) for t in tests}
-refused = bool(tests) and all(t.get("status") == "failed" for t in tests) and len(outs) == 1
-if refused:
-    print(score, mx, "refused:" + " ".join(outs.pop().split("\n")[0].split())[:70])
-else:
-    print(score, mx, "graded")
-PY
-}
+d, log, console_max, markers_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
-# console LOG: problems of the console output, one line, or nothing.
-console() {
-	"$PY" - "$1" "$CONSOLE_MAX" <<'PY'
-import re, sys
-data = open(sys.argv[1], "rb").read()
-why = []
-if len(data) > int(sys.argv[2]):
-    why.append("console output of %.1f MB" % (len(data) / 1e6))
-try:
-    text = data.decode("utf-8")
-except UnicodeDecodeError as e:
-    why.append("invalid UTF-8 on the console (byte 0x%02x)" % data[e.start])
-    text = data.decode("utf-8", "replace")
-m = re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
-if m:
-    why.append("control characters on the console (%r)" % m.group(0))
-m = re.search("cheat got through: ([^|\n]{0,80})", text)
-if m:
-    why.append("the cheat says it got through: %s" % m.group(1).strip())
-print("; ".join(why))
-PY
-}
-
-# leaks FILE...: what of /etc/shadow, root's history or solutions/ the files quote, or nothing.
-leaks() {
-	"$PY" - "$WORK/markers" "$@" <<'PY'
-import sys
-markers = [l.rstrip("\n").split("\t", 1) for l in open(sys.argv[1], encoding="utf-8") if "\t" in l]
-found = []
-for path in sys.argv[2:]:
+def results():
+    bad = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f]')
     try:
-        data = open(path, "rb").read()
+        with open(d + "/results.json", encoding="utf-8", errors="strict") as fp:
+            r = json.load(fp)
+    except FileNotFoundError:
+        return "error: no results.json"
+    except Exception as e:
+        return "error: results.json does not parse (%s)" % str(e).splitlines()[0][:100]
+    try:
+        ET.parse(d + "/junit.xml")
+    except FileNotFoundError:
+        return "error: no junit.xml"
+    except Exception as e:
+        return "error: junit.xml does not parse (%s)" % str(e).splitlines()[0][:100]
+    try:
+        score, mx = int(r["score"]), int(r["max_score"])
+    except Exception:
+        return "error: results.json has no score/max_score"
+    texts = [str(r.get("output", ""))]
+    tests = r.get("tests", []) or []
+    for t in tests:
+        texts += [str(t.get(k, "")) for k in ("name", "output")]
+    for t in texts:
+        if bad.search(t):
+            return "error: results.json quotes control characters (%r)" % bad.search(t).group(0)
+    with open(d + "/junit.xml", "rb") as fp:
+        if re.search(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", fp.read()):
+            return "error: junit.xml carries control characters"
+    # refused: every test failed, all for one and the same reason (the build's,
+    # or a runner that died before any test); its first line, shortened
+    outs = {str(t.get("output", "")) for t in tests}
+    refused = bool(tests) and all(t.get("status") == "failed" for t in tests) and len(outs) == 1
+    if refused:
+        return "%d %d refused:%s" % (score, mx, " ".join(outs.pop().split("\n")[0].split())[:70])
+    return "%d %d graded" % (score, mx)
+
+def console():
+    try:
+        data = open(log, "rb").read()
     except OSError:
-        continue
-    for what, text in markers:
-        if text.encode() in data and what not in found:
-            found.append(what)
-print(("quotes " + " and ".join(found)) if found else "")
+        data = b""
+    why = []
+    if len(data) > console_max:
+        why.append("console output of %.1f MB" % (len(data) / 1e6))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        why.append("invalid UTF-8 on the console (byte 0x%02x)" % data[e.start])
+        text = data.decode("utf-8", "replace")
+    m = re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
+    if m:
+        why.append("control characters on the console (%r)" % m.group(0))
+    m = re.search("cheat got through: ([^|\n]{0,80})", text)
+    if m:
+        why.append("the cheat says it got through: %s" % m.group(1).strip())
+    return "; ".join(why)
+
+def leaks(paths):
+    markers = [l.rstrip("\n").split("\t", 1) for l in open(markers_file, encoding="utf-8") if "\t" in l]
+    found = []
+    for path in paths:
+        try:
+            data = open(path, "rb").read()
+        except OSError:
+            continue
+        for what, text in markers:
+            if text.encode() in data and what not in found:
+                found.append(what)
+    return ("quotes " + " and ".join(found)) if found else ""
+
+print(results())
+print(console())
+print(leaks([log, d + "/results.json", d + "/junit.xml"]))
 PY
 }
 
@@ -448,7 +454,7 @@ give_slot() { printf x >&7; }
 #   .span start and end of its grading (seconds), to name the cheats beside it
 run_cheat() {
 	local n=$1 cf=$CHEATS/$1/cheat.conf ch expect secs_max tree reports checkout snap
-	local v=$WORK/verdicts/$1 s m how secs rc mem log c left count files git_after before after
+	local v=$WORK/verdicts/$1 s m how cons quotes secs rc mem log c left count files git_after before after
 	ch=$(conf "$cf" CH)
 	expect=$(conf "$cf" EXPECT_SCORE)
 	expect=${expect:-0}
@@ -485,7 +491,7 @@ run_cheat() {
 	secs=$g_secs rc=$g_rc mem=$g_mem log=$g_log
 	sleep "$GRACE"
 
-	read -r s m how <<< "$(results "$reports")"
+	{ read -r s m how; read -r cons; read -r quotes; } < <(inspect "$reports" "$log")
 	if [ "$s" = "error:" ]; then
 		why "$s $m $how"
 		s="?" m="?" how=none
@@ -498,16 +504,15 @@ run_cheat() {
 		why "the grading took ${secs}s (limit ${secs_max}s)"
 	fi
 	[ "$mem" -gt $((MEM_MAX_MB * 1024)) ] && why "a process of the grading used $((mem / 1024)) MB"
-	c=$(console "$log")
-	[ -n "$c" ] && why "$c"
-	c=$(leaks "$log" "$reports/results.json" "$reports/junit.xml")
-	[ -n "$c" ] && why "$c"
+	[ -n "$cons" ] && why "$cons"
+	[ -n "$quotes" ] && why "$quotes"
 	left=$(procs "$RUN_ID-$n")
 	if [ -n "$left" ]; then
 		count=$(printf '%s\n' "$left" | wc -l)
 		why "left $count process(es) behind ($(printf '%s\n' "$left" | head -n 1 | cut -d' ' -f2- | cut -c1-40))"
+		# (Listed again: they may have started others since.)
+		kill_left "$RUN_ID-$n"
 	fi
-	kill_left "$RUN_ID-$n"
 
 	git_after=$(git_state "$ROOT")
 	files=$(changed "$snap" "$ROOT")
@@ -533,7 +538,7 @@ run_cheat() {
 		take_slot
 		grade "$n.next" "$(pristine_tree exercises "$ch" "$WORK/trees/$n.next")" "$ch" "$reports.next" "$checkout"
 		give_slot
-		read -r s2 m2 _ <<< "$(results "$reports.next")"
+		{ read -r s2 m2 _; read -r _; read -r _; } < <(inspect "$reports.next" "$g_log")
 		echo "$s2 $m2" > "$v.next"
 		kill_left "$RUN_ID-$n.next"
 		rm -rf "${checkout:?}" "$WORK/snap-$n-own" "$WORK/trees/$n.next"
@@ -605,7 +610,7 @@ grade_untouched() {
 	take_slot
 	grade "$kind-$ch" "$(pristine_tree "$kind" "$ch" "$WORK/trees/$kind-$ch")" "$ch" "$WORK/reports/$kind-$ch"
 	give_slot
-	{ results "$WORK/reports/$kind-$ch"; console "$g_log"; } > "$WORK/verdicts/$kind-$ch"
+	inspect "$WORK/reports/$kind-$ch" "$g_log" > "$WORK/verdicts/$kind-$ch"
 	kill_left "$RUN_ID-$kind-$ch"
 }
 for ch in "${chapters[@]}"; do
