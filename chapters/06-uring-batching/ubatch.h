@@ -67,7 +67,8 @@ struct ubatch {
  * The ring may be set up with IORING_SETUP_SINGLE_ISSUER and
  * IORING_SETUP_DEFER_TASKRUN where the kernel has them (the reference does,
  * lesson section 8; not required): callers use a ring from the thread that
- * set it up.
+ * set it up. Where the kernel does not have them (it answers -EINVAL for a
+ * flag it does not know: Linux 5.19 for both), the ring is set up without.
  */
 int ubatch_init(struct ubatch *b, unsigned entries);
 

@@ -89,7 +89,8 @@ struct ufixed {
  * Without SQPOLL or IOPOLL the ring may also get IORING_SETUP_SINGLE_ISSUER
  * | IORING_SETUP_DEFER_TASKRUN where the kernel has them (the reference
  * does; chapter 06's lesson, section 8): callers then use u from the thread
- * that set it up.
+ * that set it up. A kernel without them (5.19: -EINVAL for a flag it does
+ * not know) still gets a plain ring, set up again without them.
  *
  * Sparse tables need Linux 5.19 or newer (older kernels: -EINVAL).
  *

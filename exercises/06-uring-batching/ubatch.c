@@ -38,7 +38,9 @@ int ubatch_init(struct ubatch *b, unsigned entries)
 	 * io_uring_setup(2) filled in, and what it returns on failure (the
 	 * error is in the return value, never in errno). The contract
 	 * (ubatch.h) wants b->live to read 0 after every failure, whatever
-	 * was in *b before.
+	 * was in *b before. Set-up flags are optional (lesson, section 8); if
+	 * you ask for some, a kernel that does not know them says -EINVAL,
+	 * and the ring must then be set up without them.
 	 */
 	(void)b;
 	(void)entries;

@@ -72,7 +72,10 @@ int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags)
 	 * a failed call leaves nothing to release: the clearing below is given,
 	 * keep it ahead of every return. Each UFIXED_ flag asks for the
 	 * io_uring_setup(2) feature of the same name; SQPOLL also takes the
-	 * idle time of ufixed.h (lesson, sections 7 and 8).
+	 * idle time of ufixed.h (lesson, sections 7 and 8). Extra set-up
+	 * flags for a plain ring are optional (ufixed.h); if you ask for
+	 * some, a kernel that does not know them says -EINVAL, and the ring
+	 * must then be set up without them.
 	 * Pitfalls the tests check: a registration that fails after the ring
 	 * exists; sizes taken from your request instead of from the kernel.
 	 * man 3 io_uring_queue_init_params, man 2 io_uring_setup, man 3

@@ -162,9 +162,11 @@ URING_TEST(ring, init_and_exit, 1,
 }
 
 URING_TEST(ring, init_errors, 1,
-	   "ubatch_init: -EINVAL for 0 and for 100000 entries (as -errno, never -1 or errno)",
+	   "ubatch_init: -EINVAL for 0 and for 100000 entries (as -errno, never -1 or errno); "
+	   "a ring all the same on a kernel without the newer set-up flags",
 	   "TODO 1: io_uring_queue_init_params returns -errno itself and leaves errno alone: "
-	   "return its value as it is (lesson, section 7; man 3 io_uring_queue_init)", 8)
+	   "return its value as it is (lesson, section 7; man 3 io_uring_queue_init); set-up "
+	   "flags a kernel may not know need a retry without them on -EINVAL (section 8)", 8)
 {
 	struct ubatch b;
 	int before, ret;
@@ -188,6 +190,23 @@ URING_TEST(ring, init_errors, 1,
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	grade_check(fault_count_fds() == before, "a failed ubatch_init left %d descriptor(s) open",
 		    fault_count_fds() - before);
+
+	/* The ring watch plays Linux 5.19, which answers -EINVAL for a set-up
+	 * flag it does not know: a module that asks for SINGLE_ISSUER (6.0) or
+	 * DEFER_TASKRUN (6.1) must still get a ring there. */
+	watch.init_old_kernel = true;
+	memset(&b, 0xff, sizeof(b));
+	ret = SEAM_CALL(ubatch_init(&b, 8));
+	watch.init_old_kernel = false;
+	grade_check(ret == 0 && b.live == 1 && b.sq_entries == 8, "on a kernel without the newer "
+		    "set-up flags (the test plays Linux 5.19, which answers -EINVAL for "
+		    "IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN, flags of 6.0 and 6.1; %ld set-up(s) "
+		    "refused for their flags), ubatch_init(&b, 8) returned %s with live %d, sq_entries "
+		    "%u: on -EINVAL, set the ring up again without those flags (lesson, section 8)",
+		    watch.init_refused, grade_errno_str(ret), b.live, b.sq_entries);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(fault_count_fds() == before, "ubatch_init on an older kernel, then ubatch_exit, "
+		    "left %d descriptor(s) open", fault_count_fds() - before);
 }
 
 /* ------------------------------------------------------------------ batch */
@@ -1294,3 +1313,84 @@ static const struct battery_target ubatch_target = {
 BATCH_BATTERY(ubatch_battery, ubatch_target, "ubatch_batch_read",
 	      "TODO 9 (ubatch_batch_read: one ring per call, sized min(qd, n), then ubatch_read, "
 	      "TODOs 3-8; lesson, sections 5-8)")
+
+/* ------------------------------------------------------------ pacing */
+
+/* The reads of held_reads: four pipes that get their data only after
+ * HELD_MS, from a harness thread. */
+#define HELD_MS 500
+#define HELD_MAX_CALLS 50
+
+struct held {
+	int w[4];
+};
+
+static void *feed_after_hold(void *arg)
+{
+	struct held *h = arg;
+	struct timespec ts = { .tv_sec = HELD_MS / 1000, .tv_nsec = (HELD_MS % 1000) * 1000000L };
+
+	seam_mark_harness_thread();
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	for (int i = 0; i < 4; i++) {
+		if (SEAM_REAL(write)(h->w[i], "HELDDATA", 8) != 8)
+			grade_fail("harness: writing to a pipe failed");
+		close(h->w[i]);
+	}
+	return NULL;
+}
+
+URING_TEST(mechanism, held_reads_sleep, 1,
+	   "ubatch_read: while every read in flight waits (4 pipes, half a second, after 4 file "
+	   "reads), the call sleeps in the kernel; it does not wake on a timer again and again",
+	   "TODOs 6 and 7: a wait bounded in time that ran out means the reads are slow: wait "
+	   "for one completion, without a timeout, from then on; a wait that ran out with "
+	   "nothing submitted is -ETIME, not an error (lesson, section 5)", 8)
+{
+	const size_t size = 4 * 4096;
+	unsigned char *data, pipe_bufs[4][8], file_bufs[4][4096];
+	int fd = data_file("f", size, &data);
+	struct batch_req reqs[8];
+	struct held h;
+	pthread_t t;
+	struct ubatch b;
+	long calls;
+	int p[4][2], ret;
+
+	/* The file reads first: they complete at once, so a module that waits
+	 * for several completions at a time gets them, and then waits for
+	 * the pipes with nothing left to submit. */
+	for (int i = 0; i < 4; i++) {
+		fault_pipe(p[i], 0);
+		h.w[i] = p[i][1];
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, file_bufs[i], 1 };
+		reqs[4 + i] = (struct batch_req){ p[i][0], 0, 8, pipe_bufs[i], 1 };
+	}
+	init_or_fail(&b, 8);
+	grade_check(pthread_create(&t, NULL, feed_after_hold, &h) == 0, "harness: pthread_create");
+	calls = watch.calls;
+	ret = run_read(&b, reqs, 8, 8);
+	calls = watch.calls - calls;
+	pthread_join(t, NULL);
+	grade_check(ret == 0, "ubatch_read of 4 file blocks and 4 pipes held for %d ms returned %s, "
+		    "expected 0 (a bounded wait that ran out with nothing submitted returns -ETIME: "
+		    "not an error, reap what is there)", HELD_MS, grade_errno_str(ret));
+	for (int i = 0; i < 4; i++) {
+		check_req(&reqs[i], (size_t)i, data, size, "beside reads held for half a second");
+		grade_check(reqs[4 + i].res == 8 && memcmp(pipe_bufs[i], "HELDDATA", 8) == 0,
+			    "request %d (a pipe that got 8 bytes after %d ms): res %s, expected 8",
+			    4 + i, HELD_MS, grade_errno_str(reqs[4 + i].res));
+	}
+	grade_check(calls <= HELD_MAX_CALLS, "ubatch_read made %ld liburing calls that enter the "
+		    "kernel while its last 4 reads waited %d ms for data (at most %d expected): it "
+		    "wakes on a timer and waits again instead of sleeping until a read completes; "
+		    "after a bounded wait runs out, wait for one completion without a timeout",
+		    calls, HELD_MS, HELD_MAX_CALLS);
+	check_ring_clean(&b, "after reads held for half a second");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	for (int i = 0; i < 4; i++)
+		close(p[i][0]);
+	close(fd);
+	free(data);
+}

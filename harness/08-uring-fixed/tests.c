@@ -384,10 +384,11 @@ URING_TEST(ring, init_and_exit, 1,
 }
 
 URING_TEST(ring, init_errors, 1,
-	   "ufixed_init: -EINVAL for 0 or 100000 entries and for unknown flags; nothing left behind",
+	   "ufixed_init: -EINVAL for 0 or 100000 entries and for unknown flags; nothing left "
+	   "behind; a plain ring all the same on a kernel without the newer set-up flags",
 	   "TODO 1: the contract's argument checks come before the kernel sees anything, and a "
 	   "refused call leaves *u cleared (ufixed.h, ufixed_init; man 2 io_uring_setup, "
-	   "ERRORS)", 8)
+	   "ERRORS); optional set-up flags need a retry without them on -EINVAL", 8)
 {
 	static const struct { unsigned entries, flags; } bad[] = {
 		{ 0, 0 }, { 100000, 0 }, { 8, 4 }, { 8, 0x80000000u }, { 8, UFIXED_SQPOLL | 8 },
@@ -425,6 +426,28 @@ URING_TEST(ring, init_errors, 1,
 			    grade_errno_str(ret));
 		if (ret == 0)
 			SEAM_CALL_VOID(ufixed_exit(&u));
+	}
+	{
+		/* The ring watch plays Linux 5.19 (sparse tables, but not
+		 * SINGLE_ISSUER or DEFER_TASKRUN: -EINVAL for a set-up flag it
+		 * does not know): a plain ring must still be set up there. */
+		int ret;
+
+		watch.init_old_kernel = true;
+		memset(&u, 0x5a, sizeof(u));
+		ret = SEAM_CALL(ufixed_init(&u, 8, 0));
+		watch.init_old_kernel = false;
+		grade_check(ret == 0 && u.live == 1 && u.sq_entries == 8, "on a kernel without the "
+			    "newer set-up flags (the test plays Linux 5.19, which answers -EINVAL for "
+			    "IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN, flags of 6.0 and 6.1; %ld "
+			    "set-up(s) refused for their flags), ufixed_init(&u, 8, 0) returned %s with "
+			    "live %d, sq_entries %u: on -EINVAL, set the ring up again without those flags "
+			    "(chapter 06's lesson, section 8)", watch.init_refused, grade_errno_str(ret),
+			    u.live, u.sq_entries);
+		if (ret == 0)
+			SEAM_CALL_VOID(ufixed_exit(&u));
+		grade_check(fault_count_fds() == before, "ufixed_init on an older kernel, then "
+			    "ufixed_exit, left %d descriptor(s) open", fault_count_fds() - before);
 	}
 }
 

@@ -108,6 +108,11 @@ struct ring_watch {
 	/* ring set-up refused: -ENOMEM for more than init_enomem_above entries */
 	bool init_enomem;
 	unsigned init_enomem_above;
+	/* Linux 5.19 played: io_uring_setup(2) answers -EINVAL for a set-up
+	 * flag it does not know (SINGLE_ISSUER came with 6.0, DEFER_TASKRUN
+	 * with 6.1); sparse registered tables, which 5.19 has, still work */
+	bool init_old_kernel;
+	long init_refused;     /* set-ups refused for their flags                */
 	/* short reads */
 	bool shrink;           /* cut queued reads in half, once per user_data   */
 	unsigned shrunk;       /* reads cut so far                               */
@@ -623,10 +628,29 @@ static int watch_io_uring_enter2(unsigned fd, unsigned submit, unsigned complete
 	return SEAM_REAL(io_uring_enter2)(fd, submit, complete, fl, sig, sz);
 }
 
+/* The set-up flags Linux 5.19 knows (io_uring_setup(2)). */
+#define WATCH_FLAGS_5_19 (IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | \
+			  IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ | \
+			  IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL | \
+			  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | \
+			  IORING_SETUP_SQE128 | IORING_SETUP_CQE32)
+
+/* -EINVAL when the watch plays an old kernel and flags has one it does not know. */
+static int watch_old_kernel_refuses(unsigned flags)
+{
+	if (!watch.init_old_kernel || !(flags & ~(unsigned)WATCH_FLAGS_5_19))
+		return 0;
+	watch.init_refused++;
+	return -EINVAL;
+}
+
 static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned fl)
 {
-	int ret = watch.init_enomem && entries > watch.init_enomem_above
-			  ? -ENOMEM : SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
+	int ret = watch_old_kernel_refuses(fl);
+
+	if (ret == 0)
+		ret = watch.init_enomem && entries > watch.init_enomem_above
+			      ? -ENOMEM : SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
 
 	if (entries > watch.most_entries)
 		watch.most_entries = entries;
@@ -638,8 +662,11 @@ static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, un
 static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
 					    struct io_uring_params *p)
 {
-	int ret = watch.init_enomem && entries > watch.init_enomem_above
-			  ? -ENOMEM : SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
+	int ret = watch_old_kernel_refuses(p ? p->flags : 0);
+
+	if (ret == 0)
+		ret = watch.init_enomem && entries > watch.init_enomem_above
+			      ? -ENOMEM : SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
 
 	if (entries > watch.most_entries)
 		watch.most_entries = entries;
