@@ -167,15 +167,21 @@ vet_object() {
 	local lines=() sections=() table=()
 	mapfile -t lines < <(readelf -SsW "$in" | awk '
 		/^ *\[ *[0-9]+\] / {
-			# "[Nr] Name Type ...": the type is the first field after the
-			# name in capitals (a name may hold a space; [0] has none).
+			# "[Nr] Name Type Address ...": the type is the field before
+			# the 16-digit address, the name all before it (a name may
+			# hold spaces, [0] has none), its spaces made "_" here.
 			line = $0
 			sub(/^ *\[ *[0-9]+\] /, "", line)
 			n = split(line, f, " ")
-			name = (line ~ /^ /) ? "" : f[1]
+			name = ""
 			type = ""
-			for (i = (name == "" ? 1 : 2); i <= n; i++)
-				if (f[i] ~ /^[A-Z_]+$/) { type = f[i]; break }
+			for (i = 2; i <= n; i++)
+				if (length(f[i]) == 16 && f[i] ~ /^[0-9a-f]+$/) {
+					type = f[i - 1]
+					for (k = 1; k < i - 1; k++)
+						name = name (k > 1 ? "_" : "") f[k]
+					break
+				}
 			print "SEC", name, type
 			next
 		}
