@@ -115,9 +115,16 @@
  *    returns at once when an entry is no longer in progress, so an entry
  *    left there after aio_return turns every wait into a busy loop (the
  *    tests allow at most one aio_suspend call per accepted aio_read, plus
- *    one per EINTR). Pass NULL as the timeout: the tests treat a timeout
- *    shorter than a second as expired at once when nothing has finished,
- *    so a loop of short timed waits counts as polling, on any machine.
+ *    one per EINTR and one per timed wait that ran out). Pass NULL as the
+ *    timeout. One exception, optional (lesson section 3, "Waking less
+ *    often"): a wait on only some of the reads in flight, to collect
+ *    several per wake-up, must have a timeout, and once such a wait runs
+ *    out (EAGAIN), every later wait of the batch is on all the reads in
+ *    flight with NULL. A read that does not come back must not hold up the
+ *    others: the tests hold reads on pipes until every other read of the
+ *    batch was collected. The tests take every timeout as run out at once
+ *    when nothing in the list has finished, and allow one per batch, so a
+ *    loop of timed waits counts as polling, on any machine.
  *    aio_suspend failing with EINTR (a signal handler
  *    installed without SA_RESTART ran while it waited) is not an error:
  *    wait again.

@@ -72,7 +72,8 @@ int paio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 * which of its failures is not an error at all (aio_suspend(3) ERRORS,
 	 * signal(7); lesson section 3), and why a list entry must not outlive
 	 * its read. Never poll instead: the tests answer pipes only while you
-	 * sleep in aio_suspend.
+	 * sleep in aio_suspend. (Waking less often is optional and comes with
+	 * rules: paio.h, the aio_suspend rule; lesson section 3.)
 	 *
 	 * TODO 7: collect finished reads. aio_error(3) tells which of your
 	 * reads finished and how; aio_return(3) gives the count, and its man

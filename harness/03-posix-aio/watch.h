@@ -138,7 +138,7 @@ static struct {
 	atomic_int in_suspend;      /* the test thread is inside aio_suspend */
 	atomic_long suspend_gen;    /* aio_suspend calls entered */
 	atomic_long eintr_seen;     /* aio_suspend returns with EINTR */
-	atomic_long suspend_timeouts; /* short timeouts taken as expired */
+	atomic_long suspend_timeouts; /* timed waits taken as run out */
 	/* injections */
 	enum aw_eagain eagain;
 	long eagain_first;          /* AW_EAGAIN_FIRST: how many calls fail */
@@ -357,10 +357,11 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 		errno = fail;
 		return -1;
 	}
-	/* A timeout shorter than a second is taken as expired at once when
-	 * nothing in the list has finished: a loop of short timed waits is
-	 * polling, and is counted as such whatever the machine's speed. */
-	if (ts && ts->tv_sec < 1 && aw_none_done(list, n, is64)) {
+	/* A timeout, whatever its length, is taken as run out at once when
+	 * nothing in the list has finished: a loop of timed waits is polling,
+	 * counted as such whatever the machine's speed, and a bounded wait
+	 * (lesson section 3) must cope with running out. */
+	if (ts && aw_none_done(list, n, is64)) {
 		atomic_fetch_add(&aw.suspend_timeouts, 1);
 		errno = EAGAIN;
 		return -1;
@@ -850,6 +851,8 @@ struct feed_cfg {
 	bool interrupt;            /* first: SIGUSR1 the test thread inside      */
 	                           /* aio_suspend until it returned EINTR        */
 	bool after_return;         /* answer order[n-1] only once feed_returned() */
+	long after_returns;        /* answer nothing before aio_return was called */
+	                           /* this many times (patience: 5 s)           */
 };
 
 struct feed {
@@ -955,6 +958,16 @@ static bool feed_returned_cond(struct feed *f)
 	return atomic_load(&f->returned);
 }
 
+static bool feed_enough_returns(struct feed *f)
+{
+	long returns;
+
+	pthread_mutex_lock(&aw.lock);
+	returns = aw.returns;
+	pthread_mutex_unlock(&aw.lock);
+	return returns >= f->c.after_returns;
+}
+
 static void feed_close_rest(struct feed *f)
 {
 	for (int i = 0; i < f->c.n; i++) {
@@ -1040,6 +1053,27 @@ static void *feed_main(void *arg)
 	seam_mark_harness_thread();
 	if (f->c.interrupt && !feed_interrupt(f))
 		goto out;
+	if (f->c.after_returns > 0) {
+		/* Five times the usual patience: the other reads are real reads. */
+		long deadline = fault_now_ms() + 5 * FEED_PATIENCE_MS;
+
+		while (!feed_enough_returns(f)) {
+			if (feed_should_stop(f))
+				goto out;
+			if (fault_now_ms() > deadline) {
+				long returns;
+
+				pthread_mutex_lock(&aw.lock);
+				returns = aw.returns;
+				pthread_mutex_unlock(&aw.lock);
+				snprintf(f->why, sizeof(f->why), "only %ld of the %ld other reads "
+					 "were collected (aio_return) in 5 s while the pipes' reads "
+					 "waited", returns, f->c.after_returns);
+				goto out;
+			}
+			fault_nap();
+		}
+	}
 	for (int k = 0; k < f->c.n; k++) {
 		int i = f->c.order ? f->c.order[k] : k;
 
