@@ -2358,7 +2358,7 @@ BATCH_BATTERY(pool_batch, pool_target, "tpool_batch_read",
 	      "worker with pread; lesson, section 8)")
 
 GRADE_TEST(paio, held_reads_do_not_stall, 2,
-	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 40 file reads (qd 20)",
+	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 72 file reads (qd 20)",
 	   "TODO 6: wait on every read in flight, so that whichever finishes wakes you. A "
 	   "wait on only some of them (the oldest, say) sleeps while the others are done and "
 	   "their slots could take the next requests; if you do that to wake less often, "
@@ -2366,16 +2366,18 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 {
 	/* The pipes: the head of the batch, then one every 8 requests, so that
 	 * a wait on any one of the 8 oldest reads in flight, or on the oldest
-	 * few, sleeps on a pipe sooner or later. */
+	 * few, sleeps on a pipe sooner or later; 43 file reads after the last
+	 * pipe, so that a bounded wait on a pipe would run out again and again
+	 * if it were tried at every wait. */
 	static const int pipe_at[8] = { 0, 1, 2, 3, 12, 20, 28, 36 };
-	const size_t size = 1 << 20, n = 48, len = 4096, plen = 300;
+	const size_t size = 1 << 20, n = 80, len = 4096, plen = 300;
 	unsigned char *data = grade_random_bytes(size);
 	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
-	struct batch_req reqs[48];
+	struct batch_req reqs[80];
 	struct batch_req preqs[8];
 	unsigned char *pdata[8];
 	int p[8][2];
-	bool is_pipe[48] = { false };
+	bool is_pipe[80] = { false };
 	struct feed *f;
 	int rc;
 
@@ -2391,17 +2393,23 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 						      grade_xmalloc(len), UNSET };
 	}
 	f = feed_start(&(struct feed_cfg){ .n = 8, .pipes = p, .data = pdata, .len = plen,
-					   .wait = W_IN_SUSPEND, .after_returns = 40 });
+					   .wait = W_IN_SUSPEND, .after_returns = 72 });
 	rc = SEAM_CALL(paio_batch_read(reqs, n, 20));
 	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
 		    "read(s) still in flight", errno_name(rc), aw_in_flight());
 	feed_join(f);
 	w_check_no_violation();
-	check_fed(f, "8 pipe reads among 40 file reads at qd 20, the pipes answered only after "
+	check_fed(f, "8 pipe reads among 72 file reads at qd 20, the pipes answered only after "
 		  "every file read was collected: the wait must wake for whichever read finishes");
 	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
 	check_protocol();
 	check_timed_waits();
+	grade_check(aw.suspends <= aw.accepted + atomic_load(&aw.eintr_seen) +
+		    atomic_load(&aw.suspend_timeouts),
+		    "paio_batch_read called aio_suspend %ld times for %ld reads: a call that "
+		    "returns 0 must mean that a read in its list finished, and you collect it "
+		    "before waiting again (an empty list, or a read that is no longer in "
+		    "flight, returns at once: polling) (TODO 6)", aw.suspends, aw.accepted);
 	for (size_t i = 0; i < n; i++) {
 		if (is_pipe[i])
 			continue;
@@ -2416,6 +2424,64 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 	check_pipe_results("paio_batch_read", preqs, 8, pdata, plen);
 	feed_free_pipes(8, p, preqs, pdata);
 	free(f);
+	close(fd);
+	free(data);
+}
+
+/* n reads of len bytes at random offsets of a file of size bytes. */
+static void file_reads(struct batch_req *reqs, size_t n, int fd, size_t size, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - len), len,
+					      grade_xmalloc(len), UNSET };
+}
+
+GRADE_TEST(paio, every_wait_may_fail, 1,
+	   "paio_batch_read at qd 32: every other aio_suspend fails with EINTR (80 reads), then the first fails with ENOMEM",
+	   "TODOs 6 and 9: EINTR from any aio_suspend, a timed one included, means \"wait "
+	   "again\"; any other failure of any aio_suspend, a timed one included, ends the "
+	   "batch with -errno once every read in flight is collected (aio_suspend(3), "
+	   "lesson section 3)")
+{
+	const size_t size = 1 << 20, n = 80, len = 4096;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	struct batch_req reqs[80];
+	long left;
+	int rc;
+
+	aw_watch();
+	file_reads(reqs, n, fd, size, len);
+	aw.suspend_eintr_every = 2;
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 32));
+	aw.suspend_eintr_every = 0;
+	grade_check(rc == 0, "paio_batch_read(80 file reads, qd 32) returned %s while every "
+		    "other aio_suspend failed with EINTR (%ld of %ld calls); EINTR is not an "
+		    "error: wait again (TODO 6)", errno_name(rc), atomic_load(&aw.eintr_seen),
+		    aw.suspends);
+	check_protocol();
+	for (size_t i = 0; i < n; i++) {
+		grade_check(reqs[i].res == (ssize_t)len, "paio_batch_read, every other "
+			    "aio_suspend interrupted: request %zu (offset %lld, len %zu): res is "
+			    "%s, expected %zu", i, (long long)reqs[i].offset, len,
+			    errno_name(reqs[i].res), len);
+		grade_check_same(reqs[i].buf, data + reqs[i].offset, len, "paio_batch_read");
+		free(reqs[i].buf);
+	}
+
+	file_reads(reqs, n, fd, size, len);
+	aw.suspend_fail_errno = ENOMEM;   /* the next aio_suspend fails */
+	rc = SEAM_CALL(paio_batch_read(reqs, n, 32));
+	left = aw_in_flight();
+	grade_check(left == 0, "paio_batch_read returned %s with %ld read(s) still in flight "
+		    "after aio_suspend failed: collect every accepted read before returning "
+		    "(TODO 9)", errno_name(rc), left);
+	grade_check(rc == -ENOMEM, "paio_batch_read(80 file reads, qd 32) returned %s when its "
+		    "first aio_suspend failed with ENOMEM; expected -ENOMEM (paio.h, return "
+		    "value)", errno_name(rc));
+	check_protocol();
+	for (size_t i = 0; i < n; i++)
+		free(reqs[i].buf);
 	close(fd);
 	free(data);
 }

@@ -138,11 +138,13 @@ static struct {
 	atomic_int in_suspend;      /* the test thread is inside aio_suspend */
 	atomic_long suspend_gen;    /* aio_suspend calls entered */
 	atomic_long eintr_seen;     /* aio_suspend returns with EINTR */
-	atomic_long suspend_timeouts; /* timed waits taken as run out */
+	atomic_long suspend_timeouts; /* timed waits that ran out, or taken so */
 	/* injections */
 	enum aw_eagain eagain;
 	long eagain_first;          /* AW_EAGAIN_FIRST: how many calls fail */
 	int suspend_fail_errno;     /* fail the next aio_suspend with this  */
+	long suspend_eintr_every;   /* >0: every such aio_suspend call fails */
+	                            /* with EINTR, as if a signal came in    */
 	size_t cap;                 /* shorten every read to at most cap    */
 	int cont_fail_fd;           /* >0: a continuation (aio_offset not a multiple */
 	                            /* of 4096) reads this fd instead: it fails      */
@@ -333,6 +335,20 @@ static bool aw_none_done(const void *list, int n, bool is64)
 	return true;
 }
 
+/* Some entry of the list is a read on a pipe or FIFO: a read the harness
+ * answers when the test says, which may be never before every other read. */
+static bool aw_holds_pipe_read(const void *list, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct aiocb *cb = ((const struct aiocb *const *)list)[i];
+		struct stat st;
+
+		if (cb && fstat(cb->aio_fildes, &st) == 0 && S_ISFIFO(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
 static int aw_suspend_common(const void *list, int n, const struct timespec *ts, bool is64)
 {
 	int rc, err, fail;
@@ -352,16 +368,22 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 	}
 	fail = aw.suspend_fail_errno;
 	aw.suspend_fail_errno = 0;
+	if (!fail && aw.suspend_eintr_every > 0 && aw.suspends % aw.suspend_eintr_every == 0)
+		fail = EINTR;
 	pthread_mutex_unlock(&aw.lock);
+	if (fail == EINTR)
+		atomic_fetch_add(&aw.eintr_seen, 1);
 	if (fail) {
 		errno = fail;
 		return -1;
 	}
 	/* A timeout, whatever its length, is taken as run out at once when
-	 * nothing in the list has finished: a loop of timed waits is polling,
-	 * counted as such whatever the machine's speed, and a bounded wait
-	 * (lesson section 3) must cope with running out. */
-	if (ts && aw_none_done(list, n, is64)) {
+	 * nothing in the list has finished and a read on a pipe is among it: a
+	 * loop of timed waits is polling, counted as such whatever the
+	 * machine's speed, and a bounded wait (lesson section 3) must cope with
+	 * running out. A timed wait on file reads alone is a real one, so that
+	 * a bounded wait that keeps succeeding runs for the whole batch. */
+	if (ts && aw_none_done(list, n, is64) && aw_holds_pipe_read(list, n)) {
 		atomic_fetch_add(&aw.suspend_timeouts, 1);
 		errno = EAGAIN;
 		return -1;
@@ -373,7 +395,11 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 	atomic_store(&aw.in_suspend, 0);
 	if (rc < 0 && err == EINTR)
 		atomic_fetch_add(&aw.eintr_seen, 1);
-	errno = err;
+	if (rc < 0 && err == EAGAIN)
+		atomic_fetch_add(&aw.suspend_timeouts, 1);
+	/* errno means nothing after a success (errno(3)): code that reads it
+	 * anyway finds an error that did not happen. */
+	errno = rc == 0 ? EIO : err;
 	return rc;
 }
 
