@@ -122,9 +122,11 @@
  *    out (EAGAIN), every later wait of the batch is on all the reads in
  *    flight with NULL. A read that does not come back must not hold up the
  *    others: the tests hold reads on pipes until every other read of the
- *    batch was collected. The tests take every timeout as run out at once
- *    when nothing in the list has finished, and allow one per batch, so a
- *    loop of timed waits counts as polling, on any machine.
+ *    batch was collected. The tests take a timeout, whatever its length,
+ *    as run out at once when a pipe read is in the list and nothing in it
+ *    has finished (a wait on file reads alone is a real one), and allow one
+ *    timed wait per batch to run out, so a loop of timed waits counts as
+ *    polling, on any machine.
  *    aio_suspend failing with EINTR (a signal handler
  *    installed without SA_RESTART ran while it waited) is not an error:
  *    wait again.

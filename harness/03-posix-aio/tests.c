@@ -129,8 +129,9 @@ static void check_protocol(void)
 }
 
 /* A timed aio_suspend may run out once in a batch (the bounded wait of
- * lesson section 3); the tests take every timeout as run out at once when
- * nothing in the list has finished, so a loop of timed waits shows here. */
+ * lesson section 3). The watch takes a timed wait that holds a pipe read as
+ * run out at once when nothing in its list has finished, and counts real
+ * expiries too, so a loop of timed waits shows here. */
 static void check_timed_waits(void)
 {
 	long timeouts = atomic_load(&aw.suspend_timeouts);
