@@ -55,8 +55,7 @@ tools: build/tools/report build/tools/probe
 # test hands them to its builds (grade.sh, GRADE_PKG_VARS), which would
 # otherwise start pkg-config some 2,000 times.
 pkg-vars:
-	@printf '%s\n' 'CRITERION_CFLAGS=$(CRITERION_CFLAGS)' 'CRITERION_LIBS=$(CRITERION_LIBS)' \
-		'URING_LIBS=$(URING_LIBS)' 'AIO_LIBS=$(AIO_LIBS)'
+	@printf '%s\n' $(foreach v,$(PKG_VARS),'$(v)=$($(v))')
 
 build/tools/%: harness/tools/%.c harness/lib/tsv.h
 	@mkdir -p $(@D)

@@ -644,14 +644,21 @@ static int watch_old_kernel_refuses(unsigned flags)
 	return -EINVAL;
 }
 
-static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned fl)
+/* A ring set-up the watch answers itself, before the real call: -EINVAL
+ * for a flag the old kernel it plays does not know, -ENOMEM above the
+ * injected size limit; 0: make the real call. */
+static int watch_init_refusal(unsigned entries, unsigned flags)
 {
-	int ret = watch_old_kernel_refuses(fl);
+	int ret = watch_old_kernel_refuses(flags);
 
-	if (ret == 0)
-		ret = watch.init_enomem && entries > watch.init_enomem_above
-			      ? -ENOMEM : SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
+	if (ret == 0 && watch.init_enomem && entries > watch.init_enomem_above)
+		ret = -ENOMEM;
+	return ret;
+}
 
+/* Count a set-up and its result; returns ret. */
+static int watch_init_counted(unsigned entries, int ret)
+{
 	if (entries > watch.most_entries)
 		watch.most_entries = entries;
 	watch.inits++;
@@ -659,20 +666,23 @@ static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, un
 	return ret;
 }
 
+static int watch_io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned fl)
+{
+	int ret = watch_init_refusal(entries, fl);
+
+	if (ret == 0)
+		ret = SEAM_REAL(io_uring_queue_init)(entries, ring, fl);
+	return watch_init_counted(entries, ret);
+}
+
 static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
 					    struct io_uring_params *p)
 {
-	int ret = watch_old_kernel_refuses(p ? p->flags : 0);
+	int ret = watch_init_refusal(entries, p ? p->flags : 0);
 
 	if (ret == 0)
-		ret = watch.init_enomem && entries > watch.init_enomem_above
-			      ? -ENOMEM : SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
-
-	if (entries > watch.most_entries)
-		watch.most_entries = entries;
-	watch.inits++;
-	watch.init_ok += ret == 0;
-	return ret;
+		ret = SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
+	return watch_init_counted(entries, ret);
 }
 
 static void watch_io_uring_queue_exit(struct io_uring *ring)

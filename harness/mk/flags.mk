@@ -25,4 +25,7 @@ CRITERION_LIBS = $(eval CRITERION_LIBS := $$(shell pkg-config --libs criterion 2
 URING_LIBS = $(eval URING_LIBS := $$(shell pkg-config --libs liburing 2>/dev/null || echo -luring))$(URING_LIBS)
 # Debian 12 ships libaio without a pkg-config file; Ubuntu 24.04 has none either.
 AIO_LIBS = $(eval AIO_LIBS := $$(shell pkg-config --libs libaio 2>/dev/null || echo -laio))$(AIO_LIBS)
+# The variables above, for make pkg-vars (a library added here is handed on
+# to make test's builds with the others).
+PKG_VARS := CRITERION_CFLAGS CRITERION_LIBS URING_LIBS AIO_LIBS
 Q := $(if $(V),,@)
