@@ -36,10 +36,11 @@
  * at most PATIENT_BOUND_NS, so that one wake-up collects several reads and
  * the reads behind it keep glibc's helper busy meanwhile. Measured on the
  * course machines at qd 32 (lesson section 9): waking for every read cost
- * 2.7 context switches per read, waiting for the 4th oldest 1.6, the 8th
- * 1.2, the 16th 1.1; fio's posixaio engine 1.4. 5 ms is far more than 8
- * reads of 4 KiB take on an SSD (about 0.6 ms here) and short enough that
- * a read which does not come back holds the others up only briefly. */
+ * 2.7 voluntary context switches per read, waiting for the 4th oldest 1.6,
+ * the 8th 1.2, the 16th 1.1; fio's posixaio engine 1.4. 5 ms is far more
+ * than 8 reads of 4 KiB take on an SSD (about 0.6 ms here), and short
+ * enough that a read which does not come back holds the others up only
+ * briefly. */
 #define PATIENT_READS 8
 #define PATIENT_BOUND_NS 5000000L
 
@@ -198,7 +199,8 @@ static int wait_for_any(struct window *w)
 }
 
 /* The k-th oldest read in flight (k from 1), or NULL if fewer are in
- * flight. k passes over the window; k and the window are small. */
+ * flight. k passes over the window: at most 8 x 1024 slots, cheaper than
+ * the scan with aio_error (one lock each) that follows every wait. */
 static struct slot *kth_oldest_running(struct window *w, size_t k)
 {
 	struct slot *pick = NULL;
@@ -227,16 +229,17 @@ static struct slot *kth_oldest_running(struct window *w, size_t k)
  * before it starts its next pread, and on one file descriptor glibc runs
  * the reads one after another in one helper, so every wake-up sits on the
  * path of the reads themselves. Waking for each completion made the
- * reference 0.8 of fio's posixaio engine at qd 32 (lesson section 9).
+ * reference 0.8-0.9 of fio's posixaio engine at qd 32 and 128 (lesson
+ * section 9).
  *
  * So first try to be patient: with enough reads in flight, sleep on the
- * PATIENT_READS-th oldest read alone. On one file the reads before it usually finish first (glibc
- * queues them in order; POSIX does not promise it), and one wake-up then
- * collects PATIENT_READS reads. The wait is bounded: reads on several
- * files or pipes finish in any order, and the one we chose may be slow
- * while the others are done. Once a patient wait runs out, this batch is
- * not the in-order case: wait on all the reads in flight from then on,
- * which wakes as soon as any one of them finishes.
+ * PATIENT_READS-th oldest read alone. On one file the reads before it
+ * usually finish first (glibc queues them in order; POSIX does not promise
+ * it), and one wake-up then collects PATIENT_READS reads. The wait is
+ * bounded: reads on several files or pipes finish in any order, and the one
+ * we chose may be slow while the others are done. Once a patient wait runs
+ * out, this batch is not the in-order case: wait on all the reads in flight
+ * from then on, which wakes as soon as any one of them finishes.
  */
 static int wait_for_some(struct window *w)
 {
