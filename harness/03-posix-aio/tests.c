@@ -142,6 +142,19 @@ static void check_timed_waits(void)
 		    "on all of them with NULL (TODO 6, lesson section 3)", timeouts);
 }
 
+/* Each aio_suspend that returns 0 means a read in its list finished, and
+ * that read is collected before the next wait: at most one call per read,
+ * plus one per EINTR and per timed wait that ran out. */
+static void check_suspends_per_read(void)
+{
+	grade_check(aw.suspends <= aw.accepted + atomic_load(&aw.eintr_seen) +
+		    atomic_load(&aw.suspend_timeouts),
+		    "paio_batch_read called aio_suspend %ld times for %ld reads: each call should "
+		    "sleep until a read in its list finished, which you collect before waiting "
+		    "again. A collected aiocb left in the list, or an empty list, makes "
+		    "aio_suspend return at once: polling (TODO 6)", aw.suspends, aw.accepted);
+}
+
 /* ===================================================================== */
 /* Part A: paio_batch_read                                               */
 /* ===================================================================== */
@@ -382,11 +395,7 @@ GRADE_TEST(paio, sleeps_in_aio_suspend, 3,
 	check_protocol();
 	check_pipe_results("paio_batch_read", reqs, 4, data, len);
 	check_timed_waits();
-	grade_check(aw.suspends <= aw.accepted + atomic_load(&aw.eintr_seen) +
-		    atomic_load(&aw.suspend_timeouts),
-		    "paio_batch_read called aio_suspend %ld times for %ld reads: each call should "
-		    "sleep until a read finished. A collected aiocb left in the list makes "
-		    "aio_suspend return at once (TODO 6)", aw.suspends, aw.accepted);
+	check_suspends_per_read();
 	bound = 3 * 4 * (aw.suspends + 2);   /* a scan before and after each wait is fine */
 	grade_check(aw.errors <= bound, "paio_batch_read called aio_error %ld times for 4 reads "
 		    "and %ld aio_suspend calls (at most %ld expected): it polls instead of "
@@ -2405,12 +2414,7 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
 	check_protocol();
 	check_timed_waits();
-	grade_check(aw.suspends <= aw.accepted + atomic_load(&aw.eintr_seen) +
-		    atomic_load(&aw.suspend_timeouts),
-		    "paio_batch_read called aio_suspend %ld times for %ld reads: a call that "
-		    "returns 0 must mean that a read in its list finished, and you collect it "
-		    "before waiting again (an empty list, or a read that is no longer in "
-		    "flight, returns at once: polling) (TODO 6)", aw.suspends, aw.accepted);
+	check_suspends_per_read();
 	for (size_t i = 0; i < n; i++) {
 		if (is_pipe[i])
 			continue;
@@ -2429,14 +2433,6 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 	free(data);
 }
 
-/* n reads of len bytes at random offsets of a file of size bytes. */
-static void file_reads(struct batch_req *reqs, size_t n, int fd, size_t size, size_t len)
-{
-	for (size_t i = 0; i < n; i++)
-		reqs[i] = (struct batch_req){ fd, (off_t)grade_rand_below(size - len), len,
-					      grade_xmalloc(len), UNSET };
-}
-
 GRADE_TEST(paio, every_wait_may_fail, 1,
 	   "paio_batch_read at qd 32: every other aio_suspend fails with EINTR (80 reads), then the first fails with ENOMEM",
 	   "TODOs 6 and 9: EINTR from any aio_suspend, a timed one included, means \"wait "
@@ -2444,15 +2440,14 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 	   "batch with -errno once every read in flight is collected (aio_suspend(3), "
 	   "lesson section 3)")
 {
-	const size_t size = 1 << 20, n = 80, len = 4096;
+	const size_t size = 1 << 20, n = 80;
 	unsigned char *data = grade_random_bytes(size);
 	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
-	struct batch_req reqs[80];
+	struct batch_req *reqs = random_reads(fd, size, n, 4096);
 	long left;
 	int rc;
 
 	aw_watch();
-	file_reads(reqs, n, fd, size, len);
 	aw.suspend_eintr_every = 2;
 	rc = SEAM_CALL(paio_batch_read(reqs, n, 32));
 	aw.suspend_eintr_every = 0;
@@ -2461,16 +2456,10 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 		    "an error: wait again (TODO 6)", errno_name(rc), atomic_load(&aw.eintr_seen),
 		    aw.suspends);
 	check_protocol();
-	for (size_t i = 0; i < n; i++) {
-		grade_check(reqs[i].res == (ssize_t)len, "paio_batch_read, every other "
-			    "aio_suspend interrupted: request %zu (offset %lld, len %zu): res is "
-			    "%s, expected %zu", i, (long long)reqs[i].offset, len,
-			    errno_name(reqs[i].res), len);
-		grade_check_same(reqs[i].buf, data + reqs[i].offset, len, "paio_batch_read");
-		free(reqs[i].buf);
-	}
+	check_file_results("paio_batch_read, every other aio_suspend interrupted", reqs, n,
+			   data, size, 32);
 
-	file_reads(reqs, n, fd, size, len);
+	reqs = random_reads(fd, size, n, 4096);
 	aw.suspend_fail_errno = ENOMEM;   /* the next aio_suspend fails */
 	rc = SEAM_CALL(paio_batch_read(reqs, n, 32));
 	left = aw_in_flight();
@@ -2483,6 +2472,7 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 	check_protocol();
 	for (size_t i = 0; i < n; i++)
 		free(reqs[i].buf);
+	free(reqs);
 	close(fd);
 	free(data);
 }
