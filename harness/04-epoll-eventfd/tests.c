@@ -1669,9 +1669,7 @@ GRADE_TEST_T(program, cannot_serve, 1,
 	busy = tcp_listener(0, &taken, &tl);
 	snprintf(port, sizeof(port), "%u", ntohs(((struct sockaddr_in *)&taken)->sin_port));
 	grade_make_file("exists", "x", 1);
-	grade_check(access(sock, F_OK) == 0 || strcmp(sock, grade_path("exists")) != 0, "harness");
-	if (access(sock, F_OK) != 0)
-		grade_check(symlink("/", sock) == 0, "harness: symlink: %s", strerror(errno));
+	grade_check(access(sock, F_OK) == 0, "harness: %s: %s", sock, strerror(errno));
 	{
 		const char *argv[] = { "", "--file", grade_path("missing"), "--port", "0", NULL };
 
