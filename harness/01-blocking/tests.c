@@ -356,6 +356,28 @@ GRADE_TEST(read_full, retries_after_eintr, 2,
 	close(p[0]);
 	free(r.sink);
 	free(data);
+
+	/* A storm: every second read() fails with EINTR, the others bring at
+	 * most 10 bytes; 10000 bytes take 1000 EINTRs. */
+	{
+		const size_t len = 10000;
+		unsigned char *more = grade_random_bytes(len), *got_buf = grade_xmalloc(len);
+		int fd = grade_open(grade_make_file("f", more, len), O_RDONLY);
+
+		script_set(&rd_script, -1, 10, 2, 0, 0);
+		hooks_script();
+		got = SEAM_CALL(read_full(fd, got_buf, len));
+		hooks_off();
+		grade_check(got == (ssize_t)len, "read_full(fd, buf, %zu) returned %s when every "
+			    "second read() failed with EINTR (%ld of them) and the others brought at "
+			    "most 10 bytes; expected %zu: retry after every EINTR, with no limit on "
+			    "how many (lesson: \"EINTR and SA_RESTART\")", len, grade_errno_str(got),
+			    rd_script.calls / 2, len);
+		grade_check_same(got_buf, more, len, "read_full after 1000 EINTRs");
+		close(fd);
+		free(more);
+		free(got_buf);
+	}
 }
 
 GRADE_TEST(read_full, nonblocking_eagain, 1,
@@ -436,21 +458,30 @@ GRADE_TEST(read_full, beyond_4gib, 1,
 	   "TODO 1: keep the count in a size_t and return it as ssize_t: an int or an unsigned "
 	   "wraps past 2 or 4 GiB; each read(2) moves at most 0x7ffff000 bytes (read(2), NOTES)")
 {
-	static const unsigned long long lens[] = { 3 * GIB, 5 * GIB + 7 };
+	/* How much to read, from a file of how many bytes (the last one ends
+	 * first: a short count beyond 4 GiB). */
+	static const struct { unsigned long long len, size; } cases[] = {
+		{ 3 * GIB, 5 * GIB + 7 }, { 5 * GIB + 7, 5 * GIB + 7 }, { 5 * GIB, 4 * GIB + 5 },
+	};
 	char *base = reserve(5 * GIB + 4096);
 	int fd = grade_open(grade_make_file("f", "x", 1), O_RDONLY);
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
+		unsigned long long want = cases[i].len < cases[i].size ? cases[i].len : cases[i].size;
 		ssize_t got;
 
-		/* The file has 5 GiB + 7 bytes; nothing is really read. */
-		pretend_set(base, 0, 5 * GIB + 7);
+		/* Nothing is really read. */
+		pretend_set(base, 0, cases[i].size);
 		seam_hook_read = pretend_read;
-		got = SEAM_CALL(read_full(fd, base, (size_t)lens[i]));
+		got = SEAM_CALL(read_full(fd, base, (size_t)cases[i].len));
 		seam_hook_read = NULL;
-		grade_check(got == (ssize_t)lens[i], "read_full(fd, buf, %llu) returned %s "
-			    "after %ld read() calls, expected %llu", lens[i], grade_errno_str(got),
-			    pretend.calls, lens[i]);
+		grade_check(got == (ssize_t)want, "read_full(fd, buf, %llu) of a %llu-byte file "
+			    "returned %s after %ld read() calls, expected %llu", cases[i].len,
+			    cases[i].size, grade_errno_str(got), pretend.calls, want);
+		grade_check(pretend.done == want, "read_full(fd, buf, %llu) returned %llu, but its "
+			    "%ld read() calls brought %llu bytes in all: the count is what read(2) "
+			    "returned, added up, never len itself", cases[i].len, want,
+			    pretend.calls, pretend.done);
 	}
 	unreserve(base, 5 * GIB + 4096);
 	close(fd);
@@ -618,6 +649,18 @@ GRADE_TEST(pread_full, retries_after_eintr, 1,
 	grade_check(got == 12000, "pread_full(fd, buf, 12000, 777) returned %s when every third "
 		    "pread() failed with EINTR; expected 12000", grade_errno_str(got));
 	grade_check_same(buf, data + 777, 12000, "pread_full after EINTR");
+
+	/* A storm: every second pread() fails with EINTR, the others bring at
+	 * most 10 bytes; 10000 bytes take 1000 EINTRs. */
+	script_set(&rd_script, -1, 10, 2, 0, 0);
+	hooks_script();
+	got = SEAM_CALL(pread_full(fd, buf, 10000, 333));
+	hooks_off();
+	grade_check(got == 10000, "pread_full(fd, buf, 10000, 333) returned %s when every second "
+		    "pread() failed with EINTR (%ld of them) and the others brought at most 10 "
+		    "bytes; expected 10000: retry after every EINTR, with no limit on how many",
+		    grade_errno_str(got), rd_script.calls / 2);
+	grade_check_same(buf, data + 333, 10000, "pread_full after 1000 EINTRs");
 	close(fd);
 	free(data);
 	free(buf);
@@ -660,6 +703,9 @@ GRADE_TEST(pread_full, beyond_4gib, 2,
 	grade_check(got == (ssize_t)(5 * GIB + 3), "pread_full(fd, buf, 6 GiB, 3 GiB) of a file "
 		    "with 5 GiB + 3 bytes from there returned %s after %ld pread() calls, expected "
 		    "%llu", grade_errno_str(got), pretend.calls, 5 * GIB + 3);
+	grade_check(pretend.done == 5 * GIB + 3, "pread_full(fd, buf, 6 GiB, 3 GiB) returned "
+		    "%llu, but its %ld pread() calls brought %llu bytes in all: the count is what "
+		    "pread(2) returned, added up", 5 * GIB + 3, pretend.calls, pretend.done);
 	unreserve(base, 6 * GIB);
 	close(fd);
 	free(data);
@@ -757,6 +803,31 @@ GRADE_TEST(write_full, retries_after_eintr, 2,
 	close(p[0]);
 	free(r.sink);
 	free(filler);
+
+	/* A storm: every second write() fails with EINTR, the others take at
+	 * most 10 bytes; 5000 bytes take 500 EINTRs. */
+	{
+		const char *path = grade_path("out");
+		int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+		unsigned char *back;
+		size_t backlen;
+
+		script_set(&wr_script, -1, 10, 2, 0, 0);
+		hooks_script();
+		got = SEAM_CALL(write_full(fd, data, len));
+		hooks_off();
+		close(fd);
+		grade_check(got == (ssize_t)len, "write_full(fd, buf, %zu) returned %s when every "
+			    "second write() failed with EINTR (%ld of them) and the others took at "
+			    "most 10 bytes; expected %zu: retry after every EINTR, with no limit on "
+			    "how many (lesson: \"EINTR and SA_RESTART\")", len, grade_errno_str(got),
+			    wr_script.calls / 2, len);
+		back = grade_slurp(path, &backlen);
+		grade_check(back != NULL && backlen == len, "the file holds %zu bytes after "
+			    "write_full of %zu", back ? backlen : 0, len);
+		grade_check_same(back, data, len, "write_full after 500 EINTRs");
+		free(back);
+	}
 	free(data);
 }
 
@@ -835,6 +906,10 @@ GRADE_TEST(write_full, beyond_4gib, 1,
 		grade_check(got == (ssize_t)lens[i], "write_full(fd, buf, %llu) returned %s after "
 			    "%ld write() calls, expected %llu", lens[i], grade_errno_str(got),
 			    pretend.calls, lens[i]);
+		grade_check(pretend.done == lens[i], "write_full(fd, buf, %llu) returned %llu, but "
+			    "its %ld write() calls took %llu bytes in all: return len only once "
+			    "write(2) has taken every byte", lens[i], lens[i], pretend.calls,
+			    pretend.done);
 	}
 	unreserve(base, 5 * GIB + 4096);
 	close(fd);
@@ -892,6 +967,49 @@ static int close_open_only(int fd)
 	return SEAM_REAL(close)(fd);
 }
 
+/* close(2) of the destination (the file at failing_close.path) that really
+ * closes it, as Linux always does, and then reports failing_close.err: a
+ * delayed write error (EIO) or a signal (EINTR). Its descriptor lands in
+ * failing_close.fd; a second close of it is close_open_only's violation. */
+static struct {
+	const char *path;
+	int err;
+	int fd;
+} failing_close = { .fd = -1 };
+
+static int close_failing_dst(int fd)
+{
+	bool is_dst = failing_close.fd < 0 && fault_fd_on_file(failing_close.path) == fd;
+	int r = close_open_only(fd);
+
+	if (is_dst && r == 0) {
+		failing_close.fd = fd;
+		errno = failing_close.err;
+		return -1;
+	}
+	return r;
+}
+
+static void fail_dst_close(const char *path, int err)
+{
+	failing_close.path = path;
+	failing_close.err = err;
+	failing_close.fd = -1;
+	behind.closed = -1;
+	seam_hook_close = close_failing_dst;
+}
+
+/* A close that succeeds and still changes errno, as POSIX allows any
+ * successful call to do (errno(3)): errno read after it is not the errno
+ * of the call that failed before. */
+static int close_dirtying_errno(int fd)
+{
+	int r = close_open_only(fd);
+
+	if (r == 0)
+		errno = EINTR;
+	return r;
+}
 
 static void refuse_kernel_copies(void)
 {
@@ -987,31 +1105,76 @@ static ssize_t write_only_write(int fd, const void *buf, size_t n)
 	return SEAM_REAL(write)(fd, buf, n);
 }
 
+/* copy_file only reads the source: a descriptor on it open for writing too
+ * fails with EACCES on a file of mode 0400 (and with EROFS on a read-only
+ * mount) for every user but root; the access mode shows it under root too. */
+static ssize_t read_only_read(int fd, void *buf, size_t n)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
+		seam_violate("copy_file read the source through a descriptor opened for writing "
+			     "too (%s): a source that may be read but not written (mode 0400, a "
+			     "file on a read-only mount) cannot be opened that way; open it "
+			     "O_RDONLY (TODO 4; man 2 open, the access modes)",
+			     (fl & O_ACCMODE) == O_RDWR ? "O_RDWR" : "not O_RDONLY");
+	return SEAM_REAL(read)(fd, buf, n);
+}
+
 GRADE_TEST(copy_file, truncates_destination, 1,
-	   "copy_file truncates a longer existing destination, also one writable but not readable",
-	   "TODO 4: an existing destination must be emptied when it is opened, and opened for "
-	   "writing only (read-write fails on a file of mode 0200): man 2 open, O_TRUNC and "
-	   "the access modes; lesson: \"Cleaning up\"")
+	   "copy_file truncates a longer existing destination in place, also one writable but "
+	   "not readable, from a read-only source",
+	   "TODO 4: an existing destination must be emptied when it is opened (O_TRUNC, the same "
+	   "file: no unlink, so its links and mode stay), and opened for writing only (read-write "
+	   "fails on a file of mode 0200); the source is opened for reading only (a file of mode "
+	   "0400): man 2 open, O_TRUNC and the access modes; lesson: \"Cleaning up\"")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
-	const char *dst = grade_make_file("dst", old, 50000);
+	const char *dst = grade_make_file("dst", old, 50000), *link_path = grade_path("dst-link");
+	struct stat was, now;
 	off_t got;
 	size_t backlen;
 
 	refuse_kernel_copies();
-	/* The destination may be written, not read: copy_file needs no more. */
-	grade_check(chmod(dst, 0200) == 0, "harness: chmod: %s", strerror(errno));
+	/* The destination may be written, not read: copy_file needs no more.
+	 * It has a second name (a hard link), which must see the copy. The
+	 * source may be read, not written. */
+	grade_check(chmod(dst, 0200) == 0 && chmod(src, 0400) == 0, "harness: chmod: %s",
+		    strerror(errno));
+	grade_check(link(dst, link_path) == 0 && stat(dst, &was) == 0, "harness: link: %s",
+		    strerror(errno));
 	seam_hook_write = write_only_write;
+	seam_hook_read = read_only_read;
 	got = SEAM_CALL(copy_file(src, dst, 4096));
 	hooks_off();
+	grade_check(stat(dst, &now) == 0, "copy_file returned %s and the destination is gone: %s",
+		    grade_errno_str((ssize_t)got), strerror(errno));
+	chmod(link_path, 0600);
 	grade_check(chmod(dst, 0600) == 0, "harness: chmod: %s", strerror(errno));
-	grade_check(got == 100, "copy_file onto an existing destination of mode 0200 (writable, "
-		    "not readable) returned %s, expected 100", grade_errno_str((ssize_t)got));
+	grade_check(got == 100, "copy_file from a source of mode 0400 (readable, not writable) "
+		    "onto an existing destination of mode 0200 (writable, not readable) returned "
+		    "%s, expected 100: open the source O_RDONLY and the destination O_WRONLY, "
+		    "each for what copy_file does with it", grade_errno_str((ssize_t)got));
+	grade_check(now.st_ino == was.st_ino && now.st_dev == was.st_dev, "copy_file replaced "
+		    "the existing destination by a new file (inode %llu, was %llu): open the file "
+		    "that is there with O_TRUNC and write into it; no unlink or rename first, which "
+		    "loses the file's other names (hard links), its mode and its owner (man 2 open, "
+		    "O_TRUNC)", (unsigned long long)now.st_ino, (unsigned long long)was.st_ino);
+	grade_check((now.st_mode & 07777) == 0200, "the existing destination had mode 0200 and "
+		    "has %04o after copy_file: the mode argument of open(2) is for a file that "
+		    "O_CREAT creates; an existing file keeps its mode (do not chmod it)",
+		    (unsigned)(now.st_mode & 07777));
 	back = grade_slurp(dst, &backlen);
 	grade_check(backlen == 100, "the destination has %zu bytes after copying 100 bytes over "
 		    "a 50000-byte file: it was not truncated", backlen);
 	grade_check_same(back, data, 100, "copy_file");
+	free(back);
+	back = grade_slurp(link_path, &backlen);
+	grade_check(back != NULL && backlen == 100, "the destination's other name (a hard link) "
+		    "has %zu bytes after copying 100 bytes: copy_file must write into the existing "
+		    "file, not a new one", back ? backlen : 0);
+	grade_check_same(back, data, 100, "the destination's hard link");
 	free(back);
 	free(old);
 	free(data);
@@ -1053,9 +1216,16 @@ GRADE_TEST(copy_file, errors, 2,
 		grade_check_same(back, data, sizeof(data), "the untouched destination");
 		free(back);
 	}
+	/* From here, close() succeeds and leaves errno at EINTR, as POSIX allows:
+	 * the errno of the failed open must be taken before the cleanup. */
+	seam_hook_close = close_dirtying_errno;
 	got = SEAM_CALL(copy_file(src, grade_path("no/such/dir"), 4096));
 	grade_check(got == -ENOENT, "copy_file to a file in a missing directory returned %s, "
-		    "expected -ENOENT", grade_errno_str((ssize_t)got));
+		    "expected -ENOENT%s", grade_errno_str((ssize_t)got), got == -EINTR ?
+		    ": the harness's close() succeeded but left errno at EINTR (any successful "
+		    "call may change errno, errno(3)), and your code read errno after closing "
+		    "the source; take -errno the moment open fails, before any close or free "
+		    "(lesson: \"Cleaning up\")" : "");
 	got = SEAM_CALL(copy_file(src, grade_tmpdir(), 4096));
 	grade_check(got == -EISDIR, "copy_file onto a directory returned %s, expected -EISDIR",
 		    grade_errno_str((ssize_t)got));
@@ -1081,6 +1251,9 @@ GRADE_TEST(copy_file, no_descriptor_leaks, 2,
 	int after_bad_dst = fault_count_fds();
 	off_t bad_src = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
 	int after_bad_src = fault_count_fds();
+	/* A directory opens for reading; read() then fails with EISDIR. */
+	off_t dir_src = SEAM_CALL(copy_file(grade_tmpdir(), grade_path("dst"), 4096));
+	int after_dir_src = fault_count_fds();
 
 	grade_check(ok == 70000, "copy_file of a 70000-byte file returned %s, expected 70000",
 		    grade_errno_str((ssize_t)ok));
@@ -1094,6 +1267,13 @@ GRADE_TEST(copy_file, no_descriptor_leaks, 2,
 		    after_bad_dst - after_ok);
 	grade_check(after_bad_src == after_bad_dst, "copy_file left %d descriptor(s) open when "
 		    "the source was missing", after_bad_src - after_bad_dst);
+	grade_check(dir_src < 0, "copy_file from a directory returned %s, expected a negative "
+		    "errno (read(2) of a directory fails with EISDIR)",
+		    grade_errno_str((ssize_t)dir_src));
+	grade_check(after_dir_src == after_bad_src, "copy_file left %d descriptor(s) open when "
+		    "the source was a directory: an early return for a check of your own (fstat, "
+		    "S_ISDIR) skips the cleanup too; take every exit through it",
+		    after_dir_src - after_bad_src);
 	free(data);
 }
 
@@ -1106,7 +1286,7 @@ GRADE_TEST(copy_file, frees_its_buffer, 2,
 	unsigned char *data = grade_random_bytes(70000);
 	const char *src = grade_make_file("src", data, 70000);
 	struct seam_heap before;
-	off_t ok, bad_dst, bad_src, no_memory;
+	off_t ok, bad_dst, bad_src, got_einval, dir_src, no_memory;
 	int fds;
 
 	refuse_kernel_copies();
@@ -1123,6 +1303,16 @@ GRADE_TEST(copy_file, frees_its_buffer, 2,
 	grade_check(bad_src == -ENOENT, "copy_file from a missing source returned %s, expected "
 		    "-ENOENT", grade_errno_str((ssize_t)bad_src));
 	grade_check_heap(&before, "copy_file from a missing source");
+	got_einval = SEAM_CALL(copy_file(src, grade_path("dst"), 0));
+	grade_check(got_einval == -EINVAL, "copy_file with bufsize 0 returned %s, expected -EINVAL",
+		    grade_errno_str((ssize_t)got_einval));
+	grade_check_heap(&before, "copy_file with bufsize 0 (check bufsize before malloc: "
+			 "malloc(0) may return a block that must be freed too)");
+	dir_src = SEAM_CALL(copy_file(grade_tmpdir(), grade_path("dst"), 4096));
+	grade_check(dir_src < 0, "copy_file from a directory returned %s, expected a negative "
+		    "errno (read(2) of a directory fails with EISDIR)",
+		    grade_errno_str((ssize_t)dir_src));
+	grade_check_heap(&before, "copy_file from a directory");
 
 	fds = fault_count_fds();
 	seam_heap_fail(1, -1);
@@ -1280,6 +1470,14 @@ GRADE_TEST(batch, arguments, 1,
 
 	grade_check(ret == -EINVAL, "blk_batch_read with qd 0 returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
+	/* qd 0 is -EINVAL also when there is nothing to read. */
+	for (int k = 0; k < 2; k++) {
+		ret = SEAM_CALL(blk_batch_read(k ? NULL : &one, 0, 0));
+		grade_check(ret == -EINVAL, "blk_batch_read(%s, 0, 0) returned %s, expected "
+			    "-EINVAL: qd == 0 is an error whatever n is; check qd before returning "
+			    "early for an empty batch (blocking.h)", k ? "NULL" : "reqs",
+			    grade_errno_str(ret));
+	}
 	ret = SEAM_CALL(blk_batch_read(NULL, 3, 4));
 	grade_check(ret == -EINVAL, "blk_batch_read(NULL, 3, 4) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
@@ -1507,6 +1705,51 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 			    "-EBADF: close's error is the copy's error", sizes[i] ? "10000-byte" :
 			    "empty", grade_errno_str((ssize_t)got), sizes[i] ? "after the last "
 			    "write()" : "at the first read()");
+		free(data);
+	}
+
+	/* The third write() fails (ENOSPC), and then close() of the destination
+	 * fails too (EIO): the copy's own error stays the answer. */
+	{
+		unsigned char *data = grade_random_bytes(50000);
+		const char *src = grade_make_file("src", data, 50000), *dst = grade_path("full");
+		int fds = fault_count_fds();
+		off_t got;
+
+		script_set(&wr_script, -1, 0, 0, 3, ENOSPC);
+		hooks_script();
+		fail_dst_close(dst, EIO);
+		got = SEAM_CALL(copy_file(src, dst, 4096));
+		hooks_off();
+		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when a "
+			    "write and then close() of the destination failed", fault_count_fds() - fds);
+		grade_check(got == -ENOSPC, "copy_file returned %s when its third write() failed with "
+			    "ENOSPC and then close() of the destination failed with EIO; expected "
+			    "-ENOSPC: after a failed copy, close's error does not replace the copy's "
+			    "own", grade_errno_str((ssize_t)got));
+		free(data);
+	}
+
+	/* The copy succeeds; close() of the destination releases the descriptor
+	 * (Linux always does) and fails with EINTR: that is the answer, and the
+	 * descriptor must not be closed again. */
+	{
+		unsigned char *data = grade_random_bytes(5000);
+		const char *src = grade_make_file("src", data, 5000), *dst = grade_path("eintr");
+		int fds = fault_count_fds();
+		off_t got;
+
+		fail_dst_close(dst, EINTR);
+		got = SEAM_CALL(copy_file(src, dst, 4096));
+		grade_check(failing_close.fd >= 0, "copy_file of 5000 bytes returned %s and never "
+			    "closed the destination", grade_errno_str((ssize_t)got));
+		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when "
+			    "close() of the destination failed with EINTR", fault_count_fds() - fds);
+		grade_check(got == -EINTR, "copy_file returned %s when close() of the destination "
+			    "failed with EINTR after a copy that had succeeded; expected -EINTR (the "
+			    "descriptor is released all the same: never close it again, not even for "
+			    "EINTR; close(2), \"Dealing with error returns from close()\")",
+			    grade_errno_str((ssize_t)got));
 		free(data);
 	}
 }
