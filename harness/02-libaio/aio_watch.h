@@ -12,9 +12,10 @@
  *     was called while others were still in flight (a window that refills);
  *   - play the kernel's legal answers that a test cannot provoke on
  *     demand: io_submit accepting only the first 1-3 iocbs, -EAGAIN,
- *     -EBADF for one fd; io_getevents returning -EINTR or -EFAULT, handing
- *     back one ready event per call, the latest first, and halving every
- *     positive res (a short read); io_setup failing;
+ *     -EBADF for one fd; io_getevents returning -EINTR (every m-th call, or
+ *     k times in a row) or -EFAULT, 0 events to a wait with a timeout (the
+ *     time ran out), handing back one ready event per call, the latest
+ *     first, and halving every positive res (a short read); io_setup failing;
  *   - set errno to a marker (EXDEV) before every call they answer: libaio
  *     leaves errno alone, so code that reports -errno after a libaio call
  *     reports -EXDEV, which no real read produces here;
@@ -22,6 +23,8 @@
  *     io_submit must follow an io_getevents (requests in flight) or a pause
  *     (none in flight: nanosleep, usleep, clock_nanosleep, sleep, or an
  *     io_getevents with a timeout, each of some length: a zero one spins);
+ *     only an event handed back pays for the reap a -EAGAIN asked for (a
+ *     poll that finds nothing reaped nothing);
  *     the pauses are counted, with the time they ask for, and take none;
  *   - stop code that would wait forever (io_getevents with no timeout for
  *     more completions than are in flight) or loop forever (io_submit
@@ -30,7 +33,9 @@
  *     io_submit takes its iocbs without the kernel and io_getevents
  *     answers each with min(nbytes, 0x7ffff000) bytes, the kernel's cap
  *     on one transfer, so a request of 5 GiB is a chain of short reads
- *     whose bytes never move (pretend_aio_start);
+ *     whose bytes never move (pretend_aio_start); a pread, or a preadv of
+ *     iovecs in a row; a test may lower the cap, and have one piece
+ *     answered -EINTR (a signal before any byte);
  *   - turn a machine without kernel AIO into a skip, not a failure.
  *
  * Header-only, included once by tests.c.
@@ -45,6 +50,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +72,9 @@ struct aio_watch {
 	bool eagain_always;   /* every io_submit returns -EAGAIN                             */
 	int ebadf_fd;         /* an iocb reading this fd is refused with -EBADF (-1: off)    */
 	int eintr_every;      /* every m-th io_getevents returns -EINTR                      */
+	int eintr_first;      /* the first k io_getevents calls return -EINTR (in a row)     */
+	long timeout_zeros;   /* this many waits with a timeout answer 0 events (time ran out) */
+	const char *loop_why; /* what an endless io_submit loop means in this test (NULL: EOF) */
 	int efault_at;        /* the k-th io_getevents returns -EFAULT                       */
 	int setup_error;      /* io_setup returns this (0: the real answer)                 */
 	bool one_at_a_time;   /* a waiting io_getevents gets one event (min_nr if more)     */
@@ -87,6 +96,9 @@ struct aio_watch {
 	long waits_below;              /* waits with fewer than `window` in flight */
 	long waits_below_inflight;     /*   (the first one: in flight, accepted)  */
 	long waits_below_accepted;
+	long waits_min_nr_above_one;   /* waits for 2+ while requests wait to go out */
+	long wait_min_nr;              /*   (the min_nr of the first one)            */
+	long timeouts_played;          /* timed waits answered 0 (timeout_zeros)     */
 	long window;                   /* for waits_below (0: not watched)        */
 	long batch_n;                  /* requests in the batch (for waits_below) */
 	long last_submit_nr;
@@ -95,7 +107,9 @@ struct aio_watch {
 	/* pacing after -EAGAIN from io_submit (the contract: reap with requests
 	 * in flight, pause with none; never call io_submit again at once) */
 	bool owe_reap, owe_pause;
-	long resubmits_unreaped;       /* io_submit again, no io_getevents since  */
+	long resubmits_unreaped;       /* io_submit again, no event reaped since  */
+	long resubmits_after_empty_poll; /*   (of them: after an io_getevents of 0) */
+	bool owe_reap_polled;
 	long unpaused_retries;         /* io_submit again, no pause or wait since */
 	long pauses;                   /* nanosleep, usleep, clock_nanosleep, sleep */
 	long long paused_ns;           /* the time those asked for, and io_getevents */
@@ -118,6 +132,10 @@ static struct {
 	long long start;
 	unsigned long long done;      /* bytes answered so far */
 	long pieces;                  /* iocbs taken */
+	unsigned long long cap;       /* the most one piece answers (PRETEND_CAP) */
+	long eintr_piece;             /* > 0: this piece (1-based) answers -EINTR, no bytes */
+	long eintrs;                  /* pieces answered -EINTR */
+	bool after_eintr;             /* the last piece answered was -EINTR */
 	struct io_event ev[PRETEND_MAX];
 	long n;                       /* events not yet handed back */
 } pa = { .fd = -1 };
@@ -130,6 +148,10 @@ static void pretend_aio_start(int fd, const void *base, long long start)
 	pa.done = 0;
 	pa.pieces = 0;
 	pa.n = 0;
+	pa.cap = PRETEND_CAP;
+	pa.eintr_piece = 0;
+	pa.eintrs = 0;
+	pa.after_eintr = false;
 }
 
 static bool is_pretend(const struct iocb *cb)
@@ -137,32 +159,76 @@ static bool is_pretend(const struct iocb *cb)
 	return pa.fd >= 0 && cb && (int)cb->aio_fildes == pa.fd;
 }
 
+/* The bytes an iocb asks for: nbytes of a pread, the iovecs' lengths
+ * added for a preadv (io_prep_preadv: buf is the iovec array, nbytes their
+ * count). */
+static unsigned long long iocb_len(const struct iocb *cb)
+{
+	unsigned long long len = 0;
+
+	if (cb->aio_lio_opcode != IO_CMD_PREADV)
+		return cb->u.c.nbytes;
+	for (unsigned long i = 0; cb->u.c.buf && i < cb->u.c.nbytes; i++)
+		len += ((const struct iovec *)cb->u.c.buf)[i].iov_len;
+	return len;
+}
+
+/* Where an iocb's bytes land: buf of a pread, the first iovec's base of a
+ * preadv (NULL if the iovecs are not one piece of memory in a row). */
+static const char *iocb_buf(const struct iocb *cb)
+{
+	const struct iovec *iov = cb->u.c.buf;
+	const char *next;
+
+	if (cb->aio_lio_opcode != IO_CMD_PREADV)
+		return cb->u.c.buf;
+	if (!iov || cb->u.c.nbytes == 0)
+		return NULL;
+	next = (const char *)iov[0].iov_base + iov[0].iov_len;
+	for (unsigned long i = 1; i < cb->u.c.nbytes; next += iov[i++].iov_len)
+		if ((const char *)iov[i].iov_base != next)
+			return NULL;
+	return iov[0].iov_base;
+}
+
 /* io_submit of iocbs that all pretend: each is answered at once, never by
- * more than the kernel's cap. */
+ * more than the kernel's cap (or the test's, pa.cap). */
 static int pretend_submit(long nr, struct iocb **list)
 {
 	long k = 0;
 
 	while (k < nr && is_pretend(list[k]) && pa.n < PRETEND_MAX) {
 		struct iocb *cb = list[k++];
-		unsigned long long want = cb->u.c.nbytes;
-		unsigned long long got = want > PRETEND_CAP ? PRETEND_CAP : want;
+		unsigned long long want = iocb_len(cb);
+		unsigned long long got = want > pa.cap ? pa.cap : want;
+		const char *buf = iocb_buf(cb);
 
-		if (cb->aio_lio_opcode != IO_CMD_PREAD)
-			seam_violate("an iocb on the pretend descriptor is not a pread (opcode %d)",
+		if (cb->aio_lio_opcode != IO_CMD_PREAD && cb->aio_lio_opcode != IO_CMD_PREADV)
+			seam_violate("an iocb on the pretend descriptor is not a read (opcode %d; "
+				     "io_prep_pread or io_prep_preadv make one)",
 				     (int)cb->aio_lio_opcode);
-		if ((const char *)cb->u.c.buf != pa.base + pa.done)
+		if (buf != pa.base + pa.done)
 			seam_violate("after %llu bytes your code asked for the next ones at buf + "
-				     "%lld, not at buf + %llu", pa.done,
-				     (long long)((const char *)cb->u.c.buf - pa.base), pa.done);
+				     "%lld, not at buf + %llu%s", pa.done,
+				     (long long)(buf - pa.base), pa.done, pa.after_eintr ?
+				     " (the piece before answered res -EINTR: it read nothing, "
+				     "the bytes before it are in; submit that same piece again)" : "");
 		if (cb->u.c.offset != pa.start + (long long)pa.done)
 			seam_violate("after %llu bytes from offset %lld your code asked for the next "
 				     "ones at offset %lld, not %lld", pa.done, pa.start,
 				     cb->u.c.offset, pa.start + (long long)pa.done);
 		if (want == 0)
 			aw.zero_len_iocbs++;
+		pa.after_eintr = false;
+		if (++pa.pieces == pa.eintr_piece) {
+			/* a signal before any byte of this piece: nothing read */
+			pa.eintrs++;
+			pa.after_eintr = true;
+			pa.ev[pa.n++] = (struct io_event){ .data = cb->data, .obj = cb,
+							   .res = (unsigned long)-EINTR };
+			continue;
+		}
 		pa.done += got;
-		pa.pieces++;
 		pa.ev[pa.n++] = (struct io_event){ .data = cb->data, .obj = cb,
 						   .res = (unsigned long)got, .res2 = 0 };
 	}
@@ -302,12 +368,16 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 			   "of tries (then the batch returns -EAGAIN)", call - 1);
 	if (call > aw.submit_limit)
 		grade_fail("io_submit was called %ld times in this test (last asked to take "
-			   "%ld iocbs, answer %d): a loop that never ends? A read whose res "
-			   "is 0 is at end of file: finish the request instead of submitting "
-			   "it again", call - 1, aw.last_submit_nr, aw.last_submit_rc);
+			   "%ld iocbs, answer %d): a loop that never ends? %s", call - 1,
+			   aw.last_submit_nr, aw.last_submit_rc, aw.loop_why ? aw.loop_why :
+			   "A read whose res is 0 is at end of file: finish the request "
+			   "instead of submitting it again");
 	aw.last_submit_nr = nr;
 	if (aw.owe_reap)
 		aw.resubmits_unreaped++;
+	if (aw.owe_reap && aw.owe_reap_polled)
+		aw.resubmits_after_empty_poll++;
+	aw.owe_reap_polled = false;
 	if (aw.owe_pause)
 		aw.unpaused_retries++;
 	aw.owe_reap = aw.owe_pause = false;
@@ -352,7 +422,7 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 				nr = i;   /* the real ones before it */
 		rc = SEAM_REAL(io_submit)(ctx, nr, list);
 		for (long i = 0; list && i < rc; i++)
-			if (list[i] && list[i]->u.c.nbytes == 0)
+			if (list[i] && iocb_len(list[i]) == 0)
 				aw.zero_len_iocbs++;
 	}
 	errno = ERRNO_MARKER;
@@ -434,14 +504,16 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	int got;
 
 	errno = ERRNO_MARKER;
-	aw.owe_reap = false;
+	/* owe_reap is paid only by a completion handed back (below): a poll
+	 * that finds nothing has reaped nothing. */
+	aw.owe_reap_polled = aw.owe_reap;
 	if (!poll)
 		aw.owe_pause = false;  /* a wait paused */
 	if (ts)
 		paused(timespec_ns(ts));  /* so did a timeout of some length; a zero one polls */
 	if (aw.efault_at > 0 && call == aw.efault_at)
 		return -EFAULT;
-	if (aw.eintr_every > 0 && call % aw.eintr_every == 0) {
+	if (call <= aw.eintr_first || (aw.eintr_every > 0 && call % aw.eintr_every == 0)) {
 		aw.eintrs++;
 		return -EINTR;
 	}
@@ -464,6 +536,15 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 			aw.waits_below_inflight = aw.inflight;
 			aw.waits_below_accepted = aw.accepted;
 		}
+		if (aw.window > 0 && aw.accepted < aw.batch_n && min_nr > 1 &&
+		    aw.waits_min_nr_above_one++ == 0)
+			aw.wait_min_nr = min_nr;
+		if (ts && aw.timeout_zeros > 0) {
+			/* the time ran out before anything completed */
+			aw.timeout_zeros--;
+			aw.timeouts_played++;
+			return 0;
+		}
 	}
 	if (pa.n > 0) {
 		/* Pretend completions first; the kernel's only if more are due. */
@@ -481,6 +562,7 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	}
 	errno = ERRNO_MARKER;
 	if (got > 0) {
+		aw.owe_reap = false;
 		aw.events += got;
 		aw.inflight -= got;
 		if (aw.halve)
@@ -559,6 +641,7 @@ static void watch_next_call(void)
 	aw.max_inflight = 0;
 	aw.submits_while_inflight = 0;
 	aw.waits_below = 0;
+	aw.waits_min_nr_above_one = 0;
 	aw.accepted = 0;
 	aw.submit_calls = 0;
 	aw.getevents_calls = 0;
@@ -567,6 +650,7 @@ static void watch_next_call(void)
 	aw.polls = 0;
 	aw.owe_reap = aw.owe_pause = false;
 	aw.resubmits_unreaped = 0;
+	aw.resubmits_after_empty_poll = 0;
 	aw.unpaused_retries = 0;
 	aw.pauses = 0;
 	aw.paused_ns = 0;

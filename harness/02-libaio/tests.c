@@ -340,17 +340,18 @@ GRADE_TEST(batch, arguments, 1,
 }
 
 GRADE_TEST(batch, errors_mid_batch, 2,
-	   "a bad fd, a write-only fd, a directory and a negative offset fail alone; "
-	   "the reads around them succeed",
+	   "a bad fd, a write-only fd, a directory, a negative offset and an empty O_NONBLOCK "
+	   "pipe fail alone; the reads around them succeed",
 	   "TODO 4: a negative io_submit return (not -EAGAIN) is the error of the FIRST "
 	   "iocb of the array, not of the batch: that request fails, the others still go "
 	   "out (lesson: \"Submission can be partial\", pitfall 6); TODO 6: a negative res "
-	   "in an event is that request's error")
+	   "in an event is that request's error, -EAGAIN too (only -EINTR is tried again)")
 {
 	struct datafile f = make_datafile("f", 200000, O_RDONLY);
 	int wronly = grade_open(grade_path("f"), O_WRONLY);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	struct plan p = plan_new(12);
+	struct plan p = plan_new(13);
+	int nb[2];
 
 	watch_start();
 	for (size_t i = 0; i < p.n; i++)
@@ -362,10 +363,20 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	plan_error(&p, 7, dir, 0, 100, -EINVAL, "a directory");
 	plan_error(&p, 8, f.fd, -4096, 100, -EINVAL, "negative offset");
 	plan_error(&p, 11, -1, 0, 100, -EBADF, "fd -1, last");
+	/* Empty, its writer open, O_NONBLOCK: the kernel completes the read
+	 * with res -EAGAIN, and would again as often as it is asked. */
+	grade_check(pipe2(nb, O_NONBLOCK | O_CLOEXEC) == 0, "harness: pipe2: %s", strerror(errno));
+	plan_error(&p, 12, nb[0], 0, 100, -EAGAIN, "an empty O_NONBLOCK pipe, its writer open");
+	aw.submit_limit = 2000;
+	aw.loop_why = "A read of an empty O_NONBLOCK pipe completes with res -EAGAIN, and "
+		      "would again at every try: -EAGAIN in res is that request's error "
+		      "(TODO 6); only -EINTR in res is submitted again";
 	run_batch(&p, 1, "qd 1");
 	run_batch(&p, 8, "qd 8");
 	run_batch(&p, 64, "qd 64");
 	plan_free(&p);
+	close(nb[0]);
+	close(nb[1]);
 	close(dir);
 	close(wronly);
 	close_datafile(&f);
@@ -480,6 +491,30 @@ GRADE_TEST(window, refills_as_completions_arrive, 3,
 		    "to start (first: %ld in flight, %ld of 40 submitted): refill the window "
 		    "before waiting", aw.waits_below, aw.waits_below_inflight,
 		    aw.waits_below_accepted);
+	grade_check(aw.waits_min_nr_above_one == 0, "laio_batch_read waited in io_getevents "
+		    "%ld time(s) with min_nr above 1 (first: min_nr %ld) while requests were still "
+		    "waiting to start: that wait sleeps until that many reads finish, with the "
+		    "slot of the first one idle meanwhile. Wait with min_nr 1, so the window "
+		    "refills as soon as any slot is free (TODO 5; lesson: \"Reaping: min_nr, nr "
+		    "and the timeout\")", aw.waits_min_nr_above_one, aw.wait_min_nr);
+
+	/* The oldest request in flight is the slowest: completions come one at
+	 * a time, the latest first. Any free slot takes the next request. */
+	watch_start();
+	aw.one_at_a_time = true;
+	aw.reverse = true;
+	aw.window = qd;
+	aw.batch_n = (long)n;
+	run_batch(&p, qd, "40 requests at qd 8, completions one at a time, latest first");
+	grade_check(aw.waits_below == 0 && aw.max_inflight == qd, "with completions one at a "
+		    "time, latest first (the oldest request in flight is the slowest), "
+		    "laio_batch_read waited %ld time(s) with fewer than 8 requests in flight while "
+		    "requests were still waiting to start (first: %ld in flight, %ld of 40 "
+		    "submitted; at most %ld at once): one slow request must not hold the window "
+		    "back. Any slot that frees up takes the next request, whichever request "
+		    "finished; the window is a number of slots, not a range of request indexes "
+		    "(TODO 3; pitfall 3)", aw.waits_below, aw.waits_below_inflight,
+		    aw.waits_below_accepted, aw.max_inflight);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -639,11 +674,13 @@ GRADE_TEST(faults, eagain_gives_up, 1,
 {
 	struct datafile f = make_datafile("f", 10000, O_RDONLY);
 	struct plan p = random_plan(&f, 4, 1000);
+	struct seam_heap heap;
 	int ret;
 
 	watch_start();
 	aw.eagain_always = true;
 	aw.submit_limit = 1000;
+	seam_heap_usage(&heap);
 	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
 	grade_check(ret == -EAGAIN, "laio_batch_read returned %s after io_submit answered "
 		    "-EAGAIN %ld times in a row; expected -EAGAIN", errno_name(ret), aw.eagains);
@@ -657,12 +694,19 @@ GRADE_TEST(faults, eagain_gives_up, 1,
 		    "a timespec of { 0, 5000000 } is 5 ms, { 5, 0 } is 5 s), the whole retry "
 		    "budget well under a second (laio.h; the tests allow 10 s)",
 		    (double)aw.paused_ns / 1e9, aw.pauses);
+	grade_check(aw.paused_ns >= aw.pauses * 100000LL, "laio_batch_read paused %ld times "
+		    "between -EAGAIN tries, %.1f microseconds each on average: a pause of "
+		    "microseconds gives the kernel no time to free anything, so the whole retry "
+		    "budget is spent at once. Pause a few milliseconds (a timespec of { 0, "
+		    "5000000 } is 5 ms, { 0, 5000 } is 5 microseconds) (TODO 4; laio.h)",
+		    aw.pauses, (double)aw.paused_ns / (double)aw.pauses / 1e3);
+	grade_check_heap(&heap, "laio_batch_read giving up on -EAGAIN");
 	plan_free(&p);
 	close_datafile(&f);
 }
 
 GRADE_TEST(faults, getevents_eintr, 2,
-	   "io_getevents interrupted by a signal (-EINTR, every second call)",
+	   "io_getevents interrupted by a signal (-EINTR, every second call; 20 times in a row)",
 	   "TODO 5: -EINTR from io_getevents means a signal handler ran while you waited; "
 	   "nothing happened to the requests: call it again (pitfall 8)")
 {
@@ -673,6 +717,13 @@ GRADE_TEST(faults, getevents_eintr, 2,
 	aw.eintr_every = 2;
 	run_batch(&p, 8, "40 requests at qd 8, io_getevents answering -EINTR every second call");
 	grade_check(aw.eintrs > 0, "harness: no -EINTR was injected");
+	/* A process whose signals come often: every -EINTR is waited again,
+	 * however many come in a row. */
+	watch_start();
+	aw.eintr_first = 20;
+	run_batch(&p, 8, "40 requests at qd 8, io_getevents answering -EINTR 20 times in a row "
+		  "(wait again after each: a count of tries does not apply to -EINTR)");
+	grade_check(aw.eintrs == 20, "harness: %ld -EINTR were injected, not 20", aw.eintrs);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -781,6 +832,30 @@ GRADE_TEST(faults, signal_during_read, 2,
 	close(fds[0]);
 	free(r.sink);
 	plan_free(&p);
+
+	/* A request read in pieces of 1000 bytes whose second piece is
+	 * interrupted: the same piece goes again, from byte 1000. */
+	{
+		unsigned char *buf = aligned_buffer(5000);
+		int pfd = grade_open("/dev/null", O_RDONLY);   /* never read: it pretends */
+		struct batch_req one;
+
+		one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
+		watch_start();
+		pretend_aio_start(pfd, buf, 4096);
+		pa.cap = 1000;
+		pa.eintr_piece = 2;
+		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
+		close(pfd);
+		free(buf);
+		grade_check(pa.eintrs == 1, "harness: the second piece was not interrupted (%ld "
+			    "piece(s) submitted)", pa.pieces);
+		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
+			    "time, its second piece interrupted (res -EINTR): laio_batch_read returned "
+			    "%s, res %s, expected 0 and 5000. -EINTR means that piece read nothing: "
+			    "submit the same piece again, keeping the 1000 bytes already in (TODO 6, "
+			    "pitfall 11)", errno_name(ret), errno_name(one.res));
+	}
 }
 
 GRADE_TEST(faults, eagain_paced, 2,
@@ -808,8 +883,10 @@ GRADE_TEST(faults, eagain_paced, 2,
 		    "the kernel has room", aw.unpaused_retries);
 	grade_check(aw.resubmits_unreaped == 0, "io_submit answered -EAGAIN with requests in "
 		    "flight, and your code called it again %ld time(s) before reaping any "
-		    "(io_getevents): reap first, completions free the room it lacks",
-		    aw.resubmits_unreaped);
+		    "(io_getevents handing back at least one event; %ld of those after an "
+		    "io_getevents that handed back none: a poll that finds nothing reaped "
+		    "nothing): reap first, completions free the room it lacks; wait for one "
+		    "with min_nr 1", aw.resubmits_unreaped, aw.resubmits_after_empty_poll);
 	/* qd 2, io_submit taking one iocb per call and answering -EAGAIN every
 	 * second call: the -EAGAIN comes with exactly one request in flight. */
 	watch_start();
@@ -989,10 +1066,12 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 	struct datafile f = make_datafile("f", 100000, O_RDONLY);
 	struct plan p = random_plan(&f, 20, 5000);
 	int maps = count_aio_maps(), fds = fault_count_fds();
+	struct seam_heap heap;
 	int ret;
 
 	watch_start();
 	aw.efault_at = 1;
+	seam_heap_usage(&heap);
 	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
 	grade_check(ret == -EFAULT, "laio_batch_read returned %s when io_getevents failed "
 		    "with -EFAULT; expected -EFAULT", errno_name(ret));
@@ -1003,6 +1082,7 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 		    "failed batch", count_aio_maps() - maps);
 	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after the failed "
 		    "batch", fault_count_fds() - fds);
+	grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT");
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -1230,9 +1310,14 @@ GRADE_TEST(helpers, dio_alignment, 1,
 	close(fds[0]);
 	close(fds[1]);
 	errno = ERRNO_MARKER;
+	mem = off = 7;
 	ret = SEAM_CALL(laio_dio_alignment(-1, &mem, &off));
 	grade_check(ret == -EBADF, "laio_dio_alignment(-1, ...) returned %s, expected -EBADF",
 		    errno_name(ret));
+	grade_check(mem == 7 && off == 7, "laio_dio_alignment(-1, &mem, &off) failed, yet "
+		    "changed the outputs from 7 and 7 to %zu and %zu: they are written only on "
+		    "success (laio.h), so a caller that ignores the error keeps its own values",
+		    mem, off);
 
 	/* Replies no file here gives, played through statx (checked only if
 	 * your code asks statx(3), as the contract says). */
@@ -1693,6 +1778,10 @@ GRADE_TEST(ctx, arguments, 1,
 	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, &one, 1, 0));
 	grade_check(ret == -EINVAL, "laio_batch_read_ctx with qd 0 returned %s, expected -EINVAL",
 		    errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 0, 0));
+	grade_check(ret == -EINVAL, "laio_batch_read_ctx(ctx, 8, NULL, 0, 0) returned %s, "
+		    "expected -EINVAL (qd 0, whatever n is: the argument errors are checked "
+		    "before the empty batch)", errno_name(ret));
 	ret = SEAM_CALL(laio_batch_read_ctx(ctx, 8, NULL, 3, 4));
 	grade_check(ret == -EINVAL, "laio_batch_read_ctx(ctx, 8, NULL, 3, 4) returned %s, "
 		    "expected -EINVAL", errno_name(ret));
@@ -1742,17 +1831,21 @@ GRADE_TEST(ctx, every_path_leaves_the_context, 2,
 	/* -EAGAIN with nothing in flight, for ever: -EAGAIN, context empty. */
 	aw.eagain_always = true;
 	aw.submit_limit = 1000;
+	seam_heap_usage(&before);
 	ret = run_ctx(&p, ctx, 16, 8);
 	grade_check(ret == -EAGAIN, "laio_batch_read_ctx returned %s after io_submit answered "
 		    "-EAGAIN %ld times in a row; expected -EAGAIN", errno_name(ret), aw.eagains);
 	check_ctx_left(ctx, aw.setups, aw.destroys, false, "io_submit answering -EAGAIN for ever");
+	grade_check_heap(&before, "laio_batch_read_ctx giving up on -EAGAIN");
 	aw.eagain_always = false;
 
 	/* The first io_submit takes the whole window, then -EAGAIN for ever:
 	 * -EAGAIN, but only once every read it took was reaped. */
 	seam_hook_io_submit = accept_once_then_eagain;
+	seam_heap_usage(&before);
 	ret = run_ctx(&p, ctx, 16, 8);
 	seam_hook_io_submit = w_io_submit;
+	grade_check_heap(&before, "laio_batch_read_ctx giving up on -EAGAIN after a window");
 	grade_check(ret == -EAGAIN, "laio_batch_read_ctx returned %s when io_submit took the "
 		    "first window and then answered -EAGAIN for ever; expected -EAGAIN",
 		    errno_name(ret));
@@ -1801,11 +1894,33 @@ GRADE_TEST(ctx, every_path_leaves_the_context, 2,
 	/* io_getevents failing for good: its error, the context left to the
 	 * caller, who destroys it (which waits for what is in flight). */
 	aw.efault_at = 1;
+	seam_heap_usage(&before);
 	ret = run_ctx(&p, ctx, 16, 8);
 	grade_check(ret == -EFAULT, "laio_batch_read_ctx returned %s when io_getevents failed "
 		    "with -EFAULT; expected -EFAULT", errno_name(ret));
+	grade_check_heap(&before, "laio_batch_read_ctx whose io_getevents failed");
 	check_ctx_left(ctx, aw.setups, aw.destroys, true, "io_getevents failing with -EFAULT");
 	caller_ctx_done(ctx, "after io_getevents failed");
+	plan_free(&p);
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, getevents_timeout_runs_out, 1,
+	   "io_getevents with a timeout coming back with no event (the time ran out): not an "
+	   "error, the batch waits again and returns 0",
+	   "TODO 5: io_getevents returns the number of events, and with a timeout that can be 0: "
+	   "nothing finished yet, which is no error of the batch; wait again (or wait with no "
+	   "timeout at all, as the lesson does) (io_getevents(2), RETURN VALUE)")
+{
+	struct datafile f = make_datafile("f", 300000, O_RDONLY);
+	struct plan p = random_plan(&f, 30, 10000);
+
+	watch_start();
+	/* The first three waits that carry a timeout see it run out. A code
+	 * that waits with no timeout is never asked. */
+	aw.timeout_zeros = 3;
+	run_batch(&p, 4, "30 requests at qd 4, the first three io_getevents with a timeout "
+		  "answering 0 events (the time ran out)");
 	plan_free(&p);
 	close_datafile(&f);
 }
