@@ -32,11 +32,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -374,24 +378,32 @@ URING_TEST(batch, negative_offset, 1,
 	   "lesson, section 6)", 8)
 {
 	const size_t size = 20000;
-	unsigned char *data, bufs[5][1000];
+	unsigned char *data, bufs[8][1000];
 	int fd = data_file("f", size, &data);
-	struct batch_req reqs[5] = {
+	/* "a negative offset is checked first": before length 0, and every
+	 * negative offset, not only -1 (the one io_uring reads as "the file
+	 * position"). */
+	struct batch_req reqs[8] = {
 		{ fd, 0, 1000, bufs[0], 1 },
 		{ fd, -1, 1000, bufs[1], 1 },
 		{ fd, 3000, 1000, bufs[2], 1 },
 		{ fd, -4096, 1000, bufs[3], 1 },
-		{ fd, -1, 0, bufs[4], 1 }, /* "a negative offset is checked first" */
+		{ fd, -1, 0, bufs[4], 1 },
+		{ fd, -4096, 0, bufs[5], 1 },
+		{ fd, LLONG_MIN, 0, bufs[6], 1 },
+		{ fd, -2, 0, bufs[7], 1 },
 	};
 	struct ubatch b;
 	int ret;
 
 	grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek: %s", strerror(errno));
 	init_or_fail(&b, 8);
-	ret = run_read(&b, reqs, 5, 4);
+	ret = run_read(&b, reqs, 8, 4);
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
-	for (size_t i = 0; i < 5; i++)
-		check_req(&reqs[i], i, data, size, "negative offsets");
+	for (size_t i = 0; i < 8; i++)
+		check_req(&reqs[i], i, data, size, reqs[i].offset < 0 && reqs[i].offset != -1 ?
+			  "negative offsets: every offset < 0 is -EINVAL, not only -1, also with "
+			  "length 0" : "negative offsets");
 	grade_check(lseek(fd, 0, SEEK_CUR) == 500, "the file position moved from 500 to %lld",
 		    (long long)lseek(fd, 0, SEEK_CUR));
 	SEAM_CALL_VOID(ubatch_exit(&b));
@@ -401,9 +413,10 @@ URING_TEST(batch, negative_offset, 1,
 
 URING_TEST(batch, shared_shape, 1,
 	   "ubatch_batch_read: qd 0 and a NULL array are -EINVAL; rings refused with -ENOMEM: "
-	   "a smaller ring or the error, none left",
+	   "a smaller ring or the error, none left; no descriptor free: -EMFILE",
 	   "TODO 9: the arguments first; a set-up that fails returns its error "
-	   "as it came (on -ENOMEM a smaller ring may serve), and a ring set up is torn down on "
+	   "as it came (on -ENOMEM a smaller ring may serve; any other error, such as -EMFILE "
+	   "when no descriptor is free for the ring, is not -ENOMEM), and a ring set up is torn down on "
 	   "every path (ubatch.h, ubatch_batch_read; lesson, section 8). Its batches are "
 	   "graded by 06.36-06.41", 32)
 {
@@ -449,6 +462,30 @@ URING_TEST(batch, shared_shape, 1,
 			    "tore down %ld, %d descriptor(s) left open", watch.init_ok, watch.exits,
 			    fault_count_fds() - before);
 		free_reqs(reqs, n);
+	}
+	/* No descriptor free (RLIMIT_NOFILE at the lowest free number): the
+	 * ring's fd cannot be made and io_uring_setup says -EMFILE. */
+	{
+		unsigned char buf[100];
+		struct batch_req req = { fd, 0, sizeof(buf), buf, 1 };
+		struct rlimit old, lim;
+		int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		grade_check(lowest >= 0, "harness: open /dev/null: %s", strerror(errno));
+		close(lowest);
+		grade_check(getrlimit(RLIMIT_NOFILE, &old) == 0, "harness: getrlimit: %s",
+			    strerror(errno));
+		lim = old;
+		lim.rlim_cur = (rlim_t)lowest; /* every lower number is in use */
+		grade_check(setrlimit(RLIMIT_NOFILE, &lim) == 0, "harness: setrlimit: %s",
+			    strerror(errno));
+		watch_reset_counts();
+		ret = SEAM_CALL(ubatch_batch_read(&req, 1, 4));
+		setrlimit(RLIMIT_NOFILE, &old);
+		grade_check(ret == -EMFILE, "ubatch_batch_read with no file descriptor free for the "
+			    "ring (RLIMIT_NOFILE reached; %ld set-up(s) tried) returned %s; expected "
+			    "-EMFILE, the error of ubatch_init as it came: only -ENOMEM is about the "
+			    "ring's size", watch.inits, grade_errno_str(ret));
 	}
 	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
 		    fault_count_fds() - before);
@@ -1268,7 +1305,7 @@ URING_TEST(resources, heap_rings_fds, 2,
 #define RF_HINT_DRAIN "TODO 6: an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, but the reads " \
 	   "the kernel already has would still write into the caller's buffers: wait for each " \
 	   "of their completions (io_uring_wait_cqe, io_uring_cqe_seen) before returning the " \
-	   "error; if the wait fails too, return (lesson, section 7)"
+	   "error; -EINTR from that wait: wait again; if it fails otherwise, return (lesson, section 7)"
 #define RF_TITLE_EAGAIN_FOREVER "ubatch_read: -EAGAIN from every liburing call ends the batch with an error; -EAGAIN with the SQ full and CQEs waiting loses no request"
 #define RF_HINT_EAGAIN_FOREVER "TODO 6: retry -EAGAIN / -EBUSY only while something moves; after a few rounds " \
 	   "without progress (nothing submitted, nothing reaped) return the error. TODO 8: " \
@@ -1393,4 +1430,380 @@ URING_TEST(mechanism, held_reads_sleep, 1,
 		close(p[i][0]);
 	close(fd);
 	free(data);
+}
+
+/* ------------------------------------------- a ring smaller than the window */
+
+URING_TEST(mechanism, small_ring_full_window, 2,
+	   "ubatch_read on a ring of 4 (CQ 8) at qd 8 and 64: 8 reads in flight, the whole CQ; "
+	   "-EAGAIN from the submit that makes room in the full SQ leads to a wait, not a spin",
+	   "TODOs 3 and 4: the window is min(qd, cq_entries), all of it: with cq_entries reads in "
+	   "flight the CQ cannot overflow, no slot needs keeping free; and a full SQ does not end "
+	   "the fill: submit what is queued, then go on filling (lesson, sections 3 and 4). "
+	   "TODO 6: -EAGAIN from that submit means \"wait for a completion first\", as anywhere "
+	   "else: stop filling and wait, never submit again at once (section 7)", 4)
+{
+	static const unsigned qds[] = { 8, 64 };
+	const size_t n = 256, n_slow = 17, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size), *piped = grade_random_bytes(64);
+	int fd = data_file("f", size, &data);
+	unsigned char slow[64];
+	struct batch_req *reqs;
+	struct fault *f;
+	struct fault_report r;
+	struct ubatch b;
+	int p[2], ret;
+
+	init_or_fail(&b, 4);
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		reqs = block_reqs(fd, n, bs, bufs);
+		watch_reset_counts();
+		ret = run_read(&b, reqs, n, qds[k]);
+		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u on a ring of 4 SQ entries "
+			    "returned %s, expected 0", n, qds[k], grade_errno_str(ret));
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, data, size, "a ring smaller than qd");
+		grade_check(watch.max_inflight == b.cq_entries, "ubatch_read of %zu reads at qd %u "
+			    "on a ring of %u SQ and %u CQ entries: at most %u reads were ever in "
+			    "flight; the window is min(qd, cq_entries) = %u. A full SQ is not a full "
+			    "window (submit what is queued and go on filling), and the CQ holds "
+			    "cq_entries completions: no slot needs keeping free", n, qds[k],
+			    b.sq_entries, b.cq_entries, watch.max_inflight, b.cq_entries);
+		check_ring_clean(&b, "after a batch larger than the SQ");
+		free(reqs);
+	}
+
+	/* Request 0 a pipe that stays empty until the call sleeps in
+	 * io_uring_enter: every submit made while it is in the kernel and SQEs
+	 * are queued answers -EAGAIN until the code waits, the submit that makes
+	 * room in the full SQ (qd 8, SQ 4) as well. */
+	fault_pipe(p, 0);
+	reqs = block_reqs(fd, n_slow, bs, bufs);
+	reqs[0] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .fd = p[1], .data = piped, .len = 64 },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	watch_reset_counts();
+	watch.limit = 2000;
+	watch.limit_why = "every submit answered -EAGAIN and the code kept submitting without "
+			  "waiting for the read the kernel had (a pipe): after -EAGAIN, wait";
+	watch.eagains = watch.eagain_streak = watch.eagain_streak_max = 0;
+	watch.waited = false;
+	watch.last_khead = *b.ring.cq.khead;
+	watch.eagain_until_wait = true;
+	ret = run_read(&b, reqs, n_slow, 8);
+	watch.eagain_until_wait = false;
+	r = fault_join(f);
+	grade_check(watch.eagains > 0, "harness: no submit was made with SQEs queued while request "
+		    "0 (a pipe) was in the kernel (ubatch_read returned %s)", grade_errno_str(ret));
+	grade_check(watch.eagain_streak_max <= 2, "on a ring of 4 at qd 8, with request 0 (a pipe "
+		    "with no data yet) in the kernel, ubatch_read called io_uring_submit* %u times in "
+		    "a row, each answered -EAGAIN, without waiting or reaping anything: the submit "
+		    "made because the SQ is full (io_uring_get_sqe NULL) answered -EAGAIN too; stop "
+		    "filling and wait for a completion, do not submit again at once",
+		    watch.eagain_streak_max);
+	grade_check(ret == 0, "ubatch_read on a ring of 4 at qd 8 returned %s after -EAGAIN from "
+		    "its submits; expected 0: wait for the read in the kernel, then submit again",
+		    grade_errno_str(ret));
+	grade_check(reqs[0].res == 64 && memcmp(slow, piped, 64) == 0, "request 0 (the pipe): "
+		    "res %s, expected 64 with the pipe's bytes", grade_errno_str(reqs[0].res));
+	for (size_t i = 1; i < n_slow; i++)
+		check_req(&reqs[i], i, data, size, "after -EAGAIN with the SQ full");
+	check_ring_clean(&b, "after -EAGAIN with the SQ full");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(p[0]);
+	free(r.sink);
+	free(reqs);
+	free(piped);
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------------------------ progress and the drain */
+
+/* After each real wait (the reads are cached: it makes progress), the next
+ * liburing call answers -EAGAIN again. */
+static void eagain_after_each_wait(struct io_uring *ring, unsigned nr)
+{
+	(void)ring;
+	(void)nr;
+	watch.injected = false;
+	watch.inject_at = watch.calls + 1;
+}
+
+/* The drain's harness thread: once the injected error has happened and the
+ * test thread sleeps in io_uring_enter (the drain's wait), SIGUSR1 (no
+ * SA_RESTART); once it sleeps there again, the pipes get their data. */
+struct drain_signal {
+	pid_t tid;
+	int w[2];              /* the two pipes' write ends              */
+	volatile bool stop;
+	bool signalled;        /* SIGUSR1 sent during the drain          */
+};
+
+static volatile sig_atomic_t drain_handled;
+
+static void drain_on_sigusr1(int sig)
+{
+	(void)sig;
+	drain_handled++;
+}
+
+static void *drain_signal_thread(void *arg)
+{
+	struct drain_signal *s = arg;
+	long start = fault_now_ms();
+
+	seam_mark_harness_thread();
+	while (!s->stop && fault_now_ms() - start < 3000) {
+		bool asleep = __atomic_load_n(&watch.injected, __ATOMIC_ACQUIRE) &&
+			      task_in_syscall(getpid(), s->tid, SYS_io_uring_enter);
+
+		if (asleep && !s->signalled) {
+			s->signalled = true;
+			syscall(SYS_tgkill, getpid(), s->tid, SIGUSR1);
+		} else if (asleep && drain_handled > 0) {
+			break; /* the drain waits again: let the reads complete */
+		}
+		fault_nap();
+	}
+	for (int i = 0; i < 2; i++) {
+		if (SEAM_REAL(write)(s->w[i], "DRAINED!", 8) != 8)
+			s->stop = true;
+		close(s->w[i]);
+	}
+	return NULL;
+}
+
+URING_TEST(faults, progress_and_drain, 2,
+	   "ubatch_read: -EAGAIN at every other call, with reads completing between, still "
+	   "finishes 256 reads; a signal during the drain after a fatal error does not end the drain",
+	   "TODO 6: give up on -EAGAIN / -EBUSY only after several rounds in a row without "
+	   "progress: a round that submitted or reaped something starts the count again. The "
+	   "drain after a fatal error waits for every read the kernel has; a wait interrupted by "
+	   "a signal (-EINTR) is waited again there too, only another error ends the drain "
+	   "(lesson, section 7)", 16)
+{
+	const size_t n = 256, n_drain = 12, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size), slow[2][8];
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+	struct drain_signal s = { 0 };
+	struct sigaction sa, old_sa;
+	struct ubatch b;
+	pthread_t t;
+	int pa[2], pb[2], ret;
+	long calls;
+	unsigned left;
+
+	init_or_fail(&b, 16);
+	watch_reset_counts();
+	watch.inject_err = -EAGAIN;
+	watch.inject_at = 1;
+	watch.before_wait = eagain_after_each_wait;
+	ret = run_read(&b, reqs, n, 8);
+	watch.before_wait = NULL;
+	calls = watch.calls;
+	watch_reset_counts();
+	grade_check(ret == 0, "ubatch_read of %zu cached reads at qd 8, where every other "
+		    "liburing call answered -EAGAIN and each call between completed reads (%ld "
+		    "calls), returned %s; expected 0: reads completed between the errors, so the "
+		    "count of rounds without progress must start again after each", n, calls,
+		    grade_errno_str(ret));
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		check_req(&reqs[i], i, data, size, "-EAGAIN at every other call");
+	check_ring_clean(&b, "after -EAGAIN at every other call");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(reqs);
+
+	/* As 06.34: -EBADR once, while two pipe reads are in the kernel; then
+	 * SIGUSR1 interrupts the wait of the drain. */
+	fault_pipe(pa, 0);
+	fault_pipe(pb, 0);
+	reqs = block_reqs(fd, n_drain, bs, bufs);
+	reqs[0] = (struct batch_req){ pa[0], 0, 8, slow[0], 1 };
+	reqs[1] = (struct batch_req){ pb[0], 0, 8, slow[1], 1 };
+	init_or_fail(&b, 8);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = drain_on_sigusr1;
+	sigemptyset(&sa.sa_mask);
+	grade_check(sigaction(SIGUSR1, &sa, &old_sa) == 0, "harness: sigaction: %s",
+		    strerror(errno));
+	drain_handled = 0;
+	s.tid = (pid_t)syscall(SYS_gettid);
+	s.w[0] = pa[1];
+	s.w[1] = pb[1];
+	watch_reset_counts();
+	watch.limit_why = "a liburing call failed with -EBADR and the code kept calling";
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_err = -EBADR;
+	grade_check(pthread_create(&t, NULL, drain_signal_thread, &s) == 0,
+		    "harness: pthread_create");
+	ret = run_read(&b, reqs, n_drain, 4);
+	left = watch_in_kernel(&b.ring);
+	s.stop = true;
+	pthread_join(t, NULL);
+	sigaction(SIGUSR1, &old_sa, NULL);
+	grade_check(watch.injected, "harness: no liburing call was made while the pipe reads were "
+		    "in the kernel (ubatch_read returned %s)", grade_errno_str(ret));
+	watch_reset_counts();
+	grade_check(left == 0, "ubatch_read returned %s with %u read(s) still in the kernel: a "
+		    "liburing call failed with -EBADR, the drain began to wait for the two pipe "
+		    "reads, and a signal (SIGUSR1, no SA_RESTART%s) interrupted that wait: -EINTR "
+		    "there means \"wait again\", not \"stop draining\"", grade_errno_str(ret), left,
+		    s.signalled ? "" : "; the harness saw no wait to interrupt");
+	grade_check(ret != -EINTR && (ret < 0 || (reqs[0].res == 8 && reqs[1].res == 8)),
+		    "ubatch_read returned %s after -EBADR and a signal during the drain (the pipe "
+		    "reads: res %s and %s); expected the error (or 0 with every request done)",
+		    grade_errno_str(ret),
+		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(pa[0]);
+	close(pb[0]);
+	free(reqs);
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------------------------------- copy into a FIFO */
+
+/* Has pid ended? Not reaped: prog_wait collects it. */
+static bool copy_ended(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+/*
+ * copy SRC FIFO, the harness the FIFO's reader, reading nothing until the
+ * pipe is full: the write of the block (100000 bytes, more than the pipe
+ * holds) comes back short, a pipe takes what fits, and its rest waits in
+ * the kernel, the program asleep in io_uring_enter. With stop, the program
+ * is then stopped (SIGSTOP) and continued (SIGCONT) right there, which ends
+ * that wait with -EINTR. Then the harness reads everything.
+ */
+static void copy_into_fifo(bool stop)
+{
+	const size_t size = 100000;
+	unsigned char *data = grade_random_bytes(size), *back = grade_xmalloc(size + 1);
+	const char *src = grade_make_file(stop ? "src-stopped" : "src", data, size);
+	const char *fifo = grade_path(stop ? "fifo-stopped" : "fifo");
+	const char *argv[] = { copy_program(), src, fifo, NULL };
+	const char *what = stop ? "copy SRC FIFO, stopped (SIGSTOP) and continued (SIGCONT) while "
+				  "it waited in io_uring_enter for the FIFO's reader" :
+				  "copy SRC FIFO, the FIFO's reader waiting until the pipe is full";
+	struct prog_proc p;
+	size_t got = 0, full;
+	long start;
+	int rfd, cap, ws = 0, queued = 0;
+	bool asleep = false, stopped = false, ended;
+	ssize_t at;
+
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	/* Opened first, without waiting for a writer: the program's open of
+	 * DST finds a reader and does not block. */
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	grade_check(rfd >= 0, "harness: open the FIFO: %s", strerror(errno));
+	cap = fcntl(rfd, F_GETPIPE_SZ);
+	full = cap > 0 && (size_t)cap < size ? (size_t)cap : size;
+	prog_start(&p, argv, false);
+
+	/* Wait until the pipe is full: a short write was made. */
+	start = fault_now_ms();
+	while (!(ended = copy_ended(p.pid)) && fault_now_ms() - start < 3000) {
+		if (ioctl(rfd, FIONREAD, &queued) == 0 && (size_t)queued >= full)
+			break;
+		fault_nap();
+	}
+	/*
+	 * A wait in io_uring_enter that a stop and a continue interrupt
+	 * returns -EINTR only if that call submitted nothing (else it returns
+	 * what it submitted): stop the program each time it sleeps there,
+	 * until it slept in a call with nothing to submit (to_submit, the
+	 * second argument, 0). The program can do nothing else meanwhile: the
+	 * pipe is full and its rest of a write waits for room.
+	 */
+	for (int round = 0; stop && !ended && !stopped && round < 4; round++) {
+		struct task_call c;
+		siginfo_t si;
+
+		asleep = false;
+		start = fault_now_ms();
+		while (!(ended = copy_ended(p.pid)) && fault_now_ms() - start < 3000) {
+			asleep = task_call_read(p.pid, p.pid, &c) == 0 && !c.running &&
+				 c.nr == SYS_io_uring_enter;
+			if (asleep)
+				break;
+			fault_nap();
+		}
+		if (!asleep)
+			break;
+		memset(&si, 0, sizeof(si));
+		kill(p.pid, SIGSTOP);
+		/* Until it has stopped (or ended), not reaped. */
+		stopped = waitid(P_PID, p.pid, &si, WSTOPPED | WEXITED | WNOWAIT) == 0 &&
+			  si.si_code == CLD_STOPPED && c.args[1] == 0;
+		kill(p.pid, SIGCONT);
+	}
+
+	/* Read it all: until end of file (the program closed DST or ended). */
+	start = fault_now_ms();
+	while (got <= size && fault_now_ms() - start < 3000) {
+		ssize_t k = SEAM_REAL(read)(rfd, back + got, size + 1 - got);
+
+		if (k > 0) {
+			got += (size_t)k;
+		} else if (k == 0) {
+			break;
+		} else if (errno == EAGAIN) {
+			struct pollfd pf = { .fd = rfd, .events = POLLIN };
+
+			SEAM_REAL(poll)(&pf, 1, 100);
+		} else if (errno != EINTR) {
+			break;
+		}
+	}
+	close(rfd);
+	if (!prog_wait(p.pid, 3000, &ws)) {
+		prog_kill_all();
+		grade_fail("%s: the program had not ended 3 s after the harness read %zu bytes of "
+			   "the %zu SRC has: it waits for a write that cannot complete, or for "
+			   "nothing", what, got, size);
+	}
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: %s, expected exit status 0; "
+		    "stderr: %s%s", what, prog_status_text(ws), prog_proc_stderr(&p),
+		    !stop ? "" : stopped && asleep ?
+		    ". A stop and a continue end the wait in io_uring_enter with -EINTR "
+		    "(io_uring_enter(2), ERRORS): nothing failed, submit and wait again (TODO 15"
+		    "; lesson, section 7)" : "");
+	at = got == size ? grade_first_diff(back, data, size) : -1;
+	grade_check(got == size && at < 0, "%s: the reader got %zu bytes (SRC has %zu)%s%zd. The "
+		    "pipe took %zu bytes of the block's write: a short write (man 2 write, first "
+		    "paragraph of DESCRIPTION); its rest is the block's bytes from buf + written on, "
+		    "at offset + written (" COPY_TODO_SHORT_WRITE ")", what, got, size,
+		    got == size ? ", differing from SRC from byte " : "", got == size ? at : (ssize_t)0,
+		    full);
+	close(p.out);
+	free(back);
+	free(data);
+}
+
+GRADE_TEST(copy, into_fifo, 2,
+	   "copy into a FIFO whose reader waits until the pipe is full: the short write is "
+	   "continued from the right byte; stopped and continued (SIGSTOP, SIGCONT) while it waits, "
+	   "the copy goes on",
+	   COPY_TODO_SHORT_WRITE ": a pipe takes what fits and the write comes back short; the "
+	   "rest starts at buf + written, offset + written (man 2 write). " COPY_TODO_BLOCKS ": "
+	   "a wait in io_uring_enter ended by a stop and a continue returns -EINTR, which is not "
+	   "an error: submit and wait again (io_uring_enter(2), ERRORS; lesson, section 7)")
+{
+	copy_setup();
+	copy_into_fifo(false);
+	copy_into_fifo(true);
 }
