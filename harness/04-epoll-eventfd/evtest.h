@@ -434,6 +434,8 @@ struct loop_spy {
 	long waits, zero_waits;  /* epoll_wait/epoll_pwait calls; with timeout 0 */
 	int last_timeout;
 	int emfile;              /* accept fails with EMFILE: -1 always, k times  */
+	int fail_next;           /* the next k accepts fail with fail_errno       */
+	int fail_errno;
 	long accepts;
 };
 
@@ -463,6 +465,11 @@ static int hook_epoll_pwait(int epfd, void *ev, int max, int timeout, const sigs
 static bool emfile_now(void)
 {
 	lspy.accepts++;
+	if (lspy.fail_next > 0) {
+		lspy.fail_next--;
+		errno = lspy.fail_errno;
+		return true;
+	}
 	if (lspy.emfile == 0)
 		return false;
 	if (lspy.emfile > 0)
@@ -1048,11 +1055,16 @@ static int server_run(const char **argv, struct prog_proc *p)
 
 	server_start(p, argv);
 	if (!prog_wait(p->pid, PROG_MS, &ws)) {
+		char args[600] = "";
+		size_t used = 0;
+
+		for (int i = 1; argv[i] && used < sizeof(args); i++)
+			used += (size_t)snprintf(args + used, sizeof(args) - used, " %s", argv[i]);
 		kill(p->pid, SIGKILL);
 		prog_wait(p->pid, PROG_MS, &ws);
-		grade_check(0, "the server was still running %d ms after it was started with bad "
-		      "arguments (it was killed); it must print its usage and exit with status 2 "
-		      "(TODO 12)", PROG_MS);
+		grade_check(0, "server%s: still running %d ms after it was started with arguments "
+		      "it must refuse (it was killed); it must print a message on stderr and exit "
+		      "with status 2 (bad arguments) or 1 (cannot serve) (TODO 12)", args, PROG_MS);
 	}
 	p->linelen = 0;
 	prog_rest_of_stdout(p, p->line, sizeof(p->line));
