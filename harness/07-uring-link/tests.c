@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -153,6 +154,29 @@ static void check_pipe_let_go(int fds[2], const unsigned char *buf, size_t len, 
 		grade_check(buf[i] == canary, "%s, byte %zu of a buffer the module was given changed "
 			    "after the call returned: a request was still writing into it (%s)",
 			    when, i, todo);
+}
+
+/* A buffer of 2^32 + 4096 bytes, reserved but not backed (only the bytes a
+ * read writes get pages): len 2^32 does not fit the SQE's 32-bit length.
+ * It is only read into from a pipe holding a few bytes, so where the
+ * system refuses the reservation (overcommit off) a small buffer serves:
+ * the kernel writes only what the pipe holds. */
+#define BIG_LEN ((size_t)1 << 32)
+
+static unsigned char big_fallback[4096];
+
+static unsigned char *big_buffer(void)
+{
+	void *m = SEAM_REAL(mmap)(NULL, BIG_LEN + 4096, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return m == MAP_FAILED ? big_fallback : m;
+}
+
+static void big_free(unsigned char *big)
+{
+	if (big != big_fallback)
+		munmap(big, BIG_LEN + 4096);
 }
 
 /* ------------------------------------------------- what the SQEs carried */
@@ -351,7 +375,29 @@ URING_TEST(ring, init_and_exit, 1,
 			    "live %d, expected -EINVAL and live 0 (a deadline read needs two slots)",
 			    e, grade_errno_str(ret), u.live);
 	}
+	{
+		int live;
+
+		memset(&u, 0x5a, sizeof(u));
+		ret = SEAM_CALL(ulink_init(&u, 4097));
+		live = u.live;
+		if (ret == 0)
+			SEAM_CALL_VOID(ulink_exit(&u));
+		grade_check(ret == -EINVAL && live == 0, "ulink_init(&u, 4097) returned %s with live "
+			    "%d, expected -EINVAL and live 0: ulink.h allows 2..4096 entries, even "
+			    "though the kernel itself would take more (TODO 1)", grade_errno_str(ret),
+			    live);
+	}
 	init_or_fail(&u, 2);  /* the smallest the contract allows */
+	SEAM_CALL_VOID(ulink_exit(&u));
+	/* 5 entries: the kernel rounds the SQ up to 8, the CQ gets 16. */
+	init_or_fail(&u, 5);
+	grade_check(u.sq_entries == u.ring.sq.ring_entries &&
+		    u.cq_entries == u.ring.cq.ring_entries, "ulink_init(&u, 5) set sq_entries %u "
+		    "and cq_entries %u, but the kernel gave an SQ of %u and a CQ of %u: the fields "
+		    "hold the sizes the kernel gave (the struct io_uring_params it filled in), not "
+		    "the number asked for (TODO 1; man 2 io_uring_setup)", u.sq_entries,
+		    u.cq_entries, u.ring.sq.ring_entries, u.ring.cq.ring_entries);
 	SEAM_CALL_VOID(ulink_exit(&u));
 	watch.exits = 0;
 	init_or_fail(&u, 8);
@@ -428,6 +474,21 @@ URING_TEST(deadline, data_ready, 2,
 			    "ms %% 1000 * 1000000, in 64 bits (ms * 1000000 overflows 32) (TODO 4)",
 			    ms, dl.last_ns, (long long)ms * 1000000);
 		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	}
+
+	/* len 2^32 on a pipe holding 5 bytes: the 5 bytes. */
+	{
+		unsigned char *big = big_buffer();
+
+		grade_check(SEAM_REAL(write)(p[1], "hello", 5) == 5, "harness: write");
+		ret = (int)run_deadline(&u, p[0], big, BIG_LEN, 2000);
+		grade_check(ret == 5 && !memcmp(big, "hello", 5), "ulink_read_timeout with len 2^32 "
+			    "(4 GiB) on a pipe holding 5 bytes returned %s, expected 5: an SQE's "
+			    "length is 32 bits (io_uring_prep_read takes an unsigned), so 2^32 "
+			    "became 0. Ask for at most what fits: like read(2), the call may read "
+			    "less than len (TODO 4)", grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+		big_free(big);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
@@ -833,6 +894,44 @@ URING_TEST(cancel, completed_keep_results, 2,
 		}
 	}
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+
+	/* Off -1 reads at the file position (moved to 5000 here); len 2^32 on
+	 * a pipe holding 5 bytes reads the 5. Both complete before the cancel. */
+	{
+		unsigned char *big = big_buffer();
+
+		grade_check(lseek(fd, 5000, SEEK_SET) == 5000, "harness: lseek");
+		memset(fbufs[0], 0, sizeof(fbufs[0]));
+		n = SEAM_CALL(ulink_start_read(&u, fd, fbufs[0], 1000, -1, 300));
+		grade_check(n == 0, "ulink_start_read on a file with off -1 returned %s",
+			    grade_errno_str(n));
+		grade_check(SEAM_REAL(write)(pipes[0][1], "hello", 5) == 5, "harness: write");
+		n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], big, BIG_LEN, -1, 301));
+		grade_check(n == 0, "ulink_start_read with len 2^32 returned %s", grade_errno_str(n));
+		n = SEAM_CALL(ulink_cancel_all(&u, done, 6));
+		grade_check(n == 2, "ulink_cancel_all with 2 reads in flight (both complete) "
+			    "returned %s, expected 2", grade_errno_str(n));
+		for (k = 0; k < 2; k++) {
+			if (done[k].tag == 300)
+				grade_check(done[k].res == 1000 && !memcmp(fbufs[0], data + 5000, 1000),
+					    "a read of 1000 bytes started with off -1 on a file whose "
+					    "position was 5000 was reported with %s%s, expected 1000 "
+					    "bytes from offset 5000: off -1 means the file position "
+					    "(man 3 io_uring_prep_read), pass it on as it is (TODO 6)",
+					    grade_errno_str(done[k].res), done[k].res == 1000
+					    ? " and other bytes (those at offset 0?)" : "");
+			else
+				grade_check(done[k].tag == 301 && done[k].res == 5 &&
+					    !memcmp(big, "hello", 5), "a read with len 2^32 (4 GiB) on "
+					    "a pipe holding 5 bytes was reported (tag %llu) with %s, "
+					    "expected tag 301 and 5: an SQE's length is 32 bits "
+					    "(io_uring_prep_read takes an unsigned), so 2^32 became 0; "
+					    "ask for at most what fits (TODO 6)",
+					    (unsigned long long)done[k].tag, grade_errno_str(done[k].res));
+		}
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		big_free(big);
+	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 3; i++)
 		close_pipe(pipes[i]);
@@ -850,6 +949,7 @@ URING_TEST(cancel, limits_and_arguments, 2,
 	struct ulink_done done[3];
 	int pipes[8][2], n;
 	struct ulink u, dead;
+	struct seam_heap heap;
 	unsigned cap;
 
 	init_or_fail(&u, 4);
@@ -861,10 +961,13 @@ URING_TEST(cancel, limits_and_arguments, 2,
 		grade_check(n == 0, "ulink_start_read #%u of %u returned %s", i, cap,
 			    grade_errno_str(n));
 	}
+	seam_heap_usage(&heap);
 	n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], one, sizeof(one), -1, 99));
 	grade_check(n == -EBUSY && u.inflight == cap, "ulink_start_read with %u reads in flight "
 		    "on a ring of %u returned %s (inflight %u), expected -EBUSY", cap, cap,
 		    grade_errno_str(n), u.inflight);
+	grade_check_heap(&heap, "a ulink_start_read refused with -EBUSY (TODO 6: refuse before "
+			 "you allocate, or free what you allocated on every error path; pitfall 21)");
 	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 3));
 	grade_check(n == -EINVAL && u.inflight == cap, "ulink_cancel_all(u, NULL, 3) returned %s "
 		    "(inflight %u), expected -EINVAL and nothing cancelled", grade_errno_str(n),
@@ -1166,6 +1269,12 @@ static bool poison_late_reads(const struct io_uring_sqe *sqe)
 	return sqe->off >= poison_from;
 }
 
+/* Only the reads of block 0. */
+static bool poison_first_block(const struct io_uring_sqe *sqe)
+{
+	return sqe->off < 4096;
+}
+
 /* Only the second half of a cut read (its offset is not a block's). */
 static bool poison_rest_of_block(const struct io_uring_sqe *sqe)
 {
@@ -1214,6 +1323,25 @@ URING_TEST(copy, read_errors, 2,
 		    "the copy is incomplete)", grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_copy returned an error", "TODO 11");
 	grade_check_heap(&heap, "a ulink_copy whose reads failed half way");
+
+	/* Two errors, one after the other: the read of block 0 fails (-EBADF)
+	 * at once; the pair of block 1 beside it reads, then its write to
+	 * /dev/full fails (-ENOSPC). The first error is the result. */
+	{
+		int full = grade_open("/dev/full", O_WRONLY);
+
+		watch_reset_counts();
+		watch.poison_sqe = poison_first_block;
+		ret = run_copy_fds(&u, in, full, (off_t)size, block, 2);
+		watch.poison_sqe = NULL;
+		grade_check(watch.poisoned >= 1, "harness: the read of block 0 was not made to fail");
+		grade_check(ret == -EBADF, "the read of block 0 failed with -EBADF, then the write of "
+			    "block 1 (DST /dev/full) failed with -ENOSPC; ulink_copy returned %s, "
+			    "expected -EBADF: the first error is the result, and a later one must "
+			    "not replace it (ulink.h, ulink_copy; TODO 11)", grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_copy returned an error", "TODO 11");
+		close(full);
+	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close(in);
 	close(out);
@@ -1332,6 +1460,53 @@ URING_TEST(copy, arguments, 1,
 	free(data);
 }
 
+/* Write CQEs turned into -EINTR (the write is done again, at the same
+ * offset: the same bytes). Only where user_data tells writes from reads. */
+static struct {
+	__u64 reads[64], writes[64];
+	unsigned nreads, nwrites, left, seen, rewritten;
+	bool ambiguous;
+} we;
+
+static bool ud_in(const __u64 *a, unsigned n, __u64 ud)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i] == ud)
+			return true;
+	return false;
+}
+
+/* Note ud in one list; seen in the other list too, or no room: ambiguous. */
+static void we_note(__u64 *mine, unsigned *n, const __u64 *other, unsigned nother, __u64 ud)
+{
+	if (ud_in(other, nother, ud) || (*n == 64 && !ud_in(mine, *n, ud)))
+		we.ambiguous = true;
+	else if (!ud_in(mine, *n, ud))
+		mine[(*n)++] = ud;
+}
+
+static void we_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	if (is_write(sqe))
+		we_note(we.writes, &we.nwrites, we.reads, we.nreads, sqe->user_data);
+	else if (watch_is_read(sqe))
+		we_note(we.reads, &we.nreads, we.writes, we.nwrites, sqe->user_data);
+}
+
+static void we_cqe(struct io_uring_cqe *cqe)
+{
+	if (we.ambiguous || we.left == 0 || cqe->res <= 0 ||
+	    !ud_in(we.writes, we.nwrites, cqe->user_data))
+		return;
+	if (we.seen++ % 7 == 3) {
+		cqe->res = -EINTR;
+		we.left--;
+		we.rewritten++;
+	}
+}
+
 URING_TEST_T(copy, interruptions, 2,
 	     "ulink_copy: reads interrupted (-EINTR CQE, nothing read), -EINTR/-EAGAIN from liburing calls: retried, the copy exact",
 	     "TODO 10: a read CQE of -EINTR (its write -ECANCELED) means do that pair again; "
@@ -1345,6 +1520,18 @@ URING_TEST_T(copy, interruptions, 2,
 	watch.eintr_reads = 5;
 	copy_and_check(&u, 50 * 4096 + 3, 4096, 4, " with 5 reads interrupted");
 	grade_check(watch.eintrs == 5, "harness: %u reads interrupted", watch.eintrs);
+	/* Writes interrupted: their CQE says -EINTR (nothing written). */
+	memset(&we, 0, sizeof(we));
+	we.left = 5;
+	watch_reset_counts();
+	watch.on_sqe = we_sqe;
+	watch.on_cqe = we_cqe;
+	copy_and_check(&u, 50 * 4096 + 3, 4096, 4, " with 5 write CQEs of -EINTR (a write "
+		       "interrupted is done again, like a read: ulink.h)");
+	watch.on_sqe = NULL;
+	watch.on_cqe = NULL;
+	grade_check(we.ambiguous || we.rewritten == 5, "harness: %u writes interrupted",
+		    we.rewritten);
 	for (int k = 0; k < 2; k++) {
 		watch_reset_counts();
 		watch.inject_at = 2;
