@@ -40,6 +40,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,6 +237,18 @@ GRADE_TEST(paio, edge_cases, 2,
 		    "offset: answer it with -EINVAL and no I/O (TODO 3)");
 	grade_check_same(bufs[4], data + 4950, 50, "request 4");
 	grade_check_same(bufs[5], data, 100, "request 5");
+
+	/* len SSIZE_MAX + 1 (a small buffer): -EINVAL without I/O. The kernel
+	 * would refuse it too, but only after the read was submitted. */
+	aw.read_calls = 0;
+	reqs[0] = (struct batch_req){ fd, 0, (size_t)SSIZE_MAX + 1, bufs[0], UNSET };
+	rc = SEAM_CALL(paio_batch_read(reqs, 1, 1));
+	grade_check(rc == 0 && reqs[0].res == -EINVAL && aw.read_calls == 0,
+		    "a request of len SSIZE_MAX + 1: paio_batch_read returned %s, res %s, after "
+		    "%ld aio_read calls; expected 0, -EINVAL and no aio_read: len > SSIZE_MAX is "
+		    "answered -EINVAL before any I/O, like offset < 0 (TODO 3, paio.h \"Result "
+		    "of each request\")", errno_name(rc), errno_name(reqs[0].res), aw.read_calls);
+	check_protocol();
 
 	/* The last request needs no I/O; the one after it in memory is not part
 	 * of the batch and must stay untouched. */
@@ -798,6 +811,16 @@ static struct tpool *pool_or_fail(unsigned nthreads)
 	return p;
 }
 
+/* pool_or_fail, leaving the seams armed: the workers' first waits are
+ * watched too (SEAM_CALL_VOID of the tpool_destroy disarms them). */
+static struct tpool *pool_or_fail_armed(unsigned nthreads)
+{
+	struct tpool *p = pool_or_fail(nthreads);
+
+	seam_arm();
+	return p;
+}
+
 GRADE_TEST(tpool, create_and_destroy, 3,
 	   "tpool_create starts exactly nthreads threads; tpool_destroy joins every one of them",
 	   "TODOs 11 and 15: tpool_create starts exactly nthreads workers; tpool_destroy "
@@ -819,12 +842,24 @@ GRADE_TEST(tpool, create_and_destroy, 3,
 		    errno_name(rc));
 	grade_check(tw.create_calls == 0, "tpool_create started threads for invalid arguments");
 
-	q = pool_or_fail(5);
+	q = pool_or_fail_armed(5);
 	now = fault_count_threads();
 	grade_check(tw.created == 5 && now == base + 5, "after tpool_create(&p, 5): %ld "
 		    "pthread_create calls and %d threads more than before; expected 5 and 5",
 		    tw.created, now - base);
-	SEAM_CALL_VOID(tpool_destroy(q));
+	/* Every worker asleep in its wait for work (bounded), then destroy. */
+	for (long deadline = fault_now_ms() + 1000; fault_now_ms() < deadline; fault_nap()) {
+		int asleep = 0;
+
+		for (int i = 0; i < atomic_load(&tw.ntids) && i < TW_MAX; i++)
+			asleep += atomic_load(&tw.last_cond[i]) != NULL && w_sysno_of(tw.tids[i]) >= 0;
+		if (asleep == 5)
+			break;
+	}
+	tw.check_join_sync = true;
+	SEAM_CALL_VOID(tpool_destroy(q));   /* disarms */
+	tw.check_join_sync = false;
+	w_check_no_violation();
 	grade_check(tw.detaches == 0, "tpool_destroy detached threads: join them instead, so "
 		    "that no worker runs after tpool_destroy returned (TODO 15)");
 	grade_check(tw_joined() == 5, "tpool_destroy joined %ld of the 5 workers with "
@@ -834,8 +869,17 @@ GRADE_TEST(tpool, create_and_destroy, 3,
 	now = w_threads_settle(base);
 	grade_check(now == base, "%d threads are left after tpool_destroy (before the pool: %d)",
 		    now, base);
-	q = pool_or_fail(1);
+	/* A pool of one, destroyed while its worker holds the lock on its way
+	 * into its first wait (it lingers there 300 ms): the stop flag must be
+	 * set with the lock held, or the wake-up comes too early. */
+	atomic_store(&tw.stop_race, true);
+	q = pool_or_fail_armed(1);
+	for (long deadline = fault_now_ms() + 1000;
+	     atomic_load(&tw.in_gap) == 0 && fault_now_ms() < deadline; fault_nap())
+		;
 	SEAM_CALL_VOID(tpool_destroy(q));
+	atomic_store(&tw.stop_race, false);
+	w_check_no_violation();
 	SEAM_CALL_VOID(tpool_destroy(NULL));
 	grade_check(tw_joined() == 6, "tpool_destroy of a 1-thread pool did not join its worker");
 }
@@ -907,6 +951,21 @@ GRADE_TEST(tpool, request_edges, 1,
 		    "made %ld of the reads itself: the pool's workers must do them (TODO 12)",
 		    atomic_load(&rw.by_caller));
 	check_mixed(reqs, n, data, size, 3);
+	/* len SSIZE_MAX + 1 (a small buffer): -EINVAL without I/O. The kernel
+	 * would refuse it too, but only after a pread was made. */
+	{
+		char small[16];
+		struct batch_req big = { fd, 0, (size_t)SSIZE_MAX + 1, small, UNSET };
+		long calls = atomic_load(&rw.calls);
+
+		rc = SEAM_CALL(tpool_batch_read(p, &big, 1, 1));
+		grade_check(rc == 0 && big.res == -EINVAL && atomic_load(&rw.calls) == calls,
+			    "a request of len SSIZE_MAX + 1: tpool_batch_read returned %s, res %s, "
+			    "after %ld pread/read calls; expected 0, -EINVAL and no read: len > "
+			    "SSIZE_MAX is answered -EINVAL before any I/O, like offset < 0 (TODO 13, "
+			    "paio.h \"Result of each request\")", errno_name(rc), errno_name(big.res),
+			    atomic_load(&rw.calls) - calls);
+	}
 	SEAM_CALL_VOID(tpool_destroy(p));
 	close(dir);
 	close(fd);
@@ -1248,6 +1307,9 @@ GRADE_TEST(tpool, create_fails_cleanly, 2,
 	grade_check(rc == -EAGAIN, "tpool_create(&p, 5) returned %s when the third "
 		    "pthread_create failed with EAGAIN; expected -EAGAIN", errno_name(rc));
 	grade_check(p == (struct tpool *)&p, "tpool_create changed *out although it failed");
+	grade_check(!mask_left_changed, "the failed tpool_create left the calling thread with "
+		    "its signals blocked: on the error path too, put the caller's mask back "
+		    "(pthread_sigmask(SIG_SETMASK, &old, NULL)) before returning (TODO 11)");
 	grade_check(tw.created == 2 && tw_joined() == 2, "tpool_create started %ld threads and "
 		    "joined %ld of them before returning -EAGAIN; expected 2 and 2 (TODO 11)",
 		    tw.created, tw_joined());
@@ -1326,6 +1388,39 @@ GRADE_TEST(tpool, batch_read_once, 2,
 	grade_check(w_threads_settle(base) == base, "threads are left after "
 		    "tpool_batch_read_once");
 	check_file_results("tpool_batch_read_once", reqs, 300, data, size, 1u << 20);
+
+	/* The k-th allocation fails, in tpool_create or in the batch: whichever
+	 * fails, -ENOMEM, and the pool is destroyed all the same. */
+	{
+		struct seam_heap before;
+
+		seam_heap_usage(&before);
+		for (int k = 1; k <= 8; k++) {
+			reqs = random_reads(fd, size, n, 3000);
+			seam_heap_fail(k, 1);   /* the k-th allocation from here fails */
+			rc = POOL_CALL(tpool_batch_read_once(reqs, n, 3));
+			seam_heap_fail(0, 0);
+			grade_check(rc == 0 || rc == -ENOMEM, "tpool_batch_read_once returned %s "
+				    "with allocation %d failing; expected 0 or -ENOMEM", errno_name(rc),
+				    k);
+			now = w_threads_settle(base);
+			grade_check(now == base, "%d threads are left after a tpool_batch_read_once "
+				    "that returned %s (allocation %d failed): whatever fails, the batch "
+				    "or the pool's creation, destroy the pool before returning the "
+				    "error (TODO 16)", now - base, errno_name(rc), k);
+			grade_check_heap(&before, "a tpool_batch_read_once whose allocation failed "
+					 "(destroy the pool on every path, TODO 16)");
+			if (rc == 0)
+				check_file_results("tpool_batch_read_once", reqs, n, data, size, 3);
+			else {
+				for (size_t i = 0; i < n; i++)
+					free(reqs[i].buf);
+				free(reqs);
+			}
+			if (rc == 0)
+				break;
+		}
+	}
 	close(fd);
 	free(data);
 }
@@ -1462,6 +1557,7 @@ GRADE_TEST_T(tpool, no_lost_wakeup, 3,
 			    rounds[k].threads);
 		grade_check(call.rc == 0, "tpool_batch_read returned %s, expected 0",
 			    errno_name(call.rc));
+		w_check_no_violation();   /* a wake-up sent after the lock was let go */
 		check_file_results("tpool_batch_read", reqs, rounds[k].n, data, size, rounds[k].qd);
 		grade_check(by_workers >= (long)rounds[k].n, "tpool_batch_read(%zu file reads, qd %u, "
 			    "a pool of %u): the pool's workers made %ld read call(s), fewer than the "
@@ -1547,6 +1643,25 @@ GRADE_TEST(paio, beyond_4gib, 1,
 		    "SSIZE_MAX is -EINVAL)", errno_name(rc), errno_name(r[0].res));
 	check_protocol();
 	grade_check_same(bufs, data, 3000, "paio_batch_read of SSIZE_MAX bytes");
+	/* A single request of 4 GiB + 10 bytes (a buffer of address space only):
+	 * its length and what is left of it are sizes, not unsigned ints. */
+	{
+		const size_t huge = 4 * GIB + 10;
+		unsigned char *big = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		grade_check(big != MAP_FAILED, "harness: cannot map 4 GiB of address space");
+		r[0] = (struct batch_req){ small, 0, huge, big, UNSET };
+		rc = SEAM_CALL(paio_batch_read(r, 1, 1));
+		grade_check(rc == 0 && r[0].res == 3000, "a read of 4 GiB + 10 bytes from a "
+			    "3000-byte file: paio_batch_read returned %s, res %s; expected 0 and "
+			    "3000: is the length (or what is left of it) kept in an int or an "
+			    "unsigned? aio_nbytes is a size_t (TODO 4)", errno_name(rc),
+			    errno_name(r[0].res));
+		check_protocol();
+		grade_check_same(big, data, 3000, "paio_batch_read of 4 GiB + 10 bytes");
+		munmap(big, huge);
+	}
 	close(small);
 	close(fd);
 	free(bufs);
@@ -1555,9 +1670,9 @@ GRADE_TEST(paio, beyond_4gib, 1,
 
 GRADE_TEST(paio, error_after_progress, 2,
 	   "paio_batch_read: a read that fails after a first piece arrived reports the error, not the bytes so far",
-	   "TODO 7: a short read is continued; if the continuation fails, the request's res "
-	   "is -err from aio_error: a count would claim end of file (paio.h, \"Result of "
-	   "each request\")")
+	   "TODOs 5 and 7: a short read is continued; if the continuation fails, the "
+	   "request's res is -err, from aio_error or from aio_read's refusal: a count would "
+	   "claim end of file (paio.h, \"Result of each request\")")
 {
 	const size_t size = 100000, n = 8;
 	unsigned char *data = grade_random_bytes(size);
@@ -1567,30 +1682,46 @@ GRADE_TEST(paio, error_after_progress, 2,
 	int rc;
 
 	/* Even requests fit in one piece of 1000 bytes; odd ones need a second
-	 * piece, which fails (it reads a directory: EISDIR). */
+	 * piece, which fails: it reads a directory (EISDIR from aio_error), then
+	 * aio_read itself refuses it (EINVAL). Either way the error is the
+	 * request's result, not the 1000 bytes so far. */
+	static const struct { int err; const char *how; } cases[2] = {
+		{ EISDIR, "the first 1000 arrived, then the rest failed with EISDIR" },
+		{ EINVAL, "the first 1000 arrived, then aio_read refused the continuation with "
+			  "EINVAL: the refusal is the result, a count would claim end of file "
+			  "(TODO 5)" },
+	};
+
 	for (size_t i = 0; i < n; i++)
 		reqs[i] = (struct batch_req){ fd, (off_t)(4096 * (i + 1)), i % 2 ? 2500 : 800,
 					      grade_xmalloc(2500), UNSET };
 	aw_watch();
-	aw.cap = 1000;
-	aw.cont_fail_fd = dir;
-	rc = SEAM_CALL(paio_batch_read(reqs, n, 3));
-	aw.cap = 0;
-	aw.cont_fail_fd = 0;
-	grade_check(rc == 0, "paio_batch_read returned %s, expected 0: a failed request is "
-		    "that request's result", errno_name(rc));
-	check_protocol();
-	for (size_t i = 0; i < n; i++) {
-		ssize_t want = i % 2 ? -EISDIR : 800;
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < n; i++)
+			reqs[i].res = UNSET;
+		aw.cap = 1000;
+		aw.cont_fail_fd = k ? 0 : dir;
+		aw.cont_refuse_errno = k ? EINVAL : 0;
+		rc = SEAM_CALL(paio_batch_read(reqs, n, 3));
+		aw.cap = 0;
+		aw.cont_fail_fd = 0;
+		aw.cont_refuse_errno = 0;
+		grade_check(rc == 0, "paio_batch_read returned %s, expected 0: a failed request is "
+			    "that request's result", errno_name(rc));
+		check_protocol();
+		for (size_t i = 0; i < n; i++) {
+			ssize_t want = i % 2 ? -cases[k].err : 800;
 
-		grade_check(reqs[i].res == want, "request %zu (%zu bytes; %s): res %s, expected %s",
-			    i, reqs[i].len, i % 2 ? "the first 1000 arrived, then the rest failed "
-			    "with EISDIR" : "read in one piece", errno_name(reqs[i].res),
-			    errno_name(want));
-		if (!(i % 2))
-			grade_check_same(reqs[i].buf, data + reqs[i].offset, 800, "paio_batch_read");
-		free(reqs[i].buf);
+			grade_check(reqs[i].res == want, "request %zu (%zu bytes; %s): res %s, "
+				    "expected %s", i, reqs[i].len, i % 2 ? cases[k].how :
+				    "read in one piece", errno_name(reqs[i].res), errno_name(want));
+			if (!(i % 2))
+				grade_check_same(reqs[i].buf, data + reqs[i].offset, 800,
+						 "paio_batch_read");
+		}
 	}
+	for (size_t i = 0; i < n; i++)
+		free(reqs[i].buf);
 	free(reqs);
 	close(dir);
 	close(fd);
@@ -1899,6 +2030,10 @@ GRADE_TEST(tpool, memory, 3,
 		grade_check(w_threads_settle(base) == base, "threads are left after a failed "
 			    "tpool_create");
 		grade_check_heap(&before, "a tpool_create whose pthread_create failed");
+		grade_check(!mask_left_changed, "tpool_create left the calling thread with its "
+			    "signals blocked when the %s pthread_create failed: on the error path "
+			    "too, put the caller's mask back (pthread_sigmask(SIG_SETMASK, &old, "
+			    "NULL)) before returning (TODO 11)", k ? "third" : "first");
 	}
 	close(fd);
 	free(data);
@@ -2029,6 +2164,11 @@ GRADE_TEST(paio, eagain_backs_off, 2,
 		    "(nanosleep, usleep, clock_nanosleep, poll or select for a non-zero time) "
 		    "before the next try; trying again at once only spins (TODO 8)",
 		    aw.max_idle_run);
+	grade_check(aw.paused_ns <= 2000000000LL, "paio_batch_read paused %lld ms in all "
+		    "(the lengths it asked nanosleep, usleep, poll ... for) before giving up on an "
+		    "EAGAIN that never ended: give up within 2 seconds, e.g. pauses of 1, 2, 4 "
+		    "... 128 ms, about a quarter of a second (TODO 8, paio.h rules)",
+		    aw.paused_ns / 1000000);
 	check_protocol();
 	for (size_t i = 0; i < n; i++)
 		free(reqs[i].buf);

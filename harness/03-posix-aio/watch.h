@@ -131,6 +131,7 @@ static struct {
 	/* in flight: accepted by aio_read, not yet collected by aio_return */
 	const struct aiocb *cb[AW_MAX_CB];
 	size_t nbytes[AW_MAX_CB];   /* aio_nbytes as the code under test set it */
+	struct aiocb snap[AW_MAX_CB]; /* each aiocb in flight as aio_read took it */
 	int used;
 	long inflight, max_inflight;
 	long read_calls, accepted, refused_eagain, returns, errors;
@@ -156,9 +157,12 @@ static struct {
 	const char *budget_why;
 	int refuse_fd;              /* >0: aio_read of this fd fails with refuse_errno */
 	int refuse_errno;
+	int cont_refuse_errno;      /* >0: aio_read of a continuation (aio_offset not */
+	                            /* a multiple of 4096) fails with this errno      */
 	long idle_refused;          /* AW_EAGAIN_IDLE: EAGAINs since the last accept */
 	long idle_run, max_idle_run; /* EAGAINs with none in flight since the last   */
 	                            /* pause (aw_pace_watch), and the most of them   */
+	long long paused_ns;        /* the pauses' lengths as asked, added up        */
 } aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int aw_find(const struct aiocb *cb)
@@ -174,6 +178,7 @@ static void aw_forget(int i)
 	aw.used--;
 	aw.cb[i] = aw.cb[aw.used];
 	aw.nbytes[i] = aw.nbytes[aw.used];
+	aw.snap[i] = aw.snap[aw.used];
 	aw.fds[i] = aw.fds[aw.used];
 	aw.inflight--;
 }
@@ -234,6 +239,11 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 		errno = aw.refuse_errno;
 		return -1;
 	}
+	if (aw.cont_refuse_errno > 0 && cb->aio_offset % 4096 != 0) {
+		pthread_mutex_unlock(&aw.lock);
+		errno = aw.cont_refuse_errno;
+		return -1;
+	}
 	asked = cb->aio_nbytes;
 	fd = cb->aio_fildes;
 	if (aw.cap && asked > aw.cap)
@@ -244,6 +254,7 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 	err = errno;
 	if (rc == 0) {
 		if (aw.used < AW_MAX_CB) {
+			aw.snap[aw.used] = *cb;
 			aw.cb[aw.used] = cb;
 			aw.fds[aw.used] = fd;
 			aw.nbytes[aw.used++] = asked;
@@ -284,6 +295,21 @@ static void aw_before_return(struct aiocb *cb)
 			  "read had not finished. Call aio_return only once aio_error returned "
 			  "something else (TODO 7, aio_return(3))");
 	} else {
+		/* The fields glibc only reads must be as aio_read took them: a
+		 * difference means the aiocb was cleared, reused or freed (free
+		 * writes its list pointers into the block) while glibc still
+		 * used it. */
+		const struct aiocb *was = &aw.snap[i];
+
+		if (cb->aio_fildes != was->aio_fildes || cb->aio_reqprio != was->aio_reqprio ||
+		    cb->aio_buf != was->aio_buf || cb->aio_offset != was->aio_offset ||
+		    cb->aio_lio_opcode != was->aio_lio_opcode)
+			w_violate("the aiocb of a read in flight changed before aio_return "
+				  "collected it (aio_fildes %d -> %d, aio_reqprio %d -> %d): was it "
+				  "freed, cleared or reused while glibc still used it? Free the "
+				  "aiocbs only once every read in flight was collected, on every path "
+				  "(TODO 9, paio.h rules)", was->aio_fildes, cb->aio_fildes,
+				  was->aio_reqprio, cb->aio_reqprio);
 		cb->aio_nbytes = aw.nbytes[i];   /* undo the cap: the aiocb is theirs again */
 		cb->aio_fildes = aw.fds[i];
 		aw_forget(i);
@@ -457,63 +483,79 @@ static long aw_in_flight(void)
 }
 
 /* Pauses of the code under test: a sleeping call of non-zero length ends a
- * run of EAGAINs with nothing in flight (aw.idle_run). */
-static void aw_paused(bool nonzero)
+ * run of EAGAINs with nothing in flight (aw.idle_run). The lengths asked for
+ * are added up (aw.paused_ns; a pause without an end adds nothing): a
+ * measure of how long the code chose to wait that no machine's speed
+ * changes. */
+static void aw_paused(bool nonzero, long long ns)
 {
 	if (!nonzero)
 		return;
 	pthread_mutex_lock(&aw.lock);
 	aw.idle_run = 0;
+	if (ns > 0)
+		aw.paused_ns += ns;
 	pthread_mutex_unlock(&aw.lock);
+}
+
+static long long aw_ts_ns(const struct timespec *ts)
+{
+	return ts ? (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec : 0;
 }
 
 static int aw_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	aw_paused(req && (req->tv_sec > 0 || req->tv_nsec > 0));
+	aw_paused(req && (req->tv_sec > 0 || req->tv_nsec > 0), aw_ts_ns(req));
 	return SEAM_REAL(nanosleep)(req, rem);
 }
 
 static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 			      struct timespec *rem)
 {
-	aw_paused(req && (fl != 0 || req->tv_sec > 0 || req->tv_nsec > 0));
+	long long ns = aw_ts_ns(req);
+	struct timespec now;
+
+	if (req && fl != 0 && clock_gettime(clk, &now) == 0)   /* TIMER_ABSTIME */
+		ns -= aw_ts_ns(&now);
+	aw_paused(req && (fl != 0 || req->tv_sec > 0 || req->tv_nsec > 0), ns);
 	return SEAM_REAL(clock_nanosleep)(clk, fl, req, rem);
 }
 
 static int aw_usleep(useconds_t us)
 {
-	aw_paused(us > 0);
+	aw_paused(us > 0, (long long)us * 1000);
 	return SEAM_REAL(usleep)(us);
 }
 
 static unsigned int aw_sleep(unsigned int s)
 {
-	aw_paused(s > 0);
+	aw_paused(s > 0, (long long)s * 1000000000LL);
 	return SEAM_REAL(sleep)(s);
 }
 
 static int aw_poll(void *fds, unsigned long n, int timeout)
 {
-	aw_paused(timeout != 0);
+	aw_paused(timeout != 0, (long long)timeout * 1000000);
 	return SEAM_REAL(poll)(fds, n, timeout);
 }
 
 static int aw_ppoll(void *fds, unsigned long n, const struct timespec *ts, const sigset_t *ss)
 {
-	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0);
+	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0, aw_ts_ns(ts));
 	return SEAM_REAL(ppoll)(fds, n, ts, ss);
 }
 
 static int aw_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
-	aw_paused(!tv || tv->tv_sec > 0 || tv->tv_usec > 0);
+	aw_paused(!tv || tv->tv_sec > 0 || tv->tv_usec > 0,
+		  tv ? (long long)tv->tv_sec * 1000000000LL + (long long)tv->tv_usec * 1000 : 0);
 	return SEAM_REAL(select)(n, r, w, e, tv);
 }
 
 static int aw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
 		      const sigset_t *ss)
 {
-	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0);
+	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0, aw_ts_ns(ts));
 	return SEAM_REAL(pselect)(n, r, w, e, ts, ss);
 }
 
@@ -550,7 +592,121 @@ static struct {
 	atomic_int started, exited;
 	atomic_int unmasked_threads;
 	atomic_int unmasked_signal; /* one signal a worker left unblocked */
+	pthread_t selves[TW_MAX];   /* each started thread, by its start order k */
+	pthread_cond_t *_Atomic last_cond[TW_MAX]; /* the condition variable it last */
+	                            /* waited on                                    */
+	bool check_join_sync;       /* pthread_join checks that cond is not destroyed */
+	atomic_bool stop_race;      /* a worker's wait first lingers (lock held)     */
+	atomic_int in_gap;          /* workers lingering so                          */
+	atomic_bool woken_in_gap;   /* a wake-up came while one lingered             */
 } tw = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_at = -1 };
+
+static _Thread_local int tw_k = -1;   /* this thread's k, if a wrapped one */
+
+/* The condition variables the callers of the pool (threads that are not
+ * workers) waited on, each with its mutex. */
+#define TW_WAITS 32
+static struct { pthread_cond_t *c; pthread_mutex_t *m; } tw_waits[TW_WAITS];
+static int tw_nwaits;
+
+/* A thread waits on c with m: a worker's last condition variable is kept
+ * for tw.check_join_sync, a caller's for tw_check_signal. */
+static void tw_note_cond(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	int i;
+
+	if (tw_k >= 0) {
+		if (tw_k < TW_MAX)
+			atomic_store(&tw.last_cond[tw_k], c);
+		return;
+	}
+	pthread_mutex_lock(&tw.lock);
+	for (i = 0; i < tw_nwaits && tw_waits[i].c != c; i++)
+		;
+	if (i < TW_WAITS) {
+		tw_waits[i].c = c;
+		tw_waits[i].m = m;
+		if (i == tw_nwaits)
+			tw_nwaits++;
+	}
+	pthread_mutex_unlock(&tw.lock);
+}
+
+/* tw.stop_race: a worker about to wait (it holds the lock and has just
+ * found nothing to do) lingers up to 300 ms first. Code that changes the
+ * state with the lock held cannot wake it in that time; a wake-up that
+ * comes anyway was sent without the lock, after a change made without it,
+ * and would be lost: the worker then returns as if woken spuriously. */
+static bool tw_linger(void)
+{
+	long deadline = fault_now_ms() + 300;
+	bool woken;
+
+	if (tw_k < 0 || !atomic_load(&tw.stop_race))
+		return false;
+	atomic_fetch_add(&tw.in_gap, 1);
+	while (!atomic_load(&tw.woken_in_gap) && fault_now_ms() < deadline)
+		fault_nap();
+	woken = atomic_load(&tw.woken_in_gap);
+	atomic_fetch_sub(&tw.in_gap, 1);
+	return woken;
+}
+
+static int tw_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	tw_note_cond(c, m);
+	if (tw_linger())
+		return 0;
+	return SEAM_REAL(pthread_cond_wait)(c, m);
+}
+
+static int tw_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+{
+	tw_note_cond(c, m);
+	return SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
+}
+
+/* A worker signals a condition variable a caller waits on: it must hold
+ * the mutex the caller waits with. Signalled after the lock is let go, the
+ * caller may already have seen its count reach 0, returned, and destroyed
+ * the condition variable (a batch's lives on the caller's stack). */
+static void tw_check_signal(pthread_cond_t *c, const char *fn)
+{
+	if (tw_k < 0 && atomic_load(&tw.stop_race) && atomic_load(&tw.in_gap) > 0) {
+		w_violate("tpool_destroy called %s while a worker held the lock between its "
+			  "check for work (or for the stop flag) and its pthread_cond_wait: the "
+			  "stop flag was set without the lock, so that worker can check it just "
+			  "before, wait just after, miss the wake-up and never end. Set the flag "
+			  "with the lock held (TODO 15, paio.h \"Synchronisation\")", fn);
+		atomic_store(&tw.woken_in_gap, true);
+	}
+	if (tw_k < 0)
+		return;
+	pthread_mutex_lock(&tw.lock);
+	for (int i = 0; i < tw_nwaits; i++) {
+		if (tw_waits[i].c == c && tw_waits[i].m->__data.__owner != w_gettid()) {
+			w_violate("a worker called %s on the condition variable a caller of "
+				  "tpool_batch_read waits on without holding the lock: once the lock "
+				  "is let go, the caller may see its count at 0, return and destroy "
+				  "that condition variable first. Change the count and signal with "
+				  "the lock held (TODO 12, paio.h \"Synchronisation\")", fn);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tw.lock);
+}
+
+static int tw_cond_signal(pthread_cond_t *c)
+{
+	tw_check_signal(c, "pthread_cond_signal");
+	return SEAM_REAL(pthread_cond_signal)(c);
+}
+
+static int tw_cond_broadcast(pthread_cond_t *c)
+{
+	tw_check_signal(c, "pthread_cond_broadcast");
+	return SEAM_REAL(pthread_cond_broadcast)(c);
+}
 
 struct tw_start {
 	void *(*fn)(void *);
@@ -581,8 +737,11 @@ static void *tw_trampoline(void *p)
 	void *ret;
 
 	free(p);
-	if (k < TW_MAX)
+	tw_k = k;
+	if (k < TW_MAX) {
+		tw.selves[k] = pthread_self();
 		tw.tids[k] = w_gettid();
+	}
 	if (unblocked != 0) {
 		atomic_fetch_add(&tw.unmasked_threads, 1);
 		atomic_store(&tw.unmasked_signal, unblocked);
@@ -642,6 +801,20 @@ static int tw_pthread_join(pthread_t t, void **ret)
 	}
 	if (!known)
 		tw.joins_unknown++;
+	/* The condition variable this worker waited on must still be alive
+	 * while it is joined: pthread_cond_destroy (glibc marks a destroyed one
+	 * in __wrefs, bit 2) before the join means the worker may still be
+	 * inside pthread_cond_wait, and on the mutex, when it is destroyed. */
+	for (int k = 0; tw.check_join_sync && k < atomic_load(&tw.ntids) && k < TW_MAX; k++) {
+		pthread_cond_t *c = atomic_load(&tw.last_cond[k]);
+
+		if (c && pthread_equal(tw.selves[k], t) && (c->__data.__wrefs & 4))
+			w_violate("a worker's condition variable was destroyed "
+				  "(pthread_cond_destroy) before the worker was joined: it may "
+				  "still be inside pthread_cond_wait, or about to lock the mutex. "
+				  "Join every worker first, then destroy the condition variables and "
+				  "the mutex, then free (TODO 15, pthread_cond_destroy(3))");
+	}
 	pthread_mutex_unlock(&tw.lock);
 	return SEAM_REAL(pthread_join)(t, ret);
 }
@@ -843,6 +1016,10 @@ static void tw_watch(void)
 	seam_hook_pthread_create = tw_pthread_create;
 	seam_hook_pthread_join = tw_pthread_join;
 	seam_hook_pthread_detach = tw_pthread_detach;
+	seam_hook_pthread_cond_wait = tw_cond_wait;
+	seam_hook_pthread_cond_timedwait = tw_cond_timedwait;
+	seam_hook_pthread_cond_signal = tw_cond_signal;
+	seam_hook_pthread_cond_broadcast = tw_cond_broadcast;
 	seam_hook_read = rw_read;
 	seam_hook_pread = rw_pread;
 	seam_hook_pread64 = rw_pread64;
@@ -1287,6 +1464,7 @@ static bool cx_spurious(pthread_mutex_t *m)
 
 static int cx_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+	tw_note_cond(c, m);
 	if (cx_spurious(m))
 		return 0;
 	return SEAM_REAL(pthread_cond_wait)(c, m);
@@ -1294,6 +1472,7 @@ static int cx_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 
 static int cx_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
 {
+	tw_note_cond(c, m);
 	if (cx_spurious(m))
 		return 0;
 	return SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
