@@ -522,6 +522,33 @@ URING_TEST(tables, buffers, 2,
 		grade_check(!memcmp(keep, u.bufs, sizeof(keep)), "a refused ufixed_add_buffer "
 			    "changed u.bufs[]");
 	}
+	/* Memory the kernel cannot pin (PROT_NONE): its -EFAULT, as it came, the
+	 * table unchanged; a buffer of exactly UFIXED_MAX_BUF_LEN is allowed, so
+	 * the kernel is asked (and says -EFAULT here, not the module -EINVAL). */
+	{
+		struct iovec keep[UFIXED_MAX_BUFS];
+		size_t lens[2] = { 4096, UFIXED_MAX_BUF_LEN };
+		void *none = mmap(NULL, UFIXED_MAX_BUF_LEN, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		grade_check(none != MAP_FAILED, "harness: mmap: %s", strerror(errno));
+		memcpy(keep, u.bufs, sizeof(keep));
+		for (int k = 0; k < 2; k++) {
+			ret = SEAM_CALL(ufixed_add_buffer(&u, none, lens[k]));
+			if (ret >= 0)
+				SEAM_CALL(ufixed_remove_buffer(&u, (unsigned)ret));
+			grade_check(ret == -EFAULT, "ufixed_add_buffer of %zu bytes of memory the "
+				    "kernel cannot pin (PROT_NONE) returned %s, expected -EFAULT: %s",
+				    lens[k], grade_errno_str(ret), ret == -EINVAL ? "len "
+				    "UFIXED_MAX_BUF_LEN itself is allowed, only above it is -EINVAL "
+				    "(TODO 2; ufixed.h)" : "return the kernel's error as it came, "
+				    "not one of your own (TODO 2; ufixed.h; man 2 io_uring_register, "
+				    "ERRORS)");
+		}
+		grade_check(!memcmp(keep, u.bufs, sizeof(keep)), "a refused ufixed_add_buffer "
+			    "(-EFAULT) changed u.bufs[]");
+		munmap(none, UFIXED_MAX_BUF_LEN);
+	}
 	/* Fill every slot, then one more. */
 	for (s = 2; s < (int)UFIXED_MAX_BUFS; s++) {
 		ret = SEAM_CALL(ufixed_add_buffer(&u, a + (size_t)s * 4096, 4096));
@@ -535,6 +562,11 @@ URING_TEST(tables, buffers, 2,
 	grade_check(ret == 4096, "a READ_FIXED into slot 5 of the full table got %s",
 		    grade_errno_str(ret));
 	SEAM_CALL_VOID(ufixed_exit(&u));
+	for (unsigned k = 0; k < UFIXED_MAX_BUFS; k++)
+		grade_check(u.bufs[k].iov_base == NULL && u.bufs[k].iov_len == 0, "after "
+			    "ufixed_exit, bufs[%u] still holds %p/%zu: the exit empties the tables "
+			    "(an empty buffer slot holds NULL and 0) (TODO 9)", k, u.bufs[k].iov_base,
+			    u.bufs[k].iov_len);
 	close(fd);
 	free(data);
 	free(a);
@@ -840,6 +872,7 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 {
 	struct ufixed u;
 	struct mixed m;
+	unsigned char *spare;
 	int ret;
 
 	init_or_fail(&u, 16, 0);
@@ -849,9 +882,20 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 	grade_check(add_file_or_fail(&u, m.fd[1]) == 0 && add_file_or_fail(&u, m.fd[0]) == 1,
 		    "files must get the lowest free slots");
 	grade_check(SEAM_CALL(ufixed_remove_file(&u, 0)) == 0, "ufixed_remove_file(&u, 0) failed");
+	/* The same for buffers: slot 0 empty, arena 1 in slot 1, arena 0 in 2. */
+	spare = arena_alloc(4096);
+	grade_check(SEAM_CALL(ufixed_remove_buffer(&u, 0)) == 0 &&
+		    SEAM_CALL(ufixed_remove_buffer(&u, 1)) == 0, "ufixed_remove_buffer failed");
+	grade_check(add_buffer_or_fail(&u, spare, 4096) == 0 &&
+		    add_buffer_or_fail(&u, m.arena[1], m.alen) == 1 &&
+		    add_buffer_or_fail(&u, m.arena[0], m.alen) == 2,
+		    "buffers must get the lowest free slots");
+	grade_check(SEAM_CALL(ufixed_remove_buffer(&u, 0)) == 0, "ufixed_remove_buffer(&u, 0) "
+		    "failed");
 	watch_sqes(&u, m.reqs, m.n);
 	ret = run_read(&u, m.reqs, m.n, 8);
-	check_sqes("the SQEs of a batch");
+	check_sqes("the SQEs of a batch (buffer slot 0 and file slot 0 empty, the others filled: "
+		   "a sparse table has holes, look at every slot)");
 	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
 	mixed_check(&m, "with registered buffers and files");
 	grade_check(sqe_rules.fixed_reads > 0 && sqe_rules.plain_reads > 0 &&
@@ -859,8 +903,52 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 		    "harness: the batch did not mix fixed and plain reads (%ld/%ld, %ld/%ld)",
 		    sqe_rules.fixed_reads, sqe_rules.plain_reads, sqe_rules.fixed_files,
 		    sqe_rules.plain_files);
+
+	/* Three slots side by side in memory (slots 0, 3 and 4), unregistered
+	 * room after the last: a buffer ending exactly at a slot's end and one
+	 * starting at a slot's start are inside; one that crosses from one slot
+	 * into the next, or ends a byte past the last, is wholly in no slot. */
+	{
+		unsigned char *row = arena_alloc(4 * 4096);
+		struct batch_req e[4];
+		static const char *const what[4] = {
+			"ends exactly at the end of slot 0", "starts at the start of slot 3",
+			"crosses from slot 3 into slot 4, its neighbour in memory",
+			"ends one byte past the end of slot 4" };
+
+		grade_check(add_buffer_or_fail(&u, row, 4096) == 0 &&
+			    add_buffer_or_fail(&u, row + 4096, 4096) == 3 &&
+			    add_buffer_or_fail(&u, row + 8192, 4096) == 4,
+			    "buffers must get the lowest free slots (0, then 3 and 4)");
+		e[0] = (struct batch_req){ m.fd[0], 1000, 100, row + 4096 - 100, 1 };
+		e[1] = (struct batch_req){ m.fd[0], 2000, 100, row + 4096, 1 };
+		e[2] = (struct batch_req){ m.fd[0], 3000, 100, row + 8192 - 50, 1 };
+		e[3] = (struct batch_req){ m.fd[0], 4000, 100, row + 12288 - 99, 1 };
+		watch_sqes(&u, e, 4);
+		ret = run_read(&u, e, 4, 4);
+		if (sqe_rules.bad[0]) {
+			int k = -1;
+
+			for (int i = 0; i < 4 && k < 0; i++) {
+				char tag[32];
+
+				snprintf(tag, sizeof(tag), "request %d:", i);
+				if (!strncmp(sqe_rules.bad, tag, strlen(tag)))
+					k = i;
+			}
+			watch.on_sqe = NULL;
+			grade_check(k < 0, "a buffer that %s: %s", k < 0 ? "" : what[k],
+				    sqe_rules.bad);
+		}
+		check_sqes("buffers at the edges of slots side by side");
+		grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+		for (size_t i = 0; i < 4; i++)
+			check_req(&e[i], i, m.data[0], m.size, what[i]);
+		free(row);
+	}
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	mixed_free(&m);
+	free(spare);
 }
 
 URING_TEST(mechanism, registered_once, 2,
@@ -903,6 +991,17 @@ URING_TEST(mechanism, registered_once, 2,
 	free(arena);
 }
 
+/* The first CQE of 4096 bytes (request 0 of the errors test, the only read
+ * of that length) says -EAGAIN instead: what a file that would block answers
+ * a nonblocking read (RWF_NOWAIT). An error like any other, not -EINTR. */
+static unsigned eagain_cqes;
+
+static void first_4096_eagain(struct io_uring_cqe *cqe)
+{
+	if (cqe->res == 4096 && eagain_cqes++ == 0)
+		cqe->res = -EAGAIN;
+}
+
 URING_TEST(read, end_of_file_and_errors, 2,
 	   "ufixed_read: end of file, length 0 with a bad fd, negative offsets, a closed fd, a "
 	   "directory, in registered buffers and on registered files; the others go on",
@@ -933,13 +1032,21 @@ URING_TEST(read, end_of_file_and_errors, 2,
 	reqs[8] = (struct batch_req){ dir, 0, 100, arena + 32768, 1 };
 	reqs[9] = (struct batch_req){ -1, 0, 100, arena + 36864, 1 };
 	watch_sqes(&u, reqs, 10);
+	eagain_cqes = 0;
+	watch.on_cqe = first_4096_eagain;
 	ret = run_read(&u, reqs, 10, 4);
+	watch.on_cqe = NULL;
 	check_sqes("reads that fail");
 	grade_check(reqs[9].res == -EBADF, "request 9 (fd -1, len 100): res %s, expected -EBADF",
 		    grade_errno_str(reqs[9].res));
 	grade_check(ret == 0, "ufixed_read returned %s, expected 0: failed reads are their "
 		    "requests' results, not the call's", grade_errno_str(ret));
-	for (int i = 0; i < 4; i++)
+	grade_check(eagain_cqes == 1 && reqs[0].res == -EAGAIN, "request 0 (fd %d, 4096 bytes "
+		    "at offset 0): its CQE said -EAGAIN; res %s after %u CQE(s) of 4096 bytes, "
+		    "expected -EAGAIN and one CQE: only -EINTR is read again, any other -errno in "
+		    "a CQE is the request's result (ufixed.h, ufixed_read; chapter 06's ubatch.h)",
+		    fd, grade_errno_str(reqs[0].res), eagain_cqes);
+	for (int i = 1; i < 4; i++)
 		check_req(&reqs[i], (size_t)i, data, size, "around end of file");
 	grade_check(reqs[4].res == 0, "request 4 (len 0, fd -1): res %s, expected 0 without I/O",
 		    grade_errno_str(reqs[4].res));
@@ -1560,6 +1667,15 @@ URING_TEST(modes, iopoll, 2,
 	struct ufixed u;
 	int ret;
 
+	/* Both flags at once: both modes (ufixed.h: any of them). */
+	init_or_fail(&u, 8, UFIXED_SQPOLL | UFIXED_IOPOLL);
+	grade_check((u.ring.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) ==
+		    (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL), "ufixed_init(&u, 8, UFIXED_SQPOLL | "
+		    "UFIXED_IOPOLL) set up a ring with ring.flags %#x, without %s: each flag adds "
+		    "its set-up flag, whatever the other one does (TODO 1; ufixed.h, ufixed_init)",
+		    u.ring.flags, u.ring.flags & IORING_SETUP_IOPOLL ? "IORING_SETUP_SQPOLL" :
+		    "IORING_SETUP_IOPOLL");
+	SEAM_CALL_VOID(ufixed_exit(&u));
 	init_or_fail(&u, 8, UFIXED_IOPOLL);
 	grade_check(u.ring.flags & IORING_SETUP_IOPOLL, "ufixed_init(&u, 8, UFIXED_IOPOLL) set up "
 		    "a ring without IORING_SETUP_IOPOLL (ring.flags %#x)", u.ring.flags);
