@@ -74,6 +74,7 @@ static struct {
 	/* libaio */
 	int setup_err;              /* io_setup answers this (0: the kernel) */
 	long setup_calls, setups_ok, destroys, submits;
+	int getevents_err;          /* io_getevents answers this (0: the kernel) */
 	long aio_inflight, aio_max_inflight;
 	/* threads: the create_fail_at-th pthread_create fails with EAGAIN */
 	long create_fail_at;
@@ -239,8 +240,11 @@ static int h_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
 static int h_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
 			  struct timespec *ts)
 {
-	int rc = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
+	int rc;
 
+	if (hk.getevents_err)
+		return hk.getevents_err;
+	rc = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
 	if (rc > 0)
 		hk.aio_inflight -= rc;
 	return rc;
@@ -953,6 +957,8 @@ GRADE_TEST(fallback, odirect_refused, 2,
 	static const struct { unsigned flags; const char *what; } cases[] = {
 		{ 0, "io_uring refused (EPERM) and O_DIRECT refused (EINVAL)" },
 		{ RD_DIRECT | RD_NO_URING, "RD_DIRECT|RD_NO_URING and O_DIRECT refused (EINVAL)" },
+		{ RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO,
+		  "RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO and O_DIRECT refused (EINVAL)" },
 	};
 	struct datafile f;
 
@@ -1246,8 +1252,8 @@ GRADE_TEST_T(fallback, seccomp_for_real, 3,
 /* ==================================================== 4. errors */
 
 GRADE_TEST(errors, not_unavailable, 2,
-	   "errors that do not mean \"unavailable\" are returned: -EINVAL from the ring's set-up "
-	   "or from io_setup; nothing left, *out untouched",
+	   "errors that do not mean \"unavailable\" are returned: -EINVAL from the ring's set-up, "
+	   "-EINVAL or -ENOMEM from io_setup; nothing left, *out untouched",
 	   "TODOs 2 and 5: only ENOSYS, EPERM, ENOMEM (io_uring) and ENOSYS, EAGAIN, EPERM "
 	   "(libaio) mean \"not here\"; any other failure is rd_open's error, after releasing "
 	   "everything (reader.h, rd_open; lesson, section 6, \"everything else is an error\")")
@@ -1256,6 +1262,7 @@ GRADE_TEST(errors, not_unavailable, 2,
 		{ -EINVAL, 0, "io_uring_queue_init_params (ubatch_init) answering -EINVAL" },
 		{ -EFAULT, 0, "io_uring_queue_init_params (ubatch_init) answering -EFAULT" },
 		{ -EPERM, -EINVAL, "io_uring refused (EPERM), then io_setup answering -EINVAL" },
+		{ -EPERM, -ENOMEM, "io_uring refused (EPERM), then io_setup answering -ENOMEM" },
 	};
 	struct datafile f;
 
@@ -1510,31 +1517,37 @@ GRADE_TEST(close, releases_everything, 2,
 
 GRADE_TEST(why, stays, 1,
 	   "rd_why: one line of at most 255 bytes naming the interface taken, the same after "
-	   "batches",
+	   "batches and while another reader is open",
 	   "TODO 7: the line is written while rd_open decides and kept in the reader until "
 	   "rd_close (reader.h, rd_why; lesson, section 6 and Hints, \"append to the reason\")")
 {
 	static const unsigned flags[] = { 0, RD_NO_URING | RD_NO_LIBAIO };
+	enum { NR = sizeof(flags) / sizeof(flags[0]) };
+	char first[NR][320], what[NR][96];
+	struct reader *r[NR];
 	struct datafile f;
 
 	ch10_setup();
 	grade_require_io_uring(8);
 	f = make_data("f", 50000);
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		char first[320], what[96];
-		struct reader *r;
-
-		snprintf(what, sizeof(what), "a reader opened with flags %s", flags_str(flags[i]));
-		r = open_ok(f.path, 8, flags[i], 0, what);
-		snprintf(first, sizeof(first), "%s", why_of(r));
-		check_why_has(r, backend_str(SEAM_CALL(rd_backend(r))), what);
-		read_some(r, &f, what);
-		read_some(r, &f, what);
-		grade_check(!strcmp(first, why_of(r)), "%s: rd_why said \"%s\" after rd_open and "
-			    "\"%s\" after two batches: it is why the reader took its interface, "
-			    "kept as it was until rd_close", what, first, why_of(r));
-		close_reader(r);
+	/* Both readers open at once: each line is its own reader's. */
+	for (size_t i = 0; i < NR; i++) {
+		snprintf(what[i], sizeof(what[i]), "a reader opened with flags %s", flags_str(flags[i]));
+		r[i] = open_ok(f.path, 8, flags[i], 0, what[i]);
+		snprintf(first[i], sizeof(first[i]), "%s", why_of(r[i]));
+		check_why_has(r[i], backend_str(SEAM_CALL(rd_backend(r[i]))), what[i]);
 	}
+	for (size_t i = 0; i < NR; i++) {
+		read_some(r[i], &f, what[i]);
+		read_some(r[i], &f, what[i]);
+		grade_check(!strcmp(first[i], why_of(r[i])), "%s: rd_why said \"%s\" after rd_open "
+			    "and \"%s\" after two batches%s: it is why this reader took its "
+			    "interface, kept as it was inside the reader until rd_close (not in a "
+			    "buffer every reader shares)", what[i], first[i], why_of(r[i]),
+			    i == 0 ? " and another reader's rd_open" : "");
+	}
+	for (size_t i = 0; i < NR; i++)
+		close_reader(r[i]);
 	free(f.data);
 }
 
@@ -1551,6 +1564,7 @@ static struct {
 	unsigned flags;
 	enum rd_backend want;
 	struct reader *r;
+	unsigned qd;
 	int threads_before;
 	/* counters at the start of the batch */
 	long inits, creates, reads, by_caller, submits, uring_submits;
@@ -1571,6 +1585,7 @@ static int bt_open(const char *path, unsigned qd, size_t *align)
 	snprintf(what, sizeof(what), "rd_open(&r, path, %u, %s)",
 		 qd, flags_str(bt.flags));
 	bt.threads_before = fault_count_threads();
+	bt.qd = qd;
 	bt.r = open_ok(path, qd, bt.flags, bt.want, what);
 	*align = SEAM_CALL(rd_direct(bt.r)) ? LAIO_DIO_ALIGN : 1;
 	return SEAM_CALL(rd_fd(bt.r));
@@ -1642,6 +1657,13 @@ static void bt_after(const struct batch_req *reqs, size_t n, int ret, const char
 			    what, uring, rd, aio);
 		break;
 	case RD_LIBAIO:
+		grade_check(hk.aio_max_inflight <= (long)(bt.qd < RD_MAX_RING ? bt.qd : RD_MAX_RING),
+			    "rd_batch_read (%s) on a libaio reader opened at qd %u: %ld reads were in "
+			    "flight at once in an AIO context set up for min(qd, RD_MAX_RING) = %u "
+			    "events: laio_batch_read_ctx is handed the nr_events the context was set up "
+			    "with, and qd as the window, each in its place (laio.h, "
+			    "laio_batch_read_ctx: nr_events; TODO 8)", what, bt.qd, hk.aio_max_inflight,
+			    bt.qd < RD_MAX_RING ? bt.qd : RD_MAX_RING);
 		grade_check(aio > 0 && rd == 0 && uring == 0, "rd_batch_read (%s) on a libaio "
 			    "reader: %ld io_submit call(s), %ld read/pread call(s), %ld io_uring "
 			    "submit(s); the reads go through laio_batch_read_ctx on the reader's "
@@ -1801,3 +1823,66 @@ BATCH_BATTERY(libaio_batch, aio_target, "rd_batch_read through libaio",
 	      "the reader's qd; lesson, section 7)")
 BATCH_BATTERY(pool_batch, pool_target, "rd_batch_read through the thread pool",
 	      "TODO 8 (tpool_batch_read on the reader's pool, with its qd; lesson, section 7)")
+
+GRADE_TEST(errors, libaio_batch_fails, 2,
+	   "a libaio batch that fails: after -ENOMEM the reader reads on with its context; after "
+	   "io_getevents fails, the context is destroyed before rd_batch_read returns",
+	   "TODO 8: laio_batch_read_ctx's -EAGAIN and -ENOMEM leave the context empty and usable: "
+	   "keep it; any other error may leave reads in flight into the caller's buffers: "
+	   "io_destroy the context (it waits for them) before returning (reader.h, rd_batch_read; "
+	   "laio.h, laio_batch_read_ctx, Returns; lesson, section 7)")
+{
+	const char *what = "a libaio reader (RD_NO_URING, qd 8)";
+	struct datafile f;
+	struct reader *r;
+	struct res before;
+	struct batch_req *reqs;
+	size_t n = 24;
+	long destroys;
+	int ret;
+
+	ch10_setup();
+	require_libaio();
+	f = make_data("f", 400000);
+	res_take(&before);
+	r = open_ok(f.path, 8, RD_NO_URING, RD_LIBAIO, what);
+	reqs = battery_reqs(SEAM_CALL(rd_fd(r)), n, f.size, 20000, LAIO_DIO_ALIGN);
+
+	destroys = hk.destroys;
+	seam_heap_fail(1, 1000000);
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	seam_heap_fail(0, 0);
+	grade_check(ret == -ENOMEM, "%s: a batch whose every allocation fails returned %s, "
+		    "expected -ENOMEM (laio_batch_read_ctx's, as it came)", what,
+		    grade_errno_str(ret));
+	grade_check(hk.destroys == destroys && contexts_alive() == 1, "%s: after a batch that "
+		    "failed with -ENOMEM the reader destroyed its AIO context (%ld io_destroy): "
+		    "-ENOMEM and -EAGAIN leave the context empty and usable, and the reader can be "
+		    "used again (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx; TODO 8)", what,
+		    hk.destroys - destroys);
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	grade_check(ret == 0, "%s: the batch after one that failed with -ENOMEM returned %s, "
+		    "expected 0: the reader can be used again after -ENOMEM (reader.h, "
+		    "rd_batch_read; TODO 8)", what, grade_errno_str(ret));
+	if (ret == 0)
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, f.data, f.size, "the batch after -ENOMEM");
+
+	destroys = hk.destroys;
+	hk.getevents_err = -EFAULT;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	hk.getevents_err = 0;
+	grade_check(ret == -EFAULT, "%s: a batch whose io_getevents answers -EFAULT returned %s, "
+		    "expected -EFAULT (laio_batch_read_ctx's, as it came)", what,
+		    grade_errno_str(ret));
+	grade_check(hk.destroys == destroys + 1 && contexts_alive() == 0, "%s: rd_batch_read "
+		    "returned after io_getevents failed with its AIO context still set up: reads "
+		    "of that batch may still be in flight into the caller's buffers; io_destroy "
+		    "the context, which waits for them, before returning, and only rd_close is "
+		    "allowed after (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx, Returns; "
+		    "TODO 8)", what);
+	close_reader(r);
+	free_reqs(reqs, n);
+	res_check(&before, "rd_close of a libaio reader whose batch failed");
+	free(f.data);
+}
