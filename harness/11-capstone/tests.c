@@ -1873,6 +1873,24 @@ GRADE_TEST(uring, eagain, 2,
 			    "read: a read submitted again is not a new read (TODO 11)", what, st.reads,
 			    uring_nodes());
 	}
+	/* at W 1 the read submitted again goes alone: that submit is a hop */
+	{
+		const char *what = "query 3 (k 10, L 24, W 1), read 3 answered -EAGAIN";
+		int ret;
+
+		uring_plan(0, U_EAGAIN, 3);
+		memset(&st, 0xa5, sizeof(st));
+		ret = usearch(query(3), T_K, T_REC_L, 1, ids, NULL, &st);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(ret >= 0 && U.resubmits == 1, "%s: the search returned %s after %ld "
+			    "read(s) submitted again, expected the query to succeed with the read "
+			    "submitted again once (TODO 11)", what, grade_errno_str(ret), U.resubmits);
+		grade_check(st.hops == U.submits, "%s: stats say %u hops; the ring saw %ld submits "
+			    "carrying reads: at W 1 the read submitted again after -EAGAIN goes alone, "
+			    "and a submit of it alone is a hop (ann.h, ann_search_uring's stats; count "
+			    "the hop where the submit is made, TODO 10)", what, st.hops, U.submits);
+	}
 }
 
 GRADE_TEST(uring, eintr, 2,
@@ -1957,6 +1975,27 @@ GRADE_TEST(uring, error_drains, 3,
 		    "read 3 cut short: the search returned %s, expected the first error, -EBADF: "
 		    "while draining, the later completions are reaped, not handled (TODO 12)",
 		    T_REC_L, grade_errno_str(ret));
+	/* a read saying -EAGAIN after the error: drained, not submitted again */
+	uring_plan(0, U_FAIL, 1);
+	uring_plan(1, U_EAGAIN, 3);
+	ret = usearch(query(6), T_K, T_REC_L, 4, ids, NULL, NULL);
+	uring_after("query 6, read 1 failing with -EBADF and read 3 answering -EAGAIN", false);
+	grade_check(ret == -EBADF, "query 6 (k 10, L %u, W 4), read 1 failing with -EBADF, then "
+		    "read 3 answering -EAGAIN: the search returned %s, expected -EBADF (TODO 12)",
+		    T_REC_L, grade_errno_str(ret));
+	grade_check(U.resubmits == 0, "query 6 (k 10, L %u, W 4), read 1 failing with -EBADF, "
+		    "then read 3 (in the same submit) answering -EAGAIN: the search submitted read 3 "
+		    "again after the error. Once the search has failed it queues nothing more, not "
+		    "even a read again after -EAGAIN: that completion is only counted out (ann.h, "
+		    "\"Completions and errors\"; TODO 12 before TODO 11's -EAGAIN)", T_REC_L);
+	/* read 1 is the first of the second submit (the first is the entry
+	 * alone): its CQE is the first one reaped after it, so nothing more may
+	 * be submitted after that submit */
+	grade_check(U.submits <= 2, "query 6 (k 10, L %u, W 4), read 1 failing with -EBADF: the "
+		    "search went on submitting (%ld submits, %ld reads) after the submit that carried "
+		    "the failing read: once a completion has failed, the fill stops, and the search "
+		    "only waits for the reads already in flight (ann.h, \"It queues nothing more\"; "
+		    "TODO 12)", T_REC_L, U.submits, U.nreads);
 }
 
 GRADE_TEST(uring, short_read, 2,
@@ -2090,4 +2129,63 @@ GRADE_TEST_T(uring, odirect, 2,
 	grade_check((double)reads / T_NQ <= 1.5 * T_REF_READS,
 		    "the queries read %.1f nodes each on average on O_DIRECT; the reference reads "
 		    "about %.1f (TODOs 10 and 11)", (double)reads / T_NQ, T_REF_READS);
+}
+
+GRADE_TEST(uring, high_ids, 2,
+	   "ann_search_uring: node ids above 1,048,575 (sectors past 4 GiB) are read at "
+	   "ann_node_offset(id)",
+	   "TODO 10: the offset given to io_uring_prep_read is ann_node_offset(id), an off_t: "
+	   "(id + 1) * ANN_SECTOR in unsigned arithmetic wraps at 32 bits past id 1,048,574 "
+	   "(ann.h, the file)")
+{
+	const uint32_t base = 1500000, count = 12;
+	struct io_uring ring;
+	struct ann_params p = { .k = 3, .L = 8, .W = 2 };
+	unsigned char *sec = aligned_alloc(ANN_SECTOR, ANN_SECTOR);
+	uint32_t ids[T_K];
+	float q[8] = { 0 };
+	const char *path;
+	int fd, rc, ret;
+
+	grade_check(sec != NULL, "harness: out of memory");
+	/* the path graph of 11.20, written to a sparse file of about 6 GiB */
+	make_synthetic(base, count, 8, 4);
+	for (uint32_t j = 0; j + 1 < count; j++) {
+		synth_edge(base + j, base + j + 1);
+		synth_edge(base + j + 1, base + j);
+	}
+	path = grade_path("high.ann");
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	grade_check(fd >= 0, "harness: cannot create %s: %s", path, strerror(errno));
+	for (uint32_t j = 0; j < count; j++) {
+		off_t off = ann_node_offset(base + j);
+
+		grade_check(serve(off, sec, ANN_SECTOR) == ANN_SECTOR &&
+				    pwrite(fd, sec, ANN_SECTOR, off) == ANN_SECTOR,
+			    "harness: cannot write a node at byte %lld of %s: %s (a file past 4 GiB "
+			    "is needed)", (long long)off, path, strerror(errno));
+	}
+	free(sec);
+	rc = io_uring_queue_init(8, &ring, 0);
+	grade_check(rc == 0, "harness: io_uring_queue_init(8) failed: %s (is io_uring allowed "
+		    "here? make doctor)", grade_errno_str(rc));
+	q[0] = 9.2f;
+	seam_refuse_blocking_io("the nodes are read on the ring the search is given (ann.h: "
+				"\"Reads go through the ring and nothing else\")");
+	ret = SEAM_CALL(ann_search_uring(W.idx, &ring, fd, q, &p, ids, NULL, NULL));
+	io_uring_queue_exit(&ring);
+	close(fd);
+	unlink(path);
+	grade_check(ret != -ENOSYS, "ann_search_uring returned -ENOSYS: TODOs 9 to 11 come first");
+	grade_check(ret != -EIO, "ann_search_uring on a path of nodes %u.. (sectors from byte %llu "
+		    "on) returned -EIO: a sector read was not the node asked for, so the read was at "
+		    "the wrong offset. Did the offset wrap at 32 bits? (id + 1) * ANN_SECTOR is "
+		    "computed in unsigned int; use ann_node_offset(id) (TODO 10)", base,
+		    (unsigned long long)(base + 1) * ANN_SECTOR);
+	grade_check(ret == 3, "ann_search_uring on a path of nodes %u.. returned %s, expected 3 "
+		    "results", base, grade_errno_str(ret));
+	grade_check(ids[0] == base + 8 && ids[1] == base + 9 && ids[2] == base + 7,
+		    "the 3 nodes nearest the query are %u and then %u and %u (at distances 0.04, 0.64, "
+		    "1.44); ann_search_uring answered %u, %u, %u (11.20 checks the same walk for "
+		    "ann_search)", base + 8, base + 9, base + 7, ids[0], ids[1], ids[2]);
 }
