@@ -5,7 +5,7 @@
 #   - every chapter builds warning-free (-Werror): solutions, skeletons, demos;
 #   - the solutions score full marks, also under ASan + UBSan;
 #   - the skeletons score zero;
-#   - every correct variant (harness/NN-*/variants/NAME/, a module shaped
+#   - every correct variant (harness/NN-*/variants/NAME/ or NAME.diff, a module shaped
 #     differently from the reference) scores full marks;
 #   - every mutant (harness/NN-*/mutants/*.diff, a plausible mistake or a cheat,
 #     applied to the reference) loses points, and still applies;
@@ -262,28 +262,40 @@ run_alone() {
 		"$dir/alone/raw.tsv" 2>/dev/null
 }
 
-# check_mutant CHAPTER DIFF: grade the solution with DIFF applied (a unified
-# diff against the reference whose first line is "mutant of FILE: MISTAKE");
-# print "ok ..." if it loses points, "not_ok ..." if not, or if the diff no
-# longer applies to the reference exactly (no fuzz: a mutant must not drift).
-check_mutant() {
-	local c=$1 mutant=$2 nn=${1%%-*} name header="" target="" what tree s m caught first alone
-	name=${mutant##*/}
+# tree_of_diff KIND CHAPTER DIFF TREE: TREE/CHAPTER made of the solution
+# with DIFF applied, a unified diff against the reference whose first line
+# is "KIND of FILE: WHAT" (KIND: mutant or variant). Sets WHAT; returns 1
+# after printing "not_ok ..." if the first line does not name a file of the
+# solution or the diff no longer applies exactly (no fuzz: it must not drift).
+tree_of_diff() {
+	local kind=$1 c=$2 diff=$3 tree=$4 name header="" target=""
+	name=${diff##*/}
 	name=${name%.diff}
-	IFS= read -r header < "$mutant"
-	[[ $header =~ ^mutant\ of\ ([^:]*):\ .*$ ]] && target=${BASH_REMATCH[1]}
-	what=${header#*: }
+	IFS= read -r header < "$diff"
+	[[ $header =~ ^$kind\ of\ ([^:]*):\ .*$ ]] && target=${BASH_REMATCH[1]}
+	WHAT=${header#*: }
 	if [ -z "$target" ] || [ ! -f "solutions/$c/$target" ]; then
-		echo "not_ok $c: mutant $name has no first line 'mutant of FILE: MISTAKE' naming a file of solutions/$c"
-		return
+		echo "not_ok $c: $kind $name has no first line '$kind of FILE: WHAT' naming a file of solutions/$c"
+		return 1
 	fi
-	tree=$OUT/trees/$nn-$name
 	[ ! -e "$tree" ] || rm -rf "$tree"
 	mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c"
-	if ! patch -s -p1 -F0 --no-backup-if-mismatch -r - -d "$tree/$c" < "$mutant" > "$OUT/patch-$nn-$name.log" 2>&1; then
-		echo "not_ok $c: mutant $name no longer applies to solutions/$c/$target (see $OUT/patch-$nn-$name.log): update the diff"
-		return
+	if ! patch -s -p1 -F0 --no-backup-if-mismatch -r - -d "$tree/$c" < "$diff" > "$tree.patch.log" 2>&1; then
+		echo "not_ok $c: $kind $name no longer applies to solutions/$c/$target (see $tree.patch.log): update the diff"
+		return 1
 	fi
+}
+
+# check_mutant CHAPTER DIFF: grade the solution with DIFF applied (first
+# line "mutant of FILE: MISTAKE", tree_of_diff); print "ok ..." if it loses
+# points, "not_ok ..." if not, or if the diff no longer applies.
+check_mutant() {
+	local c=$1 mutant=$2 nn=${1%%-*} name what tree s m caught first alone WHAT
+	name=${mutant##*/}
+	name=${name%.diff}
+	tree=$OUT/trees/$nn-$name
+	tree_of_diff mutant "$c" "$mutant" "$tree" || return
+	what=$WHAT
 	# The test that caught this mutant last time (mutants/caught-by.tsv),
 	# run alone: if it fails, the mutant loses points in a real grading, and
 	# the tests before it need not run. If it passes now (the tests or the
@@ -485,14 +497,21 @@ PY
 	phase "$nn mutants, sanitized grading beside them"
 	full_marks_verdict "sanitized-$nn" "$c" " under ASan + UBSan"
 
-	# Correct modules shaped differently from the reference
-	# (harness/NN-*/variants/NAME/: whole files that replace the
-	# reference's): full marks, or a test asks for more than the contract.
-	for v in harness/"$c"/variants/*/; do
-		[ -d "$v" ] || continue
-		vname=$(basename "$v")
+	# Correct modules shaped differently from the reference: full marks,
+	# or a test asks for more than the contract. harness/NN-*/variants/NAME/
+	# holds whole files that replace the reference's (a module written on
+	# its own); variants/NAME.diff is the reference with one part done
+	# another way (first line "variant of FILE: HOW"), applied as a mutant is.
+	for v in harness/"$c"/variants/*/ harness/"$c"/variants/*.diff; do
+		[ -e "$v" ] || continue
+		vname=$(basename "$v" .diff)
 		tree=$OUT/trees/variant-$vname
-		rm -rf "$tree" && mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c" && cp "$v"* "$tree/$c/"
+		if [ -d "$v" ]; then
+			rm -rf "$tree" && mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c" && cp "$v"* "$tree/$c/"
+		elif ! line=$(tree_of_diff variant "$c" "$v" "$tree"); then
+			not_ok "${line#not_ok }"
+			continue
+		fi
 		grade "variant-$nn-$vname" "$tree" "$nn"
 		read -r s m < <(score_of "$OUT/variant-$nn-$vname")
 		if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
