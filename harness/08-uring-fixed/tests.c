@@ -1854,7 +1854,7 @@ URING_TEST(read, shared_shape, 1,
 #define RF_FN "ufixed_read"
 #define RF_TITLE_EAGAIN_WAITS \
 	"ufixed_read: after -EAGAIN from a submit, it waits for a read in the kernel instead of " \
-	"retrying at once"
+	"retrying at once, also when the submit was made to free a full SQ"
 #define RF_HINT_EAGAIN_WAITS \
 	"the loop (wait_some, given; chapter 06's TODO 6): -EAGAIN from io_uring_submit* means " \
 	"\"reap, or wait for a read the kernel has, then submit again\"; at once again spins"

@@ -26,51 +26,76 @@ RF_TEST(faults, eagain_waits, 2, RF_TITLE_EAGAIN_WAITS, RF_HINT_EAGAIN_WAITS, 16
 	const size_t n = 17, bs = 4096, size = n * bs;
 	unsigned char *data, *bufs = grade_xmalloc(size), *piped = grade_random_bytes(64);
 	int fd = data_file("f", size, &data);
-	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
-	unsigned char slow[64];
-	struct fault *f;
-	struct fault_report r;
-	RF_STATE b;
-	int p[2], ret;
 
-	fault_pipe(p, 0);
-	reqs[0] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
-	RF_INIT(&b, 16);
-	/* The pipe gets its data only once the call sleeps in io_uring_enter,
-	 * waiting for it after -EAGAIN; a signal interrupts that wait first. */
-	f = fault_start((struct fault_step[]){
-		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
-		{ .op = FAULT_SIGNAL },
-		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
-		{ .op = FAULT_WRITE, .fd = p[1], .data = piped, .len = 64 },
-		{ .op = FAULT_CLOSE, .fd = p[1] },
-		{ .op = FAULT_END } });
-	watch.eagain_until_wait = true;
-	ret = RF_READ(&b, reqs, n, 4);
-	watch.eagain_until_wait = false;
-	r = fault_join(f);
-	grade_check(watch.eagains > 0, RF_FN " never submitted new reads while request 0 "
-		    "(a pipe with no data yet) was in the kernel (%ld liburing calls, window 4 of "
-		    "17 reads): refill the window as reads complete (chapter 06's lesson, section 5)",
-		    watch.calls);
-	grade_check(watch.eagain_streak_max <= 2, RF_FN " called io_uring_submit* %u times "
-		    "in a row, each answered -EAGAIN, without waiting for the read the kernel had "
-		    "(a pipe) or reaping anything: after -EAGAIN, wait for a completion first",
-		    watch.eagain_streak_max);
-	grade_check(ret == 0, RF_FN " returned %s after -EAGAIN from a submit and a signal "
-		    "(SIGUSR1, no SA_RESTART) during the wait that followed; expected 0: wait for "
-		    "the read in the kernel (again after -EINTR), then submit again",
-		    grade_errno_str(ret));
-	grade_check(reqs[0].res == 64 && memcmp(slow, piped, 64) == 0, "request 0 (the pipe): "
-		    "res %s, expected 64", grade_errno_str(reqs[0].res));
-	for (size_t i = 1; i < n; i++)
-		check_req(&reqs[i], i, data, size, "after -EAGAIN");
-	RF_CLEAN(&b, "after -EAGAIN");
-	RF_EXIT(&b);
-	close(p[0]);
-	free(r.sink);
+	/* Request 0 is a pipe that gets its data only once the call sleeps in
+	 * io_uring_enter, waiting for it after -EAGAIN. Round 1: a ring of 16 at
+	 * qd 4, and a signal interrupts that wait first. Round 2: a ring of 4 at
+	 * qd 8: the SQ fills, and the submit made to free it answers -EAGAIN
+	 * too. */
+	for (int round = 0; round < 2; round++) {
+		struct fault_step with_signal[] = {
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_SIGNAL },
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_WRITE, .data = piped, .len = 64 },
+			{ .op = FAULT_CLOSE },
+			{ .op = FAULT_END } };
+		struct fault_step plain[] = {
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_WRITE, .data = piped, .len = 64 },
+			{ .op = FAULT_CLOSE },
+			{ .op = FAULT_END } };
+		struct fault_step *steps = round == 0 ? with_signal : plain;
+		const char *when = round == 0 ? "after -EAGAIN" : "after -EAGAIN with the SQ full";
+		unsigned entries = round == 0 ? 16 : 4, qd = round == 0 ? 4 : 8;
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		unsigned char slow[64];
+		struct fault *f;
+		struct fault_report r;
+		RF_STATE b;
+		int p[2], ret;
+
+		fault_pipe(p, 0);
+		for (struct fault_step *s = steps; s->op != FAULT_END; s++)
+			if (s->op == FAULT_WRITE || s->op == FAULT_CLOSE)
+				s->fd = p[1];
+		reqs[0] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
+		RF_INIT(&b, entries);
+		f = fault_start(steps);
+		watch.eagains = watch.eagain_streak = watch.eagain_streak_max = 0;
+		watch.last_khead = 0;
+		watch.waited = false;
+		watch.eagain_until_wait = true;
+		ret = RF_READ(&b, reqs, n, qd);
+		watch.eagain_until_wait = false;
+		r = fault_join(f);
+		grade_check(watch.eagains > 0, RF_FN " never submitted new reads while request 0 "
+			    "(a pipe with no data yet) was in the kernel (%ld liburing calls, window "
+			    "%u of 17 reads on a ring of %u): refill the window as reads complete "
+			    "(chapter 06's lesson, section 5)", watch.calls, qd, entries);
+		grade_check(watch.eagain_streak_max <= 2, RF_FN " on a ring of %u at qd %u called "
+			    "io_uring_submit* %u times in a row, each answered -EAGAIN, without waiting "
+			    "for the read the kernel had (a pipe) or reaping anything%s: after -EAGAIN, "
+			    "stop filling and wait for a completion first", entries, qd,
+			    watch.eagain_streak_max, round == 0 ? "" : " (the submit made because the "
+			    "SQ is full, io_uring_get_sqe NULL, answered -EAGAIN too)");
+		grade_check(ret == 0, RF_FN " on a ring of %u at qd %u returned %s after -EAGAIN "
+			    "from a submit%s; expected 0: wait for the read in the kernel (again after "
+			    "-EINTR), then submit again", entries, qd, grade_errno_str(ret),
+			    round == 0 ? " and a signal (SIGUSR1, no SA_RESTART) during the wait that "
+			    "followed" : " with the SQ full");
+		grade_check(reqs[0].res == 64 && memcmp(slow, piped, 64) == 0, "request 0 (the "
+			    "pipe): res %s, expected 64 with the pipe's bytes",
+			    grade_errno_str(reqs[0].res));
+		for (size_t i = 1; i < n; i++)
+			check_req(&reqs[i], i, data, size, when);
+		RF_CLEAN(&b, when);
+		RF_EXIT(&b);
+		close(p[0]);
+		free(r.sink);
+		free(reqs);
+	}
 	free(piped);
-	free(reqs);
 	free(bufs);
 	close(fd);
 	free(data);
