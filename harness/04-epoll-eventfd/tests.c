@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "evtest.h"
+#include "open_hooks.h"
 
 #include <limits.h>
 #include <sys/resource.h>
@@ -2247,36 +2248,12 @@ static int check_cloexec(int mine1, int mine2, const char *why)
  * filesystem without direct I/O does (open(2), EINVAL). */
 static const char *no_direct_path;
 
-static int no_direct(const char *path, int flags)
+static int no_direct(const char **path, int flags)
 {
-	if (no_direct_path && (flags & O_DIRECT) && path && !strcmp(path, no_direct_path)) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (no_direct_path && (flags & O_DIRECT) && *path && !strcmp(*path, no_direct_path))
+		return EINVAL;
 	return 0;
 }
-
-#define NO_DIRECT_HOOK(name, params, call)                                              \
-	static int nd_##name params                                                     \
-	{                                                                               \
-		mode_t mode = 0;                                                        \
-		va_list ap;                                                             \
-                                                                                        \
-		va_start(ap, flags);                                                    \
-		if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)              \
-			mode = va_arg(ap, mode_t);                                      \
-		va_end(ap);                                                             \
-		if (no_direct(path, flags))                                             \
-			return -1;                                                      \
-		return call;                                                            \
-	}
-NO_DIRECT_HOOK(open, (const char *path, int flags, ...), SEAM_REAL(open)(path, flags, mode))
-NO_DIRECT_HOOK(open64, (const char *path, int flags, ...), SEAM_REAL(open64)(path, flags, mode))
-NO_DIRECT_HOOK(openat, (int dirfd, const char *path, int flags, ...),
-	       SEAM_REAL(openat)(dirfd, path, flags, mode))
-NO_DIRECT_HOOK(openat64, (int dirfd, const char *path, int flags, ...),
-	       SEAM_REAL(openat64)(dirfd, path, flags, mode))
-#undef NO_DIRECT_HOOK
 
 GRADE_TEST(resources, close_on_exec, 1,
 	   "every descriptor the module opens is close-on-exec, the accepted client sockets "
@@ -2317,10 +2294,7 @@ GRADE_TEST(resources, close_on_exec, 1,
 	/* A filesystem without direct I/O: the file opened again, buffered,
 	 * is a descriptor the module opens too. */
 	no_direct_path = F.path;
-	seam_hook_open = nd_open;
-	seam_hook_open64 = nd_open64;
-	seam_hook_openat = nd_openat;
-	seam_hook_openat64 = nd_openat64;
+	open_hooks_install(no_direct);
 	spy.direct = false;
 	note_open_fds();
 	srv_open(4);
@@ -2332,10 +2306,7 @@ GRADE_TEST(resources, close_on_exec, 1,
 		      "EINVAL: that open needs O_CLOEXEC too, TODO 1; man 2 open)");
 	cl_close(&a);
 	srv_close();
-	seam_hook_open = NULL;
-	seam_hook_open64 = NULL;
-	seam_hook_openat = NULL;
-	seam_hook_openat64 = NULL;
+	open_hooks_remove();
 	no_direct_path = NULL;
 }
 

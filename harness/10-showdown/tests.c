@@ -33,6 +33,7 @@
 #include "ring_watch.h"
 #include "batch_checks.h"
 #include "batch_battery.h"
+#include "open_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -270,36 +271,6 @@ static int open_verdict(const char **path, int flags)
 	return 0;
 }
 
-static mode_t open_mode(int flags, va_list ap)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
-}
-
-#define OPEN_HOOK(name, params, path_, call)              \
-	static int h_##name params                        \
-	{                                                 \
-		const char *p = path_;                    \
-		mode_t mode;                              \
-		va_list ap;                               \
-		int err = open_verdict(&p, flags);        \
-                                                          \
-		va_start(ap, flags);                      \
-		mode = open_mode(flags, ap);              \
-		va_end(ap);                               \
-		if (err) {                                \
-			errno = err;                      \
-			return -1;                        \
-		}                                         \
-		return call;                              \
-	}
-OPEN_HOOK(open, (const char *path, int flags, ...), path, SEAM_REAL(open)(p, flags, mode))
-OPEN_HOOK(open64, (const char *path, int flags, ...), path, SEAM_REAL(open64)(p, flags, mode))
-OPEN_HOOK(openat, (int dirfd, const char *path, int flags, ...), path,
-	  SEAM_REAL(openat)(dirfd, p, flags, mode))
-OPEN_HOOK(openat64, (int dirfd, const char *path, int flags, ...), path,
-	  SEAM_REAL(openat64)(dirfd, p, flags, mode))
-#undef OPEN_HOOK
-
 static int h_uname(struct utsname *u)
 {
 	int r = SEAM_REAL(uname)(u);
@@ -333,10 +304,7 @@ static void ch10_setup(void)
 	seam_hook_pread64 = h_pread64;
 	seam_hook_read = h_read;
 	seam_hook_pthread_create = h_pthread_create;
-	seam_hook_open = h_open;
-	seam_hook_open64 = h_open64;
-	seam_hook_openat = h_openat;
-	seam_hook_openat64 = h_openat64;
+	open_hooks_install(open_verdict);
 	seam_hook_uname = h_uname;
 }
 
