@@ -14,6 +14,13 @@
  * block allocated by the module and freed by it is accounted exactly; a
  * pointer the module frees that it did not allocate (one glibc made) is
  * passed on untouched.
+ *
+ * Buffers the kernel owns: the seams of io_submit, io_getevents, io_cancel
+ * and io_destroy (seams.c) tell which buffers libaio requests in flight
+ * read into or write from, until their event comes back (or io_destroy,
+ * which waits for them). A module block freed while such a buffer starts
+ * inside it is a use after free by the kernel, which no sanitizer sees: it
+ * is recorded as a violation (seam_violate), which fails the test.
  */
 #define _GNU_SOURCE
 #include "seams.h"
@@ -135,6 +142,147 @@ void seam_heap_fail(long nth, long count)
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
+/* --- buffers the kernel owns (libaio requests in flight) ------------- */
+
+#define INFLIGHT_MAX 65536
+#define INFLIGHT_BUCKETS 16384
+
+/* One buffer of one request in flight (a PREADV has one per iovec). The
+ * lists link indices + 1 (0 ends a list), so the zeroed arrays are empty. */
+struct inflight {
+	uintptr_t ctx;         /* the AIO context it was submitted to   */
+	const void *iocb;      /* the request: what its event names     */
+	uintptr_t addr;
+	size_t len;
+	unsigned next_page;    /* in by_page[], by the page of addr     */
+	unsigned next_iocb;    /* in by_iocb[]                          */
+	unsigned next_free;
+	bool used;
+};
+
+static struct inflight inflight[INFLIGHT_MAX];
+static unsigned by_page[INFLIGHT_BUCKETS], by_iocb[INFLIGHT_BUCKETS];
+static unsigned free_list, never_used, inflight_live;
+
+static unsigned hash_of(uintptr_t v)
+{
+	v ^= v >> 17;
+	v *= 0x9e3779b97f4a7c15ull;
+	return (unsigned)(v >> 50) % INFLIGHT_BUCKETS;
+}
+
+static unsigned page_bucket(uintptr_t addr)
+{
+	return hash_of(addr >> 12);
+}
+
+void seam_inflight_add(uintptr_t ctx, const void *iocb, const void *addr, size_t len)
+{
+	unsigned i;
+	struct inflight *e;
+
+	if (!addr || len == 0)
+		return;
+	__real_pthread_mutex_lock(&heap_lock);
+	if (free_list) {
+		i = free_list;
+		free_list = inflight[i - 1].next_free;
+	} else if (never_used < INFLIGHT_MAX) {
+		i = ++never_used;
+	} else {
+		i = 0;  /* full: this one goes unwatched */
+	}
+	if (i) {
+		e = &inflight[i - 1];
+		*e = (struct inflight){ .ctx = ctx, .iocb = iocb, .addr = (uintptr_t)addr,
+					.len = len, .used = true };
+		e->next_page = by_page[page_bucket(e->addr)];
+		by_page[page_bucket(e->addr)] = i;
+		e->next_iocb = by_iocb[hash_of((uintptr_t)iocb)];
+		by_iocb[hash_of((uintptr_t)iocb)] = i;
+		inflight_live++;
+	}
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+/* Unlink entry i (1-based) from both lists and free it; heap_lock held. */
+static void inflight_remove(unsigned i)
+{
+	struct inflight *e = &inflight[i - 1];
+	unsigned *pp;
+
+	for (pp = &by_page[page_bucket(e->addr)]; *pp; pp = &inflight[*pp - 1].next_page)
+		if (*pp == i) {
+			*pp = e->next_page;
+			break;
+		}
+	for (pp = &by_iocb[hash_of((uintptr_t)e->iocb)]; *pp; pp = &inflight[*pp - 1].next_iocb)
+		if (*pp == i) {
+			*pp = e->next_iocb;
+			break;
+		}
+	e->used = false;
+	e->next_free = free_list;
+	free_list = i;
+	inflight_live--;
+}
+
+void seam_inflight_done(uintptr_t ctx, const void *iocb)
+{
+	unsigned i, next;
+
+	__real_pthread_mutex_lock(&heap_lock);
+	for (i = by_iocb[hash_of((uintptr_t)iocb)]; i; i = next) {
+		next = inflight[i - 1].next_iocb;
+		if (inflight[i - 1].iocb == iocb && inflight[i - 1].ctx == ctx)
+			inflight_remove(i);
+	}
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+void seam_inflight_drop_ctx(uintptr_t ctx)
+{
+	__real_pthread_mutex_lock(&heap_lock);
+	for (unsigned i = 1; inflight_live > 0 && i <= never_used; i++)
+		if (inflight[i - 1].used && inflight[i - 1].ctx == ctx)
+			inflight_remove(i);
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+/* The module gives up a block of `size` bytes at ptr: a violation if a
+ * request in flight has its buffer starting inside it. */
+static void check_not_in_flight(uintptr_t lo, size_t size, const char *how)
+{
+	uintptr_t hi = lo + size;
+	const struct inflight *hit = NULL;
+
+	__real_pthread_mutex_lock(&heap_lock);
+	if (inflight_live > 0 && size > 0) {
+		if (size / 4096 >= INFLIGHT_BUCKETS) {
+			for (unsigned i = 1; !hit && i <= never_used; i++)
+				if (inflight[i - 1].used && inflight[i - 1].addr >= lo &&
+				    inflight[i - 1].addr < hi)
+					hit = &inflight[i - 1];
+		} else {
+			for (uintptr_t pg = lo >> 12; !hit && pg <= (hi - 1) >> 12; pg++)
+				for (unsigned i = by_page[hash_of(pg)]; !hit && i;
+				     i = inflight[i - 1].next_page)
+					if (inflight[i - 1].addr >= lo && inflight[i - 1].addr < hi)
+						hit = &inflight[i - 1];
+		}
+	}
+	if (hit)
+		seam_violate("your code %s a block of %zu bytes at %p while the kernel still had a "
+			     "request in flight on a buffer inside it (iocb %p, %zu bytes at %p: "
+			     "submitted with io_submit, its event not yet returned by io_getevents): "
+			     "the kernel may still write into that memory after it is reused. A "
+			     "request's buffer stays yours to keep until its event comes back, or "
+			     "until io_destroy returns (it waits for every request in flight): free "
+			     "buffers after that, on error paths too (man 2 io_destroy)",
+			     how, size, (void *)lo, hit->iocb, hit->len, (void *)hit->addr);
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
 /* --- the allocator as the module sees it ------------------------------ */
 
 void *seam_malloc(size_t size);
@@ -177,6 +325,7 @@ void *seam_calloc(size_t n, size_t size)
 void *seam_realloc(void *ptr, size_t size)
 {
 	size_t old_size = 0;
+	uintptr_t old;
 	bool ours;
 	void *p;
 
@@ -193,7 +342,10 @@ void *seam_realloc(void *ptr, size_t size)
 	/* Forgotten first: after a successful realloc the old pointer may not
 	 * be used at all. If realloc fails, the block is still the module's. */
 	ours = forget(ptr, &old_size);
+	old = (uintptr_t)ptr;   /* an address only: compared, never used */
 	p = realloc(ptr, size);
+	if (p && (uintptr_t)p != old && ours)
+		check_not_in_flight(old, old_size, "reallocated (moved)");
 	if (p)
 		remember(p, size);
 	else if (ours)
@@ -212,9 +364,12 @@ void *seam_reallocarray(void *ptr, size_t n, size_t size)
 
 void seam_free(void *ptr)
 {
+	size_t size;
+
 	if (!ptr)
 		return;
-	forget(ptr, NULL);
+	if (forget(ptr, &size))
+		check_not_in_flight((uintptr_t)ptr, size, "freed");
 	free(ptr);
 }
 

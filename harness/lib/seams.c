@@ -139,6 +139,74 @@ static bool seam_active(void)
 		}                                                          \
 		mode_;                                                     \
 	})
+/*
+ * What a libaio call did to the requests in flight, told to heap.c (which
+ * watches their buffers), after the call, with the result the module saw:
+ * a request io_submit accepted is the kernel's until io_getevents returns
+ * its event, io_cancel its result, or io_destroy (which waits for every
+ * request in flight) the context. The kernel copied the iocbs and iovec
+ * arrays during io_submit; the buffers they point to it keeps using.
+ */
+static void aio_after_io_submit(int r, io_context_t ctx, long nr, struct iocb **iocbs)
+{
+	for (long i = 0; i < r && i < nr; i++) {
+		const struct iocb *cb = iocbs[i];
+
+		switch (cb->aio_lio_opcode) {
+		case IO_CMD_PREAD:
+		case IO_CMD_PWRITE:
+			seam_inflight_add((uintptr_t)ctx, cb, cb->u.c.buf, cb->u.c.nbytes);
+			break;
+		case IO_CMD_PREADV:
+		case IO_CMD_PWRITEV:
+			for (unsigned long j = 0; cb->u.v.vec && j < cb->u.v.nr && j < 64; j++)
+				seam_inflight_add((uintptr_t)ctx, cb, cb->u.v.vec[j].iov_base,
+						  cb->u.v.vec[j].iov_len);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void aio_after_io_getevents(int r, io_context_t ctx, long min_nr, long nr,
+				   struct io_event *ev, struct timespec *ts)
+{
+	(void)min_nr;
+	(void)ts;
+	for (long i = 0; i < r && i < nr; i++)
+		seam_inflight_done((uintptr_t)ctx, ev[i].obj);
+}
+
+static void aio_after_io_cancel(int r, io_context_t ctx, struct iocb *iocb, struct io_event *ev)
+{
+	(void)ev;
+	if (r == 0)
+		seam_inflight_done((uintptr_t)ctx, iocb);
+}
+
+static void aio_after_io_destroy(int r, io_context_t ctx)
+{
+	if (r == 0)
+		seam_inflight_drop_ctx((uintptr_t)ctx);
+}
+
+#define SEAM_ARGS(...) __VA_ARGS__
+#define SEAM_AIO(ret, name, params, args)                       \
+	ret(*seam_hook_##name) params;                          \
+	ret __wrap_##name params;                               \
+	ret __wrap_##name params                                \
+	{                                                       \
+		ret r_;                                         \
+		if (seam_enter(SEAM_##name))                    \
+			return (ret)-EPERM;                     \
+		if (seam_hook_##name && seam_active())          \
+			r_ = seam_hook_##name args;             \
+		else                                            \
+			r_ = __real_##name args;                \
+		aio_after_##name(r_, SEAM_ARGS args);           \
+		return r_;                                      \
+	}
 #define SEAM_LIBC(ret, name, params, args) \
 	SEAM_WRAPPER(ret, name, params, args, errno = EPERM; return (ret)-1)
 #define SEAM_NEG(ret, name, params, args) \
@@ -161,6 +229,7 @@ static bool seam_active(void)
 #undef SEAM_NEG
 #undef SEAM_ERRNUM
 #undef SEAM_VOID
+#undef SEAM_AIO
 
 /*
  * syscall(2) is a seam too, so that syscall(SYS_pread64, ...) does not slip

@@ -21,6 +21,7 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -122,5 +123,15 @@ void seam_heap_usage(struct seam_heap *out);
  * the nth one counted from now (1: the next), `count` of them (-1: every one
  * after). nth 0 turns failures off. */
 void seam_heap_fail(long nth, long count);
+
+/*
+ * Buffers the kernel owns (heap.c): the libaio seams record the buffer of
+ * every request io_submit accepted, until io_getevents returns its event,
+ * io_cancel its result, or io_destroy the context. The module freeing a
+ * block that holds one of them is a violation (seam_violate).
+ */
+void seam_inflight_add(uintptr_t ctx, const void *iocb, const void *addr, size_t len);
+void seam_inflight_done(uintptr_t ctx, const void *iocb);
+void seam_inflight_drop_ctx(uintptr_t ctx);
 
 #endif /* SEAMS_H */
