@@ -3190,12 +3190,18 @@ static ssize_t bad_writev(int fd, const struct iovec *iov, int cnt)
 
 /* The next EPOLL_CTL_ADD fails with this errno (0: none). */
 static int fail_add_errno;
+static int fail_mod_errno;      /* the next EPOLL_CTL_MOD fails with this */
 
 static int bad_epoll_ctl(int epfd, int op, int fd, void *ev)
 {
 	if (op == EPOLL_CTL_ADD && fail_add_errno) {
 		errno = fail_add_errno;
 		fail_add_errno = 0;
+		return -1;
+	}
+	if (op == EPOLL_CTL_MOD && fail_mod_errno) {
+		errno = fail_mod_errno; /* epoll_ctl(2): ENOMEM, "insufficient memory" */
+		fail_mod_errno = 0;
 		return -1;
 	}
 	return SEAM_REAL(epoll_ctl)(epfd, op, fd, ev);
@@ -3235,13 +3241,14 @@ static void wait_closed_by_server(struct client *c, const char *what, const char
 
 GRADE_TEST(net, socket_errors_close_the_client, 2,
 	   "a receive or a send that fails with ECONNRESET closes that client's connection, so "
-	   "does a new client that epoll_ctl cannot watch; nothing of theirs left allocated; the "
-	   "other clients are served",
+	   "does a new client that epoll_ctl cannot watch; a failed EPOLL_CTL_MOD loses no "
+	   "memory; nothing of theirs left allocated; the other clients are served",
 	   "TODOs 2, 3, 8 and 9: recv or sendmsg failing with anything but EAGAIN/EWOULDBLOCK and "
 	   "EINTR (ECONNRESET, EPIPE, ...): the connection is broken: close the socket (and free "
 	   "the connection when no read of it is out); never wait for more on it, never end the "
-	   "loop for it; a client whose EPOLL_CTL_ADD fails is closed (evsrv.h, \"The wire "
-	   "protocol\" and \"What the exercise allows\")")
+	   "loop for it; a client whose EPOLL_CTL_ADD fails is closed; when an EPOLL_CTL_MOD "
+	   "fails, what the request allocated (its buffer) is freed on that path too (TODO 4) "
+	   "(evsrv.h, \"The wire protocol\" and \"What the exercise allows\")")
 {
 	unsigned char q[EVSRV_REQ_SIZE];
 	struct client a, b, c;
@@ -3306,6 +3313,36 @@ GRADE_TEST(net, socket_errors_close_the_client, 2,
 		drive_one(&c, "after a new client could not be watched");
 		grade_check_heap(&h2, "a new client that epoll_ctl could not watch, closed (free its "
 				 "connection too: TODO 2)");
+	}
+	/* A client whose next EPOLL_CTL_MOD fails (ENOMEM) while its request is
+	 * taken on: served or closed, either is the module's choice; what it
+	 * allocated for the request is freed once the client has gone. */
+	{
+		struct client e;
+		struct seam_heap h3;
+		long deadline;
+
+		seam_heap_usage(&h3);   /* before the client: its connection counts */
+		cl_connect(&e, 4, 0);
+		cl_send(&e, 7, 700);
+		drive_one(&e, "a first request");
+		seam_hook_epoll_ctl = bad_epoll_ctl;
+		fail_mod_errno = ENOMEM;
+		cl_send(&e, 8, 4000);
+		deadline = fault_now_ms() + STALL_MS;
+		while (fail_mod_errno && fault_now_ms() < deadline)
+			turn(20);
+		for (int i = 0; i < 20; i++)
+			turn(5);
+		seam_hook_epoll_ctl = NULL;
+		fail_mod_errno = 0;
+		cl_close(&e);
+		cl_send(&c, 6, 6000);
+		drive_one(&c, "after a client's EPOLL_CTL_MOD failed");
+		quiet("after a client whose EPOLL_CTL_MOD failed has gone");
+		grade_check_heap(&h3, "a client whose EPOLL_CTL_MOD failed with ENOMEM while its "
+				 "request was taken on, then gone (the request's buffer and the "
+				 "connection are freed on that path too: TODOs 4 and 8)");
 	}
 	seam_hook_recv = NULL;
 	seam_hook_recvfrom = NULL;
