@@ -54,6 +54,15 @@
  *   - before_wait(): called before every real call that waits for nr > 0
  *     completions (nr is what the call waits for), so that a test holding
  *     reads back can release enough of them for the wait to end;
+ *   - early wakes (wake_early): io_uring_submit_and_wait(ring, nr > 0) hands
+ *     the queued SQEs to the kernel and returns their count at once, with
+ *     no completion in the CQ: what the kernel does when a signal ends the
+ *     wait after the submit (it reports the submission, not -EINTR). So
+ *     that no completion can be there, the plain reads of that submission
+ *     (regular file, at most 64 KiB, not a registered file) are held: each
+ *     is redirected to a pipe, which gets the file's bytes at that offset
+ *     at the code's next liburing call (or io_uring_queue_exit, or
+ *     watch_release_held());
  *   - at io_uring_queue_exit: how many requests the kernel still had and how
  *     many CQEs were left unreaped (a buffer still the kernel's).
  *   - ring set-up: count it, record the largest size asked for, and refuse
@@ -75,7 +84,11 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -83,6 +96,7 @@
 #define WATCH_MAX_SHRUNK 4096
 #define WATCH_IOV_SLOTS 512
 #define WATCH_IOV_MAX 8
+#define WATCH_HELD_MAX 16
 
 struct ring_watch {
 	long calls;            /* liburing calls that may enter the kernel       */
@@ -153,6 +167,12 @@ struct ring_watch {
 	/* interrupted reads */
 	unsigned eintr_reads;  /* reads still to turn into -EINTR NOPs           */
 	unsigned eintrs;       /* turned so far                                  */
+	/* early wakes */
+	unsigned wake_early;   /* submitting waits still to cut short            */
+	unsigned early_wakes;  /* cut short so far                               */
+	unsigned held_reads;   /* reads held in pipes so far                     */
+	unsigned nheld;        /* held now, their bytes not yet in the pipe      */
+	struct { int wfd; size_t len; unsigned char *bytes; } held[WATCH_HELD_MAX];
 	/* at io_uring_queue_exit */
 	unsigned exit_in_kernel, exit_cq_ready;
 	/* submissions and completions */
@@ -537,9 +557,89 @@ static void watch_feed(unsigned nr)
 			grade_fail("harness: cannot feed a pipe");
 }
 
+/* Give the held reads their bytes: each pipe gets the file's bytes and is
+ * closed (a read at end of file gets 0, as from the file). */
+static void watch_release_held(void)
+{
+	for (unsigned i = 0; i < watch.nheld; i++) {
+		if (watch.held[i].len > 0 &&
+		    SEAM_REAL(write)(watch.held[i].wfd, watch.held[i].bytes, watch.held[i].len) !=
+			    (ssize_t)watch.held[i].len)
+			grade_fail("harness: cannot feed a held read's pipe");
+		SEAM_REAL(close)(watch.held[i].wfd);
+		free(watch.held[i].bytes);
+	}
+	watch.nheld = 0;
+}
+
+/* Hold the plain reads queued in the SQ (see "early wakes"): each becomes
+ * a read of a pipe that has no bytes yet. Returns the read ends to close
+ * once the kernel has taken the SQEs. */
+static unsigned watch_hold_reads(struct io_uring *ring, int *rfds)
+{
+	unsigned n = 0;
+
+	for (unsigned h = ring->sq.sqe_head; h != ring->sq.sqe_tail; h++) {
+		struct io_uring_sqe *sqe = &ring->sq.sqes[h & ring->sq.ring_mask];
+		unsigned char *bytes;
+		struct stat st;
+		ssize_t got;
+		int p[2];
+
+		if ((sqe->opcode != IORING_OP_READ && sqe->opcode != IORING_OP_READ_FIXED) ||
+		    (sqe->flags & IOSQE_FIXED_FILE) || sqe->fd < 0 || sqe->off == (__u64)-1 ||
+		    sqe->len == 0 || sqe->len > 65536 || watch.nheld == WATCH_HELD_MAX ||
+		    fstat(sqe->fd, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		bytes = malloc(sqe->len);
+		if (!bytes || pipe2(p, O_CLOEXEC) != 0) {
+			free(bytes);
+			continue;
+		}
+		if (fcntl(p[1], F_GETPIPE_SZ) < (int)sqe->len ||
+		    (got = SEAM_REAL(pread)(sqe->fd, bytes, sqe->len, (off_t)sqe->off)) < 0) {
+			SEAM_REAL(close)(p[0]);
+			SEAM_REAL(close)(p[1]);
+			free(bytes);
+			continue;
+		}
+		watch.held[watch.nheld].wfd = p[1];
+		watch.held[watch.nheld].len = (size_t)got;
+		watch.held[watch.nheld].bytes = bytes;
+		watch.nheld++;
+		watch.held_reads++;
+		rfds[n++] = p[0];
+		sqe->fd = p[0];
+		sqe->off = (__u64)-1;  /* a pipe has no offset */
+	}
+	return n;
+}
+
+/* io_uring_submit_and_wait cut short (see "early wakes"): true, with what
+ * the call returns in *ret, if this call is one. */
+static bool watch_wake_early(struct io_uring *ring, const char *name, unsigned nr, int *ret)
+{
+	int rfds[WATCH_HELD_MAX];
+	unsigned nr_rfds;
+
+	if (!watch.wake_early || nr == 0 || strcmp(name, "io_uring_submit_and_wait") != 0 ||
+	    io_uring_sq_ready(ring) == 0 || (ring->flags & IORING_SETUP_SQPOLL))
+		return false;
+	watch.wake_early--;
+	watch.early_wakes++;
+	nr_rfds = watch_hold_reads(ring, rfds);
+	*ret = SEAM_REAL(io_uring_submit)(ring);
+	/* The kernel took the reads with their files (no SQPOLL here): our
+	 * read ends are not needed any more. */
+	for (unsigned i = 0; i < nr_rfds; i++)
+		SEAM_REAL(close)(rfds[i]);
+	return true;
+}
+
 /* A call that may enter the kernel; true (with *err) to fail it instead. */
 static bool watch_call(struct io_uring *ring, int *err)
 {
+	watch_release_held();  /* the code came back: the held reads end */
 	watch.calls++;
 	if (watch.limit && watch.calls > watch.limit) {
 		seam_disarm();
@@ -576,6 +676,11 @@ static bool watch_call(struct io_uring *ring, int *err)
 		if (watch_pacing(ring, #name, (nr), &err))        \
 			return err;                               \
 		watch_submission(ring, #name);                    \
+		if (watch_wake_early(ring, #name, (nr), &ret)) {  \
+			watch_observe(ring);                      \
+			watch_rewrite_cqes(ring);                 \
+			return ret;                               \
+		}                                                 \
 		watch_feed((nr));                                 \
 		if (watch.before_wait && (nr) > 0)                \
 			watch.before_wait(ring, (nr));            \
@@ -687,6 +792,7 @@ static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *r
 
 static void watch_io_uring_queue_exit(struct io_uring *ring)
 {
+	watch_release_held();
 	watch.exits++;
 	watch.exit_in_kernel = watch_in_kernel(ring);
 	watch.exit_cq_ready = io_uring_cq_ready(ring);
@@ -731,6 +837,8 @@ static void watch_reset_counts(void)
 	watch.nfeed = watch.fed = 0;
 	watch.most_queued = 0;
 	watch.sqes_submitted = 0;
+	watch_release_held();
+	watch.wake_early = watch.early_wakes = watch.held_reads = 0;
 }
 
 #pragma GCC diagnostic pop
