@@ -34,6 +34,7 @@
 #include "uecho.h"
 #include "ring_watch.h"
 #include "prog.h"
+#include "tasks.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -45,12 +46,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -1099,11 +1102,86 @@ GRADE_TEST(mechanism, recv_once, 3,
 	close(lfd);
 }
 
+/* Does addr start one of the ring's buffers, as uecho_open gave them? */
+static bool is_ring_buffer(__u64 addr)
+{
+	unsigned lo = 0, hi = obs.nbuf_addr;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (obs.buf_addr[mid] == addr)
+			return true;
+		if (obs.buf_addr[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Clients whose messages end in partial buffers come and go; once the module
+ * says it holds no buffer, the kernel owns all nbufs of them again, and they
+ * are the nbufs entries just below the ring's tail (the kernel took every
+ * entry before those, and each came back once). Each must be a whole buffer
+ * of the ring, once: buf_size bytes whatever the last receive put in it.
+ */
+static void check_ring_whole_after_traffic(unsigned nbufs, unsigned size)
+{
+	static bool bid_seen[UECHO_MAX_NBUFS];
+	static __u64 addr_seen[UECHO_MAX_NBUFS];
+	struct client *cls;
+	int n = 6;
+	__u16 tail;
+
+	cls = grade_xmalloc(sizeof(*cls) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		cl_open(&cls[i], 1 + grade_rand_below(20000), 0);
+		cls[i].shut_after = true;
+	}
+	drive(cls, n, true, "6 clients of up to 20000 bytes on 64 buffers of 1000");
+	clients_free(cls, n);
+	grade_check(turn_until(all_closed, STALL_MS), "the clients are done and gone, the server "
+		    "says: %s (TODO 9)", stats_text());
+	tail = __atomic_load_n(&obs.br->tail, __ATOMIC_ACQUIRE);
+	memset(bid_seen, 0, sizeof(bid_seen));
+	for (unsigned k = 0; k < nbufs; k++) {
+		const struct io_uring_buf *b = &obs.br->bufs[(__u16)(tail - nbufs + k) & (nbufs - 1)];
+
+		grade_check(b->len == size, "after the echo of messages that ended in partial "
+			    "buffers, buffer id %u is in the ring with len %u, expected buf_size %u: "
+			    "give every buffer back whole (io_uring_buf_ring_add with buf_size, not "
+			    "with what the receive or the send used), or the ring's buffers shrink "
+			    "until every receive is a few bytes (TODO 7; lesson, section 4)",
+			    b->bid, b->len, size);
+		grade_check(b->bid < nbufs && !bid_seen[b->bid], "after every buffer came back, "
+			    "buffer id %u is in the ring %s: each of the %u buffers goes back once, "
+			    "under its own id (io_uring_buf_ring_add's bid, and its offset 0 for a "
+			    "single buffer followed by io_uring_buf_ring_advance(br, 1)) (TODO 7)",
+			    b->bid, b->bid < nbufs ? "twice" : "(beyond nbufs)", nbufs);
+		bid_seen[b->bid] = true;
+		grade_check(is_ring_buffer(b->addr), "after every buffer came back, buffer id %u is "
+			    "in the ring at %#llx, which is not the start of any of the buffers "
+			    "uecho_open gave the kernel (TODO 7)", b->bid,
+			    (unsigned long long)b->addr);
+		addr_seen[k] = b->addr;
+	}
+	qsort(addr_seen, nbufs, sizeof(addr_seen[0]), cmp_u64);
+	for (unsigned k = 1; k < nbufs; k++)
+		grade_check(addr_seen[k] != addr_seen[k - 1], "after every buffer came back, two "
+			    "entries of the ring name the same memory (%#llx) under different ids: a "
+			    "buffer went back twice, or under another buffer's id (TODO 7)",
+			    (unsigned long long)addr_seen[k]);
+}
+
 GRADE_TEST(mechanism, buffer_ring, 2,
 	   "the buffer ring: registered once with nbufs entries of buf_size bytes in group "
-	   "UECHO_BGID, every buffer given to the kernel; unregistered by uecho_close",
-	   "TODO 2, 11: the kernel sees only the buffers you have published in a registered "
-	   "ring, and the group must be unregistered before its memory goes (lesson, section 4)")
+	   "UECHO_BGID, every buffer given to the kernel, and given back whole and once after "
+	   "traffic; unregistered by uecho_close",
+	   "TODO 2, 7, 11: the kernel sees only the buffers you have published in a registered "
+	   "ring; a buffer goes back whole and once; the group must be unregistered before its "
+	   "memory goes (lesson, section 4)")
 {
 	unsigned nbufs = 64, size = 1000;
 
@@ -1127,6 +1205,7 @@ GRADE_TEST(mechanism, buffer_ring, 2,
 			    (unsigned long long)obs.buf_addr[i - 1],
 			    (unsigned long long)obs.buf_addr[i], size);
 	}
+	check_ring_whole_after_traffic(nbufs, size);
 	srv_close();
 	grade_check(obs.unreg_calls == 1 && obs.unreg_bgid == UECHO_BGID, "uecho_close "
 		    "unregistered %ld buffer ring(s) (bgid %u), expected 1 with UECHO_BGID (TODO 11)",
@@ -1328,16 +1407,14 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	close(lfd);
 }
 
-GRADE_TEST_T(faults, dry_ring_no_spin, 4,
-	   "every buffer held by two clients that do not read: a third client's receive waits "
-	   "for a buffer without spinning (uecho_run_once(s, 0) returns 0), then is served",
-	   "TODO 6: do not re-arm a receive into an empty ring (it ends with -ENOBUFS at once, "
-	   "again and again): keep the connection on a list and arm it when a buffer comes back",
-	   15)
+/*
+ * Two clients that never read hold both buffers of a ring of 2 (their echo
+ * blocked: still held 300 ms later, as long as that takes on a busy
+ * machine, at most 5 s), and a third client has sent 3000 bytes that wait
+ * for a buffer. For 09.14 and 09.38.
+ */
+static void hold_both_buffers(struct client cls[3])
 {
-	struct client cls[3];
-	long busy = 0, recvs_before;
-
 	setup();
 	srv_open_cfg(unix_listener(), 64, 2, 4096);
 	client_sndbuf = 16 * 1024;
@@ -1346,9 +1423,6 @@ GRADE_TEST_T(faults, dry_ring_no_spin, 4,
 		cls[i].reading = false;
 	}
 	client_sndbuf = 0;
-	/* Until their echo has blocked: both buffers held, and still held
-	 * 300 ms later (a buffer held only while its send is on its way comes
-	 * back at once); as long as that takes on a busy machine, at most 5 s. */
 	for (long end = fault_now_ms() + 5000, since = -1; fault_now_ms() < end;) {
 		cl_step(&cls[0]);
 		cl_step(&cls[1]);
@@ -1367,6 +1441,19 @@ GRADE_TEST_T(faults, dry_ring_no_spin, 4,
 		cl_step(&cls[2]);
 		turn(1);
 	}
+}
+
+GRADE_TEST_T(faults, dry_ring_no_spin, 4,
+	   "every buffer held by two clients that do not read: a third client's receive waits "
+	   "for a buffer without spinning (uecho_run_once(s, 0) returns 0), then is served",
+	   "TODO 6: do not re-arm a receive into an empty ring (it ends with -ENOBUFS at once, "
+	   "again and again): keep the connection on a list and arm it when a buffer comes back",
+	   15)
+{
+	struct client cls[3];
+	long busy = 0, recvs_before;
+
+	hold_both_buffers(cls);
 	/* The ring is empty and the third client has data waiting: a receive
 	 * armed for it now ends with -ENOBUFS at once. */
 	recvs_before = obs.recvs;
@@ -1617,15 +1704,24 @@ GRADE_TEST(stop, from_signal, 2,
 	   "ring; uecho_run_once checks the flag first and after every wait")
 {
 	int ret, errno_before;
-	long t0;
+	long t0, calls;
 
 	setup();
 	srv_open(0, 0);
 	t0 = fault_now_ms();
+	calls = watch.calls;
 	ret = SEAM_CALL(uecho_run_once(srv, 50));
+	calls = watch.calls - calls;
 	grade_check(ret == 0 && fault_now_ms() - t0 >= 40, "uecho_run_once(s, 50) with nothing to "
 		    "do returned %s after %ld ms, expected 0 after about 50 ms (TODO 4)",
 		    grade_errno_str(ret), fault_now_ms() - t0);
+	/* One wait of 50 ms, or a few: a timeout that is not 50 ms (50 µs,
+	 * 50 ns: a timespec filled wrong) makes a loop that calls liburing
+	 * hundreds of times while nothing happens. */
+	grade_check(calls <= 20, "uecho_run_once(s, 50) with nothing to do called liburing %ld "
+		    "times in its 50 ms: each wait ended long before 50 ms, a busy loop. Is the "
+		    "timeout's timespec 50 ms (tv_sec = ms / 1000, tv_nsec = (ms %% 1000) * "
+		    "1000000)? (TODO 4; io_uring_wait_cqe_timeout(3))", calls);
 	alarm_in(100, on_alarm_stop);
 	t0 = fault_now_ms();
 	ret = SEAM_CALL(uecho_run_once(srv, -1));
@@ -1657,11 +1753,56 @@ static void *wake_server_later(void *arg)
 	return (void *)(intptr_t)connect_to_server(0);
 }
 
+/* Signals that reached on_alarm_count (SIGALRM, no SA_RESTART). */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm_count(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static pid_t test_tid;
+static atomic_bool run_returned;
+
+/* Wait (at most 3 s) until the test thread sleeps in io_uring_enter; false
+ * at once when the call under test has returned. */
+static bool test_thread_waits_in_ring(void)
+{
+	for (long end = fault_now_ms() + 3000; fault_now_ms() < end && !atomic_load(&run_returned);
+	     fault_nap())
+		if (task_in_syscall(getpid(), test_tid, SYS_io_uring_enter))
+			return true;
+	return false;
+}
+
+/* Interrupt uecho_run's wait twice, each time once the test thread sleeps in
+ * io_uring_enter and only after the handler ran; then stop the server. */
+static void *interrupt_run_twice(void *arg)
+{
+	pthread_t target = *(pthread_t *)arg;
+
+	seam_mark_harness_thread();
+	for (int i = 0; i < 2; i++) {
+		sig_atomic_t before = alarms;
+
+		if (!test_thread_waits_in_ring())
+			break;
+		pthread_kill(target, SIGALRM);
+		for (long end = fault_now_ms() + 3000; alarms == before && fault_now_ms() < end;)
+			fault_nap();
+	}
+	if (test_thread_waits_in_ring())
+		uecho_stop(srv);
+	return NULL;
+}
+
 GRADE_TEST(stop, eintr, 2,
 	   "a signal (no SA_RESTART) interrupts uecho_run_once(s, -1): it returns -EINTR, and "
-	   "the server goes on serving",
-	   "TODO 4: pass -EINTR from the wait up to the caller (the program's loop decides), do "
-	   "not wait again inside uecho_run_once")
+	   "the server goes on serving; uecho_run goes on after -EINTR and returns 0 at the stop",
+	   "TODO 4, 10: pass -EINTR from the wait up to the caller (the program's loop decides), do "
+	   "not wait again inside uecho_run_once; uecho_run is that loop: it calls again after "
+	   "-EINTR and ends only at the stop")
 {
 	pthread_t th;
 	void *fdp = NULL;
@@ -1681,6 +1822,30 @@ GRADE_TEST(stop, eintr, 2,
 	cl_open(&c, 10000, 0);
 	drive(&c, 1, false, "a client after the signal");
 	cl_free(&c);
+	{
+		/* uecho_run: two signals that only interrupt, then the stop. */
+		struct sigaction sa;
+		pthread_t self = pthread_self();
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_alarm_count;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = 0; /* no SA_RESTART */
+		sigaction(SIGALRM, &sa, NULL);
+		alarms = 0;
+		atomic_store(&run_returned, false);
+		test_tid = gettid();
+		grade_check(pthread_create(&th, NULL, interrupt_run_twice, &self) == 0,
+			    "harness: thread");
+		ret = SEAM_CALL(uecho_run(srv));
+		atomic_store(&run_returned, true);
+		pthread_join(th, NULL);
+		grade_check(ret == 0 && alarms == 2, "uecho_run returned %s after %d signal(s) that "
+			    "only interrupted its wait (the stop came after the second); expected 0 "
+			    "after both: uecho_run calls uecho_run_once again after -EINTR and returns "
+			    "0 only once uecho_stop has been called (TODO 10; uecho.h, uecho_run)",
+			    grade_errno_str(ret), (int)alarms);
+	}
 	srv_close();
 	close(lfd);
 }
@@ -1857,7 +2022,7 @@ static void program_serve_tcp(struct prog_proc *p, const char **argv)
 
 GRADE_TEST_T(program, serves_tcp, 3,
 	     "echo-server --port 0: prints \"listening on 127.0.0.1:PORT\", echoes 5 clients of "
-	     "100 KiB, ends with status 0 on SIGTERM",
+	     "100 KiB, listens on 127.0.0.1 only, ends with status 0 on SIGTERM",
 	     "TODO 12: the ready line must name the port the socket really got, reach a pipe at "
 	     "once, and come after the signal handlers are in place (echo-server.c's header)", 15)
 {
@@ -1867,6 +2032,35 @@ GRADE_TEST_T(program, serves_tcp, 3,
 
 	program_serve_tcp(&p, argv);
 	echo_clients(n, 100 * 1024, "echo-server with 5 clients");
+	{
+		/* 127.0.0.2 is this machine too (all of 127/8 is loopback), but not
+		 * the address 127.0.0.1: only a socket bound to every address
+		 * (INADDR_ANY), reachable from the network, accepts there. */
+		struct sockaddr_in other = *(struct sockaddr_in *)&laddr;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r, err = 0;
+		socklen_t len = sizeof(err);
+
+		grade_check(fd >= 0, "harness: socket: %s", strerror(errno));
+		other.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+		r = connect(fd, (struct sockaddr *)&other, sizeof(other));
+		err = r == 0 ? 0 : errno;
+		if (r != 0 && err == EINPROGRESS) {
+			/* Local: the answer comes at once; a network that drops it
+			 * counts as refused after 2 s. */
+			struct pollfd pf = { fd, POLLOUT, 0 };
+
+			err = ETIMEDOUT;
+			if (poll(&pf, 1, 2000) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+				err = errno;
+			r = err ? -1 : 0;
+		}
+		close(fd);
+		grade_check(r != 0, "echo-server --port 0 accepted a connection on 127.0.0.2: it "
+			    "listens on every address of the machine (INADDR_ANY), where anyone on "
+			    "the network can reach it; the program listens on 127.0.0.1 only "
+			    "(INADDR_LOOPBACK; echo-server.c's header, TODO 12)");
+	}
 	program_stop(&p, SIGTERM);
 }
 
@@ -1898,10 +2092,13 @@ GRADE_TEST_T(program, serves_unix, 2,
 }
 
 GRADE_TEST_T(program, bad_arguments, 2,
-	     "echo-server with bad arguments: a message on stderr and exit status 2; a socket path "
-	     "that exists already: exit status 1",
+	     "echo-server with bad arguments (among them sizes outside uecho.h's limits): a message "
+	     "on stderr and exit status 2; a socket path that exists already: exit status 1, the "
+	     "file left alone",
 	     "TODO 12: echo-server (--port N | --unix SOCKPATH) [--bufs N] [--buf-size N] "
-	     "[--entries N]; exactly one of --port and --unix; --bufs a power of two 2..32768", 20)
+	     "[--entries N]; exactly one of --port and --unix; --bufs a power of two 2..32768, "
+	     "--buf-size 1..1048576, --entries 1..4096 (uecho.h's limits): check them before "
+	     "uecho_open, whose -EINVAL would be exit status 1", 20)
 {
 	const char *taken = grade_make_file("taken", "x", 1);
 	struct {
@@ -1916,6 +2113,12 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		{ "--bufs 3", { "", "--port", "0", "--bufs", "3", NULL }, 2 },
 		{ "--buf-size 0", { "", "--port", "0", "--buf-size", "0", NULL }, 2 },
 		{ "an unknown option", { "", "--port", "0", "--fast", NULL }, 2 },
+		{ "--port without its value", { "", "--port", NULL }, 2 },
+		{ "--bufs 1", { "", "--port", "0", "--bufs", "1", NULL }, 2 },
+		{ "--bufs 65536 (above 32768)", { "", "--port", "0", "--bufs", "65536", NULL }, 2 },
+		{ "--buf-size 1048577 (above 1 MiB)",
+		  { "", "--port", "0", "--buf-size", "1048577", NULL }, 2 },
+		{ "--entries 4097 (above 4096)", { "", "--port", "0", "--entries", "4097", NULL }, 2 },
 		{ "--unix on a path that exists", { "", "--unix", taken, NULL }, 1 },
 	};
 
@@ -1938,6 +2141,16 @@ GRADE_TEST_T(program, bad_arguments, 2,
 			    "%s on stderr, expected exit status %d and a message (TODO 12)",
 			    cases[i].what, prog_status_text(ws),
 			    prog_proc_stderr_len(&p) ? "something" : "nothing", cases[i].want);
+	}
+	{
+		/* The path that existed is someone else's file: left as it was. */
+		struct stat st;
+
+		grade_check(stat(taken, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 1,
+			    "echo-server --unix on a path that exists already removed or changed that "
+			    "file (%s): it was not the server's to remove; unlink the path on exit "
+			    "only when the server bound it (TODO 12)",
+			    stat(taken, &st) ? strerror(errno) : "now another kind of file");
 	}
 }
 
@@ -2018,6 +2231,24 @@ GRADE_TEST_T(faults, accept_ends, 2,
 	grade_check(stats().accepted == 0, "the server accepted %llu connection(s) with no "
 		    "descriptor free (stats.accepted counts accept CQEs with a descriptor) (TODO 10)",
 		    (unsigned long long)stats().accepted);
+	{
+		/* Still no descriptor: an accept armed again at once fails again at
+		 * once (the clients are still in the backlog), a busy loop. A rest
+		 * of 10 ms (the reference's) is one failure per 10 ms; this allows
+		 * one per 2 ms, and a spin makes one per turn, thousands. */
+		long e0 = obs.accept_emfile, t0 = fault_now_ms(), fails, ms;
+
+		for (end = t0 + 200; fault_now_ms() < end;)
+			turn(1);
+		fails = obs.accept_emfile - e0;
+		ms = fault_now_ms() - t0;
+		grade_check(fails <= ms / 2 + 3, "with no descriptor free and clients waiting in the "
+			    "backlog, the multishot accept failed with -EMFILE %ld times in %ld ms: it "
+			    "is armed again at once and fails again at once, a busy loop; after "
+			    "-EMFILE (or -ENFILE, -ENOMEM, -ENOBUFS) rest before arming it again, e.g. "
+			    "a timeout request of a few ms on the ring (TODO 5; lesson, section 2)",
+			    fails, ms);
+	}
 	while (nfill > 0)
 		close(fill[--nfill]);
 	free(fill);
@@ -2312,4 +2543,151 @@ GRADE_TEST_T(program, idle_rss, 3,
 		cl_free(&cls[i]);
 	free(cls);
 	program_stop(&p, SIGTERM);
+}
+
+/* ------------------------------------------ sizes, memory, buffers coming back */
+
+GRADE_TEST_T(open, size_limits, 2,
+	     "sizes at the very limits of uecho.h are accepted and serve (entries 4096, buf_size "
+	     "1 MiB; nbufs 32768 of 1 byte, entries 1), and buffers adding up to more than 4 GiB "
+	     "are mapped whole or refused (-ENOMEM), never cut short",
+	     "TODO 1, 2: the limits are inclusive (\"entries in [1, UECHO_MAX_ENTRIES]\"); "
+	     "nbufs * buf_size can pass 4 GiB: compute it in size_t (or check it), not in 32-bit "
+	     "unsigned, or the mapping is smaller than the buffers the kernel writes into", 20)
+{
+	struct client c;
+	int ret;
+
+	setup();
+	grade_require_memlock(4 << 20, "this test's largest rings (32768 buffer entries)");
+
+	/* entries UECHO_MAX_ENTRIES, 2 buffers of UECHO_MAX_BUF_SIZE */
+	srv_open_cfg(tcp_listener(), UECHO_MAX_ENTRIES, 2, UECHO_MAX_BUF_SIZE);
+	cl_open(&c, 3 << 20, 0);
+	drive(&c, 1, false, "3 MiB through 2 buffers of 1 MiB on a ring of 4096 entries");
+	cl_free(&c);
+	srv_close();
+	close(lfd);
+
+	/* UECHO_MAX_NBUFS buffers of 1 byte, on a ring of 1 SQ entry */
+	srv_open_cfg(tcp_listener(), 1, UECHO_MAX_NBUFS, 1);
+	cl_open(&c, 3000, 0);
+	drive(&c, 1, false, "3000 bytes through 32768 buffers of 1 byte on a ring of 1 entry");
+	cl_free(&c);
+	srv_close();
+	close(lfd);
+
+	/* 8192 buffers of 512 KiB + 1: 4 GiB + 8 KiB in all. The address space
+	 * is only reserved (nothing is touched until data arrives), so a 64-bit
+	 * process gets it; -ENOMEM is fine too. A size computed in 32 bits is
+	 * 8 KiB: buffer 1 on lies outside the mapping. */
+	{
+		struct uecho_config big = { 64, 8192, (1u << 19) + 1 };
+		struct uecho *s = NULL;
+
+		lfd = tcp_listener();
+		ret = SEAM_CALL(uecho_open(&s, lfd, &big));
+		grade_check(ret == 0 || ret == -ENOMEM, "uecho_open with 8192 buffers of 524289 "
+			    "bytes (4 GiB + 8 KiB in all) returned %s, expected 0 or -ENOMEM "
+			    "(TODO 1, 2)", grade_errno_str(ret));
+		if (ret == 0) {
+			srv = s;
+			note_buffers(big.nbufs, big.buf_size);
+			cl_open(&c, 2 << 20, 0);
+			drive(&c, 1, false, "2 MiB through buffers of 524289 bytes, 4 GiB + 8 KiB of "
+			      "them (is the buffers' memory as large as nbufs * buf_size, computed "
+			      "in size_t? TODO 2)");
+			cl_free(&c);
+			srv_close();
+		}
+		close(lfd);
+	}
+}
+
+GRADE_TEST(faults, accept_no_memory, 2,
+	   "every allocation fails while a client connects: the server neither crashes nor "
+	   "leaks; the connection is closed at once (or served, by a module that needs no "
+	   "allocation for it), the counters add up, and the next client is served",
+	   "TODO 5: the record of a new connection may not be had (malloc returns NULL): close "
+	   "the accepted socket at once, count it in stats.accepted and stats.closed, and go on "
+	   "serving the others; uecho.h, struct uecho_stats")
+{
+	struct client c;
+	struct uecho_stats st;
+	int fds;
+	bool closed_by_server;
+
+	setup();
+	srv_open(16, 1024);
+	turn(0);
+	fds = fault_count_fds();
+	seam_heap_fail(1, -1);
+	cl_open(&c, 1000, 0);
+	want_accepted = 1;
+	if (!turn_until(accepted_enough, STALL_MS)) {
+		seam_heap_fail(0, 0);
+		grade_fail("a client connected while the module's allocations failed, and the "
+			   "server did not accept it in %d ms: %s (TODO 5)", STALL_MS, stats_text());
+	}
+	for (long end = fault_now_ms() + STALL_MS; fault_now_ms() < end;) {
+		cl_step(&c);
+		if (cl_done(&c, false) || c.eof || c.err)
+			break;
+		turn(1);
+	}
+	seam_heap_fail(0, 0);
+	closed_by_server = c.eof || c.err == ECONNRESET;
+	grade_check(cl_done(&c, false) || closed_by_server, "a client connected while every "
+		    "allocation of the module failed: in %d ms it got %zu of its %zu bytes back and "
+		    "no end of file (%s); with no record for it, close the accepted socket at once "
+		    "so the client sees the end (TODO 5); %s", STALL_MS, c.got, c.out_len,
+		    c.err ? strerror(c.err) : "no error", stats_text());
+	st = stats();
+	grade_check(st.accepted == 1 && st.accepted - st.closed == st.conns_open &&
+		    (!closed_by_server || st.closed == 1), "after one client accepted while "
+		    "memory ran out%s: %s; expected accepted 1 and accepted - closed == open "
+		    "(a connection closed for lack of memory counts in both) (TODO 5, 10)",
+		    closed_by_server ? " and closed by the server" : "", stats_text());
+	cl_free(&c);
+	grade_check(turn_until(all_closed, STALL_MS), "the client has gone, the server says: %s "
+		    "(TODO 9)", stats_text());
+	for (int i = 0; i < 5; i++)
+		turn(1);
+	grade_check(fault_count_fds() == fds, "the client accepted while memory ran out has "
+		    "gone, and %d descriptor(s) more are open than before it came: close the "
+		    "accepted socket when there is no record for it (TODO 5)",
+		    fault_count_fds() - fds);
+	echo_clients(1, 20000, "a client after memory came back");
+	srv_close();
+	close(lfd);
+}
+
+GRADE_TEST_T(faults, holders_leave, 2,
+	     "every buffer held by two clients that never read; a third client waits; the two "
+	     "leave without reading: the buffers they held come back, and the third client is "
+	     "served",
+	     "TODO 6, 9: a connection waiting for buffers is armed when buffers come back, "
+	     "whatever brought them back: a send that completed, or a connection that failed "
+	     "or left and gave back what it held", 15)
+{
+	struct client cls[3];
+
+	hold_both_buffers(cls);
+	/* The holders leave: their blocked sends fail (-EPIPE), their
+	 * connections close and give their buffers back. No send completes. */
+	for (int i = 0; i < 2; i++) {
+		close(cls[i].fd);
+		cls[i].fd = -1;
+		cls[i].reading = false;
+	}
+	drive(&cls[2], 1, false, "a client that waited for buffers, after the two clients "
+	      "holding them left (their buffers came back when their connections closed: "
+	      "arm the waiting receive then too, TODO 6)");
+	cl_free(&cls[2]);
+	grade_check(turn_until(all_closed, STALL_MS), "every client has gone, yet the server says: "
+		    "%s; expected no connection open and no buffer held (TODO 9)", stats_text());
+	cl_free(&cls[0]);
+	cl_free(&cls[1]);
+	srv_close();
+	close(lfd);
 }
