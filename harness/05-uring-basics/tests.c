@@ -725,9 +725,10 @@ GRADE_TEST(write_full, regular_file, 2,
 
 GRADE_TEST(write_full, short_writes_continue, 3,
 	   "uring_write_full continues short writes at the advanced offset and buffer "
-	   "(every write cut to 777 bytes)",
+	   "(every write cut to 777 bytes), also at offset -1 on a regular file",
 	   "TODO 5: a short write sent the FIRST res bytes: the next request continues after"
-	   " them, in the buffer AND in the file (lesson section 7)")
+	   " them, in the buffer AND in the file; with offset -1 every request passes -1 "
+	   "again and the kernel moves the file position (lesson section 7, pitfall 4)")
 {
 	const size_t len = 123457, clamp = 777;
 	const long want_submits = (long)((len + clamp - 1) / clamp);
@@ -754,6 +755,32 @@ GRADE_TEST(write_full, short_writes_continue, 3,
 	back = grade_slurp(path, &backlen);
 	grade_check(backlen == len, "the file holds %zu bytes after writing %zu", backlen, len);
 	grade_check_same(back, data, len, "uring_write_full after short writes");
+	free(back);
+
+	/* Offset -1 on a regular file whose position is 1234: a pipe ignores the
+	 * offset, a regular file does not. */
+	fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+	grade_check(lseek(fd, 1234, SEEK_SET) == 1234, "harness: lseek: %s", strerror(errno));
+	uw.clamp = clamp;
+	got = UCALL(uring_write_full(ring, fd, data, 20000, -1));
+	uw.clamp = 0;
+	grade_check(got == 20000, "uring_write_full(ring, fd, buf, 20000, -1) at file position "
+		    "1234 returned %s when every write was cut to %zu bytes; expected 20000",
+		    errno_name(got), clamp);
+	grade_check(lseek(fd, 0, SEEK_CUR) == 21234, "after writing 20000 bytes from position "
+		    "1234 with offset -1 (writes cut to %zu bytes), the file position is %lld, "
+		    "expected 21234: every request of a write at -1 passes -1 again, never -1 + "
+		    "done or an offset of your own (TODO 5; lesson section 7, pitfall 4)", clamp,
+		    (long long)lseek(fd, 0, SEEK_CUR));
+	check_idle(ring, "uring_write_full");
+	close(fd);
+	back = grade_slurp(path, &backlen);
+	grade_check(backlen == 21234, "after writing 20000 bytes at offset -1 from file position "
+		    "1234 (writes cut to %zu bytes) the file holds %zu bytes, expected 21234: "
+		    "every request of a write at -1 passes -1 again (TODO 5; pitfall 4)", clamp,
+		    backlen);
+	grade_check_same(back + 1234, data, 20000, "uring_write_full at the current position "
+			 "after short writes (offset -1: every request passes -1 again; TODO 5)");
 	free(back);
 	free(data);
 }
@@ -1049,9 +1076,11 @@ GRADE_TEST(copy, onto_itself_refused, 2,
 }
 
 GRADE_TEST(copy, errors, 2,
-	   "uring_copy_file: -ENOENT, -EISDIR, -EINVAL for bufsize 0, -ENOSPC onto /dev/full",
+	   "uring_copy_file: -ENOENT, -EISDIR, -EINVAL for bufsize 0 or a NULL path, -ENOSPC "
+	   "onto /dev/full",
 	   "TODO 6: return -errno from open(2) (man 2 open, ERRORS) and the -errno of the "
-	   "read or write that failed; check bufsize first")
+	   "read or write that failed; check bufsize and both paths first (uring_basics.h: "
+	   "\"src or dst NULL is -EINVAL, like bufsize 0, before anything is opened\")")
 {
 	unsigned char data[10] = "0123456789";
 	const char *src = grade_make_file("src", data, sizeof(data));
@@ -1074,6 +1103,17 @@ GRADE_TEST(copy, errors, 2,
 	got = UCALL(uring_copy_file(src, grade_path("dst"), 0));
 	grade_check(got == -EINVAL, "uring_copy_file with bufsize 0 returned %s, expected "
 		    "-EINVAL", errno_name((ssize_t)got));
+	got = UCALL(uring_copy_file(NULL, grade_path("dst3"), 4096));
+	grade_check(got == -EINVAL, "uring_copy_file(NULL, dst, 4096) returned %s, expected "
+		    "-EINVAL: a NULL path is refused before anything is opened (uring_basics.h, "
+		    "uring_copy_file; TODO 6)", errno_name((ssize_t)got));
+	grade_check(access(grade_path("dst3"), F_OK) != 0, "uring_copy_file(NULL, dst, 4096) "
+		    "created dst: a NULL path is refused before anything is opened "
+		    "(uring_basics.h, uring_copy_file; TODO 6)");
+	got = UCALL(uring_copy_file(src, NULL, 4096));
+	grade_check(got == -EINVAL, "uring_copy_file(src, NULL, 4096) returned %s, expected "
+		    "-EINVAL: dst NULL is refused like src NULL and bufsize 0, before anything "
+		    "is opened (uring_basics.h, uring_copy_file; TODO 6)", errno_name((ssize_t)got));
 	memset(&offs, 0, sizeof(offs));
 	uw.on_rw = record_offsets;
 	got = UCALL(uring_copy_file(src, "/dev/full", 4096));
@@ -1351,6 +1391,41 @@ static void check_report_names(const struct report *r)
 	}
 }
 
+/* Where the line of name begins in the report (report_value has checked
+ * that there is exactly one). */
+static size_t report_line_at(const struct report *r, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *line = r->text; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0'))
+		if (!strncmp(line, name, n) && (line[n] == ' ' || line[n] == '\t'))
+			return (size_t)(line - r->text);
+	return r->len;
+}
+
+/* The listed names come in the contract's order: URING_REPORT_FEATURES,
+ * then URING_REPORT_OPCODES, each in the order of its list. */
+static void check_report_order(const struct report *r)
+{
+	const char *prev = NULL;
+	size_t prev_at = 0;
+
+	for (size_t i = 0; i < sizeof(report_features) / sizeof(report_features[0]) +
+			       sizeof(report_opcodes) / sizeof(report_opcodes[0]); i++) {
+		size_t nf = sizeof(report_features) / sizeof(report_features[0]);
+		const char *name = i < nf ? report_features[i].name : report_opcodes[i - nf].name;
+		size_t at = report_line_at(r, name);
+
+		grade_check(!prev || at > prev_at, "the report's line for %s comes before the line "
+			    "for %s: the contract wants one line per name of URING_REPORT_FEATURES, "
+			    "then of URING_REPORT_OPCODES, \"in that order\", each list in its own "
+			    "order (print from the lists as they are, not sorted by value; "
+			    "uring_basics.h, uring_feature_report; TODO 8)", name, prev);
+		prev = name;
+		prev_at = at;
+	}
+}
+
 static void check_report(const struct report *r, const struct truth *t, const char *kernel)
 {
 	check_report_names(r);
@@ -1368,14 +1443,15 @@ static void check_report(const struct report *r, const struct truth *t, const ch
 		grade_check(got == want, "on %s the report says \"%s %s\"; the probe says %s",
 			    kernel, report_opcodes[i].name, got ? "yes" : "no", want ? "yes" : "no");
 	}
+	check_report_order(r);
 }
 
 GRADE_TEST(features, report_lines, 2,
-	   "uring_feature_report prints one \"NAME yes|no\" line per listed feature and opcode; "
-	   "-EINVAL for NULL, -EIO when the output fails",
-	   "TODO 8: the line format and the error results are in uring_basics.h "
-	   "(uring_feature_report); other lines must not begin with IORING_; a write error "
-	   "anywhere in the report is -EIO")
+	   "uring_feature_report prints one \"NAME yes|no\" line per listed feature and opcode, "
+	   "in the lists' order; -EINVAL for NULL, -EIO when the output fails",
+	   "TODO 8: the line format, the order (the features' list, then the opcodes', each as "
+	   "listed) and the error results are in uring_basics.h (uring_feature_report); other "
+	   "lines must not begin with IORING_; a write error anywhere in the report is -EIO")
 {
 	struct report r;
 	struct truth t;
@@ -2189,10 +2265,10 @@ GRADE_TEST(read_full, current_position_needs_feature, 1,
 
 GRADE_TEST(batch, edges, 1,
 	   "uring_serial_batch_read with qd far above n (1 << 20, UINT_MAX), offsets beyond "
-	   "4 GiB, len 0, and NULL with n 0",
-	   "TODO 9: one request at a time satisfies any qd: qd is not a ring size (a ring has at "
-	   "most 4096 entries here); offsets are 64 bits; n == 0 returns 0 whatever reqs is "
-	   "(chapters/common/batch.h)")
+	   "4 GiB, len 0, NULL with n 0, and 5000 requests at qd UINT_MAX",
+	   "TODO 9: one request at a time satisfies any qd and any n: neither is a ring size (a "
+	   "ring has at most 4096 entries here, and one entry is in use at a time); offsets "
+	   "are 64 bits; n == 0 returns 0 whatever reqs is (chapters/common/batch.h)")
 {
 	static const unsigned qds[] = { 1u << 20, 0xffffffffu };
 	unsigned char *d1 = grade_random_bytes(100), *d2 = grade_random_bytes(100);
@@ -2234,6 +2310,35 @@ GRADE_TEST(batch, edges, 1,
 	close(fd);
 	free(d1);
 	free(d2);
+
+	/* More requests than a ring may have entries (4096), with a qd above both:
+	 * a ring sized min(n, qd), chapter 06's habit, is refused. */
+	{
+		const size_t many = 5000;
+		unsigned char *data = grade_random_bytes(many), *buf = grade_xmalloc(many);
+		struct batch_req *reqs = grade_xmalloc(many * sizeof(*reqs));
+		size_t wrong = 0;
+
+		fd = grade_open(grade_make_file("many", data, many), O_RDONLY);
+		memset(buf, 0, many);
+		for (size_t i = 0; i < many; i++)
+			reqs[i] = (struct batch_req){ fd, (off_t)i, 1, buf + i, 12345 };
+		ret = UCALL(uring_serial_batch_read(reqs, many, 0xffffffffu));
+		for (size_t i = 0; i < many; i++)
+			wrong += reqs[i].res != 1;
+		grade_check(ret == 0 && wrong == 0, "uring_serial_batch_read of %zu one-byte "
+			    "requests with qd UINT_MAX returned %s, with %zu request(s) whose res is "
+			    "not 1 (request 0: %s); expected 0 and every res 1. One request at a time "
+			    "needs a ring of a few entries whatever n and qd are; a ring sized by n "
+			    "or min(n, qd) is refused above 4096 entries (uring_open; "
+			    "uring_basics.h, uring_serial_batch_read: \"its own small ring\"; "
+			    "TODO 9)", many, errno_name(ret), wrong, errno_name(reqs[0].res));
+		grade_check_same(buf, data, many, "uring_serial_batch_read of 5000 one-byte requests");
+		close(fd);
+		free(reqs);
+		free(buf);
+		free(data);
+	}
 }
 
 GRADE_TEST(batch, ring_failure, 1,
@@ -2842,4 +2947,96 @@ GRADE_TEST(copy, keeps_buffer_the_kernel_holds, 1,
 	/* Let the read, if the kernel has not cancelled it yet, finish. */
 	grade_check(write(hold, "x", 1) == 1, "harness: write to the FIFO: %s", strerror(errno));
 	close(hold);
+}
+
+/* ==================================================================== */
+/* Third pass: the mistakes of the second review that the tests above   */
+/* let through.                                                          */
+/* ==================================================================== */
+
+GRADE_TEST(write_full, wait_interrupted, 2,
+	   "uring_write_full, and the poll after -EAGAIN, wait again when a signal interrupts "
+	   "io_uring_enter; io_uring_submit_and_wait may return with no CQE yet",
+	   "TODO 2/3/5: a signal can end any wait, a write's and a poll's as well as a read's: "
+	   "io_uring_submit_and_wait that already submitted returns the count with the CQE "
+	   "not there yet, and io_uring_wait_cqe returns -EINTR; in both cases wait again "
+	   "(io_uring_wait_cqe), never peek once and give up (lesson section 8, pitfall 6; "
+	   "man 2 io_uring_enter)")
+{
+	const size_t len = 50000;
+	unsigned char *data = grade_random_bytes(len), buf[4096];
+	struct io_uring *ring;
+	struct fault *f;
+	struct fault_report r;
+	int p[2];
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	/* A 4 KiB pipe nobody reads yet: the write that finds it full waits in
+	 * io_uring_enter. The first signal lands in io_uring_submit_and_wait,
+	 * which already submitted and so returns 1 with no CQE; the second in
+	 * the wait for the CQE (-EINTR). Then the reader drains the pipe. */
+	fault_pipe(p, 4096);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_READ_ALL, .fd = p[0] },
+		{ .op = FAULT_END } });
+	got = UCALL(uring_write_full(ring, p[1], data, len, -1));
+	close(p[1]);
+	r = fault_join(f);
+	grade_check(r.signals >= 1, "uring_write_full never waited inside io_uring_enter on a "
+		    "full pipe, so no signal could be sent (it returned %s)", errno_name(got));
+	grade_check(got == (ssize_t)len, "uring_write_full of %zu bytes to a full pipe returned %s "
+		    "after a signal interrupted its wait; expected it to wait again and return %zu. "
+		    "The first signal ends io_uring_submit_and_wait with the write submitted and no "
+		    "CQE yet (it returns 1, not -EINTR); the second ends io_uring_wait_cqe with "
+		    "-EINTR: neither is an error, and a peek right after the submit may find "
+		    "nothing", len, errno_name(got), len);
+	grade_check(r.signals == 2, "uring_write_full was interrupted %d time(s), expected 2",
+		    r.signals);
+	grade_check(r.sunk == len, "the reader received %zu bytes, expected %zu", r.sunk, len);
+	grade_check_same(r.sink, data, len, "bytes received from uring_write_full after signals");
+	check_one_at_a_time("uring_write_full");
+	check_idle(ring, "uring_write_full");
+	close(p[0]);
+	free(r.sink);
+
+	/* The poll after -EAGAIN waits for an empty pipe: the same two signals
+	 * land in its io_uring_submit_and_wait and in its wait for the CQE. */
+	require_nop_inject();
+	watch_reset();
+	fault_pipe(p, 0);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_SIGNAL },
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .fd = p[1], .data = data, .len = sizeof(buf) },
+		{ .op = FAULT_CLOSE, .fd = p[1] },
+		{ .op = FAULT_END } });
+	inject(OPS_READ, 0, 1, -EAGAIN);
+	got = UCALL(uring_read_full(ring, p[0], buf, sizeof(buf), -1));
+	r = fault_join(f);
+	grade_check(uw.polls >= 1, "uring_read_full made no IORING_OP_POLL_ADD request after a "
+		    "read completed with -EAGAIN (it returned %s)", errno_name(got));
+	grade_check(r.signals >= 1, "uring_read_full never waited inside io_uring_enter for its "
+		    "poll on an empty pipe, so no signal could be sent (it returned %s)",
+		    errno_name(got));
+	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full returned %s when signals "
+		    "interrupted the wait for its IORING_OP_POLL_ADD (after a read completed with "
+		    "-EAGAIN, on an empty pipe); expected it to wait again and return %zu: the poll "
+		    "is a request like any other, and its waits get the same -EINTR rules",
+		    errno_name(got), sizeof(buf));
+	grade_check(r.signals == 2, "uring_read_full was interrupted %d time(s) while it waited "
+		    "for its poll, expected 2", r.signals);
+	grade_check_same(buf, data, sizeof(buf), "uring_read_full after an interrupted poll");
+	check_idle(ring, "uring_read_full");
+	close(p[0]);
+	free(data);
 }
