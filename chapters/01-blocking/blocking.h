@@ -62,8 +62,9 @@ ssize_t write_full(int fd, const void *buf, size_t len);
 /*
  * Copy the file at src to dst, creating dst (mode 0644, before umask) or
  * truncating it, through one buffer of bufsize bytes: each read(2) asks for
- * at most bufsize bytes. src is opened first; if it cannot be opened, dst
- * is neither created nor truncated. dst is opened for writing only, so a
+ * at most bufsize bytes. bufsize is checked before anything is opened
+ * (bufsize == 0: -EINVAL, dst neither created nor truncated). src is opened
+ * first; if it cannot be opened, dst is neither created nor truncated. dst is opened for writing only, so a
  * destination that is writable but not readable (mode 0200) can be copied
  * onto. Returns the number of bytes copied (beyond 4 GiB
  * too), or -errno: a read or write that fails mid-copy makes the result

@@ -42,6 +42,8 @@
  * with EINTR before doing anything, and call number `fail_call` fails with
  * `err`. Calls after that pass through to the real function, so a loop that
  * wrongly carries on ends instead of hanging, and the count shows it.
+ * `eintr_first` (set after script_set) makes the first calls fail with EINTR,
+ * all in a row, before any byte moves.
  */
 struct script {
 	int only_fd;       /* -1: every descriptor */
@@ -51,13 +53,14 @@ struct script {
 	int err;
 	long calls;        /* calls seen so far */
 	long after_fail;   /* calls made after the failing one */
+	long eintr_first;  /* the first this many calls fail with EINTR */
 };
 static struct script rd_script, wr_script;
 
 static void script_set(struct script *s, int only_fd, size_t piece, long eintr_every,
 		       long fail_call, int err)
 {
-	*s = (struct script){ only_fd, piece, eintr_every, fail_call, err, 0, 0 };
+	*s = (struct script){ only_fd, piece, eintr_every, fail_call, err, 0, 0, 0 };
 }
 
 /* true: this call fails (errno set); otherwise *n may have been shortened. */
@@ -76,7 +79,7 @@ static bool script_fails(struct script *s, int fd, size_t *n)
 		errno = s->err;
 		return true;
 	}
-	if (s->eintr_every && k % s->eintr_every == 0) {
+	if (k <= s->eintr_first || (s->eintr_every && k % s->eintr_every == 0)) {
 		errno = EINTR;
 		return true;
 	}
@@ -378,6 +381,30 @@ GRADE_TEST(read_full, retries_after_eintr, 2,
 		free(more);
 		free(got_buf);
 	}
+
+	/* A burst: the first 1000 read() calls fail with EINTR one after the
+	 * other, before any byte comes; then each brings at most 1000 bytes. */
+	{
+		const size_t len = 5000;
+		unsigned char *more = grade_random_bytes(len), *got_buf = grade_xmalloc(len);
+		int fd = grade_open(grade_make_file("burst", more, len), O_RDONLY);
+
+		script_set(&rd_script, -1, 1000, 0, 0, 0);
+		rd_script.eintr_first = 1000;
+		hooks_script();
+		got = SEAM_CALL(read_full(fd, got_buf, len));
+		hooks_off();
+		grade_check(got == (ssize_t)len, "read_full(fd, buf, %zu) returned %s when its first "
+			    "1000 read() calls failed with EINTR, one after the other, before any "
+			    "byte came; expected %zu: a storm of signals may interrupt read() any "
+			    "number of times in a row, and each EINTR only means \"call it again\": "
+			    "no limit on the EINTRs in all, nor on those in a row (lesson: \"EINTR "
+			    "and SA_RESTART\")", len, grade_errno_str(got), len);
+		grade_check_same(got_buf, more, len, "read_full after 1000 EINTRs in a row");
+		close(fd);
+		free(more);
+		free(got_buf);
+	}
 }
 
 GRADE_TEST(read_full, nonblocking_eagain, 1,
@@ -564,11 +591,54 @@ static ssize_t short_pread64(int fd, void *buf, size_t n, off64_t off)
 	return SEAM_REAL(pread64)(fd, buf, n > 1000 ? 1000 : n, off);
 }
 
+/* A pread that transfers at most 1000 bytes and, the first time, runs a
+ * whole other pread_full on the sharer's request before it returns: a
+ * second user of the descriptor, between two preads of the first. */
+static struct {
+	int fd;
+	unsigned char *buf;
+	off_t off;
+	size_t len;
+	ssize_t got;
+	int state;   /* 0: not yet, 1: running, 2: done */
+} sharer;
+
+static void sharer_runs(void)
+{
+	if (sharer.state != 0)
+		return;
+	sharer.state = 1;
+	sharer.got = pread_full(sharer.fd, sharer.buf, sharer.len, sharer.off);
+	sharer.state = 2;
+}
+
+static ssize_t sharing_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t k = SEAM_REAL(pread)(fd, buf, n > 1000 ? 1000 : n, off);
+	int saved = errno;
+
+	sharer_runs();
+	errno = saved;
+	return k;
+}
+
+static ssize_t sharing_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	ssize_t k = SEAM_REAL(pread64)(fd, buf, n > 1000 ? 1000 : n, off);
+	int saved = errno;
+
+	sharer_runs();
+	errno = saved;
+	return k;
+}
+
 GRADE_TEST(pread_full, short_pread_advances_offset, 3,
-	   "pread_full continues a short pread at the advanced offset",
+	   "pread_full continues a short pread at the advanced offset, also when another "
+	   "pread_full runs in between",
 	   "TODO 2: pread never moves a file position for you: after a short pread, the place "
 	   "in the file must advance with the place in the buffer, or the same bytes are "
-	   "read twice (lesson: \"Short reads\")")
+	   "read twice; that progress is the call's own (local variables: another thread may "
+	   "run pread_full on the same descriptor meanwhile) (lesson: \"Short reads\")")
 {
 	const size_t size = 20000;
 	unsigned char *data = grade_random_bytes(size), *buf = grade_xmalloc(size);
@@ -583,6 +653,34 @@ GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 	grade_check(got == 15000, "pread_full(fd, buf, 15000, 4321) returned %s when each "
 		    "pread(2) transferred at most 1000 bytes; expected 15000", grade_errno_str(got));
 	grade_check_same(buf, data + 4321, 15000, "pread_full after short preads");
+
+	/* Two users of one descriptor, as blocking.h allows: another
+	 * pread_full runs to its end between two preads of this one. */
+	memset(buf, 0, size);
+	sharer.fd = fd;
+	sharer.buf = grade_xmalloc(3000);
+	sharer.off = 12000;
+	sharer.len = 3000;
+	sharer.state = 0;
+	seam_hook_pread = sharing_pread;
+	seam_hook_pread64 = sharing_pread64;
+	got = SEAM_CALL(pread_full(fd, buf, 6000, 1234));
+	seam_hook_pread = NULL;
+	seam_hook_pread64 = NULL;
+	grade_check(sharer.state == 2, "pread_full(fd, buf, 6000, 1234) returned %s without "
+		    "calling pread(2)", grade_errno_str(got));
+	grade_check(sharer.got == 3000 && grade_first_diff(sharer.buf, data + 12000, 3000) < 0,
+		    "pread_full(fd, buf2, 3000, 12000), run in the middle of another pread_full on "
+		    "the same descriptor, returned %s or the wrong bytes, expected 3000",
+		    grade_errno_str(sharer.got));
+	grade_check(got == 6000 && grade_first_diff(buf, data + 1234, 6000) < 0,
+		    "pread_full(fd, buf, 6000, 1234) returned %s, with byte %zd of buf wrong, when "
+		    "another pread_full on the same descriptor (another thread's, as blocking.h "
+		    "allows) ran to its end between two of its preads; expected 6000 and the right "
+		    "bytes: keep a call's progress in its own local variables, never in a static "
+		    "or global one that every call shares", grade_errno_str(got),
+		    grade_first_diff(buf, data + 1234, 6000));
+	free(sharer.buf);
 	close(fd);
 	free(data);
 	free(buf);
@@ -661,6 +759,19 @@ GRADE_TEST(pread_full, retries_after_eintr, 1,
 		    "bytes; expected 10000: retry after every EINTR, with no limit on how many",
 		    grade_errno_str(got), rd_script.calls / 2);
 	grade_check_same(buf, data + 333, 10000, "pread_full after 1000 EINTRs");
+
+	/* A burst: the first 1000 preads fail with EINTR one after the other,
+	 * before any byte comes; then each brings at most 1000 bytes. */
+	script_set(&rd_script, -1, 1000, 0, 0, 0);
+	rd_script.eintr_first = 1000;
+	hooks_script();
+	got = SEAM_CALL(pread_full(fd, buf, 5000, 4444));
+	hooks_off();
+	grade_check(got == 5000, "pread_full(fd, buf, 5000, 4444) returned %s when its first 1000 "
+		    "pread() calls failed with EINTR, one after the other, before any byte came; "
+		    "expected 5000: retry after every EINTR, with no limit on the EINTRs in all "
+		    "nor on those in a row", grade_errno_str(got));
+	grade_check_same(buf, data + 4444, 5000, "pread_full after 1000 EINTRs in a row");
 	close(fd);
 	free(data);
 	free(buf);
@@ -826,6 +937,33 @@ GRADE_TEST(write_full, retries_after_eintr, 2,
 		grade_check(back != NULL && backlen == len, "the file holds %zu bytes after "
 			    "write_full of %zu", back ? backlen : 0, len);
 		grade_check_same(back, data, len, "write_full after 500 EINTRs");
+		free(back);
+	}
+
+	/* A burst: the first 1000 write() calls fail with EINTR one after the
+	 * other, before any byte goes out; then each takes at most 1000 bytes. */
+	{
+		const char *path = grade_path("burst");
+		int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+		unsigned char *back;
+		size_t backlen;
+
+		script_set(&wr_script, -1, 1000, 0, 0, 0);
+		wr_script.eintr_first = 1000;
+		hooks_script();
+		got = SEAM_CALL(write_full(fd, data, len));
+		hooks_off();
+		close(fd);
+		grade_check(got == (ssize_t)len, "write_full(fd, buf, %zu) returned %s when its first "
+			    "1000 write() calls failed with EINTR, one after the other, before any "
+			    "byte went out; expected %zu: a storm of signals may interrupt write() any "
+			    "number of times in a row, and each EINTR only means \"call it again\": "
+			    "no limit on the EINTRs in all, nor on those in a row (lesson: \"EINTR "
+			    "and SA_RESTART\")", len, grade_errno_str(got), len);
+		back = grade_slurp(path, &backlen);
+		grade_check(back != NULL && backlen == len, "the file holds %zu bytes after "
+			    "write_full of %zu", back ? backlen : 0, len);
+		grade_check_same(back, data, len, "write_full after 1000 EINTRs in a row");
 		free(back);
 	}
 	free(data);
@@ -1183,14 +1321,16 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 
 GRADE_TEST(copy_file, errors, 2,
 	   "copy_file: -ENOENT for a missing source (destination untouched) or directory, "
-	   "-EISDIR, -EINVAL for bufsize 0",
-	   "TODO 4: return -errno from open(2) (man 2 open, ERRORS); check bufsize first; open "
-	   "the source before the destination, so that a missing source truncates nothing")
+	   "-ENOTDIR, -EISDIR, -EINVAL for bufsize 0 (nothing opened)",
+	   "TODO 4: return open(2)'s own -errno (man 2 open, ERRORS); check bufsize first, "
+	   "before opening anything; open the source before the destination, so that a "
+	   "missing source truncates nothing")
 {
 	unsigned char data[10] = "0123456789";
-	const char *src = grade_make_file("src", data, sizeof(data));
+	char src[PATH_MAX];  /* grade_path's storage is reused after 8 calls */
 	off_t got;
 
+	snprintf(src, sizeof(src), "%s", grade_make_file("src", data, sizeof(data)));
 	refuse_kernel_copies();
 	got = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
 	grade_check(got == -ENOENT, "copy_file from a missing source returned %s, expected "
@@ -1216,6 +1356,44 @@ GRADE_TEST(copy_file, errors, 2,
 			    back ? backlen : 0, sizeof(data));
 		grade_check_same(back, data, sizeof(data), "the untouched destination");
 		free(back);
+	}
+	/* A source that cannot be opened for another reason: its path goes
+	 * through a regular file (root gets it too). open's errno is the answer. */
+	{
+		char bad_src[PATH_MAX + 16];
+
+		snprintf(bad_src, sizeof(bad_src), "%s/x", src);
+		got = SEAM_CALL(copy_file(bad_src, grade_path("dst"), 4096));
+		grade_check(got == -ENOTDIR, "copy_file from \"src/x\", where src is a regular file, "
+			    "returned %s, expected -ENOTDIR: the answer is the -errno open(2) gave "
+			    "for the source, whatever it is, not a code of your own (man 2 open, "
+			    "ERRORS, ENOTDIR)", grade_errno_str((ssize_t)got));
+		grade_check(access(grade_path("dst"), F_OK) != 0, "copy_file from a source it "
+			    "could not open created the destination (blocking.h)");
+	}
+	/* bufsize 0 is refused before anything is opened: an existing destination
+	 * keeps its bytes, a new one is not created. */
+	{
+		const char *old = grade_make_file("old0", data, sizeof(data));
+		unsigned char *back;
+		size_t backlen;
+
+		got = SEAM_CALL(copy_file(src, old, 0));
+		grade_check(got == -EINVAL, "copy_file with bufsize 0 returned %s, expected -EINVAL",
+			    grade_errno_str((ssize_t)got));
+		back = grade_slurp(old, &backlen);
+		grade_check(back != NULL && backlen == sizeof(data), "copy_file with bufsize 0 "
+			    "returned -EINVAL, but the existing destination has %zu bytes of its %zu "
+			    "left: it was opened (and truncated) before the bad argument was seen; "
+			    "check bufsize first, before opening anything (lesson: \"Cleaning up\", "
+			    "the first row of the ladder)", back ? backlen : 0, sizeof(data));
+		free(back);
+		got = SEAM_CALL(copy_file(src, grade_path("dst0"), 0));
+		grade_check(got == -EINVAL && access(grade_path("dst0"), F_OK) != 0, "copy_file "
+			    "with bufsize 0 returned %s and %s the destination: -EINVAL, and nothing "
+			    "created; check bufsize before opening anything (lesson: \"Cleaning "
+			    "up\")", grade_errno_str((ssize_t)got),
+			    access(grade_path("dst0"), F_OK) == 0 ? "created" : "did not create");
 	}
 	/* From here, close() succeeds and leaves errno at EINTR, as POSIX allows:
 	 * the errno of the failed open must be taken before the cleanup. */
@@ -1457,9 +1635,10 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 
 GRADE_TEST(batch, arguments, 1,
 	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; n == 0 with NULL is 0; the "
-	   "request after the batch is not touched",
+	   "request after the batch is not touched; length 0 at offset -1 is -EINVAL",
 	   "TODO 5: check the arguments before the loop: only qd == 0 and (reqs == NULL with "
-	   "n > 0) are -EINVAL; the loop runs for i < n (chapters/common/batch.h)")
+	   "n > 0) are -EINVAL; the loop runs for i < n; every request, length 0 included, "
+	   "gets pread_full's answer (chapters/common/batch.h, blocking.h)")
 {
 	unsigned char *data = grade_random_bytes(10 * 100);
 	int fd = grade_open(grade_make_file("f", data, 10 * 100), O_RDONLY);
@@ -1502,6 +1681,18 @@ GRADE_TEST(batch, arguments, 1,
 			    grade_errno_str(reqs[i].res));
 		grade_check_same(bufs[i], data + 100 * (9 - i), 100, "blk_batch_read");
 	}
+	/* A request of length 0 is still checked: its res is pread_full's answer,
+	 * and pread_full checks offset < 0 first, also when len == 0. */
+	reqs[0] = (struct batch_req){ fd, 0, 0, bufs[0], 7 };
+	reqs[1] = (struct batch_req){ fd, -1, 0, bufs[1], 7 };
+	ret = SEAM_CALL(blk_batch_read(reqs, 2, 1));
+	grade_check(ret == 0, "blk_batch_read of two requests of length 0 returned %s, expected 0",
+		    grade_errno_str(ret));
+	grade_check(reqs[0].res == 0 && reqs[1].res == -EINVAL, "requests of length 0: at offset "
+		    "0 res is %s (expected 0), at offset -1 %s (expected -EINVAL): a request of "
+		    "length 0 is not skipped; its res is what pread_full answers, and pread_full "
+		    "checks offset < 0 first, also when len == 0 (blocking.h)",
+		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
 	close(fd);
 	free(data);
 }
@@ -1667,10 +1858,12 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 	   "error), also after copying an empty file",
 	   "TODO 4: close(2) can report a write error the kernel found only later (NFS, "
 	   "quotas): check close(dst) and, if the copy had succeeded so far, return its "
-	   "-errno; never close it a second time (lesson: \"Cleaning up\"; close(2), "
+	   "-errno, taken before the source is closed; never close it a second time; the "
+	   "source is still closed and the buffer freed (lesson: \"Cleaning up\"; close(2), "
 	   "\"Dealing with error returns from close()\")")
 {
 	static const size_t sizes[] = { 10000, 0 };
+	struct seam_heap heap;
 
 	refuse_kernel_copies();
 	for (int i = 0; i < 2; i++) {
@@ -1685,14 +1878,21 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 		behind.closed = -1;
 		behind.closed_again = false;
 		fds = fault_count_fds();
+		seam_heap_usage(&heap);
 		if (sizes[i])
 			seam_hook_write = write_closing_dst;
 		else
 			seam_hook_read = read_closing_dst;
+		/* A close that succeeds leaves errno at EINTR (errno(3) allows it):
+		 * close's error must be taken before the source is closed. */
+		seam_hook_close = close_dirtying_errno;
 		got = SEAM_CALL(copy_file(src, behind.dst, 4096));
 		hooks_off();
+		seam_hook_close = close_open_only;
 		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when "
 			    "close() of the destination failed", fault_count_fds() - fds);
+		grade_check_heap(&heap, "copy_file whose close() of the destination failed (free "
+				 "the buffer on that path too)");
 		if (sizes[i])
 			grade_check(behind.closed >= 0, "copy_file of %zu bytes returned %s and "
 				    "never wrote all of them", sizes[i], grade_errno_str((ssize_t)got));
@@ -1703,9 +1903,12 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 		grade_check(got == -EBADF, "copy_file of a %s file returned %s when close() of "
 			    "the destination failed with EBADF (the harness closed that descriptor "
 			    "%s, standing in for a delayed write error, e.g. on NFS); expected "
-			    "-EBADF: close's error is the copy's error", sizes[i] ? "10000-byte" :
+			    "-EBADF: close's error is the copy's error%s", sizes[i] ? "10000-byte" :
 			    "empty", grade_errno_str((ssize_t)got), sizes[i] ? "after the last "
-			    "write()" : "at the first read()");
+			    "write()" : "at the first read()", got == -EINTR ? "; -EINTR is what "
+			    "errno held after the harness's close() of the source, which succeeded "
+			    "and changed errno, as any successful call may (errno(3)): take close's "
+			    "-errno the moment it fails, before closing anything else" : "");
 		free(data);
 	}
 
@@ -1717,6 +1920,7 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 		int fds = fault_count_fds();
 		off_t got;
 
+		seam_heap_usage(&heap);
 		script_set(&wr_script, -1, 0, 0, 3, ENOSPC);
 		hooks_script();
 		fail_dst_close(dst, EIO);
@@ -1724,6 +1928,8 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 		hooks_off();
 		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when a "
 			    "write and then close() of the destination failed", fault_count_fds() - fds);
+		grade_check_heap(&heap, "copy_file whose write and then close() of the destination "
+				 "failed");
 		grade_check(got == -ENOSPC, "copy_file returned %s when its third write() failed with "
 			    "ENOSPC and then close() of the destination failed with EIO; expected "
 			    "-ENOSPC: after a failed copy, close's error does not replace the copy's "
@@ -1740,12 +1946,15 @@ GRADE_TEST(copy_file, close_error_reported, 2,
 		int fds = fault_count_fds();
 		off_t got;
 
+		seam_heap_usage(&heap);
 		fail_dst_close(dst, EINTR);
 		got = SEAM_CALL(copy_file(src, dst, 4096));
 		grade_check(failing_close.fd >= 0, "copy_file of 5000 bytes returned %s and never "
 			    "closed the destination", grade_errno_str((ssize_t)got));
 		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when "
 			    "close() of the destination failed with EINTR", fault_count_fds() - fds);
+		grade_check_heap(&heap, "copy_file whose close() of the destination failed with "
+				 "EINTR");
 		grade_check(got == -EINTR, "copy_file returned %s when close() of the destination "
 			    "failed with EINTR after a copy that had succeeded; expected -EINTR (the "
 			    "descriptor is released all the same: never close it again, not even for "
@@ -1804,6 +2013,12 @@ static void blk_battery_setup(void)
 {
 	battery_fn_use(blk_batch_read, 0);
 	refuse_seek_and_read("blk_batch_read");
+	/* Queue depth 1 whatever qd says: the reads are made by the caller's
+	 * thread, one after the other; no worker threads to honour qd. */
+	seam_refuse(SEAM_pthread_create, "blk_batch_read reads one request after the other "
+		    "in the calling thread, with pread_full: queue depth 1, whatever qd says; "
+		    "threads that honour qd are chapter 03's job (TODO 5; blocking.h; lesson: "
+		    "\"One blocking thread is queue depth 1\")");
 	seam_hook_pread = bw_pread;
 	seam_hook_pread64 = bw_pread64;
 }
@@ -1823,6 +2038,10 @@ static void blk_battery_after(const struct batch_req *reqs, size_t n, int ret, c
 	grade_check_violation();
 	grade_check(atomic_load(&bw.inflight) == 0, "blk_batch_read (%s) returned while %ld "
 		    "pread() call(s) were still running", what, atomic_load(&bw.inflight));
+	grade_check(atomic_load(&bw.max_inflight) <= 1, "blk_batch_read (%s) had %ld pread() "
+		    "calls running at once: the blocking way is one request after the other, queue "
+		    "depth 1 whatever qd says (TODO 5; blocking.h)", what,
+		    atomic_load(&bw.max_inflight));
 	if (ret != 0)
 		return;  /* the res fields are unspecified: the battery reports ret */
 	for (size_t i = 0; i < n; i++)
