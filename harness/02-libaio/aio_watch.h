@@ -21,11 +21,14 @@
  *     reports -EXDEV, which no real read produces here;
  *   - watch the pace of retries after an injected -EAGAIN: the next
  *     io_submit must follow an io_getevents (requests in flight) or a pause
- *     (none in flight: nanosleep, usleep, clock_nanosleep, sleep, or an
- *     io_getevents with a timeout, each of some length: a zero one spins);
+ *     (none in flight: nanosleep, usleep, clock_nanosleep, sleep, poll,
+ *     ppoll, select or pselect, or an io_getevents with a timeout, each of
+ *     some length: a zero one spins);
  *     only an event handed back pays for the reap a -EAGAIN asked for (a
  *     poll that finds nothing reaped nothing);
  *     the pauses are counted, with the time they ask for, and take none;
+ *     and that after -EAGAIN with requests in flight one completion is
+ *     enough: a wait for more before the next io_submit drains the window;
  *   - stop code that would wait forever (io_getevents with no timeout for
  *     more completions than are in flight) or loop forever (io_submit
  *     called without end), with a message instead of a time-out;
@@ -50,6 +53,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,7 +73,10 @@ struct aio_watch {
 	int eagain_run;       /* > 0: -EAGAIN this many times in a row, then one accepted, */
 	                      /* over and over                                             */
 	int submit_eintr_every; /* every m-th io_submit returns -EINTR (nothing submitted)  */
+	int submit_eintr_run; /* > 0: io_submit returns -EINTR this many times in a row,    */
+	                      /* then answers once, over and over                           */
 	bool eagain_always;   /* every io_submit returns -EAGAIN                             */
+	bool eintr_first_in_turn; /* submit_eintr_every wins over the -EAGAIN settings       */
 	int ebadf_fd;         /* an iocb reading this fd is refused with -EBADF (-1: off)    */
 	int eintr_every;      /* every m-th io_getevents returns -EINTR                      */
 	int eintr_first;      /* the first k io_getevents calls return -EINTR (in a row)     */
@@ -111,11 +118,18 @@ struct aio_watch {
 	long resubmits_after_empty_poll; /*   (of them: after an io_getevents of 0) */
 	bool owe_reap_polled;
 	long unpaused_retries;         /* io_submit again, no pause or wait since */
-	long pauses;                   /* nanosleep, usleep, clock_nanosleep, sleep */
+	long pauses;                   /* nanosleep, usleep, ..., poll with no fds  */
 	long long paused_ns;           /* the time those asked for, and io_getevents */
 	                               /* timeouts, in all                           */
 	long zero_len_iocbs;           /* iocbs submitted asking for 0 bytes         */
 	long submit_eintrs;            /* injected                                   */
+	/* after -EAGAIN with requests in flight, until the next io_submit: one
+	 * completion reaped is the room asked for; waiting for more (min_nr
+	 * above 1, or a second wait once one came back) drains the window */
+	bool after_eagain, after_eagain_reaped;
+	long eagain_rewaits;           /* such waits                                 */
+	long eagain_rewait_min_nr;     /*   (the min_nr of the first one)            */
+	long eagain_rewait_inflight;   /*   (the requests in flight then)            */
 };
 
 static struct aio_watch aw;
@@ -381,6 +395,7 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 	if (aw.owe_pause)
 		aw.unpaused_retries++;
 	aw.owe_reap = aw.owe_pause = false;
+	aw.after_eagain = aw.after_eagain_reaped = false;
 	errno = ERRNO_MARKER;
 	if (aw.ebadf_fd >= 0 && list) {
 		/* As the kernel does with a bad fd: the iocbs before it are
@@ -394,15 +409,22 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 			}
 		}
 	}
+	if (aw.eintr_first_in_turn && aw.submit_eintr_every > 0 &&
+	    call % aw.submit_eintr_every == 0) {
+		/* A signal before anything was submitted, between refusals. */
+		aw.submit_eintrs++;
+		return aw.last_submit_rc = -EINTR;
+	}
 	if (injected_eagain(call)) {
 		aw.eagains++;
 		if (aw.inflight > 0)
-			aw.owe_reap = true;
+			aw.owe_reap = aw.after_eagain = true;
 		else
 			aw.owe_pause = true;
 		return aw.last_submit_rc = -EAGAIN;
 	}
-	if (aw.submit_eintr_every > 0 && call % aw.submit_eintr_every == 0) {
+	if ((aw.submit_eintr_every > 0 && call % aw.submit_eintr_every == 0) ||
+	    (aw.submit_eintr_run > 0 && call % (aw.submit_eintr_run + 1) != 0)) {
 		/* A signal before anything was submitted. */
 		aw.submit_eintrs++;
 		return aw.last_submit_rc = -EINTR;
@@ -517,6 +539,11 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 		aw.eintrs++;
 		return -EINTR;
 	}
+	if (!poll && aw.after_eagain && (min_nr > 1 || aw.after_eagain_reaped) &&
+	    aw.eagain_rewaits++ == 0) {
+		aw.eagain_rewait_min_nr = min_nr;
+		aw.eagain_rewait_inflight = aw.inflight;
+	}
 	if (poll) {
 		aw.polls++;
 		if (aw.polls_left > 0) {
@@ -563,6 +590,7 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	errno = ERRNO_MARKER;
 	if (got > 0) {
 		aw.owe_reap = false;
+		aw.after_eagain_reaped = aw.after_eagain;
 		aw.events += got;
 		aw.inflight -= got;
 		if (aw.halve)
@@ -617,6 +645,59 @@ static int w_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 	return 0;
 }
 
+/* poll, ppoll, select and pselect with no descriptors are sleeps: pauses,
+ * over at once like the others. With descriptors (none of this chapter's)
+ * they are the real calls, a pause if they may wait. */
+static int w_poll(void *fds, unsigned long n, int timeout)
+{
+	if (n == 0 && timeout > 0) {
+		paused((long long)timeout * 1000000);
+		return 0;
+	}
+	if (timeout != 0)
+		paused(timeout > 0 ? (long long)timeout * 1000000 : 1);
+	return SEAM_REAL(poll)(fds, n, timeout);
+}
+
+static int w_ppoll(void *fds, unsigned long n, const struct timespec *ts, const sigset_t *ss)
+{
+	if (n == 0 && ts && timespec_ns(ts) > 0) {
+		paused(timespec_ns(ts));
+		return 0;
+	}
+	if (!ts || timespec_ns(ts) > 0)
+		paused(ts ? timespec_ns(ts) : 1);
+	return SEAM_REAL(ppoll)(fds, n, ts, ss);
+}
+
+static long long timeval_ns(const struct timeval *tv)
+{
+	return (long long)tv->tv_sec * 1000000000LL + (long long)tv->tv_usec * 1000;
+}
+
+static int w_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	if (n == 0 && tv && timeval_ns(tv) > 0) {
+		paused(timeval_ns(tv));
+		return 0;
+	}
+	if (!tv || timeval_ns(tv) > 0)
+		paused(tv ? timeval_ns(tv) : 1);
+	return SEAM_REAL(select)(n, r, w, e, tv);
+}
+
+static int w_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+		     const sigset_t *ss)
+{
+	if (n == 0 && ts && timespec_ns(ts) > 0) {
+		paused(timespec_ns(ts));
+		return 0;
+	}
+	if (!ts || timespec_ns(ts) > 0)
+		paused(ts ? timespec_ns(ts) : 1);
+	return SEAM_REAL(pselect)(n, r, w, e, ts, ss);
+}
+
 /* Start watching, with everything off; tests then set what they inject. */
 static void watch_start(void)
 {
@@ -633,6 +714,10 @@ static void watch_start(void)
 	seam_hook_usleep = w_usleep;
 	seam_hook_sleep = w_sleep;
 	seam_hook_clock_nanosleep = w_clock_nanosleep;
+	seam_hook_poll = w_poll;
+	seam_hook_ppoll = w_ppoll;
+	seam_hook_select = w_select;
+	seam_hook_pselect = w_pselect;
 }
 
 /* Between two calls in one test: forget the per-call observations. */
@@ -656,6 +741,8 @@ static void watch_next_call(void)
 	aw.paused_ns = 0;
 	aw.zero_len_iocbs = 0;
 	aw.submit_eintrs = 0;
+	aw.after_eagain = aw.after_eagain_reaped = false;
+	aw.eagain_rewaits = 0;
 }
 
 #endif /* AIO_WATCH_H */
