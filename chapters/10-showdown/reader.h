@@ -132,7 +132,9 @@ const char *rd_backend_name(enum rd_backend b);
  *
  *   "io_uring: io_uring_queue_init EPERM (seccomp or kernel.io_uring_disabled); O_DIRECT: EINVAL; using threads"
  *
- * The wording is yours; the names are what the tests look for.
+ * The wording is yours; the names are what the tests look for, and the
+ * line names only the errors that really happened (a list of every errno
+ * that could apply says nothing about this machine).
  */
 const char *rd_why(const struct reader *r);
 

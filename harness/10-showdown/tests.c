@@ -75,6 +75,8 @@ static struct {
 	/* libaio */
 	int setup_err;              /* io_setup answers this (0: the kernel) */
 	long setup_calls, setups_ok, destroys, submits;
+	int last_nr;                /* the nr_events the last io_setup asked for */
+	long destroys_failed;       /* io_destroy of a context that was not there */
 	int getevents_err;          /* io_getevents answers this (0: the kernel) */
 	long aio_inflight, aio_max_inflight;
 	/* threads: the create_fail_at-th pthread_create fails with EAGAIN */
@@ -198,6 +200,9 @@ static void h_free_probe(struct io_uring_probe *p)
 	for (int i = 0; i < 16; i++)
 		if (hk.accounted[i] == p) {
 			hk.accounted[i] = NULL;
+			/* A freed probe says nothing: one read after
+			 * io_uring_free_probe sees no opcode supported. */
+			memset(p, 0, sizeof(*p) + 256 * sizeof(p->ops[0]));
 			seam_free(p);
 			return;
 		}
@@ -209,6 +214,7 @@ static int h_io_setup(int nr, io_context_t *ctx)
 	int rc;
 
 	hk.setup_calls++;
+	hk.last_nr = nr;
 	if (hk.setup_err)
 		return hk.setup_err;
 	rc = SEAM_REAL(io_setup)(nr, ctx);
@@ -221,6 +227,7 @@ static int h_io_destroy(io_context_t ctx)
 	int rc = SEAM_REAL(io_destroy)(ctx);
 
 	hk.destroys += rc == 0;
+	hk.destroys_failed += rc != 0;
 	hk.aio_inflight = 0;
 	return rc;
 }
@@ -415,6 +422,25 @@ static void check_why_has(const struct reader *r, const char *word, const char *
 		    "taken (TODO 7)", what, why_of(r), word);
 }
 
+/* rd_why names no errno that nothing returned here: of the names a refusal
+ * can give (io_uring's, libaio's, O_DIRECT's), only those in `happened`
+ * (space-separated, "" for none). A line that lists every error that could
+ * happen, whatever happened, says nothing. */
+static void check_why_only(const struct reader *r, const char *happened, const char *what)
+{
+	static const char *const names[] = { "EPERM", "ENOSYS", "ENOMEM", "EINVAL", "EAGAIN" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strstr(happened, names[i]))
+			continue;
+		grade_check(!strstr(why_of(r), names[i]), "%s: rd_why says \"%s\", which names %s, "
+			    "yet nothing returned %s here (what did: %s): the line says what happened "
+			    "on this machine, each interface ruled out with the error that ruled it "
+			    "out, not every error that could (reader.h, rd_why; TODO 7)", what,
+			    why_of(r), names[i], names[i], *happened ? happened : "nothing");
+	}
+}
+
 /* rd_open that must succeed and take `want` (0: any). */
 static struct reader *open_ok(const char *path, unsigned qd, unsigned flags, enum rd_backend want,
 			      const char *what)
@@ -569,8 +595,8 @@ static void read_and_close(struct reader *r, const struct datafile *f, const str
 /* ======================================================== 1. arguments */
 
 GRADE_TEST(open, arguments, 1,
-	   "rd_open: -EINVAL for a NULL out or path, qd 0, unknown flag bits; *out untouched, "
-	   "nothing opened",
+	   "rd_open: -EINVAL for a NULL out or path, qd 0, unknown flag bits; *out and errno "
+	   "untouched, nothing opened",
 	   "TODO 1: check every argument before making anything, so that a refusal has nothing "
 	   "to undo; *out is written on success only (reader.h, rd_open; lesson, section 7)")
 {
@@ -591,11 +617,18 @@ GRADE_TEST(open, arguments, 1,
 	res_take(&before);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct reader *r = (struct reader *)&sentinel;
-		int ret = SEAM_CALL(rd_open(bad[i].null_out ? NULL : &r, bad[i].null_path ? NULL : f.path,
-					    bad[i].qd, bad[i].flags));
+		int ret, err;
 
+		errno = EXDEV;  /* the caller's errno, which a refusal leaves alone */
+		ret = SEAM_CALL(rd_open(bad[i].null_out ? NULL : &r, bad[i].null_path ? NULL : f.path,
+					bad[i].qd, bad[i].flags));
+		err = errno;
 		grade_check(ret == -EINVAL, "rd_open with %s returned %s, expected -EINVAL", bad[i].what,
 			    grade_errno_str(ret));
+		grade_check(err == EXDEV, "rd_open with %s returned -EINVAL but changed errno from "
+			    "EXDEV to %s: reader.h, \"nothing here reads or sets errno for its "
+			    "caller\"; the result is the error (TODO 1)", bad[i].what,
+			    strerrorname_np(err) ? strerrorname_np(err) : "another value");
 		grade_check(r == (struct reader *)&sentinel, "rd_open with %s failed but wrote *out: "
 			    "the caller's pointer is left as it was on failure", bad[i].what);
 		grade_check(hk.init_calls == 0 && hk.opens == 0 && hk.setup_calls == 0 &&
@@ -630,22 +663,27 @@ GRADE_TEST(names, backend_name, 1,
 
 GRADE_TEST(batch, arguments, 1,
 	   "rd_batch_read: -EINVAL for a NULL reader or a NULL array with n > 0; n == 0 does "
-	   "nothing; rd_close(NULL) is harmless",
-	   "TODO 8: check r and reqs first (reader.h, rd_batch_read); TODO 9: rd_close(NULL) "
-	   "returns at once")
+	   "nothing; a pool reader reads on after a failed batch; rd_close(NULL) is harmless",
+	   "TODO 8: check r and reqs first; only an io_uring error or a fatal libaio one ends a "
+	   "reader's batches (reader.h, rd_batch_read); TODO 9: rd_close(NULL) returns at once")
 {
 	struct datafile f;
 	struct reader *r;
 	struct batch_req one;
-	int ret;
+	int ret, err;
 
 	ch10_setup();
 	f = make_data("f", 10000);
 	r = open_ok(f.path, 4, RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, "a pool reader");
 	one = (struct batch_req){ SEAM_CALL(rd_fd(r)), 0, 100, battery_buf(100), 7 };
+	errno = EXDEV;
 	ret = SEAM_CALL(rd_batch_read(NULL, &one, 1));
+	err = errno;
 	grade_check(ret == -EINVAL, "rd_batch_read(NULL, reqs, 1) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
+	grade_check(err == EXDEV, "rd_batch_read(NULL, reqs, 1) changed errno from EXDEV to %s: "
+		    "reader.h, \"nothing here reads or sets errno for its caller\" (TODO 8)",
+		    strerrorname_np(err) ? strerrorname_np(err) : "another value");
 	ret = SEAM_CALL(rd_batch_read(r, NULL, 2));
 	grade_check(ret == -EINVAL, "rd_batch_read(r, NULL, 2) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
@@ -658,6 +696,20 @@ GRADE_TEST(batch, arguments, 1,
 	grade_check(ret == 0 && one.res == 100, "after those, rd_batch_read of one read returned %s "
 		    "with res %s, expected 0 and 100: the reader must still work",
 		    grade_errno_str(ret), grade_errno_str(one.res));
+	/* The pool's batch fails as a whole (no memory for its bookkeeping):
+	 * a pool reader is still usable after it (reader.h, rd_batch_read). */
+	seam_heap_fail(1, 1000000);
+	ret = SEAM_CALL(rd_batch_read(r, &one, 1));
+	seam_heap_fail(0, 0);
+	grade_check(ret == -ENOMEM, "a pool reader's batch whose every allocation fails returned %s, "
+		    "expected -ENOMEM (tpool_batch_read's, as it came)", grade_errno_str(ret));
+	one.res = 7;
+	ret = SEAM_CALL(rd_batch_read(r, &one, 1));
+	grade_check(ret == 0 && one.res == 100, "after a batch that failed with -ENOMEM, "
+		    "rd_batch_read of one read on the pool reader returned %s with res %s, expected 0 "
+		    "and 100: reader.h allows the reader to be used again after an error, except "
+		    "after one from the io_uring back-end or a fatal one from libaio: a pool reader "
+		    "is never out of use (TODO 8)", grade_errno_str(ret), grade_errno_str(one.res));
 	close_reader(r);
 	close_reader(NULL);
 	free(one.buf);
@@ -694,6 +746,7 @@ GRADE_TEST(choice, io_uring_first, 2,
 		    "io_uring_free_probe freed %ld: the probe is allocated for the caller, who "
 		    "frees it (io_uring_get_probe(3); TODO 3)", what, hk.probes, hk.probes_freed);
 	check_why_has(r, "io_uring", what);
+	check_why_only(r, "", what);
 	check_fd(r, 0, what);
 	grade_check(fault_count_fds() == before.fds + 2, "%s: %d descriptor(s) are open for the "
 		    "reader; an io_uring reader holds two: its ring and its file", what,
@@ -710,13 +763,14 @@ GRADE_TEST(choice, io_uring_first, 2,
 }
 
 GRADE_TEST(choice, ring_size, 1,
-	   "the ring has min(qd, RD_MAX_RING) entries: qd 1, 1000 and UINT_MAX",
+	   "the ring has min(qd, RD_MAX_RING) entries: qd 1, 1000, 65536 and UINT_MAX",
 	   "TODO 2: ubatch_init(&ring, min(qd, RD_MAX_RING)); a larger qd is still the window "
 	   "(reader.h, step 1 and RD_MAX_RING; ubatch.h, ubatch_init; lesson, section 7, \"the "
-	   "window is qd, the ring is at most RD_MAX_RING\")")
+	   "window is qd, the ring is at most RD_MAX_RING\"); the reader keeps qd as it came, "
+	   "an unsigned: any value up to UINT_MAX")
 {
 	static const struct { unsigned qd, entries; } sizes[] = {
-		{ 1, 1 }, { 1000, RD_MAX_RING }, { UINT_MAX, RD_MAX_RING },
+		{ 1, 1 }, { 1000, RD_MAX_RING }, { 65536, RD_MAX_RING }, { UINT_MAX, RD_MAX_RING },
 	};
 	struct datafile f;
 
@@ -742,33 +796,60 @@ GRADE_TEST(choice, ring_size, 1,
 
 GRADE_TEST(choice, direct_flag, 2,
 	   "RD_DIRECT: the file open with O_DIRECT and rd_direct 1 with each interface; aligned "
-	   "reads through it",
+	   "reads through it, and in the same batch an unaligned read of another, buffered file",
 	   "TODO 4: O_DIRECT when the caller asks for it (RD_DIRECT), whichever interface reads "
 	   "(reader.h, rd_open: path; open(2), O_DIRECT; lesson, section 7, \"RD_DIRECT is a "
-	   "request\")")
+	   "request\"); TODO 8: alignment is the caller's duty on rd_fd() only, and requests on "
+	   "other descriptors are read too (reader.h, rd_direct, rd_batch_read)")
 {
 	static const struct { unsigned flags; enum rd_backend want; } cases[] = {
 		{ RD_DIRECT, RD_IO_URING },
 		{ RD_DIRECT | RD_NO_URING, RD_LIBAIO },
 		{ RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO, RD_THREADS },
 	};
-	struct datafile f;
+	struct datafile f, g;
+	int other;
 
 	ch10_setup();
 	grade_require_io_uring(8);
 	require_libaio();
 	f = make_data("f", 300000 + 123);
+	g = make_data("g", 20000 + 7);
+	other = grade_open(g.path, O_RDONLY | O_CLOEXEC);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char what[96];
+		char what[96], label[256];
 		struct res before;
 		struct reader *r;
+		struct batch_req reqs[3];
+		int ret;
 
 		snprintf(what, sizeof(what), "rd_open with %s", flags_str(cases[i].flags));
 		res_take(&before);
 		r = open_ok(f.path, 8, cases[i].flags, cases[i].want, what);
 		check_fd(r, 1, what);
+		/* One batch: two aligned reads of the reader's O_DIRECT file and an
+		 * unaligned one of another file, open without O_DIRECT. */
+		reqs[0] = (struct batch_req){ SEAM_CALL(rd_fd(r)), 4 * LAIO_DIO_ALIGN, 2 * LAIO_DIO_ALIGN,
+					      battery_buf(2 * LAIO_DIO_ALIGN), 0x5a5a };
+		reqs[1] = (struct batch_req){ other, 1001, 999, battery_buf(999), 0x5a5a };
+		reqs[2] = (struct batch_req){ SEAM_CALL(rd_fd(r)), 0, LAIO_DIO_ALIGN,
+					      battery_buf(LAIO_DIO_ALIGN), 0x5a5a };
+		ret = SEAM_CALL(rd_batch_read(r, reqs, 3));
+		snprintf(label, sizeof(label), "%s: a batch with a read of 999 bytes at offset 1001 of "
+			 "another file, open without O_DIRECT", what);
+		grade_check(ret == 0, "%s returned %s, expected 0: only requests on rd_fd() must be "
+			    "aligned (reader.h, rd_direct); a request on another descriptor is read as "
+			    "that descriptor allows (reader.h, rd_batch_read; TODO 8)", label,
+			    grade_errno_str(ret));
+		check_req(&reqs[0], 0, f.data, f.size, label);
+		check_req(&reqs[1], 1, g.data, g.size, label);
+		check_req(&reqs[2], 2, f.data, f.size, label);
+		for (int k = 0; k < 3; k++)
+			free(reqs[k].buf);
 		read_and_close(r, &f, &before, what);
 	}
+	close(other);
+	free(g.data);
 	free(f.data);
 }
 
@@ -806,7 +887,20 @@ GRADE_TEST(choice, not_by_version, 2,
 
 /* ================================================= 3. fallbacks */
 
-/* io_uring refused with err at set-up: libaio on O_DIRECT, and it reads. */
+/* A ring of 8 entries can be set up here, for real (no skip: the tests that
+ * refuse io_uring must run where it is missing too). */
+static bool uring_works_here(void)
+{
+	struct io_uring ring;
+
+	if (SEAM_REAL(io_uring_queue_init)(8, &ring, 0) != 0)
+		return false;
+	SEAM_REAL(io_uring_queue_exit)(&ring);
+	return true;
+}
+
+/* io_uring refused with err at set-up: libaio on O_DIRECT, and it reads;
+ * after -ENOMEM the next rd_open asks again. */
 static void uring_refused(int err, const char *why_word)
 {
 	struct datafile f;
@@ -827,6 +921,7 @@ static void uring_refused(int err, const char *why_word)
 	check_why_has(r, "io_uring", what);
 	check_why_has(r, why_word, what);
 	check_why_has(r, "libaio", what);
+	check_why_only(r, why_word, what);
 	check_fd(r, 1, what);
 	grade_check(rings_alive() == 0, "%s: a ring is still set up", what);
 	read_some(r, &f, what);
@@ -834,6 +929,22 @@ static void uring_refused(int err, const char *why_word)
 		    "(TODO 8)", what);
 	close_reader(r);
 	res_check(&before, what);
+	/* -ENOMEM was that rd_open's answer, not the process's: locked memory is
+	 * freed when other rings close, and the next reader asks again and takes
+	 * io_uring. (-ENOSYS and a seccomp -EPERM last as long as the process:
+	 * remembering those is not wrong.) */
+	if (err == -ENOMEM && uring_works_here()) {
+		hk.init_err = 0;
+		hk.init_calls = 0;
+		snprintf(what, sizeof(what), "a second rd_open, after one where ubatch_init answered "
+			 "%s, now that a ring comes up", grade_errno_str(err));
+		r = open_ok(f.path, 8, 0, RD_IO_URING, what);
+		grade_check(hk.init_calls == 1, "%s: ubatch_init was called %ld time(s): -ENOMEM is "
+			    "RLIMIT_MEMLOCK charged by the rings open at that moment, freed when they "
+			    "close; each rd_open asks the kernel again (reader.h, the choice, \"made "
+			    "by trying\"; TODO 2)", what, hk.init_calls);
+		close_reader(r);
+	}
 	free(f.data);
 }
 
@@ -857,7 +968,7 @@ GRADE_TEST(fallback, uring_enosys, 1,
 
 GRADE_TEST(fallback, uring_enomem, 1,
 	   "io_uring refused with -ENOMEM (RLIMIT_MEMLOCK too small for the ring): libaio, rd_why "
-	   "names ENOMEM",
+	   "names ENOMEM; the next rd_open asks again",
 	   "TODOs 2 and 7: -ENOMEM from ubatch_init is the ring's memory, charged to "
 	   "RLIMIT_MEMLOCK: \"not here\", like EPERM and ENOSYS (reader.h, step 1; lesson, "
 	   "section 5, RLIMIT_MEMLOCK)")
@@ -891,6 +1002,7 @@ static void probe_refused(enum probe_mode mode, const char *what)
 		    "io_uring_free_probe freed %ld (TODO 3)", what, hk.probes, hk.probes_freed);
 	check_why_has(r, "io_uring", what);
 	check_why_has(r, "IORING_OP_READ", what);
+	check_why_only(r, "", what);
 	check_fd(r, 1, what);
 	read_and_close(r, &f, &before, what);
 	free(f.data);
@@ -922,11 +1034,12 @@ GRADE_TEST(fallback, odirect_refused, 2,
 	   "I/O: open again without it; libaio is then not worth it (reader.h, step 2; open(2), "
 	   "ERRORS, EINVAL; lesson, section 5, \"O_DIRECT refused\")")
 {
-	static const struct { unsigned flags; const char *what; } cases[] = {
-		{ 0, "io_uring refused (EPERM) and O_DIRECT refused (EINVAL)" },
-		{ RD_DIRECT | RD_NO_URING, "RD_DIRECT|RD_NO_URING and O_DIRECT refused (EINVAL)" },
+	static const struct { unsigned flags; const char *what, *errs; } cases[] = {
+		{ 0, "io_uring refused (EPERM) and O_DIRECT refused (EINVAL)", "EPERM EINVAL" },
+		{ RD_DIRECT | RD_NO_URING, "RD_DIRECT|RD_NO_URING and O_DIRECT refused (EINVAL)",
+		  "EINVAL" },
 		{ RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO,
-		  "RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO and O_DIRECT refused (EINVAL)" },
+		  "RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO and O_DIRECT refused (EINVAL)", "EINVAL" },
 	};
 	struct datafile f;
 
@@ -943,6 +1056,7 @@ GRADE_TEST(fallback, odirect_refused, 2,
 		check_why_has(r, "EINVAL", cases[i].what);
 		check_why_has(r, "libaio", cases[i].what);
 		check_why_has(r, "threads", cases[i].what);
+		check_why_only(r, cases[i].errs, cases[i].what);
 		check_fd(r, 0, cases[i].what);
 		grade_check(hk.setup_calls == 0 || contexts_alive() == 0, "%s: an AIO context is left",
 			    cases[i].what);
@@ -970,6 +1084,7 @@ GRADE_TEST(fallback, odirect_refused_uring, 1,
 	res_take(&before);
 	r = open_ok(f.path, 8, RD_DIRECT, RD_IO_URING, what);
 	check_why_has(r, "EINVAL", what);
+	check_why_only(r, "EINVAL", what);
 	check_fd(r, 0, what);
 	read_and_close(r, &f, &before, what);
 	free(f.data);
@@ -998,7 +1113,7 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct res before;
 		struct reader *r;
-		char what[128];
+		char what[128], errs[32];
 
 		snprintf(what, sizeof(what), "io_uring refused, io_setup answering %s, flags %s",
 			 grade_errno_str(cases[i].err), flags_str(cases[i].flags));
@@ -1010,6 +1125,8 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 			    "O_DIRECT open, ask the kernel for a context (TODO 5)", what);
 		check_why_has(r, "libaio", what);
 		check_why_has(r, cases[i].name, what);
+		snprintf(errs, sizeof(errs), "EPERM %s", cases[i].name);
+		check_why_only(r, errs, what);
 		check_fd(r, cases[i].flags & RD_DIRECT ? 1 : 0, what);
 		grade_check(contexts_alive() == 0, "%s: an AIO context is left", what);
 		hk.setup_err = 0;  /* the pool does not need it */
@@ -1019,27 +1136,48 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 }
 
 GRADE_TEST(fallback, no_uring_flag, 1,
-	   "RD_NO_URING: no ring set up at all, libaio on O_DIRECT, rd_why names RD_NO_URING",
-	   "TODOs 2 and 7: a flag skips its step without trying it, and the line says which flag "
-	   "(reader.h, rd_open: flags; rd_why; lesson, section 7)")
+	   "RD_NO_URING: no ring set up at all, libaio on O_DIRECT through one AIO context of "
+	   "min(qd, RD_MAX_RING) events (qd 8 and 1000), rd_why names RD_NO_URING",
+	   "TODOs 2, 5 and 7: a flag skips its step without trying it, and the line says which "
+	   "flag; the context io_setup gives is the one the reader keeps, of min(qd, "
+	   "RD_MAX_RING) events, no test context first (reader.h, rd_open: flags, step 2; "
+	   "rd_why; io_setup(2); lesson, section 7)")
 {
-	const char *what = "rd_open with RD_NO_URING";
+	static const unsigned qds[] = { 8, 1000 };
 	struct datafile f;
-	struct reader *r;
-	struct res before;
 
 	ch10_setup();
 	require_libaio();
 	f = make_data("f", 70000);
-	res_take(&before);
-	r = open_ok(f.path, 8, RD_NO_URING, RD_LIBAIO, what);
-	grade_check(hk.init_calls == 0 && hk.probe_calls == 0, "%s: the reader set up %ld ring(s) "
-		    "and asked %ld probe(s): RD_NO_URING means io_uring is not tried (TODO 2)", what,
-		    hk.init_calls, hk.probe_calls);
-	check_why_has(r, "RD_NO_URING", what);
-	check_why_has(r, "libaio", what);
-	check_fd(r, 1, what);
-	read_and_close(r, &f, &before, what);
+	for (size_t i = 0; i < sizeof(qds) / sizeof(qds[0]); i++) {
+		unsigned qd = qds[i], nr = qd < RD_MAX_RING ? qd : RD_MAX_RING;
+		struct reader *r;
+		struct res before;
+		char what[64];
+
+		snprintf(what, sizeof(what), "rd_open(&r, path, %u, RD_NO_URING)", qd);
+		hk.setup_calls = 0;
+		hk.destroys = hk.setups_ok = 0;
+		res_take(&before);
+		r = open_ok(f.path, qd, RD_NO_URING, RD_LIBAIO, what);
+		grade_check(hk.init_calls == 0 && hk.probe_calls == 0, "%s: the reader set up %ld "
+			    "ring(s) and asked %ld probe(s): RD_NO_URING means io_uring is not tried "
+			    "(TODO 2)", what, hk.init_calls, hk.probe_calls);
+		grade_check(hk.setup_calls == 1 && hk.destroys == 0, "%s: rd_open made %ld io_setup "
+			    "and %ld io_destroy call(s): the context that answers \"is libaio here?\" "
+			    "is the one every batch reads through, set up once and kept until rd_close "
+			    "(a context set up only to try costs an io_destroy, which waits tens of "
+			    "milliseconds: io_destroy(2); TODO 5)", what, hk.setup_calls, hk.destroys);
+		grade_check(hk.last_nr == (int)nr, "%s: io_setup was asked for %d events; reader.h "
+			    "wants a context of min(qd, RD_MAX_RING) = %u: every event is charged to "
+			    "fs.aio-max-nr, shared by the whole machine, and the window is qd anyway "
+			    "(reader.h, step 2; TODO 5)", what, hk.last_nr, nr);
+		check_why_has(r, "RD_NO_URING", what);
+		check_why_has(r, "libaio", what);
+		check_why_only(r, "", what);
+		check_fd(r, 1, what);
+		read_and_close(r, &f, &before, what);
+	}
 	free(f.data);
 }
 
@@ -1070,6 +1208,7 @@ GRADE_TEST(fallback, no_uring_no_libaio, 1,
 		check_why_has(r, "RD_NO_URING", what);
 		check_why_has(r, "RD_NO_LIBAIO", what);
 		check_why_has(r, "threads", what);
+		check_why_only(r, "", what);
 		check_fd(r, 0, what);
 		grade_check(fault_count_threads() == before.threads + cases[i].threads, "%s: the reader "
 			    "started %d thread(s); the pool has min(qd, RD_MAX_THREADS) = %d (TODO 6)",
@@ -1220,8 +1359,8 @@ GRADE_TEST_T(fallback, seccomp_for_real, 3,
 /* ==================================================== 4. errors */
 
 GRADE_TEST(errors, not_unavailable, 2,
-	   "errors that do not mean \"unavailable\" are returned: -EINVAL from the ring's set-up, "
-	   "-EINVAL or -ENOMEM from io_setup; nothing left, *out untouched",
+	   "errors that do not mean \"unavailable\" are returned: -EINVAL, -EFAULT or -EMFILE from "
+	   "the ring's set-up, -EINVAL or -ENOMEM from io_setup; nothing left, *out untouched",
 	   "TODOs 2 and 5: only ENOSYS, EPERM, ENOMEM (io_uring) and ENOSYS, EAGAIN, EPERM "
 	   "(libaio) mean \"not here\"; any other failure is rd_open's error, after releasing "
 	   "everything (reader.h, rd_open; lesson, section 6, \"everything else is an error\")")
@@ -1229,6 +1368,8 @@ GRADE_TEST(errors, not_unavailable, 2,
 	static const struct { int init_err, setup_err; const char *what; } cases[] = {
 		{ -EINVAL, 0, "io_uring_queue_init_params (ubatch_init) answering -EINVAL" },
 		{ -EFAULT, 0, "io_uring_queue_init_params (ubatch_init) answering -EFAULT" },
+		{ -EMFILE, 0, "io_uring_queue_init_params (ubatch_init) answering -EMFILE (no "
+			      "descriptor left for the ring: the file's open would fail too)" },
 		{ -EPERM, -EINVAL, "io_uring refused (EPERM), then io_setup answering -EINVAL" },
 		{ -EPERM, -ENOMEM, "io_uring refused (EPERM), then io_setup answering -ENOMEM" },
 	};
@@ -1456,8 +1597,9 @@ GRADE_TEST(errors, descriptor_zero, 1,
 
 GRADE_TEST(close, releases_everything, 2,
 	   "rd_close after batches, with each interface: no descriptor, ring, AIO context, thread "
-	   "or memory left",
-	   "TODO 9: ring (ubatch_exit) or pool (tpool_destroy), then the file, then the reader "
+	   "or memory left; closing one reader leaves another of the same interface reading",
+	   "TODO 9: ring (ubatch_exit) or pool (tpool_destroy), then the file, then the reader: "
+	   "each reader's own, set up by its rd_open, never shared with another reader "
 	   "(reader.h, rd_close; lesson, Hints, \"one clean-up path\")")
 {
 	static const unsigned flags[] = { 0, RD_NO_URING, RD_NO_URING | RD_NO_LIBAIO,
@@ -1473,12 +1615,20 @@ GRADE_TEST(close, releases_everything, 2,
 		struct reader *r;
 		char what[96];
 
+		struct reader *other;
+		char what2[160];
+
 		snprintf(what, sizeof(what), "rd_close of a reader opened with flags %s",
 			 flags_str(flags[i]));
+		snprintf(what2, sizeof(what2), "a second reader with flags %s, open while the first "
+			 "was, read after the first's rd_close", flags_str(flags[i]));
 		res_take(&before);
 		r = open_ok(f.path, 16, flags[i], 0, what);
+		other = open_ok(f.path, 16, flags[i], SEAM_CALL(rd_backend(r)), what2);
 		read_some(r, &f, what);
-		read_and_close(r, &f, &before, what);
+		read_some(other, &f, what2);
+		close_reader(r);
+		read_and_close(other, &f, &before, what2);
 	}
 	free(f.data);
 }
@@ -1850,6 +2000,11 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 		    "allowed after (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx, Returns; "
 		    "TODO 8)", what);
 	close_reader(r);
+	grade_check(hk.destroys_failed == 0, "%s: rd_close called io_destroy on the AIO context "
+		    "the failed batch had already destroyed (io_destroy answered EINVAL): forget a "
+		    "context once it is destroyed (0 in the reader), or the next io_destroy of that "
+		    "number may end another reader's context, which io_setup can give the same "
+		    "number (TODOs 8 and 9)", what);
 	free_reqs(reqs, n);
 	res_check(&before, "rd_close of a libaio reader whose batch failed");
 	free(f.data);
