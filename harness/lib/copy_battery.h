@@ -257,7 +257,8 @@ GRADE_TEST(copy, mode_and_truncate, 1,
 }
 
 GRADE_TEST(copy, missing_source, 1,
-	   "copy: a missing SRC, or a directory: a message, a non-zero status, DST not created",
+	   "copy: a missing SRC, a directory or a device (/dev/null): a message, a non-zero status, "
+	   "DST not created",
 	   COPY_TODO_OPEN ": open SRC first and fstat it (a regular file); only then create DST; print "
 	   "\"copy: SRC: strerror(errno)\" on stderr and exit 1")
 {
@@ -278,6 +279,17 @@ GRADE_TEST(copy, missing_source, 1,
 	/* A failure is never silent: the user must learn why nothing was copied. */
 	check_failed(&r, "with a directory as SRC", NULL, NULL);
 	grade_check(stat(grade_path("dst-for-dir"), &st) < 0, "copy with a directory as SRC "
+		    "created DST: check that SRC is a regular file (fstat) before you create or "
+		    "truncate DST");
+	/* A device opens and reads like a file (end of file at once here): only
+	 * fstat tells that it is not a regular file, which SRC must be. */
+	run_copy("/dev/null", grade_path("dst-for-device"), &r, NULL);
+	grade_check(r.exited && r.status != 0, "copy with /dev/null (a character device) as SRC: "
+		    "%s; expected a non-zero exit status: SRC must be a regular file, and checking "
+		    "only for a directory lets devices and FIFOs through (S_ISREG, man 2 fstat)",
+		    prog_ending(&r));
+	check_failed(&r, "with /dev/null as SRC", NULL, NULL);
+	grade_check(stat(grade_path("dst-for-device"), &st) < 0, "copy with /dev/null as SRC "
 		    "created DST: check that SRC is a regular file (fstat) before you create or "
 		    "truncate DST");
 }
