@@ -1616,9 +1616,10 @@ static void check_sparse(const char *fn, struct batch_req r[4], const unsigned c
 }
 
 GRADE_TEST(paio, beyond_4gib, 1,
-	   "paio_batch_read at offsets beyond 4 GiB of a sparse file (short reads continued there too)",
-	   "TODO 4: beyond 4 GiB: a continuation's position must be worked out in 64 bits "
-	   "(aio_offset is an off_t), never in an int or an unsigned (aio(7), lesson section 2)")
+	   "paio_batch_read at offsets beyond 4 GiB of a sparse file (short reads continued there too), and a read of 6 GiB (no data moves)",
+	   "TODOs 4 and 7: beyond 4 GiB: a continuation's position must be worked out in 64 "
+	   "bits (aio_offset is an off_t), and the bytes read so far, which pass 2 and 4 GiB, "
+	   "kept in a size_t, never in an int or an unsigned (aio(7), lesson section 2)")
 {
 	unsigned char *data = grade_random_bytes(5000), *bufs = grade_xmalloc(6200);
 	int fd = sparse_file(data, 5000), small;
@@ -1662,6 +1663,25 @@ GRADE_TEST(paio, beyond_4gib, 1,
 		grade_check_same(big, data, 3000, "paio_batch_read of 4 GiB + 10 bytes");
 		munmap(big, huge);
 	}
+	/* A pretend file of 5 GiB + 3 bytes on fd 900: each aio_read of it
+	 * answers at most 0x7ffff000 bytes and moves none, so a read of 6 GiB
+	 * ends with a total that fits neither an int nor an unsigned. */
+	aw.pretend_null = grade_open("/dev/null", O_RDONLY);
+	aw.pretend_fd = 900;
+	aw.pretend_size = 5 * GIB + 3;
+	r[0] = (struct batch_req){ 900, 0, 6 * GIB, bufs, UNSET };
+	r[1] = (struct batch_req){ 900, (off_t)(4 * GIB), SSIZE_MAX, bufs, UNSET };
+	rc = SEAM_CALL(paio_batch_read(r, 2, 2));
+	aw.pretend_fd = 0;
+	grade_check(rc == 0 && r[0].res == (ssize_t)(5 * GIB + 3) && r[1].res == (ssize_t)(GIB + 3),
+		    "reads of 6 GiB at offset 0 and of SSIZE_MAX bytes at 4 GiB, from a file of 5 "
+		    "GiB + 3 bytes (each aio_read returns at most 0x7ffff000 bytes, like read(2)): "
+		    "paio_batch_read returned %s, res %s and %s; expected 0, %llu and %llu: are "
+		    "the bytes read so far kept in an int or an unsigned? They pass 2 and 4 GiB: "
+		    "use a size_t (TODO 7)", errno_name(rc), errno_name(r[0].res),
+		    errno_name(r[1].res), 5 * GIB + 3, GIB + 3);
+	check_protocol();
+	close(aw.pretend_null);
 	close(small);
 	close(fd);
 	free(bufs);
@@ -1978,6 +1998,21 @@ GRADE_TEST(tpool, memory, 3,
 
 	tw_watch();
 	seam_heap_usage(&before);
+	/* Refused arguments: -EINVAL, and nothing left allocated. */
+	{
+		struct tpool *bad = NULL;
+		int r1 = POOL_CALL(tpool_create(NULL, 2));
+		int r2 = POOL_CALL(tpool_create(&bad, 0));
+		int r3 = POOL_CALL(tpool_create(&bad, TPOOL_MAX_THREADS + 1));
+
+		grade_check(r1 == -EINVAL && r2 == -EINVAL && r3 == -EINVAL && bad == NULL,
+			    "tpool_create(NULL, 2), (&p, 0) and (&p, TPOOL_MAX_THREADS + 1) "
+			    "returned %s, %s and %s; expected -EINVAL each, p untouched",
+			    errno_name(r1), errno_name(r2), errno_name(r3));
+		grade_check_heap(&before, "tpool_create refusing its arguments (-EINVAL: out "
+				 "NULL, 0 or TPOOL_MAX_THREADS + 1 threads): check them before "
+				 "allocating anything, or free on that path too (TODO 11);");
+	}
 	for (int k = 0; k <= 6; k++) {
 		struct batch_req *reqs = random_reads(fd, size, n, 4000);
 		struct tpool *pool = NULL;
@@ -2615,4 +2650,85 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 	free(reqs);
 	close(fd);
 	free(data);
+}
+
+/* Every thread of the pool asleep (workers, and the caller `tid`), bounded. */
+static bool pool_all_asleep(int workers, pid_t tid)
+{
+	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
+
+	for (;;) {
+		int asleep = w_sysno_of(tid) >= 0;
+
+		for (int i = 0; i < atomic_load(&tw.ntids) && i < TW_MAX; i++)
+			asleep += w_sysno_of(tw.tids[i]) >= 0;
+		if (asleep == workers + 1)
+			return true;
+		if (fault_now_ms() > deadline)
+			return false;
+		fault_nap();
+	}
+}
+
+GRADE_TEST(tpool, sleeps_while_waiting, 2,
+	   "the pool sleeps while it waits: while a read is held 300 ms, neither the caller nor an idle worker wakes up",
+	   "TODOs 12 and 14: wait with pthread_cond_wait until another thread changed the "
+	   "state and signalled; a wait with a short timeout in a loop is polling: the caller "
+	   "and the idle workers wake up over and over although nothing happened (paio.h: "
+	   "\"an idle pool uses no CPU\", \"no polling\"; pthread_cond_wait(3))")
+{
+	const size_t len = 64;
+	const long hold_ms = 300;
+	int p[1][2];
+	struct batch_req reqs[1];
+	unsigned char *data[1];
+	struct other_caller caller;
+	struct tpool *pool;
+	pthread_t t;
+	long caller0, worker0, caller_woke, worker_woke;
+	bool asleep, sent;
+
+	tw_watch();
+	pool = pool_or_fail(3);
+	feed_pipes(1, p, reqs, data, len, 0, UNSET);
+	/* The caller runs in a thread of its own: this one holds its read. */
+	caller = (struct other_caller){ .pool = pool, .reqs = reqs, .n = 1, .rc = -1 };
+	seam_arm();
+	grade_check(SEAM_REAL(pthread_create)(&t, NULL, other_caller_main, &caller) == 0,
+		    "harness: cannot start the caller");
+	grade_check(other_read_pending(p[0][0]), "the request (a pipe) was never read by a "
+		    "worker");
+	while (atomic_load(&caller.tid) == 0)
+		fault_nap();
+	asleep = pool_all_asleep(3, (pid_t)atomic_load(&caller.tid));
+	caller0 = atomic_load(&tw.waits_caller);
+	worker0 = atomic_load(&tw.waits_worker);
+	for (long end = fault_now_ms() + hold_ms; fault_now_ms() < end;)
+		fault_nap();
+	caller_woke = atomic_load(&tw.waits_caller) - caller0;
+	worker_woke = atomic_load(&tw.waits_worker) - worker0;
+	sent = write(p[0][1], data[0], len) == (ssize_t)len;
+	close(p[0][1]);
+	SEAM_REAL(pthread_join)(t, NULL);
+	seam_disarm();
+	grade_check(sent, "harness: cannot write to the pipe");
+	grade_check(caller.rc == 0 && reqs[0].res == (ssize_t)len, "tpool_batch_read of one "
+		    "pipe returned %s, res %s; expected 0 and %zu", errno_name(caller.rc),
+		    errno_name(reqs[0].res), len);
+	grade_check(asleep, "the caller and the 3 workers never all slept while the one read "
+		    "waited for its pipe: does a thread spin instead of waiting on a condition "
+		    "variable? (TODOs 12 and 14)");
+	grade_check(caller_woke <= 2, "the caller of tpool_batch_read waited on a condition "
+		    "variable %ld times in %ld ms while its only read was held and nothing "
+		    "changed: a wait with a timeout in a loop is polling. Wait with "
+		    "pthread_cond_wait until the last job of the batch signals (TODO 14, paio.h: "
+		    "\"no polling, no sleep()\")", caller_woke, hold_ms);
+	grade_check(worker_woke <= 2, "the pool's 2 idle workers waited on a condition "
+		    "variable %ld times in %ld ms while no work was queued: an idle worker that "
+		    "wakes up on a timer to look for work is polling. Wait with pthread_cond_wait "
+		    "until a job is queued or the pool stops (TODO 12, paio.h: \"an idle pool "
+		    "uses no CPU\")", worker_woke, hold_ms);
+	check_pipe_results("tpool_batch_read", reqs, 1, data, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(1, p, reqs, data);
 }

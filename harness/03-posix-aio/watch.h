@@ -10,12 +10,15 @@
  *     without SIGEV_NONE or with a non-zero aio_reqprio. The hooks also
  *     inject EAGAIN into aio_read, a failure into aio_suspend, and shorten
  *     reads (aio_nbytes capped, restored before aio_return) to force
- *     continuations in the middle of a file.
+ *     continuations in the middle of a file; reads of a pretend file
+ *     (aw.pretend_fd) move no byte and aio_return answers for them, so a
+ *     request can pass 4 GiB without the memory.
  *
  *  2. Watch threads (tw_*): pthread_create is hooked to wrap the start
  *     routine, so the harness learns every worker's thread id, its signal
  *     mask at birth, and when its start routine returned; pthread_join and
- *     pthread_detach are counted. Reads (read, pread, pread64) are counted
+ *     pthread_detach are counted, and so are the condition waits of the
+ *     workers and of the callers. Reads (read, pread, pread64) are counted
  *     with the number in progress at once, the reader of each fd, and
  *     optional EINTR injection or a cap on each transfer.
  *
@@ -150,6 +153,11 @@ static struct {
 	int cont_fail_fd;           /* >0: a continuation (aio_offset not a multiple */
 	                            /* of 4096) reads this fd instead: it fails      */
 	int fds[AW_MAX_CB];         /* aio_fildes as the code under test set it      */
+	ssize_t pretend_res[AW_MAX_CB]; /* what aio_return says for a pretend read,  */
+	                            /* or -1: the real read's result                  */
+	int pretend_fd;             /* >0: aio_read of this fd moves no byte: a file  */
+	unsigned long long pretend_size; /* of pretend_size bytes, 0x7ffff000 a read; */
+	int pretend_null;           /* the real read goes to /dev/null (opened here)  */
 	long limit;                 /* >0: EAGAIN while this many are in flight      */
 	long eagain_run, max_eagain_run; /* EAGAINs since the last aio_suspend or    */
 	                                 /* aio_return, and the most of them        */
@@ -180,6 +188,7 @@ static void aw_forget(int i)
 	aw.nbytes[i] = aw.nbytes[aw.used];
 	aw.snap[i] = aw.snap[aw.used];
 	aw.fds[i] = aw.fds[aw.used];
+	aw.pretend_res[i] = aw.pretend_res[aw.used];
 	aw.inflight--;
 }
 
@@ -188,6 +197,7 @@ static void aw_forget(int i)
 static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 {
 	size_t asked;
+	ssize_t pretend;
 	long call;
 	int rc, err, fd;
 
@@ -248,6 +258,24 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 	fd = cb->aio_fildes;
 	if (aw.cap && asked > aw.cap)
 		cb->aio_nbytes = aw.cap;
+	/* A read of the pretend file: glibc reads 0 bytes of /dev/null instead
+	 * (the buffer untouched) and aio_return answers what a file of
+	 * pretend_size bytes would, at most 0x7ffff000 bytes a read (read(2)). */
+	pretend = -1;
+	if (aw.pretend_fd > 0 && fd == aw.pretend_fd) {
+		unsigned long long off = (unsigned long long)cb->aio_offset;
+
+		pretend = 0;
+		if (cb->aio_offset >= 0 && off < aw.pretend_size) {
+			unsigned long long left = aw.pretend_size - off;
+
+			pretend = (ssize_t)(cb->aio_nbytes < left ? cb->aio_nbytes : left);
+			if (pretend > 0x7ffff000)
+				pretend = 0x7ffff000;
+		}
+		cb->aio_fildes = aw.pretend_null;
+		cb->aio_nbytes = 0;   /* no buffer to check; restored before aio_return */
+	}
 	if (aw.cont_fail_fd > 0 && cb->aio_offset % 4096 != 0)
 		cb->aio_fildes = aw.cont_fail_fd;
 	rc = real(cb);
@@ -257,6 +285,7 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			aw.snap[aw.used] = *cb;
 			aw.cb[aw.used] = cb;
 			aw.fds[aw.used] = fd;
+			aw.pretend_res[aw.used] = pretend;
 			aw.nbytes[aw.used++] = asked;
 		}
 		aw.accepted++;
@@ -278,8 +307,10 @@ static int aw_real_read64(struct aiocb *cb) { return SEAM_REAL(aio_read64)((stru
 static int aw_aio_read(struct aiocb *cb) { return aw_read_common(cb, aw_real_read); }
 static int aw_aio_read64(struct aiocb64 *cb) { return aw_read_common((struct aiocb *)cb, aw_real_read64); }
 
-static void aw_before_return(struct aiocb *cb)
+/* -1, or what aio_return answers for a read of the pretend file. */
+static ssize_t aw_before_return(struct aiocb *cb)
 {
+	ssize_t pretend = -1;
 	int i;
 
 	pthread_mutex_lock(&aw.lock);
@@ -312,21 +343,25 @@ static void aw_before_return(struct aiocb *cb)
 				  was->aio_reqprio, cb->aio_reqprio);
 		cb->aio_nbytes = aw.nbytes[i];   /* undo the cap: the aiocb is theirs again */
 		cb->aio_fildes = aw.fds[i];
+		pretend = aw.pretend_res[i];
 		aw_forget(i);
 	}
 	pthread_mutex_unlock(&aw.lock);
+	return pretend;
 }
 
 static ssize_t aw_aio_return(struct aiocb *cb)
 {
-	aw_before_return(cb);
-	return SEAM_REAL(aio_return)(cb);
+	ssize_t pretend = aw_before_return(cb), got = SEAM_REAL(aio_return)(cb);
+
+	return pretend >= 0 && got == 0 ? pretend : got;
 }
 
 static ssize_t aw_aio_return64(struct aiocb64 *cb)
 {
-	aw_before_return((struct aiocb *)cb);
-	return SEAM_REAL(aio_return64)(cb);
+	ssize_t pretend = aw_before_return((struct aiocb *)cb), got = SEAM_REAL(aio_return64)(cb);
+
+	return pretend >= 0 && got == 0 ? pretend : got;
 }
 
 static int aw_aio_error(const struct aiocb *cb)
@@ -599,6 +634,8 @@ static struct {
 	atomic_bool stop_race;      /* a worker's wait first lingers (lock held)     */
 	atomic_int in_gap;          /* workers lingering so                          */
 	atomic_bool woken_in_gap;   /* a wake-up came while one lingered             */
+	atomic_long waits_worker;   /* pthread_cond_wait/timedwait calls by workers  */
+	atomic_long waits_caller;   /* ... and by the other threads (the callers)    */
 } tw = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_at = -1 };
 
 static _Thread_local int tw_k = -1;   /* this thread's k, if a wrapped one */
@@ -652,8 +689,14 @@ static bool tw_linger(void)
 	return woken;
 }
 
+static void tw_count_wait(void)
+{
+	atomic_fetch_add(tw_k >= 0 ? &tw.waits_worker : &tw.waits_caller, 1);
+}
+
 static int tw_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+	tw_count_wait();
 	tw_note_cond(c, m);
 	if (tw_linger())
 		return 0;
@@ -662,6 +705,7 @@ static int tw_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 
 static int tw_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
 {
+	tw_count_wait();
 	tw_note_cond(c, m);
 	return SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
 }
