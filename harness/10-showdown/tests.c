@@ -278,6 +278,14 @@ static int open_verdict(const char **path, int flags)
 	return 0;
 }
 
+/* fcntl(F_SETFL) with O_DIRECT after the open: refused where open(2) would
+ * refuse it (fcntl(2), EINVAL), so that a module switching O_DIRECT on
+ * later meets the same filesystem. */
+static int setfl_verdict(int flags)
+{
+	return hk.odirect_einval && (flags & O_DIRECT) ? EINVAL : 0;
+}
+
 static int h_uname(struct utsname *u)
 {
 	int r = SEAM_REAL(uname)(u);
@@ -312,6 +320,7 @@ static void ch10_setup(void)
 	seam_hook_read = h_read;
 	seam_hook_pthread_create = h_pthread_create;
 	open_hooks_install(open_verdict);
+	open_hooks_setfl(setfl_verdict);
 	seam_hook_uname = h_uname;
 }
 

@@ -7,6 +7,10 @@
  *                                 verdict(&path, flags) first: 0 lets it
  *                                 through (with *path, which the verdict
  *                                 may have changed), an errno fails it
+ *   open_hooks_setfl(verdict)     fcntl(fd, F_SETFL, flags) asks
+ *                                 verdict(flags) first: an errno fails it
+ *                                 (O_DIRECT switched on after the open is
+ *                                 refused where open(2) would refuse it)
  *   open_hooks_remove()           the real calls again
  *
  * open's mode argument exists only when its flags need one (open(2)): it is
@@ -22,6 +26,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 static int (*open_hooks_verdict)(const char **path, int flags);
@@ -56,6 +61,31 @@ OPEN_HOOK(openat64, (int dirfd, const char *path, int flags, ...),
 	  SEAM_REAL(openat64)(dirfd, p, flags, mode))
 #undef OPEN_HOOK
 
+static int (*open_hooks_setfl_verdict)(int flags);
+
+/* fcntl's third argument is one pointer-sized value, as glibc reads it. */
+#define FCNTL_HOOK(name)                                                     \
+	static int open_hook_##name(int fd, int cmd, ...)                    \
+	{                                                                    \
+		void *arg;                                                   \
+		va_list ap;                                                  \
+		int err = 0;                                                 \
+                                                                             \
+		va_start(ap, cmd);                                           \
+		arg = va_arg(ap, void *);                                    \
+		va_end(ap);                                                  \
+		if (cmd == F_SETFL && open_hooks_setfl_verdict)              \
+			err = open_hooks_setfl_verdict((int)(intptr_t)arg);  \
+		if (err) {                                                   \
+			errno = err;                                         \
+			return -1;                                           \
+		}                                                            \
+		return SEAM_REAL(name)(fd, cmd, arg);                        \
+	}
+FCNTL_HOOK(fcntl)
+FCNTL_HOOK(fcntl64)
+#undef FCNTL_HOOK
+
 static inline void open_hooks_install(int (*verdict)(const char **path, int flags))
 {
 	open_hooks_verdict = verdict;
@@ -63,6 +93,13 @@ static inline void open_hooks_install(int (*verdict)(const char **path, int flag
 	seam_hook_open64 = open_hook_open64;
 	seam_hook_openat = open_hook_openat;
 	seam_hook_openat64 = open_hook_openat64;
+	seam_hook_fcntl = open_hook_fcntl;
+	seam_hook_fcntl64 = open_hook_fcntl64;
+}
+
+static inline void open_hooks_setfl(int (*verdict)(int flags))
+{
+	open_hooks_setfl_verdict = verdict;
 }
 
 static inline void open_hooks_remove(void)
@@ -71,7 +108,10 @@ static inline void open_hooks_remove(void)
 	seam_hook_open64 = NULL;
 	seam_hook_openat = NULL;
 	seam_hook_openat64 = NULL;
+	seam_hook_fcntl = NULL;
+	seam_hook_fcntl64 = NULL;
 	open_hooks_verdict = NULL;
+	open_hooks_setfl_verdict = NULL;
 }
 
 #endif /* OPEN_HOOKS_H */

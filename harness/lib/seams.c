@@ -207,6 +207,17 @@ static void aio_after_io_destroy(int r, io_context_t ctx)
 		aio_after_##name(r_, SEAM_ARGS args);           \
 		return r_;                                      \
 	}
+/* fcntl's third argument, read as glibc's fcntl reads it (one
+ * pointer-sized value, whatever the command; unused when it has none). */
+#define SEAM_FCNTL_ARG(cmd)                      \
+	({                                       \
+		void *arg_;                      \
+		va_list ap_;                     \
+		va_start(ap_, cmd);              \
+		arg_ = va_arg(ap_, void *);      \
+		va_end(ap_);                     \
+		arg_;                            \
+	})
 #define SEAM_LIBC(ret, name, params, args) \
 	SEAM_WRAPPER(ret, name, params, args, errno = EPERM; return (ret)-1)
 #define SEAM_NEG(ret, name, params, args) \
