@@ -276,6 +276,23 @@ URING_TEST(batch, arguments, 1,
 		grade_check(ret == -EINVAL, "ubatch_read(&b, NULL, %zu, 4) returned %s, expected "
 			    "-EINVAL", n, grade_errno_str(ret));
 	}
+	/* The argument checks come before the n == 0 shortcut (ubatch.h: -EINVAL
+	 * for b NULL, b not live or qd 0, whatever n is; only reqs == NULL is
+	 * tied to n > 0). */
+	ret = run_read(NULL, &one, 0, 4);
+	grade_check(ret == -EINVAL, "ubatch_read(NULL, reqs, 0, 4) returned %s, expected -EINVAL: "
+		    "a NULL ring is refused whatever n is; check b, b->live and qd before the "
+		    "n == 0 shortcut (TODO 3, ubatch.h)", grade_errno_str(ret));
+	ret = run_read(&dead, &one, 0, 4);
+	grade_check(ret == -EINVAL, "ubatch_read on a ring that was never set up with n 0 returned "
+		    "%s, expected -EINVAL: check b->live before the n == 0 shortcut (TODO 3, "
+		    "ubatch.h)", grade_errno_str(ret));
+	ret = run_read(&b, &one, 0, 0);
+	grade_check(ret == -EINVAL, "ubatch_read(&b, reqs, 0, 0) returned %s, expected -EINVAL: "
+		    "qd 0 is refused whatever n is; check qd before the n == 0 shortcut (TODO 3, "
+		    "ubatch.h)", grade_errno_str(ret));
+	grade_check(one.res == 7, "ubatch_read with bad arguments and n 0 set res to %zd; it "
+		    "must touch nothing", one.res);
 	watch_reset_counts();
 	ret = run_read(&b, &one, 0, 4);
 	grade_check(ret == 0 && one.res == 7, "ubatch_read with n 0 returned %s and set res to "
