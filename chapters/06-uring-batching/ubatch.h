@@ -100,10 +100,10 @@ int ubatch_init(struct ubatch *b, unsigned entries);
  *     rest is read again.
  *
  * Returns 0 when every request has its res. Returns -EINVAL (touching
- * nothing) for b == NULL, b not live, qd == 0 (whatever n is), or reqs ==
- * NULL with n > 0; otherwise n == 0 returns 0 at once. Another negative
- * value (-EAGAIN, -ENOMEM, ...)
- * means the batch as a whole could not finish: res fields are then
+ * nothing) for b == NULL, b not live or qd == 0, whatever n is, and for
+ * reqs == NULL with n > 0; otherwise n == 0 returns 0 at once. Another
+ * negative value (-EAGAIN, -ENOMEM, ...) means the batch as a whole could
+ * not finish: res fields are then
  * unspecified, no read is left writing into the caller's buffers if
  * draining was possible, and b must be released with ubatch_exit() (it may
  * be set up again with ubatch_init()).
