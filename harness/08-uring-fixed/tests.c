@@ -480,8 +480,10 @@ URING_TEST(tables, buffers, 2,
 	ret = SEAM_CALL(ufixed_remove_buffer(&u, 0));
 	grade_check(ret == 0, "ufixed_remove_buffer(&u, 0) returned %s, expected 0 (TODO 3)",
 		    grade_errno_str(ret));
-	grade_check(u.bufs[0].iov_base == NULL, "after removing slot 0, u.bufs[0] still says %p",
-		    u.bufs[0].iov_base);
+	grade_check(u.bufs[0].iov_base == NULL && u.bufs[0].iov_len == 0, "after removing slot 0, "
+		    "u.bufs[0] still says %p/%zu: an empty buffer slot holds NULL and 0 (ufixed.h, "
+		    "struct ufixed), set both after the kernel emptied the slot (TODO 3)",
+		    u.bufs[0].iov_base, u.bufs[0].iov_len);
 	ret = probe_read(&u, fd, false, a, 4096, 0);
 	grade_check(ret == -EFAULT, "after ufixed_remove_buffer(&u, 0), a READ_FIXED into slot 0 "
 		    "got %s; an empty slot gives -EFAULT: the kernel's slot was not emptied "
@@ -670,6 +672,29 @@ URING_TEST(tables, files, 2,
 	for (unsigned k = 0; k < UFIXED_MAX_FILES; k++)
 		grade_check(u.files[k] == -1, "after ufixed_exit, files[%u] is still %d: the exit "
 			    "empties the tables (an empty file slot holds -1) (TODO 9)", k, u.files[k]);
+	/* The kernel's reference on a registered file goes when ufixed_exit
+	 * returns, not later: a pipe's write end registered (the caller's fd
+	 * closed) must be gone, so the read end sees end of file at once. */
+	{
+		int p[2];
+		ssize_t got;
+		char c;
+
+		grade_check(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0, "harness: pipe2: %s",
+			    strerror(errno));
+		init_or_fail(&u, 8, 0);
+		add_file_or_fail(&u, p[1]);
+		close(p[1]);
+		SEAM_CALL_VOID(ufixed_exit(&u));
+		got = read(p[0], &c, 1);
+		grade_check(got == 0, "a pipe's write end was registered (the caller's fd then "
+			    "closed) and ufixed_exit returned, yet the pipe still has a writer (read "
+			    "of its other end: %s): the file table was not unregistered, so the "
+			    "kernel drops its reference only later, when it frees the ring in the "
+			    "background; unregister the files before io_uring_queue_exit (TODO 9; "
+			    "man 3 io_uring_unregister_files)", got < 0 ? strerror(errno) : "data");
+		close(p[0]);
+	}
 	close(fd);
 	free(data);
 }
