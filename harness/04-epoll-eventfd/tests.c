@@ -224,7 +224,8 @@ GRADE_TEST(serve, protocol_edges, 3,
 	   "one client: unaligned ranges, end of file, length 0, 1 MiB, the -EINVAL cases, "
 	   "lengths and offsets past 2^32, two requests in one write",
 	   "TODOs 3, 4, 7, 8: status = bytes sent (fewer only at end of file, 0 past it), "
-	   "-EINVAL for length > EVSRV_MAX_LEN or offset > INT64_MAX - length; read the "
+	   "-EINVAL for length > EVSRV_MAX_LEN or offset > INT64_MAX - length (length 0 "
+	   "included: check the range before answering a length 0 with status 0); read the "
 	   "aligned window and send the slice the client asked for; the connection stays "
 	   "open after every reply, errors included (evsrv.h, \"The wire protocol\")")
 {
@@ -240,6 +241,8 @@ GRADE_TEST(serve, protocol_edges, 3,
 		/* 64 bits: cut to 32, these would look like small valid requests */
 		{ (1ull << 32) + 5, 10 }, { 0, (1ull << 32) + 100 }, { 7, 1ull << 32 },
 		{ 3, (1ull << 31) + 9 },
+		/* length 0 does not exempt the offset: past INT64_MAX it is -EINVAL */
+		{ big, 0 }, { big + 1, 0 }, { UINT64_MAX, 0 },
 	};
 
 	srv_setup(FILE_SIZE, 8, 0);
@@ -439,9 +442,28 @@ static bool in_an_epoll_set(int fd)
 	return found;
 }
 
+/* The "eventfd-semaphore:" line of an eventfd's fdinfo: 1, 0, or -1 where
+ * the kernel does not show it. */
+static int eventfd_semaphore(int fd)
+{
+	char path[64], line[256];
+	int sem = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	fp = fopen(path, "re");
+	while (fp && fgets(line, sizeof(line), fp))
+		if (sscanf(line, "eventfd-semaphore: %d", &sem) == 1)
+			break;
+	if (fp)
+		fclose(fp);
+	return sem;
+}
+
 GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 	   "reads go through io_submit, tagged with io_set_eventfd, aligned, on an O_DIRECT "
-	   "file; that eventfd is in the epoll set; nothing else reads the file",
+	   "file; that eventfd is non-blocking, in counter mode and in the epoll set; nothing "
+	   "else reads the file",
 	   "TODO 5: every read is an iocb on the aligned window, tagged with the completion "
 	   "eventfd and naming its connection; TODO 1: the file opened with O_DIRECT and that "
 	   "eventfd in the epoll set; no other call may read the file (lesson: "
@@ -467,6 +489,19 @@ GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 	grade_check(spy.resfd >= 0 && in_an_epoll_set(spy.resfd), "the eventfd the iocbs name "
 	      "(descriptor %d) is not in any epoll set: add it with epoll_ctl (TODO 1)",
 	      spy.resfd);
+	{
+		int fl = fcntl(spy.resfd, F_GETFL);
+
+		grade_check(fl < 0 || (fl & O_NONBLOCK), "the completion eventfd (descriptor %d) is "
+		      "blocking: a read of it when its counter is 0 (a spurious wake-up, a "
+		      "completion already counted away) would put the whole loop to sleep outside "
+		      "epoll_wait; create it with EFD_NONBLOCK (TODO 1; evsrv.h: \"the completion "
+		      "eventfd (counter mode, non-blocking)\"; eventfd(2))", spy.resfd);
+		grade_check(eventfd_semaphore(spy.resfd) != 1, "the completion eventfd (descriptor "
+		      "%d) is in semaphore mode: each read takes 1 off the counter, so a batch of "
+		      "completions wakes the loop once per read; create it in counter mode, without "
+		      "EFD_SEMAPHORE (TODO 1; evsrv.h; eventfd(2))", spy.resfd);
+	}
 	grade_check(spy.getevents > 0 && spy.events >= spy.accepted, "io_getevents handed back %ld "
 	      "events for %ld reads (TODO 6)", spy.events, spy.accepted);
 	close_all(cls, 2);
@@ -3191,6 +3226,7 @@ static ssize_t bad_writev(int fd, const struct iovec *iov, int cnt)
 /* The next EPOLL_CTL_ADD fails with this errno (0: none). */
 static int fail_add_errno;
 static int fail_mod_errno;      /* the next EPOLL_CTL_MOD fails with this */
+static int fail_modin_errno;    /* the next EPOLL_CTL_MOD asking for EPOLLIN fails */
 
 static int bad_epoll_ctl(int epfd, int op, int fd, void *ev)
 {
@@ -3202,6 +3238,12 @@ static int bad_epoll_ctl(int epfd, int op, int fd, void *ev)
 	if (op == EPOLL_CTL_MOD && fail_mod_errno) {
 		errno = fail_mod_errno; /* epoll_ctl(2): ENOMEM, "insufficient memory" */
 		fail_mod_errno = 0;
+		return -1;
+	}
+	if (op == EPOLL_CTL_MOD && fail_modin_errno && ev &&
+	    (((struct epoll_event *)ev)->events & EPOLLIN)) {
+		errno = fail_modin_errno;
+		fail_modin_errno = 0;
 		return -1;
 	}
 	return SEAM_REAL(epoll_ctl)(epfd, op, fd, ev);
@@ -3242,12 +3284,13 @@ static void wait_closed_by_server(struct client *c, const char *what, const char
 GRADE_TEST(net, socket_errors_close_the_client, 2,
 	   "a receive or a send that fails with ECONNRESET closes that client's connection, so "
 	   "does a new client that epoll_ctl cannot watch; a failed EPOLL_CTL_MOD loses no "
-	   "memory; nothing of theirs left allocated; the other clients are served",
+	   "memory and leaves no client unwatched; nothing of theirs left allocated; the other clients are served",
 	   "TODOs 2, 3, 8 and 9: recv or sendmsg failing with anything but EAGAIN/EWOULDBLOCK and "
 	   "EINTR (ECONNRESET, EPIPE, ...): the connection is broken: close the socket (and free "
 	   "the connection when no read of it is out); never wait for more on it, never end the "
 	   "loop for it; a client whose EPOLL_CTL_ADD fails is closed; when an EPOLL_CTL_MOD "
-	   "fails, what the request allocated (its buffer) is freed on that path too (TODO 4) "
+	   "fails, what the request allocated (its buffer) is freed on that path too (TODO 4), "
+	   "and one that turns EPOLLIN back on after a reply closes the client (TODO 8) "
 	   "(evsrv.h, \"The wire protocol\" and \"What the exercise allows\")")
 {
 	unsigned char q[EVSRV_REQ_SIZE];
@@ -3343,6 +3386,50 @@ GRADE_TEST(net, socket_errors_close_the_client, 2,
 		grade_check_heap(&h3, "a client whose EPOLL_CTL_MOD failed with ENOMEM while its "
 				 "request was taken on, then gone (the request's buffer and the "
 				 "connection are freed on that path too: TODOs 4 and 8)");
+	}
+	/* A client whose EPOLL_CTL_MOD back to EPOLLIN fails (ENOMEM) once its
+	 * reply is out: closed, or served on; never left unwatched for ever. */
+	{
+		struct client g;
+		unsigned char x[64];
+		long deadline;
+		int fired;
+
+		cl_connect(&g, 5, 0);
+		cl_send(&g, 9, 900);
+		drive_one(&g, "a first request");
+		seam_hook_epoll_ctl = bad_epoll_ctl;
+		fail_modin_errno = ENOMEM;
+		cl_send(&g, 10, 1000);
+		drive_one(&g, "a request whose reply was followed by a failing EPOLL_CTL_MOD");
+		for (int i = 0; i < 20; i++)
+			turn(5);
+		fired = fail_modin_errno == 0;
+		seam_hook_epoll_ctl = NULL;
+		fail_modin_errno = 0;
+		if (fired) {
+			/* The next request: a reply, or the close, must come. */
+			evsrv_encode_request(q, 11, 1100);
+			(void)send(g.fd, q, sizeof(q), MSG_NOSIGNAL);
+			deadline = fault_now_ms() + STALL_MS;
+			for (;;) {
+				ssize_t n = recv(g.fd, x, sizeof(x), MSG_DONTWAIT);
+
+				if (n >= 0 || errno != EAGAIN)
+					break; /* a reply byte, the close, or a reset */
+				grade_check(fault_now_ms() < deadline, "after its reply was sent, the "
+				      "EPOLL_CTL_MOD that asks for client 5's next request (EPOLLIN) failed "
+				      "with ENOMEM, and then client 5 was neither closed nor served: its "
+				      "next request got no answer for %d ms. A socket epoll no longer "
+				      "watches for EPOLLIN is stuck for ever: check epoll_ctl's result "
+				      "when a reply is done too, and close the client when it fails "
+				      "(TODO 8, TODO 9; epoll_ctl(2) ERRORS: ENOMEM)", STALL_MS);
+				turn(20);
+			}
+		}
+		cl_close(&g);
+		cl_send(&c, 12, 1200);
+		drive_one(&c, "after a client's EPOLL_CTL_MOD to EPOLLIN failed");
 	}
 	seam_hook_recv = NULL;
 	seam_hook_recvfrom = NULL;
