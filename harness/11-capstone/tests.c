@@ -1902,6 +1902,7 @@ GRADE_TEST(uring, eintr, 2,
 	   "reap what is there (maybe nothing) and wait again")
 {
 	uint32_t want[T_K], ids[T_K];
+	struct ann_stats st;
 	int wret, ret;
 
 	uring_setup(8, false);
@@ -1928,7 +1929,8 @@ GRADE_TEST(uring, eintr, 2,
 			watch.inject_when = WATCH_WHEN_WAITS_BUSY;
 		else
 			watch.wake_early = 2;
-		ret = urun(query(7), T_K, T_REC_L, 4, ids, NULL, NULL);
+		memset(&st, 0xa5, sizeof(st));
+		ret = urun(query(7), T_K, T_REC_L, 4, ids, NULL, &st);
 		watch.wake_early = 0;
 		watch_release_held();
 		/* c == 2 applies only to a search that waits with
@@ -1947,6 +1949,12 @@ GRADE_TEST(uring, eintr, 2,
 			    "%s: the search answered %s, differently from the same query without the "
 			    "signal (%s): the interrupted call is made again, nothing else changes "
 			    "(TODO 13)", what, grade_errno_str(ret), grade_errno_str(wret));
+		grade_check(ret < 0 || (st.hops == U.submits && st.reads == uring_nodes()),
+			    "%s: stats say %u hops and %u reads; the ring saw %ld submits carrying "
+			    "reads and %ld nodes read: a call that failed with -EINTR handed nothing "
+			    "over, so it is not a hop; count the hop once the call made again "
+			    "succeeds (TODO 10, TODO 13)", what, st.hops, st.reads, U.submits,
+			    uring_nodes());
 	}
 }
 
@@ -2125,6 +2133,14 @@ GRADE_TEST(uring, ring_fails, 1,
 		    "buffer: the kernel may still write into the buffers of reads in flight, so "
 		    "they are not freed when the ring fails (ann.h; TODO 12)",
 		    after.bytes - before.bytes);
+	/* at most the W read buffers stay (one block each, or one for all):
+	 * the list, the seen set, the results... are the query's own */
+	grade_check(after.blocks - before.blocks <= 4,
+		    "every wait failing with -EBADR, W 4: the search returned with %ld blocks of "
+		    "its own still allocated, more than the 4 read buffers: only the buffers of "
+		    "the reads in flight must stay (the kernel may write into them); the rest of "
+		    "the query's state (list, seen set, results...) is freed as on any other "
+		    "return (ann.h; TODO 12)", after.blocks - before.blocks);
 }
 
 GRADE_TEST_T(uring, odirect, 2,
