@@ -171,8 +171,9 @@ int ufixed_read(struct ufixed *u, struct batch_req *reqs, size_t n, unsigned qd)
 
 /*
  * ufixed_exit - unregister both tables and tear the ring down. Safe to call
- * twice, and after a failed ufixed_init(). The caller's buffers and fds are
- * left alone (they are the caller's to free and close).
+ * twice, after a failed ufixed_init(), and with u == NULL (nothing to do).
+ * The caller's buffers and fds are left alone (they are the caller's to
+ * free and close).
  */
 void ufixed_exit(struct ufixed *u);
 
