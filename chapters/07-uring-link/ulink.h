@@ -199,8 +199,12 @@ int ulink_cancel_all(struct ulink *u, struct ulink_done *done, unsigned max);
  * Returns 0 when all `size` bytes are written (size 0: nothing to do),
  * -EINVAL for u not live, size < 0, block 0 or above ULINK_MAX_BLOCK, or
  * pairs 0, -EBUSY if reads started with ulink_start_read() are in flight,
- * -ENOMEM if the buffers cannot be allocated, or the first error as above. -EINTR never comes out of this function. Every buffer it
- * allocated is freed on every path.
+ * -ENOMEM if the buffers cannot be allocated, or the first error as above.
+ * -EINTR never comes out of this function. Every buffer it allocated is
+ * freed on every path but one: when the ring itself fails (a liburing call
+ * returns an error other than -EINTR, -EAGAIN, -EBUSY) with pairs still in
+ * the kernel, their buffers are left allocated on purpose, since the kernel
+ * may still write into them; that error is returned.
  */
 int ulink_copy(struct ulink *u, int in_fd, int out_fd, off_t size, size_t block,
                unsigned pairs);
