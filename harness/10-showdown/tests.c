@@ -78,6 +78,7 @@ static struct {
 	int last_nr;                /* the nr_events the last io_setup asked for */
 	long destroys_failed;       /* io_destroy of a context that was not there */
 	int getevents_err;          /* io_getevents answers this (0: the kernel) */
+	int submit_err;             /* io_submit answers this (0: the kernel)    */
 	long aio_inflight, aio_max_inflight;
 	/* threads: the create_fail_at-th pthread_create fails with EAGAIN */
 	long create_fail_at;
@@ -88,6 +89,12 @@ static struct {
 	                            /* io_uring_disabled says 1             */
 	char fake_release[PATH_MAX], fake_version[PATH_MAX], fake_disabled[PATH_MAX];
 	long opens;
+	/* a slow read: a pread on slow_fd waits until slow_want reads of the
+	 * batch have started (or slow_ms have passed: then it was stalled) */
+	int slow_fd;
+	long slow_want, slow_ms;
+	atomic_bool slow_stalled;
+	atomic_long slow_started;   /* reads of the batch started when it went on */
 } hk;
 
 /* Touched by the pool's workers too. */
@@ -108,11 +115,30 @@ static void note_read_start(void)
 		;
 }
 
+/* A read on hk.slow_fd is slow: it goes on only once hk.slow_want reads
+ * (itself included) have started, as a read of a busy disk would hold its
+ * worker while the others are served; after hk.slow_ms it goes on anyway
+ * and says the rest of the batch waited for it. */
+static void slow_read(int fd)
+{
+	long deadline;
+
+	if (!hk.slow_want || fd != hk.slow_fd)
+		return;
+	deadline = fault_now_ms() + hk.slow_ms;
+	while (atomic_load(&reads) < hk.slow_want && fault_now_ms() < deadline)
+		fault_nap();
+	atomic_store(&hk.slow_started, atomic_load(&reads));
+	if (atomic_load(&reads) < hk.slow_want)
+		atomic_store(&hk.slow_stalled, true);
+}
+
 static ssize_t h_pread(int fd, void *buf, size_t n, off_t off)
 {
 	ssize_t r;
 
 	note_read_start();
+	slow_read(fd);
 	r = SEAM_REAL(pread)(fd, buf, n, off);
 	atomic_fetch_sub(&reads_inflight, 1);
 	return r;
@@ -123,6 +149,7 @@ static ssize_t h_pread64(int fd, void *buf, size_t n, off64_t off)
 	ssize_t r;
 
 	note_read_start();
+	slow_read(fd);
 	r = SEAM_REAL(pread64)(fd, buf, n, off);
 	atomic_fetch_sub(&reads_inflight, 1);
 	return r;
@@ -234,9 +261,12 @@ static int h_io_destroy(io_context_t ctx)
 
 static int h_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
 {
-	int rc = SEAM_REAL(io_submit)(ctx, nr, iocbs);
+	int rc;
 
 	hk.submits++;
+	if (hk.submit_err)
+		return hk.submit_err;  /* nothing submitted, as for real */
+	rc = SEAM_REAL(io_submit)(ctx, nr, iocbs);
 	if (rc > 0) {
 		hk.aio_inflight += rc;
 		if (hk.aio_inflight > hk.aio_max_inflight)
@@ -927,6 +957,13 @@ static void uring_refused(int err, const char *why_word)
 	r = open_ok(f.path, 8, 0, RD_LIBAIO, what);
 	grade_check(hk.init_calls >= 1, "%s: io_uring was never tried (no ubatch_init): try it "
 		    "first, it decides (TODO 2)", what);
+	grade_check(hk.init_calls == 1 && hk.last_entries == 8, "%s: ubatch_init was called %ld "
+		    "times, the last for %u entries: the reader asks once for its ring of min(qd, "
+		    "RD_MAX_RING) = 8 entries, and %s means io_uring is not here: go on to libaio. A "
+		    "smaller ring is not the reader's ring (a window of qd through it would be "
+		    "another reader than the one asked for), and the same call again at once gets "
+		    "the same answer (reader.h, step 1; TODO 2)", what, hk.init_calls,
+		    hk.last_entries, why_word);
 	check_why_has(r, "io_uring", what);
 	check_why_has(r, why_word, what);
 	check_why_has(r, "libaio", what);
@@ -1132,6 +1169,12 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 		r = open_ok(f.path, 8, cases[i].flags, RD_THREADS, what);
 		grade_check(hk.setup_calls >= 1, "%s: libaio was never tried (no io_setup): with "
 			    "O_DIRECT open, ask the kernel for a context (TODO 5)", what);
+		grade_check(hk.setup_calls == 1, "%s: io_setup was called %ld times: %s from "
+			    "io_setup means libaio is not here; ask once and go on to the pool. For "
+			    "EAGAIN, \"try again\" is not the meaning: fs.aio-max-nr, the whole "
+			    "machine's, is used up, and nothing frees a context between two calls a "
+			    "microsecond apart, so asking again at once only spins (reader.h, step 2; "
+			    "io_setup(2), ERRORS; TODO 5)", what, hk.setup_calls, cases[i].name);
 		check_why_has(r, "libaio", what);
 		check_why_has(r, cases[i].name, what);
 		snprintf(errs, sizeof(errs), "EPERM %s", cases[i].name);
@@ -1952,8 +1995,9 @@ BATCH_BATTERY(pool_batch, pool_target, "rd_batch_read through the thread pool",
 	      "TODO 8 (tpool_batch_read on the reader's pool, with its qd; lesson, section 7)")
 
 GRADE_TEST(errors, libaio_batch_fails, 2,
-	   "a libaio batch that fails: after -ENOMEM the reader reads on with its context; after "
-	   "io_getevents fails, the context is destroyed before rd_batch_read returns",
+	   "a libaio batch that fails: after -ENOMEM or -EAGAIN the reader reads on with its "
+	   "context; after io_getevents fails, the context is destroyed before rd_batch_read "
+	   "returns, errno untouched",
 	   "TODO 8: laio_batch_read_ctx's -EAGAIN and -ENOMEM leave the context empty and usable: "
 	   "keep it; any other error may leave reads in flight into the caller's buffers: "
 	   "io_destroy the context (it waits for them) before returning (reader.h, rd_batch_read; "
@@ -1966,7 +2010,7 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 	struct batch_req *reqs;
 	size_t n = 24;
 	long destroys;
-	int ret;
+	int ret, err;
 
 	ch10_setup();
 	require_libaio();
@@ -1995,9 +2039,35 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, f.data, f.size, "the batch after -ENOMEM");
 
+	/* The kernel refuses every io_submit (-EAGAIN: out of request slots
+	 * for now); laio_batch_read_ctx gives up after a few pauses, with
+	 * nothing of the batch in flight. */
+	destroys = hk.destroys;
+	hk.submit_err = -EAGAIN;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	hk.submit_err = 0;
+	grade_check(ret == -EAGAIN, "%s: a batch whose every io_submit answers -EAGAIN returned %s, "
+		    "expected -EAGAIN (laio_batch_read_ctx's, as it came)", what,
+		    grade_errno_str(ret));
+	grade_check(hk.destroys == destroys && contexts_alive() == 1, "%s: after a batch that "
+		    "failed with -EAGAIN (io_submit refused) the reader destroyed its AIO context "
+		    "(%ld io_destroy): -EAGAIN, like -ENOMEM, leaves the context empty and usable, "
+		    "and the reader can be used again; only the other errors (io_getevents failed) "
+		    "end it (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx; TODO 8)", what,
+		    hk.destroys - destroys);
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	grade_check(ret == 0, "%s: the batch after one that failed with -EAGAIN returned %s, "
+		    "expected 0: the reader can be used again after -EAGAIN (reader.h, "
+		    "rd_batch_read; TODO 8)", what, grade_errno_str(ret));
+	if (ret == 0)
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, f.data, f.size, "the batch after -EAGAIN");
+
 	destroys = hk.destroys;
 	hk.getevents_err = -EFAULT;
+	errno = EXDEV;
 	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	err = errno;
 	hk.getevents_err = 0;
 	grade_check(ret == -EFAULT, "%s: a batch whose io_getevents answers -EFAULT returned %s, "
 		    "expected -EFAULT (laio_batch_read_ctx's, as it came)", what,
@@ -2008,6 +2078,10 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 		    "the context, which waits for them, before returning, and only rd_close is "
 		    "allowed after (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx, Returns; "
 		    "TODO 8)", what);
+	grade_check(err == EXDEV, "%s: the batch that failed with -EFAULT changed errno from "
+		    "EXDEV to %s: reader.h, \"nothing here reads or sets errno for its caller\"; the "
+		    "result is the error (TODO 8)", what,
+		    strerrorname_np(err) ? strerrorname_np(err) : "another value");
 	close_reader(r);
 	grade_check(hk.destroys_failed == 0, "%s: rd_close called io_destroy on the AIO context "
 		    "the failed batch had already destroyed (io_destroy answered EINVAL): forget a "
@@ -2016,5 +2090,198 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 		    "number (TODOs 8 and 9)", what);
 	free_reqs(reqs, n);
 	res_check(&before, "rd_close of a libaio reader whose batch failed");
+	free(f.data);
+}
+
+GRADE_TEST(errors, uring_batch_fails, 1,
+	   "an io_uring batch that fails as a whole: rd_batch_read returns the back-end's error "
+	   "as it came, reads nothing another way, leaves errno alone; rd_close leaves nothing",
+	   "TODO 8: ubatch_read's result is rd_batch_read's: an error for the batch as a whole is "
+	   "the caller's to see, not 0 and not a batch read again through another back-end; "
+	   "after it only rd_close is allowed (reader.h, rd_batch_read; ubatch.h, ubatch_read; "
+	   "lesson, section 7, \"after a failed io_uring batch, only rd_close\")")
+{
+	const char *what = "an io_uring reader (qd 8) whose batch's io_uring_enter answers -EFAULT";
+	struct datafile f;
+	struct reader *r;
+	struct res before;
+	struct batch_req *reqs;
+	size_t n = 24;
+	long made, rd;
+	int ret, err;
+
+	ch10_setup();
+	grade_require_io_uring(8);
+	f = make_data("f", 400000);
+	res_take(&before);
+	r = open_ok(f.path, 8, 0, RD_IO_URING, "an io_uring reader (qd 8)");
+	reqs = battery_reqs(SEAM_CALL(rd_fd(r)), n, f.size, 20000, 1);
+	made = atomic_load(&creates);
+	rd = atomic_load(&reads);
+	/* The first call of the batch that would enter the kernel fails: the
+	 * kernel took nothing (io_uring_enter(2), EFAULT). */
+	watch.inject_err = -EFAULT;
+	watch.inject_at = watch.calls + 1;
+	errno = EXDEV;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	err = errno;
+	watch.inject_at = 0;
+	made = atomic_load(&creates) - made;
+	rd = atomic_load(&reads) - rd;
+	grade_check(ret == -EFAULT, "%s: rd_batch_read returned %s, expected -EFAULT, "
+		    "ubatch_read's error as it came%s: the batch as a whole could not run, and the "
+		    "caller must know (reader.h, rd_batch_read: \"another -errno when the batch as a "
+		    "whole could not run (the back-end's error)\"; TODO 8)", what,
+		    grade_errno_str(ret), made || rd ? ", after reading the batch again another way" :
+		    ret == 0 ? ": the error was dropped, and the requests' res are not results" : "");
+	grade_check(made == 0 && rd == 0, "%s: after the ring failed, rd_batch_read started %ld "
+		    "thread(s) and made %ld pread(s): a reader reads only through the interface "
+		    "rd_backend names, and after an io_uring error only rd_close is allowed: the "
+		    "caller decides what a failure means (reader.h, rd_batch_read; TODO 8)", what,
+		    made, rd);
+	grade_check(err == EXDEV, "%s: rd_batch_read changed errno from EXDEV to %s: reader.h, "
+		    "\"nothing here reads or sets errno for its caller\"; the result is the error "
+		    "(TODO 8)", what, strerrorname_np(err) ? strerrorname_np(err) : "another value");
+	close_reader(r);
+	free_reqs(reqs, n);
+	res_check(&before, "rd_close of an io_uring reader whose batch failed");
+	free(f.data);
+}
+
+/* io_uring's slow read: request 0's read (on its own descriptor) is sent to
+ * a pipe that the test feeds only when the code waits with nothing else left
+ * to wait for (no SQE queued, no CQE in the CQ, nothing in the kernel but
+ * that read). Meanwhile the other reads go through the rest of the window.
+ * (harness/07-uring-link/tests.c holds a read back the same way.) */
+static struct {
+	int src;               /* the slow request's descriptor          */
+	int pipe[2];           /* where its read is sent                 */
+	const unsigned char *data;
+	unsigned len;          /* the length the held read asked for     */
+	bool held, released;
+	unsigned reads_while_held; /* read SQEs handed over while it was held */
+} hold;
+
+static void hold_edit(struct io_uring_sqe *sqe)
+{
+	if (!hold.held && sqe->fd == hold.src && sqe->off == 0 &&
+	    !(sqe->flags & IOSQE_FIXED_FILE) && sqe->opcode != IORING_OP_READV) {
+		sqe->fd = hold.pipe[0];
+		hold.len = sqe->len;
+		hold.held = true;
+	} else if (hold.held && !hold.released) {
+		hold.reads_while_held++;
+	}
+}
+
+static void hold_release(struct io_uring *ring, unsigned nr)
+{
+	(void)nr;
+	if (!hold.held || hold.released || !ring || io_uring_sq_ready(ring) ||
+	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > 1)
+		return;
+	hold.released = true;
+	if (SEAM_REAL(write)(hold.pipe[1], hold.data, hold.len) != (ssize_t)hold.len)
+		grade_fail("harness: cannot feed the held read");
+}
+
+enum { SLOW_N = 16, SLOW_QD = 4, SLOW_PATIENCE_MS = 3000 };
+
+/* A batch of SLOW_N reads of 5000 bytes whose first, on `slow` (another
+ * descriptor of f), is slow; the others on the reader's file. */
+static void slow_batch(struct batch_req *reqs, int slow, int fd)
+{
+	for (int i = 0; i < SLOW_N; i++)
+		reqs[i] = (struct batch_req){ i == 0 ? slow : fd, (off_t)(i * 17011), 5000,
+					      battery_buf(5000), 0x5a5a };
+}
+
+static void slow_done(struct batch_req *reqs, const struct datafile *f, const char *what)
+{
+	for (int i = 0; i < SLOW_N; i++) {
+		check_req(&reqs[i], (size_t)i, f->data, f->size, what);
+		free(reqs[i].buf);
+	}
+}
+
+GRADE_TEST_T(window, slow_read, 2,
+	     "one slow read does not hold up the rest of the batch: at qd 4, through the pool "
+	     "and through io_uring, the other 15 reads go on while the first is still reading",
+	     "TODO 8: hand the back-end the whole batch and the qd, once: its window refills as "
+	     "each read completes, so a slow read holds one slot of qd, never the batch; cutting "
+	     "the batch into pieces (of qd, of the ring's size) makes every piece wait for its "
+	     "slowest read (reader.h, rd_batch_read; paio.h, tpool_batch_read; ubatch.h, "
+	     "ubatch_read; lesson, pitfall 14)", 15)
+{
+	struct datafile f;
+	struct reader *r;
+	struct res before;
+	struct batch_req reqs[SLOW_N];
+	const char *what;
+	int slow, ret;
+
+	ch10_setup();
+	f = make_data("f", 300000);
+	slow = grade_open(f.path, O_RDONLY | O_CLOEXEC);
+
+	/* The pool: the slow read's pread goes on only once all 16 reads have
+	 * started (or after 3 s: then the others waited for it). */
+	what = "a pool reader at qd 4, a batch of 16 whose first read is slow";
+	res_take(&before);
+	r = open_ok(f.path, SLOW_QD, RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, what);
+	slow_batch(reqs, slow, SEAM_CALL(rd_fd(r)));
+	atomic_store(&reads, 0);
+	hk.slow_fd = slow;
+	hk.slow_ms = SLOW_PATIENCE_MS;
+	hk.slow_want = SLOW_N;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, SLOW_N));
+	hk.slow_want = 0;
+	grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
+		    grade_errno_str(ret));
+	slow_done(reqs, &f, what);
+	grade_check(!atomic_load(&hk.slow_stalled), "%s: while the slow read was reading, only "
+		    "%ld of the 16 reads had started after %d s: the others waited for it. At qd 4 "
+		    "the slow read holds one slot and three workers go on with the other 15; a "
+		    "batch cut into pieces (of qd, or any piece smaller than the batch) makes each "
+		    "piece wait for its slowest read. Hand the back-end the whole batch with the "
+		    "reader's qd (TODO 8)", what, atomic_load(&hk.slow_started),
+		    SLOW_PATIENCE_MS / 1000);
+	close_reader(r);
+	res_check(&before, what);
+
+	/* io_uring, where a ring comes up here (no skip: the pool's half
+	 * must run where io_uring is missing too). */
+	if (uring_works_here()) {
+		what = "an io_uring reader at qd 4, a batch of 16 whose first read is held back "
+		       "until the reader waits for it alone";
+		res_take(&before);
+		r = open_ok(f.path, SLOW_QD, 0, RD_IO_URING, what);
+		slow_batch(reqs, slow, SEAM_CALL(rd_fd(r)));
+		memset(&hold, 0, sizeof(hold));
+		fault_pipe(hold.pipe, 65536);
+		hold.src = slow;
+		hold.data = f.data;
+		watch.edit_sqe = hold_edit;
+		watch.before_wait = hold_release;
+		ret = SEAM_CALL(rd_batch_read(r, reqs, SLOW_N));
+		watch.edit_sqe = NULL;
+		watch.before_wait = NULL;
+		grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
+			    grade_errno_str(ret));
+		slow_done(reqs, &f, what);
+		grade_check(!hold.held || hold.reads_while_held >= SLOW_N - 1, "%s: while the "
+			    "first read was held back, the reader handed the kernel only %u of the "
+			    "15 other reads: the rest waited for it. At qd 4 the held read takes one "
+			    "slot and the other 15 go through the other three; a batch cut into "
+			    "pieces (of qd, of the ring's entries) makes each piece wait for its "
+			    "slowest read. Hand ubatch_read the whole batch with the reader's qd: it "
+			    "keeps qd in flight through a ring of any size (TODO 8)", what,
+			    hold.reads_while_held);
+		close_reader(r);
+		close(hold.pipe[0]);
+		close(hold.pipe[1]);
+		res_check(&before, what);
+	}
+	close(slow);
 	free(f.data);
 }
