@@ -1994,6 +1994,43 @@ BATCH_BATTERY(libaio_batch, aio_target, "rd_batch_read through libaio",
 BATCH_BATTERY(pool_batch, pool_target, "rd_batch_read through the thread pool",
 	      "TODO 8 (tpool_batch_read on the reader's pool, with its qd; lesson, section 7)")
 
+/* A libaio reader's batch fails with err (-ENOMEM: every allocation
+ * fails; -EAGAIN: every io_submit is refused), which leaves the context
+ * empty and usable: it is kept, and the next batch reads. */
+static void batch_fails_then_reads(struct reader *r, struct batch_req *reqs, size_t n,
+				   const struct datafile *f, const char *what, int err,
+				   const char *how)
+{
+	const char *name = err == -ENOMEM ? "-ENOMEM" : "-EAGAIN";
+	long destroys = hk.destroys;
+	char after[64];
+	int ret;
+
+	if (err == -ENOMEM)
+		seam_heap_fail(1, 1000000);
+	else
+		hk.submit_err = err;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	seam_heap_fail(0, 0);
+	hk.submit_err = 0;
+	grade_check(ret == err, "%s: a batch whose %s returned %s, expected %s "
+		    "(laio_batch_read_ctx's, as it came)", what, how, grade_errno_str(ret), name);
+	grade_check(hk.destroys == destroys && contexts_alive() == 1, "%s: after a batch that "
+		    "failed with %s (%s) the reader destroyed its AIO context (%ld io_destroy): "
+		    "-ENOMEM and -EAGAIN leave the context empty and usable, and the reader can be "
+		    "used again; only the other errors (io_getevents failed) end it (reader.h, "
+		    "rd_batch_read; laio.h, laio_batch_read_ctx; TODO 8)", what, name, how,
+		    hk.destroys - destroys);
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	grade_check(ret == 0, "%s: the batch after one that failed with %s returned %s, "
+		    "expected 0: the reader can be used again after %s (reader.h, rd_batch_read; "
+		    "TODO 8)", what, name, grade_errno_str(ret), name);
+	snprintf(after, sizeof(after), "the batch after %s", name);
+	if (ret == 0)
+		for (size_t i = 0; i < n; i++)
+			check_req(&reqs[i], i, f->data, f->size, after);
+}
+
 GRADE_TEST(errors, libaio_batch_fails, 2,
 	   "a libaio batch that fails: after -ENOMEM or -EAGAIN the reader reads on with its "
 	   "context; after io_getevents fails, the context is destroyed before rd_batch_read "
@@ -2019,49 +2056,11 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 	r = open_ok(f.path, 8, RD_NO_URING, RD_LIBAIO, what);
 	reqs = battery_reqs(SEAM_CALL(rd_fd(r)), n, f.size, 20000, LAIO_DIO_ALIGN);
 
-	destroys = hk.destroys;
-	seam_heap_fail(1, 1000000);
-	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
-	seam_heap_fail(0, 0);
-	grade_check(ret == -ENOMEM, "%s: a batch whose every allocation fails returned %s, "
-		    "expected -ENOMEM (laio_batch_read_ctx's, as it came)", what,
-		    grade_errno_str(ret));
-	grade_check(hk.destroys == destroys && contexts_alive() == 1, "%s: after a batch that "
-		    "failed with -ENOMEM the reader destroyed its AIO context (%ld io_destroy): "
-		    "-ENOMEM and -EAGAIN leave the context empty and usable, and the reader can be "
-		    "used again (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx; TODO 8)", what,
-		    hk.destroys - destroys);
-	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
-	grade_check(ret == 0, "%s: the batch after one that failed with -ENOMEM returned %s, "
-		    "expected 0: the reader can be used again after -ENOMEM (reader.h, "
-		    "rd_batch_read; TODO 8)", what, grade_errno_str(ret));
-	if (ret == 0)
-		for (size_t i = 0; i < n; i++)
-			check_req(&reqs[i], i, f.data, f.size, "the batch after -ENOMEM");
-
-	/* The kernel refuses every io_submit (-EAGAIN: out of request slots
-	 * for now); laio_batch_read_ctx gives up after a few pauses, with
-	 * nothing of the batch in flight. */
-	destroys = hk.destroys;
-	hk.submit_err = -EAGAIN;
-	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
-	hk.submit_err = 0;
-	grade_check(ret == -EAGAIN, "%s: a batch whose every io_submit answers -EAGAIN returned %s, "
-		    "expected -EAGAIN (laio_batch_read_ctx's, as it came)", what,
-		    grade_errno_str(ret));
-	grade_check(hk.destroys == destroys && contexts_alive() == 1, "%s: after a batch that "
-		    "failed with -EAGAIN (io_submit refused) the reader destroyed its AIO context "
-		    "(%ld io_destroy): -EAGAIN, like -ENOMEM, leaves the context empty and usable, "
-		    "and the reader can be used again; only the other errors (io_getevents failed) "
-		    "end it (reader.h, rd_batch_read; laio.h, laio_batch_read_ctx; TODO 8)", what,
-		    hk.destroys - destroys);
-	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
-	grade_check(ret == 0, "%s: the batch after one that failed with -EAGAIN returned %s, "
-		    "expected 0: the reader can be used again after -EAGAIN (reader.h, "
-		    "rd_batch_read; TODO 8)", what, grade_errno_str(ret));
-	if (ret == 0)
-		for (size_t i = 0; i < n; i++)
-			check_req(&reqs[i], i, f.data, f.size, "the batch after -EAGAIN");
+	/* Every allocation fails; then the kernel refuses every io_submit
+	 * (-EAGAIN: out of request slots for now), and laio_batch_read_ctx
+	 * gives up after a few pauses. Nothing of the batch is in flight. */
+	batch_fails_then_reads(r, reqs, n, &f, what, -ENOMEM, "every allocation fails");
+	batch_fails_then_reads(r, reqs, n, &f, what, -EAGAIN, "every io_submit answers -EAGAIN");
 
 	destroys = hk.destroys;
 	hk.getevents_err = -EFAULT;
