@@ -132,8 +132,10 @@ int ulink_start_read(struct ulink *u, int fd, void *buf, size_t len, off_t off,
 	 * At most u->sq_entries in flight (why does the CQ then never overflow,
 	 * even with your cancel's CQE?). If the submission fails the read was
 	 * not started: it must not start later either, and whatever you
-	 * allocated for it goes. An SQ left full by an earlier failure must
-	 * not stop this call. man 3 io_uring_prep_read, man 3 io_uring_submit.
+	 * allocated for it goes; but -EINTR or -EAGAIN from the submit took
+	 * nothing: submit again (ulink.h, at the top). An SQ left full by an
+	 * earlier failure must not stop this call. Offsets past 4 GiB too.
+	 * man 3 io_uring_prep_read, man 3 io_uring_submit.
 	 */
 	(void)u;
 	(void)fd;
@@ -153,8 +155,8 @@ int ulink_cancel_all(struct ulink *u, struct ulink_done *done, unsigned max)
 	 * before or after the reads' (measure it: make run CH=07 ARGS="cancel 4
 	 * --ready 1"). Read what -ENOENT and -EALREADY from a cancel mean in
 	 * man 3 io_uring_prep_cancel: in neither case may you stop waiting for
-	 * the read. A read that completed first keeps its result. Report up to
-	 * max of them in done[], and return how many ended.
+	 * the read. A read that completed first keeps its result. Report the
+	 * first max of them to end in done[], and return how many ended.
 	 * man 3 io_uring_prep_cancel64, man 2 io_uring_enter
 	 * (IORING_OP_ASYNC_CANCEL).
 	 */

@@ -248,6 +248,7 @@ static struct {
 	unsigned bad_pairs;     /* a linked read followed by something else     */
 	unsigned hardlinks;
 	unsigned split;         /* a linked read last in its submission         */
+	unsigned chained;       /* a pair's write linked to the next SQE        */
 	char first_bad[200];
 	struct io_uring_sqe prev_copy;
 	bool have_prev;
@@ -274,6 +275,8 @@ static void copy_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 			if (r->addr == sqe->addr && r->len == sqe->len && r->off == sqe->off &&
 			    sqe->opcode == IORING_OP_WRITE && r->opcode == IORING_OP_READ) {
 				cp.pairs++;
+				if ((sqe->flags & IOSQE_IO_LINK) && pos + 1 < queued)
+					cp.chained++;
 			} else if (r->opcode != IORING_OP_READ || sqe->opcode != IORING_OP_WRITE) {
 				cp.pairs++;  /* vector or fixed forms: not compared */
 			} else {
@@ -667,6 +670,7 @@ URING_TEST(deadline, signals, 2,
  * rewriting the timeout's -ECANCELED. */
 static __u64 race_timeout_id;
 static bool race_armed;
+static int race_res;  /* what the timeout's CQE says instead of -ECANCELED */
 
 static void race_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
 {
@@ -680,11 +684,29 @@ static void race_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 static void race_cqe(struct io_uring_cqe *cqe)
 {
 	if (race_armed && cqe->user_data == race_timeout_id && cqe->res == -ECANCELED)
-		cqe->res = -ETIME;
+		cqe->res = race_res;
+}
+
+/* One ulink_read_timeout (3 s) whose read completes at once while its
+ * timeout's CQE says timeout_res instead of -ECANCELED: both fired. */
+static ssize_t race_round(struct ulink *u, int fd, unsigned char *buf, size_t len,
+			  int timeout_res)
+{
+	ssize_t ret;
+
+	race_armed = false;
+	race_res = timeout_res;
+	deadline_watch();
+	watch.on_sqe = race_sqe;
+	watch.on_cqe = race_cqe;
+	ret = run_deadline(u, fd, buf, len, 3000);
+	watch.on_cqe = NULL;
+	grade_check(race_armed, "ulink_read_timeout submitted no link timeout (TODO 4)");
+	return ret;
 }
 
 URING_TEST(deadline, request_wins_race, 1,
-	   "ulink_read_timeout: when the read completes and the timeout fires at once, the read's result wins",
+	   "ulink_read_timeout: when the read completes and the timeout fires at once (-ETIME, or -ENOENT), the read's result wins",
 	   "TODO 5: decide by the read's CQE, not by the timeout's: the read can complete just "
 	   "as its timeout fires, and then both CQEs say so (lesson, section 5, \"The race\")", 8)
 {
@@ -695,13 +717,8 @@ URING_TEST(deadline, request_wins_race, 1,
 
 	init_or_fail(&u, 8);
 	empty_pipe(p);
-	deadline_watch();
-	watch.on_sqe = race_sqe;
-	watch.on_cqe = race_cqe;
 	grade_check(SEAM_REAL(write)(p[1], "won", 3) == 3, "harness: write");
-	ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
-	watch.on_cqe = NULL;
-	grade_check(race_armed, "ulink_read_timeout submitted no link timeout (TODO 4)");
+	ret = race_round(&u, p[0], buf, sizeof(buf), -ETIME);
 	grade_check(ret == 3 && !memcmp(buf, "won", 3), "the read completed with 3 bytes and the "
 		    "timeout's CQE said -ETIME; ulink_read_timeout returned %s, expected 3 (the "
 		    "bytes were read: they are gone from the pipe)", grade_errno_str(ret));
@@ -712,25 +729,51 @@ URING_TEST(deadline, request_wins_race, 1,
 	 * completes with 0 and the timeout's CQE says -ETIME. 0 is a result. */
 	empty_pipe(p);
 	close(p[1]);
-	race_armed = false;
-	deadline_watch();
-	watch.on_sqe = race_sqe;
-	watch.on_cqe = race_cqe;
-	ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
-	watch.on_cqe = NULL;
-	grade_check(race_armed, "ulink_read_timeout submitted no link timeout (TODO 4)");
+	ret = race_round(&u, p[0], buf, sizeof(buf), -ETIME);
 	grade_check(ret == 0, "the read found end of file (0 bytes: the pipe's writer had "
 		    "closed) and the timeout's CQE said -ETIME; ulink_read_timeout returned %s, "
 		    "expected 0: the read completed, and 0 is its result (end of file), not a "
 		    "timeout. Only a read whose CQE says -ECANCELED timed out (TODO 5; lesson, "
 		    "section 5, \"The race\")", grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
-	SEAM_CALL_VOID(ulink_exit(&u));
 	close(p[0]);
+
+	/* The timer fired, went to cancel the read and found it finishing:
+	 * the timeout's CQE says -ENOENT (the cancel's own answer), the read
+	 * has its bytes (lesson, section 5: measured 50 times in 4 runs). */
+	empty_pipe(p);
+	grade_check(SEAM_REAL(write)(p[1], "hit", 3) == 3, "harness: write");
+	ret = race_round(&u, p[0], buf, sizeof(buf), -ENOENT);
+	grade_check(ret == 3 && !memcmp(buf, "hit", 3), "the read completed with 3 bytes and the "
+		    "timeout's CQE said -ENOENT (it fired, and its cancel found the read already "
+		    "finishing); ulink_read_timeout returned %s, expected 3: the timeout's CQE is "
+		    "reaped, never passed on, whatever it says; only the read's CQE decides (TODO 5; "
+		    "lesson, section 5, \"The race\")", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	SEAM_CALL_VOID(ulink_exit(&u));
+	close_pipe(p);
+}
+
+/* Before a wait of ulink_read_timeout: every read it submitted went with a
+ * link timeout right behind it; a read without one (a retry after -EINTR
+ * made as a plain read) would wait for ever on a silent pipe. */
+static void retry_has_deadline(struct io_uring *ring, unsigned nr)
+{
+	(void)ring;
+	(void)nr;
+	if (dl.reads <= dl.linked)
+		return;
+	seam_disarm();
+	grade_fail("after a read CQE of -EINTR, ulink_read_timeout submitted a read without a "
+		   "link timeout behind it (%u read(s), %u with their link timeout) and went to "
+		   "wait for it: on a pipe that stays silent it would wait for ever. Each try is "
+		   "the read and its link timeout again, a fresh deadline (ulink.h: \"the read is "
+		   "tried again with a fresh deadline\"; TODO 5; lesson, pitfall 7)", dl.reads,
+		   dl.linked);
 }
 
 URING_TEST(deadline, eintr_result_retried, 1,
-	   "ulink_read_timeout: a read CQE of -EINTR (nothing read) is tried again, not returned, three times in a row too",
+	   "ulink_read_timeout: a read CQE of -EINTR (nothing read) is tried again with a fresh deadline, not returned, three times in a row too",
 	   "TODO 5: -EINTR in the read's CQE means it was interrupted before it read anything: "
 	   "the round is over only when both CQEs are reaped; then the read is tried again, with "
 	   "a fresh deadline (lesson, pitfall 7)", 8)
@@ -762,12 +805,29 @@ URING_TEST(deadline, eintr_result_retried, 1,
 		    grade_errno_str(ret));
 	grade_check(watch.eintrs == 3, "harness: %u of 3 reads interrupted", watch.eintrs);
 	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+
+	/* Interrupted on a pipe that stays empty: the read tried again has a
+	 * deadline of its own, so the call still ends, with -ETIME. */
+	watch.eintrs = 0;
+	watch.eintr_reads = 1;
+	deadline_watch();
+	watch.before_wait = retry_has_deadline;
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 300);
+	watch.before_wait = NULL;
+	watch.on_sqe = NULL;
+	grade_check(watch.eintrs == 1, "harness: the read was not interrupted (no read SQE?)");
+	grade_check(ret == -ETIME, "the read's first CQE said -EINTR and the pipe stayed empty; "
+		    "ulink_read_timeout(..., 300 ms) returned %s, expected -ETIME: the read tried "
+		    "again is a read with a fresh deadline, linked to its own link timeout (TODO 5)",
+		    grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned -ETIME", "TODO 5");
+	check_pipe_let_go(p, buf, 0, 0, "after ulink_read_timeout returned -ETIME", "TODO 5");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
 }
 
 URING_TEST(deadline, arguments_and_errors, 2,
-	   "ulink_read_timeout: len 0 (bad fd too) is 0; bad fd, a directory, NULL buffer, 0 ms, a dead ring, reads in flight",
+	   "ulink_read_timeout: len 0 (bad fd or NULL buffer too) is 0; bad fd, a directory, NULL buffer, 0 ms, a dead ring, reads in flight",
 	   "TODO 4: check the arguments first (contract in ulink.h); a read that fails gives "
 	   "its own -errno (-EBADF, -EISDIR), and its timeout's CQE is reaped too", 8)
 {
@@ -781,6 +841,11 @@ URING_TEST(deadline, arguments_and_errors, 2,
 	ret = run_deadline(&u, -1, buf, 0, 100);
 	grade_check(ret == 0, "ulink_read_timeout(u, -1, buf, 0, 100) returned %s, expected 0 "
 		    "(len 0: no I/O at all)", grade_errno_str(ret));
+	ret = run_deadline(&u, p[0], NULL, 0, 100);
+	grade_check(ret == 0, "ulink_read_timeout(u, fd, NULL, 0, 100) returned %s, expected 0: "
+		    "ulink.h refuses buf == NULL only with len > 0; len 0 is 0 without any I/O, "
+		    "whatever buf and fd are (TODO 4: buf NULL is refused only with len > 0)",
+		    grade_errno_str(ret));
 	ret = run_deadline(&u, 1000000, buf, sizeof(buf), 500);
 	grade_check(ret == -EBADF, "ulink_read_timeout on fd 1000000 returned %s, expected -EBADF "
 		    "(the read's CQE)", grade_errno_str(ret));
@@ -1093,7 +1158,7 @@ URING_TEST(cancel, pipes_never_answer, 3,
 }
 
 URING_TEST(cancel, completed_keep_results, 2,
-	   "ulink_cancel_all: reads that completed before the cancel report their bytes; the silent ones -ECANCELED",
+	   "ulink_cancel_all: reads that completed before the cancel report their bytes (offsets past 4 GiB too); the silent ones -ECANCELED",
 	   "TODO 7: a read that completed keeps its result (its cancel finds nothing: -ENOENT, "
 	   "which is not the read's result); report every read once with what its own CQE said "
 	   "(lesson, section 6; pitfalls 10, 11)", 16)
@@ -1134,9 +1199,12 @@ URING_TEST(cancel, completed_keep_results, 2,
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 
 	/* Off -1 reads at the file position (moved to 5000 here); len 2^32 on
-	 * a pipe holding 5 bytes reads the 5. Both complete before the cancel. */
+	 * a pipe holding 5 bytes reads the 5; an offset past 4 GiB reads there.
+	 * All complete before the cancel. */
 	{
+		const off_t far_off = ((off_t)1 << 32) + 12305;
 		unsigned char *big = big_buffer();
+		int sparse;
 
 		grade_check(lseek(fd, 5000, SEEK_SET) == 5000, "harness: lseek");
 		memset(fbufs[0], 0, sizeof(fbufs[0]));
@@ -1146,11 +1214,28 @@ URING_TEST(cancel, completed_keep_results, 2,
 		grade_check(SEAM_REAL(write)(pipes[0][1], "hello", 5) == 5, "harness: write");
 		n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], big, BIG_LEN, -1, 301));
 		grade_check(n == 0, "ulink_start_read with len 2^32 returned %s", grade_errno_str(n));
+		/* An offset past 4 GiB: a sparse file with 1000 bytes there. */
+		sparse = grade_open(grade_path("sparse"), O_RDWR | O_CREAT | O_TRUNC);
+		grade_check(SEAM_REAL(pwrite)(sparse, data + 3000, 1000, far_off) == 1000,
+			    "harness: pwrite at 4 GiB + 12305: %s", strerror(errno));
+		memset(fbufs[1], 0, sizeof(fbufs[1]));
+		n = SEAM_CALL(ulink_start_read(&u, sparse, fbufs[1], 1000, far_off, 302));
+		grade_check(n == 0, "ulink_start_read at offset 4 GiB + 12305 returned %s",
+			    grade_errno_str(n));
 		n = SEAM_CALL(ulink_cancel_all(&u, done, 6));
-		grade_check(n == 2, "ulink_cancel_all with 2 reads in flight (both complete) "
-			    "returned %s, expected 2", grade_errno_str(n));
-		for (k = 0; k < 2; k++) {
-			if (done[k].tag == 300)
+		grade_check(n == 3, "ulink_cancel_all with 3 reads in flight (all complete) "
+			    "returned %s, expected 3", grade_errno_str(n));
+		for (k = 0; k < 3; k++) {
+			if (done[k].tag == 302)
+				grade_check(done[k].res == 1000 && !memcmp(fbufs[1], data + 3000, 1000),
+					    "a read of 1000 bytes at offset 4 GiB + 12305 (%lld) was "
+					    "reported with %s%s, expected the 1000 bytes written there: an "
+					    "offset past 4 GiB does not fit 32 bits; keep it in off_t and "
+					    "pass it to io_uring_prep_read as it is (TODO 6)",
+					    (long long)far_off, grade_errno_str(done[k].res),
+					    done[k].res == 1000 ? " and other bytes (those at offset "
+					    "12305, the offset cut to 32 bits?)" : "");
+			else if (done[k].tag == 300)
 				grade_check(done[k].res == 1000 && !memcmp(fbufs[0], data + 5000, 1000),
 					    "a read of 1000 bytes started with off -1 on a file whose "
 					    "position was 5000 was reported with %s%s, expected 1000 "
@@ -1168,6 +1253,7 @@ URING_TEST(cancel, completed_keep_results, 2,
 					    (unsigned long long)done[k].tag, grade_errno_str(done[k].res));
 		}
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		close(sparse);
 		big_free(big);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
@@ -1178,7 +1264,7 @@ URING_TEST(cancel, completed_keep_results, 2,
 }
 
 URING_TEST(cancel, limits_and_arguments, 2,
-	   "ulink_start_read/ulink_cancel_all: -EBUSY past sq_entries reads, -EINVAL cases, done smaller than the reads, nothing in flight",
+	   "ulink_start_read/ulink_cancel_all: -EBUSY past sq_entries reads, -EINVAL cases, done smaller than the reads (the first to end), nothing in flight",
 	   "TODOs 6 and 7: at most u->sq_entries reads in flight (the CQ keeps room for the "
 	   "cancels); done may be NULL (max 0) or shorter than the reads: all are still "
 	   "reaped, only max are written", 4)
@@ -1217,6 +1303,49 @@ URING_TEST(cancel, limits_and_arguments, 2,
 		    "only the first 2 reported", cap, grade_errno_str(n), u.inflight, cap);
 	grade_check(done[2].tag == 0x5a5a5a5a5a5a5a5aull, "ulink_cancel_all(u, done, 2) wrote "
 		    "done[2]: max is the size of the caller's array");
+	for (int k = 0; k < 2; k++)
+		grade_check(done[k].tag < cap && done[k].res == -ECANCELED &&
+			    (k == 0 || done[1].tag != done[0].tag), "ulink_cancel_all(u, done, 2) "
+			    "with %u reads in flight on silent pipes (tags 0 to %u) left done[%d] as "
+			    "tag %#llx, res %s; expected two different tags of those reads, each with "
+			    "-ECANCELED: with max smaller than the reads, the first max of them are "
+			    "still reported, only the rest are not (ulink.h, ulink_cancel_all; TODO 7)",
+			    cap, cap - 1, k, (unsigned long long)done[k].tag,
+			    grade_errno_str(done[k].res));
+	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+
+	/* The first max: two reads complete before the cancel (their pipes
+	 * hold data: their CQEs are in the CQ before ulink_cancel_all runs),
+	 * two wait. With max 2, the two that ended first are the ones that
+	 * completed; the two the cancel caught end after them. */
+	for (unsigned i = 0; i < 4 && i < cap; i++) {
+		if (i < 2)
+			grade_check(SEAM_REAL(write)(pipes[i][1], "ab", 2) == 2, "harness: write");
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, 10 + i));
+		grade_check(n == 0, "ulink_start_read #%u returned %s", i, grade_errno_str(n));
+	}
+	if (cap >= 4 && io_uring_cq_ready(&u.ring) == 2) {
+		memset(done, 0x5a, sizeof(done));
+		n = SEAM_CALL(ulink_cancel_all(&u, done, 2));
+		grade_check(n == 4, "ulink_cancel_all(u, done, 2) with 4 reads in flight (2 of "
+			    "them complete) returned %s, expected 4", grade_errno_str(n));
+		for (int k = 0; k < 2; k++)
+			grade_check((done[k].tag == 10 || done[k].tag == 11) && done[k].res == 2 &&
+				    done[0].tag != done[1].tag, "two reads (tags 10 and 11) had "
+				    "completed with 2 bytes before ulink_cancel_all(u, done, 2) was "
+				    "called, and two more (12, 13) were caught by the cancel; done[%d] "
+				    "holds tag %#llx with %s, expected the reads that ended first: 10 and "
+				    "11, with 2 bytes each. done[0..max) are the first max reads to end, "
+				    "in the order their CQEs came, not the last ones (ulink.h, "
+				    "ulink_cancel_all; TODO 7)", k, (unsigned long long)done[k].tag,
+				    grade_errno_str(done[k].res));
+		grade_check(done[2].tag == 0x5a5a5a5a5a5a5a5aull, "ulink_cancel_all(u, done, 2) "
+			    "wrote done[2]: max is the size of the caller's array");
+	} else {
+		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		grade_check(n == (int)(cap < 4 ? cap : 4), "ulink_cancel_all returned %s",
+			    grade_errno_str(n));
+	}
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
 	grade_check(n == 0, "ulink_cancel_all with nothing in flight returned %s, expected 0",
@@ -1255,10 +1384,10 @@ URING_TEST(cancel, limits_and_arguments, 2,
 }
 
 URING_TEST(cancel, interrupted_waits, 2,
-	   "ulink_cancel_all: -EINTR and -EAGAIN from liburing calls are retried, a submission that fails once leaves nothing behind, -EAGAIN without end is an error; every read still reaped",
-	   "TODO 7: a wait that returns -EINTR or -EAGAIN did not reap anything: wait again "
-	   "until every read and every cancel has its CQE; -EAGAIN a few times, then return "
-	   "it (ulink.h: never loop for ever)", 16)
+	   "ulink_start_read/ulink_cancel_all: -EINTR and -EAGAIN from liburing calls are retried, a submission that fails once leaves nothing behind, -EAGAIN without end is an error; every read still reaped",
+	   "TODOs 6 and 7: a submit or wait that returns -EINTR or -EAGAIN took or reaped "
+	   "nothing: submit or wait again until every read and every cancel has its CQE; "
+	   "-EAGAIN a few times, then return it (ulink.h: never loop for ever)", 16)
 {
 	unsigned char bufs[4][32];
 	int pipes[4][2], n;
@@ -1281,6 +1410,30 @@ URING_TEST(cancel, interrupted_waits, 2,
 		grade_check(n == 4, "the first three liburing calls of ulink_cancel_all returned "
 			    "%s; it returned %s, expected 4", err == 0 ? "-EINTR" : "-EAGAIN",
 			    grade_errno_str(n));
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	}
+
+	/* ulink_start_read: its submission says -EINTR, then -EAGAIN, three
+	 * times: the kernel took nothing, so submit again; the read starts. */
+	for (int err = 0; err < 2; err++) {
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_calls = 3;
+		watch.inject_err = err == 0 ? -EINTR : -EAGAIN;
+		n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], bufs[0], 32, -1, 77));
+		watch.inject_at = 0;
+		grade_check(n == 0 && u.inflight == 1, "the first three liburing calls of "
+			    "ulink_start_read returned %s (the kernel took nothing); it returned %s "
+			    "with u.inflight %u, expected 0 and 1: submit again (-EINTR never comes "
+			    "out of a function; -EAGAIN a few times before it does: ulink.h; TODO 6)",
+			    err == 0 ? "-EINTR" : "-EAGAIN", grade_errno_str(n), u.inflight);
+		grade_check(io_uring_sq_ready(&u.ring) == 0, "ulink_start_read returned with its "
+			    "read still queued in the SQ after a submission said %s: it must be "
+			    "submitted before the call returns (TODO 6)",
+			    err == 0 ? "-EINTR" : "-EAGAIN");
+		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		grade_check(n == 1, "ulink_cancel_all with one read in flight returned %s, "
+			    "expected 1", grade_errno_str(n));
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	}
 
@@ -1567,6 +1720,11 @@ URING_TEST(copy, linked_pairs, 3,
 	grade_check(cp.split == 0, "%u linked read(s) were the last SQE of their submission: a "
 		    "link does not reach into the next submission, so queue the write before you "
 		    "submit (TODO 9)", cp.split);
+	grade_check(cp.chained == 0, "%u of ulink_copy's pairs had IOSQE_IO_LINK on the write "
+		    "too, linking the pair to the SQE after it: the pairs of a submission then make "
+		    "one long chain, run one after another (a slow read stalls all those behind "
+		    "it) and one short read cancels them all. Only the read carries the flag; each "
+		    "pair is a chain of its own (TODO 9; lesson, section 1)", cp.chained);
 	grade_check(cp.pairs >= 65, "only %u of %u reads were linked to the write of the same "
 		    "bytes (TODO 9)", cp.pairs, cp.reads);
 	grade_check(watch.most_queued >= 4, "ulink_copy never handed the kernel more than %u "
@@ -2186,7 +2344,7 @@ static void check_failed_call_clean(struct ulink *u, const char *when, const cha
 }
 
 URING_TEST(copy, ring_errors, 2,
-	   "ulink_copy: a liburing call fails (-EBADR) with pairs in the kernel: that error once they are reaped; failing for good: an error, not a loop; -EAGAIN at the first submit",
+	   "ulink_copy: a liburing call fails (-EBADR) with pairs in the kernel: that error once they are reaped; failing for good: an error, not a loop, their buffers kept; -EAGAIN at the first submit",
 	   "TODO 11: ulink.h says what each failure of a liburing call means. SQEs never "
 	   "submitted will never complete and must never start later; what the kernel took "
 	   "must still be reaped; a wait with nothing in the kernel sleeps for ever (lesson, "
@@ -2262,6 +2420,7 @@ URING_TEST(copy, ring_errors, 2,
 	watch.inject_when = WATCH_WHEN_BUSY;
 	watch.inject_err = -EBADR;
 	watch.inject_forever = true;
+	seam_heap_usage(&heap);
 	ret = run_copy_fds(&u, in, dst[1], (off_t)size, block, 1);
 	grade_check(watch.injected, "harness: no liburing call was made while the write waited "
 		    "on the full pipe (ulink_copy returned %s)", grade_errno_str(ret));
@@ -2270,6 +2429,19 @@ URING_TEST(copy, ring_errors, 2,
 	grade_check(ret < 0 && ret != -EINTR, "every liburing call failed with -EBADR once a "
 		    "write waited in the kernel; ulink_copy returned %s, expected an error",
 		    grade_errno_str(ret));
+	if (watch_in_kernel(&u.ring) > watch.skip_success) {
+		struct seam_heap kept;
+
+		seam_heap_usage(&kept);
+		grade_check(kept.bytes - heap.bytes >= (long long)block, "ulink_copy returned %s "
+			    "with its write still in the kernel (DST a full pipe, every liburing call "
+			    "failing), and %lld byte(s) of what it allocated still allocated: it freed "
+			    "the buffer of that write, which the kernel will still read (a read's, it "
+			    "would write into). On that one path the buffers of the requests still in "
+			    "the kernel stay allocated (ulink.h, ulink_copy: \"left allocated on "
+			    "purpose\"; TODO 11; lesson, section 8)", grade_errno_str(ret),
+			    kept.bytes - heap.bytes);
+	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(dst);
 
