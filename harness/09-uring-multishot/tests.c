@@ -875,10 +875,11 @@ static void echo_clients(int n, size_t len, const char *what)
 
 GRADE_TEST(open, bad_arguments, 2,
 	   "uecho_open: NULL out, a bad fd, a pipe, a socket that does not listen, sizes out of "
-	   "range: -EINVAL, -EBADF, -ENOTSOCK, with nothing left behind and *out untouched",
+	   "range: -EINVAL, -EBADF, -ENOTSOCK, with nothing left behind and *out untouched; cfg "
+	   "NULL takes every default",
 	   "TODO 1: validate before you make anything: every size against uecho.h \"Limits\" "
-	   "(0 takes the default), and ask the socket itself whether it listens (socket(7)); "
-	   "lesson: \"The exercise\"")
+	   "(0 takes the default, and so does a NULL cfg for every size), and ask the socket "
+	   "itself whether it listens (socket(7)); lesson: \"The exercise\"")
 {
 	struct uecho *sentinel = (struct uecho *)(uintptr_t)0x5eed, *out;
 	int pipefd[2], lst, quiet, fds;
@@ -933,17 +934,37 @@ GRADE_TEST(open, bad_arguments, 2,
 			    grade_errno_str(sizes[i].want));
 	}
 	check_nothing_left(fds, &heap, "uecho_open with bad arguments");
+	{
+		/* cfg NULL: every default (uecho.h, uecho_open). */
+		int ret = open_status(lst, NULL, &out);
+
+		grade_check(ret == 0 && out != sentinel, "uecho_open(&s, listen_fd, NULL) returned %s, "
+			    "expected 0 and a server: cfg NULL means every default (uecho.h, "
+			    "uecho_open: \"cfg  sizes, or NULL for every default\") (TODO 1)",
+			    grade_errno_str(ret));
+		srv = out;
+		grade_check(obs.reg_entries == UECHO_DEFAULT_NBUFS && obs.br &&
+			    obs.br->bufs[0].len == UECHO_DEFAULT_BUF_SIZE, "uecho_open with cfg NULL "
+			    "registered a buffer ring of %u entries of %u bytes, expected the defaults: "
+			    "UECHO_DEFAULT_NBUFS (%u) of UECHO_DEFAULT_BUF_SIZE (%u) (TODO 1, 2)",
+			    obs.reg_entries, obs.br ? obs.br->bufs[0].len : 0, UECHO_DEFAULT_NBUFS,
+			    UECHO_DEFAULT_BUF_SIZE);
+		srv_close();
+	}
 	close(pipefd[0]);
 	close(pipefd[1]);
 	close(quiet);
 	close(lst);
 }
 
+static int max_open_fd(void);
+
 GRADE_TEST(open, error_paths, 3,
 	   "uecho_open when the ring, the buffer ring's registration or the n-th allocation fails: "
-	   "-ENOMEM, with everything made so far undone",
+	   "-ENOMEM; with no descriptor free: -EMFILE; everything made so far undone",
 	   "TODO 1-3: every error path undoes what exists so far, in reverse order, and returns "
-	   "the failing step's -errno (liburing returns it; lesson, section 12)")
+	   "the failing step's -errno (liburing returns it; after a system call it is -errno, "
+	   "never -1; lesson, section 12)")
 {
 	struct uecho *sentinel = (struct uecho *)(uintptr_t)0x5eed, *out = sentinel;
 	struct uecho_config c = { 64, 64, 1024 };
@@ -987,6 +1008,33 @@ GRADE_TEST(open, error_paths, 3,
 		grade_check(ret == -ENOMEM && out == sentinel, "%s returned %s, expected -ENOMEM "
 			    "with *out untouched (TODO 1-3)", what, grade_errno_str(ret));
 		check_nothing_left(fds, &heap, what);
+	}
+	{
+		/* No descriptor left: the eventfd or the ring cannot be had. A low
+		 * limit for the while, so that taking every descriptor is quick. */
+		struct rlimit rl, low;
+		int *fill, nfill = 0;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		low = rl;
+		low.rlim_cur = (rlim_t)max_open_fd() + 64;
+		grade_check(setrlimit(RLIMIT_NOFILE, &low) == 0, "harness: setrlimit: %s",
+			    strerror(errno));
+		fill = grade_xmalloc(sizeof(*fill) * (low.rlim_cur + 1));
+		for (int fd; (fd = dup(0)) >= 0;)
+			fill[nfill++] = fd;
+		out = sentinel;
+		ret = open_status(lst, &c, &out);
+		while (nfill > 0)
+			close(fill[--nfill]);
+		free(fill);
+		setrlimit(RLIMIT_NOFILE, &rl);
+		grade_check(ret == -EMFILE && out == sentinel, "uecho_open with no descriptor free "
+			    "(eventfd(2) and io_uring_setup(2) fail with EMFILE) returned %s%s, expected "
+			    "-EMFILE with *out untouched: a failing system call gives -errno, never -1 "
+			    "(TODO 1, 3)", grade_errno_str(ret),
+			    ret == -1 ? " (-1: what the system call returned, not -errno)" : "");
+		check_nothing_left(fds, &heap, "uecho_open with no descriptor free");
 	}
 	close(lst);
 }
@@ -1350,6 +1398,11 @@ GRADE_TEST(faults, ring_runs_dry, 4,
 	grade_check(stats().enobufs >= 1, "stats.enobufs says %llu though receives ended with "
 		    "-ENOBUFS %ld time(s) (TODO 10)", (unsigned long long)stats().enobufs,
 		    obs.enobufs);
+	grade_check(stats().recv_armed == (uint64_t)obs.recvs, "stats.recv_armed says %llu, the "
+		    "module submitted %ld receives (the first of each connection and every re-arm "
+		    "after -ENOBUFS): count every multishot receive submitted, re-arms included "
+		    "(uecho.h, struct uecho_stats: \"multishot receives submitted, all "
+		    "connections\") (TODO 10)", (unsigned long long)stats().recv_armed, obs.recvs);
 	srv_close();
 	close(lfd);
 }
@@ -1399,6 +1452,11 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 		    UECHO_HOLD_MAX(1024u));
 	grade_check(obs.cancels >= 1, "no cancel SQE was seen: pausing a receive means cancelling "
 		    "it (TODO 8)");
+	grade_check(stats().paused <= (uint64_t)obs.cancels, "stats.paused says %llu, yet the "
+		    "module submitted %ld cancel SQE(s) in all: paused counts the receives cancelled "
+		    "for flow control, one per cancel, not every turn a connection is seen over the "
+		    "limit (uecho.h, struct uecho_stats) (TODO 8, 10)",
+		    (unsigned long long)stats().paused, obs.cancels);
 	cls[0].reading = true;
 	drive(cls, 2, false, "the stalled client reading again");
 	cl_free(&cls[0]);
@@ -1699,9 +1757,11 @@ static void alarm_in(int ms, void (*fn)(int))
 
 GRADE_TEST(stop, from_signal, 2,
 	   "uecho_stop from a signal handler wakes uecho_run_once(s, -1): -ECANCELED at once "
-	   "then and ever after; uecho_run returns 0; a timeout with nothing to do returns 0",
+	   "then and ever after; uecho_run returns 0; a timeout with nothing to do returns 0; "
+	   "uecho_stop, uecho_stats and uecho_close given NULL do nothing",
 	   "TODO 10: uecho_stop stores a flag and writes the eventfd whose read is armed on the "
-	   "ring; uecho_run_once checks the flag first and after every wait")
+	   "ring; uecho_run_once checks the flag first and after every wait; uecho_stop(NULL), "
+	   "uecho_stats with either pointer NULL and uecho_close(NULL) do nothing (uecho.h)")
 {
 	int ret, errno_before;
 	long t0, calls;
@@ -1741,6 +1801,17 @@ GRADE_TEST(stop, from_signal, 2,
 	grade_check(ret == 0, "uecho_run after stop returned %s, expected 0 (TODO 10)",
 		    grade_errno_str(ret));
 	SEAM_CALL_VOID(uecho_stop(NULL));
+	/* The other NULLs uecho.h allows: nothing happens, nothing crashes. */
+	{
+		struct uecho_stats st;
+
+		memset(&st, 0xab, sizeof(st));
+		SEAM_CALL_VOID(uecho_stats(NULL, &st));
+		grade_check(((unsigned char *)&st)[0] == 0xab, "uecho_stats(NULL, &out) wrote "
+			    "into out: either NULL does nothing (uecho.h, uecho_stats) (TODO 10)");
+		SEAM_CALL_VOID(uecho_stats(srv, NULL));
+		SEAM_CALL_VOID(uecho_close(NULL));
+	}
 	srv_close();
 	close(lfd);
 }
@@ -1997,6 +2068,38 @@ static void program_stop(struct prog_proc *p, int sig)
 		    prog_status_text(ws), prog_proc_stderr(p));
 }
 
+/*
+ * A TCP port of 127.0.0.1 outside the kernel's ephemeral range (where no
+ * connection of another test lands by chance), whose two bytes differ (a
+ * port bound without htons is another port), free now. With keep, the
+ * socket stays bound and listening there (the port is taken) and is
+ * returned in *keep; without, it is closed again.
+ */
+static unsigned pick_tcp_port(int *keep)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		unsigned port = 10000 + grade_rand_below(20000);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd;
+
+		if ((port >> 8) == (port & 0xff))
+			continue;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		grade_check(fd >= 0, "harness: socket: %s", strerror(errno));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && (!keep || listen(fd, 1) == 0)) {
+			if (keep)
+				*keep = fd;
+			else
+				close(fd);
+			return port;
+		}
+		close(fd);
+	}
+	grade_fail("harness: no free TCP port found on 127.0.0.1");
+	return 0;
+}
+
 /* Start echo-server with argv (which asks for --port 0), check its ready
  * line and point the clients at the port it names. */
 static void program_serve_tcp(struct prog_proc *p, const char **argv)
@@ -2022,9 +2125,11 @@ static void program_serve_tcp(struct prog_proc *p, const char **argv)
 
 GRADE_TEST_T(program, serves_tcp, 3,
 	     "echo-server --port 0: prints \"listening on 127.0.0.1:PORT\", echoes 5 clients of "
-	     "100 KiB, listens on 127.0.0.1 only, ends with status 0 on SIGTERM",
+	     "100 KiB, listens on 127.0.0.1 only, ends with status 0 on SIGTERM; --port N listens "
+	     "on port N",
 	     "TODO 12: the ready line must name the port the socket really got, reach a pipe at "
-	     "once, and come after the signal handlers are in place (echo-server.c's header)", 15)
+	     "once, and come after the signal handlers are in place (echo-server.c's header); the "
+	     "port goes into the sockaddr_in in network byte order", 15)
 {
 	struct prog_proc p;
 	const char *argv[] = { "", "--port", "0", NULL };
@@ -2062,6 +2167,31 @@ GRADE_TEST_T(program, serves_tcp, 3,
 			    "(INADDR_LOOPBACK; echo-server.c's header, TODO 12)");
 	}
 	program_stop(&p, SIGTERM);
+	grade_check(prog_proc_stderr_len(&p) > 0, "echo-server stopped by SIGTERM printed nothing "
+		    "on stderr: it prints its counters (uecho_stats) on one line to stderr before it "
+		    "exits (echo-server.c's header, TODO 12)");
+	{
+		/* A port given by number: that port, in network byte order. */
+		struct sockaddr_in *sin = (struct sockaddr_in *)&laddr;
+		char arg[16], want[64];
+		unsigned port = pick_tcp_port(NULL);
+		const char *argv2[] = { "", "--port", arg, NULL };
+
+		snprintf(arg, sizeof(arg), "%u", port);
+		snprintf(want, sizeof(want), "listening on 127.0.0.1:%u\n", port);
+		program_start(&p, argv2);
+		grade_check(!strcmp(p.line, want), "echo-server --port %u printed \"%.80s\", expected "
+			    "\"%.*s\": the socket is bound to the port asked for, which a sockaddr_in "
+			    "holds in network byte order (htons; ip(7)) (TODO 12)", port, p.line,
+			    (int)strlen(want) - 1, want);
+		memset(&laddr, 0, sizeof(laddr));
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		laddr_len = sizeof(*sin);
+		echo_clients(2, 10000, "echo-server --port N with 2 clients on port N");
+		program_stop(&p, SIGTERM);
+	}
 }
 
 GRADE_TEST_T(program, serves_unix, 2,
@@ -2094,13 +2224,18 @@ GRADE_TEST_T(program, serves_unix, 2,
 GRADE_TEST_T(program, bad_arguments, 2,
 	     "echo-server with bad arguments (among them sizes outside uecho.h's limits): a message "
 	     "on stderr and exit status 2; a socket path that exists already: exit status 1, the "
-	     "file left alone",
+	     "file left alone; a TCP port that is taken, or a socket path too long for sun_path: "
+	     "exit status 1",
 	     "TODO 12: echo-server (--port N | --unix SOCKPATH) [--bufs N] [--buf-size N] "
 	     "[--entries N]; exactly one of --port and --unix; --bufs a power of two 2..32768, "
 	     "--buf-size 1..1048576, --entries 1..4096 (uecho.h's limits): check them before "
-	     "uecho_open, whose -EINVAL would be exit status 1", 20)
+	     "uecho_open, whose -EINVAL would be exit status 1; a socket that cannot be bound "
+	     "(bind(2) fails: EADDRINUSE) is exit status 1, never a server on another port", 20)
 {
 	const char *taken = grade_make_file("taken", "x", 1);
+	int busy_fd = -1;
+	unsigned busy = pick_tcp_port(&busy_fd);
+	char busy_arg[16];
 	struct {
 		const char *what;
 		const char *argv[8];
@@ -2120,8 +2255,11 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		  { "", "--port", "0", "--buf-size", "1048577", NULL }, 2 },
 		{ "--entries 4097 (above 4096)", { "", "--port", "0", "--entries", "4097", NULL }, 2 },
 		{ "--unix on a path that exists", { "", "--unix", taken, NULL }, 1 },
+		{ "--port on a port that is taken (another socket listens there)",
+		  { "", "--port", busy_arg, NULL }, 1 },
 	};
 
+	snprintf(busy_arg, sizeof(busy_arg), "%u", busy);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct prog_proc p;
 		int ws = 0;
@@ -2151,6 +2289,38 @@ GRADE_TEST_T(program, bad_arguments, 2,
 			    "file (%s): it was not the server's to remove; unlink the path on exit "
 			    "only when the server bound it (TODO 12)",
 			    stat(taken, &st) ? strerror(errno) : "now another kind of file");
+	}
+	close(busy_fd);
+	{
+		/* A socket path longer than sockaddr_un's sun_path (108 bytes) cannot
+		 * be bound: a failure to serve (or a usage error), never a server on
+		 * the path cut short. */
+		char name[130], longpath[4200];
+		const char *argv[] = { "", "--unix", longpath, NULL };
+		struct prog_proc p;
+		int ws = 0;
+
+		memset(name, 's', sizeof(name) - 1);
+		name[sizeof(name) - 1] = '\0';
+		snprintf(longpath, sizeof(longpath), "%s", grade_path(name));
+		argv[0] = echo_server_path();
+		prog_start(&p, argv, false);
+		if (!prog_wait(p.pid, PROG_MS, &ws)) {
+			kill(p.pid, SIGKILL);
+			prog_wait(p.pid, PROG_MS, &ws);
+			grade_fail("echo-server --unix with a path of %zu bytes (sun_path holds %zu) was "
+				   "still running after %d ms (it was killed): it cannot listen on that path, "
+				   "only on the path cut short, which nobody asked for; check the length "
+				   "before you copy it (unix(7)) and exit 1 (TODO 12)", strlen(longpath),
+				   sizeof(((struct sockaddr_un *)0)->sun_path), PROG_MS);
+		}
+		close(p.out);
+		grade_check(WIFEXITED(ws) && (WEXITSTATUS(ws) == 1 || WEXITSTATUS(ws) == 2) &&
+			    prog_proc_stderr_len(&p) > 0, "echo-server --unix with a path of %zu bytes "
+			    "(sun_path holds %zu) ended with %s and %s on stderr, expected exit status 1 "
+			    "(or 2) and a message (TODO 12)", strlen(longpath),
+			    sizeof(((struct sockaddr_un *)0)->sun_path), prog_status_text(ws),
+			    prog_proc_stderr_len(&p) ? "something" : "nothing");
 	}
 }
 
@@ -2322,9 +2492,11 @@ static void *stop_server_later(void *arg)
 
 GRADE_TEST(stop, from_thread, 1,
 	   "uecho_stop from another thread wakes uecho_run_once(s, -1) waiting in the ring (no "
-	   "signal involved): it returns -ECANCELED at once",
+	   "signal involved): it returns -ECANCELED at once; a second server opened afterwards "
+	   "is not stopped, and the first stays stopped",
 	   "TODO 10: setting the flag is not enough when the loop is asleep in io_uring_enter: "
-	   "uecho_stop also writes to the eventfd whose poll (or read) is armed on the ring")
+	   "uecho_stop also writes to the eventfd whose poll (or read) is armed on the ring; the "
+	   "flag is the server's own (struct uecho), not a global of the module")
 {
 	pthread_t th;
 	void *fdp = NULL;
@@ -2346,6 +2518,32 @@ GRADE_TEST(stop, from_thread, 1,
 		    "wakes it otherwise); expected -ECANCELED at once: the flag alone does not wake "
 		    "a loop asleep in the ring (TODO 10)", grade_errno_str(ret), t0);
 	close((int)(intptr_t)fdp);
+	{
+		/* A second server in the same process: the stop was the first's. */
+		struct uecho *first = srv;
+		int first_lfd = lfd;
+		struct client c;
+
+		srv_open(0, 0);
+		ret = SEAM_CALL(uecho_run_once(first, 0));
+		grade_check(ret == -ECANCELED, "uecho_stop(s) was called, then a second server was "
+			    "opened in the same process, and uecho_run_once(s, 0) on the first one returned "
+			    "%s, expected -ECANCELED still: a stopped server stays stopped; its stop flag "
+			    "belongs to it (a field of struct uecho), not to the module (TODO 10)",
+			    grade_errno_str(ret));
+		ret = SEAM_CALL(uecho_run_once(srv, 0));
+		grade_check(ret >= 0, "uecho_stop(s) stopped one server; a second server opened "
+			    "afterwards in the same process returned %s from uecho_run_once(s2, 0), "
+			    "expected a count or 0: uecho_stop(s) stops s only, so its flag lives in "
+			    "struct uecho, not in a global of the module (TODO 10)", grade_errno_str(ret));
+		cl_open(&c, 5000, 0);
+		drive(&c, 1, false, "a client of a second server, the first one stopped");
+		cl_free(&c);
+		srv_close();
+		close(lfd);
+		srv = first;
+		lfd = first_lfd;
+	}
 	srv_close();
 	close(lfd);
 }
@@ -2356,7 +2554,7 @@ GRADE_TEST(mechanism, every_cqe, 1,
 	   "TODO 4: one turn handles every CQE already in the CQ, not only the one it waited for; "
 	   "one CQE per turn falls behind and overflows the CQ (lesson, section 11, the CQ size)")
 {
-	int fds[8], n = 8;
+	int fds[8], n = 8, ret;
 	unsigned ready, head;
 
 	setup();
@@ -2374,11 +2572,15 @@ GRADE_TEST(mechanism, every_cqe, 1,
 	head = io_uring_smp_load_acquire(obs.ring->cq.khead);
 	grade_check(ready >= 2, "harness: only %u CQE(s) were waiting after %d connections", ready,
 		    n);
-	turn(0);
+	ret = turn(0);
 	grade_check(obs.ring && io_uring_smp_load_acquire(obs.ring->cq.khead) - head >= ready,
 		    "%u CQEs were waiting in the CQ, and uecho_run_once(s, 0) took %u of them off: "
 		    "handle every CQE there is before returning (TODO 4)", ready,
 		    obs.ring ? io_uring_smp_load_acquire(obs.ring->cq.khead) - head : 0);
+	grade_check(ret >= (int)ready, "%u CQEs were waiting in the CQ and uecho_run_once(s, 0) "
+		    "handled them, yet it returned %d: it returns the number of CQEs it handled "
+		    "(uecho.h, uecho_run_once: \"> 0  the number of CQEs handled\"), not 1 or the "
+		    "number of SQEs submitted (TODO 4)", ready, ret);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	srv_close();
@@ -2463,17 +2665,58 @@ GRADE_TEST_T(program, slow_and_leaving, 3,
 	program_stop(&p, SIGTERM);
 }
 
+/* A line "Name: N kB" of /proc/PID/status, in KiB, or -1. */
+static long proc_status_kib(pid_t pid, const char *name)
+{
+	char path[64], line[256], fmt[64];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 GRADE_TEST_T(program, tiny_ring, 2,
 	     "echo-server --bufs 2 --buf-size 16 under a burst of 8 clients of 32 KiB: the ring "
-	     "runs dry again and again, every byte comes back",
-	     "TODO 6: -ENOBUFS ends a receive; arm it again when a buffer comes back", 30)
+	     "runs dry again and again, every byte comes back; --bufs 4096 --buf-size 131072 gives "
+	     "the server 512 MiB of buffers (its address space holds them)",
+	     "TODO 6, 12: -ENOBUFS ends a receive; arm it again when a buffer comes back; the "
+	     "program passes --bufs, --buf-size and --entries to uecho_open (struct uecho_config)",
+	     30)
 {
 	struct prog_proc p;
 	const char *argv[] = { "", "--port", "0", "--bufs", "2", "--buf-size", "16", NULL };
+	const char *big[] = { "", "--port", "0", "--bufs", "4096", "--buf-size", "131072", NULL };
 	int n = 8;
+	long kib;
 
+	grade_require_memlock(1 << 20, "an echo-server with a buffer ring of 4096 entries");
 	program_serve_tcp(&p, argv);
 	echo_clients(n, 32 * 1024, "echo-server with 2 buffers of 16 bytes and 8 clients");
+	program_stop(&p, SIGTERM);
+
+	/* The sizes asked for are the sizes served with: 4096 buffers of 128 KiB
+	 * are 512 MiB of address space (reserved, hardly touched); the default
+	 * ring is 1 MiB. */
+	program_serve_tcp(&p, big);
+	echo_clients(2, 300 * 1024, "echo-server --bufs 4096 --buf-size 131072 with 2 clients");
+	kib = proc_status_kib(p.pid, "VmSize");
+	if (kib >= 0 && kib < 512 * 1024) {
+		kill(p.pid, SIGKILL);
+		prog_wait(p.pid, PROG_MS, NULL);
+		grade_fail("echo-server --bufs 4096 --buf-size 131072 has %ld MiB of address space "
+			   "(VmSize), less than its 512 MiB of buffers: the sizes given on the command "
+			   "line must reach uecho_open (struct uecho_config: nbufs, buf_size) (TODO 12)",
+			   kib >> 10);
+	}
 	program_stop(&p, SIGTERM);
 }
 
@@ -2602,6 +2845,42 @@ GRADE_TEST_T(open, size_limits, 2,
 		}
 		close(lfd);
 	}
+
+	/* 8192 buffers of 1 MiB: 8 GiB, where buffer 4096 starts at 4 GiB. An
+	 * address computed as bid * buf_size in 32 bits wraps there: buffer
+	 * 4096 lands on buffer 0, and two ids share the same memory. The ring
+	 * entries uecho_open published say where each buffer is. */
+	{
+		struct uecho_config big = { 64, 8192, UECHO_MAX_BUF_SIZE };
+		struct uecho *s = NULL;
+
+		lfd = tcp_listener();
+		ret = SEAM_CALL(uecho_open(&s, lfd, &big));
+		grade_check(ret == 0 || ret == -ENOMEM, "uecho_open with 8192 buffers of 1 MiB "
+			    "(8 GiB in all) returned %s, expected 0 or -ENOMEM (TODO 1, 2)",
+			    grade_errno_str(ret));
+		if (ret == 0) {
+			srv = s;
+			note_buffers(big.nbufs, big.buf_size);
+			grade_check(obs.nbuf_addr == big.nbufs, "uecho_open with 8192 buffers of "
+				    "1 MiB registered a ring of %u entries, expected 8192 (TODO 2)",
+				    obs.reg_entries);
+			for (unsigned i = 1; i < obs.nbuf_addr; i++)
+				grade_check(obs.buf_addr[i] >= obs.buf_addr[i - 1] + big.buf_size,
+					    "with 8192 buffers of 1 MiB (8 GiB), two buffers the ring "
+					    "gives the kernel overlap (addresses %#llx and %#llx): the "
+					    "address of buffer bid is bufs + bid * buf_size, and past 4 GiB "
+					    "that product needs 64 bits (cast to size_t before you "
+					    "multiply) (TODO 2, 7)",
+					    (unsigned long long)obs.buf_addr[i - 1],
+					    (unsigned long long)obs.buf_addr[i]);
+			cl_open(&c, 1 << 20, 0);
+			drive(&c, 1, false, "1 MiB through 8192 buffers of 1 MiB");
+			cl_free(&c);
+			srv_close();
+		}
+		close(lfd);
+	}
 }
 
 GRADE_TEST(faults, accept_no_memory, 2,
@@ -2673,6 +2952,10 @@ GRADE_TEST_T(faults, holders_leave, 2,
 	struct client cls[3];
 
 	hold_both_buffers(cls);
+	grade_check(stats().bytes_received > stats().bytes_sent, "two buffers hold bytes received "
+		    "and not yet echoed, yet the counters say: %s; bytes_received counts what each "
+		    "receive CQE brought (its res) when it comes, not when the echo goes out "
+		    "(uecho.h, struct uecho_stats) (TODO 6, 10)", stats_text());
 	/* The holders leave: their blocked sends fail (-EPIPE), their
 	 * connections close and give their buffers back. No send completes. */
 	for (int i = 0; i < 2; i++) {
@@ -2690,4 +2973,91 @@ GRADE_TEST_T(faults, holders_leave, 2,
 	cl_free(&cls[1]);
 	srv_close();
 	close(lfd);
+}
+
+/* Stop the server after 3 s unless the call under test has returned. */
+static void *stop_unless_returned(void *arg)
+{
+	(void)arg;
+	seam_mark_harness_thread();
+	for (long end = fault_now_ms() + 3000; fault_now_ms() < end;) {
+		if (atomic_load(&run_returned))
+			return NULL;
+		fault_nap();
+	}
+	uecho_stop(srv);
+	return NULL;
+}
+
+GRADE_TEST(faults, listener_fails, 2,
+	   "the listening socket stops listening (shutdown(2) behind the server's back): the "
+	   "accept ends with an error no retry cures, and uecho_run_once returns that -errno (no "
+	   "busy loop of accepts failing at once), as does uecho_run; uecho_close still cleans up",
+	   "TODO 5, 10: an accept error that says the listener itself is broken (-EINVAL: it "
+	   "does not listen any more; -EBADF, -ENOTSOCK) is not one connection lost: re-arming "
+	   "fails again at once, forever. Keep it, and return it from uecho_run_once (uecho.h: "
+	   "\"other -errno  the loop itself cannot go on\"); accept(2), ERRORS")
+{
+	struct client c;
+	struct seam_heap heap;
+	int lst, fds, ret = 0, turns = 0;
+	long accepts_before;
+
+	setup();
+	lst = tcp_listener();
+	fds = fault_count_fds();
+	seam_heap_usage(&heap);
+	srv_open_cfg(lst, 64, 16, 1024);
+	cl_open(&c, 5000, 0);
+	drive(&c, 1, false, "a client before the listener fails");
+	accepts_before = obs.accepts;
+	/* A listening TCP socket shut down stops listening: the armed accept
+	 * completes with -EINVAL, and so would any accept armed again. */
+	grade_check(shutdown(lst, SHUT_RDWR) == 0, "harness: shutdown: %s", strerror(errno));
+	for (long end = fault_now_ms() + STALL_MS; fault_now_ms() < end && turns < 2000; turns++) {
+		ret = SEAM_CALL(uecho_run_once(srv, 10));
+		grade_check(!seam_violation(), "%s", seam_violation());
+		if (ret < 0 && ret != -EINTR)
+			break;
+	}
+	grade_check(ret < 0 && ret != -EINTR && ret != -ECANCELED, "the listening socket stopped "
+		    "listening (its accept fails with -EINVAL), and %d calls of uecho_run_once(s, 10) "
+		    "later the last returned %s, with %ld more accept SQE(s) submitted: an accept "
+		    "error other than those a retry cures means the loop cannot go on; return it "
+		    "(TODO 5, 10); %s", turns, grade_errno_str(ret), obs.accepts - accepts_before,
+		    stats_text());
+	grade_check(obs.accepts - accepts_before <= 3, "after the listening socket stopped "
+		    "listening, the module submitted %ld more accept SQEs: each fails at once "
+		    "(-EINVAL), a busy loop; that error is the listener's, not one connection's "
+		    "(TODO 5)", obs.accepts - accepts_before);
+	cl_free(&c);
+	srv_close();
+	grade_check(obs.open_at_exit == 0, "when uecho_close called io_uring_queue_exit, %d "
+		    "request(s) had not posted their last CQE (TODO 11)", obs.open_at_exit);
+	grade_check(fault_count_fds() == fds, "after uecho_close, %d descriptor(s) more are open "
+		    "than before uecho_open (TODO 11)", fault_count_fds() - fds);
+	grade_check_heap(&heap, "uecho_open, a client, the listener failing, uecho_close");
+	close(lst);
+
+	/* uecho_run on a server whose listener fails: it returns the error. A
+	 * harness thread stops it after 3 s if it does not (then it returns 0). */
+	{
+		pthread_t th;
+
+		srv_open_cfg(tcp_listener(), 64, 16, 1024);
+		grade_check(shutdown(lfd, SHUT_RDWR) == 0, "harness: shutdown: %s", strerror(errno));
+		atomic_store(&run_returned, false);
+		grade_check(pthread_create(&th, NULL, stop_unless_returned, NULL) == 0,
+			    "harness: thread");
+		ret = SEAM_CALL(uecho_run(srv));
+		atomic_store(&run_returned, true);
+		pthread_join(th, NULL);
+		grade_check(ret < 0 && ret != -EINTR && ret != -ECANCELED, "uecho_run on a server "
+			    "whose listening socket stopped listening returned %s%s, expected the "
+			    "accept's error: uecho_run returns \"the -errno of a failure of the loop "
+			    "itself\" (uecho.h; TODO 5, 10)", grade_errno_str(ret),
+			    ret == 0 ? " only when the harness stopped it 3 s later" : "");
+		srv_close();
+		close(lfd);
+	}
 }
