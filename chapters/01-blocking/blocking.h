@@ -66,7 +66,9 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * (bufsize == 0: -EINVAL, dst neither created nor truncated). src is opened
  * first; if it cannot be opened, dst is neither created nor truncated. dst is opened for writing only, so a
  * destination that is writable but not readable (mode 0200) can be copied
- * onto. Returns the number of bytes copied (beyond 4 GiB
+ * onto. src and dst may be any file open(2) opens, as with cp: a FIFO as
+ * src (read to its end), /dev/null as dst (O_TRUNC leaves a device alone;
+ * ftruncate(2) would fail). Returns the number of bytes copied (beyond 4 GiB
  * too), or -errno: a read or write that fails mid-copy makes the result
  * its -errno, not the bytes copied so far, and so does a close(2) of dst
  * that fails after a copy that had succeeded (a delayed write error, see

@@ -73,7 +73,7 @@ ssize_t write_full(int fd, const void *buf, size_t len)
 	 * The contract is in blocking.h (write_full) and the behaviour of a
 	 * partial write in man 2 write, "RETURN VALUE" and "ERRORS"; the
 	 * lesson's "Short writes" shows one happening. Work out the rest from
-	 * what you learned in TODO 1.
+	 * what you learned in TODO 1, minus its end of file: a write has none.
 	 */
 	(void)fd;
 	(void)buf;

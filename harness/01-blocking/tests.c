@@ -201,6 +201,17 @@ static ssize_t pretend_write(int fd, const void *buf, size_t n)
 	return pretend_move(buf, n, 0, false, true);
 }
 
+/* A write() that takes nothing once (its second call returns 0, without an
+ * error), then writes as usual: the bytes are still to be sent. */
+static long zero_write_calls;
+
+static ssize_t zero_once_write(int fd, const void *buf, size_t n)
+{
+	if (++zero_write_calls == 2)
+		return 0;
+	return SEAM_REAL(write)(fd, buf, n > 30000 ? 30000 : n);
+}
+
 static ssize_t ok_write(int fd, const void *buf, size_t n)
 {
 	(void)fd;
@@ -260,10 +271,30 @@ GRADE_TEST(read_full, whole_files, 2,
 	}
 }
 
+/* A read that ends the input the way a terminal's Ctrl-D does: its second
+ * call returns 0 (end of file) although more bytes come after it, for the
+ * next read. A read_full that asks again after the 0 takes them. */
+static long eof_calls, eof_after;
+
+static ssize_t ctrl_d_read(int fd, void *buf, size_t n)
+{
+	long k = ++eof_calls;
+
+	if (k == 1 && n > 1000)
+		n = 1000;
+	if (k == 2)
+		return 0;
+	if (k > 2)
+		eof_after++;
+	return SEAM_REAL(read)(fd, buf, n);
+}
+
 GRADE_TEST(read_full, stops_at_eof, 2,
 	   "read_full stops at end of file and returns the short count, then 0",
 	   "TODO 1: read(2) returns 0 at end of file: stop and return what you have; "
-	   "do not call read again in a loop (lesson: \"End of file\")")
+	   "do not call read again, not in a loop and not once more \"to make sure\" "
+	   "(blocking.h: \"read returning 0 means end of file: stop, do not retry\"; "
+	   "lesson: \"End of file\")")
 {
 	unsigned char *data = grade_random_bytes(1000), buf[4096];
 	int fd = grade_open(grade_make_file("f", data, 1000), O_RDONLY);
@@ -276,6 +307,24 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 	grade_check(got == 0, "read_full at end of file returned %s, expected 0", grade_errno_str(got));
 	got = SEAM_CALL(read_full(fd, buf, 0));
 	grade_check(got == 0, "read_full with len 0 returned %s, expected 0", grade_errno_str(got));
+	close(fd);
+	free(data);
+
+	/* read() brings 1000 bytes, then 0 (a terminal's Ctrl-D: more input
+	 * may follow it, for the next reader): the 0 ends this read_full. */
+	data = grade_random_bytes(3000);
+	fd = grade_open(grade_make_file("tty", data, 3000), O_RDONLY);
+	eof_calls = eof_after = 0;
+	seam_hook_read = ctrl_d_read;
+	got = SEAM_CALL(read_full(fd, buf, sizeof(buf)));
+	seam_hook_read = NULL;
+	grade_check(got == 1000 && eof_after == 0, "read() returned 1000 bytes, then 0 (end of "
+		    "file, as a terminal's Ctrl-D gives it); read_full then called read() %ld more "
+		    "time(s) and returned %s, expected 1000 with no read() after the 0: a 0 from "
+		    "read is the end of this input, believe it the first time (on a terminal a "
+		    "second read waits for the next line; blocking.h: \"read returning 0 means end "
+		    "of file: stop, do not retry\")", eof_after, grade_errno_str(got));
+	grade_check_same(buf, data, 1000, "read_full before the 0");
 	close(fd);
 	free(data);
 }
@@ -350,9 +399,14 @@ GRADE_TEST(read_full, retries_after_eintr, 2,
 		{ .op = FAULT_END } });
 	got = SEAM_CALL(read_full(p[0], buf, sizeof(buf)));
 	r = fault_join(f);
-	grade_check(r.blocked_seen == 1 && r.signals == 1,
-		    "read_full never waited inside read() on an empty pipe, so the signal "
-		    "could not be sent (it returned %s)", grade_errno_str(got));
+	grade_check(r.blocked_seen == 1, "read_full never waited inside read() on an empty "
+		    "pipe, so the signal could not be sent (it returned %s)", grade_errno_str(got));
+	grade_check(r.signals == 1, "read_full slept inside read() on an empty pipe and SIGUSR1 "
+		    "was sent, but its handler never ran while read_full waited (it returned %s): "
+		    "does your code block signals around read() (sigprocmask, pthread_sigmask)? "
+		    "The program's signals are not the library's to hide: let read() fail with "
+		    "EINTR and call it again (lesson: \"EINTR and SA_RESTART\")",
+		    grade_errno_str(got));
 	grade_check(got == 4096, "read_full returned %s after read() was interrupted by a "
 		    "signal (EINTR); expected it to retry and return 4096", grade_errno_str(got));
 	grade_check_same(buf, data, 4096, "read_full after EINTR");
@@ -687,9 +741,11 @@ GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 }
 
 GRADE_TEST(pread_full, bad_arguments, 1,
-	   "pread_full: -EINVAL for a negative offset, -EBADF for a bad descriptor, 0 past EOF",
+	   "pread_full: -EINVAL for a negative offset, -EBADF for a bad descriptor, 0 past EOF, "
+	   "-ESPIPE for a pipe",
 	   "TODO 2: a negative offset is your own check, done first (blocking.h); pread's "
-	   "failures come back as -errno (man 2 pread, ERRORS)")
+	   "failures come back as -errno, ESPIPE included: no fallback to read (man 2 pread, "
+	   "ERRORS)")
 {
 	unsigned char *data = grade_random_bytes(100), buf[100];
 	int fd = grade_open(grade_make_file("f", data, 100), O_RDONLY);
@@ -705,6 +761,26 @@ GRADE_TEST(pread_full, bad_arguments, 1,
 		    grade_errno_str(got));
 	close(fd);
 	free(data);
+
+	/* A pipe has no offsets: pread fails with ESPIPE, and that is the
+	 * answer, even with bytes waiting in the pipe. */
+	{
+		int p[2];
+
+		fault_pipe(p, 0);
+		grade_check(write(p[1], "0123456789", 10) == 10, "harness: write: %s",
+			    strerror(errno));
+		seam_reset();
+		got = SEAM_CALL(pread_full(p[0], buf, 10, 0));
+		grade_check(got == -ESPIPE && seam_calls(SEAM_read) == 0, "pread_full on a pipe "
+			    "returned %s after %ld read() call(s), expected -ESPIPE and no read(): "
+			    "pread_full reads at its offset with pread(2) and never at the file "
+			    "position, so a descriptor without offsets (a pipe, a socket) gets pread's "
+			    "own -ESPIPE (man 2 pread, ERRORS; lesson: \"What read and write "
+			    "promise\")", grade_errno_str(got), seam_calls(SEAM_read));
+		close(p[0]);
+		close(p[1]);
+	}
 }
 
 GRADE_TEST(pread_full, error_after_progress, 1,
@@ -825,8 +901,10 @@ GRADE_TEST(pread_full, beyond_4gib, 2,
 /* ----------------------------------------------------------------- write_full */
 
 GRADE_TEST(write_full, regular_file, 1,
-	   "write_full writes 100000 random bytes to a file, and 0 bytes as 0",
-	   "TODO 3: loop on write(2) until len bytes are written; return len")
+	   "write_full writes 100000 random bytes to a file, also when a write() takes none, "
+	   "and 0 bytes as 0",
+	   "TODO 3: loop on write(2) until len bytes are written, whatever each call took "
+	   "(0 included: it is no end of file); return len")
 {
 	const size_t len = 100000;
 	unsigned char *data = grade_random_bytes(len), *back;
@@ -843,6 +921,24 @@ GRADE_TEST(write_full, regular_file, 1,
 	back = grade_slurp(path, &backlen);
 	grade_check(backlen == len, "the file holds %zu bytes after write_full of %zu", backlen, len);
 	grade_check_same(back, data, len, "write_full");
+	free(back);
+
+	/* write() takes 30000 bytes, then none (0, no error), then the rest. */
+	fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+	zero_write_calls = 0;
+	seam_hook_write = zero_once_write;
+	got = SEAM_CALL(write_full(fd, data, len));
+	seam_hook_write = NULL;
+	close(fd);
+	grade_check(got == (ssize_t)len, "write() took 30000 bytes, then returned 0 (nothing "
+		    "written, no error); write_full returned %s, expected %zu: a write has no end "
+		    "of file, and 0 is not an error either: write_full returns len or -errno, "
+		    "never a short count; call write again for the rest (lesson: \"Short "
+		    "writes\", its last paragraph)", grade_errno_str(got), len);
+	back = grade_slurp(path, &backlen);
+	grade_check(back != NULL && backlen == len, "the file holds %zu bytes after write_full of "
+		    "%zu, one of whose write() calls took nothing", back ? backlen : 0, len);
+	grade_check_same(back, data, len, "write_full after a write() of 0");
 	free(back);
 	free(data);
 }
@@ -1261,7 +1357,7 @@ static ssize_t read_only_read(int fd, void *buf, size_t n)
 
 GRADE_TEST(copy_file, truncates_destination, 1,
 	   "copy_file truncates a longer existing destination in place, also one writable but "
-	   "not readable, from a read-only source",
+	   "not readable, from a read-only source; and copies onto /dev/null",
 	   "TODO 4: an existing destination must be emptied when it is opened (O_TRUNC, the same "
 	   "file: no unlink, so its links and mode stay), and opened for writing only (read-write "
 	   "fails on a file of mode 0200); the source is opened for reading only (a file of mode "
@@ -1315,6 +1411,15 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 		    "file, not a new one", back ? backlen : 0);
 	grade_check_same(back, data, 100, "the destination's hard link");
 	free(back);
+
+	/* A destination that is no regular file: /dev/null takes the bytes;
+	 * O_TRUNC does nothing to it (ftruncate(2) would fail with EINVAL). */
+	got = SEAM_CALL(copy_file(src, "/dev/null", 4096));
+	grade_check(got == 100, "copy_file onto /dev/null returned %s, expected 100: the "
+		    "destination may be any file open(2) opens for writing, as cp's may; O_TRUNC "
+		    "in open's flags empties an existing regular file and leaves a device alone, "
+		    "where a separate ftruncate(2) fails with EINVAL (man 2 open, O_TRUNC; man 2 "
+		    "ftruncate, ERRORS)", grade_errno_str((ssize_t)got));
 	free(old);
 	free(data);
 }
@@ -1394,6 +1499,19 @@ GRADE_TEST(copy_file, errors, 2,
 			    "created; check bufsize before opening anything (lesson: \"Cleaning "
 			    "up\")", grade_errno_str((ssize_t)got),
 			    access(grade_path("dst0"), F_OK) == 0 ? "created" : "did not create");
+
+		/* Before the source too: bufsize is checked before anything is
+		 * opened, so a missing source with bufsize 0 is -EINVAL. */
+		seam_reset();
+		got = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst0"), 0));
+		grade_check(got == -EINVAL && seam_calls_sum(SEAM_open, SEAM_open64, SEAM_openat,
+							     SEAM_openat64, SEAM_COUNT) == 0,
+			    "copy_file(\"missing\", dst, 0) returned %s after %ld open() call(s); "
+			    "expected -EINVAL and no open at all: bufsize is checked before anything "
+			    "is opened, the source included (blocking.h; lesson: \"Cleaning up\", the "
+			    "first row of the ladder)", grade_errno_str((ssize_t)got),
+			    seam_calls_sum(SEAM_open, SEAM_open64, SEAM_openat, SEAM_openat64,
+					   SEAM_COUNT));
 	}
 	/* From here, close() succeeds and leaves errno at EINTR, as POSIX allows:
 	 * the errno of the failed open must be taken before the cleanup. */
@@ -1446,9 +1564,10 @@ GRADE_TEST(copy_file, no_descriptor_leaks, 2,
 		    after_bad_dst - after_ok);
 	grade_check(after_bad_src == after_bad_dst, "copy_file left %d descriptor(s) open when "
 		    "the source was missing", after_bad_src - after_bad_dst);
-	grade_check(dir_src < 0, "copy_file from a directory returned %s, expected a negative "
-		    "errno (read(2) of a directory fails with EISDIR)",
-		    grade_errno_str((ssize_t)dir_src));
+	grade_check(dir_src == -EISDIR, "copy_file from a directory returned %s, expected "
+		    "-EISDIR: read(2) of a directory fails with EISDIR, and a read that fails "
+		    "makes the copy's result that read's own -errno, as read_full returns it, not "
+		    "a code of your own (blocking.h, copy_file)", grade_errno_str((ssize_t)dir_src));
 	grade_check(after_dir_src == after_bad_src, "copy_file left %d descriptor(s) open when "
 		    "the source was a directory: an early return for a check of your own (fstat, "
 		    "S_ISDIR) skips the cleanup too; take every exit through it",
@@ -1505,7 +1624,8 @@ GRADE_TEST(copy_file, frees_its_buffer, 2,
 }
 
 GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
-	   "copy_file copies when read() and write() come back short and fail with EINTR",
+	   "copy_file copies when read() and write() come back short and fail with EINTR, "
+	   "and from a pipe",
 	   "TODO 4: move the data with read_full and write_full (or loops just as careful): a "
 	   "short read is not the end of the file, a short write must be finished "
 	   "(lesson: \"Short reads\", \"Short writes\")")
@@ -1532,6 +1652,38 @@ GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 		    back ? backlen : 0, size);
 	grade_check_same(back, data, size, "copy_file with short transfers");
 	free(back);
+
+	/* A source that is not a regular file: a pipe, opened by its name in
+	 * /proc/self/fd, fed 333 bytes at a time (its size says 0). */
+	{
+		const size_t len = 10000;
+		char path[64];
+		int p[2];
+		struct fault *f;
+		struct fault_report r;
+
+		fault_pipe(p, 0);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+		f = fault_start((struct fault_step[]){
+			{ .op = FAULT_WRITE_PIECES, .fd = p[1], .data = data, .len = len, .piece = 333 },
+			{ .op = FAULT_CLOSE, .fd = p[1] },
+			{ .op = FAULT_END } });
+		got = SEAM_CALL(copy_file(path, dst, 4096));
+		r = fault_join(f);
+		close(p[0]);
+		free(r.sink);
+		grade_check(got == (off_t)len, "copy_file from a pipe (its name in /proc/self/fd) "
+			    "that a writer fed %zu bytes in pieces of 333, then closed, returned %s, "
+			    "expected %zu: any file that open(2) and read(2) accept is a source, not "
+			    "only a regular one; copy until read says end of file, never by the "
+			    "size fstat gives (0 for a pipe) (TODO 4; lesson: \"Short reads\", \"End "
+			    "of file\")", len, grade_errno_str((ssize_t)got), len);
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL && backlen == len, "the copy of a pipe has %zu bytes, "
+			    "expected %zu", back ? backlen : 0, len);
+		grade_check_same(back, data, len, "copy_file from a pipe");
+		free(back);
+	}
 	free(data);
 }
 
@@ -1551,16 +1703,23 @@ GRADE_TEST(copy_file, error_mid_copy, 2,
 	refuse_kernel_copies();
 	seam_heap_usage(&before);
 	fds = fault_count_fds();
-	/* The third write() fails: the disk is full. */
-	script_set(&wr_script, -1, 0, 0, 3, ENOSPC);
-	hooks_script();
-	got = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
-	hooks_off();
-	grade_check(got == -ENOSPC, "copy_file returned %s when its third write() failed with "
-		    "ENOSPC, expected -ENOSPC", grade_errno_str((ssize_t)got));
-	grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open after a "
-		    "write failed mid-copy", fault_count_fds() - fds);
-	grade_check_heap(&before, "copy_file whose write failed mid-copy");
+	/* The third write() fails: the disk is full, then a device error. */
+	for (int i = 0; i < 2; i++) {
+		static const int errs[] = { ENOSPC, EIO };
+
+		script_set(&wr_script, -1, 0, 0, 3, errs[i]);
+		hooks_script();
+		got = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
+		hooks_off();
+		grade_check(got == -errs[i], "copy_file returned %s when its third write() failed "
+			    "with %s, expected %s: the copy's result is the failing write's own "
+			    "-errno, as write_full returned it, not a code of your own",
+			    grade_errno_str((ssize_t)got), grade_errno_str(-errs[i]) + 1,
+			    grade_errno_str(-errs[i]));
+		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open after a "
+			    "write failed mid-copy", fault_count_fds() - fds);
+		grade_check_heap(&before, "copy_file whose write failed mid-copy");
+	}
 
 	/* The third read() fails: an I/O error on the source. */
 	script_set(&rd_script, -1, 0, 0, 3, EIO);
@@ -1635,7 +1794,8 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 
 GRADE_TEST(batch, arguments, 1,
 	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; n == 0 with NULL is 0; the "
-	   "request after the batch is not touched; length 0 at offset -1 is -EINVAL",
+	   "request after the batch is not touched, the others keep their place; length 0 at "
+	   "offset -1 is -EINVAL",
 	   "TODO 5: check the arguments before the loop: only qd == 0 and (reqs == NULL with "
 	   "n > 0) are -EINVAL; the loop runs for i < n; every request, length 0 included, "
 	   "gets pread_full's answer (chapters/common/batch.h, blocking.h)")
@@ -1676,6 +1836,15 @@ GRADE_TEST(batch, arguments, 1,
 	grade_check(reqs[10].res == 777, "blk_batch_read(reqs, 10, 3) also read reqs[10], one "
 		    "past the end of the batch (res became %s): the loop runs for i < n",
 		    grade_errno_str(reqs[10].res));
+	for (int i = 0; i < 10; i++)
+		grade_check(reqs[i].fd == fd && reqs[i].offset == 100 * (9 - i) &&
+			    reqs[i].len == 100 && reqs[i].buf == bufs[i], "after blk_batch_read, "
+			    "reqs[%d] reads %zu bytes at offset %lld into %s, not 100 at offset %d into "
+			    "its own buffer: the caller owns the array, and the batch writes only each "
+			    "request's res; to read in another order, sort an array of your own, never "
+			    "the caller's (chapters/common/batch.h: \"The caller owns reqs\")", i,
+			    reqs[i].len, (long long)reqs[i].offset, reqs[i].buf == bufs[i] ?
+			    "its own buffer" : "another buffer", 100 * (9 - i));
 	for (int i = 0; i < 10; i++) {
 		grade_check(reqs[i].res == 100, "request %d has res %s, expected 100", i,
 			    grade_errno_str(reqs[i].res));
