@@ -26,7 +26,8 @@
  *     some length: a zero one spins);
  *     only an event handed back pays for the reap a -EAGAIN asked for (a
  *     poll that finds nothing reaped nothing);
- *     the pauses are counted, with the time they ask for, and take none;
+ *     the pauses are counted, with the time they ask for, and take none
+ *     (a test may have some of them cut short by a signal: EINTR);
  *     and that after -EAGAIN with requests in flight one completion is
  *     enough: a wait for more before the next io_submit drains the window;
  *   - stop code that would wait forever (io_getevents with no timeout for
@@ -38,7 +39,8 @@
  *     on one transfer, so a request of 5 GiB is a chain of short reads
  *     whose bytes never move (pretend_aio_start); a pread, or a preadv of
  *     iovecs in a row; a test may lower the cap, and have one piece
- *     answered -EINTR (a signal before any byte);
+ *     answered -EINTR (a signal before any byte), or that piece again
+ *     and again (a run of signals);
  *   - turn a machine without kernel AIO into a skip, not a failure.
  *
  * Header-only, included once by tests.c.
@@ -87,6 +89,8 @@ struct aio_watch {
 	bool one_at_a_time;   /* a waiting io_getevents gets one event (min_nr if more)     */
 	bool reverse;         /* events come back latest first                              */
 	bool halve;           /* every res > 1 is halved: a short read                      */
+	long pause_eintrs;    /* this many pauses (nanosleep, usleep, ...) are cut short by */
+	                      /* a signal: they fail with EINTR (the time still counted)   */
 	long poll_delay;      /* polls (min_nr 0 or a zero timeout) answer 0 this many      */
 	                      /* times after each io_submit                                  */
 	long submit_limit;
@@ -119,6 +123,7 @@ struct aio_watch {
 	bool owe_reap_polled;
 	long unpaused_retries;         /* io_submit again, no pause or wait since */
 	long pauses;                   /* nanosleep, usleep, ..., poll with no fds  */
+	long pauses_cut;               /* of them, answered EINTR (pause_eintrs)    */
 	long long paused_ns;           /* the time those asked for, and io_getevents */
 	                               /* timeouts, in all                           */
 	long zero_len_iocbs;           /* iocbs submitted asking for 0 bytes         */
@@ -148,6 +153,7 @@ static struct {
 	long pieces;                  /* iocbs taken */
 	unsigned long long cap;       /* the most one piece answers (PRETEND_CAP) */
 	long eintr_piece;             /* > 0: this piece (1-based) answers -EINTR, no bytes */
+	long eintr_count;             /*   ... and the next ones, this many in all (0: 1)    */
 	long eintrs;                  /* pieces answered -EINTR */
 	bool after_eintr;             /* the last piece answered was -EINTR */
 	struct io_event ev[PRETEND_MAX];
@@ -164,6 +170,7 @@ static void pretend_aio_start(int fd, const void *base, long long start)
 	pa.n = 0;
 	pa.cap = PRETEND_CAP;
 	pa.eintr_piece = 0;
+	pa.eintr_count = 0;
 	pa.eintrs = 0;
 	pa.after_eintr = false;
 }
@@ -234,7 +241,8 @@ static int pretend_submit(long nr, struct iocb **list)
 		if (want == 0)
 			aw.zero_len_iocbs++;
 		pa.after_eintr = false;
-		if (++pa.pieces == pa.eintr_piece) {
+		if (++pa.pieces >= pa.eintr_piece && pa.eintr_piece > 0 &&
+		    pa.pieces < pa.eintr_piece + (pa.eintr_count > 0 ? pa.eintr_count : 1)) {
 			/* a signal before any byte of this piece: nothing read */
 			pa.eintrs++;
 			pa.after_eintr = true;
@@ -355,6 +363,17 @@ static void paused(long long ns)
 	aw.pauses++;
 	aw.paused_ns += ns;
 	aw.owe_pause = false;
+}
+
+/* Is this pause cut short by a signal (pause_eintrs)? The pause was one all
+ * the same: a handler ran during it, which a pause must survive. */
+static bool pause_cut(void)
+{
+	if (aw.pause_eintrs <= 0)
+		return false;
+	aw.pause_eintrs--;
+	aw.pauses_cut++;
+	return true;
 }
 
 static long long timespec_ns(const struct timespec *t)
@@ -612,18 +631,30 @@ static int w_nanosleep(const struct timespec *req, struct timespec *rem)
 		return -1;
 	}
 	paused(timespec_ns(req));
+	if (timespec_ns(req) > 0 && pause_cut()) {
+		if (rem)
+			*rem = *req;
+		errno = EINTR;
+		return -1;
+	}
 	return 0;
 }
 
 static int w_usleep(useconds_t us)
 {
 	paused((long long)us * 1000);
+	if (us > 0 && pause_cut()) {
+		errno = EINTR;
+		return -1;
+	}
 	return 0;
 }
 
 static unsigned int w_sleep(unsigned int s)
 {
 	paused((long long)s * 1000000000LL);
+	if (s > 0 && pause_cut())
+		return s;
 	return 0;
 }
 
@@ -639,8 +670,15 @@ static int w_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 		if (clock_gettime(clk, &now) != 0)
 			return EINVAL;
 		paused(timespec_ns(req) - timespec_ns(&now));
+		if (timespec_ns(req) > timespec_ns(&now) && pause_cut())
+			return EINTR;
 	} else {
 		paused(timespec_ns(req));
+		if (timespec_ns(req) > 0 && pause_cut()) {
+			if (rem)
+				*rem = *req;
+			return EINTR;
+		}
 	}
 	return 0;
 }
@@ -652,6 +690,10 @@ static int w_poll(void *fds, unsigned long n, int timeout)
 {
 	if (n == 0 && timeout > 0) {
 		paused((long long)timeout * 1000000);
+		if (pause_cut()) {
+			errno = EINTR;
+			return -1;
+		}
 		return 0;
 	}
 	if (timeout != 0)
@@ -663,6 +705,10 @@ static int w_ppoll(void *fds, unsigned long n, const struct timespec *ts, const 
 {
 	if (n == 0 && ts && timespec_ns(ts) > 0) {
 		paused(timespec_ns(ts));
+		if (pause_cut()) {
+			errno = EINTR;
+			return -1;
+		}
 		return 0;
 	}
 	if (!ts || timespec_ns(ts) > 0)
@@ -679,6 +725,10 @@ static int w_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
 	if (n == 0 && tv && timeval_ns(tv) > 0) {
 		paused(timeval_ns(tv));
+		if (pause_cut()) {
+			errno = EINTR;
+			return -1;
+		}
 		return 0;
 	}
 	if (!tv || timeval_ns(tv) > 0)
@@ -691,6 +741,10 @@ static int w_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timesp
 {
 	if (n == 0 && ts && timespec_ns(ts) > 0) {
 		paused(timespec_ns(ts));
+		if (pause_cut()) {
+			errno = EINTR;
+			return -1;
+		}
 		return 0;
 	}
 	if (!ts || timespec_ns(ts) > 0)
@@ -738,6 +792,7 @@ static void watch_next_call(void)
 	aw.resubmits_after_empty_poll = 0;
 	aw.unpaused_retries = 0;
 	aw.pauses = 0;
+	aw.pauses_cut = 0;
 	aw.paused_ns = 0;
 	aw.zero_len_iocbs = 0;
 	aw.submit_eintrs = 0;

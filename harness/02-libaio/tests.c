@@ -316,7 +316,7 @@ GRADE_TEST(batch, end_of_file, 1,
 }
 
 GRADE_TEST(batch, arguments, 1,
-	   "qd 0, and a NULL array with n > 0, are -EINVAL",
+	   "qd 0 (even with n 0), and a NULL array with n > 0, are -EINVAL",
 	   "TODO 1: check the arguments before anything else (chapters/common/batch.h)")
 {
 	struct batch_req one = { -1, 0, 0, NULL, 7 };
@@ -332,6 +332,11 @@ GRADE_TEST(batch, arguments, 1,
 	ret = SEAM_CALL(laio_batch_read(NULL, 1, 4));
 	grade_check(ret == -EINVAL, "laio_batch_read(NULL, 1, 4) returned %s, expected -EINVAL "
 		    "(any n > 0 with a NULL array)", errno_name(ret));
+	ret = SEAM_CALL(laio_batch_read(NULL, 0, 0));
+	grade_check(ret == -EINVAL, "laio_batch_read(NULL, 0, 0) returned %s, expected -EINVAL: "
+		    "qd 0 is wrong whatever n is, so check it before the empty batch returns 0 "
+		    "(laio.h: laio_batch_read is io_setup + laio_batch_read_ctx, which checks its "
+		    "arguments first, whatever n is)", errno_name(ret));
 	grade_check(aw.setups == aw.destroys, "laio_batch_read left an io context behind "
 		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
 	grade_check(seam_calls(SEAM_io_setup) == 0, "laio_batch_read called io_setup %ld time(s) "
@@ -516,6 +521,20 @@ GRADE_TEST(window, refills_as_completions_arrive, 3,
 		    "finished; the window is a number of slots, not a range of request indexes "
 		    "(TODO 3; pitfall 3)", aw.waits_below, aw.waits_below_inflight,
 		    aw.waits_below_accepted, aw.max_inflight);
+
+	/* Completions as the kernel gives them: buffered reads of a cached file
+	 * are done inside io_submit, so one wait hands back the whole window.
+	 * Every slot freed takes a request, not one slot per wait. */
+	watch_start();
+	aw.window = qd;
+	aw.batch_n = (long)n;
+	run_batch(&p, qd, "40 requests at qd 8, several completions per io_getevents");
+	grade_check(aw.waits_below == 0, "io_getevents handed back several completions at "
+		    "once, and laio_batch_read then waited %ld time(s) with fewer than 8 requests "
+		    "in flight while requests were still waiting to start (first: %ld in flight, "
+		    "%ld of 40 submitted): every slot that a completion frees takes the next "
+		    "request before the next wait, however many came back in one call (TODOs 3-5; "
+		    "pitfall 3)", aw.waits_below, aw.waits_below_inflight, aw.waits_below_accepted);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -620,10 +639,11 @@ GRADE_TEST(window, results_by_event_not_order, 2,
 /* ----------------------------------------------------------------- faults */
 
 GRADE_TEST(faults, partial_submit, 3,
-	   "io_submit accepting only 1-3 of the iocbs it is given",
+	   "io_submit accepting only 1-3 of the iocbs it is given: the rest submitted again, "
+	   "before any wait",
 	   "TODO 4: io_submit returns how many iocbs it accepted, from the front of the "
-	   "array; the others were NOT submitted: submit them again (io_submit(2), "
-	   "pitfall 5)")
+	   "array; the others were NOT submitted: submit them again, at once, before "
+	   "waiting (io_submit(2), pitfall 5)")
 {
 	struct datafile f = make_datafile("f", 300000, O_RDONLY);
 	struct plan p = random_plan(&f, 50, 10000);
@@ -636,14 +656,38 @@ GRADE_TEST(faults, partial_submit, 3,
 	aw.accept_cycle = 1;
 	run_batch(&p, 5, "50 requests at qd 5, io_submit taking 1 per call");
 	plan_free(&p);
+
+	/* Reads inside the file only (every one reaches io_submit): after a
+	 * partial io_submit, the rest of the window goes out before any wait. */
+	p = plan_new(40);
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)grade_rand_below(290000),
+			  1 + grade_rand_below(9999), "a read inside the file");
+	watch_start();
+	aw.accept_cycle = 3;
+	aw.window = 8;
+	aw.batch_n = (long)p.n;
+	run_batch(&p, 8, "40 requests at qd 8, io_submit taking 1, 2 or 3 per call");
+	grade_check(aw.waits_below == 0, "io_submit took only part of the iocbs it was given, "
+		    "and laio_batch_read then waited in io_getevents %ld time(s) with fewer than "
+		    "8 requests in flight while requests were still waiting to go out (first: "
+		    "%ld in flight, %ld of 40 submitted): the iocbs io_submit did not take are "
+		    "submitted again at once, before any wait, so that the window is full "
+		    "(TODO 4; laio.h: \"the window is filled ... before the first wait\"); "
+		    "and every slot that completions free takes the next request before the "
+		    "next wait (02.05 tells these two apart)",
+		    aw.waits_below, aw.waits_below_inflight, aw.waits_below_accepted);
+	plan_free(&p);
 	close_datafile(&f);
 }
 
 GRADE_TEST(faults, eagain_retried, 2,
-	   "io_submit answering -EAGAIN (the first three calls, then every second one)",
+	   "io_submit answering -EAGAIN (the first three calls, then every second one; three "
+	   "times before each; pauses cut short by a signal)",
 	   "TODO 4: -EAGAIN means \"no resources now\": with requests in flight, reap "
 	   "(io_getevents) and submit again; with none, pause a few milliseconds and "
-	   "retry (a bounded number of times, more than three) (pitfall 7)")
+	   "retry (a bounded number of times, more than three; a signal that ends a pause "
+	   "early changes nothing) (pitfall 7)")
 {
 	struct datafile f = make_datafile("f", 300000, O_RDONLY);
 	struct plan p = plan_new(40);
@@ -667,6 +711,24 @@ GRADE_TEST(faults, eagain_retried, 2,
 	run_batch(&p, 1, "40 requests at qd 1, io_submit answering -EAGAIN three times before "
 		  "accepting each (120 times in all, at most 3 in a row)");
 	grade_check(aw.eagains >= 120, "harness: only %ld -EAGAIN were injected", aw.eagains);
+	/* The same, with a signal arriving during each of the first ten pauses:
+	 * the pause ends early (EINTR), and that is all. */
+	watch_start();
+	aw.eagain_run = 3;
+	aw.pause_eintrs = 10;
+	plan_reset(&p);
+	{
+		int ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 1));
+
+		grade_check(ret == 0, "40 requests at qd 1, io_submit answering -EAGAIN three times "
+			    "before accepting each, a signal handler running during %ld of the pauses "
+			    "between tries (the pause returned early with EINTR): laio_batch_read "
+			    "returned %s, expected 0. A signal during the pause only shortens it: "
+			    "retry io_submit as after any pause (the batch's answer is never the "
+			    "pause's -EINTR) (TODO 4; laio.h)", aw.pauses_cut, errno_name(ret));
+		plan_check(&p, "40 requests at qd 1, -EAGAIN three times before each, pauses "
+			   "cut short by signals");
+	}
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -817,10 +879,11 @@ GRADE_TEST(faults, pipe_in_pieces, 2,
 }
 
 GRADE_TEST(faults, signal_during_read, 2,
-	   "a signal interrupts a pipe read inside io_submit: res -EINTR is tried again",
+	   "a signal interrupts a pipe read inside io_submit: res -EINTR is tried again, "
+	   "however often it comes",
 	   "TODO 6: res == -EINTR means a blocking read was interrupted by a signal "
 	   "before any data (AIO is never restarted by the kernel): submit the same "
-	   "piece again (pitfall 11)")
+	   "piece again, as often as it comes (pitfall 11)")
 {
 	const size_t len = 4096;
 	unsigned char *pipe_data = grade_random_bytes(len);
@@ -877,6 +940,25 @@ GRADE_TEST(faults, signal_during_read, 2,
 			    "%s, res %s, expected 0 and 5000. -EINTR means that piece read nothing: "
 			    "submit the same piece again, keeping the 1000 bytes already in (TODO 6, "
 			    "pitfall 11)", errno_name(ret), errno_name(one.res));
+
+		/* Signals in a burst: the same piece interrupted ten times in a row. */
+		buf = aligned_buffer(5000);
+		pfd = grade_open("/dev/null", O_RDONLY);
+		one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
+		watch_start();
+		pretend_aio_start(pfd, buf, 4096);
+		pa.cap = 1000;
+		pa.eintr_piece = 2;
+		pa.eintr_count = 10;
+		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
+		close(pfd);
+		free(buf);
+		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
+			    "time, its second piece interrupted ten times in a row (res -EINTR %ld "
+			    "time(s)): laio_batch_read returned %s, res %s, expected 0 and 5000. Each "
+			    "-EINTR is a signal that came before any byte of that piece: submit it "
+			    "again however often it comes, with no count of tries (TODO 6, pitfall "
+			    "11)", pa.eintrs, errno_name(ret), errno_name(one.res));
 	}
 }
 
@@ -1031,7 +1113,8 @@ GRADE_TEST(faults, error_after_partial, 2,
 
 GRADE_TEST(faults, everything_at_once, 2,
 	   "partial submits, -EAGAIN, -EINTR, short reads, completions latest first and "
-	   "bad requests, all in one batch; then io_submit answering -EINTR three times in a row",
+	   "bad requests, all in one batch; then io_submit answering -EINTR 3, and 200, times in a "
+	   "row",
 	   "TODOs 4-6: each fault alone has its own test above; start with those")
 {
 	struct datafile f = make_datafile("f", 300000, O_RDONLY);
@@ -1072,6 +1155,24 @@ GRADE_TEST(faults, everything_at_once, 2,
 			    "three times in a row before each answer, expected 0: -EINTR from "
 			    "io_submit is retried however often it comes (TODO 4)", errno_name(ret));
 		plan_check(&p, "60 requests at qd 8, io_submit answering -EINTR three times in a "
+			   "row before each call it answers");
+	}
+
+	/* A long burst: 200 -EINTR in a row before each answer. No count of
+	 * tries applies to -EINTR (the -EAGAIN budget is for -EAGAIN alone). */
+	watch_start();
+	aw.submit_eintr_run = 200;
+	aw.submit_limit = 100000;   /* 201 calls for each one answered */
+	plan_reset(&p);
+	{
+		int ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 8));
+
+		grade_check(ret == 0, "laio_batch_read returned %s when io_submit answered -EINTR "
+			    "200 times in a row before each answer (%ld in all), expected 0: -EINTR "
+			    "accepts nothing and refuses nothing, it is a signal that came first; "
+			    "submit again however often it comes, without counting it against the "
+			    "-EAGAIN tries (TODO 4; laio.h)", errno_name(ret), aw.submit_eintrs);
+		plan_check(&p, "60 requests at qd 8, io_submit answering -EINTR 200 times in a "
 			   "row before each call it answers");
 	}
 	plan_free(&p);
