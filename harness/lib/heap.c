@@ -15,6 +15,15 @@
  * pointer the module frees that it did not allocate (one glibc made) is
  * passed on untouched.
  *
+ * A guard after every block: each allocation is made CANARY_BYTES longer
+ * than asked, and those bytes are filled with a pattern of the block's
+ * address. When the module frees or reallocates the block, a changed byte
+ * there means its code wrote past the end of what it asked for (an
+ * off-by-one, a count of elements where bytes were meant, a '\0' with no
+ * room), which the plain grading would not see otherwise: it is a violation.
+ * In a SAN=1 build AddressSanitizer, whose run-time is linked then, sees
+ * such a write as it happens, so no guard is added there.
+ *
  * Buffers the kernel owns: the seams of io_submit, io_getevents, io_cancel
  * and io_destroy (seams.c) tell which buffers libaio requests in flight
  * read into or write from, until their event comes back (or io_destroy,
@@ -50,6 +59,63 @@ static struct seam_heap usage;
  * `allocs`, fail_count of them (-1: all). */
 static long fail_at;
 static long fail_count;
+
+/* --- the guard after each block ---------------------------------------- */
+
+#define CANARY_BYTES 16
+/* Present only where AddressSanitizer's run-time is linked (SAN=1). */
+extern void __asan_init(void) __attribute__((weak));
+
+static size_t canary_len(void)
+{
+	return __asan_init ? 0 : CANARY_BYTES;
+}
+
+/* Byte i of the guard of the block at p: a pattern of its address, so that
+ * a block copied whole onto another does not carry a valid guard along. */
+static unsigned char canary_byte(const void *p, size_t i)
+{
+	uint64_t v = (uintptr_t)p * 0x9e3779b97f4a7c15ull + i * 0xbf58476d1ce4e5b9ull;
+
+	return (unsigned char)((v >> 40) ^ 0xa5);
+}
+
+/* The size to ask the allocator for, or 0 if size plus the guard does not
+ * fit a size_t (the allocation then fails as an impossible one would). */
+static size_t with_canary(size_t size)
+{
+	return size > SIZE_MAX - canary_len() ? 0 : size + canary_len();
+}
+
+static void canary_set(void *p, size_t size)
+{
+	unsigned char *g = (unsigned char *)p + size;
+
+	for (size_t i = 0; i < canary_len(); i++)
+		g[i] = canary_byte(p, i);
+}
+
+/* The module gives up (how: "freed", "reallocated") the block of `size`
+ * bytes at p, which it allocated: a violation if its guard changed. */
+static void canary_check(void *p, size_t size, const char *how)
+{
+	const unsigned char *g = (const unsigned char *)p + size;
+	size_t i;
+
+	for (i = 0; i < canary_len() && g[i] == canary_byte(p, i); i++)
+		;
+	if (i < canary_len())
+		seam_violate("your code wrote past the end of a block of %zu bytes that it "
+			     "allocated (at %p; byte %zu after its end changed, seen when the block "
+			     "was %s): that memory is not yours, and the next allocation may be "
+			     "there. Ask for every byte you write: count times sizeof the element, "
+			     "not the count alone; one more for a string's '\\0'; the number of "
+			     "words a bitmap of n bits needs rounds up, (n + 63) / 64. "
+			     "make check SAN=1 shows the line that writes it",
+			     size, p, i, how);
+}
+
+/* --- the blocks the module holds --------------------------------------- */
 
 static size_t bucket_of(const void *p)
 {
@@ -300,11 +366,13 @@ void *seam_malloc(size_t size)
 {
 	void *p;
 
-	if (should_fail()) {
+	if (should_fail() || !with_canary(size)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = malloc(size);
+	p = malloc(with_canary(size));
+	if (p)
+		canary_set(p, size);
 	remember(p, size);
 	return p;
 }
@@ -313,12 +381,14 @@ void *seam_calloc(size_t n, size_t size)
 {
 	void *p;
 
-	if (should_fail()) {
-		errno = ENOMEM;
+	if (should_fail() || (size && n > SIZE_MAX / size) || !with_canary(n * size)) {
+		errno = ENOMEM;  /* as calloc refuses a product that overflows */
 		return NULL;
 	}
-	p = calloc(n, size);
-	remember(p, n * size);  /* calloc itself refuses an overflow */
+	p = calloc(1, with_canary(n * size));
+	if (p)
+		canary_set(p, n * size);
+	remember(p, n * size);
 	return p;
 }
 
@@ -335,19 +405,24 @@ void *seam_realloc(void *ptr, size_t size)
 		seam_free(ptr);
 		return NULL;
 	}
-	if (should_fail()) {
+	if (should_fail() || !with_canary(size)) {
 		errno = ENOMEM;
 		return NULL;  /* the old block stays the module's */
 	}
 	/* Forgotten first: after a successful realloc the old pointer may not
 	 * be used at all. If realloc fails, the block is still the module's. */
 	ours = forget(ptr, &old_size);
+	if (ours)
+		canary_check(ptr, old_size, "reallocated");
 	old = (uintptr_t)ptr;   /* an address only: compared, never used */
-	p = realloc(ptr, size);
+	/* A block glibc made (not ours) gets a guard too: it is the module's now. */
+	p = realloc(ptr, with_canary(size));
 	if (p && (uintptr_t)p != old && ours)
 		check_not_in_flight(old, old_size, "reallocated (moved)");
-	if (p)
+	if (p) {
+		canary_set(p, size);
 		remember(p, size);
+	}
 	else if (ours)
 		remember(ptr, old_size);
 	return p;
@@ -368,8 +443,10 @@ void seam_free(void *ptr)
 
 	if (!ptr)
 		return;
-	if (forget(ptr, &size))
+	if (forget(ptr, &size)) {
+		canary_check(ptr, size, "freed");
 		check_not_in_flight((uintptr_t)ptr, size, "freed");
+	}
 	free(ptr);
 }
 
@@ -377,11 +454,13 @@ int seam_posix_memalign(void **out, size_t align, size_t size)
 {
 	int err;
 
-	if (should_fail())
+	if (should_fail() || !with_canary(size))
 		return ENOMEM;
-	err = posix_memalign(out, align, size);
-	if (err == 0)
+	err = posix_memalign(out, align, with_canary(size));
+	if (err == 0) {
+		canary_set(*out, size);
 		remember(*out, size);
+	}
 	return err;
 }
 
@@ -389,11 +468,13 @@ void *seam_aligned_alloc(size_t align, size_t size)
 {
 	void *p;
 
-	if (should_fail()) {
+	if (should_fail() || !with_canary(size)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = aligned_alloc(align, size);
+	p = aligned_alloc(align, with_canary(size));
+	if (p)
+		canary_set(p, size);
 	remember(p, size);
 	return p;
 }
@@ -402,11 +483,13 @@ void *seam_memalign(size_t align, size_t size)
 {
 	void *p;
 
-	if (should_fail()) {
+	if (should_fail() || !with_canary(size)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = memalign(align, size);
+	p = memalign(align, with_canary(size));
+	if (p)
+		canary_set(p, size);
 	remember(p, size);
 	return p;
 }
