@@ -27,9 +27,11 @@
  * Buffers the kernel owns: the seams of io_submit, io_getevents, io_cancel
  * and io_destroy (seams.c) tell which buffers libaio requests in flight
  * read into or write from, until their event comes back (or io_destroy,
- * which waits for them). A module block freed while such a buffer starts
- * inside it is a use after free by the kernel, which no sanitizer sees: it
- * is recorded as a violation (seam_violate), which fails the test.
+ * which waits for them); liburing's seams do the same for the read and
+ * write SQEs the kernel took from the module's rings, until their CQEs.
+ * A module block freed while such a buffer starts inside it is a use after
+ * free by the kernel, which no sanitizer sees: it is recorded as a
+ * violation (seam_violate), which fails the test.
  */
 #define _GNU_SOURCE
 #include "seams.h"
@@ -113,6 +115,23 @@ static void canary_check(void *p, size_t size, const char *how)
 			     "words a bitmap of n bits needs rounds up, (n + 63) / 64. "
 			     "make check SAN=1 shows the line that writes it",
 			     size, p, i, how);
+}
+
+/* What malloc gives is not zeroed: fresh pages are, so code that reads a
+ * field it never set usually finds 0 and works by luck. The module's new
+ * bytes (from malloc, the aligned allocators, and realloc's growth; not
+ * calloc's) are filled with PERTURB_BYTE instead, as glibc's M_PERTURB
+ * does: a pointer read from them faults, a count is huge, a flag is set.
+ * Only the first PERTURB_MAX bytes of a block: buffers for data can be
+ * large, and what is read before it is set is mostly a struct's fields. */
+#define PERTURB_BYTE 0xa5
+#define PERTURB_MAX ((size_t)1 << 20)
+
+static void perturb(void *p, size_t from, size_t to)
+{
+	if (!p || from >= to || from >= PERTURB_MAX)
+		return;
+	memset((unsigned char *)p + from, PERTURB_BYTE, (to < PERTURB_MAX ? to : PERTURB_MAX) - from);
 }
 
 /* --- the blocks the module holds --------------------------------------- */
@@ -216,18 +235,20 @@ void seam_heap_fail(long nth, long count)
 /* One buffer of one request in flight (a PREADV has one per iovec). The
  * lists link indices + 1 (0 ends a list), so the zeroed arrays are empty. */
 struct inflight {
-	uintptr_t ctx;         /* the AIO context it was submitted to   */
-	const void *iocb;      /* the request: what its event names     */
+	enum seam_inflight_kind kind;
+	uintptr_t ctx;         /* the AIO context or ring it went to     */
+	uintptr_t tag;         /* the request: its iocb or user_data     */
 	uintptr_t addr;
 	size_t len;
 	unsigned next_page;    /* in by_page[], by the page of addr     */
-	unsigned next_iocb;    /* in by_iocb[]                          */
+	unsigned next_tag;     /* in by_tag[]                           */
 	unsigned next_free;
 	bool used;
+	bool orphan;           /* its ring was torn down with it in flight */
 };
 
 static struct inflight inflight[INFLIGHT_MAX];
-static unsigned by_page[INFLIGHT_BUCKETS], by_iocb[INFLIGHT_BUCKETS];
+static unsigned by_page[INFLIGHT_BUCKETS], by_tag[INFLIGHT_BUCKETS];
 static unsigned free_list, never_used, inflight_live;
 
 static unsigned hash_of(uintptr_t v)
@@ -242,7 +263,8 @@ static unsigned page_bucket(uintptr_t addr)
 	return hash_of(addr >> 12);
 }
 
-void seam_inflight_add(uintptr_t ctx, const void *iocb, const void *addr, size_t len)
+void seam_inflight_add(enum seam_inflight_kind kind, uintptr_t ctx, uintptr_t tag,
+		       const void *addr, size_t len)
 {
 	unsigned i;
 	struct inflight *e;
@@ -260,12 +282,12 @@ void seam_inflight_add(uintptr_t ctx, const void *iocb, const void *addr, size_t
 	}
 	if (i) {
 		e = &inflight[i - 1];
-		*e = (struct inflight){ .ctx = ctx, .iocb = iocb, .addr = (uintptr_t)addr,
-					.len = len, .used = true };
+		*e = (struct inflight){ .kind = kind, .ctx = ctx, .tag = tag,
+					.addr = (uintptr_t)addr, .len = len, .used = true };
 		e->next_page = by_page[page_bucket(e->addr)];
 		by_page[page_bucket(e->addr)] = i;
-		e->next_iocb = by_iocb[hash_of((uintptr_t)iocb)];
-		by_iocb[hash_of((uintptr_t)iocb)] = i;
+		e->next_tag = by_tag[hash_of(tag)];
+		by_tag[hash_of(tag)] = i;
 		inflight_live++;
 	}
 	__real_pthread_mutex_unlock(&heap_lock);
@@ -282,9 +304,9 @@ static void inflight_remove(unsigned i)
 			*pp = e->next_page;
 			break;
 		}
-	for (pp = &by_iocb[hash_of((uintptr_t)e->iocb)]; *pp; pp = &inflight[*pp - 1].next_iocb)
+	for (pp = &by_tag[hash_of(e->tag)]; *pp; pp = &inflight[*pp - 1].next_tag)
 		if (*pp == i) {
-			*pp = e->next_iocb;
+			*pp = e->next_tag;
 			break;
 		}
 	e->used = false;
@@ -293,16 +315,30 @@ static void inflight_remove(unsigned i)
 	inflight_live--;
 }
 
-void seam_inflight_done(uintptr_t ctx, const void *iocb)
+void seam_inflight_done(uintptr_t ctx, uintptr_t tag)
 {
 	unsigned i, next;
 
 	__real_pthread_mutex_lock(&heap_lock);
-	for (i = by_iocb[hash_of((uintptr_t)iocb)]; i; i = next) {
-		next = inflight[i - 1].next_iocb;
-		if (inflight[i - 1].iocb == iocb && inflight[i - 1].ctx == ctx)
+	for (i = by_tag[hash_of(tag)]; i; i = next) {
+		next = inflight[i - 1].next_tag;
+		if (inflight[i - 1].tag == tag && inflight[i - 1].ctx == ctx)
 			inflight_remove(i);
 	}
+	__real_pthread_mutex_unlock(&heap_lock);
+}
+
+/* The ring went away (io_uring_queue_exit) with these still in flight:
+ * the kernel may still be at them (it does not wait for them), and no CQE
+ * can end them now. Kept, under a context no ring has. */
+void seam_inflight_orphan_ctx(uintptr_t ctx)
+{
+	__real_pthread_mutex_lock(&heap_lock);
+	for (unsigned i = 1; inflight_live > 0 && i <= never_used; i++)
+		if (inflight[i - 1].used && inflight[i - 1].ctx == ctx) {
+			inflight[i - 1].ctx = 0;
+			inflight[i - 1].orphan = true;
+		}
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
@@ -337,7 +373,7 @@ static void check_not_in_flight(uintptr_t lo, size_t size, const char *how)
 						hit = &inflight[i - 1];
 		}
 	}
-	if (hit)
+	if (hit && hit->kind == SEAM_INFLIGHT_AIO)
 		seam_violate("your code %s a block of %zu bytes at %p while the kernel still had a "
 			     "request in flight on a buffer inside it (iocb %p, %zu bytes at %p: "
 			     "submitted with io_submit, its event not yet returned by io_getevents): "
@@ -345,7 +381,20 @@ static void check_not_in_flight(uintptr_t lo, size_t size, const char *how)
 			     "request's buffer stays yours to keep until its event comes back, or "
 			     "until io_destroy returns (it waits for every request in flight): free "
 			     "buffers after that, on error paths too (man 2 io_destroy)",
-			     how, size, (void *)lo, hit->iocb, hit->len, (void *)hit->addr);
+			     how, size, (void *)lo, (void *)hit->tag, hit->len, (void *)hit->addr);
+	else if (hit)
+		seam_violate("your code %s a block of %zu bytes at %p while the kernel still had an "
+			     "io_uring request on a buffer inside it (user_data 0x%llx, %zu bytes at "
+			     "%p: the kernel took its SQE, and no CQE of that user_data had come "
+			     "back%s): the kernel may still read or write that memory after it is "
+			     "reused. A request's buffer stays yours to keep until its CQE is in the "
+			     "completion queue: on an error path, cancel what you submitted and wait "
+			     "for its CQEs before you free the buffers, or keep the buffers if the "
+			     "ring itself failed (io_uring(7): a request is over when its CQE is posted)",
+			     how, size, (void *)lo, (unsigned long long)hit->tag, hit->len,
+			     (void *)hit->addr,
+			     hit->orphan ? "; the ring was torn down with it still in flight, and "
+					   "io_uring_queue_exit does not wait for requests" : "");
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
@@ -371,6 +420,7 @@ void *seam_malloc(size_t size)
 		return NULL;
 	}
 	p = malloc(with_canary(size));
+	perturb(p, 0, size);
 	if (p)
 		canary_set(p, size);
 	remember(p, size);
@@ -412,14 +462,18 @@ void *seam_realloc(void *ptr, size_t size)
 	/* Forgotten first: after a successful realloc the old pointer may not
 	 * be used at all. If realloc fails, the block is still the module's. */
 	ours = forget(ptr, &old_size);
-	if (ours)
+	if (ours) {
 		canary_check(ptr, old_size, "reallocated");
+		seam_uring_reap();
+	}
 	old = (uintptr_t)ptr;   /* an address only: compared, never used */
 	/* A block glibc made (not ours) gets a guard too: it is the module's now. */
 	p = realloc(ptr, with_canary(size));
 	if (p && (uintptr_t)p != old && ours)
 		check_not_in_flight(old, old_size, "reallocated (moved)");
 	if (p) {
+		if (ours)  /* the bytes past the old end are new */
+			perturb(p, old_size, size);
 		canary_set(p, size);
 		remember(p, size);
 	}
@@ -445,6 +499,7 @@ void seam_free(void *ptr)
 		return;
 	if (forget(ptr, &size)) {
 		canary_check(ptr, size, "freed");
+		seam_uring_reap();
 		check_not_in_flight((uintptr_t)ptr, size, "freed");
 	}
 	free(ptr);
@@ -458,6 +513,7 @@ int seam_posix_memalign(void **out, size_t align, size_t size)
 		return ENOMEM;
 	err = posix_memalign(out, align, with_canary(size));
 	if (err == 0) {
+		perturb(*out, 0, size);
 		canary_set(*out, size);
 		remember(*out, size);
 	}
@@ -473,6 +529,7 @@ void *seam_aligned_alloc(size_t align, size_t size)
 		return NULL;
 	}
 	p = aligned_alloc(align, with_canary(size));
+	perturb(p, 0, size);
 	if (p)
 		canary_set(p, size);
 	remember(p, size);
@@ -488,6 +545,7 @@ void *seam_memalign(size_t align, size_t size)
 		return NULL;
 	}
 	p = memalign(align, with_canary(size));
+	perturb(p, 0, size);
 	if (p)
 		canary_set(p, size);
 	remember(p, size);

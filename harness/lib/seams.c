@@ -147,7 +147,7 @@ static bool seam_active(void)
  * request in flight) the context. The kernel copied the iocbs and iovec
  * arrays during io_submit; the buffers they point to it keeps using.
  */
-static void aio_after_io_submit(int r, io_context_t ctx, long nr, struct iocb **iocbs)
+static void after_io_submit(int r, io_context_t ctx, long nr, struct iocb **iocbs)
 {
 	for (long i = 0; i < r && i < nr; i++) {
 		const struct iocb *cb = iocbs[i];
@@ -155,13 +155,14 @@ static void aio_after_io_submit(int r, io_context_t ctx, long nr, struct iocb **
 		switch (cb->aio_lio_opcode) {
 		case IO_CMD_PREAD:
 		case IO_CMD_PWRITE:
-			seam_inflight_add((uintptr_t)ctx, cb, cb->u.c.buf, cb->u.c.nbytes);
+			seam_inflight_add(SEAM_INFLIGHT_AIO, (uintptr_t)ctx, (uintptr_t)cb, cb->u.c.buf,
+					  cb->u.c.nbytes);
 			break;
 		case IO_CMD_PREADV:
 		case IO_CMD_PWRITEV:
 			for (unsigned long j = 0; cb->u.v.vec && j < cb->u.v.nr && j < 64; j++)
-				seam_inflight_add((uintptr_t)ctx, cb, cb->u.v.vec[j].iov_base,
-						  cb->u.v.vec[j].iov_len);
+				seam_inflight_add(SEAM_INFLIGHT_AIO, (uintptr_t)ctx, (uintptr_t)cb,
+						  cb->u.v.vec[j].iov_base, cb->u.v.vec[j].iov_len);
 			break;
 		default:
 			break;
@@ -169,30 +170,246 @@ static void aio_after_io_submit(int r, io_context_t ctx, long nr, struct iocb **
 	}
 }
 
-static void aio_after_io_getevents(int r, io_context_t ctx, long min_nr, long nr,
-				   struct io_event *ev, struct timespec *ts)
+static void after_io_getevents(int r, io_context_t ctx, long min_nr, long nr,
+			       struct io_event *ev, struct timespec *ts)
 {
 	(void)min_nr;
 	(void)ts;
 	for (long i = 0; i < r && i < nr; i++)
-		seam_inflight_done((uintptr_t)ctx, ev[i].obj);
+		seam_inflight_done((uintptr_t)ctx, (uintptr_t)ev[i].obj);
 }
 
-static void aio_after_io_cancel(int r, io_context_t ctx, struct iocb *iocb, struct io_event *ev)
+static void after_io_cancel(int r, io_context_t ctx, struct iocb *iocb, struct io_event *ev)
 {
 	(void)ev;
 	if (r == 0)
-		seam_inflight_done((uintptr_t)ctx, iocb);
+		seam_inflight_done((uintptr_t)ctx, (uintptr_t)iocb);
 }
 
-static void aio_after_io_destroy(int r, io_context_t ctx)
+static void after_io_destroy(int r, io_context_t ctx)
 {
 	if (r == 0)
 		seam_inflight_drop_ctx((uintptr_t)ctx);
 }
 
+/*
+ * The same for io_uring rings (the calls above, hooked or not; the test's
+ * rings too, which a module may be given): a read or write SQE the kernel
+ * took is in flight until a CQE with its user_data shows up in the
+ * completion queue. io_uring_queue_exit does not end it: unlike io_destroy
+ * it does not wait, and the kernel may finish the request after it returns
+ * (its requests are kept, for good, as the ring's orphans). Taken means the
+ * SQ head passed it: the kernel moves it in io_uring_enter, which only the
+ * exported calls above make; a SQPOLL ring's thread moves it any time, so
+ * those rings are not watched. CQEs are read where the kernel writes them,
+ * as the module reads them, before the module's blocks are checked
+ * (seam_uring_reap, from heap.c) and after each call. A request whose CQE
+ * cannot be told apart (user_data shared) ends with the first such CQE,
+ * and if the completion queue went round unread (more CQEs than it holds
+ * since the last look) every request of that ring is taken as ended:
+ * watching may miss a mistake, never invent one.
+ * Only what the ring maps is kept (copied at io_uring_queue_init): the
+ * module's struct io_uring is never read after it.
+ */
+#define URING_WATCHED 64
+
+struct uring_seen {
+	const void *ring;            /* the module's struct io_uring: a key */
+	int fd;
+	const unsigned *sq_khead;
+	const unsigned *sq_array;
+	const struct io_uring_sqe *sqes;
+	unsigned sq_mask, sqe_shift;
+	unsigned sq_taken;           /* SQ position up to which SQEs are recorded */
+	const unsigned *cq_ktail;
+	const struct io_uring_cqe *cqes;
+	unsigned cq_mask, cq_entries, cqe_shift;
+	unsigned cq_read;            /* CQ position up to which CQEs are read */
+};
+
+static pthread_mutex_t uring_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct uring_seen uring_seen[URING_WATCHED];
+static atomic_int uring_watched;
+
+/* The request of one SQE the kernel took: its buffers are the kernel's. */
+static void uring_record(struct uring_seen *w, const struct io_uring_sqe *sqe)
+{
+	const struct iovec *iov;
+
+	if (sqe->flags & (IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS))
+		return;  /* no buffer of the module's, or no CQE to end it */
+	switch (sqe->opcode) {
+	case IORING_OP_READ:
+	case IORING_OP_WRITE:
+	case IORING_OP_READ_FIXED:
+	case IORING_OP_WRITE_FIXED:
+	case IORING_OP_RECV:
+	case IORING_OP_SEND:
+		seam_inflight_add(SEAM_INFLIGHT_URING, (uintptr_t)w->ring, (uintptr_t)sqe->user_data,
+				  (const void *)(uintptr_t)sqe->addr, sqe->len);
+		break;
+	case IORING_OP_READV:
+	case IORING_OP_WRITEV:
+		iov = (const struct iovec *)(uintptr_t)sqe->addr;
+		for (unsigned j = 0; iov && j < sqe->len && j < 64; j++)
+			seam_inflight_add(SEAM_INFLIGHT_URING, (uintptr_t)w->ring,
+					  (uintptr_t)sqe->user_data, iov[j].iov_base, iov[j].iov_len);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Bring one watched ring up to date; uring_lock held. */
+static void uring_sync(struct uring_seen *w)
+{
+	unsigned head = __atomic_load_n(w->sq_khead, __ATOMIC_ACQUIRE);
+	unsigned tail;
+
+	/* The SQEs taken since the last look (still as the kernel read them:
+	 * the module refills a slot only after its next call, not during it). */
+	for (; w->sq_taken != head; w->sq_taken++) {
+		unsigned idx = w->sq_array[w->sq_taken & w->sq_mask];
+
+		if (idx <= w->sq_mask)
+			uring_record(w, &w->sqes[idx << w->sqe_shift]);
+	}
+	tail = __atomic_load_n(w->cq_ktail, __ATOMIC_ACQUIRE);
+	if (tail - w->cq_read > w->cq_entries) {
+		/* gone round since the last look: which ended is unknown */
+		seam_inflight_drop_ctx((uintptr_t)w->ring);
+		w->cq_read = tail;
+		return;
+	}
+	for (; w->cq_read != tail; w->cq_read++) {
+		const struct io_uring_cqe *cqe = &w->cqes[(w->cq_read & w->cq_mask) << w->cqe_shift];
+
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			seam_inflight_done((uintptr_t)w->ring, (uintptr_t)cqe->user_data);
+	}
+}
+
+void seam_uring_reap(void)
+{
+	if (atomic_load(&uring_watched) == 0)
+		return;
+	__real_pthread_mutex_lock(&uring_lock);
+	for (int i = 0; i < URING_WATCHED; i++)
+		if (uring_seen[i].ring)
+			uring_sync(&uring_seen[i]);
+	__real_pthread_mutex_unlock(&uring_lock);
+}
+
+/* Bring the ring up to date that is `ring`, or whose descriptor is fd (the
+ * raw io_uring_enter calls pass no ring). */
+static void uring_sync_one(const void *ring, int fd)
+{
+	if (atomic_load(&uring_watched) == 0)
+		return;
+	__real_pthread_mutex_lock(&uring_lock);
+	for (int i = 0; i < URING_WATCHED; i++)
+		if (uring_seen[i].ring && (uring_seen[i].ring == ring || uring_seen[i].fd == fd))
+			uring_sync(&uring_seen[i]);
+	__real_pthread_mutex_unlock(&uring_lock);
+}
+
+/* A ring made (by the module or the test: the module may be given it) is
+ * watched, unless a SQPOLL thread takes its SQEs. */
+static void uring_watch(int r, struct io_uring *ring)
+{
+	struct uring_seen *w = NULL;
+
+	if (r < 0 || (ring->flags & IORING_SETUP_SQPOLL))
+		return;
+	__real_pthread_mutex_lock(&uring_lock);
+	for (int i = 0; i < URING_WATCHED && !w; i++)
+		if (uring_seen[i].ring == ring)
+			w = &uring_seen[i];  /* made again without io_uring_queue_exit */
+	for (int i = 0; i < URING_WATCHED && !w; i++)
+		if (!uring_seen[i].ring) {
+			w = &uring_seen[i];
+			atomic_fetch_add(&uring_watched, 1);
+		}
+	if (w) {
+		*w = (struct uring_seen){
+			.ring = ring,
+			.fd = ring->ring_fd,
+			.sq_khead = ring->sq.khead,
+			.sq_array = ring->sq.array,
+			.sqes = ring->sq.sqes,
+			.sq_mask = ring->sq.ring_mask,
+			.sqe_shift = ring->flags & IORING_SETUP_SQE128 ? 1 : 0,
+			.sq_taken = __atomic_load_n(ring->sq.khead, __ATOMIC_ACQUIRE),
+			.cq_ktail = ring->cq.ktail,
+			.cqes = ring->cq.cqes,
+			.cq_mask = ring->cq.ring_mask,
+			.cq_entries = ring->cq.ring_entries,
+			.cqe_shift = ring->flags & IORING_SETUP_CQE32 ? 1 : 0,
+			.cq_read = __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE),
+		};
+	}
+	__real_pthread_mutex_unlock(&uring_lock);
+}
+
+static void after_io_uring_queue_init(int r, unsigned entries, struct io_uring *ring, unsigned fl)
+{
+	(void)entries;
+	(void)fl;
+	uring_watch(r, ring);
+}
+
+static void after_io_uring_queue_init_params(int r, unsigned entries, struct io_uring *ring,
+					     struct io_uring_params *p)
+{
+	(void)entries;
+	(void)p;
+	uring_watch(r, ring);
+}
+
+/* The ring goes: what came back until now ended; the rest stays in
+ * flight, orphaned (the kernel does not wait for it). */
+static void before_io_uring_queue_exit(struct io_uring *ring)
+{
+	if (atomic_load(&uring_watched) == 0)
+		return;
+	__real_pthread_mutex_lock(&uring_lock);
+	for (int i = 0; i < URING_WATCHED; i++)
+		if (uring_seen[i].ring == ring) {
+			uring_sync(&uring_seen[i]);
+			seam_inflight_orphan_ctx((uintptr_t)ring);
+			uring_seen[i].ring = NULL;
+			atomic_fetch_sub(&uring_watched, 1);
+		}
+	__real_pthread_mutex_unlock(&uring_lock);
+}
+
+/* Every other call that may enter the kernel: what it took and what came
+ * back (variadic: each of them passes the ring, or its fd, first). */
+static void uring_after(int r, struct io_uring *ring, ...)
+{
+	(void)r;
+	uring_sync_one(ring, -1);
+}
+
+static void uring_after_fd(int r, unsigned fd, ...)
+{
+	(void)r;
+	uring_sync_one(NULL, (int)fd);
+}
+
+#define after_io_uring_submit uring_after
+#define after_io_uring_submit_and_wait uring_after
+#define after_io_uring_submit_and_wait_timeout uring_after
+#define after___io_uring_get_cqe uring_after
+#define after_io_uring_wait_cqes uring_after
+#define after_io_uring_wait_cqe_timeout uring_after
+#define after_io_uring_get_events uring_after
+#define after_io_uring_submit_and_get_events uring_after
+#define after_io_uring_enter uring_after_fd
+#define after_io_uring_enter2 uring_after_fd
+
 #define SEAM_ARGS(...) __VA_ARGS__
-#define SEAM_AIO(ret, name, params, args)                       \
+#define SEAM_AFTER(ret, name, params, args)                     \
 	ret(*seam_hook_##name) params;                          \
 	ret __wrap_##name params;                               \
 	ret __wrap_##name params                                \
@@ -204,8 +421,20 @@ static void aio_after_io_destroy(int r, io_context_t ctx)
 			r_ = seam_hook_##name args;             \
 		else                                            \
 			r_ = __real_##name args;                \
-		aio_after_##name(r_, SEAM_ARGS args);           \
+		after_##name(r_, SEAM_ARGS args);               \
 		return r_;                                      \
+	}
+#define SEAM_VOID_BEFORE(name, params, args)                     \
+	void(*seam_hook_##name) params;                          \
+	void __wrap_##name params;                               \
+	void __wrap_##name params                                \
+	{                                                        \
+		(void)seam_enter(SEAM_##name);                   \
+		before_##name args;                              \
+		if (seam_hook_##name && seam_active())           \
+			seam_hook_##name args;                   \
+		else                                             \
+			__real_##name args;                      \
 	}
 /* fcntl's third argument, read as glibc's fcntl reads it (one
  * pointer-sized value, whatever the command; unused when it has none). */
@@ -240,7 +469,8 @@ static void aio_after_io_destroy(int r, io_context_t ctx)
 #undef SEAM_NEG
 #undef SEAM_ERRNUM
 #undef SEAM_VOID
-#undef SEAM_AIO
+#undef SEAM_AFTER
+#undef SEAM_VOID_BEFORE
 
 /*
  * syscall(2) is a seam too, so that syscall(SYS_pread64, ...) does not slip

@@ -127,11 +127,21 @@ void seam_heap_fail(long nth, long count);
 /*
  * Buffers the kernel owns (heap.c): the libaio seams record the buffer of
  * every request io_submit accepted, until io_getevents returns its event,
- * io_cancel its result, or io_destroy the context. The module freeing a
- * block that holds one of them is a violation (seam_violate).
+ * io_cancel its result, or io_destroy the context; the liburing seams the
+ * buffer of every read or write SQE the kernel took from a ring, until a
+ * CQE of its user_data is in the completion queue (seams.c; a ring torn
+ * down first leaves them in flight for good: the kernel does not wait). The module freeing a block that holds one of them
+ * is a violation (seam_violate). ctx: the AIO context or the ring; tag: the
+ * iocb or the user_data.
  */
-void seam_inflight_add(uintptr_t ctx, const void *iocb, const void *addr, size_t len);
-void seam_inflight_done(uintptr_t ctx, const void *iocb);
+enum seam_inflight_kind { SEAM_INFLIGHT_AIO, SEAM_INFLIGHT_URING };
+void seam_inflight_add(enum seam_inflight_kind kind, uintptr_t ctx, uintptr_t tag,
+		       const void *addr, size_t len);
+void seam_inflight_done(uintptr_t ctx, uintptr_t tag);
 void seam_inflight_drop_ctx(uintptr_t ctx);
+void seam_inflight_orphan_ctx(uintptr_t ctx);
+/* Read the CQEs the kernel posted on the watched rings (heap.c, before it
+ * checks a block the module gives up). */
+void seam_uring_reap(void);
 
 #endif /* SEAMS_H */
