@@ -171,11 +171,44 @@ static void limit_writes(const char *tmp_base)
 	close(ruleset);
 }
 
+/*
+ * The test's own thread ended under it: the code under test called
+ * pthread_exit (or was cancelled) on the caller's thread. Without this the
+ * process lives on for its other threads (a pool's workers, the harness's),
+ * and the test would end only at the chapter's time limit, as "timed out".
+ * A thread-specific value of the test's thread only: its destructor runs
+ * when that thread exits, never when a test ends (it ends with _exit).
+ */
+static pthread_key_t test_thread_key;
+
+static void test_thread_ended(void *unused)
+{
+	(void)unused;
+	_exit(GRADE_THREAD_ENDED_STATUS);
+}
+
+static bool test_thread_key_made;
+
+static void make_test_thread_key(void)
+{
+	test_thread_key_made = pthread_key_create(&test_thread_key, test_thread_ended) == 0;
+}
+
+static void mark_test_thread(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, make_test_thread_key);
+	if (test_thread_key_made)
+		pthread_setspecific(test_thread_key, &test_thread_key);
+}
+
 void grade_test_begin(const char *suite, const char *name)
 {
 	const char *base = getenv("GRADE_TMPDIR");
 
 	arm_time_limit(suite, name);
+	mark_test_thread();
 	prctl(PR_SET_DUMPABLE, 1);  /* /proc/self of the test stays readable */
 
 	/* A write to a pipe nobody reads must give EPIPE, not kill the test. */
@@ -560,6 +593,12 @@ static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 			append(s, "%s%s", sep, a->message ? a->message : "a check failed");
 			sep = "\n";
 		}
+	} else if (st->exit_code == GRADE_THREAD_ENDED_STATUS) {
+		append(s, "the test did not finish: your code ended the thread that called it "
+			  "(pthread_exit, or pthread_cancel of that thread), so the call never "
+			  "returned. A function returns its result (bytes or -errno); pthread_exit "
+			  "is for the threads your code starts itself, at the end of their own "
+			  "start routine.");
 	} else if (st->exit_code != GRADE_DONE_STATUS) {
 		append(s, "the test did not finish: the process exited with status %d in "
 			  "the middle of the test. Your code must return (bytes or -errno), "

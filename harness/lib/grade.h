@@ -36,6 +36,9 @@
 
 /* Exit status that only the end of a test body produces. */
 #define GRADE_DONE_STATUS 77
+/* The exit status of a test whose thread the code under test ended
+ * (pthread_exit on the caller's thread): grade.c says so in the report. */
+#define GRADE_THREAD_ENDED_STATUS 78
 
 /* Default time limit of a test, in seconds. Tests take milliseconds; the
  * margin is for a loaded machine and sanitizer builds. */
