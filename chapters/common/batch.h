@@ -27,7 +27,8 @@
  *    qd == 0: -EINVAL; resources: -ENOMEM, -EAGAIN ...). In that case the
  *    res fields are unspecified. n == 0 returns 0 and does nothing.
  *  - The caller owns reqs and every buffer; the implementation keeps no
- *    pointer to them after it returns. Requests may be completed in any
+ *    pointer to them after it returns, and writes only res: fd, offset,
+ *    len and buf are as the caller left them (no sorting in place). Requests may be completed in any
  *    order; res always lands in the request it belongs to.
  *  - Never errno: results and return values carry -errno themselves.
  */

@@ -164,17 +164,40 @@ static void battery_close(const struct battery_target *t, struct battery_session
 	grade_check_heap(&s->heap_before, what);
 }
 
-/* One batch, watched by the target. */
+/* One batch, watched by the target. The requests' inputs (fd, offset, len,
+ * buf) are the caller's: after the batch each must be as it was, or the
+ * checks of res below would be checking what the code wrote there (a batch
+ * sorted in place passes them otherwise). */
 static int battery_run(const struct battery_target *t, struct batch_req *reqs, size_t n,
 		       const char *what)
 {
+	struct batch_req *before = reqs && n ? grade_xmalloc(n * sizeof(*reqs)) : NULL;
 	int ret;
 
+	if (before)
+		memcpy(before, reqs, n * sizeof(*reqs));
 	if (t->before)
 		t->before();
 	ret = t->read(reqs, n);
 	if (t->after)
 		t->after(reqs, n, ret, what);
+	for (size_t i = 0; before && i < n; i++) {
+		const struct batch_req *q = &reqs[i], *was = &before[i];
+
+		if (q->fd == was->fd && q->offset == was->offset && q->len == was->len &&
+		    q->buf == was->buf)
+			continue;
+		grade_check(false, "%s: %s: request %zu was fd %d, offset %lld, len %zu, buf %p "
+			    "before the batch and is fd %d, offset %lld, len %zu, buf %p after it: "
+			    "only res is yours to write. fd, offset, len and buf are the caller's "
+			    "(batch.h): a request moved, sorted in place or used as scratch space "
+			    "leaves the caller with results it cannot match to its requests. Keep "
+			    "what you need in memory of your own", t->name, what, i, was->fd,
+			    (long long)was->offset, was->len, was->buf, q->fd, (long long)q->offset,
+			    q->len, q->buf);
+		break;
+	}
+	free(before);
 	return ret;
 }
 
