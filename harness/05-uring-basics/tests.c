@@ -14,12 +14,15 @@
  */
 #define _GNU_SOURCE
 #include "grade.h"
+#include "tasks.h"
 #include "uring_basics.h"
 #include "uring_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -884,10 +887,12 @@ static const char *const copy_no_blocking_io =
 	"io_uring (TODO 6)";
 
 GRADE_TEST(copy, byte_for_byte, 3,
-	   "uring_copy_file copies files of odd sizes through odd buffer sizes, byte for byte",
+	   "uring_copy_file copies files of odd sizes through odd buffer sizes, byte for byte, "
+	   "and a /proc file whose st_size says 0",
 	   "TODO 6: each round writes exactly what its read returned, at the same place; the"
-	   " copy ends at end of file and returns the total (uring_basics.h, "
-	   "uring_copy_file)")
+	   " copy ends at end of file (a read that returns 0), not at fstat's st_size, and "
+	   "returns the total (uring_basics.h, uring_copy_file; man 5 proc: most files there "
+	   "have size 0)")
 {
 	static const struct { size_t size, bufsize; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 1000, 7 }, { 4095, 4096 }, { 4096, 4096 },
@@ -916,6 +921,30 @@ GRADE_TEST(copy, byte_for_byte, 3,
 		grade_check_same(back, data, size, "uring_copy_file");
 		free(back);
 		free(data);
+	}
+
+	/* A regular file whose st_size is 0 although it has data, like most of
+	 * /proc: the copy goes on until a read returns 0 (end of file), it does
+	 * not stop at the size fstat reported. */
+	{
+		const char *dst = grade_path("version");
+		size_t wantlen = 0, backlen = 0;
+		unsigned char *want = grade_slurp("/proc/version", &wantlen), *back;
+		off_t got;
+
+		grade_check(want != NULL && wantlen > 0, "harness: cannot read /proc/version");
+		watch_reset();
+		got = UCALL(uring_copy_file("/proc/version", dst, 4096));
+		grade_check(got == (off_t)wantlen, "uring_copy_file of /proc/version (a regular "
+			    "file whose st_size is 0, with %zu bytes to read) returned %s, expected "
+			    "%zu: copy until a read returns 0 (end of file), not st_size bytes",
+			    wantlen, errno_name((ssize_t)got), wantlen);
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL && backlen == wantlen, "the copy of /proc/version has "
+			    "%zu bytes, expected %zu", backlen, wantlen);
+		grade_check_same(back, want, wantlen, "uring_copy_file of /proc/version");
+		free(back);
+		free(want);
 	}
 }
 
@@ -967,10 +996,50 @@ static void record_offsets(const struct io_uring_sqe *sqe)
 		offs.first_write_off = sqe->off;
 }
 
+/* A writer that comes late: it opens the FIFO only once the test thread
+ * sleeps in openat (the copy's open of the source, waiting for a writer as
+ * fifo(7) says), then writes len bytes and closes. */
+struct late_writer {
+	const char *fifo;
+	const void *data;
+	size_t len;
+	pid_t tid;              /* the test thread                    */
+	atomic_bool stop;       /* the copy returned: give up waiting */
+	bool saw_open;          /* the test thread slept in openat    */
+	bool wrote;             /* all len bytes went into the FIFO   */
+};
+
+static void *late_writer_main(void *arg)
+{
+	struct late_writer *w = arg;
+	long deadline = fault_now_ms() + 10000;
+	int fd = -1;
+
+	seam_mark_harness_thread();
+	while (!atomic_load(&w->stop) && fault_now_ms() < deadline) {
+		if (!w->saw_open && task_in_syscall(getpid(), w->tid, SYS_openat))
+			w->saw_open = true;
+		/* Non-blocking: succeeds only while a reader has the FIFO open
+		 * (or waits in its open), never hangs the harness. */
+		if (w->saw_open && (fd = open(w->fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+			break;
+		fault_nap();
+	}
+	if (fd < 0)
+		return NULL;
+	if (fcntl(fd, F_SETFL, 0) == 0 && write(fd, w->data, w->len) == (ssize_t)w->len)
+		w->wrote = true;
+	close(fd);
+	return NULL;
+}
+
 GRADE_TEST(copy, from_a_fifo, 2,
-	   "uring_copy_file copies from a FIFO that a writer fills 1000 bytes at a time",
-	   "TODO 6: a FIFO is not a regular file: read it with offset -1 and keep going until "
-	   "res == 0; only regular files use explicit offsets")
+	   "uring_copy_file copies from a FIFO that a writer fills 1000 bytes at a time, from "
+	   "a FIFO whose writer comes late, and from /dev/null",
+	   "TODO 6: a FIFO or a device is not a regular file, yet a source like any other: "
+	   "open it without O_NONBLOCK (open waits for a FIFO's writer, man 7 fifo), read it "
+	   "with offset -1 and keep going until res == 0; only regular files use explicit "
+	   "offsets")
 {
 	const size_t size = 20000;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -1009,23 +1078,74 @@ GRADE_TEST(copy, from_a_fifo, 2,
 		    "TODO 6)", offs.explicit_reads, offs.reads,
 		    (unsigned long long)offs.first_read_off);
 	free(back);
+
+	/* A FIFO whose writer is not there yet: the copy's open waits for it
+	 * (fifo(7)), and the data it then writes is copied. */
+	{
+		const char *late = grade_path("late-fifo"), *ldst = grade_path("late-dst");
+		struct late_writer w = { .fifo = late, .data = data, .len = 5000,
+					 .tid = gettid() };
+		pthread_t th;
+
+		grade_check(mkfifo(late, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+		grade_check(pthread_create(&th, NULL, late_writer_main, &w) == 0,
+			    "harness: pthread_create failed");
+		got = UCALL(uring_copy_file(late, ldst, 4096));
+		atomic_store(&w.stop, true);
+		pthread_join(th, NULL);
+		grade_check(got == (off_t)w.len && w.wrote, "uring_copy_file from a FIFO whose "
+			    "writer opens it only after the copy started returned %s, expected %zu "
+			    "(%s). Open the source as it is, without O_NONBLOCK: then open(2) of a "
+			    "FIFO waits for a writer (man 7 fifo), and the copy ends only when that "
+			    "writer closes it. Opened with O_NONBLOCK, a FIFO without a writer reads "
+			    "as end of file at once (TODO 6)", errno_name((ssize_t)got), w.len,
+			    w.saw_open ? "the copy waited in open for the writer"
+				       : "the copy never waited in open for a writer");
+		back = grade_slurp(ldst, &backlen);
+		grade_check(back != NULL && backlen == w.len, "the copy of a FIFO with a late "
+			    "writer has %zu bytes, the writer wrote %zu", backlen, w.len);
+		grade_check_same(back, data, w.len, "uring_copy_file from a FIFO with a late writer");
+		free(back);
+	}
+
+	/* A device is a source like any other: /dev/null reads as end of file
+	 * at once, so the copy is empty (and the old dst truncated). */
+	grade_make_file("dst", data, 100);
+	got = UCALL(uring_copy_file("/dev/null", dst, 4096));
+	grade_check(got == 0, "uring_copy_file from /dev/null (a character device, whose first "
+		    "read is end of file) returned %s, expected 0: the source may be any file "
+		    "that can be read, a device too, with offset -1 as for a FIFO (uring_basics.h: "
+		    "\"regular file, FIFO, device ...\"; TODO 6)", errno_name((ssize_t)got));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == 0, "after copying /dev/null onto a 100-byte file, "
+		    "the destination has %zu bytes, expected 0 (truncated)", backlen);
+	free(back);
 	free(r.sink);
 	free(data);
 }
 
 GRADE_TEST(copy, truncates_destination, 1,
-	   "uring_copy_file truncates a longer existing destination",
+	   "uring_copy_file truncates a longer existing destination, the same file (its inode, "
+	   "mode and hard links), not a new one",
 	   "TODO 6: the destination's old contents beyond the copy must go, once you know "
-	   "dst is not src, and only for a regular file (uring_basics.h; man 2 ftruncate)")
+	   "dst is not src, and only for a regular file: open it as it is and truncate it, "
+	   "never unlink it and create another (uring_basics.h: \"truncated if it is a regular "
+	   "file\"; man 2 ftruncate)")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
 	const char *dst = grade_make_file("dst", old, 50000);
+	const char *other = grade_path("dst-link");
+	struct stat before, after;
 	size_t backlen;
 	off_t got;
 
 	setup();
 	seam_refuse_blocking_io(copy_no_blocking_io);
+	/* The old destination has a mode of its own and a second name: the copy
+	 * goes into that same file, so both names see it and the mode stays. */
+	grade_check(chmod(dst, 0640) == 0 && link(dst, other) == 0 && stat(dst, &before) == 0,
+		    "harness: chmod / link / stat of dst: %s", strerror(errno));
 	got = UCALL(uring_copy_file(src, dst, 4096));
 	grade_check(got == 100, "uring_copy_file returned %s, expected 100",
 		    errno_name((ssize_t)got));
@@ -1033,6 +1153,23 @@ GRADE_TEST(copy, truncates_destination, 1,
 	grade_check(backlen == 100, "the destination has %zu bytes after copying 100 bytes over "
 		    "a 50000-byte file: it was not truncated", backlen);
 	grade_check_same(back, data, 100, "uring_copy_file");
+	free(back);
+	grade_check(stat(dst, &after) == 0 && after.st_ino == before.st_ino &&
+		    after.st_dev == before.st_dev, "after uring_copy_file the destination is "
+		    "another file (inode %llu, it was %llu): the old one was removed and a new "
+		    "one created, which breaks its hard links and loses its mode and owner. An "
+		    "existing regular dst is opened as it is and truncated (ftruncate), never "
+		    "unlinked (uring_basics.h: \"truncated if it is a regular file\"; TODO 6)",
+		    (unsigned long long)after.st_ino, (unsigned long long)before.st_ino);
+	grade_check((after.st_mode & 07777) == 0640, "after uring_copy_file the existing "
+		    "destination has mode %04o, it had 0640: the mode of a file that exists "
+		    "is left alone (open's mode applies only when O_CREAT creates it)",
+		    (unsigned)(after.st_mode & 07777));
+	back = grade_slurp(other, &backlen);
+	grade_check(back != NULL && backlen == 100, "a second name (hard link) of the "
+		    "destination shows %zu bytes after the copy, expected the 100 copied", backlen);
+	if (back)
+		grade_check_same(back, data, 100, "the destination's hard link");
 	free(back);
 	free(old);
 	free(data);
@@ -1083,9 +1220,10 @@ GRADE_TEST(copy, errors, 2,
 	   "\"src or dst NULL is -EINVAL, like bufsize 0, before anything is opened\")")
 {
 	unsigned char data[10] = "0123456789";
-	const char *src = grade_make_file("src", data, sizeof(data));
+	char src[4096];	/* grade_path keeps 8 paths alive; this test makes more */
 	off_t got;
 
+	snprintf(src, sizeof(src), "%s", grade_make_file("src", data, sizeof(data)));
 	setup();
 	seam_refuse_blocking_io(copy_no_blocking_io);
 	got = UCALL(uring_copy_file(grade_path("missing"), grade_path("dst"), 4096));
@@ -1103,6 +1241,28 @@ GRADE_TEST(copy, errors, 2,
 	got = UCALL(uring_copy_file(src, grade_path("dst"), 0));
 	grade_check(got == -EINVAL, "uring_copy_file with bufsize 0 returned %s, expected "
 		    "-EINVAL", errno_name((ssize_t)got));
+	/* bufsize 0 refused before anything is opened: an existing dst keeps its
+	 * bytes, a missing one is not created. */
+	{
+		const char *old = grade_make_file("old-dst", data, 7);
+		unsigned char *back;
+		size_t backlen = 0;
+
+		got = UCALL(uring_copy_file(src, old, 0));
+		back = grade_slurp(old, &backlen);
+		grade_check(got == -EINVAL && backlen == 7, "uring_copy_file(src, dst, 0) returned "
+			    "%s and left the existing 7-byte dst with %zu bytes: bufsize 0 is "
+			    "-EINVAL, refused before anything is opened, so dst is not truncated "
+			    "(uring_basics.h, uring_copy_file: \"src or dst NULL is -EINVAL, like "
+			    "bufsize 0, before anything is opened\"; TODO 6)",
+			    errno_name((ssize_t)got), backlen);
+		free(back);
+		got = UCALL(uring_copy_file(src, grade_path("dst4"), 0));
+		grade_check(access(grade_path("dst4"), F_OK) != 0, "uring_copy_file(src, dst, 0) "
+			    "created dst (it returned %s): bufsize 0 is refused before anything is "
+			    "opened (uring_basics.h, uring_copy_file; TODO 6)",
+			    errno_name((ssize_t)got));
+	}
 	got = UCALL(uring_copy_file(NULL, grade_path("dst3"), 4096));
 	grade_check(got == -EINVAL, "uring_copy_file(NULL, dst, 4096) returned %s, expected "
 		    "-EINVAL: a NULL path is refused before anything is opened (uring_basics.h, "
@@ -1127,18 +1287,24 @@ GRADE_TEST(copy, errors, 2,
 }
 
 GRADE_TEST(copy, no_leaks, 2,
-	   "uring_copy_file closes both files and its ring after a copy and after each error",
+	   "uring_copy_file closes both files and its ring after a copy and after each error, "
+	   "and sets its ring up with uring_open (-EOPNOTSUPP without IORING_OP_WRITE)",
 	   "TODO 6: every path out, also when the ring cannot be set up, gives back the ring"
-	   " and both descriptors (pitfall 11)")
+	   " and both descriptors (pitfall 11); the ring comes from your uring_open, whose probe "
+	   "says whether the kernel can read and write (uring_basics.h, uring_copy_file: "
+	   "\"Uses its own ring (uring_open(), a few entries)\")")
 {
 	unsigned char *data = grade_random_bytes(70000);
 	const char *src = grade_make_file("src", data, 70000);
 	static const char *const what[] = {
 		"a copy", "a missing source", "a destination in a missing directory",
 		"bufsize 0", "a write error (/dev/full)", "ring setup failing (-ENOMEM)",
+		"a kernel whose probe lacks IORING_OP_WRITE (uring_open's -EOPNOTSUPP: set the "
+		"copy's ring up with uring_open, not io_uring_queue_init alone)",
 	};
-	off_t got[6], want[6] = { 70000, -ENOENT, -ENOENT, -EINVAL, -ENOSPC, -ENOMEM };
-	int before, after[6];
+	off_t got[7], want[7] = { 70000, -ENOENT, -ENOENT, -EINVAL, -ENOSPC, -ENOMEM,
+				  -EOPNOTSUPP };
+	int before, after[7];
 
 	setup();
 	seam_refuse_blocking_io(copy_no_blocking_io);
@@ -1157,7 +1323,11 @@ GRADE_TEST(copy, no_leaks, 2,
 	got[5] = UCALL(uring_copy_file(src, grade_path("dst"), 4096));
 	undoctor_kernel();
 	after[5] = fault_count_fds();
-	for (int i = 0; i < 6; i++) {
+	doctor_kernel((struct doctor){ .clear_ops = { IORING_OP_WRITE } });
+	got[6] = UCALL(uring_copy_file(src, grade_path("dst"), 4096));
+	undoctor_kernel();
+	after[6] = fault_count_fds();
+	for (int i = 0; i < 7; i++) {
 		grade_check(got[i] == want[i], "uring_copy_file with %s returned %s, expected %s",
 			    what[i], errno_name((ssize_t)got[i]), errno_name((ssize_t)want[i]));
 		grade_check(after[i] == before, "uring_copy_file left %d descriptor(s) open after "
@@ -1183,6 +1353,10 @@ static void ask_kernel(struct truth *t, const struct doctor *d)
 
 	memset(t, 0, sizeof(*t));
 	memset(&params, 0, sizeof(params));
+	if (d->cq_size) {
+		params.flags = IORING_SETUP_CQSIZE;
+		params.cq_entries = d->cq_size;
+	}
 	grade_check(io_uring_queue_init_params(URING_PROBE_ENTRIES, &ring, &params) == 0,
 		    "harness: io_uring_queue_init_params failed");
 	t->features = params.features & ~d->clear_features;
@@ -1215,9 +1389,11 @@ static void check_features(const struct uring_features *f, const struct truth *t
 	grade_check(f->features == t->features, "on %s, features is 0x%08x, expected 0x%08x "
 		    "(io_uring_params.features)", kernel, f->features, t->features);
 	grade_check(f->sq_entries == t->sq_entries && f->cq_entries == t->cq_entries,
-		    "sq_entries/cq_entries are %u/%u, expected %u/%u (what the kernel gave a "
-		    "ring of URING_PROBE_ENTRIES)", f->sq_entries, f->cq_entries, t->sq_entries,
-		    t->cq_entries);
+		    "on %s, sq_entries/cq_entries are %u/%u, expected %u/%u: what the kernel "
+		    "gave a ring asked for URING_PROBE_ENTRIES, read back from "
+		    "params.sq_entries / params.cq_entries after setup, not assumed (the kernel "
+		    "may round up, or size the CQ otherwise)", kernel, f->sq_entries,
+		    f->cq_entries, t->sq_entries, t->cq_entries);
 	grade_check(f->have_probe == have_probe, "on %s, have_probe is %s", kernel,
 		    f->have_probe ? "true" : "false");
 	grade_check(f->last_op == t->last_op, "on %s, last_op is %u, expected %u", kernel,
@@ -1266,17 +1442,22 @@ GRADE_TEST(features, probe_matches_kernel, 2,
 	ret = UCALL(uring_probe_features(NULL));
 	grade_check(ret == -EINVAL, "uring_probe_features(NULL) returned %s, expected -EINVAL",
 		    errno_name(ret));
+	grade_check(fault_count_fds() == before, "uring_probe_features(NULL) returned %s and "
+		    "left %d descriptor(s) open: check out before setting up the ring (or tear "
+		    "the ring down on that path too), TODO 7", errno_name(ret),
+		    fault_count_fds() - before);
 }
 
 GRADE_TEST(features, asks_not_guesses, 2,
 	   "uring_probe_features follows what the kernel says: a bit or an opcode taken away, "
-	   "no probe at all",
-	   "TODO 7: copy params.features and io_uring_opcode_supported() for each op as the "
-	   "kernel reports them; a NULL probe is have_probe = false, last_op 0, no opcode. "
+	   "a CQ sized otherwise, no probe at all",
+	   "TODO 7: copy params.features, params.sq_entries / cq_entries and "
+	   "io_uring_opcode_supported() for each op as the kernel reports them; a NULL probe is have_probe = false, last_op 0, no opcode. "
 	   "No table of what some kernel version supports (lesson section 9, pitfall 12)")
 {
 	struct doctor d1 = { .clear_features = IORING_FEAT_NODROP | IORING_FEAT_FAST_POLL,
-			     .clear_ops = { IORING_OP_READ, IORING_OP_FSYNC, IORING_OP_ACCEPT } };
+			     .clear_ops = { IORING_OP_READ, IORING_OP_FSYNC, IORING_OP_ACCEPT },
+			     .cq_size = 64 };
 	struct doctor d2 = { .no_probe = true };
 	struct uring_features f;
 	struct truth t;
@@ -1291,7 +1472,8 @@ GRADE_TEST(features, asks_not_guesses, 2,
 	undoctor_kernel();
 	grade_check(ret == 0, "uring_probe_features returned %s, expected 0", errno_name(ret));
 	check_features(&f, &t, true, "a kernel without IORING_FEAT_NODROP, IORING_FEAT_FAST_POLL, "
-		       "IORING_OP_READ, IORING_OP_FSYNC and IORING_OP_ACCEPT");
+		       "IORING_OP_READ, IORING_OP_FSYNC and IORING_OP_ACCEPT, that gives the "
+		       "ring a CQ of 64");
 	ask_kernel(&t, &d2);
 	doctor_kernel(d2);
 	poison(&f);
@@ -1453,6 +1635,7 @@ GRADE_TEST(features, report_lines, 2,
 	   "listed) and the error results are in uring_basics.h (uring_feature_report); other "
 	   "lines must not begin with IORING_; a write error anywhere in the report is -EIO")
 {
+	struct seam_heap heap;
 	struct report r;
 	struct truth t;
 	FILE *full;
@@ -1468,10 +1651,13 @@ GRADE_TEST(features, report_lines, 2,
 		    errno_name(ret));
 	full = fopen("/dev/full", "w");
 	grade_check(full != NULL, "harness: fopen /dev/full: %s", strerror(errno));
+	seam_heap_usage(&heap);
 	ret = UCALL(uring_feature_report(full));
 	fclose(full);
 	grade_check(ret == -EIO, "uring_feature_report to /dev/full (every write fails) returned "
 		    "%s, expected -EIO", errno_name(ret));
+	grade_check_heap(&heap, "uring_feature_report that returned -EIO (free what you "
+			 "allocate on the error paths too)");
 }
 
 GRADE_TEST(features, report_follows_kernel, 1,
@@ -1891,6 +2077,9 @@ GRADE_TEST(read_full, eagain_waits_for_readiness, 2,
 		    "for POLLOUT too (events 0x%x): a descriptor that can take data wakes that "
 		    "poll at once, and the read asks again with nothing to read, a spin; a read "
 		    "waits for POLLIN alone (lesson section 8)", uw.poll_events);
+	/* The poll is a request of its own: submitted alone and reaped before
+	 * the retry is queued (no link of poll and retry in one submit). */
+	check_one_at_a_time("uring_read_full after -EAGAIN");
 	check_idle(ring, "uring_read_full");
 	watch_reset();
 	inject(OPS_WRITE, 0, 3, -EAGAIN);
@@ -1908,6 +2097,7 @@ GRADE_TEST(read_full, eagain_waits_for_readiness, 2,
 		    "for POLLIN too (events 0x%x): data waiting to be read wakes that poll at "
 		    "once, and the write asks again with no room, a spin; a write waits for "
 		    "POLLOUT alone (lesson section 8)", uw.poll_events);
+	check_one_at_a_time("uring_write_full after -EAGAIN");
 	check_idle(ring, "uring_write_full");
 	close(fd);
 	free(data);
@@ -1929,6 +2119,7 @@ GRADE_TEST(read_full, beyond_4gib, 2,
 	ssize_t got;
 
 	setup();
+	require_nop_inject();  /* the reads below 4 GiB are NOPs with a result */
 	ring = test_ring();
 	uw.clamp = 30;
 	got = UCALL(uring_read_full(ring, fd, buf, 100, at[0]));
@@ -1976,6 +2167,7 @@ GRADE_TEST(write_full, beyond_4gib, 2,
 	ssize_t got;
 
 	setup();
+	require_nop_inject();  /* the reads below 4 GiB are NOPs with a result */
 	ring = test_ring();
 	uw.clamp = 30;
 	got = UCALL(uring_write_full(ring, fd, d1, 100, (off_t)(4 * GiB) - 50));
@@ -2020,6 +2212,7 @@ GRADE_TEST(copy, beyond_4gib, 1,
 	off_t got;
 
 	setup();
+	require_nop_inject();  /* the reads below 4 GiB are NOPs with a result */
 	seam_refuse_blocking_io(copy_no_blocking_io);
 	uw.fake_below = 5 * GiB;
 	got = UCALL(uring_copy_file(grade_path("src"), grade_path("dst"), 64 << 20));
@@ -2265,7 +2458,8 @@ GRADE_TEST(read_full, current_position_needs_feature, 1,
 
 GRADE_TEST(batch, edges, 1,
 	   "uring_serial_batch_read with qd far above n (1 << 20, UINT_MAX), offsets beyond "
-	   "4 GiB, len 0, NULL with n 0, and 5000 requests at qd UINT_MAX",
+	   "4 GiB, a request of 5 GiB + 200 bytes, len 0, NULL with n 0, and 5000 requests at "
+	   "qd UINT_MAX",
 	   "TODO 9: one request at a time satisfies any qd and any n: neither is a ring size (a "
 	   "ring has at most 4096 entries here, and one entry is in use at a time); offsets "
 	   "are 64 bits; n == 0 returns 0 whatever reqs is (chapters/common/batch.h)")
@@ -2276,7 +2470,7 @@ GRADE_TEST(batch, edges, 1,
 	const off_t at[2] = { (off_t)(4 * GiB) - 50, (off_t)(5 * GiB) + 7 };
 	int fd = sparse_file("sparse", data, at, 2);
 	unsigned char bufs[3][100];
-	int ret;
+	int big_fd, ret;
 
 	setup();
 	seam_refuse_blocking_io(batch_no_blocking_io);
@@ -2307,9 +2501,8 @@ GRADE_TEST(batch, edges, 1,
 	ret = UCALL(uring_serial_batch_read(NULL, 0, 0));
 	grade_check(ret == -EINVAL, "uring_serial_batch_read(NULL, 0, 0) returned %s, expected "
 		    "-EINVAL (qd is still checked)", errno_name(ret));
+
 	close(fd);
-	free(d1);
-	free(d2);
 
 	/* More requests than a ring may have entries (4096), with a qd above both:
 	 * a ring sized min(n, qd), chapter 06's habit, is refused. */
@@ -2339,6 +2532,34 @@ GRADE_TEST(batch, edges, 1,
 		free(buf);
 		free(data);
 	}
+
+	/* One request beyond 4 GiB long: its res is an ssize_t. 0 .. 5 GiB
+	 * completes without moving data; the 107 bytes from 5 GiB on (d2 at
+	 * 5 GiB + 7) are read for real, into vbuf + 5 GiB. */
+	require_nop_inject();
+	big_fd = sparse_file("sparse", data, at, 2);
+	{
+		const size_t big = 5 * GiB + 200;
+		unsigned char *vbuf = virtual_buffer(big);
+		struct batch_req req = { big_fd, 0, big, vbuf, 1 };
+
+		watch_reset();
+		uw.fake_below = 5 * GiB;
+		ret = UCALL(uring_serial_batch_read(&req, 1, 1));
+		uw.fake_below = 0;
+		grade_check(ret == 0 && req.res == (ssize_t)(5 * GiB + 107), "uring_serial_batch_read "
+			    "of one request of 5 GiB + 200 bytes at offset 0 of a file of 5 GiB + 107 "
+			    "returned %s with res %s; expected 0 and res %zu (5 GiB + 107): res is an "
+			    "ssize_t, never pass it through an int (chapters/common/batch.h; pitfall "
+			    "15)", errno_name(ret), errno_name(req.res), 5 * GiB + 107);
+		grade_check_same(vbuf + 5 * GiB + 7, d2, 100, "the request of 5 GiB + 200 bytes, "
+				 "the bytes at 5 GiB + 7");
+		check_one_at_a_time("uring_serial_batch_read");
+		fault_sparse_buffer_free(vbuf, big, VBUF_TAIL);
+	}
+	close(big_fd);
+	free(d1);
+	free(d2);
 }
 
 GRADE_TEST(batch, ring_failure, 1,
@@ -2602,11 +2823,15 @@ GRADE_TEST(copy, regular_files_at_explicit_offsets, 1,
 }
 
 GRADE_TEST(read_full, poll_result_checked, 2,
-	   "after -EAGAIN, a poll that completes with -EINTR is retried, and a poll that keeps "
-	   "failing ends uring_read_full / uring_write_full with an error instead of a spin",
+	   "after -EAGAIN, a poll that completes with -EINTR is retried, a poll that keeps "
+	   "failing ends uring_read_full / uring_write_full with an error instead of a spin, "
+	   "and a poll that reports POLLHUP or POLLERR is followed by a read or write",
 	   "TODO 4/5: the IORING_OP_POLL_ADD's own cqe->res counts: -EINTR is an interruption "
 	   "(ask again), any other negative res is the answer; ignoring it and asking again "
-	   "spins while the descriptor never becomes ready (uring_basics.h; lesson section 8)")
+	   "spins while the descriptor never becomes ready. A positive res is the ready events "
+	   "(POLLHUP, POLLERR included): ask again, the read or write says what is left, end of "
+	   "file or the error "
+	   "(uring_basics.h; lesson section 8; man 2 poll)")
 {
 	const size_t size = 4000;
 	unsigned char *data = grade_random_bytes(size), buf[2000];
@@ -2662,6 +2887,58 @@ GRADE_TEST(read_full, poll_result_checked, 2,
 			    errno_name(got), errno_name(pres));
 		check_idle(ring, who);
 	}
+
+	/* A poll's positive res is the events that are ready, hang-ups
+	 * included. A pipe whose writer is gone polls POLLIN | POLLHUP while data
+	 * is left (read it), and POLLHUP alone once it is empty (the read after
+	 * it finds end of file). Neither is an error, nor the end by itself. */
+	for (int k = 0; k < 2; k++) {
+		const size_t left = k ? 0 : 100;
+		unsigned char pbuf[300];
+		int p[2];
+
+		watch_reset();
+		grade_check(pipe(p) == 0, "harness: pipe: %s", strerror(errno));
+		grade_check(left == 0 || write(p[1], data, left) == (ssize_t)left,
+			    "harness: write to a pipe: %s", strerror(errno));
+		close(p[1]);
+		inject(OPS_READ, 0, 1, -EAGAIN);
+		got = UCALL(uring_read_full(ring, p[0], pbuf, sizeof(pbuf), -1));
+		grade_check(uw.polls >= 1, "uring_read_full made no IORING_OP_POLL_ADD request after "
+			    "a read completed with -EAGAIN (it returned %s)", errno_name(got));
+		grade_check(got == (ssize_t)left, "uring_read_full of %zu bytes from a pipe whose "
+			    "writer had closed it with %zu byte(s) left returned %s, expected %zu. Its "
+			    "first read completed with -EAGAIN and the poll for POLLIN then completed "
+			    "with %s: a poll's positive res is the ready events, hang-ups included, "
+			    "never an error and not the end of the data by itself. Read again: the "
+			    "read gets what is left, and 0 (end of file) after it", sizeof(pbuf),
+			    left, errno_name(got), left, k ? "POLLHUP" : "POLLIN | POLLHUP");
+		if (left)
+			grade_check_same(pbuf, data, left, "uring_read_full after POLLIN | POLLHUP");
+		check_idle(ring, "uring_read_full");
+		close(p[0]);
+	}
+
+	/* The same for a write: a pipe whose reader is gone polls POLLOUT |
+	 * POLLERR, and the write asked again says what is wrong: -EPIPE. */
+	{
+		int p[2];
+
+		watch_reset();
+		grade_check(pipe(p) == 0, "harness: pipe: %s", strerror(errno));
+		close(p[0]);
+		inject(OPS_WRITE, 0, 1, -EAGAIN);
+		got = UCALL(uring_write_full(ring, p[1], data, 100, -1));
+		grade_check(uw.polls >= 1, "uring_write_full made no IORING_OP_POLL_ADD request after "
+			    "a write completed with -EAGAIN (it returned %s)", errno_name(got));
+		grade_check(got == -EPIPE, "uring_write_full to a pipe whose reader is gone returned "
+			    "%s, expected -EPIPE. Its first write completed with -EAGAIN and the poll "
+			    "for POLLOUT then completed with POLLOUT | POLLERR: a poll's positive res "
+			    "is the ready events, POLLERR included, not an error of its own. Write "
+			    "again: the write says what is wrong (-EPIPE)", errno_name(got));
+		check_idle(ring, "uring_write_full");
+		close(p[1]);
+	}
 	close(fd);
 	free(data);
 }
@@ -2707,11 +2984,13 @@ GRADE_TEST(features, setup_errors_returned, 1,
 	int fd = grade_open(grade_make_file("f", data, 1000), O_RDONLY);
 	struct batch_req reqs[2] = { { fd, 0, 100, bufs[0], 1 }, { fd, 100, 100, bufs[1], 1 } };
 	struct uring_features f;
+	struct seam_heap heap;
 	FILE *out;
 	int before, ret;
 
 	setup_plain();
 	before = fault_count_fds();
+	seam_heap_usage(&heap);
 	doctor_kernel((struct doctor){ .setup_error = -EPERM });
 	ret = UCALL(uring_probe_features(&f));
 	undoctor_kernel();
@@ -2733,6 +3012,8 @@ GRADE_TEST(features, setup_errors_returned, 1,
 		    "-ENOMEM; expected -ENOMEM", errno_name(ret));
 	grade_check(fault_count_fds() == before, "%d descriptor(s) were left open after ring "
 		    "setup failed", fault_count_fds() - before);
+	grade_check_heap(&heap, "uring_probe_features, uring_feature_report and "
+			 "uring_serial_batch_read whose ring setup failed");
 	check_probes_freed("uring_probe_features");
 	close(fd);
 	free(data);

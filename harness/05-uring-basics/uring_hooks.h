@@ -292,6 +292,8 @@ struct doctor {
 	                          /* IORING_OP_NOP is never taken away)     */
 	bool no_probe;            /* the probe fails (NULL)                 */
 	int setup_error;          /* < 0: ring setup fails with it          */
+	unsigned cq_size;         /* > 0: io_uring_queue_init_params gives  */
+	                          /* the ring a CQ of this size (CQSIZE)    */
 	long probes;              /* probes handed to the code under test   */
 };
 
@@ -341,6 +343,11 @@ static int hook_queue_init_params(unsigned entries, struct io_uring *ring,
 
 	if (doc.setup_error)
 		return doc.setup_error;
+	if (doc.cq_size) {
+		/* A kernel that sizes the CQ otherwise than twice the SQ. */
+		p->flags |= IORING_SETUP_CQSIZE;
+		p->cq_entries = doc.cq_size;
+	}
 	ret = SEAM_REAL(io_uring_queue_init_params)(entries, ring, p);
 	if (ret == 0) {
 		ring->features &= ~doc.clear_features;
