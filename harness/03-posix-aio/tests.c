@@ -1065,12 +1065,24 @@ GRADE_TEST(tpool, workers_block_signals, 1,
 	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	char buf[100];
 	struct batch_req req = { fd, 10, 100, buf, UNSET };
-	sigset_t mine;
+	sigset_t mine, usr2;
 	struct tpool *pool;
 	int rc;
 
 	tw_watch();
+	/* The caller already blocks SIGUSR2: after tpool_create it still must
+	 * (put the old mask back, do not unblock everything). POOL_CALL sees
+	 * any change of the caller's mask (mask_left_changed). */
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, NULL);
 	pool = pool_or_fail(3);
+	pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
+	grade_check(!mask_left_changed, "the caller had SIGUSR2 blocked before tpool_create, "
+		    "and tpool_create returned with another mask (SIGUSR2 unblocked?): put back "
+		    "the mask the caller had (pthread_sigmask(SIG_SETMASK, &old, NULL), with the "
+		    "old mask saved by the call that blocked everything), do not unblock every "
+		    "signal (TODO 11, pthread_sigmask(3))");
 	rc = SEAM_CALL(tpool_batch_read(pool, &req, 1, 1));
 	grade_check(rc == 0 && req.res == 100, "tpool_batch_read of 100 bytes returned %s, res "
 		    "%s", errno_name(rc), errno_name(req.res));
@@ -1388,6 +1400,23 @@ GRADE_TEST(tpool, batch_read_once, 2,
 	grade_check(w_threads_settle(base) == base, "threads are left after "
 		    "tpool_batch_read_once");
 	check_file_results("tpool_batch_read_once", reqs, 300, data, size, 1u << 20);
+
+	/* qd far above n (and below TPOOL_MAX_THREADS): n threads, not qd. */
+	{
+		long created = tw.created;
+
+		reqs = random_reads(fd, size, n, 3000);
+		rc = POOL_CALL(tpool_batch_read_once(reqs, n, 64));
+		grade_check(rc == 0, "tpool_batch_read_once(reqs, 10, 64) returned %s, expected 0",
+			    errno_name(rc));
+		grade_check(tw.created - created == (long)n, "tpool_batch_read_once(reqs, 10, 64) "
+			    "started %ld threads, expected min(qd, n) = 10: a pool larger than the "
+			    "batch only costs threads that never get a request (TODO 16)",
+			    tw.created - created);
+		grade_check(w_threads_settle(base) == base, "threads are left after "
+			    "tpool_batch_read_once(reqs, 10, 64)");
+		check_file_results("tpool_batch_read_once", reqs, n, data, size, 64);
+	}
 
 	/* The k-th allocation fails, in tpool_create or in the batch: whichever
 	 * fails, -ENOMEM, and the pool is destroyed all the same. */
