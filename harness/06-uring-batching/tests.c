@@ -166,10 +166,11 @@ URING_TEST(ring, init_and_exit, 1,
 }
 
 URING_TEST(ring, init_errors, 1,
-	   "ubatch_init: -EINVAL for 0 and for 100000 entries (as -errno, never -1 or errno); "
+	   "ubatch_init: -EINVAL for 0 and for 100000 entries (as -errno, never -1 or errno), a whole ring of 32768; "
 	   "a ring all the same on a kernel without the newer set-up flags",
 	   "TODO 1: io_uring_queue_init_params returns -errno itself and leaves errno alone: "
-	   "return its value as it is (lesson, section 7; man 3 io_uring_queue_init); set-up "
+	   "return its value as it is, and let the kernel judge the size: 1 to 32768 entries "
+	   "(lesson, section 7; man 3 io_uring_queue_init, man 2 io_uring_setup); set-up "
 	   "flags a kernel may not know need a retry without them on -EINVAL (section 8)", 8)
 {
 	struct ubatch b;
@@ -194,6 +195,27 @@ URING_TEST(ring, init_errors, 1,
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	grade_check(fault_count_fds() == before, "a failed ubatch_init left %d descriptor(s) open",
 		    fault_count_fds() - before);
+
+	/* The other end of the range: 32768 entries is the kernel's largest SQ
+	 * (ubatch.h: entries 1..32768), and the ring must have all of it. Only
+	 * -ENOMEM (a small RLIMIT_MEMLOCK) is an excuse. */
+	memset(&b, 0xff, sizeof(b));
+	ret = SEAM_CALL(ubatch_init(&b, 32768));
+	grade_check(ret == 0 || ret == -ENOMEM, "ubatch_init(&b, 32768) returned %s; 32768 is the "
+		    "largest SQ the kernel sets up (ubatch.h: entries 1..32768; kernels before 5.4 "
+		    "stopped at 4096): expected 0 (or -ENOMEM when RLIMIT_MEMLOCK is too small). "
+		    "Let the kernel judge the size, do not cap or refuse it yourself (TODO 1)",
+		    grade_errno_str(ret));
+	grade_check(ret != 0 || (b.live == 1 && b.sq_entries == 32768 && b.cq_entries == 65536),
+		    "ubatch_init(&b, 32768) returned 0 with live %d, sq_entries %u, cq_entries %u; "
+		    "expected a ring of 32768 SQ and 65536 CQ entries, the size asked for: do not "
+		    "cap entries in ubatch_init (UBATCH_MAX_ENTRIES is ubatch_batch_read's cap, "
+		    "TODO 9)", b.live, b.sq_entries, b.cq_entries);
+	grade_check(ret == 0 || b.live == 0, "ubatch_init(&b, 32768) failed but left b.live at %d",
+		    b.live);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(fault_count_fds() == before, "ubatch_init(&b, 32768), then ubatch_exit, left %d "
+		    "descriptor(s) open", fault_count_fds() - before);
 
 	/* The ring watch plays Linux 5.19, which answers -EINVAL for a set-up
 	 * flag it does not know: a module that asks for SINGLE_ISSUER (6.0) or
@@ -429,7 +451,7 @@ URING_TEST(batch, negative_offset, 1,
 }
 
 URING_TEST(batch, shared_shape, 1,
-	   "ubatch_batch_read: qd 0 and a NULL array are -EINVAL; rings refused with -ENOMEM: "
+	   "ubatch_batch_read: qd 0 (n 0 too) and a NULL array are -EINVAL; rings refused with -ENOMEM: "
 	   "a smaller ring or the error, none left; no descriptor free: -EMFILE",
 	   "TODO 9: the arguments first; a set-up that fails returns its error "
 	   "as it came (on -ENOMEM a smaller ring may serve; any other error, such as -EMFILE "
@@ -451,6 +473,20 @@ URING_TEST(batch, shared_shape, 1,
 		    grade_errno_str(ret));
 	ret = SEAM_CALL(ubatch_batch_read(NULL, 2, 4));
 	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
+		    grade_errno_str(ret));
+	/* ubatch.h: "Same results and return values as ubatch_read()", which
+	 * refuses qd 0 whatever n is: the check comes before the n == 0
+	 * shortcut (reqs == NULL alone is tied to n > 0). */
+	watch_reset_counts();
+	ret = SEAM_CALL(ubatch_batch_read(&one, 0, 0));
+	grade_check(ret == -EINVAL && one.res == 7 && watch.inits == 0, "ubatch_batch_read(reqs, "
+		    "0, 0) returned %s (res %zd, %ld ring set-up(s)); expected -EINVAL, nothing "
+		    "touched, no ring: ubatch_batch_read has ubatch_read's return values (ubatch.h), "
+		    "and ubatch_read refuses qd 0 whatever n is. Check qd before the n == 0 shortcut "
+		    "(TODO 9)", grade_errno_str(ret), one.res, watch.inits);
+	ret = SEAM_CALL(ubatch_batch_read(NULL, 0, 0));
+	grade_check(ret == -EINVAL, "ubatch_batch_read(NULL, 0, 0) returned %s; expected -EINVAL: "
+		    "qd 0 is refused whatever n is, before the n == 0 shortcut (TODO 9, ubatch.h)",
 		    grade_errno_str(ret));
 	/* Ring set-up refused with -ENOMEM (RLIMIT_MEMLOCK too small): above 8
 	 * entries, a smaller ring may serve; at every size, the error comes back. */
@@ -1023,29 +1059,32 @@ URING_TEST(batch, lengths_beyond_2gib, 1,
 	   "06.40", 8)
 {
 	int zero = grade_open("/dev/zero", O_RDONLY);
-	size_t vlen[3] = { ((size_t)2 << 30) + 4096, ((size_t)4 << 30) + 4096,
-			   ((size_t)5 << 30) + 123 };
+	/* The last one exactly 4 GiB: its length cut to 32 bits is 0, which
+	 * must not pass for a read of length 0. */
+	size_t vlen[4] = { ((size_t)2 << 30) + 4096, ((size_t)4 << 30) + 4096,
+			   ((size_t)5 << 30) + 123, (size_t)4 << 30 };
 	size_t span = ((size_t)6 << 30);
 	void *far = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	struct batch_req reqs[3];
+	struct batch_req reqs[4];
 	struct ubatch b;
 	int ret;
 
 	/* Virtual reads (the watch turns them into NOPs and reports every byte
 	 * read): the buffer is address space only, never touched. */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		reqs[i] = (struct batch_req){ zero, 0, vlen[i],
 					      far == MAP_FAILED ? (void *)(uintptr_t)0x10000 : far, 1 };
 	init_or_fail(&b, 8);
 	watch.virt_fd = zero;
-	ret = run_read(&b, reqs, 3, 4);
+	ret = run_read(&b, reqs, 4, 4);
 	watch.virt_fd = -1;
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	grade_check(watch.virt_sqes > 0, "harness: no read of the virtual file was seen");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		grade_check(reqs[i].res == (ssize_t)vlen[i], "request %d: a read of %zu bytes "
 			    "(%.2f GiB) from a file that always has data: res %s, expected %zu. "
-			    "Lengths and totals are size_t/ssize_t; an SQE takes at most 32 bits and "
+			    "Lengths and totals are size_t/ssize_t, also where you test for length 0 "
+			    "(4 GiB in 32 bits is 0); an SQE takes at most 32 bits and "
 			    "the kernel moves at most 0x7ffff000 bytes per read: continue", i,
 			    vlen[i], vlen[i] / (double)(1 << 30), grade_errno_str(reqs[i].res),
 			    vlen[i]);
@@ -1787,3 +1826,61 @@ GRADE_TEST(copy, into_fifo, 2,
 	   "loop again: wait again while reads are in flight (lesson, section 1, \"Submit and " \
 	   "wait in one call\")"
 #include "ring_wake.h"
+
+/* -------------------------------------------------- copy: DST as it was */
+
+/*
+ * An existing DST is truncated, in place: the same file (its inode, so a hard
+ * link to it sees the copy), with the mode its owner gave it.
+ */
+GRADE_TEST(copy, existing_dst_in_place, 1,
+	   "copy: an existing DST is emptied in place: the same inode, its mode kept, a hard link "
+	   "to it sees the copy",
+	   COPY_TODO_OPEN ": \"truncated if it exists\" means the same file emptied (O_TRUNC or "
+	   "ftruncate once it is known not to be SRC), not removed and made again: that is a new "
+	   "inode with a new mode, and a hard link to DST would keep the old data (man 2 open, "
+	   "O_TRUNC; man 2 unlink; lesson, \"The program\")")
+{
+	const size_t size = 300000;
+	unsigned char *data = grade_random_bytes(size), *old = grade_random_bytes(2 * size);
+	const char *src, *dst, *link_path;
+	unsigned char *back;
+	struct prog_result r;
+	struct stat before, after;
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("src-existing", data, size);
+	dst = grade_make_file("dst-existing", old, 2 * size);
+	link_path = grade_path("dst-hard-link");
+	grade_check(chmod(dst, 0640) == 0 && link(dst, link_path) == 0 && stat(dst, &before) == 0,
+		    "harness: chmod, link or stat of DST: %s", strerror(errno));
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+		prog_run(argv, NULL, &r);
+	}
+	grade_check(r.exited && r.status == 0, "copy SRC DST over an existing DST (mode 0640, with "
+		    "a hard link): %s, expected exit status 0; stderr: %s", prog_ending(&r),
+		    prog_stderr_line(&r));
+	grade_check(stat(dst, &after) == 0, "copy SRC DST over an existing DST: DST is gone");
+	grade_check(after.st_ino == before.st_ino && after.st_dev == before.st_dev, "copy SRC DST "
+		    "over an existing DST: DST is now another file (inode %llu, was %llu): it was "
+		    "removed and created again, so a hard link to it still holds the old data. "
+		    "Empty it in place: O_TRUNC, or ftruncate once you know it is not SRC "
+		    "(" COPY_TODO_OPEN "; man 2 open, O_TRUNC)", (unsigned long long)after.st_ino,
+		    (unsigned long long)before.st_ino);
+	grade_check((after.st_mode & 07777) == 0640, "copy SRC DST over an existing DST of mode "
+		    "0640: DST now has mode %03o; an existing file keeps its mode (open's mode "
+		    "argument applies only when O_CREAT creates the file, man 2 open), so neither "
+		    "recreate nor chmod it (" COPY_TODO_OPEN ")", (unsigned)(after.st_mode & 07777));
+	back = grade_slurp(link_path, &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0, "copy SRC "
+		    "DST over an existing DST: a hard link to DST holds %zu bytes%s (SRC has %zu): "
+		    "DST must be the same file, truncated and written in place (" COPY_TODO_OPEN ")",
+		    back ? backlen : 0, back && backlen == 2 * size ? ", the old data" : "", size);
+	free(back);
+
+	free(old);
+	free(data);
+}
