@@ -1659,42 +1659,6 @@ URING_TEST_T(copy, files, 3,
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
 
-/* Block 0's read held back: redirected to a pipe the test feeds only once the
- * module waits with nothing else left to wait for (no SQE queued, no CQE in
- * the CQ, nothing in the kernel but that read and the write linked to it).
- * Meanwhile the other blocks go through the rest of the window. */
-static struct {
-	int src;               /* the copy's SRC                               */
-	int pipe[2];           /* where block 0's read is sent                 */
-	const unsigned char *data;
-	unsigned len;          /* the length the held read asked for           */
-	bool held, released;
-	unsigned reads_while_held; /* read SQEs handed over while it was held  */
-} hold;
-
-static void hold_edit(struct io_uring_sqe *sqe)
-{
-	if (!hold.held && sqe->fd == hold.src && sqe->off == 0 &&
-	    !(sqe->flags & IOSQE_FIXED_FILE) && sqe->opcode != IORING_OP_READV) {
-		sqe->fd = hold.pipe[0];
-		hold.len = sqe->len;
-		hold.held = true;
-	} else if (hold.held && !hold.released) {
-		hold.reads_while_held++;
-	}
-}
-
-static void hold_release(struct io_uring *ring, unsigned nr)
-{
-	(void)nr;
-	if (!hold.held || hold.released || !ring || io_uring_sq_ready(ring) ||
-	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > 2)
-		return;
-	hold.released = true;
-	if (SEAM_REAL(write)(hold.pipe[1], hold.data, hold.len) != (ssize_t)hold.len)
-		grade_fail("harness: cannot feed the held read");
-}
-
 URING_TEST(copy, linked_pairs, 3,
 	   "ulink_copy: every read carries IOSQE_IO_LINK to the write of the same buffer, offset and length; several pairs per submit; window <= pairs, refilled as pairs end",
 	   "TODO 9: each block is one soft-linked chain, a read then the write of the same bytes, "
@@ -1748,16 +1712,11 @@ URING_TEST(copy, linked_pairs, 3,
 		size_t backlen;
 		int ret;
 
-		memset(&hold, 0, sizeof(hold));
-		fault_pipe(hold.pipe, 65536);
-		hold.src = in;
-		hold.data = data;
 		watch_reset_counts();
-		watch.edit_sqe = hold_edit;
-		watch.before_wait = hold_release;
+		/* block 0's read and the write linked to it may be in the kernel */
+		watch_slow_start(in, data, 2);
 		ret = run_copy_fds(&u, in, out, (off_t)size2, block, 4);
-		watch.edit_sqe = NULL;
-		watch.before_wait = NULL;
+		watch_slow_stop();
 		grade_check(ret == 0, "ulink_copy of 41 blocks (4 pairs) whose first read was held "
 			    "back until the module waited for it alone returned %s, expected 0",
 			    grade_errno_str(ret));
@@ -1770,18 +1729,18 @@ URING_TEST(copy, linked_pairs, 3,
 			    back ? grade_first_diff(back, data, backlen < size2 ? backlen : size2) : -1);
 		/* (A read of block 0 through a registered file or a READV is
 		 * not held back: then there is nothing to count.) */
-		grade_check(!hold.held || hold.reads_while_held >= 30, "while the read of block 0 "
+		grade_check(!watch_slow.held || watch_slow.reads_while_held >= 30, "while the read of block 0 "
 			    "was held back, ulink_copy handed the kernel only %u other read(s) of "
 			    "the 40 other blocks, with 4 pairs allowed: it waited for the whole "
 			    "window before starting new pairs. Keep the window full: as soon as a "
 			    "pair has both its CQEs, queue that slot's next block (ulink.h: \"as "
-			    "pairs end, new ones are queued\"; TODO 9)", hold.reads_while_held);
+			    "pairs end, new ones are queued\"; TODO 9)", watch_slow.reads_while_held);
 		check_ring_clean(&u, "after ulink_copy returned", "TODOs 8-11");
 		free(back);
 		free(data);
 		close(in);
 		close(out);
-		close_pipe(hold.pipe);
+		watch_slow_close();
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 }

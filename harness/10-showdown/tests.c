@@ -2147,43 +2147,6 @@ GRADE_TEST(errors, uring_batch_fails, 1,
 	free(f.data);
 }
 
-/* io_uring's slow read: request 0's read (on its own descriptor) is sent to
- * a pipe that the test feeds only when the code waits with nothing else left
- * to wait for (no SQE queued, no CQE in the CQ, nothing in the kernel but
- * that read). Meanwhile the other reads go through the rest of the window.
- * (harness/07-uring-link/tests.c holds a read back the same way.) */
-static struct {
-	int src;               /* the slow request's descriptor          */
-	int pipe[2];           /* where its read is sent                 */
-	const unsigned char *data;
-	unsigned len;          /* the length the held read asked for     */
-	bool held, released;
-	unsigned reads_while_held; /* read SQEs handed over while it was held */
-} hold;
-
-static void hold_edit(struct io_uring_sqe *sqe)
-{
-	if (!hold.held && sqe->fd == hold.src && sqe->off == 0 &&
-	    !(sqe->flags & IOSQE_FIXED_FILE) && sqe->opcode != IORING_OP_READV) {
-		sqe->fd = hold.pipe[0];
-		hold.len = sqe->len;
-		hold.held = true;
-	} else if (hold.held && !hold.released) {
-		hold.reads_while_held++;
-	}
-}
-
-static void hold_release(struct io_uring *ring, unsigned nr)
-{
-	(void)nr;
-	if (!hold.held || hold.released || !ring || io_uring_sq_ready(ring) ||
-	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > 1)
-		return;
-	hold.released = true;
-	if (SEAM_REAL(write)(hold.pipe[1], hold.data, hold.len) != (ssize_t)hold.len)
-		grade_fail("harness: cannot feed the held read");
-}
-
 enum { SLOW_N = 16, SLOW_QD = 4, SLOW_PATIENCE_MS = 3000 };
 
 /* A batch of SLOW_N reads of 5000 bytes whose first, on `slow` (another
@@ -2256,29 +2219,22 @@ GRADE_TEST_T(window, slow_read, 2,
 		res_take(&before);
 		r = open_ok(f.path, SLOW_QD, 0, RD_IO_URING, what);
 		slow_batch(reqs, slow, SEAM_CALL(rd_fd(r)));
-		memset(&hold, 0, sizeof(hold));
-		fault_pipe(hold.pipe, 65536);
-		hold.src = slow;
-		hold.data = f.data;
-		watch.edit_sqe = hold_edit;
-		watch.before_wait = hold_release;
+		watch_slow_start(slow, f.data, 1);      /* the held read alone */
 		ret = SEAM_CALL(rd_batch_read(r, reqs, SLOW_N));
-		watch.edit_sqe = NULL;
-		watch.before_wait = NULL;
+		watch_slow_stop();
 		grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
 			    grade_errno_str(ret));
 		slow_done(reqs, &f, what);
-		grade_check(!hold.held || hold.reads_while_held >= SLOW_N - 1, "%s: while the "
+		grade_check(!watch_slow.held || watch_slow.reads_while_held >= SLOW_N - 1, "%s: while the "
 			    "first read was held back, the reader handed the kernel only %u of the "
 			    "15 other reads: the rest waited for it. At qd 4 the held read takes one "
 			    "slot and the other 15 go through the other three; a batch cut into "
 			    "pieces (of qd, of the ring's entries) makes each piece wait for its "
 			    "slowest read. Hand ubatch_read the whole batch with the reader's qd: it "
 			    "keeps qd in flight through a ring of any size (TODO 8)", what,
-			    hold.reads_while_held);
+			    watch_slow.reads_while_held);
 		close_reader(r);
-		close(hold.pipe[0]);
-		close(hold.pipe[1]);
+		watch_slow_close();
 		res_check(&before, what);
 	}
 	close(slow);

@@ -78,6 +78,7 @@
 #ifndef RING_WATCH_H
 #define RING_WATCH_H
 
+#include "faults.h"
 #include "grade.h"
 
 #include <errno.h>
@@ -839,6 +840,77 @@ static void watch_reset_counts(void)
 	watch.sqes_submitted = 0;
 	watch_release_held();
 	watch.wake_early = watch.early_wakes = watch.held_reads = 0;
+}
+
+/*
+ * One slow read (chapters 07 and 10): the first plain read of `src` at
+ * offset 0 is redirected to a pipe that gets src's bytes only when the code
+ * waits with nothing else left to wait for: no SQE queued, no CQE in the CQ,
+ * and at most `in_kernel_max` requests in the kernel (the held read, plus
+ * what the kernel cannot start before it: the write linked to it in 07).
+ * Meanwhile the other reads go through the rest of the window, and
+ * reads_while_held counts how many were handed over. A read through a
+ * registered file or a READV is not held (held stays false): a test then
+ * has nothing to count.
+ */
+static struct {
+	int src;                   /* whose read is held                     */
+	int pipe[2];               /* where it is sent                       */
+	const unsigned char *data; /* src's bytes from offset 0              */
+	unsigned len;              /* the length the held read asked for     */
+	unsigned in_kernel_max;
+	bool held, released;
+	unsigned reads_while_held; /* read SQEs handed over while it was held */
+} watch_slow;
+
+static void watch_slow_edit(struct io_uring_sqe *sqe)
+{
+	if (!watch_slow.held && sqe->fd == watch_slow.src && sqe->off == 0 &&
+	    !(sqe->flags & IOSQE_FIXED_FILE) && sqe->opcode != IORING_OP_READV) {
+		sqe->fd = watch_slow.pipe[0];
+		watch_slow.len = sqe->len;
+		watch_slow.held = true;
+	} else if (watch_slow.held && !watch_slow.released) {
+		watch_slow.reads_while_held++;
+	}
+}
+
+static void watch_slow_release(struct io_uring *ring, unsigned nr)
+{
+	(void)nr;
+	if (!watch_slow.held || watch_slow.released || !ring || io_uring_sq_ready(ring) ||
+	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > watch_slow.in_kernel_max)
+		return;
+	watch_slow.released = true;
+	if (SEAM_REAL(write)(watch_slow.pipe[1], watch_slow.data, watch_slow.len) !=
+	    (ssize_t)watch_slow.len)
+		grade_fail("harness: cannot feed the held read");
+}
+
+/* Hold src's first read (see watch_slow) until the code waits for it alone. */
+static void watch_slow_start(int src, const unsigned char *data, unsigned in_kernel_max)
+{
+	memset(&watch_slow, 0, sizeof(watch_slow));
+	fault_pipe(watch_slow.pipe, 65536);
+	watch_slow.src = src;
+	watch_slow.data = data;
+	watch_slow.in_kernel_max = in_kernel_max;
+	watch.edit_sqe = watch_slow_edit;
+	watch.before_wait = watch_slow_release;
+}
+
+/* Stop holding (once the call under test has returned). */
+static void watch_slow_stop(void)
+{
+	watch.edit_sqe = NULL;
+	watch.before_wait = NULL;
+}
+
+/* Close the pipe (after the checks that read watch_slow). */
+static void watch_slow_close(void)
+{
+	close(watch_slow.pipe[0]);
+	close(watch_slow.pipe[1]);
 }
 
 #pragma GCC diagnostic pop
