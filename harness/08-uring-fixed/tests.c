@@ -378,8 +378,11 @@ URING_TEST(ring, init_and_exit, 1,
 	grade_check(watch.exits == 1, "ufixed_exit called io_uring_queue_exit %ld times for one "
 		    "ring (ufixed_exit was called twice)", watch.exits);
 	init_or_fail(&u, 5, 0);
-	grade_check(u.sq_entries == 8, "ufixed_init(&u, 5, 0): sq_entries %u; the kernel rounds 5 "
-		    "up to 8: record what it gave", u.sq_entries);
+	grade_check(u.sq_entries == 8 && u.cq_entries == 16, "ufixed_init(&u, 5, 0): sq_entries "
+		    "%u, cq_entries %u; the kernel rounds 5 up to 8 and gives a CQ of 16: record "
+		    "what it gave (the sizes in the io_uring_params after the set-up), not a size "
+		    "worked out from entries (TODO 1; man 2 io_uring_setup)", u.sq_entries,
+		    u.cq_entries);
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	grade_check(fault_count_fds() == before, "a ring's descriptor is left open");
 	SEAM_CALL_VOID(ufixed_exit(NULL)); /* ufixed.h: nothing to do (a crash fails the test) */
@@ -455,6 +458,28 @@ URING_TEST(ring, init_errors, 1,
 
 /* --------------------------------------------------------------- tables */
 
+/* Slots past a table (its size, 1 << 20, UINT_MAX) are refused by the
+ * module itself, before it reads the table's entry (past the array) or asks
+ * the kernel: -EINVAL and no registration call. */
+static void check_slots_past(struct ufixed *u, int (*remove)(struct ufixed *, unsigned),
+			     const char *name, const char *max_name, unsigned max,
+			     const char *entry, int todo)
+{
+	const unsigned past[] = { max, 1u << 20, UINT_MAX };
+	long regs = caller_registrations();
+
+	for (size_t k = 0; k < sizeof(past) / sizeof(past[0]); k++) {
+		int ret = SEAM_CALL(remove(u, past[k]));
+
+		grade_check(ret == -EINVAL && caller_registrations() == regs,
+			    "%s(&u, %u) (past the table) returned %s after %ld call(s) updating "
+			    "the kernel's table, expected -EINVAL and none: check slot < %s first, "
+			    "before %s is read (an index past the array) or the kernel is asked "
+			    "(TODO %d; ufixed.h)", name, past[k], grade_errno_str(ret),
+			    caller_registrations() - regs, max_name, entry, todo);
+	}
+}
+
 URING_TEST(tables, buffers, 2,
 	   "ufixed_add_buffer / ufixed_remove_buffer: lowest free slot, the kernel's table really "
 	   "updated (a READ_FIXED of the harness works, then -EFAULT), errors leave it unchanged",
@@ -493,9 +518,20 @@ URING_TEST(tables, buffers, 2,
 	ret = SEAM_CALL(ufixed_remove_buffer(&u, 0));
 	grade_check(ret == -EINVAL, "removing the empty slot 0 again returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
-	ret = SEAM_CALL(ufixed_remove_buffer(&u, UFIXED_MAX_BUFS));
-	grade_check(ret == -EINVAL, "ufixed_remove_buffer(&u, %u) (past the table) returned %s, "
-		    "expected -EINVAL", UFIXED_MAX_BUFS, grade_errno_str(ret));
+	{
+		/* A slot past the table is refused by the module, before it looks
+		 * into u->bufs[slot] (past the array) or asks the kernel. */
+		check_slots_past(&u, ufixed_remove_buffer, "ufixed_remove_buffer",
+				 "UFIXED_MAX_BUFS", UFIXED_MAX_BUFS, "u->bufs[slot]", 3);
+		ret = SEAM_CALL(ufixed_remove_buffer(NULL, 0));
+		grade_check(ret == -EINVAL, "ufixed_remove_buffer(NULL, 0) returned %s, expected "
+			    "-EINVAL: no ring is not a live ring (TODO 3; ufixed.h)",
+			    grade_errno_str(ret));
+		ret = SEAM_CALL(ufixed_add_buffer(NULL, a, alen));
+		grade_check(ret == -EINVAL, "ufixed_add_buffer(NULL, buf, len) returned %s, expected "
+			    "-EINVAL: no ring is not a live ring (TODO 2; ufixed.h)",
+			    grade_errno_str(ret));
+	}
 	grade_check(add_buffer_or_fail(&u, c, alen) == 0, "after slot 0 was emptied, the next "
 		    "buffer must get the lowest free slot, 0");
 	ret = probe_read(&u, fd, false, c, 4096, 0);
@@ -509,13 +545,19 @@ URING_TEST(tables, buffers, 2,
 			{ NULL, alen, "base NULL" },
 			{ a, 0, "len 0" },
 			{ a, (size_t)UFIXED_MAX_BUF_LEN + 1, "len UFIXED_MAX_BUF_LEN + 1" },
+			/* Past 4 GiB: through 32 bits these would look like 4096 and 0. */
+			{ a, ((size_t)4 << 30) + 4096, "len 4 GiB + 4096 (a size_t: 4096 if cut to "
+			  "32 bits)" },
+			{ a, (size_t)4 << 30, "len 4 GiB (a size_t: 0 if cut to 32 bits)" },
 		};
 
 		memcpy(keep, u.bufs, sizeof(keep));
 		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 			ret = SEAM_CALL(ufixed_add_buffer(&u, bad[k].base, bad[k].len));
 			grade_check(ret == -EINVAL, "ufixed_add_buffer with %s returned %s, expected "
-				    "-EINVAL", bad[k].what, grade_errno_str(ret));
+				    "-EINVAL: the module refuses it before the kernel sees it, "
+				    "comparing the size_t len itself (TODO 2; ufixed.h)", bad[k].what,
+				    grade_errno_str(ret));
 		}
 		ret = SEAM_CALL(ufixed_add_buffer(&dead, a, alen));
 		grade_check(ret == -EINVAL, "ufixed_add_buffer on a ring never set up (live 0) "
@@ -646,6 +688,13 @@ URING_TEST(tables, files, 2,
 	ret = SEAM_CALL(ufixed_add_file(&u, 0));
 	grade_check(ret == 1, "ufixed_add_file(&u, 0) returned %s, expected slot 1: fd 0 is "
 		    "open (only a negative fd is refused)", grade_errno_str(ret));
+	/* Slot 1 now holds fd 0: it is taken, not free (an empty slot is -1). */
+	ret = SEAM_CALL(ufixed_add_file(&u, fd));
+	grade_check(ret == 2 && u.files[1] == 0, "with fd 0 in file slot 1, the next "
+		    "ufixed_add_file returned %s and files[1] is %d; expected slot 2 and files[1] "
+		    "still 0: a slot holding fd 0 is taken, only -1 marks an empty slot (TODO 4; "
+		    "ufixed.h, struct ufixed)", grade_errno_str(ret), u.files[1]);
+	grade_check(SEAM_CALL(ufixed_remove_file(&u, 2)) == 0, "ufixed_remove_file(&u, 2) failed");
 	{
 		unsigned char *arena = arena_alloc(4096);
 		struct batch_req zero = { 0, 0, 4096, arena, 1 };
@@ -659,9 +708,27 @@ URING_TEST(tables, files, 2,
 		free(arena);
 	}
 	grade_check(SEAM_CALL(ufixed_remove_file(&u, 1)) == 0, "ufixed_remove_file(&u, 1) failed");
-	ret = SEAM_CALL(ufixed_remove_file(&u, UFIXED_MAX_FILES));
-	grade_check(ret == -EINVAL, "ufixed_remove_file(&u, %u) returned %s, expected -EINVAL",
-		    UFIXED_MAX_FILES, grade_errno_str(ret));
+	{
+		/* A ring whose struct is followed by open fd numbers: files[16],
+		 * one past the table, would read one of them and hand slot 16 to
+		 * the kernel. The contract refuses the slot itself. */
+		struct { struct ufixed u; int after[16]; } box;
+
+		memset(&box, 0, sizeof(box));  /* any padding after files[]: fd 0 */
+		for (size_t k = 0; k < 16; k++)
+			box.after[k] = fd;
+		init_or_fail(&box.u, 8, 0);
+		add_file_or_fail(&box.u, fd);
+		check_slots_past(&box.u, ufixed_remove_file, "ufixed_remove_file",
+				 "UFIXED_MAX_FILES", UFIXED_MAX_FILES, "u->files[slot]", 5);
+		SEAM_CALL_VOID(ufixed_exit(&box.u));
+		check_slots_past(&u, ufixed_remove_file, "ufixed_remove_file", "UFIXED_MAX_FILES",
+				 UFIXED_MAX_FILES, "u->files[slot]", 5);
+		ret = SEAM_CALL(ufixed_remove_file(NULL, 0));
+		grade_check(ret == -EINVAL, "ufixed_remove_file(NULL, 0) returned %s, expected "
+			    "-EINVAL: no ring is not a live ring (TODO 5; ufixed.h)",
+			    grade_errno_str(ret));
+	}
 	for (unsigned k = 1; k < UFIXED_MAX_FILES; k++) {
 		ret = SEAM_CALL(ufixed_add_file(&u, fd));
 		grade_check(ret == (int)k, "filling the file table: ufixed_add_file returned %s, "
@@ -937,11 +1004,15 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 	 * into the next, or ends a byte past the last, is wholly in no slot. */
 	{
 		unsigned char *row = arena_alloc(4 * 4096);
-		struct batch_req e[4];
-		static const char *const what[4] = {
+		struct batch_req e[5];
+		static const char *const what[5] = {
 			"ends exactly at the end of slot 0", "starts at the start of slot 3",
 			"crosses from slot 3 into slot 4, its neighbour in memory",
-			"ends one byte past the end of slot 4" };
+			"ends one byte past the end of slot 4",
+			"starts 4096 bytes below the top of the address space and is 8192 bytes "
+			"long (buf + len wraps around to 4096, which looks like an end inside "
+			"every slot: compare how far into the slot it starts and the room left "
+			"there, never buf + len; lesson, hints)" };
 
 		grade_check(add_buffer_or_fail(&u, row, 4096) == 0 &&
 			    add_buffer_or_fail(&u, row + 4096, 4096) == 3 &&
@@ -951,12 +1022,15 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 		e[1] = (struct batch_req){ m.fd[0], 2000, 100, row + 4096, 1 };
 		e[2] = (struct batch_req){ m.fd[0], 3000, 100, row + 8192 - 50, 1 };
 		e[3] = (struct batch_req){ m.fd[0], 4000, 100, row + 12288 - 99, 1 };
-		watch_sqes(&u, e, 4);
-		ret = run_read(&u, e, 4, 4);
+		/* Not memory of this process at all: a plain read fails with
+		 * -EFAULT; it is in no slot, whatever buf + len wraps to. */
+		e[4] = (struct batch_req){ m.fd[0], 5000, 8192, (void *)(UINTPTR_MAX - 4095), 1 };
+		watch_sqes(&u, e, 5);
+		ret = run_read(&u, e, 5, 5);
 		if (sqe_rules.bad[0]) {
 			int k = -1;
 
-			for (int i = 0; i < 4 && k < 0; i++) {
+			for (int i = 0; i < 5 && k < 0; i++) {
 				char tag[32];
 
 				snprintf(tag, sizeof(tag), "request %d:", i);
@@ -971,6 +1045,8 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 		grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
 		for (size_t i = 0; i < 4; i++)
 			check_req(&e[i], i, m.data[0], m.size, what[i]);
+		grade_check(e[4].res == -EFAULT, "request 4, a buffer that %s: res %s, expected "
+			    "-EFAULT from its plain read", what[4], grade_errno_str(e[4].res));
 		free(row);
 	}
 	SEAM_CALL_VOID(ufixed_exit(&u));
@@ -1347,9 +1423,21 @@ URING_TEST(read, beyond_4gib, 2,
 	init_or_fail(&u, 8, 0);
 	add_buffer_or_fail(&u, arena, 4 * 8192);
 	add_file_or_fail(&u, fd);
+	/* The first page of the far area registered too (slot 1): the reads of
+	 * 2, 4 and 5 GiB start in it but end far past it, so they are plain
+	 * reads. A length cut to 32 bits (4 GiB + 4096 -> 4096) would fit. */
+	if (far != MAP_FAILED) {
+		grade_check(mprotect(far, 4096, PROT_READ | PROT_WRITE) == 0, "harness: mprotect: "
+			    "%s", strerror(errno));
+		add_buffer_or_fail(&u, far, 4096);
+	}
 	watch.virt_fd = zero;
+	watch_sqes(&u, reqs, 7);
 	ret = run_read(&u, reqs, 7, 4);
 	watch.virt_fd = -1;
+	check_sqes("reads of 2, 4 and 5 GiB starting in a registered page (slot 1) and running "
+		   "far past it: the length that must fit in the slot is a size_t; cut to 32 bits, "
+		   "4 GiB + 4096 looks like 4096 (TODO 6)");
 	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
 	grade_check(reqs[0].res == (ssize_t)dlen && grade_first_diff(arena, data, dlen) < 0,
 		    "request 0 (offset 5 GiB + 1000 of a sparse file, where data was written): res "
@@ -1442,6 +1530,14 @@ URING_TEST(mechanism, window_and_budget, 2,
 			    "-EAGAIN once: go on, the next round submits)");
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, "SQ full");
+		if (round == 0)
+			grade_check(watch.max_inflight == u.cq_entries, "ufixed_read of %zu reads at qd "
+				    "64 on a ring of %u SQ and %u CQ entries: at most %u were ever in "
+				    "flight, expected min(qd, cq_entries) = %u. The CQ bounds the window, "
+				    "not the SQ: a full SQ is submitted to make room and the window goes "
+				    "on filling (ufixed.h, ufixed_read; chapter 06's lesson, a ring "
+				    "smaller than the window)", n, u.sq_entries, u.cq_entries,
+				    watch.max_inflight, u.cq_entries);
 		check_ring_clean(&u, "after a batch larger than the SQ");
 		free(reqs);
 	}
@@ -1496,6 +1592,19 @@ URING_TEST(read, arguments, 1,
 		free(reqs);
 	}
 	SEAM_CALL_VOID(ufixed_exit(&u));
+	/* After ufixed_exit the ring's memory is unmapped and its fd closed,
+	 * while the other fields of u (sizes, flags) may still say what it was:
+	 * only live tells, and every call refuses a ring that is not live. */
+	ret = run_read(&u, &one, 1, 4);
+	grade_check(ret == -EINVAL, "ufixed_read on a ring after ufixed_exit returned %s, "
+		    "expected -EINVAL: live is 0 (ufixed.h, ufixed_read); test live itself, not "
+		    "sizes or fds that ufixed_exit leaves behind", grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_add_buffer(&u, arena, 4096));
+	grade_check(ret == -EINVAL, "ufixed_add_buffer on a ring after ufixed_exit returned %s, "
+		    "expected -EINVAL (u not live)", grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_add_file(&u, fd));
+	grade_check(ret == -EINVAL, "ufixed_add_file on a ring after ufixed_exit returned %s, "
+		    "expected -EINVAL (u not live)", grade_errno_str(ret));
 	free(arena);
 	close(fd);
 	free(data);
@@ -1922,8 +2031,22 @@ URING_TEST(read, shared_shape, 1,
 
 static struct {
 	long registrations;
+	unsigned setup_flags;  /* IORING_SETUP_* of every set-up in the call */
 	char bad[300];
 } ufb;
+
+/* The set-up flags of the batch's ring, then the ring watch's own hook. */
+static int ufb_init_params(unsigned entries, struct io_uring *ring, struct io_uring_params *p)
+{
+	ufb.setup_flags |= p ? p->flags : 0;
+	return watch_io_uring_queue_init_params(entries, ring, p);
+}
+
+static int ufb_init(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	ufb.setup_flags |= flags;
+	return watch_io_uring_queue_init(entries, ring, flags);
+}
 
 /* Nothing is registered for one batch: every read SQE is a plain READ
  * naming the request's fd. */
@@ -1943,6 +2066,8 @@ static void ufb_check_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned
 static void ufb_setup(void)
 {
 	module_setup(UFIXED_MAX_ENTRIES);
+	seam_hook_io_uring_queue_init_params = ufb_init_params;
+	seam_hook_io_uring_queue_init = ufb_init;
 	battery_fn_use(ufixed_batch_read, 0);
 }
 
@@ -1950,6 +2075,7 @@ static void ufb_before(void)
 {
 	urb_before();
 	ufb.registrations = caller_registrations();
+	ufb.setup_flags = 0;
 	ufb.bad[0] = '\0';
 	watch.on_sqe = ufb_check_sqe;
 }
@@ -1963,6 +2089,13 @@ static void ufb_after(const struct batch_req *reqs, size_t n, int ret, const cha
 		    "registering costs what it saves; it registers nothing (ufixed.h; TODO 10)",
 		    what, caller_registrations() - ufb.registrations);
 	grade_check(!ufb.bad[0], "ufixed_batch_read (%s): %s (ufixed.h; TODO 10)", what, ufb.bad);
+	grade_check(!(ufb.setup_flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)), "ufixed_batch_read "
+		    "(%s) set up its ring with %s%s: the contract says ufixed_init with no flags. "
+		    "An SQ thread started for one batch burns a core while it spins and is gone "
+		    "when the batch returns; IOPOLL fails every buffered read (ufixed.h, "
+		    "ufixed_batch_read; TODO 10)", what,
+		    ufb.setup_flags & IORING_SETUP_SQPOLL ? "IORING_SETUP_SQPOLL" : "",
+		    ufb.setup_flags & IORING_SETUP_IOPOLL ? " IORING_SETUP_IOPOLL" : "");
 }
 
 static const struct battery_target ufixed_target = {
