@@ -178,7 +178,8 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 	 *    checks, its error numbers); qd above EVSRV_MAX_QD is capped, not
 	 *    refused (04.39). Is listen_fd really a listening socket? socket(7)
 	 *    has a read-only option that says so. Look at what path is before
-	 *    opening it: opening a FIFO would wait for a writer (fifo(7)).
+	 *    opening it: opening a FIFO would wait for a writer (fifo(7));
+	 *    and at what you opened after (the path may have been replaced).
 	 *  - The file: direct I/O, so that io_submit does not do the read
 	 *    itself (lesson: "Which reads libaio really does in the
 	 *    background"); plain only when open(2) says the filesystem cannot.

@@ -41,10 +41,24 @@ static void close_all(struct client *cls, int n)
 
 /* ------------------------------------------------------------------ open */
 
+/* The open family, through open_hooks.h: swap_from opened as swap_to (the
+ * path replaced between the module's look at it and its open). */
+static const char *swap_from, *swap_to;
+static int swap_path(const char **path, int flags)
+{
+	(void)flags;
+	if (swap_from && *path && !strcmp(*path, swap_from))
+		*path = swap_to;
+	return 0;
+}
+
 GRADE_TEST(open, bad_arguments, 2,
-	   "evsrv_open refuses bad arguments with the right -errno and leaves nothing open",
+	   "evsrv_open refuses bad arguments with the right -errno and leaves nothing open (a "
+	   "path replaced by a directory between stat and open included); a symbolic link to "
+	   "the file is served",
 	   "TODO 1: check out, path, listen_fd and qd first; stat the path before opening it "
-	   "(a directory or a FIFO is -EINVAL: open(2) of a FIFO waits for a writer); "
+	   "(a directory or a FIFO is -EINVAL: open(2) of a FIFO waits for a writer) and fstat "
+	   "what you opened; "
 	   "getsockopt(SO_ACCEPTCONN) tells -EBADF, -ENOTSOCK and a socket that is not "
 	   "listening (-EINVAL); undo everything on failure")
 {
@@ -99,6 +113,48 @@ GRADE_TEST(open, bad_arguments, 2,
 
 		snprintf(what, sizeof(what), "evsrv_open with %s", cases[i].what);
 		grade_check_heap(&h, what);
+	}
+	{
+		/* And a good argument: a path that is a symbolic link to the file
+		 * names a regular file (stat(2) follows links; lstat does not). */
+		const char *link = grade_path("link-to-data");
+		int r;
+
+		grade_check(symlink(F.path, link) == 0, "harness: symlink: %s", strerror(errno));
+		s = NULL;
+		r = SEAM_CALL(evsrv_open(&s, link, F.lfd, 4));
+		grade_check(r == 0 && s, "evsrv_open with a path that is a symbolic link to a regular "
+		      "file returned %s, expected 0: the link names the file to serve. Look at what the "
+		      "path refers to with stat(2), which follows links, not lstat (TODO 1)",
+		      grade_errno_str(r));
+		SEAM_CALL_VOID(evsrv_close(s));
+	}
+	{
+		/* A path that is a regular file when looked at and a directory
+		 * when opened (replaced in between): what was opened counts. */
+		struct seam_heap h;
+		int r;
+
+		before = fault_count_fds();
+		seam_heap_usage(&h);
+		swap_from = F.path;
+		swap_to = grade_tmpdir();
+		open_hooks_install(swap_path);
+		s = untouched;
+		r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
+		open_hooks_remove();
+		swap_from = NULL;
+		if (r == 0)
+			SEAM_CALL_VOID(evsrv_close(s));
+		grade_check(r == -EINVAL, "evsrv_open of a path that was a regular file when stat(2) "
+		      "looked at it but a directory when open(2) opened it (replaced in between) "
+		      "returned %s, expected -EINVAL: check what you really opened with fstat(2) on "
+		      "the descriptor too, not only the path before the open (TODO 1)",
+		      grade_errno_str(r));
+		grade_check(fault_count_fds() == before, "evsrv_open of a path replaced by a directory "
+		      "failed and left %d descriptor(s) open: undo everything it made",
+		      fault_count_fds() - before);
+		grade_check_heap(&h, "evsrv_open of a path replaced by a directory");
 	}
 	close(udp);
 	close(tcp);
@@ -301,7 +357,8 @@ GRADE_TEST(serve, random_ranges, 3,
 
 GRADE_TEST(serve, many_clients, 3,
 	   "64 clients connected at once, each pipelining 3 requests before reading",
-	   "TODO 2: accept until EAGAIN; TODOs 4 and 8: answer each connection's requests "
+	   "TODOs 1 and 2: listen_fd made O_NONBLOCK, accept until EAGAIN; TODOs 4 and 8: "
+	   "answer each connection's requests "
 	   "in the order they were sent; reads of different clients may complete in any order "
 	   "(iocb.data tells which one)")
 {
@@ -310,6 +367,10 @@ GRADE_TEST(serve, many_clients, 3,
 	struct client *all[N];
 
 	srv_setup(FILE_SIZE, 16, 0);
+	grade_check(fcntl(F.lfd, F_GETFL) & O_NONBLOCK, "after evsrv_open the listening socket is "
+	      "not O_NONBLOCK: evsrv.h says the module sets it, so that accept can never block "
+	      "(a connection epoll reported may be gone when accept runs, accept(2), NOTES; and "
+	      "one report may stand for many connections: accept until EAGAIN). TODO 1 and 2");
 	for (int i = 0; i < N; i++) {
 		cl_connect(&cls[i], i, 0);
 		all[i] = &cls[i];
@@ -853,6 +914,10 @@ static void quiet_after_backoff(const char *when)
 
 	for (int i = 0; i < 100 && calm < 3; i++)
 		calm = turn(20) == 0 ? calm + 1 : 0;
+	grade_check(calm >= 3, "%s, evsrv_run_once(s, 20) found something ready on 100 turns, "
+	      "never 3 in a row with nothing: the back-off timer goes on firing. Arm it one-shot "
+	      "(it_value only, it_interval zero: timerfd_settime(2)), and only when a retry is "
+	      "needed (TODO 5; lesson: \"timerfd: time as a descriptor\")", when);
 	quiet(when);
 }
 
@@ -905,7 +970,7 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 
 GRADE_TEST(disk, short_reads_and_errors, 2,
 	   "a short read is continued at the right place; an error, also after a short read, "
-	   "is the reply's status; -EINTR is read again",
+	   "is the reply's status and frees its slot (qd 1); -EINTR is read again",
 	   "TODO 7: a short read that stops on a block boundary before the window is full is "
 	   "continued where the data so far ends, in the file and in the buffer; an "
 	   "interrupted read (-EINTR) is read again; any other error is the status, with no "
@@ -915,7 +980,9 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	unsigned char r[EVSRV_REQ_SIZE];
 	int64_t st;
 
-	srv_setup(FILE_SIZE, 8, 0);
+	/* qd 1: a completion that frees no slot (an error, say) leaves the
+	 * server with none, and the next request is never read. */
+	srv_setup(FILE_SIZE, 1, 0);
 	cl_connect(&c, 0, 0);
 	spy.mods[0] = MOD_SHORT;
 	spy.nmods = 1;
@@ -930,6 +997,11 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	st = header_status(c.fd, "a read that failed with -EIO");
 	grade_check(st == -EIO, "a read failed with -EIO; the reply status is %s, expected -EIO",
 	      status_name(st));
+	spy.nmods = 0;
+	cl_send(&c, 100, 200);
+	drive_one(&c, "qd 1, the request after a read that failed with -EIO (a failed read is "
+		  "done too: count every completion out of the reads in flight, errors included, "
+		  "or its slot is lost for good; TODO 7)");
 
 	/* A short read whose continuation fails. */
 	spy.mods[0] = MOD_SHORT;
@@ -1004,6 +1076,30 @@ static void reset_close(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+}
+
+/* The descriptor of the server's end of the connection of client socket
+ * cfd: the one whose peer is cfd's own address. -1 if none. */
+static int server_side_fd(int cfd)
+{
+	struct sockaddr_storage me, peer;
+	socklen_t ml = sizeof(me);
+	struct rlimit rl;
+	int top = 4096;
+
+	if (getsockname(cfd, (struct sockaddr *)&me, &ml) < 0)
+		return -1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+		top = (int)rl.rlim_cur;
+	for (int fd = 0; fd < top; fd++) {
+		socklen_t pl = sizeof(peer);
+
+		if (fd == cfd || getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+			continue;
+		if (pl == ml && memcmp(&peer, &me, ml) == 0)
+			return fd;
+	}
+	return -1;
 }
 
 GRADE_TEST(net, clients_that_leave, 3,
@@ -1093,6 +1189,28 @@ GRADE_TEST(net, clients_that_leave, 3,
 				 "connection and the reply's buffer of a client that leaves while its "
 				 "reply is going out are freed too: TODO 9)");
 	}
+	/* A client whose socket the process also holds through a second
+	 * descriptor (a dup, or a child forked before exec holds one): closing
+	 * the module's descriptor does not take it out of the epoll set. */
+	{
+		int theirs, other;
+
+		cl_connect(&c1, 8, 0);
+		cl_send(&c1, 5, 55);
+		drive_one(&c1, "client 8");
+		theirs = server_side_fd(c1.fd);
+		grade_check(theirs >= 0, "harness: the server's socket of client 8 was not found");
+		other = fcntl(theirs, F_DUPFD_CLOEXEC, 0);
+		grade_check(other >= 0, "harness: dup: %s", strerror(errno));
+		cl_close(&c1);
+		turn_until(fcntl(theirs, F_GETFD) < 0, "client 8 has gone, but the server's socket of it "
+			   "is still open (TODO 9)");
+		quiet("after client 8 left, its socket also held by a second descriptor (as a forked "
+		      "child holds it): close(2) takes a socket out of the epoll set only when no "
+		      "descriptor refers to it any more (epoll(7), Q6), so EPOLL_CTL_DEL it before you "
+		      "close it (TODO 9; lesson: \"epoll: an interest list and a ready list\")");
+		close(other);
+	}
 	srv_close();
 }
 
@@ -1144,40 +1262,61 @@ GRADE_TEST(net, no_sigpipe, 2,
 }
 
 GRADE_TEST(net, accept_emfile, 1,
-	   "accept failing with EMFILE pauses the listener (no spin) and resumes on the timer; "
-	   "nothing ready afterwards; ECONNABORTED or EPROTO lose that connection only",
+	   "accept failing with EMFILE or ENFILE pauses the listener (no spin) and resumes on "
+	   "the timer; nothing ready afterwards; ECONNABORTED or EPROTO lose that connection only",
 	   "TODO 2: with EMFILE or ENFILE the connection stays in the backlog and a "
 	   "level-triggered listener is reported again at once: stop watching the listener "
 	   "until the back-off timer fires, then watch it again (lesson: \"timerfd: time as a "
 	   "descriptor\", pitfall 16)")
 {
-	struct client c;
+	struct client c, e;
 	int busy = 0;
 
 	srv_setup(FILE_SIZE, 4, 0);
-	lspy.emfile = -1;
-	cl_connect(&c, 0, 0);
-	turn_until(lspy.accepts >= 1, "the server never called accept for a waiting connection");
-	{
-		/* A paused listener comes back once per back-off (the timer, then
-		 * the listener: 2 busy turns per ~10 ms); a spinning one on every
-		 * turn. The allowance grows with the time the turns took (a loaded
-		 * machine), so only a spin fails. */
-		long t0 = fault_now_ms(), took;
+	/* The process's limit (EMFILE), then the system's (ENFILE): the same
+	 * shortage of descriptors, the same pause. */
+	for (int k = 0; k < 2; k++) {
+		static const int out_of[2] = { EMFILE, ENFILE };
+		struct client *cc = k == 0 ? &c : &e;
+		long before = lspy.accepts;
 
-		for (int i = 0; i < 50; i++)
-			busy += turn(0) > 0;
-		took = fault_now_ms() - t0;
-		grade_check(busy <= 10 + took / 4, "accept failed with EMFILE and %d of the next 50 "
-		      "evsrv_run_once(s, 0) calls (in %ld ms) had something to do: the listener is "
-		      "reported again and again (spin)", busy, took);
+		if (k == 0) {
+			lspy.emfile = -1;
+		} else {
+			lspy.fail_errno = ENFILE;
+			lspy.fail_next = INT_MAX;
+		}
+		cl_connect(cc, 10 * k, 0);
+		turn_until(lspy.accepts > before, "the server never called accept for a waiting "
+			   "connection");
+		busy = 0;
+		{
+			/* A paused listener comes back once per back-off (the timer,
+			 * then the listener: 2 busy turns per ~10 ms); a spinning one
+			 * on every turn. The allowance grows with the time the turns
+			 * took (a loaded machine), so only a spin fails. */
+			long t0 = fault_now_ms(), took;
+
+			for (int i = 0; i < 50; i++)
+				busy += turn(0) > 0;
+			took = fault_now_ms() - t0;
+			grade_check(busy <= 10 + took / 4, "accept failed with %s and %d of the next 50 "
+			      "evsrv_run_once(s, 0) calls (in %ld ms) had something to do: the listener "
+			      "is reported again and again (spin)%s", strerrorname_np(out_of[k]), busy,
+			      took, k ? ": ENFILE (the system's table of open files is full) is the "
+			      "same shortage as EMFILE, accept(2) ERRORS; pause the listener for it too"
+			      : "");
+		}
+		lspy.emfile = 0;
+		lspy.fail_next = 0;
+		cl_send(cc, 5, 5);
+		drive_one(cc, k == 0 ? "after accept failed with EMFILE (the listener must be watched "
+			  "again when the back-off timer fires)" : "after accept failed with ENFILE "
+			  "(the listener must be watched again when the back-off timer fires)");
+		quiet_after_backoff("after the listener was paused and resumed on the back-off timer "
+				    "(read the timerfd's counter when it fires, or it stays ready: TODO 2)");
 	}
-	lspy.emfile = 0;
-	cl_send(&c, 5, 5);
-	drive_one(&c, "after accept failed with EMFILE (the listener must be watched again "
-		  "when the back-off timer fires)");
-	quiet_after_backoff("after the listener was paused and resumed on the back-off timer "
-			    "(read the timerfd's counter when it fires, or it stays ready: TODO 2)");
+	cl_close(&e);
 	/* A connection lost while it waited in the backlog (ECONNABORTED), or a
 	 * network error accept passes on (EPROTO): that client's loss, not the
 	 * listener's. The loop goes on and the next connection is served. */
@@ -1388,7 +1527,8 @@ static void act_usr2(struct actor *a)
 
 GRADE_TEST(run, stop_wakes_the_loop, 2,
 	   "evsrv_stop, from another thread or a signal handler, makes a sleeping evsrv_run "
-	   "return 0; before the loop it makes evsrv_run_once return -ECANCELED",
+	   "return 0 and a sleeping evsrv_run_once return -ECANCELED; before the loop it makes "
+	   "evsrv_run_once return -ECANCELED",
 	   "TODO 10: a flag alone does not wake a thread asleep in epoll_wait: evsrv_stop must "
 	   "also make a descriptor of the epoll set readable, with async-signal-safe calls "
 	   "only, and leave errno as it was; evsrv_run_once checks the flag before waiting and "
@@ -1433,6 +1573,25 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	      "epoll_wait (it returned only after the harness %s): write to an eventfd in the "
 	      "epoll set", fired == 1 ? "connected a client to wake it" : "stopped it again");
 	grade_check(r == 0, "evsrv_run returned %s after evsrv_stop; expected 0", grade_errno_str(r));
+	srv_close();
+
+	/* From another thread, while evsrv_run_once(s, -1) sleeps: the call the
+	 * stop woke says so itself, and so does every later call. */
+	srv_open(4);
+	actor_start(&a, act_stop, 1000);
+	r = SEAM_CALL(evsrv_run_once(F.s, -1));
+	fired = actor_end(&a);
+	grade_check(a.saw_epoll, "evsrv_run_once(s, -1) never slept in epoll_wait");
+	grade_check(!fired && r == -ECANCELED, "evsrv_stop from another thread woke "
+	      "evsrv_run_once(s, -1) asleep in epoll_wait, which returned %s%s; expected "
+	      "-ECANCELED from that very call (evsrv.h: \"returned at once ... by this and every "
+	      "later call\"): check the flag again after handling what epoll_wait reported, not "
+	      "only before waiting (TODO 10)", grade_errno_str(r),
+	      fired ? " only after the harness woke it" : "");
+	r = SEAM_CALL(evsrv_run_once(F.s, 0));
+	grade_check(r == -ECANCELED, "after evsrv_stop, a second evsrv_run_once returned %s; "
+	      "expected -ECANCELED again: a stop is not used up by being reported (TODO 10)",
+	      grade_errno_str(r));
 	srv_close();
 
 	/* From a signal handler, while evsrv_run sleeps. */
@@ -1674,6 +1833,9 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		{ "both --port and --unix", { "", "--file", NULL, "--port", "0", "--unix", NULL } },
 		{ "--port 99999", { "", "--file", NULL, "--port", "99999" } },
 		{ "--port abc", { "", "--file", NULL, "--port", "abc" } },
+		{ "--port 80x (a number with junk after it)", { "", "--file", NULL, "--port", "80x" } },
+		{ "--qd 8k (a number with junk after it)", { "", "--file", NULL, "--port", "0", "--qd",
+							   "8k" } },
 		{ "--qd 0", { "", "--file", NULL, "--port", "0", "--qd", "0" } },
 		{ "--qd 4097 (the largest qd is 4096)", { "", "--file", NULL, "--port", "0", "--qd",
 							   "4097" } },
