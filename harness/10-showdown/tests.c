@@ -395,6 +395,19 @@ static void require_odirect(void)
 			"run make doctor");
 }
 
+/* O_DIRECT works in the test directory, for real (no skip: a test with
+ * cases that need it runs the others where it is missing). */
+static bool odirect_works_here(void)
+{
+	const char *path = grade_make_file("odirect-probe2", "x", 1);
+	int fd = SEAM_REAL(open)(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* libaio is chosen only on O_DIRECT: both must work. */
 static void require_libaio(void)
 {
@@ -1075,10 +1088,11 @@ GRADE_TEST(fallback, probe_without_read, 2,
 
 GRADE_TEST(fallback, odirect_refused, 2,
 	   "O_DIRECT refused with EINVAL (no direct I/O on this filesystem): the pool, through the "
-	   "page cache, rd_direct 0, rd_why names EINVAL",
+	   "page cache, rd_direct 0, rd_why names EINVAL and keeps io_uring's reason",
 	   "TODOs 4 and 5: EINVAL from open(2) with O_DIRECT means this filesystem has no direct "
 	   "I/O: open again without it; libaio is then not worth it (reader.h, step 2; open(2), "
-	   "ERRORS, EINVAL; lesson, section 5, \"O_DIRECT refused\")")
+	   "ERRORS, EINVAL; lesson, section 5, \"O_DIRECT refused\"); TODO 7: every step's "
+	   "reason stays in the line, io_uring's too")
 {
 	static const struct { unsigned flags; const char *what, *errs; } cases[] = {
 		{ 0, "io_uring refused (EPERM) and O_DIRECT refused (EINVAL)", "EPERM EINVAL" },
@@ -1102,11 +1116,33 @@ GRADE_TEST(fallback, odirect_refused, 2,
 		check_why_has(r, "EINVAL", cases[i].what);
 		check_why_has(r, "libaio", cases[i].what);
 		check_why_has(r, "threads", cases[i].what);
+		/* every step's clause kept: io_uring's reason (EPERM or its flag) too */
+		check_why_has(r, "io_uring", cases[i].what);
+		check_why_has(r, cases[i].flags & RD_NO_URING ? "RD_NO_URING" : "EPERM", cases[i].what);
 		check_why_only(r, cases[i].errs, cases[i].what);
 		check_fd(r, 0, cases[i].what);
 		grade_check(hk.setup_calls == 0 || contexts_alive() == 0, "%s: an AIO context is left",
 			    cases[i].what);
 		read_and_close(r, &f, &before, cases[i].what);
+	}
+	/* O_DIRECT's refusal is that file's filesystem's answer, not the
+	 * process's: a file where it works gets it (asked again). */
+	hk.odirect_einval = false;
+	if (odirect_works_here()) {
+		const char *what = "RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO after readers whose O_DIRECT "
+				   "was refused, now that the filesystem takes it";
+		struct res before;
+		struct reader *r;
+
+		res_take(&before);
+		r = open_ok(f.path, 8, RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, what);
+		grade_check(SEAM_CALL(rd_direct(r)) == 1, "%s: rd_direct says %d: EINVAL from open(2) "
+			    "with O_DIRECT is the answer of that file's filesystem at that moment; "
+			    "each rd_open asks open(2) again, never a refusal remembered in a static "
+			    "(reader.h, rd_open; TODO 4)", what, SEAM_CALL(rd_direct(r)));
+		check_fd(r, 1, what);
+		check_why_only(r, "", what);
+		read_and_close(r, &f, &before, what);
 	}
 	free(f.data);
 }
@@ -1138,11 +1174,12 @@ GRADE_TEST(fallback, odirect_refused_uring, 1,
 
 GRADE_TEST(fallback, io_setup_refused, 2,
 	   "io_setup refused (-EAGAIN, -ENOSYS, -EPERM): the pool, on a descriptor without "
-	   "O_DIRECT unless RD_DIRECT, no AIO context left",
+	   "O_DIRECT unless RD_DIRECT, no AIO context left, rd_why names both refusals",
 	   "TODOs 5 and 6: those three mean \"no libaio here\"; the descriptor opened O_DIRECT only "
 	   "for libaio is not the pool's: reopen through the page cache unless the caller asked "
 	   "for RD_DIRECT (reader.h, steps 2 and 3; io_setup(2), ERRORS; lesson, section 7, "
-	   "\"libaio brings its own O_DIRECT\")")
+	   "\"libaio brings its own O_DIRECT\"); TODO 7: libaio's reason is added to the line "
+	   "after io_uring's, which stays (lesson, Hints, \"append to the reason\")")
 {
 	static const struct { int err; const char *name; unsigned flags; } cases[] = {
 		{ -EAGAIN, "EAGAIN", 0 },
@@ -1177,6 +1214,10 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 			    "io_setup(2), ERRORS; TODO 5)", what, hk.setup_calls, cases[i].name);
 		check_why_has(r, "libaio", what);
 		check_why_has(r, cases[i].name, what);
+		/* The line adds each step's reason to the earlier ones: io_uring's
+		 * refusal is still there after libaio's. */
+		check_why_has(r, "io_uring", what);
+		check_why_has(r, "EPERM", what);
 		snprintf(errs, sizeof(errs), "EPERM %s", cases[i].name);
 		check_why_only(r, errs, what);
 		check_fd(r, cases[i].flags & RD_DIRECT ? 1 : 0, what);
@@ -1235,9 +1276,11 @@ GRADE_TEST(fallback, no_uring_flag, 1,
 
 GRADE_TEST(fallback, no_uring_no_libaio, 1,
 	   "RD_NO_URING|RD_NO_LIBAIO: the pool of min(qd, RD_MAX_THREADS) threads, nothing else "
-	   "tried, rd_why names both flags",
-	   "TODOs 5, 6 and 7: RD_NO_LIBAIO skips step 2 (no io_setup, no O_DIRECT); the pool has "
-	   "min(qd, RD_MAX_THREADS) threads (reader.h, step 3; lesson, section 7)")
+	   "tried, rd_why names both flags; RD_NO_LIBAIO alone, io_uring tried and ruled out: the "
+	   "pool too, no io_setup, rd_why names io_uring's reason and RD_NO_LIBAIO",
+	   "TODOs 5, 6 and 7: RD_NO_LIBAIO skips step 2 (no io_setup, no O_DIRECT) whichever way "
+	   "step 1 ended, and the line says so; the pool has min(qd, RD_MAX_THREADS) threads "
+	   "(reader.h, rd_open: flags, step 3; lesson, section 7)")
 {
 	static const struct { unsigned qd; int threads; } cases[] = { { 8, 8 }, { 100, RD_MAX_THREADS } };
 	struct datafile f;
@@ -1265,6 +1308,39 @@ GRADE_TEST(fallback, no_uring_no_libaio, 1,
 		grade_check(fault_count_threads() == before.threads + cases[i].threads, "%s: the reader "
 			    "started %d thread(s); the pool has min(qd, RD_MAX_THREADS) = %d (TODO 6)",
 			    what, fault_count_threads() - before.threads, cases[i].threads);
+		read_and_close(r, &f, &before, what);
+	}
+	/* RD_NO_LIBAIO alone: io_uring is tried first and ruled out (refused at
+	 * set-up, or a ring whose probe lacks IORING_OP_READ); the flag still
+	 * skips step 2, and the line keeps io_uring's reason and names it. */
+	for (int k = 0; k < 2; k++) {
+		const char *what = k == 0 ? "rd_open(&r, path, 8, RD_NO_LIBAIO), io_uring refused "
+					    "(ubatch_init answering -EPERM)"
+					  : "rd_open(&r, path, 8, RD_NO_LIBAIO), a ring whose probe "
+					    "lacks IORING_OP_READ";
+		struct res before;
+		struct reader *r;
+
+		if (k == 1 && !uring_works_here())
+			continue;
+		hk.init_err = k == 0 ? -EPERM : 0;
+		hk.probe_mode = k == 0 ? PROBE_REAL : PROBE_NO_READ;
+		hk.init_calls = hk.setup_calls = hk.probe_calls = 0;
+		res_take(&before);
+		r = open_ok(f.path, 8, RD_NO_LIBAIO, RD_THREADS, what);
+		grade_check(hk.init_calls == 1, "%s: ubatch_init was called %ld time(s): without "
+			    "RD_NO_URING, io_uring is tried first, once (TODO 2)", what, hk.init_calls);
+		grade_check(hk.setup_calls == 0, "%s: io_setup was called %ld time(s): RD_NO_LIBAIO "
+			    "means libaio is not tried, whatever step 1 found; the flag is read on its "
+			    "own, not only together with RD_NO_URING (reader.h, rd_open: flags; TODO 5)",
+			    what, hk.setup_calls);
+		check_why_has(r, "io_uring", what);
+		check_why_has(r, k == 0 ? "EPERM" : "IORING_OP_READ", what);
+		check_why_has(r, "RD_NO_LIBAIO", what);
+		check_why_has(r, "threads", what);
+		check_why_only(r, k == 0 ? "EPERM" : "", what);
+		check_fd(r, 0, what);
+		grade_check(rings_alive() == before.rings, "%s: a ring is still set up", what);
 		read_and_close(r, &f, &before, what);
 	}
 	free(f.data);
@@ -1561,35 +1637,56 @@ GRADE_TEST(errors, out_of_memory, 2,
 }
 
 GRADE_TEST(errors, pool_fails, 2,
-	   "pthread_create refused (EAGAIN) for the 1st and then the 3rd worker: -EAGAIN, no "
-	   "thread, descriptor or memory left",
+	   "pthread_create refused (EAGAIN) for the 1st and then the 3rd worker, on every way to "
+	   "the pool (both flags; io_uring and io_setup refused; O_DIRECT refused; RD_DIRECT kept "
+	   "after io_setup refused): -EAGAIN, no thread, descriptor, AIO context or memory left",
 	   "TODOs 1 and 6: tpool_create's failure is rd_open's failure, returned as it came, "
-	   "after closing the file and freeing the reader (reader.h, step 3; lesson, section 7, "
-	   "\"nothing left behind\")")
+	   "after closing the file, whichever step opened it, and freeing the reader (reader.h, "
+	   "rd_open: \"On every failure nothing is left behind\"; lesson, section 7, \"nothing "
+	   "left behind\", and Hints, \"one clean-up path\")")
 {
 	static const long fail_at[] = { 1, 3 };
+	static const struct { unsigned flags; int init_err, setup_err; bool odirect_einval, direct;
+			      const char *what; } paths[] = {
+		{ RD_NO_URING | RD_NO_LIBAIO, 0, 0, false, false, "RD_NO_URING|RD_NO_LIBAIO" },
+		{ 0, -EPERM, -EAGAIN, false, false, "io_uring refused (EPERM), io_setup refused "
+		  "(EAGAIN)" },
+		{ RD_NO_URING, 0, 0, true, false, "RD_NO_URING, O_DIRECT refused (EINVAL): the "
+		  "buffered descriptor of the libaio step kept for the pool" },
+		{ RD_NO_URING | RD_DIRECT, 0, -EAGAIN, false, true, "RD_NO_URING|RD_DIRECT, io_setup "
+		  "refused (EAGAIN): the O_DIRECT descriptor of the libaio step kept for the pool" },
+	};
 	struct datafile f;
 
 	ch10_setup();
 	f = make_data("f", 10000);
-	for (size_t i = 0; i < sizeof(fail_at) / sizeof(fail_at[0]); i++) {
-		struct reader *r = NULL;
-		struct res before;
-		char what[128];
-		int ret;
+	for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+		if (paths[p].direct && !odirect_works_here())
+			continue;
+		for (size_t i = 0; i < sizeof(fail_at) / sizeof(fail_at[0]); i++) {
+			struct reader *r = NULL;
+			struct res before;
+			char what[256];
+			int ret;
 
-		snprintf(what, sizeof(what), "rd_open of a 4-thread pool whose pthread_create #%ld "
-			 "fails with EAGAIN", fail_at[i]);
-		atomic_store(&creates, 0);
-		hk.create_fail_at = fail_at[i];
-		res_take(&before);
-		ret = SEAM_CALL(rd_open(&r, f.path, 4, RD_NO_URING | RD_NO_LIBAIO));
-		grade_check(ret == -EAGAIN, "%s: rd_open returned %s, expected -EAGAIN", what,
-			    grade_errno_str(ret));
-		grade_check(r == NULL, "%s: rd_open failed but wrote *out", what);
-		res_check(&before, what);
+			snprintf(what, sizeof(what), "%s: rd_open of a 4-thread pool whose "
+				 "pthread_create #%ld fails with EAGAIN", paths[p].what, fail_at[i]);
+			atomic_store(&creates, 0);
+			hk.create_fail_at = fail_at[i];
+			hk.init_err = paths[p].init_err;
+			hk.setup_err = paths[p].setup_err;
+			hk.odirect_einval = paths[p].odirect_einval;
+			res_take(&before);
+			ret = SEAM_CALL(rd_open(&r, f.path, 4, paths[p].flags));
+			grade_check(ret == -EAGAIN, "%s: rd_open returned %s, expected -EAGAIN", what,
+				    grade_errno_str(ret));
+			grade_check(r == NULL, "%s: rd_open failed but wrote *out", what);
+			res_check(&before, what);
+		}
 	}
 	hk.create_fail_at = 0;
+	hk.init_err = hk.setup_err = 0;
+	hk.odirect_einval = false;
 	free(f.data);
 }
 
