@@ -377,35 +377,32 @@ static void require_aio(void)
 		   "end the programs holding AIO contexts; run make doctor");
 }
 
-/* Skip unless the test directory's filesystem takes O_DIRECT (the probe's
- * "odirect"). */
-static void require_odirect(void)
-{
-	const char *path = grade_make_file("odirect-probe", "x", 1);
-	int fd = SEAM_REAL(open)(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	char why[600];
-
-	if (fd >= 0) {
-		close(fd);
-		return;
-	}
-	snprintf(why, sizeof(why), "O_DIRECT is refused on %s (%s): its filesystem has no "
-		 "direct I/O", grade_tmpdir(), strerror(errno));
-	grade_skip("odirect", why, "keep the course on a disk filesystem such as ext4 or xfs; "
-			"run make doctor");
-}
-
 /* O_DIRECT works in the test directory, for real (no skip: a test with
- * cases that need it runs the others where it is missing). */
+ * cases that need it runs the others where it is missing). On false, errno
+ * is open(2)'s. */
 static bool odirect_works_here(void)
 {
-	const char *path = grade_make_file("odirect-probe2", "x", 1);
+	const char *path = grade_make_file("odirect-probe", "x", 1);
 	int fd = SEAM_REAL(open)(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 
 	if (fd < 0)
 		return false;
 	close(fd);
 	return true;
+}
+
+/* Skip unless the test directory's filesystem takes O_DIRECT (the probe's
+ * "odirect"). */
+static void require_odirect(void)
+{
+	char why[600];
+
+	if (odirect_works_here())
+		return;
+	snprintf(why, sizeof(why), "O_DIRECT is refused on %s (%s): its filesystem has no "
+		 "direct I/O", grade_tmpdir(), strerror(errno));
+	grade_skip("odirect", why, "keep the course on a disk filesystem such as ext4 or xfs; "
+			"run make doctor");
 }
 
 /* libaio is chosen only on O_DIRECT: both must work. */
