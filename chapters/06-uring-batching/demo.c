@@ -210,6 +210,20 @@ static uint64_t next_random(uint64_t *state)
 	return x * 2685821657736338717ull;
 }
 
+static int is_random(const struct opts *o)
+{
+	return o->random > 0 || o->seconds > 0;
+}
+
+/*
+ * Requests per ubatch_read call. The memory cap is for reading the file in
+ * order, where every read has a buffer of its own; random reads share a pool
+ * of 4 windows' worth (run()), so they keep WINDOWS_PER_CALL: capped at
+ * 8 MiB / 4 KiB = 2048 requests, a call at queue depth 128 was only 16
+ * windows long, and each call's drain left the device short for a larger
+ * share of the run than at depth 32 (64 windows a call, as chapter 08's
+ * demo has at every depth).
+ */
 static size_t per_call(const struct opts *o, unsigned window)
 {
 	size_t n = (size_t)window * WINDOWS_PER_CALL;
@@ -217,7 +231,7 @@ static size_t per_call(const struct opts *o, unsigned window)
 
 	if (n < CALL_MIN)
 		n = CALL_MIN;
-	if (n > mem_cap)
+	if (!is_random(o) && n > mem_cap)
 		n = mem_cap;
 	return n > window ? n : window;
 }
@@ -239,11 +253,6 @@ static void account(struct stats *st, const struct batch_req *reqs, size_t n,
 		if ((size_t)reqs[i].res != reqs[i].len && !sequential)
 			st->shorts++;
 	}
-}
-
-static int is_random(const struct opts *o)
-{
-	return o->random > 0 || o->seconds > 0;
 }
 
 /* Requests left to issue; UINT64_MAX when only the clock stops us. */
