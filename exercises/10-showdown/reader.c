@@ -84,8 +84,9 @@ struct reader {
  *    written; the rest is not yours);
  *  - the tests look for names, not wording: each interface ruled out and
  *    what ruled it out (an errno's name, or the flag), and the interface
- *    taken (reader.h, rd_why); and no errno's name that nothing returned:
- *    the line is written from what happened, never fixed in advance.
+ *    taken (reader.h, rd_why); and no errno's name that nothing returned,
+ *    no flag the caller did not pass: the line is written from what
+ *    happened, never fixed in advance.
  * man 3 vsnprintf, man 3 stdarg.
  */
 static NOT_YET_CALLED void say(struct reader *r, const char *fmt, ...)

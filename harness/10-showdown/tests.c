@@ -473,11 +473,16 @@ static void check_why_has(const struct reader *r, const char *word, const char *
 
 /* rd_why names no errno that nothing returned here: of the names a refusal
  * can give (io_uring's, libaio's, O_DIRECT's), only those in `happened`
- * (space-separated, "" for none). A line that lists every error that could
+ * (space-separated, "" for none); and no RD_NO_* flag missing from `flags`,
+ * the ones given to rd_open. A line that lists every error that could
  * happen, whatever happened, says nothing. */
-static void check_why_only(const struct reader *r, const char *happened, const char *what)
+static void check_why_only(const struct reader *r, unsigned flags, const char *happened,
+			   const char *what)
 {
 	static const char *const names[] = { "EPERM", "ENOSYS", "ENOMEM", "EINVAL", "EAGAIN" };
+	static const struct { unsigned flag; const char *name; } flag_names[] = {
+		{ RD_NO_URING, "RD_NO_URING" }, { RD_NO_LIBAIO, "RD_NO_LIBAIO" },
+	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strstr(happened, names[i]))
@@ -488,6 +493,14 @@ static void check_why_only(const struct reader *r, const char *happened, const c
 			    "out, not every error that could (reader.h, rd_why; TODO 7)", what,
 			    why_of(r), names[i], names[i], *happened ? happened : "nothing");
 	}
+	/* A flag's name says the caller asked to skip that interface: only
+	 * when it did (not for an interface ruled out by an error). */
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+		grade_check((flags & flag_names[i].flag) || !strstr(why_of(r), flag_names[i].name),
+			    "%s: rd_why says \"%s\", which names %s, yet the caller did not pass it "
+			    "(flags %s): name a flag only for an interface the caller ruled out, and "
+			    "an interface that failed by the error it gave (reader.h, rd_why; TODO 7)",
+			    what, why_of(r), flag_names[i].name, flags_str(flags));
 }
 
 /* rd_open that must succeed and take `want` (0: any). */
@@ -795,7 +808,7 @@ GRADE_TEST(choice, io_uring_first, 2,
 		    "io_uring_free_probe freed %ld: the probe is allocated for the caller, who "
 		    "frees it (io_uring_get_probe(3); TODO 3)", what, hk.probes, hk.probes_freed);
 	check_why_has(r, "io_uring", what);
-	check_why_only(r, "", what);
+	check_why_only(r, 0, "", what);
 	check_fd(r, 0, what);
 	grade_check(fault_count_fds() == before.fds + 2, "%s: %d descriptor(s) are open for the "
 		    "reader; an io_uring reader holds two: its ring and its file", what,
@@ -977,7 +990,7 @@ static void uring_refused(int err, const char *why_word)
 	check_why_has(r, "io_uring", what);
 	check_why_has(r, why_word, what);
 	check_why_has(r, "libaio", what);
-	check_why_only(r, why_word, what);
+	check_why_only(r, 0, why_word, what);
 	check_fd(r, 1, what);
 	grade_check(rings_alive() == 0, "%s: a ring is still set up", what);
 	read_some(r, &f, what);
@@ -1058,7 +1071,7 @@ static void probe_refused(enum probe_mode mode, const char *what)
 		    "io_uring_free_probe freed %ld (TODO 3)", what, hk.probes, hk.probes_freed);
 	check_why_has(r, "io_uring", what);
 	check_why_has(r, "IORING_OP_READ", what);
-	check_why_only(r, "", what);
+	check_why_only(r, 0, "", what);
 	check_fd(r, 1, what);
 	read_and_close(r, &f, &before, what);
 	free(f.data);
@@ -1116,7 +1129,7 @@ GRADE_TEST(fallback, odirect_refused, 2,
 		/* every step's clause kept: io_uring's reason (EPERM or its flag) too */
 		check_why_has(r, "io_uring", cases[i].what);
 		check_why_has(r, cases[i].flags & RD_NO_URING ? "RD_NO_URING" : "EPERM", cases[i].what);
-		check_why_only(r, cases[i].errs, cases[i].what);
+		check_why_only(r, cases[i].flags, cases[i].errs, cases[i].what);
 		check_fd(r, 0, cases[i].what);
 		grade_check(hk.setup_calls == 0 || contexts_alive() == 0, "%s: an AIO context is left",
 			    cases[i].what);
@@ -1138,7 +1151,7 @@ GRADE_TEST(fallback, odirect_refused, 2,
 			    "each rd_open asks open(2) again, never a refusal remembered in a static "
 			    "(reader.h, rd_open; TODO 4)", what, SEAM_CALL(rd_direct(r)));
 		check_fd(r, 1, what);
-		check_why_only(r, "", what);
+		check_why_only(r, RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO, "", what);
 		read_and_close(r, &f, &before, what);
 	}
 	free(f.data);
@@ -1163,7 +1176,7 @@ GRADE_TEST(fallback, odirect_refused_uring, 1,
 	res_take(&before);
 	r = open_ok(f.path, 8, RD_DIRECT, RD_IO_URING, what);
 	check_why_has(r, "EINVAL", what);
-	check_why_only(r, "EINVAL", what);
+	check_why_only(r, RD_DIRECT, "EINVAL", what);
 	check_fd(r, 0, what);
 	read_and_close(r, &f, &before, what);
 	free(f.data);
@@ -1216,7 +1229,7 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 		check_why_has(r, "io_uring", what);
 		check_why_has(r, "EPERM", what);
 		snprintf(errs, sizeof(errs), "EPERM %s", cases[i].name);
-		check_why_only(r, errs, what);
+		check_why_only(r, cases[i].flags, errs, what);
 		check_fd(r, cases[i].flags & RD_DIRECT ? 1 : 0, what);
 		grade_check(contexts_alive() == 0, "%s: an AIO context is left", what);
 		hk.setup_err = 0;  /* the pool does not need it */
@@ -1264,7 +1277,7 @@ GRADE_TEST(fallback, no_uring_flag, 1,
 			    "(reader.h, step 2; TODO 5)", what, hk.last_nr, nr);
 		check_why_has(r, "RD_NO_URING", what);
 		check_why_has(r, "libaio", what);
-		check_why_only(r, "", what);
+		check_why_only(r, RD_NO_URING, "", what);
 		check_fd(r, 1, what);
 		read_and_close(r, &f, &before, what);
 	}
@@ -1300,7 +1313,7 @@ GRADE_TEST(fallback, no_uring_no_libaio, 1,
 		check_why_has(r, "RD_NO_URING", what);
 		check_why_has(r, "RD_NO_LIBAIO", what);
 		check_why_has(r, "threads", what);
-		check_why_only(r, "", what);
+		check_why_only(r, flags, "", what);
 		check_fd(r, 0, what);
 		grade_check(fault_count_threads() == before.threads + cases[i].threads, "%s: the reader "
 			    "started %d thread(s); the pool has min(qd, RD_MAX_THREADS) = %d (TODO 6)",
@@ -1335,7 +1348,7 @@ GRADE_TEST(fallback, no_uring_no_libaio, 1,
 		check_why_has(r, k == 0 ? "EPERM" : "IORING_OP_READ", what);
 		check_why_has(r, "RD_NO_LIBAIO", what);
 		check_why_has(r, "threads", what);
-		check_why_only(r, k == 0 ? "EPERM" : "", what);
+		check_why_only(r, RD_NO_LIBAIO, k == 0 ? "EPERM" : "", what);
 		check_fd(r, 0, what);
 		grade_check(rings_alive() == before.rings, "%s: a ring is still set up", what);
 		read_and_close(r, &f, &before, what);
