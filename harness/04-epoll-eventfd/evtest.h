@@ -130,6 +130,7 @@ struct aio_spy {
 	bool direct;         /* O_DIRECT works here: require it, and alignment   */
 	/* what the test sees */
 	long setups, destroys;    /* successful io_setup; io_destroy calls  */
+	long setup_nr;            /* nr_events of the last successful one   */
 	long submits, accepted;   /* io_submit calls; iocbs accepted         */
 	long getevents, events;   /* io_getevents calls; events handed back  */
 	long inflight, max_inflight;
@@ -367,8 +368,10 @@ static int hook_io_setup(int nr, io_context_t *ctx)
 {
 	int r = SEAM_REAL(io_setup)(nr, ctx);
 
-	if (r == 0)
+	if (r == 0) {
 		spy.setups++;
+		spy.setup_nr = nr;
+	}
 	return r;
 }
 

@@ -276,9 +276,12 @@ GRADE_TEST(open, undoes_everything_on_failure, 2,
 
 /* ------------------------------------------------------------------ serve */
 
+static void ask_and_check(int fd, uint64_t off, uint64_t len, const char *what);
+
 GRADE_TEST(serve, protocol_edges, 3,
 	   "one client: unaligned ranges, end of file, length 0, 1 MiB, the -EINVAL cases, "
-	   "lengths and offsets past 2^32, two requests in one write",
+	   "lengths and offsets past 2^32, two requests in one write, a file that grows while "
+	   "served",
 	   "TODOs 3, 4, 7, 8: status = bytes sent (fewer only at end of file, 0 past it), "
 	   "-EINVAL for length > EVSRV_MAX_LEN or offset > INT64_MAX - length (length 0 "
 	   "included: check the range before answering a length 0 with status 0); read the "
@@ -323,6 +326,33 @@ GRADE_TEST(serve, protocol_edges, 3,
 			  "request waits in the socket buffer, and no new data arrives to report it. "
 			  "Watch client sockets level-triggered, or with EPOLLET read on until EAGAIN "
 			  "(TODO 3; lesson: \"Level-triggered and edge-triggered\")");
+	}
+	{
+		/* The file grows while it is served (a log being written): where
+		 * it ends is what each read says, not its size at evsrv_open. */
+		const size_t more = 10000, old = F.size;
+		unsigned char *grown = grade_xmalloc(old + more);
+		int fd = open(F.path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+		memcpy(grown, F.data, old);
+		for (size_t i = 0; i < more; i++)
+			grown[old + i] = (unsigned char)(i * 7 + 3);
+		grade_check(fd >= 0 && write(fd, grown + old, more) == (ssize_t)more,
+			    "harness: appending to the file: %s", strerror(errno));
+		close(fd);
+		F.data = grown;
+		F.size = old + more;
+		{
+			static const char what[] = "the file grew by 10000 bytes while the server "
+				"ran (appended after evsrv_open): the bytes past its old end are there "
+				"and are served; a status is short only where the read itself says the "
+				"file ends, and a size remembered from evsrv_open answers short or 0 "
+				"(TODO 7; evsrv.h: \"fewer only because the file ends first\")";
+
+			ask_and_check(c.fd, old - 10, 100, what);
+			ask_and_check(c.fd, old + 5, 3000, what);
+			ask_and_check(c.fd, old, more + 50, what);
+		}
 	}
 	cl_close(&c);
 	srv_close();
@@ -688,8 +718,8 @@ GRADE_TEST(disk, late_completion_not_lost, 2,
 }
 
 GRADE_TEST(disk, queue_depth, 3,
-	   "qd 3 with 10 clients waiting: exactly 3 reads in flight, never more, nothing ready "
-	   "while the others wait; all answered, in arrival order",
+	   "qd 3 with 10 clients waiting: an io context sized by qd, exactly 3 reads in flight, "
+	   "never more, nothing ready while the others wait; all answered, in arrival order",
 	   "TODO 5: count reads submitted and not yet reaped; submit while that is below qd, "
 	   "the others wait in a queue in arrival order (lesson pitfall 15)")
 {
@@ -699,6 +729,11 @@ GRADE_TEST(disk, queue_depth, 3,
 	int order[N], norder = 0, first_sub;
 
 	srv_setup(FILE_SIZE, 3, 0);
+	grade_check(spy.setup_nr >= 1 && spy.setup_nr <= 2 * 3, "evsrv_open(..., qd 3) made its io "
+	      "context with io_setup(%ld, ...): size it by qd (evsrv.h: \"the io context "
+	      "(io_setup(qd))\"): at most qd reads are ever in flight, and every event of room "
+	      "is charged to the machine-wide fs.aio-max-nr, which other servers and programs "
+	      "need too (TODO 1; io_setup(2))", spy.setup_nr);
 	spy.hold = -1; /* the disk answers nothing until the test says so */
 	for (int i = 0; i < N; i++) {
 		cl_connect(&cls[i], i, 0);
@@ -1215,7 +1250,8 @@ GRADE_TEST(net, clients_that_leave, 3,
 }
 
 GRADE_TEST(net, no_sigpipe, 2,
-	   "a reply to a client that has gone away does not kill the server (SIGPIPE)",
+	   "a reply to a client that has gone away does not kill the server (SIGPIPE), and "
+	   "the module leaves signal actions and the signal mask alone",
 	   "TODO 8: send with MSG_NOSIGNAL (send or sendmsg): a peer that has closed gives "
 	   "EPIPE instead of SIGPIPE, whose default action kills the whole process, every "
 	   "other client with it. The module must not change signal dispositions (lesson "
@@ -1225,6 +1261,14 @@ GRADE_TEST(net, no_sigpipe, 2,
 	long long before;
 
 	signal(SIGPIPE, SIG_DFL);
+	{
+		/* Deliverable too: a blocked SIGPIPE would only wait (pending). */
+		sigset_t pipe_only;
+
+		sigemptyset(&pipe_only);
+		sigaddset(&pipe_only, SIGPIPE);
+		pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
+	}
 	install_spies();
 	make_data(FILE_SIZE);
 	F.lfd = unix_listener(sock_path("sock"), &F.addr, &F.alen);
@@ -1253,6 +1297,23 @@ GRADE_TEST(net, no_sigpipe, 2,
 		sigaction(SIGPIPE, NULL, &now);
 		grade_check(now.sa_handler == SIG_DFL, "the module changed the action of SIGPIPE: send "
 		      "with MSG_NOSIGNAL instead and leave signals to the program");
+	}
+	{
+		/* Blocking SIGPIPE is no way out either: the signal still comes,
+		 * it only waits (pending) until the program unblocks it, and the
+		 * caller's signal mask is not the module's to change. */
+		sigset_t mask, pending;
+
+		pthread_sigmask(SIG_SETMASK, NULL, &mask);
+		sigpending(&pending);
+		grade_check(!sigismember(&mask, SIGPIPE), "after evsrv_open and a reply to a client "
+		      "that had gone, SIGPIPE is blocked in the thread that runs the server: the "
+		      "module changed the caller's signal mask. Send with MSG_NOSIGNAL instead and "
+		      "leave signals to the program (TODO 8; lesson pitfall 9)");
+		grade_check(!sigismember(&pending, SIGPIPE), "a SIGPIPE is pending after a reply to a "
+		      "client that had gone: a send without MSG_NOSIGNAL raised it (blocked, it waits "
+		      "to kill the program the moment SIGPIPE is unblocked). Send with MSG_NOSIGNAL "
+		      "(TODO 8; lesson pitfall 9)");
 	}
 	cl_send(&b, 10, 1000);
 	drive_one(&b, "after a client left before its reply was sent");
@@ -1382,7 +1443,7 @@ GRADE_TEST(idle, nothing_ready_after_replies, 3,
 
 GRADE_TEST(idle, nothing_ready_while_disk_works, 2,
 	   "while a read is on the disk and the same client's next request waits, nothing is "
-	   "ready; both are then answered in order",
+	   "ready; the turn that reaps the read returns > 0; both are then answered in order",
 	   "TODO 4: stop watching the socket (mask 0) while its request is served: the next "
 	   "request waits in the socket buffer and level-triggered epoll does not report it "
 	   "again and again; TODO 8: watch it again (EPOLLIN) after the reply, and serve what "
@@ -1402,7 +1463,22 @@ GRADE_TEST(idle, nothing_ready_while_disk_works, 2,
 	turn_until(spy.nheld >= 1, "the request never reached io_submit");
 	quiet("while client 0's read was on the disk and its next request waited");
 	spy.hold = 0;
-	aio_release();
+	{
+		/* The read completes: the completion eventfd is ready, so the
+		 * turn that handles it has had something to do (> 0). */
+		long long before = efd_count(spy.resfd);
+		int r;
+
+		aio_release();
+		grade_check(efd_wait_change(spy.resfd, before), "harness: the read did not complete");
+		r = turn(0);
+		grade_check(r > 0, "a read completed (its eventfd readable, the client's reply to "
+		      "send) and evsrv_run_once(s, 0) returned %s: evsrv.h says > 0 when something "
+		      "was ready and has been handled, 0 only when the timeout passed with nothing "
+		      "ready; a completion is something ready, like a socket: return what "
+		      "epoll_wait reported, not the number of clients handled (TODO 10)",
+		      grade_errno_str(r));
+	}
 	drive_one(&a, "two pipelined requests");
 	quiet("after both replies");
 	cl_close(&a);
@@ -1525,10 +1601,50 @@ static void act_usr2(struct actor *a)
 		nap_us(100);
 }
 
+/*
+ * evsrv_stop from a thread of its own that is not the harness's (so its
+ * write goes through the seams), with that write held until the loop it
+ * woke has either returned or gone back to sleep in epoll_wait: a stop
+ * that wakes the loop before it sets its flag loses the wake-up.
+ */
+static struct {
+	atomic_int armed;    /* hold the stopper's next write            */
+	atomic_int run_done; /* the test thread's evsrv_run returned     */
+} lw;
+
+static ssize_t held_stop_write(int fd, const void *p, size_t n)
+{
+	ssize_t r = SEAM_REAL(write)(fd, p, n);
+	int saved = errno;
+
+	if ((pid_t)syscall(SYS_gettid) != test_tid && atomic_exchange(&lw.armed, 0)) {
+		long w0 = __atomic_load_n(&lspy.waits, __ATOMIC_SEQ_CST);
+		long deadline = fault_now_ms() + 500;
+
+		while (!atomic_load(&lw.run_done) && fault_now_ms() < deadline) {
+			if (__atomic_load_n(&lspy.waits, __ATOMIC_SEQ_CST) > w0 &&
+			    task_in_epoll(getpid(), test_tid, NULL) == 1)
+				break; /* woken, and asleep again */
+			nap_us(200);
+		}
+	}
+	errno = saved;
+	return r;
+}
+
+static void *stopper_main(void *arg)
+{
+	(void)arg;
+	if (wait_test_thread_in_epoll(NULL, &lw.run_done))
+		evsrv_stop(F.s);
+	return NULL;
+}
+
 GRADE_TEST(run, stop_wakes_the_loop, 2,
 	   "evsrv_stop, from another thread or a signal handler, makes a sleeping evsrv_run "
 	   "return 0 and a sleeping evsrv_run_once return -ECANCELED; before the loop it makes "
-	   "evsrv_run_once return -ECANCELED",
+	   "evsrv_run_once return -ECANCELED; with two servers in one process, a stop is that "
+	   "server's alone",
 	   "TODO 10: a flag alone does not wake a thread asleep in epoll_wait: evsrv_stop must "
 	   "also make a descriptor of the epoll set readable, with async-signal-safe calls "
 	   "only, and leave errno as it was; evsrv_run_once checks the flag before waiting and "
@@ -1606,6 +1722,71 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	      "expected 0 (epoll_wait fails with EINTR: go on, and see the flag)", grade_errno_str(r),
 	      fired ? " only after the harness woke it" : "");
 	srv_close();
+
+	/* From another thread, the write that wakes the loop held until the
+	 * loop has returned or sleeps again: the flag must be set before it. */
+	srv_open(4);
+	{
+		pthread_t stopper;
+
+		atomic_store(&lw.armed, 1);
+		atomic_store(&lw.run_done, 0);
+		seam_hook_write = held_stop_write;
+		actor_start(&a, NULL, PATIENCE_MS);
+		grade_check(pthread_create(&stopper, NULL, stopper_main, NULL) == 0,
+			    "harness: pthread_create");
+		r = SEAM_CALL(evsrv_run(F.s));
+		atomic_store(&lw.run_done, 1);
+		fired = actor_end(&a);
+		pthread_join(stopper, NULL);
+		seam_hook_write = NULL;
+		grade_check(!fired && r == 0, "evsrv_stop from another thread: its write woke "
+		      "evsrv_run, which went back to sleep in epoll_wait without seeing a stop "
+		      "(evsrv_run returned %s only after the harness woke it again): set the stop "
+		      "flag first, then write to the eventfd; a wake-up that comes before the flag "
+		      "is read, found nothing to do, and is lost (TODO 10; lesson pitfall 17)",
+		      grade_errno_str(r));
+	}
+	srv_close();
+
+	/* Two servers in one process (two listeners, the same file): a stop
+	 * belongs to the server it was called on. */
+	srv_open(4);
+	{
+		struct sockaddr_storage addr2;
+		socklen_t alen2;
+		int lfd2 = tcp_listener(0, &addr2, &alen2);
+		struct evsrv *other = NULL;
+		struct client c;
+
+		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
+		grade_check(r == 0 && other, "a second server in the same process (another listening "
+		      "socket, the same file): evsrv_open returned %s, expected 0: every server has "
+		      "its own struct evsrv and descriptors (TODO 1)", grade_errno_str(r));
+		SEAM_CALL_VOID(evsrv_stop(other));
+		r = SEAM_CALL(evsrv_run_once(other, 0));
+		grade_check(r == -ECANCELED, "evsrv_stop(other), then evsrv_run_once(other, 0) returned "
+		      "%s; expected -ECANCELED", grade_errno_str(r));
+		r = SEAM_CALL(evsrv_run_once(F.s, 0));
+		grade_check(r != -ECANCELED, "two servers in one process: evsrv_stop was called on the "
+		      "other one, and evsrv_run_once on this one returned -ECANCELED: the stop flag "
+		      "(and the eventfd that wakes the loop) belong in struct evsrv, one per server, "
+		      "never in a global or static variable the servers share (TODO 10)");
+		cl_connect(&c, 0, 0);
+		cl_send(&c, 10, 1000);
+		drive_one(&c, "two servers in one process, after evsrv_stop of the other one (a stop "
+			  "belongs to the server it was called on: keep the flag in struct evsrv, "
+			  "TODO 10)");
+		cl_close(&c);
+		SEAM_CALL_VOID(evsrv_close(other));
+		close(lfd2);
+		r = SEAM_CALL(evsrv_run_once(F.s, 0));
+		grade_check(r >= 0, "two servers in one process: after evsrv_close of the other one, "
+		      "evsrv_run_once(s, 0) on this one returned %s; expected 0 (nothing ready): "
+		      "closing a server touches nothing of another (TODO 10 and 11)",
+		      grade_errno_str(r));
+	}
+	srv_close();
 	evsrv_stop(NULL);
 	evsrv_close(NULL);
 }
@@ -1618,7 +1799,8 @@ static void act_usr2_then_stop(struct actor *a)
 }
 
 GRADE_TEST(run, eintr, 1,
-	   "a signal during epoll_wait: evsrv_run_once returns -EINTR, evsrv_run carries on",
+	   "a signal during epoll_wait: evsrv_run_once returns -EINTR, evsrv_run carries on; "
+	   "io_getevents interrupted (-EINTR) loses no completion",
 	   "TODO 10: epoll_wait fails with EINTR when a handler runs (never restarted, "
 	   "signal(7)): evsrv_run_once returns -EINTR with nothing lost; evsrv_run calls it "
 	   "again")
@@ -1644,6 +1826,28 @@ GRADE_TEST(run, eintr, 1,
 	grade_check(a.saw_epoll_again, "after a signal, evsrv_run did not go back to epoll_wait");
 	grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0 at once",
 	      grade_errno_str(r), fired ? " only after the harness woke it" : "");
+	srv_close();
+
+	/* io_getevents interrupted (-EINTR) while a completion waits in the
+	 * ring: the eventfd's counter is already cleared, so only calling it
+	 * again collects that event; nothing may be lost. */
+	srv_open(4);
+	{
+		struct client c;
+
+		cl_connect(&c, 0, 0);
+		cl_send(&c, 1, 100);
+		drive_one(&c, "a first request");
+		spy.getevents_error = -EINTR;
+		cl_send(&c, 7000, 7000);
+		drive_one(&c, "io_getevents returned -EINTR when the server reaped this read, after "
+			  "the eventfd's counter had been cleared: the completion is still in the "
+			  "ring and no new count will announce it; call io_getevents again (EINTR "
+			  "means try again, as for epoll_wait), do not end the turn (TODO 6)");
+		grade_check(spy.getevents_error == 0, "harness: io_getevents was never called for a "
+		      "read that completed");
+		cl_close(&c);
+	}
 	srv_close();
 }
 
@@ -3118,7 +3322,7 @@ GRADE_TEST_T(program, loopback_only, 1,
 
 GRADE_TEST(open, huge_qd, 1,
 	   "evsrv_open with qd far above EVSRV_MAX_QD (1 << 20, UINT_MAX) caps it and serves; "
-	   "listen_fd 0 is a descriptor like any other",
+	   "listen_fd 0 is a descriptor like any other, and so is a client accepted as 0",
 	   "TODO 1: evsrv.h: \"A qd above this is treated as EVSRV_MAX_QD\": io_setup(qd) with "
 	   "a huge qd fails (-EAGAIN past fs.aio-max-nr, -EINVAL when it does not fit an int): "
 	   "cap qd before io_setup")
@@ -3156,6 +3360,39 @@ GRADE_TEST(open, huge_qd, 1,
 		dup2(saved, 0);
 		close(saved);
 		F.lfd = lfd;
+	}
+	/* A client accepted as descriptor 0 (stdin closed: a daemon): its
+	 * socket is closed at evsrv_close, and when it leaves, like any other. */
+	for (int k = 0; k < 2; k++) {
+		int saved = dup(0);
+		struct client c;
+		struct stat st;
+
+		grade_check(saved >= 0, "harness: dup: %s", strerror(errno));
+		srv_open(4);
+		cl_connect(&c, 20 + k, 0);
+		close(0); /* the lowest free descriptor: accept's next one */
+		cl_send(&c, 3, 3000);
+		drive_one(&c, "a client the server accepted as descriptor 0");
+		grade_check(fstat(0, &st) == 0 && S_ISSOCK(st.st_mode), "harness: the client was not "
+		      "accepted as descriptor 0");
+		if (k == 0) {
+			srv_close();
+			grade_check(fcntl(0, F_GETFD) < 0, "evsrv_close left the socket of a client "
+			      "accepted as descriptor 0 open: 0 is a descriptor like any other; mark a "
+			      "connection without a socket with -1, never 0, and close every fd >= 0 "
+			      "(TODO 11)");
+			cl_close(&c);
+		} else {
+			cl_close(&c);
+			turn_until(fcntl(0, F_GETFD) < 0, "a client accepted as descriptor 0 hung up and "
+				   "the server never closed its socket: 0 is a descriptor like any other; "
+				   "mark a connection without a socket with -1, never 0, and close every "
+				   "fd >= 0 (TODO 9)");
+			srv_close();
+		}
+		dup2(saved, 0);
+		close(saved);
 	}
 	close(F.lfd);
 }
@@ -3674,5 +3911,70 @@ GRADE_TEST(net, queued_leaver, 2,
 				 "their sockets (free every connection that left at the end of the "
 				 "turn, not one per turn: TODO 9)");
 	}
+	srv_close();
+}
+
+/* ------------------------------------------------------------- half close */
+
+/* Has the server closed its end? (recv says end of stream; reply bytes
+ * that are still arriving are a failure of the caller's drive.) */
+static bool peer_closed(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+
+	grade_check(n <= 0, "after its last reply, the half-closed client received one byte more "
+	      "than its replies: the server sent something nobody asked for");
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+GRADE_TEST(net, half_close, 2,
+	   "a client that sends its requests, then shuts down its sending side (SHUT_WR) and "
+	   "reads on: every reply arrives, also with the shutdown coming while a read is on the "
+	   "disk; then the server closes the connection",
+	   "TODO 9: an orderly shutdown (recv returns 0; epoll may add EPOLLRDHUP) says the "
+	   "client will send nothing more, not that it stopped reading: the whole requests "
+	   "that came before it are answered first; the connection ends when recv returns 0 "
+	   "where the next request would begin (lesson pitfall 34)")
+{
+	struct client c, d;
+
+	srv_setup(FILE_SIZE, 4, 0);
+
+	/* Three requests and the shutdown, all there before the server's
+	 * first look at the connection. */
+	cl_connect(&c, 0, 0);
+	cl_send(&c, 100, 5000);
+	cl_send(&c, 70000, 300000);
+	cl_send(&c, FILE_SIZE - 10, 100);
+	grade_check(shutdown(c.fd, SHUT_WR) == 0, "harness: shutdown: %s", strerror(errno));
+	drive_one(&c, "a client that sent 3 requests, then shut down its sending side (shutdown "
+		  "SHUT_WR, EPOLLRDHUP on the server's end) and reads on: its requests are whole, "
+		  "answer them; only a recv that returns 0 where the next request would begin "
+		  "ends the connection (TODO 9)");
+	turn_until(peer_closed(c.fd), "a client sent 3 requests, shut down its sending side and "
+		   "got its 3 replies, but the server never closed the connection: recv returning "
+		   "0 is the client's orderly shutdown (TODO 9)");
+	cl_close(&c);
+
+	/* The shutdown comes while the first request is on the disk and the
+	 * second waits in the socket. */
+	cl_connect(&d, 1, 0);
+	spy.hold = 1;
+	cl_send(&d, 4097, 20000);
+	cl_send(&d, 9, 99);
+	turn_until(spy.nheld == 1, "the request never reached io_submit");
+	grade_check(shutdown(d.fd, SHUT_WR) == 0, "harness: shutdown: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		turn(0);
+	spy.hold = 0;
+	aio_release();
+	drive_one(&d, "a client that shut down its sending side (SHUT_WR) while its first read "
+		  "was on the disk and its second request waited in the socket: both are "
+		  "whole, answer both, in order (TODO 9)");
+	turn_until(peer_closed(d.fd), "a client shut down its sending side and got its 2 replies, "
+		   "but the server never closed the connection: recv returning 0 is the client's "
+		   "orderly shutdown (TODO 9)");
+	cl_close(&d);
 	srv_close();
 }
