@@ -888,7 +888,7 @@ static const char *const copy_no_blocking_io =
 
 GRADE_TEST(copy, byte_for_byte, 3,
 	   "uring_copy_file copies files of odd sizes through odd buffer sizes, byte for byte, "
-	   "and a /proc file whose st_size says 0",
+	   "a /proc file whose st_size says 0, and through symbolic links",
 	   "TODO 6: each round writes exactly what its read returned, at the same place; the"
 	   " copy ends at end of file (a read that returns 0), not at fstat's st_size, and "
 	   "returns the total (uring_basics.h, uring_copy_file; man 5 proc: most files there "
@@ -945,6 +945,34 @@ GRADE_TEST(copy, byte_for_byte, 3,
 		grade_check_same(back, want, wantlen, "uring_copy_file of /proc/version");
 		free(back);
 		free(want);
+	}
+
+	/* Paths are followed like any program's: a symbolic link to a regular
+	 * file is that file, as a source and as a destination. */
+	{
+		unsigned char *data = grade_random_bytes(5000), *back;
+		const char *src = grade_make_file("real-src", data, 5000);
+		const char *target = grade_make_file("real-dst", data, 100);
+		const char *lsrc = grade_path("link-src"), *ldst = grade_path("link-dst");
+		size_t backlen = 0;
+		off_t got;
+
+		grade_check(symlink(src, lsrc) == 0 && symlink(target, ldst) == 0,
+			    "harness: symlink: %s", strerror(errno));
+		watch_reset();
+		got = UCALL(uring_copy_file(lsrc, ldst, 4096));
+		grade_check(got == 5000, "uring_copy_file from a symbolic link to a 5000-byte file "
+			    "onto a symbolic link to another file returned %s, expected 5000: open "
+			    "follows links (no O_NOFOLLOW); the source is the file the link names "
+			    "(man 2 open; uring_basics.h, uring_copy_file; TODO 6)",
+			    errno_name((ssize_t)got));
+		back = grade_slurp(target, &backlen);
+		grade_check(back != NULL && backlen == 5000, "after copying through symbolic "
+			    "links, the file the destination link names has %zu bytes, expected 5000",
+			    backlen);
+		grade_check_same(back, data, 5000, "uring_copy_file through symbolic links");
+		free(back);
+		free(data);
 	}
 }
 
@@ -1301,10 +1329,12 @@ GRADE_TEST(copy, no_leaks, 2,
 		"bufsize 0", "a write error (/dev/full)", "ring setup failing (-ENOMEM)",
 		"a kernel whose probe lacks IORING_OP_WRITE (uring_open's -EOPNOTSUPP: set the "
 		"copy's ring up with uring_open, not io_uring_queue_init alone)",
+		"a directory as the source", "a directory as the destination",
+		"dst naming the same file as src",
 	};
-	off_t got[7], want[7] = { 70000, -ENOENT, -ENOENT, -EINVAL, -ENOSPC, -ENOMEM,
-				  -EOPNOTSUPP };
-	int before, after[7];
+	off_t got[10], want[10] = { 70000, -ENOENT, -ENOENT, -EINVAL, -ENOSPC, -ENOMEM,
+				    -EOPNOTSUPP, -EISDIR, -EISDIR, -EINVAL };
+	int before, after[10];
 
 	setup();
 	seam_refuse_blocking_io(copy_no_blocking_io);
@@ -1327,7 +1357,13 @@ GRADE_TEST(copy, no_leaks, 2,
 	got[6] = UCALL(uring_copy_file(src, grade_path("dst"), 4096));
 	undoctor_kernel();
 	after[6] = fault_count_fds();
-	for (int i = 0; i < 7; i++) {
+	got[7] = UCALL(uring_copy_file(grade_tmpdir(), grade_path("dst"), 4096));
+	after[7] = fault_count_fds();
+	got[8] = UCALL(uring_copy_file(src, grade_tmpdir(), 4096));
+	after[8] = fault_count_fds();
+	got[9] = UCALL(uring_copy_file(src, src, 4096));
+	after[9] = fault_count_fds();
+	for (int i = 0; i < 10; i++) {
 		grade_check(got[i] == want[i], "uring_copy_file with %s returned %s, expected %s",
 			    what[i], errno_name((ssize_t)got[i]), errno_name((ssize_t)want[i]));
 		grade_check(after[i] == before, "uring_copy_file left %d descriptor(s) open after "
@@ -1739,8 +1775,8 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 	unsigned char *data = grade_random_bytes(4096);
 	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	char bufs[8][512], untouched[512];
-	struct batch_req reqs[8] = {
+	char bufs[10][512], untouched[512];
+	struct batch_req reqs[10] = {
 		{ fd, 0, 512, bufs[0], 1 },
 		{ -1, 0, 512, bufs[1], 1 },     /* bad descriptor */
 		{ fd, 1024, 512, bufs[2], 1 },
@@ -1749,26 +1785,34 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 		{ fd, 4000, 512, bufs[5], 1 },  /* runs past the end: 96 bytes */
 		{ fd, -2, 512, bufs[6], 1 },    /* below -1: not a position either */
 		{ fd, INT64_MIN, 512, bufs[7], 1 },
+		{ fd, -3, 0, bufs[8], 1 },      /* nothing to read, still no position */
+		{ fd, 100, 0, bufs[9], 1 },     /* nothing to read: 0 */
 	};
-	static const ssize_t want[8] = { 512, -EBADF, 512, -EISDIR, -EINVAL, 96, -EINVAL, -EINVAL };
+	static const ssize_t want[10] = { 512, -EBADF, 512, -EISDIR, -EINVAL, 96, -EINVAL, -EINVAL,
+					  -EINVAL, 0 };
 	off_t pos;
 	int ret;
 
 	setup();
 	seam_refuse_blocking_io(batch_no_blocking_io);
 	memset(untouched, 0x5a, sizeof(untouched));
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 10; i++)
 		memcpy(bufs[i], untouched, sizeof(untouched));
 	/* A file position of its own: a request that reads at it shows. */
 	grade_check(lseek(fd, 5, SEEK_SET) == 5, "harness: lseek: %s", strerror(errno));
-	ret = UCALL(uring_serial_batch_read(reqs, 8, 2));
+	ret = UCALL(uring_serial_batch_read(reqs, 10, 2));
 	grade_check(ret == 0, "uring_serial_batch_read returned %s, expected 0", errno_name(ret));
-	for (int i = 0; i < 8; i++)
-		grade_check(reqs[i].res == want[i], "request %d (offset %lld): res is %s, expected "
-			    "%s%s", i, (long long)reqs[i].offset, errno_name(reqs[i].res),
-			    errno_name(want[i]), reqs[i].offset < 0 ? ": every negative offset is "
-			    "refused with -EINVAL, not only -1; a batch request never reads at the "
-			    "file position (chapters/common/batch.h; TODO 9)" : "");
+	for (int i = 0; i < 10; i++)
+		grade_check(reqs[i].res == want[i], "request %d (offset %lld, len %zu): res is %s, "
+			    "expected %s%s", i, (long long)reqs[i].offset, reqs[i].len,
+			    errno_name(reqs[i].res), errno_name(want[i]),
+			    reqs[i].offset < 0 ? ": every negative offset is refused with -EINVAL, "
+			    "not only -1, and a len of 0 changes nothing to that (the offset is "
+			    "checked first, as uring_read_full checks its arguments before len == 0); "
+			    "a batch request never reads at the file position (chapters/common/batch.h; "
+			    "uring_basics.h, uring_serial_batch_read; TODO 9)"
+			    : reqs[i].len == 0 ? ": a request of 0 bytes still gets its res, 0 "
+			    "(TODO 9)" : "");
 	grade_check_same(bufs[0], data, 512, "request 0");
 	grade_check_same(bufs[2], data + 1024, 512, "request 2");
 	grade_check_same(bufs[5], data + 4000, 96, "request 5");
@@ -2322,6 +2366,20 @@ GRADE_TEST(copy, frees_its_buffer, 2,
 		    "expected -ENOMEM", errno_name((ssize_t)got));
 	grade_check(fault_count_fds() == before, "uring_copy_file left %d descriptor(s) open when "
 		    "malloc failed", fault_count_fds() - before);
+	/* A bufsize beyond 4 GiB is no argument error: uring_read_full splits
+	 * what does not fit one request. Here malloc fails (the harness makes
+	 * it), so the answer is -ENOMEM, never -EINVAL. */
+	src = grade_make_file("src3", data, 1000); /* grade_path keeps 8 paths alive */
+	seam_heap_fail(1, -1);
+	got = UCALL(uring_copy_file(src, grade_path("dst3"), ((size_t)5 << 30) + 7));
+	seam_heap_fail(0, 0);
+	grade_check(got == -ENOMEM, "uring_copy_file with bufsize 5 GiB + 7 returned %s when "
+		    "malloc returned NULL, expected -ENOMEM: every bufsize >= 1 is valid (only 0 "
+		    "is -EINVAL); a buffer larger than one request can carry is fine, since "
+		    "uring_read_full splits it (uring_basics.h, uring_copy_file; TODO 6)",
+		    errno_name((ssize_t)got));
+	grade_check(fault_count_fds() == before, "uring_copy_file left %d descriptor(s) open when "
+		    "malloc failed", fault_count_fds() - before);
 	free(data);
 }
 
@@ -2414,7 +2472,7 @@ GRADE_TEST(read_full, submit_errors, 2,
 
 GRADE_TEST(read_full, current_position_needs_feature, 1,
 	   "offset -1 on a kernel without IORING_FEAT_RW_CUR_POS is -EOPNOTSUPP, with no "
-	   "request made; explicit offsets still work",
+	   "request made; -2 is still -EINVAL; explicit offsets still work",
 	   "TODO 4/5: offset -1 needs IORING_FEAT_RW_CUR_POS (ring->features, filled in by "
 	   "io_uring_setup): without it the kernel would read at position 0 instead; check "
 	   "the bit, never the kernel version (uring_basics.h; man 2 io_uring_setup)")
@@ -2444,6 +2502,19 @@ GRADE_TEST(read_full, current_position_needs_feature, 1,
 		    "without IORING_FEAT_RW_CUR_POS returned %s, expected -EOPNOTSUPP: the "
 		    "arguments are checked before len == 0 returns 0 (uring_basics.h; TODO 5)",
 		    errno_name(got));
+	/* The contract's order: an offset below -1 is -EINVAL first; only -1
+	 * itself asks for the feature. */
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), -2));
+	grade_check(got == -EINVAL, "uring_read_full with offset -2 on a ring without "
+		    "IORING_FEAT_RW_CUR_POS returned %s, expected -EINVAL: an offset below -1 is "
+		    "refused as such, before the feature is looked at, which only -1 needs "
+		    "(uring_basics.h, uring_read_full: \"then an offset below -1 (-EINVAL) and -1 "
+		    "without IORING_FEAT_RW_CUR_POS (-EOPNOTSUPP)\"; TODO 4)", errno_name(got));
+	got = UCALL(uring_write_full(ring, fd, data, sizeof(buf), -2));
+	grade_check(got == -EINVAL, "uring_write_full with offset -2 on a ring without "
+		    "IORING_FEAT_RW_CUR_POS returned %s, expected -EINVAL: an offset below -1 is "
+		    "refused as such, before the feature is looked at, which only -1 needs "
+		    "(uring_basics.h; TODO 5)", errno_name(got));
 	grade_check(uw.rw_sqes == 0, "%ld read or write request(s) were made with offset -1 on a "
 		    "ring without IORING_FEAT_RW_CUR_POS", uw.rw_sqes);
 	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 20));
@@ -3321,5 +3392,120 @@ GRADE_TEST(write_full, wait_interrupted, 2,
 	grade_check_same(buf, data, sizeof(buf), "uring_read_full after an interrupted poll");
 	check_idle(ring, "uring_read_full");
 	close(p[0]);
+	free(data);
+}
+
+/* A reader that comes late: it opens the FIFO only once the test thread
+ * sleeps in openat (the copy's open of the destination, waiting for a
+ * reader as fifo(7) says), then reads until end of file. Past its deadline
+ * it opens anyway, so that a copy waiting in open is never left hanging;
+ * once the copy returned it only drains what is there, so that a write end
+ * left open (a leaked descriptor) cannot hang it either. */
+struct late_reader {
+	const char *fifo;
+	unsigned char *got;
+	size_t cap, len;        /* bytes received (beyond cap: counted) */
+	pid_t tid;              /* the test thread                      */
+	atomic_bool stop;       /* the copy returned                    */
+	bool saw_open;          /* the test thread slept in openat      */
+	bool eof;               /* the last writer closed the FIFO      */
+};
+
+static void *late_reader_main(void *arg)
+{
+	struct late_reader *w = arg;
+	long deadline = fault_now_ms() + 2000;
+	unsigned char scratch[4096];
+	int fd = -1;
+
+	seam_mark_harness_thread();
+	while (!atomic_load(&w->stop)) {
+		if (!w->saw_open && task_in_syscall(getpid(), w->tid, SYS_openat))
+			w->saw_open = true;
+		/* A FIFO opened for reading with O_NONBLOCK never waits. */
+		if ((w->saw_open || fault_now_ms() >= deadline) &&
+		    (fd = open(w->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+			break;
+		fault_nap();
+	}
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		bool stopping = atomic_load(&w->stop);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int ready = poll(&pfd, 1, stopping ? 0 : 50);
+		ssize_t n;
+
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			if (ready < 0 || stopping)
+				break;
+			continue;
+		}
+		if (w->len < w->cap)
+			n = read(fd, w->got + w->len, w->cap - w->len);
+		else
+			n = read(fd, scratch, sizeof(scratch));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			w->eof = n == 0;
+			break;
+		}
+		w->len += (size_t)n;
+	}
+	close(fd);
+	return NULL;
+}
+
+GRADE_TEST(copy, onto_a_fifo, 1,
+	   "uring_copy_file copies onto an existing FIFO whose reader opens it only after the "
+	   "copy started: open waits for the reader, the writes use offset -1",
+	   "TODO 6: dst may be any file that can be written, not only a regular one: open it "
+	   "without O_NONBLOCK (open of a FIFO for writing waits for a reader; with O_NONBLOCK "
+	   "it fails with ENXIO, man 7 fifo), truncate it only if it is a regular file, and "
+	   "write it at offset -1 (uring_basics.h, uring_copy_file)")
+{
+	const size_t size = 100000;
+	unsigned char *data = grade_random_bytes(size);
+	const char *src = grade_make_file("src", data, size), *fifo = grade_path("dst-fifo");
+	struct late_reader w = { .fifo = fifo, .cap = size, .tid = gettid() };
+	pthread_t th;
+	off_t got;
+
+	setup();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	w.got = malloc(size);
+	grade_check(w.got != NULL, "harness: out of memory");
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	grade_check(pthread_create(&th, NULL, late_reader_main, &w) == 0,
+		    "harness: pthread_create failed");
+	memset(&offs, 0, sizeof(offs));
+	uw.on_rw = record_offsets;
+	got = UCALL(uring_copy_file(src, fifo, 4096));
+	uw.on_rw = NULL;
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	grade_check(got == (off_t)size, "uring_copy_file onto a FIFO whose reader opens it only "
+		    "after the copy started returned %s, expected %zu (%s). Open the destination "
+		    "as it is, without O_NONBLOCK: then open(2) of a FIFO for writing waits for a "
+		    "reader (man 7 fifo). Opened with O_NONBLOCK, a FIFO without a reader fails "
+		    "the open with ENXIO; and only a regular destination is truncated (ftruncate "
+		    "of a FIFO is EINVAL) (TODO 6)", errno_name((ssize_t)got), size,
+		    w.saw_open ? "the copy waited in open for the reader"
+			       : "the copy never waited in open for a reader");
+	grade_check(w.len == size && w.eof, "the reader of the FIFO received %zu bytes%s, "
+		    "expected %zu and then end of file", w.len,
+		    w.eof ? "" : " and no end of file (was a descriptor of the destination left "
+		    "open after the copy returned?)", size);
+	grade_check_same(w.got, data, size, "bytes the reader of the FIFO received from "
+			 "uring_copy_file");
+	grade_check(offs.explicit_writes == 0, "uring_copy_file wrote the FIFO with %ld of its "
+		    "%ld write request(s) at an explicit offset (the first at %llu): a FIFO cannot "
+		    "seek; only regular files use explicit offsets, other files -1 (S_ISREG of "
+		    "fstat of the destination; uring_basics.h, uring_copy_file; TODO 6)",
+		    offs.explicit_writes, offs.writes, (unsigned long long)offs.first_write_off);
+	free(w.got);
 	free(data);
 }
