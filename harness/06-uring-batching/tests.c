@@ -1679,129 +1679,6 @@ URING_TEST(faults, progress_and_drain, 2,
 
 /* ------------------------------------------------------- copy into a FIFO */
 
-/* Has pid ended? Not reaped: prog_wait collects it. */
-static bool copy_ended(pid_t pid)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	return waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
-}
-
-/*
- * copy SRC FIFO, the harness the FIFO's reader, reading nothing until the
- * pipe is full: the write of the block (100000 bytes, more than the pipe
- * holds) comes back short, a pipe takes what fits, and its rest waits in
- * the kernel, the program asleep in io_uring_enter. With stop, the program
- * is then stopped (SIGSTOP) and continued (SIGCONT) right there, which ends
- * that wait with -EINTR. Then the harness reads everything.
- */
-static void copy_into_fifo(bool stop)
-{
-	const size_t size = 100000;
-	unsigned char *data = grade_random_bytes(size), *back = grade_xmalloc(size + 1);
-	const char *src = grade_make_file(stop ? "src-stopped" : "src", data, size);
-	const char *fifo = grade_path(stop ? "fifo-stopped" : "fifo");
-	const char *argv[] = { copy_program(), src, fifo, NULL };
-	const char *what = stop ? "copy SRC FIFO, stopped (SIGSTOP) and continued (SIGCONT) while "
-				  "it waited in io_uring_enter for the FIFO's reader" :
-				  "copy SRC FIFO, the FIFO's reader waiting until the pipe is full";
-	struct prog_proc p;
-	size_t got = 0, full;
-	long start;
-	int rfd, cap, ws = 0, queued = 0;
-	bool asleep = false, stopped = false, ended;
-	ssize_t at;
-
-	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
-	/* Opened first, without waiting for a writer: the program's open of
-	 * DST finds a reader and does not block. */
-	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	grade_check(rfd >= 0, "harness: open the FIFO: %s", strerror(errno));
-	cap = fcntl(rfd, F_GETPIPE_SZ);
-	full = cap > 0 && (size_t)cap < size ? (size_t)cap : size;
-	prog_start(&p, argv, false);
-
-	/* Wait until the pipe is full: a short write was made. */
-	start = fault_now_ms();
-	while (!(ended = copy_ended(p.pid)) && fault_now_ms() - start < 3000) {
-		if (ioctl(rfd, FIONREAD, &queued) == 0 && (size_t)queued >= full)
-			break;
-		fault_nap();
-	}
-	/*
-	 * A wait in io_uring_enter that a stop and a continue interrupt
-	 * returns -EINTR only if that call submitted nothing (else it returns
-	 * what it submitted): stop the program each time it sleeps there,
-	 * until it slept in a call with nothing to submit (to_submit, the
-	 * second argument, 0). The program can do nothing else meanwhile: the
-	 * pipe is full and its rest of a write waits for room.
-	 */
-	for (int round = 0; stop && !ended && !stopped && round < 4; round++) {
-		struct task_call c;
-		siginfo_t si;
-
-		asleep = false;
-		start = fault_now_ms();
-		while (!(ended = copy_ended(p.pid)) && fault_now_ms() - start < 3000) {
-			asleep = task_call_read(p.pid, p.pid, &c) == 0 && !c.running &&
-				 c.nr == SYS_io_uring_enter;
-			if (asleep)
-				break;
-			fault_nap();
-		}
-		if (!asleep)
-			break;
-		memset(&si, 0, sizeof(si));
-		kill(p.pid, SIGSTOP);
-		/* Until it has stopped (or ended), not reaped. */
-		stopped = waitid(P_PID, p.pid, &si, WSTOPPED | WEXITED | WNOWAIT) == 0 &&
-			  si.si_code == CLD_STOPPED && c.args[1] == 0;
-		kill(p.pid, SIGCONT);
-	}
-
-	/* Read it all: until end of file (the program closed DST or ended). */
-	start = fault_now_ms();
-	while (got <= size && fault_now_ms() - start < 3000) {
-		ssize_t k = SEAM_REAL(read)(rfd, back + got, size + 1 - got);
-
-		if (k > 0) {
-			got += (size_t)k;
-		} else if (k == 0) {
-			break;
-		} else if (errno == EAGAIN) {
-			struct pollfd pf = { .fd = rfd, .events = POLLIN };
-
-			SEAM_REAL(poll)(&pf, 1, 100);
-		} else if (errno != EINTR) {
-			break;
-		}
-	}
-	close(rfd);
-	if (!prog_wait(p.pid, 3000, &ws)) {
-		prog_kill_all();
-		grade_fail("%s: the program had not ended 3 s after the harness read %zu bytes of "
-			   "the %zu SRC has: it waits for a write that cannot complete, or for "
-			   "nothing", what, got, size);
-	}
-	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s: %s, expected exit status 0; "
-		    "stderr: %s%s", what, prog_status_text(ws), prog_proc_stderr(&p),
-		    !stop ? "" : stopped && asleep ?
-		    ". A stop and a continue end the wait in io_uring_enter with -EINTR "
-		    "(io_uring_enter(2), ERRORS): nothing failed, submit and wait again (TODO 15"
-		    "; lesson, section 7)" : "");
-	at = got == size ? grade_first_diff(back, data, size) : -1;
-	grade_check(got == size && at < 0, "%s: the reader got %zu bytes (SRC has %zu)%s%zd. The "
-		    "pipe took %zu bytes of the block's write: a short write (man 2 write, first "
-		    "paragraph of DESCRIPTION); its rest is the block's bytes from buf + written on, "
-		    "at offset + written (" COPY_TODO_SHORT_WRITE ")", what, got, size,
-		    got == size ? ", differing from SRC from byte " : "", got == size ? at : (ssize_t)0,
-		    full);
-	close(p.out);
-	free(back);
-	free(data);
-}
-
 GRADE_TEST(copy, into_fifo, 2,
 	   "copy into a FIFO whose reader waits until the pipe is full: the short write is "
 	   "continued from the right byte; stopped and continued (SIGSTOP, SIGCONT) while it waits, "
@@ -1829,10 +1706,7 @@ GRADE_TEST(copy, into_fifo, 2,
 
 /* -------------------------------------------------- copy: DST as it was */
 
-/*
- * An existing DST is truncated, in place: the same file (its inode, so a hard
- * link to it sees the copy), with the mode its owner gave it.
- */
+/* An existing DST is emptied in place (copy_battery.h). */
 GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "copy: an existing DST is emptied in place: the same inode, its mode kept, a hard link "
 	   "to it sees the copy",
@@ -1841,46 +1715,5 @@ GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "inode with a new mode, and a hard link to DST would keep the old data (man 2 open, "
 	   "O_TRUNC; man 2 unlink; lesson, \"The program\")")
 {
-	const size_t size = 300000;
-	unsigned char *data = grade_random_bytes(size), *old = grade_random_bytes(2 * size);
-	const char *src, *dst, *link_path;
-	unsigned char *back;
-	struct prog_result r;
-	struct stat before, after;
-	size_t backlen;
-
-	copy_setup();
-	copy_must_work();
-	src = grade_make_file("src-existing", data, size);
-	dst = grade_make_file("dst-existing", old, 2 * size);
-	link_path = grade_path("dst-hard-link");
-	grade_check(chmod(dst, 0640) == 0 && link(dst, link_path) == 0 && stat(dst, &before) == 0,
-		    "harness: chmod, link or stat of DST: %s", strerror(errno));
-	{
-		const char *argv[] = { copy_program(), src, dst, NULL };
-		prog_run(argv, NULL, &r);
-	}
-	grade_check(r.exited && r.status == 0, "copy SRC DST over an existing DST (mode 0640, with "
-		    "a hard link): %s, expected exit status 0; stderr: %s", prog_ending(&r),
-		    prog_stderr_line(&r));
-	grade_check(stat(dst, &after) == 0, "copy SRC DST over an existing DST: DST is gone");
-	grade_check(after.st_ino == before.st_ino && after.st_dev == before.st_dev, "copy SRC DST "
-		    "over an existing DST: DST is now another file (inode %llu, was %llu): it was "
-		    "removed and created again, so a hard link to it still holds the old data. "
-		    "Empty it in place: O_TRUNC, or ftruncate once you know it is not SRC "
-		    "(" COPY_TODO_OPEN "; man 2 open, O_TRUNC)", (unsigned long long)after.st_ino,
-		    (unsigned long long)before.st_ino);
-	grade_check((after.st_mode & 07777) == 0640, "copy SRC DST over an existing DST of mode "
-		    "0640: DST now has mode %03o; an existing file keeps its mode (open's mode "
-		    "argument applies only when O_CREAT creates the file, man 2 open), so neither "
-		    "recreate nor chmod it (" COPY_TODO_OPEN ")", (unsigned)(after.st_mode & 07777));
-	back = grade_slurp(link_path, &backlen);
-	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0, "copy SRC "
-		    "DST over an existing DST: a hard link to DST holds %zu bytes%s (SRC has %zu): "
-		    "DST must be the same file, truncated and written in place (" COPY_TODO_OPEN ")",
-		    back ? backlen : 0, back && backlen == 2 * size ? ", the old data" : "", size);
-	free(back);
-
-	free(old);
-	free(data);
+	copy_existing_dst_in_place();
 }

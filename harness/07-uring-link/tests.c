@@ -29,19 +29,23 @@
 #include "ulink.h"
 #include "ring_watch.h"
 #include "batch_checks.h"
+#include "tasks.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -442,6 +446,27 @@ URING_TEST(ring, init_and_exit, 1,
 		    "ulink_init returned %s with live %d; expected -ENOMEM and live 0",
 		    grade_errno_str(ret), u.live);
 	SEAM_CALL_VOID(ulink_exit(&u));
+	/* Only rings above 8 entries are refused: 16 is still -ENOMEM, not a
+	 * smaller ring than the caller asked for. */
+	watch.init_enomem = true;
+	watch.init_enomem_above = 8;
+	memset(&u, 0x5a, sizeof(u));
+	ret = SEAM_CALL(ulink_init(&u, 16));
+	watch.init_enomem = false;
+	{
+		int live = u.live;
+		unsigned sq = u.sq_entries;
+
+		if (ret == 0)
+			SEAM_CALL_VOID(ulink_exit(&u));
+		grade_check(ret == -ENOMEM && live == 0, "when io_uring_queue_init fails with -ENOMEM "
+			    "for more than 8 entries, ulink_init(&u, 16) returned %s with live %d%s; "
+			    "expected -ENOMEM and live 0: the caller asked for 16 slots (its window "
+			    "and its reads in flight are sized on them), so the error is the answer, "
+			    "not a smaller ring (ulink.h, ulink_init: \"-ENOMEM when RLIMIT_MEMLOCK "
+			    "is too small\"; TODO 1)", grade_errno_str(ret), live,
+			    ret == 0 && sq < 16 ? " and a smaller ring" : "");
+	}
 	grade_check(fault_count_fds() == fds, "a failed ulink_init left %d descriptor(s) open",
 		    fault_count_fds() - fds);
 	grade_check_heap(&heap, "a ulink_init that failed");
@@ -826,6 +851,17 @@ URING_TEST(deadline, eintr_result_retried, 1,
 	close_pipe(p);
 }
 
+/* Reads of this fd carry RWF_NOWAIT (set in the SQ, before the kernel takes
+ * them): on an empty pipe the kernel then answers -EAGAIN at once, for
+ * real, instead of waiting for data. */
+static int nowait_fd = -1;
+
+static void nowait_edit(struct io_uring_sqe *sqe)
+{
+	if (sqe->fd == nowait_fd && !(sqe->flags & IOSQE_FIXED_FILE))
+		sqe->rw_flags |= RWF_NOWAIT;
+}
+
 URING_TEST(deadline, arguments_and_errors, 2,
 	   "ulink_read_timeout: len 0 (bad fd or NULL buffer too) is 0; bad fd, a directory, NULL buffer, 0 ms, a dead ring, reads in flight",
 	   "TODO 4: check the arguments first (contract in ulink.h); a read that fails gives "
@@ -856,6 +892,24 @@ URING_TEST(deadline, arguments_and_errors, 2,
 		    "-EISDIR", grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_read_timeout returned -EISDIR", "TODO 5");
 	close(dir);
+	/* A read whose CQE says -EAGAIN (a read that may not wait, on an empty
+	 * pipe): that is the read's own result, not a -EINTR to try again;
+	 * tried again, it says -EAGAIN again, for ever. */
+	nowait_fd = p[0];
+	watch_reset_counts();
+	watch.edit_sqe = nowait_edit;
+	watch.limit_why = "the read's CQE said -EAGAIN (it may not wait: RWF_NOWAIT, on an empty "
+			  "pipe) and ulink_read_timeout read again and again: a read CQE of -EAGAIN "
+			  "is the read's result, to return (only -EINTR is tried again; ulink.h; "
+			  "TODO 5)";
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+	watch.edit_sqe = NULL;
+	watch.limit_why = NULL;
+	nowait_fd = -1;
+	grade_check(ret == -EAGAIN, "the read's CQE said -EAGAIN (a read that may not wait, on an "
+		    "empty pipe); ulink_read_timeout returned %s, expected -EAGAIN: it is the read's "
+		    "own -errno (ulink.h; TODO 5)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned -EAGAIN", "TODO 5");
 	ret = run_deadline(&u, p[0], NULL, 10, 100);
 	grade_check(ret == -EINVAL, "ulink_read_timeout with buf NULL and len 10 returned %s, "
 		    "expected -EINVAL", grade_errno_str(ret));
@@ -1158,7 +1212,7 @@ URING_TEST(cancel, pipes_never_answer, 3,
 }
 
 URING_TEST(cancel, completed_keep_results, 2,
-	   "ulink_cancel_all: reads that completed before the cancel report their bytes (offsets past 4 GiB too); the silent ones -ECANCELED",
+	   "ulink_cancel_all: reads that completed before the cancel report their bytes (offsets past 4 GiB too), their -errno or 0 at end of file; the silent ones -ECANCELED",
 	   "TODO 7: a read that completed keeps its result (its cancel finds nothing: -ENOENT, "
 	   "which is not the read's result); report every read once with what its own CQE said "
 	   "(lesson, section 6; pitfalls 10, 11)", 16)
@@ -1255,6 +1309,52 @@ URING_TEST(cancel, completed_keep_results, 2,
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 		close(sparse);
 		big_free(big);
+	}
+
+	/* Reads that ended before the cancel with no bytes: one failed (a
+	 * descriptor that is not open: -EBADF, at once), one found end of file
+	 * (its pipe's writer had closed: 0). Each keeps its own result; only
+	 * the silent one was cancelled. */
+	{
+		int eof[2];
+		unsigned char dbuf[64], ebuf[64];
+
+		empty_pipe(eof);
+		close(eof[1]);
+		n = SEAM_CALL(ulink_start_read(&u, 1000000, dbuf, sizeof(dbuf), 0, 400));
+		grade_check(n == 0, "ulink_start_read on fd 1000000 (not open) returned %s, expected "
+			    "0: the read is submitted, and its CQE (-EBADF) is its result, reported "
+			    "by ulink_cancel_all (TODO 6)", grade_errno_str(n));
+		n = SEAM_CALL(ulink_start_read(&u, eof[0], ebuf, sizeof(ebuf), -1, 401));
+		grade_check(n == 0, "ulink_start_read on a pipe at end of file returned %s",
+			    grade_errno_str(n));
+		n = SEAM_CALL(ulink_start_read(&u, pipes[1][0], pbufs[1], 64, -1, 402));
+		grade_check(n == 0, "ulink_start_read on a silent pipe returned %s",
+			    grade_errno_str(n));
+		memset(done, 0x5a, sizeof(done));
+		n = SEAM_CALL(ulink_cancel_all(&u, done, 6));
+		grade_check(n == 3, "ulink_cancel_all with 3 reads in flight (a failed one, one at "
+			    "end of file, a silent one) returned %s, expected 3", grade_errno_str(n));
+		for (k = 0; k < 3; k++) {
+			static const int want[] = { -EBADF, 0, -ECANCELED };
+			static const char *const what[] = {
+				"a read of fd 1000000, not open (its CQE: -EBADF)",
+				"a read of a pipe whose writer had closed (its CQE: 0, end of file)",
+				"a read of a silent pipe, caught by the cancel",
+			};
+			unsigned i = (unsigned)(done[k].tag - 400);
+
+			grade_check(done[k].tag >= 400 && done[k].tag < 403, "ulink_cancel_all "
+				    "reported tag %llu, expected the tags 400-402",
+				    (unsigned long long)done[k].tag);
+			grade_check(done[k].res == want[i], "%s was reported with %s, expected %s: "
+				    "each read keeps what its own CQE said, its -errno or 0 too; only "
+				    "a read the cancel caught says -ECANCELED (ulink.h, struct "
+				    "ulink_done; TODO 7; lesson, pitfall 11)", what[i],
+				    grade_errno_str(done[k].res), grade_errno_str(want[i]));
+		}
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		close(eof[0]);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 3; i++)
@@ -1609,6 +1709,18 @@ URING_TEST_T(copy, files, 3,
 				    cases[i].pairs >= 1u << 31 ? " (from 2^31 pairs on, pairs * 2 "
 				    "wraps: compare pairs with sq_entries / 2)" : "");
 		}
+		/* More pairs than the ring holds means as many as fit: the first
+		 * window alone (queued before the first wait) is the whole SQ. */
+		if (cases[i].pairs >= u.sq_entries / 2 &&
+		    cases[i].size >= (size_t)u.sq_entries / 2 * cases[i].block)
+			grade_check(watch.max_inflight >= u.sq_entries, "ulink_copy of %zu blocks with "
+				    "%u pairs asked for on a ring of %u SQ entries never had more than "
+				    "%u requests in flight: pairs above what the ring holds means as "
+				    "many as fit, sq_entries / 2 = %u pairs (%u requests), not fewer "
+				    "(ulink.h, ulink_copy: \"pairs\"; TODO 8)",
+				    (cases[i].size + cases[i].block - 1) / cases[i].block,
+				    cases[i].pairs, u.sq_entries, watch.max_inflight, u.sq_entries / 2,
+				    u.sq_entries);
 		grade_check(!watch.overflow && watch.max_inflight <= u.sq_entries, "ulink_copy had "
 			    "%u requests in flight%s with %u pairs asked for on a ring of %u SQ "
 			    "entries: at most sq_entries / 2 pairs (sq_entries requests) at once, "
@@ -1753,14 +1865,15 @@ URING_TEST(copy, linked_pairs, 3,
 static struct {
 	size_t block;
 	unsigned cut, writev; /* writes cut; vector writes (not cut)  */
+	unsigned linked;      /* writes with IOSQE_IO_LINK to the next SQE */
 } sw;
 
 static void cut_write_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
 {
 	struct io_uring_sqe *w = (struct io_uring_sqe *)sqe; /* the module's SQE, in the SQ */
 
-	(void)pos;
-	(void)queued;
+	if (is_write(w) && (w->flags & IOSQE_IO_LINK) && pos + 1 < queued)
+		sw.linked++;
 	sw.writev += w->opcode == IORING_OP_WRITEV;
 	if ((w->opcode != IORING_OP_WRITE && w->opcode != IORING_OP_WRITE_FIXED) || w->len < 2 ||
 	    w->off % sw.block != 0)
@@ -1800,6 +1913,30 @@ URING_TEST_T(copy, broken_chains, 3,
 		watch.on_sqe = NULL;
 		grade_check(sw.cut >= 41 || sw.writev > 0, "harness: only %u writes were cut "
 			    "short (are the writes at the blocks' offsets?)", sw.cut);
+	}
+	/* Both at once: every linked read cut short, and then the write of
+	 * the bytes it did read (at the block's offset, the first write there
+	 * that runs) cut short too: its rest is still owed. */
+	for (unsigned pairs = 1; pairs <= 8; pairs += 7) {
+		watch_reset_counts();
+		memset(&sw, 0, sizeof(sw));
+		sw.block = block;
+		watch.break_links = true;
+		watch.on_sqe = cut_write_sqe;
+		copy_and_check(&u, 40 * block + 1234, block, pairs, " with every chain broken once "
+			       "and then the write of each short read's bytes cut short too (the "
+			       "rest of that write is still owed, from buffer + res at offset + res, "
+			       "whichever write it was: TODO 10)");
+		watch.on_sqe = NULL;
+		watch.break_links = false;
+		grade_check(watch.links_broken >= 40, "harness: only %u chains were broken (are "
+			    "the reads linked?)", watch.links_broken);
+		grade_check(sw.linked == 0, "with every chain broken once, %u of ulink_copy's writes "
+			    "carried IOSQE_IO_LINK with another SQE after them in the same submission: "
+			    "a write alone (the bytes of a short read, the rest of a short write) linked "
+			    "to whatever comes next makes another block's request wait for it, and be "
+			    "cancelled (-ECANCELED) if it comes back short. Only a pair's read carries "
+			    "the flag (TODO 10; lesson, section 1)", sw.linked);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
@@ -1906,6 +2043,33 @@ URING_TEST(copy, read_errors, 2,
 		    "the copy is incomplete)", grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_copy returned an error", "TODO 11");
 	grade_check_heap(&heap, "a ulink_copy whose reads failed half way");
+
+	/* SRC an empty pipe whose reads may not wait (RWF_NOWAIT): every read
+	 * CQE says -EAGAIN, for real. A read that fails: its -errno, not a
+	 * read tried again for ever. */
+	{
+		int q[2];
+
+		empty_pipe(q);
+		nowait_fd = q[0];
+		watch_reset_counts();
+		watch.edit_sqe = nowait_edit;
+		watch.limit_why = "every read CQE said -EAGAIN (SRC an empty pipe, reads that may "
+				  "not wait) and ulink_copy read again and again: a read CQE of -EAGAIN "
+				  "is a failed read, whose -errno ends the copy (only -EINTR is done "
+				  "again; ulink.h, ulink_copy; TODO 10)";
+		ret = run_copy_fds(&u, q[0], out, (off_t)size, block, 4);
+		watch.edit_sqe = NULL;
+		watch.limit_why = NULL;
+		nowait_fd = -1;
+		grade_check(ret == -EAGAIN, "every read CQE said -EAGAIN (SRC an empty pipe, reads "
+			    "that may not wait); ulink_copy returned %s, expected -EAGAIN: a read "
+			    "that fails ends the copy with its -errno (ulink.h, ulink_copy; TODO 10)",
+			    grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_copy returned -EAGAIN", "TODO 11");
+		grade_check_heap(&heap, "a ulink_copy whose reads said -EAGAIN");
+		close_pipe(q);
+	}
 
 	/* Two errors, one after the other: the read of block 0 fails (-EBADF)
 	 * at once; the pair of block 1 beside it reads, then its write to
@@ -2028,6 +2192,18 @@ URING_TEST(copy, arguments, 1,
 	ret = run_copy_fds(&u, in, out, 10000 + 5000, 4096, 2);
 	grade_check(ret == -EIO, "ulink_copy of 15000 bytes from a 10000-byte file returned %s, "
 		    "expected -EIO (a read of 0 before size)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_copy returned -EIO", "TODO 10");
+	/* The end of the file inside the last block: its read comes back short
+	 * (1808 of 3808 bytes), the chain breaks, and the read of the block's
+	 * rest finds end of file. Still -EIO: the file is shorter than size. */
+	ret = run_copy_fds(&u, in, out, 12000, 4096, 2);
+	grade_check(ret == -EIO, "ulink_copy of 12000 bytes (block 4096) from a 10000-byte file "
+		    "returned %s, expected -EIO: the last block's read came back short (1808 of "
+		    "3808 bytes) and the read of its rest found end of file. A read of 0 before "
+		    "size is -EIO wherever it comes, also after a short read of the same block: "
+		    "it is not the end of a shorter last block (ulink.h, ulink_copy: \"a read of 0 "
+		    "before `size` bytes (the file shrank): -EIO\"; TODO 10; lesson, pitfall 20)",
+		    grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_copy returned -EIO", "TODO 10");
 	empty_pipe(p);
 	ret = SEAM_CALL(ulink_start_read(&u, p[0], one, sizeof(one), -1, 1));
@@ -2561,4 +2737,36 @@ URING_TEST(cancel, failed_submissions, 2,
 			  "TODO 7");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
+}
+
+/* ------------------------------------------- lcopy: DST a FIFO, DST kept */
+
+/* Chapter 06's copy is graded on these two cases too (its lesson's table,
+ * "The program"); lcopy has the same command line and behaviour. */
+
+GRADE_TEST(copy, into_fifo, 2,
+	   "lcopy into a FIFO whose reader waits until the pipe is full: the short write is "
+	   "continued from the right byte; stopped and continued (SIGSTOP, SIGCONT) while it "
+	   "waits, the copy goes on",
+	   COPY_TODO_SHORT_WRITE ": a pipe takes what fits and the write comes back short; the "
+	   "rest starts at buf + written, offset + written (man 2 write). DST is not a regular "
+	   "file here: only a regular DST is truncated (" COPY_TODO_OPEN "). A wait in "
+	   "io_uring_enter ended by a stop and a continue returns -EINTR, which is not an "
+	   "error: submit and wait again (io_uring_enter(2), ERRORS; lesson, pitfall 7)")
+{
+	copy_setup();
+	copy_into_fifo(false);
+	copy_into_fifo(true);
+}
+
+/* An existing DST is emptied in place (copy_battery.h). */
+GRADE_TEST(copy, existing_dst_in_place, 1,
+	   "lcopy: an existing DST is emptied in place: the same inode, its mode kept, a hard "
+	   "link to it sees the copy",
+	   COPY_TODO_OPEN ": \"truncated if it exists\" means the same file emptied (O_TRUNC or "
+	   "ftruncate once it is known not to be SRC), not removed and made again: that is a new "
+	   "inode with a new mode, and a hard link to DST would keep the old data (man 2 open, "
+	   "O_TRUNC; man 2 unlink; chapter 06's lesson, \"The program\")")
+{
+	copy_existing_dst_in_place();
 }
