@@ -304,7 +304,9 @@ static NOT_YET_CALLED int arm_stop_and_accept(struct uecho *s)
  * TODO 5: an accept CQE.
  *  - no IORING_CQE_F_MORE: the kernel ended the multishot accept; it must
  *    be armed again (only then: while F_MORE is set it is still armed, and
- *    a second one would accept nothing the first does not);
+ *    a second one would accept nothing the first does not). That last CQE
+ *    is a result like the others: when the CQ is full, the kernel ends the
+ *    accept with a CQE whose res is a new connection;
  *  - res >= 0 is a new connection's fd. Give it a small record and a slot
  *    (slot_get), then its multishot receive: no buffer of yours, buffer
  *    select on group UECHO_BGID, so the kernel picks a buffer only when
@@ -330,7 +332,9 @@ static NOT_YET_CALLED void on_accept(struct uecho *s, const struct io_uring_cqe 
 
 /*
  * TODO 6: a receive CQE of connection c.
- *  - no IORING_CQE_F_MORE: this receive has ended (whatever res says);
+ *  - no IORING_CQE_F_MORE: this receive has ended (whatever res says),
+ *    and what res and the flags say below still holds: when the CQ is
+ *    full, the kernel ends the receive with a CQE that carries data;
  *  - IORING_CQE_F_BUFFER set: the kernel took a buffer from the ring for
  *    it; its id is in the upper bits of cqe->flags
  *    (IORING_CQE_BUFFER_SHIFT). Only then: an error or end-of-file CQE

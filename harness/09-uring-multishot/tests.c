@@ -100,6 +100,7 @@ static struct obs {
 	int send_inflight_fd;
 	/* CQEs */
 	long cqes, enobufs, recv_data_cqes, accept_emfile;
+	long recv_data_last, accept_conn_last; /* res > 0 (>= 0) without F_MORE */
 	/* the buffer ring, as registered */
 	long reg_calls, unreg_calls;
 	unsigned reg_entries, reg_bgid, unreg_bgid;
@@ -170,6 +171,10 @@ static bool in_ring_buffer(__u64 addr, __u64 len)
  * the server's one busy connection (stats.bufs_held). */
 static struct uecho *hold_watch;
 static unsigned hold_watch_max;
+/* 09.13: while set, the buffers the server held when the next receive was
+ * armed (-1: none armed yet). */
+static struct uecho *rearm_watch;
+static long long held_at_rearm = -1;
 
 static void look_at_sqe(const struct io_uring_sqe *sqe)
 {
@@ -197,6 +202,12 @@ static void look_at_sqe(const struct io_uring_sqe *sqe)
 					     "as soon as the cancelled receive's last CQE comes "
 					     "(uecho.h; TODO 8; lesson, section 9)",
 					     (unsigned long long)st.bufs_held, hold_watch_max);
+		}
+		if (rearm_watch && held_at_rearm < 0) {
+			struct uecho_stats st;
+
+			uecho_stats(rearm_watch, &st);
+			held_at_rearm = (long long)st.bufs_held;
 		}
 		if (!(sqe->ioprio & IORING_RECV_MULTISHOT))
 			obs.recvs_plain++;
@@ -283,7 +294,11 @@ static void look_at_cqe(const struct io_uring_cqe *cqe)
 			obs.enobufs++;
 		else if (cqe->res > 0)
 			obs.recv_data_cqes++;
+		if (cqe->res > 0 && !(cqe->flags & IORING_CQE_F_MORE))
+			obs.recv_data_last++;
 	}
+	if (t->op == IORING_OP_ACCEPT && cqe->res >= 0 && !(cqe->flags & IORING_CQE_F_MORE))
+		obs.accept_conn_last++;
 	if (cqe->flags & IORING_CQE_F_MORE)
 		return;
 	if (t->op == IORING_OP_SEND_ZC && (cqe->flags & IORING_CQE_F_NOTIF))
@@ -1616,15 +1631,30 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 		 * the new receive must be paused in its turn. */
 		uint64_t armed = stats().recv_armed, paused = stats().paused;
 
+		/* 4 KiB a turn: a few buffers' sends complete per turn, so the
+		 * receive is armed again while the connection still holds
+		 * nearly half the ring, not once it has drained. */
 		cls[0].reading = true;
+		cls[0].read_max = 4096;
+		rearm_watch = srv;
+		held_at_rearm = -1;
 		for (end = fault_now_ms() + 5000;
 		     fault_now_ms() < end && stats().recv_armed == armed;) {
 			cl_step(&cls[0]);
 			turn(1);
 		}
+		rearm_watch = NULL;
+		cls[0].read_max = 0;
 		grade_check(stats().recv_armed > armed, "the stalled client read its echo again "
 			    "for 5 s, and its receive was never armed again: %s (TODO 8)",
 			    stats_text());
+		grade_check(held_at_rearm >= UECHO_HOLD_MAX(1024u) * 3 / 4, "the stalled client "
+			    "read its echo again, 4 KiB at a time, and its receive was armed again only "
+			    "when the server held %lld buffer(s), far fewer than UECHO_HOLD_MAX(%u) = %u: "
+			    "a paused connection is armed again as soon as it holds fewer than "
+			    "UECHO_HOLD_MAX (uecho.h: \"armed again once the connection holds "
+			    "fewer\"), not once it has drained; meanwhile the client's data waits "
+			    "(TODO 8; lesson, section 9)", held_at_rearm, 1024u, UECHO_HOLD_MAX(1024u));
 		cls[0].reading = false;
 		for (end = fault_now_ms() + 5000;
 		     fault_now_ms() < end && stats().paused == paused;) {
@@ -1862,6 +1892,29 @@ GRADE_TEST_T(resources, idle_connections, 3,
 	close(lfd);
 }
 
+/* Accept CQEs carrying a new socket that wait in the module's CQ, unreaped. */
+static int accept_cqes_waiting(void)
+{
+	struct io_uring *ring = obs.ring;
+	unsigned head, tail, mask;
+	int n = 0;
+
+	if (!ring)
+		return 0;
+	mask = ring->cq.ring_mask;
+	head = io_uring_smp_load_acquire(ring->cq.khead);
+	tail = io_uring_smp_load_acquire(ring->cq.ktail);
+	for (; head != tail; head++) {
+		const struct io_uring_cqe *cqe =
+			&ring->cq.cqes[(head & mask) << (ring->flags & IORING_SETUP_CQE32 ? 1 : 0)];
+		struct track *t = track_of(cqe->user_data, false);
+
+		if (t && t->op == IORING_OP_ACCEPT && cqe->res >= 0)
+			n++;
+	}
+	return n;
+}
+
 GRADE_TEST(resources, close_with_clients, 3,
 	   "uecho_close with 20 clients connected, some mid-echo: every request has completed "
 	   "before the ring is torn down, clients see the connection end, nothing is left",
@@ -1871,7 +1924,8 @@ GRADE_TEST(resources, close_with_clients, 3,
 {
 	struct client *cls;
 	struct seam_heap heap;
-	int n = 20, fds, lst;
+	int n = 20, fds, lst, late[3];
+	bool late_in_cq;
 
 	setup();
 	lst = tcp_listener();
@@ -1886,12 +1940,27 @@ GRADE_TEST(resources, close_with_clients, 3,
 			cl_step(&cls[i]);
 		turn(1);
 	}
+	/* Three late clients, accepted by the kernel after the last turn: their
+	 * accept CQEs, each a new socket, wait in the CQ when uecho_close is
+	 * called (with a ring that defers its completions to the next wait, they
+	 * come during uecho_close's own wait instead). */
+	for (int i = 0; i < 3; i++)
+		late[i] = connect_to_server(0);
+	for (long end = fault_now_ms() + 1000; accept_cqes_waiting() < 3 && fault_now_ms() < end;)
+		usleep(1000);
+	late_in_cq = accept_cqes_waiting() >= 3;
 	srv_close();
 	grade_check(obs.exits == 1, "uecho_close did not call io_uring_queue_exit (TODO 11)");
 	grade_check(obs.open_at_exit == 0, "when uecho_close called io_uring_queue_exit, %d "
 		    "request(s) (the last one an opcode %u) had not posted their last CQE: the "
 		    "kernel still held them, and their sockets and buffers (TODO 11)",
 		    obs.open_at_exit, obs.open_op_at_exit);
+	grade_check(obs.unreg_calls == obs.reg_calls, "uecho_close registered the buffer ring "
+		    "%ld time(s) and unregistered it %ld time(s): it gave up waiting for the kernel "
+		    "to let go of every request, or forgot the ring. Count the requests in flight "
+		    "by their last CQE only (no IORING_CQE_F_MORE): the CQEs reaped while closing "
+		    "include accepts and receives that go on (TODO 11)", obs.reg_calls,
+		    obs.unreg_calls);
 	for (int i = 0; i < n; i++) {
 		struct pollfd pf = { cls[i].fd, POLLIN, 0 };
 		char b[65536];
@@ -1903,8 +1972,25 @@ GRADE_TEST(resources, close_with_clients, 3,
 			    "connection end after uecho_close (TODO 11)", i);
 	}
 	clients_free(cls, n);
+	for (int i = 0; i < 3; i++) {
+		struct pollfd pf = { late[i], POLLIN, 0 };
+		char b[64];
+		ssize_t r = 1;
+
+		if (late_in_cq && poll(&pf, 1, 1000) == 1)
+			r = recv(late[i], b, sizeof(b), 0);
+		close(late[i]);
+		grade_check(!late_in_cq || r == 0 || (r < 0 && errno == ECONNRESET), "3 clients "
+			    "connected just before uecho_close, and their accept CQEs (each a new "
+			    "socket) were waiting in the CQ; late client %d did not see its connection "
+			    "end after uecho_close: a CQE reaped while closing may be a connection "
+			    "accepted meanwhile, and its socket is yours to close (TODO 11)", i);
+	}
 	grade_check(fault_count_fds() == fds, "after uecho_close, %d descriptor(s) more are open "
-		    "than before uecho_open (TODO 11)", fault_count_fds() - fds);
+		    "than before uecho_open%s (TODO 11)", fault_count_fds() - fds,
+		    late_in_cq ? " (3 accept CQEs, each a new socket, were waiting in the CQ when "
+		    "uecho_close was called: a socket accepted meanwhile is the module's to close)" :
+		    "");
 	grade_check_heap(&heap, "uecho_open, 20 clients, uecho_close");
 	close(lst);
 }
@@ -1937,8 +2023,9 @@ static void alarm_in(int ms, void (*fn)(int))
 
 GRADE_TEST(stop, from_signal, 2,
 	   "uecho_stop from a signal handler wakes uecho_run_once(s, -1): -ECANCELED at once "
-	   "then and ever after; uecho_run returns 0; a timeout with nothing to do returns 0; "
-	   "uecho_stop, uecho_stats and uecho_close given NULL do nothing",
+	   "then and ever after; uecho_run returns 0; a timeout with nothing to do returns 0, "
+	   "a turn with a CQE returns without waiting out its timeout; uecho_stop, uecho_stats "
+	   "and uecho_close given NULL do nothing",
 	   "TODO 10: uecho_stop stores a flag and writes the eventfd whose read is armed on the "
 	   "ring; uecho_run_once checks the flag first and after every wait; uecho_stop(NULL), "
 	   "uecho_stats with either pointer NULL and uecho_close(NULL) do nothing (uecho.h)")
@@ -1962,6 +2049,24 @@ GRADE_TEST(stop, from_signal, 2,
 		    "times in its 50 ms: each wait ended long before 50 ms, a busy loop. Is the "
 		    "timeout's timespec 50 ms (tv_sec = ms / 1000, tv_nsec = (ms %% 1000) * "
 		    "1000000)? (TODO 4; io_uring_wait_cqe_timeout(3))", calls);
+	{
+		/* A timeout is the most a turn waits, not how long it lasts: a
+		 * client connects, and the turn returns once it has handled the
+		 * accept's CQE. */
+		int fd = connect_to_server(0);
+
+		t0 = fault_now_ms();
+		ret = SEAM_CALL(uecho_run_once(srv, 2000));
+		grade_check(ret > 0 && fault_now_ms() - t0 < 1000, "a client connected, and "
+			    "uecho_run_once(s, 2000) returned %s after %ld ms, expected the number "
+			    "of CQEs handled as soon as the accept's CQE came: it waits at most "
+			    "timeout_ms for a CQE, then handles every CQE there is and returns "
+			    "(uecho.h, uecho_run_once), it does not go on waiting until the timeout "
+			    "(TODO 4)", grade_errno_str(ret), fault_now_ms() - t0);
+		close(fd);
+		grade_check(turn_until(all_closed, STALL_MS), "a client connected and left, yet "
+			    "the server says: %s (TODO 6, 9)", stats_text());
+	}
 	alarm_in(100, on_alarm_stop);
 	t0 = fault_now_ms();
 	ret = SEAM_CALL(uecho_run_once(srv, -1));
@@ -2231,6 +2336,103 @@ static void program_start(struct prog_proc *p, const char **argv)
 	}
 }
 
+/*
+ * FIELD of every io_uring descriptor the program holds, read from
+ * /proc/PID/fdinfo (a number in BASE: "CqTail:" 10, "SqMask:" 16), into
+ * vals, at most max of them, -1 for a ring whose field was not readable.
+ * Returns how many rings it holds, -2 if its /proc is not readable here.
+ */
+static int program_ring_values(pid_t pid, const char *field, int base, long long *vals, int max)
+{
+	char path[320], link[64], line[128];
+	size_t len = strlen(field);
+	struct dirent *e;
+	int rings = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -2;
+	while ((e = readdir(d)) && rings < max) {
+		ssize_t n;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[io_uring]") != 0)
+			continue;
+		vals[rings] = -1;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (strncmp(line, field, len) == 0)
+				vals[rings] = strtoll(line + len, NULL, base);
+		if (f)
+			fclose(f);
+		rings++;
+	}
+	closedir(d);
+	return rings;
+}
+
+/*
+ * The completions the program's rings have posted (the sum of their CqTail),
+ * or -1 if it has no ring: a server that accepted and echoed clients
+ * through its ring has posted at least a CQE per client. (A program that
+ * serves another way, epoll and read/write, has no ring, or one that posted
+ * nothing.)
+ */
+static long long program_ring_cqes(pid_t pid)
+{
+	long long tails[16], total = 0;
+	int rings = program_ring_values(pid, "CqTail:", 10, tails, 16);
+
+	if (rings <= 0)
+		return rings == 0 ? -1 : rings;
+	for (int i = 0; i < rings; i++)
+		total += tails[i] > 0 ? tails[i] : 0;
+	return total;
+}
+
+/* The SQ entries of the program's ring that has want of them: want if one
+ * has, else the entries of the last ring seen; -1 if it has no ring, -2 if
+ * its /proc is not readable here. */
+static long program_ring_sq_entries(pid_t pid, long want)
+{
+	long long masks[16];
+	int rings = program_ring_values(pid, "SqMask:", 16, masks, 16);
+	long got = -1;
+
+	if (rings < 0)
+		return rings;
+	for (int i = 0; i < rings; i++) {
+		if (masks[i] >= 0)
+			got = (long)masks[i] + 1;
+		if (got == want)
+			break;
+	}
+	return got;
+}
+
+/* The program served its n clients through io_uring. */
+static void program_check_ring(const struct prog_proc *p, int n)
+{
+	long long cqes = program_ring_cqes(p->pid);
+
+	if (cqes == -2)
+		return;
+	grade_check(cqes >= n, "echo-server echoed %d clients, yet %s: the program serves "
+		    "through the module (uecho_open, uecho_run), whose ring posts a CQE for every "
+		    "connection accepted and every piece of data; an echo server of its own (epoll "
+		    "and read/write, like the lesson's epoll-echo.c) is not this exercise (TODO 12)",
+		    n, cqes < 0 ? "it has no io_uring instance open" :
+		    "its io_uring instances have posted fewer CQEs than that");
+}
+
 static void program_stop(struct prog_proc *p, int sig)
 {
 	int ws = 0;
@@ -2346,6 +2548,7 @@ GRADE_TEST_T(program, serves_tcp, 3,
 			    "the network can reach it; the program listens on 127.0.0.1 only "
 			    "(INADDR_LOOPBACK; echo-server.c's header, TODO 12)");
 	}
+	program_check_ring(&p, 5);
 	program_stop(&p, SIGTERM);
 	grade_check(prog_proc_stderr_len(&p) > 0, "echo-server stopped by SIGTERM printed nothing "
 		    "on stderr: it prints its counters (uecho_stats) on one line to stderr before it "
@@ -2396,6 +2599,7 @@ GRADE_TEST_T(program, serves_unix, 2,
 	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", sock);
 	laddr_len = sizeof(*sun);
 	echo_clients(n, 50 * 1024, "echo-server on a unix socket");
+	program_check_ring(&p, n);
 	program_stop(&p, SIGINT);
 	grade_check(access(sock, F_OK) != 0, "echo-server left its socket file %s behind "
 		    "(TODO 12)", sock);
@@ -2435,6 +2639,9 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		{ "--buf-size 1048577 (above 1 MiB)",
 		  { "", "--port", "0", "--buf-size", "1048577", NULL }, 2 },
 		{ "--entries 4097 (above 4096)", { "", "--port", "0", "--entries", "4097", NULL }, 2 },
+		{ "--entries 0 (below 1: 0 is not \"the default\" on the command line)",
+		  { "", "--port", "0", "--entries", "0", NULL }, 2 },
+		{ "--bufs 0", { "", "--port", "0", "--bufs", "0", NULL }, 2 },
 		{ "--unix on a path that exists", { "", "--unix", taken, NULL }, 1 },
 		{ "--port on a port that is taken (another socket listens there)",
 		  { "", "--port", busy_arg, NULL }, 1 },
@@ -2686,6 +2893,15 @@ GRADE_TEST(faults, send_fails, 2,
 		    "closed and no buffer held: a buffer that a receive CQE brings after its "
 		    "connection failed has nothing to echo, give it straight back to the ring "
 		    "(TODO 6, 7, 9)", stats_text());
+	/* The 1000 bytes came while the connection had failed already: no echo
+	 * for them, yet they were received (uecho.h: bytes_received counts
+	 * "also bytes of a client that failed before their echo"). */
+	grade_check(stats().bytes_received == sizeof(msg) + 1000, "the client sent %zu bytes, "
+		    "then 1000 more after the echo's send had failed (-EPIPE), and their receive "
+		    "CQEs came; stats.bytes_received says %llu: every byte a receive CQE brings is "
+		    "received, also on a connection that has failed and will echo nothing more "
+		    "(count it before deciding what to do with the buffer) (uecho.h, struct "
+		    "uecho_stats) (TODO 6, 10)", sizeof(msg), (unsigned long long)stats().bytes_received);
 	for (i = 0; i < 20; i++)
 		turn(1);
 	r = send(fd, msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -2846,6 +3062,7 @@ GRADE_TEST_T(program, many_clients, 3,
 		cl_open(&cls[i], i < 64 ? 1 + grade_rand_below(256 * 1024) : 1 << 20, 0);
 	drive(cls, n, false, "echo-server with 66 clients");
 	clients_free(cls, n);
+	program_check_ring(&p, n);
 	program_stop(&p, SIGTERM);
 }
 
@@ -2886,6 +3103,7 @@ GRADE_TEST_T(program, slow_and_leaving, 3,
 	drive(&fresh, 1, false, "a new client after the others");
 	cl_free(&fresh);
 	clients_free(cls, n);
+	program_check_ring(&p, n + 1);
 	program_stop(&p, SIGTERM);
 }
 
@@ -2909,21 +3127,33 @@ static long proc_status_kib(pid_t pid, const char *name)
 }
 
 GRADE_TEST_T(program, tiny_ring, 2,
-	     "echo-server --bufs 2 --buf-size 16 under a burst of 8 clients of 32 KiB: the ring "
-	     "runs dry again and again, every byte comes back; --bufs 4096 --buf-size 131072 gives "
-	     "the server 512 MiB of buffers (its address space holds them)",
+	     "echo-server --bufs 2 --buf-size 16 --entries 8 under a burst of 8 clients of 32 KiB: "
+	     "the ring (8 SQ entries) runs dry again and again, every byte comes back; --bufs 4096 "
+	     "--buf-size 131072 gives the server 512 MiB of buffers (its address space holds them)",
 	     "TODO 6, 12: -ENOBUFS ends a receive; arm it again when a buffer comes back; the "
 	     "program passes --bufs, --buf-size and --entries to uecho_open (struct uecho_config)",
 	     30)
 {
 	struct prog_proc p;
-	const char *argv[] = { "", "--port", "0", "--bufs", "2", "--buf-size", "16", NULL };
+	const char *argv[] = { "", "--port", "0", "--bufs", "2", "--buf-size", "16", "--entries", "8",
+			       NULL };
 	const char *big[] = { "", "--port", "0", "--bufs", "4096", "--buf-size", "131072", NULL };
 	int n = 8;
-	long kib;
+	long kib, sq;
 
 	grade_require_memlock(1 << 20, "an echo-server with a buffer ring of 4096 entries");
 	program_serve_tcp(&p, argv);
+	sq = program_ring_sq_entries(p.pid, 8);
+	if (sq != 8 && sq != -2) {
+		kill(p.pid, SIGKILL);
+		prog_wait(p.pid, PROG_MS, NULL);
+		if (sq < 0)
+			grade_fail("echo-server --entries 8 has no io_uring instance open: it serves "
+				   "through the module, uecho_open sets up its ring (TODO 12)");
+		grade_fail("echo-server --entries 8 has a ring of %ld SQ entries: --entries must "
+			   "reach uecho_open (struct uecho_config: entries), which sets the ring up "
+			   "with that many (TODO 12)", sq);
+	}
 	echo_clients(n, 32 * 1024, "echo-server with 2 buffers of 16 bytes and 8 clients");
 	program_stop(&p, SIGTERM);
 
@@ -3308,4 +3538,120 @@ GRADE_TEST(faults, listener_fails, 2,
 		srv_close();
 		close(lfd);
 	}
+}
+
+/* ------------------------------------------------------- a CQ that is full */
+
+/* The module's CQ is full, or the kernel keeps CQEs aside (overflow). */
+static bool cq_full(void)
+{
+	struct io_uring *ring = obs.ring;
+
+	if (!ring)
+		return false;
+	io_uring_get_events(ring); /* a DEFER_TASKRUN ring posts only when asked */
+	return (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW) ||
+	       io_uring_cq_ready(ring) >= ring->cq.ring_entries;
+}
+
+/* n clients connect (and, with send, send their message) while the server
+ * does not turn, until its CQ is full (at most 1 s). */
+static void burst_until_cq_full(struct client *cls, int n, bool send)
+{
+	for (int i = 0; i < n; i++)
+		if (send)
+			cl_step(&cls[i]);
+	for (long end = fault_now_ms() + 1000; !cq_full() && fault_now_ms() < end;)
+		usleep(1000);
+}
+
+static uint64_t want_received;
+static bool received_enough(void)
+{
+	return stats().bytes_received >= want_received;
+}
+
+GRADE_TEST_T(faults, cq_full, 2,
+	     "the CQ is full when connections and data come: the kernel ends the multishot accept "
+	     "with a CQE that carries a new connection, and a multishot receive with a CQE that "
+	     "carries data (neither with IORING_CQE_F_MORE): both are served, and re-armed",
+	     "TODO 5, 6: a CQE without IORING_CQE_F_MORE ends the multishot, but it is not "
+	     "empty: an accept's res may still be a new socket, a receive's res bytes in the "
+	     "buffer IORING_CQE_F_BUFFER names. Handle what it carries first, then re-arm "
+	     "(io_uring_prep_multishot_accept(3), io_uring_prep_recv_multishot(3))", 25)
+{
+	struct client *old, *fresh;
+	unsigned cq;
+	int n;
+	bool full1, full2;
+	uint64_t received;
+
+	setup();
+	/* A small ring: entries 2 and 4 buffers (the reference's CQ is 8). */
+	srv_open_cfg(unix_listener(), 2, 4, 64);
+	turn(0);
+	cq = obs.ring ? obs.ring->cq.ring_entries : 0;
+	/* One CQE per connection: a few more connections than the CQ holds. A
+	 * module whose CQ is far larger is never put in this corner. */
+	n = cq + 4 > 200 ? 200 : (int)cq + 4;
+
+	/* 1: n connections come while the server does not turn. The accept
+	 * posts a CQE (F_MORE) for each until the CQ is full; then the kernel
+	 * ends it with a last CQE that still carries a connection. */
+	old = clients(n, 40, 0);
+	burst_until_cq_full(old, 0, false);
+	full1 = cq_full();
+	want_accepted = (unsigned)n;
+	grade_check(turn_until(accepted_enough, STALL_MS), "%d clients connected while the "
+		    "server did not turn (its CQ %sfull, %u entries), and it accepted only %llu of "
+		    "them: when the CQ is full, the kernel ends the multishot accept with a last CQE "
+		    "(no IORING_CQE_F_MORE) whose res is still a new socket (%ld such CQE(s) so "
+		    "far): serve that connection, then re-arm the accept (TODO 5); %s", n,
+		    full1 ? "" : "not ", cq, (unsigned long long)stats().accepted,
+		    obs.accept_conn_last, stats_text());
+	drive(old, n, false, "clients accepted while the CQ was full");
+	/* Until every echo's send has completed and the server is idle: every
+	 * buffer back in the ring, every receive armed again. */
+	want_sent = 40u * (unsigned)n;
+	grade_check(turn_until(sent_enough, STALL_MS), "every client got its echo, yet the "
+		    "server's counters say: %s (TODO 7, 10)", stats_text());
+	for (int i = 0; i < 100 && turn(10) != 0; i++)
+		;
+
+	/* 2: the CQ full again (n more connections), then every old client
+	 * sends: each receive that takes a buffer cannot post a CQE with
+	 * F_MORE, so the kernel ends it with a last CQE carrying the data. */
+	received = stats().bytes_received;
+	fresh = clients(n, 40, 0);
+	burst_until_cq_full(fresh, n, false);
+	full2 = cq_full();
+	for (int i = 0; i < n; i++) {
+		free(old[i].out);
+		free(old[i].in);
+		old[i].out = grade_random_bytes(30);
+		old[i].in = grade_xmalloc(30);
+		old[i].out_len = 30;
+		old[i].sent = old[i].got = 0;
+		cl_step(&old[i]);
+	}
+	want_received = received + 30u * (unsigned)n;
+	grade_check(turn_until(received_enough, STALL_MS), "%d clients sent 30 bytes each "
+		    "while the server's CQ was %sfull; %llu of those %d bytes were received: when "
+		    "the CQ is full, the kernel ends a multishot receive with a last CQE (no "
+		    "IORING_CQE_F_MORE) that still carries data in a buffer (IORING_CQE_F_BUFFER; "
+		    "%ld such CQE(s) so far): count it and queue it for its echo as any other, then "
+		    "re-arm (TODO 6); %s", n, full2 ? "" : "not ",
+		    (unsigned long long)(stats().bytes_received - received), 30 * n,
+		    obs.recv_data_last, stats_text());
+	drive(old, n, false, "clients whose data came while the CQ was full");
+	drive(fresh, n, false, "clients accepted while the CQ was full, again");
+	clients_free(old, n);
+	clients_free(fresh, n);
+	grade_check(turn_until(all_closed, STALL_MS), "every client left, yet the server says: %s "
+		    "(TODO 6, 9)", stats_text());
+	grade_check(stats().bufs_held == 0, "every client left, and the server still holds %llu "
+		    "buffer(s): the buffer a receive's last CQE carries goes back like any other "
+		    "(TODO 6, 7)", (unsigned long long)stats().bufs_held);
+	srv_close();
+	close(lfd);
 }
