@@ -61,12 +61,14 @@ ssize_t write_full(int fd, const void *buf, size_t len);
 
 /*
  * Copy the file at src to dst, creating dst (mode 0644, before umask) or
- * truncating it, through one buffer of bufsize bytes: each read(2) asks for
+ * emptying it as it is opened (O_TRUNC: a copy that fails part way leaves
+ * dst with at most the bytes it wrote, never an old file's tail behind
+ * them), through one buffer of bufsize bytes: each read(2) asks for
  * at most bufsize bytes. bufsize is checked before anything is opened
  * (bufsize == 0: -EINVAL, dst neither created nor truncated). src is opened
- * first; if it cannot be opened, dst is neither created nor truncated. dst is opened for writing only, so a
- * destination that is writable but not readable (mode 0200) can be copied
- * onto. src and dst may be any file open(2) opens, as with cp: a FIFO as
+ * first; if it cannot be opened, dst is neither created nor truncated. dst
+ * is opened for writing only, so a destination that is writable but not
+ * readable (mode 0200) can be copied onto. src and dst may be any file open(2) opens, as with cp: a FIFO as
  * src (read to its end), /dev/null as dst (O_TRUNC leaves a device alone;
  * ftruncate(2) would fail). Returns the number of bytes copied (beyond 4 GiB
  * too), or -errno: a read or write that fails mid-copy makes the result

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "open_hooks.h"
+#include "tasks.h"
 
 #define LESSON "chapters/01-blocking/README.md"
 
@@ -686,6 +690,20 @@ static ssize_t sharing_pread64(int fd, void *buf, size_t n, off64_t off)
 	return k;
 }
 
+/* A pread that is short once (its first call moves at most 1000 bytes),
+ * then moves all that is asked. */
+static long short_once_calls;
+
+static ssize_t short_once_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return SEAM_REAL(pread)(fd, buf, ++short_once_calls == 1 && n > 1000 ? 1000 : n, off);
+}
+
+static ssize_t short_once_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	return SEAM_REAL(pread64)(fd, buf, ++short_once_calls == 1 && n > 1000 ? 1000 : n, off);
+}
+
 GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 	   "pread_full continues a short pread at the advanced offset, also when another "
 	   "pread_full runs in between",
@@ -707,6 +725,29 @@ GRADE_TEST(pread_full, short_pread_advances_offset, 3,
 	grade_check(got == 15000, "pread_full(fd, buf, 15000, 4321) returned %s when each "
 		    "pread(2) transferred at most 1000 bytes; expected 15000", grade_errno_str(got));
 	grade_check_same(buf, data + 4321, 15000, "pread_full after short preads");
+
+	/* One short pread, then preads that move all they are asked for:
+	 * pread_full(fd, buf, 2500, 3000) asks for 2500, then 1500, and never
+	 * writes past buf + 2500. */
+	{
+		size_t past = 0;
+
+		memset(buf, 0xAA, 4096);
+		short_once_calls = 0;
+		seam_hook_pread = short_once_pread;
+		seam_hook_pread64 = short_once_pread64;
+		got = SEAM_CALL(pread_full(fd, buf, 2500, 3000));
+		seam_hook_pread = NULL;
+		seam_hook_pread64 = NULL;
+		for (size_t k = 2500; k < 4096; k++)
+			past += buf[k] != 0xAA;
+		grade_check(got == 2500 && past == 0, "pread_full(fd, buf, 2500, 3000) returned %s "
+			    "and wrote %zu byte(s) past buf + 2500 when its first pread() brought 1000 "
+			    "bytes; expected 2500 and none: after a short pread, ask for len - done "
+			    "bytes, the room left in buf, not len again (TODO 2; lesson: \"Short "
+			    "reads\")", grade_errno_str(got), past);
+		grade_check_same(buf, data + 3000, 2500, "pread_full after one short pread");
+	}
 
 	/* Two users of one descriptor, as blocking.h allows: another
 	 * pread_full runs to its end between two preads of this one. */
@@ -784,22 +825,31 @@ GRADE_TEST(pread_full, bad_arguments, 1,
 }
 
 GRADE_TEST(pread_full, error_after_progress, 1,
-	   "pread_full returns -EIO when pread() fails after some bytes came",
+	   "pread_full returns -errno when pread() fails after some bytes came (EIO, EAGAIN)",
 	   "TODO 2: an error after a short pread is the answer: return -errno, not the bytes "
-	   "so far (blocking.h, read_full)")
+	   "so far (blocking.h, read_full); EAGAIN is such an error, never a reason to call "
+	   "pread again (the cases of TODO 1; lesson: \"EAGAIN: when the descriptor is "
+	   "non-blocking\")")
 {
+	static const int errs[] = { EIO, EAGAIN };
 	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
 	int fd = grade_open(grade_make_file("f", data, 10000), O_RDONLY);
 	ssize_t got;
 
-	script_set(&rd_script, -1, 1000, 0, 2, EIO);
-	hooks_script();
-	got = SEAM_CALL(pread_full(fd, buf, 8000, 100));
-	hooks_off();
-	grade_check(got == -EIO, "pread() returned 1000, then -1 with errno EIO; pread_full "
-		    "returned %s, expected -EIO", grade_errno_str(got));
-	grade_check(rd_script.after_fail == 0, "pread_full called pread() %ld more time(s) after "
-		    "it failed with EIO", rd_script.after_fail);
+	for (int i = 0; i < 2; i++) {
+		/* pread() gives 1000 bytes, then fails. */
+		script_set(&rd_script, -1, 1000, 0, 2, errs[i]);
+		hooks_script();
+		got = SEAM_CALL(pread_full(fd, buf, 8000, 100));
+		hooks_off();
+		grade_check(got == -errs[i], "pread() returned 1000, then -1 with errno %s; "
+			    "pread_full returned %s, expected %s", grade_errno_str(-errs[i]) + 1,
+			    grade_errno_str(got), grade_errno_str(-errs[i]));
+		grade_check(rd_script.after_fail == 0, "pread_full called pread() %ld more "
+			    "time(s) after it failed with %s: report the error at once%s",
+			    rd_script.after_fail, grade_errno_str(-errs[i]) + 1, errs[i] == EAGAIN ?
+			    " (EAGAIN means \"nothing now\": a retry at once spins, blocking.h)" : "");
+	}
 	close(fd);
 	free(data);
 	free(buf);
@@ -1190,7 +1240,10 @@ static struct {
  * harness closed behind copy_file's back, which copy_file closes once. */
 static int close_open_only(int fd)
 {
-	if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+	/* close(-1) is a harmless EBADF (no descriptor has a negative number):
+	 * a cleanup that closes "whatever is open, -1 if nothing" is no
+	 * double close. */
+	if (fd >= 0 && fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
 		if (fd == behind.closed && !behind.closed_again)
 			behind.closed_again = true;
 		else
@@ -1357,11 +1410,13 @@ static ssize_t read_only_read(int fd, void *buf, size_t n)
 
 GRADE_TEST(copy_file, truncates_destination, 1,
 	   "copy_file truncates a longer existing destination in place, also one writable but "
-	   "not readable, from a read-only source; and copies onto /dev/null",
+	   "not readable, from a read-only source; and copies onto /dev/null and through a "
+	   "symbolic link",
 	   "TODO 4: an existing destination must be emptied when it is opened (O_TRUNC, the same "
 	   "file: no unlink, so its links and mode stay), and opened for writing only (read-write "
 	   "fails on a file of mode 0200); the source is opened for reading only (a file of mode "
-	   "0400): man 2 open, O_TRUNC and the access modes; lesson: \"Cleaning up\"")
+	   "0400); a symbolic link as the destination is followed, as open(2) and cp do (no "
+	   "O_NOFOLLOW): man 2 open, O_TRUNC and the access modes; lesson: \"Cleaning up\"")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
@@ -1412,6 +1467,36 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 	grade_check_same(back, data, 100, "the destination's hard link");
 	free(back);
 
+	/* A destination given by a symbolic link to an existing file: open(2)
+	 * follows it, as cp does, and the file it names gets the copy. */
+	{
+		char sym[PATH_MAX];
+		struct stat lst;
+
+		snprintf(sym, sizeof(sym), "%s", grade_path("dst-sym"));
+		grade_check(symlink(dst, sym) == 0, "harness: symlink: %s", strerror(errno));
+		int fd = grade_open(dst, O_WRONLY | O_TRUNC);
+
+		/* The file behind the link holds 50000 old bytes again. */
+		grade_check(SEAM_REAL(pwrite)(fd, old, 50000, 0) == 50000, "harness: pwrite: %s",
+			    strerror(errno));
+		close(fd);
+		got = SEAM_CALL(copy_file(src, sym, 4096));
+		grade_check(got == 100, "copy_file onto a symbolic link to an existing file "
+			    "returned %s, expected 100: the destination may be any path open(2) "
+			    "opens, and open follows a symbolic link to the file it names, as cp "
+			    "does (O_NOFOLLOW refuses it with ELOOP: man 2 open, O_NOFOLLOW)",
+			    grade_errno_str((ssize_t)got));
+		grade_check(lstat(sym, &lst) == 0 && S_ISLNK(lst.st_mode), "after copy_file onto "
+			    "a symbolic link, the link is gone or no link any more: write into the "
+			    "file it names; no unlink, rename or new file in its place");
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL && backlen == 100, "after copy_file onto a symbolic link "
+			    "to it, the file has %zu bytes, expected 100", back ? backlen : 0);
+		grade_check_same(back, data, 100, "the file behind the symbolic link");
+		free(back);
+	}
+
 	/* A destination that is no regular file: /dev/null takes the bytes;
 	 * O_TRUNC does nothing to it (ftruncate(2) would fail with EINVAL). */
 	got = SEAM_CALL(copy_file(src, "/dev/null", 4096));
@@ -1424,12 +1509,29 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 	free(data);
 }
 
+/* open(2) as the kernel answers an ordinary user (root, or a grader with
+ * CAP_DAC_OVERRIDE, may open anything): the file at readonly_dst, of a mode
+ * without write permission, cannot be opened for writing (EACCES). */
+static const char *readonly_dst;
+
+static int readonly_dst_verdict(const char **path, int flags)
+{
+	struct stat st;
+
+	if (readonly_dst && !strcmp(*path, readonly_dst) && (flags & O_ACCMODE) != O_RDONLY &&
+	    stat(*path, &st) == 0 && !(st.st_mode & 0222))
+		return EACCES;
+	return 0;
+}
+
 GRADE_TEST(copy_file, errors, 2,
 	   "copy_file: -ENOENT for a missing source (destination untouched) or directory, "
-	   "-ENOTDIR, -EISDIR, -EINVAL for bufsize 0 (nothing opened)",
+	   "-ENOTDIR, -EISDIR, -EACCES (destination untouched), -EINVAL for bufsize 0 "
+	   "(nothing opened)",
 	   "TODO 4: return open(2)'s own -errno (man 2 open, ERRORS); check bufsize first, "
 	   "before opening anything; open the source before the destination, so that a "
-	   "missing source truncates nothing")
+	   "missing source truncates nothing; a destination you may not write is an error, "
+	   "not a file to remove and make again")
 {
 	unsigned char data[10] = "0123456789";
 	char src[PATH_MAX];  /* grade_path's storage is reused after 8 calls */
@@ -1512,6 +1614,43 @@ GRADE_TEST(copy_file, errors, 2,
 			    "first row of the ladder)", grade_errno_str((ssize_t)got),
 			    seam_calls_sum(SEAM_open, SEAM_open64, SEAM_openat, SEAM_openat64,
 					   SEAM_COUNT));
+	}
+	/* A destination that exists and may not be written (mode 0444): open's
+	 * EACCES is the answer, and the file stays as it was: same file, same
+	 * bytes (copy_file is no cp -f, which removes it and makes a new one). */
+	{
+		const char *ro = grade_make_file("readonly", data, sizeof(data));
+		struct stat was, now;
+		unsigned char *back;
+		size_t backlen;
+
+		grade_check(chmod(ro, 0444) == 0 && stat(ro, &was) == 0, "harness: chmod: %s",
+			    strerror(errno));
+		readonly_dst = ro;
+		open_hooks_install(readonly_dst_verdict);
+		got = SEAM_CALL(copy_file(src, ro, 4096));
+		open_hooks_remove();
+		readonly_dst = NULL;
+		seam_hook_close = close_open_only;
+		grade_check(got == -EACCES, "copy_file onto an existing file of mode 0444 (open(2) "
+			    "for writing fails with EACCES) returned %s, expected -EACCES: a "
+			    "destination that may not be written is an error, open's own "
+			    "(blocking.h: \"dst not writable: that error, e.g. -EACCES\")",
+			    grade_errno_str((ssize_t)got));
+		grade_check(stat(ro, &now) == 0 && now.st_ino == was.st_ino &&
+			    (now.st_mode & 07777) == 0444, "copy_file onto an existing file of mode "
+			    "0444, which it may not write, removed or replaced that file (%s): the "
+			    "destination's permissions are its owner's decision; report open's "
+			    "EACCES and leave the file alone, no unlink and retry (TODO 4; man 2 "
+			    "open, EACCES)", stat(ro, &now) != 0 ? "it is gone" :
+			    now.st_ino != was.st_ino ? "a new file has its name" : "its mode changed");
+		back = grade_slurp(ro, &backlen);
+		grade_check(back != NULL && backlen == sizeof(data), "copy_file onto a file it may "
+			    "not write changed it: %zu bytes, it had %zu", back ? backlen : 0,
+			    sizeof(data));
+		grade_check_same(back, data, sizeof(data), "the destination it may not write");
+		free(back);
+		chmod(ro, 0600);
 	}
 	/* From here, close() succeeds and leaves errno at EINTR, as POSIX allows:
 	 * the errno of the failed open must be taken before the cleanup. */
@@ -1623,16 +1762,113 @@ GRADE_TEST(copy_file, frees_its_buffer, 2,
 	free(data);
 }
 
+/* A source that changes while copy_file reads it: right after its first
+ * read() returns, the harness appends to the file (cut < 0) or cuts it
+ * short to `cut` bytes, through a descriptor of its own. */
+static struct {
+	int wfd;
+	off_t cut;
+	const void *more;
+	size_t more_len;
+	off_t at;
+	long calls;
+} changing;
+
+static ssize_t changing_read(int fd, void *buf, size_t n)
+{
+	ssize_t k = SEAM_REAL(read)(fd, buf, n);
+	int saved = errno;
+
+	if (++changing.calls == 1) {
+		if (changing.cut >= 0)
+			grade_check(ftruncate(changing.wfd, changing.cut) == 0, "harness: "
+				    "ftruncate: %s", strerror(errno));
+		else
+			grade_check(SEAM_REAL(pwrite)(changing.wfd, changing.more, changing.more_len,
+						      changing.at) == (ssize_t)changing.more_len,
+				    "harness: pwrite: %s", strerror(errno));
+	}
+	errno = saved;
+	return k;
+}
+
+/* A FIFO's writer that comes only once copy_file sleeps in open() of the
+ * FIFO (open(2) of a FIFO for reading waits for a writer, fifo(7)): it
+ * then writes its bytes and closes. If copy_file never waits there (it
+ * opened with O_NONBLOCK, which does not wait), the writer never comes and
+ * a read finds no writer: end of file (pipe(7)). */
+static struct {
+	const char *path;
+	const unsigned char *data;
+	size_t len;
+	pid_t tid;
+	atomic_bool stop;
+	bool came;
+} fifo_writer;
+
+static bool asleep_opening_fifo(void)
+{
+	struct task_call c;
+	const char *p;
+
+	if (task_call_read(getpid(), fifo_writer.tid, &c) != 0 || c.running)
+		return false;
+	if (c.nr == SYS_openat)
+		p = (const char *)c.args[1];
+#ifdef SYS_open
+	else if (c.nr == SYS_open)
+		p = (const char *)c.args[0];
+#endif
+	else
+		return false;
+	return p && !strcmp(p, fifo_writer.path);
+}
+
+static void *fifo_writer_main(void *arg)
+{
+	long t0 = fault_now_ms();
+	int w;
+
+	(void)arg;
+	seam_mark_harness_thread();
+	while (!atomic_load(&fifo_writer.stop) && fault_now_ms() - t0 < FAULT_PATIENCE_MS) {
+		if (asleep_opening_fifo()) {
+			w = open(fifo_writer.path, O_WRONLY | O_CLOEXEC);
+			fifo_writer.came = w >= 0;
+			for (size_t done = 0; w >= 0 && done < fifo_writer.len; ) {
+				ssize_t k = SEAM_REAL(write)(w, fifo_writer.data + done,
+							     fifo_writer.len - done);
+
+				if (k < 0 && errno != EINTR)
+					break;
+				done += k > 0 ? (size_t)k : 0;
+			}
+			if (w >= 0)
+				close(w);
+			return NULL;
+		}
+		fault_nap();
+	}
+	/* Never saw it: release a copy_file that might still wait in open(). */
+	w = open(fifo_writer.path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (w >= 0)
+		close(w);
+	return NULL;
+}
+
 GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 	   "copy_file copies when read() and write() come back short and fail with EINTR, "
-	   "and from a pipe",
+	   "from a pipe and a FIFO, and a file that grows or shrinks meanwhile",
 	   "TODO 4: move the data with read_full and write_full (or loops just as careful): a "
-	   "short read is not the end of the file, a short write must be finished "
-	   "(lesson: \"Short reads\", \"Short writes\")")
+	   "short read is not the end of the file, a short write must be finished; copy until "
+	   "read says end of file, whatever size the source had; open the source plainly "
+	   "O_RDONLY (a FIFO's open waits for its writer) (lesson: \"Short reads\", \"Short "
+	   "writes\", \"End of file\")")
 {
 	const size_t size = 30011;
 	unsigned char *data = grade_random_bytes(size), *back;
 	const char *src = grade_make_file("src", data, size), *dst = grade_path("dst");
+	char dst_name[PATH_MAX];
 	size_t backlen;
 	off_t got;
 
@@ -1684,6 +1920,79 @@ GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 		grade_check_same(back, data, len, "copy_file from a pipe");
 		free(back);
 	}
+
+	/* grade_path's storage is reused: keep the destination's name. */
+	snprintf(dst_name, sizeof(dst_name), "%s", dst);
+	dst = dst_name;
+
+	/* A FIFO by its name, whose writer comes only once copy_file waits for
+	 * it in open(). */
+	{
+		const size_t len = 10000;
+		char fifo[PATH_MAX];
+		pthread_t th;
+
+		snprintf(fifo, sizeof(fifo), "%s", grade_path("fifo"));
+		grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+		fifo_writer.path = fifo;
+		fifo_writer.data = data;
+		fifo_writer.len = len;
+		fifo_writer.tid = gettid();
+		fifo_writer.came = false;
+		atomic_store(&fifo_writer.stop, false);
+		grade_check(pthread_create(&th, NULL, fifo_writer_main, NULL) == 0,
+			    "harness: pthread_create failed");
+		got = SEAM_CALL(copy_file(fifo, dst, 4096));
+		atomic_store(&fifo_writer.stop, true);
+		pthread_join(th, NULL);
+		grade_check(got == (off_t)len && fifo_writer.came, "copy_file from a FIFO (made "
+			    "by mkfifo) whose writer comes only once copy_file waits for it in "
+			    "open(), then sends %zu bytes, returned %s, expected %zu%s: opening a "
+			    "FIFO for reading waits until a writer opens it (fifo(7)); with "
+			    "O_NONBLOCK open returns at once, and a read before any writer came sees "
+			    "end of file (pipe(7)), even if O_NONBLOCK is cleared afterwards. Open "
+			    "the source O_RDONLY, without O_NONBLOCK (TODO 4; blocking.h: \"a FIFO "
+			    "as src (read to its end)\")", len, grade_errno_str((ssize_t)got), len,
+			    fifo_writer.came ? "" : " (copy_file never waited in open() of the "
+			    "FIFO, so the writer never came)");
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL && backlen == len, "the copy of a FIFO has %zu bytes, "
+			    "expected %zu", back ? backlen : 0, len);
+		grade_check_same(back, data, len, "copy_file from a FIFO");
+		free(back);
+	}
+
+	/* A regular file that grows, then one that shrinks, while copy_file
+	 * copies it: the copy is what read() gave until it said end of file,
+	 * not the size fstat told before. */
+	for (int i = 0; i < 2; i++) {
+		const size_t first = 10000, now = i ? 6000 : 13000;
+		const char *name = i ? "shrinks" : "grows";
+
+		src = grade_make_file(name, data, first);
+		changing.wfd = grade_open(src, O_WRONLY);
+		changing.cut = i ? (off_t)now : -1;
+		changing.more = data + first;
+		changing.more_len = now - first;
+		changing.at = (off_t)first;
+		changing.calls = 0;
+		seam_hook_read = changing_read;
+		got = SEAM_CALL(copy_file(src, dst, 4096));
+		hooks_off();
+		close(changing.wfd);
+		back = grade_slurp(dst, &backlen);
+		grade_check(got == (off_t)now && back != NULL && backlen == now, "copy_file of a "
+			    "%zu-byte file that %s to %zu bytes right after copy_file's first read() "
+			    "returned %s, and the copy has %zu bytes; expected %zu and %zu: copy what "
+			    "read() gives until it returns 0 (end of file), never a size taken "
+			    "before (fstat's st_size), and write only the bytes read: no "
+			    "preallocation or ftruncate of the destination to the source's size "
+			    "(TODO 4; lesson: \"End of file\")", first, i ? "shrank" : "grew", now,
+			    grade_errno_str((ssize_t)got), back ? backlen : 0, now, now);
+		grade_check_same(back, data, now, i ? "copy_file of a file that shrank" :
+				 "copy_file of a file that grew");
+		free(back);
+	}
 	free(data);
 }
 
@@ -1694,7 +2003,7 @@ GRADE_TEST(copy_file, error_mid_copy, 2,
 	   "descriptors, free the buffer (lesson: \"Cleaning up\")")
 {
 	const size_t size = 50000;
-	unsigned char *data = grade_random_bytes(size);
+	unsigned char *data = grade_random_bytes(size), *old = grade_random_bytes(80000);
 	const char *src = grade_make_file("src", data, size);
 	struct seam_heap before;
 	int fds;
@@ -1706,16 +2015,29 @@ GRADE_TEST(copy_file, error_mid_copy, 2,
 	/* The third write() fails: the disk is full, then a device error. */
 	for (int i = 0; i < 2; i++) {
 		static const int errs[] = { ENOSPC, EIO };
+		/* The destination exists, longer than the source: whatever the
+		 * copy wrote before it failed, no old byte may stay behind it. */
+		const char *dst = grade_make_file("dst", old, 80000);
+		struct stat st = { 0 };
 
 		script_set(&wr_script, -1, 0, 0, 3, errs[i]);
 		hooks_script();
-		got = SEAM_CALL(copy_file(src, grade_path("dst"), 4096));
+		got = SEAM_CALL(copy_file(src, dst, 4096));
 		hooks_off();
 		grade_check(got == -errs[i], "copy_file returned %s when its third write() failed "
 			    "with %s, expected %s: the copy's result is the failing write's own "
 			    "-errno, as write_full returned it, not a code of your own",
 			    grade_errno_str((ssize_t)got), grade_errno_str(-errs[i]) + 1,
 			    grade_errno_str(-errs[i]));
+		grade_check(stat(dst, &st) != 0 || st.st_size <= 2 * 4096, "copy_file of a "
+			    "50000-byte source over an existing 80000-byte file failed at its third "
+			    "write() (%s), after two writes of at most 4096 bytes, and left the "
+			    "destination %lld bytes long: bytes it never wrote (the old file's, or "
+			    "space reserved for the source's size) stay behind the new ones, a file "
+			    "that looks whole and is not. Empty the destination when it is opened "
+			    "(O_TRUNC), not by a ftruncate once the copy is done, and do not size it "
+			    "in advance (TODO 4; man 2 open, O_TRUNC; lesson: \"Cleaning up\")",
+			    grade_errno_str(-errs[i]) + 1, (long long)st.st_size);
 		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open after a "
 			    "write failed mid-copy", fault_count_fds() - fds);
 		grade_check_heap(&before, "copy_file whose write failed mid-copy");
@@ -1731,6 +2053,7 @@ GRADE_TEST(copy_file, error_mid_copy, 2,
 	grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open after a "
 		    "read failed mid-copy", fault_count_fds() - fds);
 	grade_check_heap(&before, "copy_file whose read failed mid-copy");
+	free(old);
 	free(data);
 }
 
@@ -1795,7 +2118,7 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 GRADE_TEST(batch, arguments, 1,
 	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; n == 0 with NULL is 0; the "
 	   "request after the batch is not touched, the others keep their place; length 0 at "
-	   "offset -1 is -EINVAL",
+	   "offset -1 is -EINVAL; a request on descriptor -1 fails alone",
 	   "TODO 5: check the arguments before the loop: only qd == 0 and (reqs == NULL with "
 	   "n > 0) are -EINVAL; the loop runs for i < n; every request, length 0 included, "
 	   "gets pread_full's answer (chapters/common/batch.h, blocking.h)")
@@ -1862,14 +2185,36 @@ GRADE_TEST(batch, arguments, 1,
 		    "length 0 is not skipped; its res is what pread_full answers, and pread_full "
 		    "checks offset < 0 first, also when len == 0 (blocking.h)",
 		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+
+	/* A request on descriptor -1 fails alone, with what pread answers for
+	 * it; the batch is no error, and the others are read. */
+	reqs[0] = (struct batch_req){ fd, 0, 100, bufs[0], 7 };
+	reqs[1] = (struct batch_req){ -1, 0, 100, bufs[1], 7 };
+	reqs[2] = (struct batch_req){ fd, 200, 100, bufs[2], 7 };
+	ret = SEAM_CALL(blk_batch_read(reqs, 3, 2));
+	grade_check(ret == 0, "blk_batch_read of 3 requests, the second on descriptor -1, "
+		    "returned %s, expected 0: a bad request is that request's error, in its res, "
+		    "and the others still run; the whole batch is -EINVAL only for qd == 0 or "
+		    "reqs == NULL with n > 0 (chapters/common/batch.h: \"for this request alone; "
+		    "the other requests still run\"; TODO 5)", grade_errno_str(ret));
+	grade_check(reqs[1].res == -EBADF, "the request on descriptor -1 has res %s, expected "
+		    "-EBADF: each request's res is pread_full's answer for it (man 2 pread, "
+		    "ERRORS)", grade_errno_str(reqs[1].res));
+	grade_check(reqs[0].res == 100 && reqs[2].res == 100, "beside a request on descriptor "
+		    "-1, the others got res %s and %s, expected 100 each",
+		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[2].res));
+	grade_check_same(bufs[0], data, 100, "blk_batch_read beside a bad request");
+	grade_check_same(bufs[2], data + 200, 100, "blk_batch_read beside a bad request");
 	close(fd);
 	free(data);
 }
 
 GRADE_TEST(batch, error_after_progress, 1,
-	   "blk_batch_read: a request whose pread() fails after a short one gets -EIO",
+	   "blk_batch_read: a request whose pread() fails after a short one gets -EIO; one "
+	   "whose preads fail with EINTR now and then is read whole",
 	   "TODO 5 (and TODO 2): res is pread_full's answer, and pread_full returns -errno "
-	   "for an error even after a short pread, not the bytes so far")
+	   "for an error even after a short pread, not the bytes so far, and calls pread "
+	   "again after EINTR")
 {
 	unsigned char *data = grade_random_bytes(8192);
 	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
@@ -1895,6 +2240,27 @@ GRADE_TEST(batch, error_after_progress, 1,
 		    grade_errno_str(reqs[2].res));
 	grade_check_same(bufs[0], data, 4096, "request 0");
 	grade_check_same(bufs[2], data + 4096, 4096, "request 2");
+
+	/* Request 1 again: now its preads bring at most 1000 bytes and every
+	 * second one fails with EINTR (a signal): no error, the request is read
+	 * whole, as pread_full reads it. */
+	for (int i = 0; i < 3; i++)
+		reqs[i].res = 1;
+	memset(bufs[1], 0, sizeof(bufs[1]));
+	script_set(&rd_script, bad, 1000, 2, 0, 0);
+	hooks_script();
+	ret = SEAM_CALL(blk_batch_read(reqs, 3, 4));
+	hooks_off();
+	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(reqs[1].res == 4000, "request 1 (4000 bytes at offset 100): every second "
+		    "pread() failed with EINTR and the others brought at most 1000 bytes; res is %s, "
+		    "expected 4000: EINTR means \"call it again\", in a batch too; read each "
+		    "request with pread_full, which already retries it and continues short preads "
+		    "(TODO 5; lesson: \"EINTR and SA_RESTART\")", grade_errno_str(reqs[1].res));
+	grade_check_same(bufs[1], data + 100, 4000, "request 1 after EINTRs");
+	grade_check(reqs[0].res == 4096 && reqs[2].res == 4096, "requests 0 and 2: res %s and "
+		    "%s, expected 4096 each", grade_errno_str(reqs[0].res),
+		    grade_errno_str(reqs[2].res));
 	close(bad);
 	close(fd);
 	free(data);
