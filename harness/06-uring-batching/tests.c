@@ -324,10 +324,24 @@ URING_TEST(batch, arguments, 1,
 	SEAM_CALL_VOID(ubatch_exit(&b));
 }
 
+/* A wait for a completion while nothing is in flight (nothing queued, nothing
+ * in the kernel, the CQ empty) would sleep forever: fail at once instead. */
+static void no_wait_with_nothing(struct io_uring *ring, unsigned nr)
+{
+	if (ring && watch_inflight(ring) == 0 && io_uring_cq_ready(ring) == 0)
+		grade_fail("ubatch_read waits for %u completion(s) with no read in flight: every "
+			   "request of this batch needs no I/O (length 0, or a negative offset), "
+			   "so nothing will ever complete and the wait never ends. Finish such "
+			   "requests where you fill the window, and return once every request has "
+			   "its res, before any wait (TODOs 3 and 4; lesson, \"Hints\": never block "
+			   "with nothing in flight)", nr);
+}
+
 URING_TEST(batch, end_of_file, 2,
 	   "ubatch_read: reads at, across and past the end of a file, of length 0, of an empty file",
 	   "TODO 8: res == 0 is end of file: the request is finished with what it has read; "
-	   "resubmitting it never ends. len 0: res 0 without I/O (TODO 4)", 8)
+	   "resubmitting it never ends. len 0: res 0 without I/O (TODO 4); a batch in which no "
+	   "request needs I/O returns without waiting: nothing would ever complete (TODO 3)", 8)
 {
 	const size_t size = 10000;
 	unsigned char *data, buf[8][4096];
@@ -356,6 +370,25 @@ URING_TEST(batch, end_of_file, 2,
 	for (size_t i = 0; i < 8; i++)
 		check_req(&reqs[i], i, data, i == 5 ? 0 : size, "end of file");
 	check_ring_clean(&b, "after ubatch_read returned");
+
+	/* A batch in which no request needs I/O: lengths 0, negative offsets. */
+	{
+		struct batch_req none[4] = {
+			{ fd, 0, 0, buf[0], 1 },
+			{ fd, -8, 100, buf[1], 1 },
+			{ empty, 50000, 0, buf[2], 1 },
+			{ -1, 4096, 0, NULL, 1 },
+		};
+
+		watch.before_wait = no_wait_with_nothing;
+		ret = run_read(&b, none, 4, 2);
+		watch.before_wait = NULL;
+		grade_check(ret == 0, "ubatch_read of 4 requests that need no I/O (lengths 0, a "
+			    "negative offset) returned %s, expected 0", grade_errno_str(ret));
+		for (size_t i = 0; i < 4; i++)
+			check_req(&none[i], i, data, size, "a batch with no I/O at all");
+		check_ring_clean(&b, "after a batch with no I/O at all");
+	}
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	close(empty);
 	close(fd);
@@ -452,11 +485,12 @@ URING_TEST(batch, negative_offset, 1,
 
 URING_TEST(batch, shared_shape, 1,
 	   "ubatch_batch_read: qd 0 (n 0 too) and a NULL array are -EINVAL; rings refused with -ENOMEM: "
-	   "a smaller ring or the error, none left; no descriptor free: -EMFILE",
+	   "a smaller ring or the error, no ring or memory left; no descriptor free: -EMFILE",
 	   "TODO 9: the arguments first; a set-up that fails returns its error "
 	   "as it came (on -ENOMEM a smaller ring may serve; any other error, such as -EMFILE "
-	   "when no descriptor is free for the ring, is not -ENOMEM), and a ring set up is torn down on "
-	   "every path (ubatch.h, ubatch_batch_read; lesson, section 8). Its batches are "
+	   "when no descriptor is free for the ring, is not -ENOMEM), and a ring set up is torn down, "
+	   "and memory allocated is freed, on every path, a failed set-up too (ubatch.h, "
+	   "ubatch_batch_read; lesson, section 8). Its batches are "
 	   "graded by 06.36-06.41", 32)
 {
 	size_t size = 100000 + grade_rand_below(100000);
@@ -464,6 +498,7 @@ URING_TEST(batch, shared_shape, 1,
 	int fd = data_file("f", size, &data);
 	int before = fault_count_fds(), ret;
 	struct batch_req one = { fd, 0, 10, NULL, 7 };
+	struct seam_heap heap;
 
 	ret = SEAM_CALL(ubatch_batch_read(&one, 1, 0));
 	grade_check(ret == -EINVAL, "ubatch_batch_read with qd 0 returned %s, expected -EINVAL",
@@ -497,6 +532,8 @@ URING_TEST(batch, shared_shape, 1,
 		watch_reset_counts();
 		watch.init_enomem = true;
 		watch.init_enomem_above = k == 0 ? 8 : 0;
+		/* After a first batch: a module may keep one cache for good. */
+		seam_heap_usage(&heap);
 		ret = SEAM_CALL(ubatch_batch_read(reqs, n, 64));
 		watch.init_enomem = false;
 		if (k == 0) {
@@ -514,6 +551,10 @@ URING_TEST(batch, shared_shape, 1,
 			    "ubatch_batch_read with rings refused by -ENOMEM: set up %ld ring(s), "
 			    "tore down %ld, %d descriptor(s) left open", watch.init_ok, watch.exits,
 			    fault_count_fds() - before);
+		if (k == 1)
+			grade_check_heap(&heap, "ubatch_batch_read that could not set up any ring "
+					 "(-ENOMEM; what you allocate before ubatch_init is freed on "
+					 "that path too, TODO 9)");
 		free_reqs(reqs, n);
 	}
 	/* No descriptor free (RLIMIT_NOFILE at the lowest free number): the
@@ -533,12 +574,16 @@ URING_TEST(batch, shared_shape, 1,
 		grade_check(setrlimit(RLIMIT_NOFILE, &lim) == 0, "harness: setrlimit: %s",
 			    strerror(errno));
 		watch_reset_counts();
+		seam_heap_usage(&heap);
 		ret = SEAM_CALL(ubatch_batch_read(&req, 1, 4));
 		setrlimit(RLIMIT_NOFILE, &old);
 		grade_check(ret == -EMFILE, "ubatch_batch_read with no file descriptor free for the "
 			    "ring (RLIMIT_NOFILE reached; %ld set-up(s) tried) returned %s; expected "
 			    "-EMFILE, the error of ubatch_init as it came: only -ENOMEM is about the "
 			    "ring's size", watch.inits, grade_errno_str(ret));
+		grade_check_heap(&heap, "ubatch_batch_read that could not set up its ring (-EMFILE; "
+				 "what you allocate before ubatch_init is freed on that path too, "
+				 "TODO 9)");
 	}
 	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
 		    fault_count_fds() - before);
@@ -1008,6 +1053,19 @@ URING_TEST(batch, error_after_progress, 2,
 	free(data);
 }
 
+/* The pipe of eintr_in_cqe's last round: its second read (the rest of a
+ * short first one) becomes a -EINTR NOP (watch.eintr_reads). */
+static int eintr_pipe_fd = -1;
+static unsigned eintr_pipe_reads;
+
+static void eintr_pipe_rest(struct io_uring_sqe *sqe)
+{
+	if (sqe->fd != eintr_pipe_fd || (sqe->flags & IOSQE_FIXED_FILE))
+		return;
+	if (++eintr_pipe_reads == 2)
+		watch.eintr_reads = 1;
+}
+
 URING_TEST(faults, eintr_in_cqe, 2,
 	   "ubatch_read: a CQE with res -EINTR is read again, also when it ends a short read",
 	   "TODO 8: res == -EINTR means the read was interrupted before it moved anything: the "
@@ -1045,10 +1103,85 @@ URING_TEST(faults, eintr_in_cqe, 2,
 		check_ring_clean(&b, "after CQEs with -EINTR");
 		free(reqs);
 	}
+
+	/* Round 3: a pipe gives 100 of 1000 bytes; the read of the rest says
+	 * -EINTR (nothing read); the other 900 bytes come once the call waits.
+	 * The 100 bytes already in the buffer are the request's: a pipe cannot
+	 * give them twice, so starting the request over loses them. */
+	{
+		unsigned char *piped = grade_random_bytes(1000), pbuf[1000];
+		struct batch_req *reqs = block_reqs(fd, 8, bs, bufs);
+		struct fault *f;
+		struct fault_report fr;
+		int p[2], ret;
+
+		fault_pipe(p, 0);
+		grade_check(SEAM_REAL(write)(p[1], piped, 100) == 100, "harness: write to a pipe: %s",
+			    strerror(errno));
+		reqs[3] = (struct batch_req){ p[0], 0, 1000, pbuf, 1 };
+		eintr_pipe_fd = p[0];
+		eintr_pipe_reads = 0;
+		watch_reset_counts();
+		watch.eintr_reads = 0;
+		watch.eintrs = 0;
+		watch.edit_sqe = eintr_pipe_rest;
+		f = fault_start((struct fault_step[]){
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_WRITE, .fd = p[1], .data = piped + 100, .len = 900 },
+			{ .op = FAULT_CLOSE, .fd = p[1] },
+			{ .op = FAULT_END } });
+		ret = run_read(&b, reqs, 8, 8);
+		fr = fault_join(f);
+		watch.edit_sqe = NULL;
+		watch.eintr_reads = 0;
+		eintr_pipe_fd = -1;
+		grade_check(ret == 0, "ubatch_read with a pipe whose second read said -EINTR returned "
+			    "%s, expected 0", grade_errno_str(ret));
+		grade_check(reqs[3].res == 1000 && grade_first_diff(pbuf, piped, 1000) < 0,
+			    "request 3, a pipe that gave 100 bytes, then -EINTR for the read of the "
+			    "rest, then the other 900 bytes: res %s (first wrong byte %zd), expected "
+			    "1000 with the pipe's bytes in order. -EINTR read nothing: keep the 100 "
+			    "bytes already read and read the same rest again (buf + 100); starting "
+			    "the request over loses them, a pipe gives its bytes only once",
+			    grade_errno_str(reqs[3].res), grade_first_diff(pbuf, piped, 1000));
+		for (size_t i = 0; i < 8; i++)
+			if (i != 3)
+				check_req(&reqs[i], i, data, size, "beside a pipe interrupted half way");
+		check_ring_clean(&b, "after a pipe interrupted half way");
+		close(p[0]);
+		free(fr.sink);
+		free(reqs);
+		free(piped);
+	}
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	free(bufs);
 	close(fd);
 	free(data);
+}
+
+/* 06.29's reads all start at offset 0 of /dev/zero into one buffer: every
+ * read SQE (the rest of a request too) must put its data at buf + done and
+ * read at offset + done, so its address minus the buffer is its offset. */
+static uintptr_t virt_base;
+static int virt_zero_fd = -1;
+static unsigned long long virt_bad_off, virt_bad_at;
+static bool virt_bad;
+
+static void virt_same_advance(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	unsigned long long at;
+
+	(void)pos;
+	(void)queued;
+	if (sqe->fd != virt_zero_fd || (sqe->flags & IOSQE_FIXED_FILE) || !watch_is_read(sqe) ||
+	    virt_bad)
+		return;
+	at = (unsigned long long)(watch_sqe_data(sqe) - virt_base);
+	if (at != (unsigned long long)sqe->off) {
+		virt_bad = true;
+		virt_bad_off = (unsigned long long)sqe->off;
+		virt_bad_at = at;
+	}
 }
 
 URING_TEST(batch, lengths_beyond_2gib, 1,
@@ -1076,7 +1209,12 @@ URING_TEST(batch, lengths_beyond_2gib, 1,
 					      far == MAP_FAILED ? (void *)(uintptr_t)0x10000 : far, 1 };
 	init_or_fail(&b, 8);
 	watch.virt_fd = zero;
+	virt_zero_fd = zero;
+	virt_base = (uintptr_t)reqs[0].buf;
+	virt_bad = false;
+	watch.on_sqe = virt_same_advance;
 	ret = run_read(&b, reqs, 4, 4);
+	watch.on_sqe = NULL;
 	watch.virt_fd = -1;
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
 	grade_check(watch.virt_sqes > 0, "harness: no read of the virtual file was seen");
@@ -1088,6 +1226,12 @@ URING_TEST(batch, lengths_beyond_2gib, 1,
 			    "the kernel moves at most 0x7ffff000 bytes per read: continue", i,
 			    vlen[i], vlen[i] / (double)(1 << 30), grade_errno_str(reqs[i].res),
 			    vlen[i]);
+	grade_check(!virt_bad, "a read of these requests (each from offset 0 into the start of its "
+		    "buffer) was prepared at file offset %llu (%.2f GiB) into buf + %llu (%.2f GiB): "
+		    "the rest of a request goes at offset + done into buf + done, the same 64-bit "
+		    "count for both; past 4 GiB, a count through 32 bits puts the data over the "
+		    "first bytes of the buffer", virt_bad_off, virt_bad_off / (double)(1 << 30),
+		    virt_bad_at, virt_bad_at / (double)(1 << 30));
 	check_ring_clean(&b, "after reads of 2 GiB and more");
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	if (far != MAP_FAILED)
@@ -1716,4 +1860,185 @@ GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "O_TRUNC; man 2 unlink; lesson, \"The program\")")
 {
 	copy_existing_dst_in_place();
+}
+
+/* ------------------------------------- a read refused at submission */
+
+/* Requests of the refused-read test: their buffers lie in one array, so a
+ * read's data address says which request it belongs to. */
+static unsigned char *refuse_bufs;
+static size_t refuse_stride, refuse_n;
+static unsigned refused;
+
+static bool refuse_this(size_t i)
+{
+	return i == 2 || i == 21;
+}
+
+/* The SQE of requests 2 and 21 becomes one the kernel refuses when it is
+ * submitted (an opcode it does not know: -EINVAL from io_uring_setup(2)'s
+ * "stops at the first request that fails while being submitted"): that
+ * io_uring_enter takes the SQEs up to it, posts its CQE with -EINVAL, and
+ * leaves the SQEs after it in the SQ for the next submit. */
+static void refuse_edit(struct io_uring_sqe *sqe)
+{
+	uintptr_t a = (uintptr_t)watch_sqe_data(sqe), lo = (uintptr_t)refuse_bufs;
+
+	if (a < lo || a >= lo + refuse_n * refuse_stride || !refuse_this((a - lo) / refuse_stride))
+		return;
+	sqe->opcode = 0xff;
+	refused++;
+}
+
+URING_TEST(batch, refused_at_submit, 1,
+	   "ubatch_read: a read the kernel refuses while submitting it (io_uring_submit* takes "
+	   "fewer SQEs than were queued) gets -EINVAL; the SQEs after it go out with the next submit",
+	   "TODO 6: io_uring_submit* returns how many SQEs the kernel took, which can be fewer "
+	   "than you queued: it stops at a request that fails while being submitted, posts that "
+	   "request's CQE with the error, and leaves the SQEs after it in the SQ, where your next "
+	   "submit hands them over. A short count is not an error of the batch, and nothing is "
+	   "lost: go on with the loop (TODO 8 stores the CQE's -EINVAL in its request; lesson, "
+	   "section 1, \"What io_uring_submit returns\"; man 2 io_uring_setup, "
+	   "IORING_SETUP_SUBMIT_ALL)", 16)
+{
+	const size_t n = 40, bs = 4096, size = n * bs;
+	unsigned char *data;
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs;
+	struct ubatch b;
+	int ret;
+
+	refuse_bufs = grade_xmalloc(size);
+	refuse_stride = bs;
+	refuse_n = n;
+	refused = 0;
+	reqs = block_reqs(fd, n, bs, refuse_bufs);
+	init_or_fail(&b, 16);
+	watch_reset_counts();
+	watch.edit_sqe = refuse_edit;
+	ret = run_read(&b, reqs, n, 8);
+	watch.edit_sqe = NULL;
+	grade_check(refused > 0, "harness: none of the reads to refuse was seen queued");
+	grade_check(ret == 0, "ubatch_read of %zu reads at qd 8, where the kernel refused the SQEs "
+		    "of requests 2 and 21 while submitting them (so io_uring_submit* took fewer SQEs "
+		    "than were queued, and the rest stayed in the SQ), returned %s; expected 0: a "
+		    "short submit count is not an error, the SQEs left in the SQ go out with the "
+		    "next submit, and the refused read's CQE (-EINVAL) is that request's result",
+		    n, grade_errno_str(ret));
+	for (size_t i = 0; i < n; i++) {
+		if (refuse_this(i)) {
+			grade_check(reqs[i].res == -EINVAL, "request %zu, whose SQE the kernel "
+				    "refused at submission (its CQE said -EINVAL): res is %s, "
+				    "expected -EINVAL", i, grade_errno_str(reqs[i].res));
+			continue;
+		}
+		check_req(&reqs[i], i, data, size, "beside reads refused at submission");
+	}
+	check_ring_clean(&b, "after reads refused at submission");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(reqs);
+	free(refuse_bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------ copy: DST's mode and a failed write */
+
+/* copy_battery.h's 06.20 makes SRC with mode 0644, the very mode a new DST
+ * gets: a program that gives DST SRC's mode passes it. Here SRC is 0600
+ * and 0755. Its longer DST gets a SRC of 4097 bytes: here an empty one,
+ * which a program that trims DST only after copying something leaves
+ * alone. And a failed write is about DST: its message must say so. */
+GRADE_TEST(copy, mode_not_from_source, 2,
+	   "copy: a new DST gets mode 0644 less the umask whatever SRC's mode (0600, 0755); an "
+	   "empty SRC empties a longer DST; a failed write (DST /dev/full) is reported naming DST",
+	   COPY_TODO_OPEN ": DST is created with mode 0644 (less the umask), the mode the lesson "
+	   "gives, not with SRC's mode (that is cp -p, which copies permissions): pass 0644 to "
+	   "open; an existing DST is emptied once it is known not to be SRC, whatever SRC's "
+	   "size, also 0. " COPY_TODO_ERRORS ": a write that fails is about DST: name DST in its "
+	   "message, not SRC (man 2 open, \"mode\", O_TRUNC; lesson, \"The program\")")
+{
+	static const mode_t src_modes[] = { 0600, 0755 };
+	unsigned char *data = grade_random_bytes(20000);
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	for (size_t i = 0; i < sizeof(src_modes) / sizeof(src_modes[0]); i++) {
+		char sname[32], dname[32];
+		const char *src;
+
+		snprintf(sname, sizeof(sname), "src-%03o", (unsigned)src_modes[i]);
+		snprintf(dname, sizeof(dname), "new-%03o", (unsigned)src_modes[i]);
+		src = grade_make_file(sname, data, 20000);
+		grade_check(chmod(src, src_modes[i]) == 0, "harness: chmod: %s", strerror(errno));
+		run_copy(src, grade_path(dname), &r, NULL);
+		grade_check(r.exited && r.status == 0, "copy of a SRC of mode %03o: %s; stderr: %s",
+			    (unsigned)src_modes[i], prog_ending(&r), prog_stderr_line(&r));
+		grade_check(stat(grade_path(dname), &st) == 0 && (st.st_mode & 07777) == 0644,
+			    "copy of a SRC of mode %03o under umask 022 made a new DST of mode %03o, "
+			    "expected 0644: a new DST gets 0644 less the umask, not SRC's mode",
+			    (unsigned)src_modes[i], (unsigned)(st.st_mode & 07777));
+	}
+	{
+		const char *empty = grade_make_file("empty-src", "", 0), *old;
+		size_t oldlen;
+		unsigned char *back;
+
+		old = grade_make_file("longer", data, 20000);
+		run_copy(empty, old, &r, NULL);
+		grade_check(r.exited && r.status == 0, "copy of an empty SRC over a 20000-byte DST: "
+			    "%s; stderr: %s", prog_ending(&r), prog_stderr_line(&r));
+		back = grade_slurp(old, &oldlen);
+		grade_check(back != NULL && oldlen == 0, "copy of an empty SRC over a 20000-byte DST "
+			    "exited 0 and left DST with %zu bytes: DST must end up SRC, here empty. "
+			    "Empty DST when you open it (once you know it is not SRC), not only after "
+			    "copying something", oldlen);
+		free(back);
+	}
+	run_copy(grade_make_file("src", data, 20000), "/dev/full", &r, NULL);
+	check_failed(&r, "SRC /dev/full (every write fails with ENOSPC)", "/dev/full", dst_roles);
+	free(data);
+}
+
+/* ----------------------------------------------------- -EBUSY for good */
+
+/* 06.35 gives -EAGAIN for good (ring_faults.h); -EBUSY, the other "reap and
+ * try again" of io_uring_enter(2), must end the batch the same way. */
+URING_TEST(faults, ebusy_forever, 1,
+	   "ubatch_read: -EBUSY from every liburing call ends the batch with an error, as -EAGAIN "
+	   "does: it never retries without end",
+	   "TODO 6: -EBUSY (completions the kernel could not flush) and -EAGAIN both mean \"reap, "
+	   "then try again\"; count the rounds without progress for both, and after a few "
+	   "return the error (lesson, section 7, the table: \"give up after a few rounds with no "
+	   "progress\")", 16)
+{
+	const size_t n = 64, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	int before = fault_count_fds(), ret;
+	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+	struct ubatch b;
+
+	init_or_fail(&b, 16);
+	watch_reset_counts();
+	watch.limit_why = "every liburing call returned -EBUSY and the code kept retrying without "
+			  "any progress: count -EBUSY among the rounds without progress, as -EAGAIN, "
+			  "and give up after a few (lesson, section 7)";
+	watch.inject_err = -EBUSY;
+	watch.inject_forever = true;
+	watch.inject_at = 1;
+	ret = run_read(&b, reqs, n, 8);
+	watch_reset_counts();
+	grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EBUSY (nothing was ever "
+		    "submitted); ubatch_read returned %s, expected a negative error (-EBUSY)",
+		    grade_errno_str(ret));
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
+		    fault_count_fds() - before);
+	free(reqs);
+	free(bufs);
+	close(fd);
+	free(data);
 }
