@@ -268,18 +268,20 @@ GRADE_TEST(paio, edge_cases, 2,
 }
 
 GRADE_TEST(paio, errors_per_request, 2,
-	   "paio_batch_read: a bad fd, a directory and a write-only fd get their own -errno; the others still run",
+	   "paio_batch_read: a bad fd, a directory, a write-only fd and an empty non-blocking pipe (EAGAIN) get their own -errno; the others still run",
 	   "TODO 7: a read's failure comes from aio_error, as a positive error number, not "
-	   "from errno; it is that request's result alone, and the read is still collected "
-	   "(aio_error(3), lesson section 2)")
+	   "from errno; it is that request's result alone, and the read is still collected. "
+	   "EAGAIN from aio_error is such a failure (a non-blocking fd with no data), not "
+	   "aio_read's \"try later\" (aio_error(3), lesson section 2)")
 {
 	const size_t size = 8192;
 	unsigned char *data = grade_random_bytes(size);
 	const char *path = grade_make_file("f", data, size);
 	int fd = grade_open(path, O_RDONLY), wfd = grade_open(path, O_WRONLY);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	char bufs[8][1000];
-	struct batch_req reqs[8] = {
+	char bufs[9][1000];
+	int np[2];
+	struct batch_req reqs[9] = {
 		{ fd, 0, 1000, bufs[0], UNSET },
 		{ 999, 0, 1000, bufs[1], UNSET },   /* not open */
 		{ fd, 3000, 1000, bufs[2], UNSET },
@@ -288,21 +290,38 @@ GRADE_TEST(paio, errors_per_request, 2,
 		{ wfd, 0, 1000, bufs[5], UNSET },   /* open for writing only */
 		{ fd, 7800, 1000, bufs[6], UNSET }, /* 392 bytes left */
 		{ fd, 1500, 1000, bufs[7], UNSET },
+		{ -1, 0, 1000, bufs[8], UNSET },    /* an empty non-blocking pipe */
 	};
-	static const ssize_t want[8] = { 1000, -EBADF, 1000, -EISDIR, 1000, -EBADF, 392, 1000 };
+	static const ssize_t want[9] = { 1000, -EBADF, 1000, -EISDIR, 1000, -EBADF, 392, 1000,
+					 -EAGAIN };
 	int rc;
 
+	/* Its writer stays open: the read fails with EAGAIN at once, and would
+	 * again as often as it is submitted. */
+	fault_pipe(np, 0);
+	grade_check(fcntl(np[0], F_SETFL, O_NONBLOCK) == 0, "harness: cannot make the pipe "
+		    "non-blocking");
+	reqs[8].fd = np[0];
 	aw_watch();
-	rc = SEAM_CALL(paio_batch_read(reqs, 8, 3));
+	aw.read_budget = 100;
+	aw.budget_why = "paio_batch_read made more than 100 aio_read calls for 9 requests: a "
+			"read that failed with EAGAIN (aio_error said EAGAIN: an empty "
+			"non-blocking pipe) was submitted again. That EAGAIN is the read's own "
+			"failure, its result -EAGAIN; only aio_read refusing with EAGAIN means "
+			"\"try later\" (TODO 7)";
+	rc = SEAM_CALL(paio_batch_read(reqs, 9, 3));
 	grade_check(rc == 0, "paio_batch_read returned %s, expected 0: a failed request is "
 		    "that request's result, not the batch's", errno_name(rc));
 	check_protocol();
-	for (int i = 0; i < 8; i++)
-		grade_check(reqs[i].res == want[i], "request %d: res is %s, expected %s", i,
+	for (int i = 0; i < 9; i++)
+		grade_check(reqs[i].res == want[i], "request %d%s: res is %s, expected %s", i,
+			    i == 8 ? " (an empty non-blocking pipe)" : "",
 			    errno_name(reqs[i].res), errno_name(want[i]));
 	grade_check_same(bufs[2], data + 3000, 1000, "request 2");
 	grade_check_same(bufs[6], data + 7800, 392, "request 6");
 	grade_check_same(bufs[7], data + 1500, 1000, "request 7");
+	close(np[0]);
+	close(np[1]);
 	close(dir);
 	close(wfd);
 	close(fd);
@@ -730,9 +749,10 @@ GRADE_TEST(paio, error_collects_reads, 2,
 }
 
 GRADE_TEST(paio, many_requests, 1,
-	   "paio_batch_read: 3000 reads of 16 bytes with qd 2^20 (at most PAIO_MAX_INFLIGHT in flight)",
-	   "TODO 2: the window's size is bounded by the contract's limits, whatever qd says, "
-	   "and lives on the heap (paio.h: qd and PAIO_MAX_INFLIGHT)")
+	   "paio_batch_read: 3000 reads of 16 bytes with qd 2^20 (PAIO_MAX_INFLIGHT in flight, never more)",
+	   "TODO 2: the window's size is min(qd, n, PAIO_MAX_INFLIGHT), whatever qd says: "
+	   "bounded by the contract's limit, no smaller bound of your own, and on the heap "
+	   "(paio.h: qd and PAIO_MAX_INFLIGHT)")
 {
 	const size_t size = 1 << 16, n = 3000;
 	unsigned char *data = grade_random_bytes(size), *bufs = grade_xmalloc(n * 16);
@@ -749,6 +769,11 @@ GRADE_TEST(paio, many_requests, 1,
 	check_protocol();
 	grade_check(aw.max_inflight <= (long)PAIO_MAX_INFLIGHT, "paio_batch_read had %ld "
 		    "reads in flight; at most PAIO_MAX_INFLIGHT (%u) allowed", aw.max_inflight,
+		    PAIO_MAX_INFLIGHT);
+	grade_check(aw.max_inflight >= (long)PAIO_MAX_INFLIGHT, "paio_batch_read had at most "
+		    "%ld reads in flight for 3000 requests at qd 2^20: the window is min(qd, n, "
+		    "PAIO_MAX_INFLIGHT) = %u, filled before the first wait; a smaller bound of "
+		    "your own is a window too small (TODO 2, paio.h qd)", aw.max_inflight,
 		    PAIO_MAX_INFLIGHT);
 	for (size_t i = 0; i < n; i++) {
 		grade_check(reqs[i].res == 16, "request %zu: res is %s, expected 16", i,
@@ -928,10 +953,11 @@ static void check_mixed(struct batch_req *reqs, size_t n, const unsigned char *d
 }
 
 GRADE_TEST(tpool, request_edges, 1,
-	   "tpool_batch_read: a batch with a bad fd, a directory, len 0 with fd -1, offset -1 with len 0, a read of the last byte",
+	   "tpool_batch_read: a batch with a bad fd, a directory, len 0 with fd -1, offset -1 with len 0, a read of the last byte; an empty non-blocking pipe is -EAGAIN",
 	   "TODOs 12-14: offset < 0 is -EINVAL (even with len 0, checked first), len 0 is 0 "
 	   "with no I/O (even for a bad fd); every other request gets its bytes or its own "
-	   "-errno (paio.h, \"Result of each request\")")
+	   "-errno, EAGAIN from read(2) included: only EINTR is tried again (paio.h, "
+	   "\"Result of each request\")")
 {
 	const size_t size = 1 << 20, n = 50;
 	unsigned char *data = grade_random_bytes(size);
@@ -966,17 +992,45 @@ GRADE_TEST(tpool, request_edges, 1,
 			    "paio.h \"Result of each request\")", errno_name(rc), errno_name(big.res),
 			    atomic_load(&rw.calls) - calls);
 	}
+	/* An empty non-blocking pipe (its writer open): read(2) fails with
+	 * EAGAIN at once, and that is the request's result. Only EINTR means
+	 * "call again"; EAGAIN would come back as long as nobody writes. */
+	{
+		char nbuf[64];
+		int np[2];
+		struct batch_req e = { -1, 0, sizeof(nbuf), nbuf, UNSET };
+
+		fault_pipe(np, 0);
+		grade_check(fcntl(np[0], F_SETFL, O_NONBLOCK) == 0, "harness: cannot make the "
+			    "pipe non-blocking");
+		e.fd = np[0];
+		rw.budget = atomic_load(&rw.calls) + 50;
+		rw.budget_why = "tpool_batch_read read an empty non-blocking pipe more than 50 "
+				"times: read(2) failing with EAGAIN is the request's result "
+				"(-EAGAIN), not a reason to read again; only EINTR is retried "
+				"(TODO 13, paio.h \"Result of each request\")";
+		rc = SEAM_CALL(tpool_batch_read(p, &e, 1, 1));
+		rw.budget = 0;
+		w_check_no_violation();
+		grade_check(rc == 0 && e.res == -EAGAIN, "a request on an empty non-blocking pipe: "
+			    "tpool_batch_read returned %s, res %s; expected 0 and -EAGAIN (read(2) "
+			    "fails with EAGAIN: the request's own error, TODO 13)", errno_name(rc),
+			    errno_name(e.res));
+		close(np[0]);
+		close(np[1]);
+	}
 	SEAM_CALL_VOID(tpool_destroy(p));
 	close(dir);
 	close(fd);
 	free(data);
 }
 
-GRADE_TEST(tpool, parallel_pipes, 4,
-	   "the pool reads in parallel: 6 pipes answered from the last to the first all complete",
-	   "TODOs 12-13: never hold the lock during the read, so every worker can wait in a "
-	   "read at the same time; pread on a pipe fails with ESPIPE: then use read(2) "
-	   "(lesson section 8)")
+GRADE_TEST_T(tpool, parallel_pipes, 4,
+	   "the pool reads in parallel: 6 pipes answered from the last to the first all complete, and 130 on a pool of 130 at qd 2^20",
+	   "TODOs 12-14: never hold the lock during the read, so every worker can wait in a "
+	   "read at the same time; pread on a pipe fails with ESPIPE: then use read(2); a "
+	   "batch keeps min(qd, n) requests queued or being read, with no cap of its own "
+	   "(lesson section 8)", 15)
 {
 	static const int order[6] = { 5, 4, 3, 2, 1, 0 };
 	const size_t len = 512;
@@ -1007,6 +1061,41 @@ GRADE_TEST(tpool, parallel_pipes, 4,
 	SEAM_CALL_VOID(tpool_destroy(pool));
 	feed_free_pipes(6, p, reqs, data);
 	free(f);
+
+	/* 130 pipes on a pool of 130 at qd 2^20, answered from the last to the
+	 * first: all 130 reads must wait at once. A window of the code's own
+	 * size ("64 is plenty") leaves the last pipes unread. */
+	{
+		enum { NP = 130 };
+		static int rorder[NP];
+		int (*bp)[2] = grade_xmalloc(NP * sizeof(*bp));
+		struct batch_req *breqs = grade_xmalloc(NP * sizeof(*breqs));
+		unsigned char **bdata = grade_xmalloc(NP * sizeof(*bdata));
+
+		for (int i = 0; i < NP; i++)
+			rorder[i] = NP - 1 - i;
+		pool = pool_or_fail(NP);
+		feed_pipes(NP, bp, breqs, bdata, 64, 0, UNSET);
+		/* 130 workers to wake before the last pipe is read: a patience
+		 * of 4 s for each answer, not 1, for a loaded machine. */
+		f = feed_start(&(struct feed_cfg){ .n = NP, .pipes = bp, .order = rorder,
+						   .data = bdata, .len = 64, .patience_ms = 4000 });
+		rc = SEAM_CALL(tpool_batch_read(pool, breqs, NP, 1u << 20));
+		feed_join(f);
+		grade_check(rc == 0, "tpool_batch_read(p, reqs, 130, 2^20) on a pool of 130 "
+			    "returned %s, expected 0", errno_name(rc));
+		check_fed(f, "130 pipes on a pool of 130 at qd 2^20, answered from the last to "
+			  "the first: all 130 reads must wait at the same time. The window is "
+			  "min(qd, n) requests queued or being read, with no smaller cap of your "
+			  "own (TODO 14)");
+		check_pipe_results("tpool_batch_read", breqs, NP, bdata, 64);
+		SEAM_CALL_VOID(tpool_destroy(pool));
+		feed_free_pipes(NP, bp, breqs, bdata);
+		free(f);
+		free(bp);
+		free(breqs);
+		free(bdata);
+	}
 }
 
 GRADE_TEST(tpool, short_reads, 2,
@@ -1255,9 +1344,11 @@ static bool other_read_pending(int fd)
 }
 
 GRADE_TEST(tpool, batches_independent, 2,
-	   "two threads share a pool: the second caller returns while the first one's read still waits",
-	   "TODO 14: give each batch its own count and its own condition variable, so that a "
-	   "caller waits for its own requests only (lesson section 8)")
+	   "two threads share a pool: the second caller returns while the first one's read still waits; two pools are independent",
+	   "TODOs 10 and 14: give each batch its own count and its own condition variable, so "
+	   "that a caller waits for its own requests only; keep the queue, the lock and the "
+	   "stop flag in the pool's own struct, not in static variables shared by every pool "
+	   "(lesson section 8)")
 {
 	static const int order[2] = { 1, 0 };
 	const size_t len = 64;
@@ -1303,6 +1394,47 @@ GRADE_TEST(tpool, batches_independent, 2,
 	SEAM_CALL_VOID(tpool_destroy(pool));
 	feed_free_pipes(2, p, reqs, data);
 	free(f);
+
+	/* Two pools at once are two pools: pool A is destroyed while pool B
+	 * lives on, then B reads a batch (from a thread of ours, so that a B
+	 * left without workers fails here instead of hanging the test). */
+	{
+		const size_t size = 20000, nb = 8;
+		unsigned char *fdata = grade_random_bytes(size);
+		int fd = grade_open(grade_make_file("f", fdata, size), O_RDONLY);
+		struct batch_req *breqs = random_reads(fd, size, nb, 2000);
+		struct tpool *a = pool_or_fail(2), *b = pool_or_fail(3);
+		struct other_caller c = { .pool = b, .reqs = breqs, .n = nb, .rc = 1 };
+		pthread_t bt;
+		long deadline;
+
+		SEAM_CALL_VOID(tpool_destroy(a));
+		seam_arm();
+		grade_check(SEAM_REAL(pthread_create)(&bt, NULL, other_caller_main, &c) == 0,
+			    "harness: cannot start the caller of pool B");
+		deadline = fault_now_ms() + 3000;
+		while (*(volatile int *)&c.rc == 1 && fault_now_ms() < deadline)
+			fault_nap();
+		seam_disarm();
+		if (*(volatile int *)&c.rc == 1) {
+			grade_check(false, "two pools: after tpool_destroy of pool A, a batch of "
+				    "%zu file reads on pool B (3 workers, created after A) did not "
+				    "return within 3 s: destroying A stopped B's workers too. Each "
+				    "pool has its own queue, lock, condition variables and stop "
+				    "flag, in its struct tpool: no static variables shared by every "
+				    "pool (TODOs 10 and 15)", nb);
+			SEAM_REAL(pthread_detach)(bt);   /* stuck for good: the test ends here */
+			return;
+		}
+		SEAM_REAL(pthread_join)(bt, NULL);
+		grade_check(c.rc == 0, "two pools: tpool_batch_read on pool B after pool A was "
+			    "destroyed returned %s, expected 0", errno_name(c.rc));
+		check_file_results("tpool_batch_read (pool B, after pool A was destroyed)",
+				   breqs, nb, fdata, size, 1);
+		SEAM_CALL_VOID(tpool_destroy(b));
+		close(fd);
+		free(fdata);
+	}
 }
 
 GRADE_TEST(tpool, create_fails_cleanly, 2,
@@ -1819,10 +1951,11 @@ GRADE_TEST(paio, eagain_waits_for_progress, 2,
 }
 
 GRADE_TEST(paio, memory, 2,
-	   "paio_batch_read frees what it allocates, also when an allocation fails (-ENOMEM)",
+	   "paio_batch_read frees what it allocates, also when an allocation fails (-ENOMEM), when aio_read's EAGAIN never ends and when aio_suspend fails",
 	   "TODOs 2 and 9: what is allocated is freed on every path, also when a later "
-	   "allocation fails and the call returns -ENOMEM (malloc(3), lesson section 10, "
-	   "pitfall 29)")
+	   "allocation fails and the call returns -ENOMEM, and when the batch fails as a "
+	   "whole (-EAGAIN after the last try, aio_suspend's error) with nothing left in "
+	   "flight (malloc(3), lesson section 10, pitfall 29)")
 {
 	const size_t size = 50000, n = 12;
 	unsigned char *data = grade_random_bytes(size);
@@ -1855,6 +1988,36 @@ GRADE_TEST(paio, memory, 2,
 				free(reqs[i].buf);
 			free(reqs);
 		}
+	}
+	/* The batch failing as a whole frees the window too: aio_read's EAGAIN
+	 * that never ends (-EAGAIN, with nothing in flight), and aio_suspend
+	 * failing (ENOMEM) while reads are in flight (-ENOMEM once they are
+	 * collected). */
+	{
+		struct batch_req *reqs = random_reads(fd, size, n, 4000);
+
+		aw.read_calls = 0;
+		aw.eagain = AW_EAGAIN_ALWAYS;
+		rc = SEAM_CALL(paio_batch_read(reqs, n, 5));
+		aw.eagain = AW_EAGAIN_NONE;
+		grade_check(rc == -EAGAIN, "paio_batch_read returned %s when every aio_read failed "
+			    "with EAGAIN; expected -EAGAIN", errno_name(rc));
+		check_protocol();
+		grade_check_heap(&before, "paio_batch_read giving up with -EAGAIN (aio_read's "
+				 "EAGAIN never ended; nothing in flight, but the window is still "
+				 "yours to free, TODO 9)");
+		aw.suspend_fail_errno = ENOMEM;   /* the next aio_suspend fails */
+		rc = SEAM_CALL(paio_batch_read(reqs, n, 5));
+		aw.suspend_fail_errno = 0;
+		grade_check(rc == -ENOMEM || rc == 0, "paio_batch_read returned %s when "
+			    "aio_suspend failed with ENOMEM; expected -ENOMEM", errno_name(rc));
+		check_protocol();
+		grade_check_heap(&before, "paio_batch_read returning aio_suspend's error "
+				 "(-ENOMEM; after collecting the reads in flight, free the window "
+				 "too, TODO 9)");
+		for (size_t i = 0; i < n; i++)
+			free(reqs[i].buf);
+		free(reqs);
 	}
 	close(fd);
 	free(data);
@@ -1950,10 +2113,66 @@ GRADE_TEST(tpool, beyond_4gib, 2,
 	free(data);
 }
 
+/* A caller of tpool_batch_read on a stack the test can read afterwards:
+ * CALLER_STACK bytes of our own, painted before the call, so that how far
+ * the call went down into it shows as the lowest byte it changed. glibc
+ * keeps the thread's descriptor and TLS at the top of a stack given with
+ * pthread_attr_setstack: they count as used, a few KiB. */
+#define CALLER_STACK (4u << 20)
+#define CALLER_STACK_PAINT 0xa5
+
+struct stack_caller {
+	struct tpool *pool;
+	struct batch_req *reqs;
+	size_t n;
+	unsigned qd;
+	int rc;
+};
+
+static void *stack_caller_main(void *arg)
+{
+	struct stack_caller *c = arg;
+
+	c->rc = tpool_batch_read(c->pool, c->reqs, c->n, c->qd);
+	return NULL;
+}
+
+/* Run the batch on a painted stack; the bytes of it used, or 0 if the
+ * harness could not (the test then fails on c->rc, left -1). */
+static size_t stack_used_by_batch(struct stack_caller *c)
+{
+	unsigned char *stack = mmap(NULL, CALLER_STACK, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	pthread_attr_t attr;
+	pthread_t t;
+	size_t low = 0;
+
+	c->rc = -1;
+	grade_check(stack != MAP_FAILED, "harness: cannot map a stack for the caller");
+	if (stack == MAP_FAILED)
+		return 0;
+	memset(stack, CALLER_STACK_PAINT, CALLER_STACK);
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, stack, CALLER_STACK);
+	if (SEAM_REAL(pthread_create)(&t, &attr, stack_caller_main, c) == 0) {
+		SEAM_REAL(pthread_join)(t, NULL);
+		while (low < CALLER_STACK && stack[low] == CALLER_STACK_PAINT)
+			low++;
+	} else {
+		grade_check(false, "harness: cannot start the caller on its own stack");
+		low = CALLER_STACK;
+	}
+	pthread_attr_destroy(&attr);
+	munmap(stack, CALLER_STACK);
+	return CALLER_STACK - low;
+}
+
 GRADE_TEST(tpool, argument_edges, 2,
-	   "the pool's edges: NULL with n 0, qd 0, qd 2^20, 256 threads, TPOOL_MAX_THREADS + 1, NULL pool",
+	   "the pool's edges: NULL with n 0, qd 0, qd 2^20 (also for 20000 requests: their slots are not on the caller's stack), 256 threads, TPOOL_MAX_THREADS + 1, NULL pool",
 	   "TODOs 11, 14 and 16: n == 0 returns 0 even with reqs NULL; qd == 0 and p == NULL "
-	   "are -EINVAL; qd far above n is fine; 1..TPOOL_MAX_THREADS threads (paio.h)")
+	   "are -EINVAL; qd far above n is fine; what grows with min(qd, n) is allocated "
+	   "(calloc: -ENOMEM if it fails), never an array on the stack; "
+	   "1..TPOOL_MAX_THREADS threads (paio.h)")
 {
 	const size_t size = 30000, n = 10;
 	unsigned char *data = grade_random_bytes(size);
@@ -1994,6 +2213,38 @@ GRADE_TEST(tpool, argument_edges, 2,
 	grade_check(atomic_load(&rw.max_inprogress) <= 3, "a pool of 3 had %ld reads in "
 		    "progress at once", atomic_load(&rw.max_inprogress));
 	check_file_results("tpool_batch_read with qd 2^20", reqs, n, data, size, 1u << 20);
+
+	/* 20000 reads of one byte at qd 2^20, called from a thread whose stack
+	 * we can read: the job slots of a batch grow with min(qd, n) (here 20000
+	 * of them), so they belong on the heap. A stack array of them would be
+	 * 24 MiB for a batch of 2^20 requests: more than the 8 MiB a thread's
+	 * stack has, and a crash instead of -ENOMEM. */
+	{
+		const size_t many = 20000;
+		struct batch_req *mreqs = grade_xmalloc(many * sizeof(*mreqs));
+		unsigned char *one_bytes = grade_xmalloc(many);
+		struct stack_caller c = { .pool = pool, .reqs = mreqs, .n = many, .qd = 1u << 20 };
+		size_t used, wrong = 0;
+
+		for (size_t i = 0; i < many; i++)
+			mreqs[i] = (struct batch_req){ fd, (off_t)(i % size), 1, &one_bytes[i], UNSET };
+		used = stack_used_by_batch(&c);
+		for (size_t i = 0; i < many; i++)
+			if (mreqs[i].res != 1 || one_bytes[i] != data[i % size])
+				wrong++;
+		grade_check(c.rc == 0 && wrong == 0, "tpool_batch_read(p, reqs, 20000, 2^20) of "
+			    "one byte each returned %s with %zu request(s) wrong, expected 0 and "
+			    "none", errno_name(c.rc), wrong);
+		grade_check(used <= 256 * 1024, "tpool_batch_read(p, reqs, 20000, 2^20) used %zu "
+			    "KiB of its caller's stack (a few KiB expected, whatever n and qd): "
+			    "something that grows with min(qd, n), the batch's job slots, is an "
+			    "array on the stack. A batch of 2^20 requests would need more than a "
+			    "thread's 8 MiB stack and crash its caller; allocate it (calloc), "
+			    "where running out is -ENOMEM (TODO 14, paio.h tpool_batch_read)",
+			    used / 1024);
+		free(one_bytes);
+		free(mreqs);
+	}
 	SEAM_CALL_VOID(tpool_destroy(pool));
 	rc = POOL_CALL(tpool_batch_read_once(NULL, 0, 4));
 	grade_check(rc == 0, "tpool_batch_read_once(NULL, 0, 4) returned %s, expected 0",

@@ -307,6 +307,15 @@ static int aw_real_read64(struct aiocb *cb) { return SEAM_REAL(aio_read64)((stru
 static int aw_aio_read(struct aiocb *cb) { return aw_read_common(cb, aw_real_read); }
 static int aw_aio_read64(struct aiocb64 *cb) { return aw_read_common((struct aiocb *)cb, aw_real_read64); }
 
+/* Set in glibc's private error field of an aiocb once aio_return collected
+ * its read (aio_read sets it again to EINPROGRESS): an aio_error after that
+ * asks about a request that is gone. glibc would still answer; POSIX lets
+ * aio_error fail then (aio_return(3p): "thereafter, if the same aiocb
+ * structure is used in a call to aio_return() or aio_error(), an error may
+ * be returned"), and the watch does. */
+#define AW_COLLECTED_MARK (-4242)
+static _Thread_local bool aw_collected;
+
 /* -1, or what aio_return answers for a read of the pretend file. */
 static ssize_t aw_before_return(struct aiocb *cb)
 {
@@ -345,15 +354,39 @@ static ssize_t aw_before_return(struct aiocb *cb)
 		cb->aio_fildes = aw.fds[i];
 		pretend = aw.pretend_res[i];
 		aw_forget(i);
+		aw_collected = true;
 	}
 	pthread_mutex_unlock(&aw.lock);
 	return pretend;
+}
+
+/* After the real aio_return of a read that was in flight: mark it collected. */
+static void aw_after_return(struct aiocb *cb)
+{
+	if (aw_collected)
+		cb->__error_code = AW_COLLECTED_MARK;
+	aw_collected = false;
+}
+
+/* aio_error of an aiocb whose read aio_return already collected: a
+ * violation, answered as POSIX allows (-1, EINVAL). */
+static bool aw_error_after_return(const struct aiocb *cb)
+{
+	if (cb == NULL || cb->__error_code != AW_COLLECTED_MARK)
+		return false;
+	w_violate("aio_error was called for an aiocb whose read aio_return had already "
+		  "collected: after aio_return the request is gone, and aio_error may fail "
+		  "(aio_return(3p); other systems do). Ask aio_error once, before aio_return, "
+		  "and keep its answer: it is the read's error (TODO 7, lesson section 2)");
+	errno = EINVAL;
+	return true;
 }
 
 static ssize_t aw_aio_return(struct aiocb *cb)
 {
 	ssize_t pretend = aw_before_return(cb), got = SEAM_REAL(aio_return)(cb);
 
+	aw_after_return(cb);
 	return pretend >= 0 && got == 0 ? pretend : got;
 }
 
@@ -361,6 +394,7 @@ static ssize_t aw_aio_return64(struct aiocb64 *cb)
 {
 	ssize_t pretend = aw_before_return((struct aiocb *)cb), got = SEAM_REAL(aio_return64)(cb);
 
+	aw_after_return((struct aiocb *)cb);
 	return pretend >= 0 && got == 0 ? pretend : got;
 }
 
@@ -369,6 +403,8 @@ static int aw_aio_error(const struct aiocb *cb)
 	pthread_mutex_lock(&aw.lock);
 	aw.errors++;
 	pthread_mutex_unlock(&aw.lock);
+	if (aw_error_after_return(cb))
+		return -1;
 	return SEAM_REAL(aio_error)(cb);
 }
 
@@ -377,6 +413,8 @@ static int aw_aio_error64(const struct aiocb64 *cb)
 	pthread_mutex_lock(&aw.lock);
 	aw.errors++;
 	pthread_mutex_unlock(&aw.lock);
+	if (aw_error_after_return((const struct aiocb *)cb))
+		return -1;
 	return SEAM_REAL(aio_error64)(cb);
 }
 
@@ -1074,7 +1112,7 @@ static void tw_watch(void)
 /* 3. Answering pipes                                                      */
 /* ====================================================================== */
 
-#define FEED_MAX 16
+#define FEED_MAX 160
 
 enum feed_wait {
 	W_NONE,        /* answer at once                                         */
@@ -1100,6 +1138,7 @@ struct feed_cfg {
 	bool after_return;         /* answer order[n-1] only once feed_returned() */
 	long after_returns;        /* answer nothing before aio_return was called */
 	                           /* this many times (patience: 3 s)           */
+	long patience_ms;          /* each wait's bound; 0: FEED_PATIENCE_MS     */
 };
 
 struct feed {
@@ -1190,7 +1229,8 @@ static bool feed_wait_for(struct feed *f, bool (*cond)(struct feed *), long pati
 
 static bool feed_wait_until(struct feed *f, bool (*cond)(struct feed *), const char *why)
 {
-	return feed_wait_for(f, cond, FEED_PATIENCE_MS, why);
+	return feed_wait_for(f, cond, f->c.patience_ms ? f->c.patience_ms : FEED_PATIENCE_MS,
+			     why);
 }
 
 static int feed_pipe_unread(int fd)
