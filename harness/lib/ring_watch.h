@@ -578,16 +578,25 @@ static void watch_release_held(void)
  * once the kernel has taken the SQEs. */
 static unsigned watch_hold_reads(struct io_uring *ring, int *rfds)
 {
+	const unsigned chain = IOSQE_IO_LINK | IOSQE_IO_HARDLINK;
+	bool in_chain = false;
 	unsigned n = 0;
 
 	for (unsigned h = ring->sq.sqe_head; h != ring->sq.sqe_tail; h++) {
 		struct io_uring_sqe *sqe = &ring->sq.sqes[h & ring->sq.ring_mask];
+		bool linked = in_chain;
 		unsigned char *bytes;
 		struct stat st;
 		ssize_t got;
 		int p[2];
 
-		if ((sqe->opcode != IORING_OP_READ && sqe->opcode != IORING_OP_READ_FIXED) ||
+		in_chain = (sqe->flags & chain) != 0;
+		/* The kernel looks up the descriptor of a read sent to its
+		 * workers (IOSQE_ASYNC) or behind another in a chain only when
+		 * it issues it, which can be after watch_wake_early has closed
+		 * our read end: such a read is left as it is. */
+		if (linked || (sqe->flags & (IOSQE_ASYNC | chain)) ||
+		    (sqe->opcode != IORING_OP_READ && sqe->opcode != IORING_OP_READ_FIXED) ||
 		    (sqe->flags & IOSQE_FIXED_FILE) || sqe->fd < 0 || sqe->off == (__u64)-1 ||
 		    sqe->len == 0 || sqe->len > 65536 || watch.nheld == WATCH_HELD_MAX ||
 		    fstat(sqe->fd, &st) != 0 || !S_ISREG(st.st_mode))
@@ -630,8 +639,9 @@ static bool watch_wake_early(struct io_uring *ring, const char *name, unsigned n
 	watch.early_wakes++;
 	nr_rfds = watch_hold_reads(ring, rfds);
 	*ret = SEAM_REAL(io_uring_submit)(ring);
-	/* The kernel took the reads with their files (no SQPOLL here): our
-	 * read ends are not needed any more. */
+	/* The kernel took the reads with their files (no SQPOLL here, and
+	 * no read held that it issues later): our read ends are not needed
+	 * any more. */
 	for (unsigned i = 0; i < nr_rfds; i++)
 		SEAM_REAL(close)(rfds[i]);
 	return true;
