@@ -63,22 +63,24 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * Copy the file at src to dst, creating dst (mode 0644, before umask) or
  * emptying it as it is opened (O_TRUNC: a copy that fails part way leaves
  * dst with at most the bytes it wrote, never an old file's tail behind
- * them), through one buffer of bufsize bytes: each read(2) asks for
- * at most bufsize bytes. bufsize is checked before anything is opened
- * (bufsize == 0: -EINVAL, dst neither created nor truncated). src is opened
- * first; if it cannot be opened, dst is neither created nor truncated. dst
- * is opened for writing only, so a destination that is writable but not
- * readable (mode 0200) can be copied onto. src and dst may be any file open(2) opens, as with cp: a FIFO as
- * src (read to its end), /dev/null as dst (O_TRUNC leaves a device alone;
- * ftruncate(2) would fail). Returns the number of bytes copied (beyond 4 GiB
- * too), or -errno: a read or write that fails mid-copy makes the result
- * its -errno, not the bytes copied so far, and so does a close(2) of dst
- * that fails after a copy that had succeeded (a delayed write error, see
- * close(2)); an open(2) result of 0 is a descriptor like any other
- * (bufsize == 0: -EINVAL; src missing: -ENOENT; dst not writable: that
- * error, e.g. -EACCES, -EISDIR, -ENOENT; no memory for the buffer:
- * -ENOMEM). Every descriptor it opens is closed, and every byte of heap it
- * allocates freed, before it returns, on success and on every error path.
+ * them), through one buffer of bufsize bytes: each read(2) asks for at most
+ * bufsize bytes. bufsize is checked before anything is opened (bufsize == 0:
+ * -EINVAL, dst neither created nor truncated). src is opened first; if it
+ * cannot be opened, dst is neither created nor truncated. dst is opened for
+ * writing only, so a destination that is writable but not readable (mode
+ * 0200) can be copied onto. src and dst may be any file open(2) opens, as
+ * with cp: a FIFO as src (read to its end; its open waits for a writer, and
+ * a signal that ends that wait with EINTR is no error: open again),
+ * /dev/null as dst (O_TRUNC leaves a device alone; ftruncate(2) would fail).
+ * Returns the number of bytes copied (beyond 4 GiB too), or -errno: a read
+ * or write that fails mid-copy makes the result its -errno, not the bytes
+ * copied so far, and so does a close(2) of dst that fails after a copy that
+ * had succeeded (a delayed write error, see close(2)); an open(2) result of
+ * 0 is a descriptor like any other (bufsize == 0: -EINVAL; src missing:
+ * -ENOENT; dst not writable: that error, e.g. -EACCES, -EISDIR, -ENOENT; no
+ * memory for the buffer: -ENOMEM). Every descriptor it opens is closed, and
+ * every byte of heap it allocates freed, before it returns, on success and
+ * on every error path.
  */
 off_t copy_file(const char *src, const char *dst, size_t bufsize);
 

@@ -96,6 +96,22 @@ static off_t copy_fds(int in, int out, char *buf, size_t bufsize)
 	}
 }
 
+/*
+ * open(2), and again after EINTR. Opening a FIFO waits for its other end
+ * (fifo(7)); a signal whose handler was installed without SA_RESTART ends
+ * that wait with EINTR (signal(7)), and nothing was opened: the caller
+ * still wants the file, so open it again, as read_full reads again.
+ */
+static int open_retrying(const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	do
+		fd = open(path, flags, mode);
+	while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
 off_t copy_file(const char *src, const char *dst, size_t bufsize)
 {
 	off_t ret;
@@ -108,12 +124,12 @@ off_t copy_file(const char *src, const char *dst, size_t bufsize)
 	if (!buf)
 		return -ENOMEM;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
+	in = open_retrying(src, O_RDONLY | O_CLOEXEC, 0);
 	if (in < 0) {
 		ret = -errno;
 		goto out_free;
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = open_retrying(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
 		ret = -errno;
 		goto out_close_in;
