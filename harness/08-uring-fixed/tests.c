@@ -455,8 +455,15 @@ URING_TEST(ring, init_and_exit, 1,
 
 	init_or_fail(&u, 8, 0);
 	with_ring = fault_count_fds();
-	grade_check(u.sq_entries == 8 && u.cq_entries == 16, "ufixed_init(&u, 8, 0): sq_entries "
-		    "%u, cq_entries %u; the kernel gives 8 and 16", u.sq_entries, u.cq_entries);
+	/* The SQ is the size asked for; the CQ is what the kernel gave: twice the
+	 * SQ by default, more if the module asked for a larger one
+	 * (IORING_SETUP_CQSIZE, chapter 06's lesson), so it is compared with
+	 * the ring itself. */
+	grade_check(u.sq_entries == 8 && u.sq_entries == *u.ring.sq.kring_entries &&
+		    u.cq_entries == *u.ring.cq.kring_entries, "ufixed_init(&u, 8, 0): sq_entries "
+		    "%u, cq_entries %u; the kernel gave an SQ of %u and a CQ of %u: record the "
+		    "sizes it gave", u.sq_entries, u.cq_entries, *u.ring.sq.kring_entries,
+		    *u.ring.cq.kring_entries);
 	grade_check(with_ring == before + 1, "ufixed_init opened %d descriptor(s); a ring is one",
 		    with_ring - before);
 	for (unsigned s = 0; s < UFIXED_MAX_BUFS; s++)
@@ -474,24 +481,52 @@ URING_TEST(ring, init_and_exit, 1,
 	grade_check(watch.exits == 1, "ufixed_exit called io_uring_queue_exit %ld times for one "
 		    "ring (ufixed_exit was called twice)", watch.exits);
 	init_or_fail(&u, 5, 0);
-	grade_check(u.sq_entries == 8 && u.cq_entries == 16, "ufixed_init(&u, 5, 0): sq_entries "
-		    "%u, cq_entries %u; the kernel rounds 5 up to 8 and gives a CQ of 16: record "
-		    "what it gave (the sizes in the io_uring_params after the set-up), not a size "
-		    "worked out from entries (TODO 1; man 2 io_uring_setup)", u.sq_entries,
-		    u.cq_entries);
+	grade_check(u.sq_entries == 8 && u.sq_entries == *u.ring.sq.kring_entries &&
+		    u.cq_entries == *u.ring.cq.kring_entries, "ufixed_init(&u, 5, 0): sq_entries "
+		    "%u, cq_entries %u; the kernel rounded 5 up to an SQ of %u and gave a CQ of %u: "
+		    "record what it gave (the sizes in the io_uring_params after the set-up), not a "
+		    "size worked out from entries (TODO 1; man 2 io_uring_setup)", u.sq_entries,
+		    u.cq_entries, *u.ring.sq.kring_entries, *u.ring.cq.kring_entries);
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	grade_check(fault_count_fds() == before, "a ring's descriptor is left open");
 	SEAM_CALL_VOID(ufixed_exit(NULL)); /* ufixed.h: nothing to do (a crash fails the test) */
 }
 
+/*
+ * The kernel refuses every SQPOLL ring with -EPERM, as io_uring_setup(2) did
+ * before 5.13 for a process without the privilege (and as a seccomp or LSM
+ * policy may still do). The ring watch's own hooks run for every other ring.
+ */
+static long sqpoll_refused;
+
+static int refuse_sqpoll_params(unsigned entries, struct io_uring *ring, struct io_uring_params *p)
+{
+	if (p && (p->flags & IORING_SETUP_SQPOLL)) {
+		sqpoll_refused++;
+		return -EPERM;
+	}
+	return watch_io_uring_queue_init_params(entries, ring, p);
+}
+
+static int refuse_sqpoll_init(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	if (flags & IORING_SETUP_SQPOLL) {
+		sqpoll_refused++;
+		return -EPERM;
+	}
+	return watch_io_uring_queue_init(entries, ring, flags);
+}
+
 URING_TEST(ring, init_errors, 1,
 	   "ufixed_init: -EINVAL for 0 or 100000 entries and for unknown flags; nothing left "
 	   "behind; a plain ring all the same on a kernel without the newer set-up flags; a "
-	   "ring the kernel refuses with -ENOMEM is -ENOMEM with live 0",
+	   "ring the kernel refuses with -ENOMEM is -ENOMEM with live 0, an SQPOLL ring it "
+	   "refuses (-EPERM) is -EPERM, not a ring without the SQ thread",
 	   "TODO 1: the contract's argument checks come before the kernel sees anything, and a "
 	   "refused call leaves *u cleared (ufixed.h, ufixed_init; man 2 io_uring_setup, "
 	   "ERRORS); optional set-up flags need a retry without them on -EINVAL; the kernel's "
-	   "-ENOMEM is returned as it came, live set only once everything worked", 8)
+	   "-ENOMEM or -EPERM is returned as it came (no smaller ring, no ring without the "
+	   "flags asked for), live set only once everything worked", 8)
 {
 	static const struct { unsigned entries, flags; } bad[] = {
 		{ 0, 0 }, { 100000, 0 }, { 8, 4 }, { 8, 0x80000000u }, { 8, UFIXED_SQPOLL | 8 },
@@ -590,6 +625,39 @@ URING_TEST(ring, init_errors, 1,
 			    "time(s) and left %d descriptor(s) more or fewer: it tears down a ring that "
 			    "was never set up (live must be 0; TODO 1 and 9)", watch.exits - exits,
 			    fault_count_fds() - before);
+	}
+	{
+		/* The kernel refuses the SQ thread (-EPERM): ufixed_init fails
+		 * with that error. A ring without the thread in its place would
+		 * say live 1 and flags UFIXED_SQPOLL while no thread takes the
+		 * SQEs: the caller asked for SQPOLL and must hear that it has
+		 * none (only the optional flags of a plain ring are retried
+		 * without). */
+		int ret, live;
+
+		watch_reset_counts();
+		sqpoll_refused = 0;
+		seam_hook_io_uring_queue_init_params = refuse_sqpoll_params;
+		seam_hook_io_uring_queue_init = refuse_sqpoll_init;
+		memset(&u, 0x5a, sizeof(u));
+		ret = SEAM_CALL(ufixed_init(&u, 8, UFIXED_SQPOLL));
+		seam_hook_io_uring_queue_init_params = watch_io_uring_queue_init_params;
+		seam_hook_io_uring_queue_init = watch_io_uring_queue_init;
+		live = u.live;
+		if (ret == 0 && watch.init_ok > 0)
+			SEAM_CALL_VOID(ufixed_exit(&u));
+		grade_check(sqpoll_refused > 0 && ret == -EPERM && live == 0 && watch.init_ok == 0,
+			    "ufixed_init(&u, 8, UFIXED_SQPOLL), where the kernel refused the SQPOLL "
+			    "ring with -EPERM (%ld time(s)), returned %s with live %d after setting "
+			    "up %ld ring(s); expected -EPERM, live 0 and no ring: %s (TODO 1; "
+			    "ufixed.h, ufixed_init: -EPERM from the kernel)", sqpoll_refused,
+			    grade_errno_str(ret), live, watch.init_ok, ret == 0 ? "a ring without "
+			    "the SQ thread in its place is not what the caller asked for (its "
+			    "flags would say UFIXED_SQPOLL, and no thread takes its SQEs); only a "
+			    "plain ring's optional set-up flags are dropped on a retry" :
+			    "return the kernel's error as it came");
+		grade_check(fault_count_fds() == before, "a ufixed_init whose SQPOLL ring the "
+			    "kernel refused left %d descriptor(s) open", fault_count_fds() - before);
 	}
 }
 
@@ -744,6 +812,34 @@ URING_TEST(tables, buffers, 2,
 		ret = SEAM_CALL(ufixed_remove_buffer(&dead, 0));
 		grade_check(ret == -EINVAL, "ufixed_remove_buffer on a ring never set up returned "
 			    "%s, expected -EINVAL", grade_errno_str(ret));
+		{
+			/* live 0 decides, whatever the rest of the struct holds
+			 * (here 0x5a bytes: a slot that looks filled, a ring fd
+			 * that is no ring): -EINVAL, nothing asked of the kernel,
+			 * nothing torn down. */
+			struct ufixed junk;
+			long regs = caller_registrations(), exits = watch.exits;
+
+			memset(&junk, 0x5a, sizeof(junk));
+			junk.live = 0;
+			ret = SEAM_CALL(ufixed_remove_buffer(&junk, 0));
+			grade_check(ret == -EINVAL && caller_registrations() == regs,
+				    "ufixed_remove_buffer on a struct ufixed with live 0 (its other "
+				    "fields left over: buffer slot 0 looks filled) returned %s after "
+				    "%ld registration call(s), expected -EINVAL and none: check live "
+				    "before anything else, the table of a dead ring means nothing "
+				    "(TODO 3; ufixed.h: -EINVAL for u not live)", grade_errno_str(ret),
+				    caller_registrations() - regs);
+			ret = SEAM_CALL(ufixed_add_buffer(&junk, a, alen));
+			grade_check(ret == -EINVAL && caller_registrations() == regs,
+				    "ufixed_add_buffer on a struct ufixed with live 0 (other fields "
+				    "left over) returned %s, expected -EINVAL (TODO 2; ufixed.h)",
+				    grade_errno_str(ret));
+			SEAM_CALL_VOID(ufixed_exit(&junk));
+			grade_check(watch.exits == exits, "ufixed_exit on a struct ufixed with live 0 "
+				    "(other fields left over) called io_uring_queue_exit: live 0 means "
+				    "nothing to release (TODO 9; ufixed.h)");
+		}
 		grade_check(!memcmp(keep, u.bufs, sizeof(keep)), "a refused ufixed_add_buffer "
 			    "changed u.bufs[]");
 	}
@@ -773,6 +869,21 @@ URING_TEST(tables, buffers, 2,
 		grade_check(!memcmp(keep, u.bufs, sizeof(keep)), "a refused ufixed_add_buffer "
 			    "(-EFAULT) changed u.bufs[]");
 		munmap(none, UFIXED_MAX_BUF_LEN);
+		/* Nor the kernel's table: the slots filled before still read. */
+		for (unsigned k = 0; k < 2; k++) {
+			unsigned char *base = k == 0 ? c : b;
+
+			memset(base, 0, 4096);
+			ret = probe_read(&u, fd, false, base, 4096, (int)k);
+			grade_check(ret == 4096 && grade_first_diff(base, data, 4096) < 0, "after "
+				    "ufixed_add_buffer was refused (-EFAULT), a READ_FIXED of the "
+				    "harness into slot %u, filled before, got %s: a refused add must "
+				    "leave the kernel's table as it was, not only u->bufs. Update the "
+				    "one free slot (io_uring_register_buffers_update_tag); a table "
+				    "unregistered and registered again whole is lost when the new "
+				    "registration fails (TODO 2; ufixed.h: \"-errno without changing "
+				    "the table\"; lesson, section 3)", k, grade_errno_str(ret));
+		}
 	}
 	/* Fill every slot, then one more. */
 	for (s = 2; s < (int)UFIXED_MAX_BUFS; s++) {
@@ -801,7 +912,8 @@ URING_TEST(tables, buffers, 2,
 
 URING_TEST(tables, files, 2,
 	   "ufixed_add_file / ufixed_remove_file: lowest free slot, the kernel's table really "
-	   "updated, the caller may close its fd, -EBADF for -1, -2 and a closed fd",
+	   "updated, the caller may close its fd (its slot reads on while others change), "
+	   "-EBADF for -1, -2 and a closed fd",
 	   "TODOs 4 and 5: one slot of the file table updated in the kernel; negative fds are "
 	   "commands in a files update, not files (lesson, section 3: careful with the file "
 	   "update; man 2 io_uring_register, IORING_REGISTER_FILES_UPDATE)", 8)
@@ -826,6 +938,28 @@ URING_TEST(tables, files, 2,
 	grade_check(ret == 4096 && grade_first_diff(buf, data, 4096) < 0, "a read of the harness "
 		    "through file slot 1 (IOSQE_FIXED_FILE), after the caller closed its fd, got "
 		    "%s: the kernel's table does not hold the file (TODO 4)", grade_errno_str(ret));
+	/* Other slots change while fd2 is closed: slot 1 still reads its file
+	 * until slot 1 itself is emptied. */
+	ret = SEAM_CALL(ufixed_add_file(&u, fd));
+	grade_check(ret == 2, "with file slot 1 holding a file whose fd the caller closed, "
+		    "ufixed_add_file(&u, %d) returned %s, expected slot 2: the caller may close a "
+		    "registered fd (ufixed.h: the kernel holds its own reference), and that must "
+		    "not stop the table from changing. Update the one slot "
+		    "(io_uring_register_files_update); registering the whole table again from "
+		    "u->files hands the kernel an fd number that is closed now, or reused by "
+		    "another file (TODO 4; lesson, sections 3 and 5)", fd, grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_remove_file(&u, 2));
+	grade_check(ret == 0, "with file slot 1 holding a file whose fd the caller closed, "
+		    "ufixed_remove_file(&u, 2) returned %s, expected 0: update the one slot with "
+		    "-1 (io_uring_register_files_update); registering the whole table again from "
+		    "u->files hands the kernel an fd number that is closed now (TODO 5; lesson, "
+		    "section 3)", grade_errno_str(ret));
+	memset(buf, 0, sizeof(buf));
+	ret = probe_read(&u, 1, true, buf, 4096, -1);
+	grade_check(ret == 4096 && grade_first_diff(buf, data, 4096) < 0, "file slot 1 (its fd "
+		    "closed by the caller) was read by the harness after slot 2 was filled and "
+		    "emptied again: %s, expected 4096 bytes of its file. Adding and removing "
+		    "another slot must leave slot 1 as it is (TODOs 4 and 5)", grade_errno_str(ret));
 	for (int bad = -2; bad <= -1; bad++) {
 		ret = SEAM_CALL(ufixed_add_file(&u, bad));
 		grade_check(ret == -EBADF, "ufixed_add_file(&u, %d) returned %s, expected -EBADF: "
@@ -1269,10 +1403,13 @@ URING_TEST(mechanism, registered_once, 2,
 	grade_check(u.bufs[slot].iov_base == arena && u.files[0] == fd, "after 5 batches the "
 		    "tables changed: ufixed_read must leave them alone");
 	/* Between batches the caller empties both slots: the next batch reads
-	 * the same memory and fd with plain SQEs. Then half the arena goes into
-	 * buffer slot 0 and all of it into slot 1, the fd into file slots 0 and
-	 * 1: from the next batch on every read is fixed again (where two slots
-	 * hold a request's buffer or fd, either is right). */
+	 * the same memory and fd with plain SQEs. Then the first half of the
+	 * arena goes into buffer slot 0 and all of it into slot 1, the fd into
+	 * file slots 0 and 1: from the next batch on every read is fixed again
+	 * (where two slots hold a request's buffer or fd, either is right). One
+	 * request of that batch starts in the first half and ends in the
+	 * second: slot 0 holds its start but not all of it, slot 1 holds it
+	 * whole, so it is a READ_FIXED of slot 1. */
 	grade_check(SEAM_CALL(ufixed_remove_buffer(&u, (unsigned)slot)) == 0 &&
 		    SEAM_CALL(ufixed_remove_file(&u, 0)) == 0, "ufixed_remove_buffer(&u, %d) or "
 		    "ufixed_remove_file(&u, 0) failed (TODOs 3 and 5)", slot);
@@ -1280,8 +1417,16 @@ URING_TEST(mechanism, registered_once, 2,
 		struct batch_req *reqs = block_reqs(fd, n, bs, arena);
 		int ret;
 
+		if (round == 1) {
+			/* Request n/2 - 1 gives up the last half of its block to
+			 * request n/2, which then runs from 2048 bytes below the
+			 * middle of the arena to the end of its own block. */
+			reqs[n / 2 - 1].len = bs / 2;
+			reqs[n / 2].buf = arena + size / 2 - bs / 2;
+			reqs[n / 2].len = bs + bs / 2;
+		}
 		if (round == 1)
-			grade_check(add_buffer_or_fail(&u, arena + size / 2, size / 2) == 0 &&
+			grade_check(add_buffer_or_fail(&u, arena, size / 2) == 0 &&
 				    add_buffer_or_fail(&u, arena, size) == 1 &&
 				    add_file_or_fail(&u, fd) == 0 && add_file_or_fail(&u, fd) == 1,
 				    "after the tables were emptied, the buffers and files added must get "
@@ -1293,8 +1438,10 @@ URING_TEST(mechanism, registered_once, 2,
 			   "emptied the slots of its buffer and its fd (look the request up in "
 			   "u->bufs and u->files as they are at each call: nothing found in an "
 			   "earlier batch still holds; TODOs 6 to 8)" : "a batch after the arena was "
-			   "registered again (half of it in slot 0, all of it in slot 1) and the fd "
-			   "in file slots 0 and 1 (TODOs 6 to 8)");
+			   "registered again (its first half in slot 0, all of it in slot 1) and the "
+			   "fd in file slots 0 and 1; a request that starts in slot 0 and runs past "
+			   "its end lies wholly in slot 1: look at every slot that could hold the "
+			   "whole range, not only the first one holding its start (TODOs 6 to 8)");
 		grade_check(ret == 0, "batch after the slots changed: ufixed_read returned %s",
 			    grade_errno_str(ret));
 		grade_check(sqe_rules.fixed_reads == (round == 0 ? 0 : (long)n) &&
