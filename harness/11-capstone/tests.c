@@ -201,8 +201,8 @@ static int mem_read(void *ctx, struct batch_req *reqs, size_t n)
 		struct batch_req *r = &reqs[i];
 
 		m->reqs++;
-		if (r->fd != MEM_FD) {
-			broke(m, "a request named descriptor %d instead of io->fd (%d)", r->fd, MEM_FD);
+		if (r->fd != m->io.fd) {
+			broke(m, "a request named descriptor %d instead of io->fd (%d)", r->fd, m->io.fd);
 			r->res = -EBADF;
 			continue;
 		}
@@ -612,15 +612,18 @@ GRADE_TEST(search, null_arguments, 1,
 
 GRADE_TEST(search, param_ranges, 2,
 	   "ann_search: -EINVAL for k, L or W out of range (k 0 or > ANN_MAX_K, L < k or > "
-	   "ANN_MAX_L, W 0 or > L); the edges themselves accepted",
+	   "ANN_MAX_L, W 0 or > L); the edges themselves accepted, and walked as ann.h says (W 200: "
+	   "200 requests per call)",
 	   "TODO 1: 1 <= k <= ANN_MAX_K, k <= L <= ANN_MAX_L, 1 <= W <= L (ann.h, struct "
-	   "ann_params); refuse before allocating")
+	   "ann_params); refuse before allocating. TODOs 2 and 5: W may be anything up to L: the "
+	   "requests and buffers of a hop are allocated for p->W, not a fixed number of them")
 {
 	static const struct { unsigned k, L, Wd; bool ok; } cases[] = {
 		{ 0, 32, 4, false }, { ANN_MAX_K + 1, ANN_MAX_L, 4, false }, { 10, 9, 4, false },
 		{ 10, ANN_MAX_L + 1, 4, false }, { 10, 32, 0, false }, { 10, 32, 33, false },
 		{ 1, 1, 1, true }, { 10, 10, 10, true }, { 10, 32, 32, true },
 		{ ANN_MAX_K, ANN_MAX_K, 1, true }, { 10, ANN_MAX_L, 64, true },
+		{ 10, 256, 200, true }, { 5, 5, 5, true },
 	};
 	struct mem_io m;
 	uint32_t ids[ANN_MAX_K];
@@ -633,11 +636,18 @@ GRADE_TEST(search, param_ranges, 2,
 
 		seam_heap_usage(&before);
 		ret = search(&m, query(1), cases[i].k, cases[i].L, cases[i].Wd, ids, NULL, NULL);
-		if (cases[i].ok)
+		if (cases[i].ok) {
+			char what[96];
+
 			grade_check(ret == (int)cases[i].k, "ann_search with k %u, L %u, W %u (all in range) "
 				    "returned %s, expected %u results", cases[i].k, cases[i].L, cases[i].Wd,
 				    grade_errno_str(ret), cases[i].k);
-		else
+			/* at the edges too, each hop is the contract's: W nodes per
+			 * call whatever W is (no cap on the requests of a call) */
+			snprintf(what, sizeof(what), "query 1 (k %u, L %u, W %u)", cases[i].k, cases[i].L,
+				 cases[i].Wd);
+			replay(&m, query(1), cases[i].L, cases[i].Wd, what);
+		} else
 			grade_check(ret == -EINVAL && m.calls == 0, "ann_search with k %u, L %u, W %u "
 				    "returned %s after %ld call(s) of io->read, expected -EINVAL before "
 				    "reading anything (TODO 1)", cases[i].k, cases[i].L, cases[i].Wd,
@@ -648,7 +658,7 @@ GRADE_TEST(search, param_ranges, 2,
 
 GRADE_TEST(search, one_query, 3,
 	   "one query: the answer is the k nearest of the nodes read, by exact distance, nearest "
-	   "first, with their distances",
+	   "first, with their distances (a node the list dropped after it was read included)",
 	   "TODOs 6 and 7: score every node read with ann_dist on the vector the sector holds, keep "
 	   "the k nearest, return them nearest first (README, \"Estimate, then read\")")
 {
@@ -663,6 +673,35 @@ GRADE_TEST(search, one_query, 3,
 	grade_check(ret >= 0, "ann_search returned %s on a good index and a good reader",
 		    grade_errno_str(ret));
 	check_answer(&m, query(0), T_K, ret, ids, dists, "query 0 (k 10, L 64, W 4)");
+
+	/* A node read, then dropped from the list, is still among the nodes
+	 * read: entry 0 (exact distance 1) has neighbours 1 and 2 whose
+	 * estimates (0.0625, 0.25) beat its own (1), so at L 2 they push it
+	 * out of the list; read, they turn out far (100, 121). */
+	const char *what = "a graph of 3 nodes, entry 0 (exact distance 1) dropped from the list "
+			   "of L 2 by neighbours 1 and 2 that look nearer and are far (k 2, L 2, W 1)";
+	float q[4] = { 0 };
+
+	make_synthetic(0, 3, 4, 4);
+	synth_edge(0, 1);
+	synth_edge(0, 2);
+	((float *)W.idx->step)[0] = 0.25f;
+	((uint8_t *)W.idx->codes)[0 * 4] = 4;   /* estimates: x = 1, 0.25, 0.5 */
+	((uint8_t *)W.idx->codes)[1 * 4] = 1;
+	((uint8_t *)W.idx->codes)[2 * 4] = 2;
+	W.vecs[1 * 4] = 10.0f;                  /* exact: x = 1, 10, 11 */
+	W.vecs[2 * 4] = 11.0f;
+	mem_init(&m);
+	ret = search(&m, q, 2, 2, 1, ids, dists, NULL);
+	check_searched(&m, ret, what);
+	check_answer(&m, q, 2, ret, ids, dists, what);
+	grade_check(ret == 2 && ids[0] == 0 && ids[1] == 1, "%s: the search answered %s (%u, %u), "
+		    "expected nodes 0 and 1: node 0 was read first, at exact distance 1, and is the "
+		    "nearest node read even though the candidate list dropped it. The results are the "
+		    "k best of ALL the nodes read, kept apart from the list of candidates (which holds "
+		    "estimates, and drops read nodes too) (ann.h, \"among all the nodes read\"; "
+		    "TODOs 6 and 7)", what, grade_errno_str(ret), ret > 0 ? ids[0] : 0,
+		    ret > 1 ? ids[1] : 0);
 }
 
 GRADE_TEST(search, many_queries, 3,
@@ -672,6 +711,7 @@ GRADE_TEST(search, many_queries, 3,
 {
 	static const struct { unsigned k, L, Wd; } p[] = {
 		{ 10, 64, 4 }, { 1, 16, 1 }, { 5, 32, 8 }, { 20, 40, 40 }, { 10, 128, 16 },
+		{ 10, 10, 2 }, { 5, 5, 1 }, { 12, 12, 12 },
 	};
 	struct mem_io m;
 	uint32_t ids[ANN_MAX_K];
@@ -836,8 +876,8 @@ GRADE_TEST(hops, list_bounded, 2,
 }
 
 GRADE_TEST(hops, aligned, 2,
-	   "every request: io->fd, offset ann_node_offset(id), ANN_SECTOR bytes, a buffer aligned to "
-	   "ANN_SECTOR",
+	   "every request: io->fd (descriptor 0 too), offset ann_node_offset(id), ANN_SECTOR bytes, a "
+	   "buffer aligned to ANN_SECTOR",
 	   "TODO 2 (posix_memalign) and TODO 5; man 2 open, \"O_DIRECT\": buffer, offset and length "
 	   "aligned")
 {
@@ -851,6 +891,16 @@ GRADE_TEST(hops, aligned, 2,
 
 		grade_check(ret > 0, "query %u: ann_search returned %s", q, grade_errno_str(ret));
 	}
+	/* descriptor 0 is a descriptor like any other (a program started with
+	 * its standard input closed gets 0 from its first open) */
+	m.io.fd = 0;
+	int ret = search(&m, query(4), T_K, 32, 4, ids, NULL, NULL);
+
+	grade_check(ret == T_K, "ann_search with io->fd 0 returned %s, expected %u results: 0 is a "
+		    "valid descriptor (the first open of a process whose standard input is closed "
+		    "returns it), and ann.h refuses only NULL pointers and k, L, W out of range; the "
+		    "descriptor goes into every request as it is (TODOs 1 and 5)",
+		    grade_errno_str(ret), T_K);
 }
 
 GRADE_TEST(faults, request_error, 3,
@@ -1885,7 +1935,8 @@ static void uring_recall_run(const char *how, double *sum, long *reads)
 
 GRADE_TEST(uring, arguments, 2,
 	   "ann_search_uring: -EINVAL for a NULL idx, ring, query, p or ids, p out of range, or a ring "
-	   "with fewer SQ entries than W; nothing submitted, nothing leaked",
+	   "with fewer SQ entries than W; nothing submitted, nothing leaked; the edges (L == k, "
+	   "W == L, W 1) accepted",
 	   "TODO 9: check the arguments as TODO 1 does, and ring->sq.ring_entries against p->W, "
 	   "before anything is allocated or queued")
 {
@@ -1951,6 +2002,27 @@ GRADE_TEST(uring, arguments, 2,
 	grade_check(ret == T_K, "ann_search_uring at W 8 on a ring of 8 SQ entries returned %s: W "
 		    "may be as large as the ring (TODO 9)", grade_errno_str(ret));
 	uring_after("W 8 on a ring of 8 entries", false);
+	/* the edges of ann.h's ranges are accepted: L == k, W == L, W 1 */
+	static const struct ann_params edges[] = { { 10, 10, 8 }, { 1, 1, 1 }, { 8, 8, 8 },
+						   { ANN_MAX_K, ANN_MAX_K, 1 } };
+	uint32_t eids[ANN_MAX_K];
+	float ed[ANN_MAX_K];
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "query %zu (k %u, L %u, W %u) on a ring of 8 entries",
+			 2 + i, edges[i].k, edges[i].L, edges[i].W);
+		ret = usearch(query(2 + (unsigned)i), edges[i].k, edges[i].L, edges[i].W, eids, ed,
+			      NULL);
+		grade_check(ret == (int)edges[i].k, "ann_search_uring, %s, returned %s, expected %u "
+			    "results: all three are in range (1 <= k <= L, 1 <= W <= L, W no more than "
+			    "the ring's entries): the same ranges as ann_search's (ann.h, struct "
+			    "ann_params; TODO 9)", what, grade_errno_str(ret), edges[i].k);
+		uring_check_answer(query(2 + (unsigned)i), edges[i].k, ret, eids, ed, what);
+		uring_check_exhausted(query(2 + (unsigned)i), edges[i].L, ret, what);
+		uring_after(what, false);
+	}
 	/* W may be anything up to L (and the ring's size): 200 slots */
 	uring_teardown();
 	uring_setup(256, false);
@@ -1965,8 +2037,9 @@ GRADE_TEST(uring, arguments, 2,
 
 GRADE_TEST(uring, one_query, 3,
 	   "ann_search_uring, one query on the index file: the k nearest of the nodes read; every "
-	   "SQE a read of one node's sector into an aligned buffer; no node twice; the ring left "
-	   "empty; no ring of its own; no blocking reads",
+	   "SQE a read of one node's sector into an aligned buffer; no node twice; a read whose node "
+	   "the list dropped while in flight still scored; fd 0 works; the ring left empty; no ring "
+	   "of its own; no blocking reads",
 	   "TODOs 10 and 11: io_uring_prep_read(sqe, fd, slot buffer, ANN_SECTOR, "
 	   "ann_node_offset(id)); each CQE handled as in TODO 6, marked seen; io_uring_prep_read(3)")
 {
@@ -1985,6 +2058,26 @@ GRADE_TEST(uring, one_query, 3,
 	uring_check_searched(ret, "query 1 (k 5, L 16, W 2), after query 0 on the same ring");
 	uring_check_answer(query(1), 5, ret, ids, dists, "query 1 (k 5, L 16, W 2), after query 0");
 	uring_after("query 1 (k 5, L 16, W 2)", false);
+	/* descriptor 0 is a descriptor like any other: the index file as 0 */
+	int saved0 = dup(0), real_fd = U.fd;
+
+	grade_check(dup2(real_fd, 0) == 0, "harness: dup2: %s", strerror(errno));
+	U.fd = 0;
+	ret = usearch(query(2), T_K, 24, 4, ids, dists, NULL);
+	U.fd = real_fd;
+	if (saved0 >= 0) {
+		dup2(saved0, 0);
+		close(saved0);
+	} else {
+		close(0);
+	}
+	grade_check(ret == T_K, "ann_search_uring on the index file open as descriptor 0 returned "
+		    "%s, expected %u results: 0 is a valid descriptor (the first open of a process "
+		    "whose standard input is closed returns it), and ann.h refuses only NULL pointers, "
+		    "p out of range and a ring smaller than W; fd goes into every read as it is "
+		    "(TODOs 9 and 10)", grade_errno_str(ret), T_K);
+	uring_check_answer(query(2), T_K, ret, ids, dists, "query 2 (k 10, L 24, W 4) on fd 0");
+	uring_after("query 2 (k 10, L 24, W 4) on fd 0", false);
 
 	/* The end: a graph of 6 nodes, entry 5 with neighbours 3 and 4; node
 	 * 3, read slowly, alone leads on to node 0, the nearest. When 4 is
@@ -2031,6 +2124,56 @@ GRADE_TEST(uring, one_query, 3,
 		    "%s: the search answered %s (%u, %u, %u), expected 3 results, nodes 0, 3, 4 "
 		    "(TODO 10)", what, grade_errno_str(ret), ret > 0 ? ids[0] : 0,
 		    ret > 1 ? ids[1] : 0, ret > 2 ? ids[2] : 0);
+
+	/* A read in flight whose node the list drops meanwhile is still a
+	 * node read: entry 0 offers 1 and 2 (estimates 4, 9); the read of 2
+	 * is slow, and 1 offers 3 and 4 (estimates 1, 1), which push 1 and 2
+	 * out of the list of L 2. Node 2, once back, is the nearest of all
+	 * (exact 0.25): it is scored when its read completes. */
+	what = "a graph of 5 nodes, the read of node 2 slow and node 2 dropped from the list of "
+	       "L 2 while in flight, the nearest by exact distance (k 2, L 2, W 2)";
+	static const uint8_t code5[5] = { 6, 2, 3, 1, 1 };
+	static const float x5[5] = { 6, 2, 0.5f, 10, 11 };
+
+	uring_teardown();
+	make_synthetic(0, 5, 8, 4);
+	synth_edge(0, 1);
+	synth_edge(0, 2);
+	synth_edge(1, 3);
+	synth_edge(1, 4);
+	for (uint32_t j = 0; j < 5; j++) {
+		((uint8_t *)W.idx->codes)[(size_t)j * 8] = code5[j];
+		W.vecs[(size_t)j * 8] = x5[j];
+	}
+	size = 6 * (size_t)ANN_SECTOR;
+	img = grade_xmalloc(size);
+	memset(img, 0, size);
+	for (uint32_t j = 0; j < 5; j++)
+		grade_check(serve(ann_node_offset(j), img + ann_node_offset(j), ANN_SECTOR) ==
+				    ANN_SECTOR, "harness: no synthetic node %u", j);
+	path = grade_path("five.ann");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	grade_check(fd >= 0 && write(fd, img, size) == (ssize_t)size && close(fd) == 0,
+		    "harness: cannot write %s: %s", path, strerror(errno));
+	W.path = path;
+	W.image = img;
+	W.size = size;
+	uring_setup(8, false);
+	uring_plan(0, U_HOLD, 2);       /* reads: 0 the entry's, 1 node 1's, 2 node 2's */
+	memset(q, 0, sizeof(q));
+	ret = usearch(q, 2, 2, 2, ids, dists, NULL);
+	uring_check_searched(ret, what);
+	uring_after(what, false);
+	grade_check(U.held && U.held_node == 2, "%s: the search did not read node 2 third (%ld "
+		    "read(s)): the fill takes the nearest candidates by estimate (TODO 10)", what,
+		    U.nreads);
+	grade_check(ret == 2 && ids[0] == 2 && ids[1] == 1, "%s: the search answered %s (%u, %u), "
+		    "expected nodes 2 and 1: node 2's read was in flight when the list dropped it, and "
+		    "it is still a node read: its completion is handled as every other (checked, "
+		    "scored by its exact distance, its neighbours offered) whether or not the list "
+		    "still holds it (ann.h, ann_search_uring, step 3; TODO 11)", what,
+		    grade_errno_str(ret), ret > 0 ? ids[0] : 0, ret > 1 ? ids[1] : 0);
+	uring_check_answer(q, 2, ret, ids, dists, what);
 }
 
 GRADE_TEST(uring, recall, 3,
