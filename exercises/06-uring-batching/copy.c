@@ -18,7 +18,7 @@
  * through io_uring (no read, write, pread, pwrite, sendfile, mmap of the
  * files), with several requests in flight (strace shows it).
  *
- * A shape that works (lesson, "The program" and pitfalls 22-28): SLOTS
+ * A shape that works (lesson, "The program" and pitfalls 23-30): SLOTS
  * buffers of BLOCK bytes.
  * Each slot owns one block of the file at a time and goes
  *

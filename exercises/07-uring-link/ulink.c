@@ -180,7 +180,9 @@ int ulink_cancel_all(struct ulink *u, struct ulink_done *done, unsigned max)
  *  carries many such pairs. Contract (ulink.h, ulink_copy): every read
  *  linked to the write of the same buffer, offset and length, never a hard
  *  link; at most `pairs` in flight (fewer if the ring is smaller); several
- *  pairs per submission: the grader reads every SQE you submit.
+ *  pairs per submission, and never a read without its write in the same
+ *  one (a link ends with its submission: the SQ may have less room than a
+ *  pair needs); the grader reads every SQE you submit.
  *  man 3 io_uring_sqe_set_flags, lesson sections 1 and 2.
  *
  * TODO 10 (broken chains): list every way a pair can end (ulink.h,
