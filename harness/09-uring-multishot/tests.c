@@ -260,6 +260,24 @@ static void look_at_sqe(const struct io_uring_sqe *sqe)
 		break;
 	case IORING_OP_ASYNC_CANCEL:
 		obs.cancels++;
+		if (hold_watch) {
+			/* 09.13: the one connection is paused, not failing: its
+			 * cancel names the receive, by that receive's user_data. */
+			struct track *rt = track_of(sqe->addr, false);
+
+			if ((sqe->cancel_flags & (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ANY |
+						  IORING_ASYNC_CANCEL_ALL)) || !rt ||
+			    rt->op != IORING_OP_RECV)
+				seam_violate("flow control sent a cancel that does not name the "
+					     "receive by its user_data (cancel flags %#x%s): by the "
+					     "socket's fd (or any request), it cancels the first "
+					     "request it finds on that socket, which may be the send "
+					     "in flight, and the connection ends; pause with "
+					     "io_uring_prep_cancel64(sqe, the receive's user_data, 0) "
+					     "(uecho.h, the flow control rule; TODO 8)",
+					     (unsigned)sqe->cancel_flags, rt ? "" :
+					     ", and no request of the module has that user_data");
+		}
 		break;
 	default:
 		break;
@@ -1188,7 +1206,8 @@ GRADE_TEST(open, error_paths, 3,
 
 GRADE_TEST(echo, one_client, 3,
 	   "one client: a short message, then 100 KiB, come back byte for byte; the counters "
-	   "say one connection and the bytes both ways",
+	   "say one connection and the bytes both ways; a client whose accepted socket is "
+	   "descriptor 0 is served too",
 	   "TODO 4-7: accept CQE -> arm the connection's receive; receive CQE -> send those bytes "
 	   "from that buffer; send CQE -> buffer back to the ring (lesson, section 13)")
 {
@@ -1211,6 +1230,38 @@ GRADE_TEST(echo, one_client, 3,
 		    "echoed) the counters say: %s; expected accepted 2 and %d bytes received and "
 		    "sent (TODO 10)", stats_text(), 11 + 100 * 1024);
 	cl_free(&c);
+	{
+		/* Descriptor 0 is a descriptor like any other: with stdin closed,
+		 * the kernel gives the next socket it accepts number 0, and that
+		 * accept CQE says res 0. The client's own socket is made first, so
+		 * the accepted one is the only new descriptor. */
+		int saved = dup(0), fd = socket(laddr.ss_family,
+						 SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		grade_check(saved > 0 && fd > 0, "harness: dup/socket: %s", strerror(errno));
+		close(0);
+		if (connect(fd, (struct sockaddr *)&laddr, laddr_len) != 0 && errno != EINPROGRESS &&
+		    errno != EAGAIN)
+			grade_fail("harness: connect: %s", strerror(errno));
+		memset(&c, 0, sizeof(c));
+		c.fd = fd;
+		c.out_len = 5000;
+		c.out = grade_random_bytes(c.out_len);
+		c.in = grade_xmalloc(c.out_len);
+		c.reading = true;
+		want_accepted = 3;
+		grade_check(turn_until(accepted_enough, STALL_MS), "a client connected while the "
+			    "process had no descriptor 0 (stdin closed), so the socket accepted for it "
+			    "was descriptor 0 (the accept CQE's res is 0), and the server never took it "
+			    "for a connection: %s; res >= 0 is a new socket, 0 included, and only a "
+			    "negative res is an error (io_uring_prep_multishot_accept(3); TODO 5)",
+			    stats_text());
+		drive(&c, 1, false, "a client whose accepted socket is descriptor 0");
+		cl_free(&c);
+		turn_until(all_closed, STALL_MS);
+		dup2(saved, 0);
+		close(saved);
+	}
 	srv_close();
 	close(lfd);
 }
@@ -1502,7 +1553,8 @@ GRADE_TEST(faults, short_sends, 3,
 
 GRADE_TEST(echo, half_close, 3,
 	   "a client sends 200 KiB and shuts down its sending side: it gets all 200 KiB back, "
-	   "then end of file, and the connection is cleaned up",
+	   "then end of file, and the connection is cleaned up; a client that does the same "
+	   "with 1 MiB and reads slowly: its receive is not armed again after the end of file",
 	   "TODO 6, 9: a receive CQE with res 0 is end of file: finish sending what is queued, "
 	   "then close the connection (and free it once its last request has completed)")
 {
@@ -1523,6 +1575,38 @@ GRADE_TEST(echo, half_close, 3,
 	cl_free(&c);
 	srv_close();
 	close(lfd);
+	{
+		/* The same on a unix socket with 1 MiB and a client that reads
+		 * 4 KiB at a time: its echo is still queued when the end of file
+		 * comes, and drains over hundreds of turns. The receive ended
+		 * for good with that res 0: armed again, it ends with 0 again at
+		 * once, turn after turn, a busy loop until the echo is out. A
+		 * receive is armed again only after a pause (a cancel) or
+		 * -ENOBUFS. */
+		struct uecho_stats st2;
+		long recvs_before = obs.recvs;
+
+		srv_open_cfg(unix_listener(), 64, 0, 0);
+		cl_open(&c, 1 << 20, 4096);
+		c.shut_after = true;
+		c.read_max = 4096;
+		drive(&c, 1, true, "a client that shut down its sending side, reading 4 KiB at a time");
+		grade_check(turn_until(all_closed, STALL_MS), "after the slow client's end of file "
+			    "was echoed, the server still says: %s; expected no connection open and no "
+			    "buffer held (TODO 9)", stats_text());
+		st2 = stats();
+		grade_check(st2.recv_armed <= 1 + st2.paused + st2.enobufs && obs.recvs - recvs_before
+			    <= 1 + (long)(st2.paused + st2.enobufs), "a client sent 1 MiB, shut down its "
+			    "sending side and read its echo 4 KiB at a time: %ld receives were "
+			    "submitted for it (stats: %s), though only a pause or -ENOBUFS calls for "
+			    "another: the end of file (res 0) ends the receive for good, and one armed "
+			    "again after it ends with 0 at once, turn after turn, while the echo drains "
+			    "(a busy loop); after end of file, only send what is queued, then close "
+			    "(TODO 6, 9; lesson, section 2)", obs.recvs - recvs_before, stats_text());
+		cl_free(&c);
+		srv_close();
+		close(lfd);
+	}
 }
 
 GRADE_TEST(faults, ring_runs_dry, 4,
@@ -1576,9 +1660,13 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	/* The clients run in the server's own thread: the kernel runs the
 	 * server's receive (task work) each time a client's send returns, so a
 	 * client sending without pause fills every buffer before the module gets
-	 * a turn. 8 KiB per turn keeps the module in the race, as a client in
-	 * another process would. */
-	cls[0].send_max = 8192;
+	 * a turn. A little per turn keeps the module in the race, as a client
+	 * in another process would: one buffer's worth (1 KiB) per turn until
+	 * the pause, so that once the server's sends to it block, it holds one
+	 * buffer more after each turn, the turn that first sees it hold
+	 * UECHO_HOLD_MAX exactly comes, and that turn must cancel (not the next
+	 * one); 8 KiB per turn after. */
+	cls[0].send_max = 1024;
 	client_sndbuf = 0;
 	/* Until the next client comes, the stalled client is the one
 	 * connection: no receive may be armed while it holds half the ring
@@ -1594,9 +1682,21 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 		cl_step(&cls[0]);
 		turn(1);
 		st = stats();
+		/* The turn that left it holding UECHO_HOLD_MAX or more saw it so
+		 * (its receive was still armed: the ring never ran dry) and must
+		 * have cancelled the receive before it returned. */
+		grade_check(st.bufs_held < UECHO_HOLD_MAX(1024u) || st.paused >= 1 ||
+			    obs.enobufs > 0, "a turn of uecho_run_once left the one stalled client "
+			    "holding %llu buffers, UECHO_HOLD_MAX(%u) = %u or more, with its receive "
+			    "still armed and not cancelled (stats.paused 0): the limit includes its "
+			    "end (uecho.h: \"UECHO_HOLD_MAX(nbufs) buffers or more\"): compare held >= "
+			    "UECHO_HOLD_MAX, not >, and cancel in the turn that sees it (TODO 8; "
+			    "lesson, section 9); %s", (unsigned long long)st.bufs_held, 1024u,
+			    UECHO_HOLD_MAX(1024u), stats_text());
 		if (st.paused >= 1 || st.bufs_held >= UECHO_HOLD_MAX(1024u))
 			break;
 	}
+	cls[0].send_max = 8192;
 	/* It goes on sending while the cancelled receive ends: the module must
 	 * not arm it again while it still holds half the ring. Until nothing
 	 * moves for 300 ms (the client's socket full), at most 3 s. */
@@ -1997,10 +2097,17 @@ GRADE_TEST(resources, close_with_clients, 3,
 
 /* --------------------------------------------------------------- stopping */
 
+/* liburing calls that uecho_stop made inside the signal handler (-1: the
+ * handler has not run). */
+static volatile long stop_ring_calls = -1;
+
 static void on_alarm_stop(int sig)
 {
+	long before = watch.calls;
+
 	(void)sig;
 	uecho_stop(srv);
+	stop_ring_calls = watch.calls - before;
 }
 
 static void on_alarm_nothing(int sig)
@@ -2074,9 +2181,25 @@ GRADE_TEST(stop, from_signal, 2,
 		ret = SEAM_CALL(uecho_run_once(srv, -1));
 	grade_check(ret == -ECANCELED, "uecho_run_once(s, -1) after uecho_stop from a signal "
 		    "handler returned %s, expected -ECANCELED (TODO 10)", grade_errno_str(ret));
+	/* The handler ran in the middle of the loop's own liburing call: the
+	 * SQ is the loop's, and a handler may land while the loop has an SQE
+	 * half made. uecho_stop stores a flag and writes the eventfd; it never
+	 * submits (a NOP, a message) itself. */
+	grade_check(stop_ring_calls == 0, "uecho_stop, called from a signal handler while "
+		    "uecho_run_once waited, made %ld call(s) into liburing that submit or wait "
+		    "(io_uring_submit of a NOP to wake the ring?): liburing is not "
+		    "async-signal-safe, and the ring's SQ belongs to the loop the signal "
+		    "interrupted, which may be half way through preparing an SQE; uecho_stop only "
+		    "stores its flag and writes 8 bytes to the eventfd the ring watches (uecho.h, "
+		    "uecho_stop; signal-safety(7)) (TODO 10)", stop_ring_calls);
 	t0 = fault_now_ms();
 	errno_before = errno = 1234;
+	calls = watch.calls;
 	SEAM_CALL_VOID(uecho_stop(srv));
+	grade_check(watch.calls == calls, "uecho_stop made %ld call(s) into liburing that submit "
+		    "or wait: it may run in a signal handler or another thread, where the ring is "
+		    "not its to touch; store the flag and write the eventfd (uecho.h, uecho_stop) "
+		    "(TODO 10)", watch.calls - calls);
 	grade_check(errno == errno_before, "uecho_stop changed errno (%d): it runs in signal "
 		    "handlers, save and restore errno (TODO 10)", errno);
 	ret = SEAM_CALL(uecho_run_once(srv, -1));
@@ -2608,14 +2731,16 @@ GRADE_TEST_T(program, serves_unix, 2,
 GRADE_TEST_T(program, bad_arguments, 2,
 	     "echo-server with bad arguments (among them sizes outside uecho.h's limits): a message "
 	     "on stderr and exit status 2; a socket path that exists already: exit status 1, the "
-	     "file left alone; a TCP port that is taken, a socket path too long for sun_path, or "
-	     "no descriptor left for uecho_open: exit status 1",
+	     "file left alone; a TCP port that is taken, a socket path too long for sun_path, "
+	     "no descriptor left for uecho_open (the socket file it bound removed), or a listener "
+	     "that fails while it serves: exit status 1",
 	     "TODO 12: echo-server (--port N | --unix SOCKPATH) [--bufs N] [--buf-size N] "
 	     "[--entries N]; exactly one of --port and --unix; --bufs a power of two 2..32768, "
 	     "--buf-size 1..1048576, --entries 1..4096 (uecho.h's limits): check them before "
 	     "uecho_open, whose -EINVAL would be exit status 1; a socket that cannot be bound "
 	     "(bind(2) fails: EADDRINUSE) is exit status 1, never a server on another port; so "
-	     "is a uecho_open that fails (check what it returns before the listening line)", 20)
+	     "is a uecho_open that fails (check what it returns before the listening line), and "
+	     "a uecho_run that returns an error", 20)
 {
 	const char *taken = grade_make_file("taken", "x", 1);
 	int busy_fd = -1;
@@ -2642,6 +2767,8 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		{ "--entries 0 (below 1: 0 is not \"the default\" on the command line)",
 		  { "", "--port", "0", "--entries", "0", NULL }, 2 },
 		{ "--bufs 0", { "", "--port", "0", "--bufs", "0", NULL }, 2 },
+		{ "--buf-size 4k (not a number: strtol stops at the k)",
+		  { "", "--port", "0", "--buf-size", "4k", NULL }, 2 },
 		{ "--unix on a path that exists", { "", "--unix", taken, NULL }, 1 },
 		{ "--port on a port that is taken (another socket listens there)",
 		  { "", "--port", busy_arg, NULL }, 1 },
@@ -2742,6 +2869,95 @@ GRADE_TEST_T(program, bad_arguments, 2,
 			    "before anything uses the server it did not give (TODO 12)",
 			    prog_status_text(ws), prog_proc_stderr_len(&p) ? "something" : "nothing",
 			    strstr(out, "listening") ? ", and it printed its \"listening\" line" : "");
+	}
+	{
+		/* The same on a unix socket: the server bound SOCKPATH (it did not
+		 * exist), then uecho_open failed. The file is the server's own: it
+		 * goes on this exit too, or the next start finds it there. */
+		const char *path = grade_path("noring.sock");
+		/* The limit is one above the lowest free descriptor, whatever the
+		 * runner leaves open: the socket gets that one, and uecho_open
+		 * finds none for itself. A relative path, from the test's own
+		 * directory: short whatever that directory is called. */
+		char dir[PATH_MAX];
+		const char *argv[] = { "/bin/sh", "-c", "cd \"$2\" && i=3; while [ -e /proc/$$/fd/$i ]; "
+				       "do i=$((i + 1)); done; ulimit -n $((i + 1)) && "
+				       "exec \"$0\" --unix \"$1\"", echo_server_path(), "noring.sock", dir,
+				       NULL };
+		struct prog_proc p;
+		struct stat st;
+		int ws = 0;
+
+		snprintf(dir, sizeof(dir), "%s", path);
+		*strrchr(dir, '/') = '\0';
+		unlink(path);
+		prog_start(&p, argv, false);
+		if (!prog_wait(p.pid, PROG_MS, &ws)) {
+			kill(p.pid, SIGKILL);
+			prog_wait(p.pid, PROG_MS, &ws);
+		}
+		close(p.out);
+		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 1, "echo-server --unix with one "
+			    "descriptor free, its listening socket's (uecho_open fails with -EMFILE), "
+			    "ended with %s, expected exit status 1 (TODO 12)", prog_status_text(ws));
+		grade_check(lstat(path, &st) != 0 && errno == ENOENT, "echo-server --unix %s exited "
+			    "after uecho_open failed (no descriptor free after its listening "
+			    "socket's), and left the socket "
+			    "file it had bound behind: the path is the server's from its bind(2) on, "
+			    "and it goes on every exit, a failed start too, or the next start finds "
+			    "it taken (the header of echo-server.c: \"it is removed again on "
+			    "exit\"); leave by the same clean-up path as the normal end (TODO 12)",
+			    path);
+		unlink(path);
+	}
+	{
+		/* The listener fails while the program serves: a dup of it, taken
+		 * through a pidfd (pidfd_getfd(2)), is shut down, so the accept
+		 * ends with -EINVAL and uecho_run returns it (09.39). The server
+		 * cannot serve any more: a message and exit status 1, not the 0
+		 * of a stop asked for by a signal. (Skipped where the machine
+		 * refuses pidfd_getfd.) */
+		const char *argv[] = { "", "--port", "0", NULL };
+		struct prog_proc p;
+		int pidfd, ws = 0, shut = 0;
+
+		program_serve_tcp(&p, argv);
+		pidfd = (int)syscall(SYS_pidfd_open, p.pid, 0);
+		for (int fd = 3; fd < 64 && pidfd >= 0; fd++) {
+			int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0), yes = 0;
+			socklen_t len = sizeof(yes);
+
+			if (copy < 0)
+				continue;
+			if (getsockopt(copy, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) == 0 && yes &&
+			    shutdown(copy, SHUT_RDWR) == 0)
+				shut++;
+			close(copy);
+		}
+		if (pidfd >= 0)
+			close(pidfd);
+		if (!shut) {
+			kill(p.pid, SIGKILL);
+			prog_wait(p.pid, PROG_MS, &ws);
+		} else if (!prog_wait(p.pid, PROG_MS, &ws)) {
+			kill(p.pid, SIGKILL);
+			prog_wait(p.pid, PROG_MS, &ws);
+			close(p.out);
+			grade_fail("echo-server's listening socket stopped listening (shut down behind "
+				   "its back), and the program was still running %d ms later (it was "
+				   "killed): uecho_run returns the accept's -EINVAL when the listener "
+				   "fails (09.39); the program then prints it and exits 1 (TODO 12)",
+				   PROG_MS);
+		}
+		close(p.out);
+		grade_check(!shut || (WIFEXITED(ws) && WEXITSTATUS(ws) == 1 &&
+				      prog_proc_stderr_len(&p) > 0), "echo-server's listening socket "
+			    "stopped listening while it served (shut down behind its back: uecho_run "
+			    "returns the accept's -EINVAL), and the program ended with %s and %s on "
+			    "stderr; expected exit status 1 and a message: a loop that fails is "
+			    "something that stops it from serving (the header of echo-server.c), "
+			    "not the end a signal asked for; check what uecho_run returns (TODO 12)",
+			    prog_status_text(ws), prog_proc_stderr_len(&p) ? "something" : "nothing");
 	}
 }
 
