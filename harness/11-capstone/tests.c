@@ -567,6 +567,28 @@ static void synth_edge(uint32_t from, uint32_t to)
 	W.nbrs[j][W.nnbrs[j]++] = to;
 }
 
+/* The synthetic index (nodes 0 .. count - 1, base 0) as a file on disk,
+ * for the tests that search it through a real ring: every node served
+ * into one image, written to grade_path(name), and W pointed at it. */
+static void synth_write_index(const char *name, uint32_t count)
+{
+	size_t size = (size_t)(count + 1) * ANN_SECTOR;
+	unsigned char *img = grade_xmalloc(size);
+	const char *path = grade_path(name);
+	int fd;
+
+	memset(img, 0, size);
+	for (uint32_t j = 0; j < count; j++)
+		grade_check(serve(ann_node_offset(j), img + ann_node_offset(j), ANN_SECTOR) ==
+				    ANN_SECTOR, "harness: no synthetic node %u", j);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	grade_check(fd >= 0 && write(fd, img, size) == (ssize_t)size && close(fd) == 0,
+		    "harness: cannot write %s: %s", path, strerror(errno));
+	W.path = path;
+	W.image = img;
+	W.size = size;
+}
+
 /* ============================================================== tests */
 
 GRADE_TEST(search, null_arguments, 1,
@@ -2086,10 +2108,6 @@ GRADE_TEST(uring, one_query, 3,
 	const char *what = "a graph of 6 nodes, entry 5 with neighbours 3 and 4, the read of 3 "
 			   "slow and its neighbour 0 the nearest (k 3, L 4, W 2)";
 	float q[8] = { 0 };
-	size_t size = 7 * (size_t)ANN_SECTOR;
-	unsigned char *img;
-	const char *path;
-	int fd;
 
 	uring_teardown();
 	make_synthetic(0, 6, 8, 4);
@@ -2100,18 +2118,7 @@ GRADE_TEST(uring, one_query, 3,
 	synth_edge(3, 0);
 	synth_edge(4, 5);
 	synth_edge(0, 3);
-	img = grade_xmalloc(size);
-	memset(img, 0, size);
-	for (uint32_t j = 0; j < 6; j++)
-		grade_check(serve(ann_node_offset(j), img + ann_node_offset(j), ANN_SECTOR) ==
-				    ANN_SECTOR, "harness: no synthetic node %u", j);
-	path = grade_path("six.ann");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	grade_check(fd >= 0 && write(fd, img, size) == (ssize_t)size && close(fd) == 0,
-		    "harness: cannot write %s: %s", path, strerror(errno));
-	W.path = path;
-	W.image = img;
-	W.size = size;
+	synth_write_index("six.ann", 6);
 	uring_setup(8, false);
 	uring_plan(0, U_HOLD, 1);       /* read 0 is the entry's, read 1 node 3's */
 	ret = usearch(q, 3, 4, 2, ids, dists, NULL);
@@ -2145,19 +2152,7 @@ GRADE_TEST(uring, one_query, 3,
 		((uint8_t *)W.idx->codes)[(size_t)j * 8] = code5[j];
 		W.vecs[(size_t)j * 8] = x5[j];
 	}
-	size = 6 * (size_t)ANN_SECTOR;
-	img = grade_xmalloc(size);
-	memset(img, 0, size);
-	for (uint32_t j = 0; j < 5; j++)
-		grade_check(serve(ann_node_offset(j), img + ann_node_offset(j), ANN_SECTOR) ==
-				    ANN_SECTOR, "harness: no synthetic node %u", j);
-	path = grade_path("five.ann");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	grade_check(fd >= 0 && write(fd, img, size) == (ssize_t)size && close(fd) == 0,
-		    "harness: cannot write %s: %s", path, strerror(errno));
-	W.path = path;
-	W.image = img;
-	W.size = size;
+	synth_write_index("five.ann", 5);
 	uring_setup(8, false);
 	uring_plan(0, U_HOLD, 2);       /* reads: 0 the entry's, 1 node 1's, 2 node 2's */
 	memset(q, 0, sizeof(q));
