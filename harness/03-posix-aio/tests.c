@@ -1044,8 +1044,12 @@ GRADE_TEST_T(tpool, parallel_pipes, 4,
 	tw_watch();
 	pool = pool_or_fail(6);
 	/* Each request asks for 100 bytes more than its pipe delivers before it
-	 * hangs up: the last read of each sees end of file. */
+	 * hangs up: the last read of each sees end of file. Their offsets are
+	 * not 0: a pipe has no position to seek to, and the offset is ignored
+	 * (paio.h, the ESPIPE rule), not a reason to refuse the request. */
 	feed_pipes(6, p, reqs, data, len, 100, UNSET);
+	for (int i = 0; i < 6; i++)
+		reqs[i].offset = (off_t)4096 * (i + 1);
 	f = feed_start(&(struct feed_cfg){ .n = 6, .pipes = p, .order = order, .data = data,
 					   .len = len });
 	rc = SEAM_CALL(tpool_batch_read(pool, reqs, 6, 6));
@@ -1053,8 +1057,11 @@ GRADE_TEST_T(tpool, parallel_pipes, 4,
 	grade_check(rc == 0, "tpool_batch_read(p, reqs, 6, 6) returned %s, expected 0",
 		    errno_name(rc));
 	for (int i = 0; i < 6; i++)
-		grade_check(reqs[i].res != -ESPIPE, "request %d (a pipe) got -ESPIPE: when pread "
-			    "fails with ESPIPE before any byte, read it with read(2) (TODO 13)", i);
+		grade_check(reqs[i].res != -ESPIPE, "request %d (a pipe, at offset %lld) got "
+			    "-ESPIPE: when pread fails with ESPIPE before any byte, read it with "
+			    "read(2) from the pipe, whatever the request's offset: a pipe has no "
+			    "position, and paio.h says the offset is then ignored (TODO 13)", i,
+			    (long long)reqs[i].offset);
 	check_fed(f, "6 pipes answered from the last to the first, each once the one before "
 		  "was read: a pool that reads one request at a time waits on pipe 0 forever");
 	check_pipe_results("tpool_batch_read", reqs, 6, data, len);
@@ -1144,7 +1151,7 @@ GRADE_TEST(tpool, short_reads, 2,
 }
 
 GRADE_TEST(tpool, workers_block_signals, 1,
-	   "every worker starts with all signals blocked",
+	   "every worker starts and reads with all signals blocked, the real-time ones too",
 	   "TODO 11: workers start with every signal blocked; a new thread inherits its "
 	   "creator's mask, so arrange it around the creation, and leave the caller's own "
 	   "mask as it was (pthread_create(3), pthread_sigmask(3), lesson section 8)")
@@ -1176,11 +1183,29 @@ GRADE_TEST(tpool, workers_block_signals, 1,
 	grade_check(rc == 0 && req.res == 100, "tpool_batch_read of 100 bytes returned %s, res "
 		    "%s", errno_name(rc), errno_name(req.res));
 	grade_check(w_started(3) == 3, "%d of the 3 workers started", atomic_load(&tw.started));
-	grade_check(atomic_load(&tw.unmasked_threads) == 0, "%d of the 3 workers started with "
-		    "signal %d (%s) not blocked: a signal for the process could then interrupt "
-		    "a worker in the middle of a read", atomic_load(&tw.unmasked_threads),
-		    atomic_load(&tw.unmasked_signal),
-		    sigabbrev_np(atomic_load(&tw.unmasked_signal)) ?: "?");
+	{
+		int sig = atomic_load(&tw.unmasked_signal);
+		char name[32];
+
+		if (sig >= SIGRTMIN)
+			snprintf(name, sizeof(name), "SIGRTMIN+%d, a real-time signal", sig - SIGRTMIN);
+		else
+			snprintf(name, sizeof(name), "SIG%s", sigabbrev_np(sig) ?: "?");
+		grade_check(atomic_load(&tw.unmasked_threads) == 0, "%d of the 3 workers started "
+			    "with signal %d (%s) not blocked: a signal for the process could then "
+			    "interrupt a worker in the middle of a read. Block every signal, the "
+			    "real-time ones (SIGRTMIN..SIGRTMAX) too: sigfillset(3) gives them all, "
+			    "a loop over the 31 classic numbers does not (TODO 11, signal(7))",
+			    atomic_load(&tw.unmasked_threads), sig, name);
+		sig = atomic_load(&tw.unmasked_read_signal);
+		grade_check(atomic_load(&tw.unmasked_reads) == 0, "a worker read with signal %d "
+			    "(SIG%s) not blocked, although it started with every signal blocked: "
+			    "the worker changed its own mask afterwards. pthread_sigmask with "
+			    "SIG_SETMASK replaces the whole mask (SIG_BLOCK adds to it): a worker "
+			    "that only wants one more signal blocked has them all already; leave "
+			    "its mask as it inherited it (TODO 11, pthread_sigmask(3))", sig,
+			    sig >= SIGRTMIN ? "RTMIN+n" : (sigabbrev_np(sig) ?: "?"));
+	}
 	pthread_sigmask(SIG_BLOCK, NULL, &mine);
 	grade_check(!mask_left_changed && !sigismember(&mine, SIGUSR1) &&
 		    !sigismember(&mine, SIGINT), "tpool_create left the calling thread with "
@@ -2418,12 +2443,14 @@ GRADE_TEST(paio, refused_requests, 2,
 	int bad = grade_open(grade_path("f"), O_RDONLY);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	static const bool refused[9] = { 1, 1, 1, 0, 1, 0, 1, 1, 0 };
+	struct seam_heap before;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
 		reqs[i] = (struct batch_req){ refused[i] ? bad : fd, (off_t)(3000 * i), 2000,
 					      grade_xmalloc(2000), UNSET };
 	aw_watch();
+	seam_heap_usage(&before);
 	aw.refuse_fd = bad;
 	aw.refuse_errno = EINVAL;
 	rc = SEAM_CALL(paio_batch_read(reqs, n, 2));
@@ -2433,6 +2460,10 @@ GRADE_TEST(paio, refused_requests, 2,
 		    "with EINVAL; expected 0: a refused request is that request's result",
 		    errno_name(rc));
 	check_protocol();
+	grade_check_heap(&before, "paio_batch_read with 6 of 9 requests refused by aio_read "
+			 "(EINVAL): what was allocated for a read that aio_read refused (its "
+			 "aiocb?) is freed there, since no aio_return will ever come for it "
+			 "(TODOs 5 and 9);");
 	for (size_t i = 0; i < n; i++) {
 		if (refused[i]) {
 			grade_check(reqs[i].res == -EINVAL, "request %zu (aio_read refused it with "
@@ -2491,15 +2522,25 @@ GRADE_TEST(paio, eagain_backs_off, 2,
 
 	/* 8 reads at qd 1: each one's first 2 tries fail with EAGAIN (nothing in
 	 * flight), then it is accepted. 16 EAGAINs in all, never more than 2 in
-	 * a row: the batch must succeed. */
+	 * a row: the batch must succeed. The first 3 pauses end at once with
+	 * EINTR, as a signal would end them: a pause cut short is no failure. */
 	reqs = random_reads(fd, size, 8, 5000);
 	aw.refused_eagain = 0;
 	aw.max_idle_run = 0;
 	aw.eagain = AW_EAGAIN_IDLE;
 	aw.eagain_first = 2;
+	aw.pause_eintr = 3;
+	aw.pause_eintr_given = 0;
 	rc = SEAM_CALL(paio_batch_read(reqs, 8, 1));
 	aw.eagain = AW_EAGAIN_NONE;
+	aw.pause_eintr = 0;
 	w_check_no_violation();
+	grade_check(rc != -EINTR, "paio_batch_read(reqs, 8, 1) returned -EINTR: a signal "
+		    "interrupted one of its pauses after aio_read's EAGAIN (%ld of them ended "
+		    "at once with EINTR). A pause cut short is not a failure of the batch, and "
+		    "-EINTR is none of its errors: sleep again for what is left (nanosleep's "
+		    "second argument), or go on to the next try (TODO 8; nanosleep(2), signal(7))",
+		    aw.pause_eintr_given);
 	grade_check(rc == 0, "paio_batch_read(reqs, 8, 1) returned %s when each read's first 2 "
 		    "aio_read calls failed with EAGAIN (%ld EAGAINs in all, at most 2 in a row); "
 		    "expected 0: count the tries in a row, and start again from 0 once aio_read "
@@ -2899,10 +2940,12 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 	unsigned char *data = grade_random_bytes(size);
 	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct batch_req *reqs = random_reads(fd, size, n, 4096);
+	struct seam_heap before;
 	long left;
 	int rc;
 
 	aw_watch();
+	seam_heap_usage(&before);
 	aw.suspend_eintr_every = 2;
 	rc = SEAM_CALL(paio_batch_read(reqs, n, 32));
 	aw.suspend_eintr_every = 0;
@@ -2911,6 +2954,10 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 		    "an error: wait again (TODO 6)", errno_name(rc), atomic_load(&aw.eintr_seen),
 		    aw.suspends);
 	check_protocol();
+	grade_check_heap(&before, "paio_batch_read with every other aio_suspend interrupted "
+			 "(EINTR): what a wait allocates (a list built for it?) is freed on the way "
+			 "back to aio_suspend after EINTR too, not only when the wait ends (TODOs 6 "
+			 "and 9);");
 	check_file_results("paio_batch_read, every other aio_suspend interrupted", reqs, n,
 			   data, size, 32);
 
@@ -2925,6 +2972,8 @@ GRADE_TEST(paio, every_wait_may_fail, 1,
 		    "first aio_suspend failed with ENOMEM; expected -ENOMEM (paio.h, return "
 		    "value)", errno_name(rc));
 	check_protocol();
+	grade_check_heap(&before, "paio_batch_read returning aio_suspend's error (-ENOMEM) "
+			 "(TODO 9);");
 	for (size_t i = 0; i < n; i++)
 		free(reqs[i].buf);
 	free(reqs);
@@ -2950,12 +2999,13 @@ static bool pool_all_asleep(int workers, pid_t tid)
 	}
 }
 
-GRADE_TEST(tpool, sleeps_while_waiting, 2,
-	   "the pool sleeps while it waits: while a read is held 300 ms, neither the caller nor an idle worker wakes up",
+/* 10 s: the pool is left idle for 1.5 s on top of the held read. */
+GRADE_TEST_T(tpool, sleeps_while_waiting, 2,
+	   "the pool sleeps while it waits: while a read is held 300 ms, neither the caller nor an idle worker wakes up; idle for 1.5 s, no worker ends",
 	   "TODOs 12 and 14: wait with pthread_cond_wait until another thread changed the "
 	   "state and signalled; a wait with a short timeout in a loop is polling: the caller "
 	   "and the idle workers wake up over and over although nothing happened (paio.h: "
-	   "\"an idle pool uses no CPU\", \"no polling\"; pthread_cond_wait(3))")
+	   "\"an idle pool uses no CPU\", \"no polling\"; pthread_cond_wait(3))", 10)
 {
 	const size_t len = 64;
 	const long hold_ms = 300;
@@ -3009,6 +3059,18 @@ GRADE_TEST(tpool, sleeps_while_waiting, 2,
 		    "until a job is queued or the pool stops (TODO 12, paio.h: \"an idle pool "
 		    "uses no CPU\")", worker_woke, hold_ms);
 	check_pipe_results("tpool_batch_read", reqs, 1, data, len);
+	/* The pool idle for 1.5 s: glibc's helpers would be gone (they retire
+	 * after 1 s idle, lesson section 7); the pool's workers live until
+	 * tpool_destroy, and a later batch needs them. */
+	for (long end = fault_now_ms() + 1500; fault_now_ms() < end;)
+		fault_nap();
+	grade_check(atomic_load(&tw.exited) == 0, "%d of the pool's 3 workers ended while the "
+		    "pool sat idle for 1.5 s, before tpool_destroy: glibc's helper threads retire "
+		    "after 1 s without work, the pool's workers must not. tpool_create starts "
+		    "them once, a batch starts none, so a worker that leaves is gone for every "
+		    "later batch. Wait for work with pthread_cond_wait, no timeout, and leave "
+		    "the loop only when the pool stops (TODOs 12 and 15; paio.h, tpool_create)",
+		    atomic_load(&tw.exited));
 	SEAM_CALL_VOID(tpool_destroy(pool));
 	feed_free_pipes(1, p, reqs, data);
 }

@@ -171,6 +171,9 @@ static struct {
 	long idle_run, max_idle_run; /* EAGAINs with none in flight since the last   */
 	                            /* pause (aw_pace_watch), and the most of them   */
 	long long paused_ns;        /* the pauses' lengths as asked, added up        */
+	long pause_eintr;           /* >0: this many pauses end at once with EINTR, */
+	                            /* as if a signal handler had run (none slept)   */
+	long pause_eintr_given;     /* how many did                                  */
 } aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int aw_find(const struct aiocb *cb)
@@ -576,9 +579,36 @@ static long long aw_ts_ns(const struct timespec *ts)
 	return ts ? (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec : 0;
 }
 
+/* A pause of non-zero length that is to end at once with EINTR, as if a
+ * signal handler installed without SA_RESTART ran before any time passed
+ * (aw.pause_eintr): what is left of it is then all of it. */
+static bool aw_pause_interrupted(bool nonzero)
+{
+	bool yes = false;
+
+	if (!nonzero)
+		return false;
+	pthread_mutex_lock(&aw.lock);
+	if (aw.pause_eintr > 0) {
+		aw.pause_eintr--;
+		aw.pause_eintr_given++;
+		yes = true;
+	}
+	pthread_mutex_unlock(&aw.lock);
+	return yes;
+}
+
 static int aw_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	aw_paused(req && (req->tv_sec > 0 || req->tv_nsec > 0), aw_ts_ns(req));
+	bool nonzero = req && (req->tv_sec > 0 || req->tv_nsec > 0);
+
+	aw_paused(nonzero, aw_ts_ns(req));
+	if (aw_pause_interrupted(nonzero)) {
+		if (rem)
+			*rem = *req;
+		errno = EINTR;
+		return -1;
+	}
 	return SEAM_REAL(nanosleep)(req, rem);
 }
 
@@ -587,48 +617,82 @@ static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 {
 	long long ns = aw_ts_ns(req);
 	struct timespec now;
+	bool nonzero = req && (fl != 0 || req->tv_sec > 0 || req->tv_nsec > 0);
 
 	if (req && fl != 0 && clock_gettime(clk, &now) == 0)   /* TIMER_ABSTIME */
 		ns -= aw_ts_ns(&now);
-	aw_paused(req && (fl != 0 || req->tv_sec > 0 || req->tv_nsec > 0), ns);
+	aw_paused(nonzero, ns);
+	if (aw_pause_interrupted(nonzero)) {
+		if (rem && fl == 0)
+			*rem = *req;
+		return EINTR;   /* clock_nanosleep returns the error number */
+	}
 	return SEAM_REAL(clock_nanosleep)(clk, fl, req, rem);
 }
 
 static int aw_usleep(useconds_t us)
 {
 	aw_paused(us > 0, (long long)us * 1000);
+	if (aw_pause_interrupted(us > 0)) {
+		errno = EINTR;
+		return -1;
+	}
 	return SEAM_REAL(usleep)(us);
 }
 
 static unsigned int aw_sleep(unsigned int s)
 {
 	aw_paused(s > 0, (long long)s * 1000000000LL);
+	if (aw_pause_interrupted(s > 0))
+		return s;       /* sleep(3): the seconds left, all of them */
 	return SEAM_REAL(sleep)(s);
 }
 
 static int aw_poll(void *fds, unsigned long n, int timeout)
 {
 	aw_paused(timeout != 0, (long long)timeout * 1000000);
+	if (aw_pause_interrupted(timeout != 0)) {
+		errno = EINTR;
+		return -1;
+	}
 	return SEAM_REAL(poll)(fds, n, timeout);
 }
 
 static int aw_ppoll(void *fds, unsigned long n, const struct timespec *ts, const sigset_t *ss)
 {
-	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0, aw_ts_ns(ts));
+	bool nonzero = !ts || ts->tv_sec > 0 || ts->tv_nsec > 0;
+
+	aw_paused(nonzero, aw_ts_ns(ts));
+	if (aw_pause_interrupted(nonzero)) {
+		errno = EINTR;
+		return -1;
+	}
 	return SEAM_REAL(ppoll)(fds, n, ts, ss);
 }
 
 static int aw_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
-	aw_paused(!tv || tv->tv_sec > 0 || tv->tv_usec > 0,
+	bool nonzero = !tv || tv->tv_sec > 0 || tv->tv_usec > 0;
+
+	aw_paused(nonzero,
 		  tv ? (long long)tv->tv_sec * 1000000000LL + (long long)tv->tv_usec * 1000 : 0);
+	if (aw_pause_interrupted(nonzero)) {
+		errno = EINTR;   /* Linux: tv keeps what is left, here all of it */
+		return -1;
+	}
 	return SEAM_REAL(select)(n, r, w, e, tv);
 }
 
 static int aw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
 		      const sigset_t *ss)
 {
-	aw_paused(!ts || ts->tv_sec > 0 || ts->tv_nsec > 0, aw_ts_ns(ts));
+	bool nonzero = !ts || ts->tv_sec > 0 || ts->tv_nsec > 0;
+
+	aw_paused(nonzero, aw_ts_ns(ts));
+	if (aw_pause_interrupted(nonzero)) {
+		errno = EINTR;
+		return -1;
+	}
 	return SEAM_REAL(pselect)(n, r, w, e, ts, ss);
 }
 
@@ -665,6 +729,8 @@ static struct {
 	atomic_int started, exited;
 	atomic_int unmasked_threads;
 	atomic_int unmasked_signal; /* one signal a worker left unblocked */
+	atomic_int unmasked_reads;  /* reads a worker made with a signal unblocked */
+	atomic_int unmasked_read_signal; /* one such signal */
 	pthread_t selves[TW_MAX];   /* each started thread, by its start order k */
 	pthread_cond_t *_Atomic last_cond[TW_MAX]; /* the condition variable it last */
 	                            /* waited on                                    */
@@ -795,14 +861,16 @@ struct tw_start {
 	void *arg;
 };
 
-/* Is every signal a thread can block blocked in this thread? */
+/* Is every signal a thread can block blocked in this thread? The real-time
+ * ones too (SIGRTMIN .. SIGRTMAX): "every signal" is what sigfillset(3)
+ * gives, not the 31 classic ones. */
 static int tw_first_unblocked_signal(void)
 {
 	sigset_t now;
 
 	if (pthread_sigmask(SIG_BLOCK, NULL, &now) != 0)
 		return -1;
-	for (int s = 1; s < SIGRTMIN; s++) {
+	for (int s = 1; s <= SIGRTMAX; s++) {
 		if (s == SIGKILL || s == SIGSTOP || s == 32 || s == 33)
 			continue;  /* cannot be blocked, or glibc's own (cancel, setxid) */
 		if (!sigismember(&now, s))
@@ -972,7 +1040,16 @@ static void rw_who(int fd)
 	}
 	for (int i = 0; i < n && i < TW_MAX; i++)
 		if (tw.tids[i] == self) {
+			int open_sig = tw_first_unblocked_signal();
+
 			atomic_fetch_add(&rw.by_workers, 1);
+			/* The mask that matters is the one during the read: a
+			 * worker that changes its own mask after it started
+			 * (SIG_SETMASK where SIG_BLOCK was meant) shows here. */
+			if (open_sig > 0) {
+				atomic_fetch_add(&tw.unmasked_reads, 1);
+				atomic_store(&tw.unmasked_read_signal, open_sig);
+			}
 			break;
 		}
 }
