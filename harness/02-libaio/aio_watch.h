@@ -89,8 +89,9 @@ struct aio_watch {
 	bool one_at_a_time;   /* a waiting io_getevents gets one event (min_nr if more)     */
 	bool reverse;         /* events come back latest first                              */
 	bool halve;           /* every res > 1 is halved: a short read                      */
-	long pause_eintrs;    /* this many pauses (nanosleep, usleep, ...) are cut short by */
-	                      /* a signal: they fail with EINTR (the time still counted)   */
+	long pause_eintrs;    /* this many pauses (nanosleep, usleep, ..., io_getevents    */
+	                      /* with a timeout and nothing in flight) are cut short by a  */
+	                      /* signal: they fail with EINTR (the time still counted)     */
 	long poll_delay;      /* polls (min_nr 0 or a zero timeout) answer 0 this many      */
 	                      /* times after each io_submit                                  */
 	long submit_limit;
@@ -550,10 +551,16 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	aw.owe_reap_polled = aw.owe_reap;
 	if (!poll)
 		aw.owe_pause = false;  /* a wait paused */
-	if (ts)
-		paused(timespec_ns(ts));  /* so did a timeout of some length; a zero one polls */
+	if (ts && !poll)
+		paused(timespec_ns(ts));  /* so did a timeout of some length; a zero one polls, */
+					  /* and so does min_nr 0: the kernel returns at once */
 	if (aw.efault_at > 0 && call == aw.efault_at)
 		return -EFAULT;
+	if (!poll && ts && aw.inflight == 0 && timespec_ns(ts) > 0 && pause_cut()) {
+		/* A wait with a timeout and nothing in flight is a pause (after
+		 * -EAGAIN): a signal handler ran during it, as pause_eintrs asks. */
+		return -EINTR;
+	}
 	if (call <= aw.eintr_first || (aw.eintr_every > 0 && call % aw.eintr_every == 0)) {
 		aw.eintrs++;
 		return -EINTR;
