@@ -1437,7 +1437,11 @@ GRADE_TEST_T(backends, same_answer, 3,
  *   - WRONG: the read is moved one sector on: a whole sector, another node's;
  *   - HOLDX: one more read held as HOLD is (two at most, beside the HOLD), each
  *     released, one at a time, only when the search waits and nothing else
- *     could complete.
+ *     could complete;
+ *   - EINTR: the read becomes a NOP whose CQE says -EINTR (a read a signal
+ *     interrupted: an error of that read, unlike -EAGAIN);
+ *   - EOF: the read is moved past the end of the file: res 0 (an index cut
+ *     short).
  *
  * After every call the ring must be as the test gave it: nothing queued,
  * in flight or left unreaped.
@@ -1447,7 +1451,7 @@ GRADE_TEST_T(backends, same_answer, 3,
 #define U_MAX_READS 16384
 #define U_WATCHDOG 200000
 
-enum u_action { U_NONE, U_HOLD, U_EAGAIN, U_FAIL, U_SHORT, U_WRONG, U_HOLDX };
+enum u_action { U_NONE, U_HOLD, U_EAGAIN, U_FAIL, U_SHORT, U_WRONG, U_HOLDX, U_EINTR, U_EOF };
 #define U_PLANS 3
 #define U_XHOLDS 2
 
@@ -1531,6 +1535,18 @@ static void u_on_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 		inflight = watch_in_kernel(&U.ring) + queued;
 		if (inflight > U.max_inflight)
 			U.max_inflight = inflight;
+		/* watch.cq_scanned: the CQ's tail when the search's last call of
+		 * liburing returned (the CQEs after it may have come since) */
+		unsigned head = __atomic_load_n(U.ring.cq.khead, __ATOMIC_ACQUIRE);
+		unsigned left = watch.cq_scanned - head;
+
+		if (watch.cq_ring == &U.ring && (int)left > 0 && left <= U.ring.cq.ring_entries)
+			u_broke("the search submitted new reads while %u completion(s) were still "
+				"unreaped that had been in the CQ since its last call of liburing "
+				"returned: step 3 handles EVERY completion that is ready (peek until the "
+				"CQ is empty) before it goes back to the fill; a fill made after one "
+				"completion picks its reads before the neighbours the others offer are in "
+				"the list (ann.h, ann_search_uring, step 3; TODO 11)", left);
 	}
 	if (sqe->opcode == IORING_OP_READ_FIXED || (sqe->flags & IOSQE_FIXED_FILE)) {
 		u_broke("an SQE used a registered %s: the ring is the caller's, the search registers "
@@ -1628,6 +1644,14 @@ static void u_edit_sqe(struct io_uring_sqe *sqe)
 		case U_WRONG:
 			sqe->off += ANN_SECTOR; /* the next node (or the codes) */
 			break;
+		case U_EINTR:
+			/* a read again is counted as one, not as a node read twice */
+			U.eagain_pending[sqe->off / ANN_SECTOR - 1] = 1;
+			watch_nop_sqe(sqe, -EINTR);
+			break;
+		case U_EOF:
+			sqe->off = (W.size + ANN_SECTOR - 1) / ANN_SECTOR * ANN_SECTOR;
+			break;
 		case U_HOLDX: {
 			int j = U.xheld[0] ? 1 : 0;
 
@@ -1705,6 +1729,32 @@ static void u_before_wait(struct io_uring *ring, unsigned nr)
 	}
 }
 
+/* Seen by the watch: set, it keeps watch.cq_scanned (u_on_sqe's check). */
+static void u_on_cqe(struct io_uring_cqe *cqe)
+{
+	(void)cqe;
+}
+
+/* A wait of the search's (io_uring_wait_cqe) that could never end: SQEs
+ * queued and not submitted (a pure wait submits nothing), nothing in the
+ * kernel, no CQE ready. Said at once, instead of a test that times out. */
+static int u_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
+		     unsigned nr, sigset_t *sig)
+{
+	if (ring == &U.ring && submit == 0 && nr > 0 && io_uring_sq_ready(ring) > 0 &&
+	    watch_in_kernel(ring) == 0 && io_uring_cq_ready(ring) == 0 && u_unreleased() == 0) {
+		seam_disarm();
+		grade_fail("ann_search_uring waited (io_uring_wait_cqe) for a completion with %u "
+			   "SQE(s) queued and never submitted, and nothing in flight: that wait "
+			   "never ends. A read queued again after -EAGAIN (or by a fill) is still in "
+			   "flight and must be submitted, also by the drain after an error: submit "
+			   "what is queued and wait in one call (io_uring_submit_and_wait), or submit "
+			   "before each wait (ann.h, \"Completions and errors\"; TODOs 11 and 12)",
+			   io_uring_sq_ready(ring));
+	}
+	return watch___io_uring_get_cqe(ring, cqe, submit, nr, sig);
+}
+
 /* A ring of `entries` and the index file (buffered unless `direct`). */
 static void uring_setup(unsigned entries, bool direct)
 {
@@ -1735,6 +1785,8 @@ static void uring_setup(unsigned entries, bool direct)
 	watch.on_sqe = u_on_sqe;
 	watch.edit_sqe = u_edit_sqe;
 	watch.before_wait = u_before_wait;
+	watch.on_cqe = u_on_cqe;
+	seam_hook___io_uring_get_cqe = u_get_cqe;
 }
 
 /* Undo uring_setup (the world stays), to set up another ring. */
@@ -1958,7 +2010,7 @@ static void uring_recall_run(const char *how, double *sum, long *reads)
 GRADE_TEST(uring, arguments, 2,
 	   "ann_search_uring: -EINVAL for a NULL idx, ring, query, p or ids, p out of range, or a ring "
 	   "with fewer SQ entries than W; nothing submitted, nothing leaked; the edges (L == k, "
-	   "W == L, W 1) accepted",
+	   "L == ANN_MAX_L, W == L, W 1) accepted",
 	   "TODO 9: check the arguments as TODO 1 does, and ring->sq.ring_entries against p->W, "
 	   "before anything is allocated or queued")
 {
@@ -2026,7 +2078,8 @@ GRADE_TEST(uring, arguments, 2,
 	uring_after("W 8 on a ring of 8 entries", false);
 	/* the edges of ann.h's ranges are accepted: L == k, W == L, W 1 */
 	static const struct ann_params edges[] = { { 10, 10, 8 }, { 1, 1, 1 }, { 8, 8, 8 },
-						   { ANN_MAX_K, ANN_MAX_K, 1 } };
+						   { ANN_MAX_K, ANN_MAX_K, 1 },
+						   { 10, ANN_MAX_L, 8 } };
 	uint32_t eids[ANN_MAX_K];
 	float ed[ANN_MAX_K];
 
@@ -2038,9 +2091,10 @@ GRADE_TEST(uring, arguments, 2,
 		ret = usearch(query(2 + (unsigned)i), edges[i].k, edges[i].L, edges[i].W, eids, ed,
 			      NULL);
 		grade_check(ret == (int)edges[i].k, "ann_search_uring, %s, returned %s, expected %u "
-			    "results: all three are in range (1 <= k <= L, 1 <= W <= L, W no more than "
-			    "the ring's entries): the same ranges as ann_search's (ann.h, struct "
-			    "ann_params; TODO 9)", what, grade_errno_str(ret), edges[i].k);
+			    "results: all three are in range (1 <= k <= L <= ANN_MAX_L, 1 <= W <= L, W "
+			    "no more than the ring's entries): the same ranges as ann_search's, edges "
+			    "included (ann.h, struct ann_params; TODO 9)", what, grade_errno_str(ret),
+			    edges[i].k);
 		uring_check_answer(query(2 + (unsigned)i), edges[i].k, ret, eids, ed, what);
 		uring_check_exhausted(query(2 + (unsigned)i), edges[i].L, ret, what);
 		uring_after(what, false);
@@ -2060,8 +2114,8 @@ GRADE_TEST(uring, arguments, 2,
 GRADE_TEST(uring, one_query, 3,
 	   "ann_search_uring, one query on the index file: the k nearest of the nodes read; every "
 	   "SQE a read of one node's sector into an aligned buffer; no node twice; a read whose node "
-	   "the list dropped while in flight still scored; fd 0 works; the ring left empty; no ring "
-	   "of its own; no blocking reads",
+	   "the list dropped while in flight still scored; every completion ready handled before "
+	   "the next fill; fd 0 works; the ring left empty; no ring of its own; no blocking reads",
 	   "TODOs 10 and 11: io_uring_prep_read(sqe, fd, slot buffer, ANN_SECTOR, "
 	   "ann_node_offset(id)); each CQE handled as in TODO 6, marked seen; io_uring_prep_read(3)")
 {
@@ -2469,8 +2523,9 @@ GRADE_TEST(uring, eintr, 2,
 }
 
 GRADE_TEST(uring, error_drains, 3,
-	   "ann_search_uring: a read failing (-EBADF) while others are in flight, its error "
-	   "returned only after every read in flight completed; the ring empty; nothing leaked",
+	   "ann_search_uring: a read failing (-EBADF, or -EINTR in its completion) while others are "
+	   "in flight, its error returned only after every read in flight (one queued again after "
+	   "-EAGAIN too) completed; the ring empty; nothing leaked",
 	   "TODO 12: after the first error, queue nothing more, but keep waiting and reaping until "
 	   "no read is in flight: their buffers are the kernel's until each CQE. Then free and "
 	   "return the error")
@@ -2556,11 +2611,34 @@ GRADE_TEST(uring, error_drains, 3,
 		    "the failing read: once a completion has failed, the fill stops, and the search "
 		    "only waits for the reads already in flight (ann.h, \"It queues nothing more\"; "
 		    "TODO 12)", T_REC_L, U.submits, U.nreads);
+	/* a completion with -EINTR: an error of that read, not -EAGAIN */
+	uring_plan(0, U_EINTR, 2);
+	ret = usearch(query(7), T_K, T_REC_L, 4, ids, NULL, NULL);
+	uring_after("query 7, read 2 answering -EINTR", false);
+	grade_check(ret == -EINTR && U.resubmits == 0, "query 7 (k 10, L %u, W 4), read 2's "
+		    "completion saying -EINTR: the search returned %s after submitting that read again "
+		    "%ld time(s), expected -EINTR and no read again. Only a completion's -EAGAIN is "
+		    "submitted again; -EINTR is retried when a submit or a wait returns it (the call "
+		    "was interrupted), but in a completion's res it is that read's error, like any "
+		    "other -errno (ann.h, \"Completions and errors\"; TODOs 11 and 12, not 13)",
+		    T_REC_L, grade_errno_str(ret), U.resubmits);
+	/* -EAGAIN, then an error, in the same round of completions: the read
+	 * queued again before the error is still in flight, and the drain
+	 * submits it and waits for it */
+	uring_plan(0, U_EAGAIN, 1);
+	uring_plan(1, U_FAIL, 2);
+	ret = usearch(query(8), T_K, T_REC_L, 4, ids, NULL, NULL);
+	uring_after("query 8, read 1 answering -EAGAIN and then read 2 failing with -EBADF", false);
+	grade_check(ret == -EBADF, "query 8 (k 10, L %u, W 4), read 1 answering -EAGAIN (queued "
+		    "again) and then read 2 failing with -EBADF: the search returned %s, expected "
+		    "-EBADF once every read in flight, the one queued again included, had completed "
+		    "(TODO 12)", T_REC_L, grade_errno_str(ret));
 }
 
 GRADE_TEST(uring, short_read, 2,
-	   "ann_search_uring: a read cut short, or a whole sector that is another node's, -EIO, "
-	   "after draining the reads in flight; nothing leaked",
+	   "ann_search_uring: a read cut short, a read at the end of the file (res 0), or a whole "
+	   "sector that is another node's, -EIO, after draining the reads in flight; nothing "
+	   "leaked",
 	   "TODO 11 (as TODO 6): a CQE with fewer than ANN_SECTOR bytes is -EIO, and so is a sector "
 	   "ann_node_parse refuses for the node that slot asked for; TODO 12: drain before "
 	   "returning")
@@ -2604,6 +2682,23 @@ GRADE_TEST(uring, short_read, 2,
 			    "slot, from user_data), not against the id the sector itself carries: "
 			    "ann_node_parse(idx, that id, ...) refuses another node's sector (ann.h, "
 			    "ann_node_parse; TODO 11, as TODO 6)", what, grade_errno_str(ret));
+		grade_check_heap(&before, what);
+	}
+	/* nothing at all: the read starts at the end of the file (res 0) */
+	{
+		const char *what = "query 6 (k 10, L 24, W 4), read 2 at the end of the file "
+				   "(res 0: the index cut short)";
+		int ret;
+
+		uring_plan(0, U_EOF, 2);
+		seam_heap_usage(&before);
+		ret = usearch(query(6), T_K, T_REC_L, 4, ids, NULL, NULL);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(ret == -EIO, "%s: the search returned %s, expected -EIO: res 0 is no "
+			    "error code (nothing to return as the search's error) and no node either: "
+			    "0 bytes is a read shorter than ANN_SECTOR (ann.h, \"a read shorter than "
+			    "ANN_SECTOR (-EIO)\"; TODO 11, as TODO 6)", what, grade_errno_str(ret));
 		grade_check_heap(&before, what);
 	}
 }
