@@ -581,6 +581,7 @@ URING_TEST(deadline, times_out, 3,
 {
 	static const unsigned waits[] = { 150, 1200 };
 	unsigned char buf[256];
+	struct seam_heap heap;
 	struct ulink u;
 	int p[2];
 
@@ -592,6 +593,7 @@ URING_TEST(deadline, times_out, 3,
 
 		deadline_watch();
 		memset(buf, 0xa5, sizeof(buf));
+		seam_heap_usage(&heap);
 		start = fault_now_ms();
 		ret = run_deadline(&u, p[0], buf, sizeof(buf), waits[i]);
 		took = fault_now_ms() - start;
@@ -610,6 +612,11 @@ URING_TEST(deadline, times_out, 3,
 		check_ring_clean(&u, "after ulink_read_timeout returned -ETIME", "TODO 5");
 		check_pipe_let_go(p, buf, sizeof(buf), 0xa5, "after ulink_read_timeout returned "
 				  "-ETIME", "TODO 5");
+		/* -ETIME is a path like any other: once both CQEs are reaped the
+		 * kernel holds nothing of the call, so nothing may stay allocated. */
+		grade_check_heap(&heap, "a ulink_read_timeout that returned -ETIME (both CQEs "
+				 "reaped: the kernel holds nothing of it any more, the timespec "
+				 "included; TODO 5)");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
@@ -1221,9 +1228,11 @@ URING_TEST(cancel, completed_keep_results, 2,
 	unsigned char *data, fbufs[3][1000], pbufs[3][64];
 	struct ulink_done done[6];
 	int fd = data_file("f", size, &data), pipes[3][2], n, k;
+	struct seam_heap heap;
 	struct ulink u;
 
 	init_or_fail(&u, 16);
+	seam_heap_usage(&heap);
 	for (int i = 0; i < 3; i++) {
 		n = SEAM_CALL(ulink_start_read(&u, fd, fbufs[i], 1000, 1000 * i + 17, 100 + i));
 		grade_check(n == 0, "ulink_start_read on a file returned %s", grade_errno_str(n));
@@ -1251,6 +1260,12 @@ URING_TEST(cancel, completed_keep_results, 2,
 		}
 	}
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	/* Every read ended and was reported: what was kept for each of them
+	 * (a record of its tag, say) is freed, the completed ones' too. */
+	grade_check_heap(&heap, "six ulink_start_read calls and ulink_cancel_all (3 of the reads "
+			 "had completed before the cancel, 3 were cancelled): a read reported in "
+			 "done[] is over, whatever its result: free what you kept for it when you "
+			 "reap its CQE (TODOs 6, 7)");
 
 	/* Off -1 reads at the file position (moved to 5000 here); len 2^32 on
 	 * a pipe holding 5 bytes reads the 5; an offset past 4 GiB reads there.
@@ -1354,6 +1369,10 @@ URING_TEST(cancel, completed_keep_results, 2,
 				    grade_errno_str(done[k].res), grade_errno_str(want[i]));
 		}
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		grade_check_heap(&heap, "ulink_start_read and ulink_cancel_all with reads that "
+				 "ended before the cancel (bytes, -EBADF, 0 at end of file): a read "
+				 "reported in done[] is over, whatever its result: free what you kept "
+				 "for it when you reap its CQE (TODOs 6, 7)");
 		close(eof[0]);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
@@ -2359,7 +2378,8 @@ URING_TEST_T(copy, interruptions, 2,
 URING_TEST(copy, memory, 2,
 	   "ulink_copy frees its buffers on every path; an allocation that fails is -ENOMEM with nothing in flight",
 	   "TODO 8: allocate the window's buffers once per call, free them before every "
-	   "return; a NULL from malloc is -ENOMEM (man 3 malloc)", 16)
+	   "return; a NULL from malloc, or an error from posix_memalign (which leaves errno "
+	   "alone), is -ENOMEM (man 3 malloc, man 3 posix_memalign)", 16)
 {
 	const size_t size = 30 * 4096 + 9;
 	unsigned char *data;
@@ -2375,12 +2395,31 @@ URING_TEST(copy, memory, 2,
 	grade_check(ret == 0, "ulink_copy returned %s", grade_errno_str(ret));
 	grade_check_heap(&heap, "ulink_copy that succeeded");
 	for (long nth = 1; nth <= 3; nth++) {
+		unsigned char *back;
+		size_t backlen;
+
+		grade_check(ftruncate(out, 0) == 0, "harness: ftruncate: %s", strerror(errno));
 		seam_heap_fail(nth, 1);
+		/* errno as a caller may have left it: posix_memalign (and
+		 * aligned_alloc's callers) must not read it back as the cause. */
+		errno = EXDEV;
 		ret = run_copy_fds(&u, in, out, (off_t)size, 4096, 4);
 		seam_heap_fail(0, 0);
 		grade_check(ret == 0 || ret == -ENOMEM, "when allocation %ld failed, ulink_copy "
-			    "returned %s, expected -ENOMEM (or 0 if it did not need it)", nth,
-			    grade_errno_str(ret));
+			    "returned %s, expected -ENOMEM (or 0 if it did not need it)%s", nth,
+			    grade_errno_str(ret), ret == -EXDEV ? ": -EXDEV is the errno the "
+			    "caller had left before the call. posix_memalign returns its error and "
+			    "does not set errno (man 3 posix_memalign, RETURN VALUE): a failed "
+			    "allocation is -ENOMEM, never -errno (TODO 8)" : "");
+		back = ret == 0 ? grade_slurp(grade_path("dst"), &backlen) : NULL;
+		grade_check(ret != 0 || (back && backlen == size &&
+					 grade_first_diff(back, data, size) < 0), "when allocation "
+			    "%ld failed, ulink_copy returned 0 but DST holds %zu of the %zu bytes (or "
+			    "other bytes): it did need that allocation. A failed allocation is "
+			    "-ENOMEM; posix_memalign returns its error and leaves errno alone, so "
+			    "-errno after it is whatever errno was before (man 3 posix_memalign, "
+			    "RETURN VALUE; TODO 8)", nth, back ? backlen : 0, size);
+		free(back);
 		check_ring_clean(&u, "after ulink_copy whose allocation failed", "TODO 8");
 		grade_check_heap(&heap, "ulink_copy whose allocation failed");
 	}
@@ -2906,5 +2945,52 @@ GRADE_TEST(copy, error_names_file, 1,
 		    "(TODO 12)", prog_stderr_line(&r), strerror(0));
 	check_failed(&r, "with DST /dev/full (every write fails with ENOSPC)", "/dev/full",
 		     dst_roles);
+	free(data);
+}
+
+/* SRC's size is an off_t: a SRC past 4 GiB must not be copied as its size
+ * modulo 2^32. The file is sparse (4096 bytes of data, then a hole), and a
+ * file-size limit of 1 MiB + 777 bytes stops the copy there, so nothing
+ * near 4 GiB is ever read or written: the copy must fail at the limit. Cut
+ * to 32 bits, the size is 4097 bytes, which copy quietly and exit 0. */
+GRADE_TEST(copy, src_past_4gib, 1,
+	   "lcopy: a sparse SRC of 4 GiB + 4097 bytes under a file-size limit of 1 MiB + 777: the copy goes past 4097 bytes and fails at the limit, non-zero",
+	   "TODO 12 (lcopy.c): SRC's size is an off_t (f->size): through an int or an unsigned, "
+	   "4 GiB + 4097 becomes 4097 and the copy stops there with status 0. Pass it to "
+	   "ulink_copy as it is (man 2 stat, st_size; lesson, pitfall 16: past 4 GiB a size "
+	   "does not fit 32 bits)")
+{
+	const off_t big = ((off_t)1 << 32) + 4097;
+	const rlim_t limit = 1048576 + 777;
+	unsigned char *data = grade_random_bytes(4096);
+	const char *src, *dst = grade_path("big-dst");
+	struct prog_opts o = { .fsize_limit = limit };
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("big-src", data, 4096);
+	grade_check(truncate(src, big) == 0, "harness: truncate to 4 GiB + 4097: %s",
+		    strerror(errno));
+	run_copy(src, dst, &r, &o);
+	grade_check(stat(dst, &st) == 0, "lcopy of a sparse SRC of 4 GiB + 4097 bytes did not "
+		    "create DST (%s): %s; stderr: %s", strerror(errno), prog_ending(&r),
+		    prog_stderr_line(&r));
+	grade_check(!(r.exited && r.status == 0), "lcopy of a sparse SRC of 4 GiB + 4097 bytes "
+		    "(%lld) under a file-size limit of %llu bytes exited 0 with DST of %lld bytes: "
+		    "SRC's size was cut to 32 bits (an int or an unsigned holds 4 GiB + 4097 as "
+		    "4097). Expected the copy to reach the limit and fail there (-EFBIG). Keep the "
+		    "size in an off_t and pass f->size to ulink_copy as it is (TODO 12)",
+		    (long long)big, (unsigned long long)limit, (long long)st.st_size);
+	grade_check(st.st_size > 4097, "lcopy of a sparse SRC of 4 GiB + 4097 bytes under a "
+		    "file-size limit of %llu bytes (%s) left DST with %lld bytes: the blocks below "
+		    "the limit (128 KiB each) are written before any write can fail, so the copy "
+		    "stopped early; was SRC's size cut to 32 bits (4097)? (TODO 12)",
+		    (unsigned long long)limit, prog_ending(&r), (long long)st.st_size);
+	check_failed(&r, "of a sparse SRC of 4 GiB + 4097 bytes under a file-size limit of "
+		     "1 MiB + 777 bytes", NULL, NULL);
+	unlink(src);
+	unlink(dst);
 	free(data);
 }
