@@ -1486,41 +1486,13 @@ URING_TEST(resources, heap_rings_fds, 2,
 	free(data);
 }
 
-/*
- * 06.33 injects -EAGAIN into the submits made while the pipe read is in the
- * kernel, until the code first waits: the file reads must be back by then,
- * so that the code has something new to submit before its first wait. They
- * are cached, and a plain read of cached data completes inside the submit;
- * one marked IOSQE_ASYNC (allowed: it only says where the kernel runs it)
- * goes to a kernel worker instead, and under load may not be back within
- * the code's first bounded wait, which then ends the injection before it
- * began (a correct module failed 06.33 now and then). So for that test the
- * harness takes IOSQE_ASYNC off the reads: the scenario no longer depends
- * on how fast a worker thread is scheduled.
- */
-static void rf_reads_inline(struct io_uring_sqe *sqe)
-{
-	sqe->flags &= (__u8)~IOSQE_ASYNC;
-}
-
-static int rf_read(struct ubatch *b, struct batch_req *reqs, size_t n, unsigned qd)
-{
-	int ret;
-
-	if (watch.eagain_until_wait)
-		watch.edit_sqe = rf_reads_inline;
-	ret = run_read(b, reqs, n, qd);
-	watch.edit_sqe = NULL;
-	return ret;
-}
-
 /* The faults of the loop on the ring, shared with chapter 08 (ring_faults.h):
  * -EAGAIN that must lead to a wait, a fatal error that must drain, -EAGAIN
  * forever. */
 #define RF_TEST URING_TEST
 #define RF_STATE struct ubatch
 #define RF_INIT(b, entries) init_or_fail(b, entries)
-#define RF_READ(b, reqs, n, qd) rf_read(b, reqs, n, qd)
+#define RF_READ(b, reqs, n, qd) run_read(b, reqs, n, qd)
 #define RF_EXIT(b) SEAM_CALL_VOID(ubatch_exit(b))
 #define RF_CLEAN(b, when) check_ring_clean(b, when)
 #define RF_FN "ubatch_read"
