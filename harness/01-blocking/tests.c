@@ -591,7 +591,8 @@ static void refuse_seek_and_read(const char *who)
 }
 
 GRADE_TEST(pread_full, random_ranges, 2,
-	   "pread_full reads 50 random ranges of a file, some running past its end",
+	   "pread_full reads 50 random ranges of a file, some running past its end, and a file "
+	   "of /proc (size 0)",
 	   "TODO 2: read_full's job with pread(2) at a given offset; at end of file return the "
 	   "short count (lesson: \"Short reads\"; man 2 pread)")
 {
@@ -611,6 +612,30 @@ GRADE_TEST(pread_full, random_ranges, 2,
 		grade_check_same(buf, data + (want ? off : 0), want, "pread_full");
 	}
 	close(fd);
+
+	/* A file of /proc: regular, its size 0 (st_size), and yet it has bytes
+	 * (those of /proc/self/cmdline stay the same while this process runs):
+	 * its end is where pread returns 0, not where st_size says. */
+	{
+		const char *proc = "/proc/self/cmdline";
+		size_t wantlen;
+		unsigned char *want = grade_slurp(proc, &wantlen);
+		ssize_t got;
+
+		grade_check(want != NULL && wantlen > 3, "harness: cannot read %s: %s", proc,
+			    strerror(errno));
+		fd = grade_open(proc, O_RDONLY);
+		got = SEAM_CALL(pread_full(fd, buf, wantlen + 100, 3));
+		close(fd);
+		grade_check(got == (ssize_t)(wantlen - 3), "pread_full(fd, buf, %zu, 3) on %s, a "
+			    "regular file whose st_size says 0 and which holds %zu bytes, returned "
+			    "%s, expected %zu: the end of a file is where pread returns 0, not the "
+			    "size fstat told (the files of /proc and /sys say 0); ask pread, never "
+			    "st_size (TODO 2; lesson: \"End of file\")", wantlen + 100, proc, wantlen,
+			    grade_errno_str(got), wantlen - 3);
+		grade_check_same(buf, want + 3, wantlen - 3, "pread_full of /proc/self/cmdline");
+		free(want);
+	}
 	free(data);
 	free(buf);
 }
@@ -1131,8 +1156,47 @@ GRADE_TEST(write_full, reader_gone_epipe, 1,
 	close(p[1]);
 }
 
+/* A full non-blocking pipe (its read end eagain_first.rd): write() fails
+ * with EAGAIN. A write_full that writes again, or waits with poll() for
+ * room, finds the pipe drained first, so that it ends: the counts show it. */
+static struct eagain_first {
+	int rd;
+	long calls, polls;
+} eagain_first;
+
+static void eagain_first_drain(void)
+{
+	char sink[4096];
+
+	while (SEAM_REAL(read)(eagain_first.rd, sink, sizeof(sink)) > 0)
+		;
+}
+
+static ssize_t eagain_first_write(int fd, const void *buf, size_t n)
+{
+	if (++eagain_first.calls > 1)
+		eagain_first_drain();
+	return SEAM_REAL(write)(fd, buf, n);
+}
+
+static int eagain_first_poll(void *fds, unsigned long n, int timeout)
+{
+	eagain_first.polls++;
+	eagain_first_drain();
+	return SEAM_REAL(poll)(fds, n, timeout);
+}
+
+static int eagain_first_ppoll(void *fds, unsigned long n, const struct timespec *ts,
+			      const sigset_t *ss)
+{
+	eagain_first.polls++;
+	eagain_first_drain();
+	return SEAM_REAL(ppoll)(fds, n, ts, ss);
+}
+
 GRADE_TEST(write_full, error_after_progress, 2,
-	   "write_full returns -errno when write() fails after some bytes went out (ENOSPC, EAGAIN)",
+	   "write_full returns -errno when write() fails after some bytes went out (ENOSPC, "
+	   "EAGAIN), and -EAGAIN at once on a full non-blocking pipe",
 	   "TODO 3: an error after a short write is the answer: return -errno, not the bytes "
 	   "so far; EAGAIN on a non-blocking descriptor is reported, never retried "
 	   "(lesson: \"EAGAIN: when the descriptor is non-blocking\")")
@@ -1165,6 +1229,29 @@ GRADE_TEST(write_full, error_after_progress, 2,
 	got = SEAM_CALL(write_full(p[1], data, 20000));
 	grade_check(got == -EAGAIN, "write_full of 20000 bytes to a non-blocking pipe that holds "
 		    "4096 returned %s, expected -EAGAIN", grade_errno_str(got));
+
+	/* The same pipe, full: the very first write() fails with EAGAIN, before
+	 * any byte went out. A second write(), or a poll() for room, finds the
+	 * pipe drained by the harness, so a loop that waits ends. */
+	grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s", strerror(errno));
+	while (SEAM_REAL(write)(p[1], data, 1) > 0)
+		;  /* full to the last byte, whatever the call above left in it */
+	grade_check(errno == EAGAIN, "harness: cannot fill the pipe: %s", strerror(errno));
+	eagain_first = (struct eagain_first){ .rd = p[0] };
+	seam_hook_write = eagain_first_write;
+	seam_hook_poll = eagain_first_poll;
+	seam_hook_ppoll = eagain_first_ppoll;
+	got = SEAM_CALL(write_full(p[1], data, 100));
+	seam_hook_write = NULL;
+	seam_hook_poll = NULL;
+	seam_hook_ppoll = NULL;
+	grade_check(got == -EAGAIN && eagain_first.calls == 1 && eagain_first.polls == 0,
+		    "write_full(fd, buf, 100) on a full non-blocking pipe returned %s after %ld "
+		    "write() call(s) and %ld poll() call(s); expected -EAGAIN after one write() and "
+		    "no wait: EAGAIN before any byte went out is the answer too, as read_full's on "
+		    "an empty pipe (01.06); report it at once, and the caller decides whether and "
+		    "how to wait (chapter 04's epoll) (TODO 3; blocking.h: \"EAGAIN is reported, "
+		    "never retried\")", grade_errno_str(got), eagain_first.calls, eagain_first.polls);
 	close(p[0]);
 	close(p[1]);
 	free(data);
@@ -1408,15 +1495,38 @@ static ssize_t read_only_read(int fd, void *buf, size_t n)
 	return SEAM_REAL(read)(fd, buf, n);
 }
 
+static off_t copy_onto_fifo(const char *src, const char *fifo, size_t bufsize, size_t cap,
+			    bool leave, bool *came);
+
+/* open(2) of a file someone else owns, as the kernel answers an ordinary
+ * user: O_NOATIME is for the file's owner (and root) only, EPERM for anyone
+ * else (open(2), EPERM). The file at foreign_src plays such a file. */
+static const char *foreign_src;
+
+static int foreign_src_verdict(const char **path, int flags)
+{
+	if (foreign_src && !strcmp(*path, foreign_src) && (flags & O_NOATIME))
+		return EPERM;
+	return 0;
+}
+static struct {
+	unsigned char *buf;
+	size_t len, cap;
+	bool leave;     /* the reader leaves (closes) once it has cap bytes */
+} fifo_sink;
+
 GRADE_TEST(copy_file, truncates_destination, 1,
 	   "copy_file truncates a longer existing destination in place, also one writable but "
-	   "not readable, from a read-only source; and copies onto /dev/null and through a "
-	   "symbolic link",
+	   "not readable, from a read-only source someone else owns; and copies onto /dev/null, "
+	   "onto a FIFO and through a symbolic link",
 	   "TODO 4: an existing destination must be emptied when it is opened (O_TRUNC, the same "
 	   "file: no unlink, so its links and mode stay), and opened for writing only (read-write "
 	   "fails on a file of mode 0200); the source is opened for reading only (a file of mode "
-	   "0400); a symbolic link as the destination is followed, as open(2) and cp do (no "
-	   "O_NOFOLLOW): man 2 open, O_TRUNC and the access modes; lesson: \"Cleaning up\"")
+	   "0400, perhaps not yours: no O_NOATIME); a symbolic link as the destination is "
+	   "followed, as open(2) and cp do (no "
+	   "O_NOFOLLOW); a FIFO as the destination waits in open() for its reader and has no "
+	   "offsets: no O_NONBLOCK, and write(2), not pwrite: man 2 open, O_TRUNC and the "
+	   "access modes; man 7 fifo; lesson: \"Cleaning up\"")
 {
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100), *back;
 	const char *src = grade_make_file("src", data, 100);
@@ -1435,17 +1545,24 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 		    strerror(errno));
 	seam_hook_write = write_only_write;
 	seam_hook_read = read_only_read;
+	/* ... and it belongs to someone else (played by the open seams). */
+	foreign_src = src;
+	open_hooks_install(foreign_src_verdict);
 	got = SEAM_CALL(copy_file(src, dst, 4096));
+	open_hooks_remove();
+	foreign_src = NULL;
 	hooks_off();
 	grade_check(stat(dst, &now) == 0, "copy_file returned %s and the destination is gone: %s",
 		    grade_errno_str((ssize_t)got), strerror(errno));
 	chmod(link_path, 0600);
 	grade_check(chmod(dst, 0600) == 0, "harness: chmod: %s", strerror(errno));
 	grade_check(got == 100, "copy_file from a source of mode 0400 (readable, not writable) "
-		    "onto an existing destination of mode 0200 (writable, not readable) returned "
-		    "%s, expected 100%s", grade_errno_str((ssize_t)got), got == -EACCES ?
-		    ": open the source O_RDONLY and the destination O_WRONLY, each for what "
-		    "copy_file does with it" : "");
+		    "that another user owns, onto an existing destination of mode 0200 (writable, "
+		    "not readable) returned %s, expected 100%s", grade_errno_str((ssize_t)got),
+		    got == -EACCES ? ": open the source O_RDONLY and the destination O_WRONLY, "
+		    "each for what copy_file does with it" : got == -EPERM ? ": open(2) refuses "
+		    "O_NOATIME on a file you do not own (EPERM: man 2 open, O_NOATIME), and a "
+		    "source that may be read need not be yours; open it plainly O_RDONLY" : "");
 	grade_check(now.st_ino == was.st_ino && now.st_dev == was.st_dev, "copy_file replaced "
 		    "the existing destination by a new file (inode %llu, was %llu): open the file "
 		    "that is there with O_TRUNC and write into it; no unlink or rename first, which "
@@ -1505,6 +1622,55 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 		    "in open's flags empties an existing regular file and leaves a device alone, "
 		    "where a separate ftruncate(2) fails with EINVAL (man 2 open, O_TRUNC; man 2 "
 		    "ftruncate, ERRORS)", grade_errno_str((ssize_t)got));
+
+	/* A FIFO as the destination (cp SRC fifo), whose reader comes only once
+	 * copy_file waits for it in open(): 100000 bytes, more than the FIFO
+	 * holds, so that writes wait for the reader too; then with a reader that
+	 * leaves early. A FIFO has no file offsets (pwrite fails with ESPIPE),
+	 * and its open for writing with O_NONBLOCK fails (ENXIO) while no
+	 * reader is there. */
+	{
+		const size_t len = 100000;
+		unsigned char *more = grade_random_bytes(len);
+		char fifo[PATH_MAX];
+		bool came;
+
+		src = grade_make_file("fifo-src", more, len);
+		snprintf(fifo, sizeof(fifo), "%s", grade_path("dst-fifo"));
+		got = copy_onto_fifo(src, fifo, 4096, len + 1, false, &came);
+		grade_check(came, "copy_file onto a FIFO (made by mkfifo) whose reader comes only "
+			    "once copy_file waits for it in open() returned %s and never waited "
+			    "there: opening a FIFO for writing waits until a reader opens it "
+			    "(fifo(7)); with O_NONBLOCK open fails at once with ENXIO instead. Open "
+			    "the destination O_WRONLY | O_CREAT | O_TRUNC, without O_NONBLOCK "
+			    "(TODO 4; blocking.h: \"src and dst may be any file open(2) opens\")",
+			    grade_errno_str((ssize_t)got));
+		grade_check(got == (off_t)len && fifo_sink.len == len, "copy_file of %zu bytes "
+			    "onto a FIFO whose reader came returned %s, and the reader received %zu "
+			    "bytes; expected %zu and %zu: a FIFO or a pipe has no file offsets, so "
+			    "write the destination with write(2), which goes on where the last one "
+			    "stopped (pwrite fails with ESPIPE: man 2 pread and man 2 lseek, "
+			    "ERRORS), and finish every short write (TODO 4; blocking.h: \"moves the "
+			    "data ... with read(2) and write(2)\")", len, grade_errno_str((ssize_t)got),
+			    fifo_sink.len, len, len);
+		grade_check_same(fifo_sink.buf, more, len, "the bytes the FIFO's reader received");
+		free(fifo_sink.buf);
+
+		/* Again, and the reader leaves after 1000 bytes: the FIFO holds at
+		 * most 64 KiB, so a later write finds no reader (EPIPE; the
+		 * grader ignores SIGPIPE), and the copy failed. */
+		snprintf(fifo, sizeof(fifo), "%s", grade_path("dst-fifo-left"));
+		got = copy_onto_fifo(src, fifo, 4096, 1000, true, &came);
+		free(fifo_sink.buf);
+		grade_check(came && got == -EPIPE, "copy_file of %zu bytes onto a FIFO whose "
+			    "reader left after 1000 bytes returned %s, expected -EPIPE: a write that "
+			    "finds no reader fails with EPIPE, and a write that fails mid-copy makes "
+			    "the copy's result its -errno; the copy did not reach its destination, "
+			    "whoever is to blame (cp reports it too) (TODO 4; blocking.h: \"a read or "
+			    "write that fails mid-copy makes the result its -errno\"; man 2 write, "
+			    "EPIPE)", len, grade_errno_str((ssize_t)got));
+		free(more);
+	}
 	free(old);
 	free(data);
 }
@@ -1879,10 +2045,81 @@ static void *fifo_writer_main(void *arg)
 	return NULL;
 }
 
+/* A FIFO's reader that comes only once copy_file sleeps in open() of the
+ * FIFO for writing (such an open waits for a reader, fifo(7)): it then
+ * reads to end of file into fifo_sink. If copy_file never waits there (it
+ * opened with O_NONBLOCK, which fails with ENXIO while no reader is there),
+ * the reader never comes. Uses fifo_writer's path, tid, stop and came. */
+static void *fifo_reader_main(void *arg)
+{
+	long t0 = fault_now_ms();
+	int r;
+
+	(void)arg;
+	seam_mark_harness_thread();
+	while (!atomic_load(&fifo_writer.stop) && fault_now_ms() - t0 < FAULT_PATIENCE_MS) {
+		if (asleep_opening_fifo()) {
+			r = open(fifo_writer.path, O_RDONLY | O_CLOEXEC);
+			fifo_writer.came = r >= 0;
+			while (r >= 0) {
+				char extra[4096];
+				bool room = fifo_sink.len < fifo_sink.cap;
+				ssize_t k = room ? SEAM_REAL(read)(r, fifo_sink.buf + fifo_sink.len,
+								   fifo_sink.cap - fifo_sink.len)
+						 : SEAM_REAL(read)(r, extra, sizeof(extra));
+
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					break;
+				fifo_sink.len += (size_t)k;  /* beyond cap: counted, not kept */
+				if (fifo_sink.leave && fifo_sink.len >= fifo_sink.cap)
+					break;
+			}
+			if (r >= 0)
+				close(r);
+			return NULL;
+		}
+		fault_nap();
+	}
+	/* Never saw it: release a copy_file that might still wait in open(). */
+	r = open(fifo_writer.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (r >= 0)
+		close(r);
+	return NULL;
+}
+
+/* copy_file(src, fifo, bufsize) onto a new FIFO whose reader comes once
+ * copy_file waits for it in open(); the reader's bytes land in fifo_sink
+ * (room for cap bytes). *came: the reader came. */
+static off_t copy_onto_fifo(const char *src, const char *fifo, size_t bufsize, size_t cap,
+			    bool leave, bool *came)
+{
+	pthread_t th;
+	off_t got;
+
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	fifo_sink.buf = grade_xmalloc(cap);
+	fifo_sink.len = 0;
+	fifo_sink.cap = cap;
+	fifo_sink.leave = leave;
+	fifo_writer.path = fifo;
+	fifo_writer.tid = gettid();
+	fifo_writer.came = false;
+	atomic_store(&fifo_writer.stop, false);
+	grade_check(pthread_create(&th, NULL, fifo_reader_main, NULL) == 0,
+		    "harness: pthread_create failed");
+	got = SEAM_CALL(copy_file(src, fifo, bufsize));
+	atomic_store(&fifo_writer.stop, true);
+	pthread_join(th, NULL);
+	*came = fifo_writer.came;
+	return got;
+}
+
 GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 	   "copy_file copies when read() and write() come back short and fail with EINTR, "
-	   "from a pipe and a FIFO (also with its open() interrupted by a signal), and a file "
-	   "that grows or shrinks meanwhile",
+	   "from a pipe and a FIFO (also with its open() interrupted by a signal), a file of "
+	   "/proc (size 0) and a file that grows or shrinks meanwhile",
 	   "TODO 4: move the data with read_full and write_full (or loops just as careful): a "
 	   "short read is not the end of the file, a short write must be finished; copy until "
 	   "read says end of file, whatever size the source had; open the source plainly "
@@ -2004,6 +2241,33 @@ GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 			    "expected %zu", back ? backlen : 0, len);
 		grade_check_same(back, data, len, "copy_file from a FIFO");
 		free(back);
+	}
+
+	/* A file of /proc: regular, its size 0 (st_size), and yet it has bytes,
+	 * made as it is read (proc(5)); those of /proc/self/cmdline stay the
+	 * same while this process runs. bufsize 7: several reads. */
+	{
+		const char *proc = "/proc/self/cmdline";
+		size_t wantlen;
+		unsigned char *want = grade_slurp(proc, &wantlen);
+		struct stat st;
+
+		grade_check(want != NULL && wantlen > 0 && stat(proc, &st) == 0,
+			    "harness: cannot read %s: %s", proc, strerror(errno));
+		got = SEAM_CALL(copy_file(proc, dst, 7));
+		back = grade_slurp(dst, &backlen);
+		grade_check(got == (off_t)wantlen && back != NULL && backlen == wantlen,
+			    "copy_file of %s (a regular file whose size, st_size, says %lld, and "
+			    "which holds %zu bytes when read) with bufsize 7 returned %s, and the "
+			    "copy has %zu bytes; expected %zu: a size that fstat tells is no promise "
+			    "of the content (the files of /proc and /sys say 0): copy until "
+			    "read says end of file, with the buffer of bufsize bytes, whatever "
+			    "st_size says (no shortcut for an empty file, no buffer sized by it) "
+			    "(TODO 4; lesson: \"End of file\")", proc, (long long)st.st_size,
+			    wantlen, grade_errno_str((ssize_t)got), back ? backlen : 0, wantlen);
+		grade_check_same(back, want, wantlen, "copy_file of /proc/self/cmdline");
+		free(back);
+		free(want);
 	}
 
 	/* A regular file that grows, then one that shrinks, while copy_file
@@ -2138,9 +2402,10 @@ GRADE_TEST(copy_file, creates_mode_0644, 1,
 }
 
 GRADE_TEST(copy_file, beyond_4gib, 1,
-	   "copy_file of a 5 GiB file returns 5 GiB + 123 (no data moves)",
+	   "copy_file of a 5 GiB file returns 5 GiB + 123, through its 64 MiB buffer (no data "
+	   "moves)",
 	   "TODO 4: keep the total in an off_t, as the return type says: an int wraps past "
-	   "2 GiB (lesson: Hints, TODO 4)")
+	   "2 GiB; the buffer is bufsize bytes, a big one too (lesson: Hints, TODO 4)")
 {
 	const char *src = grade_make_file("src", "x", 1);
 	off_t got;
@@ -2155,6 +2420,12 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 	hooks_off();
 	grade_check(got == (off_t)(5 * GIB + 123), "copy_file of a 5 GiB + 123-byte file "
 		    "returned %s, expected %llu", grade_errno_str((ssize_t)got), 5 * GIB + 123);
+	/* 80 full buffers of 64 MiB, the last 123 bytes, perhaps one read of 0. */
+	grade_check(pretend.calls <= 83, "copy_file of a 5 GiB + 123-byte file with bufsize "
+		    "64 MiB made %ld read() calls, expected 81 to 83: the buffer is the caller's "
+		    "bufsize bytes, however big (malloc's failure is -ENOMEM, no cap or smaller "
+		    "buffer of your own), and each read asks for the room left in it (TODO 4; "
+		    "blocking.h: \"through one buffer of bufsize bytes\")", pretend.calls);
 }
 
 /* -------------------------------------------------------------- blk_batch_read */
@@ -2162,10 +2433,12 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 GRADE_TEST(batch, arguments, 1,
 	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; n == 0 with NULL is 0; the "
 	   "request after the batch is not touched, the others keep their place; length 0 at "
-	   "offset -1 is -EINVAL; a request on descriptor -1 fails alone",
+	   "offset -1 is -EINVAL; a request on descriptor -1 fails alone; 10000 requests are "
+	   "one batch",
 	   "TODO 5: check the arguments before the loop: only qd == 0 and (reqs == NULL with "
-	   "n > 0) are -EINVAL; the loop runs for i < n; every request, length 0 included, "
-	   "gets pread_full's answer (chapters/common/batch.h, blocking.h)")
+	   "n > 0) are -EINVAL; the loop runs for i < n, whatever n is (10000 too); every "
+	   "request, length 0 included, gets pread_full's answer (chapters/common/batch.h, "
+	   "blocking.h)")
 {
 	unsigned char *data = grade_random_bytes(10 * 100);
 	int fd = grade_open(grade_make_file("f", data, 10 * 100), O_RDONLY);
@@ -2249,6 +2522,28 @@ GRADE_TEST(batch, arguments, 1,
 		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[2].res));
 	grade_check_same(bufs[0], data, 100, "blk_batch_read beside a bad request");
 	grade_check_same(bufs[2], data + 200, 100, "blk_batch_read beside a bad request");
+
+	/* A big batch: 10000 requests of one byte each. Any n is one batch. */
+	{
+		const size_t many = 10000;
+		struct batch_req *big = grade_xmalloc(many * sizeof(*big));
+		unsigned char *bytes = grade_xmalloc(many);
+		size_t unread = 0;
+
+		for (size_t i = 0; i < many; i++)
+			big[i] = (struct batch_req){ fd, (off_t)(i * 7 % 1000), 1, bytes + i, 7 };
+		ret = SEAM_CALL(blk_batch_read(big, many, 64));
+		for (size_t i = 0; i < many; i++)
+			unread += big[i].res != 1 || bytes[i] != data[i * 7 % 1000];
+		grade_check(ret == 0 && unread == 0, "blk_batch_read of %zu requests of one byte "
+			    "each (qd 64) returned %s, and %zu request(s) lack their byte; expected 0 "
+			    "and every one read: a batch may hold any number of requests, and the "
+			    "function returns 0 once each has its res (blocking.h); no table of a "
+			    "fixed size of your own: allocate what n needs, or need nothing "
+			    "(TODO 5; lesson: \"The exercise\")", many, grade_errno_str(ret), unread);
+		free(big);
+		free(bytes);
+	}
 	close(fd);
 	free(data);
 }
