@@ -153,7 +153,7 @@ struct aio_spy {
 	int nsub;
 };
 
-enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR };
+enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR, MOD_SHORT_ODD };
 
 static struct aio_spy spy = { .resfd = -1, .file_fd = -1 };
 
@@ -348,8 +348,11 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 		if (spy.mod_pos < spy.nmods) {
 			long res = (long)ev[i].res;
 
-			if (spy.mods[spy.mod_pos] == MOD_SHORT && res > 8192) {
-				ev[i].res = 4096;
+			if ((spy.mods[spy.mod_pos] == MOD_SHORT ||
+			     spy.mods[spy.mod_pos] == MOD_SHORT_ODD) && res > 8192) {
+				/* MOD_SHORT_ODD: short off a block boundary, as a
+				 * buffered read may be anywhere (never O_DIRECT's) */
+				ev[i].res = spy.mods[spy.mod_pos] == MOD_SHORT ? 4096 : 1000;
 				spy.mod_pos++;
 				spy.mods_done++;
 			} else if (spy.mods[spy.mod_pos] == MOD_EIO ||
