@@ -203,6 +203,50 @@ static void mark_test_thread(void)
 		pthread_setspecific(test_thread_key, &test_thread_key);
 }
 
+/*
+ * The test's standard output and error, as the test began: which file each
+ * one is (device and inode), or none. A module that points one of them at
+ * a file of the test (dup2(dst, 1)) could then move its data with printf,
+ * whose write(2) happens inside libc, where the seams cannot refuse it:
+ * grade_test_end fails the test when either one is another file, or was
+ * closed, by the end.
+ */
+struct std_fd {
+	bool open;
+	dev_t dev;
+	ino_t ino;
+};
+static struct std_fd std_fds[3];
+
+static struct std_fd std_fd_now(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return (struct std_fd){ .open = false };
+	return (struct std_fd){ .open = true, .dev = st.st_dev, .ino = st.st_ino };
+}
+
+static void check_std_fds(void)
+{
+	static const char *const names[3] = { "standard input", "standard output",
+					       "standard error" };
+
+	for (int fd = 1; fd <= 2; fd++) {
+		struct std_fd now = std_fd_now(fd);
+
+		if (!std_fds[fd].open)
+			continue;   /* not the test's to check: closed when it began */
+		grade_check(now.open && now.dev == std_fds[fd].dev && now.ino == std_fds[fd].ino,
+			    "descriptor %d (the test's %s) was %s by the end of the test: your code "
+			    "closed or replaced a descriptor that is not its own (dup2, dup3, or a "
+			    "close followed by an open or dup that took the number). A module uses "
+			    "only the descriptors it is given or opens; and the printf family, "
+			    "which writes with write(2) from inside libc, is for messages, never "
+			    "for the data", fd, names[fd], now.open ? "another file" : "closed");
+	}
+}
+
 void grade_test_begin(const char *suite, const char *name)
 {
 	const char *base = getenv("GRADE_TMPDIR");
@@ -225,6 +269,8 @@ void grade_test_begin(const char *suite, const char *name)
 		    "harness: cannot create a test directory %s: %s "
 		    "(is the build directory writable?)", test_dir, strerror(errno));
 	limit_writes(base && *base ? base : "/tmp");
+	for (int fd = 1; fd <= 2; fd++)
+		std_fds[fd] = std_fd_now(fd);
 	seam_reset();
 }
 
@@ -258,6 +304,7 @@ const char *__lsan_default_options(void)
 void grade_test_end(void)
 {
 	grade_check(1, "end of test");  /* reports a pending seam violation */
+	check_std_fds();
 	if (test_dir[0])
 		nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fflush(NULL);

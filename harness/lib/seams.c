@@ -114,12 +114,44 @@ static bool seam_active(void)
 	return !harness_thread && atomic_load(&armed);
 }
 
+/*
+ * The test's standard output and error are not the code's to close: with
+ * one of them closed, the next descriptor the code opens or dups takes its
+ * number, and printf (which writes with write(2) inside libc, where no seam
+ * sees it) would move data into that file unseen. A close(1) or close(2) by
+ * the code under test is refused (EPERM) and fails the test. dup2 and dup3,
+ * the other ways to put a file at those numbers, are not on the allowed
+ * list. Called by every wrapper with its id and arguments; only close's are
+ * read.
+ */
+static bool seam_closes_std(enum seam_id id, ...)
+{
+	va_list ap;
+	int fd;
+
+	if (id != SEAM_close || !seam_active())
+		return false;
+	va_start(ap, id);
+	fd = va_arg(ap, int);
+	va_end(ap);
+	if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
+		return false;
+	seam_violate("your code closed descriptor %d, the test's standard %s, which is not its "
+		     "own: close only the descriptors your code opened (a number it never set, or "
+		     "one closed twice, can land on 0, 1 or 2)", fd,
+		     fd == STDOUT_FILENO ? "output" : "error");
+	return true;
+}
+
+/* ", a, b" from the arguments (a, b); nothing from () (GNU's ## drops the comma). */
+#define SEAM_COMMA(...) , ##__VA_ARGS__
 #define SEAM_WRAPPER(ret, name, params, args, refused_value)   \
 	ret(*seam_hook_##name) params;                          \
 	ret __wrap_##name params;                               \
 	ret __wrap_##name params                                \
 	{                                                       \
-		if (seam_enter(SEAM_##name)) {                  \
+		if (seam_enter(SEAM_##name) ||                  \
+		    seam_closes_std(SEAM_##name SEAM_COMMA args)) { \
 			refused_value;                          \
 		}                                               \
 		if (seam_hook_##name && seam_active())          \
