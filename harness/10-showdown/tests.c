@@ -259,6 +259,23 @@ static int h_io_destroy(io_context_t ctx)
 	return rc;
 }
 
+/*
+ * libaio's slow read (window.slow_read): the event of the read on aslow.fd
+ * is held back from the module until aslow.want reads of the batch were
+ * handed to io_submit, as a read of a busy disk would hold its slot while
+ * the others are served. When the held event is all the module still waits
+ * for (nothing else in the kernel) before then, it is given back at once,
+ * and the rest of the batch waited for it: no timing either way.
+ */
+static struct {
+	bool on;
+	int fd;
+	long want, submitted, submitted_at_release;
+	bool stalled;
+	struct io_event held;
+	bool holding;
+} aslow;
+
 static int h_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
 {
 	int rc;
@@ -267,6 +284,8 @@ static int h_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
 	if (hk.submit_err)
 		return hk.submit_err;  /* nothing submitted, as for real */
 	rc = SEAM_REAL(io_submit)(ctx, nr, iocbs);
+	if (rc > 0 && aslow.on)
+		aslow.submitted += rc;
 	if (rc > 0) {
 		hk.aio_inflight += rc;
 		if (hk.aio_inflight > hk.aio_max_inflight)
@@ -282,10 +301,35 @@ static int h_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 
 	if (hk.getevents_err)
 		return hk.getevents_err;
-	rc = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
-	if (rc > 0)
-		hk.aio_inflight -= rc;
-	return rc;
+	for (;;) {
+		int kept = 0;
+
+		if (aslow.holding && nr > 0 &&
+		    (aslow.submitted >= aslow.want || hk.aio_inflight == 0)) {
+			aslow.stalled = aslow.submitted < aslow.want;
+			aslow.submitted_at_release = aslow.submitted;
+			aslow.holding = false;
+			aslow.fd = -1;  /* one read held per batch */
+			ev[0] = aslow.held;
+			return 1;
+		}
+		rc = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
+		if (rc > 0)
+			hk.aio_inflight -= rc;
+		if (rc <= 0 || !aslow.on)
+			return rc;
+		for (int i = 0; i < rc; i++) {
+			if (!aslow.holding && ev[i].obj && ev[i].obj->aio_fildes == aslow.fd) {
+				aslow.held = ev[i];
+				aslow.holding = true;
+				continue;
+			}
+			ev[kept++] = ev[i];
+		}
+		if (kept > 0)
+			return kept;
+		/* only the held one came: wait again, or give it back */
+	}
 }
 
 /* What open(2) answers the module: a refusal, or another file in place of
@@ -327,10 +371,34 @@ static int h_uname(struct utsname *u)
 	return r;
 }
 
+/* close(2) of a descriptor that is not open: a descriptor closed twice,
+ * typically once by the step that opened it and again by rd_close. Here the
+ * second close meets EBADF; in a program with threads the number may by
+ * then be another thread's file, which the second close takes from it.
+ * close(-1) is no double close (nothing has a negative number). */
+static int h_close(int fd)
+{
+	int saved = errno;
+
+	if (fd >= 0 && SEAM_REAL(fcntl)(fd, F_GETFD) < 0 && errno == EBADF)
+		seam_violate("your code closed descriptor %d, which was not open: a descriptor "
+			     "closed twice, typically by the step that gave it up and again by "
+			     "rd_close (or rd_open's clean-up). In a program with threads that "
+			     "number may already be another thread's file, and the second close "
+			     "closes it. Close each descriptor once: a step that closes the file "
+			     "also forgets it (fd -1 in the reader), and the clean-up closes only "
+			     "what is still open (TODOs 1, 4 and 9; close(2), NOTES; lesson, Hints, "
+			     "\"one clean-up path\")", fd);
+	errno = saved;
+	return SEAM_REAL(close)(fd);
+}
+
 /* Every test starts here: all hooks in place, nothing injected. */
 static void ch10_setup(void)
 {
 	memset(&hk, 0, sizeof(hk));
+	memset(&aslow, 0, sizeof(aslow));
+	aslow.fd = -1;
 	atomic_store(&creates, 0);
 	atomic_store(&reads, 0);
 	atomic_store(&reads_by_caller, 0);
@@ -352,6 +420,7 @@ static void ch10_setup(void)
 	open_hooks_install(open_verdict);
 	open_hooks_setfl(setfl_verdict);
 	seam_hook_uname = h_uname;
+	seam_hook_close = h_close;
 }
 
 /* ========================================================== the machine */
@@ -916,7 +985,7 @@ GRADE_TEST(choice, direct_flag, 2,
 }
 
 GRADE_TEST(choice, not_by_version, 2,
-	   "uname says 4.19 and kernel.io_uring_disabled says 1, but io_uring works: the reader "
+	   "uname says 4.19 and kernel.io_uring_disabled says 1 (then 2), but io_uring works: the reader "
 	   "takes io_uring",
 	   "TODO 2: find out by trying, never from the kernel's version or a sysctl: backports, "
 	   "seccomp and group rules make them wrong both ways (reader.h, the choice; lesson, "
@@ -943,6 +1012,17 @@ GRADE_TEST(choice, not_by_version, 2,
 		    "io_uring_disabled says 1 (only io_uring_group may use it), yet a ring comes up "
 		    "and reads");
 	read_some(r, &f, "an io_uring reader on a kernel that says 4.19");
+	close_reader(r);
+	/* 2 says "disabled for every process": still the kernel's answer
+	 * decides, not the file (and where the switch is 2 for real, that answer
+	 * is EPERM, the name rd_why must give). */
+	snprintf(hk.fake_disabled, sizeof(hk.fake_disabled), "%s",
+		 grade_make_file("io_uring_disabled_2", "2\n", 2));
+	r = open_ok(f.path, 8, 0, RD_IO_URING, "/proc/sys/kernel/io_uring_disabled says 2 "
+		    "(disabled for every process), yet a ring comes up and reads: the kernel's "
+		    "answer to io_uring_setup decides, never the file, and where the switch is 2 "
+		    "for real that answer is -EPERM, whose name rd_why gives (TODO 2)");
+	read_some(r, &f, "an io_uring reader where io_uring_disabled says 2");
 	close_reader(r);
 	free(f.data);
 }
@@ -2265,6 +2345,26 @@ static void slow_batch(struct batch_req *reqs, int slow, int fd)
 					      battery_buf(5000), 0x5a5a };
 }
 
+/* The same batch aligned for O_DIRECT (a libaio reader's file). */
+static void slow_batch_direct(struct batch_req *reqs, int slow, int fd)
+{
+	for (int i = 0; i < SLOW_N; i++)
+		reqs[i] = (struct batch_req){ i == 0 ? slow : fd, (off_t)i * 4 * LAIO_DIO_ALIGN,
+					      LAIO_DIO_ALIGN, battery_buf(LAIO_DIO_ALIGN), 0x5a5a };
+}
+
+/* Kernel AIO and O_DIRECT both work here, for real (no skip: the pool's
+ * half of window.slow_read must run where they are missing). */
+static bool libaio_works_here(void)
+{
+	io_context_t ctx = 0;
+
+	if (SEAM_REAL(io_setup)(1, &ctx) != 0)
+		return false;
+	SEAM_REAL(io_destroy)(ctx);
+	return odirect_works_here();
+}
+
 static void slow_done(struct batch_req *reqs, const struct datafile *f, const char *what)
 {
 	for (int i = 0; i < SLOW_N; i++) {
@@ -2274,13 +2374,13 @@ static void slow_done(struct batch_req *reqs, const struct datafile *f, const ch
 }
 
 GRADE_TEST_T(window, slow_read, 2,
-	     "one slow read does not hold up the rest of the batch: at qd 4, through the pool "
-	     "and through io_uring, the other 15 reads go on while the first is still reading",
+	     "one slow read does not hold up the rest of the batch: at qd 4, through the pool, "
+	     "io_uring and libaio, the other 15 reads go on while the first is still reading",
 	     "TODO 8: hand the back-end the whole batch and the qd, once: its window refills as "
 	     "each read completes, so a slow read holds one slot of qd, never the batch; cutting "
 	     "the batch into pieces (of qd, of the ring's size) makes every piece wait for its "
 	     "slowest read (reader.h, rd_batch_read; paio.h, tpool_batch_read; ubatch.h, "
-	     "ubatch_read; lesson, pitfall 14)", 15)
+	     "ubatch_read; laio.h, laio_batch_read_ctx; lesson, pitfall 14)", 15)
 {
 	struct datafile f;
 	struct reader *r;
@@ -2342,6 +2442,35 @@ GRADE_TEST_T(window, slow_read, 2,
 			    watch_slow.reads_while_held);
 		close_reader(r);
 		watch_slow_close();
+		res_check(&before, what);
+	}
+
+	/* libaio, where it works here: the slow read's event is held back until
+	 * all 16 reads were handed to io_submit (or until it is all the reader
+	 * still waits for: then the others waited for it). */
+	if (libaio_works_here()) {
+		what = "a libaio reader at qd 4, a batch of 16 whose first read's completion is "
+		       "held back";
+		res_take(&before);
+		r = open_ok(f.path, SLOW_QD, RD_NO_URING, RD_LIBAIO, what);
+		slow_batch_direct(reqs, slow, SEAM_CALL(rd_fd(r)));
+		aslow.fd = slow;
+		aslow.want = SLOW_N;
+		aslow.submitted = 0;
+		aslow.on = true;
+		ret = SEAM_CALL(rd_batch_read(r, reqs, SLOW_N));
+		aslow.on = false;
+		grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
+			    grade_errno_str(ret));
+		slow_done(reqs, &f, what);
+		grade_check(!aslow.stalled, "%s: the held read was all the reader still waited for "
+			    "when only %ld of the 16 reads had been handed to io_submit: the others "
+			    "waited for it. At qd 4 the held read takes one slot of the context and "
+			    "the other 15 go through the other three; a batch cut into pieces (of qd, "
+			    "of the context's events) makes each piece wait for its slowest read. Hand "
+			    "laio_batch_read_ctx the whole batch with the reader's qd: it refills the "
+			    "window as each event comes (TODO 8)", what, aslow.submitted_at_release);
+		close_reader(r);
 		res_check(&before, what);
 	}
 	close(slow);
