@@ -157,8 +157,9 @@ int rd_direct(const struct reader *r);
  * Same results as every chapter's batch read (batch.h): res is bytes read
  * (short only at end of file) or -errno for that request alone; requests on
  * other descriptors than rd_fd() are read too. Returns 0 when every request
- * has its res; -EINVAL for r == NULL or reqs == NULL with n > 0 (n == 0
- * returns 0 and does nothing); another -errno when the batch as a whole
+ * has its res; -EINVAL for r == NULL (whatever n) or reqs == NULL with
+ * n > 0 (with a reader, n == 0 returns 0 and does nothing); another -errno
+ * when the batch as a whole
  * could not run (the back-end's error). The reader can be used again after
  * an error, except after an error from the io_uring back-end, or from the
  * libaio back-end other than -EAGAIN and -ENOMEM (io_getevents failed:

@@ -815,6 +815,11 @@ GRADE_TEST(batch, arguments, 1,
 	grade_check(err == EXDEV, "rd_batch_read(NULL, reqs, 1) changed errno from EXDEV to %s: "
 		    "reader.h, \"nothing here reads or sets errno for its caller\" (TODO 8)",
 		    strerrorname_np(err) ? strerrorname_np(err) : "another value");
+	ret = SEAM_CALL(rd_batch_read(NULL, NULL, 0));
+	grade_check(ret == -EINVAL, "rd_batch_read(NULL, NULL, 0) returned %s, expected -EINVAL: "
+		    "without a reader the call is wrong whatever n is; n == 0 returns 0 only with "
+		    "a reader (reader.h, rd_batch_read; check r before n, TODO 8)",
+		    grade_errno_str(ret));
 	ret = SEAM_CALL(rd_batch_read(r, NULL, 2));
 	grade_check(ret == -EINVAL, "rd_batch_read(r, NULL, 2) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
