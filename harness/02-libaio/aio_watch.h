@@ -136,6 +136,17 @@ struct aio_watch {
 	long eagain_rewaits;           /* such waits                                 */
 	long eagain_rewait_min_nr;     /*   (the min_nr of the first one)            */
 	long eagain_rewait_inflight;   /*   (the requests in flight then)            */
+	/* halve: a short event handed back leaves a remainder to submit; a wait
+	 * before the next io_submit leaves its slot idle meanwhile */
+	bool owe_remainder;
+	long waits_owing_remainder;    /* such waits                                 */
+	long waits_owing_inflight;     /*   (the requests in flight at the first)    */
+	/* io_submit failed for the first iocb of an array of several: the rest
+	 * were not submitted, and go out before the next wait */
+	bool owe_rest;
+	long waits_owing_rest;         /* such waits                                 */
+	long waits_owing_rest_nr;      /*   (how many iocbs were left at the first)  */
+	long owe_rest_nr;
 };
 
 static struct aio_watch aw;
@@ -393,7 +404,7 @@ static bool injected_eagain(long call)
 
 static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 {
-	long call = ++aw.submit_calls, before = aw.inflight;
+	long call = ++aw.submit_calls, before = aw.inflight, asked = nr;
 	int rc;
 
 	if (call > aw.submit_limit && aw.last_submit_rc == -EAGAIN)
@@ -416,14 +427,19 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 		aw.unpaused_retries++;
 	aw.owe_reap = aw.owe_pause = false;
 	aw.after_eagain = aw.after_eagain_reaped = false;
+	aw.owe_remainder = false;
+	aw.owe_rest = false;
 	errno = ERRNO_MARKER;
 	if (aw.ebadf_fd >= 0 && list) {
 		/* As the kernel does with a bad fd: the iocbs before it are
 		 * accepted; if it comes first, the call fails with its error. */
 		for (long i = 0; i < nr; i++) {
 			if (list[i] && (int)list[i]->aio_fildes == aw.ebadf_fd) {
-				if (i == 0)
+				if (i == 0) {
+					aw.owe_rest = asked > 1;
+					aw.owe_rest_nr = asked - 1;
 					return aw.last_submit_rc = -EBADF;
+				}
 				nr = i;
 				break;
 			}
@@ -476,6 +492,10 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 		if (before > 0)
 			aw.submits_while_inflight++;
 		aw.polls_left = aw.poll_delay;
+	}
+	if (rc < 0 && rc != -EAGAIN && rc != -EINTR && asked > 1) {
+		aw.owe_rest = true;
+		aw.owe_rest_nr = asked - 1;
 	}
 	return aw.last_submit_rc = rc;
 }
@@ -551,6 +571,10 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	aw.owe_reap_polled = aw.owe_reap;
 	if (!poll)
 		aw.owe_pause = false;  /* a wait paused */
+	if (!poll && aw.owe_remainder && aw.waits_owing_remainder++ == 0)
+		aw.waits_owing_inflight = aw.inflight;
+	if (!poll && aw.owe_rest && aw.waits_owing_rest++ == 0)
+		aw.waits_owing_rest_nr = aw.owe_rest_nr;
 	if (ts && !poll)
 		paused(timespec_ns(ts));  /* so did a timeout of some length; a zero one polls, */
 					  /* and so does min_nr 0: the kernel returns at once */
@@ -621,8 +645,10 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 		aw.inflight -= got;
 		if (aw.halve)
 			for (int i = 0; i < got; i++)
-				if ((long)ev[i].res > 1)
+				if ((long)ev[i].res > 1) {
 					ev[i].res = (unsigned long)((long)ev[i].res / 2);
+					aw.owe_remainder = true;
+				}
 		for (int i = 0; i < got; i++)
 			if ((long)ev[i].res > 0)
 				aw.event_bytes += (long)ev[i].res;
@@ -805,6 +831,10 @@ static void watch_next_call(void)
 	aw.submit_eintrs = 0;
 	aw.after_eagain = aw.after_eagain_reaped = false;
 	aw.eagain_rewaits = 0;
+	aw.owe_remainder = false;
+	aw.waits_owing_remainder = 0;
+	aw.owe_rest = false;
+	aw.waits_owing_rest = 0;
 }
 
 #endif /* AIO_WATCH_H */

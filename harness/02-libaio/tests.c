@@ -310,6 +310,32 @@ GRADE_TEST(batch, end_of_file, 1,
 	plan_read(&p, 3, &f, -1, 0, 10000, "the whole file");
 	plan_read(&p, 4, &f, -1, 0, 1 << 20, "1 MiB from a 10000-byte file");
 	run_batch(&p, 3, "5 requests at qd 3");
+
+	/* The file grows between two calls, on the same fd: where the end is
+	 * comes from this call's reads (or this call's fstat), never from a
+	 * size remembered from an earlier call. */
+	{
+		int w = grade_open(grade_path("f"), O_WRONLY);
+		unsigned char *more = grade_random_bytes(15000);
+
+		memcpy(more, f.data, 10000);
+		grade_check(SEAM_REAL(pwrite)(w, more + 10000, 5000, 10000) == 5000,
+			    "harness: cannot grow the file: %s", strerror(errno));
+		close(w);
+		free(f.data);
+		f.data = more;
+		f.size = 15000;
+		plan_read(&p, 0, &f, -1, 9000, 4096, "crosses the end the file had in the call "
+			  "before; it grew by 5000 bytes since (an end of file remembered from "
+			  "an earlier call?)");
+		plan_read(&p, 1, &f, -1, 10000, 100, "at the end the file had in the call "
+			  "before; it grew by 5000 bytes since (an end of file remembered from "
+			  "an earlier call?)");
+		plan_read(&p, 3, &f, -1, 0, 15000, "the whole file, grown to 15000 bytes");
+		plan_read(&p, 4, &f, -1, 0, 1 << 20, "1 MiB from the file grown to 15000 bytes");
+		run_batch(&p, 3, "5 requests at qd 3, the file grown by 5000 bytes since the "
+			  "call before");
+	}
 	plan_free(&p);
 	close_datafile(&empty);
 	close_datafile(&f);
@@ -398,6 +424,14 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 			    "harness: write to a pipe: %s", strerror(errno));
 		snprintf(what, sizeof(what), "qd %u", qds[q]);
 		run_batch(&p, qds[q], what);
+		grade_check(aw.waits_owing_rest == 0, "qd %u: io_submit failed for the first "
+			    "iocb of an array of several (a bad fd, say), and laio_batch_read then "
+			    "waited in io_getevents %ld time(s) before submitting the rest (first: "
+			    "%ld iocb(s) left behind it): that error is the first request's alone; "
+			    "the iocbs behind it are still ready, and go out through io_submit again "
+			    "at once, before any wait, or the window is not full while requests wait "
+			    "(TODO 4; pitfall 6)", qds[q], aw.waits_owing_rest,
+			    aw.waits_owing_rest_nr);
 	}
 	plan_free(&p);
 	close(part[0]);
@@ -562,6 +596,37 @@ GRADE_TEST(window, refills_as_completions_arrive, 3,
 		    "%ld of 40 submitted): every slot that a completion frees takes the next "
 		    "request before the next wait, however many came back in one call (TODOs 3-5; "
 		    "pitfall 3)", aw.waits_below, aw.waits_below_inflight, aw.waits_below_accepted);
+
+	/* Some reads fail in their event (an empty O_NONBLOCK pipe: res -EAGAIN,
+	 * completed inside io_submit): a slot freed by a failed request takes
+	 * the next request at once, like one freed by a read that succeeded. */
+	{
+		int nb[2];
+
+		grade_check(pipe2(nb, O_NONBLOCK | O_CLOEXEC) == 0, "harness: pipe2: %s",
+			    strerror(errno));
+		for (size_t i = 3; i < 30; i += 4)
+			plan_error(&p, i, nb[0], 0, 100, -EAGAIN, "an empty O_NONBLOCK pipe, its "
+				   "writer open: res -EAGAIN in its event");
+		watch_start();
+		aw.one_at_a_time = true;
+		aw.window = qd;
+		aw.batch_n = (long)n;
+		aw.submit_limit = 2000;
+		run_batch(&p, qd, "40 requests at qd 8, 7 of them failing in their event (res "
+			  "-EAGAIN), completions one at a time");
+		grade_check(aw.waits_below == 0 && aw.max_inflight == qd, "with 7 of 40 requests "
+			    "failing in their event (res -EAGAIN, an empty O_NONBLOCK pipe) and "
+			    "completions one at a time, laio_batch_read waited %ld time(s) with fewer "
+			    "than 8 requests in flight while requests were still waiting to start "
+			    "(first: %ld in flight, %ld of 40 submitted; at most %ld at once): a slot "
+			    "freed by a request that failed is free like any other, and takes the "
+			    "next request before the next wait, not only once the window has "
+			    "drained (TODOs 3 and 6; pitfall 3)", aw.waits_below,
+			    aw.waits_below_inflight, aw.waits_below_accepted, aw.max_inflight);
+		close(nb[0]);
+		close(nb[1]);
+	}
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -887,6 +952,19 @@ GRADE_TEST(faults, short_reads_continue, 3,
 		    "in a batch without zero-length requests: a request that has all its len "
 		    "bytes is finished (its res is len); asking the kernel for 0 more bytes is "
 		    "a wasted round trip (laio.h: \"until len bytes or EOF\")", aw.zero_len_iocbs);
+	/* The same, the device finishing one read at a time: the rest of each
+	 * short read goes out before the next wait, while the others run. */
+	watch_next_call();
+	aw.one_at_a_time = true;
+	run_batch(&p, 6, "20 requests at qd 6, every read halved, completions one at a time");
+	grade_check(aw.waits_owing_remainder == 0, "20 requests at qd 6, every read halved, "
+		    "completions one at a time: laio_batch_read waited in io_getevents %ld "
+		    "time(s) after a short read came back and before submitting its rest (first: "
+		    "%ld read(s) in flight): the rest of a short read keeps its slot, and goes out "
+		    "through io_submit before the next wait, like a new request in a freed slot; "
+		    "held back until the window drains, that slot sits idle while the device has "
+		    "fewer than qd reads (TODOs 5 and 6; pitfalls 3 and 9)",
+		    aw.waits_owing_remainder, aw.waits_owing_inflight);
 	plan_free(&p);
 	close_datafile(&f);
 }
