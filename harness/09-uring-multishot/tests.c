@@ -17,7 +17,10 @@
  *     holds half the buffers;
  *   - the buffer ring: registered once with the sizes asked for, unregistered
  *     at close; a tiny ring under a burst runs dry for real (-ENOBUFS), and
- *     the server recovers without a busy loop;
+ *     the server recovers without a busy loop; in every test, each buffer
+ *     given back (the ring's tail) is checked against the CQEs: back once per
+ *     receive that took it, never while a send from it is in flight, and no
+ *     send leaves from a buffer that has gone back (look_at_buf_ring);
  *   - real faults: clients that read slowly (short sends), never read, leave
  *     mid-message or reset the connection; half-closes; signals;
  *   - resources: fds, heap (an idle connection costs under
@@ -99,6 +102,12 @@ static struct obs {
 	int send_inflight[MAX_FD];
 	int send_inflight_max;
 	int send_inflight_fd;
+	/* the bytes of the last send SQE of each fd, and the fds with a send
+	 * in flight (09.04 and every test: no buffer goes back under a send) */
+	__u64 send_addr[MAX_FD];
+	__u32 send_len[MAX_FD];
+	int send_fds[MAX_FD], send_fd_pos[MAX_FD];
+	int nsend_fds;
 	/* CQEs */
 	long cqes, enobufs, recv_data_cqes, accept_emfile;
 	long recv_data_last, accept_conn_last; /* res > 0 (>= 0) without F_MORE */
@@ -107,8 +116,17 @@ static struct obs {
 	unsigned reg_entries, reg_bgid, unreg_bgid;
 	struct io_uring_buf_ring *br;
 	__u64 buf_addr[UECHO_MAX_NBUFS];
+	__u16 buf_bid[UECHO_MAX_NBUFS]; /* the buffer id of buf_addr[i] */
 	unsigned nbuf_addr;
 	unsigned buf_size;
+	/* who has each buffer id now: times published in the ring minus times
+	 * named by a receive CQE, 1 (the kernel's) or 0 (the module's); the
+	 * tail looked at. At each look, the CQEs first, then the tail: in
+	 * whatever order they came, every CQE that allowed a give-back seen
+	 * is counted, so a count of 2 is a buffer given back twice. */
+	bool br_live;
+	__u16 br_tail_seen;
+	int bid_count[UECHO_MAX_NBUFS];
 	/* at io_uring_queue_exit */
 	long exits;
 	int open_at_exit;
@@ -148,6 +166,24 @@ static int cmp_u64(const void *a, const void *b)
 	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* The buffer id of the ring buffer addr lies in, or -1 (not known, or in none). */
+static int ring_bid_of(__u64 addr)
+{
+	unsigned lo = 0, hi = obs.nbuf_addr;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (obs.buf_addr[mid] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr >= obs.buf_addr[lo - 1] + obs.buf_size)
+		return -1;
+	return obs.buf_bid[lo - 1];
 }
 
 /* Does [addr, addr + len) lie inside one of the ring's buffers? */
@@ -248,11 +284,35 @@ static void look_at_sqe(const struct io_uring_sqe *sqe)
 			obs.sends_signal++;
 		if (sqe->opcode == IORING_OP_SEND && !in_ring_buffer(sqe->addr, sqe->len))
 			obs.sends_outside++;
+		if (sqe->opcode == IORING_OP_SEND && obs.br_live && !obs.lost && sqe->len) {
+			int bid = ring_bid_of(sqe->addr);
+
+			if (bid >= 0 && bid < (int)UECHO_MAX_NBUFS && obs.bid_count[bid] > 0)
+				seam_violate("a send of %u bytes was submitted from buffer id %d, which "
+					     "had gone back to the buffer ring already (no receive CQE has "
+					     "named it since): the kernel may fill it with the next "
+					     "receive's bytes before this send reads it. A buffer goes "
+					     "back after the CQE of the send that carries its last byte, "
+					     "not after the first send from it: a short send leaves the "
+					     "rest in the same buffer, still yours (uecho.h; TODO 7; lesson, "
+					     "section 6, short sends)", sqe->len, bid);
+		}
 		if (cut_sends && sqe->opcode == IORING_OP_SEND && sqe->len >= 2) {
 			((struct io_uring_sqe *)sqe)->len /= 2;
 			sends_cut++;
 		}
 		if (fd >= 0 && fd < MAX_FD && !(sqe->flags & IOSQE_FIXED_FILE)) {
+			if (sqe->opcode == IORING_OP_SEND || sqe->opcode == IORING_OP_SEND_ZC) {
+				obs.send_addr[fd] = sqe->addr;
+				obs.send_len[fd] = sqe->len;
+			} else {
+				obs.send_addr[fd] = 0; /* not known: not checked */
+				obs.send_len[fd] = 0;
+			}
+			if (obs.send_inflight[fd] == 0) {
+				obs.send_fd_pos[fd] = obs.nsend_fds;
+				obs.send_fds[obs.nsend_fds++] = fd;
+			}
 			if (++obs.send_inflight[fd] > obs.send_inflight_max) {
 				obs.send_inflight_max = obs.send_inflight[fd];
 				obs.send_inflight_fd = fd;
@@ -308,6 +368,9 @@ static void look_at_cqe(const struct io_uring_cqe *cqe)
 		return; /* a CQE of something set up before the watch, or not ours */
 	if (t->op == IORING_OP_ACCEPT && cqe->res == -EMFILE)
 		obs.accept_emfile++;
+	if (t->op == IORING_OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER) &&
+	    (cqe->flags >> IORING_CQE_BUFFER_SHIFT) < UECHO_MAX_NBUFS)
+		obs.bid_count[cqe->flags >> IORING_CQE_BUFFER_SHIFT]--; /* the kernel took it */
 	if (t->op == IORING_OP_RECV) {
 		if (cqe->res == -ENOBUFS)
 			obs.enobufs++;
@@ -323,8 +386,13 @@ static void look_at_cqe(const struct io_uring_cqe *cqe)
 	if (t->op == IORING_OP_SEND_ZC && (cqe->flags & IORING_CQE_F_NOTIF))
 		return;
 	t->open--;
-	if (is_send_op(t->op) && t->fd >= 0 && t->fd < MAX_FD && obs.send_inflight[t->fd] > 0)
-		obs.send_inflight[t->fd]--;
+	if (is_send_op(t->op) && t->fd >= 0 && t->fd < MAX_FD && obs.send_inflight[t->fd] > 0 &&
+	    --obs.send_inflight[t->fd] == 0) {
+		int pos = obs.send_fd_pos[t->fd], last = obs.send_fds[--obs.nsend_fds];
+
+		obs.send_fds[pos] = last;
+		obs.send_fd_pos[last] = pos;
+	}
 }
 
 /* Look at the CQEs the kernel posted since the last look (reaped or not). */
@@ -359,6 +427,59 @@ static void look_at_sqes(struct io_uring *ring)
 	obs.sq_seen = ring->sq.sqe_tail;
 }
 
+/*
+ * Look at the buffers the module gave back since the last look (the entries
+ * between the tail seen and the tail now). Every CQE posted before the call
+ * being made has been looked at: a send's CQE or a receive's that allows a
+ * give-back comes before it. A buffer goes back once per receive that took
+ * it, and never while a send is reading it.
+ */
+static void look_at_buf_ring(struct io_uring *ring)
+{
+	__u16 tail;
+
+	if (ring != obs.ring || !obs.br_live || obs.lost || !obs.reg_entries ||
+	    obs.reg_entries > UECHO_MAX_NBUFS || (obs.reg_entries & (obs.reg_entries - 1)))
+		return;
+	tail = __atomic_load_n(&obs.br->tail, __ATOMIC_ACQUIRE);
+	if ((__u16)(tail - obs.br_tail_seen) > obs.reg_entries)
+		return; /* more than the ring holds: the registration test says why */
+	for (__u16 t = obs.br_tail_seen; t != tail; t++) {
+		const struct io_uring_buf *b = &obs.br->bufs[t & (obs.reg_entries - 1)];
+
+		if (b->bid < obs.reg_entries)
+			obs.bid_count[b->bid]++;
+	}
+	for (; obs.br_tail_seen != tail; obs.br_tail_seen++) {
+		const struct io_uring_buf *b =
+			&obs.br->bufs[obs.br_tail_seen & (obs.reg_entries - 1)];
+
+		if (b->bid >= obs.reg_entries)
+			continue;
+		if (obs.bid_count[b->bid] > 1)
+			seam_violate("buffer id %u was given back to the buffer ring while the kernel "
+				     "had it already (no receive CQE has named it since it last went "
+				     "back): a buffer goes back once per receive that took it; twice, "
+				     "and two receives get the same memory (a connection that failed "
+				     "or ended: give back each of its held buffers once, and take it "
+				     "off the connection's queue as you do) (uecho.h; TODO 7, 9)",
+				     b->bid);
+		for (int i = 0; i < obs.nsend_fds; i++) {
+			int fd = obs.send_fds[i];
+
+			if (obs.send_len[fd] && obs.send_addr[fd] < b->addr + b->len &&
+			    b->addr < obs.send_addr[fd] + obs.send_len[fd])
+				seam_violate("buffer id %u was given back to the buffer ring while a send "
+					     "from it (on fd %d) was still in flight: the next receive "
+					     "may get it and overwrite bytes that send has not read yet. "
+					     "A buffer goes back only after the CQE of the send that "
+					     "reads it, also when its connection has failed: keep the "
+					     "buffer under the send, cancel that send, give the buffer "
+					     "back at its CQE (uecho.h; TODO 7, 9)", b->bid, fd);
+		}
+	}
+}
+
 /* The hooks: look, then ring_watch's hook (which calls the real function),
  * then look at what the call brought. */
 #define OBS_HOOK(name, params, args)                              \
@@ -366,6 +487,7 @@ static void look_at_sqes(struct io_uring *ring)
 	{                                                         \
 		int ret;                                          \
 		look_at_cqes(ring);                               \
+		look_at_buf_ring(ring);                           \
 		look_at_sqes(ring);                               \
 		ret = watch_##name args;                          \
 		look_at_cqes(ring);                               \
@@ -435,6 +557,7 @@ static void obs_io_uring_queue_exit(struct io_uring *ring)
 				obs.open_op_at_exit = tracks[i].op;
 			}
 		obs.ring = NULL;
+		obs.br_live = false;
 	}
 	watch_io_uring_queue_exit(ring);
 }
@@ -455,6 +578,9 @@ static int obs_io_uring_register_buf_ring(struct io_uring *ring, struct io_uring
 		obs.reg_entries = reg->ring_entries;
 		obs.reg_bgid = reg->bgid;
 		obs.br = (struct io_uring_buf_ring *)(uintptr_t)reg->ring_addr;
+		obs.br_live = true;
+		obs.br_tail_seen = 0; /* io_uring_buf_ring_init: every entry is the module's */
+		memset(obs.bid_count, 0, sizeof(obs.bid_count));
 	}
 	return ret;
 }
@@ -463,6 +589,8 @@ static int obs_io_uring_unregister_buf_ring(struct io_uring *ring, int bgid)
 {
 	obs.unreg_calls++;
 	obs.unreg_bgid = (unsigned)bgid;
+	if (ring == obs.ring)
+		obs.br_live = false;
 	return SEAM_REAL(io_uring_unregister_buf_ring)(ring, bgid);
 }
 
@@ -572,6 +700,16 @@ static void setup(void)
 	signal(SIGPIPE, SIG_IGN); /* the clients' own sends; the module sets none */
 }
 
+struct buf_at {
+	__u64 addr;
+	__u16 bid;
+};
+
+static int cmp_buf_at(const void *a, const void *b)
+{
+	return cmp_u64(&((const struct buf_at *)a)->addr, &((const struct buf_at *)b)->addr);
+}
+
 /* The ring's buffers, as the module gave them to the kernel in uecho_open. */
 static void note_buffers(unsigned nbufs, unsigned buf_size)
 {
@@ -579,9 +717,17 @@ static void note_buffers(unsigned nbufs, unsigned buf_size)
 	obs.nbuf_addr = 0;
 	if (!obs.br || obs.reg_entries == 0 || obs.reg_entries > UECHO_MAX_NBUFS)
 		return;
-	for (unsigned i = 0; i < obs.reg_entries && i < nbufs; i++)
-		obs.buf_addr[obs.nbuf_addr++] = obs.br->bufs[i].addr;
-	qsort(obs.buf_addr, obs.nbuf_addr, sizeof(obs.buf_addr[0]), cmp_u64);
+	static struct buf_at pairs[UECHO_MAX_NBUFS];
+
+	for (unsigned i = 0; i < obs.reg_entries && i < nbufs; i++) {
+		pairs[obs.nbuf_addr].addr = obs.br->bufs[i].addr;
+		pairs[obs.nbuf_addr++].bid = obs.br->bufs[i].bid;
+	}
+	qsort(pairs, obs.nbuf_addr, sizeof(pairs[0]), cmp_buf_at);
+	for (unsigned k = 0; k < obs.nbuf_addr; k++) {
+		obs.buf_addr[k] = pairs[k].addr;
+		obs.buf_bid[k] = pairs[k].bid;
+	}
 }
 
 static void srv_open_cfg(int listener, unsigned entries, unsigned nbufs, unsigned buf_size)
