@@ -1458,6 +1458,8 @@ enum u_action { U_NONE, U_HOLD, U_EAGAIN, U_FAIL, U_SHORT, U_WRONG, U_HOLDX, U_E
 struct uring_test {
 	struct io_uring ring;
 	bool ring_ok;
+	unsigned ring_flags0;           /* the ring's set-up, as io_uring_queue_init left it */
+	__u8 int_flags0;
 	int fd;                         /* the descriptor the reads must name */
 	/* the log of one query */
 	uint32_t node[U_MAX_READS];     /* each read SQE's node, as written */
@@ -1781,6 +1783,8 @@ static void uring_setup(unsigned entries, bool direct)
 	grade_check(rc == 0, "harness: io_uring_queue_init(%u) failed: %s (is io_uring allowed "
 		    "here? make doctor)", entries, grade_errno_str(rc));
 	U.ring_ok = true;
+	U.ring_flags0 = U.ring.flags;
+	U.int_flags0 = U.ring.int_flags;
 	watch_start(U_WATCHDOG, "a read resubmitted forever, or a wait that never ends?");
 	watch.on_sqe = u_on_sqe;
 	watch.edit_sqe = u_edit_sqe;
@@ -1898,6 +1902,16 @@ static void uring_after(const char *what, bool ring_failed)
 		    "(io_uring_queue_init): it reads on the ring it is given (TODO 9)", what);
 	grade_check(watch.exits == 0, "%s: the search called io_uring_queue_exit on the caller's "
 		    "ring: the ring is the caller's (TODO 9)", what);
+	/* the set-up is the caller's too: a ring fd registered by the search
+	 * (io_uring_register_ring_fd) is this thread's alone, and every later
+	 * io_uring_enter of the caller's, from any thread, would go through it */
+	grade_check(U.ring.enter_ring_fd == U.ring.ring_fd && U.ring.int_flags == U.int_flags0 &&
+			    U.ring.flags == U.ring_flags0, "%s: the search changed the caller's ring's "
+		    "set-up (its ring fd registered with io_uring_register_ring_fd, or its flags): "
+		    "the search uses the ring as it is given, \"no change to its set-up\", and "
+		    "registers nothing on it (ann.h, ann_search_uring; TODO 9; "
+		    "io_uring_register_ring_fd(3): the registration belongs to the thread that made "
+		    "it)", what);
 }
 
 /* ann_search_uring with the blocking reads refused, on the query state as
@@ -2134,6 +2148,28 @@ GRADE_TEST(uring, one_query, 3,
 	uring_check_searched(ret, "query 1 (k 5, L 16, W 2), after query 0 on the same ring");
 	uring_check_answer(query(1), 5, ret, ids, dists, "query 1 (k 5, L 16, W 2), after query 0");
 	uring_after("query 1 (k 5, L 16, W 2)", false);
+	/* a query equal to a stored vector (the entry's, read first): that node
+	 * is at distance 0, the nearest of all, and is the first result */
+	{
+		const char *what0 = "a query equal to the entry node's own vector (k 10, L 24, W 4)";
+		float q0[T_DIM];
+		uint32_t entry = W.idx->h.entry;
+
+		memcpy(q0, W.image + ann_node_offset(entry) + sizeof(struct ann_node_head),
+		       sizeof(q0));
+		ret = usearch(q0, T_K, 24, 4, ids, dists, NULL);
+		uring_check_searched(ret, what0);
+		uring_after(what0, false);
+		grade_check(ret == T_K && ids[0] == entry && dists[0] == 0.0f, "%s: the search "
+			    "answered %s, first node %u at distance %g; expected 10 results, the entry "
+			    "node %u first at distance 0: a node whose vector equals the query is a "
+			    "result like any other, the nearest one (it is not \"the query itself\" to "
+			    "skip, and distance 0 is not an empty place in the results) (ann.h, \"the k "
+			    "nodes nearest the query by exact distance among all the nodes read\"; "
+			    "TODO 11, as TODOs 6 and 7)", what0, grade_errno_str(ret),
+			    ret > 0 ? ids[0] : 0, ret > 0 ? (double)dists[0] : -1.0, entry);
+		uring_check_answer(q0, T_K, ret, ids, dists, what0);
+	}
 	/* descriptor 0 is a descriptor like any other: the index file as 0 */
 	int saved0 = dup(0), real_fd = U.fd;
 
@@ -2185,6 +2221,17 @@ GRADE_TEST(uring, one_query, 3,
 		    "%s: the search answered %s (%u, %u, %u), expected 3 results, nodes 0, 3, 4 "
 		    "(TODO 10)", what, grade_errno_str(ret), ret > 0 ? ids[0] : 0,
 		    ret > 1 ? ids[1] : 0, ret > 2 ? ids[2] : 0);
+	/* fewer nodes reachable than k: r = min(k, nodes read), here 4 */
+	what = "the same graph of 6 nodes, of which 4 are reachable from the entry (k 10, L 10, "
+	       "W 2)";
+	ret = usearch(q, T_K, 10, 2, ids, dists, NULL);
+	uring_check_searched(ret, what);
+	uring_after(what, false);
+	grade_check(ret == 4 && uring_nodes() == 4, "%s: the search returned %s after reading %ld "
+		    "node(s), expected 4 results after reading nodes 5, 3, 4 and 0: r = min(k, nodes "
+		    "read), as ann_search's (ann.h, \"Returns r as ann_search\"; TODO 11, as TODO 7)",
+		    what, grade_errno_str(ret), uring_nodes());
+	uring_check_answer(q, T_K, ret, ids, dists, what);
 
 	/* A read in flight whose node the list drops meanwhile is still a
 	 * node read: entry 0 offers 1 and 2 (estimates 4, 9); the read of 2
@@ -2578,6 +2625,27 @@ GRADE_TEST(uring, error_drains, 3,
 			    "TODOs 12 and 13: the drain's wait is a wait like any other)", what,
 			    grade_errno_str(ret));
 		uring_after(what, false);
+		grade_check_heap(&before, what);
+	}
+	/* an error late in the query, after more than k nodes were scored: the
+	 * search's result is the error, not the k best found so far */
+	{
+		const char *what = "query 9 (k 10, L 64, W 4), read 30 failing with -EBADF after "
+				   "at least 26 nodes had been read and scored";
+		int ret;
+
+		uring_plan(0, U_FAIL, 30);
+		seam_heap_usage(&before);
+		ret = usearch(query(9), T_K, 64, 4, ids, NULL, NULL);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(ret == -EBADF, "%s: the search returned %s, expected the read's -EBADF: "
+			    "an error is the search's result however many results it has already "
+			    "(the results so far are not the contract's walk, which reads every "
+			    "candidate of the list): drain, free, return the first error (ann.h, "
+			    "\"Completions and errors\"; TODO 12)", what, grade_errno_str(ret));
+		grade_check(U.nreads > 30, "harness: %s: the query made only %ld reads", what,
+			    U.nreads);
 		grade_check_heap(&before, what);
 	}
 	/* two errors in one query: the first is the one returned */
