@@ -69,9 +69,10 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * cannot be opened, dst is neither created nor truncated. dst is opened for
  * writing only, so a destination that is writable but not readable (mode
  * 0200) can be copied onto. src and dst may be any file open(2) opens, as
- * with cp: a FIFO as src (read to its end; its open waits for a writer, and
- * a signal that ends that wait with EINTR is no error: open again),
- * /dev/null as dst (O_TRUNC leaves a device alone; ftruncate(2) would fail).
+ * with cp: a FIFO as src (read to its end; its open waits for a writer) or
+ * as dst (its open waits for a reader), and for either a signal that ends
+ * that wait with EINTR is no error: open again; /dev/null as dst (O_TRUNC
+ * leaves a device alone; ftruncate(2) would fail).
  * Returns the number of bytes copied (beyond 4 GiB too), or -errno: a read
  * or write that fails mid-copy makes the result its -errno, not the bytes
  * copied so far, and so does a close(2) of dst that fails after a copy that

@@ -93,8 +93,9 @@ off_t copy_file(const char *src, const char *dst, size_t bufsize)
 	 * buffer on an error path, or report success while close() says the
 	 * data never reached the disk. blocking.h lists what copy_file must do
 	 * in each case; read it as a checklist. open(2) of a FIFO waits for
-	 * its writer, and a signal can end that wait with EINTR: as with
-	 * read, nothing happened, so open again.
+	 * its other end (a writer for src, a reader for dst), and a signal can
+	 * end that wait with EINTR: as with read, nothing happened, so open
+	 * again, src and dst alike.
 	 * Read: man 2 open (O_CREAT and its mode argument, O_TRUNC, the access
 	 * modes, RETURN VALUE), man 2 umask, man 2 close ("Dealing with error
 	 * returns from close()"). Lesson: "Cleaning up" (why one cleanup path

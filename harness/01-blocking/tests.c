@@ -1518,7 +1518,7 @@ static struct {
 GRADE_TEST(copy_file, truncates_destination, 1,
 	   "copy_file truncates a longer existing destination in place, also one writable but "
 	   "not readable, from a read-only source someone else owns; and copies onto /dev/null, "
-	   "onto a FIFO and through a symbolic link",
+	   "from /dev/null, onto a FIFO and through a symbolic link",
 	   "TODO 4: an existing destination must be emptied when it is opened (O_TRUNC, the same "
 	   "file: no unlink, so its links and mode stay), and opened for writing only (read-write "
 	   "fails on a file of mode 0200); the source is opened for reading only (a file of mode "
@@ -1622,6 +1622,24 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 		    "in open's flags empties an existing regular file and leaves a device alone, "
 		    "where a separate ftruncate(2) fails with EINVAL (man 2 open, O_TRUNC; man 2 "
 		    "ftruncate, ERRORS)", grade_errno_str((ssize_t)got));
+
+	/* A source that is no regular file either: /dev/null, a character
+	 * device at its end at once (cp /dev/null FILE empties FILE). */
+	{
+		char emptied[PATH_MAX];
+		struct stat st;
+
+		snprintf(emptied, sizeof(emptied), "%s", grade_make_file("emptied", old, 1000));
+		got = SEAM_CALL(copy_file("/dev/null", emptied, 4096));
+		grade_check(got == 0 && stat(emptied, &st) == 0 && st.st_size == 0,
+			    "copy_file from /dev/null onto a 1000-byte file returned %s and left "
+			    "it %lld bytes long, expected 0 and 0: the source may be any file "
+			    "open(2) opens for reading, as cp's may, a device too (/dev/null reads "
+			    "as end of file at once): no test of its type (fstat), copy until read "
+			    "says end of file (TODO 4; blocking.h: \"src and dst may be any file "
+			    "open(2) opens\")", grade_errno_str((ssize_t)got),
+			    stat(emptied, &st) == 0 ? (long long)st.st_size : -1LL);
+	}
 
 	/* A FIFO as the destination (cp SRC fifo), whose reader comes only once
 	 * copy_file waits for it in open(): 100000 bytes, more than the FIFO
@@ -1995,9 +2013,31 @@ static bool asleep_opening_fifo(void)
 	else if (c.nr == SYS_open)
 		p = (const char *)c.args[0];
 #endif
+#ifdef SYS_creat
+	else if (c.nr == SYS_creat)   /* creat(2) is open(2) by another name */
+		p = (const char *)c.args[0];
+#endif
 	else
 		return false;
 	return p && !strcmp(p, fifo_writer.path);
+}
+
+/* If the test asked for it, interrupt once the open() that copy_file
+ * sleeps in, with SIGUSR1 (its handler installed without SA_RESTART): the
+ * handler runs as open() returns EINTR, and only a wait seen after it is an
+ * open made again. Returns true when it sent the signal (look again). */
+static bool fifo_interrupt_once(long t0)
+{
+	int seen;
+
+	if (!fifo_writer.interrupt || fifo_writer.interrupted)
+		return false;
+	seen = atomic_load(&fifo_signals);
+	syscall(SYS_tgkill, getpid(), fifo_writer.tid, SIGUSR1);
+	while (atomic_load(&fifo_signals) == seen && fault_now_ms() - t0 < FAULT_PATIENCE_MS)
+		fault_nap();
+	fifo_writer.interrupted = atomic_load(&fifo_signals) != seen;
+	return true;
 }
 
 static void *fifo_writer_main(void *arg)
@@ -2008,19 +2048,8 @@ static void *fifo_writer_main(void *arg)
 	(void)arg;
 	seam_mark_harness_thread();
 	while (!atomic_load(&fifo_writer.stop) && fault_now_ms() - t0 < FAULT_PATIENCE_MS) {
-		if (asleep_opening_fifo() && fifo_writer.interrupt && !fifo_writer.interrupted) {
-			/* Interrupt that wait once: the handler runs as open()
-			 * returns EINTR, and only a wait seen after it is an open
-			 * made again. */
-			int seen = atomic_load(&fifo_signals);
-
-			syscall(SYS_tgkill, getpid(), fifo_writer.tid, SIGUSR1);
-			while (atomic_load(&fifo_signals) == seen &&
-			       fault_now_ms() - t0 < FAULT_PATIENCE_MS)
-				fault_nap();
-			fifo_writer.interrupted = atomic_load(&fifo_signals) != seen;
+		if (asleep_opening_fifo() && fifo_interrupt_once(t0))
 			continue;
-		}
 		if (asleep_opening_fifo() && (!fifo_writer.interrupt || fifo_writer.interrupted)) {
 			w = open(fifo_writer.path, O_WRONLY | O_CLOEXEC);
 			fifo_writer.came = w >= 0;
@@ -2058,6 +2087,8 @@ static void *fifo_reader_main(void *arg)
 	(void)arg;
 	seam_mark_harness_thread();
 	while (!atomic_load(&fifo_writer.stop) && fault_now_ms() - t0 < FAULT_PATIENCE_MS) {
+		if (asleep_opening_fifo() && fifo_interrupt_once(t0))
+			continue;
 		if (asleep_opening_fifo()) {
 			r = open(fifo_writer.path, O_RDONLY | O_CLOEXEC);
 			fifo_writer.came = r >= 0;
@@ -2106,6 +2137,7 @@ static off_t copy_onto_fifo(const char *src, const char *fifo, size_t bufsize, s
 	fifo_writer.path = fifo;
 	fifo_writer.tid = gettid();
 	fifo_writer.came = false;
+	fifo_writer.interrupted = false;   /* fifo_writer.interrupt: the caller's */
 	atomic_store(&fifo_writer.stop, false);
 	grade_check(pthread_create(&th, NULL, fifo_reader_main, NULL) == 0,
 		    "harness: pthread_create failed");
@@ -2118,13 +2150,13 @@ static off_t copy_onto_fifo(const char *src, const char *fifo, size_t bufsize, s
 
 GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 	   "copy_file copies when read() and write() come back short and fail with EINTR, "
-	   "from a pipe and a FIFO (also with its open() interrupted by a signal), a file of "
+	   "from a pipe and a FIFO and onto a FIFO (each open() also interrupted by a signal), a file of "
 	   "/proc (size 0) and a file that grows or shrinks meanwhile",
 	   "TODO 4: move the data with read_full and write_full (or loops just as careful): a "
 	   "short read is not the end of the file, a short write must be finished; copy until "
 	   "read says end of file, whatever size the source had; open the source plainly "
-	   "O_RDONLY (a FIFO's open waits for its writer, and a signal can end that wait with "
-	   "EINTR: open again) (lesson: \"Short reads\", \"Short writes\", \"End of file\", "
+	   "O_RDONLY (a FIFO's open waits for its writer, a FIFO destination's for its reader, "
+	   "and a signal can end either wait with EINTR: open again) (lesson: \"Short reads\", \"Short writes\", \"End of file\", "
 	   "\"EINTR and SA_RESTART\")")
 {
 	const size_t size = 30011;
@@ -2241,6 +2273,44 @@ GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 			    "expected %zu", back ? backlen : 0, len);
 		grade_check_same(back, data, len, "copy_file from a FIFO");
 		free(back);
+	}
+
+	/* A FIFO as the destination, whose reader comes only once copy_file
+	 * waits for it in open() for writing, that wait first interrupted by a
+	 * signal whose handler was installed without SA_RESTART. */
+	{
+		const size_t len = 10000;
+		char from[PATH_MAX], fifo[PATH_MAX];
+		struct sigaction sa, old_sa;
+		bool came;
+
+		snprintf(from, sizeof(from), "%s", grade_make_file("to-fifo", data, len));
+		snprintf(fifo, sizeof(fifo), "%s", grade_path("dst-fifo-signalled"));
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_fifo_signal;   /* sa_flags 0: no SA_RESTART */
+		sigemptyset(&sa.sa_mask);
+		grade_check(sigaction(SIGUSR1, &sa, &old_sa) == 0, "harness: sigaction: %s",
+			    strerror(errno));
+		fifo_writer.interrupt = true;
+		got = copy_onto_fifo(from, fifo, 4096, len + 1, false, &came);
+		fifo_writer.interrupt = false;
+		sigaction(SIGUSR1, &old_sa, NULL);
+		grade_check(!fifo_writer.interrupted || (got == (off_t)len && came),
+			    "copy_file onto a FIFO, interrupted by a signal (SIGUSR1, its handler "
+			    "installed without SA_RESTART) while it waited in open() of the "
+			    "destination for the FIFO's reader, returned %s, expected %zu: that "
+			    "signal ends open()'s wait with EINTR (signal(7), \"Interruption of "
+			    "system calls\"), and nothing was opened. Open the destination again, "
+			    "just as the source (TODO 4; lesson: \"EINTR and SA_RESTART\")",
+			    grade_errno_str((ssize_t)got), len);
+		grade_check(got == (off_t)len && came && fifo_sink.len == len, "copy_file of %zu "
+			    "bytes onto a FIFO whose reader comes only once copy_file waits for it "
+			    "in open() returned %s, and the reader received %zu bytes%s (TODO 4; "
+			    "blocking.h: \"src and dst may be any file open(2) opens\")", len,
+			    grade_errno_str((ssize_t)got), fifo_sink.len,
+			    came ? "" : " (copy_file never waited in open() of the FIFO)");
+		grade_check_same(fifo_sink.buf, data, len, "the bytes the FIFO's reader received");
+		free(fifo_sink.buf);
 	}
 
 	/* A file of /proc: regular, its size 0 (st_size), and yet it has bytes,
@@ -2426,6 +2496,7 @@ GRADE_TEST(copy_file, beyond_4gib, 1,
 		    "bufsize bytes, however big (malloc's failure is -ENOMEM, no cap or smaller "
 		    "buffer of your own), and each read asks for the room left in it (TODO 4; "
 		    "blocking.h: \"through one buffer of bufsize bytes\")", pretend.calls);
+
 }
 
 /* -------------------------------------------------------------- blk_batch_read */
@@ -2622,9 +2693,10 @@ static ssize_t pretend_fd_pread64(int fd, void *buf, size_t n, off64_t off)
 }
 
 GRADE_TEST(batch, three_gib_request, 1,
-	   "blk_batch_read: one request of 3 GiB (no data moves) beside an ordinary one",
-	   "TODO 5: a request's answer (pread_full's ssize_t) is 64 bits: never pass it "
-	   "through an int on its way to res (lesson: \"64-bit sizes and offsets\")")
+	   "blk_batch_read: one request of 5 GiB (no data moves) beside an ordinary one",
+	   "TODO 5: a request's length (a size_t) and answer (pread_full's ssize_t) are 64 "
+	   "bits: never pass them through an int or an unsigned int on their way to "
+	   "pread_full and to res (lesson: \"64-bit sizes and offsets\")")
 {
 	unsigned char *data = grade_random_bytes(512);
 	int fd = grade_open(grade_make_file("f", data, 512), O_RDONLY);
@@ -2633,24 +2705,26 @@ GRADE_TEST(batch, three_gib_request, 1,
 	int ret;
 
 	reqs[0] = (struct batch_req){ fd, 0, 512, buf, 1 };
-	/* 3 GiB at offset 1 GiB of a descriptor whose preads only pretend: the
-	 * file has 3 GiB + 5 bytes from there; nothing really moves. */
+	/* 5 GiB at offset 1 GiB of a descriptor whose preads only pretend: the
+	 * file has 5 GiB + 5 bytes from there; nothing really moves. Past
+	 * 2 GiB an int wraps, past 4 GiB an unsigned int. */
 	pretend_fd = dup(fd);
 	grade_check(pretend_fd >= 0, "harness: dup: %s", strerror(errno));
-	base = reserve(3 * GIB + 4096);
-	pretend_set(base, (off_t)GIB, 3 * GIB + 5);
-	reqs[1] = (struct batch_req){ pretend_fd, (off_t)GIB, (size_t)(3 * GIB), base, 1 };
+	base = reserve(5 * GIB + 4096);
+	pretend_set(base, (off_t)GIB, 5 * GIB + 5);
+	reqs[1] = (struct batch_req){ pretend_fd, (off_t)GIB, (size_t)(5 * GIB), base, 1 };
 	seam_hook_pread = pretend_fd_pread;
 	seam_hook_pread64 = pretend_fd_pread64;
 	ret = SEAM_CALL(blk_batch_read(reqs, 2, 2));
 	hooks_off();
-	unreserve(base, 3 * GIB + 4096);
+	unreserve(base, 5 * GIB + 4096);
 	close(pretend_fd);
 	grade_check(ret == 0, "blk_batch_read returned %s, expected 0", grade_errno_str(ret));
-	grade_check(reqs[1].res == (ssize_t)(3 * GIB), "request 1 (3 GiB at offset 1 GiB): res "
+	grade_check(reqs[1].res == (ssize_t)(5 * GIB), "request 1 (5 GiB at offset 1 GiB): res "
 		    "is %s after %ld pread() calls, expected %llu%s", grade_errno_str(reqs[1].res),
-		    pretend.calls, 3 * GIB, reqs[1].res == (ssize_t)(int)(unsigned)(3 * GIB) ?
-		    ": res is an ssize_t, and an int on the way wraps past 2 GiB" : "");
+		    pretend.calls, 5 * GIB, reqs[1].res == (ssize_t)GIB ? ": 1 GiB is 5 GiB cut to "
+		    "32 bits: the length is a size_t and res an ssize_t, and an int or an "
+		    "unsigned int on the way (for the request's len or its answer) wraps" : "");
 	grade_check(reqs[0].res == 512, "request 0 (512 bytes at offset 0): res is %s, expected "
 		    "512", grade_errno_str(reqs[0].res));
 	grade_check_same(buf, data, 512, "blk_batch_read");
