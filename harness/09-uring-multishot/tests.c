@@ -168,8 +168,9 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The buffer id of the ring buffer addr lies in, or -1 (not known, or in none). */
-static int ring_bid_of(__u64 addr)
+/* How many of the ring's buffers (sorted by address) start at or before
+ * addr: the one addr may lie in is the last of them. */
+static unsigned ring_bufs_upto(__u64 addr)
 {
 	unsigned lo = 0, hi = obs.nbuf_addr;
 
@@ -181,6 +182,14 @@ static int ring_bid_of(__u64 addr)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The buffer id of the ring buffer addr lies in, or -1 (not known, or in none). */
+static int ring_bid_of(__u64 addr)
+{
+	unsigned lo = ring_bufs_upto(addr);
+
 	if (lo == 0 || addr >= obs.buf_addr[lo - 1] + obs.buf_size)
 		return -1;
 	return obs.buf_bid[lo - 1];
@@ -189,18 +198,11 @@ static int ring_bid_of(__u64 addr)
 /* Does [addr, addr + len) lie inside one of the ring's buffers? */
 static bool in_ring_buffer(__u64 addr, __u64 len)
 {
-	unsigned lo = 0, hi = obs.nbuf_addr;
+	unsigned lo;
 
 	if (!obs.nbuf_addr)
 		return true; /* not known: the registration test says why */
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-
-		if (obs.buf_addr[mid] <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = ring_bufs_upto(addr);
 	return lo > 0 && addr + len <= obs.buf_addr[lo - 1] + obs.buf_size;
 }
 
