@@ -303,6 +303,7 @@ const char *__lsan_default_options(void)
 
 void grade_test_end(void)
 {
+	seam_heap_quarantine_check();   /* a write into a freed block */
 	grade_check(1, "end of test");  /* reports a pending seam violation */
 	check_std_fds();
 	if (test_dir[0])
@@ -618,7 +619,9 @@ static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 		append(s, "crashed with SIG%s (%s)%s", abbrev ? abbrev : "?",
 		       strsignal(st->signal),
 		       st->signal == SIGABRT ? ": abort() or a failed assert() in your code" :
-		       st->signal == SIGSEGV ? ": a bad pointer" : "");
+		       st->signal == SIGSEGV ? ": a bad pointer (one read from a block your code "
+					       "had freed, for one: the grader fills freed blocks "
+					       "with 0xdb bytes)" : "");
 		/* The grader's build and test binary are gone once the grading
 		 * ends: the way to the line is a sanitized grading of this test. */
 		if (st->signal == SIGSEGV || st->signal == SIGBUS) {

@@ -32,6 +32,9 @@
  * A module block freed while such a buffer starts inside it is a use after
  * free by the kernel, which no sanitizer sees: it is recorded as a
  * violation (seam_violate), which fails the test.
+ *
+ * Freed blocks are poisoned and held back a while (the quarantine below), so
+ * that the module's own use of a block after freeing it shows.
  */
 #define _GNU_SOURCE
 #include "seams.h"
@@ -353,7 +356,7 @@ void seam_inflight_drop_ctx(uintptr_t ctx)
 
 /* The module gives up a block of `size` bytes at ptr: a violation if a
  * request in flight has its buffer starting inside it. */
-static void check_not_in_flight(uintptr_t lo, size_t size, const char *how)
+static bool check_not_in_flight(uintptr_t lo, size_t size, const char *how)
 {
 	uintptr_t hi = lo + size;
 	const struct inflight *hit = NULL;
@@ -395,6 +398,120 @@ static void check_not_in_flight(uintptr_t lo, size_t size, const char *how)
 			     (void *)hit->addr,
 			     hit->orphan ? "; the ring was torn down with it still in flight, and "
 					   "io_uring_queue_exit does not wait for requests" : "");
+	__real_pthread_mutex_unlock(&heap_lock);
+	return hit != NULL;
+}
+
+/* --- freed blocks held back (a quarantine) ---------------------------- */
+
+/*
+ * A block the module frees is not given back to the allocator at once: it
+ * is filled with POISON_BYTE and held here, the oldest given back when
+ * QUARANTINE_BLOCKS or QUARANTINE_BYTES are exceeded. Without it, a block
+ * freed and then read (a connection freed but left on a list, a request
+ * read after the struct that held it is gone) is handed to the next malloc
+ * and read back intact, so the mistake passes: now a pointer read from it
+ * is 0xdbdb... and faults, a count is huge. A byte of the poison changed
+ * when the block is given back (or at the end of the test) means the code
+ * wrote into memory it had freed: a violation. Small blocks only (structs,
+ * lists; not data buffers), and not under AddressSanitizer (SAN=1), whose
+ * own quarantine sees every such access as it happens.
+ */
+#define POISON_BYTE 0xdb
+#define QUARANTINE_BLOCKS 256
+#define QUARANTINE_BYTES ((size_t)4 << 20)
+#define QUARANTINE_MAX_BLOCK ((size_t)256 << 10)
+
+struct held {
+	void *ptr;
+	size_t size;   /* as the module asked for it */
+	size_t len;    /* the bytes poisoned: size and its guard */
+	bool watch;    /* false: the kernel may still write there (reported) */
+};
+
+static struct held quarantine[QUARANTINE_BLOCKS];
+static unsigned quarantine_head, quarantine_len;
+static size_t quarantine_bytes;
+static bool quarantine_reported;
+
+/* The block h, out of the quarantine: a violation if its poison changed. */
+static void held_check(const struct held *h)
+{
+	const unsigned char *b = h->ptr;
+	size_t i;
+
+	if (!h->watch)
+		return;
+	for (i = 0; i < h->len && b[i] == POISON_BYTE; i++)
+		;
+	if (i == h->len)
+		return;
+	__real_pthread_mutex_lock(&heap_lock);
+	if (quarantine_reported) {
+		__real_pthread_mutex_unlock(&heap_lock);
+		return;
+	}
+	quarantine_reported = true;
+	__real_pthread_mutex_unlock(&heap_lock);
+	seam_violate("your code wrote into a block of %zu bytes after it freed it (at %p; byte "
+		     "%zu changed after free()): that memory may already be another object's. "
+		     "Take an object off every list, table and request that points at it "
+		     "before you free it, and free it last; make check SAN=1 shows the line "
+		     "that writes it",
+		     h->size, h->ptr, i);
+}
+
+/* Hold the module's block p (size bytes asked for) instead of freeing it;
+ * give back the oldest ones the quarantine has no room for. */
+static void quarantine_put(void *p, size_t size, bool watch)
+{
+	struct held h = { .ptr = p, .size = size, .len = size + canary_len(), .watch = watch };
+	struct held out[8];
+	unsigned nout;
+
+	if (__asan_init || h.len > QUARANTINE_MAX_BLOCK) {
+		free(p);
+		return;
+	}
+	memset(p, POISON_BYTE, h.len);
+	for (;;) {
+		nout = 0;
+		__real_pthread_mutex_lock(&heap_lock);
+		while (quarantine_len > 0 && nout < 8 &&
+		       (quarantine_len == QUARANTINE_BLOCKS ||
+			quarantine_bytes + h.len > QUARANTINE_BYTES)) {
+			out[nout++] = quarantine[quarantine_head];
+			quarantine_bytes -= quarantine[quarantine_head].len;
+			quarantine_head = (quarantine_head + 1) % QUARANTINE_BLOCKS;
+			quarantine_len--;
+		}
+		bool room = quarantine_len < QUARANTINE_BLOCKS &&
+			    quarantine_bytes + h.len <= QUARANTINE_BYTES;
+		if (room) {
+			quarantine[(quarantine_head + quarantine_len) % QUARANTINE_BLOCKS] = h;
+			quarantine_len++;
+			quarantine_bytes += h.len;
+		}
+		__real_pthread_mutex_unlock(&heap_lock);
+		for (unsigned i = 0; i < nout; i++) {
+			held_check(&out[i]);
+			free(out[i].ptr);
+		}
+		if (room)
+			return;
+	}
+}
+
+void seam_heap_quarantine_check(void)
+{
+	__real_pthread_mutex_lock(&heap_lock);
+	for (unsigned i = 0; i < quarantine_len && !quarantine_reported; i++) {
+		struct held h = quarantine[(quarantine_head + i) % QUARANTINE_BLOCKS];
+
+		__real_pthread_mutex_unlock(&heap_lock);
+		held_check(&h);
+		__real_pthread_mutex_lock(&heap_lock);
+	}
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
@@ -500,7 +617,8 @@ void seam_free(void *ptr)
 	if (forget(ptr, &size)) {
 		canary_check(ptr, size, "freed");
 		seam_uring_reap();
-		check_not_in_flight((uintptr_t)ptr, size, "freed");
+		quarantine_put(ptr, size, !check_not_in_flight((uintptr_t)ptr, size, "freed"));
+		return;
 	}
 	free(ptr);
 }
