@@ -95,6 +95,9 @@
  * aiocbs and the buffers, so returning earlier would let them write into
  * freed memory.
  * n == 0 returns 0 and calls nothing.
+ * Several threads may call paio_batch_read at the same time, each with its
+ * own requests: a call keeps its window in memory of its own, not in static
+ * variables.
  *
  * Rules (the tests count and refuse calls through link seams):
  *  - Every read and every continuation of a short read is submitted with
