@@ -177,6 +177,8 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
  *   bufsize  bytes per request, >= 1 (0 is -EINVAL). The buffer is
  *            allocated here and freed before return.
  * src or dst NULL is -EINVAL, like bufsize 0, before anything is opened.
+ * src is opened and checked first: when it cannot be opened or is a
+ * directory (-EISDIR), dst is neither created nor truncated.
  *
  * Uses its own ring (uring_open(), a few entries) and tears it down before
  * returning, on every path, and closes both files: no fd, ring or memory

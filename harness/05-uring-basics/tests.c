@@ -522,7 +522,8 @@ GRADE_TEST(read_full, wait_interrupted, 2,
 }
 
 GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
-	   "uring_read_full asks again when cqe->res is -EAGAIN or -EINTR, and returns -EIO",
+	   "uring_read_full asks again when cqe->res is -EAGAIN or -EINTR, and returns -EIO "
+	   "and -ECANCELED",
 	   "TODO 4: not every negative res is the answer: -EINTR is asked again, -EAGAIN too"
 	   " but only after waiting for readiness; the rest is returned (lesson section 8, "
 	   "pitfall 7)")
@@ -557,6 +558,15 @@ GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 	grade_check(got == -EIO, "uring_read_full returned %s when the read completed with "
 		    "res = -EIO; expected -EIO", errno_name(got));
 	check_idle(ring, "uring_read_full returning -EIO");
+	/* Only -EINTR and -EAGAIN are asked again: a cancelled request is an
+	 * answer too (someone cancelled it on purpose). */
+	inject(OPS_READ, 0, 1, -ECANCELED);
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 100));
+	grade_check(got == -ECANCELED, "uring_read_full returned %s when the read completed with "
+		    "res = -ECANCELED; expected -ECANCELED: only -EINTR and -EAGAIN are asked "
+		    "again, every other negative res is the answer (uring_basics.h; lesson "
+		    "section 8; TODO 4)", errno_name(got));
+	check_idle(ring, "uring_read_full returning -ECANCELED");
 	close(fd);
 	free(data);
 }
@@ -957,6 +967,19 @@ static const char *const copy_no_blocking_io =
 	"uring_copy_file moves the data with uring_read_full and uring_write_full through "
 	"io_uring (TODO 6)";
 
+/* The most bytes one READ and one WRITE request of a copy asked for. */
+static struct {
+	__u32 read, write;
+} most_len;
+
+static void record_lens(const struct io_uring_sqe *sqe)
+{
+	__u32 *most = sqe->opcode == IORING_OP_READ ? &most_len.read : &most_len.write;
+
+	if (sqe->len > *most)
+		*most = sqe->len;
+}
+
 GRADE_TEST(copy, byte_for_byte, 3,
 	   "uring_copy_file copies files of odd sizes through odd buffer sizes, byte for byte, "
 	   "a /proc file whose st_size says 0, and through symbolic links",
@@ -1045,6 +1068,7 @@ GRADE_TEST(copy, byte_for_byte, 3,
 		free(back);
 		free(data);
 	}
+
 }
 
 GRADE_TEST(copy, short_transfers, 2,
@@ -1276,7 +1300,7 @@ GRADE_TEST(copy, truncates_destination, 1,
 
 GRADE_TEST(copy, onto_itself_refused, 2,
 	   "uring_copy_file of a file onto itself (same name, a hard link or a symbolic link) "
-	   "is -EINVAL, the file intact",
+	   "is -EINVAL, the file intact; /dev/null onto itself too",
 	   "TODO 6: dst may be src under another name (a hard link, a symbolic link): find out "
 	   "from the two open files before anything is truncated (pitfall 14; man 7 inode)")
 {
@@ -1308,6 +1332,15 @@ GRADE_TEST(copy, onto_itself_refused, 2,
 		grade_check_same(back, data, size, "the file copied onto itself");
 		free(back);
 	}
+	/* Not only regular files: a device copied onto itself is the same file
+	 * too (/dev/zero onto itself would never end). */
+	got = UCALL(uring_copy_file("/dev/null", "/dev/null", 4096));
+	grade_check(got == -EINVAL, "uring_copy_file(\"/dev/null\", \"/dev/null\", 4096) "
+		    "returned %s, expected -EINVAL: dst names the same file as src (the same "
+		    "st_dev and st_ino of the two open files), whatever kind of file it is; only "
+		    "the truncation is for regular files (uring_basics.h, uring_copy_file: \"dst "
+		    "naming the same file as src is -EINVAL\"; pitfall 14, TODO 6)",
+		    errno_name((ssize_t)got));
 	free(data);
 }
 
@@ -2323,7 +2356,8 @@ GRADE_TEST(write_full, beyond_4gib, 2,
 extern void __asan_init(void) __attribute__((weak));
 
 GRADE_TEST(copy, beyond_4gib, 1,
-	   "uring_copy_file copies a sparse file of 5 GiB + 100 bytes and returns 5 GiB + 100",
+	   "uring_copy_file copies a sparse file of 5 GiB + 100 bytes and returns 5 GiB + 100, "
+	   "64 MiB per request",
 	   "TODO 6: the running total is the offset of the next read and write and the "
 	   "result: an off_t, never an int (man 2 lseek: off_t is 64 bits)")
 {
@@ -2337,10 +2371,20 @@ GRADE_TEST(copy, beyond_4gib, 1,
 	require_nop_inject();  /* the reads below 4 GiB are NOPs with a result */
 	seam_refuse_blocking_io(copy_no_blocking_io);
 	uw.fake_below = 5 * GiB;
+	memset(&most_len, 0, sizeof(most_len));
+	uw.on_rw = record_lens;
 	got = UCALL(uring_copy_file(grade_path("src"), grade_path("dst"), 64 << 20));
+	uw.on_rw = NULL;
 	uw.fake_below = 0;
 	grade_check(got == (off_t)(5 * GiB + 100), "uring_copy_file of a file of 5 GiB + 100 bytes "
 		    "returned %s, expected %zu", errno_name((ssize_t)got), 5 * GiB + 100);
+	grade_check(most_len.read == 64u << 20 && most_len.write == 64u << 20, "uring_copy_file "
+		    "with bufsize 64 MiB asked for at most %u bytes in one read request and %u in "
+		    "one write; expected 67108864 (64 MiB) in both: bufsize is the bytes per "
+		    "request, however large (uring_basics.h, uring_copy_file: \"bufsize bytes per "
+		    "request\"). Allocate that buffer, read bufsize bytes into it and write what "
+		    "the read got; do not cap it at a size of your own (TODO 6)", most_len.read,
+		    most_len.write);
 	out = grade_open(grade_path("dst"), O_RDONLY);
 	grade_check(file_size(out) == (off_t)(5 * GiB + 100), "the copy has %lld bytes, expected "
 		    "%zu", (long long)file_size(out), 5 * GiB + 100);
@@ -2517,7 +2561,7 @@ GRADE_TEST(open, ring_size_bounds, 1,
 
 GRADE_TEST(read_full, submit_errors, 2,
 	   "-EINTR from the submit call is retried; -EAGAIN and -EBUSY that persist come back "
-	   "as they are, without an endless retry",
+	   "as they are, without an endless retry; -EBUSY once is returned at once",
 	   "TODO 2: io_uring_submit_and_wait returning -EINTR submitted nothing: call it "
 	   "again. -EAGAIN (the kernel is short of memory) may be tried a few times, then "
 	   "returned; never loop on it without end. Other errors are returned as they are "
@@ -2578,6 +2622,26 @@ GRADE_TEST(read_full, submit_errors, 2,
 			    "-errno (cqe->res, or the submit/wait error) even if some bytes were "
 			    "already read\"; TODO 2, TODO 4; pitfall 19)",
 			    i == 0 ? "uring_read_full" : "uring_write_full", errno_name(got));
+		io_uring_queue_exit(ring);
+		ring = test_ring();
+	}
+	/* -EBUSY once: returned at once, although the next submit call would
+	 * work. Only -EAGAIN may be tried again. */
+	for (int i = 0; i < 2; i++) {
+		watch_reset();
+		uw.submit_error = -EBUSY;
+		uw.submit_error_left = 1;
+		got = i == 0 ? UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 0))
+			     : UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0));
+		uw.submit_error = 0;
+		grade_check(got == -EBUSY, "%s returned %s when its first submit call returned "
+			    "-EBUSY (a second one would have worked); expected -EBUSY, at once: only "
+			    "-EAGAIN may be tried again, a few times. -EBUSY says the kernel wants "
+			    "completions reaped before it takes more; submitting again without "
+			    "reaping anything is no answer to it (uring_basics.h: \"then it is "
+			    "returned, like -EBUSY and every other submit or wait error\"; lesson "
+			    "section 8; TODO 2)", i == 0 ? "uring_read_full" : "uring_write_full",
+			    errno_name(got));
 		io_uring_queue_exit(ring);
 		ring = test_ring();
 	}
@@ -3013,7 +3077,8 @@ GRADE_TEST(copy, regular_files_at_explicit_offsets, 1,
 
 GRADE_TEST(read_full, poll_result_checked, 2,
 	   "after -EAGAIN, a poll that completes with -EINTR is retried, a poll that keeps "
-	   "failing ends uring_read_full / uring_write_full with an error instead of a spin, "
+	   "failing ends uring_read_full / uring_write_full with the poll's error instead of a "
+	   "spin, "
 	   "and a poll that reports POLLHUP or POLLERR is followed by a read or write",
 	   "TODO 4/5: the IORING_OP_POLL_ADD's own cqe->res counts: -EINTR is an interruption "
 	   "(ask again), any other negative res is the answer; ignoring it and asking again "
@@ -3071,9 +3136,11 @@ GRADE_TEST(read_full, poll_result_checked, 2,
 			    "with %s, and it kept asking. A poll that fails is the answer "
 			    "(return an error; only -EINTR means ask again), not a reason to ask "
 			    "again", who, SUBMIT_BUDGET, errno_name(pres));
-		grade_check(got < 0, "%s returned %s although every request completed with "
-			    "-EAGAIN and every poll with %s; expected an error", who,
-			    errno_name(got), errno_name(pres));
+		grade_check(got == pres, "%s returned %s although every request completed with "
+			    "-EAGAIN and every poll with %s; expected %s: the poll's own error is "
+			    "the answer, not the -EAGAIN of the transfer before it (uring_basics.h: "
+			    "\"any other negative res is returned\"; lesson section 8; TODO 4/5)",
+			    who, errno_name(got), errno_name(pres), errno_name(pres));
 		check_idle(ring, who);
 	}
 
@@ -3210,7 +3277,7 @@ GRADE_TEST(features, setup_errors_returned, 1,
 
 GRADE_TEST(copy, truncate_failure_reported, 1,
 	   "uring_copy_file returns -EPERM when ftruncate of the destination fails (a sealed "
-	   "memfd), instead of copying over the old contents",
+	   "memfd), instead of copying over the old contents, and frees its buffer",
 	   "TODO 6: truncating dst can fail, and then the copy must not go ahead (the old "
 	   "bytes would stay): its -errno is the result, with nothing left open (man 2 "
 	   "ftruncate; pitfall 32)")
@@ -3218,6 +3285,7 @@ GRADE_TEST(copy, truncate_failure_reported, 1,
 	unsigned char *old = grade_random_bytes(50000), *data = grade_random_bytes(100);
 	const char *src = grade_make_file("src", data, 100);
 	char dst[64];
+	struct seam_heap heap;
 	struct stat st;
 	int mfd, before;
 	off_t got;
@@ -3234,11 +3302,14 @@ GRADE_TEST(copy, truncate_failure_reported, 1,
 	if (access(dst, W_OK) != 0)
 		grade_skip("proc", "/proc/self/fd is not reachable here", "nothing to fix in your code");
 	before = fault_count_fds();
+	seam_heap_usage(&heap);
 	got = UCALL(uring_copy_file(src, dst, 4096));
 	grade_check(got == -EPERM, "uring_copy_file onto a file whose ftruncate(fd, 0) fails with "
 		    "EPERM returned %s; expected -EPERM", errno_name((ssize_t)got));
 	grade_check(fault_count_fds() == before, "uring_copy_file left %d descriptor(s) open when "
 		    "ftruncate failed", fault_count_fds() - before);
+	grade_check_heap(&heap, "uring_copy_file whose ftruncate of the destination failed (free "
+			 "the buffer on that path too; TODO 6)");
 	grade_check(fstat(mfd, &st) == 0 && st.st_size == 50000, "harness: the sealed file changed "
 		    "size");
 	close(mfd);
@@ -3328,7 +3399,7 @@ static void close_dst_at_read(const struct io_uring_sqe *sqe)
 
 GRADE_TEST(copy, close_error_reported, 1,
 	   "uring_copy_file returns -errno when close() of the destination fails (a delayed "
-	   "write error), also after copying an empty file",
+	   "write error), also after copying an empty file, and frees its buffer",
 	   "TODO 6: close(2) of the destination can report a write that failed late (NFS, "
 	   "quotas): when the copy had succeeded so far (0 bytes included), that error is "
 	   "the result (uring_basics.h; man 2 close; pitfall 33)")
@@ -3340,6 +3411,7 @@ GRADE_TEST(copy, close_error_reported, 1,
 	for (int i = 0; i < 2; i++) {
 		unsigned char *data = grade_random_bytes(sizes[i] ? sizes[i] : 1);
 		const char *src = grade_make_file("src", data, sizes[i]);
+		struct seam_heap heap;
 		int fds;
 		off_t got;
 
@@ -3348,12 +3420,16 @@ GRADE_TEST(copy, close_error_reported, 1,
 		behind.wrote = sizes[i] == 0;
 		behind.closed = -1;
 		fds = fault_count_fds();
+		seam_heap_usage(&heap);
 		watch_reset();
 		uw.on_rw = close_dst_at_read;
 		got = UCALL(uring_copy_file(src, behind.dst, 16384));
 		uw.on_rw = NULL;
 		grade_check(fault_count_fds() == fds, "uring_copy_file left %d descriptor(s) open "
 			    "when close() of the destination failed", fault_count_fds() - fds);
+		grade_check_heap(&heap, "uring_copy_file whose close() of the destination failed "
+				 "(the buffer is freed on that path too: keep close's error as the "
+				 "result and go on with the cleanup, do not return at once; TODO 6)");
 		free(data);
 		if (behind.closed < 0) {
 			/* No read after the last write: close() was not made to fail,
@@ -3623,5 +3699,328 @@ GRADE_TEST(copy, onto_a_fifo, 1,
 		    "fstat of the destination; uring_basics.h, uring_copy_file; TODO 6)",
 		    offs.explicit_writes, offs.writes, (unsigned long long)offs.first_write_off);
 	free(w.got);
+	free(data);
+}
+
+/* ==================================================================== */
+/* Fourth pass: the mistakes of the sixth hunt that the tests above let */
+/* through.                                                              */
+/* ==================================================================== */
+
+GRADE_TEST(copy, src_checked_before_dst, 1,
+	   "uring_copy_file leaves the destination alone (not created, not truncated) when the "
+	   "source is missing or a directory",
+	   "TODO 6: open the source first and look at it (fstat): when it cannot be copied, "
+	   "return before dst is opened, so that a copy that fails at its source neither "
+	   "creates nor empties the destination, as cp does (uring_basics.h, uring_copy_file)")
+{
+	static const char *const what[2] = { "a missing source", "a directory as the source" };
+	static const off_t want[2] = { -ENOENT, -EISDIR };
+	unsigned char *data = grade_random_bytes(100);
+	const char *srcs[2] = { grade_path("missing"), grade_tmpdir() };
+
+	setup();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	for (int i = 0; i < 2; i++) {
+		const char *old = grade_make_file(i ? "old-dst-1" : "old-dst-0", data, 100);
+		const char *fresh = grade_path(i ? "new-dst-1" : "new-dst-0");
+		unsigned char *back;
+		size_t backlen = 0;
+		off_t got;
+
+		got = UCALL(uring_copy_file(srcs[i], old, 4096));
+		back = grade_slurp(old, &backlen);
+		grade_check(got == want[i], "uring_copy_file from %s returned %s, expected %s",
+			    what[i], errno_name((ssize_t)got), errno_name((ssize_t)want[i]));
+		grade_check(back != NULL && backlen == 100, "uring_copy_file from %s returned %s "
+			    "and left the existing 100-byte destination with %zu bytes: the source is "
+			    "opened and checked first, and when it cannot be copied, dst is neither "
+			    "opened nor truncated (uring_basics.h, uring_copy_file: \"src is opened and "
+			    "checked first\"; TODO 6)", what[i], errno_name((ssize_t)got), backlen);
+		grade_check_same(back, data, 100, "the destination of a copy whose source failed");
+		free(back);
+		got = UCALL(uring_copy_file(srcs[i], fresh, 4096));
+		grade_check(access(fresh, F_OK) != 0, "uring_copy_file from %s returned %s and "
+			    "created the destination: the source is opened and checked first, and "
+			    "when it cannot be copied, dst is not created (uring_basics.h, "
+			    "uring_copy_file: \"src is opened and checked first\"; TODO 6)", what[i],
+			    errno_name((ssize_t)got));
+	}
+	free(data);
+}
+
+GRADE_TEST(batch, small_ring_whatever_qd, 1,
+	   "uring_serial_batch_read (qd 300, 1 << 20 and UINT_MAX), uring_copy_file and "
+	   "uring_probe_features work where ring setup refuses more than 256 entries (a small "
+	   "RLIMIT_MEMLOCK)",
+	   "TODO 6/7/9: a function that sets up a ring of its own for one request at a time "
+	   "needs a few entries, whatever qd, n or bufsize are; ring memory is charged to "
+	   "RLIMIT_MEMLOCK, which may hold no more than a few hundred entries (lesson section "
+	   "10; uring_basics.h: \"its own small ring\")")
+{
+	static const unsigned qds[] = { 300, 1u << 20, 0xffffffffu };
+	const size_t size = 4096;
+	unsigned char *data = grade_random_bytes(size), bufs[3][512], *back;
+	const char *src = grade_make_file("f", data, size), *dst = grade_path("dst");
+	int fd = grade_open(src, O_RDONLY);
+	struct uring_features f;
+	size_t backlen = 0;
+	unsigned asked;
+	off_t copied;
+	int ret;
+
+	setup();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++) {
+		struct batch_req reqs[3] = {
+			{ fd, 0, 512, bufs[0], 1 }, { fd, 1000, 512, bufs[1], 1 },
+			{ fd, 3800, 512, bufs[2], 1 },
+		};
+
+		doctor_kernel((struct doctor){ .max_entries = 256 });
+		ret = UCALL(uring_serial_batch_read(reqs, 3, qds[q]));
+		asked = doc.most_entries;
+		undoctor_kernel();
+		grade_check(ret == 0 && reqs[0].res == 512 && reqs[1].res == 512 &&
+			    reqs[2].res == 296, "uring_serial_batch_read of 3 requests with qd %u "
+			    "returned %s (res %s, %s, %s) where ring setup refuses more than 256 "
+			    "entries with -ENOMEM, as a small RLIMIT_MEMLOCK does; it asked for a ring "
+			    "of %u entries. Expected 0 (res 512, 512, 296): one request at a time "
+			    "needs a ring of a few entries whatever qd is; qd is not a ring size, and "
+			    "capping it at 4096 does not make it one (uring_basics.h, "
+			    "uring_serial_batch_read: \"its own small ring\"; lesson section 10; "
+			    "TODO 9)", qds[q], errno_name(ret), errno_name(reqs[0].res),
+			    errno_name(reqs[1].res), errno_name(reqs[2].res), asked);
+		grade_check_same(bufs[1], data + 1000, 512, "uring_serial_batch_read, request 1");
+	}
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	doctor_kernel((struct doctor){ .max_entries = 256 });
+	copied = UCALL(uring_copy_file(src, dst, 1 << 20));
+	asked = doc.most_entries;
+	undoctor_kernel();
+	grade_check(copied == (off_t)size, "uring_copy_file with bufsize 1 MiB returned %s where "
+		    "ring setup refuses more than 256 entries; it asked for a ring of %u entries. "
+		    "Expected %zu: the copy has one request in flight at a time (uring_basics.h, "
+		    "uring_copy_file: \"Uses its own ring (uring_open(), a few entries)\"; TODO 6)",
+		    errno_name((ssize_t)copied), asked, size);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == size, "the copy has %zu bytes, the source %zu",
+		    backlen, size);
+	grade_check_same(back, data, size, "uring_copy_file with a small RLIMIT_MEMLOCK");
+	free(back);
+	doctor_kernel((struct doctor){ .max_entries = 256 });
+	ret = UCALL(uring_probe_features(&f));
+	asked = doc.most_entries;
+	undoctor_kernel();
+	grade_check(ret == 0 && f.sq_entries == URING_PROBE_ENTRIES, "uring_probe_features "
+		    "returned %s (sq_entries %u) where ring setup refuses more than 256 entries; "
+		    "it asked for a ring of %u entries. Expected 0 and a ring of "
+		    "URING_PROBE_ENTRIES (uring_basics.h, uring_probe_features; TODO 7)",
+		    errno_name(ret), ret == 0 ? f.sq_entries : 0, asked);
+	close(fd);
+	free(data);
+}
+
+/* The pipe a test's read waits on; written by the wait hook as it returns
+ * the last of the wait errors asked for, so that the read can complete. */
+static int feed_fd = -1;
+
+static void feed_pipe(void)
+{
+	grade_check(SEAM_REAL(write)(feed_fd, "0123456789", 10) == 10, "harness: write to a "
+		    "pipe: %s", strerror(errno));
+}
+
+GRADE_TEST(read_full, interrupted_again_and_again, 1,
+	   "uring_read_full and uring_write_full retry -EINTR from the submit call and from the "
+	   "wait however often it comes (200 times in a row); -EAGAIN from the wait is returned",
+	   "TODO 2/3: an interruption is never an error, the 200th no more than the first: no "
+	   "counter on -EINTR (a profiler's SIGPROF interrupts a long wait a hundred times a "
+	   "second). Only the submit call's -EAGAIN gets a bounded number of tries; an error "
+	   "from the wait other than -EINTR is the ring failing, returned as it is "
+	   "(uring_basics.h; lesson section 8)")
+{
+	unsigned char *data = grade_random_bytes(3000), buf[3000];
+	int fd = grade_open(grade_make_file("f", data, 3000), O_RDWR);
+	struct io_uring *ring;
+	int p[2];
+	ssize_t got;
+
+	setup();
+	ring = test_ring();
+	/* The submit call: 200 times -EINTR (nothing submitted), then it works. */
+	for (int i = 0; i < 2; i++) {
+		const char *who = i ? "uring_write_full" : "uring_read_full";
+
+		watch_reset();
+		uw.submit_error = -EINTR;
+		uw.submit_error_left = 200;
+		got = i ? UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0))
+			: UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 0));
+		uw.submit_error = 0;
+		grade_check(got == (ssize_t)sizeof(buf), "%s returned %s when its first 200 submit "
+			    "calls returned -EINTR (nothing submitted; the 201st works); expected %zu: "
+			    "-EINTR is retried however often it comes, without a counter (only "
+			    "-EAGAIN gets a bounded number of tries; uring_basics.h; lesson section 8; "
+			    "TODO 2)", who, errno_name(got), sizeof(buf));
+		if (!i)
+			grade_check_same(buf, data, sizeof(buf), "uring_read_full after 200 -EINTR");
+		check_idle(ring, who);
+	}
+	/* The wait: a read waits on an empty pipe; 200 waits return -EINTR, then
+	 * the pipe gets its 10 bytes. */
+	grade_check(pipe(p) == 0, "harness: pipe: %s", strerror(errno));
+	feed_fd = p[1];
+	watch_reset();
+	uw.submit_no_wait = true;
+	uw.wait_error = -EINTR;
+	uw.wait_error_left = 200;
+	uw.after_wait_errors = feed_pipe;
+	got = UCALL(uring_read_full(ring, p[0], buf, 10, -1));
+	uw.submit_no_wait = false;
+	uw.wait_error = 0;
+	grade_check(got == 10, "uring_read_full returned %s when the wait for its read's CQE "
+		    "returned -EINTR 200 times (%d left to go) before the data came; expected 10: "
+		    "an interrupted wait is waited again however often it happens, without a "
+		    "counter (uring_basics.h: \"-EINTR) is retried\"; lesson section 8, pitfall 6; "
+		    "TODO 3)", errno_name(got), uw.wait_error_left);
+	grade_check_same(buf, "0123456789", 10, "uring_read_full after 200 interrupted waits");
+	check_idle(ring, "uring_read_full");
+	/* The wait fails once with -EAGAIN: that is the ring failing, returned
+	 * as it is (the data comes at once, so that a retry does not hang). */
+	watch_reset();
+	uw.submit_no_wait = true;
+	uw.wait_error = -EAGAIN;
+	uw.wait_error_left = 1;
+	uw.after_wait_errors = feed_pipe;
+	got = UCALL(uring_read_full(ring, p[0], buf, 10, -1));
+	uw.submit_no_wait = false;
+	uw.wait_error = 0;
+	grade_check(got == -EAGAIN, "uring_read_full returned %s when the wait for its read's "
+		    "CQE returned -EAGAIN; expected -EAGAIN: only -EINTR from the wait is waited "
+		    "again; any other wait error is the ring failing and is returned as it is "
+		    "(uring_basics.h: \"then it is returned, like -EBUSY and every other submit or "
+		    "wait error\"; TODO 3)", errno_name(got));
+	/* The contract: after a wait error, tear the ring down. */
+	io_uring_queue_exit(ring);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	free(data);
+}
+
+/* A reader that leaves: it opens the FIFO once the test thread sleeps in
+ * openat (the copy's open of the destination waiting for a reader), reads
+ * `take` bytes and closes it; the copy's next write then has no reader
+ * (-EPIPE). A copy that holds a read end of its own (dst opened O_RDWR)
+ * gets no -EPIPE and waits once the pipe is full: after 2 s of that the
+ * reader comes back and drains the FIFO, so that such a copy ends (with the
+ * wrong result) instead of hanging the test. */
+struct leaving_reader {
+	const char *fifo;
+	size_t take, took;
+	pid_t tid;              /* the test thread                     */
+	atomic_bool stop;       /* the copy returned                   */
+	bool rescued;           /* the copy waited 2 s and was drained */
+};
+
+static void *leaving_reader_main(void *arg)
+{
+	struct leaving_reader *w = arg;
+	long deadline = fault_now_ms() + 2000, stuck_since = -1;
+	unsigned char scratch[4096];
+	bool saw_open = false;
+	int fd = -1;
+
+	seam_mark_harness_thread();
+	while (!atomic_load(&w->stop)) {
+		if (!saw_open && task_in_syscall(getpid(), w->tid, SYS_openat))
+			saw_open = true;
+		if ((saw_open || fault_now_ms() >= deadline) &&
+		    (fd = open(w->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+			break;
+		fault_nap();
+	}
+	while (fd >= 0 && w->took < w->take && !atomic_load(&w->stop)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		size_t want = w->take - w->took;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = read(fd, scratch, want < sizeof(scratch) ? want : sizeof(scratch));
+		if (n == 0)
+			break;
+		if (n > 0)
+			w->took += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	/* Gone. Come back only for a copy stuck in io_uring_enter for 2 s. */
+	while (!atomic_load(&w->stop)) {
+		if (!task_in_syscall(getpid(), w->tid, SYS_io_uring_enter))
+			stuck_since = -1;
+		else if (stuck_since < 0)
+			stuck_since = fault_now_ms();
+		else if (fault_now_ms() - stuck_since >= 2000)
+			break;
+		fault_nap();
+	}
+	if (atomic_load(&w->stop))
+		return NULL;
+	w->rescued = true;
+	fd = open(w->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	while (fd >= 0 && !atomic_load(&w->stop)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 50) > 0 && read(fd, scratch, sizeof(scratch)) == 0)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+GRADE_TEST(copy, onto_a_fifo_whose_reader_leaves, 1,
+	   "uring_copy_file onto a FIFO whose reader takes 10000 bytes and goes away returns "
+	   "-EPIPE",
+	   "TODO 6: open the destination for writing only (O_WRONLY, as cp does): a write to a "
+	   "pipe or FIFO that has no reader left fails with EPIPE, and that error is the copy's "
+	   "result. Opened O_RDWR, the copy holds a read end itself: the FIFO never loses its "
+	   "last reader, and the copy waits for ever once it is full (man 7 pipe; "
+	   "uring_basics.h, uring_copy_file)")
+{
+	const size_t size = 200000;
+	unsigned char *data = grade_random_bytes(size);
+	const char *src = grade_make_file("src", data, size), *fifo = grade_path("dst-fifo");
+	struct leaving_reader w = { .fifo = fifo, .take = 10000, .tid = gettid() };
+	pthread_t th;
+	int fds;
+	off_t got;
+
+	setup();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	fds = fault_count_fds();
+	grade_check(pthread_create(&th, NULL, leaving_reader_main, &w) == 0,
+		    "harness: pthread_create failed");
+	got = UCALL(uring_copy_file(src, fifo, 4096));
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	grade_check(w.took == w.take, "the reader of the FIFO got %zu bytes before it closed it, "
+		    "expected %zu (uring_copy_file returned %s)", w.took, w.take,
+		    errno_name((ssize_t)got));
+	grade_check(got == -EPIPE, "uring_copy_file of %zu bytes onto a FIFO whose only reader "
+		    "took %zu bytes and closed it returned %s%s; expected -EPIPE: a write with no "
+		    "reader left fails, and that is the copy's result. Open dst for writing only "
+		    "(O_WRONLY): opened O_RDWR, the copy is a reader of the FIFO itself, so it never "
+		    "loses its last reader and waits for ever once the pipe is full (man 7 pipe; "
+		    "uring_basics.h, uring_copy_file: \"any error from ... writing\"; TODO 6)",
+		    size, w.take, errno_name((ssize_t)got),
+		    w.rescued ? " after it had waited 2 s in io_uring_enter with the pipe full "
+				"(the harness then drained the FIFO so that it could end)" : "");
+	grade_check(fault_count_fds() == fds, "uring_copy_file left %d descriptor(s) open after "
+		    "a write failed with -EPIPE", fault_count_fds() - fds);
 	free(data);
 }

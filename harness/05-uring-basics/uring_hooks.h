@@ -80,7 +80,11 @@ struct uring_watch {
 	bool submit_no_wait;   /* io_uring_submit_and_wait only submits (as when a
 				* signal cuts its wait short) ... */
 	int wait_error;        /* ... and < 0: waiting for a CQE that is not there yet
-				* fails with this (__io_uring_get_cqe, wait_cqes) */
+				* fails with this (__io_uring_get_cqe, wait_cqes) ... */
+	int wait_error_left;   /* ... this many times, then the waits work again
+				* (0: every time) ... */
+	void (*after_wait_errors)(void); /* ... and this is called as the last of
+				* them is returned (to let the request complete) */
 	void (*on_rw)(const struct io_uring_sqe *sqe); /* called for each READ/WRITE SQE */
 	int poll_inject_left;  /* POLL_ADD SQEs that become NOPs (-1: every one) ... */
 	int poll_inject_res;   /* ... completing with this res */
@@ -219,27 +223,46 @@ static int hook_submit_and_wait(struct io_uring *ring, unsigned nr)
 				 : SEAM_REAL(io_uring_submit_and_wait)(ring, nr);
 }
 
+/* The error a wait is to fail with, or 0: let it wait. Counts the failures
+ * when only wait_error_left of them were asked for. */
+static int wait_fault(void)
+{
+	int err = uw.wait_error;
+
+	if (err && uw.wait_error_left > 0 && --uw.wait_error_left == 0) {
+		uw.wait_error = 0;
+		if (uw.after_wait_errors)
+			uw.after_wait_errors();
+	}
+	return err;
+}
+
 /* The waits liburing makes when no CQE is ready yet (io_uring_wait_cqe and
- * io_uring_wait_cqe_nr are inline and end in __io_uring_get_cqe). */
+ * io_uring_wait_cqe_nr are inline and end in __io_uring_get_cqe). A call that
+ * waits for nothing (nr 0: io_uring_peek_cqe finding the CQ empty) is a
+ * look, not a wait: it goes through as it is. */
 static int hook_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
 			unsigned nr, sigset_t *sig)
 {
-	return uw.wait_error ? uw.wait_error
-			     : SEAM_REAL(__io_uring_get_cqe)(ring, cqe, submit, nr, sig);
+	int err = nr ? wait_fault() : 0;
+
+	return err ? err : SEAM_REAL(__io_uring_get_cqe)(ring, cqe, submit, nr, sig);
 }
 
 static int hook_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
 			  struct __kernel_timespec *ts, sigset_t *sig)
 {
-	return uw.wait_error ? uw.wait_error
-			     : SEAM_REAL(io_uring_wait_cqes)(ring, cqe, nr, ts, sig);
+	int err = nr ? wait_fault() : 0;
+
+	return err ? err : SEAM_REAL(io_uring_wait_cqes)(ring, cqe, nr, ts, sig);
 }
 
 static int hook_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe **cqe,
 				 struct __kernel_timespec *ts)
 {
-	return uw.wait_error ? uw.wait_error
-			     : SEAM_REAL(io_uring_wait_cqe_timeout)(ring, cqe, ts);
+	int err = wait_fault();
+
+	return err ? err : SEAM_REAL(io_uring_wait_cqe_timeout)(ring, cqe, ts);
 }
 
 static int hook_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_cqe **cqe,
@@ -248,9 +271,9 @@ static int hook_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_c
 	if (!watch_submit(ring))
 		return refused();
 	if (uw.submit_no_wait) {
-		int ret = SEAM_REAL(io_uring_submit)(ring);
+		int ret = SEAM_REAL(io_uring_submit)(ring), err;
 
-		return ret < 0 || !uw.wait_error ? ret : uw.wait_error;
+		return ret < 0 || !(err = wait_fault()) ? ret : err;
 	}
 	return SEAM_REAL(io_uring_submit_and_wait_timeout)(ring, cqe, nr, ts, sig);
 }
@@ -294,6 +317,10 @@ struct doctor {
 	int setup_error;          /* < 0: ring setup fails with it          */
 	unsigned cq_size;         /* > 0: io_uring_queue_init_params gives  */
 	                          /* the ring a CQ of this size (CQSIZE)    */
+	unsigned max_entries;     /* > 0: setup of a larger ring fails with */
+	                          /* -ENOMEM (RLIMIT_MEMLOCK too small)     */
+	unsigned most_entries;    /* the largest ring asked for since       */
+	                          /* doctor_kernel                          */
 	long probes;              /* probes handed to the code under test   */
 };
 
@@ -324,12 +351,22 @@ static struct io_uring_probe *hook_get_probe(void)
 	return doctor_probe(SEAM_REAL(io_uring_get_probe)());
 }
 
-static int hook_queue_init(unsigned entries, struct io_uring *ring, unsigned flags)
+/* The error ring setup is to fail with, or 0. */
+static int setup_fault(unsigned entries)
 {
-	int ret;
-
+	if (entries > doc.most_entries)
+		doc.most_entries = entries;
 	if (doc.setup_error)
 		return doc.setup_error;
+	return doc.max_entries && entries > doc.max_entries ? -ENOMEM : 0;
+}
+
+static int hook_queue_init(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	int ret = setup_fault(entries);
+
+	if (ret)
+		return ret;
 	ret = SEAM_REAL(io_uring_queue_init)(entries, ring, flags);
 	if (ret == 0)
 		ring->features &= ~doc.clear_features;
@@ -339,10 +376,10 @@ static int hook_queue_init(unsigned entries, struct io_uring *ring, unsigned fla
 static int hook_queue_init_params(unsigned entries, struct io_uring *ring,
 				  struct io_uring_params *p)
 {
-	int ret;
+	int ret = setup_fault(entries);
 
-	if (doc.setup_error)
-		return doc.setup_error;
+	if (ret)
+		return ret;
 	if (doc.cq_size) {
 		/* A kernel that sizes the CQ otherwise than twice the SQ. */
 		p->flags |= IORING_SETUP_CQSIZE;
