@@ -63,6 +63,9 @@
  *           reqs[i].res: bytes read (fewer than len only at end of file),
  *           or -errno for that request alone (-EBADF, -EINVAL, -EIO, ...).
  *           Every request gets its res, whatever happens to the others.
+ *           A request of length 0, or one at or past end of file, is still
+ *           checked as the kernel checks it: -EBADF for an fd that cannot
+ *           read (not open, O_WRONLY, O_PATH), -EINVAL for a negative offset.
  *  qd       the queue depth: at most min(qd, n, LAIO_MAX_QD) requests are
  *           in flight at any moment (submitted to the kernel and not yet
  *           reaped). The window is refilled as completions arrive: when one

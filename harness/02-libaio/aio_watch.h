@@ -15,7 +15,8 @@
  *     -EBADF for one fd; io_getevents returning -EINTR (every m-th call, or
  *     k times in a row) or -EFAULT, 0 events to a wait with a timeout (the
  *     time ran out), handing back one ready event per call, the latest
- *     first, and halving every positive res (a short read); io_setup failing;
+ *     first, halving every positive res (a short read), or answering every
+ *     m-th one -EINTR (a read interrupted before any byte); io_setup failing;
  *   - set errno to a marker (EXDEV) before every call they answer: libaio
  *     leaves errno alone, so code that reports -errno after a libaio call
  *     reports -EXDEV, which no real read produces here;
@@ -23,7 +24,9 @@
  *     io_submit must follow an io_getevents (requests in flight) or a pause
  *     (none in flight: nanosleep, usleep, clock_nanosleep, sleep, poll,
  *     ppoll, select or pselect, or an io_getevents with a timeout, each of
- *     some length: a zero one spins);
+ *     some length: a zero one spins, and so does an io_getevents whose
+ *     timeout is below POLL_BELOW_NS or whose nr is below its min_nr, which
+ *     the kernel refuses at once);
  *     only an event handed back pays for the reap a -EAGAIN asked for (a
  *     poll that finds nothing reaped nothing);
  *     the pauses are counted, with the time they ask for, and take none
@@ -86,9 +89,13 @@ struct aio_watch {
 	const char *loop_why; /* what an endless io_submit loop means in this test (NULL: EOF) */
 	int efault_at;        /* the k-th io_getevents returns -EFAULT                       */
 	int setup_error;      /* io_setup returns this (0: the real answer)                 */
+	long setup_error_above; /* > 0: ... only when asked for more events than this       */
 	bool one_at_a_time;   /* a waiting io_getevents gets one event (min_nr if more)     */
 	bool reverse;         /* events come back latest first                              */
 	bool halve;           /* every res > 1 is halved: a short read                      */
+	int eintr_res_every;  /* every m-th event with a positive res is handed back with  */
+	                      /* res -EINTR instead (a read interrupted before any byte:   */
+	                      /* the same piece must go out again)                          */
 	long pause_eintrs;    /* this many pauses (nanosleep, usleep, ..., io_getevents    */
 	                      /* with a timeout and nothing in flight) are cut short by a  */
 	                      /* signal: they fail with EINTR (the time still counted)     */
@@ -141,6 +148,10 @@ struct aio_watch {
 	bool owe_remainder;
 	long waits_owing_remainder;    /* such waits                                 */
 	long waits_owing_inflight;     /*   (the requests in flight at the first)    */
+	long waits_min_nr_halved;      /* halve: waits for 2+ events: the rest of the */
+	long wait_min_nr_halved;       /*   first short one waits for the others     */
+	long eintr_res_injected;       /* eintr_res_every: events answered -EINTR    */
+	long eintr_res_seen;           /*   (events with a positive res, counted)    */
 	/* io_submit failed for the first iocb of an array of several: the rest
 	 * were not submitted, and go out before the next wait */
 	bool owe_rest;
@@ -338,7 +349,7 @@ static int w_io_setup(int nr, io_context_t *ctx)
 	int rc;
 
 	aw.setup_nr = nr;
-	if (aw.setup_error) {
+	if (aw.setup_error && (aw.setup_error_above <= 0 || nr > aw.setup_error_above)) {
 		errno = ERRNO_MARKER;
 		return aw.setup_error;
 	}
@@ -410,7 +421,8 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 	if (call > aw.submit_limit && aw.last_submit_rc == -EAGAIN)
 		grade_fail("io_submit was called %ld times in this test and answered -EAGAIN "
 			   "every time: retries of -EAGAIN must stop after a bounded number "
-			   "of tries (then the batch returns -EAGAIN)", call - 1);
+			   "of tries (then the batch returns -EAGAIN)%s%s", call - 1,
+			   aw.loop_why ? ". Here " : "", aw.loop_why ? aw.loop_why : "");
 	if (call > aw.submit_limit)
 		grade_fail("io_submit was called %ld times in this test (last asked to take "
 			   "%ld iocbs, answer %d): a loop that never ends? %s", call - 1,
@@ -558,11 +570,17 @@ static int held_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	return hand_out(ev, want);
 }
 
+/* A timed io_getevents shorter than this does not wait: it polls (a pause of
+ * microseconds gives the kernel no time; 02.10 asks for milliseconds). */
+#define POLL_BELOW_NS 100000LL
+
 static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
 			  struct timespec *ts)
 {
 	long call = ++aw.getevents_calls;
-	bool poll = min_nr <= 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0);
+	/* No wait: min_nr 0 (satisfied at once), a timeout of (nearly) nothing,
+	 * or nr below min_nr, which the kernel refuses at once with -EINVAL. */
+	bool poll = min_nr <= 0 || nr < min_nr || (ts && timespec_ns(ts) < POLL_BELOW_NS);
 	int got;
 
 	errno = ERRNO_MARKER;
@@ -573,6 +591,8 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 		aw.owe_pause = false;  /* a wait paused */
 	if (!poll && aw.owe_remainder && aw.waits_owing_remainder++ == 0)
 		aw.waits_owing_inflight = aw.inflight;
+	if (!poll && aw.halve && min_nr > 1 && aw.waits_min_nr_halved++ == 0)
+		aw.wait_min_nr_halved = min_nr;
 	if (!poll && aw.owe_rest && aw.waits_owing_rest++ == 0)
 		aw.waits_owing_rest_nr = aw.owe_rest_nr;
 	if (ts && !poll)
@@ -580,6 +600,13 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 					  /* and so does min_nr 0: the kernel returns at once */
 	if (aw.efault_at > 0 && call == aw.efault_at)
 		return -EFAULT;
+	if (min_nr > 0 && nr < min_nr) {
+		/* refused at once: no wait, no event (io_getevents(2), EINVAL) */
+		aw.polls++;
+		got = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, ts);
+		errno = ERRNO_MARKER;
+		return got;
+	}
 	if (!poll && ts && aw.inflight == 0 && timespec_ns(ts) > 0 && pause_cut()) {
 		/* A wait with a timeout and nothing in flight is a pause (after
 		 * -EAGAIN): a signal handler ran during it, as pause_eintrs asks. */
@@ -608,8 +635,10 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 				   "(it last returned %d when asked to take %ld): only those are "
 				   "in flight", min_nr, aw.inflight, aw.last_submit_rc,
 				   aw.last_submit_nr);
+		/* (The wait that answers an -EAGAIN with requests in flight is
+		 * below the window by nature: the kernel refused the rest.) */
 		if (aw.window > 0 && aw.accepted < aw.batch_n && aw.inflight < aw.window &&
-		    aw.waits_below++ == 0) {
+		    aw.last_submit_rc != -EAGAIN && aw.waits_below++ == 0) {
 			aw.waits_below_inflight = aw.inflight;
 			aw.waits_below_accepted = aw.accepted;
 		}
@@ -643,6 +672,12 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 		aw.after_eagain_reaped = aw.after_eagain;
 		aw.events += got;
 		aw.inflight -= got;
+		for (int i = 0; aw.eintr_res_every > 0 && i < got; i++)
+			if ((long)ev[i].res > 0 && ++aw.eintr_res_seen % aw.eintr_res_every == 0) {
+				/* a signal before any byte of this piece */
+				ev[i].res = (unsigned long)-EINTR;
+				aw.eintr_res_injected++;
+			}
 		if (aw.halve)
 			for (int i = 0; i < got; i++)
 				if ((long)ev[i].res > 1) {
@@ -833,6 +868,7 @@ static void watch_next_call(void)
 	aw.eagain_rewaits = 0;
 	aw.owe_remainder = false;
 	aw.waits_owing_remainder = 0;
+	aw.waits_min_nr_halved = 0;
 	aw.owe_rest = false;
 	aw.waits_owing_rest = 0;
 }

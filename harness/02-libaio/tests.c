@@ -373,17 +373,21 @@ GRADE_TEST(batch, arguments, 1,
 
 GRADE_TEST(batch, errors_mid_batch, 2,
 	   "a bad fd, a write-only fd, a directory, a negative offset and an O_NONBLOCK pipe, "
-	   "empty or holding 100 bytes of 4096 asked, fail alone; the reads around them succeed",
+	   "empty or holding 100 bytes of 4096 asked, fail alone, also past the end of the "
+	   "file and with length 0; the reads around them succeed",
 	   "TODO 4: a negative io_submit return (not -EAGAIN) is the error of the FIRST "
 	   "iocb of the array, not of the batch: that request fails, the others still go "
 	   "out (lesson: \"Submission can be partial\", pitfall 6); TODO 6: a negative res "
 	   "in an event is that request's error, -EAGAIN too (only -EINTR is tried again), "
-	   "also after some bytes of it arrived (pitfall 16)")
+	   "also after some bytes of it arrived (pitfall 16); TODO 3: a request of length 0, "
+	   "or one past the end of the file, still goes to the kernel, which checks its fd "
+	   "and offset first (laio.h; pitfall 21)")
 {
 	struct datafile f = make_datafile("f", 200000, O_RDONLY);
 	int wronly = grade_open(grade_path("f"), O_WRONLY);
+	int opath = grade_open(grade_path("f"), O_PATH);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	struct plan p = plan_new(14);
+	struct plan p = plan_new(19);
 	static const unsigned qds[] = { 1, 8, 64 };
 	static const char hundred[100] = "100 bytes in an O_NONBLOCK pipe";
 	int nb[2], part[2];
@@ -411,6 +415,22 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 		   "its writer open: after the 100 bytes the rest fails with -EAGAIN, which is "
 		   "the request's answer, not the count so far (an error after some bytes is "
 		   "an error, pitfall 16)");
+	/* Where a shortcut might answer without the kernel: at or past the
+	 * end of the file (fstat knows where it is, not whether the fd can
+	 * read), and with length 0. The kernel checks the fd and the offset
+	 * first, whatever the length and the position (laio.h). */
+	plan_error(&p, 14, wronly, 200000, 100, -EBADF, "an fd open O_WRONLY, read at the end "
+		   "of its file: that fd cannot read, wherever the read is (an end of file "
+		   "answered without the kernel? fstat says where the end is, not whether the "
+		   "fd can read: pitfall 21)");
+	plan_error(&p, 15, opath, 250000, 100, -EBADF, "an fd open O_PATH, read past the end "
+		   "of its file: fstat works on it, a read does not (an end of file answered "
+		   "without the kernel? pitfall 21)");
+	plan_error(&p, 16, dir, 1 << 20, 100, -EINVAL, "a directory, read at 1 MiB");
+	plan_error(&p, 17, f.fd, -4096, 0, -EINVAL, "length 0 at a negative offset: a request "
+		   "of length 0 still goes to the kernel, which refuses the offset (laio.h)");
+	plan_error(&p, 18, 9999, 0, 0, -EBADF, "length 0 on fd 9999, not open: a request of "
+		   "length 0 still goes to the kernel, which refuses the fd (laio.h)");
 	aw.submit_limit = 2000;
 	aw.loop_why = "A read of an empty O_NONBLOCK pipe completes with res -EAGAIN, and "
 		      "would again at every try: -EAGAIN in res is that request's error "
@@ -439,6 +459,7 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	close(nb[0]);
 	close(nb[1]);
 	close(dir);
+	close(opath);
 	close(wronly);
 	close_datafile(&f);
 }
@@ -626,6 +647,36 @@ GRADE_TEST(window, refills_as_completions_arrive, 3,
 			    aw.waits_below_inflight, aw.waits_below_accepted, aw.max_inflight);
 		close(nb[0]);
 		close(nb[1]);
+	}
+
+	/* Some reads past the end of the file (res 0 in their event): a slot
+	 * freed by end of file is free like any other. laio.h lets a module
+	 * answer such reads without the kernel, so the window is watched
+	 * while the other 33 are still going out. */
+	{
+		size_t eofs = 0;
+
+		for (size_t i = 0; i < n; i++)
+			plan_read(&p, i, &f, -1, (off_t)grade_rand_below(290000),
+				  1 + grade_rand_below(8000), "a read inside the file");
+		for (size_t i = 2; i < 30; i += 4, eofs++)
+			plan_read(&p, i, &f, -1, (off_t)(f.size + 1000 * i), 100 + i, "a read past "
+				  "the end of the file: res 0 in its event");
+		watch_start();
+		aw.one_at_a_time = true;
+		aw.window = qd;
+		aw.batch_n = (long)(n - eofs);
+		run_batch(&p, qd, "40 requests at qd 8, 7 of them past the end of the file (res 0 "
+			  "in their event), completions one at a time");
+		grade_check(aw.waits_below == 0 && aw.max_inflight == qd, "with 7 of 40 requests "
+			    "past the end of the file (res 0 in their event) and completions one at a "
+			    "time, laio_batch_read waited %ld time(s) with fewer than 8 requests in "
+			    "flight while requests were still waiting to start (first: %ld in flight, "
+			    "%ld submitted; at most %ld at once): a slot freed by a request that hit "
+			    "end of file is free like any other, and takes the next request before "
+			    "the next wait, not only once the window has drained (TODOs 3 and 6; "
+			    "pitfall 3)", aw.waits_below, aw.waits_below_inflight,
+			    aw.waits_below_accepted, aw.max_inflight);
 	}
 	plan_free(&p);
 	close_datafile(&f);
@@ -870,9 +921,10 @@ GRADE_TEST(faults, eagain_gives_up, 1,
 		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
 	grade_check(aw.pauses > 0, "laio_batch_read retried -EAGAIN with nothing in flight "
 		    "%ld times without a pause of any length (nanosleep of a positive time, or "
-		    "io_getevents with a timeout and min_nr 1: with min_nr 0 it is satisfied at "
-		    "once, the timeout never runs, and the retries spin; io_getevents(2))",
-		    aw.eagains);
+		    "io_getevents with a timeout of milliseconds, min_nr 1 and nr at least 1: with "
+		    "min_nr 0 it is satisfied at once, with nr below min_nr the kernel refuses it "
+		    "at once (EINVAL), the timeout never runs, and the retries spin; "
+		    "io_getevents(2))", aw.eagains);
 	grade_check(aw.paused_ns <= 10000000000LL, "laio_batch_read paused %.1f s in all "
 		    "(%ld pauses) before giving up: pauses are meant to be short (milliseconds: "
 		    "a timespec of { 0, 5000000 } is 5 ms, { 5, 0 } is 5 s), the whole retry "
@@ -901,6 +953,26 @@ GRADE_TEST(faults, eagain_gives_up, 1,
 		    "-EAGAIN %ld times and -EINTR %ld times in turn, nothing in flight; expected "
 		    "-EAGAIN (-EINTR is no success: the -EAGAIN keep counting)", errno_name(ret),
 		    aw.eagains, aw.submit_eintrs);
+
+	/* A signal during every pause (a process with a fast interval timer):
+	 * each pause ends early, and each refusal is still a try. */
+	watch_next_call();
+	aw.eagain_always = true;
+	aw.submit_eintr_every = 0;
+	aw.eintr_first_in_turn = false;
+	aw.pause_eintrs = 1000000;
+	aw.submit_limit = 1000;
+	aw.loop_why = "a signal handler ran during every pause between the tries, so each "
+		      "pause ended early (EINTR): a refusal is a try however long the pause "
+		      "after it lasted; count the refusals, not the pauses that ran their "
+		      "full time (TODO 4; laio.h: \"a bounded number of retries in a row\")";
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	aw.pause_eintrs = 0;
+	grade_check(ret == -EAGAIN, "laio_batch_read returned %s after io_submit answered "
+		    "-EAGAIN %ld times in a row, nothing in flight, with every pause between the "
+		    "tries cut short by a signal (%ld of them); expected -EAGAIN: a pause that ends "
+		    "early is still a pause, and the refusal before it still a try (TODO 4)",
+		    errno_name(ret), aw.eagains, aw.pauses_cut);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -965,6 +1037,15 @@ GRADE_TEST(faults, short_reads_continue, 3,
 		    "held back until the window drains, that slot sits idle while the device has "
 		    "fewer than qd reads (TODOs 5 and 6; pitfalls 3 and 9)",
 		    aw.waits_owing_remainder, aw.waits_owing_inflight);
+	grade_check(aw.waits_min_nr_halved == 0, "20 requests at qd 6, every read halved, "
+		    "completions one at a time: laio_batch_read waited in io_getevents %ld "
+		    "time(s) for more than one completion (first: min_nr %ld): every read comes "
+		    "back short here, so the rest of the first one to finish waited for the "
+		    "others before it could go out. That holds at the end of the batch too, "
+		    "when no request is left to start: a wait for everything still in flight "
+		    "holds back the rest of every short read among them. Wait with min_nr 1 "
+		    "and submit each rest as it comes (TODO 5; pitfall 9)",
+		    aw.waits_min_nr_halved, aw.wait_min_nr_halved);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -1009,10 +1090,10 @@ GRADE_TEST(faults, pipe_in_pieces, 2,
 
 GRADE_TEST(faults, signal_during_read, 2,
 	   "a signal interrupts a pipe read inside io_submit: res -EINTR is tried again, "
-	   "however often it comes",
+	   "however often it comes, and before the next wait",
 	   "TODO 6: res == -EINTR means a blocking read was interrupted by a signal "
 	   "before any data (AIO is never restarted by the kernel): submit the same "
-	   "piece again, as often as it comes (pitfall 11)")
+	   "piece again, as often as it comes, before waiting again (pitfall 11)")
 {
 	const size_t len = 4096;
 	unsigned char *pipe_data = grade_random_bytes(len);
@@ -1084,10 +1165,42 @@ GRADE_TEST(faults, signal_during_read, 2,
 		free(buf);
 		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
 			    "time, its second piece interrupted ten times in a row (res -EINTR %ld "
-			    "time(s)): laio_batch_read returned %s, res %s, expected 0 and 5000. Each "
+			    "time): laio_batch_read returned %s, res %s, expected 0 and 5000. Each "
 			    "-EINTR is a signal that came before any byte of that piece: submit it "
 			    "again however often it comes, with no count of tries (TODO 6, pitfall "
 			    "11)", pa.eintrs, errno_name(ret), errno_name(one.res));
+	}
+
+	/* -EINTR in res while other reads are in flight: the interrupted piece
+	 * keeps its slot and goes out again before the next wait, as the rest
+	 * of a short read does; held back, its slot idles while requests wait. */
+	{
+		struct datafile f = make_datafile("f", 300000, O_RDONLY);
+		struct plan q = plan_new(40);
+
+		for (size_t i = 0; i < q.n; i++)
+			plan_read(&q, i, &f, -1, (off_t)grade_rand_below(290000),
+				  1 + grade_rand_below(8000), "a read inside the file");
+		watch_start();
+		aw.one_at_a_time = true;
+		aw.eintr_res_every = 3;
+		aw.window = 8;
+		aw.batch_n = (long)q.n;
+		run_batch(&q, 8, "40 requests at qd 8, every third completion answered res -EINTR, "
+			  "completions one at a time");
+		grade_check(aw.eintr_res_injected >= 5, "harness: only %ld completion(s) were "
+			    "answered -EINTR", aw.eintr_res_injected);
+		grade_check(aw.waits_below == 0 && aw.max_inflight == 8, "40 requests at qd 8, "
+			    "every third completion answered res -EINTR, completions one at a time: "
+			    "laio_batch_read waited in io_getevents %ld time(s) with fewer than 8 "
+			    "reads in flight while requests were still waiting to start (first: %ld "
+			    "in flight, %ld iocb(s) submitted; at most %ld at once): a piece that came "
+			    "back -EINTR keeps its slot and goes out again through io_submit before "
+			    "the next wait, like the rest of a short read; held back until the window "
+			    "drains, its slot sits idle (TODO 6; pitfalls 3 and 11)", aw.waits_below,
+			    aw.waits_below_inflight, aw.waits_below_accepted, aw.max_inflight);
+		plan_free(&q);
+		close_datafile(&f);
 	}
 }
 
@@ -1146,6 +1259,36 @@ GRADE_TEST(faults, eagain_paced, 2,
 		    "again %ld time(s) before reaping it (and %ld time(s) without any pause): "
 		    "with anything in flight, reap first (one request in flight is not "
 		    "nothing in flight)", aw.resubmits_unreaped, aw.unpaused_retries);
+	plan_free(&p);
+
+	/* qd 8, io_submit answering -EAGAIN every third call and taking all it
+	 * is given otherwise, completions one at a time: after the reap that
+	 * answers an -EAGAIN, the refused iocbs and the slot that reap freed
+	 * all go out before the next wait. Reads inside the file only: each
+	 * one reaches io_submit. */
+	p = plan_new(40);
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)grade_rand_below(290000),
+			  1 + grade_rand_below(9999), "a read inside the file");
+	watch_start();
+	aw.eagain_every = 3;
+	aw.one_at_a_time = true;
+	aw.window = 8;
+	aw.batch_n = (long)p.n;
+	run_batch(&p, 8, "40 requests at qd 8, io_submit answering -EAGAIN every third call, "
+		  "completions one at a time");
+	grade_check(aw.eagains >= 4, "harness: only %ld -EAGAIN were injected", aw.eagains);
+	grade_check(aw.waits_below == 0 && aw.max_inflight == 8, "40 requests at qd 8, io_submit "
+		    "answering -EAGAIN every third call, completions one at a time: after the "
+		    "reap that answered an -EAGAIN, laio_batch_read submitted again and then "
+		    "waited %ld time(s) with fewer than 8 reads in flight while requests were "
+		    "still waiting to start (first: %ld in flight, %ld submitted; at most %ld at "
+		    "once): the completion that reap brought back freed a slot, which takes the "
+		    "next request in the same io_submit as the iocbs the kernel refused, and the "
+		    "window is full again before the next wait. -EAGAIN says \"not now\", not "
+		    "\"never more than this\": the window stays min(qd, n, LAIO_MAX_QD) (TODOs 3 "
+		    "and 4; pitfalls 3 and 7)", aw.waits_below, aw.waits_below_inflight,
+		    aw.waits_below_accepted, aw.max_inflight);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -1420,6 +1563,26 @@ GRADE_TEST(errors, return_values_not_errno, 2,
 		}
 		aw.setup_error = 0;
 	}
+	/* aio-max-nr nearly used up: io_setup refuses the window with -EAGAIN,
+	 * and would take a context of one event. The batch's answer is still
+	 * -EAGAIN (laio.h): a smaller context is a smaller window than
+	 * min(qd, n, LAIO_MAX_QD), which the caller asked for. */
+	aw.setup_error = -EAGAIN;
+	aw.setup_error_above = 1;
+	seam_heap_usage(&heap);
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	aw.setup_error = 0;
+	aw.setup_error_above = 0;
+	grade_check(ret == -EAGAIN, "laio_batch_read (6 requests at qd 4) returned %s when "
+		    "io_setup answered -EAGAIN for the window of 4 events (it would have taken 1); "
+		    "expected -EAGAIN: io_setup's -EAGAIN (/proc/sys/fs/aio-max-nr used up) is the "
+		    "batch's answer, not a cue to ask for a smaller context: the window is "
+		    "min(qd, n, LAIO_MAX_QD), and a caller who wants less passes a smaller qd "
+		    "(laio.h, \"Returns\"; TODO 2)", errno_name(ret));
+	grade_check(aw.setups == aw.destroys, "laio_batch_read left an io context behind after "
+		    "io_setup answered -EAGAIN (io_setup %ld, io_destroy %ld)", aw.setups,
+		    aw.destroys);
+	grade_check_heap(&heap, "laio_batch_read whose io_setup answered -EAGAIN");
 	close(other);
 	plan_free(&p);
 	close_datafile(&f);
@@ -1595,15 +1758,18 @@ GRADE_TEST(mechanism, submission_budget, 2,
 		plan_read(&p, i, &f, -1, (off_t)(4096 * grade_rand_below(256)), 4096,
 			  "a 4 KiB read");
 	watch_start();
-	/* Polls (min_nr 0, or a zero timeout) find nothing ready the first
-	 * 1000 times after each io_submit: a poller spins, a waiter does not. */
+	/* Polls (min_nr 0, or a timeout of (nearly) nothing) find nothing ready
+	 * the first 1000 times after each io_submit: a poller spins, a waiter
+	 * does not. */
 	aw.poll_delay = 1000;
 	run_batch(&p, 64, "64 requests at qd 64");
 	grade_check(aw.submit_calls <= 4, "laio_batch_read made %ld io_submit calls for 64 "
 		    "reads at qd 64; expected at most 4 (one call can take all 64 iocbs)",
 		    aw.submit_calls);
 	grade_check(aw.getevents_calls <= 2 * 64 + 4, "laio_batch_read made %ld io_getevents "
-		    "calls for 64 reads (%ld of them polls that did not wait): busy polling. "
+		    "calls for 64 reads (%ld of them polls that did not wait: min_nr 0, or a "
+		    "timeout under 0.1 ms, which is over before anything can finish; a timespec "
+		    "of { 0, 1000 } is 1 microsecond, { 0, 1000000 } is 1 ms): busy polling. "
 		    "Wait with min_nr >= 1 and no timeout", aw.getevents_calls, aw.polls);
 	plan_free(&p);
 	close_datafile(&f);
