@@ -300,6 +300,7 @@ GRADE_TEST(open, undoes_everything_on_failure, 2,
 /* ------------------------------------------------------------------ serve */
 
 static void ask_and_check(int fd, uint64_t off, uint64_t len, const char *what);
+static int64_t read_reply(int fd, unsigned char *body, size_t cap, const char *what);
 
 GRADE_TEST(serve, protocol_edges, 3,
 	   "one client: unaligned ranges, end of file, length 0, 1 MiB, the -EINVAL cases, "
@@ -742,7 +743,8 @@ GRADE_TEST(disk, late_completion_not_lost, 2,
 
 GRADE_TEST(disk, queue_depth, 3,
 	   "qd 3 with 10 clients waiting: an io context sized by qd, exactly 3 reads in flight, "
-	   "never more, nothing ready while the others wait; all answered, in arrival order",
+	   "never more (also when one of them comes back), nothing ready while the others wait; "
+	   "all answered, in arrival order",
 	   "TODO 5: count reads submitted and not yet reaped; submit while that is below qd, "
 	   "the others wait in a queue in arrival order (lesson pitfall 15)")
 {
@@ -788,6 +790,29 @@ GRADE_TEST(disk, queue_depth, 3,
 		grade_check(r == 0, "with qd 3 reads on the disk and 7 requests waiting for a slot, "
 		      "evsrv_run_once(s, 50) returned %d, expected 0: %s (or a timer that retries "
 		      "while no slot is free: submit when a read completes, TODO 5)", r, BUSY_HINT);
+	}
+	/* One of the three reads comes back, the other two are still on the
+	 * disk: one slot is free, so exactly one more read goes, not a batch of
+	 * qd (a batch takes at most qd minus the reads in flight). */
+	{
+		long long before = efd_count(spy.resfd);
+		long events = spy.events;
+
+		aio_release_first();
+		grade_check(efd_wait_change(spy.resfd, before), "harness: a released read did not "
+			    "complete");
+		turn_until(spy.events > events, "a read completed (the completion eventfd readable) "
+			   "and the server never collected it (TODO 6)");
+		for (int i = 0; i < 5; i++)
+			turn(0);
+		grade_check(spy.max_inflight <= 3, "qd 3, three reads on the disk and 7 requests "
+		      "waiting; one read came back, and then %ld reads were in flight at once: with "
+		      "2 still on the disk only 1 slot was free. Count the reads in flight and let a "
+		      "batch take at most qd minus that count, not qd (TODO 5; lesson pitfall 15)",
+		      spy.max_inflight);
+		grade_check(spy.nheld == 3, "qd 3: one of three reads came back with 7 requests "
+		      "waiting, and then %d reads were in flight, expected 3: the slot it freed is "
+		      "taken at once by the next request in the queue (TODO 5)", spy.nheld);
 	}
 	spy.hold = 0;
 	aio_release();
@@ -1020,9 +1045,18 @@ static void quiet_after_backoff(const char *when)
 	quiet(when);
 }
 
+/* The actor of a stop once the loop sleeps (actor_main waits for that, or
+ * gives up after STALL_MS, before it acts). */
+static void act_stop_asleep(struct actor *a)
+{
+	(void)a;
+	evsrv_stop(F.s);
+}
+
 GRADE_TEST(disk, io_submit_eagain, 2,
 	   "io_submit says -EAGAIN with nothing in flight: retried on a timer, never a spin, "
-	   "never the client's status; nothing ready once it went through",
+	   "never the client's status; nothing ready once it went through; while -EAGAIN "
+	   "lasts, evsrv_run sleeps in epoll_wait between tries",
 	   "TODO 5: -EAGAIN means \"later\": keep the request queued and arm the back-off "
 	   "timer (a timerfd in the epoll set, or the epoll_wait timeout); retry when it fires "
 	   "or a read completes. Never sleep, never retry in a loop, never reply -EAGAIN "
@@ -1063,6 +1097,36 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 			    "the timerfd's counter when it fires, or it stays ready: TODO 5)");
 	cl_send(&c, 77, 77);
 	drive_one(&c, "after the back-off");
+	/* -EAGAIN that lasts (the kernel short of aio resources for a while):
+	 * between two tries evsrv_run sleeps in epoll_wait until the back-off
+	 * timer fires. A loop that comes back at once to try again (a zero
+	 * epoll_wait timeout, a descriptor made ready on purpose) never sleeps:
+	 * a spin, for as long as the shortage lasts. */
+	{
+		struct actor a;
+		long answers = spy.eagain_answers, submits;
+		int r, fired;
+
+		spy.eagain_next = INT_MAX;
+		cl_send(&c, 8192, 5000);
+		turn_until(spy.eagain_answers > answers, "the request never reached io_submit");
+		submits = spy.submits;
+		actor_start(&a, act_stop_asleep, 1000);
+		r = SEAM_CALL(evsrv_run(F.s));
+		fired = actor_end(&a);
+		submits = spy.submits - submits;
+		spy.eagain_next = 0;
+		grade_check(a.saw_epoll, "io_submit said -EAGAIN on every try (the kernel short of aio "
+		      "resources for a while, nothing in flight) and evsrv_run never slept in "
+		      "epoll_wait in %d ms: it tried io_submit %ld times meanwhile, a busy loop. After "
+		      "-EAGAIN, arm the back-off (a one-shot timerfd in the epoll set, or a deadline "
+		      "for the epoll_wait timeout) and let epoll_wait sleep until it is due; never a "
+		      "zero timeout or a descriptor made ready to come back at once (TODO 5; evsrv.h: "
+		      "\"Back-off ... never by sleeping or spinning\"; lesson pitfall 14)", STALL_MS,
+		      submits);
+		grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0",
+		      grade_errno_str(r), fired ? " only after the harness woke it" : "");
+	}
 	cl_close(&c);
 	srv_close();
 }
@@ -1081,13 +1145,15 @@ static int no_direct(const char **path, int flags)
 GRADE_TEST(disk, short_reads_and_errors, 2,
 	   "a short read is continued at the right place; an error, also after a short read, "
 	   "is the reply's status and frees its slot and its window buffer (qd 1); -EINTR is "
-	   "read again, also after a short read; without "
+	   "read again, also after a short read, into the same buffer; an error among four "
+	   "completions of one wake-up: all four answered; without "
 	   "O_DIRECT, a short read off a block boundary is continued too",
 	   "TODO 7: a short read that stops on a block boundary before the window is full (any "
 	   "short read without O_DIRECT) is continued where the data so far ends, in the file "
 	   "and in the buffer; an "
 	   "interrupted read (-EINTR) is read again; any other error is the status, with no "
-	   "partial count; then the connection serves its next request (lesson pitfall 13)")
+	   "partial count, and ends that request alone; then the connection serves its next "
+	   "request (lesson pitfall 13)")
 {
 	struct client c;
 	unsigned char r[EVSRV_REQ_SIZE];
@@ -1137,7 +1203,9 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	      "reply status is %s, expected -EIO (the error, never a partial count)",
 	      status_name(st));
 	/* A read interrupted before any byte moved (-EINTR in the event): not
-	 * an error, the same read goes again. */
+	 * an error, the same read goes again. The connection is idle now: what
+	 * the server holds is what it holds after those reads too. */
+	seam_heap_usage(&h);
 	spy.mods[0] = MOD_EINTR;
 	spy.nmods = 1;
 	spy.mod_pos = 0;
@@ -1162,7 +1230,71 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	spy.nmods = 0;
 	cl_send(&c, 3, 30);
 	drive_one(&c, "a request after two failed reads");
+	grade_check_heap(&h, "two reads that completed with -EINTR (one of them the continuation of "
+			 "a short read), each read again, then the next request served: a block "
+			 "was never freed. An interrupted read goes again into the same window "
+			 "buffer, from where the data so far ends; a second buffer for it loses the "
+			 "first (TODO 7). Serving 3 requests, the server");
 	cl_close(&c);
+	srv_close();
+
+	/* Four reads that finish together (one wake-up, eventfd counter 4),
+	 * the first event of the batch an error: each of the four is answered,
+	 * the failed one with its error, the others with their data. A failed
+	 * read ends its own request, not the collection of the others. */
+	srv_open(4);
+	{
+		enum { NQ = 4 };
+		struct client q[NQ];
+		unsigned char body[4000];
+		int errors = 0;
+		long long cnt;
+
+		spy.hold = NQ;
+		for (int i = 0; i < NQ; i++) {
+			cl_connect(&q[i], 10 + i, 0);
+			evsrv_encode_request(r, (uint64_t)i * 50000 + 17, sizeof(body));
+			send_bytes(q[i].fd, r, EVSRV_REQ_SIZE);
+		}
+		turn_until(spy.nheld == NQ, "%d requests were sent (qd 4), %d reads reached io_submit",
+			   NQ, spy.nheld);
+		spy.mods[0] = MOD_EIO;
+		spy.nmods = 1;
+		spy.mod_pos = 0;
+		aio_release();
+		{
+			long deadline = fault_now_ms() + PATIENCE_MS;
+
+			while ((cnt = efd_count(spy.resfd)) < NQ && fault_now_ms() < deadline)
+				nap_us(100);
+			grade_check(cnt == NQ, "harness: %d released reads, eventfd counter %lld", NQ,
+				    cnt);
+		}
+		for (int i = 0; i < NQ; i++) {
+			static const char what[] = "four reads completed together (one wake-up, "
+				"eventfd counter 4) and the first event io_getevents handed back was an "
+				"error (-EIO): every one of the four is answered, the failed one with "
+				"-EIO, the others with their data; handle each event of the batch and go "
+				"on collecting after an error (TODO 6 and 7; lesson pitfall 2)";
+			uint64_t off = (uint64_t)i * 50000 + 17;
+			int64_t st = read_reply(q[i].fd, body, sizeof(body), what);
+
+			if (st == -EIO) {
+				errors++;
+				continue;
+			}
+			grade_check(st == (int64_t)sizeof(body) && !memcmp(body, F.data + off, sizeof(body)),
+				    "%s: client %d got status %s, or bytes that differ from the file; "
+				    "expected %zu bytes of the file", what, q[i].id, status_name(st),
+				    sizeof(body));
+		}
+		grade_check(spy.mod_pos == 1, "harness: the -EIO completion was never handed out");
+		grade_check(errors == 1, "four reads completed together, one of them failed with -EIO: "
+		      "%d of the four replies were -EIO, expected exactly 1 (TODO 7)", errors);
+		spy.nmods = 0;
+		for (int i = 0; i < NQ; i++)
+			cl_close(&q[i]);
+	}
 	srv_close();
 
 	/* A filesystem without direct I/O (open said EINVAL to O_DIRECT): a
@@ -1396,8 +1528,8 @@ GRADE_TEST(net, clients_that_leave, 3,
 
 GRADE_TEST(net, no_sigpipe, 2,
 	   "a reply to a client that has gone away does not kill the server (SIGPIPE), a reply "
-	   "of a bare status neither, and the module leaves signal actions and the signal mask "
-	   "alone",
+	   "of a bare status neither, nor the rest of a stuck reply sent on EPOLLOUT, and the "
+	   "module leaves signal actions and the signal mask alone",
 	   "TODO 8: send with MSG_NOSIGNAL (send or sendmsg): a peer that has closed gives "
 	   "EPIPE instead of SIGPIPE, whose default action kills the whole process, every "
 	   "other client with it. The module must not change signal dispositions (lesson "
@@ -1494,6 +1626,48 @@ GRADE_TEST(net, no_sigpipe, 2,
 		for (int i = 0; i < 3; i++)
 			turn(0);
 	}
+	{
+		/* A 1 MiB reply stuck part way (the client reads nothing: the
+		 * server's send said EAGAIN), then the client shuts down its
+		 * reading side and empties what it had received: the server's
+		 * socket is writable again, and the rest of the reply, sent on
+		 * EPOLLOUT, meets a peer that reads no more (EPIPE). That send
+		 * goes with MSG_NOSIGNAL too. SIGPIPE blocked for the while, as
+		 * above. */
+		struct client g;
+		unsigned char *sink = grade_xmalloc(65536);
+		sigset_t pipe_only, old, pending;
+		const struct timespec none = { 0, 0 };
+		bool raised;
+
+		sigemptyset(&pipe_only);
+		sigaddset(&pipe_only, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+		cl_connect(&g, 3, 0);
+		cl_send(&g, 0, EVSRV_MAX_LEN);
+		header_status(g.fd, "client 3 asking for 1 MiB");
+		for (int i = 0; i < 5; i++)
+			turn(0);
+		grade_check(shutdown(g.fd, SHUT_RD) == 0, "harness: shutdown: %s", strerror(errno));
+		while (recv(g.fd, sink, 65536, MSG_DONTWAIT) > 0)
+			;
+		for (int i = 0; i < 10; i++)
+			turn(0);
+		sigpending(&pending);
+		raised = sigismember(&pending, SIGPIPE);
+		if (raised)
+			sigtimedwait(&pipe_only, NULL, &none);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		cl_close(&g);
+		free(sink);
+		grade_check(!raised, "a 1 MiB reply got stuck (send said EAGAIN), then the client stopped "
+		      "reading (shutdown SHUT_RD) and emptied its socket: the send of the rest of the "
+		      "reply, on EPOLLOUT, raised SIGPIPE: that send went without MSG_NOSIGNAL. Every "
+		      "send of the module, the continuation of a stuck reply too, goes with "
+		      "MSG_NOSIGNAL (TODO 8; lesson pitfall 9)");
+		for (int i = 0; i < 3; i++)
+			turn(0);
+	}
 	cl_send(&b, 10, 1000);
 	drive_one(&b, "after a client left before its reply was sent");
 	cl_close(&b);
@@ -1503,7 +1677,8 @@ GRADE_TEST(net, no_sigpipe, 2,
 
 GRADE_TEST(net, accept_emfile, 1,
 	   "accept failing with EMFILE or ENFILE pauses the listener (no spin) and resumes on "
-	   "the timer; nothing ready afterwards; ECONNABORTED or EPROTO lose that connection only",
+	   "the timer; nothing ready afterwards; ECONNABORTED or EPROTO lose that connection only; "
+	   "ENOBUFS or ENOMEM do not end the loop",
 	   "TODO 2: with EMFILE or ENFILE the connection stays in the backlog and a "
 	   "level-triggered listener is reported again at once: stop watching the listener "
 	   "until the back-off timer fires, then watch it again (lesson: \"timerfd: time as a "
@@ -1583,6 +1758,35 @@ GRADE_TEST(net, accept_emfile, 1,
 		cl_send(&d, 7, 70);
 		drive_one(&d, "the client waiting after accept4 failed once (ECONNABORTED or EPROTO: "
 			  "one lost connection; go on accepting, TODO 2)");
+		cl_close(&d);
+	}
+	/* Memory for socket buffers short for a moment (ENOBUFS, ENOMEM): a
+	 * shortage like EMFILE's, not a broken listener. The loop goes on
+	 * (pausing the listener on the back-off timer, or trying again), and
+	 * the waiting connection is served once accept succeeds. */
+	for (int k = 0; k < 2; k++) {
+		static const int shortage[2] = { ENOBUFS, ENOMEM };
+		struct client d;
+		long deadline = fault_now_ms() + STALL_MS;
+
+		lspy.fail_errno = shortage[k];
+		lspy.fail_next = 1;
+		cl_connect(&d, 3 + k, 0);
+		while (lspy.fail_next > 0) {
+			int r = SEAM_CALL(evsrv_run_once(F.s, 20));
+
+			grade_check(r >= 0 || r == -EINTR, "accept4 failed with %s and evsrv_run_once "
+			      "returned %s: memory for socket buffers was short for a moment (man 2 "
+			      "accept, ERRORS: ENOBUFS, ENOMEM), a shortage like EMFILE's, not a broken "
+			      "listener; only EBADF, EINVAL, ENOTSOCK end the loop. Pause the listener "
+			      "until the back-off timer fires, as for EMFILE (TODO 2; lesson pitfalls 16 "
+			      "and 31)", strerrorname_np(shortage[k]), grade_errno_str(r));
+			grade_check(fault_now_ms() < deadline, "harness: the server never called accept "
+			      "for a waiting connection");
+		}
+		cl_send(&d, 9, 90);
+		drive_one(&d, "the client waiting after accept4 failed once with ENOBUFS or ENOMEM (a "
+			  "shortage: pause the listener on the back-off timer, then accept it, TODO 2)");
 		cl_close(&d);
 	}
 	cl_close(&c);
@@ -2069,7 +2273,8 @@ GRADE_TEST(run, eintr, 1,
 
 GRADE_TEST(resources, close_releases_everything, 3,
 	   "evsrv_close, with clients connected and a read in flight: every descriptor and "
-	   "the io context gone, clients see the close, listen_fd still open and usable",
+	   "the io context gone, clients see the close, listen_fd still open and usable; "
+	   "clients gone with a read on the disk or queued are freed too",
 	   "TODO 11: io_destroy first (it waits for reads in flight), then close every client "
 	   "socket and every descriptor the module made, free the memory; never close "
 	   "listen_fd, which belongs to the caller (lesson pitfall 18)")
@@ -2120,15 +2325,51 @@ GRADE_TEST(resources, close_releases_everything, 3,
 		      "open after evsrv_close: close every client socket", k->id);
 	}
 	/* The same listener serves again. */
+	seam_heap_usage(&h);
 	srv_open(2);
 	cl_connect(&d, 3, 0);
 	cl_send(&d, 9, 99);
 	drive_one(&d, "a new server on the same listening socket after evsrv_close");
+	/* Clients that left while the server still had work of theirs: one
+	 * whose read is on the disk, one whose request waits for a slot (qd 2,
+	 * both taken). Those reads will never come back now to free them:
+	 * evsrv_close frees them with everything else. */
+	{
+		struct client e, f, g;
+		int base = fault_count_fds(), held = spy.nheld;
+
+		cl_connect(&e, 4, 0);
+		cl_connect(&f, 5, 0);
+		cl_connect(&g, 6, 0);
+		spy.hold = 2;
+		cl_send(&e, 0, 50000);
+		cl_send(&f, 65536, 50000);
+		turn_until(spy.nheld == held + 2, "with qd 2, two requests sent, %d reads reached "
+			   "io_submit", spy.nheld - held);
+		cl_send(&g, 131072, 5000); /* queued: both slots are taken */
+		for (int i = 0; i < 3; i++)
+			turn(0);
+		reset_close(e.fd);
+		e.fd = -1;
+		reset_close(g.fd);
+		g.fd = -1;
+		turn_until(fault_count_fds() <= base + 2, "clients 4 and 6 reset their connections (one "
+			   "with its read on the disk, one with its request queued), but the server "
+			   "kept %d of their sockets open (TODO 9)", fault_count_fds() - base - 2);
+		srv_close();
+		grade_check_heap(&h, "evsrv_close, with a client gone while its read was on the disk "
+				 "and one gone while its request waited for a slot: their reads will "
+				 "never come back now to free them; evsrv_close frees every connection "
+				 "and buffer, theirs too (TODO 11; evsrv.h: \"Nothing stays allocated ... "
+				 "nor after evsrv_close\"). A server that served a client and was closed");
+		cl_close(&e);
+		cl_close(&f);
+		cl_close(&g);
+	}
 	cl_close(&a);
 	cl_close(&b);
 	cl_close(&c);
 	cl_close(&d);
-	srv_close();
 }
 
 /* ------------------------------------------------------------------ program */
@@ -2301,9 +2542,9 @@ GRADE_TEST_T(program, bad_arguments, 2,
 }
 
 GRADE_TEST_T(program, cannot_serve, 1,
-	   "server that cannot serve (no such file, port taken, socket path exists, socket path "
-	   "too long, 108 bytes included): a message on stderr (naming a missing file), exit "
-	   "status 1, no socket file left",
+	   "server that cannot serve (no such file, port taken, also by another server, socket "
+	   "path exists, socket path too long, 108 bytes included): a message on stderr (naming "
+	   "a missing file), exit status 1, no socket file left",
 	   "TODO 12: print what failed and why (strerror) on stderr and exit with status 1; "
 	   "never print the ready line before the server can serve", 15)
 {
@@ -2322,13 +2563,48 @@ GRADE_TEST_T(program, cannot_serve, 1,
 		const char *argv[] = { "", "--file", F.path, "--port", "0", NULL };
 		long deadline, t = 0;
 
+		unsigned port0 = 0;
+		int ws2 = 0;
+		bool second_ran = false;
+
 		prog_serve(&p, argv);
 		/* Stop it once it waits for clients (when its handlers are surely in
 		 * place: their timing is 04.28's business, not this test's). */
 		deadline = fault_now_ms() + PROG_MS;
 		while (proc_idle_in_epoll(p.pid, &t) == 0 && fault_now_ms() < deadline)
 			nap_us(500);
+		/* A second server on the port the first one listens on: that address
+		 * is in use. SO_REUSEADDR still refuses a port "when there is an
+		 * active listening socket bound to the address" (socket(7));
+		 * SO_REUSEPORT would let the second one in beside the first. */
+		if (parse_tcp_line(p.line, &port0)) {
+			char pstr[16];
+			const char *again[] = { "", "--file", F.path, "--port", pstr, NULL };
+			struct prog_proc q;
+
+			snprintf(pstr, sizeof(pstr), "%u", port0);
+			server_start(&q, again);
+			if (!prog_wait(q.pid, PROG_MS, &ws2)) {
+				kill(q.pid, SIGKILL);
+				prog_wait(q.pid, PROG_MS, &ws2);
+				second_ran = true;
+			}
+			close(q.out);
+			if (!second_ran)
+				grade_check(WIFEXITED(ws2) && WEXITSTATUS(ws2) == 1 &&
+				      prog_proc_stderr_len(&q) > 0, "server --port %u while another server "
+				      "listened on that port: %s, stderr %s; expected exit status 1 and a "
+				      "message (the address is in use)", port0, prog_status_text(ws2),
+				      prog_proc_stderr(&q));
+		}
 		ws = server_stop(&p, SIGTERM);
+		grade_check(!second_ran, "a second server --port %u started while the first one listened "
+		      "on that port, and was still serving %d ms later (killed): two servers shared "
+		      "the port, each accepting a part of the clients. The address is in use: bind "
+		      "must fail (status 1). Set SO_REUSEADDR, which lets a server start again where "
+		      "its old connections linger but never beside a listening socket, not "
+		      "SO_REUSEPORT, which lets any server of the same user listen beside it (TODO "
+		      "12; lesson: \"The listening socket\"; man 7 socket)", port0, PROG_MS);
 		grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "server --file PATH --port 0, stopped "
 		      "with SIGTERM: %s, expected exit status 0", prog_status_text(ws));
 		close(p.out);
@@ -3037,7 +3313,8 @@ GRADE_TEST(net, leaver_frees_its_slot, 2,
 
 GRADE_TEST(disk, error_with_requests_queued, 2,
 	   "io_submit failing the first of several queued reads: that request alone answers the "
-	   "error, the others are read and answered, the connections stay open",
+	   "error, the others are submitted in the same turn, read and answered, the connections "
+	   "stay open",
 	   "TODO 5: a negative io_submit result other than -EAGAIN is the error of the first "
 	   "iocb only (io_submit(2)): reply it to that request and submit the rest again "
 	   "(lesson pitfall 14)")
@@ -3077,6 +3354,28 @@ GRADE_TEST(disk, error_with_requests_queued, 2,
 		while ((cnt = efd_count(spy.resfd)) < 2 && fault_now_ms() < deadline)
 			nap_us(100);
 		grade_check(cnt == 2, "harness: 2 released reads, eventfd counter %lld", cnt);
+	}
+	/* The turn that collects those two meets the error, and the requests
+	 * behind the failed one go to io_submit in that same turn: left for a
+	 * later turn, they wait for an event that may never come (evsrv_run
+	 * sleeps in epoll_wait with nothing ready). Each turn below must be
+	 * woken by something of its own: the harness wakes it after 1 s. */
+	{
+		long target = spy.events + 4; /* the two done, and the two behind the error */
+
+		for (int k = 0; k < 8 && spy.events < target; k++) {
+			int fired, r = watched_turn(&fired);
+
+			grade_check(r >= 0 || r == -EINTR, "evsrv_run_once(s, -1) returned %s after "
+			      "io_submit failed a queued read", grade_errno_str(r));
+			grade_check(!fired, "io_submit failed the first iocb of a batch (-EBADF) with two "
+			      "more requests queued and slots free; then evsrv_run_once(s, -1) slept for "
+			      "1 s with nothing to wake it (%ld of %ld reads collected): the requests "
+			      "behind the failed one were not offered to io_submit again in the turn of "
+			      "the error. Reply the error to the first request and go on submitting the "
+			      "others at once (TODO 5; io_submit(2), RETURN VALUE; lesson pitfall 24)",
+			      spy.events - (target - 4), 4L);
+		}
 	}
 	drive(ab, 2, "two reads that finished together, with three requests queued behind them");
 	for (int i = 0; i < N; i++) {
@@ -3528,7 +3827,8 @@ GRADE_TEST_T(program, loopback_only, 1,
 
 GRADE_TEST(open, huge_qd, 1,
 	   "evsrv_open with qd far above EVSRV_MAX_QD (1 << 20, UINT_MAX) caps it and serves; "
-	   "listen_fd 0 is a descriptor like any other, and so is a client accepted as 0",
+	   "listen_fd 0 is a descriptor like any other, and so is a client accepted as 0 and a "
+	   "descriptor of the server's own made as 0",
 	   "TODO 1: evsrv.h: \"A qd above this is treated as EVSRV_MAX_QD\": io_setup(qd) with "
 	   "a huge qd fails (-EAGAIN past fs.aio-max-nr, -EINVAL when it does not fit an int): "
 	   "cap qd before io_setup")
@@ -3597,6 +3897,33 @@ GRADE_TEST(open, huge_qd, 1,
 				   "fd >= 0 (TODO 9)");
 			srv_close();
 		}
+		dup2(saved, 0);
+		close(saved);
+	}
+	/* A server opened while descriptor 0 is free (a daemon that closed
+	 * stdin): the first descriptor it makes is 0, used and closed like any
+	 * other. */
+	{
+		int saved = dup(0);
+		bool zero_is_its = false;
+		struct client c;
+
+		grade_check(saved >= 0, "harness: dup: %s", strerror(errno));
+		close(0);
+		srv_open(4);
+		zero_is_its = fcntl(0, F_GETFD) >= 0;
+		cl_connect(&c, 30, 0);
+		cl_send(&c, 5, 5000);
+		drive_one(&c, "a server opened while descriptor 0 was free (stdin closed, as a daemon "
+			  "does): its first descriptor is 0");
+		cl_close(&c);
+		srv_close();
+		if (zero_is_its)
+			grade_check(fcntl(0, F_GETFD) < 0, "evsrv_close left descriptor 0 open: the server "
+			      "was opened while descriptor 0 was free (stdin closed, as a daemon does), so "
+			      "the first descriptor it made was 0, and it must be closed like the others: 0 "
+			      "is a descriptor like any other; mark one not made with -1, never 0, and close "
+			      "every fd >= 0 (TODO 1 and 11)");
 		dup2(saved, 0);
 		close(saved);
 	}
