@@ -3,7 +3,8 @@
  *
  * The contract for exercises/01-blocking/blocking.c. Every function returns
  * a count (>= 0) or a negated errno value (-EBADF, -EINVAL, ...). None of them
- * leaves its answer in errno, and none of them may exit the process.
+ * leaves its answer in errno, and none of them may exit the process. Each call
+ * keeps its progress to itself: several threads may call them at once.
  *
  * What "done right" means here:
  *   - read(2) and write(2) may transfer fewer bytes than asked (pipes,
