@@ -846,6 +846,30 @@ GRADE_TEST(hops, walk, 5,
 			    m.nlog ? m.log[0] : 0, W.idx->h.entry);
 		replay(&m, query(q), p[c].L, p[c].Wd, what);
 	}
+	/* A long walk: a path of 250 nodes, the entry at one end and the query
+	 * beyond the other. Every hop finds the next node, nearer, so the walk
+	 * reads all 250 (hops and reads far above L): L is the only budget */
+	const char *what2 = "a path of 250 nodes, entry 0 at one end, the query beyond the other "
+			    "(k 2, L 2, W 1)";
+	float qp[4] = { 260.0f, 0, 0, 0 };
+	int ret;
+
+	make_synthetic(0, 250, 4, 2);
+	for (uint32_t j = 0; j + 1 < 250; j++) {
+		synth_edge(j, j + 1);
+		synth_edge(j + 1, j);
+	}
+	mem_init(&m);
+	ret = search(&m, qp, 2, 2, 1, ids, NULL, NULL);
+	check_searched(&m, ret, what2);
+	replay(&m, qp, 2, 1, what2);
+	grade_check(ret == 2 && m.reqs == 250 && ids[0] == 249 && ids[1] == 248, "%s: the search "
+		    "returned %s after %ld read(s) in %ld hop(s), expected 2 results, nodes 249 and "
+		    "248, after reading all 250: each hop finds one unread candidate nearer than "
+		    "everything read, and the walk goes on while the list holds one, whatever the "
+		    "number of hops or reads so far: L is the only budget, no cap on hops or reads "
+		    "(README, \"When the search ends\"; TODO 4)", what2, grade_errno_str(ret), m.reqs,
+		    m.calls);
 }
 
 GRADE_TEST(hops, batched, 3,
@@ -1180,11 +1204,42 @@ static void *pz_b(void *arg)
 	return NULL;
 }
 
+/* 11.18's third part: one thread, two queries interleaved. The reader of
+ * query A, inside its third call, runs query B from start to end in the same
+ * thread, as a reader that switches between queries does (a scheduler of
+ * coroutines, each query one of them, whose io->read yields to the others
+ * until its reads are back). A's state must survive B: state kept in a
+ * static does not, thread-local or not. */
+static struct {
+	struct pause_io a;
+	struct mem_io b;
+	unsigned qb;
+	bool ran;
+	int ret_b;
+	uint32_t ids_b[T_K];
+} NZ;
+
+static int nest_read(void *ctx, struct batch_req *reqs, size_t n)
+{
+	struct pause_io *p = ctx;
+	int rc = mem_read(ctx, reqs, n);
+
+	if (++p->calls == 3 && !NZ.ran) {
+		struct ann_params prm = { .k = T_K, .L = 64, .W = 4 };
+
+		NZ.ran = true;
+		mem_new_query(&NZ.b);
+		NZ.ret_b = ann_search(W.idx, &NZ.b.io, query(NZ.qb), &prm, NZ.ids_b, NULL, NULL);
+	}
+	return rc;
+}
+
 GRADE_TEST(resources, threads, 2,
 	   "two threads searching the same index at once get the answers one thread gets (also "
-	   "when one query runs from start to end while the other is inside a call of io->read)",
+	   "when one query runs from start to end while the other is inside a call of io->read, "
+	   "in another thread or in the same one)",
 	   "TODO 2: every piece of a query's state belongs to that call (no static list, seen set "
-	   "or buffer); ann_search keeps nothing between calls")
+	   "or buffer, thread-local ones included); ann_search keeps nothing between calls")
 {
 	struct par_arg *a = grade_xmalloc(sizeof(*a) * 3);
 	pthread_t t[2];
@@ -1254,6 +1309,41 @@ GRADE_TEST(resources, threads, 2,
 					     "of io->read", grade_errno_str(a[2].ret[q]), PZ.qa,
 				    PZ.qb);
 		}
+	}
+	/* and the same in one thread: B runs inside A's third call of io->read */
+	for (size_t c = 0; c < sizeof(pairs) / sizeof(pairs[0]); c++) {
+		struct ann_params prm = { .k = T_K, .L = 64, .W = 4 };
+		unsigned qa = pairs[c][1], qb = pairs[c][0];
+		uint32_t ids_a[T_K];
+		int ret_a;
+
+		mem_init(&NZ.a.m);
+		NZ.a.m.io.read = nest_read;
+		NZ.a.calls = 0;
+		mem_init(&NZ.b);
+		NZ.qb = qb;
+		NZ.ran = false;
+		NZ.ret_b = -ENOSYS;
+		mem_new_query(&NZ.a.m);
+		ret_a = SEAM_CALL(ann_search(W.idx, &NZ.a.m.io, query(qa), &prm, ids_a, NULL, NULL));
+		grade_check(NZ.ran, "query %u (k 10, L 64, W 4) returned %s after %ld call(s) of "
+			    "io->read, fewer than 3", qa, grade_errno_str(ret_a), NZ.a.calls);
+		grade_check(NZ.ret_b == a[2].ret[qb] &&
+				    !memcmp(NZ.ids_b, a[2].ids[qb], sizeof(a[2].ids[qb])),
+			    "query %u answered differently (%s) when it ran inside a call of io->read "
+			    "of query %u, in the same thread, than alone (%s): the two calls share "
+			    "state (TODO 2)", qb, grade_errno_str(NZ.ret_b), qa,
+			    grade_errno_str(a[2].ret[qb]));
+		grade_check(ret_a == a[2].ret[qa] && !memcmp(ids_a, a[2].ids[qa], sizeof(ids_a)),
+			    "query %u answered differently (%s) than alone (%s) when its reader, inside "
+			    "its third call of io->read, ran query %u from start to end in the same "
+			    "thread (as a reader that switches between queries, coroutines each, "
+			    "does): the two calls share state. A static shared by threads, or one per "
+			    "thread (__thread, _Thread_local), is kept between calls: a second query in "
+			    "the same thread overwrites it. Keep the buffers, the seen set, the list "
+			    "and the results in the call, allocated per query (ann.h: \"nothing is kept "
+			    "between calls\"; TODO 2)", qa, grade_errno_str(ret_a),
+			    grade_errno_str(a[2].ret[qa]), qb);
 	}
 	free(a);
 }
@@ -1914,6 +2004,30 @@ static void uring_after(const char *what, bool ring_failed)
 		    "it)", what);
 }
 
+/* The ring's set-up is the caller's: nothing registered on it (buffers,
+ * files, an eventfd), and nothing it registered changed. A registration
+ * left behind pins memory the search then frees, and the caller's own
+ * io_uring_register_buffers fails with -EBUSY. */
+static void uring_refuse_registering(void)
+{
+	static const enum seam_id regs[] = {
+		SEAM_io_uring_register_buffers, SEAM_io_uring_register_buffers_sparse,
+		SEAM_io_uring_register_buffers_tags, SEAM_io_uring_register_buffers_update_tag,
+		SEAM_io_uring_unregister_buffers, SEAM_io_uring_register_files,
+		SEAM_io_uring_register_files_sparse, SEAM_io_uring_register_files_tags,
+		SEAM_io_uring_register_files_update, SEAM_io_uring_register_files_update_tag,
+		SEAM_io_uring_unregister_files, SEAM_io_uring_register_eventfd,
+		SEAM_io_uring_register, SEAM_io_uring_register_buf_ring,
+		SEAM_io_uring_unregister_buf_ring,
+	};
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		seam_refuse(regs[i], "the ring is the caller's and the search uses it as it is: it "
+			    "registers nothing on it, no buffers, files or eventfd (ann.h, "
+			    "ann_search_uring: \"no registered buffers or files, no change to its "
+			    "set-up\"; TODO 9; README, pitfall 21)");
+}
+
 /* ann_search_uring with the blocking reads refused, on the query state as
  * it is (a test may set up an injection after uring_new_query). */
 static int urun(const float *q, unsigned k, unsigned L, unsigned Wd, uint32_t *ids,
@@ -1924,6 +2038,7 @@ static int urun(const float *q, unsigned k, unsigned L, unsigned Wd, uint32_t *i
 
 	seam_refuse_blocking_io("the nodes are read on the ring the search is given (ann.h: "
 				"\"Reads go through the ring and nothing else\")");
+	uring_refuse_registering();
 	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, q, &p, ids, dists, st));
 	grade_check(U.broke[0] == 0, "ann_search_uring: %s", U.broke);
 	return ret;
@@ -2269,6 +2384,33 @@ GRADE_TEST(uring, one_query, 3,
 		    "scored by its exact distance, its neighbours offered) whether or not the list "
 		    "still holds it (ann.h, ann_search_uring, step 3; TODO 11)", what,
 		    grade_errno_str(ret), ret > 0 ? ids[0] : 0, ret > 1 ? ids[1] : 0);
+	uring_check_answer(q, 2, ret, ids, dists, what);
+
+	/* A long walk (11.08's path of 250 nodes): the query beyond the far
+	 * end, every read finds the next node, nearer: all 250 are read, far
+	 * more than L; L is the only budget */
+	what = "a path of 250 nodes, entry 0 at one end, the query beyond the other (k 2, L 2, "
+	       "W 2)";
+	uring_teardown();
+	make_synthetic(0, 250, 8, 2);
+	for (uint32_t j = 0; j + 1 < 250; j++) {
+		synth_edge(j, j + 1);
+		synth_edge(j + 1, j);
+	}
+	synth_write_index("path.ann", 250);
+	uring_setup(8, false);
+	memset(q, 0, sizeof(q));
+	q[0] = 260.0f;
+	ret = usearch(q, 2, 2, 2, ids, dists, NULL);
+	uring_check_searched(ret, what);
+	uring_after(what, false);
+	uring_check_exhausted(q, 2, ret, what);
+	grade_check(ret == 2 && uring_nodes() == 250 && ids[0] == 249 && ids[1] == 248, "%s: the "
+		    "search returned %s after reading %ld node(s), expected 2 results, nodes 249 and "
+		    "248, after reading all 250: the search goes on while the list holds an unread "
+		    "candidate or a read is in flight, whatever the number of reads so far: L is "
+		    "the only budget, no cap on reads or submits (README, \"When the search "
+		    "ends\"; TODO 10)", what, grade_errno_str(ret), uring_nodes());
 	uring_check_answer(q, 2, ret, ids, dists, what);
 }
 
@@ -2817,67 +2959,96 @@ GRADE_TEST(uring, heap, 2,
 }
 
 GRADE_TEST(uring, ring_fails, 1,
-	   "ann_search_uring: a wait failing with another error (-EBADR), returned at once, not "
-	   "retried forever; the buffers of the reads in flight not freed; a submit failing with "
-	   "-EAGAIN returned too",
+	   "ann_search_uring: a wait failing with another error (-EBADR, -EBUSY, -EAGAIN), returned "
+	   "at once, not retried forever; the buffers of the reads in flight not freed; a submit "
+	   "failing with -EAGAIN or -EBUSY returned too",
 	   "TODO 12: only -EINTR is called again; any other error of a submit or a wait is the "
 	   "search's, returned at once (the buffers still in flight are then not freed)")
 {
+	/* a wait's -EBUSY is io_uring_enter(2)'s "wait for some completions
+	 * and try again", about a CQ the program let overflow: this search's
+	 * ring, W reads at most in a CQ of twice the SQ, never does. A wait's
+	 * -EAGAIN is not io_uring_peek_cqe's "no CQE yet". Neither is a signal */
+	static const struct { int err; const char *why; } waits[] = {
+		{ -EBADR, "a wait that fails with -EBADR is called again and again: only -EINTR is "
+			  "retried (TODO 12)" },
+		{ -EBUSY, "a wait that fails with -EBUSY is called again and again: only -EINTR is "
+			  "retried; io_uring_enter(2)'s \"wait for some completions and try again\" is "
+			  "about a CQ a program let overflow, which W reads on a ring of W entries or "
+			  "more never do: here the ring has failed (ann.h; TODO 12)" },
+		{ -EAGAIN, "a wait that fails with -EAGAIN is called again and again: only -EINTR is "
+			   "retried; a wait's -EAGAIN is not io_uring_peek_cqe's \"no completion yet\" "
+			   "(ann.h; TODO 12)" },
+	};
+	static const int submits[] = { -EAGAIN, -EBUSY };
 	uint32_t ids[T_K];
 	struct seam_heap before, after;
 	long calls;
 	int ret;
 
 	uring_setup(8, false);
-	uring_plan(0, U_HOLD, 2);
-	uring_new_query();
-	watch.inject_err = -EBADR;
-	watch.inject_when = WATCH_WHEN_WAITS_BUSY;
-	watch.inject_forever = true;
-	watch.limit = 1000;
-	watch.limit_why = "a wait that fails with -EBADR is called again and again: only -EINTR "
-			  "is retried (TODO 12)";
-	seam_heap_usage(&before);
-	ret = urun(query(2), T_K, T_REC_L, 4, ids, NULL, NULL);
-	seam_heap_usage(&after);
-	calls = watch.calls - watch.inject_at;
-	uring_check_searched(ret, "query 2 (k 10, L 24, W 4), every wait failing with -EBADR");
-	grade_check(watch.injected, "the search never waited for a completion while a read was in "
-		    "flight");
-	uring_after("a wait failing with -EBADR", true);
-	grade_check(ret == -EBADR, "every wait failing with -EBADR: the search returned %s, expected "
-		    "-EBADR (TODO 12)", grade_errno_str(ret));
-	grade_check(calls < 100, "every wait failing with -EBADR: the search made %ld more "
-		    "liburing calls after the first failure before it returned (TODO 12)", calls);
-	grade_check(after.bytes - before.bytes >= (long long)ANN_SECTOR,
-		    "every wait failing with -EBADR, with a read still in flight: the search "
-		    "returned with %lld bytes of its own still allocated, less than that read's "
-		    "buffer: the kernel may still write into the buffers of reads in flight, so "
-		    "they are not freed when the ring fails (ann.h; TODO 12)",
-		    after.bytes - before.bytes);
-	/* at most the W read buffers stay (one block each, or one for all):
-	 * the list, the seen set, the results... are the query's own */
-	grade_check(after.blocks - before.blocks <= 4,
-		    "every wait failing with -EBADR, W 4: the search returned with %ld blocks of "
-		    "its own still allocated, more than the 4 read buffers: only the buffers of "
-		    "the reads in flight must stay (the kernel may write into them); the rest of "
-		    "the query's state (list, seen set, results...) is freed as on any other "
-		    "return (ann.h; TODO 12)", after.blocks - before.blocks);
-	/* a submit failing with -EAGAIN (the kernel short of resources) is no
-	 * signal either: returned at once, not submitted again */
-	uring_new_query();
-	watch.inject_err = -EAGAIN;
-	watch.inject_at = 1;
-	ret = urun(query(3), T_K, T_REC_L, 4, ids, NULL, NULL);
-	grade_check(ret != -ENOSYS, "ann_search_uring returned -ENOSYS: TODOs 9 to 11 come first");
-	grade_check(watch.injected, "the search never called liburing");
-	uring_after("the first submit failing with -EAGAIN", true);
-	grade_check(ret == -EAGAIN, "query 3 (k 10, L 24, W 4), its first submit (the entry's read) "
-		    "failing with -EAGAIN: the search returned %s, expected -EAGAIN. A submit or a "
-		    "wait that fails with anything but -EINTR is the search's error, returned at "
-		    "once; an -EAGAIN from the submit itself is not a completion's -EAGAIN, and "
-		    "submitting again is not the contract's (ann.h, \"a submit or a wait failing "
-		    "with anything else\"; TODO 12)", grade_errno_str(ret));
+	for (size_t e = 0; e < sizeof(waits) / sizeof(waits[0]); e++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "every wait for a read in flight failing with %s",
+			 grade_errno_str(waits[e].err));
+		uring_plan(0, U_HOLD, 2);
+		uring_new_query();
+		watch.inject_err = waits[e].err;
+		watch.inject_when = WATCH_WHEN_WAITS_BUSY;
+		watch.inject_forever = true;
+		watch.limit = 1000;
+		watch.limit_why = waits[e].why;
+		seam_heap_usage(&before);
+		ret = urun(query(2), T_K, T_REC_L, 4, ids, NULL, NULL);
+		seam_heap_usage(&after);
+		calls = watch.calls - watch.inject_at;
+		uring_check_searched(ret, "query 2 (k 10, L 24, W 4), every wait failing");
+		grade_check(watch.injected, "the search never waited for a completion while a read "
+			    "was in flight");
+		uring_after(what, true);
+		grade_check(ret == waits[e].err, "%s: the search returned %s, expected %s: a wait "
+			    "that fails with anything but -EINTR is the search's error, returned at "
+			    "once (ann.h, \"a submit or a wait failing with anything else\"; TODO 12)",
+			    what, grade_errno_str(ret), grade_errno_str(waits[e].err));
+		grade_check(calls < 100, "%s: the search made %ld more liburing calls after the first "
+			    "failure before it returned (TODO 12)", what, calls);
+		grade_check(after.bytes - before.bytes >= (long long)ANN_SECTOR,
+			    "%s, with a read still in flight: the search returned with %lld bytes of "
+			    "its own still allocated, less than that read's buffer: the kernel may "
+			    "still write into the buffers of reads in flight, so they are not freed "
+			    "when the ring fails (ann.h; TODO 12)", what, after.bytes - before.bytes);
+		/* at most the W read buffers stay (one block each, or one for all):
+		 * the list, the seen set, the results... are the query's own */
+		grade_check(after.blocks - before.blocks <= 4,
+			    "%s, W 4: the search returned with %ld blocks of its own still "
+			    "allocated, more than the 4 read buffers: only the buffers of the reads "
+			    "in flight must stay (the kernel may write into them); the rest of the "
+			    "query's state (list, seen set, results...) is freed as on any other "
+			    "return (ann.h; TODO 12)", what, after.blocks - before.blocks);
+	}
+	/* a submit failing with -EAGAIN (the kernel short of resources) or
+	 * -EBUSY is no signal either: returned at once, not submitted again */
+	for (size_t e = 0; e < sizeof(submits) / sizeof(submits[0]); e++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "the first submit (the entry's read) failing with %s",
+			 grade_errno_str(submits[e]));
+		uring_new_query();
+		watch.inject_err = submits[e];
+		watch.inject_at = 1;
+		ret = urun(query(3), T_K, T_REC_L, 4, ids, NULL, NULL);
+		grade_check(ret != -ENOSYS, "ann_search_uring returned -ENOSYS: TODOs 9 to 11 come "
+			    "first");
+		grade_check(watch.injected, "the search never called liburing");
+		uring_after(what, true);
+		grade_check(ret == submits[e], "query 3 (k 10, L 24, W 4), %s: the search returned "
+			    "%s, expected %s. A submit or a wait that fails with anything but -EINTR is "
+			    "the search's error, returned at once; an -EAGAIN or -EBUSY from the submit "
+			    "itself is not a completion's -EAGAIN, and submitting again is not the "
+			    "contract's (ann.h, \"a submit or a wait failing with anything else\"; "
+			    "TODO 12)", what, grade_errno_str(ret), grade_errno_str(submits[e]));
+	}
 }
 
 GRADE_TEST_T(uring, odirect, 2,
