@@ -286,6 +286,10 @@ static int run(struct batch *b)
 		rc = submit_pending(b);
 		if (rc < 0)
 			break;
+		/* A request io_submit refused gave its slot back: fill it
+		 * before waiting, so the window is whole while we wait. */
+		if (b->nfree > 0 && b->next < b->n)
+			continue;
 		if (b->inflight > 0) {
 			rc = reap(b);
 			if (rc < 0)
