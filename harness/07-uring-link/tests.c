@@ -244,6 +244,51 @@ static ssize_t run_deadline_scripted(struct ulink *u, int fd, void *buf, size_t 
 	return ret;
 }
 
+/* The two CQEs of a deadline read in the other order. When the read's CQE
+ * and its timeout's arrive in the same call (data already in the pipe: the
+ * read completes at once and its timeout is cancelled), they are swapped in
+ * the CQ before the module looks: the timeout's (-ECANCELED) comes first,
+ * as it may (lesson, section 5: "two CQEs, in either order"). */
+static struct {
+	__u64 read_ud, timer_ud;
+	bool have_read, have_timer;
+	struct io_uring_cqe *read_cqe; /* the read's CQE, not yet seen by the module */
+	long read_call;                /* the liburing call after which it came     */
+	unsigned swapped;
+} order;
+
+static void order_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	if (watch_is_read(sqe)) {
+		order.read_ud = sqe->user_data;
+		order.have_read = true;
+	} else if (sqe->opcode == IORING_OP_LINK_TIMEOUT) {
+		order.timer_ud = sqe->user_data;
+		order.have_timer = true;
+	}
+}
+
+static void order_cqe(struct io_uring_cqe *cqe)
+{
+	if (!order.have_read || !order.have_timer || order.read_ud == order.timer_ud)
+		return;
+	if (cqe->user_data == order.read_ud) {
+		order.read_cqe = cqe;
+		order.read_call = watch.calls;
+	} else if (cqe->user_data == order.timer_ud && order.read_cqe &&
+		   order.read_call == watch.calls) {
+		/* Both came after this one call: the module has seen neither. */
+		struct io_uring_cqe first = *order.read_cqe;
+
+		*order.read_cqe = *cqe;
+		*cqe = first;
+		order.read_cqe = NULL;
+		order.swapped++;
+	}
+}
+
 /* The copy: read -> write pairs. */
 static struct {
 	unsigned reads, writes;
@@ -317,6 +362,38 @@ static void copy_watch(void)
 {
 	memset(&cp, 0, sizeof(cp));
 	watch.on_sqe = copy_sqe;
+}
+
+/* The window at each wait: blocks started (a read at a block's offset),
+ * requests in flight (SQEs taken minus CQEs reaped). */
+static struct {
+	size_t block;
+	unsigned long long blocks, started, short_started;
+	unsigned slots, short_inflight;
+	bool short_seen;
+} win;
+
+static void win_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	if (watch_is_read(sqe) && sqe->off % win.block == 0)
+		win.started++;
+}
+
+static void win_wait(struct io_uring *ring, unsigned nr)
+{
+	unsigned inflight;
+
+	(void)nr;
+	if (!ring)
+		return;
+	inflight = watch_inflight(ring);
+	if (win.started < win.blocks && inflight < win.slots && !win.short_seen) {
+		win.short_seen = true;
+		win.short_inflight = inflight;
+		win.short_started = win.started;
+	}
 }
 
 static int run_copy_fds(struct ulink *u, int in, int out, off_t size, size_t block,
@@ -432,6 +509,28 @@ URING_TEST(ring, init_and_exit, 1,
 	SEAM_CALL_VOID(ulink_exit(&u));
 	grade_check(watch.exits == 1, "two ulink_exit calls tore the ring down %ld times, "
 		    "expected once (TODO 2)", watch.exits);
+	/* A ulink after its exit is not live: every call refuses it, as it
+	 * refuses one never set up (its ring's memory is unmapped now). The
+	 * other fields may still hold what the ring had: live is what says. */
+	{
+		unsigned char one[8];
+
+		ret = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		grade_check(ret == -EINVAL, "ulink_cancel_all on a ulink after ulink_exit returned "
+			    "%s, expected -EINVAL: after the exit u->live is 0, and the functions "
+			    "refuse a ulink that is not live (ulink.h). Judge by live, not by another "
+			    "field that the exit may leave as it was (sq_entries, the ring's fd) "
+			    "(TODOs 1, 2)", grade_errno_str(ret));
+		ret = SEAM_CALL(ulink_start_read(&u, 0, one, sizeof(one), -1, 1));
+		grade_check(ret == -EINVAL, "ulink_start_read on a ulink after ulink_exit returned "
+			    "%s, expected -EINVAL (u not live: ulink.h; TODO 6)", grade_errno_str(ret));
+		ret = (int)SEAM_CALL(ulink_read_timeout(&u, 0, one, sizeof(one), 100));
+		grade_check(ret == -EINVAL, "ulink_read_timeout on a ulink after ulink_exit returned "
+			    "%s, expected -EINVAL (u not live: ulink.h; TODO 4)", grade_errno_str(ret));
+		ret = SEAM_CALL(ulink_copy(&u, 0, 1, 10, 4096, 2));
+		grade_check(ret == -EINVAL, "ulink_copy on a ulink after ulink_exit returned %s, "
+			    "expected -EINVAL (u not live: ulink.h; TODO 8)", grade_errno_str(ret));
+	}
 	grade_check(fault_count_fds() == fds, "after ulink_init + ulink_exit, %d descriptor(s) "
 		    "more are open", fault_count_fds() - fds);
 	grade_check_heap(&heap, "ulink_init + ulink_exit");
@@ -538,6 +637,27 @@ URING_TEST(deadline, data_ready, 2,
 			    "less than len (TODO 4)", grade_errno_str(ret));
 		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 		big_free(big);
+	}
+
+	/* The timeout's CQE first, then the read's with the bytes: CQEs carry
+	 * no order, only user_data says whose each one is. (Where the two do
+	 * not come after one call, they cannot be swapped: nothing is judged.) */
+	for (int round = 0; round < 3 && !order.swapped; round++) {
+		memset(&order, 0, sizeof(order));
+		grade_check(SEAM_REAL(write)(p[1], "swap!", 5) == 5, "harness: write");
+		memset(buf, 0xa5, sizeof(buf));
+		watch.on_sqe = order_sqe;
+		watch.on_cqe = order_cqe;
+		ret = (int)run_deadline(&u, p[0], buf, sizeof(buf), 2000);
+		watch.on_sqe = NULL;
+		watch.on_cqe = NULL;
+		grade_check(ret == 5 && !memcmp(buf, "swap!", 5), "ulink_read_timeout on a pipe "
+			    "holding 5 bytes returned %s, expected 5%s: the two CQEs of a deadline read "
+			    "come in either order, so tell them apart by user_data, never by which came "
+			    "first; the read's CQE decides (TODO 5; lesson, section 5)",
+			    grade_errno_str(ret), order.swapped ? ", with the link timeout's CQE "
+			    "(-ECANCELED) before the read's (5)" : "");
+		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
@@ -811,12 +931,14 @@ URING_TEST(deadline, eintr_result_retried, 1,
 	   "a fresh deadline (lesson, pitfall 7)", 8)
 {
 	unsigned char buf[64];
+	struct seam_heap heap;
 	struct ulink u;
 	ssize_t ret;
 	int p[2];
 
 	init_or_fail(&u, 8);
 	empty_pipe(p);
+	seam_heap_usage(&heap);
 	grade_check(SEAM_REAL(write)(p[1], "again", 5) == 5, "harness: write");
 	watch.eintr_reads = 1;
 	ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
@@ -837,6 +959,11 @@ URING_TEST(deadline, eintr_result_retried, 1,
 		    grade_errno_str(ret));
 	grade_check(watch.eintrs == 3, "harness: %u of 3 reads interrupted", watch.eintrs);
 	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	/* Each try is over once both its CQEs are reaped: what was allocated
+	 * for a try (a timespec, say) is freed before the next one. */
+	grade_check_heap(&heap, "ulink_read_timeout calls whose read was interrupted (-EINTR) and "
+			 "tried again, up to three times in a row: free what a try allocated "
+			 "before the next try, not only after the last one (TODO 5)");
 
 	/* Interrupted on a pipe that stays empty: the read tried again has a
 	 * deadline of its own, so the call still ends, with -ETIME. */
@@ -875,6 +1002,7 @@ URING_TEST(deadline, arguments_and_errors, 2,
 	   "its own -errno (-EBADF, -EISDIR), and its timeout's CQE is reaped too", 8)
 {
 	unsigned char buf[64];
+	struct seam_heap heap;
 	struct ulink u, dead;
 	int p[2], dir;
 	ssize_t ret;
@@ -889,6 +1017,7 @@ URING_TEST(deadline, arguments_and_errors, 2,
 		    "ulink.h refuses buf == NULL only with len > 0; len 0 is 0 without any I/O, "
 		    "whatever buf and fd are (TODO 4: buf NULL is refused only with len > 0)",
 		    grade_errno_str(ret));
+	seam_heap_usage(&heap);
 	ret = run_deadline(&u, 1000000, buf, sizeof(buf), 500);
 	grade_check(ret == -EBADF, "ulink_read_timeout on fd 1000000 returned %s, expected -EBADF "
 		    "(the read's CQE)", grade_errno_str(ret));
@@ -917,6 +1046,12 @@ URING_TEST(deadline, arguments_and_errors, 2,
 		    "empty pipe); ulink_read_timeout returned %s, expected -EAGAIN: it is the read's "
 		    "own -errno (ulink.h; TODO 5)", grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_read_timeout returned -EAGAIN", "TODO 5");
+	/* A read that failed is a path like -ETIME: both CQEs reaped, the
+	 * kernel holds nothing of the call, nothing of it stays allocated. */
+	grade_check_heap(&heap, "ulink_read_timeout calls whose read failed (-EBADF, -EISDIR, "
+			 "-EAGAIN): the read's own error is returned once both CQEs are reaped, "
+			 "and what the call allocated (a timespec, say) is freed on that path too "
+			 "(TODO 5)");
 	ret = run_deadline(&u, p[0], NULL, 10, 100);
 	grade_check(ret == -EINVAL, "ulink_read_timeout with buf NULL and len 10 returned %s, "
 		    "expected -EINVAL", grade_errno_str(ret));
@@ -1212,6 +1347,64 @@ URING_TEST(cancel, pipes_never_answer, 3,
 		}
 		check_ring_clean(&v, "after ulink_cancel_all on a second ring returned", "TODO 7");
 		SEAM_CALL_VOID(ulink_exit(&v));
+	}
+
+	/* Two reads on one silent pipe: both are cancelled. (A cancel by fd
+	 * without IORING_ASYNC_CANCEL_ALL takes the first of them only; so that
+	 * the call cannot wait for ever, 4 bytes go into the pipe if it sleeps
+	 * in io_uring_enter: a read left armed takes them.) */
+	{
+		struct fault_step steps[] = {
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_WRITE, .fd = pipes[0][1], .data = "late", .len = 4 },
+			{ .op = FAULT_END },
+		};
+		struct fault_report rep;
+		struct fault *f;
+
+		memset(bufs, 0xa5, sizeof(bufs));
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < 2; i++) {
+			n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], bufs[i], sizeof(bufs[i]), -1,
+						       500 + i));
+			grade_check(n == 0, "ulink_start_read #%d on a pipe that already has a read "
+				    "in flight returned %s, expected 0 (TODO 6)", i, grade_errno_str(n));
+		}
+		memset(done, 0x5a, sizeof(done));
+		f = fault_start(steps);
+		n = SEAM_CALL(ulink_cancel_all(&u, done, NPIPES + 4));
+		rep = fault_join(f);
+		free(rep.sink);
+		{  /* the 4 bytes, if no read took them (the script writes them by its end) */
+			char late[8];
+			int fl = fcntl(pipes[0][0], F_GETFL);
+
+			fcntl(pipes[0][0], F_SETFL, fl | O_NONBLOCK);
+			(void)!SEAM_REAL(read)(pipes[0][0], late, sizeof(late));
+			fcntl(pipes[0][0], F_SETFL, fl);
+		}
+		grade_check(n == 2, "ulink_cancel_all with two reads in flight on one silent pipe "
+			    "returned %s, expected 2", grade_errno_str(n));
+		for (int k = 0; k < n; k++) {
+			int i = (int)(done[k].tag - 500);
+
+			grade_check(done[k].tag >= 500 && done[k].tag < 502 && !seen[i]++,
+				    "ulink_cancel_all with two reads on one pipe (tags 500, 501) "
+				    "reported tag %#llx (twice, or a tag no read had)",
+				    (unsigned long long)done[k].tag);
+			grade_check(done[k].res == -ECANCELED, "two reads waited on one silent pipe; "
+				    "ulink_cancel_all reported the one tagged %llu with %s, expected "
+				    "-ECANCELED: the cancel did not catch it, and it was still armed when "
+				    "the harness wrote into the pipe while the call waited. Cancel every "
+				    "read: by its own user_data, or all at once (IORING_ASYNC_CANCEL_ANY "
+				    "with _ALL); by fd, only with IORING_ASYNC_CANCEL_ALL, since several "
+				    "reads may share one fd (TODO 7; lesson, section 6)",
+				    (unsigned long long)done[k].tag, grade_errno_str(done[k].res));
+		}
+		check_ring_clean(&u, "after ulink_cancel_all of two reads on one pipe returned",
+				 "TODO 7");
+		check_pipe_let_go(pipes[0], bufs[0], 2 * sizeof(bufs[0]), 0xa5, "after "
+				  "ulink_cancel_all of two reads on one pipe returned", "TODO 7");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < NPIPES; i++)
@@ -1693,6 +1886,12 @@ static void far_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queue
 	}
 }
 
+/* Reads from offset 64 on fail (fd -1: -EBADF, for real). */
+static bool reads_from_64(const struct io_uring_sqe *sqe)
+{
+	return sqe->off >= 64;
+}
+
 URING_TEST_T(copy, files, 3,
 	     "ulink_copy: sizes 0 to 3 MB, blocks of 1 byte to 1 MiB, 1 to UINT_MAX pairs, rings of 16 and 2, byte for byte; 4 GiB + 12345 bytes, offsets past 4 GiB",
 	     "TODOs 8-11: every block read into its own buffer and written from it at the same "
@@ -1705,6 +1904,8 @@ URING_TEST_T(copy, files, 3,
 		{ 150001, 4096, 6 },
 		{ 65536 * 5 + 7, 65536, 3 }, { 3000017, 131072, 8 }, { 3000017, 1u << 20, 2 },
 		{ 1000, 1, 5 },         { 200001, 8192, 1000 },
+		/* more pairs than sq_entries / 2, fewer than sq_entries */
+		{ 200001, 8192, 12 },
 		/* pairs at the top of its range: pairs * 2 does not fit */
 		{ 200001, 8192, 1u << 31 }, { 200001, 8192, UINT_MAX },
 	};
@@ -1784,6 +1985,39 @@ URING_TEST_T(copy, files, 3,
 			    far.read_end, far.write_end, far.written,
 			    far.beyond ? ", some past the end" : "", far.size);
 		check_ring_clean(&u, "after ulink_copy of 4 GiB + 12345 bytes returned", "TODOs 8-11");
+		close(in);
+		close(out);
+	}
+
+	/* More than 2^32 blocks: 4 GiB (+ 3) in blocks of 1 byte, /dev/zero to
+	 * /dev/null, 8 pairs. The reads from offset 64 on fail (fd -1: -EBADF),
+	 * so the copy ends there, after its first windows. The number of blocks
+	 * does not fit 32 bits: cut to an unsigned it is 3 (or 0), and the
+	 * window (at most pairs, at most the blocks) shrinks with it. */
+	for (int k = 0; k < 2; k++) {
+		const off_t big = ((off_t)1 << 32) + (k == 0 ? 3 : 0);
+		int in = grade_open("/dev/zero", O_RDONLY), out = grade_open("/dev/null", O_WRONLY);
+		int ret;
+
+		watch_reset_counts();
+		watch.poison_sqe = reads_from_64;
+		ret = run_copy_fds(&u, in, out, big, 1, 8);
+		watch.poison_sqe = NULL;
+		grade_check(ret == -EBADF, "ulink_copy of %lld bytes (4 GiB%s) in blocks of 1 byte, "
+			    "whose reads from offset 64 on fail with -EBADF, returned %s after %ld "
+			    "SQE(s), expected -EBADF%s: the number of blocks (%lld) does not fit 32 bits; "
+			    "count them in off_t (TODO 8)", (long long)big, k == 0 ? " + 3" : "",
+			    grade_errno_str(ret), watch.sqes_submitted, ret == 0 ? " (it copied "
+			    "nothing and called it done: 2^32 blocks cut to 32 bits are 0)" : "",
+			    (long long)big);
+		grade_check(watch.max_inflight >= u.sq_entries, "ulink_copy of %lld bytes in blocks of "
+			    "1 byte (%lld blocks), 8 pairs on a ring of %u SQ entries, never had more "
+			    "than %u requests in flight, expected %u (8 pairs): the window is "
+			    "min(pairs, sq_entries / 2, blocks), and the number of blocks does not fit "
+			    "32 bits (cut to an unsigned, 2^32 + 3 blocks are 3). Count them in off_t "
+			    "(TODO 8)", (long long)big, (long long)big, u.sq_entries, watch.max_inflight,
+			    u.sq_entries);
+		check_ring_clean(&u, "after ulink_copy of more than 2^32 blocks returned", "TODOs 8-11");
 		close(in);
 		close(out);
 	}
@@ -1872,6 +2106,38 @@ URING_TEST(copy, linked_pairs, 3,
 		close(in);
 		close(out);
 		watch_slow_close();
+	}
+
+	/* The window stays full: /dev/zero to /dev/null (every request
+	 * completes at once), 64 blocks, 4 pairs. Whenever the copy waits with
+	 * blocks not started yet, each of its 4 slots has a request in flight
+	 * (queued, in the kernel, or with a CQE not reaped yet). */
+	{
+		int in = grade_open("/dev/zero", O_RDONLY), out = grade_open("/dev/null", O_WRONLY);
+		int ret;
+
+		memset(&win, 0, sizeof(win));
+		win.block = block;
+		win.blocks = 64;
+		win.slots = 4;
+		watch_reset_counts();
+		watch.on_sqe = win_sqe;
+		watch.before_wait = win_wait;
+		ret = run_copy_fds(&u, in, out, (off_t)(64 * block), block, 4);
+		watch.on_sqe = NULL;
+		watch.before_wait = NULL;
+		grade_check(ret == 0, "ulink_copy of 64 blocks from /dev/zero to /dev/null returned %s, "
+			    "expected 0", grade_errno_str(ret));
+		grade_check(!win.short_seen, "ulink_copy (64 blocks, 4 pairs, every request "
+			    "completing at once) waited for a completion with only %u request(s) in "
+			    "flight while %llu of the 64 blocks were not started yet: some of its 4 "
+			    "slots sat idle. As pairs end, every slot whose pair is over takes the next "
+			    "block before the next submission, not one slot per round (ulink.h: \"the "
+			    "window is kept full\"; TODO 9)", win.short_inflight,
+			    win.blocks - win.short_started);
+		check_ring_clean(&u, "after ulink_copy returned", "TODOs 8-11");
+		close(in);
+		close(out);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
@@ -2371,6 +2637,103 @@ URING_TEST_T(copy, interruptions, 2,
 		copy_and_check(&u, 50 * 4096 + 3, 4096, 4, k == 0 ? " with -EINTR from three calls"
 								: " with -EAGAIN from three calls");
 		grade_check(watch.injected, "harness: nothing injected");
+	}
+
+	/* A real signal (SIGUSR1, no SA_RESTART) while the copy sleeps in the
+	 * io_uring_enter that submitted its pair (SRC an empty pipe): the call
+	 * returns the SQEs it submitted, with no CQE in the CQ. Then the pipe
+	 * gets its data, once the copy waits again. */
+	{
+		const size_t size = 2 * 4096;
+		unsigned char *data = grade_random_bytes(size), *back;
+		struct fault_step steps[] = {
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_SIGNAL },
+			{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+			{ .op = FAULT_WRITE_PIECES, .data = data, .len = size, .piece = 4096 },
+			{ .op = FAULT_END },
+		};
+		struct fault_report rep;
+		struct fault *f;
+		size_t backlen;
+		int p[2], out, ret;
+
+		fault_pipe(p, 4096);
+		steps[3].fd = p[1];
+		out = grade_open(grade_path("dst-signal"), O_RDWR | O_CREAT | O_TRUNC);
+		watch_reset_counts();
+		f = fault_start(steps);
+		ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
+		rep = fault_join(f);
+		free(rep.sink);
+		grade_check(rep.signals == 1, "harness: the signal was not delivered (ulink_copy from "
+			    "an empty pipe never slept in io_uring_enter?); it returned %s",
+			    grade_errno_str(ret));
+		grade_check(ret == 0, "a signal (SIGUSR1, no SA_RESTART) ended ulink_copy's wait in "
+			    "the io_uring_enter that had just submitted its pair (SRC an empty pipe); "
+			    "ulink_copy returned %s, expected 0. That call returns the number of SQEs it "
+			    "submitted, and the CQ may still be empty: a return >= 0 from "
+			    "io_uring_submit_and_wait does not promise a CQE. Nothing has completed: "
+			    "reap what is there (maybe nothing) and wait again (io_uring_enter(2), "
+			    "RETURN VALUE and EINTR; TODO 10; lesson, pitfall 7)",
+			    grade_errno_str(ret));
+		back = grade_slurp(grade_path("dst-signal"), &backlen);
+		grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+			    "ulink_copy from a pipe, interrupted by a signal once: DST has %zu of %zu "
+			    "bytes (or other bytes)", back ? backlen : 0, size);
+		check_ring_clean(&u, "after ulink_copy returned", "TODOs 10, 11");
+		free(back);
+		free(data);
+		close(out);
+		close_pipe(p);
+	}
+
+	/* Write CQEs of -EINTR with SRC a pipe fed 1000 bytes at a time (one
+	 * pair): what was read cannot be read again, so the write is what is
+	 * done again, from the same buffer. */
+	{
+		const size_t size = 20000;
+		unsigned char *data = grade_random_bytes(size), *back;
+		struct fault_step steps[] = {
+			{ .op = FAULT_WRITE_PIECES, .data = data, .len = size, .piece = 1000 },
+			{ .op = FAULT_CLOSE },  /* then end of file: nothing waits for ever */
+			{ .op = FAULT_END },
+		};
+		struct fault_report rep;
+		struct fault *f;
+		size_t backlen;
+		int p[2], out, ret;
+
+		fault_pipe(p, 4096);
+		steps[0].fd = steps[1].fd = p[1];
+		out = grade_open(grade_path("dst-pipe-eintr"), O_RDWR | O_CREAT | O_TRUNC);
+		memset(&we, 0, sizeof(we));
+		we.left = 3;
+		watch_reset_counts();
+		watch.on_sqe = we_sqe;
+		watch.on_cqe = we_cqe;
+		f = fault_start(steps);
+		ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
+		rep = fault_join(f);
+		free(rep.sink);
+		watch.on_sqe = NULL;
+		watch.on_cqe = NULL;
+		grade_check(we.ambiguous || we.rewritten >= 1, "harness: no write was interrupted");
+		back = grade_slurp(grade_path("dst-pipe-eintr"), &backlen);
+		grade_check(ret == 0 && back && backlen == size && grade_first_diff(back, data, size) < 0,
+			    "ulink_copy of 20000 bytes from a pipe fed 1000 bytes at a time, %u of its "
+			    "write CQEs saying -EINTR, returned %s with DST of %zu bytes, first "
+			    "difference at %zd: an interrupted write wrote nothing, but its bytes were "
+			    "read and are still in the buffer; write them again. Reading them again "
+			    "works on a file, not on a pipe, whose bytes are gone once read (ulink.h: "
+			    "\"a CQE with -EINTR: that step is done again\"; TODO 10)",
+			    we.rewritten, grade_errno_str(ret), back ? backlen : 0,
+			    back ? grade_first_diff(back, data, backlen < size ? backlen : size) : -1);
+		check_ring_clean(&u, "after ulink_copy returned", "TODOs 10, 11");
+		free(back);
+		free(data);
+		close(out);
+		close(p[0]);  /* the script closed the write end */
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
@@ -2887,6 +3250,42 @@ URING_TEST(cancel, failed_submissions, 2,
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	check_pipe_let_go(p, other, sizeof(other), 0xa5, "after ulink_cancel_all returned",
 			  "TODO 7");
+
+	/* A deadline read whose submission failed may leave the SQ of 2 full
+	 * (its read and its timeout, taken back as NOPs). The ring works again:
+	 * the next ulink_start_read submits what is queued to find its slot;
+	 * nothing is in flight, so -EBUSY ("full") is not the answer. */
+	watch_reset_counts();
+	watch.inject_at = 1;
+	watch.inject_err = -EBADR;
+	watch.inject_forever = true;
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 500);
+	watch_reset_counts();
+	grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EBADR; "
+		    "ulink_read_timeout on a ring of 2 returned %s, expected an error",
+		    grade_errno_str(ret));
+	{
+		unsigned queued = io_uring_sq_ready(&u.ring);
+
+		memset(other, 0xa5, sizeof(other));
+		n = SEAM_CALL(ulink_start_read(&u, p[0], other, sizeof(other), -1, 30));
+		grade_check(n == 0 && u.inflight == 1, "after a ulink_read_timeout whose submission "
+			    "failed (it left %u SQE(s) in the SQ of 2), ulink_start_read with nothing "
+			    "in flight returned %s (u.inflight %u), expected 0 and 1: -EBUSY means %u "
+			    "reads in flight, not an SQ full of what a failed call left. When "
+			    "io_uring_get_sqe has no slot, submit what is queued first (TODO 6; "
+			    "io_uring_sq_space_left; lesson, pitfall 22)", queued, grade_errno_str(n),
+			    u.inflight, u.sq_entries);
+		n = SEAM_CALL(ulink_cancel_all(&u, done, 2));
+		grade_check(n == 1 && done[0].tag == 30 && done[0].res == -ECANCELED,
+			    "ulink_cancel_all with the read tagged 30 in flight returned %s (first "
+			    "tag %llu, %s), expected 1 with -ECANCELED (TODO 7)", grade_errno_str(n),
+			    n > 0 ? (unsigned long long)done[0].tag : 0ull,
+			    n > 0 ? grade_errno_str(done[0].res) : "-");
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		check_pipe_let_go(p, other, sizeof(other), 0xa5, "after ulink_cancel_all returned",
+				  "TODO 7");
+	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
 }
