@@ -151,7 +151,8 @@ int ufixed_remove_file(struct ufixed *u, unsigned slot);
  * first) or -errno for that request alone; a negative offset gives -EINVAL
  * and len 0 gives 0, without any I/O; a short read is continued; a CQE of
  * -EINTR is read again; at most min(qd, u->cq_entries) reads in flight;
- * -EINVAL for u NULL or not live, qd 0, reqs NULL with n > 0; n 0 returns 0.
+ * -EINVAL for u NULL or not live or qd 0 (whatever n is, as in chapter 06),
+ * and for reqs NULL with n > 0; otherwise n 0 returns 0.
  *
  * How each read is issued:
  *   - reqs[i].fd equal to files[s] of a filled slot s: the read names slot s

@@ -1914,7 +1914,8 @@ URING_TEST(mechanism, window_and_budget, 2,
 }
 
 URING_TEST(read, arguments, 1,
-	   "ufixed_read: -EINVAL for a NULL or dead ring, qd 0, a NULL array; n 0 does nothing; "
+	   "ufixed_read: -EINVAL for a NULL or dead ring, qd 0, a NULL array (also with n 0); "
+	   "otherwise n 0 does nothing; "
 	   "qd far above n and every limit",
 	   "ufixed.h (ufixed_read): the argument checks come first; an empty batch enters no "
 	   "kernel; qd is only a bound, never a size to allocate or wait for", 8)
@@ -1941,6 +1942,18 @@ URING_TEST(read, arguments, 1,
 		grade_check(ret == -EINVAL, "ufixed_read(&u, NULL, %zu, 4) returned %s, expected "
 			    "-EINVAL", n, grade_errno_str(ret));
 	}
+	/* The ring and qd are checked whatever n is (ufixed.h; ubatch.h of
+	 * chapter 06): an empty batch on a dead ring is still a caller's bug. */
+	ret = run_read(NULL, NULL, 0, 4);
+	grade_check(ret == -EINVAL, "ufixed_read(NULL, NULL, 0, 4) returned %s, expected -EINVAL: "
+		    "u is checked before n == 0 returns (ufixed.h, ufixed_read)", grade_errno_str(ret));
+	ret = run_read(&dead, NULL, 0, 4);
+	grade_check(ret == -EINVAL, "ufixed_read on a ring never set up with n 0 returned %s, "
+		    "expected -EINVAL: live is checked before n == 0 returns (ufixed.h, ufixed_read)",
+		    grade_errno_str(ret));
+	ret = run_read(&u, &one, 0, 0);
+	grade_check(ret == -EINVAL, "ufixed_read(&u, reqs, 0, 0) returned %s, expected -EINVAL: "
+		    "qd 0 is refused whatever n is (ufixed.h, ufixed_read)", grade_errno_str(ret));
 	watch_reset_counts();
 	ret = run_read(&u, NULL, 0, 4);
 	grade_check(ret == 0 && watch.calls == 0, "ufixed_read(&u, NULL, 0, 4) returned %s after "
@@ -2158,7 +2171,8 @@ URING_TEST_T(modes, sqpoll, 2,
 
 URING_TEST(modes, iopoll, 2,
 	   "ufixed_init with UFIXED_IOPOLL: an IOPOLL ring; buffered reads each get -EOPNOTSUPP "
-	   "in res, the call returns 0 and does not hang; len 0 and negative offsets as always",
+	   "in res (each read really submitted), the call returns 0 and does not hang; len 0 and "
+	   "negative offsets as always",
 	   "TODO 1: IORING_SETUP_IOPOLL; a read the device cannot poll completes with "
 	   "-EOPNOTSUPP, a result like any other error (lesson: IOPOLL; man 2 io_uring_setup)", 8)
 {
@@ -2185,9 +2199,19 @@ URING_TEST(modes, iopoll, 2,
 	reqs = block_reqs(fd, n, bs, arena);
 	reqs[6].len = 0;
 	reqs[7].offset = -5;
+	watch_sqes(&u, reqs, n);
 	ret = run_read(&u, reqs, n, 4);
+	check_sqes("reads on an IOPOLL ring");
 	grade_check(ret == 0, "ufixed_read of buffered reads on an IOPOLL ring returned %s, "
 		    "expected 0: -EOPNOTSUPP is each request's result", grade_errno_str(ret));
+	/* -EOPNOTSUPP is the kernel's answer, not one to guess: on a device
+	 * with poll queues the same reads succeed. */
+	grade_check(sqe_rules.fixed_reads == 6 && sqe_rules.plain_reads == 0, "ufixed_read on an "
+		    "IOPOLL ring handed the kernel %ld READ_FIXED and %ld plain read SQE(s) for the 6 "
+		    "requests that need I/O, expected 6 READ_FIXED: every read goes to the ring, and "
+		    "-EOPNOTSUPP is what its CQE says, not a result to fill in without asking (a "
+		    "device with poll queues reads them; ufixed.h, ufixed_read)",
+		    sqe_rules.fixed_reads, sqe_rules.plain_reads);
 	for (size_t i = 0; i < 6; i++)
 		grade_check(reqs[i].res == -EOPNOTSUPP, "request %zu, a buffered read on an IOPOLL "
 			    "ring: res %s, expected -EOPNOTSUPP (polled completions need O_DIRECT "
