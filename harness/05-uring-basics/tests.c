@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Rings the tests make for the learner's functions: small (RLIMIT_MEMLOCK). */
@@ -200,7 +202,11 @@ GRADE_TEST(open, sets_up_a_ring, 2,
 	setup();
 	before = fault_count_fds();
 	ret = UCALL(uring_open(&ring, 8));
-	grade_check(ret == 0, "uring_open(&ring, 8) returned %s, expected 0", errno_name(ret));
+	grade_check(ret == 0, "uring_open(&ring, 8) returned %s, expected 0%s", errno_name(ret),
+		    ret == -EOPNOTSUPP ? ". This kernel can READ and WRITE; the grader clears a "
+		    "probe when it is handed back to io_uring_free_probe, so a probe read after "
+		    "it was freed says \"nothing supported\": ask io_uring_opcode_supported "
+		    "first, free the probe last (man 3 io_uring_free_probe; TODO 1)" : "");
 	grade_check(ring.sq.ring_entries == 8, "uring_open(&ring, 8) set up a ring of %u SQ "
 		    "entries; pass entries on to io_uring_queue_init", ring.sq.ring_entries);
 	grade_check(ring.flags == 0, "uring_open set the ring up with flags 0x%x (ring->flags); "
@@ -2728,22 +2734,27 @@ GRADE_TEST(batch, edges, 1,
 	setup();
 	seam_refuse_blocking_io(batch_no_blocking_io);
 	for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++) {
-		struct batch_req reqs[4] = {
+		struct batch_req reqs[5] = {
 			{ fd, at[0], 100, bufs[0], 1 },
 			{ fd, at[1], 100, bufs[1], 1 },
 			{ fd, at[1], 0, NULL, 1 },          /* len 0: no I/O, res 0 */
 			{ fd, at[1] + 50, 100, bufs[2], 1 },  /* 50 bytes before EOF */
+			{ -1, 0, 0, NULL, 1 },    /* len 0, bad fd: still no I/O, res 0 */
 		};
-		static const ssize_t want[4] = { 100, 100, 0, 50 };
+		static const ssize_t want[5] = { 100, 100, 0, 50, 0 };
 
 		memset(bufs, 0, sizeof(bufs));
-		ret = UCALL(uring_serial_batch_read(reqs, 4, qds[q]));
+		ret = UCALL(uring_serial_batch_read(reqs, 5, qds[q]));
 		grade_check(ret == 0, "uring_serial_batch_read with qd %u returned %s, expected 0",
 			    qds[q], errno_name(ret));
-		for (int i = 0; i < 4; i++)
-			grade_check(reqs[i].res == want[i], "request %d (offset %lld, len %zu, qd %u): "
-				    "res is %s, expected %s", i, (long long)reqs[i].offset, reqs[i].len,
-				    qds[q], errno_name(reqs[i].res), errno_name(want[i]));
+		for (int i = 0; i < 5; i++)
+			grade_check(reqs[i].res == want[i], "request %d (fd %d, offset %lld, len %zu, "
+				    "qd %u): res is %s, expected %s%s", i, reqs[i].fd,
+				    (long long)reqs[i].offset, reqs[i].len, qds[q],
+				    errno_name(reqs[i].res), errno_name(want[i]),
+				    i == 4 ? ". A request of length 0 is uring_read_full of 0 bytes: "
+				    "0 with no I/O, whatever its fd (uring_basics.h, uring_read_full: "
+				    "\"len == 0 does no I/O\"); only a negative offset is refused first" : "");
 		grade_check_same(bufs[0], d1, 100, "request 0, across the 4 GiB mark");
 		grade_check_same(bufs[1], d2, 100, "request 1, at 5 GiB + 7");
 		grade_check_same(bufs[2], d2 + 50, 50, "request 3, at 5 GiB + 57");
@@ -4023,4 +4034,129 @@ GRADE_TEST(copy, onto_a_fifo_whose_reader_leaves, 1,
 	grade_check(fault_count_fds() == fds, "uring_copy_file left %d descriptor(s) open after "
 		    "a write failed with -EPIPE", fault_count_fds() - fds);
 	free(data);
+}
+
+/* A writer that comes late: it sleeps, then writes its bytes into a pipe. */
+struct slow_writer {
+	int fd;
+	const unsigned char *data;
+	size_t len;
+	unsigned delay_ms;
+};
+
+static void *slow_writer_main(void *arg)
+{
+	struct slow_writer *w = arg;
+	struct timespec ts = { w->delay_ms / 1000, (long)(w->delay_ms % 1000) * 1000000L };
+	size_t done = 0;
+
+	seam_mark_harness_thread();
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	while (done < w->len) {
+		ssize_t n = write(w->fd, w->data + done, w->len - done);
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	return NULL;
+}
+
+GRADE_TEST_T(read_full, waits_as_long_as_it_takes, 1,
+	     "uring_read_full on a pipe whose writer comes 2.5 s late waits for it: no time "
+	     "limit of its own",
+	     "TODO 4: wait for the CQE with io_uring_wait_cqe (or submit_and_wait) and no "
+	     "timeout: a read from a pipe, socket or tty may wait as long as the other end "
+	     "takes. A wait with a timeout that returns -ETIME makes a slow writer an error "
+	     "(uring_basics.h, uring_read_full; lesson section 6)", 10)
+{
+	unsigned char *data = grade_random_bytes(300), buf[300];
+	struct slow_writer w = { .data = data, .len = sizeof(buf), .delay_ms = 2500 };
+	struct io_uring *ring;
+	pthread_t th;
+	long t0;
+	ssize_t got;
+	int p[2];
+
+	setup();
+	ring = test_ring();
+	fault_pipe(p, 0);
+	w.fd = p[1];
+	memset(buf, 0, sizeof(buf));
+	grade_check(pthread_create(&th, NULL, slow_writer_main, &w) == 0,
+		    "harness: pthread_create failed");
+	t0 = fault_now_ms();
+	got = UCALL(uring_read_full(ring, p[0], buf, sizeof(buf), -1));
+	pthread_join(th, NULL);
+	grade_check(got == (ssize_t)sizeof(buf), "uring_read_full of %zu bytes from a pipe whose "
+		    "writer sends them after 2.5 s returned %s after %ld ms; expected %zu: the "
+		    "call waits for the data however long it takes. Wait for the CQE without a "
+		    "timeout (io_uring_wait_cqe(3)); -ETIME from io_uring_wait_cqe_timeout is not "
+		    "an answer the contract has (uring_basics.h, uring_read_full; TODO 4)",
+		    sizeof(buf), errno_name(got), fault_now_ms() - t0, sizeof(buf));
+	grade_check_same(buf, data, sizeof(buf), "uring_read_full from a late writer");
+	check_idle(ring, "uring_read_full");
+	close(p[0]);
+	close(p[1]);
+	free(data);
+}
+
+static volatile sig_atomic_t sigpipes_seen;
+
+static void count_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes_seen++;
+}
+
+GRADE_TEST(write_full, leaves_signals_alone, 1,
+	   "uring_write_full to a pipe without reader returns -EPIPE and the caller gets its "
+	   "SIGPIPE; the signal mask is as the caller left it",
+	   "TODO 5: do not block or ignore signals in the module: the process gets SIGPIPE "
+	   "unless it ignores it itself, and a signal it blocks stays pending, to be "
+	   "delivered later, after your function returned (man 7 pipe; man 7 signal; "
+	   "uring_basics.h, uring_write_full)")
+{
+	unsigned char data[100] = { 7 };
+	struct sigaction sa = { .sa_handler = count_sigpipe }, old_sa;
+	sigset_t before, after;
+	struct io_uring *ring;
+	ssize_t got;
+	int p[2];
+
+	setup();
+	ring = test_ring();
+	sigemptyset(&sa.sa_mask);
+	grade_check(sigaction(SIGPIPE, &sa, &old_sa) == 0, "harness: sigaction failed");
+	grade_check(pthread_sigmask(SIG_SETMASK, NULL, &before) == 0, "harness: pthread_sigmask");
+	for (int round = 0; round < 2; round++) {
+		sigpipes_seen = 0;
+		fault_pipe(p, 0);
+		close(p[0]);
+		got = UCALL(uring_write_full(ring, p[1], data, sizeof(data), -1));
+		pthread_sigmask(SIG_SETMASK, NULL, &after);
+		grade_check(got == -EPIPE, "uring_write_full to a pipe without reader returned %s, "
+			    "expected -EPIPE", errno_name(got));
+		grade_check(sigismember(&after, SIGPIPE) == sigismember(&before, SIGPIPE),
+			    "after uring_write_full to a pipe without reader, SIGPIPE is blocked in "
+			    "the caller's signal mask: the module blocked it and left it so. The "
+			    "caller decides what SIGPIPE does (a handler, SIG_IGN, or the default, "
+			    "which ends the process); a module that blocks it keeps it pending and "
+			    "changes the caller's signal mask for good (man 7 pipe; man 7 signal; "
+			    "TODO 5)");
+		for (int sig = 1; sig < NSIG; sig++)
+			grade_check(sigismember(&before, sig) == sigismember(&after, sig),
+				    "uring_write_full changed the caller's signal mask (signal %d, "
+				    "%s): leave it as the caller set it (man 7 signal; TODO 5)",
+				    sig, strsignal(sig));
+		grade_check(sigpipes_seen == 1, "the caller's SIGPIPE handler ran %d time(s) during "
+			    "uring_write_full to a pipe without reader; expected once: the kernel "
+			    "sends SIGPIPE with the -EPIPE, and the caller, not the module, decides "
+			    "what it does (man 7 pipe; uring_basics.h, uring_write_full)",
+			    (int)sigpipes_seen);
+		check_idle(ring, "uring_write_full returning -EPIPE");
+		close(p[1]);
+	}
+	sigaction(SIGPIPE, &old_sa, NULL);
 }

@@ -351,6 +351,21 @@ static struct io_uring_probe *hook_get_probe(void)
 	return doctor_probe(SEAM_REAL(io_uring_get_probe)());
 }
 
+/* A probe handed back is cleared before it is freed: nothing supported, no
+ * opcode known. Code that still reads it after io_uring_free_probe (a use
+ * after free that the allocator would otherwise hide, its bytes mostly
+ * intact) then finds READ and WRITE unsupported, instead of passing by
+ * luck. */
+static void hook_free_probe(struct io_uring_probe *p)
+{
+	if (p) {
+		for (unsigned i = 0; i < p->ops_len; i++)
+			p->ops[i].flags = 0;
+		p->last_op = 0;
+	}
+	SEAM_REAL(io_uring_free_probe)(p);
+}
+
 /* The error ring setup is to fail with, or 0. */
 static int setup_fault(unsigned entries)
 {
@@ -400,6 +415,7 @@ static void watch_kernel(void)
 {
 	seam_hook_io_uring_get_probe_ring = hook_get_probe_ring;
 	seam_hook_io_uring_get_probe = hook_get_probe;
+	seam_hook_io_uring_free_probe = hook_free_probe;
 	seam_hook_io_uring_queue_init = hook_queue_init;
 	seam_hook_io_uring_queue_init_params = hook_queue_init_params;
 }
