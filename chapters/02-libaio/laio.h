@@ -13,6 +13,8 @@
  *    io_getevents, io_destroy) return -errno themselves and leave errno
  *    alone (io_submit(2), NOTES): read their return value, never errno.
  *  - Nothing here keeps a pointer to caller memory after it returns.
+ *  - Several threads may call these functions at the same moment, each
+ *    with its own requests (and context): keep no state in static variables.
  *
  * What the exercise allows
  * ------------------------
