@@ -947,6 +947,16 @@ GRADE_TEST(hops, aligned, 2,
 		    "returns it), and ann.h refuses only NULL pointers and k, L, W out of range; the "
 		    "descriptor goes into every request as it is (TODOs 1 and 5)",
 		    grade_errno_str(ret), T_K);
+	/* nor is a negative one ann_search's to refuse: the descriptor is the
+	 * reader's business (this reader serves the index from memory; a real
+	 * one would put -EBADF in each request's res, the search's error) */
+	m.io.fd = -1;
+	ret = search(&m, query(5), T_K, 32, 4, ids, NULL, NULL);
+	grade_check(ret == T_K, "ann_search with io->fd -1 returned %s, expected %u results from "
+		    "this reader, which serves the index from memory: ann.h's -EINVAL is for NULL "
+		    "pointers and k, L, W out of range only; a bad descriptor fails in the reader "
+		    "(its -EBADF in a request's res, then the search's error), not in ann_search's "
+		    "argument checks (TODOs 1 and 5)", grade_errno_str(ret), T_K);
 }
 
 GRADE_TEST(faults, request_error, 3,
@@ -2305,6 +2315,17 @@ GRADE_TEST(uring, one_query, 3,
 		    "(TODOs 9 and 10)", grade_errno_str(ret), T_K);
 	uring_check_answer(query(2), T_K, ret, ids, dists, "query 2 (k 10, L 24, W 4) on fd 0");
 	uring_after("query 2 (k 10, L 24, W 4) on fd 0", false);
+	/* nor is a negative descriptor an argument to refuse: the read of it
+	 * fails in its completion (-EBADF), and that is the search's error */
+	U.fd = -1;
+	ret = usearch(query(3), T_K, 24, 4, ids, dists, NULL);
+	U.fd = real_fd;
+	grade_check(ret == -EBADF, "ann_search_uring with fd -1 returned %s, expected -EBADF, the "
+		    "error in the read's completion: ann.h's -EINVAL is for NULL pointers, p out of "
+		    "range and a ring smaller than W only; fd goes into every read as it is, and a "
+		    "completion's -errno is the search's error (ann.h, \"Completions and errors\"; "
+		    "TODOs 9 and 12)", grade_errno_str(ret));
+	uring_after("query 3 (k 10, L 24, W 4) on fd -1", false);
 
 	/* The end: a graph of 6 nodes, entry 5 with neighbours 3 and 4; node
 	 * 3, read slowly, alone leads on to node 0, the nearest. When 4 is
