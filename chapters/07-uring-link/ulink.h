@@ -22,7 +22,9 @@
  *
  * Every function returns 0 (or a count) on success and a negated errno value
  * on failure. liburing returns -errno itself: never read errno after a
- * liburing call, and never return -1.
+ * liburing call, and never return -1. The -EINVAL checks come first: an
+ * argument a function refuses is -EINVAL even where there is nothing to do
+ * (len 0, size 0, nothing in flight).
  *
  * A liburing call that fails took nothing or reaped nothing:
  *   - -EINTR (a signal): call it again; -EINTR never comes out of a function;

@@ -1065,6 +1065,16 @@ URING_TEST(deadline, arguments_and_errors, 2,
 	ret = run_deadline(&dead, p[0], buf, sizeof(buf), 100);
 	grade_check(ret == -EINVAL, "ulink_read_timeout on a ulink that was never set up (live 0) "
 		    "returned %s, expected -EINVAL", grade_errno_str(ret));
+	/* Arguments first: len 0 is 0 only for a call that is otherwise valid
+	 * (ulink.h: the -EINVAL checks come first). */
+	ret = run_deadline(&dead, p[0], buf, 0, 100);
+	grade_check(ret == -EINVAL, "ulink_read_timeout with len 0 on a ulink never set up "
+		    "(live 0) returned %s, expected -EINVAL: check u before the early return for "
+		    "len 0 (ulink.h: the -EINVAL checks come first; TODO 4)", grade_errno_str(ret));
+	ret = run_deadline(&u, p[0], buf, 0, 0);
+	grade_check(ret == -EINVAL, "ulink_read_timeout with len 0 and timeout_ms 0 returned %s, "
+		    "expected -EINVAL: timeout_ms 0 is refused whatever len is (ulink.h: the "
+		    "-EINVAL checks come first; TODO 4)", grade_errno_str(ret));
 
 	/* The ring fails: every liburing call that may enter the kernel says
 	 * -EBADR. The call returns an error, and nothing it queued may reach
@@ -1663,6 +1673,11 @@ URING_TEST(cancel, limits_and_arguments, 2,
 	grade_check(n == 0, "ulink_cancel_all with nothing in flight returned %s, expected 0",
 		    grade_errno_str(n));
 	check_ring_clean(&u, "after ulink_cancel_all with nothing in flight", "TODO 7");
+	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 3));
+	grade_check(n == -EINVAL, "ulink_cancel_all(u, NULL, 3) with nothing in flight returned "
+		    "%s, expected -EINVAL: done NULL with max 3 is refused even when there is "
+		    "nothing to cancel (ulink.h: the -EINVAL checks come first; TODO 7)",
+		    grade_errno_str(n));
 
 	/* Memory refused: a module that needs some for a read says -ENOMEM
 	 * and starts nothing. */
@@ -2523,6 +2538,20 @@ URING_TEST(copy, arguments, 1,
 	grade_check(ret == 0 && watch.sqes_submitted == 0, "ulink_copy of size 0 returned %s "
 		    "after %ld SQE(s), expected 0 with no I/O", grade_errno_str(ret),
 		    watch.sqes_submitted);
+	/* Arguments first: size 0 is "nothing to do" only for a call that is
+	 * otherwise valid (ulink.h: the -EINVAL checks come first). */
+	ret = run_copy_fds(&dead, -1, -1, 0, 4096, 2);
+	grade_check(ret == -EINVAL, "ulink_copy of size 0 on a ulink never set up (live 0) "
+		    "returned %s, expected -EINVAL: check the arguments before the early return "
+		    "for size 0 (ulink.h: the -EINVAL checks come first; TODO 8)",
+		    grade_errno_str(ret));
+	ret = run_copy_fds(&u, -1, -1, 0, 0, 2);
+	grade_check(ret == -EINVAL, "ulink_copy of size 0 with block 0 returned %s, expected "
+		    "-EINVAL: a refused argument is -EINVAL even with nothing to copy (ulink.h: "
+		    "the -EINVAL checks come first; TODO 8)", grade_errno_str(ret));
+	ret = run_copy_fds(&u, -1, -1, 0, 4096, 0);
+	grade_check(ret == -EINVAL, "ulink_copy of size 0 with pairs 0 returned %s, expected "
+		    "-EINVAL (ulink.h: the -EINVAL checks come first; TODO 8)", grade_errno_str(ret));
 	ret = run_copy_fds(&u, in, out, 10000 + 5000, 4096, 2);
 	grade_check(ret == -EIO, "ulink_copy of 15000 bytes from a 10000-byte file returned %s, "
 		    "expected -EIO (a read of 0 before size)", grade_errno_str(ret));
@@ -2546,6 +2575,11 @@ URING_TEST(copy, arguments, 1,
 	ret = run_copy_fds(&u, in, out, 10000, 4096, 2);
 	grade_check(ret == -EBUSY, "ulink_copy while a read of ulink_start_read is in flight "
 		    "returned %s, expected -EBUSY", grade_errno_str(ret));
+	ret = run_copy_fds(&u, in, out, 10000, 0, 2);
+	grade_check(ret == -EINVAL, "ulink_copy with block 0 while a read of ulink_start_read is "
+		    "in flight returned %s, expected -EINVAL: a refused argument is -EINVAL before "
+		    "anything else is looked at (ulink.h: the -EINVAL checks come first; TODO 8)",
+		    grade_errno_str(ret));
 	grade_check_heap(&heap, "a ulink_copy refused with -EBUSY (TODO 8: refuse before you "
 			 "allocate the window, or free it on that path too; pitfall 21)");
 	ret = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
