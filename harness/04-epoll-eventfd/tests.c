@@ -1675,6 +1675,31 @@ GRADE_TEST(net, no_sigpipe, 2,
 	unlink(sock_path("sock"));
 }
 
+/* accept4 fails once with err while client `id` waits in the backlog:
+ * evsrv_run_once goes on (it never returns err: why says why), and the
+ * client's request (off, len) is served once accept succeeds. */
+static void accept_fails_once(int err, int id, uint64_t off, uint64_t len, const char *why,
+			      const char *served)
+{
+	struct client d;
+	long deadline = fault_now_ms() + STALL_MS;
+
+	lspy.fail_errno = err;
+	lspy.fail_next = 1;
+	cl_connect(&d, id, 0);
+	while (lspy.fail_next > 0) {
+		int r = SEAM_CALL(evsrv_run_once(F.s, 20));
+
+		grade_check(r >= 0 || r == -EINTR, "accept4 failed with %s and evsrv_run_once "
+			    "returned %s: %s", strerrorname_np(err), grade_errno_str(r), why);
+		grade_check(fault_now_ms() < deadline, "harness: the server never called accept "
+			    "for a waiting connection");
+	}
+	cl_send(&d, off, len);
+	drive_one(&d, served);
+	cl_close(&d);
+}
+
 GRADE_TEST(net, accept_emfile, 1,
 	   "accept failing with EMFILE or ENFILE pauses the listener (no spin) and resumes on "
 	   "the timer; nothing ready afterwards; ECONNABORTED or EPROTO lose that connection only; "
@@ -1735,60 +1760,26 @@ GRADE_TEST(net, accept_emfile, 1,
 	/* A connection lost while it waited in the backlog (ECONNABORTED), or a
 	 * network error accept passes on (EPROTO): that client's loss, not the
 	 * listener's. The loop goes on and the next connection is served. */
-	for (int k = 0; k < 2; k++) {
-		static const int lost[2] = { ECONNABORTED, EPROTO };
-		struct client d;
-		long deadline = fault_now_ms() + STALL_MS;
-
-		lspy.fail_errno = lost[k];
-		lspy.fail_next = 1;
-		cl_connect(&d, 1 + k, 0);
-		while (lspy.fail_next > 0) {
-			int r = SEAM_CALL(evsrv_run_once(F.s, 20));
-
-			grade_check(r >= 0 || r == -EINTR, "accept4 failed with %s and evsrv_run_once "
-			      "returned %s: that error is one lost connection's (man 2 accept, ERRORS, "
-			      "and \"Error handling\": treat the network errors like EAGAIN by "
-			      "retrying), not the listener's; only EBADF, EINVAL, ENOTSOCK (the listener "
-			      "itself is broken) end the loop; try the next connection (TODO 2; "
-			      "lesson pitfall 31)", strerrorname_np(lost[k]), grade_errno_str(r));
-			grade_check(fault_now_ms() < deadline, "harness: the server never called accept "
-			      "for a waiting connection");
-		}
-		cl_send(&d, 7, 70);
-		drive_one(&d, "the client waiting after accept4 failed once (ECONNABORTED or EPROTO: "
-			  "one lost connection; go on accepting, TODO 2)");
-		cl_close(&d);
-	}
+	for (int k = 0; k < 2; k++)
+		accept_fails_once((const int[]){ ECONNABORTED, EPROTO }[k], 1 + k, 7, 70,
+			"that error is one lost connection's (man 2 accept, ERRORS, and \"Error "
+			"handling\": treat the network errors like EAGAIN by retrying), not the "
+			"listener's; only EBADF, EINVAL, ENOTSOCK (the listener itself is broken) end "
+			"the loop; try the next connection (TODO 2; lesson pitfall 31)",
+			"the client waiting after accept4 failed once (ECONNABORTED or EPROTO: one lost "
+			"connection; go on accepting, TODO 2)");
 	/* Memory for socket buffers short for a moment (ENOBUFS, ENOMEM): a
 	 * shortage like EMFILE's, not a broken listener. The loop goes on
 	 * (pausing the listener on the back-off timer, or trying again), and
 	 * the waiting connection is served once accept succeeds. */
-	for (int k = 0; k < 2; k++) {
-		static const int shortage[2] = { ENOBUFS, ENOMEM };
-		struct client d;
-		long deadline = fault_now_ms() + STALL_MS;
-
-		lspy.fail_errno = shortage[k];
-		lspy.fail_next = 1;
-		cl_connect(&d, 3 + k, 0);
-		while (lspy.fail_next > 0) {
-			int r = SEAM_CALL(evsrv_run_once(F.s, 20));
-
-			grade_check(r >= 0 || r == -EINTR, "accept4 failed with %s and evsrv_run_once "
-			      "returned %s: memory for socket buffers was short for a moment (man 2 "
-			      "accept, ERRORS: ENOBUFS, ENOMEM), a shortage like EMFILE's, not a broken "
-			      "listener; only EBADF, EINVAL, ENOTSOCK end the loop. Pause the listener "
-			      "until the back-off timer fires, as for EMFILE (TODO 2; lesson pitfalls 16 "
-			      "and 31)", strerrorname_np(shortage[k]), grade_errno_str(r));
-			grade_check(fault_now_ms() < deadline, "harness: the server never called accept "
-			      "for a waiting connection");
-		}
-		cl_send(&d, 9, 90);
-		drive_one(&d, "the client waiting after accept4 failed once with ENOBUFS or ENOMEM (a "
-			  "shortage: pause the listener on the back-off timer, then accept it, TODO 2)");
-		cl_close(&d);
-	}
+	for (int k = 0; k < 2; k++)
+		accept_fails_once((const int[]){ ENOBUFS, ENOMEM }[k], 3 + k, 9, 90,
+			"memory for socket buffers was short for a moment (man 2 accept, ERRORS: "
+			"ENOBUFS, ENOMEM), a shortage like EMFILE's, not a broken listener; only "
+			"EBADF, EINVAL, ENOTSOCK end the loop. Pause the listener until the back-off "
+			"timer fires, as for EMFILE (TODO 2; lesson pitfalls 16 and 31)",
+			"the client waiting after accept4 failed once with ENOBUFS or ENOMEM (a "
+			"shortage: pause the listener on the back-off timer, then accept it, TODO 2)");
 	cl_close(&c);
 	srv_close();
 }
