@@ -349,6 +349,46 @@ check_mutant() {
 	fi
 }
 
+# check_variant CHAPTER V: grade a correct module shaped differently from
+# the reference (V: harness/NN-*/variants/NAME/, whole files that replace
+# the reference's, a module written on its own; or variants/NAME.diff, the
+# reference with one part done another way, first line "variant of FILE:
+# HOW", applied as a mutant is); print "ok ..." if it scores full marks,
+# "not_ok ..." if not: then a test asks for more than the contract, or the
+# variant is out of date.
+check_variant() {
+	local c=$1 v=$2 nn=${1%%-*} vname tree line s m
+	vname=$(basename "$v" .diff)
+	tree=$OUT/trees/variant-$vname
+	if [ -d "$v" ]; then
+		rm -rf "$tree" && mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c" && cp "$v"* "$tree/$c/"
+	elif ! line=$(tree_of_diff variant "$c" "$v" "$tree"); then
+		echo "$line"
+		return
+	fi
+	grade "variant-$nn-$vname" "$tree" "$nn"
+	read -r s m < <(score_of "$OUT/variant-$nn-$vname")
+	if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
+		echo "ok $c: variant $vname, correct and shaped differently, scores full marks ($s/$m)"
+	else
+		echo "not_ok $c: variant $vname, correct and shaped differently, scores ${s:-?}/${m:-?}: a test asks for more than the contract, or the variant is out of date (see $OUT/variant-$nn-$vname/log)"
+	fi
+}
+
+# tell_verdicts FILE...: count and print the "ok ..." or "not_ok ..." line
+# that a job running beside the others left in each FILE.
+tell_verdicts() {
+	local verdict line
+	for verdict in "$@"; do
+		[ -e "$verdict" ] || continue
+		line=$(cat "$verdict")
+		case "$line" in
+		ok*) ok "${line#ok }" ;;
+		*) not_ok "${line#not_ok }" ;;
+		esac
+	done
+}
+
 # seed_plain CHAPTER: the grader's own objects of CHAPTER (and the ones every
 # chapter shares), as the -Werror builds above made them
 # (build/harness/plain-werror), put where grade.sh's builds without -Werror
@@ -459,11 +499,21 @@ PY
 		done < "harness/$c/mutants/caught-by.tsv"
 	fi
 	phase "$nn reference alone"
-	# The ASan + UBSan grading of the solutions runs beside the mutants: it
-	# waits on the disk and on time limits much of its time, which the
-	# mutants' compiles fill. Its verdict is read after them. (A `wait -n`
-	# below may take its end for a mutant's: one more mutant runs then.)
-	grade "sanitized-$nn" solutions "$nn" SAN=1 &
+	# The ASan + UBSan grading of the solutions, then the correct variants
+	# one after another, run beside the mutants: a grading waits on the disk
+	# and on time limits much of its time (a variant's took 5-17 s of wall
+	# time for well under a second of CPU), which the mutants' compiles
+	# fill; one after the other, the variants alone made a quarter of make
+	# test's wall time. Their verdicts are read after the mutants'. (A
+	# `wait -n` below may take this chain's end for a mutant's: one more
+	# mutant runs then.)
+	{
+		grade "sanitized-$nn" solutions "$nn" SAN=1
+		for v in harness/"$c"/variants/*/ harness/"$c"/variants/*.diff; do
+			[ -e "$v" ] || continue
+			check_variant "$c" "$v" > "$OUT/vverdict-$nn-$(basename "$v" .diff)"
+		done
+	} &
 	running=0
 	for mutant in harness/"$c"/mutants/*.diff; do
 		[ -e "$mutant" ] || continue
@@ -483,47 +533,16 @@ PY
 		fi
 	done
 	wait
-	for verdict in "$OUT"/verdict-"$nn"-*; do
-		[ -e "$verdict" ] || continue
-		line=$(cat "$verdict")
-		case "$line" in
-		ok*) ok "${line#ok }" ;;
-		*) not_ok "${line#not_ok }" ;;
-		esac
-	done
+	tell_verdicts "$OUT"/verdict-"$nn"-*
 
 	# What caught each mutant this time: harness/tools/caught-by.sh copies
 	# it into harness/NN-*/mutants/caught-by.tsv for the next runs.
 	cat "$OUT"/caught-"$nn"-* > "$OUT/caught-by.tsv" 2>/dev/null
 
-	phase "$nn mutants, sanitized grading beside them"
+	phase "$nn mutants, sanitized grading and variants beside them"
 	full_marks_verdict "sanitized-$nn" "$c" " under ASan + UBSan"
+	tell_verdicts "$OUT"/vverdict-"$nn"-*
 
-	# Correct modules shaped differently from the reference: full marks,
-	# or a test asks for more than the contract. harness/NN-*/variants/NAME/
-	# holds whole files that replace the reference's (a module written on
-	# its own); variants/NAME.diff is the reference with one part done
-	# another way (first line "variant of FILE: HOW"), applied as a mutant is.
-	for v in harness/"$c"/variants/*/ harness/"$c"/variants/*.diff; do
-		[ -e "$v" ] || continue
-		vname=$(basename "$v" .diff)
-		tree=$OUT/trees/variant-$vname
-		if [ -d "$v" ]; then
-			rm -rf "$tree" && mkdir -p "$tree" && cp -r "solutions/$c" "$tree/$c" && cp "$v"* "$tree/$c/"
-		elif ! line=$(tree_of_diff variant "$c" "$v" "$tree"); then
-			not_ok "${line#not_ok }"
-			continue
-		fi
-		grade "variant-$nn-$vname" "$tree" "$nn"
-		read -r s m < <(score_of "$OUT/variant-$nn-$vname")
-		if [ "${m:-0}" -gt 0 ] && [ "$s" = "$m" ]; then
-			ok "$c: variant $vname, correct and shaped differently, scores full marks ($s/$m)"
-		else
-			not_ok "$c: variant $vname, correct and shaped differently, scores ${s:-?}/${m:-?}: a test asks for more than the contract, or the variant is out of date (see $OUT/variant-$nn-$vname/log)"
-		fi
-	done
-
-	phase "$nn variants"
 	if [ -x "harness/$c/smoke.sh" ]; then
 		if harness/"$c"/smoke.sh "$ROOT/build/werror/solutions/$c" > "$OUT/smoke-$nn.log" 2>&1; then
 			ok "$c: the demo works on the reference (harness/$c/smoke.sh)"
