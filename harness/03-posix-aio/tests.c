@@ -1515,6 +1515,13 @@ GRADE_TEST(tpool, batches_independent, 2,
 		long deadline;
 
 		SEAM_CALL_VOID(tpool_destroy(a));
+		/* Pool B's workers act on whatever destroying A told them before B
+		 * gets work: a B worker woken by a stop flag the pools share has
+		 * seen it and ended by now. Otherwise, on a busy machine, B's batch
+		 * could reach the queue first and keep that worker busy. */
+		deadline = fault_now_ms() + 3000;
+		while (!(cx_others_asleep() && cx_others_asleep()) && fault_now_ms() < deadline)
+			fault_nap();
 		seam_arm();
 		grade_check(SEAM_REAL(pthread_create)(&bt, NULL, other_caller_main, &c) == 0,
 			    "harness: cannot start the caller of pool B");
@@ -3307,6 +3314,129 @@ GRADE_TEST_T(paio, concurrent_calls, 1,
 			   size, 6);
 	check_pipe_results("paio_batch_read (the other thread's pipe)", preqs, 1, pdata, len);
 	feed_free_pipes(1, p, preqs, pdata);
+	close(fd);
+	free(data);
+}
+
+/* pthread_mutex_init and pthread_cond_init made to fail (03.56): the call
+ * numbered fail_at (0-based, counted from the module's first init call since
+ * the counter was reset) returns fail_errno without initialising anything. */
+static struct {
+	atomic_long calls;
+	atomic_long fail_at;   /* -1: none fails */
+	int fail_errno;
+} ix = { .fail_at = -1 };
+
+static int ix_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+	if (atomic_fetch_add(&ix.calls, 1) == atomic_load(&ix.fail_at))
+		return ix.fail_errno;
+	return SEAM_REAL(pthread_mutex_init)(m, a);
+}
+
+static int ix_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
+{
+	if (atomic_fetch_add(&ix.calls, 1) == atomic_load(&ix.fail_at))
+		return ix.fail_errno;
+	return SEAM_REAL(pthread_cond_init)(c, a);
+}
+
+/* Fail init call k (EAGAIN or ENOMEM, as pthread_mutex_init(3p) and
+ * pthread_cond_init(3p) may) during the next call; returns the errno. */
+static int ix_fail(long k)
+{
+	ix.fail_errno = k % 2 ? ENOMEM : EAGAIN;
+	atomic_store(&ix.calls, 0);
+	atomic_store(&ix.fail_at, k);
+	return ix.fail_errno;
+}
+
+/* Whether the call just made reached init call k (which then failed). */
+static bool ix_reached(long k)
+{
+	atomic_store(&ix.fail_at, -1);
+	return atomic_load(&ix.calls) > k;
+}
+
+GRADE_TEST(tpool, sync_init_fails, 1,
+	   "tpool_create and tpool_batch_read when a pthread_mutex_init or pthread_cond_init fails: the error negated, nothing left behind, the pool still works",
+	   "TODOs 11 and 14: pthread_mutex_init(3p) and pthread_cond_init(3p) can fail "
+	   "(EAGAIN, ENOMEM) and return the error number: check what they return, and on "
+	   "failure undo what came before (destroy what you initialised, join what you "
+	   "started, free what you allocated) and return the error negated (paio.h, "
+	   "tpool_create and tpool_batch_read)")
+{
+	const size_t size = 50000, n = 12;
+	unsigned char *data = grade_random_bytes(size);
+	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
+	int base = fault_count_threads();
+	struct seam_heap before;
+	struct tpool *pool = NULL;
+	int rc, want;
+
+	tw_watch();
+	seam_hook_pthread_mutex_init = ix_mutex_init;
+	seam_hook_pthread_cond_init = ix_cond_init;
+	seam_heap_usage(&before);
+	/* Each init call of tpool_create in turn, until it makes no more. A
+	 * module that initialises nothing (static initialisers) has nothing
+	 * that can fail here. */
+	for (long k = 0; k < 16; k++) {
+		want = ix_fail(k);
+		rc = POOL_CALL(tpool_create(&pool, 3));
+		if (!ix_reached(k)) {
+			grade_check(rc == 0, "tpool_create(&p, 3) returned %s with nothing failing",
+				    errno_name(rc));
+			break;
+		}
+		grade_check(rc == -want && pool == NULL, "tpool_create returned %s (p %s) when "
+			    "its init call number %ld (pthread_mutex_init or pthread_cond_init) "
+			    "failed with %s; expected %s and p untouched (TODO 11)", errno_name(rc),
+			    pool ? "set" : "NULL", k + 1, errno_name(-want) + 1, errno_name(-want));
+		if (pool) {
+			SEAM_CALL_VOID(tpool_destroy(pool));
+			pool = NULL;
+		}
+		grade_check(w_threads_settle(base) == base, "threads are left after a tpool_create "
+			    "whose pthread_mutex_init or pthread_cond_init failed: join the ones "
+			    "started before (TODO 11)");
+		grade_check_heap(&before, "a tpool_create whose pthread_mutex_init or "
+				 "pthread_cond_init failed (TODO 11):");
+	}
+	if (!pool)
+		pool = pool_or_fail(3);
+	/* Each init call of tpool_batch_read in turn (chapter 03's reference
+	 * makes one, the batch's condition variable), then the same batch again:
+	 * the pool is not broken by a batch that could not start. */
+	for (long k = 0; k < 16; k++) {
+		struct batch_req *reqs = random_reads(fd, size, n, 4000);
+
+		want = ix_fail(k);
+		rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 4));
+		if (ix_reached(k)) {
+			grade_check(rc == -want, "tpool_batch_read returned %s when its init call "
+				    "number %ld (pthread_mutex_init or pthread_cond_init) failed "
+				    "with %s; expected %s (TODO 14)", errno_name(rc), k + 1,
+				    errno_name(-want) + 1, errno_name(-want));
+			for (size_t i = 0; i < n; i++)
+				reqs[i].res = 0;
+			rc = SEAM_CALL(tpool_batch_read(pool, reqs, n, 4));
+			grade_check(rc == 0, "tpool_batch_read after one whose init call number %ld "
+				    "failed returned %s, expected 0: the pool must still work",
+				    k + 1, errno_name(rc));
+			check_file_results("tpool_batch_read (after one whose init failed)", reqs, n,
+					   data, size, 4);
+			continue;
+		}
+		grade_check(rc == 0, "tpool_batch_read returned %s with nothing failing",
+			    errno_name(rc));
+		check_file_results("tpool_batch_read", reqs, n, data, size, 4);
+		break;
+	}
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	grade_check(w_threads_settle(base) == base, "threads are left after tpool_destroy");
+	grade_check_heap(&before, "tpool_create, tpool_batch_read whose init failed, and "
+			 "tpool_destroy (TODO 14):");
 	close(fd);
 	free(data);
 }
