@@ -148,8 +148,8 @@ int rd_direct(const struct reader *r);
 /*
  * rd_batch_read - the batch of reads (batch.h) through the reader's
  * interface, with the qd given to rd_open as the window: the back-end is
- * handed that qd as it is (not n, not a constant, not the ring's or the
- * pool's size), so at most qd reads are in flight, and as many as the
+ * handed that qd as it is (not n, not a constant, not the ring's size),
+ * so at most qd reads are in flight, and as many as the
  * back-end can keep, up to qd (a ring of RD_MAX_RING entries has twice as
  * many CQ slots: it keeps 300 in flight at qd 300; the AIO context of
  * min(qd, RD_MAX_RING) events keeps that many).
