@@ -2956,8 +2956,9 @@ GRADE_TEST(features, report_write_error_midway, 1,
 	   "uring_feature_report returns -EIO when the first write of the report fails and the "
 	   "ones after it work",
 	   "TODO 8: a failed write sets the stream's error flag, and a later fflush that "
-	   "succeeds does not clear it: check ferror(out) (or every fprintf's result), not "
-	   "only fflush (man 3 ferror; uring_basics.h: a write error on out is -EIO)")
+	   "succeeds does not clear it: check ferror(out), not only fflush (fprintf's own "
+	   "result is no substitute: glibc returned the full count for a line whose write "
+	   "failed; man 3 ferror; uring_basics.h: a write error on out is -EIO)")
 {
 	struct flaky_out o = { .fail_at = 1 };
 	FILE *out;
