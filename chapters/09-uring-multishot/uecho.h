@@ -149,7 +149,9 @@ struct uecho;
  *
  * Returns 0, or -errno with everything it made undone:
  *   -EINVAL    out NULL, listen_fd < 0, a size out of its range, listen_fd
- *              not listening;  -ENOTSOCK  not a socket;  -EBADF  not open;
+ *              not listening or not SOCK_STREAM (a SOCK_SEQPACKET listener's
+ *              messages would be cut to a buffer's size);
+ *   -ENOTSOCK  not a socket;  -EBADF  not open;
  *   -ENOMEM    from the ring or the buffer ring (an ordinary user's
  *              RLIMIT_MEMLOCK: the lesson explains), or from malloc;
  *   -EPERM, -ENOSYS  io_uring refused on this machine (make doctor says why);
