@@ -145,6 +145,9 @@ struct evsrv;
  *   -ENOTSOCK  listen_fd is not a socket;  -EBADF  it is not open;
  *   -ENOENT, -EACCES, …  from open(2);  -EAGAIN  from io_setup(2) when
  *   aio-max-nr is used up;  -ENOMEM, -EMFILE  resources.
+ * With two things wrong, the first check in this order decides: out, path,
+ * listen_fd < 0 and qd; then listen_fd itself; then the path; then what
+ * is made (a missing file with a descriptor that is not open: -EBADF).
  */
 int evsrv_open(struct evsrv **out, const char *path, int listen_fd,
 	       unsigned qd);
