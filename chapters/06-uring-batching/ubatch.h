@@ -69,6 +69,10 @@ struct ubatch {
  * lesson section 8; not required): callers use a ring from the thread that
  * set it up. Where the kernel does not have them (it answers -EINVAL for a
  * flag it does not know: Linux 5.19 for both), the ring is set up without.
+ *
+ * Other threads may use rings of their own at the same time: every function
+ * here keeps a call's state in b and in its own variables, never in a static
+ * or a global one.
  */
 int ubatch_init(struct ubatch *b, unsigned entries);
 

@@ -443,19 +443,21 @@ URING_TEST(batch, errors_per_request, 2,
 }
 
 URING_TEST(batch, negative_offset, 1,
-	   "ubatch_read: a negative offset is -EINVAL for that request (length 0 too), and the "
-	   "file position stays",
-	   "TODO 4: offset < 0 gets res = -EINVAL without any I/O, checked before length 0: for "
+	   "ubatch_read: a negative offset is -EINVAL for that request (length 0, fd -1 or a NULL "
+	   "buffer too), and the file position stays",
+	   "TODO 4: offset < 0 gets res = -EINVAL without any I/O, checked before length 0 and "
+	   "before anything else of the request (its fd, its buffer): for "
 	   "io_uring, offset -1 means \"read at the file position and move it\" (ubatch.h; "
 	   "lesson, section 6)", 8)
 {
 	const size_t size = 20000;
-	unsigned char *data, bufs[8][1000];
+	unsigned char *data, bufs[8][1000], extra[100];
 	int fd = data_file("f", size, &data);
 	/* "a negative offset is checked first": before length 0, and every
 	 * negative offset, not only -1 (the one io_uring reads as "the file
-	 * position"). */
-	struct batch_req reqs[8] = {
+	 * position"). The last three have a second fault (fd -1, a NULL
+	 * buffer): the offset is checked first, so -EINVAL wins (ubatch.h). */
+	struct batch_req reqs[11] = {
 		{ fd, 0, 1000, bufs[0], 1 },
 		{ fd, -1, 1000, bufs[1], 1 },
 		{ fd, 3000, 1000, bufs[2], 1 },
@@ -464,16 +466,22 @@ URING_TEST(batch, negative_offset, 1,
 		{ fd, -4096, 0, bufs[5], 1 },
 		{ fd, LLONG_MIN, 0, bufs[6], 1 },
 		{ fd, -2, 0, bufs[7], 1 },
+		{ -1, -8, 100, extra, 1 },
+		{ fd, -1, 100, NULL, 1 },
+		{ -1, -1, 100, NULL, 1 },
 	};
 	struct ubatch b;
 	int ret;
 
 	grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek: %s", strerror(errno));
 	init_or_fail(&b, 8);
-	ret = run_read(&b, reqs, 8, 4);
+	ret = run_read(&b, reqs, 11, 4);
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
-	for (size_t i = 0; i < 8; i++)
-		check_req(&reqs[i], i, data, size, reqs[i].offset < 0 && reqs[i].offset != -1 ?
+	for (size_t i = 0; i < 11; i++)
+		check_req(&reqs[i], i, data, size, i >= 8 ?
+			  "a negative offset with a second fault (fd -1, a NULL buffer): the offset "
+			  "is checked first, whatever fd and buf are, so res is -EINVAL (not -EBADF "
+			  "or -EFAULT)" : reqs[i].offset < 0 && reqs[i].offset != -1 ?
 			  "negative offsets: every offset < 0 is -EINVAL, not only -1, also with "
 			  "length 0" : "negative offsets");
 	grade_check(lseek(fd, 0, SEEK_CUR) == 500, "the file position moved from 500 to %lld",
@@ -776,13 +784,18 @@ URING_TEST(faults, signal_during_wait, 2,
 }
 
 URING_TEST(faults, eintr_eagain_ebusy, 2,
-	   "ubatch_read: -EINTR, -EAGAIN and -EBUSY from a liburing call are retried, not returned",
-	   "TODO 6: -EINTR: call again; -EAGAIN / -EBUSY: reap what is there (or wait for a "
+	   "ubatch_read: -EINTR (once, and 20 times in a row), -EAGAIN and -EBUSY from a liburing call are retried, not returned",
+	   "TODO 6: -EINTR: call again, however many times it comes (it is not a round without "
+	   "progress); -EAGAIN / -EBUSY: reap what is there (or wait for a "
 	   "read the kernel has), then submit again; give up only after several rounds without "
 	   "progress (lesson, section 7; man 2 io_uring_enter, ERRORS)", 16)
 {
-	static const struct { int err; long at; } faults[] = {
-		{ -EINTR, 1 }, { -EAGAIN, 2 }, { -EBUSY, 3 }, { -EINTR, 4 },
+	/* The last one: -EINTR from 20 calls in a row (signals at a high rate,
+	 * a profiler's timer): however many come, -EINTR is never the batch's
+	 * result (ubatch.h), and no progress count gives up on it. */
+	static const struct { int err; long at, times; } faults[] = {
+		{ -EINTR, 1, 1 }, { -EAGAIN, 2, 1 }, { -EBUSY, 3, 1 }, { -EINTR, 4, 1 },
+		{ -EINTR, 1, 20 },
 	};
 	const size_t size = 64 * 4096, n = 64;
 	unsigned char *data, *bufs = grade_xmalloc(size);
@@ -798,9 +811,20 @@ URING_TEST(faults, eintr_eagain_ebusy, 2,
 		watch_reset_counts();
 		watch.inject_at = faults[k].at;
 		watch.inject_err = faults[k].err;
+		watch.inject_calls = faults[k].times;
 		ret = run_read(&b, reqs, n, 8);
+		watch.inject_calls = 0;
 		grade_check(watch.injected, "harness: ubatch_read made %ld liburing call(s), the "
 			    "fault was planned for call %ld", watch.calls, faults[k].at);
+		if (faults[k].times > 1)
+			grade_check(ret == 0, "liburing calls number %ld to %ld, %ld in a row, returned "
+				    "%s (injected, nothing submitted: a signal at each wait); "
+				    "ubatch_read then returned %s, expected 0: -EINTR never ends the "
+				    "batch, however many times it comes, and it is not a round without "
+				    "progress to count towards giving up (ubatch.h: \"-EINTR never "
+				    "comes out of this function\")", faults[k].at,
+				    faults[k].at + faults[k].times - 1, faults[k].times,
+				    grade_errno_str(faults[k].err), grade_errno_str(ret));
 		grade_check(ret == 0, "liburing call number %ld returned %s (injected, nothing "
 			    "submitted); ubatch_read then returned %s, expected 0", faults[k].at,
 			    grade_errno_str(faults[k].err), grade_errno_str(ret));
@@ -2035,11 +2059,12 @@ GRADE_TEST(copy, mode_not_from_source, 2,
  * try again" of io_uring_enter(2), must end the batch the same way. */
 URING_TEST(faults, ebusy_forever, 1,
 	   "ubatch_read: -EBUSY from every liburing call ends the batch with an error, as -EAGAIN "
-	   "does: it never retries without end",
+	   "does: it never retries without end; the next call, on the ring set up again, "
+	   "retries a single -EBUSY or -EAGAIN",
 	   "TODO 6: -EBUSY (completions the kernel could not flush) and -EAGAIN both mean \"reap, "
 	   "then try again\"; count the rounds without progress for both, and after a few "
-	   "return the error (lesson, section 7, the table: \"give up after a few rounds with no "
-	   "progress\")", 16)
+	   "return the error; the count belongs to one call: start it at 0 in each (lesson, "
+	   "section 7, the table: \"give up after a few rounds with no progress\")", 16)
 {
 	const size_t n = 64, bs = 4096, size = n * bs;
 	unsigned char *data, *bufs = grade_xmalloc(size);
@@ -2065,7 +2090,317 @@ URING_TEST(faults, ebusy_forever, 1,
 	grade_check(fault_count_fds() == before, "%d descriptor(s) left open",
 		    fault_count_fds() - before);
 	free(reqs);
+
+	/* After the failed call, the ring set up again (ubatch.h: "it may be set
+	 * up again with ubatch_init()"): a new call starts from nothing. One
+	 * -EBUSY, then one -EAGAIN, are again worth a retry: a count of rounds
+	 * without progress kept from the failed call (a static, a global) would
+	 * give up at once. */
+	init_or_fail(&b, 16);
+	for (int k = 0; k < 2; k++) {
+		reqs = block_reqs(fd, n, bs, bufs);
+		watch_reset_counts();
+		watch.inject_err = k == 0 ? -EBUSY : -EAGAIN;
+		watch.inject_at = 1;
+		ret = run_read(&b, reqs, n, 8);
+		watch_reset_counts();
+		grade_check(ret == 0, "after a call that failed with -EBUSY for good, the ring torn "
+			    "down and set up again: a new ubatch_read whose first liburing call "
+			    "returned %s (once) returned %s; expected 0. Each call starts its count "
+			    "of rounds without progress from 0: keep that count (and all of a call's "
+			    "state) in the call, not in a static or global variable that outlives it "
+			    "(TODO 6)", grade_errno_str(k == 0 ? -EBUSY : -EAGAIN),
+			    grade_errno_str(ret));
+		for (size_t i = 0; ret == 0 && i < n; i++)
+			check_req(&reqs[i], i, data, size, "a call after a failed one");
+		check_ring_clean(&b, "after a call after a failed one");
+		free(reqs);
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
 	free(bufs);
 	close(fd);
 	free(data);
+}
+
+/* ------------------------------------------- two rings in two threads */
+
+/*
+ * ubatch.h: a ring belongs to the thread that set it up; another thread may
+ * set up a ring of its own and run batches through it at the same time, so
+ * a call keeps its state in b and on its own stack, never in a static or a
+ * global that two calls would share. The test makes the overlap certain
+ * instead of hoping for it: the test thread's call sleeps in io_uring_enter
+ * for its last read (a pipe), and only then does another thread run whole
+ * calls of its own (ubatch_init, ubatch_read, ubatch_exit, then
+ * ubatch_batch_read); the pipe gets its data once that thread has ended.
+ */
+struct other_calls {
+	int fd;
+	struct batch_req *reqs_read, *reqs_batch;
+	size_t n;
+	int init_ret, read_ret, batch_ret;
+	bool done;
+};
+
+/* The other thread: not the harness's, its calls are the module's. */
+static void *other_calls_thread(void *arg)
+{
+	struct other_calls *o = arg;
+	struct ubatch b;
+
+	o->init_ret = ubatch_init(&b, 8);
+	o->read_ret = o->init_ret == 0 ? ubatch_read(&b, o->reqs_read, o->n, 8) : o->init_ret;
+	ubatch_exit(&b);
+	o->batch_ret = ubatch_batch_read(o->reqs_batch, o->n, 8);
+	o->done = true;
+	return NULL;
+}
+
+struct overlap_watch {
+	pid_t tid;              /* the test thread                         */
+	const struct batch_req *files; /* its file reads (res 4096 when done) */
+	size_t nfiles;
+	int pipe_w;
+	struct other_calls *other;
+	volatile bool stop;     /* the test thread's call returned          */
+	bool asleep;            /* it was seen sleeping for its last read   */
+};
+
+static void *overlap_thread(void *arg)
+{
+	struct overlap_watch *s = arg;
+	long start = fault_now_ms();
+	pthread_t t;
+
+	seam_mark_harness_thread();
+	/* Wait until the test thread's call has nothing left but the pipe and
+	 * sleeps in io_uring_enter; at most 1.5 s (a module that writes res
+	 * only at its end: the other calls then run beside a call that can do
+	 * nothing but wait for the pipe either way). */
+	while (!s->stop && fault_now_ms() - start < 1500) {
+		bool files_done = true;
+
+		for (size_t i = 0; i < s->nfiles; i++)
+			if (__atomic_load_n(&s->files[i].res, __ATOMIC_RELAXED) != 4096)
+				files_done = false;
+		if (files_done && task_in_syscall(getpid(), s->tid, SYS_io_uring_enter)) {
+			s->asleep = true;
+			break;
+		}
+		fault_nap();
+	}
+	if (!s->stop && pthread_create(&t, NULL, other_calls_thread, s->other) == 0)
+		pthread_join(t, NULL);
+	if (SEAM_REAL(write)(s->pipe_w, "BOTHDONE", 8) != 8)
+		s->stop = true;
+	close(s->pipe_w);
+	return NULL;
+}
+
+URING_TEST(mechanism, two_threads_two_rings, 1,
+	   "ubatch_read and ubatch_batch_read: while a call sleeps for its last read, another "
+	   "thread runs whole calls on a ring of its own; both get their results",
+	   "TODOs 3 and 9: all the state of a call (the next request, the reads in flight, the "
+	   "counts, the ring) lives in b and in the call's own variables, never in a static or a "
+	   "global: another thread may run its own ring at the same time (ubatch.h, struct "
+	   "ubatch; lesson, section 8). A crash here is often a static struct ubatch or struct "
+	   "of the loop's state that the other thread's call overwrote", 16)
+{
+	const size_t n_other = 40, bs = 4096, size = 64 * 4096;
+	unsigned char *data, *bufs_read = grade_xmalloc(n_other * bs),
+			     *bufs_batch = grade_xmalloc(n_other * bs), mine[8][4096], slow[8];
+	int fd = data_file("f", size, &data);
+
+	for (int phase = 0; phase < 2; phase++) {
+		const char *fn = phase == 0 ? "ubatch_read" : "ubatch_batch_read";
+		struct other_calls o = { 0 };
+		struct overlap_watch s = { 0 };
+		struct batch_req reqs[9];
+		struct ubatch b;
+		pthread_t t;
+		int p[2], ret;
+
+		fault_pipe(p, 0);
+		reqs[0] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
+		for (int i = 1; i < 9; i++)
+			reqs[i] = (struct batch_req){ fd, (off_t)(i * 3) * 4096, 4096, mine[i - 1], 1 };
+		o.fd = fd;
+		o.n = n_other;
+		o.reqs_read = block_reqs(fd, n_other, bs, bufs_read);
+		o.reqs_batch = block_reqs(fd, n_other, bs, bufs_batch);
+		for (size_t i = 0; i < n_other; i++)
+			o.reqs_batch[i].offset = (off_t)((n_other - 1 - i) * bs) + 100;
+		s.tid = (pid_t)syscall(SYS_gettid);
+		s.files = reqs + 1;
+		s.nfiles = 8;
+		s.pipe_w = p[1];
+		s.other = &o;
+		if (phase == 0)
+			init_or_fail(&b, 16);
+		grade_check(pthread_create(&t, NULL, overlap_thread, &s) == 0,
+			    "harness: pthread_create");
+		ret = phase == 0 ? SEAM_CALL(ubatch_read(&b, reqs, 9, 4))
+				 : SEAM_CALL(ubatch_batch_read(reqs, 9, 4));
+		s.stop = true;
+		pthread_join(t, NULL);
+		grade_check(o.done, "%s (a pipe and 8 file blocks at qd 4) returned %s before the "
+			    "pipe had its data: the other thread's calls never ran. A call returns "
+			    "once every request has its res, the pipe's too", fn,
+			    grade_errno_str(ret));
+		grade_check(ret == 0 && reqs[0].res == 8 && memcmp(slow, "BOTHDONE", 8) == 0,
+			    "%s in the test thread (a pipe and 8 file blocks at qd 4), while %s "
+			    "another thread ran ubatch_init, ubatch_read and ubatch_exit on a ring of "
+			    "its own, then ubatch_batch_read: it returned %s, and the pipe's request "
+			    "has res %s (expected 0, and 8 with the pipe's bytes). State shared "
+			    "between calls (a static or global variable) was overwritten by the other "
+			    "thread's calls: keep a call's state in b and in its own variables", fn,
+			    s.asleep ? "it slept for the pipe," : "it waited for the pipe,",
+			    grade_errno_str(ret), grade_errno_str(reqs[0].res));
+		for (size_t i = 1; i < 9; i++)
+			check_req(&reqs[i], i, data, size, "the test thread's call, beside another "
+				  "thread's calls");
+		if (phase == 0) {
+			check_ring_clean(&b, "after a call that slept while another thread ran "
+					 "its own ring");
+			SEAM_CALL_VOID(ubatch_exit(&b));
+		}
+		grade_check(o.init_ret == 0 && o.read_ret == 0 && o.batch_ret == 0, "in another "
+			    "thread, while the test thread's %s slept: ubatch_init returned %s, "
+			    "ubatch_read %s, ubatch_batch_read %s; expected 0 each (a state shared "
+			    "between calls, in a static or a global?)", fn,
+			    grade_errno_str(o.init_ret), grade_errno_str(o.read_ret),
+			    grade_errno_str(o.batch_ret));
+		for (size_t i = 0; i < n_other; i++) {
+			check_req(&o.reqs_read[i], i, data, size, "ubatch_read in another thread");
+			check_req(&o.reqs_batch[i], i, data, size,
+				  "ubatch_batch_read in another thread");
+		}
+		free(o.reqs_read);
+		free(o.reqs_batch);
+		close(p[0]);
+	}
+	free(bufs_read);
+	free(bufs_batch);
+	close(fd);
+	free(data);
+}
+
+/* -------------------------------------------- the window at every wait */
+
+/*
+ * ubatch.h: "Keep the window full: refill it as reads complete." 12 pipes
+ * at qd 4, fed one at a time, in order, each only once the call sleeps in
+ * io_uring_enter with every completion so far reaped: each read completes
+ * alone, and before every wait the call has had the chance to refill. At
+ * each liburing call that waits, the reads in flight (prepared, not yet
+ * reaped) must be min(qd, requests not finished): a call that refills only
+ * once half the window (or all of it) is free waits with slots idle.
+ */
+#define FULL_N 12
+#define FULL_QD 4
+
+static struct {
+	const struct io_uring *ring;
+	bool bad;
+	unsigned inflight, want, reaped;
+	long waits;
+} full;
+
+static void full_before_wait(struct io_uring *ring, unsigned nr)
+{
+	unsigned reaped, inflight, want;
+
+	(void)nr;
+	if (!ring || ring != full.ring)
+		return;
+	reaped = __atomic_load_n(ring->cq.khead, __ATOMIC_ACQUIRE);
+	inflight = watch_inflight(ring);
+	want = FULL_N - reaped < FULL_QD ? FULL_N - reaped : FULL_QD;
+	full.waits++;
+	if (inflight < want && !full.bad) {
+		full.bad = true;
+		full.inflight = inflight;
+		full.want = want;
+		full.reaped = reaped;
+	}
+}
+
+struct full_feed {
+	pid_t tid;
+	const struct io_uring *ring;
+	int w[FULL_N];
+	volatile bool stop;
+};
+
+static void *full_feed_thread(void *arg)
+{
+	struct full_feed *s = arg;
+
+	seam_mark_harness_thread();
+	for (unsigned k = 0; k < FULL_N; k++) {
+		long start = fault_now_ms();
+
+		/* Once the call sleeps with the k completions so far reaped (at
+		 * most a second: a module that never sleeps still gets its data). */
+		while (!s->stop && fault_now_ms() - start < 1000 &&
+		       !(__atomic_load_n(s->ring->cq.khead, __ATOMIC_ACQUIRE) >= k &&
+			 task_in_syscall(getpid(), s->tid, SYS_io_uring_enter)))
+			fault_nap();
+		if (SEAM_REAL(write)(s->w[k], "FULLDATA", 8) != 8)
+			s->stop = true;
+		close(s->w[k]);
+	}
+	return NULL;
+}
+
+URING_TEST(mechanism, window_full_at_every_wait, 1,
+	   "ubatch_read: 12 pipes at qd 4, completing one at a time: at every wait, the window "
+	   "holds min(qd, requests not finished) reads",
+	   "TODOs 3 and 4: a read that completes frees its slot at once, and the next request "
+	   "takes it before the call waits again: refill after every reaping pass, not once "
+	   "half the window (or all of it) is free (ubatch.h: \"Keep the window full: refill it "
+	   "as reads complete\"; lesson, section 5)", 16)
+{
+	unsigned char bufs[FULL_N][8];
+	struct batch_req reqs[FULL_N];
+	struct full_feed s = { 0 };
+	struct ubatch b;
+	pthread_t t;
+	int p[FULL_N][2], ret;
+
+	for (int i = 0; i < FULL_N; i++) {
+		fault_pipe(p[i], 0);
+		s.w[i] = p[i][1];
+		reqs[i] = (struct batch_req){ p[i][0], 0, 8, bufs[i], 1 };
+	}
+	init_or_fail(&b, 16);
+	memset(&full, 0, sizeof(full));
+	full.ring = &b.ring;
+	s.tid = (pid_t)syscall(SYS_gettid);
+	s.ring = &b.ring;
+	grade_check(pthread_create(&t, NULL, full_feed_thread, &s) == 0, "harness: pthread_create");
+	watch_reset_counts();
+	watch.before_wait = full_before_wait;
+	ret = run_read(&b, reqs, FULL_N, FULL_QD);
+	watch.before_wait = NULL;
+	s.stop = true;
+	pthread_join(t, NULL);
+	grade_check(ret == 0, "ubatch_read of %d pipes at qd %d returned %s, expected 0", FULL_N,
+		    FULL_QD, grade_errno_str(ret));
+	for (int i = 0; i < FULL_N; i++)
+		grade_check(reqs[i].res == 8 && memcmp(bufs[i], "FULLDATA", 8) == 0, "request %d (a "
+			    "pipe that got 8 bytes): res %s, expected 8", i,
+			    grade_errno_str(reqs[i].res));
+	grade_check(!full.bad, "ubatch_read of %d pipes at qd %d, each completing alone: it waited "
+		    "for a completion with %u read(s) in flight, %u reaped and %d requests not "
+		    "finished, so %u should have been in flight: %u slot(s) of the window stood "
+		    "idle. Refill the window after every reaping pass (one slot at a time), before "
+		    "the next wait", FULL_N, FULL_QD, full.inflight, full.reaped,
+		    FULL_N - (int)full.reaped, full.want, full.want - full.inflight);
+	grade_check(full.waits > 0, "harness: ubatch_read never waited in liburing for %d pipes",
+		    FULL_N);
+	check_ring_clean(&b, "after 12 pipes");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	for (int i = 0; i < FULL_N; i++)
+		close(p[i][0]);
 }
