@@ -2625,8 +2625,8 @@ static bool parse_tcp_line(const char *line, unsigned *port)
  * (each start of an ASan program is slow) never turns a correct server into
  * a timeout. */
 GRADE_TEST_T(program, bad_arguments, 2,
-	   "server with bad arguments (--qd 4097 included): a usage message on stderr, exit "
-	   "status 2; the largest good values (--qd 4096) are accepted",
+	   "server with bad arguments (--qd 4097 and an empty --unix path included): a usage "
+	   "message on stderr, exit status 2; the largest good values (--qd 4096) are accepted",
 	   "TODO 12: server --file PATH (--port N | --unix SOCKPATH) [--qd N]: exactly one of "
 	   "--port and --unix; a port 0..65535; a qd 1..4096; anything else is a usage error "
 	   "(stderr, status 2), before anything is opened", 15)
@@ -2674,6 +2674,23 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		      "print the usage", cases[i].what);
 		grade_check(strstr(p.line, "listening") == NULL, "server with %s printed \"%.60s\"",
 		      cases[i].what, p.line);
+	}
+	{
+		/* An empty socket path is no path: bound as it is, sun_path all
+		 * zeros is an abstract address (unix(7)) nobody asked for, with no
+		 * file to remove. A usage error (or a failure to listen), never a
+		 * server. */
+		const char *argv[] = { "", "--file", f, "--unix", "", NULL };
+		struct prog_proc p;
+		int ws = server_run(argv, &p);
+
+		grade_check(WIFEXITED(ws) && (WEXITSTATUS(ws) == 2 || WEXITSTATUS(ws) == 1) &&
+			    prog_proc_stderr_len(&p) > 0 && strstr(p.line, "listening") == NULL,
+			    "server --unix \"\" (an empty path): %s, %s on stderr, stdout \"%.60s\"; "
+			    "expected exit status 2 (or 1), a message, no ready line: an empty "
+			    "SOCKPATH bound as it is makes an abstract socket nobody can name "
+			    "(unix(7), \"abstract\"); refuse it (TODO 12)", prog_status_text(ws),
+			    prog_proc_stderr_len(&p) ? "something" : "nothing", p.line);
 	}
 	{
 		/* The largest values are arguments too. */

@@ -93,6 +93,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		if (!strcmp(a, "--file")) {
 			o->file = val;
 		} else if (!strcmp(a, "--unix")) {
+			if (!*val)
+				return -1; /* "" would bind an abstract socket (unix(7)) */
 			o->unix_path = val;
 		} else if (!strcmp(a, "--port")) {
 			if (parse_long(val, 0, 65535, &o->port))
