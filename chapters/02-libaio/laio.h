@@ -121,6 +121,8 @@
  *    between tries (nanosleep of a few milliseconds, or io_getevents with
  *    a timeout), then give up with -EAGAIN (the tests allow at most 1000
  *    calls, and 10 s of pauses in all; well under a second is the aim).
+ *    The bound is a count of tries, not a clock: the tests' pauses return
+ *    at once, so a limit measured in elapsed time is never reached there.
  *  - io_getevents returning -EINTR (a signal arrived while waiting): call
  *    it again. It is not an error of any request.
  *  - results are mapped back through the completion itself (io_event.data
