@@ -2516,6 +2516,25 @@ static void *interrupt_wait_once(void *arg)
 	return NULL;
 }
 
+/* SIGALRM counted without SA_RESTART, then a thread of the harness that
+ * signals this thread as fn decides (interrupt_wait_once, interrupt_run_twice):
+ * *self must stay valid until th is joined. */
+static void start_interrupter(pthread_t *th, void *(*fn)(void *), pthread_t *self)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm_count;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	alarms = 0;
+	atomic_store(&run_returned, false);
+	test_tid = gettid();
+	*self = pthread_self();
+	grade_check(pthread_create(th, NULL, fn, self) == 0, "harness: thread");
+}
+
 GRADE_TEST(stop, eintr, 2,
 	   "a signal (no SA_RESTART) interrupts uecho_run_once(s, -1), or uecho_run_once(s, 3000) "
 	   "waiting with a timeout: it returns -EINTR at once, and the server goes on serving; "
@@ -2549,20 +2568,10 @@ GRADE_TEST(stop, eintr, 2,
 	{
 		/* A wait with a timeout is interrupted the same way: -EINTR, not
 		 * 0 ("the timeout passed") and not a wait for the rest of it. */
-		struct sigaction sa;
-		pthread_t self = pthread_self();
+		pthread_t self;
 		long t0;
 
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_alarm_count;
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = 0; /* no SA_RESTART */
-		sigaction(SIGALRM, &sa, NULL);
-		alarms = 0;
-		atomic_store(&run_returned, false);
-		test_tid = gettid();
-		grade_check(pthread_create(&th, NULL, interrupt_wait_once, &self) == 0,
-			    "harness: thread");
+		start_interrupter(&th, interrupt_wait_once, &self);
 		t0 = fault_now_ms();
 		ret = SEAM_CALL(uecho_run_once(srv, 3000));
 		t0 = fault_now_ms() - t0;
@@ -2583,19 +2592,9 @@ GRADE_TEST(stop, eintr, 2,
 	}
 	{
 		/* uecho_run: two signals that only interrupt, then the stop. */
-		struct sigaction sa;
-		pthread_t self = pthread_self();
+		pthread_t self;
 
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_alarm_count;
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = 0; /* no SA_RESTART */
-		sigaction(SIGALRM, &sa, NULL);
-		alarms = 0;
-		atomic_store(&run_returned, false);
-		test_tid = gettid();
-		grade_check(pthread_create(&th, NULL, interrupt_run_twice, &self) == 0,
-			    "harness: thread");
+		start_interrupter(&th, interrupt_run_twice, &self);
 		ret = SEAM_CALL(uecho_run(srv));
 		atomic_store(&run_returned, true);
 		pthread_join(th, NULL);
