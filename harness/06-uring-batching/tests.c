@@ -857,22 +857,33 @@ URING_TEST(mechanism, submit_budget, 3,
 
 	init_or_fail(&b, 64);
 	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
-		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
-		long budget = 2 * (long)((n + qds[k] - 1) / qds[k]) + 2;
-		int ret;
+		long budget = 2 * (long)((n + qds[k] - 1) / qds[k]) + 2, fewest = LONG_MAX;
 
-		watch_reset_counts();
-		ret = run_read(&b, reqs, n, qds[k]);
-		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u returned %s", n, qds[k],
-			    grade_errno_str(ret));
-		for (size_t i = 0; i < n; i++)
-			check_req(&reqs[i], i, data, size, "budget");
-		grade_check(watch.calls <= budget, "a batch of %zu cached reads at qd %u made %ld "
-			    "liburing calls that may enter the kernel; the budget is "
-			    "2 * ceil(%zu / %u) + 2 = %ld. Submitting after every SQE (or reaping "
-			    "one CQE per call) costs n calls: queue the window, then submit once",
-			    n, qds[k], watch.calls, n, qds[k], budget);
-		free(reqs);
+		/* The fewest calls of up to three runs: cached reads mostly
+		 * complete inside the submit, but reads the module hands to
+		 * io-wq (IOSQE_ASYNC), or a loaded machine, can make completions
+		 * come late now and then, and a module that then waits for one
+		 * at a time pays a call more. Submitting or reaping one at a
+		 * time costs n calls in every run. */
+		for (int run = 0; run < 3 && fewest > budget; run++) {
+			struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+			int ret;
+
+			watch_reset_counts();
+			ret = run_read(&b, reqs, n, qds[k]);
+			grade_check(ret == 0, "ubatch_read of %zu reads at qd %u returned %s", n,
+				    qds[k], grade_errno_str(ret));
+			for (size_t i = 0; i < n; i++)
+				check_req(&reqs[i], i, data, size, "budget");
+			if (watch.calls < fewest)
+				fewest = watch.calls;
+			free(reqs);
+		}
+		grade_check(fewest <= budget, "a batch of %zu cached reads at qd %u made %ld "
+			    "liburing calls that may enter the kernel (the fewest of three runs); "
+			    "the budget is 2 * ceil(%zu / %u) + 2 = %ld. Submitting after every SQE "
+			    "(or reaping one CQE per call) costs n calls: queue the window, then "
+			    "submit once", n, qds[k], fewest, n, qds[k], budget);
 	}
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	free(bufs);
