@@ -1909,7 +1909,7 @@ URING_TEST(mechanism, window_and_budget, 2,
 	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
 		struct batch_req *reqs = block_reqs(fd, qds[k] == 32 ? n : 64, bs, arena);
 		size_t m = qds[k] == 32 ? n : 64;
-		long budget = 2 * (long)((m + qds[k] - 1) / qds[k]) + 2;
+		long budget = 2 * (long)((m + qds[k] - 1) / qds[k]) + 2, fewest;
 		int ret;
 
 		watch_reset_counts();
@@ -1920,12 +1920,30 @@ URING_TEST(mechanism, window_and_budget, 2,
 		grade_check(watch.max_inflight == qds[k], "at qd %u with %zu reads to do, at most %u "
 			    "were ever in flight: fill the window up to qd (and never beyond) before "
 			    "you submit", qds[k], m, watch.max_inflight);
-		if (qds[k] == 32)
-			grade_check(watch.calls <= budget, "%zu cached reads at qd %u made %ld liburing "
-				    "calls that may enter the kernel; the budget is 2 * ceil(n / qd) + "
-				    "2 = %ld: queue the window, then submit once", m, qds[k],
-				    watch.calls, budget);
 		free(reqs);
+		if (qds[k] != 32)
+			continue;
+		/* The fewest calls of up to three runs (as chapter 06's 06.14):
+		 * reads handed to io-wq, or a loaded machine, can make completions
+		 * come late now and then, and a wait for one at a time then costs
+		 * a call more; submitting one SQE at a time costs n every run. */
+		fewest = watch.calls;
+		for (int run = 1; run < 3 && fewest > budget; run++) {
+			reqs = block_reqs(fd, m, bs, arena);
+			watch_reset_counts();
+			ret = run_read(&u, reqs, m, qds[k]);
+			grade_check(ret == 0, "ufixed_read at qd %u returned %s", qds[k],
+				    grade_errno_str(ret));
+			for (size_t i = 0; i < m; i++)
+				check_req(&reqs[i], i, data, size, "window");
+			if (watch.calls < fewest)
+				fewest = watch.calls;
+			free(reqs);
+		}
+		grade_check(fewest <= budget, "%zu cached reads at qd %u made %ld liburing calls "
+			    "that may enter the kernel (the fewest of three runs); the budget is "
+			    "2 * ceil(n / qd) + 2 = %ld: queue the window, then submit once", m,
+			    qds[k], fewest, budget);
 	}
 	SEAM_CALL_VOID(ufixed_exit(&u));
 
