@@ -1719,6 +1719,14 @@ static void u_on_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 /* The planned fault, on the SQE it was planned for (before the kernel). */
 static void u_edit_sqe(struct io_uring_sqe *sqe)
 {
+	/* IOSQE_ASYNC sends a read to the kernel's workers, where it completes
+	 * in its own time; a cached read without it completes inline, in the
+	 * order submitted. ann.h leaves the flag to the search (u_on_sqe has
+	 * seen it as written), but the faults planned on the n-th read count
+	 * on that order (11.31: which of two errors comes first, whether a
+	 * failed read's CQE is reaped before its neighbours'), so every read
+	 * runs inline here. */
+	sqe->flags &= (__u8)~IOSQE_ASYNC;
 	for (int i = 0; i < U_PLANS; i++) {
 		if (U.planned_sqe[i] != sqe)
 			continue;
@@ -2446,10 +2454,20 @@ GRADE_TEST(uring, recall, 3,
 
 	uring_setup(8, false);
 	uring_recall_run("", &sum, &reads);
-	grade_check(sum / T_NQ >= T_REF_RECALL - T_RECALL_SLACK,
-		    "recall@10 over %u queries is %.3f; the reference finds %.3f at the same k, L and "
-		    "W: the next read is the nearest candidate by estimate that is neither read nor "
-		    "in flight, with W reads in flight (fewer change the walk: see 11.26) (TODO 10)",
+	/* Twice the slack, as on O_DIRECT (11.35): which node a freed slot
+	 * takes depends on the order the reads complete in, and that is the
+	 * kernel's. Reads of cached pages complete inline, in the order
+	 * submitted (the reference's 0.872 every time); the same search with
+	 * its reads completing in the kernel's workers (IOSQE_ASYNC, which
+	 * u_edit_sqe now takes away; a cold cache does the same) found 0.847,
+	 * 0.872 or 0.897 over 2000 runs: one hit of the 400 either way. A walk
+	 * that takes the farthest candidates first reads three times as many
+	 * nodes: the second check. */
+	grade_check(sum / T_NQ >= T_REF_RECALL - 2 * T_RECALL_SLACK,
+		    "recall@10 over %u queries is %.3f; the reference finds about %.3f at the same "
+		    "k, L and W: the next read is the nearest candidate by estimate that is neither "
+		    "read nor in flight, with W reads in flight (fewer change the walk: see 11.26) "
+		    "(TODO 10)",
 		    T_NQ, sum / T_NQ, T_REF_RECALL);
 	grade_check((double)reads / T_NQ <= 1.5 * T_REF_READS,
 		    "the queries read %.1f nodes each on average; the reference reads %.1f: a node "
