@@ -81,6 +81,10 @@
  *           refilled as completions arrive: when one request finishes and
  *           others are waiting, the next one is submitted before waiting
  *           again, without waiting for the rest of the window to drain.
+ *           "Next" is in the order of the array: requests enter the
+ *           window reqs[0] first, each refill taking the first request
+ *           not yet taken (the tests answer reads on pipes in that
+ *           order); they may finish in any order.
  *
  * Returns 0 when every request has its res. Returns a negated errno when
  * the batch as a whole could not run, and then the res fields are
@@ -202,7 +206,8 @@ int tpool_create(struct tpool **out, unsigned nthreads);
  *           read at any moment; they run in parallel on up to
  *           min(qd, n, nthreads) workers. When one finishes and requests
  *           are left, the next one is queued (or taken on by the worker
- *           that finished) at once.
+ *           that finished) at once. As in paio_batch_read, a batch's
+ *           requests are taken in the order of the array.
  *
  * Each worker takes a request, reads it completely with pread(2) (read(2)
  * after ESPIPE) - continuing short reads, retrying EINTR - and stores
