@@ -878,9 +878,6 @@ GRADE_TEST(choice, io_uring_first, 2,
 	grade_check(hk.probe_calls >= 1, "%s: the reader took io_uring without asking the ring "
 		    "whether it can read (io_uring_get_probe_ring): a kernel before 5.6 sets a ring "
 		    "up and then fails every IORING_OP_READ with -EINVAL (TODO 3)", what);
-	grade_check(hk.probes_freed == hk.probes, "%s: io_uring_get_probe_ring gave %ld probe(s), "
-		    "io_uring_free_probe freed %ld: the probe is allocated for the caller, who "
-		    "frees it (io_uring_get_probe(3); TODO 3)", what, hk.probes, hk.probes_freed);
 	check_why_has(r, "io_uring", what);
 	check_why_only(r, 0, "", what);
 	check_fd(r, 0, what);
@@ -894,6 +891,12 @@ GRADE_TEST(choice, io_uring_first, 2,
 		    "works is taken, the others are not tried (TODO 2)", what, hk.setup_calls);
 	read_some(r, &f, what);
 	close_reader(r);
+	/* By rd_close: freeing it at once or keeping it with the ring until
+	 * then are both the contract's (reader.h says when, nowhere). */
+	grade_check(hk.probes_freed == hk.probes, "%s: io_uring_get_probe_ring gave %ld probe(s), "
+		    "io_uring_free_probe freed %ld by the end of rd_close: the probe is allocated "
+		    "for the caller, who frees it (io_uring_get_probe(3); TODO 3)", what, hk.probes,
+		    hk.probes_freed);
 	res_check(&before, "rd_close of an io_uring reader");
 	free(f.data);
 }
@@ -1152,13 +1155,17 @@ static void probe_refused(enum probe_mode mode, const char *what)
 	grade_check(fault_count_fds() == before.fds + 1, "%s: %d descriptor(s) are open for a "
 		    "libaio reader, which holds one: its file (TODO 3)", what,
 		    fault_count_fds() - before.fds);
-	grade_check(hk.probes_freed == hk.probes, "%s: io_uring_get_probe_ring gave %ld probe(s), "
-		    "io_uring_free_probe freed %ld (TODO 3)", what, hk.probes, hk.probes_freed);
 	check_why_has(r, "io_uring", what);
 	check_why_has(r, "IORING_OP_READ", what);
 	check_why_only(r, 0, "", what);
 	check_fd(r, 1, what);
-	read_and_close(r, &f, &before, what);
+	read_some(r, &f, what);
+	close_reader(r);
+	/* By rd_close, at the latest (reader.h does not say when). */
+	grade_check(hk.probes_freed == hk.probes, "%s: io_uring_get_probe_ring gave %ld probe(s), "
+		    "io_uring_free_probe freed %ld by the end of rd_close (TODO 3)", what,
+		    hk.probes, hk.probes_freed);
+	res_check(&before, what);
 	free(f.data);
 }
 
