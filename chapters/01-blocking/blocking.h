@@ -67,7 +67,8 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * them), through one buffer of bufsize bytes: each read(2) asks for at most
  * bufsize bytes. bufsize is checked before anything is opened (bufsize == 0:
  * -EINVAL, dst neither created nor truncated). src is opened first; if it
- * cannot be opened, dst is neither created nor truncated. dst is opened for
+ * cannot be opened, its error is the answer (dst is not even looked at:
+ * neither created nor truncated). dst is opened for
  * writing only, so a destination that is writable but not readable (mode
  * 0200) can be copied onto. src and dst may be any file open(2) opens, as
  * with cp: a FIFO as src (read to its end; its open waits for a writer) or

@@ -24,6 +24,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -1045,11 +1047,12 @@ GRADE_TEST(pread_full, bad_arguments, 1,
 }
 
 GRADE_TEST(pread_full, error_after_progress, 1,
-	   "pread_full returns -errno when pread() fails after some bytes came (EIO, EAGAIN)",
+	   "pread_full returns -errno when pread() fails after some bytes came (EIO, EAGAIN), "
+	   "and -EAGAIN when the first pread() fails so",
 	   "TODO 2: an error after a short pread is the answer: return -errno, not the bytes "
-	   "so far (blocking.h, read_full); EAGAIN is such an error, never a reason to call "
-	   "pread again (the cases of TODO 1; lesson: \"EAGAIN: when the descriptor is "
-	   "non-blocking\")")
+	   "so far (blocking.h, read_full); EAGAIN is such an error, before any byte too (not "
+	   "an end of file), never a reason to call pread again (the cases of TODO 1; lesson: "
+	   "\"EAGAIN: when the descriptor is non-blocking\")")
 {
 	static const int errs[] = { EIO, EAGAIN };
 	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
@@ -1070,6 +1073,22 @@ GRADE_TEST(pread_full, error_after_progress, 1,
 			    rd_script.after_fail, grade_errno_str(-errs[i]) + 1, errs[i] == EAGAIN ?
 			    " (EAGAIN means \"nothing now\": a retry at once spins, blocking.h)" : "");
 	}
+
+	/* The very first pread() fails with EAGAIN, before any byte came:
+	 * "nothing now" is an error to report, not an end of file (0). */
+	memset(buf, 0, 8000);
+	script_set(&rd_script, -1, 1000, 0, 1, EAGAIN);
+	hooks_script();
+	got = SEAM_CALL(pread_full(fd, buf, 8000, 100));
+	hooks_off();
+	grade_check(got == -EAGAIN && rd_script.after_fail == 0, "pread_full(fd, buf, 8000, 100) "
+		    "returned %s, with %ld pread() call(s) after the first, when that first pread() "
+		    "failed with EAGAIN before any byte came; expected -EAGAIN and none: EAGAIN is "
+		    "\"nothing now\", an error to report as it is, also before any byte (as "
+		    "read_full's on an empty non-blocking pipe, 01.06); 0 would tell the caller "
+		    "the file ends at offset 100, which it does not (TODO 2; blocking.h: \"EAGAIN "
+		    "... is such an error, never retried\")", grade_errno_str(got),
+		    rd_script.after_fail);
 	close(fd);
 	free(data);
 	free(buf);
@@ -2074,11 +2093,13 @@ static int readonly_dst_verdict(const char **path, int flags)
 GRADE_TEST(copy_file, errors, 2,
 	   "copy_file: -ENOENT for a missing source (destination untouched) or directory, "
 	   "-ENOTDIR, -EISDIR, -EACCES (destination untouched), -EINVAL for bufsize 0 "
-	   "(nothing opened)",
-	   "TODO 4: return open(2)'s own -errno (man 2 open, ERRORS); check bufsize first, "
-	   "before opening anything; open the source before the destination, so that a "
-	   "missing source truncates nothing; a destination you may not write is an error, "
-	   "not a file to remove and make again")
+	   "(nothing opened); -ENOENT for an empty path, and for a missing source onto a "
+	   "directory",
+	   "TODO 4: return open(2)'s own -errno (man 2 open, ERRORS), an empty path's ENOENT "
+	   "too; check bufsize first, before opening anything; open the source before the "
+	   "destination, so that a missing source truncates nothing and its error is the "
+	   "answer; a destination you may not write is an error, not a file to remove and "
+	   "make again")
 {
 	unsigned char data[10] = "0123456789";
 	char src[PATH_MAX];  /* grade_path's storage is reused after 8 calls */
@@ -2125,6 +2146,30 @@ GRADE_TEST(copy_file, errors, 2,
 		grade_check(access(grade_path("dst"), F_OK) != 0, "copy_file from a source it "
 			    "could not open created the destination (blocking.h)");
 	}
+	/* Two wrong at once: a missing source, and a destination that is a
+	 * directory. The source is opened first, so its error is the answer;
+	 * the destination is never looked at. */
+	got = SEAM_CALL(copy_file(grade_path("missing"), grade_tmpdir(), 4096));
+	grade_check(got == -ENOENT, "copy_file from a missing source onto a directory returned "
+		    "%s, expected -ENOENT: the source is opened first, and when it cannot be "
+		    "opened its error is the answer; the destination is not looked at (no stat "
+		    "or check of it of your own before the source is open) (TODO 4; blocking.h: "
+		    "\"src is opened first\")", grade_errno_str((ssize_t)got));
+	/* An empty path names no file: open(2) fails with ENOENT for it
+	 * (path_resolution(7), "Empty pathname"), and that is the answer. */
+	got = SEAM_CALL(copy_file("", grade_path("dst"), 4096));
+	grade_check(got == -ENOENT && access(grade_path("dst"), F_OK) != 0, "copy_file(\"\", "
+		    "dst, 4096), an empty source path, returned %s%s; expected -ENOENT, open(2)'s "
+		    "own answer for an empty path (path_resolution(7), \"Empty pathname\"), and "
+		    "nothing created: pass the paths to open as they are, and return the -errno "
+		    "open gives, no code of your own for a path you find odd (TODO 4; man 2 open, "
+		    "ERRORS)", grade_errno_str((ssize_t)got), access(grade_path("dst"), F_OK) == 0 ?
+		    " and created the destination" : "");
+	got = SEAM_CALL(copy_file(src, "", 4096));
+	grade_check(got == -ENOENT, "copy_file(src, \"\", 4096), an empty destination path, "
+		    "returned %s, expected -ENOENT, open(2)'s own answer for an empty path "
+		    "(path_resolution(7), \"Empty pathname\"; TODO 4)", grade_errno_str((ssize_t)got));
+
 	/* bufsize 0 is refused before anything is opened: an existing destination
 	 * keeps its bytes, a new one is not created. */
 	{
@@ -2558,14 +2603,15 @@ static int open_storm_verdict(const char **path, int flags)
 GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 	   "copy_file copies when read() and write() come back short and fail with EINTR, "
 	   "from a pipe and a FIFO and onto a FIFO (each open() also interrupted by signals, "
-	   "1000 times in a row too), a file of /proc (size 0) and a file that grows or shrinks "
-	   "meanwhile",
+	   "1000 times in a row too, leaving no descriptor or buffer behind), a file of /proc "
+	   "(size 0) and a file that grows or shrinks meanwhile",
 	   "TODO 4: move the data with read_full and write_full (or loops just as careful): a "
 	   "short read is not the end of the file, a short write must be finished; copy until "
 	   "read says end of file, whatever size the source had; open the source plainly "
 	   "O_RDONLY (a FIFO's open waits for its writer, a FIFO destination's for its reader, "
-	   "and a signal can end either wait with EINTR: open again, as often as it takes) (lesson: \"Short reads\", \"Short writes\", \"End of file\", "
-	   "\"EINTR and SA_RESTART\")")
+	   "and a signal can end either wait with EINTR: open that file again, as often as it "
+	   "takes, keeping what is already open and allocated) (lesson: \"Short reads\", "
+	   "\"Short writes\", \"End of file\", \"EINTR and SA_RESTART\")")
 {
 	const size_t size = 30011;
 	unsigned char *data = grade_random_bytes(size), *back;
@@ -2736,11 +2782,26 @@ GRADE_TEST(copy_file, short_transfers_and_eintr, 2,
 		snprintf(to, sizeof(to), "%s", grade_path("storm-dst"));
 		open_storm.src = from;
 		open_storm.dst = to;
+		struct seam_heap heap;
+		int fds = fault_count_fds();
+
+		seam_heap_usage(&heap);
 		open_storm.src_left = 1000;
 		open_storm.dst_left = 1000;
 		open_hooks_install(open_storm_verdict);
 		got = SEAM_CALL(copy_file(from, to, 4096));
 		open_hooks_remove();
+		grade_check(fault_count_fds() == fds, "copy_file left %d descriptor(s) open when "
+			    "open() of the source, then of the destination, failed with EINTR 1000 "
+			    "times each before it succeeded (copy_file returned %s): an EINTR means "
+			    "\"open this file again\", not \"start over\"; retry the one open that "
+			    "was interrupted, and keep what is already open (the source, when the "
+			    "destination's open is interrupted), to close once, at the end (TODO 4; "
+			    "lesson: \"Cleaning up\")", fault_count_fds() - fds,
+			    grade_errno_str((ssize_t)got));
+		grade_check_heap(&heap, "copy_file whose open() calls failed with EINTR 1000 times "
+				 "each (an EINTR is a reason to open again, not to start over and "
+				 "allocate another buffer)");
 		grade_check(got == 5000, "copy_file of a 5000-byte file returned %s when the first "
 			    "1000 open() calls of the source, and the first 1000 of the destination, "
 			    "failed with EINTR, one after the other (%d and %d of them came); expected "
@@ -3047,15 +3108,93 @@ static ssize_t nesting_batch_pread64(int fd, void *buf, size_t n, off64_t off)
 	return k;
 }
 
+/*
+ * blk_batch_read of a big batch in a thread of its own, with a stack of
+ * 1 MiB (as many programs give their threads: a library function cannot
+ * count on more) and 256 MiB of guard pages below it: a module that puts something of n's size on the
+ * stack (a variable-length array of indices, pointers or requests) runs
+ * into the guard, every time, instead of writing over whatever memory lies
+ * below the stack. The fault is caught in that thread (on a stack of its
+ * own) and reported as what it is.
+ */
+#define BIG_BATCH_STACK ((size_t)1 << 20)
+#define BIG_BATCH_GUARD ((size_t)256 << 20)
+
+static struct {
+	struct batch_req *reqs;
+	size_t n;
+	int ret;
+	int state;            /* 0: not run, 1: running, 2: returned, 3: a fault */
+	int sig;              /* the fault's signal                              */
+	uintptr_t addr;       /* ...and the address it was at                    */
+	uintptr_t stack_lo;   /* the lowest address of the thread's stack         */
+} big_batch;
+static sigjmp_buf big_batch_jump;
+
+static void big_batch_fault(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	big_batch.sig = sig;
+	big_batch.addr = (uintptr_t)si->si_addr;
+	siglongjmp(big_batch_jump, 1);
+}
+
+/* The fault was in the guard pages below the thread's stack: it ran out. */
+static bool big_batch_overflowed(void)
+{
+	return big_batch.stack_lo && big_batch.addr < big_batch.stack_lo &&
+	       big_batch.addr + BIG_BATCH_GUARD + 65536 >= big_batch.stack_lo;
+}
+
+static void *big_batch_main(void *arg)
+{
+	static char alt[64 * 1024];
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) }, no_ss = { .ss_flags = SS_DISABLE };
+	struct sigaction sa, old_segv, old_bus;
+
+	pthread_attr_t self;
+	void *lo;
+	size_t size;
+
+	(void)arg;
+	if (pthread_getattr_np(pthread_self(), &self) == 0) {
+		if (pthread_attr_getstack(&self, &lo, &size) == 0)
+			big_batch.stack_lo = (uintptr_t)lo;
+		pthread_attr_destroy(&self);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = big_batch_fault;
+	sa.sa_flags = SA_ONSTACK | SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGSEGV, &sa, &old_segv) != 0 ||
+	    sigaction(SIGBUS, &sa, &old_bus) != 0)
+		return NULL;
+	big_batch.state = 1;
+	if (sigsetjmp(big_batch_jump, 1) == 0) {
+		big_batch.ret = SEAM_CALL(blk_batch_read(big_batch.reqs, big_batch.n, 1));
+		big_batch.state = 2;
+	} else {
+		seam_disarm();
+		big_batch.state = 3;
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaltstack(&no_ss, NULL);
+	return NULL;
+}
+
 GRADE_TEST(batch, arguments, 1,
 	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; n == 0 with NULL is 0; the "
 	   "request after the batch is not touched, the others keep their place; length 0 at "
-	   "offset -1 is -EINVAL; a request on descriptor -1 fails alone; 10000 requests are "
-	   "one batch; no memory and a second caller meanwhile leave no request unread",
-	   "TODO 5: check the arguments before the loop: only qd == 0 and (reqs == NULL with "
-	   "n > 0) are -EINVAL; the loop runs for i < n, whatever n is (10000 too); every "
-	   "request, length 0 included, gets pread_full's answer (chapters/common/batch.h, "
-	   "blocking.h)")
+	   "offset -1 is -EINVAL; a request on descriptor -1 fails alone, with pread_full's "
+	   "answer; qd 65536 and 2^31 are accepted; 10000 requests are one batch, and "
+	   "400,000 called from a thread with a 1 MiB stack; no memory and a second caller "
+	   "meanwhile leave no request unread",
+	   "TODO 5: check the arguments before the loop: only qd == 0 (qd is an unsigned: any "
+	   "other value is accepted) and (reqs == NULL with n > 0) are -EINVAL; the loop runs "
+	   "for i < n, whatever n is (10000 and 400000 too: nothing of n's size on the stack); "
+	   "every request, length 0 and descriptor -1 included, gets pread_full's answer, no "
+	   "check of your own before it (chapters/common/batch.h, blocking.h)")
 {
 	unsigned char *data = grade_random_bytes(10 * 100);
 	int fd = grade_open(grade_make_file("f", data, 10 * 100), O_RDONLY);
@@ -3139,6 +3278,42 @@ GRADE_TEST(batch, arguments, 1,
 		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[2].res));
 	grade_check_same(bufs[0], data, 100, "blk_batch_read beside a bad request");
 	grade_check_same(bufs[2], data + 200, 100, "blk_batch_read beside a bad request");
+
+	/* Two things wrong with one request: descriptor -1 and offset -1, or
+	 * descriptor -1 and length 0. Its res is what pread_full answers for
+	 * it: -EINVAL, the offset being checked first (pread(2) itself says
+	 * EINVAL there), and 0 for a length of 0, whatever the descriptor. */
+	reqs[0] = (struct batch_req){ -1, -1, 100, bufs[0], 7 };
+	reqs[1] = (struct batch_req){ -1, 0, 0, bufs[1], 7 };
+	reqs[2] = (struct batch_req){ fd, 300, 100, bufs[2], 7 };
+	ret = SEAM_CALL(blk_batch_read(reqs, 3, 2));
+	grade_check(ret == 0 && reqs[2].res == 100, "blk_batch_read of 3 requests, two of them "
+		    "on descriptor -1, returned %s and gave the good one res %s, expected 0 and 100",
+		    grade_errno_str(ret), grade_errno_str(reqs[2].res));
+	grade_check(reqs[0].res == -EINVAL && reqs[1].res == 0, "on descriptor -1, the request "
+		    "at offset -1 got res %s (expected -EINVAL) and the one of length 0 got %s "
+		    "(expected 0): each request's res is pread_full's answer for it, and "
+		    "pread_full checks offset < 0 first, then returns 0 for len == 0 without "
+		    "calling pread, whatever fd is; a check of the descriptor of your own before "
+		    "pread_full answers -EBADF for both (TODO 5; blocking.h, pread_full and "
+		    "blk_batch_read)", grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+
+	/* Any qd from 1 to UINT_MAX is accepted, 65536 and 2^31 too: kept in
+	 * a type narrower than unsigned, they would become 0. */
+	{
+		static const unsigned qds[] = { 1u << 16, 1u << 31, (1u << 24) + (1u << 8) };
+
+		for (int k = 0; k < 3; k++) {
+			reqs[0] = (struct batch_req){ fd, 400, 100, bufs[0], 7 };
+			ret = SEAM_CALL(blk_batch_read(reqs, 1, qds[k]));
+			grade_check(ret == 0 && reqs[0].res == 100, "blk_batch_read(reqs, 1, %u) "
+				    "returned %s with res %s, expected 0 and 100: any qd from 1 to "
+				    "UINT_MAX is accepted (blocking.h); qd is an unsigned, and passed "
+				    "through a narrower type (uint16_t, unsigned char) %u becomes 0 "
+				    "(TODO 5)", qds[k], grade_errno_str(ret),
+				    grade_errno_str(reqs[0].res), qds[k]);
+		}
+	}
 
 	/* A big batch: 10000 requests of one byte each. Any n is one batch. */
 	{
@@ -3227,6 +3402,53 @@ GRADE_TEST(batch, arguments, 1,
 			    "static \"busy\" flag, index or table shared by every call (TODO 5; "
 			    "blocking.h: \"Each call keeps its progress to itself\")",
 			    grade_errno_str(ret), unread, grade_errno_str(nested_batch.ret), ounread);
+	}
+
+	/* A big batch, 400,000 requests of length 0 (no pread at all), in a
+	 * thread with a stack of 1 MiB: the batch needs no memory of n's
+	 * size, and none of it may be on the stack. */
+	{
+		const size_t many = 400000;
+		pthread_attr_t attr;
+		pthread_t th;
+		size_t wrong = 0;
+
+		big_batch.reqs = grade_xmalloc(many * sizeof(*big_batch.reqs));
+		big_batch.n = many;
+		big_batch.ret = 7;
+		big_batch.state = 0;
+		big_batch.sig = 0;
+		big_batch.addr = 0;
+		big_batch.stack_lo = 0;
+		for (size_t i = 0; i < many; i++)
+			big_batch.reqs[i] = (struct batch_req){ fd, (off_t)(i % 1000), 0, data, 7 };
+		grade_check(pthread_attr_init(&attr) == 0 &&
+			    pthread_attr_setstacksize(&attr, BIG_BATCH_STACK) == 0 &&
+			    pthread_attr_setguardsize(&attr, BIG_BATCH_GUARD) == 0 &&
+			    pthread_create(&th, &attr, big_batch_main, NULL) == 0,
+			    "harness: cannot start a thread with a 1 MiB stack");
+		pthread_join(th, NULL);
+		pthread_attr_destroy(&attr);
+		grade_check(big_batch.state != 3 || !big_batch_overflowed(), "blk_batch_read of "
+			    "%zu requests, called from a thread with a stack of 1 MiB, ran "
+			    "out of that stack (it wrote below its end, into the guard pages): "
+			    "something of the batch's size is on the stack, a variable-length array "
+			    "(of indices, pointers or requests) perhaps. The caller's stack may be "
+			    "1 MiB or less, and the batch may hold any number of requests: read them in the "
+			    "caller's order and need nothing, or malloc what n needs (and -ENOMEM "
+			    "when there is none) (TODO 5; lesson: \"The exercise\")", many);
+		grade_check(big_batch.state != 3, "blk_batch_read of %zu requests of length 0 "
+			    "crashed with SIG%s at address %#llx (a bad pointer: not its stack "
+			    "running out)", many, sigabbrev_np(big_batch.sig) ?
+			    sigabbrev_np(big_batch.sig) : "?", (unsigned long long)big_batch.addr);
+		grade_check(big_batch.state == 2, "harness: the thread of the big batch did not run");
+		for (size_t i = 0; i < many; i++)
+			wrong += big_batch.reqs[i].res != 0;
+		grade_check(big_batch.ret == -ENOMEM || (big_batch.ret == 0 && wrong == 0),
+			    "blk_batch_read of %zu requests of length 0 returned %s and %zu of them "
+			    "have a res other than 0: expected 0 and each one's res 0 (or -ENOMEM for "
+			    "the whole batch)", many, grade_errno_str(big_batch.ret), wrong);
+		free(big_batch.reqs);
 	}
 	close(fd);
 	free(data);
