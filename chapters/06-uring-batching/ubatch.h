@@ -87,7 +87,8 @@ int ubatch_init(struct ubatch *b, unsigned entries);
  *         min(qd, b->cq_entries) reads are ever in flight (counting a read
  *         as in flight until its CQE is reaped), so the CQ never overflows;
  *         qd may be larger than the ring. Keep the window full: refill it
- *         as reads complete.
+ *         as reads complete, in the order of the array (a freed slot takes
+ *         the first request not yet started; they complete in any order).
  *
  * Per request (results in reqs[i].res, the call itself still returns 0):
  *   - offset < 0 gives -EINVAL without any I/O (io_uring would read at the

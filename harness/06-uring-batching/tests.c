@@ -233,6 +233,30 @@ URING_TEST(ring, init_errors, 1,
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	grade_check(fault_count_fds() == before, "ubatch_init on an older kernel, then ubatch_exit, "
 		    "left %d descriptor(s) open", fault_count_fds() - before);
+
+	/* The same old kernel with RLIMIT_MEMLOCK too small: the set-up without
+	 * the flags fails with -ENOMEM, and that is the answer (ubatch.h: -ENOMEM
+	 * when RLIMIT_MEMLOCK is too small). The first -EINVAL was only about the
+	 * flags; ubatch_batch_read tries smaller rings on -ENOMEM alone. */
+	watch.init_old_kernel = true;
+	watch.init_enomem = true;
+	watch.init_enomem_above = 0;
+	watch.inits = 0;
+	memset(&b, 0xff, sizeof(b));
+	ret = SEAM_CALL(ubatch_init(&b, 8));
+	watch.init_old_kernel = false;
+	watch.init_enomem = false;
+	/* (A ring set up without io_uring_queue_init*, which the test cannot
+	 * refuse, is left alone: watch.inits stays 0.) */
+	grade_check(watch.inits == 0 || (ret == -ENOMEM && b.live == 0), "on a kernel without the newer set-up flags "
+		    "(-EINVAL for them) where the ring without them is refused with -ENOMEM "
+		    "(RLIMIT_MEMLOCK too small), ubatch_init(&b, 8) returned %s with live %d; expected "
+		    "-ENOMEM and live 0: the error of the set-up made without the flags is the "
+		    "answer, not the -EINVAL of the first try (TODO 1; lesson, section 8)",
+		    grade_errno_str(ret), b.live);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	grade_check(fault_count_fds() == before, "a refused set-up on an older kernel, then "
+		    "ubatch_exit, left %d descriptor(s) open", fault_count_fds() - before);
 }
 
 /* ------------------------------------------------------------------ batch */
@@ -601,6 +625,78 @@ URING_TEST(batch, shared_shape, 1,
 
 /* ----------------------------------------------------------------- faults */
 
+/*
+ * Faults made per request, not per user_data: ubatch.h does not say what
+ * user_data holds, and a module may put there a window slot (or a pointer
+ * to one) that the next request reuses, where the watch's own cuts and
+ * -EINTR rewrites (once per user_data) would reach only the first request
+ * of each slot. Here a read belongs to the request whose buffer its data
+ * address falls in: its first read starts at buf, the rest at buf + done.
+ *   cut_first   every request's first read is cut to half its length once
+ *   eintr_first every request's first read becomes a NOP whose CQE says
+ *               -EINTR (nothing read); the read made again is left alone
+ *   eintr_rest  with cut_first: the read of the rest (the first read after
+ *               the cut, at buf + done) says -EINTR; made again, it is not
+ *   poison_rest with cut_first: the read of the rest of the requests it
+ *               picks fails (fd -1: -EBADF), an error after partial progress
+ */
+static struct {
+	const struct batch_req *reqs;
+	size_t n;
+	unsigned char state[64];  /* per request: 0 untouched, 1 cut, 2 done */
+	bool cut_first, eintr_first, eintr_rest;
+	bool (*poison_rest)(size_t i);
+	unsigned cut, eintrs, poisoned;
+} byreq;
+
+static void byreq_start(const struct batch_req *reqs, size_t n, bool cut_first,
+			bool eintr_first, bool eintr_rest)
+{
+	grade_check(n <= sizeof(byreq.state), "harness: %zu requests for byreq", n);
+	memset(&byreq, 0, sizeof(byreq));
+	byreq.reqs = reqs;
+	byreq.n = n;
+	byreq.cut_first = cut_first;
+	byreq.eintr_first = eintr_first;
+	byreq.eintr_rest = eintr_rest;
+}
+
+static void byreq_edit(struct io_uring_sqe *sqe)
+{
+	uintptr_t a = (uintptr_t)watch_sqe_data(sqe);
+
+	for (size_t i = 0; i < byreq.n; i++) {
+		uintptr_t lo = (uintptr_t)byreq.reqs[i].buf;
+
+		if (!lo || a < lo || a >= lo + byreq.reqs[i].len)
+			continue;
+		if (byreq.state[i] == 0 && a == lo && byreq.eintr_first) {
+			watch_nop_sqe(sqe, -EINTR);
+			byreq.state[i] = 2;
+			byreq.eintrs++;
+		} else if (byreq.state[i] == 0 && a == lo && byreq.cut_first) {
+			bool cut = sqe->opcode == IORING_OP_READV ? watch_shrink_readv(sqe)
+								  : sqe->len > 1;
+
+			if (cut && sqe->opcode != IORING_OP_READV)
+				sqe->len /= 2;
+			byreq.state[i] = cut ? 1 : 2;
+			byreq.cut += cut;
+		} else if (byreq.state[i] == 1 && a != lo && byreq.poison_rest &&
+			   byreq.poison_rest(i)) {
+			sqe->fd = -1;
+			sqe->flags &= (__u8)~IOSQE_FIXED_FILE;
+			byreq.state[i] = 2;
+			byreq.poisoned++;
+		} else if (byreq.state[i] == 1 && a != lo && byreq.eintr_rest) {
+			watch_nop_sqe(sqe, -EINTR);
+			byreq.state[i] = 2;
+			byreq.eintrs++;
+		}
+		return;
+	}
+}
+
 URING_TEST(faults, short_reads_continued, 3,
 	   "ubatch_read: reads cut short in the middle of a file are continued at the right place",
 	   "TODO 8 and 5: 0 < res < what you asked, before end of file, is a short read: "
@@ -624,13 +720,15 @@ URING_TEST(faults, short_reads_continued, 3,
 	reqs[n - 1].offset = (off_t)size - 3000;  /* short at end of file, after a cut */
 	reqs[n - 1].len = 8000;
 	init_or_fail(&b, 16);
-	watch.shrink = true;
+	byreq_start(reqs, n, true, false, false);
+	watch.edit_sqe = byreq_edit;
 	ret = run_read(&b, reqs, n, 8);
+	watch.edit_sqe = NULL;
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
-	grade_check(watch.shrunk >= n / 2, "the test could cut only %u of %zu reads short: it "
+	grade_check(byreq.cut >= n / 2, "the test could cut only %u of %zu reads short: it "
 		    "cuts IORING_OP_READ/READV SQEs still queued when you call io_uring_submit* "
-		    "or io_uring_wait_cqe*; prepare them with io_uring_prep_read (TODO 5)",
-		    watch.shrunk, n);
+		    "or io_uring_wait_cqe*, the first read of each request (into the start of its "
+		    "buffer); prepare them with io_uring_prep_read (TODO 5)", byreq.cut, n);
 	for (size_t i = 0; i < n; i++)
 		check_req(&reqs[i], i, data, size, "every read cut to half its length once");
 	check_ring_clean(&b, "after the short reads");
@@ -1022,18 +1120,10 @@ URING_TEST(mechanism, one_ring_reused, 2,
 
 /* ------------------------------------------ more module tests (06.27 on) */
 
-/* Requests of the error-after-progress test: their buffers lie in one array,
- * so a read's data address says which request it belongs to. */
-static unsigned char *poison_bufs;
-static size_t poison_stride, poison_n;
-
-static bool poison_every_third(__u64 addr)
+/* The error-after-progress test: the rest of every third request fails. */
+static bool poison_every_third(size_t i)
 {
-	uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)poison_bufs;
-
-	if (a < lo || a >= lo + poison_n * poison_stride)
-		return false;
-	return (a - lo) / poison_stride % 3 == 1;
+	return i % 3 == 1;
 }
 
 URING_TEST(batch, error_after_progress, 2,
@@ -1043,33 +1133,31 @@ URING_TEST(batch, error_after_progress, 2,
 	   "(ubatch.h; lesson, section 7)", 16)
 {
 	const size_t size = 1 << 20, n = 24, stride = 8192;
-	unsigned char *data;
+	unsigned char *data, *poison_bufs;
 	int fd = data_file("f", size, &data);
 	struct batch_req *reqs;
 	struct ubatch b;
 	int ret;
 
 	poison_bufs = grade_xmalloc(n * stride);
-	poison_stride = stride;
-	poison_n = n;
 	reqs = block_reqs(fd, n, stride, poison_bufs);
 	for (size_t i = 0; i < n; i++) {
 		reqs[i].offset = (off_t)(i * 40000 + grade_rand_below(1000));
 		reqs[i].len = 3000 + grade_rand_below(5000);
 	}
 	init_or_fail(&b, 16);
-	/* Every read is cut to half its length once; the read of the rest of
-	 * every third request fails with -EBADF (the watch gives it fd -1). */
-	watch.shrink = true;
-	watch.poison_pick = poison_every_third;
+	/* Every request's first read is cut to half its length; the read of the
+	 * rest of every third request fails with -EBADF (the test gives it fd -1). */
+	byreq_start(reqs, n, true, false, false);
+	byreq.poison_rest = poison_every_third;
+	watch.edit_sqe = byreq_edit;
 	ret = run_read(&b, reqs, n, 6);
-	watch.shrink = false;
-	watch.poison_pick = NULL;
+	watch.edit_sqe = NULL;
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0: a failed read is its "
 		    "request's result", grade_errno_str(ret));
-	grade_check(watch.poisoned > 0, "the test cuts reads short and makes the rest of some of "
+	grade_check(byreq.poisoned > 0, "the test cuts reads short and makes the rest of some of "
 		    "them fail, but it saw no rest queued (%u reads cut): is a short read continued "
-		    "(TODO 8)?", watch.shrunk);
+		    "(TODO 8)?", byreq.cut);
 	for (size_t i = 0; i < n; i++) {
 		if (i % 3 == 1) {
 			grade_check(reqs[i].res == -EBADF, "request %zu: its first read came back "
@@ -1119,18 +1207,15 @@ URING_TEST(faults, eintr_in_cqe, 2,
 
 		memset(bufs, 0, size);
 		watch_reset_counts();
-		watch.shrink = round == 1;     /* round 2: the rest of a short read fails */
-		watch.shrunk = 0;
-		watch.nids = 0;
-		watch.cq_ring = NULL;
-		watch.cqe_eintrs = 0;
-		watch.cqe_eintr_at = round + 1;
+		/* Round 1: every request's first read says -EINTR; round 2: every
+		 * first read is cut short, then the read of its rest says -EINTR. */
+		byreq_start(reqs, n, round == 1, round == 0, round == 1);
+		watch.edit_sqe = byreq_edit;
 		ret = run_read(&b, reqs, n, 8);
-		watch.cqe_eintr_at = 0;
-		watch.shrink = false;
+		watch.edit_sqe = NULL;
 		grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
-		grade_check(watch.cqe_eintrs >= n / 2, "harness: only %u CQEs could be given -EINTR",
-			    watch.cqe_eintrs);
+		grade_check(byreq.eintrs >= n / 2, "harness: only %u reads could be given -EINTR "
+			    "(%u cut short)", byreq.eintrs, byreq.cut);
 		for (size_t i = 0; i < n; i++)
 			check_req(&reqs[i], i, data, size, round == 0 ?
 				  "every read's first CQE said -EINTR" :
@@ -1915,13 +2000,48 @@ GRADE_TEST(copy, into_fifo, 2,
 /* An existing DST is emptied in place (copy_battery.h). */
 GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "copy: an existing DST is emptied in place: the same inode, its mode kept, a hard link "
-	   "to it sees the copy",
+	   "to it sees the copy; emptied when opened: a copy that fails half way leaves none of "
+	   "DST's old bytes",
 	   COPY_TODO_OPEN ": \"truncated if it exists\" means the same file emptied (O_TRUNC or "
 	   "ftruncate once it is known not to be SRC), not removed and made again: that is a new "
-	   "inode with a new mode, and a hard link to DST would keep the old data (man 2 open, "
-	   "O_TRUNC; man 2 unlink; lesson, \"The program\")")
+	   "inode with a new mode, and a hard link to DST would keep the old data; and emptied "
+	   "when it is opened, before the copy, not cut to SRC's size once the copy is done "
+	   "(man 2 open, O_TRUNC; man 2 unlink; lesson, \"The program\")")
 {
+	const size_t old_len = 500000, size = 300001;
+	unsigned char *old, *data, *back;
+	const char *src, *dst;
+	struct prog_opts o = { .fsize_limit = size - 1 };
+	struct prog_result r;
+	size_t backlen;
+
 	copy_existing_dst_in_place();
+
+	/* An existing DST longer than SRC, and a copy that fails half way (a
+	 * file-size limit 1 byte below SRC's size: the last write fails with
+	 * EFBIG). DST was emptied when it was opened, so it holds SRC's bytes up
+	 * to the limit and nothing of its old content; cut to SRC's size only
+	 * after a successful copy, it would keep its old length, new bytes
+	 * followed by old ones. */
+	old = grade_random_bytes(old_len);
+	data = grade_random_bytes(size);
+	dst = grade_make_file("old-longer", old, old_len);
+	src = grade_make_file("src-limited", data, size);
+	run_copy(src, dst, &r, &o);
+	check_failed(&r, "over an existing 500000-byte DST under a file-size limit 1 byte below "
+		     "SRC's 300001 bytes", NULL, NULL);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == size - 1 && grade_first_diff(back, data, size - 1) < 0,
+		    "copy of a %zu-byte SRC over an existing %zu-byte DST failed (a file-size limit "
+		    "of %zu bytes), as it should, but left DST with %zu bytes%s: an existing DST is "
+		    "emptied when it is opened (O_TRUNC, or ftruncate to 0 once it is known not to "
+		    "be SRC), before the copy; cut to SRC's size only after a copy that succeeded, "
+		    "it keeps its old bytes when the copy fails", size, old_len, size - 1,
+		    back ? backlen : 0, back && backlen > size - 1 ? " (its old bytes after SRC's)" :
+		    ", not SRC's first bytes");
+	free(back);
+	free(old);
+	free(data);
 }
 
 /* ------------------------------------- a read refused at submission */
@@ -2012,11 +2132,13 @@ URING_TEST(batch, refused_at_submit, 1,
  * which a program that trims DST only after copying something leaves
  * alone. And a failed write is about DST: its message must say so. */
 GRADE_TEST(copy, mode_not_from_source, 2,
-	   "copy: a new DST gets mode 0644 less the umask whatever SRC's mode (0600, 0755); an "
-	   "empty SRC empties a longer DST; a failed write (DST /dev/full) is reported naming DST",
+	   "copy: a new DST gets mode 0644 less the umask whatever SRC's mode (0600, 0755, SRC "
+	   "named through a symlink); an empty SRC empties a longer DST; a failed write (DST "
+	   "/dev/full) is reported naming DST",
 	   COPY_TODO_OPEN ": DST is created with mode 0644 (less the umask), the mode the lesson "
 	   "gives, not with SRC's mode (that is cp -p, which copies permissions): pass 0644 to "
-	   "open; an existing DST is emptied once it is known not to be SRC, whatever SRC's "
+	   "open; SRC is the file its name leads to: a symlink to a regular file is that file "
+	   "(open follows it; ask fstat on the descriptor, not lstat on the name); an existing DST is emptied once it is known not to be SRC, whatever SRC's "
 	   "size, also 0. " COPY_TODO_ERRORS ": a write that fails is about DST: name DST in its "
 	   "message, not SRC (man 2 open, \"mode\", O_TRUNC; lesson, \"The program\")")
 {
@@ -2042,6 +2164,31 @@ GRADE_TEST(copy, mode_not_from_source, 2,
 			    "copy of a SRC of mode %03o under umask 022 made a new DST of mode %03o, "
 			    "expected 0644: a new DST gets 0644 less the umask, not SRC's mode",
 			    (unsigned)src_modes[i], (unsigned)(st.st_mode & 07777));
+	}
+	{
+		/* SRC named through a symlink (mode 0777 itself) to the SRC of
+		 * mode 0600: copied like that file (lesson, "The program"). */
+		const char *link = grade_path("src-link"), *dst = grade_path("new-link");
+		unsigned char *back;
+		size_t backlen;
+
+		grade_check(symlink(grade_path("src-600"), link) == 0, "harness: symlink: %s",
+			    strerror(errno));
+		run_copy(link, dst, &r, NULL);
+		grade_check(r.exited && r.status == 0, "copy of a SRC named through a symlink to a "
+			    "regular file: %s; stderr: %s. The symlink leads to a regular file, which "
+			    "is what SRC must be: open follows it, and fstat on the descriptor you read "
+			    "from sees the file (lstat on the name sees the link)", prog_ending(&r),
+			    prog_stderr_line(&r));
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL && backlen == 20000 && grade_first_diff(back, data, 20000) < 0,
+			    "copy of a SRC named through a symlink exited 0, but DST does not hold "
+			    "the 20000 bytes of the file the symlink leads to (%zu bytes)",
+			    back ? backlen : 0);
+		grade_check(stat(dst, &st) == 0 && (st.st_mode & 07777) == 0644, "copy of a SRC "
+			    "named through a symlink (mode 0777) to a file of mode 0600 made a new DST "
+			    "of mode %03o, expected 0644", (unsigned)(st.st_mode & 07777));
+		free(back);
 	}
 	{
 		const char *empty = grade_make_file("empty-src", "", 0), *old;
@@ -2414,4 +2561,86 @@ URING_TEST(mechanism, window_full_at_every_wait, 1,
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	for (int i = 0; i < FULL_N; i++)
 		close(p[i][0]);
+}
+
+/* ------------------------------------ giving up drains the reads too */
+
+/*
+ * ubatch.h: a batch that cannot finish returns an error with "no read left
+ * writing into the caller's buffers if draining was possible"; lesson,
+ * section 7: "Before returning a batch-level error, wait for the reads the
+ * kernel already has". That holds for the give-up after -EAGAIN / -EBUSY as
+ * for any other error. Two pipe reads wait in the kernel, and the first two
+ * liburing calls made from then on answer -EAGAIN (then -EBUSY): a module
+ * may retry and finish (the calls after those two work), or give up; if it
+ * gives up, the pipes get their data only when it waits for them, and none
+ * may be left in the kernel when it returns.
+ */
+URING_TEST(faults, give_up_drains, 1,
+	   "ubatch_read: giving up on -EAGAIN or -EBUSY while reads are in the kernel, it first "
+	   "waits for them, as after any other error",
+	   "TODO 6: every path that returns an error of the batch goes through the drain (wait for "
+	   "each read the kernel has, io_uring_wait_cqe, then io_uring_cqe_seen), the give-up "
+	   "after rounds without progress too: a read left in the kernel writes into the "
+	   "caller's buffer after the call has returned (ubatch.h, ubatch_read; lesson, "
+	   "section 7)", 8)
+{
+	const size_t n = 12, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size), slow[2][8];
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	watch.limit_why = "two liburing calls answered -EAGAIN or -EBUSY and the code kept calling";
+	for (int round = 0; round < 2; round++) {
+		int err = round == 0 ? -EAGAIN : -EBUSY;
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		int pa[2], pb[2], ret;
+		unsigned left;
+		bool injected;
+
+		fault_pipe(pa, 0);
+		fault_pipe(pb, 0);
+		reqs[0] = (struct batch_req){ pa[0], 0, 8, slow[0], 1 };
+		reqs[1] = (struct batch_req){ pb[0], 0, 8, slow[1], 1 };
+		init_or_fail(&b, 8);
+		watch_reset_counts();
+		watch.inject_when = WATCH_WHEN_BUSY;
+		watch.inject_err = err;
+		watch.inject_calls = 2;
+		watch.feed_fds[0] = pa[1];
+		watch.feed_fds[1] = pb[1];
+		watch.nfeed = 2;
+		ret = run_read(&b, reqs, n, 4);
+		left = watch_in_kernel(&b.ring);
+		injected = watch.injected;
+		watch_reset_counts();
+		grade_check(injected, "harness: no liburing call was made while the pipe reads were "
+			    "in the kernel (ubatch_read returned %s)", grade_errno_str(ret));
+		grade_check(ret != -EINTR && (ret < 0 || (reqs[0].res == 8 && reqs[1].res == 8)),
+			    "two liburing calls returned %s while two pipe reads were in the kernel; "
+			    "ubatch_read returned %s (requests 0 and 1: res %s, %s); expected 0 with "
+			    "every request done (or an error)", grade_errno_str(err),
+			    grade_errno_str(ret), grade_errno_str(reqs[0].res),
+			    grade_errno_str(reqs[1].res));
+		grade_check(left == 0, "two liburing calls returned %s while two pipe reads were in "
+			    "the kernel, and ubatch_read gave up: it returned %s with %u read(s) still "
+			    "in the kernel, which may write into the caller's buffers after it "
+			    "returned. Waiting for them still worked: giving up after rounds without "
+			    "progress is an error of the batch like any other, so drain first",
+			    grade_errno_str(err), grade_errno_str(ret), left);
+		for (size_t i = 2; ret == 0 && i < n; i++)
+			check_req(&reqs[i], i, data, size, "after -EAGAIN / -EBUSY with reads in "
+				  "the kernel");
+		if (ret == 0)
+			check_ring_clean(&b, "after -EAGAIN / -EBUSY with reads in the kernel");
+		SEAM_CALL_VOID(ubatch_exit(&b));
+		close(pa[0]);
+		close(pa[1]);
+		close(pb[0]);
+		close(pb[1]);
+		free(reqs);
+	}
+	free(bufs);
+	close(fd);
+	free(data);
 }
