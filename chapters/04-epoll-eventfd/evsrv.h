@@ -58,7 +58,8 @@
  *    themselves and leave errno alone: read their return value.
  *  - One thread runs the server: evsrv_open, evsrv_run_once, evsrv_run
  *    and evsrv_close are called from the same thread. Only evsrv_stop may
- *    be called from another thread or from a signal handler.
+ *    be called from another thread or from a signal handler. Servers are
+ *    independent: two of them may be run by two threads at once.
  *  - Every descriptor the module opens is close-on-exec.
  *
  * What the exercise allows (the tests count and refuse calls)

@@ -153,7 +153,7 @@ struct aio_spy {
 	int nsub;
 };
 
-enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR, MOD_SHORT_ODD };
+enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR, MOD_SHORT_ODD, MOD_ENXIO };
 
 static struct aio_spy spy = { .resfd = -1, .file_fd = -1 };
 
@@ -374,9 +374,12 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 				spy.mod_pos++;
 				spy.mods_done++;
 			} else if (spy.mods[spy.mod_pos] == MOD_EIO ||
-				   spy.mods[spy.mod_pos] == MOD_EINTR) {
-				ev[i].res = (unsigned long)(long)(spy.mods[spy.mod_pos] == MOD_EIO
-								 ? -EIO : -EINTR);
+				   spy.mods[spy.mod_pos] == MOD_EINTR ||
+				   spy.mods[spy.mod_pos] == MOD_ENXIO) {
+				int m = spy.mods[spy.mod_pos];
+
+				ev[i].res = (unsigned long)(long)(m == MOD_EIO ? -EIO
+								  : m == MOD_EINTR ? -EINTR : -ENXIO);
 				spy.mod_pos++;
 				spy.mods_done++;
 			}
@@ -474,16 +477,61 @@ static void note_wait(int timeout)
 	spy.eagain_streak = 0;
 }
 
+/*
+ * Two servers turned at once, one per thread, in a fixed order: the first
+ * thread's epoll_wait returns, then the second one's returns, then the
+ * first thread handles its events (and its turn ends), then the second
+ * one handles its own. Events kept anywhere but in the call's own memory
+ * (a static array) are then the second server's when the first one reads
+ * them. Every wait is bounded.
+ */
+static struct {
+	atomic_int on;
+	atomic_int first_tid;
+	atomic_int first_back, second_back, first_done;
+} egate;
+
+static void egate_wait(atomic_int *flag)
+{
+	long deadline = fault_now_ms() + PATIENCE_MS;
+
+	while (!atomic_load(flag) && fault_now_ms() < deadline)
+		nap_us(200);
+}
+
+static void egate_pass(int r)
+{
+	int tid;
+
+	if (!atomic_load(&egate.on) || r <= 0)
+		return;
+	tid = (int)syscall(SYS_gettid);
+	if (tid == atomic_load(&egate.first_tid)) {
+		if (!atomic_exchange(&egate.first_back, 1))
+			egate_wait(&egate.second_back);
+	} else if (!atomic_exchange(&egate.second_back, 1)) {
+		egate_wait(&egate.first_done);
+	}
+}
+
 static int hook_epoll_wait(int epfd, void *ev, int max, int timeout)
 {
+	int r;
+
 	note_wait(timeout);
-	return SEAM_REAL(epoll_wait)(epfd, ev, max, timeout);
+	r = SEAM_REAL(epoll_wait)(epfd, ev, max, timeout);
+	egate_pass(r);
+	return r;
 }
 
 static int hook_epoll_pwait(int epfd, void *ev, int max, int timeout, const sigset_t *ss)
 {
+	int r;
+
 	note_wait(timeout);
-	return SEAM_REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
+	r = SEAM_REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
+	egate_pass(r);
+	return r;
 }
 
 static bool emfile_now(void)

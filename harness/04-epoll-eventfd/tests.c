@@ -179,6 +179,11 @@ GRADE_TEST(open, bad_arguments, 2,
 		swap_from = NULL;
 		if (r == 0)
 			SEAM_CALL_VOID(evsrv_close(s));
+		grade_check(r != -EISDIR, "evsrv_open of a path that was a regular file when stat(2) "
+		      "looked at it but a directory when open(2) opened it (replaced in between) "
+		      "returned -EISDIR, which open(2) gives for a directory opened for writing: "
+		      "open the file read-only (O_RDONLY, evsrv.h: \"opened read-only\"), then "
+		      "check what you really opened with fstat(2), which says -EINVAL here (TODO 1)");
 		grade_check(r == -EINVAL, "evsrv_open of a path that was a regular file when stat(2) "
 		      "looked at it but a directory when open(2) opened it (replaced in between) "
 		      "returned %s, expected -EINVAL: check what you really opened with fstat(2) on "
@@ -427,7 +432,8 @@ GRADE_TEST(serve, random_ranges, 3,
 }
 
 GRADE_TEST(serve, many_clients, 3,
-	   "64 clients connected at once, each pipelining 3 requests before reading",
+	   "64 clients connected at once, each pipelining 3 requests before reading; the "
+	   "listener's other status flags kept",
 	   "TODOs 1 and 2: listen_fd made O_NONBLOCK, accept until EAGAIN; TODOs 4 and 8: "
 	   "answer each connection's requests "
 	   "in the order they were sent; reads of different clients may complete in any order "
@@ -437,11 +443,31 @@ GRADE_TEST(serve, many_clients, 3,
 	struct client *cls = grade_xmalloc(N * sizeof(*cls));
 	struct client *all[N];
 
-	srv_setup(FILE_SIZE, 16, 0);
-	grade_check(fcntl(F.lfd, F_GETFL) & O_NONBLOCK, "after evsrv_open the listening socket is "
+	int fl;
+
+	/* The caller's listener comes with a status flag of its own (O_ASYNC,
+	 * with no owner set: no SIGIO is ever sent). The module adds
+	 * O_NONBLOCK to the flags it finds; the others stay the caller's. */
+	signal(SIGPIPE, SIG_DFL);
+	install_spies();
+	make_data(FILE_SIZE);
+	F.lfd = tcp_listener(0, &F.addr, &F.alen);
+	fl = fcntl(F.lfd, F_GETFL);
+	grade_check(fl >= 0 && fcntl(F.lfd, F_SETFL, fl | O_ASYNC) == 0 &&
+		    (fcntl(F.lfd, F_GETFL) & O_ASYNC), "harness: O_ASYNC on the listener: %s",
+		    strerror(errno));
+	srv_open(16);
+	fl = fcntl(F.lfd, F_GETFL);
+	grade_check(fl & O_NONBLOCK, "after evsrv_open the listening socket is "
 	      "not O_NONBLOCK: evsrv.h says the module sets it, so that accept can never block "
 	      "(a connection epoll reported may be gone when accept runs, accept(2), NOTES; and "
 	      "one report may stand for many connections: accept until EAGAIN). TODO 1 and 2");
+	grade_check(fl & O_ASYNC, "the caller's listening socket had O_ASYNC set among its file "
+	      "status flags, and after evsrv_open it is gone: the module replaced the flags "
+	      "with O_NONBLOCK alone. listen_fd belongs to the caller: read its flags with "
+	      "fcntl(F_GETFL) and set them back with O_NONBLOCK added (F_SETFL, fl | "
+	      "O_NONBLOCK), so that nothing else of the caller's changes (TODO 1; man 2 fcntl, "
+	      "\"File status flags\")");
 	for (int i = 0; i < N; i++) {
 		cl_connect(&cls[i], i, 0);
 		all[i] = &cls[i];
@@ -594,7 +620,7 @@ static int eventfd_semaphore(int fd)
 
 GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 	   "reads go through io_submit, tagged with io_set_eventfd, aligned, on an O_DIRECT "
-	   "file; that eventfd is non-blocking, in counter mode and in the epoll set; nothing "
+	   "file opened read-only; that eventfd is non-blocking, in counter mode and in the epoll set; nothing "
 	   "else reads the file",
 	   "TODO 5: every read is an iocb on the aligned window, tagged with the completion "
 	   "eventfd and naming its connection; TODO 1: the file opened with O_DIRECT and that "
@@ -636,6 +662,15 @@ GRADE_TEST(disk, libaio_and_eventfd_only, 3,
 	}
 	grade_check(spy.getevents > 0 && spy.events >= spy.accepted, "io_getevents handed back %ld "
 	      "events for %ld reads (TODO 6)", spy.events, spy.accepted);
+	{
+		int fl = fcntl(spy.file_fd, F_GETFL);
+
+		grade_check(fl < 0 || (fl & O_ACCMODE) == O_RDONLY, "the file the iocbs read "
+		      "(descriptor %d) is open for writing too: evsrv.h says it is opened "
+		      "read-only (O_RDONLY, with O_DIRECT): the server never writes it, and an "
+		      "ordinary user may serve a file they cannot write (TODO 1; man 2 open)",
+		      spy.file_fd);
+	}
 	close_all(cls, 2);
 	srv_close();
 }
@@ -1073,7 +1108,8 @@ static void act_stop_asleep(struct actor *a)
 GRADE_TEST(disk, io_submit_eagain, 2,
 	   "io_submit says -EAGAIN with nothing in flight: retried on a timer, never a spin, "
 	   "never the client's status; nothing ready once it went through; while -EAGAIN "
-	   "lasts, evsrv_run sleeps in epoll_wait between tries",
+	   "lasts, evsrv_run sleeps in epoll_wait between tries; two servers back off each on "
+	   "its own timer",
 	   "TODO 5: -EAGAIN means \"later\": keep the request queued and arm the back-off "
 	   "timer (a timerfd in the epoll set, or the epoll_wait timeout); retry when it fires "
 	   "or a read completes. Never sleep, never retry in a loop, never reply -EAGAIN "
@@ -1114,6 +1150,71 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 			    "the timerfd's counter when it fires, or it stays ready: TODO 5)");
 	cl_send(&c, 77, 77);
 	drive_one(&c, "after the back-off");
+	/* Two servers short of aio resources at once: this one has armed its
+	 * back-off (and is not turned meanwhile), then the other one gets
+	 * -EAGAIN too. Each backs off on its own timer: a flag "a timer is
+	 * armed" kept in a static variable says yes to the second server, which
+	 * then waits for a timer that belongs to the first. */
+	{
+		struct sockaddr_storage addr2, addr1 = F.addr;
+		socklen_t alen2, alen1 = F.alen;
+		int lfd2 = tcp_listener(0, &addr2, &alen2);
+		struct evsrv *other = NULL, *mine = F.s;
+		io_context_t ctx;
+		int resfd, file_fd, r;
+		long answers = spy.eagain_answers;
+		struct client d;
+
+		spy.eagain_next = 1;
+		cl_send(&c, 12288, 3000);
+		turn_until(spy.eagain_answers > answers, "the request never reached io_submit");
+		ctx = spy.ctx;
+		resfd = spy.resfd;
+		file_fd = spy.file_fd;
+		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
+		grade_check(r == 0 && other, "a second server in the same process (another listening "
+		      "socket, the same file, qd 4): evsrv_open returned %s, expected 0 (TODO 1)",
+		      grade_errno_str(r));
+		/* The usual driver turns F.s and connects to F.addr: the other one. */
+		F.s = other;
+		F.addr = addr2;
+		F.alen = alen2;
+		cl_connect(&d, 1, 0);
+		answers = spy.eagain_answers;
+		accepted = spy.accepted;
+		spy.eagain_next = 1;
+		cl_send(&d, 4096, 3000);
+		turn_until(spy.eagain_answers > answers, "the second server's request never reached "
+			   "io_submit");
+		for (int k = 0; k < 20 && spy.accepted == accepted; k++) {
+			int fired;
+
+			r = watched_turn(&fired);
+			grade_check(r >= 0, "two servers in one process: evsrv_run_once(s, -1) of the "
+			      "second one returned %s after its io_submit said -EAGAIN",
+			      grade_errno_str(r));
+			grade_check(!fired, "two servers in one process, both told -EAGAIN by io_submit "
+			      "with nothing in flight: the first one armed its back-off, then the second "
+			      "one's evsrv_run_once(s, -1) slept for 1 s with nothing to wake it. Its "
+			      "back-off was never armed: whether a timer is armed (like the timer itself) "
+			      "belongs in struct evsrv, one per server, never in a static or global "
+			      "variable that another server has set (TODO 5)");
+		}
+		grade_check(spy.accepted > accepted, "two servers in one process: the second one's "
+		      "read was never submitted again after io_submit said -EAGAIN (TODO 5)");
+		drive_one(&d, "two servers in one process, the second one after its back-off");
+		cl_close(&d);
+		SEAM_CALL_VOID(evsrv_close(other));
+		close(lfd2);
+		F.s = mine;
+		F.addr = addr1;
+		F.alen = alen1;
+		spy.ctx = ctx;
+		spy.resfd = resfd;
+		spy.file_fd = file_fd;
+		drive_one(&c, "two servers in one process: this one's request, after its own back-off "
+			  "(the other server was served and closed meanwhile)");
+	}
 	/* -EAGAIN that lasts (the kernel short of aio resources for a while):
 	 * between two tries evsrv_run sleeps in epoll_wait until the back-off
 	 * timer fires. A loop that comes back at once to try again (a zero
@@ -1163,8 +1264,9 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 	   "a short read is continued at the right place; an error, also after a short read, "
 	   "is the reply's status and frees its slot and its window buffer (qd 1); -EINTR is "
 	   "read again, also after a short read, into the same buffer; an error among four "
-	   "completions of one wake-up: all four answered; without "
-	   "O_DIRECT, a short read off a block boundary is continued too",
+	   "completions of one wake-up: all four answered; an error is passed on as the kernel "
+	   "gave it; without O_DIRECT (also beside a server with it), a short read off a block "
+	   "boundary is continued too",
 	   "TODO 7: a short read that stops on a block boundary before the window is full (any "
 	   "short read without O_DIRECT) is continued where the data so far ends, in the file "
 	   "and in the buffer; an "
@@ -1207,6 +1309,24 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 			 "was never freed. An error reply ends its request like a reply with data: "
 			 "free the window once the reply is out, whatever its status (TODOs 7 and 8). "
 			 "Serving 2 requests, the server");
+
+	/* Whatever the kernel said is the status: not -EIO for every failure
+	 * (a device that went away says -ENXIO). */
+	spy.mods[0] = MOD_ENXIO;
+	spy.nmods = 1;
+	spy.mod_pos = 0;
+	evsrv_encode_request(r, 9000, 20000);
+	send_bytes(c.fd, r, EVSRV_REQ_SIZE);
+	st = header_status(c.fd, "a read that failed with -ENXIO");
+	grade_check(st == -ENXIO, "a read failed with -ENXIO (the device went away); the reply "
+	      "status is %s, expected -ENXIO: the status of a failed read is the completion's "
+	      "own res, whatever the kernel said, not one error for every failure (TODO 7; "
+	      "evsrv.h, \"The wire protocol\": \"-EIO, ... the read failed (whatever the kernel "
+	      "said)\")", status_name(st));
+	grade_check(spy.mod_pos == 1, "harness: the -ENXIO completion was never handed out");
+	spy.nmods = 0;
+	cl_send(&c, 300, 200);
+	drive_one(&c, "qd 1, the request after a read that failed with -ENXIO");
 
 	/* A short read whose continuation fails. */
 	spy.mods[0] = MOD_SHORT;
@@ -1334,9 +1454,36 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 		      "lesson pitfall 13)");
 	grade_check(spy.mod_pos == 1, "harness: the short read was never handed out");
 	spy.nmods = 0;
+	/* The same, with a second server opened meanwhile where direct I/O
+	 * works: whether the file has O_DIRECT is each server's own. */
+	open_hooks_remove();
+	{
+		struct sockaddr_storage addr2;
+		socklen_t alen2;
+		int lfd2 = tcp_listener(0, &addr2, &alen2);
+		struct evsrv *other = NULL;
+		int r2 = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 1));
+
+		grade_check(r2 == 0 && other, "a second server in the same process (another listening "
+		      "socket, the same file, qd 1): evsrv_open returned %s, expected 0 (TODO 1)",
+		      grade_errno_str(r2));
+		spy.mods[0] = MOD_SHORT_ODD;
+		spy.nmods = 1;
+		spy.mod_pos = 0;
+		ask_and_check(c.fd, 5, 300000, "a server whose file was opened without O_DIRECT (open "
+			      "said EINVAL to it), and then a second server in the same process whose "
+			      "file has O_DIRECT: a read of the first one came back short, 1000 bytes, "
+			      "off a block boundary, and was taken for the end of the file. Whether "
+			      "the file has O_DIRECT is the server's own (a field of struct evsrv set by "
+			      "its evsrv_open), never a static or global variable that the last "
+			      "evsrv_open of any server sets (TODO 1 and 7; lesson pitfall 13)");
+		grade_check(spy.mod_pos == 1, "harness: the short read was never handed out");
+		spy.nmods = 0;
+		SEAM_CALL_VOID(evsrv_close(other));
+		close(lfd2);
+	}
 	cl_close(&c);
 	srv_close();
-	open_hooks_remove();
 	no_direct_path = NULL;
 }
 
@@ -1734,8 +1881,10 @@ static void accept_fails_once(int err, int id, uint64_t off, uint64_t len, const
 
 GRADE_TEST(net, accept_emfile, 1,
 	   "accept failing with EMFILE or ENFILE pauses the listener (no spin) and resumes on "
-	   "the timer; nothing ready afterwards; ECONNABORTED or EPROTO lose that connection only; "
-	   "ENOBUFS or ENOMEM do not end the loop",
+	   "the timer; nothing ready afterwards; ECONNABORTED, EPROTO, EPERM or ENETUNREACH lose "
+	   "that connection only; "
+	   "ENOBUFS or ENOMEM do not end the loop; two servers pause and resume each its own "
+	   "listener",
 	   "TODO 2: with EMFILE or ENFILE the connection stays in the backlog and a "
 	   "level-triggered listener is reported again at once: stop watching the listener "
 	   "until the back-off timer fires, then watch it again (lesson: \"timerfd: time as a "
@@ -1792,14 +1941,16 @@ GRADE_TEST(net, accept_emfile, 1,
 	/* A connection lost while it waited in the backlog (ECONNABORTED), or a
 	 * network error accept passes on (EPROTO): that client's loss, not the
 	 * listener's. The loop goes on and the next connection is served. */
-	for (int k = 0; k < 2; k++)
-		accept_fails_once((const int[]){ ECONNABORTED, EPROTO }[k], 1 + k, 7, 70,
+	for (int k = 0; k < 4; k++)
+		accept_fails_once((const int[]){ ECONNABORTED, EPROTO, EPERM, ENETUNREACH }[k],
+			(const int[]){ 1, 2, 5, 6 }[k], 7, 70,
 			"that error is one lost connection's (man 2 accept, ERRORS, and \"Error "
-			"handling\": treat the network errors like EAGAIN by retrying), not the "
-			"listener's; only EBADF, EINVAL, ENOTSOCK (the listener itself is broken) end "
-			"the loop; try the next connection (TODO 2; lesson pitfall 31)",
-			"the client waiting after accept4 failed once (ECONNABORTED or EPROTO: one lost "
-			"connection; go on accepting, TODO 2)");
+			"handling\": treat the network errors like EAGAIN by retrying; EPERM is "
+			"\"Firewall rules forbid connection\"), not the listener's; only EBADF, EINVAL, "
+			"ENOTSOCK (the listener itself is broken) end the loop, every other error is "
+			"that connection's: try the next one (TODO 2; lesson pitfall 31)",
+			"the client waiting after accept4 failed once (ECONNABORTED, EPROTO, EPERM or "
+			"ENETUNREACH: one lost connection; go on accepting, TODO 2)");
 	/* Memory for socket buffers short for a moment (ENOBUFS, ENOMEM): a
 	 * shortage like EMFILE's, not a broken listener. The loop goes on
 	 * (pausing the listener on the back-off timer, or trying again), and
@@ -1812,6 +1963,56 @@ GRADE_TEST(net, accept_emfile, 1,
 			"timer fires, as for EMFILE (TODO 2; lesson pitfalls 16 and 31)",
 			"the client waiting after accept4 failed once with ENOBUFS or ENOMEM (a "
 			"shortage: pause the listener on the back-off timer, then accept it, TODO 2)");
+	/* Two servers short of descriptors in turn: this one pauses its
+	 * listener (and is not turned meanwhile), then the other one pauses
+	 * and resumes its own. Each resumes its own listener on its own timer:
+	 * "the listener is paused" kept in a static variable is cleared by the
+	 * other server's timer, and this listener is never watched again. */
+	{
+		struct sockaddr_storage addr2, addr1 = F.addr;
+		socklen_t alen2, alen1 = F.alen;
+		int lfd2 = tcp_listener(0, &addr2, &alen2);
+		struct evsrv *other = NULL, *mine = F.s;
+		struct client a, b;
+		long before = lspy.accepts;
+		int r;
+
+		lspy.emfile = -1;
+		cl_connect(&a, 30, 0);
+		turn_until(lspy.accepts > before, "the server never called accept for a waiting "
+			   "connection");
+		lspy.emfile = 0;
+		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
+		grade_check(r == 0 && other, "a second server in the same process (another listening "
+		      "socket, the same file, qd 4): evsrv_open returned %s, expected 0 (TODO 1)",
+		      grade_errno_str(r));
+		/* The usual driver turns F.s and connects to F.addr: the other one. */
+		F.s = other;
+		F.addr = addr2;
+		F.alen = alen2;
+		before = lspy.accepts;
+		lspy.emfile = 1;
+		cl_connect(&b, 31, 0);
+		turn_until(lspy.accepts > before, "the second server never called accept for a "
+			   "waiting connection");
+		cl_send(&b, 11, 111);
+		drive_one(&b, "two servers in one process: the second one's accept failed once with "
+			  "EMFILE, then its client waited (its listener must be watched again when "
+			  "its back-off timer fires)");
+		cl_close(&b);
+		SEAM_CALL_VOID(evsrv_close(other));
+		close(lfd2);
+		F.s = mine;
+		F.addr = addr1;
+		F.alen = alen1;
+		cl_send(&a, 13, 130);
+		drive_one(&a, "two servers in one process, each short of descriptors in turn (accept "
+			  "said EMFILE): this one paused its listener, then the other one paused and "
+			  "resumed its own; this one's waiting client was never accepted. Whether the "
+			  "listener is paused is this server's own (a field of struct evsrv), never a "
+			  "static or global variable that another server's timer clears (TODO 2)");
+		cl_close(&a);
+	}
 	cl_close(&c);
 	srv_close();
 }
@@ -2102,7 +2303,8 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 	   "return 0 and a sleeping evsrv_run_once return -ECANCELED; before the loop it makes "
 	   "evsrv_run_once return -ECANCELED; with two servers in one process, a stop is that "
 	   "server's alone, and so are its reads in flight and its queue (qd 1 each); with "
-	   "clients connected and a read on the disk, the stop is still returned at once",
+	   "clients connected and a read on the disk, the stop is still returned at once; two "
+	   "servers turned by two threads at once each handle their own events",
 	   "TODO 10: a flag alone does not wake a thread asleep in epoll_wait: evsrv_stop must "
 	   "also make a descriptor of the epoll set readable, with async-signal-safe calls "
 	   "only, and leave errno as it was; evsrv_run_once checks the flag before waiting and "
@@ -2354,6 +2556,103 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 		cl_close(&c);
 		cl_close(&d);
 	}
+
+	/* Two servers, each turned by a thread of its own (evsrv.h: one
+	 * thread per server, not one for the process), their turns overlapping:
+	 * each handles the events its own epoll_wait returned. */
+	srv_open(4);
+	{
+		struct sockaddr_storage addr2, addr1 = F.addr;
+		socklen_t alen2, alen1 = F.alen;
+		int lfd2 = tcp_listener(0, &addr2, &alen2);
+		struct evsrv *other = NULL, *mine = F.s;
+		struct client c, d;
+		pthread_t t;
+		int ra = 0, rb;
+
+		cl_connect(&c, 0, 0);
+		cl_send(&c, 10, 1000);
+		drive_one(&c, "a first request");
+		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
+		grade_check(r == 0 && other, "a second server in the same process (another listening "
+		      "socket, the same file, qd 4): evsrv_open returned %s, expected 0 (TODO 1)",
+		      grade_errno_str(r));
+		F.s = other;
+		F.addr = addr2;
+		F.alen = alen2;
+		cl_connect(&d, 1, 0);
+		cl_send(&d, 20, 2000);
+		drive_one(&d, "a first request to the second server");
+		/* A request waits on each server; then one turn of each, at once. */
+		cl_send(&c, 4096, 3000);
+		cl_send(&d, 8192, 5000);
+		{
+			/* The thread is made before the seams are armed (they refuse
+			 * pthread_create to the module) and waits for the go. */
+			struct turn_arg { struct evsrv *s; int *r; atomic_int go; } ta = { mine, &ra, 0 };
+			void *(*fn)(void *) = ({
+				void *f_(void *p) {
+					struct turn_arg *a = p;
+
+					atomic_store(&egate.first_tid, (int)syscall(SYS_gettid));
+					egate_wait(&a->go);
+					*a->r = evsrv_run_once(a->s, -1);
+					atomic_store(&egate.first_done, 1);
+					return NULL;
+				}
+				f_;
+			});
+
+			atomic_store(&egate.first_back, 0);
+			atomic_store(&egate.second_back, 0);
+			atomic_store(&egate.first_done, 0);
+			atomic_store(&egate.first_tid, -1);
+			atomic_store(&egate.on, 1);
+			grade_check(pthread_create(&t, NULL, fn, &ta) == 0, "harness: pthread_create");
+			seam_arm();
+			atomic_store(&ta.go, 1);
+			egate_wait(&egate.first_back);
+			rb = evsrv_run_once(other, -1);
+			pthread_join(t, NULL);
+			seam_disarm();
+			atomic_store(&egate.on, 0);
+		}
+		grade_check(ra > 0 && rb > 0, "two servers, each turned by its own thread at the same "
+		      "time, each with a request waiting: evsrv_run_once returned %s and %s, "
+		      "expected > 0 from both (TODO 10)", grade_errno_str(ra), grade_errno_str(rb));
+		{
+			/* No reply can be out yet (the reads are on the disk); a
+			 * connection already closed was handled by the wrong server. */
+			char b1;
+			ssize_t got = recv(d.fd, &b1, 1, MSG_PEEK | MSG_DONTWAIT);
+
+			grade_check(got != 0, "two servers, each turned by its own thread at the same "
+			      "time, each with a request waiting: after the two turns the second "
+			      "server's client was disconnected, before any reply could be out. The "
+			      "first server handled the second one's events: each call of "
+			      "evsrv_run_once handles the events its own epoll_wait returned; keep them "
+			      "in the call's own memory (a local array), never in a static or global "
+			      "array that another server's call overwrites (TODO 10)");
+		}
+		drive_one(&d, "two servers, each turned by its own thread at the same time: the "
+			  "second server's client was not answered. Each call of evsrv_run_once "
+			  "handles the events its own epoll_wait returned: keep them in the call's "
+			  "own memory (a local array), never in a static or global array that the "
+			  "other server's call overwrites (TODO 10)");
+		cl_close(&d);
+		SEAM_CALL_VOID(evsrv_close(other));
+		close(lfd2);
+		F.s = mine;
+		F.addr = addr1;
+		F.alen = alen1;
+		drive_one(&c, "two servers, each turned by its own thread at the same time: the "
+			  "first server's client was not answered. Each call of evsrv_run_once "
+			  "handles the events its own epoll_wait returned: keep them in the call's "
+			  "own memory (a local array), never in a static or global array that the "
+			  "other server's call overwrites (TODO 10)");
+		cl_close(&c);
+	}
+	srv_close();
 	evsrv_stop(NULL);
 	evsrv_close(NULL);
 }
@@ -2625,7 +2924,8 @@ static bool parse_tcp_line(const char *line, unsigned *port)
  * (each start of an ASan program is slow) never turns a correct server into
  * a timeout. */
 GRADE_TEST_T(program, bad_arguments, 2,
-	   "server with bad arguments (--qd 4097 and an empty --unix path included): a usage "
+	   "server with bad arguments (--qd 4097, an empty --unix path and a last option "
+	   "without its value included): a usage "
 	   "message on stderr, exit status 2; the largest good values (--qd 4096) are accepted",
 	   "TODO 12: server --file PATH (--port N | --unix SOCKPATH) [--qd N]: exactly one of "
 	   "--port and --unix; a port 0..65535; a qd 1..4096; anything else is a usage error "
@@ -2653,6 +2953,9 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		{ "--port without a value", { "", "--file", NULL, "--port" } },
 		{ "an empty --port", { "", "--file", NULL, "--port", "" } },
 		{ "an unknown option", { "", "--file", NULL, "--port", "0", "--fast", "1" } },
+		{ "--qd without a value, after a complete command line (every option takes a "
+		  "value: one missing at the end is a usage error, not the default)",
+		  { "", "--file", NULL, "--port", "0", "--qd" } },
 	};
 
 	prog_data();
