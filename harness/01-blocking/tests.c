@@ -3183,10 +3183,53 @@ static void *big_batch_main(void *arg)
 	return NULL;
 }
 
+/*
+ * blk_batch_read of an array that ends where the mapped memory ends: the
+ * page after reqs[n - 1] is PROT_NONE, so a module that reads (not only
+ * writes) a request past the end of the batch, reqs[n] (a look ahead whose
+ * bound is off by one, i + k <= n instead of i + k < n), faults every time
+ * instead of reading whatever lies after the caller's array. The fault is
+ * caught and reported with the address; *faulted says whether it came.
+ */
+static sigjmp_buf edge_jump;
+static volatile uintptr_t edge_addr;
+
+static void edge_fault(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)ctx;
+	edge_addr = (uintptr_t)si->si_addr;
+	siglongjmp(edge_jump, 1);
+}
+
+static int batch_at_edge(struct batch_req *reqs, size_t n, unsigned qd, bool *faulted)
+{
+	struct sigaction sa, old_segv, old_bus;
+	volatile int ret = -ENOSYS;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = edge_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	*faulted = false;
+	if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0)
+		grade_fail("sigaction: %s", strerror(errno));
+	if (sigsetjmp(edge_jump, 1) == 0) {
+		ret = SEAM_CALL(blk_batch_read(reqs, n, qd));
+	} else {
+		seam_disarm();
+		*faulted = true;
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return ret;
+}
+
 GRADE_TEST(batch, arguments, 1,
 	   "blk_batch_read: qd 0 and a NULL array are -EINVAL; n == 0 with NULL is 0; the "
 	   "request after the batch is not touched, the others keep their place; length 0 at "
-	   "offset -1 is -EINVAL; a request on descriptor -1 fails alone, with pread_full's "
+	   "offset -1 is -EINVAL, and needs no buffer; a request on descriptor -1 fails alone, "
+	   "with pread_full's "
 	   "answer; qd 65536 and 2^31 are accepted; 10000 requests are one batch, and "
 	   "400,000 called from a thread with a 1 MiB stack; no memory and a second caller "
 	   "meanwhile leave no request unread",
@@ -3297,6 +3340,61 @@ GRADE_TEST(batch, arguments, 1,
 		    "calling pread, whatever fd is; a check of the descriptor of your own before "
 		    "pread_full answers -EBADF for both (TODO 5; blocking.h, pread_full and "
 		    "blk_batch_read)", grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+
+	/* A request with no buffer (buf == NULL): one of length 0 needs none,
+	 * so its res is 0 (or -EINVAL at offset -1), as pread_full answers
+	 * for len == 0 whatever buf is (01.22). */
+	reqs[0] = (struct batch_req){ fd, 0, 0, NULL, 7 };
+	reqs[1] = (struct batch_req){ fd, -1, 0, NULL, 7 };
+	reqs[2] = (struct batch_req){ fd, 500, 100, bufs[2], 7 };
+	ret = SEAM_CALL(blk_batch_read(reqs, 3, 2));
+	grade_check(ret == 0 && reqs[2].res == 100, "blk_batch_read of 3 requests, two of length "
+		    "0 with buf == NULL, returned %s and gave the one with a buffer res %s, expected "
+		    "0 and 100", grade_errno_str(ret), grade_errno_str(reqs[2].res));
+	grade_check(reqs[0].res == 0 && reqs[1].res == -EINVAL, "requests of length 0 with buf "
+		    "== NULL got res %s (at offset 0, expected 0) and %s (at offset -1, expected "
+		    "-EINVAL): a request of length 0 needs no buffer, and each request's res is "
+		    "pread_full's answer for it, which checks the offset, then returns 0 for len "
+		    "== 0 whatever buf is; a check of buf of your own before pread_full answers "
+		    "-EFAULT or -EINVAL for both (TODO 5; blocking.h, pread_full and "
+		    "blk_batch_read)", grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+
+	/* The array may end where the caller's memory ends: nothing past
+	 * reqs[n - 1] is read either (a look ahead bounded by i + k <= n reads
+	 * reqs[n]). Four requests end at a page that is not mapped. */
+	{
+		long pg = sysconf(_SC_PAGESIZE);
+		char *map = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		static const unsigned edge_qds[] = { 1, 2, 3, 4, 5, 64 };
+
+		if (map == MAP_FAILED || mprotect(map + pg, (size_t)pg, PROT_NONE) != 0)
+			grade_fail("mmap/mprotect: %s", strerror(errno));
+		for (int k = 0; k < 6; k++) {
+			struct batch_req *edge = (struct batch_req *)(map + pg) - 4;
+			bool faulted;
+
+			for (int j = 0; j < 4; j++)
+				edge[j] = (struct batch_req){ fd, 100 * (j + 1), 100, bufs[j], 7 };
+			ret = batch_at_edge(edge, 4, edge_qds[k], &faulted);
+			grade_check(!faulted, "blk_batch_read(reqs, 4, %u) read memory past the end "
+				    "of the array (it faulted at %s reqs[3]): the batch is reqs[0] to "
+				    "reqs[n - 1], and what lies after it is the caller's, maybe not "
+				    "even mapped (here: a page that is not); a look ahead (read-ahead "
+				    "of the next requests) must stop at i + k < n, not <= n (TODO 5; "
+				    "chapters/common/batch.h)", edge_qds[k],
+				    edge_addr >= (uintptr_t)(map + pg) ? "an address past" :
+				    "an address before the end of");
+			grade_check(ret == 0 && edge[0].res == 100 && edge[3].res == 100,
+				    "blk_batch_read(reqs, 4, %u) of 4 requests at the end of a page "
+				    "returned %s with res %s and %s, expected 0 and 100 each",
+				    edge_qds[k], grade_errno_str(ret), grade_errno_str(edge[0].res),
+				    grade_errno_str(edge[3].res));
+			if (faulted)
+				break;
+		}
+		munmap(map, 2 * (size_t)pg);
+	}
 
 	/* Any qd from 1 to UINT_MAX is accepted, 65536 and 2^31 too: kept in
 	 * a type narrower than unsigned, they would become 0. */
