@@ -826,9 +826,27 @@ static const char *stats_text(void)
 }
 
 /* One turn of the server; anything but a count, 0 or -EINTR fails. */
+/* Set by a test with one server: turn() compares what uecho_run_once returns
+ * with the CQEs it took off the CQ (cancels' and wake-ups' included), and
+ * keeps the first turn where they differ. */
+static bool count_turns;
+static long turn_bad_ret = -1;
+static unsigned turn_bad_took;
+
 static int turn(int timeout_ms)
 {
+	struct io_uring *ring = count_turns ? obs.ring : NULL;
+	unsigned head = ring ? io_uring_smp_load_acquire(ring->cq.khead) : 0;
 	int ret = SEAM_CALL(uecho_run_once(srv, timeout_ms));
+
+	if (ring && ring == obs.ring && ret >= 0 && turn_bad_ret < 0) {
+		unsigned took = io_uring_smp_load_acquire(ring->cq.khead) - head;
+
+		if ((unsigned)ret != took) {
+			turn_bad_ret = ret;
+			turn_bad_took = took;
+		}
+	}
 
 	/* 09.31 refuses submits: a module may pass that -EAGAIN up, as long
 	 * as the next turn goes on with nothing lost. */
@@ -1988,6 +2006,7 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	 * one); 8 KiB per turn after. */
 	cls[0].send_max = 1024;
 	client_sndbuf = 0;
+	count_turns = true;
 	/* Until the next client comes, the stalled client is the one
 	 * connection: no receive may be armed while it holds half the ring
 	 * (look_at_sqe). */
@@ -2091,6 +2110,15 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	}
 	cls[0].reading = true;
 	drive(cls, 2, false, "the stalled client reading again");
+	count_turns = false;
+	/* The pauses' cancels post CQEs of their own (besides the receive's
+	 * -ECANCELED): the turn that handled them says so. */
+	grade_check(turn_bad_ret < 0, "a turn of the server took %u CQE(s) off the CQ and "
+		    "uecho_run_once returned %ld: it returns the number of CQEs handled, all of "
+		    "them (a cancel's own CQE, the stop's wake-up, a timeout), not only those of "
+		    "clients; a turn that handled only a cancel's CQE did not time out (uecho.h, "
+		    "uecho_run_once: \"> 0  the number of CQEs handled\") (TODO 4)",
+		    turn_bad_took, turn_bad_ret);
 	cl_free(&cls[0]);
 	cl_free(&cls[1]);
 	srv_close();
@@ -2670,14 +2698,26 @@ GRADE_TEST(stop, eintr, 2,
 		/* A wait with a timeout is interrupted the same way: -EINTR, not
 		 * 0 ("the timeout passed") and not a wait for the rest of it. */
 		pthread_t self;
-		long t0;
+		long t0, calls;
 
 		start_interrupter(&th, interrupt_wait_once, &self);
+		calls = watch.calls;
 		t0 = fault_now_ms();
 		ret = SEAM_CALL(uecho_run_once(srv, 3000));
 		t0 = fault_now_ms() - t0;
+		calls = watch.calls - calls;
 		atomic_store(&run_returned, true);
 		pthread_join(th, NULL);
+		/* 3000 ms is more than an int holds in nanoseconds (2147 ms): a
+		 * timespec computed as ms * 1000000 in int goes negative, each
+		 * wait ends at once, and the turn spins until the rest fits (tens
+		 * of thousands of calls). A wait cut in slices of 10 ms is 300. */
+		grade_check(calls <= 400, "uecho_run_once(s, 3000) with nothing to do called "
+			    "liburing %ld times before it returned %s after %ld ms: its waits ended "
+			    "at once, a busy loop. 3000 ms is 3e9 ns, more than an int holds: compute "
+			    "the timespec as tv_sec = ms / 1000, tv_nsec = (long long)(ms %% 1000) * "
+			    "1000000 (TODO 4; io_uring_wait_cqe_timeout(3))", calls,
+			    grade_errno_str(ret), t0);
 		grade_check(alarms == 0 || (ret == -EINTR && t0 < 2000), "a signal (no SA_RESTART) "
 			    "interrupted uecho_run_once(s, 3000) while it waited in the ring with "
 			    "nothing to do, and it returned %s after %ld ms, expected -EINTR at once: "
@@ -2749,8 +2789,10 @@ GRADE_TEST(resources, cloexec, 1,
 	lfd = tcp_listener();
 	d = opendir("/proc/self/fd");
 	grade_check(d != NULL, "harness: /proc/self/fd");
+	/* Not the directory's own descriptor: it is closed next, and the
+	 * module's first descriptor takes its number. */
 	while ((e = readdir(d)))
-		if (atoi(e->d_name) > 0 && atoi(e->d_name) < 1024)
+		if (atoi(e->d_name) > 0 && atoi(e->d_name) < 1024 && atoi(e->d_name) != dirfd(d))
 			before[atoi(e->d_name)] = true;
 	closedir(d);
 	srv_open_cfg(lfd, 64, 0, 0);
@@ -3188,6 +3230,8 @@ GRADE_TEST_T(program, bad_arguments, 2,
 		{ "no arguments", { "", NULL }, 2 },
 		{ "both --port and --unix", { "", "--port", "0", "--unix", "x.sock", NULL }, 2 },
 		{ "--port 99999", { "", "--port", "99999", NULL }, 2 },
+		{ "--port 65536 (above 65535: as a uint16_t it is 0, any free port)",
+		  { "", "--port", "65536", NULL }, 2 },
 		{ "--port abc", { "", "--port", "abc", NULL }, 2 },
 		{ "--bufs 3", { "", "--port", "0", "--bufs", "3", NULL }, 2 },
 		{ "--buf-size 0", { "", "--port", "0", "--buf-size", "0", NULL }, 2 },
@@ -4191,6 +4235,51 @@ static void waiter_fails(void)
 	close(lfd);
 }
 
+/*
+ * 09.38, third part: one buffer back, one connection waiting for it. Client x
+ * has its receive armed; two clients that never read take both buffers of a
+ * ring of 2 (a third client waits too, with no receive yet); x sends, its
+ * receive ends with -ENOBUFS (it waits, data pending). One holder leaves: the
+ * one buffer it held comes back, and the connections waiting must be armed
+ * for it (as many of those with data pending as there are buffers free: one
+ * here, not none), while the other holder keeps its own.
+ */
+static void one_buffer_back(void)
+{
+	struct client cls[3], x;
+	unsigned long long enobufs;
+
+	srv_open_cfg(unix_listener(), 64, 2, 4096);
+	cl_open(&x, 3000, 0);
+	for (long end = fault_now_ms() + 100; fault_now_ms() < end;)
+		turn(1);
+	fill_both_buffers(cls);
+	enobufs = stats().enobufs;
+	for (long end = fault_now_ms() + STALL_MS;
+	     fault_now_ms() < end && stats().enobufs == enobufs;) {
+		cl_step(&x);
+		turn(1);
+	}
+	if (stats().enobufs > enobufs && stats().bufs_held == 2) {
+		close(cls[0].fd);
+		cls[0].fd = -1;
+		cls[0].reading = false;
+		drive(&x, 1, false, "a client whose receive ended with -ENOBUFS, after one of the "
+		      "two clients holding the ring's 2 buffers left (one buffer came back, the "
+		      "other client keeps its own): wake as many waiting receives as there are "
+		      "buffers free, one here, not one fewer (TODO 6)");
+		drive(&cls[2], 1, false, "a client that waited for a buffer, after one came back "
+		      "(TODO 6)");
+	}
+	for (int i = 0; i < 3; i++)
+		cl_free(&cls[i]);
+	cl_free(&x);
+	grade_check(turn_until(all_closed, STALL_MS), "every client has gone, yet the server says: "
+		    "%s; expected no connection open and no buffer held (TODO 9)", stats_text());
+	srv_close();
+	close(lfd);
+}
+
 GRADE_TEST_T(faults, holders_leave, 2,
 	     "every buffer held by two clients that never read; a third client waits; the two "
 	     "leave without reading: the buffers they held come back, and the third client is "
@@ -4227,6 +4316,7 @@ GRADE_TEST_T(faults, holders_leave, 2,
 	srv_close();
 	close(lfd);
 	waiter_fails();
+	one_buffer_back();
 }
 
 /* Stop the server after 3 s unless the call under test has returned. */
