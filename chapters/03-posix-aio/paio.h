@@ -26,6 +26,8 @@
  *    number (positive: 0, EINPROGRESS, EBADF, ECANCELED, ...); pthread_*
  *    functions return the error number (positive) and leave errno alone.
  *  - Nothing here keeps a pointer to caller memory after it returns.
+ *  - The argument checks come before "n == 0 returns 0": qd == 0 (and
+ *    p == NULL for the pool) is -EINVAL whatever n is, as in chapter 01.
  *  - Pipes, FIFOs and sockets: pread(2) on them fails with ESPIPE. glibc's
  *    aio then calls read(2) instead and ignores aio_offset (its helper
  *    thread does exactly that), so paio_batch_read reads pipes. The pool
@@ -127,13 +129,16 @@
  *    often"): a wait on only some of the reads in flight, to collect
  *    several per wake-up, must have a timeout, and once such a wait runs
  *    out (EAGAIN), every later wait of the batch is on all the reads in
- *    flight with NULL. A read that does not come back must not hold up the
- *    others: the tests hold reads on pipes until every other read of the
- *    batch was collected. The tests take a timeout, whatever its length,
- *    as run out at once when a pipe read is in the list and nothing in it
- *    has finished (a wait on file reads alone is a real one), and allow one
- *    timed wait per batch to run out, so a loop of timed waits counts as
- *    polling, on any machine.
+ *    flight with NULL. Such a wait is on older reads, with newer ones in
+ *    flight behind it: a wait on some of the reads never holds the newest
+ *    read in flight (glibc runs one descriptor's reads in order, so a wait
+ *    on the newest is a wait for the whole window to drain). A read that does not come
+ *    back must not hold up the others: the tests hold reads on pipes until
+ *    every other read of the batch was collected. The tests take a
+ *    timeout, whatever its length, as run out at once when a pipe read is
+ *    in the list and nothing in it has finished (a wait on file reads
+ *    alone is a real one), and allow one timed wait per batch to run out,
+ *    so a loop of timed waits counts as polling, on any machine.
  *    aio_suspend failing with EINTR (a signal handler
  *    installed without SA_RESTART ran while it waited) is not an error:
  *    wait again.

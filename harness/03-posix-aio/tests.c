@@ -223,6 +223,11 @@ GRADE_TEST(paio, edge_cases, 2,
 	grade_check(rc == 0 && one.res == UNSET && aw.read_calls == 0,
 		    "paio_batch_read with n 0 returned %s, res %s, %ld aio_read calls: expected 0 "
 		    "and nothing done", errno_name(rc), errno_name(one.res), aw.read_calls);
+	rc = SEAM_CALL(paio_batch_read(&one, 0, 0));
+	grade_check(rc == -EINVAL && one.res == UNSET, "paio_batch_read(reqs, 0, 0) returned "
+		    "%s, expected -EINVAL: qd == 0 is refused whatever n is; check the "
+		    "arguments before answering n == 0 with 0 (TODO 1, paio.h \"Conventions\")",
+		    errno_name(rc));
 	rc = SEAM_CALL(paio_batch_read(reqs, 6, 1u << 30));
 	grade_check(rc == 0, "paio_batch_read(reqs, 6, 2^30) returned %s, expected 0 (a qd "
 		    "larger than n is fine)", errno_name(rc));
@@ -1419,11 +1424,12 @@ GRADE_TEST(tpool, waits_for_every_request, 2,
 	free(f);
 }
 
-/* Another thread calling tpool_batch_read (qd 1) on a shared pool. */
+/* Another thread calling tpool_batch_read (qd 1 unless qd says) on a shared pool. */
 struct other_caller {
 	struct tpool *pool;
 	struct batch_req *reqs;
 	size_t n;
+	unsigned qd;             /* 0: 1 */
 	int rc;
 	atomic_int tid;
 };
@@ -1433,7 +1439,7 @@ static void *other_caller_main(void *arg)
 	struct other_caller *c = arg;
 
 	atomic_store(&c->tid, w_gettid());
-	c->rc = tpool_batch_read(c->pool, c->reqs, c->n, 1);
+	c->rc = tpool_batch_read(c->pool, c->reqs, c->n, c->qd ? c->qd : 1);
 	return NULL;
 }
 
@@ -2309,6 +2315,14 @@ GRADE_TEST(tpool, argument_edges, 2,
 	rc = SEAM_CALL(tpool_batch_read(pool, &one, 1, 0));
 	grade_check(rc == -EINVAL && one.res == UNSET, "tpool_batch_read with qd 0 returned %s, "
 		    "expected -EINVAL and nothing read", errno_name(rc));
+	rc = SEAM_CALL(tpool_batch_read(pool, NULL, 0, 0));
+	grade_check(rc == -EINVAL, "tpool_batch_read(p, NULL, 0, 0) returned %s, expected "
+		    "-EINVAL: qd == 0 is refused whatever n is; check the arguments before "
+		    "answering n == 0 with 0 (TODO 14, paio.h \"Conventions\")", errno_name(rc));
+	rc = SEAM_CALL(tpool_batch_read(NULL, NULL, 0, 4));
+	grade_check(rc == -EINVAL, "tpool_batch_read(NULL, NULL, 0, 4) returned %s, expected "
+		    "-EINVAL: a NULL pool is refused whatever n is; check the arguments before "
+		    "answering n == 0 with 0 (TODO 14, paio.h \"Conventions\")", errno_name(rc));
 	rc = SEAM_CALL(tpool_batch_read(NULL, &one, 1, 1));
 	grade_check(rc == -EINVAL, "tpool_batch_read(NULL, ...) returned %s, expected -EINVAL",
 		    errno_name(rc));
@@ -2368,6 +2382,10 @@ GRADE_TEST(tpool, argument_edges, 2,
 	rc = POOL_CALL(tpool_batch_read_once(NULL, 0, 4));
 	grade_check(rc == 0, "tpool_batch_read_once(NULL, 0, 4) returned %s, expected 0",
 		    errno_name(rc));
+	rc = POOL_CALL(tpool_batch_read_once(NULL, 0, 0));
+	grade_check(rc == -EINVAL, "tpool_batch_read_once(NULL, 0, 0) returned %s, expected "
+		    "-EINVAL: qd == 0 is refused whatever n is; check the arguments before "
+		    "answering n == 0 with 0 (TODO 16, paio.h \"Conventions\")", errno_name(rc));
 	rc = POOL_CALL(tpool_create(&big, TPOOL_MAX_THREADS));
 	grade_check(rc == 0 && big != NULL, "tpool_create(&p, TPOOL_MAX_THREADS) returned %s, "
 		    "expected 0: TPOOL_MAX_THREADS itself is allowed", errno_name(rc));
@@ -2982,7 +3000,7 @@ BATCH_BATTERY(pool_batch, pool_target, "tpool_batch_read",
 	      "worker with pread; lesson, section 8)")
 
 GRADE_TEST(paio, held_reads_do_not_stall, 2,
-	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 72 file reads (qd 20)",
+	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 72 file reads (qd 20); a bounded wait leaves reads behind it (qd 8 and 12)",
 	   "TODO 6: wait on every read in flight, so that whichever finishes wakes you. A "
 	   "wait on only some of them (the oldest, say) sleeps while the others are done and "
 	   "their slots could take the next requests; if you do that to wake less often, "
@@ -3043,6 +3061,21 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 	check_pipe_results("paio_batch_read", preqs, 8, pdata, plen);
 	feed_free_pipes(8, p, preqs, pdata);
 	free(f);
+
+	/* File reads alone at qd 8 and 12: a timed wait, if the code makes
+	 * one, must be on older reads with newer ones behind it (the watch
+	 * refuses one whose list holds the newest read in flight: on one file
+	 * that wait lasts until the window has drained). */
+	for (int round = 0; round < 2; round++) {
+		const unsigned qd = round == 0 ? 8 : 12;
+		struct batch_req *freqs = random_reads(fd, size, 64, len);
+
+		rc = SEAM_CALL(paio_batch_read(freqs, 64, qd));
+		grade_check(rc == 0, "paio_batch_read of 64 file reads at qd %u returned %s, "
+			    "expected 0", qd, errno_name(rc));
+		check_protocol();
+		check_file_results("paio_batch_read (64 file reads)", freqs, 64, data, size, qd);
+	}
 	close(fd);
 	free(data);
 }
@@ -3439,4 +3472,95 @@ GRADE_TEST(tpool, sync_init_fails, 1,
 			 "tpool_destroy (TODO 14):");
 	close(fd);
 	free(data);
+}
+
+/* ===================================================================== */
+/* Part B: two batches queued at once                                    */
+/* ===================================================================== */
+
+#define QB_N 24      /* requests of each batch          */
+#define QB_QD 20     /* the window of each batch        */
+
+/* Wait (bounded) until both callers have returned. */
+static bool both_returned(struct other_caller *a, struct other_caller *b, long ms)
+{
+	long deadline = fault_now_ms() + ms;
+
+	while (*(volatile int *)&a->rc == 1 || *(volatile int *)&b->rc == 1) {
+		if (fault_now_ms() > deadline)
+			return false;
+		fault_nap();
+	}
+	return true;
+}
+
+GRADE_TEST(tpool, two_batches_queued, 2,
+	   "two batches of 24 pipe reads at qd 20 on a pool of one worker: all 39 jobs waiting in the queue at once come back right",
+	   "TODOs 12 and 14: the queue holds the jobs of every batch under way at once, also "
+	   "a job that goes back behind another batch's when the batches take turns; a queue "
+	   "sized for one batch's window overflows (lesson section 8, \"The decisions\")")
+{
+	const size_t len = 64;
+	int pa[QB_N][2], pb[QB_N][2];
+	struct batch_req ra[QB_N], rb[QB_N];
+	unsigned char *da[QB_N], *db[QB_N];
+	struct other_caller a, b;
+	pthread_t ta, tb;
+	struct tpool *pool;
+	bool a0_read, a_asleep, b_asleep, returned;
+
+	tw_watch();
+	pool = pool_or_fail(1);
+	feed_pipes(QB_N, pa, ra, da, len, 0, UNSET);
+	feed_pipes(QB_N, pb, rb, db, len, 0, UNSET);
+	a = (struct other_caller){ .pool = pool, .reqs = ra, .n = QB_N, .qd = QB_QD, .rc = 1 };
+	b = (struct other_caller){ .pool = pool, .reqs = rb, .n = QB_N, .qd = QB_QD, .rc = 1 };
+	/* Caller A queues its window of 20; the one worker waits in A's first
+	 * read, so 19 of A's jobs stay in the queue. Then caller B queues its
+	 * 20 behind them: 39 jobs wait at once, more than either window. */
+	seam_arm();
+	grade_check(SEAM_REAL(pthread_create)(&ta, NULL, other_caller_main, &a) == 0,
+		    "harness: cannot start the first caller");
+	a0_read = other_read_pending(pa[0][0]);
+	a_asleep = other_caller_asleep(&a);
+	grade_check(SEAM_REAL(pthread_create)(&tb, NULL, other_caller_main, &b) == 0,
+		    "harness: cannot start the second caller");
+	b_asleep = other_caller_asleep(&b);
+	/* Every pipe gets its bytes: the worker then reads them one after the
+	 * other, in whatever order the queue gives. */
+	for (int i = 0; i < QB_N; i++) {
+		turn_answer(pa[i], da[i], len);
+		turn_answer(pb[i], db[i], len);
+	}
+	returned = both_returned(&a, &b, 5000);
+	seam_disarm();
+	if (!returned) {
+		grade_check(false, "two batches of %d pipe reads at qd %d on a pool of one worker "
+			    "(19 of the first batch's jobs waited in the queue when the second "
+			    "queued its 20): with every pipe answered, %s did not return within 5 s. "
+			    "Jobs were lost from the queue: it must hold every job of every batch under "
+			    "way at once (a fixed or per-batch-sized array overflows; a linked list "
+			    "through the job slots cannot), also a job put back behind another batch's "
+			    "(TODOs 12 and 14)", QB_N, QB_QD,
+			    *(volatile int *)&a.rc == 1 && *(volatile int *)&b.rc == 1 ? "neither "
+			    "caller" : *(volatile int *)&a.rc == 1 ? "the first caller" :
+			    "the second caller");
+		SEAM_REAL(pthread_detach)(ta);   /* stuck for good: the test ends here */
+		SEAM_REAL(pthread_detach)(tb);
+		return;
+	}
+	SEAM_REAL(pthread_join)(ta, NULL);
+	SEAM_REAL(pthread_join)(tb, NULL);
+	grade_check(a0_read, "the first caller's first request (a pipe) was never read by the "
+		    "pool's one worker");
+	grade_check(a_asleep && b_asleep, "the %s caller never went to sleep in "
+		    "tpool_batch_read", a_asleep ? "second" : "first");
+	grade_check(a.rc == 0 && b.rc == 0, "two batches of %d at qd %d on one worker: "
+		    "tpool_batch_read returned %s and %s, expected 0 and 0", QB_N, QB_QD,
+		    errno_name(a.rc), errno_name(b.rc));
+	check_pipe_results("tpool_batch_read (first caller, 24 at qd 20)", ra, QB_N, da, len);
+	check_pipe_results("tpool_batch_read (second caller, 24 at qd 20)", rb, QB_N, db, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(QB_N, pa, ra, da);
+	feed_free_pipes(QB_N, pb, rb, db);
 }

@@ -136,6 +136,8 @@ static struct {
 	size_t nbytes[AW_MAX_CB];   /* aio_nbytes as the code under test set it */
 	struct aiocb snap[AW_MAX_CB]; /* each aiocb in flight as aio_read took it */
 	int used;
+	unsigned long seq[AW_MAX_CB]; /* the order aio_read accepted them in */
+	unsigned long next_seq;
 	long inflight, max_inflight;
 	long read_calls, accepted, refused_eagain, returns, errors;
 	long suspends, suspend_eintr, zero_len, neg_offset;
@@ -192,6 +194,7 @@ static void aw_forget(int i)
 	aw.snap[i] = aw.snap[aw.used];
 	aw.fds[i] = aw.fds[aw.used];
 	aw.pretend_res[i] = aw.pretend_res[aw.used];
+	aw.seq[i] = aw.seq[aw.used];
 	aw.inflight--;
 }
 
@@ -289,6 +292,7 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			aw.cb[aw.used] = cb;
 			aw.fds[aw.used] = fd;
 			aw.pretend_res[aw.used] = pretend;
+			aw.seq[aw.used] = aw.next_seq++;
 			aw.nbytes[aw.used++] = asked;
 		}
 		aw.accepted++;
@@ -467,6 +471,37 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 				  "never accepted by aio_read, or already collected by aio_return. "
 				  "Pass only the aiocbs of reads in flight, NULL elsewhere, and the "
 				  "length of your list (TODO 6, aio_suspend(3))", i, n);
+	}
+	/* A timed wait on some of the reads (paio.h) is on older ones only.
+	 * One whose list holds the newest read in flight waits, on one file
+	 * (glibc runs a descriptor's reads in order), for the whole window to
+	 * drain. A timed wait on every read in flight is not that wait (paio.h
+	 * allows it), and with one read in flight there is nothing older. */
+	if (ts && aw.used > 1 && aw.used < AW_MAX_CB) {
+		const struct aiocb *const *l = list;
+		int newest = 0, listed = 0, has_newest = 0;
+
+		for (int i = 1; i < aw.used; i++)
+			if (aw.seq[i] > aw.seq[newest])
+				newest = i;
+		for (int i = 0; i < aw.used; i++)
+			for (int j = 0; j < n; j++)
+				if (l[j] == aw.cb[i]) {
+					listed++;
+					has_newest |= i == newest;
+					break;
+				}
+		if (has_newest && listed < aw.used) {
+			w_violate("a timed aio_suspend (a wait on some of the reads) had the "
+				  "newest read in flight in its list (%ld in flight): on one "
+				  "file glibc finishes a descriptor's reads in order, so that "
+				  "wait lasts until the whole window has drained, and nothing "
+				  "is submitted meanwhile. Wait patiently on an older read, "
+				  "with reads in flight behind it (the reference: the 8th "
+				  "oldest, with 16 or more in flight), or on all of them with "
+				  "NULL (TODO 6, lesson section 3 \"Waking less often\", "
+				  "paio.h)", aw.inflight);
+		}
 	}
 	fail = aw.suspend_fail_errno;
 	aw.suspend_fail_errno = 0;
