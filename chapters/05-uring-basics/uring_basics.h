@@ -189,6 +189,8 @@ ssize_t uring_write_full(struct io_uring *ring, int fd, const void *buf,
  * for it). Reads with uring_read_full() and writes what it got
  * with uring_write_full(), one buffer at a time, until end of file.
  * Regular files use explicit offsets; other files use -1.
+ * Keeps no state between calls (no static ring, buffer or counter): a
+ * second copy made while one is in progress (another thread) works.
  *
  * Returns the number of bytes copied (an off_t: files beyond 4 GiB work),
  * or -errno: -ENOMEM if the buffer cannot be allocated, -ENOENT, -EACCES,
@@ -290,6 +292,8 @@ int uring_feature_report(FILE *out);
  * (qd is not a ring size: 1 << 20 and UINT_MAX are fine). Uses its own
  * small ring, torn down before return on every path; no fd or memory it
  * takes outlives the call.
+ * Keeps no state between calls, like uring_copy_file(): a second batch
+ * made while one is in progress works.
  *
  * Returns 0 when every res is set; -EINVAL for qd == 0 or reqs == NULL
  * with n > 0; -errno from ring setup. n == 0 returns 0 and does nothing,
