@@ -207,6 +207,9 @@ static int fail_io_setup(int nr, io_context_t *ctx)
 {
 	(void)nr;
 	(void)ctx;
+	/* libaio returns -errno and leaves errno alone: whatever errno held
+	 * before (here a stale ENOTTY) is no answer. */
+	errno = ENOTTY;
 	return -EAGAIN;
 }
 
@@ -482,9 +485,11 @@ GRADE_TEST(serve, many_clients, 3,
 }
 
 GRADE_TEST(serve, request_in_pieces, 2,
-	   "requests that arrive one byte at a time, and split across two requests",
+	   "requests that arrive one byte at a time, and split across two requests; two "
+	   "clients with half a request each at once",
 	   "TODO 3: recv may return any part of the 16 bytes: keep what came (req_got) and "
-	   "wait for the rest; EAGAIN means later, not an error (lesson pitfall 11)")
+	   "wait for the rest, in the connection's own buffer (never a static one shared by "
+	   "every client); EAGAIN means later, not an error (lesson pitfall 11)")
 {
 	struct client c;
 	unsigned char r[6 * EVSRV_REQ_SIZE];
@@ -511,6 +516,31 @@ GRADE_TEST(serve, request_in_pieces, 2,
 	turn(0);
 	send_bytes(c.fd, r + 75, 21);
 	drive_one(&c, "requests sent in pieces");
+
+	/* Two clients, each half way through a request at once: each
+	 * connection keeps its own partial request (a buffer shared by the
+	 * clients, or by the servers of the process, mixes their bytes). */
+	{
+		struct client d;
+		struct client *both[2] = { &c, &d };
+		unsigned char rc[EVSRV_REQ_SIZE], rd[EVSRV_REQ_SIZE];
+
+		cl_connect(&d, 1, 0);
+		turn(0);
+		cl_book(&c, 12345, 777);
+		cl_book(&d, 200000, 5000);
+		evsrv_encode_request(rc, 12345, 777);
+		evsrv_encode_request(rd, 200000, 5000);
+		send_bytes(c.fd, rc, 8);
+		turn(0);
+		send_bytes(d.fd, rd, 8);
+		turn(0);
+		send_bytes(c.fd, rc + 8, 8);
+		turn(0);
+		send_bytes(d.fd, rd + 8, 8);
+		drive(both, 2, "two clients, each with half a request in at once");
+		cl_close(&d);
+	}
 	cl_close(&c);
 	srv_close();
 }
