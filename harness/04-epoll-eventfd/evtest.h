@@ -737,6 +737,24 @@ static void srv_open(unsigned qd)
 	grade_check(F.s != NULL, "evsrv_open returned 0 but left *out NULL");
 }
 
+/* A second server in the same process (its own listener lfd at addr, the
+ * same file, qd), made the one the usual driver turns (F.s) and connects to
+ * (F.addr). The caller keeps the first one's F.s and F.addr to switch back. */
+static struct evsrv *second_server_open(int lfd, const struct sockaddr_storage *addr,
+					socklen_t alen, unsigned qd)
+{
+	struct evsrv *other = NULL;
+	int r = SEAM_CALL(evsrv_open(&other, F.path, lfd, qd));
+
+	grade_check(r == 0 && other, "a second server in the same process (another listening "
+		    "socket, the same file, qd %u): evsrv_open returned %s, expected 0 (TODO 1)",
+		    qd, grade_errno_str(r));
+	F.s = other;
+	F.addr = *addr;
+	F.alen = alen;
+	return other;
+}
+
 /* The usual start: a file of `size` random bytes, a TCP listener on
  * 127.0.0.1 (sndbuf: its SO_SNDBUF, inherited by accepted sockets; 0 for
  * the default), the server open on them. SIGPIPE at its default action, as

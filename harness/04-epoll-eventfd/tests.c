@@ -1201,14 +1201,8 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 		ctx = spy.ctx;
 		resfd = spy.resfd;
 		file_fd = spy.file_fd;
-		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
-		grade_check(r == 0 && other, "a second server in the same process (another listening "
-		      "socket, the same file, qd 4): evsrv_open returned %s, expected 0 (TODO 1)",
-		      grade_errno_str(r));
 		/* The usual driver turns F.s and connects to F.addr: the other one. */
-		F.s = other;
-		F.addr = addr2;
-		F.alen = alen2;
+		other = second_server_open(lfd2, &addr2, alen2, 4);
 		cl_connect(&d, 1, 0);
 		answers = spy.eagain_answers;
 		accepted = spy.accepted;
@@ -2005,21 +1999,14 @@ GRADE_TEST(net, accept_emfile, 1,
 		struct evsrv *other = NULL, *mine = F.s;
 		struct client a, b;
 		long before = lspy.accepts;
-		int r;
 
 		lspy.emfile = -1;
 		cl_connect(&a, 30, 0);
 		turn_until(lspy.accepts > before, "the server never called accept for a waiting "
 			   "connection");
 		lspy.emfile = 0;
-		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
-		grade_check(r == 0 && other, "a second server in the same process (another listening "
-		      "socket, the same file, qd 4): evsrv_open returned %s, expected 0 (TODO 1)",
-		      grade_errno_str(r));
 		/* The usual driver turns F.s and connects to F.addr: the other one. */
-		F.s = other;
-		F.addr = addr2;
-		F.alen = alen2;
+		other = second_server_open(lfd2, &addr2, alen2, 4);
 		before = lspy.accepts;
 		lspy.emfile = 1;
 		cl_connect(&b, 31, 0);
@@ -2508,14 +2495,8 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 		ctx = spy.ctx;
 		resfd = spy.resfd;
 		file_fd = spy.file_fd;
-		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 1));
-		grade_check(r == 0 && other, "a second server in the same process (another listening "
-		      "socket, the same file, qd 1): evsrv_open returned %s, expected 0 (TODO 1)",
-		      grade_errno_str(r));
 		/* The usual driver turns F.s and connects to F.addr: the other one. */
-		F.s = other;
-		F.addr = addr2;
-		F.alen = alen2;
+		other = second_server_open(lfd2, &addr2, alen2, 1);
 		cl_connect(&d, 1, 0);
 		cl_send(&d, 4096, 3000);
 		drive_one(&d, "two servers in one process, qd 1 each, the first one's read on the "
@@ -2603,13 +2584,7 @@ GRADE_TEST(run, stop_wakes_the_loop, 2,
 		cl_connect(&c, 0, 0);
 		cl_send(&c, 10, 1000);
 		drive_one(&c, "a first request");
-		r = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 4));
-		grade_check(r == 0 && other, "a second server in the same process (another listening "
-		      "socket, the same file, qd 4): evsrv_open returned %s, expected 0 (TODO 1)",
-		      grade_errno_str(r));
-		F.s = other;
-		F.addr = addr2;
-		F.alen = alen2;
+		other = second_server_open(lfd2, &addr2, alen2, 4);
 		cl_connect(&d, 1, 0);
 		cl_send(&d, 20, 2000);
 		drive_one(&d, "a first request to the second server");
