@@ -152,6 +152,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1; /* every option takes a value */
 		i++;
 		if (!strcmp(a, "--unix")) {
+			/* "" would bind an abstract socket nobody can name
+			 * (unix(7)): a bad argument, as echo-server says. */
+			if (!*val)
+				return -1;
 			o->unix_path = val;
 		} else if (!strcmp(a, "--port")) {
 			if (parse_long(val, 0, 65535, &o->port))
