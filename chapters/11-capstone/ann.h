@@ -271,7 +271,10 @@ struct io_uring;
  * in flight, no completion left unreaped.
  *
  * Completions and errors:
- *   - a completion with -EAGAIN: the same read is submitted again;
+ *   - a completion with -EAGAIN: the same read is submitted again: queued
+ *     again in its slot during step 3, and handed over by the next submit
+ *     of step 1, with the reads that fill queues (the only submit of a
+ *     round: none in step 3, while other completions wait to be handled);
  *   - -EINTR from a submit or a wait (a signal): call it again;
  *   - any other -errno in a completion, a read shorter than ANN_SECTOR
  *     (-EIO), a sector ann_node_parse refuses, -ENOMEM while the reads are

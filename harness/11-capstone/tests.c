@@ -1585,6 +1585,7 @@ struct uring_test {
 	uint32_t xnode[U_XHOLDS];
 	long all_held_at;               /* the submit at which HOLD and both HOLDX were held */
 	long reads_while_all_held;      /* reads submitted after it, all three outstanding */
+	int fail_submit;                /* the first call handing SQEs over fails with it */
 	char broke[256];
 };
 
@@ -1643,12 +1644,14 @@ static void u_on_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 		unsigned left = watch.cq_scanned - head;
 
 		if (watch.cq_ring == &U.ring && (int)left > 0 && left <= U.ring.cq.ring_entries)
-			u_broke("the search submitted new reads while %u completion(s) were still "
+			u_broke("the search submitted reads while %u completion(s) were still "
 				"unreaped that had been in the CQ since its last call of liburing "
 				"returned: step 3 handles EVERY completion that is ready (peek until the "
 				"CQ is empty) before it goes back to the fill; a fill made after one "
 				"completion picks its reads before the neighbours the others offer are in "
-				"the list (ann.h, ann_search_uring, step 3; TODO 11)", left);
+				"the list; and a read queued again after -EAGAIN goes in with that fill's "
+				"submit, not in one of its own (ann.h, ann_search_uring, step 3 and "
+				"\"Completions and errors\"; TODO 11)", left);
 	}
 	if (sqe->opcode == IORING_OP_READ_FIXED || (sqe->flags & IOSQE_FIXED_FILE)) {
 		u_broke("an SQE used a registered %s: the ring is the caller's, the search registers "
@@ -1845,6 +1848,44 @@ static void u_on_cqe(struct io_uring_cqe *cqe)
 	(void)cqe;
 }
 
+/* 11.34: the first call that hands SQEs over fails with U.fail_submit,
+ * whatever liburing calls the search made before it (a look at the empty
+ * CQ is one too: io_uring_peek_cqe calls __io_uring_get_cqe when nothing
+ * is ready, and a loop may reap before its first fill). */
+static void u_arm_submit_fail(struct io_uring *ring)
+{
+	if (U.fail_submit && !watch.injected && !watch.inject_at && ring == &U.ring &&
+	    io_uring_sq_ready(ring) > 0) {
+		watch.inject_err = U.fail_submit;
+		watch.inject_at = watch.calls + 1;      /* this call (watch_call counts it) */
+	}
+}
+
+static int u_submit(struct io_uring *ring)
+{
+	u_arm_submit_fail(ring);
+	return watch_io_uring_submit(ring);
+}
+
+static int u_submit_and_wait(struct io_uring *ring, unsigned nr)
+{
+	u_arm_submit_fail(ring);
+	return watch_io_uring_submit_and_wait(ring, nr);
+}
+
+static int u_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
+				     struct __kernel_timespec *ts, sigset_t *sig)
+{
+	u_arm_submit_fail(ring);
+	return watch_io_uring_submit_and_wait_timeout(ring, cqe, nr, ts, sig);
+}
+
+static int u_submit_and_get_events(struct io_uring *ring)
+{
+	u_arm_submit_fail(ring);
+	return watch_io_uring_submit_and_get_events(ring);
+}
+
 /* A wait of the search's (io_uring_wait_cqe) that could never end: SQEs
  * queued and not submitted (a pure wait submits nothing), nothing in the
  * kernel, no CQE ready. Said at once, instead of a test that times out. */
@@ -1862,6 +1903,8 @@ static int u_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned 
 			   "before each wait (ann.h, \"Completions and errors\"; TODOs 11 and 12)",
 			   io_uring_sq_ready(ring));
 	}
+	if (submit > 0)
+		u_arm_submit_fail(ring);
 	return watch___io_uring_get_cqe(ring, cqe, submit, nr, sig);
 }
 
@@ -1899,6 +1942,10 @@ static void uring_setup(unsigned entries, bool direct)
 	watch.before_wait = u_before_wait;
 	watch.on_cqe = u_on_cqe;
 	seam_hook___io_uring_get_cqe = u_get_cqe;
+	seam_hook_io_uring_submit = u_submit;
+	seam_hook_io_uring_submit_and_wait = u_submit_and_wait;
+	seam_hook_io_uring_submit_and_wait_timeout = u_submit_and_wait_timeout;
+	seam_hook_io_uring_submit_and_get_events = u_submit_and_get_events;
 }
 
 /* Undo uring_setup (the world stays), to set up another ring. */
@@ -1936,6 +1983,7 @@ static void uring_new_query(void)
 	for (int j = 0; j < U_XHOLDS; j++)
 		U.xheld[j] = U.xreleased[j] = false;
 	U.all_held_at = U.reads_while_all_held = 0;
+	U.fail_submit = 0;
 	U.broke[0] = 0;
 	watch_reset_counts();
 }
@@ -2716,7 +2764,7 @@ GRADE_TEST(uring, eintr, 2,
 		uring_new_query();
 		watch.inject_err = -EINTR;
 		if (c == 0)
-			watch.inject_at = 1;
+			U.fail_submit = -EINTR; /* the first call that hands SQEs over */
 		else if (c == 1)
 			watch.inject_when = WATCH_WHEN_WAITS_BUSY;
 		else
@@ -2728,7 +2776,7 @@ GRADE_TEST(uring, eintr, 2,
 		/* c == 2 applies only to a search that waits with
 		 * io_uring_submit_and_wait: the others cannot meet it */
 		grade_check(watch.injected || c == 2, "%s: the search never %s", what,
-			    c == 0 ? "called liburing" : "waited while a read was in flight");
+			    c == 0 ? "submitted a read" : "waited while a read was in flight");
 		grade_check(ret != -EINTR, "%s: the search returned -EINTR: a signal interrupted the "
 			    "call, nothing failed; call it again (TODO 13)", what);
 		grade_check(c != 2 || ret >= 0, "%s: the search returned %s. io_uring_submit_and_wait "
@@ -3074,12 +3122,11 @@ GRADE_TEST(uring, ring_fails, 1,
 		snprintf(what, sizeof(what), "the first submit (the entry's read) failing with %s",
 			 grade_errno_str(submits[e]));
 		uring_new_query();
-		watch.inject_err = submits[e];
-		watch.inject_at = 1;
+		U.fail_submit = submits[e];     /* the first call that hands SQEs over */
 		ret = urun(query(3), T_K, T_REC_L, 4, ids, NULL, NULL);
 		grade_check(ret != -ENOSYS, "ann_search_uring returned -ENOSYS: TODOs 9 to 11 come "
 			    "first");
-		grade_check(watch.injected, "the search never called liburing");
+		grade_check(watch.injected, "the search never submitted a read");
 		uring_after(what, true);
 		grade_check(ret == submits[e], "query 3 (k 10, L 24, W 4), %s: the search returned "
 			    "%s, expected %s. A submit or a wait that fails with anything but -EINTR is "
