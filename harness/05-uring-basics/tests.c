@@ -1567,21 +1567,38 @@ GRADE_TEST(features, probe_matches_kernel, 2,
 	   "opcodes come from the probe, for every slot of op_supported (lesson section 9; "
 	   "man 2 io_uring_setup, man 3 io_uring_get_probe)")
 {
-	struct uring_features f;
+	/* The caller's struct with bytes of the caller's right after it: the
+	 * module may write sizeof(struct uring_features) bytes, no more. */
+	struct {
+		struct uring_features f;
+		unsigned char after[64];
+	} box;
 	struct truth t;
+	size_t spilled = 0, first = 0;
 	int before, ret;
 
 	setup_plain();
 	ask_kernel(&t, &(struct doctor){ 0 });
 	before = fault_count_fds();
-	poison(&f);
+	poison(&box.f);
+	memset(box.after, 0x5a, sizeof(box.after));
 	dirty_stack();
-	ret = UCALL(uring_probe_features(&f));
+	ret = UCALL(uring_probe_features(&box.f));
 	grade_check(ret == 0, "uring_probe_features returned %s, expected 0 (the harness had "
 		    "filled the stack with 0xff bytes just before: an io_uring_params that is not "
 		    "zeroed hands garbage flags and fields to io_uring_queue_init_params; memset "
 		    "it to 0 first, TODO 7; man 3 io_uring_queue_init_params)", errno_name(ret));
-	check_features(&f, &t, true, "this kernel");
+	for (size_t i = sizeof(box.after); i-- > 0;)
+		if (box.after[i] != 0x5a) {
+			spilled++;
+			first = i;
+		}
+	grade_check(spilled == 0, "uring_probe_features changed %zu byte(s) of the caller's "
+		    "memory right after *out (the first at byte %zu past its end): "
+		    "op_supported has URING_MAX_OPCODES slots, [0] to [URING_MAX_OPCODES - 1]; "
+		    "a loop that runs while op <= URING_MAX_OPCODES writes one past the end "
+		    "(TODO 7; uring_basics.h, struct uring_features)", spilled, first);
+	check_features(&box.f, &t, true, "this kernel");
 	grade_check(fault_count_fds() == before, "uring_probe_features left %d descriptor(s) "
 		    "open: tear its ring down", fault_count_fds() - before);
 	check_probes_freed("uring_probe_features");
@@ -2553,13 +2570,22 @@ GRADE_TEST(open, ring_size_bounds, 1,
 			    "(uring_basics.h, uring_open; TODO 1)", good[i].entries, ring.flags);
 		io_uring_queue_exit(&ring);
 	}
+	/* As on a machine whose RLIMIT_MEMLOCK holds no more than 4096 entries:
+	 * a size the contract refuses is -EINVAL whatever setup would say. */
+	doctor_kernel((struct doctor){ .max_entries = 4096 });
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ret = UCALL(uring_open(&ring, bad[i]));
 		if (ret == 0)
 			io_uring_queue_exit(&ring);
 		grade_check(ret == -EINVAL, "uring_open(&ring, %u) returned %s, expected -EINVAL "
-			    "(entries is 1..4096)", bad[i], errno_name(ret));
+			    "(entries is 1..4096)%s", bad[i], errno_name(ret),
+			    ret == -ENOMEM ? ": the harness made ring setup of more than 4096 "
+			    "entries fail with -ENOMEM, as a small RLIMIT_MEMLOCK does, and your "
+			    "code passed that on; check the bound before io_uring_queue_init, so "
+			    "that the caller is told the size is wrong, not that ulimit -l is too "
+			    "small" : "");
 	}
+	undoctor_kernel();
 	grade_check(fault_count_fds() == before, "uring_open left %d descriptor(s) open",
 		    fault_count_fds() - before);
 	check_probes_freed("uring_open");
@@ -2879,8 +2905,12 @@ GRADE_TEST(batch, error_after_progress, 1,
 	require_nop_inject();
 	seam_refuse_blocking_io(batch_no_blocking_io);
 	uw.clamp = 1000;
-	inject(OPS_READ, 1, 1, -EIO);
+	/* The second piece of request 0, whichever request runs first (batch.h:
+	 * "Requests may be completed in any order"). */
+	inject(OPS_READ, 0, 1, -EIO);
+	uw.inject_at = bufs[0] + 1000;
 	ret = UCALL(uring_serial_batch_read(reqs, 2, 1));
+	uw.inject_at = NULL;
 	uw.clamp = 0;
 	grade_check(ret == 0, "uring_serial_batch_read returned %s, expected 0", errno_name(ret));
 	grade_check(reqs[0].res == -EIO, "request 0: res is %s when its 2nd read (after 1000 "
@@ -3273,11 +3303,21 @@ GRADE_TEST(features, setup_errors_returned, 1,
 	grade_check(ret == -ENOMEM, "uring_feature_report returned %s when ring setup returned "
 		    "-ENOMEM; expected -ENOMEM", errno_name(ret));
 	seam_refuse_blocking_io(batch_no_blocking_io);
-	doctor_kernel((struct doctor){ .setup_error = -ENOMEM });
-	ret = UCALL(uring_serial_batch_read(reqs, 2, 4));
-	undoctor_kernel();
-	grade_check(ret == -ENOMEM, "uring_serial_batch_read returned %s when ring setup returned "
-		    "-ENOMEM; expected -ENOMEM", errno_name(ret));
+	/* Two errors, so that one errno for every setup failure stands out:
+	 * the caller tells a blocked io_uring (-EPERM) from a small
+	 * RLIMIT_MEMLOCK (-ENOMEM) by this result alone (lesson section 10). */
+	for (int i = 0; i < 2; i++) {
+		int err = i ? -EPERM : -ENOMEM;
+
+		doctor_kernel((struct doctor){ .setup_error = err });
+		ret = UCALL(uring_serial_batch_read(reqs, 2, 4));
+		undoctor_kernel();
+		grade_check(ret == err, "uring_serial_batch_read returned %s when ring setup "
+			    "returned %s; expected %s, as it is: the caller tells a blocked io_uring "
+			    "(-EPERM) from too little locked memory (-ENOMEM) by this result "
+			    "(uring_basics.h: \"-errno from ring setup\")", errno_name(ret),
+			    grade_errno_str(err), grade_errno_str(err));
+	}
 	grade_check(fault_count_fds() == before, "%d descriptor(s) were left open after ring "
 		    "setup failed", fault_count_fds() - before);
 	grade_check_heap(&heap, "uring_probe_features, uring_feature_report and "
@@ -4308,4 +4348,115 @@ GRADE_TEST(batch, two_batches_at_once, 1,
 	free(b);
 	free(bufa);
 	free(bufb);
+}
+
+/* Nothing the code under test asked for is still live in the kernel: an
+ * IORING_OP_ASYNC_CANCEL matching any request cancels none (its res is the
+ * number it cancelled with IORING_ASYNC_CANCEL_ANY: 0). The
+ * ring's indices cannot show it: a multishot request is one SQE, and it
+ * posts CQEs for as long as it stays armed. Kernels without
+ * IORING_ASYNC_CANCEL_ANY (before 5.19) answer -EINVAL: then nothing is
+ * checked. */
+#define CANCEL_TAG 0xca9ce1ULL
+
+static void check_nothing_armed(struct io_uring *ring, const char *after)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int res = -ENOENT, stray = 0;
+
+	grade_check(sqe != NULL, "harness: no free SQE for the cancel after %s", after);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	sqe->user_data = CANCEL_TAG;
+	grade_check(SEAM_REAL(io_uring_submit)(ring) == 1, "harness: cannot submit a cancel");
+	for (;;) {
+		grade_check(io_uring_wait_cqe(ring, &cqe) == 0, "harness: waiting for a cancel");
+		if (cqe->user_data == CANCEL_TAG) {
+			res = cqe->res;
+			io_uring_cqe_seen(ring, cqe);
+			break;
+		}
+		stray++;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	if (res == -EINVAL)
+		return;
+	grade_check((res == 0 || res == -ENOENT) && stray == 0, "after %s returned, a request "
+		    "it made was still live in the kernel (an IORING_OP_ASYNC_CANCEL for any "
+		    "request cancelled %d; %d more CQE(s) came in): the ring is not idle. A multishot poll "
+		    "(io_uring_prep_poll_multishot) stays armed after its first CQE and posts "
+		    "another each time the descriptor is ready again, into a ring the caller "
+		    "thinks idle. The wait before a retry is one IORING_OP_POLL_ADD with one CQE: "
+		    "io_uring_prep_poll_add (TODO 4/5; uring_basics.h: the ring is \"still idle\" "
+		    "on return; man 3 io_uring_prep_poll_add)", after, res, stray);
+}
+
+GRADE_TEST(read_full, poll_over_on_return, 1,
+	   "after -EAGAIN on a pipe that fills (empties) later, uring_read_full "
+	   "(uring_write_full) waits with a poll that is over when it returns: nothing of it "
+	   "is left armed in the ring",
+	   "TODO 4/5: the wait for readiness is one IORING_OP_POLL_ADD that completes once "
+	   "(io_uring_prep_poll_add). A multishot poll (io_uring_prep_poll_multishot) stays "
+	   "armed after its first CQE and keeps posting completions into the caller's ring "
+	   "after your function returned (uring_basics.h, \"still idle\"; lesson section 8; "
+	   "man 3 io_uring_prep_poll_add)")
+{
+	enum { LEN = 1000, PAGE = 4096 };
+	unsigned char *data = grade_random_bytes(PAGE), buf[LEN];
+	struct io_uring *ring;
+	struct fault *f;
+	struct fault_report r;
+	int p[2];
+	ssize_t got;
+
+	setup();
+	require_nop_inject();
+	ring = test_ring();
+
+	/* Read: -EAGAIN (injected), then a real poll on an empty pipe, which
+	 * the harness fills once the poll waits. */
+	fault_pipe(p, 0);
+	inject(OPS_READ, 0, 1, -EAGAIN);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_WRITE, .fd = p[1], .data = data, .len = LEN },
+		{ .op = FAULT_END } });
+	got = UCALL(uring_read_full(ring, p[0], buf, LEN, -1));
+	r = fault_join(f);
+	free(r.sink);
+	grade_check(uw.polls >= 1, "uring_read_full made no IORING_OP_POLL_ADD request after a "
+		    "read completed with -EAGAIN (it returned %s)", errno_name(got));
+	grade_check(got == LEN, "uring_read_full from a pipe returned %s, expected %d: its first "
+		    "read completed with -EAGAIN, and the pipe got %d bytes once the poll after it "
+		    "waited", errno_name(got), LEN, LEN);
+	grade_check_same(buf, data, LEN, "uring_read_full after -EAGAIN on a pipe");
+	check_idle(ring, "uring_read_full");
+	check_nothing_armed(ring, "uring_read_full (a read from a pipe after -EAGAIN)");
+	close(p[0]);
+	close(p[1]);
+
+	/* Write: -EAGAIN (injected) on a full one-page pipe, then a real poll
+	 * for POLLOUT, which the harness lets through by draining the pipe. */
+	watch_reset();
+	fault_pipe(p, PAGE);
+	grade_check(write(p[1], data, PAGE) == PAGE, "harness: cannot fill a pipe: %s",
+		    strerror(errno));
+	inject(OPS_WRITE, 0, 1, -EAGAIN);
+	f = fault_start((struct fault_step[]){
+		{ .op = FAULT_WAIT_BLOCKED, .sysno = SYS_io_uring_enter },
+		{ .op = FAULT_READ, .fd = p[0], .len = PAGE },
+		{ .op = FAULT_END } });
+	got = UCALL(uring_write_full(ring, p[1], data, LEN, -1));
+	r = fault_join(f);
+	free(r.sink);
+	grade_check(uw.polls >= 1, "uring_write_full made no IORING_OP_POLL_ADD request after a "
+		    "write completed with -EAGAIN (it returned %s)", errno_name(got));
+	grade_check(got == LEN, "uring_write_full to a full pipe returned %s, expected %d: its "
+		    "first write completed with -EAGAIN, and the pipe was emptied once the poll "
+		    "after it waited", errno_name(got), LEN);
+	check_idle(ring, "uring_write_full");
+	check_nothing_armed(ring, "uring_write_full (a write to a full pipe after -EAGAIN)");
+	close(p[0]);
+	close(p[1]);
+	free(data);
 }

@@ -72,6 +72,8 @@ struct uring_watch {
 	int inject_left;       /* how many of them become NOPs ... */
 	int inject_res;        /* ... completing with this res */
 	int inject_skip;       /* matching SQEs let through before injection starts */
+	const void *inject_at; /* non-NULL: only the SQEs whose buffer starts here match
+				* (a piece of one request, whatever the order) */
 	__u64 fake_below;      /* > 0: READ/WRITE at explicit offsets below this are
 				* NOPs reporting min(len, fake_below - off) bytes */
 	int submit_error;      /* < 0: submit calls fail with this, submitting nothing ... */
@@ -147,7 +149,8 @@ static void tamper_sqe(struct io_uring_sqe *sqe)
 		uw.unpaced++;
 		uw.eagain_pending = false;
 	}
-	if (uw.inject_left > 0 && is_rw(sqe, uw.inject_ops)) {
+	if (uw.inject_left > 0 && is_rw(sqe, uw.inject_ops) &&
+	    (!uw.inject_at || sqe->addr == (__u64)(uintptr_t)uw.inject_at)) {
 		if (uw.inject_skip > 0) {
 			uw.inject_skip--;
 		} else {
