@@ -108,7 +108,8 @@ int ubatch_init(struct ubatch *b, unsigned entries);
  * nothing) for b == NULL, b not live or qd == 0, whatever n is, and for
  * reqs == NULL with n > 0; otherwise n == 0 returns 0 at once. Another
  * negative value (-EAGAIN, -ENOMEM, ...) means the batch as a whole could
- * not finish: res fields are then
+ * not finish (a liburing call's error that ends it is returned as it came,
+ * never turned into another one such as -EIO): res fields are then
  * unspecified, no read is left writing into the caller's buffers if
  * draining was possible, and b must be released with ubatch_exit() (it may
  * be set up again with ubatch_init()).
