@@ -127,7 +127,8 @@
  *    one per EINTR and one per timed wait that ran out). Pass NULL as the
  *    timeout. One exception, optional (lesson section 3, "Waking less
  *    often"): a wait on only some of the reads in flight, to collect
- *    several per wake-up, must have a timeout, and once such a wait runs
+ *    several per wake-up, must have a timeout (an interval, not a deadline:
+ *    aio_suspend(3); short: the tests refuse more than a second), and once such a wait runs
  *    out (EAGAIN), every later wait of the batch is on all the reads in
  *    flight with NULL. Such a wait is on older reads, with newer ones in
  *    flight behind it: a wait on some of the reads never holds the newest
@@ -160,7 +161,9 @@
  *    tries in a row: an accepted aio_read starts the count again); an
  *    EAGAIN that never ends must end the batch with -EAGAIN after a
  *    bounded number of tries, within 2 seconds (the reference pauses 1,
- *    2, 4 ... 128 ms: about a quarter of a second).
+ *    2, 4 ... 128 ms: about a quarter of a second), and not before the
+ *    pauses since the last accepted read add up to 1 ms (the tests
+ *    refuse aio_read until then).
  *  - aio_read failing with any other errno (EBADF, EINVAL, ...) is that
  *    request's result (-errno); the other requests go on.
  *  - No fd is opened or closed; no memory outlives the call.
@@ -190,6 +193,8 @@ struct tpool;
  * thread blocks all signals: a new thread inherits the mask; see
  * pthread_sigmask(3)), so a process-directed signal is handled by one of
  * the caller's threads, never by a worker in the middle of a read.
+ * Several threads may create pools at the same time: each gets its own mask
+ * back (the mask saved around the creation belongs to the call).
  *
  * Returns 0, or:
  *   -EINVAL  out == NULL, nthreads == 0 or > TPOOL_MAX_THREADS;

@@ -125,9 +125,11 @@ static int w_threads_settle(int want)
 #define AW_MAX_CB 4096
 
 /* AW_EAGAIN_IDLE: while none is in flight, the first eagain_first calls fail
- * (counted again after each accepted read). */
+ * (counted again after each accepted read). AW_EAGAIN_PAUSED: while none is
+ * in flight, every call fails until the pauses the code asked for since the
+ * last accepted read add up to eagain_pause_ns (no clock: the lengths asked). */
 enum aw_eagain { AW_EAGAIN_NONE, AW_EAGAIN_FIRST, AW_EAGAIN_ALTERNATE, AW_EAGAIN_ALWAYS,
-		 AW_EAGAIN_IDLE };
+		 AW_EAGAIN_IDLE, AW_EAGAIN_PAUSED };
 
 static struct {
 	pthread_mutex_t lock;
@@ -173,6 +175,9 @@ static struct {
 	long idle_run, max_idle_run; /* EAGAINs with none in flight since the last   */
 	                            /* pause (aw_pace_watch), and the most of them   */
 	long long paused_ns;        /* the pauses' lengths as asked, added up        */
+	long long paused_at_accept; /* paused_ns at the last accepted aio_read       */
+	long long eagain_pause_ns;  /* AW_EAGAIN_PAUSED: pauses (ns) to ask for      */
+	                            /* before an aio_read with none in flight works */
 	long pause_eintr;           /* >0: this many pauses end at once with EINTR, */
 	                            /* as if a signal handler had run (none slept)   */
 	long pause_eintr_given;     /* how many did                                  */
@@ -237,6 +242,8 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 	    (aw.eagain == AW_EAGAIN_ALTERNATE && call % 2 == 1) ||
 	    (aw.eagain == AW_EAGAIN_IDLE && aw.inflight == 0 &&
 	     aw.idle_refused < aw.eagain_first) ||
+	    (aw.eagain == AW_EAGAIN_PAUSED && aw.inflight == 0 &&
+	     aw.paused_ns - aw.paused_at_accept < aw.eagain_pause_ns) ||
 	    aw.eagain == AW_EAGAIN_ALWAYS || (aw.limit > 0 && aw.inflight >= aw.limit)) {
 		aw.refused_eagain++;
 		if (aw.inflight == 0) {
@@ -298,6 +305,7 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 		aw.accepted++;
 		aw.idle_refused = 0;
 		aw.idle_run = 0;
+		aw.paused_at_accept = aw.paused_ns;
 		if (++aw.inflight > aw.max_inflight)
 			aw.max_inflight = aw.inflight;
 	} else {
@@ -501,6 +509,24 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 				  "oldest, with 16 or more in flight), or on all of them with "
 				  "NULL (TODO 6, lesson section 3 \"Waking less often\", "
 				  "paio.h)", aw.inflight);
+		}
+		/* aio_suspend's timeout is an interval, not a deadline
+		 * (aio_suspend(3)): a "bound" of more than a second on some of
+		 * the reads (an absolute time passed as the interval is decades)
+		 * is no bound, and a read that does not come back holds up every
+		 * other read for that long. A timed wait on all of them may be
+		 * as long as it likes: it wakes for any completion. */
+		if (listed < aw.used &&
+		    (ts->tv_sec > 1 || (ts->tv_sec == 1 && ts->tv_nsec > 0))) {
+			w_violate("a timed aio_suspend on some of the reads in flight (%d of "
+				  "%d) had a timeout of %lld.%03ld s: the timeout is an "
+				  "interval from now (aio_suspend(3)), not a deadline from "
+				  "clock_gettime, and the bound of a wait on some of the "
+				  "reads must be short (the reference: 5 ms; the tests "
+				  "refuse more than a second): a read that does not come "
+				  "back holds up every other read for that long (TODO 6, "
+				  "lesson section 3 \"Waking less often\", paio.h)", listed,
+				  aw.used, (long long)ts->tv_sec, ts->tv_nsec / 1000000);
 		}
 	}
 	fail = aw.suspend_fail_errno;
