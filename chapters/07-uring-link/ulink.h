@@ -202,7 +202,10 @@ int ulink_cancel_all(struct ulink *u, struct ulink_done *done, unsigned max);
  * -EINVAL for u not live, size < 0, block 0 or above ULINK_MAX_BLOCK, or
  * pairs 0, -EBUSY if reads started with ulink_start_read() are in flight,
  * -ENOMEM if the buffers cannot be allocated, or the first error as above.
- * -EINTR never comes out of this function. Every buffer it allocated is
+ * -EINTR never comes out of this function. After -EAGAIN or -EBUSY from a
+ * submit with pairs of its own in the kernel, it reaps what the CQ holds or
+ * waits for a completion before it submits again (io_uring_enter(2): "wait
+ * for some completions and try again"). Every buffer it allocated is
  * freed on every path but one: when the ring itself fails (a liburing call
  * returns an error other than -EINTR, -EAGAIN, -EBUSY) with pairs still in
  * the kernel, their buffers are left allocated on purpose, since the kernel
