@@ -515,9 +515,17 @@ static void look_at_buf_ring(struct io_uring *ring)
  * the requests), the SQEs left queued as the kernel leaves them. */
 static int refuse_full_submits;
 static int submits_refused;
+/* 09.31 again: until this time (fault_now_ms), every submit made with SQEs
+ * queued is refused the same way (the kernel stays short of memory). */
+static long refuse_submits_until;
 
 static bool refuse_submit(struct io_uring *ring, const char *name)
 {
+	if (refuse_submits_until && ring == obs.ring && !strncmp(name, "io_uring_submit", 15) &&
+	    io_uring_sq_ready(ring) > 0 && fault_now_ms() < refuse_submits_until) {
+		submits_refused++;
+		return true;
+	}
 	if (refuse_full_submits <= 0 || ring != obs.ring || strncmp(name, "io_uring_submit", 15) ||
 	    io_uring_sq_space_left(ring) != 0)
 		return false;
@@ -2486,10 +2494,28 @@ static void alarm_in(int ms, void (*fn)(int))
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+static pid_t test_tid;
+static atomic_bool run_returned;
+static bool test_thread_waits_in_ring(void);
+
+/* 09.19: a client connects once the test thread sleeps in io_uring_enter
+ * (or after 3 s, so that a wait that never ends still ends); nothing if the
+ * call under test has returned by then. Returns the client's fd, or -1. */
+static void *connect_when_waiting(void *arg)
+{
+	(void)arg;
+	seam_mark_harness_thread();
+	test_thread_waits_in_ring();
+	if (atomic_load(&run_returned))
+		return (void *)(intptr_t)-1;
+	return (void *)(intptr_t)connect_to_server(0);
+}
+
 GRADE_TEST(stop, from_signal, 2,
 	   "uecho_stop from a signal handler wakes uecho_run_once(s, -1): -ECANCELED at once "
 	   "then and ever after; uecho_run returns 0; a timeout with nothing to do returns 0, "
-	   "a turn with a CQE returns without waiting out its timeout; uecho_stop, uecho_stats "
+	   "a turn with a CQE returns without waiting out its timeout, a timeout of INT_MAX ms "
+	   "waits for the CQE; uecho_stop, uecho_stats "
 	   "and uecho_close given NULL do nothing",
 	   "TODO 10: uecho_stop stores a flag and writes the eventfd whose read is armed on the "
 	   "ring; uecho_run_once checks the flag first and after every wait; uecho_stop(NULL), "
@@ -2529,6 +2555,33 @@ GRADE_TEST(stop, from_signal, 2,
 			    "(uecho.h, uecho_run_once), it does not go on waiting until the timeout "
 			    "(TODO 4)", grade_errno_str(ret), fault_now_ms() - t0);
 		close(fd);
+		grade_check(turn_until(all_closed, STALL_MS), "a client connected and left, yet "
+			    "the server says: %s (TODO 6, 9)", stats_text());
+	}
+	{
+		/* The longest timeout an int holds, about 24 days: the turn
+		 * waits until a client connects. A deadline (now + timeout_ms)
+		 * kept in an int wraps negative, and the turn returns 0 at once,
+		 * as if the timeout had passed. */
+		pthread_t th;
+		void *cfd = NULL;
+
+		atomic_store(&run_returned, false);
+		test_tid = gettid();
+		grade_check(pthread_create(&th, NULL, connect_when_waiting, NULL) == 0,
+			    "harness: thread");
+		t0 = fault_now_ms();
+		ret = SEAM_CALL(uecho_run_once(srv, INT_MAX));
+		atomic_store(&run_returned, true);
+		pthread_join(th, &cfd);
+		grade_check(ret > 0, "uecho_run_once(s, INT_MAX) returned %s after %ld ms, before "
+			    "any CQE came (a client connected only once the turn waited): "
+			    "timeout_ms is at most INT_MAX ms, about 24 days, and 0 means that "
+			    "time has passed; compute the deadline (now + timeout_ms, in ms since "
+			    "some clock's start) and the timespec in 64 bits: in an int the sum "
+			    "wraps negative (TODO 4)", grade_errno_str(ret), fault_now_ms() - t0);
+		if ((intptr_t)cfd >= 0)
+			close((int)(intptr_t)cfd);
 		grade_check(turn_until(all_closed, STALL_MS), "a client connected and left, yet "
 			    "the server says: %s (TODO 6, 9)", stats_text());
 	}
@@ -2598,9 +2651,6 @@ static void on_alarm_count(int sig)
 	(void)sig;
 	alarms++;
 }
-
-static pid_t test_tid;
-static atomic_bool run_returned;
 
 /* Wait (at most 3 s) until the test thread sleeps in io_uring_enter; false
  * at once when the call under test has returned. */
@@ -3485,9 +3535,29 @@ static int max_open_fd(void)
 }
 
 
+/* 09.27: the accept's -EMFILE, as the module sees it, made another of the
+ * errors that call for a rest (-ENOMEM, -ENOBUFS, -ENFILE: the kernel will
+ * not run short of them on demand). The kernel really ended the accept (no
+ * IORING_CQE_F_MORE), and an accept armed again at once really fails again
+ * at once: only the number changes. */
+static int accept_err_shown;   /* 0: CQEs left alone */
+static long accept_err_rewritten;
+
+static void show_accept_err(struct io_uring_cqe *cqe)
+{
+	struct track *t = track_of(cqe->user_data, false);
+
+	if (!accept_err_shown || !t || t->open <= 0 || t->op != IORING_OP_ACCEPT ||
+	    cqe->res != -EMFILE)
+		return;
+	cqe->res = accept_err_shown;
+	accept_err_rewritten++;
+}
+
 GRADE_TEST_T(faults, accept_ends, 2,
 	   "the process runs out of descriptors: the multishot accept ends (-EMFILE, no "
-	   "IORING_CQE_F_MORE); once descriptors are free again it is armed again and the clients "
+	   "IORING_CQE_F_MORE) and rests before it is armed again, also after -ENOMEM, -ENOBUFS or "
+	   "-ENFILE; once descriptors are free again it is armed again and the clients "
 	   "waiting in the backlog are served",
 	   "TODO 5: an accept CQE without IORING_CQE_F_MORE means the kernel ended the multishot "
 	   "accept: submit it again (after a short rest when it failed for lack of descriptors: "
@@ -3561,6 +3631,35 @@ GRADE_TEST_T(faults, accept_ends, 2,
 			    "-EMFILE (or -ENFILE, -ENOMEM, -ENOBUFS) rest before arming it again, e.g. "
 			    "a timeout request of a few ms on the ring (TODO 5; lesson, section 2)",
 			    fails, ms);
+	}
+	{
+		/* The same, with each of the other errors that mean "out of
+		 * descriptors or memory now" (the lesson, section 2): the
+		 * accept's CQE says -ENOMEM, -ENOBUFS, then -ENFILE. */
+		static const int errs[] = { -ENOMEM, -ENOBUFS, -ENFILE };
+
+		watch.on_cqe = show_accept_err;
+		for (unsigned k = 0; k < sizeof(errs) / sizeof(errs[0]); k++) {
+			long r0, t0 = fault_now_ms(), fails, ms;
+
+			accept_err_shown = errs[k];
+			r0 = accept_err_rewritten;
+			for (end = t0 + 150; fault_now_ms() < end;)
+				turn(1);
+			fails = accept_err_rewritten - r0;
+			ms = fault_now_ms() - t0;
+			accept_err_shown = 0;
+			grade_check(fails <= ms / 2 + 3, "with clients waiting in the backlog, the "
+				    "multishot accept ended with %s %ld times in %ld ms: it is armed "
+				    "again at once and fails again at once, a busy loop; %s, like "
+				    "-EMFILE, means the process or the kernel is short of descriptors "
+				    "or memory now: rest (a timeout of a few ms on the ring) before "
+				    "arming it again; only errors that used up one connection "
+				    "(-ECONNABORTED, ...) are re-armed at once (TODO 5; lesson, "
+				    "section 2)", grade_errno_str(errs[k]), fails, ms,
+				    grade_errno_str(errs[k]));
+		}
+		watch.on_cqe = NULL;
 	}
 	while (nfill > 0)
 		close(fill[--nfill]);
@@ -3757,7 +3856,8 @@ GRADE_TEST(mechanism, every_cqe, 1,
 GRADE_TEST(faults, tiny_sq, 2,
 	   "a ring of 2 SQ entries serving 50 clients that arrive at once: io_uring_get_sqe "
 	   "returns NULL when the SQ is full, and no request is lost, also when the kernel "
-	   "refuses the submit that would make room (-EAGAIN)",
+	   "refuses the submit that would make room (-EAGAIN); while it refuses every submit, "
+	   "the loop waits between tries (no busy loop)",
 	   "TODO 4: io_uring_get_sqe returns NULL when the SQ is full: submit what is queued and "
 	   "take one again (or keep the work for the next turn); never use the NULL, never drop "
 	   "the request")
@@ -3784,6 +3884,56 @@ GRADE_TEST(faults, tiny_sq, 2,
 	/* (A module that never submits with its SQ full is never refused:
 	 * nothing to check then.) */
 	refuse_full_submits = 0;
+	srv_close();
+	close(lfd);
+
+	/* Last, the kernel refuses every submit for 300 ms while a client's
+	 * receive waits in the SQ: a retry must wait for something to change
+	 * (io_uring_wait_cqe_timeout for a few ms: a completion, or time for
+	 * the kernel to find memory), not go round at once. The reference
+	 * tries every 10 ms (3 liburing calls: about 120 in 300 ms); this
+	 * allows a try every ms or so, and a loop that retries at once makes
+	 * hundreds of thousands. A
+	 * module that hands the -EAGAIN to its caller leaves the pacing to it:
+	 * the harness then rests 5 ms itself. */
+	srv_open(0, 0);
+	{
+		int fd, ret, refused = submits_refused;
+		long t0, ms, calls = watch.calls, end;
+
+		t0 = fault_now_ms();
+		refuse_submits_until = t0 + 300;
+		fd = connect_to_server(0);
+		while ((end = fault_now_ms()) < refuse_submits_until) {
+			ret = SEAM_CALL(uecho_run_once(srv, 20));
+			if (ret == -EAGAIN || ret == -EBUSY)
+				usleep(5000);
+			else
+				grade_check(ret >= 0 || ret == -EINTR, "uecho_run_once(s, 20) returned %s "
+					    "while the kernel refused its submits (-EAGAIN): a refused "
+					    "submit leaves the SQEs queued, the next turn tries again "
+					    "(TODO 4)", grade_errno_str(ret));
+		}
+		refuse_submits_until = 0;
+		ms = end - t0;
+		calls = watch.calls - calls + (submits_refused - refused);
+		grade_check(submits_refused > refused, "harness: a client connected, yet no submit "
+			    "with an SQE queued was made in 300 ms; %s", stats_text());
+		grade_check(calls <= 4 * ms + 100, "the kernel refused every submit (-EAGAIN: "
+			    "io_uring_enter(2), short of memory) for %ld ms while a new client's "
+			    "receive waited in the SQ, and the loop called liburing %ld times in "
+			    "that time, %d of them refused submits: it tries again at once, a busy "
+			    "loop while the kernel is short of memory; after a refused submit, wait "
+			    "a few ms for a completion (io_uring_wait_cqe_timeout, which does not "
+			    "submit) before the next try (TODO 4; lesson, pitfall 14)", ms, calls,
+			    submits_refused - refused);
+		close(fd);
+		grade_check(turn_until(all_closed, STALL_MS), "the kernel took submits again, a "
+			    "client that had connected while it refused them left, yet the server "
+			    "says: %s (TODO 4, 6, 9)", stats_text());
+	}
+	echo_clients(5, 4096, "5 clients after the kernel refused every submit for 300 ms "
+		     "(TODO 4)");
 	srv_close();
 	close(lfd);
 }
