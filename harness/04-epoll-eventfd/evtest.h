@@ -211,6 +211,53 @@ static void inspect_iocb(const struct iocb *cb)
 				    cb->u.v.vec[i].iov_len);
 }
 
+/*
+ * Two servers turned at once, one per thread, in a fixed order set at one
+ * call (a gate): the first thread's call returns (epoll_wait,
+ * io_getevents) or is entered (io_submit), then the second thread's one,
+ * then the first thread handles what it got (and its turn ends), then the
+ * second one handles its own. Events or iocbs kept anywhere but in the
+ * call's own memory (a static array) are then the second server's when the
+ * first one reads them. Every wait is bounded.
+ */
+struct turn_gate {
+	atomic_int on;
+	atomic_int first_tid;
+	atomic_int first_back, second_back, first_done;
+};
+
+static struct turn_gate egate; /* at epoll_wait's return    */
+static struct turn_gate ggate; /* at io_getevents' return   */
+static struct turn_gate sgate; /* at io_submit's entry      */
+
+static void egate_wait(atomic_int *flag)
+{
+	long deadline = fault_now_ms() + PATIENCE_MS;
+
+	while (!atomic_load(flag) && fault_now_ms() < deadline)
+		nap_us(200);
+}
+
+static void gate_pass(struct turn_gate *g, long r)
+{
+	int tid;
+
+	if (!atomic_load(&g->on) || r <= 0)
+		return;
+	tid = (int)syscall(SYS_gettid);
+	if (tid == atomic_load(&g->first_tid)) {
+		if (!atomic_exchange(&g->first_back, 1))
+			egate_wait(&g->second_back);
+	} else if (!atomic_exchange(&g->second_back, 1)) {
+		egate_wait(&g->first_done);
+	}
+}
+
+static void egate_pass(int r)
+{
+	gate_pass(&egate, r);
+}
+
 static void hold_iocb(struct iocb *cb)
 {
 	if (spy.nslots == SLOTS_MAX) {
@@ -227,6 +274,7 @@ static int hook_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
 	long n = nr;
 	int r;
 
+	gate_pass(&sgate, nr);
 	spy.submits++;
 	spy.ctx = ctx;
 	if (nr <= 0 || !iocbs)
@@ -385,6 +433,7 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 			}
 		}
 	}
+	gate_pass(&ggate, r);
 	return r;
 }
 
@@ -475,43 +524,6 @@ static void note_wait(int timeout)
 		lspy.zero_waits++;
 	lspy.last_timeout = timeout;
 	spy.eagain_streak = 0;
-}
-
-/*
- * Two servers turned at once, one per thread, in a fixed order: the first
- * thread's epoll_wait returns, then the second one's returns, then the
- * first thread handles its events (and its turn ends), then the second
- * one handles its own. Events kept anywhere but in the call's own memory
- * (a static array) are then the second server's when the first one reads
- * them. Every wait is bounded.
- */
-static struct {
-	atomic_int on;
-	atomic_int first_tid;
-	atomic_int first_back, second_back, first_done;
-} egate;
-
-static void egate_wait(atomic_int *flag)
-{
-	long deadline = fault_now_ms() + PATIENCE_MS;
-
-	while (!atomic_load(flag) && fault_now_ms() < deadline)
-		nap_us(200);
-}
-
-static void egate_pass(int r)
-{
-	int tid;
-
-	if (!atomic_load(&egate.on) || r <= 0)
-		return;
-	tid = (int)syscall(SYS_gettid);
-	if (tid == atomic_load(&egate.first_tid)) {
-		if (!atomic_exchange(&egate.first_back, 1))
-			egate_wait(&egate.second_back);
-	} else if (!atomic_exchange(&egate.second_back, 1)) {
-		egate_wait(&egate.first_done);
-	}
 }
 
 static int hook_epoll_wait(int epfd, void *ev, int max, int timeout)
