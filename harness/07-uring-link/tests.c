@@ -298,6 +298,8 @@ static struct {
 	unsigned hardlinks;
 	unsigned split;         /* a linked read last in its submission         */
 	unsigned chained;       /* a pair's write linked to the next SQE        */
+	unsigned submissions;   /* submitting calls that handed over SQEs       */
+	unsigned first_queued;  /* SQEs the first of them handed over           */
 	char first_bad[200];
 	struct io_uring_sqe prev_copy;
 	bool have_prev;
@@ -311,8 +313,11 @@ static bool is_write(const struct io_uring_sqe *sqe)
 
 static void copy_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
 {
-	if (pos == 0)
+	if (pos == 0) {
 		cp.have_prev = false;
+		if (cp.submissions++ == 0)
+			cp.first_queued = queued;
+	}
 	if (sqe->flags & IOSQE_IO_HARDLINK)
 		cp.hardlinks++;
 	if (is_write(sqe)) {
@@ -2109,6 +2114,10 @@ URING_TEST(copy, linked_pairs, 3,
 	grade_check(watch.most_queued >= 4, "ulink_copy never handed the kernel more than %u "
 		    "SQE(s) in one submission with 4 pairs allowed: queue several pairs, then "
 		    "submit once (TODO 9)", watch.most_queued);
+	grade_check(cp.first_queued >= 8, "ulink_copy's first submission handed the kernel %u "
+		    "SQE(s), with 4 pairs allowed, 65 blocks to copy and room for 8 SQEs: the "
+		    "window starts full (4 pairs = 8 SQEs, one submission), then is kept full. "
+		    "Does the loop that fills it skip a slot (TODO 9)?", cp.first_queued);
 	grade_check(watch.max_inflight <= 8, "with pairs 4, ulink_copy had %u requests in flight "
 		    "(at most 4 pairs = 8 SQEs)", watch.max_inflight);
 	grade_check(watch.max_inflight >= 8, "with pairs 4 and 65 blocks, ulink_copy never had "
@@ -3182,6 +3191,35 @@ URING_TEST(copy, ring_errors, 2,
 	watch.inject_calls = 3;
 	watch.inject_err = -EAGAIN;
 	copy_and_check(&u, size + 5, block, 4, " with -EAGAIN from its first three liburing calls");
+
+	/* -EAGAIN for good from the first call on, nothing in the kernel: an
+	 * error, not a loop. The next copy's count of tries starts at 0: its
+	 * one -EAGAIN is its first try, not the tenth. */
+	{
+		int out = grade_open(grade_path("dst-eagain"), O_RDWR | O_CREAT | O_TRUNC);
+
+		watch_reset_counts();
+		watch.limit_why = "every liburing call returned -EAGAIN with nothing in the kernel "
+				  "and ulink_copy kept calling: give up after a few tries and return "
+				  "the error";
+		watch.inject_at = 1;
+		watch.inject_err = -EAGAIN;
+		watch.inject_forever = true;
+		ret = run_copy_fds(&u, in, out, (off_t)size, block, 4);
+		watch_reset_counts();
+		watch.limit_why = NULL;
+		grade_check(ret < 0 && ret != -EINTR, "every liburing call returned -EAGAIN from "
+			    "the first submit on; ulink_copy returned %s, expected an error",
+			    grade_errno_str(ret));
+		close(out);
+	}
+	watch.inject_at = 1;
+	watch.inject_calls = 1;
+	watch.inject_err = -EAGAIN;
+	copy_and_check(&u, size + 7, block, 4, " with -EAGAIN from its first liburing call only, "
+		       "right after a ulink_copy that gave up on -EAGAIN from every call (is your "
+		       "count of tries kept from one call to the next, in a static or a global? "
+		       "Start it at 0 in each call; TODO 11),");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close(in);
 	free(data);
@@ -3266,6 +3304,23 @@ URING_TEST(deadline, ring_call_faults, 2,
 			    "ulink_read_timeout returned %s, expected an error",
 			    k == 0 ? "from the submission on" : "made while the read was in the kernel",
 			    grade_errno_str(ret));
+		if (k == 0) {
+			/* The call that gave up is over: the next one starts its
+			 * count of tries at 0, and one -EAGAIN is one try. */
+			grade_check(SEAM_REAL(write)(p[1], "again", 5) == 5, "harness: write");
+			watch_reset_counts();
+			watch.inject_at = 1;
+			watch.inject_calls = 1;
+			watch.inject_err = -EAGAIN;
+			ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+			watch_reset_counts();
+			grade_check(ret == 5 && !memcmp(buf, "again", 5), "after a call that gave up on "
+				    "-EAGAIN from every submit, the next ulink_read_timeout got one -EAGAIN "
+				    "from its first submit, then none; on a pipe holding 5 bytes it returned "
+				    "%s, expected 5: is your count of tries kept from one call to the next "
+				    "(a static or a global)? Start it at 0 in each call", grade_errno_str(ret));
+			check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+		}
 		SEAM_CALL_VOID(ulink_exit(&u));
 	}
 	close_pipe(p);
