@@ -3012,3 +3012,177 @@ URING_TEST(mechanism, rest_without_sqe_keeps_its_turn, 1,
 	close(fd);
 	free(data);
 }
+
+/* ------------------------------ never wait for more than can complete */
+
+/*
+ * Lesson, section 5 ("How long to wait"): a wait for more completions than
+ * the call has reads in flight (prepared and not yet reaped: queued, in the
+ * kernel, or a CQE on the CQ) can end only when its time runs out (or never,
+ * unbounded): at the tail of every batch, and in every batch smaller than
+ * the wait, the call sits idle with nothing left to come. Small batches of
+ * cached reads, n = 1..40 at qd 32 and 64: before every liburing call that
+ * waits for nr completions, nr must not exceed the reads in flight.
+ */
+static struct {
+	const struct io_uring *ring;
+	bool bad;
+	unsigned nr, inflight;
+	size_t n;
+	long waits;
+} overwait;
+
+static void overwait_before_wait(struct io_uring *ring, unsigned nr)
+{
+	unsigned inflight;
+
+	if (!ring || ring != overwait.ring)
+		return;
+	overwait.waits++;
+	inflight = watch_inflight(ring);
+	if (nr > inflight && !overwait.bad) {
+		overwait.bad = true;
+		overwait.nr = nr;
+		overwait.inflight = inflight;
+	}
+}
+
+URING_TEST(mechanism, wait_within_inflight, 1,
+	   "ubatch_read: batches of 1 to 40 cached reads at qd 32 and 64 never wait for more "
+	   "completions than they have reads in flight",
+	   "TODO 6: the number of completions a wait asks for (wait_nr) must never exceed the "
+	   "reads in flight (prepared and not yet reaped): such a wait can only end when its "
+	   "time runs out, so a small batch, or any batch's tail, sits idle for nothing. Cap "
+	   "wait_nr by the reads in flight (lesson, section 5, \"How long to wait\")", 64)
+{
+	static const unsigned qds[] = { 32, 64 };
+	const size_t most = 40, bs = 4096, size = most * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct ubatch b;
+
+	init_or_fail(&b, 32);
+	memset(&overwait, 0, sizeof(overwait));
+	overwait.ring = &b.ring;
+	watch.before_wait = overwait_before_wait;
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		for (size_t n = 1; n <= most; n++) {
+			struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+			bool was_bad = overwait.bad;
+			int ret;
+
+			ret = run_read(&b, reqs, n, qds[k]);
+			grade_check(ret == 0, "ubatch_read of %zu cached reads at qd %u returned %s, "
+				    "expected 0", n, qds[k], grade_errno_str(ret));
+			for (size_t i = 0; i < n; i++)
+				check_req(&reqs[i], i, data, size, "small batches");
+			free(reqs);
+			if (overwait.bad && !was_bad)
+				overwait.n = n;
+		}
+		grade_check(!overwait.bad, "ubatch_read of %zu cached read(s) at qd %u waited for %u "
+			    "completions with only %u read(s) in flight (prepared, not yet reaped): "
+			    "that wait can only end when its time runs out. Never ask a wait for "
+			    "more completions than the reads in flight (TODO 6)", overwait.n,
+			    qds[k], overwait.nr, overwait.inflight);
+	}
+	/* (A module may never wait in liburing here: cached reads can all be
+	 * complete when its submit returns. Nothing to check then.) */
+	watch.before_wait = NULL;
+	check_ring_clean(&b, "after small batches");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------------------- SRC cut short while copying */
+
+/*
+ * Lesson, "The program": a read that returns 0 is end of file, in the copy
+ * as in the module (pitfall 6, "Retrying on res == 0 ... never ends"). SRC
+ * is cut from 2 MiB to 300000 bytes while the program is stopped at its
+ * first io_uring_enter that submits reads (ptrace), so the reads it hands
+ * over meet the new end of file: the block across it comes back short, the
+ * ones past it with 0. The program may copy what is left and exit 0 (DST
+ * then holds SRC's 300000 bytes) or report the change and exit non-zero;
+ * it must not read the same place again and again.
+ */
+#define SHRINK_FROM (2 * 1048576 + 333)
+#define SHRINK_TO 300000
+
+struct shrink_ctx {
+	const char *src;
+	bool done;
+	int err;
+};
+
+static void shrink_on_submit(const struct prog_sqe *sqes, unsigned n, void *ctx)
+{
+	struct shrink_ctx *s = ctx;
+	bool reads = false;
+
+	for (unsigned i = 0; i < n; i++)
+		if (strncmp(sqes[i].opcode, "READ", 4) == 0)
+			reads = true;
+	if (s->done || !reads)
+		return;
+	s->done = true;
+	if (truncate(s->src, SHRINK_TO) < 0)
+		s->err = errno;
+}
+
+GRADE_TEST_T(copy, source_shrinks, 1,
+	     "copy: SRC cut from 2 MiB to 300000 bytes once its first reads are submitted: "
+	     "copy ends (what is left, exit 0, or an error), never rereads at end of file",
+	     COPY_TODO_OFFSET " (read done): a read that returns 0 is end of file, even before the size "
+	     "fstat gave (another process may truncate SRC): that block ends there, and no "
+	     "later block is read; reading the same place again returns 0 for ever (lesson, "
+	     "\"The program\" and pitfall 6)", 20)
+{
+	unsigned char *data, *back;
+	const char *src, *dst = grade_path("shrink-dst");
+	struct shrink_ctx s = { 0 };
+	struct prog_opts o = { .on_submit = shrink_on_submit, .ctx = &s, .time_limit_ms = 10000 };
+	struct prog_result r;
+	size_t backlen;
+	int ret;
+
+	copy_setup();
+	copy_must_work();
+	data = grade_random_bytes(SHRINK_FROM);
+	src = grade_make_file("shrink-src", data, SHRINK_FROM);
+	s.src = src;
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+
+		ret = prog_run(argv, &o, &r);
+	}
+	if (ret < 0)
+		grade_skip("ptrace", "programs cannot be traced here (ptrace refused): this test "
+			   "cuts SRC short while copy waits at its first io_uring_enter",
+			   "allow ptrace: in a container run it with --cap-add SYS_PTRACE; or "
+			   "sysctl kernel.yama.ptrace_scope=1");
+	grade_check(s.done && s.err == 0, "harness: SRC could not be cut short at copy's first "
+		    "io_uring_enter with reads (%s): copy made no io_uring_enter that submitted a "
+		    "read, or truncate failed", s.done ? strerror(s.err) : "no such call");
+	grade_check(!r.timed_out, "copy of a 2 MiB SRC cut to %d bytes once its first reads were "
+		    "submitted did not end within %d ms: a read that returns 0 is end of file; "
+		    "reading the same place again returns 0 again, for ever", SHRINK_TO,
+		    r.time_limit_ms);
+	grade_check(r.exited, "copy of a SRC cut short while copying: %s", prog_ending(&r));
+	if (r.status != 0) {
+		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
+		free(data);
+		return;
+	}
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == SHRINK_TO && grade_first_diff(back, data, SHRINK_TO) < 0,
+		    "copy of a 2 MiB SRC cut to %d bytes while copying exited 0, but DST has %zu "
+		    "byte(s)%s: exit 0 means DST holds what SRC held at its end (the bytes before "
+		    "the new end of file, nothing past it)", SHRINK_TO, back ? backlen : 0,
+		    back && backlen >= SHRINK_TO && grade_first_diff(back, data, SHRINK_TO) >= 0 ?
+		    ", not SRC's bytes" : "");
+	free(back);
+	free(data);
+}
