@@ -512,6 +512,7 @@ struct loop_spy {
 	int emfile;              /* accept fails with EMFILE: -1 always, k times  */
 	int fail_next;           /* the next k accepts fail with fail_errno       */
 	int fail_errno;
+	int wait_errno;          /* the next epoll_wait/epoll_pwait fails with it */
 	long accepts;
 };
 
@@ -531,6 +532,11 @@ static int hook_epoll_wait(int epfd, void *ev, int max, int timeout)
 	int r;
 
 	note_wait(timeout);
+	if (lspy.wait_errno) {
+		errno = lspy.wait_errno;
+		lspy.wait_errno = 0;
+		return -1;
+	}
 	r = SEAM_REAL(epoll_wait)(epfd, ev, max, timeout);
 	egate_pass(r);
 	return r;
@@ -541,6 +547,11 @@ static int hook_epoll_pwait(int epfd, void *ev, int max, int timeout, const sigs
 	int r;
 
 	note_wait(timeout);
+	if (lspy.wait_errno) {
+		errno = lspy.wait_errno;
+		lspy.wait_errno = 0;
+		return -1;
+	}
 	r = SEAM_REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
 	egate_pass(r);
 	return r;

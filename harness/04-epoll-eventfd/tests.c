@@ -78,7 +78,7 @@ GRADE_TEST(open, bad_arguments, 2,
 		int fd;
 		unsigned qd;
 		int want;
-	} cases[17];
+	} cases[19];
 	int n = 0;
 	char through[4096];
 
@@ -128,6 +128,12 @@ GRADE_TEST(open, bad_arguments, 2,
 	 * (the arguments themselves, then listen_fd, then the path). */
 	CASE("qd 0 and listen_fd 999, not open (evsrv.h: the arguments themselves are checked "
 	     "first, then listen_fd, then the path)", &s, F.path, 999, 0, -EINVAL);
+	CASE("out NULL and listen_fd 999, not open (evsrv.h: out is checked first, with path, "
+	     "listen_fd < 0 and qd, before anything looks at listen_fd)", NULL, F.path, 999, 4,
+	     -EINVAL);
+	CASE("path NULL and listen_fd 999, not open (evsrv.h: path NULL is checked with out, "
+	     "listen_fd < 0 and qd, before anything looks at listen_fd)", &s, NULL, 999, 4,
+	     -EINVAL);
 	CASE("listen_fd 999, not open, and a missing file (evsrv.h: listen_fd is checked before "
 	     "the path: look at the listener before anything touches the file)", &s,
 	     grade_path("missing"), 999, 4, -EBADF);
@@ -840,10 +846,16 @@ GRADE_TEST(disk, late_completion_not_lost, 2,
 	srv_close();
 }
 
+#define QD_OTHER_HINT                                                                    \
+	" (as many as the qd 8 of a second server, opened after this one in the same "   \
+	"process: each server's qd belongs in struct evsrv, never in a static or global " \
+	"variable that the last evsrv_open sets, TODO 1 and TODO 5)"
+
 GRADE_TEST(disk, queue_depth, 3,
 	   "qd 3 with 10 clients waiting: an io context sized by qd, exactly 3 reads in flight, "
 	   "never more (also when one of them comes back), nothing ready while the others wait; "
-	   "all answered, in arrival order",
+	   "all answered, in arrival order; a second server (qd 8) opened and closed beside it "
+	   "changes neither its qd nor its clients",
 	   "TODO 5: count reads submitted and not yet reaped; submit while that is below qd, "
 	   "the others wait in a queue in arrival order (lesson pitfall 15)")
 {
@@ -851,6 +863,10 @@ GRADE_TEST(disk, queue_depth, 3,
 	struct client cls[N];
 	struct client *all[N];
 	int order[N], norder = 0, first_sub;
+	struct sockaddr_storage addr2;
+	socklen_t alen2;
+	struct evsrv *other = NULL;
+	int lfd2, r2;
 
 	srv_setup(FILE_SIZE, 3, 0);
 	grade_check(spy.setup_nr >= 1 && spy.setup_nr <= 2 * 3, "evsrv_open(..., qd 3) made its io "
@@ -858,6 +874,14 @@ GRADE_TEST(disk, queue_depth, 3,
 	      "(io_setup(qd))\"): at most qd reads are ever in flight, and every event of room "
 	      "is charged to the machine-wide fs.aio-max-nr, which other servers and programs "
 	      "need too (TODO 1; io_setup(2))", spy.setup_nr);
+	/* A second server in the same process, opened after this one with
+	 * another qd and never turned: each server has its own qd and its own
+	 * clients (closing it, below, touches none of this one's). */
+	lfd2 = tcp_listener(0, &addr2, &alen2);
+	r2 = SEAM_CALL(evsrv_open(&other, F.path, lfd2, 8));
+	grade_check(r2 == 0 && other, "a second server in the same process (another listening "
+		    "socket, the same file, qd 8): evsrv_open returned %s, expected 0 (TODO 1)",
+		    grade_errno_str(r2));
 	spy.hold = -1; /* the disk answers nothing until the test says so */
 	for (int i = 0; i < N; i++) {
 		cl_connect(&cls[i], i, 0);
@@ -877,10 +901,10 @@ GRADE_TEST(disk, queue_depth, 3,
 		   "to io_submit: keep up to qd reads in flight", N, spy.nheld);
 	for (int i = 0; i < 10; i++)
 		turn(0);
-	grade_check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3",
-	      spy.max_inflight);
-	grade_check(spy.nheld == 3, "with %d requests waiting and qd 3, %d reads are in flight",
-	      N, spy.nheld);
+	grade_check(spy.max_inflight <= 3, "%ld reads were in flight at once with qd 3%s",
+	      spy.max_inflight, spy.max_inflight == 8 ? QD_OTHER_HINT : "");
+	grade_check(spy.nheld == 3, "with %d requests waiting and qd 3, %d reads are in flight%s",
+	      N, spy.nheld, spy.nheld == 8 ? QD_OTHER_HINT : "");
 	/* Seven requests wait for a slot: they wait for the disk, nothing is
 	 * ready (no timer that retries them: a completion frees the slot). */
 	for (int i = 0; i < 4; i++) {
@@ -938,6 +962,33 @@ GRADE_TEST(disk, queue_depth, 3,
 		      m == 0 ? "st" : m == 1 ? "nd" : m == 2 ? "rd" : "th", order[m], m);
 	grade_check(norder == N, "harness: the reads of %d of the %d clients were seen at io_submit",
 	      norder, N);
+	/* The other server closed while this one's clients are connected:
+	 * evsrv_close closes the clients of the server it is given, only. */
+	SEAM_CALL_VOID(evsrv_close(other));
+	close(lfd2);
+	for (int i = 0; i < N; i++) {
+		struct pollfd p = { .fd = cls[i].fd, .events = POLLIN };
+		char b;
+		ssize_t g = -1;
+
+		/* Every reply has been read: nothing to read, no end of stream. */
+		if (SEAM_REAL(poll)(&p, 1, i == 0 ? 200 : 0) > 0)
+			g = recv(cls[i].fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		grade_check(g != 0, "client %d of this server saw its connection closed (end of "
+		      "stream) when evsrv_close was called on a second server of the same process, "
+		      "opened after this one: evsrv_close closes the clients of the server it is "
+		      "given, no other. The list of a server's connections belongs in struct evsrv, "
+		      "one per server, never in a static or global variable that every server "
+		      "shares or that evsrv_open resets (TODO 1, TODO 11)", i);
+	}
+	cl_send(&cls[0], 4096, 5000);
+	cl_send(&cls[N - 1], 100, 200);
+	drive((struct client *const[]){ &cls[0], &cls[N - 1] }, 2, "a second server in the same "
+	      "process, opened after this one, was closed while these clients of this one were "
+	      "connected; then their next requests were never answered (evsrv_close of the other "
+	      "server closed their sockets, or freed their connections?): the list of a server's "
+	      "connections belongs in struct evsrv, one per server, never in a static or global "
+	      "variable that every server shares or that evsrv_open resets (TODO 1, TODO 11)");
 	close_all(cls, N);
 	srv_close();
 }
@@ -4655,8 +4706,9 @@ static int turn_until_error(int turns)
 }
 
 GRADE_TEST(run, loop_failures, 2,
-	   "the loop's own failures come back as -errno: io_getevents failing, the listening "
-	   "socket shut down behind the module's back (from evsrv_run_once and from evsrv_run)",
+	   "the loop's own failures come back as -errno: io_getevents failing, epoll_wait "
+	   "failing, the listening socket shut down behind the module's back (from "
+	   "evsrv_run_once and from evsrv_run)",
 	   "TODO 10 and evsrv.h, evsrv_run_once: \"other -errno: the loop itself cannot go "
 	   "on\". io_getevents returns -errno itself: return it; accept4 failing with EBADF, "
 	   "EINVAL or ENOTSOCK means the listener is broken: return -errno (negative, not "
@@ -4699,6 +4751,25 @@ GRADE_TEST(run, loop_failures, 2,
 	cl_connect(&c, 1, 0);
 	cl_send(&c, 3, 3000);
 	drive_one(&c, "a request to a new server on the same listener");
+	/* epoll_wait itself fails (EINVAL: what it says for an epoll set that
+	 * is broken): no signal, the loop cannot go on. */
+	lspy.wait_errno = EINVAL;
+	r = SEAM_CALL(evsrv_run_once(F.s, 0));
+	lspy.wait_errno = 0;
+	grade_check(r == -EINVAL, "epoll_wait failed with EINVAL (no signal), and evsrv_run_once "
+	      "returned %s, expected -EINVAL: return -errno of the failure as it is; -EINTR "
+	      "means only \"a signal interrupted the wait, call again\", and a caller (evsrv_run) "
+	      "that calls again on a broken epoll set spins for ever (TODO 10; evsrv.h: \"other "
+	      "-errno\")", grade_errno_str(r));
+	lspy.wait_errno = EINVAL;
+	actor_start(&a, NULL, 1000);
+	r = SEAM_CALL(evsrv_run(F.s));
+	fired = actor_end(&a);
+	lspy.wait_errno = 0;
+	grade_check(!fired && r == -EINVAL, "epoll_wait failed with EINVAL (no signal), and "
+	      "evsrv_run %s%s, expected -EINVAL: return the loop's error (only -EINTR means call "
+	      "again, TODO 10)", fired ? "went on until the harness stopped it" : "returned ",
+	      fired ? "" : grade_errno_str(r));
 	grade_check(shutdown(F.lfd, SHUT_RDWR) == 0, "harness: shutdown: %s", strerror(errno));
 	r = turn_until_error(5);
 	grade_check(r < 0 && r != -ECANCELED, "the listening socket was shut down (accept4 now fails "
