@@ -33,7 +33,8 @@
  *
  * Every function returns 0 (or a value) on success and a negated errno value
  * on failure; nothing here reads or sets errno for its caller, prints, or
- * exits.
+ * exits. Several threads may open, use and close readers of their own at
+ * the same moment: keep no state in static variables.
  */
 #ifndef COURSE_READER_H
 #define COURSE_READER_H
