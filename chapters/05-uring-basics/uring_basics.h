@@ -232,7 +232,8 @@ struct uring_features {
  * false, last_op = 0, every op_supported false.
  *
  * Returns 0, or -errno from setup (-EPERM, -ENOMEM, -ENOSYS; out == NULL
- * is -EINVAL). No fd or memory outlives the call.
+ * is -EINVAL). No fd or memory outlives the call. Keeps no state between
+ * calls (no static ring): a second probe made while one is in progress works.
  */
 int uring_probe_features(struct uring_features *out);
 
