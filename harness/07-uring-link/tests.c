@@ -1758,6 +1758,7 @@ URING_TEST(cancel, interrupted_waits, 2,
 {
 	unsigned char bufs[4][32];
 	int pipes[4][2], n;
+	struct seam_heap heap;
 	struct ulink u;
 
 	init_or_fail(&u, 16);
@@ -1783,6 +1784,7 @@ URING_TEST(cancel, interrupted_waits, 2,
 	/* ulink_start_read: its submission says -EINTR, then -EAGAIN, three
 	 * times: the kernel took nothing, so submit again; the read starts. */
 	for (int err = 0; err < 2; err++) {
+		seam_heap_usage(&heap);
 		watch_reset_counts();
 		watch.inject_at = 1;
 		watch.inject_calls = 3;
@@ -1802,6 +1804,12 @@ URING_TEST(cancel, interrupted_waits, 2,
 		grade_check(n == 1, "ulink_cancel_all with one read in flight returned %s, "
 			    "expected 1", grade_errno_str(n));
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		grade_check_heap(&heap, err == 0 ? "a ulink_start_read whose first three "
+				 "submissions said -EINTR, then its read cancelled (what you "
+				 "allocate for a read is allocated once, not once per try; TODO 6)"
+				 : "a ulink_start_read whose first three submissions said -EAGAIN, "
+				 "then its read cancelled (what you allocate for a read is allocated "
+				 "once, not once per try; TODO 6)");
 	}
 
 	/* The cancel's submission fails once (-EBADR): either it is tried
@@ -1856,6 +1864,31 @@ URING_TEST(cancel, interrupted_waits, 2,
 	grade_check(n == 4, "after a ulink_cancel_all that failed with -EAGAIN for good, the next "
 		    "one (the ring working again) returned %s, expected 4", grade_errno_str(n));
 	check_ring_clean(&u, "after ulink_cancel_all, once -EAGAIN had stopped", "TODO 7");
+
+	/* -EBADR for good (the ring broken for this call): that error, as it
+	 * came, not another; the reads are still the caller's. */
+	for (int i = 0; i < 4; i++) {
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, i));
+		grade_check(n == 0, "ulink_start_read returned %s", grade_errno_str(n));
+	}
+	watch_reset_counts();
+	watch.limit_why = "every liburing call returned -EBADR and ulink_cancel_all kept calling: "
+			  "an error other than -EINTR, -EAGAIN, -EBUSY is returned (ulink.h)";
+	watch.inject_at = 1;
+	watch.inject_err = -EBADR;
+	watch.inject_forever = true;
+	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+	watch_reset_counts();
+	watch.limit_why = NULL;
+	grade_check(n == -EBADR && u.inflight == 4, "every liburing call of ulink_cancel_all "
+		    "returned -EBADR (its cancel never reached the kernel); it returned %s with "
+		    "u.inflight %u, expected -EBADR (the submission's own -errno, as it came: "
+		    "ulink.h, \"anything else: ... return the error\") with the 4 reads still in "
+		    "flight (TODO 7)", grade_errno_str(n), u.inflight);
+	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+	grade_check(n == 4, "after a ulink_cancel_all that failed with -EBADR, the next one (the "
+		    "ring working again) returned %s, expected 4", grade_errno_str(n));
+	check_ring_clean(&u, "after ulink_cancel_all, once -EBADR had stopped", "TODO 7");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 4; i++)
 		close_pipe(pipes[i]);
@@ -1899,6 +1932,26 @@ URING_TEST(cancel, exit_waits, 2,
 	grade_check(fault_count_fds() == fds, "after ulink_exit %d descriptor(s) more are open",
 		    fault_count_fds() - fds);
 	grade_check_heap(&heap, "ulink_init, four ulink_start_read and ulink_exit");
+
+	/* One read in flight is as many as four: it is cancelled too. */
+	watch_reset_counts();
+	init_or_fail(&u, 16);
+	empty_pipe(pipes[0]);
+	n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], bufs[0], 32, -1, 9));
+	grade_check(n == 0, "ulink_start_read returned %s", grade_errno_str(n));
+	SEAM_CALL_VOID(ulink_exit(&u));
+	grade_check(watch.exits == 1 && watch.exit_in_kernel <= watch.skip_success &&
+		    watch.exit_cq_ready == 0, "ulink_exit with ONE read in flight called "
+		    "io_uring_queue_exit %ld time(s), with %u read(s) still in the kernel and %u "
+		    "CQE(s) unreaped: any read in flight (inflight > 0, not > 1) is cancelled and "
+		    "reaped first (TODO 2)", (long)watch.exits, watch.exit_in_kernel,
+		    watch.exit_cq_ready);
+	grade_check(u.live == 0 && u.inflight == 0, "after ulink_exit with one read in flight "
+		    "u.live is %d and u.inflight %u, expected 0 and 0", u.live, u.inflight);
+	check_pipe_let_go(pipes[0], bufs[0], sizeof(bufs[0]), 0xa5, "after ulink_exit with one "
+			  "read in flight returned", "TODO 2");
+	close_pipe(pipes[0]);
+	grade_check_heap(&heap, "ulink_init, one ulink_start_read and ulink_exit");
 }
 
 /* ------------------------------------------------------------------- copy */
@@ -2574,6 +2627,12 @@ URING_TEST(copy, arguments, 1,
 	ret = run_copy_fds(&u, in, out, 10000, ULINK_MAX_BLOCK + 1, 2);
 	grade_check(ret == -EINVAL, "ulink_copy with block ULINK_MAX_BLOCK + 1 returned %s",
 		    grade_errno_str(ret));
+	/* block is a size_t: 4 GiB + 4096 cut to 32 bits would be 4096. */
+	ret = run_copy_fds(&u, in, out, 10000, ((size_t)1 << 32) + 4096, 2);
+	grade_check(ret == -EINVAL, "ulink_copy with block 4 GiB + 4096 returned %s, expected "
+		    "-EINVAL: block is a size_t; kept in an unsigned (32 bits) it becomes 4096 and "
+		    "passes the check. Compare the size_t itself with ULINK_MAX_BLOCK (TODO 8)",
+		    grade_errno_str(ret));
 	ret = run_copy_fds(&u, in, out, 10000, 4096, 0);
 	grade_check(ret == -EINVAL, "ulink_copy with pairs 0 returned %s", grade_errno_str(ret));
 	grade_check(watch.sqes_submitted == 0, "ulink_copy submitted %ld SQE(s) for calls it "
@@ -3226,7 +3285,7 @@ URING_TEST(copy, ring_errors, 2,
 }
 
 URING_TEST(deadline, ring_call_faults, 2,
-	   "ulink_read_timeout: -EINTR and -EAGAIN from its submit and its wait are retried; -EAGAIN without end is an error, not a loop",
+	   "ulink_read_timeout: -EINTR and -EAGAIN from its submit and its wait are retried; -EAGAIN without end is an error, not a loop; a broken ring's error comes back as it came",
 	   "TODO 5: a liburing call that returns -EINTR or -EAGAIN took nothing and reaped "
 	   "nothing: call it again (a few times for -EAGAIN: io_uring_enter(2), EAGAIN); if it "
 	   "never stops, return that error. The CQE pointer of a wait is set only when the "
@@ -3285,25 +3344,32 @@ URING_TEST(deadline, ring_call_faults, 2,
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 
-	/* -EAGAIN for good: from the submission on, then from the wait on. */
-	for (int k = 0; k < 2; k++) {
+	/* -EAGAIN for good: from the submission on, then from the wait on;
+	 * then -EBADR (the ring broken) from the wait on: that error, as it
+	 * came, not -ETIME (which would say both CQEs were reaped). */
+	for (int k = 0; k < 3; k++) {
+		const int err = k < 2 ? -EAGAIN : -EBADR;
+
 		init_or_fail(&u, 8);
 		watch_reset_counts();
-		watch.limit_why = "every liburing call returned -EAGAIN and ulink_read_timeout kept "
+		watch.limit_why = "every liburing call returned an error and ulink_read_timeout kept "
 				  "calling: give up after a few tries and return the error";
 		if (k == 0)
 			watch.inject_at = 1;
 		else
 			watch.inject_when = WATCH_WHEN_BUSY;
-		watch.inject_err = -EAGAIN;
+		watch.inject_err = err;
 		watch.inject_forever = true;
 		ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
 		watch_reset_counts();
 		watch.limit_why = NULL;
-		grade_check(ret < 0 && ret != -EINTR, "every liburing call %s returned -EAGAIN; "
-			    "ulink_read_timeout returned %s, expected an error",
+		grade_check(ret == err, "every liburing call %s returned %s; ulink_read_timeout "
+			    "returned %s, expected %s: the call's own error, as it came (ulink.h: "
+			    "\"if it never stops, return it\"; \"anything else: ... return the "
+			    "error\"). Not -ETIME: that would tell the caller the deadline passed and "
+			    "both CQEs were reaped, with the read still in the kernel (TODO 5)",
 			    k == 0 ? "from the submission on" : "made while the read was in the kernel",
-			    grade_errno_str(ret));
+			    grade_errno_str(err), grade_errno_str(ret), grade_errno_str(err));
 		if (k == 0) {
 			/* The call that gave up is over: the next one starts its
 			 * count of tries at 0, and one -EAGAIN is one try. */
@@ -3518,15 +3584,57 @@ GRADE_TEST(copy, into_fifo, 2,
 }
 
 /* An existing DST is emptied in place (copy_battery.h). */
+/* An existing DST is emptied before the copy, not cut to SRC's size after
+ * it: a copy that fails half way (here at a file-size limit) must not leave
+ * DST at its old length, the new bytes over the old ones, looking whole. */
+static void existing_dst_emptied_first(void)
+{
+	const size_t old_len = 600000, src_len = 300000;
+	const rlim_t limit = 100000 + 777;
+	unsigned char *data = grade_random_bytes(src_len), *old = grade_random_bytes(old_len);
+	unsigned char *back;
+	const char *src, *dst;
+	struct prog_opts o = { .fsize_limit = limit };
+	struct prog_result r;
+	size_t backlen = 0;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("trunc-src", data, src_len);
+	dst = grade_make_file("trunc-dst", old, old_len);
+	run_copy(src, dst, &r, &o);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL, "harness: cannot read DST back");
+	grade_check(!(r.exited && r.status == 0), "lcopy of %zu bytes under a file-size limit of "
+		    "%llu bytes exited 0: the writes past the limit fail (EFBIG)", src_len,
+		    (unsigned long long)limit);
+	grade_check(backlen <= limit && grade_first_diff(back, data, backlen) < 0, "lcopy of "
+		    "%zu bytes over an existing DST of %zu bytes, under a file-size limit of %llu "
+		    "bytes (%s), left DST with %zu bytes%s: an existing DST is emptied before the "
+		    "copy (O_TRUNC, or ftruncate to 0 once it is known not to be SRC), not cut to "
+		    "size after it. Otherwise a copy that fails half way leaves a file of the old "
+		    "length, the new bytes over the old ones, that looks whole (TODO 12; chapter "
+		    "06's lesson, \"The program\": \"truncated if it exists\")", src_len, old_len,
+		    (unsigned long long)limit, prog_ending(&r), backlen,
+		    backlen > limit ? " (more than the limit allows: the old bytes)"
+				    : ", not SRC's first bytes");
+	unlink(src);
+	unlink(dst);
+	free(back);
+	free(data);
+	free(old);
+}
+
 GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "lcopy: an existing DST is emptied in place: the same inode, its mode kept, a hard "
-	   "link to it sees the copy",
+	   "link to it sees the copy; emptied before the copy, not cut after it",
 	   COPY_TODO_OPEN ": \"truncated if it exists\" means the same file emptied (O_TRUNC or "
 	   "ftruncate once it is known not to be SRC), not removed and made again: that is a new "
 	   "inode with a new mode, and a hard link to DST would keep the old data (man 2 open, "
 	   "O_TRUNC; man 2 unlink; chapter 06's lesson, \"The program\")")
 {
 	copy_existing_dst_in_place();
+	existing_dst_emptied_first();
 }
 
 /* TODO 12's one requirement beyond the copy itself: a message naming the
