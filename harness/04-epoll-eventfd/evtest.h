@@ -153,7 +153,9 @@ struct aio_spy {
 	int nsub;
 };
 
-enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR, MOD_SHORT_ODD, MOD_ENXIO };
+/* MOD_SHORT: a read of more than 8192 bytes comes back with 4096;
+ * MOD_SHORT_4K: one of more than 4096 bytes (a window of two blocks) too. */
+enum { MOD_SHORT = 1, MOD_EIO, MOD_EINTR, MOD_SHORT_ODD, MOD_ENXIO, MOD_SHORT_4K };
 
 static struct aio_spy spy = { .resfd = -1, .file_fd = -1 };
 
@@ -414,11 +416,12 @@ static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 		if (spy.mod_pos < spy.nmods) {
 			long res = (long)ev[i].res;
 
-			if ((spy.mods[spy.mod_pos] == MOD_SHORT ||
-			     spy.mods[spy.mod_pos] == MOD_SHORT_ODD) && res > 8192) {
+			if (((spy.mods[spy.mod_pos] == MOD_SHORT ||
+			      spy.mods[spy.mod_pos] == MOD_SHORT_ODD) && res > 8192) ||
+			    (spy.mods[spy.mod_pos] == MOD_SHORT_4K && res > 4096)) {
 				/* MOD_SHORT_ODD: short off a block boundary, as a
 				 * buffered read may be anywhere (never O_DIRECT's) */
-				ev[i].res = spy.mods[spy.mod_pos] == MOD_SHORT ? 4096 : 1000;
+				ev[i].res = spy.mods[spy.mod_pos] == MOD_SHORT_ODD ? 1000 : 4096;
 				spy.mod_pos++;
 				spy.mods_done++;
 			} else if (spy.mods[spy.mod_pos] == MOD_EIO ||
