@@ -127,6 +127,32 @@ static int tabhook_files_sparse(struct io_uring *ring, unsigned nr)
 	return SEAM_REAL(io_uring_register_files_sparse)(ring, nr);
 }
 
+/*
+ * A file table update the kernel refuses: the next update of one or more
+ * file slots (io_uring_register_files_update or its _tag form) returns
+ * files_update_err instead of reaching the kernel, once. Used by 08.04 for
+ * the kernel errors ufixed.h does not name (-ENOMEM here): they come back
+ * as they came, not turned into the one the module expects (-EBADF).
+ */
+static int files_update_err;
+
+static int updhook_files(struct io_uring *ring, unsigned off, const int *fds, unsigned nr)
+{
+	int err = files_update_err;
+
+	files_update_err = 0;
+	return err ? err : SEAM_REAL(io_uring_register_files_update)(ring, off, fds, nr);
+}
+
+static int updhook_files_tag(struct io_uring *ring, unsigned off, const int *fds,
+			     const __u64 *tags, unsigned nr)
+{
+	int err = files_update_err;
+
+	files_update_err = 0;
+	return err ? err : SEAM_REAL(io_uring_register_files_update_tag)(ring, off, fds, tags, nr);
+}
+
 static void module_setup(unsigned entries)
 {
 	grade_require_io_uring(entries);
@@ -141,6 +167,9 @@ static void module_setup(unsigned entries)
 	seam_hook_io_uring_register_files_tags = tabhook_files_tags;
 	seam_hook_io_uring_register_buffers_sparse = tabhook_buffers_sparse;
 	seam_hook_io_uring_register_files_sparse = tabhook_files_sparse;
+	files_update_err = 0;
+	seam_hook_io_uring_register_files_update = updhook_files;
+	seam_hook_io_uring_register_files_update_tag = updhook_files_tag;
 }
 
 #define URING_TEST_T(suite_, name_, points_, title_, hint_, entries_, seconds_) \
@@ -885,6 +914,27 @@ URING_TEST(tables, buffers, 2,
 				    "the table\"; lesson, section 3)", k, grade_errno_str(ret));
 		}
 	}
+	/* Two rings used in turn: each table is its own. A slot number (or a
+	 * "lowest free" hint) kept in a static belongs to every struct ufixed
+	 * at once. Slots 0 and 1 of u are filled, 2 is free; u2 is empty. */
+	{
+		struct ufixed u2;
+		int s2;
+
+		init_or_fail(&u2, 8, 0);
+		s = SEAM_CALL(ufixed_add_buffer(&u, a, 4096));
+		s2 = SEAM_CALL(ufixed_add_buffer(&u2, a, 4096));
+		grade_check(s == 2 && s2 == 0, "two rings set up, then a buffer added to the first "
+			    "(slots 0 and 1 filled) and one to the second (empty): they got %s and "
+			    "%s, expected 2 and 0. Each struct ufixed has its own table: look for "
+			    "the lowest free slot in u->bufs of the ring you are given, not from a "
+			    "slot number kept in a static or global shared by every ring (TODO 2; "
+			    "ufixed.h: \"the lowest free one\")", grade_errno_str(s),
+			    grade_errno_str(s2));
+		SEAM_CALL_VOID(ufixed_exit(&u2));
+		grade_check(SEAM_CALL(ufixed_remove_buffer(&u, 2)) == 0, "ufixed_remove_buffer(&u, "
+			    "2) failed (TODO 3)");
+	}
 	/* Fill every slot, then one more. */
 	for (s = 2; s < (int)UFIXED_MAX_BUFS; s++) {
 		ret = SEAM_CALL(ufixed_add_buffer(&u, a + (size_t)s * 4096, 4096));
@@ -970,6 +1020,17 @@ URING_TEST(tables, files, 2,
 	ret = SEAM_CALL(ufixed_add_file(&u, closed));
 	grade_check(ret == -EBADF, "ufixed_add_file of a closed fd (%d) returned %s, expected "
 		    "-EBADF (from the kernel)", closed, grade_errno_str(ret));
+	/* Another refusal of the kernel (an allocation failing: -ENOMEM, made
+	 * here by the harness): returned as it came, the table unchanged. */
+	files_update_err = -ENOMEM;
+	ret = SEAM_CALL(ufixed_add_file(&u, fd));
+	grade_check(files_update_err == 0, "ufixed_add_file did not update the kernel's file "
+		    "table with io_uring_register_files_update (or its _tag form) (TODO 4)");
+	grade_check(ret == -ENOMEM, "the kernel refused the file table update of "
+		    "ufixed_add_file(&u, %d) with -ENOMEM, and ufixed_add_file returned %s: return "
+		    "the kernel's error as it came (-EBADF is what a closed fd gives, not what every "
+		    "refusal means) (TODO 4; ufixed.h: every function returns -errno; man 2 "
+		    "io_uring_register, ERRORS)", fd, grade_errno_str(ret));
 	{
 		struct ufixed dead;
 
@@ -1041,6 +1102,40 @@ URING_TEST(tables, files, 2,
 		grade_check(ret == -EINVAL, "ufixed_remove_file(NULL, 0) returned %s, expected "
 			    "-EINVAL: no ring is not a live ring (TODO 5; ufixed.h)",
 			    grade_errno_str(ret));
+	}
+	/* Slot 0 holds fd, the rest are free. A hole below filled slots is the
+	 * lowest free slot; and two rings used in turn each have their own
+	 * table (a slot number or hint kept in a static is shared by both). */
+	{
+		struct ufixed u2;
+		int s2;
+
+		init_or_fail(&u2, 8, 0);
+		s0 = SEAM_CALL(ufixed_add_file(&u, fd));
+		s2 = SEAM_CALL(ufixed_add_file(&u2, fd));
+		grade_check(s0 == 1 && s2 == 0, "two rings set up, then a file added to the first "
+			    "(slot 0 filled) and one to the second (empty): they got %s and %s, "
+			    "expected 1 and 0. Each struct ufixed has its own table: look for the "
+			    "lowest free slot in u->files of the ring you are given, not from a slot "
+			    "number kept in a static or global shared by every ring (TODO 4; "
+			    "ufixed.h: \"the lowest free one\")", grade_errno_str(s0),
+			    grade_errno_str(s2));
+		SEAM_CALL_VOID(ufixed_exit(&u2));
+		s1 = SEAM_CALL(ufixed_add_file(&u, fd));
+		grade_check(s1 == 2, "with file slots 0 and 1 filled, ufixed_add_file returned %s, "
+			    "expected slot 2", grade_errno_str(s1));
+		grade_check(SEAM_CALL(ufixed_remove_file(&u, 1)) == 0, "ufixed_remove_file(&u, 1) "
+			    "failed (TODO 5)");
+		ret = SEAM_CALL(ufixed_add_file(&u, fd));
+		grade_check(ret == 1 && u.files[2] == fd, "file slots 0 and 2 filled, 1 emptied: "
+			    "ufixed_add_file returned %s (files[2] is %d), expected slot 1, the "
+			    "lowest free one: the table may have holes, so the number of files "
+			    "registered is not the free slot (a filled slot would be overwritten); "
+			    "look for the first -1 in u->files (TODO 4; ufixed.h)",
+			    grade_errno_str(ret), u.files[2]);
+		grade_check(SEAM_CALL(ufixed_remove_file(&u, 1)) == 0 &&
+			    SEAM_CALL(ufixed_remove_file(&u, 2)) == 0, "ufixed_remove_file of slots 1 "
+			    "and 2 failed (TODO 5)");
 	}
 	for (unsigned k = 1; k < UFIXED_MAX_FILES; k++) {
 		ret = SEAM_CALL(ufixed_add_file(&u, fd));
