@@ -2176,6 +2176,18 @@ URING_TEST(copy, linked_pairs, 3,
 	grade_check(watch.max_inflight >= 8, "with pairs 4 and 65 blocks, ulink_copy never had "
 		    "more than %u requests in flight: keep the window full (4 pairs = 8 SQEs) "
 		    "(TODO 9)", watch.max_inflight);
+
+	/* The shorter last block is a block too: 3 blocks + 100 bytes is 4
+	 * blocks, and with 8 pairs allowed on a ring of 16 (8 pairs fit) the
+	 * first submission carries all 4 pairs. */
+	copy_watch();
+	watch_reset_counts();
+	copy_and_check(&u, 3 * block + 100, block, 8, " (3 blocks + 100 bytes, 8 pairs)");
+	grade_check(cp.first_queued >= 8, "ulink_copy of 3 blocks + 100 bytes (4 blocks, the last "
+		    "one 100 bytes) with 8 pairs allowed handed the kernel %u SQE(s) in its first "
+		    "submission, not 8 (4 pairs): the window is as many pairs as there are blocks "
+		    "when that is fewer than pairs, and the last, shorter block counts: count the "
+		    "blocks rounding up, (size + block - 1) / block (TODO 9)", cp.first_queued);
 	watch.on_sqe = NULL;
 
 	/* The window is refilled as pairs end, not once the whole window is
@@ -3641,7 +3653,7 @@ GRADE_TEST(copy, existing_dst_in_place, 1,
  * file the error concerns. The battery (07.28) asks only for some message
  * when the writes fail; lcopy.c's copy_failed() knows that ENOSPC is DST's. */
 GRADE_TEST(copy, error_names_file, 1,
-	   "lcopy: a copy whose writes fail (DST /dev/full, ENOSPC) says so naming DST, non-zero",
+	   "lcopy: a copy whose writes fail (DST /dev/full, ENOSPC) says so naming DST, a missing SRC naming SRC, non-zero",
 	   "TODO 12 (lcopy.c): on failure, a message that names the file the error concerns: "
 	   "ulink_copy returns -errno without saying whose, copy_failed() knows (ENOSPC is "
 	   "DST's); pass it -ret")
@@ -3659,6 +3671,27 @@ GRADE_TEST(copy, error_names_file, 1,
 		    "(TODO 12)", prog_stderr_line(&r), strerror(0));
 	check_failed(&r, "with DST /dev/full (every write fails with ENOSPC)", "/dev/full",
 		     dst_roles);
+
+	/* A missing SRC is SRC's error: naming DST sends the user to the wrong
+	 * file. The test directory is taken out of the message first: its path
+	 * may hold a word such as "src" whatever file the message names. */
+	run_copy(grade_path("missing-source"), grade_path("plain-dst"), &r, NULL);
+	check_failed(&r, "with a missing SRC (open fails with ENOENT)", NULL, NULL);
+	{
+		char msg[sizeof(r.err) + sizeof(r.out) + 2], *at;
+		const char *dir = grade_tmpdir();
+		size_t dlen = strlen(dir);
+
+		snprintf(msg, sizeof(msg), "%s\n%s", r.err, r.out);
+		while (dlen > 0 && (at = strstr(msg, dir)) != NULL)
+			memmove(at, at + dlen, strlen(at + dlen) + 1);
+		grade_check(names_file(msg, "missing-source", src_roles), "lcopy with a missing SRC "
+			    "(%s) printed %s: the message does not name SRC, the file that could "
+			    "not be opened: name it by its path or as the source (a message naming "
+			    "DST sends the user to the wrong file; lcopy.c's open_files(), given "
+			    "complete in the skeleton, does it right)",
+			    grade_path("missing-source"), prog_stderr_line(&r));
+	}
 	free(data);
 }
 
