@@ -3678,13 +3678,10 @@ GRADE_TEST(copy, error_names_file, 1,
 	run_copy(grade_path("missing-source"), grade_path("plain-dst"), &r, NULL);
 	check_failed(&r, "with a missing SRC (open fails with ENOENT)", NULL, NULL);
 	{
-		char msg[sizeof(r.err) + sizeof(r.out) + 2], *at;
-		const char *dir = grade_tmpdir();
-		size_t dlen = strlen(dir);
+		char msg[sizeof(r.err) + sizeof(r.out) + 2];
 
 		snprintf(msg, sizeof(msg), "%s\n%s", r.err, r.out);
-		while (dlen > 0 && (at = strstr(msg, dir)) != NULL)
-			memmove(at, at + dlen, strlen(at + dlen) + 1);
+		strip_test_dir(msg);
 		grade_check(names_file(msg, "missing-source", src_roles), "lcopy with a missing SRC "
 			    "(%s) printed %s: the message does not name SRC, the file that could "
 			    "not be opened: name it by its path or as the source (a message naming "

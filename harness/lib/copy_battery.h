@@ -132,6 +132,22 @@ static void copy_must_work(void)
 static const char *const src_roles[] = { "src", "source", "input", "infile", "from", NULL };
 static const char *const dst_roles[] = { "dst", "dest", "output", "outfile", "target", NULL };
 
+/* The test directory's path taken out of a message: the harness names that
+ * directory after the test (".../copy.missing_source.XXXXXX"), so a role
+ * word such as "source" would be found in any path under it, whatever file
+ * the message names. */
+static void strip_test_dir(char *msg)
+{
+	const char *dir = grade_tmpdir();
+	size_t dlen = strlen(dir);
+	char *at;
+
+	while (dlen > 0 && (at = strstr(msg, dir)) != NULL)
+		memmove(at, at + dlen, strlen(at + dlen) + 1);
+}
+
+/* msg must have been through strip_test_dir: path is matched by its last
+ * component there. */
 static bool names_file(const char *msg, const char *path, const char *const *roles)
 {
 	const char *base = strrchr(path, '/');
@@ -157,6 +173,7 @@ static void check_failed(const struct prog_result *r, const char *what, const ch
 	if (!path)
 		return;
 	snprintf(msg, sizeof(msg), "%s\n%s", r->err, r->out);
+	strip_test_dir(msg);
 	grade_check(names_file(msg, path, roles), "copy %s: the message %s does not say which "
 		    "file it is about: name it by its path (%s) or as the %s", what,
 		    r->errlen ? prog_stderr_line(r) : "on stdout", path,
