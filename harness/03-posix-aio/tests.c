@@ -1720,6 +1720,13 @@ GRADE_TEST(tpool, create_fails_cleanly, 2,
 	grade_check(tw.created == 2 && tw_joined() == 2, "tpool_create started %ld threads and "
 		    "joined %ld of them before returning -EAGAIN; expected 2 and 2 (TODO 11)",
 		    tw.created, tw_joined());
+	grade_check(tw.joins_unknown == 0, "tpool_create called pthread_join %ld times on a "
+		    "thread id that no pthread_create gave it (or twice on one): when the 3rd "
+		    "pthread_create fails, only the 2 threads started are to be joined. Count a "
+		    "thread once pthread_create returned 0 for it, not before: a pthread_t of a "
+		    "create that failed holds nothing (pthread_create(3): its contents are then "
+		    "undefined), and pthread_join on it is undefined behaviour (TODO 11)",
+		    tw.joins_unknown);
 	now = w_threads_settle(base);
 	grade_check(now == base, "%d threads are left after the failed tpool_create (before: %d)",
 		    now, base);
@@ -1811,6 +1818,35 @@ GRADE_TEST(tpool, batch_read_once, 2,
 		grade_check(w_threads_settle(base) == base, "threads are left after "
 			    "tpool_batch_read_once(reqs, 10, 64)");
 		check_file_results("tpool_batch_read_once", reqs, n, data, size, 64);
+	}
+
+	/* 65539 requests of length 0 at qd 2^20: min(qd, n) is far above
+	 * TPOOL_MAX_THREADS, and above 65535 (a count kept in 16 bits is 3). */
+	{
+		const size_t many = 65539;
+		struct batch_req *zero = calloc(many, sizeof(*zero));
+		long created = tw.created;
+		size_t bad = many;
+
+		grade_check(zero != NULL, "no memory for %zu requests", many);
+		for (size_t i = 0; i < many; i++)
+			zero[i] = (struct batch_req){ fd, (off_t)i, 0, NULL, UNSET };
+		rc = POOL_CALL(tpool_batch_read_once(zero, many, 1u << 20));
+		for (size_t i = 0; i < many && bad == many; i++)
+			if (zero[i].res != 0)
+				bad = i;
+		grade_check(rc == 0 && bad == many, "tpool_batch_read_once(reqs, 65539, 2^20), "
+			    "every request of length 0, returned %s%s; expected 0 and res 0 for "
+			    "each", errno_name(rc), bad == many ? "" : ", and a request's res is "
+			    "not 0");
+		grade_check(tw.created - created == TPOOL_MAX_THREADS, "tpool_batch_read_once(reqs, "
+			    "65539, 2^20) started %ld threads, expected TPOOL_MAX_THREADS (%u): "
+			    "min(qd, n) is 65539 here, more than an unsigned short holds; keep "
+			    "counts of requests in size_t (TODO 16)", tw.created - created,
+			    TPOOL_MAX_THREADS);
+		grade_check(w_threads_settle(base) == base, "threads are left after "
+			    "tpool_batch_read_once(reqs, 65539, 2^20)");
+		free(zero);
 	}
 
 	/* The k-th allocation fails, in tpool_create or in the batch: whichever
