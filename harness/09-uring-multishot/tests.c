@@ -111,6 +111,7 @@ static struct obs {
 	/* CQEs */
 	long cqes, enobufs, recv_data_cqes, accept_emfile;
 	long recv_data_last, accept_conn_last; /* res > 0 (>= 0) without F_MORE */
+	int accept_err_last; /* the res of the last accept CQE with an error (09.39) */
 	/* the buffer ring, as registered */
 	long reg_calls, unreg_calls;
 	unsigned reg_entries, reg_bgid, unreg_bgid;
@@ -398,6 +399,8 @@ static void look_at_cqe(const struct io_uring_cqe *cqe)
 		return; /* a CQE of something set up before the watch, or not ours */
 	if (t->op == IORING_OP_ACCEPT && cqe->res == -EMFILE)
 		obs.accept_emfile++;
+	if (t->op == IORING_OP_ACCEPT && cqe->res < 0)
+		obs.accept_err_last = cqe->res;
 	if (t->op == IORING_OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER) &&
 	    (cqe->flags >> IORING_CQE_BUFFER_SHIFT) < UECHO_MAX_NBUFS)
 		obs.bid_count[cqe->flags >> IORING_CQE_BUFFER_SHIFT]--; /* the kernel took it */
@@ -2025,10 +2028,24 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	 * on a busy machine, at most 5 s. */
 	for (end = fault_now_ms() + 5000; fault_now_ms() < end;) {
 		struct uecho_stats st;
+		long cancels = obs.cancels;
 
 		cl_step(&cls[0]);
 		turn(1);
 		st = stats();
+		/* The one connection neither fails nor ends here: a cancel is
+		 * flow control, and it must not come long before the limit (half
+		 * of it is a wide margin for a module that decides while it reaps,
+		 * before a send gives a buffer back in the same turn). */
+		grade_check(obs.cancels == cancels || st.bufs_held >= UECHO_HOLD_MAX(1024u) / 2,
+			    "the one stalled client's receive was cancelled (flow control) in a "
+			    "turn that left it holding %llu buffers, far below UECHO_HOLD_MAX(%u) = "
+			    "%u: the limit is half of the server's own nbufs (UECHO_HOLD_MAX(nbufs) "
+			    "with the nbufs of the config), not of the default or a constant; "
+			    "paused too early, it is armed again at once and cancelled again, turn "
+			    "after turn (TODO 8; lesson, section 9); %s",
+			    (unsigned long long)st.bufs_held, 1024u, UECHO_HOLD_MAX(1024u),
+			    stats_text());
 		/* The turn that left it holding UECHO_HOLD_MAX or more saw it so
 		 * (its receive was still armed: the ring never ran dry) and must
 		 * have cancelled the receive before it returned. */
@@ -3541,6 +3558,7 @@ static int max_open_fd(void)
  * IORING_CQE_F_MORE), and an accept armed again at once really fails again
  * at once: only the number changes. */
 static int accept_err_shown;   /* 0: CQEs left alone */
+static bool accept_err_once;   /* only the next one, then left alone */
 static long accept_err_rewritten;
 
 static void show_accept_err(struct io_uring_cqe *cqe)
@@ -3552,6 +3570,8 @@ static void show_accept_err(struct io_uring_cqe *cqe)
 		return;
 	cqe->res = accept_err_shown;
 	accept_err_rewritten++;
+	if (accept_err_once)
+		accept_err_shown = 0;
 }
 
 GRADE_TEST_T(faults, accept_ends, 2,
@@ -3659,6 +3679,32 @@ GRADE_TEST_T(faults, accept_ends, 2,
 				    "section 2)", grade_errno_str(errs[k]), fails, ms,
 				    grade_errno_str(errs[k]));
 		}
+		/* One accept CQE says -ECONNABORTED: that one connection was lost
+		 * (accept(2), ERRORS and NOTES), the listener is fine; the loop
+		 * goes on (it may re-arm at once: the next failure is the real
+		 * -EMFILE, which rests). */
+		{
+			long r0 = accept_err_rewritten, t0;
+			int ret = 0;
+
+			accept_err_once = true;
+			accept_err_shown = -ECONNABORTED;
+			for (end = fault_now_ms() + 1000; fault_now_ms() < end &&
+			     accept_err_rewritten == r0;)
+				turn(1);
+			accept_err_shown = 0;
+			accept_err_once = false;
+			grade_check(accept_err_rewritten > r0, "harness: the accept was not armed "
+				    "again within 1 s of its last -EMFILE; %s", stats_text());
+			for (t0 = fault_now_ms(); fault_now_ms() < t0 + 30 && (ret >= 0 || ret == -EINTR);)
+				ret = SEAM_CALL(uecho_run_once(srv, 1));
+			grade_check(ret >= 0 || ret == -EINTR, "the multishot accept ended with "
+				    "-ECONNABORTED (one connection aborted before it was accepted), and "
+				    "uecho_run_once returned %s: that error used up one connection, the "
+				    "listener is fine; arm the accept again and go on serving, return "
+				    "nothing (accept(2), ERRORS; TODO 5; lesson, section 2)",
+				    grade_errno_str(ret));
+		}
 		watch.on_cqe = NULL;
 	}
 	while (nfill > 0)
@@ -3723,6 +3769,15 @@ GRADE_TEST(faults, send_fails, 2,
 		    "received, also on a connection that has failed and will echo nothing more "
 		    "(count it before deciding what to do with the buffer) (uecho.h, struct "
 		    "uecho_stats) (TODO 6, 10)", sizeof(msg), (unsigned long long)stats().bytes_received);
+	/* At most 5 buffers of 1 KiB held, UECHO_HOLD_MAX(16) is 8: the
+	 * receive cancelled here was cancelled because the client failed. */
+	grade_check(stats().paused == 0, "stats.paused says %llu, yet the one client never held "
+		    "more than 5 of the 16 buffers (UECHO_HOLD_MAX(16) = 8): its receive was "
+		    "cancelled because its echo failed (-EPIPE), not for flow control. "
+		    "stats.paused counts only \"receives cancelled because a connection held "
+		    "UECHO_HOLD_MAX buffers\" (uecho.h, struct uecho_stats): count it where flow "
+		    "control decides, not in every cancel of a receive (TODO 8, 10)",
+		    (unsigned long long)stats().paused);
 	for (i = 0; i < 20; i++)
 		turn(1);
 	r = send(fd, msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -3934,6 +3989,52 @@ GRADE_TEST(faults, tiny_sq, 2,
 	}
 	echo_clients(5, 4096, "5 clients after the kernel refused every submit for 300 ms "
 		     "(TODO 4)");
+	srv_close();
+	close(lfd);
+
+	/* And with the SQ full: a ring of 2 SQ entries, the kernel refusing
+	 * every submit for 300 ms while 4 clients connect. Their accept CQEs
+	 * come (the multishot accept is in the kernel already), two receives
+	 * fill the SQ, and the work of the others is kept for a later turn:
+	 * that work must not make the loop go round at once either. */
+	srv_open_cfg(tcp_listener(), 2, 64, 1024);
+	{
+		int fds[4], ret, refused = submits_refused;
+		long t0, ms, calls = watch.calls, end;
+
+		t0 = fault_now_ms();
+		refuse_submits_until = t0 + 300;
+		for (int i = 0; i < 4; i++)
+			fds[i] = connect_to_server(0);
+		while ((end = fault_now_ms()) < refuse_submits_until) {
+			ret = SEAM_CALL(uecho_run_once(srv, 20));
+			if (ret == -EAGAIN || ret == -EBUSY)
+				usleep(5000);
+			else
+				grade_check(ret >= 0 || ret == -EINTR, "uecho_run_once(s, 20) returned %s "
+					    "while the kernel refused its submits (-EAGAIN) with the SQ "
+					    "full: keep the work for the next turn (TODO 4)",
+					    grade_errno_str(ret));
+		}
+		refuse_submits_until = 0;
+		ms = end - t0;
+		calls = watch.calls - calls + (submits_refused - refused);
+		grade_check(calls <= 4 * ms + 100, "a ring of 2 SQ entries, 4 clients connecting, and "
+			    "the kernel refusing every submit (-EAGAIN) for %ld ms: the loop called "
+			    "liburing %ld times in that time, %d of them refused submits. Work kept "
+			    "for a later turn because no SQE could be had (a connection still to "
+			    "be stepped) must not make the next turn skip its wait: wait a few ms "
+			    "for a completion (io_uring_wait_cqe_timeout) before the next try, not "
+			    "0 ms, a busy loop for as long as the kernel is short (TODO 4; lesson, "
+			    "pitfall 14)", ms, calls, submits_refused - refused);
+		for (int i = 0; i < 4; i++)
+			close(fds[i]);
+		grade_check(turn_until(all_closed, STALL_MS), "the kernel took submits again, 4 "
+			    "clients that had connected while it refused them (the SQ full) left, "
+			    "yet the server says: %s (TODO 4, 6, 9)", stats_text());
+	}
+	echo_clients(5, 4096, "5 clients after the kernel refused every submit for 300 ms "
+		     "with the SQ full (TODO 4)");
 	srv_close();
 	close(lfd);
 }
@@ -4520,6 +4621,12 @@ GRADE_TEST(faults, listener_fails, 2,
 		    "error other than those a retry cures means the loop cannot go on; return it "
 		    "(TODO 5, 10); %s", turns, grade_errno_str(ret), obs.accepts - accepts_before,
 		    stats_text());
+	grade_check(obs.accept_err_last == 0 || ret == obs.accept_err_last, "the listening "
+		    "socket stopped listening, its accept ended with %s, and uecho_run_once "
+		    "returned %s: return the accept's own error (cqe->res), not an errno of your "
+		    "choosing, so the caller can tell what broke (uecho.h: \"other -errno  the loop "
+		    "itself cannot go on\"; TODO 5, 10)", grade_errno_str(obs.accept_err_last),
+		    grade_errno_str(ret));
 	grade_check(obs.accepts - accepts_before <= 3, "after the listening socket stopped "
 		    "listening, the module submitted %ld more accept SQEs: each fails at once "
 		    "(-EINVAL), a busy loop; that error is the listener's, not one connection's "
