@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1681,9 +1682,11 @@ GRADE_TEST(resources, no_leaks, 2,
 }
 
 GRADE_TEST(resources, cleanup_on_failure, 2,
-	   "io_getevents failing (-EFAULT): the batch returns -EFAULT and destroys its context",
+	   "io_getevents failing (-EFAULT, once or every time): the batch returns -EFAULT at "
+	   "once and destroys its context",
 	   "TODOs 5 and 7: an io_getevents error other than -EINTR ends the batch: "
-	   "io_destroy, free, return that error (not -errno)")
+	   "io_destroy, free, return that error (not -errno); do not wait again for the "
+	   "reads in flight, io_destroy does")
 {
 	struct datafile f = make_datafile("f", 100000, O_RDONLY);
 	struct plan p = random_plan(&f, 20, 5000);
@@ -1705,6 +1708,26 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after the failed "
 		    "batch", fault_count_fds() - fds);
 	grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT");
+
+	/* The same error at every call, as a real -EFAULT (an events array
+	 * the kernel cannot write) or -EINVAL (a context that is not one)
+	 * comes: waiting again for the reads in flight would never end. */
+	plan_reset(&p);
+	watch_start();
+	aw.efault_from = 1;
+	seam_heap_usage(&heap);
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	grade_check(ret == -EFAULT, "laio_batch_read returned %s when io_getevents failed "
+		    "with -EFAULT at every call; expected -EFAULT", errno_name(ret));
+	grade_check(aw.efaults == 1, "io_getevents answered -EFAULT, and your code called it "
+		    "%ld more time(s) before returning: an io_getevents error other than -EINTR "
+		    "ends the batch at once (TODO 5); the reads still in flight are io_destroy's "
+		    "to wait for (TODO 7)", aw.efaults - 1);
+	grade_check(aw.setups == aw.destroys && count_aio_maps() == maps, "laio_batch_read "
+		    "returned without io_destroy after io_getevents kept failing (io_setup %ld, "
+		    "io_destroy %ld)", aw.setups, aw.destroys);
+	grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT at "
+			 "every call");
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -1778,7 +1801,8 @@ GRADE_TEST(mechanism, no_blocking_reads, 2,
 }
 
 GRADE_TEST(mechanism, submission_budget, 2,
-	   "64 reads at qd 64 take at most 4 io_submit calls; no polling with io_getevents",
+	   "64 reads at qd 64 take at most 4 io_submit calls, and 1024 at qd 64 one call per "
+	   "refill (also when io_submit takes 1-3 per call); no polling with io_getevents",
 	   "TODO 4: one io_submit carries every iocb that is ready, not one iocb per call; "
 	   "TODO 5: sleep in io_getevents until a completion arrives instead of polling "
 	   "(pitfall 15)")
@@ -1803,6 +1827,45 @@ GRADE_TEST(mechanism, submission_budget, 2,
 		    "timeout under 0.1 ms, which is over before anything can finish; a timespec "
 		    "of { 0, 1000 } is 1 microsecond, { 0, 1000000 } is 1 ms): busy polling. "
 		    "Wait with min_nr >= 1 and no timeout", aw.getevents_calls, aw.polls);
+	plan_free(&p);
+
+	/* After the first window: every wait hands back all that completed
+	 * (buffered reads of cached pages finish inside io_submit), and the
+	 * slots those free are refilled in one io_submit, not one per iocb.
+	 * No fault is injected, so an io_submit that took every iocb it was
+	 * asked for and is followed by another io_submit with no wait in
+	 * between left iocbs behind that were ready. As for the first window
+	 * (at most 4 calls), a refill may go out in up to 4 calls; one call per
+	 * iocb makes up to 64. */
+	p = plan_new(1024);
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)(4096 * grade_rand_below(256)), 4096,
+			  "a 4 KiB read");
+	watch_start();
+	run_batch(&p, 64, "1024 requests at qd 64");
+	grade_check(aw.submits_back_to_back <= 3 * aw.getevents_calls, "laio_batch_read made %ld io_submit calls "
+		    "for 1024 reads at qd 64 after waits that handed back up to 64 completions "
+		    "(%ld io_getevents calls), %ld of them right after one that took every iocb "
+		    "it was offered: after the first window your code offers io_submit one iocb "
+		    "per call. Refill every free slot, then one io_submit with every iocb that is "
+		    "ready (TODOs 3 and 4; pitfall 15)", aw.submit_calls, aw.getevents_calls,
+		    aw.submits_back_to_back);
+
+	/* The same with io_submit taking only 1-3 of the iocbs it is offered:
+	 * the rest are offered again, all of them, whether or not reads are in
+	 * flight by then. An offer of 3 or fewer taken whole and followed by
+	 * another io_submit before any wait held iocbs back. */
+	plan_reset(&p);
+	watch_start();
+	aw.accept_cycle = 3;
+	run_batch(&p, 64, "1024 requests at qd 64, io_submit taking 1-3 iocbs per call");
+	grade_check(aw.submits_back_to_back <= 3 * aw.getevents_calls, "laio_batch_read made "
+		    "%ld io_submit calls for 1024 reads at qd 64 while io_submit took at most 3 "
+		    "iocbs per call (%ld io_getevents calls), %ld of them right after one that "
+		    "took every iocb it was offered: with reads in flight your code offers "
+		    "io_submit one iocb per call. Offer every iocb not yet accepted, each time "
+		    "(TODO 4; pitfall 15)", aw.submit_calls, aw.getevents_calls,
+		    aw.submits_back_to_back);
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -3015,4 +3078,79 @@ GRADE_TEST_T(batch, two_callers_at_once, 1,
 	plan_free(&pb);
 	close_datafile(&fa);
 	close_datafile(&fb);
+}
+
+/* ------------------------------------------------------- the caller's array */
+
+/*
+ * A copy of p's requests placed so that the page right after reqs[n - 1]
+ * can be neither read nor written, and, when the array fills whole pages,
+ * the page right before reqs[0] either: a loop that runs to i <= n (or
+ * looks at reqs[-1]) faults at once, every time, instead of reading
+ * whatever the heap holds there.
+ */
+struct guarded {
+	char *map;
+	size_t maplen;
+	struct batch_req *own;  /* p's own array, back in place after */
+};
+
+static void guard_reqs(struct plan *p, struct guarded *g)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = p->n * sizeof(*p->reqs);
+	const size_t pages = (bytes + pg - 1) / pg;
+	struct batch_req *at;
+
+	g->maplen = (pages + 2) * pg;
+	g->map = mmap(NULL, g->maplen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	grade_check(g->map != MAP_FAILED, "harness: mmap: %s", strerror(errno));
+	grade_check(mprotect(g->map + pg, pages * pg, PROT_READ | PROT_WRITE) == 0,
+		    "harness: mprotect: %s", strerror(errno));
+	at = (struct batch_req *)(g->map + pg + pages * pg - bytes);
+	memcpy(at, p->reqs, bytes);
+	g->own = p->reqs;
+	p->reqs = at;
+}
+
+static void unguard_reqs(struct plan *p, struct guarded *g)
+{
+	memcpy(g->own, p->reqs, p->n * sizeof(*p->reqs));
+	p->reqs = g->own;
+	munmap(g->map, g->maplen);
+}
+
+GRADE_TEST(batch, only_the_callers_array, 1,
+	   "reqs[0] .. reqs[n - 1] and nothing beside them: arrays of 512 and 5 requests with "
+	   "a page no one may touch right after them (and before the 512), through "
+	   "laio_batch_read and laio_batch_read_ctx",
+	   "TODOs 1 and 3: the batch is reqs[0] .. reqs[n - 1] (chapters/common/batch.h): "
+	   "every loop over it runs while i < n, never i <= n. A crash (SIGSEGV) in this test "
+	   "is your code reading or writing reqs[n] (or reqs[-1]), the memory after (or "
+	   "before) the caller's array")
+{
+	static const size_t sizes[] = { 512, 5 };   /* 512 requests fill whole pages */
+	struct datafile f = make_datafile("f", 256 * 1024, O_RDONLY);
+	io_context_t ctx = caller_ctx(16);
+
+	watch_start();
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct plan p = plan_new(sizes[k]);
+		struct guarded g;
+		char what[160];
+
+		for (size_t i = 0; i < p.n; i++)
+			plan_read(&p, i, &f, -1, (off_t)grade_rand_below(300 * 1024),
+				  1 + grade_rand_below(8192), "a read, some past the end");
+		guard_reqs(&p, &g);
+		snprintf(what, sizeof(what), "%zu requests at qd 16 ending at a page no one may "
+			 "touch", p.n);
+		run_batch(&p, 16, what);
+		snprintf(what, sizeof(what), "laio_batch_read_ctx of %zu requests at qd 16 ending "
+			 "at a page no one may touch", p.n);
+		run_ctx_ok(&p, ctx, 16, 16, what);
+		unguard_reqs(&p, &g);
+		plan_free(&p);
+	}
+	caller_ctx_done(ctx, "after the batches");
+	close_datafile(&f);
 }
