@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -85,6 +86,8 @@ static struct {
 	/* open(2) */
 	bool odirect_einval;        /* O_DIRECT refused: EINVAL             */
 	const char *eacces_path;    /* this path refused: EACCES            */
+	const char *vanish_path;    /* this path's O_DIRECT open refused    */
+	                            /* (EINVAL), and the file removed then  */
 	bool lie_about_version;     /* uname and /proc say 4.19, and        */
 	                            /* io_uring_disabled says 1             */
 	char fake_release[PATH_MAX], fake_version[PATH_MAX], fake_disabled[PATH_MAX];
@@ -356,6 +359,13 @@ static int open_verdict(const char **path, int flags)
 	}
 	if (hk.eacces_path && !strcmp(*path, hk.eacces_path))
 		return EACCES;
+	if (hk.vanish_path && (flags & O_DIRECT) && !strcmp(*path, hk.vanish_path)) {
+		/* another program removes the file while this one is told that its
+		 * filesystem has no direct I/O: the open without O_DIRECT that
+		 * follows meets ENOENT, for real */
+		unlink(hk.vanish_path);
+		return EINVAL;
+	}
 	if (hk.odirect_einval && (flags & O_DIRECT))
 		return EINVAL;  /* open(2): "The filesystem does not support the O_DIRECT flag" */
 	return 0;
@@ -616,6 +626,15 @@ static void check_fd(const struct reader *r, int want_direct, const char *what)
 	grade_check((fl & O_ACCMODE) == O_RDONLY, "%s: rd_fd is open for %s; the reader only "
 		    "reads: O_RDONLY (TODO 4)", what,
 		    (fl & O_ACCMODE) == O_RDWR ? "reading and writing" : "writing");
+	grade_check(!(fl & (O_NOATIME | O_NONBLOCK | O_APPEND | O_DSYNC | O_SYNC | O_ASYNC)),
+		    "%s: rd_fd is open with%s%s%s%s%s, which reader.h does not ask for: the file is "
+		    "opened O_RDONLY | O_CLOEXEC, plus O_DIRECT where reader.h says so, and nothing "
+		    "else. O_NOATIME in particular makes open(2) fail with EPERM for a file the "
+		    "caller does not own (open(2), ERRORS), which a test run as root never sees "
+		    "(TODO 4)", what, fl & O_NOATIME ? " O_NOATIME" : "",
+		    fl & O_NONBLOCK ? " O_NONBLOCK" : "", fl & O_APPEND ? " O_APPEND" : "",
+		    fl & O_SYNC ? " O_SYNC" : fl & O_DSYNC ? " O_DSYNC" : "",
+		    fl & O_ASYNC ? " O_ASYNC" : "");
 	grade_check(fdfl >= 0 && (fdfl & FD_CLOEXEC), "%s: rd_fd is not close-on-exec: every "
 		    "program the caller starts would inherit it. Open it with O_CLOEXEC (TODO 4; "
 		    "open(2))", what);
@@ -783,7 +802,8 @@ GRADE_TEST(open, arguments, 1,
 }
 
 GRADE_TEST(names, backend_name, 1,
-	   "rd_backend_name: \"io_uring\", \"libaio\", \"threads\", and \"?\" for anything else",
+	   "rd_backend_name: \"io_uring\", \"libaio\", \"threads\", and \"?\" for anything else, "
+	   "each a string literal that the next call leaves as it was",
 	   "TODO 7: a switch on the enum of reader.h; every other value, 0 included, is \"?\"")
 {
 	static const struct { int b; const char *want; } names[] = {
@@ -791,14 +811,27 @@ GRADE_TEST(names, backend_name, 1,
 		{ 0, "?" }, { 4, "?" }, { -1, "?" }, { 99, "?" },
 	};
 
+	enum { NN = sizeof(names) / sizeof(names[0]) };
+	const char *kept[NN];
+
 	ch10_setup();
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < NN; i++) {
 		const char *got = SEAM_CALL(rd_backend_name((enum rd_backend)names[i].b));
 
 		grade_check(got && !strcmp(got, names[i].want), "rd_backend_name(%d) returned %s%s%s, "
 			    "expected \"%s\"", names[i].b, got ? "\"" : "", got ? got : "NULL",
 			    got ? "\"" : "", names[i].want);
+		kept[i] = got;
 	}
+	/* Each name is a string literal (reader.h): one kept by the caller still
+	 * says the same after the next call, as in printf("%s vs %s",
+	 * rd_backend_name(a), rd_backend_name(b)). */
+	for (size_t i = 0; i < NN; i++)
+		grade_check(!strcmp(kept[i], names[i].want), "rd_backend_name(%d) returned \"%s\", "
+			    "but after the calls for the other values the string it returned says "
+			    "\"%s\": the names live in one buffer that each call rewrites. reader.h "
+			    "promises a string literal, which no later call changes (TODO 7)",
+			    names[i].b, names[i].want, kept[i]);
 }
 
 GRADE_TEST(batch, arguments, 1,
@@ -1691,11 +1724,16 @@ GRADE_TEST(errors, not_unavailable, 2,
 }
 
 static const unsigned every_path[] = { 0, RD_DIRECT, RD_NO_URING, RD_NO_URING | RD_NO_LIBAIO };
+/* The flags with which rd_open asks for O_DIRECT first, wherever it goes:
+ * io_uring with RD_DIRECT, the libaio step, the pool with RD_DIRECT. */
+static const unsigned odirect_paths[] = { RD_DIRECT, RD_NO_URING,
+					  RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO };
 
 GRADE_TEST(errors, missing_file, 1,
 	   "a path that does not exist, under a file, or a symbolic link to itself: open(2)'s "
 	   "error as it came (-ENOENT, -ENOTDIR, -ELOOP) with every flag, nothing left (not even "
-	   "a ring set up before the file was opened)",
+	   "a ring set up before the file was opened); a file removed after its O_DIRECT open was "
+	   "refused: -ENOENT, not the EINVAL",
 	   "TODOs 1 and 4: open(2)'s error is rd_open's (-errno), whichever it is: not one "
 	   "errno for every failure; everything made before it is released (reader.h, rd_open; "
 	   "lesson, section 7, \"nothing left behind\")")
@@ -1738,6 +1776,37 @@ GRADE_TEST(errors, missing_file, 1,
 			grade_check(r == NULL, "%s failed but wrote *out", what);
 			res_check(&before, what);
 		}
+	}
+	/* The error of the open that failed, also when it was the second: O_DIRECT
+	 * refused (EINVAL), then the file gone before the open without it. */
+	for (size_t i = 0; i < sizeof(odirect_paths) / sizeof(odirect_paths[0]); i++) {
+		struct reader *r = NULL;
+		struct res before;
+		char what[256], vpath[PATH_MAX];
+		int ret;
+
+		snprintf(what, sizeof(what), "rd_open with flags %s of a file whose O_DIRECT open is "
+			 "refused (EINVAL) and which is removed before the open without O_DIRECT",
+			 flags_str(odirect_paths[i]));
+		snprintf(vpath, sizeof(vpath), "%s", grade_make_file("vanishing", f.data, f.size));
+		hk.vanish_path = vpath;
+		res_take(&before);
+		ret = SEAM_CALL(rd_open(&r, vpath, 8, odirect_paths[i]));
+		hk.vanish_path = NULL;
+		if (ret == 0) {
+			/* It had the file open before it was removed (opened through
+			 * the page cache first, say): that reader is as good as any. */
+			read_and_close(r, &f, &before, what);
+			continue;
+		}
+		grade_check(ret == -ENOENT, "%s returned %s, expected -ENOENT: the open through the "
+			    "page cache that follows O_DIRECT's EINVAL failed with ENOENT, and that "
+			    "is the error rd_open returns, as it came. The EINVAL only sent the reader "
+			    "to the page cache; it is not what went wrong in the end (reader.h, "
+			    "rd_open: \"Any other failure of a step is ... an error: rd_open returns "
+			    "it\"; TODO 4)", what, grade_errno_str(ret));
+		grade_check(r == NULL, "%s failed but wrote *out", what);
+		res_check(&before, what);
 	}
 	free(f.data);
 }
@@ -1977,7 +2046,8 @@ GRADE_TEST(close, releases_everything, 2,
 
 GRADE_TEST(why, stays, 1,
 	   "rd_why: one line of at most 255 bytes naming the interface taken, the same after "
-	   "batches and while another reader is open",
+	   "batches and while another reader is open; each reader's line its own, not a copy in "
+	   "one buffer",
 	   "TODO 7: the line is written while rd_open decides and kept in the reader until "
 	   "rd_close (reader.h, rd_why; lesson, section 6 and Hints, \"append to the reason\")")
 {
@@ -1996,6 +2066,21 @@ GRADE_TEST(why, stays, 1,
 		r[i] = open_ok(f.path, 8, flags[i], 0, what[i]);
 		snprintf(first[i], sizeof(first[i]), "%s", why_of(r[i]));
 		check_why_has(r[i], backend_str(SEAM_CALL(rd_backend(r[i]))), what[i]);
+	}
+	/* Both lines asked for, then read: each pointer is its own reader's line
+	 * (kept inside the reader), not one buffer that every call refills. */
+	{
+		const char *w[NR];
+
+		for (size_t i = 0; i < NR; i++)
+			w[i] = SEAM_CALL(rd_why(r[i]));
+		for (size_t i = 0; i < NR; i++)
+			grade_check(w[i] && !strcmp(w[i], first[i]), "%s: rd_why returned a line that "
+				    "said \"%s\", but once rd_why had been asked for the other reader's "
+				    "line it says \"%.300s\": the line is kept inside its reader until "
+				    "rd_close, and rd_why returns that (reader.h, rd_why), not a copy in "
+				    "one buffer that every call rewrites (TODO 7)", what[i], first[i],
+				    w[i] ? w[i] : "(NULL)");
 	}
 	for (size_t i = 0; i < NR; i++) {
 		read_some(r[i], &f, what[i]);
@@ -2623,41 +2708,52 @@ static void *twin_main(void *arg)
 	return NULL;
 }
 
-GRADE_TEST_T(open, two_at_once, 1,
-	   "two readers opened at the same moment by two threads (the second while the first sets "
-	   "up its ring), with other flags: each has its own flags, descriptor and rd_why",
-	   "TODOs 1, 4 and 7: reader.h lets several threads open readers of their own at the same "
-	   "moment: everything rd_open decides (the flags, the reader whose line it writes) "
-	   "lives in its arguments and in the reader, never in a static variable (reader.h, "
-	   "top; lesson, Pitfall 23)", 20)
+/* rd_fd is open on `path` (the same inode), not on another file. */
+static void check_same_file(const struct reader *r, const char *path, const char *other,
+			    const char *what)
+{
+	struct stat want, got;
+
+	grade_check(stat(path, &want) == 0, "harness: stat %s: %s", path, strerror(errno));
+	grade_check(fstat(SEAM_CALL(rd_fd(r)), &got) == 0 && got.st_dev == want.st_dev &&
+			    got.st_ino == want.st_ino,
+		    "%s: rd_fd is not open on the file this rd_open was given%s: the path came from "
+		    "a static (most likely) that the other thread's rd_open (of %s) rewrote "
+		    "while this one was setting up its ring. Hand the path from rd_open to each "
+		    "step as an argument "
+		    "(reader.h, top: \"keep no state in static variables\"; TODOs 1 and 4)", what,
+		    stat(other, &want) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino
+			    ? " but on the other reader's" : "", other);
+}
+
+/* One meeting: rd_open(&a, f, 8, a_flags) on this thread (its ring's set-up
+ * answering a_init_err), and, while it waits in that set-up, another thread's
+ * rd_open(&b, g, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO) on another file.
+ * Each reader must be what its own call asked for. */
+static void twin_round(const struct datafile *f, const struct datafile *g, unsigned a_flags,
+		       int a_init_err, const char *wa, const char *wb)
 {
 	const unsigned fb = RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO;
-	const char *wa = "rd_open(&a, path, 8, 0), while another thread's "
-			 "rd_open(&b, path, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO) ran";
-	const char *wb = "rd_open(&b, path, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO), run by "
-			 "another thread while rd_open(&a, path, 8, 0) set up its ring";
-	bool direct_ok;
-	struct datafile f;
+	bool direct_ok = odirect_works_here();
+	enum rd_backend a_want = a_init_err ? RD_THREADS : RD_IO_URING;
 	struct res before;
 	struct reader *a;
 	pthread_t t;
 	int st;
 
-	ch10_setup();
-	grade_require_io_uring(8);
-	direct_ok = odirect_works_here();
-	f = make_data("f", 50000);
-	twin.path = f.path;
+	twin.path = g->path;
 	twin.flags = fb;
 	twin.r = NULL;
 	twin.ret = -ENOSYS;
 	atomic_store(&twin.state, TWIN_IDLE);
+	hk.init_err = a_init_err;
 	res_take(&before);
 	if (pthread_create(&t, NULL, twin_main, NULL) != 0)
 		grade_fail("pthread_create: cannot start the second thread");
 	hk.twin_gate = true;
-	a = open_ok(f.path, 8, 0, RD_IO_URING, wa);
+	a = open_ok(f->path, 8, a_flags, a_want, wa);
 	hk.twin_gate = false;
+	hk.init_err = 0;
 	st = atomic_load(&twin.state);
 	if (st == TWIN_IDLE || st == TWIN_GO) {
 		/* The gate was never reached (no ring set up), or the other
@@ -2673,8 +2769,16 @@ GRADE_TEST_T(open, two_at_once, 1,
 	grade_check(atomic_load(&twin.state) == TWIN_DONE, "%s: the first rd_open never set up "
 		    "a ring (ubatch_init), so the two could not meet (TODO 2)", wa);
 	check_fd(a, 0, wa);
+	check_same_file(a, f->path, g->path, wa);
 	check_why_has(a, "io_uring", wa);
-	check_why_only(a, 0, "", wa);
+	if (a_init_err) {
+		check_why_has(a, "EPERM", wa);
+		check_why_has(a, "RD_NO_LIBAIO", wa);
+		check_why_has(a, "threads", wa);
+		check_why_only(a, a_flags, "EPERM", wa);
+	} else {
+		check_why_only(a, a_flags, "", wa);
+	}
 	grade_check(twin.ret == 0 && twin.r, "%s: returned %s, expected 0 (TODO 1)", wb,
 		    grade_errno_str(twin.ret));
 	if (twin.ret == 0 && twin.r) {
@@ -2684,17 +2788,57 @@ GRADE_TEST_T(open, two_at_once, 1,
 		grade_check(got == RD_THREADS, "%s: the reader took %s, expected threads; rd_why: "
 			    "\"%s\"", wb, backend_str(got), why_of(twin.r));
 		check_fd(twin.r, direct_ok, wb);
+		check_same_file(twin.r, g->path, f->path, wb);
 		check_why_has(twin.r, "RD_NO_URING", wb);
 		check_why_has(twin.r, "RD_NO_LIBAIO", wb);
 		check_why_has(twin.r, "threads", wb);
 		check_why_only(twin.r, fb, direct_ok ? "" : "EINVAL", wb);
-		read_some(twin.r, &f, wb);
+		if (a_init_err) {
+			/* a's pool of min(8, RD_MAX_THREADS) threads, made after b's
+			 * rd_open ran, beside b's own of 4 */
+			int now = threads_settle(before.threads + 8 + 4) - before.threads;
+
+			grade_check(now == 8 + 4, "%s: the two pool readers run %d thread(s) between "
+				    "them; the first, opened at qd 8, has a pool of min(qd, "
+				    "RD_MAX_THREADS) = 8 and the second, at qd 4, one of 4: the first "
+				    "sized its pool by the other call's qd, kept in a static while its "
+				    "ring was being set up (reader.h, top: \"keep no state in static "
+				    "variables\"; TODO 6)", wa, now);
+		}
+		read_some(twin.r, g, wb);
 	}
-	read_some(a, &f, wa);
+	read_some(a, f, wa);
 	check_why_has(a, "io_uring", wa);
 	close_reader(a);
 	if (twin.r)
 		close_reader(twin.r);
 	res_check(&before, "the two readers, both closed");
+}
+
+GRADE_TEST_T(open, two_at_once, 1,
+	   "two readers of two files opened at the same moment by two threads (the second while "
+	   "the first sets up its ring, or is refused one), with other flags and qd: each has its "
+	   "own file, flags, pool, descriptor and rd_why",
+	   "TODOs 1, 4, 6 and 7: reader.h lets several threads open readers of their own at the "
+	   "same moment: everything rd_open decides (the path, the qd, the flags, the reader "
+	   "whose line it writes) lives in its arguments and in the reader, never in a static "
+	   "variable (reader.h, top; lesson, Pitfall 23)", 20)
+{
+	struct datafile f, g;
+
+	ch10_setup();
+	grade_require_io_uring(8);
+	f = make_data("f", 50000);
+	g = make_data("g", 70000 + 11);
+	twin_round(&f, &g, 0, 0, "rd_open(&a, f, 8, 0), while another thread's "
+		   "rd_open(&b, g, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO) ran",
+		   "rd_open(&b, g, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO), run by another thread "
+		   "while rd_open(&a, f, 8, 0) set up its ring");
+	twin_round(&f, &g, RD_NO_LIBAIO, -EPERM, "rd_open(&a, f, 8, RD_NO_LIBAIO) whose ring is "
+		   "refused (EPERM), while another thread's rd_open(&b, g, 4, "
+		   "RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO) ran",
+		   "rd_open(&b, g, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO), run by another thread "
+		   "while rd_open(&a, f, 8, RD_NO_LIBAIO) asked for its ring");
+	free(g.data);
 	free(f.data);
 }
