@@ -1238,6 +1238,7 @@ static struct {
 	bool ran;
 	int ret_b;
 	uint32_t ids_b[T_K];
+	struct ann_stats st_b;
 } NZ;
 
 static int nest_read(void *ctx, struct batch_req *reqs, size_t n)
@@ -1250,7 +1251,7 @@ static int nest_read(void *ctx, struct batch_req *reqs, size_t n)
 
 		NZ.ran = true;
 		mem_new_query(&NZ.b);
-		NZ.ret_b = ann_search(W.idx, &NZ.b.io, query(NZ.qb), &prm, NZ.ids_b, NULL, NULL);
+		NZ.ret_b = ann_search(W.idx, &NZ.b.io, query(NZ.qb), &prm, NZ.ids_b, NULL, &NZ.st_b);
 	}
 	return rc;
 }
@@ -1336,8 +1337,11 @@ GRADE_TEST(resources, threads, 2,
 		struct ann_params prm = { .k = T_K, .L = 64, .W = 4 };
 		unsigned qa = pairs[c][1], qb = pairs[c][0];
 		uint32_t ids_a[T_K];
+		struct ann_stats st_a;
 		int ret_a;
 
+		memset(&st_a, 0xa5, sizeof(st_a));
+		memset(&NZ.st_b, 0xa5, sizeof(NZ.st_b));
 		mem_init(&NZ.a.m);
 		NZ.a.m.io.read = nest_read;
 		NZ.a.calls = 0;
@@ -1346,7 +1350,7 @@ GRADE_TEST(resources, threads, 2,
 		NZ.ran = false;
 		NZ.ret_b = -ENOSYS;
 		mem_new_query(&NZ.a.m);
-		ret_a = SEAM_CALL(ann_search(W.idx, &NZ.a.m.io, query(qa), &prm, ids_a, NULL, NULL));
+		ret_a = SEAM_CALL(ann_search(W.idx, &NZ.a.m.io, query(qa), &prm, ids_a, NULL, &st_a));
 		grade_check(NZ.ran, "query %u (k 10, L 64, W 4) returned %s after %ld call(s) of "
 			    "io->read, fewer than 3", qa, grade_errno_str(ret_a), NZ.a.calls);
 		grade_check(NZ.ret_b == a[2].ret[qb] &&
@@ -1365,6 +1369,22 @@ GRADE_TEST(resources, threads, 2,
 			    "and the results in the call, allocated per query (ann.h: \"nothing is kept "
 			    "between calls\"; TODO 2)", qa, grade_errno_str(ret_a),
 			    grade_errno_str(a[2].ret[qa]), qb);
+		/* the counts too: each query's stats are its own reader's */
+		grade_check(NZ.st_b.hops == (unsigned)NZ.b.calls &&
+				    NZ.st_b.reads == (unsigned)NZ.b.reqs,
+			    "query %u, run inside a call of io->read of query %u in the same thread: "
+			    "its stats say %u hops and %u reads, its reader was called %ld times for "
+			    "%ld requests (TODOs 2 and 7)", qb, qa, NZ.st_b.hops, NZ.st_b.reads,
+			    NZ.b.calls, NZ.b.reqs);
+		grade_check(st_a.hops == (unsigned)NZ.a.m.calls &&
+				    st_a.reads == (unsigned)NZ.a.m.reqs,
+			    "query %u's stats say %u hops and %u reads, but its reader was called %ld "
+			    "times for %ld requests: query %u, run from start to end inside its third "
+			    "call of io->read in the same thread, changed its counts. The counts are "
+			    "the query's state like the rest: keep them in the call (a local struct "
+			    "copied to *stats), never in a static, thread-local or not (ann.h: "
+			    "\"nothing is kept between calls\"; TODOs 2 and 7)", qa, st_a.hops,
+			    st_a.reads, NZ.a.m.calls, NZ.a.m.reqs, qb);
 	}
 	free(a);
 }
@@ -1602,6 +1622,12 @@ struct uring_test {
 	 * CQ's tail when it was made (u_looked) */
 	long empty_look_call;
 	unsigned empty_look_tail;
+	/* the first submits of a query (11.39): where each one's reads start
+	 * in node[], and how many of the query's CQEs the search had surely
+	 * been shown (in the CQ when its last call of liburing returned) */
+	unsigned cq_base;               /* the CQ's tail when the query began */
+	long submit_first[4];
+	unsigned cqes_shown[4];
 	char broke[256];
 };
 
@@ -1667,6 +1693,11 @@ static void u_on_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 			scanned = U.empty_look_tail;
 		unsigned left = scanned - head;
 
+		if (U.submits <= 4) {
+			U.submit_first[U.submits - 1] = U.nreads - U.resubmits;
+			U.cqes_shown[U.submits - 1] = watch.cq_ring == &U.ring ?
+							      scanned - U.cq_base : 0;
+		}
 		if (watch.cq_ring == &U.ring && (int)left > 0 && left <= U.ring.cq.ring_entries)
 			u_broke("the search submitted reads while %u completion(s) were still "
 				"unreaped that had been in the CQ since its last call of liburing "
@@ -2060,6 +2091,9 @@ static void uring_new_query(void)
 		U.xheld[j] = U.xreleased[j] = false;
 	U.all_held_at = U.reads_while_all_held = 0;
 	U.fail_submit = 0;
+	U.cq_base = u_cq_tail(&U.ring);
+	memset(U.submit_first, 0, sizeof(U.submit_first));
+	memset(U.cqes_shown, 0, sizeof(U.cqes_shown));
 	U.broke[0] = 0;
 	watch_reset_counts();
 }
@@ -2734,14 +2768,30 @@ GRADE_TEST(uring, stats, 1,
 		    "to submit is not a hop (TODO 10)", st.hops, st.reads, U.submits, uring_nodes());
 }
 
+/* 11.29: a read submitted again after -EAGAIN costs no memory that stays:
+ * its slot's buffer is the one it had (or one freed in its place). */
+static void check_heap_after_retry(const struct seam_heap *before, const char *what)
+{
+	struct seam_heap now;
+
+	seam_heap_usage(&now);
+	grade_check(now.blocks <= before->blocks, "%s: the query succeeded and left %ld block(s) "
+		    "(%lld bytes) of heap memory that it never freed. A read submitted again after "
+		    "-EAGAIN read nothing: it goes into the same slot and the same buffer; a buffer "
+		    "(or anything else) taken for it instead must be freed like the one it replaces "
+		    "(TODO 11; every allocation freed on every path, as in TODO 8)",
+		    what, now.blocks - before->blocks, now.bytes - before->bytes);
+}
+
 GRADE_TEST(uring, eagain, 2,
 	   "ann_search_uring: -EAGAIN in a completion, the same read submitted again (not a new "
-	   "read); the query succeeds",
+	   "read, nothing allocated for it that is not freed); the query succeeds",
 	   "TODO 11: a CQE whose res is -EAGAIN read nothing: queue the same read again in the same "
-	   "slot; it is still in flight, and not counted as a new read")
+	   "slot, into the same buffer; it is still in flight, and not counted as a new read")
 {
 	uint32_t ids[T_K];
 	struct ann_stats st;
+	struct seam_heap before;
 
 	uring_setup(8, false);
 	for (long at = 0; at < 6; at += 2) {
@@ -2749,6 +2799,7 @@ GRADE_TEST(uring, eagain, 2,
 		int ret;
 
 		uring_plan(0, U_EAGAIN, at);
+		seam_heap_usage(&before);
 		ret = usearch(query(at), T_K, T_REC_L, 4, ids, NULL, &st);
 		snprintf(what, sizeof(what), "query %ld (k 10, L %u, W 4), read %ld answered -EAGAIN",
 			 at, T_REC_L, at);
@@ -2764,6 +2815,7 @@ GRADE_TEST(uring, eagain, 2,
 		grade_check(st.reads == uring_nodes(), "%s: stats say %u reads, but %ld nodes were "
 			    "read: a read submitted again is not a new read (TODO 11)", what, st.reads,
 			    uring_nodes());
+		check_heap_after_retry(&before, what);
 	}
 	/* at W 1 the read submitted again goes alone: that submit is a hop */
 	{
@@ -2792,6 +2844,7 @@ GRADE_TEST(uring, eagain, 2,
 		uring_plan(0, U_EAGAIN, 3);
 		uring_plan(1, U_EAGAIN, 4);
 		memset(&st, 0xa5, sizeof(st));
+		seam_heap_usage(&before);
 		ret = usearch(query(4), T_K, T_REC_L, 1, ids, NULL, &st);
 		uring_check_searched(ret, what);
 		uring_after(what, false);
@@ -2806,6 +2859,7 @@ GRADE_TEST(uring, eagain, 2,
 		grade_check(st.reads == uring_nodes(), "%s: stats say %u reads, but %ld nodes were "
 			    "read: a read submitted again is not a new read (TODO 11)", what, st.reads,
 			    uring_nodes());
+		check_heap_after_retry(&before, what);
 	}
 }
 
@@ -3299,6 +3353,7 @@ struct uthr {
 	struct io_uring ring;
 	unsigned q;
 	uint32_t ids[T_K];
+	struct ann_stats st;
 	int ret;
 };
 
@@ -3348,7 +3403,7 @@ static int th_search(struct uthr *t)
 {
 	struct ann_params p = { .k = T_K, .L = T_REC_L, .W = 1 };
 
-	return ann_search_uring(W.idx, &t->ring, TH.fd, query(t->q), &p, t->ids, NULL, NULL);
+	return ann_search_uring(W.idx, &t->ring, TH.fd, query(t->q), &p, t->ids, NULL, &t->st);
 }
 
 static void *th_a(void *arg)
@@ -3380,6 +3435,7 @@ GRADE_TEST(uring, threads, 2,
 	static const unsigned pairs[][2] = { { 0, 1 }, { 2, 3 }, { 4, 5 } };
 	struct uthr *t = grade_xmalloc(sizeof(*t) * 2);
 	uint32_t alone[2][T_K];
+	struct ann_stats alone_st[2];
 	int aret[2];
 
 	if (!W.idx)
@@ -3402,7 +3458,9 @@ GRADE_TEST(uring, threads, 2,
 			grade_check(aret[i] == T_K, "query %u (k 10, L %u, W 1) alone returned %s",
 				    t[i].q, T_REC_L, grade_errno_str(aret[i]));
 			memcpy(alone[i], t[i].ids, sizeof(alone[i]));
+			alone_st[i] = t[i].st;
 			memset(t[i].ids, 0, sizeof(t[i].ids));
+			memset(&t[i].st, 0xa5, sizeof(t[i].st));
 		}
 		/* then side by side: B runs while A waits in its third submit */
 		grade_check(sem_init(&TH.go_b, 0, 0) == 0 && sem_init(&TH.b_done, 0, 0) == 0,
@@ -3435,6 +3493,18 @@ GRADE_TEST(uring, threads, 2,
 				    t[i].q, T_REC_L, grade_errno_str(t[i].ret), t[1 - i].q,
 				    i == 0 ? " (from start to end, while this one waited)" : "",
 				    grade_errno_str(aret[i]));
+		/* at W 1 the counts of a query are its own too */
+		for (int i = 0; i < 2; i++)
+			grade_check(t[i].st.hops == alone_st[i].hops &&
+					    t[i].st.reads == alone_st[i].reads,
+				    "query %u (k 10, L %u, W 1): its stats said %u hops and %u reads "
+				    "alone, and %u hops and %u reads while query %u ran on another ring "
+				    "in another thread%s. At W 1 the walk is the same, so the counts "
+				    "are: they are the query's state like the rest, kept in the call "
+				    "(a local struct copied to *stats), never in a static (TODOs 9 and "
+				    "10)", t[i].q, T_REC_L, alone_st[i].hops, alone_st[i].reads,
+				    t[i].st.hops, t[i].st.reads, t[1 - i].q,
+				    i == 0 ? " (from start to end, while this one waited)" : "");
 	}
 	for (int i = 0; i < 2; i++)
 		io_uring_queue_exit(&t[i].ring);
@@ -3464,4 +3534,79 @@ GRADE_TEST(uring, wide, 1,
 		    "ann_params) (TODO 9)", grade_errno_str(ret));
 	uring_check_answer(query(1), T_K, ret, ids, dists, "k 10, L 512, W 300");
 	uring_after("k 10, L 512, W 300 on a ring of 512 entries", false);
+}
+
+/* After the numbers before it. Entry 0 offers 1 and 2 (estimates 16, 25),
+ * read together at W 2; node 1 offers 3 and 5 (64, 81), node 2 offers 4
+ * and 6 (4, 9). Both reads are cached and complete inside the submit, in
+ * the order submitted: when the search's call comes back, both CQEs are in
+ * the CQ. Step 3 handles every completion that is ready before step 1
+ * fills again, so the next submit reads 4 and 6, the two nearest; a fill
+ * made after 1's completion alone takes 3 before 2's neighbours are in the
+ * list. */
+GRADE_TEST(uring, every_ready_first, 1,
+	   "ann_search_uring: every completion that is ready is handled before the fill picks the "
+	   "next reads (two reads back at once: the next two read are the nearest of both nodes' "
+	   "neighbours)",
+	   "TODO 11: peek until the CQ is empty, handling each completion (its neighbours into the "
+	   "list); only then TODO 10's fill, which picks the nearest candidates of the whole list "
+	   "(ann.h, ann_search_uring, step 3: \"then go back to 1\")")
+{
+	static const uint8_t code7[7] = { 12, 4, 5, 8, 2, 9, 3 };
+	const char *what = "a graph of 7 nodes, entry 0 offering 1 and 2 (estimates 16, 25), node 1 "
+			   "offering 3 and 5 (64, 81), node 2 offering 4 and 6 (4, 9) (k 2, L 6, W 2)";
+	uint32_t ids[2];
+	float dists[2], q[8] = { 0 };
+	bool judged = false;
+
+	make_synthetic(0, 7, 8, 4);
+	synth_edge(0, 1);
+	synth_edge(0, 2);
+	synth_edge(1, 3);
+	synth_edge(1, 5);
+	synth_edge(2, 4);
+	synth_edge(2, 6);
+	for (uint32_t j = 0; j < 7; j++) {
+		((uint8_t *)W.idx->codes)[(size_t)j * 8] = code7[j];
+		W.vecs[(size_t)j * 8] = code7[j];
+	}
+	synth_write_index("seven.ann", 7);
+	uring_setup(8, false);
+	/* the cached reads complete inside the submit; should one of them not
+	 * (the kernel's choice), the check has nothing to judge: again */
+	for (int attempt = 0; attempt < 3 && !judged; attempt++) {
+		int ret = usearch(q, 2, 6, 2, ids, dists, NULL);
+		long at = U.submit_first[2];
+
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		uring_check_answer(q, 2, ret, ids, dists, what);
+		grade_check(ret == 2 && ids[0] == 4 && ids[1] == 6, "%s: the search answered %s "
+			    "(%u, %u), expected nodes 4 and 6 (TODOs 10 and 11)", what,
+			    grade_errno_str(ret), ret > 0 ? ids[0] : 0, ret > 1 ? ids[1] : 0);
+		grade_check(U.submits >= 3 && U.submit_first[1] == 1 && U.submit_first[2] == 3 &&
+				    U.node[0] == 0 &&
+				    ((U.node[1] == 1 && U.node[2] == 2) ||
+				     (U.node[1] == 2 && U.node[2] == 1)),
+			    "%s: the search's first submits read %ld node(s) (first %u), expected the "
+			    "entry alone, then nodes 1 and 2 together: at W 2 the fill takes the two "
+			    "nearest candidates (TODO 10)", what, uring_nodes(), U.node[0]);
+		if (U.cqes_shown[2] < 3)
+			continue;       /* 1's and 2's CQEs were not both there */
+		judged = true;
+		grade_check(uring_nodes() >= at + 2 && (U.submits == 3 || U.submit_first[3] >= at + 2) &&
+				    ((U.node[at] == 4 && U.node[at + 1] == 6) ||
+				     (U.node[at] == 6 && U.node[at + 1] == 4)),
+			    "%s: the completions of nodes 1 and 2 were both in the CQ when your last "
+			    "call of liburing returned, and the next reads were nodes %u and %u%s; they "
+			    "should be 4 and 6, the two nearest candidates once BOTH completions are "
+			    "handled (2's neighbours, estimates 4 and 9, before 1's, 64 and 81). The "
+			    "fill ran after one completion, before the other's neighbours were in the "
+			    "list: step 3 handles every completion that is ready (peek until the CQ is "
+			    "empty), then step 1 fills the free slots from the whole list (ann.h, "
+			    "ann_search_uring, step 3; TODO 11)", what, U.node[at],
+			    uring_nodes() > at + 1 ? U.node[at + 1] : 0,
+			    U.submits > 3 && U.submit_first[3] == at + 1 ? " (the second in a submit of "
+			    "its own)" : "");
+	}
 }
