@@ -88,7 +88,7 @@ why_not() {
 		WHY="it calls syscall(): use the functions of the C library and of the chapter's library, which the grader can see" ;;
 	dlopen | dlmopen | dlsym | dlvsym | dladdr* | dlinfo)
 		WHY="it calls $1(): looking functions up at run time is not allowed in graded code" ;;
-	prctl | seccomp | ptrace | setrlimit* | prlimit* | mprotect | pkey_* | process_vm_* | personality | unshare | setns | kill | tgkill | tkill | raise | sigaction | signal | sigset | bsd_signal | sysv_signal | sigqueue | setuid | setgid | seteuid | setegid | setreuid | setregid | setresuid | setresgid | chroot | chmod | fchmod*)
+	prctl | seccomp | ptrace | setrlimit* | prlimit* | mprotect | pkey_* | process_vm_* | personality | unshare | setns | kill | killpg | tgkill | tkill | raise | pthread_kill | pthread_sigqueue | pidfd_send_signal | sigaction | signal | sigset | bsd_signal | sysv_signal | sigqueue | setuid | setgid | seteuid | setegid | setreuid | setregid | setresuid | setresgid | chroot | chmod | fchmod*)
 		WHY="it calls $1(), which changes the process or the machine rather than doing the chapter's I/O; the grader does not allow it in a module" ;;
 	io_queue_init | io_queue_release | io_queue_run | io_queue_wait)
 		WHY="it calls $1(): libaio's io_queue_* helpers make their system calls inside libaio, where the grader cannot see them; use io_setup, io_submit, io_getevents and io_destroy (laio.h)" ;;
