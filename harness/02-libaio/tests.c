@@ -1294,6 +1294,30 @@ GRADE_TEST(faults, eagain_paced, 2,
 		    "nothing in flight)", aw.resubmits_unreaped, aw.unpaused_retries);
 	plan_free(&p);
 
+	/* The -EAGAIN comes right after io_submit refused a request with an
+	 * error, whose slot is free again while requests wait to start: reap
+	 * first all the same. qd 3, io_submit taking one iocb per call and
+	 * answering -EAGAIN every third call: the first takes request 0, the
+	 * second fails request 1 (fd 9999: -EBADF), the third is -EAGAIN with
+	 * request 0 in flight. */
+	p = plan_new(6);
+	for (size_t i = 0; i < p.n; i++)
+		plan_read(&p, i, &f, -1, (off_t)(i * 9000), 5000, "a good read");
+	plan_error(&p, 1, 9999, 0, 100, -EBADF, "fd 9999, not open");
+	watch_start();
+	aw.accept_cycle = 1;
+	aw.eagain_every = 3;
+	run_batch(&p, 3, "6 requests at qd 3, the second on fd 9999 (not open), io_submit "
+		  "taking one iocb per call and answering -EAGAIN every third call");
+	grade_check(aw.eagains >= 1, "harness: no -EAGAIN was injected");
+	grade_check(aw.resubmits_unreaped == 0, "io_submit refused a request (fd 9999: -EBADF) "
+		    "and then answered -EAGAIN with a request in flight, and your code called it "
+		    "again %ld time(s) before reaping any: the slot the refused request gave "
+		    "back can be refilled, but the io_submit that carries it waits for the "
+		    "io_getevents that -EAGAIN asks for (TODO 4; laio.h: \"reap at least one "
+		    "completion, then retry\"; pitfall 7)", aw.resubmits_unreaped);
+	plan_free(&p);
+
 	/* qd 8, io_submit answering -EAGAIN every third call and taking all it
 	 * is given otherwise, completions one at a time: after the reap that
 	 * answers an -EAGAIN, the refused iocbs and the slot that reap freed
@@ -2792,7 +2816,7 @@ GRADE_TEST(faults, getevents_timeout_runs_out, 1,
 
 GRADE_TEST(ctx, faults_of_the_batch, 3,
 	   "laio_batch_read_ctx under laio_batch_read's faults: the window refilled as "
-	   "completions arrive (latest first too), io_getevents answering -EINTR 20 times in "
+	   "completions arrive (latest first too), in one io_submit per refill, io_getevents answering -EINTR 20 times in "
 	   "a row, a piece answered -EINTR ten times, reads failing (-EIO in the event, -EBADF "
 	   "from io_submit) after a short piece, one read of 5 GiB",
 	   "TODO 10: laio_batch_read_ctx keeps every rule of laio.h's \"Behaviour the tests "
@@ -2842,6 +2866,30 @@ GRADE_TEST(ctx, faults_of_the_batch, 3,
 			    aw.waits_min_nr_above_one, aw.max_inflight, why);
 		check_ctx_left(ctx, aw.setups, aw.destroys, false, how);
 	}
+	plan_free(&in);
+
+	/* Every refill in one io_submit, as 02.24 asks of laio_batch_read: 1024
+	 * cached reads at qd 32, no fault injected, so an io_submit that took
+	 * every iocb it was offered and is followed by another io_submit with
+	 * no wait in between left iocbs behind that were ready (up to 3 such
+	 * calls per wait are let through, as 02.24 does). */
+	in = plan_new(1024);
+	for (size_t i = 0; i < in.n; i++)
+		plan_read(&in, i, &f, -1, (off_t)(4096 * grade_rand_below(70)), 4096,
+			  "a 4 KiB read");
+	watch_start();
+	ret = run_ctx(&in, ctx, 32, 32);
+	grade_check(ret == 0, "laio_batch_read_ctx (1024 requests at qd 32, nr_events 32) "
+		    "returned %s, expected 0", errno_name(ret));
+	plan_check(&in, "laio_batch_read_ctx, 1024 requests at qd 32");
+	grade_check(aw.submits_back_to_back <= 3 * aw.getevents_calls, "laio_batch_read_ctx "
+		    "made %ld io_submit calls for 1024 reads at qd 32 (%ld io_getevents calls), "
+		    "%ld of them right after one that took every iocb it was offered: your code "
+		    "offers io_submit one iocb (or a few) per call. Refill every slot the wait "
+		    "freed, then one io_submit with every iocb that is ready (TODOs 3, 4 and 10; "
+		    "pitfall 15). %s", aw.submit_calls, aw.getevents_calls,
+		    aw.submits_back_to_back, why);
+	check_ctx_left(ctx, aw.setups, aw.destroys, false, "1024 requests at qd 32");
 	plan_free(&in);
 
 	/* io_getevents interrupted 20 times in a row: waited again each time. */

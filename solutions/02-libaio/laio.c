@@ -183,9 +183,10 @@ static void pause_briefly(void)
 
 /*
  * Hand pending iocbs to the kernel until pending is empty or the kernel
- * says "not now". Returns 0 (pending may still be non-empty after -EAGAIN
- * with requests in flight: the caller reaps and comes back), or -EAGAIN
- * when the kernel kept refusing while nothing of ours was in flight.
+ * says "not now". Returns 0 (pending is empty), 1 after -EAGAIN with
+ * requests of ours in flight (pending is not: the caller reaps, then comes
+ * back; laio.h: no io_submit before that io_getevents), or -EAGAIN when
+ * the kernel kept refusing while nothing of ours was in flight.
  */
 static int submit_pending(struct batch *b)
 {
@@ -205,7 +206,7 @@ static int submit_pending(struct batch *b)
 			/* Out of kernel resources (or a library that accepted
 			 * nothing). Completions we reap free them... */
 			if (b->inflight > 0)
-				return 0;
+				return 1;
 			/* ...but with nothing in flight, only time helps. */
 			if (++refusals >= SUBMIT_EAGAIN_TRIES)
 				return -EAGAIN;
@@ -287,8 +288,9 @@ static int run(struct batch *b)
 		if (rc < 0)
 			break;
 		/* A request io_submit refused gave its slot back: fill it
-		 * before waiting, so the window is whole while we wait. */
-		if (b->nfree > 0 && b->next < b->n)
+		 * before waiting, so the window is whole while we wait (not
+		 * after "not now": that io_getevents comes first). */
+		if (rc == 0 && b->nfree > 0 && b->next < b->n)
 			continue;
 		if (b->inflight > 0) {
 			rc = reap(b);
