@@ -41,6 +41,7 @@
 #include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -996,7 +997,7 @@ static void check_mixed(struct batch_req *reqs, size_t n, const unsigned char *d
 }
 
 GRADE_TEST(tpool, request_edges, 1,
-	   "tpool_batch_read: a batch with a bad fd, a directory, len 0 with fd -1, offset -1 with len 0, a read of the last byte; an empty non-blocking pipe is -EAGAIN, and so is one that runs dry half way",
+	   "tpool_batch_read: a batch with a bad fd, a directory, len 0 with fd -1, offset -1 with len 0, a read of the last byte; an empty non-blocking pipe is -EAGAIN, and so is one that runs dry half way; a socket is read like a pipe",
 	   "TODOs 12-14: offset < 0 is -EINVAL (even with len 0, checked first), len 0 is 0 "
 	   "with no I/O (even for a bad fd); every other request gets its bytes or its own "
 	   "-errno, EAGAIN from read(2) included: only EINTR is tried again (paio.h, "
@@ -1078,6 +1079,32 @@ GRADE_TEST(tpool, request_edges, 1,
 			    errno_name(e.res));
 		close(np[0]);
 		close(np[1]);
+	}
+	/* A socket is no pipe, but pread fails on it with ESPIPE all the same
+	 * (paio.h, "Pipes, FIFOs and sockets"): the rule goes by that error,
+	 * not by the kind of file. 40 bytes in it, its peer closed, a request
+	 * of 64 at offset 7: the 40 bytes, then end of file. */
+	{
+		char sbuf[64];
+		int sp[2];
+		struct batch_req e = { -1, 7, sizeof(sbuf), sbuf, UNSET };
+
+		grade_check(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0,
+			    "harness: socketpair failed");
+		grade_check(SEAM_REAL(write)(sp[1], data, 40) == 40, "harness: cannot feed the "
+			    "socket");
+		close(sp[1]);
+		e.fd = sp[0];
+		rc = SEAM_CALL(tpool_batch_read(p, &e, 1, 1));
+		grade_check(rc == 0 && e.res == 40 && memcmp(sbuf, data, 40) == 0,
+			    "a request of 64 bytes on a socket holding 40 (its peer closed): "
+			    "tpool_batch_read returned %s, res %s%s; expected 0 and 40, the socket's "
+			    "bytes. pread on a socket fails with ESPIPE as on a pipe: the rule is "
+			    "\"pread failed with ESPIPE before any byte: read(2) instead\", whatever "
+			    "the kind of descriptor (checking for a FIFO with fstat misses sockets; "
+			    "TODO 13, paio.h \"Pipes, FIFOs and sockets\")", errno_name(rc),
+			    errno_name(e.res), e.res == 40 ? " with the wrong bytes" : "");
+		close(sp[0]);
 	}
 	SEAM_CALL_VOID(tpool_destroy(p));
 	close(dir);
@@ -1207,7 +1234,7 @@ GRADE_TEST_T(tpool, parallel_pipes, 4,
 }
 
 GRADE_TEST(tpool, short_reads, 2,
-	   "the pool continues short reads: pread capped at 1000 bytes, pipes fed 100 bytes at a time",
+	   "the pool continues short reads: pread capped at 1000 bytes, pipes fed 100 bytes at a time; on a pipe, the rest only (read(2) cut to 40)",
 	   "TODO 13: a short pread is not the end of the file: go on reading the part still "
 	   "missing until len or a 0 (chapter 01's pread_full; pread(2), RETURN VALUE)")
 {
@@ -1244,6 +1271,36 @@ GRADE_TEST(tpool, short_reads, 2,
 	grade_check(rc == 0, "tpool_batch_read on pipes fed in pieces returned %s, expected 0",
 		    errno_name(rc));
 	check_pipe_results("tpool_batch_read (pipes fed 100 bytes at a time)", preqs, 2, pdata, len);
+	/* The rest of a short read(2) is the rest only: a pipe holding 100
+	 * bytes (its writer closed), a request of 60, every read cut to 40.
+	 * The second read asks for 20 at buf + 40; asking for 60 again would
+	 * take 40 more bytes, 20 of them past the end of the request's buffer,
+	 * and out of the pipe. */
+	{
+		unsigned char over[100];
+		int op[2];
+		struct batch_req e = { -1, 0, 60, over, UNSET };
+
+		fault_pipe(op, 0);
+		grade_check(SEAM_REAL(write)(op[1], data, 100) == 100, "harness: cannot feed the "
+			    "pipe");
+		close(op[1]);
+		memset(over, 0xa5, sizeof(over));
+		e.fd = op[0];
+		rw.cap = 40;
+		rc = SEAM_CALL(tpool_batch_read(pool, &e, 1, 1));
+		rw.cap = 0;
+		grade_check(rc == 0 && e.res == 60 && memcmp(over, data, 60) == 0 &&
+			    over[60] == 0xa5 && over[99] == 0xa5 &&
+			    SEAM_REAL(read)(op[0], over, sizeof(over)) == 40,
+			    "a request of 60 bytes on a pipe holding 100, each read(2) cut to 40: "
+			    "tpool_batch_read returned %s, res %s, expected 0 and 60, with the 20 "
+			    "bytes after the request's buffer untouched and 40 bytes left in the "
+			    "pipe. After a short read, the next read(2) asks for len - done bytes at "
+			    "buf + done, not len again: that writes past the caller's buffer (TODO "
+			    "13; chapter 01's pread_full)", errno_name(rc), errno_name(e.res));
+		close(op[0]);
+	}
 	SEAM_CALL_VOID(tpool_destroy(pool));
 	feed_free_pipes(2, p, preqs, pdata);
 	free(f);
@@ -2724,7 +2781,7 @@ GRADE_TEST(paio, window_stays_full, 2,
 }
 
 GRADE_TEST(paio, refused_requests, 2,
-	   "paio_batch_read: aio_read refusing a request (EINVAL, then EBADF) is that request's -errno; the batch goes on, also when a whole window is refused",
+	   "paio_batch_read: aio_read refusing a request (EINVAL, then EBADF) is that request's -errno; the batch goes on, also when a whole window is refused, and the rest of the round is submitted",
 	   "TODOs 5 and 8: aio_read failing with an errno other than EAGAIN is the request's "
 	   "result (-errno) and frees its slot; refill the window and go on until every "
 	   "request has its res (paio.h, rules)")
@@ -2783,6 +2840,51 @@ GRADE_TEST(paio, refused_requests, 2,
 		}
 	}
 	check_file_results("paio_batch_read", reqs, n, data, size, 2);
+	/* A refusal in the middle of a round: at qd 3 the first window is pipe
+	 * 0, a refused request, pipe 1. Pipe 1 must be in flight (submitted in
+	 * the same round) when the code first sleeps: the harness answers it
+	 * first, then pipe 2 (which takes a free slot), then pipe 0. */
+	{
+		static const int order[3] = { 1, 2, 0 };
+		const size_t len = 300;
+		int p[3][2];
+		struct batch_req preqs[3], all[4];
+		unsigned char *pdata[3];
+		char rbuf[10];
+		struct feed *f;
+
+		feed_pipes(3, p, preqs, pdata, len, 0, UNSET);
+		all[0] = preqs[0];
+		all[1] = (struct batch_req){ bad, 0, sizeof(rbuf), rbuf, UNSET };
+		all[2] = preqs[1];
+		all[3] = preqs[2];
+		f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .order = order,
+						   .data = pdata, .len = len,
+						   .wait = W_IN_SUSPEND });
+		aw.refuse_fd = bad;
+		aw.refuse_errno = EBADF;
+		rc = SEAM_CALL(paio_batch_read(all, 4, 3));
+		aw.refuse_fd = 0;
+		grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with "
+			    "%ld read(s) still in flight", errno_name(rc), aw_in_flight());
+		feed_join(f);
+		w_check_no_violation();
+		check_fed(f, "at qd 3, requests 0, 2 and 3 are pipes and aio_read refuses request "
+			  "1 (EBADF): request 2 must be submitted in the same round as request 0, "
+			  "before the code sleeps. A refusal is that request's result; go on "
+			  "submitting the other ready requests, do not stop the round there "
+			  "(TODOs 5 and 8)");
+		grade_check(rc == 0 && all[1].res == -EBADF, "paio_batch_read returned %s, request "
+			    "1 (refused with EBADF) res %s; expected 0 and -EBADF", errno_name(rc),
+			    errno_name(all[1].res));
+		check_protocol();
+		preqs[0].res = all[0].res;
+		preqs[1].res = all[2].res;
+		preqs[2].res = all[3].res;
+		check_pipe_results("paio_batch_read (a refusal between pipes)", preqs, 3, pdata, len);
+		feed_free_pipes(3, p, preqs, pdata);
+		free(f);
+	}
 	close(bad);
 	close(fd);
 	free(data);
@@ -2955,8 +3057,94 @@ static int turn_first_read(int a, int b)
 	}
 }
 
+/* Which of n pipes (fds[i], not answered yet: !gone[i]) a worker reads
+ * next; -1 if none within the bound. */
+static int turn_next_read(const int *fds, const bool *gone, int n)
+{
+	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
+
+	for (;;) {
+		for (int i = 0; i < n; i++)
+			if (!gone[i] && atomic_load(&rw.reading[fds[i]]) > 0)
+				return i;
+		if (fault_now_ms() > deadline)
+			return -1;
+		fault_nap();
+	}
+}
+
+/* The second half of tpool.batches_take_turns: caller A has 4 requests at
+ * qd 2 on a pool of one worker, so one of A's jobs waits in the queue in
+ * front of caller B's request. When A's first read ends, A's next request
+ * goes behind B's all the same (paio.h: "its batch's next request goes
+ * behind them"), even though the job at the front is A's own. Returns the
+ * position of B's read among the five, and A's third's, through *b, *a2. */
+static bool turns_behind_own_job(int *b_pos, int *a2_pos)
+{
+	const size_t len = 64;
+	int pa[4][2], pb[1][2], fds[5], order[5];
+	struct batch_req ra[4], rb[1];
+	unsigned char *da[4], *db[1];
+	struct other_caller a, b;
+	pthread_t ta, tb;
+	struct tpool *pool;
+	bool gone[5] = { false }, ok = true;
+	int k = 0;
+
+	pool = pool_or_fail(1);
+	feed_pipes(4, pa, ra, da, len, 0, UNSET);
+	feed_pipes(1, pb, rb, db, len, 0, UNSET);
+	for (int i = 0; i < 4; i++)
+		fds[i] = pa[i][0];
+	fds[4] = pb[0][0];
+	a = (struct other_caller){ .pool = pool, .reqs = ra, .n = 4, .qd = 2, .rc = -1 };
+	b = (struct other_caller){ .pool = pool, .reqs = rb, .n = 1, .rc = -1 };
+	seam_arm();
+	grade_check(SEAM_REAL(pthread_create)(&ta, NULL, other_caller_main, &a) == 0,
+		    "harness: cannot start the first caller");
+	order[k] = turn_next_read(fds, gone, 5);
+	if (order[k] < 0)
+		ok = false;
+	grade_check(SEAM_REAL(pthread_create)(&tb, NULL, other_caller_main, &b) == 0,
+		    "harness: cannot start the second caller");
+	if (!other_caller_asleep(&b))
+		ok = false;
+	while (k < 5) {
+		int i = order[k];
+
+		if (i < 0) {   /* nothing read: answer everything so that all ends */
+			ok = false;
+			for (int j = 0; j < 5; j++)
+				turn_answer(j < 4 ? pa[j] : pb[0], j < 4 ? da[j] : db[0], len);
+			break;
+		}
+		turn_answer(i < 4 ? pa[i] : pb[0], i < 4 ? da[i] : db[0], len);
+		gone[i] = true;
+		if (++k < 5)
+			order[k] = turn_next_read(fds, gone, 5);
+	}
+	SEAM_REAL(pthread_join)(ta, NULL);
+	SEAM_REAL(pthread_join)(tb, NULL);
+	seam_disarm();
+	*b_pos = *a2_pos = -1;
+	for (int j = 0; ok && j < 5; j++) {
+		if (order[j] == 4)
+			*b_pos = j;
+		if (order[j] == 2)
+			*a2_pos = j;
+	}
+	grade_check(a.rc == 0 && b.rc == 0, "tpool_batch_read returned %s (4 requests at qd 2) "
+		    "and %s (1 request), expected 0 and 0", errno_name(a.rc), errno_name(b.rc));
+	check_pipe_results("tpool_batch_read (first caller, qd 2)", ra, 4, da, len);
+	check_pipe_results("tpool_batch_read (second caller)", rb, 1, db, len);
+	SEAM_CALL_VOID(tpool_destroy(pool));
+	feed_free_pipes(4, pa, ra, da);
+	feed_free_pipes(1, pb, rb, db);
+	return ok;
+}
+
 GRADE_TEST(tpool, batches_take_turns, 2,
-	   "batches take turns: on a pool of one worker, another caller's waiting request is read before the rest of a long batch",
+	   "batches take turns: on a pool of one worker, another caller's waiting request is read before the rest of a long batch (at qd 1, and at qd 2 with one of its own jobs queued in front)",
 	   "TODOs 12 and 14: a batch must not keep a worker to itself. When one of its requests "
 	   "finishes while requests of other batches wait in the queue, its next request goes "
 	   "behind them (lesson section 8, \"The decisions\")")
@@ -3011,6 +3199,24 @@ GRADE_TEST(tpool, batches_take_turns, 2,
 	SEAM_CALL_VOID(tpool_destroy(pool));
 	feed_free_pipes(3, pa, ra, da);
 	feed_free_pipes(1, pb, rb, db);
+	{
+		int b_pos, a2_pos;
+
+		grade_check(turns_behind_own_job(&b_pos, &a2_pos), "4 requests at qd 2 and 1 "
+			    "request on a pool of one worker: the worker stopped reading the pipes "
+			    "(or the second caller never went to sleep)");
+		grade_check(b_pos < a2_pos, "4 requests at qd 2 and then 1 request of a second "
+			    "caller on a pool of one worker: the second caller's request was read "
+			    "%s of the reads, after the first caller's third (read %s). When the "
+			    "first caller's first request finished, the second caller's request "
+			    "was waiting in the queue (behind the first caller's second job): the "
+			    "first caller's next request goes behind it, also when the job at the "
+			    "front of the queue is the first caller's own. Look at whether ANY job "
+			    "of another batch waits, not only at the front one (TODOs 12 and 14)",
+			    b_pos == 0 ? "first" : b_pos == 1 ? "2nd" : b_pos == 2 ? "3rd" :
+			    b_pos == 3 ? "4th" : "last", a2_pos == 1 ? "2nd" : a2_pos == 2 ? "3rd" :
+			    "earlier");
+	}
 }
 
 /* ===================================================================== */
