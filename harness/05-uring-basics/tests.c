@@ -2773,11 +2773,19 @@ GRADE_TEST(read_full, submit_errors, 2,
 		    "and return %zu", errno_name(got), sizeof(buf));
 	check_idle(ring, "uring_write_full");
 	for (size_t i = 0; i < sizeof(persist) / sizeof(persist[0]); i++) {
+		struct seam_heap heap;
+
 		watch_reset();
 		uw.submit_error = persist[i];
 		uw.submit_error_left = -1;
+		seam_heap_usage(&heap);
 		got = i == 0 ? UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 0))
 			     : UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0));
+		/* Both functions were called once above: a one-time allocation is
+		 * not counted, only what each retry of the submit call keeps. */
+		check_retries_free(&heap, i == 0 ? "uring_read_full" : "uring_write_full",
+				   i == 0 ? "whose submit calls all returned -EAGAIN"
+					  : "whose submit calls all returned -EBUSY");
 		grade_check(got == persist[i], "%s returned %s when every submit call returned %s; "
 			    "expected %s", i == 0 ? "uring_read_full" : "uring_write_full",
 			    errno_name(got), errno_name(persist[i]), errno_name(persist[i]));
@@ -3351,6 +3359,31 @@ GRADE_TEST(read_full, poll_result_checked, 2,
 		    "write completed with -EAGAIN, the poll for POLLOUT completed with -EINTR; "
 		    "expected it to ask again and return %zu", errno_name(got), sizeof(buf));
 	check_idle(ring, "uring_write_full");
+
+	/* 200 transfers completing with -EAGAIN, and the poll after each one
+	 * interrupted: asked again each time, and nothing a retry takes is kept
+	 * (both functions were called once above, so a one-time allocation is
+	 * not counted). */
+	for (int dir = 0; dir < 2; dir++) {
+		const char *who = dir ? "uring_write_full" : "uring_read_full";
+		struct seam_heap heap;
+
+		watch_reset();
+		inject(dir ? OPS_WRITE : OPS_READ, 0, 200, -EAGAIN);
+		uw.poll_inject_res = -EINTR;
+		uw.poll_inject_left = 200;
+		seam_heap_usage(&heap);
+		got = dir ? UCALL(uring_write_full(ring, fd, data, sizeof(buf), 0))
+			  : UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 10));
+		check_retries_free(&heap, who, "whose transfer completed 200 times with "
+				   "res = -EAGAIN, each poll after it with res = -EINTR");
+		grade_check(got == (ssize_t)sizeof(buf), "%s returned %s when its transfer "
+			    "completed 200 times with -EAGAIN and the poll after each one with "
+			    "-EINTR; expected it to ask again each time (no count of retries) and "
+			    "return %zu", who, errno_name(got), sizeof(buf));
+		check_idle(ring, who);
+	}
+	uw.poll_inject_left = 0;
 
 	/* Every read and write -EAGAIN, every poll failing (-ECANCELED, and
 	 * -EAGAIN: any negative poll result but -EINTR is returned): stop with
