@@ -101,10 +101,14 @@ sandbox_limits() {
 	ulimit -S -f $((64 * 1024 * 1024)) 2>/dev/null  # 64 GiB of file offset (sparse files)
 	[ "${SAN:-0}" = 1 ] || ulimit -S -v $((16 * 1024 * 1024)) 2>/dev/null
 	# Processes: root is not held by RLIMIT_NPROC (the kernel exempts it);
-	# for anyone else, what runs already plus room for the tests' own.
+	# for anyone else, what runs already plus room for the tests' own. The
+	# runner runs one test per core at once, and a test of chapter 03 may
+	# start TPOOL_MAX_THREADS (256) threads: 512 for the runner and its
+	# helpers, and 256 more for each core (with 512 in all, two such tests
+	# side by side failed pthread_create with EAGAIN for a learner).
 	if [ "$EUID" != 0 ]; then
 		nproc=$(ps -u "$EUID" -L --no-headers 2>/dev/null | wc -l)
-		ulimit -S -u $((nproc + 512)) 2>/dev/null
+		ulimit -S -u $((nproc + 512 + 256 * $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4))) 2>/dev/null
 	else
 		sandbox_pids_cgroup
 	fi
