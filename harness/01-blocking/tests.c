@@ -363,22 +363,29 @@ GRADE_TEST(read_full, whole_files, 2,
 	}
 }
 
-/* A read that ends the input the way a terminal's Ctrl-D does: its second
- * call returns 0 (end of file) although more bytes come after it, for the
- * next read. A read_full that asks again after the 0 takes them. */
+/* An end of file with more after it, for read (a terminal's Ctrl-D: more
+ * input may follow, for the next reader) and pread (a writer appends at the
+ * end meanwhile): the first call brings at most 1000 bytes, the second
+ * returns 0, and the calls after it (a loop that asked again after the 0)
+ * are counted in eof_after and take the bytes. false: return 0 now. */
 static long eof_calls, eof_after;
 
-static ssize_t ctrl_d_read(int fd, void *buf, size_t n)
+static bool eof_script(size_t *n)
 {
 	long k = ++eof_calls;
 
-	if (k == 1 && n > 1000)
-		n = 1000;
+	if (k == 1 && *n > 1000)
+		*n = 1000;
 	if (k == 2)
-		return 0;
+		return false;
 	if (k > 2)
 		eof_after++;
-	return SEAM_REAL(read)(fd, buf, n);
+	return true;
+}
+
+static ssize_t ctrl_d_read(int fd, void *buf, size_t n)
+{
+	return eof_script(&n) ? SEAM_REAL(read)(fd, buf, n) : 0;
 }
 
 GRADE_TEST(read_full, stops_at_eof, 2,
@@ -780,20 +787,10 @@ static void refuse_seek_and_read(const char *who)
 }
 
 /* pread() brings 1000 bytes, then 0 (end of file), then, if called again at
- * that offset, what a writer appended meanwhile. */
-static long peof_calls, peof_after;
-
+ * that offset, what a writer appended meanwhile (eof_script). */
 static ssize_t eof_then_more_pread(int fd, void *buf, size_t n, off_t off)
 {
-	long k = ++peof_calls;
-
-	if (k == 1 && n > 1000)
-		n = 1000;
-	if (k == 2)
-		return 0;
-	if (k > 2)
-		peof_after++;
-	return SEAM_REAL(pread)(fd, buf, n, off);
+	return eof_script(&n) ? SEAM_REAL(pread)(fd, buf, n, off) : 0;
 }
 
 static ssize_t eof_then_more_pread64(int fd, void *buf, size_t n, off64_t off)
@@ -853,7 +850,7 @@ GRADE_TEST(pread_full, random_ranges, 2,
 	 * pread there would find what a writer appended since; the 0 ends
 	 * this pread_full, as read_full's 0 does (01.02). */
 	fd = grade_open(grade_make_file("grows", data, 5000), O_RDONLY);
-	peof_calls = peof_after = 0;
+	eof_calls = eof_after = 0;
 	seam_hook_pread = eof_then_more_pread;
 	seam_hook_pread64 = eof_then_more_pread64;
 	{
@@ -861,12 +858,12 @@ GRADE_TEST(pread_full, random_ranges, 2,
 
 		seam_hook_pread = NULL;
 		seam_hook_pread64 = NULL;
-		grade_check(got == 1000 && peof_after == 0, "pread() returned 1000 bytes, then 0 "
+		grade_check(got == 1000 && eof_after == 0, "pread() returned 1000 bytes, then 0 "
 			    "(end of file); pread_full then called pread() %ld more time(s) and "
 			    "returned %s, expected 1000 with no pread() after the 0: believe the "
 			    "end of file the first time, as read_full does (TODO 2; blocking.h: "
 			    "\"read returning 0 means end of file: stop, do not retry\")",
-			    peof_after, grade_errno_str(got));
+			    eof_after, grade_errno_str(got));
 		grade_check_same(buf, data, 1000, "pread_full before the 0");
 	}
 	close(fd);
@@ -3860,19 +3857,19 @@ GRADE_TEST(batch, error_after_progress, 1,
 	 * the 0 ends it, as it ends pread_full (01.09); a second pread there
 	 * would take bytes a writer appended after the end. */
 	reqs[0].res = 1;
-	peof_calls = peof_after = 0;
+	eof_calls = eof_after = 0;
 	seam_hook_pread = eof_then_more_pread;
 	seam_hook_pread64 = eof_then_more_pread64;
 	ret = SEAM_CALL(blk_batch_read(reqs, 1, 4));
 	seam_hook_pread = NULL;
 	seam_hook_pread64 = NULL;
-	grade_check(ret == 0 && reqs[0].res == 1000 && peof_after == 0, "a request of 4096 bytes "
+	grade_check(ret == 0 && reqs[0].res == 1000 && eof_after == 0, "a request of 4096 bytes "
 		    "whose pread() returned 1000 bytes, then 0 (end of file): blk_batch_read "
 		    "returned %s, gave it res %s and called pread() %ld more time(s) after the 0; "
 		    "expected 0, res 1000 and none: the end of file is where pread returns 0, the "
 		    "first time (TODO 5: read each request with pread_full; blocking.h: \"read "
 		    "returning 0 means end of file: stop, do not retry\")", grade_errno_str(ret),
-		    grade_errno_str(reqs[0].res), peof_after);
+		    grade_errno_str(reqs[0].res), eof_after);
 	close(bad);
 	close(fd);
 	free(data);
