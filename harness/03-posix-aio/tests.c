@@ -3041,22 +3041,6 @@ static void turn_answer(int p[2], const unsigned char *data, size_t len)
 	p[1] = -1;
 }
 
-/* The first of two pipes a worker starts reading; -1 if none within the bound. */
-static int turn_first_read(int a, int b)
-{
-	long deadline = fault_now_ms() + FEED_PATIENCE_MS;
-
-	for (;;) {
-		if (atomic_load(&rw.reading[a]) > 0)
-			return a;
-		if (atomic_load(&rw.reading[b]) > 0)
-			return b;
-		if (fault_now_ms() > deadline)
-			return -1;
-		fault_nap();
-	}
-}
-
 /* Which of n pipes (fds[i], not answered yet: !gone[i]) a worker reads
  * next; -1 if none within the bound. */
 static int turn_next_read(const int *fds, const bool *gone, int n)
@@ -3175,7 +3159,13 @@ GRADE_TEST(tpool, batches_take_turns, 2,
 	b_queued = other_caller_asleep(&b);
 	/* A's first request ends: the worker reads B's request next, or A's second. */
 	turn_answer(pa[0], da[0], len);
-	first = turn_first_read(pb[0][0], pa[1][0]);
+	{
+		int two[2] = { pb[0][0], pa[1][0] }, i;
+		bool none_gone[2] = { false, false };
+
+		i = turn_next_read(two, none_gone, 2);
+		first = i < 0 ? -1 : two[i];
+	}
 	turn_answer(pb[0], db[0], len);
 	turn_answer(pa[1], da[1], len);
 	turn_answer(pa[2], da[2], len);
