@@ -81,7 +81,9 @@ ssize_t write_full(int fd, const void *buf, size_t len);
  * had succeeded (a delayed write error, see close(2)); an open(2) result of
  * 0 is a descriptor like any other (bufsize == 0: -EINVAL; src missing:
  * -ENOENT; dst not writable: that error, e.g. -EACCES, -EISDIR, -ENOENT; no
- * memory for the buffer: -ENOMEM). Every descriptor it opens is closed, and
+ * memory for the buffer: -ENOMEM; a bufsize above SSIZE_MAX, more than one
+ * read(2) can return, may be refused with -EINVAL as bufsize 0 is, or
+ * answered -ENOMEM by malloc). Every descriptor it opens is closed, and
  * every byte of heap it allocates freed, before it returns, on success and
  * on every error path.
  */
