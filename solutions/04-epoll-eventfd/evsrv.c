@@ -811,9 +811,11 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd, unsigned qd)
 	if (r == 0)
 		r = io_setup((int)s->qd, &s->ctx); /* -errno itself */
 	if (r == 0)
-		r = set_nonblocking(listen_fd);
-	if (r == 0)
 		r = watch_fds(s);
+	/* last: the listener is the caller's, and nothing after this can fail
+	 * and leave it changed (evsrv.h: a failed open undoes what it made) */
+	if (r == 0)
+		r = set_nonblocking(listen_fd);
 	if (r < 0) {
 		destroy(s);
 		return r;
