@@ -123,6 +123,8 @@
  *    calls, and 10 s of pauses in all; well under a second is the aim).
  *    The bound is a count of tries, not a clock: the tests' pauses return
  *    at once, so a limit measured in elapsed time is never reached there.
+ *    Nothing else pauses: until io_submit answers -EAGAIN, the only wait
+ *    is io_getevents for the reads in flight (no sleep "to be gentle").
  *  - io_getevents returning -EINTR (a signal arrived while waiting): call
  *    it again. It is not an error of any request.
  *  - results are mapped back through the completion itself (io_event.data

@@ -109,6 +109,9 @@ struct aio_watch {
 	long submit_limit;
 	/* observations */
 	long setups, destroys;         /* successful io_setup / io_destroy        */
+	long destroys_refused;         /* io_destroy the kernel refused (EINVAL): */
+	                               /* a context already destroyed, or never   */
+	                               /* set up                                  */
 	long setup_nr;                 /* nr of the last io_setup                 */
 	long submit_calls, accepted;   /* io_submit calls; iocbs accepted         */
 	long getevents_calls, events;  /* io_getevents calls; events handed back  */
@@ -143,6 +146,11 @@ struct aio_watch {
 	long unpaused_retries;         /* io_submit again, no pause or wait since */
 	long pauses;                   /* nanosleep, usleep, ..., poll with no fds  */
 	long pauses_cut;               /* of them, answered EINTR (pause_eintrs)    */
+	long pauses_unasked;           /* of them, before io_submit first answered  */
+	                               /* -EAGAIN (or 0) in this call, real or      */
+	                               /* injected (waits for reads in flight are   */
+	                               /* no pauses)                                */
+	long submit_refusals;          /* io_submit answers -EAGAIN or 0 (any)      */
 	long long paused_ns;           /* the time those asked for, and io_getevents */
 	                               /* timeouts, in all                           */
 	long zero_len_iocbs;           /* iocbs submitted asking for 0 bytes         */
@@ -383,6 +391,8 @@ static int w_io_destroy(io_context_t ctx)
 		aw.inflight = 0;
 		nheld = 0;
 		pa.n = 0;
+	} else {
+		aw.destroys_refused++;
 	}
 	errno = ERRNO_MARKER;
 	return rc;
@@ -390,11 +400,15 @@ static int w_io_destroy(io_context_t ctx)
 
 /* The pauses: counted with the time they ask for, and over at once (the
  * tests need no real time). A pause of no time is no pause: it spins. */
+static bool pause_is_wait;   /* paused() for a timed wait with reads in flight */
+
 static void paused(long long ns)
 {
 	if (ns <= 0)
 		return;
 	aw.pauses++;
+	if (aw.submit_refusals == 0 && !pause_is_wait)
+		aw.pauses_unasked++;
 	aw.paused_ns += ns;
 	aw.owe_pause = false;
 }
@@ -479,6 +493,7 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 	}
 	if (injected_eagain(call)) {
 		aw.eagains++;
+		aw.submit_refusals++;
 		if (aw.inflight > 0)
 			aw.owe_reap = aw.after_eagain = true;
 		else
@@ -523,6 +538,8 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 		aw.owe_rest = true;
 		aw.owe_rest_nr = asked - 1;
 	}
+	if (rc == -EAGAIN || (rc == 0 && asked > 0))
+		aw.submit_refusals++;
 	aw.submit_took_all = rc > 0 && rc == asked;
 	return aw.last_submit_rc = rc;
 }
@@ -623,9 +640,12 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 		aw.wait_min_nr_halved = min_nr;
 	if (!poll && aw.owe_rest && aw.waits_owing_rest++ == 0)
 		aw.waits_owing_rest_nr = aw.owe_rest_nr;
-	if (ts && !poll)
+	if (ts && !poll) {
+		pause_is_wait = aw.inflight > 0;
 		paused(timespec_ns(ts));  /* so did a timeout of some length; a zero one polls, */
 					  /* and so does min_nr 0: the kernel returns at once */
+		pause_is_wait = false;
+	}
 	if (aw.efault_at > 0 && call == aw.efault_at) {
 		aw.efaults++;
 		return -EFAULT;
@@ -894,6 +914,8 @@ static void watch_next_call(void)
 	aw.unpaused_retries = 0;
 	aw.pauses = 0;
 	aw.pauses_cut = 0;
+	aw.pauses_unasked = 0;
+	aw.submit_refusals = 0;
 	aw.paused_ns = 0;
 	aw.zero_len_iocbs = 0;
 	aw.submit_eintrs = 0;

@@ -255,15 +255,23 @@ static struct plan random_plan(const struct datafile *f, size_t n, size_t maxlen
 /* Run the batch with the seams armed; it must return 0. */
 static void run_batch(struct plan *p, unsigned qd, const char *call)
 {
+	struct seam_heap heap;
+	char what[300];
 	int ret;
 
 	plan_reset(p);
 	watch_next_call();
+	seam_heap_usage(&heap);
 	ret = SEAM_CALL(laio_batch_read(p->reqs, p->n, qd));
 	grade_check(ret == 0, "%s: laio_batch_read(reqs, %zu, %u) returned %s, expected 0 "
 		    "(every request has its res) (seed %llu)", call, p->n, qd,
 		    errno_name(ret), seed());
 	plan_check(p, call);
+	/* Every fault this batch met (an -EINTR retried, a partial submit, a
+	 * short read continued) is survived without memory left behind. */
+	snprintf(what, sizeof(what), "laio_batch_read (%s): what a retry or a "
+		 "remainder allocates is freed too (TODO 7)", call);
+	grade_check_heap(&heap, what);
 }
 
 /* The faults of a test are played by the hooks on io_getevents: a batch
@@ -1675,6 +1683,20 @@ GRADE_TEST(direct, misaligned_per_request, 3,
 
 /* -------------------------------------------------------------- resources */
 
+/* io_destroy on a context that is already gone: the kernel refuses it
+ * (EINVAL), but the context's id is the address of its ring, which the next
+ * mmap of the process may be handed again: another thread's io_setup in
+ * between, and the second io_destroy tears down that thread's context. */
+static void check_destroyed_once(const char *what)
+{
+	grade_check(aw.destroys_refused == 0, "%s: io_destroy was called %ld more "
+		    "time(s) on a context already destroyed (the kernel answered EINVAL): "
+		    "destroy the context exactly once, on the one path every return goes "
+		    "through (TODO 7). Its id may already belong to another thread's new "
+		    "context, which a second io_destroy would tear down", what,
+		    aw.destroys_refused);
+}
+
 GRADE_TEST(resources, no_leaks, 2,
 	   "no io context, fd or thread left behind: one io_setup and one io_destroy per call",
 	   "TODO 7: io_destroy after every successful io_setup, free your bookkeeping; "
@@ -1694,6 +1716,7 @@ GRADE_TEST(resources, no_leaks, 2,
 	grade_check(aw.setups == 2 && aw.destroys == 2, "two laio_batch_read calls made %ld "
 		    "successful io_setup and %ld io_destroy calls; expected 2 and 2",
 		    aw.setups, aw.destroys);
+	check_destroyed_once("two laio_batch_read calls");
 	grade_check(count_aio_maps() == maps, "%d io context(s) are still mapped (\"[aio]\" "
 		    "in /proc/self/maps) after laio_batch_read returned", count_aio_maps() - maps);
 	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after "
@@ -1729,6 +1752,7 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 		    aw.destroys);
 	grade_check(count_aio_maps() == maps, "%d io context(s) still mapped after the "
 		    "failed batch", count_aio_maps() - maps);
+	check_destroyed_once("laio_batch_read whose io_getevents failed with -EFAULT");
 	grade_check(fault_count_fds() == fds, "%d more descriptor(s) open after the failed "
 		    "batch", fault_count_fds() - fds);
 	grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT");
@@ -1752,6 +1776,8 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 		    "io_destroy %ld)", aw.setups, aw.destroys);
 	grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT at "
 			 "every call");
+	check_destroyed_once("laio_batch_read whose io_getevents failed with -EFAULT at "
+			     "every call");
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -1794,6 +1820,7 @@ GRADE_TEST(resources, allocation_failures, 2,
 		grade_check(aw.setups == aw.destroys && count_aio_maps() == maps, "%s left an "
 			    "io context behind (io_setup %ld, io_destroy %ld)", what, aw.setups,
 			    aw.destroys);
+		check_destroyed_once(what);
 	}
 	plan_free(&p);
 	close_datafile(&f);
@@ -2502,10 +2529,22 @@ BATCH_BATTERY(battery_ctx, ctx_target, "laio_batch_read_ctx on the caller's cont
  * by the caller. Leaves the watcher's counts of this call in aw. */
 static int run_ctx(struct plan *p, io_context_t ctx, unsigned nr_events, unsigned qd)
 {
+	struct seam_heap heap;
+	char what[200];
+	int ret;
+
 	plan_reset(p);
 	watch_next_call();
 	aw.setups = aw.destroys = 0;
-	return SEAM_CALL(laio_batch_read_ctx(ctx, nr_events, p->reqs, p->n, qd));
+	seam_heap_usage(&heap);
+	ret = SEAM_CALL(laio_batch_read_ctx(ctx, nr_events, p->reqs, p->n, qd));
+	/* laio.h: the bookkeeping is freed on every path, whatever the batch
+	 * met on the way (an -EINTR retried, a partial submit, -ENOMEM). */
+	snprintf(what, sizeof(what), "laio_batch_read_ctx(ctx, %u, reqs, %zu, %u) returning %s "
+		 "(what a retry allocates is freed too; TODO 10)", nr_events, p->n, qd,
+		 errno_name(ret));
+	grade_check_heap(&heap, what);
+	return ret;
 }
 
 static void run_ctx_ok(struct plan *p, io_context_t ctx, unsigned nr_events, unsigned qd,
@@ -3197,6 +3236,52 @@ GRADE_TEST(batch, only_the_callers_array, 1,
 			 "at a page no one may touch", p.n);
 		run_ctx_ok(&p, ctx, 16, 16, what);
 		unguard_reqs(&p, &g);
+		plan_free(&p);
+	}
+	caller_ctx_done(ctx, "after the batches");
+	close_datafile(&f);
+}
+
+GRADE_TEST(faults, no_pause_without_eagain, 1,
+	   "no pause where io_submit never refused: 1000 reads at qd 1 and 200 at qd 8, "
+	   "through laio_batch_read and laio_batch_read_ctx, without one nanosleep (or any "
+	   "other sleep)",
+	   "TODOs 4 and 5: the pause between tries is for io_submit answering -EAGAIN with "
+	   "nothing of yours in flight, and only for that; otherwise the wait is io_getevents "
+	   "for the reads in flight (laio.h; pitfall 7)")
+{
+	struct datafile f = make_datafile("f", 256 * 1024, O_RDONLY);
+	io_context_t ctx = caller_ctx(16);
+	static const unsigned qds[] = { 1, 8 };
+	static const size_t ns[] = { 1000, 200 };
+
+	watch_start();
+	for (size_t k = 0; k < sizeof(qds) / sizeof(qds[0]); k++) {
+		struct plan p = random_plan(&f, ns[k], 4096);
+		char what[160];
+
+		/* The watcher counts every sleep (nanosleep, usleep, poll, a
+		 * timed io_getevents with nothing in flight, ...) made before
+		 * io_submit first answers -EAGAIN or 0, real or injected; its
+		 * pauses take no time, and nothing is injected here. A wait
+		 * for reads in flight, with a timeout or without, is no pause. */
+		snprintf(what, sizeof(what), "%zu requests at qd %u", p.n, qds[k]);
+		run_batch(&p, qds[k], what);
+		grade_check(aw.pauses_unasked == 0, "laio_batch_read (%s) paused %ld time(s) "
+			    "(nanosleep, usleep, poll, a timed io_getevents with nothing in "
+			    "flight, ...) though io_submit never answered -EAGAIN: the pause is "
+			    "only for -EAGAIN with nothing of yours in flight (laio.h). Each "
+			    "pause is milliseconds, so one per round makes this batch take "
+			    "seconds for nothing; the wait for completions is io_getevents "
+			    "(TODOs 4 and 5, pitfall 7)", what, aw.pauses_unasked);
+		snprintf(what, sizeof(what), "laio_batch_read_ctx of %zu requests at qd %u", p.n,
+			 qds[k]);
+		run_ctx_ok(&p, ctx, 16, qds[k], what);
+		grade_check(aw.pauses_unasked == 0, "%s paused %ld time(s) (nanosleep, usleep, "
+			    "poll, a timed io_getevents with nothing in flight, ...) though "
+			    "io_submit never answered -EAGAIN: the pause is only for -EAGAIN with "
+			    "nothing of yours in flight (laio.h; TODOs 4, 5 and 10, pitfall 7)",
+			    what, aw.pauses_unasked);
 		plan_free(&p);
 	}
 	caller_ctx_done(ctx, "after the batches");
