@@ -2151,6 +2151,16 @@ GRADE_TEST(helpers, dio_alignment, 1,
 	close(fds[0]);
 	close(fds[1]);
 	grade_check_heap(&heap, "laio_dio_alignment (on a file and on a pipe)");
+	/* AT_FDCWD (-100) is no descriptor either, though statx with
+	 * AT_EMPTY_PATH takes it for the current directory. */
+	mem = off = 7;
+	ret = SEAM_CALL(laio_dio_alignment(AT_FDCWD, &mem, &off));
+	grade_check(ret == -EBADF && mem == 7 && off == 7, "laio_dio_alignment(%d, &mem, &off) "
+		    "returned %s (mem %zu, off %zu), expected -EBADF with the outputs left at 7: "
+		    "%d is AT_FDCWD, which statx(2) with AT_EMPTY_PATH takes for the current "
+		    "directory and describes; laio.h asks about an open file fd, and a negative "
+		    "fd is none: refuse it before statx (TODO 9)", AT_FDCWD, errno_name(ret),
+		    mem, off, AT_FDCWD);
 	errno = ERRNO_MARKER;
 	mem = off = 7;
 	ret = SEAM_CALL(laio_dio_alignment(-1, &mem, &off));

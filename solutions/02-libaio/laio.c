@@ -406,6 +406,11 @@ int laio_dio_alignment(int fd, size_t *mem_align, size_t *offset_align)
 	struct statx stx;
 	uint32_t mem = LAIO_DIO_ALIGN, off = LAIO_DIO_ALIGN;
 
+	/* Checked here, not left to statx: with AT_EMPTY_PATH, the fd
+	 * AT_FDCWD (-100) names the current directory, which statx would
+	 * describe instead of refusing. */
+	if (fd < 0)
+		return -EBADF;
 	memset(&stx, 0, sizeof(stx));
 	/* statx is a glibc function: it returns -1 and sets errno. */
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) < 0)
