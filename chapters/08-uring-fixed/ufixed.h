@@ -120,7 +120,8 @@ int ufixed_add_buffer(struct ufixed *u, void *base, size_t len);
 /*
  * ufixed_remove_buffer - empty a slot of the buffer table; the kernel unpins
  * its pages (and gives back their RLIMIT_MEMLOCK charge). Returns 0, or
- * -EINVAL for u not live, slot out of range or already empty.
+ * -EINVAL for u not live, slot out of range or already empty, or the
+ * kernel's -errno with the slot left as it was.
  * Only between batches: no read may be in flight.
  */
 int ufixed_remove_buffer(struct ufixed *u, unsigned slot);
@@ -140,7 +141,8 @@ int ufixed_add_file(struct ufixed *u, int fd);
 /*
  * ufixed_remove_file - empty a slot of the file table (the kernel drops its
  * reference). Returns 0, or -EINVAL for u not live, slot out of range or
- * already empty. Only between batches.
+ * already empty, or the kernel's -errno with the slot left as it was. Only
+ * between batches.
  */
 int ufixed_remove_file(struct ufixed *u, unsigned slot);
 

@@ -153,6 +153,22 @@ static int updhook_files_tag(struct io_uring *ring, unsigned off, const int *fds
 	return err ? err : SEAM_REAL(io_uring_register_files_update_tag)(ring, off, fds, tags, nr);
 }
 
+/*
+ * The same for the buffer table: the next io_uring_register_buffers_update_tag
+ * returns bufs_update_err instead of reaching the kernel, once. Used by 08.03
+ * for a removal the kernel refuses: its error comes back, the slot stays.
+ */
+static int bufs_update_err;
+
+static int updhook_buffers_tag(struct io_uring *ring, unsigned off, const struct iovec *iov,
+			       const __u64 *tags, unsigned nr)
+{
+	int err = bufs_update_err;
+
+	bufs_update_err = 0;
+	return err ? err : SEAM_REAL(io_uring_register_buffers_update_tag)(ring, off, iov, tags, nr);
+}
+
 static void module_setup(unsigned entries)
 {
 	grade_require_io_uring(entries);
@@ -170,6 +186,8 @@ static void module_setup(unsigned entries)
 	files_update_err = 0;
 	seam_hook_io_uring_register_files_update = updhook_files;
 	seam_hook_io_uring_register_files_update_tag = updhook_files_tag;
+	bufs_update_err = 0;
+	seam_hook_io_uring_register_buffers_update_tag = updhook_buffers_tag;
 }
 
 #define URING_TEST_T(suite_, name_, points_, title_, hint_, entries_, seconds_) \
@@ -528,29 +546,55 @@ URING_TEST(ring, init_and_exit, 1,
  */
 static long sqpoll_refused;
 
+/* The set-up flag refused (IORING_SETUP_SQPOLL or _IOPOLL) and the error. */
+static unsigned sqpoll_refuse_flag = IORING_SETUP_SQPOLL;
+static int sqpoll_refuse_err = -EPERM;
+
 static int refuse_sqpoll_params(unsigned entries, struct io_uring *ring, struct io_uring_params *p)
 {
-	if (p && (p->flags & IORING_SETUP_SQPOLL)) {
+	if (p && (p->flags & sqpoll_refuse_flag)) {
 		sqpoll_refused++;
-		return -EPERM;
+		return sqpoll_refuse_err;
 	}
 	return watch_io_uring_queue_init_params(entries, ring, p);
 }
 
 static int refuse_sqpoll_init(unsigned entries, struct io_uring *ring, unsigned flags)
 {
-	if (flags & IORING_SETUP_SQPOLL) {
+	if (flags & sqpoll_refuse_flag) {
 		sqpoll_refused++;
-		return -EPERM;
+		return sqpoll_refuse_err;
 	}
 	return watch_io_uring_queue_init(entries, ring, flags);
+}
+
+/* Every ring refused, whatever its flags (io_uring blocked: -EPERM). */
+static int refuse_every_err = -EPERM;
+static long refused_every;
+
+static int refuse_every_params(unsigned entries, struct io_uring *ring, struct io_uring_params *p)
+{
+	(void)entries;
+	(void)ring;
+	(void)p;
+	refused_every++;
+	return refuse_every_err;
+}
+
+static int refuse_every_init(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	(void)entries;
+	(void)ring;
+	(void)flags;
+	refused_every++;
+	return refuse_every_err;
 }
 
 URING_TEST(ring, init_errors, 1,
 	   "ufixed_init: -EINVAL for 0 or 100000 entries and for unknown flags; nothing left "
 	   "behind; a plain ring all the same on a kernel without the newer set-up flags; a "
-	   "ring the kernel refuses with -ENOMEM is -ENOMEM with live 0, an SQPOLL ring it "
-	   "refuses (-EPERM) is -EPERM, not a ring without the SQ thread",
+	   "ring the kernel refuses with -ENOMEM is -ENOMEM with live 0, an SQPOLL or IOPOLL "
+	   "ring it refuses (-EPERM, -EINVAL) is that error, not a ring without the flag",
 	   "TODO 1: the contract's argument checks come before the kernel sees anything, and a "
 	   "refused call leaves *u cleared (ufixed.h, ufixed_init; man 2 io_uring_setup, "
 	   "ERRORS); optional set-up flags need a retry without them on -EINVAL; the kernel's "
@@ -661,32 +705,50 @@ URING_TEST(ring, init_errors, 1,
 		 * say live 1 and flags UFIXED_SQPOLL while no thread takes the
 		 * SQEs: the caller asked for SQPOLL and must hear that it has
 		 * none (only the optional flags of a plain ring are retried
-		 * without). */
-		int ret, live;
+		 * without). The same for -EINVAL (a kernel that does not take
+		 * SQPOLL or IOPOLL with these parameters): that retry is for a
+		 * plain ring only. */
+		static const struct { unsigned flags, setup; int err; const char *name; } no[] = {
+			{ UFIXED_SQPOLL, IORING_SETUP_SQPOLL, -EPERM, "UFIXED_SQPOLL" },
+			{ UFIXED_SQPOLL, IORING_SETUP_SQPOLL, -EINVAL, "UFIXED_SQPOLL" },
+			{ UFIXED_IOPOLL, IORING_SETUP_IOPOLL, -EINVAL, "UFIXED_IOPOLL" },
+		};
 
-		watch_reset_counts();
-		sqpoll_refused = 0;
-		seam_hook_io_uring_queue_init_params = refuse_sqpoll_params;
-		seam_hook_io_uring_queue_init = refuse_sqpoll_init;
-		memset(&u, 0x5a, sizeof(u));
-		ret = SEAM_CALL(ufixed_init(&u, 8, UFIXED_SQPOLL));
-		seam_hook_io_uring_queue_init_params = watch_io_uring_queue_init_params;
-		seam_hook_io_uring_queue_init = watch_io_uring_queue_init;
-		live = u.live;
-		if (ret == 0 && watch.init_ok > 0)
-			SEAM_CALL_VOID(ufixed_exit(&u));
-		grade_check(sqpoll_refused > 0 && ret == -EPERM && live == 0 && watch.init_ok == 0,
-			    "ufixed_init(&u, 8, UFIXED_SQPOLL), where the kernel refused the SQPOLL "
-			    "ring with -EPERM (%ld time(s)), returned %s with live %d after setting "
-			    "up %ld ring(s); expected -EPERM, live 0 and no ring: %s (TODO 1; "
-			    "ufixed.h, ufixed_init: -EPERM from the kernel)", sqpoll_refused,
-			    grade_errno_str(ret), live, watch.init_ok, ret == 0 ? "a ring without "
-			    "the SQ thread in its place is not what the caller asked for (its "
-			    "flags would say UFIXED_SQPOLL, and no thread takes its SQEs); only a "
-			    "plain ring's optional set-up flags are dropped on a retry" :
-			    "return the kernel's error as it came");
-		grade_check(fault_count_fds() == before, "a ufixed_init whose SQPOLL ring the "
-			    "kernel refused left %d descriptor(s) open", fault_count_fds() - before);
+		for (size_t k = 0; k < sizeof(no) / sizeof(no[0]); k++) {
+			int ret, live;
+
+			watch_reset_counts();
+			sqpoll_refused = 0;
+			sqpoll_refuse_flag = no[k].setup;
+			sqpoll_refuse_err = no[k].err;
+			seam_hook_io_uring_queue_init_params = refuse_sqpoll_params;
+			seam_hook_io_uring_queue_init = refuse_sqpoll_init;
+			memset(&u, 0x5a, sizeof(u));
+			ret = SEAM_CALL(ufixed_init(&u, 8, no[k].flags));
+			seam_hook_io_uring_queue_init_params = watch_io_uring_queue_init_params;
+			seam_hook_io_uring_queue_init = watch_io_uring_queue_init;
+			live = u.live;
+			if (ret == 0 && watch.init_ok > 0)
+				SEAM_CALL_VOID(ufixed_exit(&u));
+			grade_check(sqpoll_refused > 0 && ret == no[k].err && live == 0 &&
+				    watch.init_ok == 0,
+				    "ufixed_init(&u, 8, %s), where the kernel refused that ring with "
+				    "%s (%ld time(s)), returned %s with live %d after setting up %ld "
+				    "ring(s); expected %s, live 0 and no ring: %s (TODO 1; ufixed.h, "
+				    "ufixed_init: errors from the kernel)", no[k].name,
+				    grade_errno_str(no[k].err), sqpoll_refused, grade_errno_str(ret),
+				    live, watch.init_ok, grade_errno_str(no[k].err), ret == 0 ? "a "
+				    "ring without the flag asked for in its place is not what the "
+				    "caller asked for (its flags would say so, and the ring would not "
+				    "do it); only a plain ring's optional set-up flags "
+				    "(SINGLE_ISSUER, DEFER_TASKRUN) are dropped on a retry after "
+				    "-EINVAL" : "return the kernel's error as it came");
+			grade_check(fault_count_fds() == before, "a ufixed_init whose %s ring the "
+				    "kernel refused left %d descriptor(s) open", no[k].name,
+				    fault_count_fds() - before);
+		}
+		sqpoll_refuse_flag = IORING_SETUP_SQPOLL;
+		sqpoll_refuse_err = -EPERM;
 	}
 }
 
@@ -771,6 +833,30 @@ URING_TEST(tables, buffers, 2,
 	ret = probe_read(&u, fd, false, c, 4096, 0);
 	grade_check(ret == 4096 && grade_first_diff(c, data, 4096) < 0, "a READ_FIXED into slot "
 		    "0 after it was filled again got %s", grade_errno_str(ret));
+	/* A removal the kernel refuses (-ENOMEM, made here by the harness):
+	 * its error, the slot still filled, in u->bufs and in the kernel. Only
+	 * when the slot is emptied with an update: a table registered again
+	 * whole (allowed between batches) never meets the refusal, and that
+	 * removal is undone below. */
+	bufs_update_err = -ENOMEM;
+	ret = SEAM_CALL(ufixed_remove_buffer(&u, 0));
+	if (bufs_update_err != 0) {
+		bufs_update_err = 0;
+		if (ret == 0)
+			grade_check(add_buffer_or_fail(&u, c, alen) == 0, "after slot 0 was "
+				    "emptied, the next buffer must get the lowest free slot, 0");
+		ret = -ENOMEM;
+	}
+	grade_check(ret == -ENOMEM && u.bufs[0].iov_base == c && u.bufs[0].iov_len == alen,
+		    "the kernel refused to empty buffer slot 0 (-ENOMEM, made by the harness), and "
+		    "ufixed_remove_buffer returned %s with u.bufs[0] = %p/%zu; expected -ENOMEM and "
+		    "the slot as it was (%p/%zu): the kernel still holds the buffer, so the record "
+		    "must too. Check what the update returned before you empty u->bufs[slot] "
+		    "(TODO 3; ufixed.h, ufixed_remove_buffer)", grade_errno_str(ret),
+		    u.bufs[0].iov_base, u.bufs[0].iov_len, (void *)c, alen);
+	ret = probe_read(&u, fd, false, c, 4096, 0);
+	grade_check(ret == 4096, "after a refused ufixed_remove_buffer, a READ_FIXED into slot 0 "
+		    "got %s", grade_errno_str(ret));
 
 	/* Memory registered twice gets two slots, each its own registration
 	 * (the caller removes each slot it got); and a buffer need not be
@@ -1047,6 +1133,22 @@ URING_TEST(tables, files, 2,
 	}
 	grade_check(u.files[2] == -1, "a refused ufixed_add_file filled slot 2 (files[2] = %d)",
 		    u.files[2]);
+	/* A removal the kernel refuses: its error, the slot still filled. */
+	files_update_err = -ENOMEM;
+	ret = SEAM_CALL(ufixed_remove_file(&u, 0));
+	grade_check(files_update_err == 0, "ufixed_remove_file did not empty the kernel's slot "
+		    "with io_uring_register_files_update (or its _tag form) (TODO 5)");
+	files_update_err = 0;
+	grade_check(ret == -ENOMEM && u.files[0] == fd, "the kernel refused to empty file slot 0 "
+		    "(-ENOMEM, made by the harness), and ufixed_remove_file returned %s with "
+		    "files[0] = %d; expected -ENOMEM and files[0] still %d: the kernel still holds "
+		    "the file, so the record must too (ufixed_read would read the fd without the "
+		    "slot). Check what the update returned before you set files[slot] to -1 "
+		    "(TODO 5; ufixed.h, ufixed_remove_file)", grade_errno_str(ret), u.files[0], fd);
+	memset(buf, 0, sizeof(buf));
+	ret = probe_read(&u, 0, true, buf, 4096, -1);
+	grade_check(ret == 4096 && grade_first_diff(buf, data, 4096) < 0, "after a refused "
+		    "ufixed_remove_file, a read through file slot 0 got %s", grade_errno_str(ret));
 	ret = SEAM_CALL(ufixed_remove_file(&u, 1));
 	grade_check(ret == 0 && u.files[1] == -1, "ufixed_remove_file(&u, 1) returned %s and left "
 		    "files[1] = %d; expected 0 and -1 (TODO 5)", grade_errno_str(ret), u.files[1]);
@@ -1160,12 +1262,17 @@ URING_TEST(tables, files, 2,
 		grade_check(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0, "harness: pipe2: %s",
 			    strerror(errno));
 		init_or_fail(&u, 8, 0);
+		/* In slot 1, slot 0 emptied before: the exit releases whatever
+		 * the table holds, not only when slot 0 is filled. */
+		add_file_or_fail(&u, fd);
 		add_file_or_fail(&u, p[1]);
+		grade_check(SEAM_CALL(ufixed_remove_file(&u, 0)) == 0, "ufixed_remove_file(&u, 0) "
+			    "failed (TODO 5)");
 		close(p[1]);
 		SEAM_CALL_VOID(ufixed_exit(&u));
 		got = read(p[0], &c, 1);
-		grade_check(got == 0, "a pipe's write end was registered (the caller's fd then "
-			    "closed) and ufixed_exit returned, yet the pipe still has a writer (read "
+		grade_check(got == 0, "a pipe's write end was registered in file slot 1 (slot 0 "
+			    "emptied; the caller's fd then closed) and ufixed_exit returned, yet the pipe still has a writer (read "
 			    "of its other end: %s): the file table was not unregistered, so the "
 			    "kernel drops its reference only later, when it frees the ring in the "
 			    "background; unregister the files before io_uring_queue_exit (TODO 9; "
@@ -1213,13 +1320,22 @@ static int memlock_attempt(struct ufixed *u, unsigned char *mem, size_t big, siz
 		grade_check(ret == 0, "ufixed_remove_buffer returned %s", grade_errno_str(ret));
 	}
 	/* A ring torn down with a buffer still registered: ufixed_exit must
-	 * unregister it, or the charge stays until the ring is freed later. */
-	ret = SEAM_CALL(ufixed_add_buffer(u, mem, big));
-	if (ret < 0) {
-		snprintf(why, whylen, "ufixed_add_buffer of %zu bytes returned %s", big,
-			 grade_errno_str(ret));
-		SEAM_CALL_VOID(ufixed_exit(u));
-		return ret;
+	 * unregister it, or the charge stays until the ring is freed later.
+	 * The buffer is in slot 1 with slot 0 emptied before (a page of its
+	 * own, after the big one): the exit releases whatever the table holds,
+	 * not only when slot 0 is filled. */
+	{
+		int small = SEAM_CALL(ufixed_add_buffer(u, mem + big, 4096));
+
+		ret = small < 0 ? small : SEAM_CALL(ufixed_add_buffer(u, mem, big));
+		if (ret < 0) {
+			snprintf(why, whylen, "ufixed_add_buffer of %zu bytes returned %s",
+				 small < 0 ? (size_t)4096 : big, grade_errno_str(ret));
+			SEAM_CALL_VOID(ufixed_exit(u));
+			return ret;
+		}
+		grade_check(SEAM_CALL(ufixed_remove_buffer(u, (unsigned)small)) == 0,
+			    "ufixed_remove_buffer of slot %d failed (TODO 3)", small);
 	}
 	SEAM_CALL_VOID(ufixed_exit(u));
 	init_or_fail(u, 8, 0);
@@ -1229,7 +1345,8 @@ static int memlock_attempt(struct ufixed *u, unsigned char *mem, size_t big, siz
 			 "a new ring could not register it again (%s): ufixed_exit must unregister "
 			 "the buffers (io_uring_unregister_buffers) before io_uring_queue_exit, "
 			 "which frees the ring (and its pins) only later, in the background "
-			 "(TODO 9)", big, grade_errno_str(ret));
+			 "(TODO 9; whatever slots are filled: slot 0 was empty here, the buffer was in "
+			 "slot 1)", big, grade_errno_str(ret));
 	SEAM_CALL_VOID(ufixed_exit(u));
 	return ret < 0 ? ret : 0;
 }
@@ -1510,6 +1627,77 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 		grade_check(e[4].res == -EFAULT, "request 4, a buffer that %s: res %s, expected "
 			    "-EFAULT from its plain read", what[4], grade_errno_str(e[4].res));
 		free(row);
+	}
+	/* The last slot of each table counts like any other: every slot up to
+	 * 14 filled with other memory and other fds, the request's buffer in
+	 * buffer slot 15 alone and its fd (a dup of its own) in file slot 15
+	 * alone. A loop that stops one slot early reads it plain. */
+	{
+		unsigned char *fill = arena_alloc(UFIXED_MAX_BUFS * 4096), *last = arena_alloc(4096);
+		int dupfd = dup(m.fd[0]), bs = -1, fs = -1;
+		struct batch_req q;
+
+		grade_check(dupfd >= 0, "harness: dup: %s", strerror(errno));
+		/* Both tables emptied first: no slot holds memory or fds of before. */
+		for (unsigned k = 0; k < UFIXED_MAX_BUFS; k++)
+			if (u.bufs[k].iov_base)
+				grade_check(SEAM_CALL(ufixed_remove_buffer(&u, k)) == 0,
+					    "ufixed_remove_buffer(&u, %u) failed", k);
+		for (unsigned k = 0; k < UFIXED_MAX_FILES; k++)
+			if (u.files[k] >= 0)
+				grade_check(SEAM_CALL(ufixed_remove_file(&u, k)) == 0,
+					    "ufixed_remove_file(&u, %u) failed", k);
+		for (int k = 0; k < (int)UFIXED_MAX_BUFS - 1; k++)
+			grade_check(add_buffer_or_fail(&u, fill + (size_t)k * 4096, 4096) == k,
+				    "buffers must get the lowest free slots");
+		for (int k = 0; k < (int)UFIXED_MAX_FILES - 1; k++)
+			grade_check(add_file_or_fail(&u, m.fd[1]) == k,
+				    "files must get the lowest free slots");
+		bs = add_buffer_or_fail(&u, last, 4096);
+		fs = add_file_or_fail(&u, dupfd);
+		grade_check(bs == (int)UFIXED_MAX_BUFS - 1 && fs == (int)UFIXED_MAX_FILES - 1,
+			    "with every other slot filled, the last buffer and file got slots %d and "
+			    "%d, expected %u and %u", bs, fs, UFIXED_MAX_BUFS - 1, UFIXED_MAX_FILES - 1);
+		q = (struct batch_req){ dupfd, 4096, 4096, last, 1 };
+		watch_sqes(&u, &q, 1);
+		ret = run_read(&u, &q, 1, 1);
+		check_sqes("a read whose buffer is in buffer slot 15 and whose fd is in file slot "
+			   "15, the last of each table: look at every slot, 0 to UFIXED_MAX_BUFS - 1 "
+			   "and 0 to UFIXED_MAX_FILES - 1, the last one included (TODO 6 and 7)");
+		grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+		check_req(&q, 0, m.data[0], m.size, "buffer and file in the last slots");
+		SEAM_CALL_VOID(ufixed_exit(&u));  /* before the memory and the fd go */
+		close(dupfd);
+		free(fill);
+		free(last);
+	}
+	/* Nor past the last slot: a struct ufixed followed in memory by the
+	 * very fd a request reads (the int right after files[], in the struct's
+	 * padding or the next object), that fd in no slot. files[16] is not a
+	 * slot: the read is a plain one of the fd. */
+	{
+		struct { struct ufixed u; int after[16]; } box;
+		unsigned char *dst = arena_alloc(4096);
+		int at = m.fd[0];
+		struct batch_req q;
+
+		memset(&box, 0, sizeof(box));
+		init_or_fail(&box.u, 8, 0);
+		add_file_or_fail(&box.u, m.fd[1]);
+		for (size_t k = 0; k < 16; k++)
+			box.after[k] = at;
+		memcpy((char *)&box + offsetof(struct ufixed, files) + sizeof(box.u.files), &at,
+		       sizeof(at));
+		q = (struct batch_req){ at, 8192, 4096, dst, 1 };
+		watch_sqes(&box.u, &q, 1);
+		ret = run_read(&box.u, &q, 1, 1);
+		check_sqes("a read of an fd in no file slot, with that fd number in the memory right "
+			   "after u->files[] (past the table): look at slots 0 to "
+			   "UFIXED_MAX_FILES - 1 only, never files[UFIXED_MAX_FILES] (TODO 7)");
+		grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
+		check_req(&q, 0, m.data[0], m.size, "an fd in no slot, its number past the table");
+		SEAM_CALL_VOID(ufixed_exit(&box.u));
+		free(dst);
 	}
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	mixed_free(&m);
@@ -2504,8 +2692,9 @@ URING_TEST(resources, every_path, 2,
 }
 
 URING_TEST(read, shared_shape, 1,
-	   "ufixed_batch_read: a ring that fails inside the batch is still torn down; qd 0 and "
-	   "NULL -EINVAL; every ring refused with -ENOMEM gives -ENOMEM, nothing left",
+	   "ufixed_batch_read: a ring that fails inside the batch is still torn down and its "
+	   "error returned; qd 0 and NULL -EINVAL, NULL with n 0 is 0; every ring refused with "
+	   "-ENOMEM gives -ENOMEM, with -EPERM -EPERM, nothing left (fds, heap)",
 	   "TODO 10: validate first; a set-up that fails returns its error as it came (a ring "
 	   "refused for RLIMIT_MEMLOCK may be retried smaller); once a ring is set up, "
 	   "ufixed_exit on every path, the error path too (ufixed.h, ufixed_batch_read; lesson, "
@@ -2516,7 +2705,9 @@ URING_TEST(read, shared_shape, 1,
 	int fd = data_file("f", size, &data);
 	int before = fault_count_fds(), ret;
 	struct batch_req one = { fd, 0, 10, NULL, 7 }, r = { fd, 0, 100, buf, 1 };
+	struct seam_heap heap;
 
+	seam_heap_usage(&heap);
 	/* The ring fails inside the batch: still torn down. */
 	watch_reset_counts();
 	watch.inject_at = 1;
@@ -2527,12 +2718,36 @@ URING_TEST(read, shared_shape, 1,
 	grade_check(ret < 0 && fault_count_fds() == before, "ufixed_batch_read whose ring "
 		    "failed (-EBADR) returned %s and left %d descriptor(s) open: ufixed_exit "
 		    "on every path (TODO 10)", grade_errno_str(ret), fault_count_fds() - before);
+	grade_check(ret == -EBADR, "ufixed_batch_read whose ring failed with -EBADR (every "
+		    "liburing call) returned %s: return ufixed_read's error as it came, not one of "
+		    "your own (TODO 10; ufixed.h: -errno)", grade_errno_str(ret));
+	/* The kernel refuses every ring (io_uring blocked: -EPERM): that error
+	 * as it came, not -ENOMEM (only -ENOMEM may be retried smaller). */
+	refused_every = 0;
+	seam_hook_io_uring_queue_init_params = refuse_every_params;
+	seam_hook_io_uring_queue_init = refuse_every_init;
+	ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
+	seam_hook_io_uring_queue_init_params = watch_io_uring_queue_init_params;
+	seam_hook_io_uring_queue_init = watch_io_uring_queue_init;
+	grade_check(refused_every > 0 && ret == -EPERM && fault_count_fds() == before,
+		    "ufixed_batch_read where the kernel refused every ring with -EPERM (io_uring "
+		    "blocked; %ld set-up(s) refused) returned %s, %d descriptor(s) left; expected "
+		    "-EPERM as it came (TODO 10; ufixed.h, ufixed_init: -EPERM, -ENOSYS from the "
+		    "kernel)", refused_every, grade_errno_str(ret), fault_count_fds() - before);
 	ret = SEAM_CALL(ufixed_batch_read(&one, 1, 0));
 	grade_check(ret == -EINVAL, "ufixed_batch_read with qd 0 returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
 	ret = SEAM_CALL(ufixed_batch_read(NULL, 2, 4));
 	grade_check(ret == -EINVAL, "ufixed_batch_read(NULL, 2, 4) returned %s, expected -EINVAL",
 		    grade_errno_str(ret));
+	/* n == 0 returns 0 and does nothing (batch.h), reqs NULL or not: only
+	 * NULL with n > 0 is the caller's bug. */
+	watch_reset_counts();
+	ret = SEAM_CALL(ufixed_batch_read(NULL, 0, 4));
+	grade_check(ret == 0 && watch.inits == 0, "ufixed_batch_read(NULL, 0, 4) returned %s "
+		    "after %ld ring set-up(s), expected 0 and none: an empty batch may come with no "
+		    "array at all; -EINVAL is for reqs NULL with n > 0 (TODO 10; batch.h, "
+		    "ufixed.h: n == 0 returns 0)", grade_errno_str(ret), watch.inits);
 	watch_reset_counts();
 	watch.init_enomem = true;
 	watch.init_enomem_above = 0;
@@ -2541,6 +2756,10 @@ URING_TEST(read, shared_shape, 1,
 	grade_check(ret == -ENOMEM && fault_count_fds() == before, "ufixed_batch_read where every "
 		    "ring is refused with -ENOMEM returned %s (%d descriptor(s) left); expected "
 		    "-ENOMEM, as it came", grade_errno_str(ret), fault_count_fds() - before);
+	/* Whatever the batch read allocated is freed on these paths too: a ring
+	 * failing inside the batch, a ring refused (-EPERM, -ENOMEM). */
+	grade_check_heap(&heap, "ufixed_batch_read calls whose ring failed or was refused "
+			 "(TODO 10: free what you allocate on every path, the early returns too)");
 	close(fd);
 	free(data);
 }
