@@ -38,6 +38,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1672,7 +1673,8 @@ URING_TEST(mechanism, small_ring_full_window, 2,
 	   "TODOs 3 and 4: the window is min(qd, cq_entries), all of it: with cq_entries reads in "
 	   "flight the CQ cannot overflow, no slot needs keeping free; and a full SQ does not end "
 	   "the fill: submit what is queued, then go on filling (lesson, sections 3 and 4). The "
-	   "sizes are b's own (b->cq_entries), not a copy kept in a static by the last ubatch_init", 4)
+	   "sizes and the ring are b's own (b->cq_entries, b->ring), not copies kept in a static by "
+	   "the last ubatch_init", 4)
 {
 	static const unsigned qds[] = { 8, 64, 64, 64 };
 	const size_t n = 256, bs = 4096, size = n * bs;
@@ -1689,14 +1691,29 @@ URING_TEST(mechanism, small_ring_full_window, 2,
 		struct ubatch *b = k == 2 ? &big : &small;
 		const char *also = k == 2 ? " (set up after a ring of 4, which is still live)"
 				   : k == 3 ? " (a ring of 64 was set up after it)" : "";
-		unsigned window;
+		struct ubatch *other = k == 2 ? &small : k == 3 ? &big : NULL;
+		unsigned window, own_tail, other_tail;
 
 		if (k == 2)
 			init_or_fail(&big, 64);
 		window = qds[k] < b->cq_entries ? qds[k] : b->cq_entries;
 		reqs = block_reqs(fd, n, bs, bufs);
 		watch_reset_counts();
+		/* The SQ tails the kernel sees: the reads must go through b's
+		 * ring, not through the other ring that is live beside it. */
+		own_tail = io_uring_smp_load_acquire(b->ring.sq.ktail);
+		other_tail = other ? io_uring_smp_load_acquire(other->ring.sq.ktail) : 0;
 		ret = run_read(b, reqs, n, qds[k]);
+		grade_check(io_uring_smp_load_acquire(b->ring.sq.ktail) != own_tail &&
+			    (!other || io_uring_smp_load_acquire(other->ring.sq.ktail) == other_tail),
+			    "ubatch_read(&%s, ...) of %zu reads: its own ring's SQ took %u SQE(s), "
+			    "the other live ring's (set up %s) took %u: the reads must go through "
+			    "b->ring, the ring of the b the call is given, never through a ring "
+			    "pointer that ubatch_init kept in a static or a global (ubatch.h; TODO 3)",
+			    k == 2 ? "big" : "small", n,
+			    io_uring_smp_load_acquire(b->ring.sq.ktail) - own_tail,
+			    k == 3 ? "after it" : "before it",
+			    other ? io_uring_smp_load_acquire(other->ring.sq.ktail) - other_tail : 0);
 		grade_check(ret == 0, "ubatch_read of %zu reads at qd %u on a ring of %u SQ entries%s "
 			    "returned %s, expected 0", n, qds[k], b->sq_entries, also,
 			    grade_errno_str(ret));
@@ -2342,4 +2359,332 @@ GRADE_TEST_T(copy, source_shrinks, 1,
 		    ", not SRC's bytes" : "");
 	free(back);
 	free(data);
+}
+
+/* ------------------------------------- a short read of SRC, then its rest */
+
+/*
+ * Lesson, "The program": a short read is continued at the advanced offset,
+ * into the buffer where the bytes stopped. A regular file gives a short read
+ * only at its end, so the test moves the end: while the program is stopped
+ * at its first io_uring_enter that submits reads, SRC (200000 bytes) is cut
+ * 1 byte past the start of the last of those reads (the highest offset
+ * below SRC's size), and at the next io_uring_enter that submits a read it
+ * gets its bytes back. That last read comes back short (1 byte); every read
+ * before it ends at or before the cut and is whole, and none starts past it,
+ * so no read meets end of file; the read of the rest, submitted later, finds
+ * the bytes again. At its end SRC holds its 200000 bytes: exit 0 means DST
+ * holds them (a non-zero status with a message, SRC having changed, is
+ * allowed too). Whatever the program's block size, no correct program is
+ * shown an end of file.
+ */
+#define REGROW_SIZE 200000
+
+struct regrow_ctx {
+	const char *src;
+	const unsigned char *data;
+	unsigned long long cut;
+	int cut_done, restored; /* 1 done, -errno failed */
+};
+
+static int regrow_restore(struct regrow_ctx *g)
+{
+	size_t len = REGROW_SIZE - (size_t)g->cut;
+	int fd = open(g->src, O_WRONLY), ret = 1;
+
+	if (fd < 0 || pwrite(fd, g->data + g->cut, len, (off_t)g->cut) != (ssize_t)len)
+		ret = -(errno ? errno : EIO);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static void regrow_on_submit(const struct prog_sqe *sqes, unsigned n, void *ctx)
+{
+	struct regrow_ctx *g = ctx;
+	bool reads = false, below = false;
+	unsigned long long last = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (strncmp(sqes[i].opcode, "READ", 4) == 0) {
+			reads = true;
+			if (sqes[i].off < REGROW_SIZE && (!below || sqes[i].off > last)) {
+				last = sqes[i].off;
+				below = true;
+			}
+		}
+	if (!reads || g->restored)
+		return;
+	if (!g->cut_done) {
+		if (!below)
+			return;
+		g->cut = last + 1;
+		g->cut_done = truncate(g->src, (off_t)g->cut) < 0 ? -errno : 1;
+		return;
+	}
+	g->restored = regrow_restore(g);
+}
+
+GRADE_TEST_T(copy, short_read_continued, 1,
+	     "copy: SRC cut 1 byte into its last block read at the first submit of reads, given its "
+	     "bytes back at the next: the short read's rest is read at its offset into its place",
+	     COPY_TODO_OFFSET " (read done): a read that comes back short (fewer bytes than asked, "
+	     "more than 0) is not the block's end: read the rest at offset + got into buf + got, "
+	     "then write the whole block (lesson, \"The program\"; man 2 read: \"It is not an error "
+	     "if this number is smaller than the number of bytes requested\")", 20)
+{
+	unsigned char *data, *back;
+	const char *src, *dst = grade_path("regrow-dst");
+	struct regrow_ctx g = { 0 };
+	char how[64];
+	struct prog_opts o = { .on_submit = regrow_on_submit, .ctx = &g, .time_limit_ms = 10000 };
+	struct prog_result r;
+	size_t backlen;
+	ssize_t at;
+	int ret;
+
+	copy_setup();
+	copy_must_work();
+	data = grade_random_bytes(REGROW_SIZE);
+	src = grade_make_file("regrow-src", data, REGROW_SIZE);
+	g.src = src;
+	g.data = data;
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+
+		ret = prog_run(argv, &o, &r);
+	}
+	if (ret < 0)
+		grade_skip("ptrace", "programs cannot be traced here (ptrace refused): this test "
+			   "cuts SRC short while copy waits at its first io_uring_enter",
+			   "allow ptrace: in a container run it with --cap-add SYS_PTRACE; or "
+			   "sysctl kernel.yama.ptrace_scope=1");
+	grade_check(g.cut_done == 1, "harness: SRC could not be cut short at copy's first "
+		    "io_uring_enter with reads (%s)", g.cut_done ? strerror(-g.cut_done) :
+		    "no such call");
+	if (!g.restored)
+		g.restored = regrow_restore(&g); /* no read after the cut: give it back now */
+	grade_check(g.restored >= 0, "harness: SRC's last bytes could not be written back: %s",
+		    strerror(-g.restored));
+	grade_check(!r.timed_out, "copy of a SRC cut short at its first submit and given its bytes "
+		    "back at the next did not end within %d ms", r.time_limit_ms);
+	grade_check(r.exited, "copy of a SRC cut short, then given its bytes back: %s",
+		    prog_ending(&r));
+	if (r.status != 0) {
+		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
+		free(data);
+		return;
+	}
+	back = grade_slurp(dst, &backlen);
+	at = back ? grade_first_diff(back, data, backlen < REGROW_SIZE ? backlen : REGROW_SIZE) : 0;
+	snprintf(how, sizeof(how), "differs from SRC from byte %zd on", at);
+	grade_check(back && backlen == REGROW_SIZE && at < 0,
+		    "copy exited 0 but DST %s (%zu bytes): SRC was cut to %llu bytes while its "
+		    "first reads were submitted (the last of them, at offset %llu, came back "
+		    "short: 1 byte) and had its %d bytes again before the next submit, which is "
+		    "where a read of the rest belongs. %s",
+		    !back ? "does not exist" : backlen != REGROW_SIZE ? "has the wrong size" :
+		    how, back ? backlen : 0, g.cut, g.cut - 1, REGROW_SIZE,
+		    back && backlen < REGROW_SIZE ? "DST stops short: a short read was taken for "
+		    "the whole block (only a read of 0 is end of file)" :
+		    "The rest of a short read goes to buf + got and is read at offset + got");
+	free(back);
+	free(data);
+}
+
+/* ------------------------------------------ a SRC the program may only read */
+
+/*
+ * Lesson, "The program": copy reads SRC; it never needs to write it, so it
+ * opens it for reading only, and copies a file it may not write (a read-only
+ * file, someone else's file, a file on a read-only mount). Graded as root,
+ * a file of mode 0444 would still open for writing, so the test takes the
+ * right away with a Landlock layer of its own: in the child that runs copy,
+ * opening a file for writing (or truncating one) is allowed only beneath
+ * DST's directory and /dev. SRC lies outside: open(SRC, O_RDWR) is refused
+ * with EACCES, open(SRC, O_RDONLY) works.
+ */
+enum { RO_NO_LANDLOCK = 90, RO_NOT_REFUSED, RO_EXEC_FAILED };
+
+/* In the child: writes allowed only beneath `dir` and /dev, then exec copy. */
+static void ro_child(const char *prog, const char *src, const char *dst, const char *dir,
+		     const char *errpath)
+{
+	int fd, null = open("/dev/null", O_RDWR);
+	int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+	}
+	if (err >= 0)
+		dup2(err, 2);
+	if (grade_writes_only_beneath(dir) != 0)
+		_exit(RO_NO_LANDLOCK);
+	fd = open(src, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != EACCES)
+		_exit(RO_NOT_REFUSED);
+	grade_confine_child();
+	{
+		char *const argv[] = { (char *)prog, (char *)src, (char *)dst, NULL };
+
+		execv(prog, argv);
+	}
+	_exit(RO_EXEC_FAILED);
+}
+
+GRADE_TEST_T(copy, source_read_only, 1,
+	     "copy: a SRC it may read but not write (open for writing refused: EACCES, also as root) "
+	     "is copied byte for byte",
+	     COPY_TODO_OPEN ": SRC is only read: open it O_RDONLY. O_RDWR (or O_WRONLY) asks for a "
+	     "right copy does not need, and a read-only file, another user's file or a file on a "
+	     "read-only mount refuses it (man 2 open, EACCES and EROFS)", 20)
+{
+	const size_t size = 300001;
+	unsigned char *data = NULL, *back;
+	const char *prog, *src, *dir, *dst, *errpath;
+	char dstbuf[4200], errline[200] = "";
+	FILE *ef;
+	size_t backlen;
+	int status = 0;
+	pid_t pid;
+
+	copy_setup();
+	copy_must_work();
+	prog = copy_program();
+	data = grade_random_bytes(size);
+	src = grade_make_file("ro-src", data, size);
+	dir = grade_path("ro-out");
+	grade_check(mkdir(dir, 0755) == 0, "harness: mkdir %s: %s", dir, strerror(errno));
+	snprintf(dstbuf, sizeof(dstbuf), "%s/dst", dir);
+	dst = dstbuf;
+	errpath = grade_path("ro-stderr");
+	fflush(NULL);
+	pid = fork();
+	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
+	if (pid == 0)
+		ro_child(prog, src, dst, dir, errpath);
+	for (int waited = 0; waited < 10000; waited += 10) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 || waited + 10 >= 10000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			grade_check(false, "copy of a SRC it may only read did not end within 10 s");
+		}
+		usleep(10000);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == RO_NO_LANDLOCK)
+		grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): the test "
+			   "takes the right to write SRC away with one, even from root",
+			   "a kernel with CONFIG_SECURITY_LANDLOCK and landlock in the lsm= list");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == RO_NOT_REFUSED),
+		    "harness: SRC could still be opened for writing under the test's Landlock layer");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == RO_EXEC_FAILED),
+		    "harness: the copy program %s could not be run", prog);
+	ef = fopen(errpath, "re");
+	if (ef) {
+		if (!fgets(errline, sizeof(errline), ef))
+			errline[0] = 0;
+		errline[strcspn(errline, "\n")] = 0;
+		fclose(ef);
+	}
+	grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "copy of a %zu-byte SRC it may read but not write: %s %d (stderr: \"%s\"), "
+		    "expected exit status 0. Open SRC with O_RDONLY: it is only read, and a file you may not write "
+		    "(read-only, another user's, on a read-only mount) refuses O_RDWR with EACCES "
+		    "or EROFS (" COPY_TODO_OPEN ")", size,
+		    WIFEXITED(status) ? "exit status" : "killed by signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), errline);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "copy of a SRC it may only read exited 0, but DST %s", !back ?
+		    "does not exist" : backlen != size ? "has the wrong size" : "differs from SRC");
+	free(back);
+	free(data);
+}
+
+/* ----------------------------------- a set-up inside another one's set-up */
+
+/*
+ * ubatch.h: every function keeps a call's state in b and in its own
+ * variables, never in a static. A hook in io_uring_queue_init_params sets
+ * up a second ring (of 64) from inside the set-up of the first (of 8),
+ * right after the kernel gave the first its ring and before ubatch_init
+ * reads the sizes back: what another thread's ubatch_init could do at that
+ * moment, made certain. Each ring must keep the sizes its kernel call gave.
+ */
+static int (*nested_next_init_params)(unsigned, struct io_uring *, struct io_uring_params *);
+static int (*nested_next_init)(unsigned, struct io_uring *, unsigned);
+static struct ubatch nested_inner;
+static int nested_inner_ret = 1;
+static bool nested_armed;
+
+static void nested_run(int ret)
+{
+	if (nested_armed && ret == 0) {
+		nested_armed = false;
+		nested_inner_ret = ubatch_init(&nested_inner, 64);
+	}
+}
+
+static int nested_init_params_hook(unsigned entries, struct io_uring *ring,
+				   struct io_uring_params *p)
+{
+	int ret = nested_next_init_params(entries, ring, p);
+
+	nested_run(ret);
+	return ret;
+}
+
+static int nested_init_hook(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	int ret = nested_next_init(entries, ring, flags);
+
+	nested_run(ret);
+	return ret;
+}
+
+URING_TEST(ring, init_inside_init, 1,
+	   "ubatch_init: a ring of 64 set up from inside the set-up of a ring of 8 (a hook in "
+	   "io_uring_queue_init_params) leaves each ring its own sizes",
+	   "TODO 1: the io_uring_params of a set-up are that call's own: a local variable (or "
+	   "b's), never a static one, which another ubatch_init (another thread's, or one run "
+	   "while this one is inside liburing) fills with its ring's sizes (ubatch.h: no statics)",
+	   64)
+{
+	struct ubatch b;
+	int ret;
+
+	nested_next_init_params = seam_hook_io_uring_queue_init_params;
+	nested_next_init = seam_hook_io_uring_queue_init;
+	seam_hook_io_uring_queue_init_params = nested_init_params_hook;
+	seam_hook_io_uring_queue_init = nested_init_hook;
+	nested_armed = true;
+	ret = SEAM_CALL(ubatch_init(&b, 8));
+	seam_hook_io_uring_queue_init_params = nested_next_init_params;
+	seam_hook_io_uring_queue_init = nested_next_init;
+	grade_check(ret == 0, "ubatch_init(&b, 8) returned %s, expected 0 (TODO 1)",
+		    grade_errno_str(ret));
+	if (nested_inner_ret == 1) {
+		/* A ring set up without io_uring_queue_init*: nothing to hook. */
+		SEAM_CALL_VOID(ubatch_exit(&b));
+		return;
+	}
+	grade_check(nested_inner_ret == 0, "harness: the ring of 64 set up from inside the "
+		    "set-up of the ring of 8 failed: %s", grade_errno_str(nested_inner_ret));
+	grade_check(b.live == 1 && b.sq_entries == 8 && b.cq_entries == 16,
+		    "ubatch_init(&b, 8), while another ubatch_init set up a ring of 64 from inside "
+		    "it (after the kernel gave b its ring), recorded live %d, sq_entries %u, "
+		    "cq_entries %u; expected 1, 8 and 16: its params were overwritten by the other "
+		    "call's (64 and 128?). Keep struct io_uring_params in a local variable, not a "
+		    "static (TODO 1; ubatch.h: no statics)", b.live, b.sq_entries, b.cq_entries);
+	grade_check(nested_inner.sq_entries == 64 && nested_inner.cq_entries == 128,
+		    "the ring of 64 set up inside another set-up recorded sq_entries %u, "
+		    "cq_entries %u; expected 64 and 128", nested_inner.sq_entries,
+		    nested_inner.cq_entries);
+	SEAM_CALL_VOID(ubatch_exit(&nested_inner));
+	SEAM_CALL_VOID(ubatch_exit(&b));
 }

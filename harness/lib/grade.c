@@ -124,17 +124,44 @@ static void arm_time_limit(const char *suite, const char *name)
 
 extern long __real_syscall(long sysno, ...);  /* the seam's way past itself (seams.c) */
 
-/* Add "writes allowed beneath DIR" to a Landlock ruleset. */
-static void allow_writes_beneath(int ruleset, const char *dir, __u64 access)
+/* Add "writes allowed beneath DIR" to a Landlock ruleset; -1 if it cannot. */
+static int allow_writes_beneath(int ruleset, const char *dir, __u64 access)
 {
 	struct landlock_path_beneath_attr rule = { .allowed_access = access };
 	int fd = open(dir, O_PATH | O_CLOEXEC);
+	long ret;
 
 	if (fd < 0)
-		return;
+		return -1;
 	rule.parent_fd = fd;
-	__real_syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+	ret = __real_syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
 	close(fd);
+	return ret < 0 ? -1 : 0;
+}
+
+int grade_writes_only_beneath(const char *dir)
+{
+	int abi = (int)__real_syscall(SYS_landlock_create_ruleset, NULL, 0,
+				      LANDLOCK_CREATE_RULESET_VERSION);
+	struct landlock_ruleset_attr attr = { .handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE };
+	int ruleset, ret = -1;
+
+	if (abi < 1)
+		return -1;
+#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+#endif
+	ruleset = (int)__real_syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		return -1;
+	if (allow_writes_beneath(ruleset, dir, attr.handled_access_fs) == 0 &&
+	    allow_writes_beneath(ruleset, "/dev", attr.handled_access_fs) == 0 &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	    __real_syscall(SYS_landlock_restrict_self, ruleset, 0) == 0)
+		ret = 0;
+	close(ruleset);
+	return ret;
 }
 
 /*
@@ -150,25 +177,7 @@ static void allow_writes_beneath(int ruleset, const char *dir, __u64 access)
  */
 static void limit_writes(const char *tmp_base)
 {
-	int abi = (int)__real_syscall(SYS_landlock_create_ruleset, NULL, 0,
-				      LANDLOCK_CREATE_RULESET_VERSION);
-	struct landlock_ruleset_attr attr = { .handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE };
-	int ruleset;
-
-	if (abi < 1)
-		return;
-#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
-	if (abi >= 3)
-		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
-#endif
-	ruleset = (int)__real_syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
-	if (ruleset < 0)
-		return;
-	allow_writes_beneath(ruleset, tmp_base, attr.handled_access_fs);
-	allow_writes_beneath(ruleset, "/dev", attr.handled_access_fs);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
-		__real_syscall(SYS_landlock_restrict_self, ruleset, 0);
-	close(ruleset);
+	(void)grade_writes_only_beneath(tmp_base);
 }
 
 /*

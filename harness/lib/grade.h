@@ -157,6 +157,14 @@ int grade_open(const char *path, int flags);
  * the kernel has no Landlock (then only the sandbox of grade.sh holds). */
 int grade_confine_child(void);
 
+/* A Landlock layer on the calling process and what it execs: from here on,
+ * files may be opened for writing (or truncated) only beneath dir and
+ * /dev, even by root. Every test process has one already (the tests'
+ * temporary directory); a test may add a narrower one in a child it forks.
+ * Raw system calls, async-signal-safe. Returns 0, or -1 where the kernel
+ * has no Landlock or refuses the layer (skip with kind "landlock"). */
+int grade_writes_only_beneath(const char *dir);
+
 /* A result in words: "4096", "-EBADF". Eight results can be alive at once
  * (enough for one message). */
 const char *grade_errno_str(ssize_t v);

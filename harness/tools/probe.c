@@ -10,7 +10,7 @@
  *                           temporary directory, GRADE_TMPDIR):
  *                             io_uring=yes|no  memlock=BYTES|unlimited  aio=yes|no
  *                             odirect=yes|no   ptrace=yes|no  strace=yes|no
- *                             nop_inject=yes|no
+ *                             nop_inject=yes|no  landlock=yes|no
  *
  * `facts` is the judge of skips: a test's skip of kind K is honoured only if
  * the probe, run without any learner code, finds K missing too. So each check
@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/aio_abi.h>
+#include <linux/landlock.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -358,6 +359,25 @@ static bool fact_strace(const char *dir)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* landlock: lib/grade.c, grade_writes_only_beneath (06-uring-batching/tests.c,
+ * copy source_read_only) - the kernel takes a new Landlock layer that
+ * handles writing files (this check runs in a process of its own, which
+ * the layer ends with). */
+static bool fact_landlock(const char *dir)
+{
+	struct landlock_ruleset_attr attr = { .handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE };
+	long ruleset;
+
+	(void)dir;
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) < 1)
+		return false;
+	ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		return false;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	       syscall(SYS_landlock_restrict_self, (int)ruleset, 0) == 0;
+}
+
 /* Run one check in its own process (and process group), so that a check
  * that hangs or crashes answers "no" and leaves nothing behind. */
 static bool run_fact(bool (*check)(const char *), const char *dir, long limit_ms)
@@ -425,6 +445,7 @@ static int probe_facts(const char *dir)
 	printf("ptrace=%s\n", run_fact(fact_ptrace, dir, 5000) ? "yes" : "no");
 	printf("strace=%s\n", run_fact(fact_strace, dir, FACT_STRACE_MS + 2000) ? "yes" : "no");
 	printf("nop_inject=%s\n", run_fact(fact_nop_inject, dir, 5000) ? "yes" : "no");
+	printf("landlock=%s\n", run_fact(fact_landlock, dir, 3000) ? "yes" : "no");
 	fflush(stdout);
 
 	if (have_work) {

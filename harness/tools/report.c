@@ -671,7 +671,7 @@ static const char *fact(const char *key)
  * never confirmed: add a new kind here and to `probe facts` together.
  */
 static const char *const yes_no_kinds[] = {
-	"io_uring", "aio", "odirect", "ptrace", "strace", "nop_inject",
+	"io_uring", "aio", "odirect", "ptrace", "strace", "nop_inject", "landlock",
 };
 
 static int yes_no_kind(const char *kind)
