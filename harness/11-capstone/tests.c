@@ -968,12 +968,14 @@ GRADE_TEST(hops, aligned, 2,
 }
 
 GRADE_TEST(faults, request_error, 3,
-	   "a request that fails (-EIO, -EINTR, -ENOMEM, -EBADF, -EAGAIN in its res) at any hop: its "
+	   "a request that fails (-EIO, -EINTR, -ENOMEM, -EBADF, -EAGAIN, -ECANCELED, -ENOBUFS in its "
+	   "res) at any hop: its "
 	   "error is returned, nothing leaks",
 	   "TODO 6: a negative res is the search's error, returned as it is, -EAGAIN and -EINTR too "
 	   "(ann.h: \"the -errno a request's res carried\"); TODO 8: free on that path too")
 {
-	static const int errs[] = { -EIO, -EINTR, -ENOMEM, -EBADF, -EAGAIN };
+	static const int errs[] = { -EIO, -EINTR, -ENOMEM, -EBADF, -EAGAIN, -ECANCELED, -ENOBUFS };
+	const unsigned nerrs = sizeof(errs) / sizeof(errs[0]);
 	struct mem_io m;
 	uint32_t ids[T_K];
 	struct seam_heap before;
@@ -985,7 +987,7 @@ GRADE_TEST(faults, request_error, 3,
 
 		mem_init(&m);
 		m.fault = F_RES;
-		m.err = errs[t % 5];
+		m.err = errs[t % nerrs];
 		m.at_call = 1 + t;
 		m.at_req = t % 3 == 0 ? 0 : (long)(t % 4);
 		seam_heap_usage(&before);
@@ -997,7 +999,8 @@ GRADE_TEST(faults, request_error, 3,
 		grade_check(ret == m.err, "request %ld of hop %ld came back with res %s; ann_search "
 			    "returned %s instead of that error%s", m.at_req, m.at_call,
 			    grade_errno_str(m.err), grade_errno_str(ret),
-			    m.err == -EAGAIN || m.err == -EINTR ? ": a request's res is its outcome "
+			    m.err == -EAGAIN || m.err == -EINTR || m.err == -ECANCELED ||
+			    m.err == -ENOBUFS ? ": a request's res is its outcome "
 			    "(batch.h): ann_search does not read the node again, it returns the error "
 			    "(ann.h, ann_search, \"Returns\"; the -EAGAIN read submitted again is "
 			    "ann_search_uring's rule, on its own ring)" : "");
@@ -1008,7 +1011,8 @@ GRADE_TEST(faults, request_error, 3,
 }
 
 GRADE_TEST(faults, call_error, 2,
-	   "io->read itself fails (the batch could not run: -EAGAIN, -ENOMEM, -EINTR): its error is "
+	   "io->read itself fails (the batch could not run: -EAGAIN, -ENOMEM, -EINTR, -EBUSY, "
+	   "-ENOBUFS): its error is "
 	   "returned, nothing leaks",
 	   "TODO 5: a negative return of io->read is the search's error, -EINTR and -EAGAIN too "
 	   "(not called again); TODO 8")
@@ -1018,12 +1022,14 @@ GRADE_TEST(faults, call_error, 2,
 	struct seam_heap before;
 
 	make_world();
-	for (unsigned t = 1; t <= 6; t++) {
+	static const int errs[] = { -EAGAIN, -ENOMEM, -EINTR, -EBUSY, -ENOBUFS };
+
+	for (unsigned t = 1; t <= 10; t++) {
 		int ret;
 
 		mem_init(&m);
 		m.fault = F_CALL;
-		m.err = t % 3 == 1 ? -EAGAIN : t % 3 == 2 ? -ENOMEM : -EINTR;
+		m.err = errs[(t - 1) % (sizeof(errs) / sizeof(errs[0]))];
 		m.at_call = t;
 		seam_heap_usage(&before);
 		ret = search(&m, query(t), T_K, 64, 4, ids, NULL, NULL);
@@ -1032,7 +1038,8 @@ GRADE_TEST(faults, call_error, 2,
 			    grade_errno_str(ret), ret == -EIO ? ": when io->read fails, the res "
 			    "fields are unspecified (batch.h; this reader left -EIO in each): the "
 			    "error is what io->read returned, not a request's res" :
-			    m.err == -EINTR || m.err == -EAGAIN ? ": the reader's error is the "
+			    m.err == -EINTR || m.err == -EAGAIN || m.err == -EBUSY ||
+			    m.err == -ENOBUFS ? ": the reader's error is the "
 			    "search's, whatever it is; ann_search does not call io->read again (ann.h, "
 			    "\"the error io->read returned\")" : "");
 		grade_check_heap(&before, "ann_search after io->read failed");
@@ -1582,7 +1589,8 @@ GRADE_TEST_T(backends, same_answer, 3,
 #define U_MAX_READS 16384
 #define U_WATCHDOG 200000
 
-enum u_action { U_NONE, U_HOLD, U_EAGAIN, U_FAIL, U_SHORT, U_WRONG, U_HOLDX, U_EINTR, U_EOF };
+enum u_action { U_NONE, U_HOLD, U_EAGAIN, U_FAIL, U_SHORT, U_WRONG, U_HOLDX, U_EINTR, U_EOF,
+		U_ERRNO };
 #define U_PLANS 3
 #define U_XHOLDS 2
 
@@ -1604,6 +1612,7 @@ struct uring_test {
 	/* planned faults: the plan-th read SQE (0-based, in order) */
 	long plan_at[U_PLANS];
 	enum u_action plan[U_PLANS];
+	int plan_res[U_PLANS];          /* U_ERRNO: the completion's res */
 	const struct io_uring_sqe *planned_sqe[U_PLANS];
 	/* a held read */
 	int hold_pipe[2];
@@ -1820,6 +1829,11 @@ static void u_edit_sqe(struct io_uring_sqe *sqe)
 			break;
 		case U_EOF:
 			sqe->off = (W.size + ANN_SECTOR - 1) / ANN_SECTOR * ANN_SECTOR;
+			break;
+		case U_ERRNO:
+			/* as U_EINTR: a read again is counted as one */
+			U.eagain_pending[sqe->off / ANN_SECTOR - 1] = 1;
+			watch_nop_sqe(sqe, U.plan_res[i]);
 			break;
 		case U_HOLDX: {
 			int j = U.xheld[0] ? 1 : 0;
@@ -2943,7 +2957,8 @@ GRADE_TEST(uring, eintr, 2,
 }
 
 GRADE_TEST(uring, error_drains, 3,
-	   "ann_search_uring: a read failing (-EBADF, or -EINTR in its completion) while others are "
+	   "ann_search_uring: a read failing (-EBADF, or -EINTR, -ENOMEM, -ENOBUFS, -ECANCELED, -EIO "
+	   "in its completion) while others are "
 	   "in flight, its error returned only after every read in flight (one queued again after "
 	   "-EAGAIN too) completed; the ring empty; nothing leaked",
 	   "TODO 12: after the first error, queue nothing more, but keep waiting and reaping until "
@@ -3063,6 +3078,29 @@ GRADE_TEST(uring, error_drains, 3,
 		    "was interrupted), but in a completion's res it is that read's error, like any "
 		    "other -errno (ann.h, \"Completions and errors\"; TODOs 11 and 12, not 13)",
 		    T_REC_L, grade_errno_str(ret), U.resubmits);
+	/* other errors a completion can carry, some of which sound passing:
+	 * each is that read's error, never a reason to read again */
+	{
+		static const int errs[] = { -ENOMEM, -ENOBUFS, -ECANCELED, -EIO };
+
+		for (unsigned e = 0; e < sizeof(errs) / sizeof(errs[0]); e++) {
+			char what[128];
+
+			uring_plan(0, U_ERRNO, 2);
+			U.plan_res[0] = errs[e];
+			ret = usearch(query(7), T_K, T_REC_L, 4, ids, NULL, NULL);
+			snprintf(what, sizeof(what), "query 7 (k 10, L %u, W 4), read 2's completion "
+				 "saying %s", T_REC_L, grade_errno_str(errs[e]));
+			uring_after(what, false);
+			grade_check(ret == errs[e] && U.resubmits == 0, "%s: the search returned %s "
+				    "after submitting that read again %ld time(s), expected %s and no "
+				    "read again. Only a completion's -EAGAIN means \"nothing was read, "
+				    "try again\"; any other -errno in a completion's res, however "
+				    "passing it sounds, is that read's error and the search's: drain "
+				    "and return it (ann.h, \"Completions and errors\"; TODOs 11 and 12)",
+				    what, grade_errno_str(ret), U.resubmits, grade_errno_str(errs[e]));
+		}
+	}
 	/* -EAGAIN, then an error, in the same round of completions: the read
 	 * queued again before the error is still in flight, and the drain
 	 * submits it and waits for it */
@@ -3190,9 +3228,9 @@ GRADE_TEST(uring, heap, 2,
 }
 
 GRADE_TEST(uring, ring_fails, 1,
-	   "ann_search_uring: a wait failing with another error (-EBADR, -EBUSY, -EAGAIN), returned "
-	   "at once, not retried forever; the buffers of the reads in flight not freed; a submit "
-	   "failing with -EAGAIN or -EBUSY returned too",
+	   "ann_search_uring: a wait failing with another error (-EBADR, -EBUSY, -EAGAIN, -ENOMEM), "
+	   "returned at once, not retried forever; the buffers of the reads in flight not freed; a "
+	   "submit failing with -EAGAIN, -EBUSY or -ENOMEM returned too",
 	   "TODO 12: only -EINTR is called again; any other error of a submit or a wait is the "
 	   "search's, returned at once (the buffers still in flight are then not freed)")
 {
@@ -3210,8 +3248,11 @@ GRADE_TEST(uring, ring_fails, 1,
 		{ -EAGAIN, "a wait that fails with -EAGAIN is called again and again: only -EINTR is "
 			   "retried; a wait's -EAGAIN is not io_uring_peek_cqe's \"no completion yet\" "
 			   "(ann.h; TODO 12)" },
+		{ -ENOMEM, "a wait that fails with -ENOMEM is called again and again: only -EINTR is "
+			   "retried; the kernel short of memory is no signal, and waiting again does "
+			   "not make memory (ann.h; TODO 12)" },
 	};
-	static const int submits[] = { -EAGAIN, -EBUSY };
+	static const int submits[] = { -EAGAIN, -EBUSY, -ENOMEM };
 	uint32_t ids[T_K];
 	struct seam_heap before, after;
 	long calls;
@@ -3274,8 +3315,8 @@ GRADE_TEST(uring, ring_fails, 1,
 		uring_after(what, true);
 		grade_check(ret == submits[e], "query 3 (k 10, L 24, W 4), %s: the search returned "
 			    "%s, expected %s. A submit or a wait that fails with anything but -EINTR is "
-			    "the search's error, returned at once; an -EAGAIN or -EBUSY from the submit "
-			    "itself is not a completion's -EAGAIN, and submitting again is not the "
+			    "the search's error, returned at once; an -EAGAIN, -EBUSY or -ENOMEM from the "
+			    "submit itself is not a completion's -EAGAIN, and submitting again is not the "
 			    "contract's (ann.h, \"a submit or a wait failing with anything else\"; "
 			    "TODO 12)", what, grade_errno_str(ret), grade_errno_str(submits[e]));
 	}
