@@ -67,7 +67,8 @@
 /*
  * One ring kept between calls. Owned by the caller; ulink_init() fills it,
  * ulink_exit() empties it. The fields are readable by the caller; only the
- * implementation writes them.
+ * implementation writes them. Two of them are independent: the module keeps
+ * no state outside them (no statics), so calls on two rings may interleave.
  */
 struct ulink {
 	struct io_uring ring;  /* the ring itself                              */
