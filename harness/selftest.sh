@@ -272,6 +272,22 @@ run_alone() {
 		"$dir/alone/raw.tsv" 2>/dev/null
 }
 
+# quick_build CHAPTER TREE DIR: build TREE/CHAPTER's tests and programs in
+# DIR (emptied first) as grade.sh builds them, with the same rules and
+# vetting, for run_alone: the files TREE leaves as the reference has them
+# are not compiled again (reuse_objects), the changed ones without -g
+# (DEBUG_INFO=0, harness/mk/flags.mk: the same code, about 0.1 s less
+# each), linked by gold where there is one (FAST_LD). Only for make test's
+# own mutants and variants. Fails if anything does (see DIR/build.log).
+quick_build() {
+	local c=$1 tree=$2 dir=$3
+	rm -rf "$dir" && mkdir -p "$dir" &&
+		reuse_objects "$tree/$c" "$dir" "$ROOT/solutions/$c" "$OUT/reference/$c" &&
+		make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
+			IMPL_DIR="$tree/$c" OUT="$dir" SAN=0 WERROR=0 DEBUG_INFO=0 "${PKG_VARS[@]}" \
+			"${FAST_LD[@]}" tests programs > "$dir/build.log" 2>&1
+}
+
 # tree_of_diff KIND CHAPTER DIFF TREE: TREE/CHAPTER made of the solution
 # with DIFF applied, a unified diff against the reference whose first line
 # is "KIND of FILE: WHAT" (KIND: mutant or variant). Sets WHAT; returns 1
@@ -312,20 +328,13 @@ check_mutant() {
 	# mutant changed), the mutant is graded in full below.
 	first=${CAUGHT_BY[$name]:-}
 	# The quick way, where it proves as much: built as grade.sh builds it
-	# (the same rules and vetting), then that test run alone outside the
-	# sandbox (run_alone), where the reference passes it (REF_ALONE). The
-	# sandbox keeps a learner's code from the grader; this is the course's
-	# own. About 0.8 s of CPU instead of 1.4 (make test grades some 870
-	# mutants); the mutated file is compiled without -g (DEBUG_INFO=0,
-	# harness/mk/flags.mk: the same code, about 0.1 s less each).
+	# (quick_build), then that test run alone outside the sandbox
+	# (run_alone), where the reference passes it (REF_ALONE). The sandbox
+	# keeps a learner's code from the grader; this is the course's own.
+	# About 0.8 s of CPU instead of 1.4 (make test grades some 1400 mutants).
 	if [ -n "$first" ] && [ "${REF_ALONE[$first]:-}" = pass ]; then
 		alone=$OUT/alone/$nn-$name
-		if rm -rf "$alone" && mkdir -p "$alone" &&
-			reuse_objects "$tree/$c" "$alone" "$ROOT/solutions/$c" "$OUT/reference/$c" &&
-			make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
-				IMPL_DIR="$tree/$c" OUT="$alone" SAN=0 WERROR=0 DEBUG_INFO=0 "${PKG_VARS[@]}" "${FAST_LD[@]}" tests programs \
-				> "$alone/build.log" 2>&1 &&
-			[ "$(run_alone "$alone" "$first")" = fail ]; then
+		if quick_build "$c" "$tree" "$alone" && [ "$(run_alone "$alone" "$first")" = fail ]; then
 			printf '%s\t%s\n' "$name" "$first" > "$OUT/caught-$nn-$name"
 			echo "ok $c: mutant $name loses points (caught by $first, run alone) - $what"
 			rm -rf "$alone"
@@ -376,8 +385,8 @@ check_variant() {
 		echo "$line"
 		return
 	fi
-	# The quick way first, as for the mutants: built as grade.sh builds it,
-	# every test run alone outside the sandbox (run_alone), where the
+	# The quick way first, as for the mutants (quick_build), every test
+	# run alone outside the sandbox (run_alone), where the
 	# reference passes every one of them (REF_ALONE). If the variant passes
 	# them all too, it has full marks there; anything else (a failure, a
 	# skip, a test missing, a build that fails) and it is graded in full
@@ -387,11 +396,7 @@ check_variant() {
 	local alone=$OUT/alone/variant-$nn-$vname outcomes="" total
 	total=${#REF_ALONE[@]}
 	if [ "$total" -gt 0 ] && [ -z "$(printf '%s\n' "${REF_ALONE[@]}" | grep -vx pass)" ] &&
-		rm -rf "$alone" && mkdir -p "$alone" &&
-		reuse_objects "$tree/$c" "$alone" "$ROOT/solutions/$c" "$OUT/reference/$c" &&
-		make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
-			IMPL_DIR="$tree/$c" OUT="$alone" SAN=0 WERROR=0 DEBUG_INFO=0 "${PKG_VARS[@]}" "${FAST_LD[@]}" tests programs \
-			> "$alone/build.log" 2>&1; then
+		quick_build "$c" "$tree" "$alone"; then
 		outcomes=$(run_alone "$alone" "")
 	fi
 	rm -rf "$alone"

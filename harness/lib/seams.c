@@ -240,14 +240,19 @@ static void after_io_destroy(int r, io_context_t ctx)
  * and if the completion queue went round unread (more CQEs than it holds
  * since the last look) every request of that ring is taken as ended:
  * watching may miss a mistake, never invent one.
- * Only what the ring maps is kept (copied at io_uring_queue_init): the
- * module's struct io_uring is never read after it.
+ * Only what the ring maps is kept (copied at io_uring_queue_init), and a
+ * ring is known by its descriptor, not by where its struct io_uring lies:
+ * the struct may be copied elsewhere after the set-up (its pointers point
+ * into the mapping, so the copy works), and two rings set up in turn in the
+ * same place are two rings. Of the module's struct io_uring only ring_fd
+ * is read, by the calls that are given it (liburing reads it then too).
  */
 #define URING_WATCHED 64
 
 struct uring_seen {
-	const void *ring;            /* the module's struct io_uring: a key */
-	int fd;
+	bool used;
+	uintptr_t key;               /* this ring's requests in seam_inflight_* */
+	int fd;                      /* the ring's descriptor: what finds it */
 	const unsigned *sq_khead;
 	const unsigned *sq_array;
 	const struct io_uring_sqe *sqes;
@@ -262,6 +267,7 @@ struct uring_seen {
 static pthread_mutex_t uring_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct uring_seen uring_seen[URING_WATCHED];
 static atomic_int uring_watched;
+static uintptr_t uring_keys;         /* the last key given; uring_lock held */
 
 /* The request of one SQE the kernel took: its buffers are the kernel's. */
 static void uring_record(struct uring_seen *w, const struct io_uring_sqe *sqe)
@@ -277,14 +283,14 @@ static void uring_record(struct uring_seen *w, const struct io_uring_sqe *sqe)
 	case IORING_OP_WRITE_FIXED:
 	case IORING_OP_RECV:
 	case IORING_OP_SEND:
-		seam_inflight_add(SEAM_INFLIGHT_URING, (uintptr_t)w->ring, (uintptr_t)sqe->user_data,
+		seam_inflight_add(SEAM_INFLIGHT_URING, w->key, (uintptr_t)sqe->user_data,
 				  (const void *)(uintptr_t)sqe->addr, sqe->len);
 		break;
 	case IORING_OP_READV:
 	case IORING_OP_WRITEV:
 		iov = (const struct iovec *)(uintptr_t)sqe->addr;
 		for (unsigned j = 0; iov && j < sqe->len && j < 64; j++)
-			seam_inflight_add(SEAM_INFLIGHT_URING, (uintptr_t)w->ring,
+			seam_inflight_add(SEAM_INFLIGHT_URING, w->key,
 					  (uintptr_t)sqe->user_data, iov[j].iov_base, iov[j].iov_len);
 		break;
 	default:
@@ -309,7 +315,7 @@ static void uring_sync(struct uring_seen *w)
 	tail = __atomic_load_n(w->cq_ktail, __ATOMIC_ACQUIRE);
 	if (tail - w->cq_read > w->cq_entries) {
 		/* gone round since the last look: which ended is unknown */
-		seam_inflight_drop_ctx((uintptr_t)w->ring);
+		seam_inflight_drop_ctx(w->key);
 		w->cq_read = tail;
 		return;
 	}
@@ -317,7 +323,7 @@ static void uring_sync(struct uring_seen *w)
 		const struct io_uring_cqe *cqe = &w->cqes[(w->cq_read & w->cq_mask) << w->cqe_shift];
 
 		if (!(cqe->flags & IORING_CQE_F_MORE))
-			seam_inflight_done((uintptr_t)w->ring, (uintptr_t)cqe->user_data);
+			seam_inflight_done(w->key, (uintptr_t)cqe->user_data);
 	}
 }
 
@@ -327,20 +333,19 @@ void seam_uring_reap(void)
 		return;
 	__real_pthread_mutex_lock(&uring_lock);
 	for (int i = 0; i < URING_WATCHED; i++)
-		if (uring_seen[i].ring)
+		if (uring_seen[i].used)
 			uring_sync(&uring_seen[i]);
 	__real_pthread_mutex_unlock(&uring_lock);
 }
 
-/* Bring the ring up to date that is `ring`, or whose descriptor is fd (the
- * raw io_uring_enter calls pass no ring). */
-static void uring_sync_one(const void *ring, int fd)
+/* Bring the ring up to date whose descriptor is fd. */
+static void uring_sync_one(int fd)
 {
 	if (atomic_load(&uring_watched) == 0)
 		return;
 	__real_pthread_mutex_lock(&uring_lock);
 	for (int i = 0; i < URING_WATCHED; i++)
-		if (uring_seen[i].ring && (uring_seen[i].ring == ring || uring_seen[i].fd == fd))
+		if (uring_seen[i].used && uring_seen[i].fd == fd)
 			uring_sync(&uring_seen[i]);
 	__real_pthread_mutex_unlock(&uring_lock);
 }
@@ -355,16 +360,17 @@ static void uring_watch(int r, struct io_uring *ring)
 		return;
 	__real_pthread_mutex_lock(&uring_lock);
 	for (int i = 0; i < URING_WATCHED && !w; i++)
-		if (uring_seen[i].ring == ring)
-			w = &uring_seen[i];  /* made again without io_uring_queue_exit */
+		if (uring_seen[i].used && uring_seen[i].fd == ring->ring_fd)
+			w = &uring_seen[i];  /* its descriptor closed without io_uring_queue_exit */
 	for (int i = 0; i < URING_WATCHED && !w; i++)
-		if (!uring_seen[i].ring) {
+		if (!uring_seen[i].used) {
 			w = &uring_seen[i];
 			atomic_fetch_add(&uring_watched, 1);
 		}
 	if (w) {
 		*w = (struct uring_seen){
-			.ring = ring,
+			.used = true,
+			.key = ++uring_keys,
 			.fd = ring->ring_fd,
 			.sq_khead = ring->sq.khead,
 			.sq_array = ring->sq.array,
@@ -406,10 +412,10 @@ static void before_io_uring_queue_exit(struct io_uring *ring)
 		return;
 	__real_pthread_mutex_lock(&uring_lock);
 	for (int i = 0; i < URING_WATCHED; i++)
-		if (uring_seen[i].ring == ring) {
+		if (uring_seen[i].used && uring_seen[i].fd == ring->ring_fd) {
 			uring_sync(&uring_seen[i]);
-			seam_inflight_orphan_ctx((uintptr_t)ring);
-			uring_seen[i].ring = NULL;
+			seam_inflight_orphan_ctx(uring_seen[i].key);
+			uring_seen[i].used = false;
 			atomic_fetch_sub(&uring_watched, 1);
 		}
 	__real_pthread_mutex_unlock(&uring_lock);
@@ -420,13 +426,13 @@ static void before_io_uring_queue_exit(struct io_uring *ring)
 static void uring_after(int r, struct io_uring *ring, ...)
 {
 	(void)r;
-	uring_sync_one(ring, -1);
+	uring_sync_one(ring->ring_fd);
 }
 
 static void uring_after_fd(int r, unsigned fd, ...)
 {
 	(void)r;
-	uring_sync_one(NULL, (int)fd);
+	uring_sync_one((int)fd);
 }
 
 #define after_io_uring_submit uring_after
