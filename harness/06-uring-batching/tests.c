@@ -2320,7 +2320,6 @@ GRADE_TEST_T(copy, source_shrinks, 1,
 	struct prog_opts o = { .on_submit = shrink_on_submit, .ctx = &s, .time_limit_ms = 10000 };
 	struct prog_result r;
 	size_t backlen;
-	int ret;
 
 	copy_setup();
 	copy_must_work();
@@ -2330,13 +2329,9 @@ GRADE_TEST_T(copy, source_shrinks, 1,
 	{
 		const char *argv[] = { copy_program(), src, dst, NULL };
 
-		ret = prog_run(argv, &o, &r);
+		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
+				"io_uring_enter");
 	}
-	if (ret < 0)
-		grade_skip("ptrace", "programs cannot be traced here (ptrace refused): this test "
-			   "cuts SRC short while copy waits at its first io_uring_enter",
-			   "allow ptrace: in a container run it with --cap-add SYS_PTRACE; or "
-			   "sysctl kernel.yama.ptrace_scope=1");
 	grade_check(s.done && s.err == 0, "harness: SRC could not be cut short at copy's first "
 		    "io_uring_enter with reads (%s): copy made no io_uring_enter that submitted a "
 		    "read, or truncate failed", s.done ? strerror(s.err) : "no such call");
@@ -2441,7 +2436,6 @@ GRADE_TEST_T(copy, short_read_continued, 1,
 	struct prog_result r;
 	size_t backlen;
 	ssize_t at;
-	int ret;
 
 	copy_setup();
 	copy_must_work();
@@ -2452,13 +2446,9 @@ GRADE_TEST_T(copy, short_read_continued, 1,
 	{
 		const char *argv[] = { copy_program(), src, dst, NULL };
 
-		ret = prog_run(argv, &o, &r);
+		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
+				"io_uring_enter");
 	}
-	if (ret < 0)
-		grade_skip("ptrace", "programs cannot be traced here (ptrace refused): this test "
-			   "cuts SRC short while copy waits at its first io_uring_enter",
-			   "allow ptrace: in a container run it with --cap-add SYS_PTRACE; or "
-			   "sysctl kernel.yama.ptrace_scope=1");
 	grade_check(g.cut_done == 1, "harness: SRC could not be cut short at copy's first "
 		    "io_uring_enter with reads (%s)", g.cut_done ? strerror(-g.cut_done) :
 		    "no such call");

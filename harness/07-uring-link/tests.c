@@ -3221,20 +3221,14 @@ GRADE_TEST_T(copy, linked_from_outside, 2,
 	struct prog_opts o = { .on_submit = trace_submit, .ctx = &t };
 	struct prog_result r;
 	size_t backlen;
-	int ret;
 
 	copy_setup();
 	memset(&t, 0, sizeof(t));
 	{
 		const char *argv[] = { copy_program(), src, dst, NULL };
 
-		ret = prog_run(argv, &o, &r);
+		prog_run_traced(argv, &o, &r, "looks into lcopy's ring at each io_uring_enter");
 	}
-	if (ret < 0)
-		grade_skip("ptrace", "programs cannot be traced here (ptrace refused): this test "
-			   "looks into lcopy's ring at each io_uring_enter",
-			   "allow ptrace: in a container run it with --cap-add SYS_PTRACE; or "
-			   "sysctl kernel.yama.ptrace_scope=1");
 	grade_check(r.exited && r.status == 0, "lcopy SRC DST (traced): %s; stderr: %s",
 		    prog_ending(&r), prog_stderr_line(&r));
 	back = grade_slurp(dst, &backlen);

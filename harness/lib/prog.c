@@ -277,6 +277,19 @@ ended:
 	return ret;
 }
 
+void prog_run_traced(const char *const argv[], const struct prog_opts *opts,
+		     struct prog_result *r, const char *why)
+{
+	char reason[300];
+
+	if (prog_run(argv, opts, r) == 0)
+		return;
+	snprintf(reason, sizeof(reason), "programs cannot be traced here (ptrace refused): this "
+		 "test %s", why);
+	grade_skip("ptrace", reason, "allow ptrace: in a container run it with --cap-add "
+		   "SYS_PTRACE; or sysctl kernel.yama.ptrace_scope=1");
+}
+
 const char *prog_ending(const struct prog_result *r)
 {
 	static char buf[128];

@@ -72,6 +72,12 @@ struct prog_result {
  * -errno when opts->on_submit was asked for and ptrace is refused. */
 int prog_run(const char *const argv[], const struct prog_opts *opts, struct prog_result *r);
 
+/* prog_run for a test that needs opts->on_submit: where ptrace is refused,
+ * the test is skipped (kind "ptrace"), `why` saying what the trace is for
+ * ("cuts SRC short while copy waits at its first io_uring_enter"). */
+void prog_run_traced(const char *const argv[], const struct prog_opts *opts,
+		     struct prog_result *r, const char *why);
+
 /* How it ended, in words: "exit status 1", "killed by SIGSEGV", ... */
 const char *prog_ending(const struct prog_result *r);
 
