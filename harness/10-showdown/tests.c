@@ -83,6 +83,9 @@ static struct {
 	long aio_inflight, aio_max_inflight;
 	/* threads: the create_fail_at-th pthread_create fails with EAGAIN */
 	long create_fail_at;
+	/* rings set up when the next step began: at the first io_setup, at the
+	 * first pthread_create (-1: not yet; armed by the test) */
+	long rings_at_setup, rings_at_create;
 	/* open(2) */
 	bool odirect_einval;        /* O_DIRECT refused: EINVAL             */
 	int odirect_err;            /* O_DIRECT open fails with this errno  */
@@ -104,6 +107,8 @@ static struct {
 	atomic_bool slow_stalled;
 	atomic_long slow_started;   /* reads of the batch started when it went on */
 } hk;
+
+static long rings_alive(void);
 
 /* Touched by the pool's workers too. */
 static atomic_long creates;
@@ -177,6 +182,8 @@ static int h_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(v
 {
 	long k = atomic_fetch_add(&creates, 1) + 1;
 
+	if (k == 1 && hk.rings_at_create < 0)
+		hk.rings_at_create = rings_alive();
 	if (hk.create_fail_at && k == hk.create_fail_at)
 		return EAGAIN;  /* the kernel's answer when it has no thread to give */
 	return SEAM_REAL(pthread_create)(t, a, fn, arg);
@@ -256,6 +263,8 @@ static int h_io_setup(int nr, io_context_t *ctx)
 
 	hk.setup_calls++;
 	hk.last_nr = nr;
+	if (hk.rings_at_setup < 0)
+		hk.rings_at_setup = rings_alive();
 	if (hk.setup_err)
 		return hk.setup_err;
 	rc = SEAM_REAL(io_setup)(nr, ctx);
@@ -951,11 +960,14 @@ GRADE_TEST(choice, io_uring_first, 2,
 }
 
 GRADE_TEST(choice, ring_size, 1,
-	   "the ring has min(qd, RD_MAX_RING) entries: qd 1, 1000, 65536 and UINT_MAX",
+	   "the ring has min(qd, RD_MAX_RING) entries: qd 1, 1000, 65536 and UINT_MAX; a second "
+	   "reader open beside the first sets up a ring of its own, of its own size, and the "
+	   "first keeps its own qd as its window",
 	   "TODO 2: ubatch_init(&ring, min(qd, RD_MAX_RING)); a larger qd is still the window "
 	   "(reader.h, step 1 and RD_MAX_RING; ubatch.h, ubatch_init; lesson, section 7, \"the "
 	   "window is qd, the ring is at most RD_MAX_RING\"); the reader keeps qd as it came, "
-	   "an unsigned: any value up to UINT_MAX")
+	   "an unsigned: any value up to UINT_MAX; the ring and the qd live in the reader, one "
+	   "per reader (reader.h, top; lesson, pitfall 23; TODO 8)")
 {
 	static const struct { unsigned qd, entries; } sizes[] = {
 		{ 1, 1 }, { 1000, RD_MAX_RING }, { 65536, RD_MAX_RING }, { UINT_MAX, RD_MAX_RING },
@@ -978,6 +990,60 @@ GRADE_TEST(choice, ring_size, 1,
 			    sizes[i].entries);
 		read_some(r, &f, what);
 		close_reader(r);
+	}
+	/* Two io_uring readers open at once: each sets up a ring of its own, of
+	 * its own size ("one ring kept for the reader's life", reader.h), not one
+	 * ring of the process shared by both and sized by the first (as 10.16
+	 * and 10.17 ask of the AIO context and the pool). */
+	{
+		const char *wa = "rd_open(&a, path, 8, 0)";
+		const char *wb = "rd_open(&b, path, 1000, 0) while reader a (qd 8, io_uring too) "
+				 "is open";
+		struct res before;
+		struct reader *a, *b;
+
+		res_take(&before);
+		a = open_ok(f.path, 8, 0, RD_IO_URING, wa);
+		hk.init_calls = 0;
+		hk.last_entries = 0;
+		b = open_ok(f.path, 1000, 0, RD_IO_URING, wb);
+		grade_check(hk.init_calls == 1 && hk.last_entries == RD_MAX_RING &&
+				    rings_alive() == before.rings + 2,
+			    "%s: rd_open made %ld ring set-up(s) (the last for %u entries) and %ld "
+			    "ring(s) are set up for the two readers: each reader sets up its own ring of "
+			    "min(qd, RD_MAX_RING) = %u entries and tears it down in its rd_close, "
+			    "whatever other readers are open. One ring kept in a static for every "
+			    "reader has the first one's size, and two threads' batches would meet in "
+			    "it (reader.h, RD_IO_URING and the top: \"keep no state in static "
+			    "variables\"; TODO 2)", wb, hk.init_calls, hk.last_entries,
+			    rings_alive() - before.rings, RD_MAX_RING);
+		read_some(b, &f, wb);
+		read_some(a, &f, wa);
+		/* a's window is still its own qd, 8, with b open at qd 1000 */
+		{
+			struct batch_req *reqs;
+			size_t n = 64;
+			int ret;
+
+			reqs = battery_reqs(SEAM_CALL(rd_fd(a)), n, f.size, 8000, 1);
+			watch.max_inflight = 0;
+			ret = SEAM_CALL(rd_batch_read(a, reqs, n));
+			grade_check(ret == 0, "%s: a batch of %zu reads returned %s, expected 0 (TODO 8)",
+				    wa, n, grade_errno_str(ret));
+			for (size_t i = 0; i < n; i++)
+				check_req(&reqs[i], i, f.data, f.size, wa);
+			grade_check(watch.max_inflight <= 8, "%s: a batch of %zu reads through reader a "
+				    "(qd 8), once reader b was opened at qd 1000, had %u reads in flight at "
+				    "once: a's window is a's qd, kept in a, not in a static the next "
+				    "rd_open rewrites (reader.h, rd_batch_read, and the top: \"keep no "
+				    "state in static variables\"; TODO 8)", wa, n,
+				    (unsigned)watch.max_inflight);
+			free_reqs(reqs, n);
+		}
+		close_reader(b);
+		read_some(a, &f, "reader a, after reader b's rd_close");
+		close_reader(a);
+		res_check(&before, "the two io_uring readers, both closed");
 	}
 	free(f.data);
 }
@@ -1199,10 +1265,18 @@ static void probe_refused(enum probe_mode mode, const char *what)
 	f = make_data("f", 100000 + 5);
 	hk.probe_mode = mode;
 	res_take(&before);
+	hk.rings_at_setup = -1;
 	r = open_ok(f.path, 8, 0, RD_LIBAIO, what);
 	grade_check(watch.init_ok == 1 && hk.probe_calls >= 1, "%s: the reader set up %ld ring(s) "
 		    "and asked %ld probe(s): the ring comes first, then the probe of that ring "
 		    "(TODOs 2 and 3)", what, watch.init_ok, hk.probe_calls);
+	grade_check(hk.rings_at_setup == before.rings, "%s: the ring that cannot read was still "
+		    "set up when the libaio step asked for its AIO context (io_setup): reader.h, step "
+		    "1, \"that ring is torn down before going on\". Tear it down (ubatch_exit) in the "
+		    "io_uring step, as soon as the probe says no, not at the end of rd_open: a "
+		    "fallback never holds two interfaces, and the ring's locked memory and "
+		    "descriptor are not the next step's to pay for (TODO 3; lesson, section 7, "
+		    "\"Nothing left behind, on any path\")", what);
 	grade_check(rings_alive() == 0, "%s: the ring that cannot read is still set up (its "
 		    "descriptor open): tear it down (ubatch_exit) before falling back (TODO 3)", what);
 	grade_check(fault_count_fds() == before.fds + 1, "%s: %d descriptor(s) are open for a "
@@ -1219,6 +1293,27 @@ static void probe_refused(enum probe_mode mode, const char *what)
 		    "io_uring_free_probe freed %ld by the end of rd_close (TODO 3)", what,
 		    hk.probes, hk.probes_freed);
 	res_check(&before, what);
+	/* The same on the way to the pool (RD_NO_LIBAIO): the ring is gone
+	 * before the pool's first thread starts. */
+	{
+		char what2[200];
+
+		snprintf(what2, sizeof(what2), "%s, with RD_NO_LIBAIO", what);
+		res_take(&before);
+		hk.rings_at_create = -1;
+		atomic_store(&creates, 0);
+		r = open_ok(f.path, 8, RD_NO_LIBAIO, RD_THREADS, what2);
+		grade_check(hk.rings_at_create == before.rings, "%s: the ring that cannot read was "
+			    "still set up when the pool started its first thread: reader.h, step 1, "
+			    "\"that ring is torn down before going on\". Tear it down (ubatch_exit) in "
+			    "the io_uring step, as soon as the probe says no, not at the end of rd_open "
+			    "(TODO 3; lesson, section 7, \"Nothing left behind, on any path\")", what2);
+		check_why_has(r, "IORING_OP_READ", what2);
+		check_why_has(r, "RD_NO_LIBAIO", what2);
+		check_why_only(r, RD_NO_LIBAIO, "", what2);
+		check_fd(r, 0, what2);
+		read_and_close(r, &f, &before, what2);
+	}
 	free(f.data);
 }
 
@@ -1386,7 +1481,8 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 GRADE_TEST(fallback, no_uring_flag, 1,
 	   "RD_NO_URING: no ring set up at all, libaio on O_DIRECT through one AIO context of "
 	   "min(qd, RD_MAX_RING) events (qd 8 and 1000), a context of its own for a second reader "
-	   "beside the first, rd_why names RD_NO_URING",
+	   "beside the first, whose batches keep its size when a third is opened; rd_why names "
+	   "RD_NO_URING",
 	   "TODOs 2, 5 and 7: a flag skips its step without trying it, and the line says which "
 	   "flag; the context io_setup gives is the one the reader keeps, of min(qd, "
 	   "RD_MAX_RING) events, no test context first (reader.h, rd_open: flags, step 2; "
@@ -1450,6 +1546,46 @@ GRADE_TEST(fallback, no_uring_flag, 1,
 			    "for every reader has the first one's size, and one reader's failed batch "
 			    "destroys it under the others (reader.h, step 2; TODO 5)", wb,
 			    hk.setup_calls, hk.last_nr, RD_MAX_RING);
+		/* A third reader, at qd 8, opened after b: b's batches still go
+		 * through b's context of RD_MAX_RING events, as many in flight as
+		 * it holds (laio.h: the window is min(qd, n, nr_events)). */
+		{
+			const char *wc = "rd_open(&c, path, 8, RD_NO_URING) after reader b (qd 1000)";
+			char label[200];
+			struct reader *c;
+			struct batch_req *reqs;
+			size_t n = 300;
+			int ret;
+
+			c = open_ok(f.path, 8, RD_NO_URING, RD_LIBAIO, wc);
+			/* every read of a whole aligned block inside the file: each one
+			 * goes to the kernel */
+			reqs = grade_xmalloc(n * sizeof(*reqs));
+			for (size_t i = 0; i < n; i++)
+				reqs[i] = (struct batch_req){ SEAM_CALL(rd_fd(b)),
+							      (off_t)(i % (f.size / LAIO_DIO_ALIGN)) *
+								      LAIO_DIO_ALIGN,
+							      LAIO_DIO_ALIGN, battery_buf(LAIO_DIO_ALIGN),
+							      0x5a5a };
+			hk.aio_max_inflight = 0;
+			ret = SEAM_CALL(rd_batch_read(b, reqs, n));
+			snprintf(label, sizeof(label), "a batch of %zu reads through reader b (qd 1000) "
+				 "once reader c (qd 8) was opened", n);
+			grade_check(ret == 0, "%s returned %s, expected 0 (TODO 8)", label,
+				    grade_errno_str(ret));
+			for (size_t i = 0; i < n; i++)
+				check_req(&reqs[i], i, f.data, f.size, label);
+			grade_check(hk.aio_max_inflight == (long)RD_MAX_RING, "%s: at most %ld reads were "
+				    "in flight; reader b's context has min(qd, RD_MAX_RING) = %u events and "
+				    "laio_batch_read_ctx fills min(qd, n, nr_events) before it waits. b's "
+				    "batches were handed another reader's nr_events or qd: the size a "
+				    "context was set up with and the window belong to their reader, kept "
+				    "in it, not in a static the next rd_open rewrites (reader.h, top: "
+				    "\"keep no state in static variables\"; laio.h, laio_batch_read_ctx: "
+				    "nr_events; TODOs 5 and 8)", label, hk.aio_max_inflight, RD_MAX_RING);
+			free_reqs(reqs, n);
+			close_reader(c);
+		}
 		read_and_close(b, &f, &before_b, wb);
 		read_and_close(a, &f, &before_a, wa);
 	}
@@ -2882,5 +3018,73 @@ GRADE_TEST_T(open, two_at_once, 1,
 		   "rd_open(&b, g, 4, RD_DIRECT|RD_NO_URING|RD_NO_LIBAIO), run by another thread "
 		   "while rd_open(&a, f, 8, RD_NO_LIBAIO) asked for its ring");
 	free(g.data);
+	free(f.data);
+}
+
+/* ====================================== 9. a path longer than a name */
+
+GRADE_TEST(open, long_path, 1,
+	   "a path of over 1000 bytes (directories of 200-byte names, as PATH_MAX allows): opened "
+	   "and read with every flag, every interface refused in turn; rd_why still one line of "
+	   "at most 255 bytes",
+	   "TODOs 1, 4 and 7: the path is the caller's string, any length open(2) takes (PATH_MAX, "
+	   "4096): hand it to open(2) as it came, never through a buffer of your own of a guessed "
+	   "size; and if rd_why quotes it, cut the line at its 255 bytes (reader.h, rd_open: "
+	   "path; rd_why; lesson, pitfall 16)")
+{
+	static const struct { unsigned flags; int init_err; bool odirect_einval; } cases[] = {
+		{ 0, 0, false },
+		{ RD_DIRECT, 0, false },
+		{ RD_DIRECT, 0, true },
+		{ RD_NO_URING, 0, false },
+		{ 0, -EPERM, true },
+		{ RD_NO_URING | RD_NO_LIBAIO, 0, false },
+		{ RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO, -EPERM, true },
+	};
+	char path[PATH_MAX], name[201];
+	struct datafile f;
+	struct stat want;
+	size_t len;
+	int fd;
+
+	ch10_setup();
+	f = make_data("f", 60000 + 21);
+	memset(name, 'd', 200);
+	name[200] = '\0';
+	len = (size_t)snprintf(path, sizeof(path), "%s", grade_tmpdir());
+	for (int depth = 0; depth < 5; depth++) {
+		name[0] = (char)('a' + depth);
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "/%s", name);
+		grade_check(mkdir(path, 0700) == 0, "harness: mkdir %s: %s", path, strerror(errno));
+	}
+	snprintf(path + len, sizeof(path) - len, "/%s", "the-data-file");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	grade_check(fd >= 0 && write(fd, f.data, f.size) == (ssize_t)f.size && close(fd) == 0,
+		    "harness: writing %zu bytes to the long path: %s", f.size, strerror(errno));
+	grade_check(stat(path, &want) == 0, "harness: stat: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct res before;
+		struct stat got;
+		struct reader *r;
+		char what[200];
+
+		snprintf(what, sizeof(what), "rd_open of a path of %zu bytes, flags %s%s%s", strlen(path),
+			 flags_str(cases[i].flags), cases[i].init_err ? ", io_uring refused (EPERM)" : "",
+			 cases[i].odirect_einval ? ", O_DIRECT refused (EINVAL)" : "");
+		hk.init_err = cases[i].init_err;
+		hk.odirect_einval = cases[i].odirect_einval;
+		res_take(&before);
+		r = open_ok(path, 8, cases[i].flags, 0, what);
+		hk.init_err = 0;
+		hk.odirect_einval = false;
+		grade_check(fstat(SEAM_CALL(rd_fd(r)), &got) == 0 && got.st_dev == want.st_dev &&
+				    got.st_ino == want.st_ino,
+			    "%s: rd_fd is not open on the file of that path: the path was cut or changed "
+			    "on its way to open(2), in a buffer shorter than the path (the longest a "
+			    "name between two slashes may be is 255 bytes, NAME_MAX; a whole path, "
+			    "PATH_MAX, 4096). Hand the caller's string to open(2) as it came (TODO 4)",
+			    what);
+		read_and_close(r, &f, &before, what);
+	}
 	free(f.data);
 }
