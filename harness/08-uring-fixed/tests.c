@@ -1185,6 +1185,39 @@ URING_TEST(tables, files, 2,
 	}
 	grade_check(SEAM_CALL(ufixed_remove_file(&u, 1)) == 0, "ufixed_remove_file(&u, 1) failed");
 	{
+		/* A high fd number is an fd like any other: the kernel takes
+		 * any open fd (RLIMIT_NOFILE bounds them, not FD_SETSIZE's
+		 * 1024). The soft limit is raised if the hard one allows. */
+		struct rlimit nofile;
+		const int target = 1100;
+		int high;
+
+		if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur <= (rlim_t)target &&
+		    nofile.rlim_max > (rlim_t)target) {
+			nofile.rlim_cur = (rlim_t)target + 1;
+			setrlimit(RLIMIT_NOFILE, &nofile);
+		}
+		/* A machine whose hard limit is lower has no such fd: no check. */
+		high = fcntl(fd, F_DUPFD, target);
+		ret = high < 0 ? 1 : SEAM_CALL(ufixed_add_file(&u, high));
+		grade_check(high < 0 || (ret == 1 && u.files[1] == high), "ufixed_add_file(&u, "
+			    "%d), an open fd, returned %s (files[1] %d), expected slot 1: any open "
+			    "fd can be registered, however high its number (only a negative or "
+			    "closed fd is -EBADF, and the kernel says which is closed; TODO 4; "
+			    "ufixed.h)", high, grade_errno_str(ret), u.files[1]);
+		if (high >= 0 && ret == 1) {
+			memset(buf, 0, sizeof(buf));
+			ret = probe_read(&u, 1, true, buf, 4096, -1);
+			grade_check(ret == 4096 && grade_first_diff(buf, data, 4096) < 0,
+				    "a read through file slot 1 (fd %d) got %s, expected 4096 bytes "
+				    "of its file", high, grade_errno_str(ret));
+			grade_check(SEAM_CALL(ufixed_remove_file(&u, 1)) == 0,
+				    "ufixed_remove_file(&u, 1) failed");
+		}
+		if (high >= 0)
+			close(high);
+	}
+	{
 		/* A ring whose struct is followed by open fd numbers: files[16],
 		 * one past the table, would read one of them and hand slot 16 to
 		 * the kernel. The contract refuses the slot itself. */
@@ -1698,6 +1731,55 @@ URING_TEST(mechanism, fixed_opcodes, 3,
 		check_req(&q, 0, m.data[0], m.size, "an fd in no slot, its number past the table");
 		SEAM_CALL_VOID(ufixed_exit(&box.u));
 		free(dst);
+	}
+	/* Two rings in one thread, both live, each with tables of its own: a
+	 * read looks its slots up in the tables of the u it runs on, not in
+	 * those of the ring set up or filled last. Ring a holds buffer ba in
+	 * slot 0 and fd[0] in slot 0; ring b, set up and filled after it,
+	 * holds other memory in slot 0, buffer bb in slot 1, fd[1] in slot 0
+	 * and fd[0] in slot 1. Each ring reads into its own buffer and the
+	 * other's, from both files. */
+	{
+		struct ufixed a, b;
+		unsigned char *ba = arena_alloc(2 * 4096), *bb = arena_alloc(2 * 4096),
+			      *other = arena_alloc(4096);
+		struct batch_req q[2];
+		static const char *const names[2] = { "a", "b" };
+
+		init_or_fail(&a, 8, 0);
+		init_or_fail(&b, 8, 0);
+		grade_check(add_buffer_or_fail(&a, ba, 2 * 4096) == 0 &&
+			    add_file_or_fail(&a, m.fd[0]) == 0 &&
+			    add_buffer_or_fail(&b, other, 4096) == 0 &&
+			    add_buffer_or_fail(&b, bb, 2 * 4096) == 1 &&
+			    add_file_or_fail(&b, m.fd[1]) == 0 &&
+			    add_file_or_fail(&b, m.fd[0]) == 1,
+			    "two rings of their own: each table's first free slots must be given "
+			    "out (0 on ring a; 0, then 1 on ring b), whatever the other ring holds");
+		for (int k = 0; k < 2; k++) {
+			struct ufixed *on = k == 0 ? &a : &b;
+			char what[300];
+
+			q[0] = (struct batch_req){ m.fd[0], 4096 * (off_t)(k + 1), 4096, ba, 1 };
+			q[1] = (struct batch_req){ m.fd[1], 4096 * (off_t)(k + 3), 4096, bb, 1 };
+			watch_sqes(on, q, 2);
+			ret = run_read(on, q, 2, 2);
+			snprintf(what, sizeof(what), "two rings, both live, in one thread (ring a set "
+				 "up first, ring b last), a batch on ring %s: its reads go by ring %s's "
+				 "own tables. Look the slots up in the u the call was given, never in "
+				 "a static or global that remembers another ring (TODO 6, 7 and 8; "
+				 "ufixed.h, ufixed_read)", names[k], names[k]);
+			check_sqes(what);
+			grade_check(ret == 0, "ufixed_read on ring %s of two returned %s, expected 0",
+				    names[k], grade_errno_str(ret));
+			check_req(&q[0], 0, m.data[0], m.size, what);
+			check_req(&q[1], 1, m.data[1], m.size, what);
+		}
+		SEAM_CALL_VOID(ufixed_exit(&b));
+		SEAM_CALL_VOID(ufixed_exit(&a));
+		free(ba);
+		free(bb);
+		free(other);
 	}
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	mixed_free(&m);
@@ -2706,6 +2788,8 @@ URING_TEST(read, shared_shape, 1,
 	int before = fault_count_fds(), ret;
 	struct batch_req one = { fd, 0, 10, NULL, 7 }, r = { fd, 0, 100, buf, 1 };
 	struct seam_heap heap;
+	const char *limit_why;
+	long limit;
 
 	seam_heap_usage(&heap);
 	/* The ring fails inside the batch: still torn down. */
@@ -2721,6 +2805,30 @@ URING_TEST(read, shared_shape, 1,
 	grade_check(ret == -EBADR, "ufixed_batch_read whose ring failed with -EBADR (every "
 		    "liburing call) returned %s: return ufixed_read's error as it came, not one of "
 		    "your own (TODO 10; ufixed.h: -errno)", grade_errno_str(ret));
+	/* -EAGAIN from every liburing call: ufixed_read gives up after its
+	 * rounds without progress, and the batch returns that -EAGAIN (batch.h:
+	 * the batch as a whole could not run). Running the batch again is a
+	 * retry without end where the ring never makes progress: the watchdog
+	 * stops it after 1000 calls (the reference makes about ten). */
+	watch_reset_counts();
+	limit = watch.limit;
+	limit_why = watch.limit_why;
+	watch.inject_at = 1;
+	watch.inject_err = -EAGAIN;
+	watch.inject_forever = true;
+	watch.limit = 1000;
+	watch.limit_why = "ufixed_batch_read, where every liburing call said -EAGAIN, never "
+			  "returned: ufixed_read already retried while anything moved and then "
+			  "gave up with -EAGAIN; return that error (batch.h: the batch as a "
+			  "whole could not run), do not run the batch again (TODO 10)";
+	ret = SEAM_CALL(ufixed_batch_read(&r, 1, 4));
+	watch.limit = limit;
+	watch.limit_why = limit_why;
+	watch_reset_counts();
+	grade_check(ret == -EAGAIN && fault_count_fds() == before, "ufixed_batch_read where "
+		    "every liburing call said -EAGAIN returned %s and left %d descriptor(s) open; "
+		    "expected -EAGAIN as ufixed_read gave it, and the ring torn down (TODO 10; "
+		    "batch.h)", grade_errno_str(ret), fault_count_fds() - before);
 	/* The kernel refuses every ring (io_uring blocked: -EPERM): that error
 	 * as it came, not -ENOMEM (only -ENOMEM may be retried smaller). */
 	refused_every = 0;
