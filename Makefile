@@ -42,7 +42,7 @@ export SAN SEED PROG
 ROOT := $(CURDIR)
 include harness/mk/flags.mk
 
-.PHONY: help deps check test run doctor clean tools pkg-vars bench mutate grade-class progress watch hint dist compdb
+.PHONY: help deps check test test-mutants run doctor clean tools pkg-vars bench mutate grade-class progress watch hint dist compdb
 help:
 	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' Makefile
 
@@ -91,9 +91,12 @@ run: build/compile_commands.json
 doctor:
 	@harness/doctor.sh
 
-test:
-	@if [ -d solutions ]; then harness/selftest.sh; else \
-		echo "make test checks the course itself and needs solutions/, which this student edition leaves out: make check grades your work"; exit 2; fi
+# make test: the course builds, grades its reference full and its skeletons
+# zero, holds against the cheats; make test-mutants: every mutant loses
+# points and every variant has full marks (the long part). CI runs both.
+test test-mutants:
+	@if [ -d solutions ]; then PART=$(if $(filter test,$@),quick,mutants) harness/selftest.sh; else \
+		echo "make $@ checks the course itself and needs solutions/, which this student edition leaves out: make check grades your work"; exit 2; fi
 
 # The reference unless IMPL is given (a fresh skeleton has nothing to
 # measure); in the student edition, the learner's own exercises/.

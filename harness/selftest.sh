@@ -15,12 +15,34 @@
 #     code earns, leaves nothing behind and does not change the next grading
 #     (harness/cheats/check.sh, in the sandbox: SANDBOX=required).
 # Ends with one line "N passed, N failed"; exit 0 only if nothing failed.
+#
+# PART says how much (make test and make test-mutants set it):
+#   quick    (make test) everything above but grading the mutants, the
+#            variants and the cheats: each mutant's and variant's diff is
+#            only checked to apply. A few minutes on 2 cores.
+#   mutants  (make test-mutants) only those gradings: every mutant loses
+#            points, every variant has full marks, every cheat earns only
+#            what its honest code earns. Some 1,900 gradings: half an hour
+#            on 2 cores. CI runs both parts.
+#   all      (the default, e.g. CH=NN harness/selftest.sh) both.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 # shellcheck source=/dev/null
 . "$ROOT/harness/common.sh"
 CH=${CH:-}
+PART=${PART:-all}
+case $PART in
+quick | mutants | all) ;;
+*)
+	echo "selftest: PART is quick, mutants or all, not '$PART'"
+	echo "0 passed, 1 failed"
+	exit 1
+	;;
+esac
+# quick_part, mutants_part: whether this run does that part.
+quick_part() { [ "$PART" != mutants ]; }
+mutants_part() { [ "$PART" != quick ]; }
 # One directory per CH, so that several chapters' self-tests can run at once.
 OUT=$ROOT/build/selftest${CH:+-$CH}
 passed=0
@@ -61,8 +83,8 @@ mapfile -t PKG_VARS < <(make -s --no-print-directory pkg-vars)
 PKG_LINES=$(printf '%s\n' "${PKG_VARS[@]}")
 # The cheats are graded in the sandbox: without bubblewrap, make test cannot
 # show that the grader holds.
-if [ -z "${NO_CHEATS:-}" ] && [ -z "$CH" ] && ! command -v bwrap >/dev/null 2>&1; then
-	echo "FAILED bubblewrap is missing: make test grades the cheat submissions in the sandbox (sudo make deps, or NO_CHEATS=1 to skip them)"
+if [ -z "${NO_CHEATS:-}" ] && [ -z "$CH" ] && mutants_part && ! command -v bwrap >/dev/null 2>&1; then
+	echo "FAILED bubblewrap is missing: make test-mutants grades the cheat submissions in the sandbox (sudo make deps, or NO_CHEATS=1 to skip them)"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -151,7 +173,7 @@ if [ -z "$CH" ]; then
 		echo "${#m[@]} ${c##*/}"
 	done | sort -k1,1nr -k2,2 | cut -d' ' -f2)
 	for c in $order; do
-		CH=${c%%-*} JOBS=${JOBS:-2} "$0" > "$logs/$c.log" 2>&1 &
+		CH=${c%%-*} JOBS=${JOBS:-2} PART=$PART "$0" > "$logs/$c.log" 2>&1 &
 		running=$((running + 1))
 		if [ "$running" -ge "${CHAPTER_JOBS:-3}" ]; then
 			wait -n
@@ -161,11 +183,11 @@ if [ -z "$CH" ]; then
 	if [ "$running" -ge "${CHAPTER_JOBS:-3}" ]; then
 		wait -n
 	fi
-	dist_check > "$logs/zy-dist.log" &
+	quick_part && dist_check > "$logs/zy-dist.log" &
 	wait
 	# The cheats last: one of them succeeding could otherwise spoil the
 	# chapters' gradings running beside it.
-	if [ -z "${NO_CHEATS:-}" ]; then
+	if [ -z "${NO_CHEATS:-}" ] && mutants_part; then
 		SANDBOX=required harness/cheats/check.sh > "$logs/zz-cheats.log" 2>&1
 	fi
 	for log in "$logs"/*.log; do
@@ -447,13 +469,30 @@ seed_plain() {
 	done < <(cd "$from" && find "$1" shared -type f ! -name '*.tmp')
 }
 
-rm -rf "$OUT" && mkdir -p "$OUT"
-phase start
-for c in "${chapters[@]}"; do
-	nn=${c%%-*}
-	echo "== chapter $c"
+# check_applies KIND CHAPTER DIFF: print "ok" if DIFF (a mutant's or a
+# variant's, first line "KIND of FILE: WHAT") names a file of the solution
+# and still applies to it exactly (no fuzz), else a reason. The quick part's
+# check: the grading of the mutants and variants (make test-mutants) would
+# fail for such a diff, and this costs one patch --dry-run, not a grading.
+check_applies() {
+	local kind=$1 c=$2 diff=$3 header="" target=""
+	IFS= read -r header < "$diff"
+	[[ $header =~ ^$kind\ of\ ([^:]*):\ .*$ ]] && target=${BASH_REMATCH[1]}
+	if [ -z "$target" ] || [ ! -f "solutions/$c/$target" ]; then
+		echo "has no first line '$kind of FILE: WHAT' naming a file of solutions/$c"
+	elif ! patch -s -p1 -F0 --dry-run -r - -d "solutions/$c" < "$diff" > /dev/null 2>&1; then
+		echo "no longer applies to solutions/$c/$target (patch -p1 -F0 --dry-run): update the diff"
+	else
+		echo ok
+	fi
+}
 
-	werror_ok=1
+# quick_chapter CHAPTER: make test's part of one chapter: the -Werror
+# builds, full marks for the solutions (plain, then under ASan + UBSan), the
+# reports, the hints, zero for the skeleton, every mutant and variant still
+# applies, the demo.
+quick_chapter() {
+	local c=$1 nn=${1%%-*} impl problems list kind d why n=0
 	for impl in solutions exercises; do
 		if make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 			IMPL_DIR="$ROOT/$impl/$c" OUT="$ROOT/build/werror/$impl/$c" WERROR=1 "${PKG_VARS[@]}" \
@@ -461,11 +500,10 @@ for c in "${chapters[@]}"; do
 			ok "$c: $impl, tests and demo build with -Wall -Wextra -Werror"
 		else
 			not_ok "$c: $impl does not build warning-free (see $OUT/build-$impl-$nn.log)"
-			werror_ok=0
 		fi
 	done
-
 	phase "$nn werror builds"
+
 	expect_full_marks "solutions-$nn" "$c" "" WERROR=1
 	phase "$nn grade solutions"
 	if [ -f "$OUT/solutions-$nn/results.json" ] && [ -f "$OUT/solutions-$nn/junit.xml" ]; then
@@ -500,8 +538,8 @@ PY
 			not_ok "$c: harness/$c/hints.md: $problems"
 		fi
 	fi
-
 	phase "$nn reports, hints"
+
 	grade "exercises-$nn" exercises "$nn" WERROR=1
 	read -r s m < <(score_of "$OUT/exercises-$nn")
 	if [ "${m:-0}" -gt 0 ] && [ "$s" = 0 ]; then
@@ -509,51 +547,82 @@ PY
 	else
 		not_ok "$c: the skeleton scores ${s:-?}/${m:-?} (see $OUT/exercises-$nn/log)"
 	fi
-
 	phase "$nn grade skeleton"
+	# One sandboxed grading of a chapter at a time, never two side by side:
+	# io_uring charges the rings and registered buffers of every process of
+	# a user (root's too, in the sandbox) to one RLIMIT_MEMLOCK, and four
+	# gradings of chapter 08 at once lost points to -ENOMEM.
+	expect_full_marks "sanitized-$nn" "$c" " under ASan + UBSan" SAN=1
+	phase "$nn sanitized grading"
 
+	# The mutants and variants still apply: one line for all that do.
+	for kind in mutant variant; do
+		for d in harness/"$c"/"$kind"s/*.diff; do
+			[ -e "$d" ] || continue
+			why=$(check_applies "$kind" "$c" "$d")
+			if [ "$why" = ok ]; then
+				n=$((n + 1))
+			else
+				not_ok "$c: $kind $(basename "$d" .diff) $why"
+			fi
+		done
+	done
+	ok "$c: $n mutants' and variants' diffs apply to the solution exactly (make test-mutants grades them)"
+	phase "$nn diffs apply"
+
+	if [ -x "harness/$c/smoke.sh" ]; then
+		if harness/"$c"/smoke.sh "$ROOT/build/werror/solutions/$c" > "$OUT/smoke-$nn.log" 2>&1; then
+			ok "$c: the demo works on the reference (harness/$c/smoke.sh)"
+		else
+			not_ok "$c: the demo smoke test failed (see $OUT/smoke-$nn.log)"
+		fi
+	fi
+	phase "$nn smoke"
+}
+
+# mutants_chapter CHAPTER: make test-mutants's part of one chapter: every
+# mutant loses points, every correct variant has full marks.
+mutants_chapter() {
+	local c=$1 nn=${1%%-*} t outcome m mutant v running=0
 	# Mutants are graded JOBS at a time (3; make test gives 2, beside other
 	# chapters'): a few wait out a test's time limit while the others use the
 	# cores. The harness objects they share are built first, once (most of
-	# them copied from the -Werror build: seed_plain), and so is the
-	# reference, as grade.sh builds a learner's tree (SAN=0, WERROR=0): the
-	# objects of the files a mutant does not change are taken from there.
-	[ "$werror_ok" = 1 ] && seed_plain "$c"
+	# them copied from the -Werror build of the quick part, where there is
+	# one: seed_plain), and so is the reference, as grade.sh builds a
+	# learner's tree (SAN=0, WERROR=0): the objects of the files a mutant
+	# does not change are taken from there.
+	seed_plain "$c"
 	make -s --no-print-directory -f harness/mk/chapter.mk ROOT="$ROOT" CHAPTER="$c" \
 		IMPL_DIR="$ROOT/solutions/$c" OUT="$OUT/reference/$c" SAN=0 WERROR=0 "${PKG_VARS[@]}" harness tests programs
 	phase "$nn reference build"
 	# Every test of the reference run alone outside the sandbox, as the
 	# mutants' caught-by tests are run on the quick way (check_mutant): a
 	# mutant's failure there counts only for a test the reference passes there.
-	declare -A REF_ALONE=()
+	REF_ALONE=()
 	while read -r t outcome; do
 		REF_ALONE[$t]=$outcome
 	done < <(run_alone "$OUT/reference/$c" "")
 	# The test that caught each mutant last time (mutants/caught-by.tsv),
 	# read once for the chapter.
-	declare -A CAUGHT_BY=()
+	CAUGHT_BY=()
 	if [ -f "harness/$c/mutants/caught-by.tsv" ]; then
 		while IFS=$'\t' read -r m t _; do
 			[ -n "$m" ] && [ "${m:0:1}" != "#" ] && [ -z "${CAUGHT_BY[$m]:-}" ] && CAUGHT_BY[$m]=$t
 		done < "harness/$c/mutants/caught-by.tsv"
 	fi
 	phase "$nn reference alone"
-	# The ASan + UBSan grading of the solutions, then the correct variants
-	# one after another, run beside the mutants: a grading waits on the disk
-	# and on time limits much of its time (a variant's took 5-17 s of wall
-	# time for well under a second of CPU), which the mutants' compiles
-	# fill; one after the other, the variants alone made a quarter of make
-	# test's wall time. Their verdicts are read after the mutants'. (A
-	# `wait -n` below may take this chain's end for a mutant's: one more
-	# mutant runs then.)
+	# The correct variants one after another, run beside the mutants: a
+	# grading waits on the disk and on time limits much of its time (a
+	# variant's took 5-17 s of wall time for well under a second of CPU),
+	# which the mutants' compiles fill. Their verdicts are read after the
+	# mutants'. (A `wait -n` below may take this chain's end for a mutant's:
+	# one more mutant runs then.)
 	{
-		grade "sanitized-$nn" solutions "$nn" SAN=1
 		for v in harness/"$c"/variants/*/ harness/"$c"/variants/*.diff; do
 			[ -e "$v" ] || continue
 			check_variant "$c" "$v" > "$OUT/vverdict-$nn-$(basename "$v" .diff)"
 		done
 	} &
-	running=0
 	for mutant in harness/"$c"/mutants/*.diff; do
 		[ -e "$mutant" ] || continue
 		m=${mutant##*/}
@@ -577,19 +646,21 @@ PY
 	# What caught each mutant this time: harness/tools/caught-by.sh copies
 	# it into harness/NN-*/mutants/caught-by.tsv for the next runs.
 	cat "$OUT"/caught-"$nn"-* > "$OUT/caught-by.tsv" 2>/dev/null
-
-	phase "$nn mutants, sanitized grading and variants beside them"
-	full_marks_verdict "sanitized-$nn" "$c" " under ASan + UBSan"
 	tell_verdicts "$OUT"/vverdict-"$nn"-*
+	phase "$nn mutants, and variants beside them"
+}
 
-	if [ -x "harness/$c/smoke.sh" ]; then
-		if harness/"$c"/smoke.sh "$ROOT/build/werror/solutions/$c" > "$OUT/smoke-$nn.log" 2>&1; then
-			ok "$c: the demo works on the reference (harness/$c/smoke.sh)"
-		else
-			not_ok "$c: the demo smoke test failed (see $OUT/smoke-$nn.log)"
-		fi
+declare -A REF_ALONE=() CAUGHT_BY=()
+rm -rf "$OUT" && mkdir -p "$OUT"
+phase start
+for c in "${chapters[@]}"; do
+	echo "== chapter $c"
+	if quick_part; then
+		quick_chapter "$c"
 	fi
-	phase "$nn smoke"
+	if mutants_part; then
+		mutants_chapter "$c"
+	fi
 done
 
 echo
