@@ -142,7 +142,10 @@ ssize_t ulink_read_timeout(struct ulink *u, int fd, void *buf, size_t len,
  * Returns 0 (u->inflight is one more), -EINVAL for u not live, buf == NULL
  * or len == 0, -EBUSY when full, -ENOMEM if memory the implementation keeps
  * per read cannot be allocated, or the -errno of the submission (in every
- * error case the read was not started, and will not be).
+ * error case the read was not started, and will not be). An fd the kernel
+ * cannot read (-1, closed) is the read's own error, in its result in
+ * ulink_cancel_all()'s list; a negative fd may also be refused here with
+ * -EBADF, the read not started: either is right.
  */
 int ulink_start_read(struct ulink *u, int fd, void *buf, size_t len, off_t off,
                      __u64 tag);
