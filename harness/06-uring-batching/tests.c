@@ -2678,3 +2678,66 @@ URING_TEST(ring, init_inside_init, 1,
 	SEAM_CALL_VOID(ubatch_exit(&nested_inner));
 	SEAM_CALL_VOID(ubatch_exit(&b));
 }
+
+/* ------------------------------------------- -EAGAIN in a CQE is a result */
+
+/*
+ * ubatch.h: a failed read is stored as it came; only -EINTR in a CQE means
+ * "read the same rest again". -EAGAIN in a CQE (what a read of an
+ * O_NONBLOCK or RWF_NOWAIT file with nothing ready gives) is the request's
+ * result: read again, such a file fails again at once, for ever. The first
+ * read of request 2 is turned into a NOP that completes with -EAGAIN; read
+ * again, it would find the file's bytes.
+ */
+static unsigned char *eagain_buf;
+static unsigned eagain_given;
+
+static void eagain_edit(struct io_uring_sqe *sqe)
+{
+	if (eagain_given == 0 && (uintptr_t)watch_sqe_data(sqe) == (uintptr_t)eagain_buf) {
+		watch_nop_sqe(sqe, -EAGAIN);
+		eagain_given++;
+	}
+}
+
+URING_TEST(faults, eagain_in_cqe_is_a_result, 1,
+	   "ubatch_read: a CQE with res -EAGAIN is the request's result, stored as it came, "
+	   "not read again; the reads beside it are done",
+	   "TODO 8: only -EINTR in a CQE means 'read the same rest again'. Any other negative "
+	   "res, -EAGAIN included, is the request's result (ubatch.h: stored as it came): a "
+	   "read of an O_NONBLOCK file with nothing ready fails again every time you retry it",
+	   8)
+{
+	const size_t n = 8, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+	struct ubatch b;
+	int ret;
+
+	init_or_fail(&b, 8);
+	eagain_buf = reqs[2].buf;
+	eagain_given = 0;
+	watch_reset_counts();
+	watch.edit_sqe = eagain_edit;
+	ret = run_read(&b, reqs, n, 4);
+	watch.edit_sqe = NULL;
+	grade_check(eagain_given == 1, "harness: the first read of request 2 could not be given "
+		    "-EAGAIN (no read SQE into its buffer was seen)");
+	grade_check(ret == 0, "ubatch_read with one CQE of res -EAGAIN returned %s, expected 0: "
+		    "a request's error is its own (TODO 8)", grade_errno_str(ret));
+	grade_check(reqs[2].res == -EAGAIN, "request 2, whose read completed with res -EAGAIN: "
+		    "res is %s, expected -EAGAIN. Only -EINTR in a CQE is read again; any other "
+		    "error is the request's result, stored as it came: -EAGAIN from an O_NONBLOCK "
+		    "file would come back at every retry (TODO 8; ubatch.h)",
+		    grade_errno_str(reqs[2].res));
+	for (size_t i = 0; i < n; i++)
+		if (i != 2)
+			check_req(&reqs[i], i, data, size, "beside a read that said -EAGAIN");
+	check_ring_clean(&b, "after a CQE with -EAGAIN");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(reqs);
+	free(bufs);
+	close(fd);
+	free(data);
+}
