@@ -403,7 +403,8 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	   "TODO 4: a negative io_submit return (not -EAGAIN) is the error of the FIRST "
 	   "iocb of the array, not of the batch: that request fails, the others still go "
 	   "out (lesson: \"Submission can be partial\", pitfall 6); TODO 6: a negative res "
-	   "in an event is that request's error, -EAGAIN too (only -EINTR is tried again), "
+	   "in an event is that request's error, -EAGAIN and -ECONNRESET too (only -EINTR "
+	   "is tried again), "
 	   "also after some bytes of it arrived (pitfall 16); TODO 3: a request of length 0, "
 	   "or one past the end of the file, still goes to the kernel, which checks its fd "
 	   "and offset first (laio.h; pitfall 21)")
@@ -412,7 +413,7 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	int wronly = grade_open(grade_path("f"), O_WRONLY);
 	int opath = grade_open(grade_path("f"), O_PATH);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	struct plan p = plan_new(19);
+	struct plan p = plan_new(22);
 	static const unsigned qds[] = { 1, 8, 64 };
 	static const char hundred[100] = "100 bytes in an O_NONBLOCK pipe";
 	int nb[2], part[2];
@@ -456,6 +457,16 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 		   "of length 0 still goes to the kernel, which refuses the offset (laio.h)");
 	plan_error(&p, 18, 9999, 0, 0, -EBADF, "length 0 on fd 9999, not open: a request of "
 		   "length 0 still goes to the kernel, which refuses the fd (laio.h)");
+	/* Both wrong: the kernel looks at the fd first (io_submit(2) answers
+	 * -EBADF), so a check of the offset made before the kernel's must
+	 * not answer -EINVAL for these. */
+	plan_error(&p, 20, 9999, -4096, 100, -EBADF, "fd 9999, not open, at a negative "
+		   "offset: the kernel refuses the fd before it looks at the offset (-EBADF); "
+		   "an offset check of your own before io_submit must not answer first (laio.h: "
+		   "checked as the kernel checks it; pitfall 21)");
+	plan_error(&p, 21, wronly, -4096, 0, -EBADF, "an fd open O_WRONLY, length 0 at a "
+		   "negative offset: the kernel refuses the fd before it looks at the offset "
+		   "(-EBADF; laio.h: checked as the kernel checks it; pitfall 21)");
 	aw.submit_limit = 2000;
 	aw.loop_why = "A read of an empty O_NONBLOCK pipe completes with res -EAGAIN, and "
 		      "would again at every try: -EAGAIN in res is that request's error "
@@ -468,7 +479,24 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 		grade_check(write(part[1], hundred, sizeof(hundred)) == (ssize_t)sizeof(hundred),
 			    "harness: write to a pipe: %s", strerror(errno));
 		snprintf(what, sizeof(what), "qd %u", qds[q]);
+		/* A socket whose peer closed with our bytes unread: its first
+		 * read fails with ECONNRESET, and the kernel forgets the error
+		 * there (the next read says 0, end of file). An error is final:
+		 * read again, and the request would claim an end of file. */
+		int sk[2];
+
+		grade_check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) == 0,
+			    "harness: socketpair: %s", strerror(errno));
+		grade_check(write(sk[1], "x", 1) == 1, "harness: write to a socket: %s",
+			    strerror(errno));
+		close(sk[0]);
+		plan_error(&p, 19, sk[1], 0, 100, -ECONNRESET, "a socket whose peer closed "
+			   "with bytes unread: the read fails with -ECONNRESET once, and the "
+			   "kernel then forgets it (a second read gives 0, end of file): an error "
+			   "in res is the request's answer, never read again; only -EINTR is (TODO "
+			   "6)");
 		run_batch(&p, qds[q], what);
+		close(sk[1]);
 		grade_check(aw.waits_owing_rest == 0, "qd %u: io_submit failed for the first "
 			    "iocb of an array of several (a bad fd, say), and laio_batch_read then "
 			    "waited in io_getevents %ld time(s) before submitting the rest (first: "
@@ -2235,6 +2263,29 @@ GRADE_TEST(helpers, dio_alignment, 1,
 		    "ERRORS)", errno_name(ret), mem, off);
 	grade_check_heap(&heap, "laio_dio_alignment whose statx failed with ENOMEM (what it "
 			 "allocates is freed on the error paths too; TODO 9)");
+
+	/* 0 is a descriptor like any other: a program started with stdin
+	 * closed gets its first open file there. Only a negative fd is none. */
+	int saved0 = dup(0);
+
+	if (dup2(f.fd, 0) == 0) {
+		kernel_dio_alignment(0, &kmem, &koff);
+		mem = off = 7;
+		ret = SEAM_CALL(laio_dio_alignment(0, &mem, &off));
+		grade_check(kmem == 0 ? ret == -EOPNOTSUPP : (ret == 0 && mem == kmem &&
+			    off == koff), "laio_dio_alignment(0, "
+			    "&mem, &off) on a file open as fd 0 returned %s (memory %zu, offset "
+			    "%zu); expected 0, %zu and %zu: fd 0 is a valid descriptor (open(2) "
+			    "hands out the lowest free one, 0 when stdin is closed); only a "
+			    "negative fd is refused before statx (TODO 9)", errno_name(ret), mem,
+			    off, kmem, koff);
+	}
+	if (saved0 >= 0) {
+		dup2(saved0, 0);
+		close(saved0);
+	} else {
+		close(0);
+	}
 	close_datafile(&f);
 }
 
@@ -3301,6 +3352,28 @@ GRADE_TEST(faults, no_pause_without_eagain, 1,
 			    "io_submit never answered -EAGAIN: the pause is only for -EAGAIN with "
 			    "nothing of yours in flight (laio.h; TODOs 4, 5 and 10, pitfall 7)",
 			    what, aw.pauses_unasked);
+		plan_free(&p);
+	}
+	/* Signals, not refusals: io_submit answering -EINTR (nothing was
+	 * submitted) and io_getevents answering -EINTR are tried again at
+	 * once; neither is a reason to pause. */
+	{
+		struct plan p = random_plan(&f, 200, 4096);
+		const char *what = "200 requests at qd 8, every 3rd io_submit and every 4th "
+				   "io_getevents answering -EINTR";
+
+		aw.submit_eintr_every = 3;
+		aw.eintr_every = 4;
+		run_batch(&p, 8, what);
+		grade_check(aw.submit_eintrs > 0, "harness: no io_submit -EINTR injected (%s)",
+			    what);
+		grade_check(aw.pauses_unasked == 0, "laio_batch_read (%s) paused %ld time(s) "
+			    "(nanosleep, usleep, poll, a timed io_getevents with nothing in "
+			    "flight, ...) though io_submit never answered -EAGAIN: -EINTR from "
+			    "io_submit or io_getevents means a signal handler ran, nothing is "
+			    "short of resources; call it again at once (laio.h: nothing else "
+			    "pauses; TODOs 4 and 5, pitfall 7)", what, aw.pauses_unasked);
+		aw.submit_eintr_every = aw.eintr_every = 0;
 		plan_free(&p);
 	}
 	caller_ctx_done(ctx, "after the batches");
