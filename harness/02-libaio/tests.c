@@ -3312,6 +3312,16 @@ GRADE_TEST(batch, only_the_callers_array, 1,
 	close_datafile(&f);
 }
 
+/* check_no_pause WHAT WHY: the watcher saw no pause (a sleep made before
+ * io_submit first answered -EAGAIN or 0) in the run WHAT; WHY says why
+ * none was due there. */
+static void check_no_pause(const char *what, const char *why)
+{
+	grade_check(aw.pauses_unasked == 0, "%s paused %ld time(s) (nanosleep, usleep, poll, a "
+		    "timed io_getevents with nothing in flight, ...) though io_submit never "
+		    "answered -EAGAIN: %s", what, aw.pauses_unasked, why);
+}
+
 GRADE_TEST(faults, no_pause_without_eagain, 1,
 	   "no pause where io_submit never refused: 1000 reads at qd 1 and 200 at qd 8, "
 	   "through laio_batch_read and laio_batch_read_ctx, without one nanosleep (or any "
@@ -3337,21 +3347,16 @@ GRADE_TEST(faults, no_pause_without_eagain, 1,
 		 * for reads in flight, with a timeout or without, is no pause. */
 		snprintf(what, sizeof(what), "%zu requests at qd %u", p.n, qds[k]);
 		run_batch(&p, qds[k], what);
-		grade_check(aw.pauses_unasked == 0, "laio_batch_read (%s) paused %ld time(s) "
-			    "(nanosleep, usleep, poll, a timed io_getevents with nothing in "
-			    "flight, ...) though io_submit never answered -EAGAIN: the pause is "
-			    "only for -EAGAIN with nothing of yours in flight (laio.h). Each "
-			    "pause is milliseconds, so one per round makes this batch take "
-			    "seconds for nothing; the wait for completions is io_getevents "
-			    "(TODOs 4 and 5, pitfall 7)", what, aw.pauses_unasked);
+		snprintf(what, sizeof(what), "laio_batch_read (%zu requests at qd %u)", p.n, qds[k]);
+		check_no_pause(what, "the pause is only for -EAGAIN with nothing of yours in "
+			       "flight (laio.h). Each pause is milliseconds, so one per round makes "
+			       "this batch take seconds for nothing; the wait for completions is "
+			       "io_getevents (TODOs 4 and 5, pitfall 7)");
 		snprintf(what, sizeof(what), "laio_batch_read_ctx of %zu requests at qd %u", p.n,
 			 qds[k]);
 		run_ctx_ok(&p, ctx, 16, qds[k], what);
-		grade_check(aw.pauses_unasked == 0, "%s paused %ld time(s) (nanosleep, usleep, "
-			    "poll, a timed io_getevents with nothing in flight, ...) though "
-			    "io_submit never answered -EAGAIN: the pause is only for -EAGAIN with "
-			    "nothing of yours in flight (laio.h; TODOs 4, 5 and 10, pitfall 7)",
-			    what, aw.pauses_unasked);
+		check_no_pause(what, "the pause is only for -EAGAIN with nothing of yours in "
+			       "flight (laio.h; TODOs 4, 5 and 10, pitfall 7)");
 		plan_free(&p);
 	}
 	/* Signals, not refusals: io_submit answering -EINTR (nothing was
@@ -3361,18 +3366,17 @@ GRADE_TEST(faults, no_pause_without_eagain, 1,
 		struct plan p = random_plan(&f, 200, 4096);
 		const char *what = "200 requests at qd 8, every 3rd io_submit and every 4th "
 				   "io_getevents answering -EINTR";
+		char label[200];
 
 		aw.submit_eintr_every = 3;
 		aw.eintr_every = 4;
 		run_batch(&p, 8, what);
 		grade_check(aw.submit_eintrs > 0, "harness: no io_submit -EINTR injected (%s)",
 			    what);
-		grade_check(aw.pauses_unasked == 0, "laio_batch_read (%s) paused %ld time(s) "
-			    "(nanosleep, usleep, poll, a timed io_getevents with nothing in "
-			    "flight, ...) though io_submit never answered -EAGAIN: -EINTR from "
-			    "io_submit or io_getevents means a signal handler ran, nothing is "
-			    "short of resources; call it again at once (laio.h: nothing else "
-			    "pauses; TODOs 4 and 5, pitfall 7)", what, aw.pauses_unasked);
+		snprintf(label, sizeof(label), "laio_batch_read (%s)", what);
+		check_no_pause(label, "-EINTR from io_submit or io_getevents means a signal "
+			       "handler ran, nothing is short of resources; call it again at once "
+			       "(laio.h: nothing else pauses; TODOs 4 and 5, pitfall 7)");
 		aw.submit_eintr_every = aw.eintr_every = 0;
 		plan_free(&p);
 	}
