@@ -2051,12 +2051,17 @@ GRADE_TEST(errors, out_of_memory, 2,
 				close_reader(r);  /* fewer allocations than nth: done */
 				break;
 			}
-			grade_check(nth > 1 || ret == -ENOMEM, "%s: rd_open returned %s, expected "
-				    "-ENOMEM (the reader itself could not be allocated)", what,
-				    grade_errno_str(ret));
 			if (ret == 0) {
-				close_reader(r);
-				res_check(&before, what);
+				/* An allocation failed, yet rd_open gave a reader:
+				 * one it could do without (io_uring's opcode probe,
+				 * taken as "no probe", so the next interface). Which
+				 * allocation is the reader's is the module's choice
+				 * (built on the stack and moved, say); the reader it
+				 * gave must be whole: it reads. */
+				grade_check(r != NULL, "%s: rd_open returned 0 but left *out NULL: "
+					    "when an allocation rd_open cannot do without fails, "
+					    "return -ENOMEM (TODO 1)", what);
+				read_and_close(r, &f, &before, what);
 				continue;
 			}
 			grade_check(ret == -ENOMEM, "%s: rd_open returned %s, expected -ENOMEM", what,
