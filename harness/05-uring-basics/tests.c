@@ -2172,10 +2172,11 @@ static void inject(int ops, int skip, int left, int res)
 
 GRADE_TEST(read_full, error_after_progress, 2,
 	   "uring_read_full returns -EIO when a read fails after 3000 bytes came in (reads cut "
-	   "to 1000 bytes), and carries on after -EINTR there",
+	   "to 1000 bytes), and carries on after -EINTR and (at offset -1) -EAGAIN there",
 	   "TODO 4: a negative res is the answer even after some bytes were read: return it, "
 	   "not the bytes so far (uring_basics.h: \"even if some bytes were already read\"); "
-	   "a retry after -EINTR continues at offset + done (lesson sections 6 and 8)")
+	   "a retry after -EINTR or -EAGAIN goes on at buf + done and offset + done, it does "
+	   "not start over (lesson sections 6 and 8)")
 {
 	const size_t size = 10000;
 	unsigned char *data = grade_random_bytes(size), buf[8000];
@@ -2203,6 +2204,32 @@ GRADE_TEST(read_full, error_after_progress, 2,
 		    "return %zu", errno_name(got), sizeof(buf));
 	grade_check_same(buf, data + 500, sizeof(buf), "uring_read_full after -EINTR mid-way");
 	check_idle(ring, "uring_read_full");
+	/* -EAGAIN after progress at the file position (offset -1): the 3000 bytes
+	 * already read are gone from the file position, so the retry after the
+	 * poll must go on at buf + done, not start over. */
+	if (ring->features & IORING_FEAT_RW_CUR_POS) {
+		off_t pos;
+
+		memset(buf, 0, sizeof(buf));
+		grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek failed");
+		uw.clamp = 1000;
+		inject(OPS_READ, 3, 1, -EAGAIN);
+		got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), -1));
+		uw.clamp = 0;
+		pos = lseek(fd, 0, SEEK_CUR);
+		grade_check(got == (ssize_t)sizeof(buf), "uring_read_full at offset -1 returned %s "
+			    "when the 4th read (after 3000 bytes) completed with res = -EAGAIN; "
+			    "expected it to wait for POLLIN, ask again and return %zu",
+			    errno_name(got), sizeof(buf));
+		grade_check_same(buf, data + 500, sizeof(buf), "uring_read_full at offset -1 after "
+				 "-EAGAIN mid-way (the retry goes on at buf + done: the bytes "
+				 "already read are not read again; TODO 4, lesson section 8)");
+		grade_check(pos == 500 + (off_t)sizeof(buf), "after uring_read_full of %zu bytes at "
+			    "offset -1 from position 500 with -EAGAIN mid-way, the file position is "
+			    "%lld, expected %lld", sizeof(buf), (long long)pos,
+			    (long long)(500 + sizeof(buf)));
+		check_idle(ring, "uring_read_full after -EAGAIN mid-way");
+	}
 	close(fd);
 	free(data);
 }
@@ -2689,7 +2716,7 @@ GRADE_TEST(copy, frees_its_buffer, 2,
 
 GRADE_TEST(open, ring_size_bounds, 1,
 	   "uring_open at the bounds of entries: 1, 3 (rounded up to 4) and 4096 work; 4097, "
-	   "32768 and more are -EINVAL",
+	   "32768 and more are -EINVAL, and 0 even where setup would fail",
 	   "TODO 1: entries is 1..4096 (uring_basics.h); the kernel rounds up to a power of "
 	   "two, and accepts up to 32768 (IORING_MAX_ENTRIES) by itself: check the contract's "
 	   "bound yourself (man 2 io_uring_setup)")
@@ -2736,6 +2763,18 @@ GRADE_TEST(open, ring_size_bounds, 1,
 			    "small" : "");
 	}
 	undoctor_kernel();
+	/* 0 is the contract's bound too, checked before setup: where the kernel
+	 * has no io_uring (setup says -ENOSYS), entries 0 is still -EINVAL. */
+	doctor_kernel((struct doctor){ .setup_error = -ENOSYS });
+	ret = UCALL(uring_open(&ring, 0));
+	undoctor_kernel();
+	if (ret == 0)
+		io_uring_queue_exit(&ring);
+	grade_check(ret == -EINVAL, "uring_open(&ring, 0) returned %s where the kernel has no "
+		    "io_uring (the harness made ring setup fail with -ENOSYS); expected -EINVAL: "
+		    "entries == 0 is refused by uring_open itself, before io_uring_queue_init, "
+		    "so the caller learns the size is wrong, not that io_uring is missing (uring_basics.h: "
+		    "\"1..4096, checked here\"; TODO 1)", errno_name(ret));
 	grade_check(fault_count_fds() == before, "uring_open left %d descriptor(s) open",
 		    fault_count_fds() - before);
 	check_probes_freed("uring_open");
