@@ -163,6 +163,9 @@ static struct {
 	unsigned long long pretend_size; /* of pretend_size bytes, 0x7ffff000 a read; */
 	int pretend_null;           /* the real read goes to /dev/null (opened here)  */
 	long limit;                 /* >0: EAGAIN while this many are in flight      */
+	bool eagain_busy;           /* an EAGAIN with reads in flight, and since it */
+	                            /* no aio_suspend, aio_return, pause or accept  */
+	long eagain_then_accept;    /* aio_read accepted while eagain_busy         */
 	long eagain_run, max_eagain_run; /* EAGAINs since the last aio_suspend or    */
 	                                 /* aio_return, and the most of them        */
 	long read_budget;           /* aio_read calls allowed (0: no limit) */
@@ -246,6 +249,8 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 	     aw.paused_ns - aw.paused_at_accept < aw.eagain_pause_ns) ||
 	    aw.eagain == AW_EAGAIN_ALWAYS || (aw.limit > 0 && aw.inflight >= aw.limit)) {
 		aw.refused_eagain++;
+		if (aw.inflight > 0)
+			aw.eagain_busy = true;
 		if (aw.inflight == 0) {
 			aw.idle_refused++;
 			if (++aw.idle_run > aw.max_idle_run)
@@ -303,6 +308,9 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			aw.nbytes[aw.used++] = asked;
 		}
 		aw.accepted++;
+		if (aw.eagain_busy)
+			aw.eagain_then_accept++;
+		aw.eagain_busy = false;
 		aw.idle_refused = 0;
 		aw.idle_run = 0;
 		aw.paused_at_accept = aw.paused_ns;
@@ -340,6 +348,7 @@ static ssize_t aw_before_return(struct aiocb *cb)
 	pthread_mutex_lock(&aw.lock);
 	aw.returns++;
 	aw.eagain_run = 0;
+	aw.eagain_busy = false;
 	i = aw_find(cb);
 	if (i < 0) {
 		w_violate("aio_return was called for an aiocb that is not in flight: a second "
@@ -470,6 +479,7 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 	pthread_mutex_lock(&aw.lock);
 	aw.suspends++;
 	aw.eagain_run = 0;
+	aw.eagain_busy = false;
 	/* Only reads in flight belong in the list (checked for short lists). */
 	for (int i = 0; n <= 64 && i < n; i++) {
 		const struct aiocb *cb = ((const struct aiocb *const *)list)[i];
@@ -630,6 +640,7 @@ static void aw_paused(bool nonzero, long long ns)
 		return;
 	pthread_mutex_lock(&aw.lock);
 	aw.idle_run = 0;
+	aw.eagain_busy = false;
 	if (ns > 0)
 		aw.paused_ns += ns;
 	pthread_mutex_unlock(&aw.lock);
