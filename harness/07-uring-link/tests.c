@@ -3491,9 +3491,15 @@ URING_TEST(deadline, ring_call_faults, 2,
 
 	/* -EAGAIN for good: from the submission on, then from the wait on;
 	 * then -EBADR (the ring broken) from the wait on: that error, as it
-	 * came, not -ETIME (which would say both CQEs were reaped). */
+	 * came, not -ETIME (which would say both CQEs were reaped). A module
+	 * that submits and waits for both CQEs in one call
+	 * (io_uring_submit_and_wait with 2) makes no call while the read is in
+	 * the kernel: no error reaches it, the silent pipe's deadline passes,
+	 * and -ETIME with both CQEs reaped is then the right answer. */
 	for (int k = 0; k < 3; k++) {
 		const int err = k < 2 ? -EAGAIN : -EBADR;
+		const unsigned ms = k == 0 ? 3000 : 1000;
+		bool injected;
 
 		init_or_fail(&u, 8);
 		watch_reset_counts();
@@ -3505,9 +3511,19 @@ URING_TEST(deadline, ring_call_faults, 2,
 			watch.inject_when = WATCH_WHEN_BUSY;
 		watch.inject_err = err;
 		watch.inject_forever = true;
-		ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), ms);
+		injected = watch.injected;
 		watch_reset_counts();
 		watch.limit_why = NULL;
+		if (k > 0 && !injected) {
+			grade_check(ret == -ETIME, "ulink_read_timeout made no liburing call while its "
+				    "read was in the kernel (it submitted and waited in one call), so "
+				    "no error reached it; on a silent pipe with a deadline of %u ms it "
+				    "returned %s, expected -ETIME (TODO 5)", ms, grade_errno_str(ret));
+			check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+			SEAM_CALL_VOID(ulink_exit(&u));
+			continue;
+		}
 		grade_check(ret == err, "every liburing call %s returned %s; ulink_read_timeout "
 			    "returned %s, expected %s: the call's own error, as it came (ulink.h: "
 			    "\"if it never stops, return it\"; \"anything else: ... return the "
