@@ -929,7 +929,8 @@ GRADE_TEST(faults, partial_submit, 3,
 
 GRADE_TEST(faults, eagain_retried, 2,
 	   "io_submit answering -EAGAIN (the first three calls, then every second one; three "
-	   "times before each; pauses cut short by a signal)",
+	   "times before each, also before each piece of one request read in 1000 pieces; "
+	   "pauses cut short by a signal)",
 	   "TODO 4: -EAGAIN means \"no resources now\": with requests in flight, reap "
 	   "(io_getevents) and submit again; with none, pause a few milliseconds and "
 	   "retry (a bounded number of times, more than three; a signal that ends a pause "
@@ -976,6 +977,40 @@ GRADE_TEST(faults, eagain_retried, 2,
 			    aw.pauses_cut, errno_name(ret));
 		plan_check(&p, "40 requests at qd 1, -EAGAIN three times before each, pauses "
 			   "cut short by signals");
+	}
+	/* One request read in 1000 pieces (each iocb answered with at most 1000
+	 * bytes), at qd 1, every piece refused three times before it is
+	 * accepted: 3000 refusals, never more than 3 in a row. io_submit taking
+	 * the rest of a short read is a success like any other and starts the
+	 * count again; a count kept per request (reset only when a new request
+	 * starts) runs out, whatever its bound (02.10 allows fewer than 1000). */
+	{
+		const size_t len = 1000 * 1000;
+		unsigned char *buf = aligned_buffer(len);
+		int pfd = grade_open("/dev/null", O_RDONLY);   /* never read: it pretends */
+		struct batch_req one = { pfd, 4096, len, buf, 12345 };
+		int ret;
+
+		watch_start();
+		aw.eagain_run = 3;
+		aw.submit_limit = 5000;   /* 4 calls for each of the 1000 pieces */
+		aw.loop_why = "io_submit answered -EAGAIN three times before taking each piece of "
+			      "one request read 1000 bytes at a time: a loop that never ends?";
+		pretend_aio_start(pfd, buf, 4096);
+		pa.cap = 1000;
+		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
+		close(pfd);
+		free(buf);
+		grade_check(ret == 0 && one.res == (ssize_t)len, "one request of %zu bytes at qd 1, "
+			    "each iocb answered with at most 1000 bytes (%ld piece(s) taken), "
+			    "io_submit answering -EAGAIN three times before taking each piece (%ld "
+			    "in all, never more than 3 in a row): laio_batch_read returned %s, res %s, "
+			    "expected 0 and %zu. io_submit taking the rest of a short read is a "
+			    "success like any other: it starts the count of tries again (laio.h: "
+			    "\"a success starts the count again\"); a count kept per request, reset "
+			    "only when a new request starts, runs out on a request read in many "
+			    "pieces (TODO 4; pitfall 7)", len, pa.pieces, aw.eagains, errno_name(ret),
+			    errno_name(one.res), len);
 	}
 	plan_free(&p);
 	close_datafile(&f);
