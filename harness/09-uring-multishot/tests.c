@@ -663,11 +663,24 @@ static ssize_t hook_read(int fd, void *buf, size_t n)
 	return SEAM_REAL(read)(fd, buf, n);
 }
 
+/* 09.44: while set, a write(2) of the module to a descriptor that is not a
+ * socket (the stop eventfd) fails with EAGAIN, as a non-blocking eventfd
+ * whose counter is full does; the real write is made first, so the
+ * descriptor is readable, as a full counter is. */
+static bool stop_write_full;
+static long stop_writes_failed;
+
 static ssize_t hook_write(int fd, const void *buf, size_t n)
 {
 	if (fault_is_socket(fd))
 		seam_violate("your code called write() on a socket: this server sends only through "
 			     "the ring (IORING_OP_SEND, TODO 7)");
+	if (stop_write_full) {
+		(void)SEAM_REAL(write)(fd, buf, n);
+		stop_writes_failed++;
+		errno = EAGAIN;
+		return -1;
+	}
 	return SEAM_REAL(write)(fd, buf, n);
 }
 
@@ -1965,10 +1978,11 @@ GRADE_TEST(echo, half_close, 3,
 		 * comes, and drains over hundreds of turns. The receive ended
 		 * for good with that res 0: armed again, it ends with 0 again at
 		 * once, turn after turn, a busy loop until the echo is out. A
-		 * receive is armed again only after a pause (a cancel) or
-		 * -ENOBUFS. */
+		 * receive is armed again only after a pause (a cancel),
+		 * -ENOBUFS, or a last CQE that still carried data (the kernel
+		 * ends a multishot so when the CQ is full: 09.40). */
 		struct uecho_stats st2;
-		long recvs_before = obs.recvs;
+		long recvs_before = obs.recvs, ended_before = obs.recv_data_last, ended;
 
 		srv_open_cfg(unix_listener(), 64, 0, 0);
 		cl_open(&c, 1 << 20, 4096);
@@ -1979,11 +1993,13 @@ GRADE_TEST(echo, half_close, 3,
 			    "was echoed, the server still says: %s; expected no connection open and no "
 			    "buffer held (TODO 9)", stats_text());
 		st2 = stats();
-		grade_check(st2.recv_armed <= 1 + st2.paused + st2.enobufs && obs.recvs - recvs_before
-			    <= 1 + (long)(st2.paused + st2.enobufs), "a client sent 1 MiB, shut down its "
+		ended = obs.recv_data_last - ended_before;
+		grade_check(st2.recv_armed <= 1 + st2.paused + st2.enobufs + (unsigned long)ended &&
+			    obs.recvs - recvs_before <= 1 + (long)(st2.paused + st2.enobufs) + ended,
+			    "a client sent 1 MiB, shut down its "
 			    "sending side and read its echo 4 KiB at a time: %ld receives were "
-			    "submitted for it (stats: %s), though only a pause or -ENOBUFS calls for "
-			    "another: the end of file (res 0) ends the receive for good, and one armed "
+			    "submitted for it (stats: %s), though only a pause, -ENOBUFS or a last CQE "
+			    "with data (a full CQ) calls for another: the end of file (res 0) ends the receive for good, and one armed "
 			    "again after it ends with 0 at once, turn after turn, while the echo drains "
 			    "(a busy loop); after end of file, only send what is queued, then close "
 			    "(TODO 6, 9; lesson, section 2)", obs.recvs - recvs_before, stats_text());
@@ -4300,7 +4316,7 @@ GRADE_TEST_T(program, idle_rss, 3,
 
 GRADE_TEST_T(open, size_limits, 2,
 	     "sizes at the very limits of uecho.h are accepted and serve (entries 4096, buf_size "
-	     "1 MiB; nbufs 32768 of 1 byte, entries 1), and buffers adding up to more than 4 GiB "
+	     "1 MiB; nbufs 32768 of 1 byte, entries 1; entries 100, no power of two), and buffers adding up to more than 4 GiB "
 	     "are mapped whole or refused (-ENOMEM), never cut short",
 	     "TODO 1, 2: the limits are inclusive (\"entries in [1, UECHO_MAX_ENTRIES]\"); "
 	     "nbufs * buf_size can pass 4 GiB: compute it in size_t (or check it), not in 32-bit "
@@ -4327,6 +4343,27 @@ GRADE_TEST_T(open, size_limits, 2,
 	cl_free(&c);
 	srv_close();
 	close(lfd);
+
+	/* entries that is no power of two: uecho.h asks for [1,
+	 * UECHO_MAX_ENTRIES] only (io_uring_queue_init rounds the SQ up
+	 * itself). */
+	{
+		lfd = tcp_listener();
+		cfg = (struct uecho_config){ 100, 64, 4096 };
+		srv = NULL;
+		ret = SEAM_CALL(uecho_open(&srv, lfd, &cfg));
+		grade_check(ret == 0 && srv, "uecho_open(&s, listen_fd, {entries 100, nbufs 64, "
+			    "buf_size 4096}) returned %s, expected 0 and a server: entries may be any "
+			    "number in [1, UECHO_MAX_ENTRIES], not only a power of two (that rule is "
+			    "nbufs'; io_uring_queue_init rounds the SQ up itself) (uecho.h, \"Limits\"; "
+			    "TODO 1)", grade_errno_str(ret));
+		note_buffers(64, 4096);
+		cl_open(&c, 100000, 0);
+		drive(&c, 1, false, "100000 bytes on a ring of 100 SQ entries");
+		cl_free(&c);
+		srv_close();
+		close(lfd);
+	}
 
 	/* 8192 buffers of 512 KiB + 1: 4 GiB + 8 KiB in all. The address space
 	 * is only reserved (nothing is touched until data arrives), so a 64-bit
@@ -4645,7 +4682,8 @@ static void *stop_unless_returned(void *arg)
 GRADE_TEST(faults, listener_fails, 2,
 	   "the listening socket stops listening (shutdown(2) behind the server's back): the "
 	   "accept ends with an error no retry cures, and uecho_run_once returns that -errno (no "
-	   "busy loop of accepts failing at once), as does uecho_run; uecho_close still cleans up",
+	   "busy loop of accepts failing at once), as does uecho_run; uecho_close still cleans up; "
+	   "another server, whose listener is fine, goes on serving",
 	   "TODO 5, 10: an accept error that says the listener itself is broken (-EINVAL: it "
 	   "does not listen any more; -EBADF, -ENOTSOCK) is not one connection lost: re-arming "
 	   "fails again at once, forever. Keep it, and return it from uecho_run_once (uecho.h: "
@@ -4716,6 +4754,47 @@ GRADE_TEST(faults, listener_fails, 2,
 			    "accept's error: uecho_run returns \"the -errno of a failure of the loop "
 			    "itself\" (uecho.h; TODO 5, 10)", grade_errno_str(ret),
 			    ret == 0 ? " only when the harness stopped it 3 s later" : "");
+		srv_close();
+		close(lfd);
+	}
+
+	/* Two servers: B's listener is healthy while A's fails. A's error is
+	 * A's; B goes on serving. */
+	{
+		struct sockaddr_storage addr_b;
+		socklen_t len_b;
+		struct uecho *sb;
+		int lfd_b;
+
+		srv_open_cfg(tcp_listener(), 64, 16, 1024);
+		sb = srv;
+		lfd_b = lfd;
+		addr_b = laddr;
+		len_b = laddr_len;
+		srv_open_cfg(tcp_listener(), 64, 16, 1024);
+		grade_check(shutdown(lfd, SHUT_RDWR) == 0, "harness: shutdown: %s", strerror(errno));
+		turns = 0;
+		for (long end = fault_now_ms() + STALL_MS; fault_now_ms() < end && turns < 2000; turns++) {
+			ret = SEAM_CALL(uecho_run_once(srv, 10));
+			if (ret < 0 && ret != -EINTR)
+				break;
+		}
+		srv_close();
+		close(lfd);
+		srv = sb;
+		lfd = lfd_b;
+		laddr = addr_b;
+		laddr_len = len_b;
+		ret = SEAM_CALL(uecho_run_once(srv, 0));
+		grade_check(ret >= 0, "server A's listening socket stopped listening and its "
+			    "uecho_run_once returned the error; then server B, whose listener is "
+			    "fine, returned %s from uecho_run_once(s, 0): the loop's error belongs "
+			    "to the server whose listener failed, a field of its struct uecho, not "
+			    "a static of the module (TODO 5, 10)", grade_errno_str(ret));
+		cl_open(&c, 5000, 0);
+		drive(&c, 1, false, "a client of server B, whose listener is fine, after server "
+		      "A's listener failed (TODO 5, 10)");
+		cl_free(&c);
 		srv_close();
 		close(lfd);
 	}
@@ -5165,4 +5244,40 @@ GRADE_TEST_T(echo, two_servers, 2,
 	cl_free(&a[1]);
 	srv_close();
 	close(lfd_a);
+}
+
+GRADE_TEST(stop, errno_kept, 1,
+	   "uecho_stop whose write to the eventfd fails (EAGAIN: the counter is full) leaves "
+	   "errno as it found it, and the loop still stops: uecho_run_once returns -ECANCELED",
+	   "TODO 10: uecho_stop runs in signal handlers, which must leave errno as the "
+	   "interrupted code had it: save errno first, restore it last, whatever the write "
+	   "returned (signal-safety(7)); a failed write to a full eventfd loses nothing, the "
+	   "counter is readable already")
+{
+	int ret, err;
+
+	setup();
+	srv_open(0, 0);
+	stop_writes_failed = 0;
+	stop_write_full = true;
+	errno = 1234;
+	SEAM_CALL_VOID(uecho_stop(srv));
+	err = errno;
+	stop_write_full = false;
+	grade_check(err == 1234, "uecho_stop was called with errno 1234; its write to the "
+		    "eventfd failed with EAGAIN (a non-blocking eventfd whose counter is full), "
+		    "and uecho_stop returned with errno %d (%s): in a signal handler that "
+		    "clobbers the errno of the code it interrupted. Save errno on entry and "
+		    "restore it before every return, whatever the write did (uecho.h, "
+		    "uecho_stop: \"leaves errno as it found it\"; signal-safety(7)) (TODO 10)",
+		    err, strerror(err));
+	ret = SEAM_CALL(uecho_run_once(srv, 2000));
+	if (ret > 0) /* the wake-up's own CQE was handled in this turn */
+		ret = SEAM_CALL(uecho_run_once(srv, 2000));
+	grade_check(ret == -ECANCELED, "after uecho_stop (its eventfd write failed with EAGAIN: "
+		    "the counter full, so readable already), uecho_run_once returned %s, expected "
+		    "-ECANCELED: the flag is stored whatever the write says (TODO 10)",
+		    grade_errno_str(ret));
+	srv_close();
+	close(lfd);
 }
