@@ -507,8 +507,12 @@ static bool watch_pacing(struct io_uring *ring, const char *name, unsigned nr, i
 	ready = io_uring_cq_ready(ring);
 	inflight = watch_inflight(ring);
 	if (!watch_is_submit(name) || queued == 0) {
-		if (nr > 0)
-			watch.waited = true;  /* a real wait: the injection is over */
+		/* A real wait (one that must sleep: fewer CQEs ready than it
+		 * asks for) ends the injection. A wait for CQEs that are there
+		 * already returns at once, as io_uring_wait_cqe's inline peek
+		 * does without a call: the code has waited for nothing yet. */
+		if (nr > 0 && ready < nr)
+			watch.waited = true;
 		return false;
 	}
 	if (inflight <= queued + ready || watch.eagains >= 64)
