@@ -12,11 +12,14 @@
 #   quick (the default, about a minute and a half on 2 cores): a 256 MiB file,
 #     queue depth 32 (chapter 01, blocking, at 1), 1 s a run, fio batched
 #     like the chapters only;
-#   full (FULL=1, about twelve minutes): a 1 GiB file, queue depths 1, 32 and
-#     128, 3 s a run, also fio's default of one system call per request, and
-#     chapter 07's linked copy and deadline cost.
-# Both: medians of 3 rounds, alternating (the order is reversed every round,
-# so a drift of the machine hits every program alike); 4 KiB random reads
+#   full (FULL=1, about twenty minutes): a 1 GiB file, queue depths 1, 32
+#     and 128, 3 s a run, 5 rounds (3 left one lucky fio run at qd 128 the
+#     whole median: 0.67 of fio where 10 rounds gave 0.98), also fio's
+#     default of one system call per request, and chapter 07's linked copy
+#     and deadline cost.
+# Both: medians of the rounds (3, full 5), alternating (the order is
+# reversed every round, so a drift of the machine hits every program
+# alike), with the lowest and highest round beside; 4 KiB random reads
 # with O_DIRECT (chapter 01: buffered, the file evicted from the page cache
 # before every run). Writes build/reports/bench.csv, and bench.svg (IOPS
 # against queue depth; bars when one depth was measured) when gnuplot is
@@ -51,11 +54,11 @@ esac
 die() { echo "bench: $*" >&2; exit 2; }
 
 if [ -n "${FULL:-}" ] && [ "$FULL" != 0 ]; then
-	MODE=full SIZE_MB=${BENCH_SIZE_MB:-1024} QDS=${QD:-1 32 128} SECS=${BENCH_SECONDS:-3}
+	MODE=full SIZE_MB=${BENCH_SIZE_MB:-1024} QDS=${QD:-1 32 128} SECS=${BENCH_SECONDS:-3} ROUNDS=5
 else
-	MODE=quick SIZE_MB=${BENCH_SIZE_MB:-256} QDS=${QD:-32} SECS=${BENCH_SECONDS:-1}
+	MODE=quick SIZE_MB=${BENCH_SIZE_MB:-256} QDS=${QD:-32} SECS=${BENCH_SECONDS:-1} ROUNDS=3
 fi
-REPEAT=${BENCH_REPEAT:-3}
+REPEAT=${BENCH_REPEAT:-$ROUNDS}
 FILE=${BENCH_FILE:-$ROOT/build/bench/data-${SIZE_MB}m}
 # A demo that is still running after this long is stopped and counted not done.
 LIMIT=$((SECS * 20 + 10))
@@ -281,15 +284,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'; }
 REPORT_DIR=$ROOT/build/reports
 CSV=$REPORT_DIR/bench.csv
 mkdir -p "$REPORT_DIR" || exit 2
-echo "mode,queue_depth,interface,compared_with,implementation,code,status,iops,ratio_to_fio,cpu_us_per_read,rounds" > "$CSV"
+echo "mode,queue_depth,interface,compared_with,implementation,code,status,iops,ratio_to_fio,cpu_us_per_read,rounds,ratio_min,ratio_max" > "$CSV"
 # implementation: the tree (solutions, exercises, or its path), or fio;
 # code: its name in the table (reference, yours...).
-csv_row() { # QD INTERFACE FIO_JOB TREE CODE STATUS IOPS RATIO CPU ROUNDS
-	printf '%s,%s,"%s","%s","%s","%s",%s,%s,%s,%s,%s\n' "$MODE" "$1" "${2//\"/\"\"}" "${3//\"/\"\"}" \
-		"${4//\"/\"\"}" "${5//\"/\"\"}" "$6" "$7" "$8" "$9" "${10}" >> "$CSV"
+csv_row() { # QD INTERFACE FIO_JOB TREE CODE STATUS IOPS RATIO CPU ROUNDS [RATIO_MIN RATIO_MAX]
+	printf '%s,%s,"%s","%s","%s","%s",%s,%s,%s,%s,%s,%s,%s\n' "$MODE" "$1" "${2//\"/\"\"}" "${3//\"/\"\"}" \
+		"${4//\"/\"\"}" "${5//\"/\"\"}" "$6" "$7" "$8" "$9" "${10}" "${11:-}" "${12:-}" >> "$CSV"
 }
-# A row of the table: interface, code, IOPS, x fio, CPU per read.
-row() { printf '  %-50s %-10s %9s %6s %9s\n' "$@"; }
+# A row of the table: interface, code, IOPS, x fio, the rounds' lowest and
+# highest x fio, CPU per read.
+row() { printf '  %-50s %-10s %9s %6s %10s %9s\n' "$@"; }
 NOTES=()
 
 # compare QD CHAPTER INTERFACE FIO_JOB FIO_OPTIONS PROGRAM_ARGS: REPEAT
@@ -353,11 +357,16 @@ compare() {
 		who=$(who_name "$impl")
 		# shellcheck disable=SC2086 # the lists are space-separated numbers
 		if [ "${state[$impl]}" = ok ] && [ -n "${iops[$impl]:-}" ]; then
-			local mi mc mr n
+			local mi mc mr n lo hi
 			mi=$(median ${iops[$impl]}) mc=$(median ${cpu[$impl]}) mr=$(median ${ratios[$impl]:-})
 			n=$(wc -w <<<"${iops[$impl]}")
-			row "$first" "$who" "$mi" "${mr:--}" "$mc"
-			csv_row "$qd" "$label" "$job" "${impl#"$ROOT"/}" "$who" ok "$mi" "$mr" "$mc" "$n"
+			# The spread of the rounds' ratios: on a noisy disk one round
+			# can be far from the others, and a median of three is only
+			# as good as the spread says.
+			lo=$(printf '%s\n' ${ratios[$impl]:-} | sort -g | head -n 1)
+			hi=$(printf '%s\n' ${ratios[$impl]:-} | sort -g | tail -n 1)
+			row "$first" "$who" "$mi" "${mr:--}" "${lo:+$lo-$hi}" "$mc"
+			csv_row "$qd" "$label" "$job" "${impl#"$ROOT"/}" "$who" ok "$mi" "$mr" "$mc" "$n" "$lo" "$hi"
 		else
 			local shown="not done (make check CH=$nn)"
 			[ "$impl" = "$ROOT/solutions" ] && shown="failed (see below)"
@@ -372,7 +381,7 @@ compare() {
 		# shellcheck disable=SC2086
 		mi=$(median ${iops[fio]}) mc=$(median ${cpu[fio]})
 		n=$(wc -w <<<"${iops[fio]}")
-		row "  beside: $job" fio "$mi" "" "$mc"
+		row "  beside: $job" fio "$mi" "" "" "$mc"
 		csv_row "$qd" "$label" "$job" fio fio ok "$mi" "" "$mc" "$n"
 	else
 		printf '  %-50s %-10s %s\n' "  beside: $job" fio "failed (see above)"
@@ -394,7 +403,7 @@ echo "  runs:    about $SECS s each, medians of $REPEAT rounds, fio and the prog
 echo "  code:    ${names}and $(fio --version)"
 echo "  machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run;" \
 	"absolute numbers are this machine's at this moment: read the ratios"
-row "interface (and the fio job it is compared with)" "code" "IOPS" "x fio" "CPU us/rd"
+row "interface (and the fio job it is compared with)" "code" "IOPS" "x fio" "rounds" "CPU us/rd"
 for qd in $DEPTHS; do
 	echo "  -- queue depth $qd"
 	for line in "${LINES[@]}"; do
@@ -408,7 +417,8 @@ for qd in $DEPTHS; do
 		compare "$qd" "$ch" "$label" "$job" "$fopts" "$dargs"
 	done
 done
-echo "  x fio: the median of the rounds' ratios of IOPS to fio's (above 1: faster than fio)."
+echo "  x fio: the median of the rounds' ratios of IOPS to fio's (above 1: faster than fio);"
+echo "  rounds: the lowest and the highest of those ratios (a wide range: the disk's noise, run it again)."
 echo "  CPU us/rd: user + system time per read of the whole program (its threads, the SQ thread);"
 echo "  fio's without its start and stop (the CPU time of the same job making one read)."
 
