@@ -180,6 +180,9 @@ int evsrv_open(struct evsrv **out, const char *path, int listen_fd,
  *   other -errno  the loop itself cannot go on (epoll_wait or io_getevents
  *               failing on the module's own descriptors, the listening
  *               socket closed behind the module's back: -EBADF, -EINVAL…).
+ *               Whether a later call returns the same failure again is
+ *               up to the module (only -ECANCELED is repeated by contract);
+ *               the caller stops at the first.
  * Errors of one client (it hung up, reset the connection, asked for a bad
  * range) never come back from here: they close that client or become its
  * reply's status.
