@@ -184,6 +184,16 @@ static struct {
 	long pause_eintr;           /* >0: this many pauses end at once with EINTR, */
 	                            /* as if a signal handler had run (none slept)   */
 	long pause_eintr_given;     /* how many did                                  */
+	/* The window kept full (paio.h, qd), for a batch of fill_n requests
+	 * that each take exactly one aio_read (set by aw_fill_expect): an
+	 * aio_suspend entered with fewer than fill_w reads in flight while
+	 * some of the fill_n are not submitted yet sleeps with the window
+	 * short. Reads collected early (before a wait) are allowed: only a
+	 * wait with the window short is counted. */
+	long fill_n, fill_w;        /* 0: not watched                                 */
+	long fill_base, fill_eagain_base; /* accepted, refused_eagain at the start   */
+	long underfilled;           /* such waits, and the first one's numbers       */
+	long underfilled_inflight, underfilled_left;
 } aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int aw_find(const struct aiocb *cb)
@@ -478,6 +488,14 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 
 	pthread_mutex_lock(&aw.lock);
 	aw.suspends++;
+	if (aw.fill_n > 0 && aw.refused_eagain == aw.fill_eagain_base) {
+		long left = aw.fill_n - (aw.accepted - aw.fill_base);
+
+		if (left > 0 && aw.inflight < aw.fill_w && aw.underfilled++ == 0) {
+			aw.underfilled_inflight = aw.inflight;
+			aw.underfilled_left = left;
+		}
+	}
 	aw.eagain_run = 0;
 	aw.eagain_busy = false;
 	/* Only reads in flight belong in the list (checked for short lists). */
@@ -616,6 +634,21 @@ static void aw_watch(void)
 	aw.read_budget = 20000;
 	aw.budget_why = "paio_batch_read made more than 20000 aio_read calls: is a request "
 			"submitted again after aio_return said 0 (end of file)? (TODO 7)";
+}
+
+/* Watch the next batch's window (n requests of one aio_read each, window w;
+ * n == 0: stop watching, and keep what was seen): see aw.fill_n. */
+static void aw_fill_expect(long n, long w)
+{
+	pthread_mutex_lock(&aw.lock);
+	aw.fill_n = n;
+	aw.fill_w = w;
+	if (n > 0) {
+		aw.fill_base = aw.accepted;
+		aw.fill_eagain_base = aw.refused_eagain;
+		aw.underfilled = 0;
+	}
+	pthread_mutex_unlock(&aw.lock);
 }
 
 /* Reads still in flight (accepted, never collected). */
