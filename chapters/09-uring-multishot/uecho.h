@@ -178,7 +178,10 @@ int uecho_open(struct uecho **out, int listen_fd, const struct uecho_config *cfg
  *               loop, and the tests look for exactly that;
  *   -EINTR      a signal interrupted the wait; nothing was lost, call again;
  *   -ECANCELED  uecho_stop has been called (returned at once, without
- *               waiting, by this and every later call);
+ *               waiting, by this and every later call); when uecho_stop
+ *               runs in the handler of the signal that interrupts a
+ *               turn's wait, that turn may return -EINTR or its count,
+ *               and the next call says -ECANCELED;
  *   other -errno  the loop itself cannot go on (the ring failing, the
  *               listening socket failing: its accept ended with an error
  *               other than those a retry cures).
