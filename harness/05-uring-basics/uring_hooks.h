@@ -226,12 +226,17 @@ static int hook_submit_and_wait(struct io_uring *ring, unsigned nr)
 				 : SEAM_REAL(io_uring_submit_and_wait)(ring, nr);
 }
 
-/* The error a wait is to fail with, or 0: let it wait. Counts the failures
- * when only wait_error_left of them were asked for. */
-static int wait_fault(void)
+/* The error a wait for nr CQEs on ring is to fail with, or 0: let it wait.
+ * Only a wait that would go to the kernel fails: liburing looks at the CQ
+ * first and returns at once when nr CQEs are there already, so no signal can
+ * cut such a wait short. Counts the failures when only wait_error_left of
+ * them were asked for. */
+static int wait_fault(struct io_uring *ring, unsigned nr)
 {
 	int err = uw.wait_error;
 
+	if (err && io_uring_cq_ready(ring) >= (nr ? nr : 1))
+		return 0;
 	if (err && uw.wait_error_left > 0 && --uw.wait_error_left == 0) {
 		uw.wait_error = 0;
 		if (uw.after_wait_errors)
@@ -247,7 +252,7 @@ static int wait_fault(void)
 static int hook_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
 			unsigned nr, sigset_t *sig)
 {
-	int err = nr ? wait_fault() : 0;
+	int err = nr ? wait_fault(ring, nr) : 0;
 
 	return err ? err : SEAM_REAL(__io_uring_get_cqe)(ring, cqe, submit, nr, sig);
 }
@@ -255,7 +260,7 @@ static int hook_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe, unsign
 static int hook_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
 			  struct __kernel_timespec *ts, sigset_t *sig)
 {
-	int err = nr ? wait_fault() : 0;
+	int err = nr ? wait_fault(ring, nr) : 0;
 
 	return err ? err : SEAM_REAL(io_uring_wait_cqes)(ring, cqe, nr, ts, sig);
 }
@@ -263,7 +268,7 @@ static int hook_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe, unsi
 static int hook_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe **cqe,
 				 struct __kernel_timespec *ts)
 {
-	int err = wait_fault();
+	int err = wait_fault(ring, 1);
 
 	return err ? err : SEAM_REAL(io_uring_wait_cqe_timeout)(ring, cqe, ts);
 }
@@ -276,7 +281,7 @@ static int hook_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_c
 	if (uw.submit_no_wait) {
 		int ret = SEAM_REAL(io_uring_submit)(ring), err;
 
-		return ret < 0 || !(err = wait_fault()) ? ret : err;
+		return ret < 0 || !(err = wait_fault(ring, nr)) ? ret : err;
 	}
 	return SEAM_REAL(io_uring_submit_and_wait_timeout)(ring, cqe, nr, ts, sig);
 }
