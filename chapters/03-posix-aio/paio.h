@@ -83,6 +83,9 @@
  *           refilled as completions arrive: when one request finishes and
  *           others are waiting, the next one is submitted before waiting
  *           again, without waiting for the rest of the window to drain.
+ *           Waiting is any way of letting time pass: aio_suspend, a pause
+ *           (nanosleep, sched_yield, poll, ...) or aio_error asked again
+ *           and again about reads still in progress.
  *           "Next" is in the order of the array: requests enter the
  *           window reqs[0] first, each refill taking the first request
  *           not yet taken (the tests answer reads on pipes in that

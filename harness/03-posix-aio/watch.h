@@ -185,15 +185,32 @@ static struct {
 	                            /* as if a signal handler had run (none slept)   */
 	long pause_eintr_given;     /* how many did                                  */
 	/* The window kept full (paio.h, qd), for a batch of fill_n requests
-	 * that each take exactly one aio_read (set by aw_fill_expect): an
-	 * aio_suspend entered with fewer than fill_w reads in flight while
-	 * some of the fill_n are not submitted yet sleeps with the window
-	 * short. Reads collected early (before a wait) are allowed: only a
-	 * wait with the window short is counted. */
+	 * that each take exactly one aio_read (set by aw_fill_expect). The
+	 * window is short while fewer than fill_w reads are in flight, some
+	 * of the fill_n are not submitted yet, and no aio_read of the batch
+	 * failed with EAGAIN. Reads collected early are allowed (collect,
+	 * then refill); waiting while the window is short is not, however
+	 * the code waits (aw_fill_wait):
+	 *  - aio_suspend entered, whatever its timeout;
+	 *  - a pause: nanosleep, clock_nanosleep, usleep, sleep, sched_yield,
+	 *    poll, ppoll, select, pselect, pthread_cond_timedwait (hooked by
+	 *    aw_fill_expect);
+	 *  - polling: aio_error says EINPROGRESS for the same read a third
+	 *    time with the window short, and no aio_read was accepted and no
+	 *    aio_return called in between (polled_at, polled). A pass over the
+	 *    reads in flight to collect the finished ones, even a second pass
+	 *    to be sure, then submitting, is not polling; asking again and
+	 *    again until something finishes is. */
 	long fill_n, fill_w;        /* 0: not watched                                 */
 	long fill_base, fill_eagain_base; /* accepted, refused_eagain at the start   */
+	long real_eagain, fill_real_eagain_base; /* EAGAINs of glibc's own aio_read,  */
+	                            /* and how many at the start                     */
+	long polled_at[AW_MAX_CB];  /* accepted + returns + 1 when aio_error last    */
+	                            /* said EINPROGRESS for it with the window short */
+	int polled[AW_MAX_CB];      /* how many times in a row at that polled_at     */
 	long underfilled;           /* such waits, and the first one's numbers       */
-	long underfilled_inflight, underfilled_left;
+	long underfilled_inflight, underfilled_left, underfilled_window;
+	const char *underfilled_how; /* how the first one waited                     */
 } aw = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int aw_find(const struct aiocb *cb)
@@ -213,7 +230,61 @@ static void aw_forget(int i)
 	aw.fds[i] = aw.fds[aw.used];
 	aw.pretend_res[i] = aw.pretend_res[aw.used];
 	aw.seq[i] = aw.seq[aw.used];
+	aw.polled_at[i] = aw.polled_at[aw.used];
+	aw.polled[i] = aw.polled[aw.used];
 	aw.inflight--;
+}
+
+/* The watched batch's window is short (see aw.fill_n); aw.lock held. */
+static bool aw_fill_short(void)
+{
+	if (aw.fill_n <= 0 || aw.refused_eagain != aw.fill_eagain_base ||
+	    aw.real_eagain != aw.fill_real_eagain_base)
+		return false;
+	return aw.fill_n - (aw.accepted - aw.fill_base) > 0 && aw.inflight < aw.fill_w;
+}
+
+/* The code waits (how: what it called), aw.lock held: counted if the
+ * window is short. */
+static void aw_fill_wait(const char *how)
+{
+	if (!aw_fill_short() || aw.underfilled++ > 0)
+		return;
+	aw.underfilled_inflight = aw.inflight;
+	aw.underfilled_left = aw.fill_n - (aw.accepted - aw.fill_base);
+	aw.underfilled_window = aw.fill_w;
+	aw.underfilled_how = how;
+}
+
+/* aio_error said EINPROGRESS for cb: polling, if it is the third time in a
+ * row with the window short, and nothing was submitted or collected since
+ * the first (aw.fill_n). */
+static void aw_fill_polled(const struct aiocb *cb)
+{
+	long progress;
+	int i;
+
+	pthread_mutex_lock(&aw.lock);
+	i = aw_find(cb);
+	progress = aw.accepted + aw.returns + 1;
+	if (i >= 0 && aw_fill_short()) {
+		if (aw.polled_at[i] != progress) {
+			aw.polled_at[i] = progress;
+			aw.polled[i] = 0;
+		}
+		if (++aw.polled[i] >= 3)
+			aw_fill_wait("polled aio_error (EINPROGRESS 3 times for one read, "
+				     "nothing submitted or collected in between)");
+	}
+	pthread_mutex_unlock(&aw.lock);
+}
+
+/* A pause (nanosleep, sched_yield, poll, ...) of the code under test. */
+static void aw_fill_paused(const char *how)
+{
+	pthread_mutex_lock(&aw.lock);
+	aw_fill_wait(how);
+	pthread_mutex_unlock(&aw.lock);
 }
 
 /* Everything aio_read and aio_read64 do under watch (the same struct on a
@@ -315,6 +386,8 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 			aw.fds[aw.used] = fd;
 			aw.pretend_res[aw.used] = pretend;
 			aw.seq[aw.used] = aw.next_seq++;
+			aw.polled_at[aw.used] = 0;
+			aw.polled[aw.used] = 0;
 			aw.nbytes[aw.used++] = asked;
 		}
 		aw.accepted++;
@@ -329,6 +402,8 @@ static int aw_read_common(struct aiocb *cb, int (*real)(struct aiocb *))
 	} else {
 		cb->aio_nbytes = asked;
 		cb->aio_fildes = fd;
+		if (err == EAGAIN)   /* glibc's own: out of resources */
+			aw.real_eagain++;
 	}
 	pthread_mutex_unlock(&aw.lock);
 	errno = err;
@@ -434,22 +509,32 @@ static ssize_t aw_aio_return64(struct aiocb64 *cb)
 
 static int aw_aio_error(const struct aiocb *cb)
 {
+	int rc;
+
 	pthread_mutex_lock(&aw.lock);
 	aw.errors++;
 	pthread_mutex_unlock(&aw.lock);
 	if (aw_error_after_return(cb))
 		return -1;
-	return SEAM_REAL(aio_error)(cb);
+	rc = SEAM_REAL(aio_error)(cb);
+	if (rc == EINPROGRESS)
+		aw_fill_polled(cb);
+	return rc;
 }
 
 static int aw_aio_error64(const struct aiocb64 *cb)
 {
+	int rc;
+
 	pthread_mutex_lock(&aw.lock);
 	aw.errors++;
 	pthread_mutex_unlock(&aw.lock);
 	if (aw_error_after_return((const struct aiocb *)cb))
 		return -1;
-	return SEAM_REAL(aio_error64)(cb);
+	rc = SEAM_REAL(aio_error64)(cb);
+	if (rc == EINPROGRESS)
+		aw_fill_polled((const struct aiocb *)cb);
+	return rc;
 }
 
 /* Every non-NULL entry of an aio_suspend list is still in progress. */
@@ -488,14 +573,7 @@ static int aw_suspend_common(const void *list, int n, const struct timespec *ts,
 
 	pthread_mutex_lock(&aw.lock);
 	aw.suspends++;
-	if (aw.fill_n > 0 && aw.refused_eagain == aw.fill_eagain_base) {
-		long left = aw.fill_n - (aw.accepted - aw.fill_base);
-
-		if (left > 0 && aw.inflight < aw.fill_w && aw.underfilled++ == 0) {
-			aw.underfilled_inflight = aw.inflight;
-			aw.underfilled_left = left;
-		}
-	}
+	aw_fill_wait("waited in aio_suspend");
 	aw.eagain_run = 0;
 	aw.eagain_busy = false;
 	/* Only reads in flight belong in the list (checked for short lists). */
@@ -636,21 +714,6 @@ static void aw_watch(void)
 			"submitted again after aio_return said 0 (end of file)? (TODO 7)";
 }
 
-/* Watch the next batch's window (n requests of one aio_read each, window w;
- * n == 0: stop watching, and keep what was seen): see aw.fill_n. */
-static void aw_fill_expect(long n, long w)
-{
-	pthread_mutex_lock(&aw.lock);
-	aw.fill_n = n;
-	aw.fill_w = w;
-	if (n > 0) {
-		aw.fill_base = aw.accepted;
-		aw.fill_eagain_base = aw.refused_eagain;
-		aw.underfilled = 0;
-	}
-	pthread_mutex_unlock(&aw.lock);
-}
-
 /* Reads still in flight (accepted, never collected). */
 static long aw_in_flight(void)
 {
@@ -707,6 +770,7 @@ static int aw_nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	bool nonzero = req && (req->tv_sec > 0 || req->tv_nsec > 0);
 
+	aw_fill_paused("paused in nanosleep");
 	aw_paused(nonzero, aw_ts_ns(req));
 	if (aw_pause_interrupted(nonzero)) {
 		if (rem)
@@ -724,6 +788,7 @@ static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 	struct timespec now;
 	bool nonzero = req && (fl != 0 || req->tv_sec > 0 || req->tv_nsec > 0);
 
+	aw_fill_paused("paused in clock_nanosleep");
 	if (req && fl != 0 && clock_gettime(clk, &now) == 0)   /* TIMER_ABSTIME */
 		ns -= aw_ts_ns(&now);
 	aw_paused(nonzero, ns);
@@ -737,6 +802,7 @@ static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 
 static int aw_usleep(useconds_t us)
 {
+	aw_fill_paused("paused in usleep");
 	aw_paused(us > 0, (long long)us * 1000);
 	if (aw_pause_interrupted(us > 0)) {
 		errno = EINTR;
@@ -747,6 +813,7 @@ static int aw_usleep(useconds_t us)
 
 static unsigned int aw_sleep(unsigned int s)
 {
+	aw_fill_paused("paused in sleep");
 	aw_paused(s > 0, (long long)s * 1000000000LL);
 	if (aw_pause_interrupted(s > 0))
 		return s;       /* sleep(3): the seconds left, all of them */
@@ -755,6 +822,7 @@ static unsigned int aw_sleep(unsigned int s)
 
 static int aw_poll(void *fds, unsigned long n, int timeout)
 {
+	aw_fill_paused("paused in poll");
 	aw_paused(timeout != 0, (long long)timeout * 1000000);
 	if (aw_pause_interrupted(timeout != 0)) {
 		errno = EINTR;
@@ -767,6 +835,7 @@ static int aw_ppoll(void *fds, unsigned long n, const struct timespec *ts, const
 {
 	bool nonzero = !ts || ts->tv_sec > 0 || ts->tv_nsec > 0;
 
+	aw_fill_paused("paused in ppoll");
 	aw_paused(nonzero, aw_ts_ns(ts));
 	if (aw_pause_interrupted(nonzero)) {
 		errno = EINTR;
@@ -779,6 +848,7 @@ static int aw_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
 	bool nonzero = !tv || tv->tv_sec > 0 || tv->tv_usec > 0;
 
+	aw_fill_paused("paused in select");
 	aw_paused(nonzero,
 		  tv ? (long long)tv->tv_sec * 1000000000LL + (long long)tv->tv_usec * 1000 : 0);
 	if (aw_pause_interrupted(nonzero)) {
@@ -793,6 +863,7 @@ static int aw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct times
 {
 	bool nonzero = !ts || ts->tv_sec > 0 || ts->tv_nsec > 0;
 
+	aw_fill_paused("paused in pselect");
 	aw_paused(nonzero, aw_ts_ns(ts));
 	if (aw_pause_interrupted(nonzero)) {
 		errno = EINTR;
@@ -801,9 +872,16 @@ static int aw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct times
 	return SEAM_REAL(pselect)(n, r, w, e, ts, ss);
 }
 
+static int aw_sched_yield(void)
+{
+	aw_fill_paused("called sched_yield");
+	return SEAM_REAL(sched_yield)();
+}
+
 /* Watch the pauses (after aw_watch). */
 static void aw_pace_watch(void)
 {
+	seam_hook_sched_yield = aw_sched_yield;
 	seam_hook_nanosleep = aw_nanosleep;
 	seam_hook_clock_nanosleep = aw_clock_nanosleep;
 	seam_hook_usleep = aw_usleep;
@@ -812,6 +890,40 @@ static void aw_pace_watch(void)
 	seam_hook_ppoll = aw_ppoll;
 	seam_hook_select = aw_select;
 	seam_hook_pselect = aw_pselect;
+}
+
+/* Part A creates no thread: a timed wait on a condition variable of its
+ * own is a pause. */
+static int aw_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+{
+	aw_fill_paused("paused in pthread_cond_timedwait");
+	return SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
+}
+
+/* Watch the next batch's window (n requests of one aio_read each, window
+ * w; n == 0: a batch not watched): see aw.fill_n. Installs the pause hooks
+ * too: a pause is a wait. */
+static void aw_fill_expect(long n, long w)
+{
+	aw_pace_watch();
+	if (!seam_hook_pthread_cond_timedwait)
+		seam_hook_pthread_cond_timedwait = aw_cond_timedwait;
+	pthread_mutex_lock(&aw.lock);
+	aw.fill_n = n;
+	aw.fill_w = w;
+	aw.fill_base = aw.accepted;
+	aw.fill_eagain_base = aw.refused_eagain;
+	aw.fill_real_eagain_base = aw.real_eagain;
+	aw.underfilled = 0;
+	pthread_mutex_unlock(&aw.lock);
+}
+
+/* The batch has returned: stop watching, keep what was seen. */
+static void aw_fill_end(void)
+{
+	pthread_mutex_lock(&aw.lock);
+	aw.fill_n = 0;
+	pthread_mutex_unlock(&aw.lock);
 }
 
 /* ====================================================================== */
