@@ -26,7 +26,6 @@
 #include "prog.h"
 #include "tasks.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -2075,28 +2074,15 @@ URING_TEST(mechanism, window_beyond_16_bits, 1,
  * handed to io_uring_peek_batch_cqe is overwritten only if the other call
  * peeks between this call's peek and its handling of those CQEs. So the
  * test makes that happen, by a gate instead of by luck:
- * io_uring_peek_batch_cqe is an exported function of liburing 2.3 (not one
- * of the link seams), and this definition, in the test binary, is the one
- * the module's calls reach. It passes each call to liburing's own (found
- * with dlsym(RTLD_NEXT)); the first call on the test thread's ring that
- * finds CQEs then lets the other thread run a whole ubatch_read on a ring
- * of its own, and waits for it to return, before it hands the CQEs over.
- * The other thread's ring stays set up until the test thread's call is
- * over. A module that reaps with io_uring_for_each_cqe never calls it: the
- * other call then runs after this one.
+ * io_uring_peek_batch_cqe is a link seam (seams.def), and peek_gate_hook
+ * below its hook: it passes each of the module's calls to liburing's own;
+ * the first call on the test thread's ring that finds CQEs then lets the
+ * other thread run a whole ubatch_read on a ring of its own, and waits for
+ * it to return, before it hands the CQEs over. The other thread's ring
+ * stays set up until the test thread's call is over. A module that reaps
+ * with io_uring_for_each_cqe never calls it: the other call then runs
+ * after this one.
  */
-typedef unsigned (*peek_batch_fn)(struct io_uring *ring, struct io_uring_cqe **cqes,
-				  unsigned count);
-
-static peek_batch_fn peek_batch_real(void)
-{
-	static peek_batch_fn real;
-
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "io_uring_peek_batch_cqe");
-	return real;
-}
-
 #define PEEK_WAIT_MS 4000
 
 struct peek_other {
@@ -2137,12 +2123,9 @@ static void peek_run_other(void)
 		peek_gate.timed_out = true;
 }
 
-unsigned io_uring_peek_batch_cqe(struct io_uring *ring, struct io_uring_cqe **cqes,
-				 unsigned count);
-unsigned io_uring_peek_batch_cqe(struct io_uring *ring, struct io_uring_cqe **cqes,
-				 unsigned count)
+static unsigned peek_gate_hook(struct io_uring *ring, struct io_uring_cqe **cqes, unsigned count)
 {
-	unsigned got = peek_batch_real()(ring, cqes, count);
+	unsigned got = SEAM_REAL(io_uring_peek_batch_cqe)(ring, cqes, count);
 
 	if (got > 0 && peek_gate.ring && ring == peek_gate.ring && !peek_gate.fired) {
 		peek_gate.fired = true;
@@ -2189,8 +2172,6 @@ URING_TEST(mechanism, other_call_between_peek_and_reap, 1,
 	pthread_t t;
 	int ret;
 
-	grade_check(peek_batch_real() != NULL, "harness: liburing's io_uring_peek_batch_cqe not "
-		    "found (dlsym: %s)", dlerror());
 	/* The other call's 8 reads are on fd -1: each gets -EBADF. Its CQEs
 	 * (user_data 0-7, if it keeps indices there) handled as this call's
 	 * would give this call's first requests -EBADF: a read that really
@@ -2203,7 +2184,9 @@ URING_TEST(mechanism, other_call_between_peek_and_reap, 1,
 	memset(&peek_gate, 0, sizeof(peek_gate));
 	peek_gate.other = &o;
 	peek_gate.ring = &b.ring;
+	seam_hook_io_uring_peek_batch_cqe = peek_gate_hook;
 	ret = SEAM_CALL(ubatch_read(&b, reqs, n, 8));
+	seam_hook_io_uring_peek_batch_cqe = NULL;
 	peek_gate.ring = NULL;
 	/* A module that never peeked: the other call runs now, after it. */
 	if (!peek_gate.fired)

@@ -502,6 +502,18 @@ static void uring_after_fd(int r, unsigned fd, ...)
 		else                                             \
 			__real_##name args;                      \
 	}
+/* As SEAM_VOID, for a function whose every value is a result (a count): a
+ * refusal is recorded, but the call is made, as no value could say no. */
+#define SEAM_NOFAIL(ret, name, params, args)                     \
+	ret(*seam_hook_##name) params;                           \
+	ret __wrap_##name params;                                \
+	ret __wrap_##name params                                 \
+	{                                                        \
+		(void)seam_enter(SEAM_##name);                   \
+		if (seam_hook_##name && seam_active())           \
+			return seam_hook_##name args;            \
+		return __real_##name args;                       \
+	}
 #include "seams.def"
 #undef SEAM_LIBC
 #undef SEAM_NEG
@@ -509,6 +521,7 @@ static void uring_after_fd(int r, unsigned fd, ...)
 #undef SEAM_VOID
 #undef SEAM_AFTER
 #undef SEAM_VOID_BEFORE
+#undef SEAM_NOFAIL
 
 /*
  * syscall(2) is a seam too, so that syscall(SYS_pread64, ...) does not slip
