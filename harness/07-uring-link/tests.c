@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -898,7 +899,7 @@ static ssize_t race_round(struct ulink *u, int fd, unsigned char *buf, size_t le
 }
 
 URING_TEST(deadline, request_wins_race, 1,
-	   "ulink_read_timeout: when the read completes and the timeout fires at once (-ETIME, or -ENOENT), the read's result wins",
+	   "ulink_read_timeout: when the read completes and the timeout fires at once (-ETIME, -ENOENT or -EALREADY), the read's result wins",
 	   "TODO 5: decide by the read's CQE, not by the timeout's: the read can complete just "
 	   "as its timeout fires, and then both CQEs say so (lesson, section 5, \"The race\")", 8)
 {
@@ -942,6 +943,21 @@ URING_TEST(deadline, request_wins_race, 1,
 		    "reaped, never passed on, whatever it says; only the read's CQE decides (TODO 5; "
 		    "lesson, section 5, \"The race\")", grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	close_pipe(p);
+
+	/* The other answer of the timer's cancel: -EALREADY, the read found
+	 * too far along to stop (lesson, section 6). The read still ends with
+	 * its own CQE, here its bytes. */
+	empty_pipe(p);
+	grade_check(SEAM_REAL(write)(p[1], "run", 3) == 3, "harness: write");
+	ret = race_round(&u, p[0], buf, sizeof(buf), -EALREADY);
+	grade_check(ret == 3 && !memcmp(buf, "run", 3), "the read completed with 3 bytes and the "
+		    "timeout's CQE said -EALREADY (it fired, and its cancel found the read too far "
+		    "along to stop); ulink_read_timeout returned %s, expected 3: -EALREADY is the "
+		    "timer's cancel answering, not the deadline; only a read whose CQE says "
+		    "-ECANCELED timed out (TODO 5; lesson, section 5, \"The race\", and section 6)",
+		    grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
 }
@@ -962,6 +978,54 @@ static void retry_has_deadline(struct io_uring *ring, unsigned nr)
 		   "the read and its link timeout again, a fresh deadline (ulink.h: \"the read is "
 		   "tried again with a fresh deadline\"; TODO 5; lesson, pitfall 7)", dl.reads,
 		   dl.linked);
+}
+
+/* A fresh deadline is a whole one. The first try's submission is held
+ * 200 ms (a busy loop on the clock, in the harness, before the kernel takes
+ * its SQEs); its read CQE says -EINTR; the link timeout of every later try
+ * must then still give the read about timeout_ms from its submission, not
+ * what was left of the first one. An absolute timeout (IORING_TIMEOUT_ABS)
+ * is measured against its clock when the module submits it. */
+static struct {
+	bool held;               /* the first submission was held               */
+	unsigned timers;         /* link timeouts seen                          */
+	long long least_ns;      /* the least time a later try was given, or -1 */
+} fresh;
+
+static long long clock_ns(clockid_t clk)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void fresh_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	const struct __kernel_timespec *ts;
+	long long ns;
+
+	deadline_sqe(sqe, pos, queued);
+	if (sqe->opcode != IORING_OP_LINK_TIMEOUT)
+		return;
+	if (fresh.timers++ == 0) {
+		long long until = clock_ns(CLOCK_MONOTONIC) + 200000000LL;
+
+		while (clock_ns(CLOCK_MONOTONIC) < until)
+			;
+		fresh.held = true;
+		return;
+	}
+	ts = (const struct __kernel_timespec *)(uintptr_t)sqe->addr;
+	if (!ts)
+		return;
+	ns = (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	if (sqe->timeout_flags & IORING_TIMEOUT_ABS)
+		ns -= clock_ns(sqe->timeout_flags & IORING_TIMEOUT_BOOTTIME ? CLOCK_BOOTTIME :
+			       sqe->timeout_flags & IORING_TIMEOUT_REALTIME ? CLOCK_REALTIME :
+			       CLOCK_MONOTONIC);
+	if (fresh.least_ns < 0 || ns < fresh.least_ns)
+		fresh.least_ns = ns;
 }
 
 URING_TEST(deadline, eintr_result_retried, 1,
@@ -1023,6 +1087,31 @@ URING_TEST(deadline, eintr_result_retried, 1,
 		    grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_read_timeout returned -ETIME", "TODO 5");
 	check_pipe_let_go(p, buf, 0, 0, "after ulink_read_timeout returned -ETIME", "TODO 5");
+
+	/* The try after -EINTR, 200 ms into a call of 1000 ms: its deadline is
+	 * a fresh 1000 ms (at least 900 given), not the 800 left. */
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.least_ns = -1;
+	grade_check(SEAM_REAL(write)(p[1], "fresh", 5) == 5, "harness: write");
+	watch.eintrs = 0;
+	watch.eintr_reads = 1;
+	deadline_watch();
+	watch.on_sqe = fresh_sqe;
+	ret = run_deadline(&u, p[0], buf, sizeof(buf), 1000);
+	watch.on_sqe = NULL;
+	grade_check(watch.eintrs == 1, "harness: the read was not interrupted (no read SQE?)");
+	grade_check(ret == 5 && !memcmp(buf, "fresh", 5), "the read's first CQE said -EINTR; "
+		    "ulink_read_timeout returned %s, expected 5 after reading again",
+		    grade_errno_str(ret));
+	grade_check(!fresh.held || fresh.timers < 2 || fresh.least_ns >= 900000000LL,
+		    "the read's first CQE said -EINTR 200 ms into a ulink_read_timeout(..., 1000 ms) "
+		    "(the harness held its submission); the link timeout of the read tried again gave it "
+		    "%lld ms, expected a fresh deadline of 1000 ms: -EINTR is not the read's answer, "
+		    "and each try has the whole timeout_ms (ulink.h: \"tried again with a fresh "
+		    "deadline\"). An absolute deadline (IORING_TIMEOUT_ABS) computed once per call "
+		    "gives the retry only what is left; compute it for each try (TODO 5; lesson, "
+		    "pitfall 7)", fresh.least_ns / 1000000);
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
 }
@@ -2191,9 +2280,10 @@ URING_TEST_T(copy, files, 3,
 	 * /dev/null, 8 pairs. The reads from offset 64 on fail (fd -1: -EBADF),
 	 * so the copy ends there, after its first windows. The number of blocks
 	 * does not fit 32 bits: cut to an unsigned it is 3 (or 0), and the
-	 * window (at most pairs, at most the blocks) shrinks with it. */
-	for (int k = 0; k < 2; k++) {
-		const off_t big = ((off_t)1 << 32) + (k == 0 ? 3 : 0);
+	 * window (at most pairs, at most the blocks) shrinks with it. Then 3 GiB,
+	 * a size an int (or a check made through one) takes for negative. */
+	for (int k = 0; k < 3; k++) {
+		const off_t big = k == 2 ? (off_t)3 << 30 : ((off_t)1 << 32) + (k == 0 ? 3 : 0);
 		int in = grade_open("/dev/zero", O_RDONLY), out = grade_open("/dev/null", O_WRONLY);
 		int ret;
 
@@ -2201,13 +2291,16 @@ URING_TEST_T(copy, files, 3,
 		watch.poison_sqe = reads_from_64;
 		ret = run_copy_fds(&u, in, out, big, 1, 8);
 		watch.poison_sqe = NULL;
-		grade_check(ret == -EBADF, "ulink_copy of %lld bytes (4 GiB%s) in blocks of 1 byte, "
+		grade_check(ret == -EBADF, "ulink_copy of %lld bytes (%s) in blocks of 1 byte, "
 			    "whose reads from offset 64 on fail with -EBADF, returned %s after %ld "
-			    "SQE(s), expected -EBADF%s: the number of blocks (%lld) does not fit 32 bits; "
-			    "count them in off_t (TODO 8)", (long long)big, k == 0 ? " + 3" : "",
+			    "SQE(s), expected -EBADF%s: %s (TODO 8)", (long long)big,
+			    k == 0 ? "4 GiB + 3" : k == 1 ? "4 GiB" : "3 GiB",
 			    grade_errno_str(ret), watch.sqes_submitted, ret == 0 ? " (it copied "
 			    "nothing and called it done: 2^32 blocks cut to 32 bits are 0)" : "",
-			    (long long)big);
+			    k < 2 ? "the number of blocks does not fit 32 bits; count them in off_t"
+			    : ret == -EINVAL ? "size is an off_t, and 3 GiB is a valid size; through "
+			    "an int it looks negative. Check size < 0 on the off_t itself"
+			    : "keep sizes and counts in off_t");
 		grade_check(watch.max_inflight >= u.sq_entries, "ulink_copy of %lld bytes in blocks of "
 			    "1 byte (%lld blocks), 8 pairs on a ring of %u SQ entries, never had more "
 			    "than %u requests in flight, expected %u (8 pairs): the window is "
@@ -2409,15 +2502,29 @@ URING_TEST(copy, linked_pairs, 3,
 static struct {
 	size_t block;
 	unsigned cut, writev; /* writes cut; vector writes (not cut)  */
-	unsigned linked;      /* writes with IOSQE_IO_LINK to the next SQE */
+	unsigned linked;      /* writes with IOSQE_IO_LINK to another block's SQE */
+	bool held;            /* the last SQE was such a write: judge the next  */
+	__u64 held_end;       /* where that write ends in DST                   */
 } sw;
 
 static void cut_write_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
 {
 	struct io_uring_sqe *w = (struct io_uring_sqe *)sqe; /* the module's SQE, in the SQ */
 
-	if (is_write(w) && (w->flags & IOSQE_IO_LINK) && pos + 1 < queued)
-		sw.linked++;
+	/* A write linked to the next SQE: only the read of the rest of its own
+	 * block (at the offset where the write ends, inside the block) may
+	 * follow it: one chain for one block (write what was read, then read
+	 * and write the rest). Anything else waits on another block's write. */
+	if (sw.held) {
+		sw.held = false;
+		if (pos == 0 || !watch_is_read(w) || w->off != sw.held_end ||
+		    sw.held_end % sw.block == 0)
+			sw.linked++;
+	}
+	if (is_write(w) && (w->flags & IOSQE_IO_LINK) && pos + 1 < queued) {
+		sw.held = true;
+		sw.held_end = w->off + w->len;
+	}
 	sw.writev += w->opcode == IORING_OP_WRITEV;
 	if ((w->opcode != IORING_OP_WRITE && w->opcode != IORING_OP_WRITE_FIXED) || w->len < 2 ||
 	    w->off % sw.block != 0)
@@ -2476,11 +2583,12 @@ URING_TEST_T(copy, broken_chains, 3,
 		grade_check(watch.links_broken >= 40, "harness: only %u chains were broken (are "
 			    "the reads linked?)", watch.links_broken);
 		grade_check(sw.linked == 0, "with every chain broken once, %u of ulink_copy's writes "
-			    "carried IOSQE_IO_LINK with another SQE after them in the same submission: "
-			    "a write alone (the bytes of a short read, the rest of a short write) linked "
-			    "to whatever comes next makes another block's request wait for it, and be "
-			    "cancelled (-ECANCELED) if it comes back short. Only a pair's read carries "
-			    "the flag (TODO 10; lesson, section 1)", sw.linked);
+			    "carried IOSQE_IO_LINK to an SQE that was not the read of the rest of their "
+			    "own block: a write alone (the bytes of a short read, the rest of a short "
+			    "write) linked to whatever comes next makes another block's request wait "
+			    "for it, and be cancelled (-ECANCELED) if it comes back short. A pair's "
+			    "read carries the flag; a write only to chain the rest of its own block "
+			    "(TODO 10; lesson, section 1)", sw.linked);
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
@@ -3550,6 +3658,29 @@ URING_TEST(deadline, ring_call_faults, 2,
 		}
 		SEAM_CALL_VOID(ulink_exit(&u));
 	}
+
+	/* -EBADR once, from the first call made while the read is in the
+	 * kernel: not -EINTR, -EAGAIN or -EBUSY, so the ring is broken for this
+	 * call and that error is the answer, even though a second wait would
+	 * have worked. (No call while the read is in the kernel: -ETIME.) */
+	{
+		bool injected;
+
+		init_or_fail(&u, 8);
+		watch_reset_counts();
+		watch.inject_when = WATCH_WHEN_BUSY;
+		watch.inject_err = -EBADR;
+		ret = run_deadline(&u, p[0], buf, sizeof(buf), 400);
+		injected = watch.injected;
+		watch_reset_counts();
+		grade_check(injected ? ret == -EBADR : ret == -ETIME, "the first liburing call "
+			    "ulink_read_timeout made while its read was in the kernel returned -EBADR "
+			    "once (a second call would have worked); it returned %s, expected -EBADR: "
+			    "only -EINTR, -EAGAIN and -EBUSY are tried again; any other error is the "
+			    "call's answer, as it came (ulink.h: \"anything else: the ring is broken "
+			    "for this call: return the error\"; TODO 5)", grade_errno_str(ret));
+		SEAM_CALL_VOID(ulink_exit(&u));
+	}
 	close_pipe(p);
 }
 
@@ -3728,6 +3859,40 @@ URING_TEST(cancel, failed_submissions, 2,
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 		check_pipe_let_go(p, other, sizeof(other), 0xa5, "after ulink_cancel_all returned",
 				  "TODO 7");
+	}
+
+	/* -EBADR once, not for good: the next call would work. It is not
+	 * -EINTR, -EAGAIN or -EBUSY, so it is the answer (ulink.h: "anything
+	 * else: ... return the error"); a submit tried again would start a
+	 * read the caller is told failed. */
+	for (int fn = 0; fn < 2; fn++) {
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_err = -EBADR;
+		if (fn == 0) {
+			memset(other, 0xa5, sizeof(other));
+			n = SEAM_CALL(ulink_start_read(&u, p[0], other, sizeof(other), -1, 40));
+		} else {
+			n = (int)run_deadline(&u, p[0], buf, sizeof(buf), 300);
+		}
+		watch_reset_counts();
+		grade_check(n == -EBADR && u.inflight == 0, "the first liburing call of %s "
+			    "returned -EBADR once (the next one would have worked); it returned %s "
+			    "with u.inflight %u, expected -EBADR and nothing started: only -EINTR, "
+			    "-EAGAIN and -EBUSY are tried again; any other error of a submission is "
+			    "the answer, as it came, and the read it carried must never start "
+			    "(ulink.h: \"anything else: the ring is broken for this call: return the "
+			    "error\"; TODO %d; lesson, pitfall 22)", fn == 0 ? "ulink_start_read" :
+			    "ulink_read_timeout (on a silent pipe, 300 ms)", grade_errno_str(n),
+			    u.inflight, fn == 0 ? 6 : 4);
+		if (n == 0 && fn == 0)
+			(void)SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		check_failed_call_clean(&u, fn == 0 ? "after ulink_start_read returned an error" :
+					"after ulink_read_timeout returned an error",
+					fn == 0 ? "TODO 6" : "TODO 4");
+		if (fn == 0)
+			check_pipe_let_go(p, other, sizeof(other), 0xa5, "after ulink_start_read "
+					  "returned -EBADR", "TODO 6");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	close_pipe(p);
