@@ -1275,10 +1275,27 @@ static void probe_refused(enum probe_mode mode, const char *what)
 	grade_require_io_uring(8);
 	require_libaio();
 	f = make_data("f", 100000 + 5);
+	/* First a ring whose probe answers for real: io_uring. (The ring's
+	 * answer is that reader's; one kept in a static for the process would
+	 * answer the refusal below.) */
+	r = open_ok(f.path, 8, 0, RD_IO_URING, "rd_open(&r, path, 8, 0) where a ring's probe says "
+		    "IORING_OP_READ, before the one below");
+	close_reader(r);
+	hk.probe_calls = 0;
+	watch.init_ok = watch.exits = 0;
 	hk.probe_mode = mode;
 	res_take(&before);
 	hk.rings_at_setup = -1;
-	r = open_ok(f.path, 8, 0, RD_LIBAIO, what);
+	r = open_ok(f.path, 8, 0, 0, what);
+	grade_check(hk.probe_calls >= 1 || watch.init_ok == 0, "%s: this rd_open set up a ring "
+		    "but never asked it for its opcodes (io_uring_get_probe_ring) and took %s: "
+		    "without a probe of this ring nothing says it can read. Each rd_open asks its "
+		    "own ring, never going by an earlier reader's answer kept in a static (an "
+		    "earlier rd_open here had a ring that could read) (reader.h, step 1, and the "
+		    "top: \"keep no state in static variables\"; TODO 3)", what, backend_str(SEAM_CALL(rd_backend(r))));
+	grade_check(SEAM_CALL(rd_backend(r)) == RD_LIBAIO, "%s: the reader took %s (rd_backend "
+		    "%d), expected libaio; rd_why: \"%s\"", what,
+		    backend_str(SEAM_CALL(rd_backend(r))), (int)SEAM_CALL(rd_backend(r)), why_of(r));
 	grade_check(watch.init_ok == 1 && hk.probe_calls >= 1, "%s: the reader set up %ld ring(s) "
 		    "and asked %ld probe(s): the ring comes first, then the probe of that ring "
 		    "(TODOs 2 and 3)", what, watch.init_ok, hk.probe_calls);
@@ -1325,6 +1342,24 @@ static void probe_refused(enum probe_mode mode, const char *what)
 		check_why_only(r, RD_NO_LIBAIO, "", what2);
 		check_fd(r, 0, what2);
 		read_and_close(r, &f, &before, what2);
+	}
+	/* The refusal was that ring's answer at that moment: a NULL probe also
+	 * means that liburing had no memory for it, this once. The next rd_open
+	 * asks its own ring again and, answered, takes io_uring. */
+	{
+		const char *what3 = "rd_open(&r, path, 8, 0) after those, now that the ring's probe "
+				    "answers and says IORING_OP_READ";
+
+		hk.probe_mode = PROBE_REAL;
+		hk.probe_calls = 0;
+		r = open_ok(f.path, 8, 0, 0, what3);
+		grade_check(hk.probe_calls >= 1 && SEAM_CALL(rd_backend(r)) == RD_IO_URING, "%s: the "
+			    "reader took %s after %ld probe(s) of its ring: the earlier refusal was kept "
+			    "in a static and answered for this ring. A NULL probe also means no memory "
+			    "for it this once (io_uring_get_probe(3)); each rd_open asks its own ring "
+			    "(reader.h, step 1, and the top: \"keep no state in static variables\"; "
+			    "TODO 3)", what3, backend_str(SEAM_CALL(rd_backend(r))), hk.probe_calls);
+		close_reader(r);
 	}
 	free(f.data);
 }
@@ -3114,5 +3149,62 @@ GRADE_TEST(open, long_path, 1,
 			    what);
 		read_and_close(r, &f, &before, what);
 	}
+	free(f.data);
+}
+
+/* ================================ 10. a batch longer than any piece */
+
+enum { LONG_N = 1100, LONG_QD = 4 };
+
+GRADE_TEST_T(window, long_batch, 1,
+	     "a batch of 1100 reads at qd 4 through the pool, its first read slow: the other 1099, "
+	     "past any piece of 1024 (UIO_MAXIOV) or fewer, go on while it reads",
+	     "TODO 8: hand the back-end the whole batch, however long, with the reader's qd, in "
+	     "one call: a loop of your own that cuts it into pieces of any size (qd, the ring's "
+	     "entries, 1024) makes each piece wait for its slowest read (reader.h, rd_batch_read; "
+	     "paio.h, tpool_batch_read; lesson, pitfall 14)", 15)
+{
+	const char *what = "a pool reader at qd 4, a batch of 1100 reads of 512 bytes whose first "
+			   "read is slow";
+	struct datafile f;
+	struct reader *r;
+	struct res before;
+	struct batch_req *reqs;
+	int slow, fd, ret;
+
+	ch10_setup();
+	f = make_data("f", 600000);
+	slow = grade_open(f.path, O_RDONLY | O_CLOEXEC);
+	res_take(&before);
+	r = open_ok(f.path, LONG_QD, RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, what);
+	fd = SEAM_CALL(rd_fd(r));
+	reqs = grade_xmalloc(LONG_N * sizeof(*reqs));
+	for (size_t i = 0; i < LONG_N; i++)
+		reqs[i] = (struct batch_req){ i == 0 ? slow : fd, (off_t)(i * 541), 512,
+					      battery_buf(512), 0x5a5a };
+	/* The slow read's pread goes on once all 1100 reads have started (or
+	 * after 3 s: then the reads after some piece waited for it). */
+	atomic_store(&reads, 0);
+	hk.slow_fd = slow;
+	hk.slow_ms = SLOW_PATIENCE_MS;
+	hk.slow_want = LONG_N;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, LONG_N));
+	hk.slow_want = 0;
+	grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
+		    grade_errno_str(ret));
+	for (size_t i = 0; i < LONG_N; i++)
+		check_req(&reqs[i], i, f.data, f.size, what);
+	grade_check(!atomic_load(&hk.slow_stalled), "%s: while the slow read was reading, only "
+		    "%ld of the %d reads had started after %d s: the rest waited for it. The batch "
+		    "was cut into pieces (of 1024, say, as if a batch had a size limit) and each "
+		    "piece was handed to the back-end in turn: a piece ends only when its slowest "
+		    "read does. The back-ends take a batch of any length and keep qd in flight "
+		    "across it: hand them the whole batch, once, with the reader's qd (TODO 8; "
+		    "lesson, pitfall 14)", what, atomic_load(&hk.slow_started), LONG_N,
+		    SLOW_PATIENCE_MS / 1000);
+	free_reqs(reqs, LONG_N);
+	close_reader(r);
+	res_check(&before, what);
+	close(slow);
 	free(f.data);
 }
