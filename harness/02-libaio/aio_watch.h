@@ -66,6 +66,9 @@
 
 /* What errno holds whenever a libaio call returns to the code under test. */
 #define ERRNO_MARKER EXDEV
+/* The flag io_set_eventfd sets in an iocb (linux/aio_abi.h's IOCB_FLAG_RESFD;
+ * libaio.h sets it as a bare 1 << 0). */
+#define AW_IOCB_FLAG_RESFD (1u << 0)
 /* io_submit calls one test may make before the hooks call it a loop. */
 #define SUBMIT_LIMIT 20000L
 /* io_getevents calls after a persistent -EFAULT before the hooks call it a loop. */
@@ -138,6 +141,9 @@ struct aio_watch {
 	long last_submit_nr;
 	int last_submit_rc;
 	long polls_left;
+	long resfd_iocbs;              /* iocbs offered with IOCB_FLAG_RESFD: an  */
+	                               /* eventfd opened to be signalled (laio.h: */
+	                               /* no fd is opened)                        */
 	/* pacing after -EAGAIN from io_submit (the contract: reap with requests
 	 * in flight, pause with none; never call io_submit again at once) */
 	bool owe_reap, owe_pause;
@@ -456,6 +462,9 @@ static int w_io_submit(io_context_t ctx, long nr, struct iocb **list)
 			   "A read whose res is 0 is at end of file: finish the request "
 			   "instead of submitting it again");
 	aw.last_submit_nr = nr;
+	for (long i = 0; list && i < nr && i < HELD_MAX; i++)
+		if (list[i] && (list[i]->u.c.flags & AW_IOCB_FLAG_RESFD))
+			aw.resfd_iocbs++;
 	if (aw.submit_took_all)
 		aw.submits_back_to_back++;
 	aw.submit_took_all = false;

@@ -413,7 +413,7 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	int wronly = grade_open(grade_path("f"), O_WRONLY);
 	int opath = grade_open(grade_path("f"), O_PATH);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	struct plan p = plan_new(22);
+	struct plan p = plan_new(23);
 	static const unsigned qds[] = { 1, 8, 64 };
 	static const char hundred[100] = "100 bytes in an O_NONBLOCK pipe";
 	int nb[2], part[2];
@@ -467,6 +467,11 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	plan_error(&p, 21, wronly, -4096, 0, -EBADF, "an fd open O_WRONLY, length 0 at a "
 		   "negative offset: the kernel refuses the fd before it looks at the offset "
 		   "(-EBADF; laio.h: checked as the kernel checks it; pitfall 21)");
+	plan_error(&p, 22, dir, 0, 0, -EINVAL, "a directory, length 0: an fd open for "
+		   "reading, at offset 0, that has no read at all (the kernel refuses it with "
+		   "-EINVAL whatever the length); a check of your own for length 0 (fcntl "
+		   "F_GETFL, the offset) cannot know every reason the kernel refuses a read: "
+		   "let io_submit answer (laio.h: checked as the kernel checks it; pitfall 21)");
 	aw.submit_limit = 2000;
 	aw.loop_why = "A read of an empty O_NONBLOCK pipe completes with res -EAGAIN, and "
 		      "would again at every try: -EAGAIN in res is that request's error "
@@ -1800,6 +1805,18 @@ GRADE_TEST(resources, no_leaks, 2,
 		    "laio_batch_read than before", fault_count_fds() - fds);
 	grade_check(fault_count_threads() == threads, "%d more thread(s) after "
 		    "laio_batch_read than before", fault_count_threads() - threads);
+	/* Closed again, an fd of its own leaves no count behind: what the iocbs
+	 * asked for and the open calls tell. */
+	grade_check(aw.resfd_iocbs == 0, "laio_batch_read offered io_submit %ld iocb(s) that "
+		    "ask the kernel to signal an eventfd (io_set_eventfd, IOCB_FLAG_RESFD): laio.h "
+		    "says no fd is opened, and this chapter reaps with io_getevents alone (an "
+		    "eventfd beside kernel AIO is chapter 04's); drop the eventfd (pitfall 12)",
+		    aw.resfd_iocbs);
+	grade_check(seam_calls_sum(SEAM_open, SEAM_open64, SEAM_openat, SEAM_openat64,
+				   SEAM_COUNT) == 0, "laio_batch_read called open %ld time(s): "
+		    "laio.h says no fd is opened; every request names its fd, which the "
+		    "caller opened (pitfall 12)", seam_calls_sum(SEAM_open, SEAM_open64,
+		    SEAM_openat, SEAM_openat64, SEAM_COUNT));
 	plan_free(&good);
 	plan_free(&bad);
 	close_datafile(&f);
