@@ -2802,6 +2802,22 @@ static void slow_done(struct batch_req *reqs, const struct datafile *f, const ch
 	}
 }
 
+/* A pool reader's rd_batch_read of n requests whose read on `slow` goes on
+ * only once all n have started (slow_read; after SLOW_PATIENCE_MS it goes
+ * on anyway and sets hk.slow_stalled). Returns what rd_batch_read did. */
+static int read_with_slow_first(struct reader *r, struct batch_req *reqs, size_t n, int slow)
+{
+	int ret;
+
+	atomic_store(&reads, 0);
+	hk.slow_fd = slow;
+	hk.slow_ms = SLOW_PATIENCE_MS;
+	hk.slow_want = (long)n;
+	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+	hk.slow_want = 0;
+	return ret;
+}
+
 GRADE_TEST_T(window, slow_read, 2,
 	     "one slow read does not hold up the rest of the batch: at qd 4, through the pool, "
 	     "io_uring and libaio, the other 15 reads go on while the first is still reading",
@@ -2828,12 +2844,7 @@ GRADE_TEST_T(window, slow_read, 2,
 	res_take(&before);
 	r = open_ok(f.path, SLOW_QD, RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, what);
 	slow_batch(reqs, slow, SEAM_CALL(rd_fd(r)));
-	atomic_store(&reads, 0);
-	hk.slow_fd = slow;
-	hk.slow_ms = SLOW_PATIENCE_MS;
-	hk.slow_want = SLOW_N;
-	ret = SEAM_CALL(rd_batch_read(r, reqs, SLOW_N));
-	hk.slow_want = 0;
+	ret = read_with_slow_first(r, reqs, SLOW_N, slow);
 	grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
 		    grade_errno_str(ret));
 	slow_done(reqs, &f, what);
@@ -3184,12 +3195,7 @@ GRADE_TEST_T(window, long_batch, 1,
 					      battery_buf(512), 0x5a5a };
 	/* The slow read's pread goes on once all 1100 reads have started (or
 	 * after 3 s: then the reads after some piece waited for it). */
-	atomic_store(&reads, 0);
-	hk.slow_fd = slow;
-	hk.slow_ms = SLOW_PATIENCE_MS;
-	hk.slow_want = LONG_N;
-	ret = SEAM_CALL(rd_batch_read(r, reqs, LONG_N));
-	hk.slow_want = 0;
+	ret = read_with_slow_first(r, reqs, LONG_N, slow);
 	grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", what,
 		    grade_errno_str(ret));
 	for (size_t i = 0; i < LONG_N; i++)
