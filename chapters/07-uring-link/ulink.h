@@ -90,11 +90,12 @@ struct ulink_done {
  * ulink_init - set up a ring of `entries` submission slots (2..4096; the
  * kernel rounds up to a power of two, the CQ gets twice as many).
  *
- * Returns 0, or -errno from io_uring_queue_init_params(3) (-EINVAL for a
- * size out of range, -ENOMEM when RLIMIT_MEMLOCK is too small, -EPERM when
- * io_uring is blocked, -ENOSYS without io_uring). Returns -EINVAL for
- * u == NULL or entries < 2 (a deadline read needs two slots). On failure
- * u->live is 0 and nothing needs releasing.
+ * Returns 0, or -errno from io_uring_queue_init_params(3) (-ENOMEM when
+ * RLIMIT_MEMLOCK is too small, -EPERM when io_uring is blocked, -ENOSYS
+ * without io_uring). Returns -EINVAL itself, before any ring is set up, for
+ * u == NULL, entries < 2 (a deadline read needs two slots) or entries
+ * above 4096 (the kernel would take up to 32768: this course's bound is
+ * smaller). On failure u->live is 0 and nothing needs releasing.
  */
 int ulink_init(struct ulink *u, unsigned entries);
 
