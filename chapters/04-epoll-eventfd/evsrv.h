@@ -140,7 +140,9 @@ struct evsrv;
  * back-off timerfd). Accepts no connection yet: that happens in
  * evsrv_run_once.
  *
- * Returns 0, or -errno with everything it made undone:
+ * Returns 0, or -errno with everything it made undone, listen_fd's flags
+ * included (if it set O_NONBLOCK on a blocking listen_fd before the failure,
+ * it clears it again: the caller's socket is left as it came):
  *   -EINVAL    out or path NULL, listen_fd < 0, qd == 0, path not a
  *              regular file or block device, listen_fd not listening;
  *   -ENOTSOCK  listen_fd is not a socket;  -EBADF  it is not open;

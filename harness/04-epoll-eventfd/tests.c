@@ -1417,13 +1417,23 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 	srv_close();
 }
 
-/* open and friends answering EINVAL to O_DIRECT for this path, as a
- * filesystem without direct I/O does (open(2), EINVAL). */
+/* open and friends answering EINVAL to O_DIRECT for this file, as a
+ * filesystem without direct I/O does (open(2), EINVAL). The file is known
+ * by its identity, not only by its name: a server may open it by another
+ * path to the same file (a symbolic link, /proc/self/fd/N of an O_PATH
+ * descriptor it checked first), and that open must fail the same way. */
 static const char *no_direct_path;
 
 static int no_direct(const char **path, int flags)
 {
-	if (no_direct_path && (flags & O_DIRECT) && *path && !strcmp(*path, no_direct_path))
+	struct stat want, st;
+
+	if (!no_direct_path || !(flags & O_DIRECT) || !*path)
+		return 0;
+	if (!strcmp(*path, no_direct_path))
+		return EINVAL;
+	if (stat(no_direct_path, &want) == 0 && stat(*path, &st) == 0 &&
+	    st.st_dev == want.st_dev && st.st_ino == want.st_ino)
 		return EINVAL;
 	return 0;
 }
