@@ -110,9 +110,12 @@ int ufixed_init(struct ufixed *u, unsigned entries, unsigned flags);
  * table: -EINVAL for u not live, base NULL, len 0 or len above
  * UFIXED_MAX_BUF_LEN; -ENOSPC when every slot is taken; from the kernel
  * -ENOMEM (the pinned pages would pass RLIMIT_MEMLOCK: 8 MiB for ordinary
- * users by default), -EFAULT (memory that is not the caller's) or
- * -EOPNOTSUPP (file-backed memory: use anonymous memory, malloc or
- * mmap(MAP_ANONYMOUS), as io_uring_register(2) says).
+ * users by default), -EFAULT (memory that is not the caller's, or that the
+ * kernel will not pin: on Linux 6.18 a MAP_SHARED mapping of a file on
+ * ext4 says -EFAULT, a MAP_PRIVATE one registers) or -EOPNOTSUPP (what
+ * io_uring_register(2) documents, and older kernels said, for file-backed
+ * memory). Use anonymous memory: malloc, or mmap(MAP_ANONYMOUS). Whatever
+ * the kernel says goes back as it came.
  * The memory must stay valid until the slot is removed or the ring exits.
  */
 int ufixed_add_buffer(struct ufixed *u, void *base, size_t len);
@@ -184,7 +187,9 @@ void ufixed_exit(struct ufixed *u);
  * ufixed_batch_read - the shared-shape batch read (batch_read_fn, batch.h):
  * ufixed_init() with no flags for a ring of min(qd, n) entries (at most
  * UFIXED_MAX_ENTRIES; if RLIMIT_MEMLOCK refuses it with -ENOMEM, it may try
- * smaller sizes), ufixed_read(), ufixed_exit(). It registers nothing:
+ * smaller sizes; any other error of the set-up, -EPERM when io_uring is
+ * blocked say, is the batch's answer at once: no size changes it),
+ * ufixed_read(), ufixed_exit(). It registers nothing:
  * for one batch, registering costs what it saves. n == 0 returns 0 without a
  * ring; no ring, fd or pinned page is left behind on any path.
  */
