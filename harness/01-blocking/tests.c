@@ -690,7 +690,9 @@ GRADE_TEST(read_full, error_after_progress, 2,
 	static const int errs[] = { EIO, EAGAIN };
 	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
 	const char *path = grade_make_file("f", data, 10000);
+	struct seam_heap heap;
 
+	seam_heap_usage(&heap);
 	for (int i = 0; i < 2; i++) {
 		int fd = grade_open(path, O_RDONLY);
 		ssize_t got;
@@ -730,6 +732,8 @@ GRADE_TEST(read_full, error_after_progress, 2,
 		grade_check_same(buf, data, 2500, "read_full in pieces of 1000");
 		close(fd);
 	}
+	grade_check_heap(&heap, "read_full, whose read() failed part way (EIO, EAGAIN) or "
+			 "came in pieces (TODO 1),");
 	free(data);
 	free(buf);
 }
@@ -1100,7 +1104,9 @@ GRADE_TEST(pread_full, error_after_progress, 1,
 	unsigned char *data = grade_random_bytes(10000), *buf = grade_xmalloc(10000);
 	int fd = grade_open(grade_make_file("f", data, 10000), O_RDONLY);
 	ssize_t got;
+	struct seam_heap heap;
 
+	seam_heap_usage(&heap);
 	for (int i = 0; i < 2; i++) {
 		/* pread() gives 1000 bytes, then fails. */
 		script_set(&rd_script, -1, 1000, 0, 2, errs[i]);
@@ -1131,6 +1137,8 @@ GRADE_TEST(pread_full, error_after_progress, 1,
 		    "the file ends at offset 100, which it does not (TODO 2; blocking.h: \"EAGAIN "
 		    "... is such an error, never retried\")", grade_errno_str(got),
 		    rd_script.after_fail);
+	grade_check_heap(&heap, "pread_full, whose pread() failed part way (EIO, EAGAIN) or "
+			 "at once (EAGAIN) (TODO 2),");
 	close(fd);
 	free(data);
 	free(buf);
@@ -1571,7 +1579,9 @@ GRADE_TEST(write_full, error_after_progress, 2,
 	unsigned char *data = grade_random_bytes(20000);
 	int p[2];
 	ssize_t got;
+	struct seam_heap heap;
 
+	seam_heap_usage(&heap);
 	for (int i = 0; i < 3; i++) {
 		int fd = grade_open(grade_path("out"), O_WRONLY | O_CREAT | O_TRUNC);
 
@@ -1621,6 +1631,8 @@ GRADE_TEST(write_full, error_after_progress, 2,
 		    "an empty pipe (01.06); report it at once, and the caller decides whether and "
 		    "how to wait (chapter 04's epoll) (TODO 3; blocking.h: \"EAGAIN is reported, "
 		    "never retried\")", grade_errno_str(got), eagain_first.calls, eagain_first.polls);
+	grade_check_heap(&heap, "write_full, whose write() failed part way (ENOSPC, EAGAIN, "
+			 "EPIPE) or at once (EAGAIN) (TODO 3),");
 	close(p[0]);
 	close(p[1]);
 	free(data);
@@ -2111,12 +2123,27 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 
 	/* A destination that is no regular file: /dev/null takes the bytes;
 	 * O_TRUNC does nothing to it (ftruncate(2) would fail with EINVAL). */
-	got = SEAM_CALL(copy_file(src, "/dev/null", 4096));
-	grade_check(got == 100, "copy_file onto /dev/null returned %s, expected 100: the "
-		    "destination may be any file open(2) opens for writing, as cp's may; O_TRUNC "
-		    "in open's flags empties an existing regular file and leaves a device alone, "
-		    "where a separate ftruncate(2) fails with EINVAL (man 2 open, O_TRUNC; man 2 "
-		    "ftruncate, ERRORS)", grade_errno_str((ssize_t)got));
+	{
+		long reads = seam_calls(SEAM_read), writes = seam_calls(SEAM_write);
+
+		got = SEAM_CALL(copy_file(src, "/dev/null", 4096));
+		reads = seam_calls(SEAM_read) - reads;
+		writes = seam_calls(SEAM_write) - writes;
+		grade_check(got == 100, "copy_file onto /dev/null returned %s, expected 100: "
+			    "the destination may be any file open(2) opens for writing, as cp's "
+			    "may; O_TRUNC in open's flags empties an existing regular file and "
+			    "leaves a device alone, where a separate ftruncate(2) fails with EINVAL "
+			    "(man 2 open, O_TRUNC; man 2 ftruncate, ERRORS)",
+			    grade_errno_str((ssize_t)got));
+		/* /dev/null is a destination like any other: the 100 bytes still
+		 * go through read() and write(), not around them. */
+		grade_check(reads >= 1 && writes >= 1, "copy_file onto /dev/null of a 100-byte "
+			    "file made %ld read() and %ld write() calls: the bytes it counts must "
+			    "really be read from the source and written to the destination, "
+			    "whatever the destination is (a device, a FIFO, a file); no shortcut "
+			    "for /dev/null (TODO 4; blocking.h: \"moves the data through a buffer "
+			    "... with read(2) and write(2)\")", reads, writes);
+	}
 
 	/* A source that is no regular file either: /dev/null, a character
 	 * device at its end at once (cp /dev/null FILE empties FILE). */
@@ -2183,6 +2210,38 @@ GRADE_TEST(copy_file, truncates_destination, 1,
 			    "write that fails mid-copy makes the result its -errno\"; man 2 write, "
 			    "EPIPE)", len, grade_errno_str((ssize_t)got));
 		free(more);
+	}
+
+	/* An existing destination of the source's very size, newer than the
+	 * source, holding other bytes: it is still emptied and written. Sizes
+	 * and times say nothing about the bytes (make's rule is not a copy). */
+	{
+		unsigned char *other = malloc(100);
+		const char *from = grade_make_file("same-size-src", data, 100), *same;
+		struct timespec later[2];
+
+		grade_check(other != NULL, "harness: malloc");
+		for (int i = 0; i < 100; i++)
+			other[i] = data[i] ^ 0x5a;
+		same = grade_make_file("same-size-newer", other, 100);
+		clock_gettime(CLOCK_REALTIME, &later[0]);
+		later[0].tv_sec += 3600;
+		later[1] = later[0];
+		grade_check(utimensat(AT_FDCWD, same, later, 0) == 0, "harness: utimensat: %s",
+			    strerror(errno));
+		got = SEAM_CALL(copy_file(from, same, 4096));
+		back = grade_slurp(same, &backlen);
+		grade_check(got == 100 && back != NULL && backlen == 100 &&
+			    memcmp(back, data, 100) == 0, "copy_file of a 100-byte file onto an "
+			    "existing 100-byte file that is newer than the source returned %s and "
+			    "left %s: a copy writes every byte of the source, whatever the "
+			    "destination's size and time say (no \"up to date\" shortcut: that is "
+			    "make's rule, not cp's) (TODO 4; blocking.h: \"Copy the file at src to "
+			    "dst\")", grade_errno_str((ssize_t)got), back == NULL ? "it unreadable" :
+			    backlen != 100 ? "it another size" : memcmp(back, data, 100) == 0 ?
+			    "the source's bytes" : "its old bytes");
+		free(back);
+		free(other);
 	}
 	free(old);
 	free(data);
