@@ -184,6 +184,9 @@ static struct {
 	long pause_eintr;           /* >0: this many pauses end at once with EINTR, */
 	                            /* as if a signal handler had run (none slept)   */
 	long pause_eintr_given;     /* how many did                                  */
+	long pause_storm;           /* >0: this many pauses are each cut short by a */
+	                            /* signal after AW_STORM_SLICE_NS of real sleep */
+	long pause_storm_given;     /* how many were                                 */
 	/* The window kept full (paio.h, qd), for a batch of fill_n requests
 	 * that each take exactly one aio_read (set by aw_fill_expect). The
 	 * window is short while fewer than fill_w reads are in flight, some
@@ -766,12 +769,61 @@ static bool aw_pause_interrupted(bool nonzero)
 	return yes;
 }
 
+/* A steady stream of signals (aw.pause_storm), as a profiler's timer sends
+ * them: a pause of ns > 0 sleeps AW_STORM_SLICE_NS for real (or all of it,
+ * if shorter), then ends with EINTR; *left is what is left of it. A pause
+ * started again from its full length after EINTR never ends; one that
+ * sleeps what is left, goes on to its next try, or measures on a clock
+ * does. */
+#define AW_STORM_SLICE_NS 500000LL
+static bool aw_pause_stormed(long long ns, long long *left)
+{
+	struct timespec slice;
+	bool yes = false;
+
+	if (ns <= 0)
+		return false;
+	pthread_mutex_lock(&aw.lock);
+	if (aw.pause_storm > 0) {
+		aw.pause_storm--;
+		aw.pause_storm_given++;
+		yes = true;
+	}
+	pthread_mutex_unlock(&aw.lock);
+	if (!yes)
+		return false;
+	if (ns > AW_STORM_SLICE_NS) {
+		slice = (struct timespec){ 0, AW_STORM_SLICE_NS };
+		ns -= AW_STORM_SLICE_NS;
+	} else {
+		slice = (struct timespec){ 0, ns };
+		ns = 0;
+	}
+	while (SEAM_REAL(nanosleep)(&slice, &slice) < 0 && errno == EINTR)
+		;
+	*left = ns;
+	return true;
+}
+
+static struct timespec aw_ns_ts(long long ns)
+{
+	return (struct timespec){ ns / 1000000000LL, ns % 1000000000LL };
+}
+
 static int aw_nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	bool nonzero = req && (req->tv_sec > 0 || req->tv_nsec > 0);
 
+	long long left;
+
 	aw_fill_paused("paused in nanosleep");
 	aw_paused(nonzero, aw_ts_ns(req));
+	if (req && aw_pause_stormed(aw_ts_ns(req), &left)) {
+		if (rem)
+			*rem = aw_ns_ts(left);
+		errno = EINTR;
+		return -1;
+	}
 	if (aw_pause_interrupted(nonzero)) {
 		if (rem)
 			*rem = *req;
@@ -792,6 +844,11 @@ static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 	if (req && fl != 0 && clock_gettime(clk, &now) == 0)   /* TIMER_ABSTIME */
 		ns -= aw_ts_ns(&now);
 	aw_paused(nonzero, ns);
+	if (req && aw_pause_stormed(ns, &ns)) {
+		if (rem && fl == 0)
+			*rem = aw_ns_ts(ns);
+		return EINTR;
+	}
 	if (aw_pause_interrupted(nonzero)) {
 		if (rem && fl == 0)
 			*rem = *req;
@@ -803,7 +860,13 @@ static int aw_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
 static int aw_usleep(useconds_t us)
 {
 	aw_fill_paused("paused in usleep");
+	long long left;
+
 	aw_paused(us > 0, (long long)us * 1000);
+	if (aw_pause_stormed((long long)us * 1000, &left)) {
+		errno = EINTR;
+		return -1;
+	}
 	if (aw_pause_interrupted(us > 0)) {
 		errno = EINTR;
 		return -1;
@@ -814,7 +877,11 @@ static int aw_usleep(useconds_t us)
 static unsigned int aw_sleep(unsigned int s)
 {
 	aw_fill_paused("paused in sleep");
+	long long left;
+
 	aw_paused(s > 0, (long long)s * 1000000000LL);
+	if (aw_pause_stormed((long long)s * 1000000000LL, &left))
+		return (unsigned int)((left + 999999999LL) / 1000000000LL);
 	if (aw_pause_interrupted(s > 0))
 		return s;       /* sleep(3): the seconds left, all of them */
 	return SEAM_REAL(sleep)(s);
@@ -823,7 +890,13 @@ static unsigned int aw_sleep(unsigned int s)
 static int aw_poll(void *fds, unsigned long n, int timeout)
 {
 	aw_fill_paused("paused in poll");
+	long long left;
+
 	aw_paused(timeout != 0, (long long)timeout * 1000000);
+	if (aw_pause_stormed((long long)timeout * 1000000, &left)) {
+		errno = EINTR;
+		return -1;
+	}
 	if (aw_pause_interrupted(timeout != 0)) {
 		errno = EINTR;
 		return -1;
@@ -835,8 +908,14 @@ static int aw_ppoll(void *fds, unsigned long n, const struct timespec *ts, const
 {
 	bool nonzero = !ts || ts->tv_sec > 0 || ts->tv_nsec > 0;
 
+	long long left;
+
 	aw_fill_paused("paused in ppoll");
 	aw_paused(nonzero, aw_ts_ns(ts));
+	if (ts && aw_pause_stormed(aw_ts_ns(ts), &left)) {
+		errno = EINTR;
+		return -1;
+	}
 	if (aw_pause_interrupted(nonzero)) {
 		errno = EINTR;
 		return -1;
@@ -851,6 +930,17 @@ static int aw_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 	aw_fill_paused("paused in select");
 	aw_paused(nonzero,
 		  tv ? (long long)tv->tv_sec * 1000000000LL + (long long)tv->tv_usec * 1000 : 0);
+	if (tv) {
+		long long left;
+
+		if (aw_pause_stormed((long long)tv->tv_sec * 1000000000LL +
+				     (long long)tv->tv_usec * 1000, &left)) {
+			tv->tv_sec = left / 1000000000LL;   /* Linux: what is left */
+			tv->tv_usec = (left % 1000000000LL) / 1000;
+			errno = EINTR;
+			return -1;
+		}
+	}
 	if (aw_pause_interrupted(nonzero)) {
 		errno = EINTR;   /* Linux: tv keeps what is left, here all of it */
 		return -1;
@@ -863,8 +953,14 @@ static int aw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct times
 {
 	bool nonzero = !ts || ts->tv_sec > 0 || ts->tv_nsec > 0;
 
+	long long left;
+
 	aw_fill_paused("paused in pselect");
 	aw_paused(nonzero, aw_ts_ns(ts));
+	if (ts && aw_pause_stormed(aw_ts_ns(ts), &left)) {
+		errno = EINTR;
+		return -1;
+	}
 	if (aw_pause_interrupted(nonzero)) {
 		errno = EINTR;
 		return -1;
