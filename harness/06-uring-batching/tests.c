@@ -63,6 +63,20 @@ static void module_setup(unsigned entries)
 	seam_refuse_blocking_io("this module reads only through the ring (io_uring_prep_read), "
 				"the rest of a short read too, and never writes, maps or copies "
 				"files (TODOs 4, 5 and 8)");
+	/* ubatch.h's rules: no sleeping. A module that waits for the kernel
+	 * waits in io_uring_enter, where a completion wakes it. */
+	{
+		static const enum seam_id sleeps[] = {
+			SEAM_nanosleep, SEAM_usleep, SEAM_sleep, SEAM_clock_nanosleep,
+		};
+		for (size_t i = 0; i < sizeof(sleeps) / sizeof(sleeps[0]); i++)
+			seam_refuse(sleeps[i], "ubatch.h's rules: no sleeping. To wait for "
+				    "the kernel (after -EAGAIN or -EBUSY, or for the reads in "
+				    "flight), wait for a completion in io_uring_enter "
+				    "(io_uring_wait_cqe, io_uring_submit_and_wait): it wakes "
+				    "as soon as one is there, a sleep does not (lesson, "
+				    "section 7; TODO 6)");
+	}
 	watch_start(20000, NULL);
 }
 
@@ -429,7 +443,11 @@ URING_TEST(batch, errors_per_request, 2,
 	unsigned char *data, bufs[8][1000];
 	int fd = data_file("f", size, &data);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	int closed = grade_open(grade_path("f"), O_RDONLY);
+	/* A number far above the lowest free ones: a module may open a
+	 * descriptor of its own during the call (an eventfd, say), and would
+	 * get a low number that was closed just before. */
+	int opened = grade_open(grade_path("f"), O_RDONLY);
+	int closed = fcntl(opened, F_DUPFD_CLOEXEC, 700);
 	struct batch_req reqs[8];
 	static const char *const why[8] = {
 		"", "", "a closed descriptor", "", "a directory", "a NULL buffer",
@@ -446,6 +464,8 @@ URING_TEST(batch, errors_per_request, 2,
 	reqs[6].len = 0;
 	reqs[6].buf = NULL;
 	reqs[6].fd = closed;
+	grade_check(closed >= 700, "harness: fcntl(F_DUPFD_CLOEXEC, 700): %s", strerror(errno));
+	close(opened);
 	init_or_fail(&b, 8);
 	close(closed);  /* after the ring took its descriptor: no one has this number now */
 	ret = run_read(&b, reqs, 8, 3);
@@ -2719,6 +2739,89 @@ URING_TEST(faults, eagain_in_cqe_is_a_result, 1,
 			check_req(&reqs[i], i, data, size, "beside a read that said -EAGAIN");
 	check_ring_clean(&b, "after a CQE with -EAGAIN");
 	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(reqs);
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------------- one batch, handed over as it is */
+
+/*
+ * ubatch.h: ubatch_batch_read "runs ubatch_read()" on the batch, whose window
+ * is kept full: "refill it as reads complete, in the order of the array".
+ * A batch handed to ubatch_read in pieces (1024 requests at a time, say)
+ * empties the window at each piece's end: one slow read holds back every
+ * request of the next piece. Request 1000 of 1500 is a pipe that gets its
+ * data only once the harness thread has seen the last request done (or
+ * after four seconds, a wide margin: 499 cached reads take milliseconds).
+ */
+struct piece_watch {
+	struct batch_req *last;  /* the batch's last request           */
+	size_t want;             /* its length: res once it is done     */
+	int pipe_w;
+	bool seen;               /* the last request done, pipe unfed   */
+	volatile bool stop;
+};
+
+static void *piece_thread(void *arg)
+{
+	struct piece_watch *s = arg;
+	long start = fault_now_ms();
+
+	seam_mark_harness_thread();
+	while (!s->stop && fault_now_ms() - start < 4000) {
+		if (__atomic_load_n(&s->last->res, __ATOMIC_ACQUIRE) == (ssize_t)s->want) {
+			s->seen = true;
+			break;
+		}
+		fault_nap();
+	}
+	if (SEAM_REAL(write)(s->pipe_w, "SLOWDATA", 8) != 8)
+		s->seen = false;
+	close(s->pipe_w);
+	return NULL;
+}
+
+URING_TEST(batch, whole_batch_one_window, 1,
+	   "ubatch_batch_read: 1500 requests at qd 8 with request 1000 a pipe that gets its data "
+	   "only after request 1499 is done: the batch goes to ubatch_read as it is, not in pieces",
+	   "TODO 9: ubatch_batch_read sets up one ring and hands the whole array to one "
+	   "ubatch_read call; the window then moves past a slow read. Cut into pieces, each "
+	   "piece's end waits for every read of it, the slow one too (ubatch.h)", 16)
+{
+	const size_t n = 1500, bs = 4096, size = n * bs, slow_at = 1000;
+	unsigned char *data, *bufs = grade_xmalloc(size), slow[8];
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+	struct piece_watch s = { 0 };
+	pthread_t t;
+	int p[2], ret;
+
+	fault_pipe(p, 0);
+	reqs[slow_at] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
+	reqs[n - 1].res = -1;
+	s.last = &reqs[n - 1];
+	s.want = reqs[n - 1].len;
+	s.pipe_w = p[1];
+	grade_check(pthread_create(&t, NULL, piece_thread, &s) == 0, "harness: pthread_create");
+	ret = SEAM_CALL(ubatch_batch_read(reqs, n, 8));
+	s.stop = true;
+	pthread_join(t, NULL);
+	grade_check(ret == 0, "ubatch_batch_read of %zu requests at qd 8 (request %zu a pipe) "
+		    "returned %s, expected 0 (TODO 9)", n, slow_at, grade_errno_str(ret));
+	grade_check(s.seen, "ubatch_batch_read of %zu requests at qd 8: request %zu (a pipe, no "
+		    "data yet) held one slot of the window, and in 4 seconds request %zu, the last, "
+		    "was not done: the requests after a slow one waited for it. Hand the whole "
+		    "array to one ubatch_read call; a batch cut into pieces (1024 requests at a "
+		    "time, say) waits at each piece's end for all of it (TODO 9; ubatch.h: keep "
+		    "the window full)", n, slow_at, n - 1);
+	grade_check(reqs[slow_at].res == 8 && memcmp(slow, "SLOWDATA", 8) == 0, "request %zu (the "
+		    "pipe): res %s, expected 8", slow_at, grade_errno_str(reqs[slow_at].res));
+	for (size_t i = 0; i < n; i++)
+		if (i != slow_at)
+			check_req(&reqs[i], i, data, size, "in a batch of 1500 with a slow read");
+	close(p[0]);
 	free(reqs);
 	free(bufs);
 	close(fd);
