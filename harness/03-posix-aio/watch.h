@@ -750,23 +750,28 @@ static long long aw_ts_ns(const struct timespec *ts)
 	return ts ? (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec : 0;
 }
 
+/* One from a budget of faults (*budget > 0), counted in *given; false when
+ * the budget is spent. */
+static bool aw_take_fault(long *budget, long *given)
+{
+	bool yes = false;
+
+	pthread_mutex_lock(&aw.lock);
+	if (*budget > 0) {
+		(*budget)--;
+		(*given)++;
+		yes = true;
+	}
+	pthread_mutex_unlock(&aw.lock);
+	return yes;
+}
+
 /* A pause of non-zero length that is to end at once with EINTR, as if a
  * signal handler installed without SA_RESTART ran before any time passed
  * (aw.pause_eintr): what is left of it is then all of it. */
 static bool aw_pause_interrupted(bool nonzero)
 {
-	bool yes = false;
-
-	if (!nonzero)
-		return false;
-	pthread_mutex_lock(&aw.lock);
-	if (aw.pause_eintr > 0) {
-		aw.pause_eintr--;
-		aw.pause_eintr_given++;
-		yes = true;
-	}
-	pthread_mutex_unlock(&aw.lock);
-	return yes;
+	return nonzero && aw_take_fault(&aw.pause_eintr, &aw.pause_eintr_given);
 }
 
 /* A steady stream of signals (aw.pause_storm), as a profiler's timer sends
@@ -779,18 +784,8 @@ static bool aw_pause_interrupted(bool nonzero)
 static bool aw_pause_stormed(long long ns, long long *left)
 {
 	struct timespec slice;
-	bool yes = false;
 
-	if (ns <= 0)
-		return false;
-	pthread_mutex_lock(&aw.lock);
-	if (aw.pause_storm > 0) {
-		aw.pause_storm--;
-		aw.pause_storm_given++;
-		yes = true;
-	}
-	pthread_mutex_unlock(&aw.lock);
-	if (!yes)
+	if (ns <= 0 || !aw_take_fault(&aw.pause_storm, &aw.pause_storm_given))
 		return false;
 	if (ns > AW_STORM_SLICE_NS) {
 		slice = (struct timespec){ 0, AW_STORM_SLICE_NS };
