@@ -113,6 +113,7 @@ struct aio_watch {
 	long submit_limit;
 	/* observations */
 	long setups, destroys;         /* successful io_setup / io_destroy        */
+	long setup_calls;              /* io_setup calls, failed ones included    */
 	long destroys_refused;         /* io_destroy the kernel refused (EINVAL): */
 	                               /* a context already destroyed, or never   */
 	                               /* set up                                  */
@@ -375,6 +376,7 @@ static int w_io_setup(int nr, io_context_t *ctx)
 	int rc;
 
 	aw.setup_nr = nr;
+	aw.setup_calls++;
 	if (aw.setup_error && (aw.setup_error_above <= 0 || nr > aw.setup_error_above)) {
 		errno = ERRNO_MARKER;
 		return aw.setup_error;

@@ -186,7 +186,8 @@ static void plan_reset(struct plan *p)
 		size_t len = p->reqs[i].len, rounded = (len + 4095) / 4096 * 4096;
 
 		p->reqs[i].res = 12345;
-		memset(p->reqs[i].buf, 0xA5, rounded ? rounded : 4096);
+		if (p->reqs[i].buf)   /* NULL: a read of 0 bytes with nowhere to go */
+			memset(p->reqs[i].buf, 0xA5, rounded ? rounded : 4096);
 	}
 }
 
@@ -413,7 +414,7 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 	int wronly = grade_open(grade_path("f"), O_WRONLY);
 	int opath = grade_open(grade_path("f"), O_PATH);
 	int dir = grade_open(grade_tmpdir(), O_RDONLY | O_DIRECTORY);
-	struct plan p = plan_new(23);
+	struct plan p = plan_new(24);
 	static const unsigned qds[] = { 1, 8, 64 };
 	static const char hundred[100] = "100 bytes in an O_NONBLOCK pipe";
 	int nb[2], part[2];
@@ -472,6 +473,15 @@ GRADE_TEST(batch, errors_mid_batch, 2,
 		   "-EINVAL whatever the length); a check of your own for length 0 (fcntl "
 		   "F_GETFL, the offset) cannot know every reason the kernel refuses a read: "
 		   "let io_submit answer (laio.h: checked as the kernel checks it; pitfall 21)");
+	/* Length 0 and no buffer: "at least len bytes" of buffer is none at
+	 * all. The kernel writes nothing and answers 0; a NULL check of your
+	 * own must not answer -EFAULT for it. */
+	plan_read(&p, 23, &f, -1, 5000, 0, "length 0 with buf NULL: the kernel writes nothing "
+		  "and answers 0 (batch.h: buf holds at least len bytes, here none); a check "
+		  "of your own for a NULL buffer must not answer -EFAULT for it: let io_submit "
+		  "answer (laio.h: checked as the kernel checks it; pitfall 21)");
+	free(p.reqs[23].buf);
+	p.reqs[23].buf = NULL;
 	aw.submit_limit = 2000;
 	aw.loop_why = "A read of an empty O_NONBLOCK pipe completes with res -EAGAIN, and "
 		      "would again at every try: -EAGAIN in res is that request's error "
@@ -1700,6 +1710,8 @@ GRADE_TEST(errors, return_values_not_errno, 2,
 		for (size_t e = 0; e < sizeof(errs) / sizeof(errs[0]); e++) {
 			aw.setup_error = errs[e];
 			seam_heap_usage(&heap);
+			watch_next_call();
+			aw.setup_calls = 0;
 			ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
 			grade_check(ret == errs[e], "laio_batch_read returned %s when io_setup "
 				    "returned %s; expected %s: the batch returns io_setup's own "
@@ -1707,6 +1719,18 @@ GRADE_TEST(errors, return_values_not_errno, 2,
 				    "one of them) (TODO 2)", errno_name(ret),
 				    grade_errno_str(errs[e]), grade_errno_str(errs[e]));
 			grade_check_heap(&heap, "laio_batch_read whose io_setup failed");
+			/* -ENOSYS is the kernel saying it has no AIO at all: no
+			 * retry can change that answer. */
+			if (errs[e] == -ENOSYS)
+				grade_check(aw.setup_calls == 1 && aw.pauses == 0,
+					    "laio_batch_read called io_setup %ld times (and paused "
+					    "%ld times) when io_setup answered -ENOSYS: -ENOSYS "
+					    "means this kernel has no AIO, and asking again cannot "
+					    "change that. io_setup's negative return is the batch's "
+					    "answer at once (lesson, \"The API, walked through\", "
+					    "step 1; TODO 2): retry only what is temporary, as "
+					    "io_submit's -EAGAIN and -EINTR are", aw.setup_calls,
+					    aw.pauses);
 		}
 		aw.setup_error = 0;
 	}
@@ -1741,13 +1765,19 @@ GRADE_TEST(direct, misaligned_per_request, 3,
 	   "O_DIRECT: a misaligned offset or length fails that request alone with -EINVAL",
 	   "TODO 6: the kernel accepts a misaligned O_DIRECT read and completes it with "
 	   "res -EINVAL; libaio.h declares res unsigned, so a negative result must be seen "
-	   "as negative, and it belongs to that request alone (pitfall 10)")
+	   "as negative, and it belongs to that request alone (pitfall 10). Alignment is "
+	   "the kernel's to judge: do not answer it yourself (an fd not open for reading "
+	   "is -EBADF first; a read of 0 bytes is the kernel's to answer)")
 {
 	struct datafile f = make_datafile("f", 1 << 20, O_RDONLY);
 	int fd = open_direct_or_skip(grade_path("f"));
-	struct plan p = plan_new(8);
+	int wfd = open(grade_path("f"), O_WRONLY | O_DIRECT | O_CLOEXEC);
+	struct plan p = plan_new(10);
+	char none[1];
+	ssize_t k;
 
 	require_dio_alignment(fd);
+	grade_check(wfd >= 0, "harness: open O_WRONLY | O_DIRECT: %s", strerror(errno));
 
 	for (size_t i = 0; i < p.n; i++)
 		plan_read(&p, i, &f, fd, (off_t)(4096 * (3 * i + 1)), 4096,
@@ -1755,10 +1785,23 @@ GRADE_TEST(direct, misaligned_per_request, 3,
 	plan_error(&p, 2, fd, 4096 * 7 + 100, 4096, -EINVAL, "misaligned offset");
 	plan_error(&p, 3, fd, 4096 * 10, 100, -EINVAL, "misaligned length (100)");
 	plan_error(&p, 6, fd, 4096 * 19 + 100, 100, -EINVAL, "misaligned offset and length");
+	/* Alignment is the kernel's to judge, after its other checks: an fd
+	 * not open for reading is -EBADF whatever the offset (io_submit says
+	 * so first), and a read of 0 bytes gets what the kernel answers for
+	 * it (a pread of 0 bytes there tells: 0 on ext4 and xfs). */
+	plan_error(&p, 8, wfd, 4096 * 25 + 100, 4096, -EBADF,
+		   "O_WRONLY | O_DIRECT fd, misaligned offset");
+	k = SEAM_REAL(pread)(fd, none, 0, 4096 * 28 + 100);
+	if (k == 0)
+		plan_read(&p, 9, &f, fd, 4096 * 28 + 100, 0, "0 bytes at a misaligned offset");
+	else
+		plan_error(&p, 9, fd, 4096 * 28 + 100, 0, -errno,
+			   "0 bytes at a misaligned offset");
 	watch_start();
 	run_batch(&p, 2, "O_DIRECT at qd 2");
-	run_batch(&p, 8, "O_DIRECT at qd 8");
+	run_batch(&p, 10, "O_DIRECT at qd 10");
 	plan_free(&p);
+	close(wfd);
 	close(fd);
 	close_datafile(&f);
 }
@@ -1872,6 +1915,47 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 			 "every call");
 	check_destroyed_once("laio_batch_read whose io_getevents failed with -EFAULT at "
 			     "every call");
+
+	/* Reads cut short, and io_getevents failing while the rest of some are
+	 * out: the batch ends early, and the caller's requests are still as
+	 * the caller left them (batch.h: only res is written, on every path). */
+	{
+		struct batch_req *orig = grade_xmalloc(p.n * sizeof(*orig));
+		size_t moved = p.n;
+
+		plan_reset(&p);
+		memcpy(orig, p.reqs, p.n * sizeof(*orig));
+		watch_start();
+		aw.halve = true;
+		aw.efault_at = 3;
+		seam_heap_usage(&heap);
+		ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+		grade_check(ret == -EFAULT, "laio_batch_read returned %s when io_getevents "
+			    "failed with -EFAULT after short reads; expected -EFAULT",
+			    errno_name(ret));
+		for (size_t i = 0; i < p.n && moved == p.n; i++)
+			if (p.reqs[i].fd != orig[i].fd || p.reqs[i].offset != orig[i].offset ||
+			    p.reqs[i].len != orig[i].len || p.reqs[i].buf != orig[i].buf)
+				moved = i;
+		grade_check(moved == p.n, "20 reads at qd 4, every read halved, io_getevents "
+			    "failing with -EFAULT at its third call: laio_batch_read returned with "
+			    "request %zu changed (offset %lld, len %zu, buf %p; the caller gave "
+			    "offset %lld, len %zu, buf %p): batch.h lets the batch write res and "
+			    "nothing else, on the paths that end early too. Keep the progress of "
+			    "a short read (the bytes done) in your own bookkeeping, not in the "
+			    "caller's request (TODO 6; pitfall 9)", moved,
+			    moved < p.n ? (long long)p.reqs[moved].offset : 0LL,
+			    moved < p.n ? p.reqs[moved].len : 0,
+			    moved < p.n ? p.reqs[moved].buf : NULL,
+			    moved < p.n ? (long long)orig[moved].offset : 0LL,
+			    moved < p.n ? orig[moved].len : 0,
+			    moved < p.n ? orig[moved].buf : NULL);
+		if (moved < p.n)   /* put it back, for plan_free */
+			memcpy(p.reqs, orig, p.n * sizeof(*orig));
+		grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT "
+				 "after short reads");
+		free(orig);
+	}
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -2146,6 +2230,8 @@ static struct {
 	unsigned blksize;
 	int fail;            /* > 0: statx fails with this errno (after the real call) */
 	long calls;
+	void (*during)(void); /* run once inside the next statx, its reply in buf: */
+	                      /* another caller's turn at that very moment        */
 } sx;
 
 int statx(int dirfd, const char *restrict path, int flags, unsigned int mask,
@@ -2172,7 +2258,27 @@ int statx(int dirfd, const char *restrict path, int flags, unsigned int mask,
 		buf->stx_dio_mem_align = sx.mem;
 		buf->stx_dio_offset_align = sx.off;
 	}
+	if (sx.during) {
+		void (*during)(void) = sx.during;
+
+		sx.during = NULL;
+		during();
+	}
 	return 0;
+}
+
+/* The other caller of laio_dio_alignment, on a pipe (statx says nothing
+ * about direct I/O there: 4096 and 4096), inside the first one's statx. */
+static struct {
+	int fd, ret;
+	size_t mem, off;
+} dio_other;
+
+static void dio_other_caller(void)
+{
+	sx.fake = false;   /* the real reply for the pipe */
+	dio_other.mem = dio_other.off = 7;
+	dio_other.ret = laio_dio_alignment(dio_other.fd, &dio_other.mem, &dio_other.off);
 }
 
 /* What the kernel says for fd: mem and offset alignment, 4096 when silent. */
@@ -2338,6 +2444,32 @@ GRADE_TEST(helpers, dio_alignment, 1,
 	} else {
 		close(0);
 	}
+
+	/* Two callers at once, made deterministic: a second call, on a pipe,
+	 * runs inside the first one's statx, after the first reply is in and
+	 * before the first call has read it (as another thread may). Each call
+	 * reads its own reply (laio.h: no state in static variables). */
+	fault_pipe(fds, 0);
+	dio_other.fd = fds[0];
+	dio_other.ret = 12345;
+	sx = (typeof(sx)){ .fake = true, .mem = 1, .off = 512, .during = dio_other_caller };
+	mem = off = 7;
+	ret = SEAM_CALL(laio_dio_alignment(f.fd, &mem, &off));
+	sx = (typeof(sx)){ 0 };
+	grade_check(dio_other.ret != 12345, "laio_dio_alignment called statx without the "
+		    "descriptor it was given, or not at all (TODO 9)");
+	grade_check(ret == 0 && mem == 1 && off == 512 && dio_other.ret == 0 &&
+		    dio_other.mem == LAIO_DIO_ALIGN && dio_other.off == LAIO_DIO_ALIGN,
+		    "two laio_dio_alignment calls at once, a file's (statx reports memory 1, "
+		    "offset 512) and, during its statx, a pipe's (no STATX_DIOALIGN: 4096 and "
+		    "4096): the file's call returned %s with memory %zu, offset %zu, the pipe's "
+		    "%s with %zu and %zu. The file's call read the pipe's reply: the struct statx "
+		    "is shared between calls (a static?). Keep it on the stack of each call, "
+		    "or allocate it per call (laio.h: several threads may call at the same "
+		    "moment, keep no state in static variables; TODO 9)", errno_name(ret), mem,
+		    off, errno_name(dio_other.ret), dio_other.mem, dio_other.off);
+	close(fds[0]);
+	close(fds[1]);
 	close_datafile(&f);
 }
 
