@@ -1493,6 +1493,7 @@ URING_TEST(batch, argument_edges, 1,
 #define RL_ALLOC(len) grade_xmalloc(len)
 #define RL_FN "ubatch_read"
 #define RL_BATCH_FN "ubatch_batch_read"
+#define RL_BATCH_TODO "TODO 9"
 #define RL_INIT_FN "ubatch_init"
 #define RL_INIT_WHAT "ubatch_init"
 #define RL_OTHER_CALLS "ubatch_init, ubatch_read and ubatch_exit"
@@ -2747,42 +2748,8 @@ URING_TEST(faults, eagain_in_cqe_is_a_result, 1,
 
 /* ------------------------------------- one batch, handed over as it is */
 
-/*
- * ubatch.h: ubatch_batch_read "runs ubatch_read()" on the batch, whose window
- * is kept full: "refill it as reads complete, in the order of the array".
- * A batch handed to ubatch_read in pieces (1024 requests at a time, say)
- * empties the window at each piece's end: one slow read holds back every
- * request of the next piece. Request 1000 of 1500 is a pipe that gets its
- * data only once the harness thread has seen the last request done (or
- * after four seconds, a wide margin: 499 cached reads take milliseconds).
- */
-struct piece_watch {
-	struct batch_req *last;  /* the batch's last request           */
-	size_t want;             /* its length: res once it is done     */
-	int pipe_w;
-	bool seen;               /* the last request done, pipe unfed   */
-	volatile bool stop;
-};
-
-static void *piece_thread(void *arg)
-{
-	struct piece_watch *s = arg;
-	long start = fault_now_ms();
-
-	seam_mark_harness_thread();
-	while (!s->stop && fault_now_ms() - start < 4000) {
-		if (__atomic_load_n(&s->last->res, __ATOMIC_ACQUIRE) == (ssize_t)s->want) {
-			s->seen = true;
-			break;
-		}
-		fault_nap();
-	}
-	if (SEAM_REAL(write)(s->pipe_w, "SLOWDATA", 8) != 8)
-		s->seen = false;
-	close(s->pipe_w);
-	return NULL;
-}
-
+/* ubatch.h: ubatch_batch_read "runs ubatch_read()" on the batch, whose window
+ * is kept full (ring_loop.h, rl_whole_batch_one_window). */
 URING_TEST(batch, whole_batch_one_window, 1,
 	   "ubatch_batch_read: 1500 requests at qd 8 with request 1000 a pipe that gets its data "
 	   "only after request 1499 is done: the batch goes to ubatch_read as it is, not in pieces",
@@ -2790,40 +2757,5 @@ URING_TEST(batch, whole_batch_one_window, 1,
 	   "ubatch_read call; the window then moves past a slow read. Cut into pieces, each "
 	   "piece's end waits for every read of it, the slow one too (ubatch.h)", 16)
 {
-	const size_t n = 1500, bs = 4096, size = n * bs, slow_at = 1000;
-	unsigned char *data, *bufs = grade_xmalloc(size), slow[8];
-	int fd = data_file("f", size, &data);
-	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
-	struct piece_watch s = { 0 };
-	pthread_t t;
-	int p[2], ret;
-
-	fault_pipe(p, 0);
-	reqs[slow_at] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
-	reqs[n - 1].res = -1;
-	s.last = &reqs[n - 1];
-	s.want = reqs[n - 1].len;
-	s.pipe_w = p[1];
-	grade_check(pthread_create(&t, NULL, piece_thread, &s) == 0, "harness: pthread_create");
-	ret = SEAM_CALL(ubatch_batch_read(reqs, n, 8));
-	s.stop = true;
-	pthread_join(t, NULL);
-	grade_check(ret == 0, "ubatch_batch_read of %zu requests at qd 8 (request %zu a pipe) "
-		    "returned %s, expected 0 (TODO 9)", n, slow_at, grade_errno_str(ret));
-	grade_check(s.seen, "ubatch_batch_read of %zu requests at qd 8: request %zu (a pipe, no "
-		    "data yet) held one slot of the window, and in 4 seconds request %zu, the last, "
-		    "was not done: the requests after a slow one waited for it. Hand the whole "
-		    "array to one ubatch_read call; a batch cut into pieces (1024 requests at a "
-		    "time, say) waits at each piece's end for all of it (TODO 9; ubatch.h: keep "
-		    "the window full)", n, slow_at, n - 1);
-	grade_check(reqs[slow_at].res == 8 && memcmp(slow, "SLOWDATA", 8) == 0, "request %zu (the "
-		    "pipe): res %s, expected 8", slow_at, grade_errno_str(reqs[slow_at].res));
-	for (size_t i = 0; i < n; i++)
-		if (i != slow_at)
-			check_req(&reqs[i], i, data, size, "in a batch of 1500 with a slow read");
-	close(p[0]);
-	free(reqs);
-	free(bufs);
-	close(fd);
-	free(data);
+	rl_whole_batch_one_window();
 }

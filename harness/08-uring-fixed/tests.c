@@ -3228,6 +3228,7 @@ BATCH_BATTERY(ufixed_battery, ufixed_target, "ufixed_batch_read",
 #define RL_ALLOC(len) arena_alloc(len)
 #define RL_FN "ufixed_read"
 #define RL_BATCH_FN "ufixed_batch_read"
+#define RL_BATCH_TODO "TODO 10"
 #define RL_INIT_FN "ufixed_init"
 #define RL_INIT_WHAT "ufixed_init and the adds"
 #define RL_OTHER_CALLS "ufixed_init, ufixed_add_buffer, ufixed_add_file, ufixed_read and ufixed_exit"
@@ -3374,4 +3375,14 @@ URING_TEST(mechanism, wait_within_inflight, 1,
 	   "wait_nr by the reads in flight (chapter 06's lesson, section 5, \"How long to wait\")", 64)
 {
 	rl_wait_within_inflight();
+}
+
+URING_TEST(batch, whole_batch_one_window, 1,
+	   "ufixed_batch_read: 1500 requests at qd 8 with request 1000 a pipe that gets its data "
+	   "only after request 1499 is done: the batch goes to ufixed_read as it is, not in pieces",
+	   "TODO 10: ufixed_batch_read sets up one ring and hands the whole array to one "
+	   "ufixed_read call; the window then moves past a slow read. Cut into pieces, each "
+	   "piece's end waits for every read of it, the slow one too (ufixed.h, ufixed_batch_read)", 16)
+{
+	rl_whole_batch_one_window();
 }

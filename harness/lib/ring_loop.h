@@ -22,6 +22,8 @@
  *   rl_window_beyond_16_bits       qd 65536 and UINT_MAX on a ring of 32768
  *   rl_rest_without_sqe_keeps_its_turn  a rest with no SQE keeps its CQE
  *   rl_wait_within_inflight        never a wait for more than is in flight
+ *   rl_whole_batch_one_window      the one-call batch read hands its array
+ *                                  over whole: 1500 requests, one slow
  *
  * Each is a static function: the chapter keeps its own graded test (number,
  * points, title, hint, time limit, all its own) where it stands in tests.c,
@@ -42,6 +44,7 @@
  *   RL_RAW_READ(b, reqs, n, qd) the loop's batch read on b
  *   RL_RAW_EXIT(b)              tear the ring down
  *   RL_RAW_BATCH(reqs, n, qd)   the one-call batch read
+ *   RL_BATCH_TODO               the TODO of the one-call batch read ("TODO 9")
  *   RL_INIT(b, entries)         set a ring up or fail the test
  *   RL_TABLES(b, bufs, len, fd) fill the tables or fail the test
  *   RL_READ(b, reqs, n, qd)     one watched RL_RAW_READ, returning its result
@@ -1119,6 +1122,84 @@ static void rl_wait_within_inflight(void)
 	watch.before_wait = NULL;
 	RL_CLEAN(&b, "after small batches");
 	RL_EXIT(&b);
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------------- one batch, handed over as it is */
+
+/*
+ * The one-call batch read runs the loop on the whole array, whose window is
+ * kept full: refilled as reads complete, in the order of the array. A batch
+ * handed to the loop in pieces (1024 requests at a time, say) empties the
+ * window at each piece's end: one slow read holds back every request of the
+ * next piece. Request 1000 of 1500 is a pipe that gets its data only once
+ * the harness thread has seen the last request done (or after four seconds,
+ * a wide margin: 1499 cached reads take milliseconds).
+ */
+struct piece_watch {
+	struct batch_req *last;  /* the batch's last request           */
+	size_t want;             /* its length: res once it is done     */
+	int pipe_w;
+	bool seen;               /* the last request done, pipe unfed   */
+	volatile bool stop;
+};
+
+static void *piece_thread(void *arg)
+{
+	struct piece_watch *s = arg;
+	long start = fault_now_ms();
+
+	seam_mark_harness_thread();
+	while (!s->stop && fault_now_ms() - start < 4000) {
+		if (__atomic_load_n(&s->last->res, __ATOMIC_ACQUIRE) == (ssize_t)s->want) {
+			s->seen = true;
+			break;
+		}
+		fault_nap();
+	}
+	if (SEAM_REAL(write)(s->pipe_w, "SLOWDATA", 8) != 8)
+		s->seen = false;
+	close(s->pipe_w);
+	return NULL;
+}
+
+static void rl_whole_batch_one_window(void)
+{
+	const size_t n = 1500, bs = 4096, size = n * bs, slow_at = 1000;
+	unsigned char *data, *bufs = grade_xmalloc(size), slow[8];
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+	struct piece_watch s = { 0 };
+	pthread_t t;
+	int p[2], ret;
+
+	fault_pipe(p, 0);
+	reqs[slow_at] = (struct batch_req){ p[0], 0, sizeof(slow), slow, 1 };
+	reqs[n - 1].res = -1;
+	s.last = &reqs[n - 1];
+	s.want = reqs[n - 1].len;
+	s.pipe_w = p[1];
+	grade_check(pthread_create(&t, NULL, piece_thread, &s) == 0, "harness: pthread_create");
+	ret = SEAM_CALL(RL_RAW_BATCH(reqs, n, 8));
+	s.stop = true;
+	pthread_join(t, NULL);
+	grade_check(ret == 0, RL_BATCH_FN " of %zu requests at qd 8 (request %zu a pipe) "
+		    "returned %s, expected 0 (" RL_BATCH_TODO ")", n, slow_at, grade_errno_str(ret));
+	grade_check(s.seen, RL_BATCH_FN " of %zu requests at qd 8: request %zu (a pipe, no "
+		    "data yet) held one slot of the window, and in 4 seconds request %zu, the last, "
+		    "was not done: the requests after a slow one waited for it. Hand the whole "
+		    "array to one " RL_FN " call; a batch cut into pieces (1024 requests at a "
+		    "time, say) waits at each piece's end for all of it (" RL_BATCH_TODO "; " RL_H
+		    ": keep the window full)", n, slow_at, n - 1);
+	grade_check(reqs[slow_at].res == 8 && memcmp(slow, "SLOWDATA", 8) == 0, "request %zu (the "
+		    "pipe): res %s, expected 8", slow_at, grade_errno_str(reqs[slow_at].res));
+	for (size_t i = 0; i < n; i++)
+		if (i != slow_at)
+			check_req(&reqs[i], i, data, size, "in a batch of 1500 with a slow read");
+	close(p[0]);
+	free(reqs);
 	free(bufs);
 	close(fd);
 	free(data);
