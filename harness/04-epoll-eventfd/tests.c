@@ -1290,12 +1290,17 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 	   "(lesson pitfall 14)")
 {
 	struct client c;
-	long accepted;
+	long accepted, backoffs;
+	int fds_served;
 
 	srv_setup(FILE_SIZE, 8, 0);
 	cl_connect(&c, 0, 0);
 	cl_send(&c, 1, 1000);
 	drive_one(&c, "a first request");
+	/* Descriptors open now, before any back-off: checked again at the end,
+	 * after many of them (one may be open then, a timer made lazily). */
+	fds_served = fault_count_fds();
+	backoffs = spy.eagain_answers;
 	spy.eagain_next = 3;
 	accepted = spy.accepted;
 	cl_send(&c, 4097, 30000);
@@ -1412,6 +1417,18 @@ GRADE_TEST(disk, io_submit_eagain, 2,
 		      submits);
 		grade_check(r == 0 && !fired, "evsrv_run returned %s%s after evsrv_stop; expected 0",
 		      grade_errno_str(r), fired ? " only after the harness woke it" : "");
+	}
+	/* Every back-off must give back what it took: a timerfd made for each
+	 * one and not closed when it fired leaks a descriptor per back-off. */
+	{
+		int extra = fault_count_fds() - fds_served;
+
+		grade_check(extra <= 1, "after %ld back-offs (io_submit said -EAGAIN), the process "
+		      "has %d more descriptors open than before them, with the same one client "
+		      "connected: each back-off leaves a descriptor behind. Make the back-off timer "
+		      "once, in evsrv_open, and re-arm it with timerfd_settime; or close a timerfd "
+		      "made for one back-off once it has fired (TODO 5; timerfd_create(2))",
+		      spy.eagain_answers - backoffs, extra);
 	}
 	cl_close(&c);
 	srv_close();
