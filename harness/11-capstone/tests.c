@@ -2454,6 +2454,20 @@ GRADE_TEST(uring, arguments, 2,
 		    "has W entries (ann.h, struct ann_params); the slots are allocated for p->W, not "
 		    "a fixed number of them (TODO 9)", grade_errno_str(ret));
 	uring_after("k 10, L 256, W 200 on a ring of 256 entries", false);
+	/* Each call checks the ring it is given: after good searches on
+	 * bigger rings, a new ring of 8 entries at W 16 is still refused (a
+	 * check made once and remembered in a static would let it through) */
+	uring_teardown();
+	uring_setup(8, false);
+	uring_new_query();
+	ret = SEAM_CALL(ann_search_uring(W.idx, &U.ring, U.fd, query(0), &wide, ids, NULL, NULL));
+	grade_check(ret == -EINVAL && watch.sqes_submitted == 0, "ann_search_uring at W 16 on a new "
+		    "ring of 8 SQ entries, after good searches on other rings, returned %s after "
+		    "submitting %ld SQE(s), expected -EINVAL before queueing anything: every call "
+		    "compares the ring it is given (ring->sq.ring_entries) with its own p->W; nothing "
+		    "about a ring is remembered between calls (ann.h: \"nothing is kept between "
+		    "calls\"; TODO 9)", grade_errno_str(ret), watch.sqes_submitted);
+	uring_after("W 16 on a new ring of 8 entries", false);
 }
 
 GRADE_TEST(uring, one_query, 3,
