@@ -647,7 +647,15 @@ URING_TEST(deadline, data_ready, 2,
 	deadline_watch();
 	grade_check(SEAM_REAL(write)(p[1], "hello", 5) == 5, "harness: write");
 	memset(buf, 0xa5, sizeof(buf));
-	ret = (int)run_deadline(&u, p[0], buf, sizeof(buf), 2000);
+	{
+		long inits = watch.inits;
+
+		ret = (int)run_deadline(&u, p[0], buf, sizeof(buf), 2000);
+		grade_check(watch.inits == inits, "ulink_read_timeout set up %ld ring(s) of its own "
+			    "(io_uring_queue_init*): a deadline read goes through u->ring, the one "
+			    "ring kept between calls; a ring per call costs a set-up and a tear-down "
+			    "each time (ulink.h, struct ulink; TODO 4)", watch.inits - inits);
+	}
 	grade_check(ret == 5 && !memcmp(buf, "hello", 5), "ulink_read_timeout on a pipe holding "
 		    "\"hello\" returned %s, expected 5 with the bytes", grade_errno_str(ret));
 	for (size_t i = 5; i < sizeof(buf); i++)
@@ -1737,6 +1745,27 @@ URING_TEST(cancel, completed_keep_results, 2,
 				 "for it when you reap its CQE (TODOs 6, 7)");
 		close(eof[0]);
 	}
+
+	/* Only -1 means "the file position": any other negative offset is
+	 * passed on as it is, and the kernel answers -EINVAL (or the module
+	 * refuses it at once with -EINVAL, the read not started). */
+	{
+		memset(fbufs[2], 0x77, sizeof(fbufs[2]));
+		n = SEAM_CALL(ulink_start_read(&u, fd, fbufs[2], 1000, -2, 500));
+		grade_check(n == 0 || n == -EINVAL, "ulink_start_read on a file at offset -2 "
+			    "returned %s, expected 0 (the read's CQE then says -EINVAL) or -EINVAL",
+			    grade_errno_str(n));
+		k = SEAM_CALL(ulink_cancel_all(&u, done, 6));
+		grade_check(k == (n == 0 ? 1 : 0), "ulink_cancel_all after a read at offset -2 "
+			    "returned %s", grade_errno_str(k));
+		if (n == 0 && k == 1)
+			grade_check(done[0].tag == 500 && done[0].res == -EINVAL, "a read started "
+				    "at offset -2 was reported with %s, expected -EINVAL (the kernel's "
+				    "answer to a negative offset): only off -1 means the file position "
+				    "(man 3 io_uring_prep_read); every other offset is passed on as it "
+				    "is, not turned into -1 (TODO 6)", grade_errno_str(done[0].res));
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 3; i++)
 		close_pipe(pipes[i]);
@@ -1771,6 +1800,32 @@ URING_TEST(cancel, limits_and_arguments, 2,
 	grade_check(n == -EBUSY && u.inflight == cap, "ulink_start_read with %u reads in flight "
 		    "on a ring of %u returned %s (inflight %u), expected -EBUSY", cap, cap,
 		    grade_errno_str(n), u.inflight);
+	/* The limit is per ring: with this one full, a second ring of 2 still
+	 * takes its own 2 reads (and refuses a third). */
+	{
+		struct ulink w;
+		unsigned char wbuf[3][8];
+		int m;
+
+		init_or_fail(&w, 2);
+		for (unsigned i = 0; i < w.sq_entries; i++) {
+			m = SEAM_CALL(ulink_start_read(&w, pipes[i][0], wbuf[i], 8, -1, 50 + i));
+			grade_check(m == 0, "with a ring of %u full (%u reads in flight), "
+				    "ulink_start_read #%u on a second ring of %u returned %s, "
+				    "expected 0: the limit is each ring's own sq_entries, counted in "
+				    "its struct ulink (u->inflight), not in a static shared by every "
+				    "ring (ulink.h: no state outside struct ulink; TODO 6)", cap, cap,
+				    i + 1, w.sq_entries, grade_errno_str(m));
+		}
+		m = SEAM_CALL(ulink_start_read(&w, pipes[0][0], wbuf[2], 8, -1, 59));
+		grade_check(m == -EBUSY, "ulink_start_read with %u reads in flight on a second "
+			    "ring of %u returned %s, expected -EBUSY (TODO 6)", w.sq_entries,
+			    w.sq_entries, grade_errno_str(m));
+		m = SEAM_CALL(ulink_cancel_all(&w, NULL, 0));
+		grade_check(m == (int)w.sq_entries, "ulink_cancel_all on the second ring returned "
+			    "%s, expected %u", grade_errno_str(m), w.sq_entries);
+		SEAM_CALL_VOID(ulink_exit(&w));
+	}
 	n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], NULL, sizeof(one), -1, 98));
 	grade_check(n == -EINVAL && u.inflight == cap, "ulink_start_read with buf NULL and %u "
 		    "reads in flight on a ring of %u returned %s (inflight %u), expected -EINVAL: "
@@ -1838,9 +1893,18 @@ URING_TEST(cancel, limits_and_arguments, 2,
 			    grade_errno_str(n));
 	}
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
-	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
-	grade_check(n == 0, "ulink_cancel_all with nothing in flight returned %s, expected 0",
-		    grade_errno_str(n));
+	{
+		long calls = watch.calls;
+
+		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
+		grade_check(n == 0, "ulink_cancel_all with nothing in flight returned %s, expected 0",
+			    grade_errno_str(n));
+		grade_check(watch.calls == calls, "ulink_cancel_all with nothing in flight "
+			    "(u.inflight 0) made %ld liburing call(s) that enter the kernel: with no "
+			    "read to cancel it returns 0 at once, no cancel request, no wait (ulink.h, "
+			    "ulink_cancel_all: \"With nothing in flight it returns 0 at once\"; "
+			    "TODO 7)", watch.calls - calls);
+	}
 	check_ring_clean(&u, "after ulink_cancel_all with nothing in flight", "TODO 7");
 	n = SEAM_CALL(ulink_cancel_all(&u, NULL, 3));
 	grade_check(n == -EINVAL, "ulink_cancel_all(u, NULL, 3) with nothing in flight returned "
@@ -2398,6 +2462,49 @@ URING_TEST_T(copy, files, 3,
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
 
+/* The reads of blocks 0, 1 and 2 of src go to pipes that get their bytes
+ * only when the module waits with nothing else in the kernel. */
+static struct {
+	int src;
+	size_t block;
+	const unsigned char *data;
+	int pipe[3][2];
+	unsigned len[3];
+	bool held[3];
+	unsigned nheld;
+	bool released;
+	unsigned reads_while_held;
+} hold3;
+
+static void hold3_edit(struct io_uring_sqe *sqe)
+{
+	__u64 b = sqe->off / hold3.block;
+
+	if (sqe->fd == hold3.src && !(sqe->flags & IOSQE_FIXED_FILE) &&
+	    sqe->opcode == IORING_OP_READ && sqe->off % hold3.block == 0 && b < 3 &&
+	    !hold3.held[b]) {
+		sqe->fd = hold3.pipe[b][0];
+		hold3.len[b] = sqe->len;
+		hold3.held[b] = true;
+		hold3.nheld++;
+	} else if (hold3.nheld == 3 && !hold3.released) {
+		hold3.reads_while_held++;
+	}
+}
+
+static void hold3_release(struct io_uring *ring, unsigned nr)
+{
+	(void)nr;
+	if (hold3.nheld == 0 || hold3.released || !ring || io_uring_sq_ready(ring) ||
+	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > 2 * hold3.nheld)
+		return;
+	hold3.released = true;
+	for (int b = 0; b < 3; b++)
+		if (hold3.held[b] && SEAM_REAL(write)(hold3.pipe[b][1], hold3.data + b * hold3.block, hold3.len[b]) !=
+		    (ssize_t)hold3.len[b])
+			grade_fail("harness: cannot feed a held read");
+}
+
 URING_TEST(copy, linked_pairs, 3,
 	   "ulink_copy: every read carries IOSQE_IO_LINK to the write of the same buffer, offset and length; several pairs per submit; window <= pairs, refilled as pairs end",
 	   "TODO 9: each block is one soft-linked chain, a read then the write of the same bytes, "
@@ -2496,6 +2603,59 @@ URING_TEST(copy, linked_pairs, 3,
 		close(in);
 		close(out);
 		watch_slow_close();
+	}
+
+	/* Three pairs of four held (the reads of blocks 0, 1 and 2 wait until
+	 * the module waits for them alone): the fourth slot alone goes on
+	 * through the other blocks meanwhile, one pair after another. A
+	 * window refilled only once several of its pairs are over (half of
+	 * them, say) waits for the held ones first. */
+	{
+		const size_t size3 = 41 * block;
+		unsigned char *data, *back;
+		int in = data_file("src3", size3, &data);
+		int out = grade_open(grade_path("dst3"), O_RDWR | O_CREAT | O_TRUNC);
+		size_t backlen;
+		int ret;
+
+		memset(&hold3, 0, sizeof(hold3));
+		for (int b = 0; b < 3; b++)
+			fault_pipe(hold3.pipe[b], 65536);
+		hold3.src = in;
+		hold3.block = block;
+		hold3.data = data;
+		watch_reset_counts();
+		watch.edit_sqe = hold3_edit;
+		watch.before_wait = hold3_release;
+		ret = run_copy_fds(&u, in, out, (off_t)size3, block, 4);
+		watch.edit_sqe = NULL;
+		watch.before_wait = NULL;
+		grade_check(ret == 0, "ulink_copy of 41 blocks (4 pairs) whose first three reads "
+			    "were held back until the module waited for them alone returned %s, "
+			    "expected 0", grade_errno_str(ret));
+		back = grade_slurp(grade_path("dst3"), &backlen);
+		grade_check(back && backlen == size3 && grade_first_diff(back, data, size3) < 0,
+			    "ulink_copy of 41 blocks whose first three reads completed last: DST "
+			    "(%zu bytes) differs from SRC from byte %zd on (TODO 9)", backlen,
+			    back ? grade_first_diff(back, data, backlen < size3 ? backlen : size3) : -1);
+		/* (Reads through a registered file or READV are not held.) The
+		 * free slot goes on through the blocks left: all 38 if it takes
+		 * the next free block, its own 10 if each slot owns every 4th
+		 * block; a slot that waits for others to end gets 1. */
+		grade_check(hold3.nheld < 3 || hold3.reads_while_held >= 8, "while the reads "
+			    "of blocks 0, 1 and 2 were held back, ulink_copy (4 pairs) handed the "
+			    "kernel only %u read(s) of the 38 other blocks: the one slot whose pair "
+			    "was over waited for other slots to end before it took its next block. "
+			    "Refill each slot as soon as its own pair is over, not in batches of "
+			    "slots (ulink.h: \"the window is kept full\"; lesson, pitfall 18; "
+			    "TODO 9)", hold3.reads_while_held);
+		check_ring_clean(&u, "after ulink_copy returned", "TODOs 8-11");
+		free(back);
+		free(data);
+		close(in);
+		close(out);
+		for (int b = 0; b < 3; b++)
+			close_pipe(hold3.pipe[b]);
 	}
 
 	/* The window stays full: /dev/zero to /dev/null (every request
@@ -2631,6 +2791,18 @@ URING_TEST_T(copy, broken_chains, 3,
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
 
+/* Interrupt (-EINTR CQE, nothing read) the next rest_eintrs_left reads of
+ * the rest of a 4096-byte block: those whose offset is not a block's. */
+static unsigned rest_eintrs_left;
+
+static void eintr_rest_reads(struct io_uring_sqe *sqe)
+{
+	if (sqe->off % 4096 != 0 && rest_eintrs_left > 0) {
+		rest_eintrs_left--;
+		watch.eintr_reads = 1; /* this SQE: ring_watch.h turns it right after */
+	}
+}
+
 URING_TEST(copy, pipe_in_pieces, 2,
 	   "ulink_copy from a pipe fed 1000 bytes at a time, one pair: real short reads break the chain, the copy is exact",
 	   "TODO 10: a short read is not the end: what came must be written and the rest of the "
@@ -2663,6 +2835,41 @@ URING_TEST(copy, pipe_in_pieces, 2,
 		    "ulink_copy from a pipe fed in pieces: DST has %zu bytes, first difference at "
 		    "%zd", backlen, back ? grade_first_diff(back, data, backlen < size ? backlen : size)
 				       : -1);
+	check_ring_clean(&u, "after ulink_copy returned", "TODO 11");
+	free(back);
+	close(out);
+	close_pipe(p);
+
+	/* Again, with the first reads of the rest of a block (after a short
+	 * read: their offset is not a block's) interrupted, -EINTR and nothing
+	 * read: the block goes on from where it stood. The bytes already read
+	 * are out of the pipe for good: a block started again from its first
+	 * byte reads later bytes into its place. */
+	fault_pipe(p, 4096);
+	steps[0].fd = p[1];
+	out = grade_open(grade_path("dst2"), O_RDWR | O_CREAT | O_TRUNC);
+	rest_eintrs_left = 3;
+	watch.edit_sqe = eintr_rest_reads;
+	f = fault_start(steps);
+	ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
+	rep = fault_join(f);
+	watch.edit_sqe = NULL;
+	watch.eintr_reads = 0;
+	free(rep.sink);
+	grade_check(rest_eintrs_left == 0, "harness: only %u reads of the rest of a block were "
+		    "seen, expected 3 or more", 3 - rest_eintrs_left);
+	grade_check(ret == 0, "ulink_copy of 20000 bytes from a pipe fed 1000 bytes at a time, "
+		    "with reads of the rest of a block interrupted (-EINTR CQE), returned %s, "
+		    "expected 0", grade_errno_str(ret));
+	back = grade_slurp(grade_path("dst2"), &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "ulink_copy from a pipe fed in pieces, the reads of the rest of a block "
+		    "interrupted (-EINTR, nothing read): DST has %zu bytes, first difference at "
+		    "%zd. A read's -EINTR is that read only: read the same bytes again, from "
+		    "where the block stood (offset + what was read), not the block from its "
+		    "start: from a pipe the bytes already read are gone (TODO 10; lesson, "
+		    "pitfall 7)", backlen,
+		    back ? grade_first_diff(back, data, backlen < size ? backlen : size) : -1);
 	check_ring_clean(&u, "after ulink_copy returned", "TODO 11");
 	free(back);
 	free(data);
