@@ -2462,49 +2462,6 @@ URING_TEST_T(copy, files, 3,
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
 
-/* The reads of blocks 0, 1 and 2 of src go to pipes that get their bytes
- * only when the module waits with nothing else in the kernel. */
-static struct {
-	int src;
-	size_t block;
-	const unsigned char *data;
-	int pipe[3][2];
-	unsigned len[3];
-	bool held[3];
-	unsigned nheld;
-	bool released;
-	unsigned reads_while_held;
-} hold3;
-
-static void hold3_edit(struct io_uring_sqe *sqe)
-{
-	__u64 b = sqe->off / hold3.block;
-
-	if (sqe->fd == hold3.src && !(sqe->flags & IOSQE_FIXED_FILE) &&
-	    sqe->opcode == IORING_OP_READ && sqe->off % hold3.block == 0 && b < 3 &&
-	    !hold3.held[b]) {
-		sqe->fd = hold3.pipe[b][0];
-		hold3.len[b] = sqe->len;
-		hold3.held[b] = true;
-		hold3.nheld++;
-	} else if (hold3.nheld == 3 && !hold3.released) {
-		hold3.reads_while_held++;
-	}
-}
-
-static void hold3_release(struct io_uring *ring, unsigned nr)
-{
-	(void)nr;
-	if (hold3.nheld == 0 || hold3.released || !ring || io_uring_sq_ready(ring) ||
-	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > 2 * hold3.nheld)
-		return;
-	hold3.released = true;
-	for (int b = 0; b < 3; b++)
-		if (hold3.held[b] && SEAM_REAL(write)(hold3.pipe[b][1], hold3.data + b * hold3.block, hold3.len[b]) !=
-		    (ssize_t)hold3.len[b])
-			grade_fail("harness: cannot feed a held read");
-}
-
 URING_TEST(copy, linked_pairs, 3,
 	   "ulink_copy: every read carries IOSQE_IO_LINK to the write of the same buffer, offset and length; several pairs per submit; window <= pairs, refilled as pairs end",
 	   "TODO 9: each block is one soft-linked chain, a read then the write of the same bytes, "
@@ -2618,18 +2575,11 @@ URING_TEST(copy, linked_pairs, 3,
 		size_t backlen;
 		int ret;
 
-		memset(&hold3, 0, sizeof(hold3));
-		for (int b = 0; b < 3; b++)
-			fault_pipe(hold3.pipe[b], 65536);
-		hold3.src = in;
-		hold3.block = block;
-		hold3.data = data;
 		watch_reset_counts();
-		watch.edit_sqe = hold3_edit;
-		watch.before_wait = hold3_release;
+		/* each held read and the write linked to it may be in the kernel */
+		watch_slow_blocks_start(in, data, block, 3, 2);
 		ret = run_copy_fds(&u, in, out, (off_t)size3, block, 4);
-		watch.edit_sqe = NULL;
-		watch.before_wait = NULL;
+		watch_slow_stop();
 		grade_check(ret == 0, "ulink_copy of 41 blocks (4 pairs) whose first three reads "
 			    "were held back until the module waited for them alone returned %s, "
 			    "expected 0", grade_errno_str(ret));
@@ -2642,20 +2592,19 @@ URING_TEST(copy, linked_pairs, 3,
 		 * free slot goes on through the blocks left: all 38 if it takes
 		 * the next free block, its own 10 if each slot owns every 4th
 		 * block; a slot that waits for others to end gets 1. */
-		grade_check(hold3.nheld < 3 || hold3.reads_while_held >= 8, "while the reads "
+		grade_check(watch_slow.held < 3 || watch_slow.reads_while_held >= 8, "while the reads "
 			    "of blocks 0, 1 and 2 were held back, ulink_copy (4 pairs) handed the "
 			    "kernel only %u read(s) of the 38 other blocks: the one slot whose pair "
 			    "was over waited for other slots to end before it took its next block. "
 			    "Refill each slot as soon as its own pair is over, not in batches of "
 			    "slots (ulink.h: \"the window is kept full\"; lesson, pitfall 18; "
-			    "TODO 9)", hold3.reads_while_held);
+			    "TODO 9)", watch_slow.reads_while_held);
 		check_ring_clean(&u, "after ulink_copy returned", "TODOs 8-11");
 		free(back);
 		free(data);
 		close(in);
 		close(out);
-		for (int b = 0; b < 3; b++)
-			close_pipe(hold3.pipe[b]);
+		watch_slow_close();
 	}
 
 	/* The window stays full: /dev/zero to /dev/null (every request
@@ -3256,8 +3205,8 @@ static void paced_release(struct io_uring *ring, unsigned nr)
 	if (watch.waited && !watch_slow.released && watch_slow.held && ring &&
 	    io_uring_cq_ready(ring) == 0) {
 		watch_slow.released = true;
-		if (SEAM_REAL(write)(watch_slow.pipe[1], watch_slow.data, watch_slow.len) !=
-		    (ssize_t)watch_slow.len)
+		if (SEAM_REAL(write)(watch_slow.pipe[0][1], watch_slow.data, watch_slow.len[0]) !=
+		    (ssize_t)watch_slow.len[0])
 			grade_fail("harness: cannot feed the held read");
 		return;
 	}

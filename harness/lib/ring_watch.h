@@ -857,34 +857,45 @@ static void watch_reset_counts(void)
 }
 
 /*
- * One slow read (chapters 07 and 10): the first plain read of `src` at
- * offset 0 is redirected to a pipe that gets src's bytes only when the code
- * waits with nothing else left to wait for: no SQE queued, no CQE in the CQ,
- * and at most `in_kernel_max` requests in the kernel (the held read, plus
- * what the kernel cannot start before it: the write linked to it in 07).
- * Meanwhile the other reads go through the rest of the window, and
- * reads_while_held counts how many were handed over. A read through a
- * registered file or a READV is not held (held stays false): a test then
- * has nothing to count.
+ * Slow reads (chapters 07 and 10): the first plain read of each of the
+ * first `nblocks` blocks of `src` (offsets 0, block, 2 * block, ...) is
+ * redirected to a pipe of its own that gets src's bytes only when the code
+ * waits with nothing else left to wait for: no SQE queued, no CQE in the
+ * CQ, and at most `in_kernel_each` requests in the kernel per held read
+ * (the held read, plus what the kernel cannot start before it: the write
+ * linked to it in 07). Meanwhile the other reads go through the rest of
+ * the window, and reads_while_held counts how many were handed over once
+ * every block was held. A read through a registered file or a READV is not
+ * held: a test with fewer than `nblocks` held (watch_slow.held) then has
+ * nothing to count.
  */
+#define WATCH_SLOW_MAX 3
 static struct {
-	int src;                   /* whose read is held                     */
-	int pipe[2];               /* where it is sent                       */
-	const unsigned char *data; /* src's bytes from offset 0              */
-	unsigned len;              /* the length the held read asked for     */
-	unsigned in_kernel_max;
-	bool held, released;
-	unsigned reads_while_held; /* read SQEs handed over while it was held */
+	int src;                   /* whose reads are held                    */
+	int pipe[WATCH_SLOW_MAX][2]; /* where each block's read is sent       */
+	const unsigned char *data; /* src's bytes from offset 0               */
+	size_t block;
+	unsigned nblocks;
+	unsigned len[WATCH_SLOW_MAX]; /* the lengths the held reads asked for */
+	bool is_held[WATCH_SLOW_MAX];
+	unsigned held;             /* how many of the blocks' reads are held */
+	unsigned in_kernel_each;
+	bool released;
+	unsigned reads_while_held; /* read SQEs handed over while all were held */
 } watch_slow;
 
 static void watch_slow_edit(struct io_uring_sqe *sqe)
 {
-	if (!watch_slow.held && sqe->fd == watch_slow.src && sqe->off == 0 &&
+	__u64 b = sqe->off / watch_slow.block;
+
+	if (sqe->fd == watch_slow.src && sqe->off % watch_slow.block == 0 &&
+	    b < watch_slow.nblocks && !watch_slow.is_held[b] &&
 	    !(sqe->flags & IOSQE_FIXED_FILE) && sqe->opcode != IORING_OP_READV) {
-		sqe->fd = watch_slow.pipe[0];
-		watch_slow.len = sqe->len;
-		watch_slow.held = true;
-	} else if (watch_slow.held && !watch_slow.released) {
+		sqe->fd = watch_slow.pipe[b][0];
+		watch_slow.len[b] = sqe->len;
+		watch_slow.is_held[b] = true;
+		watch_slow.held++;
+	} else if (watch_slow.held == watch_slow.nblocks && !watch_slow.released) {
 		watch_slow.reads_while_held++;
 	}
 }
@@ -893,24 +904,41 @@ static void watch_slow_release(struct io_uring *ring, unsigned nr)
 {
 	(void)nr;
 	if (!watch_slow.held || watch_slow.released || !ring || io_uring_sq_ready(ring) ||
-	    io_uring_cq_ready(ring) || watch_in_kernel(ring) > watch_slow.in_kernel_max)
+	    io_uring_cq_ready(ring) ||
+	    watch_in_kernel(ring) > watch_slow.in_kernel_each * watch_slow.held)
 		return;
 	watch_slow.released = true;
-	if (SEAM_REAL(write)(watch_slow.pipe[1], watch_slow.data, watch_slow.len) !=
-	    (ssize_t)watch_slow.len)
-		grade_fail("harness: cannot feed the held read");
+	for (unsigned b = 0; b < watch_slow.nblocks; b++)
+		if (watch_slow.is_held[b] &&
+		    SEAM_REAL(write)(watch_slow.pipe[b][1], watch_slow.data + b * watch_slow.block,
+				     watch_slow.len[b]) != (ssize_t)watch_slow.len[b])
+			grade_fail("harness: cannot feed a held read");
 }
 
-/* Hold src's first read (see watch_slow) until the code waits for it alone. */
-static void watch_slow_start(int src, const unsigned char *data, unsigned in_kernel_max)
+/* Hold the first reads of src's first nblocks blocks of block bytes (see
+ * watch_slow) until the code waits for them alone. */
+static void watch_slow_blocks_start(int src, const unsigned char *data, size_t block,
+				    unsigned nblocks, unsigned in_kernel_each)
 {
 	memset(&watch_slow, 0, sizeof(watch_slow));
-	fault_pipe(watch_slow.pipe, 65536);
+	grade_check(nblocks >= 1 && nblocks <= WATCH_SLOW_MAX && block > 0,
+		    "harness: watch_slow holds 1 to %d blocks", WATCH_SLOW_MAX);
+	for (unsigned b = 0; b < nblocks; b++)
+		fault_pipe(watch_slow.pipe[b], 65536);
 	watch_slow.src = src;
 	watch_slow.data = data;
-	watch_slow.in_kernel_max = in_kernel_max;
+	watch_slow.block = block;
+	watch_slow.nblocks = nblocks;
+	watch_slow.in_kernel_each = in_kernel_each;
 	watch.edit_sqe = watch_slow_edit;
 	watch.before_wait = watch_slow_release;
+}
+
+/* Hold src's first read, at offset 0, until the code waits for it alone
+ * (with at most in_kernel_max requests in the kernel). */
+static void watch_slow_start(int src, const unsigned char *data, unsigned in_kernel_max)
+{
+	watch_slow_blocks_start(src, data, SIZE_MAX, 1, in_kernel_max);
 }
 
 /* Stop holding (once the call under test has returned). */
@@ -920,11 +948,13 @@ static void watch_slow_stop(void)
 	watch.before_wait = NULL;
 }
 
-/* Close the pipe (after the checks that read watch_slow). */
+/* Close the pipes (after the checks that read watch_slow). */
 static void watch_slow_close(void)
 {
-	close(watch_slow.pipe[0]);
-	close(watch_slow.pipe[1]);
+	for (unsigned b = 0; b < watch_slow.nblocks; b++) {
+		close(watch_slow.pipe[b][0]);
+		close(watch_slow.pipe[b][1]);
+	}
 }
 
 #pragma GCC diagnostic pop
