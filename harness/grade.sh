@@ -258,9 +258,20 @@ for c in "${chapters[@]}"; do
 	# One make builds it and then prints where it is and which files the
 	# chapter grades (its last two lines; anything before them is the
 	# build's, shown as it was).
+	# Gradings of one chapter side by side (make test, a class) share these
+	# objects: one builds them at a time, the others then find them made
+	# (make test once failed in objcopy while two wrote one back-end at
+	# once). A lock held too long (5 minutes) is waited for no longer.
+	# (A lock that cannot be opened, in a build/ not ours, is done without.)
+	lock=$ROOT/build/.harness-$nn.lock
+	{ [ -e "$lock" ] || : >"$lock"; } 2>/dev/null
+	if { exec 9<"$lock"; } 2>/dev/null; then
+		flock -w 300 9 || echo "grade: building $c without the build lock ($lock is held)" >&2
+	fi
 	made=()
-	mapfile -t made < <("${mk[@]}" harness list list-path sources)
+	mapfile -t made < <("${mk[@]}" harness list list-path sources 9<&-)
 	wait $! && [ ${#made[@]} -ge 2 ] && made_ok=1 || made_ok=0
+	exec 9<&-
 	[ ${#made[@]} -le 2 ] || printf '%s\n' "${made[@]:0:${#made[@]}-2}" >&2
 	if [ "$made_ok" = 0 ] || ! cp "${made[-2]}" "$list"; then
 		echo "grade: the grader's own build of $c failed (make test shows why)" >&2

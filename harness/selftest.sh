@@ -203,6 +203,15 @@ if [ -z "$CH" ]; then
 			failed=$((failed + 1))
 		fi
 	done
+	# A CI shows only the end of a long run: say the failures again there.
+	if [ "$failed" != 0 ]; then
+		echo
+		echo "The failures again:"
+		grep -h '^FAILED' "$logs"/*.log
+		for log in "$logs"/*.log; do
+			[[ $(tail -n 1 "$log") =~ ^[0-9]+\ passed ]] || echo "FAILED $(basename "$log" .log): no count"
+		done
+	fi
 	echo
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
