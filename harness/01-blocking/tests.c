@@ -1922,19 +1922,23 @@ static ssize_t recording_read(int fd, void *buf, size_t n)
 }
 
 GRADE_TEST(copy_file, uses_the_buffer_size, 2,
-	   "copy_file reads in bufsize pieces: 100 reads of at most 1000 bytes for 100000 bytes",
+	   "copy_file reads in bufsize pieces: 100 reads of at most 1000 bytes for 100000 bytes, "
+	   "through one buffer allocated once",
 	   "TODO 4: one buffer of bufsize bytes; each read(2) asks for at most bufsize "
 	   "(no bigger buffer, no byte-at-a-time loop, no sendfile)")
 {
 	const size_t size = 100000, bufsize = 1000;
 	unsigned char *data = grade_random_bytes(size);
 	const char *src = grade_make_file("src", data, size);
+	struct seam_heap before, after;
 	off_t got;
 	long reads;
 
 	refuse_kernel_copies();
 	seam_hook_read = recording_read;
+	seam_heap_usage(&before);
 	got = SEAM_CALL(copy_file(src, grade_path("dst"), bufsize));
+	seam_heap_usage(&after);
 	seam_hook_read = NULL;
 	reads = seam_calls(SEAM_read);
 	grade_check(got == (off_t)size, "copy_file returned %s, expected %zu",
@@ -1943,6 +1947,15 @@ GRADE_TEST(copy_file, uses_the_buffer_size, 2,
 		    "bufsize %zu", largest_read, bufsize);
 	grade_check(reads >= 100 && reads <= 102, "copy_file made %ld read() calls for %zu "
 		    "bytes with bufsize %zu; expected 100 to 102", reads, size, bufsize);
+	/* One buffer for the whole copy: a malloc per block (and its free)
+	 * costs a system call per block for a big bufsize (glibc serves large
+	 * blocks with mmap and munmap) and can fail with -ENOMEM half way. */
+	grade_check(after.allocs - before.allocs < 10, "copy_file allocated memory %ld times "
+		    "for a copy of %zu bytes through a buffer of %zu (%ld blocks): the copy goes "
+		    "through one buffer of bufsize bytes, allocated once before the loop and "
+		    "freed once after it, not one per block (TODO 4; blocking.h: \"through one "
+		    "buffer of bufsize bytes\"; lesson: \"Cleaning up\")",
+		    after.allocs - before.allocs, size, bufsize, (long)(size / bufsize));
 	free(data);
 }
 
@@ -2262,6 +2275,9 @@ static int readonly_dst_verdict(const char **path, int flags)
 	return 0;
 }
 
+/* open(2) calls of the code under test since seam_reset(), every spelling. */
+#define OPENS() seam_calls_sum(SEAM_open, SEAM_open64, SEAM_openat, SEAM_openat64, SEAM_COUNT)
+
 GRADE_TEST(copy_file, errors, 2,
 	   "copy_file: -ENOENT for a missing source (destination untouched) or directory, "
 	   "-ENOTDIR, -EISDIR, -EACCES (destination untouched), -EINVAL for bufsize 0 "
@@ -2279,9 +2295,19 @@ GRADE_TEST(copy_file, errors, 2,
 
 	snprintf(src, sizeof(src), "%s", grade_make_file("src", data, sizeof(data)));
 	refuse_kernel_copies();
+	seam_reset();
 	got = SEAM_CALL(copy_file(grade_path("missing"), grade_path("dst"), 4096));
 	grade_check(got == -ENOENT, "copy_file from a missing source returned %s, expected "
 		    "-ENOENT", grade_errno_str((ssize_t)got));
+	/* ENOENT is the answer, not a reason to try again: only EINTR (a
+	 * signal ending a FIFO's wait) is worth another open. */
+	grade_check(OPENS() <= 1, "copy_file from a missing source called open() %ld times; "
+		    "expected once: when open(2) fails with anything but EINTR, that error is "
+		    "the answer at once (ENOENT, EACCES, ENOTDIR ... are no pause of the "
+		    "filesystem: another try, with or without a wait, only delays the answer "
+		    "or copies a file that came later) (TODO 4; blocking.h: \"if it cannot be "
+		    "opened, its error is the answer\"; lesson: \"EINTR and SA_RESTART\")",
+		    OPENS());
 	grade_check(access(grade_path("dst"), F_OK) != 0, "copy_file from a missing source "
 		    "created the destination: open the source first, and the destination only "
 		    "once the source is open (blocking.h)");
@@ -2392,6 +2418,7 @@ GRADE_TEST(copy_file, errors, 2,
 			    strerror(errno));
 		readonly_dst = ro;
 		open_hooks_install(readonly_dst_verdict);
+		seam_reset();
 		got = SEAM_CALL(copy_file(src, ro, 4096));
 		open_hooks_remove();
 		readonly_dst = NULL;
@@ -2401,6 +2428,11 @@ GRADE_TEST(copy_file, errors, 2,
 			    "destination that may not be written is an error, open's own "
 			    "(blocking.h: \"dst not writable: that error, e.g. -EACCES\")",
 			    grade_errno_str((ssize_t)got));
+		grade_check(OPENS() <= 2, "copy_file onto a file it may not write (EACCES) called "
+			    "open() %ld times; expected twice, the source once and the destination "
+			    "once: EACCES is the answer at once, not a reason to open again (only "
+			    "EINTR is) (TODO 4; blocking.h: \"dst not writable: that error\")",
+			    OPENS());
 		grade_check(stat(ro, &now) == 0 && now.st_ino == was.st_ino &&
 			    (now.st_mode & 07777) == 0444, "copy_file onto an existing file of mode "
 			    "0444, which it may not write, removed or replaced that file (%s): the "
@@ -4366,3 +4398,121 @@ static const struct battery_target blk_target = {
 BATCH_BATTERY(blk_batch, blk_target, "blk_batch_read",
 	      "TODO 5 (blk_batch_read: each request with pread_full, its answer in its own "
 	      "res; lesson, \"The exercise\")")
+
+/* ------------------------------------- a descriptor number that names a new file */
+
+/*
+ * Descriptor numbers are reused: open(2) and dup2(2) hand out a number that
+ * was closed a moment ago. What a descriptor is (closed, a pipe, a file) is
+ * the kernel's answer to each call, never something to remember from an
+ * earlier call: every function asks read, pread or write every time.
+ */
+enum reuse_fn { REUSE_READ, REUSE_PREAD, REUSE_WRITE, REUSE_BATCH };
+
+static const char *const reuse_names[] = { "read_full", "pread_full", "write_full",
+					   "blk_batch_read" };
+
+/* One call of fn on num: 1000 bytes at offset 0 (buf is read into, or
+ * written from). The batch's answer is its request's res. */
+static ssize_t reuse_call(enum reuse_fn fn, int num, unsigned char *buf, size_t len)
+{
+	struct batch_req req = { num, 0, len, buf, 1 };
+	int ret;
+
+	switch (fn) {
+	case REUSE_READ:
+		return SEAM_CALL(read_full(num, buf, len));
+	case REUSE_PREAD:
+		return SEAM_CALL(pread_full(num, buf, len, 0));
+	case REUSE_WRITE:
+		return SEAM_CALL(write_full(num, buf, len));
+	default:
+		ret = SEAM_CALL(blk_batch_read(&req, 1, 1));
+		return ret ? ret : req.res;
+	}
+}
+
+GRADE_TEST(edges, descriptor_number_reused, 1,
+	   "read_full, pread_full, write_full and blk_batch_read use a descriptor number that "
+	   "was closed (EBADF), a pipe (ESPIPE), a pipe at its end or without a reader (EPIPE) "
+	   "in an earlier call, and now names a file",
+	   "TODOs 1, 2, 3 and 5: a descriptor number names whatever is open on it now "
+	   "(open(2) reuses the lowest free number): let read, pread or write judge it on "
+	   "every call, and keep nothing in a static about a descriptor from an earlier call "
+	   "(lesson: \"What read and write promise\"; man 2 dup2)")
+{
+	unsigned char *data = grade_random_bytes(1000), buf[1000];
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", grade_make_file("f", data, 1000));
+	for (int fn = REUSE_READ; fn <= REUSE_BATCH; fn++) {
+		const char *who = reuse_names[fn];
+
+		for (int pipe_first = 0; pipe_first < 2; pipe_first++) {
+			const char *was = pipe_first ? (fn == REUSE_READ ? "a pipe at its end" :
+						     fn == REUSE_WRITE ? "a pipe without a reader" :
+						     "a pipe") : "closed";
+			ssize_t want = pipe_first ? (fn == REUSE_READ ? 0 : fn == REUSE_WRITE ?
+						    -EPIPE : -ESPIPE) : -EBADF;
+			int p[2], num, file;
+			ssize_t first, got;
+
+			fault_pipe(p, 0);
+			if (!pipe_first) {
+				num = p[0];      /* a number that is closed */
+				close(p[0]);
+				close(p[1]);
+			} else if (fn == REUSE_WRITE) {
+				num = p[1];      /* its reader has gone: EPIPE */
+				close(p[0]);
+			} else {
+				num = p[0];      /* its writer has gone: end of file */
+				close(p[1]);
+			}
+			memcpy(buf, data, sizeof(buf));
+			first = reuse_call(fn, num, buf, sizeof(buf));
+			grade_check(first == want, "%s on a descriptor that is %s returned %s, "
+				    "expected %s", who, was, grade_errno_str(first),
+				    grade_errno_str(want));
+			/* The same number now names a file (open(2) may give it
+			 * back by itself: the lowest free number). */
+			file = fn == REUSE_WRITE ?
+				grade_open(grade_path("out"), O_WRONLY | O_CREAT | O_TRUNC) :
+				grade_open(path, O_RDONLY);
+			if (file != num) {  /* open took another number: move it */
+				grade_check(dup2(file, num) == num, "harness: dup2: %s",
+					    strerror(errno));
+				close(file);
+			}
+			if (fn == REUSE_WRITE)
+				memcpy(buf, data, sizeof(buf));
+			else
+				memset(buf, 0, sizeof(buf));
+			got = reuse_call(fn, num, buf, sizeof(buf));
+			close(num);
+			grade_check(got == (ssize_t)sizeof(buf), "%s on descriptor %d returned %s, "
+				    "expected %zu: that number was %s in the call before (which "
+				    "returned %s), and now names a file (dup2, as open(2) reuses the "
+				    "lowest free number). Did your code remember what that descriptor "
+				    "did in a static and answer from it without calling %s? Each call "
+				    "asks the kernel afresh (TODO %d)", who, num, grade_errno_str(got),
+				    sizeof(buf), was, grade_errno_str(first), fn == REUSE_READ ?
+				    "read" : fn == REUSE_WRITE ? "write" : "pread",
+				    fn == REUSE_READ ? 1 : fn == REUSE_PREAD ? 2 :
+				    fn == REUSE_WRITE ? 3 : 5);
+			if (fn == REUSE_WRITE) {
+				size_t backlen;
+				unsigned char *back = grade_slurp(grade_path("out"), &backlen);
+
+				grade_check(back != NULL && backlen == sizeof(buf), "write_full "
+					    "returned %s, but the file on descriptor %d has %zu bytes",
+					    grade_errno_str(got), num, back ? backlen : 0);
+				grade_check_same(back, data, sizeof(buf), who);
+				free(back);
+			} else {
+				grade_check_same(buf, data, sizeof(buf), who);
+			}
+		}
+	}
+	free(data);
+}
