@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1577,6 +1578,16 @@ URING_TEST(resources, heap_rings_fds, 2,
 		    "failed with %s after setting up %ld ring(s), tore down %ld and left %d "
 		    "descriptor(s) open: ubatch_exit on the error path too", grade_errno_str(ret),
 		    watch.init_ok, watch.exits, fault_count_fds() - before);
+	/* ubatch.h: it "sets up a ring ..., runs ubatch_read(), tears the ring
+	 * down": one ubatch_read, whose error is the answer. Run again on a new
+	 * ring, the batch's reads would be made twice (a pipe's bytes lost), and
+	 * an error that is not temporary (-EBADR) comes back all the same. */
+	grade_check(watch.init_ok == 1, "ubatch_batch_read, whose ubatch_read failed with -EBADR "
+		    "(every liburing call of the ring returned it), set up %ld rings: it ran the "
+		    "batch again on a new ring. One ring, one ubatch_read call, and its error is "
+		    "returned as it came: running the batch again reads every request twice (a "
+		    "pipe's bytes are gone after the first time) and a broken ring fails again "
+		    "(TODO 9; ubatch.h)", watch.init_ok);
 	grade_check_heap(&heap, "ubatch_batch_read that failed with -EBADR");
 	free(reqs);
 
@@ -2758,4 +2769,210 @@ URING_TEST(batch, whole_batch_one_window, 1,
 	   "piece's end waits for every read of it, the slow one too (ubatch.h)", 16)
 {
 	rl_whole_batch_one_window();
+}
+
+/* --------------------------- a set-up refused for good: -EPERM, -ENOSYS */
+
+/*
+ * ubatch.h: ubatch_init returns io_uring_queue_init_params's -errno, "-EPERM
+ * when io_uring is blocked (seccomp, kernel.io_uring_disabled), -ENOSYS
+ * without io_uring at all"; ubatch_batch_read gives "ubatch_init()'s error"
+ * and may try smaller rings "if RLIMIT_MEMLOCK refuses it, -ENOMEM". A hook
+ * refuses every set-up with the error: neither is temporary, and no smaller
+ * ring is allowed either. One set-up, or two (the second without the newer
+ * flags, which a module may retry on any error), is all it takes to know.
+ */
+static int refuse_setup_err;
+static long refuse_setup_calls;
+
+static int refuse_init_params_hook(unsigned entries, struct io_uring *ring,
+				   struct io_uring_params *p)
+{
+	(void)entries, (void)ring, (void)p;
+	refuse_setup_calls++;
+	return refuse_setup_err;
+}
+
+static int refuse_init_hook(unsigned entries, struct io_uring *ring, unsigned flags)
+{
+	(void)entries, (void)ring, (void)flags;
+	refuse_setup_calls++;
+	return refuse_setup_err;
+}
+
+URING_TEST(ring, setup_refused_for_good, 1,
+	   "ubatch_init and ubatch_batch_read: a set-up refused with -EPERM (io_uring blocked) or "
+	   "-ENOSYS gives that error as it came, at once: no smaller ring is tried, nothing left",
+	   "TODO 1: io_uring_queue_init_params's -errno is ubatch_init's answer as it is, never "
+	   "renamed. TODO 9: a smaller ring is worth trying after -ENOMEM alone (RLIMIT_MEMLOCK); "
+	   "-EPERM and -ENOSYS say io_uring is not there for this process, whatever the size "
+	   "(ubatch.h; lesson, section 8; man 2 io_uring_setup, ERRORS)", 8)
+{
+	static const int errs[] = { -EPERM, -ENOSYS };
+	int before = fault_count_fds();
+	unsigned char buf[4][16];
+	struct batch_req reqs[4];
+	struct ubatch b;
+	int (*next_params)(unsigned, struct io_uring *, struct io_uring_params *) =
+		seam_hook_io_uring_queue_init_params;
+	int (*next_init)(unsigned, struct io_uring *, unsigned) = seam_hook_io_uring_queue_init;
+
+	for (int i = 0; i < 4; i++)
+		reqs[i] = (struct batch_req){ 0, (off_t)i * 16, 16, buf[i], 1 };
+	/* First a ring the kernel does not refuse: the test is about the
+	 * refusal, not about a module that sets up nothing. */
+	init_or_fail(&b, 8);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++) {
+		int err = errs[k], ret, rb;
+		long init_calls, batch_calls;
+
+		refuse_setup_err = err;
+		seam_hook_io_uring_queue_init_params = refuse_init_params_hook;
+		seam_hook_io_uring_queue_init = refuse_init_hook;
+		refuse_setup_calls = 0;
+		memset(&b, 0xff, sizeof(b));
+		ret = SEAM_CALL(ubatch_init(&b, 8));
+		init_calls = refuse_setup_calls;
+		refuse_setup_calls = 0;
+		rb = SEAM_CALL(ubatch_batch_read(reqs, 4, 4));
+		batch_calls = refuse_setup_calls;
+		seam_hook_io_uring_queue_init_params = next_params;
+		seam_hook_io_uring_queue_init = next_init;
+
+		if (init_calls == 0)
+			return; /* a ring set up without io_uring_queue_init*: nothing to refuse */
+		grade_check(ret == err && b.live == 0, "every ring set-up refused with %s: "
+			    "ubatch_init(&b, 8) returned %s with live %d; expected %s and live 0: "
+			    "io_uring_queue_init_params's -errno is the answer as it came, never "
+			    "renamed (%s means %s; TODO 1)", grade_errno_str(err),
+			    grade_errno_str(ret), b.live, grade_errno_str(err),
+			    grade_errno_str(err), err == -EPERM ? "io_uring is blocked here "
+			    "(seccomp, kernel.io_uring_disabled)" : "no io_uring in this kernel");
+		grade_check(rb == err, "every ring set-up refused with %s: ubatch_batch_read "
+			    "returned %s, expected %s (ubatch.h: a ring that cannot be set up at all "
+			    "gives ubatch_init()'s error; TODO 9)", grade_errno_str(err),
+			    grade_errno_str(rb), grade_errno_str(err));
+		grade_check(batch_calls <= 2, "every ring set-up refused with %s: one "
+			    "ubatch_batch_read tried %ld set-ups. A smaller ring is worth a try after "
+			    "-ENOMEM alone (RLIMIT_MEMLOCK too small for this size); %s says io_uring "
+			    "is not there for this process, whatever the size: return it after the "
+			    "first refusal (TODO 9; ubatch.h)", grade_errno_str(err), batch_calls,
+			    grade_errno_str(err));
+		grade_check(fault_count_fds() == before, "after set-ups refused with %s, %d "
+			    "descriptor(s) are left open", grade_errno_str(err),
+			    fault_count_fds() - before);
+	}
+}
+
+/* ------------------------------- giving up: the error as liburing gave it */
+
+/*
+ * ubatch.h: "a liburing call's error that ends it is returned as it came,
+ * never turned into another one such as -EIO". 06.35 and 06.50 end a batch
+ * with -EAGAIN and -EBUSY for good, and 06.32 with -EBADR; here the value
+ * that comes back is checked too: the give-up after rounds without
+ * progress, like any other end of the batch, returns the error it gave up
+ * on.
+ */
+URING_TEST(faults, give_up_error_as_it_came, 1,
+	   "ubatch_read: a batch ended by -EAGAIN, -EBUSY or -EBADR from every liburing call "
+	   "returns that error as it came, not another one (-EIO, -ETIMEDOUT)",
+	   "TODO 6: when the rounds without progress run out, return the error of the last "
+	   "round (-EAGAIN or -EBUSY) as liburing gave it, as you return a fatal one "
+	   "(-EBADR): the caller tells a ring short of resources from a broken one by it "
+	   "(ubatch.h; lesson, section 7)", 16)
+{
+	static const int errs[] = { -EAGAIN, -EBUSY, -EBADR };
+	const size_t n = 24, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+
+	for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++) {
+		struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+		struct ubatch b;
+		int ret;
+
+		init_or_fail(&b, 16);
+		watch_reset_counts();
+		watch.inject_at = 1;
+		watch.inject_err = errs[k];
+		watch.inject_forever = true;
+		ret = run_read(&b, reqs, n, 8);
+		watch.inject_forever = false;
+		watch_reset_counts();
+		grade_check(ret == errs[k], "every liburing call that may enter the kernel returned "
+			    "%s; ubatch_read returned %s, expected %s: the error that ends the batch "
+			    "is returned as it came, never turned into another one (ubatch.h; TODO 6)",
+			    grade_errno_str(errs[k]), grade_errno_str(ret), grade_errno_str(errs[k]));
+		SEAM_CALL_VOID(ubatch_exit(&b));
+		free(reqs);
+	}
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/* ------------------------------------ memory liburing allocates for you */
+
+/*
+ * 06.32 counts the module's own heap blocks (its calls to malloc are
+ * renamed into the harness). Some liburing calls allocate inside liburing,
+ * where no seam sees them: io_uring_get_probe_ring() returns a probe the
+ * caller must give back with io_uring_free_probe(). malloc's own count
+ * (mallinfo2) sees those blocks: after 100 set-ups and tear-downs, and 100
+ * ubatch_batch_read calls, the heap in use must be where it was, give or
+ * take what the harness itself keeps (far below 64 KiB; a probe is 2 KiB).
+ * Under AddressSanitizer (make test's second pass) mallinfo2 counts
+ * nothing and the check passes by itself.
+ */
+URING_TEST(resources, liburing_heap_returned, 1,
+	   "ubatch_init and ubatch_exit 100 times, ubatch_batch_read 100 times: the process's heap "
+	   "does not grow (what liburing allocates for the module, such as a probe, is given back)",
+	   "TODOs 1, 2 and 9: a liburing call that returns memory (io_uring_get_probe_ring, "
+	   "io_uring_get_probe) hands you a heap block: give it back (io_uring_free_probe) on "
+	   "every path, or do without it: io_uring_queue_init_params says what the kernel "
+	   "refuses (man 3 io_uring_get_probe, man 3 io_uring_free_probe)", 8)
+{
+	const size_t n = 4, bs = 512, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = block_reqs(fd, n, bs, bufs);
+	struct mallinfo2 before, after;
+	long long grown;
+	struct ubatch b;
+	int ret;
+
+	/* Warm up: whatever the first calls of each kind keep for good. */
+	init_or_fail(&b, 8);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	ret = SEAM_CALL(ubatch_batch_read(reqs, n, 4));
+	grade_check(ret == 0, "ubatch_batch_read of 4 reads returned %s, expected 0",
+		    grade_errno_str(ret));
+	before = mallinfo2();
+	for (int i = 0; i < 100; i++) {
+		ret = SEAM_CALL(ubatch_init(&b, 8));
+		grade_check(ret == 0, "ubatch_init(&b, 8) returned %s (set-up %d of 100), expected "
+			    "0", grade_errno_str(ret), i + 1);
+		SEAM_CALL_VOID(ubatch_exit(&b));
+	}
+	for (int i = 0; i < 100; i++) {
+		ret = SEAM_CALL(ubatch_batch_read(reqs, n, 4));
+		grade_check(ret == 0, "ubatch_batch_read of 4 reads returned %s (call %d of 100), "
+			    "expected 0", grade_errno_str(ret), i + 1);
+	}
+	after = mallinfo2();
+	grown = (long long)after.uordblks - (long long)before.uordblks;
+	grade_check(grown < 64 * 1024, "after 100 ubatch_init/ubatch_exit pairs and 100 "
+		    "ubatch_batch_read calls, the process's heap in use grew by %lld bytes (%lld a "
+		    "call): memory liburing allocated for the module is never given back. A probe "
+		    "(io_uring_get_probe_ring) is a heap block of about 2 KiB: free it with "
+		    "io_uring_free_probe once you have looked at it (TODOs 1 and 9)", grown,
+		    grown / 200);
+	for (size_t i = 0; i < n; i++)
+		check_req(&reqs[i], i, data, size, "after 100 calls");
+	free(reqs);
+	free(bufs);
+	close(fd);
+	free(data);
 }
