@@ -642,7 +642,7 @@ GRADE_TEST(paio, queue_depth, 3,
 }
 
 GRADE_TEST(paio, window_refilled, 2,
-	   "paio_batch_read submits the next request as soon as one finishes (qd 2: pipes answered 1, 2, 0)",
+	   "paio_batch_read submits the next request as soon as one finishes (qd 2: pipes answered 1, 2, 0; qd 4: 6 pipes answered 1, 4, 5, 0, 2, 3)",
 	   "TODOs 3 and 7: when a read finishes and requests are left, give its slot the next "
 	   "request and submit it before waiting again, without waiting for the rest of the "
 	   "window (paio.h, qd)")
@@ -673,6 +673,41 @@ GRADE_TEST(paio, window_refilled, 2,
 		    aw.max_inflight);
 	feed_free_pipes(3, p, reqs, data);
 	free(f);
+
+	/* qd 4: at qd 2 half a window is one read, so a window refilled only
+	 * once half of it is done looks the same as one refilled at once.
+	 * Here pipe 1 is answered while 0, 2 and 3 wait: pipe 4 must be
+	 * submitted then, and pipe 5 once pipe 4 is done, both while three
+	 * of the first window still wait. */
+	{
+		static const int order4[6] = { 1, 4, 5, 0, 2, 3 };
+		int p6[6][2];
+		struct batch_req reqs6[6];
+		unsigned char *data6[6];
+
+		aw.max_inflight = 0;
+		feed_pipes(6, p6, reqs6, data6, len, 0, UNSET);
+		f = feed_start(&(struct feed_cfg){ .n = 6, .pipes = p6, .order = order4,
+						   .data = data6, .len = len,
+						   .wait = W_IN_SUSPEND });
+		rc = SEAM_CALL(paio_batch_read(reqs6, 6, 4));
+		grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with "
+			    "%ld read(s) still in flight", errno_name(rc), aw_in_flight());
+		feed_join(f);
+		w_check_no_violation();
+		check_fed(f, "6 pipes at qd 4: request 4 must be submitted when request 1 "
+			  "finishes, and request 5 when request 4 does, while requests 0, 2 and 3 "
+			  "still wait: a slot is refilled as soon as its read is collected, not "
+			  "once half of the window (or all of it) is done");
+		grade_check(rc == 0, "paio_batch_read on 6 pipes at qd 4 returned %s, expected 0",
+			    errno_name(rc));
+		check_protocol();
+		check_pipe_results("paio_batch_read (qd 4)", reqs6, 6, data6, len);
+		grade_check(aw.max_inflight <= 4, "paio_batch_read had %ld reads in flight with "
+			    "qd 4", aw.max_inflight);
+		feed_free_pipes(6, p6, reqs6, data6);
+		free(f);
+	}
 }
 
 GRADE_TEST(paio, eagain_from_aio_read, 3,
@@ -1577,7 +1612,7 @@ GRADE_TEST(tpool, eintr_retried, 2,
 }
 
 GRADE_TEST(tpool, queue_depth, 3,
-	   "tpool_batch_read keeps exactly min(qd, left) requests reading: 6 pipes, qd 2, a pool of 6",
+	   "tpool_batch_read keeps exactly min(qd, left) requests reading: 6 pipes at qd 2, then 8 at qd 4, a pool of 6",
 	   "TODO 14: a batch owns min(qd, n) job slots: queue a request only when one is free, "
 	   "and refill a slot as soon as its request finishes (lesson section 8)")
 {
@@ -1614,9 +1649,44 @@ GRADE_TEST(tpool, queue_depth, 3,
 		    "were in progress at once (TODO 14)", atomic_load(&rw.max_inprogress));
 	check_fed(f, "6 pipes answered in order, each once the pool and the caller slept");
 	check_pipe_results("tpool_batch_read", reqs, 6, data, len);
-	SEAM_CALL_VOID(tpool_destroy(pool));
 	feed_free_pipes(6, p, reqs, data);
 	free(f);
+
+	/* qd 4: a window refilled only once half of it is done (the caller
+	 * sleeping until 2 of 4 finished) reads 3 while 5 are left; at qd 2
+	 * half a window is one request, the same as refilling at once. */
+	{
+		int p8[8][2];
+		struct batch_req reqs8[8];
+		unsigned char *data8[8];
+
+		feed_pipes(8, p8, reqs8, data8, len, 0, UNSET);
+		rw.max_inprogress = 0;
+		f = feed_start(&(struct feed_cfg){ .n = 8, .pipes = p8, .data = data8,
+						   .len = len, .wait = W_QUIET, .workers = 6,
+						   .reqs = reqs8, .unset = UNSET });
+		rc = SEAM_CALL(tpool_batch_read(pool, reqs8, 8, 4));
+		feed_join(f);
+		grade_check(rc == 0, "tpool_batch_read(p, reqs, 8, 4) returned %s, expected 0",
+			    errno_name(rc));
+		for (int k = 0; k < f->answered; k++) {
+			int want = 8 - k < 4 ? 8 - k : 4;
+
+			grade_check(f->quiet_reads[k] == want, "with qd 4 and %d requests left, %d "
+				    "were being read while everyone slept, expected %d: when one "
+				    "request finishes and others are left, the next one is queued at "
+				    "once, not when half of the window is done (TODO 14)", 8 - k,
+				    f->quiet_reads[k], want);
+		}
+		grade_check(atomic_load(&rw.max_inprogress) <= 4, "with qd 4, %ld reads of the "
+			    "batch were in progress at once (TODO 14)",
+			    atomic_load(&rw.max_inprogress));
+		check_fed(f, "8 pipes answered in order, each once the pool and the caller slept");
+		check_pipe_results("tpool_batch_read (qd 4)", reqs8, 8, data8, len);
+		feed_free_pipes(8, p8, reqs8, data8);
+		free(f);
+	}
+	SEAM_CALL_VOID(tpool_destroy(pool));
 }
 
 GRADE_TEST(tpool, waits_for_every_request, 2,
@@ -2348,21 +2418,37 @@ GRADE_TEST(paio, eagain_waits_for_progress, 2,
 	free(f);
 }
 
+/* paio.h: "No fd is opened or closed". A descriptor made for a pause (an
+ * eventfd to poll on, say) and never closed is one more in /proc/self/fd
+ * after every pause. */
+static void check_fds_left(int before, const char *what)
+{
+	int now = fault_count_fds();
+
+	grade_check(now == before, "paio_batch_read left %d descriptor(s) more open than before "
+		    "it ran (%s): it opens no descriptor at all, and anything it opened must "
+		    "be closed before it returns. To pause, nanosleep needs none (poll with no "
+		    "fds, nfds 0, sleeps too) (TODO 8, paio.h rules, pitfall 29)", now - before,
+		    what);
+}
+
 GRADE_TEST(paio, memory, 2,
 	   "paio_batch_read frees what it allocates, also when an allocation fails (-ENOMEM), when aio_read's EAGAIN never ends and when aio_suspend fails",
 	   "TODOs 2 and 9: what is allocated is freed on every path, also when a later "
 	   "allocation fails and the call returns -ENOMEM, and when the batch fails as a "
 	   "whole (-EAGAIN after the last try, aio_suspend's error) with nothing left in "
-	   "flight (malloc(3), lesson section 10, pitfall 29)")
+	   "flight; no descriptor is opened either, not even for a pause (malloc(3), "
+	   "lesson section 10, pitfall 29)")
 {
 	const size_t size = 50000, n = 12;
 	unsigned char *data = grade_random_bytes(size);
 	int fd = grade_open(grade_make_file("f", data, size), O_RDONLY);
 	struct seam_heap before;
-	int rc;
+	int fds_before, rc;
 
 	aw_watch();
 	seam_heap_usage(&before);
+	fds_before = fault_count_fds();
 	rc = SEAM_CALL(paio_batch_read(NULL, 0, 4));
 	grade_check(rc == 0, "paio_batch_read(NULL, 0, 4) returned %s, expected 0 (nothing to "
 		    "do)", errno_name(rc));
@@ -2379,6 +2465,7 @@ GRADE_TEST(paio, memory, 2,
 		check_protocol();
 		grade_check_heap(&before, k ? "paio_batch_read with an allocation failing" :
 				 "paio_batch_read of 12 reads");
+		check_fds_left(fds_before, k ? "an allocation failing" : "a batch of 12 reads");
 		if (rc == 0) {
 			check_file_results("paio_batch_read", reqs, n, data, size, 5);
 		} else {
@@ -2404,6 +2491,8 @@ GRADE_TEST(paio, memory, 2,
 		grade_check_heap(&before, "paio_batch_read giving up with -EAGAIN (aio_read's "
 				 "EAGAIN never ended; nothing in flight, but the window is still "
 				 "yours to free, TODO 9)");
+		check_fds_left(fds_before, "giving up with -EAGAIN after pausing between "
+			       "its tries (aio_read's EAGAIN never ended)");
 		aw.suspend_fail_errno = ENOMEM;   /* the next aio_suspend fails */
 		rc = SEAM_CALL(paio_batch_read(reqs, n, 5));
 		aw.suspend_fail_errno = 0;
@@ -2413,6 +2502,7 @@ GRADE_TEST(paio, memory, 2,
 		grade_check_heap(&before, "paio_batch_read returning aio_suspend's error "
 				 "(-ENOMEM; after collecting the reads in flight, free the window "
 				 "too, TODO 9)");
+		check_fds_left(fds_before, "returning aio_suspend's error (-ENOMEM)");
 		for (size_t i = 0; i < n; i++)
 			free(reqs[i].buf);
 		free(reqs);

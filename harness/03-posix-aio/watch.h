@@ -1313,7 +1313,8 @@ static struct {
 	atomic_long calls, inprogress, max_inprogress, by_caller, eintr_injected;
 	atomic_long by_workers;     /* reads made by the pool's threads (tw.tids) */
 	pid_t caller_tid;           /* the test thread: part B reads belong to workers */
-	bool eintr;                 /* fail every other call of each thread with EINTR */
+	bool eintr;                 /* fail every other call of each thread with EINTR,
+	                             * counted for read and for pread apart */
 	bool cont_fail;             /* a pread at an offset not a multiple of 4096: EIO */
 	int pretend_fd;             /* >0: preads of this fd move no byte: a file of */
 	unsigned long long pretend_size; /* pretend_size bytes, 0x7ffff000 a call   */
@@ -1324,7 +1325,11 @@ static struct {
 	atomic_int reader[RW_MAX_FD];    /* tid of the last thread that read each fd */
 } rw;
 
-static _Thread_local unsigned rw_thread_calls;
+/* Calls of each thread, [0] read, [1] pread: "every other call" alternates
+ * for each function apart. One count for both would fail every read(2) of
+ * a worker that tries pread first for each piece of a pipe (ESPIPE, then
+ * read: the read always lands on the count's EINTR turn), a correct way. */
+static _Thread_local unsigned rw_thread_calls[2];
 
 static void rw_raise_max(long v)
 {
@@ -1363,7 +1368,7 @@ static void rw_who(int fd)
 }
 
 /* Returns true (and sets *ret) if the call is answered without the kernel. */
-static bool rw_enter(int fd, size_t *n, ssize_t *ret)
+static bool rw_enter(int fd, size_t *n, ssize_t *ret, bool positioned)
 {
 	long call = atomic_fetch_add(&rw.calls, 1);
 
@@ -1374,7 +1379,7 @@ static bool rw_enter(int fd, size_t *n, ssize_t *ret)
 		*ret = -1;
 		return true;
 	}
-	if (rw.eintr && rw_thread_calls++ % 2 == 0) {
+	if (rw.eintr && rw_thread_calls[positioned]++ % 2 == 0) {
 		atomic_fetch_add(&rw.eintr_injected, 1);
 		errno = EINTR;
 		*ret = -1;
@@ -1402,7 +1407,7 @@ static ssize_t rw_read(int fd, void *buf, size_t n)
 	ssize_t r;
 	int err;
 
-	if (rw_enter(fd, &n, &r))
+	if (rw_enter(fd, &n, &r, false))
 		return r;
 	r = SEAM_REAL(read)(fd, buf, n);
 	err = errno;
@@ -1442,7 +1447,7 @@ static ssize_t rw_pread(int fd, void *buf, size_t n, off_t off)
 
 	if (rw_fake(fd, n, off, &r))
 		return r;
-	if (rw_enter(fd, &n, &r))
+	if (rw_enter(fd, &n, &r, true))
 		return r;
 	r = SEAM_REAL(pread)(fd, buf, n, off);
 	err = errno;
@@ -1458,7 +1463,7 @@ static ssize_t rw_pread64(int fd, void *buf, size_t n, off64_t off)
 
 	if (rw_fake(fd, n, off, &r))
 		return r;
-	if (rw_enter(fd, &n, &r))
+	if (rw_enter(fd, &n, &r, true))
 		return r;
 	r = SEAM_REAL(pread64)(fd, buf, n, off);
 	err = errno;
