@@ -1147,9 +1147,12 @@ URING_TEST(deadline, eintr_result_retried, 1,
  * real, instead of waiting for data. */
 static int nowait_fd = -1;
 
+/* Every read of the call being watched is of nowait_fd: a read through a
+ * registered file (IOSQE_FIXED_FILE, sqe->fd an index into the module's
+ * table) is of that fd too. */
 static void nowait_edit(struct io_uring_sqe *sqe)
 {
-	if (sqe->fd == nowait_fd && !(sqe->flags & IOSQE_FIXED_FILE))
+	if (nowait_fd >= 0 && (sqe->fd == nowait_fd || (sqe->flags & IOSQE_FIXED_FILE)))
 		sqe->rw_flags |= RWF_NOWAIT;
 }
 
@@ -2437,8 +2440,18 @@ URING_TEST_T(copy, files, 3,
 		watch_slow_stop();
 		back = grade_slurp(grade_path("dst-outer"), &backlen);
 		same = back && backlen == size3 && grade_first_diff(back, data, size3) < 0;
-		grade_check(nest.done, "harness: the copy on the first ring never waited");
-		grade_check(nest.ret == 0 && nest.same && ret == 0 && same, "two copies on two "
+		/* A module whose reads cannot be held (through registered files,
+		 * or READV) may find every CQE in the CQ when it looks, and
+		 * never make a real wait: then there was no moment to make the
+		 * second copy in, and only the first copy is checked here (two
+		 * rings side by side are also checked by 07.10 and 07.12). */
+		grade_check(nest.done || watch_slow.held == 0,
+			    "harness: the copy on the first ring never waited");
+		grade_check(nest.done || (ret == 0 && same), "ulink_copy of 40 blocks + 77 bytes "
+			    "returned %s%s (TODOs 8-11)", grade_errno_str(ret), ret == 0 && !same ?
+			    " and its DST differs from SRC" : "");
+		grade_check(!nest.done || (nest.ret == 0 && nest.same && ret == 0 && same),
+			    "two copies on two "
 			    "rings: a ulink_copy of 3 blocks + 5 bytes on the second ring, made while "
 			    "a copy of 40 blocks + 77 bytes on the first ring waited, returned %s%s; "
 			    "then the first returned %s%s. Two rings are two independent objects: a "
@@ -2449,8 +2462,10 @@ URING_TEST_T(copy, files, 3,
 			    "its DST differs from SRC" : "");
 		check_ring_clean(&u, "after a ulink_copy during which a copy on a second ring was "
 				 "made", "TODO 8: no state in statics");
-		check_ring_clean(&nest.inner, "after a ulink_copy on a second ring, made while a "
-				 "copy on the first waited", "TODO 8: no state in statics");
+		if (nest.done)
+			check_ring_clean(&nest.inner, "after a ulink_copy on a second ring, made "
+					 "while a copy on the first waited", "TODO 8: no state in "
+					 "statics");
 		watch_slow_close();
 		free(back);
 		free(data);
@@ -2951,7 +2966,10 @@ static void nowait_write_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsig
 {
 	(void)pos;
 	(void)queued;
-	if (is_write(sqe) && sqe->fd == nowait_write_fd && !(sqe->flags & IOSQE_FIXED_FILE))
+	/* Every write of that copy goes to nowait_write_fd, also one through a
+	 * registered file (sqe->fd an index into the module's table). */
+	if (is_write(sqe) && nowait_write_fd >= 0 &&
+	    (sqe->fd == nowait_write_fd || (sqe->flags & IOSQE_FIXED_FILE)))
 		((struct io_uring_sqe *)sqe)->rw_flags |= RWF_NOWAIT;
 }
 
@@ -3500,9 +3518,13 @@ static void trace_submit(const struct prog_sqe *q, unsigned n, void *ctx)
 		if (!opcode_is(&q[i], "READ", "READV", "READ_FIXED"))
 			continue;
 		t->reads++;
+		/* READV/WRITEV: addr is each one's iovec array, which may be two
+		 * arrays naming one buffer; only the offsets are compared. */
 		if ((q[i].flags & IOSQE_IO_LINK) && i + 1 < n &&
 		    opcode_is(&q[i + 1], "WRITE", "WRITEV", "WRITE_FIXED") &&
-		    q[i + 1].addr == q[i].addr && q[i + 1].off == q[i].off)
+		    (q[i + 1].addr == q[i].addr || !strcmp(q[i].opcode, "READV") ||
+		     !strcmp(q[i + 1].opcode, "WRITEV")) &&
+		    q[i + 1].off == q[i].off)
 			pairs++;
 	}
 	t->pairs += pairs;
