@@ -190,8 +190,10 @@ void ufixed_exit(struct ufixed *u);
  * smaller sizes; any other error of the set-up, -EPERM when io_uring is
  * blocked say, is the batch's answer at once: no size changes it),
  * ufixed_read(), ufixed_exit(). It registers nothing:
- * for one batch, registering costs what it saves. n == 0 returns 0 without a
- * ring; no ring, fd or pinned page is left behind on any path.
+ * for one batch, registering costs what it saves. qd == 0 is -EINVAL
+ * whatever n is (checked first, as in chapters 01-06); otherwise n == 0
+ * returns 0 without a ring; no ring, fd or pinned page is left behind on
+ * any path.
  */
 int ufixed_batch_read(struct batch_req *reqs, size_t n, unsigned qd);
 
