@@ -543,7 +543,9 @@ static void battery_window(const struct battery_target *t)
 				    "made through this interface at all?", t->name, what);
 			grade_check(most >= (long)fill, "%s: %s: at most %ld reads were in flight at "
 				    "once, where the back-end keeps %u when it is handed qd %u: the "
-				    "window is qd itself (not a smaller ring's or pool's size)",
+				    "window is qd itself (not a smaller ring's or pool's size), and "
+				    "a queue that fills up (an io_uring SQ full) is submitted to make "
+				    "room, not the end of the window",
 				    t->name, what, most, fill, qd);
 		}
 		free(reqs);

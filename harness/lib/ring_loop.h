@@ -958,8 +958,12 @@ static void rl_window_beyond_16_bits(void)
 		grade_check(watch.max_inflight == b.cq_entries, RL_FN " of %u reads at qd %u on "
 			    "a ring of %u CQ entries: at most %u reads were in flight at once; the "
 			    "window is min(qd, cq_entries) = %u: count it, and the reads in flight, "
-			    "in an unsigned (not 16 bits)", WIDE_N, qds[k], b.cq_entries,
-			    watch.max_inflight, b.cq_entries);
+			    "in an unsigned (not 16 bits)%s", WIDE_N, qds[k], b.cq_entries,
+			    watch.max_inflight, b.cq_entries,
+			    watch.max_inflight == b.sq_entries ?
+			    ". Here the window stopped at the SQ's size: when io_uring_get_sqe "
+			    "finds the SQ full, submit what is queued and go on filling (the CQ "
+			    "holds twice as many)" : "");
 		RL_CLEAN(&b, "after a window of 65536");
 		free(reqs);
 	}
