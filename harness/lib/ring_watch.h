@@ -334,12 +334,21 @@ static unsigned watch_break_chain(struct io_uring *ring, unsigned h)
 	for (unsigned i = 0; i < watch.shrunk && i < WATCH_MAX_SHRUNK; i++)
 		if (watch.shrunk_ids[i] == read->user_data && watch.shrunk_off[i] == read->off)
 			again = true;
-	if (hard || again || read->len < 2 || read->opcode == IORING_OP_READV ||
-	    watch.shrunk >= WATCH_MAX_SHRUNK)
+	if (hard || again || watch.shrunk >= WATCH_MAX_SHRUNK)
 		return h + 1;
+	if (read->opcode == IORING_OP_READV) {
+		/* A READV is cut through a copy of its iovec array, as the
+		 * short reads of watch.shrink are: a copy made of READV and
+		 * WRITEV pairs has its chains broken too. */
+		if (!watch_shrink_readv(read))
+			return h + 1;
+	} else if (read->len < 2) {
+		return h + 1;
+	} else {
+		read->len /= 2;
+	}
 	watch.shrunk_off[watch.shrunk] = read->off;
 	watch.shrunk_ids[watch.shrunk++] = read->user_data;
-	read->len /= 2;
 	watch.links_broken++;
 	return watch_cancel_rest(ring, h);
 }
