@@ -92,7 +92,10 @@ RF_TEST(faults, eagain_waits, 2, RF_TITLE_EAGAIN_WAITS, RF_HINT_EAGAIN_WAITS, 16
 			    "(a pipe with no data yet) was in the kernel (%ld liburing calls, window "
 			    "%u of 17 reads on a ring of %u): refill the window as reads complete "
 			    "(chapter 06's lesson, section 5)", watch.calls, qd, entries);
-		grade_check(watch.eagain_streak_max <= 2, RF_FN " on a ring of %u at qd %u called "
+		/* Round 0 (the SQ never full): one refused submit, then a wait.
+		 * Round 1: the submit made to free a full SQ may be refused
+		 * too, before the wait. */
+		grade_check(watch.eagain_streak_max <= (round == 0 ? 1u : 2u), RF_FN " on a ring of %u at qd %u called "
 			    "io_uring_submit* %u times in a row, each answered -EAGAIN, without waiting "
 			    "for the read the kernel had (a pipe) or reaping anything%s: after -EAGAIN, "
 			    "stop filling and wait for a completion first", entries, qd,
