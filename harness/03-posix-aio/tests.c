@@ -641,73 +641,57 @@ GRADE_TEST(paio, queue_depth, 3,
 	free(data);
 }
 
+/* paio_batch_read of n pipes at qd, each answered (in `order`) once the
+ * code sleeps in aio_suspend: the read of each pipe must be in flight when
+ * its turn comes (`why` says which), never more than qd at once. */
+static void paio_pipes_in_order(int n, const int *order, unsigned qd, const char *why)
+{
+	const size_t len = 700;
+	int p[FEED_MAX][2];
+	struct batch_req reqs[FEED_MAX];
+	unsigned char *data[FEED_MAX];
+	struct feed *f;
+	int rc;
+
+	aw.max_inflight = 0;
+	feed_pipes(n, p, reqs, data, len, 0, UNSET);
+	f = feed_start(&(struct feed_cfg){ .n = n, .pipes = p, .order = order, .data = data,
+					   .len = len, .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(reqs, (size_t)n, qd));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	check_fed(f, why);
+	grade_check(rc == 0, "paio_batch_read on %d pipes at qd %u returned %s, expected 0", n,
+		    qd, errno_name(rc));
+	check_protocol();
+	check_pipe_results("paio_batch_read", reqs, n, data, len);
+	grade_check(aw.max_inflight <= (long)qd, "paio_batch_read had %ld reads in flight with "
+		    "qd %u", aw.max_inflight, qd);
+	feed_free_pipes(n, p, reqs, data);
+	free(f);
+}
+
 GRADE_TEST(paio, window_refilled, 2,
 	   "paio_batch_read submits the next request as soon as one finishes (qd 2: pipes answered 1, 2, 0; qd 4: 6 pipes answered 1, 4, 5, 0, 2, 3)",
 	   "TODOs 3 and 7: when a read finishes and requests are left, give its slot the next "
 	   "request and submit it before waiting again, without waiting for the rest of the "
 	   "window (paio.h, qd)")
 {
-	static const int order[3] = { 1, 2, 0 };
-	const size_t len = 700;
-	int p[3][2];
-	struct batch_req reqs[3];
-	unsigned char *data[3];
-	struct feed *f;
-	int rc;
-
 	aw_watch();
-	feed_pipes(3, p, reqs, data, len, 0, UNSET);
-	f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .order = order, .data = data,
-					   .len = len, .wait = W_IN_SUSPEND });
-	rc = SEAM_CALL(paio_batch_read(reqs, 3, 2));
-	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
-		    "read(s) still in flight", errno_name(rc), aw_in_flight());
-	feed_join(f);
-	w_check_no_violation();
-	check_fed(f, "3 pipes at qd 2: request 2 must be submitted when request 1 finishes, "
-		  "while request 0 still waits");
-	grade_check(rc == 0, "paio_batch_read on 3 pipes returned %s, expected 0", errno_name(rc));
-	check_protocol();
-	check_pipe_results("paio_batch_read", reqs, 3, data, len);
-	grade_check(aw.max_inflight <= 2, "paio_batch_read had %ld reads in flight with qd 2",
-		    aw.max_inflight);
-	feed_free_pipes(3, p, reqs, data);
-	free(f);
-
+	paio_pipes_in_order(3, (const int[]){ 1, 2, 0 }, 2, "3 pipes at qd 2: request 2 must "
+			    "be submitted when request 1 finishes, while request 0 still waits");
 	/* qd 4: at qd 2 half a window is one read, so a window refilled only
 	 * once half of it is done looks the same as one refilled at once.
 	 * Here pipe 1 is answered while 0, 2 and 3 wait: pipe 4 must be
 	 * submitted then, and pipe 5 once pipe 4 is done, both while three
 	 * of the first window still wait. */
-	{
-		static const int order4[6] = { 1, 4, 5, 0, 2, 3 };
-		int p6[6][2];
-		struct batch_req reqs6[6];
-		unsigned char *data6[6];
-
-		aw.max_inflight = 0;
-		feed_pipes(6, p6, reqs6, data6, len, 0, UNSET);
-		f = feed_start(&(struct feed_cfg){ .n = 6, .pipes = p6, .order = order4,
-						   .data = data6, .len = len,
-						   .wait = W_IN_SUSPEND });
-		rc = SEAM_CALL(paio_batch_read(reqs6, 6, 4));
-		grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with "
-			    "%ld read(s) still in flight", errno_name(rc), aw_in_flight());
-		feed_join(f);
-		w_check_no_violation();
-		check_fed(f, "6 pipes at qd 4: request 4 must be submitted when request 1 "
-			  "finishes, and request 5 when request 4 does, while requests 0, 2 and 3 "
-			  "still wait: a slot is refilled as soon as its read is collected, not "
-			  "once half of the window (or all of it) is done");
-		grade_check(rc == 0, "paio_batch_read on 6 pipes at qd 4 returned %s, expected 0",
-			    errno_name(rc));
-		check_protocol();
-		check_pipe_results("paio_batch_read (qd 4)", reqs6, 6, data6, len);
-		grade_check(aw.max_inflight <= 4, "paio_batch_read had %ld reads in flight with "
-			    "qd 4", aw.max_inflight);
-		feed_free_pipes(6, p6, reqs6, data6);
-		free(f);
-	}
+	paio_pipes_in_order(6, (const int[]){ 1, 4, 5, 0, 2, 3 }, 4, "6 pipes at qd 4: request "
+			    "4 must be submitted when request 1 finishes, and request 5 when "
+			    "request 4 does, while requests 0, 2 and 3 still wait: a slot is "
+			    "refilled as soon as its read is collected, not once half of the "
+			    "window (or all of it) is done");
 }
 
 GRADE_TEST(paio, eagain_from_aio_read, 3,
@@ -1611,81 +1595,62 @@ GRADE_TEST(tpool, eintr_retried, 2,
 	free(data);
 }
 
+/* tpool_batch_read of n pipes at qd on a pool of 6, answered in order,
+ * each once the pool's threads and the caller all sleep: at each answer
+ * exactly min(qd, requests left) must be being read. */
+static void tpool_window_exact(struct tpool *pool, int n, unsigned qd)
+{
+	const size_t len = 256;
+	int p[FEED_MAX][2];
+	struct batch_req reqs[FEED_MAX];
+	unsigned char *data[FEED_MAX];
+	struct feed *f;
+	int rc;
+
+	feed_pipes(n, p, reqs, data, len, 0, UNSET);
+	rw.max_inprogress = 0;
+	/* Before each answer, once everyone sleeps: how many reads wait? */
+	f = feed_start(&(struct feed_cfg){ .n = n, .pipes = p, .data = data, .len = len,
+					   .wait = W_QUIET, .workers = 6, .reqs = reqs,
+					   .unset = UNSET });
+	rc = SEAM_CALL(tpool_batch_read(pool, reqs, (size_t)n, qd));
+	feed_join(f);
+	grade_check(rc == 0, "tpool_batch_read(p, reqs, %d, %u) returned %s, expected 0", n, qd,
+		    errno_name(rc));
+	for (int k = 0; k < f->answered; k++) {
+		int want = n - k < (int)qd ? n - k : (int)qd;
+
+		grade_check(f->quiet_reads[k] <= (int)qd, "with qd %u, %d requests were being read "
+			    "at once (6 idle-able workers, %d requests): queue at most qd at a time "
+			    "(TODO 14)", qd, f->quiet_reads[k], n);
+		grade_check(f->quiet_reads[k] == want, "with qd %u and %d requests left, %d were "
+			    "being read while everyone slept, expected %d: refill the window up to "
+			    "qd, and when one request finishes and others are left, queue the next "
+			    "one at once, not when half of the window is done (TODO 14)", qd, n - k,
+			    f->quiet_reads[k], want);
+	}
+	grade_check(atomic_load(&rw.max_inprogress) <= (long)qd, "with qd %u, %ld reads of the "
+		    "batch were in progress at once (TODO 14)", qd, atomic_load(&rw.max_inprogress));
+	check_fed(f, "pipes answered in order, each once the pool and the caller slept");
+	check_pipe_results("tpool_batch_read", reqs, n, data, len);
+	feed_free_pipes(n, p, reqs, data);
+	free(f);
+}
+
 GRADE_TEST(tpool, queue_depth, 3,
 	   "tpool_batch_read keeps exactly min(qd, left) requests reading: 6 pipes at qd 2, then 8 at qd 4, a pool of 6",
 	   "TODO 14: a batch owns min(qd, n) job slots: queue a request only when one is free, "
 	   "and refill a slot as soon as its request finishes (lesson section 8)")
 {
-	const size_t len = 256;
-	int p[6][2];
-	struct batch_req reqs[6];
-	unsigned char *data[6];
 	struct tpool *pool;
-	struct feed *f;
-	int rc;
 
 	tw_watch();
 	pool = pool_or_fail(6);
-	feed_pipes(6, p, reqs, data, len, 0, UNSET);
-	/* Before each answer, once everyone sleeps: how many reads wait? */
-	f = feed_start(&(struct feed_cfg){ .n = 6, .pipes = p, .data = data, .len = len,
-					   .wait = W_QUIET, .workers = 6, .reqs = reqs,
-					   .unset = UNSET });
-	rc = SEAM_CALL(tpool_batch_read(pool, reqs, 6, 2));
-	feed_join(f);
-	grade_check(rc == 0, "tpool_batch_read(p, reqs, 6, 2) returned %s, expected 0",
-		    errno_name(rc));
-	for (int k = 0; k < f->answered; k++) {
-		int want = 6 - k < 2 ? 6 - k : 2;
-
-		grade_check(f->quiet_reads[k] <= 2, "with qd 2, %d requests were being read at once "
-			    "(6 idle-able workers, 6 requests): queue at most qd at a time (TODO 14)",
-			    f->quiet_reads[k]);
-		grade_check(f->quiet_reads[k] == want, "with qd 2 and %d requests left, only %d "
-			    "was being read while everyone slept: refill the window up to qd "
-			    "(TODO 14)", 6 - k, f->quiet_reads[k]);
-	}
-	grade_check(atomic_load(&rw.max_inprogress) <= 2, "with qd 2, %ld reads of the batch "
-		    "were in progress at once (TODO 14)", atomic_load(&rw.max_inprogress));
-	check_fed(f, "6 pipes answered in order, each once the pool and the caller slept");
-	check_pipe_results("tpool_batch_read", reqs, 6, data, len);
-	feed_free_pipes(6, p, reqs, data);
-	free(f);
-
+	tpool_window_exact(pool, 6, 2);
 	/* qd 4: a window refilled only once half of it is done (the caller
 	 * sleeping until 2 of 4 finished) reads 3 while 5 are left; at qd 2
 	 * half a window is one request, the same as refilling at once. */
-	{
-		int p8[8][2];
-		struct batch_req reqs8[8];
-		unsigned char *data8[8];
-
-		feed_pipes(8, p8, reqs8, data8, len, 0, UNSET);
-		rw.max_inprogress = 0;
-		f = feed_start(&(struct feed_cfg){ .n = 8, .pipes = p8, .data = data8,
-						   .len = len, .wait = W_QUIET, .workers = 6,
-						   .reqs = reqs8, .unset = UNSET });
-		rc = SEAM_CALL(tpool_batch_read(pool, reqs8, 8, 4));
-		feed_join(f);
-		grade_check(rc == 0, "tpool_batch_read(p, reqs, 8, 4) returned %s, expected 0",
-			    errno_name(rc));
-		for (int k = 0; k < f->answered; k++) {
-			int want = 8 - k < 4 ? 8 - k : 4;
-
-			grade_check(f->quiet_reads[k] == want, "with qd 4 and %d requests left, %d "
-				    "were being read while everyone slept, expected %d: when one "
-				    "request finishes and others are left, the next one is queued at "
-				    "once, not when half of the window is done (TODO 14)", 8 - k,
-				    f->quiet_reads[k], want);
-		}
-		grade_check(atomic_load(&rw.max_inprogress) <= 4, "with qd 4, %ld reads of the "
-			    "batch were in progress at once (TODO 14)",
-			    atomic_load(&rw.max_inprogress));
-		check_fed(f, "8 pipes answered in order, each once the pool and the caller slept");
-		check_pipe_results("tpool_batch_read (qd 4)", reqs8, 8, data8, len);
-		feed_free_pipes(8, p8, reqs8, data8);
-		free(f);
-	}
+	tpool_window_exact(pool, 8, 4);
 	SEAM_CALL_VOID(tpool_destroy(pool));
 }
 
