@@ -100,12 +100,6 @@ static uint64_t base_seed(void)
 	return env && *env ? strtoull(env, NULL, 0) : 20261122ULL;
 }
 
-/*
- * The time limit is kept inside the test's own process: a POSIX timer sends
- * SIGXCPU (default action: terminate; nothing in the course uses it) when the
- * test runs too long, and the runner reports that signal as "timed out".
- * Criterion's own limit stays as a backstop a few seconds later.
- */
 /* A test's time limit in seconds: its own, longer under SAN=1 (grade.h). */
 static double time_limit(const struct grade_entry *e)
 {
@@ -114,15 +108,21 @@ static double time_limit(const struct grade_entry *e)
 	return getenv("GRADE_SANITIZE") ? limit * GRADE_SAN_TIME_SCALE : limit;
 }
 
+/*
+ * The time limit is kept inside the test's own process: a POSIX timer sends
+ * SIGXCPU (default action: terminate; nothing in the course uses it) when the
+ * test runs too long, and the runner reports that signal as "timed out".
+ * Criterion's own limit stays as a backstop a few seconds later.
+ */
 static void arm_time_limit(const char *suite, const char *name)
 {
 	struct slot *s = find_slot(suite, name);
 	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGXCPU };
-	struct itimerspec its = { .it_value = { .tv_sec = 0 } };
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)time_limit(s ? s->entry : NULL) } };
 	struct rlimit no_core = { 0, 0 };
 	timer_t timer;
 
-	its.it_value.tv_sec = (time_t)time_limit(s ? s->entry : NULL);
 	setrlimit(RLIMIT_CORE, &no_core);  /* a timed-out test leaves no core file */
 	signal(SIGXCPU, SIG_DFL);
 	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0)

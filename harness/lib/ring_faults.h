@@ -95,9 +95,10 @@ RF_TEST(faults, eagain_waits, 2, RF_TITLE_EAGAIN_WAITS, RF_HINT_EAGAIN_WAITS, 16
 		/* Round 0 (the SQ never full): one refused submit, then a wait.
 		 * Round 1: the submit made to free a full SQ may be refused
 		 * too, before the wait. */
-		grade_check(watch.eagain_streak_max <= (round == 0 ? 1u : 2u), RF_FN " on a ring of %u at qd %u called "
-			    "io_uring_submit* %u times in a row, each answered -EAGAIN, without waiting "
-			    "for the read the kernel had (a pipe) or reaping anything%s: after -EAGAIN, "
+		grade_check(watch.eagain_streak_max <= (round == 0 ? 1u : 2u), RF_FN " on a ring "
+			    "of %u at qd %u called io_uring_submit* %u times in a row, each answered "
+			    "-EAGAIN, without waiting for the read the kernel had (a pipe) or reaping "
+			    "anything%s: after -EAGAIN, "
 			    "stop filling and wait for a completion first", entries, qd,
 			    watch.eagain_streak_max, round == 0 ? "" : " (the submit made because the "
 			    "SQ is full, io_uring_get_sqe NULL, answered -EAGAIN too)");
