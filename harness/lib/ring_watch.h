@@ -160,7 +160,7 @@ struct ring_watch {
 	int virt_fd;           /* -1: off                                        */
 	unsigned virt_sqes;    /* read SQEs turned into NOPs                      */
 	unsigned nvirt;
-	struct { __u64 id; __s32 res; bool pending; } virt[WATCH_MAX_SHRUNK];
+	struct { __u64 id; __s32 res; bool injected, pending; } virt[WATCH_MAX_SHRUNK];
 	/* broken chains */
 	bool break_links;      /* cut linked reads, cancel the rest of the chain */
 	unsigned links_broken; /* chains broken so far                            */
@@ -232,23 +232,66 @@ static __u64 watch_sqe_data(const struct io_uring_sqe *sqe)
 	return sqe->addr;
 }
 
-/* The SQE becomes a NOP whose CQE will say `res` instead of 0 (matched by
- * user_data and the NOP's result 0, so a code that gives both SQEs of a
- * pair one user_data still gets the other CQE as it was). Its link flags
- * stay: a chain goes on to its end. */
+#ifndef IORING_NOP_INJECT_RESULT
+#define IORING_NOP_INJECT_RESULT (1U << 0)
+#endif
+
+/* Whether this kernel's NOP completes with a result it is given
+ * (IORING_NOP_INJECT_RESULT): -1 not yet known. Asked once per test process,
+ * in watch_start, before the code under test runs, on a ring of its own. */
+static int watch_nop_injects = -1;
+
+static void watch_probe_nop_inject(void)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+
+	if (watch_nop_injects >= 0)
+		return;
+	watch_nop_injects = 0;
+	if (SEAM_REAL(io_uring_queue_init)(2, &ring, 0) != 0)
+		return;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_nop(sqe);
+	sqe->rw_flags = IORING_NOP_INJECT_RESULT;
+	sqe->len = (__u32)-EAGAIN;
+	if (SEAM_REAL(io_uring_submit_and_wait)(&ring, 1) == 1 &&
+	    io_uring_peek_cqe(&ring, &cqe) == 0) {
+		watch_nop_injects = cqe->res == -EAGAIN;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	SEAM_REAL(io_uring_queue_exit)(&ring);
+}
+
+/* The SQE becomes a NOP whose CQE says `res`. Where the kernel can, the NOP
+ * carries its result (IORING_NOP_INJECT_RESULT), so its CQE is right however
+ * late it comes (a chain begun by a write an io-wq worker does completes
+ * after the hooked call has returned, and the code may peek it without
+ * one). Elsewhere the CQE says 0 and watch_rewrite_cqes changes it, which
+ * it can do only for CQEs there at a hooked call's return. Either way the
+ * CQE is recorded (matched by user_data and the result the NOP will give,
+ * so a code that gives both SQEs of a pair one user_data still gets the
+ * other CQE as it was): it is not shown to on_cqe nor counted for -EINTR.
+ * A negative injected result fails the NOP, which cancels the rest of its
+ * chain: those are NOPs saying -ECANCELED here, the same result. Its link
+ * flags stay: a chain goes on to its end. */
 static void watch_nop_sqe(struct io_uring_sqe *sqe, int res)
 {
+	bool inject = watch_nop_injects > 0;
+
 	if (watch.nvirt < WATCH_MAX_SHRUNK) {
 		watch.virt[watch.nvirt].id = sqe->user_data;
 		watch.virt[watch.nvirt].res = res;
+		watch.virt[watch.nvirt].injected = inject;
 		watch.virt[watch.nvirt].pending = true;
 		watch.nvirt++;
 	}
 	sqe->opcode = IORING_OP_NOP;
 	sqe->fd = -1;
-	sqe->rw_flags = 0;
+	sqe->rw_flags = inject ? IORING_NOP_INJECT_RESULT : 0;
 	sqe->addr = 0;
-	sqe->len = 0;
+	sqe->len = inject ? (__u32)res : 0;
 	sqe->off = 0;
 	sqe->flags &= (__u8)(IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
 	watch.cancelled += res == -ECANCELED;
@@ -460,7 +503,8 @@ static void watch_rewrite_cqes(struct io_uring *ring)
 
 		for (unsigned i = 0; i < watch.nvirt; i++)
 			if (watch.virt[i].pending && watch.virt[i].id == cqe->user_data &&
-			    cqe->res == 0) {  /* a NOP's result */
+			    cqe->res == (watch.virt[i].injected ? watch.virt[i].res : 0)) {
+				/* the NOP's result */
 				watch.virt[i].pending = false;
 				cqe->res = watch.virt[i].res;
 				virt = true;
@@ -826,6 +870,7 @@ static void watch_io_uring_queue_exit(struct io_uring *ring)
 /* Install the hooks (the test process is the test's alone: they stay). */
 static void watch_start(long limit, const char *why)
 {
+	watch_probe_nop_inject();
 	memset(&watch, 0, sizeof(watch));
 	watch.virt_fd = -1;
 	watch.limit = limit;
