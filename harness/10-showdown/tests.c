@@ -218,8 +218,13 @@ static struct io_uring_probe *h_get_probe_ring(struct io_uring *ring)
 	struct io_uring_probe *real, *copy;
 
 	hk.probe_calls++;
-	if (hk.probe_mode == PROBE_NULL)
+	if (hk.probe_mode == PROBE_NULL) {
+		/* as liburing's malloc would leave it when no memory is left for
+		 * the probe: still "nothing says the ring can read", a fall-back,
+		 * not rd_open's -ENOMEM (reader.h, step 1) */
+		errno = ENOMEM;
 		return NULL;
+	}
 	real = SEAM_REAL(io_uring_get_probe_ring)(ring);
 	if (!real)
 		return NULL;
@@ -1253,6 +1258,12 @@ static void uring_refused(int err, const char *why_word)
 			    "RLIMIT_MEMLOCK charged by the rings open at that moment, freed when they "
 			    "close; each rd_open asks the kernel again (reader.h, the choice, \"made "
 			    "by trying\"; TODO 2)", what, hk.init_calls);
+		grade_check(hk.last_entries == 8, "%s: ubatch_init was asked for %u entries, expected "
+			    "min(qd, RD_MAX_RING) = 8: the earlier refusal changed the size of the next "
+			    "reader's ring, through a static. Each reader asks for the ring of its own "
+			    "qd; what locked memory allows is the kernel's answer to that rd_open, not "
+			    "a rule for the next (reader.h, step 1, and the top: \"keep no state in "
+			    "static variables\"; TODO 2)", what, hk.last_entries);
 		close_reader(r);
 	}
 	free(f.data);
@@ -1278,10 +1289,11 @@ GRADE_TEST(fallback, uring_enosys, 1,
 
 GRADE_TEST(fallback, uring_enomem, 1,
 	   "io_uring refused with -ENOMEM (RLIMIT_MEMLOCK too small for the ring): libaio, rd_why "
-	   "names ENOMEM; the next rd_open asks again",
+	   "names ENOMEM; the next rd_open asks again, for a ring of its own qd",
 	   "TODOs 2 and 7: -ENOMEM from ubatch_init is the ring's memory, charged to "
-	   "RLIMIT_MEMLOCK: \"not here\", like EPERM and ENOSYS (reader.h, step 1; lesson, "
-	   "section 5, RLIMIT_MEMLOCK)")
+	   "RLIMIT_MEMLOCK: \"not here\", like EPERM and ENOSYS, for this rd_open only: the next "
+	   "asks again for the ring of its own qd, with nothing remembered in a static (reader.h, "
+	   "step 1; lesson, section 5, RLIMIT_MEMLOCK)")
 {
 	uring_refused(-ENOMEM, "ENOMEM");
 }
@@ -1504,12 +1516,15 @@ GRADE_TEST(fallback, odirect_refused_uring, 1,
 
 GRADE_TEST(fallback, io_setup_refused, 2,
 	   "io_setup refused (-EAGAIN, -ENOSYS, -EPERM): the pool, on a descriptor without "
-	   "O_DIRECT unless RD_DIRECT, no AIO context left, rd_why names both refusals",
+	   "O_DIRECT unless RD_DIRECT, no AIO context left, rd_why names both refusals; the next "
+	   "reader asks for a context of its own qd",
 	   "TODOs 5 and 6: those three mean \"no libaio here\"; the descriptor opened O_DIRECT only "
 	   "for libaio is not the pool's: reopen through the page cache unless the caller asked "
 	   "for RD_DIRECT (reader.h, steps 2 and 3; io_setup(2), ERRORS; lesson, section 7, "
 	   "\"libaio brings its own O_DIRECT\"); TODO 7: libaio's reason is added to the line "
-	   "after io_uring's, which stays (lesson, Hints, \"append to the reason\")")
+	   "after io_uring's, which stays (lesson, Hints, \"append to the reason\"); a refusal "
+	   "is that rd_open's answer: the next asks again for min(qd, RD_MAX_RING) events, with "
+	   "nothing remembered in a static")
 {
 	static const struct { int err; const char *name; unsigned flags; } cases[] = {
 		{ -EAGAIN, "EAGAIN", 0 },
@@ -1554,6 +1569,32 @@ GRADE_TEST(fallback, io_setup_refused, 2,
 		grade_check(contexts_alive() == 0, "%s: an AIO context is left", what);
 		hk.setup_err = 0;  /* the pool does not need it */
 		read_and_close(r, &f, &before, what);
+	}
+	/* The refusals were those rd_opens' answers: the next reader, where
+	 * io_setup answers, asks for the context of its own qd (no static
+	 * says "ask for less" after an EAGAIN). */
+	{
+		const char *what = "rd_open(&r, path, 8, 0) after those, io_uring refused, now that "
+				   "io_setup answers";
+		io_context_t ctx = 0;
+		struct res before;
+		struct reader *r;
+
+		if (SEAM_REAL(io_setup)(1, &ctx) == 0) {
+			SEAM_REAL(io_destroy)(ctx);
+			hk.setup_calls = 0;
+			hk.last_nr = 0;
+			res_take(&before);
+			r = open_ok(f.path, 8, 0, RD_LIBAIO, what);
+			grade_check(hk.setup_calls == 1 && hk.last_nr == 8, "%s: rd_open made %ld "
+				    "io_setup call(s), the last for %d events, expected one of min(qd, "
+				    "RD_MAX_RING) = 8: the earlier refusals changed what the next reader "
+				    "asks for, through a static. fs.aio-max-nr is the machine's, and what "
+				    "it allowed then says nothing now: each reader asks for its own "
+				    "context (reader.h, step 2, and the top: \"keep no state in static "
+				    "variables\"; TODO 5)", what, hk.setup_calls, hk.last_nr);
+			read_and_close(r, &f, &before, what);
+		}
 	}
 	free(f.data);
 }
@@ -1910,17 +1951,24 @@ GRADE_TEST_T(fallback, seccomp_for_real, 3,
 /* ==================================================== 4. errors */
 
 GRADE_TEST(errors, not_unavailable, 2,
-	   "errors that do not mean \"unavailable\" are returned: -EINVAL, -EFAULT or -EMFILE from "
-	   "the ring's set-up, -EINVAL or -ENOMEM from io_setup; nothing left, *out untouched",
+	   "errors that do not mean \"unavailable\" are returned: -EINVAL, -EFAULT, -EMFILE, -ENFILE "
+	   "or -EAGAIN from the ring's set-up, -EINVAL or -ENOMEM from io_setup; nothing left, *out "
+	   "untouched",
 	   "TODOs 2 and 5: only ENOSYS, EPERM, ENOMEM (io_uring) and ENOSYS, EAGAIN, EPERM "
-	   "(libaio) mean \"not here\"; any other failure is rd_open's error, after releasing "
-	   "everything (reader.h, rd_open; lesson, section 6, \"everything else is an error\")")
+	   "(libaio) mean \"not here\", each list for its own step (EAGAIN is libaio's, not "
+	   "io_uring's); any other failure is rd_open's error, after releasing everything "
+	   "(reader.h, rd_open; lesson, section 6, \"everything else is an error\")")
 {
 	static const struct { int init_err, setup_err; const char *what; } cases[] = {
 		{ -EINVAL, 0, "io_uring_queue_init_params (ubatch_init) answering -EINVAL" },
 		{ -EFAULT, 0, "io_uring_queue_init_params (ubatch_init) answering -EFAULT" },
 		{ -EMFILE, 0, "io_uring_queue_init_params (ubatch_init) answering -EMFILE (no "
 			      "descriptor left for the ring: the file's open would fail too)" },
+		{ -ENFILE, 0, "io_uring_queue_init_params (ubatch_init) answering -ENFILE (the "
+			      "system's file table is full: a shortage of the moment, not a machine "
+			      "without io_uring)" },
+		{ -EAGAIN, 0, "io_uring_queue_init_params (ubatch_init) answering -EAGAIN (EAGAIN "
+			      "means \"not here\" for io_setup only, not for the ring)" },
 		{ -EPERM, -EINVAL, "io_uring refused (EPERM), then io_setup answering -EINVAL" },
 		{ -EPERM, -ENOMEM, "io_uring refused (EPERM), then io_setup answering -ENOMEM" },
 	};
@@ -2040,9 +2088,11 @@ GRADE_TEST(errors, missing_file, 1,
 
 GRADE_TEST(errors, access_refused, 2,
 	   "a file open(2) refuses with EACCES: -EACCES with every flag, nothing left; an O_DIRECT "
-	   "open that fails with ENOMEM (not EINVAL): -ENOMEM, not a reader through the page cache",
+	   "open that fails with ENOMEM or EOPNOTSUPP (not EINVAL): that error, not a reader "
+	   "through the page cache",
 	   "TODO 4: only EINVAL with O_DIRECT means \"read through the page cache\"; EACCES, "
-	   "ENOMEM and every other error of the O_DIRECT open are the caller's to see (open(2), "
+	   "ENOMEM, EOPNOTSUPP and every other error of the O_DIRECT open are the caller's to see "
+	   "(open(2), "
 	   "ERRORS; lesson, section 6, \"everything else is an error\")")
 {
 	struct datafile f;
@@ -2068,7 +2118,13 @@ GRADE_TEST(errors, access_refused, 2,
 	hk.eacces_path = NULL;
 	/* The O_DIRECT open fails, but not with EINVAL (the kernel out of memory
 	 * for that open, say): that is not "this filesystem has no direct I/O"
-	 * but an error, returned as it came, wherever O_DIRECT is asked first. */
+	 * but an error, returned as it came, wherever O_DIRECT is asked first.
+	 * EOPNOTSUPP too: "not supported" is not how a filesystem refuses
+	 * O_DIRECT (open(2) says EINVAL for that), whatever the name suggests. */
+	static const struct { int err; const char *name; } errs[] = {
+		{ ENOMEM, "ENOMEM" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+	};
+	for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++)
 	for (size_t i = 0; i < sizeof(odirect_paths) / sizeof(odirect_paths[0]); i++) {
 		struct reader *r = NULL;
 		struct res before;
@@ -2076,18 +2132,19 @@ GRADE_TEST(errors, access_refused, 2,
 		int ret;
 
 		snprintf(what, sizeof(what), "rd_open with flags %s, the open with O_DIRECT failing "
-			 "with ENOMEM (not EINVAL)", flags_str(odirect_paths[i]));
-		hk.odirect_err = ENOMEM;
+			 "with %s (not EINVAL)", flags_str(odirect_paths[i]), errs[k].name);
+		hk.odirect_err = errs[k].err;
 		res_take(&before);
 		ret = SEAM_CALL(rd_open(&r, f.path, 8, odirect_paths[i]));
 		hk.odirect_err = 0;
-		grade_check(ret == -ENOMEM, "%s returned %s%s%s%s, expected -ENOMEM: only EINVAL from an "
+		grade_check(ret == -errs[k].err, "%s returned %s%s%s%s, expected -%s: only EINVAL from an "
 			    "O_DIRECT open means \"no direct I/O on this filesystem, read through the "
 			    "page cache\"; any other error of that open is rd_open's error, as it came, "
 			    "and rd_why would otherwise name an EINVAL that never happened (reader.h, "
 			    "rd_open: \"Any other failure of a step is ... an error\"; TODO 4)", what,
 			    grade_errno_str(ret), ret == 0 && r ? " (a reader whose rd_why says \"" : "",
-			    ret == 0 && r ? why_of(r) : "", ret == 0 && r ? "\")" : "");
+			    ret == 0 && r ? why_of(r) : "", ret == 0 && r ? "\")" : "",
+			    errs[k].name);
 		if (ret == 0 && r) {
 			close_reader(r);
 			r = NULL;
@@ -2671,8 +2728,8 @@ static void batch_fails_then_reads(struct reader *r, struct batch_req *reqs, siz
 
 GRADE_TEST(errors, libaio_batch_fails, 2,
 	   "a libaio batch that fails: after -ENOMEM or -EAGAIN the reader reads on with its "
-	   "context; after io_getevents fails, the context is destroyed before rd_batch_read "
-	   "returns, errno untouched",
+	   "context; after io_getevents fails (-EFAULT, -EINVAL), the context is destroyed before "
+	   "rd_batch_read returns, errno untouched",
 	   "TODO 8: laio_batch_read_ctx's -EAGAIN and -ENOMEM leave the context empty and usable: "
 	   "keep it; any other error may leave reads in flight into the caller's buffers: "
 	   "io_destroy the context (it waits for them) before returning (reader.h, rd_batch_read; "
@@ -2725,6 +2782,31 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 		    "context once it is destroyed (0 in the reader), or the next io_destroy of that "
 		    "number may end another reader's context, which io_setup can give the same "
 		    "number (TODOs 8 and 9)", what);
+	/* Not only -EFAULT: every io_getevents error but -EINTR (which
+	 * laio_batch_read_ctx waits through) ends the batch with reads maybe
+	 * still in flight. -EINVAL this time, on a reader of its own. */
+	{
+		const char *what2 = "a second libaio reader (RD_NO_URING, qd 8) whose batch's "
+				    "io_getevents answers -EINVAL";
+
+		r = open_ok(f.path, 8, RD_NO_URING, RD_LIBAIO, what2);
+		destroys = hk.destroys;
+		hk.getevents_err = -EINVAL;
+		ret = SEAM_CALL(rd_batch_read(r, reqs, n));
+		hk.getevents_err = 0;
+		grade_check(ret == -EINVAL, "%s: rd_batch_read returned %s, expected -EINVAL "
+			    "(laio_batch_read_ctx's, as it came)", what2, grade_errno_str(ret));
+		grade_check(hk.destroys == destroys + 1 && contexts_alive() == 0, "%s: rd_batch_read "
+			    "returned with its AIO context still set up: every error of "
+			    "laio_batch_read_ctx other than -EAGAIN and -ENOMEM (not -EFAULT alone) "
+			    "may leave reads in flight into the caller's buffers; io_destroy the "
+			    "context before returning (reader.h, rd_batch_read: \"from the libaio "
+			    "back-end other than -EAGAIN and -ENOMEM\"; laio.h, laio_batch_read_ctx, "
+			    "Returns; TODO 8)", what2);
+		close_reader(r);
+		grade_check(hk.destroys_failed == 0, "%s: rd_close called io_destroy on the AIO "
+			    "context the failed batch had already destroyed (TODOs 8 and 9)", what2);
+	}
 	free_reqs(reqs, n);
 	res_check(&before, "rd_close of a libaio reader whose batch failed");
 	free(f.data);
