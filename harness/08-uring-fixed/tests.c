@@ -3386,3 +3386,215 @@ URING_TEST(batch, whole_batch_one_window, 1,
 {
 	rl_whole_batch_one_window();
 }
+
+/* An SQPOLL ring needs its own drain test: the kernel thread, not the call,
+ * takes the SQEs, and a loop that skips the drain on such a ring (nothing to
+ * wait for, since "the thread submits on its own") returns while reads are
+ * still in the kernel. Two pipe reads and two fixed file reads at qd 4, all
+ * submitted by the first call; the next liburing call, made while the pipes
+ * are in the kernel, fails with -EBADR once, and the pipes get their bytes
+ * only when the code waits after that. */
+URING_TEST_T(faults, sqpoll_error_drains, 1,
+	     "ufixed_read on an SQPOLL ring: after a fatal ring error it waits for the reads the "
+	     "kernel has (two pipes) before it returns the error, as on any ring",
+	     "the loop (drain, given; chapter 06's TODO 6): with SQPOLL the kernel thread takes "
+	     "the SQEs, but a read it has taken still writes into the caller's buffer after the "
+	     "call returns: wait for its CQE first, on every kind of ring (lesson: SQPOLL, and "
+	     "chapter 06's lesson, section 7)", 16, 15)
+{
+	const size_t n = 4, bs = 4096, size = n * bs;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = block_reqs(fd, n, bs, arena);
+	int pa[2], pb[2], ret;
+	unsigned left;
+	bool injected;
+	struct ufixed u;
+
+	init_or_fail(&u, 8, UFIXED_SQPOLL);
+	add_buffer_or_fail(&u, arena, size);
+	add_file_or_fail(&u, fd);
+	fault_pipe(pa, 0);
+	fault_pipe(pb, 0);
+	reqs[0] = (struct batch_req){ pa[0], 0, 8, arena, 1 };
+	reqs[1] = (struct batch_req){ pb[0], 0, 8, arena + bs, 1 };
+	watch_reset_counts();
+	watch.limit_why = "a liburing call failed with -EBADR (a broken ring) and the code kept "
+			  "calling: return the error once the reads in the kernel are back";
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_err = -EBADR;
+	watch.feed_fds[0] = pa[1];
+	watch.feed_fds[1] = pb[1];
+	watch.nfeed = 2;
+	ret = run_read(&u, reqs, n, 4);
+	left = watch_in_kernel(&u.ring);
+	injected = watch.injected;
+	watch_reset_counts();
+	watch.limit_why = NULL;
+	/* Whatever happened, the pipes get their bytes now: the exit below
+	 * must not wait on them. */
+	if (SEAM_REAL(write)(pa[1], "LATEDATA", 8) < 0 || SEAM_REAL(write)(pb[1], "LATEDATA", 8) < 0)
+		grade_fail("harness: cannot feed a pipe");
+	grade_check(injected, "harness: no liburing call was made while the pipe reads were in "
+		    "the kernel of the SQPOLL ring (ufixed_read returned %s)", grade_errno_str(ret));
+	grade_check(ret != -EINTR && (ret < 0 || (reqs[0].res == 8 && reqs[1].res == 8)),
+		    "one liburing call returned -EBADR while two pipe reads were in the kernel of "
+		    "an SQPOLL ring; ufixed_read returned %s (requests 0 and 1: res %s, %s); "
+		    "expected the error (or 0 with every request done)", grade_errno_str(ret),
+		    grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+	grade_check(left == 0, "on an SQPOLL ring, ufixed_read returned %s after a liburing call "
+		    "failed with -EBADR, with %u read(s) still in the kernel, which may write into "
+		    "the caller's buffers after it returned: the SQ thread submits, but the drain "
+		    "still waits for the completion of every read the kernel has (the wait still "
+		    "worked here)", grade_errno_str(ret), left);
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	close(pa[0]);
+	close(pa[1]);
+	close(pb[0]);
+	close(pb[1]);
+	free(reqs);
+	free(arena);
+	close(fd);
+	free(data);
+}
+
+/* ufixed_remove_file takes a slot. A module that looks its argument up in
+ * u->files first (taking it for an fd) empties the wrong slot exactly when
+ * a registered fd's number is also the number of another filled slot: slot
+ * 0 holds fd `low` (3..15), and slot `low` holds another fd of the file. */
+URING_TEST(tables, remove_file_takes_a_slot, 1,
+	   "ufixed_remove_file(&u, s) empties slot s, also when slot 0 holds an fd whose number "
+	   "is s",
+	   "TODO 5: the argument of ufixed_remove_file is a slot of the file table, as "
+	   "ufixed_add_file returned it, not an fd: index u->files with it, never search "
+	   "u->files for it (ufixed.h, ufixed_remove_file)", 8)
+{
+	unsigned char *data, buf[4096];
+	int fd = data_file("f", 8192, &data), low = -1, dups[UFIXED_MAX_FILES], ndups = 0, ret;
+	struct ufixed u;
+
+	/* A free fd number below UFIXED_MAX_FILES (above the standard three). */
+	for (int k = 3; k < (int)UFIXED_MAX_FILES && low < 0; k++)
+		if (fcntl(k, F_GETFD) < 0 && errno == EBADF)
+			low = k;
+	grade_check(low >= 0, "harness: no free fd number below %u", UFIXED_MAX_FILES);
+	grade_check(dup2(fd, low) == low, "harness: dup2 onto fd %d failed", low);
+	init_or_fail(&u, 8, 0);
+	ret = add_file_or_fail(&u, low);
+	grade_check(ret == 0, "ufixed_add_file(&u, %d) on an empty table returned %s, expected "
+		    "slot 0", low, grade_errno_str(ret));
+	for (int s = 1; s <= low; s++) {
+		dups[ndups] = grade_open(grade_path("f"), O_RDONLY);
+		ret = add_file_or_fail(&u, dups[ndups++]);
+		grade_check(ret == s, "ufixed_add_file returned %s, expected slot %d (the lowest "
+			    "free)", grade_errno_str(ret), s);
+	}
+	ret = SEAM_CALL(ufixed_remove_file(&u, (unsigned)low));
+	grade_check(ret == 0 && u.files[low] == -1 && u.files[0] == low, "with slot 0 holding fd "
+		    "%d and slot %d holding fd %d, ufixed_remove_file(&u, %d) returned %s and left "
+		    "u.files[0] %d, u.files[%d] %d; expected 0, slot %d emptied (-1) and slot 0 "
+		    "still fd %d: the argument is a slot, not an fd", low, low, dups[ndups - 1], low,
+		    grade_errno_str(ret), u.files[0], low, u.files[low], low, low);
+	memset(buf, 0, sizeof(buf));
+	ret = probe_read(&u, 0, true, buf, 4096, -1);
+	grade_check(ret == 4096 && grade_first_diff(buf, data, 4096) < 0, "after "
+		    "ufixed_remove_file(&u, %d), a read of the harness through file slot 0 (fd %d) "
+		    "got %s, expected 4096 bytes of its file: slot 0 was emptied instead of slot %d",
+		    low, low, grade_errno_str(ret), low);
+	ret = probe_read(&u, low, true, buf, 4096, -1);
+	grade_check(ret == -EBADF, "after ufixed_remove_file(&u, %d), a read through file slot "
+		    "%d got %s, expected -EBADF (an empty slot): the kernel's slot %d was not "
+		    "emptied", low, low, grade_errno_str(ret), low);
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	for (int i = 0; i < ndups; i++)
+		close(dups[i]);
+	close(low);
+	close(fd);
+	free(data);
+}
+
+/* A bounded wait's bound, seen from outside: one fixed file read (cached:
+ * its CQE is on the CQ at once) beside one pipe read that gets its bytes
+ * only after 900 ms. A loop that waits for both with a short bound (the
+ * reference: 1 ms) then reaps the file read and sleeps for the pipe alone:
+ * the CQ is empty while it sleeps. A bound of a second leaves the finished
+ * read's CQE on the CQ, unreaped, for that second. Another thread samples
+ * the CQ from 300 to 800 ms: only a CQE there at every sample fails (a
+ * reference descheduled for half a second on end, under any load, does not
+ * happen). */
+struct held_cqe {
+	struct io_uring *ring;
+	int wfd;
+	unsigned samples, with_cqe;
+	long first_ms, last_ms; /* when the first and the last sample were taken */
+};
+
+static void *held_cqe_sampler(void *arg)
+{
+	struct held_cqe *h = arg;
+	long t0 = fault_now_ms();
+
+	for (long at = 300; at <= 800; at += 100) {
+		while (fault_now_ms() - t0 < at)
+			usleep(5000);
+		/* A sampler held off the CPU takes its late samples in a
+		 * burst: their span says so, and the verdict needs 300 ms. */
+		if (h->samples++ == 0)
+			h->first_ms = fault_now_ms() - t0;
+		h->last_ms = fault_now_ms() - t0;
+		if (io_uring_cq_ready(h->ring) > 0)
+			h->with_cqe++;
+	}
+	while (fault_now_ms() - t0 < 900)
+		usleep(5000);
+	if (SEAM_REAL(write)(h->wfd, "LATEDATA", 8) != 8)
+		grade_fail("harness: cannot feed the pipe");
+	return NULL;
+}
+
+URING_TEST_T(mechanism, finished_read_not_held, 1,
+	     "ufixed_read: a finished fixed read beside a pipe that waits 0.9 s is reaped at "
+	     "once: its CQE does not sit on the CQ while the call sleeps for the pipe",
+	     "the loop (enter, wait_some; given, chapter 06's TODO 6): a wait for several "
+	     "completions is bounded by a short time (the reference: 1 ms), then the code reaps "
+	     "what came and waits for one at a time; a bound of a second holds a finished read's "
+	     "result back behind a slow one for that second (chapter 06's lesson, section 5, "
+	     "\"How long to wait\")", 8, 10)
+{
+	const size_t bs = 4096;
+	unsigned char *data, *arena = arena_alloc(2 * bs);
+	int fd = data_file("f", bs, &data), p[2], ret;
+	struct batch_req reqs[2];
+	struct held_cqe h;
+	pthread_t t;
+	struct ufixed u;
+
+	init_or_fail(&u, 8, 0);
+	add_buffer_or_fail(&u, arena, 2 * bs);
+	add_file_or_fail(&u, fd);
+	fault_pipe(p, 0);
+	reqs[0] = (struct batch_req){ p[0], 0, 8, arena, 1 };
+	reqs[1] = (struct batch_req){ fd, 0, bs, arena + bs, 1 };
+	memset(&h, 0, sizeof(h));
+	h.ring = &u.ring;
+	h.wfd = p[1];
+	grade_check(pthread_create(&t, NULL, held_cqe_sampler, &h) == 0, "harness: pthread_create");
+	ret = run_read(&u, reqs, 2, 4);
+	pthread_join(t, NULL);
+	grade_check(ret == 0 && reqs[0].res == 8 && reqs[1].res == (ssize_t)bs &&
+		    grade_first_diff(arena + bs, data, bs) < 0, "ufixed_read of a pipe (fed after "
+		    "0.9 s) and a file read returned %s (res %s and %s), expected 0, 8 and %zu",
+		    grade_errno_str(ret), grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res),
+		    bs);
+	grade_check(h.with_cqe < h.samples || h.last_ms - h.first_ms < 300, "while ufixed_read slept for a pipe (fed after 0.9 s), "
+		    "the CQE of the finished file read beside it was still on the CQ, unreaped, at "
+		    "every sample from 0.3 to 0.8 s: the wait for both was bounded by a second or "
+		    "more, or not at all. Bound a wait for several completions by a short time "
+		    "(1 ms), then reap and wait for one at a time");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	close(p[0]);
+	close(p[1]);
+	free(arena);
+	close(fd);
+	free(data);
+}
