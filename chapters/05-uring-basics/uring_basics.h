@@ -48,8 +48,10 @@
  *    copy_file_range, mmap of a data file, fread/fwrite/fgets on data and
  *    syscall() are NOT allowed in your module: calling one fails the test
  *    with a message naming it. open, openat, fstat, ftruncate, close,
- *    malloc/free and the stdio calls that print the feature report are
- *    allowed.
+ *    malloc/free and the stdio calls that print the feature report on the
+ *    caller's stream (fprintf, fputs, fputc, fwrite, fflush, ferror;
+ *    snprintf into a buffer of your own) are allowed; streams of your own
+ *    (open_memstream, fmemopen, fopen) are not.
  *  - Submit with io_uring_submit(3) or io_uring_submit_and_wait(3) (one
  *    call per request). The grader counts those calls, and some tests
  *    shorten your queued requests at that moment to force short reads and
