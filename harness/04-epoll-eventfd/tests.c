@@ -54,10 +54,75 @@ static int swap_path(const char **path, int flags)
 	return 0;
 }
 
+/* A block device, played. The sandbox has none, and making one takes
+ * CAP_MKNOD: while blk_on is set, this program's stat family (the module's
+ * calls included: a definition in the program comes before libc's) says
+ * S_IFBLK for the one file blk_dev/blk_ino name, and tells the truth about
+ * every other. Only where struct stat is the kernel's (x86_64, arm64). */
+#if defined(SYS_newfstatat) && (defined(__x86_64__) || defined(__aarch64__))
+#define BLK_PLAYED 1
+static atomic_int blk_on;
+static dev_t blk_dev;
+static ino_t blk_ino;
+
+static int blk_stat_at(int dirfd, const char *path, void *buf, int flags)
+{
+	struct stat *st = buf;
+	int r = (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+
+	if (r == 0 && atomic_load(&blk_on) && st->st_dev == blk_dev && st->st_ino == blk_ino)
+		st->st_mode = (st->st_mode & ~(mode_t)S_IFMT) | S_IFBLK;
+	return r;
+}
+
+int stat(const char *restrict path, struct stat *restrict st)
+{
+	return blk_stat_at(AT_FDCWD, path, st, 0);
+}
+
+int stat64(const char *restrict path, struct stat64 *restrict st)
+{
+	return blk_stat_at(AT_FDCWD, path, st, 0);
+}
+
+int lstat(const char *restrict path, struct stat *restrict st)
+{
+	return blk_stat_at(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int lstat64(const char *restrict path, struct stat64 *restrict st)
+{
+	return blk_stat_at(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int fstat(int fd, struct stat *st)
+{
+	return blk_stat_at(fd, "", st, AT_EMPTY_PATH);
+}
+
+int fstat64(int fd, struct stat64 *st)
+{
+	return blk_stat_at(fd, "", st, AT_EMPTY_PATH);
+}
+
+int fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags)
+{
+	return blk_stat_at(dirfd, path, st, flags);
+}
+
+int fstatat64(int dirfd, const char *restrict path, struct stat64 *restrict st, int flags)
+{
+	return blk_stat_at(dirfd, path, st, flags);
+}
+#else
+#define BLK_PLAYED 0
+#endif
+
 GRADE_TEST(open, bad_arguments, 2,
 	   "evsrv_open refuses bad arguments with the right -errno (two wrong at once: the "
 	   "first in evsrv.h's order) and leaves nothing open (a path replaced by a directory "
-	   "between stat and open included); a symbolic link to the file is served",
+	   "between stat and open included); a symbolic link to the file is served, and so is "
+	   "a block device",
 	   "TODO 1: check out, path, listen_fd and qd first, then the listener, then the path "
 	   "(evsrv.h gives that order: with two things wrong, the first check decides); stat "
 	   "the path before opening it "
@@ -175,6 +240,30 @@ GRADE_TEST(open, bad_arguments, 2,
 		      grade_errno_str(r));
 		SEAM_CALL_VOID(evsrv_close(s));
 	}
+#if BLK_PLAYED
+	{
+		/* A block device is servable too (evsrv.h: "a regular file (or a
+		 * block device)"): the data file, which stat(2) and fstat(2) now
+		 * call one. Any answer but -EINVAL will do here. */
+		struct stat st;
+		int r;
+
+		grade_check(syscall(SYS_newfstatat, AT_FDCWD, F.path, &st, 0) == 0,
+			    "harness: stat of the data file: %s", strerror(errno));
+		blk_dev = st.st_dev;
+		blk_ino = st.st_ino;
+		s = NULL;
+		atomic_store(&blk_on, 1);
+		r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
+		atomic_store(&blk_on, 0);
+		if (r == 0)
+			SEAM_CALL_VOID(evsrv_close(s));
+		grade_check(r != -EINVAL, "evsrv_open of a block device returned -EINVAL: evsrv.h "
+		      "serves \"a regular file (or a block device)\". Accept S_ISBLK as well as "
+		      "S_ISREG, before the open and after it (TODO 1; inode(7)). (The grader plays "
+		      "the device: stat(2) and fstat(2) say S_IFBLK for the data file.)");
+	}
+#endif
 	{
 		/* A path that is a regular file when looked at and a directory
 		 * when opened (replaced in between): what was opened counts. */
@@ -273,7 +362,7 @@ static void check_undone(int r, int want, const char *what, int fds_before,
 
 GRADE_TEST(open, undoes_everything_on_failure, 2,
 	   "evsrv_open fails cleanly when io_setup, any epoll_ctl or any allocation fails: its "
-	   "error, nothing left",
+	   "error, nothing left, the listener's flags as they came (blocking or not)",
 	   "TODO 1: io_setup returns -errno itself (-EAGAIN when fs.aio-max-nr is used up); "
 	   "on any failure close what you opened, io_destroy a context you made, free the "
 	   "memory, and never close listen_fd")
@@ -295,6 +384,25 @@ GRADE_TEST(open, undoes_everything_on_failure, 2,
 	seam_hook_io_setup = hook_io_setup;
 	check_undone(r, -EAGAIN, "io_setup returned -EAGAIN (libaio returns -errno and leaves "
 		     "errno alone: return what it returned)", before, &h);
+	{
+		/* A listener that came O_NONBLOCK stays so: "left as it came" is
+		 * the flags it had, not blocking. */
+		int fl = fcntl(F.lfd, F_GETFL);
+
+		grade_check(fl >= 0 && fcntl(F.lfd, F_SETFL, fl | O_NONBLOCK) == 0,
+			    "harness: fcntl on the listener: %s", strerror(errno));
+		seam_hook_io_setup = fail_io_setup;
+		r = SEAM_CALL(evsrv_open(&s, F.path, F.lfd, 4));
+		seam_hook_io_setup = hook_io_setup;
+		grade_check(r == -EAGAIN, "evsrv_open returned %s when io_setup returned -EAGAIN; "
+		      "expected -EAGAIN", grade_errno_str(r));
+		fl = fcntl(F.lfd, F_GETFL);
+		grade_check(fl >= 0 && (fl & O_NONBLOCK), "evsrv_open failed (io_setup returned "
+		      "-EAGAIN) on a listen_fd that came O_NONBLOCK, and left it blocking: a failed "
+		      "open leaves the caller's socket as it came, with the flags it had. Make it "
+		      "non-blocking last, once nothing else can fail, or put back exactly the flags "
+		      "F_GETFL gave you (evsrv.h: evsrv_open; TODO 1)");
+	}
 
 	/* How many registrations and allocations does a good open make? Each
 	 * one of them, in turn, fails. (However many: the contract does not
@@ -3915,11 +4023,12 @@ static int check_cloexec(int mine1, int mine2, const char *why)
 
 GRADE_TEST(resources, close_on_exec, 1,
 	   "every descriptor the module opens is close-on-exec, the accepted client sockets "
-	   "and the file opened without O_DIRECT included",
+	   "and the file opened without O_DIRECT included; the client sockets are non-blocking",
 	   "TODOs 1 and 2: evsrv.h: \"Every descriptor the module opens is close-on-exec\": "
 	   "each call that makes one (open, epoll, eventfd, timerfd, accept4) has a flag that "
 	   "sets it at creation; a program that runs another one must not hand it its clients' "
-	   "sockets (lesson: \"The listening socket\", pitfall 27; man 2 accept, man 2 open)")
+	   "sockets (lesson: \"The listening socket\", pitfall 27; man 2 accept, man 2 open); "
+	   "SOCK_NONBLOCK makes the accepted socket non-blocking in the same call")
 {
 	struct client a, b;
 	unsigned char r[EVSRV_REQ_SIZE];
@@ -3942,6 +4051,24 @@ GRADE_TEST(resources, close_on_exec, 1,
 		turn(0);
 	seen = check_cloexec(a.fd, b.fd, "");
 	grade_check(seen >= 2, "harness: the server's two client sockets were not found (%d)", seen);
+	/* The same sockets: non-blocking themselves (evsrv.h: "Client sockets
+	 * are non-blocking"), not only each call made on them. */
+	for (int fd = 0; fd < 4096; fd++) {
+		char link[64], target[128] = "";
+		int fl;
+
+		if (fd_was_open[fd] || fd == a.fd || fd == b.fd || fcntl(fd, F_GETFD) < 0)
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if (readlink(link, target, sizeof(target) - 1) < 0 || strncmp(target, "socket:", 7))
+			continue;
+		fl = fcntl(fd, F_GETFL);
+		grade_check(fl >= 0 && (fl & O_NONBLOCK), "descriptor %d (%s), a client socket the "
+		      "server accepted, is not O_NONBLOCK: evsrv.h says \"Client sockets are "
+		      "non-blocking\", the socket itself, so that no call on it can ever block the "
+		      "loop (a flag such as MSG_DONTWAIT on each call is not that). accept4 with "
+		      "SOCK_NONBLOCK (TODO 2; man 2 accept)", fd, target);
+	}
 	spy.hold = 0;
 	aio_release();
 	drive_one(&a, "after the close-on-exec check");
