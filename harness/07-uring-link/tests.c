@@ -1923,8 +1923,10 @@ URING_TEST(cancel, limits_and_arguments, 2,
 	grade_check(n == 0 || n == -ENOMEM, "ulink_start_read whose allocation failed returned "
 		    "%s, expected -ENOMEM (or 0 if it allocates nothing)", grade_errno_str(n));
 	if (n == -ENOMEM)
+		/* A read queued before the allocation and taken back (a NOP
+		 * that posts nothing: ulink.h) is not a read queued. */
 		grade_check(u.inflight == 0 && watch_in_kernel(&u.ring) <= watch.skip_success &&
-			    io_uring_sq_ready(&u.ring) == 0, "ulink_start_read returned -ENOMEM "
+			    sq_pending_requests(&u.ring) == 0, "ulink_start_read returned -ENOMEM "
 			    "but started or queued a read anyway (inflight %u)", u.inflight);
 	else
 		grade_check(SEAM_CALL(ulink_cancel_all(&u, NULL, 0)) == 1, "ulink_cancel_all "
@@ -3775,20 +3777,26 @@ URING_TEST(deadline, ring_call_faults, 2,
 	empty_pipe(p);
 	steps[1].fd = p[1];
 	/* The submission: the data is in the pipe already. */
-	for (int k = 0; k < 2; k++) {
-		const char *err = k == 0 ? "-EINTR" : "-EAGAIN";
+	/* Three -EINTR, three -EAGAIN, then twenty -EINTR: a signal is not
+	 * one of the few tries -EAGAIN gets, it is tried again however often
+	 * it comes (ulink.h: -EINTR never comes out of a function). */
+	for (int k = 0; k < 3; k++) {
+		const char *err = k == 1 ? "-EAGAIN" : "-EINTR";
+		const unsigned calls = k == 2 ? 20 : 3;
 
 		grade_check(SEAM_REAL(write)(p[1], "ready", 5) == 5, "harness: write");
 		watch_reset_counts();
 		watch.inject_at = 1;
-		watch.inject_calls = 3;
-		watch.inject_err = k == 0 ? -EINTR : -EAGAIN;
+		watch.inject_calls = calls;
+		watch.inject_err = k == 1 ? -EAGAIN : -EINTR;
 		ret = run_deadline(&u, p[0], buf, sizeof(buf), 3000);
 		watch_reset_counts();
-		grade_check(ret == 5 && !memcmp(buf, "ready", 5), "the first three liburing calls of "
+		grade_check(ret == 5 && !memcmp(buf, "ready", 5), "the first %u liburing calls of "
 			    "ulink_read_timeout returned %s (the kernel took nothing); on a pipe holding "
-			    "5 bytes it returned %s, expected 5: submit again", err,
-			    grade_errno_str(ret));
+			    "5 bytes it returned %s, expected 5: submit again%s", calls, err,
+			    grade_errno_str(ret), k == 2 ? ". -EINTR (a signal) is not one of the "
+			    "few tries -EAGAIN gets: do not count it, call again as often as it "
+			    "comes (ulink.h: \"-EINTR never comes out of a function\")" : "");
 		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	}
 	/* The wait: the data comes only once the module sleeps in
@@ -3809,6 +3817,23 @@ URING_TEST(deadline, ring_call_faults, 2,
 			    call > 1 ? ". The calls before it got their three -EAGAIN too and "
 			    "worked: is your count of tries kept from one call to the next (a static "
 			    "or a global)? Start it at 0 in each call" : "");
+		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
+	}
+	/* Twenty -EINTR in a row from the calls made while the read is in the
+	 * kernel (a signal at each wait): each is waited again, not counted. */
+	{
+		watch_reset_counts();
+		watch.inject_when = WATCH_WHEN_BUSY;
+		watch.inject_calls = 20;
+		watch.inject_err = -EINTR;
+		ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
+		watch_reset_counts();
+		grade_check(ret == 5 && !memcmp(buf, "slept", 5), "twenty liburing calls in a row "
+			    "made while the read was in the kernel returned -EINTR (a signal each "
+			    "time), then the data came; ulink_read_timeout returned %s, expected 5: "
+			    "-EINTR is not one of the few tries -EAGAIN gets; do not count it, wait "
+			    "again as often as it comes (ulink.h: \"-EINTR never comes out of a "
+			    "function\")", grade_errno_str(ret));
 		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	}
 	SEAM_CALL_VOID(ulink_exit(&u));
@@ -4278,5 +4303,68 @@ GRADE_TEST(copy, src_past_4gib, 1,
 		     "1 MiB + 777 bytes (a write of DST fails with EFBIG)", dst, dst_roles);
 	unlink(src);
 	unlink(dst);
+	free(data);
+}
+
+/* copy_battery.h's 07.26 makes SRC with mode 0644, the very mode a new DST
+ * gets, and its longer DST gets a SRC of 4097 bytes: a program that gives
+ * DST SRC's mode, or that empties DST only on the way to copying something,
+ * passes it. Here SRC is 0600 and 0755, and an empty SRC goes over a longer
+ * DST (chapter 06's lesson, "The program": the table of what is graded). */
+GRADE_TEST(copy, mode_not_from_source, 1,
+	   "lcopy: a new DST gets mode 0644 less the umask whatever SRC's mode (0600, 0755); an empty SRC empties a longer DST",
+	   "open_files (given in lcopy.c): DST is created with mode 0644 (less the umask), not "
+	   "with SRC's mode (that is cp -p): pass 0644 to open; an existing DST is emptied once "
+	   "it is known not to be SRC, whatever SRC's size, also 0 (man 2 open, \"mode\", "
+	   "O_TRUNC; chapter 06's lesson, \"The program\")")
+{
+	static const mode_t src_modes[] = { 0600, 0755 };
+	unsigned char *data = grade_random_bytes(20000);
+	struct prog_opts o = { .set_umask = true, .umask = 022 };
+	struct prog_result r;
+	struct stat st;
+
+	copy_setup();
+	copy_must_work();
+	for (size_t i = 0; i < sizeof(src_modes) / sizeof(src_modes[0]); i++) {
+		char sname[32], dname[32];
+		const char *src;
+		unsigned char *back;
+		size_t backlen;
+
+		snprintf(sname, sizeof(sname), "src-%03o", (unsigned)src_modes[i]);
+		snprintf(dname, sizeof(dname), "new-%03o", (unsigned)src_modes[i]);
+		src = grade_make_file(sname, data, 20000);
+		grade_check(chmod(src, src_modes[i]) == 0, "harness: chmod: %s", strerror(errno));
+		run_copy(src, grade_path(dname), &r, &o);
+		grade_check(r.exited && r.status == 0, "lcopy of a SRC of mode %03o: %s; stderr: %s",
+			    (unsigned)src_modes[i], prog_ending(&r), prog_stderr_line(&r));
+		back = grade_slurp(grade_path(dname), &backlen);
+		grade_check(back != NULL && backlen == 20000 && grade_first_diff(back, data, 20000) < 0,
+			    "lcopy of a SRC of mode %03o exited 0, but DST does not hold SRC's 20000 "
+			    "bytes (%zu bytes)", (unsigned)src_modes[i], back ? backlen : 0);
+		free(back);
+		/* stat, not access(): root ignores permission bits */
+		grade_check(stat(grade_path(dname), &st) == 0 && (st.st_mode & 07777) == 0644,
+			    "lcopy of a SRC of mode %03o under umask 022 made a new DST of mode %03o, "
+			    "expected 0644: a new DST gets 0644 less the umask, not SRC's mode",
+			    (unsigned)src_modes[i], (unsigned)(st.st_mode & 07777));
+	}
+	{
+		const char *empty = grade_make_file("empty-src", "", 0), *old;
+		unsigned char *back;
+		size_t oldlen;
+
+		old = grade_make_file("longer", data, 20000);
+		run_copy(empty, old, &r, &o);
+		grade_check(r.exited && r.status == 0, "lcopy of an empty SRC over a 20000-byte DST: "
+			    "%s; stderr: %s", prog_ending(&r), prog_stderr_line(&r));
+		back = grade_slurp(old, &oldlen);
+		grade_check(back != NULL && oldlen == 0, "lcopy of an empty SRC over a 20000-byte DST "
+			    "exited 0 and left DST with %zu bytes: DST must end up SRC, here empty. "
+			    "Empty DST when you open it (once you know it is not SRC), also when "
+			    "there is nothing to copy", oldlen);
+		free(back);
+	}
 	free(data);
 }
