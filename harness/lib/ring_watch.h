@@ -160,7 +160,7 @@ struct ring_watch {
 	int virt_fd;           /* -1: off                                        */
 	unsigned virt_sqes;    /* read SQEs turned into NOPs                      */
 	unsigned nvirt;
-	struct { __u64 id; __s32 res; bool injected, pending; } virt[WATCH_MAX_SHRUNK];
+	struct { __u64 id; __s32 res; bool pending; } virt[WATCH_MAX_SHRUNK];
 	/* broken chains */
 	bool break_links;      /* cut linked reads, cancel the rest of the chain */
 	unsigned links_broken; /* chains broken so far                            */
@@ -283,7 +283,6 @@ static void watch_nop_sqe(struct io_uring_sqe *sqe, int res)
 	if (watch.nvirt < WATCH_MAX_SHRUNK) {
 		watch.virt[watch.nvirt].id = sqe->user_data;
 		watch.virt[watch.nvirt].res = res;
-		watch.virt[watch.nvirt].injected = inject;
 		watch.virt[watch.nvirt].pending = true;
 		watch.nvirt++;
 	}
@@ -503,7 +502,7 @@ static void watch_rewrite_cqes(struct io_uring *ring)
 
 		for (unsigned i = 0; i < watch.nvirt; i++)
 			if (watch.virt[i].pending && watch.virt[i].id == cqe->user_data &&
-			    cqe->res == (watch.virt[i].injected ? watch.virt[i].res : 0)) {
+			    cqe->res == (watch_nop_injects > 0 ? watch.virt[i].res : 0)) {
 				/* the NOP's result */
 				watch.virt[i].pending = false;
 				cqe->res = watch.virt[i].res;
