@@ -27,6 +27,10 @@
  *   - pacing: return -EAGAIN from every submit while SQEs are queued and a
  *     read is in the kernel, until the code waits for a completion; record
  *     how many submits in a row it tried without waiting or reaping;
+ *   - -EAGAIN with completions waiting (eagain_while_ready): every submit
+ *     made with SQEs queued and a CQE in the CQ answers -EAGAIN (make_ready()
+ *     is called first, so that a test can make a completion arrive); the
+ *     same count of submits in a row without reaping;
  *   - poison the continuation of a read cut short (its fd becomes -1, so it
  *     fails with -EBADF): an error after partial progress;
  *   - after each call, rewrite CQEs the code has not seen yet: one -EINTR per
@@ -149,6 +153,10 @@ struct ring_watch {
 	unsigned eagains;      /* -EAGAIN injected so far                        */
 	unsigned eagain_streak, eagain_streak_max; /* in a row, CQ head not moved */
 	unsigned last_khead;
+	/* -EAGAIN from submits while CQEs wait to be reaped (at most 64, with
+	 * pacing's); make_ready, if set, runs first at each such submit */
+	bool eagain_while_ready;
+	void (*make_ready)(struct io_uring *ring);
 	/* CQE rewriting: -EINTR in the cqe_eintr_at-th CQE of each user_data */
 	unsigned cqe_eintr_at; /* 0: off                                         */
 	unsigned cqe_eintrs;   /* CQEs rewritten to -EINTR                        */
@@ -547,11 +555,26 @@ static void watch_submission(struct io_uring *ring, const char *name)
 	watch_shrink_queued(ring);
 }
 
+/* An injected -EAGAIN, counted: in all, and in a row with the CQ head
+ * where it was (submits tried again without reaping anything). */
+static void watch_eagain_counted(const struct io_uring *ring, int *err)
+{
+	unsigned khead = *ring->cq.khead;
+
+	if (khead != watch.last_khead)
+		watch.eagain_streak = 0;
+	watch.last_khead = khead;
+	watch.eagains++;
+	if (++watch.eagain_streak > watch.eagain_streak_max)
+		watch.eagain_streak_max = watch.eagain_streak;
+	*err = -EAGAIN;
+}
+
 /* Pacing: -EAGAIN for a submit while SQEs are queued, some read is in the
  * kernel (not queued, no CQE waiting) and the code has not waited yet. */
 static bool watch_pacing(struct io_uring *ring, const char *name, unsigned nr, int *err)
 {
-	unsigned queued, ready, inflight, khead;
+	unsigned queued, ready, inflight;
 
 	if (!watch.eagain_until_wait || watch.waited || !ring)
 		return false;
@@ -569,14 +592,24 @@ static bool watch_pacing(struct io_uring *ring, const char *name, unsigned nr, i
 	}
 	if (inflight <= queued + ready || watch.eagains >= 64)
 		return false;
-	khead = *ring->cq.khead;
-	if (khead != watch.last_khead)
-		watch.eagain_streak = 0;
-	watch.last_khead = khead;
-	watch.eagains++;
-	if (++watch.eagain_streak > watch.eagain_streak_max)
-		watch.eagain_streak_max = watch.eagain_streak;
-	*err = -EAGAIN;
+	watch_eagain_counted(ring, err);
+	return true;
+}
+
+/* The kernel short of resources with completions to reap: -EAGAIN for a
+ * submit that has SQEs queued while a CQE waits in the CQ. Reaping is what
+ * frees the kernel's resources (io_uring_enter(2), EAGAIN), so submitting
+ * again at once meets -EAGAIN again; the streak counts those submits. */
+static bool watch_ready_eagain(struct io_uring *ring, const char *name, int *err)
+{
+	if (!watch.eagain_while_ready || !ring || !watch_is_submit(name) ||
+	    io_uring_sq_ready(ring) == 0)
+		return false;
+	if (watch.make_ready)
+		watch.make_ready(ring);
+	if (io_uring_cq_ready(ring) == 0 || watch.eagains >= 64)
+		return false;
+	watch_eagain_counted(ring, err);
 	return true;
 }
 
@@ -741,6 +774,8 @@ static bool watch_call(struct io_uring *ring, int *err)
 		if (watch_call(ring, &err))                       \
 			return err;                               \
 		if (watch_pacing(ring, #name, (nr), &err))        \
+			return err;                               \
+		if (watch_ready_eagain(ring, #name, &err))        \
 			return err;                               \
 		watch_submission(ring, #name);                    \
 		if (watch_wake_early(ring, #name, (nr), &ret)) {  \
