@@ -39,28 +39,6 @@
 
 #define LESSON "chapters/01-blocking/README.md"
 
-/*
- * creat(2) is open(2) with O_CREAT | O_WRONLY | O_TRUNC (open(2): "A call to
- * creat() is equivalent to calling open() with flags equal to
- * O_CREAT|O_WRONLY|O_TRUNC"), and harness/lib/allowed.txt lets a module call
- * it, but it is no seam (harness/lib/seams.def): a copy_file that creates
- * its destination with creat would pass by every open hook of these tests
- * (the EACCES of a 0444 file played for root, whom the sandbox otherwise
- * keeps from writing it; the EINTR storms; the errno left at EINTR) and by
- * every count of opens. So the test binary defines creat itself: the
- * module's call binds to it at link time and becomes the open it stands for,
- * through the open seams. (If seams.def ever wraps creat, drop these.)
- */
-int creat(const char *path, mode_t mode)
-{
-	return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
-}
-
-int creat64(const char *path, mode_t mode)
-{
-	return open64(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
-}
-
 /* ------------------------------------------------------------------ helpers */
 
 /*
