@@ -84,6 +84,7 @@
 
 #include "faults.h"
 #include "grade.h"
+#include "nop_inject.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -240,10 +241,6 @@ static __u64 watch_sqe_data(const struct io_uring_sqe *sqe)
 	return sqe->addr;
 }
 
-#ifndef IORING_NOP_INJECT_RESULT
-#define IORING_NOP_INJECT_RESULT (1U << 0)
-#endif
-
 /* Whether this kernel's NOP completes with a result it is given
  * (IORING_NOP_INJECT_RESULT): -1 not yet known. Asked once per test process,
  * in watch_start, before the code under test runs, on a ring of its own. */
@@ -251,25 +248,8 @@ static int watch_nop_injects = -1;
 
 static void watch_probe_nop_inject(void)
 {
-	struct io_uring ring;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-
-	if (watch_nop_injects >= 0)
-		return;
-	watch_nop_injects = 0;
-	if (SEAM_REAL(io_uring_queue_init)(2, &ring, 0) != 0)
-		return;
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_nop(sqe);
-	sqe->rw_flags = IORING_NOP_INJECT_RESULT;
-	sqe->len = (__u32)-EAGAIN;
-	if (SEAM_REAL(io_uring_submit_and_wait)(&ring, 1) == 1 &&
-	    io_uring_peek_cqe(&ring, &cqe) == 0) {
-		watch_nop_injects = cqe->res == -EAGAIN;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-	SEAM_REAL(io_uring_queue_exit)(&ring);
+	if (watch_nop_injects < 0)
+		watch_nop_injects = nop_inject_probe() > 0;
 }
 
 /* The SQE becomes a NOP whose CQE says `res`. Where the kernel can, the NOP
