@@ -2907,6 +2907,24 @@ GRADE_TEST(uring, stats, 1,
 			    "reads and %ld nodes read (TODO 10)", what, st.hops, st.reads, U.submits,
 			    uring_nodes());
 	}
+	/* the last query again, as it was: read and counted again, nothing
+	 * remembered between calls */
+	{
+		const char *what = "query 4 (k 10, L 32, W 5) asked a second time";
+		int ret;
+
+		memset(&st, 0xa5, sizeof(st));
+		ret = usearch(query(4), T_K, 32, 5, ids, NULL, &st);
+		uring_check_searched(ret, what);
+		uring_after(what, false);
+		grade_check(uring_nodes() > 0 && st.reads == uring_nodes() && st.hops == U.submits,
+			    "%s: the ring saw %ld submits carrying reads and %ld nodes read, and the "
+			    "stats say %u hops and %u reads. A search reads the index each time it is "
+			    "asked, also a query it has just answered, and its stats count that "
+			    "call's reads: nothing is remembered between calls, neither answers nor "
+			    "counts (ann.h; TODO 10)", what, U.submits, uring_nodes(), st.hops,
+			    st.reads);
+	}
 	/* a read held back: the search also waits with nothing to submit */
 	uring_plan(0, U_HOLD, 2);
 	memset(&st, 0xa5, sizeof(st));
