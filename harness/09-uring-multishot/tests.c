@@ -5547,3 +5547,159 @@ GRADE_TEST(stop, errno_kept, 1,
 	srv_close();
 	close(lfd);
 }
+
+GRADE_TEST_T(faults, second_stalled_reader, 1,
+	   "a client that never reads is paused holding half the ring; a second client that "
+	   "never reads then holds buffers of its own: its receive is not cancelled while it "
+	   "holds far fewer than UECHO_HOLD_MAX(nbufs) itself",
+	   "TODO 8: the limit is UECHO_HOLD_MAX of the server's nbufs, compared with the "
+	   "buffers that one connection holds; not half of what the ring has left, nor of "
+	   "what the other connections leave (lesson, section 9)", 30)
+{
+	struct client cls[2];
+	uint64_t held_a;
+	long end;
+
+	setup();
+	/* As 09.13: 1024 buffers of 1 KiB, a client that sends 1 KiB a turn
+	 * and never reads, until it is paused holding half the ring. */
+	srv_open_cfg(unix_listener(), 64, 1024, 1024);
+	client_sndbuf = 16 * 1024;
+	cl_open(&cls[0], 4 << 20, 4096);
+	cls[0].reading = false;
+	cls[0].send_max = 1024;
+	for (end = fault_now_ms() + 10000; fault_now_ms() < end && stats().paused == 0;) {
+		cl_step(&cls[0]);
+		turn(1);
+	}
+	grade_check(stats().paused >= 1, "a client that never reads was not paused in 10 s: %s "
+		    "(TODO 8)", stats_text());
+	/* Until nothing moves for 300 ms: what it holds then stays held (its
+	 * echo is blocked, its receive cancelled). */
+	end = fault_now_ms() + 5000;
+	for (long since = -1, held = -1; fault_now_ms() < end;) {
+		cl_step(&cls[0]);
+		turn(1);
+		if ((long)stats().bufs_held != held) {
+			held = (long)stats().bufs_held;
+			since = fault_now_ms();
+		} else if (fault_now_ms() - since >= 300) {
+			break;
+		}
+	}
+	held_a = stats().bufs_held;
+	/* The second stalled client, 1 KiB a turn. The ring has 1024 - held_a
+	 * buffers left (at most 512): it runs dry before this client holds
+	 * UECHO_HOLD_MAX(1024) = 512, so a correct module never pauses it; a
+	 * cancel while it holds fewer than 3/4 of that (a wide margin) takes
+	 * the limit from the buffers left, not from nbufs. */
+	cl_open(&cls[1], 4 << 20, 4096);
+	client_sndbuf = 0;
+	cls[1].reading = false;
+	cls[1].send_max = 1024;
+	for (end = fault_now_ms() + 10000; fault_now_ms() < end;) {
+		long cancels = obs.cancels;
+		struct uecho_stats st;
+		uint64_t held_b;
+
+		cl_step(&cls[1]);
+		turn(1);
+		st = stats();
+		held_b = st.bufs_held > held_a ? st.bufs_held - held_a : 0;
+		grade_check(obs.cancels == cancels || held_b >= UECHO_HOLD_MAX(1024u) * 3 / 4,
+			    "a first client that never reads was paused holding %llu of the 1024 "
+			    "buffers; a second one that never reads was then cancelled (flow "
+			    "control) while it held about %llu buffers itself, far fewer than "
+			    "UECHO_HOLD_MAX(1024) = %u: the limit is half of the server's nbufs, "
+			    "compared with what this connection holds, not half of the buffers the "
+			    "others leave free (uecho.h, the flow control rule; TODO 8; lesson, "
+			    "section 9); %s", (unsigned long long)held_a,
+			    (unsigned long long)held_b, UECHO_HOLD_MAX(1024u), stats_text());
+		if (obs.cancels != cancels || obs.enobufs > 0 ||
+		    held_b >= UECHO_HOLD_MAX(1024u) * 3 / 4)
+			break;
+	}
+	cl_free(&cls[0]);
+	cl_free(&cls[1]);
+	/* Both gone: their buffers come back. */
+	for (end = fault_now_ms() + 5000; fault_now_ms() < end && stats().conns_open > 0;)
+		turn(10);
+	srv_close();
+	close(lfd);
+}
+
+/* 09.46: the receive of a paused connection ends (-ECANCELED, no
+ * IORING_CQE_F_MORE: the kernel really ended it), and the module is shown
+ * -ECONNRESET instead: a client that failed while its echo is blocked (it
+ * does not read), its send waiting in the kernel. */
+static bool recv_reset_shown;   /* armed: the next such CQE is rewritten */
+static long recv_reset_rewritten;
+
+static void show_recv_reset(struct io_uring_cqe *cqe)
+{
+	struct track *t = track_of(cqe->user_data, false);
+
+	if (!recv_reset_shown || !t || t->open <= 0 || t->op != IORING_OP_RECV ||
+	    cqe->res != -ECANCELED || (cqe->flags & IORING_CQE_F_MORE))
+		return;
+	cqe->res = -ECONNRESET;
+	recv_reset_rewritten++;
+	recv_reset_shown = false;
+}
+
+GRADE_TEST_T(faults, recv_fails_send_blocked, 1,
+	   "a client that never reads has its echo blocked in a send; its receive then ends "
+	   "with -ECONNRESET: the connection is closed anyway (its send cancelled: the "
+	   "client will never read it), every buffer back in the ring, and the client sees "
+	   "the close",
+	   "TODO 7, 9: a client whose receive failed is done: give back what no send is "
+	   "reading, cancel the send still in the kernel (by its own user_data), and close "
+	   "the socket once that send's CQE is in, not before (lesson, section 9)", 30)
+{
+	struct client cl;
+	long end;
+
+	setup();
+	srv_open_cfg(unix_listener(), 64, 1024, 1024);
+	client_sndbuf = 16 * 1024;
+	cl_open(&cl, 4 << 20, 4096);
+	client_sndbuf = 0;
+	cl.reading = false;
+	cl.send_max = 1024;
+	recv_reset_rewritten = 0;
+	recv_reset_shown = true;
+	watch.on_cqe = show_recv_reset;
+	/* Until flow control cancels its receive, whose end is shown as a
+	 * reset: at most 10 s. */
+	for (end = fault_now_ms() + 10000; fault_now_ms() < end && !recv_reset_rewritten;) {
+		cl_step(&cl);
+		turn(1);
+	}
+	watch.on_cqe = NULL;
+	recv_reset_shown = false;
+	grade_check(recv_reset_rewritten > 0, "a client that never reads was not paused in 10 s "
+		    "(no receive ended with -ECANCELED): %s (TODO 8)", stats_text());
+	/* The client still does not read: its echo stays blocked unless the
+	 * module cancels the send. */
+	for (end = fault_now_ms() + 5000; fault_now_ms() < end && stats().conns_open > 0;)
+		turn(10);
+	grade_check(stats().conns_open == 0 && stats().closed == 1 && stats().bufs_held == 0,
+		    "a client whose echo was blocked (it does not read, the server's send waits in "
+		    "the kernel) had its receive end with -ECONNRESET; 5 s later the server still "
+		    "says: %s. A client whose receive failed is closed: give back the buffers no "
+		    "send reads, cancel its send in flight by that send's user_data (a cancel "
+		    "naming the receive, which has ended, finds nothing), and close once the "
+		    "send's CQE is in (uecho.h: \"Errors of one client ... close that client\"; "
+		    "TODO 7, 9)", stats_text());
+	/* The client sees the close: the echo it got, then end of file. */
+	cl.reading = true;
+	for (end = fault_now_ms() + 5000; fault_now_ms() < end && !cl.eof && !cl.err;) {
+		cl_step(&cl);
+		turn(10);
+	}
+	grade_check(cl.eof || cl.err, "the server counts the client closed, yet the client "
+		    "reads no end of file 5 s later: its socket was never closed (TODO 9)");
+	cl_free(&cl);
+	srv_close();
+	close(lfd);
+}
