@@ -229,8 +229,10 @@ void *laio_alloc_aligned(size_t len);
  * safe choice. Either pointer may be NULL.
  *
  * Returns 0 on success, -EOPNOTSUPP when the filesystem reports that
- * direct I/O is not supported on this file (alignment 0), or the -errno of
- * statx (-EBADF for a bad fd, ...). The outputs are written only on
+ * direct I/O is not supported on this file (alignment 0), -EBADF for a
+ * negative fd (no open file: checked before statx, which would take
+ * AT_FDCWD, -100, for the current directory), or the -errno of statx
+ * (-EBADF for a closed fd, ...). The outputs are written only on
  * success. Note that this tells the minimum; LAIO_DIO_ALIGN is what this
  * chapter uses, and it is a multiple of every value seen in practice.
  */

@@ -158,7 +158,7 @@ int laio_dio_alignment(int fd, size_t *mem_align, size_t *offset_align)
 	 * for, and how stx_mask tells you whether you got it. statx is a glibc
 	 * function, so its failure is reported the C library way. If your
 	 * headers predate Linux 6.1, the lesson's "The exercise" says what to
-	 * define.
+	 * define. A negative fd is no open file (laio.h says what it gets).
 	 */
 	(void)fd;
 	(void)mem_align;
