@@ -72,6 +72,27 @@ static void watch_probe_frees(void)
 	seam_hook_io_uring_free_probe = count_free_probe;
 }
 
+/*
+ * io_uring_queue_exit closes the ring's descriptor: a second exit of the
+ * same ring closes that number again, and by then it may be someone else's
+ * file (another thread opened one). A ring whose descriptor is not open at
+ * io_uring_queue_exit was torn down already. Every test watches for it.
+ */
+static void exit_open_ring_only(struct io_uring *ring)
+{
+	if (ring && ring->ring_fd >= 0 && SEAM_REAL(fcntl)(ring->ring_fd, F_GETFD) < 0 &&
+	    errno == EBADF) {
+		seam_violate("your code called io_uring_queue_exit on a ring that was already "
+			     "torn down (its descriptor %d is closed): a ring torn down twice "
+			     "closes a descriptor number that may belong to another file by "
+			     "then. Tear each ring down once, in one place (uring_basics.h, "
+			     "uring_open: \"the ring is torn down again\"; man 3 "
+			     "io_uring_queue_exit)", ring->ring_fd);
+		return;
+	}
+	SEAM_REAL(io_uring_queue_exit)(ring);
+}
+
 /* Every test: io_uring usable here (else SKIP with the reason) and
  * submissions watched. */
 static void setup_plain(void)
@@ -80,6 +101,7 @@ static void setup_plain(void)
 	grade_require_memlock(MEMLOCK_NEEDED, "this chapter's tests");
 	watch_submissions();
 	watch_probe_frees();
+	seam_hook_io_uring_queue_exit = exit_open_ring_only;
 }
 
 /* The tests that move data also refuse every blocking read and write. */
@@ -1076,7 +1098,8 @@ static void check_buffer_mapped(const struct io_uring_sqe *sqe)
 
 GRADE_TEST(copy, byte_for_byte, 3,
 	   "uring_copy_file copies files of odd sizes through odd buffer sizes, byte for byte, "
-	   "a /proc file whose st_size says 0, and through symbolic links",
+	   "a /proc file whose st_size says 0, and through symbolic links; no request above "
+	   "bufsize",
 	   "TODO 6: each round writes exactly what its read returned, at the same place; the"
 	   " copy ends at end of file (a read that returns 0), not at fstat's st_size, and "
 	   "returns the total (uring_basics.h, uring_copy_file; man 5 proc: most files there "
@@ -1096,10 +1119,21 @@ GRADE_TEST(copy, byte_for_byte, 3,
 		off_t got;
 
 		watch_reset();
+		memset(&most_len, 0, sizeof(most_len));
+		uw.on_rw = record_lens;
 		got = UCALL(uring_copy_file(src, dst, cases[i].bufsize));
 		grade_check(got == (off_t)size, "uring_copy_file of a %zu-byte file with bufsize "
 			    "%zu returned %s, expected %zu", size, cases[i].bufsize,
 			    errno_name((ssize_t)got), size);
+		/* bufsize is the caller's: the memory it allows per request, not a
+		 * hint to round up to a page or a block. */
+		grade_check(most_len.read <= cases[i].bufsize && most_len.write <= cases[i].bufsize,
+			    "uring_copy_file with bufsize %zu made a request of %u bytes (largest "
+			    "read %u, largest write %u): bufsize is the bytes per request, and the "
+			    "size of the one buffer it allocates; do not round it up (uring_basics.h, "
+			    "uring_copy_file; TODO 6)", cases[i].bufsize,
+			    most_len.read > most_len.write ? most_len.read : most_len.write,
+			    most_len.read, most_len.write);
 		check_one_at_a_time("uring_copy_file");
 		back = grade_slurp(dst, &backlen);
 		grade_check(back != NULL, "uring_copy_file returned %lld but %s does not exist",
@@ -1529,9 +1563,26 @@ GRADE_TEST(copy, errors, 2,
 		    "TODO 6)", (unsigned long long)offs.first_write_off);
 }
 
+/* close(2) that refuses a descriptor which is not open: a descriptor closed
+ * twice (by then its number may be another thread's file). close(-1) is a
+ * harmless EBADF: a cleanup that closes "whatever is open, -1 if nothing" is
+ * no double close. */
+static int close_open_only(int fd)
+{
+	if (fd >= 0 && SEAM_REAL(fcntl)(fd, F_GETFD) < 0 && errno == EBADF) {
+		seam_violate("uring_copy_file closed descriptor %d, which was not open: a "
+			     "descriptor closed twice? When opening dst fails, or dst turns out "
+			     "to be src, whatever closed src there already did; close each "
+			     "descriptor once, on every path (TODO 6; close(2))", fd);
+		errno = EBADF;
+		return -1;
+	}
+	return SEAM_REAL(close)(fd);
+}
+
 GRADE_TEST(copy, no_leaks, 2,
-	   "uring_copy_file closes both files and its ring after a copy and after each error, "
-	   "and sets its ring up with uring_open (-EOPNOTSUPP without IORING_OP_WRITE)",
+	   "uring_copy_file closes both files (each once) and its ring after a copy and after "
+	   "each error, and sets its ring up with uring_open (-EOPNOTSUPP without IORING_OP_WRITE)",
 	   "TODO 6: every path out, also when the ring cannot be set up, gives back the ring"
 	   " and both descriptors (pitfall 11); the ring comes from your uring_open, whose probe "
 	   "says whether the kernel can read and write (uring_basics.h, uring_copy_file: "
@@ -1553,6 +1604,7 @@ GRADE_TEST(copy, no_leaks, 2,
 
 	setup();
 	seam_refuse_blocking_io(copy_no_blocking_io);
+	seam_hook_close = close_open_only;
 	before = fault_count_fds();
 	got[0] = UCALL(uring_copy_file(src, grade_path("dst"), 4096));
 	after[0] = fault_count_fds();
@@ -4923,4 +4975,50 @@ GRADE_TEST(features, two_probes_at_once, 1,
 		    "open: the second one set a static ring up again over the first one's, "
 		    "whose descriptor is then never closed", fault_count_fds() - before);
 	check_probes_freed("uring_probe_features");
+}
+
+GRADE_TEST(batch, retries_eagain_eintr_results, 1,
+	   "uring_serial_batch_read asks again when a read completes with res -EINTR or "
+	   "-EAGAIN (once, or 5 times in a row): the request gets its bytes, not the error",
+	   "TODO 9: each request's res is what uring_read_full returns, retries included: "
+	   "-EINTR in cqe->res is asked again, -EAGAIN too after a poll for POLLIN. A loop of "
+	   "your own in the batch must do what TODO 4 does, or call uring_read_full "
+	   "(chapters/common/batch.h; uring_basics.h, uring_serial_batch_read)")
+{
+	static const int retried[] = { -EINTR, -EAGAIN };
+	unsigned char *data = grade_random_bytes(8192), bufs[2][3000];
+	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
+
+	setup();
+	require_nop_inject();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	for (size_t i = 0; i < 2 * sizeof(retried) / sizeof(retried[0]); i++) {
+		int times = i % 2 ? 5 : 1, res = retried[i / 2];
+		struct batch_req reqs[2] = { { fd, 100, 3000, bufs[0], 1 },
+					     { fd, 4000, 3000, bufs[1], 1 } };
+		int ret;
+
+		memset(bufs, 0, sizeof(bufs));
+		inject(OPS_READ, 0, times, res);
+		ret = UCALL(uring_serial_batch_read(reqs, 2, 1));
+		grade_check(uw.inject_left == 0, "uring_serial_batch_read returned %s after %d "
+			    "of %d IORING_OP_READ requests that complete with res = %s; expected "
+			    "it to ask again each time", errno_name(ret), times - uw.inject_left,
+			    times, errno_name(res));
+		inject(0, 0, 0, 0);
+		grade_check(ret == 0, "uring_serial_batch_read returned %s when %d read(s) "
+			    "completed with res = %s; expected 0", errno_name(ret), times,
+			    errno_name(res));
+		for (int r = 0; r < 2; r++) {
+			grade_check(reqs[r].res == 3000, "request %d: res is %s when the batch's "
+				    "first %d read(s) completed with res = %s; expected 3000: %s in "
+				    "cqe->res is never a request's answer, it is asked again (for "
+				    "-EAGAIN after a poll), as uring_read_full does", r,
+				    errno_name(reqs[r].res), times, errno_name(res), errno_name(res));
+			grade_check_same(bufs[r], data + (r ? 4000 : 100), 3000,
+					 r ? "request 1 after a retry" : "request 0 after a retry");
+		}
+	}
+	close(fd);
+	free(data);
 }
