@@ -3600,7 +3600,7 @@ BATCH_BATTERY(pool_batch, pool_target, "tpool_batch_read",
 	      "worker with pread; lesson, section 8)")
 
 GRADE_TEST(paio, held_reads_do_not_stall, 2,
-	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 72 file reads (qd 20); a bounded wait leaves reads behind it (qd 8 and 12; qd 16 with 8 in flight)",
+	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 72 file reads (qd 20); a bounded wait leaves reads behind it (qd 8 and 12; qd 16 with 8 in flight; \"oldest\" by submission at qd 24)",
 	   "TODO 6: wait on every read in flight, so that whichever finishes wakes you. A "
 	   "wait on only some of them (the oldest, say) sleeps while the others are done and "
 	   "their slots could take the next requests; if you do that to wake less often, "
@@ -3691,6 +3691,70 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 		check_protocol();
 		check_file_results("paio_batch_read (16 requests, 8 of length 0)", freqs, 16,
 				   data, size, 16);
+	}
+	/* "Oldest" goes by submission, not by the place in the window: 32
+	 * requests at qd 24, 8 file reads, 8 pipes held until every file read
+	 * was collected, 16 file reads. Once the first 8 reads are collected,
+	 * their slots take the last 8 requests: the slots at the front of the
+	 * window then hold the NEWEST reads, and the 8 oldest in flight are the
+	 * pipes. A wait on "the 8th running slot" is a wait on the newest. */
+	{
+		const size_t n2 = 32;
+		struct batch_req r2[32], p2[8];
+		unsigned char *pd2[8];
+		int pp[8][2];
+		struct feed *f2;
+		long t0, timeouts, r0;
+
+		aw_watch();
+		t0 = atomic_load(&aw.suspend_timeouts);  /* one may run out in this batch */
+		feed_pipes(8, pp, p2, pd2, plen, 0, UNSET);
+		for (size_t i = 0; i < n2; i++)
+			r2[i] = i >= 8 && i < 16 ? p2[i - 8] :
+				(struct batch_req){ fd, (off_t)grade_rand_below(size - len), len,
+						    grade_xmalloc(len), UNSET };
+		/* after_returns counts every aio_return of the test: hold the
+		 * pipes until this batch's 24 file reads are collected. */
+		pthread_mutex_lock(&aw.lock);
+		r0 = aw.returns;
+		pthread_mutex_unlock(&aw.lock);
+		f2 = feed_start(&(struct feed_cfg){ .n = 8, .pipes = pp, .data = pd2,
+						    .len = plen, .wait = W_IN_SUSPEND,
+						    .after_returns = r0 + 24 });
+		rc = SEAM_CALL(paio_batch_read(r2, n2, 24));
+		grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+			    "read(s) still in flight", errno_name(rc), aw_in_flight());
+		feed_join(f2);
+		w_check_no_violation();
+		check_fed(f2, "32 requests at qd 24, 8 pipes (requests 8-15) answered only after "
+			  "the 24 file reads were collected: after the first 8 reads, the front "
+			  "slots of the window hold the newest reads; \"oldest\" goes by the "
+			  "order of submission, not by the place in the window");
+		grade_check(rc == 0, "paio_batch_read (8 file reads, 8 held pipes, 16 file reads, "
+			    "qd 24) returned %s, expected 0", errno_name(rc));
+		check_protocol();
+		timeouts = atomic_load(&aw.suspend_timeouts) - t0;
+		grade_check(timeouts <= 1, "paio_batch_read's timed aio_suspend ran out %ld times "
+			    "in one batch (8 file reads, 8 held pipes, 16 file reads): a loop of "
+			    "timed waits is polling; a bounded wait on some of the reads may run "
+			    "out once, then wait on all of them with NULL (TODO 6, lesson section "
+			    "3)", timeouts);
+		check_suspends_per_read();
+		for (size_t i = 0; i < n2; i++) {
+			if (i >= 8 && i < 16)
+				continue;
+			grade_check(r2[i].res == (ssize_t)len, "paio_batch_read: file request %zu "
+				    "(offset %lld, len %zu, 8 held pipes before it): res is %s, "
+				    "expected %zu", i, (long long)r2[i].offset, len,
+				    errno_name(r2[i].res), len);
+			grade_check_same(r2[i].buf, data + r2[i].offset, len, "paio_batch_read");
+			free(r2[i].buf);
+		}
+		for (int k = 0; k < 8; k++)
+			p2[k] = r2[8 + k];
+		check_pipe_results("paio_batch_read", p2, 8, pd2, plen);
+		feed_free_pipes(8, pp, p2, pd2);
+		free(f2);
 	}
 	close(fd);
 	free(data);
