@@ -1054,6 +1054,24 @@ URING_TEST(tables, buffers, 2,
 	ret = probe_read(&u, fd, false, a + 5 * 4096, 4096, 5);
 	grade_check(ret == 4096, "a READ_FIXED into slot 5 of the full table got %s",
 		    grade_errno_str(ret));
+	/* The last slot is a slot like the others: it can be emptied, and
+	 * then it is the lowest free one. */
+	ret = SEAM_CALL(ufixed_remove_buffer(&u, UFIXED_MAX_BUFS - 1));
+	grade_check(ret == 0 && u.bufs[UFIXED_MAX_BUFS - 1].iov_base == NULL,
+		    "ufixed_remove_buffer(&u, %u), the last slot of a full table, returned %s "
+		    "(bufs[%u] is %p), expected 0 and the slot emptied: slots 0 to "
+		    "UFIXED_MAX_BUFS - 1 are all valid, check slot >= UFIXED_MAX_BUFS only (TODO 3)",
+		    UFIXED_MAX_BUFS - 1, grade_errno_str(ret), UFIXED_MAX_BUFS - 1,
+		    u.bufs[UFIXED_MAX_BUFS - 1].iov_base);
+	ret = probe_read(&u, fd, false, a + (size_t)(UFIXED_MAX_BUFS - 1) * 4096, 4096,
+			 UFIXED_MAX_BUFS - 1);
+	grade_check(ret == -EFAULT, "a READ_FIXED of the harness into slot %u after "
+		    "ufixed_remove_buffer emptied it got %s, expected -EFAULT: the kernel's slot "
+		    "is still filled (TODO 3)", UFIXED_MAX_BUFS - 1, grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_add_buffer(&u, b, 4096));
+	grade_check(ret == (int)UFIXED_MAX_BUFS - 1, "the last slot emptied in a full table: "
+		    "ufixed_add_buffer returned %s, expected slot %u, the only free one (TODO 2)",
+		    grade_errno_str(ret), UFIXED_MAX_BUFS - 1);
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	for (unsigned k = 0; k < UFIXED_MAX_BUFS; k++)
 		grade_check(u.bufs[k].iov_base == NULL && u.bufs[k].iov_len == 0, "after "
@@ -1301,6 +1319,23 @@ URING_TEST(tables, files, 2,
 	ret = SEAM_CALL(ufixed_add_file(&u, fd));
 	grade_check(ret == -ENOSPC, "with all %u file slots taken, ufixed_add_file returned %s, "
 		    "expected -ENOSPC", UFIXED_MAX_FILES, grade_errno_str(ret));
+	/* The last slot is a slot like the others: it can be emptied, and
+	 * then it is the lowest free one. */
+	ret = SEAM_CALL(ufixed_remove_file(&u, UFIXED_MAX_FILES - 1));
+	grade_check(ret == 0 && u.files[UFIXED_MAX_FILES - 1] == -1,
+		    "ufixed_remove_file(&u, %u), the last slot of a full table, returned %s "
+		    "(files[%u] is %d), expected 0 and the slot emptied (-1): slots 0 to "
+		    "UFIXED_MAX_FILES - 1 are all valid, check slot >= UFIXED_MAX_FILES only "
+		    "(TODO 5)", UFIXED_MAX_FILES - 1, grade_errno_str(ret), UFIXED_MAX_FILES - 1,
+		    u.files[UFIXED_MAX_FILES - 1]);
+	ret = probe_read(&u, UFIXED_MAX_FILES - 1, true, buf, 4096, -1);
+	grade_check(ret == -EBADF, "a read of the harness through file slot %u after "
+		    "ufixed_remove_file emptied it got %s, expected -EBADF: the kernel's slot "
+		    "still holds the file (TODO 5)", UFIXED_MAX_FILES - 1, grade_errno_str(ret));
+	ret = SEAM_CALL(ufixed_add_file(&u, fd));
+	grade_check(ret == (int)UFIXED_MAX_FILES - 1, "the last file slot emptied in a full "
+		    "table: ufixed_add_file returned %s, expected slot %u, the only free one "
+		    "(TODO 4)", grade_errno_str(ret), UFIXED_MAX_FILES - 1);
 	SEAM_CALL_VOID(ufixed_exit(&u));
 	for (unsigned k = 0; k < UFIXED_MAX_FILES; k++)
 		grade_check(u.files[k] == -1, "after ufixed_exit, files[%u] is still %d: the exit "
@@ -1416,8 +1451,9 @@ URING_TEST(tables, memlock, 2,
 	size_t limit, big;
 	unsigned char *mem;
 	struct ufixed u;
-	int ret;
-
+	int ret, kept, got;
+	unsigned char *page = arena_alloc(4096), *data;
+	int fd = data_file("f", 4096, &data);
 	bool enforced;
 
 	grade_require_memlock(4u << 20, "the memlock test (a buffer under the limit, another above)");
@@ -1443,14 +1479,40 @@ URING_TEST(tables, memlock, 2,
 		SEAM_REAL(io_uring_queue_exit)(&ring);
 	}
 	init_or_fail(&u, 8, 0);
+	/* A page already registered (slot 0) when the big one is refused: the
+	 * refusal must leave it in the kernel's table and in the record. */
+	/* The charge is per user (see below): a page refused while other
+	 * gradings hold theirs is tried again after a pause. */
+	for (int attempt = 1;; attempt++) {
+		kept = SEAM_CALL(ufixed_add_buffer(&u, page, 4096));
+		if (kept != -ENOMEM || attempt == MEMLOCK_ATTEMPTS)
+			break;
+		usleep(MEMLOCK_PAUSE_US);
+	}
+	grade_check(kept >= 0 && (unsigned)kept < UFIXED_MAX_BUFS - 1, "ufixed_add_buffer of one "
+		    "page on a new ring returned %s, expected a free slot (TODO 2)",
+		    grade_errno_str(kept));
 	ret = SEAM_CALL(ufixed_add_buffer(&u, mem, limit + 4096));
 	grade_check(!enforced || ret == -ENOMEM, "ufixed_add_buffer of %zu bytes under "
 		    "RLIMIT_MEMLOCK %zu returned %s, expected -ENOMEM (from the kernel: pinned pages "
 		    "are charged to the limit)", limit + 4096, limit, grade_errno_str(ret));
 	if (ret >= 0)
 		SEAM_CALL(ufixed_remove_buffer(&u, (unsigned)ret));
-	grade_check(u.bufs[0].iov_base == NULL, "a refused ufixed_add_buffer (-ENOMEM) recorded "
-		    "the buffer in u.bufs[0]: record a slot only once the kernel took it");
+	grade_check(u.bufs[kept].iov_base == page && u.bufs[kept].iov_len == 4096,
+		    "a refused ufixed_add_buffer (-ENOMEM) changed slot %d, which held another "
+		    "buffer (u.bufs[%d] is now %p, %zu bytes): -ENOMEM leaves the table as it was, "
+		    "the other buffers too; never unregister or rebuild the table to make room "
+		    "(TODO 2; ufixed.h: -errno without changing the table)", kept, kept,
+		    u.bufs[kept].iov_base, u.bufs[kept].iov_len);
+	grade_check(ret >= 0 || u.bufs[kept + 1].iov_base == NULL, "a refused ufixed_add_buffer "
+		    "(-ENOMEM) recorded the buffer in u.bufs[%d]: record a slot only once the "
+		    "kernel took it", kept + 1);
+	memset(page, 0, 4096);
+	got = probe_read(&u, fd, false, page, 4096, kept);
+	grade_check(got == 4096 && memcmp(page, data, 4096) == 0, "after a refused "
+		    "ufixed_add_buffer (-ENOMEM), a READ_FIXED of the harness through slot %d, "
+		    "which held another buffer, gave %s: the kernel's slot was emptied; -ENOMEM "
+		    "must leave the kernel's table as it was (TODO 2)", kept, grade_errno_str(got));
 	/* The charge belongs to the user, not to this process: every process of
 	 * the same user without CAP_IPC_LOCK (other sandboxed gradings beside
 	 * this one) counts against the limit, and a ring torn down a moment ago
@@ -1472,6 +1534,9 @@ URING_TEST(tables, memlock, 2,
 		usleep(MEMLOCK_PAUSE_US);
 	}
 	free(mem);
+	free(page);
+	free(data);
+	close(fd);
 }
 
 /* ------------------------------------------------------------------ reads */
