@@ -2812,58 +2812,90 @@ GRADE_TEST(errors, libaio_batch_fails, 2,
 	free(f.data);
 }
 
-GRADE_TEST(errors, uring_batch_fails, 1,
-	   "an io_uring batch that fails as a whole: rd_batch_read returns the back-end's error "
-	   "as it came, reads nothing another way, leaves errno alone; rd_close leaves nothing",
-	   "TODO 8: ubatch_read's result is rd_batch_read's: an error for the batch as a whole is "
-	   "the caller's to see, not 0 and not a batch read again through another back-end; "
-	   "after it only rd_close is allowed (reader.h, rd_batch_read; ubatch.h, ubatch_read; "
-	   "lesson, section 7, \"after a failed io_uring batch, only rd_close\")")
+/* One io_uring reader (qd 8) whose batch's io_uring_enter answers err: once
+ * (the kernel took nothing: -EFAULT), or from then on (forever: the kernel
+ * short of requests for good, -EAGAIN, or of CQ room, -EBUSY). ubatch_read
+ * retries a few rounds of -EAGAIN/-EBUSY itself and then gives up with the
+ * error; the reader returns it as it came and calls it no more (ubatch.h:
+ * after an error the ring is only to be released). */
+static void uring_batch_fails_with(const struct datafile *f, int err, bool forever)
 {
-	const char *what = "an io_uring reader (qd 8) whose batch's io_uring_enter answers -EFAULT";
-	struct datafile f;
+	char what[160];
 	struct reader *r;
 	struct res before;
 	struct batch_req *reqs;
 	size_t n = 24;
 	long made, rd;
-	int ret, err;
+	int ret, errn;
 
-	ch10_setup();
-	grade_require_io_uring(8);
-	f = make_data("f", 400000);
+	snprintf(what, sizeof(what), "an io_uring reader (qd 8) whose batch's io_uring_enter "
+		 "answers %s%s", grade_errno_str(err), forever ? " every time" : "");
 	res_take(&before);
-	r = open_ok(f.path, 8, 0, RD_IO_URING, "an io_uring reader (qd 8)");
-	reqs = battery_reqs(SEAM_CALL(rd_fd(r)), n, f.size, 20000, 1);
+	r = open_ok(f->path, 8, 0, RD_IO_URING, "an io_uring reader (qd 8)");
+	reqs = battery_reqs(SEAM_CALL(rd_fd(r)), n, f->size, 20000, 1);
 	made = atomic_load(&creates);
 	rd = atomic_load(&reads);
 	/* The first call of the batch that would enter the kernel fails: the
-	 * kernel took nothing (io_uring_enter(2), EFAULT). */
-	watch.inject_err = -EFAULT;
+	 * kernel took nothing (io_uring_enter(2), EFAULT, EAGAIN, EBUSY). A
+	 * reader that asks the ring again and again after its error meets the
+	 * watchdog, with this message. */
+	watch.inject_err = err;
 	watch.inject_at = watch.calls + 1;
+	watch.inject_forever = forever;
+	watch.limit = watch.calls + 5000;
+	watch.limit_why = "every io_uring_enter of the batch answered the same error, and "
+			  "rd_batch_read called ubatch_read again and again: a spin against a "
+			  "kernel short of requests, on a ring ubatch.h says is only to be "
+			  "released after an error. ubatch_read already retries -EAGAIN/-EBUSY "
+			  "a few rounds; its error is rd_batch_read's, returned once, and after "
+			  "it only rd_close is allowed (reader.h, rd_batch_read; TODO 8)";
 	errno = EXDEV;
 	ret = SEAM_CALL(rd_batch_read(r, reqs, n));
-	err = errno;
+	errn = errno;
 	watch.inject_at = 0;
+	watch.inject_forever = false;
+	watch.limit = 200000;
+	watch.limit_why = NULL;
 	made = atomic_load(&creates) - made;
 	rd = atomic_load(&reads) - rd;
-	grade_check(ret == -EFAULT, "%s: rd_batch_read returned %s, expected -EFAULT, "
+	grade_check(ret == err, "%s: rd_batch_read returned %s, expected %s, "
 		    "ubatch_read's error as it came%s: the batch as a whole could not run, and the "
 		    "caller must know (reader.h, rd_batch_read: \"another -errno when the batch as a "
 		    "whole could not run (the back-end's error)\"; TODO 8)", what,
-		    grade_errno_str(ret), made || rd ? ", after reading the batch again another way" :
+		    grade_errno_str(ret), grade_errno_str(err),
+		    made || rd ? ", after reading the batch again another way" :
 		    ret == 0 ? ": the error was dropped, and the requests' res are not results" : "");
 	grade_check(made == 0 && rd == 0, "%s: after the ring failed, rd_batch_read started %ld "
 		    "thread(s) and made %ld pread(s): a reader reads only through the interface "
 		    "rd_backend names, and after an io_uring error only rd_close is allowed: the "
 		    "caller decides what a failure means (reader.h, rd_batch_read; TODO 8)", what,
 		    made, rd);
-	grade_check(err == EXDEV, "%s: rd_batch_read changed errno from EXDEV to %s: reader.h, "
+	grade_check(errn == EXDEV, "%s: rd_batch_read changed errno from EXDEV to %s: reader.h, "
 		    "\"nothing here reads or sets errno for its caller\"; the result is the error "
-		    "(TODO 8)", what, strerrorname_np(err) ? strerrorname_np(err) : "another value");
+		    "(TODO 8)", what, strerrorname_np(errn) ? strerrorname_np(errn) : "another value");
 	close_reader(r);
 	free_reqs(reqs, n);
 	res_check(&before, "rd_close of an io_uring reader whose batch failed");
+}
+
+GRADE_TEST(errors, uring_batch_fails, 1,
+	   "an io_uring batch that fails as a whole (io_uring_enter answers -EFAULT once, or "
+	   "-EAGAIN or -EBUSY every time): rd_batch_read returns the back-end's error as it came, "
+	   "once, reads nothing another way, leaves errno alone; rd_close leaves nothing",
+	   "TODO 8: ubatch_read's result is rd_batch_read's: an error for the batch as a whole is "
+	   "the caller's to see, not 0, not a batch read again through another back-end, and not "
+	   "a reason to call ubatch_read again (it retries -EAGAIN itself, a few rounds); after "
+	   "it only rd_close is allowed (reader.h, rd_batch_read; ubatch.h, ubatch_read; "
+	   "lesson, section 7, \"after a failed io_uring batch, only rd_close\")")
+{
+	struct datafile f;
+
+	ch10_setup();
+	grade_require_io_uring(8);
+	f = make_data("f", 400000);
+	uring_batch_fails_with(&f, -EFAULT, false);
+	uring_batch_fails_with(&f, -EAGAIN, true);
+	uring_batch_fails_with(&f, -EBUSY, true);
 	free(f.data);
 }
 
@@ -3316,5 +3348,101 @@ GRADE_TEST_T(window, long_batch, 1,
 	close_reader(r);
 	res_check(&before, what);
 	close(slow);
+	free(f.data);
+}
+
+/* ============================ 11. two readers reading at one moment */
+
+/* The other thread's batch (10.54): one read of its own reader's, on the
+ * slow descriptor. */
+static struct {
+	struct reader *r;
+	struct batch_req req;
+	int ret;
+} side;
+
+static void *side_main(void *arg)
+{
+	(void)arg;
+	/* The seams are armed by the test: this call is counted and hooked
+	 * like the test's own. */
+	side.ret = rd_batch_read(side.r, &side.req, 1);
+	return NULL;
+}
+
+enum { SIDE_N = 12, SIDE_QD = 4 };
+
+GRADE_TEST_T(window, two_readers_at_once, 1,
+	     "two pool readers, each read by a thread of its own at the same moment: while the "
+	     "first thread's batch waits for a slow read, the second thread's batch on its own "
+	     "reader reads",
+	     "TODO 8: reader.h lets several threads use readers of their own at the same moment; "
+	     "each reader drives its own back-end (its ring, context or pool), so nothing is "
+	     "shared between two readers' batches and nothing needs a lock across them. A static "
+	     "mutex around rd_batch_read makes every reader of the process wait for the slowest "
+	     "batch of any other (reader.h, top; lesson, Pitfall 23)", 15)
+{
+	const char *wa = "reader A (qd 4, the pool), read by the test's thread";
+	const char *wb = "reader B (qd 4, the pool), read by another thread, its one read slow";
+	struct datafile f, g;
+	struct reader *a, *b;
+	struct res before;
+	struct batch_req reqs[SIDE_N];
+	long deadline;
+	pthread_t t;
+	int slow, fd, ret;
+
+	ch10_setup();
+	f = make_data("f", 200000);
+	g = make_data("g", 90000 + 7);
+	slow = grade_open(g.path, O_RDONLY | O_CLOEXEC);
+	res_take(&before);
+	a = open_ok(f.path, SIDE_QD, RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, wa);
+	b = open_ok(g.path, SIDE_QD, RD_NO_URING | RD_NO_LIBAIO, RD_THREADS, wb);
+	fd = SEAM_CALL(rd_fd(a));
+	for (int i = 0; i < SIDE_N; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)(i * 15013), 4000, battery_buf(4000),
+					      0x5a5a };
+	side.r = b;
+	side.req = (struct batch_req){ slow, 777, 5000, battery_buf(5000), 0x5a5a };
+	side.ret = -ENOSYS;
+	/* B's slow read goes on only once A's SIDE_N reads have started too
+	 * (or after SLOW_PATIENCE_MS: then A's batch waited for B's). */
+	atomic_store(&reads, 0);
+	hk.slow_fd = slow;
+	hk.slow_ms = SLOW_PATIENCE_MS;
+	hk.slow_want = 1 + SIDE_N;
+	seam_arm();
+	if (pthread_create(&t, NULL, side_main, NULL) != 0)
+		grade_fail("pthread_create: cannot start the second thread");
+	/* A's batch starts once B's slow read is reading. */
+	deadline = fault_now_ms() + 10000;
+	while (atomic_load(&reads) < 1 && fault_now_ms() < deadline)
+		fault_nap();
+	ret = SEAM_CALL(rd_batch_read(a, reqs, SIDE_N));
+	pthread_join(t, NULL);
+	hk.slow_want = 0;
+	grade_check(side.ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", wb,
+		    grade_errno_str(side.ret));
+	check_req(&side.req, 0, g.data, g.size, wb);
+	grade_check(ret == 0, "%s: rd_batch_read returned %s, expected 0 (TODO 8)", wa,
+		    grade_errno_str(ret));
+	for (int i = 0; i < SIDE_N; i++)
+		check_req(&reqs[i], (size_t)i, f.data, f.size, wa);
+	grade_check(!atomic_load(&hk.slow_stalled), "%s: while B's slow read was reading, only "
+		    "%ld read(s) had started after %d s: A's batch, on another reader with a pool "
+		    "of its own, waited for B's to end. Two readers share nothing: a lock (or any "
+		    "state) of the module's own taken around every batch makes each thread's "
+		    "reader wait for the other's slowest read (reader.h, top: several threads may "
+		    "use readers of their own at the same moment; TODO 8)", wa,
+		    atomic_load(&hk.slow_started), SLOW_PATIENCE_MS / 1000);
+	free(side.req.buf);
+	for (int i = 0; i < SIDE_N; i++)
+		free(reqs[i].buf);
+	close_reader(b);
+	close_reader(a);
+	res_check(&before, "the two readers, both closed");
+	close(slow);
+	free(g.data);
 	free(f.data);
 }
