@@ -1806,6 +1806,12 @@ GRADE_TEST(disk, short_reads_and_errors, 2,
 
 /* -------------------------------------------------------------------- net */
 
+#define SLOW_SLOT_MSG                                                                     \
+	"while client 0 was not reading its 1 MiB reply (qd 1). A read's slot is free again "    \
+	"once its completion is reaped (evsrv.h: \"At most qd reads are in flight (submitted " \
+	"and not yet reaped)\"), not when its reply has been sent: a slot held until then "     \
+	"lets one slow client stall every other (TODO 6, TODO 8)"
+
 GRADE_TEST(net, slow_reader, 3,
 	   "a 1 MiB reply to a client that reads slowly goes out in pieces, while another "
 	   "client is served; nothing ready while the reply is stuck, for 100 ms in a row",
@@ -1816,7 +1822,9 @@ GRADE_TEST(net, slow_reader, 3,
 	struct client a, b;
 	struct client *all[2] = { &a, &b };
 
-	srv_setup(FILE_SIZE, 4, 4096); /* small send buffers on the server side */
+	/* qd 1 and small send buffers on the server side: client 0's read is
+	 * reaped, its reply stuck; the one slot is free for client 1. */
+	srv_setup(FILE_SIZE, 1, 4096);
 	cl_connect(&a, 0, 4096);
 	cl_connect(&b, 1, 0);
 	a.paused = true;
@@ -1825,9 +1833,9 @@ GRADE_TEST(net, slow_reader, 3,
 	for (int i = 0; i < 5; i++)
 		turn(0);
 	cl_send(&b, 77, 777);
-	drive(all, 2, "while client 0 was not reading its 1 MiB reply");
+	drive(all, 2, SLOW_SLOT_MSG);
 	cl_send(&b, 5555, 55555);
-	drive(all, 2, "while client 0 was not reading its 1 MiB reply");
+	drive(all, 2, SLOW_SLOT_MSG);
 	/* Client 0 pipelines its next request and still does not read: the
 	 * reply is stuck (send said EAGAIN), the request waits in the socket. */
 	cl_send(&a, 20, 2000);
@@ -5858,6 +5866,158 @@ GRADE_TEST(run, two_servers_reap_and_submit_at_once, 1,
 	srv_close();
 	close(lfd2);
 	F.s = mine;
+	cl_close(&c);
+	srv_close();
+}
+
+/* ------------------------------------------------- more than a batch at once */
+
+/* Bytes received by the kernel on every socket of this process and not yet
+ * read by anyone: the request bytes the server has not taken in. (The
+ * test's clients have nothing unread while no reply is being sent.) */
+static long socket_bytes_unread(void)
+{
+	long total = 0;
+	struct stat st;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		int q = 0;
+
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && ioctl(fd, SIOCINQ, &q) == 0)
+			total += q;
+	}
+	return total;
+}
+
+/* Wait (no turn meanwhile) until the m requests just sent are all in the
+ * server's sockets: all of them ready at the server's next turn. */
+static void wait_all_arrived(int m)
+{
+	long deadline = fault_now_ms() + PATIENCE_MS;
+
+	while (socket_bytes_unread() < (long)m * EVSRV_REQ_SIZE) {
+		grade_check(fault_now_ms() < deadline, "harness: %d requests sent, %ld bytes arrived",
+			    m, socket_bytes_unread());
+		nap_us(200);
+	}
+}
+
+GRADE_TEST_T(disk, more_than_a_batch_at_once, 1,
+	   "300 clients (qd 1024) whose requests are all ready at once: 300 sockets readable in "
+	   "one epoll_wait, 300 reads finishing together, 300 requests waiting in the queue "
+	   "after io_submit said -EAGAIN; every one answered",
+	   "TODO 3, 5 and 6: an array of epoll events, of io_events or of iocb pointers has a "
+	   "fixed size; the maxevents you give epoll_wait, the nr you give io_getevents and the "
+	   "number of iocbs you put in the array for io_submit must never be more than it holds "
+	   "(not qd, not the number of requests waiting): take a batch, then loop for the next "
+	   "(epoll_wait(2), io_getevents(2), io_submit(2))", 30)
+{
+	enum { M = 300 };
+	struct client *many = grade_xmalloc(M * sizeof(*many));
+	struct client *mall[M];
+	long long cnt;
+	int fds0;
+
+	srv_setup(FILE_SIZE, 1024, 0);
+	fds0 = fault_count_fds();
+	/* Connected 50 at a time: the listener's backlog is finite. */
+	for (int i = 0; i < M; i++) {
+		cl_connect(&many[i], i, 0);
+		mall[i] = &many[i];
+		if (i % 50 == 49)
+			turn_until(fault_count_fds() >= fds0 + 2 * (i + 1), "%d clients connected, "
+				   "and the server accepted %d of them (TODO 2)", i + 1,
+				   fault_count_fds() - fds0 - (i + 1));
+	}
+	/* All M requests are in before the server's next turn: M sockets
+	 * readable at once, more than any array of epoll events in a frame. */
+	spy.hold = M;
+	for (int i = 0; i < M; i++)
+		cl_send(&many[i], (uint64_t)i * 10000 + 5, 3000);
+	wait_all_arrived(M);
+	turn_until(spy.nheld == M, "%d requests were sent at once (qd 1024), %d reads reached "
+		   "io_submit", M, spy.nheld);
+	aio_release();
+	{
+		long deadline = fault_now_ms() + PATIENCE_MS;
+
+		while ((cnt = efd_count(spy.resfd)) < M && fault_now_ms() < deadline)
+			nap_us(100);
+		grade_check(cnt == M, "harness: %d released reads, eventfd counter %lld", M, cnt);
+	}
+	drive(mall, M, "300 requests ready at once, then 300 reads completed together (qd 1024): "
+	      "never ask epoll_wait or io_getevents for more than your array holds");
+	/* The same clients again, while io_submit says -EAGAIN: the server
+	 * takes every request in and queues it, then io_submit works again and
+	 * M reads wait with every slot free. */
+	spy.eagain_next = INT_MAX;
+	for (int i = 0; i < M; i++)
+		cl_send(&many[i], (uint64_t)i * 10000 + 9, 3000);
+	wait_all_arrived(M);
+	turn_until(socket_bytes_unread() == 0, "%d requests were sent while io_submit said -EAGAIN, "
+		   "and %ld request bytes were never received by the server: requests must be read "
+		   "(and queued) while the disk is short of resources (TODO 4)", M,
+		   socket_bytes_unread());
+	spy.eagain_next = 0;
+	drive(mall, M, "300 requests waiting in the queue at once after io_submit said -EAGAIN "
+	      "(qd 1024, every slot free): submit them in batches no larger than the iocb array "
+	      "you hand to io_submit, and go on with the next batch (TODO 5)");
+	close_all(many, M);
+	free(many);
+	srv_close();
+}
+
+/* Bytes received on socket fd and not yet read (0 once it is closed). */
+static int socket_unread(int fd)
+{
+	int q = 0;
+
+	return ioctl(fd, SIOCINQ, &q) == 0 ? q : 0;
+}
+
+GRADE_TEST(disk, read_submitted_in_the_same_turn, 1,
+	   "the call of evsrv_run_once that takes in the last byte of a request submits its "
+	   "read before it returns (a slot being free), three times in a row",
+	   "TODO 5 and 10: evsrv.h, evsrv_run_once: it handles what epoll reported, then "
+	   "\"submits waiting reads up to qd\", in the same call. A request read in one turn "
+	   "but submitted only at the start of the next waits for that next turn, which comes "
+	   "only when something else happens: evsrv_run sleeps in epoll_wait meanwhile, with "
+	   "the client waiting. Submit after the events are handled, not before the wait")
+{
+	struct client c;
+
+	int sfd;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	cl_connect(&c, 0, 0);
+	turn_until((sfd = server_side_fd(c.fd)) >= 0, "a client connected and the server never "
+		   "accepted it (TODO 2)");
+	for (int k = 0; k < 3; k++) {
+		long submits = spy.submits;
+		long deadline = fault_now_ms() + STALL_MS;
+
+		cl_send(&c, (uint64_t)k * 50000 + 3, 4000);
+		/* The 16 bytes reach the server's socket (no turn meanwhile:
+		 * nobody reads them), ... */
+		while (socket_unread(sfd) < (int)EVSRV_REQ_SIZE) {
+			grade_check(fault_now_ms() < deadline, "harness: request %d never reached the "
+			      "server's socket", k);
+			nap_us(100);
+		}
+		/* ... then turns until the server has taken them in. */
+		while (socket_unread(sfd) > 0) {
+			grade_check(fault_now_ms() < deadline, "request %d: the server never received "
+			      "its bytes (TODO 4)", k);
+			turn(20);
+		}
+		grade_check(spy.submits > submits, "request %d (offset %llu, 4000 bytes, qd 4, "
+		      "nothing else in flight): the call of evsrv_run_once that received its bytes "
+		      "returned without calling io_submit. Submit the waiting reads at the end of "
+		      "the turn, after the events are handled: submitted at the start of the next "
+		      "call instead, the read waits until something else wakes the loop", k,
+		      (unsigned long long)k * 50000 + 3);
+		drive_one(&c, "a request read in one turn");
+	}
 	cl_close(&c);
 	srv_close();
 }
