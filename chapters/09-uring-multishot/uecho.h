@@ -117,8 +117,10 @@ struct uecho_stats {
 	                            once for lack of memory) */
 	uint64_t closed;         /* connections closed (the client left, or failed;
 	                            accepted - closed == conns_open) */
-	uint64_t bytes_received; /* bytes received, all connections (also bytes
-	                            of a client that failed before their echo) */
+	uint64_t bytes_received; /* bytes the receive CQEs brought, all
+	                            connections (also bytes of a client that
+	                            failed before their echo; not bytes left in
+	                            a socket whose receive was cancelled) */
 	uint64_t bytes_sent;     /* bytes echoed back (completed sends) */
 	uint64_t accept_armed;   /* multishot accepts submitted (1 + re-arms) */
 	uint64_t recv_armed;     /* multishot receives submitted, all connections */
