@@ -3809,3 +3809,47 @@ GRADE_TEST(uring, every_ready_first, 1,
 			    "its own)" : "");
 	}
 }
+
+GRADE_TEST(synthetic, wide_node, 1,
+	   "a node with ANN_MAX_DEGREE (64) neighbours: every one of them offered to the list, by "
+	   "ann_search and by ann_search_uring",
+	   "TODO 6: offer ALL nnbrs neighbours that ann_node_parse returned, however many (up to "
+	   "the index's degree, at most ANN_MAX_DEGREE): not a fixed count (ann.h, ann_search, "
+	   "step 3)")
+{
+	const uint32_t count = 1 + ANN_MAX_DEGREE;
+	const char *what = "a star of 65 nodes on a line, the entry 0 with all 64 others as its "
+			   "neighbours, the query on node 64, the last neighbour of the list (k 3, L 8, "
+			   "W 2)";
+	struct mem_io m;
+	uint32_t ids[3];
+	float q[4] = { (float)count, 0, 0, 0 };
+	int ret;
+
+	make_synthetic(0, count, 4, ANN_MAX_DEGREE);
+	for (uint32_t j = 1; j < count; j++)
+		synth_edge(0, j);
+	mem_init(&m);
+	ret = search(&m, q, 3, 8, 2, ids, NULL, NULL);
+	check_searched(&m, ret, what);
+	replay(&m, q, 8, 2, what);
+	grade_check(ret == 3 && ids[0] == 64 && ids[1] == 63 && ids[2] == 62,
+		    "%s: ann_search answered %s (%u, %u, %u), expected nodes 64, 63, 62: the entry "
+		    "offers 64 neighbours and the 8 nearest must join the list; were only the first "
+		    "few of its neighbours offered? (TODO 6: loop over every one of the nnbrs "
+		    "ann_node_parse gives)", what, grade_errno_str(ret), ret > 0 ? ids[0] : 0,
+		    ret > 1 ? ids[1] : 0, ret > 2 ? ids[2] : 0);
+
+	synth_write_index("star.ann", count);
+	uring_setup(8, false);
+	ret = usearch(q, 3, 8, 2, ids, NULL, NULL);
+	uring_check_searched(ret, what);
+	uring_after(what, false);
+	uring_check_exhausted(q, 8, ret, what);
+	grade_check(ret == 3 && ids[0] == 64 && ids[1] == 63 && ids[2] == 62,
+		    "%s: ann_search_uring answered %s (%u, %u, %u), expected nodes 64, 63, 62: the "
+		    "entry offers 64 neighbours and the 8 nearest must join the list; were only the "
+		    "first few of its neighbours offered? (TODO 11: each read as ann_search's step "
+		    "3, every one of the nnbrs neighbours)", what, grade_errno_str(ret),
+		    ret > 0 ? ids[0] : 0, ret > 1 ? ids[1] : 0, ret > 2 ? ids[2] : 0);
+}
