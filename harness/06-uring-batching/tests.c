@@ -3124,8 +3124,8 @@ static void cqf_before_wait(struct io_uring *ring, unsigned nr)
 		__atomic_store_n(&cqf.fed_a, true, __ATOMIC_RELEASE);
 }
 
-/* After a call that may wait: -EBADR instead of its value, once, if A's CQE
- * is on the CQ while B is still in the kernel. */
+/* After a call that may wait (the watch's after_wait): -EBADR instead of its
+ * value, once, if A's CQE is on the CQ while B is still in the kernel. */
 static int cqf_after(struct io_uring *ring, int ret)
 {
 	if (ring != cqf.ring || !__atomic_load_n(&cqf.fed_a, __ATOMIC_ACQUIRE) ||
@@ -3135,43 +3135,6 @@ static int cqf_after(struct io_uring *ring, int ret)
 		return ret;
 	__atomic_store_n(&cqf.injected, true, __ATOMIC_RELEASE);
 	return -EBADR;
-}
-
-static int (*cqf_prev_saw)(struct io_uring *, unsigned);
-static int (*cqf_prev_sawt)(struct io_uring *, struct io_uring_cqe **, unsigned,
-			    struct __kernel_timespec *, sigset_t *);
-static int (*cqf_prev_get)(struct io_uring *, struct io_uring_cqe **, unsigned, unsigned,
-			   sigset_t *);
-static int (*cqf_prev_wcqes)(struct io_uring *, struct io_uring_cqe **, unsigned,
-			     struct __kernel_timespec *, sigset_t *);
-static int (*cqf_prev_wto)(struct io_uring *, struct io_uring_cqe **, struct __kernel_timespec *);
-
-static int cqf_saw(struct io_uring *ring, unsigned nr)
-{
-	return cqf_after(ring, cqf_prev_saw(ring, nr));
-}
-
-static int cqf_sawt(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
-		    struct __kernel_timespec *ts, sigset_t *sig)
-{
-	return cqf_after(ring, cqf_prev_sawt(ring, cqe, nr, ts, sig));
-}
-
-static int cqf_get(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
-		   unsigned nr, sigset_t *sig)
-{
-	return cqf_after(ring, cqf_prev_get(ring, cqe, submit, nr, sig));
-}
-
-static int cqf_wcqes(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
-		     struct __kernel_timespec *ts, sigset_t *sig)
-{
-	return cqf_after(ring, cqf_prev_wcqes(ring, cqe, nr, ts, sig));
-}
-
-static int cqf_wto(struct io_uring *ring, struct io_uring_cqe **cqe, struct __kernel_timespec *ts)
-{
-	return cqf_after(ring, cqf_prev_wto(ring, cqe, ts));
 }
 
 static void *cqf_thread(void *arg)
@@ -3227,30 +3190,15 @@ URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
 	cqf.wa = pa[1];
 	cqf.wb = pb[1];
 	cqf.tid = (pid_t)syscall(SYS_gettid);
-	cqf_prev_saw = seam_hook_io_uring_submit_and_wait;
-	cqf_prev_sawt = seam_hook_io_uring_submit_and_wait_timeout;
-	cqf_prev_get = seam_hook___io_uring_get_cqe;
-	cqf_prev_wcqes = seam_hook_io_uring_wait_cqes;
-	cqf_prev_wto = seam_hook_io_uring_wait_cqe_timeout;
-	grade_check(cqf_prev_saw && cqf_prev_sawt && cqf_prev_get && cqf_prev_wcqes && cqf_prev_wto,
-		    "harness: the ring watch's hooks are not installed");
-	seam_hook_io_uring_submit_and_wait = cqf_saw;
-	seam_hook_io_uring_submit_and_wait_timeout = cqf_sawt;
-	seam_hook___io_uring_get_cqe = cqf_get;
-	seam_hook_io_uring_wait_cqes = cqf_wcqes;
-	seam_hook_io_uring_wait_cqe_timeout = cqf_wto;
 	watch.before_wait = cqf_before_wait;
+	watch.after_wait = cqf_after;
 	grade_check(pthread_create(&t, NULL, cqf_thread, NULL) == 0, "harness: pthread_create");
 	ret = SEAM_CALL(ubatch_read(&b, reqs, n, 8));
 	left = watch_in_kernel(&b.ring);
 	__atomic_store_n(&cqf.stop, true, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	watch.before_wait = NULL;
-	seam_hook_io_uring_submit_and_wait = cqf_prev_saw;
-	seam_hook_io_uring_submit_and_wait_timeout = cqf_prev_sawt;
-	seam_hook___io_uring_get_cqe = cqf_prev_get;
-	seam_hook_io_uring_wait_cqes = cqf_prev_wcqes;
-	seam_hook_io_uring_wait_cqe_timeout = cqf_prev_wto;
+	watch.after_wait = NULL;
 	if (cqf.injected) {
 		grade_check(left == 0, "ubatch_read returned %s with %u read(s) still in the "
 			    "kernel: a liburing call returned -EBADR while a CQE (pipe A's read) was "

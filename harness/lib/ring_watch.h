@@ -58,6 +58,10 @@
  *   - before_wait(): called before every real call that waits for nr > 0
  *     completions (nr is what the call waits for), so that a test holding
  *     reads back can release enough of them for the wait to end;
+ *   - after_wait(): sees what each call that may wait returns (the
+ *     submit-and-wait, get-cqe and wait-cqe(s) calls; every return, the
+ *     watch's own answers included) and gives the code its own value
+ *     instead: an error a real wait can return, after the real call ran;
  *   - early wakes (wake_early): io_uring_submit_and_wait(ring, nr > 0) hands
  *     the queued SQEs to the kernel and returns their count at once, with
  *     no completion in the CQ: what the kernel does when a signal ends the
@@ -190,6 +194,7 @@ struct ring_watch {
 	void (*on_cqe)(struct io_uring_cqe *cqe);
 	void (*edit_sqe)(struct io_uring_sqe *sqe);
 	void (*before_wait)(struct io_uring *ring, unsigned nr); /* ring NULL: raw enter */
+	int (*after_wait)(struct io_uring *ring, int ret);
 	unsigned cur_nr;       /* the completions the current call waits for     */
 	unsigned most_queued;  /* the most SQEs one submitting call handed over   */
 	long sqes_submitted;   /* SQEs handed over by submitting calls            */
@@ -746,8 +751,9 @@ static bool watch_call(struct io_uring *ring, int *err)
 }
 
 /* The hooks: observe, maybe inject, else the real call, then observe again. */
-#define WATCH_RING_HOOK(name, params, args, nr)                  \
-	static int watch_##name params                            \
+/* waits: the call may wait for completions (after_wait sees its returns). */
+#define WATCH_RING_HOOK(name, params, args, nr, waits)           \
+	static int watch_##name##_answer params                   \
 	{                                                         \
 		int err, ret;                                     \
 		watch.cur_nr = (nr);                              \
@@ -770,23 +776,31 @@ static bool watch_call(struct io_uring *ring, int *err)
 		watch_observe(ring);                              \
 		watch_rewrite_cqes(ring);                         \
 		return ret;                                       \
+	}                                                         \
+	static int watch_##name params                            \
+	{                                                         \
+		int ret = watch_##name##_answer args;             \
+		if ((waits) && watch.after_wait)                  \
+			ret = watch.after_wait(ring, ret);        \
+		return ret;                                       \
 	}
-WATCH_RING_HOOK(io_uring_submit, (struct io_uring *ring), (ring), 0)
-WATCH_RING_HOOK(io_uring_submit_and_wait, (struct io_uring *ring, unsigned nr), (ring, nr), nr)
+WATCH_RING_HOOK(io_uring_submit, (struct io_uring *ring), (ring), 0, false)
+WATCH_RING_HOOK(io_uring_submit_and_wait, (struct io_uring *ring, unsigned nr), (ring, nr), nr,
+		true)
 WATCH_RING_HOOK(io_uring_submit_and_wait_timeout,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
-		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig), nr)
+		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig), nr, true)
 WATCH_RING_HOOK(__io_uring_get_cqe,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned submit,
-		 unsigned nr, sigset_t *sig), (ring, cqe, submit, nr, sig), nr)
+		 unsigned nr, sigset_t *sig), (ring, cqe, submit, nr, sig), nr, true)
 WATCH_RING_HOOK(io_uring_wait_cqes,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, unsigned nr,
-		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig), nr)
+		 struct __kernel_timespec *ts, sigset_t *sig), (ring, cqe, nr, ts, sig), nr, true)
 WATCH_RING_HOOK(io_uring_wait_cqe_timeout,
 		(struct io_uring *ring, struct io_uring_cqe **cqe, struct __kernel_timespec *ts),
-		(ring, cqe, ts), 1)
-WATCH_RING_HOOK(io_uring_get_events, (struct io_uring *ring), (ring), 0)
-WATCH_RING_HOOK(io_uring_submit_and_get_events, (struct io_uring *ring), (ring), 0)
+		(ring, cqe, ts), 1, true)
+WATCH_RING_HOOK(io_uring_get_events, (struct io_uring *ring), (ring), 0, false)
+WATCH_RING_HOOK(io_uring_submit_and_get_events, (struct io_uring *ring), (ring), 0, false)
 #undef WATCH_RING_HOOK
 
 static int watch_io_uring_enter(unsigned fd, unsigned submit, unsigned complete, unsigned fl,
