@@ -2977,50 +2977,6 @@ URING_TEST(resources, liburing_heap_returned, 1,
 	free(data);
 }
 
-/* ------------------------------------------------ copy: a FIFO as SRC */
-
-/*
- * A FIFO opens and reads like a file, and fstat gives it a size of 0: a
- * program that refuses only directories and devices copies it as an empty
- * file and exits 0. The lesson wants SRC a regular file. The test holds the
- * FIFO open for reading and writing itself, so that opening it (O_RDONLY)
- * never blocks, and puts a few bytes in it; no writer ever closes it, so a
- * program that reads it to end of file waits until its time limit.
- */
-GRADE_TEST(copy, fifo_source, 1,
-	   "copy: a FIFO as SRC (a writer holding it open) is refused: a message, a non-zero "
-	   "status, DST not created",
-	   COPY_TODO_OPEN ": SRC must be a regular file: after opening it, check S_ISREG on what "
-	   "fstat says and refuse anything else (a FIFO, a socket, a device), before you create "
-	   "DST. Checking only for a directory or a device lets a FIFO through, whose size is 0 "
-	   "(man 2 fstat, man 7 inode; lesson, \"The program\")")
-{
-	const char *fifo = grade_path("a-fifo"), *dst = grade_path("dst-for-fifo");
-	struct prog_result r;
-	struct stat st;
-	int fd;
-
-	copy_setup();
-	copy_must_work();
-	grade_check(mkfifo(fifo, 0644) == 0, "harness: mkfifo: %s", strerror(errno));
-	fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	grade_check(fd >= 0, "harness: open the FIFO: %s", strerror(errno));
-	grade_check(write(fd, "abc", 3) == 3, "harness: write to the FIFO: %s", strerror(errno));
-	run_copy(fifo, dst, &r, NULL);
-	close(fd);
-	grade_check(!r.timed_out, "copy with a FIFO as SRC was still running after %d ms: it "
-		    "read the FIFO, waiting for an end of file no writer will give. SRC must be a "
-		    "regular file: check S_ISREG after fstat and refuse the rest",
-		    r.time_limit_ms);
-	grade_check(r.exited && r.status != 0, "copy with a FIFO as SRC: %s; expected a non-zero "
-		    "exit status: SRC must be a regular file, and a FIFO is not one (its size, for "
-		    "fstat, is 0: what you copied is not what it holds). Check S_ISREG, not only "
-		    "S_ISDIR and S_ISCHR (man 2 fstat)", prog_ending(&r));
-	check_failed(&r, "with a FIFO as SRC", NULL, NULL);
-	grade_check(stat(dst, &st) < 0, "copy with a FIFO as SRC created DST: check that SRC is a "
-		    "regular file (fstat) before you create or truncate DST");
-}
-
 /* ------------------------------------ more requests than 16 bits count */
 
 /*

@@ -280,10 +280,45 @@ GRADE_TEST(copy, mode_and_truncate, 1,
 	free(old);
 }
 
+/*
+ * A FIFO as SRC: it opens and reads like a file, and fstat gives it a size
+ * of 0, so a program that refuses only directories and devices copies it as
+ * an empty file and exits 0. The harness holds the FIFO open for reading
+ * and writing itself, so that opening it (O_RDONLY) never blocks, and puts
+ * a few bytes in it; no writer ever closes it, so a program that reads it
+ * to end of file waits until its time limit.
+ */
+static void copy_refuses_fifo(void)
+{
+	const char *fifo = grade_path("a-fifo"), *dst = grade_path("dst-for-fifo");
+	struct prog_result r;
+	struct stat st;
+	int fd;
+
+	grade_check(mkfifo(fifo, 0644) == 0, "harness: mkfifo: %s", strerror(errno));
+	fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	grade_check(fd >= 0, "harness: open the FIFO: %s", strerror(errno));
+	grade_check(write(fd, "abc", 3) == 3, "harness: write to the FIFO: %s", strerror(errno));
+	run_copy(fifo, dst, &r, NULL);
+	close(fd);
+	grade_check(!r.timed_out, "copy with a FIFO as SRC was still running after %d ms: it "
+		    "read the FIFO, waiting for an end of file no writer will give. SRC must be a "
+		    "regular file: check S_ISREG after fstat and refuse the rest",
+		    r.time_limit_ms);
+	grade_check(r.exited && r.status != 0, "copy with a FIFO as SRC: %s; expected a non-zero "
+		    "exit status: SRC must be a regular file, and a FIFO is not one (its size, for "
+		    "fstat, is 0: what you copied is not what it holds). Check S_ISREG, not only "
+		    "S_ISDIR and S_ISCHR (man 2 fstat, man 7 inode)", prog_ending(&r));
+	check_failed(&r, "with a FIFO as SRC", NULL, NULL);
+	grade_check(stat(dst, &st) < 0, "copy with a FIFO as SRC created DST: check that SRC is a "
+		    "regular file (fstat) before you create or truncate DST");
+}
+
 GRADE_TEST(copy, missing_source, 1,
-	   "copy: a missing SRC, a directory or a device (/dev/null): a message, a non-zero status, "
-	   "DST not created",
-	   COPY_TODO_OPEN ": open SRC first and fstat it (a regular file); only then create DST; print "
+	   "copy: a missing SRC, a directory, a device (/dev/null) or a FIFO: a message, a "
+	   "non-zero status, DST not created",
+	   COPY_TODO_OPEN ": open SRC first and fstat it: SRC must be a regular file (S_ISREG), "
+	   "anything else (a directory, a device, a FIFO) is refused; only then create DST; print "
 	   "\"copy: SRC: strerror(errno)\" on stderr and exit 1")
 {
 	struct prog_result r;
@@ -316,6 +351,7 @@ GRADE_TEST(copy, missing_source, 1,
 	grade_check(stat(grade_path("dst-for-device"), &st) < 0, "copy with /dev/null as SRC "
 		    "created DST: check that SRC is a regular file (fstat) before you create or "
 		    "truncate DST");
+	copy_refuses_fifo();
 }
 
 GRADE_TEST(copy, bad_destination, 2,
