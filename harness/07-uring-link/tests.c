@@ -4459,11 +4459,9 @@ GRADE_TEST(copy, src_past_4gib, 1,
 	free(data);
 }
 
-/* copy_battery.h's 07.26 makes SRC with mode 0644, the very mode a new DST
- * gets, and its longer DST gets a SRC of 4097 bytes: a program that gives
- * DST SRC's mode, or that empties DST only on the way to copying something,
- * passes it. Here SRC is 0600 and 0755, and an empty SRC goes over a longer
- * DST (chapter 06's lesson, "The program": the table of what is graded). */
+/* copy_battery.h's copy_mode_not_from_source: SRC of mode 0600 and 0755,
+ * an empty SRC over a longer DST (chapter 06's lesson, "The program": the
+ * table of what is graded). */
 GRADE_TEST(copy, mode_not_from_source, 1,
 	   "lcopy: a new DST gets mode 0644 less the umask whatever SRC's mode (0600, 0755); an empty SRC empties a longer DST",
 	   "open_files (given in lcopy.c): DST is created with mode 0644 (less the umask), not "
@@ -4471,53 +4469,7 @@ GRADE_TEST(copy, mode_not_from_source, 1,
 	   "it is known not to be SRC, whatever SRC's size, also 0 (man 2 open, \"mode\", "
 	   "O_TRUNC; chapter 06's lesson, \"The program\")")
 {
-	static const mode_t src_modes[] = { 0600, 0755 };
-	unsigned char *data = grade_random_bytes(20000);
-	struct prog_opts o = { .set_umask = true, .umask = 022 };
-	struct prog_result r;
-	struct stat st;
-
 	copy_setup();
 	copy_must_work();
-	for (size_t i = 0; i < sizeof(src_modes) / sizeof(src_modes[0]); i++) {
-		char sname[32], dname[32];
-		const char *src;
-		unsigned char *back;
-		size_t backlen;
-
-		snprintf(sname, sizeof(sname), "src-%03o", (unsigned)src_modes[i]);
-		snprintf(dname, sizeof(dname), "new-%03o", (unsigned)src_modes[i]);
-		src = grade_make_file(sname, data, 20000);
-		grade_check(chmod(src, src_modes[i]) == 0, "harness: chmod: %s", strerror(errno));
-		run_copy(src, grade_path(dname), &r, &o);
-		grade_check(r.exited && r.status == 0, "lcopy of a SRC of mode %03o: %s; stderr: %s",
-			    (unsigned)src_modes[i], prog_ending(&r), prog_stderr_line(&r));
-		back = grade_slurp(grade_path(dname), &backlen);
-		grade_check(back != NULL && backlen == 20000 && grade_first_diff(back, data, 20000) < 0,
-			    "lcopy of a SRC of mode %03o exited 0, but DST does not hold SRC's 20000 "
-			    "bytes (%zu bytes)", (unsigned)src_modes[i], back ? backlen : 0);
-		free(back);
-		/* stat, not access(): root ignores permission bits */
-		grade_check(stat(grade_path(dname), &st) == 0 && (st.st_mode & 07777) == 0644,
-			    "lcopy of a SRC of mode %03o under umask 022 made a new DST of mode %03o, "
-			    "expected 0644: a new DST gets 0644 less the umask, not SRC's mode",
-			    (unsigned)src_modes[i], (unsigned)(st.st_mode & 07777));
-	}
-	{
-		const char *empty = grade_make_file("empty-src", "", 0), *old;
-		unsigned char *back;
-		size_t oldlen;
-
-		old = grade_make_file("longer", data, 20000);
-		run_copy(empty, old, &r, &o);
-		grade_check(r.exited && r.status == 0, "lcopy of an empty SRC over a 20000-byte DST: "
-			    "%s; stderr: %s", prog_ending(&r), prog_stderr_line(&r));
-		back = grade_slurp(old, &oldlen);
-		grade_check(back != NULL && oldlen == 0, "lcopy of an empty SRC over a 20000-byte DST "
-			    "exited 0 and left DST with %zu bytes: DST must end up SRC, here empty. "
-			    "Empty DST when you open it (once you know it is not SRC), also when "
-			    "there is nothing to copy", oldlen);
-		free(back);
-	}
-	free(data);
+	free(copy_mode_not_from_source());
 }

@@ -281,6 +281,67 @@ GRADE_TEST(copy, mode_and_truncate, 1,
 }
 
 /*
+ * mode_and_truncate (above) makes SRC with mode 0644, the very mode a new
+ * DST gets, and its longer DST gets a SRC of 4097 bytes: a program that
+ * gives DST SRC's mode (cp -p), or that empties DST only on the way to
+ * copying something, passes it. The chapters' mode_not_from_source tests
+ * call this: SRC of mode 0600 and 0755 (20000 bytes of data, left in the
+ * test directory as src-600 and src-755), then an empty SRC over a longer
+ * DST. Returns the data, for the caller to free.
+ */
+static unsigned char *copy_mode_not_from_source(void)
+{
+	static const mode_t src_modes[] = { 0600, 0755 };
+	unsigned char *data = grade_random_bytes(20000);
+	struct prog_opts o = { .set_umask = true, .umask = 022 };
+	struct prog_result r;
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(src_modes) / sizeof(src_modes[0]); i++) {
+		char sname[32], dname[32];
+		const char *src;
+		unsigned char *back;
+		size_t backlen;
+
+		snprintf(sname, sizeof(sname), "src-%03o", (unsigned)src_modes[i]);
+		snprintf(dname, sizeof(dname), "new-%03o", (unsigned)src_modes[i]);
+		src = grade_make_file(sname, data, 20000);
+		grade_check(chmod(src, src_modes[i]) == 0, "harness: chmod: %s", strerror(errno));
+		run_copy(src, grade_path(dname), &r, &o);
+		grade_check(r.exited && r.status == 0, COPY_NAME " of a SRC of mode %03o: %s; "
+			    "stderr: %s", (unsigned)src_modes[i], prog_ending(&r),
+			    prog_stderr_line(&r));
+		back = grade_slurp(grade_path(dname), &backlen);
+		grade_check(back != NULL && backlen == 20000 && grade_first_diff(back, data, 20000) < 0,
+			    COPY_NAME " of a SRC of mode %03o exited 0, but DST does not hold SRC's "
+			    "20000 bytes (%zu bytes)", (unsigned)src_modes[i], back ? backlen : 0);
+		free(back);
+		/* stat, not access(): root ignores permission bits */
+		grade_check(stat(grade_path(dname), &st) == 0 && (st.st_mode & 07777) == 0644,
+			    COPY_NAME " of a SRC of mode %03o under umask 022 made a new DST of mode "
+			    "%03o, expected 0644: a new DST gets 0644 less the umask, not SRC's mode",
+			    (unsigned)src_modes[i], (unsigned)(st.st_mode & 07777));
+	}
+	{
+		const char *empty = grade_make_file("empty-src", "", 0), *old;
+		unsigned char *back;
+		size_t oldlen;
+
+		old = grade_make_file("longer", data, 20000);
+		run_copy(empty, old, &r, &o);
+		grade_check(r.exited && r.status == 0, COPY_NAME " of an empty SRC over a 20000-byte "
+			    "DST: %s; stderr: %s", prog_ending(&r), prog_stderr_line(&r));
+		back = grade_slurp(old, &oldlen);
+		grade_check(back != NULL && oldlen == 0, COPY_NAME " of an empty SRC over a "
+			    "20000-byte DST exited 0 and left DST with %zu bytes: DST must end up SRC, "
+			    "here empty. Empty DST when you open it (once you know it is not SRC), "
+			    "also when there is nothing to copy", oldlen);
+		free(back);
+	}
+	return data;
+}
+
+/*
  * A FIFO as SRC: it opens and reads like a file, and fstat gives it a size
  * of 0, so a program that refuses only directories and devices copies it as
  * an empty file and exits 0. The harness holds the FIFO open for reading
