@@ -57,7 +57,7 @@ tools: build/tools/report build/tools/probe
 pkg-vars:
 	@printf '%s\n' $(foreach v,$(PKG_VARS),'$(v)=$($(v))')
 
-build/tools/%: harness/tools/%.c harness/lib/tsv.h
+build/tools/%: harness/tools/%.c harness/lib/tsv.h harness/lib/nop_inject.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< $(if $(filter probe,$*),$(URING_LIBS))
 

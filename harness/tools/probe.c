@@ -38,9 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IORING_NOP_INJECT_RESULT
-#define IORING_NOP_INJECT_RESULT (1U << 0)
-#endif
+/* The tests' own probe of IORING_NOP_INJECT_RESULT, called directly: this
+ * program is built without the seams. */
+#define NOP_INJECT_CALL(name) name
+#include "../lib/nop_inject.h"
 
 static int probe_uring(unsigned entries)
 {
@@ -173,30 +174,12 @@ static bool fact_io_uring(const char *dir)
 	return true;
 }
 
-/* nop_inject: require_nop_inject(), 05-uring-basics/uring_hooks.h - a 2-entry
- * ring, one IORING_OP_NOP with IORING_NOP_INJECT_RESULT and len -EAGAIN must
- * complete with res -EAGAIN. The wait is bounded. */
+/* nop_inject: require_nop_inject(), 05-uring-basics/uring_hooks.h, and the
+ * watch (ring_watch.h): the same probe, lib/nop_inject.h. */
 static bool fact_nop_inject(const char *dir)
 {
-	struct __kernel_timespec ts = { .tv_sec = 2 };
-	struct io_uring ring;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	int res = 0;
-
 	(void)dir;
-	if (io_uring_queue_init(2, &ring, 0) != 0)
-		return false;
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_nop(sqe);
-	sqe->rw_flags = IORING_NOP_INJECT_RESULT;
-	sqe->len = (unsigned)-EAGAIN;
-	if (io_uring_submit(&ring) == 1 && io_uring_wait_cqe_timeout(&ring, &cqe, &ts) == 0) {
-		res = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-	io_uring_queue_exit(&ring);
-	return res == -EAGAIN;
+	return nop_inject_probe() == 1;
 }
 
 /* aio: 02-libaio/aio_watch.h (skip_if_machine_lacks_aio: ENOSYS, EPERM, or
