@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "grade.h"
+#include "ring_exit.h"
 #include "tasks.h"
 #include "uring_basics.h"
 #include "uring_hooks.h"
@@ -72,25 +73,13 @@ static void watch_probe_frees(void)
 	seam_hook_io_uring_free_probe = count_free_probe;
 }
 
-/*
- * io_uring_queue_exit closes the ring's descriptor: a second exit of the
- * same ring closes that number again, and by then it may be someone else's
- * file (another thread opened one). A ring whose descriptor is not open at
- * io_uring_queue_exit was torn down already. Every test watches for it.
- */
+/* Every test refuses an io_uring_queue_exit of a ring torn down already
+ * (lib/ring_exit.h). */
 static void exit_open_ring_only(struct io_uring *ring)
 {
-	if (ring && ring->ring_fd >= 0 && SEAM_REAL(fcntl)(ring->ring_fd, F_GETFD) < 0 &&
-	    errno == EBADF) {
-		seam_violate("your code called io_uring_queue_exit on a ring that was already "
-			     "torn down (its descriptor %d is closed): a ring torn down twice "
-			     "closes a descriptor number that may belong to another file by "
-			     "then. Tear each ring down once, in one place (uring_basics.h, "
-			     "uring_open: \"the ring is torn down again\"; man 3 "
-			     "io_uring_queue_exit)", ring->ring_fd);
-		return;
-	}
-	SEAM_REAL(io_uring_queue_exit)(ring);
+	if (!ring_exit_refused(ring, "uring_basics.h, uring_open: \"the ring is torn down "
+			       "again\""))
+		SEAM_REAL(io_uring_queue_exit)(ring);
 }
 
 /* Every test: io_uring usable here (else SKIP with the reason) and

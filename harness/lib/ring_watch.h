@@ -72,7 +72,8 @@
  *     at the code's next liburing call (or io_uring_queue_exit, or
  *     watch_release_held());
  *   - at io_uring_queue_exit: how many requests the kernel still had and how
- *     many CQEs were left unreaped (a buffer still the kernel's).
+ *     many CQEs were left unreaped (a buffer still the kernel's); a ring
+ *     torn down already is refused (ring_exit.h).
  *   - ring set-up: count it, record the largest size asked for, and refuse
  *     sizes above a bound with -ENOMEM (a small RLIMIT_MEMLOCK, on demand).
  *
@@ -89,6 +90,7 @@
 #include "faults.h"
 #include "grade.h"
 #include "nop_inject.h"
+#include "ring_exit.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -888,6 +890,8 @@ static int watch_io_uring_queue_init_params(unsigned entries, struct io_uring *r
 
 static void watch_io_uring_queue_exit(struct io_uring *ring)
 {
+	if (ring_exit_refused(ring, "the chapter's header, the call that ends the ring"))
+		return;
 	watch_release_held();
 	watch.exits++;
 	watch.exit_in_kernel = watch_in_kernel(ring);
