@@ -2129,6 +2129,40 @@ GRADE_TEST(faults, ring_runs_dry, 4,
 	close(lfd);
 }
 
+/*
+ * 09.13's and 09.45's stalled client: a server of 1024 buffers of 1 KiB, and
+ * a client that sends 4 MiB, 1 KiB a turn, and never reads. client_sndbuf
+ * is left at 16 KiB for the caller to set.
+ */
+static void open_stalled_client(struct client *c)
+{
+	srv_open_cfg(unix_listener(), 64, 1024, 1024);
+	client_sndbuf = 16 * 1024;
+	cl_open(c, 4 << 20, 4096);
+	c->reading = false;
+	c->send_max = 1024;
+}
+
+/* Turns until nothing moves for 300 ms (the buffers held and the bytes the
+ * client sent unchanged: its echo blocked, its receive cancelled), at most
+ * ms: what the server holds then stays held. */
+static void run_until_still(struct client *c, long ms)
+{
+	long end = fault_now_ms() + ms;
+
+	for (long since = -1, held = -1, sent = -1; fault_now_ms() < end;) {
+		cl_step(c);
+		turn(1);
+		if ((long)stats().bufs_held != held || (long)c->sent != sent) {
+			held = (long)stats().bufs_held;
+			sent = (long)c->sent;
+			since = fault_now_ms();
+		} else if (fault_now_ms() - since >= 300) {
+			break;
+		}
+	}
+}
+
 /* Why 09.13's stalled client, left holding UECHO_HOLD_MAX buffers or more
  * with stats.paused 0, was not paused: its receive's cancel was never sent
  * (cancels 0), or sent and not counted. */
@@ -2164,10 +2198,7 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	/* A ring large enough that the stalled client's bursts cannot drain it
 	 * before the module sees it hold half: its receive is still armed then,
 	 * and must be cancelled. */
-	srv_open_cfg(unix_listener(), 64, 1024, 1024);
-	client_sndbuf = 16 * 1024;
-	cl_open(&cls[0], 4 << 20, 4096);
-	cls[0].reading = false;
+	open_stalled_client(&cls[0]);
 	/* The clients run in the server's own thread: the kernel runs the
 	 * server's receive (task work) each time a client's send returns, so a
 	 * client sending without pause fills every buffer before the module gets
@@ -2177,7 +2208,6 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	 * buffer more after each turn, the turn that first sees it hold
 	 * UECHO_HOLD_MAX exactly comes, and that turn must cancel (not the next
 	 * one); 8 KiB per turn after. */
-	cls[0].send_max = 1024;
 	client_sndbuf = 0;
 	count_turns = true;
 	/* Until the next client comes, the stalled client is the one
@@ -2228,20 +2258,9 @@ GRADE_TEST_T(faults, stalled_reader, 4,
 	}
 	cls[0].send_max = 8192;
 	/* It goes on sending while the cancelled receive ends: the module must
-	 * not arm it again while it still holds half the ring. Until nothing
-	 * moves for 300 ms (the client's socket full), at most 3 s. */
-	end = fault_now_ms() + 3000;
-	for (long since = -1, held = -1, sent = -1; fault_now_ms() < end;) {
-		cl_step(&cls[0]);
-		turn(1);
-		if ((long)stats().bufs_held != held || (long)cls[0].sent != sent) {
-			held = (long)stats().bufs_held;
-			sent = (long)cls[0].sent;
-			since = fault_now_ms();
-		} else if (fault_now_ms() - since >= 300) {
-			break;
-		}
-	}
+	 * not arm it again while it still holds half the ring (look_at_sqe).
+	 * Until nothing moves (the client's socket full), at most 3 s. */
+	run_until_still(&cls[0], 3000);
 	hold_watch = NULL; /* the next client's first receive is armed at any time */
 	cl_open(&cls[1], 64 * 1024, 0);
 	calm_watch = true;
@@ -5573,30 +5592,14 @@ GRADE_TEST_T(faults, second_stalled_reader, 1,
 	setup();
 	/* As 09.13: 1024 buffers of 1 KiB, a client that sends 1 KiB a turn
 	 * and never reads, until it is paused holding half the ring. */
-	srv_open_cfg(unix_listener(), 64, 1024, 1024);
-	client_sndbuf = 16 * 1024;
-	cl_open(&cls[0], 4 << 20, 4096);
-	cls[0].reading = false;
-	cls[0].send_max = 1024;
+	open_stalled_client(&cls[0]);
 	for (end = fault_now_ms() + 10000; fault_now_ms() < end && stats().paused == 0;) {
 		cl_step(&cls[0]);
 		turn(1);
 	}
 	grade_check(stats().paused >= 1, "a client that never reads was not paused in 10 s: %s "
 		    "(TODO 8)", stats_text());
-	/* Until nothing moves for 300 ms: what it holds then stays held (its
-	 * echo is blocked, its receive cancelled). */
-	end = fault_now_ms() + 5000;
-	for (long since = -1, held = -1; fault_now_ms() < end;) {
-		cl_step(&cls[0]);
-		turn(1);
-		if ((long)stats().bufs_held != held) {
-			held = (long)stats().bufs_held;
-			since = fault_now_ms();
-		} else if (fault_now_ms() - since >= 300) {
-			break;
-		}
-	}
+	run_until_still(&cls[0], 5000);
 	held_a = stats().bufs_held;
 	/* The second stalled client, 1 KiB a turn. The ring has 1024 - held_a
 	 * buffers left (at most 512): it runs dry before this client holds
