@@ -7,9 +7,8 @@
  * unmaps addresses a later mmap may have been given. A ring whose
  * descriptor is closed, or is not an io_uring, was torn down already or
  * never set up (a zeroed struct says descriptor 0, stdin): the call is
- * refused (seam_violate: the test fails with the reason) and
- * must not be made. Used by chapter 05's tests and by ring_watch.h (06-11).
- * Header-only.
+ * refused (seam_violate: the test fails with the reason) and must not be
+ * made. Used by chapter 05's tests and by ring_watch.h (06-11). Header-only.
  */
 #ifndef RING_EXIT_H
 #define RING_EXIT_H
@@ -43,9 +42,9 @@ static inline bool ring_exit_fd_is_ring(int fd)
 
 /*
  * True (and the test's violation recorded) if the ring is not set up (torn
- * down already, or never): the caller must then not touch it (its rings are unmapped) nor
- * call io_uring_queue_exit. where: what the chapter's contract says, for
- * the message.
+ * down already, or never): the caller must then neither touch it (its rings
+ * may be unmapped) nor call io_uring_queue_exit. where: what the chapter's
+ * contract says, for the message.
  */
 static inline bool ring_exit_refused(const struct io_uring *ring, const char *where)
 {
