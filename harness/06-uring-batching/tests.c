@@ -1817,12 +1817,13 @@ GRADE_TEST(copy, into_fifo, 2,
 /* An existing DST is emptied in place (copy_battery.h). */
 GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "copy: an existing DST is emptied in place: the same inode, its mode kept, a hard link "
-	   "to it sees the copy; emptied when opened: a copy that fails half way leaves none of "
-	   "DST's old bytes",
+	   "to it sees the copy; emptied when opened, longer or shorter than SRC: a copy that "
+	   "fails half way leaves none of DST's old bytes",
 	   COPY_TODO_OPEN ": \"truncated if it exists\" means the same file emptied (O_TRUNC or "
 	   "ftruncate once it is known not to be SRC), not removed and made again: that is a new "
 	   "inode with a new mode, and a hard link to DST would keep the old data; and emptied "
-	   "when it is opened, before the copy, not cut to SRC's size once the copy is done "
+	   "when it is opened, before the copy, whatever its size (also when it is shorter than "
+	   "SRC), not cut to SRC's size once the copy is done "
 	   "(man 2 open, O_TRUNC; man 2 unlink; lesson, \"The program\")")
 {
 	const size_t old_len = 500000, size = 300001;
@@ -1859,6 +1860,37 @@ GRADE_TEST(copy, existing_dst_in_place, 1,
 	free(back);
 	free(old);
 	free(data);
+
+	/* The same with an existing DST shorter than SRC (200000 bytes, SRC
+	 * 300001) and a limit of 100000 bytes, below DST's old end: emptied when
+	 * it was opened, whatever its size, DST holds SRC's first 100000 bytes
+	 * and ends there; emptied only when it is longer than SRC (the copy
+	 * would write over the rest anyway, if it succeeded), it keeps its old
+	 * bytes from 100000 to 200000 after SRC's. */
+	{
+		const size_t short_old = 200000, limit = 100000;
+		struct prog_opts lo = { .fsize_limit = limit };
+
+		old = grade_random_bytes(short_old);
+		data = grade_random_bytes(size);
+		dst = grade_make_file("old-shorter", old, short_old);
+		src = grade_make_file("src-limited-2", data, size);
+		run_copy(src, dst, &r, &lo);
+		check_failed(&r, "over an existing 200000-byte DST (shorter than SRC's 300001 bytes) "
+			     "under a file-size limit of 100000 bytes", NULL, NULL);
+		back = grade_slurp(dst, &backlen);
+		grade_check(back && backlen == limit && grade_first_diff(back, data, limit) < 0,
+			    "copy of a %zu-byte SRC over an existing DST of %zu bytes (shorter than "
+			    "SRC) failed (a file-size limit of %zu bytes), as it should, but left DST "
+			    "with %zu bytes%s: an existing DST is emptied when it is opened whatever "
+			    "its size, not only when it is longer than SRC: a copy that fails half way "
+			    "must leave none of DST's old bytes", size, short_old, limit,
+			    back ? backlen : 0, back && backlen > limit ? " (its old bytes after "
+			    "SRC's)" : ", not SRC's first bytes");
+		free(back);
+		free(old);
+		free(data);
+	}
 }
 
 /* ------------------------------------- a read refused at submission */
