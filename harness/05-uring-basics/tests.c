@@ -342,6 +342,19 @@ GRADE_TEST(open, setup_errors_as_negative_errno, 1,
 		grade_check(ret == errs[i], "when io_uring_queue_init returns %s, uring_open "
 			    "returned %s", errno_name(errs[i]), errno_name(ret));
 	}
+	/* RLIMIT_MEMLOCK too small for 64 entries, enough for 8: the answer
+	 * is -ENOMEM, not a smaller ring than the caller asked for. */
+	doctor_kernel((struct doctor){ .max_entries = 8 });
+	ret = UCALL(uring_open(&ring, 64));
+	undoctor_kernel();
+	if (ret == 0)
+		io_uring_queue_exit(&ring);
+	grade_check(ret == -ENOMEM, "uring_open(&ring, 64) returned %s when io_uring_queue_init "
+		    "of 64 entries failed with -ENOMEM (a smaller ring would have worked); "
+		    "expected -ENOMEM: entries goes to io_uring_queue_init as it is, and its "
+		    "error is the answer, never a smaller ring tried behind the caller's back "
+		    "(uring_basics.h, uring_open: \"passed to io_uring_queue_init(3) as it is\")",
+		    errno_name(ret));
 }
 
 /* ------------------------------------------------------------- uring_read_full */
@@ -416,6 +429,11 @@ GRADE_TEST(read_full, stops_at_eof, 2,
 	got = UCALL(uring_read_full(ring, -1, buf, 0, 0));
 	grade_check(got == 0, "uring_read_full with len 0 on fd -1 returned %s, expected 0 "
 		    "(len 0 does no I/O, so no fd is looked at)", errno_name(got));
+	got = UCALL(uring_read_full(ring, fd, NULL, 0, 0));
+	grade_check(got == 0, "uring_read_full(ring, fd, NULL, 0, 0) returned %s, expected 0: "
+		    "buf must hold len bytes, and NULL holds 0; the contract's argument errors "
+		    "are ring == NULL and an offset below -1 only (uring_basics.h, "
+		    "uring_read_full)", errno_name(got));
 	grade_check(uw.submits == 0, "uring_read_full with len 0 submitted %ld time(s); "
 		    "len 0 does no I/O", uw.submits);
 	check_idle(ring, "uring_read_full");
@@ -851,6 +869,11 @@ GRADE_TEST(write_full, regular_file, 2,
 	got = UCALL(uring_write_full(ring, -1, data, 0, 0));
 	grade_check(got == 0, "uring_write_full with len 0 on fd -1 returned %s, expected 0 "
 		    "(len 0 does no I/O, so no fd is looked at)", errno_name(got));
+	got = UCALL(uring_write_full(ring, fd, NULL, 0, 0));
+	grade_check(got == 0, "uring_write_full(ring, fd, NULL, 0, 0) returned %s, expected 0: "
+		    "buf must hold len bytes, and NULL holds 0; the contract's argument errors "
+		    "are ring == NULL and an offset below -1 only (uring_basics.h, "
+		    "uring_write_full)", errno_name(got));
 	grade_check(uw.submits == 0, "uring_write_full with len 0 submitted %ld time(s); "
 		    "len 0 does no I/O", uw.submits);
 	check_idle(ring, "uring_write_full");
@@ -2792,6 +2815,21 @@ GRADE_TEST(copy, frees_its_buffer, 2,
 				    "to be src; pitfall 14, TODO 6)", (long long)st.st_size);
 		}
 	}
+	/* A submit call that fails submits nothing (io_uring_enter(2) reports
+	 * a submission as a count, never as an error): no request holds the
+	 * buffer, so it goes back, unlike after a wait error (05.60). */
+	uw.submit_error = -ENXIO;
+	uw.submit_error_left = -1;
+	got = UCALL(uring_copy_file(src, dst, 4096));
+	uw.submit_error = 0;
+	grade_check(got == -ENXIO, "uring_copy_file returned %s when every submit call failed "
+		    "with -ENXIO, expected -ENXIO", errno_name((ssize_t)got));
+	grade_check_heap(&heap, "uring_copy_file after a submit error (-ENXIO: its read never "
+			 "reached the kernel, so the buffer is not the kernel's; only requests "
+			 "the kernel took and did not complete, *ring.sq.khead - "
+			 "*ring.cq.ktail, keep it, not the SQEs queued, sq.sqe_tail)");
+	grade_check(fault_count_fds() == before, "uring_copy_file left %d descriptor(s) open "
+		    "after a submit error", fault_count_fds() - before);
 	seam_heap_fail(1, -1);
 	got = UCALL(uring_copy_file(src, grade_path("dst2"), 4096));
 	seam_heap_fail(0, 0);
@@ -5008,6 +5046,57 @@ GRADE_TEST(batch, retries_eagain_eintr_results, 1,
 					 r ? "request 1 after a retry" : "request 0 after a retry");
 		}
 	}
+	close(fd);
+	free(data);
+}
+
+/* ==================================================================== */
+/* Stop 51: the hunt's survivors.                                       */
+/* ==================================================================== */
+
+GRADE_TEST(batch, stops_when_the_poll_cannot_go_out, 1,
+	   "uring_serial_batch_read stops when the poll after an -EAGAIN read cannot be "
+	   "submitted (-ENXIO once): a ring error, not the request's result",
+	   "TODO 9 and TODO 7: the poll's submit or wait failing is the ring failing, as for "
+	   "the read itself: stop the batch, tear the ring down, return that -errno (or give "
+	   "it to every request not done). Only the poll's own cqe->res is the request's "
+	   "answer (uring_basics.h, uring_serial_batch_read)")
+{
+	unsigned char *data = grade_random_bytes(4096), bufs[3][512];
+	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
+	struct batch_req reqs[3] = {
+		{ fd, 0, 512, bufs[0], 1 }, { fd, 512, 512, bufs[1], 1 }, { fd, 1024, 512, bufs[2], 1 },
+	};
+	int before, ret;
+
+	setup();
+	require_nop_inject();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	before = fault_count_fds();
+	/* The first read completes with -EAGAIN; the next submit call, the
+	 * poll's, fails once; every later one would work. */
+	inject(OPS_READ, 0, 1, -EAGAIN);
+	uw.submit_error = -ENXIO;
+	uw.submit_error_left = 1;
+	uw.submit_error_skip = 1;
+	ret = UCALL(uring_serial_batch_read(reqs, 3, 2));
+	uw.submit_error = 0;
+	inject(0, 0, 0, 0);
+	grade_check(uw.injected == 1, "uring_serial_batch_read returned %s without an "
+		    "IORING_OP_READ request for the grader to complete with -EAGAIN (%ld such "
+		    "completions made, 1 expected): each request is read through the ring",
+		    errno_name(ret), uw.injected);
+	grade_check(ret == -ENXIO || (ret == 0 && reqs[0].res == -ENXIO && reqs[1].res == -ENXIO &&
+				      reqs[2].res == -ENXIO),
+		    "uring_serial_batch_read returned %s (res %s, %s, %s) when the submit call "
+		    "of the poll after the first read's -EAGAIN returned -ENXIO (later ones would "
+		    "have worked); expected -ENXIO (or 0 with -ENXIO in every res): the poll "
+		    "going out is the ring's work like the read's, and its error ends the batch; "
+		    "it is not request 0's answer",
+		    errno_name(ret), errno_name(reqs[0].res), errno_name(reqs[1].res),
+		    errno_name(reqs[2].res));
+	grade_check(fault_count_fds() == before, "uring_serial_batch_read left %d descriptor(s) "
+		    "open after the ring failed", fault_count_fds() - before);
 	close(fd);
 	free(data);
 }
