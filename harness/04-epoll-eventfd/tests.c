@@ -471,7 +471,9 @@ GRADE_TEST(serve, protocol_edges, 3,
 	   "included: check the range before answering a length 0 with status 0; offset and "
 	   "length are unsigned 64-bit: a signed type makes a length of 2^63 or more negative, "
 	   "smaller than EVSRV_MAX_LEN); read the "
-	   "aligned window and send the slice the client asked for; the connection stays "
+	   "aligned window and send the slice the client asked for (a valid range that ends "
+	   "near INT64_MAX: its window, rounded up, would end past the largest file offset, "
+	   "which the kernel refuses with -EINVAL; cut the window there); the connection stays "
 	   "open after every reply, errors included (evsrv.h, \"The wire protocol\")")
 {
 	struct client c;
