@@ -374,6 +374,22 @@ static bool efd_wait_change(int fd, long long before)
 	return true;
 }
 
+/* Send the held reads to the kernel, and wait (bounded) until every one
+ * has completed: the eventfd's counter (0 before: the server has read it)
+ * reaches their number. The server's next turn then finds them all done
+ * at once, behind one wake-up. */
+static void aio_release_all_done(void)
+{
+	int n = spy.nheld;
+	long deadline = fault_now_ms() + PATIENCE_MS;
+	long long cnt;
+
+	aio_release();
+	while ((cnt = efd_count(spy.resfd)) < n && fault_now_ms() < deadline)
+		nap_us(100);
+	grade_check(cnt == n, "harness: %d released reads, eventfd counter %lld", n, cnt);
+}
+
 static int hook_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
 			     struct timespec *ts)
 {
