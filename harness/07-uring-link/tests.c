@@ -388,6 +388,26 @@ static void copy_watch(void)
 	watch.on_sqe = copy_sqe;
 }
 
+/* Whether the file grade_path(name) holds exactly data's size bytes: -1 if
+ * so, else the first byte where they part (its length if it is shorter and
+ * the same so far; 0 if it cannot be read). *len: its length. */
+static ssize_t dst_mismatch(const char *name, const unsigned char *data, size_t size,
+			    size_t *len)
+{
+	size_t n = 0;
+	unsigned char *back = grade_slurp(grade_path(name), &n);
+	ssize_t at;
+
+	*len = n;
+	if (!back)
+		return 0;
+	at = grade_first_diff(back, data, n < size ? n : size);
+	if (at < 0 && n != size)
+		at = (ssize_t)(n < size ? n : size);
+	free(back);
+	return at;
+}
+
 /* The window at each wait: blocks started (a read at a block's offset),
  * requests in flight (SQEs taken minus CQEs reaped). */
 static struct {
@@ -2542,10 +2562,11 @@ URING_TEST(copy, linked_pairs, 3,
 	 * alone, and the other 40 blocks go through the 3 other pairs meanwhile. */
 	{
 		const size_t size2 = 41 * block;
-		unsigned char *data, *back;
+		unsigned char *data;
 		int in = data_file("src2", size2, &data);
 		int out = grade_open(grade_path("dst2"), O_RDWR | O_CREAT | O_TRUNC);
 		size_t backlen;
+		ssize_t at;
 		int ret;
 
 		watch_reset_counts();
@@ -2556,13 +2577,11 @@ URING_TEST(copy, linked_pairs, 3,
 		grade_check(ret == 0, "ulink_copy of 41 blocks (4 pairs) whose first read was held "
 			    "back until the module waited for it alone returned %s, expected 0",
 			    grade_errno_str(ret));
-		back = grade_slurp(grade_path("dst2"), &backlen);
-		grade_check(back && backlen == size2 && grade_first_diff(back, data, size2) < 0,
-			    "ulink_copy of 41 blocks whose first read completed last: DST (%zu bytes) "
-			    "differs from SRC from byte %zd on: match each CQE to its block by "
-			    "user_data, not by the order of submission (TODO 9; lesson, section 1, "
-			    "\"Completion order\")", backlen,
-			    back ? grade_first_diff(back, data, backlen < size2 ? backlen : size2) : -1);
+		at = dst_mismatch("dst2", data, size2, &backlen);
+		grade_check(at < 0, "ulink_copy of 41 blocks whose first read completed last: DST "
+			    "(%zu bytes) differs from SRC from byte %zd on: match each CQE to its "
+			    "block by user_data, not by the order of submission (TODO 9; lesson, "
+			    "section 1, \"Completion order\")", backlen, at);
 		/* (A read of block 0 through a registered file or a READV is
 		 * not held back: then there is nothing to count.) */
 		grade_check(!watch_slow.held || watch_slow.reads_while_held >= 30, "while the read of block 0 "
@@ -2572,7 +2591,6 @@ URING_TEST(copy, linked_pairs, 3,
 			    "pair has both its CQEs, queue that slot's next block (ulink.h: \"as "
 			    "pairs end, new ones are queued\"; TODO 9)", watch_slow.reads_while_held);
 		check_ring_clean(&u, "after ulink_copy returned", "TODOs 8-11");
-		free(back);
 		free(data);
 		close(in);
 		close(out);
@@ -2586,10 +2604,11 @@ URING_TEST(copy, linked_pairs, 3,
 	 * them, say) waits for the held ones first. */
 	{
 		const size_t size3 = 41 * block;
-		unsigned char *data, *back;
+		unsigned char *data;
 		int in = data_file("src3", size3, &data);
 		int out = grade_open(grade_path("dst3"), O_RDWR | O_CREAT | O_TRUNC);
 		size_t backlen;
+		ssize_t at;
 		int ret;
 
 		watch_reset_counts();
@@ -2600,11 +2619,9 @@ URING_TEST(copy, linked_pairs, 3,
 		grade_check(ret == 0, "ulink_copy of 41 blocks (4 pairs) whose first three reads "
 			    "were held back until the module waited for them alone returned %s, "
 			    "expected 0", grade_errno_str(ret));
-		back = grade_slurp(grade_path("dst3"), &backlen);
-		grade_check(back && backlen == size3 && grade_first_diff(back, data, size3) < 0,
-			    "ulink_copy of 41 blocks whose first three reads completed last: DST "
-			    "(%zu bytes) differs from SRC from byte %zd on (TODO 9)", backlen,
-			    back ? grade_first_diff(back, data, backlen < size3 ? backlen : size3) : -1);
+		at = dst_mismatch("dst3", data, size3, &backlen);
+		grade_check(at < 0, "ulink_copy of 41 blocks whose first three reads completed last: "
+			    "DST (%zu bytes) differs from SRC from byte %zd on (TODO 9)", backlen, at);
 		/* (Reads through a registered file or READV are not held.) The
 		 * free slot goes on through the blocks left: all 38 if it takes
 		 * the next free block, its own 10 if each slot owns every 4th
@@ -2617,7 +2634,6 @@ URING_TEST(copy, linked_pairs, 3,
 			    "slots (ulink.h: \"the window is kept full\"; lesson, pitfall 18; "
 			    "TODO 9)", watch_slow.reads_while_held);
 		check_ring_clean(&u, "after ulink_copy returned", "TODOs 8-11");
-		free(back);
 		free(data);
 		close(in);
 		close(out);
@@ -2819,6 +2835,34 @@ static void short_write_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsign
 	short_writes++;
 }
 
+/* ulink_copy (one pair, blocks of 4096) from a pipe that script feeds
+ * (every step's fd is set to the pipe's write end) into the new file
+ * grade_path(dst): what it returned. Everything is closed after it. */
+static int copy_from_fed_pipe(struct ulink *u, struct fault_step *script, const char *dst,
+			      size_t size)
+{
+	int p[2], out, ret;
+	bool script_closes = false;
+	struct fault *f;
+	struct fault_report rep;
+
+	fault_pipe(p, 4096);
+	for (struct fault_step *s = script; s->op != FAULT_END; s++) {
+		s->fd = p[1];
+		script_closes |= s->op == FAULT_CLOSE;
+	}
+	out = grade_open(grade_path(dst), O_RDWR | O_CREAT | O_TRUNC);
+	f = fault_start(script);
+	ret = run_copy_fds(u, p[0], out, (off_t)size, 4096, 1);
+	rep = fault_join(f);
+	free(rep.sink);
+	close(out);
+	close(p[0]);
+	if (!script_closes)
+		close(p[1]);
+	return ret;
+}
+
 URING_TEST(copy, pipe_in_pieces, 2,
 	   "ulink_copy from a pipe fed 1000 bytes at a time, one pair: real short reads break the chain, the copy is exact; so do writes cut short",
 	   "TODO 10: a short read is not the end: what came must be written and the rest of the "
@@ -2826,7 +2870,7 @@ URING_TEST(copy, pipe_in_pieces, 2,
 	   "(lesson, section 1, \"What it does not promise\")", 8)
 {
 	const size_t size = 20000;
-	unsigned char *data = grade_random_bytes(size), *back;
+	unsigned char *data = grade_random_bytes(size);
 	struct fault_step steps[] = {
 		{ .op = FAULT_WRITE_PIECES, .data = data, .len = size, .piece = 1000 },
 		{ .op = FAULT_END },
@@ -2837,66 +2881,43 @@ URING_TEST(copy, pipe_in_pieces, 2,
 		{ .op = FAULT_CLOSE },
 		{ .op = FAULT_END },
 	};
-	int p[2], out, ret;
-	struct fault *f;
-	struct fault_report rep;
-	size_t backlen;
+	int ret;
+	size_t len;
+	ssize_t at;
 	struct ulink u;
 
 	init_or_fail(&u, 8);
-	fault_pipe(p, 4096);
-	steps[0].fd = p[1];
-	out = grade_open(grade_path("dst"), O_RDWR | O_CREAT | O_TRUNC);
-	f = fault_start(steps);
-	ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
-	rep = fault_join(f);
-	free(rep.sink);
+	ret = copy_from_fed_pipe(&u, steps, "dst", size);
 	grade_check(ret == 0, "ulink_copy of 20000 bytes from a pipe fed 1000 bytes at a time "
 		    "returned %s, expected 0", grade_errno_str(ret));
-	back = grade_slurp(grade_path("dst"), &backlen);
-	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
-		    "ulink_copy from a pipe fed in pieces: DST has %zu bytes, first difference at "
-		    "%zd", backlen, back ? grade_first_diff(back, data, backlen < size ? backlen : size)
-				       : -1);
+	at = dst_mismatch("dst", data, size, &len);
+	grade_check(at < 0, "ulink_copy from a pipe fed in pieces: DST has %zu bytes, first "
+		    "difference at %zd", len, at);
 	check_ring_clean(&u, "after ulink_copy returned", "TODO 11");
-	free(back);
-	close(out);
-	close_pipe(p);
 
 	/* Again, with the first reads of the rest of a block (after a short
 	 * read: their offset is not a block's) interrupted, -EINTR and nothing
 	 * read: the block goes on from where it stood. The bytes already read
 	 * are out of the pipe for good: a block started again from its first
 	 * byte reads later bytes into its place. */
-	fault_pipe(p, 4096);
-	steps[0].fd = p[1];
-	out = grade_open(grade_path("dst2"), O_RDWR | O_CREAT | O_TRUNC);
 	rest_eintrs_left = 3;
 	watch.edit_sqe = eintr_rest_reads;
-	f = fault_start(steps);
-	ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
-	rep = fault_join(f);
+	ret = copy_from_fed_pipe(&u, steps, "dst2", size);
 	watch.edit_sqe = NULL;
 	watch.eintr_reads = 0;
-	free(rep.sink);
 	grade_check(rest_eintrs_left == 0, "harness: only %u reads of the rest of a block were "
 		    "seen, expected 3 or more", 3 - rest_eintrs_left);
 	grade_check(ret == 0, "ulink_copy of 20000 bytes from a pipe fed 1000 bytes at a time, "
 		    "with reads of the rest of a block interrupted (-EINTR CQE), returned %s, "
 		    "expected 0", grade_errno_str(ret));
-	back = grade_slurp(grade_path("dst2"), &backlen);
-	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
-		    "ulink_copy from a pipe fed in pieces, the reads of the rest of a block "
-		    "interrupted (-EINTR, nothing read): DST has %zu bytes, first difference at "
-		    "%zd. A read's -EINTR is that read only: read the same bytes again, from "
+	at = dst_mismatch("dst2", data, size, &len);
+	grade_check(at < 0, "ulink_copy from a pipe fed in pieces, the reads of the rest of a "
+		    "block interrupted (-EINTR, nothing read): DST has %zu bytes, first difference "
+		    "at %zd. A read's -EINTR is that read only: read the same bytes again, from "
 		    "where the block stood (offset + what was read), not the block from its "
 		    "start: from a pipe the bytes already read are gone (TODO 10; lesson, "
-		    "pitfall 7)", backlen,
-		    back ? grade_first_diff(back, data, backlen < size ? backlen : size) : -1);
+		    "pitfall 7)", len, at);
 	check_ring_clean(&u, "after ulink_copy returned", "TODO 11");
-	free(back);
-	close(out);
-	close_pipe(p);
 
 	/* Again, fed a block (4096 bytes, one atomic pipe write) at a time, so
 	 * that reads come back whole and their linked writes run, with the
@@ -2904,19 +2925,13 @@ URING_TEST(copy, pipe_in_pieces, 2,
 	 * short write is in the buffer, and only there, since the pipe's bytes
 	 * are gone once read. Reading "the rest" again would read later bytes
 	 * into its place. */
-	fault_pipe(p, 4096);
-	whole[0].fd = whole[1].fd = p[1];
-	out = grade_open(grade_path("dst3"), O_RDWR | O_CREAT | O_TRUNC);
 	short_writes_left = 4;
 	short_writes = 0;
 	watch_reset_counts();
 	watch.on_sqe = short_write_sqe;
-	f = fault_start(whole);
-	ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
-	rep = fault_join(f);
+	ret = copy_from_fed_pipe(&u, whole, "dst3", size);
 	watch.on_sqe = NULL;
 	short_writes_left = 0;
-	free(rep.sink);
 	grade_check(short_writes > 0, "harness: no write was cut short");
 	grade_check(ret == 0, "ulink_copy of 20000 bytes from a pipe fed 4096 bytes at a time, "
 		    "with %u writes cut short (half their bytes written), returned %s, expected 0%s",
@@ -2924,20 +2939,15 @@ URING_TEST(copy, pipe_in_pieces, 2,
 		    "read again from SRC? From a pipe those bytes are gone: write the rest from "
 		    "the buffer, ulink.h: \"a short write ... write the rest, at offset + res\"; "
 		    "TODO 10)" : "");
-	back = grade_slurp(grade_path("dst3"), &backlen);
-	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
-		    "ulink_copy from a pipe fed 4096 bytes at a time, %u writes cut short (half their bytes "
-		    "written): DST has %zu bytes, first difference at %zd. The rest of a short "
-		    "write is still in the buffer: write it from there, at offset + what was "
-		    "written; reading it again from SRC works on a file, not on a pipe, whose "
-		    "bytes are gone once read (ulink.h, ulink_copy: \"a short write ... write the "
-		    "rest\"; TODO 10)", short_writes, backlen,
-		    back ? grade_first_diff(back, data, backlen < size ? backlen : size) : -1);
+	at = dst_mismatch("dst3", data, size, &len);
+	grade_check(at < 0, "ulink_copy from a pipe fed 4096 bytes at a time, %u writes cut "
+		    "short (half their bytes written): DST has %zu bytes, first difference at %zd. "
+		    "The rest of a short write is still in the buffer: write it from there, at "
+		    "offset + what was written; reading it again from SRC works on a file, not on "
+		    "a pipe, whose bytes are gone once read (ulink.h, ulink_copy: \"a short write "
+		    "... write the rest\"; TODO 10)", short_writes, len, at);
 	check_ring_clean(&u, "after ulink_copy returned", "TODO 11");
-	free(back);
 	free(data);
-	close(out);
-	close(p[0]);  /* the script closed the write end */
 	SEAM_CALL_VOID(ulink_exit(&u));
 }
 
@@ -3558,47 +3568,36 @@ URING_TEST_T(copy, interruptions, 2,
 	 * done again, from the same buffer. */
 	{
 		const size_t size = 20000;
-		unsigned char *data = grade_random_bytes(size), *back;
+		unsigned char *data = grade_random_bytes(size);
 		struct fault_step steps[] = {
 			{ .op = FAULT_WRITE_PIECES, .data = data, .len = size, .piece = 1000 },
 			{ .op = FAULT_CLOSE },  /* then end of file: nothing waits for ever */
 			{ .op = FAULT_END },
 		};
-		struct fault_report rep;
-		struct fault *f;
 		size_t backlen;
-		int p[2], out, ret;
+		ssize_t at;
+		int ret;
 
-		fault_pipe(p, 4096);
-		steps[0].fd = steps[1].fd = p[1];
-		out = grade_open(grade_path("dst-pipe-eintr"), O_RDWR | O_CREAT | O_TRUNC);
 		memset(&we, 0, sizeof(we));
 		we.left = 3;
 		watch_reset_counts();
 		watch.on_sqe = we_sqe;
 		watch.on_cqe = we_cqe;
-		f = fault_start(steps);
-		ret = run_copy_fds(&u, p[0], out, (off_t)size, 4096, 1);
-		rep = fault_join(f);
-		free(rep.sink);
+		ret = copy_from_fed_pipe(&u, steps, "dst-pipe-eintr", size);
 		watch.on_sqe = NULL;
 		watch.on_cqe = NULL;
 		grade_check(we.ambiguous || we.rewritten >= 1, "harness: no write was interrupted");
-		back = grade_slurp(grade_path("dst-pipe-eintr"), &backlen);
-		grade_check(ret == 0 && back && backlen == size && grade_first_diff(back, data, size) < 0,
+		at = dst_mismatch("dst-pipe-eintr", data, size, &backlen);
+		grade_check(ret == 0 && at < 0,
 			    "ulink_copy of 20000 bytes from a pipe fed 1000 bytes at a time, %u of its "
 			    "write CQEs saying -EINTR, returned %s with DST of %zu bytes, first "
 			    "difference at %zd: an interrupted write wrote nothing, but its bytes were "
 			    "read and are still in the buffer; write them again. Reading them again "
 			    "works on a file, not on a pipe, whose bytes are gone once read (ulink.h: "
 			    "\"a CQE with -EINTR: that step is done again\"; TODO 10)",
-			    we.rewritten, grade_errno_str(ret), back ? backlen : 0,
-			    back ? grade_first_diff(back, data, backlen < size ? backlen : size) : -1);
+			    we.rewritten, grade_errno_str(ret), backlen, at);
 		check_ring_clean(&u, "after ulink_copy returned", "TODOs 10, 11");
-		free(back);
 		free(data);
-		close(out);
-		close(p[0]);  /* the script closed the write end */
 	}
 
 	paced_copy(&u, false);
