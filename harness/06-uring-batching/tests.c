@@ -1826,71 +1826,9 @@ GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "SRC), not cut to SRC's size once the copy is done "
 	   "(man 2 open, O_TRUNC; man 2 unlink; lesson, \"The program\")")
 {
-	const size_t old_len = 500000, size = 300001;
-	unsigned char *old, *data, *back;
-	const char *src, *dst;
-	struct prog_opts o = { .fsize_limit = size - 1 };
-	struct prog_result r;
-	size_t backlen;
-
 	copy_existing_dst_in_place();
-
-	/* An existing DST longer than SRC, and a copy that fails half way (a
-	 * file-size limit 1 byte below SRC's size: the last write fails with
-	 * EFBIG). DST was emptied when it was opened, so it holds SRC's bytes up
-	 * to the limit and nothing of its old content; cut to SRC's size only
-	 * after a successful copy, it would keep its old length, new bytes
-	 * followed by old ones. */
-	old = grade_random_bytes(old_len);
-	data = grade_random_bytes(size);
-	dst = grade_make_file("old-longer", old, old_len);
-	src = grade_make_file("src-limited", data, size);
-	run_copy(src, dst, &r, &o);
-	check_failed(&r, "over an existing 500000-byte DST under a file-size limit 1 byte below "
-		     "SRC's 300001 bytes", NULL, NULL);
-	back = grade_slurp(dst, &backlen);
-	grade_check(back && backlen == size - 1 && grade_first_diff(back, data, size - 1) < 0,
-		    "copy of a %zu-byte SRC over an existing %zu-byte DST failed (a file-size limit "
-		    "of %zu bytes), as it should, but left DST with %zu bytes%s: an existing DST is "
-		    "emptied when it is opened (O_TRUNC, or ftruncate to 0 once it is known not to "
-		    "be SRC), before the copy; cut to SRC's size only after a copy that succeeded, "
-		    "it keeps its old bytes when the copy fails", size, old_len, size - 1,
-		    back ? backlen : 0, back && backlen > size - 1 ? " (its old bytes after SRC's)" :
-		    ", not SRC's first bytes");
-	free(back);
-	free(old);
-	free(data);
-
-	/* The same with an existing DST shorter than SRC (200000 bytes, SRC
-	 * 300001) and a limit of 100000 bytes, below DST's old end: emptied when
-	 * it was opened, whatever its size, DST holds SRC's first 100000 bytes
-	 * and ends there; emptied only when it is longer than SRC (the copy
-	 * would write over the rest anyway, if it succeeded), it keeps its old
-	 * bytes from 100000 to 200000 after SRC's. */
-	{
-		const size_t short_old = 200000, limit = 100000;
-		struct prog_opts lo = { .fsize_limit = limit };
-
-		old = grade_random_bytes(short_old);
-		data = grade_random_bytes(size);
-		dst = grade_make_file("old-shorter", old, short_old);
-		src = grade_make_file("src-limited-2", data, size);
-		run_copy(src, dst, &r, &lo);
-		check_failed(&r, "over an existing 200000-byte DST (shorter than SRC's 300001 bytes) "
-			     "under a file-size limit of 100000 bytes", NULL, NULL);
-		back = grade_slurp(dst, &backlen);
-		grade_check(back && backlen == limit && grade_first_diff(back, data, limit) < 0,
-			    "copy of a %zu-byte SRC over an existing DST of %zu bytes (shorter than "
-			    "SRC) failed (a file-size limit of %zu bytes), as it should, but left DST "
-			    "with %zu bytes%s: an existing DST is emptied when it is opened whatever "
-			    "its size, not only when it is longer than SRC: a copy that fails half way "
-			    "must leave none of DST's old bytes", size, short_old, limit,
-			    back ? backlen : 0, back && backlen > limit ? " (its old bytes after "
-			    "SRC's)" : ", not SRC's first bytes");
-		free(back);
-		free(old);
-		free(data);
-	}
+	copy_fails_over_existing_dst(500000, 300001, 300000);
+	copy_fails_over_existing_dst(200000, 300001, 100000);
 }
 
 /* ------------------------------------- a read refused at submission */

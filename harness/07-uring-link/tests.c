@@ -4343,47 +4343,6 @@ GRADE_TEST(copy, into_fifo, 2,
 }
 
 /* An existing DST is emptied in place (copy_battery.h). */
-/* An existing DST is emptied before the copy, not cut to SRC's size after
- * it: a copy that fails half way (here at a file-size limit) must not leave
- * DST at its old length, the new bytes over the old ones, looking whole. */
-static void existing_dst_emptied_first(void)
-{
-	const size_t old_len = 600000, src_len = 300000;
-	const rlim_t limit = 100000 + 777;
-	unsigned char *data = grade_random_bytes(src_len), *old = grade_random_bytes(old_len);
-	unsigned char *back;
-	const char *src, *dst;
-	struct prog_opts o = { .fsize_limit = limit };
-	struct prog_result r;
-	size_t backlen = 0;
-
-	copy_setup();
-	copy_must_work();
-	src = grade_make_file("trunc-src", data, src_len);
-	dst = grade_make_file("trunc-dst", old, old_len);
-	run_copy(src, dst, &r, &o);
-	back = grade_slurp(dst, &backlen);
-	grade_check(back != NULL, "harness: cannot read DST back");
-	grade_check(!(r.exited && r.status == 0), "lcopy of %zu bytes under a file-size limit of "
-		    "%llu bytes exited 0: the writes past the limit fail (EFBIG)", src_len,
-		    (unsigned long long)limit);
-	grade_check(backlen <= limit && grade_first_diff(back, data, backlen) < 0, "lcopy of "
-		    "%zu bytes over an existing DST of %zu bytes, under a file-size limit of %llu "
-		    "bytes (%s), left DST with %zu bytes%s: an existing DST is emptied before the "
-		    "copy (O_TRUNC, or ftruncate to 0 once it is known not to be SRC), not cut to "
-		    "size after it. Otherwise a copy that fails half way leaves a file of the old "
-		    "length, the new bytes over the old ones, that looks whole (TODO 12; chapter "
-		    "06's lesson, \"The program\": \"truncated if it exists\")", src_len, old_len,
-		    (unsigned long long)limit, prog_ending(&r), backlen,
-		    backlen > limit ? " (more than the limit allows: the old bytes)"
-				    : ", not SRC's first bytes");
-	unlink(src);
-	unlink(dst);
-	free(back);
-	free(data);
-	free(old);
-}
-
 GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "lcopy: an existing DST is emptied in place: the same inode, its mode kept, a hard "
 	   "link to it sees the copy; emptied before the copy, not cut after it",
@@ -4393,7 +4352,8 @@ GRADE_TEST(copy, existing_dst_in_place, 1,
 	   "O_TRUNC; man 2 unlink; chapter 06's lesson, \"The program\")")
 {
 	copy_existing_dst_in_place();
-	existing_dst_emptied_first();
+	copy_fails_over_existing_dst(600000, 300000, 100000 + 777);
+	copy_fails_over_existing_dst(200000, 300000, 100000 + 777);
 }
 
 /* TODO 12's one requirement beyond the copy itself: a message naming the

@@ -834,6 +834,49 @@ static void copy_into_fifo(bool stop)
 	free(data);
 }
 
+/* An existing DST of old_len bytes, and a copy of a src_len-byte SRC that
+ * fails half way: a file-size limit below both lengths makes the writes
+ * past it fail (EFBIG). DST emptied when it was opened holds SRC's first
+ * bytes, up to the limit at most, and none of its old ones; cut to size
+ * only after a copy that succeeded, or emptied only when it is longer than
+ * SRC, it keeps old bytes after SRC's. */
+static void copy_fails_over_existing_dst(size_t old_len, size_t src_len, rlim_t limit)
+{
+	unsigned char *data = grade_random_bytes(src_len), *old = grade_random_bytes(old_len);
+	unsigned char *back;
+	const char *src, *dst;
+	struct prog_opts o = { .fsize_limit = limit };
+	struct prog_result r;
+	size_t backlen = 0;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("trunc-src", data, src_len);
+	dst = grade_make_file("trunc-dst", old, old_len);
+	run_copy(src, dst, &r, &o);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL, "harness: cannot read DST back");
+	grade_check(!(r.exited && r.status == 0), COPY_NAME " of %zu bytes under a file-size limit "
+		    "of %llu bytes exited 0: the writes past the limit fail (EFBIG)", src_len,
+		    (unsigned long long)limit);
+	grade_check(backlen <= limit && grade_first_diff(back, data, backlen) < 0, COPY_NAME " of "
+		    "%zu bytes over an existing DST of %zu bytes (%s than SRC), under a file-size "
+		    "limit of %llu bytes (%s), left DST with %zu bytes%s: an existing DST is emptied "
+		    "when it is opened, whatever its size (O_TRUNC, or ftruncate to 0 once it is "
+		    "known not to be SRC), not cut to size after the copy. Otherwise a copy that "
+		    "fails half way leaves old bytes after the new ones, in a file that looks "
+		    "whole (" COPY_TODO_OPEN "; man 2 open, O_TRUNC)", src_len, old_len,
+		    old_len > src_len ? "longer" : "shorter", (unsigned long long)limit,
+		    prog_ending(&r), backlen,
+		    backlen > limit ? " (more than the limit allows: the old bytes)"
+				    : ", not SRC's first bytes");
+	unlink(src);
+	unlink(dst);
+	free(back);
+	free(data);
+	free(old);
+}
+
 /*
  * An existing DST is truncated, in place: the same file (its inode, so a hard
  * link to it sees the copy), with the mode its owner gave it.
