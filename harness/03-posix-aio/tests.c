@@ -3656,6 +3656,44 @@ BATCH_BATTERY(pool_batch, pool_target, "tpool_batch_read",
 	      "TODOs 12-14 (tpool_batch_read: min(qd, n) job slots, each request read by a "
 	      "worker with pread; lesson, section 8)")
 
+/* 03.52's parts on "oldest by submission": paio_batch_read(reqs, n, qd) with
+ * np of the requests on pipes answered only after `returns` more aio_return
+ * calls (every aio_return of the test counts), each aio_read cut to cap bytes
+ * (0: not cut). Checks the run: nothing left in flight, the pipes fed (why:
+ * what check_fed says if not), the result 0, the protocol, and at most one
+ * timed wait run out. what names the batch in the messages. The caller
+ * checks the requests' results and frees the pipes. */
+static void held_pipes_batch(struct batch_req *reqs, size_t n, unsigned qd, int np,
+			     int (*pipes)[2], unsigned char **pdata, size_t plen, long returns,
+			     size_t cap, const char *what, const char *why)
+{
+	long t0 = atomic_load(&aw.suspend_timeouts), r0, timeouts;
+	struct feed *f;
+	int rc;
+
+	pthread_mutex_lock(&aw.lock);
+	r0 = aw.returns;
+	pthread_mutex_unlock(&aw.lock);
+	f = feed_start(&(struct feed_cfg){ .n = np, .pipes = pipes, .data = pdata, .len = plen,
+					   .wait = W_IN_SUSPEND, .after_returns = r0 + returns });
+	aw.cap = cap;
+	rc = SEAM_CALL(paio_batch_read(reqs, n, qd));
+	aw.cap = 0;
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	w_check_no_violation();
+	check_fed(f, why);
+	grade_check(rc == 0, "paio_batch_read (%s) returned %s, expected 0", what, errno_name(rc));
+	check_protocol();
+	timeouts = atomic_load(&aw.suspend_timeouts) - t0;
+	grade_check(timeouts <= 1, "paio_batch_read's timed aio_suspend ran out %ld times in one "
+		    "batch (%s): a loop of timed waits is polling; a bounded wait on some of the "
+		    "reads may run out once, then wait on all of them with NULL (TODO 6, lesson "
+		    "section 3)", timeouts, what);
+	free(f);
+}
+
 GRADE_TEST(paio, held_reads_do_not_stall, 2,
 	   "paio_batch_read: 8 reads on pipes that answer only at the end do not hold up 72 file reads (qd 20); a bounded wait leaves reads behind it (qd 8 and 12; qd 16 with 8 in flight; \"oldest\" by submission at qd 24, continuations too)",
 	   "TODO 6: wait on every read in flight, so that whichever finishes wakes you. A "
@@ -3760,42 +3798,20 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 		struct batch_req r2[32], p2[8];
 		unsigned char *pd2[8];
 		int pp[8][2];
-		struct feed *f2;
-		long t0, timeouts, r0;
 
 		aw_watch();
-		t0 = atomic_load(&aw.suspend_timeouts);  /* one may run out in this batch */
 		feed_pipes(8, pp, p2, pd2, plen, 0, UNSET);
 		for (size_t i = 0; i < n2; i++)
 			r2[i] = i >= 8 && i < 16 ? p2[i - 8] :
 				(struct batch_req){ fd, (off_t)grade_rand_below(size - len), len,
 						    grade_xmalloc(len), UNSET };
-		/* after_returns counts every aio_return of the test: hold the
-		 * pipes until this batch's 24 file reads are collected. */
-		pthread_mutex_lock(&aw.lock);
-		r0 = aw.returns;
-		pthread_mutex_unlock(&aw.lock);
-		f2 = feed_start(&(struct feed_cfg){ .n = 8, .pipes = pp, .data = pd2,
-						    .len = plen, .wait = W_IN_SUSPEND,
-						    .after_returns = r0 + 24 });
-		rc = SEAM_CALL(paio_batch_read(r2, n2, 24));
-		grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
-			    "read(s) still in flight", errno_name(rc), aw_in_flight());
-		feed_join(f2);
-		w_check_no_violation();
-		check_fed(f2, "32 requests at qd 24, 8 pipes (requests 8-15) answered only after "
-			  "the 24 file reads were collected: after the first 8 reads, the front "
-			  "slots of the window hold the newest reads; \"oldest\" goes by the "
-			  "order of submission, not by the place in the window");
-		grade_check(rc == 0, "paio_batch_read (8 file reads, 8 held pipes, 16 file reads, "
-			    "qd 24) returned %s, expected 0", errno_name(rc));
-		check_protocol();
-		timeouts = atomic_load(&aw.suspend_timeouts) - t0;
-		grade_check(timeouts <= 1, "paio_batch_read's timed aio_suspend ran out %ld times "
-			    "in one batch (8 file reads, 8 held pipes, 16 file reads): a loop of "
-			    "timed waits is polling; a bounded wait on some of the reads may run "
-			    "out once, then wait on all of them with NULL (TODO 6, lesson section "
-			    "3)", timeouts);
+		/* Hold the pipes until this batch's 24 file reads are collected. */
+		held_pipes_batch(r2, n2, 24, 8, pp, pd2, plen, 24, 0,
+				 "8 file reads, 8 held pipes, 16 file reads, qd 24",
+				 "32 requests at qd 24, 8 pipes (requests 8-15) answered only after "
+				 "the 24 file reads were collected: after the first 8 reads, the front "
+				 "slots of the window hold the newest reads; \"oldest\" goes by the "
+				 "order of submission, not by the place in the window");
 		check_suspends_per_read();
 		for (size_t i = 0; i < n2; i++) {
 			if (i >= 8 && i < 16)
@@ -3811,7 +3827,6 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 			p2[k] = r2[8 + k];
 		check_pipe_results("paio_batch_read", p2, 8, pd2, plen);
 		feed_free_pipes(8, pp, p2, pd2);
-		free(f2);
 	}
 	/* "Oldest" goes by submission, continuations too: 16 requests at qd
 	 * 16, request 7 a file read of 2000 bytes that aio_read cuts to 1000,
@@ -3826,41 +3841,22 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 		struct batch_req q[16], qp15[15];
 		unsigned char *qdata[15], *fbuf = grade_xmalloc(2000);
 		int qp[15][2];
-		struct feed *f3;
-		long t0, timeouts, r0;
 
 		aw_watch();
-		t0 = atomic_load(&aw.suspend_timeouts);
 		feed_pipes(15, qp, qp15, qdata, plen, 0, UNSET);
 		for (int k = 0; k < 16; k++)
 			q[k] = k < 7 ? qp15[k] : k > 7 ? qp15[k - 1] :
 			       (struct batch_req){ fd, 4096, 2000, fbuf, UNSET };
-		pthread_mutex_lock(&aw.lock);
-		r0 = aw.returns;
-		pthread_mutex_unlock(&aw.lock);
-		f3 = feed_start(&(struct feed_cfg){ .n = 15, .pipes = qp, .data = qdata,
-						    .len = plen, .wait = W_IN_SUSPEND,
-						    .after_returns = r0 + 2 });
-		aw.cap = 1000;
-		rc = SEAM_CALL(paio_batch_read(q, 16, 16));
-		aw.cap = 0;
-		grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
-			    "read(s) still in flight", errno_name(rc), aw_in_flight());
-		feed_join(f3);
-		w_check_no_violation();
-		check_fed(f3, "16 requests at qd 16, request 7 a file read cut in two pieces, the "
-			  "others pipes answered once request 7 was collected twice: after its first "
-			  "piece, the continuation of request 7 is the newest read in flight; "
-			  "\"oldest\" goes by the order of the aio_read calls, continuations "
-			  "included, not by the order in which requests entered the window");
-		grade_check(rc == 0, "paio_batch_read (15 held pipes and a file read in two "
-			    "pieces, qd 16) returned %s, expected 0", errno_name(rc));
-		check_protocol();
-		timeouts = atomic_load(&aw.suspend_timeouts) - t0;
-		grade_check(timeouts <= 1, "paio_batch_read's timed aio_suspend ran out %ld times "
-			    "in one batch (15 held pipes, a file read in two pieces): a bounded wait "
-			    "on some of the reads may run out once, then wait on all of them with "
-			    "NULL (TODO 6, lesson section 3)", timeouts);
+		/* Each aio_read cut to 1000 bytes; the pipes held until request 7
+		 * was collected twice. */
+		held_pipes_batch(q, 16, 16, 15, qp, qdata, plen, 2, 1000,
+				 "15 held pipes and a file read in two pieces, qd 16",
+				 "16 requests at qd 16, request 7 a file read cut in two pieces, the "
+				 "others pipes answered once request 7 was collected twice: after its "
+				 "first piece, the continuation of request 7 is the newest read in "
+				 "flight; \"oldest\" goes by the order of the aio_read calls, "
+				 "continuations included, not by the order in which requests entered "
+				 "the window");
 		grade_check(q[7].res == 2000, "paio_batch_read: request 7 (2000 bytes of a file, "
 			    "each aio_read cut to 1000 bytes): res %s, expected 2000",
 			    errno_name(q[7].res));
@@ -3870,7 +3866,6 @@ GRADE_TEST(paio, held_reads_do_not_stall, 2,
 		check_pipe_results("paio_batch_read (15 held pipes)", qp15, 15, qdata, plen);
 		feed_free_pipes(15, qp, qp15, qdata);
 		free(fbuf);
-		free(f3);
 	}
 	close(fd);
 	free(data);
