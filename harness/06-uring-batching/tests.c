@@ -1753,7 +1753,9 @@ URING_TEST(mechanism, small_ring_full_window, 2,
 		grade_check(watch.max_inflight == window, "ubatch_read of %zu reads at qd %u on a "
 			    "ring of %u SQ and %u CQ entries%s: at most %u reads were ever in flight; "
 			    "the window is min(qd, cq_entries) = %u. A full SQ is not a full window "
-			    "(submit what is queued and go on filling), and the CQ holds cq_entries "
+			    "(submit what is queued and go on filling before you reap: cached reads "
+			    "are done when that submit returns, and reaping them before the fill "
+			    "goes on keeps the window at the SQ's size), and the CQ holds cq_entries "
 			    "completions: no slot needs keeping free. Each ring's window comes from "
 			    "its own b->cq_entries, never from a copy in a static", n, qds[k],
 			    b->sq_entries, b->cq_entries, also, watch.max_inflight, window);
