@@ -962,7 +962,8 @@ static void rl_window_beyond_16_bits(void)
 			    watch.max_inflight, b.cq_entries,
 			    watch.max_inflight == b.sq_entries ?
 			    ". Here the window stopped at the SQ's size: when io_uring_get_sqe "
-			    "finds the SQ full, submit what is queued and go on filling (the CQ "
+			    "finds the SQ full, submit what is queued and go on filling before "
+			    "you reap (cached reads are done when that submit returns; the CQ "
 			    "holds twice as many)" : "");
 		RL_CLEAN(&b, "after a window of 65536");
 		free(reqs);
