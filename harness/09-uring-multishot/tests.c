@@ -222,6 +222,112 @@ static bool calm_watch;
 static struct uecho *rearm_watch;
 static long long held_at_rearm = -1;
 
+/* A send's bytes must lie in a buffer the module still holds: one that went
+ * back to the buffer ring (no receive CQE has named it since) may be filled
+ * by the kernel with the next receive's bytes before the send reads it. */
+static void check_send_buffer_held(__u64 addr, size_t len)
+{
+	int bid;
+
+	if (!obs.br_live || obs.lost || !len)
+		return;
+	bid = ring_bid_of(addr);
+	if (bid < 0 || bid >= (int)UECHO_MAX_NBUFS || obs.bid_count[bid] == 0)
+		return;
+	seam_violate("a send of %zu bytes was submitted from buffer id %d, which had gone back "
+		     "to the buffer ring already (no receive CQE has named it since): the kernel "
+		     "may fill it with the next receive's bytes before this send reads it. A "
+		     "buffer goes back after the CQE of the send that carries its last byte, not "
+		     "after the first send from it: a short send leaves the rest in the same "
+		     "buffer, still yours (uecho.h; TODO 7; lesson, section 6, short sends)",
+		     len, bid);
+}
+
+/* 09.10, 09.28: cut a send to three quarters of its bytes. Three quarters,
+ * not a half: the rest of a send cut in half is as long as what went, so a
+ * module that sends the rest with the whole length again (offset moved,
+ * length not) would be cut back to exactly the rest. A SENDMSG loses its
+ * quarter from its last iovecs. */
+static void cut_send(const struct io_uring_sqe *sqe, struct iovec *iov, size_t niov, size_t total)
+{
+	size_t cut = total / 4;
+
+	if (sqe->opcode == IORING_OP_SEND) {
+		((struct io_uring_sqe *)sqe)->len -= (__u32)cut;
+		iov[0].iov_len = sqe->len;
+	} else {
+		for (size_t k = niov; k-- > 0 && cut > 0;) {
+			size_t c = cut < iov[k].iov_len ? cut : iov[k].iov_len;
+
+			iov[k].iov_len -= c;
+			cut -= c;
+		}
+	}
+	sends_cut++;
+}
+
+/* A send (or a write to a socket): its flags, the bytes it carries and where
+ * they lie, and how many sends each socket has in flight. */
+static void watch_send(const struct io_uring_sqe *sqe, int fd)
+{
+	/* The bytes the send carries: IORING_OP_SEND's one range, or the iovecs
+	 * of an IORING_OP_SENDMSG (its msghdr is in the module's memory until
+	 * the CQE). */
+	struct iovec one = { (void *)(uintptr_t)sqe->addr, sqe->len }, *iov = NULL;
+	size_t niov = 0, total = 0;
+	bool mine = fd >= 0 && fd < MAX_FD && !(sqe->flags & IOSQE_FIXED_FILE);
+
+	if (sqe->opcode == IORING_OP_WRITE || sqe->opcode == IORING_OP_WRITEV) {
+		struct stat st;
+
+		if (fd < 0 || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+			return; /* not a socket */
+		/* A write carries no flags: to a client that has gone, it raises
+		 * SIGPIPE. */
+		obs.sends_signal++;
+	}
+	obs.sends++;
+	if ((sqe->opcode == IORING_OP_SEND || sqe->opcode == IORING_OP_SEND_ZC ||
+	     sqe->opcode == IORING_OP_SENDMSG) && !(sqe->msg_flags & MSG_NOSIGNAL))
+		obs.sends_signal++;
+	if (sqe->opcode == IORING_OP_SEND) {
+		iov = &one;
+		niov = 1;
+	} else if (sqe->opcode == IORING_OP_SENDMSG && sqe->addr) {
+		const struct msghdr *m = (const struct msghdr *)(uintptr_t)sqe->addr;
+
+		iov = m->msg_iov;
+		niov = iov ? m->msg_iovlen : 0;
+	}
+	for (size_t k = 0; k < niov; k++) {
+		__u64 a = (__u64)(uintptr_t)iov[k].iov_base;
+
+		total += iov[k].iov_len;
+		if (!in_ring_buffer(a, iov[k].iov_len))
+			obs.sends_outside++;
+		check_send_buffer_held(a, iov[k].iov_len);
+	}
+	if (cut_sends && niov && total >= 4)
+		cut_send(sqe, iov, niov, total);
+	if (!mine)
+		return;
+	if (sqe->opcode == IORING_OP_SEND_ZC || niov == 1) {
+		obs.send_addr[fd] = niov == 1 ? (__u64)(uintptr_t)iov[0].iov_base : sqe->addr;
+		obs.send_len[fd] = niov == 1 ? (__u32)iov[0].iov_len : sqe->len;
+	} else {
+		obs.send_addr[fd] = 0; /* not known: not checked */
+		obs.send_len[fd] = 0;
+	}
+	if (obs.send_inflight[fd] == 0) {
+		obs.send_fd_pos[fd] = obs.nsend_fds;
+		obs.send_fds[obs.nsend_fds++] = fd;
+	}
+	if (++obs.send_inflight[fd] > obs.send_inflight_max) {
+		obs.send_inflight_max = obs.send_inflight[fd];
+		obs.send_inflight_fd = fd;
+	}
+}
+
 static void look_at_sqe(const struct io_uring_sqe *sqe)
 {
 	struct track *t;
@@ -280,101 +386,7 @@ static void look_at_sqe(const struct io_uring_sqe *sqe)
 	case IORING_OP_SEND_ZC:
 	case IORING_OP_WRITE:
 	case IORING_OP_WRITEV:
-		if (sqe->opcode == IORING_OP_WRITE || sqe->opcode == IORING_OP_WRITEV) {
-			struct stat st;
-
-			if (fd < 0 || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
-				break; /* not a socket */
-			/* A write carries no flags: to a client that has gone,
-			 * it raises SIGPIPE. */
-			obs.sends_signal++;
-		}
-		obs.sends++;
-		if ((sqe->opcode == IORING_OP_SEND || sqe->opcode == IORING_OP_SEND_ZC) &&
-		    !(sqe->msg_flags & MSG_NOSIGNAL))
-			obs.sends_signal++;
-		if (sqe->opcode == IORING_OP_SENDMSG && !(sqe->msg_flags & MSG_NOSIGNAL))
-			obs.sends_signal++;
-		{
-			/* The bytes the send carries: IORING_OP_SEND's one range,
-			 * or the iovecs of an IORING_OP_SENDMSG (its msghdr is in
-			 * the module's memory until the CQE). */
-			struct iovec one = { (void *)(uintptr_t)sqe->addr, sqe->len }, *iov = NULL;
-			size_t niov = 0, total = 0;
-
-			if (sqe->opcode == IORING_OP_SEND) {
-				iov = &one;
-				niov = 1;
-			} else if (sqe->opcode == IORING_OP_SENDMSG && sqe->addr) {
-				const struct msghdr *m = (const struct msghdr *)(uintptr_t)sqe->addr;
-
-				iov = m->msg_iov;
-				niov = iov ? m->msg_iovlen : 0;
-			}
-			for (size_t k = 0; k < niov; k++) {
-				__u64 a = (__u64)(uintptr_t)iov[k].iov_base;
-
-				total += iov[k].iov_len;
-				if (!in_ring_buffer(a, iov[k].iov_len))
-					obs.sends_outside++;
-				if (obs.br_live && !obs.lost && iov[k].iov_len) {
-					int bid = ring_bid_of(a);
-
-					if (bid >= 0 && bid < (int)UECHO_MAX_NBUFS && obs.bid_count[bid] > 0)
-						seam_violate("a send of %zu bytes was submitted from buffer "
-							     "id %d, which had gone back to the buffer ring "
-							     "already (no receive CQE has named it since): the "
-							     "kernel may fill it with the next receive's bytes "
-							     "before this send reads it. A buffer goes back "
-							     "after the CQE of the send that carries its last "
-							     "byte, not after the first send from it: a short "
-							     "send leaves the rest in the same buffer, still "
-							     "yours (uecho.h; TODO 7; lesson, section 6, short "
-							     "sends)", iov[k].iov_len, bid);
-				}
-			}
-			if (cut_sends && niov && total >= 4) {
-				/* Three quarters, not a half: the rest of a send cut in
-				 * half is as long as what went, so a module that sends
-				 * the rest with the whole length again (offset moved,
-				 * length not) would be cut back to exactly the rest.
-				 * A SENDMSG loses its quarter from its last iovecs. */
-				size_t cut = total / 4;
-
-				if (sqe->opcode == IORING_OP_SEND) {
-					((struct io_uring_sqe *)sqe)->len -= (__u32)cut;
-					one.iov_len = sqe->len;
-				} else {
-					for (size_t k = niov; k-- > 0 && cut > 0;) {
-						size_t c = cut < iov[k].iov_len ? cut : iov[k].iov_len;
-
-						iov[k].iov_len -= c;
-						cut -= c;
-					}
-				}
-				sends_cut++;
-			}
-			if (fd >= 0 && fd < MAX_FD && !(sqe->flags & IOSQE_FIXED_FILE)) {
-				if (sqe->opcode == IORING_OP_SEND_ZC || niov == 1) {
-					obs.send_addr[fd] = niov == 1 ? (__u64)(uintptr_t)iov[0].iov_base
-								      : sqe->addr;
-					obs.send_len[fd] = niov == 1 ? (__u32)iov[0].iov_len : sqe->len;
-				} else {
-					obs.send_addr[fd] = 0; /* not known: not checked */
-					obs.send_len[fd] = 0;
-				}
-			}
-		}
-		if (fd >= 0 && fd < MAX_FD && !(sqe->flags & IOSQE_FIXED_FILE)) {
-			if (obs.send_inflight[fd] == 0) {
-				obs.send_fd_pos[fd] = obs.nsend_fds;
-				obs.send_fds[obs.nsend_fds++] = fd;
-			}
-			if (++obs.send_inflight[fd] > obs.send_inflight_max) {
-				obs.send_inflight_max = obs.send_inflight[fd];
-				obs.send_inflight_fd = fd;
-			}
-		}
+		watch_send(sqe, fd);
 		break;
 	case IORING_OP_ASYNC_CANCEL:
 		obs.cancels++;
