@@ -889,8 +889,10 @@ GRADE_TEST(pread_full, random_ranges, 2,
 }
 
 GRADE_TEST(pread_full, keeps_file_position, 1,
-	   "pread_full uses pread(2) and leaves the file position where it was",
-	   "TODO 2: use pread(2), not lseek + read: other code may share the descriptor")
+	   "pread_full uses pread(2) and leaves the file position where it was; asked again "
+	   "after the file changed, it reads the new bytes",
+	   "TODO 2: use pread(2), not lseek + read: other code may share the descriptor; "
+	   "every call reads the file anew (no cache of earlier answers)")
 {
 	unsigned char *data = grade_random_bytes(8192), buf[1000];
 	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
@@ -906,6 +908,32 @@ GRADE_TEST(pread_full, keeps_file_position, 1,
 		    "to %lld", (long long)lseek(fd, 0, SEEK_CUR));
 	grade_check(seam_calls_sum(SEAM_pread, SEAM_pread64, SEAM_COUNT) > 0,
 		    "pread_full never called pread(2)");
+
+	/* The same request again after the file changed there: the answer is
+	 * the file's bytes of now, which only a pread can tell. */
+	{
+		int wfd = grade_open(grade_path("f"), O_WRONLY);
+		unsigned char fresh[sizeof(buf)];
+
+		for (size_t i = 0; i < sizeof(fresh); i++)
+			fresh[i] = (unsigned char)~data[5000 + i];
+		grade_check(pwrite(wfd, fresh, sizeof(fresh), 5000) == (ssize_t)sizeof(fresh),
+			    "harness: pwrite: %s", strerror(errno));
+		close(wfd);
+		seam_reset();
+		got = SEAM_CALL(pread_full(fd, buf, sizeof(buf), 5000));
+		grade_check(got == (ssize_t)sizeof(buf) &&
+			    seam_calls_sum(SEAM_pread, SEAM_pread64, SEAM_COUNT) > 0 &&
+			    memcmp(buf, fresh, sizeof(buf)) == 0, "pread_full(fd, buf, %zu, 5000) "
+			    "a second time, after the file's bytes there were rewritten, returned "
+			    "%s after %ld pread() call(s) and %s: every call reads the file as it is "
+			    "now, with pread(2); keep no copy of earlier answers in statics (TODO 2; "
+			    "blocking.h: \"pread_full ... use pread(2)\", \"Each call keeps its "
+			    "progress to itself\")", sizeof(buf), grade_errno_str(got),
+			    seam_calls_sum(SEAM_pread, SEAM_pread64, SEAM_COUNT),
+			    memcmp(buf, fresh, sizeof(buf)) == 0 ? "the new bytes" :
+			    "the old bytes or others, not the new ones");
+	}
 	close(fd);
 	free(data);
 }
@@ -2299,7 +2327,7 @@ GRADE_TEST(copy_file, errors, 2,
 	   "copy_file: -ENOENT for a missing source (destination untouched) or directory, "
 	   "-ENOTDIR, -EISDIR, -EACCES (destination untouched), -EINVAL for bufsize 0 "
 	   "(nothing opened); -ENOENT for an empty path, and for a missing source onto a "
-	   "directory",
+	   "directory; a source created after its -ENOENT is copied by the next call",
 	   "TODO 4: return open(2)'s own -errno (man 2 open, ERRORS), an empty path's ENOENT "
 	   "too; check bufsize first, before opening anything; open the source before the "
 	   "destination, so that a missing source truncates nothing and its error is the "
@@ -2345,6 +2373,35 @@ GRADE_TEST(copy_file, errors, 2,
 			    "could be read; open the source first (blocking.h)",
 			    back ? backlen : 0, sizeof(data));
 		grade_check_same(back, data, sizeof(data), "the untouched destination");
+		free(back);
+	}
+	/* A failed open says nothing about the next call: a source that was
+	 * missing and has been created since is copied (no negative cache of
+	 * paths in statics: each call keeps its state to itself). */
+	{
+		char late[PATH_MAX], late_dst[PATH_MAX];
+		unsigned char *back;
+		size_t backlen;
+
+		snprintf(late, sizeof(late), "%s", grade_path("late"));
+		snprintf(late_dst, sizeof(late_dst), "%s", grade_path("late-dst"));
+		got = SEAM_CALL(copy_file(late, late_dst, 4096));
+		grade_check(got == -ENOENT, "copy_file from a missing source returned %s, expected "
+			    "-ENOENT", grade_errno_str((ssize_t)got));
+		grade_make_file("late", data, sizeof(data));
+		got = SEAM_CALL(copy_file(late, late_dst, 4096));
+		grade_check(got == (off_t)sizeof(data), "copy_file from a source that was missing "
+			    "in an earlier call and has been created since returned %s, expected %zu: "
+			    "every call opens its source anew and takes open(2)'s answer of now; "
+			    "remember nothing about a path (or anything else) in a static between "
+			    "calls (TODO 4; blocking.h: \"Each call keeps its progress to itself\"; "
+			    "lesson: \"Pitfalls\", the statics of pitfall 7)", grade_errno_str((ssize_t)got),
+			    sizeof(data));
+		back = grade_slurp(late_dst, &backlen);
+		grade_check(back != NULL && backlen == sizeof(data), "copy_file from a source "
+			    "created after an earlier -ENOENT left the destination with %zu bytes of "
+			    "its %zu", back ? backlen : 0, sizeof(data));
+		grade_check_same(back, data, sizeof(data), "the copy of a source created late");
 		free(back);
 	}
 	/* A source that cannot be opened for another reason: its path goes
