@@ -97,6 +97,7 @@ static struct {
 	                            /* io_uring_disabled says 1             */
 	char fake_release[PATH_MAX], fake_version[PATH_MAX], fake_disabled[PATH_MAX];
 	long opens;
+	long direct_opens;          /* of them, with O_DIRECT               */
 	/* twin: the first ring set-up waits there (bounded) while another
 	 * thread opens a reader of its own (10.51) */
 	bool twin_gate;
@@ -365,6 +366,7 @@ static int h_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 static int open_verdict(const char **path, int flags)
 {
 	hk.opens++;
+	hk.direct_opens += !!(flags & O_DIRECT);
 	if (hk.lie_about_version) {
 		if (!strcmp(*path, "/proc/sys/kernel/osrelease"))
 			*path = hk.fake_release;
@@ -836,7 +838,7 @@ GRADE_TEST(open, arguments, 1,
 
 GRADE_TEST(names, backend_name, 1,
 	   "rd_backend_name: \"io_uring\", \"libaio\", \"threads\", and \"?\" for anything else, "
-	   "each a string literal that the next call leaves as it was",
+	   "each a string literal that the next call leaves as it was (nothing allocated)",
 	   "TODO 7: a switch on the enum of reader.h; every other value, 0 included, is \"?\"")
 {
 	static const struct { int b; const char *want; } names[] = {
@@ -846,8 +848,10 @@ GRADE_TEST(names, backend_name, 1,
 
 	enum { NN = sizeof(names) / sizeof(names[0]) };
 	const char *kept[NN];
+	struct seam_heap heap;
 
 	ch10_setup();
+	seam_heap_usage(&heap);
 	for (size_t i = 0; i < NN; i++) {
 		const char *got = SEAM_CALL(rd_backend_name((enum rd_backend)names[i].b));
 
@@ -865,6 +869,10 @@ GRADE_TEST(names, backend_name, 1,
 			    "\"%s\": the names live in one buffer that each call rewrites. reader.h "
 			    "promises a string literal, which no later call changes (TODO 7)",
 			    names[i].b, names[i].want, kept[i]);
+	/* A literal costs the caller nothing: a name copied to the heap (strdup)
+	 * is a block the caller cannot know to free, one per call. */
+	grade_check_heap(&heap, "rd_backend_name (a string literal: nothing allocated, nothing "
+			 "for the caller to free; TODO 7)");
 }
 
 GRADE_TEST(batch, arguments, 1,
@@ -1419,7 +1427,8 @@ GRADE_TEST(fallback, probe_without_read, 2,
 
 GRADE_TEST(fallback, odirect_refused, 2,
 	   "O_DIRECT refused with EINVAL (no direct I/O on this filesystem): the pool, through the "
-	   "page cache, rd_direct 0, rd_why names EINVAL and keeps io_uring's reason",
+	   "page cache, rd_direct 0, O_DIRECT asked once per step that wants it, rd_why names "
+	   "EINVAL and keeps io_uring's reason",
 	   "TODOs 4 and 5: EINVAL from open(2) with O_DIRECT means this filesystem has no direct "
 	   "I/O: open again without it; libaio is then not worth it (reader.h, step 2; open(2), "
 	   "ERRORS, EINVAL; lesson, section 5, \"O_DIRECT refused\"); TODO 7: every step's "
@@ -1443,7 +1452,23 @@ GRADE_TEST(fallback, odirect_refused, 2,
 		struct reader *r;
 
 		res_take(&before);
+		hk.direct_opens = 0;
 		r = open_ok(f.path, 8, cases[i].flags, RD_THREADS, cases[i].what);
+		/* One O_DIRECT open per step that wants it (libaio's; the pool's or
+		 * io_uring's under RD_DIRECT): the same open again at once gets the
+		 * same EINVAL, a filesystem's answer, not a passing one. */
+		{
+			long want = !(cases[i].flags & RD_NO_LIBAIO) +
+				    !!(cases[i].flags & RD_DIRECT);
+
+			grade_check(hk.direct_opens <= want, "%s: open(2) was asked %ld time(s) "
+				    "with O_DIRECT and refused (EINVAL) each time; at most %ld (one "
+				    "per step that wants O_DIRECT) was expected: EINVAL is the "
+				    "filesystem's answer, the same for the same file the next moment, "
+				    "so asking again at once only spins. Take the first EINVAL as \"no "
+				    "direct I/O here\" and open without it (reader.h, step 2; open(2), "
+				    "ERRORS; TODO 4)", cases[i].what, hk.direct_opens, want);
+		}
 		check_why_has(r, "EINVAL", cases[i].what);
 		/* libaio's clause: its flag, or the O_DIRECT refusal that ruled it
 		 * out, which reader.h's own example line spells "O_DIRECT: EINVAL"
@@ -2005,16 +2030,16 @@ static const unsigned odirect_paths[] = { RD_DIRECT, RD_NO_URING,
 					  RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO };
 
 GRADE_TEST(errors, missing_file, 1,
-	   "a path that does not exist, under a file, or a symbolic link to itself: open(2)'s "
-	   "error as it came (-ENOENT, -ENOTDIR, -ELOOP) with every flag, nothing left (not even "
-	   "a ring set up before the file was opened); a file removed after its O_DIRECT open was "
-	   "refused: -ENOENT, not the EINVAL",
+	   "a path that does not exist, under a file, a symbolic link to itself, or empty: "
+	   "open(2)'s error as it came (-ENOENT, -ENOTDIR, -ELOOP, -ENOENT) with every flag, "
+	   "nothing left (not even a ring set up before the file was opened); a file removed "
+	   "after its O_DIRECT open was refused: -ENOENT, not the EINVAL",
 	   "TODOs 1 and 4: open(2)'s error is rd_open's (-errno), whichever it is: not one "
 	   "errno for every failure; everything made before it is released (reader.h, rd_open; "
 	   "lesson, section 7, \"nothing left behind\")")
 {
 	struct datafile f;
-	struct { const char *path; int err; const char *what; } cases[3];
+	struct { const char *path; int err; const char *what; } cases[4];
 	char under[PATH_MAX];
 	const char *loop = grade_path("loop");
 
@@ -2033,7 +2058,12 @@ GRADE_TEST(errors, missing_file, 1,
 	cases[2].path = loop;
 	cases[2].err = -ELOOP;
 	cases[2].what = "a symbolic link to itself (open(2) says ELOOP)";
-	for (size_t c = 0; c < 3; c++) {
+	/* "" is a path like any other, not a bad argument: open(2) answers it
+	 * (ENOENT); reader.h's -EINVAL is for path == NULL only. */
+	cases[3].path = "";
+	cases[3].err = -ENOENT;
+	cases[3].what = "an empty path \"\" (open(2) says ENOENT; only a NULL path is -EINVAL)";
+	for (size_t c = 0; c < 4; c++) {
 		for (size_t i = 0; i < sizeof(every_path) / sizeof(every_path[0]); i++) {
 			struct reader *r = NULL;
 			struct res before;
@@ -3234,13 +3264,14 @@ GRADE_TEST_T(open, two_at_once, 1,
 /* ====================================== 9. a path longer than a name */
 
 GRADE_TEST(open, long_path, 1,
-	   "a path of over 1000 bytes (directories of 200-byte names, as PATH_MAX allows): opened "
-	   "and read with every flag, every interface refused in turn; rd_why still one line of "
-	   "at most 255 bytes",
+	   "a path of over 1000 bytes (directories of 200-byte names, as PATH_MAX allows), and a "
+	   "symbolic link to that file: opened and read with every flag, every interface refused "
+	   "in turn; rd_why still one line of at most 255 bytes",
 	   "TODOs 1, 4 and 7: the path is the caller's string, any length open(2) takes (PATH_MAX, "
-	   "4096): hand it to open(2) as it came, never through a buffer of your own of a guessed "
-	   "size; and if rd_why quotes it, cut the line at its 255 bytes (reader.h, rd_open: "
-	   "path; rd_why; lesson, pitfall 16)")
+	   "4096), a symbolic link as well as the file itself: hand it to open(2) as it came, with "
+	   "the flags reader.h names and no others (no O_NOFOLLOW), never through a buffer of your "
+	   "own of a guessed size; and if rd_why quotes it, cut the line at its 255 bytes "
+	   "(reader.h, rd_open: path; rd_why; lesson, pitfall 16)")
 {
 	static const struct { unsigned flags; int init_err; bool odirect_einval; } cases[] = {
 		{ 0, 0, false },
@@ -3251,13 +3282,14 @@ GRADE_TEST(open, long_path, 1,
 		{ RD_NO_URING | RD_NO_LIBAIO, 0, false },
 		{ RD_DIRECT | RD_NO_URING | RD_NO_LIBAIO, -EPERM, true },
 	};
-	char path[PATH_MAX], name[201];
+	char path[PATH_MAX], name[201], link[PATH_MAX];
 	struct datafile f;
 	struct stat want;
 	size_t len;
 	int fd;
 
 	ch10_setup();
+	snprintf(link, sizeof(link), "%s", grade_path("link-to-the-data"));
 	f = make_data("f", 60000 + 21);
 	memset(name, 'd', 200);
 	name[200] = '\0';
@@ -3272,19 +3304,45 @@ GRADE_TEST(open, long_path, 1,
 	grade_check(fd >= 0 && write(fd, f.data, f.size) == (ssize_t)f.size && close(fd) == 0,
 		    "harness: writing %zu bytes to the long path: %s", f.size, strerror(errno));
 	grade_check(stat(path, &want) == 0, "harness: stat: %s", strerror(errno));
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	/* The same file through a symbolic link: the caller's path is whatever
+	 * open(2) follows (reader.h: "path: the file to read"). */
+	unlink(link);
+	grade_check(symlink(path, link) == 0, "harness: symlink %s: %s", link, strerror(errno));
+	for (size_t k = 0; k < 2 * sizeof(cases) / sizeof(cases[0]); k++) {
+		size_t i = k % (sizeof(cases) / sizeof(cases[0]));
+		bool via_link = k >= sizeof(cases) / sizeof(cases[0]);
+		const char *use = via_link ? link : path;
 		struct res before;
 		struct stat got;
 		struct reader *r;
-		char what[200];
+		char what[300];
+		int ret;
 
-		snprintf(what, sizeof(what), "rd_open of a path of %zu bytes, flags %s%s%s", strlen(path),
-			 flags_str(cases[i].flags), cases[i].init_err ? ", io_uring refused (EPERM)" : "",
-			 cases[i].odirect_einval ? ", O_DIRECT refused (EINVAL)" : "");
+		if (via_link)
+			snprintf(what, sizeof(what), "rd_open of a symbolic link to that file (a "
+				 "path whose last name is a link), flags %s%s%s",
+				 flags_str(cases[i].flags),
+				 cases[i].init_err ? ", io_uring refused (EPERM)" : "",
+				 cases[i].odirect_einval ? ", O_DIRECT refused (EINVAL)" : "");
+		else
+			snprintf(what, sizeof(what), "rd_open of a path of %zu bytes, flags %s%s%s",
+				 strlen(path), flags_str(cases[i].flags),
+				 cases[i].init_err ? ", io_uring refused (EPERM)" : "",
+				 cases[i].odirect_einval ? ", O_DIRECT refused (EINVAL)" : "");
 		hk.init_err = cases[i].init_err;
 		hk.odirect_einval = cases[i].odirect_einval;
 		res_take(&before);
-		r = open_ok(path, 8, cases[i].flags, 0, what);
+		r = NULL;
+		ret = SEAM_CALL(rd_open(&r, use, 8, cases[i].flags));
+		grade_check(ret != -ELOOP || !via_link, "%s returned -ELOOP: the file was opened "
+			    "with O_NOFOLLOW, which refuses a path whose last name is a symbolic "
+			    "link. reader.h opens the file O_RDONLY | O_CLOEXEC (plus O_DIRECT where "
+			    "it says so) and nothing else: the caller's path may be a link, as any "
+			    "path given to cat(1) may (open(2), O_NOFOLLOW; TODO 4)", what);
+		if (ret == 0)
+			close_reader(r);
+		res_check(&before, what);
+		r = open_ok(use, 8, cases[i].flags, 0, what);
 		hk.init_err = 0;
 		hk.odirect_einval = false;
 		grade_check(fstat(SEAM_CALL(rd_fd(r)), &got) == 0 && got.st_dev == want.st_dev &&
