@@ -2100,6 +2100,102 @@ URING_TEST(read, end_of_file_and_errors, 2,
 
 /* ----------------------------------------------------------------- faults */
 
+/*
+ * Short reads and -EINTR in CQEs, once per REQUEST. The watch's own
+ * (watch.shrink, watch.cqe_eintr_at) count once per user_data, which is right
+ * only for a module whose user_data is the request's index. The contract
+ * does not say what user_data holds: a module may number its SQEs by a slot
+ * of its window, reused by one request after another, and then the watch cuts
+ * or interrupts a handful of reads instead of one each. Here a read is
+ * matched to its request by its data address (as check_sqe does), and a
+ * user_data to the request of the last read that carried it (no module can
+ * give two reads in flight one user_data).
+ */
+#define PER_REQ_MAX 64
+static struct {
+	const struct batch_req *reqs;
+	size_t n;
+	bool cut_first;     /* cut each request's first read in half, once       */
+	unsigned eintr_at;  /* the nth CQE of each request says -EINTR (0: off)  */
+	unsigned cuts, eintrs;
+	bool cut[PER_REQ_MAX];
+	unsigned cqes[PER_REQ_MAX];
+	unsigned nids;
+	struct { __u64 id; size_t req; } ids[4 * PER_REQ_MAX];
+} per_req;
+
+static long per_req_of_addr(__u64 addr)
+{
+	for (size_t i = 0; i < per_req.n; i++) {
+		uintptr_t b = (uintptr_t)per_req.reqs[i].buf;
+
+		if ((uintptr_t)addr >= b && (uintptr_t)addr - b < per_req.reqs[i].len)
+			return (long)i;
+	}
+	return -1;
+}
+
+static void per_req_edit(struct io_uring_sqe *sqe)
+{
+	long i = per_req_of_addr(sqe->addr);
+	unsigned k;
+
+	if (i < 0)
+		return;
+	for (k = 0; k < per_req.nids && per_req.ids[k].id != sqe->user_data; k++)
+		;
+	if (k < sizeof(per_req.ids) / sizeof(per_req.ids[0])) {
+		per_req.ids[k].id = sqe->user_data;
+		per_req.ids[k].req = (size_t)i;
+		if (k == per_req.nids)
+			per_req.nids++;
+	}
+	if (per_req.cut_first && !per_req.cut[i] && sqe->len > 1 &&
+	    (uintptr_t)sqe->addr == (uintptr_t)per_req.reqs[i].buf) {
+		sqe->len /= 2;
+		per_req.cut[i] = true;
+		per_req.cuts++;
+	}
+}
+
+static void per_req_cqe(struct io_uring_cqe *cqe)
+{
+	for (unsigned k = 0; k < per_req.nids; k++) {
+		size_t i = per_req.ids[k].req;
+
+		if (per_req.ids[k].id != cqe->user_data)
+			continue;
+		if (++per_req.cqes[i] == per_req.eintr_at && cqe->res >= 0) {
+			cqe->res = -EINTR;
+			per_req.eintrs++;
+		}
+		return;
+	}
+}
+
+/* Start the faults per request on reqs[0..n-1] (n at most PER_REQ_MAX). */
+static void per_req_start(const struct batch_req *reqs, size_t n, bool cut_first,
+			  unsigned eintr_at)
+{
+	if (n > PER_REQ_MAX)
+		grade_fail("harness: per_req_start for %zu requests", n);
+	memset(&per_req, 0, sizeof(per_req));
+	per_req.reqs = reqs;
+	per_req.n = n;
+	per_req.cut_first = cut_first;
+	per_req.eintr_at = eintr_at;
+	watch.edit_sqe = per_req_edit;
+	watch.on_cqe = eintr_at ? per_req_cqe : NULL;
+	watch.cq_ring = NULL;
+}
+
+static void per_req_stop(void)
+{
+	watch.edit_sqe = NULL;
+	watch.on_cqe = NULL;
+}
+
+
 URING_TEST(faults, short_reads_fixed, 3,
 	   "ufixed_read: fixed reads cut short in the middle of a file are continued at the right "
 	   "place, still READ_FIXED with the same buf_index, on the same file slot",
@@ -2128,14 +2224,15 @@ URING_TEST(faults, short_reads_fixed, 3,
 	add_buffer_or_fail(&u, other, 4096);                  /* slot 0: not the arena */
 	add_buffer_or_fail(&u, arena + 16384, alen - 16384);  /* all but request 0's buffer */
 	add_file_or_fail(&u, fd);
-	watch.shrink = true;
 	watch_sqes(&u, reqs, n);
+	per_req_start(reqs, n, true, 0);
 	ret = run_read(&u, reqs, n, 8);
+	per_req_stop();
 	check_sqes("reads cut short and continued");
 	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
-	grade_check(watch.shrunk >= n / 2, "the test could cut only %u of %zu reads short: it cuts "
-		    "READ / READ_FIXED SQEs still queued when io_uring_submit* is called",
-		    watch.shrunk, n);
+	grade_check(per_req.cuts >= n / 2, "the test could cut only %u of %zu reads short: it "
+		    "cuts each request's first READ / READ_FIXED SQE while it is still queued "
+		    "when io_uring_submit* is called", per_req.cuts, n);
 	for (size_t i = 0; i < n; i++)
 		check_req(&reqs[i], i, data, size, "every read cut to half its length once");
 	check_ring_clean(&u, "after the short reads");
@@ -2203,8 +2300,9 @@ URING_TEST(faults, eintr, 2,
 	   "ufixed_read: -EINTR in CQEs (also after a short read) is read again; a signal "
 	   "interrupting the wait and -EINTR/-EAGAIN/-EBUSY from liburing are not results",
 	   "chapter 06's loop: res == -EINTR means nothing was read: queue the same rest again; "
-	   "io_uring_submit_and_wait's -EINTR: wait again; -EAGAIN/-EBUSY: reap, then submit "
-	   "again", 16)
+	   "-EINTR from a liburing call: make the same call again (after io_uring_submit the "
+	   "kernel took nothing: a wait instead sleeps for SQEs it never saw); -EAGAIN/-EBUSY: "
+	   "reap, then submit again", 16)
 {
 	static const struct { int err; long at; } faults[] = {
 		{ -EINTR, 1 }, { -EAGAIN, 2 }, { -EBUSY, 3 },
@@ -2224,19 +2322,14 @@ URING_TEST(faults, eintr, 2,
 		memset(arena, 0, size);
 		watch_reset_counts();
 		if (round < 2) {
-			watch.shrink = round == 1;
-			watch.shrunk = 0;
-			watch.nids = 0;
-			watch.cq_ring = NULL;
-			watch.cqe_eintrs = 0;
-			watch.cqe_eintr_at = round + 1;
+			/* per request, whatever the module puts in user_data */
+			per_req_start(reqs, n, round == 1, round + 1);
 		} else {
 			watch.inject_at = faults[round - 2].at;
 			watch.inject_err = faults[round - 2].err;
 		}
 		ret = run_read(&u, reqs, n, 8);
-		watch.cqe_eintr_at = 0;
-		watch.shrink = false;
+		per_req_stop();
 		grade_check(ret == 0, "%s: ufixed_read returned %s, expected 0",
 			    round == 0 ? "every read's first CQE said -EINTR" :
 			    round == 1 ? "every read cut short, then the rest said -EINTR" :
@@ -2245,8 +2338,8 @@ URING_TEST(faults, eintr, 2,
 			check_req(&reqs[i], i, data, size, round < 2 ? "CQEs with -EINTR" :
 				  "after an injected -EINTR/-EAGAIN/-EBUSY");
 		if (round < 2)
-			grade_check(watch.cqe_eintrs >= n / 2, "harness: only %u CQEs could be given "
-				    "-EINTR", watch.cqe_eintrs);
+			grade_check(per_req.eintrs >= n / 2, "harness: only %u of %zu requests' CQEs "
+				    "could be given -EINTR", per_req.eintrs, n);
 		check_ring_clean(&u, "after -EINTR");
 		free(reqs);
 	}
