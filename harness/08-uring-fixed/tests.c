@@ -2100,101 +2100,7 @@ URING_TEST(read, end_of_file_and_errors, 2,
 
 /* ----------------------------------------------------------------- faults */
 
-/*
- * Short reads and -EINTR in CQEs, once per REQUEST. The watch's own
- * (watch.shrink, watch.cqe_eintr_at) count once per user_data, which is right
- * only for a module whose user_data is the request's index. The contract
- * does not say what user_data holds: a module may number its SQEs by a slot
- * of its window, reused by one request after another, and then the watch cuts
- * or interrupts a handful of reads instead of one each. Here a read is
- * matched to its request by its data address (as check_sqe does), and a
- * user_data to the request of the last read that carried it (no module can
- * give two reads in flight one user_data).
- */
-#define PER_REQ_MAX 64
-static struct {
-	const struct batch_req *reqs;
-	size_t n;
-	bool cut_first;     /* cut each request's first read in half, once       */
-	unsigned eintr_at;  /* the nth CQE of each request says -EINTR (0: off)  */
-	unsigned cuts, eintrs;
-	bool cut[PER_REQ_MAX];
-	unsigned cqes[PER_REQ_MAX];
-	unsigned nids;
-	struct { __u64 id; size_t req; } ids[4 * PER_REQ_MAX];
-} per_req;
-
-static long per_req_of_addr(__u64 addr)
-{
-	for (size_t i = 0; i < per_req.n; i++) {
-		uintptr_t b = (uintptr_t)per_req.reqs[i].buf;
-
-		if ((uintptr_t)addr >= b && (uintptr_t)addr - b < per_req.reqs[i].len)
-			return (long)i;
-	}
-	return -1;
-}
-
-static void per_req_edit(struct io_uring_sqe *sqe)
-{
-	long i = per_req_of_addr(sqe->addr);
-	unsigned k;
-
-	if (i < 0)
-		return;
-	for (k = 0; k < per_req.nids && per_req.ids[k].id != sqe->user_data; k++)
-		;
-	if (k < sizeof(per_req.ids) / sizeof(per_req.ids[0])) {
-		per_req.ids[k].id = sqe->user_data;
-		per_req.ids[k].req = (size_t)i;
-		if (k == per_req.nids)
-			per_req.nids++;
-	}
-	if (per_req.cut_first && !per_req.cut[i] && sqe->len > 1 &&
-	    (uintptr_t)sqe->addr == (uintptr_t)per_req.reqs[i].buf) {
-		sqe->len /= 2;
-		per_req.cut[i] = true;
-		per_req.cuts++;
-	}
-}
-
-static void per_req_cqe(struct io_uring_cqe *cqe)
-{
-	for (unsigned k = 0; k < per_req.nids; k++) {
-		size_t i = per_req.ids[k].req;
-
-		if (per_req.ids[k].id != cqe->user_data)
-			continue;
-		if (++per_req.cqes[i] == per_req.eintr_at && cqe->res >= 0) {
-			cqe->res = -EINTR;
-			per_req.eintrs++;
-		}
-		return;
-	}
-}
-
-/* Start the faults per request on reqs[0..n-1] (n at most PER_REQ_MAX). */
-static void per_req_start(const struct batch_req *reqs, size_t n, bool cut_first,
-			  unsigned eintr_at)
-{
-	if (n > PER_REQ_MAX)
-		grade_fail("harness: per_req_start for %zu requests", n);
-	memset(&per_req, 0, sizeof(per_req));
-	per_req.reqs = reqs;
-	per_req.n = n;
-	per_req.cut_first = cut_first;
-	per_req.eintr_at = eintr_at;
-	watch.edit_sqe = per_req_edit;
-	watch.on_cqe = eintr_at ? per_req_cqe : NULL;
-	watch.cq_ring = NULL;
-}
-
-static void per_req_stop(void)
-{
-	watch.edit_sqe = NULL;
-	watch.on_cqe = NULL;
-}
-
+#include "ring_byreq.h"
 
 URING_TEST(faults, short_reads_fixed, 3,
 	   "ufixed_read: fixed reads cut short in the middle of a file are continued at the right "
@@ -2225,14 +2131,15 @@ URING_TEST(faults, short_reads_fixed, 3,
 	add_buffer_or_fail(&u, arena + 16384, alen - 16384);  /* all but request 0's buffer */
 	add_file_or_fail(&u, fd);
 	watch_sqes(&u, reqs, n);
-	per_req_start(reqs, n, true, 0);
+	byreq_start(reqs, n, true, false, false);  /* per request, whatever user_data holds */
+	watch.edit_sqe = byreq_edit;
 	ret = run_read(&u, reqs, n, 8);
-	per_req_stop();
+	watch.edit_sqe = NULL;
 	check_sqes("reads cut short and continued");
 	grade_check(ret == 0, "ufixed_read returned %s, expected 0", grade_errno_str(ret));
-	grade_check(per_req.cuts >= n / 2, "the test could cut only %u of %zu reads short: it "
+	grade_check(byreq.cut >= n / 2, "the test could cut only %u of %zu reads short: it "
 		    "cuts each request's first READ / READ_FIXED SQE while it is still queued "
-		    "when io_uring_submit* is called", per_req.cuts, n);
+		    "when io_uring_submit* is called", byreq.cut, n);
 	for (size_t i = 0; i < n; i++)
 		check_req(&reqs[i], i, data, size, "every read cut to half its length once");
 	check_ring_clean(&u, "after the short reads");
@@ -2322,14 +2229,17 @@ URING_TEST(faults, eintr, 2,
 		memset(arena, 0, size);
 		watch_reset_counts();
 		if (round < 2) {
-			/* per request, whatever the module puts in user_data */
-			per_req_start(reqs, n, round == 1, round + 1);
+			/* per request, whatever the module puts in user_data: round
+			 * 0 every first read says -EINTR, round 1 every read is cut
+			 * and the read of its rest says -EINTR */
+			byreq_start(reqs, n, round == 1, round == 0, round == 1);
+			watch.edit_sqe = byreq_edit;
 		} else {
 			watch.inject_at = faults[round - 2].at;
 			watch.inject_err = faults[round - 2].err;
 		}
 		ret = run_read(&u, reqs, n, 8);
-		per_req_stop();
+		watch.edit_sqe = NULL;
 		grade_check(ret == 0, "%s: ufixed_read returned %s, expected 0",
 			    round == 0 ? "every read's first CQE said -EINTR" :
 			    round == 1 ? "every read cut short, then the rest said -EINTR" :
@@ -2338,8 +2248,8 @@ URING_TEST(faults, eintr, 2,
 			check_req(&reqs[i], i, data, size, round < 2 ? "CQEs with -EINTR" :
 				  "after an injected -EINTR/-EAGAIN/-EBUSY");
 		if (round < 2)
-			grade_check(per_req.eintrs >= n / 2, "harness: only %u of %zu requests' CQEs "
-				    "could be given -EINTR", per_req.eintrs, n);
+			grade_check(byreq.eintrs >= n / 2, "harness: only %u of %zu requests' reads "
+				    "could be given -EINTR", byreq.eintrs, n);
 		check_ring_clean(&u, "after -EINTR");
 		free(reqs);
 	}
