@@ -2155,40 +2155,10 @@ URING_TEST(mechanism, wait_within_inflight, 1,
 
 /* ------------------------------------------- SRC cut short while copying */
 
-/*
- * Lesson, "The program": a read that returns 0 is end of file, in the copy
- * as in the module (pitfall 6, "Retrying on res == 0 ... never ends"). SRC
- * is cut from 2 MiB to 300000 bytes while the program is stopped at its
- * first io_uring_enter that submits reads (ptrace), so the reads it hands
- * over meet the new end of file: the block across it comes back short, the
- * ones past it with 0. The program may copy what is left and exit 0 (DST
- * then holds SRC's 300000 bytes) or report the change and exit non-zero;
- * it must not read the same place again and again.
- */
-#define SHRINK_FROM (2 * 1048576 + 333)
-#define SHRINK_TO 300000
-
-struct shrink_ctx {
-	const char *src;
-	bool done;
-	int err;
-};
-
-static void shrink_on_submit(const struct prog_sqe *sqes, unsigned n, void *ctx)
-{
-	struct shrink_ctx *s = ctx;
-	bool reads = false;
-
-	for (unsigned i = 0; i < n; i++)
-		if (strncmp(sqes[i].opcode, "READ", 4) == 0)
-			reads = true;
-	if (s->done || !reads)
-		return;
-	s->done = true;
-	if (truncate(s->src, SHRINK_TO) < 0)
-		s->err = errno;
-}
-
+/* copy_battery.h's copy_source_shrinks: SRC cut from 2 MiB to 300000 bytes
+ * at the program's first io_uring_enter that submits reads. Lesson, "The
+ * program": a read that returns 0 is end of file, in the copy as in the
+ * module (pitfall 6, "Retrying on res == 0 ... never ends"). */
 GRADE_TEST_T(copy, source_shrinks, 1,
 	     "copy: SRC cut from 2 MiB to 300000 bytes once its first reads are submitted: "
 	     "copy ends (what is left, exit 0, or an error), never rereads at end of file",
@@ -2197,46 +2167,9 @@ GRADE_TEST_T(copy, source_shrinks, 1,
 	     "later block is read; reading the same place again returns 0 for ever (lesson, "
 	     "\"The program\" and pitfall 6)", 20)
 {
-	unsigned char *data, *back;
-	const char *src, *dst = grade_path("shrink-dst");
-	struct shrink_ctx s = { 0 };
-	struct prog_opts o = { .on_submit = shrink_on_submit, .ctx = &s, .time_limit_ms = 10000 };
-	struct prog_result r;
-	size_t backlen;
-
-	copy_setup();
-	copy_must_work();
-	data = grade_random_bytes(SHRINK_FROM);
-	src = grade_make_file("shrink-src", data, SHRINK_FROM);
-	s.src = src;
-	{
-		const char *argv[] = { copy_program(), src, dst, NULL };
-
-		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
-				"io_uring_enter");
-	}
-	grade_check(s.done && s.err == 0, "harness: SRC could not be cut short at copy's first "
-		    "io_uring_enter with reads (%s): copy made no io_uring_enter that submitted a "
-		    "read, or truncate failed", s.done ? strerror(s.err) : "no such call");
-	grade_check(!r.timed_out, "copy of a 2 MiB SRC cut to %d bytes once its first reads were "
-		    "submitted did not end within %d ms: a read that returns 0 is end of file; "
-		    "reading the same place again returns 0 again, for ever", SHRINK_TO,
-		    r.time_limit_ms);
-	grade_check(r.exited, "copy of a SRC cut short while copying: %s", prog_ending(&r));
-	if (r.status != 0) {
-		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
-		free(data);
-		return;
-	}
-	back = grade_slurp(dst, &backlen);
-	grade_check(back && backlen == SHRINK_TO && grade_first_diff(back, data, SHRINK_TO) < 0,
-		    "copy of a 2 MiB SRC cut to %d bytes while copying exited 0, but DST has %zu "
-		    "byte(s)%s: exit 0 means DST holds what SRC held at its end (the bytes before "
-		    "the new end of file, nothing past it)", SHRINK_TO, back ? backlen : 0,
-		    back && backlen >= SHRINK_TO && grade_first_diff(back, data, SHRINK_TO) >= 0 ?
-		    ", not SRC's bytes" : "");
-	free(back);
-	free(data);
+	copy_source_shrinks("a read that returns 0 is end of file; reading the same place again "
+			    "returns 0 again, for ever",
+			    "the bytes before the new end of file, nothing past it");
 }
 
 /* ------------------------------------- a short read of SRC, then its rest */

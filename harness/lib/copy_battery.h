@@ -927,4 +927,86 @@ static void copy_existing_dst_in_place(void)
 	free(data);
 }
 
+
+/*
+ * SRC cut from 2 MiB to 300000 bytes while the program is stopped at its
+ * first io_uring_enter that submits reads (ptrace), so the reads it hands
+ * over meet the new end of file: the block across it comes back short, the
+ * ones past it with 0. The program may copy what is left and exit 0 (DST
+ * then holds SRC's 300000 bytes) or report the change and exit non-zero;
+ * it must not read the same place again and again. hang_why says, in the
+ * chapter's words, why a program that does not end is wrong; short_why why
+ * exit 0 with DST short is.
+ */
+#define COPY_SHRINK_FROM (2 * 1048576 + 333)
+#define COPY_SHRINK_TO 300000
+
+struct copy_shrink_ctx {
+	const char *src;
+	bool done;
+	int err;
+};
+
+static void copy_shrink_on_submit(const struct prog_sqe *sqes, unsigned n, void *ctx)
+{
+	struct copy_shrink_ctx *s = ctx;
+	bool reads = false;
+
+	for (unsigned i = 0; i < n; i++)
+		if (strncmp(sqes[i].opcode, "READ", 4) == 0)
+			reads = true;
+	if (s->done || !reads)
+		return;
+	s->done = true;
+	if (truncate(s->src, COPY_SHRINK_TO) < 0)
+		s->err = errno;
+}
+
+static void copy_source_shrinks(const char *hang_why, const char *short_why)
+{
+	unsigned char *data, *back;
+	const char *src, *dst = grade_path("shrink-dst");
+	struct copy_shrink_ctx s = { 0 };
+	struct prog_opts o = { .on_submit = copy_shrink_on_submit, .ctx = &s,
+			       .time_limit_ms = 10000 };
+	struct prog_result r;
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	data = grade_random_bytes(COPY_SHRINK_FROM);
+	src = grade_make_file("shrink-src", data, COPY_SHRINK_FROM);
+	s.src = src;
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+
+		prog_run_traced(argv, &o, &r, "cuts SRC short while " COPY_NAME " waits at its "
+				"first io_uring_enter");
+	}
+	grade_check(s.done && s.err == 0, "harness: SRC could not be cut short at " COPY_NAME "'s "
+		    "first io_uring_enter with reads (%s): " COPY_NAME " made no io_uring_enter "
+		    "that submitted a read, or truncate failed",
+		    s.done ? strerror(s.err) : "no such call");
+	grade_check(!r.timed_out, COPY_NAME " of a 2 MiB SRC cut to %d bytes once its first "
+		    "reads were submitted did not end within %d ms: %s", COPY_SHRINK_TO,
+		    r.time_limit_ms, hang_why);
+	grade_check(r.exited, COPY_NAME " of a SRC cut short while copying: %s", prog_ending(&r));
+	if (r.status != 0) {
+		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
+		free(data);
+		return;
+	}
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == COPY_SHRINK_TO &&
+		    grade_first_diff(back, data, COPY_SHRINK_TO) < 0,
+		    COPY_NAME " of a 2 MiB SRC cut to %d bytes while copying exited 0, but DST "
+		    "has %zu byte(s)%s: exit 0 means DST holds what SRC held at its end (%s)",
+		    COPY_SHRINK_TO, back ? backlen : 0,
+		    back && backlen >= COPY_SHRINK_TO &&
+		    grade_first_diff(back, data, COPY_SHRINK_TO) >= 0 ? ", not SRC's bytes" : "",
+		    short_why);
+	free(back);
+	free(data);
+}
+
 #endif /* COPY_BATTERY_H */
