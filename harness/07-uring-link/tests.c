@@ -1797,7 +1797,7 @@ URING_TEST(cancel, completed_keep_results, 2,
 }
 
 URING_TEST(cancel, limits_and_arguments, 2,
-	   "ulink_start_read/ulink_cancel_all: -EBUSY past sq_entries reads, -EINVAL cases, done smaller than the reads (the first to end), nothing in flight",
+	   "ulink_start_read/ulink_cancel_all: -EBUSY past sq_entries reads, -EINVAL cases, fd -1 (refused or reported, nothing kept), done smaller than the reads (the first to end), nothing in flight",
 	   "TODOs 6 and 7: at most u->sq_entries reads in flight (the CQ keeps room for the "
 	   "cancels); done may be NULL (max 0) or shorter than the reads: all are still "
 	   "reaped, only max are written", 4)
@@ -1882,6 +1882,31 @@ URING_TEST(cancel, limits_and_arguments, 2,
 			    cap, cap - 1, k, (unsigned long long)done[k].tag,
 			    grade_errno_str(done[k].res));
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+
+	/* fd -1: refused at once with -EBADF (nothing started, nothing kept),
+	 * or started, its CQE -EBADF reported by ulink_cancel_all. Either way
+	 * nothing stays allocated (ulink.h: either is right). */
+	seam_heap_usage(&heap);
+	n = SEAM_CALL(ulink_start_read(&u, -1, one, sizeof(one), -1, 42));
+	if (n == 0) {
+		struct ulink_done d[1];
+		int m = SEAM_CALL(ulink_cancel_all(&u, d, 1));
+
+		grade_check(m == 1 && d[0].tag == 42 && d[0].res == -EBADF, "ulink_start_read on "
+			    "fd -1 returned 0; ulink_cancel_all then returned %s with done[0] tag "
+			    "%llu, res %s, expected 1 read, tag 42, -EBADF (its CQE is its result; "
+			    "TODO 7)", grade_errno_str(m), (unsigned long long)d[0].tag,
+			    grade_errno_str(d[0].res));
+	} else {
+		grade_check(n == -EBADF && u.inflight == 0, "ulink_start_read on fd -1 returned %s "
+			    "with u.inflight %u, expected 0 (the read's CQE says -EBADF) or -EBADF "
+			    "with nothing started (ulink.h, ulink_start_read)", grade_errno_str(n),
+			    u.inflight);
+	}
+	check_ring_clean(&u, "after a read of fd -1", "TODO 6");
+	grade_check_heap(&heap, "a ulink_start_read on fd -1 (refused with -EBADF, or started "
+			 "and reaped by ulink_cancel_all): what you allocate for a read is freed "
+			 "on every path, the refusals too; TODO 6, pitfall 21");
 
 	/* The first max: two reads complete before the cancel (their pipes
 	 * hold data: their CQEs are in the CQ before ulink_cancel_all runs),
@@ -1969,7 +1994,7 @@ URING_TEST(cancel, limits_and_arguments, 2,
 }
 
 URING_TEST(cancel, interrupted_waits, 2,
-	   "ulink_start_read/ulink_cancel_all: -EINTR and -EAGAIN from liburing calls are retried, a submission that fails once leaves nothing behind, -EAGAIN without end is an error; every read still reaped",
+	   "ulink_start_read/ulink_cancel_all: -EINTR, -EAGAIN and -EBUSY from liburing calls are retried, a submission that fails once leaves nothing behind, -EAGAIN without end is an error; every read still reaped",
 	   "TODOs 6 and 7: a submit or wait that returns -EINTR or -EAGAIN took or reaped "
 	   "nothing: submit or wait again until every read and every cancel has its CQE; "
 	   "-EAGAIN a few times, then return it (ulink.h: never loop for ever)", 16)
@@ -2000,25 +2025,29 @@ URING_TEST(cancel, interrupted_waits, 2,
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	}
 
-	/* ulink_start_read: its submission says -EINTR, then -EAGAIN, three
-	 * times: the kernel took nothing, so submit again; the read starts. */
-	for (int err = 0; err < 2; err++) {
+	/* ulink_start_read: its submission says -EINTR, then -EAGAIN, then
+	 * -EBUSY, three times: the kernel took nothing, so submit again; the
+	 * read starts. */
+	for (int err = 0; err < 3; err++) {
+		static const char *const names[] = { "-EINTR", "-EAGAIN", "-EBUSY" };
+		static const int errs[] = { -EINTR, -EAGAIN, -EBUSY };
+
 		seam_heap_usage(&heap);
 		watch_reset_counts();
 		watch.inject_at = 1;
 		watch.inject_calls = 3;
-		watch.inject_err = err == 0 ? -EINTR : -EAGAIN;
+		watch.inject_err = errs[err];
 		n = SEAM_CALL(ulink_start_read(&u, pipes[0][0], bufs[0], 32, -1, 77));
 		watch.inject_at = 0;
 		grade_check(n == 0 && u.inflight == 1, "the first three liburing calls of "
 			    "ulink_start_read returned %s (the kernel took nothing); it returned %s "
 			    "with u.inflight %u, expected 0 and 1: submit again (-EINTR never comes "
 			    "out of a function; -EAGAIN a few times before it does: ulink.h; TODO 6)",
-			    err == 0 ? "-EINTR" : "-EAGAIN", grade_errno_str(n), u.inflight);
+			    names[err], grade_errno_str(n), u.inflight);
 		grade_check(io_uring_sq_ready(&u.ring) == 0, "ulink_start_read returned with its "
 			    "read still queued in the SQ after a submission said %s: it must be "
 			    "submitted before the call returns (TODO 6)",
-			    err == 0 ? "-EINTR" : "-EAGAIN");
+			    names[err]);
 		n = SEAM_CALL(ulink_cancel_all(&u, NULL, 0));
 		grade_check(n == 1, "ulink_cancel_all with one read in flight returned %s, "
 			    "expected 1", grade_errno_str(n));
@@ -2026,9 +2055,9 @@ URING_TEST(cancel, interrupted_waits, 2,
 		grade_check_heap(&heap, err == 0 ? "a ulink_start_read whose first three "
 				 "submissions said -EINTR, then its read cancelled (what you "
 				 "allocate for a read is allocated once, not once per try; TODO 6)"
-				 : "a ulink_start_read whose first three submissions said -EAGAIN, "
-				 "then its read cancelled (what you allocate for a read is allocated "
-				 "once, not once per try; TODO 6)");
+				 : "a ulink_start_read whose first three submissions said -EAGAIN "
+				 "or -EBUSY, then its read cancelled (what you allocate for a read "
+				 "is allocated once, not once per try; TODO 6)");
 	}
 
 	/* The cancel's submission fails once (-EBADR): either it is tried
@@ -3340,6 +3369,29 @@ static void nop_write_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned
 	nop_writes++;
 }
 
+/* -EAGAIN and -EBUSY that come back, one call at a time, as the copy goes
+ * on (07.22): at each write CQE with bytes, while some are left, the next
+ * liburing call answers -EAGAIN or -EBUSY (in turn; one call refused at
+ * most for the CQEs one call brought) and the one after works.
+ * Each refusal stops: a copy that counts them all, not those in a row, and
+ * gives up after a few, fails a long copy on a kernel that is only
+ * sometimes short of memory. */
+static unsigned recurring_left, recurring_done;
+
+static void recurring_refusal(struct io_uring_cqe *cqe)
+{
+	if (recurring_left == 0 || cqe->res <= 0 || !ud_in(we.writes, we.nwrites, cqe->user_data))
+		return;
+	if (watch.inject_at == watch.calls + 1 && !watch.injected)
+		return; /* the next call is refused already: one per call */
+	recurring_left--;
+	recurring_done++;
+	watch.inject_at = watch.calls + 1;
+	watch.inject_calls = 0;
+	watch.injected = false;
+	watch.inject_err = recurring_done % 2 ? -EAGAIN : -EBUSY;
+}
+
 /* -EAGAIN paced (07.22): block 0's read is held (watch_slow) and every
  * submit made while it is in the kernel answers -EAGAIN until the module
  * waits (ring_watch.h, "pacing"). A wait before the first -EAGAIN (for the
@@ -3463,7 +3515,7 @@ static void paced_copy(struct ulink *u, bool ready)
 }
 
 URING_TEST_T(copy, interruptions, 2,
-	     "ulink_copy: reads and writes interrupted (-EINTR CQE, nothing done), -EINTR/-EAGAIN from liburing calls: retried, the copy exact",
+	     "ulink_copy: reads and writes interrupted (-EINTR CQE, nothing done), -EINTR/-EAGAIN/-EBUSY from liburing calls, in a row or one at a time all through a long copy: retried, the copy exact",
 	     "TODO 10: a read CQE of -EINTR (its write -ECANCELED) means do that pair again; "
 	     "-EINTR or -EAGAIN from a submit or a wait took nothing: call again (after -EAGAIN, "
 	     "reap a completion first; ulink.h, what a failed liburing call means)", 16, 20)
@@ -3513,6 +3565,61 @@ URING_TEST_T(copy, interruptions, 2,
 								: " with -EAGAIN from three calls");
 		grade_check(watch.injected, "harness: nothing injected");
 	}
+	/* -EBUSY (the CQ full) from three calls in a row: like -EAGAIN. */
+	watch_reset_counts();
+	watch.inject_at = 2;
+	watch.inject_calls = 3;
+	watch.inject_err = -EBUSY;
+	copy_and_check(&u, 50 * 4096 + 3, 4096, 4, " with -EBUSY from three calls (-EBUSY is "
+		       "-EAGAIN's twin: the CQ is full, reap and call again; ulink.h)");
+	grade_check(watch.injected, "harness: nothing injected");
+	/* 24 refusals, -EAGAIN and -EBUSY in turn, each one call only, with
+	 * blocks written between them: each stops, so none is the result. */
+	memset(&we, 0, sizeof(we));
+	recurring_left = 24;
+	recurring_done = 0;
+	watch_reset_counts();
+	watch.on_sqe = we_sqe;
+	watch.on_cqe = recurring_refusal;
+	copy_and_check(&u, 200 * 4096 + 3, 4096, 4, " with 24 single -EAGAIN/-EBUSY answers "
+		       "spread over the copy, a block written between any two (each refusal "
+		       "stopped at once: retry bounds count refusals in a row, not in the whole "
+		       "copy; ulink.h: \"if it never stops, return it\"; TODO 10)");
+	watch.on_sqe = NULL;
+	watch.on_cqe = NULL;
+	recurring_left = 0;
+	grade_check(we.ambiguous || recurring_done >= 20, "harness: %u refusals injected",
+		    recurring_done);
+	/* The same into /dev/null, whose writes end inside the submit: the
+	 * refusals then come with nothing of the copy's in the kernel. */
+	{
+		unsigned char *data;
+		int in = data_file("src-null", 200 * 4096 + 3, &data);
+		int out = grade_open("/dev/null", O_WRONLY);
+		int ret;
+
+		memset(&we, 0, sizeof(we));
+		recurring_left = 24;
+		recurring_done = 0;
+		watch_reset_counts();
+		watch.on_sqe = we_sqe;
+		watch.on_cqe = recurring_refusal;
+		ret = run_copy_fds(&u, in, out, 200 * 4096 + 3, 4096, 4);
+		watch.on_sqe = NULL;
+		watch.on_cqe = NULL;
+		recurring_left = 0;
+		grade_check(ret == 0, "ulink_copy of 200 blocks into /dev/null, with %u single "
+			    "-EAGAIN/-EBUSY answers spread over the copy (a block written between "
+			    "any two, each refusal stopped at once), returned %s, expected 0: "
+			    "count refusals in a row, from 0 at each new submit, not over the "
+			    "whole copy (ulink.h: \"if it never stops, return it\"; TODO 10)",
+			    recurring_done, grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_copy returned", "TODOs 10, 11");
+		free(data);
+		close(in);
+		close(out);
+	}
+	watch_reset_counts();
 
 	/* A real signal (SIGUSR1, no SA_RESTART) while the copy sleeps in the
 	 * io_uring_enter that submitted its pair (SRC an empty pipe): the call
@@ -3939,7 +4046,7 @@ URING_TEST(copy, ring_errors, 2,
 }
 
 URING_TEST(deadline, ring_call_faults, 2,
-	   "ulink_read_timeout: -EINTR and -EAGAIN from its submit and its wait are retried; -EAGAIN without end is an error, not a loop; a broken ring's error comes back as it came",
+	   "ulink_read_timeout: -EINTR, -EAGAIN and -EBUSY from its submit and its wait are retried; -EAGAIN without end is an error, not a loop; a broken ring's error comes back as it came",
 	   "TODO 5: a liburing call that returns -EINTR or -EAGAIN took nothing and reaped "
 	   "nothing: call it again (a few times for -EAGAIN: io_uring_enter(2), EAGAIN); if it "
 	   "never stops, return that error. The CQE pointer of a wait is set only when the "
@@ -4002,6 +4109,20 @@ URING_TEST(deadline, ring_call_faults, 2,
 			    "or a global)? Start it at 0 in each call" : "");
 		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	}
+	/* -EBUSY (the CQ full) is -EAGAIN's twin: three from the calls made
+	 * while the read is in the kernel, then the data. */
+	watch_reset_counts();
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_calls = 3;
+	watch.inject_err = -EBUSY;
+	ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
+	watch_reset_counts();
+	grade_check(ret == 5 && !memcmp(buf, "slept", 5), "three liburing calls made while the "
+		    "read was in the kernel returned -EBUSY, then the data came; "
+		    "ulink_read_timeout returned %s, expected 5: -EBUSY from a wait (or a submit) "
+		    "is treated like -EAGAIN, reap and call again a few times (ulink.h: \"-EAGAIN "
+		    "or -EBUSY\"; io_uring_enter(2), EBUSY)", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	/* Twenty -EINTR in a row from the calls made while the read is in the
 	 * kernel (a signal at each wait): each is waited again, not counted. */
 	{
@@ -4462,4 +4583,25 @@ GRADE_TEST(copy, mode_not_from_source, 1,
 	copy_setup();
 	copy_must_work();
 	free(copy_mode_not_from_source());
+}
+
+/* ------------------------------------------- SRC cut short while copying */
+
+/* copy_battery.h's copy_source_shrinks: SRC cut from 2 MiB to 300000 bytes
+ * at lcopy's first io_uring_enter that submits reads. The block across the
+ * new end comes back short and the ones past it with 0, so ulink_copy
+ * answers -EIO, having stopped before it wrote the short block's bytes.
+ * Taking -EIO for "the file ended, done" exits 0 with DST short. */
+GRADE_TEST_T(copy, source_shrinks, 1,
+	     "lcopy: SRC cut from 2 MiB to 300000 bytes once its first reads are submitted: exit "
+	     "0 only with DST holding those 300000 bytes, else a message and non-zero",
+	     "TODO 12 (copy_failed): ulink_copy's -EIO after a read of 0 is an error, not the end "
+	     "of the copy: it stopped at the first error, and bytes before the new end may not "
+	     "be written (ulink.h, ulink_copy: \"After the first error no new pair is "
+	     "started\"). Report it and exit non-zero (chapter 06's lesson, \"The program\": "
+	     "SRC cut short)", 20)
+{
+	copy_source_shrinks("a read of 0 is -EIO, not a read to try again",
+			    "ulink_copy returned -EIO there and stopped at that first error: "
+			    "report it, non-zero");
 }
