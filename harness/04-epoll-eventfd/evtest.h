@@ -374,6 +374,43 @@ static bool efd_wait_change(int fd, long long before)
 	return true;
 }
 
+/* Wait while work is left, with a limit on a stall rather than on the
+ * whole: left(ctx) measures what is still to come (0 or less: done), and
+ * pause(ctx) waits a little (a nap, or a turn of the server) between two
+ * looks. The deadline moves on each time left() goes below its least value
+ * so far, so a slow but steady run is never cut short; stall_ms with no
+ * progress is. Returns the last value of left(): the caller says what a
+ * value above 0 means, in its own words. */
+static long wait_progress(long (*left)(void *ctx), void (*pause)(void *ctx), void *ctx,
+			  long stall_ms)
+{
+	long now = left(ctx), least = now;
+	long deadline = fault_now_ms() + stall_ms;
+
+	while (now > 0 && fault_now_ms() < deadline) {
+		pause(ctx);
+		now = left(ctx);
+		if (now < least) {
+			least = now;
+			deadline = fault_now_ms() + stall_ms;
+		}
+	}
+	return now;
+}
+
+/* For aio_release_all_done: reads released and not yet counted by the
+ * eventfd, and a nap of 100 us between two looks. */
+static long released_not_done(void *ctx)
+{
+	return *(int *)ctx - (long)efd_count(spy.resfd);
+}
+
+static void nap_a_little(void *ctx)
+{
+	(void)ctx;
+	nap_us(100);
+}
+
 /* Send the held reads to the kernel, and wait until every one has
  * completed: the eventfd's counter (0 before: the server has read it)
  * reaches their number. The server's next turn then finds them all done
@@ -384,19 +421,10 @@ static bool efd_wait_change(int fd, long long before)
 static void aio_release_all_done(void)
 {
 	int n = spy.nheld;
-	long deadline = fault_now_ms() + PATIENCE_MS;
-	long long cnt, seen = 0;
+	long long cnt;
 
 	aio_release();
-	while ((cnt = efd_count(spy.resfd)) < n) {
-		if (cnt > seen) {
-			seen = cnt;
-			deadline = fault_now_ms() + PATIENCE_MS;
-		} else if (fault_now_ms() >= deadline) {
-			break;
-		}
-		nap_us(100);
-	}
+	cnt = n - wait_progress(released_not_done, nap_a_little, &n, PATIENCE_MS);
 	grade_check(cnt == n, "harness: %d released reads, eventfd counter %lld (no read "
 		    "completed for %d ms)", n, cnt, PATIENCE_MS);
 }
@@ -543,6 +571,8 @@ struct loop_spy {
 	int fail_next;           /* the next k accepts fail with fail_errno       */
 	int fail_errno;
 	int wait_errno;          /* the next epoll_wait/epoll_pwait fails with it */
+	int reverse_next;        /* the next k batches of 2 or more events come
+				  * back in reverse order (epoll(7) promises none) */
 	long accepts;
 };
 
@@ -557,6 +587,21 @@ static void note_wait(int timeout)
 	spy.eagain_streak = 0;
 }
 
+/* The events of a batch in reverse order, when a test asks for it. */
+static void maybe_reverse(void *ev, int r)
+{
+	struct epoll_event *e = ev, t;
+
+	if (r < 2 || lspy.reverse_next <= 0)
+		return;
+	lspy.reverse_next--;
+	for (int i = 0, j = r - 1; i < j; i++, j--) {
+		t = e[i];
+		e[i] = e[j];
+		e[j] = t;
+	}
+}
+
 static int hook_epoll_wait(int epfd, void *ev, int max, int timeout)
 {
 	int r;
@@ -568,6 +613,7 @@ static int hook_epoll_wait(int epfd, void *ev, int max, int timeout)
 		return -1;
 	}
 	r = SEAM_REAL(epoll_wait)(epfd, ev, max, timeout);
+	maybe_reverse(ev, r);
 	egate_pass(r);
 	return r;
 }
@@ -583,6 +629,7 @@ static int hook_epoll_pwait(int epfd, void *ev, int max, int timeout, const sigs
 		return -1;
 	}
 	r = SEAM_REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
+	maybe_reverse(ev, r);
 	egate_pass(r);
 	return r;
 }
