@@ -4045,6 +4045,23 @@ URING_TEST(copy, ring_errors, 2,
 	free(data);
 }
 
+/* 07.35's waits with faults: the first `calls` liburing calls made while
+ * the read is in the kernel return err; the script then writes the data. */
+static ssize_t deadline_busy_faults(struct ulink *u, int fd, void *buf, size_t len,
+				    const struct fault_step *steps, struct fault_report *rep,
+				    int err, unsigned calls)
+{
+	ssize_t ret;
+
+	watch_reset_counts();
+	watch.inject_when = WATCH_WHEN_BUSY;
+	watch.inject_calls = calls;
+	watch.inject_err = err;
+	ret = run_deadline_scripted(u, fd, buf, len, 5000, steps, rep);
+	watch_reset_counts();
+	return ret;
+}
+
 URING_TEST(deadline, ring_call_faults, 2,
 	   "ulink_read_timeout: -EINTR, -EAGAIN and -EBUSY from its submit and its wait are retried; -EAGAIN without end is an error, not a loop; a broken ring's error comes back as it came",
 	   "TODO 5: a liburing call that returns -EINTR or -EAGAIN took nothing and reaped "
@@ -4094,12 +4111,7 @@ URING_TEST(deadline, ring_call_faults, 2,
 	 * the kernel say -EAGAIN. Four calls in a row, each with its three:
 	 * "a few times" counts per call, not for the life of the process. */
 	for (int call = 1; call <= 4; call++) {
-		watch_reset_counts();
-		watch.inject_when = WATCH_WHEN_BUSY;
-		watch.inject_calls = 3;
-		watch.inject_err = -EAGAIN;
-		ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
-		watch_reset_counts();
+		ret = deadline_busy_faults(&u, p[0], buf, sizeof(buf), steps, &rep, -EAGAIN, 3);
 		grade_check(ret == 5 && !memcmp(buf, "slept", 5), "ulink_read_timeout call %d of 4: "
 			    "three liburing calls made while the read was in the kernel returned "
 			    "-EAGAIN, then the data came; it returned %s, expected 5: a wait that says "
@@ -4111,12 +4123,7 @@ URING_TEST(deadline, ring_call_faults, 2,
 	}
 	/* -EBUSY (the CQ full) is -EAGAIN's twin: three from the calls made
 	 * while the read is in the kernel, then the data. */
-	watch_reset_counts();
-	watch.inject_when = WATCH_WHEN_BUSY;
-	watch.inject_calls = 3;
-	watch.inject_err = -EBUSY;
-	ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
-	watch_reset_counts();
+	ret = deadline_busy_faults(&u, p[0], buf, sizeof(buf), steps, &rep, -EBUSY, 3);
 	grade_check(ret == 5 && !memcmp(buf, "slept", 5), "three liburing calls made while the "
 		    "read was in the kernel returned -EBUSY, then the data came; "
 		    "ulink_read_timeout returned %s, expected 5: -EBUSY from a wait (or a submit) "
@@ -4125,21 +4132,14 @@ URING_TEST(deadline, ring_call_faults, 2,
 	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	/* Twenty -EINTR in a row from the calls made while the read is in the
 	 * kernel (a signal at each wait): each is waited again, not counted. */
-	{
-		watch_reset_counts();
-		watch.inject_when = WATCH_WHEN_BUSY;
-		watch.inject_calls = 20;
-		watch.inject_err = -EINTR;
-		ret = run_deadline_scripted(&u, p[0], buf, sizeof(buf), 5000, steps, &rep);
-		watch_reset_counts();
-		grade_check(ret == 5 && !memcmp(buf, "slept", 5), "twenty liburing calls in a row "
-			    "made while the read was in the kernel returned -EINTR (a signal each "
-			    "time), then the data came; ulink_read_timeout returned %s, expected 5: "
-			    "-EINTR is not one of the few tries -EAGAIN gets; do not count it, wait "
-			    "again as often as it comes (ulink.h: \"-EINTR never comes out of a "
-			    "function\")", grade_errno_str(ret));
-		check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
-	}
+	ret = deadline_busy_faults(&u, p[0], buf, sizeof(buf), steps, &rep, -EINTR, 20);
+	grade_check(ret == 5 && !memcmp(buf, "slept", 5), "twenty liburing calls in a row "
+		    "made while the read was in the kernel returned -EINTR (a signal each "
+		    "time), then the data came; ulink_read_timeout returned %s, expected 5: "
+		    "-EINTR is not one of the few tries -EAGAIN gets; do not count it, wait "
+		    "again as often as it comes (ulink.h: \"-EINTR never comes out of a "
+		    "function\")", grade_errno_str(ret));
+	check_ring_clean(&u, "after ulink_read_timeout returned", "TODO 5");
 	SEAM_CALL_VOID(ulink_exit(&u));
 
 	/* -EAGAIN for good: from the submission on, then from the wait on;
