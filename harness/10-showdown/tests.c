@@ -1254,8 +1254,9 @@ static void uring_refused(int err, const char *why_word)
 	res_check(&before, what);
 	/* -ENOMEM was that rd_open's answer, not the process's: locked memory is
 	 * freed when other rings close, and the next reader asks again and takes
-	 * io_uring. (-ENOSYS and a seccomp -EPERM last as long as the process:
-	 * remembering those is not wrong.) */
+	 * io_uring. (-ENOSYS and a seccomp -EPERM last as long as the process,
+	 * so this test does not ask again after those; reader.h still wants no
+	 * state in statics, so each rd_open probes for itself.) */
 	if (err == -ENOMEM && uring_works_here()) {
 		hk.init_err = 0;
 		hk.init_calls = 0;
