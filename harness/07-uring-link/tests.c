@@ -3392,6 +3392,25 @@ static void recurring_refusal(struct io_uring_cqe *cqe)
 	watch.inject_err = recurring_done % 2 ? -EAGAIN : -EBUSY;
 }
 
+/* Start n such refusals over the next copy (we_sqe tells the write SQEs);
+ * recurring_stop ends them. */
+static void recurring_start(unsigned n)
+{
+	memset(&we, 0, sizeof(we));
+	recurring_left = n;
+	recurring_done = 0;
+	watch_reset_counts();
+	watch.on_sqe = we_sqe;
+	watch.on_cqe = recurring_refusal;
+}
+
+static void recurring_stop(void)
+{
+	watch.on_sqe = NULL;
+	watch.on_cqe = NULL;
+	recurring_left = 0;
+}
+
 /* -EAGAIN paced (07.22): block 0's read is held (watch_slow) and every
  * submit made while it is in the kernel answers -EAGAIN until the module
  * waits (ring_watch.h, "pacing"). A wait before the first -EAGAIN (for the
@@ -3575,19 +3594,12 @@ URING_TEST_T(copy, interruptions, 2,
 	grade_check(watch.injected, "harness: nothing injected");
 	/* 24 refusals, -EAGAIN and -EBUSY in turn, each one call only, with
 	 * blocks written between them: each stops, so none is the result. */
-	memset(&we, 0, sizeof(we));
-	recurring_left = 24;
-	recurring_done = 0;
-	watch_reset_counts();
-	watch.on_sqe = we_sqe;
-	watch.on_cqe = recurring_refusal;
+	recurring_start(24);
 	copy_and_check(&u, 200 * 4096 + 3, 4096, 4, " with 24 single -EAGAIN/-EBUSY answers "
 		       "spread over the copy, a block written between any two (each refusal "
 		       "stopped at once: retry bounds count refusals in a row, not in the whole "
 		       "copy; ulink.h: \"if it never stops, return it\"; TODO 10)");
-	watch.on_sqe = NULL;
-	watch.on_cqe = NULL;
-	recurring_left = 0;
+	recurring_stop();
 	grade_check(we.ambiguous || recurring_done >= 20, "harness: %u refusals injected",
 		    recurring_done);
 	/* The same into /dev/null, whose writes end inside the submit: the
@@ -3598,16 +3610,9 @@ URING_TEST_T(copy, interruptions, 2,
 		int out = grade_open("/dev/null", O_WRONLY);
 		int ret;
 
-		memset(&we, 0, sizeof(we));
-		recurring_left = 24;
-		recurring_done = 0;
-		watch_reset_counts();
-		watch.on_sqe = we_sqe;
-		watch.on_cqe = recurring_refusal;
+		recurring_start(24);
 		ret = run_copy_fds(&u, in, out, 200 * 4096 + 3, 4096, 4);
-		watch.on_sqe = NULL;
-		watch.on_cqe = NULL;
-		recurring_left = 0;
+		recurring_stop();
 		grade_check(ret == 0, "ulink_copy of 200 blocks into /dev/null, with %u single "
 			    "-EAGAIN/-EBUSY answers spread over the copy (a block written between "
 			    "any two, each refusal stopped at once), returned %s, expected 0: "
