@@ -3448,7 +3448,7 @@ static void ready_release(struct io_uring *ring)
 	for (int i = 0; i < 5000 && io_uring_cq_ready(ring) == 0; i++) {
 		SEAM_REAL(io_uring_get_events)(ring);
 		if (io_uring_cq_ready(ring) == 0)
-			usleep(1000);
+			SEAM_REAL(usleep)(1000);
 	}
 }
 
