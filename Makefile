@@ -15,6 +15,10 @@
 #                                (PROG=name runs another program of the chapter)
 #   make doctor                  what this machine allows (io_uring, memlock, O_DIRECT…)
 #   make test                    the repository's own test (solutions, skeletons, mutants)
+#   make test-mutants [ONLY_CHANGED=1]
+#                                (developers) every mutant, variant and cheat graded; with
+#                                ONLY_CHANGED=1 (CI), not the chapters whose inputs are the
+#                                ones their mutants/last-full-run.tsv recorded
 #   make bench [FULL=1]          each chapter's batch read beside fio, as ratios, with CPU time
 #                                per read (needs fio): quick by default (queue depth 32, 1 s
 #                                runs), FULL=1 for queue depths 1, 32 and 128 (QD="…" to choose)
@@ -93,7 +97,8 @@ doctor:
 
 # make test: the course builds, grades its reference full and its skeletons
 # zero, holds against the cheats; make test-mutants: every mutant loses
-# points and every variant has full marks (the long part). CI runs both.
+# points and every variant has full marks (the long part). CI runs both, the
+# second with ONLY_CHANGED=1 (harness/README.md, "The record of a full run").
 test test-mutants:
 	@if [ -d solutions ]; then PART=$(if $(filter test,$@),quick,mutants) harness/selftest.sh; else \
 		echo "make $@ checks the course itself and needs solutions/, which this student edition leaves out: make check grades your work"; exit 2; fi

@@ -22,8 +22,10 @@
 #            only checked to apply. A few minutes on 2 cores.
 #   mutants  (make test-mutants) only those gradings: every mutant loses
 #            points, every variant has full marks, every cheat earns only
-#            what its honest code earns. Some 1,900 gradings: half an hour
-#            on 2 cores. CI runs both parts.
+#            what its honest code earns. Some 3,800 gradings: about an
+#            hour on 2 cores. With ONLY_CHANGED=1 (CI), a chapter whose
+#            inputs are those of its recorded full run is left out
+#            (mutants/last-full-run.tsv). CI runs both parts.
 #   all      (the default, e.g. CH=NN harness/selftest.sh) both.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -592,7 +594,26 @@ PY
 # mutants_chapter CHAPTER: make test-mutants's part of one chapter: every
 # mutant loses points, every correct variant has full marks.
 mutants_chapter() {
-	local c=$1 nn=${1%%-*} t outcome m mutant v running=0
+	local c=$1 nn=${1%%-*} t outcome m mutant v running=0 inputs record nm nv
+	# What the verdicts depend on (harness/tools/inputs.sh: the chapter's
+	# files, the grader's, the machine's), as one hash. With ONLY_CHANGED=1
+	# (CI), a chapter whose inputs are the ones its committed record of a
+	# full run names (mutants/last-full-run.tsv) is not graded again: the
+	# same files on the same machine gave those verdicts. A full run that
+	# passes leaves its record in $OUT (caught-by.sh commits it).
+	inputs=$(harness/tools/inputs.sh --hash "$c") || inputs=""
+	record=harness/$c/mutants/last-full-run.tsv
+	if [ -n "${ONLY_CHANGED:-}" ] && [ -n "$inputs" ] && [ -f "$record" ]; then
+		local key="" when="" what=""
+		while IFS=$'\t' read -r key when what; do
+			[ "${key:0:1}" = "#" ] || break
+		done < "$record"
+		if [ "$key" = "$inputs" ]; then
+			ok "$c: mutants and variants not graded again: their inputs are unchanged since the full run of $when ($what; make test-mutants without ONLY_CHANGED grades them)"
+			phase "$nn mutants: unchanged since the recorded run"
+			return
+		fi
+	fi
 	# Mutants are graded JOBS at a time (3; make test gives 2, beside other
 	# chapters'): a few wait out a test's time limit while the others use the
 	# cores. The harness objects they share are built first, once (most of
@@ -657,6 +678,20 @@ mutants_chapter() {
 	cat "$OUT"/caught-"$nn"-* > "$OUT/caught-by.tsv" 2>/dev/null
 	tell_verdicts "$OUT"/vverdict-"$nn"-*
 	phase "$nn mutants, and variants beside them"
+
+	# The record of this run, if nothing failed (in either part) and nothing
+	# it read changed while it ran (a file edited meanwhile: no record).
+	if [ "$failed" = 0 ] && [ -n "$inputs" ] &&
+		[ "$(harness/tools/inputs.sh --hash "$c")" = "$inputs" ]; then
+		nm=("$OUT"/verdict-"$nn"-*)
+		[ -e "${nm[0]}" ] || nm=()
+		nv=("$OUT"/vverdict-"$nn"-*)
+		[ -e "${nv[0]}" ] || nv=()
+		printf '# %s\t%s\t%s\n%s\t%s\t%s\n' \
+			"the inputs (harness/tools/inputs.sh --hash $c)" "the full run" "what it found (written by harness/tools/caught-by.sh)" \
+			"$inputs" "$(date -u +%Y-%m-%dT%H:%MZ)" "${#nm[@]} mutants lost points, ${#nv[@]} variants had full marks" \
+			> "$OUT/last-full-run.tsv"
+	fi
 }
 
 declare -A REF_ALONE=() CAUGHT_BY=()
