@@ -10,7 +10,7 @@
 # The files: the chapter's own (its reference, contract, lesson, tests,
 # mutants and variants; caught-by.tsv and the record itself left out: they
 # change how fast a verdict comes, never which), the reference and contract
-# of each chapter whose modules it links (BACKEND_SRCS), the grader's
+# headers of each chapter whose modules it links (BACKEND_SRCS), the grader's
 # scripts, build rules and tools, harness/lib's sources, and those of its
 # headers the chapter's tests include, directly or through others. Broad on
 # purpose: a file counted that could not matter costs a grading, a file
@@ -75,8 +75,10 @@ files() {
 	git ls-files -co --exclude-standard -- "harness/$c" "solutions/$c" "chapters/$c" chapters/common \
 		Makefile ':(glob)harness/*.sh' harness/mk ':(glob)harness/tools/*.c' harness/lib |
 		grep -v -e '/mutants/caught-by\.tsv$' -e '/mutants/last-full-run\.tsv$' -e '^harness/lib/.*\.h$'
+	# Of a linked chapter, its reference and its contract's headers (its
+	# lesson is not read by this chapter's build).
 	for d in $(linked); do
-		git ls-files -co --exclude-standard -- "solutions/$d" "chapters/$d"
+		git ls-files -co --exclude-standard -- "solutions/$d" ":(glob)chapters/$d/*.h"
 	done
 	lib_headers $(git ls-files -co --exclude-standard -- "harness/$c" harness/lib | grep -E '\.(c|h)$' |
 		grep -v '^harness/lib/.*\.h$')
