@@ -94,6 +94,7 @@ struct aio_watch {
 	long timeout_zeros;   /* this many waits with a timeout answer 0 events (time ran out) */
 	const char *loop_why; /* what an endless io_submit loop means in this test (NULL: EOF) */
 	int efault_at;        /* the k-th io_getevents returns -EFAULT                       */
+	int efault_errno;     /*   ... or -this errno instead (0: EFAULT), e.g. EINVAL    */
 	int efault_from;      /* every io_getevents from the k-th on returns -EFAULT (an    */
 	                      /* events array or context the kernel cannot use: the same    */
 	                      /* error each time)                                           */
@@ -660,7 +661,7 @@ static int w_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_even
 	}
 	if (aw.efault_at > 0 && call == aw.efault_at) {
 		aw.efaults++;
-		return -EFAULT;
+		return aw.efault_errno > 0 ? -aw.efault_errno : -EFAULT;
 	}
 	if (min_nr > 0 && nr < min_nr) {
 		/* refused at once: no wait, no event (io_getevents(2), EINVAL) */

@@ -1124,10 +1124,20 @@ static void check_eintr_waits_again(const char *what)
 		    "a signal handler ran: call io_getevents again as before, min_nr 1 and no "
 		    "timeout, and sleep until a completion arrives (TODO 5; pitfall 8)", what,
 		    aw.getevents_calls, aw.polls, aw.eintrs);
+	/* Waited again, and as before: for one completion, not for all that
+	 * are in flight (the window is watched when the test sets it). */
+	grade_check(aw.waits_min_nr_above_one == 0, "%s: after io_getevents answered -EINTR "
+		    "your code waited again with min_nr %ld while requests were still waiting "
+		    "to start (%ld such wait(s)): it now sleeps until that many reads finish, "
+		    "and the slot of the first one stays idle meanwhile. A signal changes "
+		    "nothing about what to wait for: call io_getevents again exactly as before, "
+		    "min_nr 1 (TODO 5; pitfall 8; lesson: \"Reaping: min_nr, nr and the "
+		    "timeout\")", what, aw.wait_min_nr, aw.waits_min_nr_above_one);
 }
 
 GRADE_TEST(faults, getevents_eintr, 2,
-	   "io_getevents interrupted by a signal (-EINTR, every second call; 20 times in a row)",
+	   "io_getevents interrupted by a signal (-EINTR, every second call; 20 times in a "
+	   "row): waited again as before, for one completion",
 	   "TODO 5: -EINTR from io_getevents means a signal handler ran while you waited; "
 	   "nothing happened to the requests: call it again (pitfall 8)")
 {
@@ -1136,6 +1146,8 @@ GRADE_TEST(faults, getevents_eintr, 2,
 
 	watch_start();
 	aw.eintr_every = 2;
+	aw.window = 8;
+	aw.batch_n = 40;
 	/* Polls (min_nr 0, or a timeout of (nearly) nothing) find nothing the
 	 * first 1000 times after each io_submit: code that answers -EINTR by
 	 * polling until something is there spins; one that waits again does
@@ -1149,6 +1161,8 @@ GRADE_TEST(faults, getevents_eintr, 2,
 	 * however many come in a row. */
 	watch_start();
 	aw.eintr_first = 20;
+	aw.window = 8;
+	aw.batch_n = 40;
 	aw.poll_delay = 1000;
 	run_batch(&p, 8, "40 requests at qd 8, io_getevents answering -EINTR 20 times in a row "
 		  "(wait again after each: a count of tries does not apply to -EINTR)");
@@ -1892,8 +1906,8 @@ GRADE_TEST(resources, no_leaks, 2,
 }
 
 GRADE_TEST(resources, cleanup_on_failure, 2,
-	   "io_getevents failing (-EFAULT, once or every time): the batch returns -EFAULT at "
-	   "once and destroys its context",
+	   "io_getevents failing (-EFAULT, once or every time, also in the wait after "
+	   "-EAGAIN; -EINVAL): the batch returns that error at once and destroys its context",
 	   "TODOs 5 and 7: an io_getevents error other than -EINTR ends the batch: "
 	   "io_destroy, free, return that error (not -errno); do not wait again for the "
 	   "reads in flight, io_destroy does")
@@ -1941,6 +1955,45 @@ GRADE_TEST(resources, cleanup_on_failure, 2,
 			 "every call");
 	check_destroyed_once("laio_batch_read whose io_getevents failed with -EFAULT at "
 			     "every call");
+
+	/* The wait that -EAGAIN asks for (reads of ours in flight: reap one,
+	 * then submit again) is a wait like any other: its failure ends the
+	 * batch too. io_submit takes one iocb per call and refuses every
+	 * second call, so the first io_getevents is that wait. */
+	plan_reset(&p);
+	watch_start();
+	aw.accept_cycle = 1;
+	aw.eagain_every = 2;
+	aw.efault_at = 1;
+	seam_heap_usage(&heap);
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	grade_check(ret == -EFAULT && aw.efaults == 1 && aw.getevents_calls == 1,
+		    "laio_batch_read returned %s after %ld io_getevents call(s) when io_submit "
+		    "answered -EAGAIN with reads in flight and the io_getevents that followed "
+		    "failed with -EFAULT; expected -EFAULT at once: the wait after -EAGAIN is "
+		    "checked like every other, and an error other than -EINTR ends the batch "
+		    "(TODO 5; laio.h: \"an error from io_setup or io_getevents\")",
+		    errno_name(ret), aw.getevents_calls);
+	grade_check(aw.setups == aw.destroys && count_aio_maps() == maps, "laio_batch_read "
+		    "returned without io_destroy after io_getevents failed in the wait after "
+		    "-EAGAIN (io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
+	grade_check_heap(&heap, "laio_batch_read whose io_getevents failed with -EFAULT in "
+			 "the wait after -EAGAIN");
+
+	/* Another error than -EFAULT (-EINVAL: a context the kernel no longer
+	 * knows): the batch returns io_getevents' own answer, not a fixed one. */
+	plan_reset(&p);
+	watch_start();
+	aw.efault_at = 2;
+	aw.efault_errno = EINVAL;
+	ret = SEAM_CALL(laio_batch_read(p.reqs, p.n, 4));
+	grade_check(ret == -EINVAL, "laio_batch_read returned %s when io_getevents failed "
+		    "with -EINVAL; expected -EINVAL: an io_getevents error other than -EINTR "
+		    "is returned as io_getevents answered it, whichever it is (laio.h, "
+		    "\"other\"; TODO 5)", errno_name(ret));
+	grade_check(aw.setups == aw.destroys && count_aio_maps() == maps, "laio_batch_read "
+		    "returned without io_destroy after io_getevents failed with -EINVAL "
+		    "(io_setup %ld, io_destroy %ld)", aw.setups, aw.destroys);
 
 	/* Reads cut short, and io_getevents failing while the rest of some are
 	 * out: the batch ends early, and the caller's requests are still as
@@ -2325,7 +2378,8 @@ static void kernel_dio_alignment(int fd, size_t *mem, size_t *off)
 GRADE_TEST(helpers, dio_alignment, 1,
 	   "laio_dio_alignment: what statx(STATX_DIOALIGN) says (above 4096 too), 4096 "
 	   "where it says "
-	   "nothing (a pipe, a reply without it), -EOPNOTSUPP where it says 0, statx's own "
+	   "nothing (a pipe, a reply without it), -EOPNOTSUPP where it says 0 (either "
+	   "alignment), statx's own "
 	   "-errno (-EBADF for a bad fd, -ENOMEM); either pointer NULL",
 	   "TODO 9: ask statx(2) about the fd itself for STATX_DIOALIGN; stx_mask says "
 	   "whether the kernel answered, and an alignment of 0 means no O_DIRECT; "
@@ -2419,6 +2473,22 @@ GRADE_TEST(helpers, dio_alignment, 1,
 		    "memory alignment 1 (no limit) and offset alignment 512; expected 0, 1 "
 		    "and 512: only an alignment of 0 means no direct I/O", errno_name(ret),
 		    mem, off);
+	/* Either field alone 0: statx(2) documents each as "0 if direct I/O
+	 * is not supported on this file", and an alignment of 0 handed on
+	 * would make a caller divide by zero. */
+	for (int which = 0; which < 2; which++) {
+		sx = (typeof(sx)){ .fake = true, .mem = which ? 0 : 512,
+				   .off = which ? 512 : 0 };
+		mem = off = 7;
+		ret = SEAM_CALL(laio_dio_alignment(f.fd, &mem, &off));
+		grade_check(ret == -EOPNOTSUPP && mem == 7 && off == 7, "laio_dio_alignment "
+			    "returned %s (memory %zu, offset %zu) when statx reported "
+			    "STATX_DIOALIGN with memory alignment %u and offset alignment %u; "
+			    "expected -EOPNOTSUPP, the outputs left as they were: statx(2) gives "
+			    "each field as 0 when the file cannot do direct I/O, so one 0 is "
+			    "enough (an alignment of 0 is no alignment a caller can use; TODO 9)",
+			    errno_name(ret), mem, off, sx.mem, sx.off);
+	}
 	/* A device of 16 KiB logical blocks (NVMe formatted so, XFS with
 	 * large block sizes): offsets aligned to 4096 are not enough there. */
 	sx = (typeof(sx)){ .fake = true, .mem = 8192, .off = 16384 };
