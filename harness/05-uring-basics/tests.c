@@ -2149,23 +2149,40 @@ GRADE_TEST(batch, errors_stay_per_request, 2,
 }
 
 GRADE_TEST(batch, arguments, 1,
-	   "uring_serial_batch_read: qd 0 and a NULL array are -EINVAL; an empty batch is 0",
+	   "uring_serial_batch_read: qd 0 and a NULL array are -EINVAL, with nothing left "
+	   "open or allocated; an empty batch is 0",
 	   "TODO 9: check the arguments before anything else (chapters/common/batch.h)")
 {
 	struct batch_req one = { -1, 0, 0, NULL, 7 };
-	int ret;
+	struct seam_heap heap;
+	int ret, before;
 
 	setup();
+	before = fault_count_fds();
+	seam_heap_usage(&heap);
 	ret = UCALL(uring_serial_batch_read(&one, 1, 0));
 	grade_check(ret == -EINVAL, "uring_serial_batch_read with qd 0 returned %s, expected "
 		    "-EINVAL", errno_name(ret));
+	grade_check(fault_count_fds() == before, "uring_serial_batch_read with qd 0 left %d "
+		    "descriptor(s) open (a ring set up before the arguments were checked, and "
+		    "not torn down on the -EINVAL path): check qd and reqs first, or tear the "
+		    "ring down on every path (TODO 9; uring_basics.h, uring_serial_batch_read)",
+		    fault_count_fds() - before);
 	ret = UCALL(uring_serial_batch_read(NULL, 3, 4));
 	grade_check(ret == -EINVAL, "uring_serial_batch_read(NULL, 3, 4) returned %s, expected "
 		    "-EINVAL", errno_name(ret));
+	grade_check(fault_count_fds() == before, "uring_serial_batch_read(NULL, 3, 4) left %d "
+		    "descriptor(s) open (a ring set up before the arguments were checked, and "
+		    "not torn down on the -EINVAL path): check qd and reqs first, or tear the "
+		    "ring down on every path (TODO 9; uring_basics.h, uring_serial_batch_read)",
+		    fault_count_fds() - before);
 	ret = UCALL(uring_serial_batch_read(&one, 0, 4));
 	grade_check(ret == 0 && one.res == 7, "uring_serial_batch_read with n 0 returned %s and "
 		    "%s the request; expected 0 and nothing done", errno_name(ret),
 		    one.res == 7 ? "left" : "changed");
+	grade_check_heap(&heap, "uring_serial_batch_read with qd 0, with a NULL array and with "
+			 "n 0 (an -EINVAL is a return path like the others: free what was "
+			 "allocated before it, or check the arguments first; TODO 9)");
 }
 
 GRADE_TEST(batch, one_at_a_time, 1,
@@ -3424,13 +3441,15 @@ static ssize_t flaky_write(void *cookie, const char *buf, size_t n)
 
 GRADE_TEST(features, report_write_error_midway, 1,
 	   "uring_feature_report returns -EIO when the first write of the report fails and the "
-	   "ones after it work",
+	   "ones after it work, or when every fprintf fails at once, and frees what it "
+	   "allocated",
 	   "TODO 8: a failed write sets the stream's error flag, and a later fflush that "
 	   "succeeds does not clear it: check ferror(out), not only fflush (fprintf's own "
 	   "result is no substitute: glibc returned the full count for a line whose write "
 	   "failed; man 3 ferror; uring_basics.h: a write error on out is -EIO)")
 {
 	struct flaky_out o = { .fail_at = 1 };
+	struct seam_heap heap;
 	FILE *out;
 	int ret;
 
@@ -3439,6 +3458,7 @@ GRADE_TEST(features, report_write_error_midway, 1,
 	grade_check(out != NULL, "harness: fopencookie: %s", strerror(errno));
 	/* Unbuffered: every fprintf reaches flaky_write at once. */
 	grade_check(setvbuf(out, NULL, _IONBF, 0) == 0, "harness: setvbuf failed");
+	seam_heap_usage(&heap);
 	ret = UCALL(uring_feature_report(out));
 	fclose(out);
 	grade_check(o.writes >= 1, "uring_feature_report returned %s and wrote nothing to out",
@@ -3446,6 +3466,20 @@ GRADE_TEST(features, report_write_error_midway, 1,
 	grade_check(ret == -EIO, "uring_feature_report returned %s when the first of its %d "
 		    "write(s) to out failed (the others worked, so fflush at the end succeeds); "
 		    "expected -EIO", errno_name(ret), o.writes);
+	grade_check_heap(&heap, "uring_feature_report that returned -EIO for a line that "
+			 "failed half way (free what you allocate on that path too; TODO 8)");
+	/* A stream open for reading only: there fprintf itself fails (-1,
+	 * EBADF), so a report that checks each line stops at the first. */
+	out = fopen("/dev/null", "r");
+	grade_check(out != NULL, "harness: fopen /dev/null: %s", strerror(errno));
+	seam_heap_usage(&heap);
+	ret = UCALL(uring_feature_report(out));
+	fclose(out);
+	grade_check(ret == -EIO, "uring_feature_report to a stream open for reading only (every "
+		    "fprintf fails at once with EBADF) returned %s, expected -EIO", errno_name(ret));
+	grade_check_heap(&heap, "uring_feature_report that returned -EIO because a line could "
+			 "not be written (a report that stops at the first failed line must "
+			 "free what it allocated before it returns; TODO 8)");
 }
 
 GRADE_TEST(batch, runs_exactly_n, 1,
@@ -5086,4 +5120,88 @@ GRADE_TEST(batch, stops_when_the_poll_cannot_go_out, 1,
 	batch_submit_fails_once(true, "the submit call of the poll after the first read's -EAGAIN",
 				"the poll going out is the ring's work like the read's, and its "
 				"error ends the batch; it is not request 0's answer");
+}
+
+/* ==================================================================== */
+/* Stop 53: the hunt's survivors.                                       */
+/* ==================================================================== */
+
+/* The first READ SQE handed over is held back (the request is submitted as
+ * far as the code under test knows, and not over) for up to HOLD_FIRST_S
+ * seconds; any other READ SQE that arrives meanwhile, from another thread
+ * on another ring, is counted and ends the hold. A serial module never
+ * sends one then, so for it the hold always runs out: no timing can make a
+ * correct module fail, only give a module with threads the time to show. */
+#define HOLD_FIRST_S 1
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int seen;            /* READ SQEs handed over so far */
+	bool holding;        /* the first one is being held back */
+	int overlapped;      /* READ SQEs that came while it was */
+} first_read_hold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0 };
+
+static void hold_first_read(const struct io_uring_sqe *sqe)
+{
+	(void)sqe;
+	pthread_mutex_lock(&first_read_hold.lock);
+	if (first_read_hold.seen++ == 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += HOLD_FIRST_S;
+		first_read_hold.holding = true;
+		while (first_read_hold.overlapped == 0 &&
+		       pthread_cond_timedwait(&first_read_hold.cond, &first_read_hold.lock,
+					      &until) != ETIMEDOUT)
+			;
+		first_read_hold.holding = false;
+	} else if (first_read_hold.holding) {
+		first_read_hold.overlapped++;
+		pthread_cond_broadcast(&first_read_hold.cond);
+	}
+	pthread_mutex_unlock(&first_read_hold.lock);
+}
+
+GRADE_TEST(batch, one_request_in_flight_in_all, 1,
+	   "uring_serial_batch_read has one request in flight in all, whatever qd: no second "
+	   "read goes out (from another thread, on another ring) while the first is not over",
+	   "TODO 9: chapter 05's batch is serial: one request on the batch's own ring, its "
+	   "CQE reaped, then the next. Threads with a ring each are qd requests in flight by "
+	   "another road; a window of qd requests is chapter 06 (uring_basics.h, "
+	   "uring_serial_batch_read: \"Never more than one request in flight\")")
+{
+	enum { NREQ = 8, LEN = 1024 };
+	unsigned char *data = grade_random_bytes(NREQ * LEN), bufs[NREQ][LEN];
+	int fd = grade_open(grade_make_file("f", data, NREQ * LEN), O_RDONLY);
+	struct batch_req reqs[NREQ];
+	int ret;
+
+	setup();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	memset(bufs, 0, sizeof(bufs));
+	for (int i = 0; i < NREQ; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * LEN, LEN, bufs[i], -ENOSYS };
+	first_read_hold.seen = 0;
+	first_read_hold.overlapped = 0;
+	first_read_hold.holding = false;
+	uw.on_rw = hold_first_read;
+	ret = UCALL(uring_serial_batch_read(reqs, NREQ, NREQ));
+	uw.on_rw = NULL;
+	grade_check(first_read_hold.overlapped == 0, "uring_serial_batch_read (%d reads, qd %d) "
+		    "sent %d more read request(s) while its first one was still not over (the "
+		    "grader held it back for up to %d s): several requests in flight at once, "
+		    "from threads or rings of their own; this chapter's batch runs one request "
+		    "at a time, whatever qd says", NREQ, NREQ, first_read_hold.overlapped,
+		    HOLD_FIRST_S);
+	grade_check(ret == 0, "uring_serial_batch_read of %d reads returned %s, expected 0",
+		    NREQ, errno_name(ret));
+	for (int i = 0; i < NREQ; i++) {
+		grade_check(reqs[i].res == LEN, "request %d: res is %s, expected %d", i,
+			    errno_name(reqs[i].res), LEN);
+		grade_check_same(bufs[i], data + i * LEN, LEN, "a request's buffer");
+	}
+	close(fd);
+	free(data);
 }
