@@ -676,6 +676,28 @@ URING_TEST(batch, shared_shape, 1,
 
 #include "ring_byreq.h"
 
+/* Reads of 0 bytes handed to the kernel (06.09): a request that has its len
+ * bytes is done, and one of length 0 is done without I/O (ubatch.h). */
+static unsigned zero_len_reads;
+
+static void count_zero_len_reads(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	if (!watch_is_read(sqe))
+		return;
+	if (sqe->opcode == IORING_OP_READV) {
+		const struct iovec *iov = (const struct iovec *)(uintptr_t)sqe->addr;
+		size_t total = 0;
+
+		for (unsigned k = 0; iov && k < sqe->len; k++)
+			total += iov[k].iov_len;
+		zero_len_reads += total == 0;
+	} else {
+		zero_len_reads += sqe->len == 0;
+	}
+}
+
 URING_TEST(faults, short_reads_continued, 3,
 	   "ubatch_read: reads cut short in the middle of a file are continued at the right place",
 	   "TODO 8 and 5: 0 < res < what you asked, before end of file, is a short read: "
@@ -701,9 +723,16 @@ URING_TEST(faults, short_reads_continued, 3,
 	init_or_fail(&b, 16);
 	byreq_start(reqs, n, true, false, false);
 	watch.edit_sqe = byreq_edit;
+	zero_len_reads = 0;
+	watch.on_sqe = count_zero_len_reads;
 	ret = run_read(&b, reqs, n, 8);
+	watch.on_sqe = NULL;
 	watch.edit_sqe = NULL;
 	grade_check(ret == 0, "ubatch_read returned %s, expected 0", grade_errno_str(ret));
+	grade_check(zero_len_reads == 0, "%u read(s) of 0 bytes were submitted: a request "
+		    "whose reads add up to len is done. Continue a short read while done + res "
+		    "< len, the bytes of every earlier part counted, not while this CQE alone "
+		    "is short of len (TODO 8; lesson, section 6)", zero_len_reads);
 	grade_check(byreq.cut >= n / 2, "the test could cut only %u of %zu reads short: it "
 		    "cuts IORING_OP_READ/READV SQEs still queued when you call io_uring_submit* "
 		    "or io_uring_wait_cqe*, the first read of each request (into the start of its "
@@ -2196,11 +2225,12 @@ struct regrow_ctx {
 	const unsigned char *data;
 	unsigned long long cut;
 	int cut_done, restored; /* 1 done, -errno failed */
+	size_t grow;            /* 06.71: bytes added past the end at the restore */
 };
 
 static int regrow_restore(struct regrow_ctx *g)
 {
-	size_t len = REGROW_SIZE - (size_t)g->cut;
+	size_t len = REGROW_SIZE + g->grow - (size_t)g->cut;
 	int fd = open(g->src, O_WRONLY), ret = 1;
 
 	if (fd < 0 || pwrite(fd, g->data + g->cut, len, (off_t)g->cut) != (ssize_t)len)
@@ -2983,5 +3013,239 @@ URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
 	free(reqs);
 	free(bufs);
 	close(fd);
+	free(data);
+}
+
+/*
+ * A kernel before 5.11 (no IORING_FEAT_EXT_ARG), played by clearing the bit
+ * in b->ring.features after the set-up: liburing reads the same bit, and a
+ * wait with a time bound (io_uring_submit_and_wait_timeout,
+ * io_uring_wait_cqe_timeout, ...) then queues a timeout request of its own,
+ * whose CQE the window does not count. With the window as large as the CQ,
+ * that is one CQE more than the CQ has slots for.
+ */
+URING_TEST(mechanism, no_ext_arg_cq_bound, 1,
+	   "ubatch_read on a kernel without IORING_FEAT_EXT_ARG (before 5.11) on a ring of 4 "
+	   "(CQ 8) at qd 64: never more than 8 requests owed a CQE, liburing's own timeout "
+	   "requests counted",
+	   "TODO 6: a wait with a time bound is one io_uring_enter only where "
+	   "b->ring.features has IORING_FEAT_EXT_ARG; without it liburing queues an "
+	   "IORING_OP_TIMEOUT of its own, which takes an SQE and gives a CQE the window does "
+	   "not count: check the bit before using a bounded wait, else wait for one "
+	   "completion with no time bound (lesson, section 5; man 3 "
+	   "io_uring_submit_and_wait_timeout)", 4)
+{
+	const size_t n = 256, bs = 4096, size = n * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size);
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs;
+	struct ubatch b;
+	int ret;
+
+	init_or_fail(&b, 4);
+	grade_check(b.cq_entries == 8, "ubatch_init(&b, 4) recorded cq_entries %u, the kernel "
+		    "gives 8", b.cq_entries);
+	b.ring.features &= ~(unsigned)IORING_FEAT_EXT_ARG;
+	reqs = block_reqs(fd, n, bs, bufs);
+	watch_reset_counts();
+	watch.max_inflight = 0;
+	watch.overflow = false;
+	ret = SEAM_CALL(ubatch_read(&b, reqs, n, 64));
+	grade_check(ret == 0, "ubatch_read of %zu reads at qd 64 on a ring of 4 (kernel without "
+		    "IORING_FEAT_EXT_ARG) returned %s, expected 0", n, grade_errno_str(ret));
+	for (size_t i = 0; i < n; i++)
+		check_req(&reqs[i], i, data, size, "no IORING_FEAT_EXT_ARG");
+	grade_check(watch.max_inflight <= b.cq_entries && !watch.overflow, "on a kernel without "
+		    "IORING_FEAT_EXT_ARG, %u requests were owed a CQE at once on a CQ of %u slots%s: "
+		    "with the window full (qd 64, min(qd, cq_entries) = 8 reads), a wait with a "
+		    "time bound added liburing's own timeout request (an SQE and a CQE of its "
+		    "own). Use the bounded wait only where b->ring.features has "
+		    "IORING_FEAT_EXT_ARG", watch.max_inflight, b.cq_entries,
+		    watch.overflow ? " and the CQ overflowed" : "");
+	free(reqs);
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/*
+ * 06.70: the SQ smaller than the window, and the first reads slow. Requests
+ * 0-3 are pipes that get their data only once every file read is reaped (or
+ * after two seconds in io_uring_enter without that: a stall); on a ring of 4
+ * they fill the SQ by themselves, and the file reads behind them must still
+ * start. A full SQ is submitted to make room, not waited on.
+ */
+struct sq_stall {
+	pid_t tid;
+	const struct io_uring *ring;
+	unsigned others;       /* CQEs the file reads make                  */
+	int w[4];              /* the pipes' write ends                     */
+	unsigned head_at_write;
+	bool stalled;
+	volatile bool stop;
+};
+
+static void *sq_stall_thread(void *arg)
+{
+	struct sq_stall *s = arg;
+	long since = -1, start = fault_now_ms();
+
+	seam_mark_harness_thread();
+	while (!s->stop && fault_now_ms() - start < 4000) {
+		unsigned head = __atomic_load_n(s->ring->cq.khead, __ATOMIC_ACQUIRE);
+
+		if (task_in_syscall(getpid(), s->tid, SYS_io_uring_enter)) {
+			if (since < 0)
+				since = fault_now_ms();
+			if (head >= s->others || fault_now_ms() - since >= 2000) {
+				s->stalled = head < s->others;
+				s->head_at_write = head;
+				break;
+			}
+		} else {
+			since = -1;
+		}
+		fault_nap();
+	}
+	for (int i = 0; i < 4; i++) {
+		if (SEAM_REAL(write)(s->w[i], "SLOWDATA", 8) != 8)
+			s->stalled = true;
+		close(s->w[i]);
+	}
+	return NULL;
+}
+
+URING_TEST(mechanism, slow_reads_fill_the_sq, 1,
+	   "ubatch_read on a ring of 4 (CQ 8) at qd 8: 4 slow reads (pipes) fill the SQ; the 28 "
+	   "file reads behind them still start and finish while the pipes wait",
+	   "TODO 4: when io_uring_get_sqe finds the SQ full, hand the queued SQEs to the kernel "
+	   "(io_uring_submit) and go on queueing: the window is min(qd, cq_entries), which may "
+	   "be larger than the SQ. Waiting for a completion there (io_uring_submit_and_wait, "
+	   "io_uring_wait_cqe) holds up the reads behind a slow one (lesson, sections 3 and 5)",
+	   4)
+{
+	const size_t np = 4, nf = 28, n = np + nf, bs = 4096, size = nf * bs;
+	unsigned char *data, *bufs = grade_xmalloc(size), slow[4][8];
+	int fd = data_file("f", size, &data);
+	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
+	struct sq_stall s = { 0 };
+	int p[4][2], ret;
+	struct ubatch b;
+	pthread_t t;
+
+	for (size_t i = 0; i < np; i++) {
+		fault_pipe(p[i], 0);
+		reqs[i] = (struct batch_req){ p[i][0], 0, 8, slow[i], 0x5a5a };
+		s.w[i] = p[i][1];
+	}
+	for (size_t i = 0; i < nf; i++)
+		reqs[np + i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
+	init_or_fail(&b, 4);
+	grade_check(b.sq_entries == 4 && b.cq_entries == 8, "ubatch_init(&b, 4) recorded "
+		    "sq_entries %u and cq_entries %u; the kernel gives 4 and 8", b.sq_entries,
+		    b.cq_entries);
+	s.tid = (pid_t)syscall(SYS_gettid);
+	s.ring = &b.ring;
+	s.others = (unsigned)nf;
+	grade_check(pthread_create(&t, NULL, sq_stall_thread, &s) == 0, "harness: pthread_create");
+	ret = run_read(&b, reqs, n, 8);
+	s.stop = true;
+	pthread_join(t, NULL);
+	grade_check(ret == 0, "ubatch_read (4 pipes, then 28 file reads, qd 8, ring of 4) "
+		    "returned %s, expected 0", grade_errno_str(ret));
+	grade_check(!s.stalled, "ubatch_read waited in io_uring_enter for over 2 seconds with "
+		    "only %u of the 28 file reads reaped, while requests 0-3 (pipes with no data "
+		    "yet) filled the SQ of 4: at qd 8 the window has room for 4 more reads. When "
+		    "the SQ is full, submit what is queued and keep queueing; wait only once the "
+		    "window is full or every request is started", s.head_at_write);
+	for (size_t i = 0; i < np; i++)
+		grade_check(reqs[i].res == 8 && memcmp(slow[i], "SLOWDATA", 8) == 0, "request %zu "
+			    "(a pipe): res %s, expected 8", i, grade_errno_str(reqs[i].res));
+	for (size_t i = 0; i < nf; i++)
+		check_req(&reqs[np + i], np + i, data, size, "behind 4 slow reads");
+	check_ring_clean(&b, "after 4 slow reads and 28 file reads");
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	for (size_t i = 0; i < np; i++)
+		close(p[i][0]);
+	free(reqs);
+	free(bufs);
+	close(fd);
+	free(data);
+}
+
+/*
+ * 06.71: 06.59 again, but SRC grows by REGROW_MORE bytes when its bytes come
+ * back. A rest read asks for what the block still lacks (want - got); one
+ * that asks the whole block again (want, at offset + got into buf + got)
+ * reads got bytes past the block's end, into memory past the part of the
+ * buffer that is left, and writes them: DST ends 1 byte past SRC's size. A
+ * correct copy stops at the size fstat gave (200,000 bytes) or, reading until
+ * end of file, copies the grown file whole (300,000): both pass.
+ */
+#define REGROW_MORE 100000
+
+GRADE_TEST_T(copy, short_read_rest_only, 1,
+	     "copy: SRC cut 1 byte into its last block read at the first submit of reads, given its "
+	     "bytes back and 100,000 more at the next: the short read's rest asks only for what the "
+	     "block lacks (DST is SRC as it was, or as it grew; never 1 byte more)",
+	     COPY_TODO_OFFSET " (read done): the rest of a short read is want - got bytes, read at "
+	     "offset + got into buf + got: asking for the whole block again from there reads past "
+	     "the block's end into memory past what is left of its buffer (lesson, \"The "
+	     "program\")", 20)
+{
+	unsigned char *data, *back;
+	const char *src, *dst = grade_path("regrow-more-dst");
+	struct regrow_ctx g = { 0 };
+	struct prog_opts o = { .on_submit = regrow_on_submit, .ctx = &g, .time_limit_ms = 10000 };
+	struct prog_result r;
+	size_t backlen;
+	bool as_was, as_grew;
+
+	copy_setup();
+	copy_must_work();
+	data = grade_random_bytes(REGROW_SIZE + REGROW_MORE);
+	src = grade_make_file("regrow-more-src", data, REGROW_SIZE);
+	g.src = src;
+	g.data = data;
+	g.grow = REGROW_MORE;
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+
+		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
+				"io_uring_enter");
+	}
+	grade_check(g.cut_done == 1, "harness: SRC could not be cut short at copy's first "
+		    "io_uring_enter with reads (%s)", g.cut_done ? strerror(-g.cut_done) :
+		    "no such call");
+	if (!g.restored)
+		g.restored = regrow_restore(&g);
+	grade_check(g.restored >= 0, "harness: SRC's last bytes could not be written back: %s",
+		    strerror(-g.restored));
+	grade_check(!r.timed_out, "copy of a SRC cut short at its first submit and given its bytes "
+		    "back (and more) at the next did not end within %d ms", r.time_limit_ms);
+	grade_check(r.exited, "copy of a SRC cut short, then given its bytes back and more: %s",
+		    prog_ending(&r));
+	if (r.status != 0) {
+		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
+		free(data);
+		return;
+	}
+	back = grade_slurp(dst, &backlen);
+	as_was = back && backlen == REGROW_SIZE && grade_first_diff(back, data, backlen) < 0;
+	as_grew = back && backlen == REGROW_SIZE + REGROW_MORE &&
+		  grade_first_diff(back, data, backlen) < 0;
+	grade_check(as_was || as_grew, "copy exited 0 but DST %s (%zu bytes): SRC of %d bytes "
+		    "was cut to %llu while its first reads were submitted (the last of them, at "
+		    "offset %llu, came back short: 1 byte), then had its bytes again and %d more "
+		    "before the next submit. Expected DST to be SRC's first %d bytes (its size "
+		    "when the copy began) or the grown SRC whole. %s",
+		    !back ? "does not exist" : "is neither", back ? backlen : 0, REGROW_SIZE,
+		    g.cut, g.cut - 1, REGROW_MORE, REGROW_SIZE,
+		    back && backlen > REGROW_SIZE && backlen < REGROW_SIZE + REGROW_MORE ?
+		    "DST runs past the block's end: the rest of the short read asked for the "
+		    "whole block again (want bytes) at offset + got, instead of want - got" :
+		    "The rest of a short read goes to buf + got and is read at offset + got");
+	free(back);
 	free(data);
 }
