@@ -1042,6 +1042,8 @@ static struct {
 	pthread_t selves[TW_MAX];   /* each started thread, by its start order k */
 	pthread_cond_t *_Atomic last_cond[TW_MAX]; /* the condition variable it last */
 	                            /* waited on                                    */
+	pthread_mutex_t *_Atomic last_mutex[TW_MAX]; /* ... and the mutex it waited */
+	                            /* with (its pool's lock)                        */
 	bool check_join_sync;       /* pthread_join checks that cond is not destroyed */
 	atomic_bool stop_race;      /* a worker's wait first lingers (lock held)     */
 	atomic_int in_gap;          /* workers lingering so                          */
@@ -1055,7 +1057,7 @@ static _Thread_local int tw_k = -1;   /* this thread's k, if a wrapped one */
 /* The condition variables the callers of the pool (threads that are not
  * workers) waited on, each with its mutex. */
 #define TW_WAITS 32
-static struct { pthread_cond_t *c; pthread_mutex_t *m; } tw_waits[TW_WAITS];
+static struct { pthread_cond_t *c; pthread_mutex_t *m; int waiting; } tw_waits[TW_WAITS];
 static int tw_nwaits;
 
 /* A thread waits on c with m: a worker's last condition variable is kept
@@ -1065,8 +1067,10 @@ static void tw_note_cond(pthread_cond_t *c, pthread_mutex_t *m)
 	int i;
 
 	if (tw_k >= 0) {
-		if (tw_k < TW_MAX)
+		if (tw_k < TW_MAX) {
+			atomic_store(&tw.last_mutex[tw_k], m);
 			atomic_store(&tw.last_cond[tw_k], c);
+		}
 		return;
 	}
 	pthread_mutex_lock(&tw.lock);
@@ -1106,28 +1110,64 @@ static void tw_count_wait(void)
 	atomic_fetch_add(tw_k >= 0 ? &tw.waits_worker : &tw.waits_caller, 1);
 }
 
+/* A caller is inside a wait on c (delta 1) or back from it (-1): while it
+ * is, its entry in tw_waits is this wait's, and its mutex alive. */
+static void tw_caller_waiting(pthread_cond_t *c, int delta)
+{
+	if (tw_k >= 0)
+		return;
+	pthread_mutex_lock(&tw.lock);
+	for (int i = 0; i < tw_nwaits; i++)
+		if (tw_waits[i].c == c)
+			tw_waits[i].waiting += delta;
+	pthread_mutex_unlock(&tw.lock);
+}
+
 static int tw_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+	int ret;
+
 	tw_count_wait();
 	tw_note_cond(c, m);
 	if (tw_linger())
 		return 0;
-	return SEAM_REAL(pthread_cond_wait)(c, m);
+	tw_caller_waiting(c, 1);
+	ret = SEAM_REAL(pthread_cond_wait)(c, m);
+	tw_caller_waiting(c, -1);
+	return ret;
 }
 
 static int tw_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
 {
+	int ret;
+
 	tw_count_wait();
 	tw_note_cond(c, m);
-	return SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
+	tw_caller_waiting(c, 1);
+	ret = SEAM_REAL(pthread_cond_timedwait)(c, m, ts);
+	tw_caller_waiting(c, -1);
+	return ret;
 }
 
 /* A worker signals a condition variable a caller waits on: it must hold
  * the mutex the caller waits with. Signalled after the lock is let go, the
  * caller may already have seen its count reach 0, returned, and destroyed
- * the condition variable (a batch's lives on the caller's stack). */
+ * the condition variable (a batch's lives on the caller's stack).
+ *
+ * tw_waits remembers the last wait at each address, and a batch's condition
+ * variable on the caller's stack comes back at the same address in later
+ * batches, on other pools too. A caller that queues its window, lets go of
+ * the lock and takes it again to wait may find its batch done and never
+ * wait on it: the entry is then an older batch's, with an older pool's
+ * mutex. So the check is made when the caller's mutex is the one the
+ * signalling worker itself waits for work with (its pool's lock): then the
+ * entry is this pool's, whichever batch made it; or, whatever its mutex (a
+ * module with a lock of its own for a batch's end), when a caller is inside
+ * that wait right now: then the entry is current. */
 static void tw_check_signal(pthread_cond_t *c, const char *fn)
 {
+	pthread_mutex_t *mine;
+
 	if (tw_k < 0 && atomic_load(&tw.stop_race) && atomic_load(&tw.in_gap) > 0) {
 		w_violate("tpool_destroy called %s while a worker held the lock between its "
 			  "check for work (or for the stop flag) and its pthread_cond_wait: the "
@@ -1136,11 +1176,13 @@ static void tw_check_signal(pthread_cond_t *c, const char *fn)
 			  "with the lock held (TODO 15, paio.h \"Synchronisation\")", fn);
 		atomic_store(&tw.woken_in_gap, true);
 	}
-	if (tw_k < 0)
+	if (tw_k < 0 || tw_k >= TW_MAX)
 		return;
+	mine = atomic_load(&tw.last_mutex[tw_k]);  /* NULL: it never waited for work */
 	pthread_mutex_lock(&tw.lock);
 	for (int i = 0; i < tw_nwaits; i++) {
-		if (tw_waits[i].c == c && tw_waits[i].m->__data.__owner != w_gettid()) {
+		if (tw_waits[i].c == c && (tw_waits[i].m == mine || tw_waits[i].waiting > 0) &&
+		    tw_waits[i].m->__data.__owner != w_gettid()) {
 			w_violate("a worker called %s on the condition variable a caller of "
 				  "tpool_batch_read waits on without holding the lock: once the lock "
 				  "is let go, the caller may see its count at 0, return and destroy "
