@@ -616,9 +616,11 @@ static int server_step(struct uecho *s)
  * that found the ring empty have data waiting and will each take a buffer
  * at once, so only as many of them as there are free buffers get a turn,
  * oldest first (re-arming all of them for one buffer would make all but
- * one fail again at once: a storm of -ENOBUFS). Each one armed completes
- * at once, so the next turn comes and the queue moves on. The others cost
- * nothing while they wait for data, so they all go.
+ * one fail again at once: a storm of -ENOBUFS). One armed with data waiting
+ * completes at once, so the next turn comes; one whose data is gone by now
+ * posts nothing, so uecho_run_once keeps its wait short while some wait
+ * with buffers free. The others cost nothing while they wait for data, so
+ * they all go.
  */
 static bool wake_waiters(struct uecho *s)
 {
@@ -917,8 +919,13 @@ int uecho_run_once(struct uecho *s, int timeout_ms)
 
 			wait_ms = left > 0 ? (int)left : 0;
 		}
-		/* Work left over for lack of SQEs: come back soon for it. */
-		if (s->dirty && (wait_ms < 0 || wait_ms > RETRY_MS))
+		/* Work left over for lack of SQEs: come back soon for it. So
+		 * too while connections wait for buffers that are free now:
+		 * wake_waiters gives them turns as buffers allow, and a woken
+		 * one with no data waiting posts no CQE, so no CQE may come to
+		 * give the rest theirs. */
+		if ((s->dirty || (s->starved.head && bufs_free(s) > 0)) &&
+		    (wait_ms < 0 || wait_ms > RETRY_MS))
 			wait_ms = RETRY_MS;
 		r = submit_and_wait(s, wait_ms);
 		if (r < 0 && r != -EINTR)
