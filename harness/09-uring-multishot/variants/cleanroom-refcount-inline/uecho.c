@@ -669,7 +669,10 @@ int uecho_run_once(struct uecho *s, int timeout_ms)
 		s->refused = true;
 	else if (r < 0 && r != -EINTR)
 		return r;
-	if ((s->refused || s->retry || s->accept_retry) &&
+	/* Also while connections wait with buffers free: a woken one whose
+	 * data is gone posts nothing, so no CQE may come to wake the rest. */
+	if ((s->refused || s->retry || s->accept_retry ||
+	     (s->whead && (unsigned)s->st.bufs_held < s->nbufs)) &&
 	    (timeout_ms < 0 || timeout_ms > 5))
 		timeout_ms = 5;
 
