@@ -5106,7 +5106,7 @@ GRADE_TEST(batch, retries_eagain_eintr_results, 1,
 }
 
 /* ==================================================================== */
-/* Stop 51: the hunt's survivors.                                       */
+/* The serial batch: a poll that cannot go out.                         */
 /* ==================================================================== */
 
 GRADE_TEST(batch, stops_when_the_poll_cannot_go_out, 1,
@@ -5123,7 +5123,7 @@ GRADE_TEST(batch, stops_when_the_poll_cannot_go_out, 1,
 }
 
 /* ==================================================================== */
-/* Stop 53: the hunt's survivors.                                       */
+/* The serial batch: one request in flight, whatever its shape.       */
 /* ==================================================================== */
 
 /* The first READ SQE handed over is held back (the request is submitted as
