@@ -693,10 +693,12 @@ GRADE_TEST(read_full, nonblocking_eagain, 1,
 }
 
 GRADE_TEST(read_full, error_after_progress, 2,
-	   "read_full returns -errno when read() fails after some bytes came (EIO, EAGAIN)",
+	   "read_full returns -errno when read() fails after some bytes came (EIO, EAGAIN), "
+	   "also on a real non-blocking pipe",
 	   "TODO 1: an error is the answer even after a short read: return -errno, not the "
 	   "bytes so far (blocking.h: \"On an error returns -errno, even if some bytes were "
-	   "already read\"); EAGAIN is an error too, never a reason to call read again; "
+	   "already read\"); EAGAIN is an error too, never a reason to call read again, and a "
+	   "non-blocking descriptor no reason to stop before it; "
 	   "after a short read, ask only for the room left in buf, after the bytes you have "
 	   "(lesson: \"An error after partial progress\", \"Short reads\")")
 {
@@ -744,6 +746,45 @@ GRADE_TEST(read_full, error_after_progress, 2,
 			    "after a short read, ask read() for len - done bytes, not len", past);
 		grade_check_same(buf, data, 2500, "read_full in pieces of 1000");
 		close(fd);
+	}
+	/* The real thing: a non-blocking pipe holding 10 bytes, asked for 64.
+	 * read() gives the 10, then fails with EAGAIN ("nothing more now"):
+	 * an error after progress, so -EAGAIN is the answer. With the write
+	 * end closed, the same 10 bytes end with 0 instead: end of file, 10. */
+	for (int closed = 0; closed < 2; closed++) {
+		int p[2];
+		ssize_t got;
+
+		fault_pipe(p, 0);
+		grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
+			    strerror(errno));
+		grade_check(SEAM_REAL(write)(p[1], data, 10) == 10, "harness: write: %s",
+			    strerror(errno));
+		if (closed)
+			close(p[1]);
+		seam_reset();
+		got = SEAM_CALL(read_full(p[0], buf, 64));
+		if (!closed)
+			grade_check(got == -EAGAIN, "read_full(fd, buf, 64) on a non-blocking pipe "
+				    "holding 10 bytes (its writer still there) returned %s after %ld "
+				    "read() call(s); expected -EAGAIN: read() gives the 10 bytes, and "
+				    "the next one fails with EAGAIN, \"nothing more now\", an error "
+				    "after progress like any other. A non-blocking descriptor is no "
+				    "reason to stop after the first read() that brought bytes: read on "
+				    "until len bytes, end of file (0) or an error, and return that "
+				    "error (TODO 1; blocking.h: \"EAGAIN (a non-blocking descriptor "
+				    "with nothing more now) is such an error\")", grade_errno_str(got),
+				    seam_calls(SEAM_read));
+		else
+			grade_check(got == 10, "read_full(fd, buf, 64) on a non-blocking pipe "
+				    "holding 10 bytes whose writer has closed returned %s after %ld "
+				    "read() call(s); expected 10: after the 10 bytes read() returns 0, "
+				    "end of file, on a non-blocking descriptor too (only a writer still "
+				    "there makes it EAGAIN) (TODO 1; lesson: \"End of file\")",
+				    grade_errno_str(got), seam_calls(SEAM_read));
+		close(p[0]);
+		if (!closed)
+			close(p[1]);
 	}
 	grade_check_heap(&heap, "read_full, whose read() failed part way (EIO, EAGAIN) or "
 			 "came in pieces (TODO 1),");
@@ -3985,13 +4026,55 @@ GRADE_TEST(batch, arguments, 1,
 	free(data);
 }
 
+/* Another writer of the file: once a pread() of fd has brought the last
+ * bytes of the range [at, at + len), new bytes are written there, so a
+ * later read of the same range finds them. */
+static struct changer_state {
+	int fd, wfd;
+	off_t at;
+	size_t len;
+	const unsigned char *fresh;
+	bool changed;
+} changer;
+
+static void changer_after(int fd, off_t off, ssize_t k)
+{
+	if (changer.changed || fd != changer.fd || k <= 0 || off < changer.at ||
+	    off + k < changer.at + (off_t)changer.len)
+		return;
+	changer.changed = true;
+	if (SEAM_REAL(pwrite)(changer.wfd, changer.fresh, changer.len, changer.at) !=
+	    (ssize_t)changer.len)
+		seam_violate("harness: cannot rewrite the file: %s", strerror(errno));
+}
+
+static ssize_t changing_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t k = SEAM_REAL(pread)(fd, buf, n, off);
+	int saved = errno;
+
+	changer_after(fd, off, k);
+	errno = saved;
+	return k;
+}
+
+static ssize_t changing_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	ssize_t k = SEAM_REAL(pread64)(fd, buf, n, off);
+	int saved = errno;
+
+	changer_after(fd, (off_t)off, k);
+	errno = saved;
+	return k;
+}
+
 GRADE_TEST(batch, error_after_progress, 1,
 	   "blk_batch_read: a request whose pread() fails after a short one gets -EIO; one "
 	   "whose preads fail with EINTR now and then (or a signal interrupts) is read whole; "
-	   "a 0 from pread ends a request",
+	   "a 0 from pread ends a request; two requests for the same bytes are two reads",
 	   "TODO 5 (and TODO 2): res is pread_full's answer, and pread_full returns -errno "
 	   "for an error even after a short pread, not the bytes so far, and calls pread "
-	   "again after EINTR")
+	   "again after EINTR; every request is read on its own, two alike too")
 {
 	unsigned char *data = grade_random_bytes(8192);
 	int fd = grade_open(grade_make_file("f", data, 8192), O_RDONLY);
@@ -4091,6 +4174,44 @@ GRADE_TEST(batch, error_after_progress, 1,
 		    "first time (TODO 5: read each request with pread_full; blocking.h: \"read "
 		    "returning 0 means end of file: stop, do not retry\")", grade_errno_str(ret),
 		    grade_errno_str(reqs[0].res), eof_after);
+
+	/* Two requests for the same 4096 bytes, and the file changes there
+	 * (another writer) once the first of them has been read: each request
+	 * is a read of its own, so one finds the old bytes and the other the
+	 * new ones, in whichever order the batch served them. */
+	{
+		unsigned char *fresh = grade_random_bytes(4096);
+		int wfd = grade_open(grade_path("f"), O_WRONLY);
+		bool old_new, new_old;
+
+		changer = (struct changer_state){ .fd = fd, .wfd = wfd, .at = 4096, .len = 4096,
+					     .fresh = fresh };
+		reqs[0] = (struct batch_req){ fd, 4096, 4096, bufs[0], 1 };
+		reqs[1] = (struct batch_req){ fd, 4096, 4096, bufs[1], 1 };
+		memset(bufs, 0, sizeof(bufs));
+		seam_hook_pread = changing_pread;
+		seam_hook_pread64 = changing_pread64;
+		ret = SEAM_CALL(blk_batch_read(reqs, 2, 2));
+		seam_hook_pread = NULL;
+		seam_hook_pread64 = NULL;
+		close(wfd);
+		old_new = !memcmp(bufs[0], data + 4096, 4096) && !memcmp(bufs[1], fresh, 4096);
+		new_old = !memcmp(bufs[0], fresh, 4096) && !memcmp(bufs[1], data + 4096, 4096);
+		grade_check(ret == 0 && reqs[0].res == 4096 && reqs[1].res == 4096 &&
+			    (old_new || new_old), "two requests of a batch for the same 4096 bytes "
+			    "(same descriptor, offset and length), and the file rewritten there by "
+			    "another writer once the first of them was read: blk_batch_read "
+			    "returned %s with res %s and %s, and %s; expected 0, 4096 each, and the "
+			    "old bytes in one buffer, the new ones in the other: every request is a "
+			    "read of its own, with pread_full, even one that looks like another; an "
+			    "answer copied from another request is the file as it was, not as it is "
+			    "(TODO 5; batch.h: \"For each one the implementation reads\")",
+			    grade_errno_str(ret), grade_errno_str(reqs[0].res),
+			    grade_errno_str(reqs[1].res), !changer.changed ? "the file was never "
+			    "read there" : (!memcmp(bufs[0], bufs[1], 4096) ? "both buffers hold "
+			    "the same bytes" : "the buffers hold other bytes"));
+		free(fresh);
+	}
 	close(bad);
 	close(fd);
 	free(data);
@@ -4116,7 +4237,8 @@ GRADE_TEST(batch, three_gib_request, 1,
 	   "blk_batch_read: one request of 5 GiB (no data moves) beside an ordinary one",
 	   "TODO 5: a request's length (a size_t) and answer (pread_full's ssize_t) are 64 "
 	   "bits: never pass them through an int or an unsigned int on their way to "
-	   "pread_full and to res (lesson: \"64-bit sizes and offsets\")")
+	   "pread_full and to res; res is what pread_full read, however big the request "
+	   "(lesson: \"64-bit sizes and offsets\")")
 {
 	unsigned char *data = grade_random_bytes(512);
 	int fd = grade_open(grade_make_file("f", data, 512), O_RDONLY);
@@ -4145,6 +4267,14 @@ GRADE_TEST(batch, three_gib_request, 1,
 		    pretend.calls, 5 * GIB, reqs[1].res == (ssize_t)GIB ? ": 1 GiB is 5 GiB cut to "
 		    "32 bits: the length is a size_t and res an ssize_t, and an int or an "
 		    "unsigned int on the way (for the request's len or its answer) wraps" : "");
+	/* res is what the preads brought, added up: a 5 GiB answer with fewer
+	 * bytes read is a length copied into res, not a read. */
+	grade_check(pretend.done == 5 * GIB, "request 1 (5 GiB at offset 1 GiB): res is %s, but "
+		    "its %ld pread() call(s) brought %llu bytes in all, expected %llu: res is the "
+		    "count pread_full read, added up from pread's answers, never the request's "
+		    "len copied in (not for a big request either: each one is read, whatever its "
+		    "size) (TODO 5; batch.h: \"res >= 0 bytes read\")", grade_errno_str(reqs[1].res),
+		    pretend.calls, pretend.done, 5 * GIB);
 	grade_check(reqs[0].res == 512, "request 0 (512 bytes at offset 0): res is %s, expected "
 		    "512", grade_errno_str(reqs[0].res));
 	grade_check_same(buf, data, 512, "blk_batch_read");
@@ -4180,9 +4310,48 @@ DIRTY_OPEN(openat64, (int dirfd, const char *path, int flags, ...),
 	   SEAM_REAL(openat64)(dirfd, path, flags, mode))
 #undef DIRTY_OPEN
 
+/* An open() of the source (the file at zero_late_src) after which
+ * descriptor 0 is closed, as when another thread of the program closes its
+ * standard input between copy_file's two opens: the source got a higher
+ * number, and the destination, however it is opened, gets 0. */
+static const char *zero_late_src;
+
+static int zero_late_close(const char *path, int fd)
+{
+	if (zero_late_src && path && fd > 0 && !strcmp(path, zero_late_src) &&
+	    fcntl(0, F_GETFD) != -1) {
+		int saved = errno;
+
+		zero_late_src = NULL;
+		close(0);
+		errno = saved;
+	}
+	return fd;
+}
+
+#define ZERO_LATE_OPEN(name, params, pathv, call)                       \
+	static int zero_late_##name params                              \
+	{                                                               \
+		mode_t mode;                                            \
+		va_list ap;                                             \
+                                                                        \
+		va_start(ap, flags);                                    \
+		mode = open_hooks_mode(flags, ap);                      \
+		va_end(ap);                                             \
+		return zero_late_close(pathv, call);                    \
+	}
+ZERO_LATE_OPEN(open, (const char *path, int flags, ...), path, SEAM_REAL(open)(path, flags, mode))
+ZERO_LATE_OPEN(open64, (const char *path, int flags, ...), path,
+	       SEAM_REAL(open64)(path, flags, mode))
+ZERO_LATE_OPEN(openat, (int dirfd, const char *path, int flags, ...), path,
+	       SEAM_REAL(openat)(dirfd, path, flags, mode))
+ZERO_LATE_OPEN(openat64, (int dirfd, const char *path, int flags, ...), path,
+	       SEAM_REAL(openat64)(dirfd, path, flags, mode))
+#undef ZERO_LATE_OPEN
+
 GRADE_TEST(copy_file, descriptor_zero, 1,
 	   "copy_file works when descriptor 0 is free, so open() returns 0, also when that "
-	   "open leaves errno at EINTR",
+	   "open leaves errno at EINTR, and when 0 comes free only for the destination",
 	   "TODO 4: open(2) returns -1 on failure; every other result, 0 included, is a "
 	   "descriptor, and errno means something only after a failure (man 2 open, RETURN "
 	   "VALUE; man 3 errno; lesson: \"Cleaning up\")")
@@ -4236,6 +4405,55 @@ GRADE_TEST(copy_file, descriptor_zero, 1,
 		grade_check(back != NULL && backlen == size, "the copy has %zu bytes, the source %zu",
 			    back ? backlen : 0, size);
 		grade_check_same(back, data, size, "copy_file with descriptor 0 free");
+		free(back);
+	}
+
+	/* Descriptor 0 open when the source is opened, and closed (by another
+	 * thread of the program, say) right after: the source has a higher
+	 * number, and the destination gets 0. */
+	{
+		int zero_was_open = fcntl(0, F_GETFD) != -1;
+
+		saved = zero_was_open ? fcntl(0, F_DUPFD_CLOEXEC, 3) : -1;
+		if (!zero_was_open)
+			grade_check(open("/dev/null", O_RDONLY) == 0, "harness: cannot open "
+				    "/dev/null as descriptor 0: %s", strerror(errno));
+		fds = fault_count_fds();
+		zero_late_src = src;
+		seam_hook_open = zero_late_open;
+		seam_hook_open64 = zero_late_open64;
+		seam_hook_openat = zero_late_openat;
+		seam_hook_openat64 = zero_late_openat64;
+		got = SEAM_CALL(copy_file(src, dst, 4096));
+		seam_hook_open = NULL;
+		seam_hook_open64 = NULL;
+		seam_hook_openat = NULL;
+		seam_hook_openat64 = NULL;
+		grade_check(zero_late_src == NULL, "copy_file(src, dst, 4096) returned %s without "
+			    "opening the source %s with open(2) or openat(2)",
+			    grade_errno_str((ssize_t)got), src);
+		fds_after = fault_count_fds();
+		zero_open = fcntl(0, F_GETFD) != -1;
+		if (zero_open)
+			close(0);
+		if (saved >= 0) {
+			dup2(saved, 0);
+			close(saved);
+		}
+		grade_check(got == (off_t)size && !zero_open && fds_after == fds - 1, "copy_file of "
+			    "a %zu-byte file returned %s and left %s open, when descriptor 0 was "
+			    "closed (as another thread may close it) after the source's open and "
+			    "before the destination's, so that the destination's open() returned 0; "
+			    "expected %zu and descriptor 0 closed again: 0 is a descriptor like any "
+			    "other, for the destination too (only -1 is a failure), whatever number "
+			    "the source got (TODO 4; man 2 open, RETURN VALUE; lesson: \"Cleaning "
+			    "up\")", size, grade_errno_str((ssize_t)got), zero_open ?
+			    "descriptor 0" : fds_after != fds - 1 ? "another descriptor" : "nothing",
+			    size);
+		back = grade_slurp(dst, &backlen);
+		grade_check(back != NULL && backlen == size, "the copy onto descriptor 0 has %zu "
+			    "bytes, the source %zu", back ? backlen : 0, size);
+		grade_check_same(back, data, size, "copy_file with the destination on descriptor 0");
 		free(back);
 	}
 	free(data);
