@@ -2026,13 +2026,20 @@ URING_TEST(mechanism, registered_once, 2,
 
 /* The first CQE of 4096 bytes (request 0 of the errors test, the only read
  * of that length) says -EAGAIN instead: what a file that would block answers
- * a nonblocking read (RWF_NOWAIT). An error like any other, not -EINTR. */
-static unsigned eagain_cqes;
+ * a nonblocking read (RWF_NOWAIT). An error like any other, not -EINTR. And
+ * the first CQE of 10 bytes (request 1, the last 10 bytes of the file, the
+ * only read that gets 10) says -ECANCELED: what a read cancelled by
+ * io_uring_prep_cancel or by a broken link chain gets (chapter 07). Also an
+ * error like any other: chapter 07 re-issued cancelled links itself, but a
+ * batch read leaves the decision to its caller. */
+static unsigned eagain_cqes, canceled_cqes;
 
 static void first_4096_eagain(struct io_uring_cqe *cqe)
 {
 	if (cqe->res == 4096 && eagain_cqes++ == 0)
 		cqe->res = -EAGAIN;
+	else if (cqe->res == 10 && canceled_cqes++ == 0)
+		cqe->res = -ECANCELED;
 }
 
 URING_TEST(read, end_of_file_and_errors, 2,
@@ -2066,6 +2073,7 @@ URING_TEST(read, end_of_file_and_errors, 2,
 	reqs[9] = (struct batch_req){ -1, 0, 100, arena + 36864, 1 };
 	watch_sqes(&u, reqs, 10);
 	eagain_cqes = 0;
+	canceled_cqes = 0;
 	watch.on_cqe = first_4096_eagain;
 	ret = run_read(&u, reqs, 10, 4);
 	watch.on_cqe = NULL;
@@ -2079,7 +2087,13 @@ URING_TEST(read, end_of_file_and_errors, 2,
 		    "expected -EAGAIN and one CQE: only -EINTR is read again, any other -errno in "
 		    "a CQE is the request's result (ufixed.h, ufixed_read; chapter 06's ubatch.h)",
 		    fd, grade_errno_str(reqs[0].res), eagain_cqes);
-	for (int i = 1; i < 4; i++)
+	grade_check(canceled_cqes == 1 && reqs[1].res == -ECANCELED, "request 1 (fd %d, 4096 "
+		    "bytes at offset %zu, 10 before end of file): its CQE said -ECANCELED; res %s "
+		    "after %u CQE(s) of 10 bytes, expected -ECANCELED and one CQE: a cancelled "
+		    "read is not an interrupted one; only -EINTR is read again (ufixed.h, "
+		    "ufixed_read; chapter 06's ubatch.h)", fd, size - 10,
+		    grade_errno_str(reqs[1].res), canceled_cqes);
+	for (int i = 2; i < 4; i++)
 		check_req(&reqs[i], (size_t)i, data, size, "around end of file");
 	grade_check(reqs[4].res == 0, "request 4 (len 0, fd -1): res %s, expected 0 without I/O",
 		    grade_errno_str(reqs[4].res));
@@ -3800,4 +3814,126 @@ URING_TEST_T(modes, sqpoll_window_above_sq, 1,
 	free(arena);
 	close(fd);
 	free(data);
+}
+
+/*
+ * The window on an SQPOLL ring whose SQ is smaller than it: a ring of 8 SQ
+ * entries has a CQ of 16, so at qd 16 the window is 16, as on any ring
+ * (ufixed.h: at most min(qd, cq_entries) in flight; the battery's 08.29: the
+ * window is qd itself). The SQ only limits how many SQEs wait to be taken at
+ * once: once the thread has taken the first 8, the next 8 go in. 16 pipe
+ * reads, fed only when a wait finds all 16 in flight, so no read completes
+ * before the window is full. A module that holds the window to the SQ's size
+ * on an SQPOLL ring waits with 8 in flight for reads that cannot come; after
+ * 3 s a harness thread feeds the pipes anyway, so that it fails with a
+ * message instead of hanging (the reference fills the window within
+ * milliseconds: its first wait, bounded to 1 ms, lets the thread take the
+ * first 8, and the SQ wait then gives room for the rest).
+ */
+#define SQW_N 16
+
+static struct {
+	const struct io_uring *ring;
+	int w[SQW_N];
+	bool fed;            /* atomic: the pipes got their bytes            */
+	unsigned most;       /* the most reads in flight at a wait            */
+	unsigned waits;      /* the waits for completions seen                */
+	bool by_watchdog;    /* fed by the harness thread after 3 s           */
+} sqw;
+
+/* Feed every pipe once; true for the caller that did it. */
+static bool sqw_feed(void)
+{
+	if (__atomic_exchange_n(&sqw.fed, true, __ATOMIC_ACQ_REL))
+		return false;
+	for (int i = 0; i < SQW_N; i++)
+		(void)SEAM_REAL(write)(sqw.w[i], "SQPWINDO", 8);
+	return true;
+}
+
+static void sqw_before_wait(struct io_uring *ring, unsigned nr)
+{
+	unsigned inflight;
+
+	(void)nr;
+	if (!ring || ring != sqw.ring)
+		return;
+	inflight = watch_inflight(ring);
+	sqw.waits++;
+	if (inflight > sqw.most)
+		sqw.most = inflight;
+	if (inflight >= SQW_N)
+		sqw_feed();
+}
+
+static void *sqw_watchdog(void *arg)
+{
+	long start = fault_now_ms();
+
+	(void)arg;
+	seam_mark_harness_thread();
+	while (!__atomic_load_n(&sqw.fed, __ATOMIC_ACQUIRE) && fault_now_ms() - start < 3000)
+		usleep(5000);
+	if (sqw_feed())
+		sqw.by_watchdog = true;
+	return NULL;
+}
+
+URING_TEST_T(modes, sqpoll_window_full, 1,
+	     "ufixed_read on an SQPOLL ring of 8 SQ entries (CQ 16) at qd 16: 16 pipe reads in "
+	     "flight at once, the window not held to the SQ's size",
+	     "the loop (fill, sqe_now; given) and TODO 1: on an SQPOLL ring too the window is "
+	     "min(qd, cq_entries), and cq_entries is the CQ the kernel gave, not the SQ; an SQ "
+	     "smaller than the window only means the next SQEs go in once the thread has taken "
+	     "the first ones (io_uring_sqring_wait sleeps for that room): never cap the window "
+	     "at sq_entries (ufixed.h, ufixed_read; lesson, section 7; man 3 "
+	     "io_uring_sqring_wait)", 8, 10)
+{
+	unsigned char *arena = arena_alloc(SQW_N * 4096);
+	struct batch_req reqs[SQW_N];
+	int p[SQW_N][2], ret;
+	pthread_t t;
+	struct ufixed u;
+
+	init_or_fail(&u, 8, UFIXED_SQPOLL);
+	grade_check(u.sq_entries < SQW_N && u.cq_entries >= SQW_N, "harness: an SQPOLL ring of "
+		    "8 entries has an SQ of %u and a CQ of %u", u.sq_entries, u.cq_entries);
+	add_buffer_or_fail(&u, arena, SQW_N * 4096);
+	memset(&sqw, 0, sizeof(sqw));
+	for (int i = 0; i < SQW_N; i++) {
+		fault_pipe(p[i], 0);
+		sqw.w[i] = p[i][1];
+		reqs[i] = (struct batch_req){ p[i][0], 0, 8, arena + (size_t)i * 4096, 1 };
+	}
+	sqw.ring = &u.ring;
+	grade_check(pthread_create(&t, NULL, sqw_watchdog, NULL) == 0, "harness: pthread_create");
+	watch_reset_counts();
+	watch.before_wait = sqw_before_wait;
+	ret = run_read(&u, reqs, SQW_N, SQW_N);
+	watch.before_wait = NULL;
+	sqw_feed();
+	pthread_join(t, NULL);
+	grade_check(ret == 0, "ufixed_read of %d pipe reads at qd %d on an SQPOLL ring of 8 SQ "
+		    "entries returned %s, expected 0", SQW_N, SQW_N, grade_errno_str(ret));
+	for (int i = 0; i < SQW_N; i++)
+		grade_check(reqs[i].res == 8 && memcmp(arena + (size_t)i * 4096, "SQPWINDO", 8) == 0,
+			    "request %d (a pipe that got 8 bytes) on an SQPOLL ring: res %s, "
+			    "expected 8 with the pipe's bytes", i, grade_errno_str(reqs[i].res));
+	grade_check(sqw.waits > 0, "harness: ufixed_read never waited in liburing for %d pipes",
+		    SQW_N);
+	grade_check(!sqw.by_watchdog && sqw.most == SQW_N, "ufixed_read of %d pipe reads at qd "
+		    "%d on an SQPOLL ring of %u SQ entries and %u CQ entries waited with at most %u "
+		    "read(s) in flight%s: the window is min(qd, cq_entries) = %d on an SQPOLL ring "
+		    "too. The SQ's size limits only the SQEs not yet taken: when no SQE is free, "
+		    "submit, let io_uring_sqring_wait sleep until the thread took some, and go on "
+		    "filling", SQW_N, SQW_N, u.sq_entries, u.cq_entries, sqw.most,
+		    sqw.by_watchdog ? " (its pipes were fed after 3 s, since the window never "
+		    "filled)" : "", SQW_N);
+	check_ring_clean(&u, "after 16 pipes on an SQPOLL ring");
+	SEAM_CALL_VOID(ufixed_exit(&u));
+	for (int i = 0; i < SQW_N; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	free(arena);
 }
