@@ -1789,6 +1789,33 @@ URING_TEST(cancel, completed_keep_results, 2,
 				    "is, not turned into -1 (TODO 6)", grade_errno_str(done[0].res));
 		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
 	}
+
+	/* Offset 0 is the file's first byte, not "the file position" (only -1
+	 * is): with the position moved to 5000, a read at offset 0 reads the
+	 * first bytes and leaves the position where it was. */
+	{
+		off_t pos;
+
+		grade_check(lseek(fd, 5000, SEEK_SET) == 5000, "harness: lseek");
+		memset(fbufs[2], 0, sizeof(fbufs[2]));
+		n = SEAM_CALL(ulink_start_read(&u, fd, fbufs[2], 1000, 0, 600));
+		grade_check(n == 0, "ulink_start_read on a file at offset 0 returned %s, expected 0 "
+			    "(TODO 6)", grade_errno_str(n));
+		memset(done, 0x5a, sizeof(done));
+		k = SEAM_CALL(ulink_cancel_all(&u, done, 6));
+		pos = lseek(fd, 0, SEEK_CUR);
+		grade_check(k == 1 && done[0].tag == 600 && done[0].res == 1000 &&
+			    !memcmp(fbufs[2], data, 1000) && pos == 5000, "a read of 1000 bytes at "
+			    "offset 0 of a file whose position was 5000 was reported with %s%s, and "
+			    "the position is now %lld; expected 1000 bytes from offset 0 and the "
+			    "position still 5000: only off -1 means the file position (man 3 "
+			    "io_uring_prep_read); 0 is an offset like any other, pass it on as it is "
+			    "(TODO 6)", k == 1 ? grade_errno_str(done[0].res) : grade_errno_str(k),
+			    k == 1 && done[0].res == 1000 && memcmp(fbufs[2], data, 1000) ?
+			    " and other bytes (those at the file position, 5000?)" : "",
+			    (long long)pos);
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+	}
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 3; i++)
 		close_pipe(pipes[i]);
@@ -1882,6 +1909,27 @@ URING_TEST(cancel, limits_and_arguments, 2,
 			    cap, cap - 1, k, (unsigned long long)done[k].tag,
 			    grade_errno_str(done[k].res));
 	check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+
+	/* done given with max 0: an array of no entries. Every read is still
+	 * reaped and counted; nothing is written into done[]. */
+	for (unsigned i = 0; i < 2; i++) {
+		n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, 20 + i));
+		grade_check(n == 0, "ulink_start_read #%u returned %s", i, grade_errno_str(n));
+	}
+	memset(done, 0x5a, sizeof(done));
+	n = SEAM_CALL(ulink_cancel_all(&u, done, 0));
+	grade_check(n == 2 && u.inflight == 0, "ulink_cancel_all(u, done, 0) with 2 reads in "
+		    "flight returned %s (inflight %u), expected 2: max 0 reports none of them, "
+		    "but every read is still reaped and counted (TODO 7)", grade_errno_str(n),
+		    u.inflight);
+	for (int k = 0; k < 3; k++)
+		grade_check(done[k].tag == 0x5a5a5a5a5a5a5a5aull && done[k].res == 0x5a5a5a5a,
+			    "ulink_cancel_all(u, done, 0) wrote done[%d] (tag %#llx, res %s): max is "
+			    "the number of entries the caller's array has, and 0 means none, not "
+			    "\"no limit\" (ulink.h: \"the first max of them are written to "
+			    "done[0..max)\"; TODO 7)", k, (unsigned long long)done[k].tag,
+			    grade_errno_str(done[k].res));
+	check_ring_clean(&u, "after ulink_cancel_all(u, done, 0) returned", "TODO 7");
 
 	/* fd -1: refused at once with -EBADF (nothing started, nothing kept),
 	 * or started, its CQE -EBADF reported by ulink_cancel_all. Either way
@@ -4609,4 +4657,133 @@ GRADE_TEST_T(copy, source_shrinks, 1,
 	copy_source_shrinks("a read of 0 is -EIO, not a read to try again",
 			    "ulink_copy returned -EIO there and stopped at that first error: "
 			    "report it, non-zero");
+}
+
+/* ------------------------------- a cancel that finds the reads completing */
+
+/* The cancel found nothing (-ENOENT): the reads were completing as it
+ * looked, and their CQEs come later (ulink.h: "-ENOENT from a cancel means
+ * the read had already completed: its CQE is (or will be) in the CQ").
+ * Made on demand: the first cancel request the module submits becomes a NOP
+ * that answers -ENOENT, and each wait it makes from then on first gives one
+ * of the reads (nr of them, for a wait for nr) 8 bytes, so every read ends
+ * while the module waits. A later cancel request is left as it is. */
+static struct {
+	int wfd[4];
+	unsigned n, fed;
+	unsigned turned; /* cancel requests turned into -ENOENT NOPs */
+} late;
+
+static void late_cancel_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queued)
+{
+	(void)pos;
+	(void)queued;
+	/* The SQE is still in the SQ, not yet the kernel's: rewriting it here
+	 * is what the watch does to the reads it cuts short. */
+	if (sqe->opcode == IORING_OP_ASYNC_CANCEL && late.turned == 0) {
+		late.turned++;
+		watch_nop_sqe((struct io_uring_sqe *)sqe, -ENOENT);
+	}
+}
+
+static void late_feed(struct io_uring *ring, unsigned nr)
+{
+	(void)ring;
+	if (!late.turned)
+		return;
+	for (; nr > 0 && late.fed < late.n; nr--)
+		if (SEAM_REAL(write)(late.wfd[late.fed++], "DRAINED!", 8) != 8)
+			grade_fail("harness: cannot feed a pipe");
+}
+
+URING_TEST(cancel, waits_for_late_reads, 2,
+	   "ulink_cancel_all: a cancel that finds the reads completing (-ENOENT), their CQEs later: waits interrupted by -EINTR or -EAGAIN are resumed until every read is reaped, with its bytes",
+	   "TODO 7: -ENOENT from the cancel does not end the reads, their CQEs are still to "
+	   "come; -EINTR from a wait means a signal came, not that a read ended, and -EAGAIN "
+	   "means try again: wait again until every read has its CQE (ulink.h: \"A wait "
+	   "interrupted by a signal is resumed\"; lesson, section 6; pitfall 7)", 16)
+{
+	static const int errs[] = { -EINTR, -EAGAIN };
+	static const char *const names[] = { "-EINTR", "-EAGAIN" };
+	unsigned char bufs[4][32];
+	struct ulink_done done[4];
+	struct seam_heap heap;
+	int pipes[4][2], n;
+	struct ulink u;
+
+	init_or_fail(&u, 16);
+	for (int i = 0; i < 4; i++)
+		empty_pipe(pipes[i]);
+	for (int round = 0; round < 2; round++) {
+		bool injected, seen[4] = { false };
+
+		seam_heap_usage(&heap);
+		memset(bufs, 0xa5, sizeof(bufs));
+		for (int i = 0; i < 4; i++) {
+			n = SEAM_CALL(ulink_start_read(&u, pipes[i][0], bufs[i], 32, -1, 70 + i));
+			grade_check(n == 0, "ulink_start_read on an empty pipe returned %s (TODO 6)",
+				    grade_errno_str(n));
+		}
+		memset(&late, 0, sizeof(late));
+		for (int i = 0; i < 4; i++)
+			late.wfd[i] = pipes[i][1];
+		late.n = 4;
+		watch_reset_counts();
+		watch.on_sqe = late_cancel_sqe;
+		watch.before_wait = late_feed;
+		/* Three waits in a row fail, from the first that must sleep for
+		 * a read in the kernel. */
+		watch.inject_when = WATCH_WHEN_WAITS_BUSY;
+		watch.inject_err = errs[round];
+		watch.inject_calls = 3;
+		watch.limit_why = "ulink_cancel_all kept calling liburing after its cancel said "
+				  "-ENOENT and its waits said -EINTR or -EAGAIN: wait for the reads' "
+				  "CQEs (TODO 7)";
+		memset(done, 0x5a, sizeof(done));
+		n = SEAM_CALL(ulink_cancel_all(&u, done, 4));
+		injected = watch.injected;
+		watch.on_sqe = NULL;
+		watch.before_wait = NULL;
+		watch_reset_counts();
+		watch.limit_why = NULL;
+		grade_check(n == 4 && u.inflight == 0, "ulink_cancel_all with 4 reads in flight, "
+			    "whose cancel said -ENOENT (the reads were completing) and whose next %s "
+			    "returned %s, returned %s with u.inflight %u; expected 4 and 0. A wait that "
+			    "says %s reaped nothing: wait again, the reads' CQEs are still to come "
+			    "(ulink.h, ulink_cancel_all: \"A wait interrupted by a signal is "
+			    "resumed\"; -EAGAIN: \"call again, a few times\"; TODO 7)",
+			    injected ? "three waits" : "waits (none was made)", names[round],
+			    grade_errno_str(n), u.inflight, names[round]);
+		for (int k = 0; k < 4; k++) {
+			unsigned i = (unsigned)(done[k].tag - 70);
+
+			grade_check(done[k].tag >= 70 && done[k].tag < 74 && !seen[i], "ulink_cancel_all "
+				    "reported tag %llu in done[%d], expected each of the tags 70-73 once",
+				    (unsigned long long)done[k].tag, k);
+			seen[i] = true;
+			grade_check((done[k].res == 8 && !memcmp(bufs[i], "DRAINED!", 8)) ||
+				    done[k].res == -ECANCELED, "the read tagged %llu was reported with "
+				    "%s, expected the 8 bytes it read once its data came (or -ECANCELED "
+				    "from a later cancel): each read is reported with its own CQE's "
+				    "result (TODO 7)", (unsigned long long)done[k].tag,
+				    grade_errno_str(done[k].res));
+		}
+		check_ring_clean(&u, "after ulink_cancel_all returned", "TODO 7");
+		grade_check_heap(&heap, "four ulink_start_read calls and a ulink_cancel_all whose "
+				 "waits were interrupted: every read reported is over, free what you "
+				 "kept for it (TODOs 6, 7)");
+		/* What the pipes still hold (reads a later cancel caught) goes. */
+		for (int i = 0; i < 4; i++) {
+			char drain[64];
+			int fl = fcntl(pipes[i][0], F_GETFL);
+
+			fcntl(pipes[i][0], F_SETFL, fl | O_NONBLOCK);
+			while (SEAM_REAL(read)(pipes[i][0], drain, sizeof(drain)) > 0)
+				;
+			fcntl(pipes[i][0], F_SETFL, fl);
+		}
+	}
+	SEAM_CALL_VOID(ulink_exit(&u));
+	for (int i = 0; i < 4; i++)
+		close_pipe(pipes[i]);
 }
