@@ -26,6 +26,7 @@
 #include "prog.h"
 #include "tasks.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -44,6 +45,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/landlock.h>
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -2222,7 +2224,7 @@ GRADE_TEST_T(copy, source_shrinks, 1,
 
 struct regrow_ctx {
 	const char *src;
-	const unsigned char *data;
+	unsigned char *data;    /* REGROW_SIZE + grow bytes, the caller's to free */
 	unsigned long long cut;
 	int cut_done, restored; /* 1 done, -errno failed */
 	size_t grow;            /* 06.71: bytes added past the end at the restore */
@@ -2266,6 +2268,55 @@ static void regrow_on_submit(const struct prog_sqe *sqes, unsigned n, void *ctx)
 	g->restored = regrow_restore(g);
 }
 
+/*
+ * One run of copy for 06.59 and 06.71: SRC (REGROW_SIZE bytes of g->data,
+ * which holds `grow` bytes more) is cut at copy's first io_uring_enter that
+ * submits reads and given its bytes back, and `grow` more, at the next.
+ * Fails the test when the harness could not do that or copy did not end;
+ * returns false when copy failed with a message (allowed: SRC changed), true
+ * when it exited 0 and DST is to be judged. The caller frees g->data.
+ */
+static bool regrow_run(struct regrow_ctx *g, size_t grow, const char *dst)
+{
+	struct prog_opts o = { .on_submit = regrow_on_submit, .ctx = g, .time_limit_ms = 10000 };
+	struct prog_result r;
+	unsigned char *data;
+	const char *src;
+
+	copy_setup();
+	copy_must_work();
+	data = grade_random_bytes(REGROW_SIZE + grow);
+	src = grade_make_file(grow ? "regrow-more-src" : "regrow-src", data, REGROW_SIZE);
+	g->src = src;
+	g->data = data;
+	g->grow = grow;
+	{
+		const char *argv[] = { copy_program(), src, dst, NULL };
+
+		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
+				"io_uring_enter");
+	}
+	grade_check(g->cut_done == 1, "harness: SRC could not be cut short at copy's first "
+		    "io_uring_enter with reads (%s)", g->cut_done ? strerror(-g->cut_done) :
+		    "no such call");
+	if (!g->restored)
+		g->restored = regrow_restore(g); /* no read after the cut: give it back now */
+	grade_check(g->restored >= 0, "harness: SRC's last bytes could not be written back: %s",
+		    strerror(-g->restored));
+	grade_check(!r.timed_out, "copy of a SRC cut short at its first submit and given its bytes "
+		    "back%s at the next did not end within %d ms", grow ? " (and more)" : "",
+		    r.time_limit_ms);
+	grade_check(r.exited, "copy of a SRC cut short, then given its bytes back%s: %s",
+		    grow ? " and more" : "", prog_ending(&r));
+	if (r.status != 0) {
+		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
+		free(data);
+		g->data = NULL;
+		return false;
+	}
+	return true;
+}
+
 GRADE_TEST_T(copy, short_read_continued, 1,
 	     "copy: SRC cut 1 byte into its last block read at the first submit of reads, given its "
 	     "bytes back at the next: the short read's rest is read at its offset into its place",
@@ -2274,45 +2325,17 @@ GRADE_TEST_T(copy, short_read_continued, 1,
 	     "then write the whole block (lesson, \"The program\"; man 2 read: \"It is not an error "
 	     "if this number is smaller than the number of bytes requested\")", 20)
 {
-	unsigned char *data, *back;
-	const char *src, *dst = grade_path("regrow-dst");
+	const char *dst = grade_path("regrow-dst");
 	struct regrow_ctx g = { 0 };
 	char how[64];
-	struct prog_opts o = { .on_submit = regrow_on_submit, .ctx = &g, .time_limit_ms = 10000 };
-	struct prog_result r;
+	unsigned char *back;
 	size_t backlen;
 	ssize_t at;
 
-	copy_setup();
-	copy_must_work();
-	data = grade_random_bytes(REGROW_SIZE);
-	src = grade_make_file("regrow-src", data, REGROW_SIZE);
-	g.src = src;
-	g.data = data;
-	{
-		const char *argv[] = { copy_program(), src, dst, NULL };
-
-		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
-				"io_uring_enter");
-	}
-	grade_check(g.cut_done == 1, "harness: SRC could not be cut short at copy's first "
-		    "io_uring_enter with reads (%s)", g.cut_done ? strerror(-g.cut_done) :
-		    "no such call");
-	if (!g.restored)
-		g.restored = regrow_restore(&g); /* no read after the cut: give it back now */
-	grade_check(g.restored >= 0, "harness: SRC's last bytes could not be written back: %s",
-		    strerror(-g.restored));
-	grade_check(!r.timed_out, "copy of a SRC cut short at its first submit and given its bytes "
-		    "back at the next did not end within %d ms", r.time_limit_ms);
-	grade_check(r.exited, "copy of a SRC cut short, then given its bytes back: %s",
-		    prog_ending(&r));
-	if (r.status != 0) {
-		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
-		free(data);
+	if (!regrow_run(&g, 0, dst))
 		return;
-	}
 	back = grade_slurp(dst, &backlen);
-	at = back ? grade_first_diff(back, data, backlen < REGROW_SIZE ? backlen : REGROW_SIZE) : 0;
+	at = back ? grade_first_diff(back, g.data, backlen < REGROW_SIZE ? backlen : REGROW_SIZE) : 0;
 	snprintf(how, sizeof(how), "differs from SRC from byte %zd on", at);
 	grade_check(back && backlen == REGROW_SIZE && at < 0,
 		    "copy exited 0 but DST %s (%zu bytes): SRC was cut to %llu bytes while its "
@@ -2325,7 +2348,7 @@ GRADE_TEST_T(copy, short_read_continued, 1,
 		    "the whole block (only a read of 0 is end of file)" :
 		    "The rest of a short read goes to buf + got and is read at offset + got");
 	free(back);
-	free(data);
+	free(g.data);
 }
 
 /* ------------------------------------------ a SRC the program may only read */
@@ -2343,10 +2366,10 @@ GRADE_TEST_T(copy, short_read_continued, 1,
 enum { RO_NO_LANDLOCK = 90, RO_NOT_REFUSED, RO_EXEC_FAILED };
 
 /* In the child: writes allowed only beneath `dir` and /dev, then exec copy. */
-static void ro_child(const char *prog, const char *src, const char *dst, const char *dir,
-		     const char *errpath)
+/* In the child: stdin and stdout from /dev/null, stderr into `errpath`. */
+static void confined_child_stdio(const char *errpath)
 {
-	int fd, null = open("/dev/null", O_RDWR);
+	int null = open("/dev/null", O_RDWR);
 	int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (null >= 0) {
@@ -2355,18 +2378,66 @@ static void ro_child(const char *prog, const char *src, const char *dst, const c
 	}
 	if (err >= 0)
 		dup2(err, 2);
+}
+
+/* In the child, its confinement proved: run copy SRC DST. Returns only if
+ * the exec fails (the caller then _exits with its own status). */
+static void confined_child_exec(const char *prog, const char *src, const char *dst)
+{
+	char *const argv[] = { (char *)prog, (char *)src, (char *)dst, NULL };
+
+	grade_confine_child();
+	execv(prog, argv);
+}
+
+static void ro_child(const char *prog, const char *src, const char *dst, const char *dir,
+		     const char *errpath)
+{
+	int fd;
+
+	confined_child_stdio(errpath);
 	if (grade_writes_only_beneath(dir) != 0)
 		_exit(RO_NO_LANDLOCK);
 	fd = open(src, O_RDWR | O_CLOEXEC);
 	if (fd >= 0 || errno != EACCES)
 		_exit(RO_NOT_REFUSED);
-	grade_confine_child();
-	{
-		char *const argv[] = { (char *)prog, (char *)src, (char *)dst, NULL };
-
-		execv(prog, argv);
-	}
+	confined_child_exec(prog, src, dst);
 	_exit(RO_EXEC_FAILED);
+}
+
+/* Wait up to 10 s for the child running copy (killed after that, and the
+ * test failed); its wait status. */
+static int confined_copy_wait(pid_t pid, const char *what)
+{
+	int status = 0;
+
+	for (int waited = 0; waited < 10000; waited += 10) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 || waited + 10 >= 10000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			grade_check(false, "copy of %s did not end within 10 s", what);
+		}
+		usleep(10000);
+	}
+	return status;
+}
+
+/* The first line of a file, without its newline ("" if none). */
+static void first_line(const char *path, char *line, size_t cap)
+{
+	FILE *f = fopen(path, "re");
+
+	line[0] = 0;
+	if (!f)
+		return;
+	if (!fgets(line, (int)cap, f))
+		line[0] = 0;
+	line[strcspn(line, "\n")] = 0;
+	fclose(f);
 }
 
 GRADE_TEST_T(copy, source_read_only, 1,
@@ -2380,7 +2451,6 @@ GRADE_TEST_T(copy, source_read_only, 1,
 	unsigned char *data = NULL, *back;
 	const char *prog, *src, *dir, *dst, *errpath;
 	char dstbuf[4200], errline[200] = "";
-	FILE *ef;
 	size_t backlen;
 	int status = 0;
 	pid_t pid;
@@ -2400,18 +2470,7 @@ GRADE_TEST_T(copy, source_read_only, 1,
 	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
 	if (pid == 0)
 		ro_child(prog, src, dst, dir, errpath);
-	for (int waited = 0; waited < 10000; waited += 10) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid)
-			break;
-		if (w < 0 || waited + 10 >= 10000) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			grade_check(false, "copy of a SRC it may only read did not end within 10 s");
-		}
-		usleep(10000);
-	}
+	status = confined_copy_wait(pid, "a SRC it may only read");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == RO_NO_LANDLOCK)
 		grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): the test "
 			   "takes the right to write SRC away with one, even from root",
@@ -2420,13 +2479,7 @@ GRADE_TEST_T(copy, source_read_only, 1,
 		    "harness: SRC could still be opened for writing under the test's Landlock layer");
 	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == RO_EXEC_FAILED),
 		    "harness: the copy program %s could not be run", prog);
-	ef = fopen(errpath, "re");
-	if (ef) {
-		if (!fgets(errline, sizeof(errline), ef))
-			errline[0] = 0;
-		errline[strcspn(errline, "\n")] = 0;
-		fclose(ef);
-	}
+	first_line(errpath, errline, sizeof(errline));
 	grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "copy of a %zu-byte SRC it may read but not write: %s %d (stderr: \"%s\"), "
 		    "expected exit status 0. Open SRC with O_RDONLY: it is only read, and a file you may not write "
@@ -3194,47 +3247,18 @@ GRADE_TEST_T(copy, short_read_rest_only, 1,
 	     "the block's end into memory past what is left of its buffer (lesson, \"The "
 	     "program\")", 20)
 {
-	unsigned char *data, *back;
-	const char *src, *dst = grade_path("regrow-more-dst");
+	const char *dst = grade_path("regrow-more-dst");
 	struct regrow_ctx g = { 0 };
-	struct prog_opts o = { .on_submit = regrow_on_submit, .ctx = &g, .time_limit_ms = 10000 };
-	struct prog_result r;
+	unsigned char *back;
 	size_t backlen;
 	bool as_was, as_grew;
 
-	copy_setup();
-	copy_must_work();
-	data = grade_random_bytes(REGROW_SIZE + REGROW_MORE);
-	src = grade_make_file("regrow-more-src", data, REGROW_SIZE);
-	g.src = src;
-	g.data = data;
-	g.grow = REGROW_MORE;
-	{
-		const char *argv[] = { copy_program(), src, dst, NULL };
-
-		prog_run_traced(argv, &o, &r, "cuts SRC short while copy waits at its first "
-				"io_uring_enter");
-	}
-	grade_check(g.cut_done == 1, "harness: SRC could not be cut short at copy's first "
-		    "io_uring_enter with reads (%s)", g.cut_done ? strerror(-g.cut_done) :
-		    "no such call");
-	if (!g.restored)
-		g.restored = regrow_restore(&g);
-	grade_check(g.restored >= 0, "harness: SRC's last bytes could not be written back: %s",
-		    strerror(-g.restored));
-	grade_check(!r.timed_out, "copy of a SRC cut short at its first submit and given its bytes "
-		    "back (and more) at the next did not end within %d ms", r.time_limit_ms);
-	grade_check(r.exited, "copy of a SRC cut short, then given its bytes back and more: %s",
-		    prog_ending(&r));
-	if (r.status != 0) {
-		check_failed(&r, "of a SRC cut short while copying", NULL, NULL);
-		free(data);
+	if (!regrow_run(&g, REGROW_MORE, dst))
 		return;
-	}
 	back = grade_slurp(dst, &backlen);
-	as_was = back && backlen == REGROW_SIZE && grade_first_diff(back, data, backlen) < 0;
+	as_was = back && backlen == REGROW_SIZE && grade_first_diff(back, g.data, backlen) < 0;
 	as_grew = back && backlen == REGROW_SIZE + REGROW_MORE &&
-		  grade_first_diff(back, data, backlen) < 0;
+		  grade_first_diff(back, g.data, backlen) < 0;
 	grade_check(as_was || as_grew, "copy exited 0 but DST %s (%zu bytes): SRC of %d bytes "
 		    "was cut to %llu while its first reads were submitted (the last of them, at "
 		    "offset %llu, came back short: 1 byte), then had its bytes again and %d more "
@@ -3247,5 +3271,305 @@ GRADE_TEST_T(copy, short_read_rest_only, 1,
 		    "whole block again (want bytes) at offset + got, instead of want - got" :
 		    "The rest of a short read goes to buf + got and is read at offset + got");
 	free(back);
+	free(g.data);
+}
+
+/* ------------------------------------------------ a SRC past 4 GiB (64-bit offsets) */
+
+/*
+ * Lesson, "The program": sizes and offsets stay in off_t. A SRC over 4 GiB
+ * on disk would cost the test gigabytes of writes, so SRC is a memfd (a
+ * regular file in memory: fstat says S_ISREG, and its holes read as zeros
+ * without being stored), 4 GiB + 64 MiB + 1 bytes of zeros but its last
+ * 4096 bytes, none of them 0, handed to copy as /proc/self/fd/N (copy
+ * inherits the descriptor), and DST is a FIFO that the test reads to its
+ * end, so nothing is stored either. A FIFO keeps the order in which writes
+ * complete, not their offsets, so the test counts: every byte must come
+ * through, and the 4096 non-zero ones among them. A block's offset kept in
+ * 32 bits wraps at 4 GiB: the last blocks are read from the start of SRC
+ * again (zeros), and the non-zero bytes never arrive.
+ */
+#define BIG_MARK 4096u
+#define BIG_SIZE ((4ull << 30) + (64ull << 20) + 1)
+
+/* How many of n bytes are not 0. */
+static unsigned long long big_nonzero(const unsigned char *p, size_t n)
+{
+	unsigned long long count = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w)
+			for (int k = 0; k < 8; k++)
+				count += p[i + k] != 0;
+	}
+	for (; i < n; i++)
+		count += p[i] != 0;
+	return count;
+}
+
+GRADE_TEST_T(copy, source_past_4gib, 1,
+	     "copy: a SRC of 4 GiB + 64 MiB (in memory) into a FIFO: every byte comes through, the "
+	     "last ones (past 4 GiB, not zeros) too, exit 0",
+	     COPY_TODO_BLOCKS ": a block's offset, the next block's offset and SRC's size are "
+	     "off_t (64 bits), never int or unsigned: in 32 bits the offset wraps at 4 GiB and the "
+	     "blocks past it are read (and written) at the start of the file again (lesson, "
+	     "\"The program\", pitfall 31)", 60)
+{
+	const char *fifo = grade_path("big-dst");
+	unsigned long long got = 0, nonzero = 0;
+	const size_t cap = 1u << 20;
+	unsigned char mark[BIG_MARK], *buf = grade_xmalloc(cap);
+	char src[64];
+	struct prog_proc p;
+	bool ended = false;
+	long start;
+	int fd, rfd, ws = 0;
+
+	copy_setup();
+	copy_must_work();
+	for (unsigned i = 0; i < BIG_MARK; i++)
+		mark[i] = (unsigned char)(1 + i % 255);
+	fd = memfd_create("copy-src-past-4gib", 0); /* no CLOEXEC: copy inherits it */
+	grade_check(fd >= 0, "harness: memfd_create: %s", strerror(errno));
+	grade_check(ftruncate(fd, (off_t)BIG_SIZE) == 0 &&
+		    pwrite(fd, mark, BIG_MARK, (off_t)(BIG_SIZE - BIG_MARK)) == (ssize_t)BIG_MARK,
+		    "harness: a memfd of %llu bytes: %s", BIG_SIZE, strerror(errno));
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	/* Opened first, without waiting for a writer: copy's open of DST finds
+	 * a reader. A bigger pipe: fewer trips for both sides. */
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	grade_check(rfd >= 0, "harness: open the FIFO: %s", strerror(errno));
+	(void)fcntl(rfd, F_SETPIPE_SZ, (int)cap);
+	{
+		const char *argv[] = { copy_program(), src, fifo, NULL };
+
+		prog_start(&p, argv, false);
+	}
+	close(fd);
+	/* Read until copy has ended and the FIFO is empty; 50 s at most (the
+	 * reference takes 5 s on an idle machine, 16 s on a busy one). Before
+	 * copy opens DST, and after it closes it, a read finds no writer and
+	 * returns 0. */
+	start = fault_now_ms();
+	while (fault_now_ms() - start < 50000L * GRADE_SAN_TIME_SCALE) {
+		ssize_t k = SEAM_REAL(read)(rfd, buf, cap);
+
+		if (k > 0) {
+			got += (unsigned long long)k;
+			nonzero += big_nonzero(buf, (size_t)k);
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (ended)
+			break; /* copy is gone and the FIFO is empty */
+		ended = prog_wait(p.pid, 0, &ws);
+		if (!ended) {
+			struct pollfd pf = { .fd = rfd, .events = POLLIN };
+
+			SEAM_REAL(poll)(&pf, 1, 10);
+		}
+	}
+	close(rfd);
+	free(buf);
+	if (!ended && !prog_wait(p.pid, 1000, &ws)) {
+		prog_kill_all();
+		grade_fail("copy of a %llu-byte SRC (4 GiB + 64 MiB + 1, a memfd named /proc/self/fd/%d) "
+			   "into a FIFO had not ended after %d s; the FIFO had given %llu bytes",
+			   BIG_SIZE, fd, 50 * GRADE_SAN_TIME_SCALE, got);
+	}
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "copy of a %llu-byte SRC (4 GiB + 64 MiB "
+		    "+ 1, a memfd named /proc/self/fd/%d) into a FIFO: %s, expected exit status 0; "
+		    "stderr: %s. Sizes and offsets beyond 2 and 4 GiB need off_t", BIG_SIZE, fd,
+		    prog_status_text(ws), prog_proc_stderr(&p));
+	grade_check(got == BIG_SIZE, "copy of a %llu-byte SRC into a FIFO exited 0, but the FIFO "
+		    "gave %llu bytes: %s", BIG_SIZE, got, got < BIG_SIZE ? "the copy stopped short "
+		    "(a size or an offset in 32 bits?)" : "more than SRC has");
+	grade_check(nonzero == BIG_MARK, "copy of a %llu-byte SRC into a FIFO exited 0 and the FIFO "
+		    "gave every byte, but %llu of the %u non-zero bytes SRC has at its end (past 4 GiB): "
+		    "the blocks past 4 GiB were read from somewhere else. A block's offset kept in 32 "
+		    "bits (unsigned, int) wraps at 4 GiB: keep offsets and sizes in off_t",
+		    BIG_SIZE, nonzero, BIG_MARK);
+}
+
+/* ---------------------------------------- a DST the program may write but not read */
+
+/*
+ * Lesson, "The program": copy writes DST; it never reads it, so it opens it
+ * for writing only (O_WRONLY), and copies into a file or a directory it may
+ * write but not read (a file of mode 0200, a drop box). Graded as root,
+ * modes would not refuse anything, so the test takes the right away with a
+ * Landlock layer of its own: in the child that runs copy, opening a file for
+ * reading is refused beneath DST's directory, and allowed everywhere else
+ * (SRC, the program, its libraries). Landlock only grants rights, so the
+ * layer grants reading beneath every entry of every directory on the way
+ * from / to DST's directory except the next one on that way. O_RDWR (or
+ * O_RDONLY) on DST is then refused with EACCES, O_WRONLY works; fstat,
+ * ftruncate and writes need no right to read.
+ */
+extern long __real_syscall(long sysno, ...);
+
+enum { WO_NO_LANDLOCK = 90, WO_NOT_REFUSED, WO_EXEC_FAILED };
+
+/* Grant reading beneath `path` (a directory or a file) in `ruleset`. */
+static void wo_grant_read(int ruleset, const char *path, const struct stat *way)
+{
+	struct landlock_path_beneath_attr rule = { .allowed_access = LANDLOCK_ACCESS_FS_READ_FILE };
+	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* an entry that leads back onto the way (a link to it) is left out */
+	if (fstat(fd, &st) == 0 && !(way && st.st_dev == way->st_dev && st.st_ino == way->st_ino)) {
+		rule.parent_fd = fd;
+		(void)__real_syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+				     &rule, 0);
+	}
+	close(fd);
+}
+
+/* In the child: from now on, files beneath `dir` cannot be opened for
+ * reading; everything else can. 0, or -1 without Landlock. */
+static int wo_reads_refused_beneath(const char *dir)
+{
+	struct landlock_ruleset_attr attr = { .handled_access_fs = LANDLOCK_ACCESS_FS_READ_FILE };
+	char real[PATH_MAX], cur[PATH_MAX] = "", entry[PATH_MAX + 256];
+	const char *p;
+	int ruleset, ret = -1;
+
+	if (!realpath(dir, real) || real[0] != '/')
+		return -1;
+	ruleset = (int)__real_syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		return -1;
+	for (p = real + 1; *p;) {
+		size_t len = strcspn(p, "/");
+		char next[PATH_MAX];
+		struct stat way;
+		struct dirent *e;
+		DIR *d = opendir(cur[0] ? cur : "/");
+
+		snprintf(next, sizeof(next), "%s/%.*s", cur, (int)len, p);
+		if (stat(next, &way) != 0) {
+			if (d)
+				closedir(d);
+			close(ruleset);
+			return -1;
+		}
+		/* a directory we may cross but not list: nothing granted beside the way */
+		while (d && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+			    (strlen(e->d_name) == len && strncmp(e->d_name, p, len) == 0))
+				continue;
+			snprintf(entry, sizeof(entry), "%s/%s", cur, e->d_name);
+			wo_grant_read(ruleset, entry, &way);
+		}
+		if (d)
+			closedir(d);
+		snprintf(cur, sizeof(cur), "%s", next);
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	    __real_syscall(SYS_landlock_restrict_self, ruleset, 0) == 0)
+		ret = 0;
+	close(ruleset);
+	return ret;
+}
+
+/* In the child: reading refused beneath `dir` (proved on `probe`), then exec copy. */
+static void wo_child(const char *prog, const char *src, const char *dst, const char *dir,
+		     const char *probe, const char *errpath)
+{
+	int fd;
+
+	confined_child_stdio(errpath);
+	if (wo_reads_refused_beneath(dir) != 0)
+		_exit(WO_NO_LANDLOCK);
+	fd = open(probe, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != EACCES)
+		_exit(WO_NOT_REFUSED);
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		_exit(WO_NOT_REFUSED);
+	close(fd);
+	confined_child_exec(prog, src, dst);
+	_exit(WO_EXEC_FAILED);
+}
+
+GRADE_TEST_T(copy, destination_write_only, 1,
+	     "copy: into a directory it may write but not read (open for reading refused there: "
+	     "EACCES, also as root), a new DST and an existing one are written byte for byte",
+	     COPY_TODO_OPEN ": DST is only written: open it O_WRONLY. O_RDWR asks for a right copy "
+	     "does not need, and a file or a directory you may write but not read (mode 0200, a "
+	     "drop box) refuses it (man 2 open, EACCES; lesson, \"The program\", pitfall 32)", 20)
+{
+	const size_t size = 300001;
+	unsigned char *data, *back;
+	const char *prog, *src, *dir, *errpath;
+	char dst[4200], probe[4200], errline[200] = "";
+	size_t backlen;
+
+	copy_setup();
+	copy_must_work();
+	prog = copy_program();
+	data = grade_random_bytes(size);
+	src = grade_make_file("wo-src", data, size);
+	dir = grade_path("wo-out");
+	errpath = grade_path("wo-stderr");
+	grade_check(mkdir(dir, 0755) == 0, "harness: mkdir %s: %s", dir, strerror(errno));
+	snprintf(probe, sizeof(probe), "%s/old-dst", dir);
+	{
+		unsigned char *old = malloc(size + 100000);
+
+		grade_check(old != NULL, "harness: out of memory");
+		memset(old, 'x', size + 100000);
+		grade_make_file("wo-out/old-dst", old, size + 100000);
+		free(old);
+	}
+	for (int round = 0; round < 2; round++) {
+		const char *which = round == 0 ? "a new DST" : "an existing DST (longer, other bytes)";
+		int status;
+		pid_t pid;
+
+		snprintf(dst, sizeof(dst), "%s/%s", dir, round == 0 ? "new-dst" : "old-dst");
+		fflush(NULL);
+		pid = fork();
+		grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
+		if (pid == 0)
+			wo_child(prog, src, dst, dir, probe, errpath);
+		status = confined_copy_wait(pid, "into a directory it may write but not read");
+		if (WIFEXITED(status) && WEXITSTATUS(status) == WO_NO_LANDLOCK)
+			grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): "
+				   "the test takes the right to read DST away with one, even from "
+				   "root", "a kernel with CONFIG_SECURITY_LANDLOCK and landlock in "
+				   "the lsm= list");
+		grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == WO_NOT_REFUSED),
+			    "harness: under the test's Landlock layer a file in DST's directory could "
+			    "still be opened for reading, or SRC could not");
+		grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == WO_EXEC_FAILED),
+			    "harness: the copy program %s could not be run", prog);
+		first_line(errpath, errline, sizeof(errline));
+		grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    "copy of a %zu-byte SRC to %s in a directory it may write but not read: "
+			    "%s %d (stderr: \"%s\"), expected exit status 0. Open DST with O_WRONLY: it "
+			    "is only written, and a file you may write but not read refuses O_RDWR "
+			    "with EACCES (" COPY_TODO_OPEN ")", size, which,
+			    WIFEXITED(status) ? "exit status" : "killed by signal",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), errline);
+		back = grade_slurp(dst, &backlen);
+		grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+			    "copy of a SRC to %s it may only write exited 0, but DST %s", which,
+			    !back ? "does not exist" : backlen != size ? "has the wrong size" :
+			    "differs from SRC");
+		free(back);
+	}
 	free(data);
 }
