@@ -166,7 +166,7 @@ int uecho_open(struct uecho **out, int listen_fd, const struct uecho_config *cfg
  *
  * Waits at most timeout_ms milliseconds (-1: no limit, 0: do not wait) for a
  * CQE, then handles every CQE there is (each seen exactly once, none left in
- * the CQ on return): new connections get their receive, received bytes their
+ * the CQ on return, -EINTR aside: see below): new connections get their receive, received bytes their
  * send, finished sends give their buffers back and send what is next, ended
  * multishots are re-armed as the rules above say, closed connections are
  * cleaned up. Submits what it prepared before it returns.
@@ -178,7 +178,10 @@ int uecho_open(struct uecho **out, int listen_fd, const struct uecho_config *cfg
  *               request that completes again and again with nothing to do
  *               (a receive re-armed into an empty buffer ring) is a busy
  *               loop, and the tests look for exactly that;
- *   -EINTR      a signal interrupted the wait; nothing was lost, call again;
+ *   -EINTR      a signal interrupted the wait; nothing was lost, call again.
+ *               This return alone may leave CQEs in the CQ (those that
+ *               came while the signal was handled): the next call handles
+ *               them. Every other return leaves none;
  *   -ECANCELED  uecho_stop has been called (returned at once, without
  *               waiting, by this and every later call); when uecho_stop
  *               runs in the handler of the signal that interrupts a
@@ -226,6 +229,13 @@ void uecho_stats(const struct uecho *s, struct uecho_stats *out);
  * opened, unregisters and frees the buffer ring, frees all memory. Does not
  * close listen_fd. NULL does nothing. Bytes not yet echoed are lost; the
  * clients see the connection close.
+ *
+ * A submit the kernel refuses (-EAGAIN, -EBUSY: short of memory) leaves
+ * its SQEs queued: uecho_close submits them again while it waits, so a
+ * refusal for a while (the tests: 300 ms) changes nothing of the above.
+ * Only a kernel that never lets go within uecho_close's own bound (a few
+ * seconds) may leave the memory it could still write mapped, rather than
+ * freed under it.
  */
 void uecho_close(struct uecho *s);
 

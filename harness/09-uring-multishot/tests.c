@@ -329,6 +329,13 @@ static void watch_send(const struct io_uring_sqe *sqe, int fd)
 	}
 }
 
+/* 09.48: while starve_pending, the first call that hands the kernel a receive
+ * of a connection other than the filler's empties the buffer ring first
+ * (starve_ring): every receive it carries then finds the ring empty. */
+static bool starve_pending, starve_now, starve_done;
+static int starve_filler = -1;     /* the filler client's socket             */
+static int starve_filler_srv = -1; /* the server's socket of that client     */
+
 static void look_at_sqe(const struct io_uring_sqe *sqe)
 {
 	struct track *t;
@@ -371,6 +378,8 @@ static void look_at_sqe(const struct io_uring_sqe *sqe)
 			obs.recvs_wrong_group++;
 		if (fd >= 0 && fd < MAX_FD)
 			obs.recv_on_fd[fd]++;
+		if (starve_pending && fd != starve_filler_srv)
+			starve_now = true;
 		break;
 	case IORING_OP_READ:
 	case IORING_OP_READV:
@@ -576,6 +585,39 @@ static void look_at_buf_ring(struct io_uring *ring)
 	}
 }
 
+/*
+ * 09.48: empty the buffer ring behind the module's back, as a burst of data
+ * does between two looks at the CQ. The filler client sends until its
+ * receive (armed, in the kernel) has taken every buffer and ended with
+ * -ENOBUFS; the module has reaped none of those CQEs yet, so it still
+ * counts every buffer free. The kernel runs the receive in this thread's
+ * task work, which runs as this thread returns from a system call (the
+ * sends, the 1 ms poll); on a ring with IORING_SETUP_DEFER_TASKRUN it runs
+ * only inside io_uring_enter, after the submit: nothing to do then.
+ */
+static bool fill_ring(struct io_uring *ring)
+{
+	static unsigned char chunk[64 * 1024];
+	long before = obs.enobufs;
+
+	if (ring != obs.ring || (ring->flags & IORING_SETUP_DEFER_TASKRUN))
+		return false;
+	for (long end = fault_now_ms() + 2000; fault_now_ms() < end && obs.enobufs == before;) {
+		(void)SEAM_REAL(send)(starve_filler, chunk, sizeof(chunk), MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)SEAM_REAL(poll)(NULL, 0, 1);
+		look_at_cqes(ring);
+	}
+	return obs.enobufs > before;
+}
+
+static void starve_ring(struct io_uring *ring)
+{
+	starve_now = starve_pending = false;
+	seam_disarm();
+	starve_done = fill_ring(ring);
+	seam_arm();
+}
+
 /* 09.31: this many submitting calls made while the SQ is full are refused
  * with -EAGAIN (io_uring_enter(2): the kernel could not allocate memory for
  * the requests), the SQEs left queued as the kernel leaves them. */
@@ -609,6 +651,8 @@ static bool refuse_submit(struct io_uring *ring, const char *name)
 		look_at_cqes(ring);                               \
 		look_at_buf_ring(ring);                           \
 		look_at_sqes(ring);                               \
+		if (starve_now)                                   \
+			starve_ring(ring);                        \
 		if (refuse_submit(ring, #name))                   \
 			return -EAGAIN;                           \
 		ret = watch_##name args;                          \
@@ -1037,6 +1081,11 @@ static void srv_close(void)
 	SEAM_CALL_VOID(uecho_close(srv));
 	srv = NULL;
 	grade_check(!seam_violation(), "%s", seam_violation());
+	/* Every test, not only 09.05: the rest of a short send is a send too. */
+	grade_check(obs.sends_signal == 0, "%ld of %ld sends went out without MSG_NOSIGNAL (or "
+		    "as a write): every send carries it, the rest of a short send too, or a client "
+		    "that has gone raises SIGPIPE in the server (uecho.h, the rules; TODO 7)",
+		    obs.sends_signal, obs.sends);
 	/* Every test, not only 09.18: a close after cancels (flow control, a
 	 * client that failed) is where a count of requests in flight that
 	 * forgot the cancels themselves goes wrong, and the close gives up. */
@@ -5884,3 +5933,464 @@ GRADE_TEST(faults, short_sends_deep, 1,
 	close(lfd);
 }
 
+
+/* ------------------------------- waiting for buffers under an untimed wait */
+
+/* The server's socket of the client on client_fd: the one whose receive the
+ * module armed (a receive SQE named it) and whose peer is that client. -1:
+ * no receive of it seen yet. */
+static int server_fd_of2(int client_fd, bool any_fd);
+
+static int server_fd_of(int client_fd)
+{
+	return server_fd_of2(client_fd, false);
+}
+
+/* The same, looking at every descriptor below 4096 with any_fd (a
+ * connection whose receive was never armed). */
+static int server_fd_of2(int client_fd, bool any_fd)
+{
+	struct sockaddr_storage me, peer;
+	socklen_t len = sizeof(me);
+
+	if (getsockname(client_fd, (struct sockaddr *)&me, &len) != 0)
+		return -1;
+	for (int fd = 0; fd < MAX_FD; fd++) {
+		if (!obs.recv_on_fd[fd] && !(any_fd && fd < 4096 && fd != client_fd))
+			continue;
+		len = sizeof(peer);
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+		    ((struct sockaddr_in *)&peer)->sin_port == ((struct sockaddr_in *)&me)->sin_port)
+			return fd;
+	}
+	return -1;
+}
+
+static atomic_bool starve_returned, starve_stopped;
+
+/* 09.48: stop the server after 2 s unless the test is done by then: a loop
+ * asleep in an untimed wait that nothing will end ends so. */
+static void *stop_after_2s_unless_done(void *arg)
+{
+	(void)arg;
+	seam_mark_harness_thread();
+	for (long end = fault_now_ms() + 2000; fault_now_ms() < end;) {
+		if (atomic_load(&starve_returned))
+			return NULL;
+		fault_nap();
+	}
+	atomic_store(&starve_stopped, true);
+	uecho_stop(srv);
+	return NULL;
+}
+
+GRADE_TEST_T(faults, waiting_untimed, 2,
+	     "200 connections with nothing to send find the buffer ring empty (-ENOBUFS: a "
+	     "burst took every buffer before the server saw it) and wait for buffers; the "
+	     "buffers come back at once (all but those a client that does not read holds); then "
+	     "8 of the connections still waiting send 1000 bytes each: uecho_run_once(s, -1) "
+	     "(and with a timeout of INT_MAX ms) echoes them, although the waiting connections "
+	     "given a turn first have no data and post no CQE",
+	     "TODO 4, 6: a connection that got -ENOBUFS may have nothing to send by the time it "
+	     "is armed again; armed, it posts no CQE, so no CQE comes to give the next waiting "
+	     "connections their turn. While connections wait for buffers that are free, a turn "
+	     "must not wait without a limit: wait a few ms at most and give the next ones their "
+	     "turn (or arm every waiting connection) (lesson, section 7, \"who goes first\")", 10)
+{
+	enum { N = 200, ACTIVE = 8 };
+	static int sfd[N];
+	struct rlimit rl;
+	struct client f, h, *cls;
+	struct linger lg = { 1, 0 };
+	int active[ACTIVE], nactive = 0, ret = 0, waiting_left = 0, done = 0, calls = 0, hfd;
+	uint64_t h_held;
+	pthread_t th;
+	long t0;
+
+	setup();
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)(2 * N + 100)) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)(2 * N + 100)
+				      ? (rlim_t)(2 * N + 100) : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* 64 buffers of 16 KiB: the filler below takes them all. */
+	srv_open_cfg(tcp_listener(), 256, 64, 16384);
+	turn(0);
+
+	/* A client that sends 64 KiB and does not read: its echo blocks (a
+	 * tiny receive buffer its side, a tiny send buffer the server's), so
+	 * it holds a buffer or more to the end: not every buffer is free when
+	 * the others come back. */
+	cl_open(&h, 64 * 1024, 2048);
+	h.reading = false;
+	want_accepted = 1;
+	grade_check(turn_until(accepted_enough, STALL_MS), "a client connected, the server "
+		    "accepted: %s (TODO 5)", stats_text());
+	for (long end = fault_now_ms() + STALL_MS; server_fd_of(h.fd) < 0 && fault_now_ms() < end;)
+		turn(1);
+	hfd = server_fd_of(h.fd);
+	grade_check(hfd >= 0, "a client connected, yet no receive was armed for it: %s (TODO 5)",
+		    stats_text());
+	setsockopt(hfd, SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+	for (long end = fault_now_ms() + STALL_MS, since = -1, held = -1; fault_now_ms() < end;) {
+		cl_step(&h);
+		turn(1);
+		if (h.sent < h.out_len || (long)stats().bufs_held != held) {
+			held = (long)stats().bufs_held;
+			since = fault_now_ms();
+		} else if (fault_now_ms() - since >= 100) {
+			break;
+		}
+	}
+	h_held = stats().bufs_held;
+	grade_check(h.sent == h.out_len && h_held > 0 && h_held < 32, "a client sent 64 KiB and "
+		    "does not read its echo, which cannot leave: it should hold a buffer or a few "
+		    "(of 64, 16 KiB each); the server says: %s (TODO 6, 7)", stats_text());
+
+	/* The filler sends much and never reads, and its echo cannot leave (a
+	 * tiny receive buffer its side, a tiny send buffer the server's): not
+	 * one of the buffers it takes goes back until it resets. */
+	client_sndbuf = 1 << 20;
+	cl_open(&f, 0, 2048);
+	client_sndbuf = 0;
+	f.reading = false;
+	want_accepted = 2;
+	grade_check(turn_until(accepted_enough, STALL_MS), "a client connected, the server "
+		    "accepted: %s (TODO 5)", stats_text());
+	for (long end = fault_now_ms() + STALL_MS; server_fd_of(f.fd) < 0 && fault_now_ms() < end;)
+		turn(1);
+	starve_filler = f.fd;
+	starve_filler_srv = server_fd_of(f.fd);
+	grade_check(starve_filler_srv >= 0, "a client connected, yet no receive was armed for it: "
+		    "%s (TODO 5)", stats_text());
+	setsockopt(starve_filler_srv, SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+
+	/* N clients connect; their accepts are posted as they connect (this
+	 * thread's task work), so one turn sees them all and arms their
+	 * receives together: into a ring the filler has just emptied. */
+	cls = clients(N, 1000, 0);
+	if (!(obs.ring->flags & IORING_SETUP_DEFER_TASKRUN))
+		for (long end = fault_now_ms() + 500;
+		     io_uring_cq_ready(obs.ring) < N && fault_now_ms() < end;)
+			fault_nap();
+	starve_done = false;
+	starve_pending = true;
+	want_accepted = N + 2;
+	grade_check(turn_until(accepted_enough, STALL_MS), "%d connections were made, the server "
+		    "accepted: %s (TODO 5)", N + 2, stats_text());
+	starve_pending = false;
+	/* Until every -ENOBUFS is handled (or 300 ms, for a server that did
+	 * not arm them into the empty ring). */
+	for (long end = fault_now_ms() + 300;
+	     fault_now_ms() < end && (!starve_done || stats().enobufs < N + 1);)
+		turn(1);
+	for (int i = 0; i < N; i++)
+		sfd[i] = server_fd_of(cls[i].fd);
+
+	/* The buffers come back at once: the filler resets, its blocked send
+	 * fails, its connection gives back all it held. Turns that wait for
+	 * nothing until the server holds only the other client's: one of them
+	 * gets the CQE. */
+	setsockopt(f.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	cl_free(&f);
+	for (long end = fault_now_ms() + STALL_MS;
+	     stats().bufs_held > h_held && fault_now_ms() < end;)
+		turn(0);
+	grade_check(stats().bufs_held <= h_held, "the client holding the other buffers reset its "
+		    "connection (its send failed), yet the server holds more than the %llu buffers "
+		    "of the client that does not read: %s (TODO 9)", (unsigned long long)h_held,
+		    stats_text());
+	look_at_sqes(obs.ring); /* the receives that turn prepared, submitted or not */
+
+	/* The connections whose receive has not been armed again since it
+	 * found the ring empty send; the others wait (idle, armed). */
+	for (int i = N; i-- > 0 && nactive < ACTIVE;)
+		if (sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == 1)
+			active[nactive++] = i;
+	for (int i = 0; i < N; i++)
+		waiting_left += sfd[i] < 0 || obs.recv_on_fd[sfd[i]] == 1;
+	for (int i = N; i-- > 0 && nactive < ACTIVE;) {
+		bool taken = false;
+
+		for (int k = 0; k < nactive; k++)
+			taken |= active[k] == i;
+		if (!taken)
+			active[nactive++] = i;
+	}
+	for (int k = 0; k < ACTIVE; k++)
+		cl_step(&cls[active[k]]);
+
+	/* uecho_run's way: turns that wait until a CQE comes (no limit, or
+	 * INT_MAX ms), until every echo is back. */
+	atomic_store(&starve_returned, false);
+	atomic_store(&starve_stopped, false);
+	grade_check(pthread_create(&th, NULL, stop_after_2s_unless_done, NULL) == 0,
+		    "harness: pthread_create failed");
+	t0 = fault_now_ms();
+	while (done < ACTIVE) {
+		ret = SEAM_CALL(uecho_run_once(srv, calls++ % 2 ? -1 : INT_MAX));
+		if (ret < 0 && ret != -EINTR)
+			break;
+		done = 0;
+		for (int k = 0; k < ACTIVE; k++) {
+			cl_step(&cls[active[k]]);
+			done += cl_done(&cls[active[k]], false);
+		}
+	}
+	atomic_store(&starve_returned, true);
+	pthread_join(th, NULL);
+	grade_check(!seam_violation(), "%s", seam_violation());
+	grade_check(done == ACTIVE, "%d of %d clients got their 1000 bytes back; %s after %ld ms "
+		    "(%s). Before they sent, %d of %d connections were still waiting for buffers "
+		    "with all but %llu buffers free, and the connections given a turn had nothing "
+		    "to send: armed, a receive with no data posts no CQE, so the wait (no limit, "
+		    "or INT_MAX ms) never ended and the others never got their turn (TODO 4, 6; "
+		    "lesson, section 7). Server: %s", done, ACTIVE,
+		    atomic_load(&starve_stopped)
+			    ? "uecho_run_once was still asleep, stopped by the grader"
+			    : "uecho_run_once returned", fault_now_ms() - t0,
+		    grade_errno_str(ret), waiting_left, N, (unsigned long long)h_held, stats_text());
+	for (int k = 0; k < ACTIVE; k++)
+		cl_check(&cls[active[k]], active[k]);
+	srv_close();
+	clients_free(cls, N);
+	cl_free(&h);
+	close(lfd);
+}
+
+
+GRADE_TEST_T(faults, fresh_waiting_untimed, 2,
+	     "a client's burst takes every buffer (64) and its echo cannot leave; 150 clients "
+	     "connect meanwhile, none armed (the ring is empty); the client resets and every "
+	     "buffer comes back at once; then 8 of the 150 whose receive is not armed yet send "
+	     "1000 bytes each: uecho_run_once(s, -1) (and with a timeout of INT_MAX ms) echoes "
+	     "them, although those armed first have nothing to send",
+	     "TODO 6, 4: a connection that has waited for a buffer since it was accepted (never "
+	     "armed: the ring was empty) has no data known to wait; arming it costs nothing "
+	     "until its client sends, so arm them all when buffers come back. Give turns by the "
+	     "buffer count only to those that got -ENOBUFS, and never wait without a limit "
+	     "while some wait with buffers free (lesson, section 7, \"who goes first\")", 10)
+{
+	enum { N = 150, ACTIVE = 8 };
+	struct rlimit rl;
+	struct client f, *cls;
+	struct linger lg = { 1, 0 };
+	int active[ACTIVE], nactive = 0, ret = 0, done = 0, calls = 0, unarmed = 0;
+	static int sfd[N];
+	pthread_t th;
+	long t0;
+
+	setup();
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)(2 * N + 100)) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)(2 * N + 100)
+				      ? (rlim_t)(2 * N + 100) : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	srv_open_cfg(tcp_listener(), 256, 64, 16384);
+	turn(0);
+	/* The filler, as in 09.48: its receive takes every buffer in one burst
+	 * before the server sees a CQE, and its echo cannot leave. */
+	client_sndbuf = 1 << 20;
+	cl_open(&f, 0, 2048);
+	client_sndbuf = 0;
+	f.reading = false;
+	want_accepted = 1;
+	grade_check(turn_until(accepted_enough, STALL_MS), "a client connected, the server "
+		    "accepted: %s (TODO 5)", stats_text());
+	for (long end = fault_now_ms() + STALL_MS; server_fd_of(f.fd) < 0 && fault_now_ms() < end;)
+		turn(1);
+	starve_filler = f.fd;
+	starve_filler_srv = server_fd_of(f.fd);
+	grade_check(starve_filler_srv >= 0, "a client connected, yet no receive was armed for it: "
+		    "%s (TODO 5)", stats_text());
+	setsockopt(starve_filler_srv, SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+	if (fill_ring(obs.ring))
+		for (long end = fault_now_ms() + STALL_MS;
+		     stats().bufs_held < 64 && fault_now_ms() < end;)
+			turn(1);
+
+	/* N clients connect while the ring is empty: they wait, none armed. */
+	cls = clients(N, 1000, 0);
+	want_accepted = N + 1;
+	grade_check(turn_until(accepted_enough, STALL_MS), "%d connections were made, the server "
+		    "accepted: %s (TODO 5)", N + 1, stats_text());
+
+	/* Every buffer comes back at once: the filler resets. */
+	setsockopt(f.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	cl_free(&f);
+	for (long end = fault_now_ms() + STALL_MS; stats().bufs_held > 0 && fault_now_ms() < end;)
+		turn(0);
+	grade_check(stats().bufs_held == 0, "the client holding every buffer reset its connection "
+		    "(its send failed), yet the server still holds buffers: %s (TODO 9)",
+		    stats_text());
+	look_at_sqes(obs.ring); /* the receives that turn prepared, submitted or not */
+	for (int i = 0; i < N; i++) {
+		sfd[i] = server_fd_of2(cls[i].fd, true);
+		unarmed += sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == 0;
+	}
+	for (int i = N; i-- > 0 && nactive < ACTIVE;)
+		if (sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == 0)
+			active[nactive++] = i;
+	for (int i = N; i-- > 0 && nactive < ACTIVE;) {
+		bool taken = false;
+
+		for (int k = 0; k < nactive; k++)
+			taken |= active[k] == i;
+		if (!taken)
+			active[nactive++] = i;
+	}
+	for (int k = 0; k < ACTIVE; k++)
+		cl_step(&cls[active[k]]);
+
+	atomic_store(&starve_returned, false);
+	atomic_store(&starve_stopped, false);
+	grade_check(pthread_create(&th, NULL, stop_after_2s_unless_done, NULL) == 0,
+		    "harness: pthread_create failed");
+	t0 = fault_now_ms();
+	while (done < ACTIVE) {
+		ret = SEAM_CALL(uecho_run_once(srv, calls++ % 2 ? -1 : INT_MAX));
+		if (ret < 0 && ret != -EINTR)
+			break;
+		done = 0;
+		for (int k = 0; k < ACTIVE; k++) {
+			cl_step(&cls[active[k]]);
+			done += cl_done(&cls[active[k]], false);
+		}
+	}
+	atomic_store(&starve_returned, true);
+	pthread_join(th, NULL);
+	grade_check(!seam_violation(), "%s", seam_violation());
+	grade_check(done == ACTIVE, "%d of %d clients got their 1000 bytes back; %s after %ld ms "
+		    "(%s). Before they sent, %d of %d connections that came while the ring was "
+		    "empty still had no receive armed, with every buffer free, and those armed had "
+		    "nothing to send: they post no CQE, so the wait (no limit, or INT_MAX ms) never "
+		    "ended and the others were never armed (TODO 4, 6; lesson, section 7). Server: %s",
+		    done, ACTIVE, atomic_load(&starve_stopped)
+				      ? "uecho_run_once was still asleep, stopped by the grader"
+				      : "uecho_run_once returned", fault_now_ms() - t0,
+		    grade_errno_str(ret), unarmed, N, stats_text());
+	for (int k = 0; k < ACTIVE; k++)
+		cl_check(&cls[active[k]], active[k]);
+	srv_close();
+	clients_free(cls, N);
+	close(lfd);
+}
+
+
+/* ------------------------------------ uecho_close while submits are refused */
+GRADE_TEST_T(resources, close_submit_refused, 2,
+	     "uecho_close while the kernel refuses every submit for 300 ms (-EAGAIN: short of "
+	     "memory), with 6 clients connected, 3 of them not reading their echo: the cancels "
+	     "still reach the kernel, every request has completed before the ring is torn down, "
+	     "the buffer ring is unregistered, nothing is left",
+	     "TODO 11: a refused submit (-EAGAIN, -EBUSY) leaves the SQEs queued, it does not "
+	     "drop them: while requests are still in flight, submit again as you wait for their "
+	     "last CQEs (uecho.h, uecho_close: a refusal for a while is no reason to give up)", 10)
+{
+	struct client *cls;
+	struct seam_heap heap;
+	int n = 6, fds, lst;
+	long t0;
+
+	setup();
+	lst = tcp_listener();
+	fds = fault_count_fds();
+	seam_heap_usage(&heap);
+	srv_open_cfg(lst, 64, 16, 1024);
+	cls = clients(n, 128 * 1024, 4096);
+	for (int i = 0; i < n; i += 2)
+		cls[i].reading = false;
+	for (long end = fault_now_ms() + 200; fault_now_ms() < end;) {
+		for (int i = 0; i < n; i++)
+			cl_step(&cls[i]);
+		turn(1);
+	}
+	submits_refused = 0;
+	t0 = fault_now_ms();
+	refuse_submits_until = t0 + 300;
+	srv_close();
+	refuse_submits_until = 0;
+	grade_check(submits_refused > 0, "harness: uecho_close made no submit while refused");
+	grade_check(obs.exits == 1, "uecho_close did not call io_uring_queue_exit (TODO 11)");
+	grade_check(obs.open_at_exit == 0, "the kernel refused uecho_close's submits for 300 ms "
+		    "(%d refused), and when it called io_uring_queue_exit, %d request(s) (the last "
+		    "one an opcode %u) had not posted their last CQE, %ld ms after it began: a "
+		    "refused submit leaves its SQEs queued; submit again while you wait (TODO 11)",
+		    submits_refused, obs.open_at_exit, obs.open_op_at_exit, fault_now_ms() - t0);
+	grade_check(obs.unreg_calls == obs.reg_calls, "the kernel refused uecho_close's submits "
+		    "for 300 ms (%d refused), and uecho_close gave up without unregistering the "
+		    "buffer ring (registered %ld time(s), unregistered %ld): a refusal for a while "
+		    "is not the end; submit the cancels again as you wait (TODO 11)",
+		    submits_refused, obs.reg_calls, obs.unreg_calls);
+	clients_free(cls, n);
+	grade_check(fault_count_fds() == fds, "after uecho_close, %d descriptor(s) more are open "
+		    "than before uecho_open (TODO 11)", fault_count_fds() - fds);
+	grade_check_heap(&heap, "uecho_open, 6 clients, uecho_close with submits refused");
+	close(lst);
+}
+
+
+/* ---------------------------------- the program: a burst of connections */
+/* 09.51: whether process pid is stopped (state T in /proc/PID/stat). */
+static bool proc_stopped(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
+GRADE_TEST_T(program, connect_burst, 1,
+	     "echo-server, stopped (SIGSTOP) while 100 clients connect, then let go (SIGCONT): "
+	     "the connections waited in the listen backlog, and every client's 100 bytes come "
+	     "back within 700 ms (with a backlog of a few, the kernel drops the other "
+	     "handshakes, which the clients retry only a second later)",
+	     "TODO 12: listen(2) with a backlog of SOMAXCONN: connections that come while the "
+	     "server is busy wait there until it accepts them; beyond the backlog the kernel "
+	     "drops them, and each client tries again a second later (listen(2), the backlog "
+	     "argument; lesson, section 2)", 15)
+{
+	struct prog_proc p;
+	const char *argv[] = { "", "--port", "0", NULL };
+	struct client *cls;
+	int n = 100, done = 0;
+	long t0;
+
+	program_serve_tcp(&p, argv);
+	kill(p.pid, SIGSTOP);
+	for (long end = fault_now_ms() + 2000; !proc_stopped(p.pid) && fault_now_ms() < end;)
+		usleep(1000);
+	grade_check(proc_stopped(p.pid), "harness: echo-server did not stop on SIGSTOP");
+	cls = grade_xmalloc(sizeof(*cls) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		cl_open(&cls[i], 100, 0);
+	kill(p.pid, SIGCONT);
+	t0 = fault_now_ms();
+	while (done < n && fault_now_ms() - t0 < 700) {
+		done = 0;
+		for (int i = 0; i < n; i++) {
+			cl_step(&cls[i]);
+			done += cl_done(&cls[i], false);
+		}
+		usleep(1000);
+	}
+	grade_check(done == n, "%d of %d clients that connected while echo-server was stopped got "
+		    "their 100 bytes back within 700 ms after it went on: the listen backlog must hold "
+		    "a burst of connections (listen(2) with SOMAXCONN); beyond it the kernel drops "
+		    "the handshakes, and the clients try again only a second later (TODO 12)",
+		    done, n);
+	drive(cls, n, false, "echo-server after a burst of 100 connections");
+	clients_free(cls, n);
+	program_stop(&p, SIGTERM);
+}

@@ -859,8 +859,12 @@ int uecho_run_once(struct uecho *s, int timeout_ms)
 		return s->fatal;
 	if (s->dirty_head)
 		step(s);
-	if (s->sq_stuck && (timeout_ms < 0 || timeout_ms > 10))
-		timeout_ms = 10; /* work left for lack of an SQE: look again soon */
+	/* Work left for lack of an SQE, or connections waiting with buffers
+	 * free (a woken one whose data is gone posts nothing, so no CQE may
+	 * come to wake the rest): look again soon. */
+	if ((s->sq_stuck || (s->wait_head && free_bufs(s) > 0)) &&
+	    (timeout_ms < 0 || timeout_ms > 10))
+		timeout_ms = 10;
 
 	if (timeout_ms == 0) {
 		r = io_uring_submit(&s->ring);
