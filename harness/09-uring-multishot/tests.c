@@ -5984,6 +5984,98 @@ static void *stop_after_2s_unless_done(void *arg)
 	return NULL;
 }
 
+/* 09.48, 09.49: room for n connections and their clients (each test's
+ * own; the limit goes back with the test's process). */
+static void starve_nofile(int n)
+{
+	struct rlimit rl;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)(2 * n + 100)) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)(2 * n + 100)
+				      ? (rlim_t)(2 * n + 100) : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* 09.48, 09.49: the filler, the server's `accepted`-th connection. It sends
+ * much and never reads, and its echo cannot leave (a tiny receive buffer
+ * its side, a tiny send buffer the server's): not one of the buffers it
+ * takes goes back until it resets. */
+static void starve_filler_open(struct client *f, unsigned accepted)
+{
+	client_sndbuf = 1 << 20;
+	cl_open(f, 0, 2048);
+	client_sndbuf = 0;
+	f->reading = false;
+	want_accepted = accepted;
+	grade_check(turn_until(accepted_enough, STALL_MS), "a client connected, the server "
+		    "accepted: %s (TODO 5)", stats_text());
+	for (long end = fault_now_ms() + STALL_MS; server_fd_of(f->fd) < 0 && fault_now_ms() < end;)
+		turn(1);
+	starve_filler = f->fd;
+	starve_filler_srv = server_fd_of(f->fd);
+	grade_check(starve_filler_srv >= 0, "a client connected, yet no receive was armed for it: "
+		    "%s (TODO 5)", stats_text());
+	setsockopt(starve_filler_srv, SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+}
+
+/* 09.48, 09.49: the nactive clients that send, the last of the n first:
+ * those whose connection had `recv_seen` receives armed (obs.recv_on_fd of
+ * their server side sfd[i]), then any others. */
+static void starve_pick(int *active, int nactive, const int *sfd, int n, unsigned recv_seen)
+{
+	int got = 0;
+
+	for (int i = n; i-- > 0 && got < nactive;)
+		if (sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == recv_seen)
+			active[got++] = i;
+	for (int i = n; i-- > 0 && got < nactive;) {
+		bool taken = false;
+
+		for (int k = 0; k < got; k++)
+			taken |= active[k] == i;
+		if (!taken)
+			active[got++] = i;
+	}
+}
+
+/* 09.48, 09.49: the active clients send; uecho_run's way, turns that wait
+ * until a CQE comes (no limit, or INT_MAX ms) until every echo is back, or
+ * the grader stops the server after 2 s. How many got their echo; *ret,
+ * the last turn's return; *ms, how long it took. */
+static int starve_run_untimed(struct client *cls, const int *active, int nactive, int *ret,
+			      long *ms)
+{
+	pthread_t th;
+	long t0;
+	int done = 0, calls = 0;
+
+	for (int k = 0; k < nactive; k++)
+		cl_step(&cls[active[k]]);
+	atomic_store(&starve_returned, false);
+	atomic_store(&starve_stopped, false);
+	grade_check(pthread_create(&th, NULL, stop_after_2s_unless_done, NULL) == 0,
+		    "harness: pthread_create failed");
+	t0 = fault_now_ms();
+	*ret = 0;
+	while (done < nactive) {
+		*ret = SEAM_CALL(uecho_run_once(srv, calls++ % 2 ? -1 : INT_MAX));
+		if (*ret < 0 && *ret != -EINTR)
+			break;
+		done = 0;
+		for (int k = 0; k < nactive; k++) {
+			cl_step(&cls[active[k]]);
+			done += cl_done(&cls[active[k]], false);
+		}
+	}
+	atomic_store(&starve_returned, true);
+	pthread_join(th, NULL);
+	*ms = fault_now_ms() - t0;
+	grade_check(!seam_violation(), "%s", seam_violation());
+	return done;
+}
+
 GRADE_TEST_T(faults, waiting_untimed, 2,
 	     "200 connections with nothing to send find the buffer ring empty (-ENOBUFS: a "
 	     "burst took every buffer before the server saw it) and wait for buffers; the "
@@ -5999,21 +6091,14 @@ GRADE_TEST_T(faults, waiting_untimed, 2,
 {
 	enum { N = 200, ACTIVE = 8 };
 	static int sfd[N];
-	struct rlimit rl;
 	struct client f, h, *cls;
 	struct linger lg = { 1, 0 };
-	int active[ACTIVE], nactive = 0, ret = 0, waiting_left = 0, done = 0, calls = 0, hfd;
+	int active[ACTIVE], ret = 0, waiting_left = 0, done, hfd;
 	uint64_t h_held;
-	pthread_t th;
-	long t0;
+	long ms;
 
 	setup();
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < (rlim_t)(2 * N + 100)) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)(2 * N + 100)
-				      ? (rlim_t)(2 * N + 100) : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	starve_nofile(N);
 	/* 64 buffers of 16 KiB: the filler below takes them all. */
 	srv_open_cfg(tcp_listener(), 256, 64, 16384);
 	turn(0);
@@ -6048,23 +6133,8 @@ GRADE_TEST_T(faults, waiting_untimed, 2,
 		    "does not read its echo, which cannot leave: it should hold a buffer or a few "
 		    "(of 64, 16 KiB each); the server says: %s (TODO 6, 7)", stats_text());
 
-	/* The filler sends much and never reads, and its echo cannot leave (a
-	 * tiny receive buffer its side, a tiny send buffer the server's): not
-	 * one of the buffers it takes goes back until it resets. */
-	client_sndbuf = 1 << 20;
-	cl_open(&f, 0, 2048);
-	client_sndbuf = 0;
-	f.reading = false;
-	want_accepted = 2;
-	grade_check(turn_until(accepted_enough, STALL_MS), "a client connected, the server "
-		    "accepted: %s (TODO 5)", stats_text());
-	for (long end = fault_now_ms() + STALL_MS; server_fd_of(f.fd) < 0 && fault_now_ms() < end;)
-		turn(1);
-	starve_filler = f.fd;
-	starve_filler_srv = server_fd_of(f.fd);
-	grade_check(starve_filler_srv >= 0, "a client connected, yet no receive was armed for it: "
-		    "%s (TODO 5)", stats_text());
-	setsockopt(starve_filler_srv, SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+	/* The filler: it takes buffers and gives none back until it resets. */
+	starve_filler_open(&f, 2);
 
 	/* N clients connect; their accepts are posted as they connect (this
 	 * thread's task work), so one turn sees them all and arms their
@@ -6105,42 +6175,13 @@ GRADE_TEST_T(faults, waiting_untimed, 2,
 
 	/* The connections whose receive has not been armed again since it
 	 * found the ring empty send; the others wait (idle, armed). */
-	for (int i = N; i-- > 0 && nactive < ACTIVE;)
-		if (sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == 1)
-			active[nactive++] = i;
+	starve_pick(active, ACTIVE, sfd, N, 1);
 	for (int i = 0; i < N; i++)
 		waiting_left += sfd[i] < 0 || obs.recv_on_fd[sfd[i]] == 1;
-	for (int i = N; i-- > 0 && nactive < ACTIVE;) {
-		bool taken = false;
-
-		for (int k = 0; k < nactive; k++)
-			taken |= active[k] == i;
-		if (!taken)
-			active[nactive++] = i;
-	}
-	for (int k = 0; k < ACTIVE; k++)
-		cl_step(&cls[active[k]]);
 
 	/* uecho_run's way: turns that wait until a CQE comes (no limit, or
 	 * INT_MAX ms), until every echo is back. */
-	atomic_store(&starve_returned, false);
-	atomic_store(&starve_stopped, false);
-	grade_check(pthread_create(&th, NULL, stop_after_2s_unless_done, NULL) == 0,
-		    "harness: pthread_create failed");
-	t0 = fault_now_ms();
-	while (done < ACTIVE) {
-		ret = SEAM_CALL(uecho_run_once(srv, calls++ % 2 ? -1 : INT_MAX));
-		if (ret < 0 && ret != -EINTR)
-			break;
-		done = 0;
-		for (int k = 0; k < ACTIVE; k++) {
-			cl_step(&cls[active[k]]);
-			done += cl_done(&cls[active[k]], false);
-		}
-	}
-	atomic_store(&starve_returned, true);
-	pthread_join(th, NULL);
-	grade_check(!seam_violation(), "%s", seam_violation());
+	done = starve_run_untimed(cls, active, ACTIVE, &ret, &ms);
 	grade_check(done == ACTIVE, "%d of %d clients got their 1000 bytes back; %s after %ld ms "
 		    "(%s). Before they sent, %d of %d connections were still waiting for buffers "
 		    "with all but %llu buffers free, and the connections given a turn had nothing "
@@ -6149,7 +6190,7 @@ GRADE_TEST_T(faults, waiting_untimed, 2,
 		    "lesson, section 7). Server: %s", done, ACTIVE,
 		    atomic_load(&starve_stopped)
 			    ? "uecho_run_once was still asleep, stopped by the grader"
-			    : "uecho_run_once returned", fault_now_ms() - t0,
+			    : "uecho_run_once returned", ms,
 		    grade_errno_str(ret), waiting_left, N, (unsigned long long)h_held, stats_text());
 	for (int k = 0; k < ACTIVE; k++)
 		cl_check(&cls[active[k]], active[k]);
@@ -6173,39 +6214,19 @@ GRADE_TEST_T(faults, fresh_waiting_untimed, 2,
 	     "while some wait with buffers free (lesson, section 7, \"who goes first\")", 10)
 {
 	enum { N = 150, ACTIVE = 8 };
-	struct rlimit rl;
 	struct client f, *cls;
 	struct linger lg = { 1, 0 };
-	int active[ACTIVE], nactive = 0, ret = 0, done = 0, calls = 0, unarmed = 0;
+	int active[ACTIVE], ret = 0, done, unarmed = 0;
 	static int sfd[N];
-	pthread_t th;
-	long t0;
+	long ms;
 
 	setup();
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < (rlim_t)(2 * N + 100)) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)(2 * N + 100)
-				      ? (rlim_t)(2 * N + 100) : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	starve_nofile(N);
 	srv_open_cfg(tcp_listener(), 256, 64, 16384);
 	turn(0);
 	/* The filler, as in 09.48: its receive takes every buffer in one burst
 	 * before the server sees a CQE, and its echo cannot leave. */
-	client_sndbuf = 1 << 20;
-	cl_open(&f, 0, 2048);
-	client_sndbuf = 0;
-	f.reading = false;
-	want_accepted = 1;
-	grade_check(turn_until(accepted_enough, STALL_MS), "a client connected, the server "
-		    "accepted: %s (TODO 5)", stats_text());
-	for (long end = fault_now_ms() + STALL_MS; server_fd_of(f.fd) < 0 && fault_now_ms() < end;)
-		turn(1);
-	starve_filler = f.fd;
-	starve_filler_srv = server_fd_of(f.fd);
-	grade_check(starve_filler_srv >= 0, "a client connected, yet no receive was armed for it: "
-		    "%s (TODO 5)", stats_text());
-	setsockopt(starve_filler_srv, SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+	starve_filler_open(&f, 1);
 	if (fill_ring(obs.ring))
 		for (long end = fault_now_ms() + STALL_MS;
 		     stats().bufs_held < 64 && fault_now_ms() < end;)
@@ -6230,38 +6251,8 @@ GRADE_TEST_T(faults, fresh_waiting_untimed, 2,
 		sfd[i] = server_fd_of2(cls[i].fd, true);
 		unarmed += sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == 0;
 	}
-	for (int i = N; i-- > 0 && nactive < ACTIVE;)
-		if (sfd[i] >= 0 && obs.recv_on_fd[sfd[i]] == 0)
-			active[nactive++] = i;
-	for (int i = N; i-- > 0 && nactive < ACTIVE;) {
-		bool taken = false;
-
-		for (int k = 0; k < nactive; k++)
-			taken |= active[k] == i;
-		if (!taken)
-			active[nactive++] = i;
-	}
-	for (int k = 0; k < ACTIVE; k++)
-		cl_step(&cls[active[k]]);
-
-	atomic_store(&starve_returned, false);
-	atomic_store(&starve_stopped, false);
-	grade_check(pthread_create(&th, NULL, stop_after_2s_unless_done, NULL) == 0,
-		    "harness: pthread_create failed");
-	t0 = fault_now_ms();
-	while (done < ACTIVE) {
-		ret = SEAM_CALL(uecho_run_once(srv, calls++ % 2 ? -1 : INT_MAX));
-		if (ret < 0 && ret != -EINTR)
-			break;
-		done = 0;
-		for (int k = 0; k < ACTIVE; k++) {
-			cl_step(&cls[active[k]]);
-			done += cl_done(&cls[active[k]], false);
-		}
-	}
-	atomic_store(&starve_returned, true);
-	pthread_join(th, NULL);
-	grade_check(!seam_violation(), "%s", seam_violation());
+	starve_pick(active, ACTIVE, sfd, N, 0);
+	done = starve_run_untimed(cls, active, ACTIVE, &ret, &ms);
 	grade_check(done == ACTIVE, "%d of %d clients got their 1000 bytes back; %s after %ld ms "
 		    "(%s). Before they sent, %d of %d connections that came while the ring was "
 		    "empty still had no receive armed, with every buffer free, and those armed had "
@@ -6269,7 +6260,7 @@ GRADE_TEST_T(faults, fresh_waiting_untimed, 2,
 		    "ended and the others were never armed (TODO 4, 6; lesson, section 7). Server: %s",
 		    done, ACTIVE, atomic_load(&starve_stopped)
 				      ? "uecho_run_once was still asleep, stopped by the grader"
-				      : "uecho_run_once returned", fault_now_ms() - t0,
+				      : "uecho_run_once returned", ms,
 		    grade_errno_str(ret), unarmed, N, stats_text());
 	for (int k = 0; k < ACTIVE; k++)
 		cl_check(&cls[active[k]], active[k]);
