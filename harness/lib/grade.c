@@ -637,7 +637,8 @@ static void describe_failure(struct slot *s, struct criterion_test_stats *st)
 		       st->signal == SIGABRT ? ": abort() or a failed assert() in your code" :
 		       st->signal == SIGSEGV ? ": a bad pointer (one read from a block your code "
 					       "had freed, for one: the grader fills freed blocks "
-					       "with 0xdb bytes)" : "");
+					       "with 0xdb bytes, and in some tests takes their "
+					       "pages away, so that any read of one crashes)" : "");
 		/* The grader's build and test binary are gone once the grading
 		 * ends: the way to the line is a sanitized grading of this test. */
 		if (st->signal == SIGSEGV || st->signal == SIGBUS) {

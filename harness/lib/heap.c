@@ -34,7 +34,9 @@
  * violation (seam_violate), which fails the test.
  *
  * Freed blocks are poisoned and held back a while (the quarantine below), so
- * that the module's own use of a block after freeing it shows.
+ * that the module's own use of a block after freeing it shows. Where a test
+ * asks (seam_heap_fence), small blocks get pages of their own, taken away
+ * when freed (the fence below), so that any read of one afterwards faults.
  */
 #define _GNU_SOURCE
 #include "seams.h"
@@ -42,15 +44,19 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define HEAP_BUCKETS 65536
 
 struct block {
 	void *ptr;
 	size_t size;
+	bool fenced;   /* on pages of its own (the fence below) */
 	struct block *next;
 };
 
@@ -161,8 +167,9 @@ static bool fail_now(void)
 	return true;
 }
 
-/* Account for a new block (ptr may be NULL: a failed allocation). */
-static void remember(void *ptr, size_t size)
+/* Account for a new block (ptr may be NULL: a failed allocation); fenced
+ * if it lies on pages of its own (fence_alloc). */
+static void remember_block(void *ptr, size_t size, bool fenced)
 {
 	struct block *b;
 
@@ -173,6 +180,7 @@ static void remember(void *ptr, size_t size)
 	if (b) {
 		b->ptr = ptr;
 		b->size = size;
+		b->fenced = fenced;
 		b->next = buckets[bucket_of(ptr)];
 		buckets[bucket_of(ptr)] = b;
 		usage.blocks++;
@@ -181,9 +189,15 @@ static void remember(void *ptr, size_t size)
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
+static void remember(void *ptr, size_t size)
+{
+	remember_block(ptr, size, false);
+}
+
 /* Forget a block the module frees or reallocates: true, and its size in
- * *size if size is not NULL, if it was the module's. */
-static bool forget(void *ptr, size_t *size)
+ * *size if size is not NULL, if it was the module's; *fenced (if not NULL)
+ * says whether it lies on pages of its own. */
+static bool forget_block(void *ptr, size_t *size, bool *fenced)
 {
 	struct block **pp, *b = NULL;
 
@@ -197,12 +211,37 @@ static bool forget(void *ptr, size_t *size)
 			usage.frees++;
 			if (size)
 				*size = b->size;
+			if (fenced)
+				*fenced = b->fenced;
 			break;
 		}
 	}
 	__real_pthread_mutex_unlock(&heap_lock);
 	free(b);
 	return b != NULL;
+}
+
+static bool forget(void *ptr, size_t *size)
+{
+	return forget_block(ptr, size, NULL);
+}
+
+/* True if ptr is a block of the module's on pages of its own (its size in
+ * *size); the block stays the module's. */
+static bool is_fenced(void *ptr, size_t *size)
+{
+	bool fenced = false;
+
+	__real_pthread_mutex_lock(&heap_lock);
+	for (struct block *b = buckets[bucket_of(ptr)]; b; b = b->next) {
+		if (b->ptr == ptr) {
+			fenced = b->fenced;
+			*size = b->size;
+			break;
+		}
+	}
+	__real_pthread_mutex_unlock(&heap_lock);
+	return fenced;
 }
 
 static bool should_fail(void)
@@ -515,6 +554,88 @@ void seam_heap_quarantine_check(void)
 	__real_pthread_mutex_unlock(&heap_lock);
 }
 
+/* --- freed blocks taken away (a fence), where a test asks ------------ */
+
+/*
+ * The quarantine shows a write into a freed block, and a pointer read from
+ * one; an int read from one goes unseen: a descriptor number of 0xdbdbdbdb
+ * fails its close quietly, a state no switch names does nothing, and the
+ * mistake passes. Where a test turns the fence on (seam_heap_fence), each
+ * block the module allocates from then on, up to FENCE_MAX_BLOCK bytes, is
+ * put on pages of its own (mmap), and freeing it takes them away (mprotect
+ * PROT_NONE): any access afterwards faults at once, and the test crashes
+ * where the code reads. FENCE_HELD freed blocks are held so; the oldest is
+ * unmapped when more come (its pages may then be mapped again for a new
+ * block). Not under AddressSanitizer (SAN=1), which sees every such access.
+ * Blocks allocated before the fence went on stay in the quarantine's care.
+ */
+#define FENCE_HELD 8192
+#define FENCE_MAX_BLOCK ((size_t)64 << 10)
+
+static atomic_bool fence_on;
+static void *fence_held[FENCE_HELD];
+static size_t fence_held_len[FENCE_HELD];
+static unsigned fence_head, fence_count;
+
+void seam_heap_fence(bool on)
+{
+	atomic_store(&fence_on, on);
+}
+
+/* The bytes mapped for a fenced block of size bytes and its guard. */
+static size_t fence_len(size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (size + canary_len() + page - 1) / page * page;
+}
+
+/* Pages of its own for a block of size bytes aligned to align, or NULL if
+ * the fence is off, the block too large or too aligned for it, or mmap
+ * failed (the caller then allocates as usual). */
+static void *fence_alloc(size_t size, size_t align)
+{
+	void *p;
+
+	if (!atomic_load(&fence_on) || __asan_init || size > FENCE_MAX_BLOCK ||
+	    align > (size_t)sysconf(_SC_PAGESIZE))
+		return NULL;
+	/* the real mmap: the module's own calls to it are counted, not this one */
+	p = SEAM_REAL(mmap)(NULL, fence_len(size), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Take away the pages of the freed fenced block p (size bytes asked for);
+ * unmap the oldest one held if there is no room. A block the kernel may
+ * still write into (in_flight, already reported) is left mapped: its
+ * write must not fault the kernel's side. */
+static void fence_put(void *p, size_t size, bool in_flight)
+{
+	void *out = NULL;
+	size_t out_len = 0;
+
+	if (in_flight)
+		return;   /* a violation already; the pages stay (a leak, once) */
+	if (mprotect(p, fence_len(size), PROT_NONE) != 0) {
+		munmap(p, fence_len(size));
+		return;
+	}
+	__real_pthread_mutex_lock(&heap_lock);
+	if (fence_count == FENCE_HELD) {
+		out = fence_held[fence_head];
+		out_len = fence_held_len[fence_head];
+		fence_head = (fence_head + 1) % FENCE_HELD;
+		fence_count--;
+	}
+	fence_held[(fence_head + fence_count) % FENCE_HELD] = p;
+	fence_held_len[(fence_head + fence_count) % FENCE_HELD] = fence_len(size);
+	fence_count++;
+	__real_pthread_mutex_unlock(&heap_lock);
+	if (out)
+		munmap(out, out_len);
+}
+
 /* --- the allocator as the module sees it ------------------------------ */
 
 void *seam_malloc(size_t size);
@@ -528,6 +649,22 @@ void *seam_memalign(size_t align, size_t size);
 char *seam_strdup(const char *s);
 char *seam_strndup(const char *s, size_t n);
 
+/* A fenced block of size bytes aligned to align (0: as malloc aligns), its
+ * new bytes perturbed (unless zeroed: fresh pages are), its guard set and
+ * accounted; NULL if it cannot be fenced (fence_alloc). */
+static void *fenced_new(size_t size, size_t align, bool zeroed)
+{
+	void *p = fence_alloc(size, align);
+
+	if (!p)
+		return NULL;
+	if (!zeroed)
+		perturb(p, 0, size);
+	canary_set(p, size);
+	remember_block(p, size, true);
+	return p;
+}
+
 void *seam_malloc(size_t size)
 {
 	void *p;
@@ -536,6 +673,8 @@ void *seam_malloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if ((p = fenced_new(size, 0, false)))
+		return p;
 	p = malloc(with_canary(size));
 	perturb(p, 0, size);
 	if (p)
@@ -552,6 +691,8 @@ void *seam_calloc(size_t n, size_t size)
 		errno = ENOMEM;  /* as calloc refuses a product that overflows */
 		return NULL;
 	}
+	if ((p = fenced_new(n * size, 0, true)))
+		return p;
 	p = calloc(1, with_canary(n * size));
 	if (p)
 		canary_set(p, n * size);
@@ -575,6 +716,24 @@ void *seam_realloc(void *ptr, size_t size)
 	if (should_fail() || !with_canary(size)) {
 		errno = ENOMEM;
 		return NULL;  /* the old block stays the module's */
+	}
+	/* A fenced block moves, always: its old pages are then taken away,
+	 * so code that goes on using the old pointer faults. */
+	if (is_fenced(ptr, &old_size)) {
+		p = fenced_new(size, 0, false);
+		if (!p) {
+			p = malloc(with_canary(size));
+			if (!p) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			perturb(p, 0, size);
+			canary_set(p, size);
+			remember(p, size);
+		}
+		memcpy(p, ptr, old_size < size ? old_size : size);
+		seam_free(ptr);
+		return p;
 	}
 	/* Forgotten first: after a successful realloc the old pointer may not
 	 * be used at all. If realloc fails, the block is still the module's. */
@@ -610,14 +769,19 @@ void *seam_reallocarray(void *ptr, size_t n, size_t size)
 
 void seam_free(void *ptr)
 {
+	bool fenced, in_flight;
 	size_t size;
 
 	if (!ptr)
 		return;
-	if (forget(ptr, &size)) {
+	if (forget_block(ptr, &size, &fenced)) {
 		canary_check(ptr, size, "freed");
 		seam_uring_reap();
-		quarantine_put(ptr, size, !check_not_in_flight((uintptr_t)ptr, size, "freed"));
+		in_flight = check_not_in_flight((uintptr_t)ptr, size, "freed");
+		if (fenced)
+			fence_put(ptr, size, in_flight);
+		else
+			quarantine_put(ptr, size, !in_flight);
 		return;
 	}
 	free(ptr);
@@ -625,10 +789,17 @@ void seam_free(void *ptr)
 
 int seam_posix_memalign(void **out, size_t align, size_t size)
 {
+	void *p;
 	int err;
 
 	if (should_fail() || !with_canary(size))
 		return ENOMEM;
+	/* posix_memalign's own refusal of a bad alignment comes first */
+	if (align && !(align & (align - 1)) && align % sizeof(void *) == 0 &&
+	    (p = fenced_new(size, align, false))) {
+		*out = p;
+		return 0;
+	}
 	err = posix_memalign(out, align, with_canary(size));
 	if (err == 0) {
 		perturb(*out, 0, size);
@@ -646,6 +817,8 @@ void *seam_aligned_alloc(size_t align, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (align && !(align & (align - 1)) && (p = fenced_new(size, align, false)))
+		return p;
 	p = aligned_alloc(align, with_canary(size));
 	perturb(p, 0, size);
 	if (p)
@@ -662,6 +835,8 @@ void *seam_memalign(size_t align, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (align && !(align & (align - 1)) && (p = fenced_new(size, align, false)))
+		return p;
 	p = memalign(align, with_canary(size));
 	perturb(p, 0, size);
 	if (p)

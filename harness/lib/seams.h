@@ -21,6 +21,7 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -126,6 +127,15 @@ void seam_heap_fail(long nth, long count);
 /* A violation if the module wrote into a block it had freed and that is
  * still held back poisoned (heap.c's quarantine); grade_test_end asks. */
 void seam_heap_quarantine_check(void);
+/* From now on, put each block the module allocates (up to 64 KiB) on pages
+ * of its own, and take them away when it frees the block (heap.c's fence):
+ * a read of a freed block then crashes the test where it happens, instead
+ * of finding 0xdb bytes and going on. For tests whose scenario frees
+ * objects that later events may still name, and that never free a block of
+ * the module's themselves (glibc's free cannot take back a mapping). Off:
+ * blocks allocated from then on are the allocator's again. No effect under
+ * SAN=1. */
+void seam_heap_fence(bool on);
 
 /*
  * Buffers the kernel owns (heap.c): the libaio seams record the buffer of
