@@ -3127,48 +3127,9 @@ URING_TEST(mechanism, no_ext_arg_cq_bound, 1,
  * 0-3 are pipes that get their data only once every file read is reaped (or
  * after two seconds in io_uring_enter without that: a stall); on a ring of 4
  * they fill the SQ by themselves, and the file reads behind them must still
- * start. A full SQ is submitted to make room, not waited on.
+ * start. A full SQ is submitted to make room, not waited on. The harness
+ * thread is ring_loop.h's stall_thread, with four pipes.
  */
-struct sq_stall {
-	pid_t tid;
-	const struct io_uring *ring;
-	unsigned others;       /* CQEs the file reads make                  */
-	int w[4];              /* the pipes' write ends                     */
-	unsigned head_at_write;
-	bool stalled;
-	volatile bool stop;
-};
-
-static void *sq_stall_thread(void *arg)
-{
-	struct sq_stall *s = arg;
-	long since = -1, start = fault_now_ms();
-
-	seam_mark_harness_thread();
-	while (!s->stop && fault_now_ms() - start < 4000) {
-		unsigned head = __atomic_load_n(s->ring->cq.khead, __ATOMIC_ACQUIRE);
-
-		if (task_in_syscall(getpid(), s->tid, SYS_io_uring_enter)) {
-			if (since < 0)
-				since = fault_now_ms();
-			if (head >= s->others || fault_now_ms() - since >= 2000) {
-				s->stalled = head < s->others;
-				s->head_at_write = head;
-				break;
-			}
-		} else {
-			since = -1;
-		}
-		fault_nap();
-	}
-	for (int i = 0; i < 4; i++) {
-		if (SEAM_REAL(write)(s->w[i], "SLOWDATA", 8) != 8)
-			s->stalled = true;
-		close(s->w[i]);
-	}
-	return NULL;
-}
-
 URING_TEST(mechanism, slow_reads_fill_the_sq, 1,
 	   "ubatch_read on a ring of 4 (CQ 8) at qd 8: 4 slow reads (pipes) fill the SQ; the 28 "
 	   "file reads behind them still start and finish while the pipes wait",
@@ -3182,7 +3143,7 @@ URING_TEST(mechanism, slow_reads_fill_the_sq, 1,
 	unsigned char *data, *bufs = grade_xmalloc(size), slow[4][8];
 	int fd = data_file("f", size, &data);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
-	struct sq_stall s = { 0 };
+	struct stall_watch s = { .npipes = 4 };
 	int p[4][2], ret;
 	struct ubatch b;
 	pthread_t t;
@@ -3190,7 +3151,7 @@ URING_TEST(mechanism, slow_reads_fill_the_sq, 1,
 	for (size_t i = 0; i < np; i++) {
 		fault_pipe(p[i], 0);
 		reqs[i] = (struct batch_req){ p[i][0], 0, 8, slow[i], 0x5a5a };
-		s.w[i] = p[i][1];
+		s.pipe_w[i] = p[i][1];
 	}
 	for (size_t i = 0; i < nf; i++)
 		reqs[np + i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
@@ -3201,7 +3162,7 @@ URING_TEST(mechanism, slow_reads_fill_the_sq, 1,
 	s.tid = (pid_t)syscall(SYS_gettid);
 	s.ring = &b.ring;
 	s.others = (unsigned)nf;
-	grade_check(pthread_create(&t, NULL, sq_stall_thread, &s) == 0, "harness: pthread_create");
+	grade_check(pthread_create(&t, NULL, stall_thread, &s) == 0, "harness: pthread_create");
 	ret = run_read(&b, reqs, n, 8);
 	s.stop = true;
 	pthread_join(t, NULL);
@@ -3211,7 +3172,7 @@ URING_TEST(mechanism, slow_reads_fill_the_sq, 1,
 		    "only %u of the 28 file reads reaped, while requests 0-3 (pipes with no data "
 		    "yet) filled the SQ of 4: at qd 8 the window has room for 4 more reads. When "
 		    "the SQ is full, submit what is queued and keep queueing; wait only once the "
-		    "window is full or every request is started", s.head_at_write);
+		    "window is full or every request is started", s.khead_at_write);
 	for (size_t i = 0; i < np; i++)
 		grade_check(reqs[i].res == 8 && memcmp(slow[i], "SLOWDATA", 8) == 0, "request %zu "
 			    "(a pipe): res %s, expected 8", i, grade_errno_str(reqs[i].res));

@@ -364,17 +364,19 @@ static void rl_two_threads_two_rings(void)
 	free(data);
 }
 
-/* The no-stall test's harness thread: it feeds the
- * slow request (a pipe) only once the call sleeps in io_uring_enter with
+/* The no-stall tests' harness thread: it feeds the
+ * slow requests (pipes) only once the call sleeps in io_uring_enter with
  * every other read reaped, or once it has slept there for two whole seconds
  * with reads left undone (a margin for a loaded machine: a correct module
  * never waits there long). */
+#define STALL_PIPES_MAX 4
 struct stall_watch {
 	pid_t tid;             /* the test thread                          */
 	const struct io_uring *ring;
 	unsigned others;       /* CQEs the other reads make                */
-	int pipe_w;
-	unsigned khead_at_write; /* CQEs reaped when the pipe was fed      */
+	int pipe_w[STALL_PIPES_MAX]; /* the slow requests' write ends      */
+	unsigned npipes;
+	unsigned khead_at_write; /* CQEs reaped when the pipes were fed    */
 	bool stalled;
 	volatile bool stop;
 };
@@ -402,9 +404,11 @@ static void *stall_thread(void *arg)
 		}
 		fault_nap();
 	}
-	if (SEAM_REAL(write)(s->pipe_w, "SLOWDATA", 8) != 8)
-		s->stalled = true;
-	close(s->pipe_w);
+	for (unsigned i = 0; i < s->npipes; i++) {
+		if (SEAM_REAL(write)(s->pipe_w[i], "SLOWDATA", 8) != 8)
+			s->stalled = true;
+		close(s->pipe_w[i]);
+	}
 	return NULL;
 }
 
@@ -430,7 +434,8 @@ static bool stall_case(int fd, const unsigned char *data, size_t n, unsigned qd,
 	s.tid = (pid_t)syscall(SYS_gettid);
 	s.ring = &u.ring;
 	s.others = (unsigned)n - 1;
-	s.pipe_w = p[1];
+	s.pipe_w[0] = p[1];
+	s.npipes = 1;
 	grade_check(pthread_create(&t, NULL, stall_thread, &s) == 0, "harness: pthread_create");
 	ret = RL_READ(&u, reqs, n, qd);
 	s.stop = true;
