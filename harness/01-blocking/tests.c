@@ -4284,31 +4284,49 @@ GRADE_TEST(batch, three_gib_request, 1,
 
 /* ------------------------------------------------- copy_file, continued */
 
-/* An open() that succeeds and leaves errno at EINTR, as any successful
- * call may (errno(3)): errno says nothing about a call that did not fail,
- * so a retry loop that looks at errno must look at open's result first. */
-#define DIRTY_OPEN(name, params, call)                                  \
-	static int dirty_##name params                                  \
+/* The open family through the real calls, each result then handed to
+ * after_open(path, fd), whose return is the call's: a test's way to act
+ * on every open of the module (after_open_hooks(NULL) ends it). */
+static int (*after_open)(const char *path, int fd);
+
+#define AFTER_OPEN(name, params, call)                                  \
+	static int after_##name params                                  \
 	{                                                               \
 		mode_t mode;                                            \
 		va_list ap;                                             \
-		int fd;                                                 \
                                                                         \
 		va_start(ap, flags);                                    \
 		mode = open_hooks_mode(flags, ap);                      \
 		va_end(ap);                                             \
-		fd = call;                                              \
-		if (fd >= 0)                                            \
-			errno = EINTR;                                  \
-		return fd;                                              \
+		return after_open(path, call);                          \
 	}
-DIRTY_OPEN(open, (const char *path, int flags, ...), SEAM_REAL(open)(path, flags, mode))
-DIRTY_OPEN(open64, (const char *path, int flags, ...), SEAM_REAL(open64)(path, flags, mode))
-DIRTY_OPEN(openat, (int dirfd, const char *path, int flags, ...),
+AFTER_OPEN(open, (const char *path, int flags, ...), SEAM_REAL(open)(path, flags, mode))
+AFTER_OPEN(open64, (const char *path, int flags, ...), SEAM_REAL(open64)(path, flags, mode))
+AFTER_OPEN(openat, (int dirfd, const char *path, int flags, ...),
 	   SEAM_REAL(openat)(dirfd, path, flags, mode))
-DIRTY_OPEN(openat64, (int dirfd, const char *path, int flags, ...),
+AFTER_OPEN(openat64, (int dirfd, const char *path, int flags, ...),
 	   SEAM_REAL(openat64)(dirfd, path, flags, mode))
-#undef DIRTY_OPEN
+#undef AFTER_OPEN
+
+static void after_open_hooks(int (*after)(const char *path, int fd))
+{
+	after_open = after;
+	seam_hook_open = after ? after_open : NULL;
+	seam_hook_open64 = after ? after_open64 : NULL;
+	seam_hook_openat = after ? after_openat : NULL;
+	seam_hook_openat64 = after ? after_openat64 : NULL;
+}
+
+/* An open() that succeeds and leaves errno at EINTR, as any successful
+ * call may (errno(3)): errno says nothing about a call that did not fail,
+ * so a retry loop that looks at errno must look at open's result first. */
+static int dirty_errno(const char *path, int fd)
+{
+	(void)path;
+	if (fd >= 0)
+		errno = EINTR;
+	return fd;
+}
 
 /* An open() of the source (the file at zero_late_src) after which
  * descriptor 0 is closed, as when another thread of the program closes its
@@ -4328,26 +4346,6 @@ static int zero_late_close(const char *path, int fd)
 	}
 	return fd;
 }
-
-#define ZERO_LATE_OPEN(name, params, pathv, call)                       \
-	static int zero_late_##name params                              \
-	{                                                               \
-		mode_t mode;                                            \
-		va_list ap;                                             \
-                                                                        \
-		va_start(ap, flags);                                    \
-		mode = open_hooks_mode(flags, ap);                      \
-		va_end(ap);                                             \
-		return zero_late_close(pathv, call);                    \
-	}
-ZERO_LATE_OPEN(open, (const char *path, int flags, ...), path, SEAM_REAL(open)(path, flags, mode))
-ZERO_LATE_OPEN(open64, (const char *path, int flags, ...), path,
-	       SEAM_REAL(open64)(path, flags, mode))
-ZERO_LATE_OPEN(openat, (int dirfd, const char *path, int flags, ...), path,
-	       SEAM_REAL(openat)(dirfd, path, flags, mode))
-ZERO_LATE_OPEN(openat64, (int dirfd, const char *path, int flags, ...), path,
-	       SEAM_REAL(openat64)(dirfd, path, flags, mode))
-#undef ZERO_LATE_OPEN
 
 GRADE_TEST(copy_file, descriptor_zero, 1,
 	   "copy_file works when descriptor 0 is free, so open() returns 0, also when that "
@@ -4371,17 +4369,10 @@ GRADE_TEST(copy_file, descriptor_zero, 1,
 		saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
 		close(0);
 		fds = fault_count_fds();
-		if (dirty) {
-			seam_hook_open = dirty_open;
-			seam_hook_open64 = dirty_open64;
-			seam_hook_openat = dirty_openat;
-			seam_hook_openat64 = dirty_openat64;
-		}
+		if (dirty)
+			after_open_hooks(dirty_errno);
 		got = SEAM_CALL(copy_file(src, dst, 4096));
-		seam_hook_open = NULL;
-		seam_hook_open64 = NULL;
-		seam_hook_openat = NULL;
-		seam_hook_openat64 = NULL;
+		after_open_hooks(NULL);
 		fds_after = fault_count_fds();
 		zero_open = fcntl(0, F_GETFD) != -1;
 		if (zero_open)
@@ -4420,15 +4411,9 @@ GRADE_TEST(copy_file, descriptor_zero, 1,
 				    "/dev/null as descriptor 0: %s", strerror(errno));
 		fds = fault_count_fds();
 		zero_late_src = src;
-		seam_hook_open = zero_late_open;
-		seam_hook_open64 = zero_late_open64;
-		seam_hook_openat = zero_late_openat;
-		seam_hook_openat64 = zero_late_openat64;
+		after_open_hooks(zero_late_close);
 		got = SEAM_CALL(copy_file(src, dst, 4096));
-		seam_hook_open = NULL;
-		seam_hook_open64 = NULL;
-		seam_hook_openat = NULL;
-		seam_hook_openat64 = NULL;
+		after_open_hooks(NULL);
 		grade_check(zero_late_src == NULL, "copy_file(src, dst, 4096) returned %s without "
 			    "opening the source %s with open(2) or openat(2)",
 			    grade_errno_str((ssize_t)got), src);
