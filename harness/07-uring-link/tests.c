@@ -74,6 +74,9 @@ static void module_setup(unsigned entries)
 			    "waiting is io_uring's: no polling, sleeping or threads of your own "
 			    "(lesson, \"The exercise\")");
 	watch_start(20000, NULL);
+	/* An injected submit error leaves the SQEs published, as a real one
+	 * does: what the kernel did not take is *khead .. sqe_tail. */
+	watch.publish_on_inject = true;
 }
 
 /* A module test: module_setup(entries) runs first, so a machine without

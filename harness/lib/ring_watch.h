@@ -21,6 +21,11 @@
  *     from then on, instead of calling the real function (the kernel took
  *     nothing, as for real), at a given call or at the first call where a
  *     condition holds (a read in the kernel; the SQ full with a CQE waiting);
+ *     with publish_on_inject, a submitting call's queued SQEs are first
+ *     published (the SQ tail stored, liburing's sqe_head moved to its
+ *     sqe_tail), as liburing does before io_uring_enter fails for real: the
+ *     SQEs the kernel did not take are then *khead .. sqe_tail, and code
+ *     that takes them back from sqe_head finds none;
  *   - after such an injection, feed pipes the test names, one per completion
  *     a real call waits for: the reads the code must drain complete only
  *     when it waits for them;
@@ -109,6 +114,7 @@
 #define WATCH_IOV_SLOTS 512
 #define WATCH_IOV_MAX 8
 #define WATCH_HELD_MAX 16
+#define WATCH_PUBLISHED_MAX 4
 
 struct ring_watch {
 	long calls;            /* liburing calls that may enter the kernel       */
@@ -127,6 +133,12 @@ struct ring_watch {
 	long inject_calls;     /* this many calls from inject_at (0: one)        */
 	int inject_when;       /* WATCH_WHEN_*: inject_at becomes the first call */
 	                       /* at which this holds (0: inject_at as set)      */
+	bool publish_on_inject; /* an injected error of a submitting call on a   */
+	                       /* ring without SQPOLL publishes the queued SQEs  */
+	                       /* first, as liburing does before it enters: the  */
+	                       /* kernel took none, yet sqe_head == sqe_tail     */
+	/* rings whose failed submit left SQEs published (watch_publish_failed) */
+	struct io_uring *published[WATCH_PUBLISHED_MAX];
 	/* pipes fed by the watch: after the injection, each real call that
 	 * waits for nr completions first writes 8 bytes into the next nr */
 	int feed_fds[4];
@@ -723,10 +735,48 @@ static bool watch_wake_early(struct io_uring *ring, const char *name, unsigned n
 	return true;
 }
 
+/* A submitting call fails (publish_on_inject): its queued SQEs are
+ * published as liburing publishes them before it enters (the SQ tail
+ * stored, sqe_head moved to sqe_tail), and the kernel takes none of them.
+ * Not on an SQPOLL ring, whose thread would take them. The ring is
+ * remembered: at its next call the watch counts the SQEs from *khead again
+ * (watch_unpublish), as they are then (taken back as NOPs, or not). */
+static void watch_publish_failed(struct io_uring *ring, const char *name)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned i;
+
+	if (!watch.publish_on_inject || !watch_is_submit(name) ||
+	    (ring->flags & IORING_SETUP_SQPOLL) || sq->sqe_head == sq->sqe_tail)
+		return;
+	for (i = 0; i < WATCH_PUBLISHED_MAX && watch.published[i] && watch.published[i] != ring; i++)
+		;
+	if (i == WATCH_PUBLISHED_MAX)
+		return;  /* more rings than the watch follows: leave this one as it is */
+	watch.published[i] = ring;
+	sq->sqe_head = sq->sqe_tail;
+	io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+}
+
+/* The code calls liburing on a ring whose failed submit published SQEs the
+ * kernel never took: they are queued again from the watch's point of view
+ * (sqe_head back at *khead; liburing's next flush publishes the same tail
+ * and submits tail - *khead, exactly as it would have). */
+static void watch_unpublish(struct io_uring *ring)
+{
+	for (unsigned i = 0; ring && i < WATCH_PUBLISHED_MAX; i++) {
+		if (watch.published[i] != ring)
+			continue;
+		ring->sq.sqe_head = *ring->sq.khead;
+		watch.published[i] = NULL;
+	}
+}
+
 /* A call that may enter the kernel; true (with *err) to fail it instead. */
 static bool watch_call(struct io_uring *ring, int *err)
 {
 	watch_release_held();  /* the code came back: the held reads end */
+	watch_unpublish(ring);
 	watch.calls++;
 	if (watch.limit && watch.calls > watch.limit) {
 		seam_disarm();
@@ -759,8 +809,10 @@ static bool watch_call(struct io_uring *ring, int *err)
 	{                                                         \
 		int err, ret;                                     \
 		watch.cur_nr = (nr);                              \
-		if (watch_call(ring, &err))                       \
+		if (watch_call(ring, &err)) {                     \
+			watch_publish_failed(ring, #name);        \
 			return err;                               \
+		}                                                 \
 		if (watch_pacing(ring, #name, (nr), &err))        \
 			return err;                               \
 		if (watch_ready_eagain(ring, #name, &err))        \
@@ -893,6 +945,7 @@ static void watch_io_uring_queue_exit(struct io_uring *ring)
 	if (ring_exit_refused(ring, "the chapter's header, the call that ends the ring"))
 		return;
 	watch_release_held();
+	watch_unpublish(ring);  /* its address may be another ring's next */
 	watch.exits++;
 	watch.exit_in_kernel = watch_in_kernel(ring);
 	watch.exit_cq_ready = io_uring_cq_ready(ring);
