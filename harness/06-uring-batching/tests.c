@@ -81,6 +81,9 @@ static void module_setup(unsigned entries)
 				    "section 7; TODO 6)");
 	}
 	watch_start(20000, NULL);
+	/* An injected submit error leaves the SQEs published, as a real one
+	 * does: what the kernel did not take is *khead .. sqe_tail. */
+	watch.publish_on_inject = true;
 }
 
 /* A module test: module_setup(entries) runs before anything else of the
@@ -1599,7 +1602,10 @@ URING_TEST(resources, heap_rings_fds, 2,
 #define RF_HINT_DRAIN "TODO 6: an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, but the reads " \
 	   "the kernel already has would still write into the caller's buffers: wait for each " \
 	   "of their completions (io_uring_wait_cqe, io_uring_cqe_seen) before returning the " \
-	   "error; -EINTR from that wait: wait again; if it fails otherwise, return (lesson, section 7)"
+	   "error; -EINTR from that wait: wait again; if it fails otherwise, return. The reads " \
+	   "it has are those submitted less io_uring_sq_ready() (counted from the kernel's " \
+	   "head), not less sqe_tail - sqe_head: liburing moves sqe_head when it publishes the " \
+	   "SQ, before the io_uring_enter that failed (lesson, section 7)"
 #define RF_TITLE_EAGAIN_FOREVER "ubatch_read: -EAGAIN from every liburing call ends the batch with an error; -EAGAIN with the SQ full and CQEs waiting loses no request"
 #define RF_HINT_EAGAIN_FOREVER "TODO 6: retry -EAGAIN / -EBUSY only while something moves; after a few rounds " \
 	   "without progress (nothing submitted, nothing reaped) return the error. TODO 8: " \

@@ -176,6 +176,9 @@ static void module_setup(unsigned entries)
 	seam_refuse_blocking_io("this module reads only through the ring (READ_FIXED or READ), "
 				"the rest of a short read too (TODO 8)");
 	watch_start(20000, NULL);
+	/* An injected submit error leaves the SQEs published, as a real one
+	 * does: what the kernel did not take is *khead .. sqe_tail. */
+	watch.publish_on_inject = true;
 	memset(&table_regs, 0, sizeof(table_regs));
 	seam_hook_io_uring_register_buffers = tabhook_buffers;
 	seam_hook_io_uring_register_buffers_tags = tabhook_buffers_tags;
@@ -3225,7 +3228,9 @@ URING_TEST(read, shared_shape, 1,
 #define RF_HINT_DRAIN \
 	"the loop (drain, given): an error other than -EINTR, -EAGAIN, -EBUSY ends the batch, " \
 	"but reads the kernel has still write into the caller's buffers: wait for their CQEs " \
-	"first; if waiting fails too, return. With SQPOLL the queued SQEs count too"
+	"first; if waiting fails too, return. With SQPOLL the queued SQEs count too; without, " \
+	"the kernel took all but io_uring_sq_ready() of them (counted from its head, not from " \
+	"liburing's sqe_head, which moved when the SQ was published before the failed enter)"
 #define RF_TITLE_EAGAIN_FOREVER \
 	"ufixed_read: -EAGAIN from every liburing call ends the batch; -EAGAIN with the SQ full " \
 	"and CQEs waiting loses no request"

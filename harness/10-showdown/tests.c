@@ -448,6 +448,9 @@ static void ch10_setup(void)
 	atomic_store(&reads_max_inflight, 0);
 	atomic_store(&caller_tid, 0);
 	watch_start(200000, NULL);
+	/* An injected submit error leaves the SQEs published, as a real one
+	 * does: what the kernel did not take is *khead .. sqe_tail. */
+	watch.publish_on_inject = true;
 	seam_hook_io_uring_queue_init_params = h_init_params;
 	seam_hook_io_uring_get_probe_ring = h_get_probe_ring;
 	seam_hook_io_uring_free_probe = h_free_probe;
