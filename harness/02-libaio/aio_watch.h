@@ -155,6 +155,8 @@ struct aio_watch {
 	long unpaused_retries;         /* io_submit again, no pause or wait since */
 	long pauses;                   /* nanosleep, usleep, ..., poll with no fds  */
 	long pauses_cut;               /* of them, answered EINTR (pause_eintrs)    */
+	long pauses_inflight;          /* of them, with reads of ours in flight (a  */
+	                               /* timed io_getevents for them is no pause)  */
 	long pauses_unasked;           /* of them, before io_submit first answered  */
 	                               /* -EAGAIN (or 0) in this call, real or      */
 	                               /* injected (waits for reads in flight are   */
@@ -417,6 +419,8 @@ static void paused(long long ns)
 	if (ns <= 0)
 		return;
 	aw.pauses++;
+	if (aw.inflight > 0 && !pause_is_wait)
+		aw.pauses_inflight++;
 	if (aw.submit_refusals == 0 && !pause_is_wait)
 		aw.pauses_unasked++;
 	aw.paused_ns += ns;
@@ -936,6 +940,7 @@ static void watch_next_call(void)
 	aw.pauses = 0;
 	aw.pauses_cut = 0;
 	aw.pauses_unasked = 0;
+	aw.pauses_inflight = 0;
 	aw.submit_refusals = 0;
 	aw.paused_ns = 0;
 	aw.zero_len_iocbs = 0;

@@ -1136,8 +1136,8 @@ static void check_eintr_waits_again(const char *what)
 }
 
 GRADE_TEST(faults, getevents_eintr, 2,
-	   "io_getevents interrupted by a signal (-EINTR, every second call; 20 times in a "
-	   "row): waited again as before, for one completion",
+	   "io_getevents interrupted by a signal (-EINTR, every second call; 20 and 10000 "
+	   "times in a row): waited again as before, for one completion",
 	   "TODO 5: -EINTR from io_getevents means a signal handler ran while you waited; "
 	   "nothing happened to the requests: call it again (pitfall 8)")
 {
@@ -1168,6 +1168,19 @@ GRADE_TEST(faults, getevents_eintr, 2,
 		  "(wait again after each: a count of tries does not apply to -EINTR)");
 	grade_check(aw.eintrs == 20, "harness: %ld -EINTR were injected, not 20", aw.eintrs);
 	check_eintr_waits_again("40 requests at qd 8, io_getevents answering -EINTR 20 times "
+				"in a row");
+	/* A long wait in a process with a fast interval timer (a profiler's
+	 * SIGPROF every millisecond): thousands of -EINTR in one wait. Any
+	 * count of tries runs out; there must be none. */
+	watch_start();
+	aw.eintr_first = 10000;
+	aw.poll_delay = 1000;
+	run_batch(&p, 8, "40 requests at qd 8, io_getevents answering -EINTR 10000 times in a "
+		  "row (a signal every millisecond during a wait of 10 s): wait again after each, "
+		  "with no count of tries");
+	grade_check(aw.eintrs == 10000, "harness: %ld -EINTR were injected, not 10000",
+		    aw.eintrs);
+	check_eintr_waits_again("40 requests at qd 8, io_getevents answering -EINTR 10000 times "
 				"in a row");
 	plan_free(&p);
 	close_datafile(&f);
@@ -1342,6 +1355,26 @@ GRADE_TEST(faults, signal_during_read, 2,
 			    "-EINTR is a signal that came before any byte of that piece: submit it "
 			    "again however often it comes, with no count of tries (TODO 6, pitfall "
 			    "11)", pa.eintrs, errno_name(ret), errno_name(one.res));
+
+		/* A long burst: the same piece interrupted 1000 times in a row (a
+		 * signal every millisecond while a pipe stays empty for a second). */
+		buf = aligned_buffer(5000);
+		pfd = grade_open("/dev/null", O_RDONLY);
+		one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
+		watch_start();
+		pretend_aio_start(pfd, buf, 4096);
+		pa.cap = 1000;
+		pa.eintr_piece = 2;
+		pa.eintr_count = 1000;
+		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
+		close(pfd);
+		free(buf);
+		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
+			    "time, its second piece interrupted 1000 times in a row (res -EINTR %ld "
+			    "times): laio_batch_read returned %s, res %s, expected 0 and 5000. A "
+			    "count of tries, even a large one, turns a busy signal handler into a "
+			    "failed read: submit the piece again each time, with no count (TODO 6, "
+			    "pitfall 11)", pa.eintrs, errno_name(ret), errno_name(one.res));
 	}
 
 	/* -EINTR in res while other reads are in flight: the interrupted piece
@@ -1420,6 +1453,13 @@ GRADE_TEST(faults, eagain_paced, 2,
 		    "qd reads. Reap (min_nr 1), then refill and io_submit again (TODO 4; laio.h: "
 		    "\"reap at least one completion, then retry\"; pitfall 3)", aw.eagain_rewaits,
 		    aw.eagain_rewait_min_nr, aw.eagain_rewait_inflight);
+	grade_check(aw.pauses_inflight == 0, "io_submit answered -EAGAIN with requests in "
+		    "flight, and your code paused %ld time(s) (nanosleep, usleep, poll, ...) while "
+		    "reads of its own were in flight: a completion is what frees the room "
+		    "-EAGAIN lacked, and io_getevents (min_nr 1) waits exactly until one comes; "
+		    "a sleep on top of it only leaves the refill late. Pause only when nothing "
+		    "of yours is in flight (TODO 4; laio.h: \"Nothing else pauses\"; pitfall 7)",
+		    aw.pauses_inflight);
 	/* qd 2, io_submit taking one iocb per call and answering -EAGAIN every
 	 * second call: the -EAGAIN comes with exactly one request in flight. */
 	watch_start();
@@ -1647,8 +1687,8 @@ GRADE_TEST(faults, error_after_partial, 2,
 
 GRADE_TEST(faults, everything_at_once, 2,
 	   "partial submits, -EAGAIN, -EINTR, short reads, completions latest first and "
-	   "bad requests, all in one batch; then io_submit answering -EINTR 3, and 200, times in a "
-	   "row",
+	   "bad requests, all in one batch; then io_submit answering -EINTR 3, 200 and 10000 "
+	   "times in a row",
 	   "TODOs 4-6: each fault alone has its own test above; start with those")
 {
 	struct datafile f = make_datafile("f", 300000, O_RDONLY);
@@ -1708,6 +1748,26 @@ GRADE_TEST(faults, everything_at_once, 2,
 			    "-EAGAIN tries (TODO 4; laio.h)", errno_name(ret), aw.submit_eintrs);
 		plan_check(&p, "60 requests at qd 8, io_submit answering -EINTR 200 times in a "
 			   "row before each call it answers");
+	}
+
+	/* One burst of 10000 in a row (a signal every millisecond while the
+	 * kernel is busy): no count of tries, however high, applies. */
+	{
+		struct plan q = random_plan(&f, 4, 4096);
+		int ret;
+
+		watch_start();
+		aw.submit_eintr_run = 10000;
+		aw.submit_limit = 30000;
+		ret = SEAM_CALL(laio_batch_read(q.reqs, q.n, 4));
+		grade_check(ret == 0, "laio_batch_read returned %s when io_submit answered -EINTR "
+			    "10000 times in a row before it took the batch (%ld in all), expected 0: "
+			    "however many come, each -EINTR is a signal that came first; a count of "
+			    "tries, even a large one, turns a busy signal handler into a failure "
+			    "(TODO 4; laio.h)", errno_name(ret), aw.submit_eintrs);
+		plan_check(&q, "4 requests at qd 4, io_submit answering -EINTR 10000 times in a "
+			   "row before it takes them");
+		plan_free(&q);
 	}
 	plan_free(&p);
 	close_datafile(&f);
@@ -3196,8 +3256,8 @@ GRADE_TEST(ctx, every_path_leaves_the_context, 2,
 }
 
 GRADE_TEST(faults, getevents_timeout_runs_out, 1,
-	   "io_getevents with a timeout coming back with no event (the time ran out): not an "
-	   "error, the batch waits again and returns 0",
+	   "io_getevents with a timeout coming back with no event (the time ran out, 3 and "
+	   "1000 times in a row): not an error, the batch waits again and returns 0",
 	   "TODO 5: io_getevents returns the number of events, and with a timeout that can be 0: "
 	   "nothing finished yet, which is no error of the batch; wait again (or wait with no "
 	   "timeout at all, as the lesson does) (io_getevents(2), RETURN VALUE)")
@@ -3211,6 +3271,16 @@ GRADE_TEST(faults, getevents_timeout_runs_out, 1,
 	aw.timeout_zeros = 3;
 	run_batch(&p, 4, "30 requests at qd 4, the first three io_getevents with a timeout "
 		  "answering 0 events (the time ran out)");
+	/* A slow device (a disk retrying a sector, a network filesystem):
+	 * 1000 timed waits in a row run out. However long it takes, the
+	 * reads are still in flight; a watchdog that gives up after some
+	 * number of empty waits returns an error the contract has no room
+	 * for, with the reads still going. */
+	watch_start();
+	aw.timeout_zeros = 1000;
+	run_batch(&p, 4, "30 requests at qd 4, the first 1000 io_getevents with a timeout "
+		  "answering 0 events (a device that takes its time): no count of empty waits "
+		  "ends the batch, wait again");
 	plan_free(&p);
 	close_datafile(&f);
 }
@@ -3811,4 +3881,144 @@ GRADE_TEST(direct, short_reads_continue, 1,
 	plan_free(&p);
 	close(fd);
 	close_datafile(&f);
+}
+
+/* ------------------------------------ a whole call inside another's submit */
+
+/*
+ * Caller A reads 16 requests at qd 4, so after its first wait most of them
+ * are still to start. The first io_submit A makes after io_getevents handed
+ * it events (the refill) is held before it reaches the kernel until caller
+ * B's whole laio_batch_read (24 requests of another file, qd 4) has
+ * returned; then it goes on. A piece of bookkeeping kept in a static and
+ * set when a batch starts (the next request to start, the number of iocbs
+ * pending or of idle slots, a count in flight, the window) then holds what
+ * B's call left in it when A goes on: A starts the wrong requests or none,
+ * drops iocbs it never counted, or pops slots still in flight, every time.
+ * (02.51 lets A go at B's first wait, when B has set up its whole window
+ * and A has made no call since its own window went out.)
+ */
+#define WHOLE_A_N 16
+#define WHOLE_B_N 24
+
+static struct {
+	sem_t a_held;         /* A is held in its refill's io_submit        */
+	sem_t b_returned;     /* B's laio_batch_read returned               */
+	atomic_int a_reaped;  /* A's io_getevents handed back events        */
+	atomic_int a_was_held;
+	atomic_int b_ran;
+	atomic_int a_timed_out;
+	struct plan *b_plan;
+	int b_rc;
+} whole;
+static _Thread_local int whole_role;   /* 1: caller A (the test), 2: caller B */
+
+static int whole_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev,
+			   struct timespec *timeout)
+{
+	int r = SEAM_REAL(io_getevents)(ctx, min_nr, nr, ev, timeout);
+
+	if (r > 0 && whole_role == 1)
+		atomic_store(&whole.a_reaped, 1);
+	return r;
+}
+
+static int whole_submit(io_context_t ctx, long nr, struct iocb **list)
+{
+	struct timespec dl;
+
+	if (whole_role == 1 && atomic_load(&whole.a_reaped) &&
+	    !atomic_exchange(&whole.a_was_held, 1)) {
+		sem_post(&whole.a_held);
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += TWO_WAIT_S;
+		while (sem_timedwait(&whole.b_returned, &dl) != 0)
+			if (errno != EINTR) {
+				atomic_store(&whole.a_timed_out, 1);
+				break;
+			}
+	}
+	return SEAM_REAL(io_submit)(ctx, nr, list);
+}
+
+static void *whole_second_caller(void *arg)
+{
+	struct timespec dl;
+
+	(void)arg;
+	whole_role = 2;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += TWO_WAIT_S;
+	while (sem_timedwait(&whole.a_held, &dl) != 0 && errno == EINTR)
+		;
+	whole.b_rc = laio_batch_read(whole.b_plan->reqs, whole.b_plan->n, 4);
+	atomic_store(&whole.b_ran, 1);
+	sem_post(&whole.b_returned);
+	return NULL;
+}
+
+GRADE_TEST_T(batch, a_whole_call_inside_another, 1,
+	     "a second thread runs a whole batch of its own while the first is about to "
+	     "submit its refill: the first goes on where it was",
+	     "laio.h: several threads may call laio_batch_read at the same moment; keep "
+	     "every piece of a call's bookkeeping (the next request to start, the counts of "
+	     "pending iocbs, idle slots and reads in flight, the window, the slots) in memory "
+	     "of that call, never in a static variable that each call resets when it starts "
+	     "(TODOs 2 and 3)", 15)
+{
+	struct datafile fa = make_datafile("a", 128 * 1024, O_RDONLY);
+	struct datafile fb = make_datafile("b", 128 * 1024, O_RDONLY);
+	struct plan pa = plan_new(WHOLE_A_N), pb = plan_new(WHOLE_B_N);
+	pthread_t t;
+	int rc;
+
+	for (size_t i = 0; i < WHOLE_A_N; i++)
+		plan_read(&pa, i, &fa, -1, (off_t)(4096 * i), 4096, "caller A's 4 KiB read");
+	for (size_t i = 0; i < WHOLE_B_N; i++)
+		plan_read(&pb, i, &fb, -1, (off_t)(4096 * i + 1000), 3000,
+			  "caller B's 3000-byte read");
+	grade_check(sem_init(&whole.a_held, 0, 0) == 0 &&
+		    sem_init(&whole.b_returned, 0, 0) == 0, "harness: sem_init failed");
+	whole.b_plan = &pb;
+	whole.b_rc = 12345;
+	whole_role = 1;
+	seam_hook_io_getevents = whole_getevents;
+	seam_hook_io_submit = whole_submit;
+	grade_check(SEAM_REAL(pthread_create)(&t, NULL, whole_second_caller, NULL) == 0,
+		    "harness: cannot start the second caller");
+	seam_arm();
+	rc = laio_batch_read(pa.reqs, pa.n, 4);
+	/* An A that was never held (it failed first, or never refilled) must
+	 * not leave B waiting: B then runs alone, after A. */
+	if (!atomic_exchange(&whole.a_was_held, 1))
+		sem_post(&whole.a_held);
+	else
+		atomic_store(&whole.a_was_held, 2);
+	SEAM_REAL(pthread_join)(t, NULL);
+	seam_disarm();
+	seam_hook_io_getevents = NULL;
+	seam_hook_io_submit = NULL;
+	grade_check(atomic_load(&whole.a_was_held) == 2, "caller A (16 reads at qd 4, returned "
+		    "%s) never called io_submit after io_getevents had handed it completions: at "
+		    "qd 4 the other 12 requests go out as completions free their slots (TODO 3)",
+		    errno_name(rc));
+	grade_check(atomic_load(&whole.b_ran) && !atomic_load(&whole.a_timed_out),
+		    "harness: caller B's batch did not return while caller A was held");
+	grade_check(rc == 0 && whole.b_rc == 0, "caller A (16 reads at qd 4) was about to "
+		    "submit its refill while caller B ran a whole batch of 24 reads at qd 4 in "
+		    "another thread; then A went on. A returned %s and B %s, expected 0 and 0. "
+		    "Something of A's call was kept where B's call could change it (a static "
+		    "variable?): every call's state lives in memory of its own (laio.h)",
+		    errno_name(rc), errno_name(whole.b_rc));
+	plan_check(&pa, "caller A (16 reads at qd 4), held at its refill's io_submit while "
+		   "caller B ran a whole batch of 24 reads in another thread: A's call lost "
+		   "track of its own requests (the next one to start, or a count, kept in a "
+		   "static variable that B's call set again?)");
+	plan_check(&pb, "caller B, which ran its whole batch while caller A was held");
+	sem_destroy(&whole.a_held);
+	sem_destroy(&whole.b_returned);
+	plan_free(&pa);
+	plan_free(&pb);
+	close_datafile(&fa);
+	close_datafile(&fb);
 }
