@@ -280,7 +280,8 @@ int uring_probe_features(struct uring_features *out);
  * between or after, as long as they do not begin with "IORING_".
  *
  * Returns 0, or -errno from uring_probe_features(); out == NULL is
- * -EINVAL; a write error on out is -EIO.
+ * -EINVAL, checked first (before any ring is set up, so also where setup
+ * would fail); a write error on out is -EIO.
  */
 int uring_feature_report(FILE *out);
 

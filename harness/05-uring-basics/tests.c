@@ -611,7 +611,7 @@ static void check_retries_free(const struct seam_heap *before, const char *who,
 
 GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 	   "uring_read_full asks again when cqe->res is -EAGAIN or -EINTR (once, or 200 times "
-	   "in a row), and returns -EIO and -ECANCELED",
+	   "in a row), and returns -EIO, -ECANCELED and -ENOMEM",
 	   "TODO 4: not every negative res is the answer: -EINTR is asked again, -EAGAIN too"
 	   " but only after waiting for readiness; the rest is returned (lesson section 8, "
 	   "pitfall 7)")
@@ -674,6 +674,18 @@ GRADE_TEST(read_full, retries_eagain_eintr_results, 2,
 		    "again, every other negative res is the answer (uring_basics.h; lesson "
 		    "section 8; TODO 4)", errno_name(got));
 	check_idle(ring, "uring_read_full returning -ECANCELED");
+	/* Nor is a shortage of kernel memory a "try again": -ENOMEM in res is
+	 * the request's answer (asked again after a poll, it would spin, since
+	 * a poll says nothing about memory). */
+	inject(OPS_READ, 0, 1, -ENOMEM);
+	got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), 100));
+	grade_check(got == -ENOMEM, "uring_read_full returned %s when the read completed with "
+		    "res = -ENOMEM; expected -ENOMEM: only -EINTR and -EAGAIN are asked again, "
+		    "every other negative res is the answer, -ENOMEM included (a poll before a "
+		    "retry waits for the descriptor, not for memory: a regular file is ready at "
+		    "once, so the retry would spin) (uring_basics.h; lesson section 8; TODO 4)",
+		    errno_name(got));
+	check_idle(ring, "uring_read_full returning -ENOMEM");
 	close(fd);
 	free(data);
 }
@@ -1026,18 +1038,26 @@ GRADE_TEST(write_full, errors_are_negative_errno, 2,
 }
 
 GRADE_TEST(write_full, zero_write_is_eio, 1,
-	   "uring_write_full returns -EIO when a write completes with res 0",
+	   "uring_write_full returns -EIO when a write completes with res 0, and frees what it "
+	   "allocated on that path",
 	   "TODO 5: res == 0 for a non-empty write is no progress; asking again would loop "
 	   "forever: return -EIO (pitfall 13)")
 {
 	const char *path = grade_path("out");
 	int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+	struct seam_heap heap;
 	struct io_uring *ring;
 	ssize_t got;
 
 	setup();
 	require_nop_inject();
 	ring = test_ring();
+	/* One plain write first: what a module allocates once is not a leak
+	 * here; what the -EIO path below keeps is. */
+	got = UCALL(uring_write_full(ring, fd, "abc", 3, 0));
+	grade_check(got == 3, "uring_write_full of 3 bytes returned %s, expected 3",
+		    errno_name(got));
+	seam_heap_usage(&heap);
 	uw.inject_ops = OPS_WRITE;
 	uw.inject_res = 0;
 	uw.inject_left = 50;
@@ -1070,6 +1090,9 @@ GRADE_TEST(write_full, zero_write_is_eio, 1,
 			    "19)", errno_name(got));
 		check_idle(ring, "uring_write_full");
 	}
+	grade_check_heap(&heap, "uring_write_full that returned -EIO for writes that completed "
+			 "with res = 0 (that return is a path like the others: free what the call "
+			 "allocated before it; TODO 5)");
 	close(fd);
 }
 
@@ -1981,6 +2004,16 @@ GRADE_TEST(features, report_lines, 2,
 	ret = UCALL(uring_feature_report(NULL));
 	grade_check(ret == -EINVAL, "uring_feature_report(NULL) returned %s, expected -EINVAL",
 		    errno_name(ret));
+	/* Checked first: no ring is set up for a report that has nowhere to go,
+	 * so where setup would fail the answer is still -EINVAL. */
+	doctor_kernel((struct doctor){ .setup_error = -EPERM });
+	ret = UCALL(uring_feature_report(NULL));
+	undoctor_kernel();
+	grade_check(ret == -EINVAL, "uring_feature_report(NULL) returned %s where ring setup "
+		    "would fail with -EPERM; expected -EINVAL: out == NULL is checked before "
+		    "anything else (before the probe sets a ring up), so the caller learns that its "
+		    "argument is wrong, not that io_uring is blocked (uring_basics.h, "
+		    "uring_feature_report; TODO 8)", errno_name(ret));
 	full = fopen("/dev/full", "w");
 	grade_check(full != NULL, "harness: fopen /dev/full: %s", strerror(errno));
 	seam_heap_usage(&heap);
@@ -2284,7 +2317,8 @@ static void inject(int ops, int skip, int left, int res)
 
 GRADE_TEST(read_full, error_after_progress, 2,
 	   "uring_read_full returns -EIO when a read fails after 3000 bytes came in (reads cut "
-	   "to 1000 bytes), and carries on after -EINTR and (at offset -1) -EAGAIN there",
+	   "to 1000 bytes), at an explicit offset and at offset -1, and carries on after -EINTR "
+	   "and (at offset -1) -EAGAIN there",
 	   "TODO 4: a negative res is the answer even after some bytes were read: return it, "
 	   "not the bytes so far (uring_basics.h: \"even if some bytes were already read\"); "
 	   "a retry after -EINTR or -EAGAIN goes on at buf + done and offset + done, it does "
@@ -2341,6 +2375,27 @@ GRADE_TEST(read_full, error_after_progress, 2,
 			    "%lld, expected %lld", sizeof(buf), (long long)pos,
 			    (long long)(500 + sizeof(buf)));
 		check_idle(ring, "uring_read_full after -EAGAIN mid-way");
+
+		/* -EIO after progress at the file position: offset -1 reads like
+		 * read(2), but reports like this API, not like read(2): the error,
+		 * not the 3000 bytes so far. */
+		grade_check(lseek(fd, 500, SEEK_SET) == 500, "harness: lseek failed");
+		watch_reset();
+		uw.clamp = 1000;
+		inject(OPS_READ, 3, 1, -EIO);
+		got = UCALL(uring_read_full(ring, fd, buf, sizeof(buf), -1));
+		uw.clamp = 0;
+		grade_check(uw.injected == 1, "uring_read_full at offset -1 returned %s after %ld "
+			    "read request(s); the 4th read was to fail", errno_name(got),
+			    uw.rw_sqes);
+		grade_check(got == -EIO, "uring_read_full at offset -1 returned %s when the 4th read "
+			    "(after 3000 bytes) completed with res = -EIO; expected -EIO: at the file "
+			    "position too, an error after partial progress is the answer, not the "
+			    "bytes so far. Offset -1 says where to read (like read(2)), not how to "
+			    "report: this API never returns a partial count (uring_basics.h, "
+			    "uring_read_full: \"even if some bytes were already read\"; TODO 4; "
+			    "pitfall 19)", errno_name(got));
+		check_idle(ring, "uring_read_full returning -EIO at offset -1");
 	}
 	close(fd);
 	free(data);
@@ -2406,7 +2461,8 @@ GRADE_TEST(write_full, error_after_progress, 2,
 
 GRADE_TEST(write_full, retries_eagain_eintr_results, 2,
 	   "uring_write_full asks again when cqe->res is -EAGAIN or -EINTR (once, or 200 "
-	   "times in a row, or after 3000 bytes), and returns -EIO",
+	   "times in a row, or after 3000 bytes: -EINTR, and -EAGAIN after a poll), and "
+	   "returns -EIO",
 	   "TODO 5: writes get the retries reads get: -EINTR is asked again, -EAGAIN too "
 	   "after waiting until the fd can take data; any other negative res is the answer "
 	   "(lesson section 8, pitfalls 7 and 20)")
@@ -2495,6 +2551,41 @@ GRADE_TEST(write_full, retries_eagain_eintr_results, 2,
 				 "lesson section 6)");
 	free(back);
 	check_idle(ring, "uring_write_full after -EINTR mid-way");
+	/* -EAGAIN after progress: the same writes, the 4th completes with
+	 * -EAGAIN. A write to a non-blocking descriptor that took 3000 bytes and
+	 * then had no room: wait for POLLOUT and write the rest, at buf + done
+	 * and offset + done. write(2) would report the 3000; this API reports
+	 * the whole call or an error. */
+	{
+		int fd = grade_open(path, O_WRONLY | O_CREAT | O_TRUNC);
+
+		watch_reset();
+		uw.clamp = 1000;
+		inject(OPS_WRITE, 3, 1, -EAGAIN);
+		got = UCALL(uring_write_full(ring, fd, data, 4500, 500));
+		uw.clamp = 0;
+		close(fd);
+	}
+	grade_check(uw.injected == 1, "uring_write_full returned %s after %ld write request(s); "
+		    "the 4th write was to complete with res = -EAGAIN", errno_name(got),
+		    uw.rw_sqes);
+	grade_check(got == 4500, "uring_write_full of 4500 bytes returned %s when the 4th write "
+		    "(after 3000 bytes, writes cut to 1000) completed with res = -EAGAIN; expected "
+		    "4500: -EAGAIN is \"not now\", after progress as before it: wait for POLLOUT, "
+		    "then write the rest; the count is of every byte of the call, never the bytes "
+		    "so far as write(2) on a non-blocking descriptor would say (uring_basics.h: \"a "
+		    "CQE whose res is -EINTR or -EAGAIN is retried, for reads and writes alike\"; "
+		    "TODO 5; lesson section 8)", errno_name(got));
+	back = grade_slurp(path, &backlen);
+	grade_check(backlen == 5000, "after uring_write_full of 4500 bytes at offset 500 with "
+		    "-EAGAIN after 3000 bytes, the file holds %zu bytes, expected 5000: after the "
+		    "poll the write goes on at offset + done (TODO 5)", backlen);
+	if (backlen == 5000)
+		grade_check_same(back + 500, data, 4500, "uring_write_full after -EAGAIN mid-way "
+				 "(the retry goes on at buf + done and offset + done; TODO 5, "
+				 "lesson section 8)");
+	free(back);
+	check_idle(ring, "uring_write_full after -EAGAIN mid-way");
 	free(data);
 }
 
@@ -3686,11 +3777,14 @@ GRADE_TEST(read_full, poll_result_checked, 2,
 	for (int k = 0; k < 4; k++) {
 		int dir = k % 2, pres = k < 2 ? -ECANCELED : -EAGAIN;
 		const char *who = dir ? "uring_write_full" : "uring_read_full";
+		struct seam_heap heap;
+		char what[200];
 
 		watch_reset();
 		inject(dir ? OPS_WRITE : OPS_READ, 0, 1 << 30, -EAGAIN);
 		uw.poll_inject_res = pres;
 		uw.poll_inject_left = -1;
+		seam_heap_usage(&heap);
 		got = dir ? SEAM_CALL(uring_write_full(ring, fd, data, sizeof(buf), 0))
 			  : SEAM_CALL(uring_read_full(ring, fd, buf, sizeof(buf), 10));
 		grade_check(!uw.budget_blown, "%s made more than %d submissions and was stopped: "
@@ -3703,6 +3797,12 @@ GRADE_TEST(read_full, poll_result_checked, 2,
 			    "the answer, not the -EAGAIN of the transfer before it (uring_basics.h: "
 			    "\"any other negative res is returned\"; lesson section 8; TODO 4/5)",
 			    who, errno_name(got), errno_name(pres), errno_name(pres));
+		/* Both functions were called above: a one-time allocation is not
+		 * counted, only what the failed poll's path keeps. */
+		snprintf(what, sizeof(what), "%s whose poll after -EAGAIN failed with %s (the "
+			 "return after a failed poll is a path like the others: free what the "
+			 "wait took; TODO 4/5)", who, grade_errno_str(pres));
+		grade_check_heap(&heap, what);
 		check_idle(ring, who);
 	}
 
@@ -5202,6 +5302,131 @@ GRADE_TEST(batch, one_request_in_flight_in_all, 1,
 			    errno_name(reqs[i].res), LEN);
 		grade_check_same(bufs[i], data + i * LEN, LEN, "a request's buffer");
 	}
+	close(fd);
+	free(data);
+}
+
+/* ==================================================================== */
+/* Hunt 55: what the fresh mistakes of that round showed.               */
+/* ==================================================================== */
+
+/* The source shrinks once the copy has begun: its first READ SQE, handed to
+ * the submit call, cuts the file (as a log being rotated would), before the
+ * kernel reads any of it. */
+static struct {
+	const char *path;
+	off_t to;
+	bool done;
+	int err;
+} shrink;
+
+static void shrink_src_at_first_read(const struct io_uring_sqe *sqe)
+{
+	if (sqe->opcode != IORING_OP_READ || shrink.done)
+		return;
+	shrink.done = true;
+	shrink.err = truncate(shrink.path, shrink.to) == 0 ? 0 : errno;
+}
+
+GRADE_TEST(copy, holds_only_what_it_copied, 1,
+	   "uring_copy_file of a source that reads fewer bytes than its st_size (it shrank "
+	   "from 50000 to 100 bytes once the copy began) onto an existing 20000-byte file: "
+	   "the destination holds the 100 bytes copied and nothing more",
+	   "TODO 6: the destination ends up with exactly the bytes the copy read, however long "
+	   "it and the source were when the copy began: truncate an existing regular dst (once "
+	   "it is known not to be src) whatever its size, and do not size it from the "
+	   "source's st_size in advance; only a read of 0 is the end (uring_basics.h, "
+	   "uring_copy_file: \"truncated if it is a regular file\"; pitfall 43)")
+{
+	unsigned char *data = grade_random_bytes(50000), *old = grade_random_bytes(20000), *back;
+	const char *src = grade_make_file("src", data, 50000);
+	const char *dst = grade_make_file("dst", old, 20000);
+	size_t backlen = 0;
+	off_t got;
+
+	setup();
+	seam_refuse_blocking_io(copy_no_blocking_io);
+	shrink.path = src;
+	shrink.to = 100;
+	shrink.done = false;
+	shrink.err = 0;
+	watch_reset();
+	uw.on_rw = shrink_src_at_first_read;
+	got = UCALL(uring_copy_file(src, dst, 4096));
+	uw.on_rw = NULL;
+	grade_check(got == 100, "uring_copy_file of a 50000-byte source that shrank to 100 bytes "
+		    "before its first read returned %s, expected 100 (the bytes there were to "
+		    "read)", errno_name((ssize_t)got));
+	grade_check(shrink.done && shrink.err == 0, "harness: cannot truncate the source: %s",
+		    strerror(shrink.err));
+	back = grade_slurp(dst, &backlen);
+	grade_check(back != NULL && backlen == 100, "after copying 100 bytes (the source's "
+		    "st_size said 50000 when the copy began) onto an existing 20000-byte file, the "
+		    "destination has %zu bytes, expected 100: %s (uring_basics.h, uring_copy_file: "
+		    "\"truncated if it is a regular file\"; TODO 6)", backlen,
+		    backlen == 20000 ? "the old destination was not truncated, because it was "
+		    "shorter than the source's st_size; but st_size is no promise of what the "
+		    "reads will give (a file that shrinks, a /sys file whose size says 4096): "
+		    "truncate an existing regular dst whatever its size"
+		    : backlen == 50000 ? "the destination was made as long as the source's "
+		    "st_size before the copy (preallocated), and the copy did not fill it: size "
+		    "nothing from st_size, the reads decide"
+		    : "it must hold exactly the bytes copied");
+	if (back && backlen >= 100)
+		grade_check_same(back, data, 100, "the destination of a copy whose source shrank");
+	free(back);
+	free(old);
+	free(data);
+}
+
+GRADE_TEST(batch, ring_failure_keeps_what_was_done, 1,
+	   "uring_serial_batch_read whose ring fails at its second request (-ENXIO from the "
+	   "submit call, once) returns -ENXIO, or 0 with -ENXIO in the requests not done only: "
+	   "the first request keeps its 512 bytes",
+	   "TODO 9: a ring failure ends the batch; the requests that finished before it "
+	   "finished. Either return the ring's -errno (the res fields are then unspecified), "
+	   "or give that -errno to every request not done and return 0, and then the done "
+	   "ones keep their bytes (uring_basics.h, uring_serial_batch_read: \"stores it in the "
+	   "res of every request not done\")")
+{
+	unsigned char *data = grade_random_bytes(4096), bufs[3][512];
+	int fd = grade_open(grade_make_file("f", data, 4096), O_RDONLY);
+	struct batch_req reqs[3] = {
+		{ fd, 0, 512, bufs[0], 1 }, { fd, 512, 512, bufs[1], 1 }, { fd, 1024, 512, bufs[2], 1 },
+	};
+	int before, ret;
+
+	setup();
+	seam_refuse_blocking_io(batch_no_blocking_io);
+	before = fault_count_fds();
+	/* The first submit call (request 0's read) works, the second fails once;
+	 * later ones would work again. */
+	uw.submit_error = -ENXIO;
+	uw.submit_error_left = 1;
+	uw.submit_error_skip = 1;
+	ret = UCALL(uring_serial_batch_read(reqs, 3, 2));
+	uw.submit_error = 0;
+	grade_check(uw.rw_sqes >= 1, "uring_serial_batch_read returned %s without a read request",
+		    errno_name(ret));
+	grade_check(ret == -ENXIO || ret == 0, "uring_serial_batch_read returned %s when its "
+		    "second submit call returned -ENXIO; expected -ENXIO (or 0 with -ENXIO in the "
+		    "res of the requests not done)", errno_name(ret));
+	if (ret == 0) {
+		grade_check(reqs[0].res == 512, "uring_serial_batch_read returned 0 after its ring "
+			    "failed at the second request, and request 0, which had read its 512 "
+			    "bytes before, has res %s: a ring failure goes into the res of the "
+			    "requests NOT done; one that finished keeps its result (uring_basics.h, "
+			    "uring_serial_batch_read; TODO 9)", errno_name(reqs[0].res));
+		grade_check_same(bufs[0], data, 512, "request 0, done before the ring failed");
+		grade_check(reqs[1].res == -ENXIO && reqs[2].res == -ENXIO, "uring_serial_batch_read "
+			    "returned 0 after its ring failed (-ENXIO) at the second request, with "
+			    "res %s and %s in requests 1 and 2; expected -ENXIO in both: the batch "
+			    "stops at a ring failure, and every request not done gets its error "
+			    "(uring_basics.h, uring_serial_batch_read; TODO 9)",
+			    errno_name(reqs[1].res), errno_name(reqs[2].res));
+	}
+	grade_check(fault_count_fds() == before, "uring_serial_batch_read left %d descriptor(s) "
+		    "open after the ring failed", fault_count_fds() - before);
 	close(fd);
 	free(data);
 }

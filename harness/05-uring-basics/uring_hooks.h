@@ -18,7 +18,8 @@
  *   - may complete READ/WRITE SQEs at explicit offsets below a bound as NOPs
  *     that report the bytes asked (up to the bound) without moving any data:
  *     lengths and totals beyond 4 GiB cost microseconds, and only the bytes
- *     from the bound on are really read or written;
+ *     from the bound on are really read or written (a faked write leaves the
+ *     file as long as the real one would have, a hole where its bytes were);
  *   - watch the IORING_OP_POLL_ADD requests: how many, for which events, and
  *     whether each retry after an injected -EAGAIN waited for one first; and
  *     may complete them with a chosen res (-EINTR, an error) instead;
@@ -55,6 +56,8 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Submissions one call may make before the hooks refuse the rest. */
 #define SUBMIT_BUDGET 20000
@@ -71,7 +74,8 @@ struct uring_watch {
 	const void *inject_at; /* non-NULL: only the SQEs whose buffer starts here match
 				* (a piece of one request, whatever the order) */
 	__u64 fake_below;      /* > 0: READ/WRITE at explicit offsets below this are
-				* NOPs reporting min(len, fake_below - off) bytes */
+				* NOPs reporting min(len, fake_below - off) bytes
+				* (a WRITE still extends the file that far) */
 	int submit_error;      /* < 0: submit calls fail with this, submitting nothing ... */
 	int submit_error_left; /* ... this many times (-1: every time) ... */
 	int submit_error_skip; /* ... after letting this many submit calls through */
@@ -121,6 +125,18 @@ static void nop_with_result(struct io_uring_sqe *sqe, int res)
 	sqe->user_data = user_data;
 }
 
+/* A write completed without moving data still leaves the file as long as
+ * the real write would have (a hole where its bytes were): the file's size
+ * is what the code under test wrote, whatever way it opened the file
+ * (O_APPEND writes land at the end of the file, not at sqe->off). */
+static void fake_write_extends(int fd, __u64 end)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (__u64)st.st_size < end)
+		(void)ftruncate(fd, (off_t)end);
+}
+
 static void tamper_sqe(struct io_uring_sqe *sqe)
 {
 	bool rw = is_rw(sqe, OPS_READ | OPS_WRITE);
@@ -168,6 +184,8 @@ static void tamper_sqe(struct io_uring_sqe *sqe)
 		if (res > 0x7ffff000u)
 			res = 0x7ffff000u;
 		uw.faked++;
+		if (sqe->opcode == IORING_OP_WRITE)
+			fake_write_extends(sqe->fd, sqe->off + res);
 		nop_with_result(sqe, (int)res);
 	}
 }
