@@ -1759,6 +1759,9 @@ struct uring_test {
 	long all_held_at;               /* the submit at which HOLD and both HOLDX were held */
 	long reads_while_all_held;      /* reads submitted after it, all three outstanding */
 	int fail_submit;                /* the first call handing SQEs over fails with it */
+	long fail_submit_skip;          /* ... after this many calls that handed SQEs over */
+	bool release_after_fail;        /* 11.41: once it failed, a wait frees every held read */
+	long reads_while_one_x_held;    /* reads submitted while one HOLDX was out, not both */
 	/* the search's last call that came back without a completion (an
 	 * error, or a look at an empty CQ): the watch's call number and the
 	 * CQ's tail when it was made (u_looked) */
@@ -1910,6 +1913,8 @@ static void u_on_sqe(const struct io_uring_sqe *sqe, unsigned pos, unsigned queu
 		if (U.all_held_at && U.submits > U.all_held_at && !U.released && !U.xreleased[0] &&
 		    !U.xreleased[1])
 			U.reads_while_all_held++;
+		if (U.xheld[0] && U.xheld[1] && U.xreleased[0] != U.xreleased[1])
+			U.reads_while_one_x_held++;
 	}
 	for (int i = 0; i < U_PLANS; i++)
 		if (U.plan[i] && (U.plan_node[i] >= 0 ? U.plan_node[i] == (long)id && !U.planned_sqe[i]
@@ -2026,6 +2031,11 @@ static void u_before_wait(struct io_uring *ring, unsigned nr)
 
 	if (held == 0)
 		return;
+	/* 11.41: a wait after the failed submit (which the search should not
+	 * make) gets the held read at once, so that the test can say what the
+	 * search did instead of timing out in a wait for SQEs never submitted */
+	if (U.release_after_fail && watch.injected)
+		ring = NULL;
 	if (!ring) {
 		u_release();
 		for (int j = 0; j < U_XHOLDS; j++)
@@ -2052,14 +2062,15 @@ static void u_on_cqe(struct io_uring_cqe *cqe)
 	(void)cqe;
 }
 
-/* 11.34: the first call that hands SQEs over fails with U.fail_submit,
+/* 11.34: the first call that hands SQEs over fails with U.fail_submit
+ * (11.41: the first after U.fail_submit_skip such calls went through),
  * whatever liburing calls the search made before it (a look at the empty
  * CQ is one too: io_uring_peek_cqe calls __io_uring_get_cqe when nothing
  * is ready, and a loop may reap before its first fill). */
 static void u_arm_submit_fail(struct io_uring *ring)
 {
 	if (U.fail_submit && !watch.injected && !watch.inject_at && ring == &U.ring &&
-	    io_uring_sq_ready(ring) > 0) {
+	    io_uring_sq_ready(ring) > 0 && U.fail_submit_skip-- <= 0) {
 		watch.inject_err = U.fail_submit;
 		watch.inject_at = watch.calls + 1;      /* this call (watch_call counts it) */
 	}
@@ -2263,6 +2274,9 @@ static void uring_new_query(void)
 		U.xheld[j] = U.xreleased[j] = false;
 	U.all_held_at = U.reads_while_all_held = 0;
 	U.fail_submit = 0;
+	U.fail_submit_skip = 0;
+	U.release_after_fail = false;
+	U.reads_while_one_x_held = 0;
 	U.cq_base = u_cq_tail(&U.ring);
 	memset(U.submit_first, 0, sizeof(U.submit_first));
 	memset(U.cqes_shown, 0, sizeof(U.cqes_shown));
@@ -3899,4 +3913,137 @@ GRADE_TEST(synthetic, wide_node, 1,
 		    "first few of its neighbours offered? (TODO 11: each read as ann_search's step "
 		    "3, every one of the nnbrs neighbours)", what, grade_errno_str(ret),
 		    ret > 0 ? ids[0] : 0, ret > 1 ? ids[1] : 0, ret > 2 ? ids[2] : 0);
+}
+
+/* After the numbers before it. A submit is refused (-EAGAIN, -EBUSY,
+ * -ENOMEM) after two went through: the first carried the entry's read, the
+ * second the first fill's four, of which read 2 is held back by the test,
+ * so that the third submit fails while that read is still the kernel's.
+ * The failed submit handed nothing over, but read 2's buffer may still be
+ * written at any moment: it must not be freed. And the error is the
+ * search's, returned at once: io_uring_enter(2)'s "reap some completions
+ * and try again" is about a CQ the program let overflow. */
+GRADE_TEST(uring, submit_fails_in_flight, 1,
+	   "ann_search_uring: a later submit failing (-EAGAIN, -EBUSY, -ENOMEM) while a read of an "
+	   "earlier submit is still in flight: that error returned at once, not a wait and a second "
+	   "try; the buffer of the read in flight not freed",
+	   "TODO 12: a submit that fails handed nothing over, but the reads of the submits before it "
+	   "are still the kernel's: return the error at once, keep the buffers of every read in "
+	   "flight, free the rest (README, \"Errors: drain, then return\")")
+{
+	static const int errs[] = { -EAGAIN, -EBUSY, -ENOMEM };
+	uint32_t ids[T_K];
+	struct seam_heap before, after;
+
+	uring_setup(8, false);
+	for (unsigned e = 0; e < sizeof(errs) / sizeof(errs[0]); e++) {
+		char what[160];
+		long calls;
+		bool in_flight;
+		int ret;
+
+		snprintf(what, sizeof(what), "query %u (k 10, L %u, W 4), read 2 slow and the third "
+			 "submit (the first after read 2's) failing with %s", 3 + e, T_REC_L,
+			 grade_errno_str(errs[e]));
+		uring_plan(0, U_HOLD, 2);
+		uring_new_query();
+		U.fail_submit = errs[e];
+		U.fail_submit_skip = 2;
+		U.release_after_fail = true;
+		seam_heap_usage(&before);
+		ret = urun(query(3 + e), T_K, T_REC_L, 4, ids, NULL, NULL);
+		seam_heap_usage(&after);
+		calls = watch.inject_at ? watch.calls - watch.inject_at : 0;
+		in_flight = U.held && !U.released;
+		uring_check_searched(ret, what);
+		grade_check(watch.injected, "%s: the search made only %ld submit(s) carrying reads, "
+			    "and the third was to fail: the walk goes on while the list holds unread "
+			    "candidates (TODO 10)", what, U.submits);
+		uring_after(what, true);
+		grade_check(ret == errs[e], "%s: the search returned %s, expected %s: a submit that "
+			    "fails with anything but -EINTR is the search's error, returned at once, "
+			    "also when reads of earlier submits are in flight. Waiting for one of them "
+			    "and submitting again is io_uring_enter(2)'s advice for a CQ the program "
+			    "let overflow, which W reads on a ring of at least W entries never do (ann.h, "
+			    "\"a submit or a wait failing with anything else\"; TODO 12; README, "
+			    "pitfall 27)", what, grade_errno_str(ret), grade_errno_str(errs[e]));
+		grade_check(calls < 100, "%s: the search made %ld more liburing calls after the "
+			    "failed submit before it returned (TODO 12)", what, calls);
+		grade_check(!U.held || in_flight, "%s: after the submit failed, the search waited for "
+			    "read 2 (the test lets a slow read through only when the search waits for "
+			    "it) before it returned: on a ring that has failed, a wait may never end. "
+			    "A submit or a wait that fails with anything but -EINTR is returned at once, "
+			    "without draining: the buffers of the reads in flight stay allocated, the "
+			    "caller exits the ring (ann.h, \"that error is returned at once\"; TODO 12; "
+			    "README, \"Errors: drain, then return\")", what);
+		grade_check(!in_flight || after.bytes - before.bytes >= (long long)ANN_SECTOR,
+			    "%s: the search returned with %lld bytes of its own still allocated, less "
+			    "than the buffer of read 2, which was still in flight: the failed submit "
+			    "handed nothing over, but the reads of the submits before it are the "
+			    "kernel's until their CQEs, and the kernel may write into their buffers "
+			    "at any moment. When a submit or a wait fails, keep the buffers of every "
+			    "read in flight, whichever call failed (ann.h; TODO 12; README, \"Errors: "
+			    "drain, then return\")", what, after.bytes - before.bytes);
+		grade_check(after.blocks - before.blocks <= 4, "%s, W 4: the search returned with %ld "
+			    "blocks of its own still allocated, more than the 4 read buffers: only the "
+			    "buffers of the reads in flight stay; the list, the seen set, the "
+			    "results... are freed as on any other return (ann.h; TODO 12)", what,
+			    after.blocks - before.blocks);
+	}
+}
+
+/* After the numbers before it. Entry 0 offers 1, 2 and 3 (on a line, the
+ * query at 0: estimates 4, 9, 16) and nothing else is in the list: at W 4
+ * the fill queues those three, and the test holds all of them back. It
+ * lets node 1 through first (it offers nothing new), so that the list is
+ * dry with two reads out, then one of 2 and 3, whichever the search's
+ * first wait needs. Each of them offers a node of its own (2: node 4,
+ * 3: node 5): a search that waits for one completion reads that node while
+ * the other slow read is still out. One that waits for every read in
+ * flight when it has nothing to fill reads it only after both. */
+GRADE_TEST(uring, dry_wait_one, 1,
+	   "ann_search_uring: with nothing left to fill and two reads slow, the search waits for "
+	   "one completion, not all: the node the first one offers is read while the other is "
+	   "still out",
+	   "TODO 11: step 3 waits for ONE completion (io_uring_wait_cqe), also when the fill found "
+	   "nothing to queue: the read that comes back first may offer candidates for the free "
+	   "slots (ann.h, ann_search_uring, step 3)")
+{
+	const char *what = "a graph of 6 nodes on a line, entry 0 offering 1, 2 and 3, node 2 "
+			   "offering 4 and node 3 offering 5, reads 1, 2 and 3 slow (k 2, L 6, W 4)";
+	uint32_t ids[2];
+	float dists[2], q[8] = { 0 };
+	int ret;
+
+	make_synthetic(0, 6, 8, 4);
+	synth_edge(0, 1);
+	synth_edge(0, 2);
+	synth_edge(0, 3);
+	synth_edge(1, 0);
+	synth_edge(2, 4);
+	synth_edge(3, 5);
+	synth_write_index("dry.ann", 6);
+	uring_setup(8, false);
+	uring_plan_node(0, U_HOLD, 1);
+	uring_plan_node(1, U_HOLDX, 2);
+	uring_plan_node(2, U_HOLDX, 3);
+	ret = usearch(q, 2, 6, 4, ids, dists, NULL);
+	uring_check_searched(ret, what);
+	uring_after(what, false);
+	uring_check_answer(q, 2, ret, ids, dists, what);
+	uring_check_exhausted(q, 6, ret, what);
+	grade_check(ret == 2 && ids[0] == 0 && ids[1] == 1, "%s: the search answered %s (%u, %u), "
+		    "expected nodes 0 and 1 (TODOs 10 and 11)", what, grade_errno_str(ret),
+		    ret > 0 ? ids[0] : 0, ret > 1 ? ids[1] : 0);
+	grade_check(U.held && U.xheld[0] && U.xheld[1] && uring_nodes() == 6, "%s: the search "
+		    "read %ld node(s); expected the entry, then nodes 1, 2 and 3 in flight together, "
+		    "then 4 and 5: at W 4 the fill queues every unread candidate while fewer than "
+		    "W reads are in flight (TODO 10)", what, uring_nodes());
+	grade_check(U.reads_while_one_x_held >= 1, "%s: the search read the node that the first "
+		    "of the slow reads 2 and 3 offered only after both had come back. With nothing "
+		    "to fill, it waited for every read in flight (io_uring_wait_cqe_nr, or a "
+		    "submit and wait for more than one), so the fast one's neighbour waited for "
+		    "the slow one. Step 3 waits for one completion, whatever the fill found: the "
+		    "first read back may offer candidates for the free slots (ann.h, "
+		    "ann_search_uring, step 3; TODO 11; README, \"The loop\")", what);
 }
