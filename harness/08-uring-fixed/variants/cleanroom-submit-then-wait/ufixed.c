@@ -259,7 +259,10 @@ static void top_up(struct batch *b)
 
 			while ((ret = io_uring_submit(b->ring)) == -EINTR)
 				;
-			if (ret <= 0 || !(sqe = io_uring_get_sqe(b->ring)))
+			/* On SQPOLL the SQEs just published are the thread's
+			 * to take: free_sqe waits for that room (before the
+			 * submit, io_uring_sqring_wait had nothing to wait for). */
+			if (ret <= 0 || !(sqe = free_sqe(b)))
 				return;
 		}
 		q->res = 0;

@@ -254,7 +254,11 @@ static void start_more(struct call *c)
 			while (ret == -EINTR);
 			if (ret <= 0)
 				return;
-			sqe = io_uring_get_sqe(c->ring);
+			/* On SQPOLL the SQEs just published are the thread's
+			 * to take: sqe_or_wait waits for that room (before
+			 * the submit, io_uring_sqring_wait had nothing to wait
+			 * for). */
+			sqe = sqe_or_wait(c);
 			if (!sqe)
 				return;
 		}
