@@ -4285,9 +4285,9 @@ GRADE_TEST(batch, three_gib_request, 1,
 /* ------------------------------------------------- copy_file, continued */
 
 /* The open family through the real calls, each result then handed to
- * after_open(path, fd), whose return is the call's: a test's way to act
+ * after_open_action(path, fd), whose return is the call's: a test's way to act
  * on every open of the module (after_open_hooks(NULL) ends it). */
-static int (*after_open)(const char *path, int fd);
+static int (*after_open_action)(const char *path, int fd);
 
 #define AFTER_OPEN(name, params, call)                                  \
 	static int after_##name params                                  \
@@ -4298,7 +4298,7 @@ static int (*after_open)(const char *path, int fd);
 		va_start(ap, flags);                                    \
 		mode = open_hooks_mode(flags, ap);                      \
 		va_end(ap);                                             \
-		return after_open(path, call);                          \
+		return after_open_action(path, call);                   \
 	}
 AFTER_OPEN(open, (const char *path, int flags, ...), SEAM_REAL(open)(path, flags, mode))
 AFTER_OPEN(open64, (const char *path, int flags, ...), SEAM_REAL(open64)(path, flags, mode))
@@ -4310,7 +4310,7 @@ AFTER_OPEN(openat64, (int dirfd, const char *path, int flags, ...),
 
 static void after_open_hooks(int (*after)(const char *path, int fd))
 {
-	after_open = after;
+	after_open_action = after;
 	seam_hook_open = after ? after_open : NULL;
 	seam_hook_open64 = after ? after_open64 : NULL;
 	seam_hook_openat = after ? after_openat : NULL;
