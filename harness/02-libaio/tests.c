@@ -1274,6 +1274,28 @@ GRADE_TEST(faults, pipe_in_pieces, 2,
 	close_datafile(&f);
 }
 
+/* One read of 5000 bytes at offset 4096 that the harness pretends to
+ * answer 1000 bytes at a time (the fd is /dev/null, never read), its second
+ * piece answered res -EINTR count times in a row. *one is the request as
+ * the module left it; the buffer is freed. */
+static int read_with_eintr_burst(long count, struct batch_req *one)
+{
+	unsigned char *buf = aligned_buffer(5000);
+	int pfd = grade_open("/dev/null", O_RDONLY);
+	int ret;
+
+	*one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
+	watch_start();
+	pretend_aio_start(pfd, buf, 4096);
+	pa.cap = 1000;
+	pa.eintr_piece = 2;
+	pa.eintr_count = count;
+	ret = SEAM_CALL(laio_batch_read(one, 1, 1));
+	close(pfd);
+	free(buf);
+	return ret;
+}
+
 GRADE_TEST(faults, signal_during_read, 2,
 	   "a signal interrupts a pipe read inside io_submit: res -EINTR is tried again, "
 	   "however often it comes, and before the next wait",
@@ -1315,66 +1337,36 @@ GRADE_TEST(faults, signal_during_read, 2,
 	plan_free(&p);
 
 	/* A request read in pieces of 1000 bytes whose second piece is
-	 * interrupted: the same piece goes again, from byte 1000. */
+	 * interrupted: the same piece goes again, from byte 1000. Once, then in
+	 * bursts: ten in a row, and a thousand (a signal every millisecond while
+	 * a pipe stays empty for a second). */
 	{
-		unsigned char *buf = aligned_buffer(5000);
-		int pfd = grade_open("/dev/null", O_RDONLY);   /* never read: it pretends */
-		struct batch_req one;
+		static const struct {
+			long count;
+			const char *times, *advice;
+		} burst[3] = {
+			{ 1, "once", "-EINTR means that piece read nothing: submit the same piece "
+			  "again, keeping the 1000 bytes already in" },
+			{ 10, "ten times in a row", "Each -EINTR is a signal that came before any "
+			  "byte of that piece: submit it again however often it comes, with no "
+			  "count of tries" },
+			{ 1000, "1000 times in a row", "A count of tries, even a large one, turns a "
+			  "busy signal handler into a failed read: submit the piece again each "
+			  "time, with no count" },
+		};
 
-		one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
-		watch_start();
-		pretend_aio_start(pfd, buf, 4096);
-		pa.cap = 1000;
-		pa.eintr_piece = 2;
-		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
-		close(pfd);
-		free(buf);
-		grade_check(pa.eintrs == 1, "harness: the second piece was not interrupted (%ld "
-			    "piece(s) submitted)", pa.pieces);
-		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
-			    "time, its second piece interrupted (res -EINTR): laio_batch_read returned "
-			    "%s, res %s, expected 0 and 5000. -EINTR means that piece read nothing: "
-			    "submit the same piece again, keeping the 1000 bytes already in (TODO 6, "
-			    "pitfall 11)", errno_name(ret), errno_name(one.res));
+		for (int k = 0; k < 3; k++) {
+			struct batch_req one;
+			int ret = read_with_eintr_burst(burst[k].count, &one);
 
-		/* Signals in a burst: the same piece interrupted ten times in a row. */
-		buf = aligned_buffer(5000);
-		pfd = grade_open("/dev/null", O_RDONLY);
-		one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
-		watch_start();
-		pretend_aio_start(pfd, buf, 4096);
-		pa.cap = 1000;
-		pa.eintr_piece = 2;
-		pa.eintr_count = 10;
-		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
-		close(pfd);
-		free(buf);
-		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
-			    "time, its second piece interrupted ten times in a row (res -EINTR %ld "
-			    "time): laio_batch_read returned %s, res %s, expected 0 and 5000. Each "
-			    "-EINTR is a signal that came before any byte of that piece: submit it "
-			    "again however often it comes, with no count of tries (TODO 6, pitfall "
-			    "11)", pa.eintrs, errno_name(ret), errno_name(one.res));
-
-		/* A long burst: the same piece interrupted 1000 times in a row (a
-		 * signal every millisecond while a pipe stays empty for a second). */
-		buf = aligned_buffer(5000);
-		pfd = grade_open("/dev/null", O_RDONLY);
-		one = (struct batch_req){ pfd, 4096, 5000, buf, 12345 };
-		watch_start();
-		pretend_aio_start(pfd, buf, 4096);
-		pa.cap = 1000;
-		pa.eintr_piece = 2;
-		pa.eintr_count = 1000;
-		ret = SEAM_CALL(laio_batch_read(&one, 1, 1));
-		close(pfd);
-		free(buf);
-		grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 at a "
-			    "time, its second piece interrupted 1000 times in a row (res -EINTR %ld "
-			    "times): laio_batch_read returned %s, res %s, expected 0 and 5000. A "
-			    "count of tries, even a large one, turns a busy signal handler into a "
-			    "failed read: submit the piece again each time, with no count (TODO 6, "
-			    "pitfall 11)", pa.eintrs, errno_name(ret), errno_name(one.res));
+			grade_check(pa.eintrs >= 1, "harness: the second piece was not interrupted "
+				    "(%ld piece(s) submitted)", pa.pieces);
+			grade_check(ret == 0 && one.res == 5000, "a read of 5000 bytes answered 1000 "
+				    "at a time, its second piece interrupted %s (res -EINTR %ld "
+				    "time(s)): laio_batch_read returned %s, res %s, expected 0 and "
+				    "5000. %s (TODO 6, pitfall 11)", burst[k].times, pa.eintrs,
+				    errno_name(ret), errno_name(one.res), burst[k].advice);
+		}
 	}
 
 	/* -EINTR in res while other reads are in flight: the interrupted piece
