@@ -2215,6 +2215,9 @@ static void uring_setup(unsigned entries, bool direct)
 	U.ring_flags0 = U.ring.flags;
 	U.int_flags0 = U.ring.int_flags;
 	watch_start(U_WATCHDOG, "a read resubmitted forever, or a wait that never ends?");
+	/* An injected submit error leaves the SQEs published, as a real one
+	 * does: what the kernel did not take is *khead .. sqe_tail. */
+	watch.publish_on_inject = true;
 	watch.on_sqe = u_on_sqe;
 	watch.edit_sqe = u_edit_sqe;
 	watch.before_wait = u_before_wait;
@@ -2328,8 +2331,11 @@ static void uring_after(const char *what, bool ring_failed)
 			U.xpipe[j][1] = -1;
 		}
 	if (queued) {
-		/* made NOPs first: their buffers may be freed already */
-		for (unsigned h = U.ring.sq.sqe_head; h != U.ring.sq.sqe_tail; h++)
+		/* made NOPs first: their buffers may be freed already. Counted
+		 * from *khead, not sqe_head: a submit that failed published
+		 * them (liburing moves sqe_head to the tail before it enters),
+		 * and the kernel took none. */
+		for (unsigned h = *U.ring.sq.khead; h != U.ring.sq.sqe_tail; h++)
 			io_uring_prep_nop(&U.ring.sq.sqes[h & U.ring.sq.ring_mask]);
 		io_uring_submit(&U.ring);
 	}
