@@ -200,7 +200,9 @@ int uecho_run_once(struct uecho *s, int timeout_ms);
  *
  * Calls uecho_run_once(s, -1) again and again, going on after -EINTR.
  * Returns 0 once uecho_stop has been called, or the -errno of a failure of
- * the loop itself.
+ * the loop itself. A submit the kernel refuses for now (-EAGAIN, -EBUSY:
+ * short of memory) is not one: its SQEs stay queued and a later turn
+ * submits them.
  */
 int uecho_run(struct uecho *s);
 
