@@ -2892,6 +2892,13 @@ URING_TEST(modes, iopoll, 2,
 	check_sqes("reads on an IOPOLL ring");
 	grade_check(ret == 0, "ufixed_read of buffered reads on an IOPOLL ring returned %s, "
 		    "expected 0: -EOPNOTSUPP is each request's result", grade_errno_str(ret));
+	/* Polling changes how completions are found, not how many reads may
+	 * wait for them: the window is min(qd, cq_entries) here too. */
+	grade_check(watch.max_inflight == 4, "ufixed_read of 6 reads at qd 4 on an IOPOLL ring "
+		    "had at most %u read(s) in flight at once, expected 4: the window is min(qd, "
+		    "cq_entries) on an IOPOLL ring too; polling finds the completions of many "
+		    "reads in one pass, it does not want them one at a time (the given loop; "
+		    "ufixed.h, ufixed_read; lesson, section 8)", watch.max_inflight);
 	/* -EOPNOTSUPP is the kernel's answer, not one to guess: on a device
 	 * with poll queues the same reads succeed. */
 	grade_check(sqe_rules.fixed_reads == 6 && sqe_rules.plain_reads == 0, "ufixed_read on an "
@@ -3197,10 +3204,41 @@ URING_TEST(read, shared_shape, 1,
 	grade_check(ret == -ENOMEM && fault_count_fds() == before, "ufixed_batch_read where every "
 		    "ring is refused with -ENOMEM returned %s (%d descriptor(s) left); expected "
 		    "-ENOMEM, as it came", grade_errno_str(ret), fault_count_fds() - before);
+	/* The ladder of smaller rings (ufixed.h: it may try smaller sizes) on 8
+	 * reads at qd 64: every ring refused (8, 4, 2 and 1 entries), then every
+	 * ring above 2 entries. Whatever each refused try allocated is freed
+	 * (the heap check below). */
+	for (int k = 0; k < 2; k++) {
+		unsigned char eight_bufs[8][100];
+		struct batch_req eight[8];
+
+		for (int i = 0; i < 8; i++)
+			eight[i] = (struct batch_req){ fd, (off_t)i * 1000, 100, eight_bufs[i], 1 };
+		watch_reset_counts();
+		watch.init_enomem = true;
+		watch.init_enomem_above = k ? 2 : 0;
+		ret = SEAM_CALL(ufixed_batch_read(eight, 8, 64));
+		watch.init_enomem = false;
+		grade_check(k ? ret == 0 || ret == -ENOMEM : ret == -ENOMEM, "ufixed_batch_read of 8 "
+			    "reads at qd 64, the kernel refusing every ring %s with -ENOMEM, "
+			    "returned %s after %ld set-up(s); expected %s", k ? "above 2 entries" :
+			    "(any size)", grade_errno_str(ret), watch.inits,
+			    k ? "0 (a smaller ring) or -ENOMEM as it came" : "-ENOMEM as it came");
+		for (int i = 0; k && ret == 0 && i < 8; i++)
+			grade_check(eight[i].res == 100 &&
+				    grade_first_diff(eight_bufs[i], data + (size_t)i * 1000, 100) < 0,
+				    "ufixed_batch_read on a smaller ring (every ring above 2 entries "
+				    "refused with -ENOMEM): request %d has res %s or not the file's "
+				    "bytes, expected 100", i, grade_errno_str(eight[i].res));
+		grade_check(fault_count_fds() == before, "ufixed_batch_read with rings refused "
+			    "for -ENOMEM left %d descriptor(s) open", fault_count_fds() - before);
+	}
 	/* Whatever the batch read allocated is freed on these paths too: a ring
-	 * failing inside the batch, a ring refused (-EPERM, -ENOMEM). */
-	grade_check_heap(&heap, "ufixed_batch_read calls whose ring failed or was refused "
-			 "(TODO 10: free what you allocate on every path, the early returns too)");
+	 * failing inside the batch, a ring refused (-EPERM, -ENOMEM), each
+	 * smaller ring tried after -ENOMEM. */
+	grade_check_heap(&heap, "ufixed_batch_read calls whose ring failed or was refused, "
+			 "also on the way down to smaller rings after -ENOMEM (TODO 10: free what "
+			 "you allocate on every path, the early returns and each refused try too)");
 	close(fd);
 	free(data);
 }
@@ -3941,4 +3979,104 @@ URING_TEST_T(modes, sqpoll_window_full, 1,
 		close(p[i][1]);
 	}
 	free(arena);
+}
+
+/*
+ * The waits that are not a round's bounded one sleep until a completion
+ * too, as 08.30 asks of the round's wait: the wait for a read the kernel
+ * has after -EAGAIN from a submit, and the drain after a fatal error. Four
+ * pipe reads held for half a second (feed_after_hold, ring_loop.h) beside
+ * four fixed file reads; -EAGAIN once (the call goes on), then -EBADR once
+ * (the call drains and fails), at the first call made with a read in the
+ * kernel. A wait in 1 ms steps makes hundreds of calls in that half second;
+ * the reference makes a handful.
+ */
+URING_TEST_T(faults, waits_sleep_after_errors, 1,
+	     "ufixed_read: after -EAGAIN from a submit, and in the drain after a fatal error, "
+	     "the wait for 4 pipe reads held half a second sleeps in the kernel instead of "
+	     "waking on a timer again and again",
+	     "the loop (wait_one and drain; given, chapter 06's TODO 6): a read the kernel has "
+	     "completes when it completes; wait for it with io_uring_wait_cqe, which sleeps "
+	     "until a CQE is there, not with a short timeout in a loop, which wakes the call "
+	     "hundreds of times a second for nothing (chapter 06's lesson, section 7; man 3 "
+	     "io_uring_wait_cqe)", 8, 10)
+{
+	static const struct { int err; const char *what; } rounds[] = {
+		{ -EAGAIN, "-EAGAIN from a submit" },
+		{ -EBADR, "-EBADR from a liburing call (the drain)" },
+	};
+	const size_t size = 4 * 4096;
+	unsigned char *data, *arena = arena_alloc(size);
+	int fd = data_file("f", size, &data);
+
+	for (size_t k = 0; k < 2; k++) {
+		unsigned char pipe_bufs[4][8];
+		struct batch_req reqs[8];
+		struct held h;
+		struct ufixed u;
+		pthread_t t;
+		int p[4][2], ret;
+		long calls;
+		unsigned left;
+		bool injected;
+
+		/* The pipes first: they are in the kernel, waiting, when the
+		 * file reads have completed. */
+		for (int i = 0; i < 4; i++) {
+			fault_pipe(p[i], 0);
+			h.w[i] = p[i][1];
+			reqs[i] = (struct batch_req){ p[i][0], 0, 8, pipe_bufs[i], 1 };
+			reqs[4 + i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, arena + i * 4096, 1 };
+		}
+		init_or_fail(&u, 8, 0);
+		RL_TABLES(&u, arena, size, fd);
+		watch_reset_counts();
+		watch.inject_when = WATCH_WHEN_BUSY;
+		watch.inject_err = rounds[k].err;
+		watch.limit = 5000;
+		watch.limit_why = "the pipes' data came after half a second and the call kept "
+				  "calling liburing: wait for a read the kernel has with "
+				  "io_uring_wait_cqe, which sleeps until it completes";
+		grade_check(pthread_create(&t, NULL, feed_after_hold, &h) == 0,
+			    "harness: pthread_create");
+		calls = watch.calls;
+		ret = run_read(&u, reqs, 8, 8);
+		calls = watch.calls - calls;
+		left = watch_in_kernel(&u.ring);
+		injected = watch.injected;
+		pthread_join(t, NULL);
+		watch_reset_counts();
+		grade_check(injected, "harness: no liburing call was made while the pipe reads were "
+			    "in the kernel (ufixed_read returned %s)", grade_errno_str(ret));
+		grade_check(left == 0, "ufixed_read returned %s after %s with %u read(s) still in "
+			    "the kernel: wait for every read the kernel has before returning",
+			    grade_errno_str(ret), rounds[k].what, left);
+		if (k == 0) {
+			grade_check(ret == 0, "ufixed_read after one %s returned %s, expected 0 (wait "
+				    "for a read the kernel has, then submit again)", rounds[k].what,
+				    grade_errno_str(ret));
+			for (int i = 0; i < 4; i++) {
+				check_req(&reqs[4 + i], (size_t)(4 + i), data, size, "beside reads held "
+					  "for half a second");
+				grade_check(reqs[i].res == 8 && memcmp(pipe_bufs[i], "HELDDATA", 8) == 0,
+					    "request %d (a pipe that got 8 bytes after %d ms): res %s, "
+					    "expected 8", i, HELD_MS, grade_errno_str(reqs[i].res));
+			}
+		} else {
+			grade_check(ret == -EBADR || (ret == 0 && reqs[0].res == 8 && reqs[3].res == 8),
+				    "ufixed_read after %s returned %s, expected -EBADR as it came",
+				    rounds[k].what, grade_errno_str(ret));
+		}
+		grade_check(calls <= HELD_MAX_CALLS, "ufixed_read made %ld liburing calls that enter "
+			    "the kernel while 4 pipe reads waited %d ms for data after %s (at most %d "
+			    "expected): it waits for them on a timer, waking and waiting again, "
+			    "instead of sleeping until a read completes (io_uring_wait_cqe)", calls,
+			    HELD_MS, rounds[k].what, HELD_MAX_CALLS);
+		SEAM_CALL_VOID(ufixed_exit(&u));
+		for (int i = 0; i < 4; i++)
+			close(p[i][0]);
+	}
+	close(fd);
+	free(arena);
+	free(data);
 }
