@@ -3540,3 +3540,247 @@ GRADE_TEST_T(copy, destination_write_only, 1,
 	}
 	free(data);
 }
+
+/* ------------------------------------ no state kept between calls (static) */
+
+/* The completions the first wait of a call asks for, whatever liburing
+ * call makes it: decided by the module before any completion can matter. */
+static unsigned first_wait_nr;
+
+static void record_first_wait(struct io_uring *ring, unsigned nr)
+{
+	(void)ring;
+	if (first_wait_nr == 0)
+		first_wait_nr = nr;
+}
+
+struct late_feed {
+	int w[2];
+	int ms;
+};
+
+static void *feed_late(void *arg)
+{
+	struct late_feed *f = arg;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = f->ms * 1000000L };
+
+	seam_mark_harness_thread();
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	for (int i = 0; i < 2; i++) {
+		if (SEAM_REAL(write)(f->w[i], "LATEDATA", 8) != 8)
+			grade_fail("harness: writing to a pipe failed");
+		close(f->w[i]);
+	}
+	return NULL;
+}
+
+/* The same batch on a fresh ring of the same size, before and after a call
+ * on another ring that met a slow read: a module that keeps no state
+ * between calls outside b (ubatch.h) asks the same of its first wait both
+ * times. */
+static unsigned first_wait_of(const unsigned char *data, int fd, unsigned char *arena)
+{
+	struct batch_req reqs[8];
+	struct ubatch a;
+	int ret;
+
+	for (int i = 0; i < 8; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, arena + i * 4096, 1 };
+	init_or_fail(&a, 16);
+	first_wait_nr = 0;
+	watch.before_wait = record_first_wait;
+	ret = run_read(&a, reqs, 8, 8);
+	watch.before_wait = NULL;
+	grade_check(ret == 0, "ubatch_read of 8 cached blocks (qd 8, a fresh ring of 16) returned "
+		    "%s, expected 0", grade_errno_str(ret));
+	for (size_t i = 0; i < 8; i++)
+		check_req(&reqs[i], i, data, 8 * 4096, "8 cached blocks on a fresh ring");
+	check_ring_clean(&a, "after 8 cached blocks");
+	SEAM_CALL_VOID(ubatch_exit(&a));
+	return first_wait_nr;
+}
+
+URING_TEST(mechanism, no_state_between_rings, 1,
+	   "ubatch_read keeps no state outside b: the same batch on a fresh ring waits the same "
+	   "way before and after another ring's call met slow reads (pipes fed after 200 ms)",
+	   "ubatch.h: every function keeps a call's state in b and in its own variables, never "
+	   "in a static or a global one. Whether the reads are slow (the bounded wait ran out, "
+	   "TODO 6) belongs to one call: keep it in the call's state, not in a static that "
+	   "makes every later call, on every ring and in every thread, wait one completion at a "
+	   "time (lesson, section 5 and pitfall 22)", 16)
+{
+	const size_t size = 8 * 4096;
+	unsigned char *data, *arena = grade_xmalloc(size), slow[2][8];
+	int fd = data_file("f", size, &data);
+	struct batch_req reqs[6];
+	struct late_feed feed;
+	struct ubatch other;
+	unsigned before, after;
+	pthread_t t;
+	int p[2][2], ret;
+
+	before = first_wait_of(data, fd, arena);
+
+	/* Another ring: 4 cached blocks and two pipes that get their bytes
+	 * only after 200 ms, long after any wait bounded in time ran out. */
+	for (int i = 0; i < 2; i++)
+		fault_pipe(p[i], 0);
+	for (int i = 0; i < 4; i++)
+		reqs[i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, arena + i * 4096, 1 };
+	for (int i = 0; i < 2; i++)
+		reqs[4 + i] = (struct batch_req){ p[i][0], 0, 8, slow[i], 1 };
+	init_or_fail(&other, 16);
+	feed = (struct late_feed){ { p[0][1], p[1][1] }, 200 };
+	grade_check(pthread_create(&t, NULL, feed_late, &feed) == 0, "harness: pthread_create");
+	ret = run_read(&other, reqs, 6, 8);
+	pthread_join(t, NULL);
+	grade_check(ret == 0 && reqs[4].res == 8 && reqs[5].res == 8 &&
+		    memcmp(slow[0], "LATEDATA", 8) == 0 && memcmp(slow[1], "LATEDATA", 8) == 0,
+		    "ubatch_read of 4 cached blocks and 2 pipes fed after 200 ms returned %s, the "
+		    "pipes' res %s and %s; expected 0, 8 and 8", grade_errno_str(ret),
+		    grade_errno_str(reqs[4].res), grade_errno_str(reqs[5].res));
+	SEAM_CALL_VOID(ubatch_exit(&other));
+	for (int i = 0; i < 2; i++)
+		close(p[i][0]);
+
+	after = first_wait_of(data, fd, arena);
+	grade_check(before == after, "the same batch (8 cached blocks, qd 8) on a fresh ring of 16 "
+		    "first waited for %u completion(s); after a call on another ring met slow "
+		    "reads it first waited for %u: something of that call was kept outside b (a "
+		    "static or a global: whether the reads are slow, the wait policy). ubatch.h: a "
+		    "call's state lives in b and in the call's own variables (TODO 6; lesson, "
+		    "pitfall 22)", before, after);
+	close(fd);
+	free(arena);
+	free(data);
+}
+
+/* ------------------------------- -EAGAIN while a slow read is in the kernel */
+
+/* The harness thread of 06.75: pipe F gets its bytes after F_MS; pipe S
+ * only once every other request's CQE has been consumed (the CQ head has
+ * moved past them), or, if that never happens, STALL_MS after F's: then
+ * the call waited for S along with the others. */
+#define EAGAIN_SLOW_F_MS 100
+#define EAGAIN_SLOW_STALL_MS 2000
+
+struct eagain_slow {
+	const struct io_uring *ring;
+	unsigned others;       /* CQEs to consume before S is fed            */
+	int f_w, s_w;
+	bool stalled;
+	volatile bool stop;
+};
+
+static void *eagain_slow_thread(void *arg)
+{
+	struct eagain_slow *e = arg;
+	long start = fault_now_ms();
+	bool f_fed = false;
+
+	seam_mark_harness_thread();
+	while (!e->stop) {
+		long now = fault_now_ms();
+
+		if (!f_fed && now - start >= EAGAIN_SLOW_F_MS) {
+			if (SEAM_REAL(write)(e->f_w, "FASTDATA", 8) != 8)
+				e->stalled = true;
+			close(e->f_w);
+			f_fed = true;
+		}
+		if (f_fed && __atomic_load_n(e->ring->cq.khead, __ATOMIC_ACQUIRE) >= e->others)
+			break;
+		if (now - start >= EAGAIN_SLOW_F_MS + EAGAIN_SLOW_STALL_MS) {
+			e->stalled = true;
+			break;
+		}
+		fault_nap();
+	}
+	if (!f_fed)
+		close(e->f_w);
+	if (SEAM_REAL(write)(e->s_w, "SLOWDATA", 8) != 8)
+		e->stalled = true;
+	close(e->s_w);
+	return NULL;
+}
+
+/* A wait that ran out of time (-ETIME) has not waited for a completion:
+ * the kernel is still short of resources for the next submit. */
+static int eagain_slow_after_wait(struct io_uring *ring, int ret)
+{
+	(void)ring;
+	if (ret == -ETIME)
+		watch.waited = false;
+	return ret;
+}
+
+URING_TEST(faults, eagain_while_reads_are_slow, 1,
+	   "ubatch_read: -EAGAIN from submits while two pipes are in the kernel (one fed after "
+	   "100 ms, one only once every other read is back): the call waits for a completion, "
+	   "however long it takes, one at a time, and finishes the batch",
+	   "TODO 6: after -EAGAIN or -EBUSY with reads in the kernel, wait for one completion "
+	   "(io_uring_wait_cqe), without a time limit: a read may take long, and a wait that ran "
+	   "out freed nothing, so counting it towards giving up ends a batch that was only slow. "
+	   "And wait for one, not for every read in the kernel: one of them may be the slowest "
+	   "of all (lesson, section 7)", 16)
+{
+	const size_t size = 8 * 4096;
+	unsigned char *data, *arena = grade_xmalloc(size), fbuf[8], sbuf[8];
+	int fd = data_file("f", size, &data);
+	struct batch_req reqs[10];
+	struct eagain_slow e = { 0 };
+	struct ubatch b;
+	pthread_t t;
+	int pf[2], ps[2], ret;
+
+	fault_pipe(pf, 0);
+	fault_pipe(ps, 0);
+	reqs[0] = (struct batch_req){ ps[0], 0, sizeof(sbuf), sbuf, 1 };
+	reqs[1] = (struct batch_req){ pf[0], 0, sizeof(fbuf), fbuf, 1 };
+	for (int i = 0; i < 8; i++)
+		reqs[2 + i] = (struct batch_req){ fd, (off_t)i * 4096, 4096, arena + i * 4096, 1 };
+	init_or_fail(&b, 16);
+	e.ring = &b.ring;
+	e.others = 9;
+	e.f_w = pf[1];
+	e.s_w = ps[1];
+	/* -EAGAIN from every submit with SQEs queued while a read is in the
+	 * kernel, until the code really waits (harness/lib/ring_watch.h). */
+	watch.eagain_until_wait = true;
+	watch.after_wait = eagain_slow_after_wait;
+	grade_check(pthread_create(&t, NULL, eagain_slow_thread, &e) == 0,
+		    "harness: pthread_create");
+	ret = run_read(&b, reqs, 10, 8);
+	e.stop = true;
+	pthread_join(t, NULL);
+	watch.eagain_until_wait = false;
+	watch.after_wait = NULL;
+	grade_check(watch.eagains > 0, "harness: no -EAGAIN was injected (the call never "
+		    "submitted with a read in the kernel)");
+	grade_check(ret == 0, "ubatch_read returned %s after %u -EAGAIN(s) from submits while "
+		    "pipes were in the kernel, expected 0: the reads were only slow (one came after "
+		    "%d ms). After -EAGAIN with reads in the kernel, wait for a completion without a "
+		    "time limit; a wait that ran out is not progress (TODO 6; lesson, section 7)",
+		    grade_errno_str(ret), watch.eagains, EAGAIN_SLOW_F_MS);
+	grade_check(ret != 0 || !e.stalled, "after -EAGAIN from a submit, ubatch_read waited for over %d ms "
+		    "without consuming the CQEs of the reads that were done or could be: it waited "
+		    "for every read in the kernel at once (io_uring_wait_cqe_nr), and one of them "
+		    "(a pipe) gets its data only once the others are back. Wait for one "
+		    "completion, reap it, go on (TODO 6; lesson, section 7)", EAGAIN_SLOW_STALL_MS);
+	if (ret == 0) {
+		grade_check(reqs[0].res == 8 && memcmp(sbuf, "SLOWDATA", 8) == 0 &&
+			    reqs[1].res == 8 && memcmp(fbuf, "FASTDATA", 8) == 0,
+			    "the pipes' results: res %s and %s, expected 8 and 8",
+			    grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res));
+		for (size_t i = 2; i < 10; i++)
+			check_req(&reqs[i], i, data, size, "beside -EAGAIN and slow pipes");
+		check_ring_clean(&b, "after -EAGAIN and slow pipes");
+	}
+	SEAM_CALL_VOID(ubatch_exit(&b));
+	close(pf[0]);
+	close(ps[0]);
+	close(fd);
+	free(arena);
+	free(data);
+}
