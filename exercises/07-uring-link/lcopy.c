@@ -10,8 +10,8 @@
  * success, otherwise a message on stderr naming the file and status 1 (2 for
  * a usage error). The grader runs it from outside, like a user would.
  * Try it:  make run CH=07 PROG=lcopy ARGS="/tmp/lab/f /tmp/lab/g"
- * Graded by tests 07.24-07.33 and 07.37-07.39 (make check CH=07); stuck on one:
- * make hint T=07.NN.
+ * Graded by tests 07.24-07.33, 07.37-07.42, 07.44 and 07.45 (make check CH=07);
+ * stuck on one: make hint T=07.NN.
  *
  * Opening the files and the messages are chapter 06 material and are given
  * below, complete. What is left is the copying itself (TODO 12).
