@@ -597,50 +597,61 @@ static ssize_t eagain_empty_read(int fd, void *buf, size_t n)
 	return SEAM_REAL(read)(fd, buf, n);
 }
 
-static int eagain_empty_poll(void *fds, unsigned long n, int timeout)
-{
-	eagain_empty.waits++;
-	eagain_empty_fill();
-	return SEAM_REAL(poll)(fds, n, timeout);
-}
+/* The waits a module may make (poll, ppoll and the four sleeps), each
+ * counted in `counter` after `act()` has made what it waits for happen (so
+ * it ends at once: sleep() is not slept for real); pfx_wait_hooks()
+ * installs all six. */
+#define WAIT_HOOKS(pfx, counter, act)                                                      \
+	static int pfx##_poll(void *fds, unsigned long n, int timeout)                    \
+	{                                                                                  \
+		counter++;                                                                 \
+		act();                                                                     \
+		return SEAM_REAL(poll)(fds, n, timeout);                                   \
+	}                                                                                  \
+	static int pfx##_ppoll(void *fds, unsigned long n, const struct timespec *ts,     \
+			       const sigset_t *ss)                                          \
+	{                                                                                  \
+		counter++;                                                                 \
+		act();                                                                     \
+		return SEAM_REAL(ppoll)(fds, n, ts, ss);                                   \
+	}                                                                                  \
+	static int pfx##_nanosleep(const struct timespec *req, struct timespec *rem)      \
+	{                                                                                  \
+		counter++;                                                                 \
+		act();                                                                     \
+		return SEAM_REAL(nanosleep)(req, rem);                                     \
+	}                                                                                  \
+	static int pfx##_usleep(useconds_t us)                                            \
+	{                                                                                  \
+		counter++;                                                                 \
+		act();                                                                     \
+		return SEAM_REAL(usleep)(us);                                              \
+	}                                                                                  \
+	static unsigned int pfx##_sleep(unsigned int secs)                                \
+	{                                                                                  \
+		(void)secs;                                                                \
+		counter++;                                                                 \
+		act();                                                                     \
+		return 0;                                                                  \
+	}                                                                                  \
+	static int pfx##_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req, \
+					 struct timespec *rem)                              \
+	{                                                                                  \
+		counter++;                                                                 \
+		act();                                                                     \
+		return SEAM_REAL(clock_nanosleep)(clk, fl, req, rem);                      \
+	}                                                                                  \
+	static void pfx##_wait_hooks(void)                                                 \
+	{                                                                                  \
+		seam_hook_poll = pfx##_poll;                                               \
+		seam_hook_ppoll = pfx##_ppoll;                                             \
+		seam_hook_nanosleep = pfx##_nanosleep;                                     \
+		seam_hook_usleep = pfx##_usleep;                                           \
+		seam_hook_sleep = pfx##_sleep;                                             \
+		seam_hook_clock_nanosleep = pfx##_clock_nanosleep;                         \
+	}
 
-static int eagain_empty_ppoll(void *fds, unsigned long n, const struct timespec *ts,
-			      const sigset_t *ss)
-{
-	eagain_empty.waits++;
-	eagain_empty_fill();
-	return SEAM_REAL(ppoll)(fds, n, ts, ss);
-}
-
-static int eagain_empty_nanosleep(const struct timespec *req, struct timespec *rem)
-{
-	eagain_empty.waits++;
-	eagain_empty_fill();
-	return SEAM_REAL(nanosleep)(req, rem);
-}
-
-static int eagain_empty_usleep(useconds_t us)
-{
-	eagain_empty.waits++;
-	eagain_empty_fill();
-	return SEAM_REAL(usleep)(us);
-}
-
-static unsigned int eagain_empty_sleep(unsigned int secs)
-{
-	(void)secs;   /* the bytes are there already: no need to wait for real */
-	eagain_empty.waits++;
-	eagain_empty_fill();
-	return 0;
-}
-
-static int eagain_empty_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req,
-					struct timespec *rem)
-{
-	eagain_empty.waits++;
-	eagain_empty_fill();
-	return SEAM_REAL(clock_nanosleep)(clk, fl, req, rem);
-}
+WAIT_HOOKS(eagain_empty, eagain_empty.waits, eagain_empty_fill)
 
 GRADE_TEST(read_full, nonblocking_eagain, 1,
 	   "read_full on an empty non-blocking pipe returns -EAGAIN at once, instead of spinning "
@@ -664,12 +675,7 @@ GRADE_TEST(read_full, nonblocking_eagain, 1,
 	grade_check(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s", strerror(errno));
 	eagain_empty = (struct eagain_empty){ .wr = p[1] };
 	seam_hook_read = eagain_empty_read;
-	seam_hook_poll = eagain_empty_poll;
-	seam_hook_ppoll = eagain_empty_ppoll;
-	seam_hook_nanosleep = eagain_empty_nanosleep;
-	seam_hook_usleep = eagain_empty_usleep;
-	seam_hook_clock_nanosleep = eagain_empty_clock_nanosleep;
-	seam_hook_sleep = eagain_empty_sleep;
+	eagain_empty_wait_hooks();
 	got = SEAM_CALL(read_full(p[0], buf, sizeof(buf)));
 	seam_hook_read = NULL;
 	seam_hook_poll = NULL;
@@ -1394,10 +1400,12 @@ GRADE_TEST(pread_full, beyond_4gib, 2,
 
 GRADE_TEST(write_full, regular_file, 1,
 	   "write_full writes 100000 random bytes to a file, also when a write() takes none "
-	   "or another write_full runs in between, and 0 bytes as 0",
+	   "or another write_full runs in between, and 0 bytes as 0; in the middle of a file, "
+	   "at its position",
 	   "TODO 3: loop on write(2) until len bytes are written, whatever each call took "
 	   "(0 included: it is no end of file); return len; the count is the call's own (a "
-	   "local variable: another thread may run write_full meanwhile)")
+	   "local variable: another thread may run write_full meanwhile); write at the "
+	   "descriptor's position and leave its flags alone")
 {
 	const size_t len = 100000;
 	unsigned char *data = grade_random_bytes(len), *back;
@@ -1433,6 +1441,46 @@ GRADE_TEST(write_full, regular_file, 1,
 		    "%zu, one of whose write() calls took nothing", back ? backlen : 0, len);
 	grade_check_same(back, data, len, "write_full after a write() of 0");
 	free(back);
+
+	/* At the file position, in the middle of that file: the bytes land
+	 * there, not at its end, and the descriptor's flags are the caller's. */
+	{
+		unsigned char *mid = grade_random_bytes(500);
+		int before, after;
+		off_t pos;
+
+		fd = grade_open(path, O_WRONLY);
+		grade_check(lseek(fd, 1000, SEEK_SET) == 1000, "harness: lseek: %s",
+			    strerror(errno));
+		before = fcntl(fd, F_GETFL);
+		got = SEAM_CALL(write_full(fd, mid, 500));
+		after = fcntl(fd, F_GETFL);
+		pos = lseek(fd, 0, SEEK_CUR);
+		close(fd);
+		grade_check(got == 500, "write_full of 500 bytes at position 1000 of a file of "
+			    "%zu bytes returned %s, expected 500", len, grade_errno_str(got));
+		grade_check(before == after, "write_full changed the flags of the caller's "
+			    "descriptor (fcntl F_SETFL) from %#o to %#o%s: the descriptor is the "
+			    "caller's, and so are its flags; write(2) as it is (TODO 3)",
+			    (unsigned)before, (unsigned)after,
+			    (after & ~before) & O_APPEND ? " (O_APPEND switched on: every write "
+			    "then goes to the end of the file, not to its position)" :
+			    (before ^ after) & O_NONBLOCK ? " (O_NONBLOCK switched)" : "");
+		back = grade_slurp(path, &backlen);
+		grade_check(back != NULL && backlen == len && pos == 1500, "write_full of 500 "
+			    "bytes at position 1000 of a file of %zu bytes left it %zu bytes long "
+			    "and the position at %lld, expected %zu and 1500: write(2) writes at "
+			    "the descriptor's position and moves it on (man 2 write; TODO 3)",
+			    len, back ? backlen : 0, (long long)pos, len);
+		grade_check(grade_first_diff(back, data, 1000) < 0 &&
+			    grade_first_diff(back + 1000, mid, 500) < 0 &&
+			    grade_first_diff(back + 1500, data + 1500, len - 1500) < 0,
+			    "write_full of 500 bytes at position 1000 did not put them at bytes "
+			    "1000-1499 of the file with the rest as it was (seed %u): write at "
+			    "the descriptor's position (TODO 3)", grade_seed());
+		free(back);
+		free(mid);
+	}
 
 	/* Two callers, as two threads would be: another write_full (3000 bytes
 	 * to another file) runs to its end between two writes of this one,
@@ -1639,20 +1687,9 @@ static ssize_t eagain_first_write(int fd, const void *buf, size_t n)
 	return SEAM_REAL(write)(fd, buf, n);
 }
 
-static int eagain_first_poll(void *fds, unsigned long n, int timeout)
-{
-	eagain_first.polls++;
-	eagain_first_drain();
-	return SEAM_REAL(poll)(fds, n, timeout);
-}
-
-static int eagain_first_ppoll(void *fds, unsigned long n, const struct timespec *ts,
-			      const sigset_t *ss)
-{
-	eagain_first.polls++;
-	eagain_first_drain();
-	return SEAM_REAL(ppoll)(fds, n, ts, ss);
-}
+/* A pause before the answer is a wait too, even with no write after it: the
+ * caller of a non-blocking descriptor asked for none. */
+WAIT_HOOKS(eagain_first, eagain_first.polls, eagain_first_drain)
 
 GRADE_TEST(write_full, error_after_progress, 2,
 	   "write_full returns -errno when write() fails after some bytes went out (ENOSPC, "
@@ -1704,16 +1741,20 @@ GRADE_TEST(write_full, error_after_progress, 2,
 	grade_check(errno == EAGAIN, "harness: cannot fill the pipe: %s", strerror(errno));
 	eagain_first = (struct eagain_first){ .rd = p[0] };
 	seam_hook_write = eagain_first_write;
-	seam_hook_poll = eagain_first_poll;
-	seam_hook_ppoll = eagain_first_ppoll;
+	eagain_first_wait_hooks();
 	got = SEAM_CALL(write_full(p[1], data, 100));
 	seam_hook_write = NULL;
 	seam_hook_poll = NULL;
 	seam_hook_ppoll = NULL;
+	seam_hook_nanosleep = NULL;
+	seam_hook_usleep = NULL;
+	seam_hook_sleep = NULL;
+	seam_hook_clock_nanosleep = NULL;
 	grade_check(got == -EAGAIN && eagain_first.calls == 1 && eagain_first.polls == 0,
 		    "write_full(fd, buf, 100) on a full non-blocking pipe returned %s after %ld "
-		    "write() call(s) and %ld poll() call(s); expected -EAGAIN after one write() and "
-		    "no wait: EAGAIN before any byte went out is the answer too, as read_full's on "
+		    "write() call(s) and %ld wait(s) (poll, ppoll, sleep, usleep, nanosleep, "
+		    "clock_nanosleep); expected -EAGAIN after one write() and "
+		    "no wait, not even a pause before the answer: EAGAIN before any byte went out is the answer too, as read_full's on "
 		    "an empty pipe (01.06); report it at once, and the caller decides whether and "
 		    "how to wait (chapter 04's epoll) (TODO 3; blocking.h: \"EAGAIN is reported, "
 		    "never retried\")", grade_errno_str(got), eagain_first.calls, eagain_first.polls);
@@ -4807,6 +4848,289 @@ GRADE_TEST(edges, descriptor_number_reused, 1,
 			} else {
 				grade_check_same(buf, data, sizeof(buf), who);
 			}
+		}
+	}
+	free(data);
+}
+
+/* ------------------------------------------------------- two threads at once */
+
+/*
+ * "Several threads may call them at once" (blocking.h). One thread's call
+ * waits where blocking I/O waits (read on an empty pipe, write to a full one,
+ * a pread the device is slow to answer, the open of a FIFO without its
+ * writer); meanwhile another thread's call of the same function, on a file
+ * that is ready, must go through. A lock held across the system call ("so
+ * that two reads never mix") makes the second caller wait for the first:
+ * every caller then waits for the slowest.
+ */
+enum { TWO_READ, TWO_PREAD, TWO_WRITE, TWO_COPY, TWO_BATCH, TWO_KINDS };
+
+static const char *const two_names[TWO_KINDS] = {
+	"read_full", "pread_full", "write_full", "copy_file", "blk_batch_read",
+};
+
+struct two_call {
+	int kind;
+	int fd;
+	unsigned char *buf;
+	size_t len;
+	const char *src, *dst;
+	long long ret;
+	atomic_int tid;
+	atomic_int done;
+};
+
+static void *two_thread(void *arg)
+{
+	struct two_call *c = arg;
+	struct batch_req req;
+
+	atomic_store(&c->tid, (int)syscall(SYS_gettid));
+	switch (c->kind) {
+	case TWO_READ:
+		c->ret = read_full(c->fd, c->buf, c->len);
+		break;
+	case TWO_PREAD:
+		c->ret = pread_full(c->fd, c->buf, c->len, 0);
+		break;
+	case TWO_WRITE:
+		c->ret = write_full(c->fd, c->buf, c->len);
+		break;
+	case TWO_COPY:
+		c->ret = copy_file(c->src, c->dst, 4096);
+		break;
+	default:
+		req = (struct batch_req){ .fd = c->fd, .offset = 0, .len = c->len, .buf = c->buf };
+		c->ret = blk_batch_read(&req, 1, 1);
+		if (c->ret == 0)
+			c->ret = req.res;
+		break;
+	}
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/* A pread(2) on this descriptor first waits, in read(2) on a pipe of the
+ * harness, for the test to let it go: a device slow to answer. */
+static int two_gated_fd = -1, two_gate_r = -1;
+static atomic_int two_gate_open;
+
+static void two_gate_wait(int fd)
+{
+	char c;
+
+	if (fd == two_gated_fd && !atomic_load(&two_gate_open)) {
+		while (SEAM_REAL(read)(two_gate_r, &c, 1) < 0 && errno == EINTR)
+			;
+		atomic_store(&two_gate_open, 1);
+	}
+}
+
+static ssize_t two_gated_pread(int fd, void *buf, size_t n, off_t off)
+{
+	two_gate_wait(fd);
+	return SEAM_REAL(pread)(fd, buf, n, off);
+}
+
+static ssize_t two_gated_pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	two_gate_wait(fd);
+	return SEAM_REAL(pread64)(fd, buf, n, off);
+}
+
+/* Wait (up to ms) until thread c sleeps in system call nr: true if it does. */
+static bool two_wait_in(struct two_call *c, long nr, long ms)
+{
+	long end = fault_now_ms() + ms;
+
+	while (fault_now_ms() < end) {
+		int tid = atomic_load(&c->tid);
+
+		if (atomic_load(&c->done))
+			return false;
+		if (tid && task_in_syscall(getpid(), tid, nr))
+			return true;
+		fault_nap();
+	}
+	return false;
+}
+
+/* Wait (up to ms) for thread c to return: true if it did. */
+static bool two_wait_done(struct two_call *c, long ms)
+{
+	long end = fault_now_ms() + ms;
+
+	while (!atomic_load(&c->done) && fault_now_ms() < end)
+		fault_nap();
+	return atomic_load(&c->done);
+}
+
+GRADE_TEST_T(edges, threads_do_not_wait_for_each_other, 1,
+	     "one thread's read_full, pread_full, write_full, copy_file or blk_batch_read "
+	     "waits (empty pipe, full pipe, slow device, FIFO without its writer) while "
+	     "another thread's call of the same function goes through",
+	     "TODOs 1-5: each call keeps its progress in its own local variables, so no lock "
+	     "is needed; a lock held across read, write, pread or open makes every caller wait "
+	     "for the slowest one (blocking.h: \"several threads may call them at once\"; "
+	     "lesson: \"One blocking thread is queue depth 1\")", 20)
+{
+	unsigned char *data = grade_random_bytes(1000);
+	char path[PATH_MAX], fifo[PATH_MAX], dst1[PATH_MAX], dst2[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", grade_make_file("ready", data, 1000));
+	snprintf(fifo, sizeof(fifo), "%s", grade_path("fifo"));
+	snprintf(dst1, sizeof(dst1), "%s", grade_path("dst1"));
+	snprintf(dst2, sizeof(dst2), "%s", grade_path("dst2"));
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+
+	for (int kind = 0; kind < TWO_KINDS; kind++) {
+		static unsigned char slow_buf[1000], quick_buf[1000];
+		struct two_call slow = { .kind = kind, .buf = slow_buf, .len = 100 };
+		struct two_call quick = { .kind = kind, .buf = quick_buf, .len = 1000 };
+		const char *who = two_names[kind];
+		const char *waits = "";
+		unsigned char *back = NULL;
+		int p[2] = { -1, -1 }, gate[2] = { -1, -1 }, ready_fd = -1, out_fd = -1;
+		long nr = SYS_read;
+		pthread_t ts, tq;
+		bool slow_waits, slow_returned_early, quick_done;
+		size_t backlen = 0;
+
+		memset(quick_buf, 0, sizeof(quick_buf));
+		switch (kind) {
+		case TWO_READ:      /* an empty pipe */
+			fault_pipe(p, 0);
+			slow.fd = p[0];
+			quick.fd = ready_fd = grade_open(path, O_RDONLY);
+			waits = "read() on an empty pipe";
+			break;
+		case TWO_WRITE:     /* a full pipe */
+			fault_pipe(p, 0);
+			grade_check(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
+				    strerror(errno));
+			while (SEAM_REAL(write)(p[1], slow_buf, sizeof(slow_buf)) > 0)
+				;
+			while (SEAM_REAL(write)(p[1], slow_buf, 1) > 0)   /* to the last byte */
+				;
+			grade_check(fcntl(p[1], F_SETFL, 0) == 0, "harness: fcntl: %s",
+				    strerror(errno));
+			slow.fd = p[1];
+			quick.fd = out_fd = grade_open(dst2, O_WRONLY | O_CREAT | O_TRUNC);
+			memcpy(quick_buf, data, 1000);
+			nr = SYS_write;
+			waits = "write() to a full pipe";
+			break;
+		case TWO_COPY:      /* a FIFO whose writer has not come */
+			slow.src = fifo;
+			slow.dst = dst1;
+			quick.src = path;
+			quick.dst = dst2;
+			nr = SYS_openat;
+			waits = "open() of a FIFO whose writer has not come yet";
+			break;
+		default:            /* a pread the device is slow to answer */
+			fault_pipe(gate, 0);
+			slow.fd = two_gated_fd = grade_open(path, O_RDONLY);
+			two_gate_r = gate[0];
+			atomic_store(&two_gate_open, 0);
+			quick.fd = ready_fd = grade_open(path, O_RDONLY);
+			seam_hook_pread = two_gated_pread;
+			seam_hook_pread64 = two_gated_pread64;
+			waits = "pread() of a device slow to answer";
+			break;
+		}
+
+		seam_arm();   /* the hooks apply to the code under test only while armed */
+		grade_check(pthread_create(&ts, NULL, two_thread, &slow) == 0,
+			    "harness: pthread_create failed");
+		slow_waits = two_wait_in(&slow, nr, FAULT_PATIENCE_MS);
+		slow_returned_early = atomic_load(&slow.done);
+		if (slow_waits) {
+			grade_check(pthread_create(&tq, NULL, two_thread, &quick) == 0,
+				    "harness: pthread_create failed");
+			/* A call on a ready file takes microseconds: 3 s is a wide margin. */
+			quick_done = two_wait_done(&quick, 3000);
+		} else {
+			quick_done = false;
+		}
+
+		/* Let the slow call go, then wait for both. */
+		switch (kind) {
+		case TWO_READ:
+			SEAM_REAL(write)(p[1], data, 100);
+			break;
+		case TWO_WRITE: {
+			unsigned char sink[4096];
+
+			grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
+				    strerror(errno));
+			/* Drain until the slow write_full has written its 100 bytes. */
+			for (long end = fault_now_ms() + FAULT_PATIENCE_MS;
+			     !atomic_load(&slow.done) && fault_now_ms() < end;)
+				if (SEAM_REAL(read)(p[0], sink, sizeof(sink)) <= 0)
+					fault_nap();
+			break;
+		}
+		case TWO_COPY: {
+			int w = open(fifo, O_WRONLY | O_NONBLOCK);
+
+			if (w >= 0) {
+				SEAM_REAL(write)(w, data, 100);
+				close(w);
+			}
+			break;
+		}
+		default:
+			SEAM_REAL(write)(gate[1], "g", 1);
+			break;
+		}
+		pthread_join(ts, NULL);
+		if (slow_waits)
+			pthread_join(tq, NULL);
+		seam_disarm();
+		seam_hook_pread = NULL;
+		seam_hook_pread64 = NULL;
+		two_gated_fd = -1;
+		for (int i = 0; i < 2; i++) {
+			if (p[i] >= 0)
+				close(p[i]);
+			if (gate[i] >= 0)
+				close(gate[i]);
+		}
+		if (slow.fd >= 0 && kind != TWO_READ && kind != TWO_WRITE && kind != TWO_COPY)
+			close(slow.fd);
+		if (ready_fd >= 0)
+			close(ready_fd);
+		if (out_fd >= 0)
+			close(out_fd);
+
+		grade_check(slow_waits || !slow_returned_early, "%s in the first thread "
+			    "returned %s instead of waiting in %s until the grader let it go",
+			    who, grade_errno_str((ssize_t)slow.ret), waits);
+		grade_check(slow_waits, "%s in the first thread was not seen waiting in %s "
+			    "within %d s", who, waits, FAULT_PATIENCE_MS / 1000);
+		grade_check(quick_done, "%s in one thread did not return within 3 s while "
+			    "another thread's %s waited in %s; it returned only once that one was "
+			    "let go (%s). One caller must not wait for another: a lock (a static "
+			    "mutex) held across the system call makes every thread wait for the "
+			    "slowest. Keep each call's progress in its own local variables and no "
+			    "lock is needed (TODO %d; blocking.h: \"several threads may call them "
+			    "at once\")", who, who, waits, grade_errno_str((ssize_t)quick.ret),
+			    kind == TWO_READ ? 1 : kind == TWO_PREAD ? 2 : kind == TWO_WRITE ? 3 :
+			    kind == TWO_COPY ? 4 : 5);
+		grade_check(slow.ret == 100, "%s that waited in %s returned %s once let go, "
+			    "expected 100", who, waits, grade_errno_str((ssize_t)slow.ret));
+		grade_check(quick.ret == 1000, "%s of a ready 1000-byte file returned %s, "
+			    "expected 1000", who, grade_errno_str((ssize_t)quick.ret));
+		if (kind == TWO_WRITE || kind == TWO_COPY) {
+			back = grade_slurp(dst2, &backlen);
+			grade_check(back != NULL && backlen == 1000, "%s wrote %zu bytes to its "
+				    "file, expected 1000", who, back ? backlen : 0);
+			grade_check_same(back, data, 1000, who);
+			free(back);
+		} else {
+			grade_check_same(quick_buf, data, 1000, who);
 		}
 	}
 	free(data);
