@@ -24,6 +24,7 @@
 #include "ring_watch.h"
 #include "batch_checks.h"
 #include "prog.h"
+#include "confined.h"
 #include "tasks.h"
 
 #include <dirent.h>
@@ -2371,79 +2372,19 @@ GRADE_TEST_T(copy, short_read_continued, 1,
  */
 enum { RO_NO_LANDLOCK = 90, RO_NOT_REFUSED, RO_EXEC_FAILED };
 
-/* In the child: writes allowed only beneath `dir` and /dev, then exec copy. */
-/* In the child: stdin and stdout from /dev/null, stderr into `errpath`. */
-static void confined_child_stdio(const char *errpath)
-{
-	int null = open("/dev/null", O_RDWR);
-	int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-	}
-	if (err >= 0)
-		dup2(err, 2);
-}
-
-/* In the child, its confinement proved: run copy SRC DST. Returns only if
- * the exec fails (the caller then _exits with its own status). */
-static void confined_child_exec(const char *prog, const char *src, const char *dst)
-{
-	char *const argv[] = { (char *)prog, (char *)src, (char *)dst, NULL };
-
-	grade_confine_child();
-	execv(prog, argv);
-}
-
 static void ro_child(const char *prog, const char *src, const char *dst, const char *dir,
 		     const char *errpath)
 {
 	int fd;
 
-	confined_child_stdio(errpath);
+	confined_stdio(errpath, false);
 	if (grade_writes_only_beneath(dir) != 0)
 		_exit(RO_NO_LANDLOCK);
 	fd = open(src, O_RDWR | O_CLOEXEC);
 	if (fd >= 0 || errno != EACCES)
 		_exit(RO_NOT_REFUSED);
-	confined_child_exec(prog, src, dst);
+	confined_exec(prog, src, dst);
 	_exit(RO_EXEC_FAILED);
-}
-
-/* Wait up to 10 s for the child running copy (killed after that, and the
- * test failed); its wait status. */
-static int confined_copy_wait(pid_t pid, const char *what)
-{
-	int status = 0;
-
-	for (int waited = 0; waited < 10000; waited += 10) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid)
-			break;
-		if (w < 0 || waited + 10 >= 10000) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			grade_check(false, "copy of %s did not end within 10 s", what);
-		}
-		usleep(10000);
-	}
-	return status;
-}
-
-/* The first line of a file, without its newline ("" if none). */
-static void first_line(const char *path, char *line, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-
-	line[0] = 0;
-	if (!f)
-		return;
-	if (!fgets(line, (int)cap, f))
-		line[0] = 0;
-	line[strcspn(line, "\n")] = 0;
-	fclose(f);
 }
 
 GRADE_TEST_T(copy, source_read_only, 1,
@@ -2476,7 +2417,7 @@ GRADE_TEST_T(copy, source_read_only, 1,
 	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
 	if (pid == 0)
 		ro_child(prog, src, dst, dir, errpath);
-	status = confined_copy_wait(pid, "a SRC it may only read");
+	status = confined_wait(pid, "copy of a SRC it may only read");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == RO_NO_LANDLOCK)
 		grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): the test "
 			   "takes the right to write SRC away with one, even from root",
@@ -2485,7 +2426,7 @@ GRADE_TEST_T(copy, source_read_only, 1,
 		    "harness: SRC could still be opened for writing under the test's Landlock layer");
 	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == RO_EXEC_FAILED),
 		    "harness: the copy program %s could not be run", prog);
-	first_line(errpath, errline, sizeof(errline));
+	confined_first_line(errpath, errline, sizeof(errline));
 	grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "copy of a %zu-byte SRC it may read but not write: %s %d (stderr: \"%s\"), "
 		    "expected exit status 0. Open SRC with O_RDONLY: it is only read, and a file you may not write "
@@ -3457,7 +3398,7 @@ static void wo_child(const char *prog, const char *src, const char *dst, const c
 {
 	int fd;
 
-	confined_child_stdio(errpath);
+	confined_stdio(errpath, false);
 	if (wo_reads_refused_beneath(dir) != 0)
 		_exit(WO_NO_LANDLOCK);
 	fd = open(probe, O_RDWR | O_CLOEXEC);
@@ -3467,7 +3408,7 @@ static void wo_child(const char *prog, const char *src, const char *dst, const c
 	if (fd < 0)
 		_exit(WO_NOT_REFUSED);
 	close(fd);
-	confined_child_exec(prog, src, dst);
+	confined_exec(prog, src, dst);
 	_exit(WO_EXEC_FAILED);
 }
 
@@ -3512,7 +3453,7 @@ GRADE_TEST_T(copy, destination_write_only, 1,
 		grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
 		if (pid == 0)
 			wo_child(prog, src, dst, dir, probe, errpath);
-		status = confined_copy_wait(pid, "into a directory it may write but not read");
+		status = confined_wait(pid, "copy into a directory it may write but not read");
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WO_NO_LANDLOCK)
 			grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): "
 				   "the test takes the right to read DST away with one, even from "
@@ -3523,7 +3464,7 @@ GRADE_TEST_T(copy, destination_write_only, 1,
 			    "still be opened for reading, or SRC could not");
 		grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == WO_EXEC_FAILED),
 			    "harness: the copy program %s could not be run", prog);
-		first_line(errpath, errline, sizeof(errline));
+		confined_first_line(errpath, errline, sizeof(errline));
 		grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			    "copy of a %zu-byte SRC to %s in a directory it may write but not read: "
 			    "%s %d (stderr: \"%s\"), expected exit status 0. Open DST with O_WRONLY: it "
