@@ -30,10 +30,15 @@
 #include "ring_watch.h"
 #include "batch_checks.h"
 #include "tasks.h"
+#include "confined.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -42,6 +47,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -3266,7 +3272,7 @@ URING_TEST(copy, write_errors, 2,
 }
 
 URING_TEST(copy, arguments, 1,
-	   "ulink_copy: -EINVAL cases, size 0, a source shorter than size (-EIO), reads in flight (-EBUSY)",
+	   "ulink_copy: -EINVAL cases, size 0, a source shorter than size (-EIO; size the largest off_t too), reads in flight (-EBUSY)",
 	   "TODO 8: check the arguments before any I/O (contract in ulink.h); a read of 0 "
 	   "bytes before size means the file is shorter than promised: -EIO, not a loop", 8)
 {
@@ -3333,6 +3339,23 @@ URING_TEST(copy, arguments, 1,
 		    "before `size` bytes (the file shrank): -EIO\"; TODO 10; lesson, pitfall 20)",
 		    grade_errno_str(ret));
 	check_ring_clean(&u, "after ulink_copy returned -EIO", "TODO 10");
+	/* size the largest off_t: still a source shorter than size, -EIO. The
+	 * window is min(pairs, blocks); blocks rounded up as
+	 * (size + block - 1) / block overflow there, and the window comes out
+	 * 0 (block 2: nothing copied) or billions of slots (block 1000). */
+	for (int k = 0; k < 2; k++) {
+		static const size_t huge_blocks[] = { 2, 1000 };
+		const off_t most = (off_t)INT64_MAX;
+
+		ret = run_copy_fds(&u, in, out, most, huge_blocks[k], 2);
+		grade_check(ret == -EIO, "ulink_copy of %lld bytes (the largest off_t), block %zu, "
+			    "from a 10000-byte file returned %s, expected -EIO (a read of 0 before "
+			    "size). Any size >= 0 is allowed: count its blocks without overflow, "
+			    "(size - 1) / block + 1; size + block - 1 overflows an off_t there, and "
+			    "the window made from it is 0 or billions of pairs (TODO 8; lesson, "
+			    "pitfall 16)", (long long)most, huge_blocks[k], grade_errno_str(ret));
+		check_ring_clean(&u, "after ulink_copy of the largest off_t returned", "TODO 8");
+	}
 	empty_pipe(p);
 	ret = SEAM_CALL(ulink_start_read(&u, p[0], one, sizeof(one), -1, 1));
 	grade_check(ret == 0, "ulink_start_read returned %s", grade_errno_str(ret));
@@ -4699,12 +4722,114 @@ static void late_feed(struct io_uring *ring, unsigned nr)
 			grade_fail("harness: cannot feed a pipe");
 }
 
+/* What the child of late_broken_wait_round saw. */
+struct broken_wait_report {
+	int setup;         /* 0, or what failed before the cancel (-errno)   */
+	int n;             /* ulink_cancel_all's result                      */
+	unsigned inflight; /* u.inflight after it                            */
+	bool injected;     /* a wait was failed                              */
+};
+
+static void late_broken_wait_child(int out)
+{
+	struct broken_wait_report rep = { 0 };
+	unsigned char bufs[4][32];
+	int pipes[4][2];
+	struct ulink u2;
+
+	rep.setup = SEAM_CALL(ulink_init(&u2, 16));
+	for (int i = 0; i < 4 && rep.setup == 0; i++) {
+		if (pipe2(pipes[i], O_CLOEXEC) != 0)
+			rep.setup = -errno;
+		else
+			rep.setup = SEAM_CALL(ulink_start_read(&u2, pipes[i][0], bufs[i], 32, -1, 80 + i));
+	}
+	if (rep.setup == 0) {
+		memset(&late, 0, sizeof(late));
+		for (int i = 0; i < 4; i++)
+			late.wfd[i] = pipes[i][1];
+		late.n = 4;
+		watch_reset_counts();
+		watch.on_sqe = late_cancel_sqe;
+		watch.before_wait = late_feed;
+		watch.inject_when = WATCH_WHEN_WAITS_BUSY;
+		watch.inject_err = -EBADR;
+		watch.inject_forever = true;
+		watch.limit_why = "every wait of ulink_cancel_all returned -EBADR and it kept "
+				  "calling: an error other than -EINTR, -EAGAIN, -EBUSY is returned "
+				  "(ulink.h; TODO 7)";
+		rep.n = SEAM_CALL(ulink_cancel_all(&u2, NULL, 0));
+		rep.injected = watch.injected;
+		rep.inflight = u2.inflight;
+	}
+	if (SEAM_REAL(write)(out, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+		_exit(2);
+	_exit(0);
+}
+
+static void late_broken_wait_round(void)
+{
+	struct broken_wait_report rep;
+	int p[2], status = 0;
+	ssize_t got;
+	pid_t pid;
+
+	grade_check(pipe2(p, O_CLOEXEC) == 0, "harness: pipe2: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		late_broken_wait_child(p[1]);
+	}
+	close(p[1]);
+	for (int waited = 0;; waited += 10) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 || waited >= 4000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			close(p[0]);
+			grade_check(false, "ulink_cancel_all with 4 reads in flight, whose cancel said "
+				    "-ENOENT and whose every wait then said -EBADR (the ring broken), did "
+				    "not return within 4 s: an error other than -EINTR, -EAGAIN, -EBUSY "
+				    "from a wait is returned (ulink.h; TODO 7)");
+		}
+		SEAM_REAL(usleep)(10000);
+	}
+	got = SEAM_REAL(read)(p[0], &rep, sizeof(rep));
+	close(p[0]);
+	grade_check(got == (ssize_t)sizeof(rep), "ulink_cancel_all in the test's child process "
+		    "ended it (%s %d) before it could report: a module that calls exit() or "
+		    "crashes when a wait fails", WIFSIGNALED(status) ? "signal" : "status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	grade_check(rep.setup == 0, "in a fresh ring of 16, ulink_init or ulink_start_read "
+		    "returned %s (TODOs 1, 6)", grade_errno_str(rep.setup));
+	if (rep.injected)
+		grade_check(rep.n == -EBADR && rep.inflight == 4, "ulink_cancel_all with 4 reads in "
+			    "flight, whose cancel said -ENOENT (the reads were completing) and whose "
+			    "every wait then said -EBADR (the ring broken), returned %s with "
+			    "u.inflight %u; expected -EBADR with u.inflight 4. No read's CQE was "
+			    "reaped, so all 4 are still in flight: u->inflight counts the reads whose "
+			    "CQE has not been reaped (ulink.h, struct ulink), and ulink_exit relies on "
+			    "it to cancel them before the ring goes. Lower it per read CQE reaped, not "
+			    "when the cancel starts (TODO 7)", grade_errno_str(rep.n), rep.inflight);
+	else
+		grade_check(rep.n == 4 && rep.inflight == 0, "ulink_cancel_all with 4 reads in "
+			    "flight, whose cancel said -ENOENT, returned %s with u.inflight %u, "
+			    "expected 4 and 0 (TODO 7)", grade_errno_str(rep.n), rep.inflight);
+}
+
 URING_TEST(cancel, waits_for_late_reads, 2,
-	   "ulink_cancel_all: a cancel that finds the reads completing (-ENOENT), their CQEs later: waits interrupted by -EINTR or -EAGAIN are resumed until every read is reaped, with its bytes",
+	   "ulink_cancel_all: a cancel that finds the reads completing (-ENOENT), their CQEs later: waits interrupted by -EINTR or -EAGAIN are resumed until every read is reaped, with its bytes; a wait that fails for good leaves them counted in flight",
 	   "TODO 7: -ENOENT from the cancel does not end the reads, their CQEs are still to "
 	   "come; -EINTR from a wait means a signal came, not that a read ended, and -EAGAIN "
 	   "means try again: wait again until every read has its CQE (ulink.h: \"A wait "
-	   "interrupted by a signal is resumed\"; lesson, section 6; pitfall 7)", 16)
+	   "interrupted by a signal is resumed\"; lesson, section 6; pitfall 7); a wait that "
+	   "fails for good is returned with u->inflight still counting the reads not reaped "
+	   "(pitfall 10)", 16)
 {
 	static const int errs[] = { -EINTR, -EAGAIN };
 	static const char *const names[] = { "-EINTR", "-EAGAIN" };
@@ -4786,7 +4911,194 @@ URING_TEST(cancel, waits_for_late_reads, 2,
 			fcntl(pipes[i][0], F_SETFL, fl);
 		}
 	}
+
+	/* The same cancel (-ENOENT, the reads still to come), then every wait
+	 * that must sleep fails for good (-EBADR: the ring broken): that error,
+	 * with the 4 reads still counted in inflight, since no CQE of theirs was
+	 * reaped (ulink.h, struct ulink). A ring whose waits failed is not asked
+	 * for anything more: this round runs in a child process, on a ring and
+	 * pipes of its own, which reports and exits. */
+	late_broken_wait_round();
 	SEAM_CALL_VOID(ulink_exit(&u));
 	for (int i = 0; i < 4; i++)
 		close_pipe(pipes[i]);
+}
+
+/* ------------------------------ lcopy run by hand, confined in the child */
+
+/*
+ * Two tests run lcopy in a child of their own instead of through prog_run,
+ * because the child must first take something away from itself: the right
+ * to write SRC (07.44, a Landlock layer), or io_uring (07.45, a seccomp
+ * filter). Both stay across execve. The child proves its confinement before
+ * it runs lcopy, so a harness that failed to confine it is said so, never
+ * graded.
+ */
+enum { CONFINE_NONE = 90, CONFINE_NOT_REFUSED, CONFINE_EXEC_FAILED };
+
+static void ro_src_child(const char *prog, const char *src, const char *dst, const char *dir,
+			 const char *outpath)
+{
+	int fd;
+
+	confined_stdio(outpath, true);
+	if (grade_writes_only_beneath(dir) != 0)
+		_exit(CONFINE_NONE);
+	fd = open(src, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != EACCES)
+		_exit(CONFINE_NOT_REFUSED);
+	confined_exec(prog, src, dst);
+	_exit(CONFINE_EXEC_FAILED);
+}
+
+GRADE_TEST_T(copy, source_read_only, 1,
+	     "lcopy: a SRC it may read but not write (open for writing refused: EACCES, also as root) is copied byte for byte",
+	     "open_files (given in lcopy.c): SRC is only read, so it is opened O_RDONLY. O_RDWR "
+	     "asks for a right lcopy does not need, and a read-only file, another user's file or a "
+	     "file on a read-only mount refuses it (man 2 open, EACCES and EROFS; chapter 06's "
+	     "lesson, \"The program\")", 20)
+{
+	const size_t size = 300001;
+	unsigned char *data, *back;
+	const char *prog, *src, *dir, *outpath;
+	char dst[4200], line[200] = "";
+	size_t backlen;
+	int status;
+	pid_t pid;
+
+	copy_setup();
+	copy_must_work();
+	prog = copy_program();
+	data = grade_random_bytes(size);
+	src = grade_make_file("ro-src", data, size);
+	dir = grade_path("ro-out");
+	grade_check(mkdir(dir, 0755) == 0, "harness: mkdir %s: %s", dir, strerror(errno));
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	outpath = grade_path("ro-output");
+	fflush(NULL);
+	pid = fork();
+	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
+	if (pid == 0)
+		ro_src_child(prog, src, dst, dir, outpath);
+	status = confined_wait(pid, "lcopy of a SRC it may only read");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NONE)
+		grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): the test "
+			   "takes the right to write SRC away with one, even from root",
+			   "a kernel with CONFIG_SECURITY_LANDLOCK and landlock in the lsm= list");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NOT_REFUSED),
+		    "harness: SRC could still be opened for writing under the test's Landlock layer");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_EXEC_FAILED),
+		    "harness: the copy program %s could not be run", prog);
+	confined_first_line(outpath, line, sizeof(line));
+	grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "lcopy of a %zu-byte SRC it may read but not write: %s %d (output: \"%s\"), "
+		    "expected exit status 0. SRC is only read: open it O_RDONLY; a file you may not "
+		    "write (read-only, another user's, on a read-only mount) refuses O_RDWR with "
+		    "EACCES or EROFS (open_files, given in lcopy.c)", size,
+		    WIFEXITED(status) ? "exit status" : "killed by signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), line);
+	back = grade_slurp(dst, &backlen);
+	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
+		    "lcopy of a SRC it may only read exited 0, but DST %s", !back ?
+		    "does not exist" : backlen != size ? "has the wrong size" : "differs from SRC");
+	free(back);
+	free(data);
+}
+
+extern long __real_syscall(long sysno, ...); /* the seam's way past itself (seams.c) */
+
+#if defined(__x86_64__)
+#define AUDIT_ARCH_NATIVE AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_NATIVE AUDIT_ARCH_AARCH64
+#elif defined(__riscv) && __riscv_xlen == 64
+#define AUDIT_ARCH_NATIVE AUDIT_ARCH_RISCV64
+#endif
+
+/* io_uring blocked, as Docker's default seccomp profile does (FACTS.md):
+ * io_uring_setup fails with EPERM. Every other call is allowed. */
+static int block_io_uring_setup(void)
+{
+	struct sock_filter filter[] = {
+#ifdef AUDIT_ARCH_NATIVE
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+#endif
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static void blocked_child(const char *prog, const char *src, const char *dst,
+			  const char *outpath)
+{
+	struct io_uring_params p;
+	long fd;
+
+	confined_stdio(outpath, true);
+	if (block_io_uring_setup() != 0)
+		_exit(CONFINE_NONE);
+	memset(&p, 0, sizeof(p));
+	fd = __real_syscall(__NR_io_uring_setup, 2, &p);
+	if (fd >= 0 || errno != EPERM)
+		_exit(CONFINE_NOT_REFUSED);
+	confined_exec(prog, src, dst);
+	_exit(CONFINE_EXEC_FAILED);
+}
+
+GRADE_TEST_T(copy, io_uring_blocked, 1,
+	     "lcopy where io_uring is blocked (a seccomp filter refuses io_uring_setup with EPERM, as Docker's default profile does): a message, a non-zero status",
+	     "TODO 12 (lcopy.c): ulink_init's error is a failure of the copy like any other: a "
+	     "message that says why, and -1 from copy() so that main exits non-zero; nothing was "
+	     "copied (man 2 io_uring_setup, EPERM; lesson, \"The program\"; make doctor)", 20)
+{
+	const size_t size = 70001;
+	unsigned char *data;
+	const char *prog, *src, *dst, *outpath;
+	char line[200] = "";
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	copy_setup();
+	copy_must_work();
+	prog = copy_program();
+	data = grade_random_bytes(size);
+	src = grade_make_file("blocked-src", data, size);
+	dst = grade_path("blocked-dst");
+	outpath = grade_path("blocked-output");
+	fflush(NULL);
+	pid = fork();
+	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
+	if (pid == 0)
+		blocked_child(prog, src, dst, outpath);
+	status = confined_wait(pid, "lcopy with io_uring blocked");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NONE),
+		    "harness: the test could not install its seccomp filter (prctl: "
+		    "PR_SET_SECCOMP refused)");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NOT_REFUSED),
+		    "harness: io_uring_setup still worked under the test's seccomp filter");
+	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_EXEC_FAILED),
+		    "harness: the copy program %s could not be run", prog);
+	confined_first_line(outpath, line, sizeof(line));
+	grade_check(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		    "lcopy with io_uring blocked (io_uring_setup: EPERM) %s %d (output: \"%s\"), "
+		    "expected a non-zero exit status: nothing was copied (DST %s). ulink_init "
+		    "returned -EPERM; copy() must report it and return -1 (TODO 12)",
+		    WIFEXITED(status) ? "exited with status" : "was killed by signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), line,
+		    stat(dst, &st) == 0 ? (st.st_size == (off_t)size ? "has SRC's size: "
+		    "copied another way than io_uring?" : "is not SRC") : "does not exist");
+	grade_check(line[0] != 0, "lcopy with io_uring blocked exited with status %d but printed "
+		    "nothing: say why the copy failed (ulink_init's error, strerror(-ret); TODO 12)",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	free(data);
 }
