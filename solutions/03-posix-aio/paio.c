@@ -363,8 +363,6 @@ static int run_batch(struct window *w, struct batch_req *reqs, size_t n)
 				return 0;
 			continue;  /* slots freed by refused requests: refill */
 		}
-		if (next < n && w->running + w->ready < w->size)
-			continue;  /* a refused request freed its slot: refill first */
 		rc = wait_for_some(w);
 		if (rc < 0)
 			return rc;
