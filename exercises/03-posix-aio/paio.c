@@ -65,7 +65,8 @@ int paio_batch_read(struct batch_req *reqs, size_t n, unsigned qd)
 	 * ERRORS: an accepted read is in flight and belongs in the wait list;
 	 * a refused one was never queued. EAGAIN ("out of resources") is not
 	 * the request's answer (TODO 8); any other refusal is, and the batch
-	 * goes on.
+	 * goes on: the refused request's slot takes the next request before
+	 * you sleep (pitfall 31).
 	 *
 	 * TODO 6: sleep until at least one of your reads finished, with
 	 * aio_suspend(3) on the list of reads in flight and no timeout. Know

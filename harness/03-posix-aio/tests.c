@@ -2915,7 +2915,7 @@ GRADE_TEST(paio, window_stays_full, 2,
 }
 
 GRADE_TEST(paio, refused_requests, 2,
-	   "paio_batch_read: aio_read refusing a request (EINVAL, then EBADF) is that request's -errno; the batch goes on, also when a whole window is refused, and the rest of the round is submitted",
+	   "paio_batch_read: aio_read refusing a request (EINVAL, then EBADF) is that request's -errno; the batch goes on, also when a whole window is refused; the rest of the round is submitted, and the refused request's slot refilled before the wait",
 	   "TODOs 5 and 8: aio_read failing with an errno other than EAGAIN is the request's "
 	   "result (-errno) and frees its slot; refill the window and go on until every "
 	   "request has its res (paio.h, rules)")
@@ -2975,11 +2975,13 @@ GRADE_TEST(paio, refused_requests, 2,
 	}
 	check_file_results("paio_batch_read", reqs, n, data, size, 2);
 	/* A refusal in the middle of a round: at qd 3 the first window is pipe
-	 * 0, a refused request, pipe 1. Pipe 1 must be in flight (submitted in
-	 * the same round) when the code first sleeps: the harness answers it
-	 * first, then pipe 2 (which takes a free slot), then pipe 0. */
+	 * 0, a refused request, pipe 1. The refusal is that request's answer,
+	 * so its slot takes pipe 2 before the code sleeps (paio.h, qd: the next
+	 * one is submitted before waiting again), and pipe 1 is submitted in
+	 * the same round. The harness answers pipe 2 first, then pipe 1, then
+	 * pipe 0. */
 	{
-		static const int order[3] = { 1, 2, 0 };
+		static const int order[3] = { 2, 1, 0 };
 		const size_t len = 300;
 		int p[3][2];
 		struct batch_req preqs[3], all[4];
@@ -3004,10 +3006,11 @@ GRADE_TEST(paio, refused_requests, 2,
 		feed_join(f);
 		w_check_no_violation();
 		check_fed(f, "at qd 3, requests 0, 2 and 3 are pipes and aio_read refuses request "
-			  "1 (EBADF): request 2 must be submitted in the same round as request 0, "
-			  "before the code sleeps. A refusal is that request's result; go on "
-			  "submitting the other ready requests, do not stop the round there "
-			  "(TODOs 5 and 8)");
+			  "1 (EBADF): all three pipes must be in flight before the code sleeps. "
+			  "A refusal is that request's result; go on submitting the other ready "
+			  "requests, do not stop the round there, and give the refused request's "
+			  "slot the next request before you wait (TODOs 5 and 8, lesson pitfall "
+			  "31)");
 		grade_check(rc == 0 && all[1].res == -EBADF, "paio_batch_read returned %s, request "
 			    "1 (refused with EBADF) res %s; expected 0 and -EBADF", errno_name(rc),
 			    errno_name(all[1].res));

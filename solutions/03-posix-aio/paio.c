@@ -167,9 +167,12 @@ static int submit_slot(struct window *w, size_t i)
 }
 
 /* Submit every ready slot. Stops at the first EAGAIN and returns -EAGAIN
- * (the slot stays ready); any other refusal is that request's result. */
+ * (the slot stays ready); any other refusal is that request's result and
+ * frees its slot. Returns how many requests were refused that way. */
 static int submit_ready(struct window *w)
 {
+	int refused = 0;
+
 	for (size_t i = 0; i < w->size && w->ready > 0; i++) {
 		struct slot *s = &w->slots[i];
 		int rc;
@@ -182,9 +185,10 @@ static int submit_ready(struct window *w)
 		if (rc < 0) {
 			w->ready--;
 			finish(s, rc);
+			refused++;
 		}
 	}
-	return 0;
+	return refused;
 }
 
 /* Sleep until at least one read in flight has finished. */
@@ -358,6 +362,8 @@ static int run_batch(struct window *w, struct batch_req *reqs, size_t n)
 			continue;
 		}
 		eagain_streak = 0;
+		if (rc > 0 && next < n)
+			continue;  /* refused requests freed slots: refill before sleeping */
 		if (w->running == 0) {
 			if (next == n && w->ready == 0)
 				return 0;
