@@ -6357,3 +6357,83 @@ GRADE_TEST_T(program, loop_failure, 1,
 	      "returned, TODO 12)");
 	close(p.out);
 }
+
+/* ------------------------------- a reply that fails among other completions */
+
+GRADE_TEST(disk, failed_reply_among_completions, 1,
+	   "three reads finish behind one wake-up, the first one's client has reset its "
+	   "connection: its reply fails and that client is closed, and the two other "
+	   "completions collected with it are answered all the same; no slot is lost",
+	   "TODOs 6 and 9: a reply that cannot be sent (ECONNRESET, EPIPE) closes that client "
+	   "only. The events io_getevents handed back with its completion are out of the ring "
+	   "already, and nothing reports them again: handle every one of them, whatever "
+	   "happened to the one before (lesson pitfalls 13 and 32)")
+{
+	struct client a, b, c;
+	struct client *rest[2] = { &b, &c };
+
+	/* qd 3: if a completion is dropped, its slot is never given back and
+	 * the requests after this scenario have fewer slots than they need. */
+	srv_setup(FILE_SIZE, 3, 0);
+	spy.hold = -1;
+	cl_connect(&a, 0, 0);
+	cl_connect(&b, 1, 0);
+	cl_connect(&c, 2, 0);
+	cl_send(&a, 4096 + 7, 700);
+	turn_until(spy.nheld == 1, "client 0 sent a request and its read never reached io_submit "
+		   "(TODO 5)");
+	cl_send(&b, 3 * 4096 + 11, 3000);
+	turn_until(spy.nheld == 2, "client 1 sent a request and its read never reached io_submit "
+		   "(TODO 5)");
+	cl_send(&c, 100, 50000);
+	turn_until(spy.nheld == 3, "client 2 sent a request and its read never reached io_submit "
+		   "(TODO 5)");
+	/* Client 0 resets its connection while its read is on the disk. */
+	reset_close(a.fd);
+	a.fd = -1;
+	/* The three reads complete one after the other, client 0's first: one
+	 * io_getevents then hands back all three, in that order. */
+	for (int i = 0; i < 3; i++) {
+		long long before = efd_count(spy.resfd);
+
+		aio_release_first();
+		grade_check(efd_wait_change(spy.resfd, before), "harness: a released read did not "
+			    "complete");
+	}
+	spy.hold = 0;
+	/* One epoll_wait reports the completions before client 0's hang-up
+	 * (reversed from the order they became ready): its reply is tried,
+	 * and fails, in the middle of the reaping. */
+	lspy.reverse_next = 1;
+	turn(0);
+	lspy.reverse_next = 0;
+	drive(rest, 2, "three reads completed behind one wake-up; the first one's client had "
+	      "reset its connection, so its reply failed (ECONNRESET or EPIPE), and the two "
+	      "other completions handed back by the same io_getevents were never answered: "
+	      "a client's failure closes that client only; go on with the rest of the events "
+	      "(TODOs 6 and 9; lesson pitfalls 13 and 32)");
+	/* Every slot back: three more reads at once, all answered. */
+	spy.hold = -1;
+	cl_send(&b, 4096, 100);
+	cl_send(&c, 8192, 100);
+	cl_send(&c, 77, 7);
+	{
+		struct client d;
+
+		cl_connect(&d, 3, 0);
+		cl_send(&d, 5000, 5000);
+		turn_until(spy.nheld == 3, "after a reply failed among three completions, three "
+			   "reads were wanted with qd 3 and only %d went to io_submit: every "
+			   "completion gives its slot back, also those handled after the failed "
+			   "reply (TODO 6)", spy.nheld);
+		spy.hold = 0;
+		aio_release();
+		drive((struct client *const[]){ &b, &c, &d }, 3, "the next requests, after a reply "
+		      "failed among three completions");
+		cl_close(&d);
+	}
+	quiet("after a reply failed among three completions and the others were answered");
+	cl_close(&b);
+	cl_close(&c);
+	srv_close();
+}
