@@ -2370,23 +2370,6 @@ GRADE_TEST_T(copy, short_read_continued, 1,
  * DST's directory and /dev. SRC lies outside: open(SRC, O_RDWR) is refused
  * with EACCES, open(SRC, O_RDONLY) works.
  */
-enum { RO_NO_LANDLOCK = 90, RO_NOT_REFUSED, RO_EXEC_FAILED };
-
-static void ro_child(const char *prog, const char *src, const char *dst, const char *dir,
-		     const char *errpath)
-{
-	int fd;
-
-	confined_stdio(errpath, false);
-	if (grade_writes_only_beneath(dir) != 0)
-		_exit(RO_NO_LANDLOCK);
-	fd = open(src, O_RDWR | O_CLOEXEC);
-	if (fd >= 0 || errno != EACCES)
-		_exit(RO_NOT_REFUSED);
-	confined_exec(prog, src, dst);
-	_exit(RO_EXEC_FAILED);
-}
-
 GRADE_TEST_T(copy, source_read_only, 1,
 	     "copy: a SRC it may read but not write (open for writing refused: EACCES, also as root) "
 	     "is copied byte for byte",
@@ -2394,52 +2377,12 @@ GRADE_TEST_T(copy, source_read_only, 1,
 	     "right copy does not need, and a read-only file, another user's file or a file on a "
 	     "read-only mount refuses it (man 2 open, EACCES and EROFS)", 20)
 {
-	const size_t size = 300001;
-	unsigned char *data = NULL, *back;
-	const char *prog, *src, *dir, *dst, *errpath;
-	char dstbuf[4200], errline[200] = "";
-	size_t backlen;
-	int status = 0;
-	pid_t pid;
-
 	copy_setup();
 	copy_must_work();
-	prog = copy_program();
-	data = grade_random_bytes(size);
-	src = grade_make_file("ro-src", data, size);
-	dir = grade_path("ro-out");
-	grade_check(mkdir(dir, 0755) == 0, "harness: mkdir %s: %s", dir, strerror(errno));
-	snprintf(dstbuf, sizeof(dstbuf), "%s/dst", dir);
-	dst = dstbuf;
-	errpath = grade_path("ro-stderr");
-	fflush(NULL);
-	pid = fork();
-	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
-	if (pid == 0)
-		ro_child(prog, src, dst, dir, errpath);
-	status = confined_wait(pid, "copy of a SRC it may only read");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == RO_NO_LANDLOCK)
-		grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): the test "
-			   "takes the right to write SRC away with one, even from root",
-			   "a kernel with CONFIG_SECURITY_LANDLOCK and landlock in the lsm= list");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == RO_NOT_REFUSED),
-		    "harness: SRC could still be opened for writing under the test's Landlock layer");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == RO_EXEC_FAILED),
-		    "harness: the copy program %s could not be run", prog);
-	confined_first_line(errpath, errline, sizeof(errline));
-	grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		    "copy of a %zu-byte SRC it may read but not write: %s %d (stderr: \"%s\"), "
-		    "expected exit status 0. Open SRC with O_RDONLY: it is only read, and a file you may not write "
-		    "(read-only, another user's, on a read-only mount) refuses O_RDWR with EACCES "
-		    "or EROFS (" COPY_TODO_OPEN ")", size,
-		    WIFEXITED(status) ? "exit status" : "killed by signal",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), errline);
-	back = grade_slurp(dst, &backlen);
-	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
-		    "copy of a SRC it may only read exited 0, but DST %s", !back ?
-		    "does not exist" : backlen != size ? "has the wrong size" : "differs from SRC");
-	free(back);
-	free(data);
+	confined_src_read_only_test(copy_program(), "copy", false,
+				    "Open SRC with O_RDONLY: it is only read, and a file you may not "
+				    "write (read-only, another user's, on a read-only mount) refuses "
+				    "O_RDWR with EACCES or EROFS (" COPY_TODO_OPEN ")");
 }
 
 /* ----------------------------------- a set-up inside another one's set-up */
@@ -3322,8 +3265,6 @@ GRADE_TEST_T(copy, source_past_4gib, 1,
  */
 extern long __real_syscall(long sysno, ...);
 
-enum { WO_NO_LANDLOCK = 90, WO_NOT_REFUSED, WO_EXEC_FAILED };
-
 /* Grant reading beneath `path` (a directory or a file) in `ruleset`. */
 static void wo_grant_read(int ruleset, const char *path, const struct stat *way)
 {
@@ -3392,25 +3333,35 @@ static int wo_reads_refused_beneath(const char *dir)
 	return ret;
 }
 
-/* In the child: reading refused beneath `dir` (proved on `probe`), then exec copy. */
-static void wo_child(const char *prog, const char *src, const char *dst, const char *dir,
-		     const char *probe, const char *errpath)
+/* DST's directory, and a file in it that must refuse reading. */
+struct wo_place {
+	const char *dir, *probe;
+};
+
+/* In the child: reading refused beneath the directory (proved on its probe),
+ * SRC still readable. */
+static int wo_confine(const char *src, const void *arg)
 {
+	const struct wo_place *at = arg;
 	int fd;
 
-	confined_stdio(errpath, false);
-	if (wo_reads_refused_beneath(dir) != 0)
-		_exit(WO_NO_LANDLOCK);
-	fd = open(probe, O_RDWR | O_CLOEXEC);
-	if (fd >= 0 || errno != EACCES)
-		_exit(WO_NOT_REFUSED);
+	if (wo_reads_refused_beneath(at->dir) != 0)
+		return CONFINED_NONE;
+	if (!confined_open_refused(at->probe, O_RDWR))
+		return CONFINED_NOT_REFUSED;
 	fd = open(src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		_exit(WO_NOT_REFUSED);
+		return CONFINED_NOT_REFUSED;
 	close(fd);
-	confined_exec(prog, src, dst);
-	_exit(WO_EXEC_FAILED);
+	return 0;
 }
+
+static const struct confinement wo_unreadable_dir = {
+	.confine = wo_confine,
+	.landlock_takes = "read DST",
+	.not_refused = "harness: under the test's Landlock layer a file in DST's directory could "
+		       "still be opened for reading, or SRC could not",
+};
 
 GRADE_TEST_T(copy, destination_write_only, 1,
 	     "copy: into a directory it may write but not read (open for reading refused there: "
@@ -3422,6 +3373,7 @@ GRADE_TEST_T(copy, destination_write_only, 1,
 	const size_t size = 300001;
 	unsigned char *data, *back;
 	const char *prog, *src, *dir, *errpath;
+	struct wo_place at;
 	char dst[4200], probe[4200], errline[200] = "";
 	size_t backlen;
 
@@ -3434,6 +3386,7 @@ GRADE_TEST_T(copy, destination_write_only, 1,
 	errpath = grade_path("wo-stderr");
 	grade_check(mkdir(dir, 0755) == 0, "harness: mkdir %s: %s", dir, strerror(errno));
 	snprintf(probe, sizeof(probe), "%s/old-dst", dir);
+	at = (struct wo_place){ .dir = dir, .probe = probe };
 	{
 		unsigned char *old = malloc(size + 100000);
 
@@ -3445,25 +3398,10 @@ GRADE_TEST_T(copy, destination_write_only, 1,
 	for (int round = 0; round < 2; round++) {
 		const char *which = round == 0 ? "a new DST" : "an existing DST (longer, other bytes)";
 		int status;
-		pid_t pid;
 
 		snprintf(dst, sizeof(dst), "%s/%s", dir, round == 0 ? "new-dst" : "old-dst");
-		fflush(NULL);
-		pid = fork();
-		grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
-		if (pid == 0)
-			wo_child(prog, src, dst, dir, probe, errpath);
-		status = confined_wait(pid, "copy into a directory it may write but not read");
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WO_NO_LANDLOCK)
-			grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): "
-				   "the test takes the right to read DST away with one, even from "
-				   "root", "a kernel with CONFIG_SECURITY_LANDLOCK and landlock in "
-				   "the lsm= list");
-		grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == WO_NOT_REFUSED),
-			    "harness: under the test's Landlock layer a file in DST's directory could "
-			    "still be opened for reading, or SRC could not");
-		grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == WO_EXEC_FAILED),
-			    "harness: the copy program %s could not be run", prog);
+		status = confined_run(prog, src, dst, errpath, false, &wo_unreadable_dir, &at,
+				      "copy into a directory it may write but not read");
 		confined_first_line(errpath, errline, sizeof(errline));
 		grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			    "copy of a %zu-byte SRC to %s in a directory it may write but not read: "

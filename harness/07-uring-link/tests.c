@@ -4932,25 +4932,9 @@ URING_TEST(cancel, waits_for_late_reads, 2,
  * to write SRC (07.44, a Landlock layer), or io_uring (07.45, a seccomp
  * filter). Both stay across execve. The child proves its confinement before
  * it runs lcopy, so a harness that failed to confine it is said so, never
- * graded.
+ * graded (lib/confined.h, confined_run). 07.44 is chapter 06's test of a
+ * SRC copy may only read, in lcopy's words.
  */
-enum { CONFINE_NONE = 90, CONFINE_NOT_REFUSED, CONFINE_EXEC_FAILED };
-
-static void ro_src_child(const char *prog, const char *src, const char *dst, const char *dir,
-			 const char *outpath)
-{
-	int fd;
-
-	confined_stdio(outpath, true);
-	if (grade_writes_only_beneath(dir) != 0)
-		_exit(CONFINE_NONE);
-	fd = open(src, O_RDWR | O_CLOEXEC);
-	if (fd >= 0 || errno != EACCES)
-		_exit(CONFINE_NOT_REFUSED);
-	confined_exec(prog, src, dst);
-	_exit(CONFINE_EXEC_FAILED);
-}
-
 GRADE_TEST_T(copy, source_read_only, 1,
 	     "lcopy: a SRC it may read but not write (open for writing refused: EACCES, also as root) is copied byte for byte",
 	     "open_files (given in lcopy.c): SRC is only read, so it is opened O_RDONLY. O_RDWR "
@@ -4958,51 +4942,12 @@ GRADE_TEST_T(copy, source_read_only, 1,
 	     "file on a read-only mount refuses it (man 2 open, EACCES and EROFS; chapter 06's "
 	     "lesson, \"The program\")", 20)
 {
-	const size_t size = 300001;
-	unsigned char *data, *back;
-	const char *prog, *src, *dir, *outpath;
-	char dst[4200], line[200] = "";
-	size_t backlen;
-	int status;
-	pid_t pid;
-
 	copy_setup();
 	copy_must_work();
-	prog = copy_program();
-	data = grade_random_bytes(size);
-	src = grade_make_file("ro-src", data, size);
-	dir = grade_path("ro-out");
-	grade_check(mkdir(dir, 0755) == 0, "harness: mkdir %s: %s", dir, strerror(errno));
-	snprintf(dst, sizeof(dst), "%s/dst", dir);
-	outpath = grade_path("ro-output");
-	fflush(NULL);
-	pid = fork();
-	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
-	if (pid == 0)
-		ro_src_child(prog, src, dst, dir, outpath);
-	status = confined_wait(pid, "lcopy of a SRC it may only read");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NONE)
-		grade_skip("landlock", "the kernel has no Landlock (or refuses a new layer): the test "
-			   "takes the right to write SRC away with one, even from root",
-			   "a kernel with CONFIG_SECURITY_LANDLOCK and landlock in the lsm= list");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NOT_REFUSED),
-		    "harness: SRC could still be opened for writing under the test's Landlock layer");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_EXEC_FAILED),
-		    "harness: the copy program %s could not be run", prog);
-	confined_first_line(outpath, line, sizeof(line));
-	grade_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		    "lcopy of a %zu-byte SRC it may read but not write: %s %d (output: \"%s\"), "
-		    "expected exit status 0. SRC is only read: open it O_RDONLY; a file you may not "
-		    "write (read-only, another user's, on a read-only mount) refuses O_RDWR with "
-		    "EACCES or EROFS (open_files, given in lcopy.c)", size,
-		    WIFEXITED(status) ? "exit status" : "killed by signal",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), line);
-	back = grade_slurp(dst, &backlen);
-	grade_check(back && backlen == size && grade_first_diff(back, data, size) < 0,
-		    "lcopy of a SRC it may only read exited 0, but DST %s", !back ?
-		    "does not exist" : backlen != size ? "has the wrong size" : "differs from SRC");
-	free(back);
-	free(data);
+	confined_src_read_only_test(copy_program(), "lcopy", true,
+				    "SRC is only read: open it O_RDONLY; a file you may not write "
+				    "(read-only, another user's, on a read-only mount) refuses O_RDWR "
+				    "with EACCES or EROFS (open_files, given in lcopy.c)");
 }
 
 extern long __real_syscall(long sysno, ...); /* the seam's way past itself (seams.c) */
@@ -5037,22 +4982,32 @@ static int block_io_uring_setup(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-static void blocked_child(const char *prog, const char *src, const char *dst,
-			  const char *outpath)
+/* In the child: io_uring blocked, proved by an io_uring_setup of its own
+ * failing with EPERM. */
+static int blocked_confine(const char *src, const void *arg)
 {
 	struct io_uring_params p;
 	long fd;
 
-	confined_stdio(outpath, true);
+	(void)src;
+	(void)arg;
 	if (block_io_uring_setup() != 0)
-		_exit(CONFINE_NONE);
+		return CONFINED_NONE;
 	memset(&p, 0, sizeof(p));
 	fd = __real_syscall(__NR_io_uring_setup, 2, &p);
 	if (fd >= 0 || errno != EPERM)
-		_exit(CONFINE_NOT_REFUSED);
-	confined_exec(prog, src, dst);
-	_exit(CONFINE_EXEC_FAILED);
+		return CONFINED_NOT_REFUSED;
+	return 0;
 }
+
+/* Where the filter cannot be installed, the harness failed: the probe
+ * (tools/probe.c) knows no seccomp feature a skip could name. */
+static const struct confinement io_uring_blocked = {
+	.confine = blocked_confine,
+	.none = "harness: the test could not install its seccomp filter (prctl: "
+		"PR_SET_SECCOMP refused)",
+	.not_refused = "harness: io_uring_setup still worked under the test's seccomp filter",
+};
 
 GRADE_TEST_T(copy, io_uring_blocked, 1,
 	     "lcopy where io_uring is blocked (a seccomp filter refuses io_uring_setup with EPERM, as Docker's default profile does): a message, a non-zero status",
@@ -5066,7 +5021,6 @@ GRADE_TEST_T(copy, io_uring_blocked, 1,
 	char line[200] = "";
 	struct stat st;
 	int status;
-	pid_t pid;
 
 	copy_setup();
 	copy_must_work();
@@ -5075,19 +5029,8 @@ GRADE_TEST_T(copy, io_uring_blocked, 1,
 	src = grade_make_file("blocked-src", data, size);
 	dst = grade_path("blocked-dst");
 	outpath = grade_path("blocked-output");
-	fflush(NULL);
-	pid = fork();
-	grade_check(pid >= 0, "harness: fork: %s", strerror(errno));
-	if (pid == 0)
-		blocked_child(prog, src, dst, outpath);
-	status = confined_wait(pid, "lcopy with io_uring blocked");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NONE),
-		    "harness: the test could not install its seccomp filter (prctl: "
-		    "PR_SET_SECCOMP refused)");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_NOT_REFUSED),
-		    "harness: io_uring_setup still worked under the test's seccomp filter");
-	grade_check(!(WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_EXEC_FAILED),
-		    "harness: the copy program %s could not be run", prog);
+	status = confined_run(prog, src, dst, outpath, true, &io_uring_blocked, NULL,
+			      "lcopy with io_uring blocked");
 	confined_first_line(outpath, line, sizeof(line));
 	grade_check(WIFEXITED(status) && WEXITSTATUS(status) != 0,
 		    "lcopy with io_uring blocked (io_uring_setup: EPERM) %s %d (output: \"%s\"), "
