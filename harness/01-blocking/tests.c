@@ -5130,6 +5130,114 @@ static bool two_wait_done(struct two_call *c, long ms)
 	return atomic_load(&c->done);
 }
 
+/* fd moved to descriptor number `at` exactly, the original closed. */
+static int high_fd_move(int fd, int at)
+{
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, at);
+
+	grade_check(moved == at, "harness: cannot move a descriptor to number %d (got %d): %s",
+		    at, moved, strerror(errno));
+	close(fd);
+	return moved;
+}
+
+/*
+ * The first thread's call, made to wait: read_full on an empty pipe
+ * (TWO_READ), write_full into a full pipe (TWO_WRITE), or a pread the
+ * device is slow to answer (TWO_PREAD and TWO_BATCH: the gated pread).
+ * slow->fd is moved to number `at` when at >= 0. Returns the system call it
+ * waits in; *waits says where, for the messages. Not for TWO_COPY.
+ */
+static long two_slow_setup(struct two_call *slow, int p[2], int gate[2], const char *path,
+			   int at, const char **waits)
+{
+	switch (slow->kind) {
+	case TWO_READ:
+		fault_pipe(p, 0);
+		slow->fd = p[0] = at >= 0 ? high_fd_move(p[0], at) : p[0];
+		*waits = "read() on an empty pipe";
+		return SYS_read;
+	case TWO_WRITE:
+		fault_pipe(p, 0);
+		grade_check(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
+			    strerror(errno));
+		while (SEAM_REAL(write)(p[1], slow->buf, slow->len) > 0)
+			;
+		while (SEAM_REAL(write)(p[1], slow->buf, 1) > 0)   /* to the last byte */
+			;
+		grade_check(fcntl(p[1], F_SETFL, 0) == 0, "harness: fcntl: %s", strerror(errno));
+		slow->fd = p[1] = at >= 0 ? high_fd_move(p[1], at) : p[1];
+		*waits = "write() to a full pipe";
+		return SYS_write;
+	default:
+		fault_pipe(gate, 0);
+		slow->fd = grade_open(path, O_RDONLY);
+		if (at >= 0)
+			slow->fd = high_fd_move(slow->fd, at);
+		two_gated_fd = slow->fd;
+		two_gate_r = gate[0];
+		atomic_store(&two_gate_open, 0);
+		seam_hook_pread = two_gated_pread;
+		seam_hook_pread64 = two_gated_pread64;
+		*waits = "pread() of a device slow to answer";
+		return SYS_read;
+	}
+}
+
+/* Let the first thread's call go: 100 bytes into its pipe, its pipe
+ * drained until it wrote its 100, its FIFO's writer come (TWO_COPY: slow->src
+ * is the FIFO), or its pread's gate opened. */
+static void two_slow_release(struct two_call *slow, int p[2], int gate[2],
+			     const unsigned char *data)
+{
+	switch (slow->kind) {
+	case TWO_READ:
+		SEAM_REAL(write)(p[1], data, 100);
+		break;
+	case TWO_WRITE: {
+		unsigned char sink[4096];
+
+		grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
+			    strerror(errno));
+		for (long end = fault_now_ms() + FAULT_PATIENCE_MS;
+		     !atomic_load(&slow->done) && fault_now_ms() < end;)
+			if (SEAM_REAL(read)(p[0], sink, sizeof(sink)) <= 0)
+				fault_nap();
+		break;
+	}
+	case TWO_COPY: {
+		int w = open(slow->src, O_WRONLY | O_NONBLOCK);
+
+		if (w >= 0) {
+			SEAM_REAL(write)(w, data, 100);
+			close(w);
+		}
+		break;
+	}
+	default:
+		SEAM_REAL(write)(gate[1], "g", 1);
+		break;
+	}
+}
+
+/* After both threads were joined: the hooks off, the pipes and the gated
+ * descriptor closed. */
+static void two_slow_end(struct two_call *slow, int p[2], int gate[2])
+{
+	seam_disarm();
+	seam_hook_pread = NULL;
+	seam_hook_pread64 = NULL;
+	two_gated_fd = -1;
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		if (gate[i] >= 0)
+			close(gate[i]);
+	}
+	if (slow->kind == TWO_PREAD || slow->kind == TWO_BATCH)
+		close(slow->fd);
+}
+
 GRADE_TEST_T(edges, threads_do_not_wait_for_each_other, 1,
 	     "one thread's read_full, pread_full, write_full, copy_file or blk_batch_read "
 	     "waits (empty pipe, full pipe, slow device, FIFO without its writer) while "
@@ -5162,47 +5270,21 @@ GRADE_TEST_T(edges, threads_do_not_wait_for_each_other, 1,
 		size_t backlen = 0;
 
 		memset(quick_buf, 0, sizeof(quick_buf));
-		switch (kind) {
-		case TWO_READ:      /* an empty pipe */
-			fault_pipe(p, 0);
-			slow.fd = p[0];
-			quick.fd = ready_fd = grade_open(path, O_RDONLY);
-			waits = "read() on an empty pipe";
-			break;
-		case TWO_WRITE:     /* a full pipe */
-			fault_pipe(p, 0);
-			grade_check(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
-				    strerror(errno));
-			while (SEAM_REAL(write)(p[1], slow_buf, sizeof(slow_buf)) > 0)
-				;
-			while (SEAM_REAL(write)(p[1], slow_buf, 1) > 0)   /* to the last byte */
-				;
-			grade_check(fcntl(p[1], F_SETFL, 0) == 0, "harness: fcntl: %s",
-				    strerror(errno));
-			slow.fd = p[1];
-			quick.fd = out_fd = grade_open(dst2, O_WRONLY | O_CREAT | O_TRUNC);
-			memcpy(quick_buf, data, 1000);
-			nr = SYS_write;
-			waits = "write() to a full pipe";
-			break;
-		case TWO_COPY:      /* a FIFO whose writer has not come */
+		if (kind == TWO_COPY) {     /* a FIFO whose writer has not come */
 			slow.src = fifo;
 			slow.dst = dst1;
 			quick.src = path;
 			quick.dst = dst2;
 			nr = SYS_openat;
 			waits = "open() of a FIFO whose writer has not come yet";
-			break;
-		default:            /* a pread the device is slow to answer */
-			fault_pipe(gate, 0);
-			slow.fd = two_gated_fd = grade_open(path, O_RDONLY);
-			two_gate_r = gate[0];
-			atomic_store(&two_gate_open, 0);
-			quick.fd = ready_fd = grade_open(path, O_RDONLY);
-			seam_hook_pread = two_gated_pread;
-			seam_hook_pread64 = two_gated_pread64;
-			waits = "pread() of a device slow to answer";
-			break;
+		} else {
+			nr = two_slow_setup(&slow, p, gate, path, -1, &waits);
+			if (kind == TWO_WRITE) {
+				quick.fd = out_fd = grade_open(dst2, O_WRONLY | O_CREAT | O_TRUNC);
+				memcpy(quick_buf, data, 1000);
+			} else {
+				quick.fd = ready_fd = grade_open(path, O_RDONLY);
+			}
 		}
 
 		seam_arm();   /* the hooks apply to the code under test only while armed */
@@ -5220,50 +5302,11 @@ GRADE_TEST_T(edges, threads_do_not_wait_for_each_other, 1,
 		}
 
 		/* Let the slow call go, then wait for both. */
-		switch (kind) {
-		case TWO_READ:
-			SEAM_REAL(write)(p[1], data, 100);
-			break;
-		case TWO_WRITE: {
-			unsigned char sink[4096];
-
-			grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
-				    strerror(errno));
-			/* Drain until the slow write_full has written its 100 bytes. */
-			for (long end = fault_now_ms() + FAULT_PATIENCE_MS;
-			     !atomic_load(&slow.done) && fault_now_ms() < end;)
-				if (SEAM_REAL(read)(p[0], sink, sizeof(sink)) <= 0)
-					fault_nap();
-			break;
-		}
-		case TWO_COPY: {
-			int w = open(fifo, O_WRONLY | O_NONBLOCK);
-
-			if (w >= 0) {
-				SEAM_REAL(write)(w, data, 100);
-				close(w);
-			}
-			break;
-		}
-		default:
-			SEAM_REAL(write)(gate[1], "g", 1);
-			break;
-		}
+		two_slow_release(&slow, p, gate, data);
 		pthread_join(ts, NULL);
 		if (slow_waits)
 			pthread_join(tq, NULL);
-		seam_disarm();
-		seam_hook_pread = NULL;
-		seam_hook_pread64 = NULL;
-		two_gated_fd = -1;
-		for (int i = 0; i < 2; i++) {
-			if (p[i] >= 0)
-				close(p[i]);
-			if (gate[i] >= 0)
-				close(gate[i]);
-		}
-		if (slow.fd >= 0 && kind != TWO_READ && kind != TWO_WRITE && kind != TWO_COPY)
-			close(slow.fd);
+		two_slow_end(&slow, p, gate);
 		if (ready_fd >= 0)
 			close(ready_fd);
 		if (out_fd >= 0)
@@ -5325,17 +5368,6 @@ static int high_fd_limit(void)
 			rl.rlim_cur = up.rlim_cur;
 	}
 	return rl.rlim_cur > 70000 ? 70000 : (int)rl.rlim_cur;
-}
-
-/* fd moved to descriptor number `at` exactly, the original closed. */
-static int high_fd_move(int fd, int at)
-{
-	int moved = fcntl(fd, F_DUPFD_CLOEXEC, at);
-
-	grade_check(moved == at, "harness: cannot move a descriptor to number %d (got %d): %s",
-		    at, moved, strerror(errno));
-	close(fd);
-	return moved;
 }
 
 /* One call after the other on descriptors first .. first + count - 1, each
@@ -5496,40 +5528,12 @@ GRADE_TEST_T(edges, high_descriptor_numbers, 1,
 			pthread_t ts, tm;
 
 			memset(many_buf, 0, sizeof(many_buf));
-			switch (kind) {
-			case TWO_READ:      /* an empty pipe */
-				fault_pipe(p, 0);
-				p[0] = slow.fd = high_fd_move(p[0], HIGH_SLOW_FD);
-				base = grade_open(path, O_RDONLY);
-				waits = "read() on an empty pipe";
-				break;
-			case TWO_WRITE:     /* a full pipe */
-				fault_pipe(p, 0);
-				grade_check(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
-					    strerror(errno));
-				while (SEAM_REAL(write)(p[1], slow_buf, sizeof(slow_buf)) > 0)
-					;
-				while (SEAM_REAL(write)(p[1], slow_buf, 1) > 0)
-					;
-				grade_check(fcntl(p[1], F_SETFL, 0) == 0, "harness: fcntl: %s",
-					    strerror(errno));
-				p[1] = slow.fd = high_fd_move(p[1], HIGH_SLOW_FD);
+			nr = two_slow_setup(&slow, p, gate, path, HIGH_SLOW_FD, &waits);
+			if (kind == TWO_WRITE) {
 				base = grade_open(out, O_WRONLY | O_CREAT | O_TRUNC);
 				memcpy(many_buf, data, HIGH_MANY);
-				nr = SYS_write;
-				waits = "write() to a full pipe";
-				break;
-			default:            /* a pread the device is slow to answer */
-				fault_pipe(gate, 0);
-				slow.fd = two_gated_fd = high_fd_move(grade_open(path, O_RDONLY),
-								      HIGH_SLOW_FD);
-				two_gate_r = gate[0];
-				atomic_store(&two_gate_open, 0);
+			} else {
 				base = grade_open(path, O_RDONLY);
-				seam_hook_pread = two_gated_pread;
-				seam_hook_pread64 = two_gated_pread64;
-				waits = "pread() of a device slow to answer";
-				break;
 			}
 			for (int i = 0; i < HIGH_MANY; i++)
 				grade_check(fcntl(base, F_DUPFD_CLOEXEC, HIGH_SLOW_FD + 1 + i) ==
@@ -5555,40 +5559,11 @@ GRADE_TEST_T(edges, high_descriptor_numbers, 1,
 			}
 			long ok_while_waiting = atomic_load(&many.ok);
 
-			switch (kind) {
-			case TWO_READ:
-				SEAM_REAL(write)(p[1], data, 100);
-				break;
-			case TWO_WRITE: {
-				unsigned char sink[4096];
-
-				grade_check(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0, "harness: fcntl: %s",
-					    strerror(errno));
-				for (long end = fault_now_ms() + FAULT_PATIENCE_MS;
-				     !atomic_load(&slow.done) && fault_now_ms() < end;)
-					if (SEAM_REAL(read)(p[0], sink, sizeof(sink)) <= 0)
-						fault_nap();
-				break;
-			}
-			default:
-				SEAM_REAL(write)(gate[1], "g", 1);
-				break;
-			}
+			two_slow_release(&slow, p, gate, data);
 			pthread_join(ts, NULL);
 			if (slow_waits)
 				pthread_join(tm, NULL);
-			seam_disarm();
-			seam_hook_pread = NULL;
-			seam_hook_pread64 = NULL;
-			two_gated_fd = -1;
-			for (int i = 0; i < 2; i++) {
-				if (p[i] >= 0)
-					close(p[i]);
-				if (gate[i] >= 0)
-					close(gate[i]);
-			}
-			if (kind != TWO_READ && kind != TWO_WRITE)
-				close(slow.fd);
+			two_slow_end(&slow, p, gate);
 			for (int i = 0; i < HIGH_MANY; i++)
 				close(HIGH_SLOW_FD + 1 + i);
 
