@@ -4722,6 +4722,20 @@ static void late_feed(struct io_uring *ring, unsigned nr)
 			grade_fail("harness: cannot feed a pipe");
 }
 
+/* Arm the scenario for the 4 reads of pipes[][0] (the writing ends fed by
+ * late_feed), the watch's counts from zero; the caller picks the faults of
+ * the waits. */
+static void late_arm(int pipes[4][2])
+{
+	memset(&late, 0, sizeof(late));
+	for (int i = 0; i < 4; i++)
+		late.wfd[i] = pipes[i][1];
+	late.n = 4;
+	watch_reset_counts();
+	watch.on_sqe = late_cancel_sqe;
+	watch.before_wait = late_feed;
+}
+
 /* What the child of late_broken_wait_round saw. */
 struct broken_wait_report {
 	int setup;         /* 0, or what failed before the cancel (-errno)   */
@@ -4745,13 +4759,7 @@ static void late_broken_wait_child(int out)
 			rep.setup = SEAM_CALL(ulink_start_read(&u2, pipes[i][0], bufs[i], 32, -1, 80 + i));
 	}
 	if (rep.setup == 0) {
-		memset(&late, 0, sizeof(late));
-		for (int i = 0; i < 4; i++)
-			late.wfd[i] = pipes[i][1];
-		late.n = 4;
-		watch_reset_counts();
-		watch.on_sqe = late_cancel_sqe;
-		watch.before_wait = late_feed;
+		late_arm(pipes);
 		watch.inject_when = WATCH_WHEN_WAITS_BUSY;
 		watch.inject_err = -EBADR;
 		watch.inject_forever = true;
@@ -4852,13 +4860,7 @@ URING_TEST(cancel, waits_for_late_reads, 2,
 			grade_check(n == 0, "ulink_start_read on an empty pipe returned %s (TODO 6)",
 				    grade_errno_str(n));
 		}
-		memset(&late, 0, sizeof(late));
-		for (int i = 0; i < 4; i++)
-			late.wfd[i] = pipes[i][1];
-		late.n = 4;
-		watch_reset_counts();
-		watch.on_sqe = late_cancel_sqe;
-		watch.before_wait = late_feed;
+		late_arm(pipes);
 		/* Three waits in a row fail, from the first that must sleep for
 		 * a read in the kernel. */
 		watch.inject_when = WATCH_WHEN_WAITS_BUSY;
