@@ -88,17 +88,20 @@ static unsigned long long memlock_own_bytes(void)
 	if (!d)
 		return bytes;
 	while ((e = readdir(d)) != NULL) {
-		char path[64], target[64];
+		char path[64], target[64], *end;
+		long fd = strtol(e->d_name, &end, 10);
 		ssize_t n;
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		if (*end != '\0' || end == e->d_name || fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%ld", fd);
 		n = readlink(path, target, sizeof(target) - 1);
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
 		if (strcmp(target, "anon_inode:[io_uring]"))
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", e->d_name);
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%ld", fd);
 		bytes += (memlock_proc_field(path, "SqMask:", 16) + 1) * (64 + 4) +
 			 (memlock_proc_field(path, "CqMask:", 16) + 1) * 16 + 8192;
 	}
