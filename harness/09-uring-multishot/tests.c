@@ -36,6 +36,7 @@
 #include "grade.h"
 #include "uecho.h"
 #include "ring_watch.h"
+#include "memlock_wait.h"
 #include "prog.h"
 #include "tasks.h"
 
@@ -999,7 +1000,10 @@ static void srv_open_cfg(int listener, unsigned entries, unsigned nbufs, unsigne
 	lfd = listener;
 	cfg = (struct uecho_config){ entries, nbufs, buf_size };
 	srv = NULL;
-	ret = SEAM_CALL(uecho_open(&srv, lfd, &cfg));
+	MEMLOCK_PATIENT(ret, SEAM_CALL(uecho_open(&srv, lfd, &cfg)));
+	if (ret == -ENOMEM)
+		memlock_skip_if_short(entries ? entries : UECHO_DEFAULT_ENTRIES, NULL, 0,
+				      "uecho_open's ring");
 	grade_check(ret == 0 && srv, "uecho_open(&s, listen_fd, {entries %u, nbufs %u, buf_size "
 		    "%u}) returned %s, expected 0 and a server (TODO 1-3)", entries, nbufs, buf_size,
 		    grade_errno_str(ret));
