@@ -2981,7 +2981,7 @@ GRADE_TEST(paio, refused_requests, 2,
 	 * the same round. The harness answers pipe 2 first, then pipe 1, then
 	 * pipe 0. */
 	{
-		static const int order[3] = { 2, 1, 0 };
+		static const int order[3] = { 2, 1, 0 }, request[3] = { 0, 2, 3 };
 		const size_t len = 300;
 		int p[3][2];
 		struct batch_req preqs[3], all[4];
@@ -2995,7 +2995,7 @@ GRADE_TEST(paio, refused_requests, 2,
 		all[2] = preqs[1];
 		all[3] = preqs[2];
 		f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .order = order,
-						   .data = pdata, .len = len,
+						   .request = request, .data = pdata, .len = len,
 						   .wait = W_IN_SUSPEND });
 		aw.refuse_fd = bad;
 		aw.refuse_errno = EBADF;

@@ -1557,6 +1557,8 @@ struct feed_cfg {
 	int n;                     /* pipes */
 	int (*pipes)[2];
 	const int *order;          /* answer order (n entries); NULL: 0, 1, ... */
+	const int *request;        /* request[i]: pipe i's index in the batch,  */
+	                           /* for messages; NULL: i                     */
 	unsigned char *const *data;/* data[i]: what pipe i delivers, len bytes  */
 	size_t len;
 	size_t piece;              /* write in pieces of this size, each once   */
@@ -1752,7 +1754,7 @@ static bool feed_answer(struct feed *f, int i)
 
 	feed_current = i;
 	snprintf(why, sizeof(why), "the harness wrote to pipe %d (request %d) and nobody "
-		 "read it", i, i);
+		 "read it", i, f->c.request ? f->c.request[i] : i);
 	while (left > 0) {
 		size_t now = left < piece ? left : piece;
 

@@ -364,11 +364,11 @@ static int run_batch(struct window *w, struct batch_req *reqs, size_t n)
 		eagain_streak = 0;
 		if (rc > 0 && next < n)
 			continue;  /* refused requests freed slots: refill before sleeping */
-		if (w->running == 0) {
-			if (next == n && w->ready == 0)
-				return 0;
-			continue;  /* slots freed by refused requests: refill */
-		}
+		/* Nothing in flight is nothing left: the fill above took a
+		 * request for every free slot, and the continue above refilled
+		 * the slots of refused ones. */
+		if (w->running == 0)
+			return 0;
 		rc = wait_for_some(w);
 		if (rc < 0)
 			return rc;
