@@ -6437,3 +6437,94 @@ GRADE_TEST(disk, failed_reply_among_completions, 1,
 	cl_close(&c);
 	srv_close();
 }
+
+/* -------------------------------- a loop failure with other events behind it */
+
+GRADE_TEST(run, loop_failure_among_events, 1,
+	   "io_getevents fails in a turn whose epoll_wait also reported a client's request: "
+	   "the failure comes back from evsrv_run_once all the same, whichever of the two "
+	   "events came first in the batch",
+	   "TODO 10 and evsrv.h, evsrv_run_once: \"other -errno: the loop itself cannot go "
+	   "on\". A failure of one handler must not be overwritten by the result of the "
+	   "events handled after it: stop at the first failure (or keep it) and return it "
+	   "(lesson pitfall 31)")
+{
+	for (int round = 0; round < 2; round++) {
+		struct client a, b;
+		int r;
+
+		srv_setup(FILE_SIZE, 4, 0);
+		cl_connect(&a, 0, 0);
+		cl_connect(&b, 1, 0);
+		/* Both clients accepted, served once, and idle. */
+		cl_send(&a, 1, 100);
+		drive_one(&a, "a first request of client 0");
+		cl_send(&b, 2, 200);
+		drive_one(&b, "a first request of client 1");
+		/* Client 0's read completes (the completion eventfd is ready),
+		 * then client 1's request arrives: one epoll_wait reports both,
+		 * in the order they became ready in round 0, reversed in round 1
+		 * (epoll(7) promises no order). */
+		cl_send(&a, 4096 + 3, 500);
+		submitted_and_done(F.s, "client 0's second request");
+		cl_send(&b, 100, 200);
+		spy.getevents_error = -EINVAL;
+		lspy.reverse_next = round;
+		r = turn_until_error(5);
+		lspy.reverse_next = 0;
+		grade_check(spy.getevents_error == 0, "harness: io_getevents was never called for a "
+			    "read that completed");
+		grade_check(r == -EINVAL, "io_getevents returned -EINVAL when the server reaped a "
+		      "completed read, in a turn whose epoll_wait also reported a client's new "
+		      "request (%s the completion eventfd), and evsrv_run_once %s%s: the result "
+		      "of the events handled after a failure must not overwrite it (a loop like "
+		      "\"for each event: r = handle(event)\" keeps only the last one's). Stop at "
+		      "the first failure, or keep it, and return it (TODO 10; evsrv.h: \"other "
+		      "-errno\"; lesson pitfall 31)", round ? "before" : "after",
+		      r < 0 ? "returned " : "never returned it (5 calls)",
+		      r < 0 ? grade_errno_str(r) : "");
+		cl_close(&a);
+		cl_close(&b);
+		srv_close();
+	}
+}
+
+/* ------------------------------------------------ a timeout is a wait, not a poll */
+
+GRADE_TEST(idle, run_once_waits_its_timeout, 1,
+	   "evsrv_run_once(s, 300) with nothing ready (no client, then an idle client) waits "
+	   "in epoll_wait until the 300 ms have passed, then returns 0",
+	   "TODO 10 and evsrv.h, evsrv_run_once: \"Waits at most timeout_ms milliseconds\" "
+	   "for something to be ready; 0 means \"the timeout passed with nothing ready\". Hand "
+	   "timeout_ms to epoll_wait as it is: a positive timeout turned into 0 makes every "
+	   "caller that waits with a timeout spin (man 2 epoll_wait; lesson pitfall 19)")
+{
+	struct client idle;
+
+	srv_setup(FILE_SIZE, 4, 0);
+	for (int round = 0; round < 2; round++) {
+		long t0, took;
+		int r;
+
+		if (round == 1) {
+			cl_connect(&idle, 0, 0);
+			cl_send(&idle, 1, 100);
+			drive_one(&idle, "a request before the client goes idle");
+		}
+		t0 = fault_now_ms();
+		r = SEAM_CALL(evsrv_run_once(F.s, 300));
+		took = fault_now_ms() - t0;
+		grade_check(r == 0, "evsrv_run_once(s, 300) with nothing ready (%s) returned %s, "
+		      "expected 0 once the timeout passed (TODO 10; evsrv.h: \"0: the timeout "
+		      "passed with nothing ready\")", round ? "one client connected, idle" :
+		      "no client", grade_errno_str(r));
+		/* A lower bound only: a loaded machine makes waits longer, never shorter. */
+		grade_check(took >= 200, "evsrv_run_once(s, 300) with nothing ready (%s) returned "
+		      "0 after %ld ms: it did not wait for its timeout. evsrv.h: \"Waits at most "
+		      "timeout_ms milliseconds\" for something to be ready; hand timeout_ms to "
+		      "epoll_wait as it is (a positive timeout is a wait, not a poll; TODO 10; "
+		      "man 2 epoll_wait)", round ? "one client connected, idle" : "no client", took);
+	}
+	cl_close(&idle);
+	srv_close();
+}
