@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "grade.h"
+#include "ino_pair.h"
 #include "ring_exit.h"
 #include "tasks.h"
 #include "uring_basics.h"
@@ -5416,84 +5417,6 @@ GRADE_TEST(batch, ring_failure_keeps_what_was_done, 1,
 	free(data);
 }
 
-/* Two files on two filesystems can have the same inode number: an inode
- * number is unique within one filesystem only (man 7 inode: st_dev and st_ino
- * together identify a file). A fresh tmpfs numbers its inodes 1, 2, 3 ... as
- * they are made, and the sandbox the tests run in mounts two of its own,
- * /tmp and /dev (with /dev/shm in it); so files are made and removed in the
- * one that is behind until the two have a pair of files with equal numbers.
- * The files are only created here (a test may write beneath /dev but not
- * beneath /tmp: grade.c, limit_writes). False, with nothing left behind,
- * where no such pair comes within reach, as on a machine without the
- * sandbox, where /tmp is an ordinary filesystem. */
-struct ino_pair {
-	char a[128], b[128];
-};
-
-static int make_empty(const char *dir, const char *tag, int k, char *path, size_t size,
-		      ino_t *ino)
-{
-	struct stat st;
-	int fd;
-
-	snprintf(path, size, "%s/c05-ino-%s-%d-%d", dir, tag, (int)getpid(), k);
-	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	close(fd);
-	*ino = st.st_ino;
-	return 0;
-}
-
-static bool same_ino_pair(const char *dir_a, const char *dir_b, struct ino_pair *p)
-{
-	struct stat da, db;
-	ino_t ia, ib;
-	int ka = 0, kb = 0;
-
-	if (stat(dir_a, &da) < 0 || stat(dir_b, &db) < 0 || da.st_dev == db.st_dev)
-		return false;
-	if (make_empty(dir_a, "a", ka, p->a, sizeof(p->a), &ia) < 0)
-		return false;
-	if (make_empty(dir_b, "b", kb, p->b, sizeof(p->b), &ib) < 0) {
-		unlink(p->a);
-		return false;
-	}
-	/* Each new file takes the next number of its filesystem: the one
-	 * behind catches up, one file at a time (files others make at the
-	 * same time only cost a few more steps). */
-	for (int step = 0; ia != ib && step < 20000; step++) {
-		bool a_behind = ia < ib;
-		ino_t gap = a_behind ? ib - ia : ia - ib;
-
-		if (gap > 20000)
-			break;
-		if (a_behind) {
-			unlink(p->a);
-			if (make_empty(dir_a, "a", ++ka, p->a, sizeof(p->a), &ia) < 0) {
-				unlink(p->b);
-				return false;
-			}
-		} else {
-			unlink(p->b);
-			if (make_empty(dir_b, "b", ++kb, p->b, sizeof(p->b), &ib) < 0) {
-				unlink(p->a);
-				return false;
-			}
-		}
-	}
-	if (ia == ib)
-		return true;
-	unlink(p->a);
-	unlink(p->b);
-	return false;
-}
-
 GRADE_TEST(copy, same_inode_number_elsewhere, 1,
 	   "uring_copy_file copies an empty file onto a file of another filesystem whose inode "
 	   "number is the same (same st_ino, other st_dev): not the same file, so 0 and the "
@@ -5511,7 +5434,7 @@ GRADE_TEST(copy, same_inode_number_elsewhere, 1,
 
 	setup();
 	seam_refuse_blocking_io(copy_no_blocking_io);
-	paired = same_ino_pair("/tmp", "/dev/shm", &p);
+	paired = ino_pair_find("/tmp", "/dev/shm", &p); /* ino_pair.h */
 	if (!paired) {
 		/* No equal numbers within reach here: still a copy from one
 		 * filesystem (the tests' directory) onto another. */

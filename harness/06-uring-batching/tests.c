@@ -26,6 +26,7 @@
 #include "batch_checks.h"
 #include "prog.h"
 #include "confined.h"
+#include "ino_pair.h"
 #include "tasks.h"
 
 #include <dirent.h>
@@ -3672,4 +3673,53 @@ URING_TEST(faults, eagain_while_reads_are_slow, 1,
 	close(fd);
 	free(arena);
 	free(data);
+}
+
+/*
+ * SRC and DST on two filesystems with the same inode number: two files, so
+ * copied (ino_pair.h makes the pair where the sandbox gives /tmp and /dev
+ * tmpfs mounts of their own; elsewhere the copy still goes from one
+ * filesystem onto another, which a correct program handles the same way).
+ * SRC is empty: the harness may create files beneath /tmp but not write
+ * them (grade.c, limit_writes); DST gets old contents, so a copy that did
+ * nothing is seen too. After the battery (06.24's same file), so earlier
+ * numbers stay.
+ */
+GRADE_TEST(copy, same_inode_number_elsewhere, 1,
+	   "copy: an empty SRC onto a longer DST of another filesystem whose inode number is the "
+	   "same (same st_ino, other st_dev): not the same file, so exit 0 and DST emptied",
+	   COPY_TODO_OPEN ": SRC and DST are the same file only when BOTH st_dev and st_ino of "
+	   "the two open files are equal; an inode number is unique within one filesystem only, "
+	   "and another filesystem can have a file with the same number (man 7 inode, \"st_dev\" "
+	   "and \"st_ino\"; pitfall 26)")
+{
+	struct ino_pair p;
+	struct prog_result r;
+	struct stat st;
+	bool paired;
+	int fd;
+
+	copy_setup();
+	copy_must_work();
+	paired = ino_pair_find("/tmp", "/dev/shm", &p);
+	if (!paired) {
+		snprintf(p.a, sizeof(p.a), "%s", grade_make_file("empty", "", 0));
+		snprintf(p.b, sizeof(p.b), "/dev/shm/course-ino-b-%d", (int)getpid());
+	}
+	fd = grade_open(p.b, O_WRONLY | O_CREAT | O_TRUNC);
+	grade_check(SEAM_REAL(write)(fd, "old contents", 12) == 12, "harness: cannot write %s: %s",
+		    p.b, strerror(errno));
+	close(fd);
+	run_copy(p.a, p.b, &r, NULL);
+	grade_check(stat(p.b, &st) == 0, "harness: stat %s: %s", p.b, strerror(errno));
+	unlink(p.a);
+	unlink(p.b);
+	grade_check(r.exited && r.status == 0, "copy %s %s of an empty SRC: %s, expected exit "
+		    "status 0; stderr: %s. The two are different files on two filesystems%s", p.a,
+		    p.b, prog_ending(&r), prog_stderr_line(&r), paired ? " that happen to have the "
+		    "same inode number. Equal st_ino alone does not make the same file: compare "
+		    "st_dev too (man 7 inode; pitfall 26, " COPY_TODO_OPEN ")" : "");
+	grade_check(st.st_size == 0, "after copying an empty SRC onto a 12-byte DST of another "
+		    "filesystem, DST has %lld bytes, expected 0 (truncated when opened)",
+		    (long long)st.st_size);
 }
