@@ -6528,3 +6528,184 @@ GRADE_TEST(idle, run_once_waits_its_timeout, 1,
 	cl_close(&idle);
 	srv_close();
 }
+
+/*
+ * A signal in the instant between the loop's last look at the stop and its
+ * epoll_wait. A handler that calls evsrv_stop writes the wake eventfd, which
+ * that wait then sees; a handler that only sets a flag of main's leaves the
+ * server asleep in epoll_wait(-1) for good, because nothing looks at the
+ * flag until the wait returns. A signal from outside lands in that instant
+ * only by luck, so the test makes the instant happen under ptrace: the
+ * server (main thread, handlers in place) is stopped as it enters an epoll
+ * wait, the call is skipped and set to run again (the instruction pointer
+ * moved back over the syscall instruction, the call's number restored, as
+ * the kernel restarts a call), SIGTERM is made pending and the server let
+ * go. It runs its handler first, then makes the wait. A server whose waits
+ * are not on the main thread is stopped the ordinary way (nothing to see
+ * there). x86-64 only: elsewhere the ordinary stop.
+ */
+enum traced { TRACED_STOP, TRACED_RUNNING, TRACED_ENDED };
+
+#if defined(__x86_64__)
+#include <sys/ptrace.h>
+#include <sys/user.h>
+
+/* The traced server's next stop, by the deadline: TRACED_STOP, or
+ * TRACED_RUNNING (no stop yet), or TRACED_ENDED (reaped: *ws says how). */
+static enum traced traced_wait(pid_t pid, int *ws, long deadline)
+{
+	for (;;) {
+		pid_t got = waitpid(pid, ws, __WALL | WNOHANG);
+
+		if (got == pid)
+			return WIFSTOPPED(*ws) ? TRACED_STOP : TRACED_ENDED;
+		grade_check(got == 0, "harness: waitpid(%d): %s", (int)pid, strerror(errno));
+		if (fault_now_ms() >= deadline)
+			return TRACED_RUNNING;
+		nap_us(200);
+	}
+}
+
+/* Run the traced server to its next syscall stop (its info in *info) by
+ * the deadline. Signals it gets meanwhile are passed on. TRACED_RUNNING:
+ * none came in time (it sleeps elsewhere); it is stopped again now. */
+static enum traced traced_next_syscall(pid_t pid, struct __ptrace_syscall_info *info,
+				       long deadline, int *ws)
+{
+	int sig = 0;
+
+	for (;;) {
+		enum traced t;
+
+		grade_check(ptrace(PTRACE_SYSCALL, pid, 0, (void *)(long)sig) == 0,
+			    "harness: PTRACE_SYSCALL: %s", strerror(errno));
+		t = traced_wait(pid, ws, deadline);
+		if (t == TRACED_RUNNING) {
+			grade_check(ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0,
+				    "harness: PTRACE_INTERRUPT: %s", strerror(errno));
+			t = traced_wait(pid, ws, fault_now_ms() + PROG_MS);
+			grade_check(t != TRACED_RUNNING, "harness: the server did not stop for "
+				    "PTRACE_INTERRUPT");
+			return t == TRACED_STOP ? TRACED_RUNNING : t;
+		}
+		if (t == TRACED_ENDED)
+			return t;
+		sig = 0;
+		if (WSTOPSIG(*ws) == (SIGTRAP | 0x80)) {
+			grade_check(ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(*info),
+					   info) > 0, "harness: PTRACE_GET_SYSCALL_INFO: %s",
+				    strerror(errno));
+			return TRACED_STOP;
+		}
+		if (*ws >> 16 == 0)     /* a signal for it, not a ptrace event */
+			sig = WSTOPSIG(*ws);
+	}
+}
+
+/*
+ * Make `sig` land just before an epoll wait of the main thread (see above).
+ * TRACED_STOP: done, the server let go; TRACED_RUNNING: no such wait came
+ * within PROG_MS, the server let go untouched; TRACED_ENDED: it ended
+ * meanwhile (*ws). Ends the test on the harness's own failures.
+ */
+static enum traced signal_just_before_wait(pid_t pid, int sig, int *ws)
+{
+	long deadline = fault_now_ms() + PROG_MS;
+	struct __ptrace_syscall_info info;
+	struct user_regs_struct regs;
+	enum traced t;
+	long nr = -1;
+
+	if (ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) != 0)
+		grade_skip("ptrace", "cannot trace the server (PTRACE_SEIZE refused)",
+			   "run as the same user without a ptrace restriction (sysctl "
+			   "kernel.yama.ptrace_scope=1 or 0); run make doctor");
+	grade_check(ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0, "harness: PTRACE_INTERRUPT: %s",
+		    strerror(errno));
+	t = traced_wait(pid, ws, deadline);
+	grade_check(t != TRACED_RUNNING, "harness: the server did not stop for PTRACE_INTERRUPT");
+	if (t == TRACED_ENDED)
+		return t;
+	/* Up to the entry of an epoll wait, with the handler in place. */
+	while ((t = traced_next_syscall(pid, &info, deadline, ws)) == TRACED_STOP) {
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY && in_epoll_wait_nr((long)info.entry.nr) &&
+		    sig_caught_or_blocked(pid, pid, sig)) {
+			nr = (long)info.entry.nr;
+			break;
+		}
+	}
+	if (t == TRACED_ENDED)
+		return t;
+	if (nr < 0) {
+		grade_check(ptrace(PTRACE_DETACH, pid, 0, 0) == 0, "harness: PTRACE_DETACH: %s",
+			    strerror(errno));
+		return TRACED_RUNNING;
+	}
+	/* Skipped (number -1: the kernel runs nothing and says -ENOSYS)... */
+	grade_check(ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0, "harness: PTRACE_GETREGS: %s",
+		    strerror(errno));
+	regs.orig_rax = (unsigned long long)-1;
+	grade_check(ptrace(PTRACE_SETREGS, pid, 0, &regs) == 0, "harness: PTRACE_SETREGS: %s",
+		    strerror(errno));
+	t = traced_next_syscall(pid, &info, fault_now_ms() + PROG_MS, ws);
+	if (t == TRACED_ENDED)
+		return t;
+	grade_check(t == TRACED_STOP && info.op == PTRACE_SYSCALL_INFO_EXIT, "harness: the "
+		    "skipped epoll wait of the server did not come back");
+	/* ...and set to run again: back over the 2-byte syscall instruction. */
+	grade_check(ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0, "harness: PTRACE_GETREGS: %s",
+		    strerror(errno));
+	regs.rax = (unsigned long long)nr;
+	regs.rip -= 2;
+	grade_check(ptrace(PTRACE_SETREGS, pid, 0, &regs) == 0, "harness: PTRACE_SETREGS: %s",
+		    strerror(errno));
+	/* Pending while it is stopped; delivered first thing once let go. */
+	grade_check(kill(pid, sig) == 0, "harness: kill: %s", strerror(errno));
+	grade_check(ptrace(PTRACE_DETACH, pid, 0, 0) == 0, "harness: PTRACE_DETACH: %s",
+		    strerror(errno));
+	return TRACED_STOP;
+}
+#else
+static enum traced signal_just_before_wait(pid_t pid, int sig, int *ws)
+{
+	(void)pid;
+	(void)sig;
+	(void)ws;
+	return TRACED_RUNNING;
+}
+#endif
+
+GRADE_TEST_T(program, signal_just_before_wait, 1,
+	     "server: SIGTERM that arrives just before its loop's epoll_wait (the handler runs, "
+	     "then the wait is made) still stops it: exit status 0",
+	     "TODO 12: the handler must call evsrv_stop, which writes the wake eventfd, so a wait "
+	     "made after the signal returns at once. A handler that only sets a flag of main's "
+	     "loses a signal that lands after the flag was looked at and before epoll_wait: the "
+	     "server then sleeps in epoll_wait(-1) for good (lesson, pitfalls 17 and 36; man 7 "
+	     "signal-safety)", 10)
+{
+	const char *argv[] = { "", "--file", NULL, "--port", "0", NULL };
+	struct prog_proc p;
+	enum traced t;
+	int ws = 0;
+
+	prog_serve_tcp(&p, argv);
+	t = signal_just_before_wait(p.pid, SIGTERM, &ws);
+	if (t == TRACED_RUNNING) {
+		ws = server_stop(&p, SIGTERM);
+	} else if (t == TRACED_STOP && !prog_wait(p.pid, PROG_MS, &ws)) {
+		kill(p.pid, SIGKILL);
+		prog_wait(p.pid, PROG_MS, &ws);
+		grade_check(0, "SIGTERM arrived as the server was about to call epoll_wait: its "
+		      "handler ran, then the server slept in epoll_wait and was still there %d ms "
+		      "later (it was killed). The signal was lost: a handler that sets a flag which "
+		      "the loop looks at only between waits cannot wake a wait that starts after "
+		      "it. Call evsrv_stop in the handler: its eventfd write makes that wait "
+		      "return at once (TODO 12; pitfall 36)", PROG_MS);
+	}
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "SIGTERM %s: the server ended with %s "
+	      "(stderr: %s); expected exit status 0", t == TRACED_STOP ? "just before its "
+	      "epoll_wait" : t == TRACED_ENDED ? "(not yet sent: it ended before)" :
+	      "while it served", prog_status_text(ws), prog_proc_stderr(&p));
+	close(p.out);
+}
