@@ -539,7 +539,7 @@ GRADE_TEST(paio, short_reads, 3,
 }
 
 GRADE_TEST(paio, end_of_file, 2,
-	   "paio_batch_read ends a request at end of file: pipes that hang up early, reads past a file's end",
+	   "paio_batch_read ends a request at end of file: pipes that hang up early, reads past a file's end (no read submitted again after a 0)",
 	   "TODO 7: a read that returns 0 is the end of the file: the request ends with the "
 	   "bytes it has and is not submitted again (read(2), lesson section 2)")
 {
@@ -557,6 +557,7 @@ GRADE_TEST(paio, end_of_file, 2,
 	struct batch_req preqs[2];
 	unsigned char *pdata[2];
 	struct feed *f;
+	long accepted;
 	int rc;
 
 	aw_watch();
@@ -564,10 +565,19 @@ GRADE_TEST(paio, end_of_file, 2,
 	aw.budget_why = "paio_batch_read made more than 100 aio_read calls for a few requests "
 			"at end of file: aio_return == 0 means end of file; finish the request "
 			"instead of submitting it again (TODO 7)";
+	accepted = aw.accepted;
 	rc = SEAM_CALL(paio_batch_read(reqs, 4, 2));
+	accepted = aw.accepted - accepted;
 	w_check_no_violation();
 	grade_check(rc == 0, "paio_batch_read returned %s, expected 0", errno_name(rc));
 	check_protocol();
+	/* 500 bytes then 0; 0; 0; 1 byte then 0: each request ends at its
+	 * first 0, so six reads in all. */
+	grade_check(accepted <= 6, "paio_batch_read made %ld aio_read calls (accepted) for 4 "
+		    "requests at the end of a 10000-byte file, where 6 are enough (offset 9500: "
+		    "500 bytes, then 0; offsets 20000 and 10000: 0; offset 9999: 1 byte, then 0): "
+		    "the first aio_return of 0 is the end of the file; end the request there "
+		    "instead of submitting it again to make sure (TODO 7, read(2))", accepted);
 	grade_check(reqs[0].res == 500 && reqs[1].res == 0 && reqs[2].res == 0 &&
 		    reqs[3].res == 1, "reads at offsets 9500, 20000, 10000 and 9999 of a "
 		    "10000-byte file: res %s, %s, %s, %s; expected 500, 0, 0, 1 (a read that "
@@ -694,8 +704,105 @@ GRADE_TEST(paio, window_refilled, 2,
 			    "window (or all of it) is done");
 }
 
+/* aio_read of a continuation of a short read on `cont_eagain_fd` (aio_offset
+ * not a multiple of 4096) fails with EAGAIN `cont_eagain_left` times. */
+static int cont_eagain_fd = -1;
+static long cont_eagain_left;
+
+static bool cont_eagain_take(const struct aiocb *cb)
+{
+	bool take = false;
+
+	pthread_mutex_lock(&aw.lock);
+	if (cont_eagain_left > 0 && cb->aio_fildes == cont_eagain_fd &&
+	    cb->aio_offset % 4096 != 0) {
+		cont_eagain_left--;
+		take = true;
+	}
+	pthread_mutex_unlock(&aw.lock);
+	return take;
+}
+
+static int cont_eagain_read(struct aiocb *cb)
+{
+	int rc;
+
+	if (!cont_eagain_take(cb))
+		return aw_aio_read(cb);
+	aw.cont_refuse_errno = EAGAIN;
+	rc = aw_aio_read(cb);
+	aw.cont_refuse_errno = 0;
+	return rc;
+}
+
+static int cont_eagain_read64(struct aiocb64 *cb)
+{
+	int rc;
+
+	if (!cont_eagain_take((const struct aiocb *)cb))
+		return aw_aio_read64(cb);
+	aw.cont_refuse_errno = EAGAIN;
+	rc = aw_aio_read64(cb);
+	aw.cont_refuse_errno = 0;
+	return rc;
+}
+
+/* qd 2: a read on a pipe, held, and 3000 bytes of a file read 1000 at a
+ * time. The continuation at 1000 meets EAGAIN once, with the pipe read in
+ * flight: the code waits for it, and that wait lists the reads in flight
+ * only, not the aiocb of the short read it collected and has yet to
+ * submit again (glibc returns at once for an entry that is not in
+ * progress: polling). The pipe is answered once the code sleeps. */
+static void eagain_cont_with_pipe(int fd, const unsigned char *data)
+{
+	const size_t len = 400;
+	int p[1][2];
+	struct batch_req reqs[2];
+	unsigned char *pdata[1];
+	char *buf = grade_xmalloc(3000);
+	struct feed *f;
+	int rc;
+
+	feed_pipes(1, p, reqs, pdata, len, 0, UNSET);
+	reqs[1] = (struct batch_req){ fd, 0, 3000, buf, UNSET };
+	aw.read_calls = 0;
+	aw.cap = 1000;
+	cont_eagain_fd = fd;
+	cont_eagain_left = 1;
+	seam_hook_aio_read = cont_eagain_read;
+	seam_hook_aio_read64 = cont_eagain_read64;
+	f = feed_start(&(struct feed_cfg){ .n = 1, .pipes = p, .data = pdata, .len = len,
+					   .wait = W_IN_SUSPEND,
+					   .after_returns = aw.returns + 1 });
+	rc = SEAM_CALL(paio_batch_read(reqs, 2, 2));
+	grade_check(aw_in_flight() == 0 || rc != 0, "paio_batch_read returned %s with %ld "
+		    "read(s) still in flight", errno_name(rc), aw_in_flight());
+	feed_join(f);
+	seam_hook_aio_read = aw_aio_read;
+	seam_hook_aio_read64 = aw_aio_read64;
+	cont_eagain_left = 0;
+	aw.cap = 0;
+	w_check_no_violation();
+	grade_check(rc == 0, "paio_batch_read returned %s when the continuation of a short read "
+		    "met EAGAIN once while a read on a pipe was in flight; expected 0",
+		    errno_name(rc));
+	check_fed(f, "the continuation of a short file read met EAGAIN while a read on a pipe "
+		  "was in flight: wait for the pipe read in aio_suspend, with only the reads in "
+		  "flight in the list (NULL for the slot whose continuation waits to be "
+		  "submitted again; TODOs 6 and 8)");
+	check_protocol();
+	check_suspends_per_read();
+	grade_check(reqs[1].res == 3000, "a file read of 3000 bytes, read 1000 at a time, whose "
+		    "continuation met EAGAIN once: res %s, expected 3000", errno_name(reqs[1].res));
+	grade_check_same(buf, data, 3000, "the file read whose continuation met EAGAIN");
+	check_pipe_results("paio_batch_read (a pipe read beside it)", reqs, 1, pdata, len);
+	feed_free_pipes(1, p, reqs, pdata);
+	free(buf);
+	free(f);
+}
+
 GRADE_TEST(paio, eagain_from_aio_read, 3,
-	   "paio_batch_read: aio_read failing with EAGAIN is retried (3 in a row, or every other call, continuations of short reads too); if it never ends, -EAGAIN",
+	   "paio_batch_read: aio_read failing with EAGAIN is retried (3 in a row, or every other call, continuations of short reads too, one while a pipe read is in flight: the wait lists only reads in flight); if it never ends, -EAGAIN",
 	   "TODOs 5 and 8: EAGAIN means \"out of resources, try later\": wait for one of your "
 	   "reads and submit again; with none in flight pause and retry a bounded number of "
 	   "times, then return -EAGAIN (paio.h)")
@@ -747,6 +854,7 @@ GRADE_TEST(paio, eagain_from_aio_read, 3,
 				    "read as well: the slot stays ready, TODOs 5 and 8)" : "");
 		check_file_results("paio_batch_read", reqs, n, data, size, 6);
 	}
+	eagain_cont_with_pipe(fd, data);
 	reqs = random_reads(fd, size, n, 5000);
 	aw.read_calls = 0;
 	aw.eagain = AW_EAGAIN_ALWAYS;
@@ -780,8 +888,36 @@ GRADE_TEST(paio, eagain_from_aio_read, 3,
 	free(data);
 }
 
+/* aio_suspend failing for a while, not once: the next `sticky_fails` calls
+ * fail with ENOMEM, as if glibc had no memory for its waits, then calls go
+ * through again. */
+static long sticky_fails;
+
+static void sticky_arm(void)
+{
+	pthread_mutex_lock(&aw.lock);
+	if (sticky_fails > 0) {
+		sticky_fails--;
+		aw.suspend_fail_errno = ENOMEM;
+	}
+	pthread_mutex_unlock(&aw.lock);
+}
+
+static int sticky_suspend(const struct aiocb *const list[], int n, const struct timespec *ts)
+{
+	sticky_arm();
+	return aw_aio_suspend(list, n, ts);
+}
+
+static int sticky_suspend64(const struct aiocb64 *const list[], int n,
+			    const struct timespec *ts)
+{
+	sticky_arm();
+	return aw_aio_suspend64(list, n, ts);
+}
+
 GRADE_TEST(paio, error_collects_reads, 2,
-	   "paio_batch_read: when aio_suspend fails (ENOMEM), it returns -ENOMEM only after collecting every read in flight",
+	   "paio_batch_read: when aio_suspend fails (ENOMEM), once or 12 times in a row, it returns -ENOMEM only after collecting every read in flight, each once it finished",
 	   "TODO 9: on an error path, wait for every read still in flight (sleep in "
 	   "aio_suspend; EINTR: check aio_error and wait again) and aio_return it only once "
 	   "it finished, before freeing the aiocbs: glibc's helpers write into them until "
@@ -814,6 +950,36 @@ GRADE_TEST(paio, error_collects_reads, 2,
 		    "ENOMEM; expected -ENOMEM", errno_name(rc));
 	check_fed(f, "after aio_suspend failed, the reads still in flight are waited for by "
 		  "sleeping in aio_suspend (again after EINTR), not by polling aio_error (TODO 9)");
+	check_protocol();
+	feed_free_pipes(3, p, reqs, data);
+	free(f);
+
+	/* aio_suspend fails 12 times in a row (ENOMEM), the waits of the drain
+	 * too; the pipes are answered only once the code sleeps in aio_suspend
+	 * again. A failed wait is no news about the reads: ask aio_error, and
+	 * call aio_return only for a read that finished. */
+	feed_pipes(3, p, reqs, data, len, 0, UNSET);
+	aw_pace_watch();
+	seam_hook_aio_suspend = sticky_suspend;
+	seam_hook_aio_suspend64 = sticky_suspend64;
+	sticky_fails = 12;
+	f = feed_start(&(struct feed_cfg){ .n = 3, .pipes = p, .data = data, .len = len,
+					   .wait = W_IN_SUSPEND });
+	rc = SEAM_CALL(paio_batch_read(reqs, 3, 3));
+	left = aw_in_flight();
+	grade_check(left == 0, "paio_batch_read returned %s with %ld read(s) still in flight "
+		    "after aio_suspend failed 12 times in a row (ENOMEM): keep waiting for every "
+		    "accepted read and collect it before returning (TODO 9)", errno_name(rc), left);
+	feed_join(f);
+	sticky_fails = 0;
+	seam_hook_aio_suspend = aw_aio_suspend;
+	seam_hook_aio_suspend64 = aw_aio_suspend64;
+	w_check_no_violation();
+	grade_check(rc == -ENOMEM, "paio_batch_read returned %s when aio_suspend failed with "
+		    "ENOMEM 12 times in a row; expected -ENOMEM", errno_name(rc));
+	check_fed(f, "while aio_suspend kept failing (ENOMEM), then worked again, the reads "
+		  "still in flight were waited for: a failed aio_suspend says nothing about "
+		  "them; ask aio_error, and aio_return a read only once it finished (TODO 9)");
 	check_protocol();
 	feed_free_pipes(3, p, reqs, data);
 	free(f);
@@ -1042,8 +1208,26 @@ static void check_mixed(struct batch_req *reqs, size_t n, const unsigned char *d
 	check_file_results("tpool_batch_read", reqs, n, data, size, qd);
 }
 
+/* read(2) as the pool's watch makes it; the first EAGAIN on `late_fd` is
+ * followed at once by 64 bytes written to `late_wfd`: data that arrives
+ * just after the read failed, as it may on any pipe or socket. */
+static int late_fd = -1, late_wfd = -1;
+static atomic_bool late_fed;
+
+static ssize_t late_data_read(int fd, void *buf, size_t n)
+{
+	static const char late[64] = "data that came just after read(2) said EAGAIN";
+	ssize_t r = rw_read(fd, buf, n);
+	int err = errno;
+
+	if (r < 0 && err == EAGAIN && fd == late_fd && !atomic_exchange(&late_fed, true))
+		(void)!SEAM_REAL(write)(late_wfd, late, sizeof(late));
+	errno = err;
+	return r;
+}
+
 GRADE_TEST(tpool, request_edges, 1,
-	   "tpool_batch_read: a batch with a bad fd, a directory, len 0 with fd -1, offset -1 with len 0, a read of the last byte; an empty non-blocking pipe is -EAGAIN, and so is one that runs dry half way; a socket is read like a pipe",
+	   "tpool_batch_read: a batch with a bad fd, a directory, len 0 with fd -1, offset -1 with len 0, a read of the last byte; an empty non-blocking pipe is -EAGAIN, and so is one that runs dry half way or is fed just after the EAGAIN; a socket is read like a pipe",
 	   "TODOs 12-14: offset < 0 is -EINVAL (even with len 0, checked first), len 0 is 0 "
 	   "with no I/O (even for a bad fd); every other request gets its bytes or its own "
 	   "-errno, EAGAIN from read(2) included: only EINTR is tried again (paio.h, "
@@ -1123,6 +1307,36 @@ GRADE_TEST(tpool, request_edges, 1,
 			    "error, and a count of 20 would claim end of file, which it is not "
 			    "(TODO 13, paio.h \"Result of each request\")", errno_name(rc),
 			    errno_name(e.res));
+		close(np[0]);
+		close(np[1]);
+	}
+	/* EAGAIN is the answer even when data arrives a moment later: the
+	 * harness writes 64 bytes into the pipe right after the first read
+	 * failed with EAGAIN. A worker that pauses and reads again ("EAGAIN
+	 * means try again") gets them; the request's result is -EAGAIN. */
+	{
+		char lbuf[64];
+		int np[2];
+		struct batch_req e = { -1, 0, sizeof(lbuf), lbuf, UNSET };
+
+		fault_pipe(np, 0);
+		grade_check(fcntl(np[0], F_SETFL, O_NONBLOCK) == 0, "harness: cannot make the "
+			    "pipe non-blocking");
+		e.fd = np[0];
+		late_fd = np[0];
+		late_wfd = np[1];
+		atomic_store(&late_fed, false);
+		seam_hook_read = late_data_read;
+		rc = SEAM_CALL(tpool_batch_read(p, &e, 1, 1));
+		seam_hook_read = rw_read;
+		late_fd = late_wfd = -1;
+		w_check_no_violation();
+		grade_check(rc == 0 && e.res == -EAGAIN, "a request on an empty non-blocking pipe "
+			    "that got 64 bytes just after read(2) failed with EAGAIN: "
+			    "tpool_batch_read returned %s, res %s; expected 0 and -EAGAIN. EAGAIN "
+			    "is the request's result: a worker does not pause and read again (only "
+			    "EINTR is retried; TODO 13, paio.h \"Result of each request\")",
+			    errno_name(rc), errno_name(e.res));
 		close(np[0]);
 		close(np[1]);
 	}
