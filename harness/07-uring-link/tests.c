@@ -4608,7 +4608,7 @@ GRADE_TEST(copy, error_names_file, 1,
  * near 4 GiB is ever read or written: the copy must fail at the limit. Cut
  * to 32 bits, the size is 4097 bytes, which copy quietly and exit 0. */
 GRADE_TEST(copy, src_past_4gib, 1,
-	   "lcopy: a sparse SRC of 4 GiB + 4097 bytes under a file-size limit of 1 MiB + 777: the copy goes past 4097 bytes and fails at the limit, non-zero",
+	   "lcopy: a sparse SRC of 4 GiB + 4097 bytes under a file-size limit of 1 MiB + 777: the copy goes past 4097 bytes and fails at the limit: non-zero, with a message naming DST (the write that failed is DST's)",
 	   "TODO 12 (lcopy.c): SRC's size is an off_t (f->size): through an int or an unsigned, "
 	   "4 GiB + 4097 becomes 4097 and the copy stops there with status 0. Pass it to "
 	   "ulink_copy as it is (man 2 stat, st_size; lesson, pitfall 16: past 4 GiB a size "
