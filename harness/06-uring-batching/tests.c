@@ -2901,27 +2901,25 @@ static void *cqf_thread(void *arg)
 	return NULL;
 }
 
-URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
-	   "ubatch_read: a fatal error (-EBADR) returned while a CQE waits on the CQ and another "
-	   "read is in the kernel: the call waits for that read before it returns the error",
-	   "TODO 6: after an error that ends the batch, wait for every read the kernel still "
-	   "has, whether or not CQEs are already on the CQ: handle or skip those, and go on "
-	   "waiting until no read is left in the kernel (reads queued in the SQ and never "
-	   "submitted do not count); only then return the error as it came (ubatch.h; lesson, "
-	   "section 7)", 8)
+/* One round: pipe A's read succeeds, or (a_fails) it fails when its data
+ * comes. Either way its CQE is on the CQ when -EBADR ends the batch. */
+static void cqf_round(bool a_fails)
 {
 	const size_t nf = 4, n = nf + 2, bs = 4096, size = nf * bs;
 	unsigned char *data, *bufs = grade_xmalloc(size), slow[2][8];
 	int fd = data_file("f", size, &data);
 	struct batch_req *reqs = grade_xmalloc(n * sizeof(*reqs));
 	int pa[2], pb[2], ret;
+	ssize_t want_a = a_fails ? -EFAULT : 8;
 	unsigned left;
 	struct ubatch b;
 	pthread_t t;
 
 	fault_pipe(pa, 0);
 	fault_pipe(pb, 0);
-	reqs[0] = (struct batch_req){ pa[0], 0, 8, slow[0], 0x5a5a };
+	/* With a_fails, A's buffer is NULL: the pipe read waits for data like
+	 * any other, then fails with -EFAULT when its bytes come. */
+	reqs[0] = (struct batch_req){ pa[0], 0, 8, a_fails ? NULL : slow[0], 0x5a5a };
 	reqs[1] = (struct batch_req){ pb[0], 0, 8, slow[1], 0x5a5a };
 	for (size_t i = 0; i < nf; i++)
 		reqs[2 + i] = (struct batch_req){ fd, (off_t)(i * bs), bs, bufs + i * bs, 0x5a5a };
@@ -2942,13 +2940,14 @@ URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
 	watch.after_wait = NULL;
 	if (cqf.injected) {
 		grade_check(left == 0, "ubatch_read returned %s with %u read(s) still in the "
-			    "kernel: a liburing call returned -EBADR while a CQE (pipe A's read) was "
-			    "on the CQ and pipe B's read was in the kernel. A read the kernel has "
+			    "kernel: a liburing call returned -EBADR while a CQE (pipe A's read, %s) "
+			    "was on the CQ and pipe B's read was in the kernel. A read the kernel has "
 			    "writes into the caller's buffer whenever it completes: after the error, "
 			    "wait for every read the kernel still has, the CQEs already on the CQ "
-			    "do not end that wait (TODO 6; lesson, section 7)",
-			    grade_errno_str(ret), left);
-		grade_check(ret == -EBADR || (ret == 0 && reqs[0].res == 8 && reqs[1].res == 8),
+			    "do not end that wait, whatever their res (TODO 6; lesson, section 7)",
+			    grade_errno_str(ret), left, a_fails ? "a read that failed: -EFAULT" :
+			    "8 bytes read");
+		grade_check(ret == -EBADR || (ret == 0 && reqs[0].res == want_a && reqs[1].res == 8),
 			    "ubatch_read returned %s after -EBADR (the pipe reads: res %s and %s); "
 			    "expected -EBADR, the error of the liburing call that ended the batch, "
 			    "as liburing returned it", grade_errno_str(ret),
@@ -2956,8 +2955,11 @@ URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
 	} else {
 		/* Never in that state (no wait with only A and B in the kernel):
 		 * nothing to judge but the results. */
-		grade_check(ret == 0, "ubatch_read of 2 pipe reads and 4 file reads returned %s, "
-			    "expected 0", grade_errno_str(ret));
+		grade_check(ret == 0 && reqs[0].res == want_a && reqs[1].res == 8, "ubatch_read "
+			    "of 2 pipe reads and 4 file reads returned %s (pipe reads: res %s and %s), "
+			    "expected 0 (and %s, 8)", grade_errno_str(ret),
+			    grade_errno_str(reqs[0].res), grade_errno_str(reqs[1].res),
+			    grade_errno_str(want_a));
 	}
 	SEAM_CALL_VOID(ubatch_exit(&b));
 	close(pa[0]);
@@ -2968,6 +2970,21 @@ URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
 	free(bufs);
 	close(fd);
 	free(data);
+}
+
+URING_TEST(faults, fatal_error_with_cqes_waiting, 1,
+	   "ubatch_read: a fatal error (-EBADR) returned while a CQE waits on the CQ and another "
+	   "read is in the kernel: the call waits for that read before it returns the error "
+	   "(the CQE waiting there a read that succeeded, then one that failed: -EFAULT)",
+	   "TODO 6: after an error that ends the batch, wait for every read the kernel still "
+	   "has, whether or not CQEs are already on the CQ: handle or skip those, whatever their "
+	   "res (a failed read is one read over, not a sign that the others failed), and go on "
+	   "waiting until no read is left in the kernel (reads queued in the SQ and never "
+	   "submitted do not count); only then return the error as it came (ubatch.h; lesson, "
+	   "section 7)", 8)
+{
+	cqf_round(false);
+	cqf_round(true);
 }
 
 /*
@@ -3153,6 +3170,8 @@ GRADE_TEST_T(copy, short_read_rest_only, 1,
  */
 #define BIG_MARK 4096u
 #define BIG_SIZE ((4ull << 30) + (64ull << 20) + 1)
+/* copy's memory for that SRC: at most 1 GiB (the reference: a few MiB). */
+#define BIG_RSS_MAX_KIB (1024 * 1024)
 
 /* How many of n bytes are not 0. */
 static unsigned long long big_nonzero(const unsigned char *p, size_t n)
@@ -3175,11 +3194,12 @@ static unsigned long long big_nonzero(const unsigned char *p, size_t n)
 
 GRADE_TEST_T(copy, source_past_4gib, 1,
 	     "copy: a SRC of 4 GiB + 64 MiB (in memory) into a FIFO: every byte comes through, the "
-	     "last ones (past 4 GiB, not zeros) too, exit 0",
+	     "last ones (past 4 GiB, not zeros) too, exit 0, in bounded memory (under 1 GiB)",
 	     COPY_TODO_BLOCKS ": a block's offset, the next block's offset and SRC's size are "
 	     "off_t (64 bits), never int or unsigned: in 32 bits the offset wraps at 4 GiB and the "
 	     "blocks past it are read (and written) at the start of the file again (lesson, "
-	     "\"The program\", pitfall 31)", 60)
+	     "\"The program\", pitfall 31). And the buffers are a fixed set, allocated once and "
+	     "reused block after block: memory that grows with SRC is pitfall 34", 60)
 {
 	const char *fifo = grade_path("big-dst");
 	unsigned long long got = 0, nonzero = 0;
@@ -3257,6 +3277,24 @@ GRADE_TEST_T(copy, source_past_4gib, 1,
 		    "the blocks past 4 GiB were read from somewhere else. A block's offset kept in 32 "
 		    "bits (unsigned, int) wraps at 4 GiB: keep offsets and sizes in off_t",
 		    BIG_SIZE, nonzero, BIG_MARK);
+	/* The largest resident set of any child this test reaped: copy's
+	 * (copy_must_work's run is a few MiB). A fixed set of buffers costs the
+	 * same for 4 GiB as for 4 KiB; buffers sized by SRC, or one allocated
+	 * per block and never freed, take SRC's size. */
+	{
+		struct rusage ru;
+
+		grade_check(getrusage(RUSAGE_CHILDREN, &ru) == 0, "harness: getrusage: %s",
+			    strerror(errno));
+		grade_check(ru.ru_maxrss < BIG_RSS_MAX_KIB, "copy of a %llu-byte SRC (4 GiB + 64 MiB "
+			    "+ 1) into a FIFO was right, but its memory grew to %ld MiB (its largest "
+			    "resident set, getrusage ru_maxrss; at most %d MiB allowed): it holds SRC "
+			    "in memory, buffers sized by SRC's size or a buffer allocated for each "
+			    "block and never freed. Allocate a fixed set of buffers once (the lesson: "
+			    "8 blocks of 128 KiB) and reuse each one block after block, whatever SRC's "
+			    "size (" COPY_TODO_BLOCKS "; lesson, \"The program\", pitfall 34)",
+			    BIG_SIZE, ru.ru_maxrss / 1024, BIG_RSS_MAX_KIB / 1024);
+	}
 }
 
 /* ---------------------------------------- a DST the program may write but not read */
@@ -3722,4 +3760,173 @@ GRADE_TEST(copy, same_inode_number_elsewhere, 1,
 	grade_check(st.st_size == 0, "after copying an empty SRC onto a 12-byte DST of another "
 		    "filesystem, DST has %lld bytes, expected 0 (truncated when opened)",
 		    (long long)st.st_size);
+}
+
+/* --------------------------------------- copy waits in the kernel, it does not spin */
+
+/*
+ * 06.77: while nothing can move (DST a FIFO whose reader takes nothing, the
+ * pipe full, SRC read long ago), a program that waits for a completion
+ * sleeps in io_uring_enter. One that polls the CQ (io_uring_peek_cqe in a
+ * loop, io_uring_submit with no wait) is on a CPU the whole time.
+ * The harness looks at the program's threads 40 times over about 400 ms
+ * (/proc/PID/task/TID/syscall says "running" for a thread on a CPU or
+ * waiting for one): a sleeping thread reads the same on an idle machine and
+ * on a busy one, so the margin is wide (a waiting program is running in
+ * none of the samples; more than half fails). The kernel's io_uring worker
+ * threads (named iou-*) are not the program's: they are left out.
+ */
+#define SPIN_SAMPLES 40
+
+/* How many of pid's own threads are on a CPU (or runnable) now; -1 if
+ * /proc/PID/task cannot be read (the program ended). */
+static int copy_threads_running(pid_t pid)
+{
+	char dir[64];
+	struct dirent *e;
+	int running = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[400], comm[32] = "";
+		struct task_call c;
+		ssize_t k;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			k = SEAM_REAL(read)(fd, comm, sizeof(comm) - 1);
+			comm[k > 0 ? k : 0] = '\0';
+			close(fd);
+		}
+		if (strncmp(comm, "iou-", 4) == 0)
+			continue; /* the kernel's io_uring worker (iou-wrk-*) */
+		if (task_call_read(pid, (pid_t)atoi(e->d_name), &c) == 0 && c.running)
+			running++;
+	}
+	closedir(d);
+	return running;
+}
+
+GRADE_TEST_T(copy, waits_without_spinning, 1,
+	     "copy into a FIFO whose reader takes nothing for a while: with the pipe full, the "
+	     "program sleeps in the kernel until the reader comes back (it does not poll the CQ "
+	     "in a loop), then finishes",
+	     COPY_TODO_BLOCKS ": when nothing is ready, wait for a completion inside "
+	     "io_uring_enter (io_uring_submit_and_wait, io_uring_wait_cqe): the kernel wakes you "
+	     "when a request completes. A loop around io_uring_peek_cqe (or io_uring_submit "
+	     "with no wait, then a look at the CQ) keeps a CPU busy for as long as the slowest "
+	     "request takes (lesson, \"The program\", pitfall 33)", 30)
+{
+	const size_t size = 300000;
+	unsigned char *data = grade_random_bytes(size), *back = grade_xmalloc(size + 1);
+	const char *src, *fifo = grade_path("spin-fifo");
+	struct prog_proc p;
+	size_t got = 0, full;
+	int rfd, cap, ws = 0, queued = 0, samples = 0, busy = 0;
+	bool ended = false;
+	long start;
+
+	copy_setup();
+	copy_must_work();
+	src = grade_make_file("spin-src", data, size); /* after copy_must_work's files */
+	grade_check(mkfifo(fifo, 0600) == 0, "harness: mkfifo: %s", strerror(errno));
+	/* Opened first, without waiting for a writer: copy's open of DST finds
+	 * a reader and does not block. */
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	grade_check(rfd >= 0, "harness: open the FIFO: %s", strerror(errno));
+	cap = fcntl(rfd, F_GETPIPE_SZ);
+	full = cap > 0 && (size_t)cap < size ? (size_t)cap : size;
+	{
+		const char *argv[] = { copy_program(), src, fifo, NULL };
+
+		prog_start(&p, argv, false);
+	}
+
+	/* Until the pipe is full: from then on, only the reader can free
+	 * anything. */
+	start = fault_now_ms();
+	while (!(ended = copy_ended(p.pid)) && fault_now_ms() - start < 5000L * GRADE_SAN_TIME_SCALE) {
+		if (ioctl(rfd, FIONREAD, &queued) == 0 && (size_t)queued >= full)
+			break;
+		fault_nap();
+	}
+	/* A moment to settle (its last reads complete, it queues the writes
+	 * it can), then the samples, 10 ms apart. */
+	if (!ended) {
+		struct pollfd none = { .fd = -1 };
+
+		SEAM_REAL(poll)(&none, 1, 50);
+	}
+	for (int i = 0; i < SPIN_SAMPLES && !ended; i++) {
+		struct pollfd none = { .fd = -1 };
+		int r = copy_threads_running(p.pid);
+
+		if (r < 0 || (ended = copy_ended(p.pid)))
+			break;
+		samples++;
+		busy += r > 0;
+		SEAM_REAL(poll)(&none, 1, 10);
+	}
+
+	/* Read it all: until end of file (copy closed DST or ended). */
+	start = fault_now_ms();
+	while (got <= size && fault_now_ms() - start < 5000L * GRADE_SAN_TIME_SCALE) {
+		ssize_t k = SEAM_REAL(read)(rfd, back + got, size + 1 - got);
+
+		if (k > 0) {
+			got += (size_t)k;
+		} else if (k == 0) {
+			if (copy_ended(p.pid) || got == size)
+				break;
+			fault_nap(); /* no writer yet, or between two writes */
+		} else if (errno == EAGAIN) {
+			struct pollfd pf = { .fd = rfd, .events = POLLIN };
+
+			SEAM_REAL(poll)(&pf, 1, 100);
+		} else if (errno != EINTR) {
+			break;
+		}
+	}
+	close(rfd);
+	if (!prog_wait(p.pid, 5000 * GRADE_SAN_TIME_SCALE, &ws)) {
+		prog_kill_all();
+		grade_fail("copy SRC FIFO (%zu bytes): the program had not ended 5 s after the "
+			   "harness read %zu bytes", size, got);
+	}
+	grade_check(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "copy SRC FIFO: %s, expected exit "
+		    "status 0; stderr: %s", prog_status_text(ws), prog_proc_stderr(&p));
+	/* Several blocks' writes may wait on the pipe at once, and a FIFO
+	 * keeps the order in which they complete: compare what came, not
+	 * where (how many of each byte value). */
+	{
+		size_t count[256] = { 0 };
+		bool same = got == size;
+
+		for (size_t i = 0; same && i < size; i++) {
+			count[data[i]]++;
+			count[back[i]]--;
+		}
+		for (int v = 0; same && v < 256; v++)
+			same = count[v] == 0;
+		grade_check(same, "copy SRC FIFO: the reader got %zu bytes (SRC has %zu)%s", got,
+			    size, got == size ? ", not SRC's bytes (counted by value)" : "");
+	}
+	grade_check(busy * 2 <= samples, "copy SRC FIFO: while the pipe was full and the reader "
+		    "took nothing (about %d ms), one of the program's threads was on a CPU in %d "
+		    "of %d looks (/proc/PID/task/TID/syscall said \"running\"); a program that "
+		    "waits for a completion sleeps in io_uring_enter meanwhile (0 of %d). It spins: "
+		    "it polls the CQ (io_uring_peek_cqe in a loop, io_uring_submit without a wait) "
+		    "instead of waiting in io_uring_enter (io_uring_submit_and_wait)",
+		    samples * 10, busy, samples, samples);
+	close(p.out);
+	free(back);
+	free(data);
 }
